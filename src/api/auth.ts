@@ -1,0 +1,83 @@
+/**
+ * Who is calling: bearer API token first, then the session cookie (when a session resolver is installed).
+ * A bad token is a 403 "Token invalid/expired" on every route, as in authentik.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { DB } from '../db/index.js';
+import type { UsersTable } from '../db/types.js';
+import { Forbidden } from './errors.js';
+
+export interface Caller {
+  user: UsersTable;
+  superuser: boolean;
+  via: 'token' | 'session';
+  /** set for session-authenticated callers: unsafe methods must pass the CSRF check */
+  sessionKey?: string;
+}
+
+export type SessionResolver = (req: FastifyRequest) => Promise<{ user: UsersTable; sessionKey: string } | undefined>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+export const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
+
+export async function isSuperuser(db: DB, userId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('user_groups')
+    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+    .select('groups.is_superuser')
+    .where('user_groups.user_id', '=', userId)
+    .where('groups.is_superuser', '=', 1)
+    .executeTakeFirst();
+  return !!row;
+}
+
+/** Looks the key up by its SHA-256, so the lookup's timing says nothing about the key. */
+export async function userForApiKey(db: DB, key: string): Promise<UsersTable | undefined> {
+  const now = new Date().toISOString();
+  const row = await db
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .selectAll('users')
+    .where('tokens.key_hash', '=', hashKey(key))
+    .where('tokens.intent', '=', 'api')
+    .where((eb) => eb.or([eb('tokens.expiring', '=', 0), eb('tokens.expires', '>', now)]))
+    .executeTakeFirst();
+  if (!row || !row.is_active) return undefined;
+  return row as UsersTable;
+}
+
+export async function identify(db: DB, req: FastifyRequest, session?: SessionResolver): Promise<Caller | undefined> {
+  const header = req.headers.authorization;
+  if (header && header.includes(' ')) {
+    const idx = header.indexOf(' ');
+    const scheme = header.slice(0, idx);
+    const credential = header.slice(idx + 1).trim();
+    if (scheme.toLowerCase() === 'bearer' && credential !== '') {
+      const user = await userForApiKey(db, credential);
+      if (!user) throw Forbidden.badToken();
+      return { user, superuser: await isSuperuser(db, user.id), via: 'token' };
+    }
+  }
+  if (session) {
+    const s = await session(req);
+    if (s) return { user: s.user, superuser: await isSuperuser(db, s.user.id), via: 'session', sessionKey: s.sessionKey };
+  }
+  return undefined;
+}
+
+export function requireCaller(req: FastifyRequest): Caller {
+  if (!req.caller) throw Forbidden.notAuthenticated();
+  return req.caller;
+}
+
+export function requireSuperuser(req: FastifyRequest): Caller {
+  const c = requireCaller(req);
+  if (!c.superuser) throw Forbidden.permission();
+  return c;
+}

@@ -1,0 +1,240 @@
+/**
+ * authentik list conventions: page/page_size pagination with the `pagination` object, `ordering` (unknown names
+ * dropped), `search` (every term must match some search field, case-insensitive substring) and exact filters with
+ * django-filter's 400 messages.
+ */
+import { sql, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
+import type { DB } from '../db/index.js';
+import { NotFound, ValidationError, type FieldErrors } from './errors.js';
+import { isUuid, missingIds, normalizeUuid } from './validate.js';
+import type { Ref } from './schema.js';
+
+export type Query = Record<string, string | string[] | undefined>;
+type QB = SelectQueryBuilder<any, any, any>;
+type EB = ExpressionBuilder<any, any>;
+
+export type FilterSpec =
+  | { type: 'str' | 'int' | 'bool' | 'uuid' | 'datetime'; column: string; op?: '=' | '>' | '<' | 'startswith' }
+  | { type: 'isnull'; column: string }
+  | { type: 'enum'; column: string; values: readonly string[] }
+  | { type: 'fk'; column: string; ref: Ref }
+  /** repeated key; rows related (through `exists`) to any of the given pks */
+  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool> }
+  /** parses the (possibly repeated) values; returns messages for a 400 or a condition */
+  | { type: 'custom'; parse: (values: string[]) => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined } };
+
+export interface ListSpec {
+  filters: Record<string, FilterSpec>;
+  /** column references searched by `search` */
+  search: string[];
+  /** api ordering name → column reference */
+  ordering: Record<string, string>;
+  defaultOrdering: string[];
+  /** unique column reference used as the final tiebreaker */
+  pk: string;
+}
+
+export interface Page<T> {
+  pagination: {
+    next: number;
+    previous: number;
+    count: number;
+    current: number;
+    total_pages: number;
+    start_index: number;
+    end_index: number;
+  };
+  results: T[];
+  autocomplete: Record<string, unknown>;
+}
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[v.length - 1] : v);
+const all = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+export function parseBool(v: string): boolean | undefined {
+  const l = v.toLowerCase();
+  if (l === 'true' || l === '1') return true;
+  if (l === 'false' || l === '0') return false;
+  return undefined;
+}
+
+/** search terms: whitespace/comma separated, double-quoted phrases kept together */
+export function searchTerms(search: string): string[] {
+  const terms: string[] = [];
+  const re = /"([^"]*)"|([^\s,]+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(search))) {
+    const t = (m[1] ?? m[2] ?? '').trim();
+    if (t) terms.push(t);
+  }
+  return terms.slice(0, 20);
+}
+
+const likeEscape = (s: string) => s.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+
+async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: EB) => Expression<SqlBool>)[]> {
+  const errors: FieldErrors = {};
+  const conds: ((eb: EB) => Expression<SqlBool>)[] = [];
+  for (const [name, f] of Object.entries(spec.filters)) {
+    const raw = query[name];
+    if (raw === undefined) continue;
+    const v = first(raw) ?? '';
+    switch (f.type) {
+      case 'str':
+        if (v === '') break;
+        if (f.op === 'startswith') {
+          const pat = `${likeEscape(v)}%`;
+          conds.push((eb) => eb(sql.ref(f.column), 'like', sql<string>`${pat} escape '\\'`));
+        } else conds.push((eb) => eb(sql.ref(f.column), '=', v));
+        break;
+      case 'int': {
+        if (v === '') break;
+        if (!/^[-+]?\d+$/.test(v.trim())) {
+          errors[name] = ['Enter a number.'];
+          break;
+        }
+        const n = Number(v);
+        conds.push((eb) => eb(sql.ref(f.column), f.op === '>' ? '>' : f.op === '<' ? '<' : '=', n));
+        break;
+      }
+      case 'bool': {
+        const b = parseBool(v);
+        if (b !== undefined) conds.push((eb) => eb(sql.ref(f.column), '=', b ? 1 : 0));
+        break;
+      }
+      case 'isnull': {
+        const b = parseBool(v);
+        if (b !== undefined) conds.push((eb) => (b ? eb(sql.ref(f.column), 'is', null) : eb(sql.ref(f.column), 'is not', null)));
+        break;
+      }
+      case 'datetime': {
+        if (v === '') break;
+        const d = new Date(v);
+        if (Number.isNaN(d.getTime())) {
+          errors[name] = ['Enter a valid date/time.'];
+          break;
+        }
+        const iso = d.toISOString();
+        conds.push((eb) => eb(sql.ref(f.column), f.op === '>' ? '>' : f.op === '<' ? '<' : '=', iso));
+        break;
+      }
+      case 'uuid':
+        if (v === '') break;
+        if (!isUuid(v)) errors[name] = ['Enter a valid UUID.'];
+        else conds.push((eb) => eb(sql.ref(f.column), '=', normalizeUuid(v)));
+        break;
+      case 'enum':
+        if (v === '') break;
+        if (!f.values.includes(v)) errors[name] = [`Select a valid choice. ${v} is not one of the available choices.`];
+        else conds.push((eb) => eb(sql.ref(f.column), '=', v));
+        break;
+      case 'fk': {
+        if (v === '') break;
+        const bad = ['Select a valid choice. That choice is not one of the available choices.'];
+        if (!isUuid(v)) errors[name] = bad;
+        else if ((await missingIds(db, f.ref, [normalizeUuid(v)])) !== undefined) errors[name] = bad;
+        else conds.push((eb) => eb(sql.ref(f.column), '=', normalizeUuid(v)));
+        break;
+      }
+      case 'm2m': {
+        const vals = all(raw).filter((x) => x !== '');
+        if (vals.length === 0) break;
+        const badOne = vals.find((x) => !isUuid(x));
+        if (badOne !== undefined) {
+          errors[name] = [`“${badOne}” is not a valid UUID.`];
+          break;
+        }
+        const ids = vals.map(normalizeUuid);
+        const missing = await missingIds(db, f.ref, ids);
+        if (missing !== undefined) {
+          errors[name] = [`Select a valid choice. ${missing} is not one of the available choices.`];
+          break;
+        }
+        conds.push((eb) => f.exists(eb, ids));
+        break;
+      }
+      case 'custom': {
+        const r = f.parse(all(raw));
+        if ('error' in r) errors[name] = r.error;
+        else if (r.cond) conds.push(r.cond);
+        break;
+      }
+    }
+  }
+  if (Object.keys(errors).length) throw new ValidationError(errors);
+  const search = first(query.search);
+  if (search && spec.search.length) {
+    for (const term of searchTerms(search)) {
+      const pat = `%${likeEscape(term)}%`;
+      conds.push((eb) =>
+        eb.or(spec.search.map((c) => eb(sql`lower(${sql.ref(c)})`, 'like', sql<string>`${pat} escape '\\'`))),
+      );
+    }
+  }
+  return conds;
+}
+
+export function orderingOf(spec: ListSpec, query: Query): { column: string; desc: boolean }[] {
+  const wanted = (first(query.ordering) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => ({ name: s.replace(/^-/, ''), desc: s.startsWith('-') }))
+    .filter((o) => spec.ordering[o.name] !== undefined);
+  const chosen = wanted.length ? wanted : spec.defaultOrdering.map((s) => ({ name: s.replace(/^-/, ''), desc: s.startsWith('-') }));
+  return chosen.map((o) => ({ column: spec.ordering[o.name] ?? o.name, desc: o.desc }));
+}
+
+export function pageParams(query: Query): { page: number | 'last'; size: number } {
+  const sizeRaw = Number(first(query.page_size));
+  const size = Number.isInteger(sizeRaw) && sizeRaw > 0 ? Math.min(sizeRaw, 100) : 20;
+  const p = first(query.page);
+  if (p === undefined || p === '') return { page: 1, size };
+  if (p === 'last') return { page: 'last', size };
+  if (!/^\d+$/.test(p)) throw NotFound.invalidPage();
+  const n = Number(p);
+  if (n < 1) throw NotFound.invalidPage();
+  return { page: n, size };
+}
+
+/**
+ * Runs a paginated list. `base` selects the rows (with joins); filters, search, ordering and paging are applied here;
+ * `render` turns the page's rows into response objects (in one batch, so computed fields cost one query per page).
+ */
+export async function paginate<R, T>(
+  db: DB,
+  base: QB,
+  spec: ListSpec,
+  query: Query,
+  render: (rows: R[]) => Promise<T[]>,
+): Promise<Page<T>> {
+  const conds = await buildWhere(db, spec, query);
+  const { page: pageReq, size } = pageParams(query);
+  let q = base;
+  for (const c of conds) q = q.where(c);
+  const countRow = (await q.clearSelect().clearOrderBy().select(sql<number>`count(*)`.as('c')).executeTakeFirst()) as
+    | { c: number | string }
+    | undefined;
+  const count = Number(countRow?.c ?? 0);
+  const totalPages = Math.max(1, Math.ceil(count / size));
+  const page = pageReq === 'last' ? totalPages : pageReq;
+  if (page > totalPages) throw NotFound.invalidPage();
+  for (const o of orderingOf(spec, query)) q = q.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
+  q = q.orderBy(sql.ref(spec.pk), 'asc');
+  const rows = (await q.limit(size).offset((page - 1) * size).execute()) as R[];
+  const results = await render(rows);
+  const start = count === 0 ? 0 : (page - 1) * size + 1;
+  return {
+    pagination: {
+      next: page < totalPages ? page + 1 : 0,
+      previous: page > 1 ? page - 1 : 0,
+      count,
+      current: page,
+      total_pages: totalPages,
+      start_index: start,
+      end_index: count === 0 ? 0 : start + rows.length - 1,
+    },
+    results,
+    autocomplete: {},
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * A REST resource the authentik way: list (paginated), create, retrieve, update, partial update, destroy, used_by.
+ * Each resource supplies its schema, list spec, row query, renderer and write steps; this module supplies the
+ * conventions (status codes, lookups, 404/403 bodies, one transaction per write, re-read after write).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { SelectQueryBuilder, Transaction } from 'kysely';
+import { Type, type TSchema } from '@sinclair/typebox';
+import type { DB } from '../db/index.js';
+import type { Database } from '../db/types.js';
+import { Forbidden, NotFound } from './errors.js';
+import { paginate, type ListSpec, type Query } from './list.js';
+import type { ApiRouter, QueryParam, RouteDef, Method } from './routes.js';
+import { validateBody, isUuid, normalizeUuid, isRequired, type Mode } from './validate.js';
+import { readableKeys, writableKeys, type Props } from './schema.js';
+import { requireCaller, type Caller } from './auth.js';
+
+export type Tx = Transaction<Database>;
+type QB = SelectQueryBuilder<any, any, any>;
+
+export interface UsedBy {
+  app: string;
+  model_name: string;
+  pk: string;
+  name: string;
+  action: 'cascade' | 'cascade_many' | 'set_null' | 'set_default' | 'left_dangling';
+}
+
+export type Op = 'list' | 'create' | 'retrieve' | 'update' | 'partial_update' | 'destroy' | 'used_by';
+
+export interface WriteCtx {
+  db: DB;
+  caller: Caller;
+  mode: Mode;
+  req: FastifyRequest;
+}
+
+export interface ResourceDef<Row extends object = Record<string, unknown>> {
+  /** OpenAPI component name of the response object, e.g. `Flow` */
+  component: string;
+  /** model name in 404 bodies */
+  model: string;
+  path: string;
+  opPrefix: string;
+  tag: string;
+  /** `column` is the SQL reference used in WHERE, `rowKey` the selected field holding it (default: column) */
+  lookup: { param: string; column: string; rowKey?: string; type: 'uuid' | 'slug' | 'int' };
+  props: Props;
+  list: ListSpec;
+  ops: Op[];
+  /** `superuser`: all operations need a superuser; `owner`: others see only rows whose `column` is their user id */
+  access: { kind: 'superuser' } | { kind: 'owner'; column: string };
+  select(db: DB): QB;
+  render(db: DB, rows: Row[], req: FastifyRequest): Promise<Record<string, unknown>[]>;
+  /** object-level validation, after field validation */
+  validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Row): Promise<void>;
+  /** inserts and returns the lookup value of the new object */
+  insert?(tx: Tx, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
+  /** updates and returns the (possibly changed) lookup value */
+  update?(tx: Tx, existing: Row, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
+  remove?(tx: Tx, existing: Row, ctx: WriteCtx): Promise<void>;
+  usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
+  /** extra query parameters for the OpenAPI document (filters are documented automatically) */
+  extraQuery?: QueryParam[];
+}
+
+const filterSchema: Record<string, Record<string, unknown>> = {
+  str: { type: 'string' },
+  int: { type: 'integer' },
+  bool: { type: 'boolean' },
+  isnull: { type: 'boolean' },
+  uuid: { type: 'string', format: 'uuid' },
+  fk: { type: 'string', format: 'uuid' },
+  datetime: { type: 'string', format: 'date-time' },
+};
+
+export function listQueryParams(spec: ListSpec): QueryParam[] {
+  const params: QueryParam[] = [
+    { name: 'ordering', schema: { type: 'string' } },
+    { name: 'page', schema: { type: 'integer' } },
+    { name: 'page_size', schema: { type: 'integer' } },
+    { name: 'search', schema: { type: 'string' } },
+  ];
+  for (const [name, f] of Object.entries(spec.filters)) {
+    if (f.type === 'enum') params.push({ name, schema: { type: 'string', enum: [...f.values] } });
+    else if (f.type === 'm2m') params.push({ name, schema: { type: 'array', items: { type: 'string', format: 'uuid' } }, explode: true });
+    else if (f.type === 'custom') params.push({ name, schema: { type: 'string' } });
+    else params.push({ name, schema: filterSchema[f.type]! });
+  }
+  return params.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Response component: readable fields; request components: writable fields (all optional for Patched*). */
+export function registerComponents(router: ApiRouter, name: string, props: Props) {
+  const read: Record<string, TSchema> = {};
+  const write: Record<string, TSchema> = {};
+  for (const k of readableKeys(props)) read[k] = props[k]!;
+  for (const k of writableKeys(props)) write[k] = props[k]!;
+  const readRequired = readableKeys(props).filter((k) => !props[k]!['x-optional-out']);
+  router.component(name, { ...Type.Object(read), required: readRequired });
+  router.component(`${name}Request`, { ...Type.Object(write), required: writableKeys(props).filter((k) => isRequired(props[k]!)) });
+  router.component(`Patched${name}Request`, { ...Type.Object(write), required: [] });
+}
+
+export function mountResource<Row extends object>(router: ApiRouter, db: DB, def: ResourceDef<Row>) {
+  const ops = new Set(def.ops);
+  const idSchema =
+    def.lookup.type === 'int' ? { type: 'integer' } : def.lookup.type === 'uuid' ? { type: 'string', format: 'uuid' } : { type: 'string' };
+  const pathParams = [{ name: def.lookup.param, schema: idSchema }];
+  registerComponents(router, def.component, def.props);
+  router.component(`Paginated${def.component}List`, {
+    type: 'object',
+    properties: {
+      pagination: { $ref: '#/components/schemas/Pagination' },
+      results: { type: 'array', items: { $ref: `#/components/schemas/${def.component}` } },
+      autocomplete: { type: 'object', additionalProperties: {} },
+    },
+    required: ['pagination', 'results', 'autocomplete'],
+  });
+
+  const scoped = (q: QB, caller: Caller): QB =>
+    def.access.kind === 'owner' && !caller.superuser ? q.where(def.access.column, '=', caller.user.id) : q;
+
+  const authorizeList = (req: FastifyRequest): Caller => {
+    const caller = requireCaller(req);
+    if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+    return caller;
+  };
+
+  /** the object named in the URL, or 404 */
+  const load = async (req: FastifyRequest): Promise<{ row: Row; caller: Caller }> => {
+    if (!req.caller) throw Forbidden.permission();
+    const caller = req.caller;
+    if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+    const raw = (req.params as Record<string, string>)[def.lookup.param] ?? '';
+    let key: string | number = raw;
+    if (def.lookup.type === 'uuid') {
+      if (!isUuid(raw)) throw NotFound.plain();
+      key = normalizeUuid(raw);
+    } else if (def.lookup.type === 'int') {
+      if (!/^\d{1,15}$/.test(raw)) throw NotFound.plain();
+      key = Number(raw);
+    }
+    const row = (await scoped(def.select(db), caller).where(def.lookup.column, '=', key).executeTakeFirst()) as Row | undefined;
+    if (!row) throw NotFound.model(def.model);
+    return { row, caller };
+  };
+
+  const renderOne = async (req: FastifyRequest, caller: Caller, key: string | number) => {
+    const row = (await scoped(def.select(db), caller).where(def.lookup.column, '=', key).executeTakeFirst()) as Row | undefined;
+    if (!row) throw NotFound.model(def.model);
+    return (await def.render(db, [row], req))[0];
+  };
+
+  const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
+    const ctx: WriteCtx = { db, caller, mode, req };
+    const selfId = existing ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number) : undefined;
+    const data = await validateBody(def.props, req.body, { mode, db, selfId });
+    if (def.validate) await def.validate(data, ctx, existing);
+    const key = await db.transaction().execute((tx) =>
+      existing ? def.update!(tx, existing, data, ctx) : def.insert!(tx, data, ctx),
+    );
+    return renderOne(req, caller, key);
+  };
+
+  const base = def.path;
+  const detail = `${base}/{${def.lookup.param}}`;
+  const p = def.opPrefix;
+  const routes: Partial<Record<Method, RouteDef>> = {};
+  if (ops.has('list'))
+    routes.get = {
+      doc: { operationId: `${p}_list`, tag: def.tag, query: [...listQueryParams(def.list), ...(def.extraQuery ?? [])], response: `Paginated${def.component}List` },
+      handler: async (req) => {
+        const caller = authorizeList(req);
+        return paginate(db, scoped(def.select(db), caller), def.list, req.query as Query, (rows: Row[]) => def.render(db, rows, req));
+      },
+    };
+  if (ops.has('create'))
+    routes.post = {
+      doc: { operationId: `${p}_create`, tag: def.tag, body: `${def.component}Request`, bodyRequired: true, response: def.component, status: 201 },
+      handler: async (req, reply) => {
+        const caller = requireCaller(req);
+        if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+        const out = await write(req, 'create', caller);
+        reply.code(201);
+        return out;
+      },
+    };
+  router.route(base, routes);
+
+  const d: Partial<Record<Method, RouteDef>> = {};
+  if (ops.has('retrieve'))
+    d.get = {
+      doc: { operationId: `${p}_retrieve`, tag: def.tag, response: def.component },
+      handler: async (req) => {
+        const { row } = await load(req);
+        return (await def.render(db, [row], req))[0];
+      },
+    };
+  if (ops.has('update'))
+    d.put = {
+      doc: { operationId: `${p}_update`, tag: def.tag, body: `${def.component}Request`, bodyRequired: true, response: def.component },
+      handler: async (req) => {
+        const { row, caller } = await load(req);
+        return write(req, 'update', caller, row);
+      },
+    };
+  if (ops.has('partial_update'))
+    d.patch = {
+      doc: { operationId: `${p}_partial_update`, tag: def.tag, body: `Patched${def.component}Request`, response: def.component },
+      handler: async (req) => {
+        const { row, caller } = await load(req);
+        return write(req, 'partial', caller, row);
+      },
+    };
+  if (ops.has('destroy'))
+    d.delete = {
+      doc: { operationId: `${p}_destroy`, tag: def.tag, status: 204 },
+      handler: async (req, reply) => {
+        const { row, caller } = await load(req);
+        const ctx: WriteCtx = { db, caller, mode: 'update', req };
+        await db.transaction().execute((tx) => def.remove!(tx, row, ctx));
+        reply.code(204);
+        return reply.send();
+      },
+    };
+  router.route(detail, d, pathParams);
+
+  if (ops.has('used_by'))
+    router.route(
+      `${detail}/used_by`,
+      {
+        get: {
+          doc: { operationId: `${p}_used_by_list`, tag: def.tag, response: { type: 'array', items: { $ref: '#/components/schemas/UsedBy' } } },
+          handler: async (req) => {
+            const { row } = await load(req);
+            return def.usedBy ? def.usedBy(db, row) : [];
+          },
+        },
+      },
+      pathParams,
+    );
+
+  return { load, renderOne };
+}

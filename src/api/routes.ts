@@ -1,0 +1,79 @@
+/**
+ * Route registration for /api/v3: every path answers 405 for the methods it lacks, and every operation is recorded
+ * for the OpenAPI document together with the component schemas it uses.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TSchema } from '@sinclair/typebox';
+import { MethodNotAllowed } from './errors.js';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+export type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+export interface QueryParam {
+  name: string;
+  schema: Record<string, unknown>;
+  explode?: boolean;
+}
+
+export interface OpDoc {
+  operationId: string;
+  tag: string;
+  query?: QueryParam[];
+  /** component name of the request body */
+  body?: string;
+  bodyRequired?: boolean;
+  /** component name (or inline schema) of the success response; undefined = no content */
+  response?: string | Record<string, unknown>;
+  status?: number;
+}
+
+export interface RouteDef {
+  handler: Handler;
+  doc: OpDoc;
+}
+
+export interface Operation extends OpDoc {
+  method: Method;
+  path: string;
+  pathParams: { name: string; schema: Record<string, unknown> }[];
+}
+
+const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
+
+export class ApiRouter {
+  readonly operations: Operation[] = [];
+  readonly components: Record<string, TSchema | Record<string, unknown>> = {};
+
+  constructor(
+    readonly app: FastifyInstance,
+    readonly prefix = '/api/v3',
+  ) {}
+
+  component(name: string, schema: TSchema | Record<string, unknown>) {
+    this.components[name] = schema;
+  }
+
+  /** `path` uses OpenAPI's `{param}` syntax, relative to /api/v3. */
+  route(
+    path: string,
+    defs: Partial<Record<Method, RouteDef>>,
+    pathParams: { name: string; schema: Record<string, unknown> }[] = [],
+  ) {
+    const url = `${this.prefix}${path.replace(/\{(\w+)\}/g, ':$1')}/`;
+    for (const m of METHODS) {
+      const def = defs[m];
+      if (def) {
+        this.operations.push({ ...def.doc, method: m, path, pathParams });
+        this.app.route({ method: m.toUpperCase() as 'GET', url, handler: def.handler });
+      } else {
+        this.app.route({
+          method: m.toUpperCase() as 'GET',
+          url,
+          handler: async () => {
+            throw new MethodNotAllowed(m.toUpperCase());
+          },
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Every environment variable Keystage reads, parsed once. Documented in README.md ("Configuration").
+ * authentik's AUTHENTIK_* names are accepted as fallbacks where authentik has an equivalent.
+ */
+export interface Argon2Params {
+  memoryCost: number; // KiB
+  timeCost: number;
+  parallelism: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** postgres://… or undefined for the embedded SQLite database */
+  databaseUrl: string | undefined;
+  /** SQLite file path (ignored with PostgreSQL) */
+  sqlitePath: string;
+  secretKey: string | undefined;
+  bootstrapPassword: string | undefined;
+  bootstrapToken: string | undefined;
+  bootstrapEmail: string | undefined;
+  logLevel: string;
+  /** request bodies larger than this are refused (bytes) */
+  bodyLimit: number;
+  argon2: Argon2Params;
+  /** seconds the captcha provider may take before the stage fails closed */
+  captchaTimeoutMs: number;
+  /** proxies whose X-Forwarded-* headers are trusted (fastify trustProxy syntax) */
+  trustedProxies: string | undefined;
+  pgPoolSize: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function pick(env: Env, ...names: string[]): string | undefined {
+  for (const n of names) {
+    const v = env[n];
+    if (v !== undefined && v !== '') return v;
+  }
+  return undefined;
+}
+
+function int(env: Env, fallback: number, ...names: string[]): number {
+  const raw = pick(env, ...names);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${names[0]} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const cfg: Config = {
+    port: int(env, 9000, 'KEYSTAGE_PORT'),
+    host: pick(env, 'KEYSTAGE_HOST') ?? '0.0.0.0',
+    databaseUrl: pick(env, 'KEYSTAGE_DATABASE_URL'),
+    sqlitePath: pick(env, 'KEYSTAGE_SQLITE_PATH') ?? './data/keystage.sqlite3',
+    secretKey: pick(env, 'KEYSTAGE_SECRET_KEY', 'AUTHENTIK_SECRET_KEY'),
+    bootstrapPassword: pick(env, 'KEYSTAGE_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD'),
+    bootstrapToken: pick(env, 'KEYSTAGE_BOOTSTRAP_TOKEN', 'AUTHENTIK_BOOTSTRAP_TOKEN'),
+    bootstrapEmail: pick(env, 'KEYSTAGE_BOOTSTRAP_EMAIL', 'AUTHENTIK_BOOTSTRAP_EMAIL'),
+    logLevel: pick(env, 'KEYSTAGE_LOG_LEVEL') ?? 'info',
+    bodyLimit: int(env, 1024 * 1024, 'KEYSTAGE_BODY_LIMIT'),
+    argon2: {
+      memoryCost: int(env, 19456, 'KEYSTAGE_ARGON2_MEMORY_KIB'),
+      timeCost: int(env, 2, 'KEYSTAGE_ARGON2_ITERATIONS'),
+      parallelism: int(env, 1, 'KEYSTAGE_ARGON2_PARALLELISM'),
+    },
+    captchaTimeoutMs: int(env, 5000, 'KEYSTAGE_CAPTCHA_TIMEOUT_MS'),
+    trustedProxies: pick(env, 'KEYSTAGE_TRUSTED_PROXIES'),
+    pgPoolSize: int(env, 10, 'KEYSTAGE_PG_POOL_SIZE'),
+  };
+  return { ...cfg, ...overrides };
+}

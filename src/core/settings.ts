@@ -1,0 +1,22 @@
+/** Instance-wide values kept in the database (install id, generated secret key), created once, shared by all nodes. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+
+export async function getOrCreateSetting(db: DB, key: string, make: () => string): Promise<string> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  if (row) return row.value;
+  await db.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  const again = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
+  return again.value;
+}
+
+export interface InstanceSettings {
+  installId: string;
+  secretKey: string;
+}
+
+export async function loadInstanceSettings(db: DB, configuredSecret: string | undefined): Promise<InstanceSettings> {
+  const installId = await getOrCreateSetting(db, 'install_id', () => randomUUID());
+  const secretKey = configuredSecret ?? (await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')));
+  return { installId, secretKey };
+}

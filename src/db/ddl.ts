@@ -1,0 +1,57 @@
+import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely, Migration } from 'kysely';
+import type { Dialect } from './index.js';
+
+/** A versioned migration that may need to know which dialect it runs on. */
+export type VersionedMigration = (dialect: Dialect) => Migration;
+
+type Col = 'uuid' | 'text' | 'bool' | 'int' | 'float' | 'json' | 'datetime';
+type Ref = { table: string; column: string; onDelete: 'cascade' | 'set null' };
+export type ColumnSpec = Col | { type: Col; notNull?: boolean; unique?: boolean; ref?: Ref };
+
+function sqlType(c: Col, dialect: Dialect) {
+  switch (c) {
+    case 'bool':
+    case 'int':
+      return 'integer' as const;
+    case 'float':
+      return dialect === 'postgres' ? ('double precision' as const) : ('real' as const);
+    default:
+      return 'text' as const;
+  }
+}
+
+/**
+ * Adds columns in a compact notation: a bare type is NOT NULL; objects may make it nullable, unique or a foreign key.
+ * Booleans are 0/1 integers, JSON and datetimes are text, in both dialects, so one query layer serves both.
+ */
+export function addColumns<T extends string, C extends string>(
+  tb: CreateTableBuilder<T, C>,
+  dialect: Dialect,
+  cols: Record<string, ColumnSpec>,
+): CreateTableBuilder<T, C> {
+  let b = tb as CreateTableBuilder<T, any>;
+  for (const [name, spec] of Object.entries(cols)) {
+    const s = typeof spec === 'string' ? { type: spec, notNull: true } : spec;
+    b = b.addColumn(name, sqlType(s.type, dialect), (c: ColumnDefinitionBuilder) => {
+      let cb = c;
+      if (s.notNull) cb = cb.notNull();
+      if (s.unique) cb = cb.unique();
+      if (s.ref) cb = cb.references(`${s.ref.table}.${s.ref.column}`).onDelete(s.ref.onDelete);
+      return cb;
+    });
+  }
+  return b as CreateTableBuilder<T, C>;
+}
+
+/** `CREATE TABLE stage_<x>` keyed by the base stage row, deleted with it. */
+export function createStageTable(db: Kysely<any>, dialect: Dialect, table: string, cols: Record<string, ColumnSpec>) {
+  const tb = db.schema
+    .createTable(table)
+    .addColumn('stage_uuid', 'text', (c) => c.primaryKey().references('stages.stage_uuid').onDelete('cascade'));
+  return addColumns(tb, dialect, cols).execute();
+}
+
+export const fk = (table: string, column: string, onDelete: Ref['onDelete'] = 'set null'): ColumnSpec => ({
+  type: 'uuid',
+  ref: { table, column, onDelete },
+});

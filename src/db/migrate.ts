@@ -1,0 +1,35 @@
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import type { Store } from './index.js';
+import type { VersionedMigration } from './ddl.js';
+import { m0001_core } from './migrations/0001_core.js';
+import { m0002_devices } from './migrations/0002_devices.js';
+
+/** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
+export const coreMigrations: Record<string, VersionedMigration> = {
+  '0001_core': m0001_core,
+  '0002_devices': m0002_devices,
+};
+
+/**
+ * Applies every pending migration: the core ones, then each stage type's own (named `stage_<type>_<nnnn>`).
+ * With PostgreSQL several nodes may start together; Kysely takes an advisory lock so only one migrates.
+ */
+export async function migrate(store: Store, extra: Record<string, VersionedMigration>): Promise<void> {
+  const all = { ...coreMigrations, ...extra };
+  const provider: MigrationProvider = {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(all)) out[name] = m(store.dialect);
+      return out;
+    },
+  };
+  const migrator = new Migrator({
+    db: store.db,
+    provider,
+    allowUnorderedMigrations: true,
+    migrationTableName: 'keystage_migrations',
+    migrationLockTableName: 'keystage_migrations_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}

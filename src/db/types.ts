@@ -1,0 +1,166 @@
+/** Row types of the core tables. Booleans are stored as 0/1 integers and datetimes as ISO-8601 text in both dialects. */
+export type Bool = number;
+
+export interface UsersTable {
+  id: number;
+  uuid: string;
+  username: string;
+  name: string;
+  email: string;
+  password: string;
+  is_active: Bool;
+  last_login: string | null;
+  date_joined: string;
+  path: string;
+  type: string;
+  attributes: string;
+  password_change_date: string;
+  last_updated: string;
+}
+
+export interface GroupsTable {
+  group_uuid: string;
+  num_pk: number;
+  name: string;
+  is_superuser: Bool;
+  attributes: string;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_uuid: string;
+}
+
+export interface RolesTable {
+  role_uuid: string;
+  name: string;
+}
+
+export interface UserRolesTable {
+  user_id: number;
+  role_uuid: string;
+}
+
+export interface TokensTable {
+  token_uuid: string;
+  identifier: string;
+  key: string;
+  key_hash: string;
+  intent: string;
+  user_id: number;
+  description: string;
+  expires: string | null;
+  expiring: Bool;
+  managed: string | null;
+}
+
+export interface FlowsTable {
+  flow_uuid: string;
+  pbm_uuid: string;
+  name: string;
+  slug: string;
+  title: string;
+  designation: string;
+  background: string;
+  policy_engine_mode: string;
+  compatibility_mode: Bool;
+  layout: string;
+  denied_action: string;
+  authentication: string;
+}
+
+export interface BindingsTable {
+  fsb_uuid: string;
+  pbm_uuid: string;
+  target: string;
+  stage: string;
+  evaluate_on_plan: Bool;
+  re_evaluate_policies: Bool;
+  order: number;
+  policy_engine_mode: string;
+  invalid_response_action: string;
+}
+
+export interface StagesTable {
+  stage_uuid: string;
+  name: string;
+  kind: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface WebAuthnDeviceTypesTable {
+  aaguid: string;
+  description: string;
+  icon: string | null;
+}
+
+export interface SessionsTable {
+  session_key: string;
+  user_id: number | null;
+  data: string;
+  expires: string;
+  last_ip: string;
+  last_user_agent: string;
+  created: string;
+}
+
+interface DeviceCommon {
+  id: number;
+  user_id: number;
+  name: string;
+  confirmed: Bool;
+  created: string;
+  last_updated: string;
+  last_used: string | null;
+}
+
+export interface TotpDevicesTable extends DeviceCommon {
+  key: string;
+  digits: number;
+  step: number;
+  t0: number;
+  drift: number;
+  last_t: number;
+}
+
+export type StaticDevicesTable = DeviceCommon;
+
+export interface StaticTokensTable {
+  id: number;
+  device_id: number;
+  token: string;
+}
+
+export interface WebAuthnDevicesTable extends DeviceCommon {
+  credential_id: string;
+  public_key: string;
+  sign_count: number;
+  rp_id: string;
+  aaguid: string;
+  transports: string;
+}
+
+/** Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped. */
+export interface Database {
+  users: UsersTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  tokens: TokensTable;
+  flows: FlowsTable;
+  flow_bindings: BindingsTable;
+  stages: StagesTable;
+  settings: SettingsTable;
+  webauthn_device_types: WebAuthnDeviceTypesTable;
+  sessions: SessionsTable;
+  sources: { source_uuid: string; name: string; slug: string };
+  totp_devices: TotpDevicesTable;
+  static_devices: StaticDevicesTable;
+  static_tokens: StaticTokensTable;
+  webauthn_devices: WebAuthnDevicesTable;
+}

@@ -1,0 +1,246 @@
+/** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
+import { stringify } from 'yaml';
+import type { FastifyRequest } from 'fastify';
+import { mountResource, type ResourceDef, type UsedBy } from '../api/resource.js';
+import type { ApiRouter } from '../api/routes.js';
+import { rowToApi, apiToRow } from '../api/serialize.js';
+import { requireSuperuser } from '../api/auth.js';
+import type { DB } from '../db/index.js';
+import type { FlowsTable } from '../db/types.js';
+import { stageKinds, stageTypeByKind } from '../stages/registry.js';
+import { DENIED_ACTIONS, DESIGNATIONS, flowProps } from './schema.js';
+import { backgroundUrl, exportUrl, themedUrls } from './render.js';
+import { insertFlow } from './store.js';
+
+type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
+
+async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  if (!flowIds.length) return map;
+  const rows = await db
+    .selectFrom('flow_bindings')
+    .select(['target', 'stage'])
+    .where('target', 'in', flowIds)
+    .orderBy('order')
+    .orderBy('fsb_uuid')
+    .execute();
+  for (const r of rows) {
+    const list = map.get(r.target) ?? [];
+    if (!list.includes(r.stage)) list.push(r.stage);
+    map.set(r.target, list);
+  }
+  return map;
+}
+
+export async function renderFlows(db: DB, rows: FlowRow[]) {
+  const stages = await stagesOf(db, rows.map((r) => r.flow_uuid));
+  return rows.map((r) => ({
+    ...rowToApi(flowProps, r),
+    background_url: backgroundUrl(r.background),
+    background_themed_urls: themedUrls(r.background),
+    stages: stages.get(r.flow_uuid) ?? [],
+    policies: [],
+    cache_count: 0,
+    export_url: exportUrl(r.slug),
+  }));
+}
+
+const bindingName = (order: number, target: string) => `Flow-stage binding #${order} to ${target}`;
+
+async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
+  const out: UsedBy[] = [];
+  const bindings = await db
+    .selectFrom('flow_bindings')
+    .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
+    .select(['flow_bindings.fsb_uuid', 'flow_bindings.order', 'flow_bindings.target', 'stages.stage_uuid', 'stages.name'])
+    .where('flow_bindings.target', '=', row.flow_uuid)
+    .orderBy('flow_bindings.order')
+    .execute();
+  for (const b of bindings)
+    out.push({ app: 'authentik_flows', model_name: 'flowstagebinding', pk: b.fsb_uuid, name: bindingName(b.order, b.target), action: 'cascade' });
+  // stages whose `configure_flow` points here (reverse FK, set null)
+  for (const kind of stageKinds()) {
+    const def = stageTypeByKind(kind)!;
+    for (const [field, s] of Object.entries(def.fields)) {
+      const ref = s['x-ref'] as { table: string } | undefined;
+      if (!ref || ref.table !== 'flows' || s['x-no-reverse']) continue;
+      const rows = await db
+        .selectFrom(`${def.table} as t` as 'stages')
+        .innerJoin('stages as s', 's.stage_uuid', 't.stage_uuid' as 'stages.stage_uuid')
+        .select(['s.stage_uuid', 's.name'])
+        .where(`t.${field}` as 'stages.name', '=', row.flow_uuid)
+        .execute();
+      for (const r of rows) out.push({ app: def.app, model_name: def.kind, pk: r.stage_uuid, name: `Stage ${r.name}`, action: 'set_null' });
+    }
+  }
+  const seen = new Set<string>();
+  for (const b of bindings) {
+    if (seen.has(b.stage_uuid)) continue;
+    seen.add(b.stage_uuid);
+    out.push({ app: 'authentik_flows', model_name: 'stage', pk: b.stage_uuid, name: `Stage ${b.name}`, action: 'cascade_many' });
+  }
+  return out;
+}
+
+export const flowResource: ResourceDef<FlowRow> = {
+  component: 'Flow',
+  model: 'Flow',
+  path: '/flows/instances',
+  opPrefix: 'flows_instances',
+  tag: 'flows',
+  lookup: { param: 'slug', column: 'slug', type: 'slug' },
+  props: flowProps,
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: {
+      flow_uuid: { type: 'uuid', column: 'flow_uuid' },
+      name: { type: 'str', column: 'name' },
+      slug: { type: 'str', column: 'slug' },
+      designation: { type: 'enum', column: 'designation', values: DESIGNATIONS },
+      denied_action: { type: 'enum', column: 'denied_action', values: DENIED_ACTIONS },
+    },
+    search: ['name', 'slug', 'designation', 'title', 'denied_action'],
+    ordering: Object.fromEntries(
+      ['name', 'slug', 'title', 'designation', 'background', 'policy_engine_mode', 'compatibility_mode', 'layout', 'denied_action', 'authentication']
+        .map((k) => [k, k] as [string, string])
+        .concat([['pk', 'flow_uuid'], ['policybindingmodel_ptr_id', 'pbm_uuid']]),
+    ),
+    defaultOrdering: ['slug', 'name'],
+    pk: 'flow_uuid',
+  },
+  select: (db) => db.selectFrom('flows').selectAll().select(['flow_uuid as pk', 'pbm_uuid as policybindingmodel_ptr_id']),
+  render: (db, rows) => renderFlows(db, rows),
+  insert: async (tx, data) => {
+    await insertFlow(tx, data);
+    return data.slug as string;
+  },
+  update: async (tx, existing, data) => {
+    const values = apiToRow(flowProps, data);
+    if (Object.keys(values).length) await tx.updateTable('flows').set(values as never).where('flow_uuid', '=', existing.flow_uuid).execute();
+    return (data.slug as string | undefined) ?? existing.slug;
+  },
+  remove: async (tx, existing) => {
+    await tx.deleteFrom('flows').where('flow_uuid', '=', existing.flow_uuid).execute();
+  },
+  usedBy: flowUsedBy,
+};
+
+/** Mermaid diagram as authentik renders it for policy-less flows. */
+async function diagram(db: DB, flow: FlowRow): Promise<string> {
+  const rows = await db
+    .selectFrom('flow_bindings')
+    .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
+    .select(['stages.name', 'stages.kind'])
+    .where('flow_bindings.target', '=', flow.flow_uuid)
+    .orderBy('flow_bindings.order')
+    .execute();
+  const esc = (s: string) => s.replaceAll('"', '#quot;');
+  const lines = ['graph TD', `flow_start[["Flow\n${esc(flow.name)}"]]`];
+  rows.forEach((r, i) => {
+    const verbose = stageTypeByKind(r.kind)?.verboseName ?? 'Stage';
+    const prev = i === 0 ? 'flow_start' : `stage_${i - 1}`;
+    lines.push(`${prev} --> stage_${i}(["Stage (${esc(verbose)})\n${esc(r.name)}"])`);
+  });
+  lines.push(`${rows.length ? `stage_${rows.length - 1}` : 'flow_start'} --> done[["End of the flow"]]`);
+  return lines.join('\n');
+}
+
+async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
+  const bindings = await db.selectFrom('flow_bindings').selectAll().where('target', '=', flow.flow_uuid).orderBy('order').execute();
+  const stageIds = [...new Set(bindings.map((b) => b.stage))];
+  const stages = stageIds.length ? await db.selectFrom('stages').selectAll().where('stage_uuid', 'in', stageIds).execute() : [];
+  const entries: unknown[] = [
+    {
+      model: 'authentik_flows.flow',
+      identifiers: { slug: flow.slug },
+      attrs: {
+        name: flow.name,
+        title: flow.title,
+        designation: flow.designation,
+        policy_engine_mode: flow.policy_engine_mode,
+        compatibility_mode: !!flow.compatibility_mode,
+        layout: flow.layout,
+        denied_action: flow.denied_action,
+        authentication: flow.authentication,
+      },
+    },
+  ];
+  for (const s of stages) {
+    const def = stageTypeByKind(s.kind);
+    entries.push({ model: `${def?.app ?? 'authentik_flows'}.${s.kind}`, identifiers: { name: s.name }, id: s.stage_uuid });
+  }
+  for (const b of bindings)
+    entries.push({
+      model: 'authentik_flows.flowstagebinding',
+      identifiers: { order: b.order, stage: b.stage, target: b.target },
+      attrs: {
+        evaluate_on_plan: !!b.evaluate_on_plan,
+        re_evaluate_policies: !!b.re_evaluate_policies,
+        policy_engine_mode: b.policy_engine_mode,
+        invalid_response_action: b.invalid_response_action,
+      },
+    });
+  return stringify({ version: 1, metadata: { name: `Keystage Export - ${new Date().toISOString()}` }, entries });
+}
+
+export function mountFlows(router: ApiRouter, db: DB, origin: (req: FastifyRequest) => string) {
+  const { load } = mountResource(router, db, flowResource);
+  const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
+  router.route(
+    '/flows/instances/{slug}/diagram',
+    {
+      get: {
+        doc: { operationId: 'flows_instances_diagram_retrieve', tag: 'flows', response: 'FlowDiagram' },
+        handler: async (req) => ({ diagram: await diagram(db, (await load(req)).row) }),
+      },
+    },
+    slugParam,
+  );
+  router.route(
+    '/flows/instances/{slug}/execute',
+    {
+      get: {
+        doc: { operationId: 'flows_instances_execute_retrieve', tag: 'flows', response: 'Link' },
+        handler: async (req) => {
+          const { row } = await load(req);
+          return { link: `${origin(req)}/if/flow/${row.slug}/` };
+        },
+      },
+    },
+    slugParam,
+  );
+  router.route(
+    '/flows/instances/{slug}/export',
+    {
+      get: {
+        doc: { operationId: 'flows_instances_export_retrieve', tag: 'flows', response: { type: 'string', format: 'binary' } },
+        handler: async (req, reply) => {
+          const { row } = await load(req);
+          reply.header('content-disposition', `attachment; filename="${row.slug}.yaml"`).type('application/yaml');
+          return exportBlueprint(db, row);
+        },
+      },
+    },
+    slugParam,
+  );
+  router.route('/flows/instances/cache_info', {
+    get: {
+      doc: { operationId: 'flows_instances_cache_info_retrieve', tag: 'flows', response: 'Cache' },
+      handler: async (req) => {
+        requireSuperuser(req);
+        return { count: 0 };
+      },
+    },
+  });
+  router.route('/flows/instances/cache_clear', {
+    post: {
+      doc: { operationId: 'flows_instances_cache_clear_create', tag: 'flows', status: 204 },
+      handler: async (req, reply) => {
+        requireSuperuser(req);
+        reply.code(204);
+        return reply.send();
+      },
+    },
+  });
+}

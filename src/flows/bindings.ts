@@ -1,0 +1,93 @@
+/** /flows/bindings/: which stage runs at which position of which flow. */
+import { mountResource, type ResourceDef } from '../api/resource.js';
+import type { ApiRouter } from '../api/routes.js';
+import { apiToRow, rowToApi } from '../api/serialize.js';
+import { ValidationError } from '../api/errors.js';
+import { isUuid } from '../api/validate.js';
+import type { DB } from '../db/index.js';
+import type { BindingsTable } from '../db/types.js';
+import { renderBaseStages } from '../stages/base.js';
+import { stageTypeByKind } from '../stages/registry.js';
+import { bindingProps, INVALID_RESPONSE_ACTIONS, POLICY_ENGINE_MODES } from './schema.js';
+import { insertBinding } from './store.js';
+
+type Row = BindingsTable & { pk: string; policybindingmodel_ptr_id: string; stage_name: string; stage_kind: string };
+
+const truthy = (v: unknown) => v === true || v === 1;
+
+export const bindingResource: ResourceDef<Row> = {
+  component: 'FlowStageBinding',
+  model: 'FlowStageBinding',
+  path: '/flows/bindings',
+  opPrefix: 'flows_bindings',
+  tag: 'flows',
+  lookup: { param: 'fsb_uuid', column: 'b.fsb_uuid', rowKey: 'fsb_uuid', type: 'uuid' },
+  props: bindingProps,
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: {
+      fsb_uuid: { type: 'uuid', column: 'b.fsb_uuid' },
+      pbm_uuid: { type: 'uuid', column: 'b.pbm_uuid' },
+      target: { type: 'fk', column: 'b.target', ref: { table: 'flows', column: 'flow_uuid' } },
+      stage: { type: 'fk', column: 'b.stage', ref: { table: 'stages', column: 'stage_uuid' } },
+      evaluate_on_plan: { type: 'bool', column: 'b.evaluate_on_plan' },
+      re_evaluate_policies: { type: 'bool', column: 'b.re_evaluate_policies' },
+      order: { type: 'int', column: 'b.order' },
+      policy_engine_mode: { type: 'enum', column: 'b.policy_engine_mode', values: POLICY_ENGINE_MODES },
+      invalid_response_action: { type: 'enum', column: 'b.invalid_response_action', values: INVALID_RESPONSE_ACTIONS },
+      // policies are not implemented: no policy pk can exist
+      policies: {
+        type: 'custom',
+        parse: (values) => {
+          const v = values.find((x) => x !== '');
+          if (v === undefined) return { cond: undefined };
+          return { error: [isUuid(v) ? `Select a valid choice. ${v} is not one of the available choices.` : `“${v}” is not a valid UUID.`] };
+        },
+      },
+    },
+    search: ['st.name'],
+    ordering: { order: 'b.order', stage__name: 'st.name', target__uuid: 'b.target', pk: 'b.fsb_uuid' },
+    defaultOrdering: ['order'],
+    pk: 'b.fsb_uuid',
+  },
+  select: (db) =>
+    db
+      .selectFrom('flow_bindings as b')
+      .innerJoin('stages as st', 'st.stage_uuid', 'b.stage')
+      .selectAll('b')
+      .select(['b.fsb_uuid as pk', 'b.pbm_uuid as policybindingmodel_ptr_id', 'st.name as stage_name', 'st.kind as stage_kind']),
+  render: async (db, rows) => {
+    const stages = await renderBaseStages(
+      db,
+      rows.map((r) => ({ stage_uuid: r.stage, name: r.stage_name, kind: r.stage_kind })),
+      stageTypeByKind,
+    );
+    return rows.map((r, i) => ({ ...rowToApi(bindingProps, r), stage_obj: stages[i] }));
+  },
+  validate: async (data, ctx, existing) => {
+    const onPlan = data.evaluate_on_plan ?? (existing ? truthy(existing.evaluate_on_plan) : false);
+    const onRun = data.re_evaluate_policies ?? (existing ? truthy(existing.re_evaluate_policies) : true);
+    if (!onPlan && !onRun) throw ValidationError.nonField('Either evaluation on plan or evaluation on run must be enabled');
+    const target = (data.target ?? existing?.target) as string;
+    const stage = (data.stage ?? existing?.stage) as string;
+    const order = (data.order ?? existing?.order) as number;
+    let q = ctx.db.selectFrom('flow_bindings').select('fsb_uuid').where('target', '=', target).where('stage', '=', stage).where('order', '=', order);
+    if (existing) q = q.where('fsb_uuid', '<>', existing.fsb_uuid);
+    if (await q.executeTakeFirst()) throw ValidationError.nonField('The fields target, stage, order must make a unique set.');
+  },
+  insert: (tx, data) => insertBinding(tx, data),
+  update: async (tx, existing, data) => {
+    const values = apiToRow(bindingProps, data);
+    if (Object.keys(values).length) await tx.updateTable('flow_bindings').set(values as never).where('fsb_uuid', '=', existing.fsb_uuid).execute();
+    return existing.fsb_uuid;
+  },
+  remove: async (tx, existing) => {
+    await tx.deleteFrom('flow_bindings').where('fsb_uuid', '=', existing.fsb_uuid).execute();
+  },
+  usedBy: async () => [],
+};
+
+export function mountBindings(router: ApiRouter, db: DB) {
+  mountResource(router, db, bindingResource);
+}

@@ -1,0 +1,4 @@
+/** Placeholder for the stage runtime interface (executor issue). */
+export interface StageRuntime {
+  readonly challengeComponent: string;
+}

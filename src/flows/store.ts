@@ -1,0 +1,45 @@
+/** Flow and binding writes shared by the flow API and by stage `flow_set` handling. */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Tx } from '../api/resource.js';
+import { apiToRow } from '../api/serialize.js';
+import { bindingProps, flowProps } from './schema.js';
+
+export async function insertFlow(tx: Tx, data: Record<string, unknown>): Promise<string> {
+  const flow_uuid = randomUUID();
+  await tx
+    .insertInto('flows')
+    .values({ flow_uuid, pbm_uuid: randomUUID(), ...(apiToRow(flowProps, data) as object) } as never)
+    .execute();
+  return flow_uuid;
+}
+
+export async function insertBinding(tx: Tx, data: Record<string, unknown>): Promise<string> {
+  const fsb_uuid = randomUUID();
+  await tx
+    .insertInto('flow_bindings')
+    .values({ fsb_uuid, pbm_uuid: randomUUID(), ...(apiToRow(bindingProps, data) as object) } as never)
+    .execute();
+  return fsb_uuid;
+}
+
+/** Binds `stage` to `flow` after the flow's last binding, unless it is bound there already. */
+export async function appendBinding(tx: Tx, flow: string, stage: string): Promise<void> {
+  const existing = await tx.selectFrom('flow_bindings').select('fsb_uuid').where('target', '=', flow).where('stage', '=', stage).executeTakeFirst();
+  if (existing) return;
+  const last = await tx
+    .selectFrom('flow_bindings')
+    .select(sql<number | null>`max(${sql.ref('order')})`.as('m'))
+    .where('target', '=', flow)
+    .executeTakeFirst();
+  const order = last?.m === null || last?.m === undefined ? 10 : Number(last.m) + 10;
+  await insertBinding(tx, {
+    target: flow,
+    stage,
+    order,
+    evaluate_on_plan: false,
+    re_evaluate_policies: true,
+    policy_engine_mode: 'any',
+    invalid_response_action: 'retry',
+  });
+}

@@ -1,0 +1,89 @@
+/** Builds the application from configuration. Nothing here listens; main.ts (or a test) does. */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import type { Config } from './config.js';
+import { openStore, type Store } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import { installErrorHandling, ParseError } from './api/errors.js';
+import { ApiRouter } from './api/routes.js';
+import { identify } from './api/auth.js';
+import { mountSchema } from './api/openapi.js';
+import { registerSharedComponents } from './api/components.js';
+import { mountRoot } from './api/root.js';
+import { mountFlows } from './flows/api.js';
+import { mountBindings } from './flows/bindings.js';
+import { mountStages } from './stages/api.js';
+import { stageMigrations } from './stages/registry.js';
+import { mountUsers } from './core/users.js';
+import { mountTokens } from './core/tokens.js';
+import { bootstrap } from './core/bootstrap.js';
+import { loadInstanceSettings } from './core/settings.js';
+
+export interface App {
+  app: FastifyInstance;
+  store: Store;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function buildApp(config: Config): Promise<App> {
+  const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
+  await migrate(store, stageMigrations());
+  const settings = await loadInstanceSettings(store.db, config.secretKey);
+  await bootstrap(store.db, config);
+
+  const app = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustedProxies ?? false,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 512 },
+  });
+  await app.register(cookie, { secret: settings.secretKey });
+
+  // one structured line per request; bodies and query strings are never logged
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new ParseError(`JSON parse error - ${(e as Error).message}`), undefined);
+    }
+  });
+  installErrorHandling(app);
+
+  app.addHook('preHandler', async (req) => {
+    if (req.url.startsWith('/api/v3/')) req.caller = await identify(store.db, req);
+  });
+
+  app.get('/-/health/live/', async (_req, reply) => reply.code(200).send());
+  app.get('/-/health/ready/', async (_req, reply) => reply.code((await store.ping()) ? 200 : 503).send());
+
+  const router = new ApiRouter(app);
+  registerSharedComponents(router);
+  mountRoot(router);
+  mountSchema(router);
+  const origin = (req: { protocol: string; host: string }) => `${req.protocol}://${req.host}`;
+  mountFlows(router, store.db, origin);
+  mountBindings(router, store.db);
+  mountStages(router, store.db);
+  mountUsers(router, store.db, config, settings.installId);
+  mountTokens(router, store.db, settings.installId);
+
+  await app.ready();
+  return {
+    app,
+    store,
+    config,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}

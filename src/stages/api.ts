@@ -1,0 +1,11 @@
+/** Mounts the REST API of every registered stage type, and /stages/all/. */
+import type { ApiRouter } from '../api/routes.js';
+import type { DB } from '../db/index.js';
+import { mountAllStages } from './all.js';
+import { stageTypes } from './registry.js';
+import { mountStage } from './resource.js';
+
+export function mountStages(router: ApiRouter, db: DB) {
+  mountAllStages(router, db);
+  for (const def of stageTypes) mountStage(router, db, def, () => stageTypes);
+}

@@ -1,0 +1,4 @@
+import type { FilterSpec } from '../api/list.js';
+
+/** the `stage_uuid` filter most stage lists offer */
+export const uuidFilter: FilterSpec = { type: 'uuid', column: 's.stage_uuid' };

@@ -1,0 +1,153 @@
+/** Builds the REST resource of a stage type from its StageDef: base fields + the type's own, in two tables. */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
+import type { ApiRouter } from '../api/routes.js';
+import { apiToRow, rowToApi } from '../api/serialize.js';
+import type { FilterSpec } from '../api/list.js';
+import type { Props } from '../api/schema.js';
+import type { DB } from '../db/index.js';
+import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/flowset.js';
+import { baseStageProps, flowSets, metaOf, stageUsedBy } from './base.js';
+import type { StageDef } from './types.js';
+
+type Row = Record<string, unknown> & { pk: string; stage_uuid: string; name: string };
+
+export const stageProps = (def: StageDef): Props => ({ ...baseStageProps, ...def.fields });
+
+/** columns of the type's own table: writable, stored fields that are not junction-table lists */
+export const ownColumns = (def: StageDef) =>
+  Object.entries(def.fields)
+    .filter(([k, s]) => !s.readOnly && !s['x-computed'] && !def.m2m?.[k])
+    .map(([k]) => k);
+
+export function selectStages(db: DB, def: StageDef) {
+  return db
+    .selectFrom('stages as s' as 'stages')
+    .innerJoin(`${def.table} as t` as 'stages', 't.stage_uuid' as 'stages.stage_uuid', 's.stage_uuid' as 'stages.stage_uuid')
+    .select(['s.stage_uuid as pk', 's.stage_uuid', 's.name', 's.kind'] as never[])
+    .select(ownColumns(def).map((c) => `t.${c}`) as never[])
+    .where('s.kind' as 'stages.kind', '=', def.kind);
+}
+
+async function m2mValues(db: DB, def: StageDef, ids: string[]): Promise<Map<string, Record<string, string[]>>> {
+  const out = new Map<string, Record<string, string[]>>();
+  for (const id of ids) out.set(id, {});
+  for (const [field, m] of Object.entries(def.m2m ?? {})) {
+    for (const id of ids) out.get(id)![field] = [];
+    if (!ids.length) continue;
+    const rows = await db
+      .selectFrom(m.table as 'stages')
+      .select(['stage_uuid', 'target'] as never[])
+      .where('stage_uuid', 'in', ids)
+      .orderBy('position' as never)
+      .execute();
+    for (const r of rows as unknown as { stage_uuid: string; target: string }[]) out.get(r.stage_uuid)![field]!.push(r.target);
+  }
+  return out;
+}
+
+export async function renderStages(db: DB, def: StageDef, rows: Row[]) {
+  const props = stageProps(def);
+  const ids = rows.map((r) => r.stage_uuid);
+  const [sets, m2m] = await Promise.all([flowSets(db, ids), m2mValues(db, def, ids)]);
+  const out = rows.map((r) => ({ ...rowToApi(props, r), ...metaOf(def), flow_set: sets.get(r.stage_uuid) ?? [], ...m2m.get(r.stage_uuid) }));
+  if (def.renderExtra) await def.renderExtra(db, out);
+  return out;
+}
+
+async function writeM2M(tx: Tx, def: StageDef, stageId: string, data: Record<string, unknown>) {
+  for (const [field, m] of Object.entries(def.m2m ?? {})) {
+    const ids = data[field] as string[] | undefined | null;
+    if (ids === undefined || ids === null) continue;
+    await tx.deleteFrom(m.table as 'stages').where('stage_uuid', '=', stageId).execute();
+    const unique = [...new Set(ids)];
+    if (unique.length)
+      await tx
+        .insertInto(m.table as 'stages')
+        .values(unique.map((target, position) => ({ stage_uuid: stageId, target, position })) as never)
+        .execute();
+  }
+}
+
+export function stageFilters(def: StageDef): Record<string, FilterSpec> {
+  const f: Record<string, FilterSpec> = { name: { type: 'str', column: 's.name' } };
+  for (const [k, spec] of Object.entries(def.filters ?? {})) f[k] = spec;
+  return f;
+}
+
+/** `exists` condition for filtering stages by a junction-table list */
+export const m2mExists = (m: { table: string }) => (eb: any, ids: string[]) =>
+  eb.exists(
+    eb
+      .selectFrom(`${m.table} as j`)
+      .select(sql`1`.as('one'))
+      .whereRef('j.stage_uuid', '=', 's.stage_uuid')
+      .where('j.target', 'in', ids),
+  );
+
+export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef<Row> {
+  const props = stageProps(def);
+  const flowSetsByRequest = new WeakMap<object, FlowSetEntry[] | undefined>();
+  const path = `/stages/${def.path}`;
+  return {
+    component: def.componentName ?? def.model,
+    model: def.model,
+    path,
+    opPrefix: `stages_${def.path.replaceAll('/', '_')}`,
+    tag: 'stages',
+    lookup: { param: 'stage_uuid', column: 's.stage_uuid', rowKey: 'stage_uuid', type: 'uuid' },
+    props,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    list: {
+      filters: stageFilters(def),
+      search: ['s.name'],
+      ordering: {
+        name: 's.name',
+        pk: 's.stage_uuid',
+        ...Object.fromEntries(ownColumns(def).filter((c) => !def.fields[c]!['x-json']).map((c) => [c, `t.${c}`])),
+      },
+      defaultOrdering: ['name'],
+      pk: 's.stage_uuid',
+    },
+    select: (db) => selectStages(db, def),
+    render: (db, rows) => renderStages(db, def, rows),
+    validate: async (data, ctx, existing) => {
+      if (def.validate) await def.validate(data, ctx, existing);
+      flowSetsByRequest.set(ctx.req, await parseFlowSet(ctx.db, ctx.req.body));
+    },
+    insert: async (tx, data, ctx) => {
+      const stage_uuid = randomUUID();
+      await tx.insertInto('stages').values({ stage_uuid, name: data.name as string, kind: def.kind }).execute();
+      const cols = apiToRow(def.fields, pickColumns(def, data));
+      await tx.insertInto(def.table as 'stages').values({ stage_uuid, ...cols } as never).execute();
+      await writeM2M(tx, def, stage_uuid, data);
+      await applyFlowSet(tx, stage_uuid, flowSetsByRequest.get(ctx.req));
+      return stage_uuid;
+    },
+    update: async (tx, existing, data, ctx) => {
+      const id = existing.stage_uuid;
+      if (data.name !== undefined) await tx.updateTable('stages').set({ name: data.name as string }).where('stage_uuid', '=', id).execute();
+      const cols = apiToRow(def.fields, pickColumns(def, data));
+      if (Object.keys(cols).length) await tx.updateTable(def.table as 'stages').set(cols as never).where('stage_uuid', '=', id).execute();
+      await writeM2M(tx, def, id, data);
+      await applyFlowSet(tx, id, flowSetsByRequest.get(ctx.req));
+      return id;
+    },
+    remove: async (tx, existing) => {
+      await tx.deleteFrom('stages').where('stage_uuid', '=', existing.stage_uuid).execute();
+    },
+    usedBy: (db, row) => stageUsedBy(db, { stage_uuid: row.stage_uuid, kind: def.kind }, all()),
+  };
+}
+
+function pickColumns(def: StageDef, data: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  for (const c of ownColumns(def)) if (data[c] !== undefined) out[c] = data[c];
+  return out;
+}
+
+export function mountStage(router: ApiRouter, db: DB, def: StageDef, all: () => StageDef[]) {
+  return mountResource(router, db, stageResource(def, all));
+}

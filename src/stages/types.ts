@@ -1,0 +1,47 @@
+/** What a stage type supplies. The engine and the API know stage types only through this interface. */
+import type { FastifyRequest } from 'fastify';
+import type { FilterSpec } from '../api/list.js';
+import type { Props } from '../api/schema.js';
+import type { WriteCtx } from '../api/resource.js';
+import type { VersionedMigration } from '../db/ddl.js';
+import type { StageRuntime } from '../flows/runtime.js';
+
+export interface M2M {
+  /** junction table: (stage_uuid, target, position) */
+  table: string;
+  target: { table: string; column: string; kind?: string };
+}
+
+export interface StageDef {
+  /** lowercase model name, stored in stages.kind: `identificationstage` */
+  kind: string;
+  /** Django app label: `authentik_stages_identification` */
+  app: string;
+  /** model class name, used in 404 bodies: `IdentificationStage` */
+  model: string;
+  /** OpenAPI component name when it differs from `model` (e.g. AuthenticatorTOTPStage) */
+  componentName?: string;
+  /** URL segment under /stages/: `identification`, `authenticator/validate` */
+  path: string;
+  table: string;
+  /** admin form component */
+  component: string;
+  verboseName: string;
+  verboseNamePlural: string;
+  description: string;
+  /** type-specific fields; the base fields (pk, name, component, …, flow_set) are added by the framework */
+  fields: Props;
+  m2m?: Record<string, M2M>;
+  filters?: Record<string, FilterSpec>;
+  /** object-level validation (after field validation) */
+  validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Record<string, unknown>): Promise<void> | void;
+  migrations: Record<string, VersionedMigration>;
+  /** adds computed fields (e.g. `*_obj` expansions) to rendered objects */
+  renderExtra?(db: import('../db/index.js').DB, out: Record<string, unknown>[]): Promise<void>;
+  /** how the stage runs inside a flow */
+  runtime?: StageRuntime;
+  /** listed by /stages/all/types/ (false for debug-only types) */
+  listed?: boolean;
+}
+
+export type { FastifyRequest };

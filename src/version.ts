@@ -1,0 +1,2 @@
+/** The authentik API version Keystage implements, reported by /admin/version/. */
+export const VERSION = '2026.8.3';

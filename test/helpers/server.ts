@@ -1,0 +1,118 @@
+/**
+ * Starts Keystage on a free loopback port for a test, on SQLite (a temp file) or on PostgreSQL (a fresh database
+ * created next to KEYSTAGE_TEST_DATABASE_URL and dropped afterwards).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/config.js';
+import { buildApp, type App } from '../../src/server.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** SQLite always; PostgreSQL too when KEYSTAGE_TEST_DATABASE_URL is set. */
+export function dialects(): DialectName[] {
+  return process.env.KEYSTAGE_TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-' + 'x'.repeat(40);
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export interface TestServer {
+  url: string;
+  api: string;
+  token: string;
+  app: App;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** A fresh, empty database: a temp SQLite file or a new PostgreSQL database. Returns config overrides and a cleanup. */
+export async function freshDatabase(dialect: DialectName): Promise<{ overrides: Partial<Config>; drop(): Promise<void> }> {
+  if (dialect === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-test-'));
+    return {
+      overrides: { sqlitePath: path.join(dir, 'db.sqlite3'), databaseUrl: undefined },
+      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const adminUrl = process.env.KEYSTAGE_TEST_DATABASE_URL!;
+  const name = `keystage_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    overrides: { databaseUrl: u.toString() },
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startServer(dialect: DialectName = 'sqlite', overrides: Partial<Config> = {}): Promise<TestServer> {
+  const db = await freshDatabase(dialect);
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+      bootstrapToken: ADMIN_TOKEN,
+      bootstrapPassword: ADMIN_PASSWORD,
+      bootstrapEmail: 'admin@example.com',
+      ...db.overrides,
+      ...overrides,
+    },
+  );
+  const app = await buildApp(config);
+  await app.app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    api: `${url}/api/v3`,
+    token: ADMIN_TOKEN,
+    app,
+    config,
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}
+
+/** fetch with the admin token and JSON body; returns status and parsed body */
+export async function call(
+  srv: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${srv.api}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${srv.token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
