@@ -6,7 +6,7 @@ import { openStore, type Store } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { installErrorHandling, ParseError } from './api/errors.js';
 import { ApiRouter } from './api/routes.js';
-import { identify } from './api/auth.js';
+import { checkCsrf, identify } from './api/auth.js';
 import { mountSchema } from './api/openapi.js';
 import { registerSharedComponents } from './api/components.js';
 import { mountRoot } from './api/root.js';
@@ -18,6 +18,11 @@ import { mountUsers } from './core/users.js';
 import { mountTokens } from './core/tokens.js';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';
+import { Sessions } from './core/sessions.js';
+import { mountExecutor } from './flows/executor.js';
+import { ensureDefaultFlows } from './flows/defaults.js';
+import { mountFlowUrls } from './flows/urls.js';
+import type { Services } from './flows/runtime.js';
 
 export interface App {
   app: FastifyInstance;
@@ -31,6 +36,9 @@ export async function buildApp(config: Config): Promise<App> {
   await migrate(store, stageMigrations());
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   await bootstrap(store.db, config);
+  await ensureDefaultFlows(store.db);
+  const sessions = new Sessions(store.db);
+  const services: Services = { db: store.db, dialect: store.dialect, config, secretKey: settings.secretKey, installId: settings.installId, sessions };
 
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
@@ -59,7 +67,10 @@ export async function buildApp(config: Config): Promise<App> {
   installErrorHandling(app);
 
   app.addHook('preHandler', async (req) => {
-    if (req.url.startsWith('/api/v3/')) req.caller = await identify(store.db, req);
+    if (!req.url.startsWith('/api/v3/')) return;
+    req.caller = await identify(store.db, req, (r) => sessions.user(r));
+    // the executor applies authentik's own CSRF rule (logged-in sessions only) and answers with a flow error
+    if (!req.url.startsWith('/api/v3/flows/executor/')) checkCsrf(req, req.caller);
   });
 
   app.get('/-/health/live/', async (_req, reply) => reply.code(200).send());
@@ -75,6 +86,8 @@ export async function buildApp(config: Config): Promise<App> {
   mountStages(router, store.db);
   mountUsers(router, store.db, config, settings.installId);
   mountTokens(router, store.db, settings.installId);
+  mountExecutor(router, services);
+  mountFlowUrls(app, store.db, sessions);
 
   await app.ready();
   return {

@@ -2,7 +2,7 @@
  * Who is calling: bearer API token first, then the session cookie (when a session resolver is installed).
  * A bad token is a 403 "Token invalid/expired" on every route, as in authentik.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
@@ -14,9 +14,10 @@ export interface Caller {
   via: 'token' | 'session';
   /** set for session-authenticated callers: unsafe methods must pass the CSRF check */
   sessionKey?: string;
+  csrf?: string;
 }
 
-export type SessionResolver = (req: FastifyRequest) => Promise<{ user: UsersTable; sessionKey: string } | undefined>;
+export type SessionResolver = (req: FastifyRequest) => Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,7 +67,7 @@ export async function identify(db: DB, req: FastifyRequest, session?: SessionRes
   }
   if (session) {
     const s = await session(req);
-    if (s) return { user: s.user, superuser: await isSuperuser(db, s.user.id), via: 'session', sessionKey: s.sessionKey };
+    if (s) return { user: s.user, superuser: await isSuperuser(db, s.user.id), via: 'session', sessionKey: s.sessionKey, csrf: s.csrf };
   }
   return undefined;
 }
@@ -80,4 +81,17 @@ export function requireSuperuser(req: FastifyRequest): Caller {
   const c = requireCaller(req);
   if (!c.superuser) throw Forbidden.permission();
   return c;
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Session-authenticated unsafe requests must echo the `authentik_csrf` cookie in `X-authentik-CSRF` (as DRF). */
+export function checkCsrf(req: FastifyRequest, caller: Caller | undefined): void {
+  if (!caller || caller.via !== 'session' || SAFE.has(req.method)) return;
+  const sent = req.headers['x-authentik-csrf'];
+  if (typeof sent !== 'string' || sent === '') throw Forbidden.csrf('CSRF token missing.');
+  const want = caller.csrf ?? '';
+  const a = Buffer.from(sent);
+  const b = Buffer.from(want);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw Forbidden.csrf('CSRF token incorrect.');
 }

@@ -58,13 +58,14 @@ export class ApiRouter {
     path: string,
     defs: Partial<Record<Method, RouteDef>>,
     pathParams: { name: string; schema: Record<string, unknown> }[] = [],
+    opts: { errorHandler?: (err: Error, req: FastifyRequest, reply: FastifyReply) => unknown } = {},
   ) {
     const url = `${this.prefix}${path.replace(/\{(\w+)\}/g, ':$1')}/`;
     for (const m of METHODS) {
       const def = defs[m];
       if (def) {
         this.operations.push({ ...def.doc, method: m, path, pathParams });
-        this.app.route({ method: m.toUpperCase() as 'GET', url, handler: def.handler });
+        this.app.route({ method: m.toUpperCase() as 'GET', url, handler: def.handler, ...(opts.errorHandler ? { errorHandler: opts.errorHandler } : {}) });
       } else {
         this.app.route({
           method: m.toUpperCase() as 'GET',

@@ -42,6 +42,16 @@ export function rowToApi(props: Props, row: object): Record<string, unknown> {
   return out;
 }
 
+/** Like rowToApi, but keeps write-only fields too: the stage configuration the runtime needs (secrets included). */
+export function rowToConfig(props: Props, row: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(props)) {
+    if (s['x-computed']) continue;
+    out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
+  }
+  return out;
+}
+
 /** Converts validated values into column values for the keys present. */
 export function apiToRow(props: Props, data: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

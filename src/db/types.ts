@@ -118,7 +118,12 @@ interface DeviceCommon {
   last_used: string | null;
 }
 
-export interface TotpDevicesTable extends DeviceCommon {
+interface Throttled {
+  throttling_failure_timestamp: string | null;
+  throttling_failure_count: number;
+}
+
+export interface TotpDevicesTable extends DeviceCommon, Throttled {
   key: string;
   digits: number;
   step: number;
@@ -127,7 +132,7 @@ export interface TotpDevicesTable extends DeviceCommon {
   last_t: number;
 }
 
-export type StaticDevicesTable = DeviceCommon;
+export type StaticDevicesTable = DeviceCommon & Throttled;
 
 export interface StaticTokensTable {
   id: number;

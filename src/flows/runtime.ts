@@ -1,4 +1,71 @@
-/** Placeholder for the stage runtime interface (executor issue). */
-export interface StageRuntime {
-  readonly challengeComponent: string;
+/**
+ * How the executor talks to a stage type (the only thing it knows about stages): render a challenge for GET,
+ * judge a response for POST, and say what happens next.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import type { DB, Dialect } from '../db/index.js';
+import type { FlowsTable, UsersTable } from '../db/types.js';
+import type { Session, Sessions } from '../core/sessions.js';
+import type { FlowContext } from './context.js';
+import type { Plan } from './plan.js';
+
+export interface Services {
+  db: DB;
+  dialect: Dialect;
+  config: Config;
+  secretKey: string;
+  installId: string;
+  sessions: Sessions;
 }
+
+/** `{field: [{string, code}]}` as the executor reports invalid responses */
+export type ResponseErrors = Record<string, { string: string; code: string }[]>;
+
+export type Challenge = Record<string, unknown> & { component: string };
+
+export type Outcome =
+  /** show this challenge (the executor adds flow_info and, when asked, the pending user) */
+  | { type: 'challenge'; challenge: Challenge }
+  /** the stage passed: advance */
+  | { type: 'ok' }
+  /** the response was invalid: re-render `challenge` with the errors (or restart, per the binding) */
+  | { type: 'invalid'; errors: ResponseErrors; challenge: Challenge }
+  /** abort the flow with an access-denied message */
+  | { type: 'deny'; message?: string };
+
+export interface StageCall<C> {
+  svc: Services;
+  stage: { uuid: string; name: string; kind: string };
+  config: C;
+  flow: FlowsTable;
+  plan: Plan;
+  ctx: FlowContext;
+  session: Session;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  clientIp: string;
+  /** the query string of the flow page (`next`, …) */
+  query: Record<string, string>;
+  /** the user logged in on this session, if any */
+  requestUser: UsersTable | undefined;
+  /** run another stage right after this one */
+  insertNext(stageUuid: string, kind: string): void;
+}
+
+export interface StageRuntime<C = any> {
+  /** challenge component this stage renders, e.g. `ak-stage-password` */
+  readonly component: string;
+  /** whether challenges carry `pending_user` / `pending_user_avatar` */
+  readonly withUserInfo: boolean;
+  challenge(call: StageCall<C>): Promise<Outcome>;
+  respond(call: StageCall<C>, body: Record<string, unknown>): Promise<Outcome>;
+}
+
+export const ok = (): Outcome => ({ type: 'ok' });
+export const deny = (message?: string): Outcome => ({ type: 'deny', message });
+export const show = (challenge: Challenge): Outcome => ({ type: 'challenge', challenge });
+export const invalid = (challenge: Challenge, errors: ResponseErrors): Outcome => ({ type: 'invalid', errors, challenge });
+
+/** one error message in the executor's shape (code defaults to `invalid`) */
+export const fieldError = (field: string, message: string, code = 'invalid'): ResponseErrors => ({ [field]: [{ string: message, code }] });

@@ -1,21 +1,23 @@
 /** The one list of stage types. Adding a type: its folder under src/stages/, and one line here. */
 import type { StageDef } from './types.js';
-import { identificationSchema } from './identification/schema.js';
-import { captchaSchema } from './captcha/schema.js';
-import { passwordSchema } from './password/schema.js';
-import { authenticatorValidateSchema } from './authenticator_validate/schema.js';
-import { userLoginSchema } from './user_login/schema.js';
-import { denySchema } from './deny/schema.js';
-import { dummySchema } from './dummy/schema.js';
+import { identificationStage } from './identification/index.js';
+import { captchaStage } from './captcha/index.js';
+import { passwordStage } from './password/index.js';
+import { authenticatorValidateStage } from './authenticator_validate/index.js';
+import { userLoginStage } from './user_login/index.js';
+import { denyStage } from './deny/index.js';
+import { dummyStage } from './dummy/index.js';
+import { userLogoutStage } from './user_logout/index.js';
 
 export const stageTypes: StageDef[] = [
-  identificationSchema,
-  captchaSchema,
-  passwordSchema,
-  authenticatorValidateSchema,
-  userLoginSchema,
-  denySchema,
-  dummySchema,
+  identificationStage,
+  captchaStage,
+  passwordStage,
+  authenticatorValidateStage,
+  userLoginStage,
+  denyStage,
+  dummyStage,
+  userLogoutStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
 import type { ApiRouter } from '../api/routes.js';
-import { apiToRow, rowToApi } from '../api/serialize.js';
+import { apiToRow, rowToApi, rowToConfig } from '../api/serialize.js';
 import type { FilterSpec } from '../api/list.js';
 import type { Props } from '../api/schema.js';
 import type { DB } from '../db/index.js';
@@ -150,4 +150,12 @@ function pickColumns(def: StageDef, data: Record<string, unknown>) {
 
 export function mountStage(router: ApiRouter, db: DB, def: StageDef, all: () => StageDef[]) {
   return mountResource(router, db, stageResource(def, all));
+}
+
+/** The stored configuration of one stage (write-only fields included), as the runtime sees it; undefined if gone. */
+export async function loadStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
+  const row = (await selectStages(db, def).where('s.stage_uuid' as 'stages.stage_uuid', '=', stageUuid).executeTakeFirst()) as Row | undefined;
+  if (!row) return undefined;
+  const m2m = await m2mValues(db, def, [stageUuid]);
+  return { ...rowToConfig(stageProps(def), row), pk: row.stage_uuid, name: row.name, ...m2m.get(stageUuid) } as C;
 }

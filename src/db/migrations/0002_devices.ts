@@ -10,9 +10,12 @@ export const m0002_devices: VersionedMigration = (dialect) => ({
         : db.schema.createTable(name).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
     const owner = { type: 'int' as const, notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' as const } };
     const common = { user_id: owner, name: 'text' as const, confirmed: 'bool' as const, created: 'datetime' as const, last_updated: 'datetime' as const, last_used: { type: 'datetime' as const } };
+    // failed verifications back off exponentially: refused while now - failure_at < factor * 2^(count-1) seconds
+    const throttle = { throttling_failure_timestamp: { type: 'datetime' as const }, throttling_failure_count: 'int' as const };
 
     await addColumns(autoId('totp_devices'), dialect, {
       ...common,
+      ...throttle,
       key: 'text',
       digits: 'int',
       step: 'int',
@@ -21,7 +24,7 @@ export const m0002_devices: VersionedMigration = (dialect) => ({
       // last accepted time step: a code is accepted once per step (replay refused)
       last_t: 'int',
     }).execute();
-    await addColumns(autoId('static_devices'), dialect, common).execute();
+    await addColumns(autoId('static_devices'), dialect, { ...common, ...throttle }).execute();
     await addColumns(autoId('static_tokens'), dialect, {
       device_id: { type: 'int', notNull: true, ref: { table: 'static_devices', column: 'id', onDelete: 'cascade' } },
       token: 'text',

@@ -1,0 +1,52 @@
+/**
+ * TOTP (RFC 6238, SHA-1, as authenticator apps implement it) with ±1 step tolerance. A code is accepted once per
+ * time step per device: the accepted step is stored with a conditional UPDATE, so a replay — even a concurrent
+ * one — is refused.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { generateHOTP } from '@oslojs/otp';
+import { encodeBase32NoPadding } from '@oslojs/encoding';
+import type { DB } from '../../db/index.js';
+import type { TotpDevicesTable } from '../../db/types.js';
+import { isThrottled, recordFailure, throttleReset } from './throttle.js';
+
+export const newTotpKey = () => randomBytes(20).toString('hex');
+
+export function totpAt(keyHex: string, step: number, digits: number): string {
+  return generateHOTP(Buffer.from(keyHex, 'hex'), BigInt(step), digits);
+}
+
+export function currentStep(d: Pick<TotpDevicesTable, 't0' | 'step'>, now = Date.now()): number {
+  return Math.floor((now / 1000 - d.t0) / d.step);
+}
+
+export function configUrl(d: Pick<TotpDevicesTable, 'key' | 'digits' | 'step'>, username: string, issuer: string): string {
+  const secret = encodeBase32NoPadding(Buffer.from(d.key, 'hex'));
+  const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(username)}`;
+  return `otpauth://totp/${label}?secret=${secret}&algorithm=SHA1&digits=${d.digits}&period=${d.step}&issuer=${encodeURIComponent(issuer)}`;
+}
+
+const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** true when `code` is valid for the device now and its step had not been used; updates drift, last_t, last_used */
+export async function verifyTotp(db: DB, d: TotpDevicesTable, code: string, factor: number): Promise<boolean> {
+  const token = code.trim();
+  if (!/^\d{1,10}$/.test(token) || isThrottled(d, factor)) return false;
+  const padded = token.padStart(d.digits, '0');
+  const base = currentStep(d) + d.drift;
+  for (const offset of [0, -1, 1]) {
+    const t = base + offset;
+    if (t <= d.last_t) continue;
+    if (!same(totpAt(d.key, t, d.digits), padded)) continue;
+    const now = new Date().toISOString();
+    const res = await db
+      .updateTable('totp_devices')
+      .set({ last_t: t, drift: d.drift + offset, last_used: now, last_updated: now, ...throttleReset })
+      .where('id', '=', d.id)
+      .where('last_t', '<', t)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+  if (factor > 0) await recordFailure(db, 'totp_devices', d.id);
+  return false;
+}

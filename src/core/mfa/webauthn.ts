@@ -1,0 +1,77 @@
+/** WebAuthn assertions (login with a registered security key or passkey), verified by @simplewebauthn/server. */
+import { randomBytes } from 'node:crypto';
+import { verifyAuthenticationResponse } from '@simplewebauthn/server';
+import type { DB } from '../../db/index.js';
+import type { WebAuthnDevicesTable } from '../../db/types.js';
+
+export const newWebAuthnChallenge = () => randomBytes(32).toString('base64url');
+
+const unpad = (s: unknown) => (typeof s === 'string' ? s.replace(/=+$/, '') : s);
+
+export function requestOptions(challenge: string, rpId: string, devices: Pick<WebAuthnDevicesTable, 'credential_id'>[], userVerification: string, hints: string[]) {
+  return {
+    challenge,
+    timeout: 60000,
+    rpId,
+    allowCredentials: devices.map((d) => ({ id: d.credential_id, type: 'public-key' })),
+    userVerification,
+    ...(hints.length ? { hints } : {}),
+  };
+}
+
+/** the credential id an assertion claims, or undefined when the object is malformed */
+export function assertionCredentialId(assertion: unknown): string | undefined {
+  if (!assertion || typeof assertion !== 'object') return undefined;
+  const a = assertion as Record<string, unknown>;
+  const id = unpad(a.id ?? a.rawId);
+  return typeof id === 'string' && id.length > 0 && id.length < 1024 ? id : undefined;
+}
+
+export interface AssertionCheck {
+  challenge: string;
+  origin: string;
+  rpId: string;
+  requireUserVerification: boolean;
+}
+
+/** verifies and stores the new signature counter; false on any failure (bad signature, replayed counter, wrong origin) */
+export async function verifyAssertion(db: DB, device: WebAuthnDevicesTable, assertion: unknown, check: AssertionCheck): Promise<boolean> {
+  const a = assertion as Record<string, any>;
+  const r = (a.response ?? {}) as Record<string, unknown>;
+  const response = {
+    id: unpad(a.id ?? a.rawId) as string,
+    rawId: unpad(a.rawId ?? a.id) as string,
+    type: 'public-key' as const,
+    clientExtensionResults: {},
+    response: {
+      clientDataJSON: unpad(r.clientDataJSON) as string,
+      authenticatorData: unpad(r.authenticatorData) as string,
+      signature: unpad(r.signature) as string,
+      ...(typeof r.userHandle === 'string' && r.userHandle ? { userHandle: unpad(r.userHandle) as string } : {}),
+    },
+  };
+  try {
+    const result = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: check.challenge,
+      expectedOrigin: check.origin,
+      expectedRPID: check.rpId,
+      requireUserVerification: check.requireUserVerification,
+      credential: {
+        id: device.credential_id,
+        publicKey: Buffer.from(device.public_key, 'base64url'),
+        counter: device.sign_count,
+      },
+    });
+    if (!result.verified) return false;
+    const now = new Date().toISOString();
+    await db
+      .updateTable('webauthn_devices')
+      .set({ sign_count: result.authenticationInfo.newCounter, last_used: now, last_updated: now })
+      .where('id', '=', device.id)
+      .execute();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Database-backed browser sessions (cookie `authentik_session`), so any node can serve any request.
+ * The cookie holds a random 256-bit key; the row holds the user, the flow plan and the CSRF token.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DB } from '../db/index.js';
+import type { UsersTable } from '../db/types.js';
+import type { Plan } from '../flows/plan.js';
+
+export const SESSION_COOKIE = 'authentik_session';
+export const CSRF_COOKIE = 'authentik_csrf';
+export const CSRF_HEADER = 'x-authentik-csrf';
+const ANONYMOUS_AGE_MS = 86_400_000;
+
+export interface SessionData {
+  plan?: Plan;
+  /** the flow page's query string, parsed */
+  query?: Record<string, string>;
+  csrf?: string;
+}
+
+export interface Session {
+  key: string | undefined;
+  userId: number | null;
+  data: SessionData;
+  expires: Date;
+  /** cookie lifetime: undefined = until the browser closes */
+  cookieMaxAge?: number;
+  dirty: boolean;
+}
+
+const newKey = () => randomBytes(32).toString('base64url');
+
+export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
+
+export class Sessions {
+  constructor(private readonly db: DB) {}
+
+  /** The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). */
+  async load(req: FastifyRequest): Promise<Session> {
+    const key = req.cookies?.[SESSION_COOKIE];
+    if (key && key.length <= 128) {
+      const row = await this.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
+      if (row) {
+        if (new Date(row.expires).getTime() > Date.now())
+          return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false };
+        await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
+      }
+    }
+    return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
+  }
+
+  /** The logged-in user of the request's session, if any. */
+  async user(req: FastifyRequest): Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined> {
+    const key = req.cookies?.[SESSION_COOKIE];
+    if (!key || key.length > 128) return undefined;
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('users')
+      .select(['sessions.expires as session_expires', 'sessions.data as session_data'])
+      .where('sessions.session_key', '=', key)
+      .executeTakeFirst();
+    if (!row || new Date(row.session_expires).getTime() <= Date.now() || !row.is_active) return undefined;
+    const { session_expires: _e, session_data, ...user } = row;
+    return { user: user as UsersTable, sessionKey: key, csrf: (JSON.parse(session_data) as SessionData).csrf };
+  }
+
+  /** Writes the session if it changed, and (re)sets the cookies of a new key. */
+  async save(s: Session, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!s.dirty) return;
+    const isNew = !s.key;
+    s.key ??= newKey();
+    s.data.csrf ??= newKey();
+    const row = {
+      session_key: s.key,
+      user_id: s.userId,
+      data: JSON.stringify(s.data),
+      expires: s.expires.toISOString(),
+      last_ip: req.ip,
+      last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
+      created: new Date().toISOString(),
+    };
+    const { session_key: _k, created: _c, ...update } = row;
+    await this.db
+      .insertInto('sessions')
+      .values(row)
+      .onConflict((oc) => oc.column('session_key').doUpdateSet(update))
+      .execute();
+    s.dirty = false;
+    if (isNew) this.setCookies(s, req, reply);
+  }
+
+  private setCookies(s: Session, req: FastifyRequest, reply: FastifyReply) {
+    const secure = isHttps(req);
+    const maxAge = s.cookieMaxAge;
+    reply.setCookie(SESSION_COOKIE, s.key!, { path: '/', httpOnly: true, sameSite: 'lax', secure, ...(maxAge ? { maxAge } : {}) });
+    reply.setCookie(CSRF_COOKIE, s.data.csrf!, { path: '/', httpOnly: false, sameSite: 'lax', secure, ...(maxAge ? { maxAge } : {}) });
+  }
+
+  /**
+   * Logs `userId` in: a NEW session key and CSRF token (the anonymous key is never reused), the old row deleted,
+   * the flow state carried over.
+   */
+  async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, req: FastifyRequest, reply: FastifyReply) {
+    const old = s.key;
+    s.key = undefined;
+    s.userId = userId;
+    s.expires = expires;
+    s.cookieMaxAge = cookieMaxAge;
+    s.data.csrf = undefined;
+    s.dirty = true;
+    await this.save(s, req, reply);
+    if (old) await this.db.deleteFrom('sessions').where('session_key', '=', old).execute();
+  }
+
+  async terminateOthers(userId: number, keep: string | undefined) {
+    let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
+    if (keep) q = q.where('session_key', '<>', keep);
+    await q.execute();
+  }
+
+  /** Logout: the server-side row is deleted and the cookies cleared. */
+  async destroy(s: Session, reply: FastifyReply) {
+    if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
+    s.key = undefined;
+    s.userId = null;
+    s.data = {};
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    reply.clearCookie(CSRF_COOKIE, { path: '/' });
+  }
+}

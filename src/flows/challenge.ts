@@ -1,0 +1,41 @@
+/** The parts every challenge shares: flow_info, the pending user display, redirects, access denied, flow errors. */
+import type { FlowsTable, UsersTable } from '../db/types.js';
+import { initialsAvatar } from '../core/avatar.js';
+import type { FlowContext } from './context.js';
+import { backgroundUrl, themedUrls } from './render.js';
+
+export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
+
+export function displayUser(ctx: FlowContext | undefined, requestUser: UsersTable | undefined): { name: string; avatar: string } {
+  if (ctx?.pendingUserIdentifier) return { name: ctx.pendingUserIdentifier, avatar: initialsAvatar('', ctx.pendingUserIdentifier) };
+  const u = ctx?.pendingUser ?? requestUser;
+  if (u) return { name: u.username, avatar: initialsAvatar(u.name, u.username) };
+  return { name: '', avatar: DEFAULT_AVATAR };
+}
+
+export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string) {
+  let title = flow.title;
+  title = title.replaceAll('%(app)s', '').replaceAll('%(user)s', user);
+  const next = query.next;
+  return {
+    title,
+    background: backgroundUrl(flow.background),
+    background_themed_urls: themedUrls(flow.background),
+    cancel_url: next ? `/flows/-/cancel/?next=${encodeURIComponent(next)}` : '/flows/-/cancel/',
+    layout: flow.layout,
+  };
+}
+
+export const redirectChallenge = (to: string, final = false) => ({ component: 'xak-flow-redirect', to, ...(final ? { final_redirect: true } : {}) });
+
+export const flowError = (requestId: string, error?: string) => ({
+  component: 'ak-stage-flow-error',
+  request_id: requestId,
+  ...(error ? { error } : {}),
+});
+
+/** a relative URL (no scheme, no host, not protocol-relative) */
+export function isRelative(url: string): boolean {
+  if (!url.startsWith('/') || url.startsWith('//') || url.startsWith('/\\')) return false;
+  return !/[\r\n]/.test(url);
+}

@@ -1,0 +1,91 @@
+/**
+ * authentik's default flows, created on first start unless flows with these slugs exist:
+ * default-authentication-flow (identification → password → MFA validation (skip) → login) and
+ * default-invalidation-flow (logout). Safe when several nodes start at once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+import type { Tx } from '../api/resource.js';
+import { apiToRow } from '../api/serialize.js';
+import { stageTypeByKind } from '../stages/registry.js';
+import { stageProps } from '../stages/resource.js';
+import { insertBinding, insertFlow } from './store.js';
+
+interface StageSeed {
+  kind: string;
+  name: string;
+  fields: Record<string, unknown>;
+}
+
+async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
+  const existing = await tx.selectFrom('stages').select(['stage_uuid', 'kind']).where('name', '=', seed.name).executeTakeFirst();
+  if (existing) return existing.stage_uuid;
+  const def = stageTypeByKind(seed.kind)!;
+  const props = stageProps(def);
+  const values: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(def.fields)) {
+    if (s.readOnly || s['x-computed'] || def.m2m?.[k]) continue;
+    values[k] = seed.fields[k] ?? (s.default !== undefined ? structuredClone(s.default) : null);
+  }
+  const stage_uuid = randomUUID();
+  await tx.insertInto('stages').values({ stage_uuid, name: seed.name, kind: seed.kind }).execute();
+  await tx.insertInto(def.table as 'stages').values({ stage_uuid, ...apiToRow(props, values) } as never).execute();
+  return stage_uuid;
+}
+
+async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSeed[]) {
+  const slug = flow.slug as string;
+  if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return;
+  try {
+    await db.transaction().execute(async (tx) => {
+      const target = await insertFlow(tx, {
+        background: '',
+        policy_engine_mode: 'any',
+        compatibility_mode: false,
+        layout: 'stacked',
+        denied_action: 'message_continue',
+        authentication: 'none',
+        ...flow,
+      });
+      let order = 10;
+      for (const seed of stages) {
+        const stage = await ensureStage(tx, seed);
+        await insertBinding(tx, {
+          target,
+          stage,
+          order,
+          evaluate_on_plan: false,
+          re_evaluate_policies: true,
+          policy_engine_mode: 'any',
+          invalid_response_action: 'retry',
+        });
+        order += 10;
+      }
+    });
+  } catch (e) {
+    // another node created it at the same moment
+    if (!(await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst())) throw e;
+  }
+}
+
+export async function ensureDefaultFlows(db: DB) {
+  await ensureFlow(
+    db,
+    { slug: 'default-authentication-flow', name: 'Welcome to authentik!', title: 'Welcome to authentik!', designation: 'authentication' },
+    [
+      { kind: 'identificationstage', name: 'default-authentication-identification', fields: { user_fields: ['username', 'email'] } },
+      {
+        kind: 'passwordstage',
+        name: 'default-authentication-password',
+        fields: { backends: ['authentik.core.auth.InbuiltBackend', 'authentik.core.auth.TokenBackend'] },
+      },
+      { kind: 'authenticatorvalidatestage', name: 'default-authentication-mfa-validation', fields: { not_configured_action: 'skip' } },
+      { kind: 'userloginstage', name: 'default-authentication-login', fields: {} },
+    ],
+  );
+  await ensureFlow(
+    db,
+    { slug: 'default-invalidation-flow', name: 'Logout', title: 'Default Invalidation Flow', designation: 'invalidation' },
+    [{ kind: 'userlogoutstage', name: 'default-invalidation-logout', fields: {} }],
+  );
+}

@@ -1,0 +1,241 @@
+/**
+ * The flow executor, `/api/v3/flows/executor/{slug}/`, as a short pipeline of named steps:
+ * load the flow and session → check CSRF → restore or make the plan → run the current stage → turn its outcome into
+ * authentik's wire answer (200 challenge, 302 to advance, redirect at the end) → save the session.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiRouter } from '../api/routes.js';
+import { isSuperuser } from '../api/auth.js';
+import type { FlowsTable, UsersTable } from '../db/types.js';
+import { CSRF_HEADER, type Session } from '../core/sessions.js';
+import { stageTypeByKind } from '../stages/registry.js';
+import { loadStageConfig } from '../stages/resource.js';
+import type { FlowContext } from './context.js';
+import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
+import { planFlow, type Requester } from './planner.js';
+import type { Plan } from './plan.js';
+import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
+
+/** GETs that pass stages without a challenge are followed on the server; this bounds that walk. */
+const MAX_STEPS = 32;
+
+interface Run {
+  svc: Services;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  flow: FlowsTable;
+  session: Session;
+  requester: Requester;
+  /** the flow page's query (`next`, …) */
+  query: Record<string, string>;
+}
+
+type Answer = { status: 200; body: Record<string, unknown> } | { status: 302; location: string };
+
+const answer = (body: Record<string, unknown>): Answer => ({ status: 200, body });
+
+export function parseInnerQuery(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof raw !== 'string' || raw.length > 4096) return out;
+  for (const [k, v] of new URLSearchParams(raw)) out[k] = v;
+  return out;
+}
+
+function csrfOk(req: FastifyRequest, session: Session): boolean {
+  const sent = req.headers[CSRF_HEADER];
+  const want = session.data.csrf;
+  if (typeof sent !== 'string' || !want) return false;
+  const a = Buffer.from(sent);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, challenge: Record<string, unknown>) {
+  const user = displayUser(ctx, run.requester.user);
+  return {
+    ...challenge,
+    flow_info: flowInfo(run.flow, run.query, user.name),
+    ...(withUser ? { pending_user: user.name, pending_user_avatar: user.avatar } : {}),
+  };
+}
+
+function accessDenied(run: Run, ctx: FlowContext | undefined, message?: string): Answer {
+  return answer(envelope(run, ctx, true, { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' }));
+}
+
+function endFlow(run: Run): void {
+  run.session.data.plan = undefined;
+  run.session.data.query = undefined;
+  run.session.dirty = true;
+}
+
+/** The plan is exhausted: redirect to the context's redirect, else the relative `next`, else `/`. */
+function flowDone(run: Run, ctx: FlowContext | undefined): Answer {
+  endFlow(run);
+  if (ctx?.redirect) return answer(redirectChallenge(ctx.redirect, true));
+  const next = run.query.next;
+  if (next !== undefined && next !== '' && !isRelative(next)) return accessDenied(run, ctx, 'Invalid next URL');
+  return answer(redirectChallenge(next || '/', true));
+}
+
+/** authentik's `denied_action` when the flow does not apply (2.12). */
+function notApplicable(run: Run, messages: string[]): Answer {
+  if (run.flow.designation === 'authentication' && run.requester.user) return flowDone(run, undefined);
+  const ownNext = (run.req.query as Record<string, unknown>).next;
+  const action = run.flow.denied_action;
+  if ((action === 'continue' || action === 'message_continue') && typeof ownNext === 'string' && isRelative(ownNext))
+    return answer(redirectChallenge(ownNext));
+  if (action === 'continue') return answer(redirectChallenge('/'));
+  return accessDenied(run, undefined, messages.join('\n') || 'Flow does not apply to current user.');
+}
+
+async function newPlan(run: Run, context: FlowContext = {}): Promise<Plan | Answer> {
+  const r = await planFlow(run.svc.db, run.flow, run.requester, context);
+  if (r.type === 'not_applicable') return notApplicable(run, r.messages);
+  if (r.type === 'empty') return flowDone(run, context);
+  run.session.data.plan = r.plan;
+  run.session.dirty = true;
+  return r.plan;
+}
+
+const isAnswer = (x: Plan | Answer): x is Answer => 'status' in x;
+
+/** advance 302: back to the executor with the request's own URL (path + raw query, re-sent verbatim) */
+const advance = (run: Run): Answer => ({ status: 302, location: run.req.url });
+
+async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unknown): Promise<Answer> {
+  let posted = method === 'POST';
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const binding = plan.bindings[0];
+    if (!binding) return flowDone(run, plan.context);
+    const def = stageTypeByKind(binding.kind);
+    const runtime = def?.runtime;
+    const config = def && runtime ? await loadStageConfig(run.svc.db, def, binding.stage_uuid) : undefined;
+    if (!def || !runtime || !config) {
+      // the stage was deleted (or has no runtime) while the plan was in flight: skip it
+      plan.bindings.shift();
+      run.session.dirty = true;
+      continue;
+    }
+    const call: StageCall<unknown> = {
+      svc: run.svc,
+      stage: { uuid: binding.stage_uuid, name: String((config as { name: string }).name), kind: binding.kind },
+      config,
+      flow: run.flow,
+      plan,
+      ctx: plan.context,
+      session: run.session,
+      req: run.req,
+      reply: run.reply,
+      clientIp: run.req.ip,
+      query: run.query,
+      requestUser: run.requester.user,
+      insertNext: (stage_uuid, kind) =>
+        plan.bindings.splice(1, 0, { fsb_uuid: binding.fsb_uuid, stage_uuid, kind, invalid_response_action: 'retry', re_evaluate_policies: false }),
+    };
+    const outcome: Outcome = posted
+      ? await runtime.respond(call, body && typeof body === 'object' ? (body as Record<string, unknown>) : (body ?? {}) as Record<string, unknown>)
+      : await runtime.challenge(call);
+    run.session.dirty = true;
+    switch (outcome.type) {
+      case 'challenge':
+        return answer(envelope(run, plan.context, runtime.withUserInfo, outcome.challenge));
+      case 'ok':
+        plan.bindings.shift();
+        if (posted) return plan.bindings.length ? advance(run) : flowDone(run, plan.context);
+        posted = false;
+        continue;
+      case 'invalid':
+        return invalidResponse(run, plan, binding.invalid_response_action, outcome.challenge, outcome.errors, runtime.withUserInfo);
+      case 'deny':
+        return stageInvalid(run, plan, binding.invalid_response_action, outcome.message);
+    }
+  }
+  return answer(flowError(run.req.id, 'Too many stages were skipped in one request.'));
+}
+
+async function restart(run: Run, plan: Plan, withContext: boolean): Promise<Answer> {
+  const next = await newPlan(run, withContext ? plan.context : {});
+  return isAnswer(next) ? next : advance(run);
+}
+
+async function invalidResponse(
+  run: Run,
+  plan: Plan,
+  action: Plan['bindings'][number]['invalid_response_action'],
+  challenge: Challenge,
+  errors: ResponseErrors,
+  withUser: boolean,
+): Promise<Answer> {
+  if (action === 'restart' || action === 'restart_with_context') return restart(run, plan, action === 'restart_with_context');
+  return answer({ ...envelope(run, plan.context, withUser, challenge), response_errors: errors });
+}
+
+async function stageInvalid(run: Run, plan: Plan, action: Plan['bindings'][number]['invalid_response_action'], message?: string): Promise<Answer> {
+  if (action === 'restart' || action === 'restart_with_context') return restart(run, plan, action === 'restart_with_context');
+  endFlow(run);
+  return accessDenied(run, plan.context, message);
+}
+
+async function requesterOf(svc: Services, session: Session): Promise<Requester> {
+  if (session.userId === null) return { user: undefined, superuser: false };
+  const user = (await svc.db.selectFrom('users').selectAll().where('id', '=', session.userId).executeTakeFirst()) as UsersTable | undefined;
+  if (!user || !user.is_active) return { user: undefined, superuser: false };
+  return { user, superuser: await isSuperuser(svc.db, user.id) };
+}
+
+async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
+  const slug = (req.params as { flow_slug: string }).flow_slug;
+  const flow = (await svc.db.selectFrom('flows').selectAll().where('slug', '=', slug).executeTakeFirst()) as FlowsTable | undefined;
+  if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
+  const session = await svc.sessions.load(req);
+  const requester = await requesterOf(svc, session);
+  const query = parseInnerQuery((req.query as Record<string, unknown>).query);
+  const run: Run = { svc, req, reply, flow, session, requester, query };
+
+  let result: Answer;
+  if (method === 'POST' && requester.user && !csrfOk(req, session)) {
+    result = answer(flowError(req.id, 'CSRF Failed: CSRF token missing or incorrect.'));
+  } else {
+    if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
+    session.data.query = query;
+    const existing = session.data.plan;
+    const plan = existing ?? (await newPlan(run));
+    if (!existing) session.dirty = true;
+    result = isAnswer(plan) ? plan : await runStage(run, plan, method, req.body);
+  }
+  await svc.sessions.save(session, req, reply);
+  reply.header('cache-control', 'no-store');
+  if (result.status === 302) return reply.code(302).header('location', result.location).send();
+  return reply.code(200).send(result.body);
+}
+
+export function mountExecutor(router: ApiRouter, svc: Services) {
+  const doc = (operationId: string) => ({
+    operationId,
+    tag: 'flows',
+    query: [{ name: 'query', schema: { type: 'string' } }],
+    response: 'ChallengeTypes',
+  });
+  router.route(
+    '/flows/executor/{flow_slug}',
+    {
+      get: { doc: doc('flows_executor_get'), handler: (req, reply) => execute(svc, req, reply, 'GET') },
+      post: {
+        doc: { ...doc('flows_executor_solve'), body: 'FlowChallengeResponseRequest' },
+        handler: (req, reply) => execute(svc, req, reply, 'POST'),
+      },
+    },
+    [{ name: 'flow_slug', schema: { type: 'string' } }],
+    {
+      // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
+      errorHandler: (err, req, reply) => {
+        req.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
+        return reply.code(200).send(flowError(req.id));
+      },
+    },
+  );
+  router.component('ChallengeTypes', { type: 'object', additionalProperties: {} });
+  router.component('FlowChallengeResponseRequest', { type: 'object', additionalProperties: {} });
+}

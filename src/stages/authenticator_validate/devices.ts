@@ -1,0 +1,44 @@
+/** The pending user's usable devices per class, and the one-challenge-per-class list the stage offers. */
+import type { DB } from '../../db/index.js';
+import type { StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
+import type { DeviceChallenge } from '../../flows/context.js';
+import { drfDate } from '../../api/serialize.js';
+
+export interface UserDevices {
+  static: StaticDevicesTable[];
+  totp: TotpDevicesTable[];
+  webauthn: WebAuthnDevicesTable[];
+}
+
+export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
+  const [st, totp, webauthn] = await Promise.all([
+    db.selectFrom('static_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
+    db.selectFrom('totp_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
+    db.selectFrom('webauthn_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('name').execute(),
+  ]);
+  return { static: st, totp, webauthn };
+}
+
+/** WebAuthn devices whose authenticator model is allowed (unknown models are allowed, as upstream) */
+export function allowedWebAuthn(devices: WebAuthnDevicesTable[], allowedTypes: string[]): WebAuthnDevicesTable[] {
+  if (!allowedTypes.length) return devices;
+  return devices.filter((d) => d.aaguid === '00000000-0000-0000-0000-000000000000' || allowedTypes.includes(d.aaguid));
+}
+
+/** one challenge per allowed class, in authentik's class order, for classes the user has a device of */
+export function deviceChallenges(
+  devices: UserDevices,
+  classes: string[],
+  allowedTypes: string[],
+  webauthnOptions: () => Record<string, unknown>,
+): DeviceChallenge[] {
+  const out: DeviceChallenge[] = [];
+  const first = (cls: string, d: { id: number; last_used: string | null } | undefined, challenge: Record<string, unknown>) => {
+    if (d && classes.includes(cls)) out.push({ device_class: cls, device_uid: String(d.id), challenge, last_used: drfDate(d.last_used) });
+  };
+  first('static', devices.static[0], {});
+  first('totp', devices.totp[0], {});
+  const wa = allowedWebAuthn(devices.webauthn, allowedTypes)[0];
+  if (wa && classes.includes('webauthn')) first('webauthn', wa, webauthnOptions());
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * Authenticator validation at run time: offer one challenge per device class the user has, verify a TOTP or
+ * static code or a WebAuthn assertion, remember success for `last_auth_threshold`, and apply
+ * `not_configured_action` when the user has no usable device.
+ */
+import { Type } from '@sinclair/typebox';
+import { S } from '../../api/schema.js';
+import { parseDuration } from '../../api/duration.js';
+import type { UsersTable } from '../../db/types.js';
+import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/context.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { verifyTotp } from '../../core/mfa/totp.js';
+import { verifyStatic } from '../../core/mfa/static.js';
+import { assertionCredentialId, newWebAuthnChallenge, requestOptions, verifyAssertion } from '../../core/mfa/webauthn.js';
+import { DEVICE_CLASSES } from '../../core/devices.js';
+import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
+import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
+
+export interface ValidateConfig {
+  pk: string;
+  name: string;
+  not_configured_action: 'skip' | 'deny' | 'configure';
+  device_classes: string[];
+  configuration_stages: string[];
+  last_auth_threshold: string;
+  webauthn_user_verification: string;
+  webauthn_hints: string[];
+  webauthn_allowed_device_types: string[];
+  static_otp_throttling_factor: number;
+  totp_otp_throttling_factor: number;
+}
+
+type Call = StageCall<ValidateConfig>;
+
+const INVALID_CODE = 'Invalid Token. Please ensure the time on your device is accurate and try again.';
+const NOT_CONFIGURED = 'No (allowed) MFA authenticator configured.';
+
+const responseProps = {
+  selected_challenge: S.obj({ nullable: true, 'x-optional': true }),
+  selected_stage: S.text({ nullable: true, 'x-optional': true, maxLength: 64 }),
+  code: S.str({ nullable: true, 'x-optional': true, maxLength: 128 }),
+  webauthn: S.obj({ nullable: true, 'x-optional': true }),
+  duo: Type.Integer({ nullable: true, 'x-optional': true }),
+};
+
+/** the user the stage checks: the pending user, else whoever is logged in */
+async function subject(c: Call): Promise<UsersTable | undefined> {
+  const p = c.ctx.pendingUser;
+  if (p && !isPlaceholder(p)) return (await c.svc.db.selectFrom('users').selectAll().where('id', '=', p.id!).executeTakeFirst()) as UsersTable | undefined;
+  if (p) return undefined;
+  return c.requestUser;
+}
+
+const rpIdOf = (c: Call) => c.req.hostname.replace(/:\d+$/, '');
+const originOf = (c: Call) => `${c.req.protocol}://${c.req.host}`;
+
+function webauthnOptions(c: Call, devices: UserDevices) {
+  const challenge = newWebAuthnChallenge();
+  c.ctx.webauthnChallenge = challenge;
+  return requestOptions(challenge, rpIdOf(c), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
+}
+
+async function configurationStages(c: Call) {
+  if (!c.config.configuration_stages.length) return [];
+  const rows = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'name', 'kind']).where('stage_uuid', 'in', c.config.configuration_stages).execute();
+  return rows;
+}
+
+function challengeOf(challenges: DeviceChallenge[], stages: { pk: string; name: string; verbose_name: string; meta_model_name: string }[] = []): Challenge {
+  return { component: 'ak-stage-authenticator-validate', device_challenges: challenges, configuration_stages: stages };
+}
+
+async function render(c: Call, user: UsersTable | undefined): Promise<{ challenges: DeviceChallenge[]; devices?: UserDevices }> {
+  if (!user) return { challenges: [] };
+  const devices = await userDevices(c.svc.db, user.id);
+  return { challenges: deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => webauthnOptions(c, devices)), devices };
+}
+
+const thresholdMs = (c: Call) => parseDuration(c.config.last_auth_threshold) ?? 0;
+
+function rememberedDevice(c: Call, user: UsersTable, devices: UserDevices): boolean {
+  const t = thresholdMs(c);
+  if (t <= 0) return false;
+  const claim = readMfaCookie(c.req, c.stage.uuid, user.id, t);
+  if (!claim || !c.config.device_classes.includes(claim.c)) return false;
+  const list = (devices as unknown as Record<string, { id: number }[]>)[claim.c] ?? [];
+  return list.some((d) => d.id === claim.d);
+}
+
+async function notConfigured(c: Call): Promise<Outcome> {
+  switch (c.config.not_configured_action) {
+    case 'skip':
+      return ok();
+    case 'deny':
+      return deny(NOT_CONFIGURED);
+    case 'configure': {
+      const stages = await configurationStages(c);
+      if (stages.length === 0) return deny();
+      if (stages.length === 1) {
+        c.insertNext(stages[0]!.stage_uuid, stages[0]!.kind);
+        return ok();
+      }
+      c.ctx.mfaStages = stages.map((s) => s.stage_uuid);
+      return show(
+        challengeOf(
+          [],
+          stages.map((s) => ({ pk: s.stage_uuid, name: s.name, verbose_name: s.kind, meta_model_name: s.kind })),
+        ),
+      );
+    }
+  }
+}
+
+async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn', device: { id: number; name: string }): Promise<Outcome> {
+  const d = DEVICE_CLASSES[cls];
+  const ref: MfaDeviceRef = { app: d.app, model_name: d.model.toLowerCase(), name: device.name, pk: device.id };
+  c.ctx.authMethod ??= 'auth_mfa';
+  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, mfa_devices: [...(c.ctx.authMethodArgs?.mfa_devices ?? []), ref] };
+  c.ctx.mfaChallenges = undefined;
+  c.ctx.webauthnChallenge = undefined;
+  const t = thresholdMs(c);
+  if (t >= 1000) setMfaCookie(c.reply, c.req, { u: user.id, c: cls, d: device.id, s: c.stage.uuid }, t);
+  return ok();
+}
+
+async function checkCode(c: Call, user: UsersTable, devices: UserDevices, code: string): Promise<Outcome | undefined> {
+  const classes = c.config.device_classes;
+  if (classes.includes('static'))
+    for (const d of devices.static)
+      if (await verifyStatic(c.svc.db, c.svc.secretKey, d, code, c.config.static_otp_throttling_factor)) return succeed(c, user, 'static', d);
+  if (classes.includes('totp'))
+    for (const d of devices.totp) if (await verifyTotp(c.svc.db, d, code, c.config.totp_otp_throttling_factor)) return succeed(c, user, 'totp', d);
+  return undefined;
+}
+
+async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, assertion: unknown): Promise<Outcome | string> {
+  const id = assertionCredentialId(assertion);
+  const device = id ? devices.webauthn.find((d) => d.credential_id === id) : undefined;
+  if (!device) return 'Invalid device';
+  if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length)
+    return 'Invalid device type. Contact your Keystage administrator for help.';
+  const challenge = c.ctx.webauthnChallenge;
+  if (!challenge) return 'Assertion failed';
+  const verified = await verifyAssertion(c.svc.db, device, assertion, {
+    challenge,
+    origin: originOf(c),
+    rpId: rpIdOf(c),
+    requireUserVerification: c.config.webauthn_user_verification === 'required',
+  });
+  return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
+}
+
+export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
+  component: 'ak-stage-authenticator-validate',
+  withUserInfo: true,
+  async challenge(c) {
+    const user = await subject(c);
+    if (!user) return c.ctx.pendingUser ? notConfigured(c) : ok();
+    const { challenges, devices } = await render(c, user);
+    if (devices && rememberedDevice(c, user, devices)) return ok();
+    c.ctx.mfaChallenges = challenges;
+    if (!challenges.length) return notConfigured(c);
+    return show(challengeOf(challenges));
+  },
+  async respond(c, body) {
+    const user = await subject(c);
+    const rerender = async (errors: Parameters<typeof invalid>[1]) => {
+      const { challenges } = await render(c, user);
+      c.ctx.mfaChallenges = challenges;
+      return invalid(challengeOf(challenges), errors);
+    };
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return rerender(parsed.errors);
+    const data = parsed.data;
+
+    if (typeof data.selected_stage === 'string' && data.selected_stage !== '') {
+      const offered = c.ctx.mfaStages ?? [];
+      if (!offered.includes(data.selected_stage)) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
+      const row = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', data.selected_stage).executeTakeFirst();
+      if (!row) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
+      c.insertNext(row.stage_uuid, row.kind);
+      return ok();
+    }
+    if (!user) return deny();
+    const devices = await userDevices(c.svc.db, user.id);
+    const offered = c.ctx.mfaChallenges ?? deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => ({}));
+    const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
+    if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
+      return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
+    const offers = (cls: string[]) => offered.some((o) => cls.includes(o.device_class));
+
+    if (typeof data.code === 'string') {
+      if (!offers(['totp', 'static'])) return rerender(fieldError('code', 'No compatible device class allowed'));
+      const out = await checkCode(c, user, devices, data.code);
+      return out ?? rerender(fieldError('code', INVALID_CODE));
+    }
+    if (data.webauthn) {
+      if (!offers(['webauthn'])) return rerender(fieldError('webauthn', 'No compatible device class allowed'));
+      const out = await checkWebAuthn(c, user, devices, data.webauthn);
+      return typeof out === 'string' ? rerender(fieldError('webauthn', out)) : out;
+    }
+    if (data.duo !== undefined && data.duo !== null) return rerender(fieldError('duo', 'No compatible device class allowed'));
+    return rerender(fieldError('non_field_errors', 'Empty response'));
+  },
+};

@@ -1,0 +1,25 @@
+/** Captcha stage at run time: render the provider widget's parameters, verify the token server-side. */
+import { S } from '../../api/schema.js';
+import { parseResponse } from '../../flows/response.js';
+import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from './verify.js';
+
+const responseProps = { token: S.str({ maxLength: 8192 }) };
+
+const challengeOf = (c: StageCall<CaptchaConfig>): Challenge => ({ component: 'ak-stage-captcha', ...captchaChallengeFields(c.config) });
+
+export const captchaRuntime: StageRuntime<CaptchaConfig> = {
+  component: 'ak-stage-captcha',
+  withUserInfo: true,
+  async challenge(c) {
+    return show(challengeOf(c));
+  },
+  async respond(c, body) {
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(challengeOf(c), parsed.errors);
+    const verdict = await verifyCaptcha(c.config, parsed.data.token as string, c.clientIp, c.svc.config.captchaTimeoutMs);
+    if (!verdict.ok) return invalid(challengeOf(c), fieldError('token', verdict.message));
+    c.ctx.captcha = { response: verdict.response, stage: c.stage.uuid };
+    return ok();
+  },
+};

@@ -1,0 +1,19 @@
+/** Dummy stage: a challenge with the stage's name; any response passes. `throw_error` makes rendering fail. */
+import { ok, show, type StageRuntime } from '../../flows/runtime.js';
+
+export interface DummyConfig {
+  name: string;
+  throw_error: boolean;
+}
+
+export const dummyRuntime: StageRuntime<DummyConfig> = {
+  component: 'ak-stage-dummy',
+  withUserInfo: false,
+  async challenge(c) {
+    if (c.config.throw_error) throw new Error('dummy stage: throw_error is set');
+    return show({ component: 'ak-stage-dummy', name: c.config.name });
+  },
+  async respond() {
+    return ok();
+  },
+};

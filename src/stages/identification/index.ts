@@ -1,0 +1,5 @@
+import type { StageDef } from '../types.js';
+import { identificationSchema } from './schema.js';
+import { identificationRuntime } from './stage.js';
+
+export const identificationStage: StageDef = { ...identificationSchema, runtime: identificationRuntime };

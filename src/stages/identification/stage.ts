@@ -1,0 +1,135 @@
+/**
+ * Identification at run time: find the user by the configured fields, optionally check an embedded captcha and
+ * password, and never reveal whether the account exists (same message; same cost: captcha for everyone, and a
+ * dummy hash for unknown users when a password is embedded).
+ */
+import { S } from '../../api/schema.js';
+import { authenticatePassword, findUser } from '../../core/authenticate.js';
+import { dummyHash, verifyPassword } from '../../core/passwords.js';
+import { DEFAULT_AVATAR } from '../../flows/challenge.js';
+import { parseResponse } from '../../flows/response.js';
+import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { loadStageConfig } from '../resource.js';
+import { captchaSchema } from '../captcha/schema.js';
+import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/verify.js';
+import { passwordSchema } from '../password/schema.js';
+import type { PasswordConfig } from '../password/stage.js';
+import { recordPasswordFailure } from '../password/stage.js';
+
+export interface IdentificationConfig {
+  pk: string;
+  name: string;
+  user_fields: string[];
+  password_stage: string | null;
+  captcha_stage: string | null;
+  case_insensitive_matching: boolean;
+  show_matched_user: boolean;
+  enrollment_flow: string | null;
+  recovery_flow: string | null;
+  passwordless_flow: string | null;
+  sources: string[];
+  show_source_labels: boolean;
+  pretend_user_exists: boolean;
+  enable_remember_me: boolean;
+  webauthn_stage: string | null;
+}
+
+const FAILED = 'Failed to authenticate.';
+
+const responseProps = {
+  uid_field: S.text({ nullable: true, 'x-optional': true, maxLength: 1024 }),
+  password: S.text({ nullable: true, 'x-optional': true, 'x-no-trim': true, maxLength: 4096 }),
+  captcha_token: S.text({ nullable: true, 'x-optional': true, maxLength: 8192 }),
+};
+
+async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | null): Promise<string | undefined> {
+  if (!flowUuid) return undefined;
+  const f = await c.svc.db.selectFrom('flows').select('slug').where('flow_uuid', '=', flowUuid).executeTakeFirst();
+  if (!f) return undefined;
+  const qs = new URLSearchParams(c.query).toString();
+  return `/if/flow/${f.slug}/${qs ? `?${qs}` : ''}`;
+}
+
+async function embedded(c: StageCall<IdentificationConfig>) {
+  const pw = c.config.password_stage ? await loadStageConfig<PasswordConfig>(c.svc.db, passwordSchema, c.config.password_stage) : undefined;
+  const captcha = c.config.captcha_stage ? await loadStageConfig<CaptchaConfig>(c.svc.db, captchaSchema, c.config.captcha_stage) : undefined;
+  return { pw, captcha };
+}
+
+async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challenge> {
+  const { pw, captcha } = await embedded(c);
+  const [enroll, recovery, passwordless] = await Promise.all([
+    linked(c, c.config.enrollment_flow),
+    linked(c, c.config.recovery_flow),
+    linked(c, c.config.passwordless_flow),
+  ]);
+  return {
+    component: 'ak-stage-identification',
+    user_fields: c.config.user_fields,
+    password_fields: !!pw,
+    allow_show_password: pw?.allow_show_password ?? false,
+    flow_designation: c.flow.designation,
+    captcha_stage: captcha
+      ? { component: 'ak-stage-captcha', pending_user: '', pending_user_avatar: DEFAULT_AVATAR, ...captchaChallengeFields(captcha) }
+      : null,
+    ...(enroll ? { enroll_url: enroll } : {}),
+    ...(recovery ? { recovery_url: recovery } : {}),
+    ...(passwordless ? { passwordless_url: passwordless } : {}),
+    primary_action: c.flow.designation === 'authentication' ? 'Log in' : 'Continue',
+    sources: [],
+    show_source_labels: c.config.show_source_labels,
+    enable_remember_me: c.config.enable_remember_me,
+    passkey_challenge: null,
+    ...(c.ctx.pendingUserIdentifier ? { pending_user_identifier: c.ctx.pendingUserIdentifier } : {}),
+  };
+}
+
+export const identificationRuntime: StageRuntime<IdentificationConfig> = {
+  component: 'ak-stage-identification',
+  withUserInfo: false,
+  async challenge(c) {
+    return show(await challengeOf(c));
+  },
+  async respond(c, body) {
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(await challengeOf(c), parsed.errors);
+    const uid = (parsed.data.uid_field as string | null | undefined) ?? '';
+    const fail = async (message = FAILED) => invalid(await challengeOf(c), fieldError('non_field_errors', message));
+    if (uid === '') return fail('No identification data provided.');
+    const { pw, captcha } = await embedded(c);
+
+    // the captcha is checked for everyone before the lookup, so its outcome says nothing about the account
+    if (captcha) {
+      const verdict = await verifyCaptcha(captcha, (parsed.data.captcha_token as string | null) ?? undefined, c.clientIp, c.svc.config.captchaTimeoutMs);
+      if (!verdict.ok) return fail();
+      c.ctx.captcha = { response: verdict.response, stage: captcha.pk };
+    }
+
+    const user = await findUser(c.svc, c.config.user_fields, uid, c.config.case_insensitive_matching);
+    if (!c.config.show_matched_user) c.ctx.pendingUserIdentifier = uid;
+    if (!user) {
+      c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
+      if (pw) {
+        // the same argon2id cost as a real check
+        await verifyPassword(await dummyHash(c.svc.config.argon2), String(parsed.data.password ?? ''), c.svc.config.argon2);
+        return recordPasswordFailure(c, pw, () => fail());
+      }
+      if (c.config.pretend_user_exists) return ok();
+      return fail();
+    }
+    if (pw) {
+      const password = (parsed.data.password as string | null | undefined) ?? '';
+      const auth = password ? await authenticatePassword(c.svc, user.username, password, pw.backends) : undefined;
+      if (!auth) {
+        if (!password) await verifyPassword(await dummyHash(c.svc.config.argon2), '', c.svc.config.argon2);
+        c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
+        return recordPasswordFailure(c, pw, () => fail());
+      }
+      c.ctx.userBackend = auth.backend;
+      c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';
+    }
+    c.ctx.pendingUser = { id: user.id, username: user.username, email: user.email, name: user.name };
+    return ok();
+  },
+};
+

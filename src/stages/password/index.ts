@@ -1,0 +1,5 @@
+import type { StageDef } from '../types.js';
+import { passwordSchema } from './schema.js';
+import { passwordRuntime } from './stage.js';
+
+export const passwordStage: StageDef = { ...passwordSchema, runtime: passwordRuntime };

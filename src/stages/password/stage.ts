@@ -1,0 +1,58 @@
+/**
+ * Password stage at run time. Failures are counted per flow plan, together with passwords typed into an
+ * identification stage that embeds this stage; after `failed_attempts_before_cancel` the flow is cancelled.
+ */
+import { S } from '../../api/schema.js';
+import { authenticatePassword, TOKEN_BACKEND } from '../../core/authenticate.js';
+import { dummyHash, verifyPassword } from '../../core/passwords.js';
+import { isPlaceholder } from '../../flows/context.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+
+export interface PasswordConfig {
+  pk: string;
+  name: string;
+  backends: string[];
+  configure_flow: string | null;
+  failed_attempts_before_cancel: number;
+  allow_show_password: boolean;
+}
+
+const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
+
+/** counts one failed password check in this plan; cancels the flow when the stage's limit is reached */
+export async function recordPasswordFailure(c: StageCall<unknown>, cfg: PasswordConfig, rerender: () => Promise<Outcome>): Promise<Outcome> {
+  c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
+  const limit = cfg.failed_attempts_before_cancel;
+  if (limit > 0 && c.ctx.passwordFailures >= limit) return deny(c.stage.kind === 'passwordstage' ? 'Invalid password' : 'Failed to authenticate.');
+  return rerender();
+}
+
+const challengeOf = (c: StageCall<PasswordConfig>): Challenge => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
+
+export const passwordRuntime: StageRuntime<PasswordConfig> = {
+  component: 'ak-stage-password',
+  withUserInfo: true,
+  async challenge(c) {
+    // already proven by a password embedded in the identification stage (authentik does this with a policy)
+    if (c.ctx.userBackend && !isPlaceholder(c.ctx.pendingUser)) return ok();
+    return show(challengeOf(c));
+  },
+  async respond(c, body) {
+    if (c.ctx.userBackend && !isPlaceholder(c.ctx.pendingUser)) return ok();
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(challengeOf(c), parsed.errors);
+    const pending = c.ctx.pendingUser;
+    if (!pending) return deny();
+    const password = parsed.data.password as string;
+    const auth = isPlaceholder(pending)
+      ? void (await verifyPassword(await dummyHash(c.svc.config.argon2), password, c.svc.config.argon2))
+      : await authenticatePassword(c.svc, pending.username, password, c.config.backends);
+    if (!auth) return recordPasswordFailure(c, c.config, async () => invalid(challengeOf(c), fieldError('password', 'Invalid password')));
+    c.ctx.pendingUser = { id: auth.user.id, username: auth.user.username, email: auth.user.email, name: auth.user.name };
+    c.ctx.userBackend = auth.backend;
+    c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';
+    return ok();
+  },
+};
+

@@ -1,0 +1,5 @@
+import type { StageDef } from '../types.js';
+import { userLoginSchema } from './schema.js';
+import { userLoginRuntime } from './stage.js';
+
+export const userLoginStage: StageDef = { ...userLoginSchema, runtime: userLoginRuntime };

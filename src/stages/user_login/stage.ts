@@ -1,0 +1,57 @@
+/**
+ * User login at run time: attach the pending user to a NEW session (the anonymous session id is never reused),
+ * with the configured lifetime, optionally ending the user's other sessions.
+ */
+import { S } from '../../api/schema.js';
+import { parseDuration } from '../../api/duration.js';
+import type { UsersTable } from '../../db/types.js';
+import { isPlaceholder } from '../../flows/context.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+
+export interface UserLoginConfig {
+  pk: string;
+  name: string;
+  session_duration: string;
+  terminate_other_sessions: boolean;
+  remember_me_offset: string;
+  network_binding: string;
+  geoip_binding: string;
+  remember_device: string;
+}
+
+/** server-side lifetime of a "browser session" login (session_duration 0) */
+const BROWSER_SESSION_MS = 86_400_000;
+
+const responseProps = { remember_me: S.bool() };
+const challenge: Challenge = { component: 'ak-stage-user-login' };
+
+async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {
+  const pending = c.ctx.pendingUser;
+  if (!pending || isPlaceholder(pending)) return deny();
+  const user = (await c.svc.db.selectFrom('users').selectAll().where('id', '=', pending.id!).executeTakeFirst()) as UsersTable | undefined;
+  if (!user || !user.is_active) return deny();
+  const duration = (parseDuration(c.config.session_duration) ?? 0) + (rememberMe ? (parseDuration(c.config.remember_me_offset) ?? 0) : 0);
+  const expires = new Date(Date.now() + (duration > 0 ? duration : BROWSER_SESSION_MS));
+  await c.svc.sessions.login(c.session, user.id, expires, duration > 0 ? Math.floor(duration / 1000) : undefined, c.req, c.reply);
+  if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
+  await c.svc.db.updateTable('users').set({ last_login: new Date().toISOString() }).where('id', '=', user.id).execute();
+  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? false };
+  return ok();
+}
+
+const offsetOn = (c: StageCall<UserLoginConfig>) => (parseDuration(c.config.remember_me_offset) ?? 0) > 0;
+
+export const userLoginRuntime: StageRuntime<UserLoginConfig> = {
+  component: 'ak-stage-user-login',
+  withUserInfo: true,
+  async challenge(c) {
+    return offsetOn(c) ? show(challenge) : login(c, false);
+  },
+  async respond(c, body) {
+    if (!offsetOn(c)) return login(c, false);
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(challenge, parsed.errors);
+    return login(c, parsed.data.remember_me as boolean);
+  },
+};
