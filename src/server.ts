@@ -22,6 +22,7 @@ import { Sessions } from './core/sessions.js';
 import { mountExecutor } from './flows/executor.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/urls.js';
+import { mountUi } from './ui/routes.js';
 import type { Services } from './flows/runtime.js';
 
 export interface App {
@@ -88,6 +89,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountTokens(router, store.db, settings.installId);
   mountExecutor(router, services);
   mountFlowUrls(app, store.db, sessions);
+  mountUi(app);
 
   await app.ready();
   return {

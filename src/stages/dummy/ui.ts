@@ -1,0 +1,13 @@
+/** Browser view of `ak-stage-dummy`. */
+import { html } from 'lit';
+import { StageElement } from '../../../web/src/base.js';
+
+class DummyView extends StageElement {
+  override render() {
+    return html`<form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({}); }}>
+      <p>${this.challenge.name}</p>
+      ${this.submitButton('Continue')}
+    </form>`;
+  }
+}
+customElements.define('ak-stage-dummy', DummyView);

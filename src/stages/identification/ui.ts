@@ -1,0 +1,87 @@
+/** Browser view of `ak-stage-identification`: user field, optional password and captcha, remember me, links. */
+import { html, nothing } from 'lit';
+import { StageElement } from '../../../web/src/base.js';
+import { renderCaptcha } from '../../../web/src/captcha.js';
+
+const LABELS: Record<string, string> = { username: 'Username', email: 'Email', upn: 'UPN' };
+const REMEMBER_KEY = 'keystage-remember-me-user';
+
+export function userFieldLabel(fields: string[]): string {
+  if (!fields.length) return 'Username';
+  return fields
+    .map((f) => LABELS[f] ?? f)
+    .sort()
+    .join(' or ');
+}
+
+class IdentificationView extends StageElement {
+  private captchaToken = '';
+  private showPassword = false;
+
+  override firstUpdated() {
+    const cap = this.challenge.captcha_stage;
+    const box = this.querySelector<HTMLElement>('#ks-captcha');
+    if (cap && box)
+      renderCaptcha(box, cap, (t) => {
+        this.captchaToken = t;
+      }).catch(() => {
+        box.textContent = 'The captcha could not be loaded.';
+      });
+  }
+
+  private onSubmit(e: Event) {
+    e.preventDefault();
+    const v = this.formValues(e.target as HTMLFormElement);
+    if (this.challenge.enable_remember_me) {
+      if (v.remember_me) localStorage.setItem(REMEMBER_KEY, v.uid_field ?? '');
+      else localStorage.removeItem(REMEMBER_KEY);
+    }
+    const data: Record<string, unknown> = { uid_field: v.uid_field };
+    if (this.challenge.password_fields) data.password = v.password;
+    if (this.challenge.captcha_stage) data.captcha_token = this.captchaToken;
+    void this.host.submit(data);
+  }
+
+  override render() {
+    const c = this.challenge;
+    const remembered = c.enable_remember_me ? (localStorage.getItem(REMEMBER_KEY) ?? '') : '';
+    const label = userFieldLabel(c.user_fields ?? []);
+    return html`<form class="ks-form" method="post" novalidate @submit=${this.onSubmit}>
+      ${this.nonFieldErrors()}
+      ${c.user_fields?.length
+        ? html`<div class="ks-field">
+            <label for="uid_field">${label}</label>
+            <input id="uid_field" name="uid_field" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required
+              .value=${c.pending_user_identifier ?? remembered} aria-invalid=${this.errorsFor('uid_field').length ? 'true' : 'false'}
+              aria-describedby=${this.describedBy('non_field_errors')} />
+            ${this.fieldErrors('uid_field')}
+          </div>`
+        : nothing}
+      ${c.password_fields
+        ? html`<div class="ks-field">
+            <label for="password">Password</label>
+            <div class="ks-password">
+              <input id="password" name="password" type=${this.showPassword ? 'text' : 'password'} autocomplete="current-password" required
+                aria-describedby=${this.describedBy('password')} />
+              ${c.allow_show_password
+                ? html`<button type="button" class="ks-secondary" aria-pressed=${this.showPassword ? 'true' : 'false'}
+                    @click=${() => { this.showPassword = !this.showPassword; this.requestUpdate(); }}>${this.showPassword ? 'Hide' : 'Show'}</button>`
+                : nothing}
+            </div>
+            ${this.fieldErrors('password')}
+          </div>`
+        : nothing}
+      ${c.captcha_stage ? html`<div id="ks-captcha" class="ks-captcha"></div>` : nothing}
+      ${c.enable_remember_me
+        ? html`<div class="ks-check"><input id="remember_me" name="remember_me" type="checkbox" ?checked=${!!remembered} /><label for="remember_me">Remember me on this device</label></div>`
+        : nothing}
+      ${this.submitButton(c.primary_action || 'Log in')}
+      <nav class="ks-links" aria-label="Other options">
+        ${c.passwordless_url ? html`<a href=${c.passwordless_url}>Use a security key</a>` : nothing}
+        ${c.recovery_url ? html`<a href=${c.recovery_url}>Forgot username or password?</a>` : nothing}
+        ${c.enroll_url ? html`<a href=${c.enroll_url}>Need an account? Sign up.</a>` : nothing}
+      </nav>
+    </form>`;
+  }
+}
+customElements.define('ak-stage-identification', IdentificationView);

@@ -1,0 +1,151 @@
+/**
+ * <ak-flow-executor>: drives /api/v3/flows/executor/{slug}/ as authentik's web client does — GET, render the
+ * challenge by `component`, POST responses (fetch follows the 302s), navigate on xak-flow-redirect.
+ */
+import { LitElement, html, nothing } from 'lit';
+import type { Challenge, ExecutorHost, StageElement } from './base.js';
+
+function cookie(name: string): string {
+  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
+  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
+}
+
+export class FlowExecutor extends LitElement implements ExecutorHost {
+  static override properties = {
+    slug: { type: String },
+    challenge: { state: true },
+    busy: { state: true },
+    networkError: { state: true },
+  };
+  declare slug: string;
+  declare challenge: Challenge | undefined;
+  declare busy: boolean;
+  declare networkError: boolean;
+  private lastRequest: { method: 'GET' | 'POST'; body?: Record<string, unknown> } = { method: 'GET' };
+
+  constructor() {
+    super();
+    this.busy = false;
+    this.networkError = false;
+  }
+
+  protected override createRenderRoot() {
+    return this;
+  }
+
+  override connectedCallback() {
+    super.connectedCallback();
+    void this.request('GET');
+  }
+
+  private get url() {
+    return `/api/v3/flows/executor/${encodeURIComponent(this.slug)}/?query=${encodeURIComponent(location.search.replace(/^\?/, ''))}`;
+  }
+
+  private async send(method: 'GET' | 'POST', body?: Record<string, unknown>): Promise<Challenge> {
+    const res = await fetch(this.url, {
+      method,
+      credentials: 'same-origin',
+      headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), 'x-authentik-csrf': cookie('authentik_csrf') },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (res.status === 404) return { component: 'ak-stage-access-denied', error_message: 'This flow does not exist.' };
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return (await res.json()) as Challenge;
+  }
+
+  async request(method: 'GET' | 'POST', body?: Record<string, unknown>) {
+    this.lastRequest = { method, body };
+    this.busy = true;
+    this.networkError = false;
+    try {
+      const challenge = await this.send(method, body);
+      if (challenge.component === 'xak-flow-redirect') {
+        this.showRedirect(challenge);
+        return;
+      }
+      this.challenge = challenge;
+      this.busy = false;
+      await this.updateComplete;
+      this.applyFlowInfo();
+      const view = this.querySelector<StageElement>('[data-stage]');
+      if (view) {
+        await view.updateComplete;
+        view.focusFirst();
+      }
+    } catch {
+      this.busy = false;
+      this.networkError = true;
+      await this.updateComplete;
+      this.querySelector<HTMLButtonElement>('#ks-retry')?.focus();
+    }
+  }
+
+  private showRedirect(challenge: Challenge) {
+    const to = String(challenge.to ?? '/');
+    if (/^(https?:)?\/\//i.test(to) || to.startsWith('/')) {
+      location.assign(to);
+    } else {
+      this.challenge = { component: 'ks-closable' };
+      this.busy = false;
+    }
+  }
+
+  private applyFlowInfo() {
+    const info = this.challenge?.flow_info;
+    if (!info) return;
+    document.title = info.title || 'Keystage';
+    document.body.dataset.layout = info.layout || 'stacked';
+    const bg = info.background ? `url("${String(info.background).replace(/"/g, '%22')}")` : '';
+    document.body.style.setProperty('--ks-background', bg);
+  }
+
+  submit(data: Record<string, unknown>): Promise<void> {
+    return this.request('POST', { ...data, component: this.challenge?.component });
+  }
+
+  fireAndForget(data: Record<string, unknown>): void {
+    void this.send('POST', { ...data, component: this.challenge?.component }).catch(() => undefined);
+  }
+
+  /** one view element per challenge: re-renders (busy changes) keep what the person typed */
+  private view: { challenge: Challenge; el: StageElement } | undefined;
+
+  private renderChallenge() {
+    const c = this.challenge;
+    if (!c) return html`<p class="ks-loading" role="status"><span class="ks-spinner" aria-hidden="true"></span> Loading…</p>`;
+    if (c.component === 'ks-closable') return html`<p role="status">You may close this page now.</p>`;
+    if (this.view?.challenge !== c) {
+      const tag = customElements.get(c.component) ? c.component : 'ks-unknown-challenge';
+      const el = document.createElement(tag) as StageElement;
+      el.setAttribute('data-stage', c.component);
+      el.host = this;
+      el.challenge = c;
+      this.view = { challenge: c, el };
+    }
+    this.view.el.busy = this.busy;
+    return this.view.el;
+  }
+
+  override render() {
+    const title = this.challenge?.flow_info?.title;
+    return html`<main class="ks-card" aria-busy=${this.busy ? 'true' : 'false'}>
+      <header class="ks-brand"><span class="ks-logo" aria-hidden="true">◆</span> Keystage</header>
+      ${title ? html`<h1 class="ks-title">${title}</h1>` : nothing}
+      ${this.networkError
+        ? html`<div class="ks-alert" role="alert">
+            <p>We could not reach the server. Check your connection and try again.</p>
+            <button id="ks-retry" class="ks-primary" @click=${() => this.request(this.lastRequest.method, this.lastRequest.body)}>Retry</button>
+          </div>`
+        : nothing}
+      ${this.renderChallenge()}
+    </main>`;
+  }
+
+  override updated() {
+    // keep the busy state of the current view in sync without re-creating it
+    const view = this.querySelector<StageElement>('[data-stage]');
+    if (view && view.busy !== this.busy) view.busy = this.busy;
+  }
+}
+customElements.define('ak-flow-executor', FlowExecutor);

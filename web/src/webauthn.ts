@@ -1,0 +1,40 @@
+/** WebAuthn in the browser: request options from the server (base64url) → navigator.credentials.get → JSON. */
+const fromB64url = (s: string): ArrayBuffer => {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(s.length / 4) * 4, '=');
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out.buffer;
+};
+
+const toB64url = (buf: ArrayBuffer | null): string | null => {
+  if (!buf) return null;
+  let bin = '';
+  for (const b of new Uint8Array(buf)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+};
+
+export async function getAssertion(options: Record<string, any>): Promise<Record<string, unknown>> {
+  const publicKey: PublicKeyCredentialRequestOptions = {
+    challenge: fromB64url(options.challenge),
+    timeout: options.timeout,
+    rpId: options.rpId,
+    userVerification: options.userVerification,
+    allowCredentials: (options.allowCredentials ?? []).map((c: { id: string; type: 'public-key' }) => ({ id: fromB64url(c.id), type: c.type })),
+  };
+  const cred = (await navigator.credentials.get({ publicKey })) as PublicKeyCredential | null;
+  if (!cred) throw new Error('no credential');
+  const r = cred.response as AuthenticatorAssertionResponse;
+  return {
+    id: cred.id,
+    rawId: toB64url(cred.rawId),
+    type: cred.type,
+    assertionClientExtensions: JSON.stringify(cred.getClientExtensionResults()),
+    response: {
+      clientDataJSON: toB64url(r.clientDataJSON),
+      authenticatorData: toB64url(r.authenticatorData),
+      signature: toB64url(r.signature),
+      userHandle: toB64url(r.userHandle),
+    },
+  };
+}
