@@ -45,6 +45,7 @@ export function mountUi(app: FastifyInstance) {
     reply.headers({ ...security, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js')),
   );
   app.get('/', async (_req, reply) => reply.redirect('/if/user/', 302));
+  app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').send(AVATAR_SVG));
   app.get('/static/dist/:file', async (req, reply) => {
     const file = (req.params as { file: string }).file;
     if (!/^[\w.-]+$/.test(file)) return reply.callNotFound();

@@ -27,7 +27,7 @@ export abstract class StageElement extends LitElement {
 
   /** the first focusable field of a new challenge gets focus */
   focusFirst() {
-    const el = this.querySelector<HTMLElement>('input:not([type=hidden]):not([disabled]), select, textarea, button');
+    const el = this.querySelector<HTMLElement>('input:not([type=hidden]):not([hidden]):not([disabled]), select, textarea, button:not([disabled])');
     el?.focus();
   }
 

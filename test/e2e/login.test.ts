@@ -1,0 +1,229 @@
+/**
+ * Logging in through the real page in Debian's Chromium: what a person sees (text, focus, disabled state), with a
+ * screenshot of each challenge type under test-results/ and an axe-core check of each.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
+import { launchChromium } from '../helpers/browser-chromium.js';
+import { call, startServer, type TestServer } from '../helpers/server.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
+import { hashStaticToken } from '../../src/core/mfa/static.js';
+import { activeElementId, axeViolations, createUser, screenshot, stageOf } from './page.js';
+
+const SECRET = 'e2e-secret-key-' + 'k'.repeat(32);
+
+describe('login page in Chromium', () => {
+  let srv: TestServer;
+  let browser: Browser;
+  let origin: string;
+
+  before(async () => {
+    srv = await startServer('sqlite', { secretKey: SECRET });
+    origin = srv.url.replace('127.0.0.1', 'localhost');
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.close();
+  });
+
+  async function page(width = 1280): Promise<Page> {
+    const ctx = await browser.newContext({ viewport: { width, height: 800 } });
+    return ctx.newPage();
+  }
+
+  async function identify(p: Page, uid: string) {
+    await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
+    await p.waitForSelector('#uid_field');
+    assert.equal(await activeElementId(p, 'uid_field'), 'uid_field', 'focus starts in the user field');
+    await p.fill('#uid_field', uid);
+    await p.keyboard.press('Enter');
+  }
+
+  async function expectLoggedIn(p: Page, username: string) {
+    await p.waitForSelector('#ks-username', { timeout: 15000 });
+    assert.equal(await p.textContent('#ks-username'), username);
+    assert.match(p.url(), /\/if\/user\/$/);
+  }
+
+  it('username + password, readable at 360 px, no serious accessibility violations', async () => {
+    await createUser(srv, 'alice', 'alice-password-1');
+    const p = await page(360);
+    await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
+    await p.waitForSelector('#uid_field');
+    assert.equal(await p.textContent('label[for=uid_field]'), 'Email or Username');
+    assert.equal(await p.getAttribute('#uid_field', 'autocomplete'), 'username webauthn');
+    assert.equal(await p.evaluate(() => document.documentElement.scrollWidth <= 360), true, 'no horizontal scrolling at 360 px');
+    await screenshot(p, 'identification');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.fill('#uid_field', 'alice');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    assert.equal(await stageOf(p), 'ak-stage-password');
+    assert.equal(await activeElementId(p, 'password'), 'password', 'focus moves to the password');
+    assert.equal(await p.getAttribute('#password', 'autocomplete'), 'current-password');
+    assert.match((await p.textContent('.ks-user')) ?? '', /alice/);
+    await screenshot(p, 'password');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.fill('#password', 'alice-password-1');
+    await p.keyboard.press('Enter');
+    await expectLoggedIn(p, 'alice');
+    await screenshot(p, 'user-page');
+    // the logout link runs the invalidation flow and ends the server-side session
+    await p.click('#ks-logout');
+    await p.waitForSelector('text=You are not logged in', { timeout: 15000 });
+    await p.context().close();
+  });
+
+  it('a wrong password shows an error beside the field, then the right one logs in', async () => {
+    await createUser(srv, 'bob', 'bob-password-1');
+    const p = await page();
+    await identify(p, 'bob');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'not-it');
+    const button = p.locator('button[type=submit]');
+    const submitted = p.keyboard.press('Enter');
+    await submitted;
+    await p.waitForSelector('#err-password');
+    assert.equal((await p.textContent('#err-password'))?.trim(), 'Invalid password');
+    assert.equal(await p.getAttribute('#password', 'aria-describedby'), 'err-password');
+    assert.equal(await p.getAttribute('#password', 'aria-invalid'), 'true');
+    assert.equal(await button.isDisabled(), false, 'the button is enabled again after the answer');
+    await screenshot(p, 'password-error');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.fill('#password', 'bob-password-1');
+    await p.keyboard.press('Enter');
+    await expectLoggedIn(p, 'bob');
+    await p.context().close();
+  });
+
+  it('email + password + TOTP code', async () => {
+    const id = await createUser(srv, 'carol', 'carol-password-1', 'carol@example.org');
+    const key = newTotpKey();
+    const now = new Date().toISOString();
+    await srv.app.store.db
+      .insertInto('totp_devices')
+      .values({ user_id: id, name: 'phone', confirmed: 1, created: now, last_updated: now, last_used: null, key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .execute();
+    const p = await page();
+    await identify(p, 'Carol@Example.org');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'carol-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#code');
+    assert.equal(await stageOf(p), 'ak-stage-authenticator-validate');
+    assert.equal(await p.getAttribute('#code', 'autocomplete'), 'one-time-code');
+    assert.equal(await activeElementId(p, 'code'), 'code');
+    await screenshot(p, 'authenticator-validate-totp');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.fill('#code', '000000' === totpAt(key, currentStep({ t0: 0, step: 30 }), 6) ? '111111' : '000000');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#err-code');
+    assert.match((await p.textContent('#err-code')) ?? '', /Invalid Token/);
+    // a failed code throttles the device for 1 s (totp_otp_throttling_factor 1), as a person's retyping would take
+    await new Promise((r) => setTimeout(r, 1100));
+    await p.fill('#code', totpAt(key, currentStep({ t0: 0, step: 30 }), 6));
+    await p.keyboard.press('Enter');
+    await expectLoggedIn(p, 'carol');
+    await p.context().close();
+  });
+
+  it('a static recovery code, chosen from the device picker', async () => {
+    const id = await createUser(srv, 'dave', 'dave-password-1');
+    const now = new Date().toISOString();
+    const db = srv.app.store.db;
+    const dev = await db
+      .insertInto('static_devices')
+      .values({ user_id: id, name: 'backup', confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db.insertInto('static_tokens').values({ device_id: dev.id, token: hashStaticToken(SECRET, 'RecoveryCode42') } as never).execute();
+    await db
+      .insertInto('totp_devices')
+      .values({ user_id: id, name: 'phone', confirmed: 1, created: now, last_updated: now, last_used: null, key: newTotpKey(), digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .execute();
+    const p = await page();
+    await identify(p, 'dave');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'dave-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('text=Choose how to confirm it');
+    await screenshot(p, 'authenticator-validate-picker');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.click('button:has-text("Recovery code")');
+    await p.waitForSelector('#code');
+    assert.equal(await p.textContent('label[for=code]'), 'Recovery code');
+    await p.fill('#code', 'RecoveryCode42');
+    await p.keyboard.press('Enter');
+    await expectLoggedIn(p, 'dave');
+    const left = await db.selectFrom('static_tokens').select('id').where('device_id', '=', dev.id).execute();
+    assert.equal(left.length, 0, 'the code is spent');
+    await p.context().close();
+  });
+
+  it('a WebAuthn passkey through Chromium’s virtual authenticator', async () => {
+    const id = await createUser(srv, 'erin', 'erin-password-1');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+    const cose = isoCBOR.encode(
+      new Map<number, number | Uint8Array>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x, 'base64url')],
+        [-3, Buffer.from(jwk.y, 'base64url')],
+      ]),
+    );
+    const credentialId = randomBytes(32);
+    const now = new Date().toISOString();
+    await srv.app.store.db
+      .insertInto('webauthn_devices')
+      .values({
+        user_id: id, name: 'virtual key', confirmed: 1, created: now, last_updated: now, last_used: null,
+        credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
+        rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
+      } as never)
+      .execute();
+    const p = await page();
+    const cdp = await p.context().newCDPSession(p);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    await cdp.send('WebAuthn.addCredential', {
+      authenticatorId,
+      credential: {
+        credentialId: credentialId.toString('base64'),
+        isResidentCredential: false,
+        rpId: 'localhost',
+        privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
+        signCount: 1,
+      },
+    });
+    await identify(p, 'erin');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'erin-password-1');
+    await p.keyboard.press('Enter');
+    await expectLoggedIn(p, 'erin');
+    const row = await srv.app.store.db.selectFrom('webauthn_devices').select(['sign_count', 'last_used']).where('user_id', '=', id).executeTakeFirstOrThrow();
+    assert.ok(row.sign_count >= 1, 'the new signature counter is stored');
+    assert.ok(row.last_used, 'last_used is set');
+    await p.context().close();
+  });
+
+  it('the access-denied and flow-error pages are readable', async () => {
+    const deny = await call(srv, 'POST', '/stages/deny/', { name: 'e2e-deny', deny_message: 'Not today.' });
+    const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Denied', slug: 'e2e-denied', title: 'Denied flow', designation: 'authentication' });
+    await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: deny.body.pk, order: 10 });
+    const p = await page();
+    await p.goto(`${origin}/if/flow/e2e-denied/`);
+    await p.waitForSelector('text=Not today.');
+    assert.match((await p.textContent('[role=alert]')) ?? '', /Request has been denied/);
+    await screenshot(p, 'access-denied');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.context().close();
+  });
+});
