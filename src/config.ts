@@ -28,6 +28,26 @@ export interface Config {
   /** proxies whose X-Forwarded-* headers are trusted (fastify trustProxy syntax) */
   trustedProxies: string | undefined;
   pgPoolSize: number;
+  lockout: LockoutConfig;
+  /** how long audit events are kept (ms) */
+  eventRetentionMs: number;
+  /** Prometheus metrics port (0 = off) */
+  metricsPort: number;
+  /** sessions end after this long without a request (ms; 0 = no idle limit) */
+  sessionIdleMs: number;
+  /** no session lives longer than this (ms) */
+  sessionMaxAgeMs: number;
+}
+
+export interface LockoutConfig {
+  /** failures of one identifier from one IP within 15 minutes before that pair is refused */
+  accountIpLimit: number;
+  /** failures of one identifier (all IPs) within an hour before unknown IPs are refused (ASVS 2.2.1: ≤ 100) */
+  accountLimit: number;
+  /** failures from one IP (all identifiers) within an hour before that IP is refused */
+  ipLimit: number;
+  /** failures of an identifier/IP pair after which answers are slowed down */
+  slowAfter: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,6 +88,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     captchaTimeoutMs: int(env, 5000, 'KEYSTAGE_CAPTCHA_TIMEOUT_MS'),
     trustedProxies: pick(env, 'KEYSTAGE_TRUSTED_PROXIES'),
     pgPoolSize: int(env, 10, 'KEYSTAGE_PG_POOL_SIZE'),
+    lockout: {
+      accountIpLimit: int(env, 10, 'KEYSTAGE_LOCKOUT_ACCOUNT_IP_LIMIT'),
+      accountLimit: int(env, 100, 'KEYSTAGE_LOCKOUT_ACCOUNT_LIMIT'),
+      ipLimit: int(env, 300, 'KEYSTAGE_LOCKOUT_IP_LIMIT'),
+      slowAfter: int(env, 3, 'KEYSTAGE_LOCKOUT_SLOW_AFTER'),
+    },
+    eventRetentionMs: int(env, 365, 'KEYSTAGE_EVENT_RETENTION_DAYS') * 86_400_000,
+    metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
+    sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
+    sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
   };
   return { ...cfg, ...overrides };
 }

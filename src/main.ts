@@ -5,6 +5,7 @@ import { buildApp } from './server.js';
 const config = loadConfig();
 const built = await buildApp(config);
 await built.app.listen({ port: config.port, host: config.host });
+if (config.metricsPort > 0) await built.metricsApp.listen({ port: config.metricsPort, host: config.host });
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const)

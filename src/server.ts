@@ -24,9 +24,17 @@ import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/urls.js';
 import { mountUi } from './ui/routes.js';
 import type { Services } from './flows/runtime.js';
+import { Events } from './core/events.js';
+import { mountEvents } from './core/events-api.js';
+import { Lockout } from './core/lockout.js';
+import { Metrics } from './core/metrics.js';
+import { observeHashing } from './core/passwords.js';
 
 export interface App {
   app: FastifyInstance;
+  /** GET /metrics, to be served on config.metricsPort */
+  metricsApp: FastifyInstance;
+  services: Services;
   store: Store;
   config: Config;
   close(): Promise<void>;
@@ -39,7 +47,20 @@ export async function buildApp(config: Config): Promise<App> {
   await bootstrap(store.db, config);
   await ensureDefaultFlows(store.db);
   const sessions = new Sessions(store.db);
-  const services: Services = { db: store.db, dialect: store.dialect, config, secretKey: settings.secretKey, installId: settings.installId, sessions };
+  const events = new Events(store.db, config.eventRetentionMs);
+  const metrics = new Metrics(store);
+  observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
+  const services: Services = {
+    db: store.db,
+    dialect: store.dialect,
+    config,
+    secretKey: settings.secretKey,
+    installId: settings.installId,
+    sessions,
+    events,
+    lockout: new Lockout(store.db, config.lockout),
+    metrics,
+  };
 
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
@@ -52,6 +73,10 @@ export async function buildApp(config: Config): Promise<App> {
 
   // one structured line per request; bodies and query strings are never logged
   app.addHook('onResponse', async (req, reply) => {
+    metrics.requestDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
     req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
@@ -78,6 +103,8 @@ export async function buildApp(config: Config): Promise<App> {
   app.get('/-/health/ready/', async (_req, reply) => reply.code((await store.ping()) ? 200 : 503).send());
 
   const router = new ApiRouter(app);
+  router.audit = (req, action, context) =>
+    events.emit(action, { user: req.caller ? { pk: req.caller.user.id, username: req.caller.user.username, email: req.caller.user.email } : null, clientIp: req.ip, context });
   registerSharedComponents(router);
   mountRoot(router);
   mountSchema(router);
@@ -88,15 +115,22 @@ export async function buildApp(config: Config): Promise<App> {
   mountUsers(router, store.db, config, settings.installId);
   mountTokens(router, store.db, settings.installId);
   mountExecutor(router, services);
+  mountEvents(router, store.db);
   mountFlowUrls(app, store.db, sessions);
   mountUi(app);
 
   await app.ready();
+  events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
+  const metricsApp = metrics.server();
   return {
     app,
+    metricsApp,
+    services,
     store,
     config,
     async close() {
+      events.stop();
+      await metricsApp.close();
       await app.close();
       await store.close();
     },

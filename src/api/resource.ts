@@ -160,7 +160,15 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     const key = await db.transaction().execute((tx) =>
       existing ? def.update!(tx, existing, data, ctx) : def.insert!(tx, data, ctx),
     );
-    return renderOne(req, caller, key);
+    const out = await renderOne(req, caller, key);
+    await audit(req, existing ? 'model_updated' : 'model_created', key, out);
+    return out;
+  };
+
+  const audit = async (req: FastifyRequest, action: 'model_created' | 'model_updated' | 'model_deleted', key: string | number, obj: unknown) => {
+    const o = (obj ?? {}) as Record<string, unknown>;
+    const name = String(o.name ?? o.identifier ?? o.username ?? o.slug ?? key);
+    await router.audit?.(req, action, { model: { app: 'keystage', model_name: def.model.toLowerCase(), pk: String(o.pk ?? key), name } });
   };
 
   const base = def.path;
@@ -220,6 +228,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         const { row, caller } = await load(req);
         const ctx: WriteCtx = { db, caller, mode: 'update', req };
         await db.transaction().execute((tx) => def.remove!(tx, row, ctx));
+        await audit(req, 'model_deleted', (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string, row);
         reply.code(204);
         return reply.send();
       },

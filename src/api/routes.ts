@@ -40,8 +40,17 @@ export interface Operation extends OpDoc {
 
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
 
+export interface AuditedModel {
+  app: string;
+  model_name: string;
+  pk: string;
+  name: string;
+}
+
 export class ApiRouter {
   readonly operations: Operation[] = [];
+  /** records an audit event for an API request (every admin write, password set, secret view, …) */
+  audit?: (req: FastifyRequest, action: 'model_created' | 'model_updated' | 'model_deleted' | 'password_set' | 'secret_view' | 'secret_rotate', context: Record<string, unknown>) => Promise<void>;
   readonly components: Record<string, TSchema | Record<string, unknown>> = {};
 
   constructor(

@@ -14,8 +14,24 @@ const pbkdf2Async = promisify(pbkdf2);
 export const UNUSABLE_PREFIX = '!';
 export const unusablePassword = () => UNUSABLE_PREFIX + randomBytes(20).toString('base64url');
 
+type HashObserver = (op: 'hash' | 'verify', seconds: number) => void;
+let observer: HashObserver | undefined;
+/** metrics hook: told how long each hash or verification took */
+export function observeHashing(fn: HashObserver | undefined) {
+  observer = fn;
+}
+
+async function timed<T>(op: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+  const start = process.hrtime.bigint();
+  try {
+    return await work();
+  } finally {
+    observer?.(op, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}
+
 export async function hashPassword(password: string, p: Argon2Params): Promise<string> {
-  return hash(password, { algorithm: Algorithm.Argon2id, memoryCost: p.memoryCost, timeCost: p.timeCost, parallelism: p.parallelism });
+  return timed('hash', () => hash(password, { algorithm: Algorithm.Argon2id, memoryCost: p.memoryCost, timeCost: p.timeCost, parallelism: p.parallelism }));
 }
 
 export interface VerifyResult {
@@ -28,7 +44,11 @@ function argon2Params(encoded: string): { m: number; t: number; p: number } | un
   return m ? { m: Number(m[1]), t: Number(m[2]), p: Number(m[3]) } : undefined;
 }
 
-export async function verifyPassword(encoded: string, password: string, p: Argon2Params): Promise<VerifyResult> {
+export function verifyPassword(encoded: string, password: string, p: Argon2Params): Promise<VerifyResult> {
+  return timed('verify', () => verifyEncoded(encoded, password, p));
+}
+
+async function verifyEncoded(encoded: string, password: string, p: Argon2Params): Promise<VerifyResult> {
   if (!encoded || encoded.startsWith(UNUSABLE_PREFIX)) return { ok: false, needsRehash: false };
   if (encoded.startsWith('$argon2')) {
     const ok = await verify(encoded, password).catch(() => false);

@@ -140,6 +140,7 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
             if (e instanceof NotFound) throw new NotFound('Token not found or expired');
             throw e;
           });
+          await router.audit?.(req, 'secret_view', { token: { pk: row.token_uuid, identifier: row.identifier } });
           return { key: row.key };
         },
       },
@@ -156,6 +157,7 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
           await db.updateTable('tokens').set({ key, key_hash: hashKey(key) }).where('token_uuid', '=', row.token_uuid).execute();
+          await router.audit?.(req, 'secret_rotate', { token: { pk: row.token_uuid, identifier: row.identifier } });
           reply.code(204);
           return reply.send();
         },

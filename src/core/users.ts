@@ -340,6 +340,7 @@ export function mountUsers(router: ApiRouter, db: DB, cfg: Config, installId: st
           const encoded = await hashPassword(data.password as string, cfg.argon2);
           const now = nowIso();
           await db.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', row.id).execute();
+          await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
           reply.code(204);
           return reply.send();
         },

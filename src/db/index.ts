@@ -13,6 +13,7 @@ export interface Store {
   dialect: Dialect;
   /** answers true when the database accepts a trivial query */
   ping(): Promise<boolean>;
+  poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -36,6 +37,7 @@ export function openStore(opts: { databaseUrl?: string; sqlitePath: string; pool
           return false;
         }
       },
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
       close: () => db.destroy(),
     };
   }
@@ -57,6 +59,7 @@ export function openStore(opts: { databaseUrl?: string; sqlitePath: string; pool
         return false;
       }
     },
+    poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
     close: () => db.destroy(),
   };
 }

@@ -149,6 +149,31 @@ export interface WebAuthnDevicesTable extends DeviceCommon {
   transports: string;
 }
 
+export interface EventsTable {
+  event_uuid: string;
+  action: string;
+  app: string;
+  user: string;
+  username: string;
+  context: string;
+  client_ip: string | null;
+  created: string;
+  expires: string;
+}
+
+export interface AuthFailuresTable {
+  scope: string;
+  key: string;
+  count: number;
+  window_start: string;
+}
+
+export interface LoginIpsTable {
+  user_id: number;
+  ip: string;
+  last_success: string;
+}
+
 /** Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped. */
 export interface Database {
   users: UsersTable;
@@ -168,4 +193,7 @@ export interface Database {
   static_devices: StaticDevicesTable;
   static_tokens: StaticTokensTable;
   webauthn_devices: WebAuthnDevicesTable;
+  events: EventsTable;
+  auth_failures: AuthFailuresTable;
+  login_ips: LoginIpsTable;
 }

@@ -7,6 +7,9 @@ import type { Config } from '../config.js';
 import type { DB, Dialect } from '../db/index.js';
 import type { FlowsTable, UsersTable } from '../db/types.js';
 import type { Session, Sessions } from '../core/sessions.js';
+import type { Events } from '../core/events.js';
+import type { Lockout } from '../core/lockout.js';
+import type { Metrics } from '../core/metrics.js';
 import type { FlowContext } from './context.js';
 import type { Plan } from './plan.js';
 
@@ -17,6 +20,9 @@ export interface Services {
   secretKey: string;
   installId: string;
   sessions: Sessions;
+  events: Events;
+  lockout: Lockout;
+  metrics: Metrics;
 }
 
 /** `{field: [{string, code}]}` as the executor reports invalid responses */

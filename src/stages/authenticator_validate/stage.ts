@@ -15,6 +15,7 @@ import { verifyStatic } from '../../core/mfa/static.js';
 import { assertionCredentialId, newWebAuthnChallenge, requestOptions, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
+import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 
 export interface ValidateConfig {
@@ -151,6 +152,17 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
 }
 
+/** an MFA failure counts in the shared failure records and is logged (reason server-side only) */
+async function mfaFailed(c: Call, user: UsersTable, reason: string) {
+  await c.svc.lockout.fail(user.username, c.clientIp);
+  await c.svc.events.emit('login_failed', {
+    user: { pk: user.id, username: user.username, email: user.email },
+    clientIp: c.clientIp,
+    context: { reason: `mfa: ${reason}`, stage: c.stage.name },
+  });
+  c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'mfa' });
+}
+
 export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
   component: 'ak-stage-authenticator-validate',
   withUserInfo: true,
@@ -192,13 +204,20 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
 
     if (typeof data.code === 'string') {
       if (!offers(['totp', 'static'])) return rerender(fieldError('code', 'No compatible device class allowed'));
+      const verdict = await c.svc.lockout.check(user.username, c.clientIp, user.id);
+      if (verdict.delayMs) await sleep(verdict.delayMs);
+      if (verdict.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
       const out = await checkCode(c, user, devices, data.code);
-      return out ?? rerender(fieldError('code', INVALID_CODE));
+      if (out) return out;
+      await mfaFailed(c, user, 'invalid code');
+      return rerender(fieldError('code', INVALID_CODE));
     }
     if (data.webauthn) {
       if (!offers(['webauthn'])) return rerender(fieldError('webauthn', 'No compatible device class allowed'));
       const out = await checkWebAuthn(c, user, devices, data.webauthn);
-      return typeof out === 'string' ? rerender(fieldError('webauthn', out)) : out;
+      if (typeof out !== 'string') return out;
+      await mfaFailed(c, user, out);
+      return rerender(fieldError('webauthn', out));
     }
     if (data.duo !== undefined && data.duo !== null) return rerender(fieldError('duo', 'No compatible device class allowed'));
     return rerender(fieldError('non_field_errors', 'Empty response'));

@@ -14,7 +14,8 @@ import { captchaSchema } from '../captcha/schema.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/verify.js';
 import { passwordSchema } from '../password/schema.js';
 import type { PasswordConfig } from '../password/stage.js';
-import { recordPasswordFailure } from '../password/stage.js';
+import { recordPasswordFailure, throttled } from '../password/stage.js';
+import { THROTTLED_MESSAGE } from '../../core/lockout.js';
 
 export interface IdentificationConfig {
   pk: string;
@@ -107,12 +108,15 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
 
     const user = await findUser(c.svc, c.config.user_fields, uid, c.config.case_insensitive_matching);
     if (!c.config.show_matched_user) c.ctx.pendingUserIdentifier = uid;
+    // failures are recorded under the account's username, or what was typed when no account matched
+    const identifier = user?.username ?? uid;
+    if (pw && (await throttled(c, identifier, user?.id ?? null))) return fail(THROTTLED_MESSAGE);
     if (!user) {
       c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
       if (pw) {
         // the same argon2id cost as a real check
         await verifyPassword(await dummyHash(c.svc.config.argon2), String(parsed.data.password ?? ''), c.svc.config.argon2);
-        return recordPasswordFailure(c, pw, () => fail());
+        return recordPasswordFailure(c, pw, () => fail(), identifier, 'unknown user');
       }
       if (c.config.pretend_user_exists) return ok();
       return fail();
@@ -123,7 +127,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
       if (!auth) {
         if (!password) await verifyPassword(await dummyHash(c.svc.config.argon2), '', c.svc.config.argon2);
         c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
-        return recordPasswordFailure(c, pw, () => fail());
+        return recordPasswordFailure(c, pw, () => fail(), identifier, 'invalid password or inactive user');
       }
       c.ctx.userBackend = auth.backend;
       c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';

@@ -8,6 +8,7 @@ import { dummyHash, verifyPassword } from '../../core/passwords.js';
 import { isPlaceholder } from '../../flows/context.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
 
 export interface PasswordConfig {
   pk: string;
@@ -20,8 +21,33 @@ export interface PasswordConfig {
 
 const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
 
-/** counts one failed password check in this plan; cancels the flow when the stage's limit is reached */
-export async function recordPasswordFailure(c: StageCall<unknown>, cfg: PasswordConfig, rerender: () => Promise<Outcome>): Promise<Outcome> {
+/**
+ * Before a password is checked: the shared failure records may slow the answer down or refuse it (the same way for
+ * existing and unknown identifiers). Returns true when the attempt is refused.
+ */
+export async function throttled(c: StageCall<unknown>, identifier: string, userId: number | null): Promise<boolean> {
+  const verdict = await c.svc.lockout.check(identifier, c.clientIp, userId);
+  if (verdict.delayMs) await sleep(verdict.delayMs);
+  if (!verdict.blocked) return false;
+  await c.svc.events.emit('suspicious_request', { clientIp: c.clientIp, context: { reason: 'authentication throttled', identifier, stage: c.stage.name } });
+  c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'throttled' });
+  return true;
+}
+
+/**
+ * counts one failed password check: in the shared records (all nodes), in the audit log (the reason stays
+ * server-side) and in this plan; cancels the flow when the stage's limit is reached
+ */
+export async function recordPasswordFailure(
+  c: StageCall<unknown>,
+  cfg: PasswordConfig,
+  rerender: () => Promise<Outcome>,
+  identifier: string,
+  reason: string,
+): Promise<Outcome> {
+  await c.svc.lockout.fail(identifier, c.clientIp);
+  await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
+  c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
   const limit = cfg.failed_attempts_before_cancel;
   if (limit > 0 && c.ctx.passwordFailures >= limit) return deny(c.stage.kind === 'passwordstage' ? 'Invalid password' : 'Failed to authenticate.');
@@ -45,10 +71,18 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
     const pending = c.ctx.pendingUser;
     if (!pending) return deny();
     const password = parsed.data.password as string;
+    if (await throttled(c, pending.username, pending.id)) return invalid(challengeOf(c), fieldError('password', THROTTLED_MESSAGE));
     const auth = isPlaceholder(pending)
       ? void (await verifyPassword(await dummyHash(c.svc.config.argon2), password, c.svc.config.argon2))
       : await authenticatePassword(c.svc, pending.username, password, c.config.backends);
-    if (!auth) return recordPasswordFailure(c, c.config, async () => invalid(challengeOf(c), fieldError('password', 'Invalid password')));
+    if (!auth)
+      return recordPasswordFailure(
+        c,
+        c.config,
+        async () => invalid(challengeOf(c), fieldError('password', 'Invalid password')),
+        pending.username,
+        isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
+      );
     c.ctx.pendingUser = { id: auth.user.id, username: auth.user.username, email: auth.user.email, name: auth.user.name };
     c.ctx.userBackend = auth.backend;
     c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';

@@ -36,7 +36,15 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   await c.svc.sessions.login(c.session, user.id, expires, duration > 0 ? Math.floor(duration / 1000) : undefined, c.req, c.reply);
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
   await c.svc.db.updateTable('users').set({ last_login: new Date().toISOString() }).where('id', '=', user.id).execute();
-  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? false };
+  const known = !!(await c.svc.db.selectFrom('login_ips').select('ip').where('user_id', '=', user.id).where('ip', '=', c.clientIp).executeTakeFirst());
+  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? known };
+  await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp);
+  await c.svc.events.emit('login', {
+    user: { pk: user.id, username: user.username, email: user.email },
+    clientIp: c.clientIp,
+    context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
+  });
+  c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
 }
 

@@ -1,15 +1,16 @@
 /** User logout: deletes the server-side session and clears its cookies; no challenge. */
-import { ok, type StageRuntime } from '../../flows/runtime.js';
+import { ok, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+
+async function logout(c: StageCall<unknown>) {
+  const user = c.requestUser;
+  await c.svc.sessions.destroy(c.session, c.reply);
+  if (user) await c.svc.events.emit('logout', { user: { pk: user.id, username: user.username, email: user.email }, clientIp: c.clientIp });
+  return ok();
+}
 
 export const userLogoutRuntime: StageRuntime<unknown> = {
   component: 'ak-stage-user-logout',
   withUserInfo: false,
-  async challenge(c) {
-    await c.svc.sessions.destroy(c.session, c.reply);
-    return ok();
-  },
-  async respond(c) {
-    await c.svc.sessions.destroy(c.session, c.reply);
-    return ok();
-  },
+  challenge: logout,
+  respond: logout,
 };

@@ -1,0 +1,77 @@
+/**
+ * Audit events, kept in the database in authentik's shape (action, app, user, context, client_ip, created,
+ * expires). Reasons for failures stay server-side: they are events, never response bodies.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+
+export type EventAction =
+  | 'login'
+  | 'login_failed'
+  | 'logout'
+  | 'password_set'
+  | 'secret_view'
+  | 'secret_rotate'
+  | 'suspicious_request'
+  | 'configuration_error'
+  | 'model_created'
+  | 'model_updated'
+  | 'model_deleted'
+  | 'email_sent';
+
+export interface EventUser {
+  pk: number;
+  username: string;
+  email?: string;
+}
+
+export interface EventInput {
+  user?: EventUser | null;
+  clientIp?: string | null;
+  context?: Record<string, unknown>;
+  app?: string;
+}
+
+export class Events {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: DB,
+    private readonly retentionMs: number,
+  ) {}
+
+  async emit(action: EventAction, e: EventInput = {}): Promise<void> {
+    const now = Date.now();
+    const user = e.user ? { pk: e.user.pk, username: e.user.username, email: e.user.email ?? '' } : {};
+    await this.db
+      .insertInto('events')
+      .values({
+        event_uuid: randomUUID(),
+        action,
+        app: e.app ?? 'keystage',
+        user: JSON.stringify(user),
+        username: e.user?.username ?? '',
+        context: JSON.stringify(e.context ?? {}),
+        client_ip: e.clientIp ?? null,
+        created: new Date(now).toISOString(),
+        expires: new Date(now + this.retentionMs).toISOString(),
+      })
+      .execute();
+  }
+
+  /** deletes expired events; returns how many */
+  async purgeExpired(): Promise<number> {
+    const r = await this.db.deleteFrom('events').where('expires', '<', new Date().toISOString()).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /** hourly retention sweep (unref'd: never keeps the process alive) */
+  startRetention(log: (err: unknown) => void) {
+    this.timer = setInterval(() => void this.purgeExpired().catch(log), 3_600_000);
+    this.timer.unref();
+  }
+
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

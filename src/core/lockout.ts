@@ -1,0 +1,110 @@
+/**
+ * Failed-authentication records shared by every place a secret is checked (password stage, password embedded in
+ * identification, MFA codes), kept in the database so every node sees them.
+ *
+ * Three counters: identifier+IP (15 min), identifier (1 h), IP (1 h). An identifier+IP pair is slowed down after a
+ * few failures and refused after `accountIpLimit`; an identifier is refused after `accountLimit` failures per hour
+ * (ASVS 2.2.1) — except from IPs the user has logged in from before, so an attacker elsewhere cannot lock a user
+ * out from their usual IP; an IP is refused after `ipLimit` failures per hour (credential stuffing). Identifiers
+ * are counted whether or not an account exists, so refusals reveal nothing. A successful login resets the
+ * identifier's counters.
+ */
+import { sql } from 'kysely';
+import type { DB } from '../db/index.js';
+import type { LockoutConfig } from '../config.js';
+
+const PAIR_WINDOW_MS = 15 * 60_000;
+const HOUR_MS = 60 * 60_000;
+const MAX_DELAY_MS = 3000;
+
+export const THROTTLED_MESSAGE = 'Too many failed attempts. Please wait a while before trying again.';
+
+export interface LockoutVerdict {
+  blocked: boolean;
+  /** how long to wait before answering */
+  delayMs: number;
+}
+
+export const normalizeIdentifier = (id: string) => id.normalize('NFKC').trim().toLowerCase().slice(0, 256);
+
+export class Lockout {
+  constructor(
+    private readonly db: DB,
+    private readonly cfg: LockoutConfig,
+  ) {}
+
+  private keys(identifier: string, ip: string) {
+    const id = normalizeIdentifier(identifier);
+    return [
+      { scope: 'account_ip', key: `${id}|${ip}`, window: PAIR_WINDOW_MS },
+      { scope: 'account', key: id, window: HOUR_MS },
+      { scope: 'ip', key: ip, window: HOUR_MS },
+    ];
+  }
+
+  async check(identifier: string, ip: string, userId?: number | null): Promise<LockoutVerdict> {
+    const [pair, account, byIp] = this.keys(identifier, ip);
+    const now = Date.now();
+    const rows = await this.db
+      .selectFrom('auth_failures')
+      .selectAll()
+      .where((eb) => eb.or([pair!, account!, byIp!].map((k) => eb.and([eb('scope', '=', k.scope), eb('key', '=', k.key)]))))
+      .execute();
+    const count = (k: { scope: string; key: string; window: number }) => {
+      const r = rows.find((x) => x.scope === k.scope && x.key === k.key);
+      return r && now - new Date(r.window_start).getTime() < k.window ? r.count : 0;
+    };
+    const pairCount = count(pair!);
+    let blocked = pairCount >= this.cfg.accountIpLimit || count(byIp!) >= this.cfg.ipLimit;
+    if (!blocked && count(account!) >= this.cfg.accountLimit) blocked = !(userId && (await this.knownIp(userId, ip)));
+    const over = pairCount - this.cfg.slowAfter;
+    const delayMs = over >= 0 ? Math.min(MAX_DELAY_MS, 250 * 2 ** over) : 0;
+    return { blocked, delayMs };
+  }
+
+  private async knownIp(userId: number, ip: string): Promise<boolean> {
+    return !!(await this.db.selectFrom('login_ips').select('ip').where('user_id', '=', userId).where('ip', '=', ip).executeTakeFirst());
+  }
+
+  /** counts one failure on all three counters (atomic upserts; a counter outside its window restarts at 1) */
+  async fail(identifier: string, ip: string): Promise<void> {
+    const now = Date.now();
+    for (const k of this.keys(identifier, ip)) {
+      const cutoff = new Date(now - k.window).toISOString();
+      const nowIso = new Date(now).toISOString();
+      await this.db
+        .insertInto('auth_failures')
+        .values({ scope: k.scope, key: k.key, count: 1, window_start: nowIso })
+        .onConflict((oc) =>
+          oc.columns(['scope', 'key']).doUpdateSet({
+            count: sql<number>`CASE WHEN auth_failures.window_start < ${cutoff} THEN 1 ELSE auth_failures.count + 1 END`,
+            window_start: sql<string>`CASE WHEN auth_failures.window_start < ${cutoff} THEN ${nowIso} ELSE auth_failures.window_start END`,
+          }),
+        )
+        .execute();
+    }
+  }
+
+  /** a successful login: the identifier's counters reset, the IP becomes known for the user */
+  async succeed(identifiers: string[], userId: number, ip: string): Promise<void> {
+    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) {
+      await this.db
+        .deleteFrom('auth_failures')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('scope', '=', 'account'), eb('key', '=', identifier)]),
+            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', `${identifier}|${ip}`)]),
+          ]),
+        )
+        .execute();
+    }
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('login_ips')
+      .values({ user_id: userId, ip, last_success: now })
+      .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: now }))
+      .execute();
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

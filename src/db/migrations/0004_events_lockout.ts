@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import { addColumns, type VersionedMigration } from '../ddl.js';
+
+/** Audit events; failed-authentication counters shared by all nodes; IPs a user has logged in from. */
+export const m0004_events_lockout: VersionedMigration = (dialect) => ({
+  async up(db: Kysely<any>) {
+    await addColumns(db.schema.createTable('events').addColumn('event_uuid', 'text', (c) => c.primaryKey()), dialect, {
+      action: 'text',
+      app: 'text',
+      user: 'json',
+      username: 'text',
+      context: 'json',
+      client_ip: { type: 'text' },
+      created: 'datetime',
+      expires: 'datetime',
+    }).execute();
+    await db.schema.createIndex('events_created').on('events').column('created').execute();
+    await db.schema.createIndex('events_action').on('events').columns(['action', 'created']).execute();
+    await db.schema.createIndex('events_expires').on('events').column('expires').execute();
+
+    // one row per (scope, key): scope "account" (identifier), "account_ip" (identifier|ip), "ip"
+    await (addColumns(db.schema.createTable('auth_failures'), dialect, {
+      scope: 'text',
+      key: 'text',
+      count: 'int',
+      window_start: 'datetime',
+    }) as any)
+      .addPrimaryKeyConstraint('auth_failures_pk', ['scope', 'key'])
+      .execute();
+
+    await (addColumns(db.schema.createTable('login_ips'), dialect, {
+      user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+      ip: 'text',
+      last_success: 'datetime',
+    }) as any)
+      .addPrimaryKeyConstraint('login_ips_pk', ['user_id', 'ip'])
+      .execute();
+  },
+  async down() {
+    throw new Error('irreversible');
+  },
+});
