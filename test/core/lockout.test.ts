@@ -1,0 +1,138 @@
+/**
+ * Security: failed-authentication records. Shared by every place a secret is checked, the same for existing and
+ * unknown identifiers, per account and per IP, without letting an attacker lock a user out of their usual IP.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { FlowClient } from '../helpers/flow-client.js';
+import { THROTTLED_MESSAGE } from '../../src/core/lockout.js';
+
+async function createUser(srv: TestServer, username: string, password: string) {
+  const u = await call(srv, 'POST', '/core/users/', { username, name: username, email: `${username}@example.com` });
+  assert.equal(u.status, 201);
+  assert.equal((await call(srv, 'POST', `/core/users/${u.body.pk}/set_password/`, { password })).status, 204);
+  return u.body.pk as number;
+}
+
+/** identification → password with `password`, from `ip`; returns the last challenge */
+async function attempt(srv: TestServer, username: string, password: string, ip: string) {
+  const c = new FlowClient(srv, 'default-authentication-flow', { ip });
+  await c.get();
+  await c.post({ component: 'ak-stage-identification', uid_field: username });
+  return (await c.post({ component: 'ak-stage-password', password })).body;
+}
+
+for (const dialect of dialects()) {
+  describe(`security: shared failure records (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect, {
+        trustedProxies: '127.0.0.1',
+        lockout: { accountIpLimit: 3, accountLimit: 6, ipLimit: 1000, slowAfter: 100 },
+      });
+      await createUser(srv, 'mallory-target', 'target-password-1');
+      await createUser(srv, 'frequent', 'frequent-password-1');
+    });
+    after(async () => srv.close());
+
+    it('refuses an identifier from an IP after repeated failures, even with the right password, then a login elsewhere still works', async () => {
+      for (let i = 0; i < 3; i++) {
+        const r = await attempt(srv, 'mallory-target', 'wrong', '198.51.100.1');
+        assert.deepEqual(r.response_errors, { password: [{ string: 'Invalid password', code: 'invalid' }] });
+      }
+      const refused = await attempt(srv, 'mallory-target', 'target-password-1', '198.51.100.1');
+      assert.deepEqual(refused.response_errors, { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] });
+      // the same person from another address is not affected by that pair's record
+      const elsewhere = await attempt(srv, 'mallory-target', 'target-password-1', '198.51.100.2');
+      assert.equal(elsewhere.component, 'xak-flow-redirect');
+    });
+
+    it('throttles an unknown identifier exactly like an existing one (no enumeration)', async () => {
+      const known: unknown[] = [];
+      const unknown: unknown[] = [];
+      for (let i = 0; i < 4; i++) {
+        known.push((await attempt(srv, 'frequent', 'wrong', '198.51.100.9')).response_errors);
+        unknown.push((await attempt(srv, 'nobody-at-all', 'wrong', '198.51.100.9')).response_errors);
+      }
+      assert.deepEqual(known, unknown);
+      assert.deepEqual(known[3], { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] });
+    });
+
+    it('caps failures per account per hour for unknown IPs, but not from an IP the user logged in from', async () => {
+      await createUser(srv, 'victim', 'victim-password-1');
+      // the victim logs in once from home
+      assert.equal((await attempt(srv, 'victim', 'victim-password-1', '203.0.113.7')).component, 'xak-flow-redirect');
+      // an attacker spreads failures over many addresses
+      for (let i = 0; i < 6; i++) await attempt(srv, 'victim', 'wrong', `192.0.2.${10 + i}`);
+      const fromNewIp = await attempt(srv, 'victim', 'victim-password-1', '192.0.2.99');
+      assert.deepEqual(fromNewIp.response_errors, { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] });
+      // … but the victim at home is not locked out
+      assert.equal((await attempt(srv, 'victim', 'victim-password-1', '203.0.113.7')).component, 'xak-flow-redirect');
+      // and a successful login reset the account's record
+      const rows = await srv.app.store.db.selectFrom('auth_failures').selectAll().where('key', '=', 'victim').execute();
+      assert.equal(rows.length, 0);
+    });
+
+    it('counts failures of a password embedded in identification in the same record', async () => {
+      await createUser(srv, 'embedded', 'embedded-password-1');
+      const pw = (await call(srv, 'GET', '/stages/password/?name=default-authentication-password')).body.results[0].pk;
+      const ident = await call(srv, 'POST', '/stages/identification/', { name: 'lockout-embedded-id', user_fields: ['username'], password_stage: pw, pretend_user_exists: true });
+      const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk;
+      const flow = await call(srv, 'POST', '/flows/instances/', { name: 'E', slug: 'lockout-embedded', title: 'E', designation: 'authentication' });
+      await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: ident.body.pk, order: 10 });
+      await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: login, order: 20 });
+      // two failures in the embedded field, one in the standalone stage: the pair is refused afterwards
+      for (let i = 0; i < 2; i++) {
+        const c = new FlowClient(srv, 'lockout-embedded', { ip: '198.51.100.50' });
+        await c.get();
+        const r = await c.post({ component: 'ak-stage-identification', uid_field: 'embedded', password: 'wrong' });
+        assert.deepEqual(r.body.response_errors, { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] });
+      }
+      await attempt(srv, 'embedded', 'wrong', '198.51.100.50');
+      const c = new FlowClient(srv, 'lockout-embedded', { ip: '198.51.100.50' });
+      await c.get();
+      const r = await c.post({ component: 'ak-stage-identification', uid_field: 'embedded', password: 'embedded-password-1' });
+      assert.deepEqual(r.body.response_errors, { non_field_errors: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] });
+    });
+
+    it('records login, login_failed (reason server-side only) and throttling as events', async () => {
+      const r = await call(srv, 'GET', '/events/events/?action=login_failed&username=&ordering=-created&page_size=100');
+      assert.equal(r.status, 200);
+      const reasons = r.body.results.map((e: { context: { reason: string } }) => e.context.reason);
+      assert.ok(reasons.includes('unknown user'));
+      assert.ok(reasons.includes('invalid password or inactive user'));
+      const logins = await call(srv, 'GET', '/events/events/?action=login&username=victim');
+      assert.ok(logins.body.pagination.count >= 1);
+      assert.equal(logins.body.results[0].user.username, 'victim');
+      assert.equal(logins.body.results[0].client_ip, '203.0.113.7');
+      const throttled = await call(srv, 'GET', '/events/events/?action=suspicious_request');
+      assert.ok(throttled.body.pagination.count >= 1);
+      const byIp = await call(srv, 'GET', '/events/events/?client_ip=198.51.100.9');
+      assert.ok(byIp.body.results.every((e: { client_ip: string }) => e.client_ip === '198.51.100.9'));
+      assert.equal((await call(srv, 'GET', '/events/events/?action=not-an-action')).status, 400);
+    });
+
+    it('records every admin write and password set as events', async () => {
+      const d = await call(srv, 'POST', '/stages/dummy/', { name: 'evented-dummy' });
+      await call(srv, 'PATCH', `/stages/dummy/${d.body.pk}/`, { throw_error: true });
+      await call(srv, 'DELETE', `/stages/dummy/${d.body.pk}/`);
+      const r = await call(srv, 'GET', '/events/events/?search=model_&page_size=100');
+      const mine = r.body.results.filter((e: { context: { model?: { pk: string } } }) => e.context.model?.pk === d.body.pk);
+      assert.deepEqual(mine.map((e: { action: string }) => e.action).sort(), ['model_created', 'model_deleted', 'model_updated']);
+      assert.equal(mine[0].user.username, 'akadmin');
+      const pw = await call(srv, 'GET', '/events/events/?action=password_set');
+      assert.ok(pw.body.pagination.count >= 1);
+    });
+
+    it('exposes logins, failures and hash timings as Prometheus metrics', async () => {
+      const res = await srv.app.metricsApp.inject({ method: 'GET', url: '/metrics' });
+      assert.equal(res.statusCode, 200);
+      assert.match(res.body, /keystage_logins_total\{flow="default-authentication-flow"\} \d+/);
+      assert.match(res.body, /keystage_login_failures_total\{flow="default-authentication-flow",stage="default-authentication-password",reason="password"\} \d+/);
+      assert.match(res.body, /keystage_password_hash_seconds_count\{op="verify"\} \d+/);
+      assert.match(res.body, /keystage_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/api\/v3\/flows\/executor\/:flow_slug\/",status="200"\}/);
+      assert.match(res.body, /keystage_db_pool_connections\{state="total"\}/);
+    });
+  });
+}
