@@ -85,11 +85,11 @@ describe('security: fuzzed request bodies', () => {
     const d = await call(srv, 'POST', '/stages/identification/', { name: 'fuzz-target', user_fields: ['username'] });
     await fc.assert(
       fc.asyncProperty(bodies(endpoints[0]!.fields), async (body) => {
-        const before = await srv.app.store.db.selectFrom('stage_identification').selectAll().where('stage_uuid', '=', d.body.pk).executeTakeFirst();
+        const before = await srv.app.store.db.selectFrom('stage_identification' as 'stages').selectAll().where('stage_uuid', '=', d.body.pk as string).executeTakeFirst();
         const r = await call(srv, 'PATCH', `/stages/identification/${d.body.pk}/`, JSON.stringify(body));
         assert.ok(r.status < 500, `${r.status} for ${JSON.stringify(body).slice(0, 200)}`);
         if (r.status >= 400) {
-          const after = await srv.app.store.db.selectFrom('stage_identification').selectAll().where('stage_uuid', '=', d.body.pk).executeTakeFirst();
+          const after = await srv.app.store.db.selectFrom('stage_identification' as 'stages').selectAll().where('stage_uuid', '=', d.body.pk as string).executeTakeFirst();
           assert.deepEqual(after, before);
         }
       }),

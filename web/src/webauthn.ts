@@ -14,7 +14,7 @@ const toB64url = (buf: ArrayBuffer | null): string | null => {
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 };
 
-export async function getAssertion(options: Record<string, any>): Promise<Record<string, unknown>> {
+export async function getAssertion(options: Record<string, any>, mediation?: CredentialMediationRequirement, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const publicKey: PublicKeyCredentialRequestOptions = {
     challenge: fromB64url(options.challenge),
     timeout: options.timeout,
@@ -22,7 +22,7 @@ export async function getAssertion(options: Record<string, any>): Promise<Record
     userVerification: options.userVerification,
     allowCredentials: (options.allowCredentials ?? []).map((c: { id: string; type: 'public-key' }) => ({ id: fromB64url(c.id), type: c.type })),
   };
-  const cred = (await navigator.credentials.get({ publicKey })) as PublicKeyCredential | null;
+  const cred = (await navigator.credentials.get({ publicKey, ...(mediation ? { mediation } : {}), ...(signal ? { signal } : {}) })) as PublicKeyCredential | null;
   if (!cred) throw new Error('no credential');
   const r = cred.response as AuthenticatorAssertionResponse;
   return {

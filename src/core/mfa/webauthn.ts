@@ -1,10 +1,15 @@
 /** WebAuthn assertions (login with a registered security key or passkey), verified by @simplewebauthn/server. */
 import { randomBytes } from 'node:crypto';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
+import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { WebAuthnDevicesTable } from '../../db/types.js';
 
 export const newWebAuthnChallenge = () => randomBytes(32).toString('base64url');
+
+/** the relying party is the host the browser talks to (through trusted proxies: their X-Forwarded-Host) */
+export const rpIdOf = (req: FastifyRequest) => req.hostname.replace(/:\d+$/, '');
+export const originOf = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 const unpad = (s: unknown) => (typeof s === 'string' ? s.replace(/=+$/, '') : s);
 

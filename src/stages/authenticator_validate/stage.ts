@@ -12,7 +12,7 @@ import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
-import { assertionCredentialId, newWebAuthnChallenge, requestOptions, verifyAssertion } from '../../core/mfa/webauthn.js';
+import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
@@ -53,13 +53,11 @@ async function subject(c: Call): Promise<UsersTable | undefined> {
   return c.requestUser;
 }
 
-const rpIdOf = (c: Call) => c.req.hostname.replace(/:\d+$/, '');
-const originOf = (c: Call) => `${c.req.protocol}://${c.req.host}`;
 
 function webauthnOptions(c: Call, devices: UserDevices) {
   const challenge = newWebAuthnChallenge();
   c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
+  return requestOptions(challenge, rpIdOf(c.req), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
 }
 
 async function configurationStages(c: Call) {
@@ -145,8 +143,8 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
     challenge,
-    origin: originOf(c),
-    rpId: rpIdOf(c),
+    origin: originOf(c.req),
+    rpId: rpIdOf(c.req),
     requireUserVerification: c.config.webauthn_user_verification === 'required',
   });
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
@@ -167,6 +165,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
   component: 'ak-stage-authenticator-validate',
   withUserInfo: true,
   async challenge(c) {
+    // a passkey used as the first factor already proved possession of a device
+    if (c.ctx.authMethod === 'auth_webauthn_pwl') return ok();
     const user = await subject(c);
     if (!user) return c.ctx.pendingUser ? notConfigured(c) : ok();
     const { challenges, devices } = await render(c, user);

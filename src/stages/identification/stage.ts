@@ -13,6 +13,11 @@ import { loadStageConfig } from '../resource.js';
 import { captchaSchema } from '../captcha/schema.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/verify.js';
 import { passwordSchema } from '../password/schema.js';
+import { authenticatorValidateSchema } from '../authenticator_validate/schema.js';
+import type { ValidateConfig } from '../authenticator_validate/stage.js';
+import { allowedWebAuthn } from '../authenticator_validate/devices.js';
+import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
+import type { UsersTable, WebAuthnDevicesTable } from '../../db/types.js';
 import type { PasswordConfig } from '../password/stage.js';
 import { recordPasswordFailure, throttled } from '../password/stage.js';
 import { THROTTLED_MESSAGE } from '../../core/lockout.js';
@@ -41,6 +46,7 @@ const responseProps = {
   uid_field: S.text({ nullable: true, 'x-optional': true, maxLength: 1024 }),
   password: S.text({ nullable: true, 'x-optional': true, 'x-no-trim': true, maxLength: 4096 }),
   captcha_token: S.text({ nullable: true, 'x-optional': true, maxLength: 8192 }),
+  passkey: S.obj({ nullable: true, 'x-optional': true }),
 };
 
 async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | null): Promise<string | undefined> {
@@ -54,11 +60,48 @@ async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | nul
 async function embedded(c: StageCall<IdentificationConfig>) {
   const pw = c.config.password_stage ? await loadStageConfig<PasswordConfig>(c.svc.db, passwordSchema, c.config.password_stage) : undefined;
   const captcha = c.config.captcha_stage ? await loadStageConfig<CaptchaConfig>(c.svc.db, captchaSchema, c.config.captcha_stage) : undefined;
-  return { pw, captcha };
+  const webauthn = c.config.webauthn_stage
+    ? await loadStageConfig<ValidateConfig>(c.svc.db, authenticatorValidateSchema, c.config.webauthn_stage)
+    : undefined;
+  return { pw, captcha, webauthn };
+}
+
+/** a fresh user-less WebAuthn challenge (passkey autofill / conditional UI) on every render */
+function passkeyChallenge(c: StageCall<IdentificationConfig>, webauthn: ValidateConfig | undefined) {
+  if (!webauthn) return null;
+  const challenge = newWebAuthnChallenge();
+  c.ctx.webauthnChallenge = challenge;
+  return requestOptions(challenge, rpIdOf(c.req), [], webauthn.webauthn_user_verification, webauthn.webauthn_hints);
+}
+
+/** a passkey as the first factor: any user's registered credential, verified with the webauthn stage's settings */
+async function passkeyLogin(c: StageCall<IdentificationConfig>, webauthn: ValidateConfig, assertion: unknown): Promise<UsersTable | string> {
+  const id = assertionCredentialId(assertion);
+  const device = id
+    ? ((await c.svc.db.selectFrom('webauthn_devices').selectAll().where('credential_id', '=', id).where('confirmed', '=', 1).executeTakeFirst()) as
+        | WebAuthnDevicesTable
+        | undefined)
+    : undefined;
+  if (!device) return 'Invalid device';
+  if (!allowedWebAuthn([device], webauthn.webauthn_allowed_device_types).length) return 'Invalid device type. Contact your Keystage administrator for help.';
+  const challenge = c.ctx.webauthnChallenge;
+  c.ctx.webauthnChallenge = undefined;
+  if (!challenge) return 'Assertion failed';
+  const ok = await verifyAssertion(c.svc.db, device, assertion, {
+    challenge,
+    origin: originOf(c.req),
+    rpId: rpIdOf(c.req),
+    requireUserVerification: webauthn.webauthn_user_verification === 'required',
+  });
+  if (!ok) return 'Assertion failed';
+  const user = (await c.svc.db.selectFrom('users').selectAll().where('id', '=', device.user_id).executeTakeFirst()) as UsersTable | undefined;
+  if (!user || !user.is_active) return 'Assertion failed';
+  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, device: { app: 'authentik_stages_authenticator_webauthn', model_name: 'webauthndevice', name: device.name, pk: device.id } };
+  return user;
 }
 
 async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challenge> {
-  const { pw, captcha } = await embedded(c);
+  const { pw, captcha, webauthn } = await embedded(c);
   const [enroll, recovery, passwordless] = await Promise.all([
     linked(c, c.config.enrollment_flow),
     linked(c, c.config.recovery_flow),
@@ -80,7 +123,7 @@ async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challeng
     sources: [],
     show_source_labels: c.config.show_source_labels,
     enable_remember_me: c.config.enable_remember_me,
-    passkey_challenge: null,
+    passkey_challenge: passkeyChallenge(c, webauthn),
     ...(c.ctx.pendingUserIdentifier ? { pending_user_identifier: c.ctx.pendingUserIdentifier } : {}),
   };
 }
@@ -96,8 +139,16 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
     if (!parsed.ok) return invalid(await challengeOf(c), parsed.errors);
     const uid = (parsed.data.uid_field as string | null | undefined) ?? '';
     const fail = async (message = FAILED) => invalid(await challengeOf(c), fieldError('non_field_errors', message));
+    const { pw, captcha, webauthn } = await embedded(c);
+    if (webauthn && parsed.data.passkey) {
+      const result = await passkeyLogin(c, webauthn, parsed.data.passkey);
+      if (typeof result === 'string') return fail(result);
+      c.ctx.pendingUser = { id: result.id, username: result.username, email: result.email, name: result.name };
+      c.ctx.authMethod = 'auth_webauthn_pwl';
+      c.ctx.userBackend = 'authentik.core.auth.InbuiltBackend';
+      return ok();
+    }
     if (uid === '') return fail('No identification data provided.');
-    const { pw, captcha } = await embedded(c);
 
     // the captcha is checked for everyone before the lookup, so its outcome says nothing about the account
     if (captcha) {

@@ -2,6 +2,7 @@
 import { html, nothing } from 'lit';
 import { StageElement } from '../../../web/src/base.js';
 import { renderCaptcha } from '../../../web/src/captcha.js';
+import { getAssertion } from '../../../web/src/webauthn.js';
 
 const LABELS: Record<string, string> = { username: 'Username', email: 'Email', upn: 'UPN' };
 const REMEMBER_KEY = 'keystage-remember-me-user';
@@ -18,7 +19,29 @@ class IdentificationView extends StageElement {
   private captchaToken = '';
   private showPassword = false;
 
+  private passkeyAbort: AbortController | undefined;
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.passkeyAbort?.abort();
+  }
+
+  /** passkey autofill: the browser offers saved passkeys in the username field (conditional mediation) */
+  private async startPasskeyAutofill() {
+    const options = this.challenge.passkey_challenge;
+    const pkc = (window as unknown as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } }).PublicKeyCredential;
+    if (!options || !pkc?.isConditionalMediationAvailable || !(await pkc.isConditionalMediationAvailable())) return;
+    this.passkeyAbort = new AbortController();
+    try {
+      const passkey = await getAssertion(options, 'conditional', this.passkeyAbort.signal);
+      void this.host.submit({ passkey });
+    } catch {
+      /* dismissed or aborted: the person types a username instead */
+    }
+  }
+
   override firstUpdated() {
+    void this.startPasskeyAutofill();
     const cap = this.challenge.captcha_stage;
     const box = this.querySelector<HTMLElement>('#ks-captcha');
     if (cap && box)
@@ -31,6 +54,7 @@ class IdentificationView extends StageElement {
 
   private onSubmit(e: Event) {
     e.preventDefault();
+    this.passkeyAbort?.abort();
     const v = this.formValues(e.target as HTMLFormElement);
     if (this.challenge.enable_remember_me) {
       if (v.remember_me) localStorage.setItem(REMEMBER_KEY, v.uid_field ?? '');
