@@ -46,7 +46,7 @@ export async function buildApp(config: Config): Promise<App> {
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   await bootstrap(store.db, config);
   await ensureDefaultFlows(store.db);
-  const sessions = new Sessions(store.db);
+  const sessions = new Sessions(store.db, { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs });
   const events = new Events(store.db, config.eventRetentionMs);
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));

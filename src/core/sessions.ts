@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/plan.js';
+import { bindingHolds } from './network-binding.js';
 
 export const SESSION_COOKIE = 'authentik_session';
 export const CSRF_COOKIE = 'authentik_csrf';
@@ -18,7 +19,19 @@ export interface SessionData {
   /** the flow page's query string, parsed */
   query?: Record<string, string>;
   csrf?: string;
+  /** network binding recorded at login (see network-binding.ts) */
+  binding?: string;
 }
+
+export interface SessionLimits {
+  /** end sessions unused for this long (ms; 0 = never) */
+  idleMs: number;
+  /** no session outlives this (ms) */
+  maxAgeMs: number;
+}
+
+/** last_seen is refreshed at most this often, so reading a session rarely costs a write */
+const TOUCH_EVERY_MS = 60_000;
 
 export interface Session {
   key: string | undefined;
@@ -35,18 +48,33 @@ const newKey = () => randomBytes(32).toString('base64url');
 export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
 
 export class Sessions {
-  constructor(private readonly db: DB) {}
+  constructor(
+    private readonly db: DB,
+    private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000 },
+  ) {}
+
+  /** whether a stored session may still be used by this request; refreshes its idle clock */
+  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string }, req: FastifyRequest): Promise<boolean> {
+    const now = Date.now();
+    const lastSeen = row.last_seen ? new Date(row.last_seen).getTime() : now;
+    const data = JSON.parse(row.data) as SessionData;
+    const ok = new Date(row.expires).getTime() > now && !(this.limits.idleMs > 0 && now - lastSeen > this.limits.idleMs) && bindingHolds(data.binding, req.ip);
+    if (!ok) {
+      await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
+      return false;
+    }
+    if (now - lastSeen > TOUCH_EVERY_MS)
+      await this.db.updateTable('sessions').set({ last_seen: new Date(now).toISOString() }).where('session_key', '=', key).execute();
+    return true;
+  }
 
   /** The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). */
   async load(req: FastifyRequest): Promise<Session> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
       const row = await this.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
-      if (row) {
-        if (new Date(row.expires).getTime() > Date.now())
-          return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false };
-        await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
-      }
+      if (row && (await this.alive(key, row, req)))
+        return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false };
     }
     return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
   }
@@ -59,11 +87,12 @@ export class Sessions {
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
       .selectAll('users')
-      .select(['sessions.expires as session_expires', 'sessions.data as session_data'])
+      .select(['sessions.expires as session_expires', 'sessions.data as session_data', 'sessions.last_seen as session_last_seen'])
       .where('sessions.session_key', '=', key)
       .executeTakeFirst();
-    if (!row || new Date(row.session_expires).getTime() <= Date.now() || !row.is_active) return undefined;
-    const { session_expires: _e, session_data, ...user } = row;
+    if (!row || !row.is_active) return undefined;
+    if (!(await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data }, req))) return undefined;
+    const { session_expires: _e, session_data, session_last_seen: _l, ...user } = row;
     return { user: user as UsersTable, sessionKey: key, csrf: (JSON.parse(session_data) as SessionData).csrf };
   }
 
@@ -74,6 +103,7 @@ export class Sessions {
     s.key ??= newKey();
     s.data.csrf ??= newKey();
     const row = {
+      last_seen: new Date().toISOString(),
       session_key: s.key,
       user_id: s.userId,
       data: JSON.stringify(s.data),
@@ -103,13 +133,23 @@ export class Sessions {
    * Logs `userId` in: a NEW session key and CSRF token (the anonymous key is never reused), the old row deleted,
    * the flow state carried over.
    */
-  async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, req: FastifyRequest, reply: FastifyReply) {
+  async login(
+    s: Session,
+    userId: number,
+    expires: Date,
+    cookieMaxAge: number | undefined,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    binding?: string,
+  ) {
     const old = s.key;
+    const cap = Date.now() + this.limits.maxAgeMs;
     s.key = undefined;
     s.userId = userId;
-    s.expires = expires;
-    s.cookieMaxAge = cookieMaxAge;
+    s.expires = new Date(Math.min(expires.getTime(), cap));
+    s.cookieMaxAge = cookieMaxAge === undefined ? undefined : Math.min(cookieMaxAge, Math.floor(this.limits.maxAgeMs / 1000));
     s.data.csrf = undefined;
+    s.data.binding = binding;
     s.dirty = true;
     await this.save(s, req, reply);
     if (old) await this.db.deleteFrom('sessions').where('session_key', '=', old).execute();

@@ -106,6 +106,7 @@ export interface SessionsTable {
   last_ip: string;
   last_user_agent: string;
   created: string;
+  last_seen: string | null;
 }
 
 interface DeviceCommon {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { addColumns, type VersionedMigration } from '../ddl.js';
 
-/** Audit events; failed-authentication counters shared by all nodes; IPs a user has logged in from. */
+/** Audit events; failed-authentication counters shared by all nodes; IPs a user has logged in from; session idle time. */
 export const m0004_events_lockout: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
     await addColumns(db.schema.createTable('events').addColumn('event_uuid', 'text', (c) => c.primaryKey()), dialect, {
@@ -27,6 +27,9 @@ export const m0004_events_lockout: VersionedMigration = (dialect) => ({
     }) as any)
       .addPrimaryKeyConstraint('auth_failures_pk', ['scope', 'key'])
       .execute();
+
+    // idle timeout: when the session was last used
+    await db.schema.alterTable('sessions').addColumn('last_seen', 'text').execute();
 
     await (addColumns(db.schema.createTable('login_ips'), dialect, {
       user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },

@@ -4,6 +4,7 @@
  */
 import { S } from '../../api/schema.js';
 import { parseDuration } from '../../api/duration.js';
+import { bindingKey } from '../../core/network-binding.js';
 import type { UsersTable } from '../../db/types.js';
 import { isPlaceholder } from '../../flows/context.js';
 import { parseResponse } from '../../flows/response.js';
@@ -33,10 +34,20 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   if (!user || !user.is_active) return deny();
   const duration = (parseDuration(c.config.session_duration) ?? 0) + (rememberMe ? (parseDuration(c.config.remember_me_offset) ?? 0) : 0);
   const expires = new Date(Date.now() + (duration > 0 ? duration : BROWSER_SESSION_MS));
-  await c.svc.sessions.login(c.session, user.id, expires, duration > 0 ? Math.floor(duration / 1000) : undefined, c.req, c.reply);
+  await c.svc.sessions.login(
+    c.session,
+    user.id,
+    expires,
+    duration > 0 ? Math.floor(duration / 1000) : undefined,
+    c.req,
+    c.reply,
+    bindingKey(c.config.network_binding, c.clientIp),
+  );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
   await c.svc.db.updateTable('users').set({ last_login: new Date().toISOString() }).where('id', '=', user.id).execute();
-  const known = !!(await c.svc.db.selectFrom('login_ips').select('ip').where('user_id', '=', user.id).where('ip', '=', c.clientIp).executeTakeFirst());
+  const known =
+    knownDevice(c, user.id) || !!(await c.svc.db.selectFrom('login_ips').select('ip').where('user_id', '=', user.id).where('ip', '=', c.clientIp).executeTakeFirst());
+  rememberDevice(c, user.id);
   c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? known };
   await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp);
   await c.svc.events.emit('login', {
@@ -46,6 +57,33 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   });
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
+}
+
+const DEVICE_COOKIE = 'authentik_device';
+
+/** the signed known-device cookie names this user and is unexpired */
+function knownDevice(c: StageCall<UserLoginConfig>, userId: number): boolean {
+  const raw = c.req.cookies?.[DEVICE_COOKIE];
+  if (!raw || raw.length > 512) return false;
+  const un = c.req.unsignCookie(raw);
+  if (!un.valid || !un.value) return false;
+  const [sub, exp] = un.value.split('.');
+  return sub === String(userId) && Number(exp) > Date.now();
+}
+
+/** `remember_device`: a signed cookie marking this browser as one the user logged in from */
+function rememberDevice(c: StageCall<UserLoginConfig>, userId: number) {
+  const ms = parseDuration(c.config.remember_device) ?? 0;
+  if (ms < 1000) return;
+  const exp = Date.now() + ms;
+  c.reply.setCookie(DEVICE_COOKIE, `${userId}.${exp}`, {
+    signed: true,
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: c.req.protocol === 'https',
+    expires: new Date(exp),
+  });
 }
 
 const offsetOn = (c: StageCall<UserLoginConfig>) => (parseDuration(c.config.remember_me_offset) ?? 0) > 0;

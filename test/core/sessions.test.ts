@@ -1,0 +1,130 @@
+/**
+ * Security: session cookies and lifetimes — flags, rotation at login, Secure only behind a trusted TLS proxy,
+ * idle and absolute limits, network binding, logout deleting the server-side session.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { FlowClient } from '../helpers/flow-client.js';
+
+async function rawLogin(srv: TestServer, headers: Record<string, string> = {}) {
+  // identification → password → login, capturing the raw Set-Cookie lines of every answer
+  const setCookies: string[] = [];
+  const jar = new Map<string, string>();
+  const url = `${srv.api}/flows/executor/default-authentication-flow/?query=`;
+  const send = async (method: string, body?: unknown) => {
+    let res = await fetch(url, {
+      method,
+      headers: { ...headers, 'content-type': 'application/json', cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+      body: body ? JSON.stringify(body) : undefined,
+      redirect: 'manual',
+    });
+    for (;;) {
+      for (const c of res.headers.getSetCookie()) {
+        setCookies.push(c);
+        const [pair] = c.split(';');
+        const i = pair!.indexOf('=');
+        jar.set(pair!.slice(0, i), pair!.slice(i + 1));
+      }
+      if (res.status !== 302) break;
+      res = await fetch(new URL(res.headers.get('location')!, srv.url), { headers: { ...headers, cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual' });
+    }
+    return res.json();
+  };
+  await send('GET');
+  const before = jar.get('authentik_session');
+  await send('POST', { component: 'ak-stage-identification', uid_field: 'akadmin' });
+  const final = await send('POST', { component: 'ak-stage-password', password: 'correct horse battery staple' });
+  return { setCookies, jar, before, after: jar.get('authentik_session'), final };
+}
+
+for (const dialect of dialects()) {
+  describe(`security: sessions (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect, { trustedProxies: '127.0.0.1', sessionIdleMs: 0 });
+    });
+    after(async () => srv.close());
+
+    it('cookies are HttpOnly and SameSite=Lax, the session id changes at login and the anonymous row is gone', async () => {
+      const r = await rawLogin(srv);
+      assert.equal(r.final.component, 'xak-flow-redirect');
+      const session = r.setCookies.filter((c) => c.startsWith('authentik_session='));
+      assert.ok(session.length >= 2, 'a session cookie before and a new one at login');
+      for (const c of session) {
+        assert.match(c, /HttpOnly/i);
+        assert.match(c, /SameSite=Lax/i);
+        assert.doesNotMatch(c, /Secure/i, 'plain HTTP: not Secure');
+      }
+      assert.notEqual(r.before, r.after);
+      const old = await srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', r.before!).executeTakeFirst();
+      assert.equal(old, undefined);
+      const now = await srv.app.store.db.selectFrom('sessions').select(['user_id']).where('session_key', '=', r.after!).executeTakeFirstOrThrow();
+      assert.equal(now.user_id, 1);
+    });
+
+    it('cookies are Secure behind a trusted TLS proxy, and X-Forwarded-Proto from others is ignored', async () => {
+      const tls = await rawLogin(srv, { 'x-forwarded-proto': 'https' });
+      assert.ok(tls.setCookies.filter((c) => c.startsWith('authentik_session=')).every((c) => /;\s*Secure/i.test(c)));
+      const untrusted = await startServer(dialect, { trustedProxies: undefined });
+      try {
+        const r = await rawLogin(untrusted, { 'x-forwarded-proto': 'https' });
+        assert.ok(r.setCookies.filter((c) => c.startsWith('authentik_session=')).every((c) => !/;\s*Secure/i.test(c)));
+      } finally {
+        await untrusted.close();
+      }
+    });
+
+    it('logout deletes the server-side session', async () => {
+      const c = new FlowClient(srv);
+      await c.get();
+      await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
+      await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
+      const key = c.cookies.get('authentik_session')!;
+      assert.equal((await c.api('GET', '/core/users/me/')).status, 200);
+      const out = new FlowClient(srv, 'default-invalidation-flow');
+      for (const [k, v] of c.cookies) out.cookies.set(k, v);
+      const r = await out.get();
+      assert.equal(r.body.component, 'xak-flow-redirect');
+      assert.equal(await srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(), undefined);
+      assert.equal((await c.api('GET', '/core/users/me/')).status, 403);
+    });
+
+    it('an idle session ends, and no session outlives the absolute limit', async () => {
+      const limited = await startServer(dialect, { sessionIdleMs: 60_000, sessionMaxAgeMs: 3_600_000 });
+      try {
+        const c = new FlowClient(limited);
+        await c.get();
+        await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
+        await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
+        const key = c.cookies.get('authentik_session')!;
+        const row = await limited.app.store.db.selectFrom('sessions').select(['expires']).where('session_key', '=', key).executeTakeFirstOrThrow();
+        assert.ok(new Date(row.expires).getTime() <= Date.now() + 3_600_000 + 1000, 'capped at the absolute limit');
+        assert.equal((await c.api('GET', '/core/users/me/')).status, 200);
+        // two minutes without a request
+        await limited.app.store.db.updateTable('sessions').set({ last_seen: new Date(Date.now() - 120_000).toISOString() }).where('session_key', '=', key).execute();
+        assert.equal((await c.api('GET', '/core/users/me/')).status, 403);
+        assert.equal(await limited.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(), undefined);
+      } finally {
+        await limited.close();
+      }
+    });
+
+    it('network binding: a session bound to its IP is not accepted from another address', async () => {
+      const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0];
+      await call(srv, 'PATCH', `/stages/user_login/${login.pk}/`, { network_binding: 'bind_asn_network_ip' });
+      try {
+        const c = new FlowClient(srv, 'default-authentication-flow', { ip: '198.51.100.20' });
+        await c.get();
+        await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
+        await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
+        assert.equal((await c.api('GET', '/core/users/me/')).status, 200);
+        const moved = new FlowClient(srv, 'default-authentication-flow', { ip: '203.0.113.50' });
+        for (const [k, v] of c.cookies) moved.cookies.set(k, v);
+        assert.equal((await moved.api('GET', '/core/users/me/')).status, 403);
+      } finally {
+        await call(srv, 'PATCH', `/stages/user_login/${login.pk}/`, { network_binding: 'no_binding' });
+      }
+    });
+  });
+}
