@@ -94,9 +94,14 @@ export async function buildApp(config: Config): Promise<App> {
 
   app.addHook('preHandler', async (req) => {
     if (!req.url.startsWith('/api/v3/')) return;
+    // the executor reads the session itself and applies authentik's CSRF rule (logged-in sessions only, answered
+    // with a flow error); only a bearer token needs resolving here
+    if (req.url.startsWith('/api/v3/flows/executor/')) {
+      if (req.headers.authorization) req.caller = await identify(store.db, req);
+      return;
+    }
     req.caller = await identify(store.db, req, (r) => sessions.user(r));
-    // the executor applies authentik's own CSRF rule (logged-in sessions only) and answers with a flow error
-    if (!req.url.startsWith('/api/v3/flows/executor/')) checkCsrf(req, req.caller);
+    checkCsrf(req, req.caller);
   });
 
   app.get('/-/health/live/', async (_req, reply) => reply.code(200).send());

@@ -41,6 +41,8 @@ export interface Session {
   /** cookie lifetime: undefined = until the browser closes */
   cookieMaxAge?: number;
   dirty: boolean;
+  /** what was stored when the session was loaded: an unchanged session is not written back */
+  stored?: string;
 }
 
 const newKey = () => randomBytes(32).toString('base64url');
@@ -74,7 +76,7 @@ export class Sessions {
     if (key && key.length <= 128) {
       const row = await this.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
       if (row && (await this.alive(key, row, req)))
-        return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false };
+        return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false, stored: row.data };
     }
     return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
   }
@@ -102,11 +104,17 @@ export class Sessions {
     const isNew = !s.key;
     s.key ??= newKey();
     s.data.csrf ??= newKey();
+    const data = JSON.stringify(s.data);
+    if (!isNew && data === s.stored) {
+      s.dirty = false;
+      return;
+    }
+    s.stored = data;
     const row = {
       last_seen: new Date().toISOString(),
       session_key: s.key,
       user_id: s.userId,
-      data: JSON.stringify(s.data),
+      data,
       expires: s.expires.toISOString(),
       last_ip: req.ip,
       last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
