@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { addColumns, type VersionedMigration } from '../ddl.js';
 
 /** Audit events; failed-authentication counters shared by all nodes; IPs a user has logged in from; session idle time. */
@@ -27,6 +27,10 @@ export const m0004_events_lockout: VersionedMigration = (dialect) => ({
     }) as any)
       .addPrimaryKeyConstraint('auth_failures_pk', ['scope', 'key'])
       .execute();
+
+    // identification matches case-insensitively: expression indexes keep that a lookup, not a scan
+    await db.schema.createIndex('users_username_lower').on('users').expression(sql`lower(username)`).execute();
+    await db.schema.createIndex('users_email_lower').on('users').expression(sql`lower(email)`).execute();
 
     // idle timeout: when the session was last used
     await db.schema.alterTable('sessions').addColumn('last_seen', 'text').execute();

@@ -1,0 +1,288 @@
+/**
+ * `npm run bench`: Keystage on core 0, this load generator on core 1 (taskset), SQLite. Prints one table:
+ * full logins (identification → password → TOTP → login) at concurrency 1/8/32 next to the raw argon2id verify
+ * rate on the same core; executor round-trips without hashing; admin list p99 over 10,000 stages; resident memory.
+ * Loopback only; every phase is bounded in requests and seconds.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import SQLite from 'better-sqlite3';
+import { Pool } from 'undici';
+import { hash } from '@node-rs/argon2';
+import { totpAt, currentStep, newTotpKey } from '../src/core/mfa/totp.js';
+
+const PORT = 19000 + Math.floor(Math.random() * 500);
+const BASE = `http://127.0.0.1:${PORT}`;
+const TOKEN = 'bench-token-' + 'b'.repeat(40);
+const PASSWORD = 'bench-password-1';
+const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-bench-'));
+const DB_PATH = path.join(DIR, 'bench.sqlite3');
+const ARGON = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
+const USERS = Number(process.env.BENCH_USERS ?? 3000);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+};
+const pinned = (core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess =>
+  hasTaskset() ? spawn('taskset', ['-c', String(core), cmd, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitReady() {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`${BASE}/-/health/ready/`)).ok) return;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('server did not start');
+}
+
+/** argon2id verifications per second on core 0 alone, with Keystage's parameters */
+async function rawArgonRate(): Promise<number> {
+  const script = `
+    const { hash, verify } = require('@node-rs/argon2');
+    (async () => {
+      const p = ${JSON.stringify(ARGON)};
+      const h = await hash('${PASSWORD}', { ...p, algorithm: 2 });
+      for (let i = 0; i < 5; i++) await verify(h, '${PASSWORD}');
+      let n = 0; const t0 = Date.now();
+      const worker = async () => { while (Date.now() - t0 < 4000) { await verify(h, '${PASSWORD}'); n++; } };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      console.log(n / ((Date.now() - t0) / 1000));
+    })();`;
+  const out = hasTaskset()
+    ? execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], { cwd: process.cwd() })
+    : execFileSync(process.execPath, ['-e', script], { cwd: process.cwd() });
+  return Number(String(out).trim());
+}
+
+/** users with the same password (one hash, inserted directly) and a TOTP device each; 10,000 identification stages */
+async function seed() {
+  const db = new SQLite(DB_PATH);
+  db.pragma('busy_timeout = 10000');
+  const encoded = await hash(PASSWORD, { ...ARGON, algorithm: 2 });
+  const now = new Date().toISOString();
+  const users: { username: string; key: string }[] = [];
+  const insUser = db.prepare(
+    `insert into users (uuid, username, name, email, password, is_active, last_login, date_joined, path, type, attributes, password_change_date, last_updated)
+     values (?, ?, ?, ?, ?, 1, null, ?, 'users', 'internal', '{}', ?, ?)`,
+  );
+  const insTotp = db.prepare(
+    `insert into totp_devices (user_id, name, confirmed, created, last_updated, last_used, key, digits, step, t0, drift, last_t, throttling_failure_timestamp, throttling_failure_count)
+     values (?, 'phone', 1, ?, ?, null, ?, 6, 30, 0, 0, -1, null, 0)`,
+  );
+  const insStage = db.prepare(`insert into stages (stage_uuid, name, kind) values (?, ?, 'identificationstage')`);
+  const insIdent = db.prepare(
+    `insert into stage_identification (stage_uuid, user_fields, password_stage, captcha_stage, case_insensitive_matching, show_matched_user, enrollment_flow, recovery_flow, passwordless_flow, sources, show_source_labels, pretend_user_exists, enable_remember_me, webauthn_stage)
+     values (?, '["username"]', null, null, ?, 1, null, null, null, '[]', 0, 1, 0, null)`,
+  );
+  db.transaction(() => {
+    for (let i = 0; i < USERS; i++) {
+      const username = `bench-user-${i}`;
+      const key = newTotpKey();
+      const r = insUser.run(randomUUID(), username, username, `${username}@example.com`, encoded, now, now, now);
+      insTotp.run(r.lastInsertRowid, now, now, key);
+      users.push({ username, key });
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const id = randomUUID();
+      insStage.run(id, `bench-stage-${String(i).padStart(5, '0')}`);
+      insIdent.run(id, i % 2);
+    }
+  })();
+  db.close();
+  return users;
+}
+
+async function api(method: string, p: string, body?: unknown) {
+  const res = await fetch(`${BASE}/api/v3${p}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return res.json() as Promise<any>;
+}
+
+class Browser {
+  cookies = new Map<string, string>();
+  constructor(
+    private pool: Pool,
+    private slug: string,
+  ) {}
+  private keep(h: Record<string, string | string[] | undefined>) {
+    const sc = h['set-cookie'];
+    for (const line of Array.isArray(sc) ? sc : sc ? [sc] : []) {
+      const [pair] = line.split(';');
+      const i = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
+    }
+  }
+  private headers(json: boolean) {
+    const h: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    if (json) h['content-type'] = 'application/json';
+    const csrf = this.cookies.get('authentik_csrf');
+    if (csrf) h['x-authentik-csrf'] = csrf;
+    return h;
+  }
+  async step(body?: unknown): Promise<any> {
+    const url = `/api/v3/flows/executor/${this.slug}/?query=`;
+    let r = await this.pool.request({ path: url, method: body ? 'POST' : 'GET', headers: this.headers(!!body), body: body ? JSON.stringify(body) : undefined });
+    this.keep(r.headers);
+    while (r.statusCode === 302) {
+      await r.body.text();
+      r = await this.pool.request({ path: String(r.headers.location), method: 'GET', headers: this.headers(false) });
+      this.keep(r.headers);
+    }
+    return r.body.json();
+  }
+}
+
+async function loginRun(pool: Pool, users: { username: string; key: string }[], next: { i: number }, concurrency: number) {
+  const lat: number[] = [];
+  const deadline = Date.now() + LOGIN_SECONDS * 1000;
+  let failed = 0;
+  const worker = async () => {
+    while (Date.now() < deadline && next.i < users.length) {
+      const u = users[next.i++]!;
+      const b = new Browser(pool, 'default-authentication-flow');
+      const t0 = performance.now();
+      await b.step();
+      await b.step({ component: 'ak-stage-identification', uid_field: u.username });
+      await b.step({ component: 'ak-stage-password', password: PASSWORD });
+      const code = totpAt(u.key, currentStep({ t0: 0, step: 30 }), 6);
+      const end = await b.step({ component: 'ak-stage-authenticator-validate', code });
+      if (end.component !== 'xak-flow-redirect') failed++;
+      else lat.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  return { rate: lat.length / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99), n: lat.length, failed };
+}
+
+async function roundTrips(pool: Pool, concurrency: number, total: number) {
+  const lat: number[] = [];
+  const worker = async (n: number) => {
+    const b = new Browser(pool, 'bench-roundtrip');
+    await b.step();
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await b.step({ component: 'ak-stage-identification', uid_field: `nobody-${i}` });
+      lat.push(performance.now() - t);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => worker(Math.floor(total / concurrency))));
+  return { rate: lat.length / ((performance.now() - t0) / 1000), p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+}
+
+async function adminList(total: number) {
+  const lat: number[] = [];
+  for (let i = 0; i < total; i++) {
+    const page = 1 + (i % 50);
+    const t = performance.now();
+    const res = await fetch(`${BASE}/api/v3/stages/identification/?page_size=100&page=${page}&search=bench-stage&ordering=-name&case_insensitive_matching=true`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await res.text();
+    lat.push(performance.now() - t);
+  }
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** the pid of the node process serving (taskset execs into it, so the child's pid is the server's) */
+async function main() {
+  const env = {
+    ...process.env,
+    KEYSTAGE_PORT: String(PORT),
+    KEYSTAGE_HOST: '127.0.0.1',
+    KEYSTAGE_SQLITE_PATH: DB_PATH,
+    KEYSTAGE_LOG_LEVEL: 'warn',
+    KEYSTAGE_BOOTSTRAP_TOKEN: TOKEN,
+    KEYSTAGE_BOOTSTRAP_PASSWORD: PASSWORD,
+    KEYSTAGE_METRICS_PORT: '0',
+    KEYSTAGE_LOCKOUT_IP_LIMIT: '100000000',
+    UV_THREADPOOL_SIZE: '4',
+  };
+  console.error('raw argon2id verify rate on core 0 …');
+  const raw = await rawArgonRate();
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const server = pinned(0, process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], env);
+  try {
+    await waitReady();
+    console.error('seeding …');
+    const users = await seed();
+    // a flow without hashing: identification (pretend_user_exists off) → dummy
+    const ident = await api('POST', '/stages/identification/', { name: 'bench-rt-id', user_fields: ['username'], pretend_user_exists: false });
+    const dummy = await api('POST', '/stages/dummy/', { name: 'bench-rt-dummy' });
+    const flow = await api('POST', '/flows/instances/', { name: 'rt', slug: 'bench-roundtrip', title: 'rt', designation: 'authentication' });
+    await api('POST', '/flows/bindings/', { target: flow.pk, stage: ident.pk, order: 10 });
+    await api('POST', '/flows/bindings/', { target: flow.pk, stage: dummy.pk, order: 20 });
+
+    const pool = new Pool(BASE, { connections: 64, pipelining: 1 });
+    const next = { i: 0 };
+    console.error('logins …');
+    const logins = [];
+    for (const c of [1, 8, 32]) logins.push({ c, ...(await loginRun(pool, users, next, c)) });
+    if (process.env.BENCH_ONLY === 'login') {
+      console.log(JSON.stringify(logins));
+      return;
+    }
+    console.error('round trips …');
+    await roundTrips(pool, 8, 500);
+    const rt = await roundTrips(pool, 32, 8000);
+    console.error('admin list …');
+    await adminList(50);
+    const list = await adminList(1000);
+    const rss = rssMiB(server.pid!);
+    await pool.close();
+
+    const rows: string[][] = [['measure', 'concurrency', 'result', 'p50 ms', 'p99 ms', 'target']];
+    rows.push(['raw argon2id verify (core 0)', '4', `${raw.toFixed(1)}/s`, '', '', '']);
+    for (const l of logins)
+      rows.push([
+        'login: identification → password → TOTP → login',
+        String(l.c),
+        `${l.rate.toFixed(1)}/s (${((l.rate / raw) * 100).toFixed(0)}% of raw; ${l.n} ok, ${l.failed} failed)`,
+        l.p50.toFixed(1),
+        l.p99.toFixed(1),
+        '≥ 85% of raw',
+      ]);
+    rows.push(['executor round trip, no hashing', '32', `${rt.rate.toFixed(0)}/s`, rt.p50.toFixed(2), rt.p99.toFixed(2), '≥ 3000/s']);
+    rows.push(['admin: 100 of 10,000 stages, search + ordering', '1', '', list.p50.toFixed(2), list.p99.toFixed(2), 'p99 < 15 ms']);
+    rows.push(['resident memory after the run', '', `${rss.toFixed(0)} MiB`, '', '', '< 150 MiB']);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join(' | '));
+    console.log(`\n${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${new Date().toISOString()}`);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    fs.rmSync(DIR, { recursive: true, force: true });
+  }
+}
+
+await main();
