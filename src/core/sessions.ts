@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
+import { hot } from '../db/hot.js';
+import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/plan.js';
 import { bindingHolds } from './network-binding.js';
@@ -50,10 +52,31 @@ const newKey = () => randomBytes(32).toString('base64url');
 export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
 
 export class Sessions {
+  private readonly byKey;
+  private readonly upsert;
+
   constructor(
     private readonly db: DB,
     private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000 },
-  ) {}
+  ) {
+    this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
+    const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
+    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
+      db
+        .insertInto('sessions')
+        .values(p as never)
+        .onConflict((oc) =>
+          oc.column('session_key').doUpdateSet({
+            last_seen: (eb) => eb.ref('excluded.last_seen'),
+            user_id: (eb) => eb.ref('excluded.user_id'),
+            data: (eb) => eb.ref('excluded.data'),
+            expires: (eb) => eb.ref('excluded.expires'),
+            last_ip: (eb) => eb.ref('excluded.last_ip'),
+            last_user_agent: (eb) => eb.ref('excluded.last_user_agent'),
+          }),
+        ),
+    );
+  }
 
   /** whether a stored session may still be used by this request; refreshes its idle clock */
   private async alive(key: string, row: { expires: string; last_seen: string | null; data: string }, req: FastifyRequest): Promise<boolean> {
@@ -74,7 +97,7 @@ export class Sessions {
   async load(req: FastifyRequest): Promise<Session> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
-      const row = await this.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
+      const [row] = await this.byKey({ key });
       if (row && (await this.alive(key, row, req)))
         return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false, stored: row.data };
     }
@@ -120,12 +143,7 @@ export class Sessions {
       last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
       created: new Date().toISOString(),
     };
-    const { session_key: _k, created: _c, ...update } = row;
-    await this.db
-      .insertInto('sessions')
-      .values(row)
-      .onConflict((oc) => oc.column('session_key').doUpdateSet(update))
-      .execute();
+    await this.upsert(row);
     s.dirty = false;
     if (isNew) this.setCookies(s, req, reply);
   }

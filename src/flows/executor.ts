@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../api/routes.js';
 import { isSuperuser } from '../api/auth.js';
 import type { FlowsTable, UsersTable } from '../db/types.js';
+import { hot, type Hot } from '../db/hot.js';
 import { CSRF_HEADER, type Session } from '../core/sessions.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { loadStageConfig } from '../stages/resource.js';
@@ -178,16 +179,31 @@ async function stageInvalid(run: Run, plan: Plan, action: Plan['bindings'][numbe
   return accessDenied(run, plan.context, message);
 }
 
+const queries = new WeakMap<Services['db'], { flow: Hot<{ slug: string }, FlowsTable>; user: Hot<{ id: number }, UsersTable> }>();
+
+/** the executor's per-request lookups, compiled once per database */
+function lookups(db: Services['db']) {
+  let q = queries.get(db);
+  if (!q) {
+    q = {
+      flow: hot<{ slug: string }, FlowsTable>(db, ['slug'], (p) => db.selectFrom('flows').selectAll().where('slug', '=', p.slug)),
+      user: hot<{ id: number }, UsersTable>(db, ['id'], (p) => db.selectFrom('users').selectAll().where('id', '=', p.id)),
+    };
+    queries.set(db, q);
+  }
+  return q;
+}
+
 async function requesterOf(svc: Services, session: Session): Promise<Requester> {
   if (session.userId === null) return { user: undefined, superuser: false };
-  const user = (await svc.db.selectFrom('users').selectAll().where('id', '=', session.userId).executeTakeFirst()) as UsersTable | undefined;
+  const [user] = await lookups(svc.db).user({ id: session.userId });
   if (!user || !user.is_active) return { user: undefined, superuser: false };
   return { user, superuser: await isSuperuser(svc.db, user.id) };
 }
 
 async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
   const slug = (req.params as { flow_slug: string }).flow_slug;
-  const flow = (await svc.db.selectFrom('flows').selectAll().where('slug', '=', slug).executeTakeFirst()) as FlowsTable | undefined;
+  const [flow] = await lookups(svc.db).flow({ slug });
   if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
   const session = await svc.sessions.load(req);
   const requester = await requesterOf(svc, session);

@@ -7,6 +7,7 @@ import { apiToRow, rowToApi, rowToConfig } from '../api/serialize.js';
 import type { FilterSpec } from '../api/list.js';
 import type { Props } from '../api/schema.js';
 import type { DB } from '../db/index.js';
+import { hot, type Hot } from '../db/hot.js';
 import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/flowset.js';
 import { baseStageProps, flowSets, metaOf, stageUsedBy } from './base.js';
 import type { StageDef } from './types.js';
@@ -152,10 +153,23 @@ export function mountStage(router: ApiRouter, db: DB, def: StageDef, all: () => 
   return mountResource(router, db, stageResource(def, all));
 }
 
+const configQueries = new WeakMap<DB, Map<string, Hot<{ id: string }, Row>>>();
+
+function configQuery(db: DB, def: StageDef): Hot<{ id: string }, Row> {
+  let perDb = configQueries.get(db);
+  if (!perDb) configQueries.set(db, (perDb = new Map()));
+  let q = perDb.get(def.kind);
+  if (!q) {
+    q = hot<{ id: string }, Row>(db, ['id'], (p) => selectStages(db, def).where('s.stage_uuid' as 'stages.stage_uuid', '=', p.id) as never);
+    perDb.set(def.kind, q);
+  }
+  return q;
+}
+
 /** The stored configuration of one stage (write-only fields included), as the runtime sees it; undefined if gone. */
 export async function loadStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
-  const row = (await selectStages(db, def).where('s.stage_uuid' as 'stages.stage_uuid', '=', stageUuid).executeTakeFirst()) as Row | undefined;
+  const [row] = await configQuery(db, def)({ id: stageUuid });
   if (!row) return undefined;
-  const m2m = await m2mValues(db, def, [stageUuid]);
+  const m2m = def.m2m ? await m2mValues(db, def, [stageUuid]) : new Map([[stageUuid, {}]]);
   return { ...rowToConfig(stageProps(def), row), pk: row.stage_uuid, name: row.name, ...m2m.get(stageUuid) } as C;
 }
