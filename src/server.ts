@@ -68,6 +68,13 @@ export async function buildApp(config: Config): Promise<App> {
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustedProxies ?? false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 512 },
+    // authentik's published API docs write paths as `/api/v3//stages/…`; collapse repeated slashes in the path
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      return path.includes('//') ? path.replace(/\/{2,}/g, '/') + (q < 0 ? '' : url.slice(q)) : url;
+    },
   });
   await app.register(cookie, { secret: settings.secretKey });
 
