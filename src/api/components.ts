@@ -42,11 +42,11 @@ export function registerSharedComponents(router: ApiRouter) {
       description: str,
       component: str,
       model_name: str,
-      icon_url: { type: 'string', nullable: true },
+      icon_url: { type: 'string' },
       requires_enterprise: { type: 'boolean', default: false },
       deprecated: { type: 'boolean', default: false },
     },
-    required: ['component', 'description', 'icon_url', 'model_name', 'name'],
+    required: ['component', 'description', 'model_name', 'name'],
   });
   router.component('FlowDiagram', { type: 'object', properties: { diagram: { ...str, ...ro } } });
   router.component('Link', { type: 'object', properties: { link: { ...str, ...ro } }, required: ['link'] });

@@ -51,7 +51,6 @@ export function mountAllStages(router: ApiRouter, db: DB) {
             description: d.description,
             component: d.component,
             model_name: d.kind,
-            icon_url: null,
             requires_enterprise: false,
             deprecated: false,
           }))

@@ -1,0 +1,60 @@
+/**
+ * Validates response bodies against the component schemas of the official client's schema.yml (authentik
+ * 2026.8.3), with ajv. OpenAPI 3.0's `nullable` is turned into JSON Schema's null type on load.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { parse } from 'yaml';
+import Ajv2020 from 'ajv';
+import addFormats from 'ajv-formats';
+
+const require = createRequire(import.meta.url);
+const SCHEMA_PATH = require.resolve('@goauthentik/api/schema.yml');
+
+function toJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema);
+  if (!node || typeof node !== 'object') return node;
+  const src = node as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(src)) {
+    if (k === 'nullable' || k === 'discriminator' || k === 'example' || k === 'xml') continue;
+    out[k] = toJsonSchema(v);
+  }
+  if (src.nullable === true) {
+    if (typeof out.type === 'string') {
+      out.type = [out.type, 'null'];
+      if (Array.isArray(out.enum)) out.enum = [...out.enum, null];
+      return out;
+    }
+    return { anyOf: [out, { type: 'null' }] };
+  }
+  return out;
+}
+
+let ajv: Ajv2020 | undefined;
+
+function load(): Ajv2020 {
+  if (ajv) return ajv;
+  const doc = parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as { components: { schemas: Record<string, unknown> } };
+  const a = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
+  (addFormats as unknown as (a: Ajv2020) => void)(a);
+  a.addSchema({ $id: 'authentik', components: { schemas: toJsonSchema(doc.components.schemas) } });
+  ajv = a;
+  return a;
+}
+
+/** throws with ajv's messages when `body` does not match component `name` */
+export function assertMatches(name: string, body: unknown): void {
+  const validate = load().getSchema(`authentik#/components/schemas/${name}`);
+  if (!validate) throw new Error(`no component ${name} in schema.yml`);
+  if (!validate(body)) {
+    const errs = (validate.errors ?? []).slice(0, 8).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+    throw new Error(`response does not match ${name}:\n${errs.join('\n')}\n${JSON.stringify(body).slice(0, 800)}`);
+  }
+}
+
+/** a JSON array whose items match `name` */
+export function assertArrayOf(name: string, body: unknown): void {
+  if (!Array.isArray(body)) throw new Error(`expected an array of ${name}`);
+  for (const item of body) assertMatches(name, item);
+}
