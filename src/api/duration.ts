@@ -14,9 +14,9 @@ export function parseDuration(value: string): number | undefined {
   let total = 0;
   let known = 0;
   for (const part of value.split(';')) {
-    if (part.trim() === '') continue;
+    // an empty segment (trailing ";" or an empty string) is an error, as in authentik
     const eq = part.indexOf('=');
-    if (eq < 0) return undefined;
+    if (eq < 0 || part.indexOf('=', eq + 1) >= 0) return undefined;
     const key = part.slice(0, eq).trim().toLowerCase();
     const num = Number(part.slice(eq + 1).trim());
     if (part.slice(eq + 1).trim() === '' || !Number.isFinite(num)) return undefined;
