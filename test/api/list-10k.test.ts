@@ -13,8 +13,8 @@ for (const dialect of dialects()) {
     before(async () => {
       srv = await startServer(dialect);
       passwordStage = (await call(srv, 'POST', '/stages/password/', { name: 'list-pw', backends: ['authentik.core.auth.InbuiltBackend'] })).body.pk;
-      const stages = [];
-      const idents = [];
+      const stages: { stage_uuid: string; name: string; kind: string }[] = [];
+      const idents: Record<string, unknown>[] = [];
       for (let i = 0; i < N; i++) {
         const id = randomUUID();
         stages.push({ stage_uuid: id, name: `bulk-${String(i).padStart(5, '0')}${i % 7 === 0 ? '-seven' : ''}`, kind: 'identificationstage' });

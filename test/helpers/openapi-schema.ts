@@ -5,8 +5,11 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { parse } from 'yaml';
-import Ajv2020 from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv, type ErrorObject } from 'ajv';
+import formats from 'ajv-formats';
+
+// ajv-formats is CommonJS: its plugin is the module itself or its `default`
+const addFormats = ((formats as unknown as { default?: unknown }).default ?? formats) as (a: Ajv) => void;
 
 const require = createRequire(import.meta.url);
 const SCHEMA_PATH = require.resolve('@goauthentik/api/schema.yml');
@@ -31,13 +34,13 @@ function toJsonSchema(node: unknown): unknown {
   return out;
 }
 
-let ajv: Ajv2020 | undefined;
+let ajv: Ajv | undefined;
 
-function load(): Ajv2020 {
+function load(): Ajv {
   if (ajv) return ajv;
   const doc = parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as { components: { schemas: Record<string, unknown> } };
-  const a = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
-  (addFormats as unknown as (a: Ajv2020) => void)(a);
+  const a = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+  addFormats(a);
   a.addSchema({ $id: 'authentik', components: { schemas: toJsonSchema(doc.components.schemas) } });
   ajv = a;
   return a;
@@ -48,7 +51,7 @@ export function assertMatches(name: string, body: unknown): void {
   const validate = load().getSchema(`authentik#/components/schemas/${name}`);
   if (!validate) throw new Error(`no component ${name} in schema.yml`);
   if (!validate(body)) {
-    const errs = (validate.errors ?? []).slice(0, 8).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+    const errs = (validate.errors ?? []).slice(0, 8).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
     throw new Error(`response does not match ${name}:\n${errs.join('\n')}\n${JSON.stringify(body).slice(0, 800)}`);
   }
 }
