@@ -56,9 +56,21 @@ export class BrowserSession {
     return (await this.flows.flowsExecutorGetRaw({ flowSlug: slug, query })).raw.json();
   }
 
-  /** POST a response (raw JSON of the answer after following 302s) */
+  /**
+   * POST a response (raw JSON of the answer after following 302s). Written in the wire's snake_case; the client's
+   * models take camelCase and turn it back into snake_case, so keys are converted first.
+   */
   async solve(slug: string, response: Record<string, unknown>, query = ''): Promise<any> {
-    const r = await this.flows.flowsExecutorSolveRaw({ flowSlug: slug, query, flowChallengeResponseRequest: response as never });
+    const r = await this.flows.flowsExecutorSolveRaw({ flowSlug: slug, query, flowChallengeResponseRequest: camel(response) as never });
     return r.raw.json();
   }
+}
+
+const OPAQUE = new Set(['webauthn', 'passkey', 'challenge', 'response']);
+
+/** snake_case keys → camelCase, recursively (WebAuthn payloads are passed through as they are) */
+function camel(v: unknown, key = ''): unknown {
+  if (OPAQUE.has(key) || !v || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => camel(x));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x, k)]));
 }

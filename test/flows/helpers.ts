@@ -1,0 +1,46 @@
+/** Building flows and users for executor tests through the admin API. */
+import assert from 'node:assert/strict';
+import { call, type TestServer } from '../helpers/server.js';
+
+export async function createUser(srv: TestServer, username: string, password: string, extra: Record<string, unknown> = {}): Promise<number> {
+  const u = await call(srv, 'POST', '/core/users/', { username, name: `${username} Example`, email: `${username}@example.com`, ...extra });
+  assert.equal(u.status, 201, JSON.stringify(u.body));
+  assert.equal((await call(srv, 'POST', `/core/users/${u.body.pk}/set_password/`, { password })).status, 204);
+  return u.body.pk;
+}
+
+export async function stagePk(srv: TestServer, path: string, name: string): Promise<string> {
+  const r = await call(srv, 'GET', `${path}?name=${encodeURIComponent(name)}`);
+  return r.body.results[0].pk;
+}
+
+/** a flow binding the given stages in order; returns its slug */
+export async function flowOf(srv: TestServer, slug: string, stages: string[], extra: Record<string, unknown> = {}): Promise<string> {
+  const f = await call(srv, 'POST', '/flows/instances/', { name: slug, slug, title: slug, designation: 'authentication', ...extra });
+  assert.equal(f.status, 201, JSON.stringify(f.body));
+  let order = 10;
+  for (const stage of stages) {
+    const b = await call(srv, 'POST', '/flows/bindings/', { target: f.body.pk, stage, order });
+    assert.equal(b.status, 201, JSON.stringify(b.body));
+    order += 10;
+  }
+  return slug;
+}
+
+export async function createStage(srv: TestServer, path: string, body: Record<string, unknown>): Promise<string> {
+  const r = await call(srv, 'POST', path, body);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.pk;
+}
+
+export const defaultStages = async (srv: TestServer) => ({
+  identification: await stagePk(srv, '/stages/identification/', 'default-authentication-identification'),
+  password: await stagePk(srv, '/stages/password/', 'default-authentication-password'),
+  mfa: await stagePk(srv, '/stages/authenticator/validate/', 'default-authentication-mfa-validation'),
+  login: await stagePk(srv, '/stages/user_login/', 'default-authentication-login'),
+});
+
+export const withoutUser = (c: Record<string, unknown>) => {
+  const { pending_user: _u, pending_user_avatar: _a, ...rest } = c;
+  return rest;
+};
