@@ -145,7 +145,8 @@ for (const dialect of dialects()) {
     });
 
     it('invalid_response_action restart and restart_with_context', async () => {
-      const binding = (await call(srv, 'GET', `/flows/bindings/?stage=${stages.password}`)).body.results.find((x: { stage_obj: { flow_set: { slug: string }[] } }) => x.stage_obj.flow_set.some((f) => f.slug === FLOW));
+      const target = (await call(srv, 'GET', `/flows/instances/${FLOW}/`)).body.pk;
+      const binding = (await call(srv, 'GET', `/flows/bindings/?stage=${stages.password}&target=${target}`)).body.results[0];
       try {
         await call(srv, 'PATCH', `/flows/bindings/${binding.pk}/`, { invalid_response_action: 'restart' });
         const b = new BrowserSession(srv);
