@@ -1,0 +1,199 @@
+/**
+ * Authenticator validation through the executor: TOTP (and replay refused), recovery codes (single use, also under
+ * a race), WebAuthn (authentik's test vector), last_auth_threshold, not_configured_action, throttling.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { BrowserSession } from '../helpers/official-client.js';
+import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
+import { hashStaticToken } from '../../src/core/mfa/static.js';
+
+const SECRET = 'mfa-test-secret-' + 's'.repeat(32);
+const FLOW = 'default-authentication-flow';
+const code = (key: string, offset = 0) => totpAt(key, currentStep({ t0: 0, step: 30 }) + offset, 6);
+
+// authentik's WebAuthn test vector A (flow-engine.md): rpId localhost, origin http://localhost:9000, counter 5
+const VECTOR = {
+  credentialId: 'QKZ97ASJAOIDyipAs6mKUxDUZgDrWrbAsUb5leL7-oU',
+  publicKey: 'pQECAyYgASFYIGsBLkklToCQkT7qJT_bJYN1sEc1oJdbnmoOc43i0JH6IlggLTXytuhzFVYYAK4PQNj8_coGrbbzSfUxdiPAcZTQCyU',
+  challenge: 'g98I51mQvZXo5lxLfhrD2zfolhZbLRyCgqkkYap1jwSaJ13BguoJWCF9_Lg3AgO4Wh-Bqa556JE20oKsYbl6RA',
+  assertion: {
+    id: 'QKZ97ASJAOIDyipAs6mKUxDUZgDrWrbAsUb5leL7-oU',
+    rawId: 'QKZ97ASJAOIDyipAs6mKUxDUZgDrWrbAsUb5leL7-oU',
+    type: 'public-key',
+    assertionClientExtensions: '{}',
+    response: {
+      clientDataJSON:
+        'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiZzk4STUxbVF2WlhvNWx4TGZockQyemZvbGhaYkxSeUNncWtrWWFwMWp3U2FKMTNCZ3VvSldDRjlfTGczQWdPNFdoLUJxYTU1NkpFMjBvS3NZYmw2UkEiLCJvcmlnaW4iOiJodHRwOi8vbG9jYWxob3N0OjkwMDAiLCJjcm9zc09yaWdpbiI6ZmFsc2UsIm90aGVyX2tleXNfY2FuX2JlX2FkZGVkX2hlcmUiOiJkbyBub3QgY29tcGFyZSBjbGllbnREYXRhSlNPTiBhZ2FpbnN0IGEgdGVtcGxhdGUuIFNlZSBodHRwczovL2dvby5nbC95YWJQZXgifQ==',
+      signature: 'MEQCIFNlrHf9ablJAalXLWkrqvHB8oIu8kwvRpH3X3rbJVpIAiAqtOK6mIZPk62kZN0OzFsHfuvu_RlOl7zlqSNzDdz_Ag==',
+      authenticatorData: 'SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAABQ==',
+      userHandle: null,
+    },
+  },
+};
+
+for (const dialect of dialects()) {
+  describe(`executor: authenticator validation (${dialect})`, () => {
+    let srv: TestServer;
+    let stages: Awaited<ReturnType<typeof defaultStages>>;
+    before(async () => {
+      srv = await startServer(dialect, { secretKey: SECRET, trustedProxies: '127.0.0.1' });
+      stages = await defaultStages(srv);
+    });
+    after(async () => srv.close());
+
+    const now = () => new Date().toISOString();
+    async function totpUser(name: string) {
+      const id = await createUser(srv, name, `${name}-password-1`);
+      const key = newTotpKey();
+      const dev = await srv.app.store.db
+        .insertInto('totp_devices')
+        .values({ user_id: id, name: 'phone', confirmed: 1, created: now(), last_updated: now(), last_used: null, key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { id, key, device: dev.id };
+    }
+    async function staticUser(name: string, codes: string[]) {
+      const id = await createUser(srv, name, `${name}-password-1`);
+      const dev = await srv.app.store.db
+        .insertInto('static_devices')
+        .values({ user_id: id, name: 'codes', confirmed: 1, created: now(), last_updated: now(), last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      for (const c of codes) await srv.app.store.db.insertInto('static_tokens').values({ device_id: dev.id, token: hashStaticToken(SECRET, c) } as never).execute();
+      return { id, device: dev.id };
+    }
+    async function atValidation(username: string, headers: Record<string, string> = {}, b = new BrowserSession(srv, headers)) {
+      await b.get(FLOW);
+      await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: username });
+      const ch = await b.solve(FLOW, { component: 'ak-stage-password', password: `${username}-password-1` });
+      return { b, ch };
+    }
+
+    it('TOTP: the challenge lists the device; a wrong code is refused; the right code logs in; replaying it is refused', async () => {
+      const u = await totpUser('kim');
+      const { b, ch } = await atValidation('kim');
+      assert.equal(ch.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(ch.device_challenges, [{ device_class: 'totp', device_uid: String(u.device), challenge: {}, last_used: null }]);
+      const good = code(u.key);
+      const wrong = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good === '123456' ? '654321' : '123456' });
+      assert.deepEqual(wrong.response_errors, { code: [{ string: 'Invalid Token. Please ensure the time on your device is accurate and try again.', code: 'invalid' }] });
+      // the failed attempt throttles the device for a second (totp_otp_throttling_factor 1): the right code waits
+      const throttled = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
+      assert.equal(throttled.component, 'ak-stage-authenticator-validate', 'refused while throttled');
+      await new Promise((r) => setTimeout(r, 1100));
+      const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const replay = await atValidation('kim');
+      const again = await replay.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
+      assert.equal(again.component, 'ak-stage-authenticator-validate', 'the same code in the same time step is refused');
+      const row = await srv.app.store.db.selectFrom('totp_devices').select(['last_used', 'last_t']).where('id', '=', u.device).executeTakeFirstOrThrow();
+      assert.ok(row.last_used);
+      assert.ok(row.last_t >= currentStep({ t0: 0, step: 30 }) - 1);
+    });
+
+    it('recovery code: used once; two sessions racing with the same code — exactly one wins', async () => {
+      await staticUser('lou', ['SingleUse123', 'RaceCode456']);
+      const first = await atValidation('lou');
+      assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component, 'xak-flow-redirect');
+      const second = await atValidation('lou');
+      assert.equal((await second.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component, 'ak-stage-authenticator-validate');
+      // that failure throttles the device for a second
+      await new Promise((r) => setTimeout(r, 1100));
+      const [a, b] = await Promise.all([atValidation('lou'), atValidation('lou')]);
+      const results = await Promise.all([a, b].map((s) => s.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'RaceCode456' })));
+      assert.deepEqual(results.map((r) => r.component).sort(), ['ak-stage-authenticator-validate', 'xak-flow-redirect']);
+    });
+
+    it('WebAuthn: authentik’s test vector verifies; the counter is stored; a replay fails', async () => {
+      const id = await createUser(srv, 'mo', 'mo-password-1');
+      const dev = await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'vector key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 4, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const headers = { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' };
+      const { b, ch } = await atValidation('mo', headers);
+      const wa = ch.device_challenges.find((c: { device_class: string }) => c.device_class === 'webauthn');
+      assert.equal(wa.challenge.rpId, 'localhost');
+      assert.equal(wa.challenge.timeout, 60000);
+      assert.deepEqual(wa.challenge.allowCredentials, [{ id: VECTOR.credentialId, type: 'public-key' }]);
+      // the vector was signed over a fixed challenge: put it where the render stored its own
+      const key = b.cookies.get('authentik_session')!;
+      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
+      const data = JSON.parse(row.data);
+      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const after = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('id', '=', dev.id).executeTakeFirstOrThrow();
+      assert.equal(after.sign_count, 5);
+      const again = await atValidation('mo', headers);
+      const k2 = again.b.cookies.get('authentik_session')!;
+      const d2 = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', k2).executeTakeFirstOrThrow()).data);
+      d2.plan.context.webauthnChallenge = VECTOR.challenge;
+      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(d2) }).where('session_key', '=', k2).execute();
+      const replay = await again.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+      assert.deepEqual(replay.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
+    });
+
+    it('last_auth_threshold: a second login within the threshold skips MFA in the same browser only, and only for that user', async () => {
+      await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'hours=1' });
+      try {
+        const u = await totpUser('nia');
+        await totpUser('otto');
+        const first = await atValidation('nia');
+        assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component, 'xak-flow-redirect');
+        assert.ok(first.b.cookies.get('authentik_mfa'));
+        // a later login in the same browser (only the MFA cookie kept)
+        const later = new BrowserSession(srv);
+        later.cookies.set('authentik_mfa', first.b.cookies.get('authentik_mfa')!);
+        const skipped = await atValidation('nia', {}, later);
+        assert.equal(skipped.ch.component, 'xak-flow-redirect', 'validation skipped');
+        const other = new BrowserSession(srv);
+        other.cookies.set('authentik_mfa', first.b.cookies.get('authentik_mfa')!);
+        const notSkipped = await atValidation('otto', {}, other);
+        assert.equal(notSkipped.ch.component, 'ak-stage-authenticator-validate', 'the cookie is bound to the user');
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'seconds=0' });
+      }
+    });
+
+    it('not_configured_action: skip logs in a user without devices; deny refuses', async () => {
+      await createUser(srv, 'pat', 'pat-password-1');
+      assert.equal((await atValidation('pat')).ch.component, 'xak-flow-redirect');
+      await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { not_configured_action: 'deny' });
+      try {
+        const { ch } = await atValidation('pat');
+        assert.equal(ch.component, 'ak-stage-access-denied');
+        assert.equal(ch.error_message, 'No (allowed) MFA authenticator configured.');
+        assert.equal(ch.pending_user, 'pat');
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { not_configured_action: 'skip' });
+      }
+    });
+
+    it('device_classes: a class the stage does not allow is not offered, and its codes do not count', async () => {
+      const u = await totpUser('quin');
+      const ident = await createStage(srv, '/stages/identification/', { name: 'mfa-static-only-id', user_fields: ['username'], password_stage: stages.password });
+      const mfa = await createStage(srv, '/stages/authenticator/validate/', { name: 'mfa-static-only', device_classes: ['static'], not_configured_action: 'deny' });
+      const slug = await flowOf(srv, 'mfa-static-only-flow', [ident, mfa, stages.login]);
+      const b = new BrowserSession(srv);
+      await b.get(slug);
+      const r = await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'quin', password: 'quin-password-1' });
+      assert.equal(r.component, 'ak-stage-access-denied');
+      void u;
+    });
+
+    it('selection: an offered challenge alone is "Empty response"; a foreign one is refused', async () => {
+      const u = await totpUser('rae');
+      const { b } = await atValidation('rae');
+      const sel = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'totp', device_uid: String(u.device), challenge: {} } });
+      assert.deepEqual(sel.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
+      const bad = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'webauthn', device_uid: 'quox', challenge: {} } });
+      assert.deepEqual(bad.response_errors, { selected_challenge: [{ string: 'invalid challenge selected', code: 'invalid' }] });
+    });
+  });
+}
