@@ -1,0 +1,113 @@
+/**
+ * Two Keystage processes on one PostgreSQL database: a login started on one finishes on the other, and the
+ * session then works on both. Only with KEYSTAGE_TEST_DATABASE_URL (SQLite is one process by design), so the suite
+ * is not registered otherwise.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNode(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      KEYSTAGE_PORT: String(port),
+      KEYSTAGE_HOST: '127.0.0.1',
+      KEYSTAGE_DATABASE_URL: databaseUrl,
+      KEYSTAGE_SECRET_KEY: 'two-nodes-shared-secret-' + 'z'.repeat(24),
+      KEYSTAGE_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
+      KEYSTAGE_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
+      KEYSTAGE_LOG_LEVEL: 'warn',
+      KEYSTAGE_METRICS_PORT: '0',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, child };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('node did not start');
+}
+
+/** a browser's cookie jar used against any node */
+class Jar {
+  cookies = new Map<string, string>();
+  async send(base: string, method: string, path: string, body?: unknown): Promise<any> {
+    let res = await fetch(`${base}${path}`, { method, headers: this.headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+    this.keep(res);
+    while (res.status === 302) {
+      res = await fetch(new URL(res.headers.get('location')!, base), { headers: this.headers(false), redirect: 'manual' });
+      this.keep(res);
+    }
+    return { status: res.status, body: await res.json() };
+  }
+  private headers(json: boolean) {
+    const h: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    if (json) h['content-type'] = 'application/json';
+    const csrf = this.cookies.get('authentik_csrf');
+    if (csrf) h['x-authentik-csrf'] = csrf;
+    return h;
+  }
+  private keep(res: Response) {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const i = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
+    }
+  }
+}
+
+if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
+  describe('two Keystage processes on one PostgreSQL database', () => {
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let a: { url: string; child: ChildProcess };
+    let b: { url: string; child: ChildProcess };
+    before(async () => {
+      db = await freshDatabase('postgres');
+      // both start at once: migrations and first-start seeding must not collide
+      [a, b] = await Promise.all([startNode(db.overrides.databaseUrl!), startNode(db.overrides.databaseUrl!)]);
+    });
+    after(async () => {
+      for (const n of [a, b]) n?.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      await db?.drop();
+    });
+
+    it('a login started on node A finishes on node B; the session is valid on both', async () => {
+      const flow = '/api/v3/flows/executor/default-authentication-flow/?query=';
+      const jar = new Jar();
+      const ident = await jar.send(a.url, 'GET', flow);
+      assert.equal(ident.body.component, 'ak-stage-identification');
+      const pw = await jar.send(b.url, 'POST', flow, { component: 'ak-stage-identification', uid_field: 'akadmin' });
+      assert.equal(pw.body.component, 'ak-stage-password', 'node B continues the plan node A made');
+      const done = await jar.send(a.url, 'POST', flow, { component: 'ak-stage-password', password: ADMIN_PASSWORD });
+      assert.equal(done.body.component, 'xak-flow-redirect');
+      for (const node of [a, b]) {
+        const me = await jar.send(node.url, 'GET', '/api/v3/core/users/me/');
+        assert.equal(me.status, 200);
+        assert.equal(me.body.user.username, 'akadmin');
+      }
+      // both nodes created the default flows exactly once
+      const flows = await fetch(`${b.url}/api/v3/flows/instances/?slug=default-authentication-flow`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(((await flows.json()) as { pagination: { count: number } }).pagination.count, 1);
+    });
+  });
+}
