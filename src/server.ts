@@ -16,6 +16,7 @@ import { mountStages } from './stages/api.js';
 import { stageMigrations } from './stages/registry.js';
 import { mountUsers } from './core/users.js';
 import { mountTokens } from './core/tokens.js';
+import { mountDevices } from './core/devices-api/index.js';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';
 import { Sessions } from './core/sessions.js';
@@ -126,6 +127,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountStages(router, store.db);
   mountUsers(router, store.db, config, settings.installId);
   mountTokens(router, store.db, settings.installId);
+  mountDevices(router, store.db, settings.installId, settings.secretKey);
   mountExecutor(router, services);
   mountEvents(router, store.db);
   mountFlowUrls(app, store.db, sessions);

@@ -13,7 +13,7 @@ import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
 import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
-import { DEVICE_CLASSES } from '../../core/devices.js';
+import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';

@@ -1,7 +1,7 @@
 /** Device classes and their authentik identities (labels, verbose names), shared by the device APIs and used_by. */
-import type { UsedBy } from '../api/resource.js';
-import type { DB } from '../db/index.js';
-import type { UsersTable } from '../db/types.js';
+import type { UsedBy } from '../../api/resource.js';
+import type { DB } from '../../db/index.js';
+import type { UsersTable } from '../../db/types.js';
 
 export const DEVICE_CLASSES = {
   static: {
