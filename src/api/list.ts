@@ -3,7 +3,7 @@
  * dropped), `search` (every term must match some search field, case-insensitive substring) and exact filters with
  * django-filter's 400 messages.
  */
-import { sql, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
+import { sql, PostgresAdapter, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
 import type { DB } from '../db/index.js';
 import { NotFound, ValidationError, type FieldErrors } from './errors.js';
 import { isUuid, missingIds, normalizeUuid } from './validate.js';
@@ -164,11 +164,11 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
   if (Object.keys(errors).length) throw new ValidationError(errors);
   const search = first(query.search);
   if (search && spec.search.length) {
+    // case-insensitive substring: PostgreSQL's ILIKE; SQLite's LIKE already ignores ASCII case
+    const op = db.getExecutor().adapter instanceof PostgresAdapter ? 'ilike' : 'like';
     for (const term of searchTerms(search)) {
       const pat = `%${likeEscape(term)}%`;
-      conds.push((eb) =>
-        eb.or(spec.search.map((c) => eb(sql`lower(${sql.ref(c)})`, 'like', sql<string>`${pat} escape '\\'`))),
-      );
+      conds.push((eb) => eb.or(spec.search.map((c) => eb(sql.ref(c), op, sql<string>`${pat} escape '\\'`))));
     }
   }
   return conds;

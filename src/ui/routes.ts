@@ -1,6 +1,6 @@
 /**
  * The browser side: /if/flow/{slug}/ (the flow interface shell), /if/user/ (who is logged in), the bundle built by
- * web/build.ts, and the default background/avatar images.
+ * scripts/build.ts, and the default background/avatar images.
  */
 import fs from 'node:fs';
 import path from 'node:path';
