@@ -13,6 +13,8 @@
  *   x-allow-empty          – for arrays: [] accepted (default: accepted)
  *   x-json                 – stored as JSON text
  *   x-no-trim              – strings kept as sent (secrets)
+ *   x-null-as              – value stored when a client sends null for a non-nullable field
+ *   x-emit-string          – stored as a number, emitted as a string (TOTP digits)
  */
 import { Type, type TSchema, type SchemaOptions } from '@sinclair/typebox';
 

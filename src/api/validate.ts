@@ -131,6 +131,8 @@ function coerceFkValue(v: unknown, ref?: Ref): Result {
 function coerce(s: TSchema, v: unknown): Result {
   if (v === null) {
     if (s.nullable) return { ok: true, value: null };
+    // older clients send null where newer schemas want "" (authentik 2024.12's friendly_name)
+    if (s['x-null-as'] !== undefined) return { ok: true, value: s['x-null-as'] };
     return fail('This field may not be null.');
   }
   if (s['x-ref']) return coerceFkValue(v, s['x-ref'] as Ref);

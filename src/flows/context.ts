@@ -39,6 +39,14 @@ export interface FlowContext {
   mfaStages?: string[];
   /** base64url WebAuthn challenge issued on the last render (MFA or passkey) */
   webauthnChallenge?: string;
+  /** enrolment in progress: the unconfirmed device, codes shown once, the registration challenge, failures */
+  enrolment?: {
+    totpDevice?: number;
+    staticDevice?: number;
+    staticCodes?: string[];
+    webauthnChallenge?: string;
+    webauthnFailures?: number;
+  };
   /** post-flow redirect that overrides `next` */
   redirect?: string;
   denyMessage?: string;

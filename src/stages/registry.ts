@@ -8,6 +8,9 @@ import { userLoginStage } from './user_login/index.js';
 import { denyStage } from './deny/index.js';
 import { dummyStage } from './dummy/index.js';
 import { userLogoutStage } from './user_logout/index.js';
+import { authenticatorTotpStage } from './authenticator_totp/index.js';
+import { authenticatorStaticStage } from './authenticator_static/index.js';
+import { authenticatorWebauthnStage } from './authenticator_webauthn/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -18,6 +21,9 @@ export const stageTypes: StageDef[] = [
   denyStage,
   dummyStage,
   userLogoutStage,
+  authenticatorTotpStage,
+  authenticatorStaticStage,
+  authenticatorWebauthnStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

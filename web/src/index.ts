@@ -7,3 +7,6 @@ import '../../src/stages/captcha/ui.js';
 import '../../src/stages/authenticator_validate/ui.js';
 import '../../src/stages/user_login/ui.js';
 import '../../src/stages/dummy/ui.js';
+import '../../src/stages/authenticator_totp/ui.js';
+import '../../src/stages/authenticator_static/ui.js';
+import '../../src/stages/authenticator_webauthn/ui.js';

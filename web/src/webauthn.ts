@@ -38,3 +38,27 @@ export async function getAssertion(options: Record<string, any>, mediation?: Cre
     },
   };
 }
+
+/** registration: creation options from the server (base64url) → navigator.credentials.create → JSON */
+export async function createCredential(options: Record<string, any>): Promise<Record<string, unknown>> {
+  const publicKey: PublicKeyCredentialCreationOptions = {
+    ...options,
+    challenge: fromB64url(options.challenge),
+    user: { ...options.user, id: fromB64url(options.user.id) },
+    excludeCredentials: (options.excludeCredentials ?? []).map((c: { id: string; type: 'public-key' }) => ({ ...c, id: fromB64url(c.id) })),
+  } as PublicKeyCredentialCreationOptions;
+  const cred = (await navigator.credentials.create({ publicKey })) as PublicKeyCredential | null;
+  if (!cred) throw new Error('no credential');
+  const r = cred.response as AuthenticatorAttestationResponse;
+  return {
+    id: cred.id,
+    rawId: toB64url(cred.rawId),
+    type: cred.type,
+    clientExtensionResults: cred.getClientExtensionResults(),
+    response: {
+      clientDataJSON: toB64url(r.clientDataJSON),
+      attestationObject: toB64url(r.attestationObject),
+      transports: typeof r.getTransports === 'function' ? r.getTransports() : [],
+    },
+  };
+}

@@ -16,6 +16,9 @@ import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, 
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
+// call-time use only: the registry lists this stage too
+import { stageTypeByKind } from '../registry.js';
+import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 
 export interface ValidateConfig {
@@ -63,7 +66,8 @@ function webauthnOptions(c: Call, devices: UserDevices) {
 async function configurationStages(c: Call) {
   if (!c.config.configuration_stages.length) return [];
   const rows = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'name', 'kind']).where('stage_uuid', 'in', c.config.configuration_stages).execute();
-  return rows;
+  // in the order the administrator listed them
+  return rows.sort((a, b) => c.config.configuration_stages.indexOf(a.stage_uuid) - c.config.configuration_stages.indexOf(b.stage_uuid));
 }
 
 function challengeOf(challenges: DeviceChallenge[], stages: { pk: string; name: string; verbose_name: string; meta_model_name: string }[] = []): Challenge {
@@ -101,12 +105,18 @@ async function notConfigured(c: Call): Promise<Outcome> {
         return ok();
       }
       c.ctx.mfaStages = stages.map((s) => s.stage_uuid);
-      return show(
-        challengeOf(
-          [],
-          stages.map((s) => ({ pk: s.stage_uuid, name: s.name, verbose_name: s.kind, meta_model_name: s.kind })),
-        ),
-      );
+      const selectable = [];
+      for (const s of stages) {
+        const def = stageTypeByKind(s.kind);
+        const cfg = def ? await loadStageConfig<{ friendly_name?: string }>(c.svc.db, def, s.stage_uuid) : undefined;
+        selectable.push({
+          pk: s.stage_uuid,
+          name: cfg?.friendly_name || s.name,
+          verbose_name: (def?.verboseName ?? s.kind).replace(/\s*Setup Stage$/, '').trim(),
+          meta_model_name: def ? `${def.app}.${def.kind}` : s.kind,
+        });
+      }
+      return show(challengeOf([], selectable));
     }
   }
 }

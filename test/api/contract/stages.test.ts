@@ -69,8 +69,30 @@ const CASES: StageCase[] = [
     patch: { throwError: true },
     patched: { throw_error: true },
   },
+  {
+    method: 'stagesAuthenticatorTotp', request: 'AuthenticatorTOTPStageRequest', component: 'AuthenticatorTOTPStage', model: 'AuthenticatorTOTPStage',
+    create: { digits: '6' },
+    defaults: { friendly_name: '', configure_flow: null, digits: '6' },
+    patch: { digits: '8', friendlyName: 'Phone app' },
+    patched: { digits: '8', friendly_name: 'Phone app' },
+  },
+  {
+    method: 'stagesAuthenticatorStatic', request: 'AuthenticatorStaticStageRequest', component: 'AuthenticatorStaticStage', model: 'AuthenticatorStaticStage',
+    create: {},
+    defaults: { friendly_name: '', configure_flow: null, token_count: 6, token_length: 12 },
+    patch: { tokenCount: 8 },
+    patched: { token_count: 8 },
+  },
+  {
+    method: 'stagesAuthenticatorWebauthn', request: 'AuthenticatorWebAuthnStageRequest', component: 'AuthenticatorWebAuthnStage', model: 'AuthenticatorWebAuthnStage',
+    create: {},
+    defaults: { user_verification: 'preferred', authenticator_attachment: null, resident_key_requirement: 'preferred', hints: [], device_type_restrictions: [], device_type_restrictions_obj: [], max_attempts: 0 },
+    patch: { maxAttempts: 3, authenticatorAttachment: 'platform' },
+    patched: { max_attempts: 3, authenticator_attachment: 'platform' },
+  },
 ];
 
+/** the client's parameter name for a request body: `AuthenticatorTOTPStageRequest` → `authenticatorTOTPStageRequest` */
 const lc = (s: string) => s[0]!.toLowerCase() + s.slice(1);
 
 for (const dialect of dialects()) {
@@ -142,7 +164,7 @@ for (const dialect of dialects()) {
       assertArrayOf('TypeCreate', types);
       const names = types.map((t: { name: string }) => t.name);
       assert.deepEqual(names, [...names].sort((a: string, b: string) => a.localeCompare(b)));
-      for (const n of ['Identification Stage', 'Captcha Stage', 'Authenticator Validation Stage', 'Password Stage', 'User Login Stage', 'Deny Stage'])
+      for (const n of ['Identification Stage', 'Captcha Stage', 'Authenticator Validation Stage', 'Password Stage', 'User Login Stage', 'Deny Stage', 'TOTP Authenticator Setup Stage', 'Static Authenticator Setup Stage', 'WebAuthn Authenticator Setup Stage'])
         assert.ok(names.includes(n), n);
       assertArrayOf('UsedBy', await body(api.stagesAllUsedByListRaw({ stageUuid: d.pk })));
       assert.equal(await status(api.stagesAllDestroyRaw({ stageUuid: d.pk })), 204);
@@ -157,6 +179,22 @@ for (const dialect of dialects()) {
       await api.stagesPasswordDestroyRaw({ stageUuid: pw.pk });
       const after = await body(api.stagesIdentificationRetrieveRaw({ stageUuid: id.pk }));
       assert.equal(after.password_stage, null);
+    });
+
+    it('setup stages validate like authentik: digits required, token_length ≤ 100, null friendly_name from old clients stored as ""', async () => {
+      const noDigits = await failure(api.stagesAuthenticatorTotpCreateRaw({ authenticatorTOTPStageRequest: { name: 'totp-no-digits' } as never }));
+      assert.deepEqual(noDigits.body, { digits: ['This field is required.'] });
+      const long = await failure(api.stagesAuthenticatorStaticCreateRaw({ authenticatorStaticStageRequest: { name: 'static-long', tokenLength: 101 } }));
+      assert.deepEqual(long.body, { token_length: ['Ensure this value is less than or equal to 100.'] });
+      const old = await fetch(`${srv.api}/stages/authenticator/totp/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'totp-old-client', digits: 8, friendly_name: null }),
+      });
+      const created = await old.json();
+      assert.equal(old.status, 201);
+      assert.equal(created.friendly_name, '');
+      assert.equal(created.digits, '8');
     });
 
     it('validation errors come in DRF shape', async () => {

@@ -1,0 +1,5 @@
+import type { StageDef } from '../types.js';
+import { authenticatorStaticSchema } from './schema.js';
+import { authenticatorStaticRuntime } from './stage.js';
+
+export const authenticatorStaticStage: StageDef = { ...authenticatorStaticSchema, runtime: authenticatorStaticRuntime };

@@ -1,0 +1,64 @@
+/**
+ * TOTP enrolment: an unconfirmed device is created for the user and shown as an otpauth:// URL; it becomes usable
+ * only when the person proves their app has it by entering a current code.
+ */
+import { S } from '../../api/schema.js';
+import type { TotpDevicesTable } from '../../db/types.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { configUrl, newTotpKey, verifyTotp } from '../../core/mfa/totp.js';
+import { enrolmentUser } from '../enrolment.js';
+
+export interface TotpSetupConfig {
+  pk: string;
+  name: string;
+  friendly_name: string;
+  digits: string;
+}
+
+const responseProps = { code: S.str({ maxLength: 16 }) };
+
+async function device(c: StageCall<TotpSetupConfig>, userId: number): Promise<TotpDevicesTable> {
+  const id = c.ctx.enrolment?.totpDevice;
+  if (id !== undefined) {
+    const d = (await c.svc.db.selectFrom('totp_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as TotpDevicesTable | undefined;
+    if (d) return d;
+  }
+  const now = new Date().toISOString();
+  const row = await c.svc.db
+    .insertInto('totp_devices')
+    .values({
+      user_id: userId, name: c.config.friendly_name || 'TOTP Device', confirmed: 0, created: now, last_updated: now, last_used: null,
+      key: newTotpKey(), digits: Number(c.config.digits) === 8 ? 8 : 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0,
+    } as never)
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  c.ctx.enrolment = { ...c.ctx.enrolment, totpDevice: row.id };
+  return (await c.svc.db.selectFrom('totp_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as TotpDevicesTable;
+}
+
+async function challenge(c: StageCall<TotpSetupConfig>) {
+  const user = await enrolmentUser(c);
+  if (!user) return undefined;
+  const d = await device(c, user.id);
+  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl(d, user.username, c.flow.title || 'Keystage') } };
+}
+
+export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {
+  component: 'ak-stage-authenticator-totp',
+  withUserInfo: true,
+  async challenge(c) {
+    const r = await challenge(c);
+    return r ? show(r.challenge) : deny();
+  },
+  async respond(c, body) {
+    const r = await challenge(c);
+    if (!r) return deny();
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(r.challenge, parsed.errors);
+    if (!(await verifyTotp(c.svc.db, r.d, parsed.data.code as string, 0))) return invalid(r.challenge, fieldError('code', 'Code does not match'));
+    await c.svc.db.updateTable('totp_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', r.d.id).execute();
+    c.ctx.enrolment = { ...c.ctx.enrolment, totpDevice: undefined };
+    return ok();
+  },
+};

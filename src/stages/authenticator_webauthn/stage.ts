@@ -1,0 +1,103 @@
+/**
+ * WebAuthn enrolment with @simplewebauthn/server: registration options per the stage's settings, the attestation
+ * verified against the stored challenge, the authenticator model checked against device_type_restrictions, and
+ * the credential saved only after all of that passed. `max_attempts` failures end the flow.
+ */
+import { generateRegistrationOptions, verifyRegistrationResponse } from '@simplewebauthn/server';
+import { Type } from '@sinclair/typebox';
+import { S } from '../../api/schema.js';
+import type { UsersTable } from '../../db/types.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { originOf, rpIdOf } from '../../core/mfa/webauthn.js';
+import { enrolmentUser } from '../enrolment.js';
+
+export interface WebAuthnSetupConfig {
+  pk: string;
+  name: string;
+  friendly_name: string;
+  user_verification: 'required' | 'preferred' | 'discouraged';
+  authenticator_attachment: 'platform' | 'cross-platform' | null;
+  resident_key_requirement: 'required' | 'preferred' | 'discouraged';
+  hints: string[];
+  device_type_restrictions: string[];
+  max_attempts: number;
+}
+
+type Call = StageCall<WebAuthnSetupConfig>;
+const responseProps = { response: Type.Unsafe<Record<string, unknown>>({ type: 'object', 'x-json': true }) };
+void S;
+
+async function registration(c: Call, user: UsersTable): Promise<Challenge> {
+  const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
+  const options = await generateRegistrationOptions({
+    rpName: c.flow.title || 'Keystage',
+    rpID: rpIdOf(c.req),
+    userName: user.username,
+    userDisplayName: user.name || user.username,
+    userID: new TextEncoder().encode(user.uuid),
+    attestationType: c.config.device_type_restrictions.length ? 'direct' : 'none',
+    excludeCredentials: existing.map((d) => ({ id: d.credential_id })),
+    authenticatorSelection: {
+      userVerification: c.config.user_verification,
+      residentKey: c.config.resident_key_requirement,
+      ...(c.config.authenticator_attachment ? { authenticatorAttachment: c.config.authenticator_attachment } : {}),
+    },
+    supportedAlgorithmIDs: [-7, -257],
+  });
+  c.ctx.enrolment = { ...c.ctx.enrolment, webauthnChallenge: options.challenge };
+  const registration = c.config.hints.length ? { ...options, hints: c.config.hints } : options;
+  return { component: 'ak-stage-authenticator-webauthn', registration };
+}
+
+async function failed(c: Call, user: UsersTable, message: string): Promise<Outcome> {
+  const failures = (c.ctx.enrolment?.webauthnFailures ?? 0) + 1;
+  c.ctx.enrolment = { ...c.ctx.enrolment, webauthnFailures: failures };
+  if (c.config.max_attempts > 0 && failures >= c.config.max_attempts) return deny('Exceeded maximum attempts. Contact your administrator for help.');
+  return invalid(await registration(c, user), fieldError('response', message));
+}
+
+export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
+  component: 'ak-stage-authenticator-webauthn',
+  withUserInfo: true,
+  async challenge(c) {
+    const user = await enrolmentUser(c);
+    return user ? show(await registration(c, user)) : deny();
+  },
+  async respond(c, body) {
+    const user = await enrolmentUser(c);
+    if (!user) return deny();
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    const expected = c.ctx.enrolment?.webauthnChallenge;
+    if (!parsed.ok || !expected) return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
+    let info;
+    try {
+      const verified = await verifyRegistrationResponse({
+        response: parsed.data.response as never,
+        expectedChallenge: expected,
+        expectedOrigin: originOf(c.req),
+        expectedRPID: rpIdOf(c.req),
+        requireUserVerification: c.config.user_verification === 'required',
+      });
+      if (!verified.verified || !verified.registrationInfo) return failed(c, user, 'Failed to verify the registration.');
+      info = verified.registrationInfo;
+    } catch {
+      return failed(c, user, 'Failed to verify the registration.');
+    }
+    const aaguid = info.aaguid || '00000000-0000-0000-0000-000000000000';
+    if (c.config.device_type_restrictions.length && !c.config.device_type_restrictions.includes(aaguid))
+      return failed(c, user, 'Invalid device type. Contact your Keystage administrator for help.');
+    const now = new Date().toISOString();
+    const type = await c.svc.db.selectFrom('webauthn_device_types').select('description').where('aaguid', '=', aaguid).executeTakeFirst();
+    await c.svc.db
+      .insertInto('webauthn_devices')
+      .values({
+        user_id: user.id, name: c.config.friendly_name || type?.description || 'WebAuthn Device', confirmed: 1, created: now, last_updated: now, last_used: null,
+        credential_id: info.credential.id, public_key: Buffer.from(info.credential.publicKey).toString('base64url'), sign_count: info.credential.counter,
+        rp_id: rpIdOf(c.req), aaguid, transports: JSON.stringify(info.credential.transports ?? []),
+      } as never)
+      .execute();
+    c.ctx.enrolment = { ...c.ctx.enrolment, webauthnChallenge: undefined, webauthnFailures: undefined };
+    return ok();
+  },
+};
