@@ -105,13 +105,13 @@ export class EmptyBadRequest extends ApiError {
 const NOT_FOUND_HTML =
   '<!doctype html><html lang="en"><head><title>Not Found</title></head><body><h1>Not Found</h1><p>The requested resource was not found on this server.</p></body></html>';
 
-function isDbConnectionError(err: unknown): boolean {
+/** the database is unreachable or went away mid-query (pg reports some of these without a code) */
+export function isDbConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return (
-    typeof code === 'string' &&
-    (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003'].includes(code) ||
-      code === 'SQLITE_BUSY')
-  );
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY'].includes(code))
+    return true;
+  const message = String((err as { message?: unknown })?.message ?? '');
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|read ECONNRESET/i.test(message);
 }
 
 /** Maps framework errors (body parsing, size limits) and our typed errors to authentik's bodies. Never leaks a stack. */

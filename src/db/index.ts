@@ -47,7 +47,8 @@ function withStatementCache(sqlite: SQLite.Database, max = 1000): SQLite.Databas
 
 export function openStore(opts: { databaseUrl?: string; sqlitePath: string; poolSize?: number }): Store {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    // a bounded connect time: an unreachable database fails requests (503) instead of hanging them
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5000 });
     // an idle client losing its connection must not crash the process
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

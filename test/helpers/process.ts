@@ -1,0 +1,62 @@
+/** Keystage as a separate OS process (node + the bundled server or tsx), for crash and multi-node tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { ADMIN_PASSWORD, ADMIN_TOKEN } from './server.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Node {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+export async function startNode(env: Record<string, string>, port?: number): Promise<Node> {
+  const p = port ?? (await freePort());
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      KEYSTAGE_PORT: String(p),
+      KEYSTAGE_HOST: '127.0.0.1',
+      KEYSTAGE_SECRET_KEY: 'process-test-shared-secret-' + 'p'.repeat(24),
+      KEYSTAGE_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
+      KEYSTAGE_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
+      KEYSTAGE_LOG_LEVEL: 'warn',
+      KEYSTAGE_METRICS_PORT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${p}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, port: p, child, exited };
+    } catch {
+      /* starting */
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('node did not start');
+}
+
+export async function api(node: { url: string }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${node.url}/api/v3${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

@@ -1,0 +1,63 @@
+/**
+ * Losing PostgreSQL: requests answer 503 (readiness too) while it is unreachable, and the same process serves again
+ * as soon as it is back — no restart. The outage is a TCP proxy the test cuts, not the shared cluster.
+ * Registered only with KEYSTAGE_TEST_DATABASE_URL.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { loadConfig } from '../../src/config.js';
+import { buildApp, type App } from '../../src/server.js';
+
+if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
+  describe('PostgreSQL outage: 503 while down, recovery without restart', () => {
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let proxy: TcpProxy;
+    let app: App;
+    let base = '';
+    before(async () => {
+      db = await freshDatabase('postgres');
+      const target = new URL(db.overrides.databaseUrl!);
+      proxy = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
+      target.hostname = '127.0.0.1';
+      target.port = String(proxy.port);
+      app = await buildApp(loadConfig({}, { databaseUrl: target.toString(), logLevel: 'silent', bootstrapToken: ADMIN_TOKEN, bootstrapPassword: ADMIN_PASSWORD, port: 0, host: '127.0.0.1' }));
+      await app.app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = app.app.server.address();
+      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    });
+    after(async () => {
+      await app?.close().catch(() => undefined);
+      await proxy?.close();
+      await db?.drop();
+    });
+
+    const get = async (path: string) => {
+      const r = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(15_000) });
+      return { status: r.status, body: await r.text() };
+    };
+
+    it('answers 503 during the outage and recovers when the database is back', async () => {
+      assert.equal((await get('/api/v3/flows/instances/')).status, 200);
+      proxy.cut();
+      const down = await get('/api/v3/flows/instances/');
+      assert.equal(down.status, 503, down.body);
+      assert.match(down.body, /"detail"/);
+      assert.equal((await get('/-/health/ready/')).status, 503);
+      assert.equal((await get('/-/health/live/')).status, 200, 'the process itself is alive');
+      const flow = await fetch(`${base}/api/v3/flows/executor/default-authentication-flow/?query=`, { signal: AbortSignal.timeout(15_000) });
+      assert.equal(flow.status, 503, 'the executor too');
+      proxy.restore();
+      const t0 = Date.now();
+      let status = 0;
+      while (Date.now() - t0 < 10_000) {
+        status = (await get('/api/v3/flows/instances/')).status;
+        if (status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(status, 200, 'serving again without a restart');
+      assert.equal((await get('/-/health/ready/')).status, 200);
+    });
+  });
+}
