@@ -13,8 +13,11 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const)
     if (stopping) return;
     stopping = true;
     built.app.log.info({ signal: sig }, 'shutting down');
+    // in-flight requests finish; keep-alive connections are closed as soon as they fall idle
+    const idle = setInterval(() => built.app.server.closeIdleConnections(), 100);
     built
       .close()
       .then(() => process.exit(0))
-      .catch(() => process.exit(1));
+      .catch(() => process.exit(1))
+      .finally(() => clearInterval(idle));
   });
