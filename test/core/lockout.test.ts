@@ -125,6 +125,18 @@ for (const dialect of dialects()) {
       assert.ok(pw.body.pagination.count >= 1);
     });
 
+    it('events expire after the retention period', async () => {
+      const db = srv.app.store.db;
+      await db
+        .insertInto('events')
+        .values({ event_uuid: '6f1c7f4e-0000-4000-8000-000000000001', action: 'login', app: 'keystage', user: '{}', username: 'old', context: '{}', client_ip: null, created: new Date(Date.now() - 2e10).toISOString(), expires: new Date(Date.now() - 1000).toISOString() })
+        .execute();
+      assert.ok((await srv.app.services.events.purgeExpired()) >= 1);
+      assert.equal((await call(srv, 'GET', '/events/events/?username=old')).body.pagination.count, 0);
+      const fresh = await call(srv, 'GET', '/events/events/?page_size=1');
+      assert.ok(new Date(fresh.body.results[0].expires).getTime() > Date.now() + 300 * 86_400_000, 'kept for the configured 365 days');
+    });
+
     it('exposes logins, failures and hash timings as Prometheus metrics', async () => {
       const res = await srv.app.metricsApp.inject({ method: 'GET', url: '/metrics' });
       assert.equal(res.statusCode, 200);
