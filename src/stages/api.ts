@@ -4,8 +4,10 @@ import type { DB } from '../db/index.js';
 import { mountAllStages } from './all.js';
 import { stageTypes } from './registry.js';
 import { mountStage } from './resource.js';
+import { mountDeviceTypes } from './authenticator_webauthn/device-types.js';
 
 export function mountStages(router: ApiRouter, db: DB) {
   mountAllStages(router, db);
+  mountDeviceTypes(router, db);
   for (const def of stageTypes) mountStage(router, db, def, () => stageTypes);
 }

@@ -210,3 +210,29 @@ for (const dialect of dialects()) {
 function snake(o: Record<string, unknown>) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`), v]));
 }
+
+for (const dialect of dialects()) {
+  describe(`contract: WebAuthn device types (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect);
+    });
+    after(async () => srv.close());
+
+    it('lists the seeded authenticator models; restrictions reference them', async () => {
+      const api = clients(srv).stages;
+      const list = await body(api.stagesAuthenticatorWebauthnDeviceTypesListRaw({ search: 'yubikey', pageSize: 50 }));
+      assertMatches('PaginatedWebAuthnDeviceTypeList', list);
+      assert.ok(list.results.length >= 2);
+      assert.ok(list.results.every((t: { description: string }) => /yubikey/i.test(t.description)));
+      const one = await body(api.stagesAuthenticatorWebauthnDeviceTypesRetrieveRaw({ aaguid: 'cb69481e-8ff7-4039-93ec-0a2729a154a8' }));
+      assertMatches('WebAuthnDeviceType', one);
+      assert.equal(one.description, 'YubiKey 5 Series');
+      const v = await body(api.stagesAuthenticatorValidateCreateRaw({ authenticatorValidateStageRequest: { name: 'only-yubikeys', webauthnAllowedDeviceTypes: [one.aaguid] } }));
+      assert.deepEqual(v.webauthn_allowed_device_types_obj, [{ aaguid: one.aaguid, description: 'YubiKey 5 Series' }]);
+      const w = await body(api.stagesAuthenticatorWebauthnCreateRaw({ authenticatorWebAuthnStageRequest: { name: 'setup-yubikeys', deviceTypeRestrictions: [one.aaguid] } }));
+      assertMatches('AuthenticatorWebAuthnStage', w);
+      assert.equal(w.device_type_restrictions_obj[0].description, 'YubiKey 5 Series');
+    });
+  });
+}
