@@ -27,16 +27,20 @@ declare module 'fastify' {
 
 export const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
-export async function isSuperuser(db: DB, userId: number): Promise<boolean> {
-  const row = await db
+/** users that belong to a superuser group */
+export async function superuserIds(db: DB, ids: number[]): Promise<Set<number>> {
+  if (!ids.length) return new Set();
+  const rows = await db
     .selectFrom('user_groups')
     .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-    .select('groups.is_superuser')
-    .where('user_groups.user_id', '=', userId)
+    .select('user_groups.user_id')
+    .where('user_groups.user_id', 'in', ids)
     .where('groups.is_superuser', '=', 1)
-    .executeTakeFirst();
-  return !!row;
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
 }
+
+export const isSuperuser = async (db: DB, userId: number): Promise<boolean> => (await superuserIds(db, [userId])).has(userId);
 
 /** Looks the key up by its SHA-256, so the lookup's timing says nothing about the key. */
 export async function userForApiKey(db: DB, key: string): Promise<UsersTable | undefined> {

@@ -9,7 +9,7 @@ import { S, type Props } from '../api/schema.js';
 import { apiToRow, nowIso, rowToApi } from '../api/serialize.js';
 import { ValidationError } from '../api/errors.js';
 import { parseBool, type FilterSpec } from '../api/list.js';
-import { requireCaller, requireSuperuser } from '../api/auth.js';
+import { requireCaller, requireSuperuser, superuserIds } from '../api/auth.js';
 import { validateBody, isUuid, normalizeUuid } from '../api/validate.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
@@ -46,18 +46,6 @@ export const userProps: Props = {
 type Row = UsersTable & { pk: number };
 
 const uidOf = (id: number, installId: string) => createHash('sha256').update(`${id}-${installId}`).digest('hex');
-
-async function superuserIds(db: DB, ids: number[]): Promise<Set<number>> {
-  if (!ids.length) return new Set();
-  const rows = await db
-    .selectFrom('user_groups')
-    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-    .select('user_groups.user_id')
-    .where('user_groups.user_id', 'in', ids)
-    .where('groups.is_superuser', '=', 1)
-    .execute();
-  return new Set(rows.map((r) => r.user_id));
-}
 
 export async function renderUsers(db: DB, rows: Row[], installId: string, opts: { groups: boolean; roles: boolean } = { groups: true, roles: true }) {
   const ids = rows.map((r) => r.id);

@@ -55,3 +55,21 @@ export const fk = (table: string, column: string, onDelete: Ref['onDelete'] = 's
   type: 'uuid',
   ref: { table, column, onDelete },
 });
+
+/** `CREATE TABLE name (id … PRIMARY KEY auto-increment)` in either dialect; add the other columns with addColumns */
+export function tableWithAutoId(db: Kysely<any>, dialect: Dialect, name: string) {
+  return dialect === 'postgres'
+    ? db.schema.createTable(name).addColumn('id', 'serial', (c) => c.primaryKey())
+    : db.schema.createTable(name).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+/** an ordered list of references from a stage to other rows: (stage_uuid, target, position), deleted with either side */
+export function createJunctionTable(db: Kysely<any>, table: string, target: { table: string; column: string }) {
+  return db.schema
+    .createTable(table)
+    .addColumn('stage_uuid', 'text', (c) => c.notNull().references('stages.stage_uuid').onDelete('cascade'))
+    .addColumn('target', 'text', (c) => c.notNull().references(`${target.table}.${target.column}`).onDelete('cascade'))
+    .addColumn('position', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint(`${table}_pk`, ['stage_uuid', 'target'])
+    .execute();
+}

@@ -9,7 +9,7 @@ import type { Tx } from '../api/resource.js';
 import { apiToRow } from '../api/serialize.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { stageProps } from '../stages/resource.js';
-import { insertBinding, insertFlow } from './store.js';
+import { bindingDefaults, insertBinding, insertFlow } from './store.js';
 
 interface StageSeed {
   kind: string;
@@ -50,15 +50,7 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
       let order = 10;
       for (const seed of stages) {
         const stage = await ensureStage(tx, seed);
-        await insertBinding(tx, {
-          target,
-          stage,
-          order,
-          evaluate_on_plan: false,
-          re_evaluate_policies: true,
-          policy_engine_mode: 'any',
-          invalid_response_action: 'retry',
-        });
+        await insertBinding(tx, bindingDefaults(target, stage, order));
         order += 10;
       }
     });

@@ -23,6 +23,17 @@ export async function insertBinding(tx: Tx, data: Record<string, unknown>): Prom
   return fsb_uuid;
 }
 
+/** a binding's fields as authentik defaults them */
+export const bindingDefaults = (target: string, stage: string, order: number) => ({
+  target,
+  stage,
+  order,
+  evaluate_on_plan: false,
+  re_evaluate_policies: true,
+  policy_engine_mode: 'any',
+  invalid_response_action: 'retry',
+});
+
 /** Binds `stage` to `flow` after the flow's last binding, unless it is bound there already. */
 export async function appendBinding(tx: Tx, flow: string, stage: string): Promise<void> {
   const existing = await tx.selectFrom('flow_bindings').select('fsb_uuid').where('target', '=', flow).where('stage', '=', stage).executeTakeFirst();
@@ -33,13 +44,5 @@ export async function appendBinding(tx: Tx, flow: string, stage: string): Promis
     .where('target', '=', flow)
     .executeTakeFirst();
   const order = last?.m === null || last?.m === undefined ? 10 : Number(last.m) + 10;
-  await insertBinding(tx, {
-    target: flow,
-    stage,
-    order,
-    evaluate_on_plan: false,
-    re_evaluate_policies: true,
-    policy_engine_mode: 'any',
-    invalid_response_action: 'retry',
-  });
+  await insertBinding(tx, bindingDefaults(flow, stage, order));
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -47,34 +48,6 @@ async function startNode(databaseUrl: string): Promise<{ url: string; child: Chi
   throw new Error('node did not start');
 }
 
-/** a browser's cookie jar used against any node */
-class Jar {
-  cookies = new Map<string, string>();
-  async send(base: string, method: string, path: string, body?: unknown): Promise<any> {
-    let res = await fetch(`${base}${path}`, { method, headers: this.headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
-    this.keep(res);
-    while (res.status === 302) {
-      res = await fetch(new URL(res.headers.get('location')!, base), { headers: this.headers(false), redirect: 'manual' });
-      this.keep(res);
-    }
-    return { status: res.status, body: await res.json() };
-  }
-  private headers(json: boolean) {
-    const h: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    if (json) h['content-type'] = 'application/json';
-    const csrf = this.cookies.get('authentik_csrf');
-    if (csrf) h['x-authentik-csrf'] = csrf;
-    return h;
-  }
-  private keep(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const i = pair!.indexOf('=');
-      this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
-    }
-  }
-}
-
 if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
   describe('two Keystage processes on one PostgreSQL database', () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -93,15 +66,15 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
 
     it('a login started on node A finishes on node B; the session is valid on both', async () => {
       const flow = '/api/v3/flows/executor/default-authentication-flow/?query=';
-      const jar = new Jar();
-      const ident = await jar.send(a.url, 'GET', flow);
+      const jar = new CookieJar();
+      const ident = await jar.json(`${a.url}${flow}`, 'GET');
       assert.equal(ident.body.component, 'ak-stage-identification');
-      const pw = await jar.send(b.url, 'POST', flow, { component: 'ak-stage-identification', uid_field: 'akadmin' });
+      const pw = await jar.json(`${b.url}${flow}`, 'POST', { component: 'ak-stage-identification', uid_field: 'akadmin' });
       assert.equal(pw.body.component, 'ak-stage-password', 'node B continues the plan node A made');
-      const done = await jar.send(a.url, 'POST', flow, { component: 'ak-stage-password', password: ADMIN_PASSWORD });
+      const done = await jar.json(`${a.url}${flow}`, 'POST', { component: 'ak-stage-password', password: ADMIN_PASSWORD });
       assert.equal(done.body.component, 'xak-flow-redirect');
       for (const node of [a, b]) {
-        const me = await jar.send(node.url, 'GET', '/api/v3/core/users/me/');
+        const me = await jar.json(`${node.url}/api/v3/core/users/me/`);
         assert.equal(me.status, 200);
         assert.equal(me.body.user.username, 'akadmin');
       }

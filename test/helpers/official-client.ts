@@ -5,50 +5,25 @@
  */
 import { Configuration, CoreApi, FlowsApi } from '@goauthentik/api';
 import type { TestServer } from './server.js';
+import { CookieJar } from './cookie-jar.js';
 
 export class BrowserSession {
-  readonly cookies = new Map<string, string>();
+  private readonly jar: CookieJar;
   readonly flows: FlowsApi;
   readonly core: CoreApi;
 
   constructor(
     readonly srv: TestServer,
-    private readonly extraHeaders: Record<string, string> = {},
+    extraHeaders: Record<string, string> = {},
   ) {
-    const cfg = new Configuration({ basePath: srv.api, fetchApi: (input, init) => this.fetch(String(input), init ?? {}) });
+    this.jar = new CookieJar(extraHeaders);
+    const cfg = new Configuration({ basePath: srv.api, fetchApi: (input, init) => this.jar.fetch(String(input), init ?? {}) });
     this.flows = new FlowsApi(cfg);
     this.core = new CoreApi(cfg);
   }
 
-  private keep(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';');
-      const i = pair!.indexOf('=');
-      const name = pair!.slice(0, i).trim();
-      const value = pair!.slice(i + 1).trim();
-      if (value === '' || attrs.some((a) => /expires=Thu, 01 Jan 1970/i.test(a) || /max-age=0\b/i.test(a))) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-
-  private headers(init: RequestInit): Headers {
-    const h = new Headers(init.headers);
-    for (const [k, v] of Object.entries(this.extraHeaders)) h.set(k, v);
-    if (this.cookies.size) h.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const csrf = this.cookies.get('authentik_csrf');
-    if (csrf) h.set('x-authentik-csrf', csrf);
-    return h;
-  }
-
-  async fetch(url: string, init: RequestInit): Promise<Response> {
-    let res = await fetch(url, { ...init, headers: this.headers(init), redirect: 'manual' });
-    this.keep(res);
-    for (let hops = 0; res.status === 302 && hops < 10; hops++) {
-      const to = new URL(res.headers.get('location')!, url).toString();
-      res = await fetch(to, { method: 'GET', headers: this.headers({ headers: { accept: 'application/json' } }), redirect: 'manual' });
-      this.keep(res);
-    }
-    return res;
+  get cookies() {
+    return this.jar.cookies;
   }
 
   /** GET the current challenge (raw JSON, as sent) */

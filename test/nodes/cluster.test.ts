@@ -10,37 +10,18 @@ import pg from 'pg';
 import { freshDatabase, ADMIN_PASSWORD } from '../helpers/server.js';
 import { api, startNode, type Node } from '../helpers/process.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { THROTTLED_MESSAGE } from '../../src/core/lockout.js';
 
 const LOGINS = 200;
 const USERS = 20;
 const FLOW = '/api/v3/flows/executor/default-authentication-flow/?query=';
 
-class Client {
-  cookies = new Map<string, string>();
-  private headers(json: boolean) {
-    const h: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    if (json) h['content-type'] = 'application/json';
-    const csrf = this.cookies.get('authentik_csrf');
-    if (csrf) h['x-authentik-csrf'] = csrf;
-    return h;
-  }
-  private keep(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const i = pair!.indexOf('=');
-      this.cookies.set(pair!.slice(0, i), pair!.slice(i + 1));
-    }
-  }
+/** a browser talking to one node at a time through the "load balancer" */
+class Client extends CookieJar {
   /** one step against one node; follows 302s on the same node */
   async step(base: string, body?: unknown): Promise<any> {
-    let res = await fetch(`${base}${FLOW}`, { method: body ? 'POST' : 'GET', headers: this.headers(!!body), body: body ? JSON.stringify(body) : undefined, redirect: 'manual', signal: AbortSignal.timeout(20_000) });
-    this.keep(res);
-    while (res.status === 302) {
-      res = await fetch(new URL(res.headers.get('location')!, base), { headers: this.headers(false), redirect: 'manual', signal: AbortSignal.timeout(20_000) });
-      this.keep(res);
-    }
-    return res.json();
+    return (await this.json(`${base}${FLOW}`, body ? 'POST' : 'GET', body, AbortSignal.timeout(20_000))).body;
   }
 }
 

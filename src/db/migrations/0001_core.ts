@@ -1,13 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { VersionedMigration } from '../ddl.js';
-import { addColumns } from '../ddl.js';
+import { addColumns, tableWithAutoId } from '../ddl.js';
 
 export const m0001_core: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
-    const autoId = (name: string) =>
-      dialect === 'postgres'
-        ? db.schema.createTable(name).addColumn('id', 'serial', (c) => c.primaryKey())
-        : db.schema.createTable(name).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+    const autoId = (name: string) => tableWithAutoId(db, dialect, name);
 
     await db.schema.createTable('settings').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
 

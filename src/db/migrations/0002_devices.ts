@@ -1,13 +1,10 @@
 import type { Kysely } from 'kysely';
-import { addColumns, type VersionedMigration } from '../ddl.js';
+import { addColumns, tableWithAutoId, type VersionedMigration } from '../ddl.js';
 
 /** MFA devices: TOTP, static (recovery) codes, WebAuthn credentials. */
 export const m0002_devices: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
-    const autoId = (name: string) =>
-      dialect === 'postgres'
-        ? db.schema.createTable(name).addColumn('id', 'serial', (c) => c.primaryKey())
-        : db.schema.createTable(name).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+    const autoId = (name: string) => tableWithAutoId(db, dialect, name);
     const owner = { type: 'int' as const, notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' as const } };
     const common = { user_id: owner, name: 'text' as const, confirmed: 'bool' as const, created: 'datetime' as const, last_updated: 'datetime' as const, last_used: { type: 'datetime' as const } };
     // failed verifications back off exponentially: refused while now - failure_at < factor * 2^(count-1) seconds

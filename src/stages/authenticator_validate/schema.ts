@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { S } from '../../api/schema.js';
 import { ValidationError } from '../../api/errors.js';
-import { createStageTable } from '../../db/ddl.js';
+import { createJunctionTable, createStageTable } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';
 import type { StageDef } from '../types.js';
@@ -83,16 +83,7 @@ export const authenticatorValidateSchema = {
           totp_otp_throttling_factor: 'float',
           static_otp_throttling_factor: 'float',
         });
-        for (const m of [configurationStages, deviceTypes]) {
-          await db.schema
-            .createTable(m.table)
-            .addColumn('stage_uuid', 'text', (c) => c.notNull().references('stages.stage_uuid').onDelete('cascade'))
-            .addColumn('target', 'text', (c) => c.notNull().references(`${m.target.table}.${m.target.column}`).onDelete('cascade'))
-            .addColumn('position', 'integer', (c) => c.notNull())
-            .addPrimaryKeyConstraint(`${m.table}_pk`, ['stage_uuid', 'target'])
-            .execute();
-        }
-        void sql;
+        for (const m of [configurationStages, deviceTypes]) await createJunctionTable(db, m.table, m.target);
       },
     }),
   },

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { S } from '../../api/schema.js';
-import { createStageTable, fk } from '../../db/ddl.js';
+import { createJunctionTable, createStageTable, fk } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';
 import type { StageDef } from '../types.js';
@@ -58,13 +58,7 @@ export const authenticatorWebauthnSchema = {
           hints: 'json',
           max_attempts: 'int',
         });
-        await db.schema
-          .createTable(deviceTypes.table)
-          .addColumn('stage_uuid', 'text', (c) => c.notNull().references('stages.stage_uuid').onDelete('cascade'))
-          .addColumn('target', 'text', (c) => c.notNull().references('webauthn_device_types.aaguid').onDelete('cascade'))
-          .addColumn('position', 'integer', (c) => c.notNull())
-          .addPrimaryKeyConstraint(`${deviceTypes.table}_pk`, ['stage_uuid', 'target'])
-          .execute();
+        await createJunctionTable(db, deviceTypes.table, deviceTypes.target);
       },
     }),
   },
