@@ -37,6 +37,10 @@ export interface Config {
   sessionIdleMs: number;
   /** no session lives longer than this (ms) */
   sessionMaxAgeMs: number;
+  /** SMTP settings used by e-mail stages with use_global_settings */
+  email: { host: string; port: number; username: string; password: string; useTls: boolean; useSsl: boolean; from: string; timeoutS: number };
+  /** Twilio's REST API base URL (changed only to point tests at a local fake) */
+  twilioApiUrl: string;
 }
 
 export interface LockoutConfig {
@@ -98,6 +102,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
     sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
     sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
+    email: {
+      host: pick(env, 'KEYSTAGE_EMAIL_HOST', 'AUTHENTIK_EMAIL__HOST') ?? 'localhost',
+      port: int(env, 25, 'KEYSTAGE_EMAIL_PORT', 'AUTHENTIK_EMAIL__PORT'),
+      username: pick(env, 'KEYSTAGE_EMAIL_USERNAME', 'AUTHENTIK_EMAIL__USERNAME') ?? '',
+      password: pick(env, 'KEYSTAGE_EMAIL_PASSWORD', 'AUTHENTIK_EMAIL__PASSWORD') ?? '',
+      useTls: (pick(env, 'KEYSTAGE_EMAIL_USE_TLS', 'AUTHENTIK_EMAIL__USE_TLS') ?? 'false') === 'true',
+      useSsl: (pick(env, 'KEYSTAGE_EMAIL_USE_SSL', 'AUTHENTIK_EMAIL__USE_SSL') ?? 'false') === 'true',
+      from: pick(env, 'KEYSTAGE_EMAIL_FROM', 'AUTHENTIK_EMAIL__FROM') ?? 'keystage@localhost',
+      timeoutS: int(env, 10, 'KEYSTAGE_EMAIL_TIMEOUT', 'AUTHENTIK_EMAIL__TIMEOUT'),
+    },
+    twilioApiUrl: pick(env, 'KEYSTAGE_TWILIO_API_URL') ?? 'https://api.twilio.com',
   };
   return { ...cfg, ...overrides };
 }

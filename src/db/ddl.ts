@@ -73,3 +73,22 @@ export function createJunctionTable(db: Kysely<any>, table: string, target: { ta
     .addPrimaryKeyConstraint(`${table}_pk`, ['stage_uuid', 'target'])
     .execute();
 }
+
+/** a side-channel (e-mail/SMS) device table: common device columns, throttling, the hashed current code */
+export async function createSideChannelDeviceTable(db: Kysely<any>, dialect: Dialect, table: string, address: string) {
+  await addColumns(tableWithAutoId(db, dialect, table), dialect, {
+    user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+    stage: { type: 'uuid', ref: { table: 'stages', column: 'stage_uuid', onDelete: 'set null' } },
+    name: 'text',
+    confirmed: 'bool',
+    created: 'datetime',
+    last_updated: 'datetime',
+    last_used: { type: 'datetime' },
+    throttling_failure_timestamp: { type: 'datetime' },
+    throttling_failure_count: 'int',
+    token_hash: { type: 'text' },
+    valid_until: { type: 'datetime' },
+    [address]: 'text',
+  }).execute();
+  await db.schema.createIndex(`${table}_user`).on(table).column('user_id').execute();
+}

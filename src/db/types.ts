@@ -175,6 +175,20 @@ export interface LoginIpsTable {
   last_success: string;
 }
 
+export interface SideChannelColumns extends DeviceCommon, Throttled {
+  stage: string | null;
+  token_hash: string | null;
+  valid_until: string | null;
+}
+
+export interface EmailDevicesTable extends SideChannelColumns {
+  email: string;
+}
+
+export interface SmsDevicesTable extends SideChannelColumns {
+  phone_number: string;
+}
+
 /** Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped. */
 export interface Database {
   users: UsersTable;
@@ -197,4 +211,7 @@ export interface Database {
   events: EventsTable;
   auth_failures: AuthFailuresTable;
   login_ips: LoginIpsTable;
+  /** created by the e-mail and SMS setup stages' migrations */
+  email_devices: EmailDevicesTable;
+  sms_devices: SmsDevicesTable;
 }

@@ -46,7 +46,11 @@ export interface FlowContext {
     staticCodes?: string[];
     webauthnChallenge?: string;
     webauthnFailures?: number;
+    emailDevice?: number;
+    smsDevice?: number;
   };
+  /** binds e-mail/SMS codes to this login attempt */
+  sideChannelNonce?: string;
   /** post-flow redirect that overrides `next` */
   redirect?: string;
   denyMessage?: string;

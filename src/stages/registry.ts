@@ -11,6 +11,8 @@ import { userLogoutStage } from './user_logout/index.js';
 import { authenticatorTotpStage } from './authenticator_totp/index.js';
 import { authenticatorStaticStage } from './authenticator_static/index.js';
 import { authenticatorWebauthnStage } from './authenticator_webauthn/index.js';
+import { authenticatorEmailStage } from './authenticator_email/index.js';
+import { authenticatorSmsStage } from './authenticator_sms/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -24,6 +26,8 @@ export const stageTypes: StageDef[] = [
   authenticatorTotpStage,
   authenticatorStaticStage,
   authenticatorWebauthnStage,
+  authenticatorEmailStage,
+  authenticatorSmsStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

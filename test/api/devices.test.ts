@@ -96,3 +96,32 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+for (const dialect of dialects()) {
+  describe(`e-mail and SMS device APIs (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect);
+    });
+    after(async () => srv.close());
+
+    it('lists, renames and removes e-mail and SMS devices; creating them through the API is refused', async () => {
+      const now = new Date().toISOString();
+      const common = { user_id: 1, stage: null, confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null };
+      await srv.app.store.db.insertInto('email_devices').values({ ...common, name: 'Mail', email: 'admin@example.com' } as never).execute();
+      await srv.app.store.db.insertInto('sms_devices').values({ ...common, name: 'Phone', phone_number: '+15550100' } as never).execute();
+      const mails = await call(srv, 'GET', '/authenticators/email/');
+      assertMatches('PaginatedEmailDeviceList', mails.body);
+      assert.equal(mails.body.results[0].email, 'admin@example.com');
+      const phones = await call(srv, 'GET', '/authenticators/sms/');
+      assertMatches('PaginatedSMSDeviceList', phones.body);
+      const renamed = await call(srv, 'PATCH', `/authenticators/sms/${phones.body.results[0].pk}/`, { name: 'Work phone' });
+      assert.equal(renamed.body.name, 'Work phone');
+      const all = await call(srv, 'GET', '/authenticators/all/');
+      assert.ok(all.body.some((d: { type: string }) => d.type === 'authentik_stages_authenticator_email.EmailDevice'));
+      assert.equal((await call(srv, 'POST', '/authenticators/admin/email/', { name: 'x' })).status, 400);
+      assert.equal((await call(srv, 'DELETE', `/authenticators/email/${mails.body.results[0].pk}/`)).status, 204);
+      assert.equal((await call(srv, 'GET', '/authenticators/email/')).body.pagination.count, 0);
+    });
+  });
+}

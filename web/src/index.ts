@@ -10,3 +10,5 @@ import '../../src/stages/dummy/ui.js';
 import '../../src/stages/authenticator_totp/ui.js';
 import '../../src/stages/authenticator_static/ui.js';
 import '../../src/stages/authenticator_webauthn/ui.js';
+import '../../src/stages/authenticator_email/ui.js';
+import '../../src/stages/authenticator_sms/ui.js';

@@ -4,6 +4,18 @@ import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 
 export const DEVICE_CLASSES = {
+  email: {
+    table: 'email_devices',
+    app: 'authentik_stages_authenticator_email',
+    model: 'EmailDevice',
+    verbose: 'Email Device',
+  },
+  sms: {
+    table: 'sms_devices',
+    app: 'authentik_stages_authenticator_sms',
+    model: 'SMSDevice',
+    verbose: 'SMS Device',
+  },
   static: {
     table: 'static_devices',
     app: 'authentik_stages_authenticator_static',

@@ -31,6 +31,8 @@ function propsOf(cls: DeviceClass, admin: boolean): Props {
     pk: S.ro(Type.Integer()),
     user: S.ro(userRef),
   };
+  if (cls === 'email') props.email = S.ro(S.text());
+  if (cls === 'sms') props.phone_number = S.ro(S.text());
   if (cls === 'static') props.token_set = S.ro(Type.Array(Type.Unsafe({ $ref: '#/components/schemas/StaticDeviceToken' }), { 'x-computed': true }));
   if (cls === 'webauthn') {
     props.created_on = S.ro(S.datetime({ 'x-computed': true }));
@@ -99,6 +101,8 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
     validate: async (data, ctx, existing) => {
       if (!existing && cls === 'webauthn')
         throw ValidationError.nonField('WebAuthn devices are registered by the authenticator itself, through an enrolment flow.');
+      if (!existing && (cls === 'email' || cls === 'sms'))
+        throw ValidationError.nonField('E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.');
       void ctx;
     },
     insert: async (tx, data, ctx) => {
@@ -146,7 +150,7 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
 }
 
 export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string) {
-  for (const cls of ['static', 'totp', 'webauthn'] as const) {
+  for (const cls of ['email', 'sms', 'static', 'totp', 'webauthn'] as const) {
     mountResource(router, db, deviceResource(cls, false, installId, secretKey));
     mountResource(router, db, deviceResource(cls, true, installId, secretKey));
   }

@@ -12,6 +12,9 @@ import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
+import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
+import { sendEmailDeviceCode } from '../authenticator_email/device.js';
+import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
 import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
@@ -33,6 +36,8 @@ export interface ValidateConfig {
   webauthn_allowed_device_types: string[];
   static_otp_throttling_factor: number;
   totp_otp_throttling_factor: number;
+  email_otp_throttling_factor: number;
+  sms_otp_throttling_factor: number;
 }
 
 type Call = StageCall<ValidateConfig>;
@@ -121,7 +126,7 @@ async function notConfigured(c: Call): Promise<Outcome> {
   }
 }
 
-async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn', device: { id: number; name: string }): Promise<Outcome> {
+async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn' | 'email' | 'sms', device: { id: number; name: string }): Promise<Outcome> {
   const d = DEVICE_CLASSES[cls];
   const ref: MfaDeviceRef = { app: d.app, model_name: d.model.toLowerCase(), name: device.name, pk: device.id };
   c.ctx.authMethod ??= 'auth_mfa';
@@ -135,6 +140,13 @@ async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'weba
 
 async function checkCode(c: Call, user: UsersTable, devices: UserDevices, code: string): Promise<Outcome | undefined> {
   const classes = c.config.device_classes;
+  const nonce = c.ctx.sideChannelNonce;
+  if (nonce && classes.includes('email'))
+    for (const d of devices.email)
+      if (await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonce, code, c.config.email_otp_throttling_factor)) return succeed(c, user, 'email', d);
+  if (nonce && classes.includes('sms'))
+    for (const d of devices.sms)
+      if (await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonce, code, c.config.sms_otp_throttling_factor)) return succeed(c, user, 'sms', d);
   if (classes.includes('static'))
     for (const d of devices.static)
       if (await verifyStatic(c.svc.db, c.svc.secretKey, d, code, c.config.static_otp_throttling_factor)) return succeed(c, user, 'static', d);
@@ -158,6 +170,17 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
     requireUserVerification: c.config.webauthn_user_verification === 'required',
   });
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
+}
+
+async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number) {
+  const nonce = (c.ctx.sideChannelNonce ??= newNonce());
+  if (cls === 'email') {
+    const d = devices.email.find((x) => x.id === id);
+    if (d) await sendEmailDeviceCode(c.svc, d, user, nonce);
+  } else {
+    const d = devices.sms.find((x) => x.id === id);
+    if (d) await sendSmsDeviceCode(c.svc, d, user, nonce);
+  }
 }
 
 /** an MFA failure counts in the shared failure records and is logged (reason server-side only) */
@@ -211,9 +234,11 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
     const offers = (cls: string[]) => offered.some((o) => cls.includes(o.device_class));
+    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt
+    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms')) await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid));
 
     if (typeof data.code === 'string') {
-      if (!offers(['totp', 'static'])) return rerender(fieldError('code', 'No compatible device class allowed'));
+      if (!offers(['totp', 'static', 'email', 'sms'])) return rerender(fieldError('code', 'No compatible device class allowed'));
       const verdict = await c.svc.lockout.check(user.username, c.clientIp, user.id);
       if (verdict.delayMs) await sleep(verdict.delayMs);
       if (verdict.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));

@@ -28,7 +28,8 @@ class AuthenticatorValidateView extends StageElement {
 
   override willUpdate() {
     const list = (this.challenge.device_challenges ?? []) as DeviceChallenge[];
-    if (!this.selected && list.length === 1) this.select(list[0]!, false);
+    // a single device is chosen for the person; e-mail and SMS devices are told so, which sends their code
+    if (!this.selected && list.length === 1) this.select(list[0]!, ['email', 'sms'].includes(list[0]!.device_class));
   }
 
   private select(d: DeviceChallenge, notify = true) {
@@ -71,10 +72,18 @@ class AuthenticatorValidateView extends StageElement {
   }
 
   private codeForm() {
-    const isStatic = this.selected!.device_class === 'static';
+    const cls = this.selected!.device_class;
+    const isStatic = cls === 'static';
+    const label = isStatic
+      ? 'Recovery code'
+      : cls === 'email'
+        ? `Code sent to ${String(this.selected!.challenge.email ?? 'your e-mail')}`
+        : cls === 'sms'
+          ? 'Code sent to your phone'
+          : 'Code from your authenticator app';
     return html`<form class="ks-form" method="post" novalidate @submit=${this.onCode}>
       <div class="ks-field">
-        <label for="code">${isStatic ? 'Recovery code' : 'Code from your authenticator app'}</label>
+        <label for="code">${label}</label>
         <input id="code" name="code" type="text" autocomplete="one-time-code" inputmode=${isStatic ? 'text' : 'numeric'} autocapitalize="none" spellcheck="false" required
           aria-invalid=${this.errorsFor('code').length ? 'true' : 'false'} aria-describedby=${this.describedBy('code')} />
         ${this.fieldErrors('code')}
@@ -89,7 +98,7 @@ class AuthenticatorValidateView extends StageElement {
     return html`${this.userHeader()} ${this.nonFieldErrors()} ${this.fieldErrors('selected_challenge')}
       ${!list.length && (this.challenge.configuration_stages ?? []).length ? this.stages() : nothing}
       ${!sel && list.length > 1 ? this.picker() : nothing}
-      ${sel && (sel.device_class === 'totp' || sel.device_class === 'static') ? this.codeForm() : nothing}
+      ${sel && ['totp', 'static', 'email', 'sms'].includes(sel.device_class) ? this.codeForm() : nothing}
       ${sel?.device_class === 'webauthn'
         ? html`<div class="ks-form"><p role="status">Use your security key or passkey now.</p>
             ${this.fieldErrors('webauthn')}

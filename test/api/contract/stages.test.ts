@@ -90,6 +90,20 @@ const CASES: StageCase[] = [
     patch: { maxAttempts: 3, authenticatorAttachment: 'platform' },
     patched: { max_attempts: 3, authenticator_attachment: 'platform' },
   },
+  {
+    method: 'stagesAuthenticatorEmail', request: 'AuthenticatorEmailStageRequest', component: 'AuthenticatorEmailStage', model: 'AuthenticatorEmailStage',
+    create: { password: 'smtp-secret' },
+    defaults: { use_global_settings: false, host: 'localhost', port: 25, use_tls: false, use_ssl: false, timeout: 10, token_expiry: 'minutes=30', subject: 'authentik Sign-in code' },
+    patch: { tokenExpiry: 'minutes=10' },
+    patched: { token_expiry: 'minutes=10' },
+  },
+  {
+    method: 'stagesAuthenticatorSms', request: 'AuthenticatorSMSStageRequest', component: 'AuthenticatorSMSStage', model: 'AuthenticatorSMSStage',
+    create: { provider: 'twilio', fromNumber: '+15550000000', accountSid: 'AC1', auth: 'token' },
+    defaults: { auth_type: 'basic', verify_only: false, mapping: null },
+    patch: { verifyOnly: true },
+    patched: { verify_only: true },
+  },
 ];
 
 /** the client's parameter name for a request body: `AuthenticatorTOTPStageRequest` → `authenticatorTOTPStageRequest` */

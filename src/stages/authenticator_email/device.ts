@@ -1,0 +1,19 @@
+/** Sending a code to an e-mail device, with the settings of the stage that enrolled it. */
+import type { EmailDevicesTable, UsersTable } from '../../db/types.js';
+import { parseDuration } from '../../api/duration.js';
+import { issueCode } from '../../core/mfa/sidechannel.js';
+import type { Services } from '../../flows/runtime.js';
+import { loadStageConfig } from '../resource.js';
+import { authenticatorEmailSchema } from './schema.js';
+import { sendCode, type EmailSettings } from './send.js';
+
+export type EmailStageConfig = EmailSettings & { pk: string; name: string; friendly_name: string; token_expiry: string };
+
+export async function sendEmailDeviceCode(svc: Services, device: EmailDevicesTable, user: UsersTable, nonce: string, stage?: EmailStageConfig): Promise<void> {
+  const cfg = stage ?? (device.stage ? await loadStageConfig<EmailStageConfig>(svc.db, authenticatorEmailSchema, device.stage) : undefined);
+  if (!cfg) throw new Error('the e-mail device has no stage to send with');
+  const ttl = parseDuration(cfg.token_expiry) ?? 30 * 60_000;
+  const code = await issueCode(svc.db, 'email_devices', device.id, svc.secretKey, nonce, ttl);
+  await sendCode(cfg, svc.config, device.email, { code, expires: cfg.token_expiry.replace(/=/g, ' '), user: user.username });
+  await svc.events.emit('email_sent', { user: { pk: user.id, username: user.username, email: user.email }, context: { to: device.email, stage: cfg.name } });
+}

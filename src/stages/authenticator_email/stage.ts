@@ -1,0 +1,77 @@
+/**
+ * E-mail enrolment: the code goes to the user's address (or one they enter when they have none); the device is
+ * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
+ */
+import { S } from '../../api/schema.js';
+import type { EmailDevicesTable } from '../../db/types.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
+import { enrolmentUser } from '../enrolment.js';
+import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
+
+type Call = StageCall<EmailStageConfig>;
+const responseProps = {
+  code: S.text({ nullable: true, 'x-optional': true, maxLength: 16 }),
+  email: S.text({ nullable: true, 'x-optional': true, format: 'email', maxLength: 254 }),
+};
+
+const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
+
+async function pendingDevice(c: Call, userId: number): Promise<EmailDevicesTable | undefined> {
+  const id = c.ctx.enrolment?.emailDevice;
+  if (id === undefined) return undefined;
+  return (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
+    | EmailDevicesTable
+    | undefined;
+}
+
+async function startDevice(c: Call, userId: number, email: string): Promise<EmailDevicesTable> {
+  const now = new Date().toISOString();
+  const row = await c.svc.db
+    .insertInto('email_devices')
+    .values({
+      user_id: userId, stage: c.config.pk, name: c.config.friendly_name || 'Email', confirmed: 0, created: now, last_updated: now, last_used: null,
+      throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null, email,
+    } as never)
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: row.id };
+  const d = (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as EmailDevicesTable;
+  const user = (await enrolmentUser(c))!;
+  await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
+  return d;
+}
+
+const challenge = (d: EmailDevicesTable | undefined): Challenge =>
+  d ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false } : { component: 'ak-stage-authenticator-email', email_required: true };
+
+export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
+  component: 'ak-stage-authenticator-email',
+  withUserInfo: true,
+  async challenge(c) {
+    const user = await enrolmentUser(c);
+    if (!user) return deny();
+    const d = (await pendingDevice(c, user.id)) ?? (user.email ? await startDevice(c, user.id, user.email) : undefined);
+    return show(challenge(d));
+  },
+  async respond(c, body) {
+    const user = await enrolmentUser(c);
+    if (!user) return deny();
+    let d = await pendingDevice(c, user.id);
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(challenge(d), parsed.errors);
+    if (!d) {
+      const email = (parsed.data.email as string | null | undefined) || user.email;
+      if (!email) return invalid(challenge(d), fieldError('email', 'This field is required.', 'required'));
+      d = await startDevice(c, user.id, email);
+      return show(challenge(d));
+    }
+    const code = parsed.data.code as string | null | undefined;
+    if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
+    if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
+    c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: undefined };
+    return ok();
+  },
+};

@@ -1,0 +1,58 @@
+/**
+ * Sending a code by SMS: Twilio's Messages API (form POST, basic auth with the account SID and token) or a generic
+ * webhook (JSON {From, To, Body}, basic or bearer auth), with the settings of the stage that enrolled the device.
+ */
+import type { SmsDevicesTable, UsersTable } from '../../db/types.js';
+import { issueCode } from '../../core/mfa/sidechannel.js';
+import type { Services } from '../../flows/runtime.js';
+import { loadStageConfig } from '../resource.js';
+import { authenticatorSmsSchema } from './schema.js';
+
+export interface SmsStageConfig {
+  pk: string;
+  name: string;
+  friendly_name: string;
+  provider: 'twilio' | 'generic';
+  from_number: string;
+  account_sid: string;
+  auth: string;
+  auth_password: string;
+  auth_type: 'basic' | 'bearer';
+  verify_only: boolean;
+}
+
+const SMS_TTL_MS = 300_000;
+const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+
+export async function sendSms(svc: Services, cfg: SmsStageConfig, to: string, body: string): Promise<void> {
+  let res: Response;
+  if (cfg.provider === 'twilio') {
+    const url = `${svc.config.twilioApiUrl.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(cfg.account_sid)}/Messages.json`;
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: basic(cfg.account_sid, cfg.auth), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ To: to, From: cfg.from_number, Body: body }).toString(),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } else {
+    res = await fetch(cfg.account_sid, {
+      method: 'POST',
+      headers: { authorization: cfg.auth_type === 'bearer' ? `Bearer ${cfg.auth}` : basic(cfg.auth, cfg.auth_password), 'content-type': 'application/json' },
+      body: JSON.stringify({ From: cfg.from_number, To: to, Body: body }),
+      signal: AbortSignal.timeout(10_000),
+    });
+  }
+  if (!res.ok) throw new Error(`SMS provider answered HTTP ${res.status}`);
+}
+
+export async function loadSmsStage(svc: Services, id: string | null): Promise<SmsStageConfig | undefined> {
+  return id ? loadStageConfig<SmsStageConfig>(svc.db, authenticatorSmsSchema, id) : undefined;
+}
+
+export async function sendSmsDeviceCode(svc: Services, device: SmsDevicesTable, user: UsersTable, nonce: string, stage?: SmsStageConfig): Promise<void> {
+  const cfg = stage ?? (await loadSmsStage(svc, device.stage));
+  if (!cfg) throw new Error('the SMS device has no stage to send with');
+  const code = await issueCode(svc.db, 'sms_devices', device.id, svc.secretKey, nonce, SMS_TTL_MS);
+  await sendSms(svc, cfg, device.phone_number, `Use this code to authenticate: ${code}`);
+  void user;
+}

@@ -1,0 +1,5 @@
+import type { StageDef } from '../types.js';
+import { authenticatorSmsSchema } from './schema.js';
+import { authenticatorSmsRuntime } from './stage.js';
+
+export const authenticatorSmsStage: StageDef = { ...authenticatorSmsSchema, runtime: authenticatorSmsRuntime };

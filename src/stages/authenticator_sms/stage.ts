@@ -1,0 +1,69 @@
+/**
+ * SMS enrolment: the person enters a phone number, receives a code and sends it back. With `verify_only` the
+ * number only proves possession: a hash is kept and the device is not offered for login.
+ */
+import { createHash } from 'node:crypto';
+import { S } from '../../api/schema.js';
+import type { SmsDevicesTable } from '../../db/types.js';
+import { parseResponse } from '../../flows/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
+import { enrolmentUser } from '../enrolment.js';
+import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
+
+type Call = StageCall<SmsStageConfig>;
+const responseProps = {
+  code: S.text({ nullable: true, 'x-optional': true, maxLength: 16 }),
+  phone_number: S.text({ nullable: true, 'x-optional': true, maxLength: 32, pattern: '^\\+?[0-9 ()-]{5,31}$' }),
+};
+const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
+const challenge = (d: SmsDevicesTable | undefined): Challenge => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
+
+async function pendingDevice(c: Call, userId: number): Promise<SmsDevicesTable | undefined> {
+  const id = c.ctx.enrolment?.smsDevice;
+  if (id === undefined) return undefined;
+  return (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
+    | SmsDevicesTable
+    | undefined;
+}
+
+export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
+  component: 'ak-stage-authenticator-sms',
+  withUserInfo: true,
+  async challenge(c) {
+    const user = await enrolmentUser(c);
+    if (!user) return deny();
+    return show(challenge(await pendingDevice(c, user.id)));
+  },
+  async respond(c, body) {
+    const user = await enrolmentUser(c);
+    if (!user) return deny();
+    const d = await pendingDevice(c, user.id);
+    const parsed = await parseResponse(c.svc.db, responseProps, body);
+    if (!parsed.ok) return invalid(challenge(d), parsed.errors);
+    if (!d) {
+      const phone = (parsed.data.phone_number as string | null | undefined)?.replace(/[\s()-]/g, '');
+      if (!phone) return invalid(challenge(d), fieldError('phone_number', 'This field is required.', 'required'));
+      const now = new Date().toISOString();
+      const row = await c.svc.db
+        .insertInto('sms_devices')
+        .values({
+          user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'SMS', confirmed: 0, created: now, last_updated: now, last_used: null,
+          throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null, phone_number: phone,
+        } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: row.id };
+      const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
+      await sendSmsDeviceCode(c.svc, created, user, nonceOf(c), c.config);
+      return show(challenge(created));
+    }
+    const code = parsed.data.code as string | null | undefined;
+    if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
+    if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    const phone = c.config.verify_only ? `hash:${createHash('sha256').update(d.phone_number).digest('hex')}` : d.phone_number;
+    await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
+    c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: undefined };
+    return ok();
+  },
+};

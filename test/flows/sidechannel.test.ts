@@ -1,0 +1,159 @@
+/**
+ * E-mail and SMS as second factors: enrolment during login and use afterwards, against an SMTP sink, a Twilio
+ * Messages API and a generic webhook on 127.0.0.1. Codes are six digits, single use, expiring, bound to the login
+ * attempt, and throttled per class.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { BrowserSession } from '../helpers/official-client.js';
+import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
+import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+
+for (const dialect of dialects()) {
+  describe(`executor: e-mail and SMS codes (${dialect})`, () => {
+    let srv: TestServer;
+    let smtp: SmtpSink;
+    let sms: SmsGateway;
+    let emailFlow: string;
+    let twilioFlow: string;
+    let webhookFlow: string;
+    let verifyOnlyFlow: string;
+    let emailStage: string;
+    before(async () => {
+      smtp = await new SmtpSink().start();
+      sms = await new SmsGateway().start();
+      srv = await startServer(dialect, { twilioApiUrl: sms.url });
+      const s = await defaultStages(srv);
+      emailStage = await createStage(srv, '/stages/authenticator/email/', {
+        name: 'code-by-mail', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', subject: 'Your code {{ code }}', token_expiry: 'minutes=5',
+        template: 'Hello {{ user }}, your sign-in code is {{ code }} (valid {{ expires }}).', password: 'smtp-secret',
+      });
+      const twilio = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-twilio', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC123', auth: 'twilio-token' });
+      const webhook = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-webhook', provider: 'generic', from_number: 'Keystage', account_sid: `${sms.url}/hook`, auth: 'hook-token', auth_type: 'bearer' });
+      const verifyOnly = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-verify-only', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC123', auth: 'twilio-token', verify_only: true });
+      const mk = async (name: string, setup: string, extra: Record<string, unknown> = {}) => {
+        const v = await createStage(srv, '/stages/authenticator/validate/', { name: `${name}-validate`, not_configured_action: 'configure', configuration_stages: [setup], ...extra });
+        return flowOf(srv, name, [s.identification, s.password, v, s.login]);
+      };
+      emailFlow = await mk('mfa-email', emailStage);
+      twilioFlow = await mk('mfa-twilio', twilio);
+      webhookFlow = await mk('mfa-webhook', webhook);
+      verifyOnlyFlow = await mk('mfa-verify-only', verifyOnly);
+    });
+    after(async () => {
+      await srv.close();
+      await smtp.close();
+      await sms.close();
+    });
+
+    async function toMfa(slug: string, user: string) {
+      const b = new BrowserSession(srv);
+      await b.get(slug);
+      await b.solve(slug, { component: 'ak-stage-identification', uid_field: user });
+      return { b, ch: await b.solve(slug, { component: 'ak-stage-password', password: `${user}-password-1` }) };
+    }
+
+    it('stage APIs never return the SMTP password or SMS credentials', async () => {
+      const mail = await call(srv, 'GET', `/stages/authenticator/email/${emailStage}/`);
+      assert.equal(mail.status, 200);
+      assert.equal('password' in mail.body, false);
+      const list = await call(srv, 'GET', '/stages/authenticator/sms/');
+      for (const st of list.body.results) {
+        assert.equal('auth' in st, false);
+        assert.equal('auth_password' in st, false);
+      }
+    });
+
+    it('e-mail: enrolment mails a code to the user; it confirms the device; the next login mails a new code', async () => {
+      await createUser(srv, 'eve-mail', 'eve-mail-password-1');
+      const { b, ch } = await toMfa(emailFlow, 'eve-mail');
+      assert.equal(ch.component, 'ak-stage-authenticator-email');
+      assert.equal(ch.email, 'e*******@e******.com');
+      const mail = smtp.mails.at(-1)!;
+      assert.deepEqual(mail.to, ['eve-mail@example.com']);
+      assert.equal(mail.from, 'login@keystage.test');
+      const code = smtp.lastCode('eve-mail@example.com')!;
+      assert.match(code, /^\d{6}$/);
+      assert.match(mail.raw, new RegExp(`Subject: Your code ${code}`));
+      assert.match(mail.raw.replace(/=\r?\n/g, ''), /Hello eve-mail, your sign-in code is \d{6}/);
+      const stored = await srv.app.store.db.selectFrom('email_devices').select(['token_hash', 'confirmed']).executeTakeFirstOrThrow();
+      assert.notEqual(stored.token_hash, code, 'stored hashed');
+      assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '000000' === code ? '111111' : '000000' })).component, 'ak-stage-authenticator-email');
+      await new Promise((r) => setTimeout(r, 1100)); // the failure throttles the device for a second
+      assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code })).component, 'xak-flow-redirect');
+
+      const next = await toMfa(emailFlow, 'eve-mail');
+      assert.equal(next.ch.component, 'ak-stage-authenticator-validate');
+      const { last_used: _lu, ...challenge } = next.ch.device_challenges[0];
+      assert.deepEqual(challenge.challenge, { email: 'e*******@e******.com' });
+      const before = smtp.mails.length;
+      const sel = await next.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', selected_challenge: challenge });
+      assert.deepEqual(sel.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
+      assert.equal(smtp.mails.length, before + 1, 'selecting the device sent a code');
+      const loginCode = smtp.lastCode('eve-mail@example.com')!;
+      // a code is bound to its login attempt: another browser cannot use it
+      const other = await toMfa(emailFlow, 'eve-mail');
+      assert.equal((await other.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'ak-stage-authenticator-validate');
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal((await next.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'xak-flow-redirect');
+      // and it works once
+      await new Promise((r) => setTimeout(r, 10));
+      const again = await toMfa(emailFlow, 'eve-mail');
+      assert.equal((await again.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'ak-stage-authenticator-validate');
+    });
+
+    it('e-mail: an expired code is refused', async () => {
+      await call(srv, 'PATCH', `/stages/authenticator/email/${emailStage}/`, { token_expiry: 'seconds=1' });
+      try {
+        await createUser(srv, 'exp-mail', 'exp-mail-password-1');
+        const { b } = await toMfa(emailFlow, 'exp-mail');
+        const code = smtp.lastCode('exp-mail@example.com')!;
+        await new Promise((r) => setTimeout(r, 1300));
+        const r = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code });
+        assert.deepEqual(r.response_errors, { code: [{ string: 'Code does not match', code: 'invalid' }] });
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/email/${emailStage}/`, { token_expiry: 'minutes=5' });
+      }
+    });
+
+    it('SMS through Twilio: phone number, code by text, login with a new code', async () => {
+      await createUser(srv, 'sam-sms', 'sam-sms-password-1');
+      const { b, ch } = await toMfa(twilioFlow, 'sam-sms');
+      assert.deepEqual({ component: ch.component, phone_number_required: ch.phone_number_required }, { component: 'ak-stage-authenticator-sms', phone_number_required: true });
+      const sent = await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+1 555 0100' });
+      assert.equal(sent.phone_number_required, false);
+      const msg = sms.messages.at(-1)!;
+      assert.equal(msg.provider, 'twilio');
+      assert.equal(msg.path, '/2010-04-01/Accounts/AC123/Messages.json');
+      assert.equal(msg.authorization, `Basic ${Buffer.from('AC123:twilio-token').toString('base64')}`);
+      assert.deepEqual([msg.to, msg.from], ['+15550100', '+15550000000']);
+      assert.match(msg.body, /\b\d{6}\b/);
+      assert.equal((await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550100')! })).component, 'xak-flow-redirect');
+      const next = await toMfa(twilioFlow, 'sam-sms');
+      const { last_used: _lu, ...challenge } = next.ch.device_challenges.find((d: { device_class: string }) => d.device_class === 'sms');
+      await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', selected_challenge: challenge });
+      assert.equal((await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', code: sms.lastCode('+15550100')! })).component, 'xak-flow-redirect');
+    });
+
+    it('SMS through a generic webhook with a bearer token', async () => {
+      await createUser(srv, 'wendy', 'wendy-password-1');
+      const { b } = await toMfa(webhookFlow, 'wendy');
+      await b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+44 20 7946 0000' });
+      const msg = sms.messages.at(-1)!;
+      assert.deepEqual([msg.provider, msg.path, msg.authorization, msg.from, msg.to], ['generic', '/hook', 'Bearer hook-token', 'Keystage', '+442079460000']);
+      assert.equal((await b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+442079460000')! })).component, 'xak-flow-redirect');
+    });
+
+    it('SMS verify_only: the number proves possession once, is kept hashed, and is never offered for login', async () => {
+      const id = await createUser(srv, 'vera', 'vera-password-1');
+      const { b } = await toMfa(verifyOnlyFlow, 'vera');
+      await b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' });
+      assert.equal((await b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550199')! })).component, 'xak-flow-redirect');
+      const row = await srv.app.store.db.selectFrom('sms_devices').select('phone_number').where('user_id', '=', id).executeTakeFirstOrThrow();
+      assert.match(row.phone_number, /^hash:[0-9a-f]{64}$/);
+      const next = await toMfa(verifyOnlyFlow, 'vera');
+      assert.equal(next.ch.component, 'ak-stage-authenticator-sms', 'not usable: enrolment is offered again');
+    });
+  });
+}
