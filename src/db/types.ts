@@ -189,6 +189,11 @@ export interface SmsDevicesTable extends SideChannelColumns {
   phone_number: string;
 }
 
+export interface DuoDevicesTable extends DeviceCommon {
+  stage: string | null;
+  duo_user_id: string;
+}
+
 /** Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped. */
 export interface Database {
   users: UsersTable;
@@ -214,4 +219,5 @@ export interface Database {
   /** created by the e-mail and SMS setup stages' migrations */
   email_devices: EmailDevicesTable;
   sms_devices: SmsDevicesTable;
+  duo_devices: DuoDevicesTable;
 }

@@ -48,6 +48,7 @@ export interface FlowContext {
     webauthnFailures?: number;
     emailDevice?: number;
     smsDevice?: number;
+    duo?: { user_id: string; activation_code: string; activation_barcode: string };
   };
   /** binds e-mail/SMS codes to this login attempt */
   sideChannelNonce?: string;

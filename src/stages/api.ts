@@ -9,5 +9,8 @@ import { mountDeviceTypes } from './authenticator_webauthn/device-types.js';
 export function mountStages(router: ApiRouter, db: DB) {
   mountAllStages(router, db);
   mountDeviceTypes(router, db);
-  for (const def of stageTypes) mountStage(router, db, def, () => stageTypes);
+  for (const def of stageTypes) {
+    def.routes?.(router, db);
+    mountStage(router, db, def, () => stageTypes);
+  }
 }

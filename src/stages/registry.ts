@@ -13,6 +13,7 @@ import { authenticatorStaticStage } from './authenticator_static/index.js';
 import { authenticatorWebauthnStage } from './authenticator_webauthn/index.js';
 import { authenticatorEmailStage } from './authenticator_email/index.js';
 import { authenticatorSmsStage } from './authenticator_sms/index.js';
+import { authenticatorDuoStage } from './authenticator_duo/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -28,6 +29,7 @@ export const stageTypes: StageDef[] = [
   authenticatorWebauthnStage,
   authenticatorEmailStage,
   authenticatorSmsStage,
+  authenticatorDuoStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -40,6 +40,8 @@ export interface StageDef {
   renderExtra?(db: import('../db/index.js').DB, out: Record<string, unknown>[]): Promise<void>;
   /** how the stage runs inside a flow */
   runtime?: StageRuntime;
+  /** extra API actions of this type (e.g. Duo's import_device_manual) */
+  routes?(router: import('../api/routes.js').ApiRouter, db: import('../db/index.js').DB): void;
   /** listed by /stages/all/types/ (false for debug-only types) */
   listed?: boolean;
 }

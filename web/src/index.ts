@@ -12,3 +12,4 @@ import '../../src/stages/authenticator_static/ui.js';
 import '../../src/stages/authenticator_webauthn/ui.js';
 import '../../src/stages/authenticator_email/ui.js';
 import '../../src/stages/authenticator_sms/ui.js';
+import '../../src/stages/authenticator_duo/ui.js';

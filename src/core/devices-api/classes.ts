@@ -4,6 +4,12 @@ import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 
 export const DEVICE_CLASSES = {
+  duo: {
+    table: 'duo_devices',
+    app: 'authentik_stages_authenticator_duo',
+    model: 'DuoDevice',
+    verbose: 'Duo Device',
+  },
   email: {
     table: 'email_devices',
     app: 'authentik_stages_authenticator_email',

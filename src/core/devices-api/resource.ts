@@ -75,7 +75,7 @@ async function render(db: DB, cls: DeviceClass, installId: string, rows: Row[], 
 export function deviceResource(cls: DeviceClass, admin: boolean, installId: string, secretKey: string): ResourceDef<Row> {
   const d = DEVICE_CLASSES[cls];
   const props = propsOf(cls, admin);
-  const confirmedOnly = !admin && cls !== 'webauthn';
+  const confirmedOnly = !admin && cls !== 'webauthn' && cls !== 'duo';
   return {
     component: d.model,
     model: d.model,
@@ -101,7 +101,7 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
     validate: async (data, ctx, existing) => {
       if (!existing && cls === 'webauthn')
         throw ValidationError.nonField('WebAuthn devices are registered by the authenticator itself, through an enrolment flow.');
-      if (!existing && (cls === 'email' || cls === 'sms'))
+      if (!existing && (cls === 'email' || cls === 'sms' || cls === 'duo'))
         throw ValidationError.nonField('E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.');
       void ctx;
     },
@@ -150,7 +150,7 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
 }
 
 export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string) {
-  for (const cls of ['email', 'sms', 'static', 'totp', 'webauthn'] as const) {
+  for (const cls of ['duo', 'email', 'sms', 'static', 'totp', 'webauthn'] as const) {
     mountResource(router, db, deviceResource(cls, false, installId, secretKey));
     mountResource(router, db, deviceResource(cls, true, installId, secretKey));
   }

@@ -15,6 +15,7 @@ import { verifyStatic } from '../../core/mfa/static.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
 import { sendEmailDeviceCode } from '../authenticator_email/device.js';
 import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
+import { duoPush } from '../authenticator_duo/push.js';
 import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
@@ -126,7 +127,7 @@ async function notConfigured(c: Call): Promise<Outcome> {
   }
 }
 
-async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn' | 'email' | 'sms', device: { id: number; name: string }): Promise<Outcome> {
+async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn' | 'email' | 'sms' | 'duo', device: { id: number; name: string }): Promise<Outcome> {
   const d = DEVICE_CLASSES[cls];
   const ref: MfaDeviceRef = { app: d.app, model_name: d.model.toLowerCase(), name: device.name, pk: device.id };
   c.ctx.authMethod ??= 'auth_mfa';
@@ -254,7 +255,14 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       await mfaFailed(c, user, out);
       return rerender(fieldError('webauthn', out));
     }
-    if (data.duo !== undefined && data.duo !== null) return rerender(fieldError('duo', 'No compatible device class allowed'));
+    if (data.duo !== undefined && data.duo !== null) {
+      if (!offers(['duo'])) return rerender(fieldError('duo', 'No compatible device class allowed'));
+      const device = devices.duo.find((d) => d.id === data.duo);
+      if (!device) return rerender(fieldError('duo', 'Invalid device'));
+      if (await duoPush(c.svc, device, user, c.req)) return succeed(c, user, 'duo', device);
+      await mfaFailed(c, user, 'duo denied');
+      return rerender(fieldError('duo', 'Duo denied access', 'denied'));
+    }
     return rerender(fieldError('non_field_errors', 'Empty response'));
   },
 };

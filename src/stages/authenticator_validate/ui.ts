@@ -99,6 +99,13 @@ class AuthenticatorValidateView extends StageElement {
       ${!list.length && (this.challenge.configuration_stages ?? []).length ? this.stages() : nothing}
       ${!sel && list.length > 1 ? this.picker() : nothing}
       ${sel && ['totp', 'static', 'email', 'sms'].includes(sel.device_class) ? this.codeForm() : nothing}
+      ${sel?.device_class === 'duo'
+        ? html`<form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({ selected_challenge: sel, duo: Number(sel.device_uid) }); }}>
+            ${this.fieldErrors('duo')}
+            ${this.busy ? html`<p role="status"><span class="ks-spinner" aria-hidden="true"></span> Approve the request in Duo Mobile…</p>` : ''}
+            ${this.submitButton('Send a Duo push')}
+          </form>`
+        : nothing}
       ${sel?.device_class === 'webauthn'
         ? html`<div class="ks-form"><p role="status">Use your security key or passkey now.</p>
             ${this.fieldErrors('webauthn')}

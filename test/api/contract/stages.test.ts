@@ -104,6 +104,13 @@ const CASES: StageCase[] = [
     patch: { verifyOnly: true },
     patched: { verify_only: true },
   },
+  {
+    method: 'stagesAuthenticatorDuo', request: 'AuthenticatorDuoStageRequest', component: 'AuthenticatorDuoStage', model: 'AuthenticatorDuoStage',
+    create: { clientId: 'DIXXXXXXXXXXXXXXXXXX', clientSecret: 'secret', apiHostname: 'api-xxxxxxxx.duosecurity.com' },
+    defaults: { friendly_name: '', admin_integration_key: '', configure_flow: null },
+    patch: { friendlyName: 'Duo Mobile' },
+    patched: { friendly_name: 'Duo Mobile' },
+  },
 ];
 
 /** the client's parameter name for a request body: `AuthenticatorTOTPStageRequest` → `authenticatorTOTPStageRequest` */

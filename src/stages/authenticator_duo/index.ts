@@ -1,0 +1,6 @@
+import type { StageDef } from '../types.js';
+import { authenticatorDuoSchema } from './schema.js';
+import { authenticatorDuoRuntime } from './stage.js';
+import { mountDuoActions } from './actions.js';
+
+export const authenticatorDuoStage: StageDef = { ...authenticatorDuoSchema, runtime: authenticatorDuoRuntime, routes: mountDuoActions };

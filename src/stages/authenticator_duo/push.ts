@@ -1,0 +1,23 @@
+/** A Duo push (Auth API `auth`, factor auto) for an enrolled device, with the credentials of its stage. */
+import type { FastifyRequest } from 'fastify';
+import type { DuoDevicesTable, UsersTable } from '../../db/types.js';
+import type { Services } from '../../flows/runtime.js';
+import { loadStageConfig } from '../resource.js';
+import { duoCall } from './duo-api.js';
+import { authenticatorDuoSchema } from './schema.js';
+import type { DuoStageConfig } from './stage.js';
+
+export async function duoPush(svc: Services, device: DuoDevicesTable, user: UsersTable, req: FastifyRequest): Promise<boolean> {
+  const cfg = device.stage ? await loadStageConfig<DuoStageConfig>(svc.db, authenticatorDuoSchema, device.stage) : undefined;
+  if (!cfg) return false;
+  const r = await duoCall<{ result: string }>(cfg, '/auth/v2/auth', {
+    user_id: device.duo_user_id,
+    factor: 'auto',
+    device: 'auto',
+    ipaddr: req.ip,
+    display_username: user.username,
+    type: 'Keystage Login request',
+    pushinfo: `Domain=${req.hostname}`,
+  });
+  return r.result === 'allow';
+}

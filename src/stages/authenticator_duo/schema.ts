@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import { S } from '../../api/schema.js';
+import { addColumns, createStageTable, fk, tableWithAutoId } from '../../db/ddl.js';
+import { uuidFilter } from '../filters.js';
+import type { StageDef } from '../types.js';
+
+const flowRef = { table: 'flows', column: 'flow_uuid' };
+
+export const authenticatorDuoSchema = {
+  kind: 'authenticatorduostage',
+  app: 'authentik_stages_authenticator_duo',
+  model: 'AuthenticatorDuoStage',
+  componentName: 'AuthenticatorDuoStage',
+  path: 'authenticator/duo',
+  table: 'stage_authenticator_duo',
+  component: 'ak-stage-authenticator-duo-form',
+  verboseName: 'Duo Authenticator Setup Stage',
+  verboseNamePlural: 'Duo Authenticator Setup Stages',
+  description: 'Setup Duo authenticator devices',
+  fields: {
+    configure_flow: S.fk(flowRef, { default: null }),
+    friendly_name: S.text({ default: '', 'x-null-as': '' }),
+    client_id: S.str(),
+    client_secret: S.wo(S.str({ 'x-no-trim': true })),
+    api_hostname: S.str(),
+    admin_integration_key: S.text({ default: '' }),
+    admin_secret_key: S.wo(S.text({ default: '', 'x-no-trim': true })),
+  },
+  filters: { stage_uuid: uuidFilter, configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef } },
+  migrations: {
+    stage_authenticator_duo_0001: (dialect) => ({
+      async up(db: Kysely<any>) {
+        await createStageTable(db, dialect, 'stage_authenticator_duo', {
+          configure_flow: fk('flows', 'flow_uuid'),
+          friendly_name: 'text',
+          client_id: 'text',
+          client_secret: 'text',
+          api_hostname: 'text',
+          admin_integration_key: 'text',
+          admin_secret_key: 'text',
+        });
+        await addColumns(tableWithAutoId(db, dialect, 'duo_devices'), dialect, {
+          user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+          stage: { type: 'uuid', ref: { table: 'stages', column: 'stage_uuid', onDelete: 'cascade' } },
+          name: 'text',
+          confirmed: 'bool',
+          created: 'datetime',
+          last_updated: 'datetime',
+          last_used: { type: 'datetime' },
+          duo_user_id: 'text',
+        }).execute();
+      },
+    }),
+  },
+} satisfies StageDef;

@@ -1,0 +1,98 @@
+/** Duo as a second factor: enrolment and push login against a Duo Auth API v2 double that verifies signatures. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { BrowserSession } from '../helpers/official-client.js';
+import { FakeDuo } from '../helpers/fake-duo.js';
+import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+import { canonParams, sign } from '../../src/stages/authenticator_duo/duo-api.js';
+
+for (const dialect of dialects()) {
+  describe(`executor: Duo (${dialect})`, () => {
+    let srv: TestServer;
+    let duo: FakeDuo;
+    let duoStage: string;
+    let slug: string;
+    before(async () => {
+      duo = await new FakeDuo('DIXXXXXXXXXXXXXXXXXX', 'duo-secret-key-0123456789').start();
+      srv = await startServer(dialect);
+      const s = await defaultStages(srv);
+      duoStage = await createStage(srv, '/stages/authenticator/duo/', { name: 'duo-setup', client_id: 'DIXXXXXXXXXXXXXXXXXX', client_secret: 'duo-secret-key-0123456789', api_hostname: duo.url });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'duo-validate', not_configured_action: 'configure', configuration_stages: [duoStage] });
+      slug = await flowOf(srv, 'duo-flow', [s.identification, s.password, validate, s.login]);
+    });
+    after(async () => {
+      await srv.close();
+      await duo.close();
+    });
+
+    async function toMfa(user: string) {
+      const b = new BrowserSession(srv);
+      await b.get(slug);
+      await b.solve(slug, { component: 'ak-stage-identification', uid_field: user });
+      return { b, ch: await b.solve(slug, { component: 'ak-stage-password', password: `${user}-password-1` }) };
+    }
+
+    it('signs requests as Duo documents (canonical form, sorted RFC 3986 parameters)', () => {
+      assert.equal(canonParams({ username: 'root', realname: 'First Last' }), 'realname=First%20Last&username=root');
+      const auth = sign({ client_id: 'DIWJ8X6AEYOR5OMC6TQ1', client_secret: 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep', api_hostname: 'api-xxxxxxxx.duosecurity.com' }, 'Tue, 21 Aug 2012 17:29:18 -0000', 'POST', 'api-xxxxxxxx.duosecurity.com', '/accounts/v1/account/list', { realname: 'First Last', username: 'root' });
+      assert.match(auth, /^Basic /);
+      assert.ok(Buffer.from(auth.slice(6), 'base64').toString().startsWith('DIWJ8X6AEYOR5OMC6TQ1:'));
+      assert.equal(Buffer.from(auth.slice(6), 'base64').toString().split(':')[1]!.length, 128, 'HMAC-SHA512 in hex');
+    });
+
+    it('enrolment shows Duo’s activation code; the device is saved once Duo reports it active; pushes log in', async () => {
+      const id = await createUser(srv, 'dina', 'dina-password-1');
+      const { b, ch } = await toMfa('dina');
+      assert.equal(ch.component, 'ak-stage-authenticator-duo');
+      assert.match(ch.activation_code, /^duo:\/\/act-\d+$/);
+      assert.equal(ch.stage_uuid, duoStage);
+      const enroll = duo.calls.find((c) => c.path === '/auth/v2/enroll')!;
+      assert.equal(enroll.signatureValid, true);
+      assert.equal(enroll.params.username, 'dina');
+      const waiting = await b.solve(slug, { component: 'ak-stage-authenticator-duo' });
+      assert.match(waiting.response_errors.non_field_errors[0].string, /not complete yet/);
+      const duoUser = duo.calls.filter((c) => c.path === '/auth/v2/enroll_status').at(-1)!.params.user_id!;
+      duo.activated.add(duoUser);
+      assert.equal((await b.solve(slug, { component: 'ak-stage-authenticator-duo' })).component, 'xak-flow-redirect');
+      const dev = await srv.app.store.db.selectFrom('duo_devices').selectAll().where('user_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(dev.duo_user_id, duoUser);
+
+      const next = await toMfa('dina');
+      assert.equal(next.ch.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(next.ch.device_challenges.map((d: { device_class: string }) => d.device_class), ['duo']);
+      const done = await next.b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
+      assert.equal(done.component, 'xak-flow-redirect');
+      const push = duo.calls.filter((c) => c.path === '/auth/v2/auth').at(-1)!;
+      assert.equal(push.signatureValid, true);
+      assert.deepEqual([push.params.user_id, push.params.factor, push.params.device, push.params.display_username], [duoUser, 'auto', 'auto', 'dina']);
+
+      duo.denying.add(duoUser);
+      const denied = await toMfa('dina');
+      const r = await denied.b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
+      assert.deepEqual(r.response_errors, { duo: [{ string: 'Duo denied access', code: 'denied' }] });
+    });
+
+    it('import_device_manual attaches an existing Duo user; a wrong secret fails closed', async () => {
+      const id = await createUser(srv, 'imp', 'imp-password-1');
+      const r = await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'DUIMPORTED', username: 'imp' });
+      assert.equal(r.status, 204);
+      const dev = await srv.app.store.db.selectFrom('duo_devices').select(['id', 'duo_user_id']).where('user_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(dev.duo_user_id, 'DUIMPORTED');
+      assert.deepEqual((await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'X', username: 'nobody' })).body, { username: ['User does not exist.'] });
+      const list = await call(srv, 'GET', '/authenticators/admin/duo/');
+      assert.ok(list.body.results.some((d: { pk: number }) => d.pk === dev.id));
+      // a stage with the wrong secret: Duo refuses the signature and the login does not pass
+      await call(srv, 'PATCH', `/stages/authenticator/duo/${duoStage}/`, { client_secret: 'wrong-secret' });
+      try {
+        const { b } = await toMfa('imp');
+        const r2 = await b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
+        assert.notEqual(r2.component, 'xak-flow-redirect');
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/duo/${duoStage}/`, { client_secret: 'duo-secret-key-0123456789' });
+      }
+      const stage = await call(srv, 'GET', `/stages/authenticator/duo/${duoStage}/`);
+      assert.equal('client_secret' in stage.body, false);
+    });
+  });
+}
