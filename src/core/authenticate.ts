@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import { hashKey } from '../api/auth.js';
+import { hot, type Hot } from '../db/hot.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/runtime.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
@@ -45,9 +46,13 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
   return row && user.is_active ? user : undefined;
 }
 
+const byUsername = new WeakMap<Services['db'], Hot<{ username: string }, UsersTable>>();
+
 /** Tries each backend in order with the user's username; undefined when none accepts. */
 export async function authenticatePassword(svc: Services, username: string, password: string, backends: string[]): Promise<Authenticated | undefined> {
-  const user = (await svc.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst()) as UsersTable | undefined;
+  let q = byUsername.get(svc.db);
+  if (!q) byUsername.set(svc.db, (q = hot<{ username: string }, UsersTable>(svc.db, ['username'], (p) => svc.db.selectFrom('users').selectAll().where('username', '=', p.username))));
+  const [user] = await q({ username });
   for (const backend of backends) {
     const ok =
       backend === INBUILT_BACKEND ? await inbuilt(svc, user, password) : backend === TOKEN_BACKEND ? await appPassword(svc, user, password) : undefined;

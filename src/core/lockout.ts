@@ -10,6 +10,7 @@
  * identifier's counters.
  */
 import { sql } from 'kysely';
+import { hot } from '../db/hot.js';
 import type { DB } from '../db/index.js';
 import type { LockoutConfig } from '../config.js';
 
@@ -27,11 +28,28 @@ export interface LockoutVerdict {
 
 export const normalizeIdentifier = (id: string) => id.normalize('NFKC').trim().toLowerCase().slice(0, 256);
 
+type Row = { scope: string; key: string; count: number; window_start: string };
+
 export class Lockout {
+  private readonly rows;
+
   constructor(
     private readonly db: DB,
     private readonly cfg: LockoutConfig,
-  ) {}
+  ) {
+    this.rows = hot<{ pair: string; account: string; ip: string }, Row>(db, ['pair', 'account', 'ip'], (p) =>
+      db
+        .selectFrom('auth_failures')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)]),
+            eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]),
+            eb.and([eb('scope', '=', 'ip'), eb('key', '=', p.ip)]),
+          ]),
+        ),
+    );
+  }
 
   private keys(identifier: string, ip: string) {
     const id = normalizeIdentifier(identifier);
@@ -45,11 +63,7 @@ export class Lockout {
   async check(identifier: string, ip: string, userId?: number | null): Promise<LockoutVerdict> {
     const [pair, account, byIp] = this.keys(identifier, ip);
     const now = Date.now();
-    const rows = await this.db
-      .selectFrom('auth_failures')
-      .selectAll()
-      .where((eb) => eb.or([pair!, account!, byIp!].map((k) => eb.and([eb('scope', '=', k.scope), eb('key', '=', k.key)]))))
-      .execute();
+    const rows = await this.rows({ pair: pair!.key, account: account!.key, ip: byIp!.key });
     const count = (k: { scope: string; key: string; window: number }) => {
       const r = rows.find((x) => x.scope === k.scope && x.key === k.key);
       return r && now - new Date(r.window_start).getTime() < k.window ? r.count : 0;

@@ -80,7 +80,9 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
         throw new Error(`login ${n} did not complete`);
       };
       const all = Promise.all(Array.from({ length: LOGINS }, (_, n) => login(n)));
-      await new Promise((r) => setTimeout(r, 400));
+      // kill a node mid-run: once a fifth of the logins are through
+      for (let waited = 0; completed < LOGINS / 5 && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(completed < LOGINS, 'the kill happens while logins are in flight');
       nodes[2]!.child.kill('SIGKILL');
       await all;
       assert.equal(completed, LOGINS);

@@ -1,5 +1,7 @@
 /** The pending user's usable devices per class, and the one-challenge-per-class list the stage offers. */
+import type { Compilable } from 'kysely';
 import type { DB } from '../../db/index.js';
+import { hot } from '../../db/hot.js';
 import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
 import { maskEmail } from '../../core/mfa/sidechannel.js';
 import type { DeviceChallenge } from '../../flows/context.js';
@@ -14,16 +16,27 @@ export interface UserDevices {
   webauthn: WebAuthnDevicesTable[];
 }
 
-export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
-  const [duo, email, sms, st, totp, webauthn] = await Promise.all([
-    db.selectFrom('duo_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
-    db.selectFrom('email_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
+function deviceQueries(db: DB) {
+  const q = <T>(build: (p: { user: number }) => Compilable<T>) => hot<{ user: number }, T>(db, ['user'], build);
+  return {
+    duo: q((p) => db.selectFrom('duo_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
+    email: q((p) => db.selectFrom('email_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
     // a verify-only number is stored as a hash and cannot receive codes
-    db.selectFrom('sms_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).where('phone_number', 'not like', 'hash:%').orderBy('id').execute(),
-    db.selectFrom('static_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
-    db.selectFrom('totp_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('id').execute(),
-    db.selectFrom('webauthn_devices').selectAll().where('user_id', '=', userId).where('confirmed', '=', 1).orderBy('name').execute(),
-  ]);
+    sms: q((p) => db.selectFrom('sms_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).where('phone_number', 'not like', 'hash:%').orderBy('id')),
+    static: q((p) => db.selectFrom('static_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
+    totp: q((p) => db.selectFrom('totp_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
+    webauthn: q((p) => db.selectFrom('webauthn_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('name')),
+  };
+}
+
+const compiled = new WeakMap<DB, ReturnType<typeof deviceQueries>>();
+
+/** the user's confirmed devices of every class (queries compiled once per database) */
+export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
+  let q = compiled.get(db);
+  if (!q) compiled.set(db, (q = deviceQueries(db)));
+  const p = { user: userId };
+  const [duo, email, sms, st, totp, webauthn] = await Promise.all([q.duo(p), q.email(p), q.sms(p), q.static(p), q.totp(p), q.webauthn(p)]);
   return { duo, email, sms, static: st, totp, webauthn };
 }
 
