@@ -42,7 +42,7 @@ export interface App {
 }
 
 export async function buildApp(config: Config): Promise<App> {
-  const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
+  const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
   await migrate(store, stageMigrations());
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   await bootstrap(store.db, config);

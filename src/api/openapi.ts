@@ -1,5 +1,4 @@
 /** The OpenAPI 3.0 document of what Keystage implements, built from the same schemas that validate requests. */
-import { stringify } from 'yaml';
 import type { ApiRouter } from './routes.js';
 import { VERSION } from '../version.js';
 
@@ -70,6 +69,7 @@ export function mountSchema(router: ApiRouter) {
       handler: async (req, reply) => {
         if (!cache) {
           const doc = buildOpenApi(router);
+          const { stringify } = await import('yaml');
           cache = { json: JSON.stringify(doc), yaml: stringify(doc) };
         }
         const format = (req.query as Record<string, string>).format;

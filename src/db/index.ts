@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './types.js';
 
@@ -16,9 +15,6 @@ export interface Store {
   poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
-
-// int8 (count(*)) comes back as a string from pg; every count here fits in a double.
-pg.types.setTypeParser(20, (v: string) => Number(v));
 
 /**
  * Kysely prepares every statement anew; better-sqlite3 statements are reusable, so keep the prepared statement of
@@ -45,8 +41,12 @@ function withStatementCache(sqlite: SQLite.Database, max = 1000): SQLite.Databas
   });
 }
 
-export function openStore(opts: { databaseUrl?: string; sqlitePath: string; poolSize?: number }): Store {
+/** Opens the database. PostgreSQL's driver is loaded only when a PostgreSQL URL is configured. */
+export async function openStore(opts: { databaseUrl?: string; sqlitePath: string; poolSize?: number }): Promise<Store> {
   if (opts.databaseUrl) {
+    const pg = (await import('pg')).default;
+    // int8 (count(*)) comes back as a string from pg; every count here fits in a double.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
     // a bounded connect time: an unreachable database fails requests (503) instead of hanging them
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5000 });
     // an idle client losing its connection must not crash the process

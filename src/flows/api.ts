@@ -1,5 +1,4 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
-import { stringify } from 'yaml';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef, type UsedBy } from '../api/resource.js';
 import type { ApiRouter } from '../api/routes.js';
@@ -181,6 +180,7 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
         invalid_response_action: b.invalid_response_action,
       },
     });
+  const { stringify } = await import('yaml');
   return stringify({ version: 1, metadata: { name: `Keystage Export - ${new Date().toISOString()}` }, entries });
 }
 

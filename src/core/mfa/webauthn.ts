@@ -1,6 +1,5 @@
 /** WebAuthn assertions (login with a registered security key or passkey), verified by @simplewebauthn/server. */
 import { randomBytes } from 'node:crypto';
-import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { WebAuthnDevicesTable } from '../../db/types.js';
@@ -56,6 +55,8 @@ export async function verifyAssertion(db: DB, device: WebAuthnDevicesTable, asse
     },
   };
   try {
+    // loaded on first use: the library and its ASN.1/CBOR dependencies are large
+    const { verifyAuthenticationResponse } = await import('@simplewebauthn/server');
     const result = await verifyAuthenticationResponse({
       response,
       expectedChallenge: check.challenge,

@@ -1,5 +1,4 @@
 /** Sends a sign-in code through SMTP (nodemailer) with the stage's or the global settings; subject and body are templated. */
-import nodemailer from 'nodemailer';
 import type { Config } from '../../config.js';
 
 export interface EmailSettings {
@@ -29,6 +28,7 @@ export async function sendCode(settings: EmailSettings, cfg: Config, to: string,
   const s = settings.use_global_settings
     ? { host: g.host, port: g.port, user: g.username, pass: g.password, tls: g.useTls, ssl: g.useSsl, from: g.from, timeout: g.timeoutS }
     : { host: settings.host, port: settings.port, user: settings.username, pass: settings.password, tls: settings.use_tls, ssl: settings.use_ssl, from: settings.from_address, timeout: settings.timeout };
+  const nodemailer = (await import('nodemailer')).default;
   const transport = nodemailer.createTransport({
     host: s.host,
     port: s.port,

@@ -3,7 +3,6 @@
  * verified against the stored challenge, the authenticator model checked against device_type_restrictions, and
  * the credential saved only after all of that passed. `max_attempts` failures end the flow.
  */
-import { generateRegistrationOptions, verifyRegistrationResponse } from '@simplewebauthn/server';
 import { Type } from '@sinclair/typebox';
 import { S } from '../../api/schema.js';
 import type { UsersTable } from '../../db/types.js';
@@ -30,6 +29,7 @@ void S;
 
 async function registration(c: Call, user: UsersTable): Promise<Challenge> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
+  const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({
     rpName: c.flow.title || 'Keystage',
     rpID: rpIdOf(c.req),
@@ -72,6 +72,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
     if (!parsed.ok || !expected) return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
     let info;
     try {
+      const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
       const verified = await verifyRegistrationResponse({
         response: parsed.data.response as never,
         expectedChallenge: expected,
