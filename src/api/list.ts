@@ -32,6 +32,8 @@ export interface ListSpec {
   defaultOrdering: string[];
   /** unique column reference used as the final tiebreaker */
   pk: string;
+  /** other unique columns: an ordering that ends in one needs no tiebreaker (so an index can serve it) */
+  unique?: string[];
 }
 
 export interface Page<T> {
@@ -219,8 +221,10 @@ export async function paginate<R, T>(
   const totalPages = Math.max(1, Math.ceil(count / size));
   const page = pageReq === 'last' ? totalPages : pageReq;
   if (page > totalPages) throw NotFound.invalidPage();
-  for (const o of orderingOf(spec, query)) q = q.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
-  q = q.orderBy(sql.ref(spec.pk), 'asc');
+  const ordering = orderingOf(spec, query);
+  for (const o of ordering) q = q.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
+  const last = ordering[ordering.length - 1]?.column;
+  if (last !== spec.pk && !(last && spec.unique?.includes(last))) q = q.orderBy(sql.ref(spec.pk), 'asc');
   const rows = (await q.limit(size).offset((page - 1) * size).execute()) as R[];
   const results = await render(rows);
   const start = count === 0 ? 0 : (page - 1) * size + 1;

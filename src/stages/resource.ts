@@ -111,6 +111,8 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
       },
       defaultOrdering: ['name'],
       pk: 's.stage_uuid',
+      // stage names are unique across all types
+      unique: ['s.name'],
     },
     select: (db) => selectStages(db, def),
     render: (db, rows) => renderStages(db, def, rows),
