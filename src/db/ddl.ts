@@ -74,16 +74,21 @@ export function createJunctionTable(db: Kysely<any>, table: string, target: { ta
     .execute();
 }
 
+/** the columns every MFA device of a stage-configured class has: owner, the stage that enrolled it, state */
+export const stageDeviceColumns = (onStageDelete: Ref['onDelete']): Record<string, ColumnSpec> => ({
+  user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+  stage: { type: 'uuid', ref: { table: 'stages', column: 'stage_uuid', onDelete: onStageDelete } },
+  name: 'text',
+  confirmed: 'bool',
+  created: 'datetime',
+  last_updated: 'datetime',
+  last_used: { type: 'datetime' },
+});
+
 /** a side-channel (e-mail/SMS) device table: common device columns, throttling, the hashed current code */
 export async function createSideChannelDeviceTable(db: Kysely<any>, dialect: Dialect, table: string, address: string) {
   await addColumns(tableWithAutoId(db, dialect, table), dialect, {
-    user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
-    stage: { type: 'uuid', ref: { table: 'stages', column: 'stage_uuid', onDelete: 'set null' } },
-    name: 'text',
-    confirmed: 'bool',
-    created: 'datetime',
-    last_updated: 'datetime',
-    last_used: { type: 'datetime' },
+    ...stageDeviceColumns('set null'),
     throttling_failure_timestamp: { type: 'datetime' },
     throttling_failure_count: 'int',
     token_hash: { type: 'text' },

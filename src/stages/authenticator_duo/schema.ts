@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { S } from '../../api/schema.js';
-import { addColumns, createStageTable, fk, tableWithAutoId } from '../../db/ddl.js';
+import { addColumns, createStageTable, fk, stageDeviceColumns, tableWithAutoId } from '../../db/ddl.js';
 import { uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
@@ -39,16 +39,8 @@ export const authenticatorDuoSchema = {
           admin_integration_key: 'text',
           admin_secret_key: 'text',
         });
-        await addColumns(tableWithAutoId(db, dialect, 'duo_devices'), dialect, {
-          user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
-          stage: { type: 'uuid', ref: { table: 'stages', column: 'stage_uuid', onDelete: 'cascade' } },
-          name: 'text',
-          confirmed: 'bool',
-          created: 'datetime',
-          last_updated: 'datetime',
-          last_used: { type: 'datetime' },
-          duo_user_id: 'text',
-        }).execute();
+        // a Duo device is useless without its stage's credentials: deleted with it
+        await addColumns(tableWithAutoId(db, dialect, 'duo_devices'), dialect, { ...stageDeviceColumns('cascade'), duo_user_id: 'text' }).execute();
       },
     }),
   },
