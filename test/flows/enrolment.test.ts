@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
 
@@ -95,7 +95,6 @@ for (const dialect of dialects()) {
       assert.equal(second.ch.component, 'ak-stage-authenticator-totp');
       const usable = await srv.app.store.db.selectFrom('totp_devices').select('id').where('user_id', '=', id).where('confirmed', '=', 1).execute();
       assert.equal(usable.length, 0);
-      void call;
     });
   });
 }

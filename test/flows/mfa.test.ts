@@ -176,7 +176,7 @@ for (const dialect of dialects()) {
     });
 
     it('device_classes: a class the stage does not allow is not offered, and its codes do not count', async () => {
-      const u = await totpUser('quin');
+      await totpUser('quin');
       const ident = await createStage(srv, '/stages/identification/', { name: 'mfa-static-only-id', user_fields: ['username'], password_stage: stages.password });
       const mfa = await createStage(srv, '/stages/authenticator/validate/', { name: 'mfa-static-only', device_classes: ['static'], not_configured_action: 'deny' });
       const slug = await flowOf(srv, 'mfa-static-only-flow', [ident, mfa, stages.login]);
@@ -184,7 +184,6 @@ for (const dialect of dialects()) {
       await b.get(slug);
       const r = await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'quin', password: 'quin-password-1' });
       assert.equal(r.component, 'ak-stage-access-denied');
-      void u;
     });
 
     it('selection: an offered challenge alone is "Empty response"; a foreign one is refused', async () => {

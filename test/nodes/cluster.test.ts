@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { freshDatabase, ADMIN_PASSWORD } from '../helpers/server.js';
+import { freshDatabase } from '../helpers/server.js';
 import { api, startNode, type Node } from '../helpers/process.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
@@ -140,7 +140,6 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       assert.match(body.response_errors.token[0]!.string, /did not answer in time/);
       assert.equal(await node.exited, 0);
       provider.mode = 'normal';
-      void ADMIN_PASSWORD;
     });
   });
 }

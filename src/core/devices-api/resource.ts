@@ -98,12 +98,11 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
       return confirmedOnly ? q.where('confirmed', '=', 1) : q;
     },
     render: (db, rows, req) => render(db, cls, installId, rows, req, props),
-    validate: async (data, ctx, existing) => {
+    validate: async (_data, _ctx, existing) => {
       if (!existing && cls === 'webauthn')
         throw ValidationError.nonField('WebAuthn devices are registered by the authenticator itself, through an enrolment flow.');
       if (!existing && (cls === 'email' || cls === 'sms' || cls === 'duo'))
         throw ValidationError.nonField('E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.');
-      void ctx;
     },
     insert: async (tx, data, ctx) => {
       const now = nowIso();

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { VersionedMigration } from '../ddl.js';
 import { addColumns, tableWithAutoId } from '../ddl.js';
 
@@ -122,7 +122,6 @@ export const m0001_core: VersionedMigration = (dialect) => ({
       created: 'datetime',
     }).execute();
     await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
-    void sql;
   },
   async down() {
     throw new Error('irreversible');

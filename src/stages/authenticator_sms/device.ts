@@ -2,7 +2,7 @@
  * Sending a code by SMS: Twilio's Messages API (form POST, basic auth with the account SID and token) or a generic
  * webhook (JSON {From, To, Body}, basic or bearer auth), with the settings of the stage that enrolled the device.
  */
-import type { SmsDevicesTable, UsersTable } from '../../db/types.js';
+import type { SmsDevicesTable } from '../../db/types.js';
 import { issueCode } from '../../core/mfa/sidechannel.js';
 import type { Services } from '../../flows/runtime.js';
 import { loadStageConfig } from '../resource.js';
@@ -49,10 +49,9 @@ export async function loadSmsStage(svc: Services, id: string | null): Promise<Sm
   return id ? loadStageConfig<SmsStageConfig>(svc.db, authenticatorSmsSchema, id) : undefined;
 }
 
-export async function sendSmsDeviceCode(svc: Services, device: SmsDevicesTable, user: UsersTable, nonce: string, stage?: SmsStageConfig): Promise<void> {
+export async function sendSmsDeviceCode(svc: Services, device: SmsDevicesTable, nonce: string, stage?: SmsStageConfig): Promise<void> {
   const cfg = stage ?? (await loadSmsStage(svc, device.stage));
   if (!cfg) throw new Error('the SMS device has no stage to send with');
   const code = await issueCode(svc.db, 'sms_devices', device.id, svc.secretKey, nonce, SMS_TTL_MS);
   await sendSms(svc, cfg, device.phone_number, `Use this code to authenticate: ${code}`);
-  void user;
 }

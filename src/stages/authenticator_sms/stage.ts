@@ -55,7 +55,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
         .executeTakeFirstOrThrow();
       c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: row.id };
       const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
-      await sendSmsDeviceCode(c.svc, created, user, nonceOf(c), c.config);
+      await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
       return show(challenge(created));
     }
     const code = parsed.data.code as string | null | undefined;

@@ -180,7 +180,7 @@ async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevic
     if (d) await sendEmailDeviceCode(c.svc, d, user, nonce);
   } else {
     const d = devices.sms.find((x) => x.id === id);
-    if (d) await sendSmsDeviceCode(c.svc, d, user, nonce);
+    if (d) await sendSmsDeviceCode(c.svc, d, nonce);
   }
 }
 

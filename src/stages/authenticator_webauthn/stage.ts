@@ -4,7 +4,6 @@
  * the credential saved only after all of that passed. `max_attempts` failures end the flow.
  */
 import { Type } from '@sinclair/typebox';
-import { S } from '../../api/schema.js';
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
@@ -25,7 +24,6 @@ export interface WebAuthnSetupConfig {
 
 type Call = StageCall<WebAuthnSetupConfig>;
 const responseProps = { response: Type.Unsafe<Record<string, unknown>>({ type: 'object', 'x-json': true }) };
-void S;
 
 async function registration(c: Call, user: UsersTable): Promise<Challenge> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
