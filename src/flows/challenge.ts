@@ -34,8 +34,11 @@ export const flowError = (requestId: string, error?: string) => ({
   ...(error ? { error } : {}),
 });
 
-/** a relative URL (no scheme, no host, not protocol-relative) */
+/**
+ * a relative URL (no scheme, no host, not protocol-relative). Control characters are refused outright: browsers
+ * drop tabs and newlines inside URLs, so "/<TAB>/evil.example" would navigate to //evil.example.
+ */
 export function isRelative(url: string): boolean {
   if (!url.startsWith('/') || url.startsWith('//') || url.startsWith('/\\')) return false;
-  return !/[\r\n]/.test(url);
+  return !/[\x00-\x1f\x7f]/.test(url);
 }

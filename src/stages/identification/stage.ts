@@ -132,6 +132,14 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
   component: 'ak-stage-identification',
   withUserInfo: false,
   async challenge(c) {
+    // a known identifier (kept by restart_with_context, …) on a stage that asks for nothing else is submitted as if
+    // typed; if it does not pass, it is dropped and the form shown (authentik's "simple stage" auto-submit)
+    const known = c.ctx.pendingUserIdentifier;
+    if (known && !c.config.password_stage && !c.config.captcha_stage && !c.config.webauthn_stage) {
+      const outcome = await identificationRuntime.respond(c, { uid_field: known });
+      if (outcome.type === 'ok') return outcome;
+      c.ctx.pendingUserIdentifier = undefined;
+    }
     return show(await challengeOf(c));
   },
   async respond(c, body) {
