@@ -44,3 +44,24 @@ export const withoutUser = (c: Record<string, unknown>) => {
   const { pending_user: _u, pending_user_avatar: _a, ...rest } = c;
   return rest;
 };
+
+/** the `sessions` row behind a session cookie, with its data parsed */
+export async function sessionRow(srv: TestServer, key: string | undefined) {
+  if (!key) return undefined;
+  const row = await srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
+  return row && { ...row, data: JSON.parse(row.data) as { plan?: { bindings: unknown[]; context: Record<string, any> }; csrf?: string } };
+}
+
+export async function userPk(srv: TestServer, username: string): Promise<number> {
+  const r = await call(srv, 'GET', `/core/users/?username=${encodeURIComponent(username)}`);
+  assert.equal(r.body.results.length, 1, username);
+  return r.body.results[0].pk;
+}
+
+/** the binding of `stage` in flow `slug` */
+export async function bindingOf(srv: TestServer, slug: string, stage: string): Promise<string> {
+  const flow = (await call(srv, 'GET', `/flows/instances/${slug}/`)).body.pk;
+  const r = await call(srv, 'GET', `/flows/bindings/?target=${flow}&stage=${stage}`);
+  assert.equal(r.body.results.length, 1);
+  return r.body.results[0].pk;
+}
