@@ -19,9 +19,12 @@ export type FilterSpec =
   | { type: 'enum'; column: string; values: readonly string[] }
   | { type: 'fk'; column: string; ref: Ref }
   /** repeated key; rows related (through `exists`) to any of the given pks */
-  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool> }
+  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool>; /** values are names, not UUIDs */ byName?: boolean }
   /** parses the (possibly repeated) values; returns messages for a 400 or a condition */
-  | { type: 'custom'; parse: (values: string[]) => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined } };
+  | {
+      type: 'custom';
+      parse: (values: string[], dialect: 'sqlite' | 'postgres') => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined };
+    };
 
 export interface ListSpec {
   filters: Record<string, FilterSpec>;
@@ -76,6 +79,7 @@ const likeEscape = (s: string) => s.toLowerCase().replace(/[\\%_]/g, (c) => `\\$
 
 async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: EB) => Expression<SqlBool>)[]> {
   const errors: FieldErrors = {};
+  const dialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
   const conds: ((eb: EB) => Expression<SqlBool>)[] = [];
   for (const [name, f] of Object.entries(spec.filters)) {
     const raw = query[name];
@@ -85,8 +89,8 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
       case 'str':
         if (v === '') break;
         if (f.op === 'startswith') {
-          const pat = `${likeEscape(v)}%`;
-          conds.push((eb) => eb(sql.ref(f.column), 'like', sql<string>`${pat} escape '\\'`));
+          // case-sensitive prefix (Django's `startswith`) in both dialects; SQLite's LIKE would ignore case
+          conds.push(() => sql<SqlBool>`substr(${sql.ref(f.column)}, 1, ${v.length}) = ${v}`);
         } else conds.push((eb) => eb(sql.ref(f.column), '=', v));
         break;
       case 'int': {
@@ -141,12 +145,12 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
       case 'm2m': {
         const vals = all(raw).filter((x) => x !== '');
         if (vals.length === 0) break;
-        const badOne = vals.find((x) => !isUuid(x));
+        const badOne = f.byName ? undefined : vals.find((x) => !isUuid(x));
         if (badOne !== undefined) {
           errors[name] = [`“${badOne}” is not a valid UUID.`];
           break;
         }
-        const ids = vals.map(normalizeUuid);
+        const ids = f.byName ? vals : vals.map(normalizeUuid);
         const missing = await missingIds(db, f.ref, ids);
         if (missing !== undefined) {
           errors[name] = [`Select a valid choice. ${missing} is not one of the available choices.`];
@@ -156,7 +160,7 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
         break;
       }
       case 'custom': {
-        const r = f.parse(all(raw));
+        const r = f.parse(all(raw), dialect);
         if ('error' in r) errors[name] = r.error;
         else if (r.cond) conds.push(r.cond);
         break;
@@ -167,7 +171,7 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
   const search = first(query.search);
   if (search && spec.search.length) {
     // case-insensitive substring: PostgreSQL's ILIKE; SQLite's LIKE already ignores ASCII case
-    const op = db.getExecutor().adapter instanceof PostgresAdapter ? 'ilike' : 'like';
+    const op = dialect === 'postgres' ? 'ilike' : 'like';
     for (const term of searchTerms(search)) {
       const pat = `%${likeEscape(term)}%`;
       conds.push((eb) => eb.or(spec.search.map((c) => eb(sql.ref(c), op, sql<string>`${pat} escape '\\'`))));

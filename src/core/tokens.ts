@@ -5,7 +5,7 @@ import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
 import type { ApiRouter } from '../api/routes.js';
 import { S, SLUG_PATTERN, type Props } from '../api/schema.js';
 import { apiToRow, rowToApi } from '../api/serialize.js';
-import { NotFound, ValidationError } from '../api/errors.js';
+import { EmptyBadRequest, NotFound, ValidationError } from '../api/errors.js';
 import { hashKey } from '../api/auth.js';
 import { validateBody } from '../api/validate.js';
 import type { DB } from '../db/index.js';
@@ -102,7 +102,8 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       }
       const intent = (data.intent ?? existing?.intent) as string;
       if (data.intent !== undefined && intent !== 'api' && intent !== 'app_password') throw ValidationError.field('intent', `Invalid intent ${intent}`);
-      if (intent === 'api' && (data.expiring !== undefined || !existing)) data.expires = new Date(Date.now() + DAY_MS).toISOString();
+      // authentik overwrites an API token's expiry on every write, so an owner cannot push it out by sending `expires`
+      if (intent === 'api') data.expires = new Date(Date.now() + DAY_MS).toISOString();
     },
     insert: (tx, data) =>
       insertToken(tx, {
@@ -154,6 +155,9 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
         doc: { operationId: 'core_tokens_set_key_create', tag: 'core', body: 'TokenSetKeyRequest', bodyRequired: true, status: 204 },
         handler: async (req, reply) => {
           const { row } = await load(req);
+          // authentik: 400 with an empty body when the key is missing
+          const sent = (req.body as { key?: unknown } | null)?.key;
+          if (sent === undefined || sent === null || sent === '') throw new EmptyBadRequest();
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
           await db.updateTable('tokens').set({ key, key_hash: hashKey(key) }).where('token_uuid', '=', row.token_uuid).execute();

@@ -1,6 +1,6 @@
 /** /core/users/: users, set_password, me. */
 import { createHash, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef, type Tx, type UsedBy } from '../api/resource.js';
@@ -152,28 +152,54 @@ const multi = (column: string, values: readonly string[], label = (v: string) =>
 });
 
 const membership = (junction: 'user_groups' | 'user_roles', table: 'groups' | 'roles', key: 'group_uuid' | 'role_uuid', by: 'name' | 'pk'): FilterSpec => ({
+  type: 'm2m',
+  ref: { table, column: by === 'pk' ? key : 'name' },
+  byName: by === 'name',
+  exists: (eb, ids) =>
+    eb.exists(
+      eb
+        .selectFrom(`${junction} as j`)
+        .innerJoin(`${table} as x`, `x.${key}`, `j.${key}`)
+        .select(sql`1`.as('one'))
+        .whereRef('j.user_id', '=', 'users.id')
+        .where(by === 'pk' ? `x.${key}` : 'x.name', 'in', ids),
+    ),
+});
+
+/**
+ * `attributes={"key": value, "a__b": value}`: every key (Django's `__` for nesting) equals its JSON value exactly.
+ * Invalid JSON is authentik's top-level list error.
+ */
+const attributesFilter: FilterSpec = {
   type: 'custom',
-  parse: (vals) => {
-    const chosen = vals.filter((v) => v !== '');
-    if (!chosen.length) return { cond: undefined };
-    if (by === 'pk') {
-      const bad = chosen.find((v) => !isUuid(v));
-      if (bad) return { error: [`“${bad}” is not a valid UUID.`] };
+  parse: (vals, dialect) => {
+    const raw = vals[vals.length - 1] ?? '';
+    if (raw === '') return { cond: undefined };
+    let wanted: unknown;
+    try {
+      wanted = JSON.parse(raw);
+    } catch {
+      throw new ValidationError(['filter: failed to parse JSON']);
     }
-    const ids = by === 'pk' ? chosen.map(normalizeUuid) : chosen;
+    if (typeof wanted !== 'object' || wanted === null || Array.isArray(wanted)) throw new ValidationError(['filter: value must be key:value mapping']);
+    const pairs = Object.entries(wanted as Record<string, unknown>).map(([k, v]) => ({ path: k.split('__'), json: JSON.stringify(v) }));
+    if (!pairs.length) return { cond: undefined };
     return {
       cond: (eb) =>
-        eb.exists(
-          eb
-            .selectFrom(`${junction} as j`)
-            .innerJoin(`${table} as x`, `x.${key}`, `j.${key}`)
-            .select(sql`1`.as('one'))
-            .whereRef('j.user_id', '=', 'users.id')
-            .where(by === 'pk' ? `x.${key}` : 'x.name', 'in', ids),
+        eb.and(
+          pairs.map(({ path, json }) =>
+            dialect === 'postgres'
+              ? sql<SqlBool>`(users.attributes::jsonb #> ${path}::text[]) = ${json}::jsonb`
+              : // json_extract gives SQL scalars, so compare the JSON text of both sides
+                sql<SqlBool>`json_quote(json_extract(users.attributes, ${jsonPath(path)})) = json_quote(json_extract(${`{"v":${json}}`}, '$.v'))`,
+          ),
         ),
     };
   },
-});
+};
+
+/** a SQLite JSON path with every key quoted */
+const jsonPath = (keys: string[]) => '$' + keys.map((k) => `."${k.replace(/["\\]/g, '')}"`).join('');
 
 const userFilters: Record<string, FilterSpec> = {
   username: { type: 'str', column: 'username' },
@@ -218,6 +244,7 @@ const userFilters: Record<string, FilterSpec> = {
   groups_by_pk: membership('user_groups', 'groups', 'group_uuid', 'pk'),
   roles_by_name: membership('user_roles', 'roles', 'role_uuid', 'name'),
   roles_by_pk: membership('user_roles', 'roles', 'role_uuid', 'pk'),
+  attributes: attributesFilter,
 };
 
 const includeFlags = (req: FastifyRequest) => {

@@ -107,7 +107,8 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
       ordering: {
         name: 's.name',
         pk: 's.stage_uuid',
-        ...Object.fromEntries(ownColumns(def).filter((c) => !def.fields[c]!['x-json']).map((c) => [c, `t.${c}`])),
+        // secrets (write-only) are not orderable: sorting by them would let a caller compare stored values
+        ...Object.fromEntries(ownColumns(def).filter((c) => !def.fields[c]!['x-json'] && !def.fields[c]!.writeOnly).map((c) => [c, `t.${c}`])),
       },
       defaultOrdering: ['name'],
       pk: 's.stage_uuid',

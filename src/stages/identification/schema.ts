@@ -1,7 +1,6 @@
 import { S } from '../../api/schema.js';
 import { ValidationError } from '../../api/errors.js';
 import { createStageTable, fk } from '../../db/ddl.js';
-import { uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
 export const USER_FIELDS = ['email', 'username', 'upn'] as const;
@@ -34,7 +33,6 @@ export const identificationSchema = {
     webauthn_stage: S.fk(stageRef('authenticatorvalidatestage'), { default: null, description: 'When set, and conditional WebAuthn is available, allow the user to use their passkey as a first factor.' }),
   },
   filters: {
-    stage_uuid: uuidFilter,
     password_stage: { type: 'fk', column: 't.password_stage', ref: stageRef('passwordstage') },
     captcha_stage: { type: 'fk', column: 't.captcha_stage', ref: stageRef('captchastage') },
     webauthn_stage: { type: 'fk', column: 't.webauthn_stage', ref: stageRef('authenticatorvalidatestage') },
