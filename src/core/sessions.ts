@@ -187,12 +187,16 @@ export class Sessions {
     await q.execute();
   }
 
-  /** Logout: the server-side row is deleted and the cookies cleared. */
+  /**
+   * Logout: the server-side row is deleted and the cookies cleared. The flow running the logout keeps its plan (in
+   * the new anonymous session), so stages after a logout stage continue that flow.
+   */
   async destroy(s: Session, reply: FastifyReply) {
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
     s.key = undefined;
     s.userId = null;
-    s.data = {};
+    s.data = { plan: s.data.plan, query: s.data.query };
+    s.dirty = true;
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
   }

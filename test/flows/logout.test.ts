@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { sessionRow, userPk } from './helpers.js';
+import { createStage, flowOf, sessionRow, userPk } from './helpers.js';
 
 const LOGIN = 'default-authentication-flow';
 const LOGOUT = 'default-invalidation-flow';
@@ -63,6 +63,21 @@ for (const dialect of dialects()) {
 
       const anonymous = await new Browser(srv.api).get(LOGOUT);
       assert.deepEqual(anonymous.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
+    });
+
+    it('a stage after the logout stage continues the same flow instead of starting it over', async () => {
+      const logout = await createStage(srv, '/stages/user_logout/', { name: 'logout-then-dummy-logout' });
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'logout-then-dummy-dummy' });
+      const slug = await flowOf(srv, 'logout-then-dummy', [logout, dummy], { designation: 'invalidation' });
+      const b = await loggedIn();
+      const events = async () => (await srv.app.store.db.selectFrom('events').select('event_uuid').where('action', '=', 'logout').execute()).length;
+      const before = await events();
+      const shown = await b.get(slug);
+      assert.equal(shown.body.component, 'ak-stage-dummy');
+      assert.equal((await b.me()).status, 403, 'logged out by the first stage');
+      const done = await b.solve(slug, { component: 'ak-stage-dummy' });
+      assert.deepEqual(done.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
+      assert.equal(await events(), before + 1, 'the logout stage ran once');
     });
 
     it('logout ends only that session', async () => {
