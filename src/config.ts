@@ -41,6 +41,8 @@ export interface Config {
   email: { host: string; port: number; username: string; password: string; useTls: boolean; useSsl: boolean; from: string; timeoutS: number };
   /** Twilio's REST API base URL (changed only to point tests at a local fake) */
   twilioApiUrl: string;
+  /** authentik's brand title: TOTP issuer, WebAuthn relying-party name, Duo push type, "Contact your … administrator" */
+  brandTitle: string;
 }
 
 export interface LockoutConfig {
@@ -113,6 +115,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       timeoutS: int(env, 10, 'KEYSTAGE_EMAIL_TIMEOUT', 'AUTHENTIK_EMAIL__TIMEOUT'),
     },
     twilioApiUrl: pick(env, 'KEYSTAGE_TWILIO_API_URL') ?? 'https://api.twilio.com',
+    brandTitle: pick(env, 'KEYSTAGE_BRAND_TITLE') ?? 'authentik',
   };
   return { ...cfg, ...overrides };
 }

@@ -127,7 +127,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountStages(router, store.db);
   mountUsers(router, store.db, config, settings.installId);
   mountTokens(router, store.db, settings.installId);
-  mountDevices(router, store.db, settings.installId, settings.secretKey);
+  mountDevices(router, store.db, settings.installId, settings.secretKey, config.brandTitle);
   mountExecutor(router, services);
   mountEvents(router, store.db);
   mountFlowUrls(app, store.db, sessions);

@@ -66,6 +66,9 @@ for (const dialect of dialects()) {
       const push = duo.calls.filter((c) => c.path === '/auth/v2/auth').at(-1)!;
       assert.equal(push.signatureValid, true);
       assert.deepEqual([push.params.user_id, push.params.factor, push.params.device, push.params.display_username], [duoUser, 'auto', 'auto', 'dina']);
+      assert.equal(push.params.type, 'authentik Login request', 'the brand title names the request');
+      const used = await srv.app.store.db.selectFrom('duo_devices').select('last_used').where('id', '=', dev.id).executeTakeFirstOrThrow();
+      assert.ok(used.last_used, 'last_used is set by a push login');
 
       duo.denying.add(duoUser);
       const denied = await toMfa('dina');
@@ -87,7 +90,8 @@ for (const dialect of dialects()) {
       try {
         const { b } = await toMfa('imp');
         const r2 = await b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
-        assert.notEqual(r2.component, 'xak-flow-redirect');
+        assert.equal(r2.component, 'ak-stage-authenticator-validate', 'a Duo API error is a refusal on the form, not a flow error');
+        assert.deepEqual(r2.response_errors, { duo: [{ string: 'Duo denied access', code: 'denied' }] });
       } finally {
         await call(srv, 'PATCH', `/stages/authenticator/duo/${duoStage}/`, { client_secret: 'duo-secret-key-0123456789' });
       }

@@ -41,7 +41,7 @@ for (const dialect of dialects()) {
       const id = await createUser(srv, 'uma', 'uma-password-1');
       const { b, ch } = await toMfa(single, 'uma');
       assert.equal(ch.component, 'ak-stage-authenticator-totp');
-      assert.match(ch.config_url, /^otpauth:\/\/totp\/.+\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30/);
+      assert.match(ch.config_url, /^otpauth:\/\/totp\/authentik:uma\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30&issuer=authentik$/, 'issuer: the brand title');
       const unconfirmed = await srv.app.store.db.selectFrom('totp_devices').select(['confirmed']).where('user_id', '=', id).execute();
       assert.deepEqual(unconfirmed.map((d) => d.confirmed), [0], 'not usable before it is proven');
       const wrong = await b.solve(single, { component: 'ak-stage-authenticator-totp', code: '000000' === codeFrom(ch.config_url) ? '111111' : '000000' });

@@ -139,6 +139,49 @@ for (const dialect of dialects()) {
       assert.deepEqual(replay.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
     });
 
+    it('webauthn_allowed_device_types restricts known authenticator models only; the message names the brand', async () => {
+      const yubikey5 = 'cb69481e-8ff7-4039-93ec-0a2729a154a8';
+      const yubikey5nfc = '2fc0579f-8113-47ea-b116-bb5a8db9202a';
+      const unlisted = '6028b017-b1d4-4c02-b4b3-afcdafc96bb2';
+      const headers = { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' };
+      await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { webauthn_allowed_device_types: [yubikey5] });
+      try {
+        /** a user whose only device is the test vector's key, registered as `aaguid`; returns the answer to the vector */
+        const attempt = async (username: string, aaguid: string, allowedKeyToo = false) => {
+          await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+          const id = await createUser(srv, username, `${username}-password-1`);
+          if (allowedKeyToo)
+            await srv.app.store.db
+              .insertInto('webauthn_devices')
+              .values({ user_id: id, name: 'allowed key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: `other-${username}`, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: yubikey5, transports: '[]' } as never)
+              .execute();
+          await srv.app.store.db
+            .insertInto('webauthn_devices')
+            .values({ user_id: id, name: 'key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid, transports: '[]' } as never)
+            .execute();
+          const { b, ch } = await atValidation(username, headers);
+          const key = b.cookies.get('authentik_session')!;
+          const data = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow()).data);
+          data.plan.context.webauthnChallenge = VECTOR.challenge;
+          await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+          return { ch, done: await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion }) };
+        };
+        // a model that webauthn_device_types does not know is not restricted (upstream: no device type ⇒ allowed)
+        const unknown = await attempt('wa-unlisted', unlisted);
+        assert.equal(unknown.done.component, 'xak-flow-redirect', JSON.stringify(unknown.done));
+        // a known model outside the list is refused with authentik's message (V26; the user's other key is allowed,
+        // so a WebAuthn challenge is offered)
+        const refused = await attempt('wa-nfc', yubikey5nfc, true);
+        assert.equal(refused.ch.device_challenges[0].device_class, 'webauthn');
+        assert.deepEqual(refused.done.response_errors, { webauthn: [{ string: 'Invalid device type. Contact your authentik administrator for help.', code: 'invalid' }] });
+        const allowed = await attempt('wa-5', yubikey5);
+        assert.equal(allowed.done.component, 'xak-flow-redirect', JSON.stringify(allowed.done));
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { webauthn_allowed_device_types: [] });
+        await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      }
+    });
+
     it('last_auth_threshold: a second login within the threshold skips MFA in the same browser only, and only for that user', async () => {
       await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'hours=1' });
       try {

@@ -4,9 +4,9 @@ import type { DB } from '../../db/index.js';
 import { mountAllDevices } from './all.js';
 import { mountDeviceResources } from './resource.js';
 
-export function mountDevices(router: ApiRouter, db: DB, installId: string, secretKey: string) {
+export function mountDevices(router: ApiRouter, db: DB, installId: string, secretKey: string, brandTitle: string) {
   mountAllDevices(router, db);
-  mountDeviceResources(router, db, installId, secretKey);
+  mountDeviceResources(router, db, installId, secretKey, brandTitle);
   router.component('PartialUser', {
     type: 'object',
     properties: {

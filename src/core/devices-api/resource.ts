@@ -72,7 +72,7 @@ async function render(db: DB, cls: DeviceClass, installId: string, rows: Row[], 
   });
 }
 
-export function deviceResource(cls: DeviceClass, admin: boolean, installId: string, secretKey: string): ResourceDef<Row> {
+export function deviceResource(cls: DeviceClass, admin: boolean, installId: string, secretKey: string, brandTitle: string): ResourceDef<Row> {
   const d = DEVICE_CLASSES[cls];
   const props = propsOf(cls, admin);
   const confirmedOnly = !admin && cls !== 'webauthn' && cls !== 'duo';
@@ -117,7 +117,7 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
           .returning('id')
           .executeTakeFirstOrThrow();
         const user = await tx.selectFrom('users').select('username').where('id', '=', owner).executeTakeFirstOrThrow();
-        shownOnce.set(ctx.req, { config_url: configUrl({ key, digits, step: 30 }, user.username, 'Keystage') });
+        shownOnce.set(ctx.req, { config_url: configUrl({ key, digits, step: 30 }, user.username, brandTitle) });
         return row.id;
       }
       const row = await tx
@@ -148,9 +148,9 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
   };
 }
 
-export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string) {
+export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string, brandTitle: string) {
   for (const cls of ['duo', 'email', 'sms', 'static', 'totp', 'webauthn'] as const) {
-    mountResource(router, db, deviceResource(cls, false, installId, secretKey));
-    mountResource(router, db, deviceResource(cls, true, installId, secretKey));
+    mountResource(router, db, deviceResource(cls, false, installId, secretKey, brandTitle));
+    mountResource(router, db, deviceResource(cls, true, installId, secretKey, brandTitle));
   }
 }

@@ -81,3 +81,6 @@ export async function verifyAssertion(db: DB, device: WebAuthnDevicesTable, asse
     return false;
   }
 }
+
+/** authentik's message for an authenticator model a stage does not allow */
+export const invalidDeviceType = (brandTitle: string) => `Invalid device type. Contact your ${brandTitle} administrator for help.`;

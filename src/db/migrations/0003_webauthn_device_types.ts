@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { VersionedMigration } from '../ddl.js';
 
 /** Well-known authenticator models by AAGUID (from public passkey/FIDO metadata), for device type restrictions. */
-const KNOWN: [string, string][] = [
+export const KNOWN_DEVICE_TYPES: [string, string][] = [
   ['cb69481e-8ff7-4039-93ec-0a2729a154a8', 'YubiKey 5 Series'],
   ['ee882879-721c-4913-9775-3dfcce97072a', 'YubiKey 5 Series'],
   ['fa2b99dc-9e39-4257-8f92-4a30d23c4118', 'YubiKey 5 Series with NFC'],
@@ -22,7 +22,7 @@ export const m0003_webauthn_device_types: VersionedMigration = () => ({
   async up(db: Kysely<any>) {
     await db
       .insertInto('webauthn_device_types')
-      .values(KNOWN.map(([aaguid, description]) => ({ aaguid, description, icon: null })))
+      .values(KNOWN_DEVICE_TYPES.map(([aaguid, description]) => ({ aaguid, description, icon: null })))
       .execute();
   },
   async down() {

@@ -16,7 +16,7 @@ export async function duoPush(svc: Services, device: DuoDevicesTable, user: User
     device: 'auto',
     ipaddr: req.ip,
     display_username: user.username,
-    type: 'Keystage Login request',
+    type: `${svc.config.brandTitle} Login request`,
     pushinfo: `Domain=${req.hostname}`,
   });
   return r.result === 'allow';

@@ -41,7 +41,7 @@ async function challenge(c: StageCall<TotpSetupConfig>) {
   const user = await enrolmentUser(c);
   if (!user) return undefined;
   const d = await device(c, user.id);
-  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl(d, user.username, c.flow.title || 'Keystage') } };
+  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl(d, user.username, c.svc.config.brandTitle) } };
 }
 
 export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {

@@ -6,6 +6,7 @@ import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevices
 import { maskEmail } from '../../core/mfa/sidechannel.js';
 import type { DeviceChallenge } from '../../flows/context.js';
 import { drfDate } from '../../api/serialize.js';
+import { KNOWN_DEVICE_TYPES } from '../../db/migrations/0003_webauthn_device_types.js';
 
 export interface UserDevices {
   duo: DuoDevicesTable[];
@@ -40,10 +41,16 @@ export async function userDevices(db: DB, userId: number): Promise<UserDevices> 
   return { duo, email, sms, static: st, totp, webauthn };
 }
 
-/** WebAuthn devices whose authenticator model is allowed (unknown models are allowed, as upstream) */
+/** AAGUIDs with a row in webauthn_device_types (seeded, read-only) */
+const KNOWN_AAGUIDS = new Set(KNOWN_DEVICE_TYPES.map(([aaguid]) => aaguid));
+
+/**
+ * WebAuthn devices whose authenticator model is allowed. As upstream, a restriction only applies to devices of a
+ * known type: a model missing from webauthn_device_types (or an all-zero AAGUID) is allowed.
+ */
 export function allowedWebAuthn(devices: WebAuthnDevicesTable[], allowedTypes: string[]): WebAuthnDevicesTable[] {
   if (!allowedTypes.length) return devices;
-  return devices.filter((d) => d.aaguid === '00000000-0000-0000-0000-000000000000' || allowedTypes.includes(d.aaguid));
+  return devices.filter((d) => !KNOWN_AAGUIDS.has(d.aaguid) || allowedTypes.includes(d.aaguid));
 }
 
 /** one challenge per allowed class, in authentik's class order, for classes the user has a device of */

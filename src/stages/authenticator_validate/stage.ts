@@ -16,7 +16,7 @@ import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
 import { sendEmailDeviceCode } from '../authenticator_email/device.js';
 import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
 import { duoPush } from '../authenticator_duo/push.js';
-import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
+import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
@@ -161,7 +161,7 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   const device = id ? devices.webauthn.find((d) => d.credential_id === id) : undefined;
   if (!device) return 'Invalid device';
   if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length)
-    return 'Invalid device type. Contact your Keystage administrator for help.';
+    return invalidDeviceType(c.svc.config.brandTitle);
   const challenge = c.ctx.webauthnChallenge;
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
@@ -259,8 +259,13 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       if (!offers(['duo'])) return rerender(fieldError('duo', 'No compatible device class allowed'));
       const device = devices.duo.find((d) => d.id === data.duo);
       if (!device) return rerender(fieldError('duo', 'Invalid device'));
-      if (await duoPush(c.svc, device, user, c.req)) return succeed(c, user, 'duo', device);
-      await mfaFailed(c, user, 'duo denied');
+      // Duo unreachable or answering an error is a refusal too (never a flow error), but not a failed attempt
+      const verdict = await duoPush(c.svc, device, user, c.req).catch(() => 'error' as const);
+      if (verdict === true) {
+        await c.svc.db.updateTable('duo_devices').set({ last_used: new Date().toISOString() }).where('id', '=', device.id).execute();
+        return succeed(c, user, 'duo', device);
+      }
+      if (verdict === false) await mfaFailed(c, user, 'duo denied');
       return rerender(fieldError('duo', 'Duo denied access', 'denied'));
     }
     return rerender(fieldError('non_field_errors', 'Empty response'));

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { originOf, rpIdOf } from '../../core/mfa/webauthn.js';
+import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
 import { enrolmentUser } from '../enrolment.js';
 
 export interface WebAuthnSetupConfig {
@@ -29,7 +29,7 @@ async function registration(c: Call, user: UsersTable): Promise<Challenge> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({
-    rpName: c.flow.title || 'Keystage',
+    rpName: c.svc.config.brandTitle,
     rpID: rpIdOf(c.req),
     userName: user.username,
     userDisplayName: user.name || user.username,
@@ -85,7 +85,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
     }
     const aaguid = info.aaguid || '00000000-0000-0000-0000-000000000000';
     if (c.config.device_type_restrictions.length && !c.config.device_type_restrictions.includes(aaguid))
-      return failed(c, user, 'Invalid device type. Contact your Keystage administrator for help.');
+      return failed(c, user, invalidDeviceType(c.svc.config.brandTitle));
     const now = new Date().toISOString();
     const type = await c.svc.db.selectFrom('webauthn_device_types').select('description').where('aaguid', '=', aaguid).executeTakeFirst();
     await c.svc.db

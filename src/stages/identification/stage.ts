@@ -16,7 +16,7 @@ import { passwordSchema } from '../password/schema.js';
 import { authenticatorValidateSchema } from '../authenticator_validate/schema.js';
 import type { ValidateConfig } from '../authenticator_validate/stage.js';
 import { allowedWebAuthn } from '../authenticator_validate/devices.js';
-import { assertionCredentialId, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
+import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import type { UsersTable, WebAuthnDevicesTable } from '../../db/types.js';
 import type { PasswordConfig } from '../password/stage.js';
 import { recordPasswordFailure, throttled } from '../password/stage.js';
@@ -83,7 +83,7 @@ async function passkeyLogin(c: StageCall<IdentificationConfig>, webauthn: Valida
         | undefined)
     : undefined;
   if (!device) return 'Invalid device';
-  if (!allowedWebAuthn([device], webauthn.webauthn_allowed_device_types).length) return 'Invalid device type. Contact your Keystage administrator for help.';
+  if (!allowedWebAuthn([device], webauthn.webauthn_allowed_device_types).length) return invalidDeviceType(c.svc.config.brandTitle);
   const challenge = c.ctx.webauthnChallenge;
   c.ctx.webauthnChallenge = undefined;
   if (!challenge) return 'Assertion failed';
