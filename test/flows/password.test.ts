@@ -89,5 +89,17 @@ for (const dialect of dialects()) {
         await call(srv, 'PATCH', `/stages/password/${stages.password}/`, { failed_attempts_before_cancel: 5 });
       }
     });
+
+    it('failed_attempts_before_cancel = 0 cancels at the first failure, as upstream', async () => {
+      assert.equal((await call(srv, 'PATCH', `/stages/password/${stages.password}/`, { failed_attempts_before_cancel: 0 })).status, 200);
+      try {
+        const b = await atPassword('carl');
+        const denied = await b.solve(FLOW, { component: 'ak-stage-password', password: 'wrong-0' });
+        assert.equal(denied.body.component, 'ak-stage-access-denied');
+        assert.equal(denied.body.error_message, 'Invalid password');
+      } finally {
+        await call(srv, 'PATCH', `/stages/password/${stages.password}/`, { failed_attempts_before_cancel: 5 });
+      }
+    });
   });
 }

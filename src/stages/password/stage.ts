@@ -49,8 +49,9 @@ export async function recordPasswordFailure(
   await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
-  const limit = cfg.failed_attempts_before_cancel;
-  if (limit > 0 && c.ctx.passwordFailures >= limit) return deny(c.stage.kind === 'passwordstage' ? 'Invalid password' : 'Failed to authenticate.');
+  // authentik cancels once failures ≥ the setting, so 0 (like 1) cancels at the first failure
+  const limit = Math.max(cfg.failed_attempts_before_cancel, 1);
+  if (c.ctx.passwordFailures >= limit) return deny(c.stage.kind === 'passwordstage' ? 'Invalid password' : 'Failed to authenticate.');
   return rerender();
 }
 
