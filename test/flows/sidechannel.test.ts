@@ -154,6 +154,15 @@ for (const dialect of dialects()) {
       assert.match(row.phone_number, /^hash:[0-9a-f]{64}$/);
       const next = await toMfa(verifyOnlyFlow, 'vera');
       assert.equal(next.ch.component, 'ak-stage-authenticator-sms', 'not usable: enrolment is offered again');
+      // the same number cannot be enrolled again on this stage, by vera or anyone else; no SMS is sent for it
+      const sent = sms.messages.length;
+      const again = await next.b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+1 555 0199' });
+      assert.deepEqual(again.response_errors, { phone_number: [{ string: 'Invalid phone number', code: 'invalid' }] });
+      await createUser(srv, 'vito', 'vito-password-1');
+      const other = await toMfa(verifyOnlyFlow, 'vito');
+      const taken = await other.b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' });
+      assert.deepEqual(taken.response_errors, { phone_number: [{ string: 'Invalid phone number', code: 'invalid' }] });
+      assert.equal(sms.messages.length, sent);
     });
   });
 }

@@ -16,6 +16,8 @@ const responseProps = {
   code: S.text({ nullable: true, 'x-optional': true, maxLength: 16 }),
   phone_number: S.text({ nullable: true, 'x-optional': true, maxLength: 32, pattern: '^\\+?[0-9 ()-]{5,31}$' }),
 };
+/** how a verify-only number is kept (authentik's `hash_phone_number`) */
+const hashPhone = (phone: string) => `hash:${createHash('sha256').update(phone).digest('hex')}`;
 const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
 const challenge = (d: SmsDevicesTable | undefined): Challenge => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
 
@@ -44,6 +46,15 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
     if (!d) {
       const phone = (parsed.data.phone_number as string | null | undefined)?.replace(/[\s()-]/g, '');
       if (!phone) return invalid(challenge(d), fieldError('phone_number', 'This field is required.', 'required'));
+      // as upstream: a number already enrolled on this stage (in clear or as a verify-only hash) is not taken again
+      const taken = await c.svc.db
+        .selectFrom('sms_devices')
+        .select('id')
+        .where('stage', '=', c.config.pk)
+        .where('confirmed', '=', 1)
+        .where('phone_number', 'in', [phone, hashPhone(phone)])
+        .executeTakeFirst();
+      if (taken) return invalid(challenge(d), fieldError('phone_number', 'Invalid phone number'));
       const now = new Date().toISOString();
       const row = await c.svc.db
         .insertInto('sms_devices')
@@ -61,7 +72,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
     if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
-    const phone = c.config.verify_only ? `hash:${createHash('sha256').update(d.phone_number).digest('hex')}` : d.phone_number;
+    const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
     await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: undefined };
     return ok();
