@@ -182,6 +182,42 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('passwordless flow: with nobody identified the validation stage offers a user-less passkey challenge (V24)', async () => {
+      const headers = { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' };
+      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'pwl-validate', device_classes: ['webauthn'], not_configured_action: 'deny' });
+      const slug = await flowOf(srv, 'passwordless', [validate, stages.login]);
+      const id = await createUser(srv, 'pia', 'pia-password-1');
+      await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'pia key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .execute();
+      try {
+        const b = new BrowserSession(srv, headers);
+        const ch = await b.get(slug);
+        assert.equal(ch.component, 'ak-stage-authenticator-validate');
+        assert.equal(ch.device_challenges.length, 1);
+        assert.deepEqual({ ...ch.device_challenges[0], challenge: undefined }, { device_class: 'webauthn', device_uid: '-1', challenge: undefined, last_used: null });
+        assert.deepEqual(ch.device_challenges[0].challenge.allowCredentials, [], 'any registered credential may answer');
+        // a credential nobody registered is refused, and a new challenge is offered
+        const unknown = await b.solve(slug, { component: 'ak-stage-authenticator-validate', webauthn: { ...VECTOR.assertion, id: 'bm9ib2R5', rawId: 'bm9ib2R5' } });
+        assert.deepEqual(unknown.response_errors, { webauthn: [{ string: 'Invalid device', code: 'invalid' }] });
+        assert.equal(unknown.device_challenges[0].device_uid, '-1');
+        const key = b.cookies.get('authentik_session')!;
+        const data = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow()).data);
+        data.plan.context.webauthnChallenge = VECTOR.challenge;
+        await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+        const done = await b.solve(slug, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+        assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+        const me = await b.core.coreUsersMeRetrieveRaw();
+        assert.equal((await me.raw.json()).user.username, 'pia', 'the credential’s owner is logged in');
+        const event = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'login').where('username', '=', 'pia').executeTakeFirstOrThrow();
+        assert.equal(JSON.parse(event.context).auth_method, 'auth_webauthn_pwl');
+      } finally {
+        await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      }
+    });
+
     it('last_auth_threshold: a second login within the threshold skips MFA in the same browser only, and only for that user', async () => {
       await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'hours=1' });
       try {

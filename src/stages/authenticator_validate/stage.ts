@@ -24,6 +24,7 @@ import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
 import { stageTypeByKind } from '../registry.js';
 import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
+import { passkeyChallenge, passkeyLogin } from './passkey.js';
 
 export interface ValidateConfig {
   pk: string;
@@ -80,8 +81,17 @@ function challengeOf(challenges: DeviceChallenge[], stages: { pk: string; name: 
   return { component: 'ak-stage-authenticator-validate', device_challenges: challenges, configuration_stages: stages };
 }
 
+/**
+ * Nobody identified and nobody logged in (a passwordless flow): in an authentication flow that allows WebAuthn, one
+ * user-less passkey challenge (device_uid "-1"); otherwise none.
+ */
+function passwordlessChallenges(c: Call): DeviceChallenge[] {
+  if (c.ctx.pendingUser || c.flow.designation !== 'authentication' || !c.config.device_classes.includes('webauthn')) return [];
+  return [{ device_class: 'webauthn', device_uid: '-1', challenge: passkeyChallenge(c, c.config), last_used: null }];
+}
+
 async function render(c: Call, user: UsersTable | undefined): Promise<{ challenges: DeviceChallenge[]; devices?: UserDevices }> {
-  if (!user) return { challenges: [] };
+  if (!user) return { challenges: passwordlessChallenges(c) };
   const devices = await userDevices(c.svc.db, user.id);
   return { challenges: deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => webauthnOptions(c, devices)), devices };
 }
@@ -202,8 +212,12 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     // a passkey used as the first factor already proved possession of a device
     if (c.ctx.authMethod === 'auth_webauthn_pwl') return ok();
     const user = await subject(c);
-    if (!user) return c.ctx.pendingUser ? notConfigured(c) : ok();
+    if (!user && c.ctx.pendingUser) return notConfigured(c);
     const { challenges, devices } = await render(c, user);
+    if (!user) {
+      c.ctx.mfaChallenges = challenges;
+      return challenges.length ? show(challengeOf(challenges)) : ok();
+    }
     if (devices && rememberedDevice(c, user, devices)) return ok();
     c.ctx.mfaChallenges = challenges;
     if (!challenges.length) return notConfigured(c);
@@ -228,7 +242,18 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       c.insertNext(row.stage_uuid, row.kind);
       return ok();
     }
-    if (!user) return deny();
+    if (!user) {
+      const passwordless = (c.ctx.mfaChallenges ?? []).some((o) => o.device_uid === '-1');
+      if (c.ctx.pendingUser || !passwordless) return deny();
+      if (!data.webauthn) return rerender(fieldError('non_field_errors', 'Empty response'));
+      const error = await passkeyLogin(c, c.config, data.webauthn);
+      if (error) return rerender(fieldError('webauthn', error));
+      c.ctx.mfaChallenges = undefined;
+      const device = c.ctx.authMethodArgs?.device;
+      const t = thresholdMs(c);
+      if (device && t >= 1000) setMfaCookie(c.reply, c.req, { u: c.ctx.pendingUser!.id!, c: 'webauthn', d: device.pk, s: c.stage.uuid }, t);
+      return ok();
+    }
     const devices = await userDevices(c.svc.db, user.id);
     const offered = c.ctx.mfaChallenges ?? deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => ({}));
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;

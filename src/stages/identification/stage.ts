@@ -15,9 +15,7 @@ import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../ca
 import { passwordSchema } from '../password/schema.js';
 import { authenticatorValidateSchema } from '../authenticator_validate/schema.js';
 import type { ValidateConfig } from '../authenticator_validate/stage.js';
-import { allowedWebAuthn } from '../authenticator_validate/devices.js';
-import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
-import type { UsersTable, WebAuthnDevicesTable } from '../../db/types.js';
+import { passkeyChallenge, passkeyLogin } from '../authenticator_validate/passkey.js';
 import type { PasswordConfig } from '../password/stage.js';
 import { recordPasswordFailure, throttled } from '../password/stage.js';
 import { THROTTLED_MESSAGE } from '../../core/lockout.js';
@@ -66,40 +64,6 @@ async function embedded(c: StageCall<IdentificationConfig>) {
   return { pw, captcha, webauthn };
 }
 
-/** a fresh user-less WebAuthn challenge (passkey autofill / conditional UI) on every render */
-function passkeyChallenge(c: StageCall<IdentificationConfig>, webauthn: ValidateConfig | undefined) {
-  if (!webauthn) return null;
-  const challenge = newWebAuthnChallenge();
-  c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req), [], webauthn.webauthn_user_verification, webauthn.webauthn_hints);
-}
-
-/** a passkey as the first factor: any user's registered credential, verified with the webauthn stage's settings */
-async function passkeyLogin(c: StageCall<IdentificationConfig>, webauthn: ValidateConfig, assertion: unknown): Promise<UsersTable | string> {
-  const id = assertionCredentialId(assertion);
-  const device = id
-    ? ((await c.svc.db.selectFrom('webauthn_devices').selectAll().where('credential_id', '=', id).where('confirmed', '=', 1).executeTakeFirst()) as
-        | WebAuthnDevicesTable
-        | undefined)
-    : undefined;
-  if (!device) return 'Invalid device';
-  if (!allowedWebAuthn([device], webauthn.webauthn_allowed_device_types).length) return invalidDeviceType(c.svc.config.brandTitle);
-  const challenge = c.ctx.webauthnChallenge;
-  c.ctx.webauthnChallenge = undefined;
-  if (!challenge) return 'Assertion failed';
-  const ok = await verifyAssertion(c.svc.db, device, assertion, {
-    challenge,
-    origin: originOf(c.req),
-    rpId: rpIdOf(c.req),
-    requireUserVerification: webauthn.webauthn_user_verification === 'required',
-  });
-  if (!ok) return 'Assertion failed';
-  const user = (await c.svc.db.selectFrom('users').selectAll().where('id', '=', device.user_id).executeTakeFirst()) as UsersTable | undefined;
-  if (!user || !user.is_active) return 'Assertion failed';
-  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, device: { app: 'authentik_stages_authenticator_webauthn', model_name: 'webauthndevice', name: device.name, pk: device.id } };
-  return user;
-}
-
 async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challenge> {
   const { pw, captcha, webauthn } = await embedded(c);
   const [enroll, recovery, passwordless] = await Promise.all([
@@ -123,7 +87,8 @@ async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challeng
     sources: [],
     show_source_labels: c.config.show_source_labels,
     enable_remember_me: c.config.enable_remember_me,
-    passkey_challenge: passkeyChallenge(c, webauthn),
+    // a fresh user-less challenge on every render (passkey autofill / conditional UI)
+    passkey_challenge: webauthn ? passkeyChallenge(c, webauthn) : null,
     ...(c.ctx.pendingUserIdentifier ? { pending_user_identifier: c.ctx.pendingUserIdentifier } : {}),
   };
 }
@@ -149,12 +114,8 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
     const fail = async (message = FAILED) => invalid(await challengeOf(c), fieldError('non_field_errors', message));
     const { pw, captcha, webauthn } = await embedded(c);
     if (webauthn && parsed.data.passkey) {
-      const result = await passkeyLogin(c, webauthn, parsed.data.passkey);
-      if (typeof result === 'string') return fail(result);
-      c.ctx.pendingUser = { id: result.id, username: result.username, email: result.email, name: result.name };
-      c.ctx.authMethod = 'auth_webauthn_pwl';
-      c.ctx.userBackend = 'authentik.core.auth.InbuiltBackend';
-      return ok();
+      const error = await passkeyLogin(c, webauthn, parsed.data.passkey);
+      return error ? fail(error) : ok();
     }
     if (uid === '') return fail('No identification data provided.');
 
