@@ -47,8 +47,11 @@ export async function buildApp(config: Config): Promise<App> {
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   await bootstrap(store.db, config);
   await ensureDefaultFlows(store.db);
-  const sessions = new Sessions(store.db, { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs });
   const events = new Events(store.db, config.eventRetentionMs);
+  const sessions = new Sessions(store.db, { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs }, async (userId, req) => {
+    const user = await store.db.selectFrom('users').select(['id', 'username', 'email']).where('id', '=', userId).executeTakeFirst();
+    await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
+  });
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
   const services: Services = {
@@ -131,7 +134,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountExecutor(router, services);
   mountEvents(router, store.db);
   mountFlowUrls(app, store.db, sessions);
-  mountUi(app);
+  mountUi(app, sessions);
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));

@@ -51,6 +51,10 @@ const newKey = () => randomBytes(32).toString('base64url');
 
 export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
 
+/** requests whose session was ended because it came from outside the session's network binding */
+const brokenBindings = new WeakSet<FastifyRequest>();
+export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
+
 export class Sessions {
   private readonly byKey;
   private readonly upsert;
@@ -58,6 +62,8 @@ export class Sessions {
   constructor(
     private readonly db: DB,
     private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000 },
+    /** told when a logged-in session is ended by its network binding (authentik records a logout) */
+    private readonly onBindingBroken: (userId: number, req: FastifyRequest) => Promise<void> = async () => {},
   ) {
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
@@ -79,13 +85,18 @@ export class Sessions {
   }
 
   /** whether a stored session may still be used by this request; refreshes its idle clock */
-  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string }, req: FastifyRequest): Promise<boolean> {
+  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string; user_id: number | null }, req: FastifyRequest): Promise<boolean> {
     const now = Date.now();
     const lastSeen = row.last_seen ? new Date(row.last_seen).getTime() : now;
     const data = JSON.parse(row.data) as SessionData;
-    const ok = new Date(row.expires).getTime() > now && !(this.limits.idleMs > 0 && now - lastSeen > this.limits.idleMs) && bindingHolds(data.binding, req.ip);
-    if (!ok) {
+    const current = new Date(row.expires).getTime() > now && !(this.limits.idleMs > 0 && now - lastSeen > this.limits.idleMs);
+    const bound = bindingHolds(data.binding, req.ip);
+    if (!current || !bound) {
       await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
+      if (current && row.user_id !== null) {
+        brokenBindings.add(req);
+        await this.onBindingBroken(row.user_id, req);
+      }
       return false;
     }
     if (now - lastSeen > TOUCH_EVERY_MS)
@@ -116,7 +127,7 @@ export class Sessions {
       .where('sessions.session_key', '=', key)
       .executeTakeFirst();
     if (!row || !row.is_active) return undefined;
-    if (!(await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data }, req))) return undefined;
+    if (!(await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data, user_id: row.id }, req))) return undefined;
     const { session_expires: _e, session_data, session_last_seen: _l, ...user } = row;
     return { user: user as UsersTable, sessionKey: key, csrf: (JSON.parse(session_data) as SessionData).csrf };
   }

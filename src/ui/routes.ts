@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { bindingBroken, SESSION_COOKIE, type Sessions } from '../core/sessions.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -32,7 +33,7 @@ const AVATAR_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="6
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
 
-export function mountUi(app: FastifyInstance) {
+export function mountUi(app: FastifyInstance, sessions: Sessions) {
   const security = { 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' };
   app.get('/if/flow/:slug/', async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;
@@ -41,9 +42,12 @@ export function mountUi(app: FastifyInstance) {
       .type('text/html; charset=utf-8')
       .send(shell('Keystage', `<ak-flow-executor slug="${escapeHtml(slug)}"></ak-flow-executor>`, 'flow.js'));
   });
-  app.get('/if/user/', async (_req, reply) =>
-    reply.headers({ ...security, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js')),
-  );
+  app.get('/if/user/', async (req, reply) => {
+    // a session ended by its network binding sends the person to log in again, and back here afterwards (authentik)
+    if (req.cookies?.[SESSION_COOKIE] && !(await sessions.user(req)) && bindingBroken(req))
+      return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
+    return reply.headers({ ...security, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js'));
+  });
   app.get('/', async (_req, reply) => reply.redirect('/if/user/', 302));
   app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').send(AVATAR_SVG));
   app.get('/static/dist/:file', async (req, reply) => {

@@ -122,6 +122,23 @@ for (const dialect of dialects()) {
         const moved = new FlowClient(srv, 'default-authentication-flow', { ip: '203.0.113.50' });
         for (const [k, v] of c.cookies) moved.cookies.set(k, v);
         assert.equal((await moved.api('GET', '/core/users/me/')).status, 403);
+        const logout = await srv.app.store.db.selectFrom('events').selectAll().where('action', '=', 'logout').orderBy('created', 'desc').executeTakeFirstOrThrow();
+        assert.equal(logout.username, 'akadmin', 'the broken binding is recorded as a logout');
+        assert.equal(logout.client_ip, '203.0.113.50');
+        assert.equal(JSON.parse(logout.context).reason, 'network binding broken');
+        assert.equal((await c.api('GET', '/core/users/me/')).status, 403, 'the session is gone, also for its own network');
+
+        // a page request from outside the binding is sent to log in again, and back afterwards (authentik L8)
+        const d = new FlowClient(srv, 'default-authentication-flow', { ip: '198.51.100.21' });
+        await d.get();
+        await d.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
+        await d.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
+        const cookie = [...d.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+        const page = await fetch(`${srv.url}/if/user/`, { headers: { cookie, 'x-forwarded-for': '203.0.113.51' }, redirect: 'manual' });
+        assert.equal(page.status, 302);
+        assert.equal(page.headers.get('location'), '/flows/-/default/authentication/?next=%2Fif%2Fuser%2F');
+        const fresh = await fetch(`${srv.url}/if/user/`, { headers: { 'x-forwarded-for': '203.0.113.51' }, redirect: 'manual' });
+        assert.equal(fresh.status, 200, 'without a session the page is shown as usual');
       } finally {
         await call(srv, 'PATCH', `/stages/user_login/${login.pk}/`, { network_binding: 'no_binding' });
       }
