@@ -125,7 +125,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountRoot(router);
   mountSchema(router);
   const origin = (req: { protocol: string; host: string }) => `${req.protocol}://${req.host}`;
-  mountFlows(router, store.db, origin);
+  mountFlows(router, store.db, sessions, origin);
   mountBindings(router, store.db);
   mountStages(router, store.db);
   mountUsers(router, store.db, config, settings.installId);

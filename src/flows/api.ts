@@ -1,5 +1,7 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import type { FastifyRequest } from 'fastify';
+import type { Sessions } from '../core/sessions.js';
+import { planForUser } from './user-plan.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../api/resource.js';
 import type { ApiRouter } from '../api/routes.js';
 import { rowToApi, apiToRow } from '../api/serialize.js';
@@ -184,7 +186,7 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
   return stringify({ version: 1, metadata: { name: `Keystage Export - ${new Date().toISOString()}` }, entries });
 }
 
-export function mountFlows(router: ApiRouter, db: DB, origin: (req: FastifyRequest) => string) {
+export function mountFlows(router: ApiRouter, db: DB, sessions: Sessions, origin: (req: FastifyRequest) => string) {
   const { load } = mountResource(router, db, flowResource);
   const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
   router.route(
@@ -202,8 +204,12 @@ export function mountFlows(router: ApiRouter, db: DB, origin: (req: FastifyReque
     {
       get: {
         doc: { operationId: 'flows_instances_execute_retrieve', tag: 'flows', response: 'Link' },
-        handler: async (req) => {
+        handler: async (req, reply) => {
           const { row } = await load(req);
+          // the flow is planned now with the caller as the pending user and kept in their session (upstream)
+          // (a token caller has no session to keep it in: it only gets the link)
+          if (req.caller?.via === 'session' && !(await planForUser(db, sessions, row, req.caller.user, req, reply)))
+            return reply.code(400).type('text/html; charset=utf-8').send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
           return { link: `${origin(req)}/if/flow/${row.slug}/` };
         },
       },

@@ -1,8 +1,14 @@
-/** Browser entry points around flows: default-flow redirects and cancel. */
+/** Browser entry points around flows: default-flow redirects, cancel, and a stage's configure flow. */
 import type { FastifyInstance } from 'fastify';
 import type { DB } from '../db/index.js';
+import type { FlowsTable } from '../db/types.js';
 import type { Sessions } from '../core/sessions.js';
+import { stageTypeByKind } from '../stages/registry.js';
+import { loadStageConfig } from '../stages/resource.js';
 import { isRelative } from './challenge.js';
+import { planForUser } from './user-plan.js';
+
+const NOT_FOUND = '<h1>Not Found</h1>';
 
 async function defaultFlowSlug(db: DB, designation: string): Promise<string | undefined> {
   const preferred = `default-${designation}-flow`;
@@ -16,7 +22,7 @@ export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) 
   for (const designation of ['authentication', 'invalidation'] as const) {
     app.get(`/flows/-/default/${designation}/`, async (req, reply) => {
       const slug = await defaultFlowSlug(db, designation);
-      if (!slug) return reply.code(404).type('text/html').send('<h1>Not Found</h1>');
+      if (!slug) return reply.code(404).type('text/html').send(NOT_FOUND);
       const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
       return reply.redirect(`/if/flow/${slug}/${qs}`, 302);
     });
@@ -30,5 +36,19 @@ export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) 
     }
     const next = (req.query as Record<string, unknown>).next;
     return reply.redirect(typeof next === 'string' && isRelative(next) ? next : '/flows/-/default/invalidation/', 302);
+  });
+  // a logged-in user (re)configures the authenticator or password of a stage through that stage's configure_flow
+  app.get('/flows/-/configure/:stage/', async (req, reply) => {
+    const me = await sessions.user(req);
+    if (!me) return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
+    const uuid = (req.params as { stage: string }).stage;
+    const stage = /^[0-9a-f-]{36}$/i.test(uuid) ? await db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', uuid.toLowerCase()).executeTakeFirst() : undefined;
+    const def = stage && stageTypeByKind(stage.kind);
+    const cfg = def && stage ? await loadStageConfig<{ configure_flow?: string | null }>(db, def, stage.stage_uuid) : undefined;
+    const flow = cfg?.configure_flow ? ((await db.selectFrom('flows').selectAll().where('flow_uuid', '=', cfg.configure_flow).executeTakeFirst()) as FlowsTable | undefined) : undefined;
+    if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
+    if (!(await planForUser(db, sessions, flow, me.user, req, reply))) return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
+    const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+    return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);
   });
 }
