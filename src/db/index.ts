@@ -73,6 +73,10 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // planner statistics for the tables that need them (SQLite's advice for long-lived connections); bounded work
+  sqlite.pragma('analysis_limit = 400');
+  sqlite.pragma('optimize = 0x10002');
+  const optimizer = setInterval(() => sqlite.pragma('optimize'), 3_600_000).unref();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
@@ -86,6 +90,9 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
       }
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    close: () => db.destroy(),
+    close: () => {
+      clearInterval(optimizer);
+      return db.destroy();
+    },
   };
 }

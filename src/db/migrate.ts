@@ -5,6 +5,7 @@ import { m0001_core } from './migrations/0001_core.js';
 import { m0002_devices } from './migrations/0002_devices.js';
 import { m0003_webauthn_device_types } from './migrations/0003_webauthn_device_types.js';
 import { m0004_events_lockout } from './migrations/0004_events_lockout.js';
+import { m0005_stage_list_index } from './migrations/0005_stage_list_index.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
 export const coreMigrations: Record<string, VersionedMigration> = {
@@ -12,6 +13,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0002_devices': m0002_devices,
   '0003_webauthn_device_types': m0003_webauthn_device_types,
   '0004_events_lockout': m0004_events_lockout,
+  '0005_stage_list_index': m0005_stage_list_index,
 };
 
 /**
