@@ -93,5 +93,26 @@ export async function stageUsedBy(db: DB, stage: { stage_uuid: string; kind: str
       for (const r of rows) out.push({ app: def.app, model_name: def.kind, pk: r.stage_uuid, name: `Stage ${r.name}`, action: 'set_null' });
     }
   }
+  // the stage's own many-to-many links (configuration stages, device types, sources) go with it
+  const own = all.find((d) => d.kind === stage.kind);
+  for (const m of Object.values(own?.m2m ?? {})) {
+    const describe = FORWARD[m.target.table];
+    if (!describe) continue;
+    const rows = await db
+      .selectFrom(`${m.table} as j` as 'stages')
+      .innerJoin(`${m.target.table} as x` as 'stages', `x.${m.target.column}` as 'stages.stage_uuid', 'j.target' as 'stages.stage_uuid')
+      .selectAll('x' as 'stages')
+      .where('j.stage_uuid' as 'stages.stage_uuid', '=', stage.stage_uuid)
+      .orderBy('j.position' as 'stages.name')
+      .execute();
+    for (const r of rows as unknown as Record<string, string>[]) out.push({ ...describe(r), pk: r[m.target.column]!, action: 'cascade_many' });
+  }
   return out;
 }
+
+/** how a forward many-to-many target is named in used_by (authentik's model names and __str__) */
+const FORWARD: Record<string, (row: Record<string, string>) => Omit<UsedBy, 'pk' | 'action'>> = {
+  stages: (r) => ({ app: 'authentik_flows', model_name: 'stage', name: `Stage ${r.name}` }),
+  webauthn_device_types: (r) => ({ app: 'authentik_stages_authenticator_webauthn', model_name: 'webauthndevicetype', name: `WebAuthn device type ${r.description} (${r.aaguid})` }),
+  sources: (r) => ({ app: 'authentik_core', model_name: 'source', name: r.name! }),
+};
