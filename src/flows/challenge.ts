@@ -13,9 +13,24 @@ export function displayUser(ctx: FlowContext | undefined, requestUser: UsersTabl
   return { name: '', avatar: DEFAULT_AVATAR };
 }
 
+/**
+ * authentik formats a flow title with Python's `title % {"app": …, "user": …}`: `%(app)s`, `%(user)s` and `%%` are
+ * replaced; anything else that Python would refuse (an unknown key, another conversion, a lone `%`) leaves the raw title.
+ */
+export function formatTitle(raw: string, values: Record<string, string>): string {
+  let failed = false;
+  const out = raw.replace(/%(\(([^)]*)\))?([\s\S]?)/g, (_m, paren: string | undefined, key: string | undefined, conv: string) => {
+    if (!paren && conv === '%') return '%';
+    if (paren && conv === 's' && key !== undefined && Object.hasOwn(values, key)) return values[key]!;
+    failed = true;
+    return '';
+  });
+  return failed ? raw : out;
+}
+
 export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string) {
-  let title = flow.title;
-  title = title.replaceAll('%(app)s', '').replaceAll('%(user)s', user);
+  // Keystage has no applications yet, so %(app)s is empty
+  const title = formatTitle(flow.title, { app: '', user });
   const next = query.next;
   return {
     title,

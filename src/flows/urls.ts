@@ -10,21 +10,27 @@ import { planForUser } from './user-plan.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
-async function defaultFlowSlug(db: DB, designation: string): Promise<string | undefined> {
+async function defaultFlow(db: DB, designation: string): Promise<{ slug: string; flow_uuid: string } | undefined> {
   const preferred = `default-${designation}-flow`;
-  const exact = await db.selectFrom('flows').select('slug').where('slug', '=', preferred).where('designation', '=', designation).executeTakeFirst();
-  if (exact) return exact.slug;
-  const first = await db.selectFrom('flows').select('slug').where('designation', '=', designation).orderBy('slug').executeTakeFirst();
-  return first?.slug;
+  const exact = await db.selectFrom('flows').select(['slug', 'flow_uuid']).where('slug', '=', preferred).where('designation', '=', designation).executeTakeFirst();
+  if (exact) return exact;
+  return db.selectFrom('flows').select(['slug', 'flow_uuid']).where('designation', '=', designation).orderBy('slug').executeTakeFirst();
 }
 
 export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) {
   for (const designation of ['authentication', 'invalidation'] as const) {
     app.get(`/flows/-/default/${designation}/`, async (req, reply) => {
-      const slug = await defaultFlowSlug(db, designation);
-      if (!slug) return reply.code(404).type('text/html').send(NOT_FOUND);
+      const flow = await defaultFlow(db, designation);
+      if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
+      // a plan of another flow in the session is dropped (authentik)
+      const session = await sessions.load(req);
+      if (session.key && session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) {
+        session.data.plan = undefined;
+        session.dirty = true;
+        await sessions.save(session, req, reply);
+      }
       const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-      return reply.redirect(`/if/flow/${slug}/${qs}`, 302);
+      return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);
     });
   }
   app.get('/flows/-/cancel/', async (req, reply) => {
