@@ -37,6 +37,8 @@ export interface ListSpec {
   pk: string;
   /** other unique columns: an ordering that ends in one needs no tiebreaker (so an index can serve it) */
   unique?: string[];
+  /** tried before the plain search (e.g. DjangoQL); `undefined` means "not a query", so the plain search applies */
+  searchQuery?: (search: string, dialect: 'sqlite' | 'postgres') => ((eb: EB) => Expression<SqlBool>) | undefined;
 }
 
 export interface Page<T> {
@@ -169,7 +171,9 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
   }
   if (Object.keys(errors).length) throw new ValidationError(errors);
   const search = first(query.search);
-  if (search && spec.search.length) {
+  const searchCond = search ? spec.searchQuery?.(search, dialect) : undefined;
+  if (searchCond) conds.push(searchCond);
+  else if (search && spec.search.length) {
     // case-insensitive substring: PostgreSQL's ILIKE; SQLite's LIKE already ignores ASCII case
     const op = dialect === 'postgres' ? 'ilike' : 'like';
     for (const term of searchTerms(search)) {

@@ -9,6 +9,7 @@ import { S, type Props } from '../api/schema.js';
 import { apiToRow, nowIso, rowToApi } from '../api/serialize.js';
 import { ValidationError } from '../api/errors.js';
 import { parseBool, type FilterSpec } from '../api/list.js';
+import { compileDjangoQL, type QLField } from '../api/djangoql.js';
 import { requireCaller, requireSuperuser, superuserIds } from '../api/auth.js';
 import { validateBody, isUuid, normalizeUuid } from '../api/validate.js';
 import type { DB } from '../db/index.js';
@@ -247,6 +248,20 @@ const userFilters: Record<string, FilterSpec> = {
   attributes: attributesFilter,
 };
 
+/** authentik's `get_ql_fields` for users (plus uuid, date_joined and last_login) */
+const userQLFields: Record<string, QLField> = {
+  username: { type: 'str', column: 'users.username' },
+  name: { type: 'str', column: 'users.name' },
+  email: { type: 'str', column: 'users.email' },
+  path: { type: 'str', column: 'users.path' },
+  is_active: { type: 'bool', column: 'users.is_active', nullable: true },
+  type: { type: 'str', column: 'users.type' },
+  uuid: { type: 'str', column: 'users.uuid', uuid: true },
+  date_joined: { type: 'datetime', column: 'users.date_joined' },
+  last_login: { type: 'datetime', column: 'users.last_login', nullable: true },
+  attributes: { type: 'json', column: 'users.attributes' },
+};
+
 const includeFlags = (req: FastifyRequest) => {
   const q = req.query as Record<string, string | undefined>;
   return { groups: parseBool(q.include_groups ?? 'true') !== false, roles: parseBool(q.include_roles ?? 'true') !== false };
@@ -266,6 +281,11 @@ export function userResource(installId: string): ResourceDef<Row> {
     list: {
       filters: userFilters,
       search: ['email', 'name', 'uuid', 'username'],
+      // `?search=` is DjangoQL first; anything that is not falls back to the plain search
+      searchQuery: (search, dialect) => {
+        const cond = compileDjangoQL(search, userQLFields, dialect);
+        return cond && (() => cond);
+      },
       ordering: Object.fromEntries(
         ['username', 'date_joined', 'last_updated', 'last_login', 'name', 'email', 'is_active', 'path', 'type', 'uuid'].map((k) => [k, k]).concat([['pk', 'id']]),
       ),
