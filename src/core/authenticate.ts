@@ -62,20 +62,35 @@ export async function authenticatePassword(svc: Services, username: string, pass
 }
 
 /** Users matching an identifier on any of `fields` (username, email, upn), first match wins. Inactive users are found. */
+/** the lookup for one stage setting (fields × case), compiled once per database */
+const lookups = new WeakMap<Services['db'], Map<string, Hot<{ v: string }, UsersTable>>>();
+function userLookup(svc: Services, fields: string[], caseInsensitive: boolean): Hot<{ v: string }, UsersTable> {
+  let byKey = lookups.get(svc.db);
+  if (!byKey) lookups.set(svc.db, (byKey = new Map()));
+  const key = `${caseInsensitive ? 'i' : 's'}:${fields.join(',')}`;
+  let q = byKey.get(key);
+  if (!q) {
+    const col = (c: string) => {
+      const expr = c === 'upn' ? (svc.dialect === 'postgres' ? sql`(attributes::jsonb ->> 'upn')` : sql`json_extract(attributes, '$.upn')`) : sql.ref(c);
+      return caseInsensitive ? sql`lower(${expr})` : expr;
+    };
+    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) =>
+      svc.db
+        .selectFrom('users')
+        .selectAll()
+        .where((eb) => eb.or(fields.map((f) => eb(col(f), '=', p.v))))
+        .orderBy('id')
+        .limit(10),
+    );
+    byKey.set(key, q);
+  }
+  return q;
+}
+
 export async function findUser(svc: Services, fields: string[], value: string, caseInsensitive: boolean): Promise<UsersTable | undefined> {
   if (!fields.length || value === '') return undefined;
   const v = caseInsensitive ? value.toLowerCase() : value;
-  const col = (c: string) => {
-    const expr = c === 'upn' ? (svc.dialect === 'postgres' ? sql`(attributes::jsonb ->> 'upn')` : sql`json_extract(attributes, '$.upn')`) : sql.ref(c);
-    return caseInsensitive ? sql`lower(${expr})` : expr;
-  };
-  const rows = (await svc.db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb.or(fields.map((f) => eb(col(f), '=', v))))
-    .orderBy('id')
-    .limit(10)
-    .execute()) as UsersTable[];
+  const rows = await userLookup(svc, fields, caseInsensitive)({ v });
   // first match in field order
   for (const f of fields)
     for (const r of rows) {

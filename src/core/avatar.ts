@@ -1,6 +1,17 @@
-/** authentik's "initials" avatar as an inline SVG data URI (no third-party request). */
+const made = new Map<string, string>();
+
+/** authentik's "initials" avatar as an inline SVG data URI (no third-party request); recent ones are kept */
 export function initialsAvatar(name: string, username: string): string {
   const source = (name || username).trim();
+  const known = made.get(source);
+  if (known) return known;
+  const uri = render(source);
+  if (made.size >= 1000) made.delete(made.keys().next().value!);
+  made.set(source, uri);
+  return uri;
+}
+
+function render(source: string): string {
   const initials =
     source
       .split(/\s+/)

@@ -84,8 +84,8 @@ export class Sessions {
     );
   }
 
-  /** whether a stored session may still be used by this request; refreshes its idle clock */
-  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string; user_id: number | null }, req: FastifyRequest): Promise<boolean> {
+  /** the stored session's data when it may still be used by this request (its idle clock refreshed), else undefined */
+  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string; user_id: number | null }, req: FastifyRequest): Promise<SessionData | undefined> {
     const now = Date.now();
     const lastSeen = row.last_seen ? new Date(row.last_seen).getTime() : now;
     const data = JSON.parse(row.data) as SessionData;
@@ -97,11 +97,11 @@ export class Sessions {
         brokenBindings.add(req);
         await this.onBindingBroken(row.user_id, req);
       }
-      return false;
+      return undefined;
     }
     if (now - lastSeen > TOUCH_EVERY_MS)
       await this.db.updateTable('sessions').set({ last_seen: new Date(now).toISOString() }).where('session_key', '=', key).execute();
-    return true;
+    return data;
   }
 
   /** The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). */
@@ -109,8 +109,8 @@ export class Sessions {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
       const [row] = await this.byKey({ key });
-      if (row && (await this.alive(key, row, req)))
-        return { key, userId: row.user_id, data: JSON.parse(row.data) as SessionData, expires: new Date(row.expires), dirty: false, stored: row.data };
+      const data = row && (await this.alive(key, row, req));
+      if (row && data) return { key, userId: row.user_id, data, expires: new Date(row.expires), dirty: false, stored: row.data };
     }
     return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
   }
@@ -127,9 +127,10 @@ export class Sessions {
       .where('sessions.session_key', '=', key)
       .executeTakeFirst();
     if (!row || !row.is_active) return undefined;
-    if (!(await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data, user_id: row.id }, req))) return undefined;
-    const { session_expires: _e, session_data, session_last_seen: _l, ...user } = row;
-    return { user: user as UsersTable, sessionKey: key, csrf: (JSON.parse(session_data) as SessionData).csrf };
+    const data = await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data, user_id: row.id }, req);
+    if (!data) return undefined;
+    const { session_expires: _e, session_data: _d, session_last_seen: _l, ...user } = row;
+    return { user: user as UsersTable, sessionKey: key, csrf: data.csrf };
   }
 
   /** Writes the session if it changed, and (re)sets the cookies of a new key. */

@@ -14,7 +14,13 @@ import type { StageDef } from './types.js';
 
 type Row = Record<string, unknown> & { pk: string; stage_uuid: string; name: string };
 
-export const stageProps = (def: StageDef): Props => ({ ...baseStageProps, ...def.fields });
+const propsOf = new WeakMap<StageDef, Props>();
+/** the base stage fields and the type's own (built once per type: the executor asks on every request) */
+export function stageProps(def: StageDef): Props {
+  let props = propsOf.get(def);
+  if (!props) propsOf.set(def, (props = { ...baseStageProps, ...def.fields }));
+  return props;
+}
 
 /** columns of the type's own table: writable, stored fields that are not junction-table lists */
 export const ownColumns = (def: StageDef) =>
@@ -169,10 +175,27 @@ function configQuery(db: DB, def: StageDef): Hot<{ id: string }, Row> {
   return q;
 }
 
+const targetQueries = new WeakMap<DB, Map<string, Hot<{ id: string }, { target: string }>>>();
+
+/** one stage's targets in a junction table, in order (compiled once per table and database) */
+function targetsOf(db: DB, table: string, id: string): Promise<{ target: string }[]> {
+  let perDb = targetQueries.get(db);
+  if (!perDb) targetQueries.set(db, (perDb = new Map()));
+  let q = perDb.get(table);
+  if (!q) {
+    q = hot<{ id: string }, { target: string }>(db, ['id'], (p) =>
+      db.selectFrom(table as 'stages').select('target' as never).where('stage_uuid', '=', p.id).orderBy('position' as never) as never,
+    );
+    perDb.set(table, q);
+  }
+  return q({ id });
+}
+
 /** The stored configuration of one stage (write-only fields included), as the runtime sees it; undefined if gone. */
 export async function loadStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
   const [row] = await configQuery(db, def)({ id: stageUuid });
   if (!row) return undefined;
-  const m2m = def.m2m ? await m2mValues(db, def, [stageUuid]) : new Map([[stageUuid, {}]]);
-  return { ...rowToConfig(stageProps(def), row), pk: row.stage_uuid, name: row.name, ...m2m.get(stageUuid) } as C;
+  const links: Record<string, string[]> = {};
+  for (const [field, m] of Object.entries(def.m2m ?? {})) links[field] = (await targetsOf(db, m.table, stageUuid)).map((r) => r.target);
+  return { ...rowToConfig(stageProps(def), row), pk: row.stage_uuid, name: row.name, ...links } as C;
 }
