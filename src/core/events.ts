@@ -2,6 +2,7 @@
  * Audit events, kept in the database in authentik's shape (action, app, user, context, client_ip, created,
  * expires). Reasons for failures stay server-side: they are events, never response bodies.
  */
+import { hot } from '../db/hot.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 
@@ -32,31 +33,35 @@ export interface EventInput {
   app?: string;
 }
 
+const COLUMNS = ['event_uuid', 'action', 'app', 'user', 'username', 'context', 'client_ip', 'created', 'expires'] as const;
+type Values = Record<(typeof COLUMNS)[number], string | null>;
+
 export class Events {
   private timer: NodeJS.Timeout | undefined;
+  /** every login writes an event: the insert is compiled once */
+  private readonly insert;
 
   constructor(
     private readonly db: DB,
     private readonly retentionMs: number,
-  ) {}
+  ) {
+    this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
+  }
 
   async emit(action: EventAction, e: EventInput = {}): Promise<void> {
     const now = Date.now();
     const user = e.user ? { pk: e.user.pk, username: e.user.username, email: e.user.email ?? '' } : {};
-    await this.db
-      .insertInto('events')
-      .values({
-        event_uuid: randomUUID(),
-        action,
-        app: e.app ?? 'keystage',
-        user: JSON.stringify(user),
-        username: e.user?.username ?? '',
-        context: JSON.stringify(e.context ?? {}),
-        client_ip: e.clientIp ?? null,
-        created: new Date(now).toISOString(),
-        expires: new Date(now + this.retentionMs).toISOString(),
-      })
-      .execute();
+    await this.insert({
+      event_uuid: randomUUID(),
+      action,
+      app: e.app ?? 'keystage',
+      user: JSON.stringify(user),
+      username: e.user?.username ?? '',
+      context: JSON.stringify(e.context ?? {}),
+      client_ip: e.clientIp ?? null,
+      created: new Date(now).toISOString(),
+      expires: new Date(now + this.retentionMs).toISOString(),
+    });
   }
 
   /** deletes expired events; returns how many */

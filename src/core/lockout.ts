@@ -32,11 +32,43 @@ type Row = { scope: string; key: string; count: number; window_start: string };
 
 export class Lockout {
   private readonly rows;
+  private readonly bump;
+  private readonly clear;
+  private readonly known;
+  private readonly remember;
 
   constructor(
-    private readonly db: DB,
+    db: DB,
     private readonly cfg: LockoutConfig,
   ) {
+    // the statements of every login and every failure, compiled once
+    this.bump = hot<{ scope: string; key: string; now: string; cutoff: string }, unknown>(db, ['scope', 'key', 'now', 'cutoff'], (p) =>
+      db
+        .insertInto('auth_failures')
+        .values({ scope: p.scope, key: p.key, count: 1, window_start: p.now })
+        .onConflict((oc) =>
+          oc.columns(['scope', 'key']).doUpdateSet({
+            count: sql<number>`CASE WHEN auth_failures.window_start < ${p.cutoff} THEN 1 ELSE auth_failures.count + 1 END`,
+            window_start: sql<string>`CASE WHEN auth_failures.window_start < ${p.cutoff} THEN ${p.now} ELSE auth_failures.window_start END`,
+          }),
+        ),
+    );
+    this.clear = hot<{ account: string; pair: string }, unknown>(db, ['account', 'pair'], (p) =>
+      db
+        .deleteFrom('auth_failures')
+        .where((eb) =>
+          eb.or([eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]), eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)])]),
+        ),
+    );
+    this.known = hot<{ user: number; ip: string }, { ip: string }>(db, ['user', 'ip'], (p) =>
+      db.selectFrom('login_ips').select('ip').where('user_id', '=', p.user).where('ip', '=', p.ip),
+    );
+    this.remember = hot<{ user: number; ip: string; now: string }, unknown>(db, ['user', 'ip', 'now'], (p) =>
+      db
+        .insertInto('login_ips')
+        .values({ user_id: p.user, ip: p.ip, last_success: p.now })
+        .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: p.now })),
+    );
     this.rows = hot<{ pair: string; account: string; ip: string }, Row>(db, ['pair', 'account', 'ip'], (p) =>
       db
         .selectFrom('auth_failures')
@@ -76,48 +108,22 @@ export class Lockout {
     return { blocked, delayMs };
   }
 
-  private async knownIp(userId: number, ip: string): Promise<boolean> {
-    return !!(await this.db.selectFrom('login_ips').select('ip').where('user_id', '=', userId).where('ip', '=', ip).executeTakeFirst());
+  /** whether the user has logged in from this IP before */
+  async knownIp(userId: number, ip: string): Promise<boolean> {
+    return (await this.known({ user: userId, ip })).length > 0;
   }
 
   /** counts one failure on all three counters (atomic upserts; a counter outside its window restarts at 1) */
   async fail(identifier: string, ip: string): Promise<void> {
     const now = Date.now();
-    for (const k of this.keys(identifier, ip)) {
-      const cutoff = new Date(now - k.window).toISOString();
-      const nowIso = new Date(now).toISOString();
-      await this.db
-        .insertInto('auth_failures')
-        .values({ scope: k.scope, key: k.key, count: 1, window_start: nowIso })
-        .onConflict((oc) =>
-          oc.columns(['scope', 'key']).doUpdateSet({
-            count: sql<number>`CASE WHEN auth_failures.window_start < ${cutoff} THEN 1 ELSE auth_failures.count + 1 END`,
-            window_start: sql<string>`CASE WHEN auth_failures.window_start < ${cutoff} THEN ${nowIso} ELSE auth_failures.window_start END`,
-          }),
-        )
-        .execute();
-    }
+    const nowIso = new Date(now).toISOString();
+    for (const k of this.keys(identifier, ip)) await this.bump({ scope: k.scope, key: k.key, now: nowIso, cutoff: new Date(now - k.window).toISOString() });
   }
 
   /** a successful login: the identifier's counters reset, the IP becomes known for the user */
   async succeed(identifiers: string[], userId: number, ip: string): Promise<void> {
-    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) {
-      await this.db
-        .deleteFrom('auth_failures')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('scope', '=', 'account'), eb('key', '=', identifier)]),
-            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', `${identifier}|${ip}`)]),
-          ]),
-        )
-        .execute();
-    }
-    const now = new Date().toISOString();
-    await this.db
-      .insertInto('login_ips')
-      .values({ user_id: userId, ip, last_success: now })
-      .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: now }))
-      .execute();
+    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) await this.clear({ account: identifier, pair: `${identifier}|${ip}` });
+    await this.remember({ user: userId, ip, now: new Date().toISOString() });
   }
 }
 

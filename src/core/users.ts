@@ -11,7 +11,7 @@ import { ValidationError } from '../api/errors.js';
 import { parseBool, type FilterSpec } from '../api/list.js';
 import { compileDjangoQL, type QLField } from '../api/djangoql.js';
 import { requireCaller, requireSuperuser, superuserIds } from '../api/auth.js';
-import { validateBody, isUuid, normalizeUuid } from '../api/validate.js';
+import { validateBody } from '../api/validate.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Config } from '../config.js';

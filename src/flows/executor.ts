@@ -8,9 +8,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../api/routes.js';
 import { isSuperuser } from '../api/auth.js';
 import { isDbConnectionError } from '../api/errors.js';
-import type { FlowsTable, UsersTable } from '../db/types.js';
+import type { FlowsTable } from '../db/types.js';
 import { hot, type Hot } from '../db/hot.js';
 import { CSRF_HEADER, type Session } from '../core/sessions.js';
+import { userById } from '../core/user-by-id.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { loadStageConfig } from '../stages/resource.js';
 import type { FlowContext } from './context.js';
@@ -180,7 +181,7 @@ async function stageInvalid(run: Run, plan: Plan, action: Plan['bindings'][numbe
   return accessDenied(run, plan.context, message);
 }
 
-const queries = new WeakMap<Services['db'], { flow: Hot<{ slug: string }, FlowsTable>; user: Hot<{ id: number }, UsersTable> }>();
+const queries = new WeakMap<Services['db'], { flow: Hot<{ slug: string }, FlowsTable> }>();
 
 /** the executor's per-request lookups, compiled once per database */
 function lookups(db: Services['db']) {
@@ -188,7 +189,6 @@ function lookups(db: Services['db']) {
   if (!q) {
     q = {
       flow: hot<{ slug: string }, FlowsTable>(db, ['slug'], (p) => db.selectFrom('flows').selectAll().where('slug', '=', p.slug)),
-      user: hot<{ id: number }, UsersTable>(db, ['id'], (p) => db.selectFrom('users').selectAll().where('id', '=', p.id)),
     };
     queries.set(db, q);
   }
@@ -197,7 +197,7 @@ function lookups(db: Services['db']) {
 
 async function requesterOf(svc: Services, session: Session): Promise<Requester> {
   if (session.userId === null) return { user: undefined, superuser: false };
-  const [user] = await lookups(svc.db).user({ id: session.userId });
+  const user = await userById(svc.db, session.userId);
   if (!user || !user.is_active) return { user: undefined, superuser: false };
   return { user, superuser: await isSuperuser(svc.db, user.id) };
 }

@@ -24,6 +24,7 @@ import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
 import { stageTypeByKind } from '../registry.js';
 import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
+import { userById } from '../../core/user-by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
 
 export interface ValidateConfig {
@@ -58,7 +59,7 @@ const responseProps = {
 /** the user the stage checks: the pending user, else whoever is logged in */
 async function subject(c: Call): Promise<UsersTable | undefined> {
   const p = c.ctx.pendingUser;
-  if (p && !isPlaceholder(p)) return (await c.svc.db.selectFrom('users').selectAll().where('id', '=', p.id!).executeTakeFirst()) as UsersTable | undefined;
+  if (p && !isPlaceholder(p)) return userById(c.svc.db, p.id!);
   if (p) return undefined;
   return c.requestUser;
 }

@@ -2,10 +2,12 @@
  * User login at run time: attach the pending user to a NEW session (the anonymous session id is never reused),
  * with the configured lifetime, optionally ending the user's other sessions.
  */
+import { hot, type Hot } from '../../db/hot.js';
+import type { DB } from '../../db/index.js';
+import { userById } from '../../core/user-by-id.js';
 import { S } from '../../api/schema.js';
 import { parseDuration } from '../../api/duration.js';
 import { bindingKey } from '../../core/network-binding.js';
-import type { UsersTable } from '../../db/types.js';
 import { isPlaceholder } from '../../flows/context.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
@@ -27,10 +29,18 @@ const BROWSER_SESSION_MS = 86_400_000;
 const responseProps = { remember_me: S.bool() };
 const challenge: Challenge = { component: 'ak-stage-user-login' };
 
+/** last_login, written at every login: compiled once per database */
+const touches = new WeakMap<DB, Hot<{ id: number; now: string }, unknown>>();
+function touch(db: DB, id: number) {
+  let q = touches.get(db);
+  if (!q) touches.set(db, (q = hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) => db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id))));
+  return q({ id, now: new Date().toISOString() });
+}
+
 async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {
   const pending = c.ctx.pendingUser;
   if (!pending || isPlaceholder(pending)) return deny();
-  const user = (await c.svc.db.selectFrom('users').selectAll().where('id', '=', pending.id!).executeTakeFirst()) as UsersTable | undefined;
+  const user = await userById(c.svc.db, pending.id!);
   if (!user || !user.is_active) return deny();
   const duration = (parseDuration(c.config.session_duration) ?? 0) + (rememberMe ? (parseDuration(c.config.remember_me_offset) ?? 0) : 0);
   const expires = new Date(Date.now() + (duration > 0 ? duration : BROWSER_SESSION_MS));
@@ -44,9 +54,8 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     bindingKey(c.config.network_binding, c.clientIp),
   );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
-  await c.svc.db.updateTable('users').set({ last_login: new Date().toISOString() }).where('id', '=', user.id).execute();
-  const known =
-    knownDevice(c, user.id) || !!(await c.svc.db.selectFrom('login_ips').select('ip').where('user_id', '=', user.id).where('ip', '=', c.clientIp).executeTakeFirst());
+  await touch(c.svc.db, user.id);
+  const known = knownDevice(c, user.id) || (await c.svc.lockout.knownIp(user.id, c.clientIp));
   rememberDevice(c, user.id);
   c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? known };
   await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp);
