@@ -251,7 +251,7 @@ async function main() {
     const next = { i: 0 };
     console.error('logins …');
     const logins = [];
-    for (const c of [1, 8, 32]) logins.push({ c, ...(await loginRun(pool, users, next, c)) });
+    if (process.env.BENCH_ONLY !== 'rt') for (const c of [1, 8, 32]) logins.push({ c, ...(await loginRun(pool, users, next, c)) });
     if (process.env.BENCH_ONLY === 'login') {
       console.log(JSON.stringify(logins));
       return;
@@ -259,6 +259,7 @@ async function main() {
     console.error('round trips …');
     await roundTrips(pool, 8, 500);
     const rt = await roundTrips(pool, 32, 8000);
+    if (process.env.BENCH_ONLY === 'rt') { console.log(JSON.stringify(rt)); return; }
     console.error('admin list …');
     await adminList(50);
     const list = await adminList(1000);
