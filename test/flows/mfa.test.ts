@@ -72,6 +72,15 @@ for (const dialect of dialects()) {
       return { b, ch };
     }
 
+    /** the vector was signed over a fixed challenge: put it where the last render stored its own */
+    async function useVectorChallenge(b: BrowserSession) {
+      const key = b.cookies.get('authentik_session')!;
+      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
+      const data = JSON.parse(row.data);
+      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+    }
+
     it('TOTP: the challenge lists the device; a wrong code is refused; the right code logs in; replaying it is refused', async () => {
       const u = await totpUser('kim');
       const { b, ch } = await atValidation('kim');
@@ -120,21 +129,13 @@ for (const dialect of dialects()) {
       assert.equal(wa.challenge.rpId, 'localhost');
       assert.equal(wa.challenge.timeout, 60000);
       assert.deepEqual(wa.challenge.allowCredentials, [{ id: VECTOR.credentialId, type: 'public-key' }]);
-      // the vector was signed over a fixed challenge: put it where the render stored its own
-      const key = b.cookies.get('authentik_session')!;
-      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
-      const data = JSON.parse(row.data);
-      data.plan.context.webauthnChallenge = VECTOR.challenge;
-      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      await useVectorChallenge(b);
       const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
       assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
       const after = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('id', '=', dev.id).executeTakeFirstOrThrow();
       assert.equal(after.sign_count, 5);
       const again = await atValidation('mo', headers);
-      const k2 = again.b.cookies.get('authentik_session')!;
-      const d2 = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', k2).executeTakeFirstOrThrow()).data);
-      d2.plan.context.webauthnChallenge = VECTOR.challenge;
-      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(d2) }).where('session_key', '=', k2).execute();
+      await useVectorChallenge(again.b);
       const replay = await again.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
       assert.deepEqual(replay.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
     });
@@ -160,10 +161,7 @@ for (const dialect of dialects()) {
             .values({ user_id: id, name: 'key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid, transports: '[]' } as never)
             .execute();
           const { b, ch } = await atValidation(username, headers);
-          const key = b.cookies.get('authentik_session')!;
-          const data = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow()).data);
-          data.plan.context.webauthnChallenge = VECTOR.challenge;
-          await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+          await useVectorChallenge(b);
           return { ch, done: await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion }) };
         };
         // a model that webauthn_device_types does not know is not restricted (upstream: no device type ⇒ allowed)
@@ -203,10 +201,7 @@ for (const dialect of dialects()) {
         const unknown = await b.solve(slug, { component: 'ak-stage-authenticator-validate', webauthn: { ...VECTOR.assertion, id: 'bm9ib2R5', rawId: 'bm9ib2R5' } });
         assert.deepEqual(unknown.response_errors, { webauthn: [{ string: 'Invalid device', code: 'invalid' }] });
         assert.equal(unknown.device_challenges[0].device_uid, '-1');
-        const key = b.cookies.get('authentik_session')!;
-        const data = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow()).data);
-        data.plan.context.webauthnChallenge = VECTOR.challenge;
-        await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+        await useVectorChallenge(b);
         const done = await b.solve(slug, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
         assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
         const me = await b.core.coreUsersMeRetrieveRaw();
