@@ -280,6 +280,56 @@ describe('login page in Chromium', () => {
     await p.context().close();
   });
 
+  it('a passwordless flow linked from identification: the passkey alone logs in', async () => {
+    const id = await createUser(srv, 'hedy', 'hedy-password-1');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
+    const credentialId = randomBytes(32);
+    const now = new Date().toISOString();
+    await srv.app.store.db
+      .insertInto('webauthn_devices')
+      .values({
+        user_id: id, name: 'hedy passkey', confirmed: 1, created: now, last_updated: now, last_used: null,
+        credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
+        rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
+      } as never)
+      .execute();
+    const validate = await call(srv, 'POST', '/stages/authenticator/validate/', { name: 'pwl-e2e-validate', device_classes: ['webauthn'], not_configured_action: 'deny' });
+    const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk as string;
+    const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Passwordless', slug: 'e2e-passwordless', title: 'Sign in with a passkey', designation: 'authentication' });
+    await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: validate.body.pk, order: 10 });
+    await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: login, order: 20 });
+    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0].pk as string;
+    await call(srv, 'PATCH', `/stages/identification/${ident}/`, { passwordless_flow: flow.body.pk });
+    try {
+      const p = await page();
+      const cdp = await p.context().newCDPSession(p);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+      });
+      await cdp.send('WebAuthn.addCredential', {
+        authenticatorId,
+        credential: {
+          credentialId: credentialId.toString('base64'), isResidentCredential: true, rpId: 'localhost',
+          privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
+          userHandle: Buffer.from(String(id)).toString('base64'), signCount: 1,
+        },
+      });
+      await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
+      await p.waitForSelector('#uid_field');
+      await p.click('text=Use a security key');
+      // the validation stage asks for any passkey (nobody is identified yet); the virtual authenticator answers
+      await expectLoggedIn(p, 'hedy');
+      const ev = await call(srv, 'GET', '/events/events/?action=login&username=hedy');
+      assert.equal(ev.body.results[0].context.auth_method, 'auth_webauthn_pwl');
+      await p.context().close();
+    } finally {
+      await call(srv, 'PATCH', `/stages/identification/${ident}/`, { passwordless_flow: null });
+    }
+  });
+
   it('the access-denied and flow-error pages are readable', async () => {
     const deny = await call(srv, 'POST', '/stages/deny/', { name: 'e2e-deny', deny_message: 'Not today.' });
     const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Denied', slug: 'e2e-denied', title: 'Denied flow', designation: 'authentication' });
