@@ -4,14 +4,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { isoCBOR } from '@simplewebauthn/server/helpers';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
 import { hashStaticToken } from '../../src/core/mfa/static.js';
-import { activeElementId, axeViolations, createUser, screenshot, stageOf } from './page.js';
+import { activeElementId, axeViolations, createUser, passkeyFor, screenshot, stageOf } from './page.js';
 
 const SECRET = 'e2e-secret-key-' + 'k'.repeat(32);
 
@@ -166,43 +164,8 @@ describe('login page in Chromium', () => {
 
   it('a WebAuthn passkey through Chromium’s virtual authenticator', async () => {
     const id = await createUser(srv, 'erin', 'erin-password-1');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-    const cose = isoCBOR.encode(
-      new Map<number, number | Uint8Array>([
-        [1, 2],
-        [3, -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x, 'base64url')],
-        [-3, Buffer.from(jwk.y, 'base64url')],
-      ]),
-    );
-    const credentialId = randomBytes(32);
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('webauthn_devices')
-      .values({
-        user_id: id, name: 'virtual key', confirmed: 1, created: now, last_updated: now, last_used: null,
-        credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
-        rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
-      } as never)
-      .execute();
     const p = await page();
-    const cdp = await p.context().newCDPSession(p);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-    });
-    await cdp.send('WebAuthn.addCredential', {
-      authenticatorId,
-      credential: {
-        credentialId: credentialId.toString('base64'),
-        isResidentCredential: false,
-        rpId: 'localhost',
-        privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
-        signCount: 1,
-      },
-    });
+    await passkeyFor(srv, p, id, { name: 'virtual key', resident: false, transport: 'usb' });
     await identify(p, 'erin');
     await p.waitForSelector('#password');
     await p.fill('#password', 'erin-password-1');
@@ -216,19 +179,6 @@ describe('login page in Chromium', () => {
 
   it('a passkey as the first factor (identification with webauthn_stage): no password, no second prompt', async () => {
     const id = await createUser(srv, 'grace', 'grace-password-1');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
-    const credentialId = randomBytes(32);
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('webauthn_devices')
-      .values({
-        user_id: id, name: 'passkey', confirmed: 1, created: now, last_updated: now, last_used: null,
-        credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
-        rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
-      } as never)
-      .execute();
     const stagePk = async (path: string, name: string) => (await call(srv, 'GET', `${path}?name=${name}`)).body.results[0].pk as string;
     const mfa = await stagePk('/stages/authenticator/validate/', 'default-authentication-mfa-validation');
     const ident = await call(srv, 'POST', '/stages/identification/', { name: 'passkey-identification', user_fields: ['username'], webauthn_stage: mfa });
@@ -240,19 +190,7 @@ describe('login page in Chromium', () => {
     await bind(await stagePk('/stages/user_login/', 'default-authentication-login'), 40);
 
     const p = await page();
-    const cdp = await p.context().newCDPSession(p);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-    });
-    await cdp.send('WebAuthn.addCredential', {
-      authenticatorId,
-      credential: {
-        credentialId: credentialId.toString('base64'), isResidentCredential: true, rpId: 'localhost',
-        privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
-        userHandle: Buffer.from(String(id)).toString('base64'), signCount: 1,
-      },
-    });
+    await passkeyFor(srv, p, id, { name: 'passkey', resident: true, transport: 'internal' });
     // on the flow page the browser's passkey autofill (conditional mediation) waits for the person to pick the
     // passkey, which headless Chromium cannot show; so this test plays the page's part from a same-origin page:
     // fetch the user-less challenge, answer it with the authenticator, and submit the assertion
@@ -282,19 +220,6 @@ describe('login page in Chromium', () => {
 
   it('a passwordless flow linked from identification: the passkey alone logs in', async () => {
     const id = await createUser(srv, 'hedy', 'hedy-password-1');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
-    const credentialId = randomBytes(32);
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('webauthn_devices')
-      .values({
-        user_id: id, name: 'hedy passkey', confirmed: 1, created: now, last_updated: now, last_used: null,
-        credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
-        rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
-      } as never)
-      .execute();
     const validate = await call(srv, 'POST', '/stages/authenticator/validate/', { name: 'pwl-e2e-validate', device_classes: ['webauthn'], not_configured_action: 'deny' });
     const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk as string;
     const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Passwordless', slug: 'e2e-passwordless', title: 'Sign in with a passkey', designation: 'authentication' });
@@ -304,19 +229,7 @@ describe('login page in Chromium', () => {
     await call(srv, 'PATCH', `/stages/identification/${ident}/`, { passwordless_flow: flow.body.pk });
     try {
       const p = await page();
-      const cdp = await p.context().newCDPSession(p);
-      await cdp.send('WebAuthn.enable');
-      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-      });
-      await cdp.send('WebAuthn.addCredential', {
-        authenticatorId,
-        credential: {
-          credentialId: credentialId.toString('base64'), isResidentCredential: true, rpId: 'localhost',
-          privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
-          userHandle: Buffer.from(String(id)).toString('base64'), signCount: 1,
-        },
-      });
+      await passkeyFor(srv, p, id, { name: 'hedy passkey', resident: true, transport: 'internal' });
       await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
       await p.waitForSelector('#uid_field');
       await p.click('text=Use a security key');

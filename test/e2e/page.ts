@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { Page } from 'playwright-core';
 import { call, type TestServer } from '../helpers/server.js';
 
@@ -38,4 +40,40 @@ export const stageOf = (page: Page) => page.getAttribute('[data-stage]', 'data-s
 export async function activeElementId(page: Page, id?: string): Promise<string | null> {
   if (id) await page.waitForFunction((want) => document.activeElement?.id === want, id, { timeout: 3000 }).catch(() => undefined);
   return page.evaluate(() => document.activeElement?.id ?? null);
+}
+
+/**
+ * A passkey both sides know: a fresh P-256 key registered for `userId` in Keystage's database (rpId localhost), and
+ * the same credential in a virtual authenticator of the page's browser (DevTools WebAuthn domain).
+ */
+export async function passkeyFor(srv: TestServer, page: Page, userId: number, opts: { name: string; resident: boolean; transport: 'usb' | 'internal' }) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
+  const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
+  const credentialId = randomBytes(32);
+  const now = new Date().toISOString();
+  await srv.app.store.db
+    .insertInto('webauthn_devices')
+    .values({
+      user_id: userId, name: opts.name, confirmed: 1, created: now, last_updated: now, last_used: null,
+      credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
+      rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
+    } as never)
+    .execute();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: opts.transport, hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await cdp.send('WebAuthn.addCredential', {
+    authenticatorId,
+    credential: {
+      credentialId: credentialId.toString('base64'),
+      isResidentCredential: opts.resident,
+      rpId: 'localhost',
+      privateKey: (privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer).toString('base64'),
+      ...(opts.resident ? { userHandle: Buffer.from(String(userId)).toString('base64') } : {}),
+      signCount: 1,
+    },
+  });
 }
