@@ -3,6 +3,10 @@
  * full logins (identification → password → TOTP → login) at concurrency 1/8/32 next to the raw argon2id verify
  * rate on the same core; executor round-trips without hashing; admin list p99 over 10,000 stages; resident memory.
  * Loopback only; every phase is bounded in requests and seconds.
+ *
+ * Options (environment): BENCH_ONLY=login|rt|admin runs one phase; BENCH_PROFILE=dir writes the server's CPU profile;
+ * BENCH_CHEAP=1 gives users and server a trivial argon2id cost, so the login rows show what a login costs besides
+ * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_LOGIN_SECONDS, BENCH_USERS.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -74,7 +78,7 @@ async function rawArgonRate(): Promise<number> {
 async function seed() {
   const db = new SQLite(DB_PATH);
   db.pragma('busy_timeout = 10000');
-  const encoded = await hash(PASSWORD, { ...ARGON, algorithm: 2 });
+  const encoded = await hash(PASSWORD, process.env.BENCH_CHEAP ? { memoryCost: 64, timeCost: 1, parallelism: 1, algorithm: 2 } : { ...ARGON, algorithm: 2 });
   const now = new Date().toISOString();
   const users: { username: string; key: string }[] = [];
   const insUser = db.prepare(
@@ -205,6 +209,21 @@ async function adminList(total: number) {
   return { p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
 }
 
+/** CPU seconds (user + system, every thread) the process has used */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function sysSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[12]) / 100;
+}
+
 function rssMiB(pid: number): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -225,6 +244,7 @@ async function main() {
     KEYSTAGE_BOOTSTRAP_TOKEN: TOKEN,
     KEYSTAGE_BOOTSTRAP_PASSWORD: PASSWORD,
     KEYSTAGE_METRICS_PORT: '0',
+    ...(process.env.BENCH_CHEAP ? { KEYSTAGE_ARGON2_MEMORY_KIB: '64', KEYSTAGE_ARGON2_ITERATIONS: '1' } : {}),
     KEYSTAGE_LOCKOUT_IP_LIMIT: '100000000',
     // one core: more hashing threads add memory (19 MiB each), not throughput
     UV_THREADPOOL_SIZE: '2',
@@ -252,18 +272,26 @@ async function main() {
     const next = { i: 0 };
     console.error('logins …');
     const logins = [];
-    if (process.env.BENCH_ONLY !== 'rt') for (const c of [1, 8, 32]) logins.push({ c, ...(await loginRun(pool, users, next, c)) });
+    const only = process.env.BENCH_ONLY;
+    if (only !== 'rt' && only !== 'admin')
+      for (const c of [1, 8, 32]) {
+        const cpu0 = cpuSeconds(server.pid!);
+        const sys0 = sysSeconds(server.pid!);
+        const r = await loginRun(pool, users, next, c);
+        logins.push({ c, ...r, cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n), sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n) });
+      }
     if (process.env.BENCH_ONLY === 'login') {
       console.log(JSON.stringify(logins));
       return;
     }
     console.error('round trips …');
-    await roundTrips(pool, 8, 500);
-    const rt = await roundTrips(pool, 32, 8000);
+    if (only !== 'admin') await roundTrips(pool, 8, 500);
+    const rt = only === 'admin' ? { rate: NaN, p50: NaN, p99: NaN } : await roundTrips(pool, 32, 8000);
     if (process.env.BENCH_ONLY === 'rt') { console.log(JSON.stringify(rt)); return; }
     console.error('admin list …');
     await adminList(50);
     const list = await adminList(1000);
+    if (only === 'admin') { console.log(JSON.stringify(list)); return; }
     const rss = rssMiB(server.pid!);
     await pool.close();
 
@@ -273,7 +301,7 @@ async function main() {
       rows.push([
         'login: identification → password → TOTP → login',
         String(l.c),
-        `${l.rate.toFixed(1)}/s (${((l.rate / raw) * 100).toFixed(0)}% of raw; ${l.n} ok, ${l.failed} failed)`,
+        `${l.rate.toFixed(1)}/s (${((l.rate / raw) * 100).toFixed(0)}% of raw; ${l.n} ok, ${l.failed} failed; server CPU ${l.cpuMs.toFixed(1)} ms/login)`,
         l.p50.toFixed(1),
         l.p99.toFixed(1),
         '≥ 85% of raw',
@@ -287,7 +315,7 @@ async function main() {
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
-    fs.rmSync(DIR, { recursive: true, force: true });
+    if (!process.env.BENCH_KEEP) fs.rmSync(DIR, { recursive: true, force: true }); else console.error('kept', DIR);
   }
 }
 

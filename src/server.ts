@@ -91,6 +91,15 @@ export async function buildApp(config: Config): Promise<App> {
     req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
+  // a write request (any method but GET/HEAD/OPTIONS) may change what a kept stage-list count counted
+  if (store.counts) {
+    const counts = store.counts;
+    app.addHook('onSend', (req, _reply, payload, done) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') counts.invalidate();
+      done(null, payload);
+    });
+  }
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);

@@ -32,23 +32,26 @@ export function toColumn(s: TSchema, v: unknown): unknown {
   return v;
 }
 
+type Field = readonly [key: string, schema: TSchema];
+const readable = new WeakMap<Props, Field[]>();
+const configFields = new WeakMap<Props, Field[]>();
+function fieldsOf(cache: WeakMap<Props, Field[]>, props: Props, keep: (s: TSchema) => boolean): Field[] {
+  let f = cache.get(props);
+  if (!f) cache.set(props, (f = Object.entries(props).filter(([, s]) => keep(s))));
+  return f;
+}
+
 /** Copies the readable, column-backed fields of a row into a response object (computed fields are added by callers). */
 export function rowToApi(props: Props, row: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(props)) {
-    if (s.writeOnly || s['x-computed']) continue;
-    out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
-  }
+  for (const [k, s] of fieldsOf(readable, props, (s) => !s.writeOnly && !s['x-computed'])) out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
   return out;
 }
 
 /** Like rowToApi, but keeps write-only fields too: the stage configuration the runtime needs (secrets included). */
 export function rowToConfig(props: Props, row: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(props)) {
-    if (s['x-computed']) continue;
-    out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
-  }
+  for (const [k, s] of fieldsOf(configFields, props, (s) => !s['x-computed'])) out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
   return out;
 }
 

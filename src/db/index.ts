@@ -3,6 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './types.js';
+import { CountCache, attachCountCache } from '../api/count-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -13,6 +14,8 @@ export interface Store {
   /** answers true when the database accepts a trivial query */
   ping(): Promise<boolean>;
   poolStats(): { total: number; idle: number; waiting: number };
+  /** stage-list counts kept until the next write (SQLite only) */
+  counts?: CountCache;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,9 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('optimize = 0x10002');
   const optimizer = setInterval(() => sqlite.pragma('optimize'), 3_600_000).unref();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const dataVersion = sqlite.prepare('pragma data_version').pluck();
+  const counts = new CountCache(() => dataVersion.get() as number);
+  attachCountCache(db, counts);
   return {
     db,
     dialect: 'sqlite',
@@ -90,6 +96,7 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
       }
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    counts,
     close: () => {
       clearInterval(optimizer);
       return db.destroy();

@@ -58,7 +58,19 @@ export async function renderStages(db: DB, def: StageDef, rows: Row[]) {
   const props = stageProps(def);
   const ids = rows.map((r) => r.stage_uuid);
   const [sets, m2m] = await Promise.all([flowSets(db, ids), m2mValues(db, def, ids)]);
-  const out = rows.map((r) => ({ ...rowToApi(props, r), ...metaOf(def), flow_set: sets.get(r.stage_uuid) ?? [], ...m2m.get(r.stage_uuid) }));
+  const meta = metaOf(def);
+  // built by assignment, not spreads: one object per stage with a stable shape
+  const out = rows.map((r) => {
+    const o = rowToApi(props, r);
+    o.component = meta.component;
+    o.verbose_name = meta.verbose_name;
+    o.verbose_name_plural = meta.verbose_name_plural;
+    o.meta_model_name = meta.meta_model_name;
+    o.flow_set = sets.get(r.stage_uuid) ?? [];
+    const links = m2m.get(r.stage_uuid);
+    if (links) for (const k in links) o[k] = links[k];
+    return o;
+  });
   if (def.renderExtra) await def.renderExtra(db, out);
   return out;
 }
@@ -108,6 +120,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
     list: {
+      cacheCount: true,
       filters: stageFilters(def),
       search: ['s.name'],
       ordering: {
