@@ -2,10 +2,14 @@
  * Every environment variable Keystage reads, parsed once. Documented in README.md ("Configuration").
  * authentik's AUTHENTIK_* names are accepted as fallbacks where authentik has an equivalent.
  */
+import os from 'node:os';
+
 export interface Argon2Params {
   memoryCost: number; // KiB
   timeCost: number;
   parallelism: number;
+  /** argon2id computations running at once (more wait their turn); default: the CPUs this process may use */
+  concurrency: number;
 }
 
 export interface Config {
@@ -90,6 +94,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       memoryCost: int(env, 19456, 'KEYSTAGE_ARGON2_MEMORY_KIB'),
       timeCost: int(env, 2, 'KEYSTAGE_ARGON2_ITERATIONS'),
       parallelism: int(env, 1, 'KEYSTAGE_ARGON2_PARALLELISM'),
+      concurrency: Math.max(1, int(env, os.availableParallelism(), 'KEYSTAGE_ARGON2_CONCURRENCY')),
     },
     captchaTimeoutMs: int(env, 5000, 'KEYSTAGE_CAPTCHA_TIMEOUT_MS'),
     trustedProxies: pick(env, 'KEYSTAGE_TRUSTED_PROXIES'),

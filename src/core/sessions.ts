@@ -45,6 +45,8 @@ export interface Session {
   dirty: boolean;
   /** what was stored when the session was loaded: an unchanged session is not written back */
   stored?: string;
+  /** the key this session replaces (login rotates it): that row is deleted when this one is first written */
+  replaces?: string;
 }
 
 const newKey = () => randomBytes(32).toString('base64url');
@@ -157,6 +159,10 @@ export class Sessions {
     };
     await this.upsert(row);
     s.dirty = false;
+    if (s.replaces) {
+      await this.db.deleteFrom('sessions').where('session_key', '=', s.replaces).execute();
+      s.replaces = undefined;
+    }
     if (isNew) this.setCookies(s, req, reply);
   }
 
@@ -169,15 +175,13 @@ export class Sessions {
 
   /**
    * Logs `userId` in: a NEW session key and CSRF token (the anonymous key is never reused), the old row deleted,
-   * the flow state carried over.
+   * the flow state carried over. Both happen when the request saves the session (once, with the rest of the step).
    */
   async login(
     s: Session,
     userId: number,
     expires: Date,
     cookieMaxAge: number | undefined,
-    req: FastifyRequest,
-    reply: FastifyReply,
     binding?: string,
   ) {
     const old = s.key;
@@ -189,8 +193,7 @@ export class Sessions {
     s.data.csrf = undefined;
     s.data.binding = binding;
     s.dirty = true;
-    await this.save(s, req, reply);
-    if (old) await this.db.deleteFrom('sessions').where('session_key', '=', old).execute();
+    if (old) s.replaces = s.replaces ?? old;
   }
 
   async terminateOthers(userId: number, keep: string | undefined) {

@@ -49,8 +49,6 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     user.id,
     expires,
     duration > 0 ? Math.floor(duration / 1000) : undefined,
-    c.req,
-    c.reply,
     bindingKey(c.config.network_binding, c.clientIp),
   );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
