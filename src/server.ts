@@ -91,11 +91,11 @@ export async function buildApp(config: Config): Promise<App> {
     req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  // a write request (any method but GET/HEAD/OPTIONS) may change what a kept stage-list count counted
-  if (store.counts) {
-    const counts = store.counts;
+  // an admin write (any method but GET/HEAD/OPTIONS, outside the flow executor) may change kept admin data
+  if (store.adminCache) {
+    const cache = store.adminCache;
     app.addHook('onSend', (req, _reply, payload, done) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') counts.invalidate();
+      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/api/v3/flows/executor/')) cache.invalidate();
       done(null, payload);
     });
   }

@@ -8,7 +8,7 @@ import type { DB } from '../db/index.js';
 import { NotFound, ValidationError, type FieldErrors } from './errors.js';
 import { isUuid, missingIds, normalizeUuid } from './validate.js';
 import type { Ref } from './schema.js';
-import { countCacheOf } from './count-cache.js';
+import { cachedAdminData } from '../db/admin-cache.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -40,7 +40,7 @@ export interface ListSpec {
   unique?: string[];
   /** tried before the plain search (e.g. DjangoQL); `undefined` means "not a query", so the plain search applies */
   searchQuery?: (search: string, dialect: 'sqlite' | 'postgres') => ((eb: EB) => Expression<SqlBool>) | undefined;
-  /** the list's count may be kept until the next write (see count-cache.ts): tables written only by admin writes */
+  /** the list's count may be kept until the next admin write (db/admin-cache.ts): tables only admin writes change */
   cacheCount?: boolean;
 }
 
@@ -227,11 +227,10 @@ export async function paginate<R, T>(
   for (const c of conds) q = q.where(c);
   const countQuery = q.clearSelect().clearOrderBy().select(sql<number>`count(*)`.as('c'));
   const runCount = async () => Number(((await countQuery.executeTakeFirst()) as { c: number | string } | undefined)?.c ?? 0);
-  const cache = spec.cacheCount ? countCacheOf(db) : undefined;
   let count: number;
-  if (cache) {
+  if (spec.cacheCount) {
     const compiled = countQuery.compile();
-    count = await cache.count(`${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`, runCount);
+    count = await cachedAdminData(db, `count:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`, runCount);
   } else count = await runCount();
   const totalPages = Math.max(1, Math.ceil(count / size));
   const page = pageReq === 'last' ? totalPages : pageReq;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './types.js';
-import { CountCache, attachCountCache } from '../api/count-cache.js';
+import { AdminCache, attachAdminCache } from './admin-cache.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -14,8 +14,8 @@ export interface Store {
   /** answers true when the database accepts a trivial query */
   ping(): Promise<boolean>;
   poolStats(): { total: number; idle: number; waiting: number };
-  /** stage-list counts kept until the next write (SQLite only) */
-  counts?: CountCache;
+  /** flows, bindings, stage configurations and stage-list counts kept until the next admin write (SQLite only) */
+  adminCache?: AdminCache;
   close(): Promise<void>;
 }
 
@@ -87,8 +87,8 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   const optimizer = setInterval(() => sqlite.pragma('optimize'), 3_600_000).unref();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersion = sqlite.prepare('pragma data_version').pluck();
-  const counts = new CountCache(() => dataVersion.get() as number);
-  attachCountCache(db, counts);
+  const adminCache = new AdminCache(() => dataVersion.get() as number);
+  attachAdminCache(db, adminCache);
   return {
     db,
     dialect: 'sqlite',
@@ -101,7 +101,7 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
       }
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    counts,
+    adminCache,
     close: () => {
       clearInterval(optimizer);
       return db.destroy();

@@ -10,6 +10,7 @@ import { isSuperuser } from '../api/auth.js';
 import { isDbConnectionError } from '../api/errors.js';
 import type { FlowsTable } from '../db/types.js';
 import { hot, type Hot } from '../db/hot.js';
+import { cachedAdminData } from '../db/admin-cache.js';
 import { CSRF_HEADER, type Session } from '../core/sessions.js';
 import { userById } from '../core/user-by-id.js';
 import { stageTypeByKind } from '../stages/registry.js';
@@ -204,7 +205,7 @@ async function requesterOf(svc: Services, session: Session): Promise<Requester> 
 
 async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
   const slug = (req.params as { flow_slug: string }).flow_slug;
-  const [flow] = await lookups(svc.db).flow({ slug });
+  const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
   if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
   const session = await svc.sessions.load(req);
   const requester = await requesterOf(svc, session);

@@ -3,6 +3,7 @@
  * (Keystage has no policy engine yet, so every binding applies; markers are kept for when it does.)
  */
 import type { DB } from '../db/index.js';
+import { cachedAdminData } from '../db/admin-cache.js';
 import type { FlowsTable, UsersTable } from '../db/types.js';
 import type { FlowContext } from './context.js';
 import type { Plan, PlanBinding } from './plan.js';
@@ -32,14 +33,16 @@ export function authenticationAllows(flow: FlowsTable, who: Requester): boolean 
 
 export async function planFlow(db: DB, flow: FlowsTable, who: Requester, context: FlowContext = {}): Promise<PlanResult> {
   if (!authenticationAllows(flow, who)) return { type: 'not_applicable', messages: [] };
-  const rows = await db
-    .selectFrom('flow_bindings')
-    .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
-    .select(['flow_bindings.fsb_uuid', 'flow_bindings.stage', 'stages.kind', 'flow_bindings.invalid_response_action', 'flow_bindings.re_evaluate_policies'])
-    .where('flow_bindings.target', '=', flow.flow_uuid)
-    .orderBy('flow_bindings.order')
-    .orderBy('flow_bindings.fsb_uuid')
-    .execute();
+  const rows = await cachedAdminData(db, `bindings:${flow.flow_uuid}`, () =>
+    db
+      .selectFrom('flow_bindings')
+      .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
+      .select(['flow_bindings.fsb_uuid', 'flow_bindings.stage', 'stages.kind', 'flow_bindings.invalid_response_action', 'flow_bindings.re_evaluate_policies'])
+      .where('flow_bindings.target', '=', flow.flow_uuid)
+      .orderBy('flow_bindings.order')
+      .orderBy('flow_bindings.fsb_uuid')
+      .execute(),
+  );
   if (!rows.length) return { type: 'empty' };
   const bindings: PlanBinding[] = rows.map((r) => ({
     fsb_uuid: r.fsb_uuid,

@@ -7,6 +7,7 @@ import { apiToRow, rowToApi, rowToConfig } from '../api/serialize.js';
 import type { FilterSpec } from '../api/list.js';
 import type { Props } from '../api/schema.js';
 import type { DB } from '../db/index.js';
+import { cachedAdminData } from '../db/admin-cache.js';
 import { hot, type Hot } from '../db/hot.js';
 import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/flowset.js';
 import { baseStageProps, flowSets, metaOf, stageUsedBy } from './base.js';
@@ -204,8 +205,15 @@ function targetsOf(db: DB, table: string, id: string): Promise<{ target: string 
   return q({ id });
 }
 
-/** The stored configuration of one stage (write-only fields included), as the runtime sees it; undefined if gone. */
-export async function loadStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
+/**
+ * The stored configuration of one stage (write-only fields included), as the runtime sees it; undefined if gone.
+ * Kept until the next admin write (db/admin-cache.ts), frozen: runtimes read it, never change it.
+ */
+export function loadStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
+  return cachedAdminData(db, `stage:${def.kind}:${stageUuid}`, () => readStageConfig<C>(db, def, stageUuid));
+}
+
+async function readStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Promise<C | undefined> {
   const [row] = await configQuery(db, def)({ id: stageUuid });
   if (!row) return undefined;
   const links: Record<string, string[]> = {};

@@ -1,7 +1,7 @@
 /**
  * A stage list's `pagination.count` is always the current one: after creates, updates, deletes (also the FK
  * `set null` a flow deletion causes), after a rejected write, and after another database connection committed.
- * (SQLite keeps stage-list counts until the next write — src/api/count-cache.ts; PostgreSQL counts every page.)
+ * (SQLite keeps stage-list counts until the next admin write — src/db/admin-cache.ts; PostgreSQL counts every page.)
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
