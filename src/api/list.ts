@@ -8,7 +8,7 @@ import type { DB } from '../db/index.js';
 import { NotFound, ValidationError, type FieldErrors } from './errors.js';
 import { isUuid, missingIds, normalizeUuid } from './validate.js';
 import type { Ref } from './schema.js';
-import { cachedAdminData } from '../db/admin-cache.js';
+import { cachedAdminData, hasAdminCache } from '../db/admin-cache.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -42,6 +42,11 @@ export interface ListSpec {
   searchQuery?: (search: string, dialect: 'sqlite' | 'postgres') => ((eb: EB) => Expression<SqlBool>) | undefined;
   /** the list's count may be kept until the next admin write (db/admin-cache.ts): tables only admin writes change */
   cacheCount?: boolean;
+  /**
+   * with `cacheCount`: the rows' query for a lookup by key (`pk in …`), without conditions an index would be
+   * preferred for; its presence lets a list keep its ordered keys, so pages are slices
+   */
+  byKeys?: (db: DB) => QB;
 }
 
 export interface Page<T> {
@@ -210,6 +215,49 @@ export function pageParams(query: Query): { page: number | 'last'; size: number 
   return { page: n, size };
 }
 
+/** lists this long or shorter keep their ordered keys (db/admin-cache.ts); longer ones count and page in SQL */
+const MAX_KEPT_KEYS = 10_000;
+const KEY = '__list_key';
+
+async function countOf(db: DB, spec: ListSpec, q: QB): Promise<number> {
+  const countQuery = q.clearSelect().clearOrderBy().select(sql<number>`count(*)`.as('c'));
+  const run = async () => Number(((await countQuery.executeTakeFirst()) as { c: number | string } | undefined)?.c ?? 0);
+  if (!spec.cacheCount) return run();
+  const compiled = countQuery.compile();
+  return cachedAdminData(db, `count:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`, run);
+}
+
+/**
+ * Every matching row's key in list order, kept until the next admin write, so a page is a slice and a lookup of its
+ * rows by key instead of a count and a scan past the offset; undefined when the list is longer than MAX_KEPT_KEYS.
+ */
+async function keptOrderedKeys(db: DB, spec: ListSpec, ordered: QB): Promise<readonly unknown[] | undefined> {
+  const keys = ordered.clearSelect().select(sql.ref(spec.pk).as(KEY)).limit(MAX_KEPT_KEYS + 1);
+  const compiled = keys.compile();
+  const list = await cachedAdminData(
+    db,
+    `keys:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`,
+    async () => {
+      const rows = (await keys.execute()) as Record<string, unknown>[];
+      return rows.length > MAX_KEPT_KEYS ? null : rows.map((r) => r[KEY]);
+    },
+    true,
+  );
+  return list ?? undefined;
+}
+
+/** the rows with these keys, in the keys' order (`base`: no filters, they chose the keys already) */
+async function rowsByKeys(spec: ListSpec, base: QB, keys: readonly unknown[]): Promise<Record<string, unknown>[]> {
+  if (!keys.length) return [];
+  const rows = (await base.select(sql.ref(spec.pk).as(KEY)).where(sql.ref(spec.pk), 'in', keys as unknown[]).execute()) as Record<string, unknown>[];
+  const byKey = new Map(rows.map((r) => [r[KEY], r]));
+  // (the key column stays on the rows: renderers copy the fields they know)
+  return keys.flatMap((k) => {
+    const r = byKey.get(k);
+    return r ? [r] : [];
+  });
+}
+
 /**
  * Runs a paginated list. `base` selects the rows (with joins); filters, search, ordering and paging are applied here;
  * `render` turns the page's rows into response objects (in one batch, so computed fields cost one query per page).
@@ -225,21 +273,19 @@ export async function paginate<R, T>(
   const { page: pageReq, size } = pageParams(query);
   let q = base;
   for (const c of conds) q = q.where(c);
-  const countQuery = q.clearSelect().clearOrderBy().select(sql<number>`count(*)`.as('c'));
-  const runCount = async () => Number(((await countQuery.executeTakeFirst()) as { c: number | string } | undefined)?.c ?? 0);
-  let count: number;
-  if (spec.cacheCount) {
-    const compiled = countQuery.compile();
-    count = await cachedAdminData(db, `count:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`, runCount);
-  } else count = await runCount();
+  const ordering = orderingOf(spec, query);
+  let ordered = q;
+  for (const o of ordering) ordered = ordered.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
+  const last = ordering[ordering.length - 1]?.column;
+  if (last !== spec.pk && !(last && spec.unique?.includes(last))) ordered = ordered.orderBy(sql.ref(spec.pk), 'asc');
+
+  const ids = spec.cacheCount && spec.byKeys && hasAdminCache(db) ? await keptOrderedKeys(db, spec, ordered) : undefined;
+  const count = ids ? ids.length : await countOf(db, spec, q);
   const totalPages = Math.max(1, Math.ceil(count / size));
   const page = pageReq === 'last' ? totalPages : pageReq;
   if (page > totalPages) throw NotFound.invalidPage();
-  const ordering = orderingOf(spec, query);
-  for (const o of ordering) q = q.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
-  const last = ordering[ordering.length - 1]?.column;
-  if (last !== spec.pk && !(last && spec.unique?.includes(last))) q = q.orderBy(sql.ref(spec.pk), 'asc');
-  const rows = (await q.limit(size).offset((page - 1) * size).execute()) as R[];
+  const offset = (page - 1) * size;
+  const rows = (ids ? await rowsByKeys(spec, spec.byKeys!(db), ids.slice(offset, offset + size)) : await ordered.limit(size).offset(offset).execute()) as R[];
   const results = await render(rows);
   const start = count === 0 ? 0 : (page - 1) * size + 1;
   return {

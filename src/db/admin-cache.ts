@@ -23,11 +23,14 @@ export class AdminCache {
   private seenExternal: number;
   private cachedAt = 0;
   private readonly entries = new Map<string, unknown>();
+  /** large values (a list's ordered keys), fewer of them */
+  private readonly bulky = new Map<string, unknown>();
 
   constructor(
     /** changes when another connection commits */
     private readonly externalVersion: () => number,
     private readonly max = 2000,
+    private readonly maxBulky = 8,
   ) {
     this.seenExternal = externalVersion();
   }
@@ -45,19 +48,21 @@ export class AdminCache {
     }
     if (this.cachedAt !== this.version) {
       this.entries.clear();
+      this.bulky.clear();
       this.cachedAt = this.version;
     }
     return this.version;
   }
 
   /** the kept value for `key`, else `load()`'s (kept, deeply frozen, unless a write happened meanwhile) */
-  async get<T>(key: string, load: () => Promise<T>): Promise<T> {
+  async get<T>(key: string, load: () => Promise<T>, bulky = false): Promise<T> {
     const version = this.current();
-    if (this.entries.has(key)) return this.entries.get(key) as T;
+    const map = bulky ? this.bulky : this.entries;
+    if (map.has(key)) return map.get(key) as T;
     const value = deepFreeze(await load());
     if (this.current() === version) {
-      if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(key, value);
+      if (map.size >= (bulky ? this.maxBulky : this.max)) map.delete(map.keys().next().value!);
+      map.set(key, value);
     }
     return value;
   }
@@ -69,8 +74,10 @@ export function attachAdminCache(db: DB, cache: AdminCache): void {
   caches.set(db, cache);
 }
 
-/** `load()` through the database's admin cache when it has one (SQLite), else straight */
-export function cachedAdminData<T>(db: DB, key: string, load: () => Promise<T>): Promise<T> {
+/** `load()` through the database's admin cache when it has one (SQLite), else straight; `bulky` for large values */
+export function cachedAdminData<T>(db: DB, key: string, load: () => Promise<T>, bulky = false): Promise<T> {
   const cache = caches.get(db);
-  return cache ? cache.get(key, load) : load();
+  return cache ? cache.get(key, load, bulky) : load();
 }
+
+export const hasAdminCache = (db: DB): boolean => caches.has(db);

@@ -29,13 +29,17 @@ export const ownColumns = (def: StageDef) =>
     .filter(([k, s]) => !s.readOnly && !s['x-computed'] && !def.m2m?.[k])
     .map(([k]) => k);
 
-export function selectStages(db: DB, def: StageDef) {
+/** a type's stages; without `kind = …` when the caller looks rows up by key (SQLite would walk the kind index) */
+function stageRows(db: DB, def: StageDef) {
   return db
     .selectFrom('stages as s' as 'stages')
     .innerJoin(`${def.table} as t` as 'stages', 't.stage_uuid' as 'stages.stage_uuid', 's.stage_uuid' as 'stages.stage_uuid')
     .select(['s.stage_uuid as pk', 's.stage_uuid', 's.name', 's.kind'] as never[])
-    .select(ownColumns(def).map((c) => `t.${c}`) as never[])
-    .where('s.kind' as 'stages.kind', '=', def.kind);
+    .select(ownColumns(def).map((c) => `t.${c}`) as never[]);
+}
+
+export function selectStages(db: DB, def: StageDef) {
+  return stageRows(db, def).where('s.kind' as 'stages.kind', '=', def.kind);
 }
 
 async function m2mValues(db: DB, def: StageDef, ids: string[]): Promise<Map<string, Record<string, string[]>>> {
@@ -122,6 +126,8 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     access: { kind: 'superuser' },
     list: {
       cacheCount: true,
+      // the join with the type's table already keeps other kinds out
+      byKeys: (db) => stageRows(db as DB, def),
       filters: stageFilters(def),
       search: ['s.name'],
       ordering: {

@@ -65,6 +65,17 @@ for (const dialect of dialects()) {
       const last = await q('search=bulk&page_size=100&page=last');
       assert.equal(last.pagination.current, 100);
       assert.equal(last.results.at(-1).name, 'bulk-09999');
+      // more than 10,000 matches (the bulk stages and the default flows' own): counted and paged in SQL
+      const total = Number(
+        (await srv.app.store.db.selectFrom('stages').select((eb) => eb.fn.countAll().as('c')).where('kind', '=', 'identificationstage').executeTakeFirstOrThrow()).c,
+      );
+      assert.ok(total > N);
+      const everything = await q('page_size=100&page=last&ordering=name');
+      assert.equal(everything.pagination.count, total);
+      assert.equal(everything.results.length, total % 100 || 100);
+      const lastName = (await srv.app.store.db.selectFrom('stages').select('name').where('kind', '=', 'identificationstage').orderBy('name', 'desc').limit(1).executeTakeFirstOrThrow()).name;
+      assert.equal(everything.results.at(-1).name, lastName);
+      assert.ok(everything.results.every((r: Record<string, unknown>) => !('__list_key' in r)));
       const combined = await q(`password_stage=${passwordStage}&case_insensitive_matching=true&search=seven&page_size=100`);
       // i % 10 === 0, i % 2 === 1 never both: nothing matches
       assert.equal(combined.pagination.count, 0);
