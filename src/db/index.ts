@@ -78,9 +78,6 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('busy_timeout = 5000');
   // reads straight from the mapped file instead of a read() and a copy per page
   sqlite.pragma('mmap_size = 268435456');
-  // checkpoint every 10,000 WAL pages (≈ 40 MiB) instead of 1,000: the session rows rewritten on every step of a
-  // login are copied into the database file once per checkpoint, not once per 1,000 pages
-  sqlite.pragma('wal_autocheckpoint = 10000');
   // planner statistics for the tables that need them (SQLite's advice for long-lived connections); bounded work
   sqlite.pragma('analysis_limit = 400');
   sqlite.pragma('optimize = 0x10002');
