@@ -60,6 +60,7 @@ export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 export class Sessions {
   private readonly byKey;
   private readonly upsert;
+  private readonly update;
 
   constructor(
     private readonly db: DB,
@@ -67,6 +68,16 @@ export class Sessions {
     /** told when a logged-in session is ended by its network binding (authentik records a logout) */
     private readonly onBindingBroken: (userId: number, req: FastifyRequest) => Promise<void> = async () => {},
   ) {
+    // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first
+    this.update = hot<{ key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string }, unknown>(
+      db,
+      ['key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent'],
+      (p) =>
+        db
+          .updateTable('sessions')
+          .set({ last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent })
+          .where('session_key', '=', p.key),
+    );
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
     this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
@@ -157,7 +168,8 @@ export class Sessions {
       last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
       created: new Date().toISOString(),
     };
-    await this.upsert(row);
+    if (isNew) await this.upsert(row);
+    else await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent });
     s.dirty = false;
     if (s.replaces) {
       await this.db.deleteFrom('sessions').where('session_key', '=', s.replaces).execute();

@@ -22,6 +22,7 @@ export class AdminCache {
   private version = 0;
   private seenExternal: number;
   private cachedAt = 0;
+  private checkedAt = -Infinity;
   private readonly entries = new Map<string, unknown>();
   /** large values (a list's ordered keys), fewer of them */
   private readonly bulky = new Map<string, unknown>();
@@ -41,10 +42,15 @@ export class AdminCache {
   }
 
   private current(): number {
-    const external = this.externalVersion();
-    if (external !== this.seenExternal) {
-      this.seenExternal = external;
-      this.version++;
+    // another connection's commit is looked for at most once a millisecond (a statement of its own each time)
+    const now = performance.now();
+    if (now - this.checkedAt >= 1) {
+      this.checkedAt = now;
+      const external = this.externalVersion();
+      if (external !== this.seenExternal) {
+        this.seenExternal = external;
+        this.version++;
+      }
     }
     if (this.cachedAt !== this.version) {
       this.entries.clear();
