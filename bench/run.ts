@@ -6,7 +6,8 @@
  *
  * Options (environment): BENCH_ONLY=login|rt|admin runs one phase; BENCH_PROFILE=dir writes the server's CPU profile;
  * BENCH_CHEAP=1 gives users and server a trivial argon2id cost, so the login rows show what a login costs besides
- * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_LOGIN_SECONDS, BENCH_USERS.
+ * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_WORST=1 prints the slowest admin requests (ms@page#index);
+ * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_LOGIN_SECONDS, BENCH_USERS.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

@@ -28,6 +28,9 @@ export function observeHashing(fn: HashObserver | undefined) {
  */
 let running = 0;
 const waiting: (() => void)[] = [];
+/** argon2id computations running now and waiting for their turn */
+export const hashingQueue = () => ({ running, waiting: waiting.length });
+
 async function gated<T>(concurrency: number, work: () => Promise<T>): Promise<T> {
   if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
   else running++;
