@@ -224,6 +224,11 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+function minflt(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[7]);
+}
+
 function sysSeconds(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[12]) / 100;
@@ -285,11 +290,12 @@ async function main() {
       for (const c of [1, 8, 32]) {
         const cpu0 = cpuSeconds(server.pid!);
         const sys0 = sysSeconds(server.pid!);
+        const flt0 = minflt(server.pid!);
         const r = await loginRun(pool, users, next, c);
-        logins.push({ c, ...r, cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n), sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n) });
+        logins.push({ c, ...r, cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n), sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n), faults: (minflt(server.pid!) - flt0) / Math.max(1, r.n) });
       }
     if (process.env.BENCH_ONLY === 'login') {
-      console.log(JSON.stringify({ raw1, raw2, logins: logins.map((l) => ({ c: l.c, rate: +l.rate.toFixed(1), pct: Math.round((l.rate / raw) * 100), p50: +l.p50.toFixed(1), cpuMs: +l.cpuMs.toFixed(2) })) }));
+      console.log(JSON.stringify({ raw1, raw2, logins: logins.map((l) => ({ c: l.c, rate: +l.rate.toFixed(1), pct: Math.round((l.rate / raw) * 100), p50: +l.p50.toFixed(1), cpuMs: +l.cpuMs.toFixed(2), sysMs: +(l as any).sysMs.toFixed(2), faults: Math.round((l as any).faults) })) }));
       return;
     }
     console.error('round trips …');
