@@ -219,12 +219,16 @@ export function pageParams(query: Query): { page: number | 'last'; size: number 
 const MAX_KEPT_KEYS = 10_000;
 const KEY = '__list_key';
 
+/** a cache key naming a query by its SQL and parameters */
+function queryKey(kind: string, q: QB): string {
+  const compiled = q.compile();
+  return `${kind}:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`;
+}
+
 async function countOf(db: DB, spec: ListSpec, q: QB): Promise<number> {
   const countQuery = q.clearSelect().clearOrderBy().select(sql<number>`count(*)`.as('c'));
   const run = async () => Number(((await countQuery.executeTakeFirst()) as { c: number | string } | undefined)?.c ?? 0);
-  if (!spec.cacheCount) return run();
-  const compiled = countQuery.compile();
-  return cachedAdminData(db, `count:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`, run);
+  return spec.cacheCount ? cachedAdminData(db, queryKey('count', countQuery), run) : run();
 }
 
 /**
@@ -233,10 +237,9 @@ async function countOf(db: DB, spec: ListSpec, q: QB): Promise<number> {
  */
 async function keptOrderedKeys(db: DB, spec: ListSpec, ordered: QB): Promise<readonly unknown[] | undefined> {
   const keys = ordered.clearSelect().select(sql.ref(spec.pk).as(KEY)).limit(MAX_KEPT_KEYS + 1);
-  const compiled = keys.compile();
   const list = await cachedAdminData(
     db,
-    `keys:${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`,
+    queryKey('keys', keys),
     async () => {
       const rows = (await keys.execute()) as Record<string, unknown>[];
       return rows.length > MAX_KEPT_KEYS ? null : rows.map((r) => r[KEY]);
@@ -279,13 +282,13 @@ export async function paginate<R, T>(
   const last = ordering[ordering.length - 1]?.column;
   if (last !== spec.pk && !(last && spec.unique?.includes(last))) ordered = ordered.orderBy(sql.ref(spec.pk), 'asc');
 
-  const ids = spec.cacheCount && spec.byKeys && hasAdminCache(db) ? await keptOrderedKeys(db, spec, ordered) : undefined;
-  const count = ids ? ids.length : await countOf(db, spec, q);
+  const keys = spec.cacheCount && spec.byKeys && hasAdminCache(db) ? await keptOrderedKeys(db, spec, ordered) : undefined;
+  const count = keys ? keys.length : await countOf(db, spec, q);
   const totalPages = Math.max(1, Math.ceil(count / size));
   const page = pageReq === 'last' ? totalPages : pageReq;
   if (page > totalPages) throw NotFound.invalidPage();
   const offset = (page - 1) * size;
-  const rows = (ids ? await rowsByKeys(spec, spec.byKeys!(db), ids.slice(offset, offset + size)) : await ordered.limit(size).offset(offset).execute()) as R[];
+  const rows = (keys ? await rowsByKeys(spec, spec.byKeys!(db), keys.slice(offset, offset + size)) : await ordered.limit(size).offset(offset).execute()) as R[];
   const results = await render(rows);
   const start = count === 0 ? 0 : (page - 1) * size + 1;
   return {
