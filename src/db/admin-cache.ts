@@ -1,5 +1,6 @@
 /**
- * Data that only admin writes change — flows, their bindings, stage configurations, stage-list counts — kept in
+ * Data that only admin writes change — flows, their bindings, stage configurations, the counts and ordered keys of
+ * stage lists — kept in
  * memory until the next admin write. A login reads its flow and each stage's configuration on every one of its
  * seven requests, and every page of a stage list counts the same rows (10,000 stages: about 4 ms in SQLite).
  *
