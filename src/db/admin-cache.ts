@@ -1,8 +1,8 @@
 /**
  * Data that only admin writes change — flows, their bindings, stage configurations, the counts and ordered keys of
- * stage lists — kept in
- * memory until the next admin write. A login reads its flow and each stage's configuration on every one of its
- * seven requests, and every page of a stage list counts the same rows (10,000 stages: about 4 ms in SQLite).
+ * stage lists — kept in memory until the next admin write. A login reads its flow and each stage's configuration
+ * on every one of its seven requests, and every page of a stage list counts the same rows (10,000 stages: about
+ * 4 ms in SQLite).
  *
  * SQLite only: one process serves the database, and it forgets everything after each admin write request it
  * answers (`invalidate`, from the server's onSend hook: any method but GET/HEAD/OPTIONS outside the flow executor,
