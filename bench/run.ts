@@ -286,11 +286,16 @@ async function main() {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'ignore' });
   // as `npm start` runs it (a 4 MiB young generation: measured ≈ 30 MiB less RSS, no loss of throughput)
-  const server = pinned(0, process.execPath, [...profile, ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []), '--max-semi-space-size=4', 'dist/server/main.mjs'], env);
+  // a first start applies the migrations and default flows; the database is seeded while no server holds it, and
+  // the measured server starts on the seeded database, as after a restart
+  const setup = spawn(process.execPath, ['dist/server/main.mjs'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitReady();
+  await new Promise((r) => { setup.once('exit', r); setup.kill('SIGTERM'); });
+  console.error('seeding …');
+  const users = await seed();
+  const server = pinned(0, process.execPath, [...profile, ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []), `--max-semi-space-size=${process.env.BENCH_SEMI ?? 4}`, 'dist/server/main.mjs'], env);
   try {
     await waitReady();
-    console.error('seeding …');
-    const users = await seed();
     // a flow without hashing: identification (pretend_user_exists off) → dummy
     const ident = await api('POST', '/stages/identification/', { name: 'bench-rt-id', user_fields: ['username'], pretend_user_exists: false });
     const dummy = await api('POST', '/stages/dummy/', { name: 'bench-rt-dummy' });
@@ -304,7 +309,7 @@ async function main() {
     const logins = [];
     const only = process.env.BENCH_ONLY;
     if (only !== 'rt' && only !== 'admin')
-      for (const c of [1, 8, 32]) {
+      for (const c of (process.env.BENCH_CS ?? '1,8,32').split(',').map(Number)) {
         // this machine's speed drifts by ±15% within a minute: the reference is measured just before and after
         const before = await rawArgonRate(bestWorkers, 3000);
         const cpu0 = cpuSeconds(server.pid!);

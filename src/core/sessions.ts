@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
-import { hot } from '../db/hot.js';
+import { hot, hotWrite } from '../db/hot.js';
 import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/plan.js';
@@ -45,7 +45,7 @@ export interface Session {
   dirty: boolean;
   /** what was stored when the session was loaded: an unchanged session is not written back */
   stored?: string;
-  /** the key this session replaces (login rotates it): that row is deleted when this one is first written */
+  /** the key this session replaces (login rotates it): that row takes the new key when this one is first written */
   replaces?: string;
 }
 
@@ -61,6 +61,7 @@ export class Sessions {
   private readonly byKey;
   private readonly upsert;
   private readonly update;
+  private readonly rotate;
 
   constructor(
     private readonly db: DB,
@@ -77,6 +78,16 @@ export class Sessions {
           .updateTable('sessions')
           .set({ last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent })
           .where('session_key', '=', p.key),
+    );
+    // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
+    this.rotate = hotWrite<{ old: string; key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string; created: string }>(
+      db,
+      ['old', 'key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'],
+      (p) =>
+        db
+          .updateTable('sessions')
+          .set({ session_key: p.key, last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent, created: p.created })
+          .where('session_key', '=', p.old),
     );
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
@@ -168,13 +179,13 @@ export class Sessions {
       last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
       created: new Date().toISOString(),
     };
-    if (isNew) await this.upsert(row);
-    else await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent });
+    if (isNew) {
+      // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
+      const renamed = s.replaces ? await this.rotate({ old: s.replaces, key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent, created: row.created }) : 0;
+      if (!renamed) await this.upsert(row);
+    } else await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent });
     s.dirty = false;
-    if (s.replaces) {
-      await this.db.deleteFrom('sessions').where('session_key', '=', s.replaces).execute();
-      s.replaces = undefined;
-    }
+    s.replaces = undefined;
     if (isNew) this.setCookies(s, req, reply);
   }
 

@@ -8,18 +8,28 @@ import { CompiledQuery, type Compilable } from 'kysely';
 import type { DB } from './index.js';
 
 export type Hot<P extends Record<string, unknown>, R> = (params: P) => Promise<R[]>;
+/** a hot write: resolves to the number of rows it changed */
+export type HotWrite<P extends Record<string, unknown>> = (params: P) => Promise<number>;
 
-/** `build` receives placeholder values (one per named parameter) and must use each exactly where it belongs */
-export function hot<P extends Record<string, unknown>, R>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<R>): Hot<P, R> {
+/** compiles `build` once; returns a function of fresh parameters giving the compiled query to execute */
+function precompiled<P extends Record<string, unknown>, R>(names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<R>) {
   const marks = Object.fromEntries(names.map((n) => [n, `\u0000hot:${n}\u0000`])) as Record<keyof P & string, string>;
   const compiled = build(marks).compile();
   const order = compiled.parameters.map((p) => {
     const name = names.find((n) => marks[n] === p);
     return name === undefined ? { fixed: p } : { name };
   });
-  return async (params) => {
-    const values = order.map((o) => ('name' in o ? params[o.name as keyof P] : o.fixed));
-    const res = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, values));
-    return res.rows;
-  };
+  return (params: P) => CompiledQuery.raw(compiled.sql, order.map((o) => ('name' in o ? params[o.name as keyof P] : o.fixed)));
+}
+
+/** `build` receives placeholder values (one per named parameter) and must use each exactly where it belongs */
+export function hot<P extends Record<string, unknown>, R>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<R>): Hot<P, R> {
+  const query = precompiled(names, build);
+  return async (params) => (await db.executeQuery<R>(query(params))).rows;
+}
+
+/** as `hot`, for an UPDATE or DELETE whose caller needs to know how many rows it changed */
+export function hotWrite<P extends Record<string, unknown>>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<unknown>): HotWrite<P> {
+  const query = precompiled(names, build);
+  return async (params) => Number((await db.executeQuery(query(params))).numAffectedRows ?? 0);
 }

@@ -63,6 +63,25 @@ for (const dialect of dialects()) {
       assert.equal(now.user_id, 1);
     });
 
+    it('a login whose anonymous row ended meanwhile still stores the logged-in session, under a new key', async () => {
+      const sessions = srv.app.services.sessions;
+      const cookies = new Map<string, string>();
+      const req = { ip: '127.0.0.1', headers: { 'user-agent': 'test' }, protocol: 'http', cookies: {} } as never;
+      const reply = { setCookie: (name: string, value: string) => cookies.set(name, value) } as never;
+      const s = await sessions.load(req);
+      s.dirty = true;
+      await sessions.save(s, req, reply);
+      const anonymous = s.key!;
+      // the anonymous row ends (logout elsewhere, expiry sweep) between this request's load and its save
+      await srv.app.store.db.deleteFrom('sessions').where('session_key', '=', anonymous).execute();
+      await sessions.login(s, 1, new Date(Date.now() + 3_600_000), undefined);
+      await sessions.save(s, req, reply);
+      assert.notEqual(s.key, anonymous);
+      assert.equal(cookies.get('authentik_session'), s.key);
+      const rows = await srv.app.store.db.selectFrom('sessions').select(['session_key', 'user_id']).where('session_key', 'in', [anonymous, s.key!]).execute();
+      assert.deepEqual(rows, [{ session_key: s.key, user_id: 1 }]);
+    });
+
     it('cookies are Secure behind a trusted TLS proxy, and X-Forwarded-Proto from others is ignored', async () => {
       const tls = await rawLogin(srv, { 'x-forwarded-proto': 'https' });
       assert.ok(tls.setCookies.filter((c) => c.startsWith('authentik_session=')).every((c) => /;\s*Secure/i.test(c)));
