@@ -1,5 +1,5 @@
 /** The pending user's usable devices per class, and the one-challenge-per-class list the stage offers. */
-import type { Compilable } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import type { DB } from '../../db/index.js';
 import { hot } from '../../db/hot.js';
 import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
@@ -27,17 +27,30 @@ function deviceQueries(db: DB) {
     static: q((p) => db.selectFrom('static_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
     totp: q((p) => db.selectFrom('totp_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
     webauthn: q((p) => db.selectFrom('webauthn_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('name')),
+    // which classes the user has a confirmed device of, in one statement: most users have one or two
+    classes: hot<{ user: number }, { cls: keyof UserDevices }>(db, ['user'], (p) => {
+      const of = (table: 'duo_devices' | 'email_devices' | 'sms_devices' | 'static_devices' | 'totp_devices' | 'webauthn_devices', cls: keyof UserDevices) =>
+        db.selectFrom(table).select(sql.lit(cls).$castTo<keyof UserDevices>().as('cls')).where('user_id', '=', p.user).where('confirmed', '=', 1);
+      return of('duo_devices', 'duo')
+        .unionAll(of('email_devices', 'email'))
+        .unionAll(of('sms_devices', 'sms').where('phone_number', 'not like', 'hash:%'))
+        .unionAll(of('static_devices', 'static'))
+        .unionAll(of('totp_devices', 'totp'))
+        .unionAll(of('webauthn_devices', 'webauthn'));
+    }),
   };
 }
 
 const compiled = new WeakMap<DB, ReturnType<typeof deviceQueries>>();
 
-/** the user's confirmed devices of every class (queries compiled once per database) */
+/** the user's confirmed devices of every class: one statement finds the classes, one per class present loads them */
 export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
   let q = compiled.get(db);
   if (!q) compiled.set(db, (q = deviceQueries(db)));
   const p = { user: userId };
-  const [duo, email, sms, st, totp, webauthn] = await Promise.all([q.duo(p), q.email(p), q.sms(p), q.static(p), q.totp(p), q.webauthn(p)]);
+  const has = new Set((await q.classes(p)).map((r) => r.cls));
+  const of = <T>(cls: keyof UserDevices, load: (p: { user: number }) => Promise<T[]>) => (has.has(cls) ? load(p) : Promise.resolve([] as T[]));
+  const [duo, email, sms, st, totp, webauthn] = await Promise.all([of('duo', q.duo), of('email', q.email), of('sms', q.sms), of('static', q.static), of('totp', q.totp), of('webauthn', q.webauthn)]);
   return { duo, email, sms, static: st, totp, webauthn };
 }
 
