@@ -7,7 +7,8 @@
  * Options (environment): BENCH_ONLY=login|rt|admin runs one phase; BENCH_PROFILE=dir writes the server's CPU profile;
  * BENCH_CHEAP=1 gives users and server a trivial argon2id cost, so the login rows show what a login costs besides
  * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_WORST=1 prints the slowest admin requests (ms@page#index);
- * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_LOGIN_SECONDS, BENCH_USERS.
+ * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_CS=8,32 picks the login concurrencies; BENCH_SEMI sets the
+ * server's young generation (MiB); BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -159,8 +160,7 @@ class Browser {
   }
 }
 
-async function loginRun(pool: Pool, users: { username: string; key: string }[], next: { i: number }, concurrency: number) {
-  const lat: number[] = [];
+async function loginRun(pool: Pool, users: { username: string; key: string }[], next: { i: number }, concurrency: number, lat: number[] = []) {
   const deadline = Date.now() + LOGIN_SECONDS * 1000;
   let failed = 0;
   const worker = async () => {
@@ -241,6 +241,44 @@ function threadTimes(pid: number): Record<string, number> {
   return out;
 }
 
+/**
+ * BENCH_TOGGLE_NICE=main:10 or pool:19 — switches the server's event-loop thread ('main') or its other threads
+ * ('pool') between nice 0 and the given value every 2 s during a login phase, and reports logins per second and CPU
+ * per login in each state: an A/B inside one phase, so the machine's drift affects both sides alike.
+ */
+function toggleNice(pid: number, spec: string, lat: number[]) {
+  const [which, value] = spec.split(':');
+  const setNice = (v: number) => {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`))
+      if ((tid === String(pid)) === (which === 'main'))
+        try {
+          os.setPriority(Number(tid), v);
+        } catch {
+          /* the thread ended meanwhile */
+        }
+  };
+  const acc = { base: { n: 0, main: 0, pool: 0, ms: 0 }, nice: { n: 0, main: 0, pool: 0, ms: 0 } };
+  let niced = false;
+  let last = { n: lat.length, t: performance.now(), th: threadTimes(pid) };
+  const timer = setInterval(() => {
+    const now = { n: lat.length, t: performance.now(), th: threadTimes(pid) };
+    const a = acc[niced ? 'nice' : 'base'];
+    a.n += now.n - last.n;
+    a.ms += now.t - last.t;
+    a.main += (now.th.main ?? 0) - (last.th.main ?? 0);
+    a.pool += (now.th.pool ?? 0) - (last.th.pool ?? 0);
+    last = now;
+    niced = !niced;
+    setNice(niced ? Number(value) : 0);
+  }, 2000);
+  return () => {
+    clearInterval(timer);
+    setNice(0);
+    const out = (a: typeof acc.base) => ({ loginsPerSecond: +((a.n / a.ms) * 1000).toFixed(1), eventLoopMs: +(a.main / Math.max(1, a.n)).toFixed(2), otherThreadsMs: +(a.pool / Math.max(1, a.n)).toFixed(2), logins: a.n });
+    return { [`nice 0`]: out(acc.base), [`nice ${value} (${which})`]: out(acc.nice) };
+  };
+}
+
 function minflt(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[7]);
@@ -316,7 +354,10 @@ async function main() {
         const sys0 = sysSeconds(server.pid!);
         const flt0 = minflt(server.pid!);
         const th0 = threadTimes(server.pid!);
-        const r = await loginRun(pool, users, next, c);
+        const lat: number[] = [];
+        const toggle = process.env.BENCH_TOGGLE_NICE ? toggleNice(server.pid!, process.env.BENCH_TOGGLE_NICE, lat) : undefined;
+        const r = await loginRun(pool, users, next, c, lat);
+        if (toggle) console.error(`toggle ${process.env.BENCH_TOGGLE_NICE} at c=${c}:`, JSON.stringify(toggle()));
         const th1 = threadTimes(server.pid!);
         const perLogin = (k: 'main' | 'pool') => ((th1[k] ?? 0) - (th0[k] ?? 0)) / Math.max(1, r.n);
         const after = await rawArgonRate(bestWorkers, 3000);
