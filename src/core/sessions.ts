@@ -79,18 +79,15 @@ export class Sessions {
           .set({ last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent })
           .where('session_key', '=', p.key),
     );
-    // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
-    this.rotate = hotWrite<{ old: string; key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string; created: string }>(
-      db,
-      ['old', 'key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'],
-      (p) =>
-        db
-          .updateTable('sessions')
-          .set({ session_key: p.key, last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent, created: p.created })
-          .where('session_key', '=', p.old),
-    );
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
+    // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
+    this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
+      db
+        .updateTable('sessions')
+        .set({ session_key: p.session_key, last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent, created: p.created })
+        .where('session_key', '=', p.old),
+    );
     this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
       db
         .insertInto('sessions')
@@ -181,7 +178,7 @@ export class Sessions {
     };
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
-      const renamed = s.replaces ? await this.rotate({ old: s.replaces, key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent, created: row.created }) : 0;
+      const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
       if (!renamed) await this.upsert(row);
     } else await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent });
     s.dirty = false;
