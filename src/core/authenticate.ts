@@ -61,41 +61,31 @@ export async function authenticatePassword(svc: Services, username: string, pass
   return undefined;
 }
 
-/** Users matching an identifier on any of `fields` (username, email, upn), first match wins. Inactive users are found. */
-/** the lookup for one stage setting (fields × case), compiled once per database */
+/** the lookup of one field (username, email, upn), exact or case-insensitive, compiled once per database */
 const lookups = new WeakMap<Services['db'], Map<string, Hot<{ v: string }, UsersTable>>>();
-function userLookup(svc: Services, fields: string[], caseInsensitive: boolean): Hot<{ v: string }, UsersTable> {
+function fieldLookup(svc: Services, field: string, caseInsensitive: boolean): Hot<{ v: string }, UsersTable> {
   let byKey = lookups.get(svc.db);
   if (!byKey) lookups.set(svc.db, (byKey = new Map()));
-  const key = `${caseInsensitive ? 'i' : 's'}:${fields.join(',')}`;
+  const key = `${caseInsensitive ? 'i' : 's'}:${field}`;
   let q = byKey.get(key);
   if (!q) {
-    const col = (c: string) => {
-      const expr = c === 'upn' ? (svc.dialect === 'postgres' ? sql`(attributes::jsonb ->> 'upn')` : sql`json_extract(attributes, '$.upn')`) : sql.ref(c);
-      return caseInsensitive ? sql`lower(${expr})` : expr;
-    };
-    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) =>
-      svc.db
-        .selectFrom('users')
-        .selectAll()
-        .where((eb) => eb.or(fields.map((f) => eb(col(f), '=', p.v))))
-        .orderBy('id')
-        .limit(10),
-    );
+    const expr = field === 'upn' ? (svc.dialect === 'postgres' ? sql`(attributes::jsonb ->> 'upn')` : sql`json_extract(attributes, '$.upn')`) : sql.ref(field);
+    const col = caseInsensitive ? sql`lower(${expr})` : expr;
+    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) => svc.db.selectFrom('users').selectAll().where(col, '=', p.v).orderBy('id').limit(1));
     byKey.set(key, q);
   }
   return q;
 }
 
+/**
+ * The user an identifier names on any of `fields` (username, email, upn): the first field in order that matches,
+ * the oldest user on ties. Inactive users are found. Every field is looked up, found or not, so the work does not
+ * depend on whether (or how) the identifier matches; one indexed lookup per field is cheaper than one query
+ * OR-ing them (SQLite merges the two indexes and sorts).
+ */
 export async function findUser(svc: Services, fields: string[], value: string, caseInsensitive: boolean): Promise<UsersTable | undefined> {
   if (!fields.length || value === '') return undefined;
   const v = caseInsensitive ? value.toLowerCase() : value;
-  const rows = await userLookup(svc, fields, caseInsensitive)({ v });
-  // first match in field order
-  for (const f of fields)
-    for (const r of rows) {
-      const got = f === 'upn' ? String((JSON.parse(r.attributes || '{}') as Record<string, unknown>).upn ?? '') : String(r[f as 'username' | 'email']);
-      if ((caseInsensitive ? got.toLowerCase() : got) === v) return r;
-    }
-  return undefined;
+  const found = await Promise.all(fields.map((f) => fieldLookup(svc, f, caseInsensitive)({ v })));
+  return found.find((rows) => rows.length > 0)?.[0];
 }

@@ -73,6 +73,23 @@ for (const dialect of dialects()) {
       assert.equal((await b.solve(slug, { component: 'ak-stage-password', password: 'upn-password-1' }, 'next=%2Fapp')).to, '/app');
     });
 
+    it('user_fields order decides which account an identifier names (one on its username, another on its e-mail)', async () => {
+      await createUser(srv, 'Shared@Corp.example', 'order-password-1', { email: 'order-by-username@example.com' });
+      await createUser(srv, 'order-by-email', 'order-password-2', { email: 'shared@corp.example' });
+      const matched = async (fields: string[], caseInsensitive: boolean) => {
+        const ident = await createStage(srv, '/stages/identification/', { name: `order-${fields.join('-')}-${caseInsensitive}`, user_fields: fields, case_insensitive_matching: caseInsensitive, pretend_user_exists: false });
+        const slug = await flowOf(srv, `order-${fields.join('-')}-${caseInsensitive}`, [ident, stages.password, stages.login]);
+        const b = new BrowserSession(srv);
+        await b.get(slug);
+        const r = await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'shared@corp.example' });
+        return r.component === 'ak-stage-password' ? r.pending_user : r.component;
+      };
+      assert.equal(await matched(['username', 'email'], true), 'Shared@Corp.example');
+      assert.equal(await matched(['email', 'username'], true), 'order-by-email');
+      // case-sensitive: the username differs in case, so only the e-mail matches
+      assert.equal(await matched(['username', 'email'], false), 'order-by-email');
+    });
+
     it('user login: session_duration sets the expiry; remember me adds its offset; terminate_other_sessions ends the others', async () => {
       await createUser(srv, 'sessions-user', 'sessions-password-1');
       const loginStage = await createStage(srv, '/stages/user_login/', { name: 'session-login', session_duration: 'minutes=10', remember_me_offset: 'days=1', terminate_other_sessions: true });
