@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { generateHOTP } from '@oslojs/otp';
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
+import { hotWrite, type HotWrite } from '../../db/hot.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { isThrottled, recordFailure, throttleReset } from './throttle.js';
 
@@ -26,6 +27,25 @@ export function configUrl(d: Pick<TotpDevicesTable, 'key' | 'digits' | 'step'>, 
   return `otpauth://totp/${label}?secret=${secret}&algorithm=SHA1&digits=${d.digits}&period=${d.step}&issuer=${encodeURIComponent(issuer)}`;
 }
 
+type Accept = { id: number; t: number; drift: number; now: string };
+const accepts = new WeakMap<DB, HotWrite<Accept>>();
+/** records the accepted step, only if it is newer than the stored one (compiled once per database) */
+function acceptStep(db: DB): HotWrite<Accept> {
+  let q = accepts.get(db);
+  if (!q)
+    accepts.set(
+      db,
+      (q = hotWrite<Accept>(db, ['id', 't', 'drift', 'now'], (p) =>
+        db
+          .updateTable('totp_devices')
+          .set({ last_t: p.t, drift: p.drift, last_used: p.now, last_updated: p.now, ...throttleReset })
+          .where('id', '=', p.id)
+          .where('last_t', '<', p.t),
+      )),
+    );
+  return q;
+}
+
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** true when `code` is valid for the device now and its step had not been used; updates drift, last_t, last_used */
@@ -38,14 +58,7 @@ export async function verifyTotp(db: DB, d: TotpDevicesTable, code: string, fact
     const t = base + offset;
     if (t <= d.last_t) continue;
     if (!same(totpAt(d.key, t, d.digits), padded)) continue;
-    const now = new Date().toISOString();
-    const res = await db
-      .updateTable('totp_devices')
-      .set({ last_t: t, drift: d.drift + offset, last_used: now, last_updated: now, ...throttleReset })
-      .where('id', '=', d.id)
-      .where('last_t', '<', t)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return (await acceptStep(db)({ id: d.id, t, drift: d.drift + offset, now: new Date().toISOString() })) === 1;
   }
   if (factor > 0) await recordFailure(db, 'totp_devices', d.id);
   return false;
