@@ -1,7 +1,7 @@
 /** The pending user's usable devices per class, and the one-challenge-per-class list the stage offers. */
 import { sql, type Compilable } from 'kysely';
 import type { DB } from '../../db/index.js';
-import { hot } from '../../db/hot.js';
+import { hot, type Hot } from '../../db/hot.js';
 import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
 import { maskEmail } from '../../core/mfa/sidechannel.js';
 import type { DeviceChallenge } from '../../flows/context.js';
@@ -17,27 +17,31 @@ export interface UserDevices {
   webauthn: WebAuthnDevicesTable[];
 }
 
+type DeviceTable = 'duo_devices' | 'email_devices' | 'sms_devices' | 'static_devices' | 'totp_devices' | 'webauthn_devices';
+const TABLES: Record<keyof UserDevices, { table: DeviceTable; order: 'id' | 'name' }> = {
+  duo: { table: 'duo_devices', order: 'id' },
+  email: { table: 'email_devices', order: 'id' },
+  sms: { table: 'sms_devices', order: 'id' },
+  static: { table: 'static_devices', order: 'id' },
+  totp: { table: 'totp_devices', order: 'id' },
+  webauthn: { table: 'webauthn_devices', order: 'name' },
+};
+const CLASSES = Object.keys(TABLES) as (keyof UserDevices)[];
+
 function deviceQueries(db: DB) {
-  const q = <T>(build: (p: { user: number }) => Compilable<T>) => hot<{ user: number }, T>(db, ['user'], build);
-  return {
-    duo: q((p) => db.selectFrom('duo_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
-    email: q((p) => db.selectFrom('email_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
+  /** the user's usable devices of one class: the one definition both the class probe and the loads use */
+  const usable = (cls: keyof UserDevices, user: unknown) => {
+    const q = db.selectFrom(TABLES[cls].table).where('user_id', '=', user as number).where('confirmed', '=', 1);
     // a verify-only number is stored as a hash and cannot receive codes
-    sms: q((p) => db.selectFrom('sms_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).where('phone_number', 'not like', 'hash:%').orderBy('id')),
-    static: q((p) => db.selectFrom('static_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
-    totp: q((p) => db.selectFrom('totp_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('id')),
-    webauthn: q((p) => db.selectFrom('webauthn_devices').selectAll().where('user_id', '=', p.user).where('confirmed', '=', 1).orderBy('name')),
-    // which classes the user has a confirmed device of, in one statement: most users have one or two
-    classes: hot<{ user: number }, { cls: keyof UserDevices }>(db, ['user'], (p) => {
-      const of = (table: 'duo_devices' | 'email_devices' | 'sms_devices' | 'static_devices' | 'totp_devices' | 'webauthn_devices', cls: keyof UserDevices) =>
-        db.selectFrom(table).select(sql.lit(cls).$castTo<keyof UserDevices>().as('cls')).where('user_id', '=', p.user).where('confirmed', '=', 1);
-      return of('duo_devices', 'duo')
-        .unionAll(of('email_devices', 'email'))
-        .unionAll(of('sms_devices', 'sms').where('phone_number', 'not like', 'hash:%'))
-        .unionAll(of('static_devices', 'static'))
-        .unionAll(of('totp_devices', 'totp'))
-        .unionAll(of('webauthn_devices', 'webauthn'));
-    }),
+    return cls === 'sms' ? q.where('phone_number', 'not like', 'hash:%') : q;
+  };
+  const load = (cls: keyof UserDevices) => hot<{ user: number }, unknown>(db, ['user'], (p) => usable(cls, p.user).selectAll().orderBy(TABLES[cls].order) as Compilable<unknown>);
+  return {
+    load: Object.fromEntries(CLASSES.map((cls) => [cls, load(cls)])) as Record<keyof UserDevices, Hot<{ user: number }, unknown>>,
+    // which classes the user has a usable device of, in one statement: most users have one or two
+    classes: hot<{ user: number }, { cls: keyof UserDevices }>(db, ['user'], (p) =>
+      CLASSES.map((cls) => usable(cls, p.user).select(sql.lit(cls).$castTo<keyof UserDevices>().as('cls'))).reduce((all, one) => all.unionAll(one)),
+    ),
   };
 }
 
@@ -49,9 +53,8 @@ export async function userDevices(db: DB, userId: number): Promise<UserDevices> 
   if (!q) compiled.set(db, (q = deviceQueries(db)));
   const p = { user: userId };
   const has = new Set((await q.classes(p)).map((r) => r.cls));
-  const of = <T>(cls: keyof UserDevices, load: (p: { user: number }) => Promise<T[]>) => (has.has(cls) ? load(p) : Promise.resolve([] as T[]));
-  const [duo, email, sms, st, totp, webauthn] = await Promise.all([of('duo', q.duo), of('email', q.email), of('sms', q.sms), of('static', q.static), of('totp', q.totp), of('webauthn', q.webauthn)]);
-  return { duo, email, sms, static: st, totp, webauthn };
+  const lists = await Promise.all(CLASSES.map((cls) => (has.has(cls) ? q.load[cls](p) : Promise.resolve([]))));
+  return Object.fromEntries(CLASSES.map((cls, i) => [cls, lists[i]])) as unknown as UserDevices;
 }
 
 /** AAGUIDs with a row in webauthn_device_types (seeded, read-only) */
