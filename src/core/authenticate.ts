@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import { hashKey } from '../api/auth.js';
-import { hot, type Hot } from '../db/hot.js';
+import { hot, perDatabase, type Hot } from '../db/hot.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/runtime.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
@@ -46,13 +46,11 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
   return row && user.is_active ? user : undefined;
 }
 
-const byUsername = new WeakMap<Services['db'], Hot<{ username: string }, UsersTable>>();
+const byUsername = perDatabase((db) => hot<{ username: string }, UsersTable>(db, ['username'], (p) => db.selectFrom('users').selectAll().where('username', '=', p.username)));
 
 /** Tries each backend in order with the user's username; undefined when none accepts. */
 export async function authenticatePassword(svc: Services, username: string, password: string, backends: string[]): Promise<Authenticated | undefined> {
-  let q = byUsername.get(svc.db);
-  if (!q) byUsername.set(svc.db, (q = hot<{ username: string }, UsersTable>(svc.db, ['username'], (p) => svc.db.selectFrom('users').selectAll().where('username', '=', p.username))));
-  const [user] = await q({ username });
+  const [user] = await byUsername(svc.db)({ username });
   for (const backend of backends) {
     const ok =
       backend === INBUILT_BACKEND ? await inbuilt(svc, user, password) : backend === TOKEN_BACKEND ? await appPassword(svc, user, password) : undefined;
@@ -62,10 +60,9 @@ export async function authenticatePassword(svc: Services, username: string, pass
 }
 
 /** the lookup of one field (username, email, upn), exact or case-insensitive, compiled once per database */
-const lookups = new WeakMap<Services['db'], Map<string, Hot<{ v: string }, UsersTable>>>();
+const lookups = perDatabase(() => new Map<string, Hot<{ v: string }, UsersTable>>());
 function fieldLookup(svc: Services, field: string, caseInsensitive: boolean): Hot<{ v: string }, UsersTable> {
-  let byKey = lookups.get(svc.db);
-  if (!byKey) lookups.set(svc.db, (byKey = new Map()));
+  const byKey = lookups(svc.db);
   const key = `${caseInsensitive ? 'i' : 's'}:${field}`;
   let q = byKey.get(key);
   if (!q) {

@@ -28,6 +28,19 @@ export function hot<P extends Record<string, unknown>, R>(db: DB, names: (keyof 
   return async (params) => (await db.executeQuery<R>(query(params))).rows;
 }
 
+/**
+ * `make(db)` once per database, kept for as long as that database object lives: where a module's hot queries are
+ * built (a server, and each test's server, has its own database object)
+ */
+export function perDatabase<T>(make: (db: DB) => T): (db: DB) => T {
+  const made = new WeakMap<DB, T>();
+  return (db) => {
+    let v = made.get(db);
+    if (v === undefined) made.set(db, (v = make(db)));
+    return v;
+  };
+}
+
 /** as `hot`, for an UPDATE or DELETE whose caller needs to know how many rows it changed */
 export function hotWrite<P extends Record<string, unknown>>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<unknown>): HotWrite<P> {
   const query = precompiled(names, build);

@@ -9,7 +9,7 @@ import type { ApiRouter } from '../api/routes.js';
 import { isSuperuser } from '../api/auth.js';
 import { isDbConnectionError } from '../api/errors.js';
 import type { FlowsTable } from '../db/types.js';
-import { hot, type Hot } from '../db/hot.js';
+import { hot, perDatabase } from '../db/hot.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import { CSRF_HEADER, type Session } from '../core/sessions.js';
 import { userById } from '../core/user-by-id.js';
@@ -182,19 +182,10 @@ async function stageInvalid(run: Run, plan: Plan, action: Plan['bindings'][numbe
   return accessDenied(run, plan.context, message);
 }
 
-const queries = new WeakMap<Services['db'], { flow: Hot<{ slug: string }, FlowsTable> }>();
-
-/** the executor's per-request lookups, compiled once per database */
-function lookups(db: Services['db']) {
-  let q = queries.get(db);
-  if (!q) {
-    q = {
-      flow: hot<{ slug: string }, FlowsTable>(db, ['slug'], (p) => db.selectFrom('flows').selectAll().where('slug', '=', p.slug)),
-    };
-    queries.set(db, q);
-  }
-  return q;
-}
+/** the executor's per-request lookups */
+const lookups = perDatabase((db) => ({
+  flow: hot<{ slug: string }, FlowsTable>(db, ['slug'], (p) => db.selectFrom('flows').selectAll().where('slug', '=', p.slug)),
+}));
 
 async function requesterOf(svc: Services, session: Session): Promise<Requester> {
   if (session.userId === null) return { user: undefined, superuser: false };

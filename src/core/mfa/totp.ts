@@ -7,7 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { generateHOTP } from '@oslojs/otp';
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
-import { hotWrite, type HotWrite } from '../../db/hot.js';
+import { hotWrite, perDatabase } from '../../db/hot.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { isThrottled, recordFailure, throttleReset } from './throttle.js';
 
@@ -27,24 +27,16 @@ export function configUrl(d: Pick<TotpDevicesTable, 'key' | 'digits' | 'step'>, 
   return `otpauth://totp/${label}?secret=${secret}&algorithm=SHA1&digits=${d.digits}&period=${d.step}&issuer=${encodeURIComponent(issuer)}`;
 }
 
-type Accept = { id: number; t: number; drift: number; now: string };
-const accepts = new WeakMap<DB, HotWrite<Accept>>();
-/** records the accepted step, only if it is newer than the stored one (compiled once per database) */
-function acceptStep(db: DB): HotWrite<Accept> {
-  let q = accepts.get(db);
-  if (!q)
-    accepts.set(
-      db,
-      (q = hotWrite<Accept>(db, ['id', 't', 'drift', 'now'], (p) =>
-        db
-          .updateTable('totp_devices')
-          .set({ last_t: p.t, drift: p.drift, last_used: p.now, last_updated: p.now, ...throttleReset })
-          .where('id', '=', p.id)
-          .where('last_t', '<', p.t),
-      )),
-    );
-  return q;
-}
+/** records the accepted step, only if it is newer than the stored one */
+const acceptStep = perDatabase((db) =>
+  hotWrite<{ id: number; t: number; drift: number; now: string }>(db, ['id', 't', 'drift', 'now'], (p) =>
+    db
+      .updateTable('totp_devices')
+      .set({ last_t: p.t, drift: p.drift, last_used: p.now, last_updated: p.now, ...throttleReset })
+      .where('id', '=', p.id)
+      .where('last_t', '<', p.t),
+  ),
+);
 
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 

@@ -1,7 +1,7 @@
 /** The pending user's usable devices per class, and the one-challenge-per-class list the stage offers. */
 import { sql, type Compilable } from 'kysely';
 import type { DB } from '../../db/index.js';
-import { hot, type Hot } from '../../db/hot.js';
+import { hot, perDatabase, type Hot } from '../../db/hot.js';
 import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
 import { maskEmail } from '../../core/mfa/sidechannel.js';
 import type { DeviceChallenge } from '../../flows/context.js';
@@ -28,7 +28,7 @@ const TABLES: Record<keyof UserDevices, { table: DeviceTable; order: 'id' | 'nam
 };
 const CLASSES = Object.keys(TABLES) as (keyof UserDevices)[];
 
-function deviceQueries(db: DB) {
+const deviceQueries = perDatabase((db) => {
   /** the user's usable devices of one class: the one definition both the class probe and the loads use */
   const usable = (cls: keyof UserDevices, user: unknown) => {
     const q = db.selectFrom(TABLES[cls].table).where('user_id', '=', user as number).where('confirmed', '=', 1);
@@ -43,14 +43,11 @@ function deviceQueries(db: DB) {
       CLASSES.map((cls) => usable(cls, p.user).select(sql.lit(cls).$castTo<keyof UserDevices>().as('cls'))).reduce((all, one) => all.unionAll(one)),
     ),
   };
-}
-
-const compiled = new WeakMap<DB, ReturnType<typeof deviceQueries>>();
+});
 
 /** the user's confirmed devices of every class: one statement finds the classes, one per class present loads them */
 export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
-  let q = compiled.get(db);
-  if (!q) compiled.set(db, (q = deviceQueries(db)));
+  const q = deviceQueries(db);
   const p = { user: userId };
   const has = new Set((await q.classes(p)).map((r) => r.cls));
   const lists = await Promise.all(CLASSES.map((cls) => (has.has(cls) ? q.load[cls](p) : Promise.resolve([]))));

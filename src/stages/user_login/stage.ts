@@ -2,7 +2,7 @@
  * User login at run time: attach the pending user to a NEW session (the anonymous session id is never reused),
  * with the configured lifetime, optionally ending the user's other sessions.
  */
-import { hot, type Hot } from '../../db/hot.js';
+import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
 import { userById } from '../../core/user-by-id.js';
 import { S } from '../../api/schema.js';
@@ -30,12 +30,8 @@ const responseProps = { remember_me: S.bool() };
 const challenge: Challenge = { component: 'ak-stage-user-login' };
 
 /** last_login, written at every login: compiled once per database */
-const touches = new WeakMap<DB, Hot<{ id: number; now: string }, unknown>>();
-function touch(db: DB, id: number) {
-  let q = touches.get(db);
-  if (!q) touches.set(db, (q = hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) => db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id))));
-  return q({ id, now: new Date().toISOString() });
-}
+const touches = perDatabase((db) => hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) => db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id)));
+const touch = (db: DB, id: number) => touches(db)({ id, now: new Date().toISOString() });
 
 async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {
   const pending = c.ctx.pendingUser;
