@@ -5,10 +5,10 @@
  * Loopback only; every phase is bounded in requests and seconds.
  *
  * Options (environment): BENCH_ONLY=login|rt|admin runs one phase; BENCH_PROFILE=dir writes the server's CPU profile;
- * BENCH_CHEAP=1 gives users and server a trivial argon2id cost, so the login rows show what a login costs besides
+ * BENCH_CHEAP=1 gives users and server a trivial argon2id cost (BENCH_ARGON=64,1), so the login rows show what a login costs besides
  * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_WORST=1 prints the slowest admin requests (ms@page#index);
  * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_CS=8,32 picks the login concurrencies; BENCH_SEMI sets the
- * server's young generation (MiB); BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
+ * server's young generation (MiB); BENCH_ARGON=KiB,t other argon2id costs; BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +26,10 @@ const TOKEN = 'bench-token-' + 'b'.repeat(40);
 const PASSWORD = 'bench-password-1';
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-bench-'));
 const DB_PATH = path.join(DIR, 'bench.sqlite3');
-const ARGON = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+/** Keystage's default argon2id parameters; BENCH_ARGON=KiB,t sets others for users, server and the raw rate alike */
+const ARGON = (([m, t]) => ({ memoryCost: m ?? 19456, timeCost: t ?? 2, parallelism: 1 }))(
+  (process.env.BENCH_ARGON ?? (process.env.BENCH_CHEAP ? '64,1' : '')).split(',').filter(Boolean).map(Number),
+);
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
 const USERS = Number(process.env.BENCH_USERS ?? 3000);
 
@@ -83,7 +86,7 @@ async function rawArgonRate(workers: number, ms = 4000): Promise<number> {
 async function seed() {
   const db = new SQLite(DB_PATH);
   db.pragma('busy_timeout = 10000');
-  const encoded = await hash(PASSWORD, process.env.BENCH_CHEAP ? { memoryCost: 64, timeCost: 1, parallelism: 1, algorithm: 2 } : { ...ARGON, algorithm: 2 });
+  const encoded = await hash(PASSWORD, { ...ARGON, algorithm: 2 });
   const now = new Date().toISOString();
   const users: { username: string; key: string }[] = [];
   const insUser = db.prepare(
@@ -309,7 +312,8 @@ async function main() {
     KEYSTAGE_BOOTSTRAP_TOKEN: TOKEN,
     KEYSTAGE_BOOTSTRAP_PASSWORD: PASSWORD,
     KEYSTAGE_METRICS_PORT: '0',
-    ...(process.env.BENCH_CHEAP ? { KEYSTAGE_ARGON2_MEMORY_KIB: '64', KEYSTAGE_ARGON2_ITERATIONS: '1' } : {}),
+    KEYSTAGE_ARGON2_MEMORY_KIB: String(ARGON.memoryCost),
+    KEYSTAGE_ARGON2_ITERATIONS: String(ARGON.timeCost),
     KEYSTAGE_LOCKOUT_IP_LIMIT: '100000000',
     // one core: more hashing threads add memory (19 MiB each), not throughput
     UV_THREADPOOL_SIZE: '2',
