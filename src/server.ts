@@ -91,14 +91,18 @@ export async function buildApp(config: Config): Promise<App> {
     req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  // an admin write (any method but GET/HEAD/OPTIONS, outside the flow executor) may change kept admin data
-  if (store.adminCache) {
-    const cache = store.adminCache;
-    app.addHook('onSend', (req, _reply, payload, done) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/api/v3/flows/executor/')) cache.invalidate();
-      done(null, payload);
+  // kept admin data (src/db/admin-cache.ts): with PostgreSQL each request first reads the configuration epoch, so
+  // another node's change applies here at once; an admin write (any method but GET/HEAD/OPTIONS, outside the flow
+  // executor) forgets what this node kept
+  const cache = store.adminCache;
+  if (store.dialect === 'postgres')
+    app.addHook('onRequest', async (req) => {
+      if (!req.url.startsWith('/static/') && !req.url.startsWith('/-/health/')) await cache.refresh();
     });
-  }
+  app.addHook('onSend', (req, _reply, payload, done) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/api/v3/flows/executor/')) cache.invalidate();
+    done(null, payload);
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {

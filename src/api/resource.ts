@@ -14,6 +14,7 @@ import type { ApiRouter, QueryParam, RouteDef, Method } from './routes.js';
 import { validateBody, isUuid, normalizeUuid, isRequired, type Mode } from './validate.js';
 import { readableKeys, writableKeys, type Props } from './schema.js';
 import { requireCaller, type Caller } from './auth.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
 
 export type Tx = Transaction<Database>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -157,9 +158,10 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     const selfId = existing ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number) : undefined;
     const data = await validateBody(def.props, req.body, { mode, db, selfId });
     if (def.validate) await def.validate(data, ctx, existing);
-    const key = await db.transaction().execute((tx) =>
-      existing ? def.update!(tx, existing, data, ctx) : def.insert!(tx, data, ctx),
-    );
+    const key = await db.transaction().execute(async (tx) => {
+      await lockConfigEpoch(tx);
+      return existing ? def.update!(tx, existing, data, ctx) : def.insert!(tx, data, ctx);
+    });
     const out = await renderOne(req, caller, key);
     await audit(req, existing ? 'model_updated' : 'model_created', key, out);
     return out;
@@ -227,7 +229,10 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       handler: async (req, reply) => {
         const { row, caller } = await load(req);
         const ctx: WriteCtx = { db, caller, mode: 'update', req };
-        await db.transaction().execute((tx) => def.remove!(tx, row, ctx));
+        await db.transaction().execute(async (tx) => {
+          await lockConfigEpoch(tx);
+          await def.remove!(tx, row, ctx);
+        });
         await audit(req, 'model_deleted', (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string, row);
         reply.code(204);
         return reply.send();

@@ -4,10 +4,14 @@
  * on every one of its seven requests, and every page of a stage list counts the same rows (10,000 stages: about
  * 4 ms in SQLite).
  *
- * SQLite only: one process serves the database, and it forgets everything after each admin write request it
- * answers (`invalidate`, from the server's onSend hook: any method but GET/HEAD/OPTIONS outside the flow executor,
- * whose stages never write these tables) and whenever another connection committed (`PRAGMA data_version`).
- * With PostgreSQL several nodes write, so every request reads the database.
+ * A node forgets everything after each admin write request it answers (`invalidate`, from the server's onSend
+ * hook: any method but GET/HEAD/OPTIONS outside the flow executor, whose stages never write these tables), and when
+ * someone else changed the database:
+ * - SQLite: one process serves the file; another connection's commit shows in `PRAGMA data_version`, looked at
+ *   (`poll`) at most once a millisecond.
+ * - PostgreSQL: several nodes write; every request first reads the configuration epoch (`refresh`, config-epoch.ts),
+ *   which triggers advance in the transaction of every write to the configuration tables. Until a read succeeds
+ *   (at start, or after the database was unreachable) nothing is kept or served.
  */
 import type { DB } from './index.js';
 
@@ -19,9 +23,12 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/** how a cache learns of other writers: a cheap synchronous poll (SQLite), or a read once per request (PostgreSQL) */
+export type ExternalVersion = { poll: () => number } | { read: () => Promise<number> };
+
 export class AdminCache {
   private version = 0;
-  private seenExternal: number;
+  private seenExternal: number | undefined;
   private cachedAt = 0;
   private checkedAt = -Infinity;
   private readonly entries = new Map<string, unknown>();
@@ -29,12 +36,28 @@ export class AdminCache {
   private readonly bulky = new Map<string, unknown>();
 
   constructor(
-    /** changes when another connection commits */
-    private readonly externalVersion: () => number,
+    private readonly external: ExternalVersion,
     private readonly max = 2000,
     private readonly maxBulky = 8,
   ) {
-    this.seenExternal = externalVersion();
+    if ('poll' in external) this.seenExternal = external.poll();
+  }
+
+  /**
+   * PostgreSQL: read the configuration epoch for the request about to run (SQLite: nothing to do). When the read
+   * fails (the database is unreachable) nothing kept is trusted until one succeeds, and the error is the request's.
+   */
+  async refresh(): Promise<void> {
+    if (!('read' in this.external)) return;
+    let epoch: number | undefined;
+    try {
+      epoch = await this.external.read();
+    } finally {
+      if (epoch !== this.seenExternal) {
+        this.seenExternal = epoch;
+        this.version++;
+      }
+    }
   }
 
   /** forget everything (after each admin write) */
@@ -45,9 +68,9 @@ export class AdminCache {
   private current(): number {
     // another connection's commit is looked for at most once a millisecond (a statement of its own each time)
     const now = performance.now();
-    if (now - this.checkedAt >= 1) {
+    if ('poll' in this.external && now - this.checkedAt >= 1) {
       this.checkedAt = now;
-      const external = this.externalVersion();
+      const external = this.external.poll();
       if (external !== this.seenExternal) {
         this.seenExternal = external;
         this.version++;
@@ -63,6 +86,7 @@ export class AdminCache {
 
   /** the kept value for `key`, else `load()`'s (kept, deeply frozen, unless a write happened meanwhile) */
   async get<T>(key: string, load: () => Promise<T>, bulky = false): Promise<T> {
+    if (this.seenExternal === undefined) return load();
     const version = this.current();
     const map = bulky ? this.bulky : this.entries;
     if (map.has(key)) return map.get(key) as T;
@@ -81,7 +105,7 @@ export function attachAdminCache(db: DB, cache: AdminCache): void {
   caches.set(db, cache);
 }
 
-/** `load()` through the database's admin cache when it has one (SQLite), else straight; `bulky` for large values */
+/** `load()` through the database's admin cache when it has one, else straight; `bulky` for large values */
 export function cachedAdminData<T>(db: DB, key: string, load: () => Promise<T>, bulky = false): Promise<T> {
   const cache = caches.get(db);
   return cache ? cache.get(key, load, bulky) : load();

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './types.js';
 import { AdminCache, attachAdminCache } from './admin-cache.js';
+import { readConfigEpoch } from './config-epoch.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -14,8 +15,8 @@ export interface Store {
   /** answers true when the database accepts a trivial query */
   ping(): Promise<boolean>;
   poolStats(): { total: number; idle: number; waiting: number };
-  /** flows, bindings, stage configurations and stage-list counts kept until the next admin write (SQLite only) */
-  adminCache?: AdminCache;
+  /** flows, bindings, stage configurations and stage-list counts kept until the next admin write (admin-cache.ts) */
+  adminCache: AdminCache;
   close(): Promise<void>;
 }
 
@@ -55,9 +56,12 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
     // an idle client losing its connection must not crash the process
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const adminCache = new AdminCache({ read: () => readConfigEpoch(db) });
+    attachAdminCache(db, adminCache);
     return {
       db,
       dialect: 'postgres',
+      adminCache,
       async ping() {
         try {
           await pool.query('select 1');
@@ -84,7 +88,7 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   const optimizer = setInterval(() => sqlite.pragma('optimize'), 3_600_000).unref();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersion = sqlite.prepare('pragma data_version').pluck();
-  const adminCache = new AdminCache(() => dataVersion.get() as number);
+  const adminCache = new AdminCache({ poll: () => dataVersion.get() as number });
   attachAdminCache(db, adminCache);
   return {
     db,

@@ -6,6 +6,8 @@ import { m0002_devices } from './migrations/0002_devices.js';
 import { m0003_webauthn_device_types } from './migrations/0003_webauthn_device_types.js';
 import { m0004_events_lockout } from './migrations/0004_events_lockout.js';
 import { m0005_stage_list_index } from './migrations/0005_stage_list_index.js';
+import { m0006_config_epoch } from './migrations/0006_config_epoch.js';
+import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
 export const coreMigrations: Record<string, VersionedMigration> = {
@@ -14,6 +16,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0003_webauthn_device_types': m0003_webauthn_device_types,
   '0004_events_lockout': m0004_events_lockout,
   '0005_stage_list_index': m0005_stage_list_index,
+  '0006_config_epoch': m0006_config_epoch,
 };
 
 /**
@@ -38,4 +41,5 @@ export async function migrate(store: Store, extra: Record<string, VersionedMigra
   });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (store.dialect === 'postgres') await ensureConfigTriggers(store.db);
 }

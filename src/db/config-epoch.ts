@@ -1,0 +1,50 @@
+/**
+ * PostgreSQL: the configuration epoch, so that several nodes may keep flows, bindings and stage settings in memory
+ * (admin-cache.ts) and still apply a change at once everywhere. A statement-level trigger on every configuration
+ * table adds one to a single counter inside the writing transaction, so the new value is visible exactly when the
+ * change is; each request reads the counter once (`readConfigEpoch`) and a node forgets what it kept when it moved.
+ * This covers every writer: the API on any node, a script, psql.
+ */
+import { sql, PostgresAdapter, type Transaction } from 'kysely';
+import type { DB } from './index.js';
+import type { Database } from './types.js';
+
+/** the tables whose rows the admin cache keeps, directly or inside a stage's settings */
+export const isConfigTable = (name: string): boolean => name.startsWith('stage_') || CONFIG_TABLES.has(name);
+const CONFIG_TABLES = new Set(['flows', 'flow_bindings', 'stages', 'sources', 'webauthn_device_types']);
+
+export const EPOCH_TRIGGER = 'keystage_config_epoch';
+
+export const isPostgres = (db: DB | Transaction<Database>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Puts the trigger on every configuration table that lacks it — run after the migrations at every start, so a
+ * stage type's table added later is covered without a migration of its own. Nodes starting together take turns
+ * (an advisory lock).
+ */
+export async function ensureConfigTriggers(db: DB): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${EPOCH_TRIGGER}))`.execute(trx);
+    const { rows } = await sql<{ name: string; has: boolean }>`
+      select c.relname as name,
+             exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = ${EPOCH_TRIGGER}) as has
+      from pg_class c where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace`.execute(trx);
+    for (const t of rows)
+      if (isConfigTable(t.name) && !t.has)
+        await sql`create trigger ${sql.id(EPOCH_TRIGGER)} after insert or update or delete or truncate on ${sql.table(t.name)}
+                  for each statement execute function keystage_config_changed()`.execute(trx);
+  });
+}
+
+export async function readConfigEpoch(db: DB): Promise<number> {
+  const { rows } = await sql<{ epoch: number | string }>`select epoch from keystage_config_epoch where id = 1`.execute(db);
+  return Number(rows[0]?.epoch ?? 0);
+}
+
+/**
+ * The first statement of an admin write's transaction (PostgreSQL): takes the counter's row lock before any other
+ * row, so two admin writes never wait for each other in opposite orders (the trigger takes it again, harmlessly).
+ */
+export async function lockConfigEpoch(trx: Transaction<Database>): Promise<void> {
+  if (isPostgres(trx)) await sql`select epoch from keystage_config_epoch where id = 1 for update`.execute(trx);
+}

@@ -1,0 +1,107 @@
+/**
+ * PostgreSQL: several nodes keep flows, bindings and stage settings in memory (src/db/admin-cache.ts) and still apply
+ * a change everywhere at once, because every configuration table's trigger advances one counter in the writing
+ * transaction and each request reads it (src/db/config-epoch.ts). Only with KEYSTAGE_TEST_DATABASE_URL.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { call, startServer, ADMIN_PASSWORD, type TestServer } from '../helpers/server.js';
+import { FlowClient } from '../helpers/flow-client.js';
+import { createStage, flowOf } from '../flows/helpers.js';
+import { isConfigTable } from '../../src/db/config-epoch.js';
+
+if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
+  describe('PostgreSQL: the configuration epoch keeps every node current', () => {
+    let a: TestServer;
+    let b: TestServer;
+    let sql: pg.Client;
+    const epoch = async () => Number((await sql.query('select epoch from keystage_config_epoch where id = 1')).rows[0].epoch);
+
+    before(async () => {
+      a = await startServer('postgres');
+      b = await startServer('postgres', { databaseUrl: a.config.databaseUrl });
+      sql = new pg.Client({ connectionString: a.config.databaseUrl });
+      await sql.connect();
+    });
+    after(async () => {
+      await sql?.end();
+      await b?.close();
+      await a?.close();
+    });
+
+    it('every configuration table carries the trigger, and no other table does', async () => {
+      const { rows } = await sql.query<{ name: string; has: boolean }>(
+        `select c.relname as name, exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'keystage_config_epoch') as has
+         from pg_class c where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace`,
+      );
+      const config = rows.filter((r) => isConfigTable(r.name)).map((r) => r.name);
+      for (const t of ['flows', 'flow_bindings', 'stages', 'stage_identification', 'stage_password', 'stage_authenticator_validate'])
+        assert.ok(config.includes(t), `${t} is a configuration table`);
+      assert.deepEqual(rows.filter((r) => isConfigTable(r.name) && !r.has).map((r) => r.name), [], 'configuration tables without the trigger');
+      assert.deepEqual(rows.filter((r) => !isConfigTable(r.name) && r.has).map((r) => r.name), [], 'runtime tables with the trigger');
+    });
+
+    it('a stage changed through node A applies to the very next request on node B, in a plan already running', async () => {
+      const ident = await createStage(a, '/stages/identification/', { name: 'epoch-ident', user_fields: ['username'] });
+      await flowOf(a, 'epoch-flow', [ident]);
+      const browser = new FlowClient(b, 'epoch-flow');
+      assert.deepEqual((await browser.get()).body.user_fields, ['username']);
+      // node B has now kept the flow and the stage; node A changes the stage
+      assert.equal((await call(a, 'PATCH', `/stages/identification/${ident}/`, { user_fields: ['email'] })).status, 200);
+      assert.deepEqual((await browser.get()).body.user_fields, ['email']);
+      assert.equal((await call(a, 'PATCH', '/flows/instances/epoch-flow/', { title: 'Renamed on A' })).status, 200);
+      assert.equal((await browser.get()).body.flow_info.title, 'Renamed on A');
+      // and the stage list on node B counts the stage node A deletes
+      const before = (await call(b, 'GET', '/stages/identification/?search=epoch-')).body.pagination.count;
+      const extra = await createStage(a, '/stages/identification/', { name: 'epoch-extra', user_fields: ['username'] });
+      assert.equal((await call(b, 'GET', '/stages/identification/?search=epoch-')).body.pagination.count, before + 1);
+      assert.equal((await call(a, 'DELETE', `/stages/identification/${extra}/`)).status, 204);
+      assert.equal((await call(b, 'GET', '/stages/identification/?search=epoch-')).body.pagination.count, before);
+    });
+
+    it('a change written outside Keystage (psql) applies to the next request; the epoch moves with it', async () => {
+      const ident = await createStage(a, '/stages/identification/', { name: 'epoch-psql', user_fields: ['username'] });
+      await flowOf(a, 'epoch-psql-flow', [ident]);
+      const browser = new FlowClient(b, 'epoch-psql-flow');
+      assert.deepEqual((await browser.get()).body.user_fields, ['username']);
+      const e0 = await epoch();
+      await sql.query(`update stage_identification set user_fields = '["upn"]' where stage_uuid = $1`, [ident]);
+      assert.ok((await epoch()) > e0, 'the trigger advanced the epoch');
+      assert.deepEqual((await browser.get()).body.user_fields, ['upn']);
+    });
+
+    it('a node serves what it kept while the epoch stands still, and reloads when it moves', async () => {
+      const ident = await createStage(a, '/stages/identification/', { name: 'epoch-kept', user_fields: ['username'] });
+      await flowOf(a, 'epoch-kept-flow', [ident]);
+      const browser = new FlowClient(b, 'epoch-kept-flow');
+      assert.deepEqual((await browser.get()).body.user_fields, ['username']);
+      // a write that fires no trigger (replication mode): node B must not notice — it answers from memory
+      await sql.query(`set session_replication_role = replica`);
+      try {
+        await sql.query(`update stage_identification set user_fields = '["email"]' where stage_uuid = $1`, [ident]);
+      } finally {
+        await sql.query(`set session_replication_role = origin`);
+      }
+      assert.deepEqual((await browser.get()).body.user_fields, ['username'], 'kept, not read again');
+      await sql.query('update keystage_config_epoch set epoch = epoch + 1 where id = 1');
+      assert.deepEqual((await browser.get()).body.user_fields, ['email'], 'the epoch moved: read again');
+    });
+
+    it('a full login leaves the epoch where it was (the executor writes no configuration), on either node', async () => {
+      const e0 = await epoch();
+      const browser = new FlowClient(a);
+      assert.equal((await browser.get()).body.component, 'ak-stage-identification');
+      const browserB = new FlowClient(b);
+      // the plan lives in the session: continue node A's login on node B via the same cookies is covered elsewhere;
+      // here each node runs one whole login
+      for (const c of [browser, browserB]) {
+        if (c === browserB) assert.equal((await c.get()).body.component, 'ak-stage-identification');
+        assert.equal((await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' })).body.component, 'ak-stage-password');
+        const done = (await c.post({ component: 'ak-stage-password', password: ADMIN_PASSWORD })).body;
+        assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      }
+      assert.equal(await epoch(), e0);
+    });
+  });
+}
