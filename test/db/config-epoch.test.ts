@@ -88,6 +88,22 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       assert.deepEqual((await browser.get()).body.user_fields, ['email'], 'the epoch moved: read again');
     });
 
+    it('concurrent admin writes on both nodes all succeed, each advancing the epoch', async () => {
+      const ident = await createStage(a, '/stages/identification/', { name: 'epoch-busy', user_fields: ['username'] });
+      const flow = await call(a, 'POST', '/flows/instances/', { name: 'epoch-busy', slug: 'epoch-busy', title: 't', designation: 'authentication' });
+      const e0 = await epoch();
+      const writes = Array.from({ length: 24 }, (_, i) => {
+        const node = i % 2 ? a : b;
+        return i % 3 === 0
+          ? call(node, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: ident, order: 100 + i })
+          : call(node, 'PATCH', `/stages/identification/${ident}/`, { user_fields: i % 2 ? ['email'] : ['username'], name: `epoch-busy-${i}` });
+      });
+      const statuses = (await Promise.all(writes)).map((r) => r.status);
+      assert.deepEqual(statuses, statuses.map((_, i) => (i % 3 === 0 ? 201 : 200)));
+      assert.ok((await epoch()) >= e0 + 24, 'every write advanced the epoch');
+      assert.equal((await call(b, 'GET', `/flows/bindings/?target=${flow.body.pk}`)).body.pagination.count, 8);
+    });
+
     it('a full login leaves the epoch where it was (the executor writes no configuration), on either node', async () => {
       const e0 = await epoch();
       const browser = new FlowClient(a);
