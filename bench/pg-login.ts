@@ -2,7 +2,7 @@
  * `BENCH_DATABASE_URL=postgres://… tsx bench/pg-login.ts`: sequential password logins (identification → password →
  * login, the default flow) against a Keystage in this process on a fresh PostgreSQL database, the way one node of a
  * cluster serves them: per login, the median and p90 time and the number of SQL statements it sent. Loopback only;
- * 20 warm-up and 100 measured logins.
+ * 20 warm-up and 100 measured logins (PG_LOGINS=n measures n).
  */
 import pg from 'pg';
 import { startServer, ADMIN_PASSWORD } from '../test/helpers/server.js';
@@ -24,7 +24,7 @@ const srv = await startServer('postgres', { argon2: { memoryCost: 64, timeCost: 
 try {
   const times: number[] = [];
   const counts: number[] = [];
-  for (let i = 0; i < 120; i++) {
+  for (let i = 0; i < 20 + Number(process.env.PG_LOGINS ?? 100); i++) {
     const c = new FlowClient(srv);
     const s0 = statements;
     const t0 = performance.now();

@@ -48,10 +48,15 @@ export async function buildApp(config: Config): Promise<App> {
   await bootstrap(store.db, config);
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
-  const sessions = new Sessions(store.db, { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs }, async (userId, req) => {
-    const user = await store.db.selectFrom('users').select(['id', 'username', 'email']).where('id', '=', userId).executeTakeFirst();
-    await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
-  });
+  const sessions = new Sessions(
+    store.db,
+    { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs },
+    async (userId, req) => {
+      const user = await store.db.selectFrom('users').select(['id', 'username', 'email']).where('id', '=', userId).executeTakeFirst();
+      await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
+    },
+    store.adminCache.readsEpoch ? store.adminCache : undefined,
+  );
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
   const services: Services = {
@@ -92,12 +97,13 @@ export async function buildApp(config: Config): Promise<App> {
   });
 
   // kept admin data (src/db/admin-cache.ts): with PostgreSQL each request first reads the configuration epoch, so
-  // another node's change applies here at once; an admin write (any method but GET/HEAD/OPTIONS, outside the flow
-  // executor) forgets what this node kept
+  // another node's change applies here at once (the executor reads it with the session); an admin write (any
+  // method but GET/HEAD/OPTIONS, outside the flow executor) forgets what this node kept
   const cache = store.adminCache;
-  if (store.dialect === 'postgres')
+  if (cache.readsEpoch)
     app.addHook('onRequest', async (req) => {
-      if (!req.url.startsWith('/static/') && !req.url.startsWith('/-/health/')) await cache.refresh();
+      const url = req.url;
+      if (!url.startsWith('/static/') && !url.startsWith('/-/health/') && !url.startsWith('/api/v3/flows/executor/')) await cache.refresh();
     });
   app.addHook('onSend', (req, _reply, payload, done) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/api/v3/flows/executor/')) cache.invalidate();

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
+import type { AdminCache } from '../db/admin-cache.js';
 import { hot, hotWrite } from '../db/hot.js';
 import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
@@ -49,6 +50,8 @@ export interface Session {
   replaces?: string;
 }
 
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
 const newKey = () => randomBytes(32).toString('base64url');
 
 export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
@@ -59,6 +62,7 @@ export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 
 export class Sessions {
   private readonly byKey;
+  private readonly byKeyWithEpoch;
   private readonly upsert;
   private readonly update;
   private readonly rotate;
@@ -68,6 +72,11 @@ export class Sessions {
     private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000 },
     /** told when a logged-in session is ended by its network binding (authentik records a logout) */
     private readonly onBindingBroken: (userId: number, req: FastifyRequest) => Promise<void> = async () => {},
+    /**
+     * PostgreSQL: the kept configuration, whose epoch the executor's session read fetches in the same statement
+     * (admin-cache.ts), so an executor request costs no statement of its own for it
+     */
+    private readonly config?: AdminCache,
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first
     this.update = hot<{ key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string }, unknown>(
@@ -80,6 +89,15 @@ export class Sessions {
           .where('session_key', '=', p.key),
     );
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
+    // one row always: the epoch, and the session's columns (null when there is no such session)
+    this.byKeyWithEpoch = hot<{ key: string }, Nullable<SessionsTable> & { config_epoch: number | string }>(db, ['key'], (p) =>
+      db
+        .selectFrom('keystage_config_epoch as e')
+        .leftJoin('sessions as s', (j) => j.on('s.session_key', '=', p.key))
+        .select('e.epoch as config_epoch')
+        .selectAll('s')
+        .where('e.id', '=', 1),
+    );
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
     // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
     this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
@@ -125,14 +143,29 @@ export class Sessions {
     return data;
   }
 
-  /** The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). */
+  /** the stored session of this key, if any (PostgreSQL: the configuration epoch noted on the way) */
+  private async stored(key: string): Promise<SessionsTable | undefined> {
+    if (!this.config) return (await this.byKey({ key }))[0];
+    let row: (Nullable<SessionsTable> & { config_epoch: number | string }) | undefined;
+    try {
+      [row] = await this.byKeyWithEpoch({ key });
+    } finally {
+      this.config.observe(row ? Number(row.config_epoch) : undefined);
+    }
+    return row?.session_key ? (row as SessionsTable) : undefined;
+  }
+
+  /**
+   * The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). With PostgreSQL this is
+   * also where an executor request learns the configuration epoch, so it runs before anything kept is used.
+   */
   async load(req: FastifyRequest): Promise<Session> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
-      const [row] = await this.byKey({ key });
+      const row = await this.stored(key);
       const data = row && (await this.alive(key, row, req));
       if (row && data) return { key, userId: row.user_id, data, expires: new Date(row.expires), dirty: false, stored: row.data };
-    }
+    } else await this.config?.refresh();
     return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
   }
 

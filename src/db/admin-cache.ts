@@ -43,6 +43,11 @@ export class AdminCache {
     if ('poll' in external) this.seenExternal = external.poll();
   }
 
+  /** PostgreSQL: whether the configuration epoch is read per request (`refresh`, or `observe` of a read made elsewhere) */
+  get readsEpoch(): boolean {
+    return 'read' in this.external;
+  }
+
   /**
    * PostgreSQL: read the configuration epoch for the request about to run (SQLite: nothing to do). When the read
    * fails (the database is unreachable) nothing kept is trusted until one succeeds, and the error is the request's.
@@ -53,10 +58,15 @@ export class AdminCache {
     try {
       epoch = await this.external.read();
     } finally {
-      if (epoch !== this.seenExternal) {
-        this.seenExternal = epoch;
-        this.version++;
-      }
+      this.observe(epoch);
+    }
+  }
+
+  /** the configuration epoch as a request read it (undefined: it could not be read) */
+  observe(epoch: number | undefined): void {
+    if (epoch !== this.seenExternal) {
+      this.seenExternal = epoch;
+      this.version++;
     }
   }
 

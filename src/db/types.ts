@@ -220,4 +220,6 @@ export interface Database {
   email_devices: EmailDevicesTable;
   sms_devices: SmsDevicesTable;
   duo_devices: DuoDevicesTable;
+  /** PostgreSQL only (migration 0006, config-epoch.ts) */
+  keystage_config_epoch: { id: number; epoch: number | string };
 }

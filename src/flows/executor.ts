@@ -196,9 +196,10 @@ async function requesterOf(svc: Services, session: Session): Promise<Requester> 
 
 async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
   const slug = (req.params as { flow_slug: string }).flow_slug;
+  // the session first: with PostgreSQL its statement also brings the configuration epoch the kept flow depends on
+  const session = await svc.sessions.load(req);
   const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
   if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
-  const session = await svc.sessions.load(req);
   const requester = await requesterOf(svc, session);
   const query = parseInnerQuery((req.query as Record<string, unknown>).query);
   const run: Run = { svc, req, reply, flow, session, requester, query };
