@@ -8,7 +8,7 @@
  * BENCH_CHEAP=1 gives users and server a trivial argon2id cost (BENCH_ARGON=64,1), so the login rows show what a login costs besides
  * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_WORST=1 prints the slowest admin requests (ms@page#index);
  * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_CS=8,32 picks the login concurrencies; BENCH_SEMI sets the
- * server's young generation (MiB); BENCH_ARGON=KiB,t other argon2id costs; BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
+ * server's young generation (MiB); BENCH_ARGON=KiB,t other argon2id costs; BENCH_NODE_ARGS extra node flags for the server; BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -335,7 +335,7 @@ async function main() {
   await new Promise((r) => { setup.once('exit', r); setup.kill('SIGTERM'); });
   console.error('seeding …');
   const users = await seed();
-  const server = pinned(0, process.execPath, [...profile, ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []), `--max-semi-space-size=${process.env.BENCH_SEMI ?? 4}`, 'dist/server/main.mjs'], env);
+  const server = pinned(0, process.execPath, [...profile, ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []), `--max-semi-space-size=${process.env.BENCH_SEMI ?? 4}`, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'dist/server/main.mjs'], env);
   try {
     await waitReady();
     // a flow without hashing: identification (pretend_user_exists off) → dummy
