@@ -3,12 +3,13 @@
  * dropped), `search` (every term must match some search field, case-insensitive substring) and exact filters with
  * django-filter's 400 messages.
  */
-import { sql, PostgresAdapter, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
+import { sql, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
 import type { DB } from '../db/index.js';
 import { NotFound, ValidationError, type FieldErrors } from './errors.js';
 import { isUuid, missingIds, normalizeUuid } from './validate.js';
 import type { Ref } from './schema.js';
 import { cachedAdminData, hasAdminCache } from '../db/admin-cache.js';
+import { dialectOf } from '../db/dialect.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -89,7 +90,7 @@ const likeEscape = (s: string) => s.toLowerCase().replace(/[\\%_]/g, (c) => `\\$
 
 async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: EB) => Expression<SqlBool>)[]> {
   const errors: FieldErrors = {};
-  const dialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+  const dialect = dialectOf(db);
   const conds: ((eb: EB) => Expression<SqlBool>)[] = [];
   for (const [name, f] of Object.entries(spec.filters)) {
     const raw = query[name];

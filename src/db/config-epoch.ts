@@ -5,17 +5,16 @@
  * change is; each request reads the counter once (`readConfigEpoch`) and a node forgets what it kept when it moved.
  * This covers every writer: the API on any node, a script, psql.
  */
-import { sql, PostgresAdapter, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { DB } from './index.js';
 import type { Database } from './types.js';
+import { dialectOf } from './dialect.js';
 
 /** the tables whose rows the admin cache keeps, directly or inside a stage's settings */
 export const isConfigTable = (name: string): boolean => name.startsWith('stage_') || CONFIG_TABLES.has(name);
 const CONFIG_TABLES = new Set(['flows', 'flow_bindings', 'stages', 'sources', 'webauthn_device_types']);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';
-
-export const isPostgres = (db: DB | Transaction<Database>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /**
  * Puts the trigger on every configuration table that lacks it — run after the migrations at every start, so a
@@ -46,5 +45,5 @@ export async function readConfigEpoch(db: DB): Promise<number> {
  * row, so two admin writes never wait for each other in opposite orders (the trigger takes it again, harmlessly).
  */
 export async function lockConfigEpoch(trx: Transaction<Database>): Promise<void> {
-  if (isPostgres(trx)) await sql`select epoch from keystage_config_epoch where id = 1 for update`.execute(trx);
+  if (dialectOf(trx) === 'postgres') await sql`select epoch from keystage_config_epoch where id = 1 for update`.execute(trx);
 }

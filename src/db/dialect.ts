@@ -1,0 +1,7 @@
+import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './types.js';
+import type { Dialect } from './index.js';
+
+/** which dialect a database (or a transaction on it) speaks */
+export const dialectOf = (db: Kysely<Database> | Transaction<Database>): Dialect =>
+  db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
