@@ -13,7 +13,7 @@
  *   which triggers advance in the transaction of every write to the configuration tables. Until a read succeeds
  *   (at start, or after the database was unreachable) nothing is kept or served.
  */
-import type { DB } from './index.js';
+import type { DB } from './types.js';
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === 'object' && !Object.isFrozen(v)) {

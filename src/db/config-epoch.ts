@@ -6,8 +6,7 @@
  * This covers every writer: the API on any node, a script, psql.
  */
 import { sql, type Transaction } from 'kysely';
-import type { DB } from './index.js';
-import type { Database } from './types.js';
+import type { Database, DB } from './types.js';
 import { dialectOf } from './dialect.js';
 
 /** the tables whose rows the admin cache keeps, directly or inside a stage's settings */

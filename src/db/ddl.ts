@@ -1,5 +1,5 @@
 import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely, Migration } from 'kysely';
-import type { Dialect } from './index.js';
+import type { Dialect } from './types.js';
 
 /** A versioned migration that may need to know which dialect it runs on. */
 export type VersionedMigration = (dialect: Dialect) => Migration;

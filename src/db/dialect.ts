@@ -1,6 +1,5 @@
 import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
-import type { Database } from './types.js';
-import type { Dialect } from './index.js';
+import type { Database, Dialect } from './types.js';
 
 /** which dialect a database (or a transaction on it) speaks */
 export const dialectOf = (db: Kysely<Database> | Transaction<Database>): Dialect =>

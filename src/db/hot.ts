@@ -5,7 +5,7 @@
  * compiled parameters is known.
  */
 import { CompiledQuery, type Compilable } from 'kysely';
-import type { DB } from './index.js';
+import type { DB } from './types.js';
 
 export type Hot<P extends Record<string, unknown>, R> = (params: P) => Promise<R[]>;
 /** a hot write: resolves to the number of rows it changed */

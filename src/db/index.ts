@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import type { Database } from './types.js';
+import type { Database, DB, Dialect } from './types.js';
 import { AdminCache, attachAdminCache } from './admin-cache.js';
 import { readConfigEpoch } from './config-epoch.js';
 
-export type Dialect = 'sqlite' | 'postgres';
-export type DB = Kysely<Database>;
+export type { DB, Dialect };
 
 export interface Store {
   db: DB;

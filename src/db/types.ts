@@ -1,4 +1,6 @@
 /** Row types of the core tables. Booleans are stored as 0/1 integers and datetimes as ISO-8601 text in both dialects. */
+import type { Kysely } from 'kysely';
+
 export type Bool = number;
 
 export interface UsersTable {
@@ -223,3 +225,7 @@ export interface Database {
   /** PostgreSQL only (migration 0006, config-epoch.ts) */
   keystage_config_epoch: { id: number; epoch: number | string };
 }
+
+export type Dialect = 'sqlite' | 'postgres';
+/** the query layer over either dialect */
+export type DB = Kysely<Database>;
