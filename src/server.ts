@@ -13,7 +13,7 @@ import { mountRoot } from './api/root.js';
 import { mountFlows } from './flows/api.js';
 import { mountBindings } from './flows/bindings.js';
 import { mountStages } from './stages/api.js';
-import { stageMigrations } from './stages/registry.js';
+import { stageMigrations, stageTypeByKind } from './stages/registry.js';
 import { mountUsers } from './core/users.js';
 import { mountTokens } from './core/tokens.js';
 import { mountDevices } from './core/devices-api/index.js';
@@ -69,6 +69,7 @@ export async function buildApp(config: Config): Promise<App> {
     events,
     lockout: new Lockout(store.db, config.lockout),
     metrics,
+    stageType: stageTypeByKind,
   };
 
   const app = Fastify({

@@ -12,6 +12,7 @@ import type { Lockout } from '../core/lockout.js';
 import type { Metrics } from '../core/metrics.js';
 import type { FlowContext } from './context.js';
 import type { Plan } from './plan.js';
+import type { StageDef } from '../stages/types.js';
 
 export interface Services {
   db: DB;
@@ -23,6 +24,8 @@ export interface Services {
   events: Events;
   lockout: Lockout;
   metrics: Metrics;
+  /** the registered stage type of a kind (stages/registry.ts), for a stage that offers other stages (MFA setup choice) */
+  stageType: (kind: string) => StageDef | undefined;
 }
 
 /** `{field: [{string, code}]}` as the executor reports invalid responses */

@@ -8,7 +8,7 @@ import type { WebAuthnDevicesTable, UsersTable } from '../../db/types.js';
 import type { StageCall } from '../../flows/runtime.js';
 import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { allowedWebAuthn } from './devices.js';
-import type { ValidateConfig } from './stage.js';
+import type { ValidateConfig } from './schema.js';
 
 type PasskeySettings = Pick<ValidateConfig, 'webauthn_user_verification' | 'webauthn_hints' | 'webauthn_allowed_device_types'>;
 

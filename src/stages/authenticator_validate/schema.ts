@@ -12,6 +12,23 @@ export const NOT_CONFIGURED_ACTIONS = ['skip', 'deny', 'configure'] as const;
 export const USER_VERIFICATION = ['required', 'preferred', 'discouraged'] as const;
 export const WEBAUTHN_HINTS = ['security-key', 'client-device', 'hybrid'] as const;
 
+/** a validation stage's settings, as its challenge and response logic read them */
+export interface ValidateConfig {
+  pk: string;
+  name: string;
+  not_configured_action: 'skip' | 'deny' | 'configure';
+  device_classes: string[];
+  configuration_stages: string[];
+  last_auth_threshold: string;
+  webauthn_user_verification: string;
+  webauthn_hints: string[];
+  webauthn_allowed_device_types: string[];
+  static_otp_throttling_factor: number;
+  totp_otp_throttling_factor: number;
+  email_otp_throttling_factor: number;
+  sms_otp_throttling_factor: number;
+}
+
 const configurationStages = { table: 'stage_authenticator_validate_configuration_stages', target: { table: 'stages', column: 'stage_uuid' } };
 const deviceTypes = { table: 'stage_authenticator_validate_device_types', target: { table: 'webauthn_device_types', column: 'aaguid' } };
 

@@ -20,28 +20,11 @@ import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originO
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
-// call-time use only: the registry lists this stage too
-import { stageTypeByKind } from '../registry.js';
 import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 import { userById } from '../../core/user-by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
-
-export interface ValidateConfig {
-  pk: string;
-  name: string;
-  not_configured_action: 'skip' | 'deny' | 'configure';
-  device_classes: string[];
-  configuration_stages: string[];
-  last_auth_threshold: string;
-  webauthn_user_verification: string;
-  webauthn_hints: string[];
-  webauthn_allowed_device_types: string[];
-  static_otp_throttling_factor: number;
-  totp_otp_throttling_factor: number;
-  email_otp_throttling_factor: number;
-  sms_otp_throttling_factor: number;
-}
+import type { ValidateConfig } from './schema.js';
 
 type Call = StageCall<ValidateConfig>;
 
@@ -124,7 +107,7 @@ async function notConfigured(c: Call): Promise<Outcome> {
       c.ctx.mfaStages = stages.map((s) => s.stage_uuid);
       const selectable = [];
       for (const s of stages) {
-        const def = stageTypeByKind(s.kind);
+        const def = c.svc.stageType(s.kind);
         const cfg = def ? await loadStageConfig<{ friendly_name?: string }>(c.svc.db, def, s.stage_uuid) : undefined;
         selectable.push({
           pk: s.stage_uuid,
