@@ -4,8 +4,21 @@ import { buildApp } from './server.js';
 
 const config = loadConfig();
 const built = await buildApp(config);
-await built.app.listen({ port: config.port, host: config.host });
-if (config.metricsPort > 0) await built.metricsApp.listen({ port: config.metricsPort, host: config.host });
+
+/** a port that cannot be taken ends the process with one clear line naming the setting, not a stack trace */
+async function listenOrExit(app: typeof built.app, port: number, setting: string) {
+  try {
+    await app.listen({ port, host: config.host });
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? (e as Error).message;
+    built.app.log.error(`cannot listen on ${config.host}:${port} (${setting}): ${code}`);
+    console.error(`keystage: cannot listen on ${config.host}:${port} (${setting}): ${code}`);
+    await built.close().catch(() => {});
+    process.exit(1);
+  }
+}
+if (config.metricsPort > 0) await listenOrExit(built.metricsApp, config.metricsPort, 'KEYSTAGE_METRICS_PORT; 0 turns metrics off');
+await listenOrExit(built.app, config.port, 'KEYSTAGE_PORT');
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const)
