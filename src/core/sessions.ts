@@ -152,7 +152,9 @@ export class Sessions {
     } finally {
       this.config.observe(row ? Number(row.config_epoch) : undefined);
     }
-    return row?.session_key ? (row as SessionsTable) : undefined;
+    // no row at all: the epoch's row is gone (nothing is kept meanwhile); the session is read on its own
+    if (!row) return (await this.byKey({ key }))[0];
+    return row.session_key ? (row as SessionsTable) : undefined;
   }
 
   /**

@@ -24,7 +24,7 @@ function deepFreeze<T>(v: T): T {
 }
 
 /** how a cache learns of other writers: a cheap synchronous poll (SQLite), or a read once per request (PostgreSQL) */
-export type ExternalVersion = { poll: () => number } | { read: () => Promise<number> };
+export type ExternalVersion = { poll: () => number } | { read: () => Promise<number | undefined> };
 
 export class AdminCache {
   private version = 0;

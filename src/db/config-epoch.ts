@@ -23,6 +23,8 @@ export const EPOCH_TRIGGER = 'keystage_config_epoch';
 export async function ensureConfigTriggers(db: DB): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${EPOCH_TRIGGER}))`.execute(trx);
+    // the counter's row, should someone have deleted it (until then every node reads everything afresh)
+    await sql`insert into keystage_config_epoch (id, epoch) values (1, 0) on conflict (id) do nothing`.execute(trx);
     const { rows } = await sql<{ name: string; has: boolean }>`
       select c.relname as name,
              exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = ${EPOCH_TRIGGER}) as has
@@ -34,9 +36,10 @@ export async function ensureConfigTriggers(db: DB): Promise<void> {
   });
 }
 
-export async function readConfigEpoch(db: DB): Promise<number> {
+/** the epoch; undefined when its row is gone (then nothing is kept until a start puts it back) */
+export async function readConfigEpoch(db: DB): Promise<number | undefined> {
   const { rows } = await sql<{ epoch: number | string }>`select epoch from keystage_config_epoch where id = 1`.execute(db);
-  return Number(rows[0]?.epoch ?? 0);
+  return rows[0] ? Number(rows[0].epoch) : undefined;
 }
 
 /**

@@ -104,6 +104,31 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       assert.equal((await call(b, 'GET', `/flows/bindings/?target=${flow.body.pk}`)).body.pagination.count, 8);
     });
 
+    it('with the epoch row deleted, nothing is kept: logins work and changes apply; a start puts the row back', async () => {
+      const ident = await createStage(a, '/stages/identification/', { name: 'epoch-gone', user_fields: ['username'] });
+      await flowOf(a, 'epoch-gone-flow', [ident]);
+      const browser = new FlowClient(b, 'epoch-gone-flow');
+      assert.deepEqual((await browser.get()).body.user_fields, ['username']);
+      await sql.query('delete from keystage_config_epoch');
+      try {
+        // a change with no counter to advance still applies: the node reads afresh
+        await sql.query(`update stage_identification set user_fields = '["email"]' where stage_uuid = $1`, [ident]);
+        assert.deepEqual((await browser.get()).body.user_fields, ['email']);
+        const login = new FlowClient(b);
+        assert.equal((await login.get()).body.component, 'ak-stage-identification');
+        assert.equal((await login.post({ component: 'ak-stage-identification', uid_field: 'akadmin' })).body.component, 'ak-stage-password');
+        assert.equal((await login.post({ component: 'ak-stage-password', password: ADMIN_PASSWORD })).body.component, 'xak-flow-redirect');
+        const me = await login.api('GET', '/core/users/me/');
+        assert.equal(me.status, 200);
+        assert.equal(me.body.user.username, 'akadmin');
+      } finally {
+        // another node starting on the database restores the row
+        const c = await startServer('postgres', { databaseUrl: a.config.databaseUrl });
+        await c.close();
+      }
+      assert.equal((await sql.query('select count(*)::int as n from keystage_config_epoch')).rows[0].n, 1);
+    });
+
     it('a full login leaves the epoch where it was (the executor writes no configuration), on either node', async () => {
       const e0 = await epoch();
       const browser = new FlowClient(a);
