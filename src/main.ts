@@ -11,7 +11,7 @@ async function listenOrExit(app: typeof built.app, port: number, setting: string
     await app.listen({ port, host: config.host });
   } catch (e) {
     const code = (e as { code?: string }).code ?? (e as Error).message;
-    built.app.log.error(`cannot listen on ${config.host}:${port} (${setting}): ${code}`);
+    // stderr, whatever the log level
     console.error(`keystage: cannot listen on ${config.host}:${port} (${setting}): ${code}`);
     await built.close().catch(() => {});
     process.exit(1);

@@ -89,15 +89,17 @@ export class Sessions {
           .where('session_key', '=', p.key),
     );
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
-    // one row always: the epoch, and the session's columns (null when there is no such session)
-    this.byKeyWithEpoch = hot<{ key: string }, Nullable<SessionsTable> & { config_epoch: number | string }>(db, ['key'], (p) =>
-      db
-        .selectFrom('keystage_config_epoch as e')
-        .leftJoin('sessions as s', (j) => j.on('s.session_key', '=', p.key))
-        .select('e.epoch as config_epoch')
-        .selectAll('s')
-        .where('e.id', '=', 1),
-    );
+    // PostgreSQL: one row always, the epoch and the session's columns (null when there is no such session)
+    this.byKeyWithEpoch = config
+      ? hot<{ key: string }, Nullable<SessionsTable> & { config_epoch: number | string }>(db, ['key'], (p) =>
+          db
+            .selectFrom('keystage_config_epoch as e')
+            .leftJoin('sessions as s', (j) => j.on('s.session_key', '=', p.key))
+            .select('e.epoch as config_epoch')
+            .selectAll('s')
+            .where('e.id', '=', 1),
+        )
+      : undefined;
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
     // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
     this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
@@ -145,7 +147,7 @@ export class Sessions {
 
   /** the stored session of this key, if any (PostgreSQL: the configuration epoch noted on the way) */
   private async stored(key: string): Promise<SessionsTable | undefined> {
-    if (!this.config) return (await this.byKey({ key }))[0];
+    if (!this.config || !this.byKeyWithEpoch) return (await this.byKey({ key }))[0];
     let row: (Nullable<SessionsTable> & { config_epoch: number | string }) | undefined;
     try {
       [row] = await this.byKeyWithEpoch({ key });

@@ -62,7 +62,7 @@ export class AdminCache {
     }
   }
 
-  /** the configuration epoch as a request read it (undefined: it could not be read) */
+  /** another writer's version as last read (PostgreSQL's epoch, SQLite's data_version; undefined: unreadable) */
   observe(epoch: number | undefined): void {
     if (epoch !== this.seenExternal) {
       this.seenExternal = epoch;
@@ -80,11 +80,7 @@ export class AdminCache {
     const now = performance.now();
     if ('poll' in this.external && now - this.checkedAt >= 1) {
       this.checkedAt = now;
-      const external = this.external.poll();
-      if (external !== this.seenExternal) {
-        this.seenExternal = external;
-        this.version++;
-      }
+      this.observe(this.external.poll());
     }
     if (this.cachedAt !== this.version) {
       this.entries.clear();
