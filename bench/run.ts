@@ -15,6 +15,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { Pool } from 'undici';
@@ -205,7 +206,7 @@ async function roundTrips(pool: Pool, concurrency: number, total: number) {
 
 /** the admin phase, from a process of its own (bench/admin-client.ts says why) */
 function adminList(warm: number, total: number): { p50: number; p99: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/admin-client.ts', BASE, TOKEN, String(warm), String(total)], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./admin-client.ts', import.meta.url)), BASE, TOKEN, String(warm), String(total)], { encoding: 'utf8' });
   const r = JSON.parse(out) as { p50: number; p99: number; worst: string };
   if (process.env.BENCH_WORST) console.error(r.worst);
   return r;
