@@ -15,6 +15,7 @@ import { mountBindings } from './flows/bindings.js';
 import { mountStages } from './stages/api.js';
 import { stageMigrations, stageTypeByKind } from './stages/registry.js';
 import { mountUsers } from './core/users.js';
+import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
 import { mountDevices } from './core/devices-api/index.js';
 import { bootstrap } from './core/bootstrap.js';
@@ -52,7 +53,7 @@ export async function buildApp(config: Config): Promise<App> {
     store.db,
     { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs },
     async (userId, req) => {
-      const user = await store.db.selectFrom('users').select(['id', 'username', 'email']).where('id', '=', userId).executeTakeFirst();
+      const user = await userById(store.db, userId);
       await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
     },
     store.adminCache.readsEpoch ? store.adminCache : undefined,
