@@ -41,6 +41,8 @@ export interface Config {
   sessionIdleMs: number;
   /** no session lives longer than this (ms) */
   sessionMaxAgeMs: number;
+  /** a session nobody logged in to (flow state only) ends this long after its last change (ms) */
+  sessionAnonymousMs: number;
   /** SMTP settings used by e-mail stages with use_global_settings */
   email: { host: string; port: number; username: string; password: string; useTls: boolean; useSsl: boolean; from: string; timeoutS: number };
   /** Twilio's REST API base URL (changed only to point tests at a local fake) */
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
     sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
     sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
+    sessionAnonymousMs: Math.max(1, int(env, 30, 'KEYSTAGE_SESSION_ANONYMOUS_MINUTES')) * 60_000,
     email: {
       host: pick(env, 'KEYSTAGE_EMAIL_HOST', 'AUTHENTIK_EMAIL__HOST') ?? 'localhost',
       port: int(env, 25, 'KEYSTAGE_EMAIL_PORT', 'AUTHENTIK_EMAIL__PORT'),

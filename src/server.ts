@@ -51,7 +51,7 @@ export async function buildApp(config: Config): Promise<App> {
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
-    { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs },
+    { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs, anonymousMs: config.sessionAnonymousMs },
     async (userId, req) => {
       const user = await userById(store.db, userId);
       await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
@@ -159,6 +159,7 @@ export async function buildApp(config: Config): Promise<App> {
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
+  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
   const metricsApp = metrics.server();
   return {
     app,
@@ -168,6 +169,7 @@ export async function buildApp(config: Config): Promise<App> {
     config,
     async close() {
       events.stop();
+      sessions.stop();
       await metricsApp.close();
       await app.close();
       await store.close();

@@ -1,6 +1,6 @@
 /**
  * Failed-authentication records shared by every place a secret is checked (password stage, password embedded in
- * identification, MFA codes), kept in the database so every node sees them.
+ * identification, app passwords, MFA codes), kept in the database so every node sees them.
  *
  * Three counters: identifier+IP (15 min), identifier (1 h), IP (1 h). An identifier+IP pair is slowed down after a
  * few failures and refused after `accountIpLimit`; an identifier is refused after `accountLimit` failures per hour
@@ -8,6 +8,11 @@
  * out from their usual IP; an IP is refused after `ipLimit` failures per hour (credential stuffing). Identifiers
  * are counted whether or not an account exists, so refusals reveal nothing. A successful login resets the
  * identifier's counters.
+ *
+ * A check is *reserved* before the secret is looked at: one atomic upsert counts it on all three counters and
+ * returns the counts, so however many checks arrive at once (on however many nodes), only those within the limits
+ * are evaluated; a refused reservation is taken back at once, a successful check releases its reservation, and a
+ * failed one simply stays counted.
  */
 import { sql } from 'kysely';
 import { hot } from '../db/hot.js';
@@ -28,11 +33,16 @@ export interface LockoutVerdict {
 
 export const normalizeIdentifier = (id: string) => id.normalize('NFKC').trim().toLowerCase().slice(0, 256);
 
-type Row = { scope: string; key: string; count: number; window_start: string };
+type Counted = { scope: string; key: string; count: number | string };
+
+/** a reserved check: `release` when the secret was right (a failure stays counted) */
+export interface Attempt extends LockoutVerdict {
+  release(): Promise<void>;
+}
 
 export class Lockout {
-  private readonly rows;
-  private readonly bump;
+  private readonly reserveAll;
+  private readonly releaseAll;
   private readonly clear;
   private readonly known;
   private readonly remember;
@@ -41,16 +51,36 @@ export class Lockout {
     db: DB,
     private readonly cfg: LockoutConfig,
   ) {
-    // the statements of every login and every failure, compiled once
-    this.bump = hot<{ scope: string; key: string; now: string; cutoff: string }, unknown>(db, ['scope', 'key', 'now', 'cutoff'], (p) =>
+    // the statements of every check, compiled once. One upsert counts the attempt on all three counters (a counter
+    // outside its window restarts at 1) and returns the new counts.
+    const p3 = ['pair', 'account', 'ip', 'now', 'pairCutoff', 'hourCutoff'] as const;
+    this.reserveAll = hot<Record<(typeof p3)[number], string>, Counted>(db, [...p3], (p) =>
       db
         .insertInto('auth_failures')
-        .values({ scope: p.scope, key: p.key, count: 1, window_start: p.now })
+        .values([
+          { scope: 'account_ip', key: p.pair, count: 1, window_start: p.now },
+          { scope: 'account', key: p.account, count: 1, window_start: p.now },
+          { scope: 'ip', key: p.ip, count: 1, window_start: p.now },
+        ])
         .onConflict((oc) =>
           oc.columns(['scope', 'key']).doUpdateSet({
-            count: sql<number>`CASE WHEN auth_failures.window_start < ${p.cutoff} THEN 1 ELSE auth_failures.count + 1 END`,
-            window_start: sql<string>`CASE WHEN auth_failures.window_start < ${p.cutoff} THEN ${p.now} ELSE auth_failures.window_start END`,
+            count: sql<number>`CASE WHEN auth_failures.window_start < (CASE WHEN auth_failures.scope = 'account_ip' THEN ${p.pairCutoff} ELSE ${p.hourCutoff} END) THEN 1 ELSE auth_failures.count + 1 END`,
+            window_start: sql<string>`CASE WHEN auth_failures.window_start < (CASE WHEN auth_failures.scope = 'account_ip' THEN ${p.pairCutoff} ELSE ${p.hourCutoff} END) THEN ${p.now} ELSE auth_failures.window_start END`,
           }),
+        )
+        .returning(['scope', 'key', 'count']),
+    );
+    this.releaseAll = hot<{ pair: string; account: string; ip: string }, unknown>(db, ['pair', 'account', 'ip'], (p) =>
+      db
+        .updateTable('auth_failures')
+        .set((eb) => ({ count: eb('count', '-', 1) }))
+        .where('count', '>', 0)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)]),
+            eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]),
+            eb.and([eb('scope', '=', 'ip'), eb('key', '=', p.ip)]),
+          ]),
         ),
     );
     this.clear = hot<{ account: string; pair: string }, unknown>(db, ['account', 'pair'], (p) =>
@@ -69,43 +99,36 @@ export class Lockout {
         .values({ user_id: p.user, ip: p.ip, last_success: p.now })
         .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: p.now })),
     );
-    this.rows = hot<{ pair: string; account: string; ip: string }, Row>(db, ['pair', 'account', 'ip'], (p) =>
-      db
-        .selectFrom('auth_failures')
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)]),
-            eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]),
-            eb.and([eb('scope', '=', 'ip'), eb('key', '=', p.ip)]),
-          ]),
-        ),
-    );
   }
 
   private keys(identifier: string, ip: string) {
     const id = normalizeIdentifier(identifier);
-    return [
-      { scope: 'account_ip', key: `${id}|${ip}`, window: PAIR_WINDOW_MS },
-      { scope: 'account', key: id, window: HOUR_MS },
-      { scope: 'ip', key: ip, window: HOUR_MS },
-    ];
+    return { pair: `${id}|${ip}`, account: id, ip };
   }
 
-  async check(identifier: string, ip: string, userId?: number | null): Promise<LockoutVerdict> {
-    const [pair, account, byIp] = this.keys(identifier, ip);
-    const now = Date.now();
-    const rows = await this.rows({ pair: pair!.key, account: account!.key, ip: byIp!.key });
-    const count = (k: { scope: string; key: string; window: number }) => {
-      const r = rows.find((x) => x.scope === k.scope && x.key === k.key);
-      return r && now - new Date(r.window_start).getTime() < k.window ? r.count : 0;
+  /**
+   * Reserves one check of `identifier`'s secret from `ip`, before the secret is looked at. Refused (`blocked`) when
+   * the checks already counted reach a limit; the refused reservation is taken back. Otherwise the caller checks the
+   * secret, after waiting `delayMs`, and calls `release` if it was right.
+   */
+  async reserve(identifier: string, ip: string, userId?: number | null): Promise<Attempt> {
+    const keys = this.keys(identifier, ip);
+    const rows = await this.count(keys);
+    // the checks counted before this one
+    const before = (scope: string) => Number(rows.find((r) => r.scope === scope)?.count ?? 1) - 1;
+    const pairCount = before('account_ip');
+    let blocked = pairCount >= this.cfg.accountIpLimit || before('ip') >= this.cfg.ipLimit;
+    if (!blocked && before('account') >= this.cfg.accountLimit) blocked = !(userId && (await this.knownIp(userId, ip)));
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await this.releaseAll(keys);
     };
-    const pairCount = count(pair!);
-    let blocked = pairCount >= this.cfg.accountIpLimit || count(byIp!) >= this.cfg.ipLimit;
-    if (!blocked && count(account!) >= this.cfg.accountLimit) blocked = !(userId && (await this.knownIp(userId, ip)));
+    if (blocked) await release();
     const over = pairCount - this.cfg.slowAfter;
-    const delayMs = over >= 0 ? Math.min(MAX_DELAY_MS, 250 * 2 ** over) : 0;
-    return { blocked, delayMs };
+    const delayMs = over < 0 ? 0 : Math.min(MAX_DELAY_MS, 250 * 2 ** over);
+    return { blocked, delayMs, release };
   }
 
   /** whether the user has logged in from this IP before */
@@ -113,11 +136,20 @@ export class Lockout {
     return (await this.known({ user: userId, ip })).length > 0;
   }
 
-  /** counts one failure on all three counters (atomic upserts; a counter outside its window restarts at 1) */
-  async fail(identifier: string, ip: string): Promise<void> {
+  /** counts one check on all three counters; returns the new counts */
+  private count(keys: { pair: string; account: string; ip: string }) {
     const now = Date.now();
-    const nowIso = new Date(now).toISOString();
-    for (const k of this.keys(identifier, ip)) await this.bump({ scope: k.scope, key: k.key, now: nowIso, cutoff: new Date(now - k.window).toISOString() });
+    return this.reserveAll({
+      ...keys,
+      now: new Date(now).toISOString(),
+      pairCutoff: new Date(now - PAIR_WINDOW_MS).toISOString(),
+      hourCutoff: new Date(now - HOUR_MS).toISOString(),
+    });
+  }
+
+  /** counts one failure that was not reserved beforehand (a WebAuthn assertion or Duo push that failed) */
+  async fail(identifier: string, ip: string): Promise<void> {
+    await this.count(this.keys(identifier, ip));
   }
 
   /** a successful login: the identifier's counters reset, the IP becomes known for the user */

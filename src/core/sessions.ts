@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { AdminCache } from '../db/admin-cache.js';
+import { sql } from 'kysely';
 import { hot, hotWrite } from '../db/hot.js';
 import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
@@ -15,7 +16,17 @@ import { bindingHolds } from './network-binding.js';
 export const SESSION_COOKIE = 'authentik_session';
 export const CSRF_COOKIE = 'authentik_csrf';
 export const CSRF_HEADER = 'x-authentik-csrf';
-const ANONYMOUS_AGE_MS = 86_400_000;
+/** how long one flow request may hold its session at most: a node that dies holding it lets go after this */
+const LOCK_LEASE_MS = 60_000;
+/** how long a flow request waits for the other requests of its session before it gives up */
+const LOCK_WAIT_MS = 10_000;
+
+/** a flow request could not have its session to itself in time (another request of the session kept it) */
+export class SessionBusyError extends Error {
+  constructor() {
+    super('session busy');
+  }
+}
 
 export interface SessionData {
   plan?: Plan;
@@ -31,6 +42,8 @@ export interface SessionLimits {
   idleMs: number;
   /** no session outlives this (ms) */
   maxAgeMs: number;
+  /** a session nobody has logged in to (flow state only) ends this long after its last change (ms) */
+  anonymousMs: number;
 }
 
 /** last_seen is refreshed at most this often, so reading a session rarely costs a write */
@@ -48,6 +61,10 @@ export interface Session {
   stored?: string;
   /** the key this session replaces (login rotates it): that row takes the new key when this one is first written */
   replaces?: string;
+  /** the stored row this request holds (`load` with `exclusive`) until it is saved or `unlock`ed */
+  lockedKey?: string;
+  /** ends this request's turn among the requests of its session on this node */
+  endTurn?: () => void;
 }
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
@@ -61,6 +78,10 @@ const brokenBindings = new WeakSet<FastifyRequest>();
 export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 
 export class Sessions {
+  private readonly acquire;
+  private readonly unlockKey;
+  /** this node's queue of flow requests per session key (the database lease orders them across nodes) */
+  private readonly turns = new Map<string, Promise<void>>();
   private readonly byKey;
   private readonly byKeyWithEpoch;
   private readonly upsert;
@@ -69,7 +90,7 @@ export class Sessions {
 
   constructor(
     private readonly db: DB,
-    private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000 },
+    private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000, anonymousMs: 30 * 60_000 },
     /** told when a logged-in session is ended by its network binding (authentik records a logout) */
     private readonly onBindingBroken: (userId: number, req: FastifyRequest) => Promise<void> = async () => {},
     /**
@@ -79,15 +100,36 @@ export class Sessions {
     private readonly config?: AdminCache,
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first
-    this.update = hot<{ key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string }, unknown>(
-      db,
-      ['key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent'],
-      (p) =>
-        db
-          .updateTable('sessions')
-          .set({ last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent })
-          .where('session_key', '=', p.key),
+    // (a request holding the row lets go of it in the same statement)
+    this.update = hot<
+      { key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string; release: number },
+      unknown
+    >(db, ['key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'release'], (p) =>
+      db
+        .updateTable('sessions')
+        .set({
+          last_seen: p.last_seen,
+          user_id: p.user_id,
+          data: p.data,
+          expires: p.expires,
+          last_ip: p.last_ip,
+          last_user_agent: p.last_user_agent,
+          lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 THEN NULL ELSE lock_until END`,
+        })
+        .where('session_key', '=', p.key),
     );
+    // a flow request takes its session's row for itself (a lease, so a dead node's hold ends) and reads it in one
+    // statement; with PostgreSQL the configuration epoch comes along, as with byKeyWithEpoch
+    this.acquire = hot<{ key: string; now: string; until: string }, SessionsTable & { config_epoch?: number | string }>(db, ['key', 'now', 'until'], (p) => {
+      const q = db
+        .updateTable('sessions')
+        .set({ lock_until: p.until })
+        .where('session_key', '=', p.key)
+        .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
+        .returningAll();
+      return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
+    });
+    this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) => db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key));
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
     // PostgreSQL: one row always, the epoch and the session's columns (null when there is no such session)
     this.byKeyWithEpoch = config
@@ -105,7 +147,17 @@ export class Sessions {
     this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
       db
         .updateTable('sessions')
-        .set({ session_key: p.session_key, last_seen: p.last_seen, user_id: p.user_id, data: p.data, expires: p.expires, last_ip: p.last_ip, last_user_agent: p.last_user_agent, created: p.created })
+        .set({
+          session_key: p.session_key,
+          last_seen: p.last_seen,
+          user_id: p.user_id,
+          data: p.data,
+          expires: p.expires,
+          last_ip: p.last_ip,
+          last_user_agent: p.last_user_agent,
+          created: p.created,
+          lock_until: null,
+        })
         .where('session_key', '=', p.old),
     );
     this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
@@ -162,15 +214,124 @@ export class Sessions {
   /**
    * The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). With PostgreSQL this is
    * also where an executor request learns the configuration epoch, so it runs before anything kept is used.
+   *
+   * `exclusive` (flow requests): the request has its stored session to itself until it saves it or calls `unlock`
+   * — requests of one session run one at a time, on this node in arrival order and across nodes through a lease on
+   * the row — so state they count (failed attempts, single-use challenges) cannot be raced. Throws
+   * SessionBusyError when the session's other requests keep it longer than LOCK_WAIT_MS.
    */
-  async load(req: FastifyRequest): Promise<Session> {
+  async load(req: FastifyRequest, opts: { exclusive?: boolean } = {}): Promise<Session> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
-      const row = await this.stored(key);
-      const data = row && (await this.alive(key, row, req));
-      if (row && data) return { key, userId: row.user_id, data, expires: new Date(row.expires), dirty: false, stored: row.data };
-    } else await this.config?.refresh();
-    return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + ANONYMOUS_AGE_MS), dirty: false };
+      const endTurn = opts.exclusive ? await this.turn(key) : undefined;
+      try {
+        const row = opts.exclusive ? await this.lockRow(key) : await this.stored(key);
+        const data = row && (await this.alive(key, row, req));
+        if (row && data)
+          return { key, userId: row.user_id, data, expires: new Date(row.expires), dirty: false, stored: row.data, lockedKey: opts.exclusive ? key : undefined, endTurn };
+      } catch (e) {
+        endTurn?.();
+        throw e;
+      }
+      return { ...this.fresh(), endTurn };
+    }
+    await this.config?.refresh();
+    return this.fresh();
+  }
+
+  private fresh(): Session {
+    return { key: undefined, userId: null, data: {}, expires: new Date(Date.now() + this.limits.anonymousMs), dirty: false };
+  }
+
+  /** waits for this node's earlier requests of the session; returns what ends this request's turn */
+  private async turn(key: string): Promise<() => void> {
+    const before = this.turns.get(key);
+    let end!: () => void;
+    const mine = new Promise<void>((r) => (end = r));
+    const tail = before ? before.then(() => mine) : mine;
+    this.turns.set(key, tail);
+    const endTurn = () => {
+      end();
+      if (this.turns.get(key) === tail) this.turns.delete(key);
+    };
+    if (before) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = await Promise.race([before.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), LOCK_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!waited) {
+        endTurn();
+        throw new SessionBusyError();
+      }
+    }
+    return endTurn;
+  }
+
+  /** the stored row, taken for this request (undefined when there is none); waits while another node holds it */
+  private async lockRow(key: string): Promise<SessionsTable | undefined> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const now = Date.now();
+      let row: (SessionsTable & { config_epoch?: number | string | null }) | undefined;
+      try {
+        [row] = await this.acquire({ key, now: new Date(now).toISOString(), until: new Date(now + LOCK_LEASE_MS).toISOString() });
+      } catch (e) {
+        // the database is unreachable: nothing kept is trusted until a read succeeds
+        this.config?.observe(undefined);
+        throw e;
+      }
+      if (row) {
+        // (no row: the read below notes the epoch)
+        this.config?.observe(row.config_epoch === undefined || row.config_epoch === null ? undefined : Number(row.config_epoch));
+        delete row.config_epoch;
+        return row;
+      }
+      // no row taken: there is none (a fresh session), or another request holds it
+      const stored = await this.stored(key);
+      if (!stored) return undefined;
+      if (Date.now() >= deadline) throw new SessionBusyError();
+      if (stored.lock_until && stored.lock_until >= new Date().toISOString()) await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+    }
+  }
+
+  /** ends the request's hold on its session (when saving did not already) and its turn; safe to call twice */
+  async unlock(s: Session): Promise<void> {
+    try {
+      if (s.lockedKey) {
+        const key = s.lockedKey;
+        s.lockedKey = undefined;
+        await this.unlockKey({ key });
+      }
+    } finally {
+      s.endTurn?.();
+      s.endTurn = undefined;
+    }
+  }
+
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /** deletes expired sessions every minute (unref'd: never keeps the process alive) */
+  startSweeper(log: (err: unknown) => void, everyMs = 60_000) {
+    this.sweeper = setInterval(() => void this.purgeExpired().catch(log), everyMs);
+    this.sweeper.unref();
+  }
+
+  stop() {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /** deletes sessions past their expiry, a bounded batch at a time; returns how many */
+  async purgeExpired(batch = 5000): Promise<number> {
+    const now = new Date().toISOString();
+    let total = 0;
+    for (;;) {
+      const r = await this.db
+        .deleteFrom('sessions')
+        .where('session_key', 'in', (eb) => eb.selectFrom('sessions').select('session_key').where('expires', '<', now).limit(batch))
+        .executeTakeFirst();
+      const n = Number(r.numDeletedRows);
+      total += n;
+      if (n < batch) return total;
+    }
   }
 
   /** The logged-in user of the request's session, if any. */
@@ -203,6 +364,8 @@ export class Sessions {
       return;
     }
     s.stored = data;
+    // a session nobody logged in to lives a short while after its last change
+    if (s.userId === null) s.expires = new Date(Date.now() + this.limits.anonymousMs);
     const row = {
       last_seen: new Date().toISOString(),
       session_key: s.key,
@@ -216,8 +379,13 @@ export class Sessions {
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
       const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
+      if (renamed && s.replaces === s.lockedKey) s.lockedKey = undefined;
       if (!renamed) await this.upsert(row);
-    } else await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent });
+    } else {
+      const release = s.lockedKey === row.session_key;
+      await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent, release: release ? 1 : 0 });
+      if (release) s.lockedKey = undefined;
+    }
     s.dirty = false;
     s.replaces = undefined;
     if (isNew) this.setCookies(s, req, reply);
@@ -265,6 +433,7 @@ export class Sessions {
    */
   async destroy(s: Session, reply: FastifyReply) {
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
+    if (s.lockedKey === s.key) s.lockedKey = undefined;
     s.key = undefined;
     s.userId = null;
     s.data = { plan: s.data.plan, query: s.data.query };

@@ -109,6 +109,8 @@ export interface SessionsTable {
   last_user_agent: string;
   created: string;
   last_seen: string | null;
+  /** while a flow request of this session runs: until when its lease holds (sessions.ts) */
+  lock_until: string | null;
 }
 
 interface DeviceCommon {

@@ -11,7 +11,7 @@ import { isDbConnectionError } from '../api/errors.js';
 import type { FlowsTable } from '../db/types.js';
 import { hot, perDatabase } from '../db/hot.js';
 import { cachedAdminData } from '../db/admin-cache.js';
-import { CSRF_HEADER, type Session } from '../core/sessions.js';
+import { CSRF_HEADER, SessionBusyError, type Session } from '../core/sessions.js';
 import { userById } from '../core/user-by-id.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { loadStageConfig } from '../stages/resource.js';
@@ -25,6 +25,8 @@ import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './
 const MAX_STEPS = 32;
 
 interface Run {
+  /** the plan as it was made in this request, before any stage ran (a new session holding only that is not kept) */
+  planned?: string;
   svc: Services;
   req: FastifyRequest;
   reply: FastifyReply;
@@ -100,6 +102,7 @@ async function newPlan(run: Run, context: FlowContext = {}): Promise<Plan | Answ
   if (r.type === 'empty') return flowDone(run, context);
   run.session.data.plan = r.plan;
   run.session.dirty = true;
+  run.planned = JSON.stringify(r.plan);
   return r.plan;
 }
 
@@ -194,31 +197,56 @@ async function requesterOf(svc: Services, session: Session): Promise<Requester> 
   return { user, superuser: await isSuperuser(svc.db, user.id) };
 }
 
+/**
+ * Whether a session that has no row yet holds anything worth a row: nobody logged in and at most a plan exactly as
+ * planning makes it (which the next request makes again) is not kept, so cookie-less requests store nothing.
+ */
+function worthKeeping(run: Run): boolean {
+  const s = run.session;
+  if (s.key || s.userId !== null || s.replaces) return true;
+  const plan = s.data.plan;
+  return plan !== undefined && JSON.stringify(plan) !== run.planned;
+}
+
 async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
   const slug = (req.params as { flow_slug: string }).flow_slug;
-  // the session first: with PostgreSQL its statement also brings the configuration epoch the kept flow depends on
-  const session = await svc.sessions.load(req);
-  const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
-  if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
-  const requester = await requesterOf(svc, session);
-  const query = parseInnerQuery((req.query as Record<string, unknown>).query);
-  const run: Run = { svc, req, reply, flow, session, requester, query };
-
-  let result: Answer;
-  if (method === 'POST' && requester.user && !csrfOk(req, session)) {
-    result = answer(flowError(req.id, 'CSRF Failed: CSRF token missing or incorrect.'));
-  } else {
-    if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
-    session.data.query = query;
-    const existing = session.data.plan;
-    const plan = existing ?? (await newPlan(run));
-    if (!existing) session.dirty = true;
-    result = isAnswer(plan) ? plan : await runStage(run, plan, method, req.body);
+  // the session first, held by this request alone until it is saved (a login's concurrent requests run one at a
+  // time); with PostgreSQL its statement also brings the configuration epoch the kept flow depends on
+  let session: Session;
+  try {
+    session = await svc.sessions.load(req, { exclusive: true });
+  } catch (e) {
+    if (!(e instanceof SessionBusyError)) throw e;
+    reply.header('cache-control', 'no-store');
+    return reply.code(200).send(flowError(req.id, 'Another request of this login is still running. Please try again.'));
   }
-  await svc.sessions.save(session, req, reply);
-  reply.header('cache-control', 'no-store');
-  if (result.status === 302) return reply.code(302).header('location', result.location).send();
-  return reply.code(200).send(result.body);
+  try {
+    const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
+    if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
+    const requester = await requesterOf(svc, session);
+    const query = parseInnerQuery((req.query as Record<string, unknown>).query);
+    const run: Run = { svc, req, reply, flow, session, requester, query };
+
+    let result: Answer;
+    if (method === 'POST' && requester.user && !csrfOk(req, session)) {
+      result = answer(flowError(req.id, 'CSRF Failed: CSRF token missing or incorrect.'));
+    } else {
+      if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
+      session.data.query = query;
+      const existing = session.data.plan;
+      const plan = existing ?? (await newPlan(run));
+      if (!existing) session.dirty = true;
+      result = isAnswer(plan) ? plan : await runStage(run, plan, method, req.body);
+    }
+    if (worthKeeping(run)) await svc.sessions.save(session, req, reply);
+    // the next request of this session may start as soon as this answer is out
+    await svc.sessions.unlock(session);
+    reply.header('cache-control', 'no-store');
+    if (result.status === 302) return reply.code(302).header('location', result.location).send();
+    return reply.code(200).send(result.body);
+  } finally {
+    await svc.sessions.unlock(session);
+  }
 }
 
 export function mountExecutor(router: ApiRouter, svc: Services) {

@@ -117,6 +117,8 @@ for (const dialect of dialects()) {
     it('P10: … also when the session holds a plan for another flow, which is dropped', async () => {
       const b = new Browser(srv.api);
       assert.equal((await b.get(FLOW)).body.component, 'ak-stage-identification');
+      // (a plan is stored once it has moved: identify first)
+      assert.equal((await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'akadmin' })).body.component, 'ak-stage-password');
       assert.ok((await sessionRow(srv, b.session))?.data.plan, 'a plan for the authentication flow');
       const r = await fetch(`${srv.url}/flows/-/default/invalidation/`, { redirect: 'manual', headers: b.jar.headers() });
       b.jar.keep(r);

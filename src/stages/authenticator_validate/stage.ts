@@ -178,9 +178,9 @@ async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevic
   }
 }
 
-/** an MFA failure counts in the shared failure records and is logged (reason server-side only) */
-async function mfaFailed(c: Call, user: UsersTable, reason: string) {
-  await c.svc.lockout.fail(user.username, c.clientIp);
+/** an MFA failure counts in the shared failure records (unless its check was reserved there) and is logged (reason server-side only) */
+async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true) {
+  if (count) await c.svc.lockout.fail(user.username, c.clientIp);
   await c.svc.events.emit('login_failed', {
     user: { pk: user.id, username: user.username, email: user.email },
     clientIp: c.clientIp,
@@ -249,12 +249,15 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
 
     if (typeof data.code === 'string') {
       if (!offers(['totp', 'static', 'email', 'sms'])) return rerender(fieldError('code', 'No compatible device class allowed'));
-      const verdict = await c.svc.lockout.check(user.username, c.clientIp, user.id);
-      if (verdict.delayMs) await sleep(verdict.delayMs);
-      if (verdict.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
+      const attempt = await c.svc.lockout.reserve(user.username, c.clientIp, user.id);
+      if (attempt.delayMs) await sleep(attempt.delayMs);
+      if (attempt.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
       const out = await checkCode(c, user, devices, data.code);
-      if (out) return out;
-      await mfaFailed(c, user, 'invalid code');
+      if (out) {
+        await attempt.release();
+        return out;
+      }
+      await mfaFailed(c, user, 'invalid code', false);
       return rerender(fieldError('code', INVALID_CODE));
     }
     if (data.webauthn) {

@@ -16,7 +16,7 @@ import { passwordSchema } from '../password/schema.js';
 import { authenticatorValidateSchema, type ValidateConfig } from '../authenticator_validate/schema.js';
 import { passkeyChallenge, passkeyLogin } from '../authenticator_validate/passkey.js';
 import type { PasswordConfig } from '../password/stage.js';
-import { recordPasswordFailure, throttled } from '../password/stage.js';
+import { recordPasswordFailure, reserveCheck } from '../password/stage.js';
 import { THROTTLED_MESSAGE } from '../../core/lockout.js';
 
 export interface IdentificationConfig {
@@ -129,7 +129,8 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
     if (!c.config.show_matched_user) c.ctx.pendingUserIdentifier = uid;
     // failures are recorded under the account's username, or what was typed when no account matched
     const identifier = user?.username ?? uid;
-    if (pw && (await throttled(c, identifier, user?.id ?? null))) return fail(THROTTLED_MESSAGE);
+    const attempt = pw ? await reserveCheck(c, identifier, user?.id ?? null) : undefined;
+    if (pw && !attempt) return fail(THROTTLED_MESSAGE);
     if (!user) {
       c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
       if (pw) {
@@ -148,6 +149,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
         c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
         return recordPasswordFailure(c, pw, () => fail(), identifier, 'invalid password or inactive user');
       }
+      await attempt?.release();
       c.ctx.userBackend = auth.backend;
       c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';
     }

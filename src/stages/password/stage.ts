@@ -8,7 +8,7 @@ import { dummyHash, verifyPassword } from '../../core/passwords.js';
 import { isPlaceholder } from '../../flows/context.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
+import { sleep, THROTTLED_MESSAGE, type Attempt } from '../../core/lockout.js';
 
 export interface PasswordConfig {
   pk: string;
@@ -22,20 +22,21 @@ export interface PasswordConfig {
 const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
 
 /**
- * Before a password is checked: the shared failure records may slow the answer down or refuse it (the same way for
- * existing and unknown identifiers). Returns true when the attempt is refused.
+ * Before a secret is checked: the check is reserved in the shared failure records, which may slow the answer down or
+ * refuse it (the same way for existing and unknown identifiers). Returns the reservation (release it when the secret
+ * was right), or undefined when the check is refused.
  */
-export async function throttled(c: StageCall<unknown>, identifier: string, userId: number | null): Promise<boolean> {
-  const verdict = await c.svc.lockout.check(identifier, c.clientIp, userId);
-  if (verdict.delayMs) await sleep(verdict.delayMs);
-  if (!verdict.blocked) return false;
+export async function reserveCheck(c: StageCall<unknown>, identifier: string, userId: number | null): Promise<Attempt | undefined> {
+  const attempt = await c.svc.lockout.reserve(identifier, c.clientIp, userId);
+  if (attempt.delayMs) await sleep(attempt.delayMs);
+  if (!attempt.blocked) return attempt;
   await c.svc.events.emit('suspicious_request', { clientIp: c.clientIp, context: { reason: 'authentication throttled', identifier, stage: c.stage.name } });
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'throttled' });
-  return true;
+  return undefined;
 }
 
 /**
- * counts one failed password check: in the shared records (all nodes), in the audit log (the reason stays
+ * counts one failed password check (its reservation stays in the shared records), in the audit log (the reason stays
  * server-side) and in this plan; cancels the flow when the stage's limit is reached
  */
 export async function recordPasswordFailure(
@@ -45,7 +46,6 @@ export async function recordPasswordFailure(
   identifier: string,
   reason: string,
 ): Promise<Outcome> {
-  await c.svc.lockout.fail(identifier, c.clientIp);
   await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
@@ -72,7 +72,8 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
     const pending = c.ctx.pendingUser;
     if (!pending) return deny();
     const password = parsed.data.password as string;
-    if (await throttled(c, pending.username, pending.id)) return invalid(challengeOf(c), fieldError('password', THROTTLED_MESSAGE));
+    const attempt = await reserveCheck(c, pending.username, pending.id);
+    if (!attempt) return invalid(challengeOf(c), fieldError('password', THROTTLED_MESSAGE));
     const auth = isPlaceholder(pending)
       ? void (await verifyPassword(await dummyHash(c.svc.config.argon2), password, c.svc.config.argon2))
       : await authenticatePassword(c.svc, pending.username, password, c.config.backends);
@@ -84,6 +85,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
         pending.username,
         isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
       );
+    await attempt.release();
     c.ctx.pendingUser = { id: auth.user.id, username: auth.user.username, email: auth.user.email, name: auth.user.name };
     c.ctx.userBackend = auth.backend;
     c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';
