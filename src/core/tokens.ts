@@ -24,7 +24,8 @@ export function generateKey(length = 60): string {
 
 export const tokenProps: Props = {
   pk: S.ro(S.uuid()),
-  managed: S.str({ nullable: true, default: null, 'x-unique': { table: 'tokens', column: 'managed', self: 'token_uuid', message: 'Token with this managed already exists.' } }),
+  // authentik's ManagedSerializer: shown, never written through the API (a sent value is ignored)
+  managed: S.ro(S.str({ nullable: true })),
   identifier: S.str({ maxLength: 255, pattern: SLUG_PATTERN, 'x-slug': 'drf', 'x-unique': { table: 'tokens', column: 'identifier', self: 'token_uuid', message: 'Token with this identifier already exists.' } }),
   intent: S.enumOf(INTENTS, { 'x-optional': true }),
   user: S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true }),
@@ -113,7 +114,7 @@ export function tokenResource(installId: string): ResourceDef<Row> {
         description: (data.description as string) ?? '',
         expires: (data.expires as string | null) ?? null,
         expiring: data.expiring === false ? 0 : 1,
-        managed: (data.managed as string | null) ?? null,
+        managed: null,
       }),
     update: async (tx, existing, data) => {
       const { user: _user, ...rest } = data;
