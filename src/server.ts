@@ -18,6 +18,7 @@ import { mountUsers } from './core/users.js';
 import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
 import { mountDevices } from './core/devices-api/index.js';
+import { pino } from 'pino';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';
 import { Sessions } from './core/sessions.js';
@@ -46,7 +47,7 @@ export async function buildApp(config: Config): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
   await migrate(store, stageMigrations());
   const settings = await loadInstanceSettings(store.db, config.secretKey);
-  await bootstrap(store.db, config);
+  await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(

@@ -5,8 +5,9 @@ import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
 import type { ApiRouter } from '../api/routes.js';
 import { S, SLUG_PATTERN, type Props } from '../api/schema.js';
 import { apiToRow, rowToApi } from '../api/serialize.js';
-import { EmptyBadRequest, NotFound, ValidationError } from '../api/errors.js';
+import { EmptyBadRequest, Forbidden, NotFound, ValidationError } from '../api/errors.js';
 import { hashKey } from '../api/auth.js';
+import { parseDuration } from '../api/duration.js';
 import { validateBody } from '../api/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
@@ -14,7 +15,37 @@ import { renderUsers } from './users.js';
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const DAY_MS = 86_400_000;
+/** authentik's `default_token_duration` (the brand default, `days=1`) */
+const DEFAULT_TOKEN_DURATION_MS = 86_400_000;
+export const USER_ATTRIBUTE_TOKEN_EXPIRING = 'goauthentik.io/user/token-expires';
+export const USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME = 'goauthentik.io/user/token-maximum-lifetime';
+/** shortest key `set_key` accepts (generated keys have 60 characters) */
+export const MIN_KEY_LENGTH = 32;
+
+/**
+ * authentik's maximum lifetime of a user's app passwords: `goauthentik.io/user/token-maximum-lifetime` from the
+ * user's merged attributes (their groups by name, then their own), a timedelta string; else the default duration.
+ */
+export async function maximumTokenLifetimeMs(db: DB | Tx, userId: number): Promise<number> {
+  const groups = await db
+    .selectFrom('user_groups')
+    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+    .select('groups.attributes')
+    .where('user_groups.user_id', '=', userId)
+    .orderBy('groups.name')
+    .execute();
+  const user = await db.selectFrom('users').select('attributes').where('id', '=', userId).executeTakeFirst();
+  let value: unknown;
+  for (const raw of [...groups.map((g) => g.attributes), user?.attributes]) {
+    const attrs = JSON.parse(raw || '{}') as Record<string, unknown>;
+    if (attrs[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME] !== undefined) value = attrs[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME];
+  }
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  return ms ?? DEFAULT_TOKEN_DURATION_MS;
+}
+
+/** a datetime as Python prints an aware UTC one (`2026-12-01 18:15:45.123000+00:00`) */
+const pythonDatetime = (d: Date) => `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 23)}000+00:00`;
 
 export function generateKey(length = 60): string {
   let out = '';
@@ -24,8 +55,9 @@ export function generateKey(length = 60): string {
 
 export const tokenProps: Props = {
   pk: S.ro(S.uuid()),
-  managed: S.str({ nullable: true, default: null, 'x-unique': { table: 'tokens', column: 'managed', self: 'token_uuid', message: 'Token with this managed already exists.' } }),
-  identifier: S.str({ maxLength: 255, pattern: SLUG_PATTERN, 'x-slug': 'drf', 'x-unique': { table: 'tokens', column: 'identifier', self: 'token_uuid', message: 'Token with this identifier already exists.' } }),
+  // authentik's ManagedSerializer: shown, never written through the API (a sent value is ignored)
+  managed: S.ro(S.str({ nullable: true })),
+  identifier: S.str({ maxLength: 255, pattern: SLUG_PATTERN, 'x-slug': 'drf', 'x-unique': { table: 'tokens', column: 'identifier', self: 'identifier', message: 'Token with this identifier already exists.' } }),
   intent: S.enumOf(INTENTS, { 'x-optional': true }),
   user: S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true }),
   user_obj: S.ro(Type.Unsafe({ $ref: '#/components/schemas/User', 'x-computed': true })),
@@ -92,18 +124,27 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       if (!existing) {
         data.intent ??= 'api';
         data.user ??= caller.user.id;
-        if (!caller.superuser) {
-          data.user = caller.user.id;
-          const attrs = JSON.parse(caller.user.attributes || '{}') as Record<string, unknown>;
-          data.expiring = attrs['goauthentik.io/user/token-expires'] !== false;
-        }
+        if (!caller.superuser) data.user = caller.user.id;
       } else if (data.user !== undefined && data.user !== existing.user_id) {
         throw ValidationError.field('user', 'User cannot be changed');
+      }
+      // a user who is not a superuser gets the expiry their `token-expires` attribute says, on every write that sends it
+      if (!caller.superuser && (!existing || data.expiring !== undefined)) {
+        const attrs = JSON.parse(caller.user.attributes || '{}') as Record<string, unknown>;
+        data.expiring = attrs[USER_ATTRIBUTE_TOKEN_EXPIRING] !== false;
       }
       const intent = (data.intent ?? existing?.intent) as string;
       if (data.intent !== undefined && intent !== 'api' && intent !== 'app_password') throw ValidationError.field('intent', `Invalid intent ${intent}`);
       // authentik overwrites an API token's expiry on every write, so an owner cannot push it out by sending `expires`
-      if (intent === 'api') data.expires = new Date(Date.now() + DAY_MS).toISOString();
+      if (intent === 'api') data.expires = new Date(Date.now() + DEFAULT_TOKEN_DURATION_MS).toISOString();
+      if (intent === 'app_password') {
+        const owner = (existing?.user_id ?? data.user) as number;
+        const max = Date.now() + (await maximumTokenLifetimeMs(ctx.db, owner));
+        // as authentik's model default: an app password created without an expiry expires after the default duration
+        if (!existing && (data.expires === undefined || data.expires === null)) data.expires = new Date(Math.min(Date.now() + DEFAULT_TOKEN_DURATION_MS, max)).toISOString();
+        if (typeof data.expires === 'string' && new Date(data.expires).getTime() > max)
+          throw ValidationError.field('expires', `Token expires exceeds maximum lifetime (${pythonDatetime(new Date(max))} UTC).`);
+      }
     },
     insert: (tx, data) =>
       insertToken(tx, {
@@ -113,7 +154,7 @@ export function tokenResource(installId: string): ResourceDef<Row> {
         description: (data.description as string) ?? '',
         expires: (data.expires as string | null) ?? null,
         expiring: data.expiring === false ? 0 : 1,
-        managed: (data.managed as string | null) ?? null,
+        managed: null,
       }),
     update: async (tx, existing, data) => {
       const { user: _user, ...rest } = data;
@@ -154,13 +195,21 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
       post: {
         doc: { operationId: 'core_tokens_set_key_create', tag: 'core', body: 'TokenSetKeyRequest', bodyRequired: true, status: 204 },
         handler: async (req, reply) => {
-          const { row } = await load(req);
+          const { row, caller } = await load(req);
+          // authentik requires the `set_token_key` permission, which a token's owner is not given: superusers only
+          if (!caller.superuser) throw Forbidden.permission();
           // authentik: 400 with an empty body when the key is missing
           const sent = (req.body as { key?: unknown } | null)?.key;
           if (sent === undefined || sent === null || sent === '') throw new EmptyBadRequest();
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
-          await db.updateTable('tokens').set({ key, key_hash: hashKey(key) }).where('token_uuid', '=', row.token_uuid).execute();
+          if (key.length < MIN_KEY_LENGTH) throw ValidationError.field('key', `Ensure this field has at least ${MIN_KEY_LENGTH} characters.`);
+          const keyHash = hashKey(key);
+          await db.transaction().execute(async (tx) => {
+            const clash = await tx.selectFrom('tokens').select('token_uuid').where('key_hash', '=', keyHash).where('token_uuid', '<>', row.token_uuid).executeTakeFirst();
+            if (clash) throw ValidationError.field('key', 'Token with this key already exists.');
+            await tx.updateTable('tokens').set({ key, key_hash: keyHash }).where('token_uuid', '=', row.token_uuid).execute();
+          });
           await router.audit?.(req, 'secret_rotate', { token: { pk: row.token_uuid, identifier: row.identifier } });
           reply.code(204);
           return reply.send();

@@ -141,6 +141,19 @@ export async function insertUser(tx: Tx, data: Record<string, unknown>, password
   return row.id;
 }
 
+/**
+ * Every place that sets a user's password goes through here (not the transparent re-hash at login): the change date
+ * moves (remembered MFA checks are bound to it) and the user's sessions end — all but `keepSession`, the caller's
+ * own when they set their own password — as Django's session hash check does when the stored hash changes.
+ */
+export async function setUserPassword(tx: Tx, userId: number, encoded: string, keepSession?: string): Promise<void> {
+  const now = nowIso();
+  await tx.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', userId).execute();
+  let q = tx.deleteFrom('sessions').where('user_id', '=', userId);
+  if (keepSession) q = q.where('session_key', '<>', keepSession);
+  await q.execute();
+}
+
 const multi = (column: string, values: readonly string[], label = (v: string) => v): FilterSpec => ({
   type: 'custom',
   parse: (vals) => {
@@ -373,8 +386,10 @@ export function mountUsers(router: ApiRouter, db: DB, cfg: Config, installId: st
           const { row } = await load(req);
           const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, { mode: 'create', db });
           const encoded = await hashPassword(data.password as string, cfg.argon2);
-          const now = nowIso();
-          await db.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', row.id).execute();
+          const caller = req.caller!;
+          // a caller setting their own password through a session keeps that session; every other one ends
+          const keep = caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
+          await db.transaction().execute((tx) => setUserPassword(tx, row.id, encoded, keep));
           await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
           reply.code(204);
           return reply.send();

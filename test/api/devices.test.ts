@@ -13,7 +13,7 @@ for (const dialect of dialects()) {
   describe(`device APIs (${dialect})`, () => {
     let srv: TestServer;
     let bob: number;
-    const bobKey = 'bob-api-key-0123456789';
+    const bobKey = 'bob-api-key-0123456789abcdefghijklmn';
     const asBob = (method: string, path: string, b?: unknown) => call(srv, method, path, b, { authorization: `Bearer ${bobKey}` });
 
     before(async () => {

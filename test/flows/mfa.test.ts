@@ -235,6 +235,27 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('last_auth_threshold: a password set since the MFA check ends the remembered check', async () => {
+      await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'hours=1' });
+      try {
+        const u = await totpUser('quinn');
+        const first = await atValidation('quinn');
+        assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component, 'xak-flow-redirect');
+        const remembered = first.b.cookies.get('authentik_mfa')!;
+        assert.ok(remembered);
+        const before = new BrowserSession(srv);
+        before.cookies.set('authentik_mfa', remembered);
+        assert.equal((await atValidation('quinn', {}, before)).ch.component, 'xak-flow-redirect', 'remembered before the change');
+        // the same password set again still counts as a change
+        assert.equal((await call(srv, 'POST', `/core/users/${u.id}/set_password/`, { password: 'quinn-password-1' })).status, 204);
+        const after = new BrowserSession(srv);
+        after.cookies.set('authentik_mfa', remembered);
+        assert.equal((await atValidation('quinn', {}, after)).ch.component, 'ak-stage-authenticator-validate', 'the cookie no longer skips the stage');
+      } finally {
+        await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'seconds=0' });
+      }
+    });
+
     it('not_configured_action: skip logs in a user without devices; deny refuses', async () => {
       await createUser(srv, 'pat', 'pat-password-1');
       assert.equal((await atValidation('pat')).ch.component, 'xak-flow-redirect');

@@ -85,7 +85,7 @@ const thresholdMs = (c: Call) => parseDuration(c.config.last_auth_threshold) ?? 
 function rememberedDevice(c: Call, user: UsersTable, devices: UserDevices): boolean {
   const t = thresholdMs(c);
   if (t <= 0) return false;
-  const claim = readMfaCookie(c.req, c.stage.uuid, user.id, t);
+  const claim = readMfaCookie(c.req, c.stage.uuid, user, t);
   if (!claim || !c.config.device_classes.includes(claim.c)) return false;
   const list = (devices as unknown as Record<string, { id: number }[]>)[claim.c] ?? [];
   return list.some((d) => d.id === claim.d);
@@ -129,7 +129,7 @@ async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'weba
   c.ctx.mfaChallenges = undefined;
   c.ctx.webauthnChallenge = undefined;
   const t = thresholdMs(c);
-  if (t >= 1000) setMfaCookie(c.reply, c.req, { u: user.id, c: cls, d: device.id, s: c.stage.uuid }, t);
+  if (t >= 1000) setMfaCookie(c.reply, c.req, user, { c: cls, d: device.id, s: c.stage.uuid }, t);
   return ok();
 }
 
@@ -235,7 +235,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       c.ctx.mfaChallenges = undefined;
       const device = c.ctx.authMethodArgs?.device;
       const t = thresholdMs(c);
-      if (device && t >= 1000) setMfaCookie(c.reply, c.req, { u: c.ctx.pendingUser!.id!, c: 'webauthn', d: device.pk, s: c.stage.uuid }, t);
+      const owner = device && t >= 1000 ? await userById(c.svc.db, c.ctx.pendingUser!.id!) : undefined;
+      if (device && owner) setMfaCookie(c.reply, c.req, owner, { c: 'webauthn', d: device.pk, s: c.stage.uuid }, t);
       return ok();
     }
     const devices = await userDevices(c.svc.db, user.id);

@@ -61,9 +61,9 @@ for (const dialect of dialects()) {
       // the key authenticates
       const asToken = clients(srv, view.key);
       assert.equal((await body(asToken.core.coreUsersMeRetrieveRaw())).user.username, 'akadmin');
-      assert.equal(await status(api.core.coreTokensSetKeyCreateRaw({ identifier: 'contract-token', tokenSetKeyRequest: { key: 'my-own-key-0123456789' } })), 204);
+      assert.equal(await status(api.core.coreTokensSetKeyCreateRaw({ identifier: 'contract-token', tokenSetKeyRequest: { key: 'my-own-key-0123456789abcdefghijklmn' } })), 204);
       assert.equal((await failure(asToken.core.coreUsersMeRetrieveRaw())).status, 403);
-      assert.equal((await body(clients(srv, 'my-own-key-0123456789').core.coreUsersMeRetrieveRaw())).user.username, 'akadmin');
+      assert.equal((await body(clients(srv, 'my-own-key-0123456789abcdefghijklmn').core.coreUsersMeRetrieveRaw())).user.username, 'akadmin');
       const patched = await body(api.core.coreTokensPartialUpdateRaw({ identifier: 'contract-token', patchedTokenRequest: { description: 'changed', intent: 'api' as never } }));
       assert.equal(patched.description, 'changed');
       const put = await body(api.core.coreTokensUpdateRaw({ identifier: 'contract-token', tokenRequest: { identifier: 'contract-token-2', intent: 'api' as never, expiring: false } }));
@@ -86,8 +86,8 @@ for (const dialect of dialects()) {
     it('a normal user sees only their own tokens and gets 403 on admin lists', async () => {
       const u = await body(api.core.coreUsersCreateRaw({ userRequest: { username: 'plain', name: 'Plain' } }));
       await api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'plain-token', intent: 'api' as never, user: u.pk, expiring: false } });
-      await api.core.coreTokensSetKeyCreateRaw({ identifier: 'plain-token', tokenSetKeyRequest: { key: 'plain-key-0123456789' } });
-      const plain = clients(srv, 'plain-key-0123456789');
+      await api.core.coreTokensSetKeyCreateRaw({ identifier: 'plain-token', tokenSetKeyRequest: { key: 'plain-key-0123456789abcdefghijklmno' } });
+      const plain = clients(srv, 'plain-key-0123456789abcdefghijklmno');
       const mine = await body(plain.core.coreTokensListRaw({}));
       assert.deepEqual(mine.results.map((t: { identifier: string }) => t.identifier), ['plain-token']);
       const denied = await failure(plain.flows.flowsInstancesListRaw({}));
