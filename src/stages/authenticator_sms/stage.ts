@@ -8,6 +8,7 @@ import type { SmsDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { enrolmentUser } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
 
@@ -64,6 +65,10 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
+      if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username }))) {
+        await c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
+        return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      }
       c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: row.id };
       const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
       await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);

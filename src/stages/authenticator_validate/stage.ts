@@ -13,6 +13,7 @@ import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { sendEmailDeviceCode } from '../authenticator_email/device.js';
 import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
 import { duoPush } from '../authenticator_duo/push.js';
@@ -167,15 +168,25 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
 }
 
-async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number) {
+/** sends a code to the chosen device unless a send limit is reached (then false, and nothing is sent) */
+async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number): Promise<boolean> {
   const nonce = (c.ctx.sideChannelNonce ??= newNonce());
+  const reserve = (table: 'email_devices' | 'sms_devices', deviceId: number) =>
+    reserveSend(c.svc.db, c.svc.config.mfaSend, { table, deviceId, nonce, ip: c.clientIp, identifier: user.username });
   if (cls === 'email') {
     const d = devices.email.find((x) => x.id === id);
-    if (d) await sendEmailDeviceCode(c.svc, d, user, nonce);
+    if (d) {
+      if (!(await reserve('email_devices', d.id))) return false;
+      await sendEmailDeviceCode(c.svc, d, user, nonce);
+    }
   } else {
     const d = devices.sms.find((x) => x.id === id);
-    if (d) await sendSmsDeviceCode(c.svc, d, nonce);
+    if (d) {
+      if (!(await reserve('sms_devices', d.id))) return false;
+      await sendSmsDeviceCode(c.svc, d, nonce);
+    }
   }
+  return true;
 }
 
 /** an MFA failure counts in the shared failure records and is logged (reason server-side only) */
@@ -204,6 +215,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     }
     if (devices && rememberedDevice(c, user, devices)) return ok();
     c.ctx.mfaChallenges = challenges;
+    // the login attempt's name for e-mail/SMS codes and their send limit, fixed before any parallel request can pick its own
+    if (challenges.some((o) => o.device_class === 'email' || o.device_class === 'sms')) c.ctx.sideChannelNonce ??= newNonce();
     if (!challenges.length) return notConfigured(c);
     return show(challengeOf(challenges));
   },
@@ -244,8 +257,9 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
     const offers = (cls: string[]) => offered.some((o) => cls.includes(o.device_class));
-    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt
-    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms')) await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid));
+    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt, within the send limits
+    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms'))
+      if (!(await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid)))) return rerender(fieldError('selected_challenge', SEND_LIMIT_MESSAGE));
 
     if (typeof data.code === 'string') {
       if (!offers(['totp', 'static', 'email', 'sms'])) return rerender(fieldError('code', 'No compatible device class allowed'));
