@@ -140,6 +140,27 @@ for (const dialect of dialects()) {
       assert.deepEqual(replay.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
     });
 
+    it('WebAuthn: a credential registered under another relying party is refused, even for an assertion that matches the request', async () => {
+      const id = await createUser(srv, 'rpid', 'rpid-password-1');
+      await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'key of keystage.test', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'keystage.test', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .execute();
+      try {
+        // the request names localhost (the relying party the vector was signed for); the key was registered for keystage.test
+        const { b, ch } = await atValidation('rpid', { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' });
+        assert.equal(ch.device_challenges.find((c: { device_class: string }) => c.device_class === 'webauthn').challenge.rpId, 'localhost');
+        await useVectorChallenge(b);
+        const r = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+        assert.deepEqual(r.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
+        const row = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('credential_id', '=', VECTOR.credentialId).executeTakeFirstOrThrow();
+        assert.equal(row.sign_count, 0, 'nothing stored');
+      } finally {
+        await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      }
+    });
+
     it('webauthn_allowed_device_types restricts known authenticator models only; the message names the brand', async () => {
       const yubikey5 = 'cb69481e-8ff7-4039-93ec-0a2729a154a8';
       const yubikey5nfc = '2fc0579f-8113-47ea-b116-bb5a8db9202a';
@@ -267,6 +288,37 @@ for (const dialect of dialects()) {
       assert.deepEqual(sel.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
       const bad = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'webauthn', device_uid: 'quox', challenge: {} } });
       assert.deepEqual(bad.response_errors, { selected_challenge: [{ string: 'invalid challenge selected', code: 'invalid' }] });
+    });
+  });
+
+  describe(`executor: WebAuthn relying party from KEYSTAGE_EXTERNAL_URL (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      // no trusted proxy: X-Forwarded-Host is ignored; the Host header is whatever the client says
+      srv = await startServer(dialect, { secretKey: SECRET, externalUrl: new URL('http://localhost:9000/') });
+    });
+    after(async () => srv.close());
+
+    it('the challenge names the configured host whatever Host/X-Forwarded-Host say, and assertions are checked against it', async () => {
+      const id = await createUser(srv, 'ext', 'ext-password-1');
+      const now = new Date().toISOString();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'key', confirmed: 1, created: now, last_updated: now, last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .execute();
+      const b = new BrowserSession(srv, { 'x-forwarded-host': 'evil.test', 'x-forwarded-proto': 'https' });
+      await b.get(FLOW);
+      await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ext' });
+      const ch = await b.solve(FLOW, { component: 'ak-stage-password', password: 'ext-password-1' });
+      assert.equal(ch.device_challenges[0].challenge.rpId, 'localhost');
+      const key = b.cookies.get('authentik_session')!;
+      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
+      const data = JSON.parse(row.data);
+      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      // signed for origin http://localhost:9000, sent to 127.0.0.1: the configured origin is what counts
+      const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
     });
   });
 }

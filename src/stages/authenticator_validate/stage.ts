@@ -52,7 +52,7 @@ async function subject(c: Call): Promise<UsersTable | undefined> {
 function webauthnOptions(c: Call, devices: UserDevices) {
   const challenge = newWebAuthnChallenge();
   c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
+  return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
 }
 
 async function configurationStages(c: Call) {
@@ -161,8 +161,8 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
     challenge,
-    origin: originOf(c.req),
-    rpId: rpIdOf(c.req),
+    origin: originOf(c.req, c.svc.config.externalUrl),
+    rpId: rpIdOf(c.req, c.svc.config.externalUrl),
     requireUserVerification: c.config.webauthn_user_verification === 'required',
   });
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
