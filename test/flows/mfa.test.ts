@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
 import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
 import { hashStaticToken } from '../../src/core/mfa/static.js';
@@ -279,6 +280,43 @@ for (const dialect of dialects()) {
       await b.get(slug);
       const r = await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'quin', password: 'quin-password-1' });
       assert.equal(r.component, 'ak-stage-access-denied');
+    });
+
+    it('a right code sent before the stage has offered any challenge in this plan is refused (no compatible device class)', async () => {
+      const u = await totpUser('early');
+      const jar = new CookieJar();
+      const post = async (body: Record<string, unknown>) => {
+        // no redirect followed: the validation stage is not rendered between the password and the code
+        const res = await fetch(`${srv.api}/flows/executor/${FLOW}/?query=`, { method: 'POST', headers: jar.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body), redirect: 'manual' });
+        jar.keep(res);
+        return res;
+      };
+      assert.equal((await (await jar.fetch(`${srv.api}/flows/executor/${FLOW}/?query=`)).json()).component, 'ak-stage-identification');
+      assert.equal((await post({ component: 'ak-stage-identification', uid_field: 'early' })).status, 302);
+      assert.equal((await post({ component: 'ak-stage-password', password: 'early-password-1' })).status, 302);
+      const early = await post({ component: 'ak-stage-authenticator-validate', code: code(u.key) });
+      assert.equal(early.status, 200);
+      const body = await early.json();
+      assert.equal(body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(body.response_errors, { code: [{ string: 'No compatible device class allowed', code: 'invalid' }] });
+      const row = await srv.app.store.db.selectFrom('totp_devices').select(['last_used', 'last_t']).where('id', '=', u.device).executeTakeFirstOrThrow();
+      assert.deepEqual(row, { last_used: null, last_t: -1 }, 'the code was not spent');
+      // the refusal rendered the stage: now the same code logs in
+      const done = await post({ component: 'ak-stage-authenticator-validate', code: code(u.key) });
+      assert.equal(done.status, 302);
+    });
+
+    it('an anonymous POST to a validation stage outside an authentication flow shows the stage again, empty', async () => {
+      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'enrol-validate', not_configured_action: 'deny' });
+      const slug = await flowOf(srv, 'enrol-with-validate', [validate], { designation: 'enrollment' });
+      const jar = new CookieJar();
+      const res = await jar.fetch(`${srv.api}/flows/executor/${slug}/?query=`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ component: 'ak-stage-authenticator-validate', code: '123456' }) });
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.equal(body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(body.device_challenges, []);
+      assert.deepEqual(body.configuration_stages, []);
+      assert.deepEqual(body.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
     });
 
     it('selection: an offered challenge alone is "Empty response"; a foreign one is refused', async () => {

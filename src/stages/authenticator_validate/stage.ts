@@ -240,6 +240,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       return ok();
     }
     if (!user) {
+      // nobody to check outside an authentication flow: the stage is shown again, empty (authentik)
+      if (!c.ctx.pendingUser && c.flow.designation !== 'authentication') return rerender(fieldError('non_field_errors', 'Empty response'));
       const passwordless = (c.ctx.mfaChallenges ?? []).some((o) => o.device_uid === '-1');
       if (c.ctx.pendingUser || !passwordless) return deny();
       if (!data.webauthn) return rerender(fieldError('non_field_errors', 'Empty response'));
@@ -252,7 +254,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       return ok();
     }
     const devices = await userDevices(c.svc.db, user.id);
-    const offered = c.ctx.mfaChallenges ?? deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => ({}));
+    // only what this stage has offered in this plan counts: nothing before it has sent a challenge (authentik)
+    const offered = c.ctx.mfaChallenges ?? [];
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
