@@ -82,6 +82,8 @@ for (const dialect of dialects()) {
       assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '000000' === code ? '111111' : '000000' })).component, 'ak-stage-authenticator-email');
       await new Promise((r) => setTimeout(r, 1100)); // the failure throttles the device for a second
       assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code })).component, 'xak-flow-redirect');
+      const audit = await call(srv, 'GET', '/events/events/?action=model_created&username=eve-mail');
+      assert.deepEqual(audit.body.results.map((e: { context: { model: { model_name: string; name: string } } }) => [e.context.model.model_name, e.context.model.name]), [['emaildevice', 'Email']]);
 
       const next = await toMfa(emailFlow, 'eve-mail');
       assert.equal(next.ch.component, 'ak-stage-authenticator-validate');

@@ -8,7 +8,7 @@ import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
 
 type Call = StageCall<EmailStageConfig>;
@@ -84,6 +84,7 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
     if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: undefined };
+    await deviceEnrolled(c, user, 'email', d);
     return ok();
   },
 };

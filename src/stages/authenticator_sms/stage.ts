@@ -9,7 +9,7 @@ import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
 
 type Call = StageCall<SmsStageConfig>;
@@ -80,6 +80,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
     await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: undefined };
+    await deviceEnrolled(c, user, 'sms', d);
     return ok();
   },
 };
