@@ -175,7 +175,7 @@ for (const dialect of dialects()) {
     let emailStage: string;
     let smsStage: string;
     let flow: string;
-    const LIMIT = { device: 4, attempt: 2, ip: 1000, account: 1000, windowMs: 3_600_000 };
+    const LIMIT = { device: 4, attempt: 2, ip: 1000, account: 6, windowMs: 3_600_000 };
     const SEND_LIMIT = [{ string: 'Too many codes were sent. Please wait a while before requesting another one.', code: 'invalid' }];
     before(async () => {
       smtp = await new SmtpSink().start();
@@ -241,6 +241,20 @@ for (const dialect of dialects()) {
       assert.equal(answers.filter((a) => a.response_errors?.selected_challenge).length, 30 - sent);
       const row = await srv.app.store.db.selectFrom('mfa_sends').select('count').where('scope', '=', 'device').where('key', 'like', 'sms_devices:%').executeTakeFirstOrThrow();
       assert.ok(Number(row.count) <= LIMIT.device);
+    });
+
+    it('codes for one identifier stop at the account limit, across devices and login attempts', async () => {
+      await userWithDevices('acct', '+15550304');
+      for (let i = 0; i < 3; i++) {
+        const { b, email, sms: phone } = await toMfa('acct');
+        for (const sel of [email, phone]) assert.equal((await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel })).response_errors.selected_challenge, undefined);
+      }
+      const fourth = await toMfa('acct');
+      const r = await fourth.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: fourth.email });
+      assert.deepEqual(r.response_errors, { selected_challenge: SEND_LIMIT });
+      assert.deepEqual([mailsTo('acct@example.com'), smsTo('+15550304')], [3, 3]);
+      const counters = await srv.app.store.db.selectFrom('mfa_sends').select(['scope', 'count']).where('key', '=', 'acct').execute();
+      assert.deepEqual(counters.map((c) => [c.scope, Number(c.count)]), [['account', 6]], 'the refused send reserved nothing');
     });
 
     it('a new code for one login attempt leaves the code of another attempt working', async () => {
