@@ -49,6 +49,22 @@ export interface Config {
   twilioApiUrl: string;
   /** authentik's brand title: TOTP issuer, WebAuthn relying-party name, Duo push type, "Contact your … administrator" */
   brandTitle: string;
+  /** how many e-mail/SMS codes may be sent, per scope, within `windowMs` (0 = that scope is unlimited) */
+  mfaSend: MfaSendConfig;
+  /** the URL people reach Keystage at (WebAuthn relying-party ID and origin); undefined = the request's host */
+  externalUrl: URL | undefined;
+}
+
+export interface MfaSendConfig {
+  /** codes sent to one device */
+  device: number;
+  /** codes sent in one login attempt (flow execution) */
+  attempt: number;
+  /** codes requested from one client IP */
+  ip: number;
+  /** codes sent for one identifier (all of its devices) */
+  account: number;
+  windowMs: number;
 }
 
 export interface LockoutConfig {
@@ -78,6 +94,18 @@ function int(env: Env, fallback: number, ...names: string[]): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${names[0]} must be a non-negative integer, got "${raw}"`);
   return n;
+}
+
+function externalUrl(raw: string | undefined): URL | undefined {
+  if (raw === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`KEYSTAGE_EXTERNAL_URL must be an absolute URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`KEYSTAGE_EXTERNAL_URL must be an http(s) URL, got "${raw}"`);
+  return u;
 }
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
@@ -124,6 +152,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     twilioApiUrl: pick(env, 'KEYSTAGE_TWILIO_API_URL') ?? 'https://api.twilio.com',
     brandTitle: pick(env, 'KEYSTAGE_BRAND_TITLE') ?? 'authentik',
+    mfaSend: {
+      device: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_DEVICE'),
+      attempt: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_ATTEMPT'),
+      ip: int(env, 30, 'KEYSTAGE_MFA_SEND_LIMIT_IP'),
+      account: int(env, 10, 'KEYSTAGE_MFA_SEND_LIMIT_ACCOUNT'),
+      windowMs: Math.max(1, int(env, 60, 'KEYSTAGE_MFA_SEND_WINDOW_MINUTES')) * 60_000,
+    },
+    externalUrl: externalUrl(pick(env, 'KEYSTAGE_EXTERNAL_URL')),
   };
   return { ...cfg, ...overrides };
 }

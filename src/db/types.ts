@@ -193,6 +193,24 @@ export interface SmsDevicesTable extends SideChannelColumns {
   phone_number: string;
 }
 
+/** an e-mail or SMS code of one device for one login attempt (migration 0009) */
+export interface MfaCodesTable {
+  device_table: 'email_devices' | 'sms_devices';
+  device_id: number;
+  /** SHA-256 (hex) of the login attempt's nonce */
+  attempt: string;
+  token_hash: string;
+  valid_until: string;
+}
+
+/** codes sent per scope ("device", "attempt", "ip", "account") and key, within a window (migration 0009) */
+export interface MfaSendsTable {
+  scope: string;
+  key: string;
+  count: number;
+  window_start: string;
+}
+
 export interface DuoDevicesTable extends DeviceCommon {
   stage: string | null;
   duo_user_id: string;
@@ -224,6 +242,8 @@ export interface Database {
   email_devices: EmailDevicesTable;
   sms_devices: SmsDevicesTable;
   duo_devices: DuoDevicesTable;
+  mfa_codes: MfaCodesTable;
+  mfa_sends: MfaSendsTable;
   /** PostgreSQL only (migration 0006, config-epoch.ts) */
   keystage_config_epoch: { id: number; epoch: number | string };
 }

@@ -2,6 +2,7 @@
 import type { UsersTable } from '../db/types.js';
 import { isPlaceholder } from '../flows/context.js';
 import type { StageCall } from '../flows/runtime.js';
+import { DEVICE_CLASSES } from '../core/devices-api/classes.js';
 
 /** the pending user (a real one), else the logged-in user; undefined when there is nobody to enrol */
 export async function enrolmentUser(c: StageCall<unknown>): Promise<UsersTable | undefined> {
@@ -10,4 +11,17 @@ export async function enrolmentUser(c: StageCall<unknown>): Promise<UsersTable |
     return (await c.svc.db.selectFrom('users').selectAll().where('id', '=', p.id!).executeTakeFirst()) as UsersTable | undefined;
   if (p) return undefined;
   return c.requestUser;
+}
+
+/**
+ * A device enrolled in a setup stage is audited as authentik audits a created model: `model_created`, by the
+ * device's owner, with the device (app, model_name, pk, name) in the context.
+ */
+export async function deviceEnrolled(c: StageCall<unknown>, user: UsersTable, cls: keyof typeof DEVICE_CLASSES, device: { id: number; name: string }): Promise<void> {
+  const d = DEVICE_CLASSES[cls];
+  await c.svc.events.emit('model_created', {
+    user: { pk: user.id, username: user.username, email: user.email },
+    clientIp: c.clientIp,
+    context: { model: { app: d.app, model_name: d.model.toLowerCase(), pk: device.id, name: device.name }, stage: c.stage.name },
+  });
 }

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
-import { dialects, startServer, type TestServer } from '../helpers/server.js';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
 
@@ -84,6 +84,30 @@ for (const dialect of dialects()) {
       await new Promise((r) => setTimeout(r, 10));
       const twice = await toMfa(choice, 'vic');
       assert.equal((await twice.b.solve(choice, { component: 'ak-stage-authenticator-validate', code: codes.codes[0] })).component, 'ak-stage-authenticator-validate', 'a code works once');
+    });
+
+    it('a device enrolled during login is audited: model_created by its owner, the device in the context', async () => {
+      const id = await createUser(srv, 'ada', 'ada-password-1');
+      const { b, ch } = await toMfa(single, 'ada');
+      assert.equal((await b.solve(single, { component: 'ak-stage-authenticator-totp', code: codeFrom(ch.config_url) })).component, 'xak-flow-redirect');
+      const totp = await srv.app.store.db.selectFrom('totp_devices').select('id').where('user_id', '=', id).executeTakeFirstOrThrow();
+      const other = await createUser(srv, 'bob-codes', 'bob-codes-password-1');
+      const c = await toMfa(choice, 'bob-codes');
+      await c.b.solve(choice, { component: 'ak-stage-authenticator-validate', selected_stage: staticSetup });
+      assert.equal((await c.b.solve(choice, { component: 'ak-stage-authenticator-static' })).component, 'xak-flow-redirect');
+      const codes = await srv.app.store.db.selectFrom('static_devices').select(['id', 'name']).where('user_id', '=', other).executeTakeFirstOrThrow();
+
+      const r = await call(srv, 'GET', '/events/events/?action=model_created&username=ada');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.results.length, 1);
+      const ev = r.body.results[0];
+      assert.deepEqual(ev.user, { pk: id, username: 'ada', email: 'ada@example.com' });
+      assert.equal(ev.client_ip, '127.0.0.1');
+      assert.deepEqual(ev.context.model, { app: 'authentik_stages_authenticator_totp', model_name: 'totpdevice', pk: totp.id, name: 'Authenticator app' });
+      const s2 = await call(srv, 'GET', '/events/events/?action=model_created&username=bob-codes');
+      assert.deepEqual(s2.body.results.map((e: { context: { model: unknown } }) => e.context.model), [
+        { app: 'authentik_stages_authenticator_static', model_name: 'staticdevice', pk: codes.id, name: codes.name },
+      ]);
     });
 
     it('abandoning enrolment leaves no usable device; starting again does not skip it', async () => {

@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
 import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
 import { hashStaticToken } from '../../src/core/mfa/static.js';
@@ -138,6 +139,27 @@ for (const dialect of dialects()) {
       await useVectorChallenge(again.b);
       const replay = await again.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
       assert.deepEqual(replay.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
+    });
+
+    it('WebAuthn: a credential registered under another relying party is refused, even for an assertion that matches the request', async () => {
+      const id = await createUser(srv, 'rpid', 'rpid-password-1');
+      await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'key of keystage.test', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'keystage.test', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .execute();
+      try {
+        // the request names localhost (the relying party the vector was signed for); the key was registered for keystage.test
+        const { b, ch } = await atValidation('rpid', { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' });
+        assert.equal(ch.device_challenges.find((c: { device_class: string }) => c.device_class === 'webauthn').challenge.rpId, 'localhost');
+        await useVectorChallenge(b);
+        const r = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+        assert.deepEqual(r.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
+        const row = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('credential_id', '=', VECTOR.credentialId).executeTakeFirstOrThrow();
+        assert.equal(row.sign_count, 0, 'nothing stored');
+      } finally {
+        await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
+      }
     });
 
     it('webauthn_allowed_device_types restricts known authenticator models only; the message names the brand', async () => {
@@ -281,6 +303,43 @@ for (const dialect of dialects()) {
       assert.equal(r.component, 'ak-stage-access-denied');
     });
 
+    it('a right code sent before the stage has offered any challenge in this plan is refused (no compatible device class)', async () => {
+      const u = await totpUser('early');
+      const jar = new CookieJar();
+      const post = async (body: Record<string, unknown>) => {
+        // no redirect followed: the validation stage is not rendered between the password and the code
+        const res = await fetch(`${srv.api}/flows/executor/${FLOW}/?query=`, { method: 'POST', headers: jar.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body), redirect: 'manual' });
+        jar.keep(res);
+        return res;
+      };
+      assert.equal((await (await jar.fetch(`${srv.api}/flows/executor/${FLOW}/?query=`)).json()).component, 'ak-stage-identification');
+      assert.equal((await post({ component: 'ak-stage-identification', uid_field: 'early' })).status, 302);
+      assert.equal((await post({ component: 'ak-stage-password', password: 'early-password-1' })).status, 302);
+      const early = await post({ component: 'ak-stage-authenticator-validate', code: code(u.key) });
+      assert.equal(early.status, 200);
+      const body = await early.json();
+      assert.equal(body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(body.response_errors, { code: [{ string: 'No compatible device class allowed', code: 'invalid' }] });
+      const row = await srv.app.store.db.selectFrom('totp_devices').select(['last_used', 'last_t']).where('id', '=', u.device).executeTakeFirstOrThrow();
+      assert.deepEqual(row, { last_used: null, last_t: -1 }, 'the code was not spent');
+      // the refusal rendered the stage: now the same code logs in
+      const done = await post({ component: 'ak-stage-authenticator-validate', code: code(u.key) });
+      assert.equal(done.status, 302);
+    });
+
+    it('an anonymous POST to a validation stage outside an authentication flow shows the stage again, empty', async () => {
+      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'enrol-validate', not_configured_action: 'deny' });
+      const slug = await flowOf(srv, 'enrol-with-validate', [validate], { designation: 'enrollment' });
+      const jar = new CookieJar();
+      const res = await jar.fetch(`${srv.api}/flows/executor/${slug}/?query=`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ component: 'ak-stage-authenticator-validate', code: '123456' }) });
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.equal(body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(body.device_challenges, []);
+      assert.deepEqual(body.configuration_stages, []);
+      assert.deepEqual(body.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
+    });
+
     it('selection: an offered challenge alone is "Empty response"; a foreign one is refused', async () => {
       const u = await totpUser('rae');
       const { b } = await atValidation('rae');
@@ -288,6 +347,37 @@ for (const dialect of dialects()) {
       assert.deepEqual(sel.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
       const bad = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'webauthn', device_uid: 'quox', challenge: {} } });
       assert.deepEqual(bad.response_errors, { selected_challenge: [{ string: 'invalid challenge selected', code: 'invalid' }] });
+    });
+  });
+
+  describe(`executor: WebAuthn relying party from KEYSTAGE_EXTERNAL_URL (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      // no trusted proxy: X-Forwarded-Host is ignored; the Host header is whatever the client says
+      srv = await startServer(dialect, { secretKey: SECRET, externalUrl: new URL('http://localhost:9000/') });
+    });
+    after(async () => srv.close());
+
+    it('the challenge names the configured host whatever Host/X-Forwarded-Host say, and assertions are checked against it', async () => {
+      const id = await createUser(srv, 'ext', 'ext-password-1');
+      const now = new Date().toISOString();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({ user_id: id, name: 'key', confirmed: 1, created: now, last_updated: now, last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .execute();
+      const b = new BrowserSession(srv, { 'x-forwarded-host': 'evil.test', 'x-forwarded-proto': 'https' });
+      await b.get(FLOW);
+      await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ext' });
+      const ch = await b.solve(FLOW, { component: 'ak-stage-password', password: 'ext-password-1' });
+      assert.equal(ch.device_challenges[0].challenge.rpId, 'localhost');
+      const key = b.cookies.get('authentik_session')!;
+      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
+      const data = JSON.parse(row.data);
+      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      // signed for origin http://localhost:9000, sent to 127.0.0.1: the configured origin is what counts
+      const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
     });
   });
 }

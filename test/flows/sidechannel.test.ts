@@ -77,11 +77,13 @@ for (const dialect of dialects()) {
       assert.match(code, /^\d{6}$/);
       assert.match(mail.raw, new RegExp(`Subject: Your code ${code}`));
       assert.match(mail.raw.replace(/=\r?\n/g, ''), /Hello eve-mail, your sign-in code is \d{6}/);
-      const stored = await srv.app.store.db.selectFrom('email_devices').select(['token_hash', 'confirmed']).executeTakeFirstOrThrow();
-      assert.notEqual(stored.token_hash, code, 'stored hashed');
+      const stored = await srv.app.store.db.selectFrom('mfa_codes').select(['token_hash', 'attempt']).where('device_table', '=', 'email_devices').executeTakeFirstOrThrow();
+      assert.match(stored.token_hash, /^[0-9a-f]{64}$/, 'stored hashed');
       assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '000000' === code ? '111111' : '000000' })).component, 'ak-stage-authenticator-email');
       await new Promise((r) => setTimeout(r, 1100)); // the failure throttles the device for a second
       assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code })).component, 'xak-flow-redirect');
+      const audit = await call(srv, 'GET', '/events/events/?action=model_created&username=eve-mail');
+      assert.deepEqual(audit.body.results.map((e: { context: { model: { model_name: string; name: string } } }) => [e.context.model.model_name, e.context.model.name]), [['emaildevice', 'Email']]);
 
       const next = await toMfa(emailFlow, 'eve-mail');
       assert.equal(next.ch.component, 'ak-stage-authenticator-validate');
@@ -163,6 +165,109 @@ for (const dialect of dialects()) {
       const taken = await other.b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' });
       assert.deepEqual(taken.response_errors, { phone_number: [{ string: 'Invalid phone number', code: 'invalid' }] });
       assert.equal(sms.messages.length, sent);
+    });
+  });
+
+  describe(`executor: e-mail and SMS send limits (${dialect})`, () => {
+    let srv: TestServer;
+    let smtp: SmtpSink;
+    let sms: SmsGateway;
+    let emailStage: string;
+    let smsStage: string;
+    let flow: string;
+    const LIMIT = { device: 4, attempt: 2, ip: 1000, account: 6, windowMs: 3_600_000 };
+    const SEND_LIMIT = [{ string: 'Too many codes were sent. Please wait a while before requesting another one.', code: 'invalid' }];
+    before(async () => {
+      smtp = await new SmtpSink().start();
+      sms = await new SmsGateway().start();
+      srv = await startServer(dialect, { twilioApiUrl: sms.url, mfaSend: LIMIT });
+      const s = await defaultStages(srv);
+      emailStage = await createStage(srv, '/stages/authenticator/email/', { name: 'limit-mail', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', token_expiry: 'minutes=5' });
+      smsStage = await createStage(srv, '/stages/authenticator/sms/', { name: 'limit-sms', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC1', auth: 't' });
+      const v = await createStage(srv, '/stages/authenticator/validate/', { name: 'limit-validate', device_classes: ['email', 'sms'], not_configured_action: 'deny' });
+      flow = await flowOf(srv, 'mfa-limits', [s.identification, s.password, v, s.login]);
+    });
+    after(async () => {
+      await srv.close();
+      await smtp.close();
+      await sms.close();
+    });
+
+    /** a user with a confirmed e-mail device and a confirmed SMS device */
+    async function userWithDevices(name: string, phone: string) {
+      const id = await createUser(srv, name, `${name}-password-1`);
+      const now = new Date().toISOString();
+      const common = { user_id: id, confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null };
+      await srv.app.store.db.insertInto('email_devices').values({ ...common, stage: emailStage, name: 'Email', email: `${name}@example.com` } as never).execute();
+      await srv.app.store.db.insertInto('sms_devices').values({ ...common, stage: smsStage, name: 'SMS', phone_number: phone } as never).execute();
+    }
+    async function toMfa(user: string) {
+      const b = new BrowserSession(srv);
+      await b.get(flow);
+      await b.solve(flow, { component: 'ak-stage-identification', uid_field: user });
+      const ch = await b.solve(flow, { component: 'ak-stage-password', password: `${user}-password-1` });
+      assert.equal(ch.component, 'ak-stage-authenticator-validate');
+      const pick = (cls: string) => {
+        const { last_used: _lu, ...c } = ch.device_challenges.find((d: { device_class: string }) => d.device_class === cls);
+        return c;
+      };
+      return { b, email: pick('email'), sms: pick('sms') };
+    }
+    const mailsTo = (to: string) => smtp.mails.filter((m) => m.to.includes(to)).length;
+    const smsTo = (to: string) => sms.messages.filter((m) => m.to === to).length;
+
+    it('parallel selects in one login attempt send at most the attempt limit; the rest get a field error and no message', async () => {
+      await userWithDevices('para', '+15550301');
+      const { b, email } = await toMfa('para');
+      const answers = await Promise.all(Array.from({ length: 12 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: email })));
+      const refused = answers.filter((a) => JSON.stringify(a.response_errors) === JSON.stringify({ selected_challenge: SEND_LIMIT }));
+      assert.ok(mailsTo('para@example.com') <= LIMIT.attempt, `sent ${mailsTo('para@example.com')}`);
+      assert.ok(mailsTo('para@example.com') >= 1);
+      assert.equal(refused.length + mailsTo('para@example.com'), 12, 'every select either sent a code or was refused');
+      // the attempt's limit covers its other devices too: switching to SMS sends nothing more
+      const viaSms = await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: (await b.get(flow)).device_challenges.find((d: { device_class: string }) => d.device_class === 'sms') });
+      assert.deepEqual(viaSms.response_errors, { selected_challenge: SEND_LIMIT });
+      assert.equal(smsTo('+15550301'), 0);
+    });
+
+    it('parallel selects from many login attempts send at most the device limit', async () => {
+      await userWithDevices('many', '+15550302');
+      const attempts = await Promise.all(Array.from({ length: 6 }, () => toMfa('many')));
+      const answers = await Promise.all(
+        attempts.flatMap(({ b, sms: sel }) => Array.from({ length: 5 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel }))),
+      );
+      const sent = smsTo('+15550302');
+      assert.ok(sent <= LIMIT.device && sent >= 1, `sent ${sent}`);
+      assert.equal(answers.filter((a) => a.response_errors?.selected_challenge).length, 30 - sent);
+      const row = await srv.app.store.db.selectFrom('mfa_sends').select('count').where('scope', '=', 'device').where('key', 'like', 'sms_devices:%').executeTakeFirstOrThrow();
+      assert.ok(Number(row.count) <= LIMIT.device);
+    });
+
+    it('codes for one identifier stop at the account limit, across devices and login attempts', async () => {
+      await userWithDevices('acct', '+15550304');
+      for (let i = 0; i < 3; i++) {
+        const { b, email, sms: phone } = await toMfa('acct');
+        for (const sel of [email, phone]) assert.equal((await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel })).response_errors.selected_challenge, undefined);
+      }
+      const fourth = await toMfa('acct');
+      const r = await fourth.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: fourth.email });
+      assert.deepEqual(r.response_errors, { selected_challenge: SEND_LIMIT });
+      assert.deepEqual([mailsTo('acct@example.com'), smsTo('+15550304')], [3, 3]);
+      const counters = await srv.app.store.db.selectFrom('mfa_sends').select(['scope', 'count']).where('key', '=', 'acct').execute();
+      assert.deepEqual(counters.map((c) => [c.scope, Number(c.count)]), [['account', 6]], 'the refused send reserved nothing');
+    });
+
+    it('a new code for one login attempt leaves the code of another attempt working', async () => {
+      await userWithDevices('twice', '+15550303');
+      const one = await toMfa('twice');
+      await one.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: one.email });
+      const codeOne = smtp.lastCode('twice@example.com')!;
+      const two = await toMfa('twice');
+      await two.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: two.email });
+      const codeTwo = smtp.lastCode('twice@example.com')!;
+      assert.equal(mailsTo('twice@example.com'), 2);
+      assert.equal((await one.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeOne })).component, 'xak-flow-redirect');
+      assert.equal((await two.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeTwo })).component, 'xak-flow-redirect');
     });
   });
 }

@@ -1,9 +1,10 @@
 /**
- * One-time codes sent by e-mail or SMS: 6 random digits, stored only as an HMAC bound to the login attempt
- * (a nonce kept in the flow state), expiring, and consumed by a conditional UPDATE so a code works once, even
- * under concurrent use. Failed checks back off like the other code-based devices.
+ * One-time codes sent by e-mail or SMS: 6 random digits, stored only as an HMAC, one row per device and login
+ * attempt (a nonce kept in the flow state; the row holds its SHA-256), expiring, and consumed by a conditional
+ * DELETE so a code works once, even under concurrent use. A new code for one login attempt leaves the codes of
+ * other attempts working. Failed checks back off like the other code-based devices.
  */
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../../db/index.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
 
@@ -11,40 +12,60 @@ export type SideChannelTable = 'email_devices' | 'sms_devices';
 
 export interface SideChannelDevice extends ThrottleState {
   id: number;
-  token_hash: string | null;
-  valid_until: string | null;
 }
 
 export const newNonce = () => randomBytes(16).toString('base64url');
 export const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
 const hmac = (secret: string, nonce: string, code: string) => createHmac('sha256', secret).update(`${nonce}:${code}`).digest('hex');
+/** how a login attempt is named in the database: never the nonce itself */
+export const attemptKey = (nonce: string) => createHash('sha256').update(nonce).digest('hex');
 
 /** a fresh code for the device, valid for `ttlMs`, usable only by the flow holding `nonce`; returns it for sending */
 export async function issueCode(db: DB, table: SideChannelTable, id: number, secretKey: string, nonce: string, ttlMs: number): Promise<string> {
   const code = newCode();
+  const now = new Date();
+  const row = { device_table: table, device_id: id, attempt: attemptKey(nonce), token_hash: hmac(secretKey, nonce, code), valid_until: new Date(now.getTime() + ttlMs).toISOString() };
   await db
-    .updateTable(table)
-    .set({ token_hash: hmac(secretKey, nonce, code), valid_until: new Date(Date.now() + ttlMs).toISOString() })
-    .where('id', '=', id)
+    .insertInto('mfa_codes')
+    .values(row)
+    .onConflict((oc) => oc.columns(['device_table', 'device_id', 'attempt']).doUpdateSet({ token_hash: row.token_hash, valid_until: row.valid_until }))
     .execute();
+  // expired codes of any device are of no use to anyone
+  await db.deleteFrom('mfa_codes').where('valid_until', '<', now.toISOString()).execute();
   return code;
 }
 
 /** true when `code` is the device's current code for this flow and unexpired; the code is spent */
 export async function consumeCode(db: DB, table: SideChannelTable, d: SideChannelDevice, secretKey: string, nonce: string, code: string, factor: number): Promise<boolean> {
   const token = code.trim();
-  if (!/^\d{6}$/.test(token) || !d.token_hash || !d.valid_until || isThrottled(d, factor)) return false;
-  const want = Buffer.from(d.token_hash, 'hex');
+  if (!/^\d{6}$/.test(token) || isThrottled(d, factor)) return false;
+  const attempt = attemptKey(nonce);
+  const stored = await db
+    .selectFrom('mfa_codes')
+    .select(['token_hash', 'valid_until'])
+    .where('device_table', '=', table)
+    .where('device_id', '=', d.id)
+    .where('attempt', '=', attempt)
+    .executeTakeFirst();
+  if (!stored) return false;
+  const want = Buffer.from(stored.token_hash, 'hex');
   const got = Buffer.from(hmac(secretKey, nonce, token), 'hex');
   const now = new Date().toISOString();
-  if (want.length === got.length && timingSafeEqual(want, got) && d.valid_until > now) {
+  if (want.length === got.length && timingSafeEqual(want, got) && stored.valid_until > now) {
     const res = await db
-      .updateTable(table)
-      .set({ token_hash: null, valid_until: null, last_used: now, last_updated: now, ...throttleReset })
-      .where('id', '=', d.id)
-      .where('token_hash', '=', d.token_hash)
+      .deleteFrom('mfa_codes')
+      .where('device_table', '=', table)
+      .where('device_id', '=', d.id)
+      .where('attempt', '=', attempt)
+      .where('token_hash', '=', stored.token_hash)
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    if (Number(res.numDeletedRows) !== 1) return false;
+    await db
+      .updateTable(table)
+      .set({ last_used: now, last_updated: now, ...throttleReset })
+      .where('id', '=', d.id)
+      .execute();
+    return true;
   }
   if (factor > 0)
     await db

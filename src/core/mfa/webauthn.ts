@@ -6,9 +6,13 @@ import type { WebAuthnDevicesTable } from '../../db/types.js';
 
 export const newWebAuthnChallenge = () => randomBytes(32).toString('base64url');
 
-/** the relying party is the host the browser talks to (through trusted proxies: their X-Forwarded-Host) */
-export const rpIdOf = (req: FastifyRequest) => req.hostname.replace(/:\d+$/, '');
-export const originOf = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+/**
+ * The relying party: the host of KEYSTAGE_EXTERNAL_URL when it is set; otherwise the host the request names as
+ * Fastify resolves it (X-Forwarded-Host/-Proto only from KEYSTAGE_TRUSTED_PROXIES, else the Host header, which the
+ * client chooses — production should set the external URL).
+ */
+export const rpIdOf = (req: FastifyRequest, externalUrl: URL | undefined) => externalUrl?.hostname ?? req.hostname.replace(/:\d+$/, '');
+export const originOf = (req: FastifyRequest, externalUrl: URL | undefined) => externalUrl?.origin ?? `${req.protocol}://${req.host}`;
 
 const unpad = (s: unknown) => (typeof s === 'string' ? s.replace(/=+$/, '') : s);
 
@@ -38,8 +42,12 @@ export interface AssertionCheck {
   requireUserVerification: boolean;
 }
 
-/** verifies and stores the new signature counter; false on any failure (bad signature, replayed counter, wrong origin) */
+/**
+ * verifies and stores the new signature counter; false on any failure (bad signature, replayed counter, wrong origin,
+ * or a relying party other than the one the credential was registered for)
+ */
 export async function verifyAssertion(db: DB, device: WebAuthnDevicesTable, assertion: unknown, check: AssertionCheck): Promise<boolean> {
+  if (device.rp_id !== check.rpId) return false;
   const a = assertion as Record<string, any>;
   const r = (a.response ?? {}) as Record<string, unknown>;
   const response = {

@@ -4,7 +4,7 @@
  */
 import type { UsersTable } from '../../db/types.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { duoCall, type DuoCredentials } from './duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
@@ -47,11 +47,13 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig> = {
     const status = await duoCall<string>(c.config, '/auth/v2/enroll_status', { user_id: e.user_id, activation_code: e.activation_code });
     if (status === 'success') {
       const now = new Date().toISOString();
-      await c.svc.db
+      const d = await c.svc.db
         .insertInto('duo_devices')
         .values({ user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'Duo Device', confirmed: 1, created: now, last_updated: now, last_used: null, duo_user_id: e.user_id } as never)
-        .execute();
+        .returning(['id', 'name'])
+        .executeTakeFirstOrThrow();
       c.ctx.enrolment = { ...c.ctx.enrolment, duo: undefined };
+      await deviceEnrolled(c, user, 'duo', d);
       return ok();
     }
     if (status === 'invalid') {

@@ -7,7 +7,8 @@ import type { EmailDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
-import { enrolmentUser } from '../enrolment.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
 
 type Call = StageCall<EmailStageConfig>;
@@ -26,7 +27,8 @@ async function pendingDevice(c: Call, userId: number): Promise<EmailDevicesTable
     | undefined;
 }
 
-async function startDevice(c: Call, userId: number, email: string): Promise<EmailDevicesTable> {
+/** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
+async function startDevice(c: Call, userId: number, email: string): Promise<EmailDevicesTable | undefined> {
   const now = new Date().toISOString();
   const row = await c.svc.db
     .insertInto('email_devices')
@@ -36,12 +38,18 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
+  const user = (await enrolmentUser(c))!;
+  if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: 'email_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username }))) {
+    await c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
+    return undefined;
+  }
   c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: row.id };
   const d = (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as EmailDevicesTable;
-  const user = (await enrolmentUser(c))!;
   await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
   return d;
 }
+
+const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));
 
 const challenge = (d: EmailDevicesTable | undefined): Challenge =>
   d ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false } : { component: 'ak-stage-authenticator-email', email_required: true };
@@ -52,7 +60,11 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
   async challenge(c) {
     const user = await enrolmentUser(c);
     if (!user) return deny();
-    const d = (await pendingDevice(c, user.id)) ?? (user.email ? await startDevice(c, user.id, user.email) : undefined);
+    let d = await pendingDevice(c, user.id);
+    if (!d && user.email) {
+      d = await startDevice(c, user.id, user.email);
+      if (!d) return limited();
+    }
     return show(challenge(d));
   },
   async respond(c, body) {
@@ -65,13 +77,14 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
       const email = (parsed.data.email as string | null | undefined) || user.email;
       if (!email) return invalid(challenge(d), fieldError('email', 'This field is required.', 'required'));
       d = await startDevice(c, user.id, email);
-      return show(challenge(d));
+      return d ? show(challenge(d)) : limited();
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
     if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: undefined };
+    await deviceEnrolled(c, user, 'email', d);
     return ok();
   },
 };

@@ -8,7 +8,8 @@ import type { SmsDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
-import { enrolmentUser } from '../enrolment.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
 
 type Call = StageCall<SmsStageConfig>;
@@ -64,6 +65,10 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
+      if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username }))) {
+        await c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
+        return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      }
       c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: row.id };
       const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
       await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
@@ -75,6 +80,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
     await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: undefined };
+    await deviceEnrolled(c, user, 'sms', d);
     return ok();
   },
 };

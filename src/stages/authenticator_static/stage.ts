@@ -4,7 +4,7 @@
  */
 import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { generateStaticToken, hashStaticToken } from '../../core/mfa/static.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface StaticSetupConfig {
   pk: string;
@@ -47,8 +47,9 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig> = {
     const user = await enrolmentUser(c);
     if (!user) return deny();
     const { id } = await pending(c, user.id);
-    await c.svc.db.updateTable('static_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', id).execute();
+    const d = await c.svc.db.updateTable('static_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', id).returning(['id', 'name']).executeTakeFirstOrThrow();
     c.ctx.enrolment = { ...c.ctx.enrolment, staticDevice: undefined, staticCodes: undefined };
+    await deviceEnrolled(c, user, 'static', d);
     return ok();
   },
 };

@@ -7,7 +7,7 @@ import type { TotpDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { configUrl, newTotpKey, verifyTotp } from '../../core/mfa/totp.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface TotpSetupConfig {
   pk: string;
@@ -59,6 +59,7 @@ export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {
     if (!(await verifyTotp(c.svc.db, r.d, parsed.data.code as string, 0))) return invalid(r.challenge, fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('totp_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', r.d.id).execute();
     c.ctx.enrolment = { ...c.ctx.enrolment, totpDevice: undefined };
+    await deviceEnrolled(c, r.user, 'totp', r.d);
     return ok();
   },
 };

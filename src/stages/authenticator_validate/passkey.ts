@@ -16,7 +16,7 @@ type PasskeySettings = Pick<ValidateConfig, 'webauthn_user_verification' | 'weba
 export function passkeyChallenge(c: StageCall<unknown>, settings: PasskeySettings) {
   const challenge = newWebAuthnChallenge();
   c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req), [], settings.webauthn_user_verification, settings.webauthn_hints);
+  return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), [], settings.webauthn_user_verification, settings.webauthn_hints);
 }
 
 /** verifies a passkey assertion against the stored challenge; on success sets the pending user, else returns the message */
@@ -34,8 +34,8 @@ export async function passkeyLogin(c: StageCall<unknown>, settings: PasskeySetti
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
     challenge,
-    origin: originOf(c.req),
-    rpId: rpIdOf(c.req),
+    origin: originOf(c.req, c.svc.config.externalUrl),
+    rpId: rpIdOf(c.req, c.svc.config.externalUrl),
     requireUserVerification: settings.webauthn_user_verification === 'required',
   });
   if (!verified) return 'Assertion failed';

@@ -13,6 +13,7 @@ import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { sendEmailDeviceCode } from '../authenticator_email/device.js';
 import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
 import { duoPush } from '../authenticator_duo/push.js';
@@ -51,7 +52,7 @@ async function subject(c: Call): Promise<UsersTable | undefined> {
 function webauthnOptions(c: Call, devices: UserDevices) {
   const challenge = newWebAuthnChallenge();
   c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
+  return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
 }
 
 async function configurationStages(c: Call) {
@@ -160,22 +161,32 @@ async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, as
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
     challenge,
-    origin: originOf(c.req),
-    rpId: rpIdOf(c.req),
+    origin: originOf(c.req, c.svc.config.externalUrl),
+    rpId: rpIdOf(c.req, c.svc.config.externalUrl),
     requireUserVerification: c.config.webauthn_user_verification === 'required',
   });
   return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
 }
 
-async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number) {
+/** sends a code to the chosen device unless a send limit is reached (then false, and nothing is sent) */
+async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number): Promise<boolean> {
   const nonce = (c.ctx.sideChannelNonce ??= newNonce());
+  const reserve = (table: 'email_devices' | 'sms_devices', deviceId: number) =>
+    reserveSend(c.svc.db, c.svc.config.mfaSend, { table, deviceId, nonce, ip: c.clientIp, identifier: user.username });
   if (cls === 'email') {
     const d = devices.email.find((x) => x.id === id);
-    if (d) await sendEmailDeviceCode(c.svc, d, user, nonce);
+    if (d) {
+      if (!(await reserve('email_devices', d.id))) return false;
+      await sendEmailDeviceCode(c.svc, d, user, nonce);
+    }
   } else {
     const d = devices.sms.find((x) => x.id === id);
-    if (d) await sendSmsDeviceCode(c.svc, d, nonce);
+    if (d) {
+      if (!(await reserve('sms_devices', d.id))) return false;
+      await sendSmsDeviceCode(c.svc, d, nonce);
+    }
   }
+  return true;
 }
 
 /** an MFA failure counts in the shared failure records (unless its check was reserved there) and is logged (reason server-side only) */
@@ -204,6 +215,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     }
     if (devices && rememberedDevice(c, user, devices)) return ok();
     c.ctx.mfaChallenges = challenges;
+    // the login attempt's name for e-mail/SMS codes and their send limit, fixed before any parallel request can pick its own
+    if (challenges.some((o) => o.device_class === 'email' || o.device_class === 'sms')) c.ctx.sideChannelNonce ??= newNonce();
     if (!challenges.length) return notConfigured(c);
     return show(challengeOf(challenges));
   },
@@ -227,6 +240,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       return ok();
     }
     if (!user) {
+      // nobody to check outside an authentication flow: the stage is shown again, empty (authentik)
+      if (!c.ctx.pendingUser && c.flow.designation !== 'authentication') return rerender(fieldError('non_field_errors', 'Empty response'));
       const passwordless = (c.ctx.mfaChallenges ?? []).some((o) => o.device_uid === '-1');
       if (c.ctx.pendingUser || !passwordless) return deny();
       if (!data.webauthn) return rerender(fieldError('non_field_errors', 'Empty response'));
@@ -240,13 +255,15 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
       return ok();
     }
     const devices = await userDevices(c.svc.db, user.id);
-    const offered = c.ctx.mfaChallenges ?? deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => ({}));
+    // only what this stage has offered in this plan counts: nothing before it has sent a challenge (authentik)
+    const offered = c.ctx.mfaChallenges ?? [];
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
     const offers = (cls: string[]) => offered.some((o) => cls.includes(o.device_class));
-    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt
-    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms')) await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid));
+    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt, within the send limits
+    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms'))
+      if (!(await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid)))) return rerender(fieldError('selected_challenge', SEND_LIMIT_MESSAGE));
 
     if (typeof data.code === 'string') {
       if (!offers(['totp', 'static', 'email', 'sms'])) return rerender(fieldError('code', 'No compatible device class allowed'));

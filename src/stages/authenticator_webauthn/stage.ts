@@ -8,7 +8,7 @@ import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
-import { enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface WebAuthnSetupConfig {
   pk: string;
@@ -30,7 +30,7 @@ async function registration(c: Call, user: UsersTable): Promise<Challenge> {
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({
     rpName: c.svc.config.brandTitle,
-    rpID: rpIdOf(c.req),
+    rpID: rpIdOf(c.req, c.svc.config.externalUrl),
     userName: user.username,
     userDisplayName: user.name || user.username,
     userID: new TextEncoder().encode(user.uuid),
@@ -74,8 +74,8 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
       const verified = await verifyRegistrationResponse({
         response: parsed.data.response as never,
         expectedChallenge: expected,
-        expectedOrigin: originOf(c.req),
-        expectedRPID: rpIdOf(c.req),
+        expectedOrigin: originOf(c.req, c.svc.config.externalUrl),
+        expectedRPID: rpIdOf(c.req, c.svc.config.externalUrl),
         requireUserVerification: c.config.user_verification === 'required',
       });
       if (!verified.verified || !verified.registrationInfo) return failed(c, user, 'Failed to verify the registration.');
@@ -88,15 +88,17 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
       return failed(c, user, invalidDeviceType(c.svc.config.brandTitle));
     const now = new Date().toISOString();
     const type = await c.svc.db.selectFrom('webauthn_device_types').select('description').where('aaguid', '=', aaguid).executeTakeFirst();
-    await c.svc.db
+    const d = await c.svc.db
       .insertInto('webauthn_devices')
       .values({
         user_id: user.id, name: c.config.friendly_name || type?.description || 'WebAuthn Device', confirmed: 1, created: now, last_updated: now, last_used: null,
         credential_id: info.credential.id, public_key: Buffer.from(info.credential.publicKey).toString('base64url'), sign_count: info.credential.counter,
-        rp_id: rpIdOf(c.req), aaguid, transports: JSON.stringify(info.credential.transports ?? []),
+        rp_id: rpIdOf(c.req, c.svc.config.externalUrl), aaguid, transports: JSON.stringify(info.credential.transports ?? []),
       } as never)
-      .execute();
+      .returning(['id', 'name'])
+      .executeTakeFirstOrThrow();
     c.ctx.enrolment = { ...c.ctx.enrolment, webauthnChallenge: undefined, webauthnFailures: undefined };
+    await deviceEnrolled(c, user, 'webauthn', d);
     return ok();
   },
 };

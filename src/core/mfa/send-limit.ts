@@ -1,0 +1,78 @@
+/**
+ * How many e-mail and SMS codes may be sent: per device, per login attempt, per client IP and per identifier, each
+ * within a window, counted in the database so every node sees the same counts. A send is reserved on each counter
+ * with one atomic upsert that only counts while the counter is under its limit (or its window has passed); the
+ * returned row decides, so concurrent requests cannot all pass. When one counter refuses, the counters already
+ * reserved are given back and nothing is sent.
+ */
+import { sql } from 'kysely';
+import type { DB } from '../../db/index.js';
+import type { MfaSendConfig } from '../../config.js';
+import { normalizeIdentifier } from '../lockout.js';
+import { attemptKey, type SideChannelTable } from './sidechannel.js';
+
+export const SEND_LIMIT_MESSAGE = 'Too many codes were sent. Please wait a while before requesting another one.';
+
+export interface SendRequest {
+  table: SideChannelTable;
+  deviceId: number;
+  /** the login attempt's nonce */
+  nonce: string;
+  ip: string;
+  identifier: string;
+}
+
+type Scope = 'device' | 'attempt' | 'ip' | 'account';
+
+async function reserve(db: DB, scope: Scope, key: string, limit: number, windowMs: number): Promise<boolean> {
+  const now = Date.now();
+  const nowIso = new Date(now).toISOString();
+  const cutoff = new Date(now - windowMs).toISOString();
+  const row = await db
+    .insertInto('mfa_sends')
+    .values({ scope, key, count: 1, window_start: nowIso })
+    .onConflict((oc) =>
+      oc
+        .columns(['scope', 'key'])
+        .doUpdateSet({
+          count: sql<number>`CASE WHEN mfa_sends.window_start < ${cutoff} THEN 1 ELSE mfa_sends.count + 1 END`,
+          window_start: sql<string>`CASE WHEN mfa_sends.window_start < ${cutoff} THEN ${nowIso} ELSE mfa_sends.window_start END`,
+        })
+        .where((eb) => eb.or([eb('mfa_sends.window_start', '<', cutoff), eb('mfa_sends.count', '<', limit)])),
+    )
+    .returning('count')
+    .executeTakeFirst();
+  return row !== undefined && Number(row.count) <= limit;
+}
+
+async function release(db: DB, scope: Scope, key: string): Promise<void> {
+  await db
+    .updateTable('mfa_sends')
+    .set((eb) => ({ count: eb('count', '-', 1) }))
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .where('count', '>', 0)
+    .execute();
+}
+
+/** reserves one send on every limited counter; false (nothing reserved) when any of them is at its limit */
+export async function reserveSend(db: DB, cfg: MfaSendConfig, r: SendRequest): Promise<boolean> {
+  const counters: [Scope, string, number][] = [
+    ['attempt', attemptKey(r.nonce), cfg.attempt],
+    ['device', `${r.table}:${r.deviceId}`, cfg.device],
+    ['account', normalizeIdentifier(r.identifier), cfg.account],
+    ['ip', r.ip, cfg.ip],
+  ];
+  const taken: [Scope, string][] = [];
+  for (const [scope, key, limit] of counters) {
+    if (limit <= 0) continue;
+    if (!(await reserve(db, scope, key, limit, cfg.windowMs))) {
+      for (const [s, k] of taken) await release(db, s, k);
+      return false;
+    }
+    taken.push([scope, key]);
+  }
+  // counters whose window has long passed are of no use
+  await db.deleteFrom('mfa_sends').where('window_start', '<', new Date(Date.now() - 2 * cfg.windowMs).toISOString()).execute();
+  return true;
+}
