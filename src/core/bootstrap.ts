@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
-import { hashKey } from '../api/auth.js';
 import { hashPassword } from './passwords.js';
 import { insertUser } from './users.js';
-import { insertToken } from './tokens.js';
+import { insertToken, storedKey } from './tokens.js';
+import { secretsOf } from './secrets.js';
 
 export const ADMIN_GROUP = 'authentik Admins';
 export const BOOTSTRAP_TOKEN_IDENTIFIER = 'authentik-bootstrap-token';
@@ -48,7 +48,7 @@ export async function bootstrap(db: DB, cfg: Config): Promise<void> {
       await db
         .transaction()
         .execute((tx) =>
-          insertToken(tx, {
+          insertToken(tx, secretsOf(db), {
             identifier: BOOTSTRAP_TOKEN_IDENTIFIER,
             key: cfg.bootstrapToken,
             intent: 'api',
@@ -60,8 +60,8 @@ export async function bootstrap(db: DB, cfg: Config): Promise<void> {
           }),
         )
         .catch(() => undefined);
-    } else if (token.key_hash !== hashKey(cfg.bootstrapToken)) {
-      await db.updateTable('tokens').set({ key: cfg.bootstrapToken, key_hash: hashKey(cfg.bootstrapToken) }).where('token_uuid', '=', token.token_uuid).execute();
+    } else if (token.key_hash !== secretsOf(db).lookupHash(cfg.bootstrapToken)) {
+      await db.updateTable('tokens').set(storedKey(secretsOf(db), cfg.bootstrapToken)).where('token_uuid', '=', token.token_uuid).execute();
     }
   }
 }

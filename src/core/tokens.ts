@@ -6,11 +6,11 @@ import type { ApiRouter } from '../api/routes.js';
 import { S, SLUG_PATTERN, type Props } from '../api/schema.js';
 import { apiToRow, rowToApi } from '../api/serialize.js';
 import { EmptyBadRequest, NotFound, ValidationError } from '../api/errors.js';
-import { hashKey } from '../api/auth.js';
 import { validateBody } from '../api/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
 import { renderUsers } from './users.js';
+import { secretsOf, type Secrets } from './secrets.js';
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -36,11 +36,17 @@ export const tokenProps: Props = {
 
 type Row = TokensTable & { pk: string };
 
-export async function insertToken(tx: Tx, values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string }): Promise<string> {
+/** how a key is stored: encrypted (read back by view_key only) and as a keyed hash (looked up by) */
+export const storedKey = (secrets: Secrets, key: string) => ({ key: secrets.seal('tokens.key', key), key_hash: secrets.lookupHash(key) });
+
+/** the key of a token row, decrypted */
+export const tokenKey = (secrets: Secrets, row: Pick<TokensTable, 'key'>) => secrets.open('tokens.key', row.key);
+
+export async function insertToken(tx: Tx, secrets: Secrets, values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string }): Promise<string> {
   const key = values.key ?? generateKey();
   await tx
     .insertInto('tokens')
-    .values({ ...values, token_uuid: randomUUID(), key, key_hash: hashKey(key) })
+    .values({ ...values, token_uuid: randomUUID(), ...storedKey(secrets, key) })
     .execute();
   return values.identifier;
 }
@@ -105,8 +111,8 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       // authentik overwrites an API token's expiry on every write, so an owner cannot push it out by sending `expires`
       if (intent === 'api') data.expires = new Date(Date.now() + DAY_MS).toISOString();
     },
-    insert: (tx, data) =>
-      insertToken(tx, {
+    insert: (tx, data, ctx) =>
+      insertToken(tx, secretsOf(ctx.db), {
         identifier: data.identifier as string,
         intent: data.intent as string,
         user_id: data.user as number,
@@ -142,7 +148,7 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
             throw e;
           });
           await router.audit?.(req, 'secret_view', { token: { pk: row.token_uuid, identifier: row.identifier } });
-          return { key: row.key };
+          return { key: tokenKey(secretsOf(db), row) };
         },
       },
     },
@@ -160,7 +166,7 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
           if (sent === undefined || sent === null || sent === '') throw new EmptyBadRequest();
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
-          await db.updateTable('tokens').set({ key, key_hash: hashKey(key) }).where('token_uuid', '=', row.token_uuid).execute();
+          await db.updateTable('tokens').set(storedKey(secretsOf(db), key)).where('token_uuid', '=', row.token_uuid).execute();
           await router.audit?.(req, 'secret_rotate', { token: { pk: row.token_uuid, identifier: row.identifier } });
           reply.code(204);
           return reply.send();
