@@ -20,6 +20,8 @@ export interface Config {
   /** SQLite file path (ignored with PostgreSQL) */
   sqlitePath: string;
   secretKey: string | undefined;
+  /** earlier secret keys: stored secrets encrypted under them are re-encrypted under `secretKey` at start */
+  secretKeyPrevious: string[];
   bootstrapPassword: string | undefined;
   bootstrapToken: string | undefined;
   bootstrapEmail: string | undefined;
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl: pick(env, 'KEYSTAGE_DATABASE_URL'),
     sqlitePath: pick(env, 'KEYSTAGE_SQLITE_PATH') ?? './data/keystage.sqlite3',
     secretKey: pick(env, 'KEYSTAGE_SECRET_KEY', 'AUTHENTIK_SECRET_KEY'),
+    secretKeyPrevious: (pick(env, 'KEYSTAGE_SECRET_KEY_PREVIOUS') ?? '').split(',').filter((k) => k !== ''),
     bootstrapPassword: pick(env, 'KEYSTAGE_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD'),
     bootstrapToken: pick(env, 'KEYSTAGE_BOOTSTRAP_TOKEN', 'AUTHENTIK_BOOTSTRAP_TOKEN'),
     bootstrapEmail: pick(env, 'KEYSTAGE_BOOTSTRAP_EMAIL', 'AUTHENTIK_BOOTSTRAP_EMAIL'),

@@ -13,7 +13,7 @@ import { mountRoot } from './api/root.js';
 import { mountFlows } from './flows/api.js';
 import { mountBindings } from './flows/bindings.js';
 import { mountStages } from './stages/api.js';
-import { stageMigrations, stageTypeByKind } from './stages/registry.js';
+import { stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/registry.js';
 import { mountUsers } from './core/users.js';
 import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
@@ -21,6 +21,8 @@ import { mountDevices } from './core/devices-api/index.js';
 import { pino } from 'pino';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';
+import { attachSecrets, sealStoredSecrets, Secrets } from './core/secrets.js';
+import { coreSecretColumns } from './core/secret-columns.js';
 import { Sessions } from './core/sessions.js';
 import { mountExecutor } from './flows/executor.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
@@ -47,6 +49,10 @@ export async function buildApp(config: Config): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
   await migrate(store, stageMigrations());
   const settings = await loadInstanceSettings(store.db, config.secretKey);
+  // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
+  const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
+  attachSecrets(store.db, secrets);
+  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...stageSecretColumns()]);
   await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);

@@ -2,10 +2,11 @@
  * Who is calling: bearer API token first, then the session cookie (when a session resolver is installed).
  * A bad token is a 403 "Token invalid/expired" on every route, as in authentik.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
+import { secretsOf } from '../core/secrets.js';
 import { Forbidden } from './errors.js';
 
 export interface Caller {
@@ -25,8 +26,6 @@ declare module 'fastify' {
   }
 }
 
-export const hashKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
-
 /** users that belong to a superuser group */
 export async function superuserIds(db: DB, ids: number[]): Promise<Set<number>> {
   if (!ids.length) return new Set();
@@ -42,14 +41,17 @@ export async function superuserIds(db: DB, ids: number[]): Promise<Set<number>> 
 
 export const isSuperuser = async (db: DB, userId: number): Promise<boolean> => (await superuserIds(db, [userId])).has(userId);
 
-/** Looks the key up by its SHA-256, so the lookup's timing says nothing about the key. */
+/**
+ * Looks the key up by its keyed hash (HMAC under a key derived from the secret key, core/secrets.ts), so the lookup's
+ * timing says nothing about the key and the stored hash alone does not allow guessing it offline.
+ */
 export async function userForApiKey(db: DB, key: string): Promise<UsersTable | undefined> {
   const now = new Date().toISOString();
   const row = await db
     .selectFrom('tokens')
     .innerJoin('users', 'users.id', 'tokens.user_id')
     .selectAll('users')
-    .where('tokens.key_hash', '=', hashKey(key))
+    .where('tokens.key_hash', '=', secretsOf(db).lookupHash(key))
     .where('tokens.intent', '=', 'api')
     .where((eb) => eb.or([eb('tokens.expiring', '=', 0), eb('tokens.expires', '>', now)]))
     .executeTakeFirst();

@@ -3,11 +3,11 @@
  * (a dummy argon2id verification) and transparent re-hashing of imported or outdated hashes.
  */
 import { sql } from 'kysely';
-import { hashKey } from '../api/auth.js';
 import { hot, perDatabase, type Hot } from '../db/hot.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/runtime.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
+import { secretsOf } from './secrets.js';
 
 export const INBUILT_BACKEND = 'authentik.core.auth.InbuiltBackend';
 export const TOKEN_BACKEND = 'authentik.core.auth.TokenBackend';
@@ -40,7 +40,7 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
     .select('token_uuid')
     .where('user_id', '=', user.id)
     .where('intent', '=', 'app_password')
-    .where('key_hash', '=', hashKey(password))
+    .where('key_hash', '=', secretsOf(svc.db).lookupHash(password))
     .where((eb) => eb.or([eb('expiring', '=', 0), eb('expires', '>', now)]))
     .executeTakeFirst();
   return row && user.is_active ? user : undefined;

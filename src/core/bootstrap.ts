@@ -5,10 +5,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
-import { hashKey } from '../api/auth.js';
 import { hashPassword } from './passwords.js';
 import { insertUser } from './users.js';
-import { generateKey, insertToken } from './tokens.js';
+import { generateKey, insertToken, storedKey } from './tokens.js';
+import { secretsOf } from './secrets.js';
 
 export const ADMIN_GROUP = 'authentik Admins';
 export const BOOTSTRAP_TOKEN_IDENTIFIER = 'authentik-bootstrap-token';
@@ -40,7 +40,8 @@ export async function ensureAdminGroup(db: DB): Promise<string> {
  * id (written before `managed` became read-only) loses it; one that holds the bootstrap key gets a fresh key.
  */
 async function writeBootstrapToken(db: DB, userId: number, key: string, log: BootstrapLog): Promise<void> {
-  const keyHash = hashKey(key);
+  const secrets = secretsOf(db);
+  const keyHash = secrets.lookupHash(key);
   await db.transaction().execute(async (tx) => {
     const stray = await tx
       .selectFrom('tokens')
@@ -51,7 +52,7 @@ async function writeBootstrapToken(db: DB, userId: number, key: string, log: Boo
     for (const t of stray) {
       log.warn({ token: t.identifier }, "bootstrap: a token of another user carried the bootstrap token's managed id or key; cleared");
       const fresh = generateKey();
-      const values = t.key_hash === keyHash ? { managed: null, key: fresh, key_hash: hashKey(fresh) } : { managed: null };
+      const values = t.key_hash === keyHash ? { managed: null, ...storedKey(secrets, fresh) } : { managed: null };
       await tx.updateTable('tokens').set(values).where('token_uuid', '=', t.token_uuid).execute();
     }
     const token = await tx
@@ -61,11 +62,11 @@ async function writeBootstrapToken(db: DB, userId: number, key: string, log: Boo
       .where('managed', '=', BOOTSTRAP_TOKEN_MANAGED)
       .executeTakeFirst();
     if (token) {
-      if (token.key_hash !== keyHash) await tx.updateTable('tokens').set({ key, key_hash: keyHash }).where('token_uuid', '=', token.token_uuid).execute();
+      if (token.key_hash !== keyHash) await tx.updateTable('tokens').set(storedKey(secrets, key)).where('token_uuid', '=', token.token_uuid).execute();
       return;
     }
     const taken = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', BOOTSTRAP_TOKEN_IDENTIFIER).executeTakeFirst();
-    await insertToken(tx, {
+    await insertToken(tx, secrets, {
       identifier: taken ? `${BOOTSTRAP_TOKEN_IDENTIFIER}-${randomBytes(4).toString('hex')}` : BOOTSTRAP_TOKEN_IDENTIFIER,
       key,
       intent: 'api',
@@ -107,7 +108,7 @@ export async function bootstrap(db: DB, cfg: Config, log: BootstrapLog = silent)
         .select('token_uuid')
         .where('user_id', '=', userId)
         .where('managed', '=', BOOTSTRAP_TOKEN_MANAGED)
-        .where('key_hash', '=', hashKey(key))
+        .where('key_hash', '=', secretsOf(db).lookupHash(key))
         .executeTakeFirst();
       if (!done) log.error({ err }, 'bootstrap: could not write the bootstrap token');
     }

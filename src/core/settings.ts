@@ -13,10 +13,17 @@ export async function getOrCreateSetting(db: DB, key: string, make: () => string
 export interface InstanceSettings {
   installId: string;
   secretKey: string;
+  /**
+   * the generated key kept in the database when KEYSTAGE_SECRET_KEY is set but a key was generated before (the
+   * instance once ran without it): secrets encrypted under it are re-encrypted under the configured one at start
+   */
+  generatedKey: string | undefined;
 }
 
 export async function loadInstanceSettings(db: DB, configuredSecret: string | undefined): Promise<InstanceSettings> {
   const installId = await getOrCreateSetting(db, 'install_id', () => randomUUID());
-  const secretKey = configuredSecret ?? (await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')));
-  return { installId, secretKey };
+  if (configuredSecret === undefined)
+    return { installId, secretKey: await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')), generatedKey: undefined };
+  const generated = await db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirst();
+  return { installId, secretKey: configuredSecret, generatedKey: generated?.value };
 }

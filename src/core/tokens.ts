@@ -6,12 +6,12 @@ import type { ApiRouter } from '../api/routes.js';
 import { S, SLUG_PATTERN, type Props } from '../api/schema.js';
 import { apiToRow, rowToApi } from '../api/serialize.js';
 import { EmptyBadRequest, Forbidden, NotFound, ValidationError } from '../api/errors.js';
-import { hashKey } from '../api/auth.js';
 import { parseDuration } from '../api/duration.js';
 import { validateBody } from '../api/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
 import { renderUsers } from './users.js';
+import { secretsOf, type Secrets } from './secrets.js';
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -68,11 +68,17 @@ export const tokenProps: Props = {
 
 type Row = TokensTable & { pk: string };
 
-export async function insertToken(tx: Tx, values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string }): Promise<string> {
+/** how a key is stored: encrypted (read back by view_key only) and as a keyed hash (looked up by) */
+export const storedKey = (secrets: Secrets, key: string) => ({ key: secrets.seal('tokens.key', key), key_hash: secrets.lookupHash(key) });
+
+/** the key of a token row, decrypted */
+export const tokenKey = (secrets: Secrets, row: Pick<TokensTable, 'key'>) => secrets.open('tokens.key', row.key);
+
+export async function insertToken(tx: Tx, secrets: Secrets, values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string }): Promise<string> {
   const key = values.key ?? generateKey();
   await tx
     .insertInto('tokens')
-    .values({ ...values, token_uuid: randomUUID(), key, key_hash: hashKey(key) })
+    .values({ ...values, token_uuid: randomUUID(), ...storedKey(secrets, key) })
     .execute();
   return values.identifier;
 }
@@ -146,8 +152,8 @@ export function tokenResource(installId: string): ResourceDef<Row> {
           throw ValidationError.field('expires', `Token expires exceeds maximum lifetime (${pythonDatetime(new Date(max))} UTC).`);
       }
     },
-    insert: (tx, data) =>
-      insertToken(tx, {
+    insert: (tx, data, ctx) =>
+      insertToken(tx, secretsOf(ctx.db), {
         identifier: data.identifier as string,
         intent: data.intent as string,
         user_id: data.user as number,
@@ -183,7 +189,7 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
             throw e;
           });
           await router.audit?.(req, 'secret_view', { token: { pk: row.token_uuid, identifier: row.identifier } });
-          return { key: row.key };
+          return { key: tokenKey(secretsOf(db), row) };
         },
       },
     },
@@ -204,11 +210,11 @@ export function mountTokens(router: ApiRouter, db: DB, installId: string) {
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
           if (key.length < MIN_KEY_LENGTH) throw ValidationError.field('key', `Ensure this field has at least ${MIN_KEY_LENGTH} characters.`);
-          const keyHash = hashKey(key);
+          const stored = storedKey(secretsOf(db), key);
           await db.transaction().execute(async (tx) => {
-            const clash = await tx.selectFrom('tokens').select('token_uuid').where('key_hash', '=', keyHash).where('token_uuid', '<>', row.token_uuid).executeTakeFirst();
+            const clash = await tx.selectFrom('tokens').select('token_uuid').where('key_hash', '=', stored.key_hash).where('token_uuid', '<>', row.token_uuid).executeTakeFirst();
             if (clash) throw ValidationError.field('key', 'Token with this key already exists.');
-            await tx.updateTable('tokens').set({ key, key_hash: keyHash }).where('token_uuid', '=', row.token_uuid).execute();
+            await tx.updateTable('tokens').set(stored).where('token_uuid', '=', row.token_uuid).execute();
           });
           await router.audit?.(req, 'secret_rotate', { token: { pk: row.token_uuid, identifier: row.identifier } });
           reply.code(204);

@@ -1,5 +1,7 @@
 /** The one list of stage types. Adding a type: its folder under src/stages/, and one line here. */
 import type { StageDef } from './types.js';
+import type { SecretColumn } from '../core/secrets.js';
+import { secretColumns } from './resource.js';
 import { identificationStage } from './identification/index.js';
 import { captchaStage } from './captcha/index.js';
 import { passwordStage } from './password/index.js';
@@ -38,4 +40,9 @@ export const stageKinds = () => [...byKind.keys()];
 
 export function stageMigrations() {
   return Object.assign({}, ...stageTypes.map((d) => d.migrations));
+}
+
+/** every stage type's secret columns (write-only fields), stored encrypted */
+export function stageSecretColumns(): SecretColumn[] {
+  return stageTypes.flatMap((d) => secretColumns(d).map((column) => ({ table: d.table, pk: 'stage_uuid', column })));
 }

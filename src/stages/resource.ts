@@ -12,6 +12,7 @@ import { hot, type Hot } from '../db/hot.js';
 import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/flowset.js';
 import { baseStageProps, flowSets, metaOf, stageUsedBy } from './base.js';
 import type { StageDef } from './types.js';
+import { secretsOf, type Secrets } from '../core/secrets.js';
 
 type Row = Record<string, unknown> & { pk: string; stage_uuid: string; name: string };
 
@@ -28,6 +29,17 @@ export const ownColumns = (def: StageDef) =>
   Object.entries(def.fields)
     .filter(([k, s]) => !s.readOnly && !s['x-computed'] && !def.m2m?.[k])
     .map(([k]) => k);
+
+/**
+ * The type's secrets: its write-only columns (provider keys, passwords), stored encrypted (core/secrets.ts) and
+ * decrypted only into the runtime's configuration (loadStageConfig).
+ */
+export const secretColumns = (def: StageDef) => ownColumns(def).filter((c) => def.fields[c]!.writeOnly);
+
+function sealSecrets(def: StageDef, secrets: Secrets, cols: Record<string, unknown>): Record<string, unknown> {
+  for (const c of secretColumns(def)) if (typeof cols[c] === 'string') cols[c] = secrets.seal(`${def.table}.${c}`, cols[c] as string);
+  return cols;
+}
 
 /** a type's stages; without `kind = …` when the caller looks rows up by key (SQLite would walk the kind index) */
 function stageRows(db: DB, def: StageDef) {
@@ -150,7 +162,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     insert: async (tx, data, ctx) => {
       const stage_uuid = randomUUID();
       await tx.insertInto('stages').values({ stage_uuid, name: data.name as string, kind: def.kind }).execute();
-      const cols = apiToRow(def.fields, pickColumns(def, data));
+      const cols = sealSecrets(def, secretsOf(ctx.db), apiToRow(def.fields, pickColumns(def, data)));
       await tx.insertInto(def.table as 'stages').values({ stage_uuid, ...cols } as never).execute();
       await writeM2M(tx, def, stage_uuid, data);
       await applyFlowSet(tx, stage_uuid, flowSetsByRequest.get(ctx.req));
@@ -159,7 +171,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     update: async (tx, existing, data, ctx) => {
       const id = existing.stage_uuid;
       if (data.name !== undefined) await tx.updateTable('stages').set({ name: data.name as string }).where('stage_uuid', '=', id).execute();
-      const cols = apiToRow(def.fields, pickColumns(def, data));
+      const cols = sealSecrets(def, secretsOf(ctx.db), apiToRow(def.fields, pickColumns(def, data)));
       if (Object.keys(cols).length) await tx.updateTable(def.table as 'stages').set(cols as never).where('stage_uuid', '=', id).execute();
       await writeM2M(tx, def, id, data);
       await applyFlowSet(tx, id, flowSetsByRequest.get(ctx.req));
@@ -224,5 +236,7 @@ async function readStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Pro
   if (!row) return undefined;
   const links: Record<string, string[]> = {};
   for (const [field, m] of Object.entries(def.m2m ?? {})) links[field] = (await targetsOf(db, m.table, stageUuid)).map((r) => r.target);
-  return { ...rowToConfig(stageProps(def), row), pk: row.stage_uuid, name: row.name, ...links } as C;
+  const config = rowToConfig(stageProps(def), row);
+  for (const c of secretColumns(def)) if (typeof config[c] === 'string') config[c] = secretsOf(db).open(`${def.table}.${c}`, config[c] as string);
+  return { ...config, pk: row.stage_uuid, name: row.name, ...links } as C;
 }

@@ -91,7 +91,9 @@ for (const dialect of dialects()) {
         const bob = await userWithKey(srv, 'bob');
         // what the old bootstrap did: the operator's key written into a user's token
         await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/');
-        await srv.app.store.db.updateTable('tokens').set({ key: ROTATED, key_hash: (await import('../../src/api/auth.js')).hashKey(ROTATED) }).where('identifier', '=', 'bob-api').execute();
+        const { storedKey } = await import('../../src/core/tokens.js');
+        const { secretsOf } = await import('../../src/core/secrets.js');
+        await srv.app.store.db.updateTable('tokens').set(storedKey(secretsOf(srv.app.store.db), ROTATED)).where('identifier', '=', 'bob-api').execute();
         await srv.close();
         srv = await start({ bootstrapToken: ROTATED });
         const me = await as(srv, ROTATED)('GET', '/core/users/me/');

@@ -14,7 +14,8 @@ import { ValidationError } from '../../api/errors.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 import { partialUser } from '../users.js';
-import { configUrl, newTotpKey } from '../mfa/totp.js';
+import { configUrl, newTotpKey, sealTotpKey } from '../mfa/totp.js';
+import { secretsOf } from '../secrets.js';
 import { generateStaticToken, hashStaticToken } from '../mfa/static.js';
 import { DEVICE_CLASSES, type DeviceClass } from './classes.js';
 
@@ -113,7 +114,7 @@ export function deviceResource(cls: DeviceClass, admin: boolean, installId: stri
         const digits = (data.digits as number | undefined) === 8 ? 8 : 6;
         const row = await tx
           .insertInto('totp_devices')
-          .values({ ...base, key, digits, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+          .values({ ...base, key: sealTotpKey(secretsOf(ctx.db), key), digits, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
           .returning('id')
           .executeTakeFirstOrThrow();
         const user = await tx.selectFrom('users').select('username').where('id', '=', owner).executeTakeFirstOrThrow();

@@ -10,8 +10,13 @@ import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { isThrottled, recordFailure, throttleReset } from './throttle.js';
+import { secretsOf, type Secrets } from '../secrets.js';
 
 export const newTotpKey = () => randomBytes(20).toString('hex');
+
+/** the stored (encrypted) form of a device key, and back (core/secrets.ts) */
+export const sealTotpKey = (secrets: Secrets, keyHex: string) => secrets.seal('totp_devices.key', keyHex);
+export const totpKey = (db: DB, d: Pick<TotpDevicesTable, 'key'>) => secretsOf(db).open('totp_devices.key', d.key);
 
 export function totpAt(keyHex: string, step: number, digits: number): string {
   return generateHOTP(Buffer.from(keyHex, 'hex'), BigInt(step), digits);
@@ -21,6 +26,7 @@ export function currentStep(d: Pick<TotpDevicesTable, 't0' | 'step'>, now = Date
   return Math.floor((now / 1000 - d.t0) / d.step);
 }
 
+/** the otpauth:// URL of a device; `d.key` is the key in clear */
 export function configUrl(d: Pick<TotpDevicesTable, 'key' | 'digits' | 'step'>, username: string, issuer: string): string {
   const secret = encodeBase32NoPadding(Buffer.from(d.key, 'hex'));
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(username)}`;
@@ -45,11 +51,12 @@ export async function verifyTotp(db: DB, d: TotpDevicesTable, code: string, fact
   const token = code.trim();
   if (!/^\d{1,10}$/.test(token) || isThrottled(d, factor)) return false;
   const padded = token.padStart(d.digits, '0');
+  const key = totpKey(db, d);
   const base = currentStep(d) + d.drift;
   for (const offset of [0, -1, 1]) {
     const t = base + offset;
     if (t <= d.last_t) continue;
-    if (!same(totpAt(d.key, t, d.digits), padded)) continue;
+    if (!same(totpAt(key, t, d.digits), padded)) continue;
     return (await acceptStep(db)({ id: d.id, t, drift: d.drift + offset, now: new Date().toISOString() })) === 1;
   }
   if (factor > 0) await recordFailure(db, 'totp_devices', d.id);

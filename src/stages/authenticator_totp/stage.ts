@@ -6,7 +6,8 @@ import { S } from '../../api/schema.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { configUrl, newTotpKey, verifyTotp } from '../../core/mfa/totp.js';
+import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../core/mfa/totp.js';
+import { secretsOf } from '../../core/secrets.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface TotpSetupConfig {
@@ -29,7 +30,7 @@ async function device(c: StageCall<TotpSetupConfig>, userId: number): Promise<To
     .insertInto('totp_devices')
     .values({
       user_id: userId, name: c.config.friendly_name || 'TOTP Device', confirmed: 0, created: now, last_updated: now, last_used: null,
-      key: newTotpKey(), digits: Number(c.config.digits) === 8 ? 8 : 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0,
+      key: sealTotpKey(secretsOf(c.svc.db), newTotpKey()), digits: Number(c.config.digits) === 8 ? 8 : 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0,
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -41,7 +42,7 @@ async function challenge(c: StageCall<TotpSetupConfig>) {
   const user = await enrolmentUser(c);
   if (!user) return undefined;
   const d = await device(c, user.id);
-  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl(d, user.username, c.svc.config.brandTitle) } };
+  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle) } };
 }
 
 export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {
