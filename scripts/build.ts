@@ -1,6 +1,7 @@
 /**
- * Builds what `npm start` serves: the flow interface (Lit, bundled by esbuild into dist/web/) and the server
- * itself (bundled into dist/server/main.mjs; dependencies stay in node_modules). Run by `npm start` and `npm test`.
+ * Builds what `npm start` serves: the browser interfaces (web/flow and web/user, Lit, bundled by esbuild into
+ * dist/web/flow.js and dist/web/user.js, with web/shared/keystage.css copied beside them) and the server itself
+ * (bundled into dist/server/main.mjs; dependencies stay in node_modules). Run by `npm start` and `npm test`.
  */
 import { build } from 'esbuild';
 import { mkdirSync, copyFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ mkdirSync(web, { recursive: true });
 
 await Promise.all([
   build({
-    entryPoints: { flow: path.join(root, 'web/src/index.ts'), user: path.join(root, 'web/src/user.ts') },
+    entryPoints: { flow: path.join(root, 'web/flow/index.ts'), user: path.join(root, 'web/user/index.ts') },
     bundle: true,
     format: 'esm',
     target: 'es2022',
@@ -34,5 +35,5 @@ await Promise.all([
     logLevel: 'warning',
   }),
 ]);
-copyFileSync(path.join(root, 'web/static/keystage.css'), path.join(web, 'keystage.css'));
+copyFileSync(path.join(root, 'web/shared/keystage.css'), path.join(web, 'keystage.css'));
 console.log('built dist/web and dist/server');

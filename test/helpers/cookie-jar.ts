@@ -7,7 +7,7 @@ export class CookieJar {
 
   constructor(private readonly extra: Record<string, string> = {}) {}
 
-  headers(init: HeadersInit = {}): Headers {
+  headers(init: ConstructorParameters<typeof Headers>[0] = {}): Headers {
     const h = new Headers(init);
     for (const [k, v] of Object.entries(this.extra)) h.set(k, v);
     if (this.cookies.size) h.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));

@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-authenticator-duo`: Duo's activation QR code and code, then a check of the activation. */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class DuoSetupView extends StageElement {
   override render() {

@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-authenticator-sms`: the phone number, then the code sent to it. */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class SmsSetupView extends StageElement {
   private onSubmit(e: Event) {

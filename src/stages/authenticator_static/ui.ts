@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-authenticator-static`: the recovery codes, with copy and download, then Continue. */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class StaticSetupView extends StageElement {
   private copied = false;

@@ -2,7 +2,7 @@
 import { html, nothing } from 'lit';
 import { unsafeSVG } from 'lit/directives/unsafe-svg.js';
 import QRCode from 'qrcode';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class TotpSetupView extends StageElement {
   private svg = '';

@@ -4,8 +4,8 @@
  * and the choice of a setup stage when the user has no device yet.
  */
 import { html, nothing } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
-import { getAssertion } from '../../../web/src/webauthn.js';
+import { StageElement } from '#web/base.js';
+import { getAssertion } from '#web/webauthn.js';
 
 interface DeviceChallenge {
   device_class: string;

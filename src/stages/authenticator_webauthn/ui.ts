@@ -1,7 +1,7 @@
 /** Browser view of `ak-stage-authenticator-webauthn`: registers a security key or passkey (navigator.credentials.create). */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
-import { createCredential } from '../../../web/src/webauthn.js';
+import { StageElement } from '#web/base.js';
+import { createCredential } from '#web/webauthn.js';
 
 class WebAuthnSetupView extends StageElement {
   private error = '';

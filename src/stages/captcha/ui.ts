@@ -3,8 +3,8 @@
  * After a refused token the view waits for the person to try again (no automatic resubmission loop).
  */
 import { html, nothing } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
-import { renderCaptcha } from '../../../web/src/captcha.js';
+import { StageElement } from '#web/base.js';
+import { renderCaptcha } from '#web/captcha.js';
 
 class CaptchaView extends StageElement {
   private failed = false;

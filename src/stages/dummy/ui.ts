@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-dummy`. */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class DummyView extends StageElement {
   override render() {

@@ -1,8 +1,8 @@
 /** Browser view of `ak-stage-identification`: user field, optional password and captcha, remember me, links. */
 import { html, nothing } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
-import { renderCaptcha } from '../../../web/src/captcha.js';
-import { getAssertion } from '../../../web/src/webauthn.js';
+import { StageElement } from '#web/base.js';
+import { renderCaptcha } from '#web/captcha.js';
+import { getAssertion } from '#web/webauthn.js';
 
 const LABELS: Record<string, string> = { username: 'Username', email: 'Email', upn: 'UPN' };
 const REMEMBER_KEY = 'keystage-remember-me-user';

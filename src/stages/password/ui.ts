@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-password`, with a hidden username field so password managers pair the two. */
 import { html, nothing } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class PasswordView extends StageElement {
   private showPassword = false;

@@ -1,6 +1,6 @@
 /** Browser view of `ak-stage-user-login` (shown only when a remember-me offset is configured). */
 import { html } from 'lit';
-import { StageElement } from '../../../web/src/base.js';
+import { StageElement } from '#web/base.js';
 
 class UserLoginView extends StageElement {
   private onSubmit(e: Event) {

@@ -1,6 +1,6 @@
 /** Framework challenges: access denied, flow error, and anything this build cannot render. */
 import { html } from 'lit';
-import { StageElement } from './base.js';
+import { StageElement } from '#web/base.js';
 
 class AccessDenied extends StageElement {
   override render() {

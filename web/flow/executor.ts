@@ -3,7 +3,7 @@
  * challenge by `component`, POST responses (fetch follows the 302s), navigate on xak-flow-redirect.
  */
 import { LitElement, html, nothing } from 'lit';
-import type { Challenge, ExecutorHost, StageElement } from './base.js';
+import type { Challenge, ExecutorHost, StageElement } from '#web/base.js';
 
 function cookie(name: string): string {
   const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
