@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
-import type { Tx } from '../api/resource.js';
-import { apiToRow } from '../api/serialize.js';
+import type { Tx } from '../rest/resource.js';
+import { apiToRow } from '../rest/serialize.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { stageProps } from '../stages/resource.js';
 import { bindingDefaults, insertBinding, insertFlow } from './store.js';

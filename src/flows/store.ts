@@ -1,9 +1,9 @@
 /** Flow and binding writes shared by the flow API and by stage `flow_set` handling. */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Tx } from '../api/resource.js';
-import { apiToRow } from '../api/serialize.js';
-import { bindingProps, flowProps } from './schema.js';
+import type { Tx } from '../rest/resource.js';
+import { apiToRow } from '../rest/serialize.js';
+import { bindingProps, flowProps } from './rest/schema.js';
 
 export async function insertFlow(tx: Tx, data: Record<string, unknown>): Promise<string> {
   const flow_uuid = randomUUID();

@@ -1,12 +1,12 @@
 /** /stages/all/: every stage as a base Stage object, whatever its type; and the list of creatable types. */
-import { mountResource, type ResourceDef } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { requireCaller } from '../api/auth.js';
+import { mountResource, type ResourceDef } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { requireCaller } from '../rest/auth.js';
 import type { DB } from '../db/index.js';
 import type { StagesTable } from '../db/types.js';
 import { baseStageProps, renderBaseStages, stageUsedBy } from './base.js';
 import { stageTypeByKind, stageTypes } from './registry.js';
-import { S } from '../api/schema.js';
+import { S } from '../rest/schema.js';
 
 type Row = StagesTable & { pk: string };
 

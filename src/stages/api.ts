@@ -1,5 +1,5 @@
 /** Mounts the REST API of every registered stage type, and /stages/all/. */
-import type { ApiRouter } from '../api/routes.js';
+import type { ApiRouter } from '../rest/routes.js';
 import type { DB } from '../db/index.js';
 import { mountAllStages } from './all.js';
 import { stageTypes } from './registry.js';

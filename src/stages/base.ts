@@ -3,11 +3,11 @@
  * `flow_set` rendering, and used_by. Stage types add their own fields in their folder.
  */
 import { Type } from '@sinclair/typebox';
-import { S, type Props } from '../api/schema.js';
-import type { UsedBy } from '../api/resource.js';
+import { S, type Props } from '../rest/schema.js';
+import type { UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
 import type { FlowsTable } from '../db/types.js';
-import { renderFlowSet } from '../flows/render.js';
+import { renderFlowSet } from '../flows/rest/render.js';
 import type { StageDef } from './types.js';
 
 export const baseStageProps: Props = {

@@ -1,7 +1,7 @@
 /** Shared by the setup stages: whose device is being enrolled. */
 import type { UsersTable } from '../db/types.js';
-import { isPlaceholder } from '../flows/context.js';
-import type { StageCall } from '../flows/runtime.js';
+import { isPlaceholder } from '../flows/engine/context.js';
+import type { StageCall } from '../flows/engine/runtime.js';
 import { DEVICE_CLASSES } from '../core/devices-api/classes.js';
 
 /** the pending user (a real one), else the logged-in user; undefined when there is nobody to enrol */

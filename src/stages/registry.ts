@@ -1,6 +1,6 @@
 /** The one list of stage types. Adding a type: its folder under src/stages/, and one line here. */
 import type { StageDef } from './types.js';
-import type { SecretColumn } from '../core/secrets.js';
+import type { SecretColumn } from '../instance/secrets.js';
 import { secretColumns } from './resource.js';
 import { identificationStage } from './identification/index.js';
 import { captchaStage } from './captcha/index.js';

@@ -1,18 +1,18 @@
 /** Builds the REST resource of a stage type from its StageDef: base fields + the type's own, in two tables. */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { apiToRow, rowToApi, rowToConfig } from '../api/serialize.js';
-import type { FilterSpec } from '../api/list.js';
-import type { Props } from '../api/schema.js';
+import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { apiToRow, rowToApi, rowToConfig } from '../rest/serialize.js';
+import type { FilterSpec } from '../rest/list.js';
+import type { Props } from '../rest/schema.js';
 import type { DB } from '../db/index.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import { hot, type Hot } from '../db/hot.js';
-import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/flowset.js';
+import { applyFlowSet, parseFlowSet, type FlowSetEntry } from '../flows/rest/flowset.js';
 import { baseStageProps, flowSets, metaOf, stageUsedBy } from './base.js';
 import type { StageDef } from './types.js';
-import { secretsOf, type Secrets } from '../core/secrets.js';
+import { secretsOf, type Secrets } from '../instance/secrets.js';
 
 type Row = Record<string, unknown> & { pk: string; stage_uuid: string; name: string };
 

@@ -1,10 +1,10 @@
 /** What a stage type supplies. The engine and the API know stage types only through this interface. */
 import type { FastifyRequest } from 'fastify';
-import type { FilterSpec } from '../api/list.js';
-import type { Props } from '../api/schema.js';
-import type { WriteCtx } from '../api/resource.js';
+import type { FilterSpec } from '../rest/list.js';
+import type { Props } from '../rest/schema.js';
+import type { WriteCtx } from '../rest/resource.js';
 import type { VersionedMigration } from '../db/ddl.js';
-import type { StageRuntime } from '../flows/runtime.js';
+import type { StageRuntime } from '../flows/engine/runtime.js';
 
 export interface M2M {
   /** junction table: (stage_uuid, target, position) */
@@ -41,7 +41,7 @@ export interface StageDef {
   /** how the stage runs inside a flow */
   runtime?: StageRuntime;
   /** extra API actions of this type (e.g. Duo's import_device_manual) */
-  routes?(router: import('../api/routes.js').ApiRouter, db: import('../db/index.js').DB): void;
+  routes?(router: import('../rest/routes.js').ApiRouter, db: import('../db/index.js').DB): void;
   /** listed by /stages/all/types/ (false for debug-only types) */
   listed?: boolean;
 }

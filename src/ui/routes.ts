@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { bindingBroken, SESSION_COOKIE, type Sessions } from '../core/sessions.js';
+import { bindingBroken, SESSION_COOKIE, type Sessions } from '../sessions/sessions.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');

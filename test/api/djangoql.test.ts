@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { DjangoQLError, QL_LIMITS, parseDjangoQL } from '../../src/api/djangoql.js';
+import { DjangoQLError, QL_LIMITS, parseDjangoQL } from '../../src/rest/djangoql.js';
 
 describe('DjangoQL parser', () => {
   it('parses comparisons, lists, escapes and nests and/or chains to the right', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
 import { createStage, createUser, flowOf, sessionRow } from '../flows/helpers.js';
-import { ADMIN_GROUP } from '../../src/core/bootstrap.js';
+import { ADMIN_GROUP } from '../../src/instance/bootstrap.js';
 
 const LOGIN = 'default-authentication-flow';
 

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ADMIN_TOKEN, call, dialects, freshDatabase, startServer, type TestServer } from '../helpers/server.js';
-import { BOOTSTRAP_TOKEN_MANAGED } from '../../src/core/bootstrap.js';
+import { BOOTSTRAP_TOKEN_MANAGED } from '../../src/instance/bootstrap.js';
 
 const ROTATED = 'rotated-bootstrap-token-' + 'r'.repeat(40);
 const as = (srv: TestServer, key: string) => (method: string, path: string, body?: unknown) => call(srv, method, path, body, { authorization: `Bearer ${key}` });
@@ -91,8 +91,8 @@ for (const dialect of dialects()) {
         const bob = await userWithKey(srv, 'bob');
         // what the old bootstrap did: the operator's key written into a user's token
         await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/');
-        const { storedKey } = await import('../../src/core/tokens.js');
-        const { secretsOf } = await import('../../src/core/secrets.js');
+        const { storedKey } = await import('../../src/tokens/tokens.js');
+        const { secretsOf } = await import('../../src/instance/secrets.js');
         await srv.app.store.db.updateTable('tokens').set(storedKey(secretsOf(srv.app.store.db), ROTATED)).where('identifier', '=', 'bob-api').execute();
         await srv.close();
         srv = await start({ bootstrapToken: ROTATED });

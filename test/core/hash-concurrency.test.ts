@@ -1,7 +1,7 @@
 /** argon2id computations beyond KEYSTAGE_ARGON2_CONCURRENCY wait their turn, and every one still answers correctly. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashPassword, hashingQueue, verifyPassword } from '../../src/core/passwords.js';
+import { hashPassword, hashingQueue, verifyPassword } from '../../src/auth/passwords.js';
 import { loadConfig } from '../../src/config.js';
 
 const cheap = { memoryCost: 1024, timeCost: 1, parallelism: 1 };

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
-import { THROTTLED_MESSAGE } from '../../src/core/lockout.js';
+import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 
 async function createUser(srv: TestServer, username: string, password: string) {
   const u = await call(srv, 'POST', '/core/users/', { username, name: username, email: `${username}@example.com` });

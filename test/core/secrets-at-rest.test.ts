@@ -20,7 +20,7 @@ import { FakeDuo } from '../helpers/fake-duo.js';
 import { SmsGateway } from '../helpers/fake-providers.js';
 import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
 import { currentStep, totpAt } from '../../src/core/mfa/totp.js';
-import { Secrets, SecretUnreadable } from '../../src/core/secrets.js';
+import { Secrets, SecretUnreadable } from '../../src/instance/secrets.js';
 import type { Config } from '../../src/config.js';
 
 const SECRET = 'at-rest-secret-' + 'r'.repeat(40);

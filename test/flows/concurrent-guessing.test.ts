@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
-import { THROTTLED_MESSAGE } from '../../src/core/lockout.js';
+import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
 
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };

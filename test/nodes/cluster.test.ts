@@ -11,7 +11,7 @@ import { freshDatabase } from '../helpers/server.js';
 import { api, startNode, type Node } from '../helpers/process.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
-import { THROTTLED_MESSAGE } from '../../src/core/lockout.js';
+import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 
 const LOGINS = 200;
 const USERS = 20;

@@ -1,8 +1,8 @@
 /** /authenticators/all/ (the caller's confirmed devices) and /authenticators/admin/all/ (any user's): `Device` objects. */
-import type { ApiRouter } from '../../api/routes.js';
-import { requireCaller, requireSuperuser } from '../../api/auth.js';
-import { drfDate } from '../../api/serialize.js';
-import { ValidationError } from '../../api/errors.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { requireCaller, requireSuperuser } from '../../rest/auth.js';
+import { drfDate } from '../../rest/serialize.js';
+import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
 import { DEVICE_CLASSES } from './classes.js';
 

@@ -1,5 +1,5 @@
 /** Device classes and their authentik identities (labels, verbose names), shared by the device APIs and used_by. */
-import type { UsedBy } from '../../api/resource.js';
+import type { UsedBy } from '../../rest/resource.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 

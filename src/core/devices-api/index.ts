@@ -1,5 +1,5 @@
 /** The device APIs under /authenticators/. */
-import type { ApiRouter } from '../../api/routes.js';
+import type { ApiRouter } from '../../rest/routes.js';
 import type { DB } from '../../db/index.js';
 import { mountAllDevices } from './all.js';
 import { mountDeviceResources } from './resource.js';

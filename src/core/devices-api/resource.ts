@@ -6,16 +6,16 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { mountResource, type ResourceDef } from '../../api/resource.js';
-import type { ApiRouter } from '../../api/routes.js';
-import { S, type Props } from '../../api/schema.js';
-import { nowIso, rowToApi } from '../../api/serialize.js';
-import { ValidationError } from '../../api/errors.js';
+import { mountResource, type ResourceDef } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { S, type Props } from '../../rest/schema.js';
+import { nowIso, rowToApi } from '../../rest/serialize.js';
+import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
-import { partialUser } from '../users.js';
+import { partialUser } from '../../users/users.js';
 import { configUrl, newTotpKey, sealTotpKey } from '../mfa/totp.js';
-import { secretsOf } from '../secrets.js';
+import { secretsOf } from '../../instance/secrets.js';
 import { generateStaticToken, hashStaticToken } from '../mfa/static.js';
 import { DEVICE_CLASSES, type DeviceClass } from './classes.js';
 

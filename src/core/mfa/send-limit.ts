@@ -8,7 +8,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../../db/index.js';
 import type { MfaSendConfig } from '../../config.js';
-import { normalizeIdentifier } from '../lockout.js';
+import { normalizeIdentifier } from '../../auth/lockout.js';
 import { attemptKey, type SideChannelTable } from './sidechannel.js';
 
 export const SEND_LIMIT_MESSAGE = 'Too many codes were sent. Please wait a while before requesting another one.';

@@ -10,7 +10,7 @@ import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { isThrottled, recordFailure, throttleReset } from './throttle.js';
-import { secretsOf, type Secrets } from '../secrets.js';
+import { secretsOf, type Secrets } from '../../instance/secrets.js';
 
 export const newTotpKey = () => randomBytes(20).toString('hex');
 

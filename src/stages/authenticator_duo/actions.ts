@@ -1,9 +1,9 @@
 /** POST /stages/authenticator/duo/{stage_uuid}/import_device_manual/: attach an existing Duo user to a Keystage user. */
-import type { ApiRouter } from '../../api/routes.js';
-import { requireSuperuser } from '../../api/auth.js';
-import { NotFound, ValidationError } from '../../api/errors.js';
-import { S } from '../../api/schema.js';
-import { validateBody, isUuid } from '../../api/validate.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { requireSuperuser } from '../../rest/auth.js';
+import { NotFound, ValidationError } from '../../rest/errors.js';
+import { S } from '../../rest/schema.js';
+import { validateBody, isUuid } from '../../rest/validate.js';
 import type { DB } from '../../db/index.js';
 
 export function mountDuoActions(router: ApiRouter, db: DB) {

@@ -1,7 +1,7 @@
 /** A Duo push (Auth API `auth`, factor auto) for an enrolled device, with the credentials of its stage. */
 import type { FastifyRequest } from 'fastify';
 import type { DuoDevicesTable, UsersTable } from '../../db/types.js';
-import type { Services } from '../../flows/runtime.js';
+import type { Services } from '../../flows/engine/runtime.js';
 import { loadStageConfig } from '../resource.js';
 import { duoCall } from './duo-api.js';
 import { authenticatorDuoSchema } from './schema.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import { addColumns, createStageTable, fk, stageDeviceColumns, tableWithAutoId } from '../../db/ddl.js';
 import { uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';

@@ -3,7 +3,7 @@
  * (enroll_status), the device is saved. Login pushes go through Duo's auth call (authenticator validation).
  */
 import type { UsersTable } from '../../db/types.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { duoCall, type DuoCredentials } from './duo-api.js';
 

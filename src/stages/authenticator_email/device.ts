@@ -1,8 +1,8 @@
 /** Sending a code to an e-mail device, with the settings of the stage that enrolled it. */
 import type { EmailDevicesTable, UsersTable } from '../../db/types.js';
-import { parseDuration } from '../../api/duration.js';
+import { parseDuration } from '../../rest/duration.js';
 import { issueCode } from '../../core/mfa/sidechannel.js';
-import type { Services } from '../../flows/runtime.js';
+import type { Services } from '../../flows/engine/runtime.js';
 import { loadStageConfig } from '../resource.js';
 import { authenticatorEmailSchema } from './schema.js';
 import { sendCode, type EmailSettings } from './send.js';

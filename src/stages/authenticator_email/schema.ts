@@ -1,6 +1,6 @@
-import { S } from '../../api/schema.js';
-import { parseDuration, durationError } from '../../api/duration.js';
-import { ValidationError } from '../../api/errors.js';
+import { S } from '../../rest/schema.js';
+import { parseDuration, durationError } from '../../rest/duration.js';
+import { ValidationError } from '../../rest/errors.js';
 import { createSideChannelDeviceTable, createStageTable, fk } from '../../db/ddl.js';
 import { uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';

@@ -2,10 +2,10 @@
  * E-mail enrolment: the code goes to the user's address (or one they enter when they have none); the device is
  * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
  */
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import type { EmailDevicesTable } from '../../db/types.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';

@@ -4,7 +4,7 @@
  */
 import type { SmsDevicesTable } from '../../db/types.js';
 import { issueCode } from '../../core/mfa/sidechannel.js';
-import type { Services } from '../../flows/runtime.js';
+import type { Services } from '../../flows/engine/runtime.js';
 import { loadStageConfig } from '../resource.js';
 import { authenticatorSmsSchema } from './schema.js';
 

@@ -3,10 +3,10 @@
  * number only proves possession: a hash is kept and the device is not offered for login.
  */
 import { createHash } from 'node:crypto';
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import type { SmsDevicesTable } from '../../db/types.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';

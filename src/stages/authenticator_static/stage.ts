@@ -2,7 +2,7 @@
  * Recovery-code enrolment: codes are generated and shown once; they are stored only as HMACs, and the device is
  * usable once the person confirms they saved them. Until then the clear codes live in the flow state only.
  */
-import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { generateStaticToken, hashStaticToken } from '../../core/mfa/static.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 

@@ -2,12 +2,12 @@
  * TOTP enrolment: an unconfirmed device is created for the user and shown as an otpauth:// URL; it becomes usable
  * only when the person proves their app has it by entering a current code.
  */
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import type { TotpDevicesTable } from '../../db/types.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../core/mfa/totp.js';
-import { secretsOf } from '../../core/secrets.js';
+import { secretsOf } from '../../instance/secrets.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface TotpSetupConfig {

@@ -5,7 +5,7 @@
  * pending user with `auth_method` `auth_webauthn_pwl`.
  */
 import type { WebAuthnDevicesTable, UsersTable } from '../../db/types.js';
-import type { StageCall } from '../../flows/runtime.js';
+import type { StageCall } from '../../flows/engine/runtime.js';
 import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { allowedWebAuthn } from './devices.js';
 import type { ValidateConfig } from './schema.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
-import { S } from '../../api/schema.js';
-import { ValidationError } from '../../api/errors.js';
+import { S } from '../../rest/schema.js';
+import { ValidationError } from '../../rest/errors.js';
 import { createJunctionTable, createStageTable } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';

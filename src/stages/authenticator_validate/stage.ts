@@ -4,12 +4,12 @@
  * `not_configured_action` when the user has no usable device.
  */
 import { Type } from '@sinclair/typebox';
-import { S } from '../../api/schema.js';
-import { parseDuration } from '../../api/duration.js';
+import { S } from '../../rest/schema.js';
+import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
-import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/context.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { verifyTotp } from '../../core/mfa/totp.js';
 import { verifyStatic } from '../../core/mfa/static.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
@@ -20,10 +20,10 @@ import { duoPush } from '../authenticator_duo/push.js';
 import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
-import { sleep, THROTTLED_MESSAGE } from '../../core/lockout.js';
+import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
-import { userById } from '../../core/user-by-id.js';
+import { userById } from '../../users/by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
 import type { ValidateConfig } from './schema.js';
 

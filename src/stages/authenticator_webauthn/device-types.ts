@@ -1,8 +1,8 @@
 /** /stages/authenticator/webauthn_device_types/: the known authenticator models (read-only). */
-import { mountResource, type ResourceDef } from '../../api/resource.js';
-import type { ApiRouter } from '../../api/routes.js';
-import { S } from '../../api/schema.js';
-import { rowToApi } from '../../api/serialize.js';
+import { mountResource, type ResourceDef } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { S } from '../../rest/schema.js';
+import { rowToApi } from '../../rest/serialize.js';
 import type { DB } from '../../db/index.js';
 import type { WebAuthnDeviceTypesTable } from '../../db/types.js';
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import { createJunctionTable, createStageTable, fk } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';

@@ -5,8 +5,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { UsersTable } from '../../db/types.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 

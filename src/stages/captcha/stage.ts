@@ -1,7 +1,7 @@
 /** Captcha stage at run time: render the provider widget's parameters, verify the token server-side. */
-import { S } from '../../api/schema.js';
-import { parseResponse } from '../../flows/response.js';
-import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { S } from '../../rest/schema.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from './verify.js';
 
 const responseProps = { token: S.str({ maxLength: 8192 }) };

@@ -1,5 +1,5 @@
 /** Deny stage: ends the flow with its message (or the context's). */
-import { deny, type StageRuntime } from '../../flows/runtime.js';
+import { deny, type StageRuntime } from '../../flows/engine/runtime.js';
 
 export interface DenyConfig {
   deny_message: string;

@@ -1,5 +1,5 @@
 /** Dummy stage: a challenge with the stage's name; any response passes. `throw_error` makes rendering fail. */
-import { ok, show, type StageRuntime } from '../../flows/runtime.js';
+import { ok, show, type StageRuntime } from '../../flows/engine/runtime.js';
 
 export interface DummyConfig {
   name: string;

@@ -1,5 +1,5 @@
-import { S } from '../../api/schema.js';
-import { ValidationError } from '../../api/errors.js';
+import { S } from '../../rest/schema.js';
+import { ValidationError } from '../../rest/errors.js';
 import { createStageTable, fk } from '../../db/ddl.js';
 import type { StageDef } from '../types.js';
 

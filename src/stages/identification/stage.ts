@@ -3,12 +3,12 @@
  * password, and never reveal whether the account exists (same message; same cost: captcha for everyone, and a
  * dummy hash for unknown users when a password is embedded).
  */
-import { S } from '../../api/schema.js';
-import { authenticatePassword, findUser } from '../../core/authenticate.js';
-import { dummyHash, verifyPassword } from '../../core/passwords.js';
-import { DEFAULT_AVATAR } from '../../flows/challenge.js';
-import { parseResponse } from '../../flows/response.js';
-import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { S } from '../../rest/schema.js';
+import { authenticatePassword, findUser } from '../../auth/authenticate.js';
+import { dummyHash, verifyPassword } from '../../auth/passwords.js';
+import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { loadStageConfig } from '../resource.js';
 import { captchaSchema } from '../captcha/schema.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/verify.js';
@@ -17,7 +17,7 @@ import { authenticatorValidateSchema, type ValidateConfig } from '../authenticat
 import { passkeyChallenge, passkeyLogin } from '../authenticator_validate/passkey.js';
 import type { PasswordConfig } from '../password/stage.js';
 import { recordPasswordFailure, reserveCheck } from '../password/stage.js';
-import { THROTTLED_MESSAGE } from '../../core/lockout.js';
+import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 
 export interface IdentificationConfig {
   pk: string;

@@ -1,4 +1,4 @@
-import { S } from '../../api/schema.js';
+import { S } from '../../rest/schema.js';
 import { createStageTable, fk } from '../../db/ddl.js';
 import type { StageDef } from '../types.js';
 

@@ -2,13 +2,13 @@
  * Password stage at run time. Failures are counted per flow plan, together with passwords typed into an
  * identification stage that embeds this stage; after `failed_attempts_before_cancel` the flow is cancelled.
  */
-import { S } from '../../api/schema.js';
-import { authenticatePassword, TOKEN_BACKEND } from '../../core/authenticate.js';
-import { dummyHash, verifyPassword } from '../../core/passwords.js';
-import { isPlaceholder } from '../../flows/context.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { sleep, THROTTLED_MESSAGE, type Attempt } from '../../core/lockout.js';
+import { S } from '../../rest/schema.js';
+import { authenticatePassword, TOKEN_BACKEND } from '../../auth/authenticate.js';
+import { dummyHash, verifyPassword } from '../../auth/passwords.js';
+import { isPlaceholder } from '../../flows/engine/context.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { sleep, THROTTLED_MESSAGE, type Attempt } from '../../auth/lockout.js';
 
 export interface PasswordConfig {
   pk: string;

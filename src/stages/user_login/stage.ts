@@ -4,13 +4,13 @@
  */
 import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
-import { userById } from '../../core/user-by-id.js';
-import { S } from '../../api/schema.js';
-import { parseDuration } from '../../api/duration.js';
-import { bindingKey } from '../../core/network-binding.js';
-import { isPlaceholder } from '../../flows/context.js';
-import { parseResponse } from '../../flows/response.js';
-import { deny, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { userById } from '../../users/by-id.js';
+import { S } from '../../rest/schema.js';
+import { parseDuration } from '../../rest/duration.js';
+import { bindingKey } from '../../sessions/network-binding.js';
+import { isPlaceholder } from '../../flows/engine/context.js';
+import { parseResponse } from '../../flows/engine/response.js';
+import { deny, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 
 export interface UserLoginConfig {
   pk: string;

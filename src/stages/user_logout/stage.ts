@@ -1,5 +1,5 @@
 /** User logout: deletes the server-side session and clears its cookies; no challenge. */
-import { ok, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { ok, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 
 async function logout(c: StageCall<unknown>) {
   const user = c.requestUser;

@@ -1,11 +1,11 @@
 /** Browser entry points around flows: default-flow redirects, cancel, and a stage's configure flow. */
 import type { FastifyInstance } from 'fastify';
-import type { DB } from '../db/index.js';
-import type { FlowsTable } from '../db/types.js';
-import type { Sessions } from '../core/sessions.js';
-import { stageTypeByKind } from '../stages/registry.js';
-import { loadStageConfig } from '../stages/resource.js';
-import { isRelative } from './challenge.js';
+import type { DB } from '../../db/index.js';
+import type { FlowsTable } from '../../db/types.js';
+import type { Sessions } from '../../sessions/sessions.js';
+import { stageTypeByKind } from '../../stages/registry.js';
+import { loadStageConfig } from '../../stages/resource.js';
+import { isRelative } from '../engine/challenge.js';
 import { planForUser } from './user-plan.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';

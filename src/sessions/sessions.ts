@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import { hot, hotWrite } from '../db/hot.js';
 import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
-import type { Plan } from '../flows/plan.js';
+import type { Plan } from '../flows/engine/plan.js';
 import { bindingHolds } from './network-binding.js';
 
 export const SESSION_COOKIE = 'authentik_session';

@@ -1,6 +1,6 @@
 /** /root/config/ and /admin/version/. */
-import type { ApiRouter } from './routes.js';
-import { requireCaller } from './auth.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { requireCaller } from '../rest/auth.js';
 import { VERSION } from '../version.js';
 
 export function mountRoot(router: ApiRouter) {

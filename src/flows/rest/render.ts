@@ -1,5 +1,5 @@
 /** Computed flow fields: background_url, themed URLs, export_url; the FlowSet summary used in stage responses. */
-import type { FlowsTable } from '../db/types.js';
+import type { FlowsTable } from '../../db/types.js';
 import { DEFAULT_BACKGROUND } from './schema.js';
 
 export function backgroundUrl(background: string): string {

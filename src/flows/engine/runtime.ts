@@ -3,16 +3,16 @@
  * judge a response for POST, and say what happens next.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config.js';
-import type { DB, Dialect } from '../db/index.js';
-import type { FlowsTable, UsersTable } from '../db/types.js';
-import type { Session, Sessions } from '../core/sessions.js';
-import type { Events } from '../core/events.js';
-import type { Lockout } from '../core/lockout.js';
-import type { Metrics } from '../core/metrics.js';
+import type { Config } from '../../config.js';
+import type { DB, Dialect } from '../../db/index.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import type { Session, Sessions } from '../../sessions/sessions.js';
+import type { Events } from '../../events/events.js';
+import type { Lockout } from '../../auth/lockout.js';
+import type { Metrics } from '../../instance/metrics.js';
 import type { FlowContext } from './context.js';
 import type { Plan } from './plan.js';
-import type { StageDef } from '../stages/types.js';
+import type { StageDef } from '../../stages/types.js';
 
 export interface Services {
   db: DB;

@@ -1,17 +1,17 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import type { FastifyRequest } from 'fastify';
-import type { Sessions } from '../core/sessions.js';
-import { planForUser } from './user-plan.js';
-import { mountResource, type ResourceDef, type UsedBy } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { rowToApi, apiToRow } from '../api/serialize.js';
-import { requireSuperuser } from '../api/auth.js';
-import type { DB } from '../db/index.js';
-import type { FlowsTable } from '../db/types.js';
-import { stageKinds, stageTypeByKind } from '../stages/registry.js';
+import type { Sessions } from '../../sessions/sessions.js';
+import { planForUser } from '../browser/user-plan.js';
+import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { rowToApi, apiToRow } from '../../rest/serialize.js';
+import { requireSuperuser } from '../../rest/auth.js';
+import type { DB } from '../../db/index.js';
+import type { FlowsTable } from '../../db/types.js';
+import { stageKinds, stageTypeByKind } from '../../stages/registry.js';
 import { DENIED_ACTIONS, DESIGNATIONS, flowProps } from './schema.js';
 import { backgroundUrl, exportUrl, themedUrls } from './render.js';
-import { insertFlow } from './store.js';
+import { insertFlow } from '../store.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 

@@ -1,8 +1,8 @@
 /** The parts every challenge shares: flow_info, the pending user display, redirects, access denied, flow errors. */
-import type { FlowsTable, UsersTable } from '../db/types.js';
-import { initialsAvatar } from '../core/avatar.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import { initialsAvatar } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
-import { backgroundUrl, themedUrls } from './render.js';
+import { backgroundUrl, themedUrls } from '../rest/render.js';
 
 export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
 

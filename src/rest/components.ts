@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ApiRouter } from './routes.js';
 import { registerComponents } from './resource.js';
-import { flowSetProps } from '../flows/schema.js';
+import { flowSetProps } from '../flows/rest/schema.js';
 import { baseStageProps } from '../stages/base.js';
 import { S } from './schema.js';
 

@@ -3,12 +3,12 @@
  * (validated like a flow create) and the stage is appended to every listed flow it is not yet bound to.
  * Bindings are never removed this way. Runs inside the stage write's transaction.
  */
-import { ValidationError, type FieldErrors } from '../api/errors.js';
-import type { Tx } from '../api/resource.js';
-import { validateBody, pyType, MAX_LIST_ITEMS } from '../api/validate.js';
-import type { DB } from '../db/index.js';
+import { ValidationError, type FieldErrors } from '../../rest/errors.js';
+import type { Tx } from '../../rest/resource.js';
+import { validateBody, pyType, MAX_LIST_ITEMS } from '../../rest/validate.js';
+import type { DB } from '../../db/index.js';
 import { flowProps } from './schema.js';
-import { appendBinding, insertFlow } from './store.js';
+import { appendBinding, insertFlow } from '../store.js';
 
 export type FlowSetEntry = { flow_uuid: string } | { create: Record<string, unknown> };
 

@@ -2,9 +2,9 @@
  * The planner: checks the flow's authentication requirement and lists its bindings in order.
  * (Keystage has no policy engine yet, so every binding applies; markers are kept for when it does.)
  */
-import type { DB } from '../db/index.js';
-import { cachedAdminData } from '../db/admin-cache.js';
-import type { FlowsTable, UsersTable } from '../db/types.js';
+import type { DB } from '../../db/index.js';
+import { cachedAdminData } from '../../db/admin-cache.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { FlowContext } from './context.js';
 import type { Plan, PlanBinding } from './plan.js';
 

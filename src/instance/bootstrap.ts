@@ -5,9 +5,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
-import { hashPassword } from './passwords.js';
-import { insertUser } from './users.js';
-import { generateKey, insertToken, storedKey } from './tokens.js';
+import { hashPassword } from '../auth/passwords.js';
+import { insertUser } from '../users/users.js';
+import { generateKey, insertToken, storedKey } from '../tokens/tokens.js';
 import { secretsOf } from './secrets.js';
 
 export const ADMIN_GROUP = 'authentik Admins';

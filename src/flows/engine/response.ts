@@ -1,8 +1,8 @@
 /** Validates a stage's response body with DRF's messages, reported in the executor's `{string, code}` shape. */
-import { ValidationError, type FieldErrors } from '../api/errors.js';
-import { validateBody } from '../api/validate.js';
-import type { Props } from '../api/schema.js';
-import type { DB } from '../db/index.js';
+import { ValidationError, type FieldErrors } from '../../rest/errors.js';
+import { validateBody } from '../../rest/validate.js';
+import type { Props } from '../../rest/schema.js';
+import type { DB } from '../../db/index.js';
 import type { ResponseErrors } from './runtime.js';
 
 function codeOf(message: string): string {

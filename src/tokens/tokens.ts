@@ -1,17 +1,17 @@
 /** /core/tokens/: API tokens and app passwords, looked up by identifier; keys only through view_key. */
 import { randomInt, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import { mountResource, type ResourceDef, type Tx } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { S, SLUG_PATTERN, type Props } from '../api/schema.js';
-import { apiToRow, rowToApi } from '../api/serialize.js';
-import { EmptyBadRequest, Forbidden, NotFound, ValidationError } from '../api/errors.js';
-import { parseDuration } from '../api/duration.js';
-import { validateBody } from '../api/validate.js';
+import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S, SLUG_PATTERN, type Props } from '../rest/schema.js';
+import { apiToRow, rowToApi } from '../rest/serialize.js';
+import { EmptyBadRequest, Forbidden, NotFound, ValidationError } from '../rest/errors.js';
+import { parseDuration } from '../rest/duration.js';
+import { validateBody } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
-import { renderUsers } from './users.js';
-import { secretsOf, type Secrets } from './secrets.js';
+import { renderUsers } from '../users/users.js';
+import { secretsOf, type Secrets } from '../instance/secrets.js';
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

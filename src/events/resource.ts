@@ -1,11 +1,11 @@
 /** /events/events/: the audit log, read-only, for superusers. */
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import { mountResource, type ResourceDef } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { S } from '../api/schema.js';
-import { rowToApi } from '../api/serialize.js';
-import type { FilterSpec } from '../api/list.js';
+import { mountResource, type ResourceDef } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S } from '../rest/schema.js';
+import { rowToApi } from '../rest/serialize.js';
+import type { FilterSpec } from '../rest/list.js';
 import type { DB } from '../db/index.js';
 import type { EventsTable } from '../db/types.js';
 

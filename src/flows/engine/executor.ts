@@ -5,16 +5,16 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiRouter } from '../api/routes.js';
-import { isSuperuser } from '../api/auth.js';
-import { isDbConnectionError } from '../api/errors.js';
-import type { FlowsTable } from '../db/types.js';
-import { hot, perDatabase } from '../db/hot.js';
-import { cachedAdminData } from '../db/admin-cache.js';
-import { CSRF_HEADER, SessionBusyError, type Session } from '../core/sessions.js';
-import { userById } from '../core/user-by-id.js';
-import { stageTypeByKind } from '../stages/registry.js';
-import { loadStageConfig } from '../stages/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { isSuperuser } from '../../rest/auth.js';
+import { isDbConnectionError } from '../../rest/errors.js';
+import type { FlowsTable } from '../../db/types.js';
+import { hot, perDatabase } from '../../db/hot.js';
+import { cachedAdminData } from '../../db/admin-cache.js';
+import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
+import { userById } from '../../users/by-id.js';
+import { stageTypeByKind } from '../../stages/registry.js';
+import { loadStageConfig } from '../../stages/resource.js';
 import type { FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, type Requester } from './planner.js';

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
-import { secretsOf } from '../core/secrets.js';
+import { secretsOf } from '../instance/secrets.js';
 import { Forbidden } from './errors.js';
 
 export interface Caller {

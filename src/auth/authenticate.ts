@@ -5,9 +5,9 @@
 import { sql } from 'kysely';
 import { hot, perDatabase, type Hot } from '../db/hot.js';
 import type { UsersTable } from '../db/types.js';
-import type { Services } from '../flows/runtime.js';
+import type { Services } from '../flows/engine/runtime.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
-import { secretsOf } from './secrets.js';
+import { secretsOf } from '../instance/secrets.js';
 
 export const INBUILT_BACKEND = 'authentik.core.auth.InbuiltBackend';
 export const TOKEN_BACKEND = 'authentik.core.auth.TokenBackend';

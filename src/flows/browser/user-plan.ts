@@ -3,11 +3,11 @@
  * interface continues it: a stage's `configure_flow` (/flows/-/configure/{stage}/) and the `execute` API action.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { DB } from '../db/index.js';
-import type { FlowsTable, UsersTable } from '../db/types.js';
-import type { Sessions } from '../core/sessions.js';
-import { isSuperuser } from '../api/auth.js';
-import { planFlow } from './planner.js';
+import type { DB } from '../../db/index.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import type { Sessions } from '../../sessions/sessions.js';
+import { isSuperuser } from '../../rest/auth.js';
+import { planFlow } from '../engine/planner.js';
 
 /** false when the flow does not apply to the user (its authentication requirement) */
 export async function planForUser(db: DB, sessions: Sessions, flow: FlowsTable, user: UsersTable, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {

@@ -1,15 +1,15 @@
 /** /flows/bindings/: which stage runs at which position of which flow. */
-import { mountResource, type ResourceDef } from '../api/resource.js';
-import type { ApiRouter } from '../api/routes.js';
-import { apiToRow, rowToApi } from '../api/serialize.js';
-import { ValidationError } from '../api/errors.js';
-import { isUuid } from '../api/validate.js';
-import type { DB } from '../db/index.js';
-import type { BindingsTable } from '../db/types.js';
-import { renderBaseStages } from '../stages/base.js';
-import { stageTypeByKind } from '../stages/registry.js';
+import { mountResource, type ResourceDef } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { ValidationError } from '../../rest/errors.js';
+import { isUuid } from '../../rest/validate.js';
+import type { DB } from '../../db/index.js';
+import type { BindingsTable } from '../../db/types.js';
+import { renderBaseStages } from '../../stages/base.js';
+import { stageTypeByKind } from '../../stages/registry.js';
 import { bindingProps, INVALID_RESPONSE_ACTIONS, POLICY_ENGINE_MODES } from './schema.js';
-import { insertBinding } from './store.js';
+import { insertBinding } from '../store.js';
 
 type Row = BindingsTable & { pk: string; policybindingmodel_ptr_id: string; stage_name: string; stage_kind: string };
 
