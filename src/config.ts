@@ -39,6 +39,14 @@ export interface Config {
   eventRetentionMs: number;
   /** Prometheus metrics port (0 = off) */
   metricsPort: number;
+  /** listen address of the metrics port (unauthenticated: loopback unless set) */
+  metricsHost: string;
+  /** a request (headers and body) must have arrived within this long (ms; 0 = no limit) */
+  requestTimeoutMs: number;
+  /** a request's headers must have arrived within this long (ms; at most requestTimeoutMs) */
+  headersTimeoutMs: number;
+  /** after SIGTERM/SIGINT, in-flight requests get this long (ms) before the process exits anyway */
+  shutdownGraceMs: number;
   /** sessions end after this long without a request (ms; 0 = no idle limit) */
   sessionIdleMs: number;
   /** no session lives longer than this (ms) */
@@ -140,6 +148,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     eventRetentionMs: int(env, 365, 'KEYSTAGE_EVENT_RETENTION_DAYS') * 86_400_000,
     metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
+    metricsHost: pick(env, 'KEYSTAGE_METRICS_HOST') ?? '127.0.0.1',
+    requestTimeoutMs: int(env, 30_000, 'KEYSTAGE_REQUEST_TIMEOUT_MS'),
+    headersTimeoutMs: int(env, 10_000, 'KEYSTAGE_HEADERS_TIMEOUT_MS'),
+    shutdownGraceMs: int(env, 25_000, 'KEYSTAGE_SHUTDOWN_GRACE_MS'),
     sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
     sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
     sessionAnonymousMs: Math.max(1, int(env, 30, 'KEYSTAGE_SESSION_ANONYMOUS_MINUTES')) * 60_000,

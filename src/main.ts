@@ -1,4 +1,5 @@
 /** Entry point of `npm start`: load configuration, build the app, listen, stop cleanly on SIGTERM/SIGINT. */
+import type { Socket } from 'node:net';
 import { loadConfig } from './config.js';
 import { buildApp } from './server.js';
 
@@ -6,31 +7,63 @@ const config = loadConfig();
 const built = await buildApp(config);
 
 /** a port that cannot be taken ends the process with one clear line naming the setting, not a stack trace */
-async function listenOrExit(app: typeof built.app, port: number, setting: string) {
+async function listenOrExit(app: typeof built.app, host: string, port: number, setting: string) {
   try {
-    await app.listen({ port, host: config.host });
+    await app.listen({ port, host });
   } catch (e) {
     const code = (e as { code?: string }).code ?? (e as Error).message;
     // stderr, whatever the log level
-    console.error(`keystage: cannot listen on ${config.host}:${port} (${setting}): ${code}`);
+    console.error(`keystage: cannot listen on ${host}:${port} (${setting}): ${code}`);
     await built.close().catch(() => {});
     process.exit(1);
   }
 }
-if (config.metricsPort > 0) await listenOrExit(built.metricsApp, config.metricsPort, 'KEYSTAGE_METRICS_PORT; 0 turns metrics off');
-await listenOrExit(built.app, config.port, 'KEYSTAGE_PORT');
+
+// what a shutdown may have to cut off: open connections and requests not yet answered
+const server = built.app.server;
+const sockets = new Set<Socket>();
+let inFlight = 0;
+server.on('connection', (socket: Socket) => {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+});
+server.on('request', (_req, res) => {
+  inFlight++;
+  res.once('close', () => inFlight--);
+});
+
+// the metrics port has no authentication: it listens on its own address, loopback unless KEYSTAGE_METRICS_HOST says otherwise
+if (config.metricsPort > 0)
+  await listenOrExit(built.metricsApp, config.metricsHost, config.metricsPort, 'KEYSTAGE_METRICS_PORT; 0 turns metrics off');
+await listenOrExit(built.app, config.host, config.port, 'KEYSTAGE_PORT');
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const)
   process.on(sig, () => {
-    if (stopping) return;
+    if (stopping) {
+      // a second signal: stop waiting
+      built.app.log.warn({ signal: sig, openConnections: sockets.size, inFlightRequests: inFlight }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    built.app.log.info({ signal: sig }, 'shutting down');
+    built.app.log.info({ signal: sig, graceMs: config.shutdownGraceMs }, 'shutting down');
     // in-flight requests finish; keep-alive connections are closed as soon as they fall idle
-    const idle = setInterval(() => built.app.server.closeIdleConnections(), 100);
+    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    idle.unref();
+    // whatever is still pending when the grace period is over (a slow client, a hung database call) is cut off
+    setTimeout(() => {
+      built.app.log.warn(
+        { graceMs: config.shutdownGraceMs, openConnections: sockets.size, inFlightRequests: inFlight },
+        'shutdown grace period over: closing what is still open',
+      );
+      server.closeAllConnections();
+      process.exit(1);
+    }, config.shutdownGraceMs);
     built
       .close()
       .then(() => process.exit(0))
-      .catch(() => process.exit(1))
-      .finally(() => clearInterval(idle));
+      .catch((err) => {
+        built.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
   });

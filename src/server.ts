@@ -4,7 +4,8 @@ import cookie from '@fastify/cookie';
 import type { Config } from './config.js';
 import { openStore, type Store } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { installErrorHandling, ParseError } from './rest/errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError } from './rest/errors.js';
+import { installHttpHeaders } from './rest/http.js';
 import { ApiRouter } from './rest/routes.js';
 import { checkCsrf, identify } from './rest/auth.js';
 import { mountSchema } from './rest/openapi.js';
@@ -45,7 +46,12 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function buildApp(config: Config): Promise<App> {
+export interface BuildOptions {
+  /** where the log lines go instead of stdout (tests read them) */
+  logStream?: { write(line: string): void };
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
   await migrate(store, stageMigrations());
   const settings = await loadInstanceSettings(store.db, config.secretKey);
@@ -81,9 +87,19 @@ export async function buildApp(config: Config): Promise<App> {
   };
 
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // deadlines for receiving a request: headers within headersTimeoutMs, headers and body within requestTimeoutMs
+    // (a client trickling its body is answered 408 and disconnected); Node checks them every connectionsCheckingInterval
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(...[config.requestTimeoutMs, config.headersTimeoutMs].filter((t) => t > 0), 4000) / 4))),
+    },
+    clientErrorHandler,
+    frameworkErrors,
     trustProxy: config.trustedProxies ?? false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 512 },
     // authentik's published API docs write paths as `/api/v3//stages/…`; collapse repeated slashes in the path
@@ -120,16 +136,18 @@ export async function buildApp(config: Config): Promise<App> {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
+  // application/json and +json types, with or without parameters (`; charset=utf-8`), as DRF's JSONParser
+  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json(\s*;.*)?$/, { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
     } catch (e) {
-      done(new ParseError(`JSON parse error - ${(e as Error).message}`), undefined);
+      done(JsonParseError.from(e, text), undefined);
     }
   });
   installErrorHandling(app);
+  installHttpHeaders(app);
 
   app.addHook('preHandler', async (req) => {
     if (!req.url.startsWith('/api/v3/')) return;

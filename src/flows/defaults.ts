@@ -65,7 +65,9 @@ export async function ensureDefaultFlows(db: DB) {
     db,
     { slug: 'default-authentication-flow', name: 'Welcome to authentik!', title: 'Welcome to authentik!', designation: 'authentication' },
     [
-      { kind: 'identificationstage', name: 'default-authentication-identification', fields: { user_fields: ['username', 'email'] } },
+      // show_matched_user off: the next challenge shows what was typed, never the matched account's username or
+      // initials, so an existing and an unknown identifier look the same (the API default stays authentik's true)
+      { kind: 'identificationstage', name: 'default-authentication-identification', fields: { user_fields: ['username', 'email'], show_matched_user: false } },
       {
         kind: 'passwordstage',
         name: 'default-authentication-password',

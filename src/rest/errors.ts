@@ -2,7 +2,8 @@
  * Errors as typed values, and the single place where they become authentik's (DRF's) wire shapes.
  * Route code throws these; the error handler installed by `installErrorHandling` renders them.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** DRF field-error body: field → messages, `non_field_errors`, or index → messages for list items. */
 export type FieldErrors = { [field: string]: string[] | FieldErrors };
@@ -85,6 +86,37 @@ export class ParseError extends DetailError {
   readonly status = 400;
 }
 
+/**
+ * A request body that is not JSON. The client sees DRF's `JSON parse error - …` with the parser's description (never
+ * an excerpt of the body); logs get only the error class and the position (`logFields`).
+ */
+export class JsonParseError extends ParseError {
+  constructor(
+    description: string,
+    readonly position: number | undefined,
+  ) {
+    super(`JSON parse error - ${description}`);
+  }
+  /** from the SyntaxError of JSON.parse(text) */
+  static from(e: unknown, text: string): JsonParseError {
+    const message = e instanceof Error ? e.message : '';
+    const at = /at position (\d+)/.exec(message);
+    const position = at ? Number(at[1]) : /Unexpected end of JSON input/.test(message) ? text.length : undefined;
+    // V8 quotes the start of the input in some messages ("Unexpected token 'x', "{…" is not valid JSON"): cut it
+    const description = message.replace(/,\s*".*$/s, '').replace(/\s*\(line \d+ column \d+\)$/, '').slice(0, 120) || 'Invalid JSON';
+    return new JsonParseError(position === undefined ? description : description.replace(/ at position \d+$/, '') + ` at position ${position}`, position);
+  }
+}
+
+/** What may be logged about an error from parsing a request: its class, code and position, never its message. */
+export function parseErrorLogFields(err: unknown): { type: string; code?: string; position?: number } | undefined {
+  if (err instanceof JsonParseError) return { type: 'JsonParseError', ...(err.position !== undefined ? { position: err.position } : {}) };
+  const code = (err as { code?: unknown })?.code;
+  if (err instanceof ParseError || (typeof code === 'string' && code.startsWith('FST_ERR_CTP_')) || err instanceof SyntaxError)
+    return { type: (err as Error)?.constructor?.name ?? 'Error', ...(typeof code === 'string' ? { code } : {}) };
+  return undefined;
+}
+
 export class PayloadTooLarge extends DetailError {
   readonly status = 413;
 }
@@ -92,6 +124,14 @@ export class PayloadTooLarge extends DetailError {
 /** Database unreachable: the request may succeed when retried. */
 export class ServiceUnavailable extends DetailError {
   readonly status = 503;
+}
+
+/** Anything unexpected: a generic message, the details only in the log. */
+export class InternalError extends DetailError {
+  readonly status = 500;
+  constructor() {
+    super('A server error occurred.');
+  }
 }
 
 /** Bad request with an empty body (authentik's `set_password` rejection). */
@@ -114,6 +154,31 @@ export function isDbConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|read ECONNRESET/i.test(message);
 }
 
+/**
+ * Errors of the router before any route runs (a path with a broken percent escape, an over-long parameter): DRF's
+ * generic text, never the framework's message (which quotes the path).
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+  const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
+  reply.code(status).send({ detail: status === 500 ? 'A server error occurred.' : 'Malformed request.' });
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/**
+ * Errors Node's HTTP parser meets before there is a request (malformed request line or headers, headers or body not
+ * received in time): an authentik-shaped body, and the connection is closed.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const detail = status === 408 ? 'Request timed out.' : status === 431 ? 'Request headers too large.' : 'Malformed request.';
+  const body = JSON.stringify({ detail });
+  if (socket.writable)
+    socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroy();
+}
+
 /** Maps framework errors (body parsing, size limits) and our typed errors to authentik's bodies. Never leaks a stack. */
 export function installErrorHandling(app: FastifyInstance) {
   app.setNotFoundHandler((req, reply) => {
@@ -126,16 +191,16 @@ export function installErrorHandling(app: FastifyInstance) {
       e = new UnsupportedMediaType(String(req.headers['content-type'] ?? ''));
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
       e = new PayloadTooLarge('Request body exceeded the maximum allowed size.');
-    else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-      e = new ParseError(`JSON parse error - ${err.message}`);
+    else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') e = new ParseError('JSON parse error - Request body size did not match Content-Length');
+    else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new ParseError('JSON parse error - Expecting value: line 1 column 1 (char 0)');
     else if (isDbConnectionError(err)) e = new ServiceUnavailable('The database is unavailable; try again shortly.');
-    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
-      e = new ParseError(err.message);
-    else {
-      req.log.error({ err }, 'unhandled error');
-      reply.code(500).send({ detail: 'A server error occurred.' });
-      return;
-    }
+    // other framework or Node errors of the request (bad URL encoding, aborted body, …): DRF's generic text, never
+    // the error's own message
+    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = new ParseError('Malformed request.');
+    else e = new InternalError();
+    if (e instanceof InternalError) req.log.error({ err }, 'unhandled error');
+    // a header set before the failure (a redirect's Location, …) must not make this answer fail too
+    reply.removeHeader('location');
     reply.code(e.status);
     const body = e.body();
     if (body === undefined) reply.send();

@@ -7,20 +7,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { bindingBroken, SESSION_COOKIE, type Sessions } from '../sessions/sessions.js';
+import { pageCsp, scriptNonce } from '../rest/http.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const shell = (title: string, body: string, script: string) => `<!doctype html>
+const shell = (title: string, body: string, script: string, nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/static/dist/keystage.css" />
-<script type="module" src="/static/dist/${script}"></script>
+<script type="module" nonce="${nonce}" src="/static/dist/${script}"></script>
 </head>
 <body>
 ${body}
@@ -37,16 +38,21 @@ export function mountUi(app: FastifyInstance, sessions: Sessions) {
   const security = { 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' };
   app.get('/if/flow/:slug/', async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;
+    const nonce = scriptNonce();
     return reply
-      .headers({ ...security, 'cache-control': 'no-store' })
+      .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell('Keystage', `<ak-flow-executor slug="${escapeHtml(slug)}"></ak-flow-executor>`, 'flow.js'));
+      .send(shell('Keystage', `<ak-flow-executor slug="${escapeHtml(slug)}"></ak-flow-executor>`, 'flow.js', nonce));
   });
   app.get('/if/user/', async (req, reply) => {
     // a session ended by its network binding sends the person to log in again, and back here afterwards (authentik)
     if (req.cookies?.[SESSION_COOKIE] && !(await sessions.user(req)) && bindingBroken(req))
       return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
-    return reply.headers({ ...security, 'cache-control': 'no-store' }).type('text/html; charset=utf-8').send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js'));
+    const nonce = scriptNonce();
+    return reply
+      .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
+      .type('text/html; charset=utf-8')
+      .send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js', nonce));
   });
   app.get('/', async (_req, reply) => reply.redirect('/if/user/', 302));
   app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').send(AVATAR_SVG));

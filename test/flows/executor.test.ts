@@ -44,8 +44,10 @@ for (const dialect of dialects()) {
       const b = new BrowserSession(srv);
       await b.get(FLOW);
       const pw = await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'IVY@example.ORG' });
-      assert.equal(pw.pending_user, 'ivy');
+      assert.equal(pw.pending_user, 'IVY@example.ORG', 'the typed text: the default flow ships show_matched_user off');
       assert.equal((await b.solve(FLOW, { component: 'ak-stage-password', password: 'ivy-password-1' })).component, 'xak-flow-redirect');
+      const me = await b.core.coreUsersMeRetrieveRaw();
+      assert.equal((await me.raw.json()).user.username, 'ivy', 'the e-mail matched ivy');
     });
 
     it('case-sensitive matching when case_insensitive_matching is off', async () => {
@@ -147,6 +149,9 @@ for (const dialect of dialects()) {
     it('invalid_response_action restart and restart_with_context', async () => {
       const target = (await call(srv, 'GET', `/flows/instances/${FLOW}/`)).body.pk;
       const binding = (await call(srv, 'GET', `/flows/bindings/?stage=${stages.password}&target=${target}`)).body.results[0];
+      // show_matched_user on, so restart_with_context shows the form again (off, the kept identifier is submitted:
+      // test/flows/invalid-response.test.ts)
+      await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { show_matched_user: true });
       try {
         await call(srv, 'PATCH', `/flows/bindings/${binding.pk}/`, { invalid_response_action: 'restart' });
         const b = new BrowserSession(srv);
@@ -166,6 +171,7 @@ for (const dialect of dialects()) {
         assert.equal(plan.context.pendingUser.username, 'ivy', 'the context survived the restart');
       } finally {
         await call(srv, 'PATCH', `/flows/bindings/${binding.pk}/`, { invalid_response_action: 'retry' });
+        await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { show_matched_user: false });
       }
     });
 

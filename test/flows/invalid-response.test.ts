@@ -67,14 +67,20 @@ for (const dialect of dialects()) {
 
     it('restart_with_context: the first stage again, the pending user kept', async () => {
       await setAction('restart_with_context');
-      const b = new Browser(srv.api);
-      const r = await wrongPassword(b);
-      assert.equal(r.hops[0]!.status, 302);
-      assert.equal(r.body.component, 'ak-stage-identification');
-      assert.equal(r.body.response_errors, undefined);
-      const plan = (await sessionRow(srv, b.session))?.data.plan;
-      assert.equal(plan?.bindings.length, 4);
-      assert.equal(plan?.context.pendingUser.username, 'rita', 'the context survived the restart');
+      // show_matched_user on: no typed identifier is kept, so the form is shown again (off: the next test)
+      await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { show_matched_user: true });
+      try {
+        const b = new Browser(srv.api);
+        const r = await wrongPassword(b);
+        assert.equal(r.hops[0]!.status, 302);
+        assert.equal(r.body.component, 'ak-stage-identification');
+        assert.equal(r.body.response_errors, undefined);
+        const plan = (await sessionRow(srv, b.session))?.data.plan;
+        assert.equal(plan?.bindings.length, 4);
+        assert.equal(plan?.context.pendingUser.username, 'rita', 'the context survived the restart');
+      } finally {
+        await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { show_matched_user: false });
+      }
     });
 
     it('restart_with_context: a kept identifier passes identification again; the password stage shows the pending user', async () => {

@@ -38,7 +38,7 @@ for (const dialect of dialects()) {
         'a passed stage answers 302 back to the executor',
       );
       assert.equal(pw.body.component, 'ak-stage-password');
-      assert.equal(pw.body.pending_user, 'akadmin', 'the matched account is shown (show_matched_user)');
+      assert.equal(pw.body.pending_user, uid, 'what was typed is shown: the default flow ships show_matched_user off (on: test/flows/show-matched-user.test.ts)');
       const done = await b.solve(FLOW, { component: 'ak-stage-password', password: ADMIN_PASSWORD });
       assert.equal(done.status, 200);
       assert.deepEqual(done.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });

@@ -71,7 +71,8 @@ for (const dialect of dialects()) {
     it('flow title: %(user)s is the display user, %(app)s the application (none here ⇒ empty)', async () => {
       await createUser(srv, 'tia', 'tia-password-1');
       const hidden = await createStage(srv, '/stages/identification/', { name: 'ref-title-hidden', user_fields: ['username', 'email'], show_matched_user: false });
-      const shown = await flowOf(srv, 'ref-title', [stages.identification, stages.password, stages.login], { title: 'Hi %(user)s[%(app)s]' });
+      const matched = await createStage(srv, '/stages/identification/', { name: 'ref-title-shown', user_fields: ['username', 'email'], show_matched_user: true });
+      const shown = await flowOf(srv, 'ref-title', [matched, stages.password, stages.login], { title: 'Hi %(user)s[%(app)s]' });
       const typed = await flowOf(srv, 'ref-title-typed', [hidden, stages.password, stages.login], { title: 'Hi %(user)s[%(app)s]' });
       const a = new Browser(srv.api);
       await a.get(shown);

@@ -19,7 +19,8 @@ export interface Node {
   exited: Promise<number | null>;
 }
 
-export async function startNode(env: Record<string, string>, port?: number): Promise<Node> {
+/** `output` receives the process's stdout and stderr (its log lines) */
+export async function startNode(env: Record<string, string>, port?: number, opts: { output?: (chunk: string) => void } = {}): Promise<Node> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
@@ -33,10 +34,14 @@ export async function startNode(env: Record<string, string>, port?: number): Pro
       KEYSTAGE_METRICS_PORT: '0',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', opts.output ? 'pipe' : 'ignore', opts.output ? 'pipe' : 'ignore'],
   });
+  if (opts.output) {
+    child.stdout?.on('data', (d: Buffer) => opts.output!(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => opts.output!(d.toString()));
+  }
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const url = `http://127.0.0.1:${p}`;
+  const url = `http://${env.KEYSTAGE_HOST ?? '127.0.0.1'}:${p}`;
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, port: p, child, exited };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
-import { buildApp, type App } from '../../src/server.js';
+import { buildApp, type App, type BuildOptions } from '../../src/server.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -61,7 +61,7 @@ export async function freshDatabase(dialect: DialectName): Promise<{ overrides: 
  * A Keystage on a fresh database (dropped by `close()`), or — when `overrides` names an existing database
  * (`databaseUrl` for postgres, `sqlitePath` for sqlite) — another node on that database, which its creator drops.
  */
-export async function startServer(dialect: DialectName = 'sqlite', overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startServer(dialect: DialectName = 'sqlite', overrides: Partial<Config> = {}, options: BuildOptions = {}): Promise<TestServer> {
   const existing = dialect === 'postgres' ? overrides.databaseUrl : overrides.sqlitePath;
   const db = existing ? { overrides: {}, drop: async () => {} } : await freshDatabase(dialect);
   const config = loadConfig(
@@ -77,7 +77,7 @@ export async function startServer(dialect: DialectName = 'sqlite', overrides: Pa
       ...overrides,
     },
   );
-  const app = await buildApp(config);
+  const app = await buildApp(config, options);
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
 import { isSuperuser } from '../../rest/auth.js';
-import { isDbConnectionError } from '../../rest/errors.js';
+import { isDbConnectionError, parseErrorLogFields } from '../../rest/errors.js';
 import type { FlowsTable } from '../../db/types.js';
 import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
@@ -269,7 +269,8 @@ export function mountExecutor(router: ApiRouter, svc: Services) {
     {
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
       errorHandler: (err, req, reply) => {
-        req.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
+        // a parser's message can quote the body (a password): only the class and position of those are logged
+        req.log.warn({ err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
         return reply.code(200).send(flowError(req.id));

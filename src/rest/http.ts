@@ -1,0 +1,58 @@
+/**
+ * HTTP-level rules every response follows, whichever route answered: `Location` headers are always valid header text,
+ * authenticated API answers are never cached, HTML pages carry a Content-Security-Policy, and HSTS is sent when the
+ * (trusted) protocol is https.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * A redirect target as header text: every character outside printable ASCII (non-Latin-1 letters, spaces, control
+ * characters) is percent-encoded as UTF-8; existing `%XX` escapes and reserved characters are kept, so encoding an
+ * encoded value changes nothing. Lone surrogates become U+FFFD rather than throwing.
+ */
+export function encodeLocation(url: string): string {
+  if (/^[\x21-\x7e]*$/.test(url)) return url;
+  return url.replace(/[^\x21-\x7e]/gu, (c) => {
+    let out = '';
+    for (const b of Buffer.from(c, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+    return out;
+  });
+}
+
+/** a fresh nonce for one HTML response's scripts */
+export const scriptNonce = () => randomBytes(16).toString('base64');
+
+/**
+ * The policy of pages that run Keystage's scripts: only scripts carrying this response's nonce run, and what they load
+ * (`strict-dynamic`): a captcha stage's provider script from its `js_url`, and the provider's own further scripts.
+ * `'self'` is the fallback for browsers without CSP 3. No plugins, no `<base>` elsewhere, no framing.
+ */
+export const pageCsp = (nonce: string) => `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'`;
+
+/** HTML without scripts of its own (error pages) */
+const STATIC_HTML_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; base-uri 'self'; frame-ancestors 'none'";
+
+const HSTS = 'max-age=31536000; includeSubDomains';
+
+function isAuthenticatedApi(req: FastifyRequest): boolean {
+  if (!req.url.startsWith('/api/v3/')) return false;
+  return Boolean(req.caller || req.headers.authorization || req.headers.cookie);
+}
+
+function applyHeaders(req: FastifyRequest, reply: FastifyReply) {
+  const location = reply.getHeader('location');
+  if (typeof location === 'string') reply.header('location', encodeLocation(location));
+  if (isAuthenticatedApi(req)) reply.header('cache-control', 'no-store');
+  const type = reply.getHeader('content-type');
+  if (typeof type === 'string' && type.startsWith('text/html') && !reply.hasHeader('content-security-policy'))
+    reply.header('content-security-policy', STATIC_HTML_CSP);
+  if (req.protocol === 'https') reply.header('strict-transport-security', HSTS);
+}
+
+export function installHttpHeaders(app: FastifyInstance) {
+  app.addHook('onSend', (req, reply, payload, done) => {
+    applyHeaders(req, reply);
+    done(null, payload);
+  });
+}
