@@ -14,6 +14,7 @@ import { mountRoot } from './instance/root.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
+import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/registry.js';
 import { mountUsers } from './users/users.js';
 import { userById } from './users/by-id.js';
@@ -84,6 +85,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     lockout: new Lockout(store.db, config.lockout),
     metrics,
     stageType: stageTypeByKind,
+    stageConfig: async (kind, stageUuid) => {
+      const def = stageTypeByKind(kind);
+      return def ? loadStageConfig(store.db, def, stageUuid) : undefined;
+    },
   };
 
   const app = Fastify({

@@ -6,7 +6,7 @@ import type { Sessions } from '../../sessions/sessions.js';
 import { stageTypeByKind } from '../../stages/registry.js';
 import { loadStageConfig } from '../../stages/resource.js';
 import { isRelative } from '../engine/challenge.js';
-import { planForUser } from './user-plan.js';
+import { startFlow } from '../engine/start.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
@@ -53,7 +53,7 @@ export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) 
     const cfg = def && stage ? await loadStageConfig<{ configure_flow?: string | null }>(db, def, stage.stage_uuid) : undefined;
     const flow = cfg?.configure_flow ? ((await db.selectFrom('flows').selectAll().where('flow_uuid', '=', cfg.configure_flow).executeTakeFirst()) as FlowsTable | undefined) : undefined;
     if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
-    if (!(await planForUser(db, sessions, flow, me.user, req, reply))) return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
+    if (!(await startFlow({ db, sessions }, flow, { user: me.user }, req, reply))) return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);
   });

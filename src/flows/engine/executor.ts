@@ -13,8 +13,6 @@ import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
-import { stageTypeByKind } from '../../stages/registry.js';
-import { loadStageConfig } from '../../stages/resource.js';
 import type { FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, type Requester } from './planner.js';
@@ -116,10 +114,9 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   for (let step = 0; step < MAX_STEPS; step++) {
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
-    const def = stageTypeByKind(binding.kind);
-    const runtime = def?.runtime;
-    const config = def && runtime ? await loadStageConfig(run.svc.db, def, binding.stage_uuid) : undefined;
-    if (!def || !runtime || !config) {
+    const runtime = run.svc.stageType(binding.kind)?.runtime;
+    const config = runtime ? await run.svc.stageConfig(binding.kind, binding.stage_uuid) : undefined;
+    if (!runtime || !config) {
       // the stage was deleted (or has no runtime) while the plan was in flight: skip it
       plan.bindings.shift();
       run.session.dirty = true;

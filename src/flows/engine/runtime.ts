@@ -3,29 +3,24 @@
  * judge a response for POST, and say what happens next.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
-import type { DB, Dialect } from '../../db/index.js';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
-import type { Session, Sessions } from '../../sessions/sessions.js';
-import type { Events } from '../../events/events.js';
-import type { Lockout } from '../../auth/lockout.js';
-import type { Metrics } from '../../instance/metrics.js';
+import type { Services as AppServices } from '../../services.js';
+import type { Session } from '../../sessions/sessions.js';
 import type { FlowContext } from './context.js';
 import type { Plan } from './plan.js';
-import type { StageDef } from '../../stages/types.js';
 
-export interface Services {
-  db: DB;
-  dialect: Dialect;
-  config: Config;
-  secretKey: string;
-  installId: string;
-  sessions: Sessions;
-  events: Events;
-  lockout: Lockout;
-  metrics: Metrics;
-  /** the registered stage type of a kind (stages/registry.ts), for a stage that offers other stages (MFA setup choice) */
-  stageType: (kind: string) => StageDef | undefined;
+/** the services a stage call receives (src/services.ts), with the registry's stage types */
+export type Services = AppServices<StageType>;
+
+/** What the engine (and a stage that offers other stages, e.g. the MFA setup choice) knows of a stage type. */
+export interface StageType {
+  /** lowercase model name, stored in stages.kind: `identificationstage` */
+  kind: string;
+  /** Django app label: `authentik_stages_identification` */
+  app: string;
+  verboseName: string;
+  /** how the stage runs inside a flow (absent: the stage is skipped) */
+  runtime?: StageRuntime;
 }
 
 /** `{field: [{string, code}]}` as the executor reports invalid responses */

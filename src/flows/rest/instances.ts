@@ -1,7 +1,7 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import type { FastifyRequest } from 'fastify';
 import type { Sessions } from '../../sessions/sessions.js';
-import { planForUser } from '../browser/user-plan.js';
+import { startFlow } from '../engine/start.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi, apiToRow } from '../../rest/serialize.js';
@@ -208,7 +208,7 @@ export function mountFlows(router: ApiRouter, db: DB, sessions: Sessions, origin
           const { row } = await load(req);
           // the flow is planned now with the caller as the pending user and kept in their session (upstream)
           // (a token caller has no session to keep it in: it only gets the link)
-          if (req.caller?.via === 'session' && !(await planForUser(db, sessions, row, req.caller.user, req, reply)))
+          if (req.caller?.via === 'session' && !(await startFlow({ db, sessions }, row, { user: req.caller.user }, req, reply)))
             return reply.code(400).type('text/html; charset=utf-8').send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
           return { link: `${origin(req)}/if/flow/${row.slug}/` };
         },

@@ -109,7 +109,7 @@ async function notConfigured(c: Call): Promise<Outcome> {
       const selectable = [];
       for (const s of stages) {
         const def = c.svc.stageType(s.kind);
-        const cfg = def ? await loadStageConfig<{ friendly_name?: string }>(c.svc.db, def, s.stage_uuid) : undefined;
+        const cfg = await c.svc.stageConfig<{ friendly_name?: string }>(s.kind, s.stage_uuid);
         selectable.push({
           pk: s.stage_uuid,
           name: cfg?.friendly_name || s.name,

@@ -1,0 +1,46 @@
+/**
+ * The one entry point to start a flow from outside the executor — a stage's `configure_flow`
+ * (/flows/-/configure/{stage}/), the `execute` API action, and next a provider's authorization request: the flow is
+ * planned with initial context into the request's session, where the flow interface continues it, and `then` is
+ * where the person goes when the plan is done (the continuation; it overrides `next`).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DB } from '../../db/index.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import type { Sessions } from '../../sessions/sessions.js';
+import { isSuperuser } from '../../rest/auth.js';
+import type { FlowContext } from './context.js';
+import { planFlow } from './planner.js';
+
+export interface FlowStart {
+  /** who runs it: a logged-in user becomes the pending user */
+  user?: UsersTable;
+  /** initial context (shared facts only) */
+  context?: FlowContext;
+  /** where to send the person when the flow is done */
+  then?: string;
+}
+
+/** false when the flow does not apply to the person (its authentication requirement) */
+export async function startFlow(
+  svc: { db: DB; sessions: Sessions },
+  flow: FlowsTable,
+  start: FlowStart,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<boolean> {
+  const { user } = start;
+  const context: FlowContext = {
+    ...(user ? { pendingUser: { id: user.id, username: user.username, email: user.email, name: user.name } } : {}),
+    ...start.context,
+    ...(start.then !== undefined ? { redirect: start.then } : {}),
+  };
+  const r = await planFlow(svc.db, flow, { user, superuser: user ? await isSuperuser(svc.db, user.id) : false }, context);
+  if (r.type === 'not_applicable') return false;
+  const session = await svc.sessions.load(req);
+  session.data.plan = r.type === 'plan' ? r.plan : undefined;
+  session.data.query = {};
+  session.dirty = true;
+  await svc.sessions.save(session, req, reply);
+  return true;
+}

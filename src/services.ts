@@ -1,0 +1,27 @@
+/**
+ * The one object every mount and every stage call receives: the database, configuration and the shared domain
+ * services. Built once in server.ts. `S` is what the stage registry supplies for a kind (the engine's `StageType`);
+ * it is a parameter so that this file depends on no engine or stage module.
+ */
+import type { Config } from './config.js';
+import type { DB, Dialect } from './db/index.js';
+import type { Sessions } from './sessions/sessions.js';
+import type { Events } from './events/events.js';
+import type { Lockout } from './auth/lockout.js';
+import type { Metrics } from './instance/metrics.js';
+
+export interface Services<S = unknown> {
+  db: DB;
+  dialect: Dialect;
+  config: Config;
+  secretKey: string;
+  installId: string;
+  sessions: Sessions;
+  events: Events;
+  lockout: Lockout;
+  metrics: Metrics;
+  /** the registered stage type of a kind (the registry, src/stages/registry.ts, supplies it) */
+  stageType: (kind: string) => S | undefined;
+  /** a stage's stored configuration as its runtime reads it (secrets decrypted); undefined when it is gone */
+  stageConfig: <C = unknown>(kind: string, stageUuid: string) => Promise<C | undefined>;
+}
