@@ -6,7 +6,7 @@ import { openStore, type Store } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError } from './rest/errors.js';
 import { installHttpHeaders } from './rest/http.js';
-import { ApiRouter } from './rest/routes.js';
+import { ApiRouter, routeFlags } from './rest/routes.js';
 import { checkCsrf, identify } from './rest/auth.js';
 import { mountSchema } from './rest/openapi.js';
 import { registerSharedComponents } from './rest/components.js';
@@ -133,10 +133,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (cache.readsEpoch)
     app.addHook('onRequest', async (req) => {
       const url = req.url;
-      if (!url.startsWith('/static/') && !url.startsWith('/-/health/') && !url.startsWith('/api/v3/flows/executor/')) await cache.refresh();
+      if (!url.startsWith('/static/') && !url.startsWith('/-/health/') && !routeFlags(req).ownSession) await cache.refresh();
     });
   app.addHook('onSend', (req, _reply, payload, done) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !req.url.startsWith('/api/v3/flows/executor/')) cache.invalidate();
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !routeFlags(req).ownSession) cache.invalidate();
     done(null, payload);
   });
 
@@ -155,13 +155,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installHttpHeaders(app);
 
   app.addHook('preHandler', async (req) => {
-    if (!req.url.startsWith('/api/v3/')) return;
-    // the executor reads the session itself and applies authentik's CSRF rule (logged-in sessions only, answered
-    // with a flow error); only a bearer token needs resolving here
-    if (req.url.startsWith('/api/v3/flows/executor/')) {
-      if (req.headers.authorization) req.caller = await identify(store.db, req);
-      return;
-    }
+    // (the flow executor resolves its caller itself: flows/engine/executor.ts)
+    if (!req.url.startsWith('/api/v3/') || routeFlags(req).ownSession) return;
     req.caller = await identify(store.db, req, (r) => sessions.user(r));
     checkCsrf(req, req.caller);
   });
@@ -175,17 +170,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerSharedComponents(router);
   mountRoot(router);
   mountSchema(router);
-  const origin = (req: { protocol: string; host: string }) => `${req.protocol}://${req.host}`;
-  mountFlows(router, store.db, sessions, origin);
-  mountBindings(router, store.db);
-  mountStages(router, store.db);
-  mountUsers(router, store.db, config, settings.installId);
-  mountTokens(router, store.db, settings.installId);
+  mountFlows(router, services);
+  mountBindings(router, services);
+  mountStages(router, services);
+  mountUsers(router, services);
+  mountTokens(router, services);
   mountDevices(router, store.db, settings.installId, settings.secretKey, config.brandTitle);
   mountExecutor(router, services);
-  mountEvents(router, store.db);
-  mountFlowUrls(app, store.db, sessions);
-  mountUi(app, sessions);
+  mountEvents(router, services);
+  mountFlowUrls(app, services);
+  mountUi(app, services);
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));

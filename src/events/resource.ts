@@ -6,8 +6,8 @@ import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { rowToApi } from '../rest/serialize.js';
 import type { FilterSpec } from '../rest/list.js';
-import type { DB } from '../db/index.js';
 import type { EventsTable } from '../db/types.js';
+import type { Services } from '../services.js';
 
 const ACTIONS = [
   'login', 'login_failed', 'logout', 'user_write', 'user_offboarded', 'suspicious_request', 'password_set', 'secret_view', 'secret_rotate',
@@ -69,6 +69,6 @@ export const eventResource: ResourceDef<Row> = {
   render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(eventProps, r), brand: {} })),
 };
 
-export function mountEvents(router: ApiRouter, db: DB) {
-  mountResource(router, db, eventResource);
+export function mountEvents(router: ApiRouter, svc: Services) {
+  mountResource(router, svc.db, eventResource);
 }

@@ -40,6 +40,17 @@ export interface Operation extends OpDoc {
 
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
 
+/** what a route tells the app-wide hooks about itself */
+export interface RouteFlags {
+  /**
+   * the handler reads the session itself (with PostgreSQL, the configuration epoch with it), applies its own CSRF
+   * rule and never writes configuration (the flow executor)
+   */
+  ownSession?: boolean;
+}
+
+export const routeFlags = (req: FastifyRequest): RouteFlags => (req.routeOptions.config ?? {}) as RouteFlags;
+
 export interface AuditedModel {
   app: string;
   model_name: string;
@@ -58,6 +69,13 @@ export class ApiRouter {
     readonly prefix = '/api/v3',
   ) {}
 
+  /** this router (its operations, components and audit) registering routes in an encapsulated plugin's `scope` */
+  within(scope: FastifyInstance): ApiRouter {
+    const r = Object.create(this) as ApiRouter;
+    Object.defineProperty(r, 'app', { value: scope });
+    return r;
+  }
+
   component(name: string, schema: TSchema | Record<string, unknown>) {
     this.components[name] = schema;
   }
@@ -67,14 +85,24 @@ export class ApiRouter {
     path: string,
     defs: Partial<Record<Method, RouteDef>>,
     pathParams: { name: string; schema: Record<string, unknown> }[] = [],
-    opts: { errorHandler?: (err: Error, req: FastifyRequest, reply: FastifyReply) => unknown } = {},
+    opts: {
+      errorHandler?: (err: Error, req: FastifyRequest, reply: FastifyReply) => unknown;
+      /** route config the app's hooks read (RouteFlags) */
+      config?: RouteFlags;
+    } = {},
   ) {
     const url = `${this.prefix}${path.replace(/\{(\w+)\}/g, ':$1')}/`;
     for (const m of METHODS) {
       const def = defs[m];
       if (def) {
         this.operations.push({ ...def.doc, method: m, path, pathParams });
-        this.app.route({ method: m.toUpperCase() as 'GET', url, handler: def.handler, ...(opts.errorHandler ? { errorHandler: opts.errorHandler } : {}) });
+        this.app.route({
+          method: m.toUpperCase() as 'GET',
+          url,
+          handler: def.handler,
+          ...(opts.errorHandler ? { errorHandler: opts.errorHandler } : {}),
+          ...(opts.config ? { config: opts.config } : {}),
+        });
       } else {
         this.app.route({
           method: m.toUpperCase() as 'GET',

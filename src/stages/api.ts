@@ -1,12 +1,13 @@
 /** Mounts the REST API of every registered stage type, and /stages/all/. */
 import type { ApiRouter } from '../rest/routes.js';
-import type { DB } from '../db/index.js';
 import { mountAllStages } from './all.js';
 import { stageTypes } from './registry.js';
 import { mountStage } from './resource.js';
 import { mountDeviceTypes } from './authenticator_webauthn/device-types.js';
+import type { Services } from '../services.js';
 
-export function mountStages(router: ApiRouter, db: DB) {
+export function mountStages(router: ApiRouter, svc: Services) {
+  const { db } = svc;
   mountAllStages(router, db);
   mountDeviceTypes(router, db);
   for (const def of stageTypes) {

@@ -12,6 +12,7 @@ import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
 import { renderUsers } from '../users/users.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
+import type { Services } from '../services.js';
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -175,7 +176,8 @@ export function tokenResource(installId: string): ResourceDef<Row> {
   };
 }
 
-export function mountTokens(router: ApiRouter, db: DB, installId: string) {
+export function mountTokens(router: ApiRouter, svc: Services) {
+  const { db, installId } = svc;
   const { load } = mountResource(router, db, tokenResource(installId));
   const param = [{ name: 'identifier', schema: { type: 'string' } }];
   router.route(

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { bindingBroken, SESSION_COOKIE, type Sessions } from '../sessions/sessions.js';
+import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
+import type { Services } from '../services.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -34,7 +35,8 @@ const AVATAR_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="6
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
 
-export function mountUi(app: FastifyInstance, sessions: Sessions) {
+export function mountUi(app: FastifyInstance, svc: Services) {
+  const { sessions } = svc;
   const security = { 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' };
   app.get('/if/flow/:slug/', async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;

@@ -14,10 +14,10 @@ import { requireCaller, requireSuperuser, superuserIds } from '../rest/auth.js';
 import { validateBody } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
-import type { Config } from '../config.js';
 import { initialsAvatar } from './avatar.js';
 import { hashPassword, unusablePassword } from '../auth/passwords.js';
 import { userDeviceUsedBy } from '../core/devices-api/classes.js';
+import type { Services } from '../services.js';
 
 export const USER_TYPES = ['internal', 'external', 'service_account', 'internal_service_account'] as const;
 
@@ -356,7 +356,8 @@ export function renderUserSelf(u: UsersTable, superuser: boolean, installId: str
   };
 }
 
-export function mountUsers(router: ApiRouter, db: DB, cfg: Config, installId: string) {
+export function mountUsers(router: ApiRouter, svc: Services) {
+  const { db, config: cfg, installId } = svc;
   const res = userResource(installId);
   // /me must be registered alongside /{id}; fastify prefers the static segment
   router.route('/core/users/me', {

@@ -2,11 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { FlowsTable } from '../../db/types.js';
-import type { Sessions } from '../../sessions/sessions.js';
-import { stageTypeByKind } from '../../stages/registry.js';
-import { loadStageConfig } from '../../stages/resource.js';
 import { isRelative } from '../engine/challenge.js';
 import { startFlow } from '../engine/start.js';
+import type { Services } from '../../services.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
@@ -17,7 +15,8 @@ async function defaultFlow(db: DB, designation: string): Promise<{ slug: string;
   return db.selectFrom('flows').select(['slug', 'flow_uuid']).where('designation', '=', designation).orderBy('slug').executeTakeFirst();
 }
 
-export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) {
+export function mountFlowUrls(app: FastifyInstance, svc: Services) {
+  const { db, sessions } = svc;
   for (const designation of ['authentication', 'invalidation'] as const) {
     app.get(`/flows/-/default/${designation}/`, async (req, reply) => {
       const flow = await defaultFlow(db, designation);
@@ -49,8 +48,7 @@ export function mountFlowUrls(app: FastifyInstance, db: DB, sessions: Sessions) 
     if (!me) return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
     const uuid = (req.params as { stage: string }).stage;
     const stage = /^[0-9a-f-]{36}$/i.test(uuid) ? await db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', uuid.toLowerCase()).executeTakeFirst() : undefined;
-    const def = stage && stageTypeByKind(stage.kind);
-    const cfg = def && stage ? await loadStageConfig<{ configure_flow?: string | null }>(db, def, stage.stage_uuid) : undefined;
+    const cfg = stage ? await svc.stageConfig<{ configure_flow?: string | null }>(stage.kind, stage.stage_uuid) : undefined;
     const flow = cfg?.configure_flow ? ((await db.selectFrom('flows').selectAll().where('flow_uuid', '=', cfg.configure_flow).executeTakeFirst()) as FlowsTable | undefined) : undefined;
     if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
     if (!(await startFlow({ db, sessions }, flow, { user: me.user }, req, reply))) return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');

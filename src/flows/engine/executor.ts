@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
-import { isSuperuser } from '../../rest/auth.js';
+import { identify, isSuperuser } from '../../rest/auth.js';
 import { isDbConnectionError, parseErrorLogFields } from '../../rest/errors.js';
 import type { FlowsTable } from '../../db/types.js';
 import { hot, perDatabase } from '../../db/hot.js';
@@ -247,6 +247,20 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
 }
 
 export function mountExecutor(router: ApiRouter, svc: Services) {
+  // an encapsulated plugin: the executor reads its session itself (and with it the configuration epoch), applies
+  // authentik's CSRF rule itself (a flow error, for logged-in sessions only) and answers failures as flow errors;
+  // the app-wide hooks see `ownSession` and leave all that to it. A bearer token is resolved here.
+  router.app.register(async (scope) => {
+    scope.addHook('preHandler', async (req) => {
+      if (req.headers.authorization) req.caller = await identify(svc.db, req);
+    });
+    mountRoute(router.within(scope), svc);
+  });
+  router.component('ChallengeTypes', { type: 'object', additionalProperties: {} });
+  router.component('FlowChallengeResponseRequest', { type: 'object', additionalProperties: {} });
+}
+
+function mountRoute(router: ApiRouter, svc: Services) {
   const doc = (operationId: string) => ({
     operationId,
     tag: 'flows',
@@ -264,6 +278,7 @@ export function mountExecutor(router: ApiRouter, svc: Services) {
     },
     [{ name: 'flow_slug', schema: { type: 'string' } }],
     {
+      config: { ownSession: true },
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
       errorHandler: (err, req, reply) => {
         // a parser's message can quote the body (a password): only the class and position of those are logged
@@ -274,6 +289,4 @@ export function mountExecutor(router: ApiRouter, svc: Services) {
       },
     },
   );
-  router.component('ChallengeTypes', { type: 'object', additionalProperties: {} });
-  router.component('FlowChallengeResponseRequest', { type: 'object', additionalProperties: {} });
 }

@@ -4,12 +4,12 @@ import type { ApiRouter } from '../../rest/routes.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
 import { ValidationError } from '../../rest/errors.js';
 import { isUuid } from '../../rest/validate.js';
-import type { DB } from '../../db/index.js';
 import type { BindingsTable } from '../../db/types.js';
 import { renderBaseStages } from '../../stages/base.js';
 import { stageTypeByKind } from '../../stages/registry.js';
 import { bindingProps, INVALID_RESPONSE_ACTIONS, POLICY_ENGINE_MODES } from './schema.js';
 import { insertBinding } from '../store.js';
+import type { Services } from '../../services.js';
 
 type Row = BindingsTable & { pk: string; policybindingmodel_ptr_id: string; stage_name: string; stage_kind: string };
 
@@ -88,6 +88,6 @@ export const bindingResource: ResourceDef<Row> = {
   usedBy: async () => [],
 };
 
-export function mountBindings(router: ApiRouter, db: DB) {
-  mountResource(router, db, bindingResource);
+export function mountBindings(router: ApiRouter, svc: Services) {
+  mountResource(router, svc.db, bindingResource);
 }

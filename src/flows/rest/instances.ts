@@ -1,6 +1,5 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import type { FastifyRequest } from 'fastify';
-import type { Sessions } from '../../sessions/sessions.js';
 import { startFlow } from '../engine/start.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -12,6 +11,7 @@ import { stageKinds, stageTypeByKind } from '../../stages/registry.js';
 import { DENIED_ACTIONS, DESIGNATIONS, flowProps } from './schema.js';
 import { backgroundUrl, exportUrl, themedUrls } from './render.js';
 import { insertFlow } from '../store.js';
+import type { Services } from '../../services.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 
@@ -186,7 +186,11 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
   return stringify({ version: 1, metadata: { name: `Keystage Export - ${new Date().toISOString()}` }, entries });
 }
 
-export function mountFlows(router: ApiRouter, db: DB, sessions: Sessions, origin: (req: FastifyRequest) => string) {
+/** the URL the request came to, for the diagram's links */
+const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+
+export function mountFlows(router: ApiRouter, svc: Services) {
+  const { db, sessions } = svc;
   const { load } = mountResource(router, db, flowResource);
   const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
   router.route(

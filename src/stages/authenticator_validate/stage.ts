@@ -21,7 +21,6 @@ import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originO
 import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
 import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
-import { loadStageConfig } from '../resource.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 import { userById } from '../../users/by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
