@@ -3,3 +3,7 @@ import { authenticatorValidateSchema } from './schema.js';
 import { authenticatorValidateRuntime } from './stage.js';
 
 export const authenticatorValidateStage: StageDef = { ...authenticatorValidateSchema, runtime: authenticatorValidateRuntime };
+
+// what other stages may use
+export type { ValidateConfig } from './schema.js';
+export { passkeyChallenge, passkeyLogin } from './passkey.js';

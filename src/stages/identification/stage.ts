@@ -9,14 +9,10 @@ import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
-import { loadStageConfig } from '../resource.js';
-import { captchaSchema } from '../captcha/schema.js';
-import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/verify.js';
-import { passwordSchema } from '../password/schema.js';
-import { authenticatorValidateSchema, type ValidateConfig } from '../authenticator_validate/schema.js';
-import { passkeyChallenge, passkeyLogin } from '../authenticator_validate/passkey.js';
-import type { PasswordConfig } from '../password/stage.js';
-import { recordPasswordFailure, reserveCheck } from '../password/stage.js';
+import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
+import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/index.js';
+import type { PasswordConfig } from '../password/index.js';
+import { passkeyChallenge, passkeyLogin, type ValidateConfig } from '../authenticator_validate/index.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 
 export interface IdentificationConfig {
@@ -55,11 +51,9 @@ async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | nul
 }
 
 async function embedded(c: StageCall<IdentificationConfig>) {
-  const pw = c.config.password_stage ? await loadStageConfig<PasswordConfig>(c.svc.db, passwordSchema, c.config.password_stage) : undefined;
-  const captcha = c.config.captcha_stage ? await loadStageConfig<CaptchaConfig>(c.svc.db, captchaSchema, c.config.captcha_stage) : undefined;
-  const webauthn = c.config.webauthn_stage
-    ? await loadStageConfig<ValidateConfig>(c.svc.db, authenticatorValidateSchema, c.config.webauthn_stage)
-    : undefined;
+  const pw = c.config.password_stage ? await c.svc.stageConfig<PasswordConfig>('passwordstage', c.config.password_stage) : undefined;
+  const captcha = c.config.captcha_stage ? await c.svc.stageConfig<CaptchaConfig>('captchastage', c.config.captcha_stage) : undefined;
+  const webauthn = c.config.webauthn_stage ? await c.svc.stageConfig<ValidateConfig>('authenticatorvalidatestage', c.config.webauthn_stage) : undefined;
   return { pw, captcha, webauthn };
 }
 
@@ -136,7 +130,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
       if (pw) {
         // the same argon2id cost as a real check
         await verifyPassword(await dummyHash(c.svc.config.argon2), String(parsed.data.password ?? ''), c.svc.config.argon2);
-        return recordPasswordFailure(c, pw, () => fail(), identifier, 'unknown user');
+        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user');
       }
       if (c.config.pretend_user_exists) return ok();
       return fail();
@@ -147,7 +141,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig> = {
       if (!auth) {
         if (!password) await verifyPassword(await dummyHash(c.svc.config.argon2), '', c.svc.config.argon2);
         c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
-        return recordPasswordFailure(c, pw, () => fail(), identifier, 'invalid password or inactive user');
+        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'invalid password or inactive user');
       }
       await attempt?.release();
       c.ctx.userBackend = auth.backend;

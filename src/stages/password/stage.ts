@@ -7,8 +7,9 @@ import { authenticatePassword, TOKEN_BACKEND } from '../../auth/authenticate.js'
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
-import { sleep, THROTTLED_MESSAGE, type Attempt } from '../../auth/lockout.js';
+import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
+import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 
 export interface PasswordConfig {
   pk: string;
@@ -20,40 +21,6 @@ export interface PasswordConfig {
 }
 
 const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
-
-/**
- * Before a secret is checked: the check is reserved in the shared failure records, which may slow the answer down or
- * refuse it (the same way for existing and unknown identifiers). Returns the reservation (release it when the secret
- * was right), or undefined when the check is refused.
- */
-export async function reserveCheck(c: StageCall<unknown>, identifier: string, userId: number | null): Promise<Attempt | undefined> {
-  const attempt = await c.svc.lockout.reserve(identifier, c.clientIp, userId);
-  if (attempt.delayMs) await sleep(attempt.delayMs);
-  if (!attempt.blocked) return attempt;
-  await c.svc.events.emit('suspicious_request', { clientIp: c.clientIp, context: { reason: 'authentication throttled', identifier, stage: c.stage.name } });
-  c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'throttled' });
-  return undefined;
-}
-
-/**
- * counts one failed password check (its reservation stays in the shared records), in the audit log (the reason stays
- * server-side) and in this plan; cancels the flow when the stage's limit is reached
- */
-export async function recordPasswordFailure(
-  c: StageCall<unknown>,
-  cfg: PasswordConfig,
-  rerender: () => Promise<Outcome>,
-  identifier: string,
-  reason: string,
-): Promise<Outcome> {
-  await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
-  c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
-  c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
-  // authentik cancels once failures ≥ the setting, so 0 (like 1) cancels at the first failure
-  const limit = Math.max(cfg.failed_attempts_before_cancel, 1);
-  if (c.ctx.passwordFailures >= limit) return deny(c.stage.kind === 'passwordstage' ? 'Invalid password' : 'Failed to authenticate.');
-  return rerender();
-}
 
 const challengeOf = (c: StageCall<PasswordConfig>): Challenge => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
 
@@ -80,7 +47,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
     if (!auth)
       return recordPasswordFailure(
         c,
-        c.config,
+        c.config.failed_attempts_before_cancel,
         async () => invalid(challengeOf(c), fieldError('password', 'Invalid password')),
         pending.username,
         isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
