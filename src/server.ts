@@ -13,7 +13,7 @@ import { mountRoot } from './api/root.js';
 import { mountFlows } from './flows/api.js';
 import { mountBindings } from './flows/bindings.js';
 import { mountStages } from './stages/api.js';
-import { stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/registry.js';
+import { stageChallenges, stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/registry.js';
 import { mountUsers } from './core/users.js';
 import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
@@ -159,7 +159,7 @@ export async function buildApp(config: Config): Promise<App> {
   mountUsers(router, store.db, config, settings.installId);
   mountTokens(router, store.db, settings.installId);
   mountDevices(router, store.db, settings.installId, settings.secretKey, config.brandTitle);
-  mountExecutor(router, services);
+  mountExecutor(router, services, stageChallenges());
   mountEvents(router, store.db);
   mountFlowUrls(app, store.db, sessions);
   mountUi(app, sessions);

@@ -13,13 +13,13 @@ import { hot, perDatabase } from '../db/hot.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../core/sessions.js';
 import { userById } from '../core/user-by-id.js';
-import { stageTypeByKind } from '../stages/registry.js';
 import { loadStageConfig } from '../stages/resource.js';
 import type { FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, type Requester } from './planner.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
+import { sharedChallenges, sharedParts, type AccessDeniedChallenge, type ChallengeDef, type StageChallenge, type WireSchema } from './challenge-types.js';
 
 /** GETs that pass stages without a challenge are followed on the server; this bounds that walk. */
 const MAX_STEPS = 32;
@@ -67,7 +67,8 @@ function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, cha
 }
 
 function accessDenied(run: Run, ctx: FlowContext | undefined, message?: string): Answer {
-  return answer(envelope(run, ctx, true, { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' }));
+  const denied: StageChallenge<typeof AccessDeniedChallenge> = { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' };
+  return answer(envelope(run, ctx, true, denied));
 }
 
 function endFlow(run: Run): void {
@@ -116,7 +117,7 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   for (let step = 0; step < MAX_STEPS; step++) {
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
-    const def = stageTypeByKind(binding.kind);
+    const def = run.svc.stageType(binding.kind);
     const runtime = def?.runtime;
     const config = def && runtime ? await loadStageConfig(run.svc.db, def, binding.stage_uuid) : undefined;
     if (!def || !runtime || !config) {
@@ -249,7 +250,35 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
   }
 }
 
-export function mountExecutor(router: ApiRouter, svc: Services) {
+/**
+ * `ChallengeTypes` and `FlowChallengeResponseRequest` as authentik publishes them: a `oneOf` of every challenge
+ * (response) component, discriminated by `component`; the stage types' come from the registry (src/server.ts).
+ */
+export function challengeComponents(stageChallenges: ChallengeDef[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const all = [...sharedChallenges, ...stageChallenges];
+  const parts: WireSchema[] = [...sharedParts];
+  const union = (pick: (d: ChallengeDef) => WireSchema | undefined) => {
+    const mapping: Record<string, string> = {};
+    for (const d of all) {
+      const w = pick(d);
+      if (!w) continue;
+      const ref = `#/components/schemas/${w.name}`;
+      if (mapping[d.component] && mapping[d.component] !== ref) throw new Error(`challenge component ${d.component} has two schemas`);
+      mapping[d.component] = ref;
+      out[w.name] = w.schema;
+    }
+    const refs = [...new Set(Object.values(mapping))].sort();
+    return { oneOf: refs.map(($ref) => ({ $ref })), discriminator: { propertyName: 'component', mapping } };
+  };
+  out.ChallengeTypes = union((d) => d.challenge);
+  out.FlowChallengeResponseRequest = union((d) => d.response);
+  for (const d of all) parts.push(...(d.parts ?? []));
+  for (const p of parts) out[p.name] = p.schema;
+  return out;
+}
+
+export function mountExecutor(router: ApiRouter, svc: Services, stageChallenges: ChallengeDef[]) {
   const doc = (operationId: string) => ({
     operationId,
     tag: 'flows',
@@ -276,6 +305,5 @@ export function mountExecutor(router: ApiRouter, svc: Services) {
       },
     },
   );
-  router.component('ChallengeTypes', { type: 'object', additionalProperties: {} });
-  router.component('FlowChallengeResponseRequest', { type: 'object', additionalProperties: {} });
+  for (const [name, schema] of Object.entries(challengeComponents(stageChallenges))) router.component(name, schema);
 }

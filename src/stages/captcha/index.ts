@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { captchaSchema } from './schema.js';
 import { captchaRuntime } from './stage.js';
+import { captchaChallenges } from './challenge.js';
 
-export const captchaStage: StageDef = { ...captchaSchema, runtime: captchaRuntime };
+export const captchaStage: StageDef = { ...captchaSchema, runtime: captchaRuntime, challenges: captchaChallenges };

@@ -2,12 +2,13 @@
  * Password stage at run time. Failures are counted per flow plan, together with passwords typed into an
  * identification stage that embeds this stage; after `failed_attempts_before_cancel` the flow is cancelled.
  */
-import { S } from '../../api/schema.js';
 import { authenticatePassword, TOKEN_BACKEND } from '../../core/authenticate.js';
 import { dummyHash, verifyPassword } from '../../core/passwords.js';
 import { isPlaceholder } from '../../flows/context.js';
 import { parseResponse } from '../../flows/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/challenge-types.js';
+import { PasswordChallengeResponseRequest, type PasswordChallenge } from './challenge.js';
 import { sleep, THROTTLED_MESSAGE, type Attempt } from '../../core/lockout.js';
 
 export interface PasswordConfig {
@@ -19,7 +20,7 @@ export interface PasswordConfig {
   allow_show_password: boolean;
 }
 
-const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
+const responseProps = responseFields(PasswordChallengeResponseRequest);
 
 /**
  * Before a secret is checked: the check is reserved in the shared failure records, which may slow the answer down or
@@ -55,7 +56,7 @@ export async function recordPasswordFailure(
   return rerender();
 }
 
-const challengeOf = (c: StageCall<PasswordConfig>): Challenge => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
+const challengeOf = (c: StageCall<PasswordConfig>): StageChallenge<typeof PasswordChallenge> => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
 
 export const passwordRuntime: StageRuntime<PasswordConfig> = {
   component: 'ak-stage-password',
