@@ -15,7 +15,7 @@ import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
-import { stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/registry.js';
+import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/users.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
@@ -176,7 +176,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountUsers(router, services);
   mountTokens(router, services);
   mountDevices(router, store.db, settings.installId, settings.secretKey, config.brandTitle);
-  mountExecutor(router, services);
+  mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
   mountFlowUrls(app, services);
   mountUi(app, services);

@@ -1,11 +1,13 @@
 /** The one list of stage types. Adding a type: its folder under src/stages/, and one line here. */
 import type { StageDef } from './types.js';
 import type { SecretColumn } from '../instance/secrets.js';
+import type { ChallengeDef } from '../flows/engine/challenge-types.js';
 import { secretColumns } from './resource.js';
 import { identificationStage } from './identification/index.js';
 import { captchaStage } from './captcha/index.js';
 import { passwordStage } from './password/index.js';
 import { authenticatorValidateStage } from './authenticator_validate/index.js';
+import { authenticatorValidateChallenges } from './authenticator_validate/challenge.js';
 import { userLoginStage } from './user_login/index.js';
 import { denyStage } from './deny/index.js';
 import { dummyStage } from './dummy/index.js';
@@ -21,7 +23,8 @@ export const stageTypes: StageDef[] = [
   identificationStage,
   captchaStage,
   passwordStage,
-  authenticatorValidateStage,
+  // challenges belong in authenticator_validate/index.ts (set here until that folder's refactoring is merged)
+  { ...authenticatorValidateStage, challenges: authenticatorValidateChallenges },
   userLoginStage,
   denyStage,
   dummyStage,
@@ -37,6 +40,9 @@ export const stageTypes: StageDef[] = [
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));
 export const stageTypeByKind = (kind: string) => byKind.get(kind);
 export const stageKinds = () => [...byKind.keys()];
+
+/** every stage type's challenge components (the executor adds its shared ones) */
+export const stageChallenges = (): ChallengeDef[] => stageTypes.flatMap((d) => d.challenges ?? []);
 
 export function stageMigrations() {
   return Object.assign({}, ...stageTypes.map((d) => d.migrations));

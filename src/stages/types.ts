@@ -5,6 +5,7 @@ import type { Props } from '../rest/schema.js';
 import type { WriteCtx } from '../rest/resource.js';
 import type { VersionedMigration } from '../db/ddl.js';
 import type { StageRuntime } from '../flows/engine/runtime.js';
+import type { ChallengeDef } from '../flows/engine/challenge-types.js';
 
 export interface M2M {
   /** junction table: (stage_uuid, target, position) */
@@ -40,6 +41,11 @@ export interface StageDef {
   renderExtra?(db: import('../db/index.js').DB, out: Record<string, unknown>[]): Promise<void>;
   /** how the stage runs inside a flow */
   runtime?: StageRuntime;
+  /**
+   * the challenge components the runtime serves, each with its response body (the stage's challenge.ts); the
+   * executor publishes them in the `ChallengeTypes` / `FlowChallengeResponseRequest` unions
+   */
+  challenges?: ChallengeDef[];
   /** extra API actions of this type (e.g. Duo's import_device_manual) */
   routes?(router: import('../rest/routes.js').ApiRouter, db: import('../db/index.js').DB): void;
   /** listed by /stages/all/types/ (false for debug-only types) */

@@ -35,25 +35,46 @@ function toJsonSchema(node: unknown): unknown {
 }
 
 let ajv: Ajv | undefined;
+let authentikDoc: OpenApiDoc | undefined;
 
-function load(): Ajv {
-  if (ajv) return ajv;
-  const doc = parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as { components: { schemas: Record<string, unknown> } };
+export interface OpenApiDoc {
+  components: { schemas: Record<string, any> };
+}
+
+/** schema.yml as parsed (OpenAPI 3.0, unconverted) */
+export function authentikSchema(): OpenApiDoc {
+  return (authentikDoc ??= parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as OpenApiDoc);
+}
+
+function ajvOver(doc: OpenApiDoc, id: string): Ajv {
   const a = new Ajv({ strict: false, allErrors: true, validateFormats: true });
   addFormats(a);
-  a.addSchema({ $id: 'authentik', components: { schemas: toJsonSchema(doc.components.schemas) } });
-  ajv = a;
+  a.addSchema({ $id: id, components: { schemas: toJsonSchema(doc.components.schemas) } });
   return a;
+}
+
+function load(): Ajv {
+  return (ajv ??= ajvOver(authentikSchema(), 'authentik'));
+}
+
+function check(a: Ajv, id: string, name: string, body: unknown): void {
+  const validate = a.getSchema(`${id}#/components/schemas/${name}`);
+  if (!validate) throw new Error(`no component ${name} in ${id}'s schema`);
+  if (!validate(body)) {
+    const errs = (validate.errors ?? []).slice(0, 8).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+    throw new Error(`response does not match ${id}'s ${name}:\n${errs.join('\n')}\n${JSON.stringify(body).slice(0, 800)}`);
+  }
 }
 
 /** throws with ajv's messages when `body` does not match component `name` */
 export function assertMatches(name: string, body: unknown): void {
-  const validate = load().getSchema(`authentik#/components/schemas/${name}`);
-  if (!validate) throw new Error(`no component ${name} in schema.yml`);
-  if (!validate(body)) {
-    const errs = (validate.errors ?? []).slice(0, 8).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
-    throw new Error(`response does not match ${name}:\n${errs.join('\n')}\n${JSON.stringify(body).slice(0, 800)}`);
-  }
+  check(load(), 'authentik', name, body);
+}
+
+/** the same check against another OpenAPI document (e.g. Keystage's own /api/v3/schema/) */
+export function validatorOver(doc: OpenApiDoc, id = 'served'): (name: string, body: unknown) => void {
+  const a = ajvOver(doc, id);
+  return (name, body) => check(a, id, name, body);
 }
 
 /** a JSON array whose items match `name` */

@@ -1,8 +1,9 @@
 /** Framework challenges: access denied, flow error, and anything this build cannot render. */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AccessDeniedChallenge, FlowErrorChallenge } from '../../src/flows/engine/challenge-types.js';
 
-class AccessDenied extends StageElement {
+class AccessDenied extends StageElement<AccessDeniedChallenge> {
   override render() {
     return html`${this.userHeader()}
       <div class="ks-alert" role="alert"><strong>Request has been denied.</strong> <span>${this.challenge.error_message || 'Unknown error'}</span></div>
@@ -11,7 +12,7 @@ class AccessDenied extends StageElement {
 }
 customElements.define('ak-stage-access-denied', AccessDenied);
 
-class FlowErrorView extends StageElement {
+class FlowErrorView extends StageElement<FlowErrorChallenge> {
   override render() {
     return html`<div class="ks-alert" role="alert">
         <strong>Something went wrong.</strong>

@@ -3,9 +3,11 @@
  * autofill and assistive technology see real <form> and <input> elements.
  */
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
+import type { AnyChallenge, ResponseErrors } from '../../src/flows/engine/challenge-types.js';
 
-export type ResponseErrors = Record<string, { string: string; code: string }[]>;
-export type Challenge = Record<string, any> & { component: string; response_errors?: ResponseErrors };
+export type { AnyChallenge, ResponseErrors };
+/** a challenge of any component, fields unchecked (the executor element, views not typed yet) */
+export type Challenge = Record<string, any> & AnyChallenge;
 
 export interface ExecutorHost {
   /** POST a response to the current stage; resolves when the next challenge is shown */
@@ -15,9 +17,10 @@ export interface ExecutorHost {
   busy: boolean;
 }
 
-export abstract class StageElement extends LitElement {
+/** `T`: the challenge this view renders, the `Static<>` type of its schema in the stage's challenge.ts */
+export abstract class StageElement<T extends AnyChallenge = Challenge> extends LitElement {
   static override properties = { challenge: { attribute: false }, busy: { type: Boolean } };
-  declare challenge: Challenge;
+  declare challenge: T;
   declare busy: boolean;
   host!: ExecutorHost;
 

@@ -3,6 +3,7 @@ import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { initialsAvatar } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
 import { backgroundUrl, themedUrls } from '../rest/render.js';
+import type { ContextualFlowInfo, FlowErrorChallenge, RedirectChallenge, StageChallenge } from './challenge-types.js';
 
 export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
 
@@ -28,7 +29,7 @@ export function formatTitle(raw: string, values: Record<string, string>): string
   return failed ? raw : out;
 }
 
-export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string) {
+export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string): ContextualFlowInfo {
   // Keystage has no applications yet, so %(app)s is empty
   const title = formatTitle(flow.title, { app: '', user });
   const next = query.next;
@@ -37,13 +38,14 @@ export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: 
     background: backgroundUrl(flow.background),
     background_themed_urls: themedUrls(flow.background),
     cancel_url: next ? `/flows/-/cancel/?next=${encodeURIComponent(next)}` : '/flows/-/cancel/',
-    layout: flow.layout,
+    // the column holds one of the choices the flow API validates
+    layout: flow.layout as ContextualFlowInfo['layout'],
   };
 }
 
-export const redirectChallenge = (to: string, final = false) => ({ component: 'xak-flow-redirect', to, ...(final ? { final_redirect: true } : {}) });
+export const redirectChallenge = (to: string, final = false): StageChallenge<typeof RedirectChallenge> => ({ component: 'xak-flow-redirect', to, ...(final ? { final_redirect: true } : {}) });
 
-export const flowError = (requestId: string, error?: string) => ({
+export const flowError = (requestId: string, error?: string): StageChallenge<typeof FlowErrorChallenge> => ({
   component: 'ak-stage-flow-error',
   request_id: requestId,
   ...(error ? { error } : {}),

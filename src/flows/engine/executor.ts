@@ -18,6 +18,7 @@ import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from 
 import { planFlow, type Requester } from './planner.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
+import { sharedChallenges, sharedParts, type AccessDeniedChallenge, type ChallengeDef, type StageChallenge, type WireSchema } from './challenge-types.js';
 
 /** GETs that pass stages without a challenge are followed on the server; this bounds that walk. */
 const MAX_STEPS = 32;
@@ -65,7 +66,8 @@ function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, cha
 }
 
 function accessDenied(run: Run, ctx: FlowContext | undefined, message?: string): Answer {
-  return answer(envelope(run, ctx, true, { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' }));
+  const denied: StageChallenge<typeof AccessDeniedChallenge> = { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' };
+  return answer(envelope(run, ctx, true, denied));
 }
 
 function endFlow(run: Run): void {
@@ -246,7 +248,35 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
   }
 }
 
-export function mountExecutor(router: ApiRouter, svc: Services) {
+/**
+ * `ChallengeTypes` and `FlowChallengeResponseRequest` as authentik publishes them: a `oneOf` of every challenge
+ * (response) component, discriminated by `component`; the stage types' come from the registry (src/server.ts).
+ */
+export function challengeComponents(stageChallenges: ChallengeDef[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const all = [...sharedChallenges, ...stageChallenges];
+  const parts: WireSchema[] = [...sharedParts];
+  const union = (pick: (d: ChallengeDef) => WireSchema | undefined) => {
+    const mapping: Record<string, string> = {};
+    for (const d of all) {
+      const w = pick(d);
+      if (!w) continue;
+      const ref = `#/components/schemas/${w.name}`;
+      if (mapping[d.component] && mapping[d.component] !== ref) throw new Error(`challenge component ${d.component} has two schemas`);
+      mapping[d.component] = ref;
+      out[w.name] = w.schema;
+    }
+    const refs = [...new Set(Object.values(mapping))].sort();
+    return { oneOf: refs.map(($ref) => ({ $ref })), discriminator: { propertyName: 'component', mapping } };
+  };
+  out.ChallengeTypes = union((d) => d.challenge);
+  out.FlowChallengeResponseRequest = union((d) => d.response);
+  for (const d of all) parts.push(...(d.parts ?? []));
+  for (const p of parts) out[p.name] = p.schema;
+  return out;
+}
+
+export function mountExecutor(router: ApiRouter, svc: Services, stageChallenges: ChallengeDef[]) {
   // an encapsulated plugin: the executor reads its session itself (and with it the configuration epoch), applies
   // authentik's CSRF rule itself (a flow error, for logged-in sessions only) and answers failures as flow errors;
   // the app-wide hooks see `ownSession` and leave all that to it. A bearer token is resolved here.
@@ -256,8 +286,7 @@ export function mountExecutor(router: ApiRouter, svc: Services) {
     });
     mountRoute(router.within(scope), svc);
   });
-  router.component('ChallengeTypes', { type: 'object', additionalProperties: {} });
-  router.component('FlowChallengeResponseRequest', { type: 'object', additionalProperties: {} });
+  for (const [name, schema] of Object.entries(challengeComponents(stageChallenges))) router.component(name, schema);
 }
 
 function mountRoute(router: ApiRouter, svc: Services) {

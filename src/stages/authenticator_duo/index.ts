@@ -1,6 +1,7 @@
 import type { StageDef } from '../types.js';
 import { authenticatorDuoSchema } from './schema.js';
 import { authenticatorDuoRuntime } from './stage.js';
+import { authenticatorDuoChallenges } from './challenge.js';
 import { mountDuoActions } from './actions.js';
 
-export const authenticatorDuoStage: StageDef = { ...authenticatorDuoSchema, runtime: authenticatorDuoRuntime, routes: mountDuoActions };
+export const authenticatorDuoStage: StageDef = { ...authenticatorDuoSchema, runtime: authenticatorDuoRuntime, challenges: authenticatorDuoChallenges, routes: mountDuoActions };

@@ -3,7 +3,9 @@
  * (enroll_status), the device is saved. Login pushes go through Duo's auth call (authenticator validation).
  */
 import type { UsersTable } from '../../db/types.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import type { StageChallenge } from '../../flows/engine/challenge-types.js';
+import type { AuthenticatorDuoChallenge } from './challenge.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { duoCall, type DuoCredentials } from './duo-api.js';
 
@@ -25,7 +27,7 @@ async function enrolment(c: Call, user: UsersTable): Promise<Enrol> {
   return e;
 }
 
-const challengeOf = (c: Call, e: Enrol): Challenge => ({
+const challengeOf = (c: Call, e: Enrol): StageChallenge<typeof AuthenticatorDuoChallenge> => ({
   component: 'ak-stage-authenticator-duo',
   activation_barcode: e.activation_barcode,
   activation_code: e.activation_code,

@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-authenticator-duo`: Duo's activation QR code and code, then a check of the activation. */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorDuoChallenge } from './challenge.js';
 
-class DuoSetupView extends StageElement {
+class DuoSetupView extends StageElement<AuthenticatorDuoChallenge> {
   override render() {
     const c = this.challenge;
     return html`${this.userHeader()}

@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { authenticatorEmailSchema } from './schema.js';
 import { authenticatorEmailRuntime } from './stage.js';
+import { authenticatorEmailChallenges } from './challenge.js';
 
-export const authenticatorEmailStage: StageDef = { ...authenticatorEmailSchema, runtime: authenticatorEmailRuntime };
+export const authenticatorEmailStage: StageDef = { ...authenticatorEmailSchema, runtime: authenticatorEmailRuntime, challenges: authenticatorEmailChallenges };

@@ -2,20 +2,19 @@
  * E-mail enrolment: the code goes to the user's address (or one they enter when they have none); the device is
  * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
  */
-import { S } from '../../rest/schema.js';
+
 import type { EmailDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
 
 type Call = StageCall<EmailStageConfig>;
-const responseProps = {
-  code: S.text({ nullable: true, 'x-optional': true, maxLength: 16 }),
-  email: S.text({ nullable: true, 'x-optional': true, format: 'email', maxLength: 254 }),
-};
+const responseProps = responseFields(AuthenticatorEmailChallengeResponseRequest);
 
 const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
 
@@ -51,7 +50,7 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
 
 const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));
 
-const challenge = (d: EmailDevicesTable | undefined): Challenge =>
+const challenge = (d: EmailDevicesTable | undefined): StageChallenge<typeof AuthenticatorEmailChallenge> =>
   d ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false } : { component: 'ak-stage-authenticator-email', email_required: true };
 
 export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {

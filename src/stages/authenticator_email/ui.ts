@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-authenticator-email`: the address (when none is known), then the code sent to it. */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorEmailChallenge } from './challenge.js';
 
-class EmailSetupView extends StageElement {
+class EmailSetupView extends StageElement<AuthenticatorEmailChallenge> {
   private onSubmit(e: Event) {
     e.preventDefault();
     const v = this.formValues(e.target as HTMLFormElement);

@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { authenticatorSmsSchema } from './schema.js';
 import { authenticatorSmsRuntime } from './stage.js';
+import { authenticatorSmsChallenges } from './challenge.js';
 
-export const authenticatorSmsStage: StageDef = { ...authenticatorSmsSchema, runtime: authenticatorSmsRuntime };
+export const authenticatorSmsStage: StageDef = { ...authenticatorSmsSchema, runtime: authenticatorSmsRuntime, challenges: authenticatorSmsChallenges };

@@ -3,24 +3,22 @@
  * number only proves possession: a hash is kept and the device is not offered for login.
  */
 import { createHash } from 'node:crypto';
-import { S } from '../../rest/schema.js';
 import type { SmsDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
 
 type Call = StageCall<SmsStageConfig>;
-const responseProps = {
-  code: S.text({ nullable: true, 'x-optional': true, maxLength: 16 }),
-  phone_number: S.text({ nullable: true, 'x-optional': true, maxLength: 32, pattern: '^\\+?[0-9 ()-]{5,31}$' }),
-};
+const responseProps = responseFields(AuthenticatorSMSChallengeResponseRequest);
 /** how a verify-only number is kept (authentik's `hash_phone_number`) */
 const hashPhone = (phone: string) => `hash:${createHash('sha256').update(phone).digest('hex')}`;
 const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
-const challenge = (d: SmsDevicesTable | undefined): Challenge => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
+const challenge = (d: SmsDevicesTable | undefined): StageChallenge<typeof AuthenticatorSMSChallenge> => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
 
 async function pendingDevice(c: Call, userId: number): Promise<SmsDevicesTable | undefined> {
   const id = c.ctx.enrolment?.smsDevice;

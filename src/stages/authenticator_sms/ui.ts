@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-authenticator-sms`: the phone number, then the code sent to it. */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorSMSChallenge } from './challenge.js';
 
-class SmsSetupView extends StageElement {
+class SmsSetupView extends StageElement<AuthenticatorSMSChallenge> {
   private onSubmit(e: Event) {
     e.preventDefault();
     const v = this.formValues(e.target as HTMLFormElement);

@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { authenticatorStaticSchema } from './schema.js';
 import { authenticatorStaticRuntime } from './stage.js';
+import { authenticatorStaticChallenges } from './challenge.js';
 
-export const authenticatorStaticStage: StageDef = { ...authenticatorStaticSchema, runtime: authenticatorStaticRuntime };
+export const authenticatorStaticStage: StageDef = { ...authenticatorStaticSchema, runtime: authenticatorStaticRuntime, challenges: authenticatorStaticChallenges };

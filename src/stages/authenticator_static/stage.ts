@@ -3,6 +3,8 @@
  * usable once the person confirms they saved them. Until then the clear codes live in the flow state only.
  */
 import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import type { StageChallenge } from '../../flows/engine/challenge-types.js';
+import type { AuthenticatorStaticChallenge } from './challenge.js';
 import { generateStaticToken, hashStaticToken } from '../../core/mfa/static.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
@@ -41,7 +43,8 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig> = {
   async challenge(c) {
     const user = await enrolmentUser(c);
     if (!user) return deny();
-    return show({ component: 'ak-stage-authenticator-static', codes: (await pending(c, user.id)).codes });
+    const shown: StageChallenge<typeof AuthenticatorStaticChallenge> = { component: 'ak-stage-authenticator-static', codes: (await pending(c, user.id)).codes };
+    return show(shown);
   },
   async respond(c) {
     const user = await enrolmentUser(c);

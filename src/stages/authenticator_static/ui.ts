@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-authenticator-static`: the recovery codes, with copy and download, then Continue. */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorStaticChallenge } from './challenge.js';
 
-class StaticSetupView extends StageElement {
+class StaticSetupView extends StageElement<AuthenticatorStaticChallenge> {
   private copied = false;
 
   private get codes(): string[] {

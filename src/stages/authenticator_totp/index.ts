@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { authenticatorTotpSchema } from './schema.js';
 import { authenticatorTotpRuntime } from './stage.js';
+import { authenticatorTotpChallenges } from './challenge.js';
 
-export const authenticatorTotpStage: StageDef = { ...authenticatorTotpSchema, runtime: authenticatorTotpRuntime };
+export const authenticatorTotpStage: StageDef = { ...authenticatorTotpSchema, runtime: authenticatorTotpRuntime, challenges: authenticatorTotpChallenges };

@@ -2,10 +2,12 @@
  * TOTP enrolment: an unconfirmed device is created for the user and shown as an otpauth:// URL; it becomes usable
  * only when the person proves their app has it by entering a current code.
  */
-import { S } from '../../rest/schema.js';
+
 import type { TotpDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { AuthenticatorTOTPChallengeResponseRequest, type AuthenticatorTOTPChallenge } from './challenge.js';
 import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../core/mfa/totp.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
@@ -17,7 +19,7 @@ export interface TotpSetupConfig {
   digits: string;
 }
 
-const responseProps = { code: S.str({ maxLength: 16 }) };
+const responseProps = responseFields(AuthenticatorTOTPChallengeResponseRequest);
 
 async function device(c: StageCall<TotpSetupConfig>, userId: number): Promise<TotpDevicesTable> {
   const id = c.ctx.enrolment?.totpDevice;
@@ -42,7 +44,8 @@ async function challenge(c: StageCall<TotpSetupConfig>) {
   const user = await enrolmentUser(c);
   if (!user) return undefined;
   const d = await device(c, user.id);
-  return { user, d, challenge: { component: 'ak-stage-authenticator-totp', config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle) } };
+  const shown: StageChallenge<typeof AuthenticatorTOTPChallenge> = { component: 'ak-stage-authenticator-totp', config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle) };
+  return { user, d, challenge: shown };
 }
 
 export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {

@@ -3,8 +3,9 @@ import { html, nothing } from 'lit';
 import { unsafeSVG } from 'lit/directives/unsafe-svg.js';
 import QRCode from 'qrcode';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorTOTPChallenge } from './challenge.js';
 
-class TotpSetupView extends StageElement {
+class TotpSetupView extends StageElement<AuthenticatorTOTPChallenge> {
   private svg = '';
 
   override async firstUpdated() {

@@ -1,5 +1,6 @@
 import type { StageDef } from '../types.js';
 import { authenticatorWebauthnSchema } from './schema.js';
 import { authenticatorWebauthnRuntime } from './stage.js';
+import { authenticatorWebauthnChallenges } from './challenge.js';
 
-export const authenticatorWebauthnStage: StageDef = { ...authenticatorWebauthnSchema, runtime: authenticatorWebauthnRuntime };
+export const authenticatorWebauthnStage: StageDef = { ...authenticatorWebauthnSchema, runtime: authenticatorWebauthnRuntime, challenges: authenticatorWebauthnChallenges };

@@ -3,10 +3,11 @@
  * verified against the stored challenge, the authenticator model checked against device_type_restrictions, and
  * the credential saved only after all of that passed. `max_attempts` failures end the flow.
  */
-import { Type } from '@sinclair/typebox';
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { AuthenticatorWebAuthnChallengeResponseRequest, type AuthenticatorWebAuthnChallenge } from './challenge.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
@@ -23,9 +24,9 @@ export interface WebAuthnSetupConfig {
 }
 
 type Call = StageCall<WebAuthnSetupConfig>;
-const responseProps = { response: Type.Unsafe<Record<string, unknown>>({ type: 'object', 'x-json': true }) };
+const responseProps = responseFields(AuthenticatorWebAuthnChallengeResponseRequest);
 
-async function registration(c: Call, user: UsersTable): Promise<Challenge> {
+async function registration(c: Call, user: UsersTable): Promise<StageChallenge<typeof AuthenticatorWebAuthnChallenge>> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({

@@ -1,9 +1,10 @@
 /** Browser view of `ak-stage-authenticator-webauthn`: registers a security key or passkey (navigator.credentials.create). */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { AuthenticatorWebAuthnChallenge } from './challenge.js';
 import { createCredential } from '#web/webauthn.js';
 
-class WebAuthnSetupView extends StageElement {
+class WebAuthnSetupView extends StageElement<AuthenticatorWebAuthnChallenge> {
   private error = '';
 
   override firstUpdated() {

@@ -1,12 +1,14 @@
 /** Captcha stage at run time: render the provider widget's parameters, verify the token server-side. */
-import { S } from '../../rest/schema.js';
+
 import { parseResponse } from '../../flows/engine/response.js';
-import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { CaptchaChallengeResponseRequest, type CaptchaChallenge } from './challenge.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from './verify.js';
 
-const responseProps = { token: S.str({ maxLength: 8192 }) };
+const responseProps = responseFields(CaptchaChallengeResponseRequest);
 
-const challengeOf = (c: StageCall<CaptchaConfig>): Challenge => ({ component: 'ak-stage-captcha', ...captchaChallengeFields(c.config) });
+const challengeOf = (c: StageCall<CaptchaConfig>): StageChallenge<typeof CaptchaChallenge> => ({ component: 'ak-stage-captcha', ...captchaChallengeFields(c.config) });
 
 export const captchaRuntime: StageRuntime<CaptchaConfig> = {
   component: 'ak-stage-captcha',

@@ -4,9 +4,10 @@
  */
 import { html, nothing } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { CaptchaChallenge } from './challenge.js';
 import { renderCaptcha } from '#web/captcha.js';
 
-class CaptchaView extends StageElement {
+class CaptchaView extends StageElement<CaptchaChallenge> {
   private failed = false;
   private started = false;
 

@@ -1,5 +1,7 @@
 /** Dummy stage: a challenge with the stage's name; any response passes. `throw_error` makes rendering fail. */
 import { ok, show, type StageRuntime } from '../../flows/engine/runtime.js';
+import type { StageChallenge } from '../../flows/engine/challenge-types.js';
+import type { DummyChallenge } from './challenge.js';
 
 export interface DummyConfig {
   name: string;
@@ -11,7 +13,8 @@ export const dummyRuntime: StageRuntime<DummyConfig> = {
   withUserInfo: false,
   async challenge(c) {
     if (c.config.throw_error) throw new Error('dummy stage: throw_error is set');
-    return show({ component: 'ak-stage-dummy', name: c.config.name });
+    const challenge: StageChallenge<typeof DummyChallenge> = { component: 'ak-stage-dummy', name: c.config.name };
+    return show(challenge);
   },
   async respond() {
     return ok();

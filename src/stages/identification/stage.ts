@@ -3,17 +3,18 @@
  * password, and never reveal whether the account exists (same message; same cost: captcha for everyone, and a
  * dummy hash for unknown users when a password is embedded).
  */
-import { S } from '../../rest/schema.js';
 import { authenticatePassword, findUser } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
+import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
+import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
-import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
+import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { IdentificationChallengeResponseRequest, type IdentificationChallenge } from './challenge.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/index.js';
 import type { PasswordConfig } from '../password/index.js';
 import { passkeyChallenge, passkeyLogin, type ValidateConfig } from '../authenticator_validate/index.js';
-import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 
 export interface IdentificationConfig {
   pk: string;
@@ -35,12 +36,7 @@ export interface IdentificationConfig {
 
 const FAILED = 'Failed to authenticate.';
 
-const responseProps = {
-  uid_field: S.text({ nullable: true, 'x-optional': true, maxLength: 1024 }),
-  password: S.text({ nullable: true, 'x-optional': true, 'x-no-trim': true, maxLength: 4096 }),
-  captcha_token: S.text({ nullable: true, 'x-optional': true, maxLength: 8192 }),
-  passkey: S.obj({ nullable: true, 'x-optional': true }),
-};
+const responseProps = responseFields(IdentificationChallengeResponseRequest);
 
 async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | null): Promise<string | undefined> {
   if (!flowUuid) return undefined;
@@ -57,7 +53,7 @@ async function embedded(c: StageCall<IdentificationConfig>) {
   return { pw, captcha, webauthn };
 }
 
-async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challenge> {
+async function challengeOf(c: StageCall<IdentificationConfig>): Promise<StageChallenge<typeof IdentificationChallenge>> {
   const { pw, captcha, webauthn } = await embedded(c);
   const [enroll, recovery, passwordless] = await Promise.all([
     linked(c, c.config.enrollment_flow),
@@ -69,7 +65,8 @@ async function challengeOf(c: StageCall<IdentificationConfig>): Promise<Challeng
     user_fields: c.config.user_fields,
     password_fields: !!pw,
     allow_show_password: pw?.allow_show_password ?? false,
-    flow_designation: c.flow.designation,
+    // the column holds one of the choices the flow API validates
+    flow_designation: c.flow.designation as IdentificationChallenge['flow_designation'],
     captcha_stage: captcha
       ? { component: 'ak-stage-captcha', pending_user: '', pending_user_avatar: DEFAULT_AVATAR, ...captchaChallengeFields(captcha) }
       : null,

@@ -1,6 +1,7 @@
 /** Browser view of `ak-stage-identification`: user field, optional password and captcha, remember me, links. */
 import { html, nothing } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { IdentificationChallenge } from './challenge.js';
 import { renderCaptcha } from '#web/captcha.js';
 import { getAssertion } from '#web/webauthn.js';
 
@@ -15,7 +16,7 @@ export function userFieldLabel(fields: string[]): string {
     .join(' or ');
 }
 
-class IdentificationView extends StageElement {
+class IdentificationView extends StageElement<IdentificationChallenge> {
   private captchaToken = '';
   private showPassword = false;
 

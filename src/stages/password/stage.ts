@@ -2,14 +2,16 @@
  * Password stage at run time. Failures are counted per flow plan, together with passwords typed into an
  * identification stage that embeds this stage; after `failed_attempts_before_cancel` the flow is cancelled.
  */
-import { S } from '../../rest/schema.js';
+
 import { authenticatePassword, TOKEN_BACKEND } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { PasswordChallengeResponseRequest, type PasswordChallenge } from './challenge.js';
 
 export interface PasswordConfig {
   pk: string;
@@ -20,9 +22,9 @@ export interface PasswordConfig {
   allow_show_password: boolean;
 }
 
-const responseProps = { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) };
+const responseProps = responseFields(PasswordChallengeResponseRequest);
 
-const challengeOf = (c: StageCall<PasswordConfig>): Challenge => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
+const challengeOf = (c: StageCall<PasswordConfig>): StageChallenge<typeof PasswordChallenge> => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
 
 export const passwordRuntime: StageRuntime<PasswordConfig> = {
   component: 'ak-stage-password',

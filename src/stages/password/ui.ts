@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-password`, with a hidden username field so password managers pair the two. */
 import { html, nothing } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { PasswordChallenge } from './challenge.js';
 
-class PasswordView extends StageElement {
+class PasswordView extends StageElement<PasswordChallenge> {
   private showPassword = false;
 
   private onSubmit(e: Event) {

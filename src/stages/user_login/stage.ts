@@ -5,12 +5,13 @@
 import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
 import { userById } from '../../users/by-id.js';
-import { S } from '../../rest/schema.js';
 import { parseDuration } from '../../rest/duration.js';
 import { bindingKey } from '../../sessions/network-binding.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import { UserLoginChallengeResponseRequest, type UserLoginChallenge } from './challenge.js';
 
 export interface UserLoginConfig {
   pk: string;
@@ -26,8 +27,8 @@ export interface UserLoginConfig {
 /** server-side lifetime of a "browser session" login (session_duration 0) */
 const BROWSER_SESSION_MS = 86_400_000;
 
-const responseProps = { remember_me: S.bool() };
-const challenge: Challenge = { component: 'ak-stage-user-login' };
+const responseProps = responseFields(UserLoginChallengeResponseRequest);
+const challenge: StageChallenge<typeof UserLoginChallenge> = { component: 'ak-stage-user-login' };
 
 /** last_login, written at every login: compiled once per database */
 const touches = perDatabase((db) => hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) => db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id)));

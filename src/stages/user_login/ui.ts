@@ -1,8 +1,9 @@
 /** Browser view of `ak-stage-user-login` (shown only when a remember-me offset is configured). */
 import { html } from 'lit';
 import { StageElement } from '#web/base.js';
+import type { UserLoginChallenge } from './challenge.js';
 
-class UserLoginView extends StageElement {
+class UserLoginView extends StageElement<UserLoginChallenge> {
   private onSubmit(e: Event) {
     e.preventDefault();
     const form = e.target as HTMLFormElement;
