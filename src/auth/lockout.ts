@@ -70,25 +70,24 @@ export class Lockout {
         )
         .returning(['scope', 'key', 'count']),
     );
-    this.releaseAll = hot<{ pair: string; account: string; ip: string }, unknown>(db, ['pair', 'account', 'ip'], (p) =>
+    // taking a reservation back locks the three rows in the same order as taking it (an upsert over the same rows,
+    // never an UPDATE whose row order is the planner's), so concurrent reservations and releases cannot deadlock
+    this.releaseAll = hot<{ pair: string; account: string; ip: string; now: string }, unknown>(db, ['pair', 'account', 'ip', 'now'], (p) =>
       db
-        .updateTable('auth_failures')
-        .set((eb) => ({ count: eb('count', '-', 1) }))
-        .where('count', '>', 0)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)]),
-            eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]),
-            eb.and([eb('scope', '=', 'ip'), eb('key', '=', p.ip)]),
-          ]),
+        .insertInto('auth_failures')
+        .values([
+          { scope: 'account_ip', key: p.pair, count: 0, window_start: p.now },
+          { scope: 'account', key: p.account, count: 0, window_start: p.now },
+          { scope: 'ip', key: p.ip, count: 0, window_start: p.now },
+        ])
+        .onConflict((oc) =>
+          oc.columns(['scope', 'key']).doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
         ),
     );
-    this.clear = hot<{ account: string; pair: string }, unknown>(db, ['account', 'pair'], (p) =>
-      db
-        .deleteFrom('auth_failures')
-        .where((eb) =>
-          eb.or([eb.and([eb('scope', '=', 'account'), eb('key', '=', p.account)]), eb.and([eb('scope', '=', 'account_ip'), eb('key', '=', p.pair)])]),
-        ),
+    // one row per statement, so a reset never holds one of these rows while waiting for another (no deadlock with
+    // a reservation, which locks account_ip, account, ip in that order)
+    this.clear = hot<{ scope: string; key: string }, unknown>(db, ['scope', 'key'], (p) =>
+      db.deleteFrom('auth_failures').where('scope', '=', p.scope).where('key', '=', p.key),
     );
     this.known = hot<{ user: number; ip: string }, { ip: string }>(db, ['user', 'ip'], (p) =>
       db.selectFrom('login_ips').select('ip').where('user_id', '=', p.user).where('ip', '=', p.ip),
@@ -123,7 +122,7 @@ export class Lockout {
     const release = async () => {
       if (released) return;
       released = true;
-      await this.releaseAll(keys);
+      await this.releaseAll({ ...keys, now: new Date().toISOString() });
     };
     if (blocked) await release();
     const over = pairCount - this.cfg.slowAfter;
@@ -154,7 +153,10 @@ export class Lockout {
 
   /** a successful login: the identifier's counters reset, the IP becomes known for the user */
   async succeed(identifiers: string[], userId: number, ip: string): Promise<void> {
-    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) await this.clear({ account: identifier, pair: `${identifier}|${ip}` });
+    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) {
+      await this.clear({ scope: 'account_ip', key: `${identifier}|${ip}` });
+      await this.clear({ scope: 'account', key: identifier });
+    }
     await this.remember({ user: userId, ip, now: new Date().toISOString() });
   }
 }
