@@ -16,7 +16,7 @@ import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
-import { mountUsers } from './users/users.js';
+import { mountUsers } from './users/routes.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
 import { mountDevices } from './core/devices-api/index.js';

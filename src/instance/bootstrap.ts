@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
 import { hashPassword } from '../auth/passwords.js';
-import { insertUser } from '../users/users.js';
+import { insertUser } from '../users/store.js';
 import { generateKey, insertToken, storedKey } from '../tokens/tokens.js';
 import { secretsOf } from './secrets.js';
 

@@ -10,7 +10,7 @@ import { parseDuration } from '../rest/duration.js';
 import { validateBody } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
-import { renderUsers } from '../users/users.js';
+import { renderUsers } from '../users/render.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
 import type { Services } from '../services.js';
 

@@ -13,7 +13,7 @@ import { nowIso, rowToApi } from '../../rest/serialize.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
-import { partialUser } from '../../users/users.js';
+import { partialUser } from '../../users/render.js';
 import { configUrl, newTotpKey, sealTotpKey } from '../mfa/totp.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { generateStaticToken, hashStaticToken } from '../mfa/static.js';

@@ -1,0 +1,74 @@
+/** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
+import type { FastifyRequest } from 'fastify';
+import { type ResourceDef, type UsedBy } from '../rest/resource.js';
+import { apiToRow, nowIso } from '../rest/serialize.js';
+import { ValidationError } from '../rest/errors.js';
+import { parseBool } from '../rest/list.js';
+import { compileDjangoQL } from '../rest/djangoql.js';
+import { userDeviceUsedBy } from '../core/devices-api/classes.js';
+import { userProps } from './schema.js';
+import { Row, renderUsers } from './render.js';
+import { insertUser, validatePath, writeMemberships } from './store.js';
+import { userFilters, userQLFields } from './filters.js';
+
+export const includeFlags = (req: FastifyRequest) => {
+  const q = req.query as Record<string, string | undefined>;
+  return { groups: parseBool(q.include_groups ?? 'true') !== false, roles: parseBool(q.include_roles ?? 'true') !== false };
+};
+
+export function userResource(installId: string): ResourceDef<Row> {
+  return {
+    component: 'User',
+    model: 'User',
+    path: '/core/users',
+    opPrefix: 'core_users',
+    tag: 'core',
+    lookup: { param: 'id', column: 'id', type: 'int' },
+    props: userProps,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    list: {
+      filters: userFilters,
+      search: ['email', 'name', 'uuid', 'username'],
+      // `?search=` is DjangoQL first; anything that is not falls back to the plain search
+      searchQuery: (search, dialect) => {
+        const cond = compileDjangoQL(search, userQLFields, dialect);
+        return cond && (() => cond);
+      },
+      ordering: Object.fromEntries(
+        ['username', 'date_joined', 'last_updated', 'last_login', 'name', 'email', 'is_active', 'path', 'type', 'uuid'].map((k) => [k, k]).concat([['pk', 'id']]),
+      ),
+      defaultOrdering: ['username'],
+      pk: 'id',
+    },
+    extraQuery: [
+      { name: 'include_groups', schema: { type: 'boolean', default: true } },
+      { name: 'include_roles', schema: { type: 'boolean', default: true } },
+    ],
+    select: (db) => db.selectFrom('users').selectAll().select('id as pk'),
+    render: (db, rows, req) => renderUsers(db, rows, installId, includeFlags(req)),
+    validate: async (data, ctx, existing) => {
+      validatePath(data.path as string | undefined);
+      if (existing?.type === 'internal_service_account') throw ValidationError.nonField("Can't modify internal service account users");
+      if (!existing && data.type === 'internal_service_account')
+        throw ValidationError.field('type', 'Setting a user to internal service account is not allowed.');
+      // DRF's serializer default: a PUT without groups/roles clears them
+      if (ctx.mode === 'update') {
+        data.groups ??= [];
+        data.roles ??= [];
+      }
+    },
+    insert: (tx, data) => insertUser(tx, data),
+    update: async (tx, existing, data) => {
+      const values = { ...apiToRow(userProps, data), last_updated: nowIso() };
+      await tx.updateTable('users').set(values as never).where('id', '=', existing.id).execute();
+      if (data.is_active === false) await tx.deleteFrom('sessions').where('user_id', '=', existing.id).execute();
+      await writeMemberships(tx, existing.id, data);
+      return existing.id;
+    },
+    remove: async (tx, existing) => {
+      await tx.deleteFrom('users').where('id', '=', existing.id).execute();
+    },
+    usedBy: async (db, row): Promise<UsedBy[]> => userDeviceUsedBy(db, row),
+  };
+}

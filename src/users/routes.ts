@@ -1,0 +1,61 @@
+/** /core/users/: the resource, `me` and `set_password`. */
+import { mountResource } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S } from '../rest/schema.js';
+import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { validateBody } from '../rest/validate.js';
+import { hashPassword } from '../auth/passwords.js';
+import type { Services } from '../services.js';
+import { renderUserSelf } from './render.js';
+import { setUserPassword } from './store.js';
+import { userResource } from './resource.js';
+
+export function mountUsers(router: ApiRouter, svc: Services) {
+  const { db, config: cfg, installId } = svc;
+  const res = userResource(installId);
+  // /me must be registered alongside /{id}; fastify prefers the static segment
+  router.route('/core/users/me', {
+    get: {
+      doc: { operationId: 'core_users_me_retrieve', tag: 'core', response: 'SessionUser' },
+      handler: async (req) => {
+        const caller = requireCaller(req);
+        const groups = await db
+          .selectFrom('user_groups')
+          .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+          .select(['groups.name', 'groups.group_uuid as pk'])
+          .where('user_groups.user_id', '=', caller.user.id)
+          .execute();
+        const self = renderUserSelf(caller.user, caller.superuser, installId, groups);
+        return { user: self, users: [self] };
+      },
+    },
+  });
+  const { load } = mountResource(router, db, res);
+  router.route(
+    '/core/users/{id}/set_password',
+    {
+      post: {
+        doc: { operationId: 'core_users_set_password_create', tag: 'core', body: 'UserPasswordSetRequest', bodyRequired: true, status: 204 },
+        handler: async (req, reply) => {
+          requireSuperuser(req);
+          const { row } = await load(req);
+          const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, { mode: 'create', db });
+          const encoded = await hashPassword(data.password as string, cfg.argon2);
+          const caller = req.caller!;
+          // a caller setting their own password through a session keeps that session; every other one ends
+          const keep = caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
+          await db.transaction().execute((tx) => setUserPassword(tx, row.id, encoded, keep));
+          await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
+          reply.code(204);
+          return reply.send();
+        },
+      },
+    },
+    [{ name: 'id', schema: { type: 'integer' } }],
+  );
+  router.component('UserPasswordSetRequest', {
+    type: 'object',
+    properties: { password: { type: 'string', minLength: 1, writeOnly: true } },
+    required: ['password'],
+  });
+}

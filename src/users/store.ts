@@ -1,0 +1,59 @@
+/** User writes: creation with memberships, password changes (which end the user's other sessions). */
+import { randomUUID } from 'node:crypto';
+import { type Tx } from '../rest/resource.js';
+import { apiToRow, nowIso } from '../rest/serialize.js';
+import { ValidationError } from '../rest/errors.js';
+import { unusablePassword } from '../auth/passwords.js';
+import { userProps } from './schema.js';
+
+export function validatePath(path: string | undefined) {
+  if (path === undefined) return;
+  if (path.startsWith('/') || path.endsWith('/')) throw ValidationError.field('path', 'No leading or trailing slashes allowed.');
+  if (path.split('/').some((s) => s === '')) throw ValidationError.field('path', 'No empty segments in user path allowed.');
+}
+
+export async function writeMemberships(tx: Tx, userId: number, data: Record<string, unknown>) {
+  if (Array.isArray(data.groups)) {
+    await tx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
+    for (const g of new Set(data.groups as string[])) await tx.insertInto('user_groups').values({ user_id: userId, group_uuid: g }).execute();
+  }
+  if (Array.isArray(data.roles)) {
+    await tx.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+    for (const r of new Set(data.roles as string[])) await tx.insertInto('user_roles').values({ user_id: userId, role_uuid: r }).execute();
+  }
+}
+
+export async function insertUser(tx: Tx, data: Record<string, unknown>, password?: string): Promise<number> {
+  const now = nowIso();
+  const values = {
+    uuid: randomUUID(),
+    password: password ?? unusablePassword(),
+    date_joined: now,
+    password_change_date: now,
+    last_updated: now,
+    name: '',
+    email: '',
+    is_active: 1,
+    last_login: null,
+    path: 'users',
+    type: 'internal',
+    attributes: '{}',
+    ...apiToRow(userProps, data),
+  };
+  const row = await tx.insertInto('users').values(values as never).returning('id').executeTakeFirstOrThrow();
+  await writeMemberships(tx, row.id, data);
+  return row.id;
+}
+
+/**
+ * Every place that sets a user's password goes through here (not the transparent re-hash at login): the change date
+ * moves (remembered MFA checks are bound to it) and the user's sessions end — all but `keepSession`, the caller's
+ * own when they set their own password — as Django's session hash check does when the stored hash changes.
+ */
+export async function setUserPassword(tx: Tx, userId: number, encoded: string, keepSession?: string): Promise<void> {
+  const now = nowIso();
+  await tx.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', userId).execute();
+  let q = tx.deleteFrom('sessions').where('user_id', '=', userId);
+  if (keepSession) q = q.where('session_key', '<>', keepSession);
+  await q.execute();
+}
