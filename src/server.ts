@@ -17,7 +17,7 @@ import { stageMigrations, stageSecretColumns, stageTypeByKind } from './stages/r
 import { mountUsers } from './core/users.js';
 import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
-import { mountDevices } from './core/devices-api/index.js';
+import { mountDevices } from './mfa/devices-api/index.js';
 import { pino } from 'pino';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';

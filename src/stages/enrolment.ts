@@ -2,7 +2,7 @@
 import type { UsersTable } from '../db/types.js';
 import { isPlaceholder } from '../flows/context.js';
 import type { StageCall } from '../flows/runtime.js';
-import { DEVICE_CLASSES } from '../core/devices-api/classes.js';
+import { DEVICE_CLASSES } from '../mfa/devices-api/classes.js';
 
 /** the pending user (a real one), else the logged-in user; undefined when there is nobody to enrol */
 export async function enrolmentUser(c: StageCall<unknown>): Promise<UsersTable | undefined> {

@@ -5,7 +5,7 @@
 import type { UsersTable } from '../../db/types.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { duoCall, type DuoCredentials } from './duo-api.js';
+import { duoCall, type DuoCredentials } from '../../mfa/duo/duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
 type Call = StageCall<DuoStageConfig>;

@@ -6,10 +6,10 @@ import { S } from '../../api/schema.js';
 import type { EmailDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
+import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
 
 type Call = StageCall<EmailStageConfig>;
 const responseProps = {

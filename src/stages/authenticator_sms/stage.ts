@@ -7,10 +7,10 @@ import { S } from '../../api/schema.js';
 import type { SmsDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
+import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
 type Call = StageCall<SmsStageConfig>;
 const responseProps = {

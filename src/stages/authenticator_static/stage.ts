@@ -3,7 +3,7 @@
  * usable once the person confirms they saved them. Until then the clear codes live in the flow state only.
  */
 import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { generateStaticToken, hashStaticToken } from '../../core/mfa/static.js';
+import { generateStaticToken, hashStaticToken } from '../../mfa/static/static.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface StaticSetupConfig {

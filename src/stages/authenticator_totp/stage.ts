@@ -6,7 +6,7 @@ import { S } from '../../api/schema.js';
 import type { TotpDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../core/mfa/totp.js';
+import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
 import { secretsOf } from '../../core/secrets.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 

@@ -3,7 +3,7 @@ import { sql, type Compilable } from 'kysely';
 import type { DB } from '../../db/index.js';
 import { hot, perDatabase, type Hot } from '../../db/hot.js';
 import type { DuoDevicesTable, EmailDevicesTable, SmsDevicesTable, StaticDevicesTable, TotpDevicesTable, WebAuthnDevicesTable } from '../../db/types.js';
-import { maskEmail } from '../../core/mfa/sidechannel.js';
+import { maskEmail } from '../../mfa/sidechannel.js';
 import type { DeviceChallenge } from '../../flows/context.js';
 import { drfDate } from '../../api/serialize.js';
 import { KNOWN_DEVICE_TYPES } from '../../db/migrations/0003_webauthn_device_types.js';

@@ -6,7 +6,7 @@
  */
 import type { WebAuthnDevicesTable, UsersTable } from '../../db/types.js';
 import type { StageCall } from '../../flows/runtime.js';
-import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
+import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../mfa/webauthn/webauthn.js';
 import { allowedWebAuthn } from './devices.js';
 import type { ValidateConfig } from './schema.js';
 

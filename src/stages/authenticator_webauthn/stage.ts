@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/runtime.js';
-import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
+import { invalidDeviceType, originOf, rpIdOf } from '../../mfa/webauthn/webauthn.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface WebAuthnSetupConfig {

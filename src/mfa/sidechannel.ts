@@ -5,7 +5,7 @@
  * other attempts working. Failed checks back off like the other code-based devices.
  */
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { DB } from '../../db/index.js';
+import type { DB } from '../db/index.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
 
 export type SideChannelTable = 'email_devices' | 'sms_devices';

@@ -3,7 +3,7 @@
  * now − last_failure < factor × 2^(count−1) seconds, attempts are refused without consuming the code.
  */
 import type { Transaction, Kysely } from 'kysely';
-import type { Database } from '../../db/types.js';
+import type { Database } from '../db/types.js';
 
 export interface ThrottleState {
   throttling_failure_timestamp: string | null;

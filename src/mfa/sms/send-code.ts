@@ -3,10 +3,10 @@
  * webhook (JSON {From, To, Body}, basic or bearer auth), with the settings of the stage that enrolled the device.
  */
 import type { SmsDevicesTable } from '../../db/types.js';
-import { issueCode } from '../../core/mfa/sidechannel.js';
+import { issueCode } from '../sidechannel.js';
 import type { Services } from '../../flows/runtime.js';
-import { loadStageConfig } from '../resource.js';
-import { authenticatorSmsSchema } from './schema.js';
+import { loadStageConfig } from '../../stages/resource.js';
+import { authenticatorSmsSchema } from '../../stages/authenticator_sms/schema.js';
 
 export interface SmsStageConfig {
   pk: string;

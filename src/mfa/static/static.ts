@@ -5,7 +5,7 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { DB } from '../../db/index.js';
 import type { StaticDevicesTable } from '../../db/types.js';
-import { isThrottled, recordFailure, throttleReset } from './throttle.js';
+import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 

@@ -2,10 +2,10 @@
 import type { FastifyRequest } from 'fastify';
 import type { DuoDevicesTable, UsersTable } from '../../db/types.js';
 import type { Services } from '../../flows/runtime.js';
-import { loadStageConfig } from '../resource.js';
+import { loadStageConfig } from '../../stages/resource.js';
 import { duoCall } from './duo-api.js';
-import { authenticatorDuoSchema } from './schema.js';
-import type { DuoStageConfig } from './stage.js';
+import { authenticatorDuoSchema } from '../../stages/authenticator_duo/schema.js';
+import type { DuoStageConfig } from '../../stages/authenticator_duo/stage.js';
 
 export async function duoPush(svc: Services, device: DuoDevicesTable, user: UsersTable, req: FastifyRequest): Promise<boolean> {
   const cfg = device.stage ? await loadStageConfig<DuoStageConfig>(svc.db, authenticatorDuoSchema, device.stage) : undefined;

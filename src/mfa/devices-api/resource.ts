@@ -13,10 +13,10 @@ import { nowIso, rowToApi } from '../../api/serialize.js';
 import { ValidationError } from '../../api/errors.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
-import { partialUser } from '../users.js';
-import { configUrl, newTotpKey, sealTotpKey } from '../mfa/totp.js';
-import { secretsOf } from '../secrets.js';
-import { generateStaticToken, hashStaticToken } from '../mfa/static.js';
+import { partialUser } from '../../core/users.js';
+import { configUrl, newTotpKey, sealTotpKey } from '../totp/totp.js';
+import { secretsOf } from '../../core/secrets.js';
+import { generateStaticToken, hashStaticToken } from '../static/static.js';
 import { DEVICE_CLASSES, type DeviceClass } from './classes.js';
 
 type Row = { id: number; pk: number; user_id: number; name: string; created: string; aaguid?: string } & Record<string, unknown>;

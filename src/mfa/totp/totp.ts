@@ -9,8 +9,8 @@ import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
 import type { TotpDevicesTable } from '../../db/types.js';
-import { isThrottled, recordFailure, throttleReset } from './throttle.js';
-import { secretsOf, type Secrets } from '../secrets.js';
+import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
+import { secretsOf, type Secrets } from '../../core/secrets.js';
 
 export const newTotpKey = () => randomBytes(20).toString('hex');
 
