@@ -18,6 +18,7 @@ import { mountUsers } from './core/users.js';
 import { userById } from './core/user-by-id.js';
 import { mountTokens } from './core/tokens.js';
 import { mountDevices } from './mfa/devices-api/index.js';
+import { deviceClassMigrations, deviceClassSecretColumns } from './mfa/registry.js';
 import { pino } from 'pino';
 import { bootstrap } from './core/bootstrap.js';
 import { loadInstanceSettings } from './core/settings.js';
@@ -47,12 +48,12 @@ export interface App {
 
 export async function buildApp(config: Config): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, stageMigrations());
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
-  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...stageSecretColumns()]);
+  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
   await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);

@@ -17,7 +17,7 @@ import type { UsersTable } from '../db/types.js';
 import type { Config } from '../config.js';
 import { initialsAvatar } from './avatar.js';
 import { hashPassword, unusablePassword } from './passwords.js';
-import { userDeviceUsedBy } from '../mfa/devices-api/classes.js';
+import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
 
 export const USER_TYPES = ['internal', 'external', 'service_account', 'internal_service_account'] as const;
 

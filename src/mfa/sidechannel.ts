@@ -7,8 +7,17 @@
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
+import type { DeviceRow, Throttled } from './device-class.js';
 
 export type SideChannelTable = 'email_devices' | 'sms_devices';
+
+/** the columns the e-mail and SMS device tables share */
+export interface SideChannelColumns extends DeviceRow, Throttled {
+  /** the setup stage that enrolled the device: its settings send the codes */
+  stage: string | null;
+  token_hash: string | null;
+  valid_until: string | null;
+}
 
 export interface SideChannelDevice extends ThrottleState {
   id: number;

@@ -1,6 +1,7 @@
 /** A Duo push (Auth API `auth`, factor auto) for an enrolled device, with the credentials of its stage. */
 import type { FastifyRequest } from 'fastify';
-import type { DuoDevicesTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
+import type { DuoDevicesTable } from './table.js';
 import type { Services } from '../../flows/runtime.js';
 import { loadStageConfig } from '../../stages/resource.js';
 import { duoCall } from './duo-api.js';

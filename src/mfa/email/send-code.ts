@@ -1,5 +1,6 @@
 /** Sending a code to an e-mail device, with the settings of the stage that enrolled it. */
-import type { EmailDevicesTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
+import type { EmailDevicesTable } from './table.js';
 import { parseDuration } from '../../api/duration.js';
 import { issueCode } from '../sidechannel.js';
 import type { Services } from '../../flows/runtime.js';

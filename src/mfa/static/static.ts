@@ -4,7 +4,7 @@
  */
 import { createHmac, randomInt } from 'node:crypto';
 import type { DB } from '../../db/index.js';
-import type { StaticDevicesTable } from '../../db/types.js';
+import type { StaticDevicesTable } from './table.js';
 import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

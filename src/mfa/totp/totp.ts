@@ -8,7 +8,7 @@ import { generateHOTP } from '@oslojs/otp';
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
-import type { TotpDevicesTable } from '../../db/types.js';
+import type { TotpDevicesTable } from './table.js';
 import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 import { secretsOf, type Secrets } from '../../core/secrets.js';
 

@@ -3,7 +3,7 @@
  * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
  */
 import { S } from '../../api/schema.js';
-import type { EmailDevicesTable } from '../../db/types.js';
+import type { EmailDevicesTable } from '../../mfa/email/table.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';

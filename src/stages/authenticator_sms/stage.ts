@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { S } from '../../api/schema.js';
-import type { SmsDevicesTable } from '../../db/types.js';
+import type { SmsDevicesTable } from '../../mfa/sms/table.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { consumeCode, newNonce } from '../../mfa/sidechannel.js';

@@ -3,7 +3,7 @@
  * only when the person proves their app has it by entering a current code.
  */
 import { S } from '../../api/schema.js';
-import type { TotpDevicesTable } from '../../db/types.js';
+import type { TotpDevicesTable } from '../../mfa/totp/table.js';
 import { parseResponse } from '../../flows/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/runtime.js';
 import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
