@@ -140,7 +140,8 @@ export interface LoginIpsTable {
 
 /** an e-mail or SMS code of one device for one login attempt (migration 0009) */
 export interface MfaCodesTable {
-  device_table: 'email_devices' | 'sms_devices';
+  /** the device's table (src/mfa/sidechannel.ts) */
+  device_table: string;
   device_id: number;
   /** SHA-256 (hex) of the login attempt's nonce */
   attempt: string;
