@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { Pool } from 'undici';
 import { hash } from '@node-rs/argon2';
-import { totpAt, currentStep, newTotpKey } from '../src/core/mfa/totp.js';
+import { totpAt, currentStep, newTotpKey } from '../src/mfa/totp/totp.js';
 
 const PORT = 19000 + Math.floor(Math.random() * 500);
 const BASE = `http://127.0.0.1:${PORT}`;

@@ -19,7 +19,8 @@ import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges }
 import { mountUsers } from './users/routes.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
-import { mountDevices } from './core/devices-api/index.js';
+import { mountDevices } from './mfa/devices-api/index.js';
+import { deviceClassMigrations, deviceClassSecretColumns } from './mfa/registry.js';
 import { pino } from 'pino';
 import { bootstrap } from './instance/bootstrap.js';
 import { loadInstanceSettings } from './instance/settings.js';
@@ -54,12 +55,12 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, stageMigrations());
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
-  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...stageSecretColumns()]);
+  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
   await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);

@@ -113,47 +113,6 @@ export interface SessionsTable {
   lock_until: string | null;
 }
 
-interface DeviceCommon {
-  id: number;
-  user_id: number;
-  name: string;
-  confirmed: Bool;
-  created: string;
-  last_updated: string;
-  last_used: string | null;
-}
-
-interface Throttled {
-  throttling_failure_timestamp: string | null;
-  throttling_failure_count: number;
-}
-
-export interface TotpDevicesTable extends DeviceCommon, Throttled {
-  key: string;
-  digits: number;
-  step: number;
-  t0: number;
-  drift: number;
-  last_t: number;
-}
-
-export type StaticDevicesTable = DeviceCommon & Throttled;
-
-export interface StaticTokensTable {
-  id: number;
-  device_id: number;
-  token: string;
-}
-
-export interface WebAuthnDevicesTable extends DeviceCommon {
-  credential_id: string;
-  public_key: string;
-  sign_count: number;
-  rp_id: string;
-  aaguid: string;
-  transports: string;
-}
-
 export interface EventsTable {
   event_uuid: string;
   action: string;
@@ -179,23 +138,10 @@ export interface LoginIpsTable {
   last_success: string;
 }
 
-export interface SideChannelColumns extends DeviceCommon, Throttled {
-  stage: string | null;
-  token_hash: string | null;
-  valid_until: string | null;
-}
-
-export interface EmailDevicesTable extends SideChannelColumns {
-  email: string;
-}
-
-export interface SmsDevicesTable extends SideChannelColumns {
-  phone_number: string;
-}
-
 /** an e-mail or SMS code of one device for one login attempt (migration 0009) */
 export interface MfaCodesTable {
-  device_table: 'email_devices' | 'sms_devices';
+  /** the device's table (src/mfa/sidechannel.ts) */
+  device_table: string;
   device_id: number;
   /** SHA-256 (hex) of the login attempt's nonce */
   attempt: string;
@@ -211,12 +157,10 @@ export interface MfaSendsTable {
   window_start: string;
 }
 
-export interface DuoDevicesTable extends DeviceCommon {
-  stage: string | null;
-  duo_user_id: string;
-}
-
-/** Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped. */
+/**
+ * Core tables. Stage-specific tables (stage_<name>) are reached through the stage registry, untyped; each device
+ * class declares its own tables here from its folder (src/mfa/<class>/table.ts).
+ */
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -231,17 +175,9 @@ export interface Database {
   webauthn_device_types: WebAuthnDeviceTypesTable;
   sessions: SessionsTable;
   sources: { source_uuid: string; name: string; slug: string };
-  totp_devices: TotpDevicesTable;
-  static_devices: StaticDevicesTable;
-  static_tokens: StaticTokensTable;
-  webauthn_devices: WebAuthnDevicesTable;
   events: EventsTable;
   auth_failures: AuthFailuresTable;
   login_ips: LoginIpsTable;
-  /** created by the e-mail and SMS setup stages' migrations */
-  email_devices: EmailDevicesTable;
-  sms_devices: SmsDevicesTable;
-  duo_devices: DuoDevicesTable;
   mfa_codes: MfaCodesTable;
   mfa_sends: MfaSendsTable;
   /** PostgreSQL only (migration 0006, config-epoch.ts) */

@@ -1,8 +1,10 @@
-/** The core tables' secret columns (stage types' come from stages/registry.ts): encrypted at rest, core/secrets.ts. */
+/**
+ * The core tables' secret columns (stage types' come from stages/registry.ts, device classes' from mfa/registry.ts):
+ * encrypted at rest, core/secrets.ts.
+ */
 import type { SecretColumn } from './secrets.js';
 
 export const coreSecretColumns: SecretColumn[] = [
   // the lookup hash follows the key: a key re-encrypted from clear (or from a previous secret key) gets a fresh HMAC
   { table: 'tokens', pk: 'token_uuid', column: 'key', derived: (plain, secrets) => ({ key_hash: secrets.lookupHash(plain) }) },
-  { table: 'totp_devices', pk: 'id', column: 'key' },
 ];

@@ -5,7 +5,7 @@ import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
 import { parseBool } from '../rest/list.js';
 import { compileDjangoQL } from '../rest/djangoql.js';
-import { userDeviceUsedBy } from '../core/devices-api/classes.js';
+import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
 import { userProps } from './schema.js';
 import { Row, renderUsers } from './render.js';
 import { insertUser, validatePath, writeMemberships } from './store.js';

@@ -5,7 +5,7 @@ import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertArrayOf, assertMatches } from '../helpers/openapi-schema.js';
-import { hashStaticToken } from '../../src/core/mfa/static.js';
+import { hashStaticToken } from '../../src/mfa/static/static.js';
 import { secretsOf } from '../../src/instance/secrets.js';
 
 const SECRET = 'devices-secret-' + 'd'.repeat(32);

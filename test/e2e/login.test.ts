@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
-import { hashStaticToken } from '../../src/core/mfa/static.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { hashStaticToken } from '../../src/mfa/static/static.js';
 import { activeElementId, axeViolations, createUser, passkeyFor, screenshot, stageOf } from './page.js';
 
 const SECRET = 'e2e-secret-key-' + 'k'.repeat(32);

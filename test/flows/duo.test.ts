@@ -5,7 +5,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { BrowserSession } from '../helpers/official-client.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
-import { canonParams, sign } from '../../src/stages/authenticator_duo/duo-api.js';
+import { canonParams, sign } from '../../src/mfa/duo/duo-api.js';
 
 for (const dialect of dialects()) {
   describe(`executor: Duo (${dialect})`, () => {

@@ -8,8 +8,8 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { BrowserSession } from '../helpers/official-client.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
-import { hashStaticToken } from '../../src/core/mfa/static.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { hashStaticToken } from '../../src/mfa/static/static.js';
 
 const SECRET = 'mfa-test-secret-' + 's'.repeat(32);
 const FLOW = 'default-authentication-flow';

@@ -8,7 +8,7 @@ import { ADMIN_PASSWORD, dialects, startServer, type TestServer } from '../helpe
 import { Browser } from '../helpers/browser.js';
 import { SmtpSink } from '../helpers/fake-providers.js';
 import { createStage, createUser, defaultStages, flowOf, sessionRow } from './helpers.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/core/mfa/totp.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
 
 const FLOW = 'default-authentication-flow';
 const BACKGROUND = '/static/dist/assets/images/flow_background.jpg';

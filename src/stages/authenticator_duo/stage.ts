@@ -7,7 +7,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorDuoChallenge } from './challenge.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { duoCall, type DuoCredentials } from './duo-api.js';
+import { duoCall, type DuoCredentials } from '../../mfa/duo/duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
 type Call = StageCall<DuoStageConfig>;

@@ -2,16 +2,15 @@
  * E-mail enrolment: the code goes to the user's address (or one they enter when they have none); the device is
  * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
  */
-
-import type { EmailDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
-import { consumeCode, maskEmail, newNonce } from '../../core/mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import type { EmailDevicesTable } from '../../mfa/email/table.js';
+import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { sendEmailDeviceCode, type EmailStageConfig } from './device.js';
+import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
 
 type Call = StageCall<EmailStageConfig>;
 const responseProps = responseFields(AuthenticatorEmailChallengeResponseRequest);

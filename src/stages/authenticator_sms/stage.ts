@@ -3,15 +3,15 @@
  * number only proves possession: a hash is kept and the device is not offered for login.
  */
 import { createHash } from 'node:crypto';
-import type { SmsDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
-import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
+import type { SmsDevicesTable } from '../../mfa/sms/table.js';
+import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
+import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
-import { sendSmsDeviceCode, type SmsStageConfig } from './device.js';
+import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
 type Call = StageCall<SmsStageConfig>;
 const responseProps = responseFields(AuthenticatorSMSChallengeResponseRequest);

@@ -5,7 +5,7 @@
 import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorStaticChallenge } from './challenge.js';
-import { generateStaticToken, hashStaticToken } from '../../core/mfa/static.js';
+import { generateStaticToken, hashStaticToken } from '../../mfa/static/static.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface StaticSetupConfig {

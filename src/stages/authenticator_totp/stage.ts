@@ -2,14 +2,13 @@
  * TOTP enrolment: an unconfirmed device is created for the user and shown as an otpauth:// URL; it becomes usable
  * only when the person proves their app has it by entering a current code.
  */
-
-import type { TotpDevicesTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorTOTPChallengeResponseRequest, type AuthenticatorTOTPChallenge } from './challenge.js';
-import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../core/mfa/totp.js';
 import { secretsOf } from '../../instance/secrets.js';
+import type { TotpDevicesTable } from '../../mfa/totp/table.js';
+import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface TotpSetupConfig {

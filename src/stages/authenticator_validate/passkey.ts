@@ -4,10 +4,10 @@
  * credential, verified with the validation stage's WebAuthn settings. Success makes the credential's owner the
  * pending user with `auth_method` `auth_webauthn_pwl`.
  */
-import type { WebAuthnDevicesTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
 import type { StageCall } from '../../flows/engine/runtime.js';
-import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
-import { allowedWebAuthn } from './devices.js';
+import type { WebAuthnDevicesTable } from '../../mfa/webauthn/table.js';
+import { allowedWebAuthn, assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../mfa/webauthn/webauthn.js';
 import type { ValidateConfig } from './schema.js';
 
 type PasskeySettings = Pick<ValidateConfig, 'webauthn_user_verification' | 'webauthn_hints' | 'webauthn_allowed_device_types'>;

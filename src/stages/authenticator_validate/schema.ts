@@ -6,8 +6,8 @@ import { createJunctionTable, createStageTable } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';
 import type { StageDef } from '../types.js';
+import { DEVICE_CLASSES } from '../../mfa/registry.js';
 
-export const DEVICE_CLASSES = ['static', 'totp', 'webauthn', 'duo', 'sms', 'email'] as const;
 export const NOT_CONFIGURED_ACTIONS = ['skip', 'deny', 'configure'] as const;
 export const USER_VERIFICATION = ['required', 'preferred', 'discouraged'] as const;
 export const WEBAUTHN_HINTS = ['security-key', 'client-device', 'hybrid'] as const;

@@ -1,26 +1,21 @@
 /**
- * Authenticator validation at run time: offer one challenge per device class the user has, verify a TOTP or
- * static code or a WebAuthn assertion, remember success for `last_auth_threshold`, and apply
- * `not_configured_action` when the user has no usable device.
+ * Authenticator validation at run time: offer one challenge per device class the user has, check the answer with
+ * the class it is for (src/mfa/registry.ts: a typed code with every allowed code class, after reserving the check
+ * in the lockout records; a WebAuthn assertion or a Duo push with its class), remember success for
+ * `last_auth_threshold`, and apply `not_configured_action` when the user has no usable device.
  */
-import { Type } from '@sinclair/typebox';
+
 import { S } from '../../rest/schema.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
 import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
-import { verifyTotp } from '../../core/mfa/totp.js';
-import { verifyStatic } from '../../core/mfa/static.js';
-import { consumeCode, newNonce } from '../../core/mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../core/mfa/send-limit.js';
-import { sendEmailDeviceCode } from '../authenticator_email/device.js';
-import { sendSmsDeviceCode } from '../authenticator_sms/device.js';
-import { duoPush } from '../authenticator_duo/push.js';
-import { assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../core/mfa/webauthn.js';
-import { DEVICE_CLASSES } from '../../core/devices-api/classes.js';
-import { allowedWebAuthn, deviceChallenges, userDevices, type UserDevices } from './devices.js';
+import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
+import { newNonce } from '../../mfa/sidechannel.js';
+import type { DeviceClass, DeviceRow, Validation } from '../../mfa/device-class.js';
+import { deviceClass, deviceClasses, deviceClassesByApp } from '../../mfa/registry.js';
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 import { userById } from '../../users/by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
@@ -31,12 +26,20 @@ type Call = StageCall<ValidateConfig>;
 const INVALID_CODE = 'Invalid Token. Please ensure the time on your device is accurate and try again.';
 const NOT_CONFIGURED = 'No (allowed) MFA authenticator configured.';
 
+/** the response field that answers a class's challenge */
+const answerField = (k: DeviceClass) => (k.challenger.answer === 'code' ? 'code' : k.challenger.answer.field);
+/** the answer fields, in the order they are looked at (first class first) */
+const answerFields = [...new Set(deviceClasses.map(answerField))];
+
 const responseProps = {
   selected_challenge: S.obj({ nullable: true, 'x-optional': true }),
   selected_stage: S.text({ nullable: true, 'x-optional': true, maxLength: 64 }),
-  code: S.str({ nullable: true, 'x-optional': true, maxLength: 128 }),
-  webauthn: S.obj({ nullable: true, 'x-optional': true }),
-  duo: Type.Integer({ nullable: true, 'x-optional': true }),
+  ...Object.fromEntries(
+    answerFields.map((field) => {
+      const answer = deviceClasses.find((k) => answerField(k) === field)!.challenger.answer;
+      return [field, answer === 'code' ? S.str({ nullable: true, 'x-optional': true, maxLength: 128 }) : answer.schema];
+    }),
+  ),
 };
 
 /** the user the stage checks: the pending user, else whoever is logged in */
@@ -45,13 +48,6 @@ async function subject(c: Call): Promise<UsersTable | undefined> {
   if (p && !isPlaceholder(p)) return userById(c.svc.db, p.id!);
   if (p) return undefined;
   return c.requestUser;
-}
-
-
-function webauthnOptions(c: Call, devices: UserDevices) {
-  const challenge = newWebAuthnChallenge();
-  c.ctx.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), devices.webauthn, c.config.webauthn_user_verification, c.config.webauthn_hints);
 }
 
 async function configurationStages(c: Call) {
@@ -77,7 +73,7 @@ function passwordlessChallenges(c: Call): DeviceChallenge[] {
 async function render(c: Call, user: UsersTable | undefined): Promise<{ challenges: DeviceChallenge[]; devices?: UserDevices }> {
   if (!user) return { challenges: passwordlessChallenges(c) };
   const devices = await userDevices(c.svc.db, user.id);
-  return { challenges: deviceChallenges(devices, c.config.device_classes, c.config.webauthn_allowed_device_types, () => webauthnOptions(c, devices)), devices };
+  return { challenges: deviceChallenges({ c, user }, devices), devices };
 }
 
 const thresholdMs = (c: Call) => parseDuration(c.config.last_auth_threshold) ?? 0;
@@ -87,7 +83,7 @@ function rememberedDevice(c: Call, user: UsersTable, devices: UserDevices): bool
   if (t <= 0) return false;
   const claim = readMfaCookie(c.req, c.stage.uuid, user, t);
   if (!claim || !c.config.device_classes.includes(claim.c)) return false;
-  const list = (devices as unknown as Record<string, { id: number }[]>)[claim.c] ?? [];
+  const list = devices[claim.c] ?? [];
   return list.some((d) => d.id === claim.d);
 }
 
@@ -121,9 +117,9 @@ async function notConfigured(c: Call): Promise<Outcome> {
   }
 }
 
-async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'webauthn' | 'email' | 'sms' | 'duo', device: { id: number; name: string }): Promise<Outcome> {
-  const d = DEVICE_CLASSES[cls];
-  const ref: MfaDeviceRef = { app: d.app, model_name: d.model.toLowerCase(), name: device.name, pk: device.id };
+async function succeed(c: Call, user: UsersTable, k: DeviceClass, device: DeviceRow): Promise<Outcome> {
+  const cls = k.id;
+  const ref: MfaDeviceRef = { app: k.app, model_name: k.model.toLowerCase(), name: device.name, pk: device.id };
   c.ctx.authMethod ??= 'auth_mfa';
   c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, mfa_devices: [...(c.ctx.authMethodArgs?.mfa_devices ?? []), ref] };
   c.ctx.mfaChallenges = undefined;
@@ -133,59 +129,15 @@ async function succeed(c: Call, user: UsersTable, cls: 'static' | 'totp' | 'weba
   return ok();
 }
 
+/** a typed code: every allowed code class in turn, each over the user's devices of it; the first that accepts it wins */
 async function checkCode(c: Call, user: UsersTable, devices: UserDevices, code: string): Promise<Outcome | undefined> {
-  const classes = c.config.device_classes;
-  const nonce = c.ctx.sideChannelNonce;
-  if (nonce && classes.includes('email'))
-    for (const d of devices.email)
-      if (await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonce, code, c.config.email_otp_throttling_factor)) return succeed(c, user, 'email', d);
-  if (nonce && classes.includes('sms'))
-    for (const d of devices.sms)
-      if (await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonce, code, c.config.sms_otp_throttling_factor)) return succeed(c, user, 'sms', d);
-  if (classes.includes('static'))
-    for (const d of devices.static)
-      if (await verifyStatic(c.svc.db, c.svc.secretKey, d, code, c.config.static_otp_throttling_factor)) return succeed(c, user, 'static', d);
-  if (classes.includes('totp'))
-    for (const d of devices.totp) if (await verifyTotp(c.svc.db, d, code, c.config.totp_otp_throttling_factor)) return succeed(c, user, 'totp', d);
-  return undefined;
-}
-
-async function checkWebAuthn(c: Call, user: UsersTable, devices: UserDevices, assertion: unknown): Promise<Outcome | string> {
-  const id = assertionCredentialId(assertion);
-  const device = id ? devices.webauthn.find((d) => d.credential_id === id) : undefined;
-  if (!device) return 'Invalid device';
-  if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length)
-    return invalidDeviceType(c.svc.config.brandTitle);
-  const challenge = c.ctx.webauthnChallenge;
-  if (!challenge) return 'Assertion failed';
-  const verified = await verifyAssertion(c.svc.db, device, assertion, {
-    challenge,
-    origin: originOf(c.req, c.svc.config.externalUrl),
-    rpId: rpIdOf(c.req, c.svc.config.externalUrl),
-    requireUserVerification: c.config.webauthn_user_verification === 'required',
-  });
-  return verified ? succeed(c, user, 'webauthn', device) : 'Assertion failed';
-}
-
-/** sends a code to the chosen device unless a send limit is reached (then false, and nothing is sent) */
-async function sendSideChannelCode(c: Call, user: UsersTable, devices: UserDevices, cls: 'email' | 'sms', id: number): Promise<boolean> {
-  const nonce = (c.ctx.sideChannelNonce ??= newNonce());
-  const reserve = (table: 'email_devices' | 'sms_devices', deviceId: number) =>
-    reserveSend(c.svc.db, c.svc.config.mfaSend, { table, deviceId, nonce, ip: c.clientIp, identifier: user.username });
-  if (cls === 'email') {
-    const d = devices.email.find((x) => x.id === id);
-    if (d) {
-      if (!(await reserve('email_devices', d.id))) return false;
-      await sendEmailDeviceCode(c.svc, d, user, nonce);
-    }
-  } else {
-    const d = devices.sms.find((x) => x.id === id);
-    if (d) {
-      if (!(await reserve('sms_devices', d.id))) return false;
-      await sendSmsDeviceCode(c.svc, d, nonce);
-    }
+  const v: Validation = { c, user };
+  for (const k of deviceClassesByApp) {
+    if (k.challenger.answer !== 'code' || !c.config.device_classes.includes(k.id)) continue;
+    const verdict = await k.challenger.verify(v, devices[k.id] ?? [], code);
+    if (verdict?.device) return succeed(c, user, k, verdict.device);
   }
-  return true;
+  return undefined;
 }
 
 /** an MFA failure counts in the shared failure records (unless its check was reserved there) and is logged (reason server-side only) */
@@ -215,7 +167,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     if (devices && rememberedDevice(c, user, devices)) return ok();
     c.ctx.mfaChallenges = challenges;
     // the login attempt's name for e-mail/SMS codes and their send limit, fixed before any parallel request can pick its own
-    if (challenges.some((o) => o.device_class === 'email' || o.device_class === 'sms')) c.ctx.sideChannelNonce ??= newNonce();
+    if (challenges.some((o) => deviceClass(o.device_class)?.challenger.attemptBound)) c.ctx.sideChannelNonce ??= newNonce();
     if (!challenges.length) return notConfigured(c);
     return show(challengeOf(challenges));
   },
@@ -259,43 +211,36 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
-    const offers = (cls: string[]) => offered.some((o) => cls.includes(o.device_class));
-    // choosing an e-mail or SMS device sends it a fresh code, bound to this login attempt, within the send limits
-    if (sel && (sel.device_class === 'email' || sel.device_class === 'sms'))
-      if (!(await sendSideChannelCode(c, user, devices, sel.device_class, Number(sel.device_uid)))) return rerender(fieldError('selected_challenge', SEND_LIMIT_MESSAGE));
+    const offers = (field: string) => offered.some((o) => deviceClassesByApp.some((k) => k.id === o.device_class && answerField(k) === field));
+    // choosing a device may start its check: an e-mail or SMS device is sent a fresh code, bound to this login attempt, within the send limits
+    const chosen = sel ? deviceClass(String(sel.device_class)) : undefined;
+    if (sel && chosen?.challenger.initiate) {
+      const refusal = await chosen.challenger.initiate({ c, user }, devices[chosen.id] ?? [], Number(sel.device_uid));
+      if (refusal) return rerender(fieldError('selected_challenge', refusal));
+    }
 
-    if (typeof data.code === 'string') {
-      if (!offers(['totp', 'static', 'email', 'sms'])) return rerender(fieldError('code', 'No compatible device class allowed'));
-      const attempt = await c.svc.lockout.reserve(user.username, c.clientIp, user.id);
-      if (attempt.delayMs) await sleep(attempt.delayMs);
-      if (attempt.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
-      const out = await checkCode(c, user, devices, data.code);
-      if (out) {
-        await attempt.release();
-        return out;
+    for (const field of answerFields) {
+      const answer = data[field];
+      if (field === 'code' ? typeof answer !== 'string' : answer === undefined || answer === null) continue;
+      if (!offers(field)) return rerender(fieldError(field, 'No compatible device class allowed'));
+      if (field === 'code') {
+        // the check is reserved in the lockout records before any class looks at the code, and released on success
+        const attempt = await c.svc.lockout.reserve(user.username, c.clientIp, user.id);
+        if (attempt.delayMs) await sleep(attempt.delayMs);
+        if (attempt.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
+        const out = await checkCode(c, user, devices, answer as string);
+        if (out) {
+          await attempt.release();
+          return out;
+        }
+        await mfaFailed(c, user, 'invalid code', false);
+        return rerender(fieldError('code', INVALID_CODE));
       }
-      await mfaFailed(c, user, 'invalid code', false);
-      return rerender(fieldError('code', INVALID_CODE));
-    }
-    if (data.webauthn) {
-      if (!offers(['webauthn'])) return rerender(fieldError('webauthn', 'No compatible device class allowed'));
-      const out = await checkWebAuthn(c, user, devices, data.webauthn);
-      if (typeof out !== 'string') return out;
-      await mfaFailed(c, user, out);
-      return rerender(fieldError('webauthn', out));
-    }
-    if (data.duo !== undefined && data.duo !== null) {
-      if (!offers(['duo'])) return rerender(fieldError('duo', 'No compatible device class allowed'));
-      const device = devices.duo.find((d) => d.id === data.duo);
-      if (!device) return rerender(fieldError('duo', 'Invalid device'));
-      // Duo unreachable or answering an error is a refusal too (never a flow error), but not a failed attempt
-      const verdict = await duoPush(c.svc, device, user, c.req).catch(() => 'error' as const);
-      if (verdict === true) {
-        await c.svc.db.updateTable('duo_devices').set({ last_used: new Date().toISOString() }).where('id', '=', device.id).execute();
-        return succeed(c, user, 'duo', device);
-      }
-      if (verdict === false) await mfaFailed(c, user, 'duo denied');
-      return rerender(fieldError('duo', 'Duo denied access', 'denied'));
+      const k = deviceClassesByApp.find((x) => answerField(x) === field)!;
+      const verdict = (await k.challenger.verify({ c, user }, devices[k.id] ?? [], answer)) ?? { refused: 'Invalid device' };
+      if (!('refused' in verdict)) return succeed(c, user, k, verdict.device);
+      if (verdict.failure) await mfaFailed(c, user, verdict.failure);
+      return rerender(fieldError(field, verdict.refused, verdict.code));
     }
     return rerender(fieldError('non_field_errors', 'Empty response'));
   },

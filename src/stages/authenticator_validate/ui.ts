@@ -1,7 +1,8 @@
 /**
  * Browser view of `ak-stage-authenticator-validate`: a device picker when several classes are offered, a code
  * field (autocomplete one-time-code) for TOTP and recovery codes, WebAuthn through navigator.credentials.get,
- * and the choice of a setup stage when the user has no device yet.
+ * and the choice of a setup stage when the user has no device yet. Every class but WebAuthn and Duo is answered
+ * with a code (src/mfa/registry.ts), so a new code class gets the code field.
  */
 import { html, nothing } from 'lit';
 import { StageElement } from '#web/base.js';
@@ -98,7 +99,7 @@ class AuthenticatorValidateView extends StageElement {
     return html`${this.userHeader()} ${this.nonFieldErrors()} ${this.fieldErrors('selected_challenge')}
       ${!list.length && (this.challenge.configuration_stages ?? []).length ? this.stages() : nothing}
       ${!sel && list.length > 1 ? this.picker() : nothing}
-      ${sel && ['totp', 'static', 'email', 'sms'].includes(sel.device_class) ? this.codeForm() : nothing}
+      ${sel && !['webauthn', 'duo'].includes(sel.device_class) ? this.codeForm() : nothing}
       ${sel?.device_class === 'duo'
         ? html`<form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({ selected_challenge: sel, duo: Number(sel.device_uid) }); }}>
             ${this.fieldErrors('duo')}

@@ -8,7 +8,7 @@ import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorWebAuthnChallengeResponseRequest, type AuthenticatorWebAuthnChallenge } from './challenge.js';
-import { invalidDeviceType, originOf, rpIdOf } from '../../core/mfa/webauthn.js';
+import { invalidDeviceType, originOf, rpIdOf } from '../../mfa/webauthn/webauthn.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 
 export interface WebAuthnSetupConfig {

@@ -4,8 +4,8 @@
  */
 import { createHmac, randomInt } from 'node:crypto';
 import type { DB } from '../../db/index.js';
-import type { StaticDevicesTable } from '../../db/types.js';
-import { isThrottled, recordFailure, throttleReset } from './throttle.js';
+import type { StaticDevicesTable } from './table.js';
+import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 

@@ -5,10 +5,20 @@
  * other attempts working. Failed checks back off like the other code-based devices.
  */
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { DB } from '../../db/index.js';
+import type { DB } from '../db/index.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
+import type { DeviceRow, DeviceTable, Throttled } from './device-class.js';
 
-export type SideChannelTable = 'email_devices' | 'sms_devices';
+/** the table of a class whose codes are sent (e-mail, SMS): it has the columns of `SideChannelColumns` */
+export type SideChannelTable = DeviceTable;
+
+/** the columns the e-mail and SMS device tables share */
+export interface SideChannelColumns extends DeviceRow, Throttled {
+  /** the setup stage that enrolled the device: its settings send the codes */
+  stage: string | null;
+  token_hash: string | null;
+  valid_until: string | null;
+}
 
 export interface SideChannelDevice extends ThrottleState {
   id: number;
@@ -61,7 +71,7 @@ export async function consumeCode(db: DB, table: SideChannelTable, d: SideChanne
       .executeTakeFirst();
     if (Number(res.numDeletedRows) !== 1) return false;
     await db
-      .updateTable(table)
+      .updateTable(table as 'email_devices')
       .set({ last_used: now, last_updated: now, ...throttleReset })
       .where('id', '=', d.id)
       .execute();
@@ -69,7 +79,7 @@ export async function consumeCode(db: DB, table: SideChannelTable, d: SideChanne
   }
   if (factor > 0)
     await db
-      .updateTable(table)
+      .updateTable(table as 'email_devices')
       .set((eb) => ({ throttling_failure_timestamp: now, throttling_failure_count: eb('throttling_failure_count', '+', 1) }))
       .where('id', '=', d.id)
       .execute();

@@ -1,11 +1,12 @@
 /** A Duo push (Auth API `auth`, factor auto) for an enrolled device, with the credentials of its stage. */
 import type { FastifyRequest } from 'fastify';
-import type { DuoDevicesTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
+import type { DuoDevicesTable } from './table.js';
 import type { Services } from '../../flows/engine/runtime.js';
-import { loadStageConfig } from '../resource.js';
+import { loadStageConfig } from '../../stages/resource.js';
 import { duoCall } from './duo-api.js';
-import { authenticatorDuoSchema } from './schema.js';
-import type { DuoStageConfig } from './stage.js';
+import { authenticatorDuoSchema } from '../../stages/authenticator_duo/schema.js';
+import type { DuoStageConfig } from '../../stages/authenticator_duo/stage.js';
 
 export async function duoPush(svc: Services, device: DuoDevicesTable, user: UsersTable, req: FastifyRequest): Promise<boolean> {
   const cfg = device.stage ? await loadStageConfig<DuoStageConfig>(svc.db, authenticatorDuoSchema, device.stage) : undefined;

@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
-import type { WebAuthnDevicesTable } from '../../db/types.js';
+import type { WebAuthnDevicesTable } from './table.js';
+import { KNOWN_DEVICE_TYPES } from '../../db/migrations/0003_webauthn_device_types.js';
 
 export const newWebAuthnChallenge = () => randomBytes(32).toString('base64url');
 
@@ -92,3 +93,15 @@ export async function verifyAssertion(db: DB, device: WebAuthnDevicesTable, asse
 
 /** authentik's message for an authenticator model a stage does not allow */
 export const invalidDeviceType = (brandTitle: string) => `Invalid device type. Contact your ${brandTitle} administrator for help.`;
+
+/** AAGUIDs with a row in webauthn_device_types (seeded, read-only) */
+const KNOWN_AAGUIDS = new Set(KNOWN_DEVICE_TYPES.map(([aaguid]) => aaguid));
+
+/**
+ * WebAuthn devices whose authenticator model is allowed. As upstream, a restriction only applies to devices of a
+ * known type: a model missing from webauthn_device_types (or an all-zero AAGUID) is allowed.
+ */
+export function allowedWebAuthn(devices: WebAuthnDevicesTable[], allowedTypes: string[]): WebAuthnDevicesTable[] {
+  if (!allowedTypes.length) return devices;
+  return devices.filter((d) => !KNOWN_AAGUIDS.has(d.aaguid) || allowedTypes.includes(d.aaguid));
+}

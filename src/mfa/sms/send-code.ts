@@ -2,11 +2,11 @@
  * Sending a code by SMS: Twilio's Messages API (form POST, basic auth with the account SID and token) or a generic
  * webhook (JSON {From, To, Body}, basic or bearer auth), with the settings of the stage that enrolled the device.
  */
-import type { SmsDevicesTable } from '../../db/types.js';
-import { issueCode } from '../../core/mfa/sidechannel.js';
+import type { SmsDevicesTable } from './table.js';
+import { issueCode } from '../sidechannel.js';
 import type { Services } from '../../flows/engine/runtime.js';
-import { loadStageConfig } from '../resource.js';
-import { authenticatorSmsSchema } from './schema.js';
+import { loadStageConfig } from '../../stages/resource.js';
+import { authenticatorSmsSchema } from '../../stages/authenticator_sms/schema.js';
 
 export interface SmsStageConfig {
   pk: string;

@@ -6,9 +6,9 @@
  * reserved are given back and nothing is sent.
  */
 import { sql } from 'kysely';
-import type { DB } from '../../db/index.js';
-import type { MfaSendConfig } from '../../config.js';
-import { normalizeIdentifier } from '../../auth/lockout.js';
+import type { DB } from '../db/index.js';
+import type { MfaSendConfig } from '../config.js';
+import { normalizeIdentifier } from '../auth/lockout.js';
 import { attemptKey, type SideChannelTable } from './sidechannel.js';
 
 export const SEND_LIMIT_MESSAGE = 'Too many codes were sent. Please wait a while before requesting another one.';

@@ -4,30 +4,28 @@ import { requireCaller, requireSuperuser } from '../../rest/auth.js';
 import { drfDate } from '../../rest/serialize.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
-import { DEVICE_CLASSES } from './classes.js';
+import { deviceClassesByApp } from '../registry.js';
 
 async function devicesOf(db: DB, userId: number | undefined, confirmedOnly: boolean) {
-  const types = new Map((await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).execute()).map((t) => [t.aaguid, t.description]));
   const out: Record<string, unknown>[] = [];
-  for (const [cls, d] of Object.entries(DEVICE_CLASSES)) {
-    let q = db.selectFrom(d.table as 'webauthn_devices').selectAll();
+  for (const k of deviceClassesByApp) {
+    const describe = k.api.describe ? await k.api.describe(db) : undefined;
+    let q = db.selectFrom(k.table as 'totp_devices').selectAll();
     if (userId !== undefined) q = q.where('user_id', '=', userId);
     if (confirmedOnly) q = q.where('confirmed', '=', 1);
     for (const r of await q.orderBy('id').execute()) {
-      const wa = cls === 'webauthn';
       out.push({
-        verbose_name: d.verbose,
-        verbose_name_plural: `${d.verbose}s`,
-        meta_model_name: `${d.app}.${d.model.toLowerCase()}`,
+        verbose_name: k.verbose,
+        verbose_name_plural: `${k.verbose}s`,
+        meta_model_name: `${k.app}.${k.model.toLowerCase()}`,
         pk: String(r.id),
         name: r.name,
-        type: `${d.app}.${d.model}`,
+        type: `${k.app}.${k.model}`,
         confirmed: !!r.confirmed,
         created: drfDate(r.created),
         last_updated: drfDate(r.last_updated),
         last_used: drfDate(r.last_used),
-        extra_description: wa ? (types.get(r.aaguid) ?? null) : null,
-        external_id: wa ? r.aaguid : null,
+        ...(describe ? describe(r) : { extra_description: null, external_id: null }),
       });
     }
   }

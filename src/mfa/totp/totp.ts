@@ -8,8 +8,8 @@ import { generateHOTP } from '@oslojs/otp';
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
-import type { TotpDevicesTable } from '../../db/types.js';
-import { isThrottled, recordFailure, throttleReset } from './throttle.js';
+import type { TotpDevicesTable } from './table.js';
+import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 import { secretsOf, type Secrets } from '../../instance/secrets.js';
 
 export const newTotpKey = () => randomBytes(20).toString('hex');

@@ -1,11 +1,12 @@
 /** Sending a code to an e-mail device, with the settings of the stage that enrolled it. */
-import type { EmailDevicesTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
+import type { EmailDevicesTable } from './table.js';
 import { parseDuration } from '../../rest/duration.js';
-import { issueCode } from '../../core/mfa/sidechannel.js';
+import { issueCode } from '../sidechannel.js';
 import type { Services } from '../../flows/engine/runtime.js';
-import { loadStageConfig } from '../resource.js';
-import { authenticatorEmailSchema } from './schema.js';
-import { sendCode, type EmailSettings } from './send.js';
+import { loadStageConfig } from '../../stages/resource.js';
+import { authenticatorEmailSchema } from '../../stages/authenticator_email/schema.js';
+import { sendCode, type EmailSettings } from '../../stages/authenticator_email/send.js';
 
 export type EmailStageConfig = EmailSettings & { pk: string; name: string; friendly_name: string; token_expiry: string };
 

@@ -3,7 +3,8 @@
  * now − last_failure < factor × 2^(count−1) seconds, attempts are refused without consuming the code.
  */
 import type { Transaction, Kysely } from 'kysely';
-import type { Database } from '../../db/types.js';
+import type { Database } from '../db/types.js';
+import type { DeviceTable } from './device-class.js';
 
 export interface ThrottleState {
   throttling_failure_timestamp: string | null;
@@ -18,9 +19,9 @@ export function isThrottled(d: ThrottleState, factor: number, now = Date.now()):
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export async function recordFailure(db: Db, table: 'totp_devices' | 'static_devices', id: number) {
+export async function recordFailure(db: Db, table: DeviceTable, id: number) {
   await db
-    .updateTable(table)
+    .updateTable(table as 'totp_devices')
     .set((eb) => ({ throttling_failure_timestamp: new Date().toISOString(), throttling_failure_count: eb('throttling_failure_count', '+', 1) }))
     .where('id', '=', id)
     .execute();

@@ -1,0 +1,111 @@
+/**
+ * /authenticators/{class}/ (the caller's devices) and /authenticators/admin/{class}/ (superusers), for every device
+ * class in the registry. Only `name` is writable. Admin create is a Keystage extension (upstream fails) for the
+ * classes that offer one (TOTP, recovery codes): it enrols a device for a user and shows its secret once, in that
+ * response only.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { mountResource, type ResourceDef } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { S, type Props } from '../../rest/schema.js';
+import { nowIso, rowToApi } from '../../rest/serialize.js';
+import { ValidationError } from '../../rest/errors.js';
+import type { DB } from '../../db/index.js';
+import type { UsersTable } from '../../db/types.js';
+import { partialUser } from '../../users/render.js';
+import type { DeviceClass } from '../device-class.js';
+import { deviceClassesByApp } from '../registry.js';
+
+type Row = { id: number; pk: number; user_id: number; name: string; created: string; aaguid?: string } & Record<string, unknown>;
+
+/** secrets shown once, in the response to the admin create that made them */
+const shownOnce = new WeakMap<FastifyRequest, Record<string, unknown>>();
+
+const userRef = Type.Unsafe({ $ref: '#/components/schemas/PartialUser', 'x-computed': true });
+
+function propsOf(k: DeviceClass, admin: boolean): Props {
+  const props: Props = {
+    name: S.str({ maxLength: k.api.nameMaxLength ?? 64 }),
+    pk: S.ro(Type.Integer()),
+    user: S.ro(userRef),
+    ...k.api.props,
+  };
+  if (admin) {
+    // Keystage extension for admin create (ignored on update)
+    props.user_pk = S.wo(S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true, description: 'Owner of a device created by an admin (default: the caller)' }));
+    Object.assign(props, k.api.adminProps);
+  }
+  return props;
+}
+
+async function render(db: DB, k: DeviceClass, installId: string, rows: Row[], req: FastifyRequest, props: Props) {
+  const userIds = [...new Set(rows.map((r) => r.user_id))];
+  const users = userIds.length ? ((await db.selectFrom('users').selectAll().where('id', 'in', userIds).execute()) as UsersTable[]) : [];
+  const byId = new Map(users.map((u) => [u.id, partialUser(u, installId)]));
+  const extra = k.api.render ? await k.api.render(db, rows as never[]) : undefined;
+  const once = shownOnce.get(req);
+  return rows.map((r) => {
+    const out: Record<string, unknown> = { ...rowToApi(props, r), pk: r.id, name: r.name, user: byId.get(r.user_id), ...extra?.(r) };
+    return rows.length === 1 && once ? { ...out, ...once } : out;
+  });
+}
+
+export function deviceResource(k: DeviceClass, admin: boolean, installId: string, secretKey: string, brandTitle: string): ResourceDef<Row> {
+  const props = propsOf(k, admin);
+  const confirmedOnly = !admin && !k.api.listUnconfirmed;
+  return {
+    component: k.model,
+    model: k.model,
+    path: admin ? `/authenticators/admin/${k.id}` : `/authenticators/${k.id}`,
+    opPrefix: admin ? `authenticators_admin_${k.id}` : `authenticators_${k.id}`,
+    tag: 'authenticators',
+    lookup: { param: 'id', column: 'id', type: 'int' },
+    props,
+    ops: admin ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy'] : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: admin ? { kind: 'superuser' } : { kind: 'owner', column: 'user_id' },
+    list: {
+      filters: { name: { type: 'str', column: 'name' } },
+      search: ['name'],
+      ordering: { name: 'name', pk: 'id' },
+      defaultOrdering: ['name'],
+      pk: 'id',
+    },
+    select: (db) => {
+      const q = db.selectFrom(k.table as 'totp_devices').selectAll().select('id as pk');
+      return confirmedOnly ? q.where('confirmed', '=', 1) : q;
+    },
+    render: (db, rows, req) => render(db, k, installId, rows, req, props),
+    validate: async (_data, _ctx, existing) => {
+      if (!existing && !k.api.create) throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
+    },
+    insert: async (tx, data, ctx) => {
+      const now = nowIso();
+      const owner = (data.user_pk as number | undefined) ?? ctx.caller.user.id;
+      const base = { user_id: owner, name: data.name as string, confirmed: 1, created: now, last_updated: now, last_used: null };
+      const made = await k.api.create!(tx, data, { db: ctx.db, base, secretKey, brandTitle });
+      shownOnce.set(ctx.req, made.shownOnce);
+      return made.id;
+    },
+    update: async (tx, existing, data) => {
+      if (data.name !== undefined)
+        await tx
+          .updateTable(k.table as 'totp_devices')
+          .set({ name: data.name as string, last_updated: nowIso() })
+          .where('id', '=', existing.id)
+          .execute();
+      return existing.id;
+    },
+    remove: async (tx, existing) => {
+      await tx.deleteFrom(k.table as 'totp_devices').where('id', '=', existing.id).execute();
+    },
+    usedBy: async () => [],
+  };
+}
+
+export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string, brandTitle: string) {
+  for (const k of deviceClassesByApp) {
+    mountResource(router, db, deviceResource(k, false, installId, secretKey, brandTitle));
+    mountResource(router, db, deviceResource(k, true, installId, secretKey, brandTitle));
+  }
+}
