@@ -7,7 +7,6 @@ import { identificationStage } from './identification/index.js';
 import { captchaStage } from './captcha/index.js';
 import { passwordStage } from './password/index.js';
 import { authenticatorValidateStage } from './authenticator_validate/index.js';
-import { authenticatorValidateChallenges } from './authenticator_validate/challenge.js';
 import { userLoginStage } from './user_login/index.js';
 import { denyStage } from './deny/index.js';
 import { dummyStage } from './dummy/index.js';
@@ -24,7 +23,7 @@ export const stageTypes: StageDef[] = [
   captchaStage,
   passwordStage,
   // challenges belong in authenticator_validate/index.ts (set here until that folder's refactoring is merged)
-  { ...authenticatorValidateStage, challenges: authenticatorValidateChallenges },
+  authenticatorValidateStage,
   userLoginStage,
   denyStage,
   dummyStage,

@@ -1,8 +1,9 @@
 import type { StageDef } from '../types.js';
 import { authenticatorValidateSchema } from './schema.js';
 import { authenticatorValidateRuntime } from './stage.js';
+import { authenticatorValidateChallenges } from './challenge.js';
 
-export const authenticatorValidateStage: StageDef = { ...authenticatorValidateSchema, runtime: authenticatorValidateRuntime };
+export const authenticatorValidateStage: StageDef = { ...authenticatorValidateSchema, runtime: authenticatorValidateRuntime, challenges: authenticatorValidateChallenges };
 
 // what other stages may use
 export type { ValidateConfig } from './schema.js';

@@ -10,7 +10,7 @@ import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
 import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Challenge, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { newNonce } from '../../mfa/sidechannel.js';
@@ -20,6 +20,8 @@ import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 import { userById } from '../../users/by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
 import type { ValidateConfig } from './schema.js';
+import type { StageChallenge } from '../../flows/engine/challenge-types.js';
+import type { AuthenticatorValidationChallenge, SelectableStage } from './challenge.js';
 
 type Call = StageCall<ValidateConfig>;
 
@@ -57,8 +59,10 @@ async function configurationStages(c: Call) {
   return rows.sort((a, b) => c.config.configuration_stages.indexOf(a.stage_uuid) - c.config.configuration_stages.indexOf(b.stage_uuid));
 }
 
-function challengeOf(challenges: DeviceChallenge[], stages: { pk: string; name: string; verbose_name: string; meta_model_name: string }[] = []): Challenge {
-  return { component: 'ak-stage-authenticator-validate', device_challenges: challenges, configuration_stages: stages };
+function challengeOf(challenges: DeviceChallenge[], stages: SelectableStage[] = []): StageChallenge<typeof AuthenticatorValidationChallenge> {
+  // the registry's class ids; on the wire they are authentik's DeviceClassesEnum (challenge.ts)
+  type Served = StageChallenge<typeof AuthenticatorValidationChallenge>['device_challenges'];
+  return { component: 'ak-stage-authenticator-validate', device_challenges: challenges as Served, configuration_stages: stages };
 }
 
 /**

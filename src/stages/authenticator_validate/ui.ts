@@ -7,6 +7,7 @@
 import { html, nothing } from 'lit';
 import { StageElement } from '#web/base.js';
 import { getAssertion } from '#web/webauthn.js';
+import type { AuthenticatorValidationChallenge } from './challenge.js';
 
 interface DeviceChallenge {
   device_class: string;
@@ -23,7 +24,7 @@ const CLASS_LABEL: Record<string, string> = {
   email: 'E-mail code',
 };
 
-class AuthenticatorValidateView extends StageElement {
+class AuthenticatorValidateView extends StageElement<AuthenticatorValidationChallenge> {
   private selected: DeviceChallenge | undefined;
   private webauthnError = '';
 
