@@ -18,7 +18,7 @@ import type { VersionedMigration } from '../db/ddl.js';
 import { hot, perDatabase } from '../db/hot.js';
 import type { SecretColumn } from '../instance/secrets.js';
 import type { StageCall } from '../flows/engine/runtime.js';
-import type { ValidateConfig } from '../stages/authenticator_validate/schema.js';
+import type { ValidateConfig, ValidateState } from '../stages/authenticator_validate/schema.js';
 
 /** the columns every device table has (authentik's `Device` model) */
 export interface DeviceRow {
@@ -42,7 +42,7 @@ export type DeviceTable = Extract<keyof Database, `${string}_devices`>;
 
 /** what the validation stage hands a class while it checks one user */
 export interface Validation {
-  c: StageCall<ValidateConfig>;
+  c: StageCall<ValidateConfig, ValidateState>;
   user: UsersTable;
 }
 

@@ -78,7 +78,9 @@ for (const dialect of dialects()) {
       const key = b.cookies.get('authentik_session')!;
       const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
       const data = JSON.parse(row.data);
-      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      // the current stage's own state (StageCall.state), where its last render kept its challenge
+      const stage = data.plan.bindings[0].stage_uuid;
+      data.plan.context.stages[stage].webauthnChallenge = VECTOR.challenge;
       await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
     }
 
@@ -373,7 +375,9 @@ for (const dialect of dialects()) {
       const key = b.cookies.get('authentik_session')!;
       const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
       const data = JSON.parse(row.data);
-      data.plan.context.webauthnChallenge = VECTOR.challenge;
+      // the current stage's own state (StageCall.state), where its last render kept its challenge
+      const stage = data.plan.bindings[0].stage_uuid;
+      data.plan.context.stages[stage].webauthnChallenge = VECTOR.challenge;
       await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
       // signed for origin http://localhost:9000, sent to 127.0.0.1: the configured origin is what counts
       const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });

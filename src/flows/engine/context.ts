@@ -30,31 +30,18 @@ export interface FlowContext {
   userBackend?: string;
   authMethod?: string;
   authMethodArgs?: { mfa_devices?: MfaDeviceRef[]; device?: MfaDeviceRef; known_device?: boolean };
-  /** the captcha provider's verification reply */
+  /** the captcha provider's verification reply (authentik's plan context `captcha`, for what runs after it) */
   captcha?: { response: unknown; stage: string };
-  /** failed password checks in this plan, wherever the password was entered */
+  /** failed password checks in this plan, wherever the password was entered (password stage or identification) */
   passwordFailures?: number;
-  /** MFA stage state: challenges offered on the last render */
-  mfaChallenges?: DeviceChallenge[];
-  mfaStages?: string[];
-  /** base64url WebAuthn challenge issued on the last render (MFA or passkey) */
-  webauthnChallenge?: string;
-  /** enrolment in progress: the unconfirmed device, codes shown once, the registration challenge, failures */
-  enrolment?: {
-    totpDevice?: number;
-    staticDevice?: number;
-    staticCodes?: string[];
-    webauthnChallenge?: string;
-    webauthnFailures?: number;
-    emailDevice?: number;
-    smsDevice?: number;
-    duo?: { user_id: string; activation_code: string; activation_barcode: string };
-  };
-  /** binds e-mail/SMS codes to this login attempt */
+  /** this login attempt's name for codes sent outside the browser (e-mail, SMS): they work only in this attempt */
   sideChannelNonce?: string;
-  /** post-flow redirect that overrides `next` */
+  /** post-flow redirect that overrides `next` (a flow started with a continuation: engine/start.ts) */
   redirect?: string;
+  /** a deny stage's message set by what ran before it */
   denyMessage?: string;
+  /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
+  stages?: Record<string, Record<string, unknown>>;
 }
 
 export function isPlaceholder(u: PendingUser | undefined): boolean {

@@ -139,10 +139,15 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       requestUser: run.requester.user,
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, { fsb_uuid: binding.fsb_uuid, stage_uuid, kind, invalid_response_action: 'retry', re_evaluate_policies: false }),
+      // made on first use, so a stage that keeps nothing leaves the plan as it was
+      get state() {
+        return ((plan.context.stages ??= {})[binding.stage_uuid] ??= {});
+      },
     };
     const outcome: Outcome = posted
       ? await runtime.respond(call, body && typeof body === 'object' ? (body as Record<string, unknown>) : (body ?? {}) as Record<string, unknown>)
       : await runtime.challenge(call);
+    keepStageState(plan, binding.stage_uuid, outcome.type === 'ok');
     run.session.dirty = true;
     switch (outcome.type) {
       case 'challenge':
@@ -159,6 +164,15 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
     }
   }
   return answer(flowError(run.req.id, 'Too many stages were skipped in one request.'));
+}
+
+/** a stage's state is dropped when it passes, or when it holds nothing */
+function keepStageState(plan: Plan, stageUuid: string, passed: boolean) {
+  const states = plan.context.stages;
+  if (!states) return;
+  const mine = states[stageUuid];
+  if (mine && (passed || Object.values(mine).every((v) => v === undefined))) delete states[stageUuid];
+  if (Object.keys(states).length === 0) delete plan.context.stages;
 }
 
 async function restart(run: Run, plan: Plan, withContext: boolean): Promise<Answer> {

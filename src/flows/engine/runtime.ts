@@ -38,7 +38,7 @@ export type Outcome =
   /** abort the flow with an access-denied message */
   | { type: 'deny'; message?: string };
 
-export interface StageCall<C> {
+export interface StageCall<C, S extends object = object> {
   svc: Services;
   stage: { uuid: string; name: string; kind: string };
   config: C;
@@ -55,15 +55,20 @@ export interface StageCall<C> {
   requestUser: UsersTable | undefined;
   /** run another stage right after this one */
   insertNext(stageUuid: string, kind: string): void;
+  /**
+   * this stage's own state in the plan (its shape is the stage's business: `S`), kept with the plan from one request
+   * to the next until the stage passes; what several stages share belongs in `ctx`
+   */
+  readonly state: S;
 }
 
-export interface StageRuntime<C = any> {
+export interface StageRuntime<C = any, S extends object = any> {
   /** challenge component this stage renders, e.g. `ak-stage-password` */
   readonly component: string;
   /** whether challenges carry `pending_user` / `pending_user_avatar` */
   readonly withUserInfo: boolean;
-  challenge(call: StageCall<C>): Promise<Outcome>;
-  respond(call: StageCall<C>, body: Record<string, unknown>): Promise<Outcome>;
+  challenge(call: StageCall<C, S>): Promise<Outcome>;
+  respond(call: StageCall<C, S>, body: Record<string, unknown>): Promise<Outcome>;
 }
 
 export const ok = (): Outcome => ({ type: 'ok' });

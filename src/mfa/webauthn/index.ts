@@ -17,7 +17,7 @@ const deviceTypes = async (db: DB) =>
 function requestFor(v: Validation, devices: WebAuthnDevicesTable[]) {
   const { c } = v;
   const challenge = newWebAuthnChallenge();
-  c.ctx.webauthnChallenge = challenge;
+  c.state.webauthnChallenge = challenge;
   return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), devices, c.config.webauthn_user_verification, c.config.webauthn_hints);
 }
 
@@ -40,7 +40,7 @@ export const webauthnClass = defineDeviceClass<WebAuthnDevicesTable>({
       const device = id ? devices.find((d) => d.credential_id === id) : undefined;
       if (!device) return refused('Invalid device');
       if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length) return refused(invalidDeviceType(c.svc.config.brandTitle));
-      const challenge = c.ctx.webauthnChallenge;
+      const challenge = c.state.webauthnChallenge;
       if (!challenge) return refused('Assertion failed');
       const verified = await verifyAssertion(c.svc.db, device, assertion, {
         challenge,

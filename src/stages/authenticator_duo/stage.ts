@@ -10,7 +10,12 @@ import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { duoCall, type DuoCredentials } from '../../mfa/duo/duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
-type Call = StageCall<DuoStageConfig>;
+/** Duo's enrolment in progress (its user and activation code) */
+interface DuoSetupState {
+  enrolment?: { user_id: string; activation_code: string; activation_barcode: string };
+}
+
+type Call = StageCall<DuoStageConfig, DuoSetupState>;
 
 interface Enrol {
   user_id: string;
@@ -19,11 +24,11 @@ interface Enrol {
 }
 
 async function enrolment(c: Call, user: UsersTable): Promise<Enrol> {
-  const existing = c.ctx.enrolment?.duo;
+  const existing = c.state.enrolment;
   if (existing) return existing;
   const r = await duoCall<Enrol>(c.config, '/auth/v2/enroll', { username: user.username });
   const e = { user_id: r.user_id, activation_code: r.activation_code, activation_barcode: r.activation_barcode };
-  c.ctx.enrolment = { ...c.ctx.enrolment, duo: e };
+  c.state.enrolment = e;
   return e;
 }
 
@@ -34,7 +39,7 @@ const challengeOf = (c: Call, e: Enrol): StageChallenge<typeof AuthenticatorDuoC
   stage_uuid: c.config.pk,
 });
 
-export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig> = {
+export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig, DuoSetupState> = {
   component: 'ak-stage-authenticator-duo',
   withUserInfo: true,
   async challenge(c) {
@@ -54,13 +59,13 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig> = {
         .values({ user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'Duo Device', confirmed: 1, created: now, last_updated: now, last_used: null, duo_user_id: e.user_id } as never)
         .returning(['id', 'name'])
         .executeTakeFirstOrThrow();
-      c.ctx.enrolment = { ...c.ctx.enrolment, duo: undefined };
+      c.state.enrolment = undefined;
       await deviceEnrolled(c, user, 'duo', d);
       return ok();
     }
     if (status === 'invalid') {
       // the activation expired: a new one
-      c.ctx.enrolment = { ...c.ctx.enrolment, duo: undefined };
+      c.state.enrolment = undefined;
       return invalid(challengeOf(c, await enrolment(c, user)), fieldError('non_field_errors', 'The activation expired. Scan the new code.'));
     }
     return invalid(challengeOf(c, e), fieldError('non_field_errors', 'Duo activation is not complete yet. Scan the code with the Duo Mobile app.'));

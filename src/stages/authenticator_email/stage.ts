@@ -12,13 +12,18 @@ import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
 
-type Call = StageCall<EmailStageConfig>;
+/** the unconfirmed device being enrolled */
+interface EmailSetupState {
+  device?: number;
+}
+
+type Call = StageCall<EmailStageConfig, EmailSetupState>;
 const responseProps = responseFields(AuthenticatorEmailChallengeResponseRequest);
 
 const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
 
 async function pendingDevice(c: Call, userId: number): Promise<EmailDevicesTable | undefined> {
-  const id = c.ctx.enrolment?.emailDevice;
+  const id = c.state.device;
   if (id === undefined) return undefined;
   return (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
     | EmailDevicesTable
@@ -41,7 +46,7 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     await c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
     return undefined;
   }
-  c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: row.id };
+  c.state.device = row.id;
   const d = (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as EmailDevicesTable;
   await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
   return d;
@@ -52,7 +57,7 @@ const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIM
 const challenge = (d: EmailDevicesTable | undefined): StageChallenge<typeof AuthenticatorEmailChallenge> =>
   d ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false } : { component: 'ak-stage-authenticator-email', email_required: true };
 
-export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
+export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetupState> = {
   component: 'ak-stage-authenticator-email',
   withUserInfo: true,
   async challenge(c) {
@@ -81,7 +86,7 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig> = {
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
     if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
-    c.ctx.enrolment = { ...c.ctx.enrolment, emailDevice: undefined };
+    c.state.device = undefined;
     await deviceEnrolled(c, user, 'email', d);
     return ok();
   },

@@ -13,7 +13,12 @@ import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
-type Call = StageCall<SmsStageConfig>;
+/** the unconfirmed device being enrolled */
+interface SmsSetupState {
+  device?: number;
+}
+
+type Call = StageCall<SmsStageConfig, SmsSetupState>;
 const responseProps = responseFields(AuthenticatorSMSChallengeResponseRequest);
 /** how a verify-only number is kept (authentik's `hash_phone_number`) */
 const hashPhone = (phone: string) => `hash:${createHash('sha256').update(phone).digest('hex')}`;
@@ -21,14 +26,14 @@ const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
 const challenge = (d: SmsDevicesTable | undefined): StageChallenge<typeof AuthenticatorSMSChallenge> => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
 
 async function pendingDevice(c: Call, userId: number): Promise<SmsDevicesTable | undefined> {
-  const id = c.ctx.enrolment?.smsDevice;
+  const id = c.state.device;
   if (id === undefined) return undefined;
   return (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
     | SmsDevicesTable
     | undefined;
 }
 
-export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
+export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState> = {
   component: 'ak-stage-authenticator-sms',
   withUserInfo: true,
   async challenge(c) {
@@ -67,7 +72,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
         await c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
         return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
       }
-      c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: row.id };
+      c.state.device = row.id;
       const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
       await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
       return show(challenge(created));
@@ -77,7 +82,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig> = {
     if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
     await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
-    c.ctx.enrolment = { ...c.ctx.enrolment, smsDevice: undefined };
+    c.state.device = undefined;
     await deviceEnrolled(c, user, 'sms', d);
     return ok();
   },

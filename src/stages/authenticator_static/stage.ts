@@ -16,11 +16,17 @@ export interface StaticSetupConfig {
   token_length: number;
 }
 
-async function pending(c: StageCall<StaticSetupConfig>, userId: number): Promise<{ id: number; codes: string[] }> {
-  const e = c.ctx.enrolment;
-  if (e?.staticDevice !== undefined && e.staticCodes) {
-    const d = await c.svc.db.selectFrom('static_devices').select('id').where('id', '=', e.staticDevice).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst();
-    if (d) return { id: d.id, codes: e.staticCodes };
+/** the unconfirmed device and its codes, shown until confirmed */
+interface StaticSetupState {
+  device?: number;
+  codes?: string[];
+}
+
+async function pending(c: StageCall<StaticSetupConfig, StaticSetupState>, userId: number): Promise<{ id: number; codes: string[] }> {
+  const e = c.state;
+  if (e.device !== undefined && e.codes) {
+    const d = await c.svc.db.selectFrom('static_devices').select('id').where('id', '=', e.device).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst();
+    if (d) return { id: d.id, codes: e.codes };
   }
   const now = new Date().toISOString();
   const codes = Array.from({ length: Math.max(1, c.config.token_count) }, () => generateStaticToken(Math.max(6, c.config.token_length)));
@@ -33,11 +39,12 @@ async function pending(c: StageCall<StaticSetupConfig>, userId: number): Promise
     for (const code of codes) await tx.insertInto('static_tokens').values({ device_id: row.id, token: hashStaticToken(c.svc.secretKey, code) } as never).execute();
     return row.id;
   });
-  c.ctx.enrolment = { ...c.ctx.enrolment, staticDevice: id, staticCodes: codes };
+  c.state.device = id;
+  c.state.codes = codes;
   return { id, codes };
 }
 
-export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig> = {
+export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig, StaticSetupState> = {
   component: 'ak-stage-authenticator-static',
   withUserInfo: true,
   async challenge(c) {
@@ -51,7 +58,8 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig> = {
     if (!user) return deny();
     const { id } = await pending(c, user.id);
     const d = await c.svc.db.updateTable('static_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', id).returning(['id', 'name']).executeTakeFirstOrThrow();
-    c.ctx.enrolment = { ...c.ctx.enrolment, staticDevice: undefined, staticCodes: undefined };
+    c.state.device = undefined;
+    c.state.codes = undefined;
     await deviceEnrolled(c, user, 'static', d);
     return ok();
   },

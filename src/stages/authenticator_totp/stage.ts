@@ -18,10 +18,15 @@ export interface TotpSetupConfig {
   digits: string;
 }
 
+/** the unconfirmed device being enrolled */
+interface TotpSetupState {
+  device?: number;
+}
+
 const responseProps = responseFields(AuthenticatorTOTPChallengeResponseRequest);
 
-async function device(c: StageCall<TotpSetupConfig>, userId: number): Promise<TotpDevicesTable> {
-  const id = c.ctx.enrolment?.totpDevice;
+async function device(c: StageCall<TotpSetupConfig, TotpSetupState>, userId: number): Promise<TotpDevicesTable> {
+  const id = c.state.device;
   if (id !== undefined) {
     const d = (await c.svc.db.selectFrom('totp_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as TotpDevicesTable | undefined;
     if (d) return d;
@@ -35,11 +40,11 @@ async function device(c: StageCall<TotpSetupConfig>, userId: number): Promise<To
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
-  c.ctx.enrolment = { ...c.ctx.enrolment, totpDevice: row.id };
+  c.state.device = row.id;
   return (await c.svc.db.selectFrom('totp_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as TotpDevicesTable;
 }
 
-async function challenge(c: StageCall<TotpSetupConfig>) {
+async function challenge(c: StageCall<TotpSetupConfig, TotpSetupState>) {
   const user = await enrolmentUser(c);
   if (!user) return undefined;
   const d = await device(c, user.id);
@@ -47,7 +52,7 @@ async function challenge(c: StageCall<TotpSetupConfig>) {
   return { user, d, challenge: shown };
 }
 
-export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {
+export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig, TotpSetupState> = {
   component: 'ak-stage-authenticator-totp',
   withUserInfo: true,
   async challenge(c) {
@@ -61,7 +66,7 @@ export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig> = {
     if (!parsed.ok) return invalid(r.challenge, parsed.errors);
     if (!(await verifyTotp(c.svc.db, r.d, parsed.data.code as string, 0))) return invalid(r.challenge, fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('totp_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', r.d.id).execute();
-    c.ctx.enrolment = { ...c.ctx.enrolment, totpDevice: undefined };
+    c.state.device = undefined;
     await deviceEnrolled(c, r.user, 'totp', r.d);
     return ok();
   },

@@ -7,4 +7,4 @@ export const authenticatorValidateStage: StageDef = { ...authenticatorValidateSc
 
 // what other stages may use
 export type { ValidateConfig } from './schema.js';
-export { passkeyChallenge, passkeyLogin } from './passkey.js';
+export { passkeyChallenge, passkeyLogin, type PasskeyState } from './passkey.js';

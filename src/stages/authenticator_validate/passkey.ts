@@ -10,17 +10,22 @@ import type { WebAuthnDevicesTable } from '../../mfa/webauthn/table.js';
 import { allowedWebAuthn, assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from '../../mfa/webauthn/webauthn.js';
 import type { ValidateConfig } from './schema.js';
 
+/** what a stage offering a passkey keeps: the user-less challenge of its last render */
+export interface PasskeyState {
+  webauthnChallenge?: string;
+}
+
 type PasskeySettings = Pick<ValidateConfig, 'webauthn_user_verification' | 'webauthn_hints' | 'webauthn_allowed_device_types'>;
 
 /** a fresh user-less WebAuthn challenge (empty allowCredentials), kept in the flow context until used */
-export function passkeyChallenge(c: StageCall<unknown>, settings: PasskeySettings) {
+export function passkeyChallenge(c: StageCall<unknown, PasskeyState>, settings: PasskeySettings) {
   const challenge = newWebAuthnChallenge();
-  c.ctx.webauthnChallenge = challenge;
+  c.state.webauthnChallenge = challenge;
   return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), [], settings.webauthn_user_verification, settings.webauthn_hints);
 }
 
 /** verifies a passkey assertion against the stored challenge; on success sets the pending user, else returns the message */
-export async function passkeyLogin(c: StageCall<unknown>, settings: PasskeySettings, assertion: unknown): Promise<string | undefined> {
+export async function passkeyLogin(c: StageCall<unknown, PasskeyState>, settings: PasskeySettings, assertion: unknown): Promise<string | undefined> {
   const id = assertionCredentialId(assertion);
   const device = id
     ? ((await c.svc.db.selectFrom('webauthn_devices').selectAll().where('credential_id', '=', id).where('confirmed', '=', 1).executeTakeFirst()) as
@@ -29,8 +34,8 @@ export async function passkeyLogin(c: StageCall<unknown>, settings: PasskeySetti
     : undefined;
   if (!device) return 'Invalid device';
   if (!allowedWebAuthn([device], settings.webauthn_allowed_device_types).length) return invalidDeviceType(c.svc.config.brandTitle);
-  const challenge = c.ctx.webauthnChallenge;
-  c.ctx.webauthnChallenge = undefined;
+  const challenge = c.state.webauthnChallenge;
+  c.state.webauthnChallenge = undefined;
   if (!challenge) return 'Assertion failed';
   const verified = await verifyAssertion(c.svc.db, device, assertion, {
     challenge,

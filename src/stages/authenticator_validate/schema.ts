@@ -1,3 +1,5 @@
+import type { DeviceChallenge } from '../../flows/engine/context.js';
+import type { PasskeyState } from './passkey.js';
 import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
 import { S } from '../../rest/schema.js';
@@ -105,3 +107,12 @@ export const authenticatorValidateSchema = {
     }),
   },
 } satisfies StageDef;
+
+/**
+ * What the stage keeps between requests of one plan: the challenges offered on its last render (a response counts
+ * only against these), the setup stages offered, and the WebAuthn challenge issued.
+ */
+export interface ValidateState extends PasskeyState {
+  challenges?: DeviceChallenge[];
+  stages?: string[];
+}

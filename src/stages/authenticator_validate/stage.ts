@@ -19,11 +19,11 @@ import { deviceClass, deviceClasses, deviceClassesByApp } from '../../mfa/regist
 import { readMfaCookie, setMfaCookie } from './mfa-cookie.js';
 import { userById } from '../../users/by-id.js';
 import { passkeyChallenge, passkeyLogin } from './passkey.js';
-import type { ValidateConfig } from './schema.js';
+import type { ValidateConfig, ValidateState } from './schema.js';
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorValidationChallenge, SelectableStage } from './challenge.js';
 
-type Call = StageCall<ValidateConfig>;
+type Call = StageCall<ValidateConfig, ValidateState>;
 
 const INVALID_CODE = 'Invalid Token. Please ensure the time on your device is accurate and try again.';
 const NOT_CONFIGURED = 'No (allowed) MFA authenticator configured.';
@@ -104,7 +104,7 @@ async function notConfigured(c: Call): Promise<Outcome> {
         c.insertNext(stages[0]!.stage_uuid, stages[0]!.kind);
         return ok();
       }
-      c.ctx.mfaStages = stages.map((s) => s.stage_uuid);
+      c.state.stages = stages.map((s) => s.stage_uuid);
       const selectable = [];
       for (const s of stages) {
         const def = c.svc.stageType(s.kind);
@@ -126,8 +126,8 @@ async function succeed(c: Call, user: UsersTable, k: DeviceClass, device: Device
   const ref: MfaDeviceRef = { app: k.app, model_name: k.model.toLowerCase(), name: device.name, pk: device.id };
   c.ctx.authMethod ??= 'auth_mfa';
   c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, mfa_devices: [...(c.ctx.authMethodArgs?.mfa_devices ?? []), ref] };
-  c.ctx.mfaChallenges = undefined;
-  c.ctx.webauthnChallenge = undefined;
+  c.state.challenges = undefined;
+  c.state.webauthnChallenge = undefined;
   const t = thresholdMs(c);
   if (t >= 1000) setMfaCookie(c.reply, c.req, user, { c: cls, d: device.id, s: c.stage.uuid }, t);
   return ok();
@@ -155,7 +155,7 @@ async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'mfa' });
 }
 
-export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
+export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, ValidateState> = {
   component: 'ak-stage-authenticator-validate',
   withUserInfo: true,
   async challenge(c) {
@@ -165,11 +165,11 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     if (!user && c.ctx.pendingUser) return notConfigured(c);
     const { challenges, devices } = await render(c, user);
     if (!user) {
-      c.ctx.mfaChallenges = challenges;
+      c.state.challenges = challenges;
       return challenges.length ? show(challengeOf(challenges)) : ok();
     }
     if (devices && rememberedDevice(c, user, devices)) return ok();
-    c.ctx.mfaChallenges = challenges;
+    c.state.challenges = challenges;
     // the login attempt's name for e-mail/SMS codes and their send limit, fixed before any parallel request can pick its own
     if (challenges.some((o) => deviceClass(o.device_class)?.challenger.attemptBound)) c.ctx.sideChannelNonce ??= newNonce();
     if (!challenges.length) return notConfigured(c);
@@ -179,7 +179,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     const user = await subject(c);
     const rerender = async (errors: Parameters<typeof invalid>[1]) => {
       const { challenges } = await render(c, user);
-      c.ctx.mfaChallenges = challenges;
+      c.state.challenges = challenges;
       return invalid(challengeOf(challenges), errors);
     };
     const parsed = await parseResponse(c.svc.db, responseProps, body);
@@ -187,7 +187,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     const data = parsed.data;
 
     if (typeof data.selected_stage === 'string' && data.selected_stage !== '') {
-      const offered = c.ctx.mfaStages ?? [];
+      const offered = c.state.stages ?? [];
       if (!offered.includes(data.selected_stage)) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
       const row = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', data.selected_stage).executeTakeFirst();
       if (!row) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
@@ -197,12 +197,12 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     if (!user) {
       // nobody to check outside an authentication flow: the stage is shown again, empty (authentik)
       if (!c.ctx.pendingUser && c.flow.designation !== 'authentication') return rerender(fieldError('non_field_errors', 'Empty response'));
-      const passwordless = (c.ctx.mfaChallenges ?? []).some((o) => o.device_uid === '-1');
+      const passwordless = (c.state.challenges ?? []).some((o) => o.device_uid === '-1');
       if (c.ctx.pendingUser || !passwordless) return deny();
       if (!data.webauthn) return rerender(fieldError('non_field_errors', 'Empty response'));
       const error = await passkeyLogin(c, c.config, data.webauthn);
       if (error) return rerender(fieldError('webauthn', error));
-      c.ctx.mfaChallenges = undefined;
+      c.state.challenges = undefined;
       const device = c.ctx.authMethodArgs?.device;
       const t = thresholdMs(c);
       const owner = device && t >= 1000 ? await userById(c.svc.db, c.ctx.pendingUser!.id!) : undefined;
@@ -211,7 +211,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig> = {
     }
     const devices = await userDevices(c.svc.db, user.id);
     // only what this stage has offered in this plan counts: nothing before it has sent a challenge (authentik)
-    const offered = c.ctx.mfaChallenges ?? [];
+    const offered = c.state.challenges ?? [];
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));

@@ -23,7 +23,13 @@ export interface WebAuthnSetupConfig {
   max_attempts: number;
 }
 
-type Call = StageCall<WebAuthnSetupConfig>;
+/** the registration in progress: its challenge, and failed attempts */
+interface WebAuthnSetupState {
+  challenge?: string;
+  failures?: number;
+}
+
+type Call = StageCall<WebAuthnSetupConfig, WebAuthnSetupState>;
 const responseProps = responseFields(AuthenticatorWebAuthnChallengeResponseRequest);
 
 async function registration(c: Call, user: UsersTable): Promise<StageChallenge<typeof AuthenticatorWebAuthnChallenge>> {
@@ -44,19 +50,19 @@ async function registration(c: Call, user: UsersTable): Promise<StageChallenge<t
     },
     supportedAlgorithmIDs: [-7, -257],
   });
-  c.ctx.enrolment = { ...c.ctx.enrolment, webauthnChallenge: options.challenge };
+  c.state.challenge = options.challenge;
   const registration = c.config.hints.length ? { ...options, hints: c.config.hints } : options;
   return { component: 'ak-stage-authenticator-webauthn', registration };
 }
 
 async function failed(c: Call, user: UsersTable, message: string): Promise<Outcome> {
-  const failures = (c.ctx.enrolment?.webauthnFailures ?? 0) + 1;
-  c.ctx.enrolment = { ...c.ctx.enrolment, webauthnFailures: failures };
+  const failures = (c.state.failures ?? 0) + 1;
+  c.state.failures = failures;
   if (c.config.max_attempts > 0 && failures >= c.config.max_attempts) return deny('Exceeded maximum attempts. Contact your administrator for help.');
   return invalid(await registration(c, user), fieldError('response', message));
 }
 
-export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
+export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, WebAuthnSetupState> = {
   component: 'ak-stage-authenticator-webauthn',
   withUserInfo: true,
   async challenge(c) {
@@ -67,7 +73,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
     const user = await enrolmentUser(c);
     if (!user) return deny();
     const parsed = await parseResponse(c.svc.db, responseProps, body);
-    const expected = c.ctx.enrolment?.webauthnChallenge;
+    const expected = c.state.challenge;
     if (!parsed.ok || !expected) return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
     let info;
     try {
@@ -98,7 +104,8 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig> = {
       } as never)
       .returning(['id', 'name'])
       .executeTakeFirstOrThrow();
-    c.ctx.enrolment = { ...c.ctx.enrolment, webauthnChallenge: undefined, webauthnFailures: undefined };
+    c.state.challenge = undefined;
+    c.state.failures = undefined;
     await deviceEnrolled(c, user, 'webauthn', d);
     return ok();
   },

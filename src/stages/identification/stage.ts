@@ -14,7 +14,7 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { IdentificationChallengeResponseRequest, type IdentificationChallenge } from './challenge.js';
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/index.js';
 import type { PasswordConfig } from '../password/index.js';
-import { passkeyChallenge, passkeyLogin, type ValidateConfig } from '../authenticator_validate/index.js';
+import { passkeyChallenge, passkeyLogin, type PasskeyState, type ValidateConfig } from '../authenticator_validate/index.js';
 
 export interface IdentificationConfig {
   pk: string;
@@ -38,7 +38,7 @@ const FAILED = 'Failed to authenticate.';
 
 const responseProps = responseFields(IdentificationChallengeResponseRequest);
 
-async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | null): Promise<string | undefined> {
+async function linked(c: StageCall<IdentificationConfig, PasskeyState>, flowUuid: string | null): Promise<string | undefined> {
   if (!flowUuid) return undefined;
   const f = await c.svc.db.selectFrom('flows').select('slug').where('flow_uuid', '=', flowUuid).executeTakeFirst();
   if (!f) return undefined;
@@ -46,14 +46,14 @@ async function linked(c: StageCall<IdentificationConfig>, flowUuid: string | nul
   return `/if/flow/${f.slug}/${qs ? `?${qs}` : ''}`;
 }
 
-async function embedded(c: StageCall<IdentificationConfig>) {
+async function embedded(c: StageCall<IdentificationConfig, PasskeyState>) {
   const pw = c.config.password_stage ? await c.svc.stageConfig<PasswordConfig>('passwordstage', c.config.password_stage) : undefined;
   const captcha = c.config.captcha_stage ? await c.svc.stageConfig<CaptchaConfig>('captchastage', c.config.captcha_stage) : undefined;
   const webauthn = c.config.webauthn_stage ? await c.svc.stageConfig<ValidateConfig>('authenticatorvalidatestage', c.config.webauthn_stage) : undefined;
   return { pw, captcha, webauthn };
 }
 
-async function challengeOf(c: StageCall<IdentificationConfig>): Promise<StageChallenge<typeof IdentificationChallenge>> {
+async function challengeOf(c: StageCall<IdentificationConfig, PasskeyState>): Promise<StageChallenge<typeof IdentificationChallenge>> {
   const { pw, captcha, webauthn } = await embedded(c);
   const [enroll, recovery, passwordless] = await Promise.all([
     linked(c, c.config.enrollment_flow),
@@ -83,7 +83,7 @@ async function challengeOf(c: StageCall<IdentificationConfig>): Promise<StageCha
   };
 }
 
-export const identificationRuntime: StageRuntime<IdentificationConfig> = {
+export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeyState> = {
   component: 'ak-stage-identification',
   withUserInfo: false,
   async challenge(c) {
