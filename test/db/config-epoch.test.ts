@@ -3,16 +3,16 @@
  * a change everywhere at once, because every configuration table's trigger advances one counter in the writing
  * transaction and each request reads it (src/db/config-epoch.ts). Only with KEYSTAGE_TEST_DATABASE_URL.
  */
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { call, startServer, ADMIN_PASSWORD, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
 import { createStage, flowOf } from '../flows/helpers.js';
 import { isConfigTable } from '../../src/db/config-epoch.js';
+import { describePostgres } from '../helpers/postgres.js';
 
-if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
-  describe('PostgreSQL: the configuration epoch keeps every node current', () => {
+describePostgres('PostgreSQL: the configuration epoch keeps every node current', 'the epoch is a PostgreSQL trigger and counter (SQLite uses PRAGMA data_version)', () => {
     let a: TestServer;
     let b: TestServer;
     let sql: pg.Client;
@@ -144,5 +144,4 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       }
       assert.equal(await epoch(), e0);
     });
-  });
-}
+});

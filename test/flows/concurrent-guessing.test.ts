@@ -10,6 +10,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+import { describePostgres } from '../helpers/postgres.js';
 
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };
 const THROTTLED = { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] };
@@ -117,8 +118,7 @@ for (const dialect of dialects()) {
   });
 }
 
-if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
-  describe('security: concurrent guesses across two nodes (postgres)', () => {
+describePostgres('security: concurrent guesses across two nodes (postgres)', 'two nodes share one PostgreSQL database', () => {
     let a: TestServer;
     let b: TestServer;
     before(async () => {
@@ -131,9 +131,4 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       await a?.close();
     });
     concurrencyCases(() => [a, b]);
-  });
-} else {
-  describe('security: concurrent guesses across two nodes (postgres)', () => {
-    it('needs PostgreSQL', { skip: 'KEYSTAGE_TEST_DATABASE_URL is not set: two nodes share one PostgreSQL database' }, () => {});
-  });
-}
+});

@@ -3,12 +3,13 @@
  * session then works on both. Only with KEYSTAGE_TEST_DATABASE_URL (SQLite is one process by design), so the suite
  * is not registered otherwise.
  */
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
+import { describePostgres } from '../helpers/postgres.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -48,8 +49,7 @@ async function startNode(databaseUrl: string): Promise<{ url: string; child: Chi
   throw new Error('node did not start');
 }
 
-if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
-  describe('two Keystage processes on one PostgreSQL database', () => {
+describePostgres('two Keystage processes on one PostgreSQL database', 'two processes share one PostgreSQL database (SQLite is one process by design)', () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
     let a: { url: string; child: ChildProcess };
     let b: { url: string; child: ChildProcess };
@@ -82,5 +82,4 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       const flows = await fetch(`${b.url}/api/v3/flows/instances/?slug=default-authentication-flow`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       assert.equal(((await flows.json()) as { pagination: { count: number } }).pagination.count, 1);
     });
-  });
-}
+});

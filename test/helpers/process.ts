@@ -19,9 +19,25 @@ export interface Node {
   exited: Promise<number | null>;
 }
 
+/**
+ * Starts a node and waits until it is ready. Without `port`, it gets a free one; since the port is free only when
+ * asked, another test file running in parallel may take it first: a node that exits at start is then tried again
+ * on another port (a few times).
+ */
 /** `output` receives the process's stdout and stderr (its log lines) */
 export async function startNode(env: Record<string, string>, port?: number, opts: { output?: (chunk: string) => void } = {}): Promise<Node> {
-  const p = port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOn(env, port ?? (await freePort()), opts);
+    } catch (e) {
+      if (port !== undefined || attempt >= 3 || !(e instanceof ExitedAtStart)) throw e;
+    }
+  }
+}
+
+class ExitedAtStart extends Error {}
+
+async function startNodeOn(env: Record<string, string>, p: number, opts: { output?: (chunk: string) => void }): Promise<Node> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: {
       ...process.env,
@@ -48,7 +64,7 @@ export async function startNode(env: Record<string, string>, port?: number, opts
     } catch {
       /* starting */
     }
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null) throw new ExitedAtStart(`node exited at start with code ${child.exitCode}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');

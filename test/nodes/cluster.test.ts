@@ -4,7 +4,7 @@
  * (retrying a step elsewhere, or starting over), no session row is corrupted, throttling is shared, and SIGTERM lets
  * an in-flight request finish. Registered only with KEYSTAGE_TEST_DATABASE_URL.
  */
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freshDatabase } from '../helpers/server.js';
@@ -12,6 +12,7 @@ import { api, startNode, type Node } from '../helpers/process.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
+import { describePostgres } from '../helpers/postgres.js';
 
 const LOGINS = 200;
 const USERS = 20;
@@ -25,8 +26,7 @@ class Client extends CookieJar {
   }
 }
 
-if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
-  describe('three nodes on one PostgreSQL database', () => {
+describePostgres('three nodes on one PostgreSQL database', 'three processes share one PostgreSQL database', () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
     let nodes: Node[] = [];
     let provider: FakeCaptcha;
@@ -141,5 +141,4 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       assert.equal(await node.exited, 0);
       provider.mode = 'normal';
     });
-  });
-}
+});

@@ -3,15 +3,15 @@
  * as soon as it is back — no restart. The outage is a TCP proxy the test cuts, not the shared cluster.
  * Registered only with KEYSTAGE_TEST_DATABASE_URL.
  */
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { loadConfig } from '../../src/config.js';
 import { buildApp, type App } from '../../src/server.js';
+import { describePostgres } from '../helpers/postgres.js';
 
-if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
-  describe('PostgreSQL outage: 503 while down, recovery without restart', () => {
+describePostgres('PostgreSQL outage: 503 while down, recovery without restart', 'the outage is a PostgreSQL connection cut by a TCP proxy', () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
     let proxy: TcpProxy;
     let app: App;
@@ -59,5 +59,4 @@ if (process.env.KEYSTAGE_TEST_DATABASE_URL) {
       assert.equal(status, 200, 'serving again without a restart');
       assert.equal((await get('/-/health/ready/')).status, 200);
     });
-  });
-}
+});
