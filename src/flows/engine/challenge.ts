@@ -2,7 +2,7 @@
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { initialsAvatar } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
-import { backgroundUrl, themedUrls } from '../rest/render.js';
+import { backgroundUrl, themedUrls } from '../background.js';
 import type { ContextualFlowInfo, FlowErrorChallenge, RedirectChallenge, StageChallenge } from './challenge-types.js';
 
 export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';

@@ -9,7 +9,8 @@ import type { DB } from '../../db/index.js';
 import type { FlowsTable } from '../../db/types.js';
 import { stageKinds, stageTypeByKind } from '../../stages/registry.js';
 import { DENIED_ACTIONS, DESIGNATIONS, flowProps } from './schema.js';
-import { backgroundUrl, exportUrl, themedUrls } from './render.js';
+import { exportUrl } from './render.js';
+import { backgroundUrl, themedUrls } from '../background.js';
 import { insertFlow } from '../store.js';
 import type { Services } from '../../services.js';
 

@@ -1,21 +1,6 @@
-/** Computed flow fields: background_url, themed URLs, export_url; the FlowSet summary used in stage responses. */
+/** Computed flow fields: export_url; the FlowSet summary used in stage responses (background URLs: ../background.ts). */
 import type { FlowsTable } from '../../db/types.js';
-import { DEFAULT_BACKGROUND } from './schema.js';
-
-export function backgroundUrl(background: string): string {
-  const b = background.trim();
-  if (b === '') return DEFAULT_BACKGROUND;
-  if (/^(https?|fa):\/\//i.test(b) || b.startsWith('/static/')) return b;
-  return `/files/media/public/${b.replace(/^\/+/, '')}`;
-}
-
-export function themedUrls(background: string): { light: string; dark: string } | null {
-  if (!background.includes('%(theme)s')) return null;
-  return {
-    light: backgroundUrl(background.replaceAll('%(theme)s', 'light')),
-    dark: backgroundUrl(background.replaceAll('%(theme)s', 'dark')),
-  };
-}
+import { backgroundUrl } from '../background.js';
 
 export const exportUrl = (slug: string) => `/api/v3/flows/instances/${slug}/export/`;
 

@@ -9,7 +9,9 @@ export const AUTHENTICATION = ['none', 'require_authenticated', 'require_unauthe
 export const POLICY_ENGINE_MODES = ['all', 'any'] as const;
 export const INVALID_RESPONSE_ACTIONS = ['retry', 'restart', 'restart_with_context'] as const;
 
-export const DEFAULT_BACKGROUND = '/static/dist/assets/images/flow_background.jpg';
+import { DEFAULT_BACKGROUND } from '../background.js';
+
+export { DEFAULT_BACKGROUND };
 
 export const flowProps: Props = {
   pk: S.ro(S.uuid()),

@@ -6,5 +6,5 @@ import { authenticatorValidateChallenges } from './challenge.js';
 export const authenticatorValidateStage: StageDef = { ...authenticatorValidateSchema, runtime: authenticatorValidateRuntime, challenges: authenticatorValidateChallenges };
 
 // what other stages may use
-export type { ValidateConfig } from './schema.js';
+export { USER_VERIFICATION, WEBAUTHN_HINTS, type ValidateConfig } from './schema.js';
 export { passkeyChallenge, passkeyLogin, type PasskeyState } from './passkey.js';

@@ -4,7 +4,7 @@ import { createJunctionTable, createStageTable, fk } from '../../db/ddl.js';
 import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';
 import type { StageDef } from '../types.js';
-import { USER_VERIFICATION, WEBAUTHN_HINTS } from '../authenticator_validate/schema.js';
+import { USER_VERIFICATION, WEBAUTHN_HINTS } from '../authenticator_validate/index.js';
 
 const flowRef = { table: 'flows', column: 'flow_uuid' };
 const deviceTypes = { table: 'stage_authenticator_webauthn_device_types', target: { table: 'webauthn_device_types', column: 'aaguid' } };
