@@ -111,7 +111,7 @@ export interface DeviceClass<Row extends DeviceRow = any> {
   model: string;
   verbose: string;
   /** the user's usable devices as a query (confirmed, and the class's own conditions): one statement probes all classes */
-  usable(db: DB, user: unknown): SelectQueryBuilder<any, any, {}>;
+  usable(db: DB, user: unknown): SelectQueryBuilder<any, any, object>;
   /** the user's usable devices, in the order they are offered */
   devices(db: DB, userId: number): Promise<Row[]>;
   challenger: Challenger<Row>;
@@ -126,7 +126,7 @@ type Definition<Row extends DeviceRow> = Omit<DeviceClass<Row>, 'usable' | 'devi
   /** how the usable devices are ordered (`id` unless said) */
   order?: 'id' | 'name';
   /** conditions beyond `confirmed` that make a device usable */
-  where?: (q: SelectQueryBuilder<any, any, {}>) => SelectQueryBuilder<any, any, {}>;
+  where?: (q: SelectQueryBuilder<any, any, object>) => SelectQueryBuilder<any, any, object>;
 };
 
 /** a class from its definition: `usable` and `devices` come from its table, ordering and conditions */

@@ -61,7 +61,7 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![_0-9A-Za
 const STRING = /"((?:\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4}|[^"\\\n\r\u2028\u2029])*)"/y;
 const OPERATOR = /!=|!~|>=|<=|=|~|>|<|\(|\)|,/y;
 
-function unescape(s: string): string {
+function unescapeString(s: string): string {
   return s.replace(/\\(u[0-9A-Fa-f]{4}|["\\/bfnrt])/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e));
 }
 
@@ -77,7 +77,7 @@ export function lex(input: string): Tok[] {
   while (i < input.length) {
     let m: RegExpExecArray | null;
     if (at(BLANK)) continue;
-    if ((m = at(STRING))) out.push({ t: 'str', v: unescape(m[1]!) });
+    if ((m = at(STRING))) out.push({ t: 'str', v: unescapeString(m[1]!) });
     else if ((m = at(NUMBER))) out.push({ t: 'num', v: Number(m[0]) });
     else if ((m = at(NAME))) {
       const w = m[0];

@@ -181,7 +181,7 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
 
 /** Maps framework errors (body parsing, size limits) and our typed errors to authentik's bodies. Never leaks a stack. */
 export function installErrorHandling(app: FastifyInstance) {
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler((_req, reply) => {
     reply.code(404).type('text/html; charset=utf-8').send(NOT_FOUND_HTML);
   });
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {

@@ -183,7 +183,7 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
   const errors: FieldErrors = {};
   for (const [key, s] of Object.entries(props)) {
     if (s.readOnly) continue;
-    if (!Object.prototype.hasOwnProperty.call(input, key) || input[key] === undefined) {
+    if (!Object.hasOwn(input, key) || input[key] === undefined) {
       if (opts.mode === 'partial') continue;
       if (isRequired(s)) errors[key] = ['This field is required.'];
       else if (opts.mode === 'create') out[key] = s.default !== undefined ? structuredClone(s.default) : null;

@@ -2,7 +2,7 @@
 import { sql, type SqlBool } from 'kysely';
 import { ValidationError } from '../rest/errors.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
-import { type QLField } from '../rest/djangoql.js';
+import type { QLField } from '../rest/djangoql.js';
 import { USER_TYPES } from './schema.js';
 
 export const multi = (column: string, values: readonly string[], label = (v: string) => v): FilterSpec => ({

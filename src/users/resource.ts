@@ -1,13 +1,13 @@
 /** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
 import type { FastifyRequest } from 'fastify';
-import { type ResourceDef, type UsedBy } from '../rest/resource.js';
+import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
 import { parseBool } from '../rest/list.js';
 import { compileDjangoQL } from '../rest/djangoql.js';
 import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
 import { userProps } from './schema.js';
-import { Row, renderUsers } from './render.js';
+import { type Row, renderUsers } from './render.js';
 import { insertUser, validatePath, writeMemberships } from './store.js';
 import { userFilters, userQLFields } from './filters.js';
 

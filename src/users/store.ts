@@ -1,6 +1,6 @@
 /** User writes: creation with memberships, password changes (which end the user's other sessions). */
 import { randomUUID } from 'node:crypto';
-import { type Tx } from '../rest/resource.js';
+import type { Tx } from '../rest/resource.js';
 import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
 import { unusablePassword } from '../auth/passwords.js';

@@ -40,7 +40,7 @@ function bodies(fields: string[]) {
 
 describe('security: fuzzed request bodies', () => {
   let srv: TestServer;
-  let unhandled: unknown[] = [];
+  const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);
 
   before(async () => {

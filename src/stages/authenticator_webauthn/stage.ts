@@ -75,7 +75,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     const expected = c.state.challenge;
     if (!parsed.ok || !expected) return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
-    let info;
+    let info: Awaited<ReturnType<typeof import('@simplewebauthn/server').verifyRegistrationResponse>>['registrationInfo'];
     try {
       const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
       const verified = await verifyRegistrationResponse({
