@@ -26,7 +26,8 @@ function get(path: string): Promise<number> {
   });
 }
 
-const path = (i: number) => `/api/v3/stages/identification/?page_size=100&page=${1 + (i % 50)}&search=bench-stage&ordering=-name&case_insensitive_matching=true`;
+const path = (i: number) =>
+  `/api/v3/stages/identification/?page_size=100&page=${1 + (i % 50)}&search=bench-stage&ordering=-name&case_insensitive_matching=true`;
 const warm = Number(warmArg);
 const total = Number(totalArg);
 for (let i = 0; i < warm; i++) await get(path(i));

@@ -20,7 +20,12 @@ import { hash, verify } from '@node-rs/argon2';
 
 const PORT = Number(process.env.FLOOR_PORT ?? 19500 + Math.floor(Math.random() * 400));
 const ARGON = { memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 as const };
-const CHALLENGE = { component: 'ak-stage-dummy', flow_info: { title: 'Welcome', layout: 'stacked', cancel_url: '/flows/-/cancel/' }, pending_user: 'someone', pending_user_avatar: '' };
+const CHALLENGE = {
+  component: 'ak-stage-dummy',
+  flow_info: { title: 'Welcome', layout: 'stacked', cancel_url: '/flows/-/cancel/' },
+  pending_user: 'someone',
+  pending_user_avatar: '',
+};
 
 async function serve() {
   const app = Fastify({ logger: false });
@@ -33,7 +38,8 @@ async function serve() {
   let gate: Promise<unknown> = Promise.resolve();
   app.post('/api/v3/flows/executor/:slug/', async (req, reply) => {
     // one verification at a time, as Keystage gates them on one core
-    if ((req.body as { password?: string } | undefined)?.password && !(await (gate = gate.then(() => verify(encoded, 'floor-password'))))) throw new Error('verify failed');
+    if ((req.body as { password?: string } | undefined)?.password && !(await (gate = gate.then(() => verify(encoded, 'floor-password')))))
+      throw new Error('verify failed');
     return reply.code(302).header('location', req.url).send();
   });
   await app.listen({ port: PORT, host: '127.0.0.1' });
@@ -55,7 +61,9 @@ async function load() {
   }
   const env = { ...process.env, FLOOR_PORT: String(PORT) };
   const args = ['--import', 'tsx', self, 'serve'];
-  const server = pinned ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: 'inherit' }) : spawn(process.execPath, args, { env, stdio: 'inherit' });
+  const server = pinned
+    ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: 'inherit' })
+    : spawn(process.execPath, args, { env, stdio: 'inherit' });
   try {
     const pool = new Pool(`http://127.0.0.1:${PORT}`, { connections: 64 });
     for (let i = 0; ; i++) {
@@ -73,7 +81,12 @@ async function load() {
         Array.from({ length: 32 }, async () => {
           for (let i = 0; i < perWorker; i++) {
             const post = i % 2 === 0;
-            const r = await pool.request({ path: '/api/v3/flows/executor/x/?query=', method: post ? 'POST' : 'GET', headers, body: post ? '{"component":"ak-stage-dummy"}' : undefined });
+            const r = await pool.request({
+              path: '/api/v3/flows/executor/x/?query=',
+              method: post ? 'POST' : 'GET',
+              headers,
+              body: post ? '{"component":"ak-stage-dummy"}' : undefined,
+            });
             await r.body.text();
           }
         }),
@@ -90,7 +103,9 @@ async function load() {
       await run(500);
       const ms = performance.now() - t0;
       const cpu = mainThreadMs(server.pid!) - c0;
-      console.log(`bare Fastify: 16,000 requests in ${ms.toFixed(0)} ms (${((16000 / ms) * 1000).toFixed(0)}/s); event loop ${((cpu / 16000) * 1000).toFixed(1)} µs of CPU per request`);
+      console.log(
+        `bare Fastify: 16,000 requests in ${ms.toFixed(0)} ms (${((16000 / ms) * 1000).toFixed(0)}/s); event loop ${((cpu / 16000) * 1000).toFixed(1)} µs of CPU per request`,
+      );
     }
     await pool.close();
   } finally {
@@ -125,12 +140,21 @@ async function logins(pool: Pool, headers: Record<string, string>, pid: number) 
     const c0 = mainThreadMs(pid);
     let n = 0;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: c }, async () => { while (performance.now() - t0 < 8000) { await login(); n++; } }));
+    await Promise.all(
+      Array.from({ length: c }, async () => {
+        while (performance.now() - t0 < 8000) {
+          await login();
+          n++;
+        }
+      }),
+    );
     const s = (performance.now() - t0) / 1000;
     const cpu = mainThreadMs(pid) - c0;
     const after = rawRate();
     const raw = (before + after) / 2;
-    console.log(`bare Fastify, login shape, c=${c}: ${(n / s).toFixed(1)}/s = ${((n / s / raw) * 100).toFixed(0)}% of raw ${raw.toFixed(1)}/s (${before.toFixed(0)} before, ${after.toFixed(0)} after); event loop ${(cpu / n).toFixed(2)} ms of CPU per login`);
+    console.log(
+      `bare Fastify, login shape, c=${c}: ${(n / s).toFixed(1)}/s = ${((n / s / raw) * 100).toFixed(0)}% of raw ${raw.toFixed(1)}/s (${before.toFixed(0)} before, ${after.toFixed(0)} after); event loop ${(cpu / n).toFixed(2)} ms of CPU per login`,
+    );
   }
 }
 

@@ -38,7 +38,9 @@ try {
     }
   }
   const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)]!;
-  console.log(`PostgreSQL, sequential logins (identification → password → login, trivial argon2id): p50 ${q(times, 0.5).toFixed(1)} ms, p90 ${q(times, 0.9).toFixed(1)} ms; ${q(counts, 0.5)} statements per login (median)`);
+  console.log(
+    `PostgreSQL, sequential logins (identification → password → login, trivial argon2id): p50 ${q(times, 0.5).toFixed(1)} ms, p90 ${q(times, 0.9).toFixed(1)} ms; ${q(counts, 0.5)} statements per login (median)`,
+  );
 } finally {
   await srv.close();
 }

@@ -40,7 +40,9 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
 };
 const pinned = (core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess =>
-  hasTaskset() ? spawn('taskset', ['-c', String(core), cmd, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] }) : spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  hasTaskset()
+    ? spawn('taskset', ['-c', String(core), cmd, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+    : spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
 function hasTaskset() {
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -79,7 +81,10 @@ async function rawArgonRate(workers: number, ms = 4000): Promise<number> {
       console.log(n / ((Date.now() - t0) / 1000));
     })();`;
   const out = hasTaskset()
-    ? execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], { cwd: process.cwd(), env: { ...process.env, UV_THREADPOOL_SIZE: '2' } })
+    ? execFileSync('taskset', ['-c', '0', process.execPath, '-e', script], {
+        cwd: process.cwd(),
+        env: { ...process.env, UV_THREADPOOL_SIZE: '2' },
+      })
     : execFileSync(process.execPath, ['-e', script], { cwd: process.cwd(), env: { ...process.env, UV_THREADPOOL_SIZE: '2' } });
   return Number(String(out).trim());
 }
@@ -154,7 +159,12 @@ class Browser {
   }
   async step(body?: unknown): Promise<any> {
     const url = `/api/v3/flows/executor/${this.slug}/?query=`;
-    let r = await this.pool.request({ path: url, method: body ? 'POST' : 'GET', headers: this.headers(!!body), body: body ? JSON.stringify(body) : undefined });
+    let r = await this.pool.request({
+      path: url,
+      method: body ? 'POST' : 'GET',
+      headers: this.headers(!!body),
+      body: body ? JSON.stringify(body) : undefined,
+    });
     this.keep(r.headers);
     while (r.statusCode === 302) {
       await r.body.text();
@@ -165,7 +175,13 @@ class Browser {
   }
 }
 
-async function loginRun(pool: Pool, users: { username: string; key: string }[], next: { i: number }, concurrency: number, lat: number[] = []) {
+async function loginRun(
+  pool: Pool,
+  users: { username: string; key: string }[],
+  next: { i: number },
+  concurrency: number,
+  lat: number[] = [],
+) {
   const deadline = Date.now() + LOGIN_SECONDS * 1000;
   let failed = 0;
   const worker = async () => {
@@ -206,7 +222,11 @@ async function roundTrips(pool: Pool, concurrency: number, total: number) {
 
 /** the admin phase, from a process of its own (bench/admin-client.ts says why) */
 function adminList(warm: number, total: number): { p50: number; p99: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./admin-client.ts', import.meta.url)), BASE, TOKEN, String(warm), String(total)], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./admin-client.ts', import.meta.url)), BASE, TOKEN, String(warm), String(total)],
+    { encoding: 'utf8' },
+  );
   const r = JSON.parse(out) as { p50: number; p99: number; worst: string };
   if (process.env.BENCH_WORST) console.error(r.worst);
   return r;
@@ -272,7 +292,12 @@ function toggleNice(pid: number, spec: string, lat: number[]) {
   return () => {
     clearInterval(timer);
     setNice(0);
-    const out = (a: typeof acc.base) => ({ loginsPerSecond: +((a.n / a.ms) * 1000).toFixed(1), eventLoopMs: +(a.main / Math.max(1, a.n)).toFixed(2), otherThreadsMs: +(a.pool / Math.max(1, a.n)).toFixed(2), logins: a.n });
+    const out = (a: typeof acc.base) => ({
+      loginsPerSecond: +((a.n / a.ms) * 1000).toFixed(1),
+      eventLoopMs: +(a.main / Math.max(1, a.n)).toFixed(2),
+      otherThreadsMs: +(a.pool / Math.max(1, a.n)).toFixed(2),
+      logins: a.n,
+    });
     return { [`nice 0`]: out(acc.base), [`nice ${value} (${which})`]: out(acc.nice) };
   };
 }
@@ -327,16 +352,39 @@ async function main() {
   // the measured server starts on the seeded database, as after a restart
   const setup = spawn(process.execPath, ['dist/server/main.mjs'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitReady();
-  await new Promise((r) => { setup.once('exit', r); setup.kill('SIGTERM'); });
+  await new Promise((r) => {
+    setup.once('exit', r);
+    setup.kill('SIGTERM');
+  });
   console.error('seeding …');
   const users = await seed();
-  const server = pinned(0, process.execPath, [...profile, ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []), `--max-semi-space-size=${process.env.BENCH_SEMI ?? 4}`, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'dist/server/main.mjs'], env);
+  const server = pinned(
+    0,
+    process.execPath,
+    [
+      ...profile,
+      ...(process.env.BENCH_TRACE_GC ? ['--trace-gc'] : []),
+      `--max-semi-space-size=${process.env.BENCH_SEMI ?? 4}`,
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      'dist/server/main.mjs',
+    ],
+    env,
+  );
   try {
     await waitReady();
     // a flow without hashing: identification (pretend_user_exists off) → dummy
-    const ident = await api('POST', '/stages/identification/', { name: 'bench-rt-id', user_fields: ['username'], pretend_user_exists: false });
+    const ident = await api('POST', '/stages/identification/', {
+      name: 'bench-rt-id',
+      user_fields: ['username'],
+      pretend_user_exists: false,
+    });
     const dummy = await api('POST', '/stages/dummy/', { name: 'bench-rt-dummy' });
-    const flow = await api('POST', '/flows/instances/', { name: 'rt', slug: 'bench-roundtrip', title: 'rt', designation: 'authentication' });
+    const flow = await api('POST', '/flows/instances/', {
+      name: 'rt',
+      slug: 'bench-roundtrip',
+      title: 'rt',
+      designation: 'authentication',
+    });
     await api('POST', '/flows/bindings/', { target: flow.pk, stage: ident.pk, order: 10 });
     await api('POST', '/flows/bindings/', { target: flow.pk, stage: dummy.pk, order: 20 });
 
@@ -360,10 +408,38 @@ async function main() {
         const th1 = threadTimes(server.pid!);
         const perLogin = (k: 'main' | 'pool') => ((th1[k] ?? 0) - (th0[k] ?? 0)) / Math.max(1, r.n);
         const after = await rawArgonRate(bestWorkers, 3000);
-        logins.push({ c, ...r, mainMs: perLogin('main'), poolMs: perLogin('pool'), raw: (before + after) / 2, rawBefore: before, rawAfter: after, cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n), sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n), faults: (minflt(server.pid!) - flt0) / Math.max(1, r.n) });
+        logins.push({
+          c,
+          ...r,
+          mainMs: perLogin('main'),
+          poolMs: perLogin('pool'),
+          raw: (before + after) / 2,
+          rawBefore: before,
+          rawAfter: after,
+          cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n),
+          sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n),
+          faults: (minflt(server.pid!) - flt0) / Math.max(1, r.n),
+        });
       }
     if (process.env.BENCH_ONLY === 'login') {
-      console.log(JSON.stringify({ raw1, raw2, logins: logins.map((l) => ({ c: l.c, rate: +l.rate.toFixed(1), raw: +l.raw.toFixed(1), pct: Math.round((l.rate / l.raw) * 100), p50: +l.p50.toFixed(1), cpuMs: +l.cpuMs.toFixed(2), mainMs: +l.mainMs.toFixed(2), poolMs: +l.poolMs.toFixed(2), sysMs: +(l as any).sysMs.toFixed(2), faults: Math.round((l as any).faults) })) }));
+      console.log(
+        JSON.stringify({
+          raw1,
+          raw2,
+          logins: logins.map((l) => ({
+            c: l.c,
+            rate: +l.rate.toFixed(1),
+            raw: +l.raw.toFixed(1),
+            pct: Math.round((l.rate / l.raw) * 100),
+            p50: +l.p50.toFixed(1),
+            cpuMs: +l.cpuMs.toFixed(2),
+            mainMs: +l.mainMs.toFixed(2),
+            poolMs: +l.poolMs.toFixed(2),
+            sysMs: +(l as any).sysMs.toFixed(2),
+            faults: Math.round((l as any).faults),
+          })),
+        }),
+      );
       return;
     }
     console.error('round trips …');
@@ -376,10 +452,16 @@ async function main() {
     const rtClient = process.cpuUsage(rtClient0);
     // which side limits the rate: the server's core, or this load generator's
     const rtBusy = { server: (cpuSeconds(server.pid!) - rtCpu0) / rtSecs, client: (rtClient.user + rtClient.system) / 1e6 / rtSecs };
-    if (process.env.BENCH_ONLY === 'rt') { console.log(JSON.stringify({ ...rt, busy: rtBusy })); return; }
+    if (process.env.BENCH_ONLY === 'rt') {
+      console.log(JSON.stringify({ ...rt, busy: rtBusy }));
+      return;
+    }
     console.error('admin list …');
     const list = adminList(50, 1000);
-    if (only === 'admin') { console.log(JSON.stringify(list)); return; }
+    if (only === 'admin') {
+      console.log(JSON.stringify(list));
+      return;
+    }
     const rss = rssMiB(server.pid!);
     await pool.close();
 
@@ -395,7 +477,14 @@ async function main() {
         l.p99.toFixed(1),
         '≥ 85% of raw',
       ]);
-    rows.push(['executor round trip, no hashing', '32', `${rt.rate.toFixed(0)}/s; server core busy ${(rtBusy.server * 100).toFixed(0)}%, load generator ${(rtBusy.client * 100).toFixed(0)}%`, rt.p50.toFixed(2), rt.p99.toFixed(2), '≥ 3000/s']);
+    rows.push([
+      'executor round trip, no hashing',
+      '32',
+      `${rt.rate.toFixed(0)}/s; server core busy ${(rtBusy.server * 100).toFixed(0)}%, load generator ${(rtBusy.client * 100).toFixed(0)}%`,
+      rt.p50.toFixed(2),
+      rt.p99.toFixed(2),
+      '≥ 3000/s',
+    ]);
     rows.push(['admin: 100 of 10,000 stages, search + ordering', '1', '', list.p50.toFixed(2), list.p99.toFixed(2), 'p99 < 15 ms']);
     rows.push(['resident memory after the run', '', `${rss.toFixed(0)} MiB`, '', '', '< 150 MiB']);
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -404,7 +493,8 @@ async function main() {
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
-    if (!process.env.BENCH_KEEP) fs.rmSync(DIR, { recursive: true, force: true }); else console.error('kept', DIR);
+    if (!process.env.BENCH_KEEP) fs.rmSync(DIR, { recursive: true, force: true });
+    else console.error('kept', DIR);
   }
 }
 

@@ -37,7 +37,11 @@ function pluginOf(file: string): { kind: string; folder: string } | undefined {
 }
 
 const DOMAINS = ['users', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db'].map((d) => `src/${d}/`);
-const BROWSER_MAY_IMPORT = [/^src\/stages\/[^/]+\/(ui|challenge)\.ts$/, /^src\/flows\/engine\/challenge-types\.ts$/, /^src\/rest\/schema\.ts$/];
+const BROWSER_MAY_IMPORT = [
+  /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,
+  /^src\/flows\/engine\/challenge-types\.ts$/,
+  /^src\/rest\/schema\.ts$/,
+];
 
 function broken(from: string, to: string): string | undefined {
   if (from.startsWith('src/flows/engine/') && /^src\/(stages|mfa)\/|^src\/flows\/(rest|browser)\//.test(to))
@@ -49,7 +53,8 @@ function broken(from: string, to: string): string | undefined {
   if (b && (!a || a.folder !== b.folder) && a?.kind === b.kind && !to.endsWith('/index.ts') && !schemas)
     return `another ${b.kind === 'stages' ? 'stage' : 'device class'} is reached through its index.ts`;
   if (DOMAINS.some((d) => from.startsWith(d)) && b) return 'domains and conventions do not import plug-ins';
-  if (from.startsWith('src/') && !/^src\/stages\/[^/]+\/ui\.ts$/.test(from) && to.startsWith('web/')) return 'server code does not import the browser tree';
+  if (from.startsWith('src/') && !/^src\/stages\/[^/]+\/ui\.ts$/.test(from) && to.startsWith('web/'))
+    return 'server code does not import the browser tree';
   if (from.startsWith('web/') && to.startsWith('src/') && !BROWSER_MAY_IMPORT.some((re) => re.test(to)))
     return 'the browser tree imports only stage views, challenge schemas and challenge-types from src/';
   return undefined;

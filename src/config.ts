@@ -54,7 +54,16 @@ export interface Config {
   /** a session nobody logged in to (flow state only) ends this long after its last change (ms) */
   sessionAnonymousMs: number;
   /** SMTP settings used by e-mail stages with use_global_settings */
-  email: { host: string; port: number; username: string; password: string; useTls: boolean; useSsl: boolean; from: string; timeoutS: number };
+  email: {
+    host: string;
+    port: number;
+    username: string;
+    password: string;
+    useTls: boolean;
+    useSsl: boolean;
+    from: string;
+    timeoutS: number;
+  };
   /** Twilio's REST API base URL (changed only to point tests at a local fake) */
   twilioApiUrl: string;
   /** authentik's brand title: TOTP issuer, WebAuthn relying-party name, Duo push type, "Contact your … administrator" */

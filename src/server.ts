@@ -69,7 +69,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs, anonymousMs: config.sessionAnonymousMs },
     async (userId, req) => {
       const user = await userById(store.db, userId);
-      await events.emit('logout', { ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}), clientIp: req.ip, context: { reason: 'network binding broken' } });
+      await events.emit('logout', {
+        ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}),
+        clientIp: req.ip,
+        context: { reason: 'network binding broken' },
+      });
     },
     store.adminCache.readsEpoch ? store.adminCache : undefined,
   );
@@ -102,7 +106,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     http: {
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.requestTimeoutMs > 0 ? Math.min(config.headersTimeoutMs, config.requestTimeoutMs) : config.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(...[config.requestTimeoutMs, config.headersTimeoutMs].filter((t) => t > 0), 4000) / 4))),
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(Math.min(...[config.requestTimeoutMs, config.headersTimeoutMs].filter((t) => t > 0), 4000) / 4)),
+      ),
     },
     clientErrorHandler,
     frameworkErrors,
@@ -124,7 +131,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info(
+      { method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 
   // kept admin data (src/db/admin-cache.ts): with PostgreSQL each request first reads the configuration epoch, so
@@ -167,7 +177,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const router = new ApiRouter(app);
   router.audit = (req, action, context) =>
-    events.emit(action, { user: req.caller ? { pk: req.caller.user.id, username: req.caller.user.username, email: req.caller.user.email } : null, clientIp: req.ip, context });
+    events.emit(action, {
+      user: req.caller ? { pk: req.caller.user.id, username: req.caller.user.username, email: req.caller.user.email } : null,
+      clientIp: req.ip,
+      context,
+    });
   registerSharedComponents(router);
   mountRoot(router);
   mountSchema(router);

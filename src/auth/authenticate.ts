@@ -46,14 +46,25 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
   return row && user.is_active ? user : undefined;
 }
 
-const byUsername = perDatabase((db) => hot<{ username: string }, UsersTable>(db, ['username'], (p) => db.selectFrom('users').selectAll().where('username', '=', p.username)));
+const byUsername = perDatabase((db) =>
+  hot<{ username: string }, UsersTable>(db, ['username'], (p) => db.selectFrom('users').selectAll().where('username', '=', p.username)),
+);
 
 /** Tries each backend in order with the user's username; undefined when none accepts. */
-export async function authenticatePassword(svc: Services, username: string, password: string, backends: string[]): Promise<Authenticated | undefined> {
+export async function authenticatePassword(
+  svc: Services,
+  username: string,
+  password: string,
+  backends: string[],
+): Promise<Authenticated | undefined> {
   const [user] = await byUsername(svc.db)({ username });
   for (const backend of backends) {
     const ok =
-      backend === INBUILT_BACKEND ? await inbuilt(svc, user, password) : backend === TOKEN_BACKEND ? await appPassword(svc, user, password) : undefined;
+      backend === INBUILT_BACKEND
+        ? await inbuilt(svc, user, password)
+        : backend === TOKEN_BACKEND
+          ? await appPassword(svc, user, password)
+          : undefined;
     if (ok) return { user: ok, backend };
   }
   return undefined;
@@ -66,9 +77,16 @@ function fieldLookup(svc: Services, field: string, caseInsensitive: boolean): Ho
   const key = `${caseInsensitive ? 'i' : 's'}:${field}`;
   let q = byKey.get(key);
   if (!q) {
-    const expr = field === 'upn' ? (svc.dialect === 'postgres' ? sql`(attributes::jsonb ->> 'upn')` : sql`json_extract(attributes, '$.upn')`) : sql.ref(field);
+    const expr =
+      field === 'upn'
+        ? svc.dialect === 'postgres'
+          ? sql`(attributes::jsonb ->> 'upn')`
+          : sql`json_extract(attributes, '$.upn')`
+        : sql.ref(field);
     const col = caseInsensitive ? sql`lower(${expr})` : expr;
-    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) => svc.db.selectFrom('users').selectAll().where(col, '=', p.v).orderBy('id').limit(1));
+    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) =>
+      svc.db.selectFrom('users').selectAll().where(col, '=', p.v).orderBy('id').limit(1),
+    );
     byKey.set(key, q);
   }
   return q;

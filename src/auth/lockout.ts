@@ -81,7 +81,9 @@ export class Lockout {
           { scope: 'ip', key: p.ip, count: 0, window_start: p.now },
         ])
         .onConflict((oc) =>
-          oc.columns(['scope', 'key']).doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
+          oc
+            .columns(['scope', 'key'])
+            .doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
         ),
     );
     // one row per statement, so a reset never holds one of these rows while waiting for another (no deadlock with

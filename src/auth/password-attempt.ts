@@ -15,7 +15,10 @@ export async function reserveCheck(c: StageCall<unknown>, identifier: string, us
   const attempt = await c.svc.lockout.reserve(identifier, c.clientIp, userId);
   if (attempt.delayMs) await sleep(attempt.delayMs);
   if (!attempt.blocked) return attempt;
-  await c.svc.events.emit('suspicious_request', { clientIp: c.clientIp, context: { reason: 'authentication throttled', identifier, stage: c.stage.name } });
+  await c.svc.events.emit('suspicious_request', {
+    clientIp: c.clientIp,
+    context: { reason: 'authentication throttled', identifier, stage: c.stage.name },
+  });
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'throttled' });
   return undefined;
 }

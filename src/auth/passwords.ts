@@ -55,7 +55,9 @@ async function timed<T>(op: 'hash' | 'verify', p: Argon2Params, work: () => Prom
 }
 
 export async function hashPassword(password: string, p: Argon2Params): Promise<string> {
-  return timed('hash', p, () => hash(password, { algorithm: Algorithm.Argon2id, memoryCost: p.memoryCost, timeCost: p.timeCost, parallelism: p.parallelism }));
+  return timed('hash', p, () =>
+    hash(password, { algorithm: Algorithm.Argon2id, memoryCost: p.memoryCost, timeCost: p.timeCost, parallelism: p.parallelism }),
+  );
 }
 
 export interface VerifyResult {
@@ -88,7 +90,8 @@ async function verifyEncoded(encoded: string, password: string, p: Argon2Params)
   if (encoded.startsWith('pbkdf2_sha256$')) {
     const [, iterStr, salt, expected] = encoded.split('$');
     const iterations = Number(iterStr);
-    if (!salt || !expected || !Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000) return { ok: false, needsRehash: false };
+    if (!salt || !expected || !Number.isInteger(iterations) || iterations < 1 || iterations > 10_000_000)
+      return { ok: false, needsRehash: false };
     const want = Buffer.from(expected, 'base64');
     const got = await pbkdf2Async(password, salt, iterations, want.length || 32, 'sha256');
     const ok = want.length === got.length && timingSafeEqual(want, got);

@@ -12,18 +12,29 @@ export type Hot<P extends Record<string, unknown>, R> = (params: P) => Promise<R
 export type HotWrite<P extends Record<string, unknown>> = (params: P) => Promise<number>;
 
 /** compiles `build` once; returns a function of fresh parameters giving the compiled query to execute */
-function precompiled<P extends Record<string, unknown>, R>(names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<R>) {
+function precompiled<P extends Record<string, unknown>, R>(
+  names: (keyof P & string)[],
+  build: (p: Record<keyof P & string, any>) => Compilable<R>,
+) {
   const marks = Object.fromEntries(names.map((n) => [n, `\u0000hot:${n}\u0000`])) as Record<keyof P & string, string>;
   const compiled = build(marks).compile();
   const order = compiled.parameters.map((p) => {
     const name = names.find((n) => marks[n] === p);
     return name === undefined ? { fixed: p } : { name };
   });
-  return (params: P) => CompiledQuery.raw(compiled.sql, order.map((o) => ('name' in o ? params[o.name as keyof P] : o.fixed)));
+  return (params: P) =>
+    CompiledQuery.raw(
+      compiled.sql,
+      order.map((o) => ('name' in o ? params[o.name as keyof P] : o.fixed)),
+    );
 }
 
 /** `build` receives placeholder values (one per named parameter) and must use each exactly where it belongs */
-export function hot<P extends Record<string, unknown>, R>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<R>): Hot<P, R> {
+export function hot<P extends Record<string, unknown>, R>(
+  db: DB,
+  names: (keyof P & string)[],
+  build: (p: Record<keyof P & string, any>) => Compilable<R>,
+): Hot<P, R> {
   const query = precompiled(names, build);
   return async (params) => (await db.executeQuery<R>(query(params))).rows;
 }
@@ -42,7 +53,11 @@ export function perDatabase<T>(make: (db: DB) => T): (db: DB) => T {
 }
 
 /** as `hot`, for an UPDATE or DELETE whose caller needs to know how many rows it changed */
-export function hotWrite<P extends Record<string, unknown>>(db: DB, names: (keyof P & string)[], build: (p: Record<keyof P & string, any>) => Compilable<unknown>): HotWrite<P> {
+export function hotWrite<P extends Record<string, unknown>>(
+  db: DB,
+  names: (keyof P & string)[],
+  build: (p: Record<keyof P & string, any>) => Compilable<unknown>,
+): HotWrite<P> {
   const query = precompiled(names, build);
   return async (params) => Number((await db.executeQuery(query(params))).numAffectedRows ?? 0);
 }

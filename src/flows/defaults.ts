@@ -29,7 +29,10 @@ async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
   }
   const stage_uuid = randomUUID();
   await tx.insertInto('stages').values({ stage_uuid, name: seed.name, kind: seed.kind }).execute();
-  await tx.insertInto(def.table as 'stages').values({ stage_uuid, ...apiToRow(props, values) } as never).execute();
+  await tx
+    .insertInto(def.table as 'stages')
+    .values({ stage_uuid, ...apiToRow(props, values) } as never)
+    .execute();
   return stage_uuid;
 }
 
@@ -67,7 +70,11 @@ export async function ensureDefaultFlows(db: DB) {
     [
       // show_matched_user off: the next challenge shows what was typed, never the matched account's username or
       // initials, so an existing and an unknown identifier look the same (the API default stays authentik's true)
-      { kind: 'identificationstage', name: 'default-authentication-identification', fields: { user_fields: ['username', 'email'], show_matched_user: false } },
+      {
+        kind: 'identificationstage',
+        name: 'default-authentication-identification',
+        fields: { user_fields: ['username', 'email'], show_matched_user: false },
+      },
       {
         kind: 'passwordstage',
         name: 'default-authentication-password',

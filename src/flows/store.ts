@@ -36,7 +36,12 @@ export const bindingDefaults = (target: string, stage: string, order: number) =>
 
 /** Binds `stage` to `flow` after the flow's last binding, unless it is bound there already. */
 export async function appendBinding(tx: Tx, flow: string, stage: string): Promise<void> {
-  const existing = await tx.selectFrom('flow_bindings').select('fsb_uuid').where('target', '=', flow).where('stage', '=', stage).executeTakeFirst();
+  const existing = await tx
+    .selectFrom('flow_bindings')
+    .select('fsb_uuid')
+    .where('target', '=', flow)
+    .where('stage', '=', stage)
+    .executeTakeFirst();
   if (existing) return;
   const last = await tx
     .selectFrom('flow_bindings')

@@ -62,10 +62,15 @@ async function writeBootstrapToken(db: DB, userId: number, key: string, log: Boo
       .where('managed', '=', BOOTSTRAP_TOKEN_MANAGED)
       .executeTakeFirst();
     if (token) {
-      if (token.key_hash !== keyHash) await tx.updateTable('tokens').set(storedKey(secrets, key)).where('token_uuid', '=', token.token_uuid).execute();
+      if (token.key_hash !== keyHash)
+        await tx.updateTable('tokens').set(storedKey(secrets, key)).where('token_uuid', '=', token.token_uuid).execute();
       return;
     }
-    const taken = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', BOOTSTRAP_TOKEN_IDENTIFIER).executeTakeFirst();
+    const taken = await tx
+      .selectFrom('tokens')
+      .select('token_uuid')
+      .where('identifier', '=', BOOTSTRAP_TOKEN_IDENTIFIER)
+      .executeTakeFirst();
     await insertToken(tx, secrets, {
       identifier: taken ? `${BOOTSTRAP_TOKEN_IDENTIFIER}-${randomBytes(4).toString('hex')}` : BOOTSTRAP_TOKEN_IDENTIFIER,
       key,
@@ -87,7 +92,11 @@ export async function bootstrap(db: DB, cfg: Config, log: BootstrapLog = silent)
     const password = cfg.bootstrapPassword ? await hashPassword(cfg.bootstrapPassword, cfg.argon2) : undefined;
     try {
       userId = await db.transaction().execute(async (tx) => {
-        const id = await insertUser(tx, { username: 'akadmin', name: 'authentik Default Admin', email: cfg.bootstrapEmail ?? '' }, password);
+        const id = await insertUser(
+          tx,
+          { username: 'akadmin', name: 'authentik Default Admin', email: cfg.bootstrapEmail ?? '' },
+          password,
+        );
         await tx.insertInto('user_groups').values({ user_id: id, group_uuid: group }).execute();
         return id;
       });

@@ -21,7 +21,14 @@ export function mountRoot(router: ApiRouter) {
       doc: { operationId: 'admin_version_retrieve', tag: 'admin', response: 'Version' },
       handler: async (req) => {
         requireCaller(req);
-        return { version_current: VERSION, version_latest: VERSION, version_latest_valid: true, build_hash: '', outdated: false, outpost_outdated: false };
+        return {
+          version_current: VERSION,
+          version_latest: VERSION,
+          version_latest_valid: true,
+          build_hash: '',
+          outdated: false,
+          outpost_outdated: false,
+        };
       },
     },
   });

@@ -17,12 +17,16 @@ const SALT = Buffer.from('keystage secrets v1', 'utf8');
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
-const derive = (secretKey: string, info: string) => Buffer.from(hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), SALT, Buffer.from(info, 'utf8'), 32));
+const derive = (secretKey: string, info: string) =>
+  Buffer.from(hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), SALT, Buffer.from(info, 'utf8'), 32));
 const keyId = (secretKey: string) => derive(secretKey, 'keystage/key-id').subarray(0, 4).toString('hex');
 
 /** a stored secret that cannot be decrypted: written under a secret key this process does not have, or altered */
 export class SecretUnreadable extends Error {
-  constructor(readonly field: string, readonly keyId: string | undefined) {
+  constructor(
+    readonly field: string,
+    readonly keyId: string | undefined,
+  ) {
     super(
       keyId
         ? `${field} holds a secret encrypted under another secret key (key id ${keyId}): set KEYSTAGE_SECRET_KEY to that key, or list it in KEYSTAGE_SECRET_KEY_PREVIOUS`

@@ -5,7 +5,11 @@ import type { DB } from '../db/index.js';
 export async function getOrCreateSetting(db: DB, key: string, make: () => string): Promise<string> {
   const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
   if (row) return row.value;
-  await db.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('settings')
+    .values({ key, value: make() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   const again = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
   return again.value;
 }
@@ -23,7 +27,11 @@ export interface InstanceSettings {
 export async function loadInstanceSettings(db: DB, configuredSecret: string | undefined): Promise<InstanceSettings> {
   const installId = await getOrCreateSetting(db, 'install_id', () => randomUUID());
   if (configuredSecret === undefined)
-    return { installId, secretKey: await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')), generatedKey: undefined };
+    return {
+      installId,
+      secretKey: await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')),
+      generatedKey: undefined,
+    };
   const generated = await db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirst();
   return { installId, secretKey: configuredSecret, generatedKey: generated?.value };
 }

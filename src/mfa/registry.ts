@@ -13,14 +13,7 @@ import { smsClass } from './sms/index.js';
 import { emailClass } from './email/index.js';
 
 /** in the order of authentik's DeviceClasses choices: the validation stage's `device_classes` and its default */
-export const deviceClasses: DeviceClass[] = [
-  staticClass,
-  totpClass,
-  webauthnClass,
-  duoClass,
-  smsClass,
-  emailClass,
-];
+export const deviceClasses: DeviceClass[] = [staticClass, totpClass, webauthnClass, duoClass, smsClass, emailClass];
 
 /** the ids: the one list of device classes the API accepts */
 export const DEVICE_CLASSES: readonly string[] = deviceClasses.map((k) => k.id);

@@ -73,6 +73,9 @@ export async function reserveSend(db: DB, cfg: MfaSendConfig, r: SendRequest): P
     taken.push([scope, key]);
   }
   // counters whose window has long passed are of no use
-  await db.deleteFrom('mfa_sends').where('window_start', '<', new Date(Date.now() - 2 * cfg.windowMs).toISOString()).execute();
+  await db
+    .deleteFrom('mfa_sends')
+    .where('window_start', '<', new Date(Date.now() - 2 * cfg.windowMs).toISOString())
+    .execute();
   return true;
 }

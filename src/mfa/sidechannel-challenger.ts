@@ -25,7 +25,16 @@ export function sideChannelChallenger<Row extends SideChannelColumns>(o: {
       const nonce = (c.ctx.sideChannelNonce ??= newNonce());
       const d = devices.find((x) => x.id === deviceId);
       if (!d) return undefined;
-      if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: o.table, deviceId: d.id, nonce, ip: c.clientIp, identifier: user.username }))) return SEND_LIMIT_MESSAGE;
+      if (
+        !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
+          table: o.table,
+          deviceId: d.id,
+          nonce,
+          ip: c.clientIp,
+          identifier: user.username,
+        }))
+      )
+        return SEND_LIMIT_MESSAGE;
       await o.send(v, d, nonce);
       return undefined;
     },
@@ -33,7 +42,8 @@ export function sideChannelChallenger<Row extends SideChannelColumns>(o: {
       const { c } = v;
       const nonce = c.ctx.sideChannelNonce;
       if (!nonce) return undefined;
-      for (const d of devices) if (await consumeCode(c.svc.db, o.table, d, c.svc.secretKey, nonce, code as string, o.factor(v))) return { device: d };
+      for (const d of devices)
+        if (await consumeCode(c.svc.db, o.table, d, c.svc.secretKey, nonce, code as string, o.factor(v))) return { device: d };
       return undefined;
     },
   };

@@ -31,14 +31,29 @@ const hmac = (secret: string, nonce: string, code: string) => createHmac('sha256
 export const attemptKey = (nonce: string) => createHash('sha256').update(nonce).digest('hex');
 
 /** a fresh code for the device, valid for `ttlMs`, usable only by the flow holding `nonce`; returns it for sending */
-export async function issueCode(db: DB, table: SideChannelTable, id: number, secretKey: string, nonce: string, ttlMs: number): Promise<string> {
+export async function issueCode(
+  db: DB,
+  table: SideChannelTable,
+  id: number,
+  secretKey: string,
+  nonce: string,
+  ttlMs: number,
+): Promise<string> {
   const code = newCode();
   const now = new Date();
-  const row = { device_table: table, device_id: id, attempt: attemptKey(nonce), token_hash: hmac(secretKey, nonce, code), valid_until: new Date(now.getTime() + ttlMs).toISOString() };
+  const row = {
+    device_table: table,
+    device_id: id,
+    attempt: attemptKey(nonce),
+    token_hash: hmac(secretKey, nonce, code),
+    valid_until: new Date(now.getTime() + ttlMs).toISOString(),
+  };
   await db
     .insertInto('mfa_codes')
     .values(row)
-    .onConflict((oc) => oc.columns(['device_table', 'device_id', 'attempt']).doUpdateSet({ token_hash: row.token_hash, valid_until: row.valid_until }))
+    .onConflict((oc) =>
+      oc.columns(['device_table', 'device_id', 'attempt']).doUpdateSet({ token_hash: row.token_hash, valid_until: row.valid_until }),
+    )
     .execute();
   // expired codes of any device are of no use to anyone
   await db.deleteFrom('mfa_codes').where('valid_until', '<', now.toISOString()).execute();
@@ -46,7 +61,15 @@ export async function issueCode(db: DB, table: SideChannelTable, id: number, sec
 }
 
 /** true when `code` is the device's current code for this flow and unexpired; the code is spent */
-export async function consumeCode(db: DB, table: SideChannelTable, d: SideChannelDevice, secretKey: string, nonce: string, code: string, factor: number): Promise<boolean> {
+export async function consumeCode(
+  db: DB,
+  table: SideChannelTable,
+  d: SideChannelDevice,
+  secretKey: string,
+  nonce: string,
+  code: string,
+  factor: number,
+): Promise<boolean> {
   const token = code.trim();
   if (!/^\d{6}$/.test(token) || isThrottled(d, factor)) return false;
   const attempt = attemptKey(nonce);

@@ -22,7 +22,10 @@ type Db = Kysely<Database> | Transaction<Database>;
 export async function recordFailure(db: Db, table: DeviceTable, id: number) {
   await db
     .updateTable(table as 'totp_devices')
-    .set((eb) => ({ throttling_failure_timestamp: new Date().toISOString(), throttling_failure_count: eb('throttling_failure_count', '+', 1) }))
+    .set((eb) => ({
+      throttling_failure_timestamp: new Date().toISOString(),
+      throttling_failure_count: eb('throttling_failure_count', '+', 1),
+    }))
     .where('id', '=', id)
     .execute();
 }

@@ -18,7 +18,9 @@ export interface Caller {
   csrf?: string;
 }
 
-export type SessionResolver = (req: FastifyRequest) => Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined>;
+export type SessionResolver = (
+  req: FastifyRequest,
+) => Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined>;
 
 declare module 'fastify' {
   interface FastifyRequest {

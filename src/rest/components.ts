@@ -12,7 +12,9 @@ const ro = { readOnly: true };
 export function registerSharedComponents(router: ApiRouter) {
   router.component('Pagination', {
     type: 'object',
-    properties: Object.fromEntries(['next', 'previous', 'count', 'current', 'total_pages', 'start_index', 'end_index'].map((k) => [k, { type: 'number' }])),
+    properties: Object.fromEntries(
+      ['next', 'previous', 'count', 'current', 'total_pages', 'start_index', 'end_index'].map((k) => [k, { type: 'number' }]),
+    ),
     required: ['next', 'previous', 'count', 'current', 'total_pages', 'start_index', 'end_index'],
   });
   router.component('ValidationError', {
@@ -53,10 +55,20 @@ export function registerSharedComponents(router: ApiRouter) {
   router.component('Cache', { type: 'object', properties: { count: { type: 'integer', ...ro } }, required: ['count'] });
   router.component('PartialGroup', {
     type: 'object',
-    properties: { pk: { type: 'string', format: 'uuid', ...ro }, num_pk: { type: 'integer', ...ro }, name: str, is_superuser: { type: 'boolean' }, attributes: { type: 'object', additionalProperties: {} } },
+    properties: {
+      pk: { type: 'string', format: 'uuid', ...ro },
+      num_pk: { type: 'integer', ...ro },
+      name: str,
+      is_superuser: { type: 'boolean' },
+      attributes: { type: 'object', additionalProperties: {} },
+    },
     required: ['name', 'num_pk', 'pk'],
   });
-  router.component('Role', { type: 'object', properties: { pk: { type: 'string', format: 'uuid', ...ro }, name: str }, required: ['name', 'pk'] });
+  router.component('Role', {
+    type: 'object',
+    properties: { pk: { type: 'string', format: 'uuid', ...ro }, name: str },
+    required: ['name', 'pk'],
+  });
   router.component('WebAuthnDeviceType', {
     type: 'object',
     properties: { aaguid: { type: 'string', format: 'uuid' }, description: str, icon: { type: 'string', nullable: true } },
@@ -84,7 +96,11 @@ export function registerSharedComponents(router: ApiRouter) {
   router.component('UserSelf', userSelf);
   router.component('SessionUser', {
     type: 'object',
-    properties: { user: { $ref: '#/components/schemas/UserSelf' }, original: { $ref: '#/components/schemas/UserSelf' }, users: { type: 'array', items: { $ref: '#/components/schemas/UserSelf' } } },
+    properties: {
+      user: { $ref: '#/components/schemas/UserSelf' },
+      original: { $ref: '#/components/schemas/UserSelf' },
+      users: { type: 'array', items: { $ref: '#/components/schemas/UserSelf' } },
+    },
     required: ['user', 'users'],
   });
   router.component('Config', {

@@ -24,7 +24,21 @@ import { isUuid, normalizeUuid } from './validate.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type QLValue = string | number | boolean | null;
-type CmpOp = '=' | '!=' | '>' | '>=' | '<' | '<=' | '~' | '!~' | 'startswith' | 'not startswith' | 'endswith' | 'not endswith' | 'in' | 'not in';
+type CmpOp =
+  | '='
+  | '!='
+  | '>'
+  | '>='
+  | '<'
+  | '<='
+  | '~'
+  | '!~'
+  | 'startswith'
+  | 'not startswith'
+  | 'endswith'
+  | 'not endswith'
+  | 'in'
+  | 'not in';
 
 export type QLNode =
   | { kind: 'logical'; op: 'and' | 'or'; left: QLNode; right: QLNode }
@@ -32,7 +46,7 @@ export type QLNode =
 
 /** A searchable field: `column` is a trusted column reference (from code, never from the query). */
 export type QLField =
-  | { type: 'str'; column: string; /** `=`/`in` values that are UUIDs are normalised first */ uuid?: boolean }
+  | { type: 'str'; column: string /** `=`/`in` values that are UUIDs are normalised first */; uuid?: boolean }
   | { type: 'bool'; column: string; nullable?: boolean }
   | { type: 'datetime'; column: string; nullable?: boolean }
   /** a JSON object stored as TEXT; reached as `<field>.<key>[.<key>…]` and compared with strings */
@@ -62,7 +76,9 @@ const STRING = /"((?:\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4}|[^"\\\n\r\u2028\u2029])*)"/
 const OPERATOR = /!=|!~|>=|<=|=|~|>|<|\(|\)|,/y;
 
 function unescapeString(s: string): string {
-  return s.replace(/\\(u[0-9A-Fa-f]{4}|["\\/bfnrt])/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e));
+  return s.replace(/\\(u[0-9A-Fa-f]{4}|["\\/bfnrt])/g, (_, e: string) =>
+    e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e,
+  );
 }
 
 export function lex(input: string): Tok[] {
@@ -210,7 +226,14 @@ function parseTimestamp(v: string): string {
   if (m) {
     const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(Number) as number[];
     const date = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!));
-    if (date.getUTCFullYear() === y && date.getUTCMonth() === mo! - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === s)
+    if (
+      date.getUTCFullYear() === y &&
+      date.getUTCMonth() === mo! - 1 &&
+      date.getUTCDate() === d &&
+      date.getUTCHours() === h &&
+      date.getUTCMinutes() === mi &&
+      date.getUTCSeconds() === s
+    )
       return date.toISOString();
   }
   throw new DjangoQLError(`not a timestamp in "YYYY-MM-DD HH:MM" format: ${JSON.stringify(v)}`);
@@ -256,7 +279,8 @@ function compileCmp(node: Extract<QLNode, { kind: 'cmp' }>, fields: Record<strin
     }
   }
   if (field.type === 'bool' && base !== '=' && base !== 'in') throw new DjangoQLError('booleans take =, != and in');
-  if (field.type === 'datetime' && (base === 'startswith' || base === 'endswith')) throw new DjangoQLError('timestamps take no startswith/endswith');
+  if (field.type === 'datetime' && (base === 'startswith' || base === 'endswith'))
+    throw new DjangoQLError('timestamps take no startswith/endswith');
 
   if (field.type === 'str' && field.uuid) prepare = (v) => (typeof v === 'string' && isUuid(v) ? normalizeUuid(v) : v);
   if (field.type === 'bool') prepare = (v) => (v ? 1 : 0);

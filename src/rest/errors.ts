@@ -103,8 +103,15 @@ export class JsonParseError extends ParseError {
     const at = /at position (\d+)/.exec(message);
     const position = at ? Number(at[1]) : /Unexpected end of JSON input/.test(message) ? text.length : undefined;
     // V8 quotes the start of the input in some messages ("Unexpected token 'x', "{…" is not valid JSON"): cut it
-    const description = message.replace(/,\s*".*$/s, '').replace(/\s*\(line \d+ column \d+\)$/, '').slice(0, 120) || 'Invalid JSON';
-    return new JsonParseError(position === undefined ? description : description.replace(/ at position \d+$/, '') + ` at position ${position}`, position);
+    const description =
+      message
+        .replace(/,\s*".*$/s, '')
+        .replace(/\s*\(line \d+ column \d+\)$/, '')
+        .slice(0, 120) || 'Invalid JSON';
+    return new JsonParseError(
+      position === undefined ? description : description.replace(/ at position \d+$/, '') + ` at position ${position}`,
+      position,
+    );
   }
 }
 
@@ -148,10 +155,15 @@ const NOT_FOUND_HTML =
 /** the database is unreachable or went away mid-query (pg reports some of these without a code) */
 export function isDbConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY'].includes(code))
+  if (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003', 'SQLITE_BUSY'].includes(code)
+  )
     return true;
   const message = String((err as { message?: unknown })?.message ?? '');
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|read ECONNRESET/i.test(message);
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|read ECONNRESET/i.test(
+    message,
+  );
 }
 
 /**
@@ -175,7 +187,9 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
   const detail = status === 408 ? 'Request timed out.' : status === 431 ? 'Request headers too large.' : 'Malformed request.';
   const body = JSON.stringify({ detail });
   if (socket.writable)
-    socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   socket.destroy();
 }
 
@@ -187,11 +201,11 @@ export function installErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     let e: ApiError;
     if (err instanceof ApiError) e = err;
-    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      e = new UnsupportedMediaType(String(req.headers['content-type'] ?? ''));
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new UnsupportedMediaType(String(req.headers['content-type'] ?? ''));
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
       e = new PayloadTooLarge('Request body exceeded the maximum allowed size.');
-    else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') e = new ParseError('JSON parse error - Request body size did not match Content-Length');
+    else if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+      e = new ParseError('JSON parse error - Request body size did not match Content-Length');
     else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new ParseError('JSON parse error - Expecting value: line 1 column 1 (char 0)');
     else if (isDbConnectionError(err)) e = new ServiceUnavailable('The database is unavailable; try again shortly.');
     // other framework or Node errors of the request (bad URL encoding, aborted body, …): DRF's generic text, never

@@ -28,7 +28,8 @@ export const scriptNonce = () => randomBytes(16).toString('base64');
  * (`strict-dynamic`): a captcha stage's provider script from its `js_url`, and the provider's own further scripts.
  * `'self'` is the fallback for browsers without CSP 3. No plugins, no `<base>` elsewhere, no framing.
  */
-export const pageCsp = (nonce: string) => `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'`;
+export const pageCsp = (nonce: string) =>
+  `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'`;
 
 /** HTML without scripts of its own (error pages) */
 const STATIC_HTML_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; base-uri 'self'; frame-ancestors 'none'";

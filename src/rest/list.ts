@@ -21,11 +21,14 @@ export type FilterSpec =
   | { type: 'enum'; column: string; values: readonly string[] }
   | { type: 'fk'; column: string; ref: Ref }
   /** repeated key; rows related (through `exists`) to any of the given pks */
-  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool>; /** values are names, not UUIDs */ byName?: boolean }
+  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool> /** values are names, not UUIDs */; byName?: boolean }
   /** parses the (possibly repeated) values; returns messages for a 400 or a condition */
   | {
       type: 'custom';
-      parse: (values: string[], dialect: 'sqlite' | 'postgres') => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined };
+      parse: (
+        values: string[],
+        dialect: 'sqlite' | 'postgres',
+      ) => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined };
     };
 
 export interface ListSpec {
@@ -237,7 +240,10 @@ async function countOf(db: DB, spec: ListSpec, q: QB): Promise<number> {
  * rows by key instead of a count and a scan past the offset; undefined when the list is longer than MAX_KEPT_KEYS.
  */
 async function keptOrderedKeys(db: DB, spec: ListSpec, ordered: QB): Promise<readonly unknown[] | undefined> {
-  const keys = ordered.clearSelect().select(sql.ref(spec.pk).as(KEY)).limit(MAX_KEPT_KEYS + 1);
+  const keys = ordered
+    .clearSelect()
+    .select(sql.ref(spec.pk).as(KEY))
+    .limit(MAX_KEPT_KEYS + 1);
   const list = await cachedAdminData(
     db,
     queryKey('keys', keys),
@@ -253,7 +259,10 @@ async function keptOrderedKeys(db: DB, spec: ListSpec, ordered: QB): Promise<rea
 /** the rows with these keys, in the keys' order (`base`: no filters, they chose the keys already) */
 async function rowsByKeys(spec: ListSpec, base: QB, keys: readonly unknown[]): Promise<Record<string, unknown>[]> {
   if (!keys.length) return [];
-  const rows = (await base.select(sql.ref(spec.pk).as(KEY)).where(sql.ref(spec.pk), 'in', keys as unknown[]).execute()) as Record<string, unknown>[];
+  const rows = (await base
+    .select(sql.ref(spec.pk).as(KEY))
+    .where(sql.ref(spec.pk), 'in', keys as unknown[])
+    .execute()) as Record<string, unknown>[];
   const byKey = new Map(rows.map((r) => [r[KEY], r]));
   // (the key column stays on the rows: renderers copy the fields they know)
   return keys.flatMap((k) => {
@@ -289,7 +298,9 @@ export async function paginate<R, T>(
   const page = pageReq === 'last' ? totalPages : pageReq;
   if (page > totalPages) throw NotFound.invalidPage();
   const offset = (page - 1) * size;
-  const rows = (keys ? await rowsByKeys(spec, spec.byKeys!(db), keys.slice(offset, offset + size)) : await ordered.limit(size).offset(offset).execute()) as R[];
+  const rows = (
+    keys ? await rowsByKeys(spec, spec.byKeys!(db), keys.slice(offset, offset + size)) : await ordered.limit(size).offset(offset).execute()
+  ) as R[];
   const results = await render(rows);
   const start = count === 0 ? 0 : (page - 1) * size + 1;
   return {

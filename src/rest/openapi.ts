@@ -35,7 +35,12 @@ export function buildOpenApi(router: ApiRouter): Record<string, unknown> {
       tags: [op.tag],
       parameters: [
         ...op.pathParams.map((pp) => ({ in: 'path', name: pp.name, required: true, schema: pp.schema })),
-        ...(op.query ?? []).map((q) => ({ in: 'query', name: q.name, schema: q.schema, ...(q.explode ? { explode: true, style: 'form' } : {}) })),
+        ...(op.query ?? []).map((q) => ({
+          in: 'query',
+          name: q.name,
+          schema: q.schema,
+          ...(q.explode ? { explode: true, style: 'form' } : {}),
+        })),
       ],
       ...(op.body ? { requestBody: { required: !!op.bodyRequired, ...jsonBody(op.body) } } : {}),
       responses,
@@ -74,7 +79,8 @@ export function mountSchema(router: ApiRouter) {
         }
         const format = (req.query as Record<string, string>).format;
         const accept = String(req.headers.accept ?? '');
-        if (format === 'json' || (format !== 'yaml' && /json/.test(accept))) return reply.type('application/vnd.oai.openapi+json').send(cache.json);
+        if (format === 'json' || (format !== 'yaml' && /json/.test(accept)))
+          return reply.type('application/vnd.oai.openapi+json').send(cache.json);
         return reply.type('application/vnd.oai.openapi').send(cache.yaml);
       },
     },

@@ -155,7 +155,9 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
 
   const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
     const ctx: WriteCtx = { db, caller, mode, req };
-    const selfId = existing ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number) : undefined;
+    const selfId = existing
+      ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number)
+      : undefined;
     const data = await validateBody(def.props, req.body, { mode, db, selfId });
     if (def.validate) await def.validate(data, ctx, existing);
     const key = await db.transaction().execute(async (tx) => {
@@ -167,7 +169,12 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     return out;
   };
 
-  const audit = async (req: FastifyRequest, action: 'model_created' | 'model_updated' | 'model_deleted', key: string | number, obj: unknown) => {
+  const audit = async (
+    req: FastifyRequest,
+    action: 'model_created' | 'model_updated' | 'model_deleted',
+    key: string | number,
+    obj: unknown,
+  ) => {
     const o = (obj ?? {}) as Record<string, unknown>;
     const name = String(o.name ?? o.identifier ?? o.username ?? o.slug ?? key);
     await router.audit?.(req, action, { model: { app: 'keystage', model_name: def.model.toLowerCase(), pk: String(o.pk ?? key), name } });
@@ -179,7 +186,12 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   const routes: Partial<Record<Method, RouteDef>> = {};
   if (ops.has('list'))
     routes.get = {
-      doc: { operationId: `${p}_list`, tag: def.tag, query: [...listQueryParams(def.list), ...(def.extraQuery ?? [])], response: `Paginated${def.component}List` },
+      doc: {
+        operationId: `${p}_list`,
+        tag: def.tag,
+        query: [...listQueryParams(def.list), ...(def.extraQuery ?? [])],
+        response: `Paginated${def.component}List`,
+      },
       handler: async (req) => {
         const caller = authorizeList(req);
         return paginate(db, scoped(def.select(db), caller), def.list, req.query as Query, (rows: Row[]) => def.render(db, rows, req));
@@ -187,7 +199,14 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     };
   if (ops.has('create'))
     routes.post = {
-      doc: { operationId: `${p}_create`, tag: def.tag, body: `${def.component}Request`, bodyRequired: true, response: def.component, status: 201 },
+      doc: {
+        operationId: `${p}_create`,
+        tag: def.tag,
+        body: `${def.component}Request`,
+        bodyRequired: true,
+        response: def.component,
+        status: 201,
+      },
       handler: async (req, reply) => {
         const caller = requireCaller(req);
         if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
@@ -245,7 +264,11 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       `${detail}/used_by`,
       {
         get: {
-          doc: { operationId: `${p}_used_by_list`, tag: def.tag, response: { type: 'array', items: { $ref: '#/components/schemas/UsedBy' } } },
+          doc: {
+            operationId: `${p}_used_by_list`,
+            tag: def.tag,
+            response: { type: 'array', items: { $ref: '#/components/schemas/UsedBy' } },
+          },
           handler: async (req) => {
             const { row } = await load(req);
             return def.usedBy ? def.usedBy(db, row) : [];

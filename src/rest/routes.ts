@@ -61,7 +61,11 @@ export interface AuditedModel {
 export class ApiRouter {
   readonly operations: Operation[] = [];
   /** records an audit event for an API request (every admin write, password set, secret view, …) */
-  audit?: (req: FastifyRequest, action: 'model_created' | 'model_updated' | 'model_deleted' | 'password_set' | 'secret_view' | 'secret_rotate', context: Record<string, unknown>) => Promise<void>;
+  audit?: (
+    req: FastifyRequest,
+    action: 'model_created' | 'model_updated' | 'model_deleted' | 'password_set' | 'secret_view' | 'secret_rotate',
+    context: Record<string, unknown>,
+  ) => Promise<void>;
   readonly components: Record<string, TSchema | Record<string, unknown>> = {};
 
   constructor(

@@ -46,8 +46,7 @@ export const S = {
   float: (o: Opts = {}) => Type.Number({ format: 'double', ...o }),
   uuid: (o: Opts = {}) => Type.String({ format: 'uuid', ...o }),
   datetime: (o: Opts = {}) => Type.String({ format: 'date-time', ...o }),
-  enumOf: <T extends string>(values: readonly T[], o: Opts = {}) =>
-    Type.Unsafe<T>({ type: 'string', enum: [...values], ...o }),
+  enumOf: <T extends string>(values: readonly T[], o: Opts = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...o }),
   /** nullable foreign key to another object */
   fk: (ref: Ref, o: Opts = {}) => Type.Unsafe<string | null>({ type: 'string', format: 'uuid', nullable: true, 'x-ref': ref, ...o }),
   /** foreign key to an integer primary key */

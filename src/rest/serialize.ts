@@ -44,7 +44,8 @@ function fieldsOf(cache: WeakMap<Props, Field[]>, props: Props, keep: (s: TSchem
 /** Copies the readable, column-backed fields of a row into a response object (computed fields are added by callers). */
 export function rowToApi(props: Props, row: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, s] of fieldsOf(readable, props, (s) => !s.writeOnly && !s['x-computed'])) out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
+  for (const [k, s] of fieldsOf(readable, props, (s) => !s.writeOnly && !s['x-computed']))
+    out[k] = fromColumn(s, (row as Record<string, unknown>)[k]);
   return out;
 }
 

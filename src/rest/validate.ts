@@ -14,7 +14,24 @@ export type Mode = 'create' | 'update' | 'partial';
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const TRUE_VALUES = new Set<unknown>(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1, true]);
-const FALSE_VALUES = new Set<unknown>(['f', 'F', 'n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF', '0', 0, false]);
+const FALSE_VALUES = new Set<unknown>([
+  'f',
+  'F',
+  'n',
+  'N',
+  'no',
+  'No',
+  'NO',
+  'false',
+  'False',
+  'FALSE',
+  'off',
+  'Off',
+  'OFF',
+  '0',
+  0,
+  false,
+]);
 export const MAX_LIST_ITEMS = 1000;
 export const MAX_STRING = 65536;
 
@@ -50,8 +67,7 @@ function coerceString(s: TSchema, v: unknown): Result {
   else return fail('Not a valid string.');
   if (!s['x-no-trim']) str = str.trim();
   if (str === '' && (s.minLength ?? 0) >= 1) return fail('This field may not be blank.');
-  if (s.maxLength !== undefined && str.length > s.maxLength)
-    return fail(`Ensure this field has no more than ${s.maxLength} characters.`);
+  if (s.maxLength !== undefined && str.length > s.maxLength) return fail(`Ensure this field has no more than ${s.maxLength} characters.`);
   if (str.length > MAX_STRING) return fail(`Ensure this field has no more than ${MAX_STRING} characters.`);
   if (s.minLength !== undefined && s.minLength > 1 && str.length < s.minLength)
     return fail(`Ensure this field has at least ${s.minLength} characters.`);

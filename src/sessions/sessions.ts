@@ -102,7 +102,16 @@ export class Sessions {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first
     // (a request holding the row lets go of it in the same statement)
     this.update = hot<
-      { key: string; last_seen: string; user_id: number | null; data: string; expires: string; last_ip: string; last_user_agent: string; release: number },
+      {
+        key: string;
+        last_seen: string;
+        user_id: number | null;
+        data: string;
+        expires: string;
+        last_ip: string;
+        last_user_agent: string;
+        release: number;
+      },
       unknown
     >(db, ['key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'release'], (p) =>
       db
@@ -120,17 +129,25 @@ export class Sessions {
     );
     // a flow request takes its session's row for itself (a lease, so a dead node's hold ends) and reads it in one
     // statement; with PostgreSQL the configuration epoch comes along, as with byKeyWithEpoch
-    this.acquire = hot<{ key: string; now: string; until: string }, SessionsTable & { config_epoch?: number | string }>(db, ['key', 'now', 'until'], (p) => {
-      const q = db
-        .updateTable('sessions')
-        .set({ lock_until: p.until })
-        .where('session_key', '=', p.key)
-        .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
-        .returningAll();
-      return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
-    });
-    this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) => db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key));
-    this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) => db.selectFrom('sessions').selectAll().where('session_key', '=', p.key));
+    this.acquire = hot<{ key: string; now: string; until: string }, SessionsTable & { config_epoch?: number | string }>(
+      db,
+      ['key', 'now', 'until'],
+      (p) => {
+        const q = db
+          .updateTable('sessions')
+          .set({ lock_until: p.until })
+          .where('session_key', '=', p.key)
+          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
+          .returningAll();
+        return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
+      },
+    );
+    this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) =>
+      db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key),
+    );
+    this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) =>
+      db.selectFrom('sessions').selectAll().where('session_key', '=', p.key),
+    );
     // PostgreSQL: one row always, the epoch and the session's columns (null when there is no such session)
     this.byKeyWithEpoch = config
       ? hot<{ key: string }, Nullable<SessionsTable> & { config_epoch: number | string }>(db, ['key'], (p) =>
@@ -178,7 +195,11 @@ export class Sessions {
   }
 
   /** the stored session's data when it may still be used by this request (its idle clock refreshed), else undefined */
-  private async alive(key: string, row: { expires: string; last_seen: string | null; data: string; user_id: number | null }, req: FastifyRequest): Promise<SessionData | undefined> {
+  private async alive(
+    key: string,
+    row: { expires: string; last_seen: string | null; data: string; user_id: number | null },
+    req: FastifyRequest,
+  ): Promise<SessionData | undefined> {
     const now = Date.now();
     const lastSeen = row.last_seen ? new Date(row.last_seen).getTime() : now;
     const data = JSON.parse(row.data) as SessionData;
@@ -193,7 +214,11 @@ export class Sessions {
       return undefined;
     }
     if (now - lastSeen > TOUCH_EVERY_MS)
-      await this.db.updateTable('sessions').set({ last_seen: new Date(now).toISOString() }).where('session_key', '=', key).execute();
+      await this.db
+        .updateTable('sessions')
+        .set({ last_seen: new Date(now).toISOString() })
+        .where('session_key', '=', key)
+        .execute();
     return data;
   }
 
@@ -228,7 +253,16 @@ export class Sessions {
         const row = opts.exclusive ? await this.lockRow(key) : await this.stored(key);
         const data = row && (await this.alive(key, row, req));
         if (row && data)
-          return { key, userId: row.user_id, data, expires: new Date(row.expires), dirty: false, stored: row.data, lockedKey: opts.exclusive ? key : undefined, endTurn };
+          return {
+            key,
+            userId: row.user_id,
+            data,
+            expires: new Date(row.expires),
+            dirty: false,
+            stored: row.data,
+            lockedKey: opts.exclusive ? key : undefined,
+            endTurn,
+          };
       } catch (e) {
         endTurn?.();
         throw e;
@@ -256,7 +290,10 @@ export class Sessions {
     };
     if (before) {
       let timer: NodeJS.Timeout | undefined;
-      const waited = await Promise.race([before.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), LOCK_WAIT_MS)))]);
+      const waited = await Promise.race([
+        before.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), LOCK_WAIT_MS))),
+      ]);
       clearTimeout(timer);
       if (!waited) {
         endTurn();
@@ -289,7 +326,8 @@ export class Sessions {
       const stored = await this.stored(key);
       if (!stored) return undefined;
       if (Date.now() >= deadline) throw new SessionBusyError();
-      if (stored.lock_until && stored.lock_until >= new Date().toISOString()) await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+      if (stored.lock_until && stored.lock_until >= new Date().toISOString())
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
     }
   }
 
@@ -346,7 +384,11 @@ export class Sessions {
       .where('sessions.session_key', '=', key)
       .executeTakeFirst();
     if (!row || !row.is_active) return undefined;
-    const data = await this.alive(key, { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data, user_id: row.id }, req);
+    const data = await this.alive(
+      key,
+      { expires: row.session_expires, last_seen: row.session_last_seen, data: row.session_data, user_id: row.id },
+      req,
+    );
     if (!data) return undefined;
     const { session_expires: _e, session_data: _d, session_last_seen: _l, ...user } = row;
     return { user: user as UsersTable, sessionKey: key, csrf: data.csrf };
@@ -383,7 +425,16 @@ export class Sessions {
       if (!renamed) await this.upsert(row);
     } else {
       const release = s.lockedKey === row.session_key;
-      await this.update({ key: row.session_key, last_seen: row.last_seen, user_id: row.user_id, data: row.data, expires: row.expires, last_ip: row.last_ip, last_user_agent: row.last_user_agent, release: release ? 1 : 0 });
+      await this.update({
+        key: row.session_key,
+        last_seen: row.last_seen,
+        user_id: row.user_id,
+        data: row.data,
+        expires: row.expires,
+        last_ip: row.last_ip,
+        last_user_agent: row.last_user_agent,
+        release: release ? 1 : 0,
+      });
       if (release) s.lockedKey = undefined;
     }
     s.dirty = false;
@@ -402,13 +453,7 @@ export class Sessions {
    * Logs `userId` in: a NEW session key and CSRF token (the anonymous key is never reused), the old row deleted,
    * the flow state carried over. Both happen when the request saves the session (once, with the rest of the step).
    */
-  async login(
-    s: Session,
-    userId: number,
-    expires: Date,
-    cookieMaxAge: number | undefined,
-    binding?: string,
-  ) {
+  async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, binding?: string) {
     const old = s.key;
     const cap = Date.now() + this.limits.maxAgeMs;
     s.key = undefined;

@@ -41,7 +41,11 @@ export function mountAllStages(router: ApiRouter, db: DB) {
   // the static path must be registered before the parametric one shares its prefix (fastify prefers static anyway)
   router.route('/stages/all/types', {
     get: {
-      doc: { operationId: 'stages_all_types_list', tag: 'stages', response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } } },
+      doc: {
+        operationId: 'stages_all_types_list',
+        tag: 'stages',
+        response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
+      },
       handler: async (req) => {
         requireCaller(req);
         return stageTypes

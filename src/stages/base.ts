@@ -49,14 +49,23 @@ export async function flowSets(db: DB, stageIds: string[]): Promise<Map<string, 
 }
 
 /** Base `Stage` objects for rows of the stages table. */
-export async function renderBaseStages(db: DB, rows: { stage_uuid: string; name: string; kind: string }[], byKind: (k: string) => StageDef | undefined) {
-  const sets = await flowSets(db, rows.map((r) => r.stage_uuid));
+export async function renderBaseStages(
+  db: DB,
+  rows: { stage_uuid: string; name: string; kind: string }[],
+  byKind: (k: string) => StageDef | undefined,
+) {
+  const sets = await flowSets(
+    db,
+    rows.map((r) => r.stage_uuid),
+  );
   return rows.map((r) => {
     const def = byKind(r.kind);
     return {
       pk: r.stage_uuid,
       name: r.name,
-      ...(def ? metaOf(def) : { component: '', verbose_name: 'Stage', verbose_name_plural: 'Stages', meta_model_name: 'authentik_flows.stage' }),
+      ...(def
+        ? metaOf(def)
+        : { component: '', verbose_name: 'Stage', verbose_name_plural: 'Stages', meta_model_name: 'authentik_flows.stage' }),
       flow_set: sets.get(r.stage_uuid) ?? [],
     };
   });
@@ -79,7 +88,13 @@ export async function stageUsedBy(db: DB, stage: { stage_uuid: string; kind: str
     out.push({ app: 'authentik_flows', model_name: 'flow', pk: b.flow_uuid, name: `Flow ${b.name} (${b.slug})`, action: 'cascade_many' });
   }
   for (const b of bindings)
-    out.push({ app: 'authentik_flows', model_name: 'flowstagebinding', pk: b.fsb_uuid, name: `Flow-stage binding #${b.order} to ${b.flow_uuid}`, action: 'cascade' });
+    out.push({
+      app: 'authentik_flows',
+      model_name: 'flowstagebinding',
+      pk: b.fsb_uuid,
+      name: `Flow-stage binding #${b.order} to ${b.flow_uuid}`,
+      action: 'cascade',
+    });
   for (const def of all) {
     for (const [field, s] of Object.entries(def.fields)) {
       const ref = s['x-ref'] as { table: string; kind?: string } | undefined;
@@ -105,7 +120,8 @@ export async function stageUsedBy(db: DB, stage: { stage_uuid: string; kind: str
       .where('j.stage_uuid' as 'stages.stage_uuid', '=', stage.stage_uuid)
       .orderBy('j.position' as 'stages.name')
       .execute();
-    for (const r of rows as unknown as Record<string, string>[]) out.push({ ...describe(r), pk: r[m.target.column]!, action: 'cascade_many' });
+    for (const r of rows as unknown as Record<string, string>[])
+      out.push({ ...describe(r), pk: r[m.target.column]!, action: 'cascade_many' });
   }
   return out;
 }
@@ -113,6 +129,10 @@ export async function stageUsedBy(db: DB, stage: { stage_uuid: string; kind: str
 /** how a forward many-to-many target is named in used_by (authentik's model names and __str__) */
 const FORWARD: Record<string, (row: Record<string, string>) => Omit<UsedBy, 'pk' | 'action'>> = {
   stages: (r) => ({ app: 'authentik_flows', model_name: 'stage', name: `Stage ${r.name}` }),
-  webauthn_device_types: (r) => ({ app: 'authentik_stages_authenticator_webauthn', model_name: 'webauthndevicetype', name: `WebAuthn device type ${r.description} (${r.aaguid})` }),
+  webauthn_device_types: (r) => ({
+    app: 'authentik_stages_authenticator_webauthn',
+    model_name: 'webauthndevicetype',
+    name: `WebAuthn device type ${r.description} (${r.aaguid})`,
+  }),
   sources: (r) => ({ app: 'authentik_core', model_name: 'source', name: r.name! }),
 };

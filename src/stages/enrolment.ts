@@ -17,7 +17,12 @@ export async function enrolmentUser(c: StageCall<unknown>): Promise<UsersTable |
  * A device enrolled in a setup stage is audited as authentik audits a created model: `model_created`, by the
  * device's owner, with the device (app, model_name, pk, name) in the context.
  */
-export async function deviceEnrolled(c: StageCall<unknown>, user: UsersTable, cls: string, device: { id: number; name: string }): Promise<void> {
+export async function deviceEnrolled(
+  c: StageCall<unknown>,
+  user: UsersTable,
+  cls: string,
+  device: { id: number; name: string },
+): Promise<void> {
   const d = deviceClass(cls);
   if (!d) throw new Error(`no device class ${cls}`);
   await c.svc.events.emit('model_created', {

@@ -96,7 +96,10 @@ async function writeM2M(tx: Tx, def: StageDef, stageId: string, data: Record<str
   for (const [field, m] of Object.entries(def.m2m ?? {})) {
     const ids = data[field] as string[] | undefined | null;
     if (ids === undefined || ids === null) continue;
-    await tx.deleteFrom(m.table as 'stages').where('stage_uuid', '=', stageId).execute();
+    await tx
+      .deleteFrom(m.table as 'stages')
+      .where('stage_uuid', '=', stageId)
+      .execute();
     const unique = [...new Set(ids)];
     if (unique.length)
       await tx
@@ -115,11 +118,7 @@ export function stageFilters(def: StageDef): Record<string, FilterSpec> {
 /** `exists` condition for filtering stages by a junction-table list */
 export const m2mExists = (m: { table: string }) => (eb: any, ids: string[]) =>
   eb.exists(
-    eb
-      .selectFrom(`${m.table} as j`)
-      .select(sql`1`.as('one'))
-      .whereRef('j.stage_uuid', '=', 's.stage_uuid')
-      .where('j.target', 'in', ids),
+    eb.selectFrom(`${m.table} as j`).select(sql`1`.as('one')).whereRef('j.stage_uuid', '=', 's.stage_uuid').where('j.target', 'in', ids),
   );
 
 export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef<Row> {
@@ -146,7 +145,11 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
         name: 's.name',
         pk: 's.stage_uuid',
         // secrets (write-only) are not orderable: sorting by them would let a caller compare stored values
-        ...Object.fromEntries(ownColumns(def).filter((c) => !def.fields[c]!['x-json'] && !def.fields[c]!.writeOnly).map((c) => [c, `t.${c}`])),
+        ...Object.fromEntries(
+          ownColumns(def)
+            .filter((c) => !def.fields[c]!['x-json'] && !def.fields[c]!.writeOnly)
+            .map((c) => [c, `t.${c}`]),
+        ),
       },
       defaultOrdering: ['name'],
       pk: 's.stage_uuid',
@@ -161,18 +164,34 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     },
     insert: async (tx, data, ctx) => {
       const stage_uuid = randomUUID();
-      await tx.insertInto('stages').values({ stage_uuid, name: data.name as string, kind: def.kind }).execute();
+      await tx
+        .insertInto('stages')
+        .values({ stage_uuid, name: data.name as string, kind: def.kind })
+        .execute();
       const cols = sealSecrets(def, secretsOf(ctx.db), apiToRow(def.fields, pickColumns(def, data)));
-      await tx.insertInto(def.table as 'stages').values({ stage_uuid, ...cols } as never).execute();
+      await tx
+        .insertInto(def.table as 'stages')
+        .values({ stage_uuid, ...cols } as never)
+        .execute();
       await writeM2M(tx, def, stage_uuid, data);
       await applyFlowSet(tx, stage_uuid, flowSetsByRequest.get(ctx.req));
       return stage_uuid;
     },
     update: async (tx, existing, data, ctx) => {
       const id = existing.stage_uuid;
-      if (data.name !== undefined) await tx.updateTable('stages').set({ name: data.name as string }).where('stage_uuid', '=', id).execute();
+      if (data.name !== undefined)
+        await tx
+          .updateTable('stages')
+          .set({ name: data.name as string })
+          .where('stage_uuid', '=', id)
+          .execute();
       const cols = sealSecrets(def, secretsOf(ctx.db), apiToRow(def.fields, pickColumns(def, data)));
-      if (Object.keys(cols).length) await tx.updateTable(def.table as 'stages').set(cols as never).where('stage_uuid', '=', id).execute();
+      if (Object.keys(cols).length)
+        await tx
+          .updateTable(def.table as 'stages')
+          .set(cols as never)
+          .where('stage_uuid', '=', id)
+          .execute();
       await writeM2M(tx, def, id, data);
       await applyFlowSet(tx, id, flowSetsByRequest.get(ctx.req));
       return id;
@@ -215,8 +234,15 @@ function targetsOf(db: DB, table: string, id: string): Promise<{ target: string 
   if (!perDb) targetQueries.set(db, (perDb = new Map()));
   let q = perDb.get(table);
   if (!q) {
-    q = hot<{ id: string }, { target: string }>(db, ['id'], (p) =>
-      db.selectFrom(table as 'stages').select('target' as never).where('stage_uuid', '=', p.id).orderBy('position' as never) as never,
+    q = hot<{ id: string }, { target: string }>(
+      db,
+      ['id'],
+      (p) =>
+        db
+          .selectFrom(table as 'stages')
+          .select('target' as never)
+          .where('stage_uuid', '=', p.id)
+          .orderBy('position' as never) as never,
     );
     perDb.set(table, q);
   }
@@ -237,6 +263,7 @@ async function readStageConfig<C>(db: DB, def: StageDef, stageUuid: string): Pro
   const links: Record<string, string[]> = {};
   for (const [field, m] of Object.entries(def.m2m ?? {})) links[field] = (await targetsOf(db, m.table, stageUuid)).map((r) => r.target);
   const config = rowToConfig(stageProps(def), row);
-  for (const c of secretColumns(def)) if (typeof config[c] === 'string') config[c] = secretsOf(db).open(`${def.table}.${c}`, config[c] as string);
+  for (const c of secretColumns(def))
+    if (typeof config[c] === 'string') config[c] = secretsOf(db).open(`${def.table}.${c}`, config[c] as string);
   return { ...config, pk: row.stage_uuid, name: row.name, ...links } as C;
 }

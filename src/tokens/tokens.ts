@@ -58,7 +58,12 @@ export const tokenProps: Props = {
   pk: S.ro(S.uuid()),
   // authentik's ManagedSerializer: shown, never written through the API (a sent value is ignored)
   managed: S.ro(S.str({ nullable: true })),
-  identifier: S.str({ maxLength: 255, pattern: SLUG_PATTERN, 'x-slug': 'drf', 'x-unique': { table: 'tokens', column: 'identifier', self: 'identifier', message: 'Token with this identifier already exists.' } }),
+  identifier: S.str({
+    maxLength: 255,
+    pattern: SLUG_PATTERN,
+    'x-slug': 'drf',
+    'x-unique': { table: 'tokens', column: 'identifier', self: 'identifier', message: 'Token with this identifier already exists.' },
+  }),
   intent: S.enumOf(INTENTS, { 'x-optional': true }),
   user: S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true }),
   user_obj: S.ro(Type.Unsafe({ $ref: '#/components/schemas/User', 'x-computed': true })),
@@ -75,7 +80,11 @@ export const storedKey = (secrets: Secrets, key: string) => ({ key: secrets.seal
 /** the key of a token row, decrypted */
 export const tokenKey = (secrets: Secrets, row: Pick<TokensTable, 'key'>) => secrets.open('tokens.key', row.key);
 
-export async function insertToken(tx: Tx, secrets: Secrets, values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string }): Promise<string> {
+export async function insertToken(
+  tx: Tx,
+  secrets: Secrets,
+  values: Omit<TokensTable, 'token_uuid' | 'key' | 'key_hash'> & { key?: string },
+): Promise<string> {
   const key = values.key ?? generateKey();
   await tx
     .insertInto('tokens')
@@ -118,10 +127,15 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       defaultOrdering: ['identifier', 'expires'],
       pk: 'tokens.token_uuid',
     },
-    select: (db) => db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').selectAll('tokens').select('tokens.token_uuid as pk'),
+    select: (db) =>
+      db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').selectAll('tokens').select('tokens.token_uuid as pk'),
     render: async (db, rows) => {
       const ids = [...new Set(rows.map((r) => r.user_id))];
-      const users = ids.length ? ((await db.selectFrom('users').selectAll().select('id as pk').where('id', 'in', ids).execute()) as (UsersTable & { pk: number })[]) : [];
+      const users = ids.length
+        ? ((await db.selectFrom('users').selectAll().select('id as pk').where('id', 'in', ids).execute()) as (UsersTable & {
+            pk: number;
+          })[])
+        : [];
       const rendered = await renderUsers(db, users, installId);
       const byId = new Map(rendered.map((u) => [u.pk, u]));
       return rows.map((r) => ({ ...rowToApi(tokenProps, r), user: r.user_id, user_obj: byId.get(r.user_id) }));
@@ -141,14 +155,16 @@ export function tokenResource(installId: string): ResourceDef<Row> {
         data.expiring = attrs[USER_ATTRIBUTE_TOKEN_EXPIRING] !== false;
       }
       const intent = (data.intent ?? existing?.intent) as string;
-      if (data.intent !== undefined && intent !== 'api' && intent !== 'app_password') throw ValidationError.field('intent', `Invalid intent ${intent}`);
+      if (data.intent !== undefined && intent !== 'api' && intent !== 'app_password')
+        throw ValidationError.field('intent', `Invalid intent ${intent}`);
       // authentik overwrites an API token's expiry on every write, so an owner cannot push it out by sending `expires`
       if (intent === 'api') data.expires = new Date(Date.now() + DEFAULT_TOKEN_DURATION_MS).toISOString();
       if (intent === 'app_password') {
         const owner = (existing?.user_id ?? data.user) as number;
         const max = Date.now() + (await maximumTokenLifetimeMs(ctx.db, owner));
         // as authentik's model default: an app password created without an expiry expires after the default duration
-        if (!existing && (data.expires === undefined || data.expires === null)) data.expires = new Date(Math.min(Date.now() + DEFAULT_TOKEN_DURATION_MS, max)).toISOString();
+        if (!existing && (data.expires === undefined || data.expires === null))
+          data.expires = new Date(Math.min(Date.now() + DEFAULT_TOKEN_DURATION_MS, max)).toISOString();
         if (typeof data.expires === 'string' && new Date(data.expires).getTime() > max)
           throw ValidationError.field('expires', `Token expires exceeds maximum lifetime (${pythonDatetime(new Date(max))} UTC).`);
       }
@@ -166,7 +182,12 @@ export function tokenResource(installId: string): ResourceDef<Row> {
     update: async (tx, existing, data) => {
       const { user: _user, ...rest } = data;
       const values = apiToRow(tokenProps, rest);
-      if (Object.keys(values).length) await tx.updateTable('tokens').set(values as never).where('token_uuid', '=', existing.token_uuid).execute();
+      if (Object.keys(values).length)
+        await tx
+          .updateTable('tokens')
+          .set(values as never)
+          .where('token_uuid', '=', existing.token_uuid)
+          .execute();
       return (data.identifier as string | undefined) ?? existing.identifier;
     },
     remove: async (tx, existing) => {
@@ -211,10 +232,16 @@ export function mountTokens(router: ApiRouter, svc: Services) {
           if (sent === undefined || sent === null || sent === '') throw new EmptyBadRequest();
           const data = await validateBody({ key: S.wo(S.str({ 'x-no-trim': true, maxLength: 1024 })) }, req.body, { mode: 'create', db });
           const key = data.key as string;
-          if (key.length < MIN_KEY_LENGTH) throw ValidationError.field('key', `Ensure this field has at least ${MIN_KEY_LENGTH} characters.`);
+          if (key.length < MIN_KEY_LENGTH)
+            throw ValidationError.field('key', `Ensure this field has at least ${MIN_KEY_LENGTH} characters.`);
           const stored = storedKey(secretsOf(db), key);
           await db.transaction().execute(async (tx) => {
-            const clash = await tx.selectFrom('tokens').select('token_uuid').where('key_hash', '=', stored.key_hash).where('token_uuid', '<>', row.token_uuid).executeTakeFirst();
+            const clash = await tx
+              .selectFrom('tokens')
+              .select('token_uuid')
+              .where('key_hash', '=', stored.key_hash)
+              .where('token_uuid', '<>', row.token_uuid)
+              .executeTakeFirst();
             if (clash) throw ValidationError.field('key', 'Token with this key already exists.');
             await tx.updateTable('tokens').set(stored).where('token_uuid', '=', row.token_uuid).execute();
           });
@@ -227,5 +254,9 @@ export function mountTokens(router: ApiRouter, svc: Services) {
     param,
   );
   router.component('TokenView', { type: 'object', properties: { key: { type: 'string', readOnly: true } }, required: ['key'] });
-  router.component('TokenSetKeyRequest', { type: 'object', properties: { key: { type: 'string', minLength: 1, writeOnly: true } }, required: ['key'] });
+  router.component('TokenSetKeyRequest', {
+    type: 'object',
+    properties: { key: { type: 'string', minLength: 1, writeOnly: true } },
+    required: ['key'],
+  });
 }

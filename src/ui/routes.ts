@@ -33,7 +33,11 @@ ${body}
 const BACKGROUND_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="1000" viewBox="0 0 1600 1000"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1e3a8a"/><stop offset="1" stop-color="#0f766e"/></linearGradient></defs><rect width="1600" height="1000" fill="url(#g)"/></svg>`;
 const AVATAR_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#9ca3af"/><circle cx="32" cy="24" r="12" fill="#fff"/><rect x="12" y="40" width="40" height="20" rx="10" fill="#fff"/></svg>`;
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+};
 
 export function mountUi(app: FastifyInstance, svc: Services) {
   const { sessions } = svc;
@@ -63,8 +67,15 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     if (!/^[\w.-]+$/.test(file)) return reply.callNotFound();
     const full = path.join(DIST, file);
     if (!fs.existsSync(full)) return reply.callNotFound();
-    return reply.type(TYPES[path.extname(file)] ?? 'application/octet-stream').header('cache-control', 'no-cache').send(fs.createReadStream(full));
+    return reply
+      .type(TYPES[path.extname(file)] ?? 'application/octet-stream')
+      .header('cache-control', 'no-cache')
+      .send(fs.createReadStream(full));
   });
-  app.get('/static/dist/assets/images/flow_background.jpg', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(BACKGROUND_SVG));
-  app.get('/static/dist/assets/images/user_default.png', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(AVATAR_SVG));
+  app.get('/static/dist/assets/images/flow_background.jpg', async (_req, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(BACKGROUND_SVG),
+  );
+  app.get('/static/dist/assets/images/user_default.png', async (_req, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(AVATAR_SVG),
+  );
 }

@@ -16,7 +16,12 @@ export const multi = (column: string, values: readonly string[], label = (v: str
   },
 });
 
-export const membership = (junction: 'user_groups' | 'user_roles', table: 'groups' | 'roles', key: 'group_uuid' | 'role_uuid', by: 'name' | 'pk'): FilterSpec => ({
+export const membership = (
+  junction: 'user_groups' | 'user_roles',
+  table: 'groups' | 'roles',
+  key: 'group_uuid' | 'role_uuid',
+  by: 'name' | 'pk',
+): FilterSpec => ({
   type: 'm2m',
   ref: { table, column: by === 'pk' ? key : 'name' },
   byName: by === 'name',
@@ -46,7 +51,8 @@ export const attributesFilter: FilterSpec = {
     } catch {
       throw new ValidationError(['filter: failed to parse JSON']);
     }
-    if (typeof wanted !== 'object' || wanted === null || Array.isArray(wanted)) throw new ValidationError(['filter: value must be key:value mapping']);
+    if (typeof wanted !== 'object' || wanted === null || Array.isArray(wanted))
+      throw new ValidationError(['filter: value must be key:value mapping']);
     const pairs = Object.entries(wanted as Record<string, unknown>).map(([k, v]) => ({ path: k.split('__'), json: JSON.stringify(v) }));
     if (!pairs.length) return { cond: undefined };
     return {

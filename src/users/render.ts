@@ -12,7 +12,12 @@ export type Row = UsersTable & { pk: number };
 
 export const uidOf = (id: number, installId: string) => createHash('sha256').update(`${id}-${installId}`).digest('hex');
 
-export async function renderUsers(db: DB, rows: Row[], installId: string, opts: { groups: boolean; roles: boolean } = { groups: true, roles: true }) {
+export async function renderUsers(
+  db: DB,
+  rows: Row[],
+  installId: string,
+  opts: { groups: boolean; roles: boolean } = { groups: true, roles: true },
+) {
   const ids = rows.map((r) => r.id);
   const supers = await superuserIds(db, ids);
   const groups = ids.length
@@ -42,7 +47,13 @@ export async function renderUsers(db: DB, rows: Row[], installId: string, opts: 
       is_superuser: supers.has(r.id),
       groups: g.map((x) => x.group_uuid),
       groups_obj: opts.groups
-        ? g.map((x) => ({ pk: x.group_uuid, num_pk: x.num_pk, name: x.name, is_superuser: !!x.is_superuser, attributes: JSON.parse(x.attributes) }))
+        ? g.map((x) => ({
+            pk: x.group_uuid,
+            num_pk: x.num_pk,
+            name: x.name,
+            is_superuser: !!x.is_superuser,
+            attributes: JSON.parse(x.attributes),
+          }))
         : null,
       roles: ro.map((x) => x.role_uuid),
       roles_obj: opts.roles ? ro.map((x) => ({ pk: x.role_uuid, name: x.name })) : null,

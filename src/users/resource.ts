@@ -36,7 +36,9 @@ export function userResource(installId: string): ResourceDef<Row> {
         return cond && (() => cond);
       },
       ordering: Object.fromEntries(
-        ['username', 'date_joined', 'last_updated', 'last_login', 'name', 'email', 'is_active', 'path', 'type', 'uuid'].map((k) => [k, k]).concat([['pk', 'id']]),
+        ['username', 'date_joined', 'last_updated', 'last_login', 'name', 'email', 'is_active', 'path', 'type', 'uuid']
+          .map((k) => [k, k])
+          .concat([['pk', 'id']]),
       ),
       defaultOrdering: ['username'],
       pk: 'id',
@@ -61,7 +63,11 @@ export function userResource(installId: string): ResourceDef<Row> {
     insert: (tx, data) => insertUser(tx, data),
     update: async (tx, existing, data) => {
       const values = { ...apiToRow(userProps, data), last_updated: nowIso() };
-      await tx.updateTable('users').set(values as never).where('id', '=', existing.id).execute();
+      await tx
+        .updateTable('users')
+        .set(values as never)
+        .where('id', '=', existing.id)
+        .execute();
       if (data.is_active === false) await tx.deleteFrom('sessions').where('user_id', '=', existing.id).execute();
       await writeMemberships(tx, existing.id, data);
       return existing.id;

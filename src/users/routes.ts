@@ -35,11 +35,20 @@ export function mountUsers(router: ApiRouter, svc: Services) {
     '/core/users/{id}/set_password',
     {
       post: {
-        doc: { operationId: 'core_users_set_password_create', tag: 'core', body: 'UserPasswordSetRequest', bodyRequired: true, status: 204 },
+        doc: {
+          operationId: 'core_users_set_password_create',
+          tag: 'core',
+          body: 'UserPasswordSetRequest',
+          bodyRequired: true,
+          status: 204,
+        },
         handler: async (req, reply) => {
           requireSuperuser(req);
           const { row } = await load(req);
-          const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, { mode: 'create', db });
+          const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, {
+            mode: 'create',
+            db,
+          });
           const encoded = await hashPassword(data.password as string, cfg.argon2);
           const caller = req.caller!;
           // a caller setting their own password through a session keeps that session; every other one ends

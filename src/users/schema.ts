@@ -2,19 +2,19 @@
 import { Type } from '@sinclair/typebox';
 import { S, type Props } from '../rest/schema.js';
 
-
-
-
-
-
-
 export const USER_TYPES = ['internal', 'external', 'service_account', 'internal_service_account'] as const;
 
 export const userProps: Props = {
   pk: S.ro(Type.Integer()),
-  username: S.str({ maxLength: 150, 'x-unique': { table: 'users', column: 'username', self: 'id', message: 'This field must be unique.' } }),
+  username: S.str({
+    maxLength: 150,
+    'x-unique': { table: 'users', column: 'username', self: 'id', message: 'This field must be unique.' },
+  }),
   name: S.text(),
-  is_active: S.bool({ default: true, description: 'Designates whether this user should be treated as active. Unselect this instead of deleting accounts.' }),
+  is_active: S.bool({
+    default: true,
+    description: 'Designates whether this user should be treated as active. Unselect this instead of deleting accounts.',
+  }),
   last_login: S.datetime({ nullable: true, default: null }),
   date_joined: S.ro(S.datetime()),
   is_superuser: S.ro(S.bool({ 'x-computed': true })),

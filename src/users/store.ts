@@ -15,7 +15,8 @@ export function validatePath(path: string | undefined) {
 export async function writeMemberships(tx: Tx, userId: number, data: Record<string, unknown>) {
   if (Array.isArray(data.groups)) {
     await tx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
-    for (const g of new Set(data.groups as string[])) await tx.insertInto('user_groups').values({ user_id: userId, group_uuid: g }).execute();
+    for (const g of new Set(data.groups as string[]))
+      await tx.insertInto('user_groups').values({ user_id: userId, group_uuid: g }).execute();
   }
   if (Array.isArray(data.roles)) {
     await tx.deleteFrom('user_roles').where('user_id', '=', userId).execute();
@@ -40,7 +41,11 @@ export async function insertUser(tx: Tx, data: Record<string, unknown>, password
     attributes: '{}',
     ...apiToRow(userProps, data),
   };
-  const row = await tx.insertInto('users').values(values as never).returning('id').executeTakeFirstOrThrow();
+  const row = await tx
+    .insertInto('users')
+    .values(values as never)
+    .returning('id')
+    .executeTakeFirstOrThrow();
   await writeMemberships(tx, row.id, data);
   return row.id;
 }

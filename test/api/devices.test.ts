@@ -36,14 +36,22 @@ for (const dialect of dialects()) {
       const row = await srv.app.store.db.selectFrom('totp_devices').select(['key']).where('id', '=', r.body.pk).executeTakeFirstOrThrow();
       // stored encrypted (core/secrets.ts), decrypting to the key the URL carries
       assert.match(row.key, /^enc:v1:[0-9a-f]{8}:/);
-      assert.equal(Buffer.from(decodeBase32IgnorePadding(secret)).toString('hex'), secretsOf(srv.app.store.db).open('totp_devices.key', row.key));
+      assert.equal(
+        Buffer.from(decodeBase32IgnorePadding(secret)).toString('hex'),
+        secretsOf(srv.app.store.db).open('totp_devices.key', row.key),
+      );
       assert.match(generateTOTP(decodeBase32IgnorePadding(secret), 30, 6), /^\d{6}$/);
       const again = await call(srv, 'GET', `/authenticators/admin/totp/${r.body.pk}/`);
       assert.equal('config_url' in again.body, false, 'never shown again');
     });
 
     it('admin creates recovery codes: shown once in clear, stored only as HMACs', async () => {
-      const r = await call(srv, 'POST', '/authenticators/admin/static/', { name: 'Bob codes', user_pk: bob, token_count: 4, token_length: 16 });
+      const r = await call(srv, 'POST', '/authenticators/admin/static/', {
+        name: 'Bob codes',
+        user_pk: bob,
+        token_count: 4,
+        token_length: 16,
+      });
       assert.equal(r.status, 201);
       assertMatches('StaticDevice', r.body);
       assert.equal(r.body.token_set.length, 4);
@@ -61,7 +69,10 @@ for (const dialect of dialects()) {
       const mine = await call(srv, 'POST', '/authenticators/admin/totp/', { name: 'Admin phone' });
       const bobs = await asBob('GET', '/authenticators/totp/');
       assertMatches('PaginatedTOTPDeviceList', bobs.body);
-      assert.deepEqual(bobs.body.results.map((d: { name: string }) => d.name), ['Bob phone']);
+      assert.deepEqual(
+        bobs.body.results.map((d: { name: string }) => d.name),
+        ['Bob phone'],
+      );
       assert.equal((await asBob('GET', `/authenticators/totp/${mine.body.pk}/`)).status, 404);
       assert.equal((await asBob('DELETE', `/authenticators/totp/${mine.body.pk}/`)).status, 404);
       const own = bobs.body.results[0].pk;
@@ -72,7 +83,10 @@ for (const dialect of dialects()) {
       assert.equal((await asBob('GET', '/authenticators/admin/totp/')).status, 403);
       const all = await asBob('GET', '/authenticators/all/');
       assertArrayOf('Device', all.body);
-      assert.deepEqual(all.body.map((d: { type: string }) => d.type).sort(), ['authentik_stages_authenticator_static.StaticDevice', 'authentik_stages_authenticator_totp.TOTPDevice']);
+      assert.deepEqual(all.body.map((d: { type: string }) => d.type).sort(), [
+        'authentik_stages_authenticator_static.StaticDevice',
+        'authentik_stages_authenticator_totp.TOTPDevice',
+      ]);
       assert.equal(typeof all.body[0].pk, 'string');
       assert.equal((await asBob('DELETE', `/authenticators/totp/${own}/`)).status, 204);
       assert.equal((await asBob('GET', '/authenticators/totp/')).body.pagination.count, 0);
@@ -82,13 +96,30 @@ for (const dialect of dialects()) {
       const now = new Date().toISOString();
       await srv.app.store.db
         .insertInto('totp_devices')
-        .values({ user_id: bob, name: 'half-enrolled', confirmed: 0, created: now, last_updated: now, last_used: null, key: '00'.repeat(20), digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .values({
+          user_id: bob,
+          name: 'half-enrolled',
+          confirmed: 0,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          key: '00'.repeat(20),
+          digits: 6,
+          step: 30,
+          t0: 0,
+          drift: 0,
+          last_t: -1,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+        } as never)
         .execute();
       assert.equal((await asBob('GET', '/authenticators/totp/')).body.pagination.count, 0);
       const adminAll = await call(srv, 'GET', `/authenticators/admin/all/?user=${bob}`);
       assertArrayOf('Device', adminAll.body);
       assert.ok(adminAll.body.some((d: { name: string; confirmed: boolean }) => d.name === 'half-enrolled' && !d.confirmed));
-      assert.deepEqual((await call(srv, 'GET', '/authenticators/admin/all/?user=999999')).body, { user: ['Invalid pk "999999" - object does not exist.'] });
+      assert.deepEqual((await call(srv, 'GET', '/authenticators/admin/all/?user=999999')).body, {
+        user: ['Invalid pk "999999" - object does not exist.'],
+      });
       const wa = await call(srv, 'POST', '/authenticators/admin/webauthn/', { name: 'key' });
       assert.equal(wa.status, 400);
       assert.ok(wa.body.non_field_errors[0].includes('authenticator itself'));
@@ -108,9 +139,26 @@ for (const dialect of dialects()) {
 
     it('lists, renames and removes e-mail and SMS devices; creating them through the API is refused', async () => {
       const now = new Date().toISOString();
-      const common = { user_id: 1, stage: null, confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null };
-      await srv.app.store.db.insertInto('email_devices').values({ ...common, name: 'Mail', email: 'admin@example.com' } as never).execute();
-      await srv.app.store.db.insertInto('sms_devices').values({ ...common, name: 'Phone', phone_number: '+15550100' } as never).execute();
+      const common = {
+        user_id: 1,
+        stage: null,
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+        token_hash: null,
+        valid_until: null,
+      };
+      await srv.app.store.db
+        .insertInto('email_devices')
+        .values({ ...common, name: 'Mail', email: 'admin@example.com' } as never)
+        .execute();
+      await srv.app.store.db
+        .insertInto('sms_devices')
+        .values({ ...common, name: 'Phone', phone_number: '+15550100' } as never)
+        .execute();
       const mails = await call(srv, 'GET', '/authenticators/email/');
       assertMatches('PaginatedEmailDeviceList', mails.body);
       assert.equal(mails.body.results[0].email, 'admin@example.com');

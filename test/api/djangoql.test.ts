@@ -59,12 +59,21 @@ for (const dialect of dialects()) {
     const search = async (q: string) => {
       const r = await call(srv, 'GET', `/core/users/?page_size=100&search=${encodeURIComponent(q)}`);
       assert.equal(r.status, 200, `${q}: ${JSON.stringify(r.body)}`);
-      return (r.body.results as { username: string }[]).map((u) => u.username).filter((u) => u.startsWith('ql-')).sort();
+      return (r.body.results as { username: string }[])
+        .map((u) => u.username)
+        .filter((u) => u.startsWith('ql-'))
+        .sort();
     };
     before(async () => {
       srv = await startServer(dialect);
       const users = [
-        { username: 'ql-a', name: 'Alice Ops', email: 'alice@example.com', attributes: { dept: 'ops', level: 3, nested: { k: 'v' } }, last_login: '2024-05-01T10:00:00Z' },
+        {
+          username: 'ql-a',
+          name: 'Alice Ops',
+          email: 'alice@example.com',
+          attributes: { dept: 'ops', level: 3, nested: { k: 'v' } },
+          last_login: '2024-05-01T10:00:00Z',
+        },
         { username: 'ql-b', name: 'Bob', email: 'bob@example.org', is_active: false, attributes: { dept: 'dev', remote: true } },
         { username: 'ql-c', name: 'Carol', email: 'carol@corp.test', type: 'external', path: 'users/ext', attributes: { dept: 'ops' } },
         { username: 'ql-d', name: 'say "hi" 100%', email: 'd@corp.test', attributes: {} },
@@ -100,7 +109,11 @@ for (const dialect of dialects()) {
       assert.deepEqual(await search('last_login ~ "2024-05-01 10"'), ['ql-a']);
       assert.deepEqual(await search('username startswith "ql-" and last_login != None'), ['ql-a']);
       assert.deepEqual(await search('username startswith "ql-" and last_login = None'), ['ql-b', 'ql-c', 'ql-d', 'ql-e']);
-      assert.deepEqual(await search('username startswith "ql-" and last_login != "2024-05-01 10:00"'), ['ql-b', 'ql-c', 'ql-d', 'ql-e'], 'NULL is "not equal"');
+      assert.deepEqual(
+        await search('username startswith "ql-" and last_login != "2024-05-01 10:00"'),
+        ['ql-b', 'ql-c', 'ql-d', 'ql-e'],
+        'NULL is "not equal"',
+      );
       assert.deepEqual(await search('username startswith "ql-" and date_joined > "2000-01-01"'), ['ql-a', 'ql-b', 'ql-c', 'ql-d', 'ql-e']);
       const a = await call(srv, 'GET', '/core/users/?username=ql-a');
       const uuid = a.body.results[0].uuid as string;
@@ -153,7 +166,7 @@ for (const dialect of dialects()) {
         assert.equal(r.status, 200, q);
         assert.equal(r.body.pagination.count, 0, q);
       }
-      assert.equal((await call(srv, 'GET', '/core/users/?search=' + encodeURIComponent("attributes.x'y = \"1\""))).body.pagination.count, 0);
+      assert.equal((await call(srv, 'GET', '/core/users/?search=' + encodeURIComponent('attributes.x\'y = "1"'))).body.pagination.count, 0);
       assert.deepEqual(await search('username = "ql-a"'), ['ql-a'], 'the table is intact');
     });
   });

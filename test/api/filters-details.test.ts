@@ -15,7 +15,12 @@ for (const dialect of dialects()) {
     before(async () => {
       srv = await startServer(dialect);
       const users = [
-        { username: 'attr-a', name: 'A', path: 'Staff/berlin', attributes: { dept: 'ops', level: 3, remote: true, tags: ['x'], nested: { k: 'v' } } },
+        {
+          username: 'attr-a',
+          name: 'A',
+          path: 'Staff/berlin',
+          attributes: { dept: 'ops', level: 3, remote: true, tags: ['x'], nested: { k: 'v' } },
+        },
         { username: 'attr-b', name: 'B', path: 'staff/paris', attributes: { dept: 'ops', level: 4, remote: false } },
         { username: 'attr-c', name: 'C', path: 'Staff', attributes: { dept: 'dev' } },
       ];
@@ -24,7 +29,8 @@ for (const dialect of dialects()) {
     after(async () => srv.close());
 
     it('attributes matches every key exactly, nested keys with __, and bad JSON is a top-level list error', async () => {
-      const q = (o: unknown) => call(srv, 'GET', `/core/users/?attributes=${encodeURIComponent(typeof o === 'string' ? o : JSON.stringify(o))}`);
+      const q = (o: unknown) =>
+        call(srv, 'GET', `/core/users/?attributes=${encodeURIComponent(typeof o === 'string' ? o : JSON.stringify(o))}`);
       assert.deepEqual(usernames(await q({ dept: 'ops' })), ['attr-a', 'attr-b']);
       assert.deepEqual(usernames(await q({ dept: 'ops', level: 4 })), ['attr-b']);
       assert.deepEqual(usernames(await q({ remote: true })), ['attr-a']);
@@ -63,7 +69,10 @@ for (const dialect of dialects()) {
     });
 
     it('a write-only secret (captcha private_key) is not an ordering', async () => {
-      for (const [name, key] of [['cap-z', 'aaa'], ['cap-a', 'zzz']]) {
+      for (const [name, key] of [
+        ['cap-z', 'aaa'],
+        ['cap-a', 'zzz'],
+      ]) {
         assert.equal((await call(srv, 'POST', '/stages/captcha/', { name, public_key: 'p', private_key: key })).status, 201);
       }
       const byKey = await call(srv, 'GET', '/stages/captcha/?ordering=private_key');
@@ -87,7 +96,11 @@ for (const dialect of dialects()) {
       assert.equal(patched.status, 200);
       assert.equal(patched.body.description, 'later');
       assert.ok(near(patched.body.expires), `PATCH kept the server's expiry, not ${patched.body.expires}`);
-      const row = await srv.app.store.db.selectFrom('tokens').select('expires').where('identifier', '=', 'exp-test').executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('tokens')
+        .select('expires')
+        .where('identifier', '=', 'exp-test')
+        .executeTakeFirstOrThrow();
       assert.ok(near(String(row.expires)));
 
       const noKey = await call(srv, 'POST', '/core/tokens/exp-test/set_key/', {});

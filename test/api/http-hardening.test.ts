@@ -15,7 +15,11 @@ for (const dialect of dialects()) {
     let srv: TestServer;
     const logLines: string[] = [];
     before(async () => {
-      srv = await startServer(dialect, { logLevel: 'info', trustedProxies: '127.0.0.1' }, { logStream: { write: (line: string) => void logLines.push(line) } });
+      srv = await startServer(
+        dialect,
+        { logLevel: 'info', trustedProxies: '127.0.0.1' },
+        { logStream: { write: (line: string) => void logLines.push(line) } },
+      );
     });
     after(async () => srv.close());
 
@@ -40,7 +44,13 @@ for (const dialect of dialects()) {
         const u = new URL(srv.url);
         const raw = await new Promise<string>((resolve, reject) => {
           const s = net.connect(Number(u.port), u.hostname, () => {
-            s.write(Buffer.concat([Buffer.from('GET /flows/-/cancel/?next=/'), Buffer.from('ä€', 'utf8'), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]));
+            s.write(
+              Buffer.concat([
+                Buffer.from('GET /flows/-/cancel/?next=/'),
+                Buffer.from('ä€', 'utf8'),
+                Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+              ]),
+            );
           });
           let got = '';
           s.on('data', (d) => (got += d.toString('latin1')));
@@ -54,10 +64,22 @@ for (const dialect of dialects()) {
 
     describe('media types', () => {
       it('application/json; charset=utf-8 is accepted on an API write; other media types are still refused', async () => {
-        const ok = await call(srv, 'POST', '/stages/deny/', { name: 'charset-deny' }, { 'content-type': 'application/json; charset=utf-8' });
+        const ok = await call(
+          srv,
+          'POST',
+          '/stages/deny/',
+          { name: 'charset-deny' },
+          { 'content-type': 'application/json; charset=utf-8' },
+        );
         assert.equal(ok.status, 201);
         assert.equal(ok.body.name, 'charset-deny');
-        const upper = await call(srv, 'PATCH', `/stages/deny/${ok.body.pk}/`, { deny_message: 'no' }, { 'content-type': 'Application/JSON;charset="UTF-8"' });
+        const upper = await call(
+          srv,
+          'PATCH',
+          `/stages/deny/${ok.body.pk}/`,
+          { deny_message: 'no' },
+          { 'content-type': 'Application/JSON;charset="UTF-8"' },
+        );
         assert.equal(upper.status, 200);
         assert.equal(upper.body.deny_message, 'no');
         const text = await call(srv, 'POST', '/stages/deny/', '{"name":"t"}', { 'content-type': 'text/plain; charset=utf-8' });
@@ -93,8 +115,16 @@ for (const dialect of dialects()) {
         const jar = new CookieJar();
         const url = `${srv.api}/flows/executor/${FLOW}/?query=`;
         await jar.fetch(url, { headers: { accept: 'application/json' } });
-        for (const body of [`{"component":"ak-stage-password","password":${secret}}`, `{"password":"${secret}",`, `{"password":"${secret}"} trailing`]) {
-          const res = await jar.fetch(url, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body });
+        for (const body of [
+          `{"component":"ak-stage-password","password":${secret}}`,
+          `{"password":"${secret}",`,
+          `{"password":"${secret}"} trailing`,
+        ]) {
+          const res = await jar.fetch(url, {
+            method: 'POST',
+            headers: { accept: 'application/json', 'content-type': 'application/json' },
+            body,
+          });
           assert.equal(res.status, 200);
           assert.equal(((await res.json()) as { component: string }).component, 'ak-stage-flow-error');
         }
@@ -131,7 +161,10 @@ for (const dialect of dialects()) {
         assert.equal(totp.headers.get('cache-control'), 'no-store');
         assert.equal((await call(srv, 'GET', '/core/users/')).headers.get('cache-control'), 'no-store');
         // refusals of a bad token too
-        assert.equal((await call(srv, 'GET', '/core/users/', undefined, { authorization: 'Bearer nope' })).headers.get('cache-control'), 'no-store');
+        assert.equal(
+          (await call(srv, 'GET', '/core/users/', undefined, { authorization: 'Bearer nope' })).headers.get('cache-control'),
+          'no-store',
+        );
       });
 
       it('HTML pages carry a CSP: scripts from this origin with the page nonce only, no framing', async () => {

@@ -37,8 +37,15 @@ for (const dialect of dialects()) {
       await create('cnt-c', { case_insensitive_matching: true });
       assert.equal(await count('case_insensitive_matching=true'), 3);
       const page = await call(srv, 'GET', '/stages/identification/?search=cnt-&ordering=-name&page_size=2&page=1');
-      assert.deepEqual(page.body.results.map((r: { name: string }) => r.name), ['cnt-c', 'cnt-b'], 'the new stage takes its place in the order');
-      assert.ok(page.body.results.every((r: Record<string, unknown>) => !('__list_key' in r)), 'no internal key in the results');
+      assert.deepEqual(
+        page.body.results.map((r: { name: string }) => r.name),
+        ['cnt-c', 'cnt-b'],
+        'the new stage takes its place in the order',
+      );
+      assert.ok(
+        page.body.results.every((r: Record<string, unknown>) => !('__list_key' in r)),
+        'no internal key in the results',
+      );
       assert.equal(page.body.pagination.next, 2);
       const patched = await call(srv, 'PATCH', `/stages/identification/${a}/`, { case_insensitive_matching: false });
       assert.equal(patched.status, 200);
@@ -56,8 +63,13 @@ for (const dialect of dialects()) {
       assert.equal(await count(''), before);
     });
 
-    it('deleting a flow (which sets the stages\' enrollment_flow to null) changes the filtered count', async () => {
-      const flow = await call(srv, 'POST', '/flows/instances/', { name: 'cnt', slug: 'cnt-enroll', title: 'cnt', designation: 'enrollment' });
+    it("deleting a flow (which sets the stages' enrollment_flow to null) changes the filtered count", async () => {
+      const flow = await call(srv, 'POST', '/flows/instances/', {
+        name: 'cnt',
+        slug: 'cnt-enroll',
+        title: 'cnt',
+        designation: 'enrollment',
+      });
       assert.equal(flow.status, 201);
       await create('cnt-enroll', { enrollment_flow: flow.body.pk });
       assert.equal(await count(`enrollment_flow=${flow.body.pk}`), 1);

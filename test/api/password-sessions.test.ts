@@ -54,7 +54,9 @@ for (const dialect of dialects()) {
     });
 
     it('a superuser setting their own password through a session keeps that session; their others end', async () => {
-      const group = (await srv.app.store.db.selectFrom('groups').select('group_uuid').where('name', '=', ADMIN_GROUP).executeTakeFirstOrThrow()).group_uuid;
+      const group = (
+        await srv.app.store.db.selectFrom('groups').select('group_uuid').where('name', '=', ADMIN_GROUP).executeTakeFirstOrThrow()
+      ).group_uuid;
       const id = await createUser(srv, 'pw-admin', 'admin-password-1', { groups: [group] });
       const here = await loggedIn('pw-admin', 'admin-password-1');
       const elsewhere = await loggedIn('pw-admin', 'admin-password-1');

@@ -8,7 +8,16 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 
 const EXAMPLE_UUID = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
 const FLOW_SET = [
-  { name: 'string', slug: 'string', title: 'string', designation: 'authentication', policy_engine_mode: 'all', compatibility_mode: true, layout: 'stacked', denied_action: 'message_continue' },
+  {
+    name: 'string',
+    slug: 'string',
+    title: 'string',
+    designation: 'authentication',
+    policy_engine_mode: 'all',
+    compatibility_mode: true,
+    layout: 'stacked',
+    denied_action: 'message_continue',
+  },
 ];
 /** stages_captcha_create, as the page's request sample sends it */
 const CAPTCHA_BODY =
@@ -27,9 +36,30 @@ async function raw(srv: TestServer, method: string, path: string, body?: string)
 }
 
 const counts = async (srv: TestServer) => ({
-  stages: Number((await srv.app.store.db.selectFrom('stages').select((eb) => eb.fn.countAll<number>().as('c')).executeTakeFirstOrThrow()).c),
-  flows: Number((await srv.app.store.db.selectFrom('flows').select((eb) => eb.fn.countAll<number>().as('c')).executeTakeFirstOrThrow()).c),
-  bindings: Number((await srv.app.store.db.selectFrom('flow_bindings').select((eb) => eb.fn.countAll<number>().as('c')).executeTakeFirstOrThrow()).c),
+  stages: Number(
+    (
+      await srv.app.store.db
+        .selectFrom('stages')
+        .select((eb) => eb.fn.countAll<number>().as('c'))
+        .executeTakeFirstOrThrow()
+    ).c,
+  ),
+  flows: Number(
+    (
+      await srv.app.store.db
+        .selectFrom('flows')
+        .select((eb) => eb.fn.countAll<number>().as('c'))
+        .executeTakeFirstOrThrow()
+    ).c,
+  ),
+  bindings: Number(
+    (
+      await srv.app.store.db
+        .selectFrom('flow_bindings')
+        .select((eb) => eb.fn.countAll<number>().as('c'))
+        .executeTakeFirstOrThrow()
+    ).c,
+  ),
 });
 
 for (const dialect of dialects()) {
@@ -57,7 +87,12 @@ for (const dialect of dialects()) {
       assert.equal(flow.status, 200);
       assert.deepEqual(flow.body.stages, [r.body.pk]);
       // sending it again (another name) binds to the existing flow instead of creating a second one
-      const again = await raw(srv, 'POST', '/api/v3/stages/captcha/', CAPTCHA_BODY.replace('"name": "string",\n "flow_set"', '"name": "string-2",\n "flow_set"'));
+      const again = await raw(
+        srv,
+        'POST',
+        '/api/v3/stages/captcha/',
+        CAPTCHA_BODY.replace('"name": "string",\n "flow_set"', '"name": "string-2",\n "flow_set"'),
+      );
       assert.equal(again.status, 201);
       assert.equal((await call(srv, 'GET', '/flows/instances/?slug=string')).body.pagination.count, 1);
       const bindings = await call(srv, 'GET', `/flows/bindings/?target=${flow.body.pk}&ordering=order`);
@@ -75,7 +110,8 @@ for (const dialect of dialects()) {
       const r = await raw(srv, 'POST', '/api/v3//stages/identification/', IDENTIFICATION_BODY);
       assert.equal(r.status, 400);
       const missing = `Invalid pk "${EXAMPLE_UUID}" - object does not exist.`;
-      for (const f of ['password_stage', 'captcha_stage', 'enrollment_flow', 'recovery_flow', 'passwordless_flow', 'sources']) assert.deepEqual(r.body[f], [missing], f);
+      for (const f of ['password_stage', 'captcha_stage', 'enrollment_flow', 'recovery_flow', 'passwordless_flow', 'sources'])
+        assert.deepEqual(r.body[f], [missing], f);
       assert.deepEqual(await counts(srv), before);
     });
 
@@ -103,7 +139,15 @@ for (const dialect of dialects()) {
         srv,
         'POST',
         '/api/v3/stages/authenticator/validate/',
-        JSON.stringify({ name: 'string-validate', flow_set: FLOW_SET, not_configured_action: 'skip', device_classes: ['static'], configuration_stages: [EXAMPLE_UUID], last_auth_threshold: 'string', webauthn_user_verification: 'required' }),
+        JSON.stringify({
+          name: 'string-validate',
+          flow_set: FLOW_SET,
+          not_configured_action: 'skip',
+          device_classes: ['static'],
+          configuration_stages: [EXAMPLE_UUID],
+          last_auth_threshold: 'string',
+          webauthn_user_verification: 'required',
+        }),
       );
       assert.equal(bad.status, 400);
       assert.deepEqual(bad.body.last_auth_threshold, ["string is not in the correct format of 'hours=3;minutes=1'."]);
@@ -112,7 +156,15 @@ for (const dialect of dialects()) {
         srv,
         'POST',
         '/api/v3/stages/authenticator/validate/',
-        JSON.stringify({ name: 'string-validate', flow_set: FLOW_SET, not_configured_action: 'skip', device_classes: ['static', 'totp', 'webauthn', 'duo', 'sms'], configuration_stages: [], last_auth_threshold: 'hours=1', webauthn_user_verification: 'required' }),
+        JSON.stringify({
+          name: 'string-validate',
+          flow_set: FLOW_SET,
+          not_configured_action: 'skip',
+          device_classes: ['static', 'totp', 'webauthn', 'duo', 'sms'],
+          configuration_stages: [],
+          last_auth_threshold: 'hours=1',
+          webauthn_user_verification: 'required',
+        }),
       );
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
       assert.deepEqual(ok.body.device_classes, ['static', 'totp', 'webauthn', 'duo', 'sms']);
@@ -141,7 +193,10 @@ for (const dialect of dialects()) {
       const before = await counts(srv);
       const r = await call(srv, 'POST', '/stages/deny/', {
         name: 'flowset-bad',
-        flow_set: [{ name: 'ok', slug: 'fine-slug', title: 'ok', designation: 'authentication' }, { name: 'x', slug: 'not a slug', title: 'x', designation: 'nope' }],
+        flow_set: [
+          { name: 'ok', slug: 'fine-slug', title: 'ok', designation: 'authentication' },
+          { name: 'x', slug: 'not a slug', title: 'x', designation: 'nope' },
+        ],
       });
       assert.equal(r.status, 400);
       assert.deepEqual(r.body.flow_set[0], {});

@@ -11,7 +11,8 @@ import { ADMIN_TOKEN, call, dialects, freshDatabase, startServer, type TestServe
 import { BOOTSTRAP_TOKEN_MANAGED } from '../../src/instance/bootstrap.js';
 
 const ROTATED = 'rotated-bootstrap-token-' + 'r'.repeat(40);
-const as = (srv: TestServer, key: string) => (method: string, path: string, body?: unknown) => call(srv, method, path, body, { authorization: `Bearer ${key}` });
+const as = (srv: TestServer, key: string) => (method: string, path: string, body?: unknown) =>
+  call(srv, method, path, body, { authorization: `Bearer ${key}` });
 
 /** a user with an API token of their own (created by the admin); returns the user's pk and key */
 async function userWithKey(srv: TestServer, username: string, attributes: Record<string, unknown> = {}) {
@@ -36,19 +37,34 @@ for (const dialect of dialects()) {
         assert.equal((await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/')).status, 204);
         const byName = await asAlice('POST', '/core/tokens/', { identifier: 'authentik-bootstrap-token', intent: 'api' });
         assert.equal(byName.status, 201, JSON.stringify(byName.body));
-        const byManaged = await asAlice('POST', '/core/tokens/', { identifier: 'alice-managed', intent: 'api', managed: BOOTSTRAP_TOKEN_MANAGED });
+        const byManaged = await asAlice('POST', '/core/tokens/', {
+          identifier: 'alice-managed',
+          intent: 'api',
+          managed: BOOTSTRAP_TOKEN_MANAGED,
+        });
         assert.equal(byManaged.status, 201, JSON.stringify(byManaged.body));
         assert.equal(byManaged.body.managed, null, 'managed is read-only: the sent value is ignored');
         const patched = await asAlice('PATCH', '/core/tokens/alice-managed/', { managed: BOOTSTRAP_TOKEN_MANAGED });
         assert.equal(patched.status, 200);
         assert.equal(patched.body.managed, null);
         const stored = await srv.app.store.db.selectFrom('tokens').select('managed').where('user_id', '=', alice.pk).execute();
-        assert.deepEqual(stored.map((t) => t.managed), [null, null, null]);
+        assert.deepEqual(
+          stored.map((t) => t.managed),
+          [null, null, null],
+        );
         // a database written before `managed` became read-only: alice's token carries the managed id
-        await srv.app.store.db.updateTable('tokens').set({ managed: BOOTSTRAP_TOKEN_MANAGED }).where('identifier', '=', 'alice-managed').execute();
+        await srv.app.store.db
+          .updateTable('tokens')
+          .set({ managed: BOOTSTRAP_TOKEN_MANAGED })
+          .where('identifier', '=', 'alice-managed')
+          .execute();
 
         const aliceKeys = async () =>
-          Promise.all(['authentik-bootstrap-token', 'alice-managed'].map(async (id) => (await as(srv, alice.key)('GET', `/core/tokens/${id}/view_key/`)).body.key));
+          Promise.all(
+            ['authentik-bootstrap-token', 'alice-managed'].map(
+              async (id) => (await as(srv, alice.key)('GET', `/core/tokens/${id}/view_key/`)).body.key,
+            ),
+          );
         const meAs = async (key: string) => as(srv, key)('GET', '/core/users/me/');
 
         // restart with the same key
@@ -68,7 +84,11 @@ for (const dialect of dialects()) {
         assert.equal(bootstrapRows[0]!.username, 'akadmin');
         assert.match(bootstrapRows[0]!.identifier, /^authentik-bootstrap-token-[0-9a-f]{8}$/, 'the taken identifier is left to alice');
         assert.equal(Number(bootstrapRows[0]!.expiring), 0);
-        assert.equal((await as(srv, alice.key)('GET', '/core/tokens/authentik-bootstrap-token/')).body.user, alice.pk, 'alice keeps her token');
+        assert.equal(
+          (await as(srv, alice.key)('GET', '/core/tokens/authentik-bootstrap-token/')).body.user,
+          alice.pk,
+          'alice keeps her token',
+        );
 
         // the operator rotates the key: akadmin's token takes it, alice's do not
         await srv.close();
@@ -76,7 +96,11 @@ for (const dialect of dialects()) {
         for (const key of await aliceKeys()) assert.notEqual(key, ROTATED);
         assert.equal((await meAs(ROTATED)).body.user.username, 'akadmin');
         assert.equal((await meAs(ADMIN_TOKEN)).status, 403, 'the old key is gone');
-        assert.equal((await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('managed', '=', BOOTSTRAP_TOKEN_MANAGED).execute()).length, 1);
+        assert.equal(
+          (await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('managed', '=', BOOTSTRAP_TOKEN_MANAGED).execute())
+            .length,
+          1,
+        );
       } finally {
         await srv.close();
         await db.drop();
@@ -93,12 +117,20 @@ for (const dialect of dialects()) {
         await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/');
         const { storedKey } = await import('../../src/tokens/tokens.js');
         const { secretsOf } = await import('../../src/instance/secrets.js');
-        await srv.app.store.db.updateTable('tokens').set(storedKey(secretsOf(srv.app.store.db), ROTATED)).where('identifier', '=', 'bob-api').execute();
+        await srv.app.store.db
+          .updateTable('tokens')
+          .set(storedKey(secretsOf(srv.app.store.db), ROTATED))
+          .where('identifier', '=', 'bob-api')
+          .execute();
         await srv.close();
         srv = await start({ bootstrapToken: ROTATED });
         const me = await as(srv, ROTATED)('GET', '/core/users/me/');
         assert.equal(me.body.user.username, 'akadmin');
-        const row = await srv.app.store.db.selectFrom('tokens').select(['user_id']).where('identifier', '=', 'bob-api').executeTakeFirstOrThrow();
+        const row = await srv.app.store.db
+          .selectFrom('tokens')
+          .select(['user_id'])
+          .where('identifier', '=', 'bob-api')
+          .executeTakeFirstOrThrow();
         assert.equal(row.user_id, bob.pk);
         const bobKey = (await as(srv, ROTATED)('GET', '/core/tokens/bob-api/view_key/')).body.key as string;
         assert.notEqual(bobKey, ROTATED);
@@ -117,17 +149,27 @@ for (const dialect of dialects()) {
     });
     after(async () => srv.close());
 
-    it("set_key: superusers only (the owner gets 403); keys shorter than 32 characters are a 400 on `key`", async () => {
+    it('set_key: superusers only (the owner gets 403); keys shorter than 32 characters are a 400 on `key`', async () => {
       const carol = await userWithKey(srv, 'carol');
       const asCarol = as(srv, carol.key);
       assert.equal((await asCarol('POST', '/core/tokens/', { identifier: 'carol-own', intent: 'api' })).status, 201);
       const denied = await asCarol('POST', '/core/tokens/carol-own/set_key/', { key: 'c'.repeat(40) });
-      assert.deepEqual({ status: denied.status, body: denied.body }, { status: 403, body: { detail: 'You do not have permission to perform this action.' } });
-      const before = await srv.app.store.db.selectFrom('tokens').select('key').where('identifier', '=', 'carol-own').executeTakeFirstOrThrow();
+      assert.deepEqual(
+        { status: denied.status, body: denied.body },
+        { status: 403, body: { detail: 'You do not have permission to perform this action.' } },
+      );
+      const before = await srv.app.store.db
+        .selectFrom('tokens')
+        .select('key')
+        .where('identifier', '=', 'carol-own')
+        .executeTakeFirstOrThrow();
       assert.notEqual(before.key, 'c'.repeat(40));
 
       const short = await call(srv, 'POST', '/core/tokens/carol-own/set_key/', { key: 's'.repeat(31) });
-      assert.deepEqual({ status: short.status, body: short.body }, { status: 400, body: { key: ['Ensure this field has at least 32 characters.'] } });
+      assert.deepEqual(
+        { status: short.status, body: short.body },
+        { status: 400, body: { key: ['Ensure this field has at least 32 characters.'] } },
+      );
       const ok = await call(srv, 'POST', '/core/tokens/carol-own/set_key/', { key: 'k'.repeat(32) });
       assert.equal(ok.status, 204);
       assert.equal((await call(srv, 'GET', '/core/tokens/carol-own/view_key/')).body.key, 'k'.repeat(32));
@@ -147,7 +189,10 @@ for (const dialect of dialects()) {
       assert.equal(tooLong.status, 400);
       assert.match(tooLong.body.expires[0], message);
       assert.deepEqual(Object.keys(tooLong.body), ['expires']);
-      assert.equal(await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('identifier', '=', 'dan-app-1').executeTakeFirst(), undefined);
+      assert.equal(
+        await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('identifier', '=', 'dan-app-1').executeTakeFirst(),
+        undefined,
+      );
       assert.equal((await create(capped.pk, 'dan-app-1', hours(1))).status, 201);
       // without an expiry: the default (a day), never beyond the cap
       const dflt = await create(capped.pk, 'dan-app-2');
@@ -169,13 +214,27 @@ for (const dialect of dialects()) {
       assert.ok(Math.abs(new Date(erinDefault.body.expires).getTime() - (Date.now() + 24 * 3_600_000)) < 60_000);
       // a group's attribute counts; the user's own wins over it
       const group = randomUUID();
-      await srv.app.store.db.insertInto('groups').values({ group_uuid: group, num_pk: 4242, name: 'long-tokens', is_superuser: 0, attributes: JSON.stringify({ 'goauthentik.io/user/token-maximum-lifetime': 'days=3' }) }).execute();
+      await srv.app.store.db
+        .insertInto('groups')
+        .values({
+          group_uuid: group,
+          num_pk: 4242,
+          name: 'long-tokens',
+          is_superuser: 0,
+          attributes: JSON.stringify({ 'goauthentik.io/user/token-maximum-lifetime': 'days=3' }),
+        })
+        .execute();
       assert.equal((await call(srv, 'PATCH', `/core/users/${plain.pk}/`, { groups: [group] })).status, 200);
       assert.equal((await call(srv, 'PATCH', `/core/users/${capped.pk}/`, { groups: [group] })).status, 200);
       assert.equal((await create(plain.pk, 'erin-app-3', hours(48))).status, 201);
       assert.equal((await create(capped.pk, 'dan-app-3', hours(48))).status, 400);
       // API tokens keep their server-set expiry
-      const api = await call(srv, 'POST', '/core/tokens/', { identifier: 'dan-api-2', intent: 'api', user: capped.pk, expires: hours(500) });
+      const api = await call(srv, 'POST', '/core/tokens/', {
+        identifier: 'dan-api-2',
+        intent: 'api',
+        user: capped.pk,
+        expires: hours(500),
+      });
       assert.equal(api.status, 201);
       assert.ok(new Date(api.body.expires).getTime() <= Date.now() + 24 * 3_600_000 + 1000);
     });
@@ -192,10 +251,17 @@ for (const dialect of dialects()) {
       const put = await asFrank('PUT', '/core/tokens/frank-own/', { identifier: 'frank-own', intent: 'api', expiring: false });
       assert.equal(put.status, 200, JSON.stringify(put.body));
       assert.equal(put.body.expiring, true, 'nor PUT');
-      const row = await srv.app.store.db.selectFrom('tokens').select('expiring').where('identifier', '=', 'frank-own').executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('tokens')
+        .select('expiring')
+        .where('identifier', '=', 'frank-own')
+        .executeTakeFirstOrThrow();
       assert.equal(Number(row.expiring), 1);
       // a user whose attribute allows non-expiring tokens gets them; the admin may set either
-      assert.equal((await call(srv, 'PATCH', `/core/users/${frank.pk}/`, { attributes: { 'goauthentik.io/user/token-expires': false } })).status, 200);
+      assert.equal(
+        (await call(srv, 'PATCH', `/core/users/${frank.pk}/`, { attributes: { 'goauthentik.io/user/token-expires': false } })).status,
+        200,
+      );
       assert.equal((await as(srv, frank.key)('PATCH', '/core/tokens/frank-own/', { expiring: true })).body.expiring, false);
       assert.equal((await call(srv, 'PATCH', '/core/tokens/frank-own/', { expiring: true })).body.expiring, true);
     });

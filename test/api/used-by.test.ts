@@ -15,7 +15,10 @@ for (const dialect of dialects()) {
 
     it('a validation stage lists its configuration stages and allowed device types; the setup stage its restrictions', async () => {
       const totp = await call(srv, 'POST', '/stages/authenticator/totp/', { name: 'ub-totp', digits: 6 });
-      const webauthn = await call(srv, 'POST', '/stages/authenticator/webauthn/', { name: 'ub-webauthn', device_type_restrictions: [YUBIKEY_5] });
+      const webauthn = await call(srv, 'POST', '/stages/authenticator/webauthn/', {
+        name: 'ub-webauthn',
+        device_type_restrictions: [YUBIKEY_5],
+      });
       assert.equal(webauthn.status, 201, JSON.stringify(webauthn.body));
       const validate = await call(srv, 'POST', '/stages/authenticator/validate/', {
         name: 'ub-validate',
@@ -24,14 +27,27 @@ for (const dialect of dialects()) {
         webauthn_allowed_device_types: [YUBIKEY_5],
       });
       assert.equal(validate.status, 201, JSON.stringify(validate.body));
-      const device = { app: 'authentik_stages_authenticator_webauthn', model_name: 'webauthndevicetype', pk: YUBIKEY_5, name: `WebAuthn device type YubiKey 5 Series (${YUBIKEY_5})`, action: 'cascade_many' };
+      const device = {
+        app: 'authentik_stages_authenticator_webauthn',
+        model_name: 'webauthndevicetype',
+        pk: YUBIKEY_5,
+        name: `WebAuthn device type YubiKey 5 Series (${YUBIKEY_5})`,
+        action: 'cascade_many',
+      };
       const used = await call(srv, 'GET', `/stages/authenticator/validate/${validate.body.pk}/used_by/`);
       assert.equal(used.status, 200);
-      assert.deepEqual(used.body, [{ app: 'authentik_flows', model_name: 'stage', pk: totp.body.pk, name: 'Stage ub-totp', action: 'cascade_many' }, device]);
+      assert.deepEqual(used.body, [
+        { app: 'authentik_flows', model_name: 'stage', pk: totp.body.pk, name: 'Stage ub-totp', action: 'cascade_many' },
+        device,
+      ]);
       const viaAll = await call(srv, 'GET', `/stages/all/${validate.body.pk}/used_by/`);
       assert.deepEqual(viaAll.body, used.body, '/stages/all/ says the same');
       assert.deepEqual((await call(srv, 'GET', `/stages/authenticator/webauthn/${webauthn.body.pk}/used_by/`)).body, [device]);
-      assert.deepEqual((await call(srv, 'GET', `/stages/authenticator/totp/${totp.body.pk}/used_by/`)).body, [], 'the reverse side lists nothing');
+      assert.deepEqual(
+        (await call(srv, 'GET', `/stages/authenticator/totp/${totp.body.pk}/used_by/`)).body,
+        [],
+        'the reverse side lists nothing',
+      );
     });
   });
 }

@@ -13,7 +13,14 @@ const GETS = { sqlite: 10_000, postgres: 1_000 };
 const PARALLEL = 16;
 
 async function sessionRows(srv: TestServer) {
-  return Number((await srv.app.store.db.selectFrom('sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await srv.app.store.db
+        .selectFrom('sessions')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }
 
 for (const dialect of dialects()) {
@@ -55,7 +62,11 @@ for (const dialect of dialects()) {
       assert.equal(pw.body.component, 'ak-stage-password');
       const key = c.cookies.get('authentik_session');
       assert.ok(key, 'progress is kept in a session');
-      const row = await srv.app.store.db.selectFrom('sessions').select(['expires', 'user_id']).where('session_key', '=', key).executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('sessions')
+        .select(['expires', 'user_id'])
+        .where('session_key', '=', key)
+        .executeTakeFirstOrThrow();
       assert.equal(row.user_id, null);
       const left = new Date(row.expires).getTime() - Date.now();
       assert.ok(left > 4 * 60_000 && left <= 5 * 60_000, `anonymous flow state lives the configured 5 minutes (${left} ms left)`);
@@ -65,8 +76,20 @@ for (const dialect of dialects()) {
       const db = srv.app.store.db;
       const past = new Date(Date.now() - 1000).toISOString();
       const future = new Date(Date.now() + 3_600_000).toISOString();
-      const row = (key: string, expires: string) => ({ session_key: key, user_id: null, data: '{}', expires, last_ip: '127.0.0.1', last_user_agent: '', created: past, last_seen: past });
-      await db.insertInto('sessions').values(Array.from({ length: 120 }, (_, i) => row(`expired-${i}`, past))).execute();
+      const row = (key: string, expires: string) => ({
+        session_key: key,
+        user_id: null,
+        data: '{}',
+        expires,
+        last_ip: '127.0.0.1',
+        last_user_agent: '',
+        created: past,
+        last_seen: past,
+      });
+      await db
+        .insertInto('sessions')
+        .values(Array.from({ length: 120 }, (_, i) => row(`expired-${i}`, past)))
+        .execute();
       await db.insertInto('sessions').values(row('still-alive', future)).execute();
       const deleted = await srv.app.services.sessions.purgeExpired(50);
       assert.ok(deleted >= 120, `${deleted} deleted in batches of 50`);

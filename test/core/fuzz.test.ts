@@ -8,12 +8,25 @@ import fc from 'fast-check';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
 
-const TABLES = ['stages', 'flows', 'flow_bindings', 'users', 'tokens', 'user_groups', 'stage_identification', 'stage_captcha', 'stage_password'] as const;
+const TABLES = [
+  'stages',
+  'flows',
+  'flow_bindings',
+  'users',
+  'tokens',
+  'user_groups',
+  'stage_identification',
+  'stage_captcha',
+  'stage_password',
+] as const;
 
 async function snapshot(srv: TestServer): Promise<string> {
   const counts: number[] = [];
   for (const t of TABLES) {
-    const r = await srv.app.store.db.selectFrom(t as 'stages').select((eb) => eb.fn.countAll<number>().as('c')).executeTakeFirstOrThrow();
+    const r = await srv.app.store.db
+      .selectFrom(t as 'stages')
+      .select((eb) => eb.fn.countAll<number>().as('c'))
+      .executeTakeFirstOrThrow();
     counts.push(Number(r.c));
   }
   return counts.join(',');
@@ -25,17 +38,26 @@ function bodies(fields: string[]) {
     fc.jsonValue({ maxDepth: 2 }),
     fc.string({ maxLength: 300 }),
     fc.uuid(),
-    fc.constantFrom('', 'seconds=0', 'hours=1;minutes=2', 'bad=duration', 'username', 'email', 'totp', 'skip', 'configure', '6', 'x'.repeat(5000)),
+    fc.constantFrom(
+      '',
+      'seconds=0',
+      'hours=1;minutes=2',
+      'bad=duration',
+      'username',
+      'email',
+      'totp',
+      'skip',
+      'configure',
+      '6',
+      'x'.repeat(5000),
+    ),
     fc.array(fc.oneof(fc.string({ maxLength: 20 }), fc.uuid(), fc.integer()), { maxLength: 5 }),
     fc.integer(),
     fc.double(),
     fc.boolean(),
     fc.constant(null),
   );
-  return fc.oneof(
-    fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: fields.length }),
-    fc.jsonValue({ maxDepth: 3 }),
-  );
+  return fc.oneof(fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: fields.length }), fc.jsonValue({ maxDepth: 3 }));
 }
 
 describe('security: fuzzed request bodies', () => {
@@ -53,16 +75,66 @@ describe('security: fuzzed request bodies', () => {
   });
 
   const endpoints: { path: string; fields: string[] }[] = [
-    { path: '/stages/identification/', fields: ['name', 'user_fields', 'password_stage', 'captcha_stage', 'case_insensitive_matching', 'sources', 'pretend_user_exists', 'enrollment_flow', 'flow_set', 'webauthn_stage'] },
-    { path: '/stages/captcha/', fields: ['name', 'public_key', 'private_key', 'js_url', 'api_url', 'score_min_threshold', 'interactive', 'request_content_type', 'flow_set'] },
-    { path: '/stages/authenticator/validate/', fields: ['name', 'device_classes', 'not_configured_action', 'configuration_stages', 'last_auth_threshold', 'webauthn_allowed_device_types', 'totp_otp_throttling_factor'] },
+    {
+      path: '/stages/identification/',
+      fields: [
+        'name',
+        'user_fields',
+        'password_stage',
+        'captcha_stage',
+        'case_insensitive_matching',
+        'sources',
+        'pretend_user_exists',
+        'enrollment_flow',
+        'flow_set',
+        'webauthn_stage',
+      ],
+    },
+    {
+      path: '/stages/captcha/',
+      fields: [
+        'name',
+        'public_key',
+        'private_key',
+        'js_url',
+        'api_url',
+        'score_min_threshold',
+        'interactive',
+        'request_content_type',
+        'flow_set',
+      ],
+    },
+    {
+      path: '/stages/authenticator/validate/',
+      fields: [
+        'name',
+        'device_classes',
+        'not_configured_action',
+        'configuration_stages',
+        'last_auth_threshold',
+        'webauthn_allowed_device_types',
+        'totp_otp_throttling_factor',
+      ],
+    },
     { path: '/stages/password/', fields: ['name', 'backends', 'configure_flow', 'failed_attempts_before_cancel', 'allow_show_password'] },
-    { path: '/stages/user_login/', fields: ['name', 'session_duration', 'remember_me_offset', 'network_binding', 'terminate_other_sessions'] },
+    {
+      path: '/stages/user_login/',
+      fields: ['name', 'session_duration', 'remember_me_offset', 'network_binding', 'terminate_other_sessions'],
+    },
     { path: '/stages/deny/', fields: ['name', 'deny_message'] },
     { path: '/stages/dummy/', fields: ['name', 'throw_error'] },
-    { path: '/flows/instances/', fields: ['name', 'slug', 'title', 'designation', 'layout', 'background', 'denied_action', 'authentication', 'compatibility_mode'] },
-    { path: '/flows/bindings/', fields: ['target', 'stage', 'order', 'evaluate_on_plan', 're_evaluate_policies', 'invalid_response_action'] },
-    { path: '/core/users/', fields: ['username', 'name', 'email', 'is_active', 'groups', 'roles', 'attributes', 'path', 'type', 'last_login'] },
+    {
+      path: '/flows/instances/',
+      fields: ['name', 'slug', 'title', 'designation', 'layout', 'background', 'denied_action', 'authentication', 'compatibility_mode'],
+    },
+    {
+      path: '/flows/bindings/',
+      fields: ['target', 'stage', 'order', 'evaluate_on_plan', 're_evaluate_policies', 'invalid_response_action'],
+    },
+    {
+      path: '/core/users/',
+      fields: ['username', 'name', 'email', 'is_active', 'groups', 'roles', 'attributes', 'path', 'type', 'last_login'],
+    },
     { path: '/core/tokens/', fields: ['identifier', 'intent', 'user', 'description', 'expires', 'expiring', 'managed'] },
   ];
 
@@ -85,11 +157,19 @@ describe('security: fuzzed request bodies', () => {
     const d = await call(srv, 'POST', '/stages/identification/', { name: 'fuzz-target', user_fields: ['username'] });
     await fc.assert(
       fc.asyncProperty(bodies(endpoints[0]!.fields), async (body) => {
-        const before = await srv.app.store.db.selectFrom('stage_identification' as 'stages').selectAll().where('stage_uuid', '=', d.body.pk as string).executeTakeFirst();
+        const before = await srv.app.store.db
+          .selectFrom('stage_identification' as 'stages')
+          .selectAll()
+          .where('stage_uuid', '=', d.body.pk as string)
+          .executeTakeFirst();
         const r = await call(srv, 'PATCH', `/stages/identification/${d.body.pk}/`, JSON.stringify(body));
         assert.ok(r.status < 500, `${r.status} for ${JSON.stringify(body).slice(0, 200)}`);
         if (r.status >= 400) {
-          const after = await srv.app.store.db.selectFrom('stage_identification' as 'stages').selectAll().where('stage_uuid', '=', d.body.pk as string).executeTakeFirst();
+          const after = await srv.app.store.db
+            .selectFrom('stage_identification' as 'stages')
+            .selectAll()
+            .where('stage_uuid', '=', d.body.pk as string)
+            .executeTakeFirst();
           assert.deepEqual(after, before);
         }
       }),
@@ -98,7 +178,11 @@ describe('security: fuzzed request bodies', () => {
   });
 
   const challenges: { component: string; fields: string[]; setup: (c: FlowClient) => Promise<void> }[] = [
-    { component: 'ak-stage-identification', fields: ['uid_field', 'password', 'captcha_token', 'passkey', 'component'], setup: async () => {} },
+    {
+      component: 'ak-stage-identification',
+      fields: ['uid_field', 'password', 'captcha_token', 'passkey', 'component'],
+      setup: async () => {},
+    },
     {
       component: 'ak-stage-password',
       fields: ['password', 'component'],
@@ -121,7 +205,22 @@ describe('security: fuzzed request bodies', () => {
         const now = new Date().toISOString();
         await srv.app.store.db
           .insertInto('totp_devices')
-          .values({ user_id: 1, name: 'fuzz', confirmed: 1, created: now, last_updated: now, last_used: null, key: '00'.repeat(20), digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+          .values({
+            user_id: 1,
+            name: 'fuzz',
+            confirmed: 1,
+            created: now,
+            last_updated: now,
+            last_used: null,
+            key: '00'.repeat(20),
+            digits: 6,
+            step: 30,
+            t0: 0,
+            drift: 0,
+            last_t: -1,
+            throttling_failure_timestamp: null,
+            throttling_failure_count: 0,
+          } as never)
           .execute();
       }
       await fc.assert(

@@ -16,10 +16,18 @@ describe('argon2id concurrency', () => {
     const p = { ...cheap, concurrency: 1 };
     const encoded = await hashPassword('right', p);
     assert.deepEqual(hashingQueue(), { running: 0, waiting: 0 });
-    const all = Promise.all([verifyPassword(encoded, 'right', p), verifyPassword(encoded, 'wrong', p), verifyPassword(encoded, 'right', p), verifyPassword(encoded, 'x', p)]);
+    const all = Promise.all([
+      verifyPassword(encoded, 'right', p),
+      verifyPassword(encoded, 'wrong', p),
+      verifyPassword(encoded, 'right', p),
+      verifyPassword(encoded, 'x', p),
+    ]);
     assert.deepEqual(hashingQueue(), { running: 1, waiting: 3 }, 'one runs, three wait');
     const results = await all;
-    assert.deepEqual(results.map((r) => r.ok), [true, false, true, false]);
+    assert.deepEqual(
+      results.map((r) => r.ok),
+      [true, false, true, false],
+    );
     assert.deepEqual(hashingQueue(), { running: 0, waiting: 0 }, 'nothing left behind');
   });
 

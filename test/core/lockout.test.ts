@@ -77,9 +77,19 @@ for (const dialect of dialects()) {
     it('counts failures of a password embedded in identification in the same record', async () => {
       await createUser(srv, 'embedded', 'embedded-password-1');
       const pw = (await call(srv, 'GET', '/stages/password/?name=default-authentication-password')).body.results[0].pk;
-      const ident = await call(srv, 'POST', '/stages/identification/', { name: 'lockout-embedded-id', user_fields: ['username'], password_stage: pw, pretend_user_exists: true });
+      const ident = await call(srv, 'POST', '/stages/identification/', {
+        name: 'lockout-embedded-id',
+        user_fields: ['username'],
+        password_stage: pw,
+        pretend_user_exists: true,
+      });
       const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk;
-      const flow = await call(srv, 'POST', '/flows/instances/', { name: 'E', slug: 'lockout-embedded', title: 'E', designation: 'authentication' });
+      const flow = await call(srv, 'POST', '/flows/instances/', {
+        name: 'E',
+        slug: 'lockout-embedded',
+        title: 'E',
+        designation: 'authentication',
+      });
       await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: ident.body.pk, order: 10 });
       await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: login, order: 20 });
       // two failures in the embedded field, one in the standalone stage: the pair is refused afterwards
@@ -129,7 +139,17 @@ for (const dialect of dialects()) {
       const db = srv.app.store.db;
       await db
         .insertInto('events')
-        .values({ event_uuid: '6f1c7f4e-0000-4000-8000-000000000001', action: 'login', app: 'keystage', user: '{}', username: 'old', context: '{}', client_ip: null, created: new Date(Date.now() - 2e10).toISOString(), expires: new Date(Date.now() - 1000).toISOString() })
+        .values({
+          event_uuid: '6f1c7f4e-0000-4000-8000-000000000001',
+          action: 'login',
+          app: 'keystage',
+          user: '{}',
+          username: 'old',
+          context: '{}',
+          client_ip: null,
+          created: new Date(Date.now() - 2e10).toISOString(),
+          expires: new Date(Date.now() - 1000).toISOString(),
+        })
         .execute();
       assert.ok((await srv.app.services.events.purgeExpired()) >= 1);
       assert.equal((await call(srv, 'GET', '/events/events/?username=old')).body.pagination.count, 0);
@@ -141,9 +161,15 @@ for (const dialect of dialects()) {
       const res = await srv.app.metricsApp.inject({ method: 'GET', url: '/metrics' });
       assert.equal(res.statusCode, 200);
       assert.match(res.body, /keystage_logins_total\{flow="default-authentication-flow"\} \d+/);
-      assert.match(res.body, /keystage_login_failures_total\{flow="default-authentication-flow",stage="default-authentication-password",reason="password"\} \d+/);
+      assert.match(
+        res.body,
+        /keystage_login_failures_total\{flow="default-authentication-flow",stage="default-authentication-password",reason="password"\} \d+/,
+      );
       assert.match(res.body, /keystage_password_hash_seconds_count\{op="verify"\} \d+/);
-      assert.match(res.body, /keystage_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/api\/v3\/flows\/executor\/:flow_slug\/",status="200"\}/);
+      assert.match(
+        res.body,
+        /keystage_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/api\/v3\/flows\/executor\/:flow_slug\/",status="200"\}/,
+      );
       assert.match(res.body, /keystage_db_pool_connections\{state="total"\}/);
     });
   });

@@ -55,7 +55,8 @@ async function dump(srv: TestServer, dialect: DialectName): Promise<string[]> {
     const out: string[] = [];
     try {
       const tables = db.prepare(`select name from sqlite_master where type = 'table'`).pluck().all() as string[];
-      for (const t of tables) for (const row of db.prepare(`select * from "${t}"`).all() as Record<string, unknown>[]) out.push(`${t}: ${JSON.stringify(row)}`);
+      for (const t of tables)
+        for (const row of db.prepare(`select * from "${t}"`).all() as Record<string, unknown>[]) out.push(`${t}: ${JSON.stringify(row)}`);
     } finally {
       db.close();
     }
@@ -65,9 +66,12 @@ async function dump(srv: TestServer, dialect: DialectName): Promise<string[]> {
   const c = new pg.Client({ connectionString: srv.config.databaseUrl });
   await c.connect();
   try {
-    const tables = (await c.query(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`)).rows.map((r) => r.table_name as string);
+    const tables = (
+      await c.query(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`)
+    ).rows.map((r) => r.table_name as string);
     const out: string[] = [];
-    for (const t of tables) for (const r of (await c.query(`select t::text as row from "${t}" t`)).rows) out.push(`${t}: ${r.row as string}`);
+    for (const t of tables)
+      for (const r of (await c.query(`select t::text as row from "${t}" t`)).rows) out.push(`${t}: ${r.row as string}`);
     return out;
   } finally {
     await c.end();
@@ -101,7 +105,9 @@ async function login(srv: TestServer, slug: string, username: string, password: 
 async function populate(srv: TestServer, providers: { captcha: FakeCaptcha; duo: FakeDuo; sms: SmsGateway }): Promise<Known> {
   const s = await defaultStages(srv);
   for (const u of ['tina', 'apu', 'dora']) await createUser(srv, u, `${u}-password-1`);
-  const users = Object.fromEntries((await call(srv, 'GET', '/core/users/?page_size=100')).body.results.map((u: { username: string; pk: number }) => [u.username, u.pk]));
+  const users = Object.fromEntries(
+    (await call(srv, 'GET', '/core/users/?page_size=100')).body.results.map((u: { username: string; pk: number }) => [u.username, u.pk]),
+  );
 
   // TOTP: enrolled by the admin for tina, the key shown once in the otpauth URL
   const totp = await call(srv, 'POST', '/authenticators/admin/totp/', { name: 'tina phone', user_pk: users.tina });
@@ -109,20 +115,56 @@ async function populate(srv: TestServer, providers: { captcha: FakeCaptcha; duo:
   const totpHex = Buffer.from(decodeBase32IgnorePadding(new URL(totp.body.config_url).searchParams.get('secret')!)).toString('hex');
 
   // API tokens: one with a chosen key, one generated; an app password for apu
-  assert.equal((await call(srv, 'POST', '/core/tokens/', { identifier: 'tina-api', intent: 'api', user: users.tina, expiring: false })).status, 201);
+  assert.equal(
+    (await call(srv, 'POST', '/core/tokens/', { identifier: 'tina-api', intent: 'api', user: users.tina, expiring: false })).status,
+    201,
+  );
   assert.equal((await call(srv, 'POST', '/core/tokens/tina-api/set_key/', { key: K.apiKey })).status, 204);
-  assert.equal((await call(srv, 'POST', '/core/tokens/', { identifier: 'generated-api', intent: 'api', user: users.tina, expiring: false })).status, 201);
+  assert.equal(
+    (await call(srv, 'POST', '/core/tokens/', { identifier: 'generated-api', intent: 'api', user: users.tina, expiring: false })).status,
+    201,
+  );
   const generatedKey = (await call(srv, 'GET', '/core/tokens/generated-api/view_key/')).body.key as string;
   assert.match(generatedKey, /^[A-Za-z0-9]{60}$/);
-  assert.equal((await call(srv, 'POST', '/core/tokens/', { identifier: 'apu-app', intent: 'app_password', user: users.apu, expiring: false })).status, 201);
+  assert.equal(
+    (await call(srv, 'POST', '/core/tokens/', { identifier: 'apu-app', intent: 'app_password', user: users.apu, expiring: false })).status,
+    201,
+  );
   assert.equal((await call(srv, 'POST', '/core/tokens/apu-app/set_key/', { key: K.appPassword })).status, 204);
 
   // stage providers' credentials
-  const captcha = await createStage(srv, '/stages/captcha/', { name: 'rest-captcha', public_key: 'site-key', private_key: K.captcha, api_url: providers.captcha.siteverify(), js_url: providers.captcha.script('turnstile') });
+  const captcha = await createStage(srv, '/stages/captcha/', {
+    name: 'rest-captcha',
+    public_key: 'site-key',
+    private_key: K.captcha,
+    api_url: providers.captcha.siteverify(),
+    js_url: providers.captcha.script('turnstile'),
+  });
   const dummy = await createStage(srv, '/stages/dummy/', { name: 'rest-after-captcha' });
-  const duo = await createStage(srv, '/stages/authenticator/duo/', { name: 'rest-duo', client_id: DUO_IKEY, client_secret: K.duoSecret, api_hostname: providers.duo.url, admin_integration_key: 'DIADMIN', admin_secret_key: K.duoAdmin });
-  const sms = await createStage(srv, '/stages/authenticator/sms/', { name: 'rest-sms', provider: 'generic', from_number: 'Keystage', account_sid: `${providers.sms.url}/hook`, auth: K.smsAuth, auth_password: K.smsPassword, auth_type: 'basic' });
-  const email = await createStage(srv, '/stages/authenticator/email/', { name: 'rest-email', host: '127.0.0.1', port: 25, username: 'mailer', password: K.smtpPassword });
+  const duo = await createStage(srv, '/stages/authenticator/duo/', {
+    name: 'rest-duo',
+    client_id: DUO_IKEY,
+    client_secret: K.duoSecret,
+    api_hostname: providers.duo.url,
+    admin_integration_key: 'DIADMIN',
+    admin_secret_key: K.duoAdmin,
+  });
+  const sms = await createStage(srv, '/stages/authenticator/sms/', {
+    name: 'rest-sms',
+    provider: 'generic',
+    from_number: 'Keystage',
+    account_sid: `${providers.sms.url}/hook`,
+    auth: K.smsAuth,
+    auth_password: K.smsPassword,
+    auth_type: 'basic',
+  });
+  const email = await createStage(srv, '/stages/authenticator/email/', {
+    name: 'rest-email',
+    host: '127.0.0.1',
+    port: 25,
+    username: 'mailer',
+    password: K.smtpPassword,
+  });
   for (const [path, id, fields] of [
     ['captcha', captcha, ['private_key']],
     ['authenticator/duo', duo, ['client_secret', 'admin_secret_key']],
@@ -132,15 +174,28 @@ async function populate(srv: TestServer, providers: { captcha: FakeCaptcha; duo:
     const r = await call(srv, 'GET', `/stages/${path}/${id}/`);
     for (const f of fields) assert.equal(f in r.body, false, `${path}.${f} stays write-only`);
   }
-  const duoValidate = await createStage(srv, '/stages/authenticator/validate/', { name: 'rest-duo-validate', not_configured_action: 'configure', configuration_stages: [duo] });
-  const smsValidate = await createStage(srv, '/stages/authenticator/validate/', { name: 'rest-sms-validate', not_configured_action: 'configure', configuration_stages: [sms] });
+  const duoValidate = await createStage(srv, '/stages/authenticator/validate/', {
+    name: 'rest-duo-validate',
+    not_configured_action: 'configure',
+    configuration_stages: [duo],
+  });
+  const smsValidate = await createStage(srv, '/stages/authenticator/validate/', {
+    name: 'rest-sms-validate',
+    not_configured_action: 'configure',
+    configuration_stages: [sms],
+  });
   const slugs = {
     captcha: await flowOf(srv, 'rest-captcha-flow', [s.identification, captcha, dummy, s.login]),
     duo: await flowOf(srv, 'rest-duo-flow', [s.identification, s.password, duoValidate, s.login]),
     sms: await flowOf(srv, 'rest-sms-flow', [s.identification, s.password, smsValidate, s.login]),
   };
-  assert.equal((await call(srv, 'POST', `/stages/authenticator/duo/${duo}/import_device_manual/`, { duo_user_id: 'DUDORA', username: 'dora' })).status, 204);
-  const duoDevice = (await srv.app.store.db.selectFrom('duo_devices').select('id').where('user_id', '=', users.dora).executeTakeFirstOrThrow()).id;
+  assert.equal(
+    (await call(srv, 'POST', `/stages/authenticator/duo/${duo}/import_device_manual/`, { duo_user_id: 'DUDORA', username: 'dora' })).status,
+    204,
+  );
+  const duoDevice = (
+    await srv.app.store.db.selectFrom('duo_devices').select('id').where('user_id', '=', users.dora).executeTakeFirstOrThrow()
+  ).id;
   return { totpHex, generatedKey, duoDevice, stages: { captcha, duo, sms, email }, slugs };
 }
 
@@ -161,7 +216,10 @@ async function assertWorks(srv: TestServer, known: Known, providers: { captcha: 
   await srv.app.store.db.updateTable('totp_devices').set({ last_t: -1 }).execute();
   const t = await login(srv, FLOW, 'tina', 'tina-password-1');
   assert.equal(t.ch.component, 'ak-stage-authenticator-validate');
-  assert.equal((await t.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: totpCode(known.totpHex) })).component, 'xak-flow-redirect');
+  assert.equal(
+    (await t.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: totpCode(known.totpHex) })).component,
+    'xak-flow-redirect',
+  );
 
   // app password through the password stage's token backend
   assert.equal((await login(srv, FLOW, 'apu', K.appPassword)).ch.component, 'xak-flow-redirect');
@@ -169,14 +227,20 @@ async function assertWorks(srv: TestServer, known: Known, providers: { captcha: 
   // captcha: the provider receives the private key
   const b = new BrowserSession(srv);
   await b.get(known.slugs.captcha);
-  assert.equal((await b.solve(known.slugs.captcha, { component: 'ak-stage-identification', uid_field: 'tina' })).component, 'ak-stage-captcha');
+  assert.equal(
+    (await b.solve(known.slugs.captcha, { component: 'ak-stage-identification', uid_field: 'tina' })).component,
+    'ak-stage-captcha',
+  );
   assert.equal((await b.solve(known.slugs.captcha, { component: 'ak-stage-captcha', token: 'pass' })).component, 'ak-stage-dummy');
   assert.equal(providers.captcha.requests.at(-1)!.fields.secret, K.captcha);
 
   // Duo: the push is signed with the client secret (the double checks the signature)
   const d = await login(srv, known.slugs.duo, 'dora', 'dora-password-1');
   assert.equal(d.ch.component, 'ak-stage-authenticator-validate');
-  assert.equal((await d.b.solve(known.slugs.duo, { component: 'ak-stage-authenticator-validate', duo: known.duoDevice })).component, 'xak-flow-redirect');
+  assert.equal(
+    (await d.b.solve(known.slugs.duo, { component: 'ak-stage-authenticator-validate', duo: known.duoDevice })).component,
+    'xak-flow-redirect',
+  );
   const push = providers.duo.calls.filter((c) => c.path === '/auth/v2/auth').at(-1)!;
   assert.equal(push.signatureValid, true);
 
@@ -197,8 +261,10 @@ async function storedSecrets(srv: TestServer): Promise<string[]> {
   for (const r of await db.selectFrom('totp_devices').select('key').execute()) out.push(r.key);
   const any = db as any;
   for (const r of await any.selectFrom('stage_captcha').select('private_key').execute()) out.push(r.private_key);
-  for (const r of await any.selectFrom('stage_authenticator_duo').select(['client_secret', 'admin_secret_key']).execute()) out.push(r.client_secret, r.admin_secret_key);
-  for (const r of await any.selectFrom('stage_authenticator_sms').select(['auth', 'auth_password']).execute()) out.push(r.auth, r.auth_password);
+  for (const r of await any.selectFrom('stage_authenticator_duo').select(['client_secret', 'admin_secret_key']).execute())
+    out.push(r.client_secret, r.admin_secret_key);
+  for (const r of await any.selectFrom('stage_authenticator_sms').select(['auth', 'auth_password']).execute())
+    out.push(r.auth, r.auth_password);
   for (const r of await any.selectFrom('stage_authenticator_email').select('password').execute()) out.push(r.password);
   return out.filter((v) => v !== '');
 }
@@ -209,7 +275,8 @@ for (const dialect of dialects()) {
     let srv: TestServer;
     let known: Known;
     const providers = {} as { captcha: FakeCaptcha; duo: FakeDuo; sms: SmsGateway };
-    const start = (extra: Partial<Config> = {}) => startServer(dialect, { ...database.overrides, secretKey: SECRET, twilioApiUrl: providers.sms.url, ...extra });
+    const start = (extra: Partial<Config> = {}) =>
+      startServer(dialect, { ...database.overrides, secretKey: SECRET, twilioApiUrl: providers.sms.url, ...extra });
 
     before(async () => {
       providers.captcha = await new FakeCaptcha().start();
@@ -229,7 +296,10 @@ for (const dialect of dialects()) {
     it('no column of any table holds a TOTP key, token key or provider secret in clear; all of them still work', async () => {
       known = await populate(srv, providers);
       // KEYSTAGE_SECRET_KEY is configured: no key is generated and kept in the database
-      assert.equal(await srv.app.store.db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirst(), undefined);
+      assert.equal(
+        await srv.app.store.db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirst(),
+        undefined,
+      );
       const kid = new Secrets(SECRET).keyId;
       const stored = await storedSecrets(srv);
       assert.ok(stored.length >= 10, `${stored.length} secret values`);
@@ -237,7 +307,10 @@ for (const dialect of dialects()) {
       assertNothingInClear(await dump(srv, dialect), known);
       // the token lookup column is a keyed hash, not the key's plain SHA-256
       const sha = createHash('sha256').update(K.apiKey).digest('hex');
-      assert.equal(await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('key_hash', '=', sha).executeTakeFirst(), undefined);
+      assert.equal(
+        await srv.app.store.db.selectFrom('tokens').select('token_uuid').where('key_hash', '=', sha).executeTakeFirst(),
+        undefined,
+      );
       await assertWorks(srv, known, providers);
     });
 
@@ -245,15 +318,42 @@ for (const dialect of dialects()) {
       const db = srv.app.store.db as any;
       // what an older version stored: keys in clear, the token's lookup column its unkeyed SHA-256
       const sha = (k: string) => createHash('sha256').update(k).digest('hex');
-      await db.updateTable('tokens').set({ key: K.apiKey, key_hash: sha(K.apiKey) }).where('identifier', '=', 'tina-api').execute();
-      await db.updateTable('tokens').set({ key: known.generatedKey, key_hash: sha(known.generatedKey) }).where('identifier', '=', 'generated-api').execute();
-      await db.updateTable('tokens').set({ key: K.appPassword, key_hash: sha(K.appPassword) }).where('identifier', '=', 'apu-app').execute();
+      await db
+        .updateTable('tokens')
+        .set({ key: K.apiKey, key_hash: sha(K.apiKey) })
+        .where('identifier', '=', 'tina-api')
+        .execute();
+      await db
+        .updateTable('tokens')
+        .set({ key: known.generatedKey, key_hash: sha(known.generatedKey) })
+        .where('identifier', '=', 'generated-api')
+        .execute();
+      await db
+        .updateTable('tokens')
+        .set({ key: K.appPassword, key_hash: sha(K.appPassword) })
+        .where('identifier', '=', 'apu-app')
+        .execute();
       await db.updateTable('totp_devices').set({ key: known.totpHex }).execute();
       await db.updateTable('stage_captcha').set({ private_key: K.captcha }).where('stage_uuid', '=', known.stages.captcha).execute();
-      await db.updateTable('stage_authenticator_duo').set({ client_secret: K.duoSecret, admin_secret_key: K.duoAdmin }).where('stage_uuid', '=', known.stages.duo).execute();
-      await db.updateTable('stage_authenticator_sms').set({ auth: K.smsAuth, auth_password: K.smsPassword }).where('stage_uuid', '=', known.stages.sms).execute();
-      await db.updateTable('stage_authenticator_email').set({ password: K.smtpPassword }).where('stage_uuid', '=', known.stages.email).execute();
-      assert.ok((await dump(srv, dialect)).some((r) => r.includes(K.captcha)), 'the plaintext is there before the restart');
+      await db
+        .updateTable('stage_authenticator_duo')
+        .set({ client_secret: K.duoSecret, admin_secret_key: K.duoAdmin })
+        .where('stage_uuid', '=', known.stages.duo)
+        .execute();
+      await db
+        .updateTable('stage_authenticator_sms')
+        .set({ auth: K.smsAuth, auth_password: K.smsPassword })
+        .where('stage_uuid', '=', known.stages.sms)
+        .execute();
+      await db
+        .updateTable('stage_authenticator_email')
+        .set({ password: K.smtpPassword })
+        .where('stage_uuid', '=', known.stages.email)
+        .execute();
+      assert.ok(
+        (await dump(srv, dialect)).some((r) => r.includes(K.captcha)),
+        'the plaintext is there before the restart',
+      );
       await srv.close();
 
       srv = await start();
@@ -273,7 +373,10 @@ for (const dialect of dialects()) {
 
     it('another secret key refuses to start; listed in KEYSTAGE_SECRET_KEY_PREVIOUS, the secrets are re-encrypted under the new key', async () => {
       await srv.close();
-      await assert.rejects(start({ secretKey: OTHER_SECRET }), (e: unknown) => e instanceof SecretUnreadable && /KEYSTAGE_SECRET_KEY_PREVIOUS/.test(e.message));
+      await assert.rejects(
+        start({ secretKey: OTHER_SECRET }),
+        (e: unknown) => e instanceof SecretUnreadable && /KEYSTAGE_SECRET_KEY_PREVIOUS/.test(e.message),
+      );
       srv = await start({ secretKey: OTHER_SECRET, secretKeyPrevious: [SECRET] });
       const kid = new Secrets(OTHER_SECRET).keyId;
       for (const v of await storedSecrets(srv)) assert.match(v, new RegExp(`^enc:v1:${kid}:`));
@@ -291,16 +394,22 @@ describe('secrets at rest: a generated key, then a configured one (sqlite)', () 
     const database = await freshDatabase('sqlite');
     try {
       let srv = await startServer('sqlite', { ...database.overrides, secretKey: undefined });
-      const generated = (await srv.app.store.db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirstOrThrow()).value;
+      const generated = (
+        await srv.app.store.db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirstOrThrow()
+      ).value;
       await call(srv, 'POST', '/core/tokens/', { identifier: 'gen-api', intent: 'api', user: 1, expiring: false });
       await call(srv, 'POST', '/core/tokens/gen-api/set_key/', { key: K.apiKey });
-      const before = (await srv.app.store.db.selectFrom('tokens').select('key').where('identifier', '=', 'gen-api').executeTakeFirstOrThrow()).key;
+      const before = (
+        await srv.app.store.db.selectFrom('tokens').select('key').where('identifier', '=', 'gen-api').executeTakeFirstOrThrow()
+      ).key;
       assert.match(before, new RegExp(`^enc:v1:${new Secrets(generated).keyId}:`));
       await srv.close();
 
       srv = await startServer('sqlite', { ...database.overrides, secretKey: SECRET });
       try {
-        const after = (await srv.app.store.db.selectFrom('tokens').select('key').where('identifier', '=', 'gen-api').executeTakeFirstOrThrow()).key;
+        const after = (
+          await srv.app.store.db.selectFrom('tokens').select('key').where('identifier', '=', 'gen-api').executeTakeFirstOrThrow()
+        ).key;
         assert.match(after, new RegExp(`^enc:v1:${new Secrets(SECRET).keyId}:`));
         assert.equal(new Secrets(generated).keyId === new Secrets(SECRET).keyId, false);
         assert.equal((await call({ ...srv, token: K.apiKey }, 'GET', '/core/users/me/')).status, 200);
@@ -328,7 +437,11 @@ describe('secrets at rest: the encryption', () => {
     assert.throws(() => new Secrets(OTHER_SECRET).open('tokens.key', a), SecretUnreadable, 'another key');
     assert.equal(new Secrets(OTHER_SECRET, [SECRET]).open('tokens.key', a), 'value', 'a previous key reads');
     assert.equal(s.seal('x.y', ''), '', 'no secret set stays empty');
-    assert.equal(s.open('tokens.key', 'legacy-plaintext'), 'legacy-plaintext', 'a value in clear (before its re-encryption at start) is read as is');
+    assert.equal(
+      s.open('tokens.key', 'legacy-plaintext'),
+      'legacy-plaintext',
+      'a value in clear (before its re-encryption at start) is read as is',
+    );
     assert.notEqual(s.lookupHash('k'), createHash('sha256').update('k').digest('hex'));
     assert.notEqual(s.lookupHash('k'), new Secrets(OTHER_SECRET).lookupHash('k'));
   });

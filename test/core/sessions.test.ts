@@ -27,7 +27,10 @@ async function rawLogin(srv: TestServer, headers: Record<string, string> = {}) {
         jar.set(pair!.slice(0, i), pair!.slice(i + 1));
       }
       if (res.status !== 302) break;
-      res = await fetch(new URL(res.headers.get('location')!, srv.url), { headers: { ...headers, cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual' });
+      res = await fetch(new URL(res.headers.get('location')!, srv.url), {
+        headers: { ...headers, cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+        redirect: 'manual',
+      });
     }
     return res.json();
   };
@@ -57,9 +60,17 @@ for (const dialect of dialects()) {
         assert.doesNotMatch(c, /Secure/i, 'plain HTTP: not Secure');
       }
       assert.notEqual(r.before, r.after);
-      const old = await srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', r.before!).executeTakeFirst();
+      const old = await srv.app.store.db
+        .selectFrom('sessions')
+        .select('session_key')
+        .where('session_key', '=', r.before!)
+        .executeTakeFirst();
       assert.equal(old, undefined);
-      const now = await srv.app.store.db.selectFrom('sessions').select(['user_id']).where('session_key', '=', r.after!).executeTakeFirstOrThrow();
+      const now = await srv.app.store.db
+        .selectFrom('sessions')
+        .select(['user_id'])
+        .where('session_key', '=', r.after!)
+        .executeTakeFirstOrThrow();
       assert.equal(now.user_id, 1);
     });
 
@@ -78,7 +89,11 @@ for (const dialect of dialects()) {
       await sessions.save(s, req, reply);
       assert.notEqual(s.key, anonymous);
       assert.equal(cookies.get('authentik_session'), s.key);
-      const rows = await srv.app.store.db.selectFrom('sessions').select(['session_key', 'user_id']).where('session_key', 'in', [anonymous, s.key!]).execute();
+      const rows = await srv.app.store.db
+        .selectFrom('sessions')
+        .select(['session_key', 'user_id'])
+        .where('session_key', 'in', [anonymous, s.key!])
+        .execute();
       assert.deepEqual(rows, [{ session_key: s.key, user_id: 1 }]);
     });
 
@@ -105,7 +120,10 @@ for (const dialect of dialects()) {
       for (const [k, v] of c.cookies) out.cookies.set(k, v);
       const r = await out.get();
       assert.equal(r.body.component, 'xak-flow-redirect');
-      assert.equal(await srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(), undefined);
+      assert.equal(
+        await srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(),
+        undefined,
+      );
       assert.equal((await c.api('GET', '/core/users/me/')).status, 403);
     });
 
@@ -117,13 +135,24 @@ for (const dialect of dialects()) {
         await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
         await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
         const key = c.cookies.get('authentik_session')!;
-        const row = await limited.app.store.db.selectFrom('sessions').select(['expires']).where('session_key', '=', key).executeTakeFirstOrThrow();
+        const row = await limited.app.store.db
+          .selectFrom('sessions')
+          .select(['expires'])
+          .where('session_key', '=', key)
+          .executeTakeFirstOrThrow();
         assert.ok(new Date(row.expires).getTime() <= Date.now() + 3_600_000 + 1000, 'capped at the absolute limit');
         assert.equal((await c.api('GET', '/core/users/me/')).status, 200);
         // two minutes without a request
-        await limited.app.store.db.updateTable('sessions').set({ last_seen: new Date(Date.now() - 120_000).toISOString() }).where('session_key', '=', key).execute();
+        await limited.app.store.db
+          .updateTable('sessions')
+          .set({ last_seen: new Date(Date.now() - 120_000).toISOString() })
+          .where('session_key', '=', key)
+          .execute();
         assert.equal((await c.api('GET', '/core/users/me/')).status, 403);
-        assert.equal(await limited.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(), undefined);
+        assert.equal(
+          await limited.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst(),
+          undefined,
+        );
       } finally {
         await limited.close();
       }
@@ -141,7 +170,12 @@ for (const dialect of dialects()) {
         const moved = new FlowClient(srv, 'default-authentication-flow', { ip: '203.0.113.50' });
         for (const [k, v] of c.cookies) moved.cookies.set(k, v);
         assert.equal((await moved.api('GET', '/core/users/me/')).status, 403);
-        const logout = await srv.app.store.db.selectFrom('events').selectAll().where('action', '=', 'logout').orderBy('created', 'desc').executeTakeFirstOrThrow();
+        const logout = await srv.app.store.db
+          .selectFrom('events')
+          .selectAll()
+          .where('action', '=', 'logout')
+          .orderBy('created', 'desc')
+          .executeTakeFirstOrThrow();
         assert.equal(logout.username, 'akadmin', 'the broken binding is recorded as a logout');
         assert.equal(logout.client_ip, '203.0.113.50');
         assert.equal(JSON.parse(logout.context).reason, 'network binding broken');

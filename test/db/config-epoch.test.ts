@@ -12,7 +12,10 @@ import { createStage, flowOf } from '../flows/helpers.js';
 import { isConfigTable } from '../../src/db/config-epoch.js';
 import { describePostgres } from '../helpers/postgres.js';
 
-describePostgres('PostgreSQL: the configuration epoch keeps every node current', 'the epoch is a PostgreSQL trigger and counter (SQLite uses PRAGMA data_version)', () => {
+describePostgres(
+  'PostgreSQL: the configuration epoch keeps every node current',
+  'the epoch is a PostgreSQL trigger and counter (SQLite uses PRAGMA data_version)',
+  () => {
     let a: TestServer;
     let b: TestServer;
     let sql: pg.Client;
@@ -38,8 +41,16 @@ describePostgres('PostgreSQL: the configuration epoch keeps every node current',
       const config = rows.filter((r) => isConfigTable(r.name)).map((r) => r.name);
       for (const t of ['flows', 'flow_bindings', 'stages', 'stage_identification', 'stage_password', 'stage_authenticator_validate'])
         assert.ok(config.includes(t), `${t} is a configuration table`);
-      assert.deepEqual(rows.filter((r) => isConfigTable(r.name) && !r.has).map((r) => r.name), [], 'configuration tables without the trigger');
-      assert.deepEqual(rows.filter((r) => !isConfigTable(r.name) && r.has).map((r) => r.name), [], 'runtime tables with the trigger');
+      assert.deepEqual(
+        rows.filter((r) => isConfigTable(r.name) && !r.has).map((r) => r.name),
+        [],
+        'configuration tables without the trigger',
+      );
+      assert.deepEqual(
+        rows.filter((r) => !isConfigTable(r.name) && r.has).map((r) => r.name),
+        [],
+        'runtime tables with the trigger',
+      );
     });
 
     it('a stage changed through node A applies to the very next request on node B, in a plan already running', async () => {
@@ -90,16 +101,27 @@ describePostgres('PostgreSQL: the configuration epoch keeps every node current',
 
     it('concurrent admin writes on both nodes all succeed, each advancing the epoch', async () => {
       const ident = await createStage(a, '/stages/identification/', { name: 'epoch-busy', user_fields: ['username'] });
-      const flow = await call(a, 'POST', '/flows/instances/', { name: 'epoch-busy', slug: 'epoch-busy', title: 't', designation: 'authentication' });
+      const flow = await call(a, 'POST', '/flows/instances/', {
+        name: 'epoch-busy',
+        slug: 'epoch-busy',
+        title: 't',
+        designation: 'authentication',
+      });
       const e0 = await epoch();
       const writes = Array.from({ length: 24 }, (_, i) => {
         const node = i % 2 ? a : b;
         return i % 3 === 0
           ? call(node, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: ident, order: 100 + i })
-          : call(node, 'PATCH', `/stages/identification/${ident}/`, { user_fields: i % 2 ? ['email'] : ['username'], name: `epoch-busy-${i}` });
+          : call(node, 'PATCH', `/stages/identification/${ident}/`, {
+              user_fields: i % 2 ? ['email'] : ['username'],
+              name: `epoch-busy-${i}`,
+            });
       });
       const statuses = (await Promise.all(writes)).map((r) => r.status);
-      assert.deepEqual(statuses, statuses.map((_, i) => (i % 3 === 0 ? 201 : 200)));
+      assert.deepEqual(
+        statuses,
+        statuses.map((_, i) => (i % 3 === 0 ? 201 : 200)),
+      );
       assert.ok((await epoch()) >= e0 + 24, 'every write advanced the epoch');
       assert.equal((await call(b, 'GET', `/flows/bindings/?target=${flow.body.pk}`)).body.pagination.count, 8);
     });
@@ -116,7 +138,10 @@ describePostgres('PostgreSQL: the configuration epoch keeps every node current',
         assert.deepEqual((await browser.get()).body.user_fields, ['email']);
         const login = new FlowClient(b);
         assert.equal((await login.get()).body.component, 'ak-stage-identification');
-        assert.equal((await login.post({ component: 'ak-stage-identification', uid_field: 'akadmin' })).body.component, 'ak-stage-password');
+        assert.equal(
+          (await login.post({ component: 'ak-stage-identification', uid_field: 'akadmin' })).body.component,
+          'ak-stage-password',
+        );
         assert.equal((await login.post({ component: 'ak-stage-password', password: ADMIN_PASSWORD })).body.component, 'xak-flow-redirect');
         const me = await login.api('GET', '/core/users/me/');
         assert.equal(me.status, 200);
@@ -144,4 +169,5 @@ describePostgres('PostgreSQL: the configuration epoch keeps every node current',
       }
       assert.equal(await epoch(), e0);
     });
-});
+  },
+);

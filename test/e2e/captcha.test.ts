@@ -31,11 +31,23 @@ describe('captcha in Chromium', () => {
   });
 
   const captchaStage = (name: string, p: Provider, interactive: boolean) =>
-    createStage(srv, '/stages/captcha/', { name, public_key: `site-${p}`, private_key: `secret-${p}`, js_url: provider.script(p), api_url: provider.siteverify(), interactive });
+    createStage(srv, '/stages/captcha/', {
+      name,
+      public_key: `site-${p}`,
+      private_key: `secret-${p}`,
+      js_url: provider.script(p),
+      api_url: provider.siteverify(),
+      interactive,
+    });
 
   it('identification with embedded password and an invisible Turnstile widget', async () => {
     const captcha = await captchaStage('e2e-turnstile', 'turnstile', false);
-    const ident = await createStage(srv, '/stages/identification/', { name: 'e2e-id-captcha', user_fields: ['username'], password_stage: stages.password, captcha_stage: captcha });
+    const ident = await createStage(srv, '/stages/identification/', {
+      name: 'e2e-id-captcha',
+      user_fields: ['username'],
+      password_stage: stages.password,
+      captcha_stage: captcha,
+    });
     const slug = await flowOf(srv, 'e2e-captcha-embedded', [ident, stages.login]);
     const p = await (await browser.newContext()).newPage();
     provider.requests.length = 0;

@@ -30,7 +30,11 @@ describe('MFA enrolment in Chromium', () => {
       ['webauthn', '/stages/authenticator/webauthn/', { friendly_name: 'Passkey', resident_key_requirement: 'required' }],
     ] as const) {
       const setup = await createStage(srv, path, { name: `e2e-setup-${kind}`, ...body });
-      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: `e2e-validate-${kind}`, not_configured_action: 'configure', configuration_stages: [setup] });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: `e2e-validate-${kind}`,
+        not_configured_action: 'configure',
+        configuration_stages: [setup],
+      });
       flows[kind] = await flowOf(srv, `e2e-enrol-${kind}`, [s.identification, s.password, validate, s.login]);
     }
   });
@@ -101,11 +105,23 @@ describe('MFA enrolment in Chromium', () => {
     const cdp = await ctx.newCDPSession(p);
     await cdp.send('WebAuthn.enable');
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
     });
     await upToMfa(p, flows.webauthn!, 'zoe');
     await loggedIn(p, 'zoe');
-    const devices = await srv.app.store.db.selectFrom('webauthn_devices').innerJoin('users', 'users.id', 'webauthn_devices.user_id').select(['webauthn_devices.name', 'rp_id']).where('users.username', '=', 'zoe').execute();
+    const devices = await srv.app.store.db
+      .selectFrom('webauthn_devices')
+      .innerJoin('users', 'users.id', 'webauthn_devices.user_id')
+      .select(['webauthn_devices.name', 'rp_id'])
+      .where('users.username', '=', 'zoe')
+      .execute();
     assert.deepEqual(devices, [{ name: 'Passkey', rp_id: 'localhost' }]);
     // log out, log in again: the validation stage asks the same authenticator
     await p.goto(`${origin}/flows/-/default/invalidation/`);

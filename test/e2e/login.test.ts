@@ -104,7 +104,22 @@ describe('login page in Chromium', () => {
     const now = new Date().toISOString();
     await srv.app.store.db
       .insertInto('totp_devices')
-      .values({ user_id: id, name: 'phone', confirmed: 1, created: now, last_updated: now, last_used: null, key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .values({
+        user_id: id,
+        name: 'phone',
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        key,
+        digits: 6,
+        step: 30,
+        t0: 0,
+        drift: 0,
+        last_t: -1,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+      } as never)
       .execute();
     const p = await page();
     await identify(p, 'Carol@Example.org');
@@ -135,13 +150,40 @@ describe('login page in Chromium', () => {
     const db = srv.app.store.db;
     const dev = await db
       .insertInto('static_devices')
-      .values({ user_id: id, name: 'backup', confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .values({
+        user_id: id,
+        name: 'backup',
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+      } as never)
       .returning('id')
       .executeTakeFirstOrThrow();
-    await db.insertInto('static_tokens').values({ device_id: dev.id, token: hashStaticToken(SECRET, 'RecoveryCode42') } as never).execute();
+    await db
+      .insertInto('static_tokens')
+      .values({ device_id: dev.id, token: hashStaticToken(SECRET, 'RecoveryCode42') } as never)
+      .execute();
     await db
       .insertInto('totp_devices')
-      .values({ user_id: id, name: 'phone', confirmed: 1, created: now, last_updated: now, last_used: null, key: newTotpKey(), digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .values({
+        user_id: id,
+        name: 'phone',
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        key: newTotpKey(),
+        digits: 6,
+        step: 30,
+        t0: 0,
+        drift: 0,
+        last_t: -1,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+      } as never)
       .execute();
     const p = await page();
     await identify(p, 'dave');
@@ -171,7 +213,11 @@ describe('login page in Chromium', () => {
     await p.fill('#password', 'erin-password-1');
     await p.keyboard.press('Enter');
     await expectLoggedIn(p, 'erin');
-    const row = await srv.app.store.db.selectFrom('webauthn_devices').select(['sign_count', 'last_used']).where('user_id', '=', id).executeTakeFirstOrThrow();
+    const row = await srv.app.store.db
+      .selectFrom('webauthn_devices')
+      .select(['sign_count', 'last_used'])
+      .where('user_id', '=', id)
+      .executeTakeFirstOrThrow();
     assert.ok(row.sign_count >= 1, 'the new signature counter is stored');
     assert.ok(row.last_used, 'last_used is set');
     await p.context().close();
@@ -181,8 +227,17 @@ describe('login page in Chromium', () => {
     const id = await createUser(srv, 'grace', 'grace-password-1');
     const stagePk = async (path: string, name: string) => (await call(srv, 'GET', `${path}?name=${name}`)).body.results[0].pk as string;
     const mfa = await stagePk('/stages/authenticator/validate/', 'default-authentication-mfa-validation');
-    const ident = await call(srv, 'POST', '/stages/identification/', { name: 'passkey-identification', user_fields: ['username'], webauthn_stage: mfa });
-    const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Passkey', slug: 'passkey-login', title: 'Passkey login', designation: 'authentication' });
+    const ident = await call(srv, 'POST', '/stages/identification/', {
+      name: 'passkey-identification',
+      user_fields: ['username'],
+      webauthn_stage: mfa,
+    });
+    const flow = await call(srv, 'POST', '/flows/instances/', {
+      name: 'Passkey',
+      slug: 'passkey-login',
+      title: 'Passkey login',
+      designation: 'authentication',
+    });
     const bind = (stage: string, order: number) => call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage, order });
     await bind(ident.body.pk, 10);
     await bind(await stagePk('/stages/password/', 'default-authentication-password'), 20);
@@ -196,7 +251,7 @@ describe('login page in Chromium', () => {
     // fetch the user-less challenge, answer it with the authenticator, and submit the assertion
     await p.goto(`${origin}/static/dist/keystage.css?next=%2Fif%2Fuser%2F`);
     // a plain script (not a compiled function: the test runner's transpiler would add helpers the page lacks)
-    const result = await p.evaluate(`(async () => {
+    const result = (await p.evaluate(`(async () => {
       const url = '/api/v3/flows/executor/passkey-login/?query=' + encodeURIComponent('next=/if/user/');
       const ch = await (await fetch(url, { headers: { accept: 'application/json' } })).json();
       const opts = ch.passkey_challenge;
@@ -208,7 +263,7 @@ describe('login page in Chromium', () => {
       const csrf = (document.cookie.split('; ').find((c) => c.startsWith('authentik_csrf=')) || '=').split('=')[1];
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'x-authentik-csrf': csrf }, body: JSON.stringify({ component: 'ak-stage-identification', passkey }) });
       return res.json();
-    })()`) as { component: string; to: string };
+    })()`)) as { component: string; to: string };
     assert.equal(result.component, 'xak-flow-redirect', JSON.stringify(result));
     assert.equal(result.to, '/if/user/');
     await p.goto(`${origin}/if/user/`);
@@ -220,12 +275,22 @@ describe('login page in Chromium', () => {
 
   it('a passwordless flow linked from identification: the passkey alone logs in', async () => {
     const id = await createUser(srv, 'hedy', 'hedy-password-1');
-    const validate = await call(srv, 'POST', '/stages/authenticator/validate/', { name: 'pwl-e2e-validate', device_classes: ['webauthn'], not_configured_action: 'deny' });
+    const validate = await call(srv, 'POST', '/stages/authenticator/validate/', {
+      name: 'pwl-e2e-validate',
+      device_classes: ['webauthn'],
+      not_configured_action: 'deny',
+    });
     const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk as string;
-    const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Passwordless', slug: 'e2e-passwordless', title: 'Sign in with a passkey', designation: 'authentication' });
+    const flow = await call(srv, 'POST', '/flows/instances/', {
+      name: 'Passwordless',
+      slug: 'e2e-passwordless',
+      title: 'Sign in with a passkey',
+      designation: 'authentication',
+    });
     await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: validate.body.pk, order: 10 });
     await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: login, order: 20 });
-    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0].pk as string;
+    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0]
+      .pk as string;
     await call(srv, 'PATCH', `/stages/identification/${ident}/`, { passwordless_flow: flow.body.pk });
     try {
       const p = await page();
@@ -245,7 +310,12 @@ describe('login page in Chromium', () => {
 
   it('the access-denied and flow-error pages are readable', async () => {
     const deny = await call(srv, 'POST', '/stages/deny/', { name: 'e2e-deny', deny_message: 'Not today.' });
-    const flow = await call(srv, 'POST', '/flows/instances/', { name: 'Denied', slug: 'e2e-denied', title: 'Denied flow', designation: 'authentication' });
+    const flow = await call(srv, 'POST', '/flows/instances/', {
+      name: 'Denied',
+      slug: 'e2e-denied',
+      title: 'Denied flow',
+      designation: 'authentication',
+    });
     await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: deny.body.pk, order: 10 });
     const p = await page();
     await p.goto(`${origin}/if/flow/e2e-denied/`);

@@ -9,7 +9,15 @@ import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { createUser, screenshot } from './page.js';
 
-const LAYOUTS = ['stacked', 'content_left', 'content_right', 'sidebar_left', 'sidebar_right', 'sidebar_left_frame_background', 'sidebar_right_frame_background'];
+const LAYOUTS = [
+  'stacked',
+  'content_left',
+  'content_right',
+  'sidebar_left',
+  'sidebar_right',
+  'sidebar_left_frame_background',
+  'sidebar_right_frame_background',
+];
 
 describe('flow page behaviour in Chromium', () => {
   let srv: TestServer;
@@ -29,7 +37,11 @@ describe('flow page behaviour in Chromium', () => {
     const ctx = await browser.newContext({ viewport: { width: 1024, height: 700 } });
     const p = await ctx.newPage();
     for (const layout of LAYOUTS) {
-      const r = await call(srv, 'PATCH', '/flows/instances/default-authentication-flow/', { layout, title: `Sign in (${layout})`, background: 'https://example.invalid/bg.jpg' });
+      const r = await call(srv, 'PATCH', '/flows/instances/default-authentication-flow/', {
+        layout,
+        title: `Sign in (${layout})`,
+        background: 'https://example.invalid/bg.jpg',
+      });
       assert.equal(r.status, 200);
       await p.goto(`${srv.url}/if/flow/default-authentication-flow/`);
       await p.waitForSelector('#uid_field');
@@ -40,10 +52,15 @@ describe('flow page behaviour in Chromium', () => {
       const box = await p.locator('.ks-card').boundingBox();
       assert.ok(box && box.width > 200, 'the card is visible');
       if (layout.startsWith('sidebar_left') || layout === 'content_left') assert.ok(box!.x < 40, `${layout}: card on the left`);
-      if (layout.startsWith('sidebar_right') || layout === 'content_right') assert.ok(box!.x + box!.width > 1024 - 40, `${layout}: card on the right`);
+      if (layout.startsWith('sidebar_right') || layout === 'content_right')
+        assert.ok(box!.x + box!.width > 1024 - 40, `${layout}: card on the right`);
       await screenshot(p, `layout-${layout}`);
     }
-    await call(srv, 'PATCH', '/flows/instances/default-authentication-flow/', { layout: 'stacked', title: 'Welcome to authentik!', background: '' });
+    await call(srv, 'PATCH', '/flows/instances/default-authentication-flow/', {
+      layout: 'stacked',
+      title: 'Welcome to authentik!',
+      background: '',
+    });
     await ctx.close();
   });
 
@@ -105,7 +122,11 @@ describe('flow page behaviour in Chromium', () => {
     await p.waitForSelector('#uid_field');
     await p.keyboard.type('frank');
     await p.keyboard.press('Tab');
-    assert.equal(await p.evaluate(() => (document.activeElement as HTMLElement | null)?.getAttribute('type')), 'submit', 'Tab reaches the button');
+    assert.equal(
+      await p.evaluate(() => (document.activeElement as HTMLElement | null)?.getAttribute('type')),
+      'submit',
+      'Tab reaches the button',
+    );
     await p.keyboard.press('Enter');
     await p.waitForSelector('#password');
     await p.waitForFunction(() => document.activeElement?.id === 'password');

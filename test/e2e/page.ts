@@ -19,7 +19,9 @@ export async function screenshot(page: Page, name: string) {
 export async function axeViolations(page: Page): Promise<string[]> {
   await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
   const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string; help: string }[] }> } }).axe;
+    const axe = (
+      window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: { id: string; impact: string; help: string }[] }> } }
+    ).axe;
     return axe.run(document);
   });
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
@@ -46,18 +48,40 @@ export async function activeElementId(page: Page, id?: string): Promise<string |
  * A passkey both sides know: a fresh P-256 key registered for `userId` in Keystage's database (rpId localhost), and
  * the same credential in a virtual authenticator of the page's browser (DevTools WebAuthn domain).
  */
-export async function passkeyFor(srv: TestServer, page: Page, userId: number, opts: { name: string; resident: boolean; transport: 'usb' | 'internal' }) {
+export async function passkeyFor(
+  srv: TestServer,
+  page: Page,
+  userId: number,
+  opts: { name: string; resident: boolean; transport: 'usb' | 'internal' },
+) {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' }) as { x: string; y: string };
-  const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x, 'base64url')], [-3, Buffer.from(jwk.y, 'base64url')]]));
+  const cose = isoCBOR.encode(
+    new Map<number, number | Uint8Array>([
+      [1, 2],
+      [3, -7],
+      [-1, 1],
+      [-2, Buffer.from(jwk.x, 'base64url')],
+      [-3, Buffer.from(jwk.y, 'base64url')],
+    ]),
+  );
   const credentialId = randomBytes(32);
   const now = new Date().toISOString();
   await srv.app.store.db
     .insertInto('webauthn_devices')
     .values({
-      user_id: userId, name: opts.name, confirmed: 1, created: now, last_updated: now, last_used: null,
-      credential_id: credentialId.toString('base64url'), public_key: Buffer.from(cose).toString('base64url'), sign_count: 0,
-      rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]',
+      user_id: userId,
+      name: opts.name,
+      confirmed: 1,
+      created: now,
+      last_updated: now,
+      last_used: null,
+      credential_id: credentialId.toString('base64url'),
+      public_key: Buffer.from(cose).toString('base64url'),
+      sign_count: 0,
+      rp_id: 'localhost',
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      transports: '[]',
     } as never)
     .execute();
   const cdp = await page.context().newCDPSession(page);

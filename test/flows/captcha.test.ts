@@ -20,7 +20,13 @@ for (const dialect of dialects()) {
       provider = await new FakeCaptcha().start();
       await createUser(srv, 'jack', 'jack-password-1');
       const s = await defaultStages(srv);
-      captcha = await createStage(srv, '/stages/captcha/', { name: 'exec-captcha', public_key: 'site-key-1', private_key: 'secret-key-1', api_url: provider.siteverify(), js_url: provider.script('turnstile') });
+      captcha = await createStage(srv, '/stages/captcha/', {
+        name: 'exec-captcha',
+        public_key: 'site-key-1',
+        private_key: 'secret-key-1',
+        api_url: provider.siteverify(),
+        js_url: provider.script('turnstile'),
+      });
       const dummy = await createStage(srv, '/stages/dummy/', { name: 'after-captcha' });
       slug = await flowOf(srv, 'exec-captcha-flow', [s.identification, captcha, dummy, s.login]);
     });
@@ -38,7 +44,15 @@ for (const dialect of dialects()) {
     }
 
     const planContext = async (b: BrowserSession) =>
-      JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', b.cookies.get('authentik_session')!).executeTakeFirstOrThrow()).data).plan.context;
+      JSON.parse(
+        (
+          await srv.app.store.db
+            .selectFrom('sessions')
+            .select('data')
+            .where('session_key', '=', b.cookies.get('authentik_session')!)
+            .executeTakeFirstOrThrow()
+        ).data,
+      ).plan.context;
 
     it('renders the widget parameters, sends secret/response/remoteip form-encoded, keeps the reply in the flow', async () => {
       const { b, challenge } = await atCaptcha();
@@ -71,13 +85,20 @@ for (const dialect of dialects()) {
     it('a rejected token fails: retryable error codes say so', async () => {
       const { b } = await atCaptcha();
       const r = await b.solve(slug, { component: 'ak-stage-captcha', token: 'expired' });
-      assert.deepEqual(r.response_errors, { token: [{ string: 'Invalid captcha response. Retrying may solve this issue.', code: 'invalid' }] });
+      assert.deepEqual(r.response_errors, {
+        token: [{ string: 'Invalid captcha response. Retrying may solve this issue.', code: 'invalid' }],
+      });
       const r2 = await b.solve(slug, { component: 'ak-stage-captcha', token: 'forged' });
       assert.deepEqual(r2.response_errors, { token: [{ string: 'Invalid captcha response', code: 'invalid' }] });
     });
 
     it('scores: inclusive bounds pass; outside fails with error_on_invalid_score, passes (kept for policies) without it', async () => {
-      for (const [token, ok] of [['score:0.5', true], ['score:1', true], ['score:0.49', false], ['score:-3', false]] as const) {
+      for (const [token, ok] of [
+        ['score:0.5', true],
+        ['score:1', true],
+        ['score:0.49', false],
+        ['score:-3', false],
+      ] as const) {
         const { b } = await atCaptcha();
         const r = await b.solve(slug, { component: 'ak-stage-captcha', token });
         assert.equal(r.component, ok ? 'ak-stage-dummy' : 'ak-stage-captcha', token);
@@ -117,18 +138,38 @@ for (const dialect of dialects()) {
 
     it('embedded in identification: checked for everyone before the lookup, one message for every failure', async () => {
       const s = await defaultStages(srv);
-      const ident = await createStage(srv, '/stages/identification/', { name: 'exec-id-captcha', user_fields: ['username'], captcha_stage: captcha, password_stage: s.password });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'exec-id-captcha',
+        user_fields: ['username'],
+        captcha_stage: captcha,
+        password_stage: s.password,
+      });
       const eslug = await flowOf(srv, 'exec-embedded-captcha', [ident, s.login]);
       const b = new BrowserSession(srv);
       const ch = await b.get(eslug);
       assert.equal(ch.captcha_stage.component, 'ak-stage-captcha');
       assert.equal(ch.captcha_stage.site_key, 'site-key-1');
       const fail = { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] };
-      for (const [uid, token] of [['jack', 'forged'], ['nobody', 'forged'], ['jack', 'score:0.1'], ['nobody', 'pass']]) {
-        const r = await b.solve(eslug, { component: 'ak-stage-identification', uid_field: uid, password: 'jack-password-1', captcha_token: token });
+      for (const [uid, token] of [
+        ['jack', 'forged'],
+        ['nobody', 'forged'],
+        ['jack', 'score:0.1'],
+        ['nobody', 'pass'],
+      ]) {
+        const r = await b.solve(eslug, {
+          component: 'ak-stage-identification',
+          uid_field: uid,
+          password: 'jack-password-1',
+          captcha_token: token,
+        });
         assert.deepEqual(r.response_errors, fail, `${uid}/${token}`);
       }
-      const ok = await b.solve(eslug, { component: 'ak-stage-identification', uid_field: 'jack', password: 'jack-password-1', captcha_token: 'pass' });
+      const ok = await b.solve(eslug, {
+        component: 'ak-stage-identification',
+        uid_field: 'jack',
+        password: 'jack-password-1',
+        captcha_token: 'pass',
+      });
       assert.equal(ok.component, 'xak-flow-redirect');
     });
   });

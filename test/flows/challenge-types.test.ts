@@ -116,10 +116,23 @@ for (const dialect of dialects()) {
       keystage = validatorOver(served, 'keystage');
 
       const s = await defaultStages(srv);
-      const captchaArgs = { private_key: 'secret-key-1', api_url: captchaProvider.siteverify(), js_url: captchaProvider.script('turnstile') };
+      const captchaArgs = {
+        private_key: 'secret-key-1',
+        api_url: captchaProvider.siteverify(),
+        js_url: captchaProvider.script('turnstile'),
+      };
       const captcha = await createStage(srv, '/stages/captcha/', { name: 'ct-captcha', public_key: 'site-key-1', ...captchaArgs });
-      const embedCaptcha = await createStage(srv, '/stages/captcha/', { name: 'ct-captcha-embedded', public_key: 'site-key-2', ...captchaArgs });
-      const identWithCaptcha = await createStage(srv, '/stages/identification/', { name: 'ct-ident-captcha', user_fields: ['username'], captcha_stage: embedCaptcha, password_stage: s.password });
+      const embedCaptcha = await createStage(srv, '/stages/captcha/', {
+        name: 'ct-captcha-embedded',
+        public_key: 'site-key-2',
+        ...captchaArgs,
+      });
+      const identWithCaptcha = await createStage(srv, '/stages/identification/', {
+        name: 'ct-ident-captcha',
+        user_fields: ['username'],
+        captcha_stage: embedCaptcha,
+        password_stage: s.password,
+      });
       const rememberLogin = await createStage(srv, '/stages/user_login/', { name: 'ct-login-remember', remember_me_offset: 'days=30' });
       const dummy = await createStage(srv, '/stages/dummy/', { name: 'ct-dummy' });
       const broken = await createStage(srv, '/stages/dummy/', { name: 'ct-dummy-broken', throw_error: true });
@@ -128,17 +141,44 @@ for (const dialect of dialects()) {
       setup.totp = await createStage(srv, '/stages/authenticator/totp/', { name: 'ct-totp', digits: 6 });
       setup.static = await createStage(srv, '/stages/authenticator/static/', { name: 'ct-static', token_count: 2, token_length: 8 });
       setup.webauthn = await createStage(srv, '/stages/authenticator/webauthn/', { name: 'ct-webauthn' });
-      setup.email = await createStage(srv, '/stages/authenticator/email/', { name: 'ct-email', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', token_expiry: 'minutes=5' });
-      setup.sms = await createStage(srv, '/stages/authenticator/sms/', { name: 'ct-sms', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC1', auth: 'twilio-token' });
-      setup.duo = await createStage(srv, '/stages/authenticator/duo/', { name: 'ct-duo', client_id: DUO_ID, client_secret: DUO_SECRET, api_hostname: duo.url });
+      setup.email = await createStage(srv, '/stages/authenticator/email/', {
+        name: 'ct-email',
+        host: '127.0.0.1',
+        port: smtp.port,
+        from_address: 'login@keystage.test',
+        token_expiry: 'minutes=5',
+      });
+      setup.sms = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'ct-sms',
+        provider: 'twilio',
+        from_number: '+15550000000',
+        account_sid: 'AC1',
+        auth: 'twilio-token',
+      });
+      setup.duo = await createStage(srv, '/stages/authenticator/duo/', {
+        name: 'ct-duo',
+        client_id: DUO_ID,
+        client_secret: DUO_SECRET,
+        api_hostname: duo.url,
+      });
       const all = Object.values(setup);
-      const choose = await createStage(srv, '/stages/authenticator/validate/', { name: 'ct-validate-choose', device_classes: CLASSES, not_configured_action: 'configure', configuration_stages: all });
-      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'ct-validate-all', device_classes: CLASSES, not_configured_action: 'deny' });
+      const choose = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'ct-validate-choose',
+        device_classes: CLASSES,
+        not_configured_action: 'configure',
+        configuration_stages: all,
+      });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'ct-validate-all',
+        device_classes: CLASSES,
+        not_configured_action: 'deny',
+      });
 
       slugs.main = await flowOf(srv, 'ct-main', [s.identification, captcha, s.password, dummy, rememberLogin]);
       slugs.embedded = await flowOf(srv, 'ct-embedded', [identWithCaptcha, s.login]);
       slugs.choose = await flowOf(srv, 'ct-choose', [s.identification, s.password, choose, s.login]);
-      for (const [cls, stage] of Object.entries(setup)) slugs[cls] = await flowOf(srv, `ct-enrol-${cls}`, [s.identification, s.password, stage]);
+      for (const [cls, stage] of Object.entries(setup))
+        slugs[cls] = await flowOf(srv, `ct-enrol-${cls}`, [s.identification, s.password, stage]);
       slugs.validate = await flowOf(srv, 'ct-validate', [s.identification, s.password, validate, s.login]);
       slugs.deny = await flowOf(srv, 'ct-deny', [dummy, denyStage]);
       slugs.broken = await flowOf(srv, 'ct-broken', [broken]);
@@ -161,9 +201,16 @@ for (const dialect of dialects()) {
           assert.equal(ref, ak[component], `${union}: ${component}`);
           assert.ok(served.components.schemas[componentName(ref)], `${ref} is served`);
         }
-        assert.deepEqual(ks.oneOf.map((o: { $ref: string }) => o.$ref).sort(), [...new Set(Object.values(ks.discriminator.mapping))].sort());
+        assert.deepEqual(
+          ks.oneOf.map((o: { $ref: string }) => o.$ref).sort(),
+          [...new Set(Object.values(ks.discriminator.mapping))].sort(),
+        );
       }
-      assert.deepEqual(Object.keys(mappingOf(served, 'ChallengeTypes')).sort(), [...EXPECTED].sort(), 'exactly the components Keystage serves');
+      assert.deepEqual(
+        Object.keys(mappingOf(served, 'ChallengeTypes')).sort(),
+        [...EXPECTED].sort(),
+        'exactly the components Keystage serves',
+      );
     });
 
     it('identification, captcha, password (and an invalid one), dummy, user login with remember me, redirect', async () => {
@@ -194,7 +241,12 @@ for (const dialect of dialects()) {
       assert.equal(ident.captcha_stage.component, 'ak-stage-captcha');
       assertMatches('CaptchaChallenge', ident.captcha_stage);
       assert.equal(ident.password_fields, true);
-      const failed = await b.solve(slugs.embedded, { component: 'ak-stage-identification', uid_field: 'cto', password: 'wrong', captcha_token: 'pass' });
+      const failed = await b.solve(slugs.embedded, {
+        component: 'ak-stage-identification',
+        uid_field: 'cto',
+        password: 'wrong',
+        captcha_token: 'pass',
+      });
       assert.ok(failed.response_errors?.non_field_errors);
     });
 
@@ -213,7 +265,10 @@ for (const dialect of dialects()) {
       const totp = await login(slugs.totp, 'ctm');
       assert.equal(totp.ch.component, 'ak-stage-authenticator-totp');
       const code = totpCode(totp.ch.config_url);
-      assert.ok((await totp.b.solve(slugs.totp, { component: 'ak-stage-authenticator-totp', code: code === '000000' ? '111111' : '000000' })).response_errors);
+      assert.ok(
+        (await totp.b.solve(slugs.totp, { component: 'ak-stage-authenticator-totp', code: code === '000000' ? '111111' : '000000' }))
+          .response_errors,
+      );
       assert.equal((await totp.b.solve(slugs.totp, { component: 'ak-stage-authenticator-totp', code })).component, 'xak-flow-redirect');
       // recovery codes
       const stat = await login(slugs.static, 'ctm');
@@ -223,14 +278,20 @@ for (const dialect of dialects()) {
       const mail = await login(slugs.email, 'ctm');
       assert.equal(mail.ch.component, 'ak-stage-authenticator-email');
       assert.equal(mail.ch.email_required, false);
-      assert.equal((await mail.b.solve(slugs.email, { component: 'ak-stage-authenticator-email', code: smtp.lastCode('ctm@example.com')! })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await mail.b.solve(slugs.email, { component: 'ak-stage-authenticator-email', code: smtp.lastCode('ctm@example.com')! })).component,
+        'xak-flow-redirect',
+      );
       // SMS: a number first, then the code
       const phone = await login(slugs.sms, 'ctm');
       assert.equal(phone.ch.phone_number_required, true);
       const sent = await phone.b.solve(slugs.sms, { component: 'ak-stage-authenticator-sms', phone_number: '+15551234567' });
       assert.equal(sent.component, 'ak-stage-authenticator-sms');
       assert.equal(sent.phone_number_required, false);
-      assert.equal((await phone.b.solve(slugs.sms, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15551234567')! })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await phone.b.solve(slugs.sms, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15551234567')! })).component,
+        'xak-flow-redirect',
+      );
       // Duo: not active yet, then active
       const d = await login(slugs.duo, 'ctm');
       assert.equal(d.ch.component, 'ak-stage-authenticator-duo');
@@ -241,25 +302,48 @@ for (const dialect of dialects()) {
       const wa = await login(slugs.webauthn, 'ctm');
       assert.equal(wa.ch.component, 'ak-stage-authenticator-webauthn');
       assert.equal(typeof wa.ch.registration.challenge, 'string');
-      const refused = await wa.b.solve(slugs.webauthn, { component: 'ak-stage-authenticator-webauthn', response: { id: 'x', rawId: 'x', type: 'public-key', response: {} } });
+      const refused = await wa.b.solve(slugs.webauthn, {
+        component: 'ak-stage-authenticator-webauthn',
+        response: { id: 'x', rawId: 'x', type: 'public-key', response: {} },
+      });
       assert.equal(refused.component, 'ak-stage-authenticator-webauthn');
       assert.ok(refused.response_errors?.response);
       const now = new Date().toISOString();
       await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'key', confirmed: 1, created: now, last_updated: now, last_used: null, credential_id: 'QKZ97ASJAOIDyipAs6mKUxDUZgDrWrbAsUb5leL7-oU', public_key: 'pQECAyYgASFYIGsBLkklToCQkT7qJT_bJYN1sEc1oJdbnmoOc43i0JH6IlggLTXytuhzFVYYAK4PQNj8_coGrbbzSfUxdiPAcZTQCyU', sign_count: 0, rp_id: '127.0.0.1', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'key',
+          confirmed: 1,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          credential_id: 'QKZ97ASJAOIDyipAs6mKUxDUZgDrWrbAsUb5leL7-oU',
+          public_key: 'pQECAyYgASFYIGsBLkklToCQkT7qJT_bJYN1sEc1oJdbnmoOc43i0JH6IlggLTXytuhzFVYYAK4PQNj8_coGrbbzSfUxdiPAcZTQCyU',
+          sign_count: 0,
+          rp_id: '127.0.0.1',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
         .execute();
 
       const v = await login(slugs.validate, 'ctm');
       assert.equal(v.ch.component, 'ak-stage-authenticator-validate');
-      assert.deepEqual(v.ch.device_challenges.map((c: { device_class: string }) => c.device_class).sort(), [...CLASSES].sort(), 'one challenge per class');
+      assert.deepEqual(
+        v.ch.device_challenges.map((c: { device_class: string }) => c.device_class).sort(),
+        [...CLASSES].sort(),
+        'one challenge per class',
+      );
       for (const c of v.ch.device_challenges) assertMatches('DeviceChallenge', c);
       const wrong = await v.b.solve(slugs.validate, { component: 'ak-stage-authenticator-validate', code: '000000' });
       assert.equal(wrong.component, 'ak-stage-authenticator-validate');
       assert.ok(wrong.response_errors);
       // the official client's model wants last_used as a Date (or null); the stage matches class and uid
       const sel = v.ch.device_challenges.find((c: { device_class: string }) => c.device_class === 'email');
-      const selected = await v.b.solve(slugs.validate, { component: 'ak-stage-authenticator-validate', selected_challenge: { ...sel, last_used: null } });
+      const selected = await v.b.solve(slugs.validate, {
+        component: 'ak-stage-authenticator-validate',
+        selected_challenge: { ...sel, last_used: null },
+      });
       assert.equal(selected.component, 'ak-stage-authenticator-validate');
     });
 

@@ -71,7 +71,10 @@ function concurrencyCases(nodes: () => TestServer[]) {
     assert.equal(await pairCount(srv!, user, ip), 10, 'refused reservations were taken back');
     // the right password is refused too now, from this address
     const late = await identified(nodes(), 'default-authentication-flow', user, ip);
-    assert.deepEqual((await late.step({ component: 'ak-stage-password', password: 'the-right-password-1' })).body.response_errors, THROTTLED);
+    assert.deepEqual(
+      (await late.step({ component: 'ak-stage-password', password: 'the-right-password-1' })).body.response_errors,
+      THROTTLED,
+    );
   });
 
   it('one login, 30 wrong passwords and the right one at once: the plan is cancelled after exactly failed_attempts_before_cancel checks', async () => {
@@ -111,7 +114,10 @@ for (const dialect of dialects()) {
   describe(`security: concurrent guesses (${dialect})`, () => {
     let srv: TestServer;
     before(async () => {
-      srv = await startServer(dialect, { trustedProxies: '127.0.0.1', lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 } });
+      srv = await startServer(dialect, {
+        trustedProxies: '127.0.0.1',
+        lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 },
+      });
     });
     after(async () => srv.close());
     concurrencyCases(() => [srv]);
@@ -119,16 +125,16 @@ for (const dialect of dialects()) {
 }
 
 describePostgres('security: concurrent guesses across two nodes (postgres)', 'two nodes share one PostgreSQL database', () => {
-    let a: TestServer;
-    let b: TestServer;
-    before(async () => {
-      const cfg = { trustedProxies: '127.0.0.1', lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 } };
-      a = await startServer('postgres', cfg);
-      b = await startServer('postgres', { ...cfg, databaseUrl: a.config.databaseUrl });
-    });
-    after(async () => {
-      await b?.close();
-      await a?.close();
-    });
-    concurrencyCases(() => [a, b]);
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    const cfg = { trustedProxies: '127.0.0.1', lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 } };
+    a = await startServer('postgres', cfg);
+    b = await startServer('postgres', { ...cfg, databaseUrl: a.config.databaseUrl });
+  });
+  after(async () => {
+    await b?.close();
+    await a?.close();
+  });
+  concurrencyCases(() => [a, b]);
 });

@@ -45,7 +45,11 @@ for (const dialect of dialects()) {
       assert.equal(ch.body.component, 'ak-stage-authenticator-totp', JSON.stringify(ch.body));
       assert.equal(ch.body.pending_user, 'cora');
       const secret = new URL(ch.body.config_url).searchParams.get('secret')!;
-      const done = await b.solve(configureSlug, { component: 'ak-stage-authenticator-totp', code: generateTOTP(decodeBase32IgnorePadding(secret), 30, 6) } as never, 'next=%2Fif%2Fuser%2F');
+      const done = await b.solve(
+        configureSlug,
+        { component: 'ak-stage-authenticator-totp', code: generateTOTP(decodeBase32IgnorePadding(secret), 30, 6) } as never,
+        'next=%2Fif%2Fuser%2F',
+      );
       assert.deepEqual(done.body, { component: 'xak-flow-redirect', to: '/if/user/', final_redirect: true });
       const devices = await srv.app.store.db
         .selectFrom('totp_devices')
@@ -60,7 +64,10 @@ for (const dialect of dialects()) {
     it('anonymous visitors are sent to log in first; a stage without a configure flow is a 404', async () => {
       const anonymous = await fetch(`${srv.url}/flows/-/configure/${totpStage}/`, { redirect: 'manual' });
       assert.equal(anonymous.status, 302);
-      assert.equal(anonymous.headers.get('location'), `/flows/-/default/authentication/?next=${encodeURIComponent(`/flows/-/configure/${totpStage}/`)}`);
+      assert.equal(
+        anonymous.headers.get('location'),
+        `/flows/-/default/authentication/?next=${encodeURIComponent(`/flows/-/configure/${totpStage}/`)}`,
+      );
       const b = await loggedIn('akadmin', ADMIN_PASSWORD);
       const plain = await createStage(srv, '/stages/authenticator/static/', { name: 'cfg-static-none' });
       assert.equal((await page(b, `/flows/-/configure/${plain}/`)).status, 404);
@@ -78,7 +85,10 @@ for (const dialect of dialects()) {
       assert.equal(ch.body.component, 'ak-stage-authenticator-totp');
       assert.equal(ch.body.pending_user, 'akadmin');
 
-      const anonOnly = await flowOf(srv, 'anonymous-only', [totpStage], { designation: 'authentication', authentication: 'require_unauthenticated' });
+      const anonOnly = await flowOf(srv, 'anonymous-only', [totpStage], {
+        designation: 'authentication',
+        authentication: 'require_unauthenticated',
+      });
       const refused = await fetch(`${srv.api}/flows/instances/${anonOnly}/execute/`, { headers: b.jar.headers() });
       assert.equal(refused.status, 400);
       assert.match(await refused.text(), /Flow not applicable to current user/);

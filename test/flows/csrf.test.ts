@@ -48,8 +48,7 @@ for (const dialect of dialects()) {
       const wrong = await bare(b, 'POST', '/core/users/', { username: 'csrf-victim', name: 'x' }, { 'x-authentik-csrf': anonymousCsrf });
       assert.equal(wrong.status, 403);
       assert.deepEqual(await wrong.json(), { detail: 'CSRF Failed: CSRF token incorrect.' }, 'the pre-login token is dead');
-      for (const method of ['PATCH', 'PUT', 'DELETE'])
-        assert.equal((await bare(b, method, '/core/users/1/', {})).status, 403, method);
+      for (const method of ['PATCH', 'PUT', 'DELETE']) assert.equal((await bare(b, method, '/core/users/1/', {})).status, 403, method);
       const none = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'csrf-victim').execute();
       assert.equal(none.length, 0, 'nothing was created');
 
@@ -76,7 +75,10 @@ for (const dialect of dialects()) {
       assert.equal(body.component, 'ak-stage-flow-error');
       assert.deepEqual((await sessionRow(srv, b.session))?.data.plan, before, 'the plan did not move');
       // with the header (as the official client sends it here) it proceeds
-      assert.equal((await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'akadmin' })).body.component, 'ak-stage-password');
+      assert.equal(
+        (await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'akadmin' })).body.component,
+        'ak-stage-password',
+      );
 
       const anon = await fetch(`${srv.api}/flows/executor/${FLOW}/?query=`, {
         method: 'POST',

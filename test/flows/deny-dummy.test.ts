@@ -66,7 +66,11 @@ for (const dialect of dialects()) {
       assert.equal(two.body.name, 'dummy-two');
       assert.equal((await sessionRow(srv, b.session))?.data.plan?.bindings.length, 1);
       const done = await b.solve(slug, { component: 'ak-stage-dummy' });
-      assert.deepEqual(done.hops.map((h) => h.status), [200], 'the last stage ends the flow without a 302');
+      assert.deepEqual(
+        done.hops.map((h) => h.status),
+        [200],
+        'the last stage ends the flow without a 302',
+      );
       assert.deepEqual(done.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
       assert.equal((await sessionRow(srv, b.session))?.data.plan, undefined);
       // nobody was logged in by that

@@ -17,8 +17,17 @@ for (const dialect of dialects()) {
       duo = await new FakeDuo('DIXXXXXXXXXXXXXXXXXX', 'duo-secret-key-0123456789').start();
       srv = await startServer(dialect);
       const s = await defaultStages(srv);
-      duoStage = await createStage(srv, '/stages/authenticator/duo/', { name: 'duo-setup', client_id: 'DIXXXXXXXXXXXXXXXXXX', client_secret: 'duo-secret-key-0123456789', api_hostname: duo.url });
-      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'duo-validate', not_configured_action: 'configure', configuration_stages: [duoStage] });
+      duoStage = await createStage(srv, '/stages/authenticator/duo/', {
+        name: 'duo-setup',
+        client_id: 'DIXXXXXXXXXXXXXXXXXX',
+        client_secret: 'duo-secret-key-0123456789',
+        api_hostname: duo.url,
+      });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'duo-validate',
+        not_configured_action: 'configure',
+        configuration_stages: [duoStage],
+      });
       slug = await flowOf(srv, 'duo-flow', [s.identification, s.password, validate, s.login]);
     });
     after(async () => {
@@ -35,7 +44,18 @@ for (const dialect of dialects()) {
 
     it('signs requests as Duo documents (canonical form, sorted RFC 3986 parameters)', () => {
       assert.equal(canonParams({ username: 'root', realname: 'First Last' }), 'realname=First%20Last&username=root');
-      const auth = sign({ client_id: 'DIWJ8X6AEYOR5OMC6TQ1', client_secret: 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep', api_hostname: 'api-xxxxxxxx.duosecurity.com' }, 'Tue, 21 Aug 2012 17:29:18 -0000', 'POST', 'api-xxxxxxxx.duosecurity.com', '/accounts/v1/account/list', { realname: 'First Last', username: 'root' });
+      const auth = sign(
+        {
+          client_id: 'DIWJ8X6AEYOR5OMC6TQ1',
+          client_secret: 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep',
+          api_hostname: 'api-xxxxxxxx.duosecurity.com',
+        },
+        'Tue, 21 Aug 2012 17:29:18 -0000',
+        'POST',
+        'api-xxxxxxxx.duosecurity.com',
+        '/accounts/v1/account/list',
+        { realname: 'First Last', username: 'root' },
+      );
       assert.match(auth, /^Basic /);
       assert.ok(Buffer.from(auth.slice(6), 'base64').toString().startsWith('DIWJ8X6AEYOR5OMC6TQ1:'));
       assert.equal(Buffer.from(auth.slice(6), 'base64').toString().split(':')[1]!.length, 128, 'HMAC-SHA512 in hex');
@@ -60,12 +80,18 @@ for (const dialect of dialects()) {
 
       const next = await toMfa('dina');
       assert.equal(next.ch.component, 'ak-stage-authenticator-validate');
-      assert.deepEqual(next.ch.device_challenges.map((d: { device_class: string }) => d.device_class), ['duo']);
+      assert.deepEqual(
+        next.ch.device_challenges.map((d: { device_class: string }) => d.device_class),
+        ['duo'],
+      );
       const done = await next.b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
       assert.equal(done.component, 'xak-flow-redirect');
       const push = duo.calls.filter((c) => c.path === '/auth/v2/auth').at(-1)!;
       assert.equal(push.signatureValid, true);
-      assert.deepEqual([push.params.user_id, push.params.factor, push.params.device, push.params.display_username], [duoUser, 'auto', 'auto', 'dina']);
+      assert.deepEqual(
+        [push.params.user_id, push.params.factor, push.params.device, push.params.display_username],
+        [duoUser, 'auto', 'auto', 'dina'],
+      );
       assert.equal(push.params.type, 'authentik Login request', 'the brand title names the request');
       const used = await srv.app.store.db.selectFrom('duo_devices').select('last_used').where('id', '=', dev.id).executeTakeFirstOrThrow();
       assert.ok(used.last_used, 'last_used is set by a push login');
@@ -78,11 +104,22 @@ for (const dialect of dialects()) {
 
     it('import_device_manual attaches an existing Duo user; a wrong secret fails closed', async () => {
       const id = await createUser(srv, 'imp', 'imp-password-1');
-      const r = await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'DUIMPORTED', username: 'imp' });
+      const r = await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, {
+        duo_user_id: 'DUIMPORTED',
+        username: 'imp',
+      });
       assert.equal(r.status, 204);
-      const dev = await srv.app.store.db.selectFrom('duo_devices').select(['id', 'duo_user_id']).where('user_id', '=', id).executeTakeFirstOrThrow();
+      const dev = await srv.app.store.db
+        .selectFrom('duo_devices')
+        .select(['id', 'duo_user_id'])
+        .where('user_id', '=', id)
+        .executeTakeFirstOrThrow();
       assert.equal(dev.duo_user_id, 'DUIMPORTED');
-      assert.deepEqual((await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'X', username: 'nobody' })).body, { username: ['User does not exist.'] });
+      assert.deepEqual(
+        (await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'X', username: 'nobody' }))
+          .body,
+        { username: ['User does not exist.'] },
+      );
       const list = await call(srv, 'GET', '/authenticators/admin/duo/');
       assert.ok(list.body.results.some((d: { pk: number }) => d.pk === dev.id));
       // a stage with the wrong secret: Duo refuses the signature and the login does not pass

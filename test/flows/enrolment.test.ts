@@ -20,10 +20,22 @@ for (const dialect of dialects()) {
     before(async () => {
       srv = await startServer(dialect);
       const s = await defaultStages(srv);
-      totpSetup = await createStage(srv, '/stages/authenticator/totp/', { name: 'enrol-totp', digits: 6, friendly_name: 'Authenticator app' });
+      totpSetup = await createStage(srv, '/stages/authenticator/totp/', {
+        name: 'enrol-totp',
+        digits: 6,
+        friendly_name: 'Authenticator app',
+      });
       staticSetup = await createStage(srv, '/stages/authenticator/static/', { name: 'enrol-static', token_count: 3, token_length: 10 });
-      const validateOne = await createStage(srv, '/stages/authenticator/validate/', { name: 'enrol-validate-one', not_configured_action: 'configure', configuration_stages: [totpSetup] });
-      const validateTwo = await createStage(srv, '/stages/authenticator/validate/', { name: 'enrol-validate-two', not_configured_action: 'configure', configuration_stages: [totpSetup, staticSetup] });
+      const validateOne = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'enrol-validate-one',
+        not_configured_action: 'configure',
+        configuration_stages: [totpSetup],
+      });
+      const validateTwo = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'enrol-validate-two',
+        not_configured_action: 'configure',
+        configuration_stages: [totpSetup, staticSetup],
+      });
       single = await flowOf(srv, 'enrol-single', [s.identification, s.password, validateOne, s.login]);
       choice = await flowOf(srv, 'enrol-choice', [s.identification, s.password, validateTwo, s.login]);
     });
@@ -41,10 +53,21 @@ for (const dialect of dialects()) {
       const id = await createUser(srv, 'uma', 'uma-password-1');
       const { b, ch } = await toMfa(single, 'uma');
       assert.equal(ch.component, 'ak-stage-authenticator-totp');
-      assert.match(ch.config_url, /^otpauth:\/\/totp\/authentik:uma\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30&issuer=authentik$/, 'issuer: the brand title');
+      assert.match(
+        ch.config_url,
+        /^otpauth:\/\/totp\/authentik:uma\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30&issuer=authentik$/,
+        'issuer: the brand title',
+      );
       const unconfirmed = await srv.app.store.db.selectFrom('totp_devices').select(['confirmed']).where('user_id', '=', id).execute();
-      assert.deepEqual(unconfirmed.map((d) => d.confirmed), [0], 'not usable before it is proven');
-      const wrong = await b.solve(single, { component: 'ak-stage-authenticator-totp', code: '000000' === codeFrom(ch.config_url) ? '111111' : '000000' });
+      assert.deepEqual(
+        unconfirmed.map((d) => d.confirmed),
+        [0],
+        'not usable before it is proven',
+      );
+      const wrong = await b.solve(single, {
+        component: 'ak-stage-authenticator-totp',
+        code: '000000' === codeFrom(ch.config_url) ? '111111' : '000000',
+      });
       assert.deepEqual(wrong.response_errors, { code: [{ string: 'Code does not match', code: 'invalid' }] });
       assert.equal(wrong.config_url, ch.config_url, 'the same device until it is proven');
       const done = await b.solve(single, { component: 'ak-stage-authenticator-totp', code: codeFrom(ch.config_url) });
@@ -62,40 +85,69 @@ for (const dialect of dialects()) {
       assert.equal(ch.component, 'ak-stage-authenticator-validate');
       assert.deepEqual(ch.device_challenges, []);
       assert.deepEqual(
-        ch.configuration_stages.map((s: { name: string; verbose_name: string; meta_model_name: string }) => [s.name, s.verbose_name, s.meta_model_name]),
+        ch.configuration_stages.map((s: { name: string; verbose_name: string; meta_model_name: string }) => [
+          s.name,
+          s.verbose_name,
+          s.meta_model_name,
+        ]),
         [
           ['Authenticator app', 'TOTP Authenticator', 'authentik_stages_authenticator_totp.authenticatortotpstage'],
           ['enrol-static', 'Static Authenticator', 'authentik_stages_authenticator_static.authenticatorstaticstage'],
         ],
         'in the configured order',
       );
-      const bad = await b.solve(choice, { component: 'ak-stage-authenticator-validate', selected_stage: '00000000-0000-4000-8000-000000000000' });
+      const bad = await b.solve(choice, {
+        component: 'ak-stage-authenticator-validate',
+        selected_stage: '00000000-0000-4000-8000-000000000000',
+      });
       assert.deepEqual(bad.response_errors, { selected_stage: [{ string: 'Selected stage is invalid', code: 'invalid' }] });
       const codes = await b.solve(choice, { component: 'ak-stage-authenticator-validate', selected_stage: staticSetup });
       assert.equal(codes.component, 'ak-stage-authenticator-static');
       assert.equal(codes.codes.length, 3);
       assert.ok(codes.codes.every((c: string) => /^[A-Za-z0-9]{10}$/.test(c)));
-      const stored = await srv.app.store.db.selectFrom('static_tokens').innerJoin('static_devices', 'static_devices.id', 'static_tokens.device_id').select('token').where('user_id', '=', id).execute();
-      assert.ok(stored.every((s) => !codes.codes.includes(s.token)), 'stored hashed');
+      const stored = await srv.app.store.db
+        .selectFrom('static_tokens')
+        .innerJoin('static_devices', 'static_devices.id', 'static_tokens.device_id')
+        .select('token')
+        .where('user_id', '=', id)
+        .execute();
+      assert.ok(
+        stored.every((s) => !codes.codes.includes(s.token)),
+        'stored hashed',
+      );
       assert.equal((await b.solve(choice, { component: 'ak-stage-authenticator-static' })).component, 'xak-flow-redirect');
       const use = await toMfa(choice, 'vic');
       assert.equal(use.ch.component, 'ak-stage-authenticator-validate');
-      assert.equal((await use.b.solve(choice, { component: 'ak-stage-authenticator-validate', code: codes.codes[0] })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await use.b.solve(choice, { component: 'ak-stage-authenticator-validate', code: codes.codes[0] })).component,
+        'xak-flow-redirect',
+      );
       await new Promise((r) => setTimeout(r, 10));
       const twice = await toMfa(choice, 'vic');
-      assert.equal((await twice.b.solve(choice, { component: 'ak-stage-authenticator-validate', code: codes.codes[0] })).component, 'ak-stage-authenticator-validate', 'a code works once');
+      assert.equal(
+        (await twice.b.solve(choice, { component: 'ak-stage-authenticator-validate', code: codes.codes[0] })).component,
+        'ak-stage-authenticator-validate',
+        'a code works once',
+      );
     });
 
     it('a device enrolled during login is audited: model_created by its owner, the device in the context', async () => {
       const id = await createUser(srv, 'ada', 'ada-password-1');
       const { b, ch } = await toMfa(single, 'ada');
-      assert.equal((await b.solve(single, { component: 'ak-stage-authenticator-totp', code: codeFrom(ch.config_url) })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await b.solve(single, { component: 'ak-stage-authenticator-totp', code: codeFrom(ch.config_url) })).component,
+        'xak-flow-redirect',
+      );
       const totp = await srv.app.store.db.selectFrom('totp_devices').select('id').where('user_id', '=', id).executeTakeFirstOrThrow();
       const other = await createUser(srv, 'bob-codes', 'bob-codes-password-1');
       const c = await toMfa(choice, 'bob-codes');
       await c.b.solve(choice, { component: 'ak-stage-authenticator-validate', selected_stage: staticSetup });
       assert.equal((await c.b.solve(choice, { component: 'ak-stage-authenticator-static' })).component, 'xak-flow-redirect');
-      const codes = await srv.app.store.db.selectFrom('static_devices').select(['id', 'name']).where('user_id', '=', other).executeTakeFirstOrThrow();
+      const codes = await srv.app.store.db
+        .selectFrom('static_devices')
+        .select(['id', 'name'])
+        .where('user_id', '=', other)
+        .executeTakeFirstOrThrow();
 
       const r = await call(srv, 'GET', '/events/events/?action=model_created&username=ada');
       assert.equal(r.status, 200);
@@ -103,11 +155,17 @@ for (const dialect of dialects()) {
       const ev = r.body.results[0];
       assert.deepEqual(ev.user, { pk: id, username: 'ada', email: 'ada@example.com' });
       assert.equal(ev.client_ip, '127.0.0.1');
-      assert.deepEqual(ev.context.model, { app: 'authentik_stages_authenticator_totp', model_name: 'totpdevice', pk: totp.id, name: 'Authenticator app' });
+      assert.deepEqual(ev.context.model, {
+        app: 'authentik_stages_authenticator_totp',
+        model_name: 'totpdevice',
+        pk: totp.id,
+        name: 'Authenticator app',
+      });
       const s2 = await call(srv, 'GET', '/events/events/?action=model_created&username=bob-codes');
-      assert.deepEqual(s2.body.results.map((e: { context: { model: unknown } }) => e.context.model), [
-        { app: 'authentik_stages_authenticator_static', model_name: 'staticdevice', pk: codes.id, name: codes.name },
-      ]);
+      assert.deepEqual(
+        s2.body.results.map((e: { context: { model: unknown } }) => e.context.model),
+        [{ app: 'authentik_stages_authenticator_static', model_name: 'staticdevice', pk: codes.id, name: codes.name }],
+      );
     });
 
     it('abandoning enrolment leaves no usable device; starting again does not skip it', async () => {
@@ -117,7 +175,12 @@ for (const dialect of dialects()) {
       // a new tab: the person must still enrol before getting in
       const second = await toMfa(single, 'wes');
       assert.equal(second.ch.component, 'ak-stage-authenticator-totp');
-      const usable = await srv.app.store.db.selectFrom('totp_devices').select('id').where('user_id', '=', id).where('confirmed', '=', 1).execute();
+      const usable = await srv.app.store.db
+        .selectFrom('totp_devices')
+        .select('id')
+        .where('user_id', '=', id)
+        .where('confirmed', '=', 1)
+        .execute();
       assert.equal(usable.length, 0);
     });
   });

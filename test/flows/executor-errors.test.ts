@@ -59,7 +59,9 @@ for (const dialect of dialects()) {
         const r = await post(b, FLOW, 'application/json', body);
         assert.equal(r.status, 200, body);
         assert.equal(r.body.component, 'ak-stage-identification', body);
-        assert.deepEqual(r.body.response_errors, { non_field_errors: [{ string: `Invalid data. Expected a dictionary, but got ${type}.`, code: 'invalid' }] });
+        assert.deepEqual(r.body.response_errors, {
+          non_field_errors: [{ string: `Invalid data. Expected a dictionary, but got ${type}.`, code: 'invalid' }],
+        });
       }
       // an empty body is {}
       const empty = await post(b, FLOW, 'application/json', '');

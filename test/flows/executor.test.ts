@@ -51,14 +51,22 @@ for (const dialect of dialects()) {
     });
 
     it('case-sensitive matching when case_insensitive_matching is off', async () => {
-      await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { case_insensitive_matching: false, pretend_user_exists: false, user_fields: ['username', 'email'] });
+      await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, {
+        case_insensitive_matching: false,
+        pretend_user_exists: false,
+        user_fields: ['username', 'email'],
+      });
       try {
         const b = new BrowserSession(srv);
         await b.get(FLOW);
         const r = await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'IVY' });
         assert.deepEqual(r.response_errors, { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] });
       } finally {
-        await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, { case_insensitive_matching: true, pretend_user_exists: true, user_fields: ['username', 'email'] });
+        await call(srv, 'PATCH', `/stages/identification/${stages.identification}/`, {
+          case_insensitive_matching: true,
+          pretend_user_exists: true,
+          user_fields: ['username', 'email'],
+        });
       }
     });
 
@@ -101,7 +109,11 @@ for (const dialect of dialects()) {
     });
 
     it('embedded password: one step; unknown user and wrong password give identical answers', async () => {
-      const ident = await createStage(srv, '/stages/identification/', { name: 'exec-embedded', user_fields: ['username'], password_stage: stages.password });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'exec-embedded',
+        user_fields: ['username'],
+        password_stage: stages.password,
+      });
       const slug = await flowOf(srv, 'exec-embedded', [ident, stages.password, stages.login]);
       const ch = await new BrowserSession(srv).get(slug);
       assert.equal(ch.password_fields, true);
@@ -115,17 +127,31 @@ for (const dialect of dialects()) {
       assert.deepEqual(w.response_errors, { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] });
       const ok = new BrowserSession(srv);
       await ok.get(slug);
-      assert.equal((await ok.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'ivy-password-1' })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await ok.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'ivy-password-1' })).component,
+        'xak-flow-redirect',
+      );
     });
 
     it('failed_attempts_before_cancel counts embedded and standalone failures together', async () => {
-      const pw = await createStage(srv, '/stages/password/', { name: 'exec-limit-pw', backends: ['authentik.core.auth.InbuiltBackend'], failed_attempts_before_cancel: 3 });
-      const ident = await createStage(srv, '/stages/identification/', { name: 'exec-limit-id', user_fields: ['username'], password_stage: pw });
+      const pw = await createStage(srv, '/stages/password/', {
+        name: 'exec-limit-pw',
+        backends: ['authentik.core.auth.InbuiltBackend'],
+        failed_attempts_before_cancel: 3,
+      });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'exec-limit-id',
+        user_fields: ['username'],
+        password_stage: pw,
+      });
       const slug = await flowOf(srv, 'exec-limit', [ident, stages.login]);
       const b = new BrowserSession(srv);
       await b.get(slug);
       for (let i = 0; i < 2; i++)
-        assert.equal((await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'x' })).component, 'ak-stage-identification');
+        assert.equal(
+          (await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'x' })).component,
+          'ak-stage-identification',
+        );
       const denied = await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'x' });
       assert.equal(denied.component, 'ak-stage-access-denied');
       // the plan is gone: the next request starts over
@@ -141,7 +167,11 @@ for (const dialect of dialects()) {
       const evil = new BrowserSession(srv);
       await evil.get(FLOW, 'next=https%3A%2F%2Fevil.example%2F');
       await evil.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ivy' }, 'next=https%3A%2F%2Fevil.example%2F');
-      const r = await evil.solve(FLOW, { component: 'ak-stage-password', password: 'ivy-password-1' }, 'next=https%3A%2F%2Fevil.example%2F');
+      const r = await evil.solve(
+        FLOW,
+        { component: 'ak-stage-password', password: 'ivy-password-1' },
+        'next=https%3A%2F%2Fevil.example%2F',
+      );
       assert.equal(r.component, 'ak-stage-access-denied');
       assert.equal(r.error_message, 'Invalid next URL');
     });
@@ -167,7 +197,15 @@ for (const dialect of dialects()) {
         await c.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ivy' });
         const r2 = await c.solve(FLOW, { component: 'ak-stage-password', password: 'nope' });
         assert.equal(r2.component, 'ak-stage-identification');
-        const plan = JSON.parse((await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', c.cookies.get('authentik_session')!).executeTakeFirstOrThrow()).data).plan;
+        const plan = JSON.parse(
+          (
+            await srv.app.store.db
+              .selectFrom('sessions')
+              .select('data')
+              .where('session_key', '=', c.cookies.get('authentik_session')!)
+              .executeTakeFirstOrThrow()
+          ).data,
+        ).plan;
         assert.equal(plan.context.pendingUser.username, 'ivy', 'the context survived the restart');
       } finally {
         await call(srv, 'PATCH', `/flows/bindings/${binding.pk}/`, { invalid_response_action: 'retry' });
@@ -187,7 +225,12 @@ for (const dialect of dialects()) {
       assert.equal(denied.component, 'ak-stage-access-denied');
       assert.equal(denied.error_message, 'Nope.');
       const url = `${srv.api}/flows/executor/${slug}/?query=`;
-      for (const [ct, payload] of [['application/json', '{oops'], ['text/plain', 'hello'], ['application/json', '[1,2]'], ['application/x-www-form-urlencoded', 'a=b']]) {
+      for (const [ct, payload] of [
+        ['application/json', '{oops'],
+        ['text/plain', 'hello'],
+        ['application/json', '[1,2]'],
+        ['application/x-www-form-urlencoded', 'a=b'],
+      ]) {
         const r = await fetch(url, { method: 'POST', headers: { 'content-type': ct! }, body: payload });
         assert.equal(r.status, 200, `${ct} ${payload}`);
         const j = (await r.json()) as { component: string };

@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { call, type TestServer } from '../helpers/server.js';
 
-export async function createUser(srv: TestServer, username: string, password: string, extra: Record<string, unknown> = {}): Promise<number> {
+export async function createUser(
+  srv: TestServer,
+  username: string,
+  password: string,
+  extra: Record<string, unknown> = {},
+): Promise<number> {
   const u = await call(srv, 'POST', '/core/users/', { username, name: `${username} Example`, email: `${username}@example.com`, ...extra });
   assert.equal(u.status, 201, JSON.stringify(u.body));
   assert.equal((await call(srv, 'POST', `/core/users/${u.body.pk}/set_password/`, { password })).status, 204);

@@ -85,9 +85,15 @@ for (const dialect of dialects()) {
 
     it('restart_with_context: a kept identifier passes identification again; the password stage shows the pending user', async () => {
       // show_matched_user off keeps what was typed in the context; the restarted identification stage submits it
-      const ident = await createStage(srv, '/stages/identification/', { name: 'ctx-ident', user_fields: ['username'], show_matched_user: false });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'ctx-ident',
+        user_fields: ['username'],
+        show_matched_user: false,
+      });
       const slug = await flowOf(srv, 'ctx-restart', [ident, stages.password, stages.login]);
-      await call(srv, 'PATCH', `/flows/bindings/${await bindingOf(srv, slug, stages.password)}/`, { invalid_response_action: 'restart_with_context' });
+      await call(srv, 'PATCH', `/flows/bindings/${await bindingOf(srv, slug, stages.password)}/`, {
+        invalid_response_action: 'restart_with_context',
+      });
       const b = new Browser(srv.api);
       await b.get(slug);
       await b.solve(slug, { component: 'ak-stage-identification', uidField: 'RITA' });

@@ -38,7 +38,11 @@ for (const dialect of dialects()) {
         'a passed stage answers 302 back to the executor',
       );
       assert.equal(pw.body.component, 'ak-stage-password');
-      assert.equal(pw.body.pending_user, uid, 'what was typed is shown: the default flow ships show_matched_user off (on: test/flows/show-matched-user.test.ts)');
+      assert.equal(
+        pw.body.pending_user,
+        uid,
+        'what was typed is shown: the default flow ships show_matched_user off (on: test/flows/show-matched-user.test.ts)',
+      );
       const done = await b.solve(FLOW, { component: 'ak-stage-password', password: ADMIN_PASSWORD });
       assert.equal(done.status, 200);
       assert.deepEqual(done.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
@@ -79,7 +83,8 @@ for (const dialect of dialects()) {
       assert.equal(me.body.user.pk, admin);
       // the typed (non-raw) client reads the same
       assert.equal((await b.core.coreUsersMeRetrieve()).user.isSuperuser, true);
-      const last = (await srv.app.store.db.selectFrom('users').select('last_login').where('id', '=', admin).executeTakeFirstOrThrow()).last_login;
+      const last = (await srv.app.store.db.selectFrom('users').select('last_login').where('id', '=', admin).executeTakeFirstOrThrow())
+        .last_login;
       assert.ok(last && Date.now() - new Date(last).getTime() < 60_000, 'last_login recorded');
     });
 
@@ -94,10 +99,18 @@ for (const dialect of dialects()) {
       const b = new Browser(srv.api);
       const ident = await b.flows.flowsExecutorGet({ flowSlug: FLOW, query: '' });
       assert.equal(ident.component, 'ak-stage-identification');
-      const pw = await b.flows.flowsExecutorSolve({ flowSlug: FLOW, query: '', flowChallengeResponseRequest: { component: 'ak-stage-identification', uidField: 'akadmin' } });
+      const pw = await b.flows.flowsExecutorSolve({
+        flowSlug: FLOW,
+        query: '',
+        flowChallengeResponseRequest: { component: 'ak-stage-identification', uidField: 'akadmin' },
+      });
       assert.equal(pw.component, 'ak-stage-password');
       assert.equal(pw.component === 'ak-stage-password' && pw.pendingUser, 'akadmin');
-      const done = await b.flows.flowsExecutorSolve({ flowSlug: FLOW, query: '', flowChallengeResponseRequest: { component: 'ak-stage-password', password: ADMIN_PASSWORD } });
+      const done = await b.flows.flowsExecutorSolve({
+        flowSlug: FLOW,
+        query: '',
+        flowChallengeResponseRequest: { component: 'ak-stage-password', password: ADMIN_PASSWORD },
+      });
       assert.equal(done.component, 'xak-flow-redirect');
       assert.equal(done.component === 'xak-flow-redirect' && done.to, '/');
     });

@@ -25,7 +25,10 @@ for (const dialect of dialects()) {
       const b = new Browser(srv.api);
       await b.get(LOGIN);
       await b.solve(LOGIN, { component: 'ak-stage-identification', uidField: 'akadmin' });
-      assert.equal((await b.solve(LOGIN, { component: 'ak-stage-password', password: ADMIN_PASSWORD })).body.component, 'xak-flow-redirect');
+      assert.equal(
+        (await b.solve(LOGIN, { component: 'ak-stage-password', password: ADMIN_PASSWORD })).body.component,
+        'xak-flow-redirect',
+      );
       return b;
     }
 
@@ -33,7 +36,8 @@ for (const dialect of dialects()) {
       const b = await loggedIn();
       const old = b.session!;
       assert.equal((await sessionRow(srv, old))?.user_id, admin);
-      const events = async () => (await srv.app.store.db.selectFrom('events').select('event_uuid').where('action', '=', 'logout').execute()).length;
+      const events = async () =>
+        (await srv.app.store.db.selectFrom('events').select('event_uuid').where('action', '=', 'logout').execute()).length;
       const logoutsBefore = await events();
 
       const r = await b.get(LOGOUT);
@@ -70,7 +74,8 @@ for (const dialect of dialects()) {
       const dummy = await createStage(srv, '/stages/dummy/', { name: 'logout-then-dummy-dummy' });
       const slug = await flowOf(srv, 'logout-then-dummy', [logout, dummy], { designation: 'invalidation' });
       const b = await loggedIn();
-      const events = async () => (await srv.app.store.db.selectFrom('events').select('event_uuid').where('action', '=', 'logout').execute()).length;
+      const events = async () =>
+        (await srv.app.store.db.selectFrom('events').select('event_uuid').where('action', '=', 'logout').execute()).length;
       const before = await events();
       const shown = await b.get(slug);
       assert.equal(shown.body.component, 'ak-stage-dummy');

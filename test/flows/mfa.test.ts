@@ -51,7 +51,22 @@ for (const dialect of dialects()) {
       const key = newTotpKey();
       const dev = await srv.app.store.db
         .insertInto('totp_devices')
-        .values({ user_id: id, name: 'phone', confirmed: 1, created: now(), last_updated: now(), last_used: null, key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .values({
+          user_id: id,
+          name: 'phone',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          key,
+          digits: 6,
+          step: 30,
+          t0: 0,
+          drift: 0,
+          last_t: -1,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
       return { id, key, device: dev.id };
@@ -60,10 +75,23 @@ for (const dialect of dialects()) {
       const id = await createUser(srv, name, `${name}-password-1`);
       const dev = await srv.app.store.db
         .insertInto('static_devices')
-        .values({ user_id: id, name: 'codes', confirmed: 1, created: now(), last_updated: now(), last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .values({
+          user_id: id,
+          name: 'codes',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
-      for (const c of codes) await srv.app.store.db.insertInto('static_tokens').values({ device_id: dev.id, token: hashStaticToken(SECRET, c) } as never).execute();
+      for (const c of codes)
+        await srv.app.store.db
+          .insertInto('static_tokens')
+          .values({ device_id: dev.id, token: hashStaticToken(SECRET, c) } as never)
+          .execute();
       return { id, device: dev.id };
     }
     async function atValidation(username: string, headers: Record<string, string> = {}, b = new BrowserSession(srv, headers)) {
@@ -81,7 +109,11 @@ for (const dialect of dialects()) {
       // the current stage's own state (StageCall.state), where its last render kept its challenge
       const stage = data.plan.bindings[0].stage_uuid;
       data.plan.context.stages[stage].webauthnChallenge = VECTOR.challenge;
-      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      await srv.app.store.db
+        .updateTable('sessions')
+        .set({ data: JSON.stringify(data) })
+        .where('session_key', '=', key)
+        .execute();
     }
 
     it('TOTP: the challenge lists the device; a wrong code is refused; the right code logs in; replaying it is refused', async () => {
@@ -91,7 +123,9 @@ for (const dialect of dialects()) {
       assert.deepEqual(ch.device_challenges, [{ device_class: 'totp', device_uid: String(u.device), challenge: {}, last_used: null }]);
       const good = code(u.key);
       const wrong = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good === '123456' ? '654321' : '123456' });
-      assert.deepEqual(wrong.response_errors, { code: [{ string: 'Invalid Token. Please ensure the time on your device is accurate and try again.', code: 'invalid' }] });
+      assert.deepEqual(wrong.response_errors, {
+        code: [{ string: 'Invalid Token. Please ensure the time on your device is accurate and try again.', code: 'invalid' }],
+      });
       // the failed attempt throttles the device for a second (totp_otp_throttling_factor 1): the right code waits
       const throttled = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(throttled.component, 'ak-stage-authenticator-validate', 'refused while throttled');
@@ -101,7 +135,11 @@ for (const dialect of dialects()) {
       const replay = await atValidation('kim');
       const again = await replay.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(again.component, 'ak-stage-authenticator-validate', 'the same code in the same time step is refused');
-      const row = await srv.app.store.db.selectFrom('totp_devices').select(['last_used', 'last_t']).where('id', '=', u.device).executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('totp_devices')
+        .select(['last_used', 'last_t'])
+        .where('id', '=', u.device)
+        .executeTakeFirstOrThrow();
       assert.ok(row.last_used);
       assert.ok(row.last_t >= currentStep({ t0: 0, step: 30 }) - 1);
     });
@@ -109,13 +147,21 @@ for (const dialect of dialects()) {
     it('recovery code: used once; two sessions racing with the same code — exactly one wins', async () => {
       await staticUser('lou', ['SingleUse123', 'RaceCode456']);
       const first = await atValidation('lou');
-      assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component,
+        'xak-flow-redirect',
+      );
       const second = await atValidation('lou');
-      assert.equal((await second.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component, 'ak-stage-authenticator-validate');
+      assert.equal(
+        (await second.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'SingleUse123' })).component,
+        'ak-stage-authenticator-validate',
+      );
       // that failure throttles the device for a second
       await new Promise((r) => setTimeout(r, 1100));
       const [a, b] = await Promise.all([atValidation('lou'), atValidation('lou')]);
-      const results = await Promise.all([a, b].map((s) => s.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'RaceCode456' })));
+      const results = await Promise.all(
+        [a, b].map((s) => s.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: 'RaceCode456' })),
+      );
       assert.deepEqual(results.map((r) => r.component).sort(), ['ak-stage-authenticator-validate', 'xak-flow-redirect']);
     });
 
@@ -123,7 +169,20 @@ for (const dialect of dialects()) {
       const id = await createUser(srv, 'mo', 'mo-password-1');
       const dev = await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'vector key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 4, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'vector key',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          credential_id: VECTOR.credentialId,
+          public_key: VECTOR.publicKey,
+          sign_count: 4,
+          rp_id: 'localhost',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
       const headers = { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' };
@@ -135,7 +194,11 @@ for (const dialect of dialects()) {
       await useVectorChallenge(b);
       const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
       assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
-      const after = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('id', '=', dev.id).executeTakeFirstOrThrow();
+      const after = await srv.app.store.db
+        .selectFrom('webauthn_devices')
+        .select('sign_count')
+        .where('id', '=', dev.id)
+        .executeTakeFirstOrThrow();
       assert.equal(after.sign_count, 5);
       const again = await atValidation('mo', headers);
       await useVectorChallenge(again.b);
@@ -148,7 +211,20 @@ for (const dialect of dialects()) {
       await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
       await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'key of keystage.test', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'keystage.test', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'key of keystage.test',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          credential_id: VECTOR.credentialId,
+          public_key: VECTOR.publicKey,
+          sign_count: 0,
+          rp_id: 'keystage.test',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
         .execute();
       try {
         // the request names localhost (the relying party the vector was signed for); the key was registered for keystage.test
@@ -157,7 +233,11 @@ for (const dialect of dialects()) {
         await useVectorChallenge(b);
         const r = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
         assert.deepEqual(r.response_errors, { webauthn: [{ string: 'Assertion failed', code: 'invalid' }] });
-        const row = await srv.app.store.db.selectFrom('webauthn_devices').select('sign_count').where('credential_id', '=', VECTOR.credentialId).executeTakeFirstOrThrow();
+        const row = await srv.app.store.db
+          .selectFrom('webauthn_devices')
+          .select('sign_count')
+          .where('credential_id', '=', VECTOR.credentialId)
+          .executeTakeFirstOrThrow();
         assert.equal(row.sign_count, 0, 'nothing stored');
       } finally {
         await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
@@ -178,11 +258,37 @@ for (const dialect of dialects()) {
           if (allowedKeyToo)
             await srv.app.store.db
               .insertInto('webauthn_devices')
-              .values({ user_id: id, name: 'allowed key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: `other-${username}`, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: yubikey5, transports: '[]' } as never)
+              .values({
+                user_id: id,
+                name: 'allowed key',
+                confirmed: 1,
+                created: now(),
+                last_updated: now(),
+                last_used: null,
+                credential_id: `other-${username}`,
+                public_key: VECTOR.publicKey,
+                sign_count: 0,
+                rp_id: 'localhost',
+                aaguid: yubikey5,
+                transports: '[]',
+              } as never)
               .execute();
           await srv.app.store.db
             .insertInto('webauthn_devices')
-            .values({ user_id: id, name: 'key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid, transports: '[]' } as never)
+            .values({
+              user_id: id,
+              name: 'key',
+              confirmed: 1,
+              created: now(),
+              last_updated: now(),
+              last_used: null,
+              credential_id: VECTOR.credentialId,
+              public_key: VECTOR.publicKey,
+              sign_count: 0,
+              rp_id: 'localhost',
+              aaguid,
+              transports: '[]',
+            } as never)
             .execute();
           const { b, ch } = await atValidation(username, headers);
           await useVectorChallenge(b);
@@ -195,7 +301,9 @@ for (const dialect of dialects()) {
         // so a WebAuthn challenge is offered)
         const refused = await attempt('wa-nfc', yubikey5nfc, true);
         assert.equal(refused.ch.device_challenges[0].device_class, 'webauthn');
-        assert.deepEqual(refused.done.response_errors, { webauthn: [{ string: 'Invalid device type. Contact your authentik administrator for help.', code: 'invalid' }] });
+        assert.deepEqual(refused.done.response_errors, {
+          webauthn: [{ string: 'Invalid device type. Contact your authentik administrator for help.', code: 'invalid' }],
+        });
         const allowed = await attempt('wa-5', yubikey5);
         assert.equal(allowed.done.component, 'xak-flow-redirect', JSON.stringify(allowed.done));
       } finally {
@@ -206,23 +314,46 @@ for (const dialect of dialects()) {
 
     it('passwordless flow: with nobody identified the validation stage offers a user-less passkey challenge (V24)', async () => {
       const headers = { 'x-forwarded-host': 'localhost:9000', 'x-forwarded-proto': 'http' };
-      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'pwl-validate', device_classes: ['webauthn'], not_configured_action: 'deny' });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'pwl-validate',
+        device_classes: ['webauthn'],
+        not_configured_action: 'deny',
+      });
       const slug = await flowOf(srv, 'passwordless', [validate, stages.login]);
       const id = await createUser(srv, 'pia', 'pia-password-1');
       await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
       await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'pia key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'pia key',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          credential_id: VECTOR.credentialId,
+          public_key: VECTOR.publicKey,
+          sign_count: 0,
+          rp_id: 'localhost',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
         .execute();
       try {
         const b = new BrowserSession(srv, headers);
         const ch = await b.get(slug);
         assert.equal(ch.component, 'ak-stage-authenticator-validate');
         assert.equal(ch.device_challenges.length, 1);
-        assert.deepEqual({ ...ch.device_challenges[0], challenge: undefined }, { device_class: 'webauthn', device_uid: '-1', challenge: undefined, last_used: null });
+        assert.deepEqual(
+          { ...ch.device_challenges[0], challenge: undefined },
+          { device_class: 'webauthn', device_uid: '-1', challenge: undefined, last_used: null },
+        );
         assert.deepEqual(ch.device_challenges[0].challenge.allowCredentials, [], 'any registered credential may answer');
         // a credential nobody registered is refused, and a new challenge is offered
-        const unknown = await b.solve(slug, { component: 'ak-stage-authenticator-validate', webauthn: { ...VECTOR.assertion, id: 'bm9ib2R5', rawId: 'bm9ib2R5' } });
+        const unknown = await b.solve(slug, {
+          component: 'ak-stage-authenticator-validate',
+          webauthn: { ...VECTOR.assertion, id: 'bm9ib2R5', rawId: 'bm9ib2R5' },
+        });
         assert.deepEqual(unknown.response_errors, { webauthn: [{ string: 'Invalid device', code: 'invalid' }] });
         assert.equal(unknown.device_challenges[0].device_uid, '-1');
         await useVectorChallenge(b);
@@ -230,7 +361,12 @@ for (const dialect of dialects()) {
         assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
         const me = await b.core.coreUsersMeRetrieveRaw();
         assert.equal((await me.raw.json()).user.username, 'pia', 'the credential’s owner is logged in');
-        const event = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'login').where('username', '=', 'pia').executeTakeFirstOrThrow();
+        const event = await srv.app.store.db
+          .selectFrom('events')
+          .select('context')
+          .where('action', '=', 'login')
+          .where('username', '=', 'pia')
+          .executeTakeFirstOrThrow();
         assert.equal(JSON.parse(event.context).auth_method, 'auth_webauthn_pwl');
       } finally {
         await srv.app.store.db.deleteFrom('webauthn_devices').where('credential_id', '=', VECTOR.credentialId).execute();
@@ -243,7 +379,10 @@ for (const dialect of dialects()) {
         const u = await totpUser('nia');
         await totpUser('otto');
         const first = await atValidation('nia');
-        assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component, 'xak-flow-redirect');
+        assert.equal(
+          (await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component,
+          'xak-flow-redirect',
+        );
         assert.ok(first.b.cookies.get('authentik_mfa'));
         // a later login in the same browser (only the MFA cookie kept)
         const later = new BrowserSession(srv);
@@ -264,7 +403,10 @@ for (const dialect of dialects()) {
       try {
         const u = await totpUser('quinn');
         const first = await atValidation('quinn');
-        assert.equal((await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component, 'xak-flow-redirect');
+        assert.equal(
+          (await first.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: code(u.key) })).component,
+          'xak-flow-redirect',
+        );
         const remembered = first.b.cookies.get('authentik_mfa')!;
         assert.ok(remembered);
         const before = new BrowserSession(srv);
@@ -274,7 +416,11 @@ for (const dialect of dialects()) {
         assert.equal((await call(srv, 'POST', `/core/users/${u.id}/set_password/`, { password: 'quinn-password-1' })).status, 204);
         const after = new BrowserSession(srv);
         after.cookies.set('authentik_mfa', remembered);
-        assert.equal((await atValidation('quinn', {}, after)).ch.component, 'ak-stage-authenticator-validate', 'the cookie no longer skips the stage');
+        assert.equal(
+          (await atValidation('quinn', {}, after)).ch.component,
+          'ak-stage-authenticator-validate',
+          'the cookie no longer skips the stage',
+        );
       } finally {
         await call(srv, 'PATCH', `/stages/authenticator/validate/${stages.mfa}/`, { last_auth_threshold: 'seconds=0' });
       }
@@ -296,8 +442,16 @@ for (const dialect of dialects()) {
 
     it('device_classes: a class the stage does not allow is not offered, and its codes do not count', async () => {
       await totpUser('quin');
-      const ident = await createStage(srv, '/stages/identification/', { name: 'mfa-static-only-id', user_fields: ['username'], password_stage: stages.password });
-      const mfa = await createStage(srv, '/stages/authenticator/validate/', { name: 'mfa-static-only', device_classes: ['static'], not_configured_action: 'deny' });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'mfa-static-only-id',
+        user_fields: ['username'],
+        password_stage: stages.password,
+      });
+      const mfa = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'mfa-static-only',
+        device_classes: ['static'],
+        not_configured_action: 'deny',
+      });
       const slug = await flowOf(srv, 'mfa-static-only-flow', [ident, mfa, stages.login]);
       const b = new BrowserSession(srv);
       await b.get(slug);
@@ -310,7 +464,12 @@ for (const dialect of dialects()) {
       const jar = new CookieJar();
       const post = async (body: Record<string, unknown>) => {
         // no redirect followed: the validation stage is not rendered between the password and the code
-        const res = await fetch(`${srv.api}/flows/executor/${FLOW}/?query=`, { method: 'POST', headers: jar.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body), redirect: 'manual' });
+        const res = await fetch(`${srv.api}/flows/executor/${FLOW}/?query=`, {
+          method: 'POST',
+          headers: jar.headers({ 'content-type': 'application/json' }),
+          body: JSON.stringify(body),
+          redirect: 'manual',
+        });
         jar.keep(res);
         return res;
       };
@@ -322,7 +481,11 @@ for (const dialect of dialects()) {
       const body = await early.json();
       assert.equal(body.component, 'ak-stage-authenticator-validate');
       assert.deepEqual(body.response_errors, { code: [{ string: 'No compatible device class allowed', code: 'invalid' }] });
-      const row = await srv.app.store.db.selectFrom('totp_devices').select(['last_used', 'last_t']).where('id', '=', u.device).executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('totp_devices')
+        .select(['last_used', 'last_t'])
+        .where('id', '=', u.device)
+        .executeTakeFirstOrThrow();
       assert.deepEqual(row, { last_used: null, last_t: -1 }, 'the code was not spent');
       // the refusal rendered the stage: now the same code logs in
       const done = await post({ component: 'ak-stage-authenticator-validate', code: code(u.key) });
@@ -333,7 +496,11 @@ for (const dialect of dialects()) {
       const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'enrol-validate', not_configured_action: 'deny' });
       const slug = await flowOf(srv, 'enrol-with-validate', [validate], { designation: 'enrollment' });
       const jar = new CookieJar();
-      const res = await jar.fetch(`${srv.api}/flows/executor/${slug}/?query=`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ component: 'ak-stage-authenticator-validate', code: '123456' }) });
+      const res = await jar.fetch(`${srv.api}/flows/executor/${slug}/?query=`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ component: 'ak-stage-authenticator-validate', code: '123456' }),
+      });
       assert.equal(res.status, 200);
       const body = await res.json();
       assert.equal(body.component, 'ak-stage-authenticator-validate');
@@ -345,9 +512,15 @@ for (const dialect of dialects()) {
     it('selection: an offered challenge alone is "Empty response"; a foreign one is refused', async () => {
       const u = await totpUser('rae');
       const { b } = await atValidation('rae');
-      const sel = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'totp', device_uid: String(u.device), challenge: {} } });
+      const sel = await b.solve(FLOW, {
+        component: 'ak-stage-authenticator-validate',
+        selected_challenge: { device_class: 'totp', device_uid: String(u.device), challenge: {} },
+      });
       assert.deepEqual(sel.response_errors, { non_field_errors: [{ string: 'Empty response', code: 'invalid' }] });
-      const bad = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', selected_challenge: { device_class: 'webauthn', device_uid: 'quox', challenge: {} } });
+      const bad = await b.solve(FLOW, {
+        component: 'ak-stage-authenticator-validate',
+        selected_challenge: { device_class: 'webauthn', device_uid: 'quox', challenge: {} },
+      });
       assert.deepEqual(bad.response_errors, { selected_challenge: [{ string: 'invalid challenge selected', code: 'invalid' }] });
     });
   });
@@ -365,7 +538,20 @@ for (const dialect of dialects()) {
       const now = new Date().toISOString();
       await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'key', confirmed: 1, created: now, last_updated: now, last_used: null, credential_id: VECTOR.credentialId, public_key: VECTOR.publicKey, sign_count: 0, rp_id: 'localhost', aaguid: '00000000-0000-0000-0000-000000000000', transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'key',
+          confirmed: 1,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          credential_id: VECTOR.credentialId,
+          public_key: VECTOR.publicKey,
+          sign_count: 0,
+          rp_id: 'localhost',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
         .execute();
       const b = new BrowserSession(srv, { 'x-forwarded-host': 'evil.test', 'x-forwarded-proto': 'https' });
       await b.get(FLOW);
@@ -378,7 +564,11 @@ for (const dialect of dialects()) {
       // the current stage's own state (StageCall.state), where its last render kept its challenge
       const stage = data.plan.bindings[0].stage_uuid;
       data.plan.context.stages[stage].webauthnChallenge = VECTOR.challenge;
-      await srv.app.store.db.updateTable('sessions').set({ data: JSON.stringify(data) }).where('session_key', '=', key).execute();
+      await srv.app.store.db
+        .updateTable('sessions')
+        .set({ data: JSON.stringify(data) })
+        .where('session_key', '=', key)
+        .execute();
       // signed for origin http://localhost:9000, sent to 127.0.0.1: the configured origin is what counts
       const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', webauthn: VECTOR.assertion });
       assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));

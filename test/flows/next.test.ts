@@ -57,7 +57,14 @@ for (const dialect of dialects()) {
 
     it('protocol-relative, backslash and script next values are refused too', async () => {
       // browsers drop tabs and newlines inside URLs, so "/<TAB>/evil.example" navigates to //evil.example
-      for (const next of ['//evil.example/x', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', 'javascript:alert(1)', 'http:/evil.example']) {
+      for (const next of [
+        '//evil.example/x',
+        '/\\evil.example',
+        '/\t/evil.example',
+        '/\n/evil.example',
+        'javascript:alert(1)',
+        'http:/evil.example',
+      ]) {
         const b = new Browser(srv.api);
         const query = `next=${encodeURIComponent(next)}`;
         await b.get(dummySlug, query);

@@ -84,7 +84,10 @@ for (const dialect of dialects()) {
         assert.equal(again.body.response_errors, undefined);
         await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'carl' });
         assert.deepEqual((await b.solve(FLOW, { component: 'ak-stage-password', password: 'wrong-4' })).body.response_errors, INVALID);
-        assert.equal((await b.solve(FLOW, { component: 'ak-stage-password', password: 'carl-pass-1' })).body.component, 'xak-flow-redirect');
+        assert.equal(
+          (await b.solve(FLOW, { component: 'ak-stage-password', password: 'carl-pass-1' })).body.component,
+          'xak-flow-redirect',
+        );
       } finally {
         await call(srv, 'PATCH', `/stages/password/${stages.password}/`, { failed_attempts_before_cancel: 5 });
       }

@@ -43,7 +43,22 @@ for (const dialect of dialects()) {
       const key = newTotpKey();
       const row = await srv.app.store.db
         .insertInto('totp_devices')
-        .values({ user_id: userId, name: 'phone', confirmed: 1, created: now(), last_updated: now(), last_used: null, key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .values({
+          user_id: userId,
+          name: 'phone',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          key,
+          digits: 6,
+          step: 30,
+          t0: 0,
+          drift: 0,
+          last_t: -1,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
       return { key, device: row.id as number };
@@ -65,13 +80,27 @@ for (const dialect of dialects()) {
       const r = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'nobody@example.com' }, 'next=%2Ffoo');
       assert.equal(r.status, 200);
       assert.equal(r.body.component, 'ak-stage-password');
-      assert.deepEqual(r.body.flow_info, { background: BACKGROUND, background_themed_urls: null, cancel_url: '/flows/-/cancel/?next=%2Ffoo', layout: 'stacked', title: 'Reference E17' });
+      assert.deepEqual(r.body.flow_info, {
+        background: BACKGROUND,
+        background_themed_urls: null,
+        cancel_url: '/flows/-/cancel/?next=%2Ffoo',
+        layout: 'stacked',
+        title: 'Reference E17',
+      });
     });
 
     it('flow title: %(user)s is the display user, %(app)s the application (none here ⇒ empty)', async () => {
       await createUser(srv, 'tia', 'tia-password-1');
-      const hidden = await createStage(srv, '/stages/identification/', { name: 'ref-title-hidden', user_fields: ['username', 'email'], show_matched_user: false });
-      const matched = await createStage(srv, '/stages/identification/', { name: 'ref-title-shown', user_fields: ['username', 'email'], show_matched_user: true });
+      const hidden = await createStage(srv, '/stages/identification/', {
+        name: 'ref-title-hidden',
+        user_fields: ['username', 'email'],
+        show_matched_user: false,
+      });
+      const matched = await createStage(srv, '/stages/identification/', {
+        name: 'ref-title-shown',
+        user_fields: ['username', 'email'],
+        show_matched_user: true,
+      });
       const shown = await flowOf(srv, 'ref-title', [matched, stages.password, stages.login], { title: 'Hi %(user)s[%(app)s]' });
       const typed = await flowOf(srv, 'ref-title-typed', [hidden, stages.password, stages.login], { title: 'Hi %(user)s[%(app)s]' });
       const a = new Browser(srv.api);
@@ -119,7 +148,10 @@ for (const dialect of dialects()) {
       const b = new Browser(srv.api);
       assert.equal((await b.get(FLOW)).body.component, 'ak-stage-identification');
       // (a plan is stored once it has moved: identify first)
-      assert.equal((await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'akadmin' })).body.component, 'ak-stage-password');
+      assert.equal(
+        (await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'akadmin' })).body.component,
+        'ak-stage-password',
+      );
       assert.ok((await sessionRow(srv, b.session))?.data.plan, 'a plan for the authentication flow');
       const r = await fetch(`${srv.url}/flows/-/default/invalidation/`, { redirect: 'manual', headers: b.jar.headers() });
       b.jar.keep(r);
@@ -137,7 +169,11 @@ for (const dialect of dialects()) {
 
     it('I12: an e-mail-only stage (pretend_user_exists false) refuses the user’s username', async () => {
       await createUser(srv, 'ian', 'ian-password-1');
-      const ident = await createStage(srv, '/stages/identification/', { name: 'ref-i12', user_fields: ['email'], pretend_user_exists: false });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'ref-i12',
+        user_fields: ['email'],
+        pretend_user_exists: false,
+      });
       const slug = await flowOf(srv, 'ref-i12', [ident, stages.password, stages.login]);
       const b = new Browser(srv.api);
       await b.get(slug);
@@ -167,21 +203,42 @@ for (const dialect of dialects()) {
 
     it('V18: a wrong e-mail code is refused with the token error', async () => {
       const emailStage = await createStage(srv, '/stages/authenticator/email/', {
-        name: 'ref-v18-mail', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', token_expiry: 'minutes=5', template: 'Your code is {{ code }}.',
+        name: 'ref-v18-mail',
+        host: '127.0.0.1',
+        port: smtp.port,
+        from_address: 'login@keystage.test',
+        token_expiry: 'minutes=5',
+        template: 'Your code is {{ code }}.',
       });
       const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'ref-v18', not_configured_action: 'deny' });
       const slug = await flowOf(srv, 'ref-v18', [stages.identification, stages.password, validate, stages.login]);
       const id = await createUser(srv, 'emma', 'emma-password-1');
       await srv.app.store.db
         .insertInto('email_devices')
-        .values({ user_id: id, name: 'mail', confirmed: 1, created: now(), last_updated: now(), last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0, stage: emailStage, token_hash: null, valid_until: null, email: 'xx@0.co' } as never)
+        .values({
+          user_id: id,
+          name: 'mail',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+          stage: emailStage,
+          token_hash: null,
+          valid_until: null,
+          email: 'xx@0.co',
+        } as never)
         .execute();
       const { b, done: ch } = await logIn(slug, 'emma', 'emma-password-1');
       assert.equal(ch.body.component, 'ak-stage-authenticator-validate');
       const dc = ch.body.device_challenges[0];
       assert.deepEqual([dc.device_class, dc.challenge], ['email', { email: '**@*.co' }]);
       const sent = smtp.mails.length;
-      await b.solve(slug, { component: 'ak-stage-authenticator-validate', selectedChallenge: { deviceClass: 'email', deviceUid: dc.device_uid, challenge: dc.challenge, lastUsed: null } });
+      await b.solve(slug, {
+        component: 'ak-stage-authenticator-validate',
+        selectedChallenge: { deviceClass: 'email', deviceUid: dc.device_uid, challenge: dc.challenge, lastUsed: null },
+      });
       assert.equal(smtp.mails.length, sent + 1, 'selecting the device mailed a code');
       const code = smtp.lastCode('xx@0.co')!;
       const wrong = await b.solve(slug, { component: 'ak-stage-authenticator-validate', code: code === '000000' ? '111111' : '000000' });
@@ -201,7 +258,12 @@ for (const dialect of dialects()) {
       assert.equal(ch.body.component, 'ak-stage-authenticator-validate');
       const done = await b.solve(slug, { component: 'ak-stage-authenticator-validate', code: totpCode(key) });
       assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
-      const events = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'login').where('username', '=', 'duncan').execute();
+      const events = await srv.app.store.db
+        .selectFrom('events')
+        .select('context')
+        .where('action', '=', 'login')
+        .where('username', '=', 'duncan')
+        .execute();
       assert.equal(events.length, 1);
       const ctx = JSON.parse(events[0]!.context);
       assert.equal(ctx.auth_method, 'auth_mfa');
@@ -212,12 +274,29 @@ for (const dialect of dialects()) {
     });
 
     it('V22: the only WebAuthn device is of a type outside the allowed list, action deny ⇒ access denied', async () => {
-      const validate = await createStage(srv, '/stages/authenticator/validate/', { name: 'ref-v22', not_configured_action: 'deny', webauthn_allowed_device_types: [YUBIKEY_5] });
+      const validate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'ref-v22',
+        not_configured_action: 'deny',
+        webauthn_allowed_device_types: [YUBIKEY_5],
+      });
       const slug = await flowOf(srv, 'ref-v22', [stages.identification, stages.password, validate, stages.login]);
       const id = await createUser(srv, 'wanda', 'wanda-password-1');
       await srv.app.store.db
         .insertInto('webauthn_devices')
-        .values({ user_id: id, name: 'nfc key', confirmed: 1, created: now(), last_updated: now(), last_used: null, credential_id: 'ref-v22-credential', public_key: 'pQECAyYgASFY', sign_count: 0, rp_id: 'localhost', aaguid: YUBIKEY_5_NFC, transports: '[]' } as never)
+        .values({
+          user_id: id,
+          name: 'nfc key',
+          confirmed: 1,
+          created: now(),
+          last_updated: now(),
+          last_used: null,
+          credential_id: 'ref-v22-credential',
+          public_key: 'pQECAyYgASFY',
+          sign_count: 0,
+          rp_id: 'localhost',
+          aaguid: YUBIKEY_5_NFC,
+          transports: '[]',
+        } as never)
         .execute();
       const { b, done } = await logIn(slug, 'wanda', 'wanda-password-1');
       assert.equal(done.status, 200);

@@ -66,7 +66,7 @@ for (const dialect of dialects()) {
       }
     });
 
-    it('new stages created through the API still default to authentik\'s true', async () => {
+    it("new stages created through the API still default to authentik's true", async () => {
       const r = await call(srv, 'POST', '/stages/identification/', { name: 'api-default-ident', user_fields: ['username'] });
       assert.equal(r.status, 201);
       assert.equal(r.body.show_matched_user, true);

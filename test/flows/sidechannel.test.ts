@@ -26,14 +26,45 @@ for (const dialect of dialects()) {
       srv = await startServer(dialect, { twilioApiUrl: sms.url });
       const s = await defaultStages(srv);
       emailStage = await createStage(srv, '/stages/authenticator/email/', {
-        name: 'code-by-mail', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', subject: 'Your code {{ code }}', token_expiry: 'minutes=5',
-        template: 'Hello {{ user }}, your sign-in code is {{ code }} (valid {{ expires }}).', password: 'smtp-secret',
+        name: 'code-by-mail',
+        host: '127.0.0.1',
+        port: smtp.port,
+        from_address: 'login@keystage.test',
+        subject: 'Your code {{ code }}',
+        token_expiry: 'minutes=5',
+        template: 'Hello {{ user }}, your sign-in code is {{ code }} (valid {{ expires }}).',
+        password: 'smtp-secret',
       });
-      const twilio = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-twilio', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC123', auth: 'twilio-token' });
-      const webhook = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-webhook', provider: 'generic', from_number: 'Keystage', account_sid: `${sms.url}/hook`, auth: 'hook-token', auth_type: 'bearer' });
-      const verifyOnly = await createStage(srv, '/stages/authenticator/sms/', { name: 'sms-verify-only', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC123', auth: 'twilio-token', verify_only: true });
+      const twilio = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'sms-twilio',
+        provider: 'twilio',
+        from_number: '+15550000000',
+        account_sid: 'AC123',
+        auth: 'twilio-token',
+      });
+      const webhook = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'sms-webhook',
+        provider: 'generic',
+        from_number: 'Keystage',
+        account_sid: `${sms.url}/hook`,
+        auth: 'hook-token',
+        auth_type: 'bearer',
+      });
+      const verifyOnly = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'sms-verify-only',
+        provider: 'twilio',
+        from_number: '+15550000000',
+        account_sid: 'AC123',
+        auth: 'twilio-token',
+        verify_only: true,
+      });
       const mk = async (name: string, setup: string, extra: Record<string, unknown> = {}) => {
-        const v = await createStage(srv, '/stages/authenticator/validate/', { name: `${name}-validate`, not_configured_action: 'configure', configuration_stages: [setup], ...extra });
+        const v = await createStage(srv, '/stages/authenticator/validate/', {
+          name: `${name}-validate`,
+          not_configured_action: 'configure',
+          configuration_stages: [setup],
+          ...extra,
+        });
         return flowOf(srv, name, [s.identification, s.password, v, s.login]);
       };
       emailFlow = await mk('mfa-email', emailStage);
@@ -77,13 +108,26 @@ for (const dialect of dialects()) {
       assert.match(code, /^\d{6}$/);
       assert.match(mail.raw, new RegExp(`Subject: Your code ${code}`));
       assert.match(mail.raw.replace(/=\r?\n/g, ''), /Hello eve-mail, your sign-in code is \d{6}/);
-      const stored = await srv.app.store.db.selectFrom('mfa_codes').select(['token_hash', 'attempt']).where('device_table', '=', 'email_devices').executeTakeFirstOrThrow();
+      const stored = await srv.app.store.db
+        .selectFrom('mfa_codes')
+        .select(['token_hash', 'attempt'])
+        .where('device_table', '=', 'email_devices')
+        .executeTakeFirstOrThrow();
       assert.match(stored.token_hash, /^[0-9a-f]{64}$/, 'stored hashed');
-      assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '000000' === code ? '111111' : '000000' })).component, 'ak-stage-authenticator-email');
+      assert.equal(
+        (await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '000000' === code ? '111111' : '000000' })).component,
+        'ak-stage-authenticator-email',
+      );
       await new Promise((r) => setTimeout(r, 1100)); // the failure throttles the device for a second
       assert.equal((await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code })).component, 'xak-flow-redirect');
       const audit = await call(srv, 'GET', '/events/events/?action=model_created&username=eve-mail');
-      assert.deepEqual(audit.body.results.map((e: { context: { model: { model_name: string; name: string } } }) => [e.context.model.model_name, e.context.model.name]), [['emaildevice', 'Email']]);
+      assert.deepEqual(
+        audit.body.results.map((e: { context: { model: { model_name: string; name: string } } }) => [
+          e.context.model.model_name,
+          e.context.model.name,
+        ]),
+        [['emaildevice', 'Email']],
+      );
 
       const next = await toMfa(emailFlow, 'eve-mail');
       assert.equal(next.ch.component, 'ak-stage-authenticator-validate');
@@ -96,13 +140,22 @@ for (const dialect of dialects()) {
       const loginCode = smtp.lastCode('eve-mail@example.com')!;
       // a code is bound to its login attempt: another browser cannot use it
       const other = await toMfa(emailFlow, 'eve-mail');
-      assert.equal((await other.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'ak-stage-authenticator-validate');
+      assert.equal(
+        (await other.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component,
+        'ak-stage-authenticator-validate',
+      );
       await new Promise((r) => setTimeout(r, 1100));
-      assert.equal((await next.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await next.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component,
+        'xak-flow-redirect',
+      );
       // and it works once
       await new Promise((r) => setTimeout(r, 10));
       const again = await toMfa(emailFlow, 'eve-mail');
-      assert.equal((await again.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component, 'ak-stage-authenticator-validate');
+      assert.equal(
+        (await again.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component,
+        'ak-stage-authenticator-validate',
+      );
     });
 
     it('e-mail: an expired code is refused', async () => {
@@ -122,7 +175,10 @@ for (const dialect of dialects()) {
     it('SMS through Twilio: phone number, code by text, login with a new code', async () => {
       await createUser(srv, 'sam-sms', 'sam-sms-password-1');
       const { b, ch } = await toMfa(twilioFlow, 'sam-sms');
-      assert.deepEqual({ component: ch.component, phone_number_required: ch.phone_number_required }, { component: 'ak-stage-authenticator-sms', phone_number_required: true });
+      assert.deepEqual(
+        { component: ch.component, phone_number_required: ch.phone_number_required },
+        { component: 'ak-stage-authenticator-sms', phone_number_required: true },
+      );
       const sent = await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+1 555 0100' });
       assert.equal(sent.phone_number_required, false);
       const msg = sms.messages.at(-1)!;
@@ -131,11 +187,17 @@ for (const dialect of dialects()) {
       assert.equal(msg.authorization, `Basic ${Buffer.from('AC123:twilio-token').toString('base64')}`);
       assert.deepEqual([msg.to, msg.from], ['+15550100', '+15550000000']);
       assert.match(msg.body, /\b\d{6}\b/);
-      assert.equal((await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550100')! })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550100')! })).component,
+        'xak-flow-redirect',
+      );
       const next = await toMfa(twilioFlow, 'sam-sms');
       const { last_used: _lu, ...challenge } = next.ch.device_challenges.find((d: { device_class: string }) => d.device_class === 'sms');
       await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', selected_challenge: challenge });
-      assert.equal((await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', code: sms.lastCode('+15550100')! })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', code: sms.lastCode('+15550100')! })).component,
+        'xak-flow-redirect',
+      );
     });
 
     it('SMS through a generic webhook with a bearer token', async () => {
@@ -143,16 +205,29 @@ for (const dialect of dialects()) {
       const { b } = await toMfa(webhookFlow, 'wendy');
       await b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+44 20 7946 0000' });
       const msg = sms.messages.at(-1)!;
-      assert.deepEqual([msg.provider, msg.path, msg.authorization, msg.from, msg.to], ['generic', '/hook', 'Bearer hook-token', 'Keystage', '+442079460000']);
-      assert.equal((await b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+442079460000')! })).component, 'xak-flow-redirect');
+      assert.deepEqual(
+        [msg.provider, msg.path, msg.authorization, msg.from, msg.to],
+        ['generic', '/hook', 'Bearer hook-token', 'Keystage', '+442079460000'],
+      );
+      assert.equal(
+        (await b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+442079460000')! })).component,
+        'xak-flow-redirect',
+      );
     });
 
     it('SMS verify_only: the number proves possession once, is kept hashed, and is never offered for login', async () => {
       const id = await createUser(srv, 'vera', 'vera-password-1');
       const { b } = await toMfa(verifyOnlyFlow, 'vera');
       await b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' });
-      assert.equal((await b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550199')! })).component, 'xak-flow-redirect');
-      const row = await srv.app.store.db.selectFrom('sms_devices').select('phone_number').where('user_id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(
+        (await b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550199')! })).component,
+        'xak-flow-redirect',
+      );
+      const row = await srv.app.store.db
+        .selectFrom('sms_devices')
+        .select('phone_number')
+        .where('user_id', '=', id)
+        .executeTakeFirstOrThrow();
       assert.match(row.phone_number, /^hash:[0-9a-f]{64}$/);
       const next = await toMfa(verifyOnlyFlow, 'vera');
       assert.equal(next.ch.component, 'ak-stage-authenticator-sms', 'not usable: enrolment is offered again');
@@ -182,9 +257,25 @@ for (const dialect of dialects()) {
       sms = await new SmsGateway().start();
       srv = await startServer(dialect, { twilioApiUrl: sms.url, mfaSend: LIMIT });
       const s = await defaultStages(srv);
-      emailStage = await createStage(srv, '/stages/authenticator/email/', { name: 'limit-mail', host: '127.0.0.1', port: smtp.port, from_address: 'login@keystage.test', token_expiry: 'minutes=5' });
-      smsStage = await createStage(srv, '/stages/authenticator/sms/', { name: 'limit-sms', provider: 'twilio', from_number: '+15550000000', account_sid: 'AC1', auth: 't' });
-      const v = await createStage(srv, '/stages/authenticator/validate/', { name: 'limit-validate', device_classes: ['email', 'sms'], not_configured_action: 'deny' });
+      emailStage = await createStage(srv, '/stages/authenticator/email/', {
+        name: 'limit-mail',
+        host: '127.0.0.1',
+        port: smtp.port,
+        from_address: 'login@keystage.test',
+        token_expiry: 'minutes=5',
+      });
+      smsStage = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'limit-sms',
+        provider: 'twilio',
+        from_number: '+15550000000',
+        account_sid: 'AC1',
+        auth: 't',
+      });
+      const v = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'limit-validate',
+        device_classes: ['email', 'sms'],
+        not_configured_action: 'deny',
+      });
       flow = await flowOf(srv, 'mfa-limits', [s.identification, s.password, v, s.login]);
     });
     after(async () => {
@@ -197,9 +288,25 @@ for (const dialect of dialects()) {
     async function userWithDevices(name: string, phone: string) {
       const id = await createUser(srv, name, `${name}-password-1`);
       const now = new Date().toISOString();
-      const common = { user_id: id, confirmed: 1, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null };
-      await srv.app.store.db.insertInto('email_devices').values({ ...common, stage: emailStage, name: 'Email', email: `${name}@example.com` } as never).execute();
-      await srv.app.store.db.insertInto('sms_devices').values({ ...common, stage: smsStage, name: 'SMS', phone_number: phone } as never).execute();
+      const common = {
+        user_id: id,
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+        token_hash: null,
+        valid_until: null,
+      };
+      await srv.app.store.db
+        .insertInto('email_devices')
+        .values({ ...common, stage: emailStage, name: 'Email', email: `${name}@example.com` } as never)
+        .execute();
+      await srv.app.store.db
+        .insertInto('sms_devices')
+        .values({ ...common, stage: smsStage, name: 'SMS', phone_number: phone } as never)
+        .execute();
     }
     async function toMfa(user: string) {
       const b = new BrowserSession(srv);
@@ -219,13 +326,18 @@ for (const dialect of dialects()) {
     it('parallel selects in one login attempt send at most the attempt limit; the rest get a field error and no message', async () => {
       await userWithDevices('para', '+15550301');
       const { b, email } = await toMfa('para');
-      const answers = await Promise.all(Array.from({ length: 12 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: email })));
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: email })),
+      );
       const refused = answers.filter((a) => JSON.stringify(a.response_errors) === JSON.stringify({ selected_challenge: SEND_LIMIT }));
       assert.ok(mailsTo('para@example.com') <= LIMIT.attempt, `sent ${mailsTo('para@example.com')}`);
       assert.ok(mailsTo('para@example.com') >= 1);
       assert.equal(refused.length + mailsTo('para@example.com'), 12, 'every select either sent a code or was refused');
       // the attempt's limit covers its other devices too: switching to SMS sends nothing more
-      const viaSms = await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: (await b.get(flow)).device_challenges.find((d: { device_class: string }) => d.device_class === 'sms') });
+      const viaSms = await b.solve(flow, {
+        component: 'ak-stage-authenticator-validate',
+        selected_challenge: (await b.get(flow)).device_challenges.find((d: { device_class: string }) => d.device_class === 'sms'),
+      });
       assert.deepEqual(viaSms.response_errors, { selected_challenge: SEND_LIMIT });
       assert.equal(smsTo('+15550301'), 0);
     });
@@ -234,12 +346,19 @@ for (const dialect of dialects()) {
       await userWithDevices('many', '+15550302');
       const attempts = await Promise.all(Array.from({ length: 6 }, () => toMfa('many')));
       const answers = await Promise.all(
-        attempts.flatMap(({ b, sms: sel }) => Array.from({ length: 5 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel }))),
+        attempts.flatMap(({ b, sms: sel }) =>
+          Array.from({ length: 5 }, () => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel })),
+        ),
       );
       const sent = smsTo('+15550302');
       assert.ok(sent <= LIMIT.device && sent >= 1, `sent ${sent}`);
       assert.equal(answers.filter((a) => a.response_errors?.selected_challenge).length, 30 - sent);
-      const row = await srv.app.store.db.selectFrom('mfa_sends').select('count').where('scope', '=', 'device').where('key', 'like', 'sms_devices:%').executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('mfa_sends')
+        .select('count')
+        .where('scope', '=', 'device')
+        .where('key', 'like', 'sms_devices:%')
+        .executeTakeFirstOrThrow();
       assert.ok(Number(row.count) <= LIMIT.device);
     });
 
@@ -247,14 +366,23 @@ for (const dialect of dialects()) {
       await userWithDevices('acct', '+15550304');
       for (let i = 0; i < 3; i++) {
         const { b, email, sms: phone } = await toMfa('acct');
-        for (const sel of [email, phone]) assert.equal((await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel })).response_errors.selected_challenge, undefined);
+        for (const sel of [email, phone])
+          assert.equal(
+            (await b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: sel })).response_errors
+              .selected_challenge,
+            undefined,
+          );
       }
       const fourth = await toMfa('acct');
       const r = await fourth.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: fourth.email });
       assert.deepEqual(r.response_errors, { selected_challenge: SEND_LIMIT });
       assert.deepEqual([mailsTo('acct@example.com'), smsTo('+15550304')], [3, 3]);
       const counters = await srv.app.store.db.selectFrom('mfa_sends').select(['scope', 'count']).where('key', '=', 'acct').execute();
-      assert.deepEqual(counters.map((c) => [c.scope, Number(c.count)]), [['account', 6]], 'the refused send reserved nothing');
+      assert.deepEqual(
+        counters.map((c) => [c.scope, Number(c.count)]),
+        [['account', 6]],
+        'the refused send reserved nothing',
+      );
     });
 
     it('a new code for one login attempt leaves the code of another attempt working', async () => {
@@ -266,8 +394,14 @@ for (const dialect of dialects()) {
       await two.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: two.email });
       const codeTwo = smtp.lastCode('twice@example.com')!;
       assert.equal(mailsTo('twice@example.com'), 2);
-      assert.equal((await one.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeOne })).component, 'xak-flow-redirect');
-      assert.equal((await two.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeTwo })).component, 'xak-flow-redirect');
+      assert.equal(
+        (await one.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeOne })).component,
+        'xak-flow-redirect',
+      );
+      assert.equal(
+        (await two.b.solve(flow, { component: 'ak-stage-authenticator-validate', code: codeTwo })).component,
+        'xak-flow-redirect',
+      );
     });
   });
 }

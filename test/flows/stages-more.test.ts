@@ -27,13 +27,18 @@ for (const dialect of dialects()) {
       await b.solve(slug, { component: 'ak-stage-identification', uid_field: uid });
       return { b, result: await b.solve(slug, { component: 'ak-stage-password', password }) };
     }
-    const storedHash = async (id: number) => (await srv.app.store.db.selectFrom('users').select('password').where('id', '=', id).executeTakeFirstOrThrow()).password;
+    const storedHash = async (id: number) =>
+      (await srv.app.store.db.selectFrom('users').select('password').where('id', '=', id).executeTakeFirstOrThrow()).password;
 
     it('an imported Django pbkdf2_sha256 hash verifies and is re-hashed to argon2id at login', async () => {
       const id = await createUser(srv, 'imported-pbkdf2', 'ignored-1');
       const salt = 'abcdefghijklmnop';
       const digest = pbkdf2Sync('legacy password 1', salt, 1000, 32, 'sha256').toString('base64');
-      await srv.app.store.db.updateTable('users').set({ password: `pbkdf2_sha256$1000$${salt}$${digest}` }).where('id', '=', id).execute();
+      await srv.app.store.db
+        .updateTable('users')
+        .set({ password: `pbkdf2_sha256$1000$${salt}$${digest}` })
+        .where('id', '=', id)
+        .execute();
       assert.equal((await login('imported-pbkdf2', 'wrong')).result.component, 'ak-stage-password');
       assert.match(await storedHash(id), /^pbkdf2_sha256\$/, 'a failed login does not touch the hash');
       assert.equal((await login('imported-pbkdf2', 'legacy password 1')).result.component, 'xak-flow-redirect');
@@ -44,7 +49,11 @@ for (const dialect of dialects()) {
     it("an imported Django argon2 hash (authentik's default) verifies and is upgraded", async () => {
       const id = await createUser(srv, 'imported-argon2', 'ignored-1');
       const phc = await hash('legacy password 2', { memoryCost: 8192, timeCost: 1, parallelism: 1, algorithm: 2 });
-      await srv.app.store.db.updateTable('users').set({ password: `argon2${phc}` }).where('id', '=', id).execute();
+      await srv.app.store.db
+        .updateTable('users')
+        .set({ password: `argon2${phc}` })
+        .where('id', '=', id)
+        .execute();
       assert.equal((await login('imported-argon2', 'legacy password 2')).result.component, 'xak-flow-redirect');
       assert.match(await storedHash(id), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     });
@@ -60,7 +69,10 @@ for (const dialect of dialects()) {
       await createUser(srv, 'upn-user', 'upn-password-1', { attributes: { upn: 'upn.user@corp.example' } });
       const enroll = await flowOf(srv, 'links-enroll', [], { designation: 'enrollment' });
       const ident = await createStage(srv, '/stages/identification/', {
-        name: 'upn-id', user_fields: ['upn'], show_matched_user: false, pretend_user_exists: false,
+        name: 'upn-id',
+        user_fields: ['upn'],
+        show_matched_user: false,
+        pretend_user_exists: false,
         enrollment_flow: (await call(srv, 'GET', `/flows/instances/${enroll}/`)).body.pk,
       });
       const slug = await flowOf(srv, 'upn-flow', [ident, stages.password, stages.login]);
@@ -77,7 +89,12 @@ for (const dialect of dialects()) {
       await createUser(srv, 'Shared@Corp.example', 'order-password-1', { email: 'order-by-username@example.com' });
       await createUser(srv, 'order-by-email', 'order-password-2', { email: 'shared@corp.example' });
       const matched = async (fields: string[], caseInsensitive: boolean) => {
-        const ident = await createStage(srv, '/stages/identification/', { name: `order-${fields.join('-')}-${caseInsensitive}`, user_fields: fields, case_insensitive_matching: caseInsensitive, pretend_user_exists: false });
+        const ident = await createStage(srv, '/stages/identification/', {
+          name: `order-${fields.join('-')}-${caseInsensitive}`,
+          user_fields: fields,
+          case_insensitive_matching: caseInsensitive,
+          pretend_user_exists: false,
+        });
         const slug = await flowOf(srv, `order-${fields.join('-')}-${caseInsensitive}`, [ident, stages.password, stages.login]);
         const b = new BrowserSession(srv);
         await b.get(slug);
@@ -92,10 +109,19 @@ for (const dialect of dialects()) {
 
     it('user login: session_duration sets the expiry; remember me adds its offset; terminate_other_sessions ends the others', async () => {
       await createUser(srv, 'sessions-user', 'sessions-password-1');
-      const loginStage = await createStage(srv, '/stages/user_login/', { name: 'session-login', session_duration: 'minutes=10', remember_me_offset: 'days=1', terminate_other_sessions: true });
+      const loginStage = await createStage(srv, '/stages/user_login/', {
+        name: 'session-login',
+        session_duration: 'minutes=10',
+        remember_me_offset: 'days=1',
+        terminate_other_sessions: true,
+      });
       const slug = await flowOf(srv, 'session-flow', [stages.identification, stages.password, loginStage]);
       const sessionRow = async (b: BrowserSession) =>
-        srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', b.cookies.get('authentik_session')!).executeTakeFirst();
+        srv.app.store.db
+          .selectFrom('sessions')
+          .selectAll()
+          .where('session_key', '=', b.cookies.get('authentik_session')!)
+          .executeTakeFirst();
 
       const first = new BrowserSession(srv);
       const ch = (await login('sessions-user', 'sessions-password-1', slug, first)).result;

@@ -49,7 +49,10 @@ async function startNode(databaseUrl: string): Promise<{ url: string; child: Chi
   throw new Error('node did not start');
 }
 
-describePostgres('two Keystage processes on one PostgreSQL database', 'two processes share one PostgreSQL database (SQLite is one process by design)', () => {
+describePostgres(
+  'two Keystage processes on one PostgreSQL database',
+  'two processes share one PostgreSQL database (SQLite is one process by design)',
+  () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
     let a: { url: string; child: ChildProcess };
     let b: { url: string; child: ChildProcess };
@@ -79,7 +82,10 @@ describePostgres('two Keystage processes on one PostgreSQL database', 'two proce
         assert.equal(me.body.user.username, 'akadmin');
       }
       // both nodes created the default flows exactly once
-      const flows = await fetch(`${b.url}/api/v3/flows/instances/?slug=default-authentication-flow`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const flows = await fetch(`${b.url}/api/v3/flows/instances/?slug=default-authentication-flow`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       assert.equal(((await flows.json()) as { pagination: { count: number } }).pagination.count, 1);
     });
-});
+  },
+);

@@ -58,13 +58,20 @@ for (const dialect of dialects()) {
     });
 
     it('pretend_user_exists false: "Failed to authenticate." on the identification stage', async () => {
-      const ident = await createStage(srv, '/stages/identification/', { name: 'no-pretend', user_fields: ['username', 'email'], pretend_user_exists: false });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'no-pretend',
+        user_fields: ['username', 'email'],
+        pretend_user_exists: false,
+      });
       const slug = await flowOf(srv, 'no-pretend', [ident, stages.password, stages.login]);
       const b = new Browser(srv.api);
       await b.get(slug);
       const r = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'nobody-here' });
       assert.equal(r.status, 200);
-      assert.deepEqual(r.hops.map((h) => h.status), [200]);
+      assert.deepEqual(
+        r.hops.map((h) => h.status),
+        [200],
+      );
       assert.equal(r.body.component, 'ak-stage-identification');
       assert.deepEqual(r.body.response_errors, FAILED);
       const empty = await b.solve(slug, { component: 'ak-stage-identification', uidField: '' });
@@ -74,7 +81,11 @@ for (const dialect of dialects()) {
     });
 
     it('password embedded in identification: unknown user and wrong password give identical answers', async () => {
-      const ident = await createStage(srv, '/stages/identification/', { name: 'embedded-pw', user_fields: ['username', 'email'], password_stage: stages.password });
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'embedded-pw',
+        user_fields: ['username', 'email'],
+        password_stage: stages.password,
+      });
       const slug = await flowOf(srv, 'embedded-pw', [ident, stages.password, stages.login]);
       const attempt = async (uid: string, password: string) => {
         const b = new Browser(srv.api);
@@ -87,7 +98,10 @@ for (const dialect of dialects()) {
       assert.deepEqual(wrong.r.body.response_errors, FAILED);
       assert.deepEqual(unknown.r.body, wrong.r.body, 'byte-for-byte the same challenge');
       assert.equal(unknown.r.status, wrong.r.status);
-      assert.deepEqual(unknown.r.hops.map((h) => h.status), wrong.r.hops.map((h) => h.status));
+      assert.deepEqual(
+        unknown.r.hops.map((h) => h.status),
+        wrong.r.hops.map((h) => h.status),
+      );
       for (const { b } of [wrong, unknown]) assert.equal((await sessionRow(srv, b.session))?.user_id, null);
 
       // the right password passes identification, skips the password stage and logs in

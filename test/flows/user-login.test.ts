@@ -30,7 +30,9 @@ for (const dialect of dialects()) {
     }
 
     const sessionsOf = async (userId: number) =>
-      (await srv.app.store.db.selectFrom('sessions').select('session_key').where('user_id', '=', userId).execute()).map((r) => r.session_key).sort();
+      (await srv.app.store.db.selectFrom('sessions').select('session_key').where('user_id', '=', userId).execute())
+        .map((r) => r.session_key)
+        .sort();
 
     it('session_duration "seconds=2": the session row expires about 2 s after login, and then stops working', async () => {
       await createUser(srv, 'sam', 'sam-pass-1');

@@ -52,7 +52,10 @@ export class Browser {
   readonly core: CoreApi;
 
   /** `api` = the server's `/api/v3` base URL; pass `jar` to share cookies with another Browser (same host, other port) */
-  constructor(readonly api: string, opts: { headers?: Record<string, string>; jar?: CookieJar } = {}) {
+  constructor(
+    readonly api: string,
+    opts: { headers?: Record<string, string>; jar?: CookieJar } = {},
+  ) {
     this.jar = opts.jar ?? new CookieJar(opts.headers);
     const cfg = new Configuration({ basePath: api, fetchApi: fetchApi(this.jar, this.hops) });
     this.flows = new FlowsApi(cfg);

@@ -32,7 +32,12 @@ export class CookieJar {
     this.keep(res);
     for (let hops = 0; res.status === 302 && hops < 10; hops++) {
       const to = new URL(res.headers.get('location')!, url).toString();
-      res = await fetch(to, { method: 'GET', headers: this.headers({ accept: 'application/json' }), redirect: 'manual', signal: init.signal });
+      res = await fetch(to, {
+        method: 'GET',
+        headers: this.headers({ accept: 'application/json' }),
+        redirect: 'manual',
+        signal: init.signal,
+      });
       this.keep(res);
     }
     return res;

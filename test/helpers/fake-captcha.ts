@@ -68,7 +68,9 @@ export class FakeCaptcha {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const contentType = String(req.headers['content-type'] ?? '');
-    const fields: Record<string, string> = contentType.includes('json') ? (JSON.parse(raw) as Record<string, string>) : Object.fromEntries(new URLSearchParams(raw));
+    const fields: Record<string, string> = contentType.includes('json')
+      ? (JSON.parse(raw) as Record<string, string>)
+      : Object.fromEntries(new URLSearchParams(raw));
     this.requests.push({ contentType, fields });
     if (this.mode === 'slow') return; // never answers; the socket is closed by close()
     if (this.mode === '500') return void res.writeHead(500).end('oops');

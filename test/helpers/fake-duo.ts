@@ -36,8 +36,15 @@ export class FakeDuo {
     const date = String(req.headers.date ?? '');
     const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
     const keys = [...params.keys()].sort();
-    const canon = [date, req.method, String(req.headers.host).toLowerCase(), (req.url ?? '').split('?')[0], keys.map((k) => `${enc(k)}=${enc(params.get(k)!)}`).join('&')].join('\n');
-    const expected = 'Basic ' + Buffer.from(`${this.ikey}:${createHmac('sha512', this.skey).update(canon).digest('hex')}`).toString('base64');
+    const canon = [
+      date,
+      req.method,
+      String(req.headers.host).toLowerCase(),
+      (req.url ?? '').split('?')[0],
+      keys.map((k) => `${enc(k)}=${enc(params.get(k)!)}`).join('&'),
+    ].join('\n');
+    const expected =
+      'Basic ' + Buffer.from(`${this.ikey}:${createHmac('sha512', this.skey).update(canon).digest('hex')}`).toString('base64');
     return req.headers.authorization === expected && Math.abs(Date.parse(date) - Date.now()) < 300_000;
   }
 
@@ -48,16 +55,34 @@ export class FakeDuo {
     const path = (req.url ?? '').split('?')[0]!;
     const signatureValid = this.verify(req, params);
     this.calls.push({ path, params: Object.fromEntries(params), signatureValid });
-    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const reply = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!signatureValid) return reply(401, { stat: 'FAIL', code: 40103, message: 'Invalid signature in request credentials' });
     if (path === '/auth/v2/enroll') {
       const n = ++this.enrolled;
-      return reply(200, { stat: 'OK', response: { activation_barcode: `${this.url}/frame/qr?value=act-${n}`, activation_code: `duo://act-${n}`, user_id: `DU${n}`, username: params.get('username'), expiration: 0 } });
+      return reply(200, {
+        stat: 'OK',
+        response: {
+          activation_barcode: `${this.url}/frame/qr?value=act-${n}`,
+          activation_code: `duo://act-${n}`,
+          user_id: `DU${n}`,
+          username: params.get('username'),
+          expiration: 0,
+        },
+      });
     }
-    if (path === '/auth/v2/enroll_status') return reply(200, { stat: 'OK', response: this.activated.has(params.get('user_id') ?? '') ? 'success' : 'waiting' });
+    if (path === '/auth/v2/enroll_status')
+      return reply(200, { stat: 'OK', response: this.activated.has(params.get('user_id') ?? '') ? 'success' : 'waiting' });
     if (path === '/auth/v2/auth') {
       const deny = this.denying.has(params.get('user_id') ?? '');
-      return reply(200, { stat: 'OK', response: { result: deny ? 'deny' : 'allow', status: deny ? 'deny' : 'allow', status_msg: deny ? 'Login request denied.' : 'Success. Logging you in...' } });
+      return reply(200, {
+        stat: 'OK',
+        response: {
+          result: deny ? 'deny' : 'allow',
+          status: deny ? 'deny' : 'allow',
+          status_msg: deny ? 'Login request denied.' : 'Success. Logging you in...',
+        },
+      });
     }
     reply(404, { stat: 'FAIL', code: 40401, message: 'Resource not found' });
   }

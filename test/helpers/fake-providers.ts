@@ -23,7 +23,11 @@ export class SmtpSink {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        this.mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+        this.mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
         done();
       });
     },
@@ -84,10 +88,22 @@ export class SmsGateway {
     const twilio = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(req.url ?? '');
     if (twilio) {
       const f = Object.fromEntries(new URLSearchParams(raw));
-      const [sid] = Buffer.from(authorization.replace(/^Basic /, ''), 'base64').toString().split(':');
-      if (sid !== decodeURIComponent(twilio[1]!)) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":20003}');
-      this.messages.push({ provider: 'twilio', authorization, to: f.To ?? '', from: f.From ?? '', body: f.Body ?? '', path: req.url ?? '' });
-      return void res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: 'SM' + 'x'.repeat(32), status: 'queued' }));
+      const [sid] = Buffer.from(authorization.replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':');
+      if (sid !== decodeURIComponent(twilio[1]!))
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":20003}');
+      this.messages.push({
+        provider: 'twilio',
+        authorization,
+        to: f.To ?? '',
+        from: f.From ?? '',
+        body: f.Body ?? '',
+        path: req.url ?? '',
+      });
+      return void res
+        .writeHead(201, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ sid: 'SM' + 'x'.repeat(32), status: 'queued' }));
     }
     const j = JSON.parse(raw || '{}') as Record<string, string>;
     this.messages.push({ provider: 'generic', authorization, to: j.To ?? '', from: j.From ?? '', body: j.Body ?? '', path: req.url ?? '' });

@@ -61,7 +61,9 @@ function check(a: Ajv, id: string, name: string, body: unknown): void {
   const validate = a.getSchema(`${id}#/components/schemas/${name}`);
   if (!validate) throw new Error(`no component ${name} in ${id}'s schema`);
   if (!validate(body)) {
-    const errs = (validate.errors ?? []).slice(0, 8).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+    const errs = (validate.errors ?? [])
+      .slice(0, 8)
+      .map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
     throw new Error(`response does not match ${id}'s ${name}:\n${errs.join('\n')}\n${JSON.stringify(body).slice(0, 800)}`);
   }
 }

@@ -25,7 +25,11 @@ export interface Node {
  * on another port (a few times).
  */
 /** `output` receives the process's stdout and stderr (its log lines) */
-export async function startNode(env: Record<string, string>, port?: number, opts: { output?: (chunk: string) => void } = {}): Promise<Node> {
+export async function startNode(
+  env: Record<string, string>,
+  port?: number,
+  opts: { output?: (chunk: string) => void } = {},
+): Promise<Node> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startNodeOn(env, port ?? (await freePort()), opts);

@@ -61,7 +61,11 @@ export async function freshDatabase(dialect: DialectName): Promise<{ overrides: 
  * A Keystage on a fresh database (dropped by `close()`), or — when `overrides` names an existing database
  * (`databaseUrl` for postgres, `sqlitePath` for sqlite) — another node on that database, which its creator drops.
  */
-export async function startServer(dialect: DialectName = 'sqlite', overrides: Partial<Config> = {}, options: BuildOptions = {}): Promise<TestServer> {
+export async function startServer(
+  dialect: DialectName = 'sqlite',
+  overrides: Partial<Config> = {},
+  options: BuildOptions = {},
+): Promise<TestServer> {
   const existing = dialect === 'postgres' ? overrides.databaseUrl : overrides.sqlitePath;
   const db = existing ? { overrides: {}, drop: async () => {} } : await freshDatabase(dialect);
   const config = loadConfig(

@@ -11,7 +11,10 @@ import { loadConfig } from '../../src/config.js';
 import { buildApp, type App } from '../../src/server.js';
 import { describePostgres } from '../helpers/postgres.js';
 
-describePostgres('PostgreSQL outage: 503 while down, recovery without restart', 'the outage is a PostgreSQL connection cut by a TCP proxy', () => {
+describePostgres(
+  'PostgreSQL outage: 503 while down, recovery without restart',
+  'the outage is a PostgreSQL connection cut by a TCP proxy',
+  () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
     let proxy: TcpProxy;
     let app: App;
@@ -22,7 +25,19 @@ describePostgres('PostgreSQL outage: 503 while down, recovery without restart', 
       proxy = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
       target.hostname = '127.0.0.1';
       target.port = String(proxy.port);
-      app = await buildApp(loadConfig({}, { databaseUrl: target.toString(), logLevel: 'silent', bootstrapToken: ADMIN_TOKEN, bootstrapPassword: ADMIN_PASSWORD, port: 0, host: '127.0.0.1' }));
+      app = await buildApp(
+        loadConfig(
+          {},
+          {
+            databaseUrl: target.toString(),
+            logLevel: 'silent',
+            bootstrapToken: ADMIN_TOKEN,
+            bootstrapPassword: ADMIN_PASSWORD,
+            port: 0,
+            host: '127.0.0.1',
+          },
+        ),
+      );
       await app.app.listen({ port: 0, host: '127.0.0.1' });
       const addr = app.app.server.address();
       base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -46,7 +61,9 @@ describePostgres('PostgreSQL outage: 503 while down, recovery without restart', 
       assert.match(down.body, /"detail"/);
       assert.equal((await get('/-/health/ready/')).status, 503);
       assert.equal((await get('/-/health/live/')).status, 200, 'the process itself is alive');
-      const flow = await fetch(`${base}/api/v3/flows/executor/default-authentication-flow/?query=`, { signal: AbortSignal.timeout(15_000) });
+      const flow = await fetch(`${base}/api/v3/flows/executor/default-authentication-flow/?query=`, {
+        signal: AbortSignal.timeout(15_000),
+      });
       assert.equal(flow.status, 503, 'the executor too');
       proxy.restore();
       const t0 = Date.now();
@@ -59,4 +76,5 @@ describePostgres('PostgreSQL outage: 503 while down, recovery without restart', 
       assert.equal(status, 200, 'serving again without a restart');
       assert.equal((await get('/-/health/ready/')).status, 200);
     });
-});
+  },
+);

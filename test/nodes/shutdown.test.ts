@@ -17,7 +17,9 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-shutdown-'));
 function hangingRequest(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1', () => {
-      s.write('POST /api/v3/flows/executor/default-authentication-flow/?query= HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"com');
+      s.write(
+        'POST /api/v3/flows/executor/default-authentication-flow/?query= HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"com',
+      );
       resolve(s);
     });
     s.on('error', () => {});
@@ -41,7 +43,12 @@ describe('process shutdown and metrics address', () => {
   it('SIGTERM with a request held open past KEYSTAGE_SHUTDOWN_GRACE_MS: the process exits anyway and logs what it cut off', async () => {
     let output = '';
     const node = await startNode(
-      { KEYSTAGE_SQLITE_PATH: path.join(dir, 'grace.sqlite3'), KEYSTAGE_SHUTDOWN_GRACE_MS: '500', KEYSTAGE_REQUEST_TIMEOUT_MS: '600000', KEYSTAGE_LOG_LEVEL: 'info' },
+      {
+        KEYSTAGE_SQLITE_PATH: path.join(dir, 'grace.sqlite3'),
+        KEYSTAGE_SHUTDOWN_GRACE_MS: '500',
+        KEYSTAGE_REQUEST_TIMEOUT_MS: '600000',
+        KEYSTAGE_LOG_LEVEL: 'info',
+      },
       undefined,
       { output: (c) => (output += c) },
     );
@@ -81,7 +88,10 @@ describe('process shutdown and metrics address', () => {
     // the main listener on another loopback address, so that "not on KEYSTAGE_HOST" is observable
     const port = await freePort();
     const metricsPort = await freePort();
-    const node = await startNode({ KEYSTAGE_SQLITE_PATH: path.join(dir, 'metrics.sqlite3'), KEYSTAGE_METRICS_PORT: String(metricsPort), KEYSTAGE_HOST: '127.0.0.2' }, port);
+    const node = await startNode(
+      { KEYSTAGE_SQLITE_PATH: path.join(dir, 'metrics.sqlite3'), KEYSTAGE_METRICS_PORT: String(metricsPort), KEYSTAGE_HOST: '127.0.0.2' },
+      port,
+    );
     try {
       assert.equal(await metricsAt('127.0.0.1', metricsPort), true);
       assert.equal(await metricsAt('127.0.0.2', metricsPort), false);
@@ -91,7 +101,11 @@ describe('process shutdown and metrics address', () => {
       await node.exited;
     }
     const moved = await startNode(
-      { KEYSTAGE_SQLITE_PATH: path.join(dir, 'metrics.sqlite3'), KEYSTAGE_METRICS_PORT: String(metricsPort), KEYSTAGE_METRICS_HOST: '127.0.0.3' },
+      {
+        KEYSTAGE_SQLITE_PATH: path.join(dir, 'metrics.sqlite3'),
+        KEYSTAGE_METRICS_PORT: String(metricsPort),
+        KEYSTAGE_METRICS_HOST: '127.0.0.3',
+      },
       port,
     );
     try {

@@ -30,7 +30,12 @@ describe('SQLite: a process killed under write load loses nothing it confirmed',
         try {
           const u = await api(node!, 'POST', '/core/users/', { username: `crash-${w}-${i}`, name: 'x' });
           if (u.status === 201) confirmedUsers.push(u.body.pk);
-          const t = await api(node!, 'POST', '/core/tokens/', { identifier: `crash-${w}-${i}`, intent: 'api', user: u.body.pk, expiring: false });
+          const t = await api(node!, 'POST', '/core/tokens/', {
+            identifier: `crash-${w}-${i}`,
+            intent: 'api',
+            user: u.body.pk,
+            expiring: false,
+          });
           if (t.status === 201) confirmedTokens.push(t.body.identifier);
         } catch {
           return; // the process is gone
@@ -51,8 +56,16 @@ describe('SQLite: a process killed under write load loses nothing it confirmed',
       assert.equal((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
       const users = new Set((db.prepare('select id from users').all() as { id: number }[]).map((r) => r.id));
       const tokens = new Set((db.prepare('select identifier from tokens').all() as { identifier: string }[]).map((r) => r.identifier));
-      assert.deepEqual(confirmedUsers.filter((id) => !users.has(id)), [], 'every confirmed user survived');
-      assert.deepEqual(confirmedTokens.filter((t) => !tokens.has(t)), [], 'every confirmed token survived');
+      assert.deepEqual(
+        confirmedUsers.filter((id) => !users.has(id)),
+        [],
+        'every confirmed user survived',
+      );
+      assert.deepEqual(
+        confirmedTokens.filter((t) => !tokens.has(t)),
+        [],
+        'every confirmed token survived',
+      );
     } finally {
       db.close();
     }

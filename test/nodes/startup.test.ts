@@ -43,15 +43,29 @@ describe('startup: a port that is taken', () => {
   it('KEYSTAGE_METRICS_PORT taken: exit 1 with one clear line, the main port not left serving', async () => {
     busyPort = await new Promise<number>((r) => busy.listen(0, '127.0.0.1', () => r((busy.address() as net.AddressInfo).port)));
     const port = await freePort();
-    const { code, stderr } = await run({ KEYSTAGE_PORT: String(port), KEYSTAGE_METRICS_PORT: String(busyPort), KEYSTAGE_SQLITE_PATH: path.join(dir, 'a.sqlite3') });
+    const { code, stderr } = await run({
+      KEYSTAGE_PORT: String(port),
+      KEYSTAGE_METRICS_PORT: String(busyPort),
+      KEYSTAGE_SQLITE_PATH: path.join(dir, 'a.sqlite3'),
+    });
     assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busyPort} \\(KEYSTAGE_METRICS_PORT; 0 turns metrics off\\): EADDRINUSE`));
+    assert.match(
+      stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busyPort} \\(KEYSTAGE_METRICS_PORT; 0 turns metrics off\\): EADDRINUSE`),
+    );
     assert.doesNotMatch(stderr, /at Server\.setupListenHandle/, 'no stack trace');
-    await assert.rejects(fetch(`http://127.0.0.1:${port}/-/health/live/`, { signal: AbortSignal.timeout(2000) }), 'nothing serves on the main port');
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${port}/-/health/live/`, { signal: AbortSignal.timeout(2000) }),
+      'nothing serves on the main port',
+    );
   });
 
   it('KEYSTAGE_PORT taken: exit 1 with one clear line', async () => {
-    const { code, stderr } = await run({ KEYSTAGE_PORT: String(busyPort), KEYSTAGE_METRICS_PORT: '0', KEYSTAGE_SQLITE_PATH: path.join(dir, 'b.sqlite3') });
+    const { code, stderr } = await run({
+      KEYSTAGE_PORT: String(busyPort),
+      KEYSTAGE_METRICS_PORT: '0',
+      KEYSTAGE_SQLITE_PATH: path.join(dir, 'b.sqlite3'),
+    });
     assert.equal(code, 1);
     assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busyPort} \\(KEYSTAGE_PORT\\): EADDRINUSE`));
   });

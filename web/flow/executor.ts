@@ -46,7 +46,11 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     const res = await fetch(this.url, {
       method,
       credentials: 'same-origin',
-      headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}), 'x-authentik-csrf': cookie('authentik_csrf') },
+      headers: {
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        'x-authentik-csrf': cookie('authentik_csrf'),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
     if (res.status === 404) return { component: 'ak-stage-access-denied', error_message: 'This flow does not exist.' };
@@ -132,12 +136,14 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     return html`<main class="ks-card" aria-busy=${this.busy ? 'true' : 'false'}>
       <header class="ks-brand"><span class="ks-logo" aria-hidden="true">◆</span> Keystage</header>
       ${title ? html`<h1 class="ks-title">${title}</h1>` : nothing}
-      ${this.networkError
-        ? html`<div class="ks-alert" role="alert">
+      ${
+        this.networkError
+          ? html`<div class="ks-alert" role="alert">
             <p>We could not reach the server. Check your connection and try again.</p>
             <button id="ks-retry" class="ks-primary" @click=${() => this.request(this.lastRequest.method, this.lastRequest.body)}>Retry</button>
           </div>`
-        : nothing}
+          : nothing
+      }
       ${this.renderChallenge()}
     </main>`;
   }

@@ -30,7 +30,9 @@ export abstract class StageElement<T extends AnyChallenge = Challenge> extends L
 
   /** the first focusable field of a new challenge gets focus */
   focusFirst() {
-    const el = this.querySelector<HTMLElement>('input:not([type=hidden]):not([hidden]):not([disabled]), select, textarea, button:not([disabled])');
+    const el = this.querySelector<HTMLElement>(
+      'input:not([type=hidden]):not([hidden]):not([disabled]), select, textarea, button:not([disabled])',
+    );
     el?.focus();
   }
 

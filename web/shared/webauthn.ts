@@ -1,6 +1,9 @@
 /** WebAuthn in the browser: request options from the server (base64url) → navigator.credentials.get → JSON. */
 const fromB64url = (s: string): ArrayBuffer => {
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(s.length / 4) * 4, '=');
+  const b64 = s
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(s.length / 4) * 4, '=');
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -14,15 +17,26 @@ const toB64url = (buf: ArrayBuffer | null): string | null => {
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 };
 
-export async function getAssertion(options: Record<string, any>, mediation?: CredentialMediationRequirement, signal?: AbortSignal): Promise<Record<string, unknown>> {
+export async function getAssertion(
+  options: Record<string, any>,
+  mediation?: CredentialMediationRequirement,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown>> {
   const publicKey: PublicKeyCredentialRequestOptions = {
     challenge: fromB64url(options.challenge),
     timeout: options.timeout,
     rpId: options.rpId,
     userVerification: options.userVerification,
-    allowCredentials: (options.allowCredentials ?? []).map((c: { id: string; type: 'public-key' }) => ({ id: fromB64url(c.id), type: c.type })),
+    allowCredentials: (options.allowCredentials ?? []).map((c: { id: string; type: 'public-key' }) => ({
+      id: fromB64url(c.id),
+      type: c.type,
+    })),
   };
-  const cred = (await navigator.credentials.get({ publicKey, ...(mediation ? { mediation } : {}), ...(signal ? { signal } : {}) })) as PublicKeyCredential | null;
+  const cred = (await navigator.credentials.get({
+    publicKey,
+    ...(mediation ? { mediation } : {}),
+    ...(signal ? { signal } : {}),
+  })) as PublicKeyCredential | null;
   if (!cred) throw new Error('no credential');
   const r = cred.response as AuthenticatorAssertionResponse;
   return {

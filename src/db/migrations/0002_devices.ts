@@ -6,7 +6,14 @@ export const m0002_devices: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
     const autoId = (name: string) => tableWithAutoId(db, dialect, name);
     const owner = { type: 'int' as const, notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' as const } };
-    const common = { user_id: owner, name: 'text' as const, confirmed: 'bool' as const, created: 'datetime' as const, last_updated: 'datetime' as const, last_used: { type: 'datetime' as const } };
+    const common = {
+      user_id: owner,
+      name: 'text' as const,
+      confirmed: 'bool' as const,
+      created: 'datetime' as const,
+      last_updated: 'datetime' as const,
+      last_used: { type: 'datetime' as const },
+    };
     // failed verifications back off exponentially: refused while now - failure_at < factor * 2^(count-1) seconds
     const throttle = { throttling_failure_timestamp: { type: 'datetime' as const }, throttling_failure_count: 'int' as const };
 

@@ -4,27 +4,33 @@ import { addColumns, type VersionedMigration } from '../ddl.js';
 /** Audit events; failed-authentication counters shared by all nodes; IPs a user has logged in from; session idle time. */
 export const m0004_events_lockout: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
-    await addColumns(db.schema.createTable('events').addColumn('event_uuid', 'text', (c) => c.primaryKey()), dialect, {
-      action: 'text',
-      app: 'text',
-      user: 'json',
-      username: 'text',
-      context: 'json',
-      client_ip: { type: 'text' },
-      created: 'datetime',
-      expires: 'datetime',
-    }).execute();
+    await addColumns(
+      db.schema.createTable('events').addColumn('event_uuid', 'text', (c) => c.primaryKey()),
+      dialect,
+      {
+        action: 'text',
+        app: 'text',
+        user: 'json',
+        username: 'text',
+        context: 'json',
+        client_ip: { type: 'text' },
+        created: 'datetime',
+        expires: 'datetime',
+      },
+    ).execute();
     await db.schema.createIndex('events_created').on('events').column('created').execute();
     await db.schema.createIndex('events_action').on('events').columns(['action', 'created']).execute();
     await db.schema.createIndex('events_expires').on('events').column('expires').execute();
 
     // one row per (scope, key): scope "account" (identifier), "account_ip" (identifier|ip), "ip"
-    await (addColumns(db.schema.createTable('auth_failures'), dialect, {
-      scope: 'text',
-      key: 'text',
-      count: 'int',
-      window_start: 'datetime',
-    }) as any)
+    await (
+      addColumns(db.schema.createTable('auth_failures'), dialect, {
+        scope: 'text',
+        key: 'text',
+        count: 'int',
+        window_start: 'datetime',
+      }) as any
+    )
       .addPrimaryKeyConstraint('auth_failures_pk', ['scope', 'key'])
       .execute();
 
@@ -35,11 +41,13 @@ export const m0004_events_lockout: VersionedMigration = (dialect) => ({
     // idle timeout: when the session was last used
     await db.schema.alterTable('sessions').addColumn('last_seen', 'text').execute();
 
-    await (addColumns(db.schema.createTable('login_ips'), dialect, {
-      user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
-      ip: 'text',
-      last_success: 'datetime',
-    }) as any)
+    await (
+      addColumns(db.schema.createTable('login_ips'), dialect, {
+        user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+        ip: 'text',
+        last_success: 'datetime',
+      }) as any
+    )
       .addPrimaryKeyConstraint('login_ips_pk', ['user_id', 'ip'])
       .execute();
   },

@@ -9,24 +9,28 @@ import { addColumns, type VersionedMigration } from '../ddl.js';
 export const m0009_mfa_codes: VersionedMigration = (dialect) => ({
   async up(db: Kysely<any>) {
     // device_table: "email_devices" | "sms_devices"; attempt: SHA-256 of the login attempt's nonce
-    await (addColumns(db.schema.createTable('mfa_codes'), dialect, {
-      device_table: 'text',
-      device_id: 'int',
-      attempt: 'text',
-      token_hash: 'text',
-      valid_until: 'datetime',
-    }) as any)
+    await (
+      addColumns(db.schema.createTable('mfa_codes'), dialect, {
+        device_table: 'text',
+        device_id: 'int',
+        attempt: 'text',
+        token_hash: 'text',
+        valid_until: 'datetime',
+      }) as any
+    )
       .addPrimaryKeyConstraint('mfa_codes_pk', ['device_table', 'device_id', 'attempt'])
       .execute();
     await db.schema.createIndex('mfa_codes_valid_until').on('mfa_codes').column('valid_until').execute();
 
     // one row per (scope, key): scope "device", "attempt", "ip", "account"
-    await (addColumns(db.schema.createTable('mfa_sends'), dialect, {
-      scope: 'text',
-      key: 'text',
-      count: 'int',
-      window_start: 'datetime',
-    }) as any)
+    await (
+      addColumns(db.schema.createTable('mfa_sends'), dialect, {
+        scope: 'text',
+        key: 'text',
+        count: 'int',
+        window_start: 'datetime',
+      }) as any
+    )
       .addPrimaryKeyConstraint('mfa_sends_pk', ['scope', 'key'])
       .execute();
     await db.schema.createIndex('mfa_sends_window_start').on('mfa_sends').column('window_start').execute();

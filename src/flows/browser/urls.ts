@@ -10,7 +10,12 @@ const NOT_FOUND = '<h1>Not Found</h1>';
 
 async function defaultFlow(db: DB, designation: string): Promise<{ slug: string; flow_uuid: string } | undefined> {
   const preferred = `default-${designation}-flow`;
-  const exact = await db.selectFrom('flows').select(['slug', 'flow_uuid']).where('slug', '=', preferred).where('designation', '=', designation).executeTakeFirst();
+  const exact = await db
+    .selectFrom('flows')
+    .select(['slug', 'flow_uuid'])
+    .where('slug', '=', preferred)
+    .where('designation', '=', designation)
+    .executeTakeFirst();
   if (exact) return exact;
   return db.selectFrom('flows').select(['slug', 'flow_uuid']).where('designation', '=', designation).orderBy('slug').executeTakeFirst();
 }
@@ -47,11 +52,18 @@ export function mountFlowUrls(app: FastifyInstance, svc: Services) {
     const me = await sessions.user(req);
     if (!me) return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
     const uuid = (req.params as { stage: string }).stage;
-    const stage = /^[0-9a-f-]{36}$/i.test(uuid) ? await db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', uuid.toLowerCase()).executeTakeFirst() : undefined;
+    const stage = /^[0-9a-f-]{36}$/i.test(uuid)
+      ? await db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', uuid.toLowerCase()).executeTakeFirst()
+      : undefined;
     const cfg = stage ? await svc.stageConfig<{ configure_flow?: string | null }>(stage.kind, stage.stage_uuid) : undefined;
-    const flow = cfg?.configure_flow ? ((await db.selectFrom('flows').selectAll().where('flow_uuid', '=', cfg.configure_flow).executeTakeFirst()) as FlowsTable | undefined) : undefined;
+    const flow = cfg?.configure_flow
+      ? ((await db.selectFrom('flows').selectAll().where('flow_uuid', '=', cfg.configure_flow).executeTakeFirst()) as
+          | FlowsTable
+          | undefined)
+      : undefined;
     if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
-    if (!(await startFlow({ db, sessions }, flow, { user: me.user }, req, reply))) return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
+    if (!(await startFlow({ db, sessions }, flow, { user: me.user }, req, reply)))
+      return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);
   });

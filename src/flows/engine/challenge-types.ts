@@ -15,7 +15,10 @@ export const ref = <T extends TSchema>(name: string, _schema?: T) => Type.Unsafe
 export const nullableRef = <T extends TSchema>(name: string, _schema?: T) =>
   Type.Unsafe<Static<T> | null>({ allOf: [{ $ref: `#/components/schemas/${name}` }], nullable: true });
 
-export const ErrorDetail = Type.Object({ string: Type.String(), code: Type.String() }, { description: "Serializer for rest_framework's error messages" });
+export const ErrorDetail = Type.Object(
+  { string: Type.String(), code: Type.String() },
+  { description: "Serializer for rest_framework's error messages" },
+);
 export type ErrorDetail = Static<typeof ErrorDetail>;
 
 /** `{field: [{string, code}]}` as the executor reports invalid responses */
@@ -33,7 +36,15 @@ export const ContextualFlowInfo = Type.Object(
     background: Type.Optional(Type.String()),
     background_themed_urls: Type.Optional(nullableRef('ThemedUrls', ThemedUrls)),
     cancel_url: Type.String(),
-    layout: S.enumOf(['stacked', 'content_left', 'content_right', 'sidebar_left', 'sidebar_right', 'sidebar_left_frame_background', 'sidebar_right_frame_background'] as const),
+    layout: S.enumOf([
+      'stacked',
+      'content_left',
+      'content_right',
+      'sidebar_left',
+      'sidebar_right',
+      'sidebar_left_frame_background',
+      'sidebar_right_frame_background',
+    ] as const),
   },
   { description: 'Contextual flow information for a challenge' },
 );
@@ -54,7 +65,10 @@ export const challengeSchema = <C extends string, P extends TProperties>(compone
 
 /** authentik's `WithUserInfoChallenge`: also pending_user and pending_user_avatar (added by the executor) */
 export const userChallengeSchema = <C extends string, P extends TProperties>(component: C, props: P, description?: string) =>
-  Type.Object({ ...base(component), pending_user: Type.String(), pending_user_avatar: Type.String(), ...props }, description ? { description } : {});
+  Type.Object(
+    { ...base(component), pending_user: Type.String(), pending_user_avatar: Type.String(), ...props },
+    description ? { description } : {},
+  );
 
 /** what a stage's runtime builds: the challenge without the parts the executor adds */
 export type StageChallenge<T extends TSchema> = Omit<Static<T>, 'flow_info' | 'response_errors' | 'pending_user' | 'pending_user_avatar'>;
@@ -130,4 +144,10 @@ export const sharedParts: WireSchema[] = [
 ];
 
 /** any challenge as the browser receives it */
-export type AnyChallenge = { component: string; flow_info?: ContextualFlowInfo; response_errors?: ResponseErrors; pending_user?: string; pending_user_avatar?: string };
+export type AnyChallenge = {
+  component: string;
+  flow_info?: ContextualFlowInfo;
+  response_errors?: ResponseErrors;
+  pending_user?: string;
+  pending_user_avatar?: string;
+};

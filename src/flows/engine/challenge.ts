@@ -43,7 +43,11 @@ export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: 
   };
 }
 
-export const redirectChallenge = (to: string, final = false): StageChallenge<typeof RedirectChallenge> => ({ component: 'xak-flow-redirect', to, ...(final ? { final_redirect: true } : {}) });
+export const redirectChallenge = (to: string, final = false): StageChallenge<typeof RedirectChallenge> => ({
+  component: 'xak-flow-redirect',
+  to,
+  ...(final ? { final_redirect: true } : {}),
+});
 
 export const flowError = (requestId: string, error?: string): StageChallenge<typeof FlowErrorChallenge> => ({
   component: 'ak-stage-flow-error',

@@ -18,7 +18,14 @@ import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from 
 import { planFlow, type Requester } from './planner.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
-import { sharedChallenges, sharedParts, type AccessDeniedChallenge, type ChallengeDef, type StageChallenge, type WireSchema } from './challenge-types.js';
+import {
+  sharedChallenges,
+  sharedParts,
+  type AccessDeniedChallenge,
+  type ChallengeDef,
+  type StageChallenge,
+  type WireSchema,
+} from './challenge-types.js';
 
 /** GETs that pass stages without a challenge are followed on the server; this bounds that walk. */
 const MAX_STEPS = 32;
@@ -66,7 +73,10 @@ function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, cha
 }
 
 function accessDenied(run: Run, ctx: FlowContext | undefined, message?: string): Answer {
-  const denied: StageChallenge<typeof AccessDeniedChallenge> = { component: 'ak-stage-access-denied', error_message: message || 'Unknown error' };
+  const denied: StageChallenge<typeof AccessDeniedChallenge> = {
+    component: 'ak-stage-access-denied',
+    error_message: message || 'Unknown error',
+  };
   return answer(envelope(run, ctx, true, denied));
 }
 
@@ -138,14 +148,23 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       query: run.query,
       requestUser: run.requester.user,
       insertNext: (stage_uuid, kind) =>
-        plan.bindings.splice(1, 0, { fsb_uuid: binding.fsb_uuid, stage_uuid, kind, invalid_response_action: 'retry', re_evaluate_policies: false }),
+        plan.bindings.splice(1, 0, {
+          fsb_uuid: binding.fsb_uuid,
+          stage_uuid,
+          kind,
+          invalid_response_action: 'retry',
+          re_evaluate_policies: false,
+        }),
       // made on first use, so a stage that keeps nothing leaves the plan as it was
       get state() {
         return ((plan.context.stages ??= {})[binding.stage_uuid] ??= {});
       },
     };
     const outcome: Outcome = posted
-      ? await runtime.respond(call, body && typeof body === 'object' ? (body as Record<string, unknown>) : (body ?? {}) as Record<string, unknown>)
+      ? await runtime.respond(
+          call,
+          body && typeof body === 'object' ? (body as Record<string, unknown>) : ((body ?? {}) as Record<string, unknown>),
+        )
       : await runtime.challenge(call);
     keepStageState(plan, binding.stage_uuid, outcome.type === 'ok');
     run.session.dirty = true;
@@ -192,7 +211,12 @@ async function invalidResponse(
   return answer({ ...envelope(run, plan.context, withUser, challenge), response_errors: errors });
 }
 
-async function stageInvalid(run: Run, plan: Plan, action: Plan['bindings'][number]['invalid_response_action'], message?: string): Promise<Answer> {
+async function stageInvalid(
+  run: Run,
+  plan: Plan,
+  action: Plan['bindings'][number]['invalid_response_action'],
+  message?: string,
+): Promise<Answer> {
   if (action === 'restart' || action === 'restart_with_context') return restart(run, plan, action === 'restart_with_context');
   endFlow(run);
   return accessDenied(run, plan.context, message);
@@ -325,7 +349,10 @@ function mountRoute(router: ApiRouter, svc: Services) {
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
       errorHandler: (err, req, reply) => {
         // a parser's message can quote the body (a password): only the class and position of those are logged
-        req.log.warn({ err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
+        req.log.warn(
+          { err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } },
+          'flow executor error',
+        );
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
         return reply.code(200).send(flowError(req.id));

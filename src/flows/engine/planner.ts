@@ -37,7 +37,13 @@ export async function planFlow(db: DB, flow: FlowsTable, who: Requester, context
     db
       .selectFrom('flow_bindings')
       .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
-      .select(['flow_bindings.fsb_uuid', 'flow_bindings.stage', 'stages.kind', 'flow_bindings.invalid_response_action', 'flow_bindings.re_evaluate_policies'])
+      .select([
+        'flow_bindings.fsb_uuid',
+        'flow_bindings.stage',
+        'stages.kind',
+        'flow_bindings.invalid_response_action',
+        'flow_bindings.re_evaluate_policies',
+      ])
       .where('flow_bindings.target', '=', flow.flow_uuid)
       .orderBy('flow_bindings.order')
       .orderBy('flow_bindings.fsb_uuid')

@@ -42,7 +42,9 @@ export const bindingResource: ResourceDef<Row> = {
         parse: (values) => {
           const v = values.find((x) => x !== '');
           if (v === undefined) return { cond: undefined };
-          return { error: [isUuid(v) ? `Select a valid choice. ${v} is not one of the available choices.` : `“${v}” is not a valid UUID.`] };
+          return {
+            error: [isUuid(v) ? `Select a valid choice. ${v} is not one of the available choices.` : `“${v}” is not a valid UUID.`],
+          };
         },
       },
     },
@@ -72,14 +74,24 @@ export const bindingResource: ResourceDef<Row> = {
     const target = (data.target ?? existing?.target) as string;
     const stage = (data.stage ?? existing?.stage) as string;
     const order = (data.order ?? existing?.order) as number;
-    let q = ctx.db.selectFrom('flow_bindings').select('fsb_uuid').where('target', '=', target).where('stage', '=', stage).where('order', '=', order);
+    let q = ctx.db
+      .selectFrom('flow_bindings')
+      .select('fsb_uuid')
+      .where('target', '=', target)
+      .where('stage', '=', stage)
+      .where('order', '=', order);
     if (existing) q = q.where('fsb_uuid', '<>', existing.fsb_uuid);
     if (await q.executeTakeFirst()) throw ValidationError.nonField('The fields target, stage, order must make a unique set.');
   },
   insert: (tx, data) => insertBinding(tx, data),
   update: async (tx, existing, data) => {
     const values = apiToRow(bindingProps, data);
-    if (Object.keys(values).length) await tx.updateTable('flow_bindings').set(values as never).where('fsb_uuid', '=', existing.fsb_uuid).execute();
+    if (Object.keys(values).length)
+      await tx
+        .updateTable('flow_bindings')
+        .set(values as never)
+        .where('fsb_uuid', '=', existing.fsb_uuid)
+        .execute();
     return existing.fsb_uuid;
   },
   remove: async (tx, existing) => {

@@ -18,7 +18,8 @@ export async function parseFlowSet(db: DB, body: unknown): Promise<FlowSetEntry[
   const raw = (body as Record<string, unknown>).flow_set;
   if (raw === undefined || raw === null) return undefined;
   if (!Array.isArray(raw)) throw new ValidationError({ flow_set: [`Expected a list of items but got type "${pyType(raw)}".`] });
-  if (raw.length > MAX_LIST_ITEMS) throw new ValidationError({ flow_set: [`Ensure this field has no more than ${MAX_LIST_ITEMS} elements.`] });
+  if (raw.length > MAX_LIST_ITEMS)
+    throw new ValidationError({ flow_set: [`Ensure this field has no more than ${MAX_LIST_ITEMS} elements.`] });
   const entries: FlowSetEntry[] = [];
   const itemErrors: FieldErrors[] = [];
   let failed = false;
@@ -35,9 +36,13 @@ export async function parseFlowSet(db: DB, body: unknown): Promise<FlowSetEntry[
       continue;
     }
     const existing =
-      typeof slug === 'string' ? await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug.trim()).executeTakeFirst() : undefined;
+      typeof slug === 'string'
+        ? await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug.trim()).executeTakeFirst()
+        : undefined;
     try {
-      const entry: FlowSetEntry = existing ? { flow_uuid: existing.flow_uuid } : { create: await validateBody(flowProps, item, { mode: 'create', db }) };
+      const entry: FlowSetEntry = existing
+        ? { flow_uuid: existing.flow_uuid }
+        : { create: await validateBody(flowProps, item, { mode: 'create', db }) };
       entries.push(entry);
       if (typeof slug === 'string') seen.set(slug.trim(), entry);
       itemErrors.push({});

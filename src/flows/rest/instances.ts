@@ -35,7 +35,10 @@ async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]
 }
 
 export async function renderFlows(db: DB, rows: FlowRow[]) {
-  const stages = await stagesOf(db, rows.map((r) => r.flow_uuid));
+  const stages = await stagesOf(
+    db,
+    rows.map((r) => r.flow_uuid),
+  );
   return rows.map((r) => ({
     ...rowToApi(flowProps, r),
     background_url: backgroundUrl(r.background),
@@ -59,7 +62,13 @@ async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
     .orderBy('flow_bindings.order')
     .execute();
   for (const b of bindings)
-    out.push({ app: 'authentik_flows', model_name: 'flowstagebinding', pk: b.fsb_uuid, name: bindingName(b.order, b.target), action: 'cascade' });
+    out.push({
+      app: 'authentik_flows',
+      model_name: 'flowstagebinding',
+      pk: b.fsb_uuid,
+      name: bindingName(b.order, b.target),
+      action: 'cascade',
+    });
   // stages whose `configure_flow` points here (reverse FK, set null)
   for (const kind of stageKinds()) {
     const def = stageTypeByKind(kind)!;
@@ -104,9 +113,23 @@ export const flowResource: ResourceDef<FlowRow> = {
     },
     search: ['name', 'slug', 'designation', 'title', 'denied_action'],
     ordering: Object.fromEntries(
-      ['name', 'slug', 'title', 'designation', 'background', 'policy_engine_mode', 'compatibility_mode', 'layout', 'denied_action', 'authentication']
+      [
+        'name',
+        'slug',
+        'title',
+        'designation',
+        'background',
+        'policy_engine_mode',
+        'compatibility_mode',
+        'layout',
+        'denied_action',
+        'authentication',
+      ]
         .map((k) => [k, k] as [string, string])
-        .concat([['pk', 'flow_uuid'], ['policybindingmodel_ptr_id', 'pbm_uuid']]),
+        .concat([
+          ['pk', 'flow_uuid'],
+          ['policybindingmodel_ptr_id', 'pbm_uuid'],
+        ]),
     ),
     defaultOrdering: ['slug', 'name'],
     pk: 'flow_uuid',
@@ -119,7 +142,12 @@ export const flowResource: ResourceDef<FlowRow> = {
   },
   update: async (tx, existing, data) => {
     const values = apiToRow(flowProps, data);
-    if (Object.keys(values).length) await tx.updateTable('flows').set(values as never).where('flow_uuid', '=', existing.flow_uuid).execute();
+    if (Object.keys(values).length)
+      await tx
+        .updateTable('flows')
+        .set(values as never)
+        .where('flow_uuid', '=', existing.flow_uuid)
+        .execute();
     return (data.slug as string | undefined) ?? existing.slug;
   },
   remove: async (tx, existing) => {
@@ -214,7 +242,10 @@ export function mountFlows(router: ApiRouter, svc: Services) {
           // the flow is planned now with the caller as the pending user and kept in their session (upstream)
           // (a token caller has no session to keep it in: it only gets the link)
           if (req.caller?.via === 'session' && !(await startFlow({ db, sessions }, row, { user: req.caller.user }, req, reply)))
-            return reply.code(400).type('text/html; charset=utf-8').send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
+            return reply
+              .code(400)
+              .type('text/html; charset=utf-8')
+              .send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
           return { link: `${origin(req)}/if/flow/${row.slug}/` };
         },
       },

@@ -2,10 +2,34 @@
 import { Type } from '@sinclair/typebox';
 import { S, SLUG_PATTERN, type Props } from '../../rest/schema.js';
 
-export const DESIGNATIONS = ['authentication', 'authorization', 'invalidation', 'enrollment', 'unenrollment', 'recovery', 'stage_configuration'] as const;
-export const LAYOUTS = ['stacked', 'content_left', 'content_right', 'sidebar_left', 'sidebar_right', 'sidebar_left_frame_background', 'sidebar_right_frame_background'] as const;
+export const DESIGNATIONS = [
+  'authentication',
+  'authorization',
+  'invalidation',
+  'enrollment',
+  'unenrollment',
+  'recovery',
+  'stage_configuration',
+] as const;
+export const LAYOUTS = [
+  'stacked',
+  'content_left',
+  'content_right',
+  'sidebar_left',
+  'sidebar_right',
+  'sidebar_left_frame_background',
+  'sidebar_right_frame_background',
+] as const;
 export const DENIED_ACTIONS = ['message_continue', 'message', 'continue'] as const;
-export const AUTHENTICATION = ['none', 'require_authenticated', 'require_unauthenticated', 'require_superuser', 'require_redirect', 'require_outpost', 'require_token'] as const;
+export const AUTHENTICATION = [
+  'none',
+  'require_authenticated',
+  'require_unauthenticated',
+  'require_superuser',
+  'require_redirect',
+  'require_outpost',
+  'require_token',
+] as const;
 export const POLICY_ENGINE_MODES = ['all', 'any'] as const;
 export const INVALID_RESPONSE_ACTIONS = ['retry', 'restart', 'restart_with_context'] as const;
 
@@ -17,14 +41,16 @@ export const flowProps: Props = {
   pk: S.ro(S.uuid()),
   policybindingmodel_ptr_id: S.ro(S.uuid()),
   name: S.str(),
-  slug: S.str({ pattern: SLUG_PATTERN, 'x-slug': 'django', 'x-unique': { table: 'flows', column: 'slug', self: 'flow_uuid', message: 'Flow with this slug already exists.' } }),
+  slug: S.str({
+    pattern: SLUG_PATTERN,
+    'x-slug': 'django',
+    'x-unique': { table: 'flows', column: 'slug', self: 'flow_uuid', message: 'Flow with this slug already exists.' },
+  }),
   title: S.str(),
   designation: S.enumOf(DESIGNATIONS),
   background: S.text({ default: '' }),
   background_url: S.ro(S.text({ 'x-computed': true })),
-  background_themed_urls: S.ro(
-    Type.Unsafe({ $ref: '#/components/schemas/ThemedUrls', nullable: true, 'x-computed': true }),
-  ),
+  background_themed_urls: S.ro(Type.Unsafe({ $ref: '#/components/schemas/ThemedUrls', nullable: true, 'x-computed': true })),
   stages: S.ro(Type.Array(S.uuid(), { 'x-computed': true })),
   policies: S.ro(Type.Array(S.uuid(), { 'x-computed': true })),
   cache_count: S.ro(Type.Integer({ 'x-computed': true })),

@@ -42,7 +42,12 @@ export function mountAllDevices(router: ApiRouter, db: DB) {
   });
   router.route('/authenticators/admin/all', {
     get: {
-      doc: { operationId: 'authenticators_admin_all_list', tag: 'authenticators', query: [{ name: 'user', schema: { type: 'integer' } }], response: array },
+      doc: {
+        operationId: 'authenticators_admin_all_list',
+        tag: 'authenticators',
+        query: [{ name: 'user', schema: { type: 'integer' } }],
+        response: array,
+      },
       handler: async (req) => {
         requireSuperuser(req);
         const raw = (req.query as Record<string, string | undefined>).user;

@@ -33,7 +33,12 @@ function propsOf(k: DeviceClass, admin: boolean): Props {
   };
   if (admin) {
     // Keystage extension for admin create (ignored on update)
-    props.user_pk = S.wo(S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true, description: 'Owner of a device created by an admin (default: the caller)' }));
+    props.user_pk = S.wo(
+      S.intFk(
+        { table: 'users', column: 'id' },
+        { 'x-optional': true, description: 'Owner of a device created by an admin (default: the caller)' },
+      ),
+    );
     Object.assign(props, k.api.adminProps);
   }
   return props;
@@ -62,7 +67,9 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
     tag: 'authenticators',
     lookup: { param: 'id', column: 'id', type: 'int' },
     props,
-    ops: admin ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy'] : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    ops: admin
+      ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy']
+      : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: admin ? { kind: 'superuser' } : { kind: 'owner', column: 'user_id' },
     list: {
       filters: { name: { type: 'str', column: 'name' } },
@@ -72,12 +79,16 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       pk: 'id',
     },
     select: (db) => {
-      const q = db.selectFrom(k.table as 'totp_devices').selectAll().select('id as pk');
+      const q = db
+        .selectFrom(k.table as 'totp_devices')
+        .selectAll()
+        .select('id as pk');
       return confirmedOnly ? q.where('confirmed', '=', 1) : q;
     },
     render: (db, rows, req) => render(db, k, installId, rows, req, props),
     validate: async (_data, _ctx, existing) => {
-      if (!existing && !k.api.create) throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
+      if (!existing && !k.api.create)
+        throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
     },
     insert: async (tx, data, ctx) => {
       const now = nowIso();
@@ -97,7 +108,10 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       return existing.id;
     },
     remove: async (tx, existing) => {
-      await tx.deleteFrom(k.table as 'totp_devices').where('id', '=', existing.id).execute();
+      await tx
+        .deleteFrom(k.table as 'totp_devices')
+        .where('id', '=', existing.id)
+        .execute();
     },
     usedBy: async () => [],
   };

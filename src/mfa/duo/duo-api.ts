@@ -21,7 +21,14 @@ export function canonParams(params: Record<string, string>): string {
     .join('&');
 }
 
-export function sign(creds: DuoCredentials, date: string, method: string, host: string, path: string, params: Record<string, string>): string {
+export function sign(
+  creds: DuoCredentials,
+  date: string,
+  method: string,
+  host: string,
+  path: string,
+  params: Record<string, string>,
+): string {
   const canon = [date, method.toUpperCase(), host.toLowerCase(), path, canonParams(params)].join('\n');
   const sig = createHmac('sha512', creds.client_secret).update(canon).digest('hex');
   return `Basic ${Buffer.from(`${creds.client_id}:${sig}`).toString('base64')}`;
@@ -32,13 +39,22 @@ function base(apiHostname: string): URL {
   return new URL(/^https?:\/\//.test(apiHostname) ? apiHostname : `https://${apiHostname}`);
 }
 
-export async function duoCall<T = Record<string, unknown>>(creds: DuoCredentials, path: string, params: Record<string, string>, timeoutMs = 30_000): Promise<T> {
+export async function duoCall<T = Record<string, unknown>>(
+  creds: DuoCredentials,
+  path: string,
+  params: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const url = base(creds.api_hostname);
   const date = new Date().toUTCString().replace('GMT', '-0000');
   const body = canonParams(params);
   const res = await fetch(new URL(path, url), {
     method: 'POST',
-    headers: { date, authorization: sign(creds, date, 'POST', url.host, path, params), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      date,
+      authorization: sign(creds, date, 'POST', url.host, path, params),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body,
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -37,7 +37,10 @@ export async function sendSms(svc: Services, cfg: SmsStageConfig, to: string, bo
   } else {
     res = await fetch(cfg.account_sid, {
       method: 'POST',
-      headers: { authorization: cfg.auth_type === 'bearer' ? `Bearer ${cfg.auth}` : basic(cfg.auth, cfg.auth_password), 'content-type': 'application/json' },
+      headers: {
+        authorization: cfg.auth_type === 'bearer' ? `Bearer ${cfg.auth}` : basic(cfg.auth, cfg.auth_password),
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ From: cfg.from_number, To: to, Body: body }),
       signal: AbortSignal.timeout(10_000),
     });

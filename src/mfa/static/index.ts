@@ -15,7 +15,9 @@ export const staticClass = defineDeviceClass<StaticDevicesTable>({
     answer: 'code',
     challenge: (_v, devices) => (devices[0] ? { device: devices[0], challenge: {} } : undefined),
     async verify(v, devices, code) {
-      for (const d of devices) if (await verifyStatic(v.c.svc.db, v.c.svc.secretKey, d, code as string, v.c.config.static_otp_throttling_factor)) return { device: d };
+      for (const d of devices)
+        if (await verifyStatic(v.c.svc.db, v.c.svc.secretKey, d, code as string, v.c.config.static_otp_throttling_factor))
+          return { device: d };
       return undefined;
     },
   },
@@ -35,7 +37,11 @@ export const staticClass = defineDeviceClass<StaticDevicesTable>({
       const count = (data.token_count as number | undefined) ?? 6;
       const length = (data.token_length as number | undefined) ?? 12;
       const tokens = Array.from({ length: count }, () => generateStaticToken(length));
-      for (const token of tokens) await tx.insertInto('static_tokens').values({ device_id: row.id, token: hashStaticToken(a.secretKey, token) } as never).execute();
+      for (const token of tokens)
+        await tx
+          .insertInto('static_tokens')
+          .values({ device_id: row.id, token: hashStaticToken(a.secretKey, token) } as never)
+          .execute();
       return { id: row.id, shownOnce: { token_set: tokens.map((token) => ({ token })) } };
     },
   },

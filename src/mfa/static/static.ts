@@ -31,7 +31,11 @@ export async function verifyStatic(db: DB, secretKey: string, d: StaticDevicesTa
     const res = await db.deleteFrom('static_tokens').where('id', '=', hit.id).executeTakeFirst();
     if (Number(res.numDeletedRows) === 1) {
       const now = new Date().toISOString();
-      await db.updateTable('static_devices').set({ last_used: now, last_updated: now, ...throttleReset }).where('id', '=', d.id).execute();
+      await db
+        .updateTable('static_devices')
+        .set({ last_used: now, last_updated: now, ...throttleReset })
+        .where('id', '=', d.id)
+        .execute();
       return true;
     }
     return false;

@@ -15,7 +15,8 @@ export const totpClass = defineDeviceClass<TotpDevicesTable>({
     answer: 'code',
     challenge: (_v, devices) => (devices[0] ? { device: devices[0], challenge: {} } : undefined),
     async verify(v, devices, code) {
-      for (const d of devices) if (await verifyTotp(v.c.svc.db, d, code as string, v.c.config.totp_otp_throttling_factor)) return { device: d };
+      for (const d of devices)
+        if (await verifyTotp(v.c.svc.db, d, code as string, v.c.config.totp_otp_throttling_factor)) return { device: d };
       return undefined;
     },
   },
@@ -26,7 +27,17 @@ export const totpClass = defineDeviceClass<TotpDevicesTable>({
       const digits = (data.digits as number | undefined) === 8 ? 8 : 6;
       const row = await tx
         .insertInto('totp_devices')
-        .values({ ...a.base, key: sealTotpKey(secretsOf(a.db), key), digits, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+        .values({
+          ...a.base,
+          key: sealTotpKey(secretsOf(a.db), key),
+          digits,
+          step: 30,
+          t0: 0,
+          drift: 0,
+          last_t: -1,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
       const user = await tx.selectFrom('users').select('username').where('id', '=', a.base.user_id).executeTakeFirstOrThrow();

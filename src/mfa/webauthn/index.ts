@@ -8,7 +8,16 @@ import { rowToApi } from '../../rest/serialize.js';
 import type { DB } from '../../db/index.js';
 import { defineDeviceClass, type Validation } from '../device-class.js';
 import type { WebAuthnDevicesTable } from './table.js';
-import { allowedWebAuthn, assertionCredentialId, invalidDeviceType, newWebAuthnChallenge, originOf, requestOptions, rpIdOf, verifyAssertion } from './webauthn.js';
+import {
+  allowedWebAuthn,
+  assertionCredentialId,
+  invalidDeviceType,
+  newWebAuthnChallenge,
+  originOf,
+  requestOptions,
+  rpIdOf,
+  verifyAssertion,
+} from './webauthn.js';
 
 const deviceTypes = async (db: DB) =>
   new Map((await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).execute()).map((t) => [t.aaguid, t]));
@@ -18,7 +27,13 @@ function requestFor(v: Validation, devices: WebAuthnDevicesTable[]) {
   const { c } = v;
   const challenge = newWebAuthnChallenge();
   c.state.webauthnChallenge = challenge;
-  return requestOptions(challenge, rpIdOf(c.req, c.svc.config.externalUrl), devices, c.config.webauthn_user_verification, c.config.webauthn_hints);
+  return requestOptions(
+    challenge,
+    rpIdOf(c.req, c.svc.config.externalUrl),
+    devices,
+    c.config.webauthn_user_verification,
+    c.config.webauthn_hints,
+  );
 }
 
 export const webauthnClass = defineDeviceClass<WebAuthnDevicesTable>({
@@ -39,7 +54,8 @@ export const webauthnClass = defineDeviceClass<WebAuthnDevicesTable>({
       const id = assertionCredentialId(assertion);
       const device = id ? devices.find((d) => d.credential_id === id) : undefined;
       if (!device) return refused('Invalid device');
-      if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length) return refused(invalidDeviceType(c.svc.config.brandTitle));
+      if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length)
+        return refused(invalidDeviceType(c.svc.config.brandTitle));
       const challenge = c.state.webauthnChallenge;
       if (!challenge) return refused('Assertion failed');
       const verified = await verifyAssertion(c.svc.db, device, assertion, {

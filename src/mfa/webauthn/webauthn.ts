@@ -17,7 +17,13 @@ export const originOf = (req: FastifyRequest, externalUrl: URL | undefined) => e
 
 const unpad = (s: unknown) => (typeof s === 'string' ? s.replace(/=+$/, '') : s);
 
-export function requestOptions(challenge: string, rpId: string, devices: Pick<WebAuthnDevicesTable, 'credential_id'>[], userVerification: string, hints: string[]) {
+export function requestOptions(
+  challenge: string,
+  rpId: string,
+  devices: Pick<WebAuthnDevicesTable, 'credential_id'>[],
+  userVerification: string,
+  hints: string[],
+) {
   return {
     challenge,
     timeout: 60000,

@@ -16,21 +16,55 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
     '/stages/authenticator/duo/{stage_uuid}/import_device_manual',
     {
       post: {
-        doc: { operationId: 'stages_authenticator_duo_import_device_manual_create', tag: 'stages', body: 'AuthenticatorDuoStageManualDeviceImportRequest', bodyRequired: true, status: 204 },
+        doc: {
+          operationId: 'stages_authenticator_duo_import_device_manual_create',
+          tag: 'stages',
+          body: 'AuthenticatorDuoStageManualDeviceImportRequest',
+          bodyRequired: true,
+          status: 204,
+        },
         handler: async (req, reply) => {
           requireSuperuser(req);
           const id = (req.params as { stage_uuid: string }).stage_uuid;
-          const stage = isUuid(id) ? await db.selectFrom('stages').select('stage_uuid').where('stage_uuid', '=', id).where('kind', '=', 'authenticatorduostage').executeTakeFirst() : undefined;
+          const stage = isUuid(id)
+            ? await db
+                .selectFrom('stages')
+                .select('stage_uuid')
+                .where('stage_uuid', '=', id)
+                .where('kind', '=', 'authenticatorduostage')
+                .executeTakeFirst()
+            : undefined;
           if (!stage) throw NotFound.model('AuthenticatorDuoStage');
-          const data = await validateBody({ duo_user_id: S.str({ maxLength: 64 }), username: S.str({ maxLength: 150 }) }, req.body, { mode: 'create', db });
-          const user = await db.selectFrom('users').select('id').where('username', '=', data.username as string).executeTakeFirst();
+          const data = await validateBody({ duo_user_id: S.str({ maxLength: 64 }), username: S.str({ maxLength: 150 }) }, req.body, {
+            mode: 'create',
+            db,
+          });
+          const user = await db
+            .selectFrom('users')
+            .select('id')
+            .where('username', '=', data.username as string)
+            .executeTakeFirst();
           if (!user) throw ValidationError.field('username', 'User does not exist.');
-          const exists = await db.selectFrom('duo_devices').select('id').where('user_id', '=', user.id).where('duo_user_id', '=', data.duo_user_id as string).executeTakeFirst();
+          const exists = await db
+            .selectFrom('duo_devices')
+            .select('id')
+            .where('user_id', '=', user.id)
+            .where('duo_user_id', '=', data.duo_user_id as string)
+            .executeTakeFirst();
           if (exists) throw ValidationError.field('duo_user_id', 'Device exists already.');
           const now = new Date().toISOString();
           await db
             .insertInto('duo_devices')
-            .values({ user_id: user.id, stage: stage.stage_uuid, name: 'Imported Duo authenticator', confirmed: 1, created: now, last_updated: now, last_used: null, duo_user_id: data.duo_user_id as string } as never)
+            .values({
+              user_id: user.id,
+              stage: stage.stage_uuid,
+              name: 'Imported Duo authenticator',
+              confirmed: 1,
+              created: now,
+              last_updated: now,
+              last_used: null,
+              duo_user_id: data.duo_user_id as string,
+            } as never)
             .execute();
           reply.code(204);
           return reply.send();

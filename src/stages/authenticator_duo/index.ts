@@ -4,4 +4,9 @@ import { authenticatorDuoRuntime } from './stage.js';
 import { authenticatorDuoChallenges } from './challenge.js';
 import { mountDuoActions } from './actions.js';
 
-export const authenticatorDuoStage: StageDef = { ...authenticatorDuoSchema, runtime: authenticatorDuoRuntime, challenges: authenticatorDuoChallenges, routes: mountDuoActions };
+export const authenticatorDuoStage: StageDef = {
+  ...authenticatorDuoSchema,
+  runtime: authenticatorDuoRuntime,
+  challenges: authenticatorDuoChallenges,
+  routes: mountDuoActions,
+};

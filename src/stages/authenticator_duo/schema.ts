@@ -40,7 +40,10 @@ export const authenticatorDuoSchema = {
           admin_secret_key: 'text',
         });
         // a Duo device is useless without its stage's credentials: deleted with it
-        await addColumns(tableWithAutoId(db, dialect, 'duo_devices'), dialect, { ...stageDeviceColumns('cascade'), duo_user_id: 'text' }).execute();
+        await addColumns(tableWithAutoId(db, dialect, 'duo_devices'), dialect, {
+          ...stageDeviceColumns('cascade'),
+          duo_user_id: 'text',
+        }).execute();
       },
     }),
   },

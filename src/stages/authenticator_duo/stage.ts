@@ -56,7 +56,16 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig, DuoSetupState
       const now = new Date().toISOString();
       const d = await c.svc.db
         .insertInto('duo_devices')
-        .values({ user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'Duo Device', confirmed: 1, created: now, last_updated: now, last_used: null, duo_user_id: e.user_id } as never)
+        .values({
+          user_id: user.id,
+          stage: c.config.pk,
+          name: c.config.friendly_name || 'Duo Device',
+          confirmed: 1,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          duo_user_id: e.user_id,
+        } as never)
         .returning(['id', 'name'])
         .executeTakeFirstOrThrow();
       c.state.enrolment = undefined;
@@ -66,8 +75,14 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig, DuoSetupState
     if (status === 'invalid') {
       // the activation expired: a new one
       c.state.enrolment = undefined;
-      return invalid(challengeOf(c, await enrolment(c, user)), fieldError('non_field_errors', 'The activation expired. Scan the new code.'));
+      return invalid(
+        challengeOf(c, await enrolment(c, user)),
+        fieldError('non_field_errors', 'The activation expired. Scan the new code.'),
+      );
     }
-    return invalid(challengeOf(c, e), fieldError('non_field_errors', 'Duo activation is not complete yet. Scan the code with the Duo Mobile app.'));
+    return invalid(
+      challengeOf(c, e),
+      fieldError('non_field_errors', 'Duo activation is not complete yet. Scan the code with the Duo Mobile app.'),
+    );
   },
 };

@@ -7,7 +7,10 @@ class DuoSetupView extends StageElement<AuthenticatorDuoChallenge> {
   override render() {
     const c = this.challenge;
     return html`${this.userHeader()}
-      <form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({}); }}>
+      <form class="ks-form" method="post" @submit=${(e: Event) => {
+        e.preventDefault();
+        void this.host.submit({});
+      }}>
         ${this.nonFieldErrors()}
         <p>Scan this code with the Duo Mobile app, then continue.</p>
         <img class="ks-qr" src=${c.activation_barcode} alt="Duo activation QR code" width="200" height="200" />

@@ -3,4 +3,8 @@ import { authenticatorEmailSchema } from './schema.js';
 import { authenticatorEmailRuntime } from './stage.js';
 import { authenticatorEmailChallenges } from './challenge.js';
 
-export const authenticatorEmailStage: StageDef = { ...authenticatorEmailSchema, runtime: authenticatorEmailRuntime, challenges: authenticatorEmailChallenges };
+export const authenticatorEmailStage: StageDef = {
+  ...authenticatorEmailSchema,
+  runtime: authenticatorEmailRuntime,
+  challenges: authenticatorEmailChallenges,
+};

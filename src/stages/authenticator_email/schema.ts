@@ -20,7 +20,10 @@ export const authenticatorEmailSchema = {
   fields: {
     configure_flow: S.fk(flowRef, { default: null }),
     friendly_name: S.text({ default: '', 'x-null-as': '' }),
-    use_global_settings: S.bool({ default: false, description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.' }),
+    use_global_settings: S.bool({
+      default: false,
+      description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.',
+    }),
     host: S.text({ default: 'localhost' }),
     port: S.int({ default: 25 }),
     username: S.text({ default: '' }),

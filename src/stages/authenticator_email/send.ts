@@ -15,7 +15,8 @@ export interface EmailSettings {
   template: string;
 }
 
-const DEFAULT_BODY = 'Your sign-in code is {{ code }}.\n\nIt expires in {{ expires }}. If you did not try to sign in, you can ignore this message.';
+const DEFAULT_BODY =
+  'Your sign-in code is {{ code }}.\n\nIt expires in {{ expires }}. If you did not try to sign in, you can ignore this message.';
 
 /** `{{ code }}`, `{{ expires }}`, `{{ user }}`; a template without placeholders (authentik's file name) gets the default text */
 export function render(template: string, vars: Record<string, string>): string {
@@ -27,7 +28,16 @@ export async function sendCode(settings: EmailSettings, cfg: Config, to: string,
   const g = cfg.email;
   const s = settings.use_global_settings
     ? { host: g.host, port: g.port, user: g.username, pass: g.password, tls: g.useTls, ssl: g.useSsl, from: g.from, timeout: g.timeoutS }
-    : { host: settings.host, port: settings.port, user: settings.username, pass: settings.password, tls: settings.use_tls, ssl: settings.use_ssl, from: settings.from_address, timeout: settings.timeout };
+    : {
+        host: settings.host,
+        port: settings.port,
+        user: settings.username,
+        pass: settings.password,
+        tls: settings.use_tls,
+        ssl: settings.use_ssl,
+        from: settings.from_address,
+        timeout: settings.timeout,
+      };
   const nodemailer = (await import('nodemailer')).default;
   const transport = nodemailer.createTransport({
     host: s.host,

@@ -25,9 +25,13 @@ const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
 async function pendingDevice(c: Call, userId: number): Promise<EmailDevicesTable | undefined> {
   const id = c.state.device;
   if (id === undefined) return undefined;
-  return (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
-    | EmailDevicesTable
-    | undefined;
+  return (await c.svc.db
+    .selectFrom('email_devices')
+    .selectAll()
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('confirmed', '=', 0)
+    .executeTakeFirst()) as EmailDevicesTable | undefined;
 }
 
 /** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
@@ -36,18 +40,40 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
   const row = await c.svc.db
     .insertInto('email_devices')
     .values({
-      user_id: userId, stage: c.config.pk, name: c.config.friendly_name || 'Email', confirmed: 0, created: now, last_updated: now, last_used: null,
-      throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null, email,
+      user_id: userId,
+      stage: c.config.pk,
+      name: c.config.friendly_name || 'Email',
+      confirmed: 0,
+      created: now,
+      last_updated: now,
+      last_used: null,
+      throttling_failure_timestamp: null,
+      throttling_failure_count: 0,
+      token_hash: null,
+      valid_until: null,
+      email,
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
   const user = (await enrolmentUser(c))!;
-  if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: 'email_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username }))) {
+  if (
+    !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
+      table: 'email_devices',
+      deviceId: row.id,
+      nonce: nonceOf(c),
+      ip: c.clientIp,
+      identifier: user.username,
+    }))
+  ) {
     await c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
     return undefined;
   }
   c.state.device = row.id;
-  const d = (await c.svc.db.selectFrom('email_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as EmailDevicesTable;
+  const d = (await c.svc.db
+    .selectFrom('email_devices')
+    .selectAll()
+    .where('id', '=', row.id)
+    .executeTakeFirstOrThrow()) as EmailDevicesTable;
   await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
   return d;
 }
@@ -55,7 +81,9 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
 const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));
 
 const challenge = (d: EmailDevicesTable | undefined): StageChallenge<typeof AuthenticatorEmailChallenge> =>
-  d ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false } : { component: 'ak-stage-authenticator-email', email_required: true };
+  d
+    ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false }
+    : { component: 'ak-stage-authenticator-email', email_required: true };
 
 export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetupState> = {
   component: 'ak-stage-authenticator-email',
@@ -84,7 +112,8 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
-    if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1)))
+      return invalid(challenge(d), fieldError('code', 'Code does not match'));
     await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'email', d);

@@ -15,18 +15,20 @@ class EmailSetupView extends StageElement<AuthenticatorEmailChallenge> {
     return html`${this.userHeader()}
       <form class="ks-form" method="post" novalidate @submit=${this.onSubmit}>
         ${this.nonFieldErrors()}
-        ${c.email_required
-          ? html`<div class="ks-field">
+        ${
+          c.email_required
+            ? html`<div class="ks-field">
               <label for="email">E-mail address for sign-in codes</label>
               <input id="email" name="email" type="email" autocomplete="email" required aria-describedby=${this.describedBy('email')} />
               ${this.fieldErrors('email')}
             </div>`
-          : html`<p>We sent a code to <strong>${c.email}</strong>.</p>
+            : html`<p>We sent a code to <strong>${c.email}</strong>.</p>
               <div class="ks-field">
                 <label for="code">Code from the e-mail</label>
                 <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required aria-describedby=${this.describedBy('code')} />
                 ${this.fieldErrors('code')}
-              </div>`}
+              </div>`
+        }
         ${this.submitButton('Continue')}
       </form>`;
   }

@@ -3,4 +3,8 @@ import { authenticatorSmsSchema } from './schema.js';
 import { authenticatorSmsRuntime } from './stage.js';
 import { authenticatorSmsChallenges } from './challenge.js';
 
-export const authenticatorSmsStage: StageDef = { ...authenticatorSmsSchema, runtime: authenticatorSmsRuntime, challenges: authenticatorSmsChallenges };
+export const authenticatorSmsStage: StageDef = {
+  ...authenticatorSmsSchema,
+  runtime: authenticatorSmsRuntime,
+  challenges: authenticatorSmsChallenges,
+};

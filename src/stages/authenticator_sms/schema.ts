@@ -26,11 +26,19 @@ export const authenticatorSmsSchema = {
     auth: S.wo(S.str({ 'x-no-trim': true })),
     auth_password: S.wo(S.text({ default: '', 'x-no-trim': true })),
     auth_type: S.enumOf(AUTH_TYPES, { default: 'basic' }),
-    verify_only: S.bool({ default: false, description: 'When enabled, the Phone number is only used during enrollment to verify the users authenticity. Only a hash of the phone number is saved to ensure it is not reused in the future.' }),
+    verify_only: S.bool({
+      default: false,
+      description:
+        'When enabled, the Phone number is only used during enrollment to verify the users authenticity. Only a hash of the phone number is saved to ensure it is not reused in the future.',
+    }),
     // property mappings are not implemented: only null is accepted
     mapping: S.fk({ table: 'stages', column: 'stage_uuid', kind: '-no-property-mappings-' }, { default: null }),
   },
-  filters: { stage_uuid: uuidFilter, configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef }, provider: { type: 'enum', column: 't.provider', values: PROVIDERS } },
+  filters: {
+    stage_uuid: uuidFilter,
+    configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef },
+    provider: { type: 'enum', column: 't.provider', values: PROVIDERS },
+  },
   migrations: {
     stage_authenticator_sms_0001: (dialect) => ({
       async up(db) {

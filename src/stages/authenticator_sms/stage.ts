@@ -23,14 +23,21 @@ const responseProps = responseFields(AuthenticatorSMSChallengeResponseRequest);
 /** how a verify-only number is kept (authentik's `hash_phone_number`) */
 const hashPhone = (phone: string) => `hash:${createHash('sha256').update(phone).digest('hex')}`;
 const nonceOf = (c: Call) => (c.ctx.sideChannelNonce ??= newNonce());
-const challenge = (d: SmsDevicesTable | undefined): StageChallenge<typeof AuthenticatorSMSChallenge> => ({ component: 'ak-stage-authenticator-sms', phone_number_required: !d });
+const challenge = (d: SmsDevicesTable | undefined): StageChallenge<typeof AuthenticatorSMSChallenge> => ({
+  component: 'ak-stage-authenticator-sms',
+  phone_number_required: !d,
+});
 
 async function pendingDevice(c: Call, userId: number): Promise<SmsDevicesTable | undefined> {
   const id = c.state.device;
   if (id === undefined) return undefined;
-  return (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as
-    | SmsDevicesTable
-    | undefined;
+  return (await c.svc.db
+    .selectFrom('sms_devices')
+    .selectAll()
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('confirmed', '=', 0)
+    .executeTakeFirst()) as SmsDevicesTable | undefined;
 }
 
 export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState> = {
@@ -63,23 +70,46 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
       const row = await c.svc.db
         .insertInto('sms_devices')
         .values({
-          user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'SMS', confirmed: 0, created: now, last_updated: now, last_used: null,
-          throttling_failure_timestamp: null, throttling_failure_count: 0, token_hash: null, valid_until: null, phone_number: phone,
+          user_id: user.id,
+          stage: c.config.pk,
+          name: c.config.friendly_name || 'SMS',
+          confirmed: 0,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+          token_hash: null,
+          valid_until: null,
+          phone_number: phone,
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
-      if (!(await reserveSend(c.svc.db, c.svc.config.mfaSend, { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username }))) {
+      if (
+        !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
+          table: 'sms_devices',
+          deviceId: row.id,
+          nonce: nonceOf(c),
+          ip: c.clientIp,
+          identifier: user.username,
+        }))
+      ) {
         await c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
         return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
       }
       c.state.device = row.id;
-      const created = (await c.svc.db.selectFrom('sms_devices').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as SmsDevicesTable;
+      const created = (await c.svc.db
+        .selectFrom('sms_devices')
+        .selectAll()
+        .where('id', '=', row.id)
+        .executeTakeFirstOrThrow()) as SmsDevicesTable;
       await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
       return show(challenge(created));
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
-    if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1))) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1)))
+      return invalid(challenge(d), fieldError('code', 'Code does not match'));
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
     await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
     c.state.device = undefined;

@@ -15,17 +15,19 @@ class SmsSetupView extends StageElement<AuthenticatorSMSChallenge> {
     return html`${this.userHeader()}
       <form class="ks-form" method="post" novalidate @submit=${this.onSubmit}>
         ${this.nonFieldErrors()}
-        ${c.phone_number_required
-          ? html`<div class="ks-field">
+        ${
+          c.phone_number_required
+            ? html`<div class="ks-field">
               <label for="phone_number">Phone number</label>
               <input id="phone_number" name="phone_number" type="tel" autocomplete="tel" required aria-describedby=${this.describedBy('phone_number')} />
               ${this.fieldErrors('phone_number')}
             </div>`
-          : html`<div class="ks-field">
+            : html`<div class="ks-field">
               <label for="code">Code from the text message</label>
               <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required aria-describedby=${this.describedBy('code')} />
               ${this.fieldErrors('code')}
-            </div>`}
+            </div>`
+        }
         ${this.submitButton('Continue')}
       </form>`;
   }

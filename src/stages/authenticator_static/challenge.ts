@@ -10,7 +10,11 @@ export const AuthenticatorStaticChallenge = userChallengeSchema(
 export type AuthenticatorStaticChallenge = Static<typeof AuthenticatorStaticChallenge>;
 
 /** any response confirms the codes were saved */
-export const AuthenticatorStaticChallengeResponseRequest = responseSchema('ak-stage-authenticator-static', {}, 'Pseudo class for static response');
+export const AuthenticatorStaticChallengeResponseRequest = responseSchema(
+  'ak-stage-authenticator-static',
+  {},
+  'Pseudo class for static response',
+);
 
 export const authenticatorStaticChallenges: ChallengeDef[] = [
   {

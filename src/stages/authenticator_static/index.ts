@@ -3,4 +3,8 @@ import { authenticatorStaticSchema } from './schema.js';
 import { authenticatorStaticRuntime } from './stage.js';
 import { authenticatorStaticChallenges } from './challenge.js';
 
-export const authenticatorStaticStage: StageDef = { ...authenticatorStaticSchema, runtime: authenticatorStaticRuntime, challenges: authenticatorStaticChallenges };
+export const authenticatorStaticStage: StageDef = {
+  ...authenticatorStaticSchema,
+  runtime: authenticatorStaticRuntime,
+  challenges: authenticatorStaticChallenges,
+};

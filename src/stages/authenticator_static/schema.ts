@@ -31,7 +31,12 @@ export const authenticatorStaticSchema = {
   migrations: {
     stage_authenticator_static_0001: (dialect) => ({
       up: (db) =>
-        createStageTable(db, dialect, 'stage_authenticator_static', { configure_flow: fk('flows', 'flow_uuid'), friendly_name: 'text', token_count: 'int', token_length: 'int' }),
+        createStageTable(db, dialect, 'stage_authenticator_static', {
+          configure_flow: fk('flows', 'flow_uuid'),
+          friendly_name: 'text',
+          token_count: 'int',
+          token_length: 'int',
+        }),
     }),
   },
 } satisfies StageDef;

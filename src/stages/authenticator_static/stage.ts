@@ -25,7 +25,13 @@ interface StaticSetupState {
 async function pending(c: StageCall<StaticSetupConfig, StaticSetupState>, userId: number): Promise<{ id: number; codes: string[] }> {
   const e = c.state;
   if (e.device !== undefined && e.codes) {
-    const d = await c.svc.db.selectFrom('static_devices').select('id').where('id', '=', e.device).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst();
+    const d = await c.svc.db
+      .selectFrom('static_devices')
+      .select('id')
+      .where('id', '=', e.device)
+      .where('user_id', '=', userId)
+      .where('confirmed', '=', 0)
+      .executeTakeFirst();
     if (d) return { id: d.id, codes: e.codes };
   }
   const now = new Date().toISOString();
@@ -33,10 +39,23 @@ async function pending(c: StageCall<StaticSetupConfig, StaticSetupState>, userId
   const id = await c.svc.db.transaction().execute(async (tx) => {
     const row = await tx
       .insertInto('static_devices')
-      .values({ user_id: userId, name: c.config.friendly_name || 'Static Token', confirmed: 0, created: now, last_updated: now, last_used: null, throttling_failure_timestamp: null, throttling_failure_count: 0 } as never)
+      .values({
+        user_id: userId,
+        name: c.config.friendly_name || 'Static Token',
+        confirmed: 0,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        throttling_failure_timestamp: null,
+        throttling_failure_count: 0,
+      } as never)
       .returning('id')
       .executeTakeFirstOrThrow();
-    for (const code of codes) await tx.insertInto('static_tokens').values({ device_id: row.id, token: hashStaticToken(c.svc.secretKey, code) } as never).execute();
+    for (const code of codes)
+      await tx
+        .insertInto('static_tokens')
+        .values({ device_id: row.id, token: hashStaticToken(c.svc.secretKey, code) } as never)
+        .execute();
     return row.id;
   });
   c.state.device = id;
@@ -50,14 +69,22 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig, StaticS
   async challenge(c) {
     const user = await enrolmentUser(c);
     if (!user) return deny();
-    const shown: StageChallenge<typeof AuthenticatorStaticChallenge> = { component: 'ak-stage-authenticator-static', codes: (await pending(c, user.id)).codes };
+    const shown: StageChallenge<typeof AuthenticatorStaticChallenge> = {
+      component: 'ak-stage-authenticator-static',
+      codes: (await pending(c, user.id)).codes,
+    };
     return show(shown);
   },
   async respond(c) {
     const user = await enrolmentUser(c);
     if (!user) return deny();
     const { id } = await pending(c, user.id);
-    const d = await c.svc.db.updateTable('static_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', id).returning(['id', 'name']).executeTakeFirstOrThrow();
+    const d = await c.svc.db
+      .updateTable('static_devices')
+      .set({ confirmed: 1, last_updated: new Date().toISOString() })
+      .where('id', '=', id)
+      .returning(['id', 'name'])
+      .executeTakeFirstOrThrow();
     c.state.device = undefined;
     c.state.codes = undefined;
     await deviceEnrolled(c, user, 'static', d);

@@ -27,7 +27,10 @@ class StaticSetupView extends StageElement<AuthenticatorStaticChallenge> {
 
   override render() {
     return html`${this.userHeader()}
-      <form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({}); }}>
+      <form class="ks-form" method="post" @submit=${(e: Event) => {
+        e.preventDefault();
+        void this.host.submit({});
+      }}>
         ${this.nonFieldErrors()}
         <p>Save these recovery codes somewhere safe. Each works once, and they will not be shown again.</p>
         <ul class="ks-codes" id="ks-static-codes">${this.codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>

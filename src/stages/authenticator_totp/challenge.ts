@@ -3,7 +3,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { S } from '../../rest/schema.js';
 import { responseSchema, userChallengeSchema, type ChallengeDef } from '../../flows/engine/challenge-types.js';
 
-export const AuthenticatorTOTPChallenge = userChallengeSchema('ak-stage-authenticator-totp', { config_url: Type.String() }, 'TOTP Setup challenge');
+export const AuthenticatorTOTPChallenge = userChallengeSchema(
+  'ak-stage-authenticator-totp',
+  { config_url: Type.String() },
+  'TOTP Setup challenge',
+);
 export type AuthenticatorTOTPChallenge = Static<typeof AuthenticatorTOTPChallenge>;
 
 export const AuthenticatorTOTPChallengeResponseRequest = responseSchema(

@@ -3,4 +3,8 @@ import { authenticatorTotpSchema } from './schema.js';
 import { authenticatorTotpRuntime } from './stage.js';
 import { authenticatorTotpChallenges } from './challenge.js';
 
-export const authenticatorTotpStage: StageDef = { ...authenticatorTotpSchema, runtime: authenticatorTotpRuntime, challenges: authenticatorTotpChallenges };
+export const authenticatorTotpStage: StageDef = {
+  ...authenticatorTotpSchema,
+  runtime: authenticatorTotpRuntime,
+  challenges: authenticatorTotpChallenges,
+};

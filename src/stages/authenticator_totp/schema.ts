@@ -16,7 +16,10 @@ export const authenticatorTotpSchema = {
   verboseNamePlural: 'TOTP Authenticator Setup Stages',
   description: 'Setup Time-based OTP authentication for the user.',
   fields: {
-    configure_flow: S.fk(flowRef, { default: null, description: 'Flow used by an authenticated user to configure this Stage. If empty, user will not be able to configure this stage.' }),
+    configure_flow: S.fk(flowRef, {
+      default: null,
+      description: 'Flow used by an authenticated user to configure this Stage. If empty, user will not be able to configure this stage.',
+    }),
     // authentik 2024.12 allowed null here; it is stored as ""
     friendly_name: S.text({ default: '', 'x-null-as': '' }),
     digits: S.enumOf(['6', '8'] as const, { 'x-emit-string': true }),
@@ -29,7 +32,12 @@ export const authenticatorTotpSchema = {
   },
   migrations: {
     stage_authenticator_totp_0001: (dialect) => ({
-      up: (db) => createStageTable(db, dialect, 'stage_authenticator_totp', { configure_flow: fk('flows', 'flow_uuid'), friendly_name: 'text', digits: 'int' }),
+      up: (db) =>
+        createStageTable(db, dialect, 'stage_authenticator_totp', {
+          configure_flow: fk('flows', 'flow_uuid'),
+          friendly_name: 'text',
+          digits: 'int',
+        }),
     }),
   },
 } satisfies StageDef;

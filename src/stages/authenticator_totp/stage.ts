@@ -28,15 +28,33 @@ const responseProps = responseFields(AuthenticatorTOTPChallengeResponseRequest);
 async function device(c: StageCall<TotpSetupConfig, TotpSetupState>, userId: number): Promise<TotpDevicesTable> {
   const id = c.state.device;
   if (id !== undefined) {
-    const d = (await c.svc.db.selectFrom('totp_devices').selectAll().where('id', '=', id).where('user_id', '=', userId).where('confirmed', '=', 0).executeTakeFirst()) as TotpDevicesTable | undefined;
+    const d = (await c.svc.db
+      .selectFrom('totp_devices')
+      .selectAll()
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('confirmed', '=', 0)
+      .executeTakeFirst()) as TotpDevicesTable | undefined;
     if (d) return d;
   }
   const now = new Date().toISOString();
   const row = await c.svc.db
     .insertInto('totp_devices')
     .values({
-      user_id: userId, name: c.config.friendly_name || 'TOTP Device', confirmed: 0, created: now, last_updated: now, last_used: null,
-      key: sealTotpKey(secretsOf(c.svc.db), newTotpKey()), digits: Number(c.config.digits) === 8 ? 8 : 6, step: 30, t0: 0, drift: 0, last_t: -1, throttling_failure_timestamp: null, throttling_failure_count: 0,
+      user_id: userId,
+      name: c.config.friendly_name || 'TOTP Device',
+      confirmed: 0,
+      created: now,
+      last_updated: now,
+      last_used: null,
+      key: sealTotpKey(secretsOf(c.svc.db), newTotpKey()),
+      digits: Number(c.config.digits) === 8 ? 8 : 6,
+      step: 30,
+      t0: 0,
+      drift: 0,
+      last_t: -1,
+      throttling_failure_timestamp: null,
+      throttling_failure_count: 0,
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -48,7 +66,10 @@ async function challenge(c: StageCall<TotpSetupConfig, TotpSetupState>) {
   const user = await enrolmentUser(c);
   if (!user) return undefined;
   const d = await device(c, user.id);
-  const shown: StageChallenge<typeof AuthenticatorTOTPChallenge> = { component: 'ak-stage-authenticator-totp', config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle) };
+  const shown: StageChallenge<typeof AuthenticatorTOTPChallenge> = {
+    component: 'ak-stage-authenticator-totp',
+    config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle),
+  };
   return { user, d, challenge: shown };
 }
 
@@ -64,8 +85,13 @@ export const authenticatorTotpRuntime: StageRuntime<TotpSetupConfig, TotpSetupSt
     if (!r) return deny();
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(r.challenge, parsed.errors);
-    if (!(await verifyTotp(c.svc.db, r.d, parsed.data.code as string, 0))) return invalid(r.challenge, fieldError('code', 'Code does not match'));
-    await c.svc.db.updateTable('totp_devices').set({ confirmed: 1, last_updated: new Date().toISOString() }).where('id', '=', r.d.id).execute();
+    if (!(await verifyTotp(c.svc.db, r.d, parsed.data.code as string, 0)))
+      return invalid(r.challenge, fieldError('code', 'Code does not match'));
+    await c.svc.db
+      .updateTable('totp_devices')
+      .set({ confirmed: 1, last_updated: new Date().toISOString() })
+      .where('id', '=', r.d.id)
+      .execute();
     c.state.device = undefined;
     await deviceEnrolled(c, r.user, 'totp', r.d);
     return ok();

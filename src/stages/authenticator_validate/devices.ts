@@ -12,8 +12,13 @@ export type UserDevices = Record<string, DeviceRow[]>;
 
 // which classes the user has a usable device of, in one statement: most users have one or two
 const probe = perDatabase((db) =>
-  hot<{ user: number }, { cls: string }>(db, ['user'], (p) =>
-    deviceClassesByApp.map((k) => k.usable(db, p.user).select(sql.lit(k.id).as('cls'))).reduce((all, one) => all.unionAll(one)) as Compilable<{ cls: string }>,
+  hot<{ user: number }, { cls: string }>(
+    db,
+    ['user'],
+    (p) =>
+      deviceClassesByApp
+        .map((k) => k.usable(db, p.user).select(sql.lit(k.id).as('cls')))
+        .reduce((all, one) => all.unionAll(one)) as Compilable<{ cls: string }>,
   ),
 );
 
@@ -30,7 +35,13 @@ export function deviceChallenges(v: Validation, devices: UserDevices): DeviceCha
   for (const k of deviceClassesByApp) {
     if (!v.c.config.device_classes.includes(k.id)) continue;
     const offer = k.challenger.challenge(v, devices[k.id] ?? []);
-    if (offer) out.push({ device_class: k.id, device_uid: String(offer.device.id), challenge: offer.challenge, last_used: drfDate(offer.device.last_used) });
+    if (offer)
+      out.push({
+        device_class: k.id,
+        device_uid: String(offer.device.id),
+        challenge: offer.challenge,
+        last_used: drfDate(offer.device.last_used),
+      });
   }
   return out;
 }

@@ -25,9 +25,18 @@ export interface MfaCookieUser {
 }
 
 const passwordStamp = (u: MfaCookieUser) =>
-  createHash('sha256').update(`${u.id}:${new Date(u.password_change_date).toISOString()}`).digest('base64url').slice(0, 22);
+  createHash('sha256')
+    .update(`${u.id}:${new Date(u.password_change_date).toISOString()}`)
+    .digest('base64url')
+    .slice(0, 22);
 
-export function setMfaCookie(reply: FastifyReply, req: FastifyRequest, user: MfaCookieUser, claim: Omit<Claim, 'e' | 'u' | 'p'>, thresholdMs: number) {
+export function setMfaCookie(
+  reply: FastifyReply,
+  req: FastifyRequest,
+  user: MfaCookieUser,
+  claim: Omit<Claim, 'e' | 'u' | 'p'>,
+  thresholdMs: number,
+) {
   const e = Date.now() + thresholdMs;
   const value = Buffer.from(JSON.stringify({ u: user.id, ...claim, p: passwordStamp(user), e })).toString('base64url');
   reply.setCookie(MFA_COOKIE, value, {

@@ -31,7 +31,10 @@ export interface ValidateConfig {
   sms_otp_throttling_factor: number;
 }
 
-const configurationStages = { table: 'stage_authenticator_validate_configuration_stages', target: { table: 'stages', column: 'stage_uuid' } };
+const configurationStages = {
+  table: 'stage_authenticator_validate_configuration_stages',
+  target: { table: 'stages', column: 'stage_uuid' },
+};
 const deviceTypes = { table: 'stage_authenticator_validate_device_types', target: { table: 'webauthn_device_types', column: 'aaguid' } };
 
 export const authenticatorValidateSchema = {
@@ -46,13 +49,30 @@ export const authenticatorValidateSchema = {
   description: "Validate user's configured Multi Factor Authentication.",
   fields: {
     not_configured_action: S.enumOf(NOT_CONFIGURED_ACTIONS, { default: 'skip' }),
-    device_classes: S.list(S.enumOf(DEVICE_CLASSES), { default: [...DEVICE_CLASSES], 'x-allow-empty': false, description: 'Device classes which can be used to authenticate' }),
-    configuration_stages: S.m2m(configurationStages.target, { default: [], 'x-m2m-table': true, description: 'Stages used to configure Authenticator when user doesn\'t have any compatible devices. After this configuration Stage passes, the user is not prompted again.' }),
-    last_auth_threshold: S.duration({ default: 'seconds=0', description: 'If any of the user\'s device has been used within this threshold, this stage will be skipped' }),
-    webauthn_user_verification: S.enumOf(USER_VERIFICATION, { default: 'preferred', description: 'Enforce user verification for WebAuthn devices.' }),
+    device_classes: S.list(S.enumOf(DEVICE_CLASSES), {
+      default: [...DEVICE_CLASSES],
+      'x-allow-empty': false,
+      description: 'Device classes which can be used to authenticate',
+    }),
+    configuration_stages: S.m2m(configurationStages.target, {
+      default: [],
+      'x-m2m-table': true,
+      description:
+        "Stages used to configure Authenticator when user doesn't have any compatible devices. After this configuration Stage passes, the user is not prompted again.",
+    }),
+    last_auth_threshold: S.duration({
+      default: 'seconds=0',
+      description: "If any of the user's device has been used within this threshold, this stage will be skipped",
+    }),
+    webauthn_user_verification: S.enumOf(USER_VERIFICATION, {
+      default: 'preferred',
+      description: 'Enforce user verification for WebAuthn devices.',
+    }),
     webauthn_hints: S.list(S.enumOf(WEBAUTHN_HINTS), { default: [] }),
     webauthn_allowed_device_types: S.m2m(deviceTypes.target, { default: [], 'x-m2m-table': true }),
-    webauthn_allowed_device_types_obj: S.ro(Type.Array(Type.Unsafe({ $ref: '#/components/schemas/WebAuthnDeviceType' }), { 'x-computed': true })),
+    webauthn_allowed_device_types_obj: S.ro(
+      Type.Array(Type.Unsafe({ $ref: '#/components/schemas/WebAuthnDeviceType' }), { 'x-computed': true }),
+    ),
     email_otp_throttling_factor: S.float({ default: 1 }),
     sms_otp_throttling_factor: S.float({ default: 1 }),
     totp_otp_throttling_factor: S.float({ default: 1 }),
@@ -80,13 +100,19 @@ export const authenticatorValidateSchema = {
       stages = rows.map((r) => r.stage_uuid);
     }
     if (!stages || stages.length === 0)
-      throw ValidationError.field('not_configured_action', 'When "Not configured action" is set to "Configure", you must set a configuration stage.');
+      throw ValidationError.field(
+        'not_configured_action',
+        'When "Not configured action" is set to "Configure", you must set a configuration stage.',
+      );
   },
   async renderExtra(db: DB, out: Record<string, unknown>[]) {
     const all = [...new Set(out.flatMap((o) => o.webauthn_allowed_device_types as string[]))];
-    const types = all.length ? await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).where('aaguid', 'in', all).execute() : [];
+    const types = all.length
+      ? await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).where('aaguid', 'in', all).execute()
+      : [];
     const byId = new Map(types.map((t) => [t.aaguid, t]));
-    for (const o of out) o.webauthn_allowed_device_types_obj = (o.webauthn_allowed_device_types as string[]).map((a) => byId.get(a)).filter(Boolean);
+    for (const o of out)
+      o.webauthn_allowed_device_types_obj = (o.webauthn_allowed_device_types as string[]).map((a) => byId.get(a)).filter(Boolean);
   },
   migrations: {
     stage_authenticator_validate_0001: (dialect) => ({

@@ -54,12 +54,19 @@ async function subject(c: Call): Promise<UsersTable | undefined> {
 
 async function configurationStages(c: Call) {
   if (!c.config.configuration_stages.length) return [];
-  const rows = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'name', 'kind']).where('stage_uuid', 'in', c.config.configuration_stages).execute();
+  const rows = await c.svc.db
+    .selectFrom('stages')
+    .select(['stage_uuid', 'name', 'kind'])
+    .where('stage_uuid', 'in', c.config.configuration_stages)
+    .execute();
   // in the order the administrator listed them
   return rows.sort((a, b) => c.config.configuration_stages.indexOf(a.stage_uuid) - c.config.configuration_stages.indexOf(b.stage_uuid));
 }
 
-function challengeOf(challenges: DeviceChallenge[], stages: SelectableStage[] = []): StageChallenge<typeof AuthenticatorValidationChallenge> {
+function challengeOf(
+  challenges: DeviceChallenge[],
+  stages: SelectableStage[] = [],
+): StageChallenge<typeof AuthenticatorValidationChallenge> {
   // the registry's class ids; on the wire they are authentik's DeviceClassesEnum (challenge.ts)
   type Served = StageChallenge<typeof AuthenticatorValidationChallenge>['device_challenges'];
   return { component: 'ak-stage-authenticator-validate', device_challenges: challenges as Served, configuration_stages: stages };
@@ -189,7 +196,11 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
     if (typeof data.selected_stage === 'string' && data.selected_stage !== '') {
       const offered = c.state.stages ?? [];
       if (!offered.includes(data.selected_stage)) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
-      const row = await c.svc.db.selectFrom('stages').select(['stage_uuid', 'kind']).where('stage_uuid', '=', data.selected_stage).executeTakeFirst();
+      const row = await c.svc.db
+        .selectFrom('stages')
+        .select(['stage_uuid', 'kind'])
+        .where('stage_uuid', '=', data.selected_stage)
+        .executeTakeFirst();
       if (!row) return rerender(fieldError('selected_stage', 'Selected stage is invalid'));
       c.insertNext(row.stage_uuid, row.kind);
       return ok();
@@ -215,7 +226,8 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));
-    const offers = (field: string) => offered.some((o) => deviceClassesByApp.some((k) => k.id === o.device_class && answerField(k) === field));
+    const offers = (field: string) =>
+      offered.some((o) => deviceClassesByApp.some((k) => k.id === o.device_class && answerField(k) === field));
     // choosing a device may start its check: an e-mail or SMS device is sent a fresh code, bound to this login attempt, within the send limits
     const chosen = sel ? deviceClass(String(sel.device_class)) : undefined;
     if (sel && chosen?.challenger.initiate) {

@@ -101,20 +101,34 @@ class AuthenticatorValidateView extends StageElement<AuthenticatorValidationChal
       ${!list.length && (this.challenge.configuration_stages ?? []).length ? this.stages() : nothing}
       ${!sel && list.length > 1 ? this.picker() : nothing}
       ${sel && !['webauthn', 'duo'].includes(sel.device_class) ? this.codeForm() : nothing}
-      ${sel?.device_class === 'duo'
-        ? html`<form class="ks-form" method="post" @submit=${(e: Event) => { e.preventDefault(); void this.host.submit({ selected_challenge: sel, duo: Number(sel.device_uid) }); }}>
+      ${
+        sel?.device_class === 'duo'
+          ? html`<form class="ks-form" method="post" @submit=${(e: Event) => {
+              e.preventDefault();
+              void this.host.submit({ selected_challenge: sel, duo: Number(sel.device_uid) });
+            }}>
             ${this.fieldErrors('duo')}
             ${this.busy ? html`<p role="status"><span class="ks-spinner" aria-hidden="true"></span> Approve the request in Duo Mobile…</p>` : ''}
             ${this.submitButton('Send a Duo push')}
           </form>`
-        : nothing}
-      ${sel?.device_class === 'webauthn'
-        ? html`<div class="ks-form"><p role="status">Use your security key or passkey now.</p>
+          : nothing
+      }
+      ${
+        sel?.device_class === 'webauthn'
+          ? html`<div class="ks-form"><p role="status">Use your security key or passkey now.</p>
             ${this.fieldErrors('webauthn')}
             ${this.webauthnError ? html`<p class="ks-field-error" role="alert">${this.webauthnError}</p>` : nothing}
             <button type="button" class="ks-primary" ?disabled=${this.busy} @click=${() => this.runWebAuthn()}>Try again</button></div>`
-        : nothing}
-      ${sel && list.length > 1 ? html`<p><button type="button" class="ks-link-button" @click=${() => { this.selected = undefined; this.requestUpdate(); }}>Choose another method</button></p>` : nothing}`;
+          : nothing
+      }
+      ${
+        sel && list.length > 1
+          ? html`<p><button type="button" class="ks-link-button" @click=${() => {
+              this.selected = undefined;
+              this.requestUpdate();
+            }}>Choose another method</button></p>`
+          : nothing
+      }`;
   }
 }
 customElements.define('ak-stage-authenticator-validate', AuthenticatorValidateView);

@@ -23,7 +23,11 @@ export const deviceTypeResource: ResourceDef<WebAuthnDeviceTypesTable> = {
   ops: ['list', 'retrieve'],
   access: { kind: 'superuser' },
   list: {
-    filters: { aaguid: { type: 'uuid', column: 'aaguid' }, description: { type: 'str', column: 'description' }, icon: { type: 'str', column: 'icon' } },
+    filters: {
+      aaguid: { type: 'uuid', column: 'aaguid' },
+      description: { type: 'str', column: 'description' },
+      icon: { type: 'str', column: 'icon' },
+    },
     search: ['description', 'aaguid'],
     ordering: { description: 'description', aaguid: 'aaguid' },
     defaultOrdering: ['description'],

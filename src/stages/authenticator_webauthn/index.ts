@@ -3,4 +3,8 @@ import { authenticatorWebauthnSchema } from './schema.js';
 import { authenticatorWebauthnRuntime } from './stage.js';
 import { authenticatorWebauthnChallenges } from './challenge.js';
 
-export const authenticatorWebauthnStage: StageDef = { ...authenticatorWebauthnSchema, runtime: authenticatorWebauthnRuntime, challenges: authenticatorWebauthnChallenges };
+export const authenticatorWebauthnStage: StageDef = {
+  ...authenticatorWebauthnSchema,
+  runtime: authenticatorWebauthnRuntime,
+  challenges: authenticatorWebauthnChallenges,
+};

@@ -28,7 +28,9 @@ export const authenticatorWebauthnSchema = {
     resident_key_requirement: S.enumOf(USER_VERIFICATION, { default: 'preferred' }),
     hints: S.list(S.enumOf(WEBAUTHN_HINTS), { default: [] }),
     device_type_restrictions: S.m2m(deviceTypes.target, { default: [], 'x-m2m-table': true }),
-    device_type_restrictions_obj: S.ro(Type.Array(Type.Unsafe({ $ref: '#/components/schemas/WebAuthnDeviceType' }), { 'x-computed': true })),
+    device_type_restrictions_obj: S.ro(
+      Type.Array(Type.Unsafe({ $ref: '#/components/schemas/WebAuthnDeviceType' }), { 'x-computed': true }),
+    ),
     max_attempts: S.int({ default: 0, minimum: 0 }),
   },
   m2m: { device_type_restrictions: deviceTypes },
@@ -42,7 +44,9 @@ export const authenticatorWebauthnSchema = {
   },
   async renderExtra(db: DB, out: Record<string, unknown>[]) {
     const all = [...new Set(out.flatMap((o) => o.device_type_restrictions as string[]))];
-    const types = all.length ? await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).where('aaguid', 'in', all).execute() : [];
+    const types = all.length
+      ? await db.selectFrom('webauthn_device_types').select(['aaguid', 'description']).where('aaguid', 'in', all).execute()
+      : [];
     const byId = new Map(types.map((t) => [t.aaguid, t]));
     for (const o of out) o.device_type_restrictions_obj = (o.device_type_restrictions as string[]).map((a) => byId.get(a)).filter(Boolean);
   },

@@ -58,7 +58,8 @@ async function registration(c: Call, user: UsersTable): Promise<StageChallenge<t
 async function failed(c: Call, user: UsersTable, message: string): Promise<Outcome> {
   const failures = (c.state.failures ?? 0) + 1;
   c.state.failures = failures;
-  if (c.config.max_attempts > 0 && failures >= c.config.max_attempts) return deny('Exceeded maximum attempts. Contact your administrator for help.');
+  if (c.config.max_attempts > 0 && failures >= c.config.max_attempts)
+    return deny('Exceeded maximum attempts. Contact your administrator for help.');
   return invalid(await registration(c, user), fieldError('response', message));
 }
 
@@ -74,7 +75,8 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
     if (!user) return deny();
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     const expected = c.state.challenge;
-    if (!parsed.ok || !expected) return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
+    if (!parsed.ok || !expected)
+      return invalid(await registration(c, user), parsed.ok ? fieldError('response', 'No registration was requested.') : parsed.errors);
     let info: Awaited<ReturnType<typeof import('@simplewebauthn/server').verifyRegistrationResponse>>['registrationInfo'];
     try {
       const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
@@ -98,9 +100,18 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
     const d = await c.svc.db
       .insertInto('webauthn_devices')
       .values({
-        user_id: user.id, name: c.config.friendly_name || type?.description || 'WebAuthn Device', confirmed: 1, created: now, last_updated: now, last_used: null,
-        credential_id: info.credential.id, public_key: Buffer.from(info.credential.publicKey).toString('base64url'), sign_count: info.credential.counter,
-        rp_id: rpIdOf(c.req, c.svc.config.externalUrl), aaguid, transports: JSON.stringify(info.credential.transports ?? []),
+        user_id: user.id,
+        name: c.config.friendly_name || type?.description || 'WebAuthn Device',
+        confirmed: 1,
+        created: now,
+        last_updated: now,
+        last_used: null,
+        credential_id: info.credential.id,
+        public_key: Buffer.from(info.credential.publicKey).toString('base64url'),
+        sign_count: info.credential.counter,
+        rp_id: rpIdOf(c.req, c.svc.config.externalUrl),
+        aaguid,
+        transports: JSON.stringify(info.credential.transports ?? []),
       } as never)
       .returning(['id', 'name'])
       .executeTakeFirstOrThrow();

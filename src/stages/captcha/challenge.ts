@@ -9,7 +9,11 @@ export const captchaFields = { site_key: Type.String(), js_url: Type.String(), i
 export const CaptchaChallenge = userChallengeSchema('ak-stage-captcha', captchaFields, 'Site public key');
 export type CaptchaChallenge = Static<typeof CaptchaChallenge>;
 
-export const CaptchaChallengeResponseRequest = responseSchema('ak-stage-captcha', { token: S.str({ maxLength: 8192 }) }, 'Validate captcha token');
+export const CaptchaChallengeResponseRequest = responseSchema(
+  'ak-stage-captcha',
+  { token: S.str({ maxLength: 8192 }) },
+  'Validate captcha token',
+);
 
 export const captchaChallenges: ChallengeDef[] = [
   {

@@ -8,7 +8,10 @@ import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from './ver
 
 const responseProps = responseFields(CaptchaChallengeResponseRequest);
 
-const challengeOf = (c: StageCall<CaptchaConfig>): StageChallenge<typeof CaptchaChallenge> => ({ component: 'ak-stage-captcha', ...captchaChallengeFields(c.config) });
+const challengeOf = (c: StageCall<CaptchaConfig>): StageChallenge<typeof CaptchaChallenge> => ({
+  component: 'ak-stage-captcha',
+  ...captchaChallengeFields(c.config),
+});
 
 export const captchaRuntime: StageRuntime<CaptchaConfig> = {
   component: 'ak-stage-captcha',

@@ -20,7 +20,13 @@ export interface CaptchaConfig {
 
 export type CaptchaVerdict = { ok: true; response: Record<string, unknown> } | { ok: false; message: string; response?: unknown };
 
-const RETRYABLE = new Set(['missing-input-response', 'invalid-input-response', 'timeout-or-duplicate', 'expired-input-response', 'already-seen-response']);
+const RETRYABLE = new Set([
+  'missing-input-response',
+  'invalid-input-response',
+  'timeout-or-duplicate',
+  'expired-input-response',
+  'already-seen-response',
+]);
 const MAX_REPLY_BYTES = 64 * 1024;
 
 async function post(cfg: CaptchaConfig, token: string | undefined, remoteIp: string, timeoutMs: number): Promise<unknown> {
@@ -29,7 +35,11 @@ async function post(cfg: CaptchaConfig, token: string | undefined, remoteIp: str
   const json = cfg.request_content_type === 'application/json';
   const res = await fetch(cfg.api_url, {
     method: 'POST',
-    headers: { 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded', 'user-agent': `keystage@${VERSION}`, accept: 'application/json' },
+    headers: {
+      'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+      'user-agent': `keystage@${VERSION}`,
+      accept: 'application/json',
+    },
     body: json ? JSON.stringify(fields) : new URLSearchParams(fields).toString(),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: 'error',
@@ -40,30 +50,49 @@ async function post(cfg: CaptchaConfig, token: string | undefined, remoteIp: str
   return JSON.parse(buf.toString('utf8'));
 }
 
-export async function verifyCaptcha(cfg: CaptchaConfig, token: string | undefined, remoteIp: string, timeoutMs: number): Promise<CaptchaVerdict> {
+export async function verifyCaptcha(
+  cfg: CaptchaConfig,
+  token: string | undefined,
+  remoteIp: string,
+  timeoutMs: number,
+): Promise<CaptchaVerdict> {
   let reply: unknown;
   try {
     reply = await post(cfg, token, remoteIp, timeoutMs);
   } catch (e) {
     const timedOut = (e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError';
-    return { ok: false, message: timedOut ? 'Failed to validate token: the captcha provider did not answer in time.' : 'Failed to validate token' };
+    return {
+      ok: false,
+      message: timedOut ? 'Failed to validate token: the captcha provider did not answer in time.' : 'Failed to validate token',
+    };
   }
   if (!reply || typeof reply !== 'object' || Array.isArray(reply)) return { ok: false, message: 'Failed to validate token' };
   const r = reply as Record<string, unknown>;
   // unlike authentik, a failed token never passes: error_on_invalid_score only governs the score bounds
   if (r.success !== true) {
-    const codes = Array.isArray(r['error-codes']) && r['error-codes'].length ? (r['error-codes'] as unknown[]).map(String) : ['unknown-error'];
+    const codes =
+      Array.isArray(r['error-codes']) && r['error-codes'].length ? (r['error-codes'] as unknown[]).map(String) : ['unknown-error'];
     const retry = codes.every((c) => RETRYABLE.has(c));
-    return { ok: false, message: retry ? 'Invalid captcha response. Retrying may solve this issue.' : 'Invalid captcha response', response: r };
+    return {
+      ok: false,
+      message: retry ? 'Invalid captcha response. Retrying may solve this issue.' : 'Invalid captcha response',
+      response: r,
+    };
   }
   if ('score' in r && cfg.error_on_invalid_score) {
     const score = Number(r.score);
     if (!Number.isFinite(score)) return { ok: false, message: 'Invalid captcha response', response: r };
-    if (cfg.score_max_threshold > -1 && score > cfg.score_max_threshold) return { ok: false, message: 'Invalid captcha response', response: r };
-    if (cfg.score_min_threshold > -1 && score < cfg.score_min_threshold) return { ok: false, message: 'Invalid captcha response', response: r };
+    if (cfg.score_max_threshold > -1 && score > cfg.score_max_threshold)
+      return { ok: false, message: 'Invalid captcha response', response: r };
+    if (cfg.score_min_threshold > -1 && score < cfg.score_min_threshold)
+      return { ok: false, message: 'Invalid captcha response', response: r };
   }
   return { ok: true, response: r };
 }
 
 /** the captcha part of a challenge (also embedded in the identification challenge) */
-export const captchaChallengeFields = (cfg: CaptchaConfig) => ({ site_key: cfg.public_key, js_url: cfg.js_url, interactive: cfg.interactive });
+export const captchaChallengeFields = (cfg: CaptchaConfig) => ({
+  site_key: cfg.public_key,
+  js_url: cfg.js_url,
+  interactive: cfg.interactive,
+});

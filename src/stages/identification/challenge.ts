@@ -4,7 +4,14 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { S } from '../../rest/schema.js';
-import { challengeSchema, nullableRef, ref, responseSchema, RedirectChallenge, type ChallengeDef } from '../../flows/engine/challenge-types.js';
+import {
+  challengeSchema,
+  nullableRef,
+  ref,
+  responseSchema,
+  RedirectChallenge,
+  type ChallengeDef,
+} from '../../flows/engine/challenge-types.js';
 import type { CaptchaChallenge } from '../captcha/challenge.js';
 
 /** a source's login button; Keystage has no sources, so `sources` is always empty (the challenge is a redirect) */
@@ -18,7 +25,15 @@ export const LoginSource = Type.Object(
   { description: 'Serializer for Login buttons of sources' },
 );
 
-const designations = ['authentication', 'authorization', 'invalidation', 'enrollment', 'unenrollment', 'recovery', 'stage_configuration'] as const;
+const designations = [
+  'authentication',
+  'authorization',
+  'invalidation',
+  'enrollment',
+  'unenrollment',
+  'recovery',
+  'stage_configuration',
+] as const;
 
 export const IdentificationChallenge = challengeSchema(
   'ak-stage-identification',
@@ -38,7 +53,9 @@ export const IdentificationChallenge = challengeSchema(
     sources: Type.Optional(Type.Array(ref('LoginSource', LoginSource))),
     show_source_labels: Type.Boolean(),
     enable_remember_me: Type.Optional(Type.Boolean({ default: true })),
-    passkey_challenge: Type.Optional(Type.Unsafe<Record<string, unknown> | null>({ type: 'object', additionalProperties: {}, nullable: true })),
+    passkey_challenge: Type.Optional(
+      Type.Unsafe<Record<string, unknown> | null>({ type: 'object', additionalProperties: {}, nullable: true }),
+    ),
   },
   'Identification challenges with all UI elements',
 );

@@ -3,4 +3,8 @@ import { identificationSchema } from './schema.js';
 import { identificationRuntime } from './stage.js';
 import { identificationChallenges } from './challenge.js';
 
-export const identificationStage: StageDef = { ...identificationSchema, runtime: identificationRuntime, challenges: identificationChallenges };
+export const identificationStage: StageDef = {
+  ...identificationSchema,
+  runtime: identificationRuntime,
+  challenges: identificationChallenges,
+};

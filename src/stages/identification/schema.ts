@@ -18,19 +18,54 @@ export const identificationSchema = {
   verboseNamePlural: 'Identification Stages',
   description: 'Identify the user for authentication.',
   fields: {
-    user_fields: S.list(S.enumOf(USER_FIELDS), { default: [], description: 'Fields of the user object to match against. (Hold shift to select multiple options)' }),
-    password_stage: S.fk(stageRef('passwordstage'), { default: null, description: 'When set, shows a password field, instead of showing the password field as separate step.' }),
-    captcha_stage: S.fk(stageRef('captchastage'), { default: null, description: 'When set, adds functionality exactly like a Captcha stage, but baked into the Identification stage.' }),
+    user_fields: S.list(S.enumOf(USER_FIELDS), {
+      default: [],
+      description: 'Fields of the user object to match against. (Hold shift to select multiple options)',
+    }),
+    password_stage: S.fk(stageRef('passwordstage'), {
+      default: null,
+      description: 'When set, shows a password field, instead of showing the password field as separate step.',
+    }),
+    captcha_stage: S.fk(stageRef('captchastage'), {
+      default: null,
+      description: 'When set, adds functionality exactly like a Captcha stage, but baked into the Identification stage.',
+    }),
     case_insensitive_matching: S.bool({ default: true, description: 'When enabled, user fields are matched regardless of their casing.' }),
-    show_matched_user: S.bool({ default: true, description: 'When a valid username/email has been entered, and this option is enabled, the user\'s username and avatar will be shown. Otherwise, the text that the user entered will be shown' }),
-    enrollment_flow: S.fk(flowRef, { default: null, 'x-no-reverse': true, description: 'Optional enrollment flow, which is linked at the bottom of the page.' }),
-    recovery_flow: S.fk(flowRef, { default: null, 'x-no-reverse': true, description: 'Optional recovery flow, which is linked at the bottom of the page.' }),
-    passwordless_flow: S.fk(flowRef, { default: null, 'x-no-reverse': true, description: 'Optional passwordless flow, which is linked at the bottom of the page.' }),
+    show_matched_user: S.bool({
+      default: true,
+      description:
+        "When a valid username/email has been entered, and this option is enabled, the user's username and avatar will be shown. Otherwise, the text that the user entered will be shown",
+    }),
+    enrollment_flow: S.fk(flowRef, {
+      default: null,
+      'x-no-reverse': true,
+      description: 'Optional enrollment flow, which is linked at the bottom of the page.',
+    }),
+    recovery_flow: S.fk(flowRef, {
+      default: null,
+      'x-no-reverse': true,
+      description: 'Optional recovery flow, which is linked at the bottom of the page.',
+    }),
+    passwordless_flow: S.fk(flowRef, {
+      default: null,
+      'x-no-reverse': true,
+      description: 'Optional passwordless flow, which is linked at the bottom of the page.',
+    }),
     sources: S.m2m({ table: 'sources', column: 'source_uuid' }, { default: [], description: 'Specify which sources should be shown.' }),
     show_source_labels: S.bool({ default: false }),
-    pretend_user_exists: S.bool({ default: true, description: 'When enabled, the stage will succeed and continue even when incorrect user info is entered.' }),
-    enable_remember_me: S.bool({ default: false, description: 'Show the user the \'Remember me on this device\' toggle, allowing repeat users to skip straight to entering their password.' }),
-    webauthn_stage: S.fk(stageRef('authenticatorvalidatestage'), { default: null, description: 'When set, and conditional WebAuthn is available, allow the user to use their passkey as a first factor.' }),
+    pretend_user_exists: S.bool({
+      default: true,
+      description: 'When enabled, the stage will succeed and continue even when incorrect user info is entered.',
+    }),
+    enable_remember_me: S.bool({
+      default: false,
+      description:
+        "Show the user the 'Remember me on this device' toggle, allowing repeat users to skip straight to entering their password.",
+    }),
+    webauthn_stage: S.fk(stageRef('authenticatorvalidatestage'), {
+      default: null,
+      description: 'When set, and conditional WebAuthn is available, allow the user to use their passkey as a first factor.',
+    }),
   },
   filters: {
     password_stage: { type: 'fk', column: 't.password_stage', ref: stageRef('passwordstage') },

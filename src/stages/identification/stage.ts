@@ -49,7 +49,9 @@ async function linked(c: StageCall<IdentificationConfig, PasskeyState>, flowUuid
 async function embedded(c: StageCall<IdentificationConfig, PasskeyState>) {
   const pw = c.config.password_stage ? await c.svc.stageConfig<PasswordConfig>('passwordstage', c.config.password_stage) : undefined;
   const captcha = c.config.captcha_stage ? await c.svc.stageConfig<CaptchaConfig>('captchastage', c.config.captcha_stage) : undefined;
-  const webauthn = c.config.webauthn_stage ? await c.svc.stageConfig<ValidateConfig>('authenticatorvalidatestage', c.config.webauthn_stage) : undefined;
+  const webauthn = c.config.webauthn_stage
+    ? await c.svc.stageConfig<ValidateConfig>('authenticatorvalidatestage', c.config.webauthn_stage)
+    : undefined;
   return { pw, captcha, webauthn };
 }
 
@@ -111,7 +113,12 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
 
     // the captcha is checked for everyone before the lookup, so its outcome says nothing about the account
     if (captcha) {
-      const verdict = await verifyCaptcha(captcha, (parsed.data.captcha_token as string | null) ?? undefined, c.clientIp, c.svc.config.captchaTimeoutMs);
+      const verdict = await verifyCaptcha(
+        captcha,
+        (parsed.data.captcha_token as string | null) ?? undefined,
+        c.clientIp,
+        c.svc.config.captchaTimeoutMs,
+      );
       if (!verdict.ok) return fail();
       c.ctx.captcha = { response: verdict.response, stage: captcha.pk };
     }
@@ -148,4 +155,3 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
     return ok();
   },
 };
-

@@ -30,7 +30,8 @@ class IdentificationView extends StageElement<IdentificationChallenge> {
   /** passkey autofill: the browser offers saved passkeys in the username field (conditional mediation) */
   private async startPasskeyAutofill() {
     const options = this.challenge.passkey_challenge;
-    const pkc = (window as unknown as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } }).PublicKeyCredential;
+    const pkc = (window as unknown as { PublicKeyCredential?: { isConditionalMediationAvailable?: () => Promise<boolean> } })
+      .PublicKeyCredential;
     if (!options || !pkc?.isConditionalMediationAvailable || !(await pkc.isConditionalMediationAvailable())) return;
     this.passkeyAbort = new AbortController();
     try {
@@ -73,33 +74,44 @@ class IdentificationView extends StageElement<IdentificationChallenge> {
     const label = userFieldLabel(c.user_fields ?? []);
     return html`<form class="ks-form" method="post" novalidate @submit=${this.onSubmit}>
       ${this.nonFieldErrors()}
-      ${c.user_fields?.length
-        ? html`<div class="ks-field">
+      ${
+        c.user_fields?.length
+          ? html`<div class="ks-field">
             <label for="uid_field">${label}</label>
             <input id="uid_field" name="uid_field" type="text" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required
               .value=${c.pending_user_identifier ?? remembered} aria-invalid=${this.errorsFor('uid_field').length ? 'true' : 'false'}
               aria-describedby=${this.describedBy('non_field_errors')} />
             ${this.fieldErrors('uid_field')}
           </div>`
-        : nothing}
-      ${c.password_fields
-        ? html`<div class="ks-field">
+          : nothing
+      }
+      ${
+        c.password_fields
+          ? html`<div class="ks-field">
             <label for="password">Password</label>
             <div class="ks-password">
               <input id="password" name="password" type=${this.showPassword ? 'text' : 'password'} autocomplete="current-password" required
                 aria-describedby=${this.describedBy('password')} />
-              ${c.allow_show_password
-                ? html`<button type="button" class="ks-secondary" aria-pressed=${this.showPassword ? 'true' : 'false'}
-                    @click=${() => { this.showPassword = !this.showPassword; this.requestUpdate(); }}>${this.showPassword ? 'Hide' : 'Show'}</button>`
-                : nothing}
+              ${
+                c.allow_show_password
+                  ? html`<button type="button" class="ks-secondary" aria-pressed=${this.showPassword ? 'true' : 'false'}
+                    @click=${() => {
+                      this.showPassword = !this.showPassword;
+                      this.requestUpdate();
+                    }}>${this.showPassword ? 'Hide' : 'Show'}</button>`
+                  : nothing
+              }
             </div>
             ${this.fieldErrors('password')}
           </div>`
-        : nothing}
+          : nothing
+      }
       ${c.captcha_stage ? html`<div id="ks-captcha" class="ks-captcha"></div>` : nothing}
-      ${c.enable_remember_me
-        ? html`<div class="ks-check"><input id="remember_me" name="remember_me" type="checkbox" ?checked=${!!remembered} /><label for="remember_me">Remember me on this device</label></div>`
-        : nothing}
+      ${
+        c.enable_remember_me
+          ? html`<div class="ks-check"><input id="remember_me" name="remember_me" type="checkbox" ?checked=${!!remembered} /><label for="remember_me">Remember me on this device</label></div>`
+          : nothing
+      }
       ${this.submitButton(c.primary_action || 'Log in')}
       <nav class="ks-links" aria-label="Other options">
         ${c.passwordless_url ? html`<a href=${c.passwordless_url}>Use a security key</a>` : nothing}

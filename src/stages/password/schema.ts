@@ -22,9 +22,19 @@ export const passwordSchema = {
   description: 'Prompt the user for their password, and validate it against the configured backends.',
   fields: {
     backends: S.list(S.enumOf(BACKENDS), { 'x-allow-empty': false, description: 'Selection of backends to test the password against.' }),
-    configure_flow: S.fk(flowRef, { default: null, description: 'Flow used by an authenticated user to configure this Stage. If empty, user will not be able to configure this stage.' }),
-    failed_attempts_before_cancel: S.int({ default: 5, description: 'How many attempts a user has before the flow is canceled. To lock the user out, use a reputation policy and a user_write stage.' }),
-    allow_show_password: S.bool({ default: false, description: 'When enabled, provides a \'show password\' button with the password input field.' }),
+    configure_flow: S.fk(flowRef, {
+      default: null,
+      description: 'Flow used by an authenticated user to configure this Stage. If empty, user will not be able to configure this stage.',
+    }),
+    failed_attempts_before_cancel: S.int({
+      default: 5,
+      description:
+        'How many attempts a user has before the flow is canceled. To lock the user out, use a reputation policy and a user_write stage.',
+    }),
+    allow_show_password: S.bool({
+      default: false,
+      description: "When enabled, provides a 'show password' button with the password input field.",
+    }),
   },
   filters: {
     configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef },

@@ -24,7 +24,10 @@ export interface PasswordConfig {
 
 const responseProps = responseFields(PasswordChallengeResponseRequest);
 
-const challengeOf = (c: StageCall<PasswordConfig>): StageChallenge<typeof PasswordChallenge> => ({ component: 'ak-stage-password', allow_show_password: c.config.allow_show_password });
+const challengeOf = (c: StageCall<PasswordConfig>): StageChallenge<typeof PasswordChallenge> => ({
+  component: 'ak-stage-password',
+  allow_show_password: c.config.allow_show_password,
+});
 
 export const passwordRuntime: StageRuntime<PasswordConfig> = {
   component: 'ak-stage-password',
@@ -61,4 +64,3 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
     return ok();
   },
 };
-

@@ -23,10 +23,15 @@ class PasswordView extends StageElement<PasswordChallenge> {
           <div class="ks-password">
             <input id="password" name="password" type=${this.showPassword ? 'text' : 'password'} autocomplete="current-password" required
               aria-invalid=${this.errorsFor('password').length ? 'true' : 'false'} aria-describedby=${this.describedBy('password')} />
-            ${c.allow_show_password
-              ? html`<button type="button" class="ks-secondary" aria-pressed=${this.showPassword ? 'true' : 'false'}
-                  @click=${() => { this.showPassword = !this.showPassword; this.requestUpdate(); }}>${this.showPassword ? 'Hide' : 'Show'}</button>`
-              : nothing}
+            ${
+              c.allow_show_password
+                ? html`<button type="button" class="ks-secondary" aria-pressed=${this.showPassword ? 'true' : 'false'}
+                  @click=${() => {
+                    this.showPassword = !this.showPassword;
+                    this.requestUpdate();
+                  }}>${this.showPassword ? 'Hide' : 'Show'}</button>`
+                : nothing
+            }
           </div>
           ${this.fieldErrors('password')}
         </div>

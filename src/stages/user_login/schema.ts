@@ -17,9 +17,17 @@ export const userLoginSchema = {
   verboseNamePlural: 'User Login Stages',
   description: 'Attach the pending user to the current session.',
   fields: {
-    session_duration: S.duration({ default: 'seconds=0', description: 'Determines how long a session lasts. Default of 0 means that the sessions lasts until the browser is closed. (Format: hours=-1;minutes=-2;seconds=-3)' }),
+    session_duration: S.duration({
+      default: 'seconds=0',
+      description:
+        'Determines how long a session lasts. Default of 0 means that the sessions lasts until the browser is closed. (Format: hours=-1;minutes=-2;seconds=-3)',
+    }),
     terminate_other_sessions: S.bool({ default: false, description: 'Terminate all other sessions of the user logging in.' }),
-    remember_me_offset: S.duration({ default: 'seconds=0', description: 'Offset the session will be extended by when the user picks the remember me option. Default of 0 means that the remember me option will not be shown. (Format: hours=-1;minutes=-2;seconds=-3)' }),
+    remember_me_offset: S.duration({
+      default: 'seconds=0',
+      description:
+        'Offset the session will be extended by when the user picks the remember me option. Default of 0 means that the remember me option will not be shown. (Format: hours=-1;minutes=-2;seconds=-3)',
+    }),
     network_binding: S.enumOf(NETWORK_BINDING, { default: 'no_binding' }),
     geoip_binding: S.enumOf(GEOIP_BINDING, { default: 'no_binding' }),
     remember_device: S.duration({ default: 'days=30' }),

@@ -31,7 +31,11 @@ const responseProps = responseFields(UserLoginChallengeResponseRequest);
 const challenge: StageChallenge<typeof UserLoginChallenge> = { component: 'ak-stage-user-login' };
 
 /** last_login, written at every login: compiled once per database */
-const touches = perDatabase((db) => hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) => db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id)));
+const touches = perDatabase((db) =>
+  hot<{ id: number; now: string }, unknown>(db, ['id', 'now'], (p) =>
+    db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id),
+  ),
+);
 const touch = (db: DB, id: number) => touches(db)({ id, now: new Date().toISOString() });
 
 async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {

@@ -4,7 +4,14 @@ import type { TestServer } from '../../helpers/server.js';
 
 export function clients(srv: TestServer, token = srv.token) {
   const cfg = new Configuration({ basePath: srv.api, accessToken: token });
-  return { flows: new FlowsApi(cfg), stages: new StagesApi(cfg), core: new CoreApi(cfg), root: new RootApi(cfg), admin: new AdminApi(cfg), schema: new SchemaApi(cfg) };
+  return {
+    flows: new FlowsApi(cfg),
+    stages: new StagesApi(cfg),
+    core: new CoreApi(cfg),
+    root: new RootApi(cfg),
+    admin: new AdminApi(cfg),
+    schema: new SchemaApi(cfg),
+  };
 }
 
 /** the response body as sent (the client's FromJSON would rename and drop keys) */

@@ -16,7 +16,11 @@ for (const dialect of dialects()) {
     after(async () => srv.close());
 
     it('users: create, list (filters, include_groups), retrieve, PUT, PATCH, set_password, used_by, me, destroy', async () => {
-      const u = await body(api.core.coreUsersCreateRaw({ userRequest: { username: 'contract-user', name: 'Contract User', email: 'cu@example.com', path: 'users/contract' } }));
+      const u = await body(
+        api.core.coreUsersCreateRaw({
+          userRequest: { username: 'contract-user', name: 'Contract User', email: 'cu@example.com', path: 'users/contract' },
+        }),
+      );
       assertMatches('User', u);
       assert.equal(u.is_active, true);
       assert.equal(u.type, 'internal');
@@ -32,7 +36,10 @@ for (const dialect of dialects()) {
       const put = await body(api.core.coreUsersUpdateRaw({ id: u.pk, userRequest: { username: 'contract-user', name: 'Renamed' } }));
       assertMatches('User', put);
       assert.equal(put.name, 'Renamed');
-      assert.equal(await status(api.core.coreUsersSetPasswordCreateRaw({ id: u.pk, userPasswordSetRequest: { password: 'a fine password 1' } })), 204);
+      assert.equal(
+        await status(api.core.coreUsersSetPasswordCreateRaw({ id: u.pk, userPasswordSetRequest: { password: 'a fine password 1' } })),
+        204,
+      );
       const row = await srv.app.store.db.selectFrom('users').select('password').where('id', '=', u.pk).executeTakeFirstOrThrow();
       assert.match(row.password, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       assertArrayOf('UsedBy', await body(api.core.coreUsersUsedByListRaw({ id: u.pk })));
@@ -48,7 +55,11 @@ for (const dialect of dialects()) {
     });
 
     it('tokens: create, list, retrieve, PUT, PATCH, view_key, set_key, used_by, destroy; API tokens work and expire', async () => {
-      const t = await body(api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'contract-token', intent: 'api' as never, expiring: false, description: 'd' } }));
+      const t = await body(
+        api.core.coreTokensCreateRaw({
+          tokenRequest: { identifier: 'contract-token', intent: 'api' as never, expiring: false, description: 'd' },
+        }),
+      );
       assertMatches('Token', t);
       assert.equal(t.user, 1);
       assert.equal('key' in t, false, 'the key is never part of the token object');
@@ -61,12 +72,33 @@ for (const dialect of dialects()) {
       // the key authenticates
       const asToken = clients(srv, view.key);
       assert.equal((await body(asToken.core.coreUsersMeRetrieveRaw())).user.username, 'akadmin');
-      assert.equal(await status(api.core.coreTokensSetKeyCreateRaw({ identifier: 'contract-token', tokenSetKeyRequest: { key: 'my-own-key-0123456789abcdefghijklmn' } })), 204);
+      assert.equal(
+        await status(
+          api.core.coreTokensSetKeyCreateRaw({
+            identifier: 'contract-token',
+            tokenSetKeyRequest: { key: 'my-own-key-0123456789abcdefghijklmn' },
+          }),
+        ),
+        204,
+      );
       assert.equal((await failure(asToken.core.coreUsersMeRetrieveRaw())).status, 403);
-      assert.equal((await body(clients(srv, 'my-own-key-0123456789abcdefghijklmn').core.coreUsersMeRetrieveRaw())).user.username, 'akadmin');
-      const patched = await body(api.core.coreTokensPartialUpdateRaw({ identifier: 'contract-token', patchedTokenRequest: { description: 'changed', intent: 'api' as never } }));
+      assert.equal(
+        (await body(clients(srv, 'my-own-key-0123456789abcdefghijklmn').core.coreUsersMeRetrieveRaw())).user.username,
+        'akadmin',
+      );
+      const patched = await body(
+        api.core.coreTokensPartialUpdateRaw({
+          identifier: 'contract-token',
+          patchedTokenRequest: { description: 'changed', intent: 'api' as never },
+        }),
+      );
       assert.equal(patched.description, 'changed');
-      const put = await body(api.core.coreTokensUpdateRaw({ identifier: 'contract-token', tokenRequest: { identifier: 'contract-token-2', intent: 'api' as never, expiring: false } }));
+      const put = await body(
+        api.core.coreTokensUpdateRaw({
+          identifier: 'contract-token',
+          tokenRequest: { identifier: 'contract-token-2', intent: 'api' as never, expiring: false },
+        }),
+      );
       assertMatches('Token', put);
       assertArrayOf('UsedBy', await body(api.core.coreTokensUsedByListRaw({ identifier: 'contract-token-2' })));
       const badIntent = await failure(api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'x', intent: 'recovery' as never } }));
@@ -74,10 +106,16 @@ for (const dialect of dialects()) {
       const badId = await failure(api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'has spaces' } }));
       assert.deepEqual(badId.body, { identifier: ['Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'] });
       // an expiring API token whose time has passed no longer authenticates
-      const exp = await body(api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'short-lived', intent: 'api' as never, expiring: true } }));
+      const exp = await body(
+        api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'short-lived', intent: 'api' as never, expiring: true } }),
+      );
       assert.ok(new Date(exp.expires).getTime() > Date.now());
       const key = (await body(api.core.coreTokensViewKeyRetrieveRaw({ identifier: 'short-lived' }))).key;
-      await srv.app.store.db.updateTable('tokens').set({ expires: new Date(Date.now() - 1000).toISOString() }).where('identifier', '=', 'short-lived').execute();
+      await srv.app.store.db
+        .updateTable('tokens')
+        .set({ expires: new Date(Date.now() - 1000).toISOString() })
+        .where('identifier', '=', 'short-lived')
+        .execute();
       const expired = await failure(clients(srv, key).core.coreUsersMeRetrieveRaw());
       assert.deepEqual(expired, { status: 403, body: { detail: 'Token invalid/expired' } });
       assert.equal(await status(api.core.coreTokensDestroyRaw({ identifier: 'contract-token-2' })), 204);
@@ -85,11 +123,19 @@ for (const dialect of dialects()) {
 
     it('a normal user sees only their own tokens and gets 403 on admin lists', async () => {
       const u = await body(api.core.coreUsersCreateRaw({ userRequest: { username: 'plain', name: 'Plain' } }));
-      await api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'plain-token', intent: 'api' as never, user: u.pk, expiring: false } });
-      await api.core.coreTokensSetKeyCreateRaw({ identifier: 'plain-token', tokenSetKeyRequest: { key: 'plain-key-0123456789abcdefghijklmno' } });
+      await api.core.coreTokensCreateRaw({
+        tokenRequest: { identifier: 'plain-token', intent: 'api' as never, user: u.pk, expiring: false },
+      });
+      await api.core.coreTokensSetKeyCreateRaw({
+        identifier: 'plain-token',
+        tokenSetKeyRequest: { key: 'plain-key-0123456789abcdefghijklmno' },
+      });
       const plain = clients(srv, 'plain-key-0123456789abcdefghijklmno');
       const mine = await body(plain.core.coreTokensListRaw({}));
-      assert.deepEqual(mine.results.map((t: { identifier: string }) => t.identifier), ['plain-token']);
+      assert.deepEqual(
+        mine.results.map((t: { identifier: string }) => t.identifier),
+        ['plain-token'],
+      );
       const denied = await failure(plain.flows.flowsInstancesListRaw({}));
       assert.deepEqual(denied, { status: 403, body: { detail: 'You do not have permission to perform this action.' } });
       const noAuth = await fetch(`${srv.api}/flows/instances/`);
@@ -103,7 +149,14 @@ for (const dialect of dialects()) {
       const schema = await api.schema.schemaRetrieve({ format: 'json' as never });
       assert.equal((schema as { openapi: string }).openapi, '3.0.3');
       const paths = Object.keys((schema as { paths: Record<string, unknown> }).paths);
-      for (const p of ['/flows/instances/', '/stages/identification/', '/stages/captcha/', '/stages/authenticator/validate/', '/flows/executor/{flow_slug}/', '/core/tokens/{identifier}/view_key/'])
+      for (const p of [
+        '/flows/instances/',
+        '/stages/identification/',
+        '/stages/captcha/',
+        '/stages/authenticator/validate/',
+        '/flows/executor/{flow_slug}/',
+        '/core/tokens/{identifier}/view_key/',
+      ])
         assert.ok(paths.includes(p), p);
       const yaml = await fetch(`${srv.api}/schema/`);
       assert.match(yaml.headers.get('content-type') ?? '', /openapi/);

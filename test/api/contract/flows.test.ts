@@ -16,7 +16,11 @@ for (const dialect of dialects()) {
     after(async () => srv.close());
 
     it('flow: create with defaults, retrieve by slug, list with filters/search/ordering, PUT renames the slug, PATCH, diagram, execute, export, used_by', async () => {
-      const f = await body(api.flows.flowsInstancesCreateRaw({ flowRequest: { name: 'Contract', slug: 'contract-flow', title: 'Contract title', designation: 'authentication' as never } }));
+      const f = await body(
+        api.flows.flowsInstancesCreateRaw({
+          flowRequest: { name: 'Contract', slug: 'contract-flow', title: 'Contract title', designation: 'authentication' as never },
+        }),
+      );
       assertMatches('Flow', f);
       assert.equal(f.layout, 'stacked');
       assert.equal(f.denied_action, 'message_continue');
@@ -29,19 +33,37 @@ for (const dialect of dialects()) {
       assert.notEqual(f.pk, f.policybindingmodel_ptr_id);
 
       assertMatches('Flow', await body(api.flows.flowsInstancesRetrieveRaw({ slug: 'contract-flow' })));
-      const list = await body(api.flows.flowsInstancesListRaw({ designation: 'authentication' as never, search: 'contract', ordering: '-slug' }));
+      const list = await body(
+        api.flows.flowsInstancesListRaw({ designation: 'authentication' as never, search: 'contract', ordering: '-slug' }),
+      );
       assertMatches('PaginatedFlowList', list);
-      assert.deepEqual(list.results.map((r: { slug: string }) => r.slug), ['contract-flow']);
+      assert.deepEqual(
+        list.results.map((r: { slug: string }) => r.slug),
+        ['contract-flow'],
+      );
       const bad = await failure(api.flows.flowsInstancesListRaw({ designation: 'nope' as never }));
       assert.equal(bad.status, 400);
       assert.deepEqual(bad.body, { designation: ['Select a valid choice. nope is not one of the available choices.'] });
 
-      const themed = await body(api.flows.flowsInstancesPartialUpdateRaw({ slug: 'contract-flow', patchedFlowRequest: { background: 'https://cdn.example/bg-%(theme)s.jpg', layout: 'sidebar_left' as never } }));
+      const themed = await body(
+        api.flows.flowsInstancesPartialUpdateRaw({
+          slug: 'contract-flow',
+          patchedFlowRequest: { background: 'https://cdn.example/bg-%(theme)s.jpg', layout: 'sidebar_left' as never },
+        }),
+      );
       assertMatches('Flow', themed);
-      assert.deepEqual(themed.background_themed_urls, { light: 'https://cdn.example/bg-light.jpg', dark: 'https://cdn.example/bg-dark.jpg' });
+      assert.deepEqual(themed.background_themed_urls, {
+        light: 'https://cdn.example/bg-light.jpg',
+        dark: 'https://cdn.example/bg-dark.jpg',
+      });
       assert.equal(themed.layout, 'sidebar_left');
 
-      const put = await body(api.flows.flowsInstancesUpdateRaw({ slug: 'contract-flow', flowRequest: { name: 'Renamed', slug: 'contract-flow-2', title: 'T', designation: 'authorization' as never } }));
+      const put = await body(
+        api.flows.flowsInstancesUpdateRaw({
+          slug: 'contract-flow',
+          flowRequest: { name: 'Renamed', slug: 'contract-flow-2', title: 'T', designation: 'authorization' as never },
+        }),
+      );
       assertMatches('Flow', put);
       assert.equal(put.layout, 'sidebar_left', 'PUT keeps omitted optional fields');
       assert.equal((await failure(api.flows.flowsInstancesRetrieveRaw({ slug: 'contract-flow' }))).status, 404);
@@ -58,14 +80,26 @@ for (const dialect of dialects()) {
       assertMatches('Cache', await body(api.flows.flowsInstancesCacheInfoRetrieveRaw()));
       assert.equal(await status(api.flows.flowsInstancesCacheClearCreateRaw()), 204);
 
-      const dup = await failure(api.flows.flowsInstancesCreateRaw({ flowRequest: { name: 'x', slug: 'contract-flow-2', title: 'x', designation: 'authentication' as never } }));
+      const dup = await failure(
+        api.flows.flowsInstancesCreateRaw({
+          flowRequest: { name: 'x', slug: 'contract-flow-2', title: 'x', designation: 'authentication' as never },
+        }),
+      );
       assert.deepEqual(dup.body, { slug: ['Flow with this slug already exists.'] });
-      const badSlug = await failure(api.flows.flowsInstancesCreateRaw({ flowRequest: { name: 'x', slug: 'not a slug', title: 'x', designation: 'authentication' as never } }));
+      const badSlug = await failure(
+        api.flows.flowsInstancesCreateRaw({
+          flowRequest: { name: 'x', slug: 'not a slug', title: 'x', designation: 'authentication' as never },
+        }),
+      );
       assert.deepEqual(badSlug.body, { slug: ['Enter a valid “slug” consisting of letters, numbers, underscores or hyphens.'] });
     });
 
     it('binding: create, list filters, retrieve, update, partial update, used_by, destroy; deleting the flow deletes its bindings', async () => {
-      const f = await body(api.flows.flowsInstancesCreateRaw({ flowRequest: { name: 'B', slug: 'binding-flow', title: 'B', designation: 'authentication' as never } }));
+      const f = await body(
+        api.flows.flowsInstancesCreateRaw({
+          flowRequest: { name: 'B', slug: 'binding-flow', title: 'B', designation: 'authentication' as never },
+        }),
+      );
       const d = await body(api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: 'binding-dummy' } }));
       const b = await body(api.flows.flowsBindingsCreateRaw({ flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 10 } }));
       assertMatches('FlowStageBinding', b);
@@ -86,13 +120,24 @@ for (const dialect of dialects()) {
 
       const dup = await failure(api.flows.flowsBindingsCreateRaw({ flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 10 } }));
       assert.deepEqual(dup.body, { non_field_errors: ['The fields target, stage, order must make a unique set.'] });
-      const neither = await failure(api.flows.flowsBindingsCreateRaw({ flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 20, evaluateOnPlan: false, reEvaluatePolicies: false } }));
+      const neither = await failure(
+        api.flows.flowsBindingsCreateRaw({
+          flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 20, evaluateOnPlan: false, reEvaluatePolicies: false },
+        }),
+      );
       assert.deepEqual(neither.body, { non_field_errors: ['Either evaluation on plan or evaluation on run must be enabled'] });
 
       assertMatches('FlowStageBinding', await body(api.flows.flowsBindingsRetrieveRaw({ fsbUuid: b.pk })));
-      const patched = await body(api.flows.flowsBindingsPartialUpdateRaw({ fsbUuid: b.pk, patchedFlowStageBindingRequest: { invalidResponseAction: 'restart' as never } }));
+      const patched = await body(
+        api.flows.flowsBindingsPartialUpdateRaw({
+          fsbUuid: b.pk,
+          patchedFlowStageBindingRequest: { invalidResponseAction: 'restart' as never },
+        }),
+      );
       assert.equal(patched.invalid_response_action, 'restart');
-      const put = await body(api.flows.flowsBindingsUpdateRaw({ fsbUuid: b.pk, flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 30 } }));
+      const put = await body(
+        api.flows.flowsBindingsUpdateRaw({ fsbUuid: b.pk, flowStageBindingRequest: { target: f.pk, stage: d.pk, order: 30 } }),
+      );
       assertMatches('FlowStageBinding', put);
       assert.equal(put.order, 30);
       assertArrayOf('UsedBy', await body(api.flows.flowsBindingsUsedByListRaw({ fsbUuid: b.pk })));
@@ -100,12 +145,16 @@ for (const dialect of dialects()) {
       const usedBy = await body(api.flows.flowsInstancesUsedByListRaw({ slug: 'binding-flow' }));
       assert.ok(usedBy.some((u: { model_name: string; action: string }) => u.model_name === 'flowstagebinding' && u.action === 'cascade'));
       assert.equal(await status(api.flows.flowsInstancesDestroyRaw({ slug: 'binding-flow' })), 204);
-      assert.equal((await failure(api.flows.flowsBindingsRetrieveRaw({ fsbUuid: b.pk }))).body.detail, 'No FlowStageBinding matches the given query.');
+      assert.equal(
+        (await failure(api.flows.flowsBindingsRetrieveRaw({ fsbUuid: b.pk }))).body.detail,
+        'No FlowStageBinding matches the given query.',
+      );
       assert.deepEqual((await body(api.stages.stagesDummyRetrieveRaw({ stageUuid: d.pk }))).flow_set, []);
     });
 
     it('pagination object, page past the end, page_size clamped', async () => {
-      for (let i = 0; i < 25; i++) await api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: `page-${String(i).padStart(2, '0')}` } });
+      for (let i = 0; i < 25; i++)
+        await api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: `page-${String(i).padStart(2, '0')}` } });
       const p1 = await body(api.stages.stagesDummyListRaw({ search: 'page-', pageSize: 10 }));
       assert.deepEqual(p1.pagination, { next: 2, previous: 0, count: 25, current: 1, total_pages: 3, start_index: 1, end_index: 10 });
       const p3 = await body(api.stages.stagesDummyListRaw({ search: 'page-', pageSize: 10, page: 3 }));

@@ -21,91 +21,181 @@ interface StageCase {
 
 const CASES: StageCase[] = [
   {
-    method: 'stagesIdentification', request: 'IdentificationStageRequest', component: 'IdentificationStage', model: 'IdentificationStage',
+    method: 'stagesIdentification',
+    request: 'IdentificationStageRequest',
+    component: 'IdentificationStage',
+    model: 'IdentificationStage',
     create: { userFields: ['username', 'email'] },
-    defaults: { case_insensitive_matching: true, show_matched_user: true, pretend_user_exists: true, enable_remember_me: false, password_stage: null, sources: [], show_source_labels: false, webauthn_stage: null },
+    defaults: {
+      case_insensitive_matching: true,
+      show_matched_user: true,
+      pretend_user_exists: true,
+      enable_remember_me: false,
+      password_stage: null,
+      sources: [],
+      show_source_labels: false,
+      webauthn_stage: null,
+    },
     patch: { showMatchedUser: false, userFields: ['email'] },
     patched: { show_matched_user: false, user_fields: ['email'] },
   },
   {
-    method: 'stagesCaptcha', request: 'CaptchaStageRequest', component: 'CaptchaStage', model: 'CaptchaStage',
+    method: 'stagesCaptcha',
+    request: 'CaptchaStageRequest',
+    component: 'CaptchaStage',
+    model: 'CaptchaStage',
     create: { publicKey: 'site-key', privateKey: 'secret-key' },
-    defaults: { js_url: 'https://www.recaptcha.net/recaptcha/api.js', api_url: 'https://www.recaptcha.net/recaptcha/api/siteverify', interactive: false, score_min_threshold: 0.5, score_max_threshold: 1, error_on_invalid_score: true, request_content_type: 'application/x-www-form-urlencoded' },
+    defaults: {
+      js_url: 'https://www.recaptcha.net/recaptcha/api.js',
+      api_url: 'https://www.recaptcha.net/recaptcha/api/siteverify',
+      interactive: false,
+      score_min_threshold: 0.5,
+      score_max_threshold: 1,
+      error_on_invalid_score: true,
+      request_content_type: 'application/x-www-form-urlencoded',
+    },
     patch: { scoreMinThreshold: 0.25, requestContentType: 'application/json' },
     patched: { score_min_threshold: 0.25, request_content_type: 'application/json' },
   },
   {
-    method: 'stagesAuthenticatorValidate', request: 'AuthenticatorValidateStageRequest', component: 'AuthenticatorValidateStage', model: 'AuthenticatorValidateStage',
+    method: 'stagesAuthenticatorValidate',
+    request: 'AuthenticatorValidateStageRequest',
+    component: 'AuthenticatorValidateStage',
+    model: 'AuthenticatorValidateStage',
     create: {},
-    defaults: { not_configured_action: 'skip', device_classes: ['static', 'totp', 'webauthn', 'duo', 'sms', 'email'], configuration_stages: [], last_auth_threshold: 'seconds=0', webauthn_user_verification: 'preferred', webauthn_hints: [], webauthn_allowed_device_types: [], webauthn_allowed_device_types_obj: [], totp_otp_throttling_factor: 1 },
+    defaults: {
+      not_configured_action: 'skip',
+      device_classes: ['static', 'totp', 'webauthn', 'duo', 'sms', 'email'],
+      configuration_stages: [],
+      last_auth_threshold: 'seconds=0',
+      webauthn_user_verification: 'preferred',
+      webauthn_hints: [],
+      webauthn_allowed_device_types: [],
+      webauthn_allowed_device_types_obj: [],
+      totp_otp_throttling_factor: 1,
+    },
     patch: { lastAuthThreshold: 'hours=1;minutes=30', deviceClasses: ['totp'] },
     patched: { last_auth_threshold: 'hours=1;minutes=30', device_classes: ['totp'] },
   },
   {
-    method: 'stagesPassword', request: 'PasswordStageRequest', component: 'PasswordStage', model: 'PasswordStage',
+    method: 'stagesPassword',
+    request: 'PasswordStageRequest',
+    component: 'PasswordStage',
+    model: 'PasswordStage',
     create: { backends: ['authentik.core.auth.InbuiltBackend'] },
     defaults: { failed_attempts_before_cancel: 5, allow_show_password: false, configure_flow: null },
     patch: { allowShowPassword: true },
     patched: { allow_show_password: true },
   },
   {
-    method: 'stagesUserLogin', request: 'UserLoginStageRequest', component: 'UserLoginStage', model: 'UserLoginStage',
+    method: 'stagesUserLogin',
+    request: 'UserLoginStageRequest',
+    component: 'UserLoginStage',
+    model: 'UserLoginStage',
     create: {},
-    defaults: { session_duration: 'seconds=0', remember_me_offset: 'seconds=0', terminate_other_sessions: false, network_binding: 'no_binding', geoip_binding: 'no_binding', remember_device: 'days=30' },
+    defaults: {
+      session_duration: 'seconds=0',
+      remember_me_offset: 'seconds=0',
+      terminate_other_sessions: false,
+      network_binding: 'no_binding',
+      geoip_binding: 'no_binding',
+      remember_device: 'days=30',
+    },
     patch: { sessionDuration: 'hours=8' },
     patched: { session_duration: 'hours=8' },
   },
   {
-    method: 'stagesDeny', request: 'DenyStageRequest', component: 'DenyStage', model: 'DenyStage',
+    method: 'stagesDeny',
+    request: 'DenyStageRequest',
+    component: 'DenyStage',
+    model: 'DenyStage',
     create: {},
     defaults: { deny_message: '' },
     patch: { denyMessage: 'Go away' },
     patched: { deny_message: 'Go away' },
   },
   {
-    method: 'stagesDummy', request: 'DummyStageRequest', component: 'DummyStage', model: 'DummyStage',
+    method: 'stagesDummy',
+    request: 'DummyStageRequest',
+    component: 'DummyStage',
+    model: 'DummyStage',
     create: {},
     defaults: { throw_error: false },
     patch: { throwError: true },
     patched: { throw_error: true },
   },
   {
-    method: 'stagesAuthenticatorTotp', request: 'AuthenticatorTOTPStageRequest', component: 'AuthenticatorTOTPStage', model: 'AuthenticatorTOTPStage',
+    method: 'stagesAuthenticatorTotp',
+    request: 'AuthenticatorTOTPStageRequest',
+    component: 'AuthenticatorTOTPStage',
+    model: 'AuthenticatorTOTPStage',
     create: { digits: '6' },
     defaults: { friendly_name: '', configure_flow: null, digits: '6' },
     patch: { digits: '8', friendlyName: 'Phone app' },
     patched: { digits: '8', friendly_name: 'Phone app' },
   },
   {
-    method: 'stagesAuthenticatorStatic', request: 'AuthenticatorStaticStageRequest', component: 'AuthenticatorStaticStage', model: 'AuthenticatorStaticStage',
+    method: 'stagesAuthenticatorStatic',
+    request: 'AuthenticatorStaticStageRequest',
+    component: 'AuthenticatorStaticStage',
+    model: 'AuthenticatorStaticStage',
     create: {},
     defaults: { friendly_name: '', configure_flow: null, token_count: 6, token_length: 12 },
     patch: { tokenCount: 8 },
     patched: { token_count: 8 },
   },
   {
-    method: 'stagesAuthenticatorWebauthn', request: 'AuthenticatorWebAuthnStageRequest', component: 'AuthenticatorWebAuthnStage', model: 'AuthenticatorWebAuthnStage',
+    method: 'stagesAuthenticatorWebauthn',
+    request: 'AuthenticatorWebAuthnStageRequest',
+    component: 'AuthenticatorWebAuthnStage',
+    model: 'AuthenticatorWebAuthnStage',
     create: {},
-    defaults: { user_verification: 'preferred', authenticator_attachment: null, resident_key_requirement: 'preferred', hints: [], device_type_restrictions: [], device_type_restrictions_obj: [], max_attempts: 0 },
+    defaults: {
+      user_verification: 'preferred',
+      authenticator_attachment: null,
+      resident_key_requirement: 'preferred',
+      hints: [],
+      device_type_restrictions: [],
+      device_type_restrictions_obj: [],
+      max_attempts: 0,
+    },
     patch: { maxAttempts: 3, authenticatorAttachment: 'platform' },
     patched: { max_attempts: 3, authenticator_attachment: 'platform' },
   },
   {
-    method: 'stagesAuthenticatorEmail', request: 'AuthenticatorEmailStageRequest', component: 'AuthenticatorEmailStage', model: 'AuthenticatorEmailStage',
+    method: 'stagesAuthenticatorEmail',
+    request: 'AuthenticatorEmailStageRequest',
+    component: 'AuthenticatorEmailStage',
+    model: 'AuthenticatorEmailStage',
     create: { password: 'smtp-secret' },
-    defaults: { use_global_settings: false, host: 'localhost', port: 25, use_tls: false, use_ssl: false, timeout: 10, token_expiry: 'minutes=30', subject: 'authentik Sign-in code' },
+    defaults: {
+      use_global_settings: false,
+      host: 'localhost',
+      port: 25,
+      use_tls: false,
+      use_ssl: false,
+      timeout: 10,
+      token_expiry: 'minutes=30',
+      subject: 'authentik Sign-in code',
+    },
     patch: { tokenExpiry: 'minutes=10' },
     patched: { token_expiry: 'minutes=10' },
   },
   {
-    method: 'stagesAuthenticatorSms', request: 'AuthenticatorSMSStageRequest', component: 'AuthenticatorSMSStage', model: 'AuthenticatorSMSStage',
+    method: 'stagesAuthenticatorSms',
+    request: 'AuthenticatorSMSStageRequest',
+    component: 'AuthenticatorSMSStage',
+    model: 'AuthenticatorSMSStage',
     create: { provider: 'twilio', fromNumber: '+15550000000', accountSid: 'AC1', auth: 'token' },
     defaults: { auth_type: 'basic', verify_only: false, mapping: null },
     patch: { verifyOnly: true },
     patched: { verify_only: true },
   },
   {
-    method: 'stagesAuthenticatorDuo', request: 'AuthenticatorDuoStageRequest', component: 'AuthenticatorDuoStage', model: 'AuthenticatorDuoStage',
+    method: 'stagesAuthenticatorDuo',
+    request: 'AuthenticatorDuoStageRequest',
+    component: 'AuthenticatorDuoStage',
+    model: 'AuthenticatorDuoStage',
     create: { clientId: 'DIXXXXXXXXXXXXXXXXXX', clientSecret: 'secret', apiHostname: 'api-xxxxxxxx.duosecurity.com' },
     defaults: { friendly_name: '', admin_integration_key: '', configure_flow: null },
     patch: { friendlyName: 'Duo Mobile' },
@@ -149,7 +239,9 @@ for (const dialect of dialects()) {
         for (const [k, v] of Object.entries(c.patched)) assert.deepEqual(patched[k], v, `patched ${k}`);
         assert.equal(patched.name, name, 'PATCH leaves other fields');
 
-        const put = await body(api[`${c.method}UpdateRaw`]({ stageUuid: created.pk, [lc(c.request)]: { name: `${name}-renamed`, ...c.create } }));
+        const put = await body(
+          api[`${c.method}UpdateRaw`]({ stageUuid: created.pk, [lc(c.request)]: { name: `${name}-renamed`, ...c.create } }),
+        );
         assertMatches(c.component, put);
         assert.equal(put.name, `${name}-renamed`);
         for (const [k, v] of Object.entries(c.patched)) if (!(k in snake(c.create))) assert.deepEqual(put[k], v, `PUT keeps omitted ${k}`);
@@ -184,8 +276,21 @@ for (const dialect of dialects()) {
       const types = await body(api.stagesAllTypesListRaw());
       assertArrayOf('TypeCreate', types);
       const names = types.map((t: { name: string }) => t.name);
-      assert.deepEqual(names, [...names].sort((a: string, b: string) => a.localeCompare(b)));
-      for (const n of ['Identification Stage', 'Captcha Stage', 'Authenticator Validation Stage', 'Password Stage', 'User Login Stage', 'Deny Stage', 'TOTP Authenticator Setup Stage', 'Static Authenticator Setup Stage', 'WebAuthn Authenticator Setup Stage'])
+      assert.deepEqual(
+        names,
+        [...names].sort((a: string, b: string) => a.localeCompare(b)),
+      );
+      for (const n of [
+        'Identification Stage',
+        'Captcha Stage',
+        'Authenticator Validation Stage',
+        'Password Stage',
+        'User Login Stage',
+        'Deny Stage',
+        'TOTP Authenticator Setup Stage',
+        'Static Authenticator Setup Stage',
+        'WebAuthn Authenticator Setup Stage',
+      ])
         assert.ok(names.includes(n), n);
       assertArrayOf('UsedBy', await body(api.stagesAllUsedByListRaw({ stageUuid: d.pk })));
       assert.equal(await status(api.stagesAllDestroyRaw({ stageUuid: d.pk })), 204);
@@ -193,19 +298,39 @@ for (const dialect of dialects()) {
     });
 
     it('deleting a password stage nulls identification.password_stage (and used_by said so)', async () => {
-      const pw = await body(api.stagesPasswordCreateRaw({ passwordStageRequest: { name: 'cascade-pw', backends: ['authentik.core.auth.InbuiltBackend' as never] } }));
-      const id = await body(api.stagesIdentificationCreateRaw({ identificationStageRequest: { name: 'cascade-id', userFields: ['username' as never], passwordStage: pw.pk } }));
+      const pw = await body(
+        api.stagesPasswordCreateRaw({
+          passwordStageRequest: { name: 'cascade-pw', backends: ['authentik.core.auth.InbuiltBackend' as never] },
+        }),
+      );
+      const id = await body(
+        api.stagesIdentificationCreateRaw({
+          identificationStageRequest: { name: 'cascade-id', userFields: ['username' as never], passwordStage: pw.pk },
+        }),
+      );
       const usedBy = await body(api.stagesPasswordUsedByListRaw({ stageUuid: pw.pk }));
-      assert.deepEqual(usedBy, [{ app: 'authentik_stages_identification', model_name: 'identificationstage', pk: id.pk, name: 'Stage cascade-id', action: 'set_null' }]);
+      assert.deepEqual(usedBy, [
+        {
+          app: 'authentik_stages_identification',
+          model_name: 'identificationstage',
+          pk: id.pk,
+          name: 'Stage cascade-id',
+          action: 'set_null',
+        },
+      ]);
       await api.stagesPasswordDestroyRaw({ stageUuid: pw.pk });
       const after = await body(api.stagesIdentificationRetrieveRaw({ stageUuid: id.pk }));
       assert.equal(after.password_stage, null);
     });
 
     it('setup stages validate like authentik: digits required, token_length ≤ 100, null friendly_name from old clients stored as ""', async () => {
-      const noDigits = await failure(api.stagesAuthenticatorTotpCreateRaw({ authenticatorTOTPStageRequest: { name: 'totp-no-digits' } as never }));
+      const noDigits = await failure(
+        api.stagesAuthenticatorTotpCreateRaw({ authenticatorTOTPStageRequest: { name: 'totp-no-digits' } as never }),
+      );
       assert.deepEqual(noDigits.body, { digits: ['This field is required.'] });
-      const long = await failure(api.stagesAuthenticatorStaticCreateRaw({ authenticatorStaticStageRequest: { name: 'static-long', tokenLength: 101 } }));
+      const long = await failure(
+        api.stagesAuthenticatorStaticCreateRaw({ authenticatorStaticStageRequest: { name: 'static-long', tokenLength: 101 } }),
+      );
       assert.deepEqual(long.body, { token_length: ['Ensure this value is less than or equal to 100.'] });
       const old = await fetch(`${srv.api}/stages/authenticator/totp/`, {
         method: 'POST',
@@ -219,9 +344,15 @@ for (const dialect of dialects()) {
     });
 
     it('validation errors come in DRF shape', async () => {
-      const r = await failure(api.stagesAuthenticatorValidateCreateRaw({ authenticatorValidateStageRequest: { name: 'v-bad', notConfiguredAction: 'configure' as never } }));
+      const r = await failure(
+        api.stagesAuthenticatorValidateCreateRaw({
+          authenticatorValidateStageRequest: { name: 'v-bad', notConfiguredAction: 'configure' as never },
+        }),
+      );
       assert.equal(r.status, 400);
-      assert.deepEqual(r.body, { not_configured_action: ['When "Not configured action" is set to "Configure", you must set a configuration stage.'] });
+      assert.deepEqual(r.body, {
+        not_configured_action: ['When "Not configured action" is set to "Configure", you must set a configuration stage.'],
+      });
       const id = await failure(api.stagesIdentificationCreateRaw({ identificationStageRequest: { name: 'id-bad', userFields: [] } }));
       assert.deepEqual(id.body, { non_field_errors: ['When no user fields are selected, at least one source must be selected'] });
     });
@@ -249,9 +380,17 @@ for (const dialect of dialects()) {
       const one = await body(api.stagesAuthenticatorWebauthnDeviceTypesRetrieveRaw({ aaguid: 'cb69481e-8ff7-4039-93ec-0a2729a154a8' }));
       assertMatches('WebAuthnDeviceType', one);
       assert.equal(one.description, 'YubiKey 5 Series');
-      const v = await body(api.stagesAuthenticatorValidateCreateRaw({ authenticatorValidateStageRequest: { name: 'only-yubikeys', webauthnAllowedDeviceTypes: [one.aaguid] } }));
+      const v = await body(
+        api.stagesAuthenticatorValidateCreateRaw({
+          authenticatorValidateStageRequest: { name: 'only-yubikeys', webauthnAllowedDeviceTypes: [one.aaguid] },
+        }),
+      );
       assert.deepEqual(v.webauthn_allowed_device_types_obj, [{ aaguid: one.aaguid, description: 'YubiKey 5 Series' }]);
-      const w = await body(api.stagesAuthenticatorWebauthnCreateRaw({ authenticatorWebAuthnStageRequest: { name: 'setup-yubikeys', deviceTypeRestrictions: [one.aaguid] } }));
+      const w = await body(
+        api.stagesAuthenticatorWebauthnCreateRaw({
+          authenticatorWebAuthnStageRequest: { name: 'setup-yubikeys', deviceTypeRestrictions: [one.aaguid] },
+        }),
+      );
       assertMatches('AuthenticatorWebAuthnStage', w);
       assert.equal(w.device_type_restrictions_obj[0].description, 'YubiKey 5 Series');
     });
