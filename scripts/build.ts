@@ -4,13 +4,33 @@
  * (bundled into dist/server/main.mjs; dependencies stay in node_modules). Run by `npm start` and `npm test`.
  */
 import { build } from 'esbuild';
-import { mkdirSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import type { Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const web = path.join(root, 'dist', 'web');
 mkdirSync(web, { recursive: true });
+
+/**
+ * `keystage:stage-views` (imported by web/flow/index.ts): every stage type's browser view, src/stages/<type>/ui.ts,
+ * so a new stage type's view is bundled without a line anywhere else
+ */
+const stageViews: Plugin = {
+  name: 'stage-views',
+  setup(b) {
+    b.onResolve({ filter: /^keystage:stage-views$/ }, () => ({ path: 'stage-views', namespace: 'keystage' }));
+    b.onLoad({ filter: /.*/, namespace: 'keystage' }, () => {
+      const stages = path.join(root, 'src', 'stages');
+      const views = readdirSync(stages, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(path.join(stages, d.name, 'ui.ts')))
+        .map((d) => d.name)
+        .sort();
+      return { contents: views.map((v) => `import ${JSON.stringify(path.join(stages, v, 'ui.ts'))};`).join('\n'), resolveDir: root, loader: 'ts' };
+    });
+  },
+};
 
 await Promise.all([
   build({
@@ -22,6 +42,7 @@ await Promise.all([
     sourcemap: true,
     outdir: web,
     logLevel: 'warning',
+    plugins: [stageViews],
   }),
   build({
     entryPoints: [path.join(root, 'src/main.ts')],
