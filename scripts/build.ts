@@ -27,7 +27,11 @@ const stageViews: Plugin = {
         .filter((d) => d.isDirectory() && existsSync(path.join(stages, d.name, 'ui.ts')))
         .map((d) => d.name)
         .sort();
-      return { contents: views.map((v) => `import ${JSON.stringify(path.join(stages, v, 'ui.ts'))};`).join('\n'), resolveDir: root, loader: 'ts' };
+      return {
+        contents: views.map((v) => `import ${JSON.stringify(path.join(stages, v, 'ui.ts'))};`).join('\n'),
+        resolveDir: root,
+        loader: 'ts',
+      };
     });
   },
 };
