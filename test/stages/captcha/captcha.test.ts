@@ -4,10 +4,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { BrowserSession } from '../helpers/official-client.js';
-import { FakeCaptcha } from '../helpers/fake-captcha.js';
-import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { BrowserSession } from '../../helpers/official-client.js';
+import { FakeCaptcha } from '../../helpers/fake-captcha.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
 
 for (const dialect of dialects()) {
   describe(`executor: captcha (${dialect})`, () => {

@@ -4,12 +4,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { BrowserSession } from '../helpers/official-client.js';
-import { CookieJar } from '../helpers/cookie-jar.js';
-import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
-import { hashStaticToken } from '../../src/mfa/static/static.js';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { BrowserSession } from '../../helpers/official-client.js';
+import { CookieJar } from '../../helpers/cookie-jar.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
+import { currentStep, newTotpKey, totpAt } from '../../../src/mfa/totp/totp.js';
+import { hashStaticToken } from '../../../src/mfa/static/static.js';
 
 const SECRET = 'mfa-test-secret-' + 's'.repeat(32);
 const FLOW = 'default-authentication-flow';

@@ -1,11 +1,11 @@
 /** Duo as a second factor: enrolment and push login against a Duo Auth API v2 double that verifies signatures. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { BrowserSession } from '../helpers/official-client.js';
-import { FakeDuo } from '../helpers/fake-duo.js';
-import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
-import { canonParams, sign } from '../../src/mfa/duo/duo-api.js';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { BrowserSession } from '../../helpers/official-client.js';
+import { FakeDuo } from '../../helpers/fake-duo.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
+import { canonParams, sign } from '../../../src/mfa/duo/duo-api.js';
 
 for (const dialect of dialects()) {
   describe(`executor: Duo (${dialect})`, () => {
