@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
-import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { describePostgres } from '../helpers/postgres.js';
 
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };

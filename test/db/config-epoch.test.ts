@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { call, startServer, ADMIN_PASSWORD, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
-import { createStage, flowOf } from '../flows/helpers.js';
+import { createStage, flowOf } from '../helpers/flows.js';
 import { isConfigTable } from '../../src/db/config-epoch.js';
 import { describePostgres } from '../helpers/postgres.js';
 

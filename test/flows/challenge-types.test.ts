@@ -13,7 +13,7 @@ import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
 import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
 import { assertMatches, authentikSchema, validatorOver, type OpenApiDoc } from '../helpers/openapi-schema.js';
-import { createStage, createUser, defaultStages, flowOf } from './helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 
 const DUO_ID = 'DIXXXXXXXXXXXXXXXXXX';
 const DUO_SECRET = 'duo-secret-key-0123456789';

@@ -9,7 +9,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
-import { createStage, flowOf } from './helpers.js';
+import { createStage, flowOf } from '../helpers/flows.js';
 
 for (const dialect of dialects()) {
   describe(`executor: admin changes apply to the next request (${dialect})`, () => {

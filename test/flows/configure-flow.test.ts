@@ -8,7 +8,7 @@ import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { createStage, createUser, flowOf } from './helpers.js';
+import { createStage, createUser, flowOf } from '../helpers/flows.js';
 
 const LOGIN = 'default-authentication-flow';
 

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
-import { createStage, createUser, defaultStages, flowOf, withoutUser } from './helpers.js';
+import { createStage, createUser, defaultStages, flowOf, withoutUser } from '../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 

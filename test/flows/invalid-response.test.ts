@@ -7,7 +7,7 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { bindingOf, createStage, createUser, defaultStages, flowOf, sessionRow } from './helpers.js';
+import { bindingOf, createStage, createUser, defaultStages, flowOf, sessionRow } from '../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
 import { SmtpSink } from '../helpers/fake-providers.js';
-import { createStage, createUser, defaultStages, flowOf, sessionRow } from './helpers.js';
+import { createStage, createUser, defaultStages, flowOf, sessionRow } from '../helpers/flows.js';
 import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
 
 const FLOW = 'default-authentication-flow';

@@ -18,7 +18,7 @@ import { BrowserSession } from '../helpers/official-client.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { FakeDuo } from '../helpers/fake-duo.js';
 import { SmsGateway } from '../helpers/fake-providers.js';
-import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import { Secrets, SecretUnreadable } from '../../src/instance/secrets.js';
 import type { Config } from '../../src/config.js';

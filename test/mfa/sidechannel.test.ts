@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
-import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 
 for (const dialect of dialects()) {
   describe(`executor: e-mail and SMS codes (${dialect})`, () => {

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { createStage, flowOf, sessionRow } from '../flows/helpers.js';
+import { createStage, flowOf, sessionRow } from '../helpers/flows.js';
 
 const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
 

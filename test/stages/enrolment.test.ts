@@ -8,7 +8,7 @@ import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
-import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 
 for (const dialect of dialects()) {
   describe(`executor: MFA enrolment (${dialect})`, () => {

@@ -8,7 +8,7 @@ import { pbkdf2Sync } from 'node:crypto';
 import { hash } from '@node-rs/argon2';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
-import { createStage, createUser, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 

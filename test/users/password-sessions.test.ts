@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { createStage, createUser, flowOf, sessionRow } from '../flows/helpers.js';
+import { createStage, createUser, flowOf, sessionRow } from '../helpers/flows.js';
 import { ADMIN_GROUP } from '../../src/instance/bootstrap.js';
 
 const LOGIN = 'default-authentication-flow';

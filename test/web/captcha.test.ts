@@ -9,7 +9,7 @@ import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FakeCaptcha, type Provider } from '../helpers/fake-captcha.js';
 import { axeViolations, createUser, screenshot } from './page.js';
-import { createStage, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, defaultStages, flowOf } from '../helpers/flows.js';
 
 describe('captcha in Chromium', () => {
   let srv: TestServer;

@@ -11,7 +11,7 @@ import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { axeViolations, createUser, screenshot } from './page.js';
-import { createStage, defaultStages, flowOf } from '../flows/helpers.js';
+import { createStage, defaultStages, flowOf } from '../helpers/flows.js';
 
 describe('MFA enrolment in Chromium', () => {
   let srv: TestServer;

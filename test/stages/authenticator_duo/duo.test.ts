@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
-import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 import { canonParams, sign } from '../../../src/mfa/duo/duo-api.js';
 
 for (const dialect of dialects()) {

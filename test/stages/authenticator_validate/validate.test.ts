@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { BrowserSession } from '../../helpers/official-client.js';
 import { CookieJar } from '../../helpers/cookie-jar.js';
-import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 import { currentStep, newTotpKey, totpAt } from '../../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../../src/mfa/static/static.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeCaptcha } from '../../helpers/fake-captcha.js';
-import { createStage, createUser, defaultStages, flowOf } from '../../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 
 for (const dialect of dialects()) {
   describe(`executor: captcha (${dialect})`, () => {

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { createUser, defaultStages } from '../../flows/helpers.js';
+import { createUser, defaultStages } from '../../helpers/flows.js';
 import { initialsAvatar } from '../../../src/users/avatar.js';
 
 const FLOW = 'default-authentication-flow';

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser, type Answer } from '../../helpers/browser.js';
-import { createStage, createUser, defaultStages, flowOf, sessionRow, withoutUser } from '../../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf, sessionRow, withoutUser } from '../../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 const FAILED = { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] };

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { createUser, defaultStages, sessionRow } from '../../flows/helpers.js';
+import { createUser, defaultStages, sessionRow } from '../../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { createStage, createUser, defaultStages, flowOf, sessionRow } from '../../flows/helpers.js';
+import { createStage, createUser, defaultStages, flowOf, sessionRow } from '../../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 

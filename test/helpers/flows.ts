@@ -1,6 +1,6 @@
 /** Building flows and users for executor tests through the admin API. */
 import assert from 'node:assert/strict';
-import { call, type TestServer } from '../helpers/server.js';
+import { call, type TestServer } from './server.js';
 
 export async function createUser(
   srv: TestServer,
