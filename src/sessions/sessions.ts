@@ -80,6 +80,7 @@ export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 export class Sessions {
   private readonly acquire;
   private readonly unlockKey;
+  private readonly updateIfUnchanged;
   /** this node's queue of flow requests per session key (the database lease orders them across nodes) */
   private readonly turns = new Map<string, Promise<void>>();
   private readonly byKey;
@@ -141,6 +142,19 @@ export class Sessions {
           .returningAll();
         return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
       },
+    );
+    // a request that does not hold the row (a flow GET) writes only over what it read, and never while a request
+    // holds the row: it cannot undo what a POST counted meanwhile (compare-and-set on the stored data)
+    this.updateIfUnchanged = hotWrite<{ key: string; prev: string; now: string; last_seen: string; data: string; expires: string }>(
+      db,
+      ['key', 'prev', 'now', 'last_seen', 'data', 'expires'],
+      (p) =>
+        db
+          .updateTable('sessions')
+          .set({ last_seen: p.last_seen, data: p.data, expires: p.expires })
+          .where('session_key', '=', p.key)
+          .where('data', '=', p.prev)
+          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)])),
     );
     this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) =>
       db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key),
@@ -394,8 +408,11 @@ export class Sessions {
     return { user: user as UsersTable, sessionKey: key, csrf: data.csrf };
   }
 
-  /** Writes the session if it changed, and (re)sets the cookies of a new key. */
-  async save(s: Session, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * Writes the session if it changed, and (re)sets the cookies of a new key. `ifUnchanged`: a stored session is
+   * written only if its row still holds what this request read and no request holds it (else this write is dropped).
+   */
+  async save(s: Session, req: FastifyRequest, reply: FastifyReply, opts: { ifUnchanged?: boolean } = {}): Promise<void> {
     if (!s.dirty) return;
     const isNew = !s.key;
     s.key ??= newKey();
@@ -405,6 +422,7 @@ export class Sessions {
       s.dirty = false;
       return;
     }
+    const prev = s.stored;
     s.stored = data;
     // a session nobody logged in to lives a short while after its last change
     if (s.userId === null) s.expires = new Date(Date.now() + this.limits.anonymousMs);
@@ -423,6 +441,15 @@ export class Sessions {
       const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
       if (renamed && s.replaces === s.lockedKey) s.lockedKey = undefined;
       if (!renamed) await this.upsert(row);
+    } else if (opts.ifUnchanged && !s.lockedKey && prev !== undefined) {
+      await this.updateIfUnchanged({
+        key: row.session_key,
+        prev,
+        now: row.last_seen,
+        last_seen: row.last_seen,
+        data: row.data,
+        expires: row.expires,
+      });
     } else {
       const release = s.lockedKey === row.session_key;
       await this.update({

@@ -247,11 +247,12 @@ function worthKeeping(run: Run): boolean {
 
 async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
   const slug = (req.params as { flow_slug: string }).flow_slug;
-  // the session first, held by this request alone until it is saved (a login's concurrent requests run one at a
-  // time); with PostgreSQL its statement also brings the configuration epoch the kept flow depends on
+  // the session first. A POST (the only request that checks a secret or counts a failure) holds it alone until it is
+  // saved, so a login's concurrent POSTs run one at a time; a GET writes back only over what it read and never
+  // while a POST holds it (sessions.ts). With PostgreSQL this statement also brings the configuration epoch.
   let session: Session;
   try {
-    session = await svc.sessions.load(req, { exclusive: true });
+    session = await svc.sessions.load(req, { exclusive: method === 'POST' });
   } catch (e) {
     if (!(e instanceof SessionBusyError)) throw e;
     reply.header('cache-control', 'no-store');
@@ -275,7 +276,7 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
       if (!existing) session.dirty = true;
       result = isAnswer(plan) ? plan : await runStage(run, plan, method, req.body);
     }
-    if (worthKeeping(run)) await svc.sessions.save(session, req, reply);
+    if (worthKeeping(run)) await svc.sessions.save(session, req, reply, { ifUnchanged: method === 'GET' });
     // the next request of this session may start as soon as this answer is out
     await svc.sessions.unlock(session);
     reply.header('cache-control', 'no-store');
