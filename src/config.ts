@@ -51,7 +51,7 @@ export interface Config {
   sessionIdleMs: number;
   /** no session lives longer than this (ms) */
   sessionMaxAgeMs: number;
-  /** a session nobody logged in to (flow state only) ends this long after its last change (ms) */
+  /** a session nobody logged in to (flow state only) ends this long after it was first stored (ms) */
   sessionAnonymousMs: number;
   /** SMTP settings used by e-mail stages with use_global_settings */
   email: {

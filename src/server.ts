@@ -76,6 +76,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       });
     },
     store.adminCache.readsEpoch ? store.adminCache : undefined,
+    store.dialect === 'postgres',
   );
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));

@@ -42,7 +42,7 @@ export interface SessionLimits {
   idleMs: number;
   /** no session outlives this (ms) */
   maxAgeMs: number;
-  /** a session nobody has logged in to (flow state only) ends this long after its last change (ms) */
+  /** a session nobody has logged in to (flow state only) ends this long after it was first stored (ms) */
   anonymousMs: number;
 }
 
@@ -99,29 +99,33 @@ export class Sessions {
      * (admin-cache.ts), so an executor request costs no statement of its own for it
      */
     private readonly config?: AdminCache,
+    /**
+     * whether other processes serve this database (PostgreSQL): a flow POST's hold on its session is then also a
+     * lease on the row; SQLite is one process, where this node's queue is the whole story
+     */
+    private readonly shared = false,
   ) {
-    // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first
-    // (a request holding the row lets go of it in the same statement)
+    // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first (a request holding
+    // the row lets go of it in the same statement). Its expiry never changes here (a login or logout makes a new key),
+    // so the `expires` index is left alone.
     this.update = hot<
       {
         key: string;
         last_seen: string;
         user_id: number | null;
         data: string;
-        expires: string;
         last_ip: string;
         last_user_agent: string;
         release: number;
       },
       unknown
-    >(db, ['key', 'last_seen', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'release'], (p) =>
+    >(db, ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release'], (p) =>
       db
         .updateTable('sessions')
         .set({
           last_seen: p.last_seen,
           user_id: p.user_id,
           data: p.data,
-          expires: p.expires,
           last_ip: p.last_ip,
           last_user_agent: p.last_user_agent,
           lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 THEN NULL ELSE lock_until END`,
@@ -145,13 +149,13 @@ export class Sessions {
     );
     // a request that does not hold the row (a flow GET) writes only over what it read, and never while a request
     // holds the row: it cannot undo what a POST counted meanwhile (compare-and-set on the stored data)
-    this.updateIfUnchanged = hotWrite<{ key: string; prev: string; now: string; last_seen: string; data: string; expires: string }>(
+    this.updateIfUnchanged = hotWrite<{ key: string; prev: string; now: string; last_seen: string; data: string }>(
       db,
-      ['key', 'prev', 'now', 'last_seen', 'data', 'expires'],
+      ['key', 'prev', 'now', 'last_seen', 'data'],
       (p) =>
         db
           .updateTable('sessions')
-          .set({ last_seen: p.last_seen, data: p.data, expires: p.expires })
+          .set({ last_seen: p.last_seen, data: p.data })
           .where('session_key', '=', p.key)
           .where('data', '=', p.prev)
           .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)])),
@@ -254,17 +258,18 @@ export class Sessions {
    * The request's session, or a fresh unsaved one. Expired rows are ignored (and deleted). With PostgreSQL this is
    * also where an executor request learns the configuration epoch, so it runs before anything kept is used.
    *
-   * `exclusive` (flow requests): the request has its stored session to itself until it saves it or calls `unlock`
-   * — requests of one session run one at a time, on this node in arrival order and across nodes through a lease on
-   * the row — so state they count (failed attempts, single-use challenges) cannot be raced. Throws
-   * SessionBusyError when the session's other requests keep it longer than LOCK_WAIT_MS.
+   * `exclusive` (flow POSTs): the request has its stored session to itself until it saves it or calls `unlock` —
+   * requests of one session run one at a time, on this node in arrival order and, with PostgreSQL, across nodes
+   * through a lease on the row — so state they count (failed attempts, single-use challenges) cannot be raced.
+   * Throws SessionBusyError when the session's other requests keep it longer than LOCK_WAIT_MS.
    */
   async load(req: FastifyRequest, opts: { exclusive?: boolean } = {}): Promise<Session> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (key && key.length <= 128) {
       const endTurn = opts.exclusive ? await this.turn(key) : undefined;
       try {
-        const row = opts.exclusive ? await this.lockRow(key) : await this.stored(key);
+        const leased = opts.exclusive && this.shared;
+        const row = leased ? await this.lockRow(key) : await this.stored(key);
         const data = row && (await this.alive(key, row, req));
         if (row && data)
           return {
@@ -274,7 +279,7 @@ export class Sessions {
             expires: new Date(row.expires),
             dirty: false,
             stored: row.data,
-            lockedKey: opts.exclusive ? key : undefined,
+            lockedKey: leased ? key : undefined,
             endTurn,
           };
       } catch (e) {
@@ -424,8 +429,6 @@ export class Sessions {
     }
     const prev = s.stored;
     s.stored = data;
-    // a session nobody logged in to lives a short while after its last change
-    if (s.userId === null) s.expires = new Date(Date.now() + this.limits.anonymousMs);
     const row = {
       last_seen: new Date().toISOString(),
       session_key: s.key,
@@ -448,7 +451,6 @@ export class Sessions {
         now: row.last_seen,
         last_seen: row.last_seen,
         data: row.data,
-        expires: row.expires,
       });
     } else {
       const release = s.lockedKey === row.session_key;
@@ -457,7 +459,6 @@ export class Sessions {
         last_seen: row.last_seen,
         user_id: row.user_id,
         data: row.data,
-        expires: row.expires,
         last_ip: row.last_ip,
         last_user_agent: row.last_user_agent,
         release: release ? 1 : 0,
