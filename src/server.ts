@@ -191,7 +191,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountStages(router, services);
   mountUsers(router, services);
   mountTokens(router, services);
-  mountDevices(router, store.db, settings.installId, settings.secretKey, config.brandTitle);
+  mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
   mountFlowUrls(app, services);

@@ -1,12 +1,12 @@
 /** The device APIs under /authenticators/. */
 import type { ApiRouter } from '../../rest/routes.js';
-import type { DB } from '../../db/index.js';
+import type { Services } from '../../services.js';
 import { mountAllDevices } from './all.js';
 import { mountDeviceResources } from './resource.js';
 
-export function mountDevices(router: ApiRouter, db: DB, installId: string, secretKey: string, brandTitle: string) {
-  mountAllDevices(router, db);
-  mountDeviceResources(router, db, installId, secretKey, brandTitle);
+export function mountDevices(router: ApiRouter, svc: Services) {
+  mountAllDevices(router, svc.db);
+  mountDeviceResources(router, svc.db, svc.installId, svc.secretKey, svc.config.brandTitle);
   router.component('PartialUser', {
     type: 'object',
     properties: {
