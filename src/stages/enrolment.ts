@@ -1,17 +1,7 @@
-/** Shared by the setup stages: whose device is being enrolled. */
+/** Shared by the setup stages: the audit event of a device enrolled (whose device: StageCall.pendingUser). */
 import type { UsersTable } from '../db/types.js';
-import { isPlaceholder } from '../flows/engine/context.js';
 import type { StageCall } from '../flows/engine/runtime.js';
 import { deviceClass } from '../mfa/registry.js';
-
-/** the pending user (a real one), else the logged-in user; undefined when there is nobody to enrol */
-export async function enrolmentUser(c: StageCall<unknown>): Promise<UsersTable | undefined> {
-  const p = c.ctx.pendingUser;
-  if (p && !isPlaceholder(p))
-    return (await c.svc.db.selectFrom('users').selectAll().where('id', '=', p.id!).executeTakeFirst()) as UsersTable | undefined;
-  if (p) return undefined;
-  return c.requestUser;
-}
 
 /**
  * A device enrolled in a setup stage is audited as authentik audits a created model: `model_created`, by the

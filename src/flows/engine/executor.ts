@@ -8,12 +8,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
 import { identify, isSuperuser } from '../../rest/auth.js';
 import { isDbConnectionError, parseErrorLogFields } from '../../rest/errors.js';
-import type { FlowsTable } from '../../db/types.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
-import type { FlowContext } from './context.js';
+import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, type Requester } from './planner.js';
 import type { Plan } from './plan.js';
@@ -147,6 +147,7 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       clientIp: run.req.ip,
       query: run.query,
       requestUser: run.requester.user,
+      pendingUser: () => pendingOrLoggedIn(run, plan.context),
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
           fsb_uuid: binding.fsb_uuid,
@@ -183,6 +184,14 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
     }
   }
   return answer(flowError(run.req.id, 'Too many stages were skipped in one request.'));
+}
+
+/** StageCall.pendingUser: the pending user (a real one), else the logged-in user */
+async function pendingOrLoggedIn(run: Run, ctx: FlowContext): Promise<UsersTable | undefined> {
+  const p = ctx.pendingUser;
+  if (p && !isPlaceholder(p)) return userById(run.svc.db, p.id!);
+  if (p) return undefined;
+  return run.requester.user;
 }
 
 /** a stage's state is dropped when it passes, or when it holds nothing */

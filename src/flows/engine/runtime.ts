@@ -56,6 +56,12 @@ export interface StageCall<C, S extends object = object> {
   /** run another stage right after this one */
   insertNext(stageUuid: string, kind: string): void;
   /**
+   * the user the stage acts for (authentik's `get_pending_user`): the pending user, else whoever is logged in;
+   * undefined when the pending user is a placeholder (an identifier that matched nobody). The flow's display of the
+   * person (challenge.ts `displayUser`) follows the same order.
+   */
+  pendingUser(): Promise<UsersTable | undefined>;
+  /**
    * this stage's own state in the plan (its shape is the stage's business: `S`), kept with the plan from one request
    * to the next until the stage passes; what several stages share belongs in `ctx`
    */

@@ -6,7 +6,7 @@ import type { UsersTable } from '../../db/types.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorDuoChallenge } from './challenge.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 import { duoCall, type DuoCredentials } from '../../mfa/duo/duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
@@ -43,12 +43,12 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig, DuoSetupState
   component: 'ak-stage-authenticator-duo',
   withUserInfo: true,
   async challenge(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     return show(challengeOf(c, await enrolment(c, user)));
   },
   async respond(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     const e = await enrolment(c, user);
     const status = await duoCall<string>(c.config, '/auth/v2/enroll_status', { user_id: e.user_id, activation_code: e.activation_code });

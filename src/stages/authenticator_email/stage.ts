@@ -9,7 +9,7 @@ import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChal
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
 import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
 
 /** the unconfirmed device being enrolled */
@@ -55,7 +55,7 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
-  const user = (await enrolmentUser(c))!;
+  const user = (await c.pendingUser())!;
   if (
     !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
       table: 'email_devices',
@@ -89,7 +89,7 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
   component: 'ak-stage-authenticator-email',
   withUserInfo: true,
   async challenge(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     let d = await pendingDevice(c, user.id);
     if (!d && user.email) {
@@ -99,7 +99,7 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     return show(challenge(d));
   },
   async respond(c, body) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     let d = await pendingDevice(c, user.id);
     const parsed = await parseResponse(c.svc.db, responseProps, body);

@@ -10,7 +10,7 @@ import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChalleng
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
 import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
 import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
 /** the unconfirmed device being enrolled */
@@ -44,12 +44,12 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
   component: 'ak-stage-authenticator-sms',
   withUserInfo: true,
   async challenge(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     return show(challenge(await pendingDevice(c, user.id)));
   },
   async respond(c, body) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     const d = await pendingDevice(c, user.id);
     const parsed = await parseResponse(c.svc.db, responseProps, body);

@@ -6,7 +6,7 @@ import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/e
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorStaticChallenge } from './challenge.js';
 import { generateStaticToken, hashStaticToken } from '../../mfa/static/static.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 
 export interface StaticSetupConfig {
   pk: string;
@@ -67,7 +67,7 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig, StaticS
   component: 'ak-stage-authenticator-static',
   withUserInfo: true,
   async challenge(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     const shown: StageChallenge<typeof AuthenticatorStaticChallenge> = {
       component: 'ak-stage-authenticator-static',
@@ -76,7 +76,7 @@ export const authenticatorStaticRuntime: StageRuntime<StaticSetupConfig, StaticS
     return show(shown);
   },
   async respond(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     const { id } = await pending(c, user.id);
     const d = await c.svc.db

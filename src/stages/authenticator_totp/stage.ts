@@ -9,7 +9,7 @@ import { AuthenticatorTOTPChallengeResponseRequest, type AuthenticatorTOTPChalle
 import { secretsOf } from '../../instance/secrets.js';
 import type { TotpDevicesTable } from '../../mfa/totp/table.js';
 import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 
 export interface TotpSetupConfig {
   pk: string;
@@ -63,7 +63,7 @@ async function device(c: StageCall<TotpSetupConfig, TotpSetupState>, userId: num
 }
 
 async function challenge(c: StageCall<TotpSetupConfig, TotpSetupState>) {
-  const user = await enrolmentUser(c);
+  const user = await c.pendingUser();
   if (!user) return undefined;
   const d = await device(c, user.id);
   const shown: StageChallenge<typeof AuthenticatorTOTPChallenge> = {

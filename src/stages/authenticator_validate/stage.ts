@@ -8,7 +8,7 @@
 import { S } from '../../rest/schema.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
-import { isPlaceholder, type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
+import { type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
@@ -43,14 +43,6 @@ const responseProps = {
     }),
   ),
 };
-
-/** the user the stage checks: the pending user, else whoever is logged in */
-async function subject(c: Call): Promise<UsersTable | undefined> {
-  const p = c.ctx.pendingUser;
-  if (p && !isPlaceholder(p)) return userById(c.svc.db, p.id!);
-  if (p) return undefined;
-  return c.requestUser;
-}
 
 async function configurationStages(c: Call) {
   if (!c.config.configuration_stages.length) return [];
@@ -168,7 +160,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
   async challenge(c) {
     // a passkey used as the first factor already proved possession of a device
     if (c.ctx.authMethod === 'auth_webauthn_pwl') return ok();
-    const user = await subject(c);
+    const user = await c.pendingUser();
     if (!user && c.ctx.pendingUser) return notConfigured(c);
     const { challenges, devices } = await render(c, user);
     if (!user) {
@@ -183,7 +175,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
     return show(challengeOf(challenges));
   },
   async respond(c, body) {
-    const user = await subject(c);
+    const user = await c.pendingUser();
     const rerender = async (errors: Parameters<typeof invalid>[1]) => {
       const { challenges } = await render(c, user);
       c.state.challenges = challenges;

@@ -9,7 +9,7 @@ import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorWebAuthnChallengeResponseRequest, type AuthenticatorWebAuthnChallenge } from './challenge.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../mfa/webauthn/webauthn.js';
-import { deviceEnrolled, enrolmentUser } from '../enrolment.js';
+import { deviceEnrolled } from '../enrolment.js';
 
 export interface WebAuthnSetupConfig {
   pk: string;
@@ -67,11 +67,11 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
   component: 'ak-stage-authenticator-webauthn',
   withUserInfo: true,
   async challenge(c) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     return user ? show(await registration(c, user)) : deny();
   },
   async respond(c, body) {
-    const user = await enrolmentUser(c);
+    const user = await c.pendingUser();
     if (!user) return deny();
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     const expected = c.state.challenge;
