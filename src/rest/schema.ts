@@ -16,7 +16,7 @@
  *   x-null-as              – value stored when a client sends null for a non-nullable field
  *   x-emit-string          – stored as a number, emitted as a string (TOTP digits)
  */
-import { Type, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TUnsafe, type SchemaOptions } from '@sinclair/typebox';
 
 export interface Ref {
   table: string;
@@ -53,12 +53,13 @@ export const S = {
   intFk: (ref: Ref, o: Opts = {}) => Type.Unsafe<number | null>({ type: 'integer', 'x-ref': { ...ref, int: true }, ...o }),
   /** list of primary keys */
   m2m: (ref: Ref, o: Opts = {}) => Type.Array(Type.String({ format: 'uuid' }), { 'x-m2m': ref, 'x-json': true, ...o }),
-  list: (items: TSchema, o: Opts = {}) => Type.Array(items, { 'x-json': true, ...o }),
+  list: <T extends TSchema>(items: T, o: Opts = {}) => Type.Array(items, { 'x-json': true, ...o }),
   duration: (o: Opts = {}) => Type.String({ minLength: 1, 'x-duration': true, ...o }),
   obj: (o: Opts = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: {}, 'x-json': true, ...o }),
   ro: <T extends TSchema>(t: T): T => ({ ...t, readOnly: true }),
   wo: <T extends TSchema>(t: T): T => ({ ...t, writeOnly: true }),
-  nullable: <T extends TSchema>(t: T): T => ({ ...t, nullable: true }),
+  /** null accepted and emitted besides the schema's values (its static type says so too) */
+  nullable: <T extends TSchema>(t: T): TUnsafe<Static<T> | null> => ({ ...t, nullable: true }) as unknown as TUnsafe<Static<T> | null>,
 };
 
 export const SLUG_PATTERN = '^[-a-zA-Z0-9_]+$';

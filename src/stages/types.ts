@@ -2,6 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FilterSpec } from '../rest/list.js';
 import type { Props } from '../rest/schema.js';
+import type { Static } from '@sinclair/typebox';
 import type { WriteCtx } from '../rest/resource.js';
 import type { VersionedMigration } from '../db/ddl.js';
 import type { StageRuntime } from '../flows/engine/runtime.js';
@@ -53,3 +54,11 @@ export interface StageDef {
 }
 
 export type { FastifyRequest };
+
+/**
+ * A stage's configuration as its runtime reads it (`loadStageConfig`): the base fields and its own, typed from its
+ * field schemas, so a field is written once (schema.ts) and not again as an interface.
+ */
+export type StageConfig<D extends { fields: Props }> = { pk: string; name: string } & {
+  -readonly [K in keyof D['fields']]: Static<D['fields'][K]>;
+};

@@ -7,14 +7,11 @@ import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorStaticChallenge } from './challenge.js';
 import { generateStaticToken, hashStaticToken } from '../../mfa/static/static.js';
 import { deviceEnrolled } from '../enrolment.js';
+import type { StageConfig } from '../types.js';
+import type { authenticatorStaticSchema } from './schema.js';
 
-export interface StaticSetupConfig {
-  pk: string;
-  name: string;
-  friendly_name: string;
-  token_count: number;
-  token_length: number;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type StaticSetupConfig = StageConfig<typeof authenticatorStaticSchema>;
 
 /** the unconfirmed device and its codes, shown until confirmed */
 interface StaticSetupState {

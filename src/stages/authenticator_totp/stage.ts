@@ -10,13 +10,11 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { TotpDevicesTable } from '../../mfa/totp/table.js';
 import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
 import { deviceEnrolled } from '../enrolment.js';
+import type { StageConfig } from '../types.js';
+import type { authenticatorTotpSchema } from './schema.js';
 
-export interface TotpSetupConfig {
-  pk: string;
-  name: string;
-  friendly_name: string;
-  digits: string;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type TotpSetupConfig = StageConfig<typeof authenticatorTotpSchema>;
 
 /** the unconfirmed device being enrolled */
 interface TotpSetupState {

@@ -9,27 +9,15 @@ import type { DB } from '../../db/index.js';
 import { m2mExists } from '../resource.js';
 import type { StageDef } from '../types.js';
 import { DEVICE_CLASSES } from '../../mfa/registry.js';
+import type { StageConfig } from '../types.js';
 
 export const NOT_CONFIGURED_ACTIONS = ['skip', 'deny', 'configure'] as const;
 export const USER_VERIFICATION = ['required', 'preferred', 'discouraged'] as const;
 export const WEBAUTHN_HINTS = ['security-key', 'client-device', 'hybrid'] as const;
 
 /** a validation stage's settings, as its challenge and response logic read them */
-export interface ValidateConfig {
-  pk: string;
-  name: string;
-  not_configured_action: 'skip' | 'deny' | 'configure';
-  device_classes: string[];
-  configuration_stages: string[];
-  last_auth_threshold: string;
-  webauthn_user_verification: string;
-  webauthn_hints: string[];
-  webauthn_allowed_device_types: string[];
-  static_otp_throttling_factor: number;
-  totp_otp_throttling_factor: number;
-  email_otp_throttling_factor: number;
-  sms_otp_throttling_factor: number;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type ValidateConfig = StageConfig<typeof authenticatorValidateSchema>;
 
 const configurationStages = {
   table: 'stage_authenticator_validate_configuration_stages',

@@ -24,7 +24,7 @@ export const authenticatorWebauthnSchema = {
     configure_flow: S.fk(flowRef, { default: null }),
     friendly_name: S.text({ default: '', 'x-null-as': '' }),
     user_verification: S.enumOf(USER_VERIFICATION, { default: 'preferred' }),
-    authenticator_attachment: S.enumOf(ATTACHMENTS, { default: null, nullable: true }),
+    authenticator_attachment: S.nullable(S.enumOf(ATTACHMENTS, { default: null })),
     resident_key_requirement: S.enumOf(USER_VERIFICATION, { default: 'preferred' }),
     hints: S.list(S.enumOf(WEBAUTHN_HINTS), { default: [] }),
     device_type_restrictions: S.m2m(deviceTypes.target, { default: [], 'x-m2m-table': true }),

@@ -10,18 +10,11 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { AuthenticatorWebAuthnChallengeResponseRequest, type AuthenticatorWebAuthnChallenge } from './challenge.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../mfa/webauthn/webauthn.js';
 import { deviceEnrolled } from '../enrolment.js';
+import type { StageConfig } from '../types.js';
+import type { authenticatorWebauthnSchema } from './schema.js';
 
-export interface WebAuthnSetupConfig {
-  pk: string;
-  name: string;
-  friendly_name: string;
-  user_verification: 'required' | 'preferred' | 'discouraged';
-  authenticator_attachment: 'platform' | 'cross-platform' | null;
-  resident_key_requirement: 'required' | 'preferred' | 'discouraged';
-  hints: string[];
-  device_type_restrictions: string[];
-  max_attempts: number;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type WebAuthnSetupConfig = StageConfig<typeof authenticatorWebauthnSchema>;
 
 /** the registration in progress: its challenge, and failed attempts */
 interface WebAuthnSetupState {

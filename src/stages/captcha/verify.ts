@@ -4,19 +4,11 @@
  * optional score and error-codes). Fails closed: timeouts, transport errors and garbage are failures.
  */
 import { VERSION } from '../../version.js';
+import type { StageConfig } from '../types.js';
+import type { captchaSchema } from './schema.js';
 
-export interface CaptchaConfig {
-  pk: string;
-  public_key: string;
-  private_key: string;
-  js_url: string;
-  api_url: string;
-  request_content_type: 'application/x-www-form-urlencoded' | 'application/json';
-  interactive: boolean;
-  score_min_threshold: number;
-  score_max_threshold: number;
-  error_on_invalid_score: boolean;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type CaptchaConfig = StageConfig<typeof captchaSchema>;
 
 export type CaptchaVerdict = { ok: true; response: Record<string, unknown> } | { ok: false; message: string; response?: unknown };
 

@@ -1,9 +1,10 @@
 /** Deny stage: ends the flow with its message (or the context's). */
 import { deny, type StageRuntime } from '../../flows/engine/runtime.js';
+import type { StageConfig } from '../types.js';
+import type { denySchema } from './schema.js';
 
-export interface DenyConfig {
-  deny_message: string;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type DenyConfig = StageConfig<typeof denySchema>;
 
 export const denyRuntime: StageRuntime<DenyConfig> = {
   component: 'ak-stage-access-denied',

@@ -2,11 +2,11 @@
 import { ok, show, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { DummyChallenge } from './challenge.js';
+import type { StageConfig } from '../types.js';
+import type { dummySchema } from './schema.js';
 
-export interface DummyConfig {
-  name: string;
-  throw_error: boolean;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type DummyConfig = StageConfig<typeof dummySchema>;
 
 export const dummyRuntime: StageRuntime<DummyConfig> = {
   component: 'ak-stage-dummy',

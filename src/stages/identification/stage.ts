@@ -15,24 +15,11 @@ import { IdentificationChallengeResponseRequest, type IdentificationChallenge } 
 import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/index.js';
 import type { PasswordConfig } from '../password/index.js';
 import { passkeyChallenge, passkeyLogin, type PasskeyState, type ValidateConfig } from '../authenticator_validate/index.js';
+import type { StageConfig } from '../types.js';
+import type { identificationSchema } from './schema.js';
 
-export interface IdentificationConfig {
-  pk: string;
-  name: string;
-  user_fields: string[];
-  password_stage: string | null;
-  captcha_stage: string | null;
-  case_insensitive_matching: boolean;
-  show_matched_user: boolean;
-  enrollment_flow: string | null;
-  recovery_flow: string | null;
-  passwordless_flow: string | null;
-  sources: string[];
-  show_source_labels: boolean;
-  pretend_user_exists: boolean;
-  enable_remember_me: boolean;
-  webauthn_stage: string | null;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type IdentificationConfig = StageConfig<typeof identificationSchema>;
 
 const FAILED = 'Failed to authenticate.';
 

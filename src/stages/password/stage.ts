@@ -11,16 +11,11 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
+import type { StageConfig } from '../types.js';
+import type { passwordSchema } from './schema.js';
 import { PasswordChallengeResponseRequest, type PasswordChallenge } from './challenge.js';
 
-export interface PasswordConfig {
-  pk: string;
-  name: string;
-  backends: string[];
-  configure_flow: string | null;
-  failed_attempts_before_cancel: number;
-  allow_show_password: boolean;
-}
+export type PasswordConfig = StageConfig<typeof passwordSchema>;
 
 const responseProps = responseFields(PasswordChallengeResponseRequest);
 

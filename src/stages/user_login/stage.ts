@@ -12,17 +12,11 @@ import { parseResponse } from '../../flows/engine/response.js';
 import { deny, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { UserLoginChallengeResponseRequest, type UserLoginChallenge } from './challenge.js';
+import type { StageConfig } from '../types.js';
+import type { userLoginSchema } from './schema.js';
 
-export interface UserLoginConfig {
-  pk: string;
-  name: string;
-  session_duration: string;
-  terminate_other_sessions: boolean;
-  remember_me_offset: string;
-  network_binding: string;
-  geoip_binding: string;
-  remember_device: string;
-}
+/** the stage's settings as its runtime reads them (typed from schema.ts) */
+export type UserLoginConfig = StageConfig<typeof userLoginSchema>;
 
 /** server-side lifetime of a "browser session" login (session_duration 0) */
 const BROWSER_SESSION_MS = 86_400_000;
