@@ -8,7 +8,7 @@
 import { S } from '../../rest/schema.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
-import { type DeviceChallenge, type MfaDeviceRef } from '../../flows/engine/context.js';
+import type { DeviceChallenge, MfaDeviceRef } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
