@@ -10,6 +10,26 @@ import { Type, type Static, type TObject, type TProperties, type TSchema } from 
 import { S, type Props } from '../../rest/schema.js';
 
 /** `$ref` to another component, typed as that component's schema */
+/** a flow's designations and layouts, as authentik 2026.8.3 declares them (the flow model, its REST API and challenges) */
+export const DESIGNATIONS = [
+  'authentication',
+  'authorization',
+  'invalidation',
+  'enrollment',
+  'unenrollment',
+  'recovery',
+  'stage_configuration',
+] as const;
+export const LAYOUTS = [
+  'stacked',
+  'content_left',
+  'content_right',
+  'sidebar_left',
+  'sidebar_right',
+  'sidebar_left_frame_background',
+  'sidebar_right_frame_background',
+] as const;
+
 export const ref = <T extends TSchema>(name: string, _schema?: T) => Type.Unsafe<Static<T>>({ $ref: `#/components/schemas/${name}` });
 /** nullable `$ref` (OpenAPI 3.0: `allOf` + `nullable`, as authentik publishes it) */
 export const nullableRef = <T extends TSchema>(name: string, _schema?: T) =>
@@ -36,15 +56,7 @@ export const ContextualFlowInfo = Type.Object(
     background: Type.Optional(Type.String()),
     background_themed_urls: Type.Optional(nullableRef('ThemedUrls', ThemedUrls)),
     cancel_url: Type.String(),
-    layout: S.enumOf([
-      'stacked',
-      'content_left',
-      'content_right',
-      'sidebar_left',
-      'sidebar_right',
-      'sidebar_left_frame_background',
-      'sidebar_right_frame_background',
-    ] as const),
+    layout: S.enumOf(LAYOUTS),
   },
   { description: 'Contextual flow information for a challenge' },
 );

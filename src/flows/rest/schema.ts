@@ -1,25 +1,9 @@
 /** Flow and binding fields as authentik 2026.8.3 declares them, with authentik's defaults. */
 import { Type } from '@sinclair/typebox';
 import { S, SLUG_PATTERN, type Props } from '../../rest/schema.js';
+import { DESIGNATIONS, LAYOUTS } from '../engine/challenge-types.js';
 
-export const DESIGNATIONS = [
-  'authentication',
-  'authorization',
-  'invalidation',
-  'enrollment',
-  'unenrollment',
-  'recovery',
-  'stage_configuration',
-] as const;
-export const LAYOUTS = [
-  'stacked',
-  'content_left',
-  'content_right',
-  'sidebar_left',
-  'sidebar_right',
-  'sidebar_left_frame_background',
-  'sidebar_right_frame_background',
-] as const;
+export { DESIGNATIONS, LAYOUTS };
 export const DENIED_ACTIONS = ['message_continue', 'message', 'continue'] as const;
 export const AUTHENTICATION = [
   'none',

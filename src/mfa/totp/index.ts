@@ -3,7 +3,7 @@ import { S } from '../../rest/schema.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { defineDeviceClass } from '../device-class.js';
 import type { TotpDevicesTable } from './table.js';
-import { configUrl, newTotpKey, sealTotpKey, verifyTotp } from './totp.js';
+import { configUrl, newTotpDeviceState, newTotpKey, sealTotpKey, verifyTotp } from './totp.js';
 
 export const totpClass = defineDeviceClass<TotpDevicesTable>({
   id: 'totp',
@@ -31,12 +31,7 @@ export const totpClass = defineDeviceClass<TotpDevicesTable>({
           ...a.base,
           key: sealTotpKey(secretsOf(a.db), key),
           digits,
-          step: 30,
-          t0: 0,
-          drift: 0,
-          last_t: -1,
-          throttling_failure_timestamp: null,
-          throttling_failure_count: 0,
+          ...newTotpDeviceState,
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();

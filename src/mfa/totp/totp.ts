@@ -14,6 +14,16 @@ import { secretsOf, type Secrets } from '../../instance/secrets.js';
 
 export const newTotpKey = () => randomBytes(20).toString('hex');
 
+/** a new device's clock and throttling columns (30 s steps from the epoch, nothing used or failed yet) */
+export const newTotpDeviceState = {
+  step: 30,
+  t0: 0,
+  drift: 0,
+  last_t: -1,
+  throttling_failure_timestamp: null,
+  throttling_failure_count: 0,
+} as const;
+
 /** the stored (encrypted) form of a device key, and back (core/secrets.ts) */
 export const sealTotpKey = (secrets: Secrets, keyHex: string) => secrets.seal('totp_devices.key', keyHex);
 export const totpKey = (db: DB, d: Pick<TotpDevicesTable, 'key'>) => secretsOf(db).open('totp_devices.key', d.key);

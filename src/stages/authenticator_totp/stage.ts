@@ -8,7 +8,7 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { AuthenticatorTOTPChallengeResponseRequest, type AuthenticatorTOTPChallenge } from './challenge.js';
 import { secretsOf } from '../../instance/secrets.js';
 import type { TotpDevicesTable } from '../../mfa/totp/table.js';
-import { configUrl, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
+import { configUrl, newTotpDeviceState, newTotpKey, sealTotpKey, totpKey, verifyTotp } from '../../mfa/totp/totp.js';
 import { deviceEnrolled } from '../enrolment.js';
 import type { StageConfig } from '../types.js';
 import type { authenticatorTotpSchema } from './schema.js';
@@ -47,12 +47,7 @@ async function device(c: StageCall<TotpSetupConfig, TotpSetupState>, userId: num
       last_used: null,
       key: sealTotpKey(secretsOf(c.svc.db), newTotpKey()),
       digits: Number(c.config.digits) === 8 ? 8 : 6,
-      step: 30,
-      t0: 0,
-      drift: 0,
-      last_t: -1,
-      throttling_failure_timestamp: null,
-      throttling_failure_count: 0,
+      ...newTotpDeviceState,
     } as never)
     .returning('id')
     .executeTakeFirstOrThrow();

@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { S } from '../../rest/schema.js';
 import {
+  DESIGNATIONS,
   challengeSchema,
   nullableRef,
   ref,
@@ -25,16 +26,6 @@ export const LoginSource = Type.Object(
   { description: 'Serializer for Login buttons of sources' },
 );
 
-const designations = [
-  'authentication',
-  'authorization',
-  'invalidation',
-  'enrollment',
-  'unenrollment',
-  'recovery',
-  'stage_configuration',
-] as const;
-
 export const IdentificationChallenge = challengeSchema(
   'ak-stage-identification',
   {
@@ -44,7 +35,7 @@ export const IdentificationChallenge = challengeSchema(
     allow_show_password: Type.Optional(Type.Boolean({ default: false })),
     application_pre: Type.Optional(Type.String()),
     application_pre_launch: Type.Optional(Type.String()),
-    flow_designation: S.enumOf(designations),
+    flow_designation: S.enumOf(DESIGNATIONS),
     captcha_stage: Type.Optional(nullableRef<typeof CaptchaChallenge>('CaptchaChallenge')),
     enroll_url: Type.Optional(Type.String()),
     recovery_url: Type.Optional(Type.String()),
