@@ -1,7 +1,8 @@
 /**
  * Builds what `npm start` serves: the browser interfaces (web/flow and web/user, Lit, bundled by esbuild into
  * dist/web/flow.js and dist/web/user.js, with web/shared/keystage.css copied beside them) and the server itself
- * (bundled into dist/server/main.mjs; dependencies stay in node_modules). Run by `npm start` and `npm test`.
+ * (bundled into dist/server/main.mjs, the expression worker into dist/server/expressions-worker.mjs; dependencies —
+ * pyodide's interpreter and standard library among them — stay in node_modules). Run by `npm start` and `npm test`.
  */
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -49,14 +50,16 @@ await Promise.all([
     plugins: [stageViews],
   }),
   build({
-    entryPoints: [path.join(root, 'src/main.ts')],
+    // the server, and the expression runtime's worker beside it (src/expressions/index.ts starts it from there)
+    entryPoints: { main: path.join(root, 'src/main.ts'), 'expressions-worker': path.join(root, 'src/expressions/worker.ts') },
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     packages: 'external',
     sourcemap: true,
-    outfile: path.join(root, 'dist', 'server', 'main.mjs'),
+    outdir: path.join(root, 'dist', 'server'),
+    outExtension: { '.js': '.mjs' },
     logLevel: 'warning',
   }),
 ]);

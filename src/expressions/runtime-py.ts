@@ -1,0 +1,965 @@
+/**
+ * The Python half of the expression runtime, run once in the worker's interpreter (worker.ts) before the worker locks
+ * itself down. It rebuilds what authentik's evaluators give an expression (authentik/lib/expression/evaluator.py,
+ * BaseEvaluator; authentik/policies/expression/evaluator.py, PolicyEvaluator) over JSON data and synchronous calls to
+ * Keystage (`_host_call`, the worker's bridge):
+ *
+ * - the expression is wrapped into `def handler(<names>):` exactly as authentik does (textwrap.indent by four spaces,
+ *   then `result = handler(<names>)`), so `return` works, a missing return is None, and line N of the admin's text is
+ *   line N + 1 of the compiled code (every line number this module reports is the admin's);
+ * - `request` becomes a PolicyRequest (`user`, `http_request`, `obj`, `context`, `debug`) whose users are User objects
+ *   (`context["pending_user"]` too), and ak_is_sso_flow, ak_client_ip, http_request and context are derived from it as
+ *   PolicyEvaluator.set_policy_request does;
+ * - everything the expression can produce is bounded here (messages, log lines) and again in JavaScript, which does not
+ *   trust this module: an expression runs in the same interpreter and can change it.
+ *
+ * Kept as a string (String.raw: no template substitutions, backslashes as written) so the worker bundle carries it.
+ */
+export const RUNTIME_PY = String.raw`
+import builtins as _builtins
+import json as _json
+import keyword as _keyword
+import math as _math
+import re as _re
+import sys as _sys
+import textwrap as _textwrap
+import traceback as _traceback
+import types as _types
+import unicodedata as _unicodedata
+from datetime import date as _date, datetime as _datetime, time as _time
+from decimal import Decimal as _Decimal
+from ipaddress import ip_address, ip_network, _BaseAddress, _BaseNetwork
+from uuid import UUID as _UUID
+
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 2000
+MAX_LOGS = 100
+MAX_LOG_CHARS = 4000
+MAX_REPR_CHARS = 2000
+CODE_CACHE_SIZE = 128
+
+# the names an expression policy's handler receives (PolicyEvaluator's context); checkSyntax compiles with these
+POLICY_NAMES = ("ak_message", "ak_user_has_authenticator", "ak_is_sso_flow", "ak_client_ip", "http_request", "request", "context")
+
+_host_call = None  # set by _install: the worker's bridge, (name, json) -> json
+_run = None  # the evaluation in progress
+
+
+class _Run:
+    def __init__(self, host_names, filename):
+        self.host_names = frozenset(host_names)
+        self.filename = filename
+        self.messages = []
+        self.messages_dropped = 0
+        self.logs = []
+        self.logs_dropped = 0
+
+
+def _current():
+    if _run is None:
+        raise RuntimeError("no expression is being evaluated")
+    return _run
+
+
+def _truncate(text, limit):
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _short_repr(value):
+    try:
+        return _truncate(repr(value), MAX_REPR_CHARS)
+    except Exception as exc:  # a __repr__ that raises
+        return "<unrepresentable %s: %s>" % (type(value).__name__, type(exc).__name__)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# JSON in and out
+
+
+def _to_json(value, depth=0):
+    """value as JSON data: authentik's models as their data, IPs, UUIDs and decimals as strings, dates in ISO 8601;
+    anything else as its repr() (a policy only needs its truthiness)"""
+    if depth > 64:
+        raise ValueError("the result is nested too deeply")
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if _math.isfinite(value) else repr(value)
+    if isinstance(value, _Wrapped):
+        return _to_json(object.__getattribute__(value, "_data"), depth + 1)
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else str(k)): _to_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, _types.GeneratorType, QuerySet)):
+        return [_to_json(v, depth + 1) for v in value]
+    if isinstance(value, (_datetime, _date, _time)):
+        return value.isoformat()
+    if isinstance(value, (_BaseAddress, _BaseNetwork, _UUID, _Decimal)):
+        return str(value)
+    if isinstance(value, PolicyResult):
+        return {"passing": value.passing, "messages": list(value.messages), "raw_result": _to_json(value.raw_result, depth + 1)}
+    return _short_repr(value)
+
+
+def _arg_json(value):
+    """json.dumps default for arguments sent to Keystage"""
+    if isinstance(value, _Wrapped):
+        return object.__getattribute__(value, "_data")
+    if isinstance(value, (set, frozenset, tuple, QuerySet)):
+        return list(value)
+    if isinstance(value, (_datetime, _date, _time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _host(name, *args):
+    """a synchronous call to Keystage (a host callback); its error becomes a ValueError here"""
+    run = _current()
+    if name not in run.host_names:
+        raise NotImplementedError("%s() is not available in this context" % name)
+    answer = _json.loads(_host_call(name, _json.dumps(list(args), default=_arg_json)))
+    if answer.get("ok"):
+        return answer.get("value")
+    raise ValueError(answer.get("error") or "%s() failed" % name)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# authentik's objects, over JSON data
+
+
+class _Wrapped:
+    """a Django model instance as expressions see it: its fields as attributes (AttributeError for a missing one)"""
+
+    __slots__ = ("_data",)
+    _model = "Model"
+
+    def __init__(self, data):
+        object.__setattr__(self, "_data", dict(data) if isinstance(data, dict) else {})
+
+    def __getattr__(self, name):
+        data = object.__getattribute__(self, "_data")
+        if name in data:
+            return data[name]
+        raise AttributeError("'%s' object has no attribute '%s'" % (type(self).__name__, name))
+
+    def __setattr__(self, name, value):
+        object.__getattribute__(self, "_data")[name] = value
+
+    def __eq__(self, other):
+        if type(self) is not type(other):
+            return NotImplemented
+        mine = object.__getattribute__(self, "_data").get("pk")
+        return mine is not None and mine == object.__getattribute__(other, "_data").get("pk")
+
+    def __hash__(self):
+        return hash((type(self).__name__, object.__getattribute__(self, "_data").get("pk")))
+
+    def __str__(self):
+        data = object.__getattribute__(self, "_data")
+        for key in ("name", "slug", "pk"):
+            if data.get(key) is not None:
+                return str(data[key])
+        return type(self).__name__
+
+    def __repr__(self):
+        return "<%s: %s>" % (self._model, str(self))
+
+    def __dir__(self):
+        return sorted(set(object.__dir__(self)) | set(object.__getattribute__(self, "_data")))
+
+
+class Model(_Wrapped):
+    """request.obj, context["application"], context["flow_plan"] and other objects"""
+
+
+class Group(_Wrapped):
+    _model = "Group"
+
+    @property
+    def pk(self):
+        data = object.__getattribute__(self, "_data")
+        return data.get("pk", data.get("group_uuid"))
+
+    @property
+    def is_superuser(self):
+        return bool(object.__getattribute__(self, "_data").get("is_superuser", False))
+
+    @property
+    def attributes(self):
+        data = object.__getattribute__(self, "_data")
+        return data.setdefault("attributes", {})
+
+
+class ObjectDoesNotExist(Exception):
+    pass
+
+
+class MultipleObjectsReturned(Exception):
+    pass
+
+
+_MISSING = object()
+
+
+def _field(obj, path):
+    for part in path:
+        if isinstance(obj, dict):
+            obj = obj.get(part, _MISSING)
+        else:
+            obj = getattr(obj, part, _MISSING)
+        if obj is _MISSING:
+            return _MISSING
+    return obj
+
+
+def _lookup(value, op, expected):
+    if op == "isnull":
+        return (value is _MISSING or value is None) == bool(expected)
+    if value is _MISSING:
+        return False
+    if op == "exact":
+        return value == expected
+    if op == "iexact":
+        return str(value).lower() == str(expected).lower()
+    if op == "contains":
+        return str(expected) in str(value)
+    if op == "icontains":
+        return str(expected).lower() in str(value).lower()
+    if op == "startswith":
+        return str(value).startswith(str(expected))
+    if op == "istartswith":
+        return str(value).lower().startswith(str(expected).lower())
+    if op == "endswith":
+        return str(value).endswith(str(expected))
+    if op == "iendswith":
+        return str(value).lower().endswith(str(expected).lower())
+    if op == "in":
+        return value in list(expected)
+    if op == "regex":
+        return _re.search(expected, str(value)) is not None
+    if op == "iregex":
+        return _re.search(expected, str(value), _re.IGNORECASE) is not None
+    if value is None or expected is None:
+        return False
+    if op == "gt":
+        return value > expected
+    if op == "gte":
+        return value >= expected
+    if op == "lt":
+        return value < expected
+    if op == "lte":
+        return value <= expected
+    raise ValueError("unsupported lookup '%s'" % op)
+
+
+_LOOKUPS = {"exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "in",
+            "regex", "iregex", "gt", "gte", "lt", "lte", "isnull"}
+
+
+def _matches(item, filters):
+    for key, expected in filters.items():
+        path = key.split("__")
+        op = "exact"
+        if len(path) > 1 and path[-1] in _LOOKUPS:
+            op = path.pop()
+        if isinstance(expected, _Wrapped):
+            expected = object.__getattribute__(expected, "_data").get("pk")
+            if path[-1] != "pk":
+                path.append("pk")
+        if not _lookup(_field(item, path), op, expected):
+            return False
+    return True
+
+
+class QuerySet:
+    """the part of Django's QuerySet expressions use on user.ak_groups and user.all_groups(), over a list"""
+
+    def __init__(self, items):
+        self._items = list(items)
+
+    def all(self):
+        return QuerySet(self._items)
+
+    def filter(self, **filters):
+        return QuerySet(i for i in self._items if _matches(i, filters))
+
+    def exclude(self, **filters):
+        return QuerySet(i for i in self._items if not _matches(i, filters))
+
+    def get(self, **filters):
+        found = self.filter(**filters)._items
+        if not found:
+            raise ObjectDoesNotExist("matching query does not exist.")
+        if len(found) > 1:
+            raise MultipleObjectsReturned("get() returned more than one object -- it returned %d!" % len(found))
+        return found[0]
+
+    def order_by(self, *fields):
+        items = list(self._items)
+        for key in reversed(fields):
+            reverse = key.startswith("-")
+            path = key.lstrip("-").split("__")
+            items.sort(key=lambda i: (_field(i, path) is _MISSING, str(_field(i, path))), reverse=reverse)
+        return QuerySet(items)
+
+    def values_list(self, *fields, flat=False):
+        if flat:
+            if len(fields) != 1:
+                raise TypeError("'flat' is not valid when values_list is called with more than one field.")
+            return [_field(i, fields[0].split("__")) for i in self._items]
+        return [tuple(_field(i, f.split("__")) for f in fields) for i in self._items]
+
+    def values(self, *fields):
+        return [{f: _field(i, f.split("__")) for f in fields} if fields else _to_json(i) for i in self._items]
+
+    def first(self):
+        return self._items[0] if self._items else None
+
+    def last(self):
+        return self._items[-1] if self._items else None
+
+    def exists(self):
+        return bool(self._items)
+
+    def count(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __bool__(self):
+        return bool(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return QuerySet(self._items[index])
+        return self._items[index]
+
+    def __repr__(self):
+        return "<QuerySet %r>" % (self._items,)
+
+
+_USER_DATES = ("date_joined", "last_login", "password_change_date")
+
+
+def _merge(target, source):
+    """deepmerge's always_merger: dicts recursively, lists appended, anything else replaced"""
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        elif isinstance(value, list) and isinstance(target.get(key), list):
+            target[key] = target[key] + value
+        else:
+            target[key] = value
+    return target
+
+
+class User(_Wrapped):
+    """authentik's User: its data from Keystage, groups fetched from Keystage the first time they are asked for"""
+
+    __slots__ = ("_groups",)
+    _model = "User"
+
+    def __init__(self, data):
+        super().__init__(data)
+        object.__setattr__(self, "_groups", {})
+        data = object.__getattribute__(self, "_data")
+        for key in _USER_DATES:
+            if isinstance(data.get(key), str):
+                try:
+                    data[key] = _datetime.fromisoformat(data[key])
+                except ValueError:
+                    pass
+
+    def _get(self, key, default=None):
+        return object.__getattribute__(self, "_data").get(key, default)
+
+    pk = property(lambda self: self._get("pk"))
+    id = property(lambda self: self._get("pk"))
+    username = property(lambda self: self._get("username", ""))
+    email = property(lambda self: self._get("email", ""))
+    name = property(lambda self: self._get("name", ""))
+    is_active = property(lambda self: bool(self._get("is_active", True)))
+    is_superuser = property(lambda self: bool(self._get("is_superuser", False)))
+    is_staff = property(lambda self: bool(self._get("is_staff", self._get("is_superuser", False))))
+    is_authenticated = property(lambda self: bool(self._get("is_authenticated", True)))
+    is_anonymous = property(lambda self: not self.is_authenticated)
+
+    @property
+    def attributes(self):
+        data = object.__getattribute__(self, "_data")
+        if not isinstance(data.get("attributes"), dict):
+            data["attributes"] = {}
+        return data["attributes"]
+
+    def _group_list(self, indirect):
+        cache = object.__getattribute__(self, "_groups")
+        if indirect not in cache:
+            data = object.__getattribute__(self, "_data")
+            given = data.get("all_groups" if indirect else "groups")
+            if not isinstance(given, list):
+                given = _host("user_groups", data, indirect)
+            cache[indirect] = [Group(g) for g in (given or [])]
+        return cache[indirect]
+
+    @property
+    def ak_groups(self):
+        return QuerySet(self._group_list(False))
+
+    def all_groups(self):
+        return QuerySet(self._group_list(True))
+
+    def group_attributes(self, request=None):
+        merged = {}
+        for group in self.all_groups().order_by("name"):
+            _merge(merged, _to_json(group.attributes))
+        return _merge(merged, _to_json(self.attributes))
+
+    def get_username(self):
+        return self.username
+
+    def __str__(self):
+        return str(self.username)
+
+
+class HttpHeaders:
+    """Django's request.headers: case-insensitive, names as User-Agent"""
+
+    def __init__(self, headers):
+        self._h = {}
+        for name, value in (headers or {}).items():
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            self._h[str(name).lower()] = (("-".join(p.capitalize() for p in str(name).split("-"))), str(value))
+
+    def __getitem__(self, name):
+        return self._h[str(name).lower().replace("_", "-")][1]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name):
+        return str(name).lower().replace("_", "-") in self._h
+
+    def keys(self):
+        return [k for k, _ in self._h.values()]
+
+    def values(self):
+        return [v for _, v in self._h.values()]
+
+    def items(self):
+        return list(self._h.values())
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self._h)
+
+    def __repr__(self):
+        return repr(dict(self.items()))
+
+
+class QueryDict(dict):
+    """request.GET: the last value of a key, getlist() for all"""
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        return value[-1] if isinstance(value, list) else value
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except (KeyError, IndexError):
+            return default
+
+    def getlist(self, key, default=None):
+        value = dict.get(self, key, _MISSING)
+        if value is _MISSING:
+            return [] if default is None else default
+        return list(value) if isinstance(value, list) else [value]
+
+
+class HttpRequest:
+    """the part of Django's HttpRequest expressions read: path, method, headers, META, GET, client IP"""
+
+    def __init__(self, data):
+        data = data if isinstance(data, dict) else {}
+        self.path = str(data.get("path") or "/")
+        self.path_info = self.path
+        self.method = str(data.get("method") or "GET").upper()
+        self.scheme = str(data.get("scheme") or "http")
+        self.headers = HttpHeaders(data.get("headers"))
+        self.client_ip = data.get("client_ip")
+        self.GET = QueryDict(data.get("query") or {})
+        self.user = User(data["user"]) if isinstance(data.get("user"), dict) else None
+        meta = {"REQUEST_METHOD": self.method, "PATH_INFO": self.path, "QUERY_STRING": str(data.get("query_string") or "")}
+        if self.client_ip:
+            meta["REMOTE_ADDR"] = str(self.client_ip)
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            meta[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+        self.META = meta
+        self._data = data
+
+    def get_host(self):
+        return self.headers.get("Host", "")
+
+    def get_full_path(self):
+        query = self.META["QUERY_STRING"]
+        return self.path + ("?" + query if query else "")
+
+    def is_secure(self):
+        return self.scheme == "https"
+
+    def __repr__(self):
+        return "<HttpRequest: %s %r>" % (self.method, self.get_full_path())
+
+
+class PolicyRequest:
+    """authentik.policies.types.PolicyRequest"""
+
+    def __init__(self, data):
+        data = data if isinstance(data, dict) else {}
+        user = data.get("user")
+        self.user = User(user) if isinstance(user, dict) else User({"username": "AnonymousUser", "is_authenticated": False})
+        self.http_request = HttpRequest(data["http_request"]) if isinstance(data.get("http_request"), dict) else None
+        self.obj = Model(data["obj"]) if isinstance(data.get("obj"), dict) else data.get("obj")
+        context = data.get("context")
+        self.context = dict(context) if isinstance(context, dict) else {}
+        if isinstance(self.context.get("pending_user"), dict):
+            self.context["pending_user"] = User(self.context["pending_user"])
+        for key in ("application", "flow_plan"):
+            if isinstance(self.context.get(key), dict):
+                self.context[key] = Model(self.context[key])
+        self.debug = bool(data.get("debug", False))
+
+    def __str__(self):
+        text = "<PolicyRequest user=%s" % (self.user,)
+        if self.obj:
+            text += " obj=%s" % (self.obj,)
+        if self.http_request:
+            text += " http_request=%s" % (self.http_request,)
+        return text + ">"
+
+    __repr__ = __str__
+
+
+class PolicyResult:
+    """what ak_call_policy returns (authentik's PolicyResult: always truthy, read .passing)"""
+
+    def __init__(self, passing, *messages):
+        self.passing = passing
+        self.messages = messages
+        self.raw_result = None
+
+    def __str__(self):
+        if self.messages:
+            return "<PolicyResult passing=%s messages=%s>" % (self.passing, self.messages)
+        return "<PolicyResult passing=%s>" % (self.passing,)
+
+    __repr__ = __str__
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the functions authentik gives every expression
+
+
+def _user_data(user):
+    if isinstance(user, User):
+        return object.__getattribute__(user, "_data")
+    # as authentik: user.all_groups() on something that is no user
+    raise AttributeError("'%s' object has no attribute 'all_groups'" % type(user).__name__)
+
+
+def ak_message(message):
+    run = _current()
+    if len(run.messages) >= MAX_MESSAGES:
+        run.messages_dropped += 1
+        return
+    run.messages.append(_truncate(str(message), MAX_MESSAGE_CHARS))
+
+
+def regex_match(value, regex):
+    return _re.search(regex, value) is not None
+
+
+def regex_replace(value, regex, repl):
+    return _re.sub(regex, repl, value)
+
+
+def list_flatten(value):
+    if isinstance(value, list):
+        if len(value) < 1:
+            return None
+        return value[0]
+    return value
+
+
+def slugify(value, allow_unicode=False):
+    """Django's slugify"""
+    value = str(value)
+    if allow_unicode:
+        value = _unicodedata.normalize("NFKC", value)
+    else:
+        value = _unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    value = _re.sub(r"[^\w\s-]", "", value.lower())
+    return _re.sub(r"[-\s]+", "-", value).strip("-_")
+
+
+def ak_is_group_member(user, **group_filters):
+    return bool(_host("ak_is_group_member", _user_data(user), group_filters))
+
+
+def ak_user_by(**filters):
+    found = _host("ak_user_by", filters)
+    return User(found) if isinstance(found, dict) else None
+
+
+def ak_user_has_authenticator(user, device_type=None):
+    return bool(_host("ak_user_has_authenticator", _user_data(user), device_type))
+
+
+def ak_call_policy(name, **kwargs):
+    answer = _host("ak_call_policy", name, kwargs)
+    answer = answer if isinstance(answer, dict) else {}
+    result = PolicyResult(bool(answer.get("passing")), *[str(m) for m in (answer.get("messages") or [])])
+    result.raw_result = answer.get("raw_result")
+    return result
+
+
+def ak_create_event(action, **kwargs):
+    _host("ak_create_event", action, kwargs)
+
+
+def _unavailable(name, why):
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("%s is not available in Keystage: %s" % (name, why))
+
+    refuse.__name__ = name
+    return refuse
+
+
+class _Unavailable:
+    def __init__(self, name, why):
+        self._why = "%s is not available in Keystage: %s" % (name, why)
+
+    def __getattr__(self, name):
+        raise NotImplementedError(self._why)
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError(self._why)
+
+    def __repr__(self):
+        return "<unavailable: %s>" % self._why
+
+
+class _Logger:
+    """ak_logger, authentik's structlog logger: each call is collected as {event, level, attributes}"""
+
+    def __init__(self, bound=None):
+        self._bound = dict(bound or {})
+
+    def bind(self, **kwargs):
+        return _Logger({**self._bound, **kwargs})
+
+    def new(self, **kwargs):
+        return _Logger(kwargs)
+
+    def unbind(self, *keys):
+        return _Logger({k: v for k, v in self._bound.items() if k not in keys})
+
+    try_unbind = unbind
+
+    def _log(self, level, event=None, *args, **kwargs):
+        run = _current()
+        if len(run.logs) >= MAX_LOGS:
+            run.logs_dropped += 1
+            return
+        text = str(event) if event is not None else ""
+        if args:
+            try:
+                text = text % args
+            except (TypeError, ValueError):
+                text = " ".join([text] + [str(a) for a in args])
+        attributes = {**self._bound, **kwargs}
+        if kwargs.pop("exc_info", False) or level == "exception":
+            attributes.pop("exc_info", None)
+            attributes["exception"] = _traceback.format_exc()
+        try:
+            encoded = _to_json(attributes)
+            if len(_json.dumps(encoded)) > MAX_LOG_CHARS:
+                encoded = {"attributes": _truncate(_json.dumps(encoded), MAX_LOG_CHARS)}
+        except Exception:
+            encoded = {"attributes": _short_repr(attributes)}
+        run.logs.append({"event": _truncate(text, MAX_LOG_CHARS), "level": "error" if level == "exception" else level, "attributes": encoded})
+
+    def debug(self, event=None, *args, **kw):
+        self._log("debug", event, *args, **kw)
+
+    def info(self, event=None, *args, **kw):
+        self._log("info", event, *args, **kw)
+
+    msg = info
+
+    def warning(self, event=None, *args, **kw):
+        self._log("warning", event, *args, **kw)
+
+    warn = warning
+
+    def error(self, event=None, *args, **kw):
+        self._log("error", event, *args, **kw)
+
+    def exception(self, event=None, *args, **kw):
+        self._log("exception", event, *args, **kw)
+
+    def critical(self, event=None, *args, **kw):
+        self._log("critical", event, *args, **kw)
+
+    fatal = critical
+
+    def log(self, level, event=None, *args, **kw):
+        names = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
+        self._log(names.get(level, str(level).lower()), event, *args, **kw)
+
+
+ak_logger = _Logger()
+
+
+def _expression_globals():
+    """BaseEvaluator._globals, fresh for each evaluation"""
+    return {
+        "__builtins__": _builtins,
+        "ak_call_policy": ak_call_policy,
+        "ak_create_event": ak_create_event,
+        "ak_create_jwt": _unavailable("ak_create_jwt", "Keystage issues no tokens from expressions"),
+        "ak_create_jwt_raw": _unavailable("ak_create_jwt_raw", "Keystage issues no tokens from expressions"),
+        "ak_is_group_member": ak_is_group_member,
+        "ak_logger": ak_logger,
+        "ak_send_email": _unavailable("ak_send_email", "expressions send no e-mail"),
+        "ak_user_by": ak_user_by,
+        "ak_user_has_authenticator": ak_user_has_authenticator,
+        "ip_address": ip_address,
+        "ip_network": ip_network,
+        "list_flatten": list_flatten,
+        "regex_match": regex_match,
+        "regex_replace": regex_replace,
+        "requests": _Unavailable("requests", "expressions have no network access"),
+        "resolve_dns": _unavailable("resolve_dns", "expressions have no network access"),
+        "reverse_dns": _unavailable("reverse_dns", "expressions have no network access"),
+        "slugify": slugify,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# compile and run
+
+
+def _wrap(expression, names):
+    """BaseEvaluator.wrap_expression"""
+    signature = ",".join(names)
+    full = "def handler(%s):\n" % signature
+    full += _textwrap.indent(expression, "    ")
+    full += "\nresult = handler(%s)" % signature
+    return full
+
+
+_code_cache = {}
+
+
+def _compile(expression, names, filename):
+    key = (expression, names, filename)
+    code = _code_cache.get(key)
+    if code is None:
+        code = compile(_wrap(expression, names), filename, "exec")
+        if len(_code_cache) >= CODE_CACHE_SIZE:
+            _code_cache.pop(next(iter(_code_cache)))
+        _code_cache[key] = code
+    return code
+
+
+def _admin_line(lineno, source):
+    """line N of the wrapped code is line N - 1 of the admin's text (clamped to it)"""
+    lines = max(1, len(source.splitlines()))
+    if not isinstance(lineno, int):
+        return 1
+    return min(max(1, lineno - 1), lines)
+
+
+def _syntax_answer(exc, source):
+    message = str(getattr(exc, "msg", None) or exc)
+    if not source.strip() or "after function definition on line 1" in message:
+        message = "the expression has no statement"
+    else:
+        # a message that names a line ("detected at line 7") names the wrapped code's
+        message = _re.sub(r"\bline (\d+)", lambda m: "line %d" % _admin_line(int(m.group(1)), source), message)
+    column = getattr(exc, "offset", None)
+    answer = {"ok": False, "line": _admin_line(getattr(exc, "lineno", None), source), "message": message}
+    if isinstance(column, int) and getattr(exc, "lineno", 0) and exc.lineno > 1:
+        answer["column"] = max(1, column - 4)
+    return answer
+
+
+def check_syntax(source):
+    """BaseEvaluator.validate: compile the wrapped expression (JSON answer)"""
+    try:
+        compile(_wrap(source, POLICY_NAMES), "<expression>", "exec")
+        return _json.dumps({"ok": True})
+    except (SyntaxError, ValueError) as exc:
+        return _json.dumps(_syntax_answer(exc, source))
+
+
+def _error_answer(exc, source, filename):
+    """the traceback as authentik keeps it (without the evaluator's own frame), with the admin's line numbers"""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    lines = source.splitlines()
+    frames = []
+    for frame in _traceback.extract_tb(tb):
+        if frame.filename == filename and frame.name == "<module>":
+            continue  # the wrapper's call of handler()
+        if frame.filename == filename:
+            lineno = _admin_line(frame.lineno, source)
+            text = lines[lineno - 1].strip() if lineno - 1 < len(lines) else ""
+            frames.append(_traceback.FrameSummary(filename, lineno, frame.name, lookup_line=False, line=text))
+        else:
+            frames.append(frame)
+    if isinstance(exc, SyntaxError) and getattr(exc, "filename", None) == filename:
+        exc.lineno = _admin_line(exc.lineno, source)
+        exc.text = lines[exc.lineno - 1] if exc.lineno - 1 < len(lines) else exc.text
+        exc.offset = None
+        exc.end_lineno = None
+        exc.end_offset = None
+    last = "".join(_traceback.format_exception_only(type(exc), exc)).strip().splitlines()
+    error = last[-1] if last else type(exc).__name__
+    if isinstance(exc, SyntaxError):
+        error = "%s: %s (line %s)" % (type(exc).__name__, exc.msg, exc.lineno)
+    text = "Traceback (most recent call last):\n" + "".join(_traceback.StackSummary.from_list(frames).format())
+    text += "\n".join(last)
+    return {
+        "ok": False,
+        "kind": "memory" if isinstance(exc, MemoryError) else "exception",
+        "error": _truncate(error, MAX_MESSAGE_CHARS),
+        "exception": {"type": type(exc).__name__, "message": _truncate(str(exc), MAX_MESSAGE_CHARS)},
+        "traceback": _truncate(text, 20000),
+    }
+
+
+def _names_of(globals_):
+    for name in globals_:
+        if not (isinstance(name, str) and name.isidentifier() and not _keyword.iskeyword(name)):
+            raise ValueError("global %r is no Python identifier" % (name,))
+
+
+def evaluate(job_json):
+    """one evaluation: {source, globals, host, filename} -> JSON answer (never raises, save for MemoryError while
+    answering, which the worker reports itself)"""
+    global _run
+    job = _json.loads(job_json)
+    source = job["source"]
+    filename = job.get("filename") or "PolicyEvaluator"
+    _run = run = _Run(job.get("host") or [], filename)
+    try:
+        try:
+            given = job.get("globals") or {}
+            _names_of(given)
+            context = {}
+            for name, value in given.items():
+                context[name] = PolicyRequest(value) if name == "request" else value
+            request = context.get("request")
+            # PolicyEvaluator.__init__ and set_policy_request
+            context.setdefault("ak_message", ak_message)
+            context.setdefault("ak_user_has_authenticator", ak_user_has_authenticator)
+            if isinstance(request, PolicyRequest):
+                context.setdefault("ak_is_sso_flow", request.context.get("is_sso", False))
+                if request.http_request is not None:
+                    context.setdefault("ak_client_ip", ip_address(request.http_request.client_ip or "255.255.255.255"))
+                    context.setdefault("http_request", request.http_request)
+                context.setdefault("context", request.context)
+            names = tuple(context)
+            code = _compile(source, names, filename)
+            scope = dict(context)
+            exec(code, _expression_globals(), scope)
+            result = scope["result"]
+            truthy = bool(result)
+            value = _to_json(result)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from an expression are failures too
+            answer = _error_answer(exc, source, filename)
+        else:
+            answer = {"ok": True, "value": value, "truthy": truthy, "messages": run.messages}
+        if run.messages_dropped:
+            ak_logger.warning("ak_message: %d further messages dropped" % run.messages_dropped)
+        answer["logs"] = run.logs
+        if run.logs_dropped:
+            answer["logs"] = run.logs + [{"event": "%d further log lines dropped" % run.logs_dropped, "level": "warning", "attributes": {}}]
+        try:
+            return _json.dumps(answer, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return _json.dumps({"ok": False, "kind": "exception", "error": "the result cannot be sent: %s" % exc, "logs": []})
+    finally:
+        _run = None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the guard: modules an expression may not import, whoever asks
+
+
+_BLOCKED = ("js", "pyodide", "pyodide_js", "_pyodide", "_pyodide_core", "micropip", "ctypes", "_ctypes", "subprocess",
+            "_posixsubprocess", "socket", "_socket", "select", "selectors", "ssl", "_ssl", "multiprocessing", "_multiprocessing",
+            "urllib.request", "http.client", "http.server", "socketserver", "ftplib", "smtplib", "poplib",
+            "imaplib", "telnetlib", "webbrowser", "pty", "_pyrepl")
+
+
+def _blocked(name):
+    return any(name == b or name.startswith(b + ".") for b in _BLOCKED)
+
+
+class _Guard:
+    """first on sys.meta_path: refuses the JavaScript bridge modules and those that reach processes or the network"""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if _blocked(name):
+            raise ImportError("import of '%s' is not allowed in expressions" % name, name=name)
+        return None
+
+    @classmethod
+    def invalidate_caches(cls):
+        pass
+
+
+def _refuse_process(name):
+    def refused(*args, **kwargs):
+        raise PermissionError("os.%s is not available in expressions" % name)
+
+    refused.__name__ = name
+    return refused
+
+
+def _install(bridge):
+    """run once by the worker: keep the bridge, refuse processes, guard imports, drop the JavaScript modules"""
+    global _host_call
+    _host_call = bridge
+    import os
+    import posix
+    import random
+
+    # a worker started from a snapshot has the snapshot's random state: draw a fresh one (this also makes the
+    # JavaScript side fetch its random source now, before the lock-down)
+    os.urandom(16)
+    random.seed()
+
+    for module in (os, posix):
+        for name in list(vars(module)):
+            if name in ("system", "popen", "fork", "forkpty", "kill", "killpg", "abort", "_exit") or name.startswith(("exec", "spawn", "posix_spawn")):
+                setattr(module, name, _refuse_process(name))
+    _sys.meta_path.insert(0, _Guard)
+    for name in list(_sys.modules):
+        if _blocked(name):
+            del _sys.modules[name]
+    _sys.meta_path[:] = [f for f in _sys.meta_path if type(f).__name__ != "JsFinder"]
+`;
