@@ -24,6 +24,11 @@
  *     rssAfterMiB: process.memoryUsage().rss / 2 ** 20 }); await x.stopExpressions(); })"
  * (figures in MEASURED below).
  */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CONTROL_HEADER_BYTES, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
 
@@ -141,14 +146,39 @@ const HOST_NAMES = new Set([
 ]);
 
 /**
- * the worker: built beside dist/server/main.mjs; from src/ (tsx, tests) worker.ts, through tsx's loader registered in
- * the worker itself (Node 20 applies no --import loader to a worker's entry file)
+ * the worker: built beside dist/server/main.mjs (scripts/build.ts). From src/ (tsx: tests, development) worker.ts is
+ * bundled the same way on first use, into node_modules/.cache/keystage/ (named by its content, so processes share
+ * it), which spares every worker start tsx's loader.
  */
-function workerEntry(): { entry: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./expressions-worker.mjs', import.meta.url), eval: false };
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const worker = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
-  return { entry: `import(${tsx}).then((t) => { t.register(); return import(${worker}); })`, eval: true };
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./expressions-worker.mjs', import.meta.url);
+  return (devWorker ??= bundleDevWorker());
+}
+let devWorker: URL | undefined;
+
+function bundleDevWorker(): URL {
+  const require = createRequire(import.meta.url);
+  const { buildSync } = require('esbuild') as typeof import('esbuild');
+  const out = buildSync({
+    entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = out.outputFiles[0]!.text;
+  const dir = path.join(path.dirname(path.dirname(require.resolve('pyodide/package.json'))), '.cache', 'keystage');
+  const file = path.join(dir, `expressions-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, code);
+    renameSync(partial, file);
+  }
+  return pathToFileURL(file);
 }
 
 const text = (value: unknown, max: number) => {
@@ -189,6 +219,12 @@ function resultOf(answer: string): EvaluateResult {
   return result;
 }
 
+/** what makes a restart quick: the interpreter's memory after loading, and its compiled WebAssembly module */
+interface Start {
+  snapshot: Uint8Array;
+  wasmModule?: object;
+}
+
 interface Job {
   id: number;
   host: ExpressionHost;
@@ -208,7 +244,7 @@ class Session {
   /** what the worker measured of itself once loaded */
   info = { heapBytes: 0, wasmBytes: 0, timings: { loadMs: 0, installMs: 0, lockDownMs: 0 } };
 
-  constructor(options: Required<RuntimeOptions>, snapshot: Uint8Array | undefined, onSnapshot: (bytes: Uint8Array) => void) {
+  constructor(options: Required<RuntimeOptions>, start: Start | undefined, onStart: (start: Start) => void) {
     const control = new SharedArrayBuffer(CONTROL_HEADER_BYTES + MAX_CALL_ANSWER_BYTES);
     this.control = new Int32Array(control, 0, 2);
     this.bytes = new Uint8Array(control, CONTROL_HEADER_BYTES);
@@ -217,11 +253,10 @@ class Session {
       memoryLimitBytes: options.memoryLimitMb * 2 ** 20,
       maxCallChars: MAX_CALL_CHARS,
       maxAnswerChars: MAX_ANSWER_CHARS,
-      snapshot,
+      snapshot: start?.snapshot,
+      wasmModule: start?.wasmModule,
     };
-    const where = workerEntry();
-    this.worker = new Worker(where.entry, {
-      eval: where.eval,
+    this.worker = new Worker(workerEntry(), {
       workerData: setup,
       // the worker gets no environment (Keystage's holds its secrets), no inherited flags, and its output goes nowhere
       env: {},
@@ -253,7 +288,7 @@ class Session {
             this.info = { heapBytes: m.heapBytes, wasmBytes: m.wasmBytes, timings: m.timings };
             resolve();
           }
-        } else if (m.type === 'snapshot') onSnapshot(m.bytes);
+        } else if (m.type === 'snapshot') onStart({ snapshot: m.bytes, wasmModule: m.wasmModule });
         else if (m.type === 'failed') fail(new Error(`the Python runtime did not load: ${m.error.split('\n')[0]}`));
         else if (m.type === 'call') void this.call(m.name, m.args);
         else if (m.type === 'answer' && this.job?.id === m.id) this.job.settle(m.answer, m.fatal === true);
@@ -342,8 +377,8 @@ export class ExpressionRuntime {
   private session: Session | undefined;
   private starting: Promise<Session> | undefined;
   private failed: { at: number; error: string } | undefined;
-  /** pyodide's memory right after its first load here, so that restarts skip CPython's start-up (~30 MiB) */
-  private snapshot: Uint8Array | undefined;
+  /** pyodide's memory right after its first load here and its compiled module: restarts skip CPython's start-up and the compilation (~30 MiB, the code being shared with the worker) */
+  private quickStart: Start | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   /** how many workers were started (a test reads it to see a restart) */
@@ -357,19 +392,17 @@ export class ExpressionRuntime {
     if (this.session && !this.session.dead) return this.session;
     if (this.failed && Date.now() - this.failed.at < this.options.retryAfterMs) throw new Error(this.failed.error);
     this.starting ??= (async () => {
-      this.starts++;
-      const fromSnapshot = this.snapshot;
-      const s = new Session(this.options, fromSnapshot, (bytes) => {
-        if (this.options.snapshot) this.snapshot = bytes;
-      });
       try {
-        await s.ready;
+        const s = await this.start().catch((e) => {
+          // a start from the snapshot that failed: once more from scratch
+          if (!this.quickStart) throw e;
+          this.quickStart = undefined;
+          return this.start();
+        });
         this.failed = undefined;
         this.session = s;
         return s;
       } catch (e) {
-        // a start from a snapshot that failed: the next one loads from scratch
-        if (fromSnapshot && this.snapshot === fromSnapshot) this.snapshot = undefined;
         this.failed = { at: Date.now(), error: (e as Error).message };
         throw e;
       } finally {
@@ -377,6 +410,15 @@ export class ExpressionRuntime {
       }
     })();
     return this.starting;
+  }
+
+  private async start(): Promise<Session> {
+    this.starts++;
+    const s = new Session(this.options, this.quickStart, (start) => {
+      if (this.options.snapshot) this.quickStart = start;
+    });
+    await s.ready;
+    return s;
   }
 
   /** runs `work` after everything queued before it */

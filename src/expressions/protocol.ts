@@ -15,6 +15,8 @@ export interface WorkerSetup {
    * skips CPython's start-up. Without it the worker loads from scratch and sends one (`snapshot`).
    */
   snapshot?: Uint8Array;
+  /** pyodide's compiled WebAssembly module (a WebAssembly.Module) from an earlier worker: no compiling again */
+  wasmModule?: object;
 }
 
 /** Keystage → worker */
@@ -28,11 +30,12 @@ export type FromWorker =
       selfCheck: string[];
       heapBytes: number;
       wasmBytes: number;
+      /** pyodide loaded, the runtime installed (and warmed up), the lock-down */
       timings: { loadMs: number; installMs: number; lockDownMs: number };
     }
   | { type: 'failed'; error: string }
   /** the interpreter's memory right after loading, before anything else ran in it (for the next workers) */
-  | { type: 'snapshot'; bytes: Uint8Array }
+  | { type: 'snapshot'; bytes: Uint8Array; wasmModule?: object }
   /** a host call: Python is blocked until the answer is in the control buffer */
   | { type: 'call'; name: string; args: string }
   /** the answer (JSON text) to evaluate or check; `fatal`: the interpreter cannot be used again */

@@ -863,6 +863,7 @@ def evaluate(job_json):
     source = job["source"]
     filename = job.get("filename") or "PolicyEvaluator"
     _run = run = _Run(job.get("host") or [], filename)
+    _reassert()
     try:
         try:
             given = job.get("globals") or {}
@@ -932,12 +933,45 @@ class _Guard:
         pass
 
 
+class _Discard:
+    """sys.stdout and sys.stderr: whatever is written is dropped"""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text):
+        return len(text)
+
+    def writelines(self, lines):
+        pass
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
 def _refuse_process(name):
     def refused(*args, **kwargs):
         raise PermissionError("os.%s is not available in expressions" % name)
 
     refused.__name__ = name
     return refused
+
+
+def _reassert():
+    """before each evaluation: what an earlier expression may have undone (the guard first on sys.meta_path, no
+    bridge module imported, output dropped). The worker's JavaScript holds whatever this does not. (Not before
+    _install: the warm-up before pyodide's snapshot needs pyodide's modules where they are.)"""
+    if _host_call is None:
+        return
+    if not _sys.meta_path or _sys.meta_path[0] is not _Guard:
+        _sys.meta_path[:] = [_Guard] + [f for f in _sys.meta_path if f is not _Guard]
+    for name in [m for m in _sys.modules if _blocked(m)]:
+        del _sys.modules[name]
+    if not isinstance(_sys.stdout, _Discard) or not isinstance(_sys.stderr, _Discard):
+        _sys.stdout = _sys.stderr = _Discard()
 
 
 def _install(bridge):
@@ -952,6 +986,8 @@ def _install(bridge):
     # JavaScript side fetch its random source now, before the lock-down)
     os.urandom(16)
     random.seed()
+    # print() and tracebacks written to stderr go nowhere, without crossing into JavaScript
+    _sys.stdout = _sys.stderr = _Discard()
 
     for module in (os, posix):
         for name in list(vars(module)):

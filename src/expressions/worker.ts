@@ -41,7 +41,12 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 // 1. the memory cap, before any WebAssembly memory exists
 type Memory = { buffer: ArrayBuffer; grow(delta: number): number };
-const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: { prototype: Memory } } }).WebAssembly;
+type Wasm = {
+  Memory: { prototype: Memory };
+  instantiate(source: unknown, imports: unknown): Promise<{ instance: unknown; module: object } | object>;
+};
+const Wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
+const { Memory } = Wasm;
 const grow = Memory.prototype.grow;
 const limit = setup.memoryLimitBytes;
 Object.defineProperty(Memory.prototype, 'grow', {
@@ -52,6 +57,17 @@ Object.defineProperty(Memory.prototype, 'grow', {
   writable: false,
   configurable: false,
 });
+
+// pyodide's one instantiation: from the module an earlier worker compiled, when Keystage has it
+const instantiate = Wasm.instantiate;
+let compiled: object | undefined;
+Wasm.instantiate = async function once(source: unknown, imports: unknown) {
+  Wasm.instantiate = instantiate;
+  if (setup.wasmModule) return { instance: await instantiate.call(Wasm, setup.wasmModule, imports), module: setup.wasmModule };
+  const result = (await instantiate.call(Wasm, source, imports)) as { instance: unknown; module: object };
+  compiled = result.module;
+  return result;
+};
 
 /** the bridge Python calls: posts the call, blocks until Keystage answers (JSON text) */
 function bridge(name: unknown, args: unknown): string {
@@ -129,7 +145,22 @@ const HARMLESS = new Set([
 /** 4. the lock-down (see the header) */
 function lockDown(py: Record<string, any>, require: NodeJS.Require) {
   // pyodide's own ways to mount host directories, load packages or run JavaScript
-  for (const key of Object.keys(py)) if (typeof py[key] === 'function') py[key] = refuse(`pyodide.${key}`);
+  // (its methods are non-enumerable class statics; its objects FS, _module and _api are pyodide's working parts)
+  for (const key of Reflect.ownKeys(py)) {
+    const d = Object.getOwnPropertyDescriptor(py, key)!;
+    if (d.get || d.set || typeof d.value === 'function') {
+      const stub = { value: refuse(`pyodide.${String(key)}`), writable: false, configurable: false };
+      if (d.configurable) Object.defineProperty(py, key, stub);
+      else if (d.writable) py[key as string] = stub.value;
+    }
+  }
+  // … and its internal ones that load files, packages, libraries or sockets (the rest runs the interpreter)
+  for (const key of ['install', 'loadBinaryFile', 'loadDynlib', 'initializeNodeSockFS', 'makeSnapshot', 'restoreSnapshot']) {
+    if (py._api && typeof py._api[key] === 'function') py._api[key] = refuse(`pyodide._api.${key}`);
+  }
+  for (const key of ['loadDynamicLibrary', 'loadWebAssemblyModule', 'loadSideModule']) {
+    if (py._module && typeof py._module[key] === 'function') py._module[key] = refuse(`pyodide._module.${key}`);
+  }
   const FS = py.FS ?? py._module?.FS;
   if (FS) {
     for (const fs of ['NODEFS', 'NODERAWFS', 'PROXYFS', 'WORKERFS', 'IDBFS']) delete FS.filesystems?.[fs];
@@ -336,8 +367,12 @@ try {
     py.runPython(RUNTIME_PY, { filename: 'keystage_runtime' });
     py.runPython(WARM_UP);
     const bytes = py.makeMemorySnapshot() as Uint8Array;
-    port.postMessage({ type: 'snapshot', bytes } satisfies FromWorker, [bytes.buffer as ArrayBuffer]);
+    port.postMessage({ type: 'snapshot', bytes, wasmModule: compiled } satisfies FromWorker, [bytes.buffer as ArrayBuffer]);
   }
+  // (the JavaScript side of output, should Python's sys.stdout be put back: bytes counted, not decoded)
+  const drop = { write: (bytes: Uint8Array) => bytes.length };
+  py.setStdout(drop);
+  py.setStderr(drop);
   const g = py.globals;
   py.runPython('_install')(bridge);
   const ev = g.get('evaluate');
