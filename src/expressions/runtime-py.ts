@@ -915,8 +915,18 @@ _BLOCKED = ("js", "pyodide", "pyodide_js", "_pyodide", "_pyodide_core", "micropi
             "imaplib", "telnetlib", "webbrowser", "pty", "_pyrepl")
 
 
+_BLOCKED_SET = frozenset(_BLOCKED)
+
+
 def _blocked(name):
-    return any(name == b or name.startswith(b + ".") for b in _BLOCKED)
+    if name in _BLOCKED_SET:
+        return True
+    dot = name.find(".")
+    while dot != -1:
+        if name[:dot] in _BLOCKED_SET:
+            return True
+        dot = name.find(".", dot + 1)
+    return False
 
 
 class _Guard:
@@ -960,6 +970,9 @@ def _refuse_process(name):
     return refused
 
 
+_seen_modules = frozenset()  # the modules _reassert found allowed (only new ones are looked at)
+
+
 def _reassert():
     """before each evaluation: what an earlier expression may have undone (the guard first on sys.meta_path, no
     bridge module imported, output dropped). The worker's JavaScript holds whatever this does not. (Not before
@@ -968,8 +981,10 @@ def _reassert():
         return
     if not _sys.meta_path or _sys.meta_path[0] is not _Guard:
         _sys.meta_path[:] = [_Guard] + [f for f in _sys.meta_path if f is not _Guard]
-    for name in [m for m in _sys.modules if _blocked(m)]:
+    global _seen_modules
+    for name in [m for m in _sys.modules.keys() - _seen_modules if _blocked(m)]:
         del _sys.modules[name]
+    _seen_modules = frozenset(_sys.modules)
     if not isinstance(_sys.stdout, _Discard) or not isinstance(_sys.stderr, _Discard):
         _sys.stdout = _sys.stderr = _Discard()
 
