@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import type { Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { SERVER_BUILD, serverEntries } from './server-build.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const web = path.join(root, 'dist', 'web');
@@ -49,19 +50,7 @@ await Promise.all([
     logLevel: 'warning',
     plugins: [stageViews],
   }),
-  build({
-    // the server, and the expression runtime's worker beside it (src/expressions/index.ts starts it from there)
-    entryPoints: { main: path.join(root, 'src/main.ts'), 'expressions-worker': path.join(root, 'src/expressions/worker.ts') },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    outdir: path.join(root, 'dist', 'server'),
-    outExtension: { '.js': '.mjs' },
-    logLevel: 'warning',
-  }),
+  build({ ...SERVER_BUILD, entryPoints: serverEntries(root), outdir: path.join(root, 'dist', 'server') }),
 ]);
 copyFileSync(path.join(root, 'web/shared/keystage.css'), path.join(web, 'keystage.css'));
 console.log('built dist/web and dist/server');
