@@ -11,6 +11,8 @@
  *    what the app wiring (src/server.ts) imports.
  * 4. Server code does not import the browser tree (web/), and the browser tree imports from src/ only a stage's
  *    browser view, its challenge.ts, and the engine's challenge-types.ts (types and schemas, no server code).
+ * 5. The expression runtime (src/expressions/) is shared by whoever runs authentik's Python (expression policies,
+ *    property mappings): like a domain it imports no plug-in, and neither flows, policies nor providers — they call it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,7 +38,7 @@ function pluginOf(file: string): { kind: string; folder: string } | undefined {
   return m && m[2] !== 'devices-api' ? { kind: m[1]!, folder: `src/${m[1]}/${m[2]}` } : undefined;
 }
 
-const DOMAINS = ['users', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db'].map((d) => `src/${d}/`);
+const DOMAINS = ['users', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map((d) => `src/${d}/`);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,
   /^src\/flows\/engine\/challenge-types\.ts$/,
@@ -53,6 +55,8 @@ function broken(from: string, to: string): string | undefined {
   if (b && (!a || a.folder !== b.folder) && a?.kind === b.kind && !to.endsWith('/index.ts') && !schemas)
     return `another ${b.kind === 'stages' ? 'stage' : 'device class'} is reached through its index.ts`;
   if (DOMAINS.some((d) => from.startsWith(d)) && b) return 'domains and conventions do not import plug-ins';
+  if (from.startsWith('src/expressions/') && /^src\/(flows|policies|providers)\//.test(to))
+    return 'the expression runtime is called by flows, policies and providers, it does not call them';
   if (from.startsWith('src/') && !/^src\/stages\/[^/]+\/ui\.ts$/.test(from) && to.startsWith('web/'))
     return 'server code does not import the browser tree';
   if (from.startsWith('web/') && to.startsWith('src/') && !BROWSER_MAY_IMPORT.some((re) => re.test(to)))
