@@ -136,6 +136,8 @@ export const MAX_MESSAGES = 100;
 export const MAX_MESSAGE_CHARS = 2000;
 export const MAX_LOGS = 101;
 const CHECK_TIMEOUT_MS = 5000;
+const RSS_WATCH_MS = 50;
+const RSS_MARGIN_MB = 128;
 const HOST_NAMES = new Set([
   'ak_user_by',
   'ak_is_group_member',
@@ -241,10 +243,13 @@ class Session {
   private readonly encoder = new TextEncoder();
   job: Job | undefined;
   dead = false;
+  /** how much the process may grow while an expression runs: both caps and a margin */
+  private readonly rssBudget: number;
   /** what the worker measured of itself once loaded */
   info = { heapBytes: 0, wasmBytes: 0, timings: { loadMs: 0, installMs: 0, lockDownMs: 0 } };
 
   constructor(options: Required<RuntimeOptions>, start: Start | undefined, onStart: (start: Start) => void) {
+    this.rssBudget = (options.memoryLimitMb + options.heapLimitMb + RSS_MARGIN_MB) * 2 ** 20;
     const control = new SharedArrayBuffer(CONTROL_HEADER_BYTES + MAX_CALL_ANSWER_BYTES);
     this.control = new Int32Array(control, 0, 2);
     this.bytes = new Uint8Array(control, CONTROL_HEADER_BYTES);
@@ -344,18 +349,35 @@ class Session {
   /** sends one request; resolves with the worker's answer, or a timeout (after which this session is dead) */
   run(message: ToWorker, host: ExpressionHost, timeoutMs: number): Promise<{ answer: string; timedOut: boolean }> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.kill();
+      const done = () => {
+        clearTimeout(timer);
+        clearInterval(watch);
         this.job = undefined;
+      };
+      const timer = setTimeout(() => {
+        done();
+        this.kill();
         resolve({ answer: '', timedOut: true });
       }, timeoutMs);
+      // the backstop for memory neither cap sees (buffers JavaScript allocates outside the V8 heap, should an
+      // expression reach pyodide's JavaScript side): the process may not grow by more than both caps and a margin
+      // while the expression runs
+      const base = process.memoryUsage.rss();
+      const watch = setInterval(() => {
+        if (process.memoryUsage.rss() - base <= this.rssBudget) return;
+        done();
+        this.kill();
+        resolve({
+          answer: JSON.stringify({ ok: false, kind: 'memory', error: 'MemoryError: the expression used too much memory' }),
+          timedOut: false,
+        });
+      }, RSS_WATCH_MS);
       this.job = {
         id: message.id,
         host,
         calls: 0,
         settle: (answer, fatal) => {
-          clearTimeout(timer);
-          this.job = undefined;
+          done();
           if (fatal) this.kill();
           resolve({ answer, timedOut: false });
         },

@@ -1012,5 +1012,11 @@ def _install(bridge):
     for name in list(_sys.modules):
         if _blocked(name):
             del _sys.modules[name]
+    # pyodide's finder for the JavaScript modules: dropped, and emptied (it holds the js and pyodide_js proxies)
+    for finder in [f for f in _sys.meta_path if type(f).__name__ == "JsFinder"]:
+        try:
+            finder.jsproxies.clear()
+        except Exception:
+            pass
     _sys.meta_path[:] = [f for f in _sys.meta_path if type(f).__name__ != "JsFinder"]
 `;

@@ -133,6 +133,23 @@ describe('memory', () => {
     assert.equal(failure(await run('return len(bytearray(2**30))')).kind, 'memory');
     await stillFine();
   });
+
+  it('buffers made on the JavaScript side (pyodide.ffi.to_js, reached past the guard) are cut off by the process watch', async () => {
+    const source = [
+      'import gc',
+      'ffi = [o for o in gc.get_objects() if type(o).__name__ == "module" and o.__name__ == "pyodide.ffi"][0]',
+      'keep = []',
+      'b = b"x" * 50_000_000',
+      'while True:',
+      '    keep.append(ffi.to_js(b))',
+    ].join('\n');
+    const before = process.memoryUsage.rss();
+    const r = failure(await run(source, { timeoutMs: 60_000 }));
+    assert.equal(r.kind, 'memory');
+    assert.match(r.error, /too much memory/);
+    await stillFine();
+    assert.ok(process.memoryUsage.rss() - before < 256 * 2 ** 20, 'the memory was given back');
+  });
 });
 
 describe('recursion', () => {
