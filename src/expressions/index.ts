@@ -16,13 +16,25 @@
  *
  * What the worker refuses and how (worker.ts), what Python sees (runtime-py.ts): see there and README's "Expressions".
  *
- * Measured on the 2-core development machine (Node 20), with nothing else loaded, by
- *   node --import tsx -e "import('./src/expressions/index.ts').then(async (x) => { const r0 = process.memoryUsage().rss;
- *     let t = performance.now(); await x.evaluate({ source: 'return 1' }); const first = performance.now() - t;
+ * Measured on the 2-core development machine (Node 20, other work running: load average 3.7), from the repository:
+ *   node --import tsx --input-type=module -e "
+ *     const x = await import('./src/expressions/index.ts'); const mib = (b) => Math.round(b / 2 ** 20);
+ *     const rss0 = process.memoryUsage.rss(); let t = performance.now(); await x.evaluate({ source: 'return 1' });
+ *     const firstMs = Math.round(performance.now() - t); const rss1 = process.memoryUsage.rss();
  *     t = performance.now(); for (let i = 0; i < 1000; i++) await x.evaluate({ source: 'return 1' });
- *     console.log({ first, perCallMs: (performance.now() - t) / 1000, rssBeforeMiB: r0 / 2 ** 20,
- *     rssAfterMiB: process.memoryUsage().rss / 2 ** 20 }); await x.stopExpressions(); })"
- * (figures in MEASURED below).
+ *     const perCallMs = ((performance.now() - t) / 1000).toFixed(3);
+ *     await x.evaluate({ source: 'while True: pass', timeoutMs: 100 });
+ *     t = performance.now(); await x.evaluate({ source: 'return 1' }); const restartMs = Math.round(performance.now() - t);
+ *     console.log({ firstMs, perCallMs, restartMs, rssBeforeMiB: mib(rss0), rssAfterMiB: mib(rss1) });
+ *     await x.stopExpressions();"
+ * - time to the first result: 3.9–5.2 s (worker start, pyodide load, runtime, snapshot, lock-down); the same entry
+ *   bundled as dist/server/main.mjs is: 3.6–4.0 s;
+ * - per trivial evaluation (`return 1`, a round trip to the worker): 0.23–0.45 ms (bundled: 0.26–0.31 ms; with a
+ *   `request` and `ak_client_ip in ip_network(...)`: 0.28–0.38 ms);
+ * - a restart after a kill, from the snapshot and the compiled module: 0.85–1.35 s (from scratch: about as the first);
+ * - process RSS: 72 → 235–253 MiB under tsx, 43 → 199–223 MiB bundled (about +160 MiB: the interpreter's 30 MiB of
+ *   WebAssembly memory, its compiled code, the worker's V8 heap and isolate, and the 30 MiB snapshot kept here).
+ * Under heavy load (load average 10–15, other test suites running) everything took 3–5 times as long.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -31,13 +43,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CONTROL_HEADER_BYTES, type FromWorker, type ToWorker, type WorkerSetup } from './protocol.js';
-
-/**
- * MEASURED (see the command above): time to the first result 1.9–2.4 s (the worker and pyodide starting, the
- * runtime installed and warmed up, the lock-down), then 0.12 ms per trivial evaluation (`return 1`, a round trip to
- * the worker); process RSS 62 MiB before, 150 MiB after (about +90 MiB: the interpreter's WebAssembly memory, ~30
- * MiB, its compiled code and the worker's own V8 heap).
- */
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

@@ -7,8 +7,10 @@
  *    emscripten's JavaScript `growMemory`);
  * 2. pyodide loads from node_modules (interpreter, standard library; no network), with an empty object as its `js`
  *    module, an empty environment and its output discarded; no host directory is mounted (its file system is an
- *    in-memory one);
- * 3. the Python runtime (runtime-py.ts) is installed with the bridge and warmed up;
+ *    in-memory one). The first worker compiles pyodide's WebAssembly, runs the runtime's Python (runtime-py.ts) and a
+ *    warm-up, and sends Keystage a memory snapshot of that interpreter (before any expression ran in it) with the
+ *    compiled module; later workers start from those (about a second instead of several);
+ * 3. the runtime is installed with the bridge (and a fresh random state), and warmed up again;
  * 4. the lock-down: every Node.js module that reaches the file system, processes, the network, other threads, the
  *    inspector or code loading is emptied (each function replaced by one that throws — pyodide's own closures hold
  *    these very objects: emscripten's `system()` calls child_process.spawnSync, its sockets use `ws` over net/http,
