@@ -119,6 +119,8 @@ export type EvaluateResult =
     };
 
 export type SyntaxResult = { ok: true } | { ok: false; line: number; column?: number; message: string };
+/** checkSyntax's answer: the syntax's verdict, or (`unavailable`) none because the runtime could not start */
+export type CheckResult = SyntaxResult | { ok: false; line: 0; message: string; unavailable: true };
 
 export interface RuntimeOptions {
   /** the interpreter's WebAssembly memory cap; default 256 */
@@ -353,6 +355,11 @@ class Session {
 
   /** sends one request; resolves with the worker's answer, or a timeout (after which this session is dead) */
   run(message: ToWorker, host: ExpressionHost, timeoutMs: number): Promise<{ answer: string; timedOut: boolean }> {
+    if (this.dead)
+      return Promise.resolve({
+        answer: JSON.stringify({ ok: false, kind: 'exception', error: 'the interpreter stopped' }),
+        timedOut: false,
+      });
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -456,56 +463,72 @@ export class ExpressionRuntime {
   }
 
   evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
-    return this.queued(async (): Promise<EvaluateResult> => {
-      let session: Session;
-      try {
-        session = await this.live();
-      } catch (e) {
-        return { ok: false, kind: 'unavailable', error: text((e as Error).message, MAX_MESSAGE_CHARS), logs: [] };
-      }
-      const host = options.host ?? {};
-      const timeoutMs = options.timeoutMs ?? 30_000;
-      let job: string;
-      try {
-        job = JSON.stringify({
-          source: String(options.source),
-          globals: options.globals ?? {},
-          host: Object.keys(host).filter((k) => HOST_NAMES.has(k) && typeof (host as Record<string, unknown>)[k] === 'function'),
-          filename: options.filename ?? 'PolicyEvaluator',
-        });
-      } catch (e) {
-        return { ok: false, kind: 'exception', error: `the globals are no JSON: ${(e as Error).message}`, logs: [] };
-      }
-      const { answer, timedOut } = await session.run({ type: 'evaluate', id: this.nextId++, job }, host, timeoutMs);
-      if (timedOut) return { ok: false, kind: 'timeout', error: `the expression did not finish within ${timeoutMs} ms`, logs: [] };
-      const result = resultOf(answer);
-      // WebAssembly memory never shrinks: a worker that reached its cap is replaced to give the memory back
-      if (!result.ok && result.kind === 'memory') session.kill();
-      return result;
-    });
+    return this.queued(() => this.evaluateNow(options)).catch(
+      (e): EvaluateResult => ({
+        ok: false,
+        kind: 'exception',
+        error: text(`the runtime failed: ${(e as Error)?.message ?? e}`, MAX_MESSAGE_CHARS),
+        logs: [],
+      }),
+    );
   }
 
-  checkSyntax(source: string): Promise<SyntaxResult | { ok: false; line: 0; message: string; unavailable: true }> {
-    return this.queued(async () => {
-      let session: Session;
-      try {
-        session = await this.live();
-      } catch (e) {
-        return { ok: false as const, line: 0 as const, message: text((e as Error).message, MAX_MESSAGE_CHARS), unavailable: true as const };
-      }
-      const { answer, timedOut } = await session.run({ type: 'check', id: this.nextId++, source: String(source) }, {}, CHECK_TIMEOUT_MS);
-      let a: unknown;
-      try {
-        a = timedOut ? undefined : JSON.parse(answer);
-      } catch {}
-      if (isObject(a) && a.ok === true) return { ok: true as const };
-      if (isObject(a) && typeof a.line === 'number' && typeof a.message === 'string') {
-        const r: SyntaxResult = { ok: false, line: a.line, message: text(a.message, MAX_MESSAGE_CHARS) };
-        if (typeof a.column === 'number') r.column = a.column;
-        return r;
-      }
-      return { ok: false as const, line: 0 as const, message: 'the syntax could not be checked', unavailable: true as const };
-    });
+  private async evaluateNow(options: EvaluateOptions): Promise<EvaluateResult> {
+    let session: Session;
+    try {
+      session = await this.live();
+    } catch (e) {
+      return { ok: false, kind: 'unavailable', error: text((e as Error).message, MAX_MESSAGE_CHARS), logs: [] };
+    }
+    const host = options.host ?? {};
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let job: string;
+    try {
+      job = JSON.stringify({
+        source: String(options.source),
+        globals: options.globals ?? {},
+        host: Object.keys(host).filter((k) => HOST_NAMES.has(k) && typeof (host as Record<string, unknown>)[k] === 'function'),
+        filename: options.filename ?? 'PolicyEvaluator',
+      });
+    } catch (e) {
+      return { ok: false, kind: 'exception', error: `the globals are no JSON: ${(e as Error).message}`, logs: [] };
+    }
+    const { answer, timedOut } = await session.run({ type: 'evaluate', id: this.nextId++, job }, host, timeoutMs);
+    if (timedOut) return { ok: false, kind: 'timeout', error: `the expression did not finish within ${timeoutMs} ms`, logs: [] };
+    const result = resultOf(answer);
+    // WebAssembly memory never shrinks: a worker that reached its cap is replaced to give the memory back
+    if (!result.ok && result.kind === 'memory') session.kill();
+    return result;
+  }
+
+  checkSyntax(source: string): Promise<CheckResult> {
+    return this.queued(() => this.checkNow(source)).catch((e) => ({
+      ok: false as const,
+      line: 0 as const,
+      message: text(`the runtime failed: ${(e as Error)?.message ?? e}`, MAX_MESSAGE_CHARS),
+      unavailable: true as const,
+    }));
+  }
+
+  private async checkNow(source: string): Promise<CheckResult> {
+    let session: Session;
+    try {
+      session = await this.live();
+    } catch (e) {
+      return { ok: false as const, line: 0 as const, message: text((e as Error).message, MAX_MESSAGE_CHARS), unavailable: true as const };
+    }
+    const { answer, timedOut } = await session.run({ type: 'check', id: this.nextId++, source: String(source) }, {}, CHECK_TIMEOUT_MS);
+    let a: unknown;
+    try {
+      a = timedOut ? undefined : JSON.parse(answer);
+    } catch {}
+    if (isObject(a) && a.ok === true) return { ok: true as const };
+    if (isObject(a) && typeof a.line === 'number' && typeof a.message === 'string') {
+      const r: SyntaxResult = { ok: false, line: a.line, message: text(a.message, MAX_MESSAGE_CHARS) };
+      if (typeof a.column === 'number') r.column = a.column;
+      return r;
+    }
+    return { ok: false as const, line: 0 as const, message: 'the syntax could not be checked', unavailable: true as const };
   }
 
   /** whether a worker is loaded, and what it measured of itself */
@@ -538,7 +561,7 @@ export function evaluate(options: EvaluateOptions): Promise<EvaluateResult> {
  * compiles the expression wrapped as authentik does (a 400 on save with the line): `line` is a line of the admin's
  * text. `unavailable: true` when the runtime could not start (then nothing is known about the syntax).
  */
-export function checkSyntax(source: string) {
+export function checkSyntax(source: string): Promise<CheckResult> {
   return runtime().checkSyntax(source);
 }
 
