@@ -59,16 +59,21 @@ export interface ExpressionHost {
   ak_is_group_member?: (user: JsonObject, filters: JsonObject) => Promise<boolean> | boolean;
   /** `ak_user_has_authenticator(user, device_type=None)` */
   ak_user_has_authenticator?: (user: JsonObject, deviceType: string | null) => Promise<boolean> | boolean;
-  /** `ak_call_policy(name, **kwargs)`: run the named policy with the current request, its context updated with kwargs */
-  ak_call_policy?: (
-    name: string,
-    context: JsonObject,
-  ) => Promise<{ passing: boolean; messages: string[]; raw_result?: Json }> | { passing: boolean; messages: string[]; raw_result?: Json };
+  /**
+   * `ak_call_policy(name, **kwargs)`: the named policy with the current request, its context updated with kwargs.
+   * Answer its result — or, for an expression policy, `{ expression, name }`: its text then runs in this same
+   * evaluation, as authentik runs it (the host cannot evaluate it itself meanwhile: the one worker is busy with the
+   * caller, and a second evaluation would wait behind it until the timeout). Throw for an unknown name.
+   */
+  ak_call_policy?: (name: string, context: JsonObject) => Promise<CalledPolicy> | CalledPolicy;
   /** `ak_create_event(action, **kwargs)` */
   ak_create_event?: (action: string, context: JsonObject) => Promise<void> | void;
   /** `user.ak_groups` (direct) and `user.all_groups()` / `group_attributes()` (indirect too), when the user's data has no `groups` / `all_groups` list */
   user_groups?: (user: JsonObject, indirect: boolean) => Promise<JsonObject[]> | JsonObject[];
 }
+
+/** what the host answers ak_call_policy: a policy's result, or an expression policy's text to run in place */
+export type CalledPolicy = { passing: boolean; messages: string[]; raw_result?: Json } | { expression: string; name?: string };
 
 export interface EvaluateOptions {
   /** the expression as the admin wrote it (the body of authentik's `def handler(...)`) */

@@ -49,6 +49,8 @@ class _Run:
     def __init__(self, host_names, filename):
         self.host_names = frozenset(host_names)
         self.filename = filename
+        self.given = {}  # the globals as given (request as a PolicyRequest): ak_call_policy runs others with them
+        self.depth = 0  # expression policies ak_call_policy is running inside this one
         self.messages = []
         self.messages_dropped = 0
         self.logs = []
@@ -625,12 +627,53 @@ def ak_user_has_authenticator(user, device_type=None):
     return bool(_host("ak_user_has_authenticator", _user_data(user), device_type))
 
 
+MAX_POLICY_DEPTH = 10
+
+
 def ak_call_policy(name, **kwargs):
+    """authentik: the named policy with the current request, its context updated with kwargs. Keystage answers with
+    the result, or, for an expression policy, with its text, which runs here (Keystage cannot run it meanwhile: this
+    interpreter is busy with the caller)"""
     answer = _host("ak_call_policy", name, kwargs)
     answer = answer if isinstance(answer, dict) else {}
+    if isinstance(answer.get("expression"), str):
+        return _call_expression(answer["expression"], str(answer.get("name") or name), kwargs)
     result = PolicyResult(bool(answer.get("passing")), *[str(m) for m in (answer.get("messages") or [])])
     result.raw_result = answer.get("raw_result")
     return result
+
+
+def _call_expression(source, name, kwargs):
+    run = _current()
+    if run.depth >= MAX_POLICY_DEPTH:
+        raise RecursionError("ak_call_policy: policies call each other more than %d deep" % MAX_POLICY_DEPTH)
+    given = dict(run.given)
+    request = given.get("request")
+    if isinstance(request, PolicyRequest):
+        copied = PolicyRequest.__new__(PolicyRequest)
+        copied.__dict__.update(request.__dict__)
+        copied.context = dict(request.context)
+        request = copied
+    else:
+        request = PolicyRequest({})
+    request.context.update(kwargs)
+    given["request"] = request
+    outer = run.messages
+    run.messages = []
+    run.depth += 1
+    try:
+        result = _execute(source, _handler_context(given), name)
+    except MemoryError:
+        raise
+    except Exception as exc:  # as authentik's PolicyProcess: the policy fails with the error as its message
+        failed = PolicyResult(False, str(exc))
+        return failed
+    finally:
+        messages, run.messages = run.messages, outer
+        run.depth -= 1
+    called = PolicyResult(False if result is None else bool(result), *messages)
+    called.raw_result = result
+    return called
 
 
 def ak_create_event(action, **kwargs):
@@ -855,6 +898,29 @@ def _names_of(globals_):
             raise ValueError("global %r is no Python identifier" % (name,))
 
 
+def _handler_context(given):
+    """the handler's arguments: the globals, and what PolicyEvaluator.__init__ and set_policy_request add"""
+    context = dict(given)
+    request = context.get("request")
+    context.setdefault("ak_message", ak_message)
+    context.setdefault("ak_user_has_authenticator", ak_user_has_authenticator)
+    if isinstance(request, PolicyRequest):
+        context.setdefault("ak_is_sso_flow", request.context.get("is_sso", False))
+        if request.http_request is not None:
+            context.setdefault("ak_client_ip", ip_address(request.http_request.client_ip or "255.255.255.255"))
+            context.setdefault("http_request", request.http_request)
+        context.setdefault("context", request.context)
+    return context
+
+
+def _execute(source, context, filename):
+    """BaseEvaluator.evaluate: the wrapped expression, run with authentik's globals; its result"""
+    code = _compile(source, tuple(context), filename)
+    scope = dict(context)
+    exec(code, _expression_globals(), scope)
+    return scope["result"]
+
+
 def evaluate(job_json):
     """one evaluation: {source, globals, host, filename} -> JSON answer (never raises, save for MemoryError while
     answering, which the worker reports itself)"""
@@ -868,24 +934,8 @@ def evaluate(job_json):
         try:
             given = job.get("globals") or {}
             _names_of(given)
-            context = {}
-            for name, value in given.items():
-                context[name] = PolicyRequest(value) if name == "request" else value
-            request = context.get("request")
-            # PolicyEvaluator.__init__ and set_policy_request
-            context.setdefault("ak_message", ak_message)
-            context.setdefault("ak_user_has_authenticator", ak_user_has_authenticator)
-            if isinstance(request, PolicyRequest):
-                context.setdefault("ak_is_sso_flow", request.context.get("is_sso", False))
-                if request.http_request is not None:
-                    context.setdefault("ak_client_ip", ip_address(request.http_request.client_ip or "255.255.255.255"))
-                    context.setdefault("http_request", request.http_request)
-                context.setdefault("context", request.context)
-            names = tuple(context)
-            code = _compile(source, names, filename)
-            scope = dict(context)
-            exec(code, _expression_globals(), scope)
-            result = scope["result"]
+            run.given = {name: PolicyRequest(value) if name == "request" else value for name, value in given.items()}
+            result = _execute(source, _handler_context(run.given), filename)
             truthy = bool(result)
             value = _to_json(result)
         except BaseException as exc:  # SystemExit and KeyboardInterrupt from an expression are failures too

@@ -222,6 +222,39 @@ describe('authentik PolicyEvaluator (policies/expression/tests.py)', () => {
     assert.deepEqual(r.value, [true, 'raw', true, false]);
   });
 
+  it('ak_call_policy of an expression policy: the host answers its text and it runs in place (test_call_policy)', async () => {
+    // authentik's test: the called policy messages the path and passes; the caller messages the path around the
+    // call and then the called policy's messages
+    const policies: Record<string, string> = {
+      inner: 'ak_message(request.http_request.path)\nreturn True',
+      ctx: 'ak_message(request.context["foo"])\nreturn request.context["foo"] == "bar"',
+      broken: 'return 1/0',
+      loop: 'return ak_call_policy("loop").passing',
+    };
+    const host = {
+      ak_call_policy: (name: string) => {
+        if (!(name in policies)) throw new Error(`Policy '${name}' not found.`);
+        return { expression: policies[name]!, name };
+      },
+    };
+    const source = [
+      'ak_message(request.http_request.path)',
+      "res = ak_call_policy('inner')",
+      'ak_message(request.http_request.path)',
+      'for msg in res.messages:',
+      '    ak_message(msg)',
+      "c = ak_call_policy('ctx', foo='bar')",
+      "b = ak_call_policy('broken')",
+      "return [res.passing, res.raw_result, c.passing, list(c.messages), 'foo' in request.context, b.passing, list(b.messages)]",
+    ].join('\n');
+    const r = ok(await run(source, undefined, host));
+    assert.deepEqual(r.messages, ['/', '/', '/']);
+    assert.deepEqual(r.value, [true, true, true, ['bar'], false, false, ['division by zero']]);
+    // policies that call each other without end stop, as a failure of the outermost
+    const loop = ok(await run("return ak_call_policy('loop').passing", undefined, host));
+    assert.equal(loop.value, false);
+  });
+
   it('ak_call_policy without a request object (as when testing a policy)', async () => {
     const host = { ak_call_policy: () => ({ passing: true, messages: ['hi'] }) };
     const r = ok(await run("res = ak_call_policy('x')\nfor m in res.messages:\n    ak_message(m)\nreturn res.passing", {}, host));
