@@ -18,7 +18,9 @@ export type EventAction =
   | 'model_created'
   | 'model_updated'
   | 'model_deleted'
-  | 'email_sent';
+  | 'email_sent'
+  | 'policy_execution'
+  | 'policy_exception';
 
 export interface EventUser {
   pk: number;
