@@ -20,7 +20,8 @@ export type EventAction =
   | 'model_deleted'
   | 'email_sent'
   | 'policy_execution'
-  | 'policy_exception';
+  | 'policy_exception'
+  | 'custom_';
 
 export interface EventUser {
   pk: number;

@@ -150,5 +150,61 @@ for (const dialect of dialects()) {
       assert.equal(mine.length, 1);
       assert.deepEqual(mine[0].context.result, { passing: true, messages: ['dummy'] });
     });
+
+    it('explain: the plan a user would get and why each stage runs or is skipped, with no side effects', async () => {
+      const logged = await dummy(false, { execution_logging: true });
+      const slug = await flowOf(srv, 'pe-explain', [stages.identification, deny, stages.password, stages.login]);
+      const fsbDeny = await bindingOf(srv, slug, deny);
+      const fsbPassword = await bindingOf(srv, slug, stages.password);
+      const ivyPk = (await call(srv, 'GET', '/core/users/?username=ivy')).body.results[0].pk;
+      const bobPk = (await call(srv, 'GET', '/core/users/?username=bob')).body.results[0].pk;
+      await bind(fsbDeny, { user: ivyPk, negate: true });
+      await call(srv, 'PATCH', `/flows/bindings/${fsbPassword}/`, { evaluate_on_plan: true });
+      await bind(fsbPassword, { policy: logged });
+      const eventsBefore = (await call(srv, 'GET', '/events/events/?action=policy_execution')).body.pagination.count;
+
+      const ivy = await call(srv, 'GET', `/flows/instances/${slug}/explain/?user=${ivyPk}`);
+      assert.equal(ivy.status, 200, JSON.stringify(ivy.body));
+      assert.equal(ivy.body.applies, true);
+      const byStage = (b: { stages: { stage: { pk: string } }[] }, pk: string) => b.stages.find((x) => x.stage.pk === pk) as any;
+      const d = byStage(ivy.body, deny);
+      assert.deepEqual([d.planned, d.runs], [true, false]);
+      assert.match(d.reason, /re_evaluate_policies/);
+      assert.deepEqual(
+        d.policies.bindings.map((b: { bound: string; negate: boolean; passing: boolean }) => [b.bound, b.negate, b.passing]),
+        [['user', true, false]],
+      );
+      const p = byStage(ivy.body, stages.password);
+      assert.deepEqual([p.planned, p.runs], [false, false]);
+      assert.match(p.reason, /evaluate_on_plan/);
+      assert.deepEqual(p.policies.messages, ['dummy']);
+      assert.equal(byStage(ivy.body, stages.login).runs, true);
+
+      const bob = (await call(srv, 'GET', `/flows/instances/${slug}/explain/?user=${bobPk}`)).body;
+      assert.equal(byStage(bob, deny).runs, true, 'the deny stage applies to bob');
+
+      // no side effects but the one event recording the question
+      assert.equal((await call(srv, 'GET', '/events/events/?action=policy_execution')).body.pagination.count, eventsBefore);
+      const asked = (await call(srv, 'GET', '/events/events/?action=custom_')).body.results;
+      assert.ok(
+        asked.some(
+          (e: { context: { message?: string; for_user?: { pk: number } } }) =>
+            e.context.message === 'Flow explanation' && e.context.for_user?.pk === bobPk,
+        ),
+      );
+
+      // a flow that does not apply says so, with the flow policies' verdict
+      await bind(await flowPk(slug), { policy: no });
+      const denied = (await call(srv, 'GET', `/flows/instances/${slug}/explain/?user=${bobPk}`)).body;
+      assert.equal(denied.applies, false);
+      assert.deepEqual(denied.messages, ['dummy']);
+      assert.equal(denied.policies.passing, false);
+      assert.ok(denied.stages.every((x: { runs: boolean; reason: string }) => !x.runs && /does not apply/.test(x.reason)));
+
+      assert.deepEqual((await call(srv, 'GET', `/flows/instances/${slug}/explain/`)).body, { user: ['This field is required.'] });
+      assert.deepEqual((await call(srv, 'GET', `/flows/instances/${slug}/explain/?user=999999`)).body, {
+        user: ['Invalid pk "999999" - object does not exist.'],
+      });
+    });
   });
 }

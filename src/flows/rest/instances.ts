@@ -3,6 +3,7 @@ import { targetUsedBy } from '../../policies/base.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
 import type { FastifyRequest } from 'fastify';
 import { startFlow } from '../engine/start.js';
+import { mountExplain } from './explain.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi, apiToRow } from '../../rest/serialize.js';
@@ -225,9 +226,10 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
 const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 export function mountFlows(router: ApiRouter, svc: Services) {
-  const { db, sessions } = svc;
+  const { db } = svc;
   const { load } = mountResource(router, db, flowResource);
   const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
+  mountExplain(router, svc, load);
   router.route(
     '/flows/instances/{slug}/diagram',
     {
