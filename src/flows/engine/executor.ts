@@ -126,8 +126,10 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   for (let step = 0; step < MAX_STEPS; step++) {
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
+    // the person this stage acts for, looked up once for its policies and its own use (again if it changes)
+    const person = personOf(run, plan.context);
     // a binding re-evaluated at run time whose policies no longer pass is skipped (authentik's ReevaluateMarker)
-    if (binding.re_evaluate_policies && !(await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, run.requester.user, run.req))) {
+    if (binding.re_evaluate_policies && !(await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, person, run.req))) {
       plan.bindings.shift();
       run.session.dirty = true;
       continue;
@@ -153,7 +155,7 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       clientIp: run.req.ip,
       query: run.query,
       requestUser: run.requester.user,
-      pendingUser: () => pendingOrLoggedIn(run, plan.context),
+      pendingUser: person,
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
           fsb_uuid: binding.fsb_uuid,
@@ -192,7 +194,19 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   return answer(flowError(run.req.id, 'Too many stages were skipped in one request.'));
 }
 
-/** StageCall.pendingUser: the pending user (a real one), else the logged-in user */
+/**
+ * StageCall.pendingUser for one stage's turn: the pending user (a real one), else the logged-in user — looked up at
+ * most once while the context names the same person
+ */
+function personOf(run: Run, ctx: FlowContext): () => Promise<UsersTable | undefined> {
+  let memo: { id: number | null | undefined; user: Promise<UsersTable | undefined> } | undefined;
+  return () => {
+    const id = ctx.pendingUser ? ctx.pendingUser.id : undefined;
+    if (!memo || memo.id !== id) memo = { id, user: pendingOrLoggedIn(run, ctx) };
+    return memo.user;
+  };
+}
+
 async function pendingOrLoggedIn(run: Run, ctx: FlowContext): Promise<UsersTable | undefined> {
   const p = ctx.pendingUser;
   if (p && !isPlaceholder(p)) return userById(run.svc.db, p.id!);

@@ -159,19 +159,19 @@ export const bindingObject = (r: { fsb_uuid: string; pbm_uuid: string }) => ({
 
 /**
  * A binding with `re_evaluate_policies`, as its stage comes up: do its policies still pass, with the plan as it is
- * now and the pending user (else the logged-in user)? A binding deleted meanwhile has no policies left: it passes.
+ * now and `person` (the pending user, else the logged-in user: the executor's lookup, shared with the stage)? A binding deleted meanwhile has no policies left: it passes.
  */
 export async function stillApplies(
   svc: PlanServices,
   flow: FlowsTable,
   plan: Plan,
   fsbUuid: string,
-  loggedIn: UsersTable | undefined,
+  person: () => Promise<UsersTable | undefined>,
   req: FastifyRequest | undefined,
 ): Promise<boolean> {
   const row = (await flowBindings(svc.db, flow.flow_uuid)).find((r) => r.fsb_uuid === fsbUuid);
   if (!row || !(await svc.policies.hasBindings(row.pbm_uuid))) return true;
-  const u = await policyUserOf(svc.db, plan.context, loggedIn);
+  const u = await person();
   const verdict = await svc.policies.check({
     target: row.pbm_uuid,
     mode: modeOf(row.policy_engine_mode),
