@@ -155,10 +155,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
 
   const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
     const ctx: WriteCtx = { db, caller, mode, req };
-    const selfId = existing
-      ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number)
-      : undefined;
-    const data = await validateBody(def.props, req.body, { mode, db, selfId });
+    const data = await validateBody(def.props, req.body, { mode, db, existing: existing as Record<string, unknown> | undefined });
     if (def.validate) await def.validate(data, ctx, existing);
     const key = await db.transaction().execute(async (tx) => {
       await lockConfigEpoch(tx);
