@@ -48,6 +48,8 @@ export const bindingResource: ResourceDef<Row> = {
             error: [isUuid(v) ? `Select a valid choice. ${v} is not one of the available choices.` : `“${v}” is not a valid UUID.`],
           };
         },
+        schema: { type: 'array', items: { type: 'string', format: 'uuid' } },
+        explode: true,
       },
     },
     search: ['st.name'],
