@@ -195,6 +195,55 @@ for (const dialect of dialects()) {
       });
     });
 
+    it('events: action is a case-insensitive substring; brand_name and the context filters match inside the context JSON', async () => {
+      const events = srv.app.services.events;
+      await events.emit('login_failed', { context: { username: 'ctx-user', reason: 'x' } });
+      await events.emit('model_created', {
+        context: {
+          model: { app: 'authentik_stages_authenticator_totp', model_name: 'totpdevice', pk: 4242, name: 'Phone' },
+          device: { pk: 'dddddddd-0000-4000-8000-000000000001', name: 'Laptop' },
+          authorized_application: { pk: 'aaaaaaaa000040008000000000000002', name: 'App' },
+        },
+      });
+      const stage = (await call(srv, 'POST', '/stages/dummy/', { name: 'ctx-dummy' })).body;
+      const ev = (q: string) => call(srv, 'GET', `/events/events/?page_size=100&${q}`);
+      const actions = (r: { body: { results: { action: string }[] } }) => [...new Set(r.body.results.map((e) => e.action))].sort();
+      const count = async (q: string) => (await ev(q)).body.pagination.count as number;
+
+      assert.deepEqual(actions(await ev('action=login')), ['login_failed'], 'login matches login_failed');
+      assert.deepEqual(actions(await ev('action=LOGIN_F')), ['login_failed']);
+      assert.deepEqual(actions(await ev('action=model_')), ['model_created']);
+      const x = await ev('action=x');
+      assert.equal(x.status, 200, 'any string, not a choice');
+      assert.equal(x.body.pagination.count, 0);
+      assert.equal(await count('action=%25'), 0, '% is not a wildcard');
+      assert.deepEqual(actions(await ev('actions=login_failed')), ['login_failed']);
+
+      // primary keys without their dashes (authentik stores a UUID's hex), and integer pks as numbers
+      const byPk = await ev(`context_model_pk=${stage.pk}`);
+      assert.deepEqual(
+        byPk.body.results.map((e: { context: { model: { name: string } } }) => e.context.model.name),
+        ['ctx-dummy'],
+      );
+      assert.equal(await count(`context_model_pk=${stage.pk.replaceAll('-', '')}`), 1);
+      assert.equal(await count('context_model_pk=4242'), 1);
+      assert.equal(await count('context_model_pk=424'), 0);
+      assert.equal(await count('context_model_name=totpdevice'), 1);
+      assert.equal(await count('context_model_name=TOTPDevice'), 0, 'exact');
+      assert.equal(await count('context_model_name=dummystage'), 1);
+      assert.equal(await count('context_model_app=authentik_stages_authenticator_totp'), 1);
+      assert.equal(await count('context_authorized_app=aaaaaaaa000040008000000000000002'), 1);
+      assert.equal(await count('context_authorized_app=App'), 0);
+      assert.equal(await count('context_device=dddddddd-0000-4000-8000-000000000001'), 1);
+      assert.equal(await count('context_device=dddddddd000040008000000000000001'), 1);
+      assert.equal(await count('context_device=Laptop'), 0);
+      // Keystage records no brand on events (each one's `brand` is {}): a brand name matches none
+      assert.equal(await count('brand_name=authentik'), 0);
+      const all = await count('');
+      assert.equal(await count('brand_name='), all, 'an empty value is no filter');
+      assert.equal(await count('context_model_name='), all);
+    });
+
     it('an API token’s expiry is set by the server on every write; set_key without a key is an empty 400', async () => {
       const created = await call(srv, 'POST', '/core/tokens/', { identifier: 'exp-test', intent: 'api' });
       assert.equal(created.status, 201);
