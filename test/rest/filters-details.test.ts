@@ -244,6 +244,25 @@ for (const dialect of dialects()) {
       assert.equal(await count('context_model_name='), all);
     });
 
+    it('flow bindings’ policies filter: the bindings any of the given policies is bound to; an unknown pk is a 400', async () => {
+      const flow = (await call(srv, 'POST', '/flows/instances/', { name: 'pf', slug: 'pf', title: 'pf', designation: 'authentication' }))
+        .body;
+      const stage = (await call(srv, 'POST', '/stages/dummy/', { name: 'pf-dummy' })).body;
+      const bound = (await call(srv, 'POST', '/flows/bindings/', { target: flow.pk, stage: stage.pk, order: 0 })).body;
+      await call(srv, 'POST', '/flows/bindings/', { target: flow.pk, stage: stage.pk, order: 1 });
+      const policy = (await call(srv, 'POST', '/policies/dummy/', { name: 'pf-bound', result: true, wait_min: 0, wait_max: 0 })).body;
+      const idle = (await call(srv, 'POST', '/policies/dummy/', { name: 'pf-idle', result: true, wait_min: 0, wait_max: 0 })).body;
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: bound.pk, order: 0, policy: policy.pk })).status, 201);
+      const pks = async (q: string) =>
+        (await call(srv, 'GET', `/flows/bindings/?target=${flow.pk}&${q}`)).body.results.map((b: { pk: string }) => b.pk);
+      assert.deepEqual(await pks(`policies=${policy.pk}`), [bound.pk]);
+      assert.deepEqual(await pks(`policies=${idle.pk}`), []);
+      assert.deepEqual(await pks(`policies=${idle.pk}&policies=${policy.pk}`), [bound.pk]);
+      const missing = '00000000-0000-4000-8000-000000000000';
+      const r = await call(srv, 'GET', `/flows/bindings/?policies=${missing}`);
+      assert.deepEqual(r.body, { policies: [`Select a valid choice. ${missing} is not one of the available choices.`] });
+    });
+
     it('an API token’s expiry is set by the server on every write; set_key without a key is an empty 400', async () => {
       const created = await call(srv, 'POST', '/core/tokens/', { identifier: 'exp-test', intent: 'api' });
       assert.equal(created.status, 201);
