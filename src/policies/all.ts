@@ -49,6 +49,7 @@ export const allPoliciesResource: ResourceDef<Row> = {
             },
           };
         },
+        schema: { type: 'boolean' },
       },
       // prompt stages' validation policies arrive with the prompt stage: until then no policy is one
       promptstage__isnull: {
@@ -60,6 +61,7 @@ export const allPoliciesResource: ResourceDef<Row> = {
           if (v === 'false' || v === '0') return { cond: () => sql<SqlBool>`1 = 0` };
           return { error: ['Enter a valid boolean.'] };
         },
+        schema: { type: 'boolean' },
       },
     },
     search: ['name'],

@@ -84,8 +84,14 @@ export function listQueryParams(spec: ListSpec): QueryParam[] {
   ];
   for (const [name, f] of Object.entries(spec.filters)) {
     if (f.type === 'enum') params.push({ name, schema: { type: 'string', enum: [...f.values] } });
-    else if (f.type === 'm2m') params.push({ name, schema: { type: 'array', items: { type: 'string', format: 'uuid' } }, explode: true });
-    else if (f.type === 'custom') params.push({ name, schema: { type: 'string' } });
+    else if (f.type === 'm2m')
+      params.push({
+        name,
+        schema: { type: 'array', items: f.byName ? { type: 'string' } : { type: 'string', format: 'uuid' } },
+        explode: true,
+      });
+    else if (f.type === 'custom') params.push({ name, schema: f.schema ?? { type: 'string' }, ...(f.explode ? { explode: true } : {}) });
+    else if (f.type === 'secret') params.push({ name, schema: { type: 'string' } });
     else params.push({ name, schema: filterSchema[f.type]! });
   }
   return params.sort((a, b) => a.name.localeCompare(b.name));
@@ -155,10 +161,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
 
   const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
     const ctx: WriteCtx = { db, caller, mode, req };
-    const selfId = existing
-      ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number)
-      : undefined;
-    const data = await validateBody(def.props, req.body, { mode, db, selfId });
+    const data = await validateBody(def.props, req.body, { mode, db, existing: existing as Record<string, unknown> | undefined });
     if (def.validate) await def.validate(data, ctx, existing);
     const key = await db.transaction().execute(async (tx) => {
       await lockConfigEpoch(tx);
@@ -194,7 +197,14 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       },
       handler: async (req) => {
         const caller = authorizeList(req);
-        return paginate(db, scoped(def.select(db), caller), def.list, req.query as Query, (rows: Row[]) => def.render(db, rows, req));
+        return paginate(
+          db,
+          scoped(def.select(db), caller),
+          def.list,
+          req.query as Query,
+          (rows: Row[]) => def.render(db, rows, req),
+          caller,
+        );
       },
     };
   if (ops.has('create'))

@@ -182,8 +182,11 @@ function coerce(s: TSchema, v: unknown): Result {
 export interface ValidateOptions {
   mode: Mode;
   db: DB;
-  /** pk of the object being updated, excluded from uniqueness checks */
-  selfId?: string | number;
+  /**
+   * the stored row of the object being updated: uniqueness checks exclude it by its own key (`Unique.self`), so an
+   * update that sends the object's unchanged unique value passes (DRF's UniqueValidator excludes the instance)
+   */
+  existing?: Record<string, unknown>;
 }
 
 /**
@@ -224,7 +227,11 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
         .selectFrom(uniq.table as 'stages')
         .select(sql<number>`1`.as('one'))
         .where(uniq.column as 'name', '=', out[key] as string);
-      if (opts.selfId !== undefined) q = q.where(uniq.self as 'name', '<>', opts.selfId as string);
+      if (opts.existing) {
+        const own = opts.existing[uniq.self];
+        if (own === undefined || own === null) throw new Error(`uniqueness of ${key}: the stored row has no ${uniq.self}`);
+        q = q.where(uniq.self as 'name', '<>', own as string);
+      }
       if (await q.executeTakeFirst()) errors[key] = [uniq.message];
     }
   }

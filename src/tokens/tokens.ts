@@ -62,7 +62,7 @@ export const tokenProps: Props = {
     maxLength: 255,
     pattern: SLUG_PATTERN,
     'x-slug': 'drf',
-    'x-unique': { table: 'tokens', column: 'identifier', self: 'identifier', message: 'Token with this identifier already exists.' },
+    'x-unique': { table: 'tokens', column: 'identifier', self: 'token_uuid', message: 'Token with this identifier already exists.' },
   }),
   intent: S.enumOf(INTENTS, { 'x-optional': true }),
   user: S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true }),

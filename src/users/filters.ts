@@ -3,6 +3,7 @@ import { sql, type SqlBool } from 'kysely';
 import { ValidationError } from '../rest/errors.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
 import type { QLField } from '../rest/djangoql.js';
+import { jsonPath } from '../rest/json-sql.js';
 import { USER_TYPES } from './schema.js';
 
 export const multi = (column: string, values: readonly string[], label = (v: string) => v): FilterSpec => ({
@@ -14,6 +15,8 @@ export const multi = (column: string, values: readonly string[], label = (v: str
     if (bad !== undefined) return { error: [`Select a valid choice. ${label(bad)} is not one of the available choices.`] };
     return { cond: (eb) => eb(sql.ref(column), 'in', chosen) };
   },
+  schema: { type: 'array', items: { type: 'string', enum: [...values] } },
+  explode: true,
 });
 
 export const membership = (
@@ -69,9 +72,6 @@ export const attributesFilter: FilterSpec = {
   },
 };
 
-/** a SQLite JSON path with every key quoted */
-export const jsonPath = (keys: string[]) => '$' + keys.map((k) => `."${k.replace(/["\\]/g, '')}"`).join('');
-
 export const userFilters: Record<string, FilterSpec> = {
   username: { type: 'str', column: 'username' },
   email: { type: 'str', column: 'email' },
@@ -100,6 +100,7 @@ export const userFilters: Record<string, FilterSpec> = {
         },
       };
     },
+    schema: { type: 'boolean' },
   },
   date_joined: { type: 'datetime', column: 'date_joined' },
   date_joined__gt: { type: 'datetime', column: 'date_joined', op: '>' },

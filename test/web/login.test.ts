@@ -272,7 +272,7 @@ describe('login page in Chromium', () => {
     assert.equal(result.to, '/if/user/');
     await p.goto(`${origin}/if/user/`);
     await expectLoggedIn(p, 'grace');
-    const ev = await call(srv, 'GET', '/events/events/?action=login&username=grace');
+    const ev = await call(srv, 'GET', '/events/events/?actions=login&username=grace');
     assert.equal(ev.body.results[0].context.auth_method, 'auth_webauthn_pwl');
     await p.context().close();
   });
@@ -304,7 +304,7 @@ describe('login page in Chromium', () => {
       await p.click('text=Use a security key');
       // the validation stage asks for any passkey (nobody is identified yet); the virtual authenticator answers
       await expectLoggedIn(p, 'hedy');
-      const ev = await call(srv, 'GET', '/events/events/?action=login&username=hedy');
+      const ev = await call(srv, 'GET', '/events/events/?actions=login&username=hedy');
       assert.equal(ev.body.results[0].context.auth_method, 'auth_webauthn_pwl');
       await p.context().close();
     } finally {

@@ -88,6 +88,8 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
             const norm = ids.map(normalizeUuid);
             return { cond: (eb) => eb('b.target', 'in', norm) };
           },
+          schema: { type: 'array', items: { type: 'string', format: 'uuid' } },
+          explode: true,
         },
         enabled: { type: 'bool', column: 'b.enabled' },
         order: { type: 'int', column: 'b.order' },
