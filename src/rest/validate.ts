@@ -158,9 +158,9 @@ function coerce(s: TSchema, v: unknown): Result {
     if (v.length === 0 && s['x-allow-empty'] === false) return fail('This list may not be empty.');
     const items = s.items as TSchema;
     if (s['x-m2m']) {
-      const out: string[] = [];
+      const out: (string | number)[] = [];
       for (const item of v) {
-        const r = coerceFkValue(item);
+        const r = coerceFkValue(item, s['x-m2m'] as Ref);
         if (!r.ok) return r;
         out.push(r.value as string);
       }
