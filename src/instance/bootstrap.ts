@@ -2,7 +2,7 @@
  * First start: the superuser group, `akadmin` and the bootstrap API token, from KEYSTAGE_BOOTSTRAP_* (or
  * AUTHENTIK_BOOTSTRAP_*). Idempotent and safe when several nodes start at once.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
 import { hashPassword } from '../auth/passwords.js';
