@@ -132,9 +132,11 @@ export async function groupAttributes(
   db: DB,
   userId: number,
   userAttributes: string | Record<string, Json>,
+  /** the user's `allGroupsOf`, when the caller has them already */
+  groups?: GroupsTable[],
 ): Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
-  for (const g of await allGroupsOf(db, userId)) mergeAttributes(out, parseObject(g.attributes));
+  for (const g of groups ?? (await allGroupsOf(db, userId))) mergeAttributes(out, parseObject(g.attributes));
   return mergeAttributes(out, typeof userAttributes === 'string' ? parseObject(userAttributes) : userAttributes);
 }
 
