@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
-import { S } from '../rest/schema.js';
+import { Type } from '@sinclair/typebox';
 import { NotFound } from '../rest/errors.js';
 import { validateBody } from '../rest/validate.js';
 import type { Services } from '../services.js';
@@ -24,12 +24,13 @@ export function mountGroups(router: ApiRouter, svc: Services) {
     (change: typeof addMember) =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const { row } = await load(req);
-      const body = await validateBody({ pk: S.int() }, req.body, { mode: 'create', db });
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username'])
-        .where('id', '=', body.pk as number)
-        .executeTakeFirst();
+      // DRF's IntegerField has no bounds: a pk no user can have is a 404, like any unknown one
+      const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
+      const pk = body.pk as number;
+      const user =
+        pk >= -2147483648 && pk <= 2147483647
+          ? await db.selectFrom('users').select(['id', 'username']).where('id', '=', pk).executeTakeFirst()
+          : undefined;
       if (!user) throw NotFound.plain();
       await change(db, row.group_uuid, user.id);
       await router.audit?.(req, 'model_updated', {

@@ -235,6 +235,11 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
 /** First id (in the given order) that does not exist in the referenced table, or undefined. */
 export async function missingIds(db: DB, ref: Ref, ids: (string | number)[]): Promise<string | undefined> {
   if (ids.length === 0) return undefined;
+  // an integer key outside PostgreSQL's `integer` cannot exist (and would fail the query there): it is missing
+  if (ref.int) {
+    const outside = ids.find((id) => !(Number(id) >= -2147483648 && Number(id) <= 2147483647));
+    if (outside !== undefined) return String(outside);
+  }
   const unique = [...new Set(ids)];
   let q = db
     .selectFrom(ref.table as 'stages')

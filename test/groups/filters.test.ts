@@ -51,6 +51,8 @@ for (const dialect of dialects()) {
       assert.deepEqual([notInt.status, notInt.body], [400, { members_by_pk: ['“abc” is not a valid value.'] }]);
       const unknown = await list('members_by_pk=987654');
       assert.deepEqual(unknown.body, { members_by_pk: ['Select a valid choice. 987654 is not one of the available choices.'] });
+      const huge = await list('members_by_pk=99999999999');
+      assert.deepEqual(huge.body, { members_by_pk: ['Select a valid choice. 99999999999 is not one of the available choices.'] });
       const nobody = await list('members_by_username=nobody');
       assert.deepEqual(nobody.body, { members_by_username: ['Select a valid choice. nobody is not one of the available choices.'] });
     });

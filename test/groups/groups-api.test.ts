@@ -122,6 +122,8 @@ for (const dialect of dialects()) {
         assert.deepEqual([notInt.status, notInt.body], [400, { pk: ['A valid integer is required.'] }]);
         const unknown = await call(srv, 'POST', path, { pk: bob + 3 });
         assert.deepEqual([unknown.status, unknown.body], [404, { detail: 'Not found.' }]);
+        const huge = await call(srv, 'POST', path, { pk: 99999999999 });
+        assert.deepEqual([huge.status, huge.body], [404, { detail: 'Not found.' }], 'beyond any integer key: unknown, not a 500');
         const noGroup = await call(srv, 'POST', `/core/groups/${MISSING}/${action}/`, { pk: bob });
         assert.deepEqual([noGroup.status, noGroup.body], [404, { detail: 'No Group matches the given query.' }]);
       }
@@ -146,6 +148,7 @@ for (const dialect of dialects()) {
         [{ name: 'x', parents: 'abc' }, { parents: ['Expected a list of items but got type "str".'] }],
         [{ name: 'x', users: ['bob'] }, { users: ['Incorrect type. Expected pk value, received str.'] }],
         [{ name: 'x', users: [987654] }, { users: ['Invalid pk "987654" - object does not exist.'] }],
+        [{ name: 'x', users: [99999999999] }, { users: ['Invalid pk "99999999999" - object does not exist.'] }],
         [{ name: 'x', roles: [MISSING] }, { roles: [`Invalid pk "${MISSING}" - object does not exist.`] }],
         [{ name: 'x', attributes: [] }, { attributes: ['Expected a dictionary of items but got type "list".'] }],
         [{ name: 'x', is_superuser: 'maybe' }, { is_superuser: ['Must be a valid boolean.'] }],
