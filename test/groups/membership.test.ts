@@ -8,6 +8,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { groupsOf, isMember } from '../../src/groups/membership.js';
+import { Browser } from '../helpers/browser.js';
+import { createStage, createUser as createUserWithPassword, flowOf } from '../helpers/flows.js';
 import { callAs, createGroup, createUser, tokenFor } from './setup.js';
 
 for (const dialect of dialects()) {
@@ -132,6 +134,26 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'POST', `/core/groups/${oncall.pk}/add_user/`, { pk: frank })).status, 204);
       assert.equal((await call(srv, 'PATCH', `/core/groups/${admins.pk}/`, { is_superuser: false })).status, 200);
       assert.equal((await superOnly()).status, 403);
+    });
+
+    it('a flow that requires a superuser runs for a superuser through a parent group, in a logged-in session', async () => {
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'm-flow-dummy' });
+      const slug = await flowOf(srv, 'm-superuser-only', [dummy], {
+        designation: 'stage_configuration',
+        authentication: 'require_superuser',
+      });
+      const gina = await createUserWithPassword(srv, 'm-gina', 'gina-password-1');
+      const top = await createGroup(srv, { name: 'm-flow-top', is_superuser: true });
+      const team = await createGroup(srv, { name: 'm-flow-team', parents: [top.pk] });
+      const b = new Browser(srv.api);
+      await b.get('default-authentication-flow');
+      await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'm-gina' });
+      const done = await b.solve('default-authentication-flow', { component: 'ak-stage-password', password: 'gina-password-1' });
+      assert.equal(done.body.component, 'xak-flow-redirect');
+      assert.equal((await b.get(slug)).body.component, 'ak-stage-access-denied', 'not yet a member');
+      assert.equal((await call(srv, 'POST', `/core/groups/${team.pk}/add_user/`, { pk: gina })).status, 204);
+      const ok = await b.get(slug);
+      assert.equal(ok.body.component, 'ak-stage-dummy', 'a member of a child of a superuser group');
     });
   });
 }
