@@ -29,6 +29,9 @@ import { attachSecrets, sealStoredSecrets, Secrets } from './instance/secrets.js
 import { coreSecretColumns } from './instance/secret-columns.js';
 import { Sessions } from './sessions/sessions.js';
 import { mountExecutor } from './flows/engine/executor.js';
+import { PolicyEngine } from './policies/engine/engine.js';
+import { policyMigrations, policyTypeByKind } from './policies/registry.js';
+import { mountPolicies } from './policies/routes.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -56,7 +59,7 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations() });
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
@@ -82,6 +85,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
   const services: Services = {
+    // the engine reaches the services (policy types receive them) once they exist
+    policies: new PolicyEngine(() => services, policyTypeByKind),
     db: store.db,
     dialect: store.dialect,
     config,
@@ -189,6 +194,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountSchema(router);
   mountFlows(router, services);
   mountBindings(router, services);
+  mountPolicies(router, services);
   mountStages(router, services);
   mountUsers(router, services);
   mountGroups(router, services);

@@ -1,4 +1,6 @@
 /** /flows/bindings/: which stage runs at which position of which flow. */
+import { targetUsedBy } from '../../policies/base.js';
+import { deleteBindingsOf } from '../../policies/targets.js';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
@@ -95,9 +97,10 @@ export const bindingResource: ResourceDef<Row> = {
     return existing.fsb_uuid;
   },
   remove: async (tx, existing) => {
+    await deleteBindingsOf(tx, [existing.pbm_uuid]);
     await tx.deleteFrom('flow_bindings').where('fsb_uuid', '=', existing.fsb_uuid).execute();
   },
-  usedBy: async () => [],
+  usedBy: (db, row) => targetUsedBy(db, row.pbm_uuid, `Flow-stage binding #${row.order} to ${row.target}`),
 };
 
 export function mountBindings(router: ApiRouter, svc: Services) {

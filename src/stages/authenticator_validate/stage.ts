@@ -158,8 +158,6 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
   component: 'ak-stage-authenticator-validate',
   withUserInfo: true,
   async challenge(c) {
-    // a passkey used as the first factor already proved possession of a device
-    if (c.ctx.authMethod === 'auth_webauthn_pwl') return ok();
     const user = await c.pendingUser();
     if (!user && c.ctx.pendingUser) return notConfigured(c);
     const { challenges, devices } = await render(c, user);

@@ -1,0 +1,13 @@
+/** The one list of policy types. Adding a type: its folder under src/policies/, and one line here. */
+import type { PolicyDef } from './types.js';
+import { dummyPolicy } from './dummy/index.js';
+import { expressionPolicy } from './expression/index.js';
+
+export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy];
+
+const byKind = new Map(policyTypes.map((d) => [d.kind, d]));
+export const policyTypeByKind = (kind: string) => byKind.get(kind);
+
+export function policyMigrations() {
+  return Object.assign({}, ...policyTypes.map((d) => d.migrations));
+}
