@@ -1,6 +1,7 @@
 /** /core/groups/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
+import { subjectUsedBy } from '../policies/base.js';
 import { groupProps } from './schema.js';
 import { groupFilters, groupSearch } from './filters.js';
 import { type GroupRow, includeFlags, renderGroups } from './render.js';
@@ -61,7 +62,8 @@ export function groupResource(installId: string): ResourceDef<GroupRow> {
 
 /**
  * What a group's deletion touches, as authentik's `used_by` lists a group's related managers (in their attribute
- * order): child groups, parent groups, roles and members, each losing only the link (cascade_many).
+ * order): child groups, parent groups, roles and members, each losing only the link (cascade_many); then its policy
+ * bindings, deleted with it (cascade).
  */
 async function groupUsedBy(db: DB, row: GroupRow): Promise<UsedBy[]> {
   const out: UsedBy[] = [];
@@ -101,5 +103,7 @@ async function groupUsedBy(db: DB, row: GroupRow): Promise<UsedBy[]> {
     .execute();
   for (const u of users)
     out.push({ app: 'authentik_core', model_name: 'user', pk: String(u.id), name: u.username, action: 'cascade_many' });
+  // the policy bindings of this group go with it
+  out.push(...(await subjectUsedBy(db, { group: row.group_uuid }, row.name)));
   return out;
 }

@@ -6,6 +6,7 @@ import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
 import { compileDjangoQL } from '../rest/djangoql.js';
 import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
+import { subjectUsedBy } from '../policies/base.js';
 import { userProps } from './schema.js';
 import { type Row, renderUsers } from './render.js';
 import { insertUser, validatePath, writeMemberships } from './store.js';
@@ -80,7 +81,11 @@ export function userResource(installId: string): ResourceDef<Row> {
     remove: async (tx, existing) => {
       await tx.deleteFrom('users').where('id', '=', existing.id).execute();
     },
-    usedBy: async (db, row): Promise<UsedBy[]> => [...(await userDeviceUsedBy(db, row)), ...(await userLinksUsedBy(db, row.id))],
+    usedBy: async (db, row): Promise<UsedBy[]> => [
+      ...(await userDeviceUsedBy(db, row)),
+      ...(await userLinksUsedBy(db, row.id)),
+      ...(await subjectUsedBy(db, { user: row.id }, row.name)),
+    ],
   };
 }
 
