@@ -17,6 +17,7 @@ import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
+import { mountGroups } from './groups/routes.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
 import { mountDevices } from './mfa/devices-api/index.js';
@@ -196,6 +197,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountPolicies(router, services);
   mountStages(router, services);
   mountUsers(router, services);
+  mountGroups(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());

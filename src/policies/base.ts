@@ -103,3 +103,24 @@ export async function targetUsedBy(db: DB, pbm: string, targetName: string): Pro
     action: 'cascade',
   }));
 }
+
+/**
+ * used_by of a group or a user: the policy bindings that bind it to a target, deleted with it (authentik's
+ * `policybinding_set`, named `Binding from <target> #<order> to Group <name>` / `… to User <name>`)
+ */
+export async function subjectUsedBy(db: DB, subject: { group: string } | { user: number }, subjectName: string): Promise<UsedBy[]> {
+  let q = db.selectFrom('policy_bindings').select(['policy_binding_uuid', 'target', 'order']);
+  q = 'group' in subject ? q.where('group', '=', subject.group) : q.where('user', '=', subject.user);
+  const rows = await q.orderBy('order').orderBy('policy_binding_uuid').execute();
+  const names = await describeTargets(
+    db,
+    rows.map((r) => r.target),
+  );
+  return rows.map((r) => ({
+    app: 'authentik_policies',
+    model_name: 'policybinding',
+    pk: r.policy_binding_uuid,
+    name: `Binding from ${names.get(r.target)?.name ?? `PolicyBindingModel ${r.target}`} #${r.order} to ${'group' in subject ? 'Group' : 'User'} ${subjectName}`,
+    action: 'cascade',
+  }));
+}

@@ -27,8 +27,15 @@ export type FilterSpec =
   | { type: 'isnull'; column: string }
   | { type: 'enum'; column: string; values: readonly string[] }
   | { type: 'fk'; column: string; ref: Ref }
-  /** repeated key; rows related (through `exists`) to any of the given pks */
-  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool> /** values are names, not UUIDs */; byName?: boolean }
+  /** repeated key; rows related (through `exists`) to any of the given pks (integers when `ref.int`) */
+  | {
+      type: 'm2m';
+      ref: Ref;
+      /** (method syntax: a filter over UUIDs or names may declare `ids: string[]`) */
+      exists(eb: EB, ids: (string | number)[]): Expression<SqlBool>;
+      /** values are names, not primary keys */
+      byName?: boolean;
+    }
   /**
    * exact match on a secret stored encrypted (instance/secrets.ts) in `column`, `field` (`table.column`) naming it for
    * decryption: compared in constant time against every candidate row's decrypted value, in this process, for
@@ -205,12 +212,13 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<Where> 
       case 'm2m': {
         const vals = all(raw).filter((x) => x !== '');
         if (vals.length === 0) break;
-        const badOne = f.byName ? undefined : vals.find((x) => !isUuid(x));
+        const badOne = f.byName ? undefined : vals.find((x) => (f.ref.int ? !/^-?\d{1,15}$/.test(x) : !isUuid(x)));
         if (badOne !== undefined) {
-          errors[name] = [`“${badOne}” is not a valid UUID.`];
+          // (Django's ModelMultipleChoiceField: an integer key that does not parse is "not a valid value")
+          errors[name] = [f.ref.int ? `“${badOne}” is not a valid value.` : `“${badOne}” is not a valid UUID.`];
           break;
         }
-        const ids = f.byName ? vals : vals.map(normalizeUuid);
+        const ids = f.byName ? vals : f.ref.int ? vals.map(Number) : vals.map(normalizeUuid);
         const missing = await missingIds(db, f.ref, ids);
         if (missing !== undefined) {
           errors[name] = [`Select a valid choice. ${missing} is not one of the available choices.`];

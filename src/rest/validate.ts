@@ -158,9 +158,9 @@ function coerce(s: TSchema, v: unknown): Result {
     if (v.length === 0 && s['x-allow-empty'] === false) return fail('This list may not be empty.');
     const items = s.items as TSchema;
     if (s['x-m2m']) {
-      const out: string[] = [];
+      const out: (string | number)[] = [];
       for (const item of v) {
-        const r = coerceFkValue(item);
+        const r = coerceFkValue(item, s['x-m2m'] as Ref);
         if (!r.ok) return r;
         out.push(r.value as string);
       }
@@ -242,6 +242,11 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
 /** First id (in the given order) that does not exist in the referenced table, or undefined. */
 export async function missingIds(db: DB, ref: Ref, ids: (string | number)[]): Promise<string | undefined> {
   if (ids.length === 0) return undefined;
+  // an integer key outside PostgreSQL's `integer` cannot exist (and would fail the query there): it is missing
+  if (ref.int) {
+    const outside = ids.find((id) => !(Number(id) >= -2147483648 && Number(id) <= 2147483647));
+    if (outside !== undefined) return String(outside);
+  }
   const unique = [...new Set(ids)];
   let q = db
     .selectFrom(ref.table as 'stages')

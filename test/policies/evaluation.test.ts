@@ -116,6 +116,28 @@ for (const dialect of dialects()) {
       assert.equal((await bob.solve(slug, { component: 'ak-stage-identification', uid_field: 'bob' })).component, 'ak-stage-access-denied');
     });
 
+    it('a group binding passes for members of its child groups too (inherited membership)', async () => {
+      const parent = await call(srv, 'POST', '/core/groups/', { name: 'pe-parent' });
+      const ivyPk = (await call(srv, 'GET', '/core/users/?username=ivy')).body.results[0].pk;
+      const child = await call(srv, 'POST', '/core/groups/', { name: 'pe-child', parents: [parent.body.pk], users: [ivyPk] });
+      assert.equal(child.status, 201, JSON.stringify(child.body));
+      const slug = await flowOf(srv, 'pe-group-inherited', [stages.identification, deny, stages.password, stages.login]);
+      await bind(await bindingOf(srv, slug, deny), { group: parent.body.pk, negate: true });
+      const ivy = new BrowserSession(srv);
+      await ivy.get(slug);
+      assert.equal((await ivy.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy' })).component, 'ak-stage-password');
+      const bob = new BrowserSession(srv);
+      await bob.get(slug);
+      assert.equal((await bob.solve(slug, { component: 'ak-stage-identification', uid_field: 'bob' })).component, 'ak-stage-access-denied');
+      // the group's used_by lists the binding, which goes with the group
+      const usedBy = (await call(srv, 'GET', `/core/groups/${parent.body.pk}/used_by/`)).body;
+      const binding = usedBy.find((u: { model_name: string }) => u.model_name === 'policybinding');
+      assert.equal(binding?.action, 'cascade');
+      assert.match(binding?.name, / to Group pe-parent$/);
+      assert.equal((await call(srv, 'DELETE', `/core/groups/${parent.body.pk}/`)).status, 204);
+      assert.equal((await call(srv, 'GET', `/policies/bindings/${binding.pk}/`)).status, 404);
+    });
+
     it('fails closed: a policy that outlives the binding’s timeout yields failure_result, and a policy_exception event', async () => {
       const slow = await dummy(true, { wait_min: 3, wait_max: 3 });
       const slug = await flowOf(srv, 'pe-timeout', [stages.identification]);
