@@ -42,6 +42,10 @@ const NEVER_NARROWS: Record<string, string> = {
   page_size: 'sets the page length of the same list',
   include_groups: 'shapes each user (with or without its groups), selects no user',
   include_roles: 'shapes each user (with or without its roles), selects no user',
+  include_users: 'shapes each group (with or without its members), selects no group',
+  include_children: 'shapes each group (with or without its child groups), selects no group',
+  include_parents: 'shapes each group (with or without its parent groups), selects no group',
+  include_inherited_roles: 'shapes each group (with or without its inherited roles), selects no group',
 };
 
 /** values a parameter's schema cannot suggest */
