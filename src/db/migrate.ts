@@ -11,6 +11,7 @@ import { m0007_session_lock } from './migrations/0007_session_lock.js';
 import { m0009_mfa_codes } from './migrations/0009_mfa_codes.js';
 import { m0010_groups } from './migrations/0010_groups.js';
 import { m0011_policies } from './migrations/0011_policies.js';
+import { m0012_reputation } from './migrations/0012_reputation.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -25,6 +26,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0009_mfa_codes': m0009_mfa_codes,
   '0010_groups': m0010_groups,
   '0011_policies': m0011_policies,
+  '0012_reputation': m0012_reputation,
 };
 
 /**
