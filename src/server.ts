@@ -41,6 +41,7 @@ import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
+import { startAuthHousekeeping } from './auth/housekeeping.js';
 
 export interface App {
   app: FastifyInstance;
@@ -208,6 +209,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
+  const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
     app,
@@ -218,6 +220,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async close() {
       events.stop();
       sessions.stop();
+      stopHousekeeping();
       await metricsApp.close();
       await app.close();
       await store.close();

@@ -12,6 +12,7 @@ import { m0009_mfa_codes } from './migrations/0009_mfa_codes.js';
 import { m0010_groups } from './migrations/0010_groups.js';
 import { m0011_policies } from './migrations/0011_policies.js';
 import { m0012_reputation } from './migrations/0012_reputation.js';
+import { m0013_password_history } from './migrations/0013_password_history.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -27,6 +28,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0010_groups': m0010_groups,
   '0011_policies': m0011_policies,
   '0012_reputation': m0012_reputation,
+  '0013_password_history': m0013_password_history,
 };
 
 /**
