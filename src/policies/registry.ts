@@ -2,8 +2,9 @@
 import type { PolicyDef } from './types.js';
 import { dummyPolicy } from './dummy/index.js';
 import { expressionPolicy } from './expression/index.js';
+import { passwordPolicy } from './password/index.js';
 
-export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy];
+export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));
 export const policyTypeByKind = (kind: string) => byKind.get(kind);

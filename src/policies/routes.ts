@@ -9,5 +9,8 @@ import { mountPolicyType } from './resource.js';
 export function mountPolicies(router: ApiRouter, svc: Services) {
   mountAllPolicies(router, svc);
   mountPolicyBindings(router, svc);
-  for (const def of policyTypes) mountPolicyType(router, svc.db, def);
+  for (const def of policyTypes) {
+    mountPolicyType(router, svc.db, def);
+    def.routes?.(router, svc);
+  }
 }

@@ -9,6 +9,7 @@ import type { WriteCtx } from '../rest/resource.js';
 import type { VersionedMigration } from '../db/ddl.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
+import type { ApiRouter } from '../rest/routes.js';
 
 /** authentik's PolicyRequest: who, from where, about what, with which flow context */
 export interface PolicyRequest {
@@ -71,6 +72,8 @@ export interface PolicyDef {
   /** object-level validation (after field validation) */
   validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Record<string, unknown>): Promise<void> | void;
   migrations: Record<string, VersionedMigration>;
+  /** routes of the type's own beyond its resource (reputation's /policies/reputation/scores/), mounted with it */
+  routes?(router: ApiRouter, svc: Services): void;
   /** decides; throwing means the policy failed to run (the binding's failure_result applies) */
   evaluate(call: PolicyCall<any>): Promise<PolicyResult>;
 }
