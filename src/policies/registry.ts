@@ -3,8 +3,11 @@ import type { PolicyDef } from './types.js';
 import { dummyPolicy } from './dummy/index.js';
 import { expressionPolicy } from './expression/index.js';
 import { passwordPolicy } from './password/index.js';
+import { reputationPolicy } from './reputation/index.js';
 
-export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy];
+
+
+export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy, reputationPolicy];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));
 export const policyTypeByKind = (kind: string) => byKind.get(kind);
