@@ -4,10 +4,11 @@ import { dummyPolicy } from './dummy/index.js';
 import { expressionPolicy } from './expression/index.js';
 import { passwordPolicy } from './password/index.js';
 import { reputationPolicy } from './reputation/index.js';
+import { passwordExpiryPolicy } from './password_expiry/index.js';
 
 
 
-export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy, reputationPolicy];
+export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy, reputationPolicy, passwordExpiryPolicy];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));
 export const policyTypeByKind = (kind: string) => byKind.get(kind);
