@@ -5,10 +5,16 @@ import { expressionPolicy } from './expression/index.js';
 import { passwordPolicy } from './password/index.js';
 import { reputationPolicy } from './reputation/index.js';
 import { passwordExpiryPolicy } from './password_expiry/index.js';
+import { uniquePasswordPolicy } from './unique_password/index.js';
 
-
-
-export const policyTypes: PolicyDef[] = [dummyPolicy, expressionPolicy, passwordPolicy, reputationPolicy, passwordExpiryPolicy];
+export const policyTypes: PolicyDef[] = [
+  dummyPolicy,
+  expressionPolicy,
+  passwordPolicy,
+  reputationPolicy,
+  passwordExpiryPolicy,
+  uniquePasswordPolicy,
+];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));
 export const policyTypeByKind = (kind: string) => byKind.get(kind);
