@@ -130,6 +130,16 @@ for (const dialect of dialects()) {
         const me = await s.core.coreUsersMeRetrieveRaw().catch((e) => e.response as Response);
         return { end, status: 'raw' in me ? me.raw.status : me.status };
       };
+      // explaining the flow for the user evaluates the policy as a debug request: the password stays as it is
+      const hashBefore = await storedPassword(old);
+      const explained = await call(srv, 'GET', `/flows/instances/${FLOW}/explain/?user=${old}`);
+      assert.equal(explained.status, 200, JSON.stringify(explained.body));
+      assert.ok(
+        JSON.stringify(explained.body).includes('Password expired 1 days ago. Please update your password.'),
+        JSON.stringify(explained.body),
+      );
+      assert.equal(await storedPassword(old), hashBefore, 'explain changes nothing');
+
       const ok = await signIn('exp-fresh', 'exp-fresh-password-1');
       assert.equal(ok.status, 200, 'a fresh password logs in');
       assert.ok(fresh);
