@@ -61,13 +61,13 @@ async function passesHibp(call: PolicyCall<Config>, password: string): Promise<P
   return { passing: true, messages: [] };
 }
 
-function passesZxcvbn(call: PolicyCall<Config>, password: string): PolicyResult {
+async function passesZxcvbn(call: PolicyCall<Config>, password: string): Promise<PolicyResult> {
   const inputs: string[] = [];
   const u = call.request.user;
   if (u) inputs.push(u.username, u.name, u.email);
   if (call.request.http) inputs.push(call.svc.config.brandTitle);
   // the first 72 characters only (zxcvbn's cost grows with the length; longer passwords pass anyway)
-  const { score, suggestions } = estimate(
+  const { score, suggestions } = await estimate(
     [...password].slice(0, 72).join(''),
     inputs.filter((i) => i !== ''),
   );
@@ -90,7 +90,7 @@ export const passwordPolicy: PolicyDef = {
       if (!r.passing) return r;
     }
     if (call.config.check_zxcvbn) {
-      const r = passesZxcvbn(call, password);
+      const r = await passesZxcvbn(call, password);
       if (!r.passing) return r;
     }
     return { passing: true, messages: [] };

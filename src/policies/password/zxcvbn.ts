@@ -1,10 +1,10 @@
 /**
  * zxcvbn (@zxcvbn-ts) as authentik's password policy uses the Python port: the common password list and keyboard
  * graphs, the user's own details as extra dictionary words, and the original Dropbox feedback texts (authentik shows
- * the suggestions; zxcvbn-ts's own English texts differ). Built once, on first use.
+ * the suggestions; zxcvbn-ts's own English texts differ). Loaded and built on first use (its word lists cost some
+ * 20 MiB and a noticeable start-up time that deployments without a zxcvbn check need not pay).
  */
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 
 /** zxcvbn's feedback keys with the Python port's (Dropbox's original) English texts */
 const translations = {
@@ -60,11 +60,22 @@ const translations = {
   },
 };
 
-let factory: ZxcvbnFactory | undefined;
+let factory: Promise<ZxcvbnFactory> | undefined;
+
+async function build(): Promise<ZxcvbnFactory> {
+  const [{ ZxcvbnFactory }, { adjacencyGraphs, dictionary }] = await Promise.all([
+    import('@zxcvbn-ts/core'),
+    import('@zxcvbn-ts/language-common'),
+  ]);
+  return new ZxcvbnFactory({ dictionary: { ...dictionary }, graphs: adjacencyGraphs, translations });
+}
 
 /** score (0–4) and suggestions of a password, with `userInputs` as extra words */
-export function estimate(password: string, userInputs: string[]): { score: number; suggestions: string[] } {
-  factory ??= new ZxcvbnFactory({ dictionary: { ...dictionary }, graphs: adjacencyGraphs, translations });
-  const r = factory.check(password, userInputs);
+export async function estimate(password: string, userInputs: string[]): Promise<{ score: number; suggestions: string[] }> {
+  factory ??= build().catch((e) => {
+    factory = undefined;
+    throw e;
+  });
+  const r = (await factory).check(password, userInputs);
   return { score: r.score, suggestions: [...r.feedback.suggestions] };
 }
