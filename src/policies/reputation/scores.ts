@@ -50,6 +50,8 @@ export const reputationScoresResource: ResourceDef<Row> = {
           const ids = last.split(',');
           return { cond: (eb) => eb('identifier', 'in', ids) };
         },
+        // authentik documents it as an array of strings, comma-separated (form style, not exploded)
+        schema: { type: 'array', items: { type: 'string' } },
       },
       ip: { type: 'str', column: 'ip' },
       score: { type: 'int', column: 'score' },

@@ -14,6 +14,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { updateReputation } from '../../../src/auth/reputation.js';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { authentikSchema } from '../../helpers/openapi-schema.js';
 
@@ -179,6 +180,8 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   },
   // an app password keeps its expiry across writes (an API token's is reset on every write, as upstream)
   '/core/tokens/': () => ({ intent: 'app_password' }),
+  // authentik refuses a reputation policy unless check_ip or check_username is sent as true
+  '/policies/reputation/': () => ({ check_ip: true }),
 };
 
 /** objects seeded per collection: the first is what others reference, the second what a filter can name unreferenced */
@@ -273,6 +276,9 @@ async function seed(srv: TestServer): Promise<Seeded> {
     .execute();
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
+  // reputation scores are kept by logins: one failed and one successful login's worth
+  await updateReputation(db, srv.config.reputation, '192.0.2.10', 'seed-reputation-failed', -1);
+  await updateReputation(db, srv.config.reputation, '192.0.2.11', 'seed-reputation-ok', 1);
   for (const x of [group, role]) s.uuids.add(x);
   for (const x of ['seed-empty-group', 'seed-empty-role']) s.strings.add(x);
 
