@@ -2,11 +2,14 @@
  * The dependency rules of docs/architecture.md, checked on every relative import (static, dynamic and type-only) of
  * src/ and web/. Run by `npm run lint` (so by `npm test`); prints each broken rule and exits 1.
  *
- * 1. The flow engine (src/flows/engine/) knows stage types, device classes and the flow REST and browser routes
- *    only through its own contracts (Services, StageType, StageRuntime): it imports none of them.
- * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/) reaches another plug-in of its kind only through that
- *    folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are wire schemas).
- * 3. Domains and conventions (users, tokens, events, sessions, auth, instance, rest, db) import no plug-in folder:
+ * 1. The flow engine (src/flows/engine/) knows stage types, device classes, policy types and the flow REST and
+ *    browser routes only through its own contracts (Services, StageType, StageRuntime, the policy engine): it
+ *    imports none of them.
+ * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/, src/policies/<type>/) reaches another plug-in of its
+ *    kind only through that folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are
+ *    wire schemas).
+ * 3. Domains and conventions (users, groups, tokens, events, sessions, auth, instance, rest, db, expressions) import no
+ *    plug-in folder:
  *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts) are
  *    what the app wiring (src/server.ts) imports.
  * 4. Server code does not import the browser tree (web/), and the browser tree imports from src/ only a stage's
@@ -33,12 +36,18 @@ function files(dir: string): string[] {
 
 /** the plug-in folder a file belongs to (`src/stages/captcha`), if any */
 function pluginOf(file: string): { kind: string; folder: string } | undefined {
-  const m = /^src\/(stages|mfa)\/([^/]+)\//.exec(file);
-  // (src/mfa/devices-api/ is the devices' REST resource, not a class)
-  return m && m[2] !== 'devices-api' ? { kind: m[1]!, folder: `src/${m[1]}/${m[2]}` } : undefined;
+  const m = /^src\/(stages|mfa|policies)\/([^/]+)\//.exec(file);
+  // (src/mfa/devices-api/ is the devices' REST resource, not a class; src/policies/engine/ and bindings/ are the
+  // policy engine and the bindings' REST resource, not policy types)
+  return m && !NOT_PLUGINS.has(`${m[1]}/${m[2]}`) ? { kind: m[1]!, folder: `src/${m[1]}/${m[2]}` } : undefined;
 }
 
-const DOMAINS = ['users', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map((d) => `src/${d}/`);
+const NOT_PLUGINS = new Set(['mfa/devices-api', 'policies/engine', 'policies/bindings']);
+const KIND_NAMES: Record<string, string> = { stages: 'stage', mfa: 'device class', policies: 'policy type' };
+
+const DOMAINS = ['users', 'groups', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map(
+  (d) => `src/${d}/`,
+);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,
   /^src\/flows\/engine\/challenge-types\.ts$/,
@@ -46,14 +55,14 @@ const BROWSER_MAY_IMPORT = [
 ];
 
 function broken(from: string, to: string): string | undefined {
-  if (from.startsWith('src/flows/engine/') && /^src\/(stages|mfa)\/|^src\/flows\/(rest|browser)\//.test(to))
+  if (from.startsWith('src/flows/engine/') && (/^src\/(stages|mfa)\/|^src\/flows\/(rest|browser)\//.test(to) || pluginOf(to)))
     return 'the flow engine reaches plug-ins and routes only through its contracts (Services)';
   const a = pluginOf(from);
   const b = pluginOf(to);
   // (a challenge schema may embed another stage's: challenge.ts files are the wire contract, free of server code)
   const schemas = from.endsWith('/challenge.ts') && to.endsWith('/challenge.ts');
   if (b && (!a || a.folder !== b.folder) && a?.kind === b.kind && !to.endsWith('/index.ts') && !schemas)
-    return `another ${b.kind === 'stages' ? 'stage' : 'device class'} is reached through its index.ts`;
+    return `another ${KIND_NAMES[b.kind]} is reached through its index.ts`;
   if (DOMAINS.some((d) => from.startsWith(d)) && b) return 'domains and conventions do not import plug-ins';
   if (from.startsWith('src/expressions/') && /^src\/(flows|policies|providers)\//.test(to))
     return 'the expression runtime is called by flows, policies and providers, it does not call them';

@@ -72,6 +72,19 @@ export interface Config {
   mfaSend: MfaSendConfig;
   /** the URL people reach Keystage at (WebAuthn relying-party ID and origin); undefined = the request's host */
   externalUrl: URL | undefined;
+  /** Have I Been Pwned's Pwned Passwords API base URL (password policies' range queries; changed only for tests or a mirror) */
+  hibpUrl: string;
+  reputation: ReputationConfig;
+}
+
+/** reputation scores (authentik's reputation limits and AUTHENTIK_REPUTATION__EXPIRY) */
+export interface ReputationConfig {
+  /** a score never goes below this (zero or negative) */
+  lowerLimit: number;
+  /** a score never goes above this (zero or positive) */
+  upperLimit: number;
+  /** a score is forgotten this long after it was first recorded (seconds) */
+  expirySeconds: number;
 }
 
 export interface MfaSendConfig {
@@ -113,6 +126,26 @@ function int(env: Env, fallback: number, ...names: string[]): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${names[0]} must be a non-negative integer, got "${raw}"`);
   return n;
+}
+
+/** an integer of either sign, within `[min, max]` */
+function signedInt(env: Env, fallback: number, min: number, max: number, ...names: string[]): number {
+  const raw = pick(env, ...names);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${names[0]} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+function baseUrl(name: string, raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be an absolute URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`${name} must be an http(s) URL, got "${raw}"`);
+  return raw.replace(/\/+$/, '');
 }
 
 function externalUrl(raw: string | undefined): URL | undefined {
@@ -184,6 +217,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       windowMs: Math.max(1, int(env, 60, 'KEYSTAGE_MFA_SEND_WINDOW_MINUTES')) * 60_000,
     },
     externalUrl: externalUrl(pick(env, 'KEYSTAGE_EXTERNAL_URL')),
+    hibpUrl: baseUrl('KEYSTAGE_HIBP_URL', pick(env, 'KEYSTAGE_HIBP_URL') ?? 'https://api.pwnedpasswords.com'),
+    reputation: {
+      lowerLimit: signedInt(env, -5, -2147483648, 0, 'KEYSTAGE_REPUTATION_LOWER_LIMIT'),
+      upperLimit: signedInt(env, 5, 0, 2147483647, 'KEYSTAGE_REPUTATION_UPPER_LIMIT'),
+      expirySeconds: int(env, 86400, 'KEYSTAGE_REPUTATION_EXPIRY', 'AUTHENTIK_REPUTATION__EXPIRY'),
+    },
   };
   return { ...cfg, ...overrides };
 }

@@ -17,6 +17,7 @@ import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
+import { mountGroups } from './groups/routes.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
 import { mountDevices } from './mfa/devices-api/index.js';
@@ -28,6 +29,9 @@ import { attachSecrets, sealStoredSecrets, Secrets } from './instance/secrets.js
 import { coreSecretColumns } from './instance/secret-columns.js';
 import { Sessions } from './sessions/sessions.js';
 import { mountExecutor } from './flows/engine/executor.js';
+import { PolicyEngine } from './policies/engine/engine.js';
+import { policyMigrations, policyTypeByKind } from './policies/registry.js';
+import { mountPolicies } from './policies/routes.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -37,6 +41,7 @@ import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
+import { startAuthHousekeeping } from './auth/housekeeping.js';
 
 export interface App {
   app: FastifyInstance;
@@ -55,7 +60,7 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations() });
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
@@ -81,6 +86,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
   const services: Services = {
+    // the engine reaches the services (policy types receive them) once they exist
+    policies: new PolicyEngine(() => services, policyTypeByKind),
     db: store.db,
     dialect: store.dialect,
     config,
@@ -188,8 +195,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountSchema(router);
   mountFlows(router, services);
   mountBindings(router, services);
+  mountPolicies(router, services);
   mountStages(router, services);
   mountUsers(router, services);
+  mountGroups(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
@@ -200,6 +209,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
+  const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
     app,
@@ -210,6 +220,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async close() {
       events.stop();
       sessions.stop();
+      stopHousekeeping();
       await metricsApp.close();
       await app.close();
       await store.close();

@@ -9,6 +9,7 @@ import type { Sessions } from './sessions/sessions.js';
 import type { Events } from './events/events.js';
 import type { Lockout } from './auth/lockout.js';
 import type { Metrics } from './instance/metrics.js';
+import type { PolicyEngine } from './policies/engine/engine.js';
 
 export interface Services<S = unknown> {
   db: DB;
@@ -20,6 +21,8 @@ export interface Services<S = unknown> {
   events: Events;
   lockout: Lockout;
   metrics: Metrics;
+  /** the policy engine (src/policies/engine/): does a policy-binding target pass for a request? */
+  policies: PolicyEngine;
   /** the registered stage type of a kind (the registry, src/stages/registry.ts, supplies it) */
   stageType: (kind: string) => S | undefined;
   /** a stage's stored configuration as its runtime reads it (secrets decrypted); undefined when it is gone */

@@ -1,10 +1,12 @@
 /**
  * One password check's accounting, wherever the password was typed (the password stage, or an identification stage
  * that embeds it): reserved in the shared failure records before it is checked, and a failure counted in the audit
- * log, the metrics and the plan, which is cancelled at the stage's `failed_attempts_before_cancel`.
+ * log, the reputation scores, the metrics and the plan, which is cancelled at the stage's
+ * `failed_attempts_before_cancel`.
  */
 import { deny, type Outcome, type StageCall } from '../flows/engine/runtime.js';
 import { sleep, type Attempt } from './lockout.js';
+import { updateReputation } from './reputation.js';
 
 /**
  * Before a secret is checked: the check is reserved in the shared failure records, which may slow the answer down or
@@ -36,6 +38,8 @@ export async function recordPasswordFailure(
   reason: string,
 ): Promise<Outcome> {
   await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
+  // authentik's login_failed signal lowers the reputation of (username, IP)
+  await updateReputation(c.svc.db, c.svc.config.reputation, c.clientIp, identifier, -1);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
   // authentik cancels once failures ≥ the setting, so 0 (like 1) cancels at the first failure

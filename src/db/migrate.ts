@@ -9,6 +9,10 @@ import { m0005_stage_list_index } from './migrations/0005_stage_list_index.js';
 import { m0006_config_epoch } from './migrations/0006_config_epoch.js';
 import { m0007_session_lock } from './migrations/0007_session_lock.js';
 import { m0009_mfa_codes } from './migrations/0009_mfa_codes.js';
+import { m0010_groups } from './migrations/0010_groups.js';
+import { m0011_policies } from './migrations/0011_policies.js';
+import { m0012_reputation } from './migrations/0012_reputation.js';
+import { m0013_password_history } from './migrations/0013_password_history.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -21,6 +25,10 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0006_config_epoch': m0006_config_epoch,
   '0007_session_lock': m0007_session_lock,
   '0009_mfa_codes': m0009_mfa_codes,
+  '0010_groups': m0010_groups,
+  '0011_policies': m0011_policies,
+  '0012_reputation': m0012_reputation,
+  '0013_password_history': m0013_password_history,
 };
 
 /**

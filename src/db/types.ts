@@ -33,6 +33,18 @@ export interface UserGroupsTable {
   group_uuid: string;
 }
 
+/** one edge of the group hierarchy: `child_uuid` has `parent_uuid` among its parents (migration 0010) */
+export interface GroupParentsTable {
+  child_uuid: string;
+  parent_uuid: string;
+}
+
+/** a group's roles (migration 0010; RBAC itself is not implemented yet) */
+export interface GroupRolesTable {
+  group_uuid: string;
+  role_uuid: string;
+}
+
 export interface RolesTable {
   role_uuid: string;
   name: string;
@@ -165,6 +177,8 @@ export interface Database {
   users: UsersTable;
   groups: GroupsTable;
   user_groups: UserGroupsTable;
+  group_parents: GroupParentsTable;
+  group_roles: GroupRolesTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
   tokens: TokensTable;

@@ -18,7 +18,10 @@ export type EventAction =
   | 'model_created'
   | 'model_updated'
   | 'model_deleted'
-  | 'email_sent';
+  | 'email_sent'
+  | 'policy_execution'
+  | 'policy_exception'
+  | 'custom_';
 
 export interface EventUser {
   pk: number;

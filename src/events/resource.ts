@@ -1,11 +1,12 @@
 /** /events/events/: the audit log, read-only, for superusers. */
 import { Type } from '@sinclair/typebox';
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { rowToApi } from '../rest/serialize.js';
 import type { FilterSpec } from '../rest/list.js';
+import { jsonIntegerIs, jsonStringAt } from '../rest/json-sql.js';
 import type { EventsTable } from '../db/types.js';
 import type { Services } from '../services.js';
 
@@ -73,6 +74,45 @@ const actionsFilter: FilterSpec = {
     if (bad) return { error: [`Select a valid choice. ${bad} is not one of the available choices.`] };
     return { cond: (eb) => eb(sql.ref('action'), 'in', chosen) };
   },
+  schema: { type: 'array', items: { type: 'string', enum: [...ACTIONS] } },
+  explode: true,
+};
+
+/** EventsFilter's `context__<path>=value`: the JSON string at that path of the context equals the value */
+const contextFilter = (...path: string[]): FilterSpec => ({
+  type: 'custom',
+  parse: (vals, dialect) => {
+    const v = vals[vals.length - 1] ?? '';
+    if (v === '') return { cond: undefined };
+    return { cond: () => sql<SqlBool>`${jsonStringAt('context', path, dialect)} = ${v}` };
+  },
+});
+
+/**
+ * EventsFilter's `filter_context_model_pk`: primary keys are compared without dashes (authentik stores a UUID as
+ * its hex, a client may send it with dashes), and a value that is an integer also matches that number.
+ */
+const contextPkFilter = (key: string): FilterSpec => ({
+  type: 'custom',
+  parse: (vals, dialect) => {
+    const raw = vals[vals.length - 1] ?? '';
+    if (raw === '') return { cond: undefined };
+    const v = raw.replaceAll('-', '');
+    const path = [key, 'pk'];
+    const asText = sql<SqlBool>`replace(${jsonStringAt('context', path, dialect)}, '-', '') = ${v}`;
+    const n = /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : undefined;
+    if (n === undefined || !Number.isSafeInteger(n)) return { cond: () => asText };
+    return { cond: (eb) => eb.or([asText, jsonIntegerIs('context', path, n, dialect)]) };
+  },
+});
+
+/**
+ * `brand_name` (authentik: the `name` in the event's `brand`): Keystage has one brand and records none on events
+ * (every event's `brand` is `{}`), so a brand name matches no event.
+ */
+const brandNameFilter: FilterSpec = {
+  type: 'custom',
+  parse: (vals) => ((vals[vals.length - 1] ?? '') === '' ? { cond: undefined } : { cond: () => sql<SqlBool>`1 = 0` }),
 };
 
 export const eventResource: ResourceDef<Row> = {
@@ -86,11 +126,18 @@ export const eventResource: ResourceDef<Row> = {
   ops: ['list', 'retrieve'],
   access: { kind: 'superuser' },
   list: {
+    // authentik's EventsFilter
     filters: {
-      action: { type: 'enum', column: 'action', values: ACTIONS },
+      action: { type: 'str', column: 'action', op: 'icontains' },
       actions: actionsFilter,
       username: { type: 'str', column: 'username' },
       client_ip: { type: 'str', column: 'client_ip' },
+      brand_name: brandNameFilter,
+      context_model_pk: contextPkFilter('model'),
+      context_model_name: contextFilter('model', 'model_name'),
+      context_model_app: contextFilter('model', 'app'),
+      context_authorized_app: contextFilter('authorized_application', 'pk'),
+      context_device: contextPkFilter('device'),
     },
     search: ['action', 'username', 'client_ip', 'app'],
     ordering: { created: 'created', action: 'action', client_ip: 'client_ip', app: 'app', user: 'username', pk: 'event_uuid' },

@@ -1,6 +1,7 @@
 /**
  * authentik's default flows, created on first start unless flows with these slugs exist:
- * default-authentication-flow (identification → password → MFA validation (skip) → login) and
+ * default-authentication-flow (identification → password → MFA validation (skip) → login, with authentik's two
+ * expression policies on the password and MFA bindings) and
  * default-invalidation-flow (logout). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,6 +11,7 @@ import { apiToRow } from '../rest/serialize.js';
 import { stageTypeByKind } from '../stages/registry.js';
 import { stageProps } from '../stages/resource.js';
 import { bindingDefaults, insertBinding, insertFlow } from './store.js';
+import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaults.js';
 
 interface StageSeed {
   kind: string;
@@ -36,7 +38,7 @@ async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
   return stage_uuid;
 }
 
-async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSeed[]) {
+async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSeed[], after?: (tx: Tx) => Promise<void>) {
   const slug = flow.slug as string;
   if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return;
   try {
@@ -56,6 +58,7 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
         await insertBinding(tx, bindingDefaults(target, stage, order));
         order += 10;
       }
+      if (after) await after(tx);
     });
   } catch (e) {
     // another node created it at the same moment
@@ -83,6 +86,8 @@ export async function ensureDefaultFlows(db: DB) {
       { kind: 'authenticatorvalidatestage', name: 'default-authentication-mfa-validation', fields: { not_configured_action: 'skip' } },
       { kind: 'userloginstage', name: 'default-authentication-login', fields: {} },
     ],
+    // authentik's two policies: no password stage after a proven first factor, no MFA after a passkey
+    bindDefaultAuthenticationPolicies,
   );
   await ensureFlow(
     db,

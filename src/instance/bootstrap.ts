@@ -2,11 +2,12 @@
  * First start: the superuser group, `akadmin` and the bootstrap API token, from KEYSTAGE_BOOTSTRAP_* (or
  * AUTHENTIK_BOOTSTRAP_*). Idempotent and safe when several nodes start at once.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { DB } from '../db/index.js';
 import { hashPassword } from '../auth/passwords.js';
 import { insertUser } from '../users/store.js';
+import { newGroupIdentity } from '../groups/store.js';
 import { generateKey, insertToken, storedKey } from '../tokens/tokens.js';
 import { secretsOf } from './secrets.js';
 
@@ -25,10 +26,9 @@ const silent: BootstrapLog = { warn: () => {}, error: () => {} };
 export async function ensureAdminGroup(db: DB): Promise<string> {
   const existing = await db.selectFrom('groups').select('group_uuid').where('name', '=', ADMIN_GROUP).executeTakeFirst();
   if (existing) return existing.group_uuid;
-  const group_uuid = randomUUID();
   await db
     .insertInto('groups')
-    .values({ group_uuid, num_pk: 1, name: ADMIN_GROUP, is_superuser: 1, attributes: '{}' })
+    .values({ ...(await newGroupIdentity(db)), name: ADMIN_GROUP, is_superuser: 1, attributes: '{}' })
     .onConflict((oc) => oc.doNothing())
     .execute();
   return (await db.selectFrom('groups').select('group_uuid').where('name', '=', ADMIN_GROUP).executeTakeFirstOrThrow()).group_uuid;

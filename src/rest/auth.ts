@@ -8,6 +8,7 @@ import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import { secretsOf } from '../instance/secrets.js';
 import { Forbidden } from './errors.js';
+import { isSuperuser } from '../groups/membership.js';
 
 export interface Caller {
   user: UsersTable;
@@ -28,20 +29,8 @@ declare module 'fastify' {
   }
 }
 
-/** users that belong to a superuser group */
-export async function superuserIds(db: DB, ids: number[]): Promise<Set<number>> {
-  if (!ids.length) return new Set();
-  const rows = await db
-    .selectFrom('user_groups')
-    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-    .select('user_groups.user_id')
-    .where('user_groups.user_id', 'in', ids)
-    .where('groups.is_superuser', '=', 1)
-    .execute();
-  return new Set(rows.map((r) => r.user_id));
-}
-
-export const isSuperuser = async (db: DB, userId: number): Promise<boolean> => (await superuserIds(db, [userId])).has(userId);
+// a user is a superuser through any group they are a member of, inherited through parent groups
+export { isSuperuser, superuserIds } from '../groups/membership.js';
 
 /**
  * Looks the key up by its keyed hash (HMAC under a key derived from the secret key, core/secrets.ts), so the lookup's

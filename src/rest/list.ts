@@ -3,6 +3,7 @@
  * dropped), `search` (every term must match some search field, case-insensitive substring) and exact filters with
  * django-filter's 400 messages.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
 import type { DB } from '../db/index.js';
 import { NotFound, ValidationError, type FieldErrors } from './errors.js';
@@ -10,18 +11,37 @@ import { isUuid, missingIds, normalizeUuid } from './validate.js';
 import type { Ref } from './schema.js';
 import { cachedAdminData, hasAdminCache } from '../db/admin-cache.js';
 import { dialectOf } from '../db/dialect.js';
+import { secretsOf } from '../instance/secrets.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 type QB = SelectQueryBuilder<any, any, any>;
 type EB = ExpressionBuilder<any, any>;
 
 export type FilterSpec =
-  | { type: 'str' | 'int' | 'bool' | 'uuid' | 'datetime'; column: string; op?: '=' | '>' | '<' | 'startswith' }
+  | {
+      type: 'str' | 'int' | 'bool' | 'uuid' | 'datetime';
+      column: string;
+      /** `icontains`: case-insensitive substring (strings only) */
+      op?: '=' | '>' | '<' | 'startswith' | 'icontains';
+    }
   | { type: 'isnull'; column: string }
   | { type: 'enum'; column: string; values: readonly string[] }
   | { type: 'fk'; column: string; ref: Ref }
-  /** repeated key; rows related (through `exists`) to any of the given pks */
-  | { type: 'm2m'; ref: Ref; exists: (eb: EB, ids: string[]) => Expression<SqlBool> /** values are names, not UUIDs */; byName?: boolean }
+  /** repeated key; rows related (through `exists`) to any of the given pks (integers when `ref.int`) */
+  | {
+      type: 'm2m';
+      ref: Ref;
+      /** (method syntax: a filter over UUIDs or names may declare `ids: string[]`) */
+      exists(eb: EB, ids: (string | number)[]): Expression<SqlBool>;
+      /** values are names, not primary keys */
+      byName?: boolean;
+    }
+  /**
+   * exact match on a secret stored encrypted (instance/secrets.ts) in `column`, `field` (`table.column`) naming it for
+   * decryption: compared in constant time against every candidate row's decrypted value, in this process, for
+   * superusers only; the value itself never leaves the server
+   */
+  | { type: 'secret'; column: string; field: string }
   /** parses the (possibly repeated) values; returns messages for a 400 or a condition */
   | {
       type: 'custom';
@@ -29,6 +49,9 @@ export type FilterSpec =
         values: string[],
         dialect: 'sqlite' | 'postgres',
       ) => { error: string[] } | { cond: ((eb: EB) => Expression<SqlBool>) | undefined };
+      /** the parameter's schema in the OpenAPI document (default: a string); `explode` for a repeated key */
+      schema?: Record<string, unknown>;
+      explode?: boolean;
     };
 
 export interface ListSpec {
@@ -91,10 +114,33 @@ export function searchTerms(search: string): string[] {
 
 const likeEscape = (s: string) => s.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
 
-async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: EB) => Expression<SqlBool>)[]> {
+/** case-insensitive substring: PostgreSQL's ILIKE; SQLite's LIKE already ignores ASCII case (as Django's `icontains` there) */
+function icontains(column: string, term: string, dialect: 'sqlite' | 'postgres') {
+  const pat = `%${likeEscape(term)}%`;
+  return (eb: EB) => eb(sql.ref(column), dialect === 'postgres' ? 'ilike' : 'like', sql<string>`${pat} escape '\\'`);
+}
+
+/** a Django decimal (NumberFilter): digits with an optional fraction and exponent */
+const INT_MIN = -2147483648;
+const INT_MAX = 2147483647;
+const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+interface SecretCheck {
+  name: string;
+  filter: Extract<FilterSpec, { type: 'secret' }>;
+  value: string;
+}
+
+interface Where {
+  conds: ((eb: EB) => Expression<SqlBool>)[];
+  secrets: SecretCheck[];
+}
+
+async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<Where> {
   const errors: FieldErrors = {};
   const dialect = dialectOf(db);
   const conds: ((eb: EB) => Expression<SqlBool>)[] = [];
+  const secrets: SecretCheck[] = [];
   for (const [name, f] of Object.entries(spec.filters)) {
     const raw = query[name];
     if (raw === undefined) continue;
@@ -105,16 +151,23 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
         if (f.op === 'startswith') {
           // case-sensitive prefix (Django's `startswith`) in both dialects; SQLite's LIKE would ignore case
           conds.push(() => sql<SqlBool>`substr(${sql.ref(f.column)}, 1, ${v.length}) = ${v}`);
-        } else conds.push((eb) => eb(sql.ref(f.column), '=', v));
+        } else if (f.op === 'icontains') conds.push(icontains(f.column, v, dialect));
+        else conds.push((eb) => eb(sql.ref(f.column), '=', v));
+        break;
+      case 'secret':
+        if (v !== '') secrets.push({ name, filter: f, value: v });
         break;
       case 'int': {
         if (v === '') break;
-        if (!/^[-+]?\d+$/.test(v.trim())) {
+        if (!NUMBER_RE.test(v.trim()) || !Number.isFinite(Number(v))) {
           errors[name] = ['Enter a number.'];
           break;
         }
-        const n = Number(v);
-        conds.push((eb) => eb(sql.ref(f.column), f.op === '>' ? '>' : f.op === '<' ? '<' : '=', n));
+        // integer columns: Django compares int(value) (25.5 → 25), and a value beyond the column's 32-bit range
+        // matches nothing (EmptyResultSet) where PostgreSQL would fail the statement
+        const n = Math.trunc(Number(v));
+        if (n < INT_MIN || n > INT_MAX) conds.push(() => sql<SqlBool>`1 = 0`);
+        else conds.push((eb) => eb(sql.ref(f.column), f.op === '>' ? '>' : f.op === '<' ? '<' : '=', n));
         break;
       }
       case 'bool': {
@@ -159,12 +212,13 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
       case 'm2m': {
         const vals = all(raw).filter((x) => x !== '');
         if (vals.length === 0) break;
-        const badOne = f.byName ? undefined : vals.find((x) => !isUuid(x));
+        const badOne = f.byName ? undefined : vals.find((x) => (f.ref.int ? !/^-?\d{1,15}$/.test(x) : !isUuid(x)));
         if (badOne !== undefined) {
-          errors[name] = [`“${badOne}” is not a valid UUID.`];
+          // (Django's ModelMultipleChoiceField: an integer key that does not parse is "not a valid value")
+          errors[name] = [f.ref.int ? `“${badOne}” is not a valid value.` : `“${badOne}” is not a valid UUID.`];
           break;
         }
-        const ids = f.byName ? vals : vals.map(normalizeUuid);
+        const ids = f.byName ? vals : f.ref.int ? vals.map(Number) : vals.map(normalizeUuid);
         const missing = await missingIds(db, f.ref, ids);
         if (missing !== undefined) {
           errors[name] = [`Select a valid choice. ${missing} is not one of the available choices.`];
@@ -186,14 +240,44 @@ async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<((eb: E
   const searchCond = search ? spec.searchQuery?.(search, dialect) : undefined;
   if (searchCond) conds.push(searchCond);
   else if (search && spec.search.length) {
-    // case-insensitive substring: PostgreSQL's ILIKE; SQLite's LIKE already ignores ASCII case
-    const op = dialect === 'postgres' ? 'ilike' : 'like';
-    for (const term of searchTerms(search)) {
-      const pat = `%${likeEscape(term)}%`;
-      conds.push((eb) => eb.or(spec.search.map((c) => eb(sql.ref(c), op, sql<string>`${pat} escape '\\'`))));
-    }
+    for (const term of searchTerms(search)) conds.push((eb) => eb.or(spec.search.map((c) => icontains(c, term, dialect)(eb))));
   }
-  return conds;
+  return { conds, secrets };
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * The condition of the secret filters: the keys of the rows (among those `q` selects) whose decrypted secrets equal
+ * every given value. Every candidate is decrypted and compared (SHA-256 digests, timingSafeEqual), match or not.
+ */
+async function secretMatches(db: DB, spec: ListSpec, q: QB, checks: SecretCheck[]): Promise<(eb: EB) => Expression<SqlBool>> {
+  const keyring = secretsOf(db);
+  const rows = (await q
+    .clearSelect()
+    .clearOrderBy()
+    .select([sql.ref(spec.pk).as(KEY), ...checks.map((c, i) => sql.ref(c.filter.column).as(`__secret_${i}`))])
+    .execute()) as Record<string, unknown>[];
+  const wanted = checks.map((c) => digest(c.value));
+  const keys: unknown[] = [];
+  for (const r of rows) {
+    let all = true;
+    checks.forEach((c, i) => {
+      const stored = r[`__secret_${i}`];
+      let plain = '';
+      try {
+        plain = typeof stored === 'string' ? keyring.open(c.filter.field, stored) : '';
+      } catch {
+        // an unreadable value (the process refuses to start with one) matches nothing
+        plain = '';
+      }
+      // an unset secret ('') matches nothing: an empty filter value is no filter
+      const same = timingSafeEqual(digest(plain), wanted[i]!) && plain !== '';
+      all = all && same;
+    });
+    if (all) keys.push(r[KEY]);
+  }
+  return keys.length ? (eb) => eb(sql.ref(spec.pk), 'in', keys) : () => sql<SqlBool>`1 = 0`;
 }
 
 export function orderingOf(spec: ListSpec, query: Query): { column: string; desc: boolean }[] {
@@ -281,11 +365,15 @@ export async function paginate<R, T>(
   spec: ListSpec,
   query: Query,
   render: (rows: R[]) => Promise<T[]>,
+  caller: { superuser: boolean } = { superuser: false },
 ): Promise<Page<T>> {
-  const conds = await buildWhere(db, spec, query);
+  const { conds, secrets } = await buildWhere(db, spec, query);
+  if (secrets.length && !caller.superuser)
+    throw new ValidationError(Object.fromEntries(secrets.map((c) => [c.name, ['Only superusers may filter by a secret.']])));
   const { page: pageReq, size } = pageParams(query);
   let q = base;
   for (const c of conds) q = q.where(c);
+  if (secrets.length) q = q.where(await secretMatches(db, spec, q, secrets));
   const ordering = orderingOf(spec, query);
   let ordered = q;
   for (const o of ordering) ordered = ordered.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');

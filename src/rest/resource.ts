@@ -61,8 +61,10 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   update?(tx: Tx, existing: Row, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
   remove?(tx: Tx, existing: Row, ctx: WriteCtx): Promise<void>;
   usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
-  /** extra query parameters for the OpenAPI document (filters are documented automatically) */
+  /** extra query parameters of the list for the OpenAPI document (filters are documented automatically) */
   extraQuery?: QueryParam[];
+  /** query parameters of retrieve, for the OpenAPI document */
+  retrieveQuery?: QueryParam[];
 }
 
 const filterSchema: Record<string, Record<string, unknown>> = {
@@ -84,8 +86,11 @@ export function listQueryParams(spec: ListSpec): QueryParam[] {
   ];
   for (const [name, f] of Object.entries(spec.filters)) {
     if (f.type === 'enum') params.push({ name, schema: { type: 'string', enum: [...f.values] } });
-    else if (f.type === 'm2m') params.push({ name, schema: { type: 'array', items: { type: 'string', format: 'uuid' } }, explode: true });
-    else if (f.type === 'custom') params.push({ name, schema: { type: 'string' } });
+    else if (f.type === 'm2m') {
+      const items = f.byName ? { type: 'string' } : f.ref.int ? { type: 'integer' } : { type: 'string', format: 'uuid' };
+      params.push({ name, schema: { type: 'array', items }, explode: true });
+    } else if (f.type === 'custom') params.push({ name, schema: f.schema ?? { type: 'string' }, ...(f.explode ? { explode: true } : {}) });
+    else if (f.type === 'secret') params.push({ name, schema: { type: 'string' } });
     else params.push({ name, schema: filterSchema[f.type]! });
   }
   return params.sort((a, b) => a.name.localeCompare(b.name));
@@ -155,10 +160,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
 
   const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
     const ctx: WriteCtx = { db, caller, mode, req };
-    const selfId = existing
-      ? ((existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number)
-      : undefined;
-    const data = await validateBody(def.props, req.body, { mode, db, selfId });
+    const data = await validateBody(def.props, req.body, { mode, db, existing: existing as Record<string, unknown> | undefined });
     if (def.validate) await def.validate(data, ctx, existing);
     const key = await db.transaction().execute(async (tx) => {
       await lockConfigEpoch(tx);
@@ -194,7 +196,14 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       },
       handler: async (req) => {
         const caller = authorizeList(req);
-        return paginate(db, scoped(def.select(db), caller), def.list, req.query as Query, (rows: Row[]) => def.render(db, rows, req));
+        return paginate(
+          db,
+          scoped(def.select(db), caller),
+          def.list,
+          req.query as Query,
+          (rows: Row[]) => def.render(db, rows, req),
+          caller,
+        );
       },
     };
   if (ops.has('create'))
@@ -220,7 +229,12 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   const d: Partial<Record<Method, RouteDef>> = {};
   if (ops.has('retrieve'))
     d.get = {
-      doc: { operationId: `${p}_retrieve`, tag: def.tag, response: def.component },
+      doc: {
+        operationId: `${p}_retrieve`,
+        tag: def.tag,
+        response: def.component,
+        ...(def.retrieveQuery ? { query: def.retrieveQuery } : {}),
+      },
       handler: async (req) => {
         const { row } = await load(req);
         return (await def.render(db, [row], req))[0];

@@ -31,7 +31,7 @@ export interface Unique {
   table: string;
   column: string;
   message: string;
-  /** column identifying the object itself, excluded from the check on update */
+  /** the table's key column, excluded from the check on update; the resource's stored row carries it under this name */
   self: string;
 }
 

@@ -158,9 +158,9 @@ function coerce(s: TSchema, v: unknown): Result {
     if (v.length === 0 && s['x-allow-empty'] === false) return fail('This list may not be empty.');
     const items = s.items as TSchema;
     if (s['x-m2m']) {
-      const out: string[] = [];
+      const out: (string | number)[] = [];
       for (const item of v) {
-        const r = coerceFkValue(item);
+        const r = coerceFkValue(item, s['x-m2m'] as Ref);
         if (!r.ok) return r;
         out.push(r.value as string);
       }
@@ -182,8 +182,11 @@ function coerce(s: TSchema, v: unknown): Result {
 export interface ValidateOptions {
   mode: Mode;
   db: DB;
-  /** pk of the object being updated, excluded from uniqueness checks */
-  selfId?: string | number;
+  /**
+   * the stored row of the object being updated: uniqueness checks exclude it by its own key (`Unique.self`), so an
+   * update that sends the object's unchanged unique value passes (DRF's UniqueValidator excludes the instance)
+   */
+  existing?: Record<string, unknown>;
 }
 
 /**
@@ -224,7 +227,11 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
         .selectFrom(uniq.table as 'stages')
         .select(sql<number>`1`.as('one'))
         .where(uniq.column as 'name', '=', out[key] as string);
-      if (opts.selfId !== undefined) q = q.where(uniq.self as 'name', '<>', opts.selfId as string);
+      if (opts.existing) {
+        const own = opts.existing[uniq.self];
+        if (own === undefined || own === null) throw new Error(`uniqueness of ${key}: the stored row has no ${uniq.self}`);
+        q = q.where(uniq.self as 'name', '<>', own as string);
+      }
       if (await q.executeTakeFirst()) errors[key] = [uniq.message];
     }
   }
@@ -235,6 +242,11 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
 /** First id (in the given order) that does not exist in the referenced table, or undefined. */
 export async function missingIds(db: DB, ref: Ref, ids: (string | number)[]): Promise<string | undefined> {
   if (ids.length === 0) return undefined;
+  // an integer key outside PostgreSQL's `integer` cannot exist (and would fail the query there): it is missing
+  if (ref.int) {
+    const outside = ids.find((id) => !(Number(id) >= -2147483648 && Number(id) <= 2147483647));
+    if (outside !== undefined) return String(outside);
+  }
   const unique = [...new Set(ids)];
   let q = db
     .selectFrom(ref.table as 'stages')

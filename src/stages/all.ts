@@ -1,4 +1,5 @@
 /** /stages/all/: every stage as a base Stage object, whatever its type; and the list of creatable types. */
+import { deleteStageBindingPolicies } from '../policies/targets.js';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { requireCaller } from '../rest/auth.js';
@@ -32,6 +33,7 @@ export const allStagesResource: ResourceDef<Row> = {
   select: (db) => db.selectFrom('stages').selectAll().select('stage_uuid as pk'),
   render: (db, rows) => renderBaseStages(db, rows, stageTypeByKind),
   remove: async (tx, row) => {
+    await deleteStageBindingPolicies(tx, row.stage_uuid);
     await tx.deleteFrom('stages').where('stage_uuid', '=', row.stage_uuid).execute();
   },
   usedBy: (db, row) => stageUsedBy(db, row, stageTypes),

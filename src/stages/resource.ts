@@ -1,4 +1,5 @@
 /** Builds the REST resource of a stage type from its StageDef: base fields + the type's own, in two tables. */
+import { deleteStageBindingPolicies } from '../policies/targets.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
@@ -197,6 +198,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
       return id;
     },
     remove: async (tx, existing) => {
+      await deleteStageBindingPolicies(tx, existing.stage_uuid);
       await tx.deleteFrom('stages').where('stage_uuid', '=', existing.stage_uuid).execute();
     },
     usedBy: (db, row) => stageUsedBy(db, { stage_uuid: row.stage_uuid, kind: def.kind }, all()),

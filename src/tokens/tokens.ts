@@ -11,6 +11,7 @@ import { validateBody } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { TokensTable, UsersTable } from '../db/types.js';
 import { renderUsers } from '../users/render.js';
+import { groupAttributes } from '../groups/membership.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
 import type { Services } from '../services.js';
 
@@ -25,22 +26,12 @@ export const MIN_KEY_LENGTH = 32;
 
 /**
  * authentik's maximum lifetime of a user's app passwords: `goauthentik.io/user/token-maximum-lifetime` from the
- * user's merged attributes (their groups by name, then their own), a timedelta string; else the default duration.
+ * user's merged attributes (every group they are a member of, parents included, by name, then their own), a
+ * timedelta string; else the default duration.
  */
 export async function maximumTokenLifetimeMs(db: DB | Tx, userId: number): Promise<number> {
-  const groups = await db
-    .selectFrom('user_groups')
-    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-    .select('groups.attributes')
-    .where('user_groups.user_id', '=', userId)
-    .orderBy('groups.name')
-    .execute();
   const user = await db.selectFrom('users').select('attributes').where('id', '=', userId).executeTakeFirst();
-  let value: unknown;
-  for (const raw of [...groups.map((g) => g.attributes), user?.attributes]) {
-    const attrs = JSON.parse(raw || '{}') as Record<string, unknown>;
-    if (attrs[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME] !== undefined) value = attrs[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME];
-  }
+  const value = (await groupAttributes(db, userId, user?.attributes ?? '{}'))[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME];
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
   return ms ?? DEFAULT_TOKEN_DURATION_MS;
 }
@@ -62,7 +53,7 @@ export const tokenProps: Props = {
     maxLength: 255,
     pattern: SLUG_PATTERN,
     'x-slug': 'drf',
-    'x-unique': { table: 'tokens', column: 'identifier', self: 'identifier', message: 'Token with this identifier already exists.' },
+    'x-unique': { table: 'tokens', column: 'identifier', self: 'token_uuid', message: 'Token with this identifier already exists.' },
   }),
   intent: S.enumOf(INTENTS, { 'x-optional': true }),
   user: S.intFk({ table: 'users', column: 'id' }, { 'x-optional': true }),

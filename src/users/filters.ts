@@ -3,6 +3,8 @@ import { sql, type SqlBool } from 'kysely';
 import { ValidationError } from '../rest/errors.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
 import type { QLField } from '../rest/djangoql.js';
+import { jsonPath } from '../rest/json-sql.js';
+import { isSuperuserCondition } from '../groups/membership.js';
 import { USER_TYPES } from './schema.js';
 
 export const multi = (column: string, values: readonly string[], label = (v: string) => v): FilterSpec => ({
@@ -14,6 +16,8 @@ export const multi = (column: string, values: readonly string[], label = (v: str
     if (bad !== undefined) return { error: [`Select a valid choice. ${label(bad)} is not one of the available choices.`] };
     return { cond: (eb) => eb(sql.ref(column), 'in', chosen) };
   },
+  schema: { type: 'array', items: { type: 'string', enum: [...values] } },
+  explode: true,
 });
 
 export const membership = (
@@ -40,7 +44,7 @@ export const membership = (
  * `attributes={"key": value, "a__b": value}`: every key (Django's `__` for nesting) equals its JSON value exactly.
  * Invalid JSON is authentik's top-level list error.
  */
-export const attributesFilter: FilterSpec = {
+export const attributesFilterOn = (column: 'users.attributes' | 'groups.attributes'): FilterSpec => ({
   type: 'custom',
   parse: (vals, dialect) => {
     const raw = vals[vals.length - 1] ?? '';
@@ -60,17 +64,16 @@ export const attributesFilter: FilterSpec = {
         eb.and(
           pairs.map(({ path, json }) =>
             dialect === 'postgres'
-              ? sql<SqlBool>`(users.attributes::jsonb #> ${path}::text[]) = ${json}::jsonb`
+              ? sql<SqlBool>`(${sql.ref(column)}::jsonb #> ${path}::text[]) = ${json}::jsonb`
               : // json_extract gives SQL scalars, so compare the JSON text of both sides
-                sql<SqlBool>`json_quote(json_extract(users.attributes, ${jsonPath(path)})) = json_quote(json_extract(${`{"v":${json}}`}, '$.v'))`,
+                sql<SqlBool>`json_quote(json_extract(${sql.ref(column)}, ${jsonPath(path)})) = json_quote(json_extract(${`{"v":${json}}`}, '$.v'))`,
           ),
         ),
     };
   },
-};
+});
 
-/** a SQLite JSON path with every key quoted */
-export const jsonPath = (keys: string[]) => '$' + keys.map((k) => `."${k.replace(/["\\]/g, '')}"`).join('');
+export const attributesFilter = attributesFilterOn('users.attributes');
 
 export const userFilters: Record<string, FilterSpec> = {
   username: { type: 'str', column: 'username' },
@@ -86,20 +89,10 @@ export const userFilters: Record<string, FilterSpec> = {
     parse: (vals) => {
       const b = parseBool(vals[vals.length - 1] ?? '');
       if (b === undefined) return { cond: undefined };
-      return {
-        cond: (eb) => {
-          const ex = eb.exists(
-            eb
-              .selectFrom('user_groups as j')
-              .innerJoin('groups as g', 'g.group_uuid', 'j.group_uuid')
-              .select(sql`1`.as('one'))
-              .whereRef('j.user_id', '=', 'users.id')
-              .where('g.is_superuser', '=', 1),
-          );
-          return b ? ex : eb.not(ex);
-        },
-      };
+      // as the `is_superuser` field: through any group the user is a member of, parent groups included
+      return { cond: (eb) => (b ? isSuperuserCondition() : eb.not(isSuperuserCondition())) };
     },
+    schema: { type: 'boolean' },
   },
   date_joined: { type: 'datetime', column: 'date_joined' },
   date_joined__gt: { type: 'datetime', column: 'date_joined', op: '>' },

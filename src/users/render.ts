@@ -77,7 +77,13 @@ export function partialUser(r: UsersTable, installId: string) {
   };
 }
 
-export function renderUserSelf(u: UsersTable, superuser: boolean, installId: string, groups: { name: string; pk: string }[]) {
+export function renderUserSelf(
+  u: UsersTable,
+  superuser: boolean,
+  installId: string,
+  groups: { name: string; pk: string }[],
+  settings: unknown = JSON.parse(u.attributes || '{}').settings,
+) {
   return {
     pk: u.id,
     username: u.username,
@@ -90,7 +96,7 @@ export function renderUserSelf(u: UsersTable, superuser: boolean, installId: str
     email: u.email,
     avatar: initialsAvatar(u.name, u.username),
     uid: uidOf(u.id, installId),
-    settings: JSON.parse(u.attributes || '{}').settings ?? {},
+    settings: settings ?? {},
     type: u.type,
     system_permissions: [],
   };

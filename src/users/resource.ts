@@ -1,19 +1,25 @@
 /** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
 import type { FastifyRequest } from 'fastify';
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
+import type { DB } from '../db/index.js';
 import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
-import { parseBool } from '../rest/list.js';
 import { compileDjangoQL } from '../rest/djangoql.js';
 import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
+import { subjectUsedBy } from '../policies/base.js';
 import { userProps } from './schema.js';
 import { type Row, renderUsers } from './render.js';
 import { insertUser, validatePath, writeMemberships } from './store.js';
 import { userFilters, userQLFields } from './filters.js';
 
+/** authentik reads each flag as `str(value).lower() == "true"`: anything else (`false`, `0`, `1`, `yes`) leaves it out */
 export const includeFlags = (req: FastifyRequest) => {
-  const q = req.query as Record<string, string | undefined>;
-  return { groups: parseBool(q.include_groups ?? 'true') !== false, roles: parseBool(q.include_roles ?? 'true') !== false };
+  const q = req.query as Record<string, string | string[] | undefined>;
+  const flag = (name: string) => {
+    const v = q[name];
+    return ((Array.isArray(v) ? v[v.length - 1] : v) ?? 'true').toLowerCase() === 'true';
+  };
+  return { groups: flag('include_groups'), roles: flag('include_roles') };
 };
 
 export function userResource(installId: string): ResourceDef<Row> {
@@ -75,6 +81,36 @@ export function userResource(installId: string): ResourceDef<Row> {
     remove: async (tx, existing) => {
       await tx.deleteFrom('users').where('id', '=', existing.id).execute();
     },
-    usedBy: async (db, row): Promise<UsedBy[]> => userDeviceUsedBy(db, row),
+    usedBy: async (db, row): Promise<UsedBy[]> => [
+      ...(await userDeviceUsedBy(db, row)),
+      ...(await userLinksUsedBy(db, row.id)),
+      ...(await subjectUsedBy(db, { user: row.id }, row.name)),
+    ],
   };
+}
+
+/** the user's groups and roles: deleting the user removes only the links (cascade_many, as authentik's managers) */
+async function userLinksUsedBy(db: DB, userId: number): Promise<UsedBy[]> {
+  const groups = await db
+    .selectFrom('user_groups as m')
+    .innerJoin('groups as g', 'g.group_uuid', 'm.group_uuid')
+    .select(['g.group_uuid', 'g.name'])
+    .where('m.user_id', '=', userId)
+    .orderBy('g.name')
+    .execute();
+  const roles = await db
+    .selectFrom('user_roles as m')
+    .innerJoin('roles as r', 'r.role_uuid', 'm.role_uuid')
+    .select(['r.role_uuid', 'r.name'])
+    .where('m.user_id', '=', userId)
+    .orderBy('r.name')
+    .execute();
+  return [
+    ...groups.map(
+      (g): UsedBy => ({ app: 'authentik_core', model_name: 'group', pk: g.group_uuid, name: `Group ${g.name}`, action: 'cascade_many' }),
+    ),
+    ...roles.map(
+      (r): UsedBy => ({ app: 'authentik_rbac', model_name: 'role', pk: r.role_uuid, name: `Role ${r.name}`, action: 'cascade_many' }),
+    ),
+  ];
 }

@@ -7,6 +7,7 @@ import { validateBody } from '../rest/validate.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { Services } from '../services.js';
 import { renderUserSelf } from './render.js';
+import { allGroupsOf, groupAttributes } from '../groups/membership.js';
 import { setUserPassword } from './store.js';
 import { userResource } from './resource.js';
 
@@ -19,13 +20,12 @@ export function mountUsers(router: ApiRouter, svc: Services) {
       doc: { operationId: 'core_users_me_retrieve', tag: 'core', response: 'SessionUser' },
       handler: async (req) => {
         const caller = requireCaller(req);
-        const groups = await db
-          .selectFrom('user_groups')
-          .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-          .select(['groups.name', 'groups.group_uuid as pk'])
-          .where('user_groups.user_id', '=', caller.user.id)
-          .execute();
-        const self = renderUserSelf(caller.user, caller.superuser, installId, groups);
+        // authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
+        // `settings` of the attributes merged from those groups and the user's own
+        const all = await allGroupsOf(db, caller.user.id);
+        const groups = all.map((g) => ({ name: g.name, pk: g.group_uuid }));
+        const settings = (await groupAttributes(db, caller.user.id, caller.user.attributes, all)).settings;
+        const self = renderUserSelf(caller.user, caller.superuser, installId, groups, settings);
         return { user: self, users: [self] };
       },
     },

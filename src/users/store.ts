@@ -4,6 +4,7 @@ import type { Tx } from '../rest/resource.js';
 import { apiToRow, nowIso } from '../rest/serialize.js';
 import { ValidationError } from '../rest/errors.js';
 import { unusablePassword } from '../auth/passwords.js';
+import { recordPasswordHistory } from '../auth/password-history.js';
 import { userProps } from './schema.js';
 
 export function validatePath(path: string | undefined) {
@@ -47,18 +48,34 @@ export async function insertUser(tx: Tx, data: Record<string, unknown>, password
     .returning('id')
     .executeTakeFirstOrThrow();
   await writeMemberships(tx, row.id, data);
+  if (password !== undefined) await recordPasswordHistory(tx, row.id, password);
   return row.id;
 }
 
 /**
  * Every place that sets a user's password goes through here (not the transparent re-hash at login): the change date
- * moves (remembered MFA checks are bound to it) and the user's sessions end — all but `keepSession`, the caller's
- * own when they set their own password — as Django's session hash check does when the stored hash changes.
+ * moves (remembered MFA checks are bound to it), the hash joins the password history (while a uniqueness policy is
+ * bound) and the user's sessions end — all but `keepSession`, the caller's own when they set their own password —
+ * as Django's session hash check does when the stored hash changes.
  */
 export async function setUserPassword(tx: Tx, userId: number, encoded: string, keepSession?: string): Promise<void> {
   const now = nowIso();
   await tx.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', userId).execute();
+  await recordPasswordHistory(tx, userId, encoded);
+  await endSessions(tx, userId, keepSession);
+}
+
+async function endSessions(tx: Tx, userId: number, keepSession?: string) {
   let q = tx.deleteFrom('sessions').where('user_id', '=', userId);
   if (keepSession) q = q.where('session_key', '<>', keepSession);
   await q.execute();
+}
+
+/**
+ * Django's set_unusable_password (a password expiry policy's doing): the password no longer works, its change date
+ * stays, nothing joins the history, and the user's sessions end as for any change of the stored hash.
+ */
+export async function markPasswordUnusable(tx: Tx, userId: number): Promise<void> {
+  await tx.updateTable('users').set({ password: unusablePassword(), last_updated: nowIso() }).where('id', '=', userId).execute();
+  await endSessions(tx, userId);
 }

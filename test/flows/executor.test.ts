@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
-import { createStage, createUser, defaultStages, flowOf, withoutUser } from '../helpers/flows.js';
+import { bindSkipPolicy, createStage, createUser, defaultStages, flowOf, withoutUser } from '../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 
@@ -125,6 +125,14 @@ for (const dialect of dialects()) {
       const u = await unknown.solve(slug, { component: 'ak-stage-identification', uid_field: 'nobody', password: 'nope' });
       assert.deepEqual(w, u);
       assert.deepEqual(w.response_errors, { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] });
+      // without authentik's policy on the password binding, the password stage asks again (as in authentik)
+      const again = new BrowserSession(srv);
+      await again.get(slug);
+      assert.equal(
+        (await again.solve(slug, { component: 'ak-stage-identification', uid_field: 'ivy', password: 'ivy-password-1' })).component,
+        'ak-stage-password',
+      );
+      await bindSkipPolicy(srv, slug, stages.password);
       const ok = new BrowserSession(srv);
       await ok.get(slug);
       assert.equal(

@@ -70,3 +70,26 @@ export async function bindingOf(srv: TestServer, slug: string, stage: string): P
   assert.equal(r.body.results.length, 1);
   return r.body.results[0].pk;
 }
+
+/**
+ * Binds authentik's default "skip when already proven" policy (default-authentication-flow-password-stage, or the
+ * validate-stage one) to `stage`'s binding in flow `slug`, as an authentik admin does for a custom flow.
+ */
+export async function bindSkipPolicy(
+  srv: TestServer,
+  slug: string,
+  stage: string,
+  policyName = 'default-authentication-flow-password-stage',
+): Promise<void> {
+  const policy = (await call(srv, 'GET', `/policies/all/?search=${encodeURIComponent(policyName)}`)).body.results.find(
+    (p: { name: string }) => p.name === policyName,
+  );
+  assert.ok(policy, policyName);
+  const r = await call(srv, 'POST', '/policies/bindings/', {
+    target: await bindingOf(srv, slug, stage),
+    policy: policy.pk,
+    order: 10,
+    failure_result: true,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+}

@@ -137,7 +137,7 @@ for (const dialect of dialects()) {
     });
     after(async () => srv.close());
 
-    it('lists, renames and removes e-mail and SMS devices; creating them through the API is refused', async () => {
+    it('lists, renames and removes e-mail and SMS devices; admin create of e-mail, SMS and Duo devices is refused, naming the class', async () => {
       const now = new Date().toISOString();
       const common = {
         user_id: 1,
@@ -169,6 +169,17 @@ for (const dialect of dialects()) {
       const all = await call(srv, 'GET', '/authenticators/all/');
       assert.ok(all.body.some((d: { type: string }) => d.type === 'authentik_stages_authenticator_email.EmailDevice'));
       assert.equal((await call(srv, 'POST', '/authenticators/admin/email/', { name: 'x' })).status, 400);
+      // each class's refusal names that class
+      for (const [cls, word] of [
+        ['email', 'E-mail'],
+        ['sms', 'SMS'],
+        ['duo', 'Duo devices'],
+      ]) {
+        const refused = await call(srv, 'POST', `/authenticators/admin/${cls}/`, { name: 'x' });
+        assert.equal(refused.status, 400);
+        assert.ok(refused.body.non_field_errors[0].startsWith(word), `${cls}: ${refused.body.non_field_errors[0]}`);
+      }
+      assert.ok(!(await call(srv, 'POST', '/authenticators/admin/duo/', { name: 'x' })).body.non_field_errors[0].includes('SMS'));
       assert.equal((await call(srv, 'DELETE', `/authenticators/email/${mails.body.results[0].pk}/`)).status, 204);
       assert.equal((await call(srv, 'GET', '/authenticators/email/')).body.pagination.count, 0);
     });

@@ -15,6 +15,9 @@ const TABLES = [
   'users',
   'tokens',
   'user_groups',
+  'groups',
+  'group_parents',
+  'group_roles',
   'stage_identification',
   'stage_captcha',
   'stage_password',
@@ -136,6 +139,7 @@ describe('security: fuzzed request bodies', () => {
       fields: ['username', 'name', 'email', 'is_active', 'groups', 'roles', 'attributes', 'path', 'type', 'last_login'],
     },
     { path: '/core/tokens/', fields: ['identifier', 'intent', 'user', 'description', 'expires', 'expiring', 'managed'] },
+    { path: '/core/groups/', fields: ['name', 'is_superuser', 'parents', 'users', 'attributes', 'roles', 'children'] },
   ];
 
   for (const ep of endpoints) {

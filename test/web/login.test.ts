@@ -10,6 +10,7 @@ import { call, startServer, type TestServer } from '../helpers/server.js';
 import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../src/mfa/static/static.js';
 import { activeElementId, axeViolations, createUser, passkeyFor, screenshot, stageOf } from './page.js';
+import { bindSkipPolicy } from '../helpers/flows.js';
 
 const SECRET = 'e2e-secret-key-' + 'k'.repeat(32);
 
@@ -243,6 +244,9 @@ describe('login page in Chromium', () => {
     await bind(await stagePk('/stages/password/', 'default-authentication-password'), 20);
     await bind(mfa, 30);
     await bind(await stagePk('/stages/user_login/', 'default-authentication-login'), 40);
+    // authentik's two default policies, bound as in its default flow: no password, no MFA after a passkey
+    await bindSkipPolicy(srv, 'passkey-login', await stagePk('/stages/password/', 'default-authentication-password'));
+    await bindSkipPolicy(srv, 'passkey-login', mfa, 'default-authentication-flow-authenticator-validate-stage');
 
     const p = await page();
     await passkeyFor(srv, p, id, { name: 'passkey', resident: true, transport: 'internal' });
@@ -268,7 +272,7 @@ describe('login page in Chromium', () => {
     assert.equal(result.to, '/if/user/');
     await p.goto(`${origin}/if/user/`);
     await expectLoggedIn(p, 'grace');
-    const ev = await call(srv, 'GET', '/events/events/?action=login&username=grace');
+    const ev = await call(srv, 'GET', '/events/events/?actions=login&username=grace');
     assert.equal(ev.body.results[0].context.auth_method, 'auth_webauthn_pwl');
     await p.context().close();
   });
@@ -300,7 +304,7 @@ describe('login page in Chromium', () => {
       await p.click('text=Use a security key');
       // the validation stage asks for any passkey (nobody is identified yet); the virtual authenticator answers
       await expectLoggedIn(p, 'hedy');
-      const ev = await call(srv, 'GET', '/events/events/?action=login&username=hedy');
+      const ev = await call(srv, 'GET', '/events/events/?actions=login&username=hedy');
       assert.equal(ev.body.results[0].context.auth_method, 'auth_webauthn_pwl');
       await p.context().close();
     } finally {

@@ -62,7 +62,7 @@ export function mountFlowUrls(app: FastifyInstance, svc: Services) {
           | undefined)
       : undefined;
     if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
-    if (!(await startFlow({ db, sessions }, flow, { user: me.user }, req, reply)))
+    if (!(await startFlow(svc, flow, { user: me.user }, req, reply)))
       return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);

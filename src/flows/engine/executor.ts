@@ -15,7 +15,7 @@ import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sess
 import { userById } from '../../users/by-id.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
-import { planFlow, type Requester } from './planner.js';
+import { planFlow, stillApplies, type Requester } from './planner.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
 import {
@@ -107,7 +107,7 @@ function notApplicable(run: Run, messages: string[]): Answer {
 }
 
 async function newPlan(run: Run, context: FlowContext = {}): Promise<Plan | Answer> {
-  const r = await planFlow(run.svc.db, run.flow, run.requester, context);
+  const r = await planFlow(run.svc, run.flow, run.requester, context, { req: run.req });
   if (r.type === 'not_applicable') return notApplicable(run, r.messages);
   if (r.type === 'empty') return flowDone(run, context);
   run.session.data.plan = r.plan;
@@ -126,6 +126,14 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   for (let step = 0; step < MAX_STEPS; step++) {
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
+    // the person this stage acts for, looked up once for its policies and its own use (again if it changes)
+    const person = personOf(run, plan.context);
+    // a binding re-evaluated at run time whose policies no longer pass is skipped (authentik's ReevaluateMarker)
+    if (binding.re_evaluate_policies && !(await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, person, run.req))) {
+      plan.bindings.shift();
+      run.session.dirty = true;
+      continue;
+    }
     const runtime = run.svc.stageType(binding.kind)?.runtime;
     const config = runtime ? await run.svc.stageConfig(binding.kind, binding.stage_uuid) : undefined;
     if (!runtime || !config) {
@@ -147,7 +155,7 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       clientIp: run.req.ip,
       query: run.query,
       requestUser: run.requester.user,
-      pendingUser: () => pendingOrLoggedIn(run, plan.context),
+      pendingUser: person,
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
           fsb_uuid: binding.fsb_uuid,
@@ -186,7 +194,19 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
   return answer(flowError(run.req.id, 'Too many stages were skipped in one request.'));
 }
 
-/** StageCall.pendingUser: the pending user (a real one), else the logged-in user */
+/**
+ * StageCall.pendingUser for one stage's turn: the pending user (a real one), else the logged-in user — looked up at
+ * most once while the context names the same person
+ */
+function personOf(run: Run, ctx: FlowContext): () => Promise<UsersTable | undefined> {
+  let memo: { id: number | null | undefined; user: Promise<UsersTable | undefined> } | undefined;
+  return () => {
+    const id = ctx.pendingUser ? ctx.pendingUser.id : undefined;
+    if (!memo || memo.id !== id) memo = { id, user: pendingOrLoggedIn(run, ctx) };
+    return memo.user;
+  };
+}
+
 async function pendingOrLoggedIn(run: Run, ctx: FlowContext): Promise<UsersTable | undefined> {
   const p = ctx.pendingUser;
   if (p && !isPlaceholder(p)) return userById(run.svc.db, p.id!);

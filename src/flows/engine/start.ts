@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { Sessions } from '../../sessions/sessions.js';
+import type { PolicyEngine } from '../../policies/engine/engine.js';
 import { isSuperuser } from '../../rest/auth.js';
 import type { FlowContext } from './context.js';
 import { planFlow } from './planner.js';
@@ -23,7 +24,7 @@ export interface FlowStart {
 
 /** false when the flow does not apply to the person (its authentication requirement) */
 export async function startFlow(
-  svc: { db: DB; sessions: Sessions },
+  svc: { db: DB; sessions: Sessions; policies: PolicyEngine },
   flow: FlowsTable,
   start: FlowStart,
   req: FastifyRequest,
@@ -35,7 +36,7 @@ export async function startFlow(
     ...start.context,
     ...(start.then !== undefined ? { redirect: start.then } : {}),
   };
-  const r = await planFlow(svc.db, flow, { user, superuser: user ? await isSuperuser(svc.db, user.id) : false }, context);
+  const r = await planFlow(svc, flow, { user, superuser: user ? await isSuperuser(svc.db, user.id) : false }, context, { req });
   if (r.type === 'not_applicable') return false;
   const session = await svc.sessions.load(req);
   session.data.plan = r.type === 'plan' ? r.plan : undefined;

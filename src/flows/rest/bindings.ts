@@ -1,9 +1,11 @@
 /** /flows/bindings/: which stage runs at which position of which flow. */
+import { targetUsedBy } from '../../policies/base.js';
+import { deleteBindingsOf } from '../../policies/targets.js';
+import { sql } from 'kysely';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
 import { ValidationError } from '../../rest/errors.js';
-import { isUuid } from '../../rest/validate.js';
 import type { BindingsTable } from '../../db/types.js';
 import { renderBaseStages } from '../../stages/base.js';
 import { stageTypeByKind } from '../../stages/registry.js';
@@ -36,16 +38,18 @@ export const bindingResource: ResourceDef<Row> = {
       order: { type: 'int', column: 'b.order' },
       policy_engine_mode: { type: 'enum', column: 'b.policy_engine_mode', values: POLICY_ENGINE_MODES },
       invalid_response_action: { type: 'enum', column: 'b.invalid_response_action', values: INVALID_RESPONSE_ACTIONS },
-      // policies are not implemented: no policy pk can exist
+      // the policies bound to the binding (authentik: the M2M through PolicyBinding): any of the given pks
       policies: {
-        type: 'custom',
-        parse: (values) => {
-          const v = values.find((x) => x !== '');
-          if (v === undefined) return { cond: undefined };
-          return {
-            error: [isUuid(v) ? `Select a valid choice. ${v} is not one of the available choices.` : `“${v}” is not a valid UUID.`],
-          };
-        },
+        type: 'm2m',
+        ref: { table: 'policies', column: 'policy_uuid' },
+        exists: (eb, ids) =>
+          eb.exists(
+            eb
+              .selectFrom('policy_bindings as pb')
+              .select(sql`1`.as('one'))
+              .whereRef('pb.target', '=', 'b.pbm_uuid')
+              .where('pb.policy', 'in', ids),
+          ),
       },
     },
     search: ['st.name'],
@@ -95,9 +99,10 @@ export const bindingResource: ResourceDef<Row> = {
     return existing.fsb_uuid;
   },
   remove: async (tx, existing) => {
+    await deleteBindingsOf(tx, [existing.pbm_uuid]);
     await tx.deleteFrom('flow_bindings').where('fsb_uuid', '=', existing.fsb_uuid).execute();
   },
-  usedBy: async () => [],
+  usedBy: (db, row) => targetUsedBy(db, row.pbm_uuid, `Flow-stage binding #${row.order} to ${row.target}`),
 };
 
 export function mountBindings(router: ApiRouter, svc: Services) {

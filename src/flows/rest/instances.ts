@@ -1,6 +1,9 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
+import { targetUsedBy } from '../../policies/base.js';
+import { deleteBindingsOf } from '../../policies/targets.js';
 import type { FastifyRequest } from 'fastify';
 import { startFlow } from '../engine/start.js';
+import { mountExplain } from './explain.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi, apiToRow } from '../../rest/serialize.js';
@@ -84,6 +87,7 @@ async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
       for (const r of rows) out.push({ app: def.app, model_name: def.kind, pk: r.stage_uuid, name: `Stage ${r.name}`, action: 'set_null' });
     }
   }
+  out.push(...(await targetUsedBy(db, row.pbm_uuid, `Flow ${row.name} (${row.slug})`)));
   const seen = new Set<string>();
   for (const b of bindings) {
     if (seen.has(b.stage_uuid)) continue;
@@ -151,6 +155,9 @@ export const flowResource: ResourceDef<FlowRow> = {
     return (data.slug as string | undefined) ?? existing.slug;
   },
   remove: async (tx, existing) => {
+    // the policy bindings of the flow and of its stage bindings go with them
+    const pbms = await tx.selectFrom('flow_bindings').select('pbm_uuid').where('target', '=', existing.flow_uuid).execute();
+    await deleteBindingsOf(tx, [existing.pbm_uuid, ...pbms.map((b) => b.pbm_uuid)]);
     await tx.deleteFrom('flows').where('flow_uuid', '=', existing.flow_uuid).execute();
   },
   usedBy: flowUsedBy,
@@ -219,9 +226,10 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
 const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 export function mountFlows(router: ApiRouter, svc: Services) {
-  const { db, sessions } = svc;
+  const { db } = svc;
   const { load } = mountResource(router, db, flowResource);
   const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
+  mountExplain(router, svc, load);
   router.route(
     '/flows/instances/{slug}/diagram',
     {
@@ -241,7 +249,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
           const { row } = await load(req);
           // the flow is planned now with the caller as the pending user and kept in their session (upstream)
           // (a token caller has no session to keep it in: it only gets the link)
-          if (req.caller?.via === 'session' && !(await startFlow({ db, sessions }, row, { user: req.caller.user }, req, reply)))
+          if (req.caller?.via === 'session' && !(await startFlow(svc, row, { user: req.caller.user }, req, reply)))
             return reply
               .code(400)
               .type('text/html; charset=utf-8')

@@ -31,6 +31,7 @@ export const duoClass = defineDeviceClass<DuoDevicesTable>({
   },
   api: {
     listUnconfirmed: true,
-    createRefused: 'E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.',
+    createRefused:
+      'Duo devices are enrolled through a Duo setup stage in an enrolment flow, or imported with the stage’s import_device_manual.',
   },
 });

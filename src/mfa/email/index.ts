@@ -23,6 +23,6 @@ export const emailClass = defineDeviceClass<EmailDevicesTable>({
   }),
   api: {
     props: { email: S.ro(S.text()) },
-    createRefused: 'E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.',
+    createRefused: 'E-mail devices are enrolled by proving the address, through an enrolment flow.',
   },
 });

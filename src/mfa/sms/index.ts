@@ -24,6 +24,6 @@ export const smsClass = defineDeviceClass<SmsDevicesTable>({
   }),
   api: {
     props: { phone_number: S.ro(S.text()) },
-    createRefused: 'E-mail and SMS devices are enrolled by proving the address, through an enrolment flow.',
+    createRefused: 'SMS devices are enrolled by proving the phone number, through an enrolment flow.',
   },
 });

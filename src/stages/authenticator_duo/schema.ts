@@ -1,10 +1,20 @@
 import type { Kysely } from 'kysely';
 import { S } from '../../rest/schema.js';
 import { addColumns, createStageTable, fk, stageDeviceColumns, tableWithAutoId } from '../../db/ddl.js';
-import { uuidFilter } from '../filters.js';
+import { fieldFilters, uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
 const flowRef = { table: 'flows', column: 'flow_uuid' };
+
+const fields = {
+  configure_flow: S.fk(flowRef, { default: null }),
+  friendly_name: S.text({ default: '', 'x-null-as': '' }),
+  client_id: S.str(),
+  client_secret: S.wo(S.str({ 'x-no-trim': true })),
+  api_hostname: S.str(),
+  admin_integration_key: S.text({ default: '' }),
+  admin_secret_key: S.wo(S.text({ default: '', 'x-no-trim': true })),
+};
 
 export const authenticatorDuoSchema = {
   kind: 'authenticatorduostage',
@@ -17,16 +27,9 @@ export const authenticatorDuoSchema = {
   verboseName: 'Duo Authenticator Setup Stage',
   verboseNamePlural: 'Duo Authenticator Setup Stages',
   description: 'Setup Duo authenticator devices',
-  fields: {
-    configure_flow: S.fk(flowRef, { default: null }),
-    friendly_name: S.text({ default: '', 'x-null-as': '' }),
-    client_id: S.str(),
-    client_secret: S.wo(S.str({ 'x-no-trim': true })),
-    api_hostname: S.str(),
-    admin_integration_key: S.text({ default: '' }),
-    admin_secret_key: S.wo(S.text({ default: '', 'x-no-trim': true })),
-  },
-  filters: { stage_uuid: uuidFilter, configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef } },
+  fields,
+  // authentik: `filterset_fields = ["name", "configure_flow", "client_id", "api_hostname"]`
+  filters: { stage_uuid: uuidFilter, ...fieldFilters('stage_authenticator_duo', fields, ['configure_flow', 'client_id', 'api_hostname']) },
   migrations: {
     stage_authenticator_duo_0001: (dialect) => ({
       async up(db: Kysely<any>) {

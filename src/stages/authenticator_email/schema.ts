@@ -2,10 +2,30 @@ import { S } from '../../rest/schema.js';
 import { parseDuration, durationError } from '../../rest/duration.js';
 import { ValidationError } from '../../rest/errors.js';
 import { createSideChannelDeviceTable, createStageTable, fk } from '../../db/ddl.js';
-import { uuidFilter } from '../filters.js';
+import { fieldFilters, uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
 const flowRef = { table: 'flows', column: 'flow_uuid' };
+
+const fields = {
+  configure_flow: S.fk(flowRef, { default: null }),
+  friendly_name: S.text({ default: '', 'x-null-as': '' }),
+  use_global_settings: S.bool({
+    default: false,
+    description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.',
+  }),
+  host: S.text({ default: 'localhost' }),
+  port: S.int({ default: 25 }),
+  username: S.text({ default: '' }),
+  password: S.wo(S.text({ default: '', 'x-no-trim': true })),
+  use_tls: S.bool({ default: false }),
+  use_ssl: S.bool({ default: false }),
+  timeout: S.int({ default: 10 }),
+  from_address: S.text({ default: 'system@authentik.local', format: 'email' }),
+  subject: S.text({ default: 'authentik Sign-in code' }),
+  token_expiry: S.str({ default: 'minutes=30', description: 'Time the token sent is valid (Format: hours=3,minutes=17,seconds=300).' }),
+  template: S.text({ default: 'email/email_otp.html' }),
+};
 
 export const authenticatorEmailSchema = {
   kind: 'authenticatoremailstage',
@@ -17,26 +37,9 @@ export const authenticatorEmailSchema = {
   verboseName: 'Email Authenticator Setup Stage',
   verboseNamePlural: 'Email Authenticator Setup Stages',
   description: 'Setup Email-based authentication for the user.',
-  fields: {
-    configure_flow: S.fk(flowRef, { default: null }),
-    friendly_name: S.text({ default: '', 'x-null-as': '' }),
-    use_global_settings: S.bool({
-      default: false,
-      description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.',
-    }),
-    host: S.text({ default: 'localhost' }),
-    port: S.int({ default: 25 }),
-    username: S.text({ default: '' }),
-    password: S.wo(S.text({ default: '', 'x-no-trim': true })),
-    use_tls: S.bool({ default: false }),
-    use_ssl: S.bool({ default: false }),
-    timeout: S.int({ default: 10 }),
-    from_address: S.text({ default: 'system@authentik.local', format: 'email' }),
-    subject: S.text({ default: 'authentik Sign-in code' }),
-    token_expiry: S.str({ default: 'minutes=30', description: 'Time the token sent is valid (Format: hours=3,minutes=17,seconds=300).' }),
-    template: S.text({ default: 'email/email_otp.html' }),
-  },
-  filters: { stage_uuid: uuidFilter, configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef } },
+  fields,
+  // authentik: `filterset_fields = "__all__"`
+  filters: { stage_uuid: uuidFilter, ...fieldFilters('stage_authenticator_email', fields) },
   validate(data) {
     if (typeof data.token_expiry === 'string' && parseDuration(data.token_expiry) === undefined)
       throw ValidationError.field('token_expiry', durationError(data.token_expiry));

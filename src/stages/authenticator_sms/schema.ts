@@ -1,11 +1,29 @@
 import { S } from '../../rest/schema.js';
 import { createSideChannelDeviceTable, createStageTable, fk } from '../../db/ddl.js';
-import { uuidFilter } from '../filters.js';
+import { fieldFilters, uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
 const flowRef = { table: 'flows', column: 'flow_uuid' };
 export const PROVIDERS = ['twilio', 'generic'] as const;
 export const AUTH_TYPES = ['basic', 'bearer'] as const;
+
+const fields = {
+  configure_flow: S.fk(flowRef, { default: null }),
+  friendly_name: S.text({ default: '', 'x-null-as': '' }),
+  provider: S.enumOf(PROVIDERS),
+  from_number: S.str(),
+  account_sid: S.str({ description: 'Twilio account SID, or the URL of a generic provider' }),
+  auth: S.wo(S.str({ 'x-no-trim': true })),
+  auth_password: S.wo(S.text({ default: '', 'x-no-trim': true })),
+  auth_type: S.enumOf(AUTH_TYPES, { default: 'basic' }),
+  verify_only: S.bool({
+    default: false,
+    description:
+      'When enabled, the Phone number is only used during enrollment to verify the users authenticity. Only a hash of the phone number is saved to ensure it is not reused in the future.',
+  }),
+  // property mappings are not implemented: only null is accepted
+  mapping: S.fk({ table: 'stages', column: 'stage_uuid', kind: '-no-property-mappings-' }, { default: null }),
+};
 
 export const authenticatorSmsSchema = {
   kind: 'authenticatorsmsstage',
@@ -17,28 +35,9 @@ export const authenticatorSmsSchema = {
   verboseName: 'SMS Authenticator Setup Stage',
   verboseNamePlural: 'SMS Authenticator Setup Stages',
   description: 'Use SMS-based TOTP instead of authenticator-based.',
-  fields: {
-    configure_flow: S.fk(flowRef, { default: null }),
-    friendly_name: S.text({ default: '', 'x-null-as': '' }),
-    provider: S.enumOf(PROVIDERS),
-    from_number: S.str(),
-    account_sid: S.str({ description: 'Twilio account SID, or the URL of a generic provider' }),
-    auth: S.wo(S.str({ 'x-no-trim': true })),
-    auth_password: S.wo(S.text({ default: '', 'x-no-trim': true })),
-    auth_type: S.enumOf(AUTH_TYPES, { default: 'basic' }),
-    verify_only: S.bool({
-      default: false,
-      description:
-        'When enabled, the Phone number is only used during enrollment to verify the users authenticity. Only a hash of the phone number is saved to ensure it is not reused in the future.',
-    }),
-    // property mappings are not implemented: only null is accepted
-    mapping: S.fk({ table: 'stages', column: 'stage_uuid', kind: '-no-property-mappings-' }, { default: null }),
-  },
-  filters: {
-    stage_uuid: uuidFilter,
-    configure_flow: { type: 'fk', column: 't.configure_flow', ref: flowRef },
-    provider: { type: 'enum', column: 't.provider', values: PROVIDERS },
-  },
+  fields,
+  // authentik: `filterset_fields = "__all__"`
+  filters: { stage_uuid: uuidFilter, ...fieldFilters('stage_authenticator_sms', fields) },
   migrations: {
     stage_authenticator_sms_0001: (dialect) => ({
       async up(db) {

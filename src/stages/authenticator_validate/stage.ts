@@ -13,6 +13,7 @@ import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
+import { updateReputation } from '../../auth/reputation.js';
 import { newNonce } from '../../mfa/sidechannel.js';
 import type { DeviceClass, DeviceRow, Validation } from '../../mfa/device-class.js';
 import { deviceClass, deviceClasses, deviceClassesByApp } from '../../mfa/registry.js';
@@ -151,6 +152,8 @@ async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true
     clientIp: c.clientIp,
     context: { reason: `mfa: ${reason}`, stage: c.stage.name },
   });
+  // authentik's validation stage sends login_failed with the username: the reputation of (username, IP) drops
+  await updateReputation(c.svc.db, c.svc.config.reputation, c.clientIp, user.username, -1);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'mfa' });
 }
 
@@ -158,8 +161,6 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
   component: 'ak-stage-authenticator-validate',
   withUserInfo: true,
   async challenge(c) {
-    // a passkey used as the first factor already proved possession of a device
-    if (c.ctx.authMethod === 'auth_webauthn_pwl') return ok();
     const user = await c.pendingUser();
     if (!user && c.ctx.pendingUser) return notConfigured(c);
     const { challenges, devices } = await render(c, user);

@@ -6,6 +6,7 @@
 import { authenticatePassword, findUser } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
+import { updateReputation } from '../../auth/reputation.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -123,6 +124,8 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
         await verifyPassword(await dummyHash(c.svc.config.argon2), String(parsed.data.password ?? ''), c.svc.config.argon2);
         return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user');
       }
+      // authentik's identification_failed signal: the reputation of what was typed, from this IP, drops
+      await updateReputation(c.svc.db, c.svc.config.reputation, c.clientIp, uid, -1);
       if (c.config.pretend_user_exists) return ok();
       return fail();
     }

@@ -27,13 +27,12 @@ const challengeOf = (c: StageCall<PasswordConfig>): StageChallenge<typeof Passwo
 export const passwordRuntime: StageRuntime<PasswordConfig> = {
   component: 'ak-stage-password',
   withUserInfo: true,
+  // (a person already proven by a password typed into the identification stage, or a passkey, skips this stage
+  // through a policy on its binding, as in authentik: src/policies/expression/defaults.ts)
   async challenge(c) {
-    // already proven by a password embedded in the identification stage (authentik does this with a policy)
-    if (c.ctx.userBackend && !isPlaceholder(c.ctx.pendingUser)) return ok();
     return show(challengeOf(c));
   },
   async respond(c, body) {
-    if (c.ctx.userBackend && !isPlaceholder(c.ctx.pendingUser)) return ok();
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challengeOf(c), parsed.errors);
     const pending = c.ctx.pendingUser;

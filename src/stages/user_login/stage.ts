@@ -5,6 +5,7 @@
 import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
 import { userById } from '../../users/by-id.js';
+import { updateReputation } from '../../auth/reputation.js';
 import { parseDuration } from '../../rest/duration.js';
 import { bindingKey } from '../../sessions/network-binding.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
@@ -57,6 +58,8 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     clientIp: c.clientIp,
     context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
   });
+  // authentik's user_logged_in signal raises the reputation of (username, IP)
+  await updateReputation(c.svc.db, c.svc.config.reputation, c.clientIp, user.username, 1);
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
 }

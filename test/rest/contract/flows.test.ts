@@ -152,6 +152,66 @@ for (const dialect of dialects()) {
       assert.deepEqual((await body(api.stages.stagesDummyRetrieveRaw({ stageUuid: d.pk }))).flow_set, []);
     });
 
+    it('PUT with the object’s own unchanged unique value (flow slug, token identifier, stage name, username) is 200; another object’s is 400', async () => {
+      const mk = (slug: string) =>
+        body(api.flows.flowsInstancesCreateRaw({ flowRequest: { name: slug, slug, title: slug, designation: 'authentication' as never } }));
+      await mk('own-slug');
+      await mk('other-slug');
+      const same = await api.flows.flowsInstancesUpdateRaw({
+        slug: 'own-slug',
+        flowRequest: { name: 'Own', slug: 'own-slug', title: 'Own title', designation: 'authentication' as never },
+      });
+      assert.equal(same.raw.status, 200);
+      const kept = await same.raw.json();
+      assertMatches('Flow', kept);
+      assert.equal(kept.slug, 'own-slug');
+      assert.equal(kept.title, 'Own title');
+      const clash = await failure(
+        api.flows.flowsInstancesUpdateRaw({
+          slug: 'own-slug',
+          flowRequest: { name: 'Own', slug: 'other-slug', title: 'x', designation: 'authentication' as never },
+        }),
+      );
+      assert.deepEqual(clash, { status: 400, body: { slug: ['Flow with this slug already exists.'] } });
+
+      await api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'own-token', intent: 'app_password' as never } });
+      await api.core.coreTokensCreateRaw({ tokenRequest: { identifier: 'other-token', intent: 'app_password' as never } });
+      const token = await api.core.coreTokensUpdateRaw({
+        identifier: 'own-token',
+        tokenRequest: { identifier: 'own-token', intent: 'app_password' as never, description: 'kept' },
+      });
+      assert.equal(token.raw.status, 200);
+      assert.equal((await token.raw.json()).description, 'kept');
+      const tokenClash = await failure(
+        api.core.coreTokensUpdateRaw({
+          identifier: 'own-token',
+          tokenRequest: { identifier: 'other-token', intent: 'app_password' as never },
+        }),
+      );
+      assert.deepEqual(tokenClash, { status: 400, body: { identifier: ['Token with this identifier already exists.'] } });
+
+      const stage = await body(api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: 'own-stage' } }));
+      await api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: 'other-stage' } });
+      assert.equal(
+        (await api.stages.stagesDummyUpdateRaw({ stageUuid: stage.pk, dummyStageRequest: { name: 'own-stage', throwError: true } })).raw
+          .status,
+        200,
+      );
+      const stageClash = await failure(
+        api.stages.stagesDummyUpdateRaw({ stageUuid: stage.pk, dummyStageRequest: { name: 'other-stage' } }),
+      );
+      assert.deepEqual(stageClash, { status: 400, body: { name: ['stage with this name already exists.'] } });
+
+      const user = await body(api.core.coreUsersCreateRaw({ userRequest: { username: 'own-user', name: 'Own' } }));
+      await api.core.coreUsersCreateRaw({ userRequest: { username: 'other-user', name: 'Other' } });
+      assert.equal(
+        (await api.core.coreUsersUpdateRaw({ id: user.pk, userRequest: { username: 'own-user', name: 'Own 2' } })).raw.status,
+        200,
+      );
+      const userClash = await failure(api.core.coreUsersUpdateRaw({ id: user.pk, userRequest: { username: 'other-user', name: 'x' } }));
+      assert.deepEqual(userClash, { status: 400, body: { username: ['This field must be unique.'] } });
+    });
+
     it('pagination object, page past the end, page_size clamped', async () => {
       for (let i = 0; i < 25; i++)
         await api.stages.stagesDummyCreateRaw({ dummyStageRequest: { name: `page-${String(i).padStart(2, '0')}` } });

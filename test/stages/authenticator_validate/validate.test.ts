@@ -126,12 +126,27 @@ for (const dialect of dialects()) {
       assert.deepEqual(wrong.response_errors, {
         code: [{ string: 'Invalid Token. Please ensure the time on your device is accurate and try again.', code: 'invalid' }],
       });
+      // authentik's validation stage sends login_failed with the username: the reputation of (kim, this IP) drops
+      const score = async () =>
+        Number(
+          (
+            await srv.app.store.db
+              .selectFrom('reputation_scores')
+              .select('score')
+              .where('identifier', '=', 'kim')
+              .where('ip', '=', '127.0.0.1')
+              .executeTakeFirst()
+          )?.score ?? 0,
+        );
+      assert.equal(await score(), -1);
       // the failed attempt throttles the device for a second (totp_otp_throttling_factor 1): the right code waits
       const throttled = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(throttled.component, 'ak-stage-authenticator-validate', 'refused while throttled');
       await new Promise((r) => setTimeout(r, 1100));
+      const before = await score();
       const done = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      assert.equal(await score(), before + 1, 'the login raises it');
       const replay = await atValidation('kim');
       const again = await replay.b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(again.component, 'ak-stage-authenticator-validate', 'the same code in the same time step is refused');

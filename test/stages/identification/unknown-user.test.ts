@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser, type Answer } from '../../helpers/browser.js';
-import { createStage, createUser, defaultStages, flowOf, sessionRow, withoutUser } from '../../helpers/flows.js';
+import { bindSkipPolicy, createStage, createUser, defaultStages, flowOf, sessionRow, withoutUser } from '../../helpers/flows.js';
 
 const FLOW = 'default-authentication-flow';
 const FAILED = { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] };
@@ -87,6 +87,7 @@ for (const dialect of dialects()) {
         password_stage: stages.password,
       });
       const slug = await flowOf(srv, 'embedded-pw', [ident, stages.password, stages.login]);
+      await bindSkipPolicy(srv, slug, stages.password);
       const attempt = async (uid: string, password: string) => {
         const b = new Browser(srv.api);
         const ch = await b.get(slug);

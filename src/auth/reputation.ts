@@ -1,0 +1,89 @@
+/**
+ * Reputation scores (authentik's reputation signals): every failed login lowers the score of (identifier, client
+ * IP) by one, every successful login raises the user's by one, within the configured limits. Reputation policies
+ * (src/policies/reputation/) sum them.
+ *
+ * One statement per change: an upsert on (identifier, ip) whose update adds to the stored score and clamps it, so
+ * concurrent logins on any number of nodes never lose an update (SQLite serialises writers; PostgreSQL's
+ * ON CONFLICT DO UPDATE locks the row). As authentik, a row keeps the expiry set when it was created.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { hot, perDatabase } from '../db/hot.js';
+import type { DB } from '../db/index.js';
+import type { ReputationConfig } from '../config.js';
+
+export interface ReputationScoresTable {
+  reputation_uuid: string;
+  identifier: string;
+  ip: string;
+  ip_geo_data: string;
+  ip_asn_data: string;
+  score: number | string;
+  updated: string;
+  expires: string | null;
+  expiring: number | boolean;
+}
+
+declare module '../db/types.js' {
+  interface Database {
+    reputation_scores: ReputationScoresTable;
+  }
+}
+
+type Params = { uuid: string; identifier: string; ip: string; amount: number; lower: number; upper: number; now: string; expires: string };
+
+const upserts = perDatabase((db) =>
+  hot<Params, unknown>(db, ['uuid', 'identifier', 'ip', 'amount', 'lower', 'upper', 'now', 'expires'], (p) => {
+    // typed, so PostgreSQL compares numbers (an untyped parameter would be text)
+    const amount = sql<number>`CAST(${p.amount} AS integer)`;
+    const lower = sql<number>`CAST(${p.lower} AS integer)`;
+    const upper = sql<number>`CAST(${p.upper} AS integer)`;
+    const sum = sql<number>`reputation_scores.score + ${amount}`;
+    return db
+      .insertInto('reputation_scores')
+      .values({
+        reputation_uuid: p.uuid,
+        identifier: p.identifier,
+        ip: p.ip,
+        ip_geo_data: '{}',
+        ip_asn_data: '{}',
+        // the first change is clamped too (authentik clamps the amount)
+        score: sql<number>`CASE WHEN ${amount} > ${upper} THEN ${upper} WHEN ${amount} < ${lower} THEN ${lower} ELSE ${amount} END`,
+        updated: p.now,
+        expires: p.expires,
+        expiring: 1,
+      })
+      .onConflict((oc) =>
+        oc.columns(['identifier', 'ip']).doUpdateSet({
+          score: sql<number>`CASE WHEN ${sum} > ${upper} THEN ${upper} WHEN ${sum} < ${lower} THEN ${lower} ELSE ${sum} END`,
+          updated: p.now,
+        }),
+      );
+  }),
+);
+
+/** Changes the score of `identifier` from `ip` by `amount` (-1 for a failure, +1 for a login): one statement. */
+export async function updateReputation(db: DB, cfg: ReputationConfig, ip: string, identifier: string, amount: number): Promise<void> {
+  const now = Date.now();
+  await upserts(db)({
+    uuid: randomUUID(),
+    identifier,
+    ip,
+    amount,
+    lower: cfg.lowerLimit,
+    upper: cfg.upperLimit,
+    now: new Date(now).toISOString(),
+    expires: new Date(now + cfg.expirySeconds * 1000).toISOString(),
+  });
+}
+
+/** deletes expired scores (authentik's clean_expired_models); returns how many */
+export async function purgeExpiredReputation(db: DB): Promise<number> {
+  const r = await db
+    .deleteFrom('reputation_scores')
+    .where('expiring', '=', 1)
+    .where('expires', '<', new Date().toISOString())
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

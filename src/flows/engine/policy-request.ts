@@ -1,0 +1,88 @@
+/**
+ * What the flow engine tells the policy engine: the request (who, from where, about which object) and the plan's
+ * context in authentik's names, so policies written for authentik read the same keys (`pending_user`,
+ * `auth_method`, `flow_plan`, …). The pending user carries `backend` once a password or passkey proved them, as
+ * authentik's `user.backend` (what its default password-stage policy looks for).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { DB } from '../../db/index.js';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import type { PolicyRequest } from '../../policies/types.js';
+import { httpOf } from '../../policies/request.js';
+import { userById } from '../../users/by-id.js';
+import { isPlaceholder, type FlowContext } from './context.js';
+
+/** the user policies are about: the pending user (a real one), else whoever is logged in; a placeholder is nobody */
+export async function policyUserOf(db: DB, ctx: FlowContext, loggedIn: UsersTable | undefined): Promise<UsersTable | undefined> {
+  const p = ctx.pendingUser;
+  if (p && !isPlaceholder(p)) return userById(db, p.id!);
+  if (p) return undefined;
+  return loggedIn;
+}
+
+/** a user as policies see it (authentik's User fields an expression reads) */
+export function policyUser(u: UsersTable, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pk: u.id,
+    uuid: u.uuid,
+    username: u.username,
+    name: u.name,
+    email: u.email,
+    is_active: !!u.is_active,
+    last_login: u.last_login,
+    date_joined: u.date_joined,
+    path: u.path,
+    type: u.type,
+    attributes: JSON.parse(u.attributes || '{}'),
+    password_change_date: u.password_change_date,
+    ...extra,
+  };
+}
+
+/** the plan's context in authentik's names; `planned` adds `flow_plan` (stage bindings see the plan, flows do not) */
+export function policyContext(
+  ctx: FlowContext,
+  pending: UsersTable | undefined,
+  planned?: { flow: FlowsTable; bindings: readonly { stage_uuid: string }[] },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (ctx.pendingUser) {
+    const proven = ctx.userBackend && !isPlaceholder(ctx.pendingUser) ? { backend: ctx.userBackend } : {};
+    out.pending_user = pending
+      ? policyUser(pending, proven)
+      : {
+          pk: null,
+          username: ctx.pendingUser.username,
+          email: ctx.pendingUser.email,
+          name: ctx.pendingUser.name,
+          is_active: false,
+          attributes: {},
+        };
+  }
+  if (ctx.authMethod !== undefined) out.auth_method = ctx.authMethod;
+  if (ctx.authMethodArgs !== undefined) out.auth_method_args = ctx.authMethodArgs;
+  if (ctx.userBackend !== undefined) out.user_backend = ctx.userBackend;
+  if (ctx.redirect !== undefined) out.redirect = ctx.redirect;
+  if (ctx.captcha !== undefined) out.captcha = ctx.captcha;
+  if (planned)
+    out.flow_plan = {
+      flow_pk: planned.flow.flow_uuid,
+      bindings: planned.bindings.map((b) => b.stage_uuid),
+      context: { ...out },
+    };
+  return out;
+}
+
+export function flowObject(flow: FlowsTable): NonNullable<PolicyRequest['obj']> {
+  return { app: 'authentik_flows', model_name: 'flow', pk: flow.flow_uuid, name: `Flow ${flow.name} (${flow.slug})` };
+}
+
+export function requestOf(
+  user: UsersTable | undefined,
+  context: Record<string, unknown>,
+  obj: PolicyRequest['obj'],
+  req: FastifyRequest | undefined,
+  debug = false,
+): PolicyRequest {
+  return { user, context, obj, debug, ...(req ? { http: httpOf(req) } : {}) };
+}

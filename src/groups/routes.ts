@@ -1,0 +1,62 @@
+/** /core/groups/: the resource, `add_user` and `remove_user`. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { mountResource } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { Type } from '@sinclair/typebox';
+import { NotFound } from '../rest/errors.js';
+import { validateBody } from '../rest/validate.js';
+import type { Services } from '../services.js';
+import { groupResource } from './resource.js';
+import { relatedGroupComponent, userAccountRequestComponent } from './schema.js';
+import { addMember, removeMember } from './store.js';
+
+export function mountGroups(router: ApiRouter, svc: Services) {
+  const { db, installId } = svc;
+  router.component('RelatedGroup', relatedGroupComponent);
+  router.component('UserAccountRequest', userAccountRequestComponent);
+  const { load } = mountResource(router, db, groupResource(installId));
+
+  /**
+   * authentik's order: the group (404, or 403 without the permission), then the body (400), then the user (404
+   * "Not found."), then the change (204).
+   */
+  const member =
+    (change: typeof addMember) =>
+    async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const { row } = await load(req);
+      // DRF's IntegerField has no bounds: a pk no user can have is a 404, like any unknown one
+      const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
+      const pk = body.pk as number;
+      const user =
+        pk >= -2147483648 && pk <= 2147483647
+          ? await db.selectFrom('users').select(['id', 'username']).where('id', '=', pk).executeTakeFirst()
+          : undefined;
+      if (!user) throw NotFound.plain();
+      await change(db, row.group_uuid, user.id);
+      await router.audit?.(req, 'model_updated', {
+        model: { app: 'keystage', model_name: 'group', pk: row.group_uuid, name: row.name },
+      });
+      reply.code(204);
+      return reply.send();
+    };
+
+  const action = (name: 'add_user' | 'remove_user', description: string, change: typeof addMember) =>
+    router.route(
+      `/core/groups/{group_uuid}/${name}`,
+      {
+        post: {
+          doc: {
+            operationId: `core_groups_${name}_create`,
+            tag: 'core',
+            body: 'UserAccountRequest',
+            bodyRequired: true,
+            status: 204,
+          },
+          handler: member(change),
+        },
+      },
+      [{ name: 'group_uuid', schema: { type: 'string', format: 'uuid', description } }],
+    );
+  action('add_user', 'A UUID string identifying this Group.', addMember);
+  action('remove_user', 'A UUID string identifying this Group.', removeMember);
+}

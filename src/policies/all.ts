@@ -1,0 +1,184 @@
+/** /policies/all/: every policy as a base Policy object, the creatable types, `test`, and the result cache's endpoints. */
+import type { FastifyRequest } from 'fastify';
+import { sql, type SqlBool } from 'kysely';
+import { mountResource, type ResourceDef } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { requireSuperuser } from '../rest/auth.js';
+import { S } from '../rest/schema.js';
+import { validateBody } from '../rest/validate.js';
+import { userById } from '../users/by-id.js';
+import type { Services } from '../services.js';
+import type { PoliciesTable } from './table.js';
+import { basePolicyProps, policyUsedBy, renderBasePolicies } from './base.js';
+import { policyTypeByKind, policyTypes } from './registry.js';
+import { httpOf } from './request.js';
+
+type Row = PoliciesTable & { pk: string };
+
+const allProps = { ...basePolicyProps, name: S.ro(S.text()) };
+
+export const allPoliciesResource: ResourceDef<Row> = {
+  component: 'Policy',
+  model: 'Policy',
+  path: '/policies/all',
+  opPrefix: 'policies_all',
+  tag: 'policies',
+  lookup: { param: 'policy_uuid', column: 'policy_uuid', type: 'uuid' },
+  props: allProps,
+  ops: ['list', 'retrieve', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: {
+      // policies bound nowhere
+      bindings__isnull: {
+        type: 'custom',
+        parse: (values) => {
+          const v = values.at(-1)?.toLowerCase();
+          if (v === undefined || v === '') return { cond: undefined };
+          const none = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : undefined;
+          if (none === undefined) return { error: ['Enter a valid boolean.'] };
+          return {
+            cond: (eb) => {
+              const bound = eb.exists(
+                eb
+                  .selectFrom('policy_bindings as pb')
+                  .select('pb.policy')
+                  .whereRef('pb.policy', '=', 'policies.policy_uuid' as never),
+              );
+              return none ? eb.not(bound) : bound;
+            },
+          };
+        },
+        schema: { type: 'boolean' },
+      },
+      // prompt stages' validation policies arrive with the prompt stage: until then no policy is one
+      promptstage__isnull: {
+        type: 'custom',
+        parse: (values) => {
+          const v = values.at(-1)?.toLowerCase();
+          if (v === undefined || v === '') return { cond: undefined };
+          if (v === 'true' || v === '1') return { cond: undefined };
+          if (v === 'false' || v === '0') return { cond: () => sql<SqlBool>`1 = 0` };
+          return { error: ['Enter a valid boolean.'] };
+        },
+        schema: { type: 'boolean' },
+      },
+    },
+    search: ['name'],
+    ordering: { name: 'name', pk: 'policy_uuid' },
+    defaultOrdering: ['name'],
+    pk: 'policy_uuid',
+  },
+  select: (db) => db.selectFrom('policies').selectAll().select('policy_uuid as pk'),
+  render: (db, rows) => renderBasePolicies(db, rows, policyTypeByKind),
+  remove: async (tx, row) => {
+    await tx.deleteFrom('policies').where('policy_uuid', '=', row.policy_uuid).execute();
+  },
+  usedBy: (db, row) => policyUsedBy(db, row),
+};
+
+const testProps = {
+  user: S.intFk({ table: 'users', column: 'id' }),
+  context: S.obj({ default: {} }),
+};
+
+export function mountAllPolicies(router: ApiRouter, svc: Services) {
+  router.route('/policies/all/types', {
+    get: {
+      doc: {
+        operationId: 'policies_all_types_list',
+        tag: 'policies',
+        response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
+      },
+      handler: async (req) => {
+        requireSuperuser(req);
+        return policyTypes
+          .map((d) => ({
+            name: d.verboseName,
+            description: d.description,
+            component: d.component,
+            model_name: d.kind,
+            requires_enterprise: d.requiresEnterprise ?? false,
+            deprecated: false,
+          }))
+          .sort((a, b) => a.name.localeCompare(b.name));
+      },
+    },
+  });
+  // Keystage keeps no policy results between requests (every check is evaluated afresh), so the cache is always empty
+  router.route('/policies/all/cache_info', {
+    get: {
+      doc: { operationId: 'policies_all_cache_info_retrieve', tag: 'policies', response: 'Cache' },
+      handler: async (req) => {
+        requireSuperuser(req);
+        return { count: 0 };
+      },
+    },
+  });
+  router.route('/policies/all/cache_clear', {
+    post: {
+      doc: { operationId: 'policies_all_cache_clear_create', tag: 'policies', status: 204 },
+      handler: async (req, reply) => {
+        requireSuperuser(req);
+        reply.code(204);
+        return reply.send();
+      },
+    },
+  });
+  const { load } = mountResource(router, svc.db, allPoliciesResource);
+  router.route(
+    '/policies/all/{policy_uuid}/test',
+    {
+      post: {
+        doc: {
+          operationId: 'policies_all_test_create',
+          tag: 'policies',
+          body: 'PolicyTestRequest',
+          bodyRequired: true,
+          response: 'PolicyTestResult',
+        },
+        handler: (req) => testPolicy(req, svc, load),
+      },
+    },
+    [{ name: 'policy_uuid', schema: { type: 'string', format: 'uuid' } }],
+  );
+  router.component('PolicyTestRequest', {
+    type: 'object',
+    description: 'Test policy execution for a user with context',
+    properties: { user: { type: 'integer' }, context: { type: 'object', additionalProperties: {} } },
+    required: ['user'],
+  });
+  router.component('PolicyTestResult', {
+    type: 'object',
+    properties: {
+      passing: { type: 'boolean' },
+      messages: { type: 'array', items: { type: 'string' }, readOnly: true },
+      log_messages: { type: 'array', items: { $ref: '#/components/schemas/LogEvent' }, readOnly: true },
+    },
+    required: ['log_messages', 'messages', 'passing'],
+  });
+  router.component('LogEvent', {
+    type: 'object',
+    properties: {
+      timestamp: { type: 'string', format: 'date-time' },
+      log_level: { type: 'string', enum: ['critical', 'exception', 'error', 'warn', 'warning', 'info', 'debug', 'notset'] },
+      logger: { type: 'string' },
+      event: { type: 'string' },
+      attributes: { type: 'object', additionalProperties: {} },
+    },
+    required: ['attributes', 'event', 'log_level', 'logger', 'timestamp'],
+  });
+}
+
+/** runs one policy for a user and a context, with no side effects (authentik's `debug` request) */
+async function testPolicy(req: FastifyRequest, svc: Services, load: (req: FastifyRequest) => Promise<{ row: Row }>) {
+  requireSuperuser(req);
+  const { row } = await load(req);
+  const data = await validateBody(testProps, req.body, { mode: 'create', db: svc.db });
+  const user = await userById(svc.db, data.user as number);
+  const r = await svc.policies.runPolicy(
+    { uuid: row.policy_uuid, name: row.name, kind: row.kind },
+    { user, http: httpOf(req), context: (data.context as Record<string, unknown>) ?? {}, debug: true },
+  );
+  return { passing: r.passing, messages: r.error ? [...r.messages, r.error] : r.messages, log_messages: r.log };
+}

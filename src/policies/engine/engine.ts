@@ -1,0 +1,267 @@
+/**
+ * The policy engine (authentik's PolicyEngine): does a policy-binding target pass for a request? Every enabled
+ * binding of the target is evaluated — a policy by its type, a group by membership (inherited from child groups),
+ * a user by identity — `negate` flips a result (messages are unaffected), and the target's mode combines them:
+ * `all` must pass, or `any`. No bindings: passing. A policy that throws or outlives the binding's timeout yields the
+ * binding's `failure_result` (default false) — never a silent pass — and is recorded as a `policy_exception` event.
+ */
+import type { DB } from '../../db/index.js';
+import { cachedAdminData } from '../../db/admin-cache.js';
+import type { Services } from '../../services.js';
+import { loadPolicyConfig } from '../resource.js';
+import type { PolicyDef, PolicyRequest, PolicyResult, LogEvent } from '../types.js';
+import { isMember } from './membership.js';
+
+export interface PolicyCheck {
+  /** the target's pbm_uuid */
+  target: string;
+  mode: 'any' | 'all';
+  request: PolicyRequest;
+}
+
+export interface BindingOutcome {
+  binding: string;
+  order: number;
+  /** what is bound: a policy (its name and type), a group (its name) or a user (their username) */
+  bound:
+    | { type: 'policy'; pk: string; name: string; kind: string }
+    | { type: 'group'; pk: string; name: string }
+    | { type: 'user'; pk: number; name: string };
+  negate: boolean;
+  passing: boolean;
+  messages: string[];
+  /** why the policy failed to run (then `passing` is the binding's failure_result) */
+  error?: string;
+  log: LogEvent[];
+}
+
+export interface PolicyVerdict {
+  passing: boolean;
+  messages: string[];
+  bindings: BindingOutcome[];
+}
+
+/** a binding as the engine keeps it (all of them, per target, until the next admin write) */
+interface KeptBinding {
+  uuid: string;
+  target: string;
+  order: number;
+  policy: string | null;
+  policyName: string | null;
+  policyKind: string | null;
+  group: string | null;
+  groupName: string | null;
+  user: number | null;
+  username: string | null;
+  negate: boolean;
+  timeout: number;
+  failure_result: boolean;
+}
+
+const truthy = (v: unknown) => v === true || v === 1;
+
+/** every enabled binding, by target, in order; one statement per admin write */
+function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
+  return cachedAdminData(db, 'policy-bindings', async () => {
+    const rows = await db
+      .selectFrom('policy_bindings as b')
+      .leftJoin('policies as p', 'p.policy_uuid', 'b.policy')
+      .leftJoin('groups as g', 'g.group_uuid', 'b.group')
+      .leftJoin('users as u', 'u.id', 'b.user')
+      .select([
+        'b.policy_binding_uuid',
+        'b.target',
+        'b.order',
+        'b.policy',
+        'p.name as policy_name',
+        'p.kind as policy_kind',
+        'b.group',
+        'g.name as group_name',
+        'b.user',
+        'u.username',
+        'b.negate',
+        'b.timeout',
+        'b.failure_result',
+      ])
+      .where('b.enabled', '=', 1 as never)
+      .orderBy('b.order')
+      .orderBy('b.policy_binding_uuid')
+      .execute();
+    const map = new Map<string, KeptBinding[]>();
+    for (const r of rows) {
+      const list = map.get(r.target) ?? [];
+      list.push({
+        uuid: r.policy_binding_uuid,
+        target: r.target,
+        order: Number(r.order),
+        policy: r.policy,
+        policyName: r.policy_name,
+        policyKind: r.policy_kind,
+        group: r.group,
+        groupName: r.group_name,
+        user: r.user === null ? null : Number(r.user),
+        username: r.username,
+        negate: truthy(r.negate),
+        timeout: Number(r.timeout),
+        failure_result: truthy(r.failure_result),
+      });
+      map.set(r.target, list);
+    }
+    return map;
+  });
+}
+
+/** the longest a binding's policy may run, whatever its timeout says (0 means this) */
+const MAX_TIMEOUT_MS = 30_000;
+
+class PolicyTimeout extends Error {
+  constructor(seconds: number) {
+    super(`Policy execution timed out after ${seconds} seconds`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PolicyTimeout(seconds)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export class PolicyEngine {
+  constructor(
+    private readonly svc: () => Services,
+    private readonly typeOf: (kind: string) => PolicyDef | undefined,
+  ) {}
+
+  /** whether a target has any enabled binding (the planner skips building a request when it has none) */
+  async hasBindings(target: string): Promise<boolean> {
+    return ((await bindingsByTarget(this.svc().db)).get(target)?.length ?? 0) > 0;
+  }
+
+  async check(c: PolicyCheck): Promise<PolicyVerdict> {
+    const bindings = (await bindingsByTarget(this.svc().db)).get(c.target) ?? [];
+    if (!bindings.length) return { passing: true, messages: [], bindings: [] };
+    // authentik runs them side by side; results are combined in binding order
+    const outcomes = await Promise.all(bindings.map((b) => this.evaluateBinding(b, c.request)));
+    const passing = c.mode === 'all' ? outcomes.every((o) => o.passing) : outcomes.some((o) => o.passing);
+    return { passing, messages: outcomes.flatMap((o) => o.messages), bindings: outcomes };
+  }
+
+  /** runs one policy on its own (the `test` action and `ak_call_policy`); errors are returned, not thrown */
+  async runPolicy(policy: { uuid: string; name: string; kind: string }, request: PolicyRequest, timeoutMs = MAX_TIMEOUT_MS) {
+    try {
+      const r = await this.callPolicy(policy, request, timeoutMs, timeoutMs / 1000);
+      return { ...r, error: undefined };
+    } catch (e) {
+      return { passing: false, messages: [], log: [], error: (e as Error).message || String(e) };
+    }
+  }
+
+  private async callPolicy(policy: { uuid: string; name: string; kind: string }, request: PolicyRequest, ms: number, seconds: number) {
+    const def = this.typeOf(policy.kind);
+    if (!def) throw new Error(`Policy type ${policy.kind} is not supported`);
+    const svc = this.svc();
+    const config = await loadPolicyConfig(svc.db, def, policy.uuid);
+    if (!config) throw new Error('Policy does not exist');
+    const result: PolicyResult = await withTimeout(def.evaluate({ svc, policy, config, request, timeoutMs: ms }), ms, seconds);
+    return { passing: result.passing === true, messages: [...(result.messages ?? [])].map(String), log: result.log ?? [] };
+  }
+
+  private async evaluateBinding(b: KeptBinding, request: PolicyRequest): Promise<BindingOutcome> {
+    const base = { binding: b.uuid, order: b.order, negate: b.negate };
+    if (b.policy) {
+      const bound = { type: 'policy' as const, pk: b.policy, name: b.policyName ?? '', kind: b.policyKind ?? '' };
+      const ms = b.timeout > 0 ? Math.min(b.timeout * 1000, MAX_TIMEOUT_MS) : MAX_TIMEOUT_MS;
+      try {
+        const r = await this.callPolicy({ uuid: b.policy, name: bound.name, kind: bound.kind }, request, ms, ms / 1000);
+        const passing = b.negate ? !r.passing : r.passing;
+        if (!request.debug) await this.logExecution(b, bound, request, passing, r.messages);
+        return { ...base, bound, passing, messages: r.messages, log: r.log };
+      } catch (e) {
+        const error = (e as Error)?.message || String(e);
+        if (!request.debug) await this.logException(b, bound, request, error);
+        // fail closed: the binding's failure_result, not negated (as authentik); the error stays in the event log
+        return { ...base, bound, passing: b.failure_result, messages: [], error, log: [] };
+      }
+    }
+    if (b.group) {
+      const member = request.user ? await isMember(this.svc().db, request.user.id, b.group) : false;
+      return {
+        ...base,
+        bound: { type: 'group', pk: b.group, name: b.groupName ?? '' },
+        passing: b.negate ? !member : member,
+        messages: [],
+        log: [],
+      };
+    }
+    const same = b.user !== null && request.user?.id === b.user;
+    return {
+      ...base,
+      bound: { type: 'user', pk: b.user ?? 0, name: b.username ?? '' },
+      passing: b.negate ? !same : same,
+      messages: [],
+      log: [],
+    };
+  }
+
+  private eventUser(request: PolicyRequest) {
+    const u = request.user;
+    return u ? { pk: u.id, username: u.username, email: u.email } : undefined;
+  }
+
+  private async logExecution(
+    b: KeptBinding,
+    bound: { pk: string; name: string; kind: string },
+    request: PolicyRequest,
+    passing: boolean,
+    messages: string[],
+  ) {
+    const svc = this.svc();
+    const def = this.typeOf(bound.kind);
+    const config = def ? await loadPolicyConfig<{ execution_logging: boolean }>(svc.db, def, bound.pk) : undefined;
+    if (!config?.execution_logging) return;
+    await svc.events.emit('policy_execution', {
+      user: this.eventUser(request),
+      clientIp: request.http?.clientIp,
+      context: {
+        message: 'Policy Execution',
+        result: { passing, messages },
+        policy_uuid: bound.pk,
+        binding: { pk: b.uuid, order: b.order, target: b.target },
+        policy: { pk: bound.pk, name: bound.name, app: def?.app, model_name: bound.kind },
+        request: { obj: request.obj ?? null, context: sanitise(request.context) },
+      },
+    });
+  }
+
+  private async logException(b: KeptBinding, bound: { pk: string; name: string; kind: string }, request: PolicyRequest, message: string) {
+    const def = this.typeOf(bound.kind);
+    try {
+      await this.svc().events.emit('policy_exception', {
+        user: this.eventUser(request),
+        clientIp: request.http?.clientIp,
+        context: {
+          message,
+          policy_uuid: bound.pk,
+          binding: { pk: b.uuid, order: b.order, target: b.target },
+          policy: { pk: bound.pk, name: bound.name, app: def?.app, model_name: bound.kind },
+        },
+      });
+    } catch {
+      // the event log being unwritable must not change the verdict (which is already the failure result)
+    }
+  }
+}
+
+/** the context as an event records it: the flow plan is summarised, secrets in prompt data are not kept */
+function sanitise(context: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(context)) {
+    if (k === 'flow_plan') continue;
+    if (k === 'prompt_data' && v && typeof v === 'object')
+      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, /pass|token|secret/i.test(pk) ? '********' : pv]));
+    else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,20 @@
+/** Building a PolicyRequest's parts from an HTTP request and Keystage's rows, in authentik's shapes. */
+import type { FastifyRequest } from 'fastify';
+import type { PolicyRequest } from './types.js';
+
+const HIDDEN_HEADERS = new Set(['cookie', 'authorization', 'x-authentik-csrf', 'x-csrftoken']);
+
+/** the request as a policy sees it (`request.http_request`): path, method, headers without credentials, client IP */
+export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers))
+    if (!HIDDEN_HEADERS.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  const url = new URL(req.url, 'http://x');
+  return {
+    path: url.pathname,
+    method: req.method,
+    headers,
+    clientIp: req.ip,
+    query: Object.fromEntries(url.searchParams),
+  };
+}

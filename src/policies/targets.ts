@@ -1,0 +1,99 @@
+/**
+ * Policy-binding targets: the objects policies can be bound to (authentik's PolicyBindingModel subclasses), each
+ * with its own primary key and a `pbm_uuid`. Bindings store the `pbm_uuid`; the API names a target by either and
+ * shows the object's own key. Applications will add one line here.
+ */
+import { sql } from 'kysely';
+import type { DB } from '../db/index.js';
+
+export interface BindingTarget {
+  /** the target's table, its own key, and how authentik names an object of it */
+  table: string;
+  pk: string;
+  app: string;
+  model_name: string;
+  describe(row: Record<string, unknown>): string;
+  /** the columns `describe` needs */
+  columns: string[];
+  /** its policy_engine_mode column */
+  mode: string;
+}
+
+export const bindingTargets: BindingTarget[] = [
+  {
+    table: 'flows',
+    pk: 'flow_uuid',
+    app: 'authentik_flows',
+    model_name: 'flow',
+    columns: ['name', 'slug'],
+    mode: 'policy_engine_mode',
+    describe: (r) => `Flow ${r.name} (${r.slug})`,
+  },
+  {
+    table: 'flow_bindings',
+    pk: 'fsb_uuid',
+    app: 'authentik_flows',
+    model_name: 'flowstagebinding',
+    columns: ['order', 'target'],
+    mode: 'policy_engine_mode',
+    describe: (r) => `Flow-stage binding #${r.order} to ${r.target}`,
+  },
+];
+
+export interface ResolvedTarget {
+  pbm_uuid: string;
+  /** the object's own primary key (what the API shows as `target`) */
+  pk: string;
+  app: string;
+  model_name: string;
+  name: string;
+  mode: 'any' | 'all';
+}
+
+/** the targets a value names, by their own key or their pbm_uuid */
+async function find(db: DB, column: 'pk' | 'pbm_uuid', values: string[]): Promise<ResolvedTarget[]> {
+  if (!values.length) return [];
+  const out: ResolvedTarget[] = [];
+  for (const t of bindingTargets) {
+    const rows = (await db
+      .selectFrom(t.table as 'flows')
+      .select([sql.ref(t.pk).as('pk'), 'pbm_uuid', sql.ref(t.mode).as('mode'), ...t.columns.map((c) => sql.ref(c).as(c))] as never[])
+      .where(sql.ref(column === 'pk' ? t.pk : 'pbm_uuid'), 'in', values)
+      .execute()) as unknown as Record<string, string>[];
+    for (const r of rows)
+      out.push({
+        pbm_uuid: r.pbm_uuid!,
+        pk: r.pk!,
+        app: t.app,
+        model_name: t.model_name,
+        name: t.describe(r),
+        mode: r.mode === 'all' ? 'all' : 'any',
+      });
+  }
+  return out;
+}
+
+/** the target a client named (its own key or its pbm_uuid), or undefined */
+export async function resolveTarget(db: DB, value: string): Promise<ResolvedTarget | undefined> {
+  return (await find(db, 'pk', [value]))[0] ?? (await find(db, 'pbm_uuid', [value]))[0];
+}
+
+/** pbm_uuid → the target (for rendering bindings and used_by) */
+export async function describeTargets(db: DB, pbms: string[]): Promise<Map<string, ResolvedTarget>> {
+  const found = await find(db, 'pbm_uuid', [...new Set(pbms)]);
+  return new Map(found.map((t) => [t.pbm_uuid, t]));
+}
+
+/** deletes the policy bindings of targets that are being deleted (their pbm_uuids), in the caller's transaction */
+export async function deleteBindingsOf(db: DB | import('../rest/resource.js').Tx, pbms: string[]): Promise<void> {
+  if (pbms.length) await db.deleteFrom('policy_bindings').where('target', 'in', pbms).execute();
+}
+
+/** a stage is being deleted: the policy bindings of its flow-stage bindings (deleted with it) go too */
+export async function deleteStageBindingPolicies(tx: import('../rest/resource.js').Tx, stageUuid: string): Promise<void> {
+  const pbms = await tx.selectFrom('flow_bindings').select('pbm_uuid').where('stage', '=', stageUuid).execute();
+  await deleteBindingsOf(
+    tx,
+    pbms.map((b) => b.pbm_uuid),
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * What a policy type supplies (`PolicyDef`) and what it is asked (`PolicyRequest`). The policy engine, the REST
+ * resources and the flow planner know policy types only through this interface.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { FilterSpec } from '../rest/list.js';
+import type { Props } from '../rest/schema.js';
+import type { WriteCtx } from '../rest/resource.js';
+import type { VersionedMigration } from '../db/ddl.js';
+import type { UsersTable } from '../db/types.js';
+import type { Services } from '../services.js';
+import type { ApiRouter } from '../rest/routes.js';
+
+/** authentik's PolicyRequest: who, from where, about what, with which flow context */
+export interface PolicyRequest {
+  /** the pending user, else the logged-in user; undefined: anonymous */
+  user: UsersTable | undefined;
+  http?: { path: string; method: string; headers: Record<string, string>; clientIp: string; query: Record<string, string> };
+  /** the object the policies are bound to (a flow, a flow-stage binding, an application), as authentik names it */
+  obj?: { app: string; model_name: string; pk: string; name: string };
+  /** the flow plan's context in authentik's names (`pending_user`, `auth_method`, `prompt_data`, `flow_plan`, …) */
+  context: Record<string, unknown>;
+  /** an explanation or a test: no side effects (events, reputation) */
+  debug: boolean;
+}
+
+export interface LogEvent {
+  event: string;
+  log_level: 'critical' | 'exception' | 'error' | 'warn' | 'warning' | 'info' | 'debug' | 'notset';
+  logger: string;
+  timestamp: string;
+  attributes: Record<string, unknown>;
+}
+
+export interface PolicyResult {
+  passing: boolean;
+  messages: string[];
+  /** what an expression logged (`ak_logger`), shown by the test endpoint */
+  log?: LogEvent[];
+}
+
+export interface PolicyCall<C> {
+  svc: Services;
+  policy: { uuid: string; name: string; kind: string };
+  config: C;
+  request: PolicyRequest;
+  /** milliseconds left before the binding's timeout; a type that waits (network, a sandbox) stops by then */
+  timeoutMs: number;
+}
+
+export interface PolicyDef {
+  /** lowercase model name, stored in policies.kind: `dummypolicy` */
+  kind: string;
+  /** Django app label: `authentik_policies_dummy` */
+  app: string;
+  /** model class name (404 bodies, OpenAPI component): `DummyPolicy` */
+  model: string;
+  /** URL segment under /policies/: `dummy`, `password_expiry` */
+  path: string;
+  /** the type's own settings table, keyed by policy_uuid */
+  table: string;
+  /** admin form component: `ak-policy-dummy-form` */
+  component: string;
+  verboseName: string;
+  verboseNamePlural: string;
+  /** authentik's model docstring, listed by /policies/all/types/ */
+  description: string;
+  requiresEnterprise?: boolean;
+  /** type-specific fields; the base ones (pk, name, execution_logging, component, …, bound_to) are added */
+  fields: Props;
+  filters?: Record<string, FilterSpec>;
+  /** object-level validation (after field validation) */
+  validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Record<string, unknown>): Promise<void> | void;
+  migrations: Record<string, VersionedMigration>;
+  /** routes of the type's own beyond its resource (reputation's /policies/reputation/scores/), mounted with it */
+  routes?(router: ApiRouter, svc: Services): void;
+  /** decides; throwing means the policy failed to run (the binding's failure_result applies) */
+  evaluate(call: PolicyCall<any>): Promise<PolicyResult>;
+}
+
+/** A policy's configuration as its `evaluate` reads it: the base fields and its own, typed from its field schemas. */
+export type PolicyConfig<D extends { fields: Props }> = { pk: string; name: string; execution_logging: boolean } & {
+  -readonly [K in keyof D['fields']]: Static<D['fields'][K]>;
+};
