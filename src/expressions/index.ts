@@ -16,8 +16,9 @@
  *
  * What the worker refuses and how (worker.ts), what Python sees (runtime-py.ts): see there and README's "Expressions".
  *
- * Measured on the 2-core development machine (Node 20, other work running: load average 3.7), from the repository:
- *   node --import tsx --input-type=module -e "
+ * Measured on the 2-core development machine (Node 20), from the repository, with the command below; first with the
+ * machine quiet (load average 1.8), then in brackets with other test suites running (load average 3.7):
+   node --import tsx --input-type=module -e "
  *     const x = await import('./src/expressions/index.ts'); const mib = (b) => Math.round(b / 2 ** 20);
  *     const rss0 = process.memoryUsage.rss(); let t = performance.now(); await x.evaluate({ source: 'return 1' });
  *     const firstMs = Math.round(performance.now() - t); const rss1 = process.memoryUsage.rss();
@@ -27,13 +28,14 @@
  *     t = performance.now(); await x.evaluate({ source: 'return 1' }); const restartMs = Math.round(performance.now() - t);
  *     console.log({ firstMs, perCallMs, restartMs, rssBeforeMiB: mib(rss0), rssAfterMiB: mib(rss1) });
  *     await x.stopExpressions();"
- * - time to the first result: 3.9–5.2 s (worker start, pyodide load, runtime, snapshot, lock-down); the same entry
- *   bundled as dist/server/main.mjs is: 3.6–4.0 s;
- * - per trivial evaluation (`return 1`, a round trip to the worker): 0.23–0.45 ms (bundled: 0.26–0.31 ms; with a
- *   `request` and `ak_client_ip in ip_network(...)`: 0.28–0.38 ms);
- * - a restart after a kill, from the snapshot and the compiled module: 0.85–1.35 s (from scratch: about as the first);
- * - process RSS: 72 → 235–253 MiB under tsx, 43 → 199–223 MiB bundled (about +160 MiB: the interpreter's 30 MiB of
- *   WebAssembly memory, its compiled code, the worker's V8 heap and isolate, and the 30 MiB snapshot kept here).
+ * - time to the first result: 2.9–3.1 s [3.9–5.2 s] (worker start, pyodide load, runtime, snapshot, lock-down); the
+ *   same entry bundled as dist/server/main.mjs is: [3.6–4.0 s];
+ * - per trivial evaluation (`return 1`, a round trip to the worker): 0.16–0.19 ms [0.23–0.45 ms; bundled 0.26–0.31 ms,
+ *   with a `request` and `ak_client_ip in ip_network(...)` 0.28–0.38 ms];
+ * - a restart after a kill, from the snapshot and the compiled module: 0.82 s [0.85–1.35 s] (from scratch: about as
+ *   the first);
+ * - process RSS: 73–79 → 235–252 MiB under tsx, [43 → 199–223 MiB bundled]: about +160 MiB, the interpreter's 30 MiB
+ *   of WebAssembly memory, its compiled code, the worker's V8 heap and isolate, and the 30 MiB snapshot kept here.
  * Under heavy load (load average 10–15, other test suites running) everything took 3–5 times as long.
  */
 import { createHash } from 'node:crypto';
