@@ -18,7 +18,7 @@
  *
  * Measured on the 2-core development machine (Node 20), from the repository, with the command below; first with the
  * machine quiet (load average 1.8), then in brackets with other test suites running (load average 3.7):
-   node --import tsx --input-type=module -e "
+ *   node --import tsx --input-type=module -e "
  *     const x = await import('./src/expressions/index.ts'); const mib = (b) => Math.round(b / 2 ** 20);
  *     const rss0 = process.memoryUsage.rss(); let t = performance.now(); await x.evaluate({ source: 'return 1' });
  *     const firstMs = Math.round(performance.now() - t); const rss1 = process.memoryUsage.rss();
