@@ -29,6 +29,7 @@ import { attachSecrets, sealStoredSecrets, Secrets } from './instance/secrets.js
 import { coreSecretColumns } from './instance/secret-columns.js';
 import { Sessions } from './sessions/sessions.js';
 import { mountExecutor } from './flows/engine/executor.js';
+import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
@@ -223,6 +224,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       stopHousekeeping();
       await metricsApp.close();
       await app.close();
+      // the Python runtime (src/expressions/), if an expression started it: its worker's output streams keep the
+      // process alive otherwise
+      await stopExpressions();
       await store.close();
     },
   };

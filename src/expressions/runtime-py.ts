@@ -539,6 +539,12 @@ class PolicyRequest:
         for key in ("application", "flow_plan"):
             if isinstance(self.context.get(key), dict):
                 self.context[key] = Model(self.context[key])
+        # the plan's own context holds the pending user as a User too (authentik's FlowPlan.context)
+        plan = self.context.get("flow_plan")
+        if isinstance(plan, Model):
+            plan_context = object.__getattribute__(plan, "_data").get("context")
+            if isinstance(plan_context, dict) and isinstance(plan_context.get("pending_user"), dict):
+                plan_context["pending_user"] = User(plan_context["pending_user"])
         self.debug = bool(data.get("debug", False))
 
     def __str__(self):

@@ -1,0 +1,147 @@
+/**
+ * What an expression policy's Python may ask Keystage (authentik's evaluator functions that need the database):
+ * `ak_user_by`, `ak_is_group_member`, `ak_user_has_authenticator`, `ak_call_policy`, `ak_create_event`, and a
+ * user's groups. Each answers JSON; what it throws reaches Python as a ValueError.
+ */
+import type { ExpressionHost, Json, JsonObject } from '../../expressions/index.js';
+import type { UsersTable } from '../../db/types.js';
+import type { EventAction } from '../../events/events.js';
+import { allGroupsOf } from '../../groups/membership.js';
+import { deviceClasses } from '../../mfa/registry.js';
+import type { Services } from '../../services.js';
+import type { PolicyRequest } from '../types.js';
+
+/** a user as an expression sees it (authentik's User fields) */
+export function pyUser(u: UsersTable, extra: Record<string, unknown> = {}): JsonObject {
+  return {
+    pk: u.id,
+    id: u.id,
+    uuid: u.uuid,
+    username: u.username,
+    name: u.name,
+    email: u.email,
+    is_active: !!u.is_active,
+    last_login: u.last_login,
+    date_joined: u.date_joined,
+    path: u.path,
+    type: u.type,
+    attributes: JSON.parse(u.attributes || '{}'),
+    password_change_date: u.password_change_date,
+    is_authenticated: true,
+    ...(extra as JsonObject),
+  };
+}
+
+const USER_FIELDS: Record<string, string> = {
+  pk: 'id',
+  id: 'id',
+  username: 'username',
+  email: 'email',
+  uuid: 'uuid',
+  name: 'name',
+  path: 'path',
+  type: 'type',
+};
+
+const userIdOf = (user: JsonObject): number | undefined => {
+  const pk = user.pk ?? user.id;
+  return typeof pk === 'number' ? pk : undefined;
+};
+
+export function expressionHost(
+  svc: Services,
+  request: PolicyRequest,
+  runPolicy: (name: string, context: JsonObject) => Promise<unknown>,
+): ExpressionHost {
+  const db = svc.db;
+  return {
+    async ak_user_by(filters) {
+      let q = db.selectFrom('users').selectAll();
+      for (const [key, value] of Object.entries(filters)) {
+        const [field, lookup] = key.split('__') as [string, string | undefined];
+        const column = USER_FIELDS[field];
+        // authentik answers None for a field it does not know (FieldError)
+        if (!column || (lookup !== undefined && lookup !== 'iexact' && lookup !== 'exact')) return null;
+        if (value === null || typeof value === 'object') return null;
+        q =
+          lookup === 'iexact'
+            ? q.where((eb) => eb(eb.fn('lower', [eb.ref(column as 'username')]), '=', String(value).toLowerCase()))
+            : q.where(column as 'username', '=', value as never);
+      }
+      const u = await q.orderBy('id').limit(1).executeTakeFirst();
+      return u ? pyUser(u) : null;
+    },
+    async ak_is_group_member(user, filters) {
+      const id = userIdOf(user);
+      if (id === undefined) return false;
+      const groups = await allGroupsOf(db, id);
+      return groups.some((g) =>
+        Object.entries(filters).every(([k, v]) => {
+          if (k === 'name') return g.name === v;
+          if (k === 'name__iexact') return typeof v === 'string' && g.name.toLowerCase() === v.toLowerCase();
+          if (k === 'pk' || k === 'group_uuid') return g.group_uuid === v;
+          if (k === 'num_pk') return Number(g.num_pk) === v;
+          if (k === 'is_superuser') return !!g.is_superuser === v;
+          return false;
+        }),
+      );
+    },
+    async ak_user_has_authenticator(user, deviceType) {
+      const id = userIdOf(user);
+      if (id === undefined) return false;
+      for (const k of deviceClasses) {
+        if (deviceType && k.id !== deviceType) continue;
+        if ((await k.devices(db, id)).length) return true;
+      }
+      return false;
+    },
+    ak_call_policy: (name, context) => runPolicy(name, context) as never,
+    async ak_create_event(action, context) {
+      if (request.debug) return;
+      const u = request.user;
+      await svc.events.emit(action as EventAction, {
+        ...(u ? { user: { pk: u.id, username: u.username, email: u.email } } : {}),
+        clientIp: request.http?.clientIp,
+        context: context as Record<string, unknown>,
+      });
+    },
+    async user_groups(user, indirect) {
+      const id = userIdOf(user);
+      if (id === undefined) return [];
+      const groups = await allGroupsOf(db, id);
+      const direct = indirect
+        ? undefined
+        : new Set((await db.selectFrom('user_groups').select('group_uuid').where('user_id', '=', id).execute()).map((r) => r.group_uuid));
+      return groups
+        .filter((g) => !direct || direct.has(g.group_uuid))
+        .map((g) => ({
+          pk: g.group_uuid,
+          num_pk: Number(g.num_pk),
+          name: g.name,
+          is_superuser: !!g.is_superuser,
+          attributes: JSON.parse(g.attributes || '{}') as Json,
+        }));
+    },
+  };
+}
+
+/** the PolicyRequest as Python's `request` (authentik's PolicyRequest: user, http_request, obj, context, debug) */
+export function pyRequest(request: PolicyRequest): JsonObject {
+  return {
+    ...(request.user ? { user: pyUser(request.user) } : {}),
+    ...(request.http
+      ? {
+          http_request: {
+            path: request.http.path,
+            method: request.http.method,
+            headers: request.http.headers,
+            client_ip: request.http.clientIp,
+            query: request.http.query,
+          },
+        }
+      : {}),
+    obj: (request.obj ?? null) as Json,
+    context: request.context as JsonObject,
+    debug: request.debug,
+  };
+}
