@@ -94,6 +94,14 @@ describe('expression policies (Python)', () => {
     assert.equal(denied.error_message, 'Only on Tuesdays.');
     await call(srv, 'DELETE', `/policies/bindings/${b.body.pk}/`);
 
+    // several failing bindings: their messages in binding order (not creation order)
+    const second = await expression('ak_message("second")\nreturn False');
+    const first = await expression('ak_message("first")\nreturn False');
+    const b2 = await call(srv, 'POST', '/policies/bindings/', { target: flow, policy: second, order: 20 });
+    const b1 = await call(srv, 'POST', '/policies/bindings/', { target: flow, policy: first, order: 10 });
+    assert.equal((await new BrowserSession(srv).get(slug)).error_message, 'first\nsecond');
+    for (const x of [b1, b2]) await call(srv, 'DELETE', `/policies/bindings/${x.body.pk}/`);
+
     const spin = await expression('while True:\n    pass');
     await call(srv, 'POST', '/policies/bindings/', { target: flow, policy: spin, order: 0, timeout: 1 });
     const started = Date.now();

@@ -58,8 +58,17 @@ const NATIVE = new Map<string, Native>([
   ],
 ]);
 
+/** expressions already looked at (a policy's text is read on every check): the native version or null */
+const seen = new Map<string, ((request: PolicyRequest) => PolicyResult) | null>();
+
 /** the native version of an expression, if it is one of authentik's defaults */
 export function nativeOf(source: string): ((request: PolicyRequest) => PolicyResult) | undefined {
-  const fn = NATIVE.get(normalise(source));
-  return fn && ((request) => ({ passing: fn(request), messages: [] }));
+  let known = seen.get(source);
+  if (known === undefined) {
+    const fn = NATIVE.get(normalise(source));
+    known = fn ? (request) => ({ passing: fn(request), messages: [] }) : null;
+    if (seen.size >= 256) seen.clear();
+    seen.set(source, known);
+  }
+  return known ?? undefined;
 }
