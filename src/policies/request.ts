@@ -1,5 +1,6 @@
 /** Building a PolicyRequest's parts from an HTTP request and Keystage's rows, in authentik's shapes. */
 import type { FastifyRequest } from 'fastify';
+import type { UsersTable } from '../db/types.js';
 import type { PolicyRequest } from './types.js';
 
 const HIDDEN_HEADERS = new Set(['cookie', 'authorization', 'x-authentik-csrf', 'x-csrftoken']);
@@ -16,5 +17,26 @@ export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> 
     headers,
     clientIp: req.ip,
     query: Object.fromEntries(url.searchParams),
+  };
+}
+
+/** a user as policies see it (authentik's User fields an expression reads), with `extra` fields */
+export function policyUser(u: UsersTable, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    pk: u.id,
+    id: u.id,
+    uuid: u.uuid,
+    username: u.username,
+    name: u.name,
+    email: u.email,
+    is_active: !!u.is_active,
+    last_login: u.last_login,
+    date_joined: u.date_joined,
+    path: u.path,
+    type: u.type,
+    attributes: JSON.parse(u.attributes || '{}'),
+    password_change_date: u.password_change_date,
+    is_authenticated: true,
+    ...extra,
   };
 }

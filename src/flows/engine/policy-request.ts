@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { PolicyRequest } from '../../policies/types.js';
-import { httpOf } from '../../policies/request.js';
+import { httpOf, policyUser } from '../../policies/request.js';
 import { userById } from '../../users/by-id.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 
@@ -18,25 +18,6 @@ export async function policyUserOf(db: DB, ctx: FlowContext, loggedIn: UsersTabl
   if (p && !isPlaceholder(p)) return userById(db, p.id!);
   if (p) return undefined;
   return loggedIn;
-}
-
-/** a user as policies see it (authentik's User fields an expression reads) */
-export function policyUser(u: UsersTable, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    pk: u.id,
-    uuid: u.uuid,
-    username: u.username,
-    name: u.name,
-    email: u.email,
-    is_active: !!u.is_active,
-    last_login: u.last_login,
-    date_joined: u.date_joined,
-    path: u.path,
-    type: u.type,
-    attributes: JSON.parse(u.attributes || '{}'),
-    password_change_date: u.password_change_date,
-    ...extra,
-  };
 }
 
 /** the plan's context in authentik's names; `planned` adds `flow_plan` (stage bindings see the plan, flows do not) */

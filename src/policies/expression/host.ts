@@ -10,27 +10,10 @@ import { allGroupsOf } from '../../groups/membership.js';
 import { deviceClasses } from '../../mfa/registry.js';
 import type { Services } from '../../services.js';
 import type { PolicyRequest } from '../types.js';
+import { policyUser } from '../request.js';
 
 /** a user as an expression sees it (authentik's User fields) */
-export function pyUser(u: UsersTable, extra: Record<string, unknown> = {}): JsonObject {
-  return {
-    pk: u.id,
-    id: u.id,
-    uuid: u.uuid,
-    username: u.username,
-    name: u.name,
-    email: u.email,
-    is_active: !!u.is_active,
-    last_login: u.last_login,
-    date_joined: u.date_joined,
-    path: u.path,
-    type: u.type,
-    attributes: JSON.parse(u.attributes || '{}'),
-    password_change_date: u.password_change_date,
-    is_authenticated: true,
-    ...(extra as JsonObject),
-  };
-}
+export const pyUser = (u: UsersTable, extra: Record<string, unknown> = {}): JsonObject => policyUser(u, extra) as JsonObject;
 
 const USER_FIELDS: Record<string, string> = {
   pk: 'id',
