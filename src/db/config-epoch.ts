@@ -10,7 +10,12 @@ import type { Database, DB } from './types.js';
 import { dialectOf } from './dialect.js';
 
 /** the tables whose rows the admin cache keeps, directly or inside a stage's settings */
-export const isConfigTable = (name: string): boolean => name.startsWith('stage_') || name.startsWith('policy_') || name.startsWith('crypto_') || name.startsWith('provider_') || CONFIG_TABLES.has(name);
+export const isConfigTable = (name: string): boolean =>
+  name.startsWith('stage_') ||
+  name.startsWith('policy_') ||
+  name.startsWith('crypto_') ||
+  name.startsWith('provider_') ||
+  CONFIG_TABLES.has(name);
 const CONFIG_TABLES = new Set(['flows', 'flow_bindings', 'stages', 'sources', 'webauthn_device_types', 'policies']);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';
