@@ -72,4 +72,6 @@ export const expressionPolicy: PolicyDef = {
     if (native) return native(call.request);
     return run(call, call.config.expression, call.policy.name);
   },
+  // authentik's default expressions read only the plan's context (native.ts); Python may read anything
+  contextOnly: (config: Config) => nativeOf(config.expression) !== undefined,
 };
