@@ -67,7 +67,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
   await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
-  await bootstrap(store.db, config, pino({ level: config.logLevel }));
+  // bootstrap logs before the app's logger exists: to the same place
+  const level = { level: config.logLevel };
+  await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
