@@ -34,6 +34,15 @@ for (const dialect of dialects()) {
       try {
         const alice = await userWithKey(srv, 'alice');
         const asAlice = as(srv, alice.key);
+        // read-only for superusers too (authentik's ManagedSerializer)
+        const byAdmin = await call(srv, 'POST', '/core/tokens/', {
+          identifier: 'admin-managed',
+          intent: 'api',
+          managed: BOOTSTRAP_TOKEN_MANAGED,
+        });
+        assert.equal(byAdmin.status, 201, JSON.stringify(byAdmin.body));
+        assert.equal(byAdmin.body.managed, null);
+        assert.equal((await call(srv, 'PATCH', '/core/tokens/admin-managed/', { managed: BOOTSTRAP_TOKEN_MANAGED })).body.managed, null);
         // the operator deletes the bootstrap token (the next start brings it back)
         assert.equal((await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/')).status, 204);
         const byName = await asAlice('POST', '/core/tokens/', { identifier: 'authentik-bootstrap-token', intent: 'api' });
