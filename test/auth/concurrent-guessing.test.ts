@@ -114,7 +114,7 @@ function concurrencyCases(nodes: () => TestServer[]) {
     );
   });
 
-  it('one login, 30 wrong passwords and the right one at once: the plan is cancelled after exactly failed_attempts_before_cancel checks', async () => {
+  it('one login, 99 wrong passwords and the right one at once (as in the probe): the plan is cancelled after exactly failed_attempts_before_cancel checks', async () => {
     const [srv] = nodes();
     const user = `racer-${nodes().length}`;
     await createUser(srv!, user, 'the-right-password-2');
@@ -126,7 +126,7 @@ function concurrencyCases(nodes: () => TestServer[]) {
     });
     const slug = await flowOf(srv!, `racer-flow-${nodes().length}`, [s.identification, password, s.login]);
     const c = await identified(nodes(), slug, user, `203.0.113.${nodes().length}`);
-    const bodies = [...Array.from({ length: 30 }, () => 'wrong-guess'), 'the-right-password-2'];
+    const bodies = [...Array.from({ length: 99 }, () => 'wrong-guess'), 'the-right-password-2'];
     const answers = await Promise.all(bodies.map((pw) => c.step({ component: 'ak-stage-password', password: pw })));
     const checked = await failedLogins(srv!, user);
     const loggedIn = answers.filter((a) => a.body.component === 'xak-flow-redirect').length;
