@@ -57,6 +57,8 @@ export interface App {
 export interface BuildOptions {
   /** where the log lines go instead of stdout (tests read them) */
   logStream?: { write(line: string): void };
+  /** how often expired sessions are deleted (default every minute; tests shorten it) */
+  sessionSweepMs?: number;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -67,7 +69,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
   await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
-  await bootstrap(store.db, config, pino({ level: config.logLevel }));
+  // bootstrap logs before the app's logger exists: to the same place
+  const level = { level: config.logLevel };
+  await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
@@ -209,7 +213,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
-  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
+  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
