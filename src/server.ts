@@ -43,6 +43,8 @@ import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
 import { startAuthHousekeeping } from './auth/housekeeping.js';
+import { mountCrypto } from './crypto/resource.js';
+import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 
 export interface App {
   app: FastifyInstance;
@@ -69,6 +71,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
   await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
+  await backfillCertificateDetails(store.db);
+  await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -204,6 +208,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
+  // (the provider registry adds the columns referencing pairs, e.g. an OAuth2 provider's signing_key)
+  mountCrypto(router, services, { references: () => [] });
   mountFlowUrls(app, services);
   mountUi(app, services);
 
