@@ -17,7 +17,11 @@ import { buildSelfSigned, derivedColumns } from './x509.js';
 export const SELF_SIGNED_NAME = 'Keystage Self-signed Certificate';
 
 export async function ensureSelfSignedCertificate(db: DB, rsaBits = 4096): Promise<void> {
-  const exists = await db.selectFrom('crypto_certificatekeypairs').select('kp_uuid').where('name', '=', SELF_SIGNED_NAME).executeTakeFirst();
+  const exists = await db
+    .selectFrom('crypto_certificatekeypairs')
+    .select('kp_uuid')
+    .where('name', '=', SELF_SIGNED_NAME)
+    .executeTakeFirst();
   if (exists) return;
   // a random label as authentik's generate_id() (40 characters of letters and digits)
   const label = randomBytes(30).toString('base64url').replace(/[-_]/g, 'x').slice(0, 40);
@@ -28,11 +32,17 @@ export async function ensureSelfSignedCertificate(db: DB, rsaBits = 4096): Promi
   });
   // several nodes starting together: the first insert wins, the others' fail on the unique name and are dropped
   try {
-    await db.transaction().execute((tx) =>
-      insertKeyPair(tx, secretsOf(db), { name: SELF_SIGNED_NAME, certificate: built.certificate, keyPem: built.privateKey }),
-    );
+    await db
+      .transaction()
+      .execute((tx) =>
+        insertKeyPair(tx, secretsOf(db), { name: SELF_SIGNED_NAME, certificate: built.certificate, keyPem: built.privateKey }),
+      );
   } catch (e) {
-    const again = await db.selectFrom('crypto_certificatekeypairs').select('kp_uuid').where('name', '=', SELF_SIGNED_NAME).executeTakeFirst();
+    const again = await db
+      .selectFrom('crypto_certificatekeypairs')
+      .select('kp_uuid')
+      .where('name', '=', SELF_SIGNED_NAME)
+      .executeTakeFirst();
     if (!again) throw e;
   }
 }

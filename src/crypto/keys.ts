@@ -4,7 +4,7 @@
  * (any API write forgets everything, and another node's write moves the configuration epoch), so a key replaced
  * through the API is used from the next request on.
  */
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
 import { cachedAdminData } from '../db/admin-cache.js';
 import { secretsOf } from '../instance/secrets.js';

@@ -67,9 +67,7 @@ export const keyPairProps: Props = {
   fingerprint_sha1: S.ro(S.text({ nullable: true, description: 'SHA1 fingerprint of the certificate' })),
   cert_expiry: S.ro(S.datetime({ nullable: true, description: 'Certificate expiry date' })),
   cert_subject: S.ro(S.text({ nullable: true, description: 'Certificate subject as RFC4514 string' })),
-  private_key_available: S.ro(
-    S.bool({ 'x-computed': true, description: 'Show if this keypair has a private key configured or not' }),
-  ),
+  private_key_available: S.ro(S.bool({ 'x-computed': true, description: 'Show if this keypair has a private key configured or not' })),
   key_type: S.ro(
     Type.Unsafe<string | null>({
       allOf: [{ $ref: `#/components/schemas/${KEY_TYPE_ENUM}` }],

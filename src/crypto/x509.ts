@@ -5,15 +5,7 @@
  * (which needs the `reflect-metadata` polyfill, as @simplewebauthn/server already loads it).
  */
 import 'reflect-metadata';
-import {
-  createHash,
-  createPrivateKey,
-  generateKeyPair,
-  randomUUID,
-  webcrypto,
-  X509Certificate,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, randomUUID, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -113,9 +105,7 @@ export function rfc4514Subject(der: Buffer): string {
           const name = RDN_NAMES[atv.type] ?? atv.type;
           const v = atv.value;
           const text =
-            v.anyValue !== undefined && v.toString() === ''
-              ? `#${Buffer.from(v.anyValue).toString('hex')}`
-              : escapeDnValue(v.toString());
+            v.anyValue !== undefined && v.toString() === '' ? `#${Buffer.from(v.anyValue).toString('hex')}` : escapeDnValue(v.toString());
           return `${name}=${text}`;
         })
         .join('+'),
@@ -199,7 +189,9 @@ export async function buildSelfSigned(opts: {
   const { privateKey, publicKey } = await newKeyPair(alg, opts.rsaBits ?? 4096);
   const s = SIGNING[alg];
   const subtle = webcrypto.subtle;
-  const signingKey = await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), s.import as never, false, ['sign']);
+  const signingKey = await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), s.import as never, false, [
+    'sign',
+  ]);
   const verifyKey = await subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), s.import as never, true, ['verify']);
   const day = 86_400_000;
   const now = Date.now();
@@ -220,7 +212,14 @@ export async function buildSelfSigned(opts: {
     publicKey: verifyKey,
     signingKey,
     signingAlgorithm: s.sign as never,
-    extensions: alt.length ? [new x509.SubjectAlternativeNameExtension(alt.map((value) => ({ type: 'dns' as const, value })), true)] : [],
+    extensions: alt.length
+      ? [
+          new x509.SubjectAlternativeNameExtension(
+            alt.map((value) => ({ type: 'dns' as const, value })),
+            true,
+          ),
+        ]
+      : [],
   });
   const keyPem =
     alg === 'rsa'

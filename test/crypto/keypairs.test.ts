@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createPrivateKey, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { Configuration, CryptoApi } from '@goauthentik/api';
@@ -89,7 +89,10 @@ for (const dialect of dialects()) {
       assert.equal(createPrivateKey(pem).asymmetricKeyDetails?.modulusLength, 4096);
       const cert = new x509.X509Certificate((await body(api.cryptoCertificatekeypairsViewCertificateRetrieveRaw({ kpUuid: rsa.pk }))).data);
       assert.deepEqual(
-        cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON().map((n) => n.value),
+        cert
+          .getExtension(x509.SubjectAlternativeNameExtension)
+          ?.names.toJSON()
+          .map((n) => n.value),
         ['a.example', 'b.example'],
       );
 
@@ -99,8 +102,9 @@ for (const dialect of dialects()) {
         }),
       );
       assert.equal(ec.key_type, 'ec');
-      const ed = (await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: 'ed.example', validity_days: 1, alg: 'ed25519' }))
-        .body;
+      const ed = (
+        await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: 'ed.example', validity_days: 1, alg: 'ed25519' })
+      ).body;
       assert.equal(ed.key_type, 'ed25519');
 
       const bad = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { alg: 'dsa', validity_days: 'x' });
@@ -119,7 +123,10 @@ for (const dialect of dialects()) {
       assertMatches('CertificateKeyPair', created);
       assert.equal(created.key_type, 'rsa');
       assert.equal(created.cert_subject, 'OU=Self-signed,O=Keystage,CN=imported.example');
-      const certOnly = await call(srv, 'POST', '/crypto/certificatekeypairs/', { name: 'cert only', certificate_data: otherPair.certificate });
+      const certOnly = await call(srv, 'POST', '/crypto/certificatekeypairs/', {
+        name: 'cert only',
+        certificate_data: otherPair.certificate,
+      });
       assert.equal(certOnly.status, 201);
       assert.equal(certOnly.body.private_key_available, false);
       assert.equal(certOnly.body.key_type, 'ec');
@@ -129,7 +136,9 @@ for (const dialect of dialects()) {
         certificate_data: ['Unable to load certificate.'],
       });
       const truncated = rsaPair.certificate.slice(0, 200) + rsaPair.certificate.slice(-30);
-      assert.deepEqual((await post({ name: 'x', certificate_data: truncated })).body, { certificate_data: ['Unable to load certificate.'] });
+      assert.deepEqual((await post({ name: 'x', certificate_data: truncated })).body, {
+        certificate_data: ['Unable to load certificate.'],
+      });
       const r = await post({ name: 'x', certificate_data: rsaPair.certificate, key_data: 'garbage' });
       assert.deepEqual([r.status, r.body], [400, { key_data: ['Unable to load private key (possibly encrypted?).'] }]);
       const encrypted = createPrivateKey(rsaPair.privateKey).export({
@@ -206,7 +215,10 @@ for (const dialect of dialects()) {
       assert.equal(ev.user.username, 'akadmin');
       assert.equal(ev.context.secret.name, 'Certificate-Key Pair imported');
       assert.ok(!JSON.stringify(events).includes('PRIVATE KEY'), 'the event holds no key');
-      assert.equal((await call(srv, 'GET', '/crypto/certificatekeypairs/00000000-0000-4000-8000-000000000000/view_private_key/')).status, 404);
+      assert.equal(
+        (await call(srv, 'GET', '/crypto/certificatekeypairs/00000000-0000-4000-8000-000000000000/view_private_key/')).status,
+        404,
+      );
     });
 
     it('filters, search and ordering', async () => {
@@ -299,7 +311,10 @@ for (const dialect of dialects()) {
         key_data: '',
       });
       assert.equal(put.status, 200, JSON.stringify(put.body));
-      assert.deepEqual([put.status, put.body.name, put.body.cert_subject], [200, 'renamed', 'OU=Self-signed,O=Keystage,CN=imported.example']);
+      assert.deepEqual(
+        [put.status, put.body.name, put.body.cert_subject],
+        [200, 'renamed', 'OU=Self-signed,O=Keystage,CN=imported.example'],
+      );
       // key_data '' drops the key
       assert.equal(put.body.private_key_available, false);
       assert.equal((await call(srv, 'DELETE', `/crypto/certificatekeypairs/${pk}/`)).status, 204);
@@ -318,7 +333,11 @@ for (const dialect of dialects()) {
           certificate_data: otherPair.certificate,
           key_data: otherPair.privateKey,
         });
-        const before = await first.app.store.db.selectFrom('crypto_certificatekeypairs').select('key_data').where('name', '=', 'rotating').executeTakeFirstOrThrow();
+        const before = await first.app.store.db
+          .selectFrom('crypto_certificatekeypairs')
+          .select('key_data')
+          .where('name', '=', 'rotating')
+          .executeTakeFirstOrThrow();
         await first.close();
         const second = await startServer(dialect, {
           ...db.overrides,
@@ -326,7 +345,11 @@ for (const dialect of dialects()) {
           secretKeyPrevious: ['first secret key '.repeat(3)],
         });
         try {
-          const after = await second.app.store.db.selectFrom('crypto_certificatekeypairs').select('key_data').where('name', '=', 'rotating').executeTakeFirstOrThrow();
+          const after = await second.app.store.db
+            .selectFrom('crypto_certificatekeypairs')
+            .select('key_data')
+            .where('name', '=', 'rotating')
+            .executeTakeFirstOrThrow();
           assert.notEqual(after.key_data.split(':')[2], before.key_data.split(':')[2], 'sealed under the new key id');
           const key = await signingKeyOf(second.app.services, pair.body.pk);
           assert.equal(key?.alg, 'ES256');
