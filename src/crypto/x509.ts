@@ -1,15 +1,26 @@
 /**
  * Certificates and keys as authentik reads and builds them (authentik/crypto/models.py, signals.py, builder.py):
  * loading PEM, the details stored beside a pair (key type, expiry, RFC 4514 subject, fingerprints, kid) and
- * self-signed certificates. Keys are node:crypto's; the X.509 structure is built and parsed with @peculiar/x509
- * (which needs the `reflect-metadata` polyfill, as @simplewebauthn/server already loads it).
+ * self-signed certificates. Keys and signatures are node:crypto's; the X.509 structure is built and parsed with
+ * @peculiar/asn1-x509 and @peculiar/x509 (which needs the `reflect-metadata` polyfill, as @simplewebauthn/server
+ * already loads it).
  */
 import 'reflect-metadata';
-import { createHash, createPrivateKey, generateKeyPair, randomUUID, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, randomUUID, sign, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate } from '@peculiar/asn1-x509';
+import {
+  AlgorithmIdentifier,
+  Certificate,
+  Extension,
+  Extensions,
+  Name as AsnName,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+} from '@peculiar/asn1-x509';
 import { VERSION } from '../version.js';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -156,15 +167,21 @@ async function newKeyPair(alg: GenerateAlg, rsaBits: number): Promise<{ privateK
   }
 }
 
-/** the WebCrypto algorithm @peculiar/x509 signs with, for a key of `alg` (SHA-256 as authentik's builder) */
-const SIGNING: Record<Exclude<GenerateAlg, 'ed448'>, { import: Record<string, unknown>; sign: Record<string, unknown> }> = {
-  rsa: { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } },
-  ecdsa: { import: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
-  ed25519: { import: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
+/**
+ * The signature algorithm of a self-signed certificate by key type (SHA-256 as authentik's builder; Ed25519 and
+ * Ed448 sign the message itself): its OID, whether the parameters are an explicit NULL (RSA), and node:crypto's digest.
+ */
+const SIGNATURE: Record<GenerateAlg, { oid: string; nullParams: boolean; digest: string | null }> = {
+  rsa: { oid: '1.2.840.113549.1.1.11', nullParams: true, digest: 'sha256' },
+  ecdsa: { oid: '1.2.840.10045.4.3.2', nullParams: false, digest: 'sha256' },
+  ed25519: { oid: '1.3.101.112', nullParams: false, digest: null },
+  ed448: { oid: '1.3.101.113', nullParams: false, digest: null },
 };
 
-/** whether this process can build a self-signed certificate for `alg` (@peculiar/x509 cannot sign with Ed448) */
-export const canGenerate = (alg: GenerateAlg): alg is Exclude<GenerateAlg, 'ed448'> => alg !== 'ed448';
+const NULL_DER = new Uint8Array([0x05, 0x00]).buffer;
+
+/** whether this process can build a self-signed certificate for `alg` (all of authentik's) */
+export const canGenerate = (alg: GenerateAlg): boolean => (GENERATE_ALGS as readonly string[]).includes(alg);
 
 export interface BuiltPair {
   certificate: string;
@@ -172,7 +189,7 @@ export interface BuiltPair {
 }
 
 /**
- * authentik's `CertificateBuilder.build`: a new key (RSA 4096, EC P-256, Ed25519), a certificate for `commonName`
+ * authentik's `CertificateBuilder.build`: a new key (RSA 4096, EC P-256, Ed25519, Ed448), a certificate for `commonName`
  * (its first 64 characters, O=Keystage, OU=Self-signed where authentik writes O=authentik), issued by
  * `CN=Keystage <version>`, valid from a day ago for `validityDays`, the subject alternative names as DNS names in a
  * critical extension, a random 128-bit serial, signed with SHA-256. The key is PEM in OpenSSL's traditional form
@@ -182,50 +199,66 @@ export async function buildSelfSigned(opts: {
   commonName: string;
   subjectAltNames?: string[];
   validityDays?: number;
-  alg?: Exclude<GenerateAlg, 'ed448'>;
+  alg?: GenerateAlg;
   rsaBits?: number;
 }): Promise<BuiltPair> {
   const alg = opts.alg ?? 'rsa';
   const { privateKey, publicKey } = await newKeyPair(alg, opts.rsaBits ?? 4096);
-  const s = SIGNING[alg];
-  const subtle = webcrypto.subtle;
-  const signingKey = await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), s.import as never, false, [
-    'sign',
-  ]);
-  const verifyKey = await subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), s.import as never, true, ['verify']);
   const day = 86_400_000;
   const now = Date.now();
   const alt = (opts.subjectAltNames ?? []).filter((n) => n.trim() !== '');
   const name = (attrs: [string, string][]) =>
-    new x509.Name(attrs.map(([type, value]) => ({ [type]: [value] })) as unknown as x509.JsonName);
-  const cert = await x509.X509CertificateGenerator.create({
-    // a random positive 128-bit serial (authentik: int(uuid4()))
-    serialNumber: `0${randomUUID().replace(/-/g, '')}`,
+    AsnConvert.parse(
+      new x509.Name(attrs.map(([type, value]) => ({ [type]: [value] })) as unknown as x509.JsonName).toArrayBuffer(),
+      AsnName,
+    );
+  const sig = SIGNATURE[alg];
+  const algorithm = new AlgorithmIdentifier({ algorithm: sig.oid, ...(sig.nullParams ? { parameters: NULL_DER } : {}) });
+  // a random positive 128-bit serial (authentik: int(uuid4())) in minimal DER: a zero byte first only when the high bit is set
+  const random = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
+  const serial = random[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), random]) : random;
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: new Uint8Array(serial).buffer,
+    signature: algorithm,
+    issuer: name([['2.5.4.3', `Keystage ${VERSION}`]]),
+    validity: new Validity({ notBefore: new Date(now - day), notAfter: new Date(now + (opts.validityDays ?? 365) * day) }),
     subject: name([
       ['2.5.4.3', opts.commonName.slice(0, 64)],
       ['2.5.4.10', 'Keystage'],
       ['2.5.4.11', 'Self-signed'],
     ]),
-    issuer: name([['2.5.4.3', `Keystage ${VERSION}`]]),
-    notBefore: new Date(now - day),
-    notAfter: new Date(now + (opts.validityDays ?? 365) * day),
-    publicKey: verifyKey,
-    signingKey,
-    signingAlgorithm: s.sign as never,
-    extensions: alt.length
-      ? [
-          new x509.SubjectAlternativeNameExtension(
-            alt.map((value) => ({ type: 'dns' as const, value })),
-            true,
-          ),
-        ]
-      : [],
+    subjectPublicKeyInfo: AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo),
+    ...(alt.length
+      ? {
+          extensions: new Extensions([
+            AsnConvert.parse(
+              new x509.SubjectAlternativeNameExtension(
+                alt.map((value) => ({ type: 'dns' as const, value })),
+                true,
+              ).rawData,
+              Extension,
+            ),
+          ]),
+        }
+      : {}),
   });
+  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  const signature = sign(sig.digest, tbsDer, privateKey);
+  const der = Buffer.from(
+    AsnConvert.serialize(
+      new Certificate({ tbsCertificate: tbs, signatureAlgorithm: algorithm, signatureValue: new Uint8Array(signature).buffer }),
+    ),
+  );
+  const certificate = `-----BEGIN CERTIFICATE-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
   const keyPem =
     alg === 'rsa'
       ? privateKey.export({ type: 'pkcs1', format: 'pem' })
       : alg === 'ecdsa'
         ? privateKey.export({ type: 'sec1', format: 'pem' })
         : privateKey.export({ type: 'pkcs8', format: 'pem' });
-  return { certificate: `${cert.toString('pem')}\n`, privateKey: String(keyPem) };
+  return { certificate, privateKey: String(keyPem) };
 }

@@ -66,7 +66,7 @@ for (const dialect of dialects()) {
       assert.equal(signing?.alg, 'RS256');
     });
 
-    it('generate: RSA and EC through the official client, with authentik’s fields', async () => {
+    it('generate: RSA, EC, Ed25519 and Ed448 (the official client for RSA and EC), with authentik’s fields', async () => {
       const rsa = await body(
         api.cryptoCertificatekeypairsGenerateCreateRaw({
           certificateGenerationRequest: { commonName: 'rsa.example', subjectAltName: 'a.example,b.example', validityDays: 3 },
@@ -106,6 +106,12 @@ for (const dialect of dialects()) {
         await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: 'ed.example', validity_days: 1, alg: 'ed25519' })
       ).body;
       assert.equal(ed.key_type, 'ed25519');
+      const ed448 = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', {
+        common_name: 'ed448.example',
+        validity_days: 1,
+        alg: 'ed448',
+      });
+      assert.deepEqual([ed448.status, ed448.body.key_type], [200, 'ed448']);
 
       const bad = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { alg: 'dsa', validity_days: 'x' });
       assert.equal(bad.status, 400);
@@ -231,7 +237,8 @@ for (const dialect of dialects()) {
       const bad = await call(srv, 'GET', '/crypto/certificatekeypairs/?key_type=nope');
       assert.deepEqual([bad.status, bad.body], [400, { key_type: ['Select a valid choice. nope is not one of the available choices.'] }]);
       assert.deepEqual(await names('name=imported'), ['imported']);
-      assert.deepEqual(await names('search=EXAMPLE'), ['ec.example', 'ed.example', 'rsa.example']);
+      assert.deepEqual(await names('search=EXAMPLE'), ['ec.example', 'ed.example', 'ed448.example', 'rsa.example']);
+      assert.deepEqual(await names('key_type=ed448'), ['ed448.example']);
       const desc = await names('ordering=-name');
       assert.deepEqual(desc, [...desc].sort().reverse());
       const byType = (await call(srv, 'GET', '/crypto/certificatekeypairs/?ordering=key_type,name&page_size=100')).body.results;
@@ -289,6 +296,8 @@ for (const dialect of dialects()) {
       assert.equal(await signingKeyOf(srv.app.services, 'not-a-uuid'), undefined);
       assert.equal((await publicKeyOf(srv.app.services, ids['cert only']))?.alg, 'ES256');
       await assert.rejects(signingKeyOf(srv.app.services, ids['ed.example']), UnsupportedSigningKey);
+      await assert.rejects(signingKeyOf(srv.app.services, ids['ed448.example']), UnsupportedSigningKey);
+      assert.equal((await publicKeyOf(srv.app.services, ids['ed448.example']))?.publicJwk.crv, 'Ed448');
 
       // replacing the pair through the API: the next signature uses the new key (the admin cache forgets on writes)
       const replaced = await call(srv, 'PATCH', `/crypto/certificatekeypairs/${ids['cert only']}/`, { key_data: otherPair.privateKey });
