@@ -1,29 +1,30 @@
 /**
  * Certificates and keys as authentik reads and builds them (authentik/crypto/models.py, signals.py, builder.py):
  * loading PEM, the details stored beside a pair (key type, expiry, RFC 4514 subject, fingerprints, kid) and
- * self-signed certificates. Keys and signatures are node:crypto's; the X.509 structure is built and parsed with
- * @peculiar/asn1-x509 and @peculiar/x509 (which needs the `reflect-metadata` polyfill, as @simplewebauthn/server
- * already loads it).
+ * self-signed certificates. Keys, signatures and certificate checks are node:crypto's; the X.509 structure is built
+ * and its subject read with @peculiar/asn1-x509.
  */
-import 'reflect-metadata';
-import { createHash, createPrivateKey, generateKeyPair, randomUUID, sign, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPair, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import * as x509 from '@peculiar/x509';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
   Certificate,
   Extension,
   Extensions,
+  GeneralName,
+  id_ce_subjectAltName,
   Name as AsnName,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
   SubjectPublicKeyInfo,
   TBSCertificate,
   Validity,
   Version,
 } from '@peculiar/asn1-x509';
 import { VERSION } from '../version.js';
-
-x509.cryptoProvider.set(webcrypto as never);
 
 export const KEY_TYPES = ['rsa', 'ec', 'dsa', 'ed25519', 'ed448'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -154,12 +155,20 @@ export function derivedColumns(certificatePem: string, keyPem: string) {
 
 const generate = promisify(generateKeyPair);
 
-async function newKeyPair(alg: GenerateAlg, rsaBits: number): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+export type EcCurve = 'P-256' | 'P-384' | 'P-521';
+/** ECDSA with the hash of the curve's size */
+const ECDSA_SIGNATURE: Record<EcCurve, { oid: string; digest: string }> = {
+  'P-256': { oid: '1.2.840.10045.4.3.2', digest: 'sha256' },
+  'P-384': { oid: '1.2.840.10045.4.3.3', digest: 'sha384' },
+  'P-521': { oid: '1.2.840.10045.4.3.4', digest: 'sha512' },
+};
+
+async function newKeyPair(alg: GenerateAlg, rsaBits: number, curve: EcCurve): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   switch (alg) {
     case 'rsa':
       return generate('rsa', { modulusLength: rsaBits, publicExponent: 65537 });
     case 'ecdsa':
-      return generate('ec', { namedCurve: 'P-256' });
+      return generate('ec', { namedCurve: curve });
     case 'ed25519':
       return generate('ed25519');
     default:
@@ -201,18 +210,24 @@ export async function buildSelfSigned(opts: {
   validityDays?: number;
   alg?: GenerateAlg;
   rsaBits?: number;
+  /** for `ecdsa`: P-256 as authentik (the others for tests and imports), signed with the curve's hash */
+  ecCurve?: EcCurve;
 }): Promise<BuiltPair> {
   const alg = opts.alg ?? 'rsa';
-  const { privateKey, publicKey } = await newKeyPair(alg, opts.rsaBits ?? 4096);
+  const curve = opts.ecCurve ?? 'P-256';
+  const { privateKey, publicKey } = await newKeyPair(alg, opts.rsaBits ?? 4096, curve);
   const day = 86_400_000;
   const now = Date.now();
   const alt = (opts.subjectAltNames ?? []).filter((n) => n.trim() !== '');
+  // cryptography's default string type for a name attribute: UTF8String
   const name = (attrs: [string, string][]) =>
-    AsnConvert.parse(
-      new x509.Name(attrs.map(([type, value]) => ({ [type]: [value] })) as unknown as x509.JsonName).toArrayBuffer(),
-      AsnName,
+    new AsnName(
+      attrs.map(
+        ([type, value]) =>
+          new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]),
+      ),
     );
-  const sig = SIGNATURE[alg];
+  const sig = alg === 'ecdsa' ? { ...ECDSA_SIGNATURE[curve], nullParams: false } : SIGNATURE[alg];
   const algorithm = new AlgorithmIdentifier({ algorithm: sig.oid, ...(sig.nullParams ? { parameters: NULL_DER } : {}) });
   // a random positive 128-bit serial (authentik: int(uuid4())) in minimal DER: a zero byte first only when the high bit is set
   const random = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
@@ -232,13 +247,13 @@ export async function buildSelfSigned(opts: {
     ...(alt.length
       ? {
           extensions: new Extensions([
-            AsnConvert.parse(
-              new x509.SubjectAlternativeNameExtension(
-                alt.map((value) => ({ type: 'dns' as const, value })),
-                true,
-              ).rawData,
-              Extension,
-            ),
+            new Extension({
+              extnID: id_ce_subjectAltName,
+              critical: true,
+              extnValue: new OctetString(
+                AsnConvert.serialize(new SubjectAlternativeName(alt.map((dNSName) => new GeneralName({ dNSName })))),
+              ),
+            }),
           ]),
         }
       : {}),
