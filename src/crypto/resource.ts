@@ -326,6 +326,8 @@ export function mountCrypto(router: ApiRouter, svc: Services, opts: CryptoOption
         const alg = data.alg as GenerateAlg;
         if (!canGenerate(alg)) throw ValidationError.field('alg', `"${alg}" is not a valid choice.`);
         const raw = (data.subject_alt_name as string | undefined) ?? '';
+        // a DNS name is an IA5String: printable ASCII only (authentik fails on others with a server error)
+        if (!/^[\x20-\x7e]*$/.test(raw)) throw ValidationError.field('subject_alt_name', 'Subject-alt names must be ASCII DNS names.');
         const commonName = data.common_name as string;
         // authentik saves the pair under the common name: a second pair of that name is its unique-name error
         const clash = await db.selectFrom('crypto_certificatekeypairs').select('kp_uuid').where('name', '=', commonName).executeTakeFirst();

@@ -90,6 +90,13 @@ for (const dialect of dialects()) {
       const bad = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { alg: 'dsa', validity_days: 'x' });
       assert.equal(bad.status, 400);
       assert.deepEqual(Object.keys(bad.body).sort(), ['alg', 'common_name', 'validity_days']);
+      const accented = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', {
+        common_name: 'accented',
+        subject_alt_name: 'caf\u00e9.example',
+        validity_days: 1,
+        alg: 'ecdsa',
+      });
+      assert.deepEqual([accented.status, accented.body], [400, { subject_alt_name: ['Subject-alt names must be ASCII DNS names.'] }]);
       const dup = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: 'ec.example', validity_days: 1 });
       assert.deepEqual([dup.status, dup.body], [400, { name: ['Certificate-Key Pair with this name already exists.'] }]);
     });
