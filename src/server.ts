@@ -43,6 +43,8 @@ import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
 import { startAuthHousekeeping } from './auth/housekeeping.js';
+import { mountCrypto } from './crypto/resource.js';
+import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 
 export interface App {
   app: FastifyInstance;
@@ -73,6 +75,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const level = { level: config.logLevel };
   await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
+  await backfillCertificateDetails(store.db);
+  await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -208,6 +212,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
+  // (the provider registry adds the columns referencing pairs, e.g. an OAuth2 provider's signing_key)
+  mountCrypto(router, services, { references: () => [] });
   mountFlowUrls(app, services);
   mountUi(app, services);
 

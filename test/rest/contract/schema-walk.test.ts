@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { updateReputation } from '../../../src/auth/reputation.js';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { authentikSchema } from '../../helpers/openapi-schema.js';
+import { buildSelfSigned } from '../../../src/crypto/x509.js';
 
 type Schema = Record<string, any>;
 type Doc = {
@@ -48,6 +49,14 @@ const NEVER_NARROWS: Record<string, string> = {
   include_parents: 'shapes each group (with or without its parent groups), selects no group',
   include_inherited_roles: 'shapes each group (with or without its inherited roles), selects no group',
 };
+
+/** boolean filters where, as authentik's, only `true` narrows (any other value lists everything) */
+const ONLY_TRUE_NARROWS: Record<string, string> = {
+  '/crypto/certificatekeypairs/ has_key': 'authentik’s filter_has_key returns the whole list for false',
+};
+
+/** a certificate and its key: a pair's POST needs a PEM certificate no schema can suggest */
+const seedPair = await buildSelfSigned({ commonName: 'seed.example', alg: 'ecdsa' });
 
 /** values a parameter's schema cannot suggest */
 const VALUE_FOR: Record<string, string> = {
@@ -180,6 +189,11 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   },
   // an app password keeps its expiry across writes (an API token's is reset on every write, as upstream)
   '/core/tokens/': () => ({ intent: 'app_password' }),
+  // the first with a key, the second a certificate alone
+  '/crypto/certificatekeypairs/': (_s, i) => ({
+    certificate_data: seedPair.certificate,
+    ...(i === 0 ? { key_data: seedPair.privateKey } : {}),
+  }),
   // authentik refuses a reputation policy unless check_ip or check_username is sent as true
   '/policies/reputation/': () => ({ check_ip: true }),
 };
@@ -320,6 +334,14 @@ async function assertNarrows(srv: TestServer, seeded: Seeded, path: string, name
     const got = await listCount(srv, path, [[name, randomUUID()]]);
     assert.equal(got.status, 400, `${refused}: ${JSON.stringify(got.body)}`);
     assert.ok(name in got.body, JSON.stringify(got.body));
+    return;
+  }
+
+  if (ONLY_TRUE_NARROWS[`${path} ${name}`]) {
+    const yes = await listCount(srv, path, [[name, 'true']]);
+    const no = await listCount(srv, path, [[name, 'false']]);
+    assert.ok(yes.count < total, `${path}?${name}=true narrows the ${total} objects (${yes.count})`);
+    assert.equal(no.count, total, `${path}?${name}=false: ${ONLY_TRUE_NARROWS[`${path} ${name}`]}`);
     return;
   }
 
