@@ -33,6 +33,9 @@ import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
+import { providerMigrations, providerSecretColumns } from './providers/registry.js';
+import { mountProviders } from './providers/routes.js';
+import { ensureManagedScopeMappings } from './propertymappings/managed.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -61,14 +64,20 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations() });
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations(), ...providerMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
-  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
+  await sealStoredSecrets(store.db, secrets, [
+    ...coreSecretColumns,
+    ...deviceClassSecretColumns(),
+    ...stageSecretColumns(),
+    ...providerSecretColumns(),
+  ]);
   await bootstrap(store.db, config, pino({ level: config.logLevel }));
   await ensureDefaultFlows(store.db);
+  await ensureManagedScopeMappings(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -197,6 +206,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountFlows(router, services);
   mountBindings(router, services);
   mountPolicies(router, services);
+  mountProviders(router, services);
   mountStages(router, services);
   mountUsers(router, services);
   mountGroups(router, services);
