@@ -114,9 +114,12 @@ export function nativeMappingOf(source: string): Native | undefined {
   return known ?? undefined;
 }
 
+/** a call whose user may be missing (the `test` action without a user) */
+export type LooseMappingCall = Omit<MappingCall, 'user'> & { user?: UsersTable };
+
 /** the globals of authentik's PropertyMappingEvaluator for a call */
-export function mappingGlobals(call: MappingCall): JsonObject {
-  const user = policyUser(call.user) as JsonObject;
+export function mappingGlobals(call: LooseMappingCall, extra: Record<string, unknown> = {}): JsonObject {
+  const user = call.user ? (policyUser(call.user) as JsonObject) : null;
   const http = call.request ? httpOf(call.request) : undefined;
   const provider: JsonObject = {
     pk: call.provider.id,
@@ -128,8 +131,9 @@ export function mappingGlobals(call: MappingCall): JsonObject {
       : null,
   };
   return {
+    ...(extra as JsonObject),
     request: {
-      user,
+      ...(user ? { user } : {}),
       ...(http
         ? { http_request: { path: http.path, method: http.method, headers: http.headers, client_ip: http.clientIp, query: http.query } }
         : {}),
@@ -149,12 +153,13 @@ export type MappingResult = { ok: true; value: unknown } | { ok: false; error: s
 export async function runMapping(
   svc: Pick<Services, 'db'>,
   mapping: Pick<ScopeMapping, 'name' | 'expression'>,
-  call: MappingCall,
+  call: LooseMappingCall,
   timeoutMs = 30_000,
+  extra: Record<string, unknown> = {},
 ): Promise<MappingResult> {
   const native = nativeMappingOf(mapping.expression);
-  if (native) return { ok: true, value: await native(svc.db, call) };
-  const r = await evaluate({ source: mapping.expression, globals: mappingGlobals(call), timeoutMs, filename: mapping.name });
+  if (native && call.user && !Object.keys(extra).length) return { ok: true, value: await native(svc.db, call as MappingCall) };
+  const r = await evaluate({ source: mapping.expression, globals: mappingGlobals(call, extra), timeoutMs, filename: mapping.name });
   if (!r.ok) return { ok: false, error: r.exception ? `${r.exception.type}: ${r.exception.message}` : r.error };
   return { ok: true, value: r.value };
 }

@@ -113,3 +113,47 @@ export async function providerUsedBy(db: DB, id: number): Promise<UsedBy[]> {
   if (b) out.push({ app: 'authentik_core', model_name: 'application', pk: b.pbm_uuid, name: b.name, action: 'set_null' });
   return out;
 }
+
+export interface BaseProviderRow {
+  id: number;
+  name: string;
+  kind: string;
+  authentication_flow: string | null;
+  authorization_flow: string | null;
+  invalidation_flow: string | null;
+}
+
+/** authentik's Provider objects (ProviderSerializer) for base rows; `byKind` gives each type's identity */
+export async function renderProviders(
+  db: DB,
+  rows: BaseProviderRow[],
+  byKind: (kind: string) => ProviderDef | undefined,
+): Promise<Record<string, unknown>[]> {
+  const outs = rows.map((r) => ({
+    pk: Number(r.id),
+    name: r.name,
+    authentication_flow: r.authentication_flow,
+    authorization_flow: r.authorization_flow,
+    invalidation_flow: r.invalidation_flow,
+    property_mappings: [] as string[],
+    ...providerMeta(byKind(r.kind)),
+  })) as Record<string, unknown>[];
+  await renderBase(db, rows, outs);
+  // authentik's field order
+  return outs.map((o) => ({
+    pk: o.pk,
+    name: o.name,
+    authentication_flow: o.authentication_flow,
+    authorization_flow: o.authorization_flow,
+    invalidation_flow: o.invalidation_flow,
+    property_mappings: o.property_mappings,
+    component: o.component,
+    assigned_application_slug: o.assigned_application_slug,
+    assigned_application_name: o.assigned_application_name,
+    assigned_backchannel_application_slug: o.assigned_backchannel_application_slug,
+    assigned_backchannel_application_name: o.assigned_backchannel_application_name,
+    verbose_name: o.verbose_name,
+    verbose_name_plural: o.verbose_name_plural,
+    meta_model_name: o.meta_model_name,
+  }));
+}
