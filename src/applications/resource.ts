@@ -13,7 +13,6 @@ import { nowIso, rowToApi } from '../rest/serialize.js';
 import { paginate, parseBool, type ListSpec, type Query } from '../rest/list.js';
 import { requireCaller } from '../rest/auth.js';
 import { ValidationError } from '../rest/errors.js';
-import { missingIds } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
@@ -123,9 +122,6 @@ function columns(data: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const URL_RE =
-  /^(?:[a-z0-9.+-]*):\/\/(?:[^\s:@/]+(?::[^\s:@/]*)?@)?(?:[a-z0-9\u00a1-\uffff.%-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:[/?#][^\s]*)?$/i;
-
 export const applicationResource: ResourceDef<Row> = {
   component: 'Application',
   model: 'Application',
@@ -139,17 +135,6 @@ export const applicationResource: ResourceDef<Row> = {
   list: applicationList,
   select: (db) => db.selectFrom('applications').selectAll().select('pbm_uuid as pk'),
   render: (db, rows, req) => renderApplications(db, rows, req.caller?.user),
-  validate: async (data, ctx) => {
-    const errors: Record<string, string[]> = {};
-    // meta_launch_url: a URL, or a template authentik formats (`%(username)s` makes it no valid URL until then)
-    if (typeof data.meta_launch_url === 'string' && data.meta_launch_url !== '' && !URL_RE.test(data.meta_launch_url))
-      errors.meta_launch_url = ['Enter a valid URL.'];
-    if (Array.isArray(data.backchannel_providers)) {
-      const missing = await missingIds(ctx.db, { table: 'providers', column: 'id', int: true }, data.backchannel_providers as number[]);
-      if (missing !== undefined) errors.backchannel_providers = [`Invalid pk "${missing}" - object does not exist.`];
-    }
-    if (Object.keys(errors).length) throw new ValidationError(errors);
-  },
   insert: async (tx, data) => {
     const pbm_uuid = randomUUID();
     const now = nowIso();

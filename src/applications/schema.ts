@@ -28,7 +28,11 @@ export const applicationProps: Props = {
     },
   ),
   provider_obj: S.ro(Type.Unsafe({ allOf: [{ $ref: '#/components/schemas/Provider' }], nullable: true, 'x-computed': true })),
-  backchannel_providers: S.list(Type.Integer(), { default: [], 'x-m2m-table': true }),
+  backchannel_providers: Type.Array(Type.Integer(), {
+    default: [],
+    'x-m2m': { table: 'providers', column: 'id', int: true },
+    'x-m2m-table': true,
+  }),
   backchannel_providers_obj: S.ro(Type.Array(Type.Unsafe({ $ref: '#/components/schemas/Provider' }), { 'x-computed': true })),
   launch_url: S.ro(S.nullable(S.text({ 'x-computed': true, description: 'Allow formatting of launch URL' }))),
   open_in_new_tab: S.bool({ default: false, description: 'Open launch URL in a new browser tab or window.' }),

@@ -1,6 +1,6 @@
 /** The OAuth2/OpenID provider type: its schema, its admin routes and the launch URL it gives applications. */
 import type { ProviderDef } from '../types.js';
-import { checkFederationProviders, checkLogoutUri, oauth2Schema, redirectUris } from './schema.js';
+import { checkFederationProviders, oauth2Schema, redirectUris } from './schema.js';
 import { mountOAuth2Admin } from './admin-routes.js';
 
 /** authentik's OAuth2Provider.launch_url: the first redirect URI without its path */
@@ -16,7 +16,6 @@ export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,
   async validate(data, ctx) {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
-    checkLogoutUri(data.logout_uri);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);
   },
   launchUrl(_db, row) {

@@ -130,10 +130,6 @@ export const oauth2Schema = {
   migrations: oauth2Migrations,
 } satisfies Omit<ProviderDef, 'validate'>;
 
-/** a value that may be a URL (DRF's URLValidator, approximately: scheme://host[:port][/path…]) */
-const URL_RE =
-  /^(?:[a-z0-9.+-]*):\/\/(?:[^\s:@/]+(?::[^\s:@/]*)?@)?(?:[a-z0-9\u00a1-\uffff.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:[/?#][^\s]*)?$/i;
-
 /** authentik's RedirectURISerializer and `validate_redirect_uris`: the entries, cleaned, or field errors */
 export function redirectUris(v: unknown): Record<string, unknown>[] {
   if (!Array.isArray(v))
@@ -179,10 +175,6 @@ export function redirectUris(v: unknown): Record<string, unknown>[] {
     }
   }
   return out;
-}
-
-export function checkLogoutUri(v: unknown): void {
-  if (typeof v === 'string' && v !== '' && !URL_RE.test(v)) throw new ValidationError({ logout_uri: ['Enter a valid URL.'] });
 }
 
 /** jwt_federation_providers: OAuth2 providers that exist */
