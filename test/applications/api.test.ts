@@ -143,7 +143,7 @@ for (const dialect of dialects()) {
     });
 
     it('access: bindings decide check_access and the list; superuser_full_list shows all; for_user', async () => {
-      const open = await call(srv, 'POST', '/core/applications/', { name: 'Open', slug: 'open' });
+      assert.equal((await call(srv, 'POST', '/core/applications/', { name: 'Open', slug: 'open' })).status, 201);
       const closed = await call(srv, 'POST', '/core/applications/', { name: 'Closed', slug: 'closed' });
       assert.equal(closed.status, 201);
       const deny = await call(srv, 'POST', '/policies/dummy/', { name: 'never', result: false, wait_min: 0, wait_max: 0 });
