@@ -278,6 +278,7 @@ async function testMapping(req: FastifyRequest, svc: Services, row: Row) {
     { user: user as never, request: req, provider: { id: 0, name: '', application: null } },
     30_000,
     (data.context as Record<string, unknown>) ?? {},
+    true,
   );
   if (!r.ok) return { result: r.error, successful: false };
   return { result: pyJsonDumps(r.value, format ? 4 : undefined), successful: true };

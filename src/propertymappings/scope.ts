@@ -7,7 +7,8 @@
  */
 import type {} from './table.js';
 import type { FastifyRequest } from 'fastify';
-import { evaluate, type Json, type JsonObject } from '../expressions/index.js';
+import { evaluate, type ExpressionHost, type Json, type JsonObject } from '../expressions/index.js';
+import { expressionHost } from '../policies/expression/host.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
@@ -147,19 +148,38 @@ export function mappingGlobals(call: LooseMappingCall, extra: Record<string, unk
   };
 }
 
+/** what the mapping's Python may ask Keystage (authentik's evaluator functions: ak_user_by, groups, …) */
+export function mappingHost(svc: Services, call: LooseMappingCall, debug = false): ExpressionHost {
+  return expressionHost(
+    svc,
+    { user: call.user, ...(call.request ? { http: httpOf(call.request) } : {}), context: {}, debug },
+    async (name) => {
+      throw new Error(`Policy ${name} cannot be called from a property mapping`);
+    },
+  );
+}
+
 export type MappingResult = { ok: true; value: unknown } | { ok: false; error: string };
 
 /** runs a mapping's text (native or Python) and answers its value or its error; no events */
 export async function runMapping(
-  svc: Pick<Services, 'db'>,
+  svc: Services,
   mapping: Pick<ScopeMapping, 'name' | 'expression'>,
   call: LooseMappingCall,
   timeoutMs = 30_000,
   extra: Record<string, unknown> = {},
+  /** a test: no side effects (ak_create_event) */
+  debug = false,
 ): Promise<MappingResult> {
   const native = nativeMappingOf(mapping.expression);
   if (native && call.user && !Object.keys(extra).length) return { ok: true, value: await native(svc.db, call as MappingCall) };
-  const r = await evaluate({ source: mapping.expression, globals: mappingGlobals(call, extra), timeoutMs, filename: mapping.name });
+  const r = await evaluate({
+    source: mapping.expression,
+    globals: mappingGlobals(call, extra),
+    host: mappingHost(svc, call, debug),
+    timeoutMs,
+    filename: mapping.name,
+  });
   if (!r.ok) return { ok: false, error: r.exception ? `${r.exception.type}: ${r.exception.message}` : r.error };
   return { ok: true, value: r.value };
 }
@@ -169,11 +189,7 @@ export async function runMapping(
  * answers something other than a dict gives no claims: the failure is recorded as authentik records it (a
  * `property_mapping_exception` event with the mapping and the error) and the caller carries on without them.
  */
-export async function evaluateScopeMapping(
-  svc: Pick<Services, 'db' | 'events'>,
-  mapping: ScopeMapping,
-  call: MappingCall,
-): Promise<Record<string, unknown>> {
+export async function evaluateScopeMapping(svc: Services, mapping: ScopeMapping, call: MappingCall): Promise<Record<string, unknown>> {
   let r: MappingResult;
   try {
     r = await runMapping(svc, mapping, call);
