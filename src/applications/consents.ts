@@ -30,21 +30,22 @@ export function mountUserConsents(router: ApiRouter, svc: Services) {
     path: '/core/user_consent',
     opPrefix: 'core_user_consent',
     tag: 'core',
-    lookup: { param: 'id', column: 'id', type: 'int' },
+    lookup: { param: 'id', column: 'c.id', rowKey: 'id', type: 'int' },
     props: consentProps,
     ops: ['list', 'retrieve', 'destroy', 'used_by'],
-    access: { kind: 'owner', column: 'user' },
+    access: { kind: 'owner', column: 'c.user' },
     list: {
       filters: {
-        user: { type: 'int', column: 'user' },
-        application: { type: 'uuid', column: 'application' },
+        user: { type: 'int', column: 'c.user' },
+        application: { type: 'uuid', column: 'c.application' },
       },
-      search: [],
-      ordering: { application: 'application', expires: 'expires', pk: 'id' },
+      // authentik: user__username
+      search: ['u.username'],
+      ordering: { application: 'c.application', expires: 'c.expires', pk: 'c.id' },
       defaultOrdering: ['application', 'expires'],
-      pk: 'id',
+      pk: 'c.id',
     },
-    select: (db) => db.selectFrom('user_consents').selectAll().select('id as pk'),
+    select: (db) => db.selectFrom('user_consents as c').innerJoin('users as u', 'u.id', 'c.user').selectAll('c').select('c.id as pk'),
     render: async (db, rows, req) => {
       const userIds = [...new Set(rows.map((r) => Number(r.user)))];
       const appIds = [...new Set(rows.map((r) => r.application))];

@@ -239,7 +239,7 @@ export function mountApplications(router: ApiRouter, svc: Services) {
       doc: {
         operationId: 'core_applications_requestable_list',
         tag: 'core',
-        query: [...listQueryParams({ ...applicationList, filters: { ...applicationList.filters } })].filter((p) => p.name !== 'name'),
+        query: listQueryParams(applicationList),
         response: 'PaginatedApplicationList',
       },
       handler: async (req) => {
@@ -258,8 +258,10 @@ export function mountApplications(router: ApiRouter, svc: Services) {
 }
 
 /**
- * authentik's ApplicationViewSet.list: every application for a superuser's `superuser_full_list`; otherwise a page
- * of applications with those the caller (a superuser may name `for_user`) may not access left out
+ * authentik's ApplicationViewSet.list: every application for a superuser's `superuser_full_list`; otherwise the
+ * applications the caller (a superuser may name `for_user`) may access, `only_with_launch_url` those with a launch
+ * URL. (authentik pages first and drops the others from the page, so its count is of all applications; here the
+ * count is of those listed.)
  */
 async function listApplications(svc: Services, req: FastifyRequest) {
   const db = svc.db;
@@ -278,17 +280,21 @@ async function listApplications(svc: Services, req: FastifyRequest) {
     user = u;
   }
   const onlyLaunch = parseBool(str(q, 'only_with_launch_url') ?? 'false') === true;
-  return paginate(
-    db,
-    base,
-    applicationList,
-    q,
-    async (rows: Row[]) => {
-      const allowed: Row[] = [];
-      for (const r of rows) if ((await applicationAccess(svc, r, user, req)).passing) allowed.push(r);
-      const out = await renderApplications(db, allowed, user);
-      return onlyLaunch ? out.filter((o) => o.launch_url) : out;
-    },
-    caller,
-  );
+  const apps = (await db.selectFrom('applications').selectAll().select('pbm_uuid as pk').execute()) as Row[];
+  const launch = onlyLaunch
+    ? await providerLaunchUrls(
+        db,
+        apps
+          .map((a) => a.provider)
+          .filter((p): p is number => p !== null)
+          .map(Number),
+      )
+    : undefined;
+  const allowed: string[] = [];
+  for (const a of apps) {
+    if (launch && !(a.meta_launch_url || (a.provider !== null && launch.get(Number(a.provider))))) continue;
+    if ((await applicationAccess(svc, a, user, req)).passing) allowed.push(a.pbm_uuid);
+  }
+  const listed = allowed.length ? base.where('pbm_uuid', 'in', allowed) : base.where(sql<boolean>`1 = 0`);
+  return paginate(db, listed, applicationList, q, (rows: Row[]) => renderApplications(db, rows, user), caller);
 }

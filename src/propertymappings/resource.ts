@@ -224,7 +224,7 @@ const allResource: ResourceDef<Row> = {
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
   list: {
-    filters: managedFilters,
+    filters: { ...managedFilters, name: { type: 'str', column: 'm.name' } },
     search: ['m.name'],
     ordering: { name: 'm.name', pk: 'm.pm_uuid' },
     defaultOrdering: ['name'],

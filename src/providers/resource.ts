@@ -69,6 +69,7 @@ export async function setMappings(tx: Tx, id: number, pms: string[]) {
 
 export function providerFilters(def: ProviderDef): Record<string, FilterSpec> {
   return {
+    name: { type: 'str', column: 'p.name' },
     authorization_flow: { type: 'uuid', column: 'p.authorization_flow' },
     // the application (its pk) the provider serves
     application: {
