@@ -157,3 +157,26 @@ export async function renderProviders(
     meta_model_name: o.meta_model_name,
   }));
 }
+
+/**
+ * used_by of a flow: the providers that use it — deleted with their authorization flow (authentik's on_delete
+ * CASCADE), their authentication or invalidation flow set to null
+ */
+export async function flowProvidersUsedBy(db: DB, flow: string, byKind: (kind: string) => ProviderDef | undefined): Promise<UsedBy[]> {
+  const rows = await db
+    .selectFrom('providers')
+    .select(['id', 'name', 'kind', 'authentication_flow', 'authorization_flow', 'invalidation_flow'])
+    .where((eb) => eb.or([eb('authorization_flow', '=', flow), eb('authentication_flow', '=', flow), eb('invalidation_flow', '=', flow)]))
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => {
+    const def = byKind(r.kind);
+    return {
+      app: def?.app ?? 'authentik_core',
+      model_name: r.kind,
+      pk: String(r.id),
+      name: def?.describe ? def.describe(r.name) : r.name,
+      action: r.authorization_flow === flow ? 'cascade' : 'set_null',
+    };
+  });
+}

@@ -31,6 +31,8 @@ export interface ProviderDef {
   verboseNamePlural: string;
   /** authentik's model docstring, listed by /providers/all/types/ */
   description: string;
+  /** how authentik names a provider of this type (its `__str__`), e.g. in used_by */
+  describe?(name: string): string;
   /** icon of /providers/all/types/ */
   iconUrl?: string;
   requiresEnterprise?: boolean;

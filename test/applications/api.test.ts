@@ -247,6 +247,21 @@ for (const dialect of dialects()) {
         redirect_uris: [],
       });
       assert.equal(p.status, 201);
+      const used = await call(srv, 'GET', '/flows/instances/authz2/used_by/');
+      assert.deepEqual(
+        used.body.filter((u: { model_name: string }) => u.model_name === 'oauth2provider'),
+        [
+          {
+            app: 'authentik_providers_oauth2',
+            model_name: 'oauth2provider',
+            pk: String(p.body.pk),
+            name: 'OAuth2 Provider cascade',
+            action: 'cascade',
+          },
+        ],
+      );
+      const inv = await call(srv, 'GET', '/flows/instances/default-provider-invalidation-flow/used_by/');
+      assert.ok(inv.body.some((u: { name: string; action: string }) => u.name === 'OAuth2 Provider cascade' && u.action === 'set_null'));
       assert.equal((await call(srv, 'DELETE', '/flows/instances/authz2/')).status, 204);
       assert.equal((await call(srv, 'GET', `/providers/oauth2/${p.body.pk}/`)).status, 404);
     });

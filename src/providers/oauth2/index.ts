@@ -14,6 +14,7 @@ export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[])
 
 export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,
+  describe: (name) => `OAuth2 Provider ${name}`,
   async validate(data, ctx) {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);
