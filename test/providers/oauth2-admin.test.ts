@@ -9,6 +9,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { body } from '../rest/contract/client.js';
+import { oauth2ProviderByAppSlug, oauth2ProviderByClientId, oauth2ProviderById } from '../../src/providers/oauth2/config.js';
 
 async function flowPk(srv: TestServer, slug: string): Promise<string> {
   const r = await call(srv, 'GET', `/flows/instances/${slug}/`);
@@ -234,6 +235,109 @@ for (const dialect of dialects()) {
         for_user: ['User not found'],
       });
       void core;
+    });
+
+    it('signing and encryption keys reference certificate-key pairs; deleting the pair unsets them', async () => {
+      const kp = '6f1bd3d4-5d8e-4c2a-9a34-0b3f0f7a1c11';
+      const now = new Date().toISOString();
+      await srv.app.store.db
+        .insertInto('crypto_certificatekeypairs')
+        .values({
+          kp_uuid: kp,
+          name: 'test-pair',
+          certificate_data: 'not read here',
+          key_data: '',
+          managed: null,
+          created: now,
+          last_updated: now,
+        })
+        .execute();
+      const p = await call(srv, 'POST', '/providers/oauth2/', {
+        name: 'signed',
+        authorization_flow: authz,
+        invalidation_flow: inval,
+        redirect_uris: [],
+        signing_key: kp,
+        encryption_key: kp,
+      });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      assert.deepEqual([p.body.signing_key, p.body.encryption_key], [kp, kp]);
+      assert.deepEqual(
+        (await call(srv, 'GET', `/providers/oauth2/?signing_key=${kp}`)).body.results.map((x: { name: string }) => x.name),
+        ['signed'],
+      );
+      const none = '00000000-0000-4000-8000-00000000dead';
+      const bad = await call(srv, 'PATCH', `/providers/oauth2/${p.body.pk}/`, { signing_key: none });
+      assert.deepEqual([bad.status, bad.body], [400, { signing_key: [`Invalid pk "${none}" - object does not exist.`] }]);
+      await srv.app.store.db.deleteFrom('crypto_certificatekeypairs').where('kp_uuid', '=', kp).execute();
+      const after = await call(srv, 'GET', `/providers/oauth2/${p.body.pk}/`);
+      assert.deepEqual([after.body.signing_key, after.body.encryption_key], [null, null]);
+    });
+
+    it('config.ts: the provider as the protocol reads it, secret decrypted, with its application; current after a write', async () => {
+      const openid = (await call(srv, 'GET', '/propertymappings/provider/scope/?scope_name=openid')).body.results[0].pk;
+      const p = await call(srv, 'POST', '/providers/oauth2/', {
+        name: 'loader',
+        authorization_flow: authz,
+        invalidation_flow: inval,
+        client_id: 'loader-client',
+        client_secret: 's3cret',
+        client_type: 'public',
+        redirect_uris: [
+          { matching_mode: 'regex', url: 'https://app\\.example\\.com/.*' },
+          { matching_mode: 'strict', url: 'https://app.example.com/bye', redirect_uri_type: 'logout' },
+        ],
+        property_mappings: [openid],
+        logout_uri: 'https://app.example.com/backchannel',
+        grant_types: ['authorization_code', 'refresh_token'],
+      });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      const svc = srv.app.services;
+      const byId = await oauth2ProviderById(svc, p.body.pk);
+      assert.deepEqual(byId, {
+        id: p.body.pk,
+        name: 'loader',
+        authentication_flow: null,
+        authorization_flow: authz,
+        invalidation_flow: inval,
+        client_type: 'public',
+        client_id: 'loader-client',
+        client_secret: 's3cret',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [
+          { matching_mode: 'regex', url: 'https://app\\.example\\.com/.*', redirect_uri_type: 'authorization' },
+          { matching_mode: 'strict', url: 'https://app.example.com/bye', redirect_uri_type: 'logout' },
+        ],
+        include_claims_in_id_token: true,
+        signing_key: null,
+        encryption_key: null,
+        access_code_validity: 'minutes=1',
+        access_token_validity: 'hours=1',
+        refresh_token_validity: 'days=30',
+        refresh_token_threshold: 'seconds=0',
+        sub_mode: 'hashed_user_id',
+        issuer_mode: 'per_provider',
+        logout_uri: 'https://app.example.com/backchannel',
+        logout_method: 'backchannel',
+        property_mappings: [openid],
+        application: null,
+      });
+      assert.equal(await oauth2ProviderByAppSlug(svc, 'loader-app'), undefined);
+      const app = await call(srv, 'POST', '/core/applications/', {
+        name: 'Loader',
+        slug: 'loader-app',
+        provider: p.body.pk,
+        policy_engine_mode: 'all',
+      });
+      assert.equal(app.status, 201);
+      const bySlug = await oauth2ProviderByAppSlug(svc, 'loader-app');
+      assert.deepEqual(bySlug?.application, { slug: 'loader-app', name: 'Loader', pbm_uuid: app.body.pk, policy_engine_mode: 'all' });
+      assert.equal((await oauth2ProviderByClientId(svc, 'loader-client'))?.id, p.body.pk);
+      assert.equal(await oauth2ProviderByClientId(svc, 'nobody'), undefined);
+      // launch URL from the first authorization redirect URI (a regex here, as authentik takes it)
+      assert.equal(app.body.launch_url, 'https://app\\.example\\.com');
+      await call(srv, 'PATCH', `/providers/oauth2/${p.body.pk}/`, { client_secret: 'rotated' });
+      assert.equal((await oauth2ProviderByClientId(svc, 'loader-client'))?.client_secret, 'rotated');
     });
   });
 }
