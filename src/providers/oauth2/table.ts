@@ -1,4 +1,5 @@
 /** The OAuth2/OpenID provider's settings table (migration provider_oauth2_0001), keyed by providers.id. */
+import type {} from '../../crypto/table.js';
 type Bool = number | boolean;
 
 export interface ProviderOAuth2Table {
