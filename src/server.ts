@@ -63,6 +63,8 @@ export interface App {
 export interface BuildOptions {
   /** where the log lines go instead of stdout (tests read them) */
   logStream?: { write(line: string): void };
+  /** how often expired sessions are deleted (default every minute; tests shorten it) */
+  sessionSweepMs?: number;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -78,7 +80,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...stageSecretColumns(),
     ...providerSecretColumns(),
   ]);
-  await bootstrap(store.db, config, pino({ level: config.logLevel }));
+  // bootstrap logs before the app's logger exists: to the same place
+  const level = { level: config.logLevel };
+  await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
   await ensureManagedScopeMappings(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
@@ -225,7 +229,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
-  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
+  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
