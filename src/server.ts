@@ -33,6 +33,12 @@ import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
+import { providerKeyPairReferences, providerMigrations, providerSecretColumns } from './providers/registry.js';
+import { mountProviders } from './providers/routes.js';
+import { mountApplications } from './applications/resource.js';
+import { mountUserConsents } from './applications/consents.js';
+import { mountPropertyMappings } from './propertymappings/resource.js';
+import { ensureManagedScopeMappings } from './propertymappings/managed.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -65,18 +71,24 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations() });
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations(), ...providerMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
-  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
+  await sealStoredSecrets(store.db, secrets, [
+    ...coreSecretColumns,
+    ...deviceClassSecretColumns(),
+    ...stageSecretColumns(),
+    ...providerSecretColumns(),
+  ]);
   // bootstrap logs before the app's logger exists: to the same place
   const level = { level: config.logLevel };
   await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
   await backfillCertificateDetails(store.db);
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
+  await ensureManagedScopeMappings(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -205,6 +217,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountFlows(router, services);
   mountBindings(router, services);
   mountPolicies(router, services);
+  mountProviders(router, services);
+  mountApplications(router, services);
+  mountUserConsents(router, services);
+  mountPropertyMappings(router, services);
   mountStages(router, services);
   mountUsers(router, services);
   mountGroups(router, services);
@@ -212,8 +228,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
-  // (the provider registry adds the columns referencing pairs, e.g. an OAuth2 provider's signing_key)
-  mountCrypto(router, services, { references: () => [] });
+  // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
+  mountCrypto(router, services, { references: providerKeyPairReferences });
   mountFlowUrls(app, services);
   mountUi(app, services);
 

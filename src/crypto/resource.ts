@@ -46,6 +46,8 @@ export interface KeyPairReference {
   /** the referencing row's key and display name columns */
   pk: string;
   name: string;
+  /** when the display name lives in another table (a provider type's settings row → `providers.name`): that table, joined on its `key` = `pk` */
+  nameFrom?: { table: string; key: string };
   app: string;
   model_name: string;
   action: 'set_null' | 'cascade';
@@ -256,10 +258,13 @@ function keyPairResource(references: () => KeyPairReference[]): ResourceDef<Row>
       const out: UsedBy[] = [];
       const d = db as unknown as Kysely<any>;
       for (const ref of references()) {
-        const rows = await d
-          .selectFrom(ref.table)
-          .select([sql<string>`${sql.ref(ref.pk)}`.as('pk'), sql<string>`${sql.ref(ref.name)}`.as('name')])
-          .where(ref.column, '=', row.kp_uuid)
+        const from = ref.nameFrom;
+        const rows = await (from
+          ? d.selectFrom(`${ref.table} as r`).innerJoin(`${from.table} as n`, `n.${from.key}`, `r.${ref.pk}`)
+          : d.selectFrom(`${ref.table} as r`)
+        )
+          .select([sql<string>`${sql.ref(`r.${ref.pk}`)}`.as('pk'), sql<string>`${sql.ref(`${from ? 'n' : 'r'}.${ref.name}`)}`.as('name')])
+          .where(`r.${ref.column}`, '=', row.kp_uuid)
           .execute();
         for (const r of rows)
           out.push({ app: ref.app, model_name: ref.model_name, pk: String(r.pk), name: String(r.name), action: ref.action });

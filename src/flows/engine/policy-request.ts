@@ -48,6 +48,9 @@ export function policyContext(
   if (ctx.userBackend !== undefined) out.user_backend = ctx.userBackend;
   if (ctx.redirect !== undefined) out.redirect = ctx.redirect;
   if (ctx.captcha !== undefined) out.captcha = ctx.captcha;
+  if (ctx.application !== undefined) out.application = ctx.application;
+  for (const k of ['consent_title', 'consent_header', 'consent_permissions', 'consent_additional_permissions'] as const)
+    if (ctx[k] !== undefined) out[k] = ctx[k];
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,
