@@ -8,7 +8,7 @@
  * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/, src/policies/<type>/) reaches another plug-in of its
  *    kind only through that folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are
  *    wire schemas).
- * 3. Domains and conventions (users, groups, tokens, events, sessions, auth, instance, rest, db, expressions) import no
+ * 3. Domains and conventions (users, groups, brands, tokens, events, sessions, auth, instance, rest, db, expressions) import no
  *    plug-in folder:
  *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts) are
  *    what the app wiring (src/server.ts) imports.
@@ -45,7 +45,7 @@ function pluginOf(file: string): { kind: string; folder: string } | undefined {
 const NOT_PLUGINS = new Set(['mfa/devices-api', 'policies/engine', 'policies/bindings']);
 const KIND_NAMES: Record<string, string> = { stages: 'stage', mfa: 'device class', policies: 'policy type' };
 
-const DOMAINS = ['users', 'groups', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map(
+const DOMAINS = ['users', 'groups', 'brands', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map(
   (d) => `src/${d}/`,
 );
 const BROWSER_MAY_IMPORT = [

@@ -16,7 +16,16 @@ export const isConfigTable = (name: string): boolean =>
   name.startsWith('crypto_') ||
   name.startsWith('provider_') ||
   CONFIG_TABLES.has(name);
-const CONFIG_TABLES = new Set(['flows', 'flow_bindings', 'stages', 'sources', 'webauthn_device_types', 'policies']);
+const CONFIG_TABLES = new Set([
+  'flows',
+  'flow_bindings',
+  'stages',
+  'sources',
+  'webauthn_device_types',
+  'policies',
+  'brands',
+  'brand_client_certificates',
+]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';
 

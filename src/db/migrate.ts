@@ -14,6 +14,7 @@ import { m0011_policies } from './migrations/0011_policies.js';
 import { m0012_reputation } from './migrations/0012_reputation.js';
 import { m0013_password_history } from './migrations/0013_password_history.js';
 import { m0014_crypto } from './migrations/0014_crypto.js';
+import { m0016_brands } from './migrations/0016_brands.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -31,6 +32,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0012_reputation': m0012_reputation,
   '0013_password_history': m0013_password_history,
   '0014_crypto': m0014_crypto,
+  '0016_brands': m0016_brands,
 };
 
 /**

@@ -16,6 +16,7 @@ import { exportUrl } from './render.js';
 import { backgroundUrl, themedUrls } from '../background.js';
 import { insertFlow } from '../store.js';
 import type { Services } from '../../services.js';
+import { brandsUsingFlow } from '../../brands/resource.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 
@@ -87,6 +88,8 @@ async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
       for (const r of rows) out.push({ app: def.app, model_name: def.kind, pk: r.stage_uuid, name: `Stage ${r.name}`, action: 'set_null' });
     }
   }
+  // brands naming this flow (authentik: SET_NULL on each flow field)
+  out.push(...(await brandsUsingFlow(db, row.flow_uuid)));
   out.push(...(await targetUsedBy(db, row.pbm_uuid, `Flow ${row.name} (${row.slug})`)));
   const seen = new Set<string>();
   for (const b of bindings) {
