@@ -13,6 +13,7 @@ import { assertMatches } from '../helpers/openapi-schema.js';
 import { body, clients, failure } from '../rest/contract/client.js';
 import { createUser } from '../helpers/flows.js';
 import { hostRequest } from './host.js';
+import { loadConfig } from '../../src/config.js';
 
 const MISSING = '00000000-0000-4000-8000-000000000000';
 
@@ -302,3 +303,34 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+describe('brands: the default brand at start', () => {
+  it('KEYSTAGE_DEFAULT_BRAND_ENABLED / AUTHENTIK_DEFAULT_BRAND_ENABLED: read as authentik does, a bad value refused', () => {
+    assert.equal(loadConfig({}).defaultBrandEnabled, true);
+    assert.equal(loadConfig({ AUTHENTIK_DEFAULT_BRAND_ENABLED: 'false' }).defaultBrandEnabled, false);
+    assert.equal(loadConfig({ KEYSTAGE_DEFAULT_BRAND_ENABLED: 'no', AUTHENTIK_DEFAULT_BRAND_ENABLED: 'true' }).defaultBrandEnabled, false);
+    assert.throws(() => loadConfig({ KEYSTAGE_DEFAULT_BRAND_ENABLED: 'sometimes' }), /must be true or false/);
+    // the variable this replaces is not read any more
+    assert.equal('brandTitle' in loadConfig({ KEYSTAGE_BRAND_TITLE: 'Old' }), false);
+  });
+
+  it('disabled: the brand is made for its domain but is not the default; a restart makes no second one', async () => {
+    const srv = await startServer('sqlite', { defaultBrandEnabled: false });
+    try {
+      const list = (await call(srv, 'GET', '/core/brands/')).body.results;
+      assert.deepEqual(
+        list.map((b: { domain: string; default: boolean }) => [b.domain, b.default]),
+        [['authentik-default', false]],
+      );
+      assert.equal((await call(srv, 'GET', '/core/brands/current/')).body.matched_domain, 'fallback');
+      const again = await startServer('sqlite', { sqlitePath: srv.config.sqlitePath, defaultBrandEnabled: true });
+      try {
+        assert.equal((await call(again, 'GET', '/core/brands/')).body.pagination.count, 1, 'a brand of that domain exists: none is made');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+});
