@@ -8,7 +8,7 @@
  * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/, src/policies/<type>/, src/providers/<type>/) reaches another plug-in of its
  *    kind only through that folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are
  *    wire schemas).
- * 3. Domains and conventions (users, groups, tokens, events, sessions, auth, instance, rest, db, expressions, crypto,
+ * 3. Domains and conventions (users, groups, brands, tokens, events, sessions, auth, instance, rest, db, expressions, crypto,
  *    applications) import no
  *    plug-in folder:
  *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts,
@@ -49,6 +49,7 @@ const KIND_NAMES: Record<string, string> = { stages: 'stage', mfa: 'device class
 const DOMAINS = [
   'users',
   'groups',
+  'brands',
   'tokens',
   'events',
   'sessions',

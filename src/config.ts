@@ -68,8 +68,8 @@ export interface Config {
   };
   /** Twilio's REST API base URL (changed only to point tests at a local fake) */
   twilioApiUrl: string;
-  /** authentik's brand title: TOTP issuer, WebAuthn relying-party name, Duo push type, "Contact your … administrator" */
-  brandTitle: string;
+  /** whether the brand created at first start is the default brand (authentik's AUTHENTIK_DEFAULT_BRAND_ENABLED) */
+  defaultBrandEnabled: boolean;
   /** how many e-mail/SMS codes may be sent, per scope, within `windowMs` (0 = that scope is unlimited) */
   mfaSend: MfaSendConfig;
   /** the URL people reach Keystage at (WebAuthn relying-party ID and origin); undefined = the request's host */
@@ -128,6 +128,16 @@ function int(env: Env, fallback: number, ...names: string[]): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${names[0]} must be a non-negative integer, got "${raw}"`);
   return n;
+}
+
+/** true/false (authentik's config also reads yes/no, on/off, 1/0) */
+function bool(env: Env, fallback: boolean, ...names: string[]): boolean {
+  const raw = pick(env, ...names);
+  if (raw === undefined) return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new Error(`${names[0]} must be true or false, got "${raw}"`);
 }
 
 /** an integer of either sign, within `[min, max]` */
@@ -211,7 +221,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       timeoutS: int(env, 10, 'KEYSTAGE_EMAIL_TIMEOUT', 'AUTHENTIK_EMAIL__TIMEOUT'),
     },
     twilioApiUrl: pick(env, 'KEYSTAGE_TWILIO_API_URL') ?? 'https://api.twilio.com',
-    brandTitle: pick(env, 'KEYSTAGE_BRAND_TITLE') ?? 'authentik',
+    defaultBrandEnabled: bool(env, true, 'KEYSTAGE_DEFAULT_BRAND_ENABLED', 'AUTHENTIK_DEFAULT_BRAND_ENABLED'),
     mfaSend: {
       device: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_DEVICE'),
       attempt: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_ATTEMPT'),

@@ -18,6 +18,9 @@ import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
 import { mountGroups } from './groups/routes.js';
+import { mountBrands } from './brands/routes.js';
+import { brandForHost } from './brands/match.js';
+import { ensureDefaultBrand } from './brands/store.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
 import { mountDevices } from './mfa/devices-api/index.js';
@@ -89,6 +92,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await backfillCertificateDetails(store.db);
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
   await ensureManagedScopeMappings(store.db);
+  await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -118,6 +122,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     events,
     lockout: new Lockout(store.db, config.lockout),
     metrics,
+    brand: (host) => brandForHost(store.db, host),
     stageType: stageTypeByKind,
     stageConfig: async (kind, stageUuid) => {
       const def = stageTypeByKind(kind);
@@ -224,6 +229,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountStages(router, services);
   mountUsers(router, services);
   mountGroups(router, services);
+  mountBrands(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());

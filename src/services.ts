@@ -10,6 +10,7 @@ import type { Events } from './events/events.js';
 import type { Lockout } from './auth/lockout.js';
 import type { Metrics } from './instance/metrics.js';
 import type { PolicyEngine } from './policies/engine/engine.js';
+import type { Brand } from './brands/match.js';
 
 export interface Services<S = unknown> {
   db: DB;
@@ -23,6 +24,11 @@ export interface Services<S = unknown> {
   metrics: Metrics;
   /** the policy engine (src/policies/engine/): does a policy-binding target pass for a request? */
   policies: PolicyEngine;
+  /**
+   * the brand of a request (src/brands/match.ts), from the host as Fastify resolved it (`req.host`: X-Forwarded-Host
+   * only from a trusted proxy): its title, images and default flows
+   */
+  brand: (host: string | undefined) => Promise<Brand>;
   /** the registered stage type of a kind (the registry, src/stages/registry.ts, supplies it) */
   stageType: (kind: string) => S | undefined;
   /** a stage's stored configuration as its runtime reads it (secrets decrypted); undefined when it is gone */

@@ -27,6 +27,8 @@ const CONFIG_TABLES = new Set([
   'providers',
   'applications',
   'application_backchannel_providers',
+  'brands',
+  'brand_client_certificates',
 ]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';

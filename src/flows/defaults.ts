@@ -75,7 +75,7 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
 export async function ensureDefaultFlows(db: DB) {
   await ensureFlow(
     db,
-    { slug: 'default-authentication-flow', name: 'Welcome to authentik!', title: 'Welcome to authentik!', designation: 'authentication' },
+    { slug: 'default-authentication-flow', name: 'Welcome to Keystage!', title: 'Welcome to Keystage!', designation: 'authentication' },
     [
       // show_matched_user off: the next challenge shows what was typed, never the matched account's username or
       // initials, so an existing and an unknown identifier look the same (the API default stays authentik's true)

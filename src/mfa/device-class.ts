@@ -77,6 +77,7 @@ export interface AdminCreate {
   /** the common columns of the new device: owner, name, confirmed, dates */
   base: Omit<DeviceRow, 'id'>;
   secretKey: string;
+  /** the title of the request's brand (the TOTP issuer) */
   brandTitle: string;
 }
 

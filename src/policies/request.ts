@@ -17,6 +17,7 @@ export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> 
     headers,
     clientIp: req.ip,
     query: Object.fromEntries(url.searchParams),
+    host: req.host,
   };
 }
 

@@ -15,7 +15,8 @@ import type { ApiRouter } from '../rest/routes.js';
 export interface PolicyRequest {
   /** the pending user, else the logged-in user; undefined: anonymous */
   user: UsersTable | undefined;
-  http?: { path: string; method: string; headers: Record<string, string>; clientIp: string; query: Record<string, string> };
+  /** `host`: the host as Fastify resolved it (X-Forwarded-Host only from a trusted proxy), which picks the brand */
+  http?: { path: string; method: string; headers: Record<string, string>; clientIp: string; query: Record<string, string>; host: string };
   /** the object the policies are bound to (a flow, a flow-stage binding, an application), as authentik names it */
   obj?: { app: string; model_name: string; pk: string; name: string };
   /** the flow plan's context in authentik's names (`pending_user`, `auth_method`, `prompt_data`, `flow_plan`, …) */

@@ -1,6 +1,8 @@
 /**
- * The browser side: /if/flow/{slug}/ (the flow interface shell), /if/user/ (who is logged in), the bundle built by
- * scripts/build.ts, and the default background/avatar images.
+ * The browser side: /if/flow/{slug}/ (the flow interface shell), /if/user/ (who is logged in), `/` and `/if/flow/`
+ * (to the brand's authentication flow, or the user page once logged in), the bundle built by scripts/build.ts, and
+ * the default logo, favicon, background and avatar images. Each page wears the request's brand (src/brands/): its
+ * title, favicon, logo and custom CSS.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,20 +11,33 @@ import type { FastifyInstance } from 'fastify';
 import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
 import type { Services } from '../services.js';
+import type { Brand } from '../brands/match.js';
+import { assetUrl } from '../brands/assets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const shell = (title: string, body: string, script: string, nonce: string) => `<!doctype html>
+/**
+ * The brand's custom CSS inside <style>: a `<` becomes the CSS escape `\3c ` so the text cannot close the element
+ * (`</style>`) or open markup; elsewhere in CSS a `<` is only valid inside strings, where the escape means the same.
+ */
+export const styleText = (css: string) => css.replace(/</g, '\\3c ');
+
+/** the brand attributes a page's custom element reads (title and logo for the card's header) */
+const brandAttributes = (brand: Brand) =>
+  `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(assetUrl(brand.branding_logo))}"`;
+
+const shell = (brand: Brand, body: string, script: string, nonce: string) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
-<title>${escapeHtml(title)}</title>
+<title>${escapeHtml(brand.branding_title)}</title>
+<link rel="icon" href="${escapeHtml(assetUrl(brand.branding_favicon))}" />
 <link rel="stylesheet" href="/static/dist/keystage.css" />
-<script type="module" nonce="${nonce}" src="/static/dist/${script}"></script>
+${brand.branding_custom_css.trim() ? `<style id="ks-brand-css">${styleText(brand.branding_custom_css)}</style>\n` : ''}<script type="module" nonce="${nonce}" src="/static/dist/${script}"></script>
 </head>
 <body>
 ${body}
@@ -31,6 +46,9 @@ ${body}
 </html>`;
 
 const BACKGROUND_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="1000" viewBox="0 0 1600 1000"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1e3a8a"/><stop offset="1" stop-color="#0f766e"/></linearGradient></defs><rect width="1600" height="1000" fill="url(#g)"/></svg>`;
+/** Keystage's mark and wordmark: the default brand logo and favicon (authentik's icon paths) */
+const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="48" viewBox="0 0 240 48"><path d="M24 4 44 24 24 44 4 24Z" fill="#2563eb"/><path d="M24 14 34 24 24 34 14 24Z" fill="#fff"/><text x="56" y="33" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="26" font-weight="600" fill="#1f2937">Keystage</text></svg>`;
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48" viewBox="0 0 48 48"><path d="M24 4 44 24 24 44 4 24Z" fill="#2563eb"/><path d="M24 14 34 24 24 34 14 24Z" fill="#fff"/></svg>`;
 const AVATAR_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#9ca3af"/><circle cx="32" cy="24" r="12" fill="#fff"/><rect x="12" y="40" width="40" height="20" rx="10" fill="#fff"/></svg>`;
 
 const TYPES: Record<string, string> = {
@@ -42,26 +60,43 @@ const TYPES: Record<string, string> = {
 export function mountUi(app: FastifyInstance, svc: Services) {
   const { sessions } = svc;
   const security = { 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' };
+  const queryOf = (url: string) => (url.includes('?') ? url.slice(url.indexOf('?')) : '');
   app.get('/if/flow/:slug/', async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;
+    const brand = await svc.brand(req.host);
     const nonce = scriptNonce();
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell('Keystage', `<ak-flow-executor slug="${escapeHtml(slug)}"></ak-flow-executor>`, 'flow.js', nonce));
+      .send(shell(brand, `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}></ak-flow-executor>`, 'flow.js', nonce));
   });
+  // no flow named: the brand's authentication flow (else authentik's default), through the default-flow redirect
+  app.get('/if/flow/', async (req, reply) => reply.redirect(`/flows/-/default/authentication/${queryOf(req.url)}`, 302));
   app.get('/if/user/', async (req, reply) => {
     // a session ended by its network binding sends the person to log in again, and back here afterwards (authentik)
     if (req.cookies?.[SESSION_COOKIE] && !(await sessions.user(req)) && bindingBroken(req))
       return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
+    const brand = await svc.brand(req.host);
     const nonce = scriptNonce();
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell('Keystage', '<ks-user-page></ks-user-page>', 'user.js', nonce));
+      .send(shell(brand, `<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', nonce));
   });
-  app.get('/', async (_req, reply) => reply.redirect('/if/user/', 302));
-  app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').send(AVATAR_SVG));
+  // authentik's root redirect: the user interface for someone logged in, else the login (the brand's authentication
+  // flow), which comes back to `/` and so to the user interface
+  app.get('/', async (req, reply) => {
+    if (await sessions.user(req)) return reply.redirect('/if/user/', 302);
+    return reply.redirect(`/flows/-/default/authentication/${queryOf(req.url)}`, 302);
+  });
+  // (pages name the brand's favicon in a <link>; a browser asking this path gets Keystage's mark)
+  app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').send(ICON_SVG));
+  app.get('/static/dist/assets/icons/icon_left_brand.svg', async (_req, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(LOGO_SVG),
+  );
+  app.get('/static/dist/assets/icons/icon.png', async (_req, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(ICON_SVG),
+  );
   app.get('/static/dist/:file', async (req, reply) => {
     const file = (req.params as { file: string }).file;
     if (!/^[\w.-]+$/.test(file)) return reply.callNotFound();

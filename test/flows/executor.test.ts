@@ -27,7 +27,7 @@ for (const dialect of dialects()) {
       assert.equal(ident.component, 'ak-stage-identification');
       assert.deepEqual(ident.user_fields, ['username', 'email']);
       assert.equal(ident.primary_action, 'Log in');
-      assert.equal(ident.flow_info.title, 'Welcome to authentik!');
+      assert.equal(ident.flow_info.title, 'Welcome to Keystage!');
       assert.equal(ident.flow_info.cancel_url, '/flows/-/cancel/');
       const anonymous = b.cookies.get('authentik_session');
       const pw = await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ivy' });

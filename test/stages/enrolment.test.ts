@@ -55,7 +55,7 @@ for (const dialect of dialects()) {
       assert.equal(ch.component, 'ak-stage-authenticator-totp');
       assert.match(
         ch.config_url,
-        /^otpauth:\/\/totp\/authentik:uma\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30&issuer=authentik$/,
+        /^otpauth:\/\/totp\/Keystage:uma\?secret=[A-Z2-7]+&algorithm=SHA1&digits=6&period=30&issuer=Keystage$/,
         'issuer: the brand title',
       );
       const unconfirmed = await srv.app.store.db.selectFrom('totp_devices').select(['confirmed']).where('user_id', '=', id).execute();

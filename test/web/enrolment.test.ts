@@ -125,7 +125,8 @@ describe('MFA enrolment in Chromium', () => {
     assert.deepEqual(devices, [{ name: 'Passkey', rp_id: 'localhost' }]);
     // log out, log in again: the validation stage asks the same authenticator
     await p.goto(`${origin}/flows/-/default/invalidation/`);
-    await p.waitForSelector('text=You are not logged in', { timeout: 15000 });
+    // (logged out, `/` sends to the login: authentik's root redirect)
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
     await upToMfa(p, flows.webauthn!, 'zoe');
     await loggedIn(p, 'zoe');
     await ctx.close();

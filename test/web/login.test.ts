@@ -71,9 +71,12 @@ describe('login page in Chromium', () => {
     await p.keyboard.press('Enter');
     await expectLoggedIn(p, 'alice');
     await screenshot(p, 'user-page');
-    // the logout link runs the invalidation flow and ends the server-side session
+    // the logout link runs the invalidation flow and ends the server-side session; it ends at `/`, which sends
+    // someone not logged in to the brand's login (authentik's root redirect)
     await p.click('#ks-logout');
-    await p.waitForSelector('text=You are not logged in', { timeout: 15000 });
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    assert.match(p.url(), /\/if\/flow\/default-authentication-flow\/$/);
+    assert.equal(await p.evaluate(async () => (await fetch('/api/v3/core/users/me/')).status), 403, 'the session is over');
     await p.context().close();
   });
 

@@ -46,7 +46,7 @@ describe('flow page behaviour in Chromium', () => {
       await p.goto(`${srv.url}/if/flow/default-authentication-flow/`);
       await p.waitForSelector('#uid_field');
       assert.equal(await p.textContent('h1.ks-title'), `Sign in (${layout})`);
-      assert.equal(await p.title(), `Sign in (${layout})`);
+      assert.equal(await p.title(), `Sign in (${layout}) - Keystage`, "authentik: the flow title, then the brand's");
       assert.equal(await p.evaluate(() => document.body.dataset.layout), layout);
       assert.match(await p.evaluate(() => document.body.style.getPropertyValue('--ks-background')), /example\.invalid\/bg\.jpg/);
       const box = await p.locator('.ks-card').boundingBox();
@@ -58,7 +58,7 @@ describe('flow page behaviour in Chromium', () => {
     }
     await call(srv, 'PATCH', '/flows/instances/default-authentication-flow/', {
       layout: 'stacked',
-      title: 'Welcome to authentik!',
+      title: 'Welcome to Keystage!',
       background: '',
     });
     await ctx.close();

@@ -13,11 +13,16 @@ function cookie(name: string): string {
 export class FlowExecutor extends LitElement implements ExecutorHost {
   static override properties = {
     slug: { type: String },
+    brandTitle: { type: String, attribute: 'brand-title' },
+    brandLogo: { type: String, attribute: 'brand-logo' },
     challenge: { state: true },
     busy: { state: true },
     networkError: { state: true },
   };
   declare slug: string;
+  /** the request's brand (src/ui/routes.ts sets both) */
+  declare brandTitle: string;
+  declare brandLogo: string;
   declare challenge: Challenge | undefined;
   declare busy: boolean;
   declare networkError: boolean;
@@ -27,6 +32,8 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     super();
     this.busy = false;
     this.networkError = false;
+    this.brandTitle = 'Keystage';
+    this.brandLogo = '';
   }
 
   protected override createRenderRoot() {
@@ -98,7 +105,8 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
   private applyFlowInfo() {
     const info = this.challenge?.flow_info;
     if (!info) return;
-    document.title = info.title || 'Keystage';
+    // authentik: the flow's title, then the brand's
+    document.title = info.title ? `${info.title} - ${this.brandTitle}` : this.brandTitle;
     document.body.dataset.layout = info.layout || 'stacked';
     const bg = info.background ? `url("${String(info.background).replace(/"/g, '%22')}")` : '';
     document.body.style.setProperty('--ks-background', bg);
@@ -134,7 +142,11 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
   override render() {
     const title = this.challenge?.flow_info?.title;
     return html`<main class="ks-card" aria-busy=${this.busy ? 'true' : 'false'}>
-      <header class="ks-brand"><span class="ks-logo" aria-hidden="true">◆</span> Keystage</header>
+      <header class="ks-brand">${
+        this.brandLogo
+          ? html`<img class="ks-brand-logo" src=${this.brandLogo} alt=${this.brandTitle} />`
+          : html`<span class="ks-logo" aria-hidden="true">◆</span> ${this.brandTitle}`
+      }</header>
       ${title ? html`<h1 class="ks-title">${title}</h1>` : nothing}
       ${
         this.networkError

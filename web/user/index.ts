@@ -2,7 +2,15 @@
 import { LitElement, html } from 'lit';
 
 class UserPage extends LitElement {
-  static override properties = { me: { state: true }, failed: { state: true } };
+  static override properties = {
+    me: { state: true },
+    failed: { state: true },
+    brandTitle: { type: String, attribute: 'brand-title' },
+    brandLogo: { type: String, attribute: 'brand-logo' },
+  };
+  /** the request's brand (src/ui/routes.ts sets both) */
+  declare brandTitle: string;
+  declare brandLogo: string;
   declare me: Record<string, any> | undefined;
   declare failed: boolean;
 
@@ -27,7 +35,11 @@ class UserPage extends LitElement {
     if (!this.me) return html`<main class="ks-card"><p role="status">Loading…</p></main>`;
     const u = this.me;
     return html`<main class="ks-card">
-      <header class="ks-brand"><span class="ks-logo" aria-hidden="true">◆</span> Keystage</header>
+      <header class="ks-brand">${
+        this.brandLogo
+          ? html`<img class="ks-brand-logo" src=${this.brandLogo} alt=${this.brandTitle || 'Keystage'} />`
+          : html`<span class="ks-logo" aria-hidden="true">◆</span> ${this.brandTitle || 'Keystage'}`
+      }</header>
       <h1 class="ks-title">Welcome, ${u.name || u.username}</h1>
       <div class="ks-user"><img src=${u.avatar} alt="" width="48" height="48" /><div>
         <p>Signed in as <strong id="ks-username">${u.username}</strong></p>

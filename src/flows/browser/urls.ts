@@ -1,5 +1,5 @@
 /** Browser entry points around flows: default-flow redirects, cancel, and a stage's configure flow. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { FlowsTable } from '../../db/types.js';
 import { isRelative } from '../engine/challenge.js';
@@ -8,7 +8,21 @@ import type { Services } from '../../services.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
-async function defaultFlow(db: DB, designation: string): Promise<{ slug: string; flow_uuid: string } | undefined> {
+/**
+ * authentik's ToDefaultFlow: the request's brand's flow for the designation (`flow_authentication`,
+ * `flow_invalidation`) when it names one, else the first flow of that designation (Keystage: `default-<designation>-flow`
+ * first, then by slug).
+ */
+async function defaultFlow(svc: Services, req: FastifyRequest, designation: 'authentication' | 'invalidation') {
+  const brand = await svc.brand(req.host);
+  const field = designation === 'authentication' ? 'flow_authentication' : 'flow_invalidation';
+  const uuid = brand.flows[field];
+  const slug = brand.flowSlugs[field];
+  if (uuid && slug) return { slug, flow_uuid: uuid };
+  return firstFlowOf(svc.db, designation);
+}
+
+async function firstFlowOf(db: DB, designation: string): Promise<{ slug: string; flow_uuid: string } | undefined> {
   const preferred = `default-${designation}-flow`;
   const exact = await db
     .selectFrom('flows')
@@ -24,7 +38,7 @@ export function mountFlowUrls(app: FastifyInstance, svc: Services) {
   const { db, sessions } = svc;
   for (const designation of ['authentication', 'invalidation'] as const) {
     app.get(`/flows/-/default/${designation}/`, async (req, reply) => {
-      const flow = await defaultFlow(db, designation);
+      const flow = await defaultFlow(svc, req, designation);
       if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
       // a plan of another flow in the session is dropped (authentik)
       const session = await sessions.load(req);

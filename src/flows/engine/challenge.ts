@@ -29,13 +29,17 @@ export function formatTitle(raw: string, values: Record<string, string>): string
   return failed ? raw : out;
 }
 
-export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string): ContextualFlowInfo {
+/**
+ * authentik's ContextualFlowInfo. A flow without a background of its own shows the request's brand's default flow
+ * background (authentik's `Flow.background_url(request)`); `brandBackground` is that, as a URL.
+ */
+export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string, brandBackground?: string): ContextualFlowInfo {
   // Keystage has no applications yet, so %(app)s is empty
   const title = formatTitle(flow.title, { app: '', user });
   const next = query.next;
   return {
     title,
-    background: backgroundUrl(flow.background),
+    background: flow.background.trim() === '' && brandBackground ? brandBackground : backgroundUrl(flow.background),
     background_themed_urls: themedUrls(flow.background),
     cancel_url: next ? `/flows/-/cancel/?next=${encodeURIComponent(next)}` : '/flows/-/cancel/',
     // the column holds one of the choices the flow API validates

@@ -13,6 +13,7 @@ import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
+import { brandBackgroundUrl } from '../../brands/match.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, stillApplies, type Requester } from './planner.js';
@@ -41,6 +42,8 @@ interface Run {
   requester: Requester;
   /** the flow page's query (`next`, …) */
   query: Record<string, string>;
+  /** the request's brand's default flow background (a flow without its own shows it) */
+  brandBackground: string;
 }
 
 type Answer = { status: 200; body: Record<string, unknown> } | { status: 302; location: string };
@@ -67,7 +70,7 @@ function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, cha
   const user = displayUser(ctx, run.requester.user);
   return {
     ...challenge,
-    flow_info: flowInfo(run.flow, run.query, user.name),
+    flow_info: flowInfo(run.flow, run.query, user.name, run.brandBackground),
     ...(withUser ? { pending_user: user.name, pending_user_avatar: user.avatar } : {}),
   };
 }
@@ -292,7 +295,8 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
     if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
     const requester = await requesterOf(svc, session);
     const query = parseInnerQuery((req.query as Record<string, unknown>).query);
-    const run: Run = { svc, req, reply, flow, session, requester, query };
+    const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
+    const run: Run = { svc, req, reply, flow, session, requester, query, brandBackground };
 
     let result: Answer;
     if (method === 'POST' && requester.user && !csrfOk(req, session)) {

@@ -6,7 +6,7 @@ import { mountDeviceResources } from './resource.js';
 
 export function mountDevices(router: ApiRouter, svc: Services) {
   mountAllDevices(router, svc.db);
-  mountDeviceResources(router, svc.db, svc.installId, svc.secretKey, svc.config.brandTitle);
+  mountDeviceResources(router, svc.db, svc.installId, svc.secretKey, svc.brand);
   router.component('PartialUser', {
     type: 'object',
     properties: {

@@ -56,7 +56,11 @@ async function render(db: DB, k: DeviceClass, installId: string, rows: Row[], re
   });
 }
 
-export function deviceResource(k: DeviceClass, admin: boolean, installId: string, secretKey: string, brandTitle: string): ResourceDef<Row> {
+/** the brand of a request's host (Services.brand) */
+type BrandOf = (host: string | undefined) => Promise<{ branding_title: string }>;
+const brandTitles = new WeakMap<FastifyRequest, string>();
+
+export function deviceResource(k: DeviceClass, admin: boolean, installId: string, secretKey: string, brandOf: BrandOf): ResourceDef<Row> {
   const props = propsOf(k, admin);
   const confirmedOnly = !admin && !k.api.listUnconfirmed;
   return {
@@ -86,14 +90,18 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       return confirmedOnly ? q.where('confirmed', '=', 1) : q;
     },
     render: (db, rows, req) => render(db, k, installId, rows, req, props),
-    validate: async (_data, _ctx, existing) => {
+    validate: async (_data, ctx, existing) => {
       if (!existing && !k.api.create)
         throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
+      // the request's brand titles what the new device shows (the TOTP issuer); looked up here, before the write's
+      // transaction (SQLite has one connection: a read outside the transaction would wait for it)
+      if (!existing) brandTitles.set(ctx.req, (await brandOf(ctx.req.host)).branding_title);
     },
     insert: async (tx, data, ctx) => {
       const now = nowIso();
       const owner = (data.user_pk as number | undefined) ?? ctx.caller.user.id;
       const base = { user_id: owner, name: data.name as string, confirmed: 1, created: now, last_updated: now, last_used: null };
+      const brandTitle = brandTitles.get(ctx.req) ?? '';
       const made = await k.api.create!(tx, data, { db: ctx.db, base, secretKey, brandTitle });
       shownOnce.set(ctx.req, made.shownOnce);
       return made.id;
@@ -117,9 +125,9 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
   };
 }
 
-export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string, brandTitle: string) {
+export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string, brandOf: BrandOf) {
   for (const k of deviceClassesByApp) {
-    mountResource(router, db, deviceResource(k, false, installId, secretKey, brandTitle));
-    mountResource(router, db, deviceResource(k, true, installId, secretKey, brandTitle));
+    mountResource(router, db, deviceResource(k, false, installId, secretKey, brandOf));
+    mountResource(router, db, deviceResource(k, true, installId, secretKey, brandOf));
   }
 }

@@ -17,7 +17,7 @@ export async function duoPush(svc: Services, device: DuoDevicesTable, user: User
     device: 'auto',
     ipaddr: req.ip,
     display_username: user.username,
-    type: `${svc.config.brandTitle} Login request`,
+    type: `${(await svc.brand(req.host)).branding_title} Login request`,
     pushinfo: `Domain=${req.hostname}`,
   });
   return r.result === 'allow';

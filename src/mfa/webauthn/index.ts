@@ -55,7 +55,7 @@ export const webauthnClass = defineDeviceClass<WebAuthnDevicesTable>({
       const device = id ? devices.find((d) => d.credential_id === id) : undefined;
       if (!device) return refused('Invalid device');
       if (!allowedWebAuthn([device], c.config.webauthn_allowed_device_types).length)
-        return refused(invalidDeviceType(c.svc.config.brandTitle));
+        return refused(invalidDeviceType((await c.svc.brand(c.req.host)).branding_title));
       const challenge = c.state.webauthnChallenge;
       if (!challenge) return refused('Assertion failed');
       const verified = await verifyAssertion(c.svc.db, device, assertion, {

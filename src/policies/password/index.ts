@@ -65,7 +65,8 @@ async function passesZxcvbn(call: PolicyCall<Config>, password: string): Promise
   const inputs: string[] = [];
   const u = call.request.user;
   if (u) inputs.push(u.username, u.name, u.email);
-  if (call.request.http) inputs.push(call.svc.config.brandTitle);
+  // authentik: the request's brand title (`request.http_request.brand.branding_title`)
+  if (call.request.http) inputs.push((await call.svc.brand(call.request.http.host)).branding_title);
   // the first 72 characters only (zxcvbn's cost grows with the length; longer passwords pass anyway)
   const { score, suggestions } = await estimate(
     [...password].slice(0, 72).join(''),

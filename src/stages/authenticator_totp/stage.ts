@@ -61,7 +61,7 @@ async function challenge(c: StageCall<TotpSetupConfig, TotpSetupState>) {
   const d = await device(c, user.id);
   const shown: StageChallenge<typeof AuthenticatorTOTPChallenge> = {
     component: 'ak-stage-authenticator-totp',
-    config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, c.svc.config.brandTitle),
+    config_url: configUrl({ ...d, key: totpKey(c.svc.db, d) }, user.username, (await c.svc.brand(c.req.host)).branding_title),
   };
   return { user, d, challenge: shown };
 }

@@ -55,7 +55,8 @@ export async function passkeyLogin(
         .executeTakeFirst()) as WebAuthnDevicesTable | undefined)
     : undefined;
   if (!device) return 'Invalid device';
-  if (!allowedWebAuthn([device], settings.webauthn_allowed_device_types).length) return invalidDeviceType(c.svc.config.brandTitle);
+  if (!allowedWebAuthn([device], settings.webauthn_allowed_device_types).length)
+    return invalidDeviceType((await c.svc.brand(c.req.host)).branding_title);
   const challenge = c.state.webauthnChallenge;
   c.state.webauthnChallenge = undefined;
   if (!challenge) return 'Assertion failed';

@@ -29,7 +29,7 @@ async function registration(c: Call, user: UsersTable): Promise<StageChallenge<t
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({
-    rpName: c.svc.config.brandTitle,
+    rpName: (await c.svc.brand(c.req.host)).branding_title,
     rpID: rpIdOf(c.req, c.svc.config.externalUrl),
     userName: user.username,
     userDisplayName: user.name || user.username,
@@ -87,7 +87,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
     }
     const aaguid = info.aaguid || '00000000-0000-0000-0000-000000000000';
     if (c.config.device_type_restrictions.length && !c.config.device_type_restrictions.includes(aaguid))
-      return failed(c, user, invalidDeviceType(c.svc.config.brandTitle));
+      return failed(c, user, invalidDeviceType((await c.svc.brand(c.req.host)).branding_title));
     const now = new Date().toISOString();
     const type = await c.svc.db.selectFrom('webauthn_device_types').select('description').where('aaguid', '=', aaguid).executeTakeFirst();
     const d = await c.svc.db

@@ -284,6 +284,21 @@ async function seed(srv: TestServer): Promise<Seeded> {
       transports: '[]',
     } as never)
     .execute();
+  // a certificate-key pair (brands' web_certificate and client_certificates name them), as a row: no POST here makes one
+  const kp = '5eed0000-0000-4000-8000-00000000c0de';
+  await db
+    .insertInto('crypto_certificatekeypairs' as 'brand_client_certificates')
+    .values({
+      kp_uuid: kp,
+      name: 'seed keypair',
+      certificate_data: '',
+      key_data: '',
+      managed: null,
+      created: now,
+      last_updated: now,
+    } as never)
+    .execute();
+  s.uuids.add(kp);
   // a Duo device through the API that imports one
   const duo = s.created.get('/stages/authenticator/duo/')?.obj;
   if (duo)

@@ -92,7 +92,7 @@ for (const dialect of dialects()) {
         [push.params.user_id, push.params.factor, push.params.device, push.params.display_username],
         [duoUser, 'auto', 'auto', 'dina'],
       );
-      assert.equal(push.params.type, 'authentik Login request', 'the brand title names the request');
+      assert.equal(push.params.type, 'Keystage Login request', 'the brand title names the request');
       const used = await srv.app.store.db.selectFrom('duo_devices').select('last_used').where('id', '=', dev.id).executeTakeFirstOrThrow();
       assert.ok(used.last_used, 'last_used is set by a push login');
 

@@ -317,7 +317,7 @@ for (const dialect of dialects()) {
         const refused = await attempt('wa-nfc', yubikey5nfc, true);
         assert.equal(refused.ch.device_challenges[0].device_class, 'webauthn');
         assert.deepEqual(refused.done.response_errors, {
-          webauthn: [{ string: 'Invalid device type. Contact your authentik administrator for help.', code: 'invalid' }],
+          webauthn: [{ string: 'Invalid device type. Contact your Keystage administrator for help.', code: 'invalid' }],
         });
         const allowed = await attempt('wa-5', yubikey5);
         assert.equal(allowed.done.component, 'xak-flow-redirect', JSON.stringify(allowed.done));

@@ -72,7 +72,7 @@ for (const dialect of dialects()) {
         assert.equal(denied.body.component, 'ak-stage-access-denied');
         assert.equal(denied.body.error_message, 'Invalid password');
         assert.equal(denied.body.pending_user, 'carl');
-        assert.equal(denied.body.flow_info.title, 'Welcome to authentik!');
+        assert.equal(denied.body.flow_info.title, 'Welcome to Keystage!');
         const row = await sessionRow(srv, b.session);
         assert.ok(row, 'the session stays');
         assert.equal(row.data.plan, undefined, 'the plan is gone');

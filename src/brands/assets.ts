@@ -1,0 +1,50 @@
+/**
+ * The brand's images (logo, favicon, default flow background) as authentik stores and shows them: a stored value is a
+ * built-in static path, an external URL (or `fa://` icon), or the name of an uploaded file, checked on save by
+ * authentik's `validate_file_name`; shown as the URL a browser loads.
+ */
+
+const MAX_NAME = 1024;
+const MAX_PART = 255;
+
+/** authentik's StaticBackend and PassthroughBackend: values taken as they are */
+function passesThrough(name: string): boolean {
+  return (
+    name.startsWith('/static') ||
+    name.startsWith('web/dist/assets') ||
+    name.startsWith('fa://') ||
+    name.startsWith('http:') ||
+    name.startsWith('https://')
+  );
+}
+
+/** authentik's `validate_file_name` (admin/files/validation.py): the message of the first rule broken, if any */
+export function fileNameError(name: string): string | undefined {
+  if (passesThrough(name)) return undefined;
+  if (!name) return 'File name cannot be empty';
+  if (!/^[a-zA-Z0-9._/-]+$/.test(name))
+    return 'File name can only contain letters (a-z, A-Z), numbers (0-9), dots (.), hyphens (-), underscores (_), and forward slashes (/)';
+  if (name.includes('//')) return 'File name cannot contain duplicate /';
+  if (name.startsWith('/')) return 'Absolute paths are not allowed';
+  // Python's PurePosixPath drops `.` components and trailing slashes
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return "Parent directory references ('..') are not allowed";
+  const normalized = parts.join('/');
+  if (normalized.startsWith('.')) return "Paths cannot start with '.'";
+  if (normalized.length > MAX_NAME) return `File name too long (max ${MAX_NAME} characters)`;
+  if (parts.some((p) => p.length > MAX_PART)) return `Path component too long (max ${MAX_PART} characters)`;
+  return undefined;
+}
+
+/** the URL of a stored image value: static paths and external URLs as they are, uploaded files under /files/media/ */
+export function assetUrl(name: string): string {
+  if (name.startsWith('web/dist/assets')) return `/static/dist/${name.slice('web/dist/'.length)}`;
+  if (passesThrough(name)) return name;
+  return `/files/media/public/${name.replace(/^\/+/, '')}`;
+}
+
+/** `%(theme)s` in a value: the light and dark variants' URLs (authentik's `themed_urls`), else null */
+export function themedAssetUrls(name: string): { light: string; dark: string } | null {
+  if (!name.includes('%(theme)s')) return null;
+  return { light: assetUrl(name.replaceAll('%(theme)s', 'light')), dark: assetUrl(name.replaceAll('%(theme)s', 'dark')) };
+}

@@ -1,0 +1,187 @@
+/** /core/brands/ as a REST resource: authentik's BrandViewSet (fields, filters, search, ordering, validation). */
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import type { ResourceDef, UsedBy } from '../rest/resource.js';
+import type { DB } from '../db/index.js';
+import type { FilterSpec } from '../rest/list.js';
+import { searchTerms } from '../rest/list.js';
+import { rowToApi } from '../rest/serialize.js';
+import { ValidationError, type FieldErrors } from '../rest/errors.js';
+import { dialectOf } from '../db/dialect.js';
+import type { BrandsTable } from './table.js';
+import { brandProps, FLOW_FIELDS } from './schema.js';
+import { fileNameError } from './assets.js';
+import { checkBrandRules, deleteBrand, insertBrand, updateBrand } from './store.js';
+
+type Row = BrandsTable;
+type EB = ExpressionBuilder<any, any>;
+
+const flowRef = { table: 'flows', column: 'flow_uuid' };
+const kpRef = { table: 'crypto_certificatekeypairs', column: 'kp_uuid' };
+
+/** authentik's `filterset_fields` */
+export const brandFilters: Record<string, FilterSpec> = {
+  brand_uuid: { type: 'uuid', column: 'brands.brand_uuid' },
+  domain: { type: 'str', column: 'brands.domain' },
+  default: { type: 'bool', column: 'brands.default' },
+  branding_title: { type: 'str', column: 'brands.branding_title' },
+  branding_logo: { type: 'str', column: 'brands.branding_logo' },
+  branding_favicon: { type: 'str', column: 'brands.branding_favicon' },
+  branding_default_flow_background: { type: 'str', column: 'brands.branding_default_flow_background' },
+  ...Object.fromEntries(FLOW_FIELDS.map((f) => [f, { type: 'fk', column: `brands.${f}`, ref: flowRef } satisfies FilterSpec])),
+  web_certificate: { type: 'fk', column: 'brands.web_certificate', ref: kpRef },
+  client_certificates: {
+    type: 'm2m',
+    ref: kpRef,
+    exists: (eb, ids) =>
+      eb.exists(
+        eb
+          .selectFrom('brand_client_certificates as c')
+          .select(sql`1`.as('one'))
+          .whereRef('c.brand_uuid', '=', 'brands.brand_uuid')
+          .where('c.kp_uuid', 'in', ids as string[]),
+      ),
+  },
+};
+
+const likeEscape = (s: string) => s.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * authentik's `search_fields = ["domain", "branding_title", "web_certificate__name", "client_certificates__name"]`:
+ * every term found, case-insensitively, in one of them
+ */
+export function brandSearch(search: string, dialect: 'sqlite' | 'postgres') {
+  const terms = searchTerms(search);
+  if (!terms.length) return undefined;
+  const op = dialect === 'postgres' ? sql`ilike` : sql`like`;
+  return (_eb: EB): Expression<SqlBool> =>
+    sql<SqlBool>`(${sql.join(
+      terms.map((term) => {
+        const pat = `%${likeEscape(term)}%`;
+        return sql`(brands.domain ${op} ${pat} escape '\\'
+          or brands.branding_title ${op} ${pat} escape '\\'
+          or exists (select 1 from crypto_certificatekeypairs k where k.kp_uuid = brands.web_certificate and k.name ${op} ${pat} escape '\\')
+          or exists (select 1 from brand_client_certificates c join crypto_certificatekeypairs k on k.kp_uuid = c.kp_uuid
+                     where c.brand_uuid = brands.brand_uuid and k.name ${op} ${pat} escape '\\'))`;
+      }),
+      sql` and `,
+    )})`;
+}
+
+/** whether a table exists (the applications table comes with another part of Keystage) */
+async function tableExists(db: DB, name: string): Promise<boolean> {
+  if (dialectOf(db) === 'postgres') {
+    const { rows } = await sql<{ t: string | null }>`select to_regclass(${name})::text as t`.execute(db);
+    return rows[0]?.t != null;
+  }
+  const { rows } = await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = ${name}`.execute(db);
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+/**
+ * `default_application` names an application by its pbm_uuid. With no applications table (this build has no
+ * applications) there is nothing to check it against and any UUID is kept; with the table, an unknown one is DRF's
+ * "does not exist". Either way readers treat a value naming no application as unset.
+ */
+async function applicationMissing(db: DB, pbm: string): Promise<boolean> {
+  if (!(await tableExists(db, 'applications'))) return false;
+  const { rows } = await sql<{ one: number }>`select 1 as one from applications where pbm_uuid = ${pbm}`.execute(db);
+  return rows.length === 0;
+}
+
+async function clientCertificatesOf(db: DB, brands: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!brands.length) return out;
+  const rows = await db
+    .selectFrom('brand_client_certificates')
+    .select(['brand_uuid', 'kp_uuid'])
+    .where('brand_uuid', 'in', brands)
+    .orderBy('kp_uuid')
+    .execute();
+  for (const r of rows) out.set(r.brand_uuid, [...(out.get(r.brand_uuid) ?? []), r.kp_uuid]);
+  return out;
+}
+
+export async function renderBrands(db: DB, rows: Row[]): Promise<Record<string, unknown>[]> {
+  const certs = await clientCertificatesOf(
+    db,
+    rows.map((r) => r.brand_uuid),
+  );
+  return rows.map((r) => ({ ...rowToApi(brandProps, r), client_certificates: certs.get(r.brand_uuid) ?? [] }));
+}
+
+/** authentik's `str(brand)` */
+export const brandName = (b: { default: number | boolean; domain: string }) =>
+  Number(b.default) === 1 ? 'Default brand' : `Brand ${b.domain}`;
+
+/** the brands naming a flow in one of their flow fields: a flow's `used_by` (deleting the flow unsets them) */
+export async function brandsUsingFlow(db: DB, flowUuid: string): Promise<UsedBy[]> {
+  const rows = await db
+    .selectFrom('brands')
+    .select(['brand_uuid', 'domain', 'default'])
+    .where((eb) => eb.or(FLOW_FIELDS.map((f) => eb(f, '=', flowUuid))))
+    .orderBy('domain')
+    .execute();
+  return rows.map((b) => ({ app: 'authentik_brands', model_name: 'brand', pk: b.brand_uuid, name: brandName(b), action: 'set_null' }));
+}
+
+const ASSET_FIELDS = ['branding_logo', 'branding_favicon', 'branding_default_flow_background'] as const;
+
+export function brandResource(): ResourceDef<Row> {
+  return {
+    component: 'Brand',
+    model: 'Brand',
+    path: '/core/brands',
+    opPrefix: 'core_brands',
+    tag: 'core',
+    lookup: { param: 'brand_uuid', column: 'brands.brand_uuid', rowKey: 'brand_uuid', type: 'uuid' },
+    props: brandProps,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    // without RBAC, only superusers hold authentik's brand permissions
+    access: { kind: 'superuser' },
+    list: {
+      filters: brandFilters,
+      search: ['brands.domain', 'brands.branding_title'],
+      searchQuery: brandSearch,
+      // DRF's OrderingFilter without `ordering_fields`: any of the serializer's model fields
+      ordering: {
+        brand_uuid: 'brands.brand_uuid',
+        domain: 'brands.domain',
+        default: 'brands.default',
+        branding_title: 'brands.branding_title',
+        branding_logo: 'brands.branding_logo',
+        branding_favicon: 'brands.branding_favicon',
+        branding_custom_css: 'brands.branding_custom_css',
+        branding_default_flow_background: 'brands.branding_default_flow_background',
+        branding_map_tiles: 'brands.branding_map_tiles',
+        ...Object.fromEntries(FLOW_FIELDS.map((f) => [f, `brands.${f}`])),
+        default_application: 'brands.default_application',
+        web_certificate: 'brands.web_certificate',
+      },
+      defaultOrdering: ['domain'],
+      pk: 'brands.brand_uuid',
+      unique: ['brands.domain'],
+      cacheCount: true,
+    },
+    select: (db) => db.selectFrom('brands').selectAll('brands'),
+    render: (db, rows) => renderBrands(db, rows),
+    validate: async (data, ctx, existing) => {
+      const errors: FieldErrors = {};
+      for (const f of ASSET_FIELDS) {
+        const v = data[f];
+        const msg = typeof v === 'string' ? fileNameError(v) : undefined;
+        if (msg) errors[f] = [msg];
+      }
+      const app = data.default_application;
+      if (typeof app === 'string' && (await applicationMissing(ctx.db, app)))
+        errors.default_application = [`Invalid pk "${app}" - object does not exist.`];
+      if (Object.keys(errors).length) throw new ValidationError(errors);
+      // (checked again inside the write's transaction: store.ts)
+      await checkBrandRules(ctx.db, data, existing?.brand_uuid);
+    },
+    insert: (tx, data) => insertBrand(tx, data),
+    update: (tx, existing, data) => updateBrand(tx, existing.brand_uuid, data),
+    remove: (tx, existing) => deleteBrand(tx, existing.brand_uuid),
+    // nothing refers to a brand (its policy bindings come with RBAC's brand policies, which Keystage lacks)
+    usedBy: async () => [],
+  };
+}
