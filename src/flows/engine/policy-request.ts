@@ -48,6 +48,7 @@ export function policyContext(
   if (ctx.userBackend !== undefined) out.user_backend = ctx.userBackend;
   if (ctx.redirect !== undefined) out.redirect = ctx.redirect;
   if (ctx.captcha !== undefined) out.captcha = ctx.captcha;
+  if (ctx.promptData !== undefined) out.prompt_data = ctx.promptData;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,
