@@ -12,8 +12,9 @@ import { stageTypeByKind } from '../stages/registry.js';
 import { stageProps } from '../stages/resource.js';
 import { bindingDefaults, insertBinding, insertFlow } from './store.js';
 import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaults.js';
+import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
 
-interface StageSeed {
+export interface StageSeed {
   kind: string;
   name: string;
   fields: Record<string, unknown>;
@@ -38,9 +39,15 @@ async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
   return stage_uuid;
 }
 
-async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSeed[], after?: (tx: Tx) => Promise<void>) {
+/** creates the flow with its stages unless a flow of that slug exists; whether it did */
+export async function ensureFlow(
+  db: DB,
+  flow: Record<string, unknown>,
+  stages: StageSeed[],
+  after?: (tx: Tx) => Promise<void>,
+): Promise<boolean> {
   const slug = flow.slug as string;
-  if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return;
+  if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return false;
   try {
     await db.transaction().execute(async (tx) => {
       const target = await insertFlow(tx, {
@@ -60,9 +67,11 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
       }
       if (after) await after(tx);
     });
+    return true;
   } catch (e) {
     // another node created it at the same moment
     if (!(await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst())) throw e;
+    return false;
   }
 }
 
@@ -94,4 +103,5 @@ export async function ensureDefaultFlows(db: DB) {
     { slug: 'default-invalidation-flow', name: 'Logout', title: 'Default Invalidation Flow', designation: 'invalidation' },
     [{ kind: 'userlogoutstage', name: 'default-invalidation-logout', fields: {} }],
   );
+  await ensureDefaultEnrollmentFlow(db);
 }

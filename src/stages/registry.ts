@@ -18,6 +18,7 @@ import { authenticatorEmailStage } from './authenticator_email/index.js';
 import { authenticatorSmsStage } from './authenticator_sms/index.js';
 import { authenticatorDuoStage } from './authenticator_duo/index.js';
 import { promptStage } from './prompt/index.js';
+import { userWriteStage } from './user_write/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -36,6 +37,7 @@ export const stageTypes: StageDef[] = [
   authenticatorSmsStage,
   authenticatorDuoStage,
   promptStage,
+  userWriteStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -94,7 +94,10 @@ export const promptResource: ResourceDef<Row> = {
     return existing.prompt_uuid;
   },
   remove: async (tx, existing) => {
-    await tx.deleteFrom(fieldsLink.table as 'stage_prompt_prompts').where('target' as never, '=', existing.prompt_uuid as never).execute();
+    await tx
+      .deleteFrom(fieldsLink.table as 'stage_prompt_prompts')
+      .where('target' as never, '=', existing.prompt_uuid as never)
+      .execute();
     await tx.deleteFrom(PROMPTS_TABLE).where('prompt_uuid', '=', existing.prompt_uuid).execute();
   },
   // the prompt stages listing it lose it (a many-to-many link)

@@ -45,7 +45,10 @@ export const FIXED_TYPES: readonly PromptType[] = [
   'alert_danger',
 ];
 
-export const PromptChoice = Type.Object({ value: Type.String(), label: Type.String() }, { description: 'Serializer for a single Choice field' });
+export const PromptChoice = Type.Object(
+  { value: Type.String(), label: Type.String() },
+  { description: 'Serializer for a single Choice field' },
+);
 export type PromptChoice = Static<typeof PromptChoice>;
 
 export const StagePrompt = Type.Object(

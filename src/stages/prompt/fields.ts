@@ -90,7 +90,11 @@ export function stagePrompts(db: DB, stageUuid: string): Promise<Prompt[]> {
 export function stageValidationPolicies(db: DB, ids: readonly string[]): Promise<{ uuid: string; name: string; kind: string }[]> {
   if (!ids.length) return Promise.resolve([]);
   return cachedAdminData(db, `prompt-policies:${ids.join(',')}`, async () => {
-    const rows = await db.selectFrom('policies').select(['policy_uuid', 'name', 'kind']).where('policy_uuid', 'in', [...ids]).execute();
+    const rows = await db
+      .selectFrom('policies')
+      .select(['policy_uuid', 'name', 'kind'])
+      .where('policy_uuid', 'in', [...ids])
+      .execute();
     const byId = new Map(rows.map((r) => [r.policy_uuid, r]));
     return ids.flatMap((id) => {
       const r = byId.get(id);
@@ -257,7 +261,24 @@ export async function challengeFields(prompts: Prompt[], context: Record<string,
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_TEXT = 65536;
 const TRUE_VALUES = new Set<unknown>(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1, true]);
-const FALSE_VALUES = new Set<unknown>(['f', 'F', 'n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF', '0', 0, false]);
+const FALSE_VALUES = new Set<unknown>([
+  'f',
+  'F',
+  'n',
+  'N',
+  'no',
+  'No',
+  'NO',
+  'false',
+  'False',
+  'FALSE',
+  'off',
+  'Off',
+  'OFF',
+  '0',
+  0,
+  false,
+]);
 
 const DATE_FORMAT = 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.';
 const DATETIME_FORMAT = 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].';
@@ -267,7 +288,8 @@ const bad = (message: string, code = 'invalid'): Check => ({ ok: false, message,
 
 /** DRF's CharField: strings and numbers, trimmed unless told not to, blank per allow_blank */
 function charField(v: unknown, opts: { trim: boolean; allowBlank: boolean; max?: number }): Check {
-  if (typeof v === 'boolean' || !(typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) return bad('Not a valid string.');
+  if (typeof v === 'boolean' || !(typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))))
+    return bad('Not a valid string.');
   let s = String(v);
   if (opts.trim) s = s.trim();
   if (s === '' && !opts.allowBlank) return bad('This field may not be blank.', 'blank');
@@ -367,7 +389,14 @@ export async function validateFields(
         break;
       case 'username':
         r = charField(v, { trim: true, allowBlank: false, max: 150 });
-        if (r.ok && (await db.selectFrom('users').select('id').where('username', '=', r.value as string).executeTakeFirst()))
+        if (
+          r.ok &&
+          (await db
+            .selectFrom('users')
+            .select('id')
+            .where('username', '=', r.value as string)
+            .executeTakeFirst())
+        )
           r = bad('Username is already taken.');
         break;
       case 'email':
@@ -384,7 +413,11 @@ export async function validateFields(
         break;
       }
       case 'checkbox':
-        r = TRUE_VALUES.has(v) ? { ok: true, value: true } : FALSE_VALUES.has(v) ? { ok: true, value: false } : bad('Must be a valid boolean.');
+        r = TRUE_VALUES.has(v)
+          ? { ok: true, value: true }
+          : FALSE_VALUES.has(v)
+            ? { ok: true, value: false }
+            : bad('Must be a valid boolean.');
         break;
       case 'radio-button-group':
       case 'dropdown': {

@@ -12,7 +12,6 @@ import { PROMPT_TYPES } from './challenge.js';
 
 export { CHOICE_TYPES, FIXED_TYPES, PROMPT_TYPES, type PromptType } from './challenge.js';
 
-
 export const PROMPTS_TABLE = 'stage_prompt_prompts';
 export const promptRef = { table: PROMPTS_TABLE, column: 'prompt_uuid' };
 const policyRef = { table: 'policies', column: 'policy_uuid' };

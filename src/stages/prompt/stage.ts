@@ -9,7 +9,14 @@ import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { StageConfig } from '../types.js';
 import type { promptSchema } from './schema.js';
 import type { PromptChallenge } from './challenge.js';
-import { challengeFields, runValidationPolicies, stagePrompts, stageValidationPolicies, validateFields, type ExpressionEnv } from './fields.js';
+import {
+  challengeFields,
+  runValidationPolicies,
+  stagePrompts,
+  stageValidationPolicies,
+  validateFields,
+  type ExpressionEnv,
+} from './fields.js';
 
 export type PromptConfig = StageConfig<typeof promptSchema>;
 

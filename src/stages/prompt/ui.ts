@@ -78,7 +78,17 @@ class PromptView extends StageElement<PromptChallenge> {
           aria-invalid=${invalid} aria-describedby=${described} />`;
       default: {
         const type =
-          f.type === 'password' ? 'password' : f.type === 'email' ? 'email' : f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : f.type === 'date-time' ? 'datetime-local' : 'text';
+          f.type === 'password'
+            ? 'password'
+            : f.type === 'email'
+              ? 'email'
+              : f.type === 'number'
+                ? 'number'
+                : f.type === 'date'
+                  ? 'date'
+                  : f.type === 'date-time'
+                    ? 'datetime-local'
+                    : 'text';
         return html`<input id=${id} name=${k} type=${type} ?required=${f.required} ?readonly=${f.type === 'text_read_only'}
           autocomplete=${AUTOCOMPLETE[f.type] ?? 'off'} placeholder=${f.placeholder || nothing} .value=${f.type === 'password' ? '' : value}
           aria-invalid=${invalid} aria-describedby=${described} />`;
