@@ -904,6 +904,15 @@ def _names_of(globals_):
             raise ValueError("global %r is no Python identifier" % (name,))
 
 
+def _given(name, value):
+    """a global as the expression sees it: request a PolicyRequest, user (a property mapping's) a User"""
+    if name == "request":
+        return PolicyRequest(value)
+    if name == "user" and isinstance(value, dict):
+        return User(value)
+    return value
+
+
 def _handler_context(given):
     """the handler's arguments: the globals, and what PolicyEvaluator.__init__ and set_policy_request add"""
     context = dict(given)
@@ -940,7 +949,7 @@ def evaluate(job_json):
         try:
             given = job.get("globals") or {}
             _names_of(given)
-            run.given = {name: PolicyRequest(value) if name == "request" else value for name, value in given.items()}
+            run.given = {name: _given(name, value) for name, value in given.items()}
             result = _execute(source, _handler_context(run.given), filename)
             truthy = bool(result)
             value = _to_json(result)
