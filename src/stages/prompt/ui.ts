@@ -10,19 +10,38 @@ import type { PromptChallenge, StagePrompt } from './challenge.js';
 const AUTOCOMPLETE: Record<string, string> = { username: 'username', email: 'email', password: 'new-password' };
 const ALERTS: Record<string, string> = { alert_info: 'ks-note', alert_warning: 'ks-note ks-warning', alert_danger: 'ks-alert' };
 
+/**
+ * what was typed before the last submit, by field key, and the fields it was typed into: the answer with errors is a
+ * new challenge (a new view), which shows it again
+ */
+let typed: { fields: string; values: Record<string, string> } | undefined;
+
+const signature = (c: PromptChallenge) => (c.fields ?? []).map((f) => `${f.field_key}:${f.type}`).join('|');
+
 class PromptView extends StageElement<PromptChallenge> {
-  /** what was typed before the last submit, by field key (a response with errors shows it again) */
-  private typed: Record<string, string> = {};
+  private get typed(): Record<string, string> {
+    if (!this.challenge.response_errors || typed?.fields !== signature(this.challenge)) return {};
+    return typed.values;
+  }
+
+  /** after an answer with errors, the first field in error gets focus */
+  override focusFirst() {
+    const invalid = this.querySelector<HTMLElement>('[aria-invalid="true"]');
+    if (invalid) invalid.focus();
+    else super.focusFirst();
+  }
 
   private valueOf(f: StagePrompt): string {
-    return Object.hasOwn(this.typed, f.field_key) ? this.typed[f.field_key]! : f.initial_value;
+    const t = this.typed;
+    return Object.hasOwn(t, f.field_key) ? t[f.field_key]! : f.initial_value;
   }
 
   private onSubmit(e: Event) {
     e.preventDefault();
     const form = e.target as HTMLFormElement;
     const data: Record<string, unknown> = {};
-    this.typed = {};
+    const values: Record<string, string> = {};
+    typed = { fields: signature(this.challenge), values };
     for (const f of this.challenge.fields) {
       const k = f.field_key;
       const el = form.elements.namedItem(k) as unknown as { value?: string; checked?: boolean; dataset?: DOMStringMap } | null;
@@ -34,7 +53,7 @@ class PromptView extends StageElement<PromptChallenge> {
         const v = String(el.value);
         if (f.type === 'number' && v === '' && !f.required) continue;
         data[k] = v;
-        if (f.type !== 'password') this.typed[k] = v;
+        if (f.type !== 'password') values[k] = v;
       }
     }
     void this.host.submit(data);
