@@ -1,10 +1,10 @@
 /**
  * The default sign-up flow, `default-enrollment-flow` (authentik's slug): a prompt stage (username, name, e-mail,
  * password twice, the password checked by a password policy of at least 8 characters), a user write stage that
- * always creates a user, and a login stage. Created on first start unless a flow of that slug exists; when it is
- * created, the default authentication flow's identification stage links to it ("Need an account? Sign up."), unless
- * that stage already names an enrollment flow. Delete the flow, or clear the identification stage's
- * `enrollment_flow`, to turn sign-up off.
+ * always creates a user, and a login stage. Created on a fresh install only (with the default authentication flow:
+ * an existing install does not have sign-up opened by an upgrade), unless a flow of that slug exists; the default
+ * authentication flow's identification stage then links to it ("Need an account? Sign up."). Anyone can run an
+ * enrollment flow by its slug, linked or not: deleting the flow (or binding a policy that denies) turns sign-up off.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';

@@ -2,7 +2,8 @@
  * authentik's default flows, created on first start unless flows with these slugs exist:
  * default-authentication-flow (identification → password → MFA validation (skip) → login, with authentik's two
  * expression policies on the password and MFA bindings) and
- * default-invalidation-flow (logout). Safe when several nodes start at once.
+ * default-invalidation-flow (logout), and with a new default authentication flow the sign-up flow
+ * (default-enrollment.ts). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -76,7 +77,7 @@ export async function ensureFlow(
 }
 
 export async function ensureDefaultFlows(db: DB) {
-  await ensureFlow(
+  const fresh = await ensureFlow(
     db,
     { slug: 'default-authentication-flow', name: 'Welcome to authentik!', title: 'Welcome to authentik!', designation: 'authentication' },
     [
@@ -103,5 +104,6 @@ export async function ensureDefaultFlows(db: DB) {
     { slug: 'default-invalidation-flow', name: 'Logout', title: 'Default Invalidation Flow', designation: 'invalidation' },
     [{ kind: 'userlogoutstage', name: 'default-invalidation-logout', fields: {} }],
   );
-  await ensureDefaultEnrollmentFlow(db);
+  // only with a new default login flow: sign-up is not opened on an install that had none
+  if (fresh) await ensureDefaultEnrollmentFlow(db);
 }

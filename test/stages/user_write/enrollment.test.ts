@@ -86,5 +86,21 @@ for (const dialect of dialects()) {
       assert.equal(context.created, true);
       assert.equal(context.password, '********', 'the password is not in the event');
     });
+
+    it('an install that already has its default login flow is not given a sign-up flow by a restart', async () => {
+      assert.equal((await call(srv, 'DELETE', `/flows/instances/${FLOW}/`)).status, 204);
+      const node =
+        dialect === 'sqlite'
+          ? await startServer('sqlite', { sqlitePath: srv.config.sqlitePath })
+          : await startServer('postgres', { databaseUrl: srv.config.databaseUrl });
+      try {
+        assert.equal((await call(node, 'GET', `/flows/instances/${FLOW}/`)).status, 404);
+        const b = new Browser(node.api);
+        const first = await b.get('default-authentication-flow');
+        assert.equal(first.body.enroll_url, undefined, 'the deleted flow is no longer linked');
+      } finally {
+        await node.close();
+      }
+    });
   });
 }
