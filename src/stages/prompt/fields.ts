@@ -389,12 +389,14 @@ export async function validateFields(
         break;
       case 'username':
         r = charField(v, { trim: true, allowBlank: false, max: 150 });
+        // taken by someone else, whatever the case (the person's own username is theirs to keep)
         if (
           r.ok &&
           (await db
             .selectFrom('users')
             .select('id')
-            .where('username', '=', r.value as string)
+            .where((eb) => eb(eb.fn('lower', [eb.ref('username')]), '=', (r as { value: string }).value.toLowerCase()))
+            .$if(!!env.user, (q) => q.where('id', '<>', env.user!.id))
             .executeTakeFirst())
         )
           r = bad('Username is already taken.');

@@ -116,6 +116,8 @@ for (const dialect of dialects()) {
       });
       const enc = await post(b, slug, { file: 'data:text/plain,hello' });
       assert.deepEqual(enc.body.response_errors.file, err('Invalid encoding'));
+      const upper = await post(b, slug, { username: 'EXISTING' });
+      assert.deepEqual(upper.body.response_errors.username, err('Username is already taken.'), 'whatever the case');
       const blank = await post(b, slug, { username: '   ' });
       assert.deepEqual(blank.body.response_errors.username, err('This field may not be blank.', 'blank'));
 
@@ -234,6 +236,17 @@ for (const dialect of dialects()) {
       const data = await promptData(b);
       assert.equal(data.pick, 'existing');
       assert.equal(data.broken, 'return 1/0', 'an optional field not sent takes its (fallback) initial value');
+    });
+
+    it("a username prompt lets the person keep their own username (someone else's is taken)", async () => {
+      const s = await defaultStages(srv);
+      const stage = await promptStage([{ field_key: 'username', type: 'username' }]);
+      const slug = await flowWith([s.identification, stage]);
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      await b.solve(slug, { component: 'ak-stage-identification', uidField: 'existing' });
+      const own = await post(b, slug, { username: 'Existing' });
+      assert.equal(own.body.component, 'ak-stage-dummy', JSON.stringify(own.body.response_errors));
     });
 
     it('two password fields must match; one is trimmed like any DRF CharField', async () => {
