@@ -11,6 +11,7 @@ export type EventAction =
   | 'login_failed'
   | 'logout'
   | 'password_set'
+  | 'user_write'
   | 'secret_view'
   | 'secret_rotate'
   | 'suspicious_request'

@@ -85,7 +85,8 @@ export interface EvaluateOptions {
    * method, headers, client_ip, query?, scheme? }, obj, context: { pending_user, prompt_data, application,
    * flow_plan, is_sso, … }, debug }`, users become User objects (`groups` / `all_groups` lists in a user's data are
    * used instead of asking `user_groups`), and `ak_is_sso_flow`, `ak_client_ip`, `http_request` and `context` are
-   * derived from it. Other names are given as plain Python data. Names must be Python identifiers.
+   * derived from it. `user` (a property mapping's, e.g. a prompt's
+   * expressions) becomes a User too. Other names are given as plain Python data. Names must be Python identifiers.
    */
   globals?: JsonObject;
   host?: ExpressionHost;

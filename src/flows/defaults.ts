@@ -6,7 +6,8 @@
  * flow-default-provider-authorization-{implicit,explicit}-consent.yaml and flow-default-provider-invalidation.yaml):
  * default-provider-authorization-implicit-consent (no stage), default-provider-authorization-explicit-consent (a
  * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
- * of an application does not end the Keystage session). Safe when several nodes start at once.
+ * of an application does not end the Keystage session). With a new default
+ * authentication flow, the sign-up flow (default-enrollment.ts). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -16,8 +17,9 @@ import { stageTypeByKind } from '../stages/registry.js';
 import { stageProps } from '../stages/resource.js';
 import { bindingDefaults, insertBinding, insertFlow } from './store.js';
 import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaults.js';
+import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
 
-interface StageSeed {
+export interface StageSeed {
   kind: string;
   name: string;
   fields: Record<string, unknown>;
@@ -44,9 +46,15 @@ async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
   return stage_uuid;
 }
 
-async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSeed[], after?: (tx: Tx) => Promise<void>) {
+/** creates the flow with its stages unless a flow of that slug exists; whether it did */
+export async function ensureFlow(
+  db: DB,
+  flow: Record<string, unknown>,
+  stages: StageSeed[],
+  after?: (tx: Tx) => Promise<void>,
+): Promise<boolean> {
   const slug = flow.slug as string;
-  if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return;
+  if (await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst()) return false;
   try {
     await db.transaction().execute(async (tx) => {
       const target = await insertFlow(tx, {
@@ -66,14 +74,16 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
       }
       if (after) await after(tx);
     });
+    return true;
   } catch (e) {
     // another node created it at the same moment
     if (!(await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst())) throw e;
+    return false;
   }
 }
 
 export async function ensureDefaultFlows(db: DB) {
-  await ensureFlow(
+  const fresh = await ensureFlow(
     db,
     { slug: 'default-authentication-flow', name: 'Welcome to Keystage!', title: 'Welcome to Keystage!', designation: 'authentication' },
     [
@@ -133,4 +143,6 @@ export async function ensureDefaultFlows(db: DB) {
     },
     [],
   );
+  // only with a new default login flow: sign-up is not opened on an install that had none
+  if (fresh) await ensureDefaultEnrollmentFlow(db);
 }

@@ -1,6 +1,5 @@
 /** /policies/all/: every policy as a base Policy object, the creatable types, `test`, and the result cache's endpoints. */
 import type { FastifyRequest } from 'fastify';
-import { sql, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { requireSuperuser } from '../rest/auth.js';
@@ -9,7 +8,7 @@ import { validateBody } from '../rest/validate.js';
 import { userById } from '../users/by-id.js';
 import type { Services } from '../services.js';
 import type { PoliciesTable } from './table.js';
-import { basePolicyProps, policyUsedBy, renderBasePolicies } from './base.js';
+import { basePolicyProps, policyUsedBy, PROMPT_VALIDATION_POLICIES, renderBasePolicies } from './base.js';
 import { policyTypeByKind, policyTypes } from './registry.js';
 import { httpOf } from './request.js';
 
@@ -51,15 +50,25 @@ export const allPoliciesResource: ResourceDef<Row> = {
         },
         schema: { type: 'boolean' },
       },
-      // prompt stages' validation policies arrive with the prompt stage: until then no policy is one
+      // policies no prompt stage validates with (true), or that one does (false)
       promptstage__isnull: {
         type: 'custom',
         parse: (values) => {
           const v = values.at(-1)?.toLowerCase();
           if (v === undefined || v === '') return { cond: undefined };
-          if (v === 'true' || v === '1') return { cond: undefined };
-          if (v === 'false' || v === '0') return { cond: () => sql<SqlBool>`1 = 0` };
-          return { error: ['Enter a valid boolean.'] };
+          const none = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : undefined;
+          if (none === undefined) return { error: ['Enter a valid boolean.'] };
+          return {
+            cond: (eb) => {
+              const used = eb.exists(
+                eb
+                  .selectFrom(`${PROMPT_VALIDATION_POLICIES} as pv` as 'policy_bindings')
+                  .select('pv.target' as 'policy_bindings.policy')
+                  .whereRef('pv.target' as 'policy_bindings.policy', '=', 'policies.policy_uuid' as never),
+              );
+              return none ? eb.not(used) : used;
+            },
+          };
         },
         schema: { type: 'boolean' },
       },

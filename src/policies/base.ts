@@ -74,14 +74,34 @@ export async function policyUsedBy(db: DB, policy: { policy_uuid: string; name: 
     db,
     rows.map((r) => r.target),
   );
-  return rows.map((r) => ({
+  const out: UsedBy[] = rows.map((r) => ({
     app: 'authentik_policies',
     model_name: 'policybinding',
     pk: r.policy_binding_uuid,
     name: `Binding from ${names.get(r.target)?.name ?? `PolicyBindingModel ${r.target}`} #${r.order} to Policy ${policy.name}`,
     action: 'cascade',
   }));
+  // prompt stages validating with it lose it (their many-to-many list; the table is the prompt stage's)
+  const stages = await db
+    .selectFrom(`${PROMPT_VALIDATION_POLICIES} as j` as 'stages')
+    .innerJoin('stages as s', 's.stage_uuid', 'j.stage_uuid' as 'stages.stage_uuid')
+    .select(['s.stage_uuid', 's.name'])
+    .where('j.target' as 'stages.name', '=', policy.policy_uuid)
+    .orderBy('s.name')
+    .execute();
+  for (const s of stages)
+    out.push({
+      app: 'authentik_stages_prompt',
+      model_name: 'promptstage',
+      pk: s.stage_uuid,
+      name: `Stage ${s.name}`,
+      action: 'cascade_many',
+    });
+  return out;
 }
+
+/** the prompt stage's list of validation policies (src/stages/prompt/schema.ts), read here by name */
+export const PROMPT_VALIDATION_POLICIES = 'stage_prompt_validation_policies';
 
 /** used_by of a policy-binding target (a flow, a flow-stage binding, …): its policy bindings, deleted with it */
 export async function targetUsedBy(db: DB, pbm: string, targetName: string): Promise<UsedBy[]> {

@@ -83,6 +83,11 @@ export interface PolicyDef {
    * (PolicyCheck.full). Absent means the full request is needed.
    */
   contextOnly?(config: any): boolean;
+  /**
+   * The prompt field this policy checks, with this configuration (the password policy's `password_field`): a prompt
+   * stage shows its messages under that field
+   */
+  promptField?(config: any): string | undefined;
 }
 
 /** A policy's configuration as its `evaluate` reads it: the base fields and its own, typed from its field schemas. */

@@ -135,4 +135,10 @@ const FORWARD: Record<string, (row: Record<string, string>) => Omit<UsedBy, 'pk'
     name: `WebAuthn device type ${r.description} (${r.aaguid})`,
   }),
   sources: (r) => ({ app: 'authentik_core', model_name: 'source', name: r.name! }),
+  stage_prompt_prompts: (r) => ({
+    app: 'authentik_stages_prompt',
+    model_name: 'prompt',
+    name: `Prompt field '${r.field_key}' type ${r.type}`,
+  }),
+  policies: (r) => ({ app: 'authentik_policies', model_name: 'policy', name: r.name! }),
 };

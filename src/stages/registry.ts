@@ -18,6 +18,8 @@ import { authenticatorEmailStage } from './authenticator_email/index.js';
 import { authenticatorSmsStage } from './authenticator_sms/index.js';
 import { authenticatorDuoStage } from './authenticator_duo/index.js';
 import { consentStage } from './consent/index.js';
+import { promptStage } from './prompt/index.js';
+import { userWriteStage } from './user_write/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -36,6 +38,8 @@ export const stageTypes: StageDef[] = [
   authenticatorSmsStage,
   authenticatorDuoStage,
   consentStage,
+  promptStage,
+  userWriteStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -37,6 +37,7 @@ const EXPECTED = [
   'ak-stage-user-login',
   'ak-stage-dummy',
   'ak-stage-consent',
+  'ak-stage-prompt',
   'ak-stage-access-denied',
   'ak-stage-flow-error',
   'xak-flow-redirect',
@@ -348,6 +349,73 @@ for (const dialect of dialects()) {
         selected_challenge: { ...sel, last_used: null },
       });
       assert.equal(selected.component, 'ak-stage-authenticator-validate');
+    });
+
+    it('a prompt with every field type (choices as PromptChoice objects), an invalid response, then the default sign-up', async () => {
+      const types = [
+        'text',
+        'text_area',
+        'text_read_only',
+        'text_area_read_only',
+        'email',
+        'number',
+        'checkbox',
+        'radio-button-group',
+        'dropdown',
+        'date',
+        'date-time',
+        'file',
+        'separator',
+        'hidden',
+        'static',
+        'alert_info',
+        'alert_warning',
+        'alert_danger',
+        'ak-locale',
+      ];
+      const fields: string[] = [];
+      for (const [i, type] of types.entries()) {
+        const p = await call(srv, 'POST', '/stages/prompt/prompts/', {
+          name: `ct-prompt-${type}`,
+          field_key: `f_${i}`,
+          label: type,
+          type,
+          required: false,
+          placeholder: type === 'dropdown' ? 'return [{"value": "a", "label": "A"}, "b"]' : type === 'radio-button-group' ? 'one' : '',
+          placeholder_expression: type === 'dropdown',
+          order: i,
+        });
+        assert.equal(p.status, 201, JSON.stringify(p.body));
+        fields.push(p.body.pk);
+      }
+      const stage = await createStage(srv, '/stages/prompt/stages/', { name: 'ct-prompt', fields });
+      const slug = await flowOf(srv, 'ct-prompt', [stage]);
+      const b = new Checked(srv);
+      const ch = await b.get(slug);
+      assert.equal(ch.component, 'ak-stage-prompt');
+      assert.equal(ch.fields.length, types.length);
+      for (const f of ch.fields) assertMatches('StagePrompt', f);
+      assert.deepEqual(ch.fields.find((f: { type: string }) => f.type === 'dropdown').choices, [
+        { value: 'a', label: 'A' },
+        { value: 'b', label: 'b' },
+      ]);
+      const bad = await b.solve(slug, { component: 'ak-stage-prompt', f_5: 'not a number' });
+      assert.equal(bad.component, 'ak-stage-prompt');
+      assert.deepEqual(bad.response_errors, { f_5: [{ string: 'A valid integer is required.', code: 'invalid' }] });
+      const done = await b.solve(slug, { component: 'ak-stage-prompt', f_5: 3, f_6: true });
+      assert.equal(done.component, 'xak-flow-redirect');
+
+      const up = new Checked(srv);
+      assert.equal((await up.get('default-enrollment-flow')).component, 'ak-stage-prompt');
+      const signed = await up.solve('default-enrollment-flow', {
+        component: 'ak-stage-prompt',
+        username: 'ct-newcomer',
+        name: 'CT',
+        email: 'ct@example.com',
+        password: 'ct-password-long',
+        password_repeat: 'ct-password-long',
+      });
+      assert.equal(signed.component, 'xak-flow-redirect');
     });
 
     it('access denied, flow error, and a logout flow that ends in a redirect', async () => {

@@ -36,7 +36,9 @@ export class BrowserSession {
    * models take camelCase and turn it back into snake_case, so keys are converted first.
    */
   async solve(slug: string, response: Record<string, unknown>, query = ''): Promise<any> {
-    const r = await this.flows.flowsExecutorSolveRaw({ flowSlug: slug, query, flowChallengeResponseRequest: camel(response) as never });
+    // a prompt's response is its field keys, which the client sends as given (PromptChallengeResponseRequest is open)
+    const body = response.component === 'ak-stage-prompt' ? response : camel(response);
+    const r = await this.flows.flowsExecutorSolveRaw({ flowSlug: slug, query, flowChallengeResponseRequest: body as never });
     return r.raw.json();
   }
 }

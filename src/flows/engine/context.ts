@@ -38,6 +38,11 @@ export interface FlowContext {
   sideChannelNonce?: string;
   /** post-flow redirect that overrides `next` (a flow started with a continuation: engine/start.ts) */
   redirect?: string;
+  /**
+   * what prompt stages collected, by field key (authentik's `prompt_data`): read by policies, by later prompts'
+   * initial values, and written to the user by a user write stage
+   */
+  promptData?: Record<string, unknown>;
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
   /**

@@ -51,6 +51,7 @@ export function policyContext(
   if (ctx.application !== undefined) out.application = ctx.application;
   for (const k of ['consent_title', 'consent_header', 'consent_permissions', 'consent_additional_permissions'] as const)
     if (ctx[k] !== undefined) out[k] = ctx[k];
+  if (ctx.promptData !== undefined) out.prompt_data = ctx.promptData;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,

@@ -165,6 +165,14 @@ export class PolicyEngine {
     }
   }
 
+  /** the prompt field a policy checks, if its type names one (PolicyDef.promptField) */
+  async promptField(policy: { uuid: string; kind: string }): Promise<string | undefined> {
+    const def = this.typeOf(policy.kind);
+    if (!def?.promptField) return undefined;
+    const config = await loadPolicyConfig(this.svc().db, def, policy.uuid);
+    return config ? def.promptField(config) : undefined;
+  }
+
   /**
    * Runs a policy with `request`, or with `full()` when the policy needs more than the plan's context (`full`
    * absent: `request` is complete). Returns the request it used, for the events.

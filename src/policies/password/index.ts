@@ -96,4 +96,5 @@ export const passwordPolicy: PolicyDef = {
     }
     return { passing: true, messages: [] };
   },
+  promptField: (config: Config) => config.password_field,
 };

@@ -1,0 +1,128 @@
+/**
+ * The default sign-up flow, `default-enrollment-flow` (authentik's slug): a prompt stage (username, name, e-mail,
+ * password twice, the password checked by a password policy of at least 8 characters), a user write stage that
+ * always creates a user, and a login stage. Created on a fresh install only (with the default authentication flow:
+ * an existing install does not have sign-up opened by an upgrade), unless a flow of that slug exists; the default
+ * authentication flow's identification stage then links to it ("Need an account? Sign up."). Anyone can run an
+ * enrollment flow by its slug, linked or not: deleting the flow (or binding a policy that denies) turns sign-up off.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+import type { Tx } from '../rest/resource.js';
+import { apiToRow, nowIso } from '../rest/serialize.js';
+import { policyTypeByKind } from '../policies/registry.js';
+import { ensureFlow } from './defaults.js';
+
+export const ENROLLMENT_SLUG = 'default-enrollment-flow';
+const PROMPT_STAGE = 'default-enrollment-prompt';
+const PASSWORD_POLICY = 'default-enrollment-password-policy';
+
+const PROMPTS = [
+  { name: 'default-enrollment-field-username', field_key: 'username', label: 'Username', type: 'username', placeholder: 'Username' },
+  { name: 'default-enrollment-field-name', field_key: 'name', label: 'Name', type: 'text', placeholder: 'Name' },
+  { name: 'default-enrollment-field-email', field_key: 'email', label: 'Email', type: 'email', placeholder: 'Email' },
+  { name: 'default-enrollment-field-password', field_key: 'password', label: 'Password', type: 'password', placeholder: 'Password' },
+  {
+    name: 'default-enrollment-field-password-repeat',
+    field_key: 'password_repeat',
+    label: 'Password (repeat)',
+    type: 'password',
+    placeholder: 'Password (repeat)',
+  },
+];
+
+/** the prompts (unless prompts of those names exist) and the password policy, linked to the prompt stage */
+async function fillPromptStage(tx: Tx): Promise<void> {
+  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', PROMPT_STAGE).executeTakeFirst();
+  if (!stage) return;
+  const linked = await tx
+    .selectFrom('stage_prompt_fields' as 'stages')
+    .select('stage_uuid')
+    .where('stage_uuid', '=', stage.stage_uuid)
+    .execute();
+  if (linked.length) return;
+  let position = 0;
+  for (const [order, p] of PROMPTS.entries()) {
+    let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', p.name).executeTakeFirst())?.prompt_uuid;
+    if (!id) {
+      id = randomUUID();
+      await tx
+        .insertInto('stage_prompt_prompts')
+        .values({
+          prompt_uuid: id,
+          ...p,
+          required: 1,
+          initial_value: '',
+          sub_text: '',
+          order,
+          placeholder_expression: 0,
+          initial_value_expression: 0,
+        })
+        .execute();
+    }
+    await tx
+      .insertInto('stage_prompt_fields' as 'stages')
+      .values({ stage_uuid: stage.stage_uuid, target: id, position: position++ } as never)
+      .execute();
+  }
+  const policy = await passwordPolicy(tx);
+  if (policy)
+    await tx
+      .insertInto('stage_prompt_validation_policies' as 'stages')
+      .values({ stage_uuid: stage.stage_uuid, target: policy, position: 0 } as never)
+      .execute();
+}
+
+/** a password policy: at least 8 characters (its other settings authentik's defaults) */
+async function passwordPolicy(tx: Tx): Promise<string | undefined> {
+  const existing = await tx.selectFrom('policies').select('policy_uuid').where('name', '=', PASSWORD_POLICY).executeTakeFirst();
+  if (existing) return existing.policy_uuid;
+  const def = policyTypeByKind('passwordpolicy');
+  if (!def) return undefined;
+  const values: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(def.fields)) if (!s.readOnly && !s['x-computed']) values[k] = s.default ?? null;
+  Object.assign(values, { length_min: 8, error_message: 'The password must be at least 8 characters long.' });
+  const policy_uuid = randomUUID();
+  const now = nowIso();
+  await tx
+    .insertInto('policies')
+    .values({ policy_uuid, name: PASSWORD_POLICY, kind: def.kind, execution_logging: 0, created: now, last_updated: now })
+    .execute();
+  await tx
+    .insertInto(def.table as 'policies')
+    .values({ policy_uuid, ...apiToRow(def.fields, values) } as never)
+    .execute();
+  return policy_uuid;
+}
+
+export async function ensureDefaultEnrollmentFlow(db: DB): Promise<void> {
+  const created = await ensureFlow(
+    db,
+    { slug: ENROLLMENT_SLUG, name: 'Default enrollment Flow', title: 'Sign up', designation: 'enrollment' },
+    [
+      { kind: 'promptstage', name: PROMPT_STAGE, fields: {} },
+      {
+        kind: 'userwritestage',
+        name: 'default-enrollment-user-write',
+        fields: { user_creation_mode: 'always_create', user_type: 'internal' },
+      },
+      { kind: 'userloginstage', name: 'default-enrollment-user-login', fields: {} },
+    ],
+    fillPromptStage,
+  );
+  if (!created) return;
+  const flow = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', ENROLLMENT_SLUG).executeTakeFirst();
+  const identification = await db
+    .selectFrom('stages')
+    .select('stage_uuid')
+    .where('name', '=', 'default-authentication-identification')
+    .where('kind', '=', 'identificationstage')
+    .executeTakeFirst();
+  if (!flow || !identification) return;
+  await db
+    .updateTable('stage_identification' as 'stages')
+    .set({ enrollment_flow: flow.flow_uuid } as never)
+    .where('stage_uuid', '=', identification.stage_uuid)
+    .where('enrollment_flow' as 'name', 'is', null)
+    .execute();
+}
