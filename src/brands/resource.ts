@@ -6,7 +6,6 @@ import type { FilterSpec } from '../rest/list.js';
 import { searchTerms } from '../rest/list.js';
 import { rowToApi } from '../rest/serialize.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
-import { dialectOf } from '../db/dialect.js';
 import type { BrandsTable } from './table.js';
 import { brandProps, FLOW_FIELDS } from './schema.js';
 import { fileNameError } from './assets.js';
@@ -65,27 +64,6 @@ export function brandSearch(search: string, dialect: 'sqlite' | 'postgres') {
       }),
       sql` and `,
     )})`;
-}
-
-/** whether a table exists (the applications table comes with another part of Keystage) */
-async function tableExists(db: DB, name: string): Promise<boolean> {
-  if (dialectOf(db) === 'postgres') {
-    const { rows } = await sql<{ t: string | null }>`select to_regclass(${name})::text as t`.execute(db);
-    return rows[0]?.t != null;
-  }
-  const { rows } = await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = ${name}`.execute(db);
-  return Number(rows[0]?.n ?? 0) > 0;
-}
-
-/**
- * `default_application` names an application by its pbm_uuid. With no applications table (this build has no
- * applications) there is nothing to check it against and any UUID is kept; with the table, an unknown one is DRF's
- * "does not exist". Either way readers treat a value naming no application as unset.
- */
-async function applicationMissing(db: DB, pbm: string): Promise<boolean> {
-  if (!(await tableExists(db, 'applications'))) return false;
-  const { rows } = await sql<{ one: number }>`select 1 as one from applications where pbm_uuid = ${pbm}`.execute(db);
-  return rows.length === 0;
 }
 
 async function clientCertificatesOf(db: DB, brands: string[]): Promise<Map<string, string[]>> {
@@ -171,9 +149,6 @@ export function brandResource(): ResourceDef<Row> {
         const msg = typeof v === 'string' ? fileNameError(v) : undefined;
         if (msg) errors[f] = [msg];
       }
-      const app = data.default_application;
-      if (typeof app === 'string' && (await applicationMissing(ctx.db, app)))
-        errors.default_application = [`Invalid pk "${app}" - object does not exist.`];
       if (Object.keys(errors).length) throw new ValidationError(errors);
       // (checked again inside the write's transaction: store.ts)
       await checkBrandRules(ctx.db, data, existing?.brand_uuid);

@@ -52,13 +52,10 @@ export const brandProps: Props = {
   flow_lockdown: flowFk(),
   flow_request: flowFk(),
   flow_user_switch: flowFk(),
-  // an application's pbm_uuid, checked by the resource (the applications table may not exist: see the migration)
-  default_application: Type.Unsafe<string | null>({
-    type: 'string',
-    format: 'uuid',
-    nullable: true,
-    description: 'When set, external users will be redirected to this application after authenticating.',
-  }),
+  default_application: S.fk(
+    { table: 'applications', column: 'pbm_uuid' },
+    { description: 'When set, external users will be redirected to this application after authenticating.' },
+  ),
   web_certificate: S.fk(
     { table: 'crypto_certificatekeypairs', column: 'kp_uuid' },
     { description: 'Web Certificate used by the authentik Core webserver.' },

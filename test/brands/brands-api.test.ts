@@ -181,26 +181,24 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', `/core/brands/${ok.body.brand_uuid}/`);
     });
 
-    it('default_application: any UUID while there is no applications table; checked against it once there is', async () => {
-      const app = '11111111-2222-4333-8444-555555555555';
-      const r = await call(srv, 'POST', '/core/brands/', { domain: 'apps.example', default_application: app });
+    it('default_application: an application that exists; deleting the application unsets it', async () => {
+      assert.deepEqual((await call(srv, 'POST', '/core/brands/', { domain: 'apps.example', default_application: MISSING })).body, {
+        default_application: [`Invalid pk "${MISSING}" - object does not exist.`],
+      });
+      const app = await call(srv, 'POST', '/core/applications/', { name: 'Brand app', slug: 'brand-app' });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const r = await call(srv, 'POST', '/core/brands/', { domain: 'apps.example', default_application: app.body.pk });
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      assert.equal(r.body.default_application, app);
-      const db = srv.app.store.db;
-      // the applications table as the applications part of Keystage makes it (pbm_uuid the key)
-      await sql`create table applications (pbm_uuid text primary key, name text not null, slug text not null)`.execute(db);
       try {
-        assert.deepEqual((await call(srv, 'PATCH', `/core/brands/${r.body.brand_uuid}/`, { default_application: MISSING })).body, {
-          default_application: [`Invalid pk "${MISSING}" - object does not exist.`],
-        });
-        await sql`insert into applications (pbm_uuid, name, slug) values (${MISSING}, 'App', 'app')`.execute(db);
-        const ok = await call(srv, 'PATCH', `/core/brands/${r.body.brand_uuid}/`, { default_application: MISSING });
-        assert.equal(ok.status, 200, JSON.stringify(ok.body));
-        assert.equal(ok.body.default_application, MISSING);
+        assert.equal(r.body.default_application, app.body.pk);
         const cleared = await call(srv, 'PATCH', `/core/brands/${r.body.brand_uuid}/`, { default_application: null });
         assert.equal(cleared.body.default_application, null);
+        await call(srv, 'PATCH', `/core/brands/${r.body.brand_uuid}/`, { default_application: app.body.pk });
+        assert.equal((await call(srv, 'DELETE', `/core/applications/${app.body.slug}/`)).status, 204);
+        const after = await call(srv, 'GET', `/core/brands/${r.body.brand_uuid}/`);
+        assert.equal(after.status, 200, 'the brand stays');
+        assert.equal(after.body.default_application, null);
       } finally {
-        await sql`drop table applications`.execute(db);
         await call(srv, 'DELETE', `/core/brands/${r.body.brand_uuid}/`);
       }
     });

@@ -6,10 +6,8 @@ import { addColumns, fk, type VersionedMigration } from '../ddl.js';
  * request gets, chosen by the domain it was made to (src/brands/match.ts). A configuration table: its writes move the
  * configuration epoch (config-epoch.ts), so every node applies a change at once.
  *
- * `default_application` holds an application's `pbm_uuid` without a foreign key: the applications table
- * (migration 0015_applications) comes from another branch, and a brand must not depend on its being there. The API
- * checks that the application exists when the table does (src/brands/resource.ts); a deleted application leaves
- * the value dangling, which brand readers treat as unset.
+ * `default_application` references an application (migration 0015_applications) by its `pbm_uuid`; deleting the
+ * application unsets it (authentik: SET_DEFAULT, whose default is null).
  *
  * The default brand is not created here but at start (src/brands/store.ts `ensureDefaultBrand`), like authentik's
  * blueprint, once the default flows exist to point it at.
@@ -38,8 +36,7 @@ export const m0017_brands: VersionedMigration = (dialect) => ({
         flow_lockdown: flow(),
         flow_request: flow(),
         flow_user_switch: flow(),
-        // an application's pbm_uuid, no foreign key (see above)
-        default_application: { type: 'uuid' },
+        default_application: fk('applications', 'pbm_uuid'),
         web_certificate: fk('crypto_certificatekeypairs', 'kp_uuid'),
         attributes: 'json',
       },
