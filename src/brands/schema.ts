@@ -1,5 +1,4 @@
 /** The brand model as the API shows it: authentik's BrandSerializer fields and defaults, and CurrentBrand. */
-import { Type } from '@sinclair/typebox';
 import { S, type Props } from '../rest/schema.js';
 
 /** authentik's defaults for the three images, served by src/ui/routes.ts */

@@ -6,7 +6,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import type { Brand } from '@goauthentik/api';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
