@@ -97,6 +97,7 @@ for (const dialect of dialects()) {
       code_challenge: null,
       code_challenge_method: null,
       redirect_uri: 'http://rp/cb',
+      amr: ['pwd'],
     });
 
     it('stores hashes only, finds by the presented value', async () => {

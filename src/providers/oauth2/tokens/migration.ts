@@ -26,6 +26,7 @@ export const provider_oauth2_0002: VersionedMigration = (dialect) => ({
       code_challenge: { type: 'text' },
       code_challenge_method: { type: 'text' },
       redirect_uri: 'text',
+      amr: { type: 'json' },
       redeemed_at: { type: 'datetime' },
     }).execute();
     await addColumns(tableWithAutoId(db, dialect, 'oauth2_access_tokens'), dialect, {

@@ -48,6 +48,7 @@ export interface CodeValues extends GrantValues {
   code_challenge: string | null;
   code_challenge_method: string | null;
   redirect_uri: string;
+  amr: string[] | null;
 }
 
 export async function insertCode(db: Tx, v: CodeValues, now = new Date()): Promise<number> {
@@ -60,6 +61,7 @@ export async function insertCode(db: Tx, v: CodeValues, now = new Date()): Promi
       code_challenge: v.code_challenge,
       code_challenge_method: v.code_challenge_method,
       redirect_uri: v.redirect_uri,
+      amr: v.amr ? JSON.stringify(v.amr) : null,
       redeemed_at: null,
     })
     .returning('id')

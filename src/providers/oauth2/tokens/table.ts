@@ -33,6 +33,8 @@ export interface OAuth2AuthorizationCodesTable extends GrantColumns {
   code_challenge_method: string | null;
   /** the redirect URI the code was issued for */
   redirect_uri: string;
+  /** the ID token's `amr` from the login the code stems from (JSON array), null when none applies */
+  amr: string | null;
   /** set by the one token request that redeemed it (an atomic UPDATE … WHERE redeemed_at IS NULL) */
   redeemed_at: string | null;
 }
