@@ -103,7 +103,11 @@ export interface NewIdTokenInput {
   authTime: Date;
   /** the authenticated session's key, for `sid` */
   sessionKey?: string | null;
+  /** or its hash as grants keep it (`sid` itself) */
+  sid?: string | null;
   loginEvent?: LoginEvent | null;
+  /** or the amr already known (kept with a code or a grant's ID token) */
+  amr?: string[] | null;
   /** the scope mappings' claims, when the provider includes claims in the ID token */
   claims?: Record<string, unknown>;
   now?: Date;
@@ -123,8 +127,9 @@ export function newIdToken(input: NewIdTokenInput): IdToken {
     acr: ACR_AUTHENTIK_DEFAULT,
     claims: input.claims ?? {},
   };
-  if (input.sessionKey) t.sid = sidOf(input.sessionKey);
-  const amr = amrOf(input.loginEvent);
+  if (input.sid) t.sid = input.sid;
+  else if (input.sessionKey) t.sid = sidOf(input.sessionKey);
+  const amr = input.amr?.length ? input.amr : amrOf(input.loginEvent);
   if (amr) t.amr = amr;
   return t;
 }

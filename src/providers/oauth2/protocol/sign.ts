@@ -65,10 +65,10 @@ export async function providerKeys(
   return encryptTo ? { signer, encryptTo } : { signer };
 }
 
-/** a JWS over the payload (header `alg`, `kid` when the key has one, `typ: JWT`) */
-export async function signJwt(payload: Record<string, unknown>, signer: Signer): Promise<string> {
+/** a JWS over the payload (header `alg`, `kid` when the key has one, `typ`: JWT unless told) */
+export async function signJwt(payload: Record<string, unknown>, signer: Signer, typ = 'JWT'): Promise<string> {
   // PyJWT writes the header's keys sorted: alg, kid, typ
-  const header = signer.kid ? { alg: signer.alg, kid: signer.kid, typ: 'JWT' } : { alg: signer.alg, typ: 'JWT' };
+  const header = signer.kid ? { alg: signer.alg, kid: signer.kid, typ } : { alg: signer.alg, typ };
   return new SignJWT(payload).setProtectedHeader(header).sign(signer.key);
 }
 
@@ -80,7 +80,7 @@ export async function encryptJwt(jws: string, to: PublicKey): Promise<string> {
 }
 
 /** `encode`: sign, then encrypt when the provider has an encryption key */
-export async function encodeJwt(payload: Record<string, unknown>, keys: ProviderKeys): Promise<string> {
-  const jws = await signJwt(payload, keys.signer);
+export async function encodeJwt(payload: Record<string, unknown>, keys: ProviderKeys, typ = 'JWT'): Promise<string> {
+  const jws = await signJwt(payload, keys.signer, typ);
   return keys.encryptTo ? encryptJwt(jws, keys.encryptTo) : jws;
 }
