@@ -5,13 +5,14 @@
  * 1. The flow engine (src/flows/engine/) knows stage types, device classes, policy types and the flow REST and
  *    browser routes only through its own contracts (Services, StageType, StageRuntime, the policy engine): it
  *    imports none of them.
- * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/, src/policies/<type>/) reaches another plug-in of its
+ * 2. A plug-in folder (src/stages/<type>/, src/mfa/<class>/, src/policies/<type>/, src/providers/<type>/) reaches another plug-in of its
  *    kind only through that folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are
  *    wire schemas).
- * 3. Domains and conventions (users, groups, tokens, events, sessions, auth, instance, rest, db, expressions) import no
+ * 3. Domains and conventions (users, groups, tokens, events, sessions, auth, instance, rest, db, expressions, crypto,
+ *    applications) import no
  *    plug-in folder:
- *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts) are
- *    what the app wiring (src/server.ts) imports.
+ *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts,
+ *    src/providers/registry.ts) are what the app wiring (src/server.ts) and applications (launch URLs) import.
  * 4. Server code does not import the browser tree (web/), and the browser tree imports from src/ only a stage's
  *    browser view, its challenge.ts, and the engine's challenge-types.ts (types and schemas, no server code).
  * 5. The expression runtime (src/expressions/) is shared by whoever runs authentik's Python (expression policies,
@@ -36,18 +37,29 @@ function files(dir: string): string[] {
 
 /** the plug-in folder a file belongs to (`src/stages/captcha`), if any */
 function pluginOf(file: string): { kind: string; folder: string } | undefined {
-  const m = /^src\/(stages|mfa|policies)\/([^/]+)\//.exec(file);
+  const m = /^src\/(stages|mfa|policies|providers)\/([^/]+)\//.exec(file);
   // (src/mfa/devices-api/ is the devices' REST resource, not a class; src/policies/engine/ and bindings/ are the
   // policy engine and the bindings' REST resource, not policy types)
   return m && !NOT_PLUGINS.has(`${m[1]}/${m[2]}`) ? { kind: m[1]!, folder: `src/${m[1]}/${m[2]}` } : undefined;
 }
 
 const NOT_PLUGINS = new Set(['mfa/devices-api', 'policies/engine', 'policies/bindings']);
-const KIND_NAMES: Record<string, string> = { stages: 'stage', mfa: 'device class', policies: 'policy type' };
+const KIND_NAMES: Record<string, string> = { stages: 'stage', mfa: 'device class', policies: 'policy type', providers: 'provider type' };
 
-const DOMAINS = ['users', 'groups', 'tokens', 'events', 'sessions', 'auth', 'instance', 'rest', 'db', 'expressions'].map(
-  (d) => `src/${d}/`,
-);
+const DOMAINS = [
+  'users',
+  'groups',
+  'tokens',
+  'events',
+  'sessions',
+  'auth',
+  'instance',
+  'rest',
+  'db',
+  'expressions',
+  'crypto',
+  'applications',
+].map((d) => `src/${d}/`);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,
   /^src\/flows\/engine\/challenge-types\.ts$/,

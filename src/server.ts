@@ -33,6 +33,12 @@ import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
+import { providerKeyPairReferences, providerMigrations, providerSecretColumns } from './providers/registry.js';
+import { mountProviders } from './providers/routes.js';
+import { mountApplications } from './applications/resource.js';
+import { mountUserConsents } from './applications/consents.js';
+import { mountPropertyMappings } from './propertymappings/resource.js';
+import { ensureManagedScopeMappings } from './propertymappings/managed.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -43,6 +49,8 @@ import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
 import { startAuthHousekeeping } from './auth/housekeeping.js';
+import { mountCrypto } from './crypto/resource.js';
+import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 
 export interface App {
   app: FastifyInstance;
@@ -57,18 +65,30 @@ export interface App {
 export interface BuildOptions {
   /** where the log lines go instead of stdout (tests read them) */
   logStream?: { write(line: string): void };
+  /** how often expired sessions are deleted (default every minute; tests shorten it) */
+  sessionSweepMs?: number;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, poolSize: config.pgPoolSize });
-  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations() });
+  await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations(), ...providerMigrations() });
   const settings = await loadInstanceSettings(store.db, config.secretKey);
   // secrets at rest (core/secrets.ts): values still in clear, or under a previous key, are encrypted now
   const secrets = new Secrets(settings.secretKey, [...config.secretKeyPrevious, ...(settings.generatedKey ? [settings.generatedKey] : [])]);
   attachSecrets(store.db, secrets);
-  await sealStoredSecrets(store.db, secrets, [...coreSecretColumns, ...deviceClassSecretColumns(), ...stageSecretColumns()]);
-  await bootstrap(store.db, config, pino({ level: config.logLevel }));
+  await sealStoredSecrets(store.db, secrets, [
+    ...coreSecretColumns,
+    ...deviceClassSecretColumns(),
+    ...stageSecretColumns(),
+    ...providerSecretColumns(),
+  ]);
+  // bootstrap logs before the app's logger exists: to the same place
+  const level = { level: config.logLevel };
+  await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
   await ensureDefaultFlows(store.db);
+  await backfillCertificateDetails(store.db);
+  await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
+  await ensureManagedScopeMappings(store.db);
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
@@ -197,6 +217,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountFlows(router, services);
   mountBindings(router, services);
   mountPolicies(router, services);
+  mountProviders(router, services);
+  mountApplications(router, services);
+  mountUserConsents(router, services);
+  mountPropertyMappings(router, services);
   mountStages(router, services);
   mountUsers(router, services);
   mountGroups(router, services);
@@ -204,12 +228,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountDevices(router, services);
   mountExecutor(router, services, stageChallenges());
   mountEvents(router, services);
+  // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
+  mountCrypto(router, services, { references: providerKeyPairReferences });
   mountFlowUrls(app, services);
   mountUi(app, services);
 
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
-  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'));
+  sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {

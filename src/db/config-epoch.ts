@@ -15,8 +15,19 @@ export const isConfigTable = (name: string): boolean =>
   name.startsWith('policy_') ||
   name.startsWith('crypto_') ||
   name.startsWith('provider_') ||
+  name.startsWith('property_mapping') ||
   CONFIG_TABLES.has(name);
-const CONFIG_TABLES = new Set(['flows', 'flow_bindings', 'stages', 'sources', 'webauthn_device_types', 'policies']);
+const CONFIG_TABLES = new Set([
+  'flows',
+  'flow_bindings',
+  'stages',
+  'sources',
+  'webauthn_device_types',
+  'policies',
+  'providers',
+  'applications',
+  'application_backchannel_providers',
+]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';
 

@@ -14,6 +14,8 @@ import { m0011_policies } from './migrations/0011_policies.js';
 import { m0012_reputation } from './migrations/0012_reputation.js';
 import { m0013_password_history } from './migrations/0013_password_history.js';
 import { m0014_crypto } from './migrations/0014_crypto.js';
+import { m0015_applications } from './migrations/0015_applications.js';
+import { m0016_crypto_details } from './migrations/0016_crypto_details.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -31,6 +33,8 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0012_reputation': m0012_reputation,
   '0013_password_history': m0013_password_history,
   '0014_crypto': m0014_crypto,
+  '0015_applications': m0015_applications,
+  '0016_crypto_details': m0016_crypto_details,
 };
 
 /**

@@ -21,6 +21,7 @@ export type EventAction =
   | 'email_sent'
   | 'policy_execution'
   | 'policy_exception'
+  | 'property_mapping_exception'
   | 'custom_';
 
 export interface EventUser {

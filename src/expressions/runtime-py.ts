@@ -413,6 +413,10 @@ class User(_Wrapped):
     def all_groups(self):
         return QuerySet(self._group_list(True))
 
+    def app_entitlements(self, app=None):
+        """authentik's application entitlements: Keystage has none yet"""
+        return QuerySet([])
+
     def group_attributes(self, request=None):
         merged = {}
         for group in self.all_groups().order_by("name"):
@@ -898,6 +902,21 @@ def _error_answer(exc, source, filename):
     }
 
 
+def _given(name, value):
+    """a global as authentik hands it over: request a PolicyRequest, user a User, provider a model (its
+    application too), other names as given"""
+    if name == "request":
+        return PolicyRequest(value)
+    if name == "user" and isinstance(value, dict):
+        return User(value)
+    if name == "provider" and isinstance(value, dict):
+        data = dict(value)
+        if isinstance(data.get("application"), dict):
+            data["application"] = Model(data["application"])
+        return Model(data)
+    return value
+
+
 def _names_of(globals_):
     for name in globals_:
         if not (isinstance(name, str) and name.isidentifier() and not _keyword.iskeyword(name)):
@@ -940,7 +959,7 @@ def evaluate(job_json):
         try:
             given = job.get("globals") or {}
             _names_of(given)
-            run.given = {name: PolicyRequest(value) if name == "request" else value for name, value in given.items()}
+            run.given = {name: _given(name, value) for name, value in given.items()}
             result = _execute(source, _handler_context(run.given), filename)
             truthy = bool(result)
             value = _to_json(result)

@@ -2,7 +2,11 @@
  * authentik's default flows, created on first start unless flows with these slugs exist:
  * default-authentication-flow (identification → password → MFA validation (skip) → login, with authentik's two
  * expression policies on the password and MFA bindings) and
- * default-invalidation-flow (logout). Safe when several nodes start at once.
+ * default-invalidation-flow (logout), and the providers' flows (authentik's blueprints
+ * flow-default-provider-authorization-{implicit,explicit}-consent.yaml and flow-default-provider-invalidation.yaml):
+ * default-provider-authorization-implicit-consent (no stage), default-provider-authorization-explicit-consent (a
+ * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
+ * of an application does not end the Keystage session). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -17,6 +21,8 @@ interface StageSeed {
   kind: string;
   name: string;
   fields: Record<string, unknown>;
+  /** the binding's order (default: 10, 20, … in the given order) */
+  order?: number;
 }
 
 async function ensureStage(tx: Tx, seed: StageSeed): Promise<string> {
@@ -55,7 +61,7 @@ async function ensureFlow(db: DB, flow: Record<string, unknown>, stages: StageSe
       let order = 10;
       for (const seed of stages) {
         const stage = await ensureStage(tx, seed);
-        await insertBinding(tx, bindingDefaults(target, stage, order));
+        await insertBinding(tx, bindingDefaults(target, stage, seed.order ?? order));
         order += 10;
       }
       if (after) await after(tx);
@@ -93,5 +99,38 @@ export async function ensureDefaultFlows(db: DB) {
     db,
     { slug: 'default-invalidation-flow', name: 'Logout', title: 'Default Invalidation Flow', designation: 'invalidation' },
     [{ kind: 'userlogoutstage', name: 'default-invalidation-logout', fields: {} }],
+  );
+  await ensureFlow(
+    db,
+    {
+      slug: 'default-provider-authorization-implicit-consent',
+      name: 'Authorize Application',
+      title: 'Redirecting to %(app)s',
+      designation: 'authorization',
+      authentication: 'require_authenticated',
+    },
+    [],
+  );
+  await ensureFlow(
+    db,
+    {
+      slug: 'default-provider-authorization-explicit-consent',
+      name: 'Authorize Application',
+      title: 'Redirecting to %(app)s',
+      designation: 'authorization',
+      authentication: 'require_authenticated',
+    },
+    [{ kind: 'consentstage', name: 'default-provider-authorization-consent', fields: { mode: 'expiring' }, order: 0 }],
+  );
+  await ensureFlow(
+    db,
+    {
+      slug: 'default-provider-invalidation-flow',
+      name: 'Logout',
+      title: "You've logged out of %(app)s.",
+      designation: 'invalidation',
+      authentication: 'none',
+    },
+    [],
   );
 }

@@ -1,7 +1,7 @@
 /**
  * Policy-binding targets: the objects policies can be bound to (authentik's PolicyBindingModel subclasses), each
  * with its own primary key and a `pbm_uuid`. Bindings store the `pbm_uuid`; the API names a target by either and
- * shows the object's own key. Applications will add one line here.
+ * shows the object's own key.
  */
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
@@ -28,6 +28,15 @@ export const bindingTargets: BindingTarget[] = [
     columns: ['name', 'slug'],
     mode: 'policy_engine_mode',
     describe: (r) => `Flow ${r.name} (${r.slug})`,
+  },
+  {
+    table: 'applications',
+    pk: 'pbm_uuid',
+    app: 'authentik_core',
+    model_name: 'application',
+    columns: ['name'],
+    mode: 'policy_engine_mode',
+    describe: (r) => String(r.name),
   },
   {
     table: 'flow_bindings',

@@ -76,6 +76,12 @@ export interface PolicyDef {
   routes?(router: ApiRouter, svc: Services): void;
   /** decides; throwing means the policy failed to run (the binding's failure_result applies) */
   evaluate(call: PolicyCall<any>): Promise<PolicyResult>;
+  /**
+   * True when, with this configuration, `evaluate` reads nothing but `request.context` and `request.http` (not
+   * `request.user`, not the pending user's stored fields): the engine then evaluates it without looking the user up
+   * (PolicyCheck.full). Absent means the full request is needed.
+   */
+  contextOnly?(config: any): boolean;
 }
 
 /** A policy's configuration as its `evaluate` reads it: the base fields and its own, typed from its field schemas. */

@@ -63,6 +63,8 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
   /** extra query parameters of the list for the OpenAPI document (filters are documented automatically) */
   extraQuery?: QueryParam[];
+  /** the list's own handler, when the list is more than a filtered page of `select` (applications: policy checks) */
+  listHandler?(req: FastifyRequest): Promise<unknown>;
   /** query parameters of retrieve, for the OpenAPI document */
   retrieveQuery?: QueryParam[];
 }
@@ -195,6 +197,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         response: `Paginated${def.component}List`,
       },
       handler: async (req) => {
+        if (def.listHandler) return def.listHandler(req);
         const caller = authorizeList(req);
         return paginate(
           db,

@@ -13,6 +13,9 @@ export type Mode = 'create' | 'update' | 'partial';
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Django's URLValidator, approximately: scheme://[user[:password]@]host[:port][/path?query#fragment] */
+const URL_RE =
+  /^[a-z][a-z0-9.+-]*:\/\/(?:[^\s:@/]+(?::[^\s@/]*)?@)?(?:[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]*[a-z0-9\u00a1-\uffff])?(?:\.[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]*[a-z0-9\u00a1-\uffff])?)*\.?|\[[0-9a-f:.]+\]|\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?:[/?#][^\s]*)?$/i;
 const TRUE_VALUES = new Set<unknown>(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1, true]);
 const FALSE_VALUES = new Set<unknown>([
   'f',
@@ -81,6 +84,7 @@ function coerceString(s: TSchema, v: unknown): Result {
     return fail('This value does not match the required pattern.');
   }
   if (s.format === 'email' && str !== '' && !EMAIL_RE.test(str)) return fail('Enter a valid email address.');
+  if (s.format === 'uri' && str !== '' && !URL_RE.test(str)) return fail('Enter a valid URL.');
   if (s.format === 'uuid') {
     if (!isUuid(str)) return fail('Must be a valid UUID.');
     str = normalizeUuid(str);

@@ -17,6 +17,7 @@ import { authenticatorWebauthnStage } from './authenticator_webauthn/index.js';
 import { authenticatorEmailStage } from './authenticator_email/index.js';
 import { authenticatorSmsStage } from './authenticator_sms/index.js';
 import { authenticatorDuoStage } from './authenticator_duo/index.js';
+import { consentStage } from './consent/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -34,6 +35,7 @@ export const stageTypes: StageDef[] = [
   authenticatorEmailStage,
   authenticatorSmsStage,
   authenticatorDuoStage,
+  consentStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -1,8 +1,9 @@
 /**
  * Security: guesses sent all at once. A check is reserved in the shared failure records before any secret is looked
- * at, so however many arrive together only the configured number are evaluated; and the requests of one login run
- * one at a time, so `failed_attempts_before_cancel` cancels the plan at exactly its count. On SQLite and
- * PostgreSQL, and across two nodes on PostgreSQL.
+ * at — a password, a password embedded in identification, an app password, a TOTP, static, e-mail or SMS code — so
+ * however many arrive together only the configured number are evaluated; and the requests of one login run one at
+ * a time, so `failed_attempts_before_cancel` cancels the plan at exactly its count. On SQLite and PostgreSQL, and
+ * across two nodes on PostgreSQL.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +12,37 @@ import { CookieJar } from '../helpers/cookie-jar.js';
 import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
+import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { hashStaticToken } from '../../src/mfa/static/static.js';
 
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };
 const THROTTLED = { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] };
+const FAILED_ID = { non_field_errors: [{ string: 'Failed to authenticate.', code: 'invalid' }] };
+const THROTTLED_ID = { non_field_errors: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] };
+const INVALID_CODE = {
+  code: [{ string: 'Invalid Token. Please ensure the time on your device is accurate and try again.', code: 'invalid' }],
+};
+const THROTTLED_CODE = { code: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] };
+const SECRET = 'concurrent-guessing-secret-' + 's'.repeat(32);
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** an SMTP sink and an SMS gateway on 127.0.0.1, shared by every describe of this file */
+const providers = { smtp: new SmtpSink(), sms: new SmsGateway() };
+before(async () => {
+  await providers.smtp.start();
+  await providers.sms.start();
+});
+after(async () => {
+  await providers.smtp.close();
+  await providers.sms.close();
+});
+const config = () => ({
+  trustedProxies: '127.0.0.1',
+  secretKey: SECRET,
+  twilioApiUrl: providers.sms.url,
+  lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 },
+});
 
 /** a browser whose requests may go to any of several nodes (one cookie jar) */
 class Client extends CookieJar {
@@ -42,6 +71,14 @@ async function identified(nodes: TestServer[], slug: string, uid: string, ip: st
 async function failedLogins(srv: TestServer, username: string): Promise<number> {
   const r = await call(srv, 'GET', `/events/events/?action=login_failed&page_size=1000`);
   return (r.body.results as { context: { username?: string } }[]).filter((e) => e.context.username === username).length;
+}
+
+/** login_failed events of a user who exists (MFA failures name the user, not a typed identifier) */
+async function failedMfa(srv: TestServer, username: string): Promise<number> {
+  const r = await call(srv, 'GET', `/events/events/?action=login_failed&page_size=1000`);
+  return (r.body.results as { user?: { username?: string }; context: { reason?: string } }[]).filter(
+    (e) => e.user?.username === username && e.context.reason === 'mfa: invalid code',
+  ).length;
 }
 
 async function pairCount(srv: TestServer, username: string, ip: string): Promise<number> {
@@ -77,7 +114,7 @@ function concurrencyCases(nodes: () => TestServer[]) {
     );
   });
 
-  it('one login, 30 wrong passwords and the right one at once: the plan is cancelled after exactly failed_attempts_before_cancel checks', async () => {
+  it('one login, 99 wrong passwords and the right one at once (as in the probe): the plan is cancelled after exactly failed_attempts_before_cancel checks', async () => {
     const [srv] = nodes();
     const user = `racer-${nodes().length}`;
     await createUser(srv!, user, 'the-right-password-2');
@@ -89,7 +126,7 @@ function concurrencyCases(nodes: () => TestServer[]) {
     });
     const slug = await flowOf(srv!, `racer-flow-${nodes().length}`, [s.identification, password, s.login]);
     const c = await identified(nodes(), slug, user, `203.0.113.${nodes().length}`);
-    const bodies = [...Array.from({ length: 30 }, () => 'wrong-guess'), 'the-right-password-2'];
+    const bodies = [...Array.from({ length: 99 }, () => 'wrong-guess'), 'the-right-password-2'];
     const answers = await Promise.all(bodies.map((pw) => c.step({ component: 'ak-stage-password', password: pw })));
     const checked = await failedLogins(srv!, user);
     const loggedIn = answers.filter((a) => a.body.component === 'xak-flow-redirect').length;
@@ -108,16 +145,174 @@ function concurrencyCases(nodes: () => TestServer[]) {
     }
     assert.ok(answers.every((a) => a.status === 200));
   });
+
+  it('a password embedded in identification: 40 guesses from 40 sessions at once, only the limit are checked', async () => {
+    const [srv] = nodes();
+    const n = nodes().length;
+    const user = `embedded-crowd-${n}`;
+    await createUser(srv!, user, 'the-right-password-3');
+    const s = await defaultStages(srv!);
+    const ident = await createStage(srv!, '/stages/identification/', {
+      name: `embedded-crowd-id-${n}`,
+      user_fields: ['username'],
+      password_stage: s.password,
+    });
+    const slug = await flowOf(srv!, `embedded-crowd-${n}`, [ident, s.login]);
+    const ip = `198.51.100.${10 + n}`;
+    const start = async () => {
+      const c = new Client(nodes(), slug, ip);
+      assert.equal((await c.step()).body.component, 'ak-stage-identification');
+      return c;
+    };
+    const clients = await Promise.all(Array.from({ length: 40 }, start));
+    const answers = await Promise.all(
+      clients.map((c) => c.step({ component: 'ak-stage-identification', uid_field: user, password: 'wrong-guess' })),
+    );
+    assert.equal(answers.filter((a) => same(a.body.response_errors, FAILED_ID)).length, 10, 'exactly the limit were checked');
+    assert.equal(answers.filter((a) => same(a.body.response_errors, THROTTLED_ID)).length, 30, 'the rest were refused before any check');
+    assert.equal(await failedLogins(srv!, user), 10);
+    assert.equal(await pairCount(srv!, user, ip), 10);
+    const late = await start();
+    assert.deepEqual(
+      (await late.step({ component: 'ak-stage-identification', uid_field: user, password: 'the-right-password-3' })).body.response_errors,
+      THROTTLED_ID,
+    );
+  });
+
+  it('an app password (the token backend): 40 guesses from 40 sessions at once, only the limit are checked', async () => {
+    const [srv] = nodes();
+    const n = nodes().length;
+    const user = `app-crowd-${n}`;
+    const pk = await createUser(srv!, user, 'the-right-password-4');
+    const token = await call(srv!, 'POST', '/core/tokens/', { identifier: `app-crowd-${n}`, intent: 'app_password', user: pk });
+    assert.equal(token.status, 201, JSON.stringify(token.body));
+    const appPassword = (await call(srv!, 'GET', `/core/tokens/app-crowd-${n}/view_key/`)).body.key as string;
+    const s = await defaultStages(srv!);
+    const tokenOnly = await createStage(srv!, '/stages/password/', {
+      name: `app-crowd-password-${n}`,
+      backends: ['authentik.core.auth.TokenBackend'],
+      failed_attempts_before_cancel: 5,
+    });
+    const slug = await flowOf(srv!, `app-crowd-${n}`, [s.identification, tokenOnly, s.login]);
+    // the app password works (from elsewhere)
+    const ok = await identified(nodes(), slug, user, '192.0.2.200');
+    assert.equal((await ok.step({ component: 'ak-stage-password', password: appPassword })).body.component, 'xak-flow-redirect');
+    const ip = `198.51.100.${20 + n}`;
+    const clients = await Promise.all(Array.from({ length: 40 }, () => identified(nodes(), slug, user, ip)));
+    const answers = await Promise.all(clients.map((c) => c.step({ component: 'ak-stage-password', password: 'wrong-app-password' })));
+    assert.equal(answers.filter((a) => same(a.body.response_errors, INVALID)).length, 10, 'exactly the limit were checked');
+    assert.equal(answers.filter((a) => same(a.body.response_errors, THROTTLED)).length, 30, 'the rest were refused before any check');
+    assert.equal(await failedLogins(srv!, user), 10);
+    assert.equal(await pairCount(srv!, user, ip), 10);
+    const late = await identified(nodes(), slug, user, ip);
+    assert.deepEqual((await late.step({ component: 'ak-stage-password', password: appPassword })).body.response_errors, THROTTLED);
+  });
+
+  for (const cls of ['totp', 'static', 'email', 'sms'] as const) {
+    it(`${cls} codes: 30 wrong codes from 30 login attempts at once, only the limit are checked; the right code is refused after`, async () => {
+      const [srv] = nodes();
+      const n = nodes().length;
+      const user = `${cls}-crowd-${n}`;
+      const id = await createUser(srv!, user, `${user}-password-1`);
+      const db = srv!.app.store.db;
+      const now = new Date().toISOString();
+      const common = { user_id: id, confirmed: 1, created: now, last_updated: now, last_used: null };
+      const throttle = { throttling_failure_timestamp: null, throttling_failure_count: 0 };
+      const sidechannel = { ...common, ...throttle, name: cls, token_hash: null, valid_until: null };
+      const phone = `+1555070${n}${cls === 'sms' ? 1 : 2}`;
+      let rightCode: () => Promise<string> = async () => '';
+      if (cls === 'totp') {
+        const key = newTotpKey();
+        await db
+          .insertInto('totp_devices')
+          .values({ ...common, ...throttle, name: 'phone', key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1 } as never)
+          .execute();
+        rightCode = async () => totpAt(key, currentStep({ t0: 0, step: 30 }), 6);
+      } else if (cls === 'static') {
+        const dev = await db
+          .insertInto('static_devices')
+          .values({ ...common, ...throttle, name: 'codes' } as never)
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await db
+          .insertInto('static_tokens')
+          .values({ device_id: dev.id, token: hashStaticToken(SECRET, 'right-static-1') } as never)
+          .execute();
+        rightCode = async () => 'right-static-1';
+      } else if (cls === 'email') {
+        const stage = await createStage(srv!, '/stages/authenticator/email/', {
+          name: `crowd-mail-${n}`,
+          host: '127.0.0.1',
+          port: providers.smtp.port,
+          from_address: 'login@keystage.test',
+          token_expiry: 'minutes=5',
+        });
+        await db
+          .insertInto('email_devices')
+          .values({ ...sidechannel, stage, email: `${user}@example.com` } as never)
+          .execute();
+        rightCode = async () => providers.smtp.lastCode(`${user}@example.com`)!;
+      } else {
+        const stage = await createStage(srv!, '/stages/authenticator/sms/', {
+          name: `crowd-sms-${n}`,
+          provider: 'twilio',
+          from_number: '+15550000000',
+          account_sid: 'AC1',
+          auth: 't',
+        });
+        await db
+          .insertInto('sms_devices')
+          .values({ ...sidechannel, stage, phone_number: phone } as never)
+          .execute();
+        rightCode = async () => providers.sms.lastCode(phone)!;
+      }
+      const s = await defaultStages(srv!);
+      const validate = await createStage(srv!, '/stages/authenticator/validate/', {
+        name: `${cls}-crowd-validate-${n}`,
+        device_classes: [cls],
+        not_configured_action: 'deny',
+      });
+      const slug = await flowOf(srv!, `${cls}-crowd-${n}`, [s.identification, s.password, validate, s.login]);
+      const ip = `198.51.100.${30 + n * 10 + ['totp', 'static', 'email', 'sms'].indexOf(cls)}`;
+      /** a login attempt that reached the validation stage (one after the other: each right password is a reserved check too) */
+      const atValidation = async () => {
+        const c = await identified(nodes(), slug, user, ip);
+        const ch = await c.step({ component: 'ak-stage-password', password: `${user}-password-1` });
+        assert.equal(ch.body.component, 'ak-stage-authenticator-validate', JSON.stringify(ch.body));
+        return { c, challenge: ch.body.device_challenges[0] as Record<string, unknown> };
+      };
+      const attempts: Awaited<ReturnType<typeof atValidation>>[] = [];
+      for (let i = 0; i < 30; i++) attempts.push(await atValidation());
+      // e-mail and SMS: one of the attempts has a code on its way (the one the right code belongs to)
+      const first = attempts[0]!;
+      if (cls === 'email' || cls === 'sms') {
+        const { last_used: _l, ...selected } = first.challenge;
+        const sent = await first.c.step({ component: 'ak-stage-authenticator-validate', selected_challenge: selected });
+        // (a selection alone is answered "Empty response", as in authentik; the code is on its way)
+        assert.equal(sent.body.response_errors.selected_challenge, undefined, JSON.stringify(sent.body));
+      }
+      const right = await rightCode();
+      assert.match(right, /\S/);
+      const answers = await Promise.all(attempts.map((a) => a.c.step({ component: 'ak-stage-authenticator-validate', code: '000000' })));
+      assert.equal(answers.filter((a) => same(a.body.response_errors, INVALID_CODE)).length, 10, 'exactly the limit were checked');
+      assert.equal(
+        answers.filter((a) => same(a.body.response_errors, THROTTLED_CODE)).length,
+        20,
+        'the rest were refused before any check',
+      );
+      assert.equal(await failedMfa(srv!, user), 10, 'ten failed checks in the audit log');
+      assert.equal(await pairCount(srv!, user, ip), 10, 'refused reservations were taken back');
+      const late = await first.c.step({ component: 'ak-stage-authenticator-validate', code: right });
+      assert.deepEqual(late.body.response_errors, THROTTLED_CODE, 'the right code is refused too now, from this address');
+    });
+  }
 }
 
 for (const dialect of dialects()) {
   describe(`security: concurrent guesses (${dialect})`, () => {
     let srv: TestServer;
     before(async () => {
-      srv = await startServer(dialect, {
-        trustedProxies: '127.0.0.1',
-        lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 },
-      });
+      srv = await startServer(dialect, config());
     });
     after(async () => srv.close());
     concurrencyCases(() => [srv]);
@@ -128,7 +323,7 @@ describePostgres('security: concurrent guesses across two nodes (postgres)', 'tw
   let a: TestServer;
   let b: TestServer;
   before(async () => {
-    const cfg = { trustedProxies: '127.0.0.1', lockout: { accountIpLimit: 10, accountLimit: 1000, ipLimit: 1000, slowAfter: 100 } };
+    const cfg = config();
     a = await startServer('postgres', cfg);
     b = await startServer('postgres', { ...cfg, databaseUrl: a.config.databaseUrl });
   });

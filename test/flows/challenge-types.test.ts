@@ -36,6 +36,7 @@ const EXPECTED = [
   'ak-stage-authenticator-duo',
   'ak-stage-user-login',
   'ak-stage-dummy',
+  'ak-stage-consent',
   'ak-stage-access-denied',
   'ak-stage-flow-error',
   'xak-flow-redirect',
@@ -138,6 +139,7 @@ for (const dialect of dialects()) {
       const broken = await createStage(srv, '/stages/dummy/', { name: 'ct-dummy-broken', throw_error: true });
       const denyStage = await createStage(srv, '/stages/deny/', { name: 'ct-deny', deny_message: 'Not today.' });
       const logout = await createStage(srv, '/stages/user_logout/', { name: 'ct-logout' });
+      const consent = await createStage(srv, '/stages/consent/', { name: 'ct-consent', mode: 'always_require' });
       setup.totp = await createStage(srv, '/stages/authenticator/totp/', { name: 'ct-totp', digits: 6 });
       setup.static = await createStage(srv, '/stages/authenticator/static/', { name: 'ct-static', token_count: 2, token_length: 8 });
       setup.webauthn = await createStage(srv, '/stages/authenticator/webauthn/', { name: 'ct-webauthn' });
@@ -183,6 +185,7 @@ for (const dialect of dialects()) {
       slugs.deny = await flowOf(srv, 'ct-deny', [dummy, denyStage]);
       slugs.broken = await flowOf(srv, 'ct-broken', [broken]);
       slugs.logout = await flowOf(srv, 'ct-logout', [logout], { designation: 'invalidation' });
+      slugs.consent = await flowOf(srv, 'ct-consent', [consent], { designation: 'authorization' });
     });
     after(async () => {
       await srv.close();
@@ -357,6 +360,15 @@ for (const dialect of dialects()) {
       assert.equal(err.component, 'ak-stage-flow-error');
       const out = await new Checked(srv).get(slugs.logout);
       assert.equal(out.component, 'xak-flow-redirect');
+    });
+
+    it('consent: the challenge, and a response with its token', async () => {
+      const b = new Checked(srv);
+      const c = await b.get(slugs.consent);
+      assert.equal(c.component, 'ak-stage-consent');
+      assert.deepEqual([c.permissions, c.additional_permissions], [[], []]);
+      const done = await b.solve(slugs.consent, { component: 'ak-stage-consent', token: c.token });
+      assert.equal(done.component, 'xak-flow-redirect');
     });
 
     it('saw every component; the keys Keystage sends beyond authentik’s definitions', () => {

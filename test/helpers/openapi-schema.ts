@@ -49,6 +49,10 @@ export function authentikSchema(): OpenApiDoc {
 function ajvOver(doc: OpenApiDoc, id: string): Ajv {
   const a = new Ajv({ strict: false, allErrors: true, validateFormats: true });
   addFormats(a);
+  // DRF renders a blank URLField (authentik's meta_launch_url, logout_uri) as "", under a schema that says `format: uri`
+  const uri = a.formats.uri;
+  if (typeof uri === 'function') a.addFormat('uri', (s: string) => s === '' || uri(s));
+  else if (uri instanceof RegExp) a.addFormat('uri', (s: string) => s === '' || uri.test(s));
   a.addSchema({ $id: id, components: { schemas: toJsonSchema(doc.components.schemas) } });
   return a;
 }

@@ -52,6 +52,8 @@ async function startNodeOn(env: Record<string, string>, p: number, opts: { outpu
       KEYSTAGE_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
       KEYSTAGE_LOG_LEVEL: 'warn',
       KEYSTAGE_METRICS_PORT: '0',
+      // the first start's self-signed certificate: 2048-bit RSA, a second sooner than 4096 (test/helpers/server.ts)
+      KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048',
       ...env,
     },
     stdio: ['ignore', opts.output ? 'pipe' : 'ignore', opts.output ? 'pipe' : 'ignore'],

@@ -405,3 +405,92 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+for (const dialect of dialects()) {
+  describe(`executor: e-mail and SMS send limit per client IP (${dialect})`, () => {
+    let srv: TestServer;
+    let smtp: SmtpSink;
+    let emailStage: string;
+    let flow: string;
+    const LIMIT = { device: 100, attempt: 100, ip: 3, account: 100, windowMs: 3_600_000 };
+    const SEND_LIMIT = [{ string: 'Too many codes were sent. Please wait a while before requesting another one.', code: 'invalid' }];
+    before(async () => {
+      smtp = await new SmtpSink().start();
+      srv = await startServer(dialect, { mfaSend: LIMIT, trustedProxies: '127.0.0.1' });
+      const s = await defaultStages(srv);
+      emailStage = await createStage(srv, '/stages/authenticator/email/', {
+        name: 'ip-limit-mail',
+        host: '127.0.0.1',
+        port: smtp.port,
+        from_address: 'login@keystage.test',
+        token_expiry: 'minutes=5',
+      });
+      const v = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'ip-limit-validate',
+        device_classes: ['email'],
+        not_configured_action: 'deny',
+      });
+      flow = await flowOf(srv, 'mfa-ip-limit', [s.identification, s.password, v, s.login]);
+    });
+    after(async () => {
+      await srv.close();
+      await smtp.close();
+    });
+
+    /** a user with a confirmed e-mail device, at the validation stage from `ip`; returns the browser and the e-mail challenge */
+    async function atMfa(name: string, ip: string) {
+      const id = await createUser(srv, name, `${name}-password-1`);
+      const now = new Date().toISOString();
+      await srv.app.store.db
+        .insertInto('email_devices')
+        .values({
+          user_id: id,
+          confirmed: 1,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          throttling_failure_timestamp: null,
+          throttling_failure_count: 0,
+          token_hash: null,
+          valid_until: null,
+          stage: emailStage,
+          name: 'Email',
+          email: `${name}@example.com`,
+        } as never)
+        .execute();
+      const b = new BrowserSession(srv, { 'x-forwarded-for': ip });
+      await b.get(flow);
+      await b.solve(flow, { component: 'ak-stage-identification', uid_field: name });
+      const ch = await b.solve(flow, { component: 'ak-stage-password', password: `${name}-password-1` });
+      assert.equal(ch.component, 'ak-stage-authenticator-validate');
+      const { last_used: _lu, ...email } = ch.device_challenges[0];
+      return { b, email, to: `${name}@example.com` };
+    }
+
+    it('codes requested from one IP stop at the IP limit, across identifiers and at once; another IP is not affected', async () => {
+      const ip = '198.51.100.77';
+      const logins = await Promise.all(Array.from({ length: 8 }, (_, i) => atMfa(`ipl-${i}`, ip)));
+      const answers = await Promise.all(
+        logins.map(({ b, email }) => b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: email })),
+      );
+      const sent = logins.filter(({ to }) => smtp.mails.some((m) => m.to.includes(to))).length;
+      assert.equal(sent, LIMIT.ip, 'exactly the limit were sent');
+      assert.equal(
+        answers.filter((a) => JSON.stringify(a.response_errors) === JSON.stringify({ selected_challenge: SEND_LIMIT })).length,
+        5,
+      );
+      const row = await srv.app.store.db
+        .selectFrom('mfa_sends')
+        .select('count')
+        .where('scope', '=', 'ip')
+        .where('key', '=', ip)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(row.count), LIMIT.ip, 'refused sends reserved nothing');
+      // someone else from another address gets a code
+      const elsewhere = await atMfa('ipl-other', '198.51.100.78');
+      const r = await elsewhere.b.solve(flow, { component: 'ak-stage-authenticator-validate', selected_challenge: elsewhere.email });
+      assert.equal(r.response_errors.selected_challenge, undefined);
+      assert.ok(smtp.lastCode(elsewhere.to), 'a code was sent');
+    });
+  });
+}

@@ -15,7 +15,8 @@ import { freePort } from '../helpers/process.js';
 function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, KEYSTAGE_HOST: '127.0.0.1', KEYSTAGE_LOG_LEVEL: 'silent', ...env },
+      // (2048-bit RSA for the first start's self-signed certificate, as the other tests)
+      env: { ...process.env, KEYSTAGE_HOST: '127.0.0.1', KEYSTAGE_LOG_LEVEL: 'silent', KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

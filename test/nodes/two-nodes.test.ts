@@ -33,6 +33,8 @@ async function startNode(databaseUrl: string): Promise<{ url: string; child: Chi
       KEYSTAGE_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
       KEYSTAGE_LOG_LEVEL: 'warn',
       KEYSTAGE_METRICS_PORT: '0',
+      // the first start's self-signed certificate: 2048-bit RSA, a second sooner than 4096 (test/helpers/server.ts)
+      KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -83,6 +83,39 @@ for (const dialect of dialects()) {
       assert.equal(await test(VALIDATE_POLICY, { flow_plan: { context: { auth_method: 'auth_webauthn_pwl' } } }), false);
     });
 
+    it('the default expressions run without looking the pending user up, yet their events and group bindings see them', async () => {
+      // execution logging on the password-stage policy: its event names the pending user, as for any other policy
+      const policy = await policyNamed(srv, PASSWORD_POLICY);
+      await call(srv, 'PATCH', `/policies/expression/${policy.pk}/`, { execution_logging: true });
+      const fsb = await bindingOf(srv, FLOW, stages.password);
+      const group = (await call(srv, 'POST', '/core/groups/', { name: 'password-people' })).body;
+      const una = (await call(srv, 'GET', '/core/users/?username=una')).body.results[0];
+      // mode all: the expression and "is in password-people" must both pass for the password stage to run
+      await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { policy_engine_mode: 'all' });
+      const groupBinding = (await call(srv, 'POST', '/policies/bindings/', { target: fsb, group: group.pk, order: 20 })).body;
+      try {
+        const before = (await call(srv, 'GET', '/events/events/?action=policy_execution')).body.pagination.count;
+        const outsider = new BrowserSession(srv);
+        await outsider.get(FLOW);
+        const skipped = await outsider.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'una' });
+        assert.notEqual(skipped.component, 'ak-stage-password', 'not in the group: the password stage is skipped');
+        const events = (await call(srv, 'GET', '/events/events/?action=policy_execution&ordering=-created')).body;
+        assert.ok(events.pagination.count > before, 'the evaluation was logged');
+        assert.equal(events.results[0].user.username, 'una', 'the event names the pending user');
+
+        await call(srv, 'POST', `/core/groups/${group.pk}/add_user/`, { pk: una.pk });
+        const member = new BrowserSession(srv);
+        await member.get(FLOW);
+        const pw = await member.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'una' });
+        assert.equal(pw.component, 'ak-stage-password', 'in the group (looked up for the group binding): the stage runs');
+      } finally {
+        await call(srv, 'DELETE', `/policies/bindings/${groupBinding.pk}/`);
+        await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { policy_engine_mode: 'any' });
+        await call(srv, 'PATCH', `/policies/expression/${policy.pk}/`, { execution_logging: false });
+        await call(srv, 'DELETE', `/core/groups/${group.pk}/`);
+      }
+    });
+
     it('an install whose default flow predates policies gets them bound once, at the next start', async () => {
       // take the install back to before: no policies, migration not applied
       for (const name of [PASSWORD_POLICY, VALIDATE_POLICY])

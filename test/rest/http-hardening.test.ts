@@ -250,3 +250,20 @@ describe('request deadlines (KEYSTAGE_REQUEST_TIMEOUT_MS, KEYSTAGE_HEADERS_TIMEO
     assert.equal(r.status, 201);
   });
 });
+
+describe('HSTS without a trusted proxy', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer('sqlite');
+  });
+  after(async () => srv.close());
+
+  it('X-Forwarded-Proto: https from a client that is not a trusted proxy sets no HSTS', async () => {
+    const page = await fetch(`${srv.url}/if/flow/${FLOW}/`, { headers: { 'x-forwarded-proto': 'https' } });
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('strict-transport-security'), null);
+    const api = await call(srv, 'GET', '/core/users/me/', undefined, { 'x-forwarded-proto': 'https' });
+    assert.equal(api.status, 200);
+    assert.equal(api.headers.get('strict-transport-security'), null);
+  });
+});

@@ -99,3 +99,28 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+for (const dialect of dialects()) {
+  describe(`anonymous sessions: the server's own sweep (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      // anonymous flow state lives 1.5 s here; the sweep runs every 200 ms (a minute in production)
+      srv = await startServer(dialect, { sessionAnonymousMs: 1500 }, { sessionSweepMs: 200 });
+    });
+    after(async () => srv.close());
+
+    it('an abandoned login is deleted soon after its short lifetime ends, with no request and no call from the test', async () => {
+      const c = new FlowClient(srv);
+      await c.get();
+      assert.equal((await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' })).body.component, 'ak-stage-password');
+      const key = c.cookies.get('authentik_session')!;
+      const stored = () => srv.app.store.db.selectFrom('sessions').select('session_key').where('session_key', '=', key).executeTakeFirst();
+      assert.ok(await stored(), 'progress was stored');
+      const started = Date.now();
+      while ((await stored()) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 100));
+      const gone = Date.now() - started;
+      assert.equal(await stored(), undefined, 'the expired row was deleted');
+      assert.ok(gone >= 1000, `not before its lifetime ended (${gone} ms)`);
+    });
+  });
+}

@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ADMIN_TOKEN, call, dialects, freshDatabase, startServer, type TestServer } from '../helpers/server.js';
+import { sql } from 'kysely';
 import { BOOTSTRAP_TOKEN_MANAGED } from '../../src/instance/bootstrap.js';
 
 const ROTATED = 'rotated-bootstrap-token-' + 'r'.repeat(40);
@@ -33,6 +34,15 @@ for (const dialect of dialects()) {
       try {
         const alice = await userWithKey(srv, 'alice');
         const asAlice = as(srv, alice.key);
+        // read-only for superusers too (authentik's ManagedSerializer)
+        const byAdmin = await call(srv, 'POST', '/core/tokens/', {
+          identifier: 'admin-managed',
+          intent: 'api',
+          managed: BOOTSTRAP_TOKEN_MANAGED,
+        });
+        assert.equal(byAdmin.status, 201, JSON.stringify(byAdmin.body));
+        assert.equal(byAdmin.body.managed, null);
+        assert.equal((await call(srv, 'PATCH', '/core/tokens/admin-managed/', { managed: BOOTSTRAP_TOKEN_MANAGED })).body.managed, null);
         // the operator deletes the bootstrap token (the next start brings it back)
         assert.equal((await call(srv, 'DELETE', '/core/tokens/authentik-bootstrap-token/')).status, 204);
         const byName = await asAlice('POST', '/core/tokens/', { identifier: 'authentik-bootstrap-token', intent: 'api' });
@@ -135,6 +145,46 @@ for (const dialect of dialects()) {
         const bobKey = (await as(srv, ROTATED)('GET', '/core/tokens/bob-api/view_key/')).body.key as string;
         assert.notEqual(bobKey, ROTATED);
         assert.equal(bobKey.length, 60);
+      } finally {
+        await srv.close();
+        await db.drop();
+      }
+    });
+    it('a bootstrap token that cannot be written is logged as an error, not swallowed; the server still starts', async () => {
+      const db = await freshDatabase(dialect);
+      const start = (overrides = {}, lines?: string[]) =>
+        startServer(dialect, { ...db.overrides, ...overrides }, lines ? { logStream: { write: (l: string) => void lines.push(l) } } : {});
+      let srv = await start();
+      try {
+        // the database refuses any new token key (a read-only replica, a permissions mistake, …)
+        const refuse =
+          dialect === 'sqlite'
+            ? [
+                "CREATE TRIGGER no_token_keys BEFORE UPDATE OF key_hash ON tokens BEGIN SELECT RAISE(ABORT, 'token keys are frozen'); END",
+                "CREATE TRIGGER no_new_tokens BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'token keys are frozen'); END",
+              ]
+            : [
+                "CREATE FUNCTION no_token_keys() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'token keys are frozen'; END $$ LANGUAGE plpgsql",
+                'CREATE TRIGGER no_token_keys BEFORE UPDATE OF key_hash ON tokens FOR EACH ROW EXECUTE FUNCTION no_token_keys()',
+                'CREATE TRIGGER no_new_tokens BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION no_token_keys()',
+              ];
+        for (const statement of refuse) await sql.raw(statement).execute(srv.app.store.db);
+        await srv.close();
+        // the operator rotates the bootstrap key: writing it fails
+        const lines: string[] = [];
+        srv = await start({ bootstrapToken: ROTATED, logLevel: 'warn' }, lines);
+        const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } });
+        const failure = logged.find((l) => l.msg === 'bootstrap: could not write the bootstrap token');
+        assert.ok(failure, lines.join(''));
+        assert.equal(failure.level, 50, 'logged as an error');
+        assert.match(failure.err?.message ?? '', /token keys are frozen/);
+        assert.equal((await as(srv, ROTATED)('GET', '/core/users/me/')).status, 403, 'the new key was not written');
+        assert.equal((await as(srv, ADMIN_TOKEN)('GET', '/core/users/me/')).body.user.username, 'akadmin', 'the old one stays');
+        // a start whose bootstrap write succeeds logs nothing of the kind
+        await srv.close();
+        const clean: string[] = [];
+        srv = await start({ logLevel: 'warn' }, clean);
+        assert.ok(!clean.some((l) => l.includes('bootstrap')), clean.join(''));
       } finally {
         await srv.close();
         await db.drop();

@@ -40,8 +40,32 @@ export interface FlowContext {
   redirect?: string;
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
+  /**
+   * the application a provider's authorization flow is about (authentik's plan context `application`), set by the
+   * provider when it starts the flow; the consent stage keeps consent per application
+   */
+  application?: PlanApplication;
+  /** what the consent stage asks, under authentik's plan-context keys (a provider sets them when it starts the flow) */
+  consent_title?: string;
+  consent_header?: string;
+  consent_permissions?: ConsentPermission[];
+  consent_additional_permissions?: ConsentPermission[];
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
+}
+
+/** an application as the plan carries it */
+export interface PlanApplication {
+  /** its pbm_uuid (authentik's Application pk) */
+  pk: string;
+  slug: string;
+  name: string;
+}
+
+/** one permission the consent stage shows (authentik's PermissionSerializer: the id is e.g. a scope name) */
+export interface ConsentPermission {
+  id: string;
+  name: string;
 }
 
 export function isPlaceholder(u: PendingUser | undefined): boolean {

@@ -10,7 +10,7 @@ import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { PolicyEngine, PolicyVerdict } from '../../policies/engine/engine.js';
 import type { FlowContext } from './context.js';
 import type { Plan, PlanBinding } from './plan.js';
-import { flowObject, policyContext, policyUserOf, requestOf } from './policy-request.js';
+import { flowObject, lazyRequest, policyUserOf } from './policy-request.js';
 
 export type PlanResult = { type: 'plan'; plan: Plan } | { type: 'not_applicable'; messages: string[] } | { type: 'empty' };
 
@@ -106,11 +106,10 @@ export async function planFlow(
   let user: UsersTable | undefined | null = null;
   const userOf = async () => (user === null ? (user = await policyUserOf(svc.db, context, who.user)) : user);
   if (await svc.policies.hasBindings(flow.pbm_uuid)) {
-    const u = await userOf();
     const verdict = await svc.policies.check({
       target: flow.pbm_uuid,
       mode: modeOf(flow.policy_engine_mode),
-      request: requestOf(u, policyContext(context, u), flowObject(flow), opts.req, opts.debug),
+      ...lazyRequest(context, userOf, undefined, flowObject(flow), opts.req, opts.debug),
     });
     if (trace) trace.flow = verdict;
     if (!verdict.passing) return { type: 'not_applicable', messages: verdict.messages };
@@ -123,11 +122,10 @@ export async function planFlow(
     const onRun = r.re_evaluate_policies === true || r.re_evaluate_policies === 1;
     let verdict: PolicyVerdict | undefined;
     if (onPlan && (await svc.policies.hasBindings(r.pbm_uuid))) {
-      const u = await userOf();
       verdict = await svc.policies.check({
         target: r.pbm_uuid,
         mode: modeOf(r.policy_engine_mode),
-        request: requestOf(u, policyContext(context, u, { flow, bindings }), bindingObject(r), opts.req, opts.debug),
+        ...lazyRequest(context, userOf, { flow, bindings }, bindingObject(r), opts.req, opts.debug),
       });
     }
     trace?.bindings.push({
@@ -171,11 +169,10 @@ export async function stillApplies(
 ): Promise<boolean> {
   const row = (await flowBindings(svc.db, flow.flow_uuid)).find((r) => r.fsb_uuid === fsbUuid);
   if (!row || !(await svc.policies.hasBindings(row.pbm_uuid))) return true;
-  const u = await person();
   const verdict = await svc.policies.check({
     target: row.pbm_uuid,
     mode: modeOf(row.policy_engine_mode),
-    request: requestOf(u, policyContext(plan.context, u, { flow, bindings: plan.bindings }), bindingObject(row), req),
+    ...lazyRequest(plan.context, person, { flow, bindings: plan.bindings }, bindingObject(row), req),
   });
   return verdict.passing;
 }

@@ -25,6 +25,8 @@ export function policyContext(
   ctx: FlowContext,
   pending: UsersTable | undefined,
   planned?: { flow: FlowsTable; bindings: readonly { stage_uuid: string }[] },
+  /** the pending user as the plan knows them, not looked up (see `lazyRequest`) */
+  light = false,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (ctx.pendingUser) {
@@ -32,7 +34,8 @@ export function policyContext(
     out.pending_user = pending
       ? policyUser(pending, proven)
       : {
-          pk: null,
+          pk: light && !isPlaceholder(ctx.pendingUser) ? ctx.pendingUser.id : null,
+          ...(light ? proven : {}),
           username: ctx.pendingUser.username,
           email: ctx.pendingUser.email,
           name: ctx.pendingUser.name,
@@ -45,6 +48,9 @@ export function policyContext(
   if (ctx.userBackend !== undefined) out.user_backend = ctx.userBackend;
   if (ctx.redirect !== undefined) out.redirect = ctx.redirect;
   if (ctx.captcha !== undefined) out.captcha = ctx.captcha;
+  if (ctx.application !== undefined) out.application = ctx.application;
+  for (const k of ['consent_title', 'consent_header', 'consent_permissions', 'consent_additional_permissions'] as const)
+    if (ctx[k] !== undefined) out[k] = ctx[k];
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,
@@ -52,6 +58,28 @@ export function policyContext(
       context: { ...out },
     };
   return out;
+}
+
+/**
+ * A policy check's request as the plan knows it — the pending user from the plan, nobody looked up — and the complete
+ * one (the pending user's stored row, else the logged-in user), which the policy engine fetches only when a binding
+ * needs it (PolicyCheck.full): authentik's default flow's expressions read the plan's context alone.
+ */
+export function lazyRequest(
+  ctx: FlowContext,
+  person: () => Promise<UsersTable | undefined>,
+  planned: { flow: FlowsTable; bindings: readonly { stage_uuid: string }[] } | undefined,
+  obj: PolicyRequest['obj'],
+  req: FastifyRequest | undefined,
+  debug = false,
+): { request: PolicyRequest; full: () => Promise<PolicyRequest> } {
+  return {
+    request: requestOf(undefined, policyContext(ctx, undefined, planned, true), obj, req, debug),
+    full: async () => {
+      const u = await person();
+      return requestOf(u, policyContext(ctx, u, planned), obj, req, debug);
+    },
+  };
 }
 
 export function flowObject(flow: FlowsTable): NonNullable<PolicyRequest['obj']> {

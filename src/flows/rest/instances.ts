@@ -1,5 +1,7 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import { targetUsedBy } from '../../policies/base.js';
+import { flowProvidersUsedBy } from '../../providers/base.js';
+import { providerTypeByKind } from '../../providers/registry.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
 import type { FastifyRequest } from 'fastify';
 import { startFlow } from '../engine/start.js';
@@ -87,6 +89,7 @@ async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
       for (const r of rows) out.push({ app: def.app, model_name: def.kind, pk: r.stage_uuid, name: `Stage ${r.name}`, action: 'set_null' });
     }
   }
+  out.push(...(await flowProvidersUsedBy(db, row.flow_uuid, providerTypeByKind)));
   out.push(...(await targetUsedBy(db, row.pbm_uuid, `Flow ${row.name} (${row.slug})`)));
   const seen = new Set<string>();
   for (const b of bindings) {

@@ -15,4 +15,5 @@ export const dummyPolicy: PolicyDef = {
     if (seconds > 0) await sleep(Math.min(seconds * 1000, timeoutMs + 50), undefined, { ref: false });
     return { passing: config.result, messages: ['dummy'] };
   },
+  contextOnly: () => true,
 };

@@ -17,6 +17,12 @@ export interface PolicyCheck {
   target: string;
   mode: 'any' | 'all';
   request: PolicyRequest;
+  /**
+   * When `request` was built without looking anyone up (no `user`, the pending user as the plan knows it): the
+   * complete request, fetched at most once and only if a binding needs it — a group or user binding, a policy type
+   * that is not `contextOnly`, execution logging, or an event about a failure.
+   */
+  full?: () => Promise<PolicyRequest>;
 }
 
 export interface BindingOutcome {
@@ -143,7 +149,8 @@ export class PolicyEngine {
     const bindings = (await bindingsByTarget(this.svc().db)).get(c.target) ?? [];
     if (!bindings.length) return { passing: true, messages: [], bindings: [] };
     // authentik runs them side by side; results are combined in binding order
-    const outcomes = await Promise.all(bindings.map((b) => this.evaluateBinding(b, c.request)));
+    const full = c.full ? once(c.full) : async () => c.request;
+    const outcomes = await Promise.all(bindings.map((b) => this.evaluateBinding(b, c.request, full)));
     const passing = c.mode === 'all' ? outcomes.every((o) => o.passing) : outcomes.some((o) => o.passing);
     return { passing, messages: outcomes.flatMap((o) => o.messages), bindings: outcomes };
   }
@@ -151,40 +158,53 @@ export class PolicyEngine {
   /** runs one policy on its own (the `test` action and `ak_call_policy`); errors are returned, not thrown */
   async runPolicy(policy: { uuid: string; name: string; kind: string }, request: PolicyRequest, timeoutMs = MAX_TIMEOUT_MS) {
     try {
-      const r = await this.callPolicy(policy, request, timeoutMs, timeoutMs / 1000);
-      return { ...r, error: undefined };
+      const { passing, messages, log } = await this.callPolicy(policy, request, timeoutMs, timeoutMs / 1000);
+      return { passing, messages, log, error: undefined };
     } catch (e) {
       return { passing: false, messages: [], log: [], error: (e as Error).message || String(e) };
     }
   }
 
-  private async callPolicy(policy: { uuid: string; name: string; kind: string }, request: PolicyRequest, ms: number, seconds: number) {
+  /**
+   * Runs a policy with `request`, or with `full()` when the policy needs more than the plan's context (`full`
+   * absent: `request` is complete). Returns the request it used, for the events.
+   */
+  private async callPolicy(
+    policy: { uuid: string; name: string; kind: string },
+    request: PolicyRequest,
+    ms: number,
+    seconds: number,
+    full?: () => Promise<PolicyRequest>,
+  ) {
     const def = this.typeOf(policy.kind);
     if (!def) throw new Error(`Policy type ${policy.kind} is not supported`);
     const svc = this.svc();
-    const config = await loadPolicyConfig(svc.db, def, policy.uuid);
+    const config = await loadPolicyConfig<{ execution_logging?: boolean }>(svc.db, def, policy.uuid);
     if (!config) throw new Error('Policy does not exist');
-    const result: PolicyResult = await withTimeout(def.evaluate({ svc, policy, config, request, timeoutMs: ms }), ms, seconds);
-    return { passing: result.passing === true, messages: [...(result.messages ?? [])].map(String), log: result.log ?? [] };
+    // an execution event names the user, so logging needs the full request too
+    const used = full && !(def.contextOnly?.(config) && !config.execution_logging) ? await full() : request;
+    const result: PolicyResult = await withTimeout(def.evaluate({ svc, policy, config, request: used, timeoutMs: ms }), ms, seconds);
+    return { passing: result.passing === true, messages: [...(result.messages ?? [])].map(String), log: result.log ?? [], used };
   }
 
-  private async evaluateBinding(b: KeptBinding, request: PolicyRequest): Promise<BindingOutcome> {
+  private async evaluateBinding(b: KeptBinding, light: PolicyRequest, full: () => Promise<PolicyRequest>): Promise<BindingOutcome> {
     const base = { binding: b.uuid, order: b.order, negate: b.negate };
     if (b.policy) {
       const bound = { type: 'policy' as const, pk: b.policy, name: b.policyName ?? '', kind: b.policyKind ?? '' };
       const ms = b.timeout > 0 ? Math.min(b.timeout * 1000, MAX_TIMEOUT_MS) : MAX_TIMEOUT_MS;
       try {
-        const r = await this.callPolicy({ uuid: b.policy, name: bound.name, kind: bound.kind }, request, ms, ms / 1000);
+        const r = await this.callPolicy({ uuid: b.policy, name: bound.name, kind: bound.kind }, light, ms, ms / 1000, full);
         const passing = b.negate ? !r.passing : r.passing;
-        if (!request.debug) await this.logExecution(b, bound, request, passing, r.messages);
+        if (!light.debug) await this.logExecution(b, bound, r.used, passing, r.messages);
         return { ...base, bound, passing, messages: r.messages, log: r.log };
       } catch (e) {
         const error = (e as Error)?.message || String(e);
-        if (!request.debug) await this.logException(b, bound, request, error);
+        if (!light.debug) await this.logException(b, bound, await full().catch(() => light), error);
         // fail closed: the binding's failure_result, not negated (as authentik); the error stays in the event log
         return { ...base, bound, passing: b.failure_result, messages: [], error, log: [] };
       }
     }
+    const request = await full();
     if (b.group) {
       const member = request.user ? await isMember(this.svc().db, request.user.id, b.group) : false;
       return {
@@ -264,4 +284,10 @@ function sanitise(context: Record<string, unknown>): Record<string, unknown> {
     else out[k] = v;
   }
   return out;
+}
+
+/** a thunk that runs once; its promise is shared (a rejection too) */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
 }

@@ -4,7 +4,7 @@
  * verdict; the messages are what `ak_message` collected; an exception, a timeout or the runtime being unavailable
  * makes the policy fail to run (the binding's failure_result applies).
  */
-import { checkSyntax, evaluate, type JsonObject } from '../../expressions/index.js';
+import { checkSyntax, evaluate } from '../../expressions/index.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { LogEvent, PolicyCall, PolicyConfig, PolicyDef, PolicyResult } from '../types.js';
 import { expressionSchema } from './schema.js';
@@ -72,4 +72,6 @@ export const expressionPolicy: PolicyDef = {
     if (native) return native(call.request);
     return run(call, call.config.expression, call.policy.name);
   },
+  // authentik's default expressions read only the plan's context (native.ts); Python may read anything
+  contextOnly: (config: Config) => nativeOf(config.expression) !== undefined,
 };

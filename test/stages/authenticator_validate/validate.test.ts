@@ -590,3 +590,41 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+for (const dialect of dialects()) {
+  describe(`executor: WebAuthn relying party without KEYSTAGE_EXTERNAL_URL nor a trusted proxy (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect, { secretKey: SECRET });
+    });
+    after(async () => srv.close());
+
+    it('X-Forwarded-Host from an untrusted client is ignored: the challenge names the host the request was sent to', async () => {
+      const id = await createUser(srv, 'untrusted', 'untrusted-password-1');
+      const now = new Date().toISOString();
+      await srv.app.store.db
+        .insertInto('webauthn_devices')
+        .values({
+          user_id: id,
+          name: 'key',
+          confirmed: 1,
+          created: now,
+          last_updated: now,
+          last_used: null,
+          credential_id: VECTOR.credentialId,
+          public_key: VECTOR.publicKey,
+          sign_count: 0,
+          rp_id: 'localhost',
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          transports: '[]',
+        } as never)
+        .execute();
+      const b = new BrowserSession(srv, { 'x-forwarded-host': 'evil.test', 'x-forwarded-proto': 'https' });
+      await b.get(FLOW);
+      await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'untrusted' });
+      const ch = await b.solve(FLOW, { component: 'ak-stage-password', password: 'untrusted-password-1' });
+      assert.equal(ch.component, 'ak-stage-authenticator-validate');
+      assert.equal(ch.device_challenges[0].challenge.rpId, '127.0.0.1');
+    });
+  });
+}

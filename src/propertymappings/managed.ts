@@ -1,0 +1,149 @@
+/**
+ * authentik's six managed scope mappings (blueprints/system/providers-oauth2.yaml): created at the first start with
+ * authentik's managed ids, names and expression texts, so authentik's documentation applies to Keystage. Their texts
+ * run natively (native.ts) as long as an admin leaves them as they are.
+ */
+import type {} from './table.js';
+import { randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+
+export interface ManagedScopeMapping {
+  managed: string;
+  name: string;
+  scope_name: string;
+  description: string;
+  expression: string;
+}
+
+export const SCOPE_OPENID = `# This scope is required by the OpenID-spec, and must as such exist in authentik.
+# The scope by itself does not grant any information
+return {}
+`;
+
+export const SCOPE_EMAIL = `return {
+    "email": request.user.email,
+    "email_verified": False
+}
+`;
+
+export const SCOPE_PROFILE = `return {
+    # Because authentik only saves the user's full name, and has no concept of first and last names,
+    # the full name is used as given name.
+    # You can override this behaviour in custom mappings, i.e. \`request.user.name.split(" ")\`
+    "name": request.user.name,
+    "given_name": request.user.name,
+    "preferred_username": request.user.username,
+    "nickname": request.user.username,
+    "groups": [group.name for group in request.user.ak_groups.all()],
+}
+`;
+
+export const SCOPE_ENTITLEMENTS = `entitlements = [entitlement.name for entitlement in request.user.app_entitlements(provider.application)]
+return {
+    "entitlements": entitlements,
+    "roles": entitlements,
+}
+`;
+
+export const SCOPE_OFFLINE_ACCESS = `# This scope grants the application a refresh token that can be used to refresh user data
+# and let the application access authentik without the users interaction
+return {}
+`;
+
+export const SCOPE_AUTHENTIK_API = `# This scope grants the application the ability to access the authentik API
+# on behalf of the authorizing user
+return {}
+`;
+
+export const MANAGED_SCOPE_MAPPINGS: ManagedScopeMapping[] = [
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-openid',
+    name: "authentik default OAuth Mapping: OpenID 'openid'",
+    scope_name: 'openid',
+    description: '',
+    expression: SCOPE_OPENID,
+  },
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-email',
+    name: "authentik default OAuth Mapping: OpenID 'email'",
+    scope_name: 'email',
+    description: 'Email address',
+    expression: SCOPE_EMAIL,
+  },
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-profile',
+    name: "authentik default OAuth Mapping: OpenID 'profile'",
+    scope_name: 'profile',
+    description: 'General Profile Information',
+    expression: SCOPE_PROFILE,
+  },
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-entitlements',
+    name: 'authentik default OAuth Mapping: Application Entitlements',
+    scope_name: 'entitlements',
+    description: 'Application entitlements',
+    expression: SCOPE_ENTITLEMENTS,
+  },
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-offline_access',
+    name: "authentik default OAuth Mapping: OpenID 'offline_access'",
+    scope_name: 'offline_access',
+    description: 'Access to request new tokens without interaction',
+    expression: SCOPE_OFFLINE_ACCESS,
+  },
+  {
+    managed: 'goauthentik.io/providers/oauth2/scope-authentik_api',
+    name: 'authentik default OAuth Mapping: authentik API access',
+    scope_name: 'goauthentik.io/api',
+    description: 'authentik API Access on behalf of your user',
+    expression: SCOPE_AUTHENTIK_API,
+  },
+];
+
+/**
+ * Creates the managed scope mappings that are missing (by managed id), as authentik's system blueprint does at start.
+ * A mapping an admin changed keeps the change; one deleted comes back at the next start (authentik's blueprints do
+ * the same). Safe when several nodes start at once.
+ */
+export async function ensureManagedScopeMappings(db: DB): Promise<void> {
+  const have = new Set(
+    (
+      await db
+        .selectFrom('property_mappings')
+        .select('managed')
+        .where(
+          'managed',
+          'in',
+          MANAGED_SCOPE_MAPPINGS.map((m) => m.managed),
+        )
+        .execute()
+    ).map((r) => r.managed),
+  );
+  for (const m of MANAGED_SCOPE_MAPPINGS) {
+    if (have.has(m.managed)) continue;
+    try {
+      await db.transaction().execute(async (tx) => {
+        const pm_uuid = randomUUID();
+        const now = new Date().toISOString();
+        // a mapping an admin made under this name keeps it: the managed one takes a suffixed name
+        const clash = await tx.selectFrom('property_mappings').select('pm_uuid').where('name', '=', m.name).executeTakeFirst();
+        await tx
+          .insertInto('property_mappings')
+          .values({
+            pm_uuid,
+            name: clash ? `${m.name} (${pm_uuid.slice(0, 8)})` : m.name,
+            expression: m.expression,
+            managed: m.managed,
+            kind: 'scopemapping',
+            created: now,
+            last_updated: now,
+          })
+          .execute();
+        await tx.insertInto('property_mapping_scope').values({ pm_uuid, scope_name: m.scope_name, description: m.description }).execute();
+      });
+    } catch (e) {
+      // another node created it at the same moment
+      if (!(await db.selectFrom('property_mappings').select('pm_uuid').where('managed', '=', m.managed).executeTakeFirst())) throw e;
+    }
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Property mappings: /propertymappings/all/ (every mapping as a PropertyMapping, `types`, `test`, used_by) and
+ * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet). Expressions are authentik's
+ * Python, checked on save (authentik's six managed texts need no runtime).
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { sql, type SqlBool } from 'kysely';
+import { mountResource, type ResourceDef, type UsedBy } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S, type Props } from '../rest/schema.js';
+import { nowIso } from '../rest/serialize.js';
+import { parseBool, type FilterSpec } from '../rest/list.js';
+import { requireSuperuser } from '../rest/auth.js';
+import { ValidationError } from '../rest/errors.js';
+import { validateBody } from '../rest/validate.js';
+import { checkSyntax } from '../expressions/index.js';
+import type { DB } from '../db/index.js';
+import type { Services } from '../services.js';
+import { userById } from '../users/by-id.js';
+import { nativeMappingOf, runMapping } from './scope.js';
+import type { PropertyMappingsTable } from './table.js';
+
+type Row = PropertyMappingsTable & { pk: string; scope_name?: string; description?: string };
+
+const MANAGED_HELP =
+  'Objects that are managed by authentik. These objects are created and updated automatically. This flag only indicates that an object can be overwritten by migrations. You can still modify the objects via the API, but expect changes to be overwritten in a later update.';
+
+export const basePropertyMappingProps: Props = {
+  pk: S.ro(S.uuid({ title: 'Pm uuid' })),
+  managed: S.nullable(
+    S.str({
+      title: 'Managed by authentik',
+      description: MANAGED_HELP,
+      default: null,
+      'x-unique': {
+        table: 'property_mappings',
+        column: 'managed',
+        self: 'pm_uuid',
+        message: 'Property Mapping with this Managed by authentik already exists.',
+      },
+    }),
+  ),
+  name: S.str({
+    'x-unique': { table: 'property_mappings', column: 'name', self: 'pm_uuid', message: 'Property Mapping with this name already exists.' },
+  }),
+  expression: S.str({ 'x-no-trim': true }),
+  component: S.ro(S.text({ 'x-computed': true })),
+  verbose_name: S.ro(S.text({ 'x-computed': true })),
+  verbose_name_plural: S.ro(S.text({ 'x-computed': true })),
+  meta_model_name: S.ro(S.text({ 'x-computed': true })),
+};
+
+const scopeProps: Props = {
+  ...basePropertyMappingProps,
+  scope_name: S.str({ description: 'Scope name requested by the client' }),
+  description: S.text({
+    default: '',
+    description: "Description shown to the user when consenting. If left empty, the user won't be informed.",
+  }),
+};
+
+/** the mapping kinds Keystage has (authentik has more: SAML, LDAP, SCIM, sources, …) */
+const KINDS: Record<string, { app: string; component: string; verbose: string; plural: string; description: string }> = {
+  scopemapping: {
+    app: 'authentik_providers_oauth2',
+    component: 'ak-property-mapping-provider-scope-form',
+    verbose: 'Scope Mapping',
+    plural: 'Scope Mappings',
+    description: 'Map an OAuth Scope to users properties',
+  },
+};
+
+const metaOf = (kind: string) => {
+  const k = KINDS[kind];
+  return k
+    ? { component: k.component, verbose_name: k.verbose, verbose_name_plural: k.plural, meta_model_name: `${k.app}.${kind}` }
+    : {
+        component: '',
+        verbose_name: 'Property Mapping',
+        verbose_name_plural: 'Property Mappings',
+        meta_model_name: 'authentik_core.propertymapping',
+      };
+};
+
+const managedFilters: Record<string, FilterSpec> = {
+  managed: {
+    type: 'custom',
+    parse: (values, _d) => {
+      const chosen = values.filter((v) => v !== '');
+      if (!chosen.length) return { cond: undefined };
+      return { cond: (eb) => eb(sql.ref('m.managed'), 'in', chosen) };
+    },
+    schema: { type: 'array', items: { type: 'string' } },
+    explode: true,
+  },
+  managed__isnull: {
+    type: 'custom',
+    parse: (values) => {
+      const v = values.at(-1);
+      if (v === undefined || v === '') return { cond: undefined };
+      const b = parseBool(v);
+      if (b === undefined) return { error: ['Enter a valid boolean.'] };
+      return {
+        cond: (eb) =>
+          (b
+            ? eb(sql.ref('m.managed'), 'is', null)
+            : eb(sql.ref('m.managed'), 'is not', null)) as never as import('kysely').Expression<SqlBool>,
+      };
+    },
+    schema: { type: 'boolean' },
+  },
+};
+
+/** used_by of a mapping: the providers using it (the link goes with the mapping) */
+async function mappingUsedBy(db: DB, pm: string): Promise<UsedBy[]> {
+  const rows = await db
+    .selectFrom('provider_property_mappings as ppm')
+    .innerJoin('providers as p', 'p.id', 'ppm.provider_id')
+    .select(['p.id', 'p.name'])
+    .where('ppm.pm_uuid', '=', pm)
+    .orderBy('p.name')
+    .execute();
+  return rows.map((r) => ({ app: 'authentik_core', model_name: 'provider', pk: String(r.id), name: r.name, action: 'cascade_many' }));
+}
+
+async function checkExpression(source: unknown) {
+  if (typeof source !== 'string' || nativeMappingOf(source)) return;
+  const c = await checkSyntax(source);
+  if (c.ok) return;
+  if ('unavailable' in c)
+    throw new ValidationError({ expression: [`The Python runtime is unavailable, so the expression cannot be checked: ${c.message}`] });
+  throw new ValidationError({ expression: [`Expression Syntax Error: ${c.message} (line ${c.line})`] });
+}
+
+const scopeResource: ResourceDef<Row> = {
+  component: 'ScopeMapping',
+  model: 'ScopeMapping',
+  path: '/propertymappings/provider/scope',
+  opPrefix: 'propertymappings_provider_scope',
+  tag: 'propertymappings',
+  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+  props: scopeProps,
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: {
+      ...managedFilters,
+      name: { type: 'str', column: 'm.name' },
+      scope_name: { type: 'str', column: 's.scope_name' },
+    },
+    search: ['m.name'],
+    ordering: { name: 'm.name', scope_name: 's.scope_name', pk: 'm.pm_uuid' },
+    defaultOrdering: ['scope_name', 'name'],
+    pk: 'm.pm_uuid',
+    unique: ['m.name'],
+  },
+  select: (db) =>
+    db
+      .selectFrom('property_mappings as m')
+      .innerJoin('property_mapping_scope as s', 's.pm_uuid', 'm.pm_uuid')
+      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind', 's.scope_name', 's.description'])
+      .where('m.kind', '=', 'scopemapping'),
+  render: async (_db, rows) =>
+    rows.map((r) => ({
+      pk: r.pm_uuid,
+      managed: r.managed,
+      name: r.name,
+      expression: r.expression,
+      ...metaOf('scopemapping'),
+      scope_name: r.scope_name,
+      description: r.description,
+    })),
+  validate: async (data) => checkExpression(data.expression),
+  insert: async (tx, data) => {
+    const pm_uuid = randomUUID();
+    const now = nowIso();
+    await tx
+      .insertInto('property_mappings')
+      .values({
+        pm_uuid,
+        name: data.name as string,
+        expression: data.expression as string,
+        managed: (data.managed as string | null) ?? null,
+        kind: 'scopemapping',
+        created: now,
+        last_updated: now,
+      })
+      .execute();
+    await tx
+      .insertInto('property_mapping_scope')
+      .values({ pm_uuid, scope_name: data.scope_name as string, description: (data.description as string | null) ?? '' })
+      .execute();
+    return pm_uuid;
+  },
+  update: async (tx, existing, data) => {
+    const base: Record<string, unknown> = { last_updated: nowIso() };
+    for (const k of ['name', 'expression', 'managed'] as const) if (data[k] !== undefined) base[k] = data[k];
+    await tx.updateTable('property_mappings').set(base).where('pm_uuid', '=', existing.pm_uuid).execute();
+    const own: Record<string, unknown> = {};
+    for (const k of ['scope_name', 'description'] as const) if (data[k] !== undefined) own[k] = data[k] ?? '';
+    if (Object.keys(own).length) await tx.updateTable('property_mapping_scope').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
+    return existing.pm_uuid;
+  },
+  remove: async (tx, existing) => {
+    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
+  },
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid),
+};
+
+const allResource: ResourceDef<Row> = {
+  component: 'PropertyMapping',
+  model: 'PropertyMapping',
+  path: '/propertymappings/all',
+  opPrefix: 'propertymappings_all',
+  tag: 'propertymappings',
+  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+  props: {
+    ...basePropertyMappingProps,
+    managed: S.ro(basePropertyMappingProps.managed!),
+    name: S.ro(S.text()),
+    expression: S.ro(S.text()),
+  },
+  ops: ['list', 'retrieve', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: { ...managedFilters, name: { type: 'str', column: 'm.name' } },
+    search: ['m.name'],
+    ordering: { name: 'm.name', pk: 'm.pm_uuid' },
+    defaultOrdering: ['name'],
+    pk: 'm.pm_uuid',
+    unique: ['m.name'],
+  },
+  select: (db) =>
+    db.selectFrom('property_mappings as m').select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind']),
+  render: async (_db, rows) =>
+    rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
+  remove: async (tx, existing) => {
+    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
+  },
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid),
+};
+
+const testProps: Props = {
+  user: S.nullable(S.intFk({ table: 'users', column: 'id' }, { default: null })),
+  context: S.obj({ default: {} }),
+  group: S.fk({ table: 'groups', column: 'group_uuid' }, { default: null }),
+};
+
+/** Python's json.dumps (ensure_ascii, `, ` and `: `, or indent=4) of a JSON value */
+export function pyJsonDumps(v: unknown, indent?: number, level = 0): string {
+  const esc = (s: string) => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return esc(v);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : JSON.stringify(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  const pad = (n: number) => (indent === undefined ? '' : `\n${' '.repeat(indent * n)}`);
+  const sep = indent === undefined ? ', ' : ',';
+  if (Array.isArray(v)) {
+    if (!v.length) return '[]';
+    return `[${pad(level + 1)}${v.map((x) => pyJsonDumps(x, indent, level + 1)).join(sep + pad(level + 1))}${pad(level)}]`;
+  }
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (!entries.length) return '{}';
+  return `{${pad(level + 1)}${entries.map(([k, x]) => `${esc(k)}: ${pyJsonDumps(x, indent, level + 1)}`).join(sep + pad(level + 1))}${pad(level)}}`;
+}
+
+async function testMapping(req: FastifyRequest, svc: Services, row: Row) {
+  requireSuperuser(req);
+  const data = await validateBody(testProps, req.body, { mode: 'create', db: svc.db });
+  const q = req.query as Record<string, string | string[] | undefined>;
+  const fr = Array.isArray(q.format_result) ? q.format_result.at(-1) : q.format_result;
+  const format = String(fr ?? 'false').toLowerCase() === 'true';
+  const user = data.user === null || data.user === undefined ? undefined : await userById(svc.db, data.user as number);
+  const r = await runMapping(
+    svc,
+    row,
+    { user: user as never, request: req, provider: { id: 0, name: '', application: null } },
+    30_000,
+    (data.context as Record<string, unknown>) ?? {},
+    true,
+  );
+  if (!r.ok) return { result: r.error, successful: false };
+  return { result: pyJsonDumps(r.value, format ? 4 : undefined), successful: true };
+}
+
+export function mountPropertyMappings(router: ApiRouter, svc: Services) {
+  router.route('/propertymappings/all/types', {
+    get: {
+      doc: {
+        operationId: 'propertymappings_all_types_list',
+        tag: 'propertymappings',
+        response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
+      },
+      handler: async (req) => {
+        requireSuperuser(req);
+        return Object.entries(KINDS).map(([kind, k]) => ({
+          name: k.verbose,
+          description: k.description,
+          component: k.component,
+          model_name: kind,
+          requires_enterprise: false,
+          deprecated: false,
+        }));
+      },
+    },
+  });
+  const { load } = mountResource(router, svc.db, allResource);
+  mountResource(router, svc.db, scopeResource);
+  router.route(
+    '/propertymappings/all/{pm_uuid}/test',
+    {
+      post: {
+        doc: {
+          operationId: 'propertymappings_all_test_create',
+          tag: 'propertymappings',
+          query: [{ name: 'format_result', schema: { type: 'boolean' } }],
+          body: 'PropertyMappingTestRequest',
+          response: 'PropertyMappingTestResult',
+        },
+        handler: async (req) => testMapping(req, svc, (await load(req)).row),
+      },
+    },
+    [{ name: 'pm_uuid', schema: { type: 'string', format: 'uuid' } }],
+  );
+  router.component('PropertyMappingTestRequest', {
+    type: 'object',
+    description: 'Test property mapping execution for a user/group with context',
+    properties: {
+      user: { type: 'integer', nullable: true },
+      context: { type: 'object', additionalProperties: {} },
+      group: { type: 'string', format: 'uuid', nullable: true },
+    },
+  });
+  router.component('PropertyMappingTestResult', {
+    type: 'object',
+    description: 'Result of a Property-mapping test',
+    properties: { result: { type: 'string', readOnly: true }, successful: { type: 'boolean', readOnly: true } },
+    required: ['result', 'successful'],
+  });
+}

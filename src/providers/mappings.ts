@@ -1,0 +1,8 @@
+/** The scope mappings of a provider and their evaluation: the contract the OAuth2 protocol reads (src/propertymappings/scope.ts). */
+export {
+  scopeMappingsOf,
+  evaluateScopeMapping,
+  type ScopeMapping,
+  type MappingCall,
+  type MappingProvider,
+} from '../propertymappings/scope.js';

@@ -1,0 +1,141 @@
+/** /providers/oauth2/{id}/setup_urls/ and /preview_user/: what the admin interface shows about a provider. */
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { ApiRouter } from '../../rest/routes.js';
+import type { Services } from '../../services.js';
+import type { UsersTable } from '../../db/types.js';
+import { requireSuperuser } from '../../rest/auth.js';
+import { NotFound, ValidationError } from '../../rest/errors.js';
+import { parseDuration } from '../../rest/duration.js';
+import { userById } from '../../users/by-id.js';
+import { evaluateScopeMapping, scopeMappingsOf } from '../mappings.js';
+import { oauth2ProviderById, type OAuth2Provider } from './config.js';
+import { baseUrlOf, issuerOf, oauth2Urls } from './urls.js';
+
+const idParam = [{ name: 'id', schema: { type: 'integer' } }];
+
+async function providerOf(req: FastifyRequest, svc: Services): Promise<OAuth2Provider> {
+  requireSuperuser(req);
+  const raw = (req.params as { id: string }).id;
+  const p = /^\d{1,9}$/.test(raw) ? await oauth2ProviderById(svc, Number(raw)) : undefined;
+  if (!p) throw NotFound.model('OAuth2Provider');
+  return p;
+}
+
+/** authentik's `sub` for a user under a provider's sub_mode */
+export function subjectOf(provider: Pick<OAuth2Provider, 'sub_mode'>, user: UsersTable, installId: string): string {
+  const uid = createHash('sha256').update(`${user.id}-${installId}`).digest('hex');
+  switch (provider.sub_mode) {
+    case 'user_id':
+      return String(user.id);
+    case 'user_uuid':
+      return user.uuid;
+    case 'user_username':
+      return user.username;
+    case 'user_email':
+      return user.email;
+    case 'user_upn': {
+      const upn = (JSON.parse(user.attributes || '{}') as Record<string, unknown>).upn;
+      return typeof upn === 'string' ? upn : uid;
+    }
+    default:
+      return uid;
+  }
+}
+
+export function mountOAuth2Admin(router: ApiRouter, svc: Services) {
+  router.component('OAuth2ProviderSetupURLs', {
+    type: 'object',
+    description: 'OAuth2 Provider Metadata serializer',
+    properties: {
+      issuer: { type: 'string', readOnly: true },
+      authorize: { type: 'string', readOnly: true },
+      token: { type: 'string', readOnly: true },
+      user_info: { type: 'string', readOnly: true },
+      provider_info: { type: 'string', readOnly: true },
+      logout: { type: 'string', readOnly: true },
+      jwks: { type: 'string', readOnly: true },
+      dcr_registration: { type: 'string', readOnly: true, nullable: true },
+    },
+    required: ['authorize', 'dcr_registration', 'issuer', 'jwks', 'logout', 'provider_info', 'token', 'user_info'],
+  });
+  router.component('PropertyMappingPreview', {
+    type: 'object',
+    description: 'Preview how the current user is mapped via the property mappings selected in a provider',
+    properties: { preview: { type: 'object', additionalProperties: {}, readOnly: true } },
+    required: ['preview'],
+  });
+  router.route(
+    '/providers/oauth2/{id}/setup_urls',
+    {
+      get: {
+        doc: { operationId: 'providers_oauth2_setup_urls_retrieve', tag: 'providers', response: 'OAuth2ProviderSetupURLs' },
+        handler: async (req) => {
+          const p = await providerOf(req, svc);
+          // the per-application URLs need an application (authentik answers 404 without one)
+          if (!p.application) throw NotFound.plain();
+          const base = baseUrlOf(req, svc.config);
+          const u = oauth2Urls(base, p.application.slug);
+          return {
+            issuer: issuerOf(base, p),
+            authorize: u.authorize,
+            token: u.token,
+            user_info: u.userinfo,
+            provider_info: u.providerInfo,
+            logout: u.endSession,
+            jwks: u.jwks,
+            dcr_registration: null,
+          };
+        },
+      },
+    },
+    idParam,
+  );
+  router.route(
+    '/providers/oauth2/{id}/preview_user',
+    {
+      get: {
+        doc: {
+          operationId: 'providers_oauth2_preview_user_retrieve',
+          tag: 'providers',
+          query: [{ name: 'for_user', schema: { type: 'integer' } }],
+          response: 'PropertyMappingPreview',
+        },
+        handler: async (req) => {
+          const p = await providerOf(req, svc);
+          let user: UsersTable | undefined = req.caller!.user as UsersTable;
+          const q = req.query as Record<string, string | string[] | undefined>;
+          const raw = Array.isArray(q.for_user) ? q.for_user.at(-1) : q.for_user;
+          if (raw !== undefined) {
+            if (!/^\s*-?\d+\s*$/.test(raw)) throw new ValidationError({ for_user: ['input must be numerical'] });
+            const id = Number(raw);
+            user = Number.isSafeInteger(id) && Math.abs(id) <= 2147483647 ? await userById(svc.db, id) : undefined;
+            if (!user) throw new ValidationError({ for_user: ['User not found'] });
+          }
+          return { preview: await previewToken(svc, req, p, user) };
+        },
+      },
+    },
+    idParam,
+  );
+}
+
+/** the ID token the user would get with every scope of the provider (authentik's preview: IDToken.new(…).to_dict()) */
+async function previewToken(svc: Services, req: FastifyRequest, p: OAuth2Provider, user: UsersTable) {
+  const now = Math.floor(Date.now() / 1000);
+  const validity = Math.floor((parseDuration(p.access_token_validity) ?? 3_600_000) / 1000);
+  const token: Record<string, unknown> = {};
+  const iss = issuerOf(baseUrlOf(req, svc.config), p);
+  if (iss !== null) token.iss = iss;
+  token.sub = subjectOf(p, user, svc.installId);
+  token.aud = p.client_id;
+  token.exp = now + validity;
+  token.iat = now;
+  token.auth_time = now;
+  token.acr = 'goauthentik.io/providers/oauth2/default';
+  if (p.include_claims_in_id_token) {
+    const mappings = await scopeMappingsOf(svc, p.property_mappings);
+    for (const m of mappings) Object.assign(token, await evaluateScopeMapping(svc, m, { user, request: req, provider: p }));
+  }
+  return token;
+}

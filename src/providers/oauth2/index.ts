@@ -1,0 +1,30 @@
+/** The OAuth2/OpenID provider type: its schema, its admin routes and the launch URL it gives applications. */
+import type { ProviderDef } from '../types.js';
+import { checkFederationProviders, oauth2Schema, redirectUris } from './schema.js';
+import { mountOAuth2Admin } from './admin-routes.js';
+
+/** authentik's OAuth2Provider.launch_url: the first redirect URI without its path */
+export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[]): string | null {
+  const first = uris.find((u) => (u.redirect_uri_type ?? 'authorization') === 'authorization');
+  if (!first) return null;
+  const m = /^([^:/?#]+:)?(\/\/[^/?#]*)?([^?#]*)(\?[^#]*)?(#.*)?$/.exec(first.url);
+  if (!m) return null;
+  return `${m[1] ?? ''}${m[2] ?? ''}${m[4] ?? ''}${m[5] ?? ''}`;
+}
+
+export const oauth2Provider: ProviderDef = {
+  ...oauth2Schema,
+  describe: (name) => `OAuth2 Provider ${name}`,
+  async validate(data, ctx) {
+    if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
+    await checkFederationProviders(ctx.db, data.jwt_federation_providers);
+  },
+  launchUrl(_db, row) {
+    const raw = row.redirect_uris;
+    const uris = typeof raw === 'string' ? (JSON.parse(raw) as { url: string }[]) : ((raw as { url: string }[] | undefined) ?? []);
+    return launchUrlOf(uris);
+  },
+  routes(router, svc) {
+    mountOAuth2Admin(router, svc);
+  },
+};

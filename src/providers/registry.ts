@@ -1,0 +1,35 @@
+/** The one list of provider types. Adding a type: its folder under src/providers/, and one line here. */
+import type { ProviderDef } from './types.js';
+import type { SecretColumn } from '../instance/secrets.js';
+import type { KeyPairReference } from '../crypto/resource.js';
+import { oauth2Provider } from './oauth2/index.js';
+
+export const providerTypes: ProviderDef[] = [oauth2Provider];
+
+const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
+export const providerTypeByKind = (kind: string) => byKind.get(kind);
+
+export function providerMigrations() {
+  return Object.assign({}, ...providerTypes.map((d) => d.migrations));
+}
+
+/** every provider type's secret columns, stored encrypted */
+export function providerSecretColumns(): SecretColumn[] {
+  return providerTypes.flatMap((d) => (d.secretColumns ?? []).map((column) => ({ table: d.table, pk: 'provider_id', column })));
+}
+
+/** every provider type's columns referencing certificate-key pairs (the pairs' used_by; set to null with the pair) */
+export function providerKeyPairReferences(): KeyPairReference[] {
+  return providerTypes.flatMap((d) =>
+    (d.keyPairColumns ?? []).map((column) => ({
+      table: d.table,
+      column,
+      pk: 'provider_id',
+      name: 'name',
+      nameFrom: { table: 'providers', key: 'id' },
+      app: d.app,
+      model_name: d.kind,
+      action: 'set_null' as const,
+    })),
+  );
+}

@@ -1,0 +1,14 @@
+/** Every /providers/… route: /providers/all/ and each type's resource with its own routes. */
+import type { ApiRouter } from '../rest/routes.js';
+import type { Services } from '../services.js';
+import { providerTypes } from './registry.js';
+import { mountProviderType } from './resource.js';
+import { mountAllProviders } from './all.js';
+
+export function mountProviders(router: ApiRouter, svc: Services) {
+  mountAllProviders(router, svc);
+  for (const def of providerTypes) {
+    mountProviderType(router, svc.db, def);
+    def.routes?.(router, svc);
+  }
+}

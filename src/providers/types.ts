@@ -1,0 +1,62 @@
+/**
+ * What a provider type supplies (`ProviderDef`). The provider REST resources (resource.ts, all.ts), applications
+ * (launch URLs) and the server know provider types only through this interface.
+ */
+import type { Static } from '@sinclair/typebox';
+import type { FilterSpec } from '../rest/list.js';
+import type { Props } from '../rest/schema.js';
+import type { WriteCtx } from '../rest/resource.js';
+import type { VersionedMigration } from '../db/ddl.js';
+import type { Services } from '../services.js';
+import type { ApiRouter } from '../rest/routes.js';
+import type { DB } from '../db/index.js';
+
+/** a provider's base row and its own settings as the type's hooks read them (secrets still sealed) */
+export type ProviderRow = Record<string, unknown> & { id: number; name: string; kind: string };
+
+export interface ProviderDef {
+  /** lowercase model name, stored in providers.kind: `oauth2provider` */
+  kind: string;
+  /** Django app label: `authentik_providers_oauth2` */
+  app: string;
+  /** model class name (404 bodies, OpenAPI component): `OAuth2Provider` */
+  model: string;
+  /** URL segment under /providers/: `oauth2` */
+  path: string;
+  /** the type's own settings table, keyed by `provider_id` */
+  table: string;
+  /** admin form component: `ak-provider-oauth2-form` */
+  component: string;
+  verboseName: string;
+  verboseNamePlural: string;
+  /** authentik's model docstring, listed by /providers/all/types/ */
+  description: string;
+  /** how authentik names a provider of this type (its `__str__`), e.g. in used_by */
+  describe?(name: string): string;
+  /** icon of /providers/all/types/ */
+  iconUrl?: string;
+  requiresEnterprise?: boolean;
+  /** type-specific fields; the base ones (pk, name, flows, property_mappings, component, assigned_*) are added */
+  fields: Props;
+  /** field values decided at create time when the client sent none (client_id, client_secret) */
+  generate?: Record<string, () => unknown>;
+  filters?: Record<string, FilterSpec>;
+  /** columns of the type's table referencing certificate-key pairs (set to null when the pair is deleted; its used_by) */
+  keyPairColumns?: string[];
+  /** write-only and sealed-at-rest columns of the type's table (src/instance/secrets.ts) */
+  secretColumns?: string[];
+  /** base fields the type requires although the base model allows null (OAuth2: `authorization_flow`, `invalidation_flow`) */
+  requiredBase?: string[];
+  /** object-level validation (after field validation) */
+  validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Record<string, unknown>): Promise<void> | void;
+  migrations: Record<string, VersionedMigration>;
+  /** routes of the type's own beyond its resource (its protocol endpoints, `setup_urls`, …), mounted with it */
+  routes?(router: ApiRouter, svc: Services): void;
+  /** the launch URL an application with this provider gets when it has no meta_launch_url (authentik's Provider.launch_url) */
+  launchUrl?(db: DB, provider: ProviderRow): Promise<string | null> | string | null;
+}
+
+/** A provider's settings as its hooks read them: the base fields and its own, typed from its field schemas. */
+export type ProviderConfig<D extends { fields: Props }> = { pk: number; name: string } & {
+  -readonly [K in keyof D['fields']]: Static<D['fields'][K]>;
+};
