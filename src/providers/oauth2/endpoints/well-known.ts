@@ -3,7 +3,7 @@
  * ProviderInfoView; `/application/o/<slug>/` redirects to it) and `/application/o/<slug>/jwks/` (JWKSView).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type JsonObject } from '../../../expressions/index.js';
+import type { JsonObject } from '../../../expressions/index.js';
 import type { UsersTable } from '../../../db/types.js';
 import type { Services } from '../../../services.js';
 import { evaluateScopeMapping } from '../../mappings.js';
