@@ -35,6 +35,8 @@ export interface SessionData {
   csrf?: string;
   /** network binding recorded at login (see network-binding.ts) */
   binding?: string;
+  /** what providers keep while a flow runs for them, by a key of their choosing (an OAuth2 authorization request) */
+  providers?: Record<string, unknown>;
 }
 
 export interface SessionLimits {

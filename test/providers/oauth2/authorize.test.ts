@@ -1,0 +1,305 @@
+/**
+ * /application/o/authorize/ end to end, with openid-client as the relying party, on SQLite and PostgreSQL: the
+ * person is sent to the login flow, comes back, runs the provider's authorization flow (implicit or explicit
+ * consent) and lands on the redirect URI with a code; implicit and hybrid responses; errors sent to the redirect
+ * URI only when it matched; prompt=none, prompt=login; the first redirect URI learnt.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { createUser } from '../../helpers/flows.js';
+import { CookieJar } from '../../helpers/cookie-jar.js';
+import { atHash, cHash } from '../../../src/providers/oauth2/protocol/hashes.js';
+
+const REDIRECT = 'http://127.0.0.1:9/cb';
+const PASSWORD = 'correct horse battery staple';
+
+/** a browser: cookies, and 302s followed by hand up to the relying party's redirect URI */
+class Browser {
+  readonly jar = new CookieJar();
+  constructor(private readonly srv: TestServer) {}
+
+  /** GET a Keystage URL, following Keystage's own redirects; the first redirect off Keystage is returned */
+  async open(url: string): Promise<{ status: number; location?: string; text: string }> {
+    let target = new URL(url, this.srv.url).toString();
+    for (let hops = 0; hops < 10; hops++) {
+      const res = await fetch(target, { headers: this.jar.headers(), redirect: 'manual' });
+      this.jar.keep(res);
+      if (res.status !== 302) return { status: res.status, text: await res.text() };
+      const to = new URL(res.headers.get('location')!, target);
+      if (to.origin !== this.srv.url) return { status: 302, location: to.toString(), text: '' };
+      target = to.toString();
+    }
+    throw new Error('too many redirects');
+  }
+
+  executor = (slug: string, query = '') => this.jar.json(`${this.srv.api}/flows/executor/${slug}/?query=${encodeURIComponent(query)}`);
+  solve = (slug: string, body: Record<string, unknown>, query = '') =>
+    this.jar.json(`${this.srv.api}/flows/executor/${slug}/?query=${encodeURIComponent(query)}`, 'POST', body);
+
+  /** the flow page a redirect leads to: its slug and query */
+  static flowOf(url: string) {
+    const u = new URL(url, 'http://x');
+    const m = /^\/if\/flow\/([^/]+)\/$/.exec(u.pathname);
+    return m ? { slug: m[1]!, query: u.search.slice(1) } : undefined;
+  }
+
+  /** log in through the default authentication flow, as the login page does */
+  async login(username: string, query: string) {
+    const slug = 'default-authentication-flow';
+    await this.executor(slug, query);
+    await this.solve(slug, { component: 'ak-stage-identification', uid_field: username }, query);
+    return (await this.solve(slug, { component: 'ak-stage-password', password: PASSWORD }, query)).body;
+  }
+
+  /** run a flow whose stages need no answer, or answer a consent; its final redirect */
+  async runFlow(slug: string, consent = true): Promise<any> {
+    let ch = (await this.executor(slug)).body;
+    if (ch.component === 'ak-stage-consent' && consent)
+      ch = (await this.solve(slug, { component: 'ak-stage-consent', token: ch.token })).body;
+    return ch;
+  }
+}
+
+for (const dialect of dialects()) {
+  describe(`OAuth2 authorization endpoint (${dialect})`, () => {
+    let srv: TestServer;
+    let flows: Record<string, string>;
+    let pm: Record<string, string>;
+    const apps: Record<string, { client_id: string; client_secret: string; pk: number }> = {};
+
+    async function app(slug: string, extra: Record<string, unknown> = {}) {
+      const p = await call(srv, 'POST', '/providers/oauth2/', {
+        name: `p-${slug}`,
+        authorization_flow: flows['default-provider-authorization-implicit-consent'],
+        invalidation_flow: flows['default-provider-invalidation-flow'],
+        redirect_uris: [{ matching_mode: 'strict', url: REDIRECT }],
+        property_mappings: [pm.openid, pm.email, pm.profile, pm.offline_access],
+        ...extra,
+      });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      const a = await call(srv, 'POST', '/core/applications/', { name: `App ${slug}`, slug, provider: p.body.pk });
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      apps[slug] = p.body;
+      return p.body as { client_id: string; client_secret: string; pk: number };
+    }
+
+    const discover = (slug: string, alg = 'HS256') =>
+      client.discovery(
+        new URL(`${srv.url}/application/o/${slug}/`),
+        apps[slug]!.client_id,
+        { client_secret: apps[slug]!.client_secret, id_token_signed_response_alg: alg },
+        undefined,
+        { execute: [client.allowInsecureRequests] },
+      );
+
+    before(async () => {
+      srv = await startServer(dialect);
+      const f = await call(srv, 'GET', '/flows/instances/?page_size=100');
+      flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+      const rows = await srv.app.store.db.selectFrom('property_mappings').select(['pm_uuid', 'managed']).execute();
+      pm = Object.fromEntries(
+        rows.filter((r) => r.managed).map((r) => [r.managed!.replace('goauthentik.io/providers/oauth2/scope-', ''), r.pm_uuid]),
+      );
+      await createUser(srv, 'alice', PASSWORD);
+      await app('implicit-consent');
+      await app('explicit-consent', { authorization_flow: flows['default-provider-authorization-explicit-consent'] });
+    });
+    after(async () => srv.close());
+
+    it('code flow: login, authorization flow, code, tokens, userinfo', async () => {
+      const config = await discover('implicit-consent');
+      const verifier = client.randomPKCECodeVerifier();
+      const nonce = client.randomNonce();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid email profile',
+        state: 'st-1',
+        nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      const b = new Browser(srv);
+      // nobody logged in: to the login flow, back to this request after
+      const first = await b.open(url.toString());
+      assert.equal(first.status, 200);
+      const toLogin = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+      const loginAt = toLogin.headers.get('location')!;
+      assert.match(loginAt, /^\/flows\/-\/default\/authentication\/\?next=/);
+      const next = new URL(loginAt, srv.url).searchParams.get('next')!;
+      assert.equal(next, url.pathname + url.search);
+      const done = await b.login('alice', `next=${encodeURIComponent(next)}`);
+      assert.equal(done.component, 'xak-flow-redirect');
+      assert.equal(done.to, next);
+      // logged in: the authorization flow
+      const back = await fetch(new URL(next, srv.url), { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(back);
+      assert.equal(back.status, 302);
+      const flow = Browser.flowOf(back.headers.get('location')!)!;
+      assert.equal(flow.slug, 'default-provider-authorization-implicit-consent');
+      const end = await b.runFlow(flow.slug);
+      assert.equal(end.component, 'xak-flow-redirect');
+      assert.match(end.to, /^\/application\/o\/authorize\/fulfil\/[\w-]+\/$/);
+      const landed = await b.open(end.to);
+      assert.equal(landed.status, 302);
+      const cb = new URL(landed.location!);
+      assert.equal(cb.origin + cb.pathname, REDIRECT);
+      assert.deepEqual([...cb.searchParams.keys()], ['code', 'state']);
+      assert.equal(cb.searchParams.get('state'), 'st-1');
+      assert.match(cb.searchParams.get('code')!, /^[0-9a-f]{32}$/);
+      // the continuation works once
+      assert.equal((await b.open(end.to)).status, 400);
+      const tokens = await client.authorizationCodeGrant(config, cb, {
+        pkceCodeVerifier: verifier,
+        expectedState: 'st-1',
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+      const claims = tokens.claims()!;
+      assert.equal(claims.email, 'alice@example.com');
+      assert.equal(claims.preferred_username, 'alice');
+      assert.deepEqual(claims.amr, ['pwd']);
+      const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+      assert.equal(info.email, 'alice@example.com');
+      const events = await srv.app.store.db
+        .selectFrom('events')
+        .select(['action', 'context'])
+        .where('action', '=', 'authorize_application')
+        .execute();
+      assert.equal(events.length, 1);
+      assert.equal(JSON.parse(events[0]!.context).scopes, 'openid email profile');
+
+      // logged in already: straight through; prompt=none works too
+      const again = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 'st-2', prompt: 'none' });
+      const r = await fetch(again, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      const end2 = await b.runFlow(Browser.flowOf(r.headers.get('location')!)!.slug);
+      const landed2 = await b.open(end2.to);
+      assert.equal(new URL(landed2.location!).searchParams.get('state'), 'st-2');
+
+      // prompt=login: back to the login flow although logged in, then through
+      const relogin = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 'st-3', prompt: 'login' });
+      const rl = await fetch(relogin, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(rl);
+      assert.match(rl.headers.get('location')!, /^\/flows\/-\/default\/authentication\//);
+      await b.login('alice', `next=${encodeURIComponent(relogin.pathname + relogin.search)}`);
+      const rl2 = await fetch(relogin, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(rl2);
+      assert.match(rl2.headers.get('location')!, /^\/if\/flow\/default-provider-authorization-implicit-consent\//);
+    });
+
+    it('explicit consent: the consent stage shows the scopes’ descriptions and is remembered', async () => {
+      const config = await discover('explicit-consent');
+      const b = new Browser(srv);
+      await b.login('alice', '');
+      const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email', state: 's' });
+      const r = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      const slug = Browser.flowOf(r.headers.get('location')!)!.slug;
+      const ch = (await b.executor(slug)).body;
+      assert.equal(ch.component, 'ak-stage-consent');
+      assert.equal(ch.header_text, "You're about to sign into App explicit-consent.");
+      assert.deepEqual(
+        ch.permissions.map((p: { id: string }) => p.id),
+        ['email', 'openid'],
+      );
+      const end = (await b.solve(slug, { component: 'ak-stage-consent', token: ch.token })).body;
+      const landed = await b.open(end.to);
+      assert.ok(new URL(landed.location!).searchParams.get('code'));
+      // remembered: the next authorization goes straight through
+      const r2 = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r2);
+      assert.equal((await b.runFlow(slug, false)).component, 'xak-flow-redirect');
+    });
+
+    it('implicit and hybrid: tokens in the fragment with at_hash and c_hash', async () => {
+      const config = await discover('implicit-consent');
+      const b = new Browser(srv);
+      await b.login('alice', '');
+      const nonce = client.randomNonce();
+      for (const responseType of ['id_token token', 'code id_token']) {
+        const url = client.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT,
+          scope: 'openid email',
+          state: 'frag',
+          nonce,
+          response_type: responseType,
+        });
+        const r = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+        b.jar.keep(r);
+        const end = await b.runFlow(Browser.flowOf(r.headers.get('location')!)!.slug);
+        const landed = new URL((await b.open(end.to)).location!);
+        assert.equal(landed.search, '');
+        const frag = new URLSearchParams(landed.hash.slice(1));
+        const id = decodeJwt(frag.get('id_token')!);
+        assert.equal(id.nonce, nonce);
+        assert.equal(frag.get('token_type'), 'Bearer');
+        assert.equal(frag.get('expires_in'), '3600');
+        assert.equal(frag.get('state'), 'frag');
+        if (responseType === 'id_token token') {
+          assert.deepEqual([...frag.keys()], ['access_token', 'id_token', 'token_type', 'expires_in', 'state']);
+          assert.equal(id.at_hash, atHash(frag.get('access_token')!));
+        } else {
+          assert.deepEqual([...frag.keys()], ['id_token', 'code', 'token_type', 'expires_in', 'state']);
+          assert.equal(id.c_hash, cHash(frag.get('code')!));
+        }
+      }
+    });
+
+    it('errors: pages until the redirect URI matched, then sent to it', async () => {
+      const c = apps['implicit-consent']!;
+      const base = `${srv.url}/application/o/authorize/`;
+      const get = (q: Record<string, string>) => fetch(`${base}?${new URLSearchParams(q)}`, { redirect: 'manual' });
+      assert.equal((await fetch(base)).status, 404);
+      const unknownClient = await get({ client_id: 'nope', redirect_uri: REDIRECT, response_type: 'code' });
+      assert.equal(unknownClient.status, 400);
+      assert.match(await unknownClient.text(), /Client ID Error/);
+      const badRedirect = await get({ client_id: c.client_id, redirect_uri: 'http://evil.example/cb', response_type: 'bogus' });
+      assert.equal(badRedirect.status, 400);
+      assert.match(await badRedirect.text(), /Redirect URI Error/);
+      const js = await get({ client_id: c.client_id, redirect_uri: 'javascript:alert(1)', response_type: 'code' });
+      assert.equal(js.status, 400);
+      const unsupported = await get({ client_id: c.client_id, redirect_uri: REDIRECT, response_type: 'bogus', state: 'x' });
+      assert.equal(unsupported.status, 302);
+      assert.equal(
+        unsupported.headers.get('location'),
+        `${REDIRECT}?error=unsupported_response_type&error_description=The%20authorization%20server%20does%20not%20support%20obtaining%20an%20authorization%20code%20using%20this%20method&state=x`,
+      );
+      const none = await get({ client_id: c.client_id, redirect_uri: REDIRECT, response_type: 'code', prompt: 'none', state: 'y' });
+      assert.equal(none.status, 302);
+      assert.match(none.headers.get('location')!, /^http:\/\/127\.0\.0\.1:9\/cb\?error=login_required&/);
+      const pkce = await get({
+        client_id: c.client_id,
+        redirect_uri: REDIRECT,
+        response_type: 'code',
+        code_challenge: 'x',
+        code_challenge_method: 'S512',
+      });
+      assert.match(pkce.headers.get('location')!, /error=invalid_request&error_description=Unsupported%20challenge%20method%20S512/);
+    });
+
+    it('a provider without redirect URIs learns the first one, strictly', async () => {
+      const p = await app('learner', { redirect_uris: [] });
+      const first = await fetch(
+        `${srv.url}/application/o/authorize/?${new URLSearchParams({ client_id: p.client_id, redirect_uri: 'http://127.0.0.1:9/learnt', response_type: 'code' })}`,
+        {
+          redirect: 'manual',
+        },
+      );
+      assert.equal(first.status, 302);
+      const got = await call(srv, 'GET', `/providers/oauth2/${p.pk}/`);
+      assert.deepEqual(got.body.redirect_uris, [
+        { matching_mode: 'strict', url: 'http://127.0.0.1:9/learnt', redirect_uri_type: 'authorization' },
+      ]);
+      const other = await fetch(
+        `${srv.url}/application/o/authorize/?${new URLSearchParams({ client_id: p.client_id, redirect_uri: 'http://127.0.0.1:9/other', response_type: 'code' })}`,
+        {
+          redirect: 'manual',
+        },
+      );
+      assert.equal(other.status, 400);
+    });
+  });
+}
