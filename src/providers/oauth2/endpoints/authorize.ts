@@ -165,6 +165,7 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
         consent_header: `You're about to sign into ${app.name}.`,
         consent_permissions: await permissionsOf(svc, p, params.scope),
       },
+      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
       then: `/application/o/authorize/fulfil/${key}/`,
     },
     req,
