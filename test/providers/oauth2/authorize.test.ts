@@ -8,10 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
+import type { AddressInfo } from 'node:net';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { CookieJar } from '../../helpers/cookie-jar.js';
 import { atHash, cHash } from '../../../src/providers/oauth2/protocol/hashes.js';
+import { createServer } from 'node:http';
+import { jwtVerify } from 'jose';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 const PASSWORD = 'correct horse battery staple';
@@ -278,6 +281,88 @@ for (const dialect of dialects()) {
         code_challenge_method: 'S512',
       });
       assert.match(pkce.headers.get('location')!, /error=invalid_request&error_description=Unsupported%20challenge%20method%20S512/);
+    });
+
+    it('end-session: id_token_hint, registered post-logout redirect with state, back-channel logout token, tokens gone', async () => {
+      const received: string[] = [];
+      const rp = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200).end();
+        });
+      });
+      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      try {
+        const port = (rp.address() as AddressInfo).port;
+        const p = await app('logout', {
+          redirect_uris: [
+            { matching_mode: 'strict', url: REDIRECT },
+            { matching_mode: 'regex', url: 'http://127\\.0\\.0\\.1:9/bye(/.*)?', redirect_uri_type: 'logout' },
+          ],
+          logout_uri: `http://127.0.0.1:${port}/backchannel`,
+          logout_method: 'backchannel',
+        });
+        const config = await discover('logout');
+        assert.equal(config.serverMetadata().end_session_endpoint, `${srv.url}/application/o/logout/end-session/`);
+        const b = new Browser(srv);
+        await b.login('alice', '');
+        const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 's' });
+        const r = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+        b.jar.keep(r);
+        const end = await b.runFlow(Browser.flowOf(r.headers.get('location')!)!.slug);
+        const tokens = await client.authorizationCodeGrant(config, new URL((await b.open(end.to)).location!), { expectedState: 's' });
+        const idToken = tokens.id_token!;
+        const base = `${srv.url}/application/o/logout/end-session/`;
+        // refusals: a redirect without a hint, an unregistered redirect, a forged hint
+        const noHint = await fetch(`${base}?${new URLSearchParams({ post_logout_redirect_uri: 'http://127.0.0.1:9/bye' })}`, {
+          redirect: 'manual',
+          headers: b.jar.headers(),
+        });
+        assert.equal(noHint.status, 400);
+        const unregistered = await fetch(
+          `${base}?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: 'http://127.0.0.1:9/elsewhere' })}`,
+          {
+            redirect: 'manual',
+            headers: b.jar.headers(),
+          },
+        );
+        assert.equal(unregistered.status, 400);
+        const forged = await fetch(`${base}?${new URLSearchParams({ id_token_hint: `${idToken.slice(0, -4)}AAAA` })}`, {
+          redirect: 'manual',
+          headers: b.jar.headers(),
+        });
+        assert.equal(forged.status, 400);
+        // the logout
+        const out = await client.buildEndSessionUrl(config, {
+          id_token_hint: idToken,
+          post_logout_redirect_uri: 'http://127.0.0.1:9/bye/now',
+          state: 'a b',
+        });
+        const res = await fetch(out, { redirect: 'manual', headers: b.jar.headers() });
+        b.jar.keep(res);
+        assert.equal(res.status, 302);
+        const flow = Browser.flowOf(res.headers.get('location')!)!;
+        assert.equal(flow.slug, 'default-provider-invalidation-flow');
+        const done = (await b.executor(flow.slug)).body;
+        assert.equal(done.component, 'xak-flow-redirect');
+        assert.equal(done.to, 'http://127.0.0.1:9/bye/now?state=a%20b');
+        const gone = await fetch(`${srv.url}/application/o/userinfo/`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        assert.equal(gone.status, 401);
+        assert.equal(received.length, 1);
+        const logoutToken = new URLSearchParams(received[0]).get('logout_token')!;
+        const { payload, protectedHeader } = await jwtVerify(logoutToken, new TextEncoder().encode(p.client_secret), {
+          audience: p.client_id,
+        });
+        assert.equal(protectedHeader.typ, 'logout+jwt');
+        assert.equal(payload.iss, `${srv.url}/application/o/logout/`);
+        assert.equal(payload.sub, decodeJwt(idToken).sub);
+        assert.equal(payload.sid, decodeJwt(idToken).sid);
+        assert.deepEqual(payload.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+      } finally {
+        rp.close();
+      }
     });
 
     it('a provider without redirect URIs learns the first one, strictly', async () => {

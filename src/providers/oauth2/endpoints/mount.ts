@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../../services.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
+import { endSessionEndpoint } from './end-session.js';
 import { introspectEndpoint } from './introspect.js';
 import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token/index.js';
@@ -31,6 +32,8 @@ export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
       scope.route({ method, url: `${base}/authorize/`, config, handler: (req, reply) => authorizeEndpoint(svc, req, reply) });
       scope.route({ method, url: `${base}/authorize/fulfil/:key/`, config, handler: (req, reply) => fulfilEndpoint(svc, req, reply) });
     }
+    for (const method of ['GET', 'POST'] as const)
+      scope.route({ method, url: `${base}/:slug/end-session/`, config, handler: (req, reply) => endSessionEndpoint(svc, req, reply) });
     scope.get(`${base}/:slug/jwks/`, { config }, (req, reply) => jwksEndpoint(svc, req, reply));
     scope.post(`${base}/token/`, { config }, (req, reply) => tokenEndpoint(svc, req, reply));
     scope.options(`${base}/token/`, { config }, (_req, reply) => reply.code(200).header('cache-control', 'no-store').send({}));
