@@ -309,6 +309,50 @@ for (const dialect of dialects()) {
       assert.deepEqual(await noClient.json(), { active: false });
     });
 
+    it('the admin API lists grants with authentik’s serializers, never their secrets', async () => {
+      await client.authorizationCodeGrant(config, new URL(`${REDIRECT}?code=${await code('openid offline_access')}`), {
+        idTokenExpected: true,
+      });
+      await code('openid email');
+      const codes = await call(srv, 'GET', `/oauth2/authorization_codes/?user=${userId}`);
+      assert.equal(codes.status, 200);
+      assert.ok(codes.body.results.length >= 1);
+      const c = codes.body.results[0];
+      assert.deepEqual(Object.keys(c), ['pk', 'provider', 'user', 'is_expired', 'expires', 'scope']);
+      assert.equal(c.provider.pk, provider.pk);
+      assert.equal(c.provider.meta_model_name, 'authentik_providers_oauth2.oauth2provider');
+      assert.equal(c.user.username, 'alice');
+      const refresh = await call(srv, 'GET', `/oauth2/refresh_tokens/?provider=${provider.pk}&user=${userId}`);
+      const r = refresh.body.results.at(-1);
+      assert.deepEqual(Object.keys(r), ['pk', 'provider', 'user', 'is_expired', 'expires', 'scope', 'id_token', 'revoked']);
+      assert.deepEqual(r.scope, ['openid', 'offline_access']);
+      const idToken = JSON.parse(r.id_token);
+      assert.deepEqual(Object.keys(idToken), [
+        'iss',
+        'sub',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'acr',
+        'amr',
+        'c_hash',
+        'nonce',
+        'at_hash',
+        'sid',
+        'claims',
+      ]);
+      assert.equal(idToken.c_hash, null);
+      assert.match(r.id_token, /^{\n {4}"iss"/);
+      const access = await call(srv, 'GET', '/oauth2/access_tokens/');
+      assert.ok(access.body.results.length >= 1);
+      const one = access.body.results[0];
+      assert.equal((await call(srv, 'GET', `/oauth2/access_tokens/${one.pk}/`)).body.pk, one.pk);
+      assert.equal((await call(srv, 'DELETE', `/oauth2/access_tokens/${one.pk}/`)).status, 204);
+      assert.equal((await call(srv, 'GET', `/oauth2/access_tokens/${one.pk}/`)).status, 404);
+      assert.deepEqual((await call(srv, 'GET', `/oauth2/refresh_tokens/${r.pk}/used_by/`)).body, []);
+    });
+
     it('userinfo refuses no token, an unknown one, and a token without openid', async () => {
       const none = await fetch(`${srv.url}/application/o/userinfo/`);
       assert.equal(none.status, 401);
