@@ -222,6 +222,47 @@ for (const dialect of dialects()) {
       assert.match(after.headers.get('www-authenticate') ?? '', /^error="invalid_token"/);
     });
 
+    it('a code raced across two nodes (two servers on one database) is redeemed once, the loser revoking the winner’s tokens', async () => {
+      // a second node on the same database (PostgreSQL; on SQLite the same server answers both)
+      const other = dialect === 'postgres' ? await startServer(dialect, { databaseUrl: srv.config.databaseUrl }) : srv;
+      try {
+        for (let round = 0; round < 3; round++) {
+          const c = await code('openid offline_access');
+          const redeem = (node: TestServer) =>
+            fetch(`${node.url}/application/o/token/`, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: `Basic ${Buffer.from(`${provider.client_id}:${provider.client_secret}`).toString('base64')}`,
+              },
+              body: new URLSearchParams({ grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT }),
+            }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+          const results = await Promise.all([redeem(srv), redeem(other), redeem(srv), redeem(other)]);
+          const won = results.filter((r) => r.status === 200);
+          assert.equal(won.length, 1, JSON.stringify(results.map((r) => r.status)));
+          for (const r of results.filter((x) => x.status !== 200)) assert.equal(r.body.error, 'invalid_grant');
+          // the winner's tokens were revoked by the losers
+          const info = await fetch(`${srv.url}/application/o/userinfo/`, {
+            headers: { authorization: `Bearer ${won[0]!.body.access_token}` },
+          });
+          assert.equal(info.status, 401);
+          const refreshed = await fetch(`${other.url}/application/o/token/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({
+              grant_type: 'refresh_token',
+              refresh_token: won[0]!.body.refresh_token,
+              client_id: provider.client_id,
+              client_secret: provider.client_secret,
+            }),
+          });
+          assert.equal((await refreshed.json()).error, 'invalid_grant');
+        }
+      } finally {
+        if (other !== srv) await other.close();
+      }
+    });
+
     it('authorization_code refused: PKCE mismatch or downgrade, another redirect URI, an unknown code', async () => {
       const verifier = client.randomPKCECodeVerifier();
       const c1 = await code('openid', { verifier });

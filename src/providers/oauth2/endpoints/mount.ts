@@ -1,12 +1,14 @@
 /**
  * The OAuth2/OIDC endpoints at authentik's URLs (authentik/providers/oauth2/urls.py, mounted at /application/o/),
  * in an encapsulated plugin that reads form bodies (application/x-www-form-urlencoded: the rest of the server takes
- * JSON only). These routes write no configuration: a POST does not drop the admin cache (`noConfigWrites`).
+ * JSON only). These routes write no configuration: a POST does not drop the admin cache (`noConfigWrites`). Expired
+ * grants are swept every ten minutes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../../services.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
 import { endSessionEndpoint } from './end-session.js';
+import { deleteExpired } from '../tokens/store.js';
 import { introspectEndpoint } from './introspect.js';
 import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token/index.js';
@@ -14,9 +16,16 @@ import { userinfoEndpoint } from './userinfo.js';
 import { discoveryEndpoint, jwksEndpoint } from './well-known.js';
 
 const FORM_LIMIT = 64 * 1024;
+/** expired grants are deleted this often (codes a day after their expiry: a late second redemption still revokes) */
+const SWEEP_MS = 10 * 60_000;
 
 export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
   app.register(async (scope) => {
+    const sweep = setInterval(() => {
+      deleteExpired(svc.db).catch((err) => app.log.warn({ err }, 'expired OAuth2 grant sweep failed'));
+    }, SWEEP_MS);
+    sweep.unref();
+    scope.addHook('onClose', async () => clearInterval(sweep));
     scope.addContentTypeParser(
       /^application\/x-www-form-urlencoded(\s*;.*)?$/,
       { parseAs: 'string', bodyLimit: FORM_LIMIT },
