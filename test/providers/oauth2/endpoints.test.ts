@@ -326,6 +326,21 @@ for (const dialect of dialects()) {
       assert.equal(third.scope, 'openid offline_access email');
     });
 
+    it('refresh_token_threshold: a refresh token valid for longer than the threshold is kept, not rotated', async () => {
+      assert.equal((await call(srv, 'PATCH', `/providers/oauth2/${provider.pk}/`, { refresh_token_threshold: 'days=1' })).status, 200);
+      try {
+        const c = await code('openid offline_access');
+        const first = await client.authorizationCodeGrant(config, new URL(`${REDIRECT}?code=${c}`), { idTokenExpected: true });
+        const kept = await client.refreshTokenGrant(config, first.refresh_token!);
+        assert.equal(kept.refresh_token, undefined);
+        assert.ok(kept.access_token);
+        // still usable
+        assert.ok((await client.refreshTokenGrant(config, first.refresh_token!)).access_token);
+      } finally {
+        assert.equal((await call(srv, 'PATCH', `/providers/oauth2/${provider.pk}/`, { refresh_token_threshold: 'seconds=0' })).status, 200);
+      }
+    });
+
     it('introspection and revocation', async () => {
       const tokens = await client.clientCredentialsGrant(config, { scope: 'openid' });
       const live = await client.tokenIntrospection(config, tokens.access_token);
