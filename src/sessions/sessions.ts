@@ -507,6 +507,7 @@ export class Sessions {
    * the new anonymous session), so stages after a logout stage continue that flow.
    */
   async destroy(s: Session, reply: FastifyReply) {
+    const ended = s.key;
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
     if (s.lockedKey === s.key) s.lockedKey = undefined;
     s.key = undefined;
@@ -515,5 +516,16 @@ export class Sessions {
     s.dirty = true;
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
+    if (ended) for (const listener of this.logoutListeners) await listener(ended).catch(() => {});
+  }
+
+  private readonly logoutListeners: ((sessionKey: string) => Promise<void>)[] = [];
+
+  /**
+   * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
+   * ends with it (an OAuth2 provider's access tokens and back-channel logout). Its failures do not stop the logout.
+   */
+  onLogout(listener: (sessionKey: string) => Promise<void>): void {
+    this.logoutListeners.push(listener);
   }
 }

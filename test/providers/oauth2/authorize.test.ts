@@ -365,6 +365,42 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('logging out of Keystage ends the session’s access tokens and tells back-channel providers', async () => {
+      const received: string[] = [];
+      const rp = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200).end();
+        });
+      });
+      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      try {
+        await app('bc-session', { logout_uri: `http://127.0.0.1:${(rp.address() as AddressInfo).port}/bc`, logout_method: 'backchannel' });
+        const config = await discover('bc-session');
+        const b = new Browser(srv);
+        await b.login('alice', '');
+        const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 's' });
+        const r = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+        b.jar.keep(r);
+        const end = await b.runFlow(Browser.flowOf(r.headers.get('location')!)!.slug);
+        const tokens = await client.authorizationCodeGrant(config, new URL((await b.open(end.to)).location!), { expectedState: 's' });
+        const before = await fetch(`${srv.url}/application/o/userinfo/`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        assert.equal(before.status, 200);
+        // Keystage's own logout (the default invalidation flow's user_logout stage)
+        const out = await b.executor('default-invalidation-flow');
+        assert.equal(out.body.component, 'xak-flow-redirect');
+        const after = await fetch(`${srv.url}/application/o/userinfo/`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        assert.equal(after.status, 401);
+        assert.equal(received.length, 1);
+        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
+        assert.equal(claims.sid, decodeJwt(tokens.id_token!).sid);
+      } finally {
+        rp.close();
+      }
+    });
+
     it('a provider without redirect URIs learns the first one, strictly', async () => {
       const p = await app('learner', { redirect_uris: [] });
       const first = await fetch(

@@ -5,7 +5,7 @@
  * provider and session are deleted, and the provider's invalidation flow (else the default one) runs through
  * `startFlow`, ending at the post-logout redirect when one was asked for.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../../db/types.js';
 import { startFlow } from '../../../flows/engine/start.js';
 import type { Services } from '../../../services.js';
@@ -29,7 +29,7 @@ async function invalidationFlowOf(svc: Services, provider: OAuth2Provider): Prom
 
 /** OpenID Connect Back-Channel Logout: POST the logout token to the provider's logout_uri (failures are logged) */
 export async function sendBackchannelLogout(
-  req: FastifyRequest,
+  log: Pick<FastifyBaseLogger, 'warn'>,
   provider: OAuth2Provider,
   keys: ProviderKeys,
   claims: { iss?: string; sub?: string; sid?: string },
@@ -42,9 +42,9 @@ export async function sendBackchannelLogout(
       body: new URLSearchParams({ logout_token: token }),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!res.ok) req.log.warn({ status: res.status, provider: provider.name }, 'back-channel logout answered an error');
+    if (!res.ok) log.warn({ status: res.status, provider: provider.name }, 'back-channel logout answered an error');
   } catch (err) {
-    req.log.warn({ err, provider: provider.name }, 'back-channel logout failed');
+    log.warn({ err, provider: provider.name }, 'back-channel logout failed');
   }
 }
 
@@ -74,7 +74,7 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
     const ofSession = tokens.filter((t) => t.session_id === sid);
     if (provider.logout_method === 'backchannel' && provider.logout_uri && ofSession.length) {
       const id = parseIdToken(ofSession[0]!.id_token);
-      await sendBackchannelLogout(req, provider, keys, { iss: id.iss, sub: id.sub, sid });
+      await sendBackchannelLogout(req.log, provider, keys, { iss: id.iss, sub: id.sub, sid });
     }
     const doomed = (ofSession.length ? ofSession : tokens).map((t) => t.id);
     if (doomed.length) await svc.db.deleteFrom('oauth2_access_tokens').where('id', 'in', doomed).execute();

@@ -10,6 +10,7 @@ import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
 import { endSessionEndpoint } from './end-session.js';
 import { deleteExpired } from '../tokens/store.js';
 import { introspectEndpoint } from './introspect.js';
+import { endTokensWithSessions } from './session-logout.js';
 import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token/index.js';
 import { userinfoEndpoint } from './userinfo.js';
@@ -20,6 +21,7 @@ const FORM_LIMIT = 64 * 1024;
 const SWEEP_MS = 10 * 60_000;
 
 export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
+  endTokensWithSessions(svc, app.log);
   app.register(async (scope) => {
     const sweep = setInterval(() => {
       deleteExpired(svc.db).catch((err) => app.log.warn({ err }, 'expired OAuth2 grant sweep failed'));
