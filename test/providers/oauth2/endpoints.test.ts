@@ -132,6 +132,20 @@ for (const dialect of dialects()) {
       const info = await client.fetchUserInfo(config, tokens.access_token, String(payload.sub));
       assert.equal(info.sub, payload.sub);
       assert.equal(info.email, '');
+      // oidcc-userinfo-post-header / post-body: the token in a POST's header or its form body
+      for (const init of [
+        { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } },
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ access_token: tokens.access_token }),
+        },
+      ]) {
+        const r = await fetch(`${srv.url}/application/o/userinfo/`, init);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('cache-control'), 'no-store');
+        assert.equal((await r.json()).sub, payload.sub);
+      }
       // stored as a hash only
       const rows = await srv.app.store.db.selectFrom('oauth2_access_tokens').selectAll().execute();
       assert.ok(rows.length >= 1);
