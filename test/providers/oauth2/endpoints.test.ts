@@ -133,7 +133,7 @@ for (const dialect of dialects()) {
       assert.equal(info.sub, payload.sub);
       assert.equal(info.email, '');
       // oidcc-userinfo-post-header / post-body: the token in a POST's header or its form body
-      for (const init of [
+      for (const init of <RequestInit[]>[
         { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } },
         {
           method: 'POST',

@@ -5,10 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kysely } from 'kysely';
 import { openStore, type Store } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
-import { provider_oauth2_0002 } from '../../../src/providers/oauth2/tokens/migration.js';
+import { providerMigrations } from '../../../src/providers/registry.js';
 import {
   deleteToken,
   findAccessToken,
@@ -24,18 +23,6 @@ import {
 } from '../../../src/providers/oauth2/tokens/store.js';
 import { dialects, freshDatabase } from '../../helpers/server.js';
 
-/** the providers table until the applications migration is here (only what the foreign keys need) */
-const providersForTest = () => ({
-  async up(db: Kysely<any>) {
-    await db.schema
-      .createTable('providers')
-      .ifNotExists()
-      .addColumn('id', 'integer', (c) => c.primaryKey())
-      .execute();
-  },
-  async down() {},
-});
-
 for (const dialect of dialects()) {
   describe(`OAuth2 grant tables (${dialect})`, () => {
     let fresh: Awaited<ReturnType<typeof freshDatabase>>;
@@ -48,12 +35,22 @@ for (const dialect of dialects()) {
     before(async () => {
       fresh = await freshDatabase(dialect);
       store = await open();
-      await migrate(store, { '0015_test_providers': providersForTest, provider_oauth2_0002 });
+      await migrate(store, providerMigrations());
       // a second node on the same database (PostgreSQL); SQLite has one
       other = dialect === 'postgres' ? await open() : store;
+      const now = new Date().toISOString();
       await store.db
-        .insertInto('providers' as any)
-        .values({ id: 1 })
+        .insertInto('providers')
+        .values({
+          id: 1,
+          name: 'p1',
+          kind: 'oauth2provider',
+          authentication_flow: null,
+          authorization_flow: null,
+          invalidation_flow: null,
+          created: now,
+          last_updated: now,
+        })
         .execute();
       const u = await store.db
         .insertInto('users')
