@@ -182,6 +182,15 @@ for (const dialect of dialects()) {
       const landed2 = await b.open(end2.to);
       assert.equal(new URL(landed2.location!).searchParams.get('state'), 'st-2');
 
+      // max_age: a login older than it sends the person to log in again (max_age=0 asks nothing, as authentik)
+      await new Promise((r) => setTimeout(r, 1100));
+      const aged = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', max_age: '1' });
+      const ma = await fetch(aged, { redirect: 'manual', headers: b.jar.headers() });
+      assert.match(ma.headers.get('location')!, /^\/flows\/-\/default\/authentication\//);
+      const zero = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', max_age: '0' });
+      const z = await fetch(zero, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(z);
+      assert.match(z.headers.get('location')!, /^\/if\/flow\//);
       // prompt=login: back to the login flow although logged in, then through
       const relogin = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 'st-3', prompt: 'login' });
       const rl = await fetch(relogin, { redirect: 'manual', headers: b.jar.headers() });

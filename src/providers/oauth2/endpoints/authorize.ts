@@ -110,7 +110,8 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
   const session = await svc.sessions.load(req);
   const store = (session.data.providers ??= {});
   // maxAge: the last login is too old
-  if (params.max_age !== undefined && Date.now() - login.created.getTime() > params.max_age * 1000) {
+  // (as authentik: max_age=0 asks nothing)
+  if (params.max_age && Date.now() - login.created.getTime() > params.max_age * 1000) {
     store[LAST_LOGIN_KEY] = login.uid;
     session.dirty = true;
     await svc.sessions.save(session, req, reply);

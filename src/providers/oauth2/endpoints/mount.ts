@@ -9,6 +9,7 @@ import type { Services } from '../../../services.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
 import { endSessionEndpoint } from './end-session.js';
 import { deleteExpired } from '../tokens/store.js';
+import { corsAllow, sendToken } from './http.js';
 import { introspectEndpoint } from './introspect.js';
 import { endTokensWithSessions } from './session-logout.js';
 import { revokeEndpoint } from './revoke.js';
@@ -47,7 +48,10 @@ export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
       scope.route({ method, url: `${base}/:slug/end-session/`, config, handler: (req, reply) => endSessionEndpoint(svc, req, reply) });
     scope.get(`${base}/:slug/jwks/`, { config }, (req, reply) => jwksEndpoint(svc, req, reply));
     scope.post(`${base}/token/`, { config }, (req, reply) => tokenEndpoint(svc, req, reply));
-    scope.options(`${base}/token/`, { config }, (_req, reply) => reply.code(200).header('cache-control', 'no-store').send({}));
+    scope.options(`${base}/token/`, { config }, (req, reply) => {
+      corsAllow(req, reply, []);
+      return sendToken(reply, {});
+    });
     for (const method of ['GET', 'POST', 'OPTIONS'] as const)
       scope.route({ method, url: `${base}/userinfo/`, config, handler: (req, reply) => userinfoEndpoint(svc, req, reply) });
     scope.post(`${base}/introspect/`, { config }, (req, reply) => introspectEndpoint(svc, req, reply));
