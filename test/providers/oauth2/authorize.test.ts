@@ -362,6 +362,31 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('form_post answers an autosubmit page; a non-ASCII redirect URI is percent-encoded in Location', async () => {
+      await app('odd', { redirect_uris: [{ matching_mode: 'regex', url: 'http://127\\.0\\.0\\.1:9/.*' }] });
+      const config = await discover('odd');
+      const b = new Browser(srv);
+      await b.login('alice', '');
+      const post = client.buildAuthorizationUrl(config, {
+        redirect_uri: 'http://127.0.0.1:9/cb',
+        scope: 'openid',
+        state: 'fp',
+        response_mode: 'form_post',
+      });
+      const r = await fetch(post, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      const end = await b.runFlow(Browser.flowOf(r.headers.get('location')!)!.slug);
+      const page = await b.open(end.to);
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<form method="post" action="http:\/\/127\.0\.0\.1:9\/cb">/);
+      assert.match(page.text, /<input type="hidden" name="code" value="[0-9a-f]{32}">/);
+      assert.match(page.text, /<input type="hidden" name="state" value="fp">/);
+      const odd = client.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:9/cb/é ü', scope: 'openid', state: 'u' });
+      const landed = await b.authorize(odd);
+      assert.equal(landed.pathname, '/cb/%C3%A9%20%C3%BC');
+      assert.ok(landed.searchParams.get('code'));
+    });
+
     it('a provider without redirect URIs learns the first one, strictly', async () => {
       const p = await app('learner', { redirect_uris: [] });
       const first = await fetch(

@@ -37,7 +37,7 @@ import { encodeJwt } from '../protocol/sign.js';
 import { insertAccessToken, insertCode } from '../tokens/store.js';
 import { applicationAllows, applicationRef } from './access.js';
 import { mappingsOf, scopeNamesOf } from './claims.js';
-import { originOf, paramsOf, sendBadRequestPage } from './http.js';
+import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { durationMs, type GrantBase, mintAccessToken } from './issue.js';
 import { keysOf } from './keys.js';
 import { lastLoginOf } from './login-event.js';
@@ -65,7 +65,7 @@ function toLogin(req: FastifyRequest, reply: FastifyReply, flow: FlowsTable | un
 
 function sendAuthorizeError(reply: FastifyReply, e: AuthorizeError) {
   const r = e.response();
-  return 'redirect' in r ? reply.redirect(r.redirect, 302) : sendBadRequestPage(reply, r.page.description, r.page.title);
+  return 'redirect' in r ? reply.redirect(locationOf(r.redirect), 302) : sendBadRequestPage(reply, r.page.description, r.page.title);
 }
 
 /** the provider's mappings' descriptions of the requested scopes (authentik's get_scope_descriptions) */
@@ -190,11 +190,17 @@ function sendFormPost(reply: FastifyReply, url: string, attrs: Record<string, st
     .map(([k, v]) => `<input type="hidden" name="${escapeAttr(k)}" value="${escapeAttr(v)}">`)
     .join('');
   const nonce = randomBytes(16).toString('base64');
+  // the form may post to the redirect URI's origin only (an http(s) origin; other schemes get no form-action)
+  let origin = 'null';
+  try {
+    origin = new URL(url).origin;
+  } catch {}
+  const formAction = /^https?:\/\/[\w.:[\]-]+$/.test(origin) ? ` form-action ${origin};` : '';
   return reply
     .code(200)
     .header(
       'content-security-policy',
-      `default-src 'none'; script-src 'nonce-${nonce}'; form-action ${new URL(url).origin} ${url}; base-uri 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src 'nonce-${nonce}';${formAction} base-uri 'none'; frame-ancestors 'none'`,
     )
     .type('text/html; charset=utf-8')
     .send(
@@ -231,7 +237,7 @@ export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: 
     });
     const r = authorizationResponse(params.redirect_uri, params.response_mode, values);
     if ('formPost' in r) return sendFormPost(reply, r.formPost.url, r.formPost.attrs, `Redirecting to ${provider.application.name}...`);
-    return reply.redirect(r.redirect, 302);
+    return reply.redirect(locationOf(r.redirect), 302);
   } catch (e) {
     if (e instanceof AuthorizeError) return sendAuthorizeError(reply, e);
     throw e;

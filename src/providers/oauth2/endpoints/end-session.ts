@@ -15,7 +15,7 @@ import { TokenError } from '../protocol/errors.js';
 import { issuerOf, parseIdToken, sidOf } from '../protocol/id-token.js';
 import { encodeJwt, type ProviderKeys } from '../protocol/sign.js';
 import { verificationKeyOf } from '../protocol/verify.js';
-import { originOf, paramsOf, sendBadRequestPage } from './http.js';
+import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { keysOf } from './keys.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
@@ -92,6 +92,6 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
     req,
     reply,
   );
-  if (!started) return request.postLogoutRedirectUri ? reply.redirect(request.postLogoutRedirectUri, 302) : reply.redirect('/', 302);
+  if (!started) return reply.redirect(request.postLogoutRedirectUri ? locationOf(request.postLogoutRedirectUri) : '/', 302);
   return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
 }

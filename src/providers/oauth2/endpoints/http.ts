@@ -117,5 +117,14 @@ export function corsAllow(req: FastifyRequest, reply: FastifyReply, allowed: rea
   }
 }
 
+/**
+ * A redirect URI as a Location header: what an HTTP header cannot carry (non-ASCII, spaces, controls) percent-encoded
+ * as UTF-8, as Django's redirect does for an IRI (a matched redirect URI may hold anything a regex allows)
+ */
+export const locationOf = (uri: string) =>
+  uri.replace(/[^\x21-\x7e]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+
 /** scheme://host the request came to, or the configured external URL */
 export const originOf = (req: FastifyRequest, config: Pick<Config, 'externalUrl'>) => baseUrlOf(req, config);
