@@ -1,16 +1,12 @@
 /**
- * What the protocol code reads of a provider, a user and a key pair: structural subsets of the contracts of
- * src/providers/oauth2/config.ts (`OAuth2Provider`, `RedirectUri`) and src/crypto/keys.ts (`SigningKey`,
- * `PublicKey`), so every step here is a pure function of plain values and the full objects fit where these go.
+ * What the protocol code reads of a provider and a user — structural subsets of src/providers/oauth2/config.ts's
+ * `OAuth2Provider` and of a users row, so every step here is a pure function of plain values — and the key pairs'
+ * types of src/crypto/keys.ts.
  */
-import type { KeyObject } from 'node:crypto';
-import type { JWK } from 'jose';
+import type { PublicKey, SigningKey } from '../../../crypto/keys.js';
+import type { RedirectUri } from '../config.js';
 
-export interface RedirectUri {
-  matching_mode: 'strict' | 'regex';
-  url: string;
-  redirect_uri_type: 'authorization' | 'logout';
-}
+export type { PublicKey, SigningKey, RedirectUri };
 
 export type SubMode = 'hashed_user_id' | 'user_id' | 'user_uuid' | 'user_username' | 'user_email' | 'user_upn';
 export type IssuerMode = 'global' | 'per_provider';
@@ -41,22 +37,6 @@ export interface ClaimsUser {
   email: string;
   /** the users row's JSON text, or already parsed */
   attributes: string | Record<string, unknown>;
-}
-
-/** a key pair's private key for signing (src/crypto/keys.ts `SigningKey`) */
-export interface SigningKey {
-  kid: string;
-  alg: 'RS256' | 'ES256' | 'ES384' | 'ES512';
-  privateKey: KeyObject;
-  publicJwk: JWK;
-}
-
-/** a key pair's public key (src/crypto/keys.ts `PublicKey`): JWE recipients, jwks, verification */
-export interface PublicKey {
-  kid: string;
-  alg: string;
-  publicKey: KeyObject;
-  publicJwk: JWK;
 }
 
 /** how the protocol reaches key pairs (src/crypto/keys.ts `signingKeyOf` / `publicKeyOf`, bound to the services) */
