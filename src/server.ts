@@ -181,7 +181,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       if (!url.startsWith('/static/') && !url.startsWith('/-/health/') && !routeFlags(req).ownSession) await cache.refresh();
     });
   app.addHook('onSend', (req, _reply, payload, done) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !routeFlags(req).ownSession) cache.invalidate();
+    const flags = routeFlags(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS' && !flags.ownSession && !flags.noConfigWrites)
+      cache.invalidate();
     done(null, payload);
   });
 

@@ -118,3 +118,8 @@ export function cachedAdminData<T>(db: DB, key: string, load: () => Promise<T>, 
 }
 
 export const hasAdminCache = (db: DB): boolean => caches.has(db);
+
+/** this node forgets what it kept (a write outside an admin request: the OAuth2 provider learning a redirect URI) */
+export function invalidateAdminCache(db: DB): void {
+  caches.get(db)?.invalidate();
+}

@@ -9,6 +9,7 @@ import type { DB } from '../db/index.js';
 export type EventAction =
   | 'login'
   | 'login_failed'
+  | 'authorize_application'
   | 'logout'
   | 'password_set'
   | 'user_write'

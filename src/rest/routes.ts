@@ -47,6 +47,8 @@ export interface RouteFlags {
    * rule and never writes configuration (the flow executor)
    */
   ownSession?: boolean;
+  /** the handler writes no configuration: a POST does not drop the admin cache (the OAuth2 token endpoints) */
+  noConfigWrites?: boolean;
 }
 
 export const routeFlags = (req: FastifyRequest): RouteFlags => (req.routeOptions.config ?? {}) as RouteFlags;

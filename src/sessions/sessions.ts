@@ -35,6 +35,8 @@ export interface SessionData {
   csrf?: string;
   /** network binding recorded at login (see network-binding.ts) */
   binding?: string;
+  /** what providers keep while a flow runs for them, by a key of their choosing (an OAuth2 authorization request) */
+  providers?: Record<string, unknown>;
 }
 
 export interface SessionLimits {
@@ -505,6 +507,7 @@ export class Sessions {
    * the new anonymous session), so stages after a logout stage continue that flow.
    */
   async destroy(s: Session, reply: FastifyReply) {
+    const ended = s.key;
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
     if (s.lockedKey === s.key) s.lockedKey = undefined;
     s.key = undefined;
@@ -513,5 +516,16 @@ export class Sessions {
     s.dirty = true;
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
+    if (ended) for (const listener of this.logoutListeners) await listener(ended).catch(() => {});
+  }
+
+  private readonly logoutListeners: ((sessionKey: string) => Promise<void>)[] = [];
+
+  /**
+   * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
+   * ends with it (an OAuth2 provider's access tokens and back-channel logout). Its failures do not stop the logout.
+   */
+  onLogout(listener: (sessionKey: string) => Promise<void>): void {
+    this.logoutListeners.push(listener);
   }
 }

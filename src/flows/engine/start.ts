@@ -39,7 +39,8 @@ export async function startFlow(
   const r = await planFlow(svc, flow, { user, superuser: user ? await isSuperuser(svc.db, user.id) : false }, context, { req });
   if (r.type === 'not_applicable') return false;
   const session = await svc.sessions.load(req);
-  session.data.plan = r.type === 'plan' ? r.plan : undefined;
+  // a flow without stages still carries its context: the executor finishes it at once, with the continuation
+  session.data.plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
   session.data.query = {};
   session.dirty = true;
   await svc.sessions.save(session, req, reply);

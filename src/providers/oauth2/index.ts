@@ -2,6 +2,8 @@
 import type { ProviderDef } from '../types.js';
 import { checkFederationProviders, oauth2Schema, redirectUris } from './schema.js';
 import { mountOAuth2Admin } from './admin-routes.js';
+import { mountOAuth2Protocol } from './endpoints/mount.js';
+import { mountOAuth2Grants } from './tokens/resource.js';
 
 /** authentik's OAuth2Provider.launch_url: the first redirect URI without its path */
 export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[]): string | null {
@@ -26,5 +28,7 @@ export const oauth2Provider: ProviderDef = {
   },
   routes(router, svc) {
     mountOAuth2Admin(router, svc);
+    mountOAuth2Protocol(router.app, svc);
+    mountOAuth2Grants(router, svc);
   },
 };

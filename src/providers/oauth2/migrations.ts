@@ -1,4 +1,5 @@
 import { addColumns, type VersionedMigration } from '../../db/ddl.js';
+import { provider_oauth2_0002 } from './tokens/migration.js';
 
 export const oauth2Migrations: Record<string, VersionedMigration> = {
   provider_oauth2_0001: (dialect) => ({
@@ -34,4 +35,5 @@ export const oauth2Migrations: Record<string, VersionedMigration> = {
       await db.schema.dropTable('provider_oauth2').ifExists().execute();
     },
   }),
+  provider_oauth2_0002,
 };

@@ -14,6 +14,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { insertAccessToken, insertCode, insertRefreshToken } from '../../../src/providers/oauth2/tokens/store.js';
 import { updateReputation } from '../../../src/auth/reputation.js';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { authentikSchema } from '../../helpers/openapi-schema.js';
@@ -326,6 +327,29 @@ async function seed(srv: TestServer): Promise<Seeded> {
   // reputation scores are kept by logins: one failed and one successful login's worth
   await updateReputation(db, srv.config.reputation, '192.0.2.10', 'seed-reputation-failed', -1);
   await updateReputation(db, srv.config.reputation, '192.0.2.11', 'seed-reputation-ok', 1);
+  // OAuth2 grants are issued by the protocol endpoints: one of each, as the token endpoint leaves them
+  const oauth2 = await db.selectFrom('providers').select('id').where('kind', '=', 'oauth2provider').orderBy('id').executeTakeFirst();
+  if (oauth2) {
+    const grant = {
+      provider_id: oauth2.id,
+      user_id: admin,
+      scope: 'openid',
+      auth_time: new Date(),
+      session_id: null,
+      expires: new Date(Date.now() + 3600_000),
+    };
+    await insertCode(db, {
+      ...grant,
+      code: 'seed-code',
+      nonce: null,
+      code_challenge: null,
+      code_challenge_method: null,
+      redirect_uri: 'https://seed.example/',
+      amr: null,
+    });
+    await insertAccessToken(db, { ...grant, token: 'seed-access', id_token: '{}', code_id: null });
+    await insertRefreshToken(db, { ...grant, token: 'seed-refresh', id_token: '{}', code_id: null });
+  }
   for (const x of [group, role]) s.uuids.add(x);
   for (const x of ['seed-empty-group', 'seed-empty-role']) s.strings.add(x);
 

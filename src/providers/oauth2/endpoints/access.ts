@@ -1,0 +1,32 @@
+/** Does the provider's application let this user in? (authentik's PolicyEngine on the Application, no cache) */
+import type { FastifyRequest } from 'fastify';
+import type { UsersTable } from '../../../db/types.js';
+import { httpOf } from '../../../policies/request.js';
+import type { Services } from '../../../services.js';
+import type { OAuth2Provider } from '../config.js';
+
+/** the application as authentik names it in policy requests and events */
+export const applicationRef = (app: NonNullable<OAuth2Provider['application']>) => ({
+  app: 'authentik_core',
+  model_name: 'application',
+  pk: app.pbm_uuid,
+  name: app.name,
+});
+
+/** the application's policies for `user` with the OAuth context (`oauth_scopes`, `oauth_grant_type`, …) */
+export async function applicationAllows(
+  svc: Services,
+  provider: OAuth2Provider,
+  user: UsersTable | undefined,
+  req: FastifyRequest,
+  context: Record<string, unknown>,
+): Promise<{ passing: boolean; messages: string[] }> {
+  const app = provider.application;
+  if (!app) return { passing: false, messages: [] };
+  const verdict = await svc.policies.check({
+    target: app.pbm_uuid,
+    mode: app.policy_engine_mode,
+    request: { user, http: httpOf(req), obj: applicationRef(app), context, debug: false },
+  });
+  return { passing: verdict.passing, messages: verdict.messages };
+}

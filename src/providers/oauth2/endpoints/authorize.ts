@@ -1,0 +1,314 @@
+/**
+ * GET/POST /application/o/authorize/ (authentik's AuthorizationFlowInitView) and its fulfilment, as steps:
+ *
+ *   params (authorize-params.ts: client → redirectUri → grant → scope → nonce → codeChallenge → requestObject)
+ *   → learnRedirectUri → promptNone → loggedIn → maxAge / promptLogin → applicationAccess → startAuthorizationFlow
+ *
+ * The provider's authorization flow runs through `startFlow` with authentik's consent context (application,
+ * consent_header, consent_permissions). The request waits in the session under a random key that only the
+ * flow's continuation (`then`, revealed when the plan is done) names: /application/o/authorize/fulfil/<key>/
+ * issues the code or tokens (authentik's OAuthFulfillmentStage) and answers by query, fragment or form_post.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { invalidateAdminCache } from '../../../db/admin-cache.js';
+import type { FlowsTable, UsersTable } from '../../../db/types.js';
+import { startFlow } from '../../../flows/engine/start.js';
+import type { Services } from '../../../services.js';
+import { type OAuth2Provider, oauth2ProviderByClientId, oauth2ProviderById } from '../config.js';
+import { type AuthorizeParams, authorizeParams, policyContextOf } from '../protocol/authorize-params.js';
+import {
+  GRANT_TYPE_AUTHORIZATION_CODE,
+  GRANT_TYPE_HYBRID,
+  PROMPT_CONSENT,
+  PROMPT_LOGIN,
+  PROMPT_NONE,
+  RESPONSE_TYPE_CODE_ID_TOKEN,
+  RESPONSE_TYPE_CODE_ID_TOKEN_TOKEN,
+  RESPONSE_TYPE_CODE_TOKEN,
+  RESPONSE_TYPE_ID_TOKEN_TOKEN,
+  TOKEN_TYPE,
+} from '../protocol/constants.js';
+import { AuthorizeError, ClientIdError, RedirectUriError } from '../protocol/errors.js';
+import { atHash, cHash } from '../protocol/hashes.js';
+import { amrOf, idTokenClaims, sidOf } from '../protocol/id-token.js';
+import { authorizationResponse, type ResponseValues } from '../protocol/responses.js';
+import { encodeJwt } from '../protocol/sign.js';
+import { insertAccessToken, insertCode } from '../tokens/store.js';
+import { applicationAllows, applicationRef } from './access.js';
+import { mappingsOf, scopeNamesOf } from './claims.js';
+import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
+import { durationMs, type GrantBase, mintAccessToken } from './issue.js';
+import { keysOf } from './keys.js';
+import { lastLoginOf } from './login-event.js';
+
+const PENDING_PREFIX = 'oauth2:authorize:';
+const LAST_LOGIN_KEY = 'oauth2:last_login_uid';
+const PENDING_MAX = 10;
+const PENDING_TTL_MS = 30 * 60_000;
+
+interface Pending {
+  provider: number;
+  user: number;
+  created: number;
+  params: Omit<AuthorizeParams, 'scope' | 'prompt'> & { scope: string[]; prompt: string[] };
+}
+
+const flowByUuid = (svc: Services, uuid: string) =>
+  svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>;
+
+/** redirect to the login: the provider's authentication flow, else the default one, back to this request after */
+function toLogin(req: FastifyRequest, reply: FastifyReply, flow: FlowsTable | undefined) {
+  const next = encodeURIComponent(req.url);
+  return reply.redirect(flow ? `/if/flow/${flow.slug}/?next=${next}` : `/flows/-/default/authentication/?next=${next}`, 302);
+}
+
+function sendAuthorizeError(reply: FastifyReply, e: AuthorizeError) {
+  const r = e.response();
+  return 'redirect' in r ? reply.redirect(locationOf(r.redirect), 302) : sendBadRequestPage(reply, r.page.description, r.page.title);
+}
+
+/** the provider's mappings' descriptions of the requested scopes (authentik's get_scope_descriptions) */
+async function permissionsOf(svc: Services, provider: OAuth2Provider, scope: Set<string>) {
+  return (await mappingsOf(svc, provider)).filter((m) => scope.has(m.scope_name)).map((m) => ({ id: m.scope_name, name: m.description }));
+}
+
+/** learnRedirectUri: a provider without authorization redirect URIs keeps the first one used, strictly (authentik) */
+async function learnRedirectUri(svc: Services, provider: OAuth2Provider, uri: string) {
+  const uris = [...provider.redirect_uris, { matching_mode: 'strict' as const, url: uri, redirect_uri_type: 'authorization' as const }];
+  await svc.db
+    .updateTable('provider_oauth2')
+    .set({ redirect_uris: JSON.stringify(uris) } as never)
+    .where('provider_id', '=', provider.id)
+    .execute();
+  invalidateAdminCache(svc.db);
+}
+
+export async function authorizeEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const q = paramsOf(req);
+  if (Object.keys(q).length < 1) return reply.code(404).type('text/html').send('<h1>Not Found</h1>');
+  const provider = q.client_id ? await oauth2ProviderByClientId(svc, q.client_id) : undefined;
+  let params: AuthorizeParams;
+  try {
+    params = authorizeParams(q, provider, provider ? await scopeNamesOf(svc, provider) : new Set());
+  } catch (e) {
+    if (e instanceof ClientIdError || e instanceof RedirectUriError) return sendBadRequestPage(reply, e.description, e.error);
+    if (e instanceof AuthorizeError) return sendAuthorizeError(reply, e);
+    throw e;
+  }
+  const p = provider!;
+  if (params.learnRedirectUri) await learnRedirectUri(svc, p, params.redirect_uri);
+  const me = await svc.sessions.user(req);
+  // promptNone: nobody logged in and the client forbids asking
+  if (params.prompt.has(PROMPT_NONE) && !me)
+    return sendAuthorizeError(reply, new AuthorizeError(params.redirect_uri, 'login_required', params.grant_type, params.state));
+  const authFlow = p.authentication_flow ? await flowByUuid(svc, p.authentication_flow) : undefined;
+  // loggedIn
+  if (!me) return toLogin(req, reply, authFlow);
+  const login = await lastLoginOf(svc.db, me.user.username);
+  if (!login) return toLogin(req, reply, authFlow);
+  const session = await svc.sessions.load(req);
+  const store = (session.data.providers ??= {});
+  // maxAge: the last login is too old
+  // (as authentik: max_age=0 asks nothing)
+  if (params.max_age && Date.now() - login.created.getTime() > params.max_age * 1000) {
+    store[LAST_LOGIN_KEY] = login.uid;
+    session.dirty = true;
+    await svc.sessions.save(session, req, reply);
+    return toLogin(req, reply, authFlow);
+  }
+  // promptLogin: re-authenticate unless that is what just happened
+  if (params.prompt.has(PROMPT_LOGIN)) {
+    if (store[LAST_LOGIN_KEY] === undefined || store[LAST_LOGIN_KEY] === login.uid) {
+      store[LAST_LOGIN_KEY] = login.uid;
+      session.dirty = true;
+      await svc.sessions.save(session, req, reply);
+      return toLogin(req, reply, authFlow);
+    }
+    delete store[LAST_LOGIN_KEY];
+    session.dirty = true;
+  }
+  // applicationAccess
+  const app = p.application;
+  const access = await applicationAllows(svc, p, me.user, req, policyContextOf(params));
+  if (!app || !access.passing)
+    return reply
+      .code(403)
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1>${access.messages.map((m) => `<p>${m.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`).join('')}</main></body></html>`,
+      );
+  // startAuthorizationFlow, with the request waiting in the session for the flow's continuation
+  const flow = await flowByUuid(svc, p.authorization_flow);
+  if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
+  const key = randomBytes(24).toString('base64url');
+  const now = Date.now();
+  for (const [k, v] of Object.entries(store))
+    if (k.startsWith(PENDING_PREFIX) && now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
+  const pendingKeys = Object.keys(store).filter((k) => k.startsWith(PENDING_PREFIX));
+  while (pendingKeys.length >= PENDING_MAX) delete store[pendingKeys.shift()!];
+  const pending: Pending = {
+    provider: p.id,
+    user: me.user.id,
+    created: now,
+    params: { ...params, scope: [...params.scope], prompt: [...params.prompt] },
+  };
+  store[PENDING_PREFIX + key] = pending;
+  session.dirty = true;
+  await svc.sessions.save(session, req, reply);
+  const started = await startFlow(
+    svc,
+    flow,
+    {
+      user: me.user,
+      context: {
+        application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
+        consent_header: `You're about to sign into ${app.name}.`,
+        consent_permissions: await permissionsOf(svc, p, params.scope),
+      },
+      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
+      then: `/application/o/authorize/fulfil/${key}/`,
+    },
+    req,
+    reply,
+  );
+  if (!started)
+    return reply
+      .code(403)
+      .type('text/html; charset=utf-8')
+      .send(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1></main></body></html>',
+      );
+  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+}
+
+const escapeAttr = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** form_post (authentik's ak-stage-autosubmit): a form posting the values to the redirect URI */
+function sendFormPost(reply: FastifyReply, url: string, attrs: Record<string, string>, title: string) {
+  const inputs = Object.entries(attrs)
+    .map(([k, v]) => `<input type="hidden" name="${escapeAttr(k)}" value="${escapeAttr(v)}">`)
+    .join('');
+  const nonce = randomBytes(16).toString('base64');
+  // the form may post to the redirect URI's origin only (an http(s) origin; other schemes get no form-action)
+  let origin = 'null';
+  try {
+    origin = new URL(url).origin;
+  } catch {}
+  const formAction = /^https?:\/\/[\w.:[\]-]+$/.test(origin) ? ` form-action ${origin};` : '';
+  return reply
+    .code(200)
+    .header(
+      'content-security-policy',
+      `default-src 'none'; script-src 'nonce-${nonce}';${formAction} base-uri 'none'; frame-ancestors 'none'`,
+    )
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeAttr(title)}</title></head><body>` +
+        `<form method="post" action="${escapeAttr(url)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
+        `<script nonce="${nonce}">document.forms[0].submit()</script></body></html>`,
+    );
+}
+
+/** /application/o/authorize/fulfil/<key>/: the flow is done — issue what the request asked for */
+export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const key = PENDING_PREFIX + (req.params as { key: string }).key;
+  const me = await svc.sessions.user(req);
+  const session = await svc.sessions.load(req);
+  const pending = session.data.providers?.[key] as Pending | undefined;
+  if (!pending || !me || pending.user !== me.user.id || Date.now() - pending.created > PENDING_TTL_MS)
+    return sendBadRequestPage(reply, 'This authorization request is unknown, expired or already completed.', 'Invalid request');
+  delete session.data.providers![key];
+  session.dirty = true;
+  await svc.sessions.save(session, req, reply);
+  const provider = await oauth2ProviderById(svc, pending.provider);
+  if (!provider || !provider.application)
+    return sendBadRequestPage(reply, 'The client identifier (client_id) is missing or invalid.', 'Client ID Error');
+  const params = pending.params;
+  try {
+    // authentik: prompt=none with prompt=consent cannot be satisfied
+    if (params.prompt.includes(PROMPT_NONE) && params.prompt.includes(PROMPT_CONSENT))
+      throw new AuthorizeError(params.redirect_uri, 'consent_required', params.grant_type, params.state ?? undefined);
+    const values = await responseValues(svc, req, provider, me.user, me.sessionKey, params);
+    await svc.events.emit('authorize_application', {
+      user: { pk: me.user.id, username: me.user.username, email: me.user.email },
+      clientIp: req.ip,
+      context: { authorized_application: applicationRef(provider.application), scopes: params.scope.join(' ') },
+    });
+    const r = authorizationResponse(params.redirect_uri, params.response_mode, values);
+    if ('formPost' in r) return sendFormPost(reply, r.formPost.url, r.formPost.attrs, `Redirecting to ${provider.application.name}...`);
+    return reply.redirect(locationOf(r.redirect), 302);
+  } catch (e) {
+    if (e instanceof AuthorizeError) return sendAuthorizeError(reply, e);
+    throw e;
+  }
+}
+
+/** `create_response_uri` / `create_implicit_response`: the code and/or tokens, in authentik's order */
+async function responseValues(
+  svc: Services,
+  req: FastifyRequest,
+  provider: OAuth2Provider,
+  user: UsersTable,
+  sessionKey: string,
+  params: Pending['params'],
+): Promise<ResponseValues> {
+  const now = new Date();
+  const login = await lastLoginOf(svc.db, user.username);
+  const authTime = login?.created ?? now;
+  const amr = amrOf(login);
+  const sid = sidOf(sessionKey);
+  const state = params.state ?? '';
+  let code: string | undefined;
+  if (params.grant_type === GRANT_TYPE_AUTHORIZATION_CODE || params.grant_type === GRANT_TYPE_HYBRID) {
+    // (authentik: uuid4().hex)
+    code = randomUUID().replace(/-/g, '');
+    await insertCode(svc.db, {
+      provider_id: provider.id,
+      user_id: user.id,
+      scope: params.scope.join(' '),
+      auth_time: authTime,
+      session_id: sid,
+      expires: new Date(now.getTime() + durationMs(provider.access_code_validity)),
+      code,
+      nonce: params.nonce ?? null,
+      code_challenge: params.code_challenge ? params.code_challenge : null,
+      code_challenge_method: params.code_challenge ? params.code_challenge_method : null,
+      redirect_uri: params.redirect_uri,
+      amr: amr ?? null,
+    });
+  }
+  if (params.grant_type === GRANT_TYPE_AUTHORIZATION_CODE)
+    return [
+      ['code', code!],
+      ['state', state],
+    ];
+  // implicit and hybrid: an access token (always stored), the ID token and/or the code
+  const keys = await keysOf(svc, provider);
+  const g: GrantBase = {
+    svc,
+    req,
+    origin: originOf(req, svc.config),
+    provider,
+    keys,
+    user,
+    scope: params.scope,
+    authTime,
+    sid,
+    amr: amr ?? null,
+    nonce: params.nonce ?? null,
+  };
+  const access = await mintAccessToken(g);
+  const out: ResponseValues = [];
+  const rt = params.response_type;
+  if (code && (rt === RESPONSE_TYPE_CODE_ID_TOKEN || rt === RESPONSE_TYPE_CODE_ID_TOKEN_TOKEN)) access.idToken.c_hash = cHash(code);
+  if (rt === RESPONSE_TYPE_ID_TOKEN_TOKEN || rt === RESPONSE_TYPE_CODE_ID_TOKEN_TOKEN || rt === RESPONSE_TYPE_CODE_TOKEN) {
+    out.push(['access_token', access.token]);
+    access.idToken.at_hash = atHash(access.token);
+  }
+  if (rt.split(' ').includes('id_token')) out.push(['id_token', await encodeJwt(idTokenClaims(access.idToken), keys)]);
+  await insertAccessToken(svc.db, { ...access.row, id_token: JSON.stringify(access.idToken) });
+  if (params.grant_type === GRANT_TYPE_HYBRID) out.push(['code', code!]);
+  out.push(['token_type', TOKEN_TYPE], ['expires_in', String(access.expiresIn)], ['state', state]);
+  return out;
+}

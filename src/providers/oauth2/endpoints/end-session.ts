@@ -1,0 +1,97 @@
+/**
+ * GET/POST /application/o/<slug>/end-session/ (authentik's EndSessionView, RP-initiated logout): the request is
+ * checked (protocol/end-session.ts: id_token_hint, post_logout_redirect_uri, state), the provider's back-channel
+ * logout is sent to its logout_uri for this session (logout_method `backchannel`), the user's access tokens of this
+ * provider and session are deleted, and the provider's invalidation flow (else the default one) runs through
+ * `startFlow`, ending at the post-logout redirect when one was asked for.
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FlowsTable } from '../../../db/types.js';
+import { startFlow } from '../../../flows/engine/start.js';
+import type { Services } from '../../../services.js';
+import { type OAuth2Provider, oauth2ProviderByAppSlug } from '../config.js';
+import { endSessionRequest, logoutTokenClaims } from '../protocol/end-session.js';
+import { TokenError } from '../protocol/errors.js';
+import { issuerOf, parseIdToken, sidOf } from '../protocol/id-token.js';
+import { encodeJwt, type ProviderKeys } from '../protocol/sign.js';
+import { verificationKeyOf } from '../protocol/verify.js';
+import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
+import { keysOf } from './keys.js';
+
+const NOT_FOUND = '<h1>Not Found</h1>';
+
+async function invalidationFlowOf(svc: Services, provider: OAuth2Provider): Promise<FlowsTable | undefined> {
+  const q = svc.db.selectFrom('flows').selectAll();
+  if (provider.invalidation_flow)
+    return (await q.where('flow_uuid', '=', provider.invalidation_flow).executeTakeFirst()) as FlowsTable | undefined;
+  return (await q.where('designation', '=', 'invalidation').orderBy('slug').executeTakeFirst()) as FlowsTable | undefined;
+}
+
+/** OpenID Connect Back-Channel Logout: POST the logout token to the provider's logout_uri (failures are logged) */
+export async function sendBackchannelLogout(
+  log: Pick<FastifyBaseLogger, 'warn'>,
+  provider: OAuth2Provider,
+  keys: ProviderKeys,
+  claims: { iss?: string; sub?: string; sid?: string },
+): Promise<void> {
+  const token = await encodeJwt(logoutTokenClaims(claims.iss, provider.client_id, claims.sub, claims.sid), keys, 'logout+jwt');
+  try {
+    const res = await fetch(provider.logout_uri, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ logout_token: token }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) log.warn({ status: res.status, provider: provider.name }, 'back-channel logout answered an error');
+  } catch (err) {
+    log.warn({ err, provider: provider.name }, 'back-channel logout failed');
+  }
+}
+
+export async function endSessionEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const provider = await oauth2ProviderByAppSlug(svc, (req.params as { slug: string }).slug);
+  if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
+  const flow = await invalidationFlowOf(svc, provider);
+  if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
+  const keys = await keysOf(svc, provider);
+  const origin = originOf(req, svc.config);
+  let request: Awaited<ReturnType<typeof endSessionRequest>>;
+  try {
+    request = await endSessionRequest(paramsOf(req), provider, [verificationKeyOf(keys.signer)], issuerOf(provider, origin));
+  } catch (e) {
+    if (e instanceof TokenError) return sendBadRequestPage(reply, e.description);
+    throw e;
+  }
+  const me = await svc.sessions.user(req);
+  if (me) {
+    const sid = sidOf(me.sessionKey);
+    const tokens = await svc.db
+      .selectFrom('oauth2_access_tokens')
+      .select(['id', 'id_token', 'session_id'])
+      .where('user_id', '=', me.user.id)
+      .where('provider_id', '=', provider.id)
+      .execute();
+    const ofSession = tokens.filter((t) => t.session_id === sid);
+    if (provider.logout_method === 'backchannel' && provider.logout_uri && ofSession.length) {
+      const id = parseIdToken(ofSession[0]!.id_token);
+      await sendBackchannelLogout(req.log, provider, keys, { iss: id.iss, sub: id.sub, sid });
+    }
+    const doomed = (ofSession.length ? ofSession : tokens).map((t) => t.id);
+    if (doomed.length) await svc.db.deleteFrom('oauth2_access_tokens').where('id', 'in', doomed).execute();
+  }
+  const app = provider.application;
+  const started = await startFlow(
+    svc,
+    flow,
+    {
+      ...(me ? { user: me.user } : {}),
+      context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
+      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
+      ...(request.postLogoutRedirectUri ? { then: request.postLogoutRedirectUri } : {}),
+    },
+    req,
+    reply,
+  );
+  if (!started) return reply.redirect(request.postLogoutRedirectUri ? locationOf(request.postLogoutRedirectUri) : '/', 302);
+  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+}

@@ -1,0 +1,130 @@
+/**
+ * What every OAuth2 endpoint shares: single-valued parameters (Django's QueryDict.get: the last value), client
+ * credentials (HTTP Basic, else the form), authentik's TokenResponse (JSON, never cached), bearer errors with
+ * `WWW-Authenticate`, the bad-request page, CORS for the provider's redirect origins, and the request's origin.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../../config.js';
+import type { BearerTokenError } from '../protocol/errors.js';
+import { baseUrlOf } from '../urls.js';
+
+export type Params = Record<string, string | undefined>;
+
+function fromSearchParams(sp: URLSearchParams): Params {
+  const out: Params = {};
+  // Django's QueryDict.get answers the last value of a repeated name
+  for (const [k, v] of sp) out[k] = v;
+  return out;
+}
+
+/** the query string's parameters */
+export function queryOf(req: FastifyRequest): Params {
+  const q = req.url.indexOf('?');
+  return q < 0 ? {} : fromSearchParams(new URLSearchParams(req.url.slice(q + 1)));
+}
+
+/** the form body's parameters (anything but a form body reads as empty, as Django's request.POST) */
+export function formOf(req: FastifyRequest): Params {
+  return req.body instanceof URLSearchParams ? fromSearchParams(req.body) : {};
+}
+
+/** the request's parameters: the form on POST, the query otherwise (authentik's authorize and end-session) */
+export const paramsOf = (req: FastifyRequest): Params => (req.method === 'POST' ? formOf(req) : queryOf(req));
+
+/** `extract_client_auth`: HTTP Basic `client_id:client_secret`, else `client_id`/`client_secret` in the form */
+export function clientAuthOf(req: FastifyRequest, form: Params): { clientId: string; clientSecret: string } {
+  const header = req.headers.authorization ?? '';
+  const m = /^Basic\s(.+)$/.exec(header);
+  if (m) {
+    const raw = Buffer.from(m[1]!.trim(), 'base64').toString('utf8');
+    const i = raw.indexOf(':');
+    if (i < 0) return { clientId: raw, clientSecret: '' };
+    return { clientId: raw.slice(0, i), clientSecret: raw.slice(i + 1) };
+  }
+  return { clientId: form.client_id ?? '', clientSecret: form.client_secret ?? '' };
+}
+
+/** RFC 6749 §2.3.1: Basic credentials are form-encoded first; authentik compares them as sent. Either matches. */
+export function secretMatches(given: string, expected: string): boolean {
+  if (given === expected) return true;
+  try {
+    return decodeURIComponent(given.replace(/\+/g, ' ')) === expected;
+  } catch {
+    return false;
+  }
+}
+
+/** `extract_access_token`: `Authorization: Bearer …`, else `access_token` in the form or the query */
+export function accessTokenOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization ?? '';
+  if (/^[Bb]earer\s.+$/.test(header)) return header.split(/\s+/)[1];
+  const form = formOf(req);
+  if (form.access_token !== undefined) return form.access_token;
+  return queryOf(req).access_token;
+}
+
+/** authentik's TokenResponse: JSON that is never cached */
+export function sendToken(reply: FastifyReply, body: unknown, status = 200) {
+  return reply
+    .code(status)
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .type('application/json')
+    .send(JSON.stringify(body));
+}
+
+/** a refused bearer token: the status and authentik's WWW-Authenticate, no body */
+export function sendBearerError(reply: FastifyReply, e: BearerTokenError) {
+  return reply.code(e.status).header('www-authenticate', `error="${e.error}", error_description="${e.description}"`).send('');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** authentik's `bad_request_message`: a 400 page with a title and a message */
+export function sendBadRequestPage(reply: FastifyReply, description: string, title = 'Bad Request') {
+  return reply
+    .code(400)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(description)}</p></main></body></html>`,
+    );
+}
+
+/** `cors_allow`: the Origin is echoed (with credentials) when it is the scheme, host and port of an allowed URL */
+export function corsAllow(req: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) {
+  const origin = req.headers.origin;
+  if (!origin) return;
+  let ok = req.method === 'OPTIONS';
+  let o: URL;
+  try {
+    o = new URL(origin);
+  } catch {
+    return;
+  }
+  for (const a of allowed) {
+    try {
+      const u = new URL(a);
+      if (u.protocol === o.protocol && u.hostname === o.hostname && u.port === o.port) ok = true;
+    } catch {}
+  }
+  if (!ok) return;
+  reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-allow-credentials', 'true');
+  if (req.method === 'OPTIONS') {
+    const h = req.headers['access-control-request-headers'];
+    if (h) reply.header('access-control-allow-headers', h);
+    reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
+  }
+}
+
+/**
+ * A redirect URI as a Location header: what an HTTP header cannot carry (non-ASCII, spaces, controls) percent-encoded
+ * as UTF-8, as Django's redirect does for an IRI (a matched redirect URI may hold anything a regex allows)
+ */
+export const locationOf = (uri: string) =>
+  uri.replace(/[^\x21-\x7e]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+
+/** scheme://host the request came to, or the configured external URL */
+export const originOf = (req: FastifyRequest, config: Pick<Config, 'externalUrl'>) => baseUrlOf(req, config);

@@ -1,0 +1,60 @@
+/**
+ * The OAuth2/OIDC endpoints at authentik's URLs (authentik/providers/oauth2/urls.py, mounted at /application/o/),
+ * in an encapsulated plugin that reads form bodies (application/x-www-form-urlencoded: the rest of the server takes
+ * JSON only). These routes write no configuration: a POST does not drop the admin cache (`noConfigWrites`). Expired
+ * grants are swept every ten minutes.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../../services.js';
+import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
+import { endSessionEndpoint } from './end-session.js';
+import { deleteExpired } from '../tokens/store.js';
+import { corsAllow, sendToken } from './http.js';
+import { introspectEndpoint } from './introspect.js';
+import { endTokensWithSessions } from './session-logout.js';
+import { revokeEndpoint } from './revoke.js';
+import { tokenEndpoint } from './token/index.js';
+import { userinfoEndpoint } from './userinfo.js';
+import { discoveryEndpoint, jwksEndpoint } from './well-known.js';
+
+const FORM_LIMIT = 64 * 1024;
+/** expired grants are deleted this often (codes a day after their expiry: a late second redemption still revokes) */
+const SWEEP_MS = 10 * 60_000;
+
+export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
+  endTokensWithSessions(svc, app.log);
+  app.register(async (scope) => {
+    const sweep = setInterval(() => {
+      deleteExpired(svc.db).catch((err) => app.log.warn({ err }, 'expired OAuth2 grant sweep failed'));
+    }, SWEEP_MS);
+    sweep.unref();
+    scope.addHook('onClose', async () => clearInterval(sweep));
+    scope.addContentTypeParser(
+      /^application\/x-www-form-urlencoded(\s*;.*)?$/,
+      { parseAs: 'string', bodyLimit: FORM_LIMIT },
+      (_req, body, done) => done(null, new URLSearchParams(String(body))),
+    );
+    const config = { noConfigWrites: true };
+    const base = '/application/o';
+    scope.get(`${base}/:slug/.well-known/openid-configuration`, { config }, (req, reply) => discoveryEndpoint(svc, req, reply));
+    scope.get(`${base}/:slug/`, { config }, (req, reply) =>
+      reply.redirect(`${base}/${encodeURIComponent((req.params as { slug: string }).slug)}/.well-known/openid-configuration`, 302),
+    );
+    for (const method of ['GET', 'POST'] as const) {
+      scope.route({ method, url: `${base}/authorize/`, config, handler: (req, reply) => authorizeEndpoint(svc, req, reply) });
+      scope.route({ method, url: `${base}/authorize/fulfil/:key/`, config, handler: (req, reply) => fulfilEndpoint(svc, req, reply) });
+    }
+    for (const method of ['GET', 'POST'] as const)
+      scope.route({ method, url: `${base}/:slug/end-session/`, config, handler: (req, reply) => endSessionEndpoint(svc, req, reply) });
+    scope.get(`${base}/:slug/jwks/`, { config }, (req, reply) => jwksEndpoint(svc, req, reply));
+    scope.post(`${base}/token/`, { config }, (req, reply) => tokenEndpoint(svc, req, reply));
+    scope.options(`${base}/token/`, { config }, (req, reply) => {
+      corsAllow(req, reply, []);
+      return sendToken(reply, {});
+    });
+    for (const method of ['GET', 'POST', 'OPTIONS'] as const)
+      scope.route({ method, url: `${base}/userinfo/`, config, handler: (req, reply) => userinfoEndpoint(svc, req, reply) });
+    scope.post(`${base}/introspect/`, { config }, (req, reply) => introspectEndpoint(svc, req, reply));
+    scope.post(`${base}/revoke/`, { config }, (req, reply) => revokeEndpoint(svc, req, reply));
+  });
+}
