@@ -923,15 +923,6 @@ def _names_of(globals_):
             raise ValueError("global %r is no Python identifier" % (name,))
 
 
-def _given(name, value):
-    """a global as the expression sees it: request a PolicyRequest, user (a property mapping's) a User"""
-    if name == "request":
-        return PolicyRequest(value)
-    if name == "user" and isinstance(value, dict):
-        return User(value)
-    return value
-
-
 def _handler_context(given):
     """the handler's arguments: the globals, and what PolicyEvaluator.__init__ and set_policy_request add"""
     context = dict(given)
