@@ -154,6 +154,21 @@ for (const dialect of dialects()) {
       );
     });
 
+    it('JWT federation is refused until Keystage supports it, rather than stored to no effect', async () => {
+      const base = { authorization_flow: authz, invalidation_flow: inval, redirect_uris: [] };
+      const other = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federated-from' });
+      assert.equal(other.status, 201);
+      const r = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federating', jwt_federation_providers: [other.body.pk] });
+      assert.deepEqual([r.status, r.body], [400, { jwt_federation_providers: ['JWT federation is not supported by Keystage yet.'] }]);
+      const empty = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federating', jwt_federation_providers: [] });
+      assert.equal(empty.status, 201, JSON.stringify(empty.body));
+      const patch = await call(srv, 'PATCH', `/providers/oauth2/${empty.body.pk}/`, { jwt_federation_providers: [other.body.pk] });
+      assert.equal(patch.status, 400);
+      assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${empty.body.pk}/`)).body.jwt_federation_providers, []);
+      await call(srv, 'DELETE', `/providers/oauth2/${empty.body.pk}/`);
+      await call(srv, 'DELETE', `/providers/oauth2/${other.body.pk}/`);
+    });
+
     it('filters and search', async () => {
       const p = await call(srv, 'POST', '/providers/oauth2/', {
         name: 'public-spa',
