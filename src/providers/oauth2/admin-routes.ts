@@ -1,5 +1,4 @@
 /** /providers/oauth2/{id}/setup_urls/ and /preview_user/: what the admin interface shows about a provider. */
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
 import type { Services } from '../../services.js';
@@ -11,6 +10,7 @@ import { userById } from '../../users/by-id.js';
 import { evaluateScopeMapping, scopeMappingsOf } from '../mappings.js';
 import { oauth2ProviderById, type OAuth2Provider } from './config.js';
 import { baseUrlOf, issuerOf, oauth2Urls } from './urls.js';
+import { subjectOf } from './protocol/id-token.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer' } }];
 
@@ -20,27 +20,6 @@ async function providerOf(req: FastifyRequest, svc: Services): Promise<OAuth2Pro
   const p = /^\d{1,9}$/.test(raw) ? await oauth2ProviderById(svc, Number(raw)) : undefined;
   if (!p) throw NotFound.model('OAuth2Provider');
   return p;
-}
-
-/** authentik's `sub` for a user under a provider's sub_mode */
-export function subjectOf(provider: Pick<OAuth2Provider, 'sub_mode'>, user: UsersTable, installId: string): string {
-  const uid = createHash('sha256').update(`${user.id}-${installId}`).digest('hex');
-  switch (provider.sub_mode) {
-    case 'user_id':
-      return String(user.id);
-    case 'user_uuid':
-      return user.uuid;
-    case 'user_username':
-      return user.username;
-    case 'user_email':
-      return user.email;
-    case 'user_upn': {
-      const upn = (JSON.parse(user.attributes || '{}') as Record<string, unknown>).upn;
-      return typeof upn === 'string' ? upn : uid;
-    }
-    default:
-      return uid;
-  }
 }
 
 export function mountOAuth2Admin(router: ApiRouter, svc: Services) {
@@ -127,7 +106,7 @@ async function previewToken(svc: Services, req: FastifyRequest, p: OAuth2Provide
   const token: Record<string, unknown> = {};
   const iss = issuerOf(baseUrlOf(req, svc.config), p);
   if (iss !== null) token.iss = iss;
-  token.sub = subjectOf(p, user, svc.installId);
+  token.sub = subjectOf(p.sub_mode, user, svc.installId);
   token.aud = p.client_id;
   token.exp = now + validity;
   token.iat = now;

@@ -15,6 +15,7 @@ import type { Services } from '../../services.js';
 import type { ResponseErrors } from '../../flows/engine/runtime.js';
 import { CHOICE_TYPES, FIXED_TYPES, type PromptChoice, type PromptType, type StagePrompt } from './challenge.js';
 import { fieldsLink, PROMPTS_TABLE } from './schema.js';
+import { EMAIL_RE, FALSE_VALUES, TRUE_VALUES } from '../../rest/validate.js';
 
 export interface Prompt {
   prompt_uuid: string;
@@ -258,27 +259,7 @@ export async function challengeFields(prompts: Prompt[], context: Record<string,
 
 // ------------------------------------------------------------------------------------------------ validation
 
-const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_TEXT = 65536;
-const TRUE_VALUES = new Set<unknown>(['t', 'T', 'y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON', '1', 1, true]);
-const FALSE_VALUES = new Set<unknown>([
-  'f',
-  'F',
-  'n',
-  'N',
-  'no',
-  'No',
-  'NO',
-  'false',
-  'False',
-  'FALSE',
-  'off',
-  'Off',
-  'OFF',
-  '0',
-  0,
-  false,
-]);
 
 const DATE_FORMAT = 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.';
 const DATETIME_FORMAT = 'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].';
