@@ -129,8 +129,22 @@ export function matchBrand(brands: readonly Brand[], host: string | undefined): 
   return best ?? fallback ?? FALLBACK_BRAND;
 }
 
+/** the brand per host, for as long as the brands themselves are kept (a new list: a new memo) */
+const matched = new WeakMap<readonly Brand[], Map<string, Brand>>();
+
 export async function brandForHost(db: DB, host: string | undefined): Promise<Brand> {
-  return matchBrand(await allBrands(db), host);
+  const brands = await allBrands(db);
+  let byHost = matched.get(brands);
+  if (!byHost) matched.set(brands, (byHost = new Map()));
+  const key = host ?? '';
+  let brand = byHost.get(key);
+  if (!brand) {
+    brand = matchBrand(brands, host);
+    // hosts are chosen by clients: a bounded memo
+    if (byHost.size >= 1024) byHost.clear();
+    byHost.set(key, brand);
+  }
+  return brand;
 }
 
 /** authentik's CurrentBrandSerializer */

@@ -94,5 +94,15 @@ export function requestOf(
   req: FastifyRequest | undefined,
   debug = false,
 ): PolicyRequest {
-  return { user, context, obj, debug, ...(req ? { http: httpOf(req) } : {}) };
+  const request: PolicyRequest = { user, context, obj, debug };
+  // the HTTP request as policies see it, built the first time one reads it (authentik's defaults never do)
+  if (req) {
+    let http: PolicyRequest['http'];
+    Object.defineProperty(request, 'http', {
+      enumerable: true,
+      configurable: true,
+      get: () => (http ??= httpOf(req)),
+    });
+  }
+  return request;
 }

@@ -8,6 +8,7 @@ import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { updateReputation } from '../../auth/reputation.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
+import { cachedAdminData } from '../../db/admin-cache.js';
 import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
@@ -28,7 +29,11 @@ const responseProps = responseFields(IdentificationChallengeResponseRequest);
 
 async function linked(c: StageCall<IdentificationConfig, PasskeyState>, flowUuid: string | null): Promise<string | undefined> {
   if (!flowUuid) return undefined;
-  const f = await c.svc.db.selectFrom('flows').select('slug').where('flow_uuid', '=', flowUuid).executeTakeFirst();
+  // flows are admin data: the slug is kept until the next configuration change (no statement per render)
+  const db = c.svc.db;
+  const f = await cachedAdminData(db, `flow-slug:${flowUuid}`, () =>
+    db.selectFrom('flows').select('slug').where('flow_uuid', '=', flowUuid).executeTakeFirst(),
+  );
   if (!f) return undefined;
   const qs = new URLSearchParams(c.query).toString();
   return `/if/flow/${f.slug}/${qs ? `?${qs}` : ''}`;
