@@ -34,11 +34,9 @@ export function installPeer(): { dir: string } | { skipped: string } {
     );
   } catch (e) {
     const stderr = String((e as { stderr?: Buffer }).stderr ?? e);
-    const reason =
-      stderr
-        .split('\n')
-        .find((l) => /ERR!.*(code|network|ENOTFOUND|ETIMEDOUT|ECONNREFUSED|EAI_AGAIN)/.test(l))
-        ?.trim() ?? stderr.trim().split('\n').pop();
+    const lines = stderr.split('\n').filter((l) => /^npm (ERR!|error) (code|errno|network|request)\b/.test(l));
+    const reason = lines.length ? lines.slice(0, 2).join('; ') : stderr.trim().split('\n')[0];
+    fs.rmSync(dir, { recursive: true, force: true });
     return { skipped: `npm install better-auth@${PEER_VERSION} failed (registry unreachable?): ${reason}` };
   }
   if (!fs.existsSync(marker)) return { skipped: `npm install better-auth@${PEER_VERSION} left no package` };

@@ -34,6 +34,10 @@ export interface PgRow extends DriveResult {
   statementCalls?: number;
   /** Keystage's server CPU ms per login */
   keystageCpuMs: number;
+  /** backends opened during the phase (their start-up cost is in backendCpuMs: should be 0 after the warm-up) */
+  newBackends: number;
+  /** statements per login by kind (verb and first table), most first */
+  kinds: [string, number][];
 }
 
 export interface PgPhase {
@@ -42,7 +46,7 @@ export interface PgPhase {
   statStatements: string;
 }
 
-type Counts = { roundTrips: number; statements: number; backends: number[] };
+type Counts = { roundTrips: number; statements: number; backends: number[]; kinds: Record<string, number> };
 
 function counts(child: ChildProcess): Promise<Counts> {
   return new Promise((resolve, reject) => {
@@ -138,8 +142,9 @@ export async function pgPhase(opts: {
     await waitReady(`${base}/-/health/ready/`, server);
     const pool = new Pool(base, { connections: 64, pipelining: 1 });
     const next = { i: 0 };
-    // warm-up: the pool's connections opened, statements prepared
-    await opts.login(pool, users, next, 4, 2);
+    // warm-up at the highest concurrency: every connection of Keystage's pool opened and its backend's caches
+    // filled before measuring (a new backend's first statements cost milliseconds each)
+    await opts.login(pool, users, next, Math.max(...opts.cs), 3);
     const rows: PgRow[] = [];
     for (const c of opts.cs) {
       const before = await opts.raw();
@@ -169,6 +174,11 @@ export async function pgPhase(opts: {
         // less the first statistics query, recorded between the two readings
         statementCalls: s0 && s1 ? (s1.calls - s0.calls - 1) / n : undefined,
         keystageCpuMs: ((k1 - k0) * 1000) / n,
+        newBackends: [...cpu1.keys()].filter((p) => !cpu0.has(p)).length,
+        kinds: Object.entries(c1.kinds)
+          .map(([k, v]) => [k, (v - (c0.kinds[k] ?? 0)) / n] as [string, number])
+          .filter(([, v]) => v > 0)
+          .sort((a, b) => b[1] - a[1]),
       });
     }
     await pool.close();

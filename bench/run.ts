@@ -532,12 +532,15 @@ async function main() {
           f1(x.p50),
           f1(x.statements),
           f1(x.roundTrips),
-          `${x.backendCpuMs.toFixed(2)} (${x.backends} backends)`,
+          `${x.backendCpuMs.toFixed(2)} (${x.backends} backends${x.newBackends ? `, ${x.newBackends} new` : ''})`,
           x.statementMs === undefined ? '–' : `${x.statementMs.toFixed(2)} (${f1(x.statementCalls!)})`,
           f1(x.keystageCpuMs),
           `${(1000 / x.backendCpuMs).toFixed(0)} logins/s, feeding ${(x.keystageCpuMs / x.backendCpuMs).toFixed(1)} Keystage cores`,
         ]);
       notes.push(`pg_stat_statements: ${r.statStatements}`);
+      const last = r.rows.at(-1);
+      if (last)
+        notes.push(`PostgreSQL statements per login by kind (c=${last.c}): ${last.kinds.map(([k, v]) => `${k} ${f1(v)}`).join(', ')}`);
     }
   }
 
