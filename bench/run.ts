@@ -2,14 +2,28 @@
  * `npm run bench`: Keystage on core 0, this load generator on core 1 (taskset), SQLite. Prints one table:
  * full logins (identification → password → TOTP → login) at concurrency 1/8/32 next to the raw argon2id verify
  * rate on the same core; executor round-trips without hashing (with how busy each side's core was); admin list p99
- * over 10,000 stages (from a separate client process, bench/admin-client.ts); resident memory.
+ * over 10,000 stages (from a separate client process, bench/admin-client.ts); the OAuth2 rows (bench/oauth.ts:
+ * whole authorization-code logins at 8/32 as a share of the raw rate, client_credentials and refresh_token grants
+ * per second, userinfo p99 at 32); resident memory; the default flow's policies. Then two more tables:
+ * - the peer comparison (bench/peer.ts, issue 18): the same password + TOTP login against better-auth at a pinned
+ *   version, installed on demand into node_modules/.cache/keystage-bench/ (never a dependency; skipped with the
+ *   reason when npm cannot install it), with Keystage's argon2id parameters, on core 0, the same users and load
+ *   generator, at the same concurrencies; logins/s (p50 at c=1), share of the raw rate, resident memory after;
+ * - PostgreSQL (bench/pg-phase.ts), when BENCH_DATABASE_URL or KEYSTAGE_TEST_DATABASE_URL is set (skipped with the
+ *   reason otherwise): password + TOTP logins/s, statements and round trips per login, the database's CPU per login
+ *   (pg_stat_statements when loaded, and the serving backends' CPU from /proc) and what one PostgreSQL core carries.
  * Loopback only; every phase is bounded in requests and seconds.
  *
- * Options (environment): BENCH_ONLY=login|rt|admin runs one phase; BENCH_PROFILE=dir writes the server's CPU profile;
- * BENCH_CHEAP=1 gives users and server a trivial argon2id cost (BENCH_ARGON=64,1), so the login rows show what a login costs besides
- * hashing; BENCH_KEEP=1 keeps the seeded database; BENCH_WORST=1 prints the slowest admin requests (ms@page#index);
- * BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_CS=8,32 picks the login concurrencies; BENCH_SEMI sets the
- * server's young generation (MiB); BENCH_ARGON=KiB,t other argon2id costs; BENCH_NODE_ARGS extra node flags for the server; BENCH_TOGGLE_NICE=main:10|pool:19 (see toggleNice); BENCH_LOGIN_SECONDS, BENCH_USERS.
+ * Options (environment): BENCH_ONLY=login|rt|admin|oauth|peer|pg runs some phases (comma-separated; login, rt and
+ * admin alone print JSON; peer runs Keystage's login rows too, as its comparison); BENCH_PROFILE=dir writes the
+ * server's CPU profile; BENCH_CHEAP=1 gives users and server a trivial argon2id cost (BENCH_ARGON=64,1), so the
+ * login rows show what a login costs besides hashing; BENCH_KEEP=1 keeps the seeded databases; BENCH_WORST=1 prints
+ * the slowest admin requests (ms@page#index); BENCH_TRACE_GC=1 passes --trace-gc to the server; BENCH_CS=8,32 picks
+ * the login concurrencies (the peer's too); BENCH_SEMI sets the servers' young generation (MiB); BENCH_ARGON=KiB,t
+ * other argon2id costs; BENCH_NODE_ARGS extra node flags for the server; BENCH_TOGGLE_NICE=main:10|pool:19 (see
+ * toggleNice); BENCH_LOGIN_SECONDS (8: each login row, the OAuth2 and PostgreSQL login rows too), BENCH_USERS
+ * (3000); BENCH_OAUTH_CS (8,32) and BENCH_OAUTH_SECONDS (5: each grant and userinfo row); BENCH_PEER_VERSION
+ * (1.7.25); BENCH_DATABASE_URL, BENCH_PG_CS (8,32).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,7 +51,7 @@ import {
   stop,
   waitReady,
 } from './common.js';
-import { oauthPhase } from './oauth.js';
+import { type OAuthPhase, oauthPhase } from './oauth.js';
 import { peerPhase } from './peer.js';
 import { pgPhase } from './pg-phase.js';
 
@@ -420,8 +434,11 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
     }
     if (want('oauth')) {
       console.error('OAuth2 …');
-      const o = await oauthPhase({ pool, api, users: oauthUsers, pid: server.pid!, raw });
-      for (const l of o.logins)
+      const o = await oauthPhase({ pool, api, users: oauthUsers, pid: server.pid!, raw }).catch((e: unknown) => {
+        rows.push(['OAuth2 phase failed', '', String(e).slice(0, 300), '', '', '']);
+        return undefined;
+      });
+      for (const l of o?.logins ?? [])
         rows.push([
           'OAuth2 authorization-code login: authorize → password → implicit consent → code → token → userinfo',
           String(l.c),
@@ -430,7 +447,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
           f1(l.p99),
           '≥ 75% of raw',
         ]);
-      const burstRow = (label: string, r: typeof o.userinfo, target: string) =>
+      const burstRow = (label: string, r: OAuthPhase['userinfo'], target: string) =>
         rows.push([
           label,
           '32',
@@ -439,9 +456,11 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
           r.p99.toFixed(2),
           target,
         ]);
-      burstRow('OAuth2 client_credentials grant (token/)', o.clientCredentials, '≥ 1200/s');
-      burstRow('OAuth2 refresh_token grant, rotated (token/)', o.refresh, '≥ 1200/s');
-      burstRow('OAuth2 userinfo/ with a JWT access token', o.userinfo, 'p99 at c=32');
+      if (o) {
+        burstRow('OAuth2 client_credentials grant (token/)', o.clientCredentials, '≥ 1200/s');
+        burstRow('OAuth2 refresh_token grant, rotated (token/)', o.refresh, '≥ 1200/s');
+        burstRow('OAuth2 userinfo/ with a JWT access token', o.userinfo, 'p99 at c=32');
+      }
     }
     const rss = rssMiB(server.pid!);
     rows.push(['resident memory after the run', '', `${rss.toFixed(0)} MiB`, '', '', '< 150 MiB']);
@@ -494,7 +513,7 @@ async function main() {
       seconds: LOGIN_SECONDS,
       workDir: DIR,
       raw,
-    });
+    }).catch((e: unknown) => ({ skipped: `failed: ${String(e)}` }));
     if ('skipped' in peer) notes.push(`peer (better-auth) skipped: ${peer.skipped}`);
   }
 
@@ -507,7 +526,7 @@ async function main() {
       seconds: LOGIN_SECONDS,
       raw,
       login: (pool, users, next, c, seconds) => loginRun(pool, users, next, c, [], seconds),
-    });
+    }).catch((e: unknown) => ({ skipped: `failed: ${String(e)}` }));
     if ('skipped' in r) notes.push(`PostgreSQL phase skipped: ${r.skipped}`);
     else {
       pgRows = [
