@@ -2,7 +2,8 @@
  * `BENCH_DATABASE_URL=postgres://… tsx bench/pg-login.ts`: sequential password logins (identification → password →
  * login, the default flow) against a Keystage in this process on a fresh PostgreSQL database, the way one node of a
  * cluster serves them: per login, the median and p90 time and the number of SQL statements it sent. Loopback only;
- * 20 warm-up and 100 measured logins (PG_LOGINS=n measures n).
+ * 20 warm-up and 100 measured logins (PG_LOGINS=n measures n). The PostgreSQL phase of `npm run bench`
+ * (bench/pg-phase.ts) measures logins under load instead: real hashing, TOTP, round trips and the database's CPU.
  */
 import pg from 'pg';
 import { startServer, ADMIN_PASSWORD } from '../test/helpers/server.js';

@@ -1,0 +1,45 @@
+/**
+ * Preloaded (`node --import tsx --import bench/pg-count.ts dist/server/main.mjs`) into the server of the bench's
+ * PostgreSQL phase (bench/pg-phase.ts): counts what the server sends to PostgreSQL. The bundle keeps `pg` external,
+ * so this module and the server share one `pg`, and every statement goes through `pg.Client#query`, one round trip
+ * each (node-postgres sends one query per round trip: Parse/Bind/Execute/Sync together). Counted:
+ * - round trips: every query;
+ * - statements: the queries that are not transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE);
+ * - the backends: each connection's server process id (`processID`, from the connection's BackendKeyData — no
+ *   extra query), so the bench can read their CPU time from /proc.
+ * - statements by kind: verb and first table (`select users`, `update sessions`).
+ * Answers the message 'pg-counts' on the IPC channel with { roundTrips, statements, backends, kinds }.
+ */
+import pg from 'pg';
+
+let roundTrips = 0;
+let statements = 0;
+const backends = new Set<number>();
+const kinds = new Map<string, number>();
+const control = /^\s*(begin|commit|rollback|savepoint|release|start transaction)\b/i;
+
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, ...args: unknown[]) {
+  roundTrips++;
+  const first = args[0];
+  const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
+  if (!text || !control.test(text)) statements++;
+  const kind = kindOf(text ?? '');
+  kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  if (this.processID) backends.add(this.processID);
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
+
+/** a statement's verb and first table: `select users`, `update sessions`, `begin` */
+function kindOf(text: string): string {
+  const verb = /^\s*(\w+)/.exec(text)?.[1]?.toLowerCase() ?? '?';
+  const table = /\b(?:from|into|update)\s+"?(\w+)"?/i.exec(text)?.[1];
+  return table ? `${verb} ${table}` : verb;
+}
+
+if (process.send) {
+  process.on('message', (m) => {
+    if (m === 'pg-counts') process.send!({ roundTrips, statements, backends: [...backends], kinds: Object.fromEntries(kinds) });
+  });
+  process.channel?.unref();
+}
