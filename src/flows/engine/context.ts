@@ -55,6 +55,11 @@ export interface FlowContext {
   consent_header?: string;
   consent_permissions?: ConsentPermission[];
   consent_additional_permissions?: ConsentPermission[];
+  /**
+   * set when the plan was restored from a flow token (a link's `?flow_token=`, src/flows/tokens.ts; authentik's
+   * `is_restored`): which token, and the user it was made for
+   */
+  restoredToken?: { id: string; userId: number | null };
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
 }
