@@ -78,7 +78,7 @@ export async function restoreFlowToken(db: DB, flowUuid: string, key: string, cu
   } catch {
     return undefined;
   }
-  plan.context.restoredToken = { id: row.id, userId: row.user_id };
+  plan.context.restoredToken = { id: row.id, userId: row.user_id, consumed: !!row.revoke_on_execution };
   return plan;
 }
 
