@@ -79,7 +79,10 @@ export function mountRecoveryLink(router: ApiRouter, svc: Services) {
         handler: async (req) => {
           requireSuperuser(req);
           const user = await recoveryTarget(svc, req);
-          const data = await validateBody({ token_duration: S.str({ 'x-optional': true }) }, req.body ?? {}, { mode: 'create', db: svc.db });
+          const data = await validateBody({ token_duration: S.str({ 'x-optional': true }) }, req.body ?? {}, {
+            mode: 'create',
+            db: svc.db,
+          });
           const r = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
           return { link: r.link };
         },

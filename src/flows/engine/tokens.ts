@@ -84,11 +84,7 @@ export async function restoreFlowToken(db: DB, flowUuid: string, key: string, cu
 
 /** uses the token up; false when it was already used (or has expired) */
 export async function consumeFlowToken(db: DB, id: string): Promise<boolean> {
-  const gone = await db
-    .deleteFrom('flow_tokens')
-    .where('id', '=', id)
-    .where('expires', '>', new Date().toISOString())
-    .executeTakeFirst();
+  const gone = await db.deleteFrom('flow_tokens').where('id', '=', id).where('expires', '>', new Date().toISOString()).executeTakeFirst();
   return Number(gone.numDeletedRows) === 1;
 }
 

@@ -46,14 +46,20 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
         handler: async (req, reply) => {
           requireSuperuser(req);
           const user = await recoveryTarget(svc, req);
-          const data = await validateBody(
-            { token_duration: S.str({ 'x-optional': true }), email_stage: S.uuid() },
-            req.body,
-            { mode: 'create', db: svc.db },
-          );
+          const data = await validateBody({ token_duration: S.str({ 'x-optional': true }), email_stage: S.uuid() }, req.body, {
+            mode: 'create',
+            db: svc.db,
+          });
           if (!user.email) throw ValidationError.nonField('User does not have an email address set.');
-          const kind = await svc.db.selectFrom('stages').select('kind').where('stage_uuid', '=', data.email_stage as string).executeTakeFirst();
-          const stage = kind?.kind === emailSchema.kind ? await loadStageConfig<EmailConfig>(svc.db, emailSchema, data.email_stage as string) : undefined;
+          const kind = await svc.db
+            .selectFrom('stages')
+            .select('kind')
+            .where('stage_uuid', '=', data.email_stage as string)
+            .executeTakeFirst();
+          const stage =
+            kind?.kind === emailSchema.kind
+              ? await loadStageConfig<EmailConfig>(svc.db, emailSchema, data.email_stage as string)
+              : undefined;
           if (!stage) throw ValidationError.nonField(STAGE_NOT_FOUND);
           const link = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
           const message = renderMessage(stage.subject, stage.template, {

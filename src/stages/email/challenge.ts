@@ -18,3 +18,6 @@ export const emailChallenges: ChallengeDef[] = [
     response: { name: 'EmailChallengeResponseRequest', schema: EmailChallengeResponseRequest },
   },
 ];
+
+/** a link that comes back asks for confirmation with the consent stage's challenge (authentik's in-memory consent step) */
+export type { ConsentChallenge } from '../consent/challenge.js';

@@ -16,8 +16,8 @@ import { displayUser } from '../../flows/engine/challenge.js';
 import { consumeFlowToken, createFlowToken, flowTokenLive, QS_KEY_TOKEN } from '../../flows/engine/tokens.js';
 import type { UsersTable } from '../../db/types.js';
 import { parseDuration } from '../../rest/duration.js';
-import type { EmailChallenge } from './challenge.js';
-import type { ConsentChallenge } from '../consent/challenge.js';
+import type { ConsentChallenge, EmailChallenge } from './challenge.js';
+
 import type { StageConfig } from '../types.js';
 import type { emailSchema } from './schema.js';
 import { renderMessage, sendMessage } from './send.js';

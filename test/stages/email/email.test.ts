@@ -30,7 +30,7 @@ for (const dialect of dialects()) {
       await own.close();
     });
 
-    it('serves authentik\'s fields and defaults; the password is write-only and stored encrypted', async () => {
+    it("serves authentik's fields and defaults; the password is write-only and stored encrypted", async () => {
       const r = await call(srv, 'POST', '/stages/email/', { name: 'verify', password: 'smtp-secret' });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const { pk, flow_set: _fs, ...rest } = r.body;
@@ -102,7 +102,10 @@ for (const dialect of dialects()) {
       assert.equal(sent.body.component, 'ak-stage-email');
       const mail = await mailTo(own, 'dora@example.com');
       assert.equal(mail.from, 'verify@example.test');
-      assert.match(decoded(mail), /Hello dora Example, open https:\/\/login\.example\.test\/if\/flow\/activate-flow\/\?flow_token=[\w-]+ within 2 hours\./);
+      assert.match(
+        decoded(mail),
+        /Hello dora Example, open https:\/\/login\.example\.test\/if\/flow\/activate-flow\/\?flow_token=[\w-]+ within 2 hours\./,
+      );
       assert.equal(smtp.mails.filter((m) => m.to.includes('dora@example.com')).length, 0, 'not the global server');
       const { token } = linkIn(mail);
       const c = new Browser(srv.api);
@@ -125,7 +128,7 @@ for (const dialect of dialects()) {
       assert.equal(r.body.error_message, 'No pending user.');
     });
 
-    it('an administrator\'s recovery link leads straight to the new password, once', async () => {
+    it("an administrator's recovery link leads straight to the new password, once", async () => {
       const pk = await createUser(srv, 'erin', 'erin-password-1');
       const r = await call(srv, 'POST', `/core/users/${pk}/recovery/`, {});
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -179,7 +182,9 @@ for (const dialect of dialects()) {
       const pk = await createUser(srv, 'hank', 'hank-password-1');
       assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: null })).status, 200);
       try {
-        assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery/`, {})).body, { non_field_errors: ['No recovery flow set.'] });
+        assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery/`, {})).body, {
+          non_field_errors: ['No recovery flow set.'],
+        });
       } finally {
         await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: brand.flow_recovery });
       }

@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, type TestServer } from '../../helpers/server.js';
-import { Browser } from '../../helpers/browser.js';
+import { Browser, type Answer } from '../../helpers/browser.js';
 import { createUser, stagePk } from '../../helpers/flows.js';
 import type { SmtpSink } from '../../helpers/fake-providers.js';
 import { EXTERNAL, emailServer, linkIn, mailTo, settle } from './helpers.js';
@@ -33,7 +33,7 @@ async function loginFails(srv: TestServer, username: string, password: string): 
 }
 
 /** identification with `uid`, answered with the e-mail stage's challenge */
-async function ask(srv: TestServer, uid: string): Promise<{ b: Browser; answer: any }> {
+async function ask(srv: TestServer, uid: string): Promise<{ b: Browser; answer: Answer }> {
   const b = new Browser(srv.api);
   const first = await b.get(FLOW);
   assert.equal(first.body.component, 'ak-stage-identification');
@@ -56,7 +56,7 @@ for (const dialect of dialects()) {
       await smtp.close();
     });
 
-    it('exists on a fresh install, is linked from the login page and is the default brand\'s flow_recovery', async () => {
+    it("exists on a fresh install, is linked from the login page and is the default brand's flow_recovery", async () => {
       const flow = await call(srv, 'GET', `/flows/instances/${FLOW}/`);
       assert.equal(flow.status, 200);
       assert.equal(flow.body.designation, 'recovery');
@@ -103,7 +103,11 @@ for (const dialect of dialects()) {
       assert.deepEqual(short.body.response_errors, {
         password: [{ string: 'The password must be at least 8 characters long.', code: 'invalid' }],
       });
-      const done = await c.solve(FLOW, { component: 'ak-stage-prompt', password: 'new-password-1', password_repeat: 'new-password-1' } as never, q);
+      const done = await c.solve(
+        FLOW,
+        { component: 'ak-stage-prompt', password: 'new-password-1', password_repeat: 'new-password-1' } as never,
+        q,
+      );
       assert.equal(done.body.component, 'xak-flow-redirect');
       assert.equal((await c.me()).body.user.username, 'alice', 'logged in as alice');
       assert.equal((await elsewhere.me()).status, 403, 'the other session ended');
@@ -180,7 +184,10 @@ for (const dialect of dialects()) {
       const second = await ask(srv, 'bob@example.com');
       assert.equal(second.answer.body.component, 'ak-stage-email');
       const late = linkIn(await mailTo(smtp, 'bob@example.com', n + 2));
-      await srv.app.store.db.updateTable('flow_tokens').set({ expires: new Date(Date.now() - 1000).toISOString() }).execute();
+      await srv.app.store.db
+        .updateTable('flow_tokens')
+        .set({ expires: new Date(Date.now() - 1000).toISOString() })
+        .execute();
       assert.equal((await new Browser(srv.api).get(FLOW, `flow_token=${late.token}`)).body.component, 'ak-stage-identification');
     });
   });
