@@ -17,6 +17,7 @@ import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
 import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
+import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
 import { mountBrands } from './brands/routes.js';
 import { brandForHost } from './brands/match.js';
@@ -230,6 +231,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountPropertyMappings(router, services);
   mountStages(router, services);
   mountUsers(router, services);
+  mountRecoveryLink(router, services);
   mountGroups(router, services);
   mountBrands(router, services);
   mountTokens(router, services);

@@ -162,6 +162,21 @@ export interface MfaCodesTable {
 }
 
 /** codes sent per scope ("device", "attempt", "ip", "account") and key, within a window (migration 0009) */
+/** a saved flow plan behind a link (migration 0018, src/flows/tokens.ts) */
+export interface FlowTokensTable {
+  id: string;
+  /** SHA-256 (hex) of the key the link carries */
+  key_hash: string;
+  identifier: string;
+  flow_uuid: string;
+  user_id: number | null;
+  /** the plan, JSON */
+  plan: string;
+  revoke_on_execution: number;
+  expires: string;
+  created: string;
+}
+
 export interface MfaSendsTable {
   scope: string;
   key: string;
@@ -194,6 +209,7 @@ export interface Database {
   login_ips: LoginIpsTable;
   mfa_codes: MfaCodesTable;
   mfa_sends: MfaSendsTable;
+  flow_tokens: FlowTokensTable;
   /** PostgreSQL only (migration 0006, config-epoch.ts) */
   keystage_config_epoch: { id: number; epoch: number | string };
 }

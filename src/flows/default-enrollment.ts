@@ -31,9 +31,17 @@ const PROMPTS = [
   },
 ];
 
+export interface PromptSeed {
+  name: string;
+  field_key: string;
+  label: string;
+  type: string;
+  placeholder: string;
+}
+
 /** the prompts (unless prompts of those names exist) and the password policy, linked to the prompt stage */
-async function fillPromptStage(tx: Tx): Promise<void> {
-  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', PROMPT_STAGE).executeTakeFirst();
+export async function fillPromptStage(tx: Tx, stageName = PROMPT_STAGE, prompts: PromptSeed[] = PROMPTS): Promise<void> {
+  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', stageName).executeTakeFirst();
   if (!stage) return;
   const linked = await tx
     .selectFrom('stage_prompt_fields' as 'stages')
@@ -42,7 +50,7 @@ async function fillPromptStage(tx: Tx): Promise<void> {
     .execute();
   if (linked.length) return;
   let position = 0;
-  for (const [order, p] of PROMPTS.entries()) {
+  for (const [order, p] of prompts.entries()) {
     let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', p.name).executeTakeFirst())?.prompt_uuid;
     if (!id) {
       id = randomUUID();
@@ -108,7 +116,7 @@ export async function ensureDefaultEnrollmentFlow(db: DB): Promise<void> {
       },
       { kind: 'userloginstage', name: 'default-enrollment-user-login', fields: {} },
     ],
-    fillPromptStage,
+    (tx) => fillPromptStage(tx),
   );
   if (!created) return;
   const flow = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', ENROLLMENT_SLUG).executeTakeFirst();

@@ -22,9 +22,11 @@ export interface SendRequest {
   identifier: string;
 }
 
-type Scope = 'device' | 'attempt' | 'ip' | 'account';
+/** the MFA counters; other senders (the e-mail stage) count under scopes of their own */
+type Scope = 'device' | 'attempt' | 'ip' | 'account' | (string & {});
 
-async function reserve(db: DB, scope: Scope, key: string, limit: number, windowMs: number): Promise<boolean> {
+/** one atomic reservation on a counter: false when it is at its limit within the window */
+export async function reserve(db: DB, scope: Scope, key: string, limit: number, windowMs: number): Promise<boolean> {
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
   const cutoff = new Date(now - windowMs).toISOString();
@@ -45,7 +47,8 @@ async function reserve(db: DB, scope: Scope, key: string, limit: number, windowM
   return row !== undefined && Number(row.count) <= limit;
 }
 
-async function release(db: DB, scope: Scope, key: string): Promise<void> {
+/** gives a reservation back */
+export async function release(db: DB, scope: Scope, key: string): Promise<void> {
   await db
     .updateTable('mfa_sends')
     .set((eb) => ({ count: eb('count', '-', 1) }))

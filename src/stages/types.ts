@@ -48,7 +48,11 @@ export interface StageDef {
    */
   challenges?: ChallengeDef[];
   /** extra API actions of this type (e.g. Duo's import_device_manual) */
-  routes?(router: import('../rest/routes.js').ApiRouter, db: import('../db/index.js').DB): void;
+  routes?(
+    router: import('../rest/routes.js').ApiRouter,
+    db: import('../db/index.js').DB,
+    svc: import('../flows/engine/runtime.js').Services,
+  ): void;
   /** listed by /stages/all/types/ (false for debug-only types) */
   listed?: boolean;
 }

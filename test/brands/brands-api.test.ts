@@ -43,7 +43,7 @@ for (const dialect of dialects()) {
       assert.equal(b.branding_custom_css, '');
       assert.equal(b.flow_authentication, await flowUuid(srv, 'default-authentication-flow'));
       assert.equal(b.flow_invalidation, await flowUuid(srv, 'default-invalidation-flow'));
-      assert.equal(b.flow_recovery, null);
+      assert.equal(b.flow_recovery, await flowUuid(srv, 'default-recovery-flow'));
       assert.deepEqual(b.client_certificates, []);
       assert.deepEqual(b.attributes, {});
 
@@ -65,6 +65,7 @@ for (const dialect of dialects()) {
         ui_theme: 'automatic',
         flow_authentication: 'default-authentication-flow',
         flow_invalidation: 'default-invalidation-flow',
+        flow_recovery: 'default-recovery-flow',
         default_locale: '',
         flags: { flows_continuous_login: false, flows_refresh_others: false },
       });

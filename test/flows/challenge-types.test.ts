@@ -38,6 +38,7 @@ const EXPECTED = [
   'ak-stage-dummy',
   'ak-stage-consent',
   'ak-stage-prompt',
+  'ak-stage-email',
   'ak-stage-access-denied',
   'ak-stage-flow-error',
   'xak-flow-redirect',
@@ -111,7 +112,7 @@ for (const dialect of dialects()) {
       duo = await new FakeDuo(DUO_ID, DUO_SECRET).start();
       smtp = await new SmtpSink().start();
       sms = await new SmsGateway().start();
-      srv = await startServer(dialect, { twilioApiUrl: sms.url, captchaTimeoutMs: 2000 });
+      srv = await startServer(dialect, { twilioApiUrl: sms.url, captchaTimeoutMs: 2000, externalUrl: new URL('https://keystage.test') });
       const doc = await call(srv, 'GET', '/schema/?format=json');
       assert.equal(doc.status, 200);
       served = doc.body;
@@ -187,6 +188,8 @@ for (const dialect of dialects()) {
       slugs.broken = await flowOf(srv, 'ct-broken', [broken]);
       slugs.logout = await flowOf(srv, 'ct-logout', [logout], { designation: 'invalidation' });
       slugs.consent = await flowOf(srv, 'ct-consent', [consent], { designation: 'authorization' });
+      const mail = await createStage(srv, '/stages/email/', { name: 'ct-mail', host: '127.0.0.1', port: smtp.port });
+      slugs.mail = await flowOf(srv, 'ct-mail', [s.identification, mail], { designation: 'recovery' });
     });
     after(async () => {
       await srv.close();
@@ -428,6 +431,28 @@ for (const dialect of dialects()) {
       assert.equal(err.component, 'ak-stage-flow-error');
       const out = await new Checked(srv).get(slugs.logout);
       assert.equal(out.component, 'xak-flow-redirect');
+    });
+
+    it('e-mail: sent, re-sent, and the link confirmed', async () => {
+      await createUser(srv, 'ctl', 'ctl-password-1', { email: 'ctl@example.com' });
+      const b = new Checked(srv);
+      await b.get(slugs.mail);
+      const sent = await b.solve(slugs.mail, { component: 'ak-stage-identification', uid_field: 'ctl' });
+      assert.equal(sent.component, 'ak-stage-email');
+      const again = await b.solve(slugs.mail, { component: 'ak-stage-email' });
+      assert.deepEqual(again.response_errors, { non_field_errors: [{ string: 'email-sent', code: 'email-sent' }] });
+      const until = Date.now() + 5000;
+      while (!smtp.mails.some((m) => m.to.includes('ctl@example.com')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const raw = smtp.mails
+        .find((m) => m.to.includes('ctl@example.com'))!
+        .raw.replace(/=\r?\n/g, '')
+        .replace(/=3D/g, '=');
+      const token = /flow_token=([\w-]+)/.exec(raw)![1]!;
+      const c = new Checked(srv);
+      const confirm = await c.get(slugs.mail, `flow_token=${token}`);
+      assert.equal(confirm.component, 'ak-stage-consent');
+      const done = await c.solve(slugs.mail, { component: 'ak-stage-consent', token: confirm.token }, `flow_token=${token}`);
+      assert.equal(done.component, 'xak-flow-redirect');
     });
 
     it('consent: the challenge, and a response with its token', async () => {

@@ -55,6 +55,12 @@ export interface FlowContext {
   consent_header?: string;
   consent_permissions?: ConsentPermission[];
   consent_additional_permissions?: ConsentPermission[];
+  /**
+   * set when the plan was restored from a flow token (a link's `?flow_token=`, src/flows/tokens.ts; authentik's
+   * `is_restored`): which token, the user it was made for, and whether restoring used it up (`revoke_on_execution`;
+   * otherwise the stage that asked for it consumes it)
+   */
+  restoredToken?: { id: string; userId: number | null; consumed: boolean };
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
 }

@@ -17,6 +17,7 @@ import { brandBackgroundUrl } from '../../brands/match.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, stillApplies, type Requester } from './planner.js';
+import { QS_KEY_TOKEN, restoreFlowToken } from './tokens.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
 import {
@@ -304,6 +305,10 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
     } else {
       if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
       session.data.query = query;
+      // a link's flow token (e-mail verification, recovery) brings its saved plan into this session
+      const token = query[QS_KEY_TOKEN];
+      const restored = token ? await restoreFlowToken(svc.db, flow.flow_uuid, token, session.data.plan) : undefined;
+      if (restored) session.data.plan = restored;
       const existing = session.data.plan;
       const plan = existing ?? (await newPlan(run));
       if (!existing) session.dirty = true;

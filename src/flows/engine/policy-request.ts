@@ -52,6 +52,7 @@ export function policyContext(
   for (const k of ['consent_title', 'consent_header', 'consent_permissions', 'consent_additional_permissions'] as const)
     if (ctx[k] !== undefined) out[k] = ctx[k];
   if (ctx.promptData !== undefined) out.prompt_data = ctx.promptData;
+  if (ctx.restoredToken !== undefined) out.is_restored = true;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,

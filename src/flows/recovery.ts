@@ -1,0 +1,104 @@
+/**
+ * An administrator's recovery link for a user (authentik's UserViewSet `_create_recovery_link`): the request's
+ * brand's `flow_recovery`, planned for nobody logged in with the user pending, saved as a flow token that the first
+ * opening of the link uses up. The identifier is put in the plan as if typed, so an identification stage that asks
+ * for nothing else passes on its own and the person continues with the next stage (in the default recovery flow:
+ * the e-mail stage, which lets a token's own user through, then the new password).
+ * `POST /core/users/{id}/recovery/` answers the link; the e-mail stage's `recovery_email` sends it.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { ApiRouter } from '../rest/routes.js';
+import { requireSuperuser } from '../rest/auth.js';
+import { NotFound, ValidationError } from '../rest/errors.js';
+import { durationError, parseDuration } from '../rest/duration.js';
+import { validateBody } from '../rest/validate.js';
+import { S } from '../rest/schema.js';
+import type { UsersTable } from '../db/types.js';
+import { userById } from '../users/by-id.js';
+import { flowLink, linkBase } from '../brands/links.js';
+import type { Services } from './engine/runtime.js';
+import { planFlow } from './engine/planner.js';
+import { createFlowToken, QS_KEY_TOKEN } from './engine/tokens.js';
+
+/** authentik's default token lifetime (`default_token_duration`): 30 minutes */
+const DEFAULT_DURATION_MS = 30 * 60_000;
+
+export interface RecoveryLink {
+  link: string;
+  expires: Date;
+}
+
+/** the user of `/core/users/{id}/…`, or DRF's 404 */
+export async function recoveryTarget(svc: Services, req: FastifyRequest): Promise<UsersTable> {
+  const id = Number((req.params as { id: string }).id);
+  const user = Number.isSafeInteger(id) ? await userById(svc.db, id) : undefined;
+  if (!user) throw NotFound.model('User');
+  return user;
+}
+
+/** the body's `token_duration` as milliseconds (400 on the field when it is no duration) */
+export function tokenDuration(raw: unknown): number {
+  if (typeof raw !== 'string' || raw === '') return DEFAULT_DURATION_MS;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms <= 0) throw ValidationError.field('token_duration', durationError(raw));
+  return ms;
+}
+
+export async function createRecoveryLink(svc: Services, req: FastifyRequest, user: UsersTable, durationMs: number): Promise<RecoveryLink> {
+  const brand = await svc.brand(req.host);
+  const flowUuid = brand.flows.flow_recovery;
+  const flow = flowUuid ? await svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', flowUuid).executeTakeFirst() : undefined;
+  if (!flow) throw ValidationError.nonField('No recovery flow set.');
+  const base = await linkBase(svc, req);
+  if (!base) throw ValidationError.nonField('Recovery links cannot be built: set KEYSTAGE_EXTERNAL_URL or give the brand its domain.');
+  const context = {
+    pendingUser: { id: user.id, username: user.username, email: user.email, name: user.name },
+    pendingUserIdentifier: user.username,
+  };
+  const r = await planFlow(svc, flow, { user: undefined, superuser: false }, context, { req });
+  if (r.type === 'not_applicable') throw ValidationError.nonField('Recovery flow not applicable to user');
+  const plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
+  const expires = new Date(Date.now() + durationMs);
+  const token = await createFlowToken(svc.db, {
+    flowUuid: flow.flow_uuid,
+    userId: user.id,
+    identifier: `${user.uuid}-password-reset`,
+    plan,
+    expires,
+    revokeOnExecution: true,
+  });
+  return { link: flowLink(base, flow.slug, { [QS_KEY_TOKEN]: token.key }), expires };
+}
+
+export function mountRecoveryLink(router: ApiRouter, svc: Services) {
+  router.route(
+    '/core/users/{id}/recovery',
+    {
+      post: {
+        doc: { operationId: 'core_users_recovery_create', tag: 'core', body: 'UserRecoveryLinkRequest', response: 'Link' },
+        handler: async (req) => {
+          requireSuperuser(req);
+          const user = await recoveryTarget(svc, req);
+          const data = await validateBody({ token_duration: S.str({ 'x-optional': true }) }, req.body ?? {}, {
+            mode: 'create',
+            db: svc.db,
+          });
+          const r = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
+          return { link: r.link };
+        },
+      },
+    },
+    [{ name: 'id', schema: { type: 'integer' } }],
+  );
+  router.component('UserRecoveryLinkRequest', {
+    type: 'object',
+    description: 'Payload to create a recovery link',
+    properties: { token_duration: { type: 'string', minLength: 1 } },
+  });
+  router.component('Link', {
+    type: 'object',
+    description: 'Returns a single link',
+    properties: { link: { type: 'string' } },
+    required: ['link'],
+  });
+}

@@ -1,0 +1,225 @@
+/**
+ * The e-mail stage's API (authentik's fields, defaults and validation, the SMTP password sealed and never shown,
+ * `/stages/email/templates/`), the stage's own SMTP settings, `activate_user_on_success`, an administrator's
+ * recovery link and recovery e-mail, and where links come from: KEYSTAGE_EXTERNAL_URL or the brand's own domain,
+ * never the request's Host header.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, type TestServer } from '../../helpers/server.js';
+import { Browser } from '../../helpers/browser.js';
+import { createStage, createUser, flowOf } from '../../helpers/flows.js';
+import { SmtpSink } from '../../helpers/fake-providers.js';
+import { EXTERNAL, decoded, emailServer, linkIn, mailTo } from './helpers.js';
+import { HostSession } from '../../brands/host.js';
+
+const EXECUTOR = '/api/v3/flows/executor/default-recovery-flow/?query=';
+
+for (const dialect of dialects()) {
+  describe(`email stage (${dialect})`, () => {
+    let srv: TestServer;
+    let smtp: SmtpSink;
+    let own: SmtpSink;
+    before(async () => {
+      ({ srv, smtp } = await emailServer(dialect));
+      own = await new SmtpSink().start();
+    });
+    after(async () => {
+      await srv.close();
+      await smtp.close();
+      await own.close();
+    });
+
+    it("serves authentik's fields and defaults; the password is write-only and stored encrypted", async () => {
+      const r = await call(srv, 'POST', '/stages/email/', { name: 'verify', password: 'smtp-secret' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const { pk, flow_set: _fs, ...rest } = r.body;
+      assert.deepEqual(rest, {
+        name: 'verify',
+        component: 'ak-stage-email-form',
+        verbose_name: 'Email Stage',
+        verbose_name_plural: 'Email Stages',
+        meta_model_name: 'authentik_stages_email.emailstage',
+        use_global_settings: false,
+        host: 'localhost',
+        port: 25,
+        username: '',
+        use_tls: false,
+        use_ssl: false,
+        timeout: 10,
+        from_address: 'system@authentik.local',
+        token_expiry: 'minutes=30',
+        subject: 'authentik',
+        template: 'email/password_reset.html',
+        activate_user_on_success: false,
+        recovery_max_attempts: 5,
+        recovery_cache_timeout: 'minutes=5',
+      });
+      const row = (await srv.app.store.db
+        .selectFrom('stage_email' as 'stages')
+        .select(['password'] as never[])
+        .where('stage_uuid', '=', pk)
+        .executeTakeFirstOrThrow()) as unknown as { password: string };
+      assert.match(row.password, /^enc:v1:/);
+      const bad = await call(srv, 'PATCH', `/stages/email/${pk}/`, { token_expiry: 'soon', recovery_cache_timeout: 'minutes=1' });
+      assert.equal(bad.status, 400);
+      assert.deepEqual(bad.body, { token_expiry: ["soon is not in the correct format of 'hours=3;minutes=1'."] });
+      const neg = await call(srv, 'PATCH', `/stages/email/${pk}/`, { recovery_max_attempts: -1 });
+      assert.equal(neg.status, 400);
+      assert.ok(neg.body.recovery_max_attempts);
+      assert.equal((await call(srv, 'GET', '/stages/email/?host=localhost&use_global_settings=false')).body.results.length, 1);
+      assert.equal((await call(srv, 'DELETE', `/stages/email/${pk}/`)).status, 204);
+    });
+
+    it('lists the templates', async () => {
+      const r = await call(srv, 'GET', '/stages/email/templates/');
+      assert.equal(r.status, 200);
+      assert.deepEqual(
+        r.body.map((t: { name: string }) => t.name),
+        ['email/password_reset.html', 'email/account_confirmation.html'],
+      );
+      assert.equal(r.body[0].description, 'Password Reset');
+    });
+
+    it('sends with its own SMTP settings and template; the link activates the user with activate_user_on_success', async () => {
+      const userPk = await createUser(srv, 'dora', 'dora-password-1');
+      assert.equal((await call(srv, 'PATCH', `/core/users/${userPk}/`, { is_active: false })).status, 200);
+      const ident = await createStage(srv, '/stages/identification/', { name: 'act-ident', user_fields: ['username'] });
+      const email = await createStage(srv, '/stages/email/', {
+        name: 'act-email',
+        host: '127.0.0.1',
+        port: own.port,
+        from_address: 'verify@example.test',
+        subject: 'Confirm your address',
+        template: 'Hello {{ user }}, open {{ url }} within {{ expires }}.',
+        token_expiry: 'hours=2',
+        activate_user_on_success: true,
+      });
+      const slug = await flowOf(srv, 'activate-flow', [ident, email], { designation: 'enrollment' });
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      const sent = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'dora' });
+      assert.equal(sent.body.component, 'ak-stage-email');
+      const mail = await mailTo(own, 'dora@example.com');
+      assert.equal(mail.from, 'verify@example.test');
+      assert.match(
+        decoded(mail),
+        /Hello dora Example, open https:\/\/login\.example\.test\/if\/flow\/activate-flow\/\?flow_token=[\w-]+ within 2 hours\./,
+      );
+      assert.equal(smtp.mails.filter((m) => m.to.includes('dora@example.com')).length, 0, 'not the global server');
+      const { token } = linkIn(mail);
+      const c = new Browser(srv.api);
+      const q = `flow_token=${token}`;
+      const confirm = await c.get(slug, q);
+      assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, false, 'opening the link is not enough');
+      const done = await c.solve(slug, { component: 'ak-stage-consent', token: confirm.body.token }, q);
+      assert.equal(done.body.component, 'xak-flow-redirect');
+      assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, true);
+    });
+
+    it('outside a recovery flow, an identifier that matched nobody is refused', async () => {
+      const ident = await createStage(srv, '/stages/identification/', { name: 'np-ident', user_fields: ['username'] });
+      const email = await createStage(srv, '/stages/email/', { name: 'np-email', use_global_settings: true });
+      const slug = await flowOf(srv, 'np-flow', [ident, email], { designation: 'enrollment' });
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      const r = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'ghost' });
+      assert.equal(r.body.component, 'ak-stage-access-denied');
+      assert.equal(r.body.error_message, 'No pending user.');
+    });
+
+    it("an administrator's recovery link leads straight to the new password, once", async () => {
+      const pk = await createUser(srv, 'erin', 'erin-password-1');
+      const r = await call(srv, 'POST', `/core/users/${pk}/recovery/`, {});
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const url = new URL(r.body.link);
+      assert.equal(url.origin, EXTERNAL);
+      assert.equal(url.pathname, '/if/flow/default-recovery-flow/');
+      const q = `flow_token=${url.searchParams.get('flow_token')}`;
+      const b = new Browser(srv.api);
+      const first = await b.get('default-recovery-flow', q);
+      assert.equal(first.body.component, 'ak-stage-prompt', JSON.stringify(first.body));
+      const done = await b.solve(
+        'default-recovery-flow',
+        { component: 'ak-stage-prompt', password: 'erin-new-pass', password_repeat: 'erin-new-pass' } as never,
+        q,
+      );
+      assert.equal(done.body.component, 'xak-flow-redirect');
+      assert.equal((await b.me()).body.user.username, 'erin');
+      assert.equal((await new Browser(srv.api).get('default-recovery-flow', q)).body.component, 'ak-stage-identification');
+      const bad = await call(srv, 'POST', `/core/users/${pk}/recovery/`, { token_duration: 'forever' });
+      assert.equal(bad.status, 400);
+      assert.deepEqual(bad.body, { token_duration: ["forever is not in the correct format of 'hours=3;minutes=1'."] });
+      assert.equal((await call(srv, 'POST', '/core/users/999999/recovery/', {})).status, 404);
+      const anon = await fetch(`${srv.api}/core/users/${pk}/recovery/`, { method: 'POST' });
+      assert.equal(anon.status, 403);
+    });
+
+    it('recovery_email sends the link with the chosen stage', async () => {
+      const pk = await createUser(srv, 'frank', 'frank-password-1');
+      const stage = await createStage(srv, '/stages/email/', { name: 'admin-mail', use_global_settings: true, subject: 'Your link' });
+      const r = await call(srv, 'POST', `/core/users/${pk}/recovery_email/`, { email_stage: stage, token_duration: 'hours=1' });
+      assert.equal(r.status, 204, JSON.stringify(r.body));
+      const mail = await mailTo(smtp, 'frank@example.com');
+      assert.match(mail.raw, /Subject: Your link/);
+      const { url } = linkIn(mail);
+      assert.equal(url.pathname, '/if/flow/default-recovery-flow/');
+      const first = await new Browser(srv.api).get('default-recovery-flow', url.search.slice(1));
+      assert.equal(first.body.component, 'ak-stage-prompt');
+      const noMail = await createUser(srv, 'gina', 'gina-password-1', { email: '' });
+      assert.deepEqual((await call(srv, 'POST', `/core/users/${noMail}/recovery_email/`, { email_stage: stage })).body, {
+        non_field_errors: ['User does not have an email address set.'],
+      });
+      const ident = (await call(srv, 'GET', '/stages/identification/')).body.results[0].pk;
+      assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery_email/`, { email_stage: ident })).body, {
+        non_field_errors: ['Email stage not found.'],
+      });
+      assert.equal((await call(srv, 'POST', `/core/users/${pk}/recovery_email/`, {})).status, 400);
+    });
+
+    it('without a recovery flow on the brand there is no link', async () => {
+      const brand = (await call(srv, 'GET', '/core/brands/')).body.results[0];
+      const pk = await createUser(srv, 'hank', 'hank-password-1');
+      assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: null })).status, 200);
+      try {
+        assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery/`, {})).body, {
+          non_field_errors: ['No recovery flow set.'],
+        });
+      } finally {
+        await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: brand.flow_recovery });
+      }
+    });
+  });
+
+  describe(`email stage links without KEYSTAGE_EXTERNAL_URL (${dialect})`, () => {
+    let srv: TestServer;
+    let smtp: SmtpSink;
+    before(async () => {
+      ({ srv, smtp } = await emailServer(dialect, { externalUrl: undefined }));
+      await createUser(srv, 'ivy', 'ivy-password-1');
+    });
+    after(async () => {
+      await srv.close();
+      await smtp.close();
+    });
+
+    it('never builds a link from the Host header: a brand domain, else nothing is sent', async () => {
+      const evil = new HostSession(srv, { host: 'attacker.example' });
+      await evil.send('GET', EXECUTOR);
+      const refused = await evil.send('POST', EXECUTOR, { component: 'ak-stage-identification', uid_field: 'ivy' });
+      assert.equal(refused.json.component, 'ak-stage-access-denied');
+      const events = await call(srv, 'GET', '/events/events/?action=configuration_error');
+      assert.equal(events.body.results.length, 1);
+
+      const flow = (await call(srv, 'GET', '/flows/instances/default-recovery-flow/')).body.pk;
+      assert.equal((await call(srv, 'POST', '/core/brands/', { domain: 'login.example.org', flow_recovery: flow })).status, 201);
+      const b = new HostSession(srv, { host: 'login.example.org' });
+      await b.send('GET', EXECUTOR);
+      const sent = await b.send('POST', EXECUTOR, { component: 'ak-stage-identification', uid_field: 'ivy' });
+      assert.equal(sent.json.component, 'ak-stage-email');
+      const { url } = linkIn(await mailTo(smtp, 'ivy@example.com'));
+      assert.equal(url.origin, 'https://login.example.org');
+      assert.equal(smtp.mails.length, 1, 'the refused request sent nothing');
+    });
+  });
+}
