@@ -20,6 +20,7 @@ import { authenticatorDuoStage } from './authenticator_duo/index.js';
 import { consentStage } from './consent/index.js';
 import { promptStage } from './prompt/index.js';
 import { userWriteStage } from './user_write/index.js';
+import { invitationStage } from './invitation/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -40,6 +41,7 @@ export const stageTypes: StageDef[] = [
   consentStage,
   promptStage,
   userWriteStage,
+  invitationStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

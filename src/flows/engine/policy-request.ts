@@ -52,6 +52,11 @@ export function policyContext(
   for (const k of ['consent_title', 'consent_header', 'consent_permissions', 'consent_additional_permissions'] as const)
     if (ctx[k] !== undefined) out[k] = ctx[k];
   if (ctx.promptData !== undefined) out.prompt_data = ctx.promptData;
+  if (ctx.invitation !== undefined) {
+    out.invitation = ctx.invitation;
+    out.invitation_in_effect = true;
+  }
+  if (ctx.isRedirected !== undefined) out.is_redirected = ctx.isRedirected;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,
