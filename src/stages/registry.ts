@@ -21,6 +21,7 @@ import { consentStage } from './consent/index.js';
 import { promptStage } from './prompt/index.js';
 import { userWriteStage } from './user_write/index.js';
 import { invitationStage } from './invitation/index.js';
+import { userDeleteStage } from './user_delete/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -42,6 +43,7 @@ export const stageTypes: StageDef[] = [
   promptStage,
   userWriteStage,
   invitationStage,
+  userDeleteStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));
