@@ -22,6 +22,7 @@ import { promptStage } from './prompt/index.js';
 import { userWriteStage } from './user_write/index.js';
 import { invitationStage } from './invitation/index.js';
 import { userDeleteStage } from './user_delete/index.js';
+import { redirectStage } from './redirect/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -44,6 +45,7 @@ export const stageTypes: StageDef[] = [
   userWriteStage,
   invitationStage,
   userDeleteStage,
+  redirectStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));
