@@ -67,8 +67,8 @@ export async function deleteBrand(tx: Tx, brand: string): Promise<void> {
 
 /**
  * authentik's default-brand blueprint (`state: created`): unless a default brand, or a brand of the default brand's
- * domain, exists, one is made — titled "Keystage", pointed at the default authentication, invalidation and
- * user-settings flows where they exist, and at Keystage's default recovery flow. Runs at every start after the default flows; nodes starting together take
+ * domain, exists, one is made — titled "Keystage", pointed at the default authentication, invalidation,
+ * user-settings, recovery and (a Keystage addition) unenrollment flows where they exist. Runs at every start after the default flows; nodes starting together take
  * turns (the configuration epoch's row lock, PostgreSQL) so only one creates it. `makeDefault` is
  * AUTHENTIK_DEFAULT_BRAND_ENABLED.
  */
@@ -95,7 +95,7 @@ export async function ensureDefaultBrand(db: DB, makeDefault = true): Promise<vo
       flow_authentication: await flowOf('default-authentication-flow'),
       flow_invalidation: await flowOf('default-invalidation-flow'),
       flow_recovery: await flowOf('default-recovery-flow'),
-      flow_unenrollment: null,
+      flow_unenrollment: await flowOf('default-unenrollment-flow'),
       flow_user_settings: await flowOf('default-user-settings-flow'),
       flow_device_code: null,
       flow_lockdown: null,

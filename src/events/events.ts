@@ -13,6 +13,7 @@ export type EventAction =
   | 'logout'
   | 'password_set'
   | 'user_write'
+  | 'invitation_used'
   | 'secret_view'
   | 'secret_rotate'
   | 'suspicious_request'

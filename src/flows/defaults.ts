@@ -7,7 +7,8 @@
  * default-provider-authorization-implicit-consent (no stage), default-provider-authorization-explicit-consent (a
  * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
  * of an application does not end the Keystage session). With a new default
- * authentication flow, the sign-up flow (default-enrollment.ts) and the recovery flow (default-recovery.ts). Safe when several nodes start at once.
+ * authentication flow, the sign-up flow (default-enrollment.ts), the recovery flow (default-recovery.ts) and the
+ * account-deletion flow (default-unenrollment.ts). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -19,6 +20,7 @@ import { bindingDefaults, insertBinding, insertFlow } from './store.js';
 import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaults.js';
 import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
 import { ensureDefaultRecoveryFlow } from './default-recovery.js';
+import { ensureDefaultUnenrollmentFlow } from './default-unenrollment.js';
 
 export interface StageSeed {
   kind: string;
@@ -144,8 +146,11 @@ export async function ensureDefaultFlows(db: DB) {
     },
     [],
   );
-  // only with a new default login flow: sign-up is not opened on an install that had none
-  if (fresh) await ensureDefaultEnrollmentFlow(db);
-  // likewise password recovery (default-recovery.ts)
-  if (fresh) await ensureDefaultRecoveryFlow(db);
+  // only with a new default login flow: sign-up, password recovery and account deletion are not opened on an install
+  // that had none
+  if (fresh) {
+    await ensureDefaultEnrollmentFlow(db);
+    await ensureDefaultRecoveryFlow(db);
+    await ensureDefaultUnenrollmentFlow(db);
+  }
 }

@@ -21,6 +21,9 @@ import { consentStage } from './consent/index.js';
 import { promptStage } from './prompt/index.js';
 import { userWriteStage } from './user_write/index.js';
 import { emailStage } from './email/index.js';
+import { invitationStage } from './invitation/index.js';
+import { userDeleteStage } from './user_delete/index.js';
+import { redirectStage } from './redirect/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -42,6 +45,9 @@ export const stageTypes: StageDef[] = [
   promptStage,
   userWriteStage,
   emailStage,
+  invitationStage,
+  userDeleteStage,
+  redirectStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -44,6 +44,7 @@ for (const dialect of dialects()) {
       assert.equal(b.flow_authentication, await flowUuid(srv, 'default-authentication-flow'));
       assert.equal(b.flow_invalidation, await flowUuid(srv, 'default-invalidation-flow'));
       assert.equal(b.flow_recovery, await flowUuid(srv, 'default-recovery-flow'));
+      assert.equal(b.flow_unenrollment, await flowUuid(srv, 'default-unenrollment-flow'));
       assert.deepEqual(b.client_certificates, []);
       assert.deepEqual(b.attributes, {});
 
@@ -66,6 +67,7 @@ for (const dialect of dialects()) {
         flow_authentication: 'default-authentication-flow',
         flow_invalidation: 'default-invalidation-flow',
         flow_recovery: 'default-recovery-flow',
+        flow_unenrollment: 'default-unenrollment-flow',
         default_locale: '',
         flags: { flows_continuous_login: false, flows_refresh_others: false },
       });

@@ -46,6 +46,14 @@ export interface FlowContext {
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
   /**
+   * the invitation an invitation stage accepted (authentik's plan context `invitation`, and `invitation_in_effect`
+   * while it is set): a single-use one is claimed — deleted — by the user write stage's transaction, or by the
+   * invitation stage itself when no user write follows
+   */
+  invitation?: PlanInvitation;
+  /** set by a redirect stage that switched to this flow: the flow it came from (authentik's `is_redirected`) */
+  isRedirected?: { pk: string; slug: string };
+  /**
    * the application a provider's authorization flow is about (authentik's plan context `application`), set by the
    * provider when it starts the flow; the consent stage keeps consent per application
    */
@@ -71,6 +79,17 @@ export interface PlanApplication {
   pk: string;
   slug: string;
   name: string;
+}
+
+/** an invitation as the plan carries it */
+export interface PlanInvitation {
+  pk: string;
+  name: string;
+  single_use: boolean;
+  /** the flow it is restricted to, if any */
+  flow: string | null;
+  /** a single-use invitation already deleted by this flow (its user was written) */
+  claimed?: boolean;
 }
 
 /** one permission the consent stage shows (authentik's PermissionSerializer: the id is e.g. a scope name) */

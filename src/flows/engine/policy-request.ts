@@ -53,6 +53,11 @@ export function policyContext(
     if (ctx[k] !== undefined) out[k] = ctx[k];
   if (ctx.promptData !== undefined) out.prompt_data = ctx.promptData;
   if (ctx.restoredToken !== undefined) out.is_restored = true;
+  if (ctx.invitation !== undefined) {
+    out.invitation = ctx.invitation;
+    out.invitation_in_effect = true;
+  }
+  if (ctx.isRedirected !== undefined) out.is_redirected = ctx.isRedirected;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,

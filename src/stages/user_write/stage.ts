@@ -17,6 +17,7 @@ import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../..
 import type { UsersTable } from '../../db/types.js';
 import type { StageConfig } from '../types.js';
 import type { userWriteSchema } from './schema.js';
+import { claimInvitation, invitationClaimed, InvitationInvalid } from '../invitation/index.js';
 
 export type UserWriteConfig = StageConfig<typeof userWriteSchema>;
 
@@ -115,6 +116,8 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   let id: number;
   try {
     id = await c.svc.db.transaction().execute(async (tx) => {
+      // a single-use invitation this flow accepted is used up with this write, or nothing is written
+      await claimInvitation(tx, c.ctx);
       const taken = await tx
         .selectFrom('users')
         .select('id')
@@ -152,11 +155,13 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
       return existing.id;
     });
   } catch (e) {
+    if (e instanceof InvitationInvalid) return deny(e.message);
     if (!(e instanceof WriteRefused) && !isConstraintError(e)) throw e;
     c.req.log.warn({ stage: c.stage.name, reason: (e as Error).message }, 'user write: failed');
     return deny(FAILED);
   }
 
+  invitationClaimed(c.ctx);
   const user = await userById(c.svc.db, id);
   if (!user) return deny(FAILED);
   c.ctx.pendingUser = { id: user.id, username: user.username, email: user.email, name: user.name };

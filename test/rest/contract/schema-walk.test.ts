@@ -202,6 +202,8 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     certificate_data: seedPair.certificate,
     ...(i === 0 ? { key_data: seedPair.privateKey } : {}),
   }),
+  // authentik refuses a static redirect stage without its URL
+  '/stages/redirect/': () => ({ target_static: 'https://seed.example/' }),
   // authentik refuses a reputation policy unless check_ip or check_username is sent as true
   '/policies/reputation/': () => ({ check_ip: true }),
   '/providers/oauth2/': (s) => {

@@ -1,0 +1,70 @@
+/**
+ * The default account-deletion flow, `default-unenrollment-flow` (authentik's example blueprint
+ * flows-unenrollment.yaml: slug, title "Delete your account", designation unenrollment, for logged-in people only,
+ * a user delete stage), with one Keystage addition in front of the deletion: a prompt stage showing a warning that
+ * must be submitted. authentik's flow deletes the account on the flow page's first GET, so a link to it — from any
+ * site, a top-level navigation carries the session cookie — would delete the visitor's account; here the deletion
+ * needs the confirming POST (with the CSRF header of a logged-in session). Created on a fresh install only (with
+ * the default authentication flow), unless a flow of that slug exists; the default brand created with it names it
+ * as `flow_unenrollment`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DB } from '../db/index.js';
+import type { Tx } from '../rest/resource.js';
+import { ensureFlow } from './defaults.js';
+
+export const UNENROLLMENT_SLUG = 'default-unenrollment-flow';
+const CONFIRM_STAGE = 'default-unenrollment-confirm';
+const WARNING = {
+  name: 'default-unenrollment-field-warning',
+  field_key: 'unenrollment_warning',
+  label: 'Delete your account',
+  type: 'alert_danger',
+  initial_value: 'Your account and everything that belongs to it will be deleted. This cannot be undone.',
+};
+
+/** the warning prompt (unless a prompt of that name exists), linked to the confirmation stage */
+async function fillConfirmStage(tx: Tx): Promise<void> {
+  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', CONFIRM_STAGE).executeTakeFirst();
+  if (!stage) return;
+  let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', WARNING.name).executeTakeFirst())
+    ?.prompt_uuid;
+  if (!id) {
+    id = randomUUID();
+    await tx
+      .insertInto('stage_prompt_prompts')
+      .values({
+        prompt_uuid: id,
+        ...WARNING,
+        required: 0,
+        placeholder: '',
+        sub_text: '',
+        order: 0,
+        placeholder_expression: 0,
+        initial_value_expression: 0,
+      })
+      .execute();
+  }
+  await tx
+    .insertInto('stage_prompt_fields' as 'stages')
+    .values({ stage_uuid: stage.stage_uuid, target: id, position: 0 } as never)
+    .execute();
+}
+
+export async function ensureDefaultUnenrollmentFlow(db: DB): Promise<boolean> {
+  return ensureFlow(
+    db,
+    {
+      slug: UNENROLLMENT_SLUG,
+      name: 'Default unenrollment flow',
+      title: 'Delete your account',
+      designation: 'unenrollment',
+      authentication: 'require_authenticated',
+    },
+    [
+      { kind: 'promptstage', name: CONFIRM_STAGE, fields: {} },
+      { kind: 'userdeletestage', name: 'default-unenrollment-user-delete', fields: {} },
+    ],
+    fillConfirmStage,
+  );
+}

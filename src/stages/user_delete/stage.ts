@@ -1,0 +1,41 @@
+/**
+ * The user delete stage at run time (authentik's UserDeleteStageView): no challenge. Deletes the pending user, else
+ * whoever is logged in ("No Pending User." without one): the request's own session is logged out (cookies cleared,
+ * the logout listeners told — an OAuth2 provider's tokens of that session end), every other session of the user is
+ * deleted with the user, and a `model_deleted` event records who was deleted. The flow goes on without a pending
+ * user (its plan stays in the new anonymous session).
+ */
+import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import type { StageConfig } from '../types.js';
+import type { userDeleteSchema } from './schema.js';
+
+export type UserDeleteConfig = StageConfig<typeof userDeleteSchema>;
+
+const NO_USER = 'No Pending User.';
+
+async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
+  const user = await c.pendingUser();
+  if (!user) return deny(NO_USER);
+  // the person's own session first (authentik's logout), so its listeners see it end
+  if (c.session.userId === user.id) await c.svc.sessions.destroy(c.session, c.reply);
+  await c.svc.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+    await tx.deleteFrom('users').where('id', '=', user.id).execute();
+  });
+  c.req.log.info({ stage: c.stage.name, user: user.id }, 'user delete: deleted user');
+  await c.svc.events.emit('model_deleted', {
+    user: c.requestUser && c.requestUser.id !== user.id ? { pk: c.requestUser.id, username: c.requestUser.username } : null,
+    clientIp: c.clientIp,
+    context: { model: { app: 'authentik_core', model_name: 'user', pk: user.id, name: user.username } },
+  });
+  c.ctx.pendingUser = undefined;
+  c.ctx.pendingUserIdentifier = undefined;
+  return ok();
+}
+
+export const userDeleteRuntime: StageRuntime<UserDeleteConfig> = {
+  component: 'ak-stage-user-delete',
+  withUserInfo: false,
+  challenge: run,
+  respond: run,
+};
