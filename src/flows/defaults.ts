@@ -7,7 +7,8 @@
  * default-provider-authorization-implicit-consent (no stage), default-provider-authorization-explicit-consent (a
  * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
  * of an application does not end the Keystage session). With a new default
- * authentication flow, the sign-up flow (default-enrollment.ts). Safe when several nodes start at once.
+ * authentication flow, the sign-up flow (default-enrollment.ts) and the person's settings flows
+ * (default-user-settings.ts). Safe when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -18,6 +19,7 @@ import { stageProps } from '../stages/resource.js';
 import { bindingDefaults, insertBinding, insertFlow } from './store.js';
 import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaults.js';
 import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
+import { ensureUserSettingsFlows } from './default-user-settings.js';
 
 export interface StageSeed {
   kind: string;
@@ -145,4 +147,6 @@ export async function ensureDefaultFlows(db: DB) {
   );
   // only with a new default login flow: sign-up is not opened on an install that had none
   if (fresh) await ensureDefaultEnrollmentFlow(db);
+  // likewise the person's own settings, password change and authenticator setup flows (default-user-settings.ts)
+  if (fresh) await ensureUserSettingsFlows(db);
 }
