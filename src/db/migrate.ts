@@ -17,6 +17,7 @@ import { m0014_crypto } from './migrations/0014_crypto.js';
 import { m0015_applications } from './migrations/0015_applications.js';
 import { m0016_crypto_details } from './migrations/0016_crypto_details.js';
 import { m0017_brands } from './migrations/0017_brands.js';
+import { m0020_session_uuid } from './migrations/0020_session_uuid.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -37,6 +38,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0015_applications': m0015_applications,
   '0016_crypto_details': m0016_crypto_details,
   '0017_brands': m0017_brands,
+  '0020_session_uuid': m0020_session_uuid,
 };
 
 /**

@@ -48,6 +48,34 @@ for (const dialect of dialects()) {
         assert.equal((await call(srv, 'GET', `/flows/instances/${slug}/`)).body.designation, 'stage_configuration', slug);
     });
 
+    it('/stages/all/user_settings/ offers the password change and the setup stages, each with its configure URL', async () => {
+      await createUser(srv, 'settings-lister', 'lister-password-1');
+      const b = await loggedIn('settings-lister', 'lister-password-1');
+      const r = await b.fetch('/stages/all/user_settings/');
+      assert.equal(r.status, 200);
+      const stage = async (path: string, name: string) => (await call(srv, 'GET', `${path}?name=${name}`)).body.results[0].pk;
+      const pw = await stage('/stages/password/', 'default-authentication-password');
+      const totp = await stage('/stages/authenticator/totp/', 'default-authenticator-totp-setup');
+      const stat = await stage('/stages/authenticator/static/', 'default-authenticator-static-setup');
+      const webauthn = await stage('/stages/authenticator/webauthn/', 'default-authenticator-webauthn-setup');
+      const byUid = new Map(r.body.map((s: { object_uid: string }) => [s.object_uid, s]));
+      assert.deepEqual(byUid.get(pw), {
+        title: 'Password Stage',
+        component: 'ak-user-settings-password',
+        object_uid: pw,
+        configure_url: `/flows/-/configure/${pw}/`,
+      });
+      assert.deepEqual(byUid.get(totp), {
+        title: 'TOTP Authenticator Setup Stage',
+        component: 'ak-user-settings-authenticator-totp',
+        object_uid: totp,
+        configure_url: `/flows/-/configure/${totp}/`,
+      });
+      assert.equal((byUid.get(stat) as { title: string }).title, 'Static tokens', 'the friendly name');
+      assert.equal((byUid.get(webauthn) as { component: string }).component, 'ak-user-settings-authenticator-webauthn');
+      assert.equal((await new Browser(srv.api).fetch('/stages/all/user_settings/')).status, 403);
+    });
+
     it('is for logged-in people only', async () => {
       const b = new Browser(srv.api);
       assert.equal((await b.get(SETTINGS)).body.component, 'ak-stage-access-denied');
