@@ -44,6 +44,7 @@ for (const dialect of dialects()) {
       assert.equal(b.flow_authentication, await flowUuid(srv, 'default-authentication-flow'));
       assert.equal(b.flow_invalidation, await flowUuid(srv, 'default-invalidation-flow'));
       assert.equal(b.flow_recovery, null);
+      assert.equal(b.flow_user_settings, await flowUuid(srv, 'default-user-settings-flow'));
       assert.deepEqual(b.client_certificates, []);
       assert.deepEqual(b.attributes, {});
 
@@ -65,6 +66,7 @@ for (const dialect of dialects()) {
         ui_theme: 'automatic',
         flow_authentication: 'default-authentication-flow',
         flow_invalidation: 'default-invalidation-flow',
+        flow_user_settings: 'default-user-settings-flow',
         default_locale: '',
         flags: { flows_continuous_login: false, flows_refresh_others: false },
       });

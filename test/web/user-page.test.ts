@@ -1,8 +1,8 @@
 /**
  * The user page (/if/user/) in Debian's Chromium: someone logged out is sent to log in and comes back; the page shows
  * the settings flow inline (a name changed there is written and shown), the password change and enrolment links,
- * the second-factor devices (one deleted), the sessions (another one ended: that browser is logged out) and the
- * applications; readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
+ * the second-factor devices (one deleted), the sessions (another one ended: that browser is logged out), the
+ * applications, consents (one withdrawn) and app passwords (one deleted); readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,6 +120,27 @@ describe('user page in Chromium', () => {
     await p.waitForSelector('text=Old phone was deleted.');
     assert.equal(await p.locator('#ks-devices').count(), 0);
     assert.equal((await call(srv, 'GET', `/authenticators/admin/totp/${device.body.pk}/`)).status, 404);
+    await close();
+  });
+
+  it('withdraws a consent and deletes an app password', async () => {
+    const app = (await call(srv, 'GET', '/core/applications/?slug=wiki')).body.results[0];
+    await srv.app.store.db
+      .insertInto('user_consents')
+      .values({ user: uma, application: app.pk, expires: null, expiring: 0, permissions: 'openid email' } as never)
+      .execute();
+    const token = await call(srv, 'POST', '/core/tokens/', { identifier: 'uma-mail-client', intent: 'app_password', user: uma });
+    assert.equal(token.status, 201, JSON.stringify(token.body));
+    const { p, close } = await onPage();
+    await p.waitForSelector('#ks-consents >> text=Wiki', { timeout: 15000 });
+    await p.waitForSelector('#ks-tokens >> text=uma-mail-client');
+    await screenshot(p, 'user-page-consents-tokens');
+    await p.getByRole('button', { name: 'Withdraw the consent given to Wiki' }).click();
+    await p.waitForSelector('text=You have not given any application consent.');
+    assert.equal((await call(srv, 'GET', `/core/user_consent/?user=${uma}`)).body.results.length, 0);
+    await p.getByRole('button', { name: 'Delete the token uma-mail-client' }).click();
+    await p.waitForSelector('text=No tokens or app passwords.');
+    assert.equal((await call(srv, 'GET', '/core/tokens/uma-mail-client/')).status, 404);
     await close();
   });
 

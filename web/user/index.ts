@@ -1,6 +1,7 @@
 /**
  * /if/user/: the person's own page — their details through the brand's user settings flow (run in the page), password
- * change (the password stage's configure flow), second-factor devices, sessions, applications, the logout link and,
+ * change (the password stage's configure flow), second-factor devices, sessions, applications, consents given to
+ * applications, API tokens and app passwords, the logout link and,
  * when the brand has an unenrollment flow, deleting the account. Someone not logged in is sent to log in and back.
  */
 import { LitElement, html, nothing } from 'lit';
@@ -134,6 +135,16 @@ class UserPage extends LitElement {
       <section aria-labelledby="ks-h-apps">
         <h2 id="ks-h-apps">Applications</h2>
         <ks-applications></ks-applications>
+      </section>
+
+      <section aria-labelledby="ks-h-consents">
+        <h2 id="ks-h-consents">Consents</h2>
+        <ks-consents user=${u.pk}></ks-consents>
+      </section>
+
+      <section aria-labelledby="ks-h-tokens">
+        <h2 id="ks-h-tokens">Tokens and app passwords</h2>
+        <ks-tokens username=${u.username}></ks-tokens>
       </section>
 
       ${

@@ -1,6 +1,7 @@
 /**
  * The user page's lists: second-factor devices (delete, enrol another through a setup stage's configure flow), the
- * sessions the person is logged in with (end any other), and the applications they may open.
+ * sessions the person is logged in with (end any other), the applications they may open, the consents they gave
+ * (withdraw) and their API tokens and app passwords (delete).
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, LOGIN, dateTime } from './api.js';
@@ -197,3 +198,83 @@ class Applications extends ListSection<Application> {
   }
 }
 customElements.define('ks-applications', Applications);
+
+interface Token {
+  identifier: string;
+  intent: string;
+  description: string;
+  expires: string | null;
+  expiring: boolean;
+  managed: string | null;
+}
+
+const INTENTS: Record<string, string> = { api: 'API token', app_password: 'App password' };
+
+/** the person's own API tokens and app passwords (a superuser's list would hold everyone's: filtered by username) */
+class Tokens extends ListSection<Token> {
+  static override properties = { ...ListSection.properties, username: { type: String } };
+  declare username: string;
+
+  protected async fetchItems() {
+    const r = await api<{ results: Token[] }>(`/core/tokens/?page_size=100&user__username=${encodeURIComponent(this.username)}`);
+    return r.results.filter((t) => !t.managed && t.intent in INTENTS);
+  }
+
+  override render() {
+    const tokens = this.items ?? [];
+    return this.shell(
+      tokens.length
+        ? html`<ul class="ks-list" id="ks-tokens">
+          ${tokens.map(
+            (t) => html`<li><div><strong>${t.identifier}</strong> <span class="ks-muted">${INTENTS[t.intent]}</span>
+              ${t.description ? html`<br /><span class="ks-muted">${t.description}</span>` : nothing}
+              <br /><span class="ks-muted">${t.expiring ? html`Expires ${dateTime(t.expires)}` : 'Does not expire'}</span></div>
+              <button type="button" class="ks-secondary" aria-label="Delete the token ${t.identifier}"
+                @click=${() => this.deleteAndReload(`/core/tokens/${encodeURIComponent(t.identifier)}/`, `${t.identifier} was deleted.`)}>Delete</button>
+            </li>`,
+          )}
+        </ul>`
+        : html`<p>No tokens or app passwords.</p>`,
+    );
+  }
+}
+customElements.define('ks-tokens', Tokens);
+
+interface Consent {
+  pk: number;
+  expires: string | null;
+  expiring: boolean;
+  permissions: string;
+  application: { name: string } | undefined;
+}
+
+/** the consents the person gave applications: withdrawing one asks again at the next login to it */
+class Consents extends ListSection<Consent> {
+  static override properties = { ...ListSection.properties, user: { type: Number } };
+  declare user: number;
+
+  protected async fetchItems() {
+    const r = await api<{ results: Consent[] }>(`/core/user_consent/?page_size=100&user=${this.user}`);
+    return r.results;
+  }
+
+  override render() {
+    const consents = this.items ?? [];
+    return this.shell(
+      consents.length
+        ? html`<ul class="ks-list" id="ks-consents">
+          ${consents.map((c) => {
+            const name = c.application?.name ?? 'An application';
+            return html`<li><div><strong>${name}</strong>
+              ${c.permissions ? html`<br /><span class="ks-muted">${c.permissions}</span>` : nothing}
+              <br /><span class="ks-muted">${c.expiring ? html`Until ${dateTime(c.expires)}` : 'Until withdrawn'}</span></div>
+              <button type="button" class="ks-secondary" aria-label="Withdraw the consent given to ${name}"
+                @click=${() => this.deleteAndReload(`/core/user_consent/${c.pk}/`, `The consent given to ${name} was withdrawn.`)}>Withdraw</button>
+            </li>`;
+          })}
+        </ul>`
+        : html`<p>You have not given any application consent.</p>`,
+    );
+  }
+}
+customElements.define('ks-consents', Consents);
