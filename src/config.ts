@@ -70,6 +70,11 @@ export interface Config {
   twilioApiUrl: string;
   /** whether the brand created at first start is the default brand (authentik's AUTHENTIK_DEFAULT_BRAND_ENABLED) */
   defaultBrandEnabled: boolean;
+  /**
+   * whether people may change their own name, e-mail and username in the user settings flow when no group or user
+   * attribute `goauthentik.io/user/can-change-*` says otherwise (authentik's AUTHENTIK_DEFAULT_USER_CHANGE_*)
+   */
+  defaultUserChange: { name: boolean; email: boolean; username: boolean };
   /** how many e-mail/SMS codes may be sent, per scope, within `windowMs` (0 = that scope is unlimited) */
   mfaSend: MfaSendConfig;
   /** the URL people reach Keystage at (WebAuthn relying-party ID and origin); undefined = the request's host */
@@ -222,6 +227,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     twilioApiUrl: pick(env, 'KEYSTAGE_TWILIO_API_URL') ?? 'https://api.twilio.com',
     defaultBrandEnabled: bool(env, true, 'KEYSTAGE_DEFAULT_BRAND_ENABLED', 'AUTHENTIK_DEFAULT_BRAND_ENABLED'),
+    defaultUserChange: {
+      name: bool(env, true, 'KEYSTAGE_DEFAULT_USER_CHANGE_NAME', 'AUTHENTIK_DEFAULT_USER_CHANGE_NAME'),
+      email: bool(env, true, 'KEYSTAGE_DEFAULT_USER_CHANGE_EMAIL', 'AUTHENTIK_DEFAULT_USER_CHANGE_EMAIL'),
+      username: bool(env, true, 'KEYSTAGE_DEFAULT_USER_CHANGE_USERNAME', 'AUTHENTIK_DEFAULT_USER_CHANGE_USERNAME'),
+    },
     mfaSend: {
       device: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_DEVICE'),
       attempt: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_ATTEMPT'),

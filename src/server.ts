@@ -41,6 +41,7 @@ import { providerKeyPairReferences, providerMigrations, providerSecretColumns } 
 import { mountProviders } from './providers/routes.js';
 import { mountApplications } from './applications/resource.js';
 import { mountUserConsents } from './applications/consents.js';
+import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
 import { ensureManagedScopeMappings } from './propertymappings/managed.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
@@ -228,6 +229,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountProviders(router, services);
   mountApplications(router, services);
   mountUserConsents(router, services);
+  mountAuthenticatedSessions(router, services);
   mountPropertyMappings(router, services);
   mountStages(router, services);
   mountUsers(router, services);

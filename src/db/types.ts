@@ -123,6 +123,8 @@ export interface SessionsTable {
   last_seen: string | null;
   /** while a flow request of this session runs: until when its lease holds (sessions.ts) */
   lock_until: string | null;
+  /** the public identifier (/core/authenticated_sessions/); null only for rows stored before it existed */
+  uuid: string | null;
 }
 
 export interface EventsTable {

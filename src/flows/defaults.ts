@@ -7,8 +7,9 @@
  * default-provider-authorization-implicit-consent (no stage), default-provider-authorization-explicit-consent (a
  * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
  * of an application does not end the Keystage session). With a new default
- * authentication flow, the sign-up flow (default-enrollment.ts), the recovery flow (default-recovery.ts) and the
- * account-deletion flow (default-unenrollment.ts). Safe when several nodes start at once.
+ * authentication flow, the sign-up flow (default-enrollment.ts), the recovery flow (default-recovery.ts), the
+ * account-deletion flow (default-unenrollment.ts) and the person's settings flows (default-user-settings.ts). Safe
+ * when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -21,6 +22,7 @@ import { bindDefaultAuthenticationPolicies } from '../policies/expression/defaul
 import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
 import { ensureDefaultRecoveryFlow } from './default-recovery.js';
 import { ensureDefaultUnenrollmentFlow } from './default-unenrollment.js';
+import { ensureUserSettingsFlows } from './default-user-settings.js';
 
 export interface StageSeed {
   kind: string;
@@ -146,11 +148,12 @@ export async function ensureDefaultFlows(db: DB) {
     },
     [],
   );
-  // only with a new default login flow: sign-up, password recovery and account deletion are not opened on an install
-  // that had none
+  // only with a new default login flow: sign-up, password recovery, account deletion and the person's own settings,
+  // password change and authenticator setup flows are not opened on an install that had none
   if (fresh) {
     await ensureDefaultEnrollmentFlow(db);
     await ensureDefaultRecoveryFlow(db);
     await ensureDefaultUnenrollmentFlow(db);
+    await ensureUserSettingsFlows(db);
   }
 }

@@ -60,6 +60,8 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   /** updates and returns the (possibly changed) lookup value */
   update?(tx: Tx, existing: Row, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
   remove?(tx: Tx, existing: Row, ctx: WriteCtx): Promise<void>;
+  /** after the removal's transaction committed: what ends with the object outside the database (a session's tokens) */
+  afterRemove?(existing: Row, ctx: WriteCtx): Promise<void>;
   usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
   /** extra query parameters of the list for the OpenAPI document (filters are documented automatically) */
   extraQuery?: QueryParam[];
@@ -269,6 +271,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
           await lockConfigEpoch(tx);
           await def.remove!(tx, row, ctx);
         });
+        await def.afterRemove?.(row, ctx);
         await audit(req, 'model_deleted', (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string, row);
         reply.code(204);
         return reply.send();

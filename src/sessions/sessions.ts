@@ -2,7 +2,7 @@
  * Database-backed browser sessions (cookie `authentik_session`), so any node can serve any request.
  * The cookie holds a random 256-bit key; the row holds the user, the flow plan and the CSRF token.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { AdminCache } from '../db/admin-cache.js';
@@ -179,7 +179,8 @@ export class Sessions {
             .where('e.id', '=', 1),
         )
       : undefined;
-    const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created'] as const;
+    // (`uuid`: the session's public identifier, new with each key — /core/authenticated_sessions/)
+    const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created', 'uuid'] as const;
     // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
     this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
       db
@@ -193,6 +194,7 @@ export class Sessions {
           last_ip: p.last_ip,
           last_user_agent: p.last_user_agent,
           created: p.created,
+          uuid: p.uuid,
           lock_until: null,
         })
         .where('session_key', '=', p.old),
@@ -440,6 +442,7 @@ export class Sessions {
       last_ip: req.ip,
       last_user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512),
       created: new Date().toISOString(),
+      uuid: randomUUID(),
     };
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
@@ -520,6 +523,11 @@ export class Sessions {
   }
 
   private readonly logoutListeners: ((sessionKey: string) => Promise<void>)[] = [];
+
+  /** a session ended other than by its own logout (deleted through the API): what lives as long as it ends too */
+  async ended(sessionKey: string): Promise<void> {
+    for (const listener of this.logoutListeners) await listener(sessionKey).catch(() => {});
+  }
 
   /**
    * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session

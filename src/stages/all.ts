@@ -64,5 +64,58 @@ export function mountAllStages(router: ApiRouter, db: DB) {
       },
     },
   });
+  router.component('UserSetting', {
+    type: 'object',
+    description: 'Serializer for User settings for stages and sources',
+    properties: {
+      object_uid: { type: 'string' },
+      component: { type: 'string' },
+      title: { type: 'string' },
+      configure_url: { type: 'string' },
+      icon_url: { type: 'string' },
+    },
+    required: ['component', 'object_uid', 'title'],
+  });
+  router.route('/stages/all/user_settings', {
+    get: {
+      doc: {
+        operationId: 'stages_all_user_settings_list',
+        tag: 'stages',
+        response: { type: 'array', items: { $ref: '#/components/schemas/UserSetting' } },
+      },
+      handler: async (req) => {
+        requireCaller(req);
+        return userSettings(db);
+      },
+    },
+  });
   mountResource(router, db, allStagesResource);
+}
+
+/**
+ * authentik's StageViewSet.user_settings: every stage whose type offers the user something (a setup stage, a password
+ * stage with a configure flow), by type then name; `configure_url` starts the stage's configure flow
+ */
+async function userSettings(db: DB): Promise<Record<string, string>[]> {
+  const out: Record<string, string>[] = [];
+  for (const def of stageTypes) {
+    if (!def.userSetting) continue;
+    const rows = (await db
+      .selectFrom('stages as s')
+      .innerJoin(`${def.table} as t` as 'stages as t', 't.stage_uuid', 's.stage_uuid')
+      .selectAll('t')
+      .select(['s.stage_uuid', 's.name'])
+      .orderBy('s.name')
+      .execute()) as unknown as { stage_uuid: string; name: string; configure_flow: string | null; friendly_name?: string | null }[];
+    for (const r of rows) {
+      if (def.userSetting.needsConfigureFlow && !r.configure_flow) continue;
+      out.push({
+        title: r.friendly_name || def.verboseName,
+        component: def.userSetting.component,
+        object_uid: r.stage_uuid,
+        ...(r.configure_flow ? { configure_url: `/flows/-/configure/${r.stage_uuid}/` } : {}),
+      });
+    }
+  }
+  return out;
 }

@@ -55,6 +55,12 @@ export interface StageDef {
   ): void;
   /** listed by /stages/all/types/ (false for debug-only types) */
   listed?: boolean;
+  /**
+   * what the user page offers for stages of this type (authentik's `ui_user_settings`), listed by
+   * /stages/all/user_settings/: its component, titled by the stage's `friendly_name` or the type's verbose name,
+   * with the stage's `configure_flow` as `configure_url`; `needsConfigureFlow`: only stages that have one are listed
+   */
+  userSetting?: { component: string; needsConfigureFlow?: boolean };
 }
 
 export type { FastifyRequest };

@@ -29,7 +29,8 @@ export const styleText = (css: string) => css.replace(/</g, '\\3c ');
 const brandAttributes = (brand: Brand) =>
   `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(assetUrl(brand.branding_logo))}"`;
 
-const shell = (brand: Brand, body: string, script: string, nonce: string) => `<!doctype html>
+/** `styles`: the page's own stylesheets beside keystage.css (the user page's, which esbuild writes from its bundle) */
+const shell = (brand: Brand, body: string, script: string, nonce: string, styles: string[] = []) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8" />
@@ -37,7 +38,7 @@ const shell = (brand: Brand, body: string, script: string, nonce: string) => `<!
 <title>${escapeHtml(brand.branding_title)}</title>
 <link rel="icon" href="${escapeHtml(assetUrl(brand.branding_favicon))}" />
 <link rel="stylesheet" href="/static/dist/keystage.css" />
-${brand.branding_custom_css.trim() ? `<style id="ks-brand-css">${styleText(brand.branding_custom_css)}</style>\n` : ''}<script type="module" nonce="${nonce}" src="/static/dist/${script}"></script>
+${styles.map((s) => `<link rel="stylesheet" href="/static/dist/${s}" />\n`).join('')}${brand.branding_custom_css.trim() ? `<style id="ks-brand-css">${styleText(brand.branding_custom_css)}</style>\n` : ''}<script type="module" nonce="${nonce}" src="/static/dist/${script}"></script>
 </head>
 <body>
 ${body}
@@ -81,7 +82,7 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell(brand, `<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', nonce));
+      .send(shell(brand, `<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', nonce, ['user.css']));
   });
   // authentik's root redirect: the user interface for someone logged in, else the login (the brand's authentication
   // flow), which comes back to `/` and so to the user interface

@@ -45,6 +45,7 @@ for (const dialect of dialects()) {
       assert.equal(b.flow_invalidation, await flowUuid(srv, 'default-invalidation-flow'));
       assert.equal(b.flow_recovery, await flowUuid(srv, 'default-recovery-flow'));
       assert.equal(b.flow_unenrollment, await flowUuid(srv, 'default-unenrollment-flow'));
+      assert.equal(b.flow_user_settings, await flowUuid(srv, 'default-user-settings-flow'));
       assert.deepEqual(b.client_certificates, []);
       assert.deepEqual(b.attributes, {});
 
@@ -68,6 +69,7 @@ for (const dialect of dialects()) {
         flow_invalidation: 'default-invalidation-flow',
         flow_recovery: 'default-recovery-flow',
         flow_unenrollment: 'default-unenrollment-flow',
+        flow_user_settings: 'default-user-settings-flow',
         default_locale: '',
         flags: { flows_continuous_login: false, flows_refresh_others: false },
       });

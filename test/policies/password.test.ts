@@ -77,8 +77,9 @@ for (const dialect of dialects()) {
       await create('pw-other');
       const zx = await body(api.policiesPasswordListRaw({ checkZxcvbn: true }));
       assertMatches('PaginatedPasswordPolicyList', zx);
+      // (a fresh install's default-password-change-password-policy checks zxcvbn too)
       assert.deepEqual(
-        zx.results.map((p: { name: string }) => p.name),
+        zx.results.map((p: { name: string }) => p.name).filter((n: string) => n.startsWith('pw-')),
         ['pw-defaults'],
       );
       assert.equal((await call(srv, 'GET', '/policies/password/?length_min=12')).body.pagination.count, 1);

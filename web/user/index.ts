@@ -1,9 +1,34 @@
-/** /if/user/: who is logged in, and a logout link (the default invalidation flow). */
-import { LitElement, html } from 'lit';
+/**
+ * /if/user/: the person's own page — their details through the brand's user settings flow (run in the page), password
+ * change (the password stage's configure flow), second-factor devices, sessions, applications, consents given to
+ * applications, API tokens and app passwords, the logout link and,
+ * when the brand has an unenrollment flow, deleting the account. Someone not logged in is sent to log in and back.
+ */
+import { LitElement, html, nothing } from 'lit';
+import { api, ApiError, LOGIN } from './api.js';
+import type { UserSetting } from './sections.js';
+import './sections.js';
+import './settings-flow.js';
+import './user.css';
+
+interface Me {
+  pk: number;
+  username: string;
+  name: string;
+  email: string;
+  avatar: string;
+}
+
+interface CurrentBrand {
+  flow_user_settings?: string;
+  flow_unenrollment?: string;
+}
 
 class UserPage extends LitElement {
   static override properties = {
     me: { state: true },
+    brand: { state: true },
+    settings: { state: true },
     failed: { state: true },
     brandTitle: { type: String, attribute: 'brand-title' },
     brandLogo: { type: String, attribute: 'brand-logo' },
@@ -11,41 +36,125 @@ class UserPage extends LitElement {
   /** the request's brand (src/ui/routes.ts sets both) */
   declare brandTitle: string;
   declare brandLogo: string;
-  declare me: Record<string, any> | undefined;
+  declare me: Me | undefined;
+  declare brand: CurrentBrand | undefined;
+  declare settings: UserSetting[] | undefined;
   declare failed: boolean;
 
   protected override createRenderRoot() {
     return this;
   }
 
-  override async connectedCallback() {
+  override connectedCallback() {
     super.connectedCallback();
+    this.addEventListener('ks-user-changed', () => void this.loadMe());
+    void this.load();
+  }
+
+  private async loadMe() {
+    this.me = (await api<{ user: Me }>('/core/users/me/')).user;
+  }
+
+  private async load() {
     try {
-      const res = await fetch('/api/v3/core/users/me/', { credentials: 'same-origin', headers: { accept: 'application/json' } });
-      if (res.ok) this.me = ((await res.json()) as { user: Record<string, any> }).user;
+      await this.loadMe();
+    } catch (e) {
+      // not logged in (or no longer): to the login, and back here afterwards
+      if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
       else this.failed = true;
-    } catch {
-      this.failed = true;
+      return;
     }
+    try {
+      [this.brand, this.settings] = await Promise.all([
+        api<CurrentBrand>('/core/brands/current/'),
+        api<UserSetting[]>('/stages/all/user_settings/'),
+      ]);
+    } catch {
+      this.brand = {};
+      this.settings = [];
+    }
+  }
+
+  private header() {
+    const title = this.brandTitle || 'Keystage';
+    return html`<header class="ks-brand ks-page-header">
+      ${this.brandLogo ? html`<img class="ks-brand-logo" src=${this.brandLogo} alt=${title} />` : html`<span><span class="ks-logo" aria-hidden="true">◆</span> ${title}</span>`}
+      <a id="ks-logout" class="ks-secondary ks-button-link" href="/flows/-/default/invalidation/">Log out</a>
+    </header>`;
   }
 
   override render() {
     if (this.failed)
-      return html`<main class="ks-card"><h1 class="ks-title">You are not logged in</h1><p><a class="ks-primary ks-button-link" href="/flows/-/default/authentication/?next=/if/user/">Log in</a></p></main>`;
-    if (!this.me) return html`<main class="ks-card"><p role="status">Loading…</p></main>`;
+      return html`<main class="ks-card"><div class="ks-alert" role="alert">This page could not be loaded. <a href="/if/user/">Try again</a></div></main>`;
     const u = this.me;
-    return html`<main class="ks-card">
-      <header class="ks-brand">${
-        this.brandLogo
-          ? html`<img class="ks-brand-logo" src=${this.brandLogo} alt=${this.brandTitle || 'Keystage'} />`
-          : html`<span class="ks-logo" aria-hidden="true">◆</span> ${this.brandTitle || 'Keystage'}`
-      }</header>
-      <h1 class="ks-title">Welcome, ${u.name || u.username}</h1>
-      <div class="ks-user"><img src=${u.avatar} alt="" width="48" height="48" /><div>
-        <p>Signed in as <strong id="ks-username">${u.username}</strong></p>
-        ${u.email ? html`<p class="ks-muted">${u.email}</p>` : ''}
-      </div></div>
-      <p><a id="ks-logout" class="ks-primary ks-button-link" href="/flows/-/default/invalidation/">Log out</a></p>
+    if (!u) return html`<main class="ks-card"><p role="status"><span class="ks-spinner" aria-hidden="true"></span> Loading…</p></main>`;
+    const password = this.settings?.find((s) => s.component === 'ak-user-settings-password' && s.configure_url);
+    const settingsFlow = this.brand?.flow_user_settings;
+    const unenroll = this.brand?.flow_unenrollment;
+    const next = `?next=${encodeURIComponent('/if/user/')}`;
+    return html`<main class="ks-card ks-page">
+      ${this.header()}
+      <div class="ks-user">
+        <img src=${u.avatar} alt="" width="48" height="48" />
+        <div>
+          <h1 class="ks-title">Welcome, <span id="ks-display-name">${u.name || u.username}</span></h1>
+          <p>Signed in as <strong id="ks-username">${u.username}</strong>${u.email ? html` · <span class="ks-muted">${u.email}</span>` : nothing}</p>
+        </div>
+      </div>
+
+      <section aria-labelledby="ks-h-details">
+        <h2 id="ks-h-details">Your details</h2>
+        ${
+          !this.brand
+            ? nothing
+            : settingsFlow
+              ? html`<ks-settings-flow slug=${settingsFlow}></ks-settings-flow>`
+              : html`<p class="ks-muted">Your details cannot be changed here.</p>`
+        }
+      </section>
+
+      ${
+        password
+          ? html`<section aria-labelledby="ks-h-password">
+            <h2 id="ks-h-password">Password</h2>
+            <p><a id="ks-change-password" class="ks-secondary ks-button-link" href="${password.configure_url}${next}">Change password</a></p>
+          </section>`
+          : nothing
+      }
+
+      <section aria-labelledby="ks-h-mfa">
+        <h2 id="ks-h-mfa">Two-factor devices</h2>
+        ${this.settings ? html`<ks-mfa-devices .settings=${this.settings}></ks-mfa-devices>` : nothing}
+      </section>
+
+      <section aria-labelledby="ks-h-sessions">
+        <h2 id="ks-h-sessions">Sessions</h2>
+        <ks-sessions></ks-sessions>
+      </section>
+
+      <section aria-labelledby="ks-h-apps">
+        <h2 id="ks-h-apps">Applications</h2>
+        <ks-applications></ks-applications>
+      </section>
+
+      <section aria-labelledby="ks-h-consents">
+        <h2 id="ks-h-consents">Consents</h2>
+        <ks-consents user=${u.pk}></ks-consents>
+      </section>
+
+      <section aria-labelledby="ks-h-tokens">
+        <h2 id="ks-h-tokens">Tokens and app passwords</h2>
+        <ks-tokens username=${u.username}></ks-tokens>
+      </section>
+
+      ${
+        unenroll
+          ? html`<section aria-labelledby="ks-h-delete">
+            <h2 id="ks-h-delete">Delete account</h2>
+            <p><a id="ks-unenroll" class="ks-danger ks-button-link" href="/if/flow/${encodeURIComponent(unenroll)}/">Delete my account</a></p>
+          </section>`
+          : nothing
+      }
     </main>`;
   }
 }

@@ -8,7 +8,7 @@ import { checkSyntax, evaluate } from '../../expressions/index.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { LogEvent, PolicyCall, PolicyConfig, PolicyDef, PolicyResult } from '../types.js';
 import { expressionSchema } from './schema.js';
-import { nativeOf } from './native.js';
+import { nativeCallOf, nativeOf } from './native.js';
 import { expressionHost, pyRequest } from './host.js';
 
 type Config = PolicyConfig<typeof expressionSchema>;
@@ -60,7 +60,7 @@ export const expressionPolicy: PolicyDef = {
   ...expressionSchema,
   async validate(data) {
     const source = data.expression;
-    if (typeof source !== 'string' || nativeOf(source)) return;
+    if (typeof source !== 'string' || nativeOf(source) || nativeCallOf(source)) return;
     const c = await checkSyntax(source);
     if (c.ok) return;
     if ('unavailable' in c)
@@ -70,6 +70,8 @@ export const expressionPolicy: PolicyDef = {
   async evaluate(call: PolicyCall<Config>) {
     const native = nativeOf(call.config.expression);
     if (native) return native(call.request);
+    const nativeCall = nativeCallOf(call.config.expression);
+    if (nativeCall) return nativeCall(call);
     return run(call, call.config.expression, call.policy.name);
   },
   // authentik's default expressions read only the plan's context (native.ts); Python may read anything

@@ -4,7 +4,8 @@
  * must not need the Python runtime. test/policies/expression-native.test.ts shows each gives the Python runtime's
  * result on the same inputs.
  */
-import type { PolicyRequest, PolicyResult } from '../types.js';
+import type { PolicyCall, PolicyRequest, PolicyResult } from '../types.js';
+import { groupAttributes } from '../../groups/membership.js';
 
 /** the expression's lines that mean something: no comment-only or blank lines, no trailing spaces */
 export function normalise(source: string): string {
@@ -71,4 +72,84 @@ export function nativeOf(source: string): ((request: PolicyRequest) => PolicyRes
     seen.set(source, known);
   }
   return known ?? undefined;
+}
+
+/**
+ * authentik's `default-user-settings-authorization` (blueprints/default/flow-default-user-settings-flow.yaml): the
+ * user settings prompt may change the e-mail, name and username only where the user's merged group attributes
+ * `goauthentik.io/user/can-change-*` (else the AUTHENTIK_DEFAULT_USER_CHANGE_* settings) allow it.
+ */
+export const SETTINGS_AUTHORIZATION = `from authentik.lib.config import CONFIG
+from authentik.core.models import (
+    USER_ATTRIBUTE_CHANGE_EMAIL,
+    USER_ATTRIBUTE_CHANGE_NAME,
+    USER_ATTRIBUTE_CHANGE_USERNAME
+)
+prompt_data = request.context.get("prompt_data")
+
+if not request.user.group_attributes(request.http_request).get(
+    USER_ATTRIBUTE_CHANGE_EMAIL, CONFIG.get_bool("default_user_change_email", True)
+):
+    if prompt_data.get("email") != request.user.email:
+        ak_message("Not allowed to change email address.")
+        return False
+
+if not request.user.group_attributes(request.http_request).get(
+    USER_ATTRIBUTE_CHANGE_NAME, CONFIG.get_bool("default_user_change_name", True)
+):
+    if prompt_data.get("name") != request.user.name:
+        ak_message("Not allowed to change name.")
+        return False
+
+if not request.user.group_attributes(request.http_request).get(
+    USER_ATTRIBUTE_CHANGE_USERNAME, CONFIG.get_bool("default_user_change_username", True)
+):
+    if prompt_data.get("username") != request.user.username:
+        ak_message("Not allowed to change username.")
+        return False
+
+return True
+`;
+
+/** Python's truthiness of a JSON value */
+const truthy = (v: unknown) =>
+  !(
+    v === null ||
+    v === undefined ||
+    v === false ||
+    v === 0 ||
+    v === '' ||
+    (Array.isArray(v) && !v.length) ||
+    (typeof v === 'object' && !Object.keys(v).length)
+  );
+
+type NativeCall = (call: PolicyCall<unknown>) => Promise<PolicyResult>;
+
+const NATIVE_CALLS = new Map<string, NativeCall>([
+  [
+    normalise(SETTINGS_AUTHORIZATION),
+    async ({ svc, request }) => {
+      const user = request.user;
+      // (an anonymous request.user has no group_attributes: the expression raises)
+      if (!user) throw new Error("AttributeError: 'AnonymousUser' object has no attribute 'group_attributes'");
+      const data = (request.context.prompt_data ?? {}) as Record<string, unknown>;
+      const attributes = await groupAttributes(svc.db, user.id, user.attributes);
+      const defaults = svc.config.defaultUserChange;
+      const rules = [
+        ['goauthentik.io/user/can-change-email', defaults.email, 'email', 'Not allowed to change email address.'],
+        ['goauthentik.io/user/can-change-name', defaults.name, 'name', 'Not allowed to change name.'],
+        ['goauthentik.io/user/can-change-username', defaults.username, 'username', 'Not allowed to change username.'],
+      ] as const;
+      for (const [key, fallback, field, message] of rules) {
+        const allowed = Object.hasOwn(attributes, key) ? truthy(attributes[key]) : fallback;
+        if (!allowed && data[field] !== user[field]) return { passing: false, messages: [message] };
+      }
+      return { passing: true, messages: [] };
+    },
+  ],
+]);
+
+/** the native version of an expression that reads more than the plan's context (the user, their groups) */
+export function nativeCallOf(source: string): NativeCall | undefined {
+  return NATIVE_CALLS.get(normalise(source));
 }

@@ -8,5 +8,6 @@ export const authenticatorDuoStage: StageDef = {
   ...authenticatorDuoSchema,
   runtime: authenticatorDuoRuntime,
   challenges: authenticatorDuoChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-duo' },
   routes: mountDuoActions,
 };

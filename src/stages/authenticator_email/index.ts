@@ -7,4 +7,5 @@ export const authenticatorEmailStage: StageDef = {
   ...authenticatorEmailSchema,
   runtime: authenticatorEmailRuntime,
   challenges: authenticatorEmailChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-email' },
 };

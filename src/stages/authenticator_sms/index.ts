@@ -7,4 +7,5 @@ export const authenticatorSmsStage: StageDef = {
   ...authenticatorSmsSchema,
   runtime: authenticatorSmsRuntime,
   challenges: authenticatorSmsChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-sms' },
 };

@@ -7,4 +7,5 @@ export const authenticatorStaticStage: StageDef = {
   ...authenticatorStaticSchema,
   runtime: authenticatorStaticRuntime,
   challenges: authenticatorStaticChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-static' },
 };

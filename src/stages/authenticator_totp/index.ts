@@ -7,4 +7,5 @@ export const authenticatorTotpStage: StageDef = {
   ...authenticatorTotpSchema,
   runtime: authenticatorTotpRuntime,
   challenges: authenticatorTotpChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-totp' },
 };

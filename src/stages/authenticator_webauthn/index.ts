@@ -7,4 +7,5 @@ export const authenticatorWebauthnStage: StageDef = {
   ...authenticatorWebauthnSchema,
   runtime: authenticatorWebauthnRuntime,
   challenges: authenticatorWebauthnChallenges,
+  userSetting: { component: 'ak-user-settings-authenticator-webauthn' },
 };

@@ -15,6 +15,7 @@ import type { Services } from '../../services.js';
 import type { ResponseErrors } from '../../flows/engine/runtime.js';
 import { CHOICE_TYPES, FIXED_TYPES, type PromptChoice, type PromptType, type StagePrompt } from './challenge.js';
 import { fieldsLink, PROMPTS_TABLE } from './schema.js';
+import { nativePromptExpression } from './native.js';
 import { EMAIL_RE, FALSE_VALUES, TRUE_VALUES } from '../../rest/validate.js';
 
 export interface Prompt {
@@ -124,6 +125,8 @@ const ANONYMOUS: JsonObject = { pk: null, username: '', name: '', email: '', is_
 
 /** authentik's PropertyMappingEvaluator globals: `user`, `request` (a PolicyRequest), `prompt_context`, `dry_run` */
 async function runExpression(p: Prompt, source: string, context: Record<string, unknown>, env: ExpressionEnv): Promise<Json> {
+  const native = nativePromptExpression(source);
+  if (native) return native(env.user);
   const user = env.user ? (policyUser(env.user) as JsonObject) : ANONYMOUS;
   const request: JsonObject = {
     ...(env.user ? { user } : {}),

@@ -326,6 +326,22 @@ async function seed(srv: TestServer): Promise<Seeded> {
       .insertInto('user_consents')
       .values({ user: admin, application: app.pk, expires: null, expiring: 0, permissions: 'openid email' } as never)
       .execute();
+  // a logged-in session, as a login stores it (its public uuid, never its key, in the list)
+  await db
+    .insertInto('sessions')
+    .values({
+      session_key: `seed-session-${randomUUID()}`,
+      user_id: admin,
+      data: '{}',
+      expires: new Date(Date.now() + 3600_000).toISOString(),
+      last_ip: '192.0.2.20',
+      last_user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0',
+      created: now,
+      last_seen: now,
+      lock_until: null,
+      uuid: randomUUID(),
+    })
+    .execute();
   // reputation scores are kept by logins: one failed and one successful login's worth
   await updateReputation(db, srv.config.reputation, '192.0.2.10', 'seed-reputation-failed', -1);
   await updateReputation(db, srv.config.reputation, '192.0.2.11', 'seed-reputation-ok', 1);

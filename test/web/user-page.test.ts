@@ -1,0 +1,169 @@
+/**
+ * The user page (/if/user/) in Debian's Chromium: someone logged out is sent to log in and comes back; the page shows
+ * the settings flow inline (a name changed there is written and shown), the password change and enrolment links,
+ * the second-factor devices (one deleted), the sessions (another one ended: that browser is logged out), the
+ * applications, consents (one withdrawn) and app passwords (one deleted); readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser as Chromium, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser-chromium.js';
+import { call, startServer, type TestServer } from '../helpers/server.js';
+import { Browser } from '../helpers/browser.js';
+import { axeViolations, createUser, screenshot } from './page.js';
+
+const noHorizontalScroll = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+
+describe('user page in Chromium', () => {
+  let srv: TestServer;
+  let browser: Chromium;
+  let origin: string;
+  let uma: number;
+
+  before(async () => {
+    srv = await startServer('sqlite');
+    origin = srv.url.replace('127.0.0.1', 'localhost');
+    browser = await launchChromium();
+    uma = await createUser(srv, 'uma', 'uma-password-1');
+    const app = await call(srv, 'POST', '/core/applications/', {
+      name: 'Wiki',
+      slug: 'wiki',
+      meta_launch_url: 'https://wiki.example.com/',
+    });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.close();
+  });
+
+  it('logged out: to the login, and back to the page with every section', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 800 } });
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/if/user/`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    assert.match(p.url(), /\/if\/flow\/default-authentication-flow\/\?next=%2Fif%2Fuser%2F/);
+    await p.fill('#uid_field', 'uma');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'uma-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#ks-username', { timeout: 15000 });
+    assert.equal(new URL(p.url()).pathname, '/if/user/');
+    assert.equal(await p.textContent('#ks-username'), 'uma');
+    // the settings flow inline, pre-filled
+    await p.waitForSelector('#ks-prompt-name');
+    assert.equal(await p.inputValue('#ks-prompt-name'), 'uma Example');
+    assert.equal(await p.inputValue('#ks-prompt-email'), 'uma@example.com');
+    // the password change is the password stage's configure flow, enrolment the setup stages'
+    const change = await p.getAttribute('#ks-change-password', 'href');
+    assert.match(change!, /^\/flows\/-\/configure\/[0-9a-f-]{36}\/\?next=%2Fif%2Fuser%2F$/);
+    await p.waitForSelector('text=Set up TOTP Authenticator Setup Stage');
+    await p.waitForSelector('#ks-applications >> text=Wiki');
+    assert.equal(await p.getAttribute('#ks-applications a', 'href'), 'https://wiki.example.com/');
+    await p.waitForSelector('#ks-sessions .ks-current');
+    assert.equal(await p.locator('#ks-unenroll').count(), 0, 'no unenrollment flow on the brand: no link');
+    assert.equal(await noHorizontalScroll(p), true, 'no horizontal scrolling at 360 px');
+    await screenshot(p, 'user-page');
+    assert.deepEqual(await axeViolations(p), []);
+
+    // the password change link leads to the change flow's prompt
+    await p.click('#ks-change-password');
+    await p.waitForSelector('#ks-prompt-password_repeat', { timeout: 15000 });
+    assert.match(p.url(), /\/if\/flow\/default-password-change\//);
+    await screenshot(p, 'user-page-password-change');
+    await ctx.close();
+  });
+
+  /** a context logged in as uma on the user page */
+  async function onPage(): Promise<{ p: Page; close: () => Promise<void> }> {
+    const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
+    await p.waitForSelector('#uid_field');
+    await p.fill('#uid_field', 'uma');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'uma-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#ks-prompt-name', { timeout: 15000 });
+    return { p, close: () => ctx.close() };
+  }
+
+  it('changes the name through the settings flow', async () => {
+    const { p, close } = await onPage();
+    await p.fill('#ks-prompt-name', 'Uma Renamed');
+    await p.click('ks-settings-flow button[type=submit]');
+    await p.waitForSelector('#ks-settings-saved');
+    await p.waitForFunction(() => document.querySelector('#ks-display-name')?.textContent === 'Uma Renamed');
+    assert.equal(await p.inputValue('#ks-prompt-name'), 'Uma Renamed', 'the form shows the new value');
+    assert.equal((await call(srv, 'GET', `/core/users/${uma}/`)).body.name, 'Uma Renamed');
+    await screenshot(p, 'user-page-details-saved');
+    // an invalid e-mail is answered beside the field
+    await p.fill('#ks-prompt-email', 'not an address');
+    await p.click('ks-settings-flow button[type=submit]');
+    await p.waitForSelector('#err-email');
+    assert.equal((await p.textContent('#err-email'))?.trim(), 'Enter a valid email address.');
+    assert.equal((await call(srv, 'GET', `/core/users/${uma}/`)).body.email, 'uma@example.com');
+    await close();
+  });
+
+  it('deletes a TOTP device', async () => {
+    const { p, close } = await onPage();
+    const device = await call(srv, 'POST', '/authenticators/admin/totp/', { name: 'Old phone', user_pk: uma, confirmed: true });
+    assert.equal(device.status, 201, JSON.stringify(device.body));
+    await p.reload();
+    await p.waitForSelector('#ks-devices >> text=Old phone', { timeout: 15000 });
+    await screenshot(p, 'user-page-devices');
+    p.once('dialog', (d) => void d.accept());
+    await p.click(`button[data-device="totp/${device.body.pk}"]`);
+    await p.waitForSelector('text=Old phone was deleted.');
+    assert.equal(await p.locator('#ks-devices').count(), 0);
+    assert.equal((await call(srv, 'GET', `/authenticators/admin/totp/${device.body.pk}/`)).status, 404);
+    await close();
+  });
+
+  it('withdraws a consent and deletes an app password', async () => {
+    const app = (await call(srv, 'GET', '/core/applications/?slug=wiki')).body.results[0];
+    await srv.app.store.db
+      .insertInto('user_consents')
+      .values({ user: uma, application: app.pk, expires: null, expiring: 0, permissions: 'openid email' } as never)
+      .execute();
+    const token = await call(srv, 'POST', '/core/tokens/', { identifier: 'uma-mail-client', intent: 'app_password', user: uma });
+    assert.equal(token.status, 201, JSON.stringify(token.body));
+    const { p, close } = await onPage();
+    await p.waitForSelector('#ks-consents >> text=Wiki', { timeout: 15000 });
+    await p.waitForSelector('#ks-tokens >> text=uma-mail-client');
+    await screenshot(p, 'user-page-consents-tokens');
+    await p.getByRole('button', { name: 'Withdraw the consent given to Wiki' }).click();
+    await p.waitForSelector('text=You have not given any application consent.');
+    assert.equal((await call(srv, 'GET', `/core/user_consent/?user=${uma}`)).body.results.length, 0);
+    await p.getByRole('button', { name: 'Delete the token uma-mail-client' }).click();
+    await p.waitForSelector('text=No tokens or app passwords.');
+    assert.equal((await call(srv, 'GET', '/core/tokens/uma-mail-client/')).status, 404);
+    await close();
+  });
+
+  it('ends another session: that browser is logged out, this one stays', async () => {
+    const other = new Browser(srv.api, {
+      headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0' },
+    });
+    await other.get('default-authentication-flow');
+    await other.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'uma' });
+    await other.solve('default-authentication-flow', { component: 'ak-stage-password', password: 'uma-password-1' });
+    assert.equal((await other.me()).status, 200);
+
+    const { p, close } = await onPage();
+    const row = p.locator('#ks-sessions li', { hasText: 'Firefox 133 on Windows' });
+    await row.waitFor({ timeout: 15000 });
+    await screenshot(p, 'user-page-sessions');
+    await row.getByRole('button', { name: /End the session/ }).click();
+    await p.waitForSelector('text=The session was ended.');
+    assert.equal(await p.locator('#ks-sessions li', { hasText: 'Firefox 133 on Windows' }).count(), 0);
+    assert.equal((await other.me()).status, 403, 'the other browser is logged out');
+    await p.reload();
+    await p.waitForSelector('#ks-username', { timeout: 15000 });
+    assert.equal(await p.textContent('#ks-username'), 'uma', 'this browser stays logged in');
+    await close();
+  });
+});

@@ -1,0 +1,40 @@
+/** The user page's calls to /api/v3/: JSON with the session cookie, and the CSRF header on writes (as authentik's UI). */
+
+function cookie(name: string): string {
+  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
+  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
+}
+
+/** an answer other than 2xx (403: not logged in, or no longer) */
+export class ApiError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export async function api<T>(path: string, method: 'GET' | 'DELETE' = 'GET'): Promise<T> {
+  const res = await fetch(`/api/v3${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: { accept: 'application/json', ...(method === 'GET' ? {} : { 'x-authentik-csrf': cookie('authentik_csrf') }) },
+  });
+  if (!res.ok) throw new ApiError(res.status);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** where someone who is not (or no longer) logged in goes: the login, then back here */
+export const LOGIN = `/flows/-/default/authentication/?next=${encodeURIComponent('/if/user/')}`;
+
+/** every page of a list endpoint (the user's own objects: a handful) */
+export async function all<T>(path: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let page = 1; page <= 20; page++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const r = await api<{ results: T[]; pagination: { next: number } }>(`${path}${sep}page=${page}&page_size=100`);
+    out.push(...r.results);
+    if (!r.pagination.next) break;
+  }
+  return out;
+}
+
+export const dateTime = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '—');

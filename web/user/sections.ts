@@ -1,0 +1,280 @@
+/**
+ * The user page's lists: second-factor devices (delete, enrol another through a setup stage's configure flow), the
+ * sessions the person is logged in with (end any other), the applications they may open, the consents they gave
+ * (withdraw) and their API tokens and app passwords (delete).
+ */
+import { LitElement, html, nothing } from 'lit';
+import { api, ApiError, LOGIN, dateTime } from './api.js';
+
+/** authentik's UserSetting (/stages/all/user_settings/) */
+export interface UserSetting {
+  object_uid: string;
+  component: string;
+  title: string;
+  configure_url?: string;
+}
+
+/** light-DOM element that loads a list and shows it with a status line */
+abstract class ListSection<T> extends LitElement {
+  static override properties = { items: { state: true }, error: { state: true }, status: { state: true } };
+  declare items: T[] | undefined;
+  declare error: string;
+  declare status: string;
+
+  constructor() {
+    super();
+    this.error = '';
+    this.status = '';
+  }
+
+  protected override createRenderRoot() {
+    return this;
+  }
+
+  protected abstract fetchItems(): Promise<T[]>;
+
+  override connectedCallback() {
+    super.connectedCallback();
+    void this.reload();
+  }
+
+  async reload() {
+    try {
+      this.items = await this.fetchItems();
+      this.error = '';
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
+      this.error = 'This list could not be loaded.';
+    }
+  }
+
+  /** DELETE, then reload the list; `done` is announced to screen readers */
+  protected async deleteAndReload(path: string, done: string) {
+    try {
+      await api(path, 'DELETE');
+      this.status = done;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
+      this.status = 'That did not work. Reload the page and try again.';
+    }
+    await this.reload();
+  }
+
+  protected shell(body: unknown) {
+    if (this.error) return html`<div class="ks-alert" role="alert">${this.error}</div>`;
+    if (!this.items) return html`<p role="status"><span class="ks-spinner" aria-hidden="true"></span> Loading…</p>`;
+    return html`${body}<p class="ks-muted" role="status" aria-live="polite">${this.status}</p>`;
+  }
+}
+
+interface Device {
+  pk: string;
+  name: string;
+  verbose_name: string;
+  meta_model_name: string;
+  created: string | null;
+  last_used: string | null;
+}
+
+/** `authentik_stages_authenticator_totp.totpdevice` → `totp` (the device's /authenticators/<type>/ path) */
+const deviceType = (d: Device) =>
+  d.meta_model_name
+    .split('.')
+    .pop()!
+    .replace(/device$/, '');
+
+class MfaDevices extends ListSection<Device> {
+  static override properties = { ...ListSection.properties, settings: { attribute: false } };
+  declare settings: UserSetting[];
+
+  protected fetchItems() {
+    return api<Device[]>('/authenticators/all/');
+  }
+
+  private async deleteDevice(d: Device) {
+    if (!confirm(`Delete ${d.name}? You will no longer be able to log in with it.`)) return;
+    await this.deleteAndReload(`/authenticators/${deviceType(d)}/${encodeURIComponent(d.pk)}/`, `${d.name} was deleted.`);
+  }
+
+  override render() {
+    const enrol = (this.settings ?? []).filter((s) => s.component.startsWith('ak-user-settings-authenticator-') && s.configure_url);
+    return this.shell(html`
+      ${
+        this.items?.length
+          ? html`<ul class="ks-list" id="ks-devices">
+          ${this.items.map(
+            (d) => html`<li>
+              <div><strong>${d.name}</strong> <span class="ks-muted">${d.verbose_name}</span>
+                <br /><span class="ks-muted">Created ${dateTime(d.created)} · last used ${dateTime(d.last_used)}</span></div>
+              <button type="button" class="ks-secondary" data-device=${`${deviceType(d)}/${d.pk}`} aria-label="Delete ${d.name}"
+                @click=${() => this.deleteDevice(d)}>Delete</button>
+            </li>`,
+          )}
+        </ul>`
+          : html`<p>No devices are set up yet.</p>`
+      }
+      ${
+        enrol.length
+          ? html`<div class="ks-actions">${enrol.map(
+              (s) =>
+                html`<a class="ks-secondary ks-button-link" href="${s.configure_url}?next=${encodeURIComponent('/if/user/')}">Set up ${s.title}</a>`,
+            )}</div>`
+          : nothing
+      }`);
+  }
+}
+customElements.define('ks-mfa-devices', MfaDevices);
+
+interface SessionInfo {
+  uuid: string;
+  current: boolean;
+  user_agent: { user_agent: { family: string; major: string }; os: { family: string }; device: { family: string } };
+  last_ip: string;
+  last_used: string;
+  expires: string;
+}
+
+const describeSession = (s: SessionInfo) => {
+  const ua = s.user_agent;
+  const browser = ua.user_agent.family === 'Other' ? 'Unknown browser' : `${ua.user_agent.family} ${ua.user_agent.major}`.trim();
+  return ua.os.family === 'Other' ? browser : `${browser} on ${ua.os.family}`;
+};
+
+class Sessions extends ListSection<SessionInfo> {
+  protected async fetchItems() {
+    const r = await api<{ results: SessionInfo[] }>('/core/authenticated_sessions/?page_size=100&ordering=-last_used');
+    return r.results;
+  }
+
+  override render() {
+    return this.shell(html`<ul class="ks-list" id="ks-sessions">
+      ${(this.items ?? []).map(
+        (s) => html`<li data-session=${s.uuid} class=${s.current ? 'ks-current' : ''}>
+          <div><strong>${describeSession(s)}</strong> ${s.current ? html`<span class="ks-badge">This session</span>` : nothing}
+            <br /><span class="ks-muted">${s.last_ip} · last used ${dateTime(s.last_used)}</span></div>
+          ${
+            s.current
+              ? nothing
+              : html`<button type="button" class="ks-secondary" aria-label="End the session of ${describeSession(s)}, ${s.last_ip}"
+                  @click=${() => this.deleteAndReload(`/core/authenticated_sessions/${s.uuid}/`, 'The session was ended.')}>End</button>`
+          }
+        </li>`,
+      )}
+    </ul>`);
+  }
+}
+customElements.define('ks-sessions', Sessions);
+
+interface Application {
+  name: string;
+  slug: string;
+  launch_url: string | null;
+  meta_description: string;
+  meta_publisher: string;
+}
+
+class Applications extends ListSection<Application> {
+  protected async fetchItems() {
+    const r = await api<{ results: Application[] }>('/core/applications/?page_size=100');
+    return r.results;
+  }
+
+  override render() {
+    const apps = this.items ?? [];
+    return this.shell(
+      apps.length
+        ? html`<ul class="ks-list" id="ks-applications">
+          ${apps.map(
+            (a) =>
+              html`<li><div>${
+                a.launch_url && /^(https?:\/\/|\/)/i.test(a.launch_url)
+                  ? html`<a href=${a.launch_url} rel="noopener">${a.name}</a>`
+                  : html`<strong>${a.name}</strong>`
+              }${a.meta_description ? html`<br /><span class="ks-muted">${a.meta_description}</span>` : nothing}</div></li>`,
+          )}
+        </ul>`
+        : html`<p>No applications yet.</p>`,
+    );
+  }
+}
+customElements.define('ks-applications', Applications);
+
+interface Token {
+  identifier: string;
+  intent: string;
+  description: string;
+  expires: string | null;
+  expiring: boolean;
+  managed: string | null;
+}
+
+const INTENTS: Record<string, string> = { api: 'API token', app_password: 'App password' };
+
+/** the person's own API tokens and app passwords (a superuser's list would hold everyone's: filtered by username) */
+class Tokens extends ListSection<Token> {
+  static override properties = { ...ListSection.properties, username: { type: String } };
+  declare username: string;
+
+  protected async fetchItems() {
+    const r = await api<{ results: Token[] }>(`/core/tokens/?page_size=100&user__username=${encodeURIComponent(this.username)}`);
+    return r.results.filter((t) => !t.managed && t.intent in INTENTS);
+  }
+
+  override render() {
+    const tokens = this.items ?? [];
+    return this.shell(
+      tokens.length
+        ? html`<ul class="ks-list" id="ks-tokens">
+          ${tokens.map(
+            (t) => html`<li><div><strong>${t.identifier}</strong> <span class="ks-muted">${INTENTS[t.intent]}</span>
+              ${t.description ? html`<br /><span class="ks-muted">${t.description}</span>` : nothing}
+              <br /><span class="ks-muted">${t.expiring ? html`Expires ${dateTime(t.expires)}` : 'Does not expire'}</span></div>
+              <button type="button" class="ks-secondary" aria-label="Delete the token ${t.identifier}"
+                @click=${() => this.deleteAndReload(`/core/tokens/${encodeURIComponent(t.identifier)}/`, `${t.identifier} was deleted.`)}>Delete</button>
+            </li>`,
+          )}
+        </ul>`
+        : html`<p>No tokens or app passwords.</p>`,
+    );
+  }
+}
+customElements.define('ks-tokens', Tokens);
+
+interface Consent {
+  pk: number;
+  expires: string | null;
+  expiring: boolean;
+  permissions: string;
+  application: { name: string } | undefined;
+}
+
+/** the consents the person gave applications: withdrawing one asks again at the next login to it */
+class Consents extends ListSection<Consent> {
+  static override properties = { ...ListSection.properties, user: { type: Number } };
+  declare user: number;
+
+  protected async fetchItems() {
+    const r = await api<{ results: Consent[] }>(`/core/user_consent/?page_size=100&user=${this.user}`);
+    return r.results;
+  }
+
+  override render() {
+    const consents = this.items ?? [];
+    return this.shell(
+      consents.length
+        ? html`<ul class="ks-list" id="ks-consents">
+          ${consents.map((c) => {
+            const name = c.application?.name ?? 'An application';
+            return html`<li><div><strong>${name}</strong>
+              ${c.permissions ? html`<br /><span class="ks-muted">${c.permissions}</span>` : nothing}
+              <br /><span class="ks-muted">${c.expiring ? html`Until ${dateTime(c.expires)}` : 'Until withdrawn'}</span></div>
+              <button type="button" class="ks-secondary" aria-label="Withdraw the consent given to ${name}"
+                @click=${() => this.deleteAndReload(`/core/user_consent/${c.pk}/`, `The consent given to ${name} was withdrawn.`)}>Withdraw</button>
+            </li>`;
+          })}
+        </ul>`
+        : html`<p>You have not given any application consent.</p>`,
+    );
+  }
+}
+customElements.define('ks-consents', Consents);
