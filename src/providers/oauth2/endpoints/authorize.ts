@@ -69,7 +69,7 @@ function sendAuthorizeError(reply: FastifyReply, e: AuthorizeError) {
 }
 
 /** the provider's mappings' descriptions of the requested scopes (authentik's get_scope_descriptions) */
-async function permissionsOf(svc: Services, provider: OAuth2Provider, scope: Set<string>) {
+export async function permissionsOf(svc: Services, provider: OAuth2Provider, scope: Set<string>) {
   return (await mappingsOf(svc, provider)).filter((m) => scope.has(m.scope_name)).map((m) => ({ id: m.scope_name, name: m.description }));
 }
 
