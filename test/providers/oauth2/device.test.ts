@@ -100,7 +100,7 @@ for (const dialect of dialects()) {
       assert.equal(row.device_code_hash, hashOf(r.device_code));
       assert.equal(row.scope, 'openid email');
       assert.equal(row.user_id, null);
-      for (const body of [{}, { client_id: 'nope' }]) {
+      for (const body of [{}, { client_id: 'nope' }] as Record<string, string>[]) {
         const bad = await fetch(`${srv.url}/application/o/device/`, { method: 'POST', body: new URLSearchParams(body) });
         assert.equal(bad.status, 400);
         assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client');
@@ -188,7 +188,7 @@ for (const dialect of dialects()) {
       const r = await client.initiateDeviceAuthorization(config, { scope: 'openid profile' });
       const slug = 'default-provider-authorization-explicit-consent';
       const people = [await person('alice'), await person('bob')];
-      const consents = [];
+      const consents: { token: string }[] = [];
       for (const b of people) {
         assert.equal((await get(b, `/device?code=${r.user_code}`)).location, `/if/flow/${slug}/`);
         consents.push((await b.executor(slug)).body);

@@ -10,7 +10,8 @@ import { planFlow } from '../../../flows/engine/planner.js';
 import { isSuperuser } from '../../../rest/auth.js';
 import type { Services } from '../../../services.js';
 import { queryOf } from '../endpoints/http.js';
-import { DEVICE_CODE_KIND, DEVICE_CODE_STAGE, inMemoryBinding, planDeviceAuthorization } from './plan.js';
+import { DEVICE_CODE, inMemoryBinding } from '../stages/in-memory.js';
+import { planDeviceAuthorization } from './plan.js';
 
 const flowPage = (slug: string, query = '') => `/if/flow/${encodeURIComponent(slug)}/${query}`;
 
@@ -46,7 +47,7 @@ export async function deviceEntry(svc: Services, req: FastifyRequest, reply: Fas
     );
   }
   const plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context: {} };
-  plan.bindings.push(inMemoryBinding(DEVICE_CODE_STAGE, DEVICE_CODE_KIND));
+  plan.bindings.push(inMemoryBinding(DEVICE_CODE));
   session.data.plan = plan;
   session.data.query = {};
   session.dirty = true;

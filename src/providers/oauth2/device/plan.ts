@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../../db/types.js';
-import type { Plan, PlanBinding } from '../../../flows/engine/plan.js';
+import type { Plan } from '../../../flows/engine/plan.js';
 import { planFlow } from '../../../flows/engine/planner.js';
 import { isSuperuser } from '../../../rest/auth.js';
 import type { Services } from '../../../services.js';
@@ -15,21 +15,8 @@ import { GRANT_TYPE_DEVICE_CODE } from '../protocol/constants.js';
 import { parseScope } from '../protocol/scopes.js';
 import { applicationAllows } from '../endpoints/access.js';
 import { permissionsOf } from '../endpoints/authorize.js';
+import { DEVICE_FINISH, inMemoryBinding } from '../stages/in-memory.js';
 import { findPendingUserCode } from './store.js';
-
-export const DEVICE_CODE_KIND = 'oauthdevicecodestage';
-export const DEVICE_FINISH_KIND = 'oauthdevicecodefinishstage';
-/** the in-memory stages' names in plans (their state is kept under these) */
-export const DEVICE_CODE_STAGE = 'oauth2-device-code';
-export const DEVICE_FINISH_STAGE = 'oauth2-device-code-finish';
-
-export const inMemoryBinding = (stage: string, kind: string): PlanBinding => ({
-  fsb_uuid: stage,
-  stage_uuid: stage,
-  kind,
-  invalid_response_action: 'retry',
-  re_evaluate_policies: false,
-});
 
 /** the state the approval stage reads */
 export interface FinishState {
@@ -65,12 +52,12 @@ export async function planDeviceAuthorization(
     application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
     consent_header: `You're about to sign into ${app.name}.`,
     consent_permissions: await permissionsOf(svc, provider, scope),
-    stages: { [DEVICE_FINISH_STAGE]: { device: token.id } satisfies FinishState },
+    stages: { [DEVICE_FINISH.stage]: { device: token.id } satisfies FinishState },
   };
   const requester = { user, superuser: user ? await isSuperuser(svc.db, user.id) : false };
   const r = await planFlow(svc, flow, requester, context, { req });
   if (r.type === 'not_applicable') return undefined;
   const plan: Plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
-  plan.bindings.push(inMemoryBinding(DEVICE_FINISH_STAGE, DEVICE_FINISH_KIND));
+  plan.bindings.push(inMemoryBinding(DEVICE_FINISH));
   return { plan, slug: flow.slug };
 }
