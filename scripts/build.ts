@@ -27,10 +27,18 @@ const stageViews: Plugin = {
       const stages = path.join(root, 'src', 'stages');
       const views = readdirSync(stages, { withFileTypes: true })
         .filter((d) => d.isDirectory() && existsSync(path.join(stages, d.name, 'ui.ts')))
-        .map((d) => d.name)
-        .sort();
+        .map((d) => path.join(stages, d.name, 'ui.ts'));
+      // a provider type's in-memory stages: src/providers/<type>/stages/<name>/ui.ts
+      const providers = path.join(root, 'src', 'providers');
+      for (const p of readdirSync(providers, { withFileTypes: true })) {
+        const own = path.join(providers, p.name, 'stages');
+        if (!p.isDirectory() || !existsSync(own)) continue;
+        for (const d of readdirSync(own, { withFileTypes: true }))
+          if (d.isDirectory() && existsSync(path.join(own, d.name, 'ui.ts'))) views.push(path.join(own, d.name, 'ui.ts'));
+      }
+      views.sort();
       return {
-        contents: views.map((v) => `import ${JSON.stringify(path.join(stages, v, 'ui.ts'))};`).join('\n'),
+        contents: views.map((v) => `import ${JSON.stringify(v)};`).join('\n'),
         resolveDir: root,
         loader: 'ts',
       };

@@ -37,7 +37,13 @@ import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
-import { providerKeyPairReferences, providerMigrations, providerSecretColumns } from './providers/registry.js';
+import {
+  providerKeyPairReferences,
+  providerMigrations,
+  providerSecretColumns,
+  providerStageByKind,
+  providerStageChallenges,
+} from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
 import { mountApplications } from './applications/resource.js';
 import { mountUserConsents } from './applications/consents.js';
@@ -125,8 +131,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     lockout: new Lockout(store.db, config.lockout),
     metrics,
     brand: (host) => brandForHost(store.db, host),
-    stageType: stageTypeByKind,
+    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind),
     stageConfig: async (kind, stageUuid) => {
+      const inMemory = providerStageByKind(kind);
+      if (inMemory) return { name: inMemory.verboseName } as never;
       const def = stageTypeByKind(kind);
       return def ? loadStageConfig(store.db, def, stageUuid) : undefined;
     },
@@ -238,7 +246,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountBrands(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
-  mountExecutor(router, services, stageChallenges());
+  mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges()]);
   mountEvents(router, services);
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, { references: providerKeyPairReferences });

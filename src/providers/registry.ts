@@ -1,5 +1,6 @@
 /** The one list of provider types. Adding a type: its folder under src/providers/, and one line here. */
-import type { ProviderDef } from './types.js';
+import type { ProviderDef, ProviderStage } from './types.js';
+import type { ChallengeDef } from '../flows/engine/challenge-types.js';
 import type { SecretColumn } from '../instance/secrets.js';
 import type { KeyPairReference } from '../crypto/resource.js';
 import { oauth2Provider } from './oauth2/index.js';
@@ -8,6 +9,12 @@ export const providerTypes: ProviderDef[] = [oauth2Provider];
 
 const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
 export const providerTypeByKind = (kind: string) => byKind.get(kind);
+
+const stagesByKind = new Map<string, ProviderStage>(providerTypes.flatMap((d) => (d.stages ?? []).map((s) => [s.kind, s] as const)));
+/** an in-memory stage of a provider type (the executor runs it as any stage; its configuration is its name) */
+export const providerStageByKind = (kind: string) => stagesByKind.get(kind);
+/** the in-memory stages' challenge components */
+export const providerStageChallenges = (): ChallengeDef[] => [...stagesByKind.values()].flatMap((s) => s.challenges);
 
 export function providerMigrations() {
   return Object.assign({}, ...providerTypes.map((d) => d.migrations));

@@ -10,6 +10,16 @@ import type { VersionedMigration } from '../db/ddl.js';
 import type { Services } from '../services.js';
 import type { ApiRouter } from '../rest/routes.js';
 import type { DB } from '../db/index.js';
+import type { StageType } from '../flows/engine/runtime.js';
+import type { ChallengeDef } from '../flows/engine/challenge-types.js';
+
+/**
+ * A stage a provider puts into flow plans itself (authentik's `in_memory_stage`: OAuthDeviceCodeStage, …): no row,
+ * no binding of its own; its configuration is its name. Its browser view is `src/providers/<type>/stages/<name>/ui.ts`.
+ */
+export interface ProviderStage extends StageType {
+  challenges: ChallengeDef[];
+}
 
 /** a provider's base row and its own settings as the type's hooks read them (secrets still sealed) */
 export type ProviderRow = Record<string, unknown> & { id: number; name: string; kind: string };
@@ -54,6 +64,8 @@ export interface ProviderDef {
   routes?(router: ApiRouter, svc: Services): void;
   /** the launch URL an application with this provider gets when it has no meta_launch_url (authentik's Provider.launch_url) */
   launchUrl?(db: DB, provider: ProviderRow): Promise<string | null> | string | null;
+  /** in-memory stages the type's protocol inserts into flow plans */
+  stages?: ProviderStage[];
 }
 
 /** A provider's settings as its hooks read them: the base fields and its own, typed from its field schemas. */

@@ -42,6 +42,10 @@ const EXPECTED = [
   'ak-stage-access-denied',
   'ak-stage-flow-error',
   'xak-flow-redirect',
+  // the OAuth2 provider's in-memory stages
+  'ak-provider-oauth2-device-code',
+  'ak-provider-oauth2-device-code-finish',
+  'ak-provider-iframe-logout',
 ];
 
 for (const dialect of dialects()) {

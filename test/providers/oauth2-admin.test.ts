@@ -154,18 +154,17 @@ for (const dialect of dialects()) {
       );
     });
 
-    it('JWT federation is refused until Keystage supports it, rather than stored to no effect', async () => {
+    it('jwt_federation_providers: OAuth2 providers only (DRF’s message otherwise); federation sources refused', async () => {
       const base = { authorization_flow: authz, invalidation_flow: inval, redirect_uris: [] };
       const other = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federated-from' });
       assert.equal(other.status, 201);
       const r = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federating', jwt_federation_providers: [other.body.pk] });
-      assert.deepEqual([r.status, r.body], [400, { jwt_federation_providers: ['JWT federation is not supported by Keystage yet.'] }]);
-      const empty = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federating', jwt_federation_providers: [] });
-      assert.equal(empty.status, 201, JSON.stringify(empty.body));
-      const patch = await call(srv, 'PATCH', `/providers/oauth2/${empty.body.pk}/`, { jwt_federation_providers: [other.body.pk] });
-      assert.equal(patch.status, 400);
-      assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${empty.body.pk}/`)).body.jwt_federation_providers, []);
-      await call(srv, 'DELETE', `/providers/oauth2/${empty.body.pk}/`);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.deepEqual(r.body.jwt_federation_providers, [other.body.pk]);
+      const bad = await call(srv, 'PATCH', `/providers/oauth2/${r.body.pk}/`, { jwt_federation_providers: [other.body.pk, 99999] });
+      assert.deepEqual([bad.status, bad.body], [400, { jwt_federation_providers: ['Invalid pk "99999" - object does not exist.'] }]);
+      assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${r.body.pk}/`)).body.jwt_federation_providers, [other.body.pk]);
+      await call(srv, 'DELETE', `/providers/oauth2/${r.body.pk}/`);
       await call(srv, 'DELETE', `/providers/oauth2/${other.body.pk}/`);
     });
 
@@ -338,6 +337,7 @@ for (const dialect of dialects()) {
         logout_uri: 'https://app.example.com/backchannel',
         logout_method: 'backchannel',
         property_mappings: [openid],
+        jwt_federation_providers: [],
         application: null,
       });
       assert.equal(await oauth2ProviderByAppSlug(svc, 'loader-app'), undefined);

@@ -12,6 +12,7 @@ import type { PolicyEngine } from '../../policies/engine/engine.js';
 import { isSuperuser } from '../../rest/auth.js';
 import type { FlowContext } from './context.js';
 import { planFlow } from './planner.js';
+import type { Plan } from './plan.js';
 
 export interface FlowStart {
   /** who runs it: a logged-in user becomes the pending user */
@@ -20,6 +21,8 @@ export interface FlowStart {
   context?: FlowContext;
   /** where to send the person when the flow is done */
   then?: string;
+  /** change the plan before it is stored: a provider's in-memory stages (authentik's `plan.append_stage`) */
+  amend?(plan: Plan): void;
 }
 
 /** false when the flow does not apply to the person (its authentication requirement) */
@@ -40,7 +43,9 @@ export async function startFlow(
   if (r.type === 'not_applicable') return false;
   const session = await svc.sessions.load(req);
   // a flow without stages still carries its context: the executor finishes it at once, with the continuation
-  session.data.plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
+  const plan: Plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
+  start.amend?.(plan);
+  session.data.plan = plan;
   session.data.query = {};
   session.dirty = true;
   await svc.sessions.save(session, req, reply);

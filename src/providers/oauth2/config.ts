@@ -43,6 +43,8 @@ export interface OAuth2Provider {
   logout_method: 'backchannel' | 'frontchannel';
   /** pm_uuids (scope mappings) */
   property_mappings: string[];
+  /** ids of the OAuth2 providers whose access tokens this one accepts as client assertions */
+  jwt_federation_providers: number[];
   application: { slug: string; name: string; pbm_uuid: string; policy_engine_mode: 'any' | 'all' } | null;
 }
 
@@ -85,6 +87,7 @@ async function load(
       'o.issuer_mode',
       'o.logout_uri',
       'o.logout_method',
+      'o.jwt_federation_providers',
       'a.slug as app_slug',
       'a.name as app_name',
       'a.pbm_uuid as app_pbm_uuid',
@@ -127,6 +130,7 @@ async function load(
     logout_uri: row.logout_uri,
     logout_method: row.logout_method === 'frontchannel' ? 'frontchannel' : 'backchannel',
     property_mappings: mappings.map((m) => m.pm_uuid),
+    jwt_federation_providers: json<unknown[]>(row.jwt_federation_providers, []).map(Number).filter(Number.isInteger),
     application:
       row.app_slug !== null && row.app_pbm_uuid !== null
         ? {

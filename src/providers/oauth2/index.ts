@@ -4,6 +4,10 @@ import { checkFederationProviders, checkFederationSources, oauth2Schema, redirec
 import { mountOAuth2Admin } from './admin-routes.js';
 import { mountOAuth2Protocol } from './endpoints/mount.js';
 import { mountOAuth2Grants } from './tokens/resource.js';
+import { deviceCodeStage } from './stages/device-code/index.js';
+import { deviceCodeFinishStage } from './stages/device-code-finish/index.js';
+import { promptConsentStage } from './stages/consent/index.js';
+import { iframeLogoutStage } from './stages/iframe-logout/index.js';
 
 /** authentik's OAuth2Provider.launch_url: the first redirect URI without its path */
 export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[]): string | null {
@@ -17,6 +21,7 @@ export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[])
 export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,
   describe: (name) => `OAuth2 Provider ${name}`,
+  stages: [deviceCodeStage, deviceCodeFinishStage, promptConsentStage, iframeLogoutStage],
   async validate(data, ctx) {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);

@@ -178,12 +178,24 @@ export function redirectUris(v: unknown): Record<string, unknown>[] {
 }
 
 /**
- * jwt_federation_providers (and _sources): authentik accepts JWTs those issued as client credentials. Keystage does
- * not yet (README, "Not yet supported"), so anything but an empty list is refused rather than stored to no effect.
+ * jwt_federation_providers: OAuth2 providers whose access tokens this one accepts as client assertions (authentik's
+ * PrimaryKeyRelatedField over OAuth2Provider: an id that is not one is refused with DRF's message). Federation
+ * sources stay refused: Keystage has no sources.
  */
-export async function checkFederationProviders(_db: import('../../db/index.js').DB, ids: unknown): Promise<void> {
-  if (Array.isArray(ids) && ids.length)
-    throw new ValidationError({ jwt_federation_providers: ['JWT federation is not supported by Keystage yet.'] });
+export async function checkFederationProviders(db: import('../../db/index.js').DB, ids: unknown): Promise<void> {
+  if (!Array.isArray(ids) || !ids.length) return;
+  const found = new Set(
+    (
+      await db
+        .selectFrom('provider_oauth2')
+        .select('provider_id')
+        .where('provider_id', 'in', ids as number[])
+        .execute()
+    ).map((r) => Number(r.provider_id)),
+  );
+  const missing = ids.find((id) => !found.has(Number(id)));
+  if (missing !== undefined)
+    throw new ValidationError({ jwt_federation_providers: [`Invalid pk "${String(missing)}" - object does not exist.`] });
 }
 
 export function checkFederationSources(ids: unknown): void {

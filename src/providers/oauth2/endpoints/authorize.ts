@@ -2,10 +2,12 @@
  * GET/POST /application/o/authorize/ (authentik's AuthorizationFlowInitView) and its fulfilment, as steps:
  *
  *   params (authorize-params.ts: client → redirectUri → grant → scope → nonce → codeChallenge → requestObject)
- *   → learnRedirectUri → promptNone → loggedIn → maxAge / promptLogin → applicationAccess → startAuthorizationFlow
+ *   → learnRedirectUri → promptNone → idTokenHint → loggedIn (login_hint) → maxAge / promptLogin → applicationAccess
+ *   → startAuthorizationFlow (prompt=consent)
  *
  * The provider's authorization flow runs through `startFlow` with authentik's consent context (application,
- * consent_header, consent_permissions). The request waits in the session under a random key that only the
+ * consent_header, consent_permissions); with `prompt=consent` and no consent stage in it, authentik's in-memory
+ * consent stage (always asks) is appended. The request waits in the session under a random key that only the
  * flow's continuation (`then`, revealed when the plan is done) names: /application/o/authorize/fulfil/<key>/
  * issues the code or tokens (authentik's OAuthFulfillmentStage) and answers by query, fragment or form_post.
  */
@@ -29,9 +31,9 @@ import {
   RESPONSE_TYPE_ID_TOKEN_TOKEN,
   TOKEN_TYPE,
 } from '../protocol/constants.js';
-import { AuthorizeError, ClientIdError, RedirectUriError } from '../protocol/errors.js';
+import { AuthorizeError, ClientIdError, RedirectUriError, TokenError } from '../protocol/errors.js';
 import { atHash, cHash } from '../protocol/hashes.js';
-import { amrOf, idTokenClaims, sidOf } from '../protocol/id-token.js';
+import { amrOf, idTokenClaims, issuerOf, sidOf, subjectOf } from '../protocol/id-token.js';
 import { authorizationResponse, type ResponseValues } from '../protocol/responses.js';
 import { encodeJwt } from '../protocol/sign.js';
 import { insertAccessToken, insertCode } from '../tokens/store.js';
@@ -41,6 +43,12 @@ import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { durationMs, type GrantBase, mintAccessToken } from './issue.js';
 import { keysOf } from './keys.js';
 import { lastLoginOf } from './login-event.js';
+import { endSessionRequest } from '../protocol/end-session.js';
+import { verificationKeyOf } from '../protocol/verify.js';
+import { inMemoryBinding, PROMPT_CONSENT_STAGE } from '../stages/in-memory.js';
+
+/** the consent stage type's kind (a flow with one needs no in-memory consent) */
+const CONSENT_KIND = 'consentstage';
 
 const PENDING_PREFIX = 'oauth2:authorize:';
 const LAST_LOGIN_KEY = 'oauth2:last_login_uid';
@@ -57,10 +65,52 @@ interface Pending {
 const flowByUuid = (svc: Services, uuid: string) =>
   svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>;
 
-/** redirect to the login: the provider's authentication flow, else the default one, back to this request after */
-function toLogin(req: FastifyRequest, reply: FastifyReply, flow: FlowsTable | undefined) {
+/** the brand's authentication flow, else authentik's default one (as /flows/-/default/authentication/ picks it) */
+async function defaultLoginFlow(svc: Services, req: FastifyRequest): Promise<FlowsTable | undefined> {
+  const brand = await svc.brand(req.host);
+  const q = svc.db.selectFrom('flows').selectAll().where('designation', '=', 'authentication');
+  const uuid = brand.flows.flow_authentication;
+  if (uuid) return flowByUuid(svc, uuid);
+  return ((await q.where('slug', '=', 'default-authentication-flow').executeTakeFirst()) ?? (await q.orderBy('slug').executeTakeFirst())) as
+    | FlowsTable
+    | undefined;
+}
+
+/**
+ * redirect to the login: the provider's authentication flow, else the default one, back to this request after. A
+ * `login_hint` of someone not logged in starts that flow with the hint as the identifier typed (authentik's pending
+ * user identifier: the identification stage shows it, and submits it when it asks for nothing else).
+ */
+async function toLogin(svc: Services, req: FastifyRequest, reply: FastifyReply, flow: FlowsTable | undefined, loginHint?: string) {
   const next = encodeURIComponent(req.url);
+  if (loginHint) {
+    const f = flow ?? (await defaultLoginFlow(svc, req));
+    const context = { pendingUserIdentifier: loginHint.slice(0, 254) };
+    // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
+    if (f && (await startFlow(svc, f, { context, then: req.url }, req, reply)))
+      return reply.redirect(`/if/flow/${encodeURIComponent(f.slug)}/?next=${next}`, 302);
+  }
   return reply.redirect(flow ? `/if/flow/${flow.slug}/?next=${next}` : `/flows/-/default/authentication/?next=${next}`, 302);
+}
+
+/**
+ * `id_token_hint` with `prompt=none` (OpenID Connect Core §3.1.2.1): the client expects the person its ID token
+ * names; someone else logged in is `login_required`. A hint that is not one of this provider's ID tokens is ignored.
+ */
+async function hintNamesSomeoneElse(svc: Services, req: FastifyRequest, provider: OAuth2Provider, hint: string, user: UsersTable) {
+  const keys = await keysOf(svc, provider);
+  try {
+    const r = await endSessionRequest(
+      { id_token_hint: hint },
+      provider,
+      [verificationKeyOf(keys.signer)],
+      issuerOf(provider, originOf(req, svc.config)),
+    );
+    return typeof r.hint?.sub === 'string' && r.hint.sub !== subjectOf(provider.sub_mode, user, svc.installId);
+  } catch (e) {
+    if (e instanceof TokenError) return false;
+    throw e;
+  }
 }
 
 function sendAuthorizeError(reply: FastifyReply, e: AuthorizeError) {
@@ -69,7 +119,7 @@ function sendAuthorizeError(reply: FastifyReply, e: AuthorizeError) {
 }
 
 /** the provider's mappings' descriptions of the requested scopes (authentik's get_scope_descriptions) */
-async function permissionsOf(svc: Services, provider: OAuth2Provider, scope: Set<string>) {
+export async function permissionsOf(svc: Services, provider: OAuth2Provider, scope: Set<string>) {
   return (await mappingsOf(svc, provider)).filter((m) => scope.has(m.scope_name)).map((m) => ({ id: m.scope_name, name: m.description }));
 }
 
@@ -103,10 +153,18 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
   if (params.prompt.has(PROMPT_NONE) && !me)
     return sendAuthorizeError(reply, new AuthorizeError(params.redirect_uri, 'login_required', params.grant_type, params.state));
   const authFlow = p.authentication_flow ? await flowByUuid(svc, p.authentication_flow) : undefined;
+  // idTokenHint: prompt=none for someone other than who is logged in
+  if (
+    me &&
+    params.prompt.has(PROMPT_NONE) &&
+    params.id_token_hint &&
+    (await hintNamesSomeoneElse(svc, req, p, params.id_token_hint, me.user))
+  )
+    return sendAuthorizeError(reply, new AuthorizeError(params.redirect_uri, 'login_required', params.grant_type, params.state));
   // loggedIn
-  if (!me) return toLogin(req, reply, authFlow);
+  if (!me) return toLogin(svc, req, reply, authFlow, params.login_hint);
   const login = await lastLoginOf(svc.db, me.user.username);
-  if (!login) return toLogin(req, reply, authFlow);
+  if (!login) return toLogin(svc, req, reply, authFlow);
   const session = await svc.sessions.load(req);
   const store = (session.data.providers ??= {});
   // maxAge: the last login is too old
@@ -115,7 +173,7 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
     store[LAST_LOGIN_KEY] = login.uid;
     session.dirty = true;
     await svc.sessions.save(session, req, reply);
-    return toLogin(req, reply, authFlow);
+    return toLogin(svc, req, reply, authFlow);
   }
   // promptLogin: re-authenticate unless that is what just happened
   if (params.prompt.has(PROMPT_LOGIN)) {
@@ -123,7 +181,7 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
       store[LAST_LOGIN_KEY] = login.uid;
       session.dirty = true;
       await svc.sessions.save(session, req, reply);
-      return toLogin(req, reply, authFlow);
+      return toLogin(svc, req, reply, authFlow);
     }
     delete store[LAST_LOGIN_KEY];
     session.dirty = true;
@@ -168,6 +226,11 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
       },
       // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
       then: `/application/o/authorize/fulfil/${key}/`,
+      // prompt=consent (offline_access forces it) on a flow without a consent stage: authentik's in-memory one
+      amend: (plan) => {
+        if (params.prompt.has(PROMPT_CONSENT) && !plan.bindings.some((b) => b.kind === CONSENT_KIND))
+          plan.bindings.push(inMemoryBinding(PROMPT_CONSENT_STAGE));
+      },
     },
     req,
     reply,

@@ -1,8 +1,9 @@
 /**
  * GET/POST /application/o/<slug>/end-session/ (authentik's EndSessionView, RP-initiated logout): the request is
  * checked (protocol/end-session.ts: id_token_hint, post_logout_redirect_uri, state), the provider's back-channel
- * logout is sent to its logout_uri for this session (logout_method `backchannel`), the user's access tokens of this
- * provider and session are deleted, and the provider's invalidation flow (else the default one) runs through
+ * logout is sent to its logout_uri for this session (logout_method `backchannel`) — or its front-channel logout URL
+ * is loaded in an iframe first thing in the flow (`frontchannel`) —, the user's access tokens of this provider and
+ * session are deleted, and the provider's invalidation flow (else the default one) runs through
  * `startFlow`, ending at the post-logout redirect when one was asked for.
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,6 +18,8 @@ import { encodeJwt, type ProviderKeys } from '../protocol/sign.js';
 import { verificationKeyOf } from '../protocol/verify.js';
 import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { keysOf } from './keys.js';
+import { frontchannelLogoutUrl } from '../protocol/frontchannel.js';
+import { insertIframeLogout, type LogoutURL } from '../stages/iframe-logout/index.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
@@ -63,6 +66,7 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
     throw e;
   }
   const me = await svc.sessions.user(req);
+  const frontchannel: LogoutURL[] = [];
   if (me) {
     const sid = sidOf(me.sessionKey);
     const tokens = await svc.db
@@ -76,6 +80,10 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
       const id = parseIdToken(ofSession[0]!.id_token);
       await sendBackchannelLogout(req.log, provider, keys, { iss: id.iss, sub: id.sub, sid });
     }
+    // front-channel: the provider's logout URL in an iframe before the invalidation flow's stages (authentik)
+    const url =
+      provider.logout_method === 'frontchannel' ? frontchannelLogoutUrl(provider.logout_uri, issuerOf(provider, origin), sid) : undefined;
+    if (url) frontchannel.push({ url, provider_name: provider.name, binding: 'redirect' });
     const doomed = (ofSession.length ? ofSession : tokens).map((t) => t.id);
     if (doomed.length) await svc.db.deleteFrom('oauth2_access_tokens').where('id', 'in', doomed).execute();
   }
@@ -88,6 +96,7 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
       context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
       // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
       ...(request.postLogoutRedirectUri ? { then: request.postLogoutRedirectUri } : {}),
+      amend: (plan) => insertIframeLogout(plan, frontchannel, 0),
     },
     req,
     reply,

@@ -9,6 +9,8 @@ import type { Services } from '../../../services.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
 import { endSessionEndpoint } from './end-session.js';
 import { deleteExpired } from '../tokens/store.js';
+import { deviceAuthorizationEndpoint, DEVICE_ENTRY_PATH } from '../device/authorization.js';
+import { deviceEntry } from '../device/entry.js';
 import { corsAllow, sendToken } from './http.js';
 import { introspectEndpoint } from './introspect.js';
 import { endTokensWithSessions } from './session-logout.js';
@@ -56,5 +58,7 @@ export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
       scope.route({ method, url: `${base}/userinfo/`, config, handler: (req, reply) => userinfoEndpoint(svc, req, reply) });
     scope.post(`${base}/introspect/`, { config }, (req, reply) => introspectEndpoint(svc, req, reply));
     scope.post(`${base}/revoke/`, { config }, (req, reply) => revokeEndpoint(svc, req, reply));
+    scope.post(`${base}/device/`, { config }, (req, reply) => deviceAuthorizationEndpoint(svc, req, reply));
+    scope.get(DEVICE_ENTRY_PATH, { config }, (req, reply) => deviceEntry(svc, req, reply));
   });
 }

@@ -48,6 +48,10 @@ export interface AuthorizeParams {
   max_age: number | undefined;
   code_challenge: string | undefined;
   code_challenge_method: string;
+  /** OpenID Connect: the identifier the person will likely log in with (pre-fills the identification stage) */
+  login_hint: string | undefined;
+  /** OpenID Connect: an ID token this provider issued, naming whom the client expects to be logged in */
+  id_token_hint: string | undefined;
   /** the provider has no authorization redirect URI yet: save this one as a strict entry (authentik does) */
   learnRedirectUri: boolean;
 }
@@ -96,6 +100,8 @@ export function readParams(q: RawParams): AuthorizeParams {
     max_age: pyInt(q.max_age),
     code_challenge: q.code_challenge,
     code_challenge_method: challengeMethodOf(q.code_challenge_method),
+    login_hint: q.login_hint || undefined,
+    id_token_hint: q.id_token_hint || undefined,
     learnRedirectUri: false,
   };
 }

@@ -138,6 +138,8 @@ export class TokenRevocationError extends OAuth2Error {
 }
 
 const DEVICE_CODE_ERRORS: Record<string, string> = {
+  ...TOKEN_ERRORS,
+  slow_down: 'The client is polling too quickly and should back off at a reasonable rate.',
   authorization_pending: "The authorization request is still pending as the end user hasn't yet completed the user-interaction steps",
   access_denied: 'The authorization request was denied.',
   expired_token:

@@ -5,7 +5,7 @@
  *   - `username` + `password` in the form: the user's app password (a token of intent app_password);
  *   - the client secret itself: the provider's generated service account `ak-<provider>-client_credentials`;
  *   - else the client secret as base64 `username:app password` (the workaround authentik documents);
- *   - a client assertion (JWT federation) is not supported here: invalid_grant.
+ *   - a client assertion: an access token of one of the `jwt_federation_providers` (client-assertion.ts).
  *
  * Then the application's policies with `oauth_scopes`/`oauth_grant_type`, a login event, and an access token
  * (no refresh token) for the requested scopes.
@@ -23,6 +23,7 @@ import { applicationAllows, applicationRef } from '../access.js';
 import { type GrantBase, mintAccessToken, tokenResponse } from '../issue.js';
 import { secretMatches } from '../http.js';
 import type { TokenRequest } from './request.js';
+import { clientAssertion } from './client-assertion.js';
 
 /** `username:password` from a base64 client secret (the secret is not the provider's) */
 function decodeUserPass(secret: string): { username: string; password: string } | undefined {
@@ -89,12 +90,21 @@ export async function clientCredentialsGrant(
   keys: ProviderKeys,
   origin: string,
 ): Promise<Record<string, unknown>> {
-  if ((t.form.client_assertion_type ?? '') !== '') throw new TokenError('invalid_grant').withCause('client_assertion_unsupported');
   const app = t.provider.application;
-  if (!app) throw new TokenError('invalid_grant').withCause('no_application');
   let user: UsersTable;
   let method: string;
-  if ((t.form.username ?? '') !== '') {
+  let methodArgs: Record<string, unknown> | undefined;
+  let policyExtra: Record<string, unknown> = {};
+  if ((t.form.client_assertion_type ?? '') !== '') {
+    const a = await clientAssertion(svc, t);
+    user = a.user;
+    method = 'jwt';
+    methodArgs = { jwt: a.jwt, provider: a.provider };
+    policyExtra = { oauth_jwt: a.jwt };
+    if (!app) throw new TokenError('invalid_grant').withCause('no_application');
+  } else if (!app) {
+    throw new TokenError('invalid_grant').withCause('no_application');
+  } else if ((t.form.username ?? '') !== '') {
     user = await byAppPassword(svc, t.form.username!, t.form.password ?? '');
     method = 'token';
   } else if (t.clientSecret && secretMatches(t.clientSecret, t.provider.client_secret)) {
@@ -111,12 +121,13 @@ export async function clientCredentialsGrant(
     oauth_scopes: [...t.scope],
     oauth_grant_type: t.grantType,
     oauth_code_verifier: t.form.code_verifier ?? null,
+    ...policyExtra,
   });
   if (!access.passing) throw new TokenError('invalid_grant').withCause('policy_denied');
   await svc.events.emit('login', {
     user: { pk: user.id, username: user.username, email: user.email },
     clientIp: req.ip,
-    context: { auth_method: method, application: applicationRef(app) },
+    context: { auth_method: method, ...(methodArgs ? { auth_method_args: methodArgs } : {}), application: applicationRef(app) },
   });
   const g: GrantBase = { svc, req, origin, provider: t.provider, keys, user, scope: [...t.scope], authTime: new Date(), sid: null };
   const minted = await mintAccessToken(g);

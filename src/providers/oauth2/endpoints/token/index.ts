@@ -8,6 +8,7 @@ import type { OAuth2Provider } from '../../config.js';
 import {
   GRANT_TYPE_AUTHORIZATION_CODE,
   GRANT_TYPE_CLIENT_CREDENTIALS,
+  GRANT_TYPE_DEVICE_CODE,
   GRANT_TYPE_PASSWORD,
   GRANT_TYPE_REFRESH_TOKEN,
 } from '../../protocol/constants.js';
@@ -16,6 +17,7 @@ import { corsAllow, originOf, sendToken } from '../http.js';
 import { keysOf } from '../keys.js';
 import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
+import { deviceCodeGrant } from './device-code.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import { tokenRequest } from './request.js';
 
@@ -24,6 +26,7 @@ const GRANTS = {
   [GRANT_TYPE_REFRESH_TOKEN]: refreshTokenGrant,
   [GRANT_TYPE_CLIENT_CREDENTIALS]: clientCredentialsGrant,
   [GRANT_TYPE_PASSWORD]: clientCredentialsGrant,
+  [GRANT_TYPE_DEVICE_CODE]: deviceCodeGrant,
 } as const;
 
 export async function tokenEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {

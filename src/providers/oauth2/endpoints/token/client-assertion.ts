@@ -1,0 +1,45 @@
+/**
+ * A client_credentials (or password) grant with a client assertion (authentik's `__post_init_client_credentials_jwt`
+ * and `__validate_jwt_from_provider`): `client_assertion_type` must be JWT bearer; the assertion
+ * (`client_assertion`, else `client_secret`) must be an access token issued by one of the provider's
+ * `jwt_federation_providers` — found among that provider's stored tokens, live, and verified with that provider's key
+ * (any audience; its expiry checked). The grant is for the user the token was issued to. Federation sources are not
+ * supported (Keystage has no sources): an assertion no federated provider issued is invalid_grant.
+ */
+import type { UsersTable } from '../../../../db/types.js';
+import type { Services } from '../../../../services.js';
+import { userById } from '../../../../users/by-id.js';
+import { oauth2ProviderById } from '../../config.js';
+import { CLIENT_ASSERTION_TYPE_JWT } from '../../protocol/constants.js';
+import { TokenError } from '../../protocol/errors.js';
+import { verificationKeyOf, verifyJwt } from '../../protocol/verify.js';
+import { findAccessToken, isLive } from '../../tokens/store.js';
+import { keysOf } from '../keys.js';
+import type { TokenRequest } from './request.js';
+
+export interface Asserted {
+  user: UsersTable;
+  jwt: Record<string, unknown>;
+  provider: { app: string; model_name: string; pk: number; name: string };
+}
+
+export async function clientAssertion(svc: Services, t: TokenRequest): Promise<Asserted> {
+  if (t.form.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT) throw new TokenError('invalid_grant').withCause('assertion_type');
+  const assertion = t.form.client_assertion ?? t.form.client_secret ?? '';
+  if (!assertion) throw new TokenError('invalid_grant').withCause('assertion_missing');
+  const federated = t.provider.jwt_federation_providers;
+  const row = federated.length ? await findAccessToken(svc.db, assertion) : undefined;
+  if (!row || !federated.includes(row.provider_id) || !isLive(row)) throw new TokenError('invalid_grant').withCause('assertion_unknown');
+  const issuer = await oauth2ProviderById(svc, row.provider_id);
+  if (!issuer) throw new TokenError('invalid_grant').withCause('assertion_unknown');
+  const keys = await keysOf(svc, issuer);
+  const jwt = await verifyJwt(assertion, [verificationKeyOf(keys.signer)]);
+  if (!jwt) throw new TokenError('invalid_grant').withCause('assertion_signature');
+  const user = await userById(svc.db, row.user_id);
+  if (!user) throw new TokenError('invalid_grant').withCause('assertion_user');
+  return {
+    user,
+    jwt: jwt as Record<string, unknown>,
+    provider: { app: 'authentik_providers_oauth2', model_name: 'oauth2provider', pk: issuer.id, name: issuer.name },
+  };
+}

@@ -1,0 +1,26 @@
+/** Front-channel logout as an in-memory stage of the OAuth2 provider type, and how a plan gets it. */
+import type { Plan } from '../../../../flows/engine/plan.js';
+import type { ProviderStage } from '../../../types.js';
+import { IFRAME_LOGOUT, inMemoryBinding } from '../in-memory.js';
+import { iframeLogoutChallenges, type LogoutURL } from './challenge.js';
+import { iframeLogoutRuntime, type IframeLogoutState } from './stage.js';
+
+export const iframeLogoutStage: ProviderStage = {
+  kind: IFRAME_LOGOUT.kind,
+  app: 'authentik_providers_oauth2',
+  verboseName: 'Iframe logout stage',
+  runtime: iframeLogoutRuntime,
+  challenges: iframeLogoutChallenges,
+};
+
+/** put the front-channel logout into a plan at `index` (once; more URLs join the ones it has) */
+export function insertIframeLogout(plan: Plan, urls: LogoutURL[], index: number): void {
+  if (!urls.length) return;
+  const states = (plan.context.stages ??= {});
+  const state = (states[IFRAME_LOGOUT.stage] ??= {}) as IframeLogoutState;
+  state.urls = [...(state.urls ?? []), ...urls];
+  if (!plan.bindings.some((b) => b.stage_uuid === IFRAME_LOGOUT.stage))
+    plan.bindings.splice(Math.min(index, plan.bindings.length), 0, inMemoryBinding(IFRAME_LOGOUT));
+}
+
+export type { LogoutURL };
