@@ -73,7 +73,8 @@ export function mountUi(app: FastifyInstance, svc: Services) {
   const queryOf = (url: string) => (url.includes('?') ? url.slice(url.indexOf('?')) : '');
   // the flow page comes with its first challenge (the executor's GET for this flow and session, run now), so the page
   // asks for nothing after loading; should that GET fail here, the page is served without it and sends it itself
-  app.get('/if/flow/:slug/', async (req, reply) => {
+  // (`ownSession`: the executor's session read brings the configuration epoch, as for the executor's own route)
+  app.get('/if/flow/:slug/', { config: { ownSession: true } }, async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;
     const first = await firstChallenge(svc, req, reply, slug).catch((err: unknown) => {
       req.log.warn({ err: { message: (err as Error).message } }, 'flow page: first challenge not embedded');
