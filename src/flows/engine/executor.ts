@@ -340,14 +340,37 @@ async function decide(run: Run, method: 'GET' | 'POST', body: unknown): Promise<
 
 /**
  * The inline path: each 302 back to the executor is the GET the client would send next, run here on the same
- * session, as that GET would see it (whoever a stage just logged in asks it).
+ * session, as that GET would see it (whoever a stage just logged in asks it). Should that GET fail, the answer is the
+ * flow error it would have got and the session is kept as the POST left it, as when the GET is a request of its own.
  */
 async function followAdvances(run: Run, result: Answer): Promise<Answer> {
-  for (let hop = 0; result.status === 302 && hop < MAX_FOLLOWS; hop++) {
-    if (run.session.userId !== (run.requester.user?.id ?? null)) run.requester = await requesterOf(run.svc, run.session);
-    result = await decide(run, 'GET', undefined);
+  if (result.status !== 302) return result;
+  const before = snapshot(run.session);
+  try {
+    for (let hop = 0; result.status === 302 && hop < MAX_FOLLOWS; hop++) {
+      if (run.session.userId !== (run.requester.user?.id ?? null)) run.requester = await requesterOf(run.svc, run.session);
+      result = await decide(run, 'GET', undefined);
+    }
+    return result;
+  } catch (err) {
+    if (isDbConnectionError(err)) throw err;
+    logFailure(run.req, err as Error);
+    restore(run.session, before);
+    return answer(flowError(run.req.id));
   }
-  return result;
+}
+
+/** the session's fields as they stand, its data copied (a failed follow puts them back) */
+const snapshot = (s: Session): Session => ({ ...s, data: JSON.parse(JSON.stringify(s.data)) as Session['data'] });
+
+function restore(s: Session, before: Session) {
+  for (const k of Object.keys(s)) if (!(k in before)) delete (s as unknown as Record<string, unknown>)[k];
+  Object.assign(s, before);
+}
+
+/** a parser's message can quote the body (a password): only the class and position of those are logged */
+function logFailure(req: FastifyRequest, err: Error) {
+  req.log.warn({ err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
 }
 
 /** keeps the session (if it holds anything worth a row) and lets the next request of it start */
@@ -485,11 +508,7 @@ function mountRoute(router: ApiRouter, svc: Services) {
       config: { ownSession: true },
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
       errorHandler: (err, req, reply) => {
-        // a parser's message can quote the body (a password): only the class and position of those are logged
-        req.log.warn(
-          { err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } },
-          'flow executor error',
-        );
+        logFailure(req, err);
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
         return reply.code(200).send(flowError(req.id));
