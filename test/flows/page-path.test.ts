@@ -55,19 +55,21 @@ async function exchange(jar: CookieJar, url: string, init: { method: string; bod
 /** a Set-Cookie without what differs by nature: its value and the second its expiry was computed in */
 const withoutValue = (setCookie: string) => setCookie.replace(/^([^=]+)=[^;]*/, '$1=…').replace(/Expires=[^;]*/i, 'Expires=…');
 
-/** times (a captcha answer's `challenge_ts`, …) differ between two runs; they are compared as present, not by value */
+/**
+ * what differs between two runs by nature — times (a captcha answer's `challenge_ts`) and random WebAuthn challenges —
+ * is compared as present, not by value
+ */
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-const timeless = (v: unknown): unknown =>
-  typeof v === 'string' && ISO_TIME.test(v)
-    ? '<time>'
-    : Array.isArray(v)
-      ? v.map(timeless)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, timeless(x)]))
-        : v;
+const RANDOM_KEYS = new Set(['challenge', 'webauthnChallenge']);
+const stable = (v: unknown, key = ''): unknown => {
+  if (typeof v === 'string') return ISO_TIME.test(v) ? '<time>' : RANDOM_KEYS.has(key) ? '<random>' : v;
+  if (Array.isArray(v)) return v.map((x) => stable(x));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stable(x, k)]));
+  return v;
+};
 
-/** request ids differ from request to request; everything else in a challenge must match */
-const comparable = (body: Body): Body => {
+/** request ids differ from request to request */
+const withoutRequestId = (body: Body): Body => {
   const { request_id: _r, ...rest } = body;
   return rest;
 };
@@ -99,8 +101,8 @@ for (const dialect of dialects()) {
     async function record(jar: CookieJar, before: string | undefined, body: Body, setCookies: string[]): Promise<Step> {
       const s = await sessionOf(jar);
       return {
-        body: comparable(body),
-        session: timeless(s.data),
+        body: stable(withoutRequestId(body)) as Body,
+        session: stable(s.data),
         userId: s.userId,
         newKey: s.key !== before,
         setCookies: setCookies.map(withoutValue),
@@ -336,6 +338,22 @@ for (const dialect of dialects()) {
       assert.equal(run.steps[2]!.body.component, 'ak-stage-access-denied');
       assert.equal(run.steps[2]!.body.error_message, 'Not today.');
       assert.ok(run.steps[2]!.userId, 'logged in before the denial');
+    });
+
+    it('a passkey challenge on the first stage: the page response sets the session cookies the GET would set', async () => {
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'page-path-passkey',
+        user_fields: ['username'],
+        webauthn_stage: stages.mfa,
+      });
+      const slug = await flowOf(srv, 'page-path-passkey', [ident, stages.password, stages.login]);
+      const run = await both(slug, '', []);
+      assert.ok(run.steps[0]!.body.passkey_challenge, 'the first challenge carries a passkey challenge');
+      assert.deepEqual(
+        run.steps[0]!.setCookies.map((c) => c.split('=')[0]),
+        ['authentik_session', 'authentik_csrf'],
+        'the challenge is remembered in a new session',
+      );
     });
 
     it('an unknown slug: the page carries the not-found challenge and sets no cookie', async () => {
