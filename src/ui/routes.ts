@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
-import type { Services } from '../services.js';
+import type { Services } from '../flows/engine/runtime.js';
 import type { Brand } from '../brands/match.js';
 import { assetUrl } from '../brands/assets.js';
+import { firstChallenge } from '../flows/engine/executor.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -24,6 +25,15 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
  * (`</style>`) or open markup; elsewhere in CSS a `<` is only valid inside strings, where the escape means the same.
  */
 export const styleText = (css: string) => css.replace(/</g, '\\3c ');
+
+/**
+ * The flow page's first challenge as data the page reads (web/flow/executor.ts), not a script: JSON in a
+ * `<script type="application/json">`, which never runs (CSP untouched), with every `<` as `\u003c` so the text cannot
+ * close the element or open markup; JSON.parse reads the escape as the same character.
+ */
+export const FIRST_CHALLENGE_ID = 'ks-first-challenge';
+export const challengeData = (challenge: Record<string, unknown>) =>
+  `<script type="application/json" id="${FIRST_CHALLENGE_ID}">${JSON.stringify(challenge).replace(/</g, '\\u003c')}</script>`;
 
 /** the brand attributes a page's custom element reads (title and logo for the card's header) */
 const brandAttributes = (brand: Brand) =>
@@ -62,14 +72,22 @@ export function mountUi(app: FastifyInstance, svc: Services) {
   const { sessions } = svc;
   const security = { 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' };
   const queryOf = (url: string) => (url.includes('?') ? url.slice(url.indexOf('?')) : '');
-  app.get('/if/flow/:slug/', async (req, reply) => {
+  // the flow page comes with its first challenge (the executor's GET for this flow and session, run now), so the page
+  // asks for nothing after loading; should that GET fail here, the page is served without it and sends it itself
+  // (`ownSession`: the executor's session read brings the configuration epoch, as for the executor's own route)
+  app.get('/if/flow/:slug/', { config: { ownSession: true } }, async (req, reply) => {
     const slug = (req.params as { slug: string }).slug;
+    const first = await firstChallenge(svc, req, reply, slug).catch((err: unknown) => {
+      req.log.warn({ err: { message: (err as Error).message } }, 'flow page: first challenge not embedded');
+      return undefined;
+    });
     const brand = await svc.brand(req.host);
     const nonce = scriptNonce();
+    const executor = `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}></ak-flow-executor>`;
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell(brand, `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}></ak-flow-executor>`, 'flow.js', nonce));
+      .send(shell(brand, first ? `${challengeData(first)}\n${executor}` : executor, 'flow.js', nonce));
   });
   // no flow named: the brand's authentication flow (else authentik's default), through the default-flow redirect
   app.get('/if/flow/', async (req, reply) => reply.redirect(`/flows/-/default/authentication/${queryOf(req.url)}`, 302));

@@ -1,6 +1,9 @@
 /**
- * <ak-flow-executor>: drives /api/v3/flows/executor/{slug}/ as authentik's web client does — GET, render the
- * challenge by `component`, POST responses (fetch follows the 302s), navigate on xak-flow-redirect.
+ * <ak-flow-executor>: drives /api/v3/flows/executor/{slug}/ as authentik's web client does — render the challenge by
+ * `component`, POST responses, navigate on xak-flow-redirect — by the short path Keystage's own page takes: the first
+ * challenge comes inside the page (src/ui/routes.ts), so nothing is fetched after loading, and each POST carries
+ * `X-Keystage-Inline: 1`, which has the executor answer with the next challenge instead of a 302 to a GET. Without an
+ * embedded challenge (the server could not run the first GET) the page GETs it.
  */
 import { LitElement, html, nothing } from 'lit';
 import type { Challenge, ExecutorHost, StageElement } from '#web/base.js';
@@ -42,7 +45,21 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
 
   override connectedCallback() {
     super.connectedCallback();
-    void this.request('GET');
+    const first = this.embeddedChallenge();
+    if (first) void this.show(first);
+    else void this.request('GET');
+  }
+
+  /** the first challenge the page was served with, read once */
+  private embeddedChallenge(): Challenge | undefined {
+    const el = document.getElementById('ks-first-challenge');
+    if (!el) return undefined;
+    el.remove();
+    try {
+      return JSON.parse(el.textContent ?? '') as Challenge;
+    } catch {
+      return undefined;
+    }
   }
 
   private get url() {
@@ -57,6 +74,8 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
         accept: 'application/json',
         ...(body ? { 'content-type': 'application/json' } : {}),
         'x-authentik-csrf': cookie('authentik_csrf'),
+        // the next challenge in this answer, not behind a 302 (src/flows/engine/executor.ts, INLINE_HEADER)
+        'x-keystage-inline': '1',
       },
       body: body ? JSON.stringify(body) : undefined,
     });
@@ -70,25 +89,28 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     this.busy = true;
     this.networkError = false;
     try {
-      const challenge = await this.send(method, body);
-      if (challenge.component === 'xak-flow-redirect') {
-        this.showRedirect(challenge);
-        return;
-      }
-      this.challenge = challenge;
-      this.busy = false;
-      await this.updateComplete;
-      this.applyFlowInfo();
-      const view = this.querySelector<StageElement>('[data-stage]');
-      if (view) {
-        await view.updateComplete;
-        view.focusFirst();
-      }
+      await this.show(await this.send(method, body));
     } catch {
       this.busy = false;
       this.networkError = true;
       await this.updateComplete;
       this.querySelector<HTMLButtonElement>('#ks-retry')?.focus();
+    }
+  }
+
+  private async show(challenge: Challenge) {
+    if (challenge.component === 'xak-flow-redirect') {
+      this.showRedirect(challenge);
+      return;
+    }
+    this.challenge = challenge;
+    this.busy = false;
+    await this.updateComplete;
+    this.applyFlowInfo();
+    const view = this.querySelector<StageElement>('[data-stage]');
+    if (view) {
+      await view.updateComplete;
+      view.focusFirst();
     }
   }
 

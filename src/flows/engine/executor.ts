@@ -2,6 +2,8 @@
  * The flow executor, `/api/v3/flows/executor/{slug}/`, as a short pipeline of named steps:
  * load the flow and session → check CSRF → restore or make the plan → run the current stage → turn its outcome into
  * authentik's wire answer (200 challenge, 302 to advance, redirect at the end) → save the session.
+ * Keystage's own page takes a shorter path through the same steps: its first challenge is this GET run while the page
+ * is served (`firstChallenge`), and its POSTs opt in (`INLINE_HEADER`) to having the 302's GET followed here.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -120,7 +122,7 @@ async function newPlan(run: Run, context: FlowContext = {}): Promise<Plan | Answ
   return r.plan;
 }
 
-const isAnswer = (x: Plan | Answer): x is Answer => 'status' in x;
+const isAnswer = <T extends object>(x: T | Answer): x is Answer => 'status' in x;
 
 /** advance 302: back to the executor with the request's own URL (path + raw query, re-sent verbatim) */
 const advance = (run: Run): Answer => ({ status: 302, location: run.req.url });
@@ -278,51 +280,175 @@ function worthKeeping(run: Run): boolean {
   return plan !== undefined && JSON.stringify(plan) !== run.planned;
 }
 
-async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
-  const slug = (req.params as { flow_slug: string }).flow_slug;
-  // the session first. A POST (the only request that checks a secret or counts a failure) holds it alone until it is
-  // saved, so a login's concurrent POSTs run one at a time; a GET writes back only over what it read and never
-  // while a POST holds it (sessions.ts). With PostgreSQL this statement also brings the configuration epoch.
-  let session: Session;
+/**
+ * Keystage's own page opts in to the short path with this request header: a passed stage's 302 back to the executor
+ * is followed in the same request, so a POST is answered with the next challenge. It changes only the answer's
+ * shape (the same steps run, the same session is saved); a custom header cannot be sent cross-site without a CORS
+ * preflight, which the executor does not answer. Every other client gets authentik's protocol, 302 included.
+ */
+export const INLINE_HEADER = 'x-keystage-inline';
+
+const wantsInline = (req: FastifyRequest) => req.headers[INLINE_HEADER] === '1';
+
+/** what the inline path follows in one request, as a browser follows redirects (fetch stops at 20) */
+const MAX_FOLLOWS = 20;
+
+/** the challenge a page shows for a slug no flow has (the page's own wording for the executor's 404) */
+const NO_SUCH_FLOW = { component: 'ak-stage-access-denied', error_message: 'This flow does not exist.' };
+
+/**
+ * The session, loaded for this request. A POST (the only request that checks a secret or counts a failure) holds it
+ * alone until it is saved, so a login's concurrent POSTs run one at a time; a GET writes back only over what it read
+ * and never while a POST holds it (sessions.ts). With PostgreSQL this statement also brings the configuration epoch.
+ */
+async function openSession(svc: Services, req: FastifyRequest, method: 'GET' | 'POST'): Promise<Session | Answer> {
   try {
-    session = await svc.sessions.load(req, { exclusive: method === 'POST' });
+    return await svc.sessions.load(req, { exclusive: method === 'POST' });
   } catch (e) {
     if (!(e instanceof SessionBusyError)) throw e;
-    reply.header('cache-control', 'no-store');
-    return reply.code(200).send(flowError(req.id, 'Another request of this login is still running. Please try again.'));
+    return answer(flowError(req.id, 'Another request of this login is still running. Please try again.'));
   }
-  try {
-    const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
-    if (!flow) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
-    const requester = await requesterOf(svc, session);
-    const query = parseInnerQuery((req.query as Record<string, unknown>).query);
-    const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
-    const run: Run = { svc, req, reply, flow, session, requester, query, brandBackground };
+}
 
-    let result: Answer;
-    if (method === 'POST' && requester.user && !csrfOk(req, session)) {
-      result = answer(flowError(req.id, 'CSRF Failed: CSRF token missing or incorrect.'));
-    } else {
-      if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
-      session.data.query = query;
-      // a link's flow token (e-mail verification, recovery) brings its saved plan into this session
-      const token = query[QS_KEY_TOKEN];
-      const restored = token ? await restoreFlowToken(svc.db, flow.flow_uuid, token, session.data.plan) : undefined;
-      if (restored) session.data.plan = restored;
-      const existing = session.data.plan;
-      const plan = existing ?? (await newPlan(run));
-      if (!existing) session.dirty = true;
-      result = isAnswer(plan) ? plan : await runStage(run, plan, method, req.body);
+/** the flow and who asks, for the executor request `req` (undefined: no flow has the slug) */
+async function prepareRun(
+  svc: Services,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  session: Session,
+  slug: string,
+): Promise<Run | undefined> {
+  const flow = await cachedAdminData(svc.db, `flow:${slug}`, async () => (await lookups(svc.db).flow({ slug }))[0]);
+  if (!flow) return undefined;
+  const requester = await requesterOf(svc, session);
+  const query = parseInnerQuery((req.query as Record<string, unknown>).query);
+  const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
+  return { svc, req, reply, flow, session, requester, query, brandBackground };
+}
+
+/** one executor request's decision: CSRF → the plan (restored or made) → the current stage's turn */
+async function decide(run: Run, method: 'GET' | 'POST', body: unknown): Promise<Answer> {
+  const { session, flow, req } = run;
+  if (method === 'POST' && run.requester.user && !csrfOk(req, session))
+    return answer(flowError(req.id, 'CSRF Failed: CSRF token missing or incorrect.'));
+  if (session.data.plan && session.data.plan.flow_uuid !== flow.flow_uuid) session.data.plan = undefined;
+  session.data.query = run.query;
+  // a link's flow token (e-mail verification, recovery) brings its saved plan into this session
+  const token = run.query[QS_KEY_TOKEN];
+  const restored = token ? await restoreFlowToken(run.svc.db, flow.flow_uuid, token, session.data.plan) : undefined;
+  if (restored) session.data.plan = restored;
+  const existing = session.data.plan;
+  const plan = existing ?? (await newPlan(run));
+  if (!existing) session.dirty = true;
+  return isAnswer(plan) ? plan : runStage(run, plan, method, body);
+}
+
+/**
+ * The inline path: each 302 back to the executor is the GET the client would send next, run here on the same
+ * session, as that GET would see it (whoever a stage just logged in asks it). Should that GET fail, the answer is the
+ * flow error it would have got and the session is kept as the POST left it, as when the GET is a request of its own.
+ */
+async function followAdvances(run: Run, result: Answer): Promise<Answer> {
+  if (result.status !== 302) return result;
+  const before = snapshot(run.session);
+  try {
+    for (let hop = 0; result.status === 302 && hop < MAX_FOLLOWS; hop++) {
+      if (run.session.userId !== (run.requester.user?.id ?? null)) run.requester = await requesterOf(run.svc, run.session);
+      result = await decide(run, 'GET', undefined);
     }
-    if (worthKeeping(run)) await svc.sessions.save(session, req, reply, { ifUnchanged: method === 'GET' });
+    return result;
+  } catch (err) {
+    if (isDbConnectionError(err)) throw err;
+    logFailure(run.req, err as Error);
+    restore(run.session, before);
+    return answer(flowError(run.req.id));
+  }
+}
+
+/** the session's fields as they stand, its data copied (a failed follow puts them back) */
+const snapshot = (s: Session): Session => ({ ...s, data: JSON.parse(JSON.stringify(s.data)) as Session['data'] });
+
+function restore(s: Session, before: Session) {
+  for (const k of Object.keys(s)) if (!(k in before)) delete (s as unknown as Record<string, unknown>)[k];
+  Object.assign(s, before);
+}
+
+/** a parser's message can quote the body (a password): only the class and position of those are logged */
+function logFailure(req: FastifyRequest, err: Error) {
+  req.log.warn({ err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
+}
+
+/** keeps the session (if it holds anything worth a row) and lets the next request of it start */
+async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
+  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET' });
+  await run.svc.sessions.unlock(run.session);
+}
+
+function send(reply: FastifyReply, result: Answer) {
+  reply.header('cache-control', 'no-store');
+  if (result.status === 302) return reply.code(302).header('location', result.location).send();
+  return reply.code(200).send(result.body);
+}
+
+async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, method: 'GET' | 'POST') {
+  const slug = (req.params as { flow_slug: string }).flow_slug;
+  const session = await openSession(svc, req, method);
+  if (isAnswer(session)) return send(reply, session);
+  try {
+    const run = await prepareRun(svc, req, reply, session, slug);
+    if (!run) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
+    let result = await decide(run, method, req.body);
+    if (wantsInline(req)) result = await followAdvances(run, result);
     // the next request of this session may start as soon as this answer is out
-    await svc.sessions.unlock(session);
-    reply.header('cache-control', 'no-store');
-    if (result.status === 302) return reply.code(302).header('location', result.location).send();
-    return reply.code(200).send(result.body);
+    await closeSession(run, method);
+    return send(reply, result);
   } finally {
     await svc.sessions.unlock(session);
   }
+}
+
+/**
+ * The flow page's first challenge (src/ui/): the executor GET the page would send after loading
+ * (`/api/v3/flows/executor/{slug}/?query=<the page's query>`), run while the page is served, its session's cookies
+ * set on the page's response. A failure is thrown (the page is then served without it and sends that GET itself).
+ */
+export async function firstChallenge(
+  svc: Services,
+  page: FastifyRequest,
+  reply: FastifyReply,
+  slug: string,
+): Promise<Record<string, unknown>> {
+  const req = asExecutorGet(page, slug);
+  const session = await openSession(svc, req, 'GET');
+  if (isAnswer(session)) return answerBody(session, req.id);
+  try {
+    const run = await prepareRun(svc, req, reply, session, slug);
+    if (!run) return NO_SUCH_FLOW;
+    const result = await followAdvances(run, await decide(run, 'GET', undefined));
+    await closeSession(run, 'GET');
+    return answerBody(result, req.id);
+  } finally {
+    await svc.sessions.unlock(session);
+  }
+}
+
+/** (a GET's answer after following is a challenge; the bound on following is reported as a flow error) */
+const answerBody = (a: Answer, requestId: string): Record<string, unknown> =>
+  a.status === 200 ? a.body : flowError(requestId, 'Too many redirects in one request.');
+
+/**
+ * The page request seen as the executor GET it stands for: its URL, method and query are that GET's, so stages and
+ * policies (`request.http_request`) see what they see when the page sends it; the rest (client, headers) is the page's.
+ */
+function asExecutorGet(page: FastifyRequest, slug: string): FastifyRequest {
+  const search = page.url.includes('?') ? page.url.slice(page.url.indexOf('?') + 1) : '';
+  const url = `/api/v3/flows/executor/${encodeURIComponent(slug)}/?query=${encodeURIComponent(search)}`;
+  return Object.create(page, {
+    url: { value: url },
+    method: { value: 'GET' },
+    query: { value: { query: search } },
+    body: { value: undefined },
+  }) as FastifyRequest;
 }
 
 /**
@@ -387,11 +513,7 @@ function mountRoute(router: ApiRouter, svc: Services) {
       config: { ownSession: true },
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
       errorHandler: (err, req, reply) => {
-        // a parser's message can quote the body (a password): only the class and position of those are logged
-        req.log.warn(
-          { err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } },
-          'flow executor error',
-        );
+        logFailure(req, err);
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
         return reply.code(200).send(flowError(req.id));
