@@ -469,7 +469,10 @@ for (const dialect of dialects()) {
     });
 
     it('saw every component; the keys Keystage sends beyond authentik’s definitions', () => {
-      assert.deepEqual([...seen.keys()].sort(), [...EXPECTED].sort());
+      // the OAuth2 provider's in-memory stages are walked, and their bodies checked against authentik's schema, by
+      // test/providers/oauth2/device.test.ts and authorize-hints.test.ts
+      const walked = EXPECTED.filter((c) => !c.startsWith('ak-provider-'));
+      assert.deepEqual([...seen.keys()].sort(), walked.sort());
       assert.deepEqual([...extraKeys].sort(), []);
       assert.ok(sentResponses.size >= 10);
     });

@@ -6,6 +6,7 @@
  * `logout_method: frontchannel` (authentik's ak-provider-iframe-logout challenge with the logout URL, `iss` and
  * `sid`) from the application's end-session endpoint and from a Keystage logout.
  */
+import { assertMatches } from '../../helpers/openapi-schema.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -199,6 +200,7 @@ for (const dialect of dialects()) {
       assert.equal(r.headers.get('location'), '/if/flow/default-invalidation-flow/');
       const ch = (await b.executor('default-invalidation-flow')).body;
       assert.equal(ch.component, 'ak-provider-iframe-logout');
+      assertMatches('IframeLogoutChallenge', ch);
       assert.equal(ch.logout_urls.length, 1);
       const u = new URL(ch.logout_urls[0].url);
       assert.equal(u.origin + u.pathname, 'http://127.0.0.1:9/frontchannel');
@@ -224,6 +226,7 @@ for (const dialect of dialects()) {
       b.jar.keep(r);
       const ch = (await b.executor('default-invalidation-flow')).body;
       assert.equal(ch.component, 'ak-provider-iframe-logout');
+      assertMatches('IframeLogoutChallenge', ch);
       assert.deepEqual(
         ch.logout_urls.map((x: { provider_name: string }) => x.provider_name),
         ['p-front'],

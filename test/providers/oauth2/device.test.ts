@@ -6,6 +6,7 @@
  * expired_token, tokens once). Ported scenarios: authentik's test_device_backchannel, test_device_init,
  * test_token_device. Approval and redemption are raced with parallel requests.
  */
+import { assertMatches } from '../../helpers/openapi-schema.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -128,6 +129,7 @@ for (const dialect of dialects()) {
       assert.equal(entry.location, '/if/flow/device-code/');
       let ch = (await b.executor('device-code')).body;
       assert.equal(ch.component, 'ak-provider-oauth2-device-code');
+      assertMatches('OAuthDeviceCodeChallenge', ch);
       ch = (await b.solve('device-code', { component: 'ak-provider-oauth2-device-code', code: '000000000' })).body;
       assert.deepEqual(ch.response_errors, { code: [{ string: 'Invalid code', code: 'invalid' }] });
       ch = (await b.solve('device-code', { component: 'ak-provider-oauth2-device-code', code: r.user_code })).body;
@@ -141,6 +143,7 @@ for (const dialect of dialects()) {
       assert.equal((await poll(r.device_code)).body.error, 'authorization_pending');
       ch = (await b.solve(slug, { component: 'ak-stage-consent', token: ch.token })).body;
       assert.equal(ch.component, 'ak-provider-oauth2-device-code-finish');
+      assertMatches('OAuthDeviceCodeFinishChallenge', ch);
       // approved: the device gets its tokens (openid-client polls as a device does)
       const tokens = await client.pollDeviceAuthorizationGrant(config, r);
       const claims = tokens.claims()!;
