@@ -4,18 +4,9 @@
  * `{{ user }}`, `{{ username }}`, `{{ expires }}`; sent over SMTP (nodemailer) with the stage's or the global settings.
  */
 import type { Config } from '../../config.js';
+import { sendMail, type SmtpSettings } from '../../mail/smtp.js';
 
-export interface SmtpSettings {
-  use_global_settings: boolean;
-  host: string;
-  port: number;
-  username: string;
-  password: string;
-  use_tls: boolean;
-  use_ssl: boolean;
-  timeout: number;
-  from_address: string;
-}
+export type { SmtpSettings };
 
 export const TEMPLATES = [
   { name: 'email/password_reset.html', description: 'Password Reset' },
@@ -80,34 +71,5 @@ export function renderMessage(subject: string, template: string, vars: MessageVa
 }
 
 export async function sendMessage(settings: SmtpSettings, cfg: Config, to: { name: string; address: string }, m: Message): Promise<void> {
-  const g = cfg.email;
-  const s = settings.use_global_settings
-    ? { host: g.host, port: g.port, user: g.username, pass: g.password, tls: g.useTls, ssl: g.useSsl, from: g.from, timeout: g.timeoutS }
-    : {
-        host: settings.host,
-        port: settings.port,
-        user: settings.username,
-        pass: settings.password,
-        tls: settings.use_tls,
-        ssl: settings.use_ssl,
-        from: settings.from_address,
-        timeout: settings.timeout,
-      };
-  const nodemailer = (await import('nodemailer')).default;
-  const transport = nodemailer.createTransport({
-    host: s.host,
-    port: s.port,
-    secure: s.ssl,
-    requireTLS: s.tls,
-    ignoreTLS: !s.tls && !s.ssl,
-    auth: s.user ? { user: s.user, pass: s.pass } : undefined,
-    connectionTimeout: s.timeout * 1000,
-    greetingTimeout: s.timeout * 1000,
-    socketTimeout: s.timeout * 1000,
-  });
-  try {
-    await transport.sendMail({ from: s.from, to: { name: to.name, address: to.address }, subject: m.subject, text: m.text, html: m.html });
-  } finally {
-    transport.close();
-  }
+  await sendMail(settings, cfg, { to: { name: to.name, address: to.address }, subject: m.subject, text: m.text, html: m.html });
 }

@@ -1,0 +1,58 @@
+/**
+ * Outgoing mail through SMTP (nodemailer), with a stage's own settings or the global ones (KEYSTAGE_EMAIL_*): what
+ * the e-mail stage and the e-mail setup stage send with.
+ */
+import type { Config } from '../config.js';
+
+/** a stage's SMTP fields, as authentik names them */
+export interface SmtpSettings {
+  use_global_settings: boolean;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  use_tls: boolean;
+  use_ssl: boolean;
+  timeout: number;
+  from_address: string;
+}
+
+export interface Mail {
+  to: string | { name: string; address: string };
+  subject: string;
+  text: string;
+  html?: string;
+}
+
+export async function sendMail(settings: SmtpSettings, cfg: Config, mail: Mail): Promise<void> {
+  const g = cfg.email;
+  const s = settings.use_global_settings
+    ? { host: g.host, port: g.port, user: g.username, pass: g.password, tls: g.useTls, ssl: g.useSsl, from: g.from, timeout: g.timeoutS }
+    : {
+        host: settings.host,
+        port: settings.port,
+        user: settings.username,
+        pass: settings.password,
+        tls: settings.use_tls,
+        ssl: settings.use_ssl,
+        from: settings.from_address,
+        timeout: settings.timeout,
+      };
+  const nodemailer = (await import('nodemailer')).default;
+  const transport = nodemailer.createTransport({
+    host: s.host,
+    port: s.port,
+    secure: s.ssl,
+    requireTLS: s.tls,
+    ignoreTLS: !s.tls && !s.ssl,
+    auth: s.user ? { user: s.user, pass: s.pass } : undefined,
+    connectionTimeout: s.timeout * 1000,
+    greetingTimeout: s.timeout * 1000,
+    socketTimeout: s.timeout * 1000,
+  });
+  try {
+    await transport.sendMail({ from: s.from, ...mail });
+  } finally {
+    transport.close();
+  }
+}
