@@ -62,7 +62,8 @@ describe('user page in Chromium', () => {
     await p.waitForSelector('#ks-applications >> text=Wiki');
     assert.equal(await p.getAttribute('#ks-applications a', 'href'), 'https://wiki.example.com/');
     await p.waitForSelector('#ks-sessions .ks-current');
-    assert.equal(await p.locator('#ks-unenroll').count(), 0, 'no unenrollment flow on the brand: no link');
+    // the default brand names the default unenrollment flow: the page links to it
+    assert.match((await p.getAttribute('#ks-unenroll', 'href')) ?? '', /default-unenrollment-flow/);
     assert.equal(await noHorizontalScroll(p), true, 'no horizontal scrolling at 360 px');
     await screenshot(p, 'user-page');
     assert.deepEqual(await axeViolations(p), []);
@@ -120,6 +121,49 @@ describe('user page in Chromium', () => {
     await p.waitForSelector('text=Old phone was deleted.');
     assert.equal(await p.locator('#ks-devices').count(), 0);
     assert.equal((await call(srv, 'GET', `/authenticators/admin/totp/${device.body.pk}/`)).status, 404);
+    await close();
+  });
+
+  it('renames a TOTP device', async () => {
+    const { p, close } = await onPage();
+    const device = await call(srv, 'POST', '/authenticators/admin/totp/', { name: 'Work phone', user_pk: uma, confirmed: true });
+    assert.equal(device.status, 201, JSON.stringify(device.body));
+    await p.reload();
+    await p.waitForSelector('#ks-devices >> text=Work phone', { timeout: 15000 });
+    p.once('dialog', (d) => void d.accept('Pixel 9'));
+    await p.click(`button[data-rename="totp/${device.body.pk}"]`);
+    await p.waitForSelector('text=Work phone is now Pixel 9.');
+    await p.waitForSelector('#ks-devices >> text=Pixel 9');
+    await screenshot(p, 'user-page-device-renamed');
+    assert.equal((await call(srv, 'GET', `/authenticators/admin/totp/${device.body.pk}/`)).body.name, 'Pixel 9');
+    await call(srv, 'DELETE', `/authenticators/admin/totp/${device.body.pk}/`);
+    await close();
+  });
+
+  it('creates an app password: its key shown once, a taken name refused with the API message', async () => {
+    const { p, close } = await onPage();
+    await p.waitForSelector('#ks-token-create', { timeout: 15000 });
+    await p.fill('#ks-token-create input[name="identifier"]', 'uma-calendar');
+    await p.selectOption('#ks-token-create select[name="intent"]', 'app_password');
+    await p.fill('#ks-token-create input[name="description"]', 'Calendar app');
+    await p.click('#ks-token-create button[type="submit"]');
+    await p.waitForSelector('#ks-token-key code');
+    const shown = (await p.textContent('#ks-token-key code'))?.trim();
+    await screenshot(p, 'user-page-token-created');
+    const stored = await call(srv, 'GET', '/core/tokens/uma-calendar/');
+    assert.equal(stored.status, 200);
+    assert.equal(stored.body.intent, 'app_password');
+    assert.equal(stored.body.description, 'Calendar app');
+    assert.equal(stored.body.user, uma);
+    assert.equal(shown, (await call(srv, 'GET', '/core/tokens/uma-calendar/view_key/')).body.key);
+    await p.waitForSelector('#ks-tokens >> text=uma-calendar');
+    // the same name again: the API's field error, shown, nothing written
+    await p.fill('#ks-token-create input[name="identifier"]', 'uma-calendar');
+    await p.click('#ks-token-create button[type="submit"]');
+    await p.waitForSelector('text=/identifier: .*/');
+    assert.equal(await p.locator('#ks-token-key').count(), 0);
+    assert.equal((await call(srv, 'GET', '/core/tokens/?identifier=uma-calendar')).body.results.length, 1);
+    assert.equal((await call(srv, 'DELETE', '/core/tokens/uma-calendar/')).status, 204);
     await close();
   });
 

@@ -7,19 +7,39 @@ function cookie(name: string): string {
 
 /** an answer other than 2xx (403: not logged in, or no longer) */
 export class ApiError extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    /** a 400's body (field errors) */
+    readonly body?: unknown,
+  ) {
     super(`HTTP ${status}`);
   }
 }
 
-export async function api<T>(path: string, method: 'GET' | 'DELETE' = 'GET'): Promise<T> {
+export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | 'PATCH' = 'GET', body?: unknown): Promise<T> {
   const res = await fetch(`/api/v3${path}`, {
     method,
     credentials: 'same-origin',
-    headers: { accept: 'application/json', ...(method === 'GET' ? {} : { 'x-authentik-csrf': cookie('authentik_csrf') }) },
+    headers: {
+      accept: 'application/json',
+      ...(method === 'GET' ? {} : { 'x-authentik-csrf': cookie('authentik_csrf') }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok) throw new ApiError(res.status);
+  if (!res.ok) throw new ApiError(res.status, res.status === 400 ? await res.json().catch(() => undefined) : undefined);
   return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** the first message of a 400's field errors (authentik's shape: `{field: ["message"]}`) */
+export function firstError(e: unknown): string | undefined {
+  const body = e instanceof ApiError ? e.body : undefined;
+  if (!body || typeof body !== 'object') return undefined;
+  for (const [field, v] of Object.entries(body as Record<string, unknown>)) {
+    const m = Array.isArray(v) ? v[0] : v;
+    if (typeof m === 'string') return field === 'non_field_errors' || field === 'detail' ? m : `${field}: ${m}`;
+  }
+  return undefined;
 }
 
 /** where someone who is not (or no longer) logged in goes: the login, then back here */

@@ -1,10 +1,10 @@
 /**
- * The user page's lists: second-factor devices (delete, enrol another through a setup stage's configure flow), the
- * sessions the person is logged in with (end any other), the applications they may open, the consents they gave
- * (withdraw) and their API tokens and app passwords (delete).
+ * The user page's lists: second-factor devices (rename, delete, enrol another through a setup stage's configure
+ * flow), the sessions the person is logged in with (end any other), the applications they may open, the consents they
+ * gave (withdraw) and their API tokens and app passwords (create — the key shown once —, delete).
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, LOGIN, dateTime } from './api.js';
+import { api, ApiError, LOGIN, dateTime, firstError } from './api.js';
 
 /** authentik's UserSetting (/stages/all/user_settings/) */
 export interface UserSetting {
@@ -60,6 +60,21 @@ abstract class ListSection<T> extends LitElement {
     await this.reload();
   }
 
+  /** a write (PATCH, POST), then reload the list; a 400's message is shown */
+  protected async writeAndReload(write: () => Promise<unknown>, done: string): Promise<boolean> {
+    let ok = false;
+    try {
+      await write();
+      this.status = done;
+      ok = true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
+      this.status = firstError(e) ?? 'That did not work. Reload the page and try again.';
+    }
+    await this.reload();
+    return ok;
+  }
+
   protected shell(body: unknown) {
     if (this.error) return html`<div class="ks-alert" role="alert">${this.error}</div>`;
     if (!this.items) return html`<p role="status"><span class="ks-spinner" aria-hidden="true"></span> Loading…</p>`;
@@ -96,6 +111,15 @@ class MfaDevices extends ListSection<Device> {
     await this.deleteAndReload(`/authenticators/${deviceType(d)}/${encodeURIComponent(d.pk)}/`, `${d.name} was deleted.`);
   }
 
+  private async renameDevice(d: Device) {
+    const name = prompt(`A new name for ${d.name}:`, d.name)?.trim();
+    if (!name || name === d.name) return;
+    await this.writeAndReload(
+      () => api(`/authenticators/${deviceType(d)}/${encodeURIComponent(d.pk)}/`, 'PATCH', { name }),
+      `${d.name} is now ${name}.`,
+    );
+  }
+
   override render() {
     const enrol = (this.settings ?? []).filter((s) => s.component.startsWith('ak-user-settings-authenticator-') && s.configure_url);
     return this.shell(html`
@@ -106,8 +130,12 @@ class MfaDevices extends ListSection<Device> {
             (d) => html`<li>
               <div><strong>${d.name}</strong> <span class="ks-muted">${d.verbose_name}</span>
                 <br /><span class="ks-muted">Created ${dateTime(d.created)} · last used ${dateTime(d.last_used)}</span></div>
-              <button type="button" class="ks-secondary" data-device=${`${deviceType(d)}/${d.pk}`} aria-label="Delete ${d.name}"
-                @click=${() => this.deleteDevice(d)}>Delete</button>
+              <span class="ks-actions">
+                <button type="button" class="ks-secondary" data-rename=${`${deviceType(d)}/${d.pk}`} aria-label="Rename ${d.name}"
+                  @click=${() => this.renameDevice(d)}>Rename</button>
+                <button type="button" class="ks-secondary" data-device=${`${deviceType(d)}/${d.pk}`} aria-label="Delete ${d.name}"
+                  @click=${() => this.deleteDevice(d)}>Delete</button>
+              </span>
             </li>`,
           )}
         </ul>`
@@ -212,7 +240,6 @@ const INTENTS: Record<string, string> = { api: 'API token', app_password: 'App p
 
 /** the person's own API tokens and app passwords (a superuser's list would hold everyone's: filtered by username) */
 class Tokens extends ListSection<Token> {
-  static override properties = { ...ListSection.properties, username: { type: String } };
   declare username: string;
 
   protected async fetchItems() {
@@ -220,11 +247,56 @@ class Tokens extends ListSection<Token> {
     return r.results.filter((t) => !t.managed && t.intent in INTENTS);
   }
 
+  static override properties = { ...ListSection.properties, username: { type: String }, created: { state: true } };
+  declare created: { identifier: string; key: string } | undefined;
+
+  private async create(ev: SubmitEvent) {
+    ev.preventDefault();
+    const form = ev.target as HTMLFormElement;
+    const data = new FormData(form);
+    const identifier = String(data.get('identifier') ?? '').trim();
+    const intent = String(data.get('intent') ?? 'app_password');
+    const description = String(data.get('description') ?? '').trim();
+    this.created = undefined;
+    const ok = await this.writeAndReload(
+      () => api('/core/tokens/', 'POST', { identifier, intent, description, expiring: intent === 'app_password' }),
+      `${identifier} was created.`,
+    );
+    if (!ok) return;
+    form.reset();
+    // the key is shown once, here; the list never shows it
+    try {
+      const { key } = await api<{ key: string }>(`/core/tokens/${encodeURIComponent(identifier)}/view_key/`);
+      this.created = { identifier, key };
+    } catch {
+      this.status = `${identifier} was created; its key could not be shown.`;
+    }
+  }
+
+  private createForm() {
+    return html`<form class="ks-form" id="ks-token-create" @submit=${(e: SubmitEvent) => this.create(e)}>
+      <div class="ks-field"><label for="ks-token-identifier">Name</label>
+        <input type="text" id="ks-token-identifier" name="identifier" required pattern="[A-Za-z0-9_.\-]+" autocomplete="off" /></div>
+      <div class="ks-field"><label for="ks-token-intent">Kind</label>
+        <select id="ks-token-intent" name="intent"><option value="app_password">App password</option><option value="api">API token</option></select></div>
+      <div class="ks-field"><label for="ks-token-description">Description</label>
+        <input type="text" id="ks-token-description" name="description" autocomplete="off" /></div>
+      <button type="submit" class="ks-secondary">Create</button>
+    </form>
+    ${
+      this.created
+        ? html`<div class="ks-note ks-secret" role="status" id="ks-token-key">The key of ${this.created.identifier}, shown only now:
+            <code>${this.created.key}</code></div>`
+        : nothing
+    }`;
+  }
+
   override render() {
     const tokens = this.items ?? [];
     return this.shell(
-      tokens.length
-        ? html`<ul class="ks-list" id="ks-tokens">
+      html`${this.createForm()}${
+        tokens.length
+          ? html`<ul class="ks-list" id="ks-tokens">
           ${tokens.map(
             (t) => html`<li><div><strong>${t.identifier}</strong> <span class="ks-muted">${INTENTS[t.intent]}</span>
               ${t.description ? html`<br /><span class="ks-muted">${t.description}</span>` : nothing}
@@ -234,7 +306,8 @@ class Tokens extends ListSection<Token> {
             </li>`,
           )}
         </ul>`
-        : html`<p>No tokens or app passwords.</p>`,
+          : html`<p>No tokens or app passwords.</p>`
+      }`,
     );
   }
 }
