@@ -46,6 +46,7 @@ import {
 } from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
 import { mountApplications } from './applications/resource.js';
+import { mountApplicationLaunch } from './applications/launch-route.js';
 import { mountUserConsents } from './applications/consents.js';
 import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
@@ -251,6 +252,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, { references: providerKeyPairReferences });
   mountFlowUrls(app, services);
+  mountApplicationLaunch(app, services);
   mountUi(app, services);
 
   await app.ready();

@@ -14,6 +14,7 @@ import type { Services } from '../flows/engine/runtime.js';
 import type { Brand } from '../brands/match.js';
 import { assetUrl } from '../brands/assets.js';
 import { firstChallenge } from '../flows/engine/executor.js';
+import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -96,16 +97,29 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     if (req.cookies?.[SESSION_COOKIE] && !(await sessions.user(req)) && bindingBroken(req))
       return reply.redirect(`/flows/-/default/authentication/?next=${encodeURIComponent(req.url)}`, 302);
     const brand = await svc.brand(req.host);
+    const who = await sessions.user(req);
     const nonce = scriptNonce();
-    return reply
-      .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
-      .type('text/html; charset=utf-8')
-      .send(shell(brand, `<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', nonce, ['user.css']));
+    const page = (body: string, script: string, css: string[] = []) =>
+      reply
+        .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
+        .type('text/html; charset=utf-8')
+        .send(shell(brand, body, script, nonce, css));
+    // users who are not internal users: the brand's default application, else no user interface (authentik)
+    if (who && who.user.type !== 'internal') {
+      const slug = await defaultApplicationFor(svc.db, brand.default_application, who.user.type);
+      if (slug) return reply.redirect(launchPath(slug), 302);
+      return page('<main class="ks-page"><p role="alert">Interface can only be accessed by internal users.</p></main>', 'user.js');
+    }
+    return page(`<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', ['user.css']);
   });
   // authentik's root redirect: the user interface for someone logged in, else the login (the brand's authentication
   // flow), which comes back to `/` and so to the user interface
   app.get('/', async (req, reply) => {
-    if (await sessions.user(req)) return reply.redirect('/if/user/', 302);
+    const who = await sessions.user(req);
+    if (who) {
+      const slug = await defaultApplicationFor(svc.db, (await svc.brand(req.host)).default_application, who.user.type);
+      return reply.redirect(slug ? launchPath(slug) : '/if/user/', 302);
+    }
     return reply.redirect(`/flows/-/default/authentication/${queryOf(req.url)}`, 302);
   });
   // (pages name the brand's favicon in a <link>; a browser asking this path gets Keystage's mark)
