@@ -19,6 +19,8 @@ export interface SmtpSettings {
 
 export interface Mail {
   to: string | { name: string; address: string };
+  cc?: string[];
+  bcc?: string[];
   subject: string;
   text: string;
   html?: string;

@@ -13,6 +13,8 @@ import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { partialUser } from '../../users/render.js';
 import { renderFlows } from '../../flows/rest/instances.js';
 import { INVITATIONS_TABLE, type InvitationsTable } from './schema.js';
+import { sendInvitationEmail } from './send-email.js';
+import type { Services } from '../../flows/engine/runtime.js';
 
 type Row = InvitationsTable & { pk: string };
 
@@ -145,6 +147,30 @@ export const invitationResource: ResourceDef<Row> = {
   usedBy: async () => [],
 };
 
-export function mountInvitationRoutes(router: ApiRouter, db: DB) {
-  mountResource(router, db, invitationResource);
+export function mountInvitationRoutes(router: ApiRouter, db: DB, svc: Services) {
+  const { load } = mountResource(router, db, invitationResource);
+  router.route('/stages/invitation/invitations/{invite_uuid}/send_email', {
+    post: {
+      doc: {
+        operationId: 'stages_invitation_invitations_send_email_create',
+        tag: 'stages',
+        body: 'InvitationSendEmailRequest',
+        bodyRequired: true,
+        status: 204,
+      },
+      handler: async (req, reply) => sendInvitationEmail(svc, req, reply, (await load(req)).row),
+    },
+  });
+  // authentik's InvitationSendEmailRequest
+  router.component('InvitationSendEmailRequest', {
+    type: 'object',
+    description: 'Serializer for sending invitation emails',
+    properties: {
+      email_addresses: { type: 'array', items: {} },
+      cc_addresses: { type: 'array', items: {} },
+      bcc_addresses: { type: 'array', items: {} },
+      template: { type: 'string', minLength: 1, default: 'invitation' },
+    },
+    required: ['email_addresses'],
+  });
 }
