@@ -3,9 +3,9 @@
  * Python runtime gives for the same users — including attributes without `settings`, or with one that is no
  * dictionary; an edited text is not taken for one of them.
  */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, type JsonObject } from '../../../src/expressions/index.js';
+import { evaluate, stopExpressions, type JsonObject } from '../../../src/expressions/index.js';
 import { policyUser } from '../../../src/policies/request.js';
 import { nativePromptExpression, USER_SETTINGS_INITIAL } from '../../../src/stages/prompt/native.js';
 import type { UsersTable } from '../../../src/db/types.js';
@@ -27,6 +27,9 @@ const user = (attributes: unknown): UsersTable =>
     type: 'internal',
     attributes: JSON.stringify(attributes),
   }) as unknown as UsersTable;
+
+// the Python runtime's worker keeps the process alive until it is stopped
+after(() => stopExpressions());
 
 describe('native prompt expressions', () => {
   it('match the Python runtime', async () => {
