@@ -44,6 +44,8 @@ describe('sign-up with e-mail verification and by invitation, in Chromium', () =
     const write = await createStage(srv, '/stages/user_write/', {
       name: 'verified-write',
       user_creation_mode: 'always_create',
+      // internal users get the user page (authentik's default, external, is sent to the brand's default application)
+      user_type: 'internal',
       create_users_as_inactive: true,
     });
     const email = await createStage(srv, '/stages/email/', {
@@ -105,7 +107,11 @@ describe('sign-up with e-mail verification and by invitation, in Chromium', () =
       name: 'invite-only',
       continue_flow_without_invitation: false,
     });
-    const write = await createStage(srv, '/stages/user_write/', { name: 'invite-write', user_creation_mode: 'always_create' });
+    const write = await createStage(srv, '/stages/user_write/', {
+      name: 'invite-write',
+      user_creation_mode: 'always_create',
+      user_type: 'internal',
+    });
     await flowOf(srv, 'enroll-invite', [invitationStage, prompt, write, login], { designation: 'enrollment', title: 'Join' });
     const flow = (await call(srv, 'GET', '/flows/instances/enroll-invite/')).body.pk;
     const inv = await call(srv, 'POST', '/stages/invitation/invitations/', {
