@@ -119,7 +119,15 @@ export async function ensureDefaultEnrollmentFlow(db: DB): Promise<void> {
     (tx) => fillPromptStage(tx),
   );
   if (!created) return;
-  const flow = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', ENROLLMENT_SLUG).executeTakeFirst();
+  await linkFromLoginPage(db, ENROLLMENT_SLUG, 'enrollment_flow');
+}
+
+/**
+ * The default login flow's identification stage links to the flow `slug` through `column` (`enrollment_flow`,
+ * `recovery_flow`), unless it already links to one: the login page then shows the link.
+ */
+export async function linkFromLoginPage(db: DB, slug: string, column: 'enrollment_flow' | 'recovery_flow'): Promise<void> {
+  const flow = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst();
   const identification = await db
     .selectFrom('stages')
     .select('stage_uuid')
@@ -129,8 +137,8 @@ export async function ensureDefaultEnrollmentFlow(db: DB): Promise<void> {
   if (!flow || !identification) return;
   await db
     .updateTable('stage_identification' as 'stages')
-    .set({ enrollment_flow: flow.flow_uuid } as never)
+    .set({ [column]: flow.flow_uuid } as never)
     .where('stage_uuid', '=', identification.stage_uuid)
-    .where('enrollment_flow' as 'name', 'is', null)
+    .where(column as 'name', 'is', null)
     .execute();
 }

@@ -9,7 +9,7 @@
  */
 import type { DB } from '../db/index.js';
 import { ensureFlow } from './defaults.js';
-import { fillPromptStage } from './default-enrollment.js';
+import { fillPromptStage, linkFromLoginPage } from './default-enrollment.js';
 
 export const RECOVERY_SLUG = 'default-recovery-flow';
 const PROMPT_STAGE = 'default-recovery-prompt';
@@ -53,18 +53,5 @@ export async function ensureDefaultRecoveryFlow(db: DB): Promise<void> {
     (tx) => fillPromptStage(tx, PROMPT_STAGE, PROMPTS),
   );
   if (!created) return;
-  const flow = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', RECOVERY_SLUG).executeTakeFirst();
-  const identification = await db
-    .selectFrom('stages')
-    .select('stage_uuid')
-    .where('name', '=', 'default-authentication-identification')
-    .where('kind', '=', 'identificationstage')
-    .executeTakeFirst();
-  if (!flow || !identification) return;
-  await db
-    .updateTable('stage_identification' as 'stages')
-    .set({ recovery_flow: flow.flow_uuid } as never)
-    .where('stage_uuid', '=', identification.stage_uuid)
-    .where('recovery_flow' as 'name', 'is', null)
-    .execute();
+  await linkFromLoginPage(db, RECOVERY_SLUG, 'recovery_flow');
 }

@@ -3,6 +3,7 @@
  * the e-mail stage and the e-mail setup stage send with.
  */
 import type { Config } from '../config.js';
+import { S } from '../rest/schema.js';
 
 /** a stage's SMTP fields, as authentik names them */
 export interface SmtpSettings {
@@ -16,6 +17,21 @@ export interface SmtpSettings {
   timeout: number;
   from_address: string;
 }
+
+/** a stage's SMTP connection fields (authentik's field order and defaults), before its own `from_address` */
+export const smtpFields = {
+  use_global_settings: S.bool({
+    default: false,
+    description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.',
+  }),
+  host: S.text({ default: 'localhost' }),
+  port: S.int({ default: 25 }),
+  username: S.text({ default: '' }),
+  password: S.wo(S.text({ default: '', 'x-no-trim': true })),
+  use_tls: S.bool({ default: false }),
+  use_ssl: S.bool({ default: false }),
+  timeout: S.int({ default: 10 }),
+};
 
 export interface Mail {
   to: string | { name: string; address: string };

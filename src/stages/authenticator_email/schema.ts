@@ -2,6 +2,7 @@ import { S } from '../../rest/schema.js';
 import { parseDuration, durationError } from '../../rest/duration.js';
 import { ValidationError } from '../../rest/errors.js';
 import { createSideChannelDeviceTable, createStageTable, fk } from '../../db/ddl.js';
+import { smtpFields } from '../../mail/smtp.js';
 import { fieldFilters, uuidFilter } from '../filters.js';
 import type { StageDef } from '../types.js';
 
@@ -10,17 +11,7 @@ const flowRef = { table: 'flows', column: 'flow_uuid' };
 const fields = {
   configure_flow: S.fk(flowRef, { default: null }),
   friendly_name: S.text({ default: '', 'x-null-as': '' }),
-  use_global_settings: S.bool({
-    default: false,
-    description: 'When enabled, global Email connection settings will be used and connection settings below will be ignored.',
-  }),
-  host: S.text({ default: 'localhost' }),
-  port: S.int({ default: 25 }),
-  username: S.text({ default: '' }),
-  password: S.wo(S.text({ default: '', 'x-no-trim': true })),
-  use_tls: S.bool({ default: false }),
-  use_ssl: S.bool({ default: false }),
-  timeout: S.int({ default: 10 }),
+  ...smtpFields,
   from_address: S.text({ default: 'system@authentik.local', format: 'email' }),
   subject: S.text({ default: 'authentik Sign-in code' }),
   token_expiry: S.str({ default: 'minutes=30', description: 'Time the token sent is valid (Format: hours=3,minutes=17,seconds=300).' }),
