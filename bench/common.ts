@@ -172,6 +172,32 @@ export class Browser {
   }
 }
 
+/**
+ * Keystage's own login page (issue 18's page path): GET /if/flow/<slug>/ brings the first challenge inside the HTML
+ * (`<script type="application/json" id="ks-first-challenge">`), and each POST sends `X-Keystage-Inline: 1`, so the
+ * executor answers with the next challenge instead of a 302 to a GET — the requests web/flow/executor.ts sends.
+ */
+export class PageBrowser extends Browser {
+  constructor(
+    private pagePool: Pool,
+    private pageSlug: string,
+  ) {
+    super(pagePool, pageSlug);
+  }
+  /** the page, and its embedded first challenge */
+  async open(): Promise<any> {
+    const r = await this.pagePool.request({ path: `/if/flow/${this.pageSlug}/`, method: 'GET', headers: this.headers(false) });
+    this.jar.keep(r.headers);
+    const html = await r.body.text();
+    const m = /<script type="application\/json" id="ks-first-challenge">([^<]*)<\/script>/.exec(html);
+    if (!m) throw new Error(`no first challenge in the page (HTTP ${r.statusCode})`);
+    return JSON.parse(m[1]!);
+  }
+  override headers(json: boolean) {
+    return { ...super.headers(json), 'x-keystage-inline': '1' };
+  }
+}
+
 export interface DriveResult {
   /** successful units per second */
   rate: number;

@@ -106,7 +106,10 @@ async function codeLogin(pool: Pool, client: Client, u: BenchUser, scope: string
   if (done.component !== 'xak-flow-redirect') throw new Error(`login: ${JSON.stringify(done).slice(0, 200)}`);
   const toConsent = await open(pool, jar, done.to);
   if (!toConsent.flow) throw new Error(`authorize after login: ${toConsent.status}`);
-  const end = await login.on(toConsent.flow.slug, toConsent.flow.query).step();
+  const authz = login.on(toConsent.flow.slug, toConsent.flow.query);
+  let end = await authz.step();
+  // offline_access asks for consent every time (authentik's rule), even on the implicit-consent flow
+  if (end.component === 'ak-stage-consent') end = await authz.step({ component: 'ak-stage-consent', token: end.token });
   if (end.component !== 'xak-flow-redirect') throw new Error(`authorization flow: ${JSON.stringify(end).slice(0, 200)}`);
   const landed = await open(pool, jar, end.to);
   const code = landed.callback?.searchParams.get('code');

@@ -5,13 +5,15 @@
  * device each, full logins (identification → password → TOTP → login) from the same load generator as the SQLite
  * rows. Per login: the statements and round trips the server sent (counted in the server by bench/pg-count.ts), the
  * database server's CPU time — from pg_stat_statements when the server has it loaded (shared_preload_libraries),
- * and always from /proc/<pid>/stat of the backends serving the bench's connections (PostgreSQL on this machine) —
- * and Keystage's own CPU time, from which "one PostgreSQL core carries N logins/s" and "feeds M Keystage cores".
+ * and always from /proc/<pid>/stat of the backends serving the bench's connections (PostgreSQL on this machine) and
+ * of the whole server (every process of its postmaster, those that exited included) — and Keystage's own CPU time, from which "one PostgreSQL core carries N logins/s" and "feeds M Keystage cores".
  * PostgreSQL itself is not pinned: it runs wherever the machine schedules it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { hash } from '@node-rs/argon2';
@@ -22,12 +24,19 @@ export const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.KEYSTAGE_TES
 
 export interface PgRow extends DriveResult {
   c: number;
+  path: string;
   raw: number;
   statements: number;
   roundTrips: number;
   /** CPU ms per login of the backends serving Keystage's connections (/proc), NaN when unreadable */
   backendCpuMs: number;
   backends: number;
+  /**
+   * CPU ms per login of the whole PostgreSQL server: every process under the postmaster (backends, WAL writer,
+   * checkpointer, autovacuum…) plus the CPU of those that exited meanwhile (the postmaster's reaped children), so a
+   * connection closed during the row still counts. Other databases' work would count too: the machine is quiet.
+   */
+  serverCpuMs: number;
   /** pg_stat_statements: execution + planning ms per login, undefined when the extension is not loaded */
   statementMs?: number;
   /** pg_stat_statements: calls per login, as the database counts them */
@@ -64,12 +73,36 @@ function cpuOf(pids: number[]): Map<number, number> {
   return new Map(pids.map((p) => [p, cpuSeconds(p)]));
 }
 
+/**
+ * CPU seconds of the whole PostgreSQL server so far: the live processes whose parent is the postmaster, plus the
+ * postmaster's own and its reaped children's (cutime + cstime of /proc/<pid>/stat); NaN when unreadable.
+ */
+function serverCpuSeconds(postmaster: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${postmaster}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const g = fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        if (Number(g[1]) === postmaster) total += (Number(g[11]) + Number(g[12])) / 100;
+      } catch {
+        // exited meanwhile: counted by the postmaster once reaped
+      }
+    }
+    return total;
+  } catch {
+    return NaN;
+  }
+}
+
 export async function pgPhase(opts: {
   users: number;
   cs: number[];
   seconds: number;
   raw: () => Promise<number>;
-  login: (pool: Pool, users: BenchUser[], next: { i: number }, c: number, seconds: number) => Promise<DriveResult>;
+  paths: string[];
+  login: (pool: Pool, users: BenchUser[], next: { i: number }, c: number, seconds: number, path: any) => Promise<DriveResult>;
 }): Promise<PgPhase | { skipped: string }> {
   if (!PG_URL) return { skipped: 'set BENCH_DATABASE_URL (or KEYSTAGE_TEST_DATABASE_URL) to a PostgreSQL server to run it' };
   const name = `keystage_bench_${randomBytes(5).toString('hex')}`;
@@ -144,43 +177,55 @@ export async function pgPhase(opts: {
     const next = { i: 0 };
     // warm-up at the highest concurrency: every connection of Keystage's pool opened and its backend's caches
     // filled before measuring (a new backend's first statements cost milliseconds each)
-    await opts.login(pool, users, next, Math.max(...opts.cs), 3);
-    const rows: PgRow[] = [];
-    for (const c of opts.cs) {
-      const before = await opts.raw();
-      const c0 = await counts(server);
-      const cpu0 = cpuOf(c0.backends);
-      const s0 = await statTotals();
-      const k0 = cpuSeconds(server.pid!);
-      const r = await opts.login(pool, users, next, c, opts.seconds);
-      const k1 = cpuSeconds(server.pid!);
-      const c1 = await counts(server);
-      const s1 = await statTotals();
-      const cpu1 = cpuOf(c1.backends);
-      const after = await opts.raw();
-      const n = Math.max(1, r.n + r.failed);
-      // backends that served before and after; one opened meanwhile counts from its start
-      let backendCpu = 0;
-      for (const [p, t1] of cpu1) backendCpu += t1 - (cpu0.get(p) ?? 0);
-      rows.push({
-        c,
-        ...r,
-        raw: (before + after) / 2,
-        statements: (c1.statements - c0.statements) / n,
-        roundTrips: (c1.roundTrips - c0.roundTrips) / n,
-        backendCpuMs: (backendCpu * 1000) / n,
-        backends: cpu1.size,
-        statementMs: s0 && s1 ? (s1.ms - s0.ms) / n : undefined,
-        // less the first statistics query, recorded between the two readings
-        statementCalls: s0 && s1 ? (s1.calls - s0.calls - 1) / n : undefined,
-        keystageCpuMs: ((k1 - k0) * 1000) / n,
-        newBackends: [...cpu1.keys()].filter((p) => !cpu0.has(p)).length,
-        kinds: Object.entries(c1.kinds)
-          .map(([k, v]) => [k, (v - (c0.kinds[k] ?? 0)) / n] as [string, number])
-          .filter(([, v]) => v > 0)
-          .sort((a, b) => b[1] - a[1]),
-      });
+    await opts.login(pool, users, next, Math.max(...opts.cs), 3, opts.paths[0]);
+    const dataDir = (await db.query('SHOW data_directory')).rows[0].data_directory as string;
+    let postmaster = NaN;
+    try {
+      postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      // not this machine's server, or not readable: the whole-server column says NaN
     }
+    const rows: PgRow[] = [];
+    for (const c of opts.cs)
+      for (const loginPath of opts.paths) {
+        const before = await opts.raw();
+        const c0 = await counts(server);
+        const cpu0 = cpuOf(c0.backends);
+        const s0 = await statTotals();
+        const k0 = cpuSeconds(server.pid!);
+        const pg0 = serverCpuSeconds(postmaster);
+        const r = await opts.login(pool, users, next, c, opts.seconds, loginPath);
+        const pg1 = serverCpuSeconds(postmaster);
+        const k1 = cpuSeconds(server.pid!);
+        const c1 = await counts(server);
+        const s1 = await statTotals();
+        const cpu1 = cpuOf(c1.backends);
+        const after = await opts.raw();
+        const n = Math.max(1, r.n + r.failed);
+        // backends that served before and after; one opened meanwhile counts from its start
+        let backendCpu = 0;
+        for (const [p, t1] of cpu1) if (Number.isFinite(t1)) backendCpu += t1 - (cpu0.get(p) || 0);
+        rows.push({
+          c,
+          path: loginPath,
+          serverCpuMs: ((pg1 - pg0) * 1000) / n,
+          ...r,
+          raw: (before + after) / 2,
+          statements: (c1.statements - c0.statements) / n,
+          roundTrips: (c1.roundTrips - c0.roundTrips) / n,
+          backendCpuMs: (backendCpu * 1000) / n,
+          backends: cpu1.size,
+          statementMs: s0 && s1 ? (s1.ms - s0.ms) / n : undefined,
+          // less the first statistics query, recorded between the two readings
+          statementCalls: s0 && s1 ? (s1.calls - s0.calls - 1) / n : undefined,
+          keystageCpuMs: ((k1 - k0) * 1000) / n,
+          newBackends: [...cpu1.keys()].filter((p) => !cpu0.has(p)).length,
+          kinds: Object.entries(c1.kinds)
+            .map(([k, v]) => [k, (v - (c0.kinds[k] ?? 0)) / n] as [string, number])
+            .filter(([, v]) => v > 0)
+            .sort((a, b) => b[1] - a[1]),
+        });
+      }
     await pool.close();
     return { rows, statStatements };
   } finally {

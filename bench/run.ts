@@ -41,6 +41,7 @@ import {
   LOGIN_SECONDS,
   type BenchUser,
   Browser,
+  PageBrowser,
   cpuSeconds,
   drive,
   formatTable,
@@ -152,6 +153,18 @@ async function policyPhase(pool: Pool, users: BenchUser[], next: { i: number }, 
   return { none, native, python, rssPython };
 }
 
+/**
+ * How a login reaches the executor: `page`, Keystage's own login page (GET /if/flow/…/ with the first challenge in
+ * the HTML, then one POST per stage with `X-Keystage-Inline: 1`: 4 requests); `protocol`, authentik's protocol as its
+ * client and web UI speak it (GET, then POST → 302 → GET per stage: 7 requests).
+ */
+export type LoginPath = 'page' | 'protocol';
+const LOGIN_PATHS = (process.env.BENCH_PATHS ?? 'page,protocol').split(',').filter(Boolean) as LoginPath[];
+const PATH_LABEL: Record<LoginPath, string> = {
+  page: "Keystage's login page (page + 3 POSTs)",
+  protocol: 'authentik protocol (7 requests)',
+};
+
 async function loginRun(
   pool: Pool,
   users: BenchUser[],
@@ -159,6 +172,7 @@ async function loginRun(
   concurrency: number,
   lat: number[] = [],
   seconds = LOGIN_SECONDS,
+  path: LoginPath = 'protocol',
 ) {
   const take = () => (next.i < users.length ? users[next.i++] : undefined);
   return drive(
@@ -166,8 +180,9 @@ async function loginRun(
     seconds,
     take,
     async (u) => {
-      const b = new Browser(pool, 'default-authentication-flow');
-      await b.step();
+      const b = path === 'page' ? new PageBrowser(pool, 'default-authentication-flow') : new Browser(pool, 'default-authentication-flow');
+      if (b instanceof PageBrowser) await b.open();
+      else await b.step();
       await b.step({ component: 'ak-stage-identification', uid_field: u.username });
       await b.step({ component: 'ak-stage-password', password: PASSWORD });
       const code = totpAt(u.key, currentStep({ t0: 0, step: 30 }), 6);
@@ -326,33 +341,35 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
     const logins = [];
     if (want('login') || want('peer')) {
       console.error('logins …');
-      for (const c of (process.env.BENCH_CS ?? '1,8,32').split(',').map(Number)) {
-        // this machine's speed drifts by ±15% within a minute: the reference is measured just before and after
-        const before = await raw();
-        const cpu0 = cpuSeconds(server.pid!);
-        const sys0 = sysSeconds(server.pid!);
-        const flt0 = minflt(server.pid!);
-        const th0 = threadTimes(server.pid!);
-        const lat: number[] = [];
-        const toggle = process.env.BENCH_TOGGLE_NICE ? toggleNice(server.pid!, process.env.BENCH_TOGGLE_NICE, lat) : undefined;
-        const r = await loginRun(pool, users, next, c, lat);
-        if (toggle) console.error(`toggle ${process.env.BENCH_TOGGLE_NICE} at c=${c}:`, JSON.stringify(toggle()));
-        const th1 = threadTimes(server.pid!);
-        const perLogin = (k: 'main' | 'pool') => ((th1[k] ?? 0) - (th0[k] ?? 0)) / Math.max(1, r.n);
-        const after = await raw();
-        logins.push({
-          c,
-          ...r,
-          mainMs: perLogin('main'),
-          poolMs: perLogin('pool'),
-          raw: (before + after) / 2,
-          rawBefore: before,
-          rawAfter: after,
-          cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n),
-          sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n),
-          faults: (minflt(server.pid!) - flt0) / Math.max(1, r.n),
-        });
-      }
+      for (const c of (process.env.BENCH_CS ?? '1,8,32').split(',').map(Number))
+        for (const path of LOGIN_PATHS) {
+          // this machine's speed drifts by ±15% within a minute: the reference is measured just before and after
+          const before = await raw();
+          const cpu0 = cpuSeconds(server.pid!);
+          const sys0 = sysSeconds(server.pid!);
+          const flt0 = minflt(server.pid!);
+          const th0 = threadTimes(server.pid!);
+          const lat: number[] = [];
+          const toggle = process.env.BENCH_TOGGLE_NICE ? toggleNice(server.pid!, process.env.BENCH_TOGGLE_NICE, lat) : undefined;
+          const r = await loginRun(pool, users, next, c, lat, LOGIN_SECONDS, path);
+          if (toggle) console.error(`toggle ${process.env.BENCH_TOGGLE_NICE} at c=${c}:`, JSON.stringify(toggle()));
+          const th1 = threadTimes(server.pid!);
+          const perLogin = (k: 'main' | 'pool') => ((th1[k] ?? 0) - (th0[k] ?? 0)) / Math.max(1, r.n);
+          const after = await raw();
+          logins.push({
+            c,
+            path,
+            ...r,
+            mainMs: perLogin('main'),
+            poolMs: perLogin('pool'),
+            raw: (before + after) / 2,
+            rawBefore: before,
+            rawAfter: after,
+            cpuMs: ((cpuSeconds(server.pid!) - cpu0) * 1000) / Math.max(1, r.n),
+            sysMs: ((sysSeconds(server.pid!) - sys0) * 1000) / Math.max(1, r.n),
+            faults: (minflt(server.pid!) - flt0) / Math.max(1, r.n),
+          });
+        }
     }
     const rssAfterLogins = rssMiB(server.pid!);
     if (process.env.BENCH_ONLY === 'login') {
@@ -361,6 +378,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
           ...rawRates,
           logins: logins.map((l) => ({
             c: l.c,
+            path: l.path,
             rate: +l.rate.toFixed(1),
             raw: +l.raw.toFixed(1),
             pct: Math.round((l.rate / l.raw) * 100),
@@ -377,7 +395,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
     }
     for (const l of logins)
       rows.push([
-        'login: identification → password → TOTP → login',
+        `login: identification → password → TOTP → login, ${PATH_LABEL[l.path]}`,
         String(l.c),
         `${f1(l.rate)}/s = ${((l.rate / l.raw) * 100).toFixed(0)}% of raw ${f1(l.raw)}/s (${l.rawBefore.toFixed(0)} before, ${l.rawAfter.toFixed(0)} after); ${l.n} ok, ${l.failed} failed; server CPU ${f1(l.cpuMs)} ms/login: ${f1(l.mainMs)} event loop, ${f1(l.poolMs)} other threads`,
         f1(l.p50),
@@ -509,7 +527,7 @@ async function main() {
     console.error('peer …');
     peer = await peerPhase({
       users: keystage.users,
-      cs: keystage.logins.map((l) => l.c),
+      cs: [...new Set(keystage.logins.map((l) => l.c))],
       seconds: LOGIN_SECONDS,
       workDir: DIR,
       raw,
@@ -525,19 +543,22 @@ async function main() {
       cs: (process.env.BENCH_PG_CS ?? '8,32').split(',').map(Number),
       seconds: LOGIN_SECONDS,
       raw,
-      login: (pool, users, next, c, seconds) => loginRun(pool, users, next, c, [], seconds),
+      paths: LOGIN_PATHS,
+      login: (pool, users, next, c, seconds, path) => loginRun(pool, users, next, c, [], seconds, path),
     }).catch((e: unknown) => ({ skipped: `failed: ${String(e)}` }));
     if ('skipped' in r) notes.push(`PostgreSQL phase skipped: ${r.skipped}`);
     else {
       pgRows = [
         [
           'PostgreSQL, password + TOTP login',
+          'path',
           'c',
           'logins/s (% of raw)',
           'p50 ms',
           'statements',
           'round trips',
           'DB backend CPU ms',
+          'whole DB server CPU ms',
           'pg_stat_statements ms (calls)',
           'Keystage CPU ms',
           'one PostgreSQL core carries',
@@ -546,15 +567,17 @@ async function main() {
       for (const x of r.rows)
         pgRows.push([
           'per login',
+          x.path,
           String(x.c),
           `${f1(x.rate)}/s (${((x.rate / x.raw) * 100).toFixed(0)}% of ${f1(x.raw)}); ${x.n} ok, ${x.failed} failed`,
           f1(x.p50),
           f1(x.statements),
           f1(x.roundTrips),
           `${x.backendCpuMs.toFixed(2)} (${x.backends} backends${x.newBackends ? `, ${x.newBackends} new` : ''})`,
+          x.serverCpuMs.toFixed(2),
           x.statementMs === undefined ? '–' : `${x.statementMs.toFixed(2)} (${f1(x.statementCalls!)})`,
           f1(x.keystageCpuMs),
-          `${(1000 / x.backendCpuMs).toFixed(0)} logins/s, feeding ${(x.keystageCpuMs / x.backendCpuMs).toFixed(1)} Keystage cores`,
+          `${(1000 / x.serverCpuMs).toFixed(0)} logins/s, feeding ${(x.keystageCpuMs / x.serverCpuMs).toFixed(1)} Keystage cores`,
         ]);
       notes.push(`pg_stat_statements: ${r.statStatements}`);
       const last = r.rows.at(-1);
@@ -565,15 +588,24 @@ async function main() {
 
   console.log(formatTable(rows));
   if (peer && !('skipped' in peer) && keystage) {
-    const cols = keystage.logins.map((l) => `c=${l.c}`);
+    const cols = peer.rows.map((l) => `c=${l.c}`);
+    const ofPath = (p: LoginPath) => keystage.logins.filter((l) => l.path === p);
     const cell = (r: { c: number; rate: number; p50: number; raw: number }) =>
       `${f1(r.rate)}/s (${((r.rate / r.raw) * 100).toFixed(0)}% of raw${r.c === 1 ? `; p50 ${f1(r.p50)} ms` : ''})`;
     console.log(
       `\n${formatTable([
         ['password + TOTP login, same users, same load generator', ...cols, 'resident memory after'],
-        ['Keystage (authentik protocol, 7 requests)', ...keystage.logins.map(cell), `${keystage.rssAfterLogins.toFixed(0)} MiB`],
+        ...LOGIN_PATHS.map((p, i) => [
+          `Keystage, ${PATH_LABEL[p]}`,
+          ...ofPath(p).map(cell),
+          i === LOGIN_PATHS.length - 1 ? `${keystage.rssAfterLogins.toFixed(0)} MiB` : '',
+        ]),
         [`better-auth ${peer.version} (2 requests)`, ...peer.rows.map(cell), `${peer.rss.toFixed(0)} MiB`],
-        ['raw argon2id verify around Keystage’s rows (core 0)', ...keystage.logins.map((r) => `${f1(r.raw)}/s`), ''],
+        ...LOGIN_PATHS.map((p) => [
+          `raw argon2id verify around Keystage’s ${p} rows (core 0)`,
+          ...ofPath(p).map((r) => `${f1(r.raw)}/s`),
+          '',
+        ]),
         ['raw argon2id verify around the peer’s rows (core 0)', ...peer.rows.map((r) => `${f1(r.raw)}/s`), ''],
       ])}`,
     );

@@ -75,10 +75,20 @@ export async function reserveSend(db: DB, cfg: MfaSendConfig, r: SendRequest): P
     }
     taken.push([scope, key]);
   }
-  // counters whose window has long passed are of no use
+  // these counters whose window has long passed are of no use (other scopes have windows of their own: the hourly
+  // housekeeping removes those, sweepSendCounters)
   await db
     .deleteFrom('mfa_sends')
+    .where('scope', 'in', ['device', 'attempt', 'ip', 'account'])
     .where('window_start', '<', new Date(Date.now() - 2 * cfg.windowMs).toISOString())
     .execute();
   return true;
+}
+
+/** counters of any scope untouched for a week (longer than any window Keystage or an admin sets in practice) */
+export async function sweepSendCounters(db: DB, maxAgeMs = 7 * 24 * 3_600_000): Promise<void> {
+  await db
+    .deleteFrom('mfa_sends')
+    .where('window_start', '<', new Date(Date.now() - maxAgeMs).toISOString())
+    .execute();
 }

@@ -2,7 +2,8 @@
  * POST /application/o/device/ (authentik's DeviceView, RFC 8628 §3.1–3.2): a client asks for a device code; the
  * answer names the user code and where a person enters it (`/device`, authentik's device-login URL). The code lives
  * as long as the provider's `access_code_validity`; clients poll every 5 s. As authentik: 20 requests per hour and
- * client address (`throttle.providers.oauth2.device`), then 429 `slow_down` — counted on each node.
+ * client address (`throttle.providers.oauth2.device`), then 429 `slow_down` — counted in the database with one
+ * atomic upsert per request (src/mfa/send-limit.ts), so the limit holds under parallel requests and across nodes.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../../services.js';
@@ -13,6 +14,7 @@ import { scopeNamesOf } from '../endpoints/claims.js';
 import { formOf, originOf, sendToken } from '../endpoints/http.js';
 import { durationMs } from '../endpoints/issue.js';
 import { createDeviceCode } from './store.js';
+import { reserve } from '../../../mfa/send-limit.js';
 
 export const DEVICE_ENTRY_PATH = '/device';
 /** authentik's polling interval */
@@ -20,25 +22,13 @@ export const DEVICE_INTERVAL_S = 5;
 const RATE = 20;
 const WINDOW_MS = 60 * 60_000;
 
-/** per server and client address: the times of its requests in the last hour (authentik's AnonRateThrottle) */
-const counters = new WeakMap<object, Map<string, number[]>>();
-
-function throttled(svc: Services, ip: string, now = Date.now()): boolean {
-  let seen = counters.get(svc.db);
-  if (!seen) counters.set(svc.db, (seen = new Map()));
-  const times = (seen.get(ip) ?? []).filter((t) => now - t < WINDOW_MS);
-  if (times.length >= RATE) {
-    seen.set(ip, times);
-    return true;
-  }
-  times.push(now);
-  seen.set(ip, times);
-  if (seen.size > 10_000) for (const [k, v] of seen) if (v.every((t) => now - t >= WINDOW_MS)) seen.delete(k);
-  return false;
+/** authentik's AnonRateThrottle for this view, as a fixed window per client address */
+function throttled(svc: Services, ip: string): Promise<boolean> {
+  return reserve(svc.db, 'oauth2_device_ip', ip, RATE, WINDOW_MS).then((ok) => !ok);
 }
 
 export async function deviceAuthorizationEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
-  if (throttled(svc, req.ip)) return sendToken(reply, new DeviceCodeError('slow_down').body(), 429);
+  if (await throttled(svc, req.ip)) return sendToken(reply, new DeviceCodeError('slow_down').body(), 429);
   const form = formOf(req);
   const clientId = form.client_id ?? '';
   const provider = clientId ? await oauth2ProviderByClientId(svc, clientId) : undefined;
