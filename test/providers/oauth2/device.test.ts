@@ -208,18 +208,29 @@ for (const dialect of dialects()) {
       assert.equal(sub, winner === 0 ? 'alice' : 'bob');
     });
 
-    it('slow_down after 20 device requests an hour from one address', async () => {
-      const answers = [];
-      for (let i = 0; i < 22; i++) {
-        const res = await fetch(`${srv.url}/application/o/device/`, {
-          method: 'POST',
-          body: new URLSearchParams({ client_id: provider.client_id }),
-        });
-        answers.push({ status: res.status, body: (await res.json()) as { error?: string } });
-      }
-      const last = answers.at(-1)!;
-      assert.equal(last.status, 429);
-      assert.equal(last.body.error, 'slow_down');
+    it('slow_down after 20 device requests an hour from one address, counted atomically in the database', async () => {
+      await srv.app.store.db.deleteFrom('mfa_sends').where('scope', '=', 'oauth2_device_ip').execute();
+      // 30 requests at once: exactly 20 get a code, whatever their order
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, async () => {
+          const res = await fetch(`${srv.url}/application/o/device/`, {
+            method: 'POST',
+            body: new URLSearchParams({ client_id: provider.client_id }),
+          });
+          return { status: res.status, body: (await res.json()) as { error?: string; device_code?: string } };
+        }),
+      );
+      assert.equal(answers.filter((a) => a.status === 200 && a.body.device_code).length, 20);
+      const refused = answers.filter((a) => a.status !== 200);
+      assert.equal(refused.length, 10);
+      for (const a of refused) assert.deepEqual([a.status, a.body.error], [429, 'slow_down']);
+      // the count is the database's (every node sees it): one row for this address, at the limit
+      const row = await srv.app.store.db
+        .selectFrom('mfa_sends')
+        .select(['count'])
+        .where('scope', '=', 'oauth2_device_ip')
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(row.count), 20);
     });
 
     async function flowPk(slug: string) {
