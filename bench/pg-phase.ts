@@ -49,8 +49,17 @@ export interface PgRow extends DriveResult {
   kinds: [string, number][];
 }
 
+/** this PostgreSQL server's own cost of the cheapest statements, measured the same way as the login rows */
+export interface PgCalibration {
+  /** whole-server CPU µs per prepared primary-key SELECT */
+  selectUs: number;
+  /** whole-server CPU µs per autocommitted one-row UPDATE (its commit and WAL flush included) */
+  updateUs: number;
+}
+
 export interface PgPhase {
   rows: PgRow[];
+  calibration?: PgCalibration;
   /** why pg_stat_statements is not used, when it is not */
   statStatements: string;
 }
@@ -227,7 +236,10 @@ export async function pgPhase(opts: {
         });
       }
     await pool.close();
-    return { rows, statStatements };
+    await stop(server);
+    server = undefined;
+    const calibration = Number.isFinite(postmaster) ? await calibrate(url.toString(), postmaster, users.length) : undefined;
+    return { rows, statStatements, calibration };
   } finally {
     if (server) await stop(server);
     await db.end().catch(() => {});
@@ -260,4 +272,41 @@ async function seed(db: pg.Client, n: number): Promise<BenchUser[]> {
   }
   await db.query('COMMIT');
   return users;
+}
+
+/**
+ * The floor under the login rows: 8 connections of this process (core 1) send, for 3 s each, the cheapest
+ * statements a login needs — a prepared SELECT of one user by primary key, then an autocommitted UPDATE of one user
+ * row — and the whole PostgreSQL server's CPU is divided by the statements sent. A login's database CPU can be no
+ * lower than its statements and commits at these prices.
+ */
+async function calibrate(url: string, postmaster: number, users: number): Promise<PgCalibration> {
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
+  const ids = (await clients[0]!.query('SELECT id FROM users ORDER BY id LIMIT $1', [users])).rows.map((r) => r.id as number);
+  const run = async (name: string, text: string) => {
+    // warm: each connection prepares the statement once
+    await Promise.all(clients.map((c) => c.query({ name, text, values: [ids[0]] })));
+    let n = 0;
+    const cpu0 = serverCpuSeconds(postmaster);
+    const deadline = Date.now() + 3000;
+    await Promise.all(
+      clients.map(async (c, w) => {
+        for (let i = w; Date.now() < deadline; i += clients.length, n++) await c.query({ name, text, values: [ids[i % ids.length]] });
+      }),
+    );
+    return ((serverCpuSeconds(postmaster) - cpu0) * 1e6) / Math.max(1, n);
+  };
+  try {
+    const selectUs = await run('bench_select', 'SELECT id, username FROM users WHERE id = $1');
+    const updateUs = await run('bench_update', 'UPDATE users SET last_updated = now()::text WHERE id = $1');
+    return { selectUs, updateUs };
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
 }

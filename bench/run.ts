@@ -580,6 +580,10 @@ async function main() {
           `${(1000 / x.serverCpuMs).toFixed(0)} logins/s, feeding ${(x.keystageCpuMs / x.serverCpuMs).toFixed(1)} Keystage cores`,
         ]);
       notes.push(`pg_stat_statements: ${r.statStatements}`);
+      if (r.calibration)
+        notes.push(
+          `PostgreSQL's own floor on this machine (whole server CPU, 8 connections from the load generator): ${r.calibration.selectUs.toFixed(0)} µs per prepared primary-key SELECT, ${r.calibration.updateUs.toFixed(0)} µs per autocommitted one-row UPDATE — 1 ms of database CPU buys ${(1000 / r.calibration.selectUs).toFixed(1)} such SELECTs or ${(1000 / r.calibration.updateUs).toFixed(1)} such UPDATEs`,
+        );
       const last = r.rows.at(-1);
       if (last)
         notes.push(`PostgreSQL statements per login by kind (c=${last.c}): ${last.kinds.map(([k, v]) => `${k} ${f1(v)}`).join(', ')}`);
