@@ -3,8 +3,8 @@
  * authenticated API answers are never cached, HTML pages carry a Content-Security-Policy, and HSTS is sent when the
  * (trusted) protocol is https.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomToken } from '../crypto/random.js';
 
 /**
  * A redirect target as header text: every character outside printable ASCII (non-Latin-1 letters, spaces, control
@@ -21,7 +21,7 @@ export function encodeLocation(url: string): string {
 }
 
 /** a fresh nonce for one HTML response's scripts */
-export const scriptNonce = () => randomBytes(16).toString('base64');
+export const scriptNonce = () => randomToken(16, 'base64');
 
 /**
  * The policy of pages that run Keystage's scripts: only scripts carrying this response's nonce run, and what they load

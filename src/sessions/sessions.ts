@@ -2,7 +2,7 @@
  * Database-backed browser sessions (cookie `authentik_session`), so any node can serve any request.
  * The cookie holds a random 256-bit key; the row holds the user, the flow plan and the CSRF token.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { AdminCache } from '../db/admin-cache.js';
@@ -12,6 +12,7 @@ import type { SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/engine/plan.js';
 import { bindingHolds } from './network-binding.js';
+import { randomToken } from '../crypto/random.js';
 
 export const SESSION_COOKIE = 'authentik_session';
 export const CSRF_COOKIE = 'authentik_csrf';
@@ -71,7 +72,7 @@ export interface Session {
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
-const newKey = () => randomBytes(32).toString('base64url');
+const newKey = () => randomToken(32, 'base64url');
 
 export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
 

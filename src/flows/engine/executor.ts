@@ -365,12 +365,15 @@ async function followAdvances(run: Run, result: Answer): Promise<Answer> {
   }
 }
 
-/** the session's fields as they stand, its data copied (a failed follow puts them back) */
-const snapshot = (s: Session): Session => ({ ...s, data: JSON.parse(JSON.stringify(s.data)) as Session['data'] });
+/**
+ * the session's fields as they stand, its data as text (a failed follow puts them back): only a failure reads the
+ * text back, so a follow that succeeds pays one JSON.stringify, not a deep copy
+ */
+const snapshot = (s: Session) => ({ fields: { ...s }, data: JSON.stringify(s.data) });
 
-function restore(s: Session, before: Session) {
-  for (const k of Object.keys(s)) if (!(k in before)) delete (s as unknown as Record<string, unknown>)[k];
-  Object.assign(s, before);
+function restore(s: Session, before: ReturnType<typeof snapshot>) {
+  for (const k of Object.keys(s)) if (!(k in before.fields)) delete (s as unknown as Record<string, unknown>)[k];
+  Object.assign(s, before.fields, { data: JSON.parse(before.data) as Session['data'] });
 }
 
 /** a parser's message can quote the body (a password): only the class and position of those are logged */
