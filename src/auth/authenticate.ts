@@ -70,23 +70,49 @@ export async function authenticatePassword(
   return undefined;
 }
 
-/** the lookup of one field (username, email, upn), exact or case-insensitive, compiled once per database */
-const lookups = perDatabase(() => new Map<string, Hot<{ v: string }, UsersTable>>());
-function fieldLookup(svc: Services, field: string, caseInsensitive: boolean): Hot<{ v: string }, UsersTable> {
+/** a field's value as compared (username, email, upn), exact or lower-cased */
+function fieldExpr(svc: Services, field: string, caseInsensitive: boolean) {
+  const expr =
+    field === 'upn'
+      ? svc.dialect === 'postgres'
+        ? sql`(attributes::jsonb ->> 'upn')`
+        : sql`json_extract(attributes, '$.upn')`
+      : sql.ref(field);
+  return caseInsensitive ? sql`lower(${expr})` : expr;
+}
+
+type Found = UsersTable & { ks_field: number | string };
+
+/**
+ * the lookup of a list of fields as one statement, compiled once per database and list: each field's first match
+ * (an indexed lookup, the oldest user), numbered by the field's place in the list, all of them UNION ALL-ed
+ */
+const lookups = perDatabase(() => new Map<string, Hot<{ v: string }, Found>>());
+function fieldsLookup(svc: Services, fields: string[], caseInsensitive: boolean): Hot<{ v: string }, Found> {
   const byKey = lookups(svc.db);
-  const key = `${caseInsensitive ? 'i' : 's'}:${field}`;
+  const key = `${caseInsensitive ? 'i' : 's'}:${fields.join(',')}`;
   let q = byKey.get(key);
   if (!q) {
-    const expr =
-      field === 'upn'
-        ? svc.dialect === 'postgres'
-          ? sql`(attributes::jsonb ->> 'upn')`
-          : sql`json_extract(attributes, '$.upn')`
-        : sql.ref(field);
-    const col = caseInsensitive ? sql`lower(${expr})` : expr;
-    q = hot<{ v: string }, UsersTable>(svc.db, ['v'], (p) =>
-      svc.db.selectFrom('users').selectAll().where(col, '=', p.v).orderBy('id').limit(1),
+    q = hot<{ v: string }, Found>(svc.db, ['v'], (p) =>
+      fields
+        .map((field, i) =>
+          svc.db
+            .selectFrom((eb) =>
+              eb
+                .selectFrom('users')
+                .select(sql<number>`${sql.lit(i)}`.as('ks_field'))
+                .selectAll('users')
+                .where(fieldExpr(svc, field, caseInsensitive), '=', p.v)
+                .orderBy('id')
+                .limit(1)
+                .as(`f${i}`),
+            )
+            .selectAll(),
+        )
+        .reduce((all, one) => all.unionAll(one)),
     );
+    // (the lists are the identification stages' settings: a handful)
+    if (byKey.size >= 64) byKey.clear();
     byKey.set(key, q);
   }
   return q;
@@ -95,12 +121,16 @@ function fieldLookup(svc: Services, field: string, caseInsensitive: boolean): Ho
 /**
  * The user an identifier names on any of `fields` (username, email, upn): the first field in order that matches,
  * the oldest user on ties. Inactive users are found. Every field is looked up, found or not, so the work does not
- * depend on whether (or how) the identifier matches; one indexed lookup per field is cheaper than one query
- * OR-ing them (SQLite merges the two indexes and sorts).
+ * depend on whether (or how) the identifier matches: one statement of one indexed lookup per field (cheaper than
+ * OR-ing them, which SQLite answers by merging the two indexes and sorting), one round trip.
  */
 export async function findUser(svc: Services, fields: string[], value: string, caseInsensitive: boolean): Promise<UsersTable | undefined> {
   if (!fields.length || value === '') return undefined;
   const v = caseInsensitive ? value.toLowerCase() : value;
-  const found = await Promise.all(fields.map((f) => fieldLookup(svc, f, caseInsensitive)({ v })));
-  return found.find((rows) => rows.length > 0)?.[0];
+  const rows = await fieldsLookup(svc, fields, caseInsensitive)({ v });
+  let first: Found | undefined;
+  for (const r of rows) if (!first || Number(r.ks_field) < Number(first.ks_field)) first = r;
+  if (!first) return undefined;
+  const { ks_field: _, ...user } = first;
+  return user;
 }

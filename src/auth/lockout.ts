@@ -153,13 +153,18 @@ export class Lockout {
     await this.count(this.keys(identifier, ip));
   }
 
-  /** a successful login: the identifier's counters reset, the IP becomes known for the user */
-  async succeed(identifiers: string[], userId: number, ip: string): Promise<void> {
-    for (const identifier of new Set(identifiers.map(normalizeIdentifier))) {
-      await this.clear({ scope: 'account_ip', key: `${identifier}|${ip}` });
-      await this.clear({ scope: 'account', key: identifier });
+  /**
+   * a successful login: the identifier's counters reset, the IP becomes known for the user. `trx`: the login's
+   * transaction, which then holds these rows until it commits — always taken in one order (identifiers sorted; each
+   * identifier's pair row before its account row, as a reservation takes them), so logins and reservations of the
+   * same identifiers cannot deadlock
+   */
+  async succeed(identifiers: string[], userId: number, ip: string, trx?: DB): Promise<void> {
+    for (const identifier of [...new Set(identifiers.map(normalizeIdentifier))].sort()) {
+      await this.clear({ scope: 'account_ip', key: `${identifier}|${ip}` }, trx);
+      await this.clear({ scope: 'account', key: identifier }, trx);
     }
-    await this.remember({ user: userId, ip, now: new Date().toISOString() });
+    await this.remember({ user: userId, ip, now: new Date().toISOString() }, trx);
   }
 }
 

@@ -63,19 +63,32 @@ const upserts = perDatabase((db) =>
   }),
 );
 
-/** Changes the score of `identifier` from `ip` by `amount` (-1 for a failure, +1 for a login): one statement. */
-export async function updateReputation(db: DB, cfg: ReputationConfig, ip: string, identifier: string, amount: number): Promise<void> {
+/**
+ * Changes the score of `identifier` from `ip` by `amount` (-1 for a failure, +1 for a login): one statement (in
+ * `trx`, a transaction of `db`, when given).
+ */
+export async function updateReputation(
+  db: DB,
+  cfg: ReputationConfig,
+  ip: string,
+  identifier: string,
+  amount: number,
+  trx?: DB,
+): Promise<void> {
   const now = Date.now();
-  await upserts(db)({
-    uuid: randomUUID(),
-    identifier,
-    ip,
-    amount,
-    lower: cfg.lowerLimit,
-    upper: cfg.upperLimit,
-    now: new Date(now).toISOString(),
-    expires: new Date(now + cfg.expirySeconds * 1000).toISOString(),
-  });
+  await upserts(db)(
+    {
+      uuid: randomUUID(),
+      identifier,
+      ip,
+      amount,
+      lower: cfg.lowerLimit,
+      upper: cfg.upperLimit,
+      now: new Date(now).toISOString(),
+      expires: new Date(now + cfg.expirySeconds * 1000).toISOString(),
+    },
+    trx,
+  );
 }
 
 /** deletes expired scores (authentik's clean_expired_models); returns how many */

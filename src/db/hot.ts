@@ -7,9 +7,10 @@
 import { CompiledQuery, type Compilable } from 'kysely';
 import type { DB } from './types.js';
 
-export type Hot<P extends Record<string, unknown>, R> = (params: P) => Promise<R[]>;
+/** `on`: a transaction of the same database to run in (the database itself when absent) */
+export type Hot<P extends Record<string, unknown>, R> = (params: P, on?: DB) => Promise<R[]>;
 /** a hot write: resolves to the number of rows it changed */
-export type HotWrite<P extends Record<string, unknown>> = (params: P) => Promise<number>;
+export type HotWrite<P extends Record<string, unknown>> = (params: P, on?: DB) => Promise<number>;
 
 /** compiles `build` once; returns a function of fresh parameters giving the compiled query to execute */
 function precompiled<P extends Record<string, unknown>, R>(
@@ -36,7 +37,7 @@ export function hot<P extends Record<string, unknown>, R>(
   build: (p: Record<keyof P & string, any>) => Compilable<R>,
 ): Hot<P, R> {
   const query = precompiled(names, build);
-  return async (params) => (await db.executeQuery<R>(query(params))).rows;
+  return async (params, on = db) => (await on.executeQuery<R>(query(params))).rows;
 }
 
 /**
@@ -59,5 +60,5 @@ export function hotWrite<P extends Record<string, unknown>>(
   build: (p: Record<keyof P & string, any>) => Compilable<unknown>,
 ): HotWrite<P> {
   const query = precompiled(names, build);
-  return async (params) => Number((await db.executeQuery(query(params))).numAffectedRows ?? 0);
+  return async (params, on = db) => Number((await on.executeQuery(query(params))).numAffectedRows ?? 0);
 }

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database, DB, Dialect } from './types.js';
 import { AdminCache, attachAdminCache } from './admin-cache.js';
 import { readConfigEpoch } from './config-epoch.js';
+import { preparingClient, StatementNames } from './pg-prepared.js';
 
 export type { DB, Dialect };
 
@@ -51,7 +52,13 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
     // int8 (count(*)) comes back as a string from pg; every count here fits in a double.
     pg.types.setTypeParser(20, (v: string) => Number(v));
     // a bounded connect time: an unreachable database fails requests (503) instead of hanging them
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5000 });
+    // named prepared statements: each text parsed once per connection (pg-prepared.ts)
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      Client: preparingClient(pg.Client, new StatementNames()),
+    });
     // an idle client losing its connection must not crash the process
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

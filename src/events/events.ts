@@ -55,20 +55,24 @@ export class Events {
     this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
   }
 
-  async emit(action: EventAction, e: EventInput = {}): Promise<void> {
+  /** `trx`: a transaction of the store's database to write the event in (committed with the change it records) */
+  async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<void> {
     const now = Date.now();
     const user = e.user ? { pk: e.user.pk, username: e.user.username, email: e.user.email ?? '' } : {};
-    await this.insert({
-      event_uuid: randomUUID(),
-      action,
-      app: e.app ?? 'keystage',
-      user: JSON.stringify(user),
-      username: e.user?.username ?? '',
-      context: JSON.stringify(e.context ?? {}),
-      client_ip: e.clientIp ?? null,
-      created: new Date(now).toISOString(),
-      expires: new Date(now + this.retentionMs).toISOString(),
-    });
+    await this.insert(
+      {
+        event_uuid: randomUUID(),
+        action,
+        app: e.app ?? 'keystage',
+        user: JSON.stringify(user),
+        username: e.user?.username ?? '',
+        context: JSON.stringify(e.context ?? {}),
+        client_ip: e.clientIp ?? null,
+        created: new Date(now).toISOString(),
+        expires: new Date(now + this.retentionMs).toISOString(),
+      },
+      trx,
+    );
   }
 
   /** deletes expired events; returns how many */

@@ -22,9 +22,13 @@ const probe = perDatabase((db) =>
   ),
 );
 
-/** the user's usable devices of every class: one statement finds the classes, one per class present loads them */
-export async function userDevices(db: DB, userId: number): Promise<UserDevices> {
-  const has = new Set((await probe(db)({ user: userId })).map((r) => r.cls));
+/**
+ * the user's usable devices of every class (or of the classes `only` names): one statement finds the classes, one per
+ * class present loads them
+ */
+export async function userDevices(db: DB, userId: number, only?: ReadonlySet<string>): Promise<UserDevices> {
+  // (`only`: the classes to load — those the stage offered — so no probe is needed)
+  const has = only ?? new Set((await probe(db)({ user: userId })).map((r) => r.cls));
   const lists = await Promise.all(deviceClassesByApp.map((k) => (has.has(k.id) ? k.devices(db, userId) : Promise.resolve([]))));
   return Object.fromEntries(deviceClassesByApp.map((k, i) => [k.id, lists[i]!]));
 }

@@ -213,9 +213,10 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
       if (device && owner) setMfaCookie(c.reply, c.req, owner, { c: 'webauthn', d: device.pk, s: c.stage.uuid }, t);
       return ok();
     }
-    const devices = await userDevices(c.svc.db, user.id);
-    // only what this stage has offered in this plan counts: nothing before it has sent a challenge (authentik)
+    // only what this stage has offered in this plan counts: nothing before it has sent a challenge (authentik); so
+    // only the offered classes' devices are read again (no statement probing which classes the user has)
     const offered = c.state.challenges ?? [];
+    const devices = await userDevices(c.svc.db, user.id, new Set(offered.map((o) => o.device_class)));
     const sel = data.selected_challenge as Record<string, unknown> | null | undefined;
     if (sel && !offered.some((o) => o.device_class === sel.device_class && o.device_uid === String(sel.device_uid)))
       return rerender(fieldError('selected_challenge', 'invalid challenge selected'));

@@ -31,7 +31,7 @@ const touches = perDatabase((db) =>
     db.updateTable('users').set({ last_login: p.now }).where('id', '=', p.id),
   ),
 );
-const touch = (db: DB, id: number) => touches(db)({ id, now: new Date().toISOString() });
+const touch = (db: DB, id: number, trx: DB) => touches(db)({ id, now: new Date().toISOString() }, trx);
 
 async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {
   const pending = c.ctx.pendingUser;
@@ -48,18 +48,27 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     bindingKey(c.config.network_binding, c.clientIp),
   );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
-  await touch(c.svc.db, user.id);
   const known = knownDevice(c, user.id) || (await c.svc.lockout.knownIp(user.id, c.clientIp));
   rememberDevice(c, user.id);
   c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? known };
-  await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp);
-  await c.svc.events.emit('login', {
-    user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: c.clientIp,
-    context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
+  // what a login records, in one transaction: one commit instead of one per statement (a commit is most of a small
+  // write's cost), and never part of it. The user's row first, so two logins of one user take their turns.
+  const db = c.svc.db;
+  await db.transaction().execute(async (trx) => {
+    await touch(db, user.id, trx);
+    await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp, trx);
+    await c.svc.events.emit(
+      'login',
+      {
+        user: { pk: user.id, username: user.username, email: user.email },
+        clientIp: c.clientIp,
+        context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
+      },
+      trx,
+    );
+    // authentik's user_logged_in signal raises the reputation of (username, IP)
+    await updateReputation(db, c.svc.config.reputation, c.clientIp, user.username, 1, trx);
   });
-  // authentik's user_logged_in signal raises the reputation of (username, IP)
-  await updateReputation(c.svc.db, c.svc.config.reputation, c.clientIp, user.username, 1);
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
 }

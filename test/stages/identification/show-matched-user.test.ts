@@ -66,6 +66,28 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('an identifier matching several fields names the user of the first field listed, whoever is older', async () => {
+      const path = `/stages/identification/${stages.identification}/`;
+      const before = (await call(srv, 'GET', path)).body;
+      await createUser(srv, 'older', 'older-pass-1', { name: 'Old Er', email: 'both@example.com' });
+      await createUser(srv, 'both@example.com', 'newer-pass-1', { name: 'New Er', email: 'newer@example.com' });
+      const identify = async () => {
+        const b = new Browser(srv.api);
+        await b.get(FLOW);
+        return (await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'BOTH@example.com' })).body.pending_user;
+      };
+      try {
+        assert.equal((await call(srv, 'PATCH', path, { show_matched_user: true, user_fields: ['username', 'email'] })).status, 200);
+        assert.equal(await identify(), 'both@example.com', 'the username match (the newer user)');
+        assert.equal((await call(srv, 'PATCH', path, { user_fields: ['email', 'username'] })).status, 200);
+        assert.equal(await identify(), 'older', 'the e-mail match');
+        assert.equal((await call(srv, 'PATCH', path, { user_fields: ['email'] })).status, 200);
+        assert.equal(await identify(), 'older');
+      } finally {
+        await call(srv, 'PATCH', path, { show_matched_user: before.show_matched_user, user_fields: before.user_fields });
+      }
+    });
+
     it("new stages created through the API still default to authentik's true", async () => {
       const r = await call(srv, 'POST', '/stages/identification/', { name: 'api-default-ident', user_fields: ['username'] });
       assert.equal(r.status, 201);
