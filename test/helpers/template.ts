@@ -51,22 +51,29 @@ async function migrateInto(opts: { databaseUrl?: string; sqlitePath: string }): 
   }
 }
 
-let sqliteTemplate: string | undefined;
+/** templates of other source trees are removed when a new one is built, once they are this old */
+const STALE_MS = 2 * 3_600_000;
+
 /** Copies the migrated SQLite template to `target` (building the template first if there is none yet). */
 export async function copySqliteTemplate(target: string): Promise<void> {
-  if (!sqliteTemplate) {
-    const file = path.join(os.tmpdir(), `keystage-test-template-${sourceKey()}.sqlite3`);
-    if (!fs.existsSync(file)) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-template-'));
-      const built = path.join(dir, 'db.sqlite3');
-      await migrateInto({ sqlitePath: built });
-      // closed: the WAL is checkpointed into the file and removed; then moved into place whole
-      fs.renameSync(built, file);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    sqliteTemplate = file;
+  const file = path.join(os.tmpdir(), `keystage-test-template-${sourceKey()}.sqlite3`);
+  try {
+    fs.copyFileSync(file, target);
+    return;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
   }
-  fs.copyFileSync(sqliteTemplate, target);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-template-'));
+  const built = path.join(dir, 'db.sqlite3');
+  await migrateInto({ sqlitePath: built });
+  // closed: the WAL is checkpointed into the file and removed; then moved into place whole
+  fs.renameSync(built, file);
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const old of fs.readdirSync(os.tmpdir()).filter((n) => /^keystage-test-template-\w+\.sqlite3$/.test(n))) {
+    const p = path.join(os.tmpdir(), old);
+    if (p !== file && Date.now() - fs.statSync(p, { throwIfNoEntry: false })!.mtimeMs > STALE_MS) fs.rmSync(p, { force: true });
+  }
+  fs.copyFileSync(file, target);
 }
 
 let pgTemplate: Promise<string> | undefined;
@@ -89,10 +96,22 @@ async function buildPgTemplate(adminUrl: string): Promise<string> {
         u.pathname = `/${building}`;
         await migrateInto({ databaseUrl: u.toString(), sqlitePath: '' });
         await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
+        await admin.query(`COMMENT ON DATABASE ${name} IS 'keystage test template ${Date.now()}'`);
       } catch (e) {
         await admin.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`).catch(() => {});
         throw e;
       }
+      // the templates of other source trees, once stale (a run still copying one makes its own again)
+      const stale = await admin
+        .query<{ datname: string }>(
+          `SELECT d.datname FROM pg_database d
+             JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
+            WHERE d.datname LIKE 'keystage\\_template\\_%' AND d.datname <> $1
+              AND substring(c.description from '^keystage test template ([0-9]+)$')::bigint < $2`,
+          [name, Date.now() - STALE_MS],
+        )
+        .catch(() => ({ rows: [] }));
+      for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {});
       return name;
     } finally {
       await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
@@ -104,18 +123,24 @@ async function buildPgTemplate(adminUrl: string): Promise<string> {
 
 /** `CREATE DATABASE name` as a copy of the migrated PostgreSQL template (built first if there is none yet) */
 export async function createPgFromTemplate(admin: pg.Client, adminUrl: string, name: string): Promise<void> {
-  pgTemplate ??= buildPgTemplate(adminUrl);
-  pgTemplate.catch(() => {
-    pgTemplate = undefined;
-  });
-  const template = await pgTemplate;
+  const template = () => {
+    pgTemplate ??= buildPgTemplate(adminUrl);
+    pgTemplate.catch(() => {
+      pgTemplate = undefined;
+    });
+    return pgTemplate;
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${await template()}`);
       return;
     } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (attempt >= 20) throw e;
+      // 3D000: dropped as stale by another source tree's run, so made again
+      if (code === '3D000') pgTemplate = undefined;
       // 55006: the builder's connections to the template may take a moment to go after its pool has ended
-      if ((e as { code?: string }).code !== '55006' || attempt >= 20) throw e;
+      else if (code !== '55006') throw e;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
