@@ -67,7 +67,9 @@ async function startNodeOn(env: Record<string, string>, p: number, opts: { outpu
   }
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = `http://${env.KEYSTAGE_HOST ?? '127.0.0.1'}:${p}`;
-  for (let i = 0; i < 200; i++) {
+  // ready is polled every 100 ms; the deadline only bounds a node that never comes up (a start under a loaded
+  // machine — three nodes importing the sources through tsx at once — took longer than the former 20 s)
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     try {
       if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, port: p, child, exited };
     } catch {
