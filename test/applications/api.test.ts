@@ -4,7 +4,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Configuration, CoreApi, ProvidersApi, PolicyEngineMode } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
+import { PolicyEngineMode } from '@goauthentik/api/dist/models/PolicyEngineMode.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';

@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, startServer, type TestServer } from '../helpers/server.js';
+import { call, PRODUCTION_ARGON2, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
 
 const SAMPLES = 25;
@@ -16,7 +16,11 @@ const median = (xs: number[]) => {
 describe('security: no user enumeration by timing', () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startServer('sqlite', { lockout: { accountIpLimit: 10_000, accountLimit: 10_000, ipLimit: 100_000, slowAfter: 10_000 } });
+    // the hash's real cost is what an unknown user's dummy verification must match: the default parameters
+    srv = await startServer('sqlite', {
+      argon2: PRODUCTION_ARGON2,
+      lockout: { accountIpLimit: 10_000, accountLimit: 10_000, ipLimit: 100_000, slowAfter: 10_000 },
+    });
     const u = await call(srv, 'POST', '/core/users/', { username: 'timed', name: 'Timed', email: 'timed@example.com' });
     await call(srv, 'POST', `/core/users/${u.body.pk}/set_password/`, { password: 'timed-password-1' });
   });

@@ -3,7 +3,10 @@
  * (also the Set-Cookie of 302 hops, which fetch's own redirect handling hides), follows 302s with GET as a browser
  * does after a POST, sends `X-authentik-CSRF` = the `authentik_csrf` cookie like the web UI, and records every hop.
  */
-import { Configuration, CoreApi, FlowsApi, ResponseError, type FetchAPI, type FlowChallengeResponseRequest } from '@goauthentik/api';
+import { Configuration, ResponseError, type FetchAPI } from '@goauthentik/api/dist/runtime.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { FlowsApi } from '@goauthentik/api/dist/apis/FlowsApi.js';
+import type { FlowChallengeResponseRequest } from '@goauthentik/api';
 import { CookieJar } from './cookie-jar.js';
 
 export { CookieJar };

@@ -3,7 +3,9 @@
  * Set-Cookie from 302 hops (fetch follows redirects without exposing them, so redirects are followed here, with
  * GET), and the X-authentik-CSRF header the web UI sends.
  */
-import { Configuration, CoreApi, FlowsApi } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { FlowsApi } from '@goauthentik/api/dist/apis/FlowsApi.js';
 import type { TestServer } from './server.js';
 import { CookieJar } from './cookie-jar.js';
 

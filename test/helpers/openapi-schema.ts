@@ -3,6 +3,9 @@
  * 2026.8.3), with ajv. OpenAPI 3.0's `nullable` is turned into JSON Schema's null type on load.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { parse } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -41,9 +44,28 @@ export interface OpenApiDoc {
   components: { schemas: Record<string, any> };
 }
 
-/** schema.yml as parsed (OpenAPI 3.0, unconverted) */
+/**
+ * schema.yml as parsed (OpenAPI 3.0, unconverted). Parsing its 1.8 MB of YAML takes seconds of CPU, in every test
+ * file that validates; so the parsed document is kept as JSON in the temp directory, under the YAML's SHA-256 (a
+ * changed schema.yml gets a new file), and read back in milliseconds.
+ */
 export function authentikSchema(): OpenApiDoc {
-  return (authentikDoc ??= parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as OpenApiDoc);
+  if (authentikDoc) return authentikDoc;
+  const yml = fs.readFileSync(SCHEMA_PATH, 'utf8');
+  const cache = path.join(
+    os.tmpdir(),
+    `keystage-test-authentik-schema-${createHash('sha256').update(yml).digest('hex').slice(0, 16)}.json`,
+  );
+  try {
+    authentikDoc = JSON.parse(fs.readFileSync(cache, 'utf8')) as OpenApiDoc;
+  } catch {
+    authentikDoc = parse(yml) as OpenApiDoc;
+    // written whole under another name, then renamed: a test file running in parallel never reads half of it
+    const tmp = `${cache}.${randomBytes(6).toString('hex')}`;
+    fs.writeFileSync(tmp, JSON.stringify(authentikDoc));
+    fs.renameSync(tmp, cache);
+  }
+  return authentikDoc;
 }
 
 function ajvOver(doc: OpenApiDoc, id: string): Ajv {

@@ -1,7 +1,7 @@
 /** Keystage as a separate OS process (node + the bundled server or tsx), for crash and multi-node tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { ADMIN_PASSWORD, ADMIN_TOKEN } from './server.js';
+import { ADMIN_PASSWORD, ADMIN_TOKEN, TEST_ARGON2 } from './server.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -54,6 +54,9 @@ async function startNodeOn(env: Record<string, string>, p: number, opts: { outpu
       KEYSTAGE_METRICS_PORT: '0',
       // the first start's self-signed certificate: 2048-bit RSA, a second sooner than 4096 (test/helpers/server.ts)
       KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048',
+      // cheap argon2id, as test servers in-process (TEST_ARGON2 in test/helpers/server.ts)
+      KEYSTAGE_ARGON2_MEMORY_KIB: String(TEST_ARGON2.memoryCost),
+      KEYSTAGE_ARGON2_ITERATIONS: String(TEST_ARGON2.timeCost),
       ...env,
     },
     stdio: ['ignore', opts.output ? 'pipe' : 'ignore', opts.output ? 'pipe' : 'ignore'],
@@ -64,7 +67,9 @@ async function startNodeOn(env: Record<string, string>, p: number, opts: { outpu
   }
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = `http://${env.KEYSTAGE_HOST ?? '127.0.0.1'}:${p}`;
-  for (let i = 0; i < 200; i++) {
+  // ready is polled every 100 ms; the deadline only bounds a node that never comes up (a start under a loaded
+  // machine — three nodes importing the sources through tsx at once — took longer than the former 20 s)
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     try {
       if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, port: p, child, exited };
     } catch {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp, type App, type BuildOptions } from '../../src/server.js';
+import { copySqliteTemplate, createPgFromTemplate, templatesEnabled } from './template.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -18,6 +19,14 @@ export function dialects(): DialectName[] {
 }
 
 export const ADMIN_TOKEN = 'test-admin-token-' + 'x'.repeat(40);
+
+/**
+ * argon2id parameters of test servers: 1 MiB, one pass, so a login costs about a millisecond of hashing instead of
+ * 20 ms (the suite logs in thousands of times). Tests of the hashing itself (the stored parameters, the rehash,
+ * timing) start their server with `{ argon2: PRODUCTION_ARGON2 }`, the defaults a deployment gets.
+ */
+export const TEST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 } as const;
+export const PRODUCTION_ARGON2: Config['argon2'] = loadConfig({}).argon2;
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
 export interface TestServer {
@@ -29,10 +38,17 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** A fresh, empty database: a temp SQLite file or a new PostgreSQL database. Returns config overrides and a cleanup. */
-export async function freshDatabase(dialect: DialectName): Promise<{ overrides: Partial<Config>; drop(): Promise<void> }> {
+/**
+ * A fresh, empty database: a temp SQLite file or a new PostgreSQL database. Returns config overrides and a cleanup.
+ * With `migrated`, the database is a copy of the migrated template instead (test/helpers/template.ts).
+ */
+export async function freshDatabase(
+  dialect: DialectName,
+  opts: { migrated?: boolean } = {},
+): Promise<{ overrides: Partial<Config>; drop(): Promise<void> }> {
   if (dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-test-'));
+    if (opts.migrated) await copySqliteTemplate(path.join(dir, 'db.sqlite3'));
     return {
       overrides: { sqlitePath: path.join(dir, 'db.sqlite3'), databaseUrl: undefined },
       drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
@@ -42,8 +58,12 @@ export async function freshDatabase(dialect: DialectName): Promise<{ overrides: 
   const name = `keystage_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  try {
+    if (opts.migrated) await createPgFromTemplate(admin, adminUrl, name);
+    else await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return {
@@ -67,7 +87,8 @@ export async function startServer(
   options: BuildOptions = {},
 ): Promise<TestServer> {
   const existing = dialect === 'postgres' ? overrides.databaseUrl : overrides.sqlitePath;
-  const db = existing ? { overrides: {}, drop: async () => {} } : await freshDatabase(dialect);
+  // a new database starts as a copy of the migrated template: the server finds every migration applied
+  const db = existing ? { overrides: {}, drop: async () => {} } : await freshDatabase(dialect, { migrated: templatesEnabled() });
   const config = loadConfig(
     {},
     {
@@ -79,6 +100,7 @@ export async function startServer(
       bootstrapEmail: 'admin@example.com',
       // the self-signed certificate of the first start: 2048-bit RSA starts a server about a second sooner than 4096
       selfSignedKeyBits: 2048,
+      argon2: { ...PRODUCTION_ARGON2, ...TEST_ARGON2 },
       ...db.overrides,
       ...overrides,
     },

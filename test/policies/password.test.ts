@@ -5,7 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Configuration, PoliciesApi } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { PoliciesApi } from '@goauthentik/api/dist/apis/PoliciesApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';

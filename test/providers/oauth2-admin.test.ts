@@ -4,7 +4,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Configuration, ProvidersApi, CoreApi, ClientTypeEnum, MatchingModeEnum, SubModeEnum } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { ClientTypeEnum } from '@goauthentik/api/dist/models/ClientTypeEnum.js';
+import { MatchingModeEnum } from '@goauthentik/api/dist/models/MatchingModeEnum.js';
+import { SubModeEnum } from '@goauthentik/api/dist/models/SubModeEnum.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';

@@ -6,7 +6,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Configuration, PropertymappingsApi } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { PropertymappingsApi } from '@goauthentik/api/dist/apis/PropertymappingsApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';

@@ -1,5 +1,11 @@
 /** The official client, configured for a test server, and a helper to read the raw JSON of a `…Raw` call. */
-import { AdminApi, Configuration, CoreApi, FlowsApi, ResponseError, RootApi, SchemaApi, StagesApi } from '@goauthentik/api';
+import { AdminApi } from '@goauthentik/api/dist/apis/AdminApi.js';
+import { Configuration, ResponseError } from '@goauthentik/api/dist/runtime.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { FlowsApi } from '@goauthentik/api/dist/apis/FlowsApi.js';
+import { RootApi } from '@goauthentik/api/dist/apis/RootApi.js';
+import { SchemaApi } from '@goauthentik/api/dist/apis/SchemaApi.js';
+import { StagesApi } from '@goauthentik/api/dist/apis/StagesApi.js';
 import type { TestServer } from '../../helpers/server.js';
 
 export function clients(srv: TestServer, token = srv.token) {

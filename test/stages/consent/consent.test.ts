@@ -6,7 +6,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Configuration, CoreApi, StagesApi, ConsentModeEnum } from '@goauthentik/api';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
+import { StagesApi } from '@goauthentik/api/dist/apis/StagesApi.js';
+import { ConsentModeEnum } from '@goauthentik/api/dist/models/ConsentModeEnum.js';
 import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
 import { createStage, flowOf, sessionRow } from '../../helpers/flows.js';
