@@ -12,7 +12,7 @@ export type Hot<P extends Record<string, unknown>, R> = (params: P) => Promise<R
 export type HotWrite<P extends Record<string, unknown>> = (params: P) => Promise<number>;
 
 /** compiles `build` once; returns a function of fresh parameters giving the compiled query to execute */
-function precompiled<P extends Record<string, unknown>, R>(
+export function precompiled<P extends Record<string, unknown>, R>(
   names: (keyof P & string)[],
   build: (p: Record<keyof P & string, any>) => Compilable<R>,
 ) {
