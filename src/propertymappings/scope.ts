@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import { evaluate, type ExpressionHost, type Json, type JsonObject } from '../expressions/index.js';
 import { expressionHost } from '../policies/expression/host.js';
 import { cachedAdminData } from '../db/admin-cache.js';
+import { hot, perDatabase } from '../db/hot.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
@@ -71,16 +72,21 @@ const normalise = (source: string) =>
 
 type Native = (db: DB, call: MappingCall) => Promise<Record<string, unknown>>;
 
+/** (every profile claim reads them: compiled once per database) */
+const groupNamesOf = perDatabase((db) =>
+  hot<{ userId: number }, { name: string }>(db, ['userId'], (p) =>
+    db
+      .selectFrom('user_groups as ug')
+      .innerJoin('groups as g', 'g.group_uuid', 'ug.group_uuid')
+      .select('g.name')
+      .where('ug.user_id', '=', p.userId)
+      .orderBy('g.name'),
+  ),
+);
+
 /** the user's own groups' names (authentik's `user.ak_groups.all()`: direct memberships) */
 async function directGroupNames(db: DB, userId: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('user_groups as ug')
-    .innerJoin('groups as g', 'g.group_uuid', 'ug.group_uuid')
-    .select('g.name')
-    .where('ug.user_id', '=', userId)
-    .orderBy('g.name')
-    .execute();
-  return rows.map((r) => r.name);
+  return (await groupNamesOf(db)({ userId })).map((r) => r.name);
 }
 
 const empty: Native = async () => ({});
