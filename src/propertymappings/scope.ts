@@ -43,11 +43,24 @@ export interface MappingCall {
   token?: Record<string, unknown>;
 }
 
+/** the distinct sorted ids of a list and their cache key (a cached provider's list is the same array each time) */
+const keyed = new WeakMap<readonly string[], { ids: string[]; key: string }>();
+function keyOf(pmUuids: readonly string[]) {
+  let k = keyed.get(pmUuids);
+  if (!k) {
+    const ids = [...new Set(pmUuids)].sort();
+    k = { ids, key: `scopemappings:${ids.join(',')}` };
+    // (only a list nobody can change: a mutable one may hold other ids next time)
+    if (Object.isFrozen(pmUuids)) keyed.set(pmUuids, k);
+  }
+  return k;
+}
+
 /** the scope mappings among `pmUuids` (a provider's property mappings), ordered by scope name then name */
-export function scopeMappingsOf(svc: Pick<Services, 'db'>, pmUuids: string[]): Promise<ScopeMapping[]> {
-  const ids = [...new Set(pmUuids)].sort();
+export function scopeMappingsOf(svc: Pick<Services, 'db'>, pmUuids: readonly string[]): Promise<ScopeMapping[]> {
+  const { ids, key } = keyOf(pmUuids);
   if (!ids.length) return Promise.resolve([]);
-  return cachedAdminData(svc.db, `scopemappings:${ids.join(',')}`, () => loadScopeMappings(svc.db, ids));
+  return cachedAdminData(svc.db, key, () => loadScopeMappings(svc.db, ids));
 }
 
 async function loadScopeMappings(db: DB, ids: string[]): Promise<ScopeMapping[]> {

@@ -19,8 +19,17 @@ import { formatScope } from '../protocol/scopes.js';
 import type { TokenValues } from '../tokens/store.js';
 import { claimsAreNative, claimsOf } from './claims.js';
 
-/** an authentik duration in ms (0 when unparsable) */
-export const durationMs = (d: string) => parseDuration(d) ?? 0;
+const durations = new Map<string, number>();
+/** an authentik duration in ms (0 when unparsable); a provider's few validity strings parsed once */
+export function durationMs(d: string): number {
+  let ms = durations.get(d);
+  if (ms === undefined) {
+    ms = parseDuration(d) ?? 0;
+    if (durations.size >= 256) durations.clear();
+    durations.set(d, ms);
+  }
+  return ms;
+}
 
 export interface GrantBase {
   svc: Services;
