@@ -40,7 +40,14 @@ describe('signing and encryption', () => {
 
   it('HS256 tokens are byte for byte what jose signs (typ, non-ASCII claims, nested values)', async () => {
     const secret = 'sécret-ü-' + 'k'.repeat(120);
-    const payload = { iss: 'https://x.example/application/o/app/', sub: 'ünïcode ✓', aud: 'c', exp: exp(), amr: ['pwd'], n: { a: [1, null] } };
+    const payload = {
+      iss: 'https://x.example/application/o/app/',
+      sub: 'ünïcode ✓',
+      aud: 'c',
+      exp: exp(),
+      amr: ['pwd'],
+      n: { a: [1, null] },
+    };
     const key = new TextEncoder().encode(secret);
     for (const typ of ['JWT', 'logout+jwt']) {
       const ours = await encodeJwt(payload, { signer: hs256Signer(secret) }, typ);

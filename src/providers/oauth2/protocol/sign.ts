@@ -74,7 +74,8 @@ const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
  */
 function hs256(payload: Record<string, unknown>, header: Record<string, unknown>, key: Uint8Array): string {
   for (const claim of ['iat', 'nbf', 'exp'])
-    if (typeof payload[claim] === 'number' && !Number.isFinite(payload[claim])) throw new TypeError(`"${claim}" claim must be a finite number`);
+    if (typeof payload[claim] === 'number' && !Number.isFinite(payload[claim]))
+      throw new TypeError(`"${claim}" claim must be a finite number`);
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
   return `${input}.${createHmac('sha256', key).update(input, 'utf8').digest('base64url')}`;
 }

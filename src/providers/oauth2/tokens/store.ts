@@ -20,10 +20,13 @@ export const hashOf = (secret: string) => createHash('sha256').update(secret, 'u
 type Tx = Transaction<Database> | DB;
 
 /**
- * A statement every grant runs, compiled once per dialect and executed on the database or one of its
- * transactions (which share its adapter) with fresh parameters — the builder and compiler stay off the hot path.
+ * A statement every grant runs, compiled once per database (kept by its adapter, which its transactions share) and
+ * executed on it or one of its transactions with fresh parameters — the builder and compiler stay off the hot path.
  */
-function compiledOnce<P extends Record<string, unknown>, R>(names: (keyof P & string)[], build: (db: Tx, p: Record<keyof P & string, any>) => Compilable<R>) {
+function compiledOnce<P extends Record<string, unknown>, R>(
+  names: (keyof P & string)[],
+  build: (db: Tx, p: Record<keyof P & string, any>) => Compilable<R>,
+) {
   const made = new WeakMap<object, (params: P) => CompiledQuery<R>>();
   return (db: Tx, params: P) => {
     const key = db.getExecutor().adapter;
