@@ -13,7 +13,7 @@ export type Hot<P extends Record<string, unknown>, R> = (params: P, on?: DB) => 
 export type HotWrite<P extends Record<string, unknown>> = (params: P, on?: DB) => Promise<number>;
 
 /** compiles `build` once; returns a function of fresh parameters giving the compiled query to execute */
-function precompiled<P extends Record<string, unknown>, R>(
+export function precompiled<P extends Record<string, unknown>, R>(
   names: (keyof P & string)[],
   build: (p: Record<keyof P & string, any>) => Compilable<R>,
 ) {

@@ -10,6 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import { evaluate, type ExpressionHost, type Json, type JsonObject } from '../expressions/index.js';
 import { expressionHost } from '../policies/expression/host.js';
 import { cachedAdminData } from '../db/admin-cache.js';
+import { hot, perDatabase } from '../db/hot.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
@@ -42,11 +43,24 @@ export interface MappingCall {
   token?: Record<string, unknown>;
 }
 
+/** the distinct sorted ids of a list and their cache key (a cached provider's list is the same array each time) */
+const keyed = new WeakMap<readonly string[], { ids: string[]; key: string }>();
+function keyOf(pmUuids: readonly string[]) {
+  let k = keyed.get(pmUuids);
+  if (!k) {
+    const ids = [...new Set(pmUuids)].sort();
+    k = { ids, key: `scopemappings:${ids.join(',')}` };
+    // (only a list nobody can change: a mutable one may hold other ids next time)
+    if (Object.isFrozen(pmUuids)) keyed.set(pmUuids, k);
+  }
+  return k;
+}
+
 /** the scope mappings among `pmUuids` (a provider's property mappings), ordered by scope name then name */
-export function scopeMappingsOf(svc: Pick<Services, 'db'>, pmUuids: string[]): Promise<ScopeMapping[]> {
-  const ids = [...new Set(pmUuids)].sort();
+export function scopeMappingsOf(svc: Pick<Services, 'db'>, pmUuids: readonly string[]): Promise<ScopeMapping[]> {
+  const { ids, key } = keyOf(pmUuids);
   if (!ids.length) return Promise.resolve([]);
-  return cachedAdminData(svc.db, `scopemappings:${ids.join(',')}`, () => loadScopeMappings(svc.db, ids));
+  return cachedAdminData(svc.db, key, () => loadScopeMappings(svc.db, ids));
 }
 
 async function loadScopeMappings(db: DB, ids: string[]): Promise<ScopeMapping[]> {
@@ -71,16 +85,21 @@ const normalise = (source: string) =>
 
 type Native = (db: DB, call: MappingCall) => Promise<Record<string, unknown>>;
 
+/** (every profile claim reads them: compiled once per database) */
+const groupNamesOf = perDatabase((db) =>
+  hot<{ userId: number }, { name: string }>(db, ['userId'], (p) =>
+    db
+      .selectFrom('user_groups as ug')
+      .innerJoin('groups as g', 'g.group_uuid', 'ug.group_uuid')
+      .select('g.name')
+      .where('ug.user_id', '=', p.userId)
+      .orderBy('g.name'),
+  ),
+);
+
 /** the user's own groups' names (authentik's `user.ak_groups.all()`: direct memberships) */
 async function directGroupNames(db: DB, userId: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('user_groups as ug')
-    .innerJoin('groups as g', 'g.group_uuid', 'ug.group_uuid')
-    .select('g.name')
-    .where('ug.user_id', '=', userId)
-    .orderBy('g.name')
-    .execute();
-  return rows.map((r) => r.name);
+  return (await groupNamesOf(db)({ userId })).map((r) => r.name);
 }
 
 const empty: Native = async () => ({});

@@ -2,6 +2,7 @@
 export {
   scopeMappingsOf,
   evaluateScopeMapping,
+  nativeMappingOf,
   type ScopeMapping,
   type MappingCall,
   type MappingProvider,

@@ -13,6 +13,7 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { createUser } from '../../helpers/flows.js';
 import { insertCode, hashOf } from '../../../src/providers/oauth2/tokens/store.js';
 import { s256 } from '../../../src/providers/oauth2/protocol/pkce.js';
+import { atHash } from '../../../src/providers/oauth2/protocol/hashes.js';
 import { uidOf } from '../../../src/users/render.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -338,6 +339,30 @@ for (const dialect of dialects()) {
       );
       const third = await client.refreshTokenGrant(config, second.refresh_token!, { scope: 'openid offline_access' });
       assert.equal(third.scope, 'openid offline_access email');
+    });
+
+    it('refresh_token: the new refresh token’s stored ID token has the scopes’ claims and the new access token’s at_hash', async () => {
+      const first = await client.authorizationCodeGrant(
+        config,
+        new URL(`${REDIRECT}?code=${await code('openid offline_access email profile')}`),
+        {
+          idTokenExpected: true,
+        },
+      );
+      const second = await client.refreshTokenGrant(config, first.refresh_token!);
+      const access = decodeJwt(second.access_token);
+      const row = await srv.app.store.db
+        .selectFrom('oauth2_refresh_tokens')
+        .select('id_token')
+        .where('token_hash', '=', hashOf(second.refresh_token!))
+        .executeTakeFirstOrThrow();
+      const stored = JSON.parse(row.id_token);
+      assert.equal(stored.at_hash, atHash(second.access_token));
+      for (const claims of [stored.claims, access])
+        assert.deepEqual(
+          [claims.email, claims.email_verified, claims.preferred_username, claims.nickname, claims.groups],
+          ['alice@example.com', false, 'alice', 'alice', []],
+        );
     });
 
     it('refresh_token_threshold: a refresh token valid for longer than the threshold is kept, not rotated', async () => {

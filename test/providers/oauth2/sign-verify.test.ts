@@ -38,6 +38,25 @@ describe('signing and encryption', () => {
     assert.equal(payload.sub, 'x');
   });
 
+  it('HS256 tokens are byte for byte what jose signs (typ, non-ASCII claims, nested values)', async () => {
+    const secret = 'sécret-ü-' + 'k'.repeat(120);
+    const payload = {
+      iss: 'https://x.example/application/o/app/',
+      sub: 'ünïcode ✓',
+      aud: 'c',
+      exp: exp(),
+      amr: ['pwd'],
+      n: { a: [1, null] },
+    };
+    const key = new TextEncoder().encode(secret);
+    for (const typ of ['JWT', 'logout+jwt']) {
+      const ours = await encodeJwt(payload, { signer: hs256Signer(secret) }, typ);
+      const theirs = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ }).sign(key);
+      assert.equal(ours, theirs);
+    }
+    await assert.rejects(encodeJwt({ exp: Number.NaN }, { signer: hs256Signer(secret) }), TypeError);
+  });
+
   it('a signing key: its algorithm and kid (RS256, ES256)', async () => {
     for (const pair of [rsa, ec]) {
       const p = provider({ signing_key: pair.uuid });

@@ -13,7 +13,10 @@ export const applicationRef = (app: NonNullable<OAuth2Provider['application']>) 
   name: app.name,
 });
 
-/** the application's policies for `user` with the OAuth context (`oauth_scopes`, `oauth_grant_type`, …) */
+/**
+ * the application's policies for `user` with the OAuth context (`oauth_scopes`, `oauth_grant_type`, …); an
+ * application without bindings passes (as the engine answers) without building the policy request
+ */
 export async function applicationAllows(
   svc: Services,
   provider: OAuth2Provider,
@@ -23,6 +26,7 @@ export async function applicationAllows(
 ): Promise<{ passing: boolean; messages: string[] }> {
   const app = provider.application;
   if (!app) return { passing: false, messages: [] };
+  if (!(await svc.policies.hasBindings(app.pbm_uuid))) return { passing: true, messages: [] };
   const verdict = await svc.policies.check({
     target: app.pbm_uuid,
     mode: app.policy_engine_mode,

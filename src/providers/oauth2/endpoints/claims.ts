@@ -6,7 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../../../db/types.js';
 import type { Services } from '../../../services.js';
-import { evaluateScopeMapping, scopeMappingsOf, type ScopeMapping } from '../../mappings.js';
+import { evaluateScopeMapping, nativeMappingOf, scopeMappingsOf, type ScopeMapping } from '../../mappings.js';
 import type { OAuth2Provider } from '../config.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -48,4 +48,14 @@ export async function claimsOf(
     deepMerge(out, value);
   }
   return out;
+}
+
+/**
+ * Whether the claims of these scopes come from authentik's managed texts alone (run natively: the same user gives
+ * the same claims, with no side effects), so that a grant's second ID token may reuse its first one's claims.
+ * Any other text is Python, run for each token as authentik does.
+ */
+export async function claimsAreNative(svc: Services, provider: OAuth2Provider, scopes: Iterable<string>): Promise<boolean> {
+  const granted = new Set(scopes);
+  return (await mappingsOf(svc, provider)).every((m) => !granted.has(m.scope_name) || nativeMappingOf(m.expression) !== undefined);
 }

@@ -3,6 +3,7 @@
  * credentials (HTTP Basic, else the form), authentik's TokenResponse (JSON, never cached), bearer errors with
  * `WWW-Authenticate`, the bad-request page, CORS for the provider's redirect origins, and the request's origin.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../../config.js';
 import type { BearerTokenError } from '../protocol/errors.js';
@@ -44,14 +45,20 @@ export function clientAuthOf(req: FastifyRequest, form: Params): { clientId: str
   return { clientId: form.client_id ?? '', clientSecret: form.client_secret ?? '' };
 }
 
+const digestOf = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** equal strings, compared in constant time (their SHA-256 digests: the length gives nothing away either) */
+const sameSecret = (a: string, b: string) => timingSafeEqual(digestOf(a), digestOf(b));
+
 /** RFC 6749 §2.3.1: Basic credentials are form-encoded first; authentik compares them as sent. Either matches. */
 export function secretMatches(given: string, expected: string): boolean {
-  if (given === expected) return true;
+  if (sameSecret(given, expected)) return true;
+  let decoded: string;
   try {
-    return decodeURIComponent(given.replace(/\+/g, ' ')) === expected;
+    decoded = decodeURIComponent(given.replace(/\+/g, ' '));
   } catch {
     return false;
   }
+  return sameSecret(decoded, expected);
 }
 
 /** `extract_access_token`: `Authorization: Bearer …`, else `access_token` in the form or the query */

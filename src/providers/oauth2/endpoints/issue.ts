@@ -17,10 +17,19 @@ import { generateClientSecret } from '../protocol/random.js';
 import { encodeJwt, type ProviderKeys } from '../protocol/sign.js';
 import { formatScope } from '../protocol/scopes.js';
 import type { TokenValues } from '../tokens/store.js';
-import { claimsOf } from './claims.js';
+import { claimsAreNative, claimsOf } from './claims.js';
 
-/** an authentik duration in ms (0 when unparsable) */
-export const durationMs = (d: string) => parseDuration(d) ?? 0;
+const durations = new Map<string, number>();
+/** an authentik duration in ms (0 when unparsable); a provider's few validity strings parsed once */
+export function durationMs(d: string): number {
+  let ms = durations.get(d);
+  if (ms === undefined) {
+    ms = parseDuration(d) ?? 0;
+    if (durations.size >= 256) durations.clear();
+    durations.set(d, ms);
+  }
+  return ms;
+}
 
 export interface GrantBase {
   svc: Services;
@@ -39,9 +48,12 @@ export interface GrantBase {
   now?: Date;
 }
 
-/** `IDToken.new` for a grant expiring at `expires`, with the mappings' claims when the provider puts them in ID tokens */
-export async function idTokenFor(g: GrantBase, expires: Date): Promise<IdToken> {
-  const claims = g.provider.include_claims_in_id_token ? await claimsOf(g.svc, g.provider, g.user, g.scope, g.req) : {};
+/**
+ * `IDToken.new` for a grant expiring at `expires`, with the mappings' claims when the provider puts them in ID
+ * tokens (`known`: the claims this grant's mappings already gave, when running them again would give the same)
+ */
+export async function idTokenFor(g: GrantBase, expires: Date, known?: Record<string, unknown>): Promise<IdToken> {
+  const claims = !g.provider.include_claims_in_id_token ? {} : (known ?? (await claimsOf(g.svc, g.provider, g.user, g.scope, g.req)));
   const t = newIdToken({
     provider: g.provider,
     origin: g.origin,
@@ -99,7 +111,9 @@ export interface MintedRefresh {
 export async function mintRefreshToken(g: GrantBase, access: MintedAccess): Promise<MintedRefresh> {
   const now = g.now ?? new Date();
   const expires = new Date(now.getTime() + durationMs(g.provider.refresh_token_validity));
-  const idToken = await idTokenFor(g, expires);
+  // the access token's ID token has the same user and scopes: its claims, unless a mapping is Python (run again)
+  const same = (await claimsAreNative(g.svc, g.provider, g.scope)) ? access.idToken.claims : undefined;
+  const idToken = await idTokenFor(g, expires, same);
   idToken.at_hash = atHash(access.token);
   const token = generateClientSecret();
   return {

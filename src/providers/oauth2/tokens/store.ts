@@ -9,7 +9,8 @@
  * - a refresh token is rotated by `UPDATE … SET revoked = 1 WHERE id = ? AND revoked = 0`, with the same shape.
  */
 import { createHash } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Compilable, CompiledQuery, Selectable, Transaction } from 'kysely';
+import { precompiled } from '../../../db/hot.js';
 import type { DB } from '../../../db/index.js';
 import type { Database } from '../../../db/types.js';
 import type {} from './table.js';
@@ -17,6 +18,23 @@ import type {} from './table.js';
 export const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
 type Tx = Transaction<Database> | DB;
+
+/**
+ * A statement every grant runs, compiled once per database (kept by its adapter, which its transactions share) and
+ * executed on it or one of its transactions with fresh parameters — the builder and compiler stay off the hot path.
+ */
+function compiledOnce<P extends Record<string, unknown>, R>(
+  names: (keyof P & string)[],
+  build: (db: Tx, p: Record<keyof P & string, any>) => Compilable<R>,
+) {
+  const made = new WeakMap<object, (params: P) => CompiledQuery<R>>();
+  return (db: Tx, params: P) => {
+    const key = db.getExecutor().adapter;
+    let q = made.get(key);
+    if (!q) made.set(key, (q = precompiled<P, R>(names, (p) => build(db, p)) as (params: P) => CompiledQuery<R>));
+    return db.executeQuery<R>(q(params));
+  };
+}
 
 /** the columns every grant has */
 export interface GrantValues {
@@ -125,25 +143,53 @@ const tokenRow = (v: TokenValues, now: Date) => ({
   code_id: v.code_id,
 });
 
+const TOKEN_COLUMNS = [
+  'provider_id',
+  'user_id',
+  'scope',
+  'auth_time',
+  'session_id',
+  'revoked',
+  'expires',
+  'expiring',
+  'created',
+  'token_hash',
+  'id_token',
+  'code_id',
+] as const;
+type TokenRow = ReturnType<typeof tokenRow>;
+
+const insertToken = (table: 'oauth2_access_tokens' | 'oauth2_refresh_tokens') =>
+  compiledOnce<TokenRow, { id: number }>([...TOKEN_COLUMNS], (db, p) => db.insertInto(table).values(p).returning('id'));
+const insertAccess = insertToken('oauth2_access_tokens');
+const insertRefresh = insertToken('oauth2_refresh_tokens');
+
 export async function insertAccessToken(db: Tx, v: TokenValues, now = new Date()): Promise<number> {
-  const r = await db.insertInto('oauth2_access_tokens').values(tokenRow(v, now)).returning('id').executeTakeFirstOrThrow();
-  return Number(r.id);
+  return Number((await insertAccess(db, tokenRow(v, now))).rows[0]!.id);
 }
 
 export async function insertRefreshToken(db: Tx, v: TokenValues, now = new Date()): Promise<number> {
-  const r = await db.insertInto('oauth2_refresh_tokens').values(tokenRow(v, now)).returning('id').executeTakeFirstOrThrow();
-  return Number(r.id);
+  return Number((await insertRefresh(db, tokenRow(v, now))).rows[0]!.id);
 }
 
-export const findAccessToken = (db: Tx, token: string) =>
-  db.selectFrom('oauth2_access_tokens').selectAll().where('token_hash', '=', hashOf(token)).executeTakeFirst();
+const selectAccess = compiledOnce<{ hash: string }, Selectable<Database['oauth2_access_tokens']>>(['hash'], (db, p) =>
+  db.selectFrom('oauth2_access_tokens').selectAll().where('token_hash', '=', p.hash),
+);
+const selectRefresh = compiledOnce<{ hash: string }, Selectable<Database['oauth2_refresh_tokens']>>(['hash'], (db, p) =>
+  db.selectFrom('oauth2_refresh_tokens').selectAll().where('token_hash', '=', p.hash),
+);
+
+export const findAccessToken = async (db: Tx, token: string) => (await selectAccess(db, { hash: hashOf(token) })).rows[0];
 
 export type AccessTokenRow = NonNullable<Awaited<ReturnType<typeof findAccessToken>>>;
 
-export const findRefreshToken = (db: Tx, token: string) =>
-  db.selectFrom('oauth2_refresh_tokens').selectAll().where('token_hash', '=', hashOf(token)).executeTakeFirst();
+export const findRefreshToken = async (db: Tx, token: string) => (await selectRefresh(db, { hash: hashOf(token) })).rows[0];
 
 export type RefreshTokenRow = NonNullable<Awaited<ReturnType<typeof findRefreshToken>>>;
+
+const revokeRefresh = compiledOnce<{ id: number }, unknown>(['id'], (db, p) =>
+  db.updateTable('oauth2_refresh_tokens').set({ revoked: 1 }).where('id', '=', p.id).where('revoked', '=', 0),
+);
 
 /**
  * Use a refresh token once: in one transaction, revoke it (only if nobody did yet) and write its successors.
@@ -151,13 +197,8 @@ export type RefreshTokenRow = NonNullable<Awaited<ReturnType<typeof findRefreshT
  */
 export async function rotateRefreshToken(db: DB, id: number, produce: (tx: Transaction<Database>) => Promise<void>): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('oauth2_refresh_tokens')
-      .set({ revoked: 1 })
-      .where('id', '=', id)
-      .where('revoked', '=', 0)
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) return false;
+    const r = await revokeRefresh(tx, { id });
+    if (Number(r.numAffectedRows ?? 0) !== 1) return false;
     await produce(tx);
     return true;
   });

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { authenticatePassword, TOKEN_BACKEND } from '../../../../auth/authenticate.js';
+import { hot, perDatabase } from '../../../../db/hot.js';
 import type { UsersTable } from '../../../../db/types.js';
 import type { Services } from '../../../../services.js';
 import { unusablePassword } from '../../../../auth/passwords.js';
@@ -42,6 +43,12 @@ async function byAppPassword(svc: Services, username: string, password: string):
   return a.user;
 }
 
+const touchLogin = perDatabase((db) =>
+  hot<{ username: string; now: string }, UsersTable>(db, ['username', 'now'], (p) =>
+    db.updateTable('users').set({ last_login: p.now }).where('username', '=', p.username).returningAll(),
+  ),
+);
+
 /** the provider's service account, created (or refreshed) on use */
 async function serviceAccount(svc: Services, t: TokenRequest): Promise<UsersTable> {
   const app = t.provider.application!;
@@ -55,7 +62,8 @@ async function serviceAccount(svc: Services, t: TokenRequest): Promise<UsersTabl
     last_updated: now,
   };
   const find = () => svc.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-  let user = await find();
+  // an existing account: its last login, and its row, in one statement
+  let user: UsersTable | undefined = (await touchLogin(svc.db)({ username, now }))[0];
   if (!user) {
     try {
       await svc.db
@@ -76,8 +84,6 @@ async function serviceAccount(svc: Services, t: TokenRequest): Promise<UsersTabl
       // another request created it at the same moment
     }
     user = await find();
-  } else {
-    await svc.db.updateTable('users').set({ last_login: now }).where('id', '=', user.id).execute();
   }
   if (!user) throw new TokenError('invalid_grant').withCause('service_account');
   return user;
