@@ -4,7 +4,9 @@
  * encryption key the signed token is wrapped in a compact JWE (RSA-OAEP-256 + A256CBC-HS512, `typ: JWE`, the
  * key's `kid`). Key pairs are reached through a `KeyLookup` (src/crypto/keys.ts), once per request.
  */
-import { createHmac, type KeyObject } from 'node:crypto';
+import { webcrypto, type KeyObject } from 'node:crypto';
+
+type CryptoKey = webcrypto.CryptoKey;
 import { CompactEncrypt, SignJWT } from 'jose';
 import type { KeyLookup, ProviderSettings, PublicKey } from './types.js';
 
@@ -65,27 +67,30 @@ export async function providerKeys(
   return encryptTo ? { signer, encryptTo } : { signer };
 }
 
-const b64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-
 /**
- * HS256 as jose's SignJWT writes it (the same bytes: JSON of header and payload, base64url, HMAC-SHA-256 of
- * `header.payload`), computed in place: WebCrypto's HMAC is a thread-pool job per token, which costs more than the
- * HMAC itself (measured: a quarter of a client_credentials request's CPU).
+ * HS256 keys imported once per client secret: jose imports raw key bytes into WebCrypto on every signature, which
+ * costs more than the HMAC itself (measured: a quarter of a client_credentials request's CPU). A few hundred secrets
+ * at most, the oldest dropped first.
  */
-function hs256(payload: Record<string, unknown>, header: Record<string, unknown>, key: Uint8Array): string {
-  for (const claim of ['iat', 'nbf', 'exp'])
-    if (typeof payload[claim] === 'number' && !Number.isFinite(payload[claim]))
-      throw new TypeError(`"${claim}" claim must be a finite number`);
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  return `${input}.${createHmac('sha256', key).update(input, 'utf8').digest('base64url')}`;
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(key: Uint8Array): Promise<CryptoKey> {
+  const id = Buffer.from(key).toString('base64');
+  let k = hmacKeys.get(id);
+  if (!k) {
+    if (hmacKeys.size >= 256) hmacKeys.delete(hmacKeys.keys().next().value!);
+    k = webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    hmacKeys.set(id, k);
+    k.catch(() => hmacKeys.delete(id));
+  }
+  return k;
 }
 
 /** a JWS over the payload (header `alg`, `kid` when the key has one, `typ`: JWT unless told) */
 export async function signJwt(payload: Record<string, unknown>, signer: Signer, typ = 'JWT'): Promise<string> {
   // PyJWT writes the header's keys sorted: alg, kid, typ
   const header = signer.kid ? { alg: signer.alg, kid: signer.kid, typ } : { alg: signer.alg, typ };
-  if (signer.alg === 'HS256' && signer.key instanceof Uint8Array) return hs256(payload, header, signer.key);
-  return new SignJWT(payload).setProtectedHeader(header).sign(signer.key);
+  const key = signer.alg === 'HS256' && signer.key instanceof Uint8Array ? await hmacKey(signer.key) : signer.key;
+  return new SignJWT(payload).setProtectedHeader(header).sign(key);
 }
 
 /** `encrypt`: the compact JWE of a signed token for the encryption key pair's certificate */
