@@ -56,13 +56,15 @@ describePostgres('PostgreSQL: named prepared statements', 'prepared statements a
     await drop?.();
   });
 
+  /** the one query both cases run again and again */
+  const read = () =>
+    store.db
+      .selectFrom('things' as never)
+      .selectAll()
+      .where('id' as never, '=', 1 as never)
+      .execute();
+
   it('a query run again is prepared once on the connection and answers the same', async () => {
-    const read = () =>
-      store.db
-        .selectFrom('things' as never)
-        .selectAll()
-        .where('id' as never, '=', 1 as never)
-        .execute();
     assert.deepEqual(await read(), [{ id: 1, name: 'one' }]);
     const text = 'select * from "things" where "id" = $1';
     assert.ok(!(await prepared()).some((p) => p.statement === text), 'not after its first run');
@@ -74,12 +76,6 @@ describePostgres('PostgreSQL: named prepared statements', 'prepared statements a
   });
 
   it('a column added by another connection: the next query sees it (prepared again under a new name)', async () => {
-    const read = () =>
-      store.db
-        .selectFrom('things' as never)
-        .selectAll()
-        .where('id' as never, '=', 1 as never)
-        .execute();
     await read();
     await read();
     await other.query(`alter table things add column note text not null default 'n'`);
