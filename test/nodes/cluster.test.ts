@@ -3,6 +3,10 @@
  * concurrent logins spread step by step over the nodes, one node killed with SIGKILL mid-run; every login completes
  * (retrying a step elsewhere, or starting over), no session row is corrupted, throttling is shared, and SIGTERM lets
  * an in-flight request finish. Registered only with KEYSTAGE_TEST_DATABASE_URL.
+ *
+ * The balancer is a trusted proxy and names each browser's address in X-Forwarded-For, as a real one does: the
+ * throttling counts pairs of account and address, and a check in flight counts until it ends (a node killed during
+ * it leaves it counted), so ten people sharing one account and one address would throttle each other.
  */
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +41,7 @@ describePostgres('three nodes on one PostgreSQL database', 'three processes shar
       KEYSTAGE_LOCKOUT_ACCOUNT_IP_LIMIT: '4',
       KEYSTAGE_LOCKOUT_SLOW_AFTER: '100',
       KEYSTAGE_CAPTCHA_TIMEOUT_MS: '1500',
+      KEYSTAGE_TRUSTED_PROXIES: '127.0.0.1',
     };
     nodes = await Promise.all([startNode(env), startNode(env), startNode(env)]);
     provider = await new FakeCaptcha().start();
@@ -71,8 +76,9 @@ describePostgres('three nodes on one PostgreSQL database', 'three processes shar
     let restarted = 0;
     const login = async (n: number) => {
       const user = n % USERS;
+      const seen: string[] = [];
       for (let round = 0; round < 3; round++) {
-        const c = new Client();
+        const c = new Client({ 'x-forwarded-for': `10.0.${n >> 8}.${n & 255}` });
         await balanced(c);
         const pw = await balanced(c, { component: 'ak-stage-identification', uid_field: `cluster-${user}` });
         const done =
@@ -83,9 +89,10 @@ describePostgres('three nodes on one PostgreSQL database', 'three processes shar
           completed++;
           return;
         }
+        seen.push(JSON.stringify(done).slice(0, 300));
         restarted++;
       }
-      throw new Error(`login ${n} did not complete`);
+      throw new Error(`login ${n} did not complete; it got: ${seen.join(' / ')}`);
     };
     const all = Promise.all(Array.from({ length: LOGINS }, (_, n) => login(n)));
     // kill a node mid-run: once a fifth of the logins are through
@@ -116,15 +123,16 @@ describePostgres('three nodes on one PostgreSQL database', 'three processes shar
 
   it('throttling counts are shared by the nodes', async () => {
     const live = nodes.slice(0, 2);
+    const from = { 'x-forwarded-for': '10.9.0.1' };
     for (let i = 0; i < 4; i++) {
-      const c = new Client();
+      const c = new Client(from);
       const node = live[i % 2]!.url;
       await c.step(node);
       await c.step(node, { component: 'ak-stage-identification', uid_field: 'cluster-0' });
       const r = await c.step(node, { component: 'ak-stage-password', password: 'wrong' });
       assert.deepEqual(r.response_errors, { password: [{ string: 'Invalid password', code: 'invalid' }] });
     }
-    const c = new Client();
+    const c = new Client(from);
     await c.step(live[1]!.url);
     await c.step(live[1]!.url, { component: 'ak-stage-identification', uid_field: 'cluster-0' });
     const refused = await c.step(live[0]!.url, { component: 'ak-stage-password', password: 'cluster-password-0' });
