@@ -1,4 +1,5 @@
 /** Keystage as a separate OS process (node + the bundled server or tsx), for crash and multi-node tests. */
+import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { ADMIN_PASSWORD, ADMIN_TOKEN, TEST_ARGON2 } from './server.js';
@@ -41,8 +42,15 @@ export async function startNode(
 
 class ExitedAtStart extends Error {}
 
+/**
+ * node's arguments for `npm start`'s entry point in its own process: under `npm test` (compiled into .test-js/ by
+ * scripts/test-build.ts) the compiled src/main.js beside this file's tree, else src/main.ts through tsx
+ */
+export const serverArgs = (): string[] =>
+  import.meta.url.endsWith('.js') ? [fileURLToPath(new URL('../../src/main.js', import.meta.url))] : ['--import', 'tsx', 'src/main.ts'];
+
 async function startNodeOn(env: Record<string, string>, p: number, opts: { output?: (chunk: string) => void }): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverArgs(), {
     env: {
       ...process.env,
       KEYSTAGE_PORT: String(p),

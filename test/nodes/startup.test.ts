@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../helpers/process.js';
+import { freePort, serverArgs } from '../helpers/process.js';
 
 /** runs `npm start`'s entry point until it exits (at most 60 s); its exit code and stderr */
 function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, serverArgs(), {
       // (2048-bit RSA for the first start's self-signed certificate, as the other tests)
       env: { ...process.env, KEYSTAGE_HOST: '127.0.0.1', KEYSTAGE_LOG_LEVEL: 'silent', KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { serverArgs } from '../helpers/process.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -22,7 +23,7 @@ async function freePort(): Promise<number> {
 
 async function startNode(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverArgs(), {
     env: {
       ...process.env,
       KEYSTAGE_PORT: String(port),
