@@ -55,6 +55,8 @@ export interface Config {
   sessionMaxAgeMs: number;
   /** a session nobody logged in to (flow state only) ends this long after it was first stored (ms) */
   sessionAnonymousMs: number;
+  /** PostgreSQL: a flow request's renewed hold on its session; a node that dies holding one frees it after this (ms) */
+  sessionLeaseMs: number;
   /** SMTP settings used by e-mail stages with use_global_settings */
   email: {
     host: string;
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
     sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
     sessionAnonymousMs: Math.max(1, int(env, 30, 'KEYSTAGE_SESSION_ANONYMOUS_MINUTES')) * 60_000,
+    sessionLeaseMs: Math.max(300, int(env, 8_000, 'KEYSTAGE_SESSION_LEASE_MS')),
     email: {
       host: pick(env, 'KEYSTAGE_EMAIL_HOST', 'AUTHENTIK_EMAIL__HOST') ?? 'localhost',
       port: int(env, 25, 'KEYSTAGE_EMAIL_PORT', 'AUTHENTIK_EMAIL__PORT'),

@@ -105,7 +105,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const events = new Events(store.db, config.eventRetentionMs);
   const sessions = new Sessions(
     store.db,
-    { idleMs: config.sessionIdleMs, maxAgeMs: config.sessionMaxAgeMs, anonymousMs: config.sessionAnonymousMs },
+    {
+      idleMs: config.sessionIdleMs,
+      maxAgeMs: config.sessionMaxAgeMs,
+      anonymousMs: config.sessionAnonymousMs,
+      leaseMs: config.sessionLeaseMs,
+    },
     async (userId, req) => {
       const user = await userById(store.db, userId);
       await events.emit('logout', {

@@ -17,9 +17,12 @@ import { randomToken } from '../crypto/random.js';
 export const SESSION_COOKIE = 'authentik_session';
 export const CSRF_COOKIE = 'authentik_csrf';
 export const CSRF_HEADER = 'x-authentik-csrf';
-/** how long one flow request may hold its session at most: a node that dies holding it lets go after this */
-const LOCK_LEASE_MS = 60_000;
-/** how long a flow request waits for the other requests of its session before it gives up */
+/**
+ * how long a flow request's hold on its session lasts unless renewed (PostgreSQL): the holder renews it every third
+ * of this while it runs, so a node that dies holding a session lets go of it within this time
+ */
+export const DEFAULT_LEASE_MS = 8_000;
+/** how long a flow request waits for the other requests of its session before it gives up (longer than a lease) */
 const LOCK_WAIT_MS = 10_000;
 
 /** a flow request could not have its session to itself in time (another request of the session kept it) */
@@ -47,6 +50,8 @@ export interface SessionLimits {
   maxAgeMs: number;
   /** a session nobody has logged in to (flow state only) ends this long after it was first stored (ms) */
   anonymousMs: number;
+  /** a flow request's hold on its session with PostgreSQL, renewed while it runs (ms; DEFAULT_LEASE_MS) */
+  leaseMs?: number;
 }
 
 /** last_seen is refreshed at most this often, so reading a session rarely costs a write */
@@ -66,6 +71,8 @@ export interface Session {
   replaces?: string;
   /** the stored row this request holds (`load` with `exclusive`) until it is saved or `unlock`ed */
   lockedKey?: string;
+  /** renews the hold on lockedKey's row while the request runs (PostgreSQL) */
+  lease?: NodeJS.Timeout;
   /** ends this request's turn among the requests of its session on this node */
   endTurn?: () => void;
 }
@@ -83,6 +90,8 @@ export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 export class Sessions {
   private readonly acquire;
   private readonly unlockKey;
+  private readonly renewLease;
+  private readonly leaseMs: number;
   private readonly updateIfUnchanged;
   /** this node's queue of flow requests per session key (the database lease orders them across nodes) */
   private readonly turns = new Map<string, Promise<void>>();
@@ -166,6 +175,11 @@ export class Sessions {
     this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) =>
       db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key),
     );
+    // a hold is renewed only while it is still the one this request took (not after a release or a takeover)
+    this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) =>
+      db.updateTable('sessions').set({ lock_until: p.until }).where('session_key', '=', p.key).where('lock_until', '=', p.was),
+    );
+    this.leaseMs = limits.leaseMs ?? DEFAULT_LEASE_MS;
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) =>
       db.selectFrom('sessions').selectAll().where('session_key', '=', p.key),
     );
@@ -274,7 +288,8 @@ export class Sessions {
       const endTurn = opts.exclusive ? await this.turn(key) : undefined;
       try {
         const leased = opts.exclusive && this.shared;
-        const row = leased ? await this.lockRow(key) : await this.stored(key);
+        const held = leased ? await this.lockRow(key) : undefined;
+        const row = leased ? held?.row : await this.stored(key);
         const data = row && (await this.alive(key, row, req));
         if (row && data)
           return {
@@ -285,8 +300,10 @@ export class Sessions {
             dirty: false,
             stored: row.data,
             lockedKey: leased ? key : undefined,
+            lease: held ? this.keepLease(key, held.until) : undefined,
             endTurn,
           };
+        // (a row taken but not alive: its lease runs out; alive() deleted an expired one)
       } catch (e) {
         endTurn?.();
         throw e;
@@ -328,13 +345,14 @@ export class Sessions {
   }
 
   /** the stored row, taken for this request (undefined when there is none); waits while another node holds it */
-  private async lockRow(key: string): Promise<SessionsTable | undefined> {
-    const deadline = Date.now() + LOCK_WAIT_MS;
+  private async lockRow(key: string): Promise<{ row: SessionsTable; until: string } | undefined> {
+    const deadline = Date.now() + Math.max(LOCK_WAIT_MS, this.leaseMs + 2_000);
     for (;;) {
       const now = Date.now();
+      const until = new Date(now + this.leaseMs).toISOString();
       let row: (SessionsTable & { config_epoch?: number | string | null }) | undefined;
       try {
-        [row] = await this.acquire({ key, now: new Date(now).toISOString(), until: new Date(now + LOCK_LEASE_MS).toISOString() });
+        [row] = await this.acquire({ key, now: new Date(now).toISOString(), until });
       } catch (e) {
         // the database is unreachable: nothing kept is trusted until a read succeeds
         this.config?.observe(undefined);
@@ -344,7 +362,7 @@ export class Sessions {
         // (no row: the read below notes the epoch)
         this.config?.observe(row.config_epoch === undefined || row.config_epoch === null ? undefined : Number(row.config_epoch));
         delete row.config_epoch;
-        return row;
+        return { row, until };
       }
       // no row taken: there is none (a fresh session), or another request holds it
       const stored = await this.stored(key);
@@ -355,12 +373,46 @@ export class Sessions {
     }
   }
 
+  /**
+   * Renews this request's hold on `key` every third of the lease while the request runs; stops when the row no
+   * longer holds this hold (released, renamed by a login, deleted, or taken over after a missed renewal). A failed
+   * renewal is retried at the next tick; the hold then lasts at least until the lease it last set.
+   */
+  private keepLease(key: string, until: string): NodeJS.Timeout {
+    let was = until;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const next = new Date(Date.now() + this.leaseMs).toISOString();
+      this.renewLease({ key, was, until: next }).then(
+        (n) => {
+          busy = false;
+          if (n) was = next;
+          else clearInterval(timer);
+        },
+        () => {
+          busy = false;
+        },
+      );
+    }, this.leaseMs / 3);
+    timer.unref();
+    return timer;
+  }
+
+  /** this request no longer holds its session's row */
+  private letGo(s: Session) {
+    s.lockedKey = undefined;
+    if (s.lease) clearInterval(s.lease);
+    s.lease = undefined;
+  }
+
   /** ends the request's hold on its session (when saving did not already) and its turn; safe to call twice */
   async unlock(s: Session): Promise<void> {
     try {
       if (s.lockedKey) {
         const key = s.lockedKey;
-        s.lockedKey = undefined;
+        this.letGo(s);
         await this.unlockKey({ key });
       }
     } finally {
@@ -448,7 +500,7 @@ export class Sessions {
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
       const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
-      if (renamed && s.replaces === s.lockedKey) s.lockedKey = undefined;
+      if (renamed && s.replaces === s.lockedKey) this.letGo(s);
       if (!renamed) await this.upsert(row);
     } else if (opts.ifUnchanged && !s.lockedKey && prev !== undefined) {
       await this.updateIfUnchanged({
@@ -469,7 +521,7 @@ export class Sessions {
         last_user_agent: row.last_user_agent,
         release: release ? 1 : 0,
       });
-      if (release) s.lockedKey = undefined;
+      if (release) this.letGo(s);
     }
     s.dirty = false;
     s.replaces = undefined;
@@ -513,7 +565,7 @@ export class Sessions {
   async destroy(s: Session, reply: FastifyReply) {
     const ended = s.key;
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
-    if (s.lockedKey === s.key) s.lockedKey = undefined;
+    if (s.lockedKey === s.key) this.letGo(s);
     s.key = undefined;
     s.userId = null;
     s.data = { plan: s.data.plan, query: s.data.query };
