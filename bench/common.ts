@@ -105,6 +105,25 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * what the resident memory is made of (MiB): anonymous (the heaps), file-backed (code, and the pages of the SQLite
+ * file read through its memory map — the kernel's page cache, shared and dropped under pressure) and shared memory
+ */
+export function rssParts(pid: number): { anon: number; file: number; shmem: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+    return { anon: kib('RssAnon'), file: kib('RssFile'), shmem: kib('RssShmem') };
+  } catch {
+    return { anon: NaN, file: NaN, shmem: NaN };
+  }
+}
+
+export const rssPartsText = (pid: number) => {
+  const p = rssParts(pid);
+  return `anonymous ${p.anon.toFixed(0)}, file-backed ${p.file.toFixed(0)}, shared ${p.shmem.toFixed(0)}`;
+};
+
 export function rssMiB(pid: number): number {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -49,6 +49,7 @@ import {
   pinned,
   rawArgonRate,
   rssMiB,
+  rssPartsText,
   stop,
   waitReady,
 } from './common.js';
@@ -481,7 +482,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
       }
     }
     const rss = rssMiB(server.pid!);
-    rows.push(['resident memory after the run', '', `${rss.toFixed(0)} MiB`, '', '', '< 150 MiB']);
+    rows.push(['resident memory after the run', '', `${rss.toFixed(0)} MiB (${rssPartsText(server.pid!)})`, '', '', '< 150 MiB']);
     if (ONLY.size === 0) {
       console.error('policies …');
       const pol = await policyPhase(pool, users, next, server.pid!);
