@@ -71,10 +71,18 @@ export interface Session {
   replaces?: string;
   /** the stored row this request holds (`load` with `exclusive`) until it is saved or `unlock`ed */
   lockedKey?: string;
-  /** renews the hold on lockedKey's row while the request runs (PostgreSQL) */
-  lease?: NodeJS.Timeout;
+  /** this request's hold on lockedKey's row, renewed while the request runs (PostgreSQL) */
+  lease?: Lease;
   /** ends this request's turn among the requests of its session on this node */
   endTurn?: () => void;
+}
+
+/** a request's hold on its session row: the `lock_until` it last set, and the timer renewing it */
+interface Lease {
+  until: string;
+  timer: NodeJS.Timeout;
+  /** a renewal under way (a release waits for it, so it matches what the row holds) */
+  renewing?: Promise<void>;
 }
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
@@ -129,9 +137,10 @@ export class Sessions {
         last_ip: string;
         last_user_agent: string;
         release: number;
+        held: string;
       },
       unknown
-    >(db, ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release'], (p) =>
+    >(db, ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release', 'held'], (p) =>
       db
         .updateTable('sessions')
         .set({
@@ -140,7 +149,8 @@ export class Sessions {
           data: p.data,
           last_ip: p.last_ip,
           last_user_agent: p.last_user_agent,
-          lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 THEN NULL ELSE lock_until END`,
+          // a release lets go only of this request's own hold (not of one taken after its lease ran out)
+          lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
         })
         .where('session_key', '=', p.key),
     );
@@ -172,8 +182,8 @@ export class Sessions {
           .where('data', '=', p.prev)
           .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)])),
     );
-    this.unlockKey = hot<{ key: string }, unknown>(db, ['key'], (p) =>
-      db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key),
+    this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) =>
+      db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key).where('lock_until', '=', p.held),
     );
     // a hold is renewed only while it is still the one this request took (not after a release or a takeover)
     this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) =>
@@ -378,32 +388,41 @@ export class Sessions {
    * longer holds this hold (released, renamed by a login, deleted, or taken over after a missed renewal). A failed
    * renewal is retried at the next tick; the hold then lasts at least until the lease it last set.
    */
-  private keepLease(key: string, until: string): NodeJS.Timeout {
-    let was = until;
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      const next = new Date(Date.now() + this.leaseMs).toISOString();
-      this.renewLease({ key, was, until: next }).then(
-        (n) => {
-          busy = false;
-          if (n) was = next;
-          else clearInterval(timer);
-        },
-        () => {
-          busy = false;
-        },
-      );
-    }, this.leaseMs / 3);
-    timer.unref();
-    return timer;
+  private keepLease(key: string, until: string): Lease {
+    const lease: Lease = {
+      until,
+      timer: setInterval(() => {
+        if (lease.renewing) return;
+        const next = new Date(Date.now() + this.leaseMs).toISOString();
+        lease.renewing = this.renewLease({ key, was: lease.until, until: next }).then(
+          (n) => {
+            lease.renewing = undefined;
+            if (n) lease.until = next;
+            else clearInterval(lease.timer);
+          },
+          () => {
+            lease.renewing = undefined;
+          },
+        );
+      }, this.leaseMs / 3),
+    };
+    lease.timer.unref();
+    return lease;
+  }
+
+  /** stops renewing this request's hold; the `lock_until` it holds ('' when none) */
+  private async settleLease(s: Session): Promise<string> {
+    const lease = s.lease;
+    if (!lease) return '';
+    clearInterval(lease.timer);
+    await lease.renewing;
+    return lease.until;
   }
 
   /** this request no longer holds its session's row */
   private letGo(s: Session) {
     s.lockedKey = undefined;
-    if (s.lease) clearInterval(s.lease);
+    if (s.lease) clearInterval(s.lease.timer);
     s.lease = undefined;
   }
 
@@ -412,8 +431,9 @@ export class Sessions {
     try {
       if (s.lockedKey) {
         const key = s.lockedKey;
+        const held = await this.settleLease(s);
         this.letGo(s);
-        await this.unlockKey({ key });
+        await this.unlockKey({ key, held });
       }
     } finally {
       s.endTurn?.();
@@ -512,6 +532,7 @@ export class Sessions {
       });
     } else {
       const release = s.lockedKey === row.session_key;
+      const held = release ? await this.settleLease(s) : '';
       await this.update({
         key: row.session_key,
         last_seen: row.last_seen,
@@ -520,6 +541,7 @@ export class Sessions {
         last_ip: row.last_ip,
         last_user_agent: row.last_user_agent,
         release: release ? 1 : 0,
+        held,
       });
       if (release) this.letGo(s);
     }

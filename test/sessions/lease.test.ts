@@ -104,6 +104,23 @@ describePostgres('session leases across nodes', 'the lease is a PostgreSQL row l
     assert.equal(r.body.component, 'xak-flow-redirect');
   });
 
+  it('a request whose hold was taken over meanwhile leaves the new holder\'s hold in place when it ends', async () => {
+    const jar = await browser();
+    provider.mode = 'slow';
+    const slow = jar.json(executor(a), 'POST', { component: 'ak-stage-captcha', token: 'pass' });
+    await sleep(100);
+    assert.ok(await leaseOf(jar), 'the request holds the session');
+    // what another request leaves when it took the session after this one's renewals had failed for a whole lease
+    const foreign = new Date(Date.now() + 60_000).toISOString();
+    const key = jar.cookies.get('authentik_session')!;
+    await a.app.store.db.updateTable('sessions').set({ lock_until: foreign }).where('session_key', '=', key).execute();
+    const r = await slow;
+    assert.match(r.body.response_errors.token[0].string, /did not answer in time/);
+    assert.equal(await leaseOf(jar), foreign, 'the other hold is still there');
+    await a.app.store.db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', key).execute();
+    provider.mode = 'normal';
+  });
+
   it('a request takes the session for one lease from now (a dead node frees it that soon)', async () => {
     const jar = await browser();
     provider.mode = 'slow';
