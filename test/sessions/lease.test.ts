@@ -104,7 +104,7 @@ describePostgres('session leases across nodes', 'the lease is a PostgreSQL row l
     assert.equal(r.body.component, 'xak-flow-redirect');
   });
 
-  it('a request whose hold was taken over meanwhile leaves the new holder\'s hold in place when it ends', async () => {
+  it("a request whose hold was taken over meanwhile leaves the new holder's hold in place when it ends", async () => {
     const jar = await browser();
     provider.mode = 'slow';
     const slow = jar.json(executor(a), 'POST', { component: 'ak-stage-captcha', token: 'pass' });
