@@ -192,6 +192,17 @@ const NULL_DER = new Uint8Array([0x05, 0x00]).buffer;
 /** whether this process can build a self-signed certificate for `alg` (all of authentik's) */
 export const canGenerate = (alg: GenerateAlg): boolean => (GENERATE_ALGS as readonly string[]).includes(alg);
 
+/**
+ * An unsigned big-endian number as a DER INTEGER's content: no leading zero bytes (a certificate whose serial starts
+ * with a needless zero is refused by OpenSSL, one UUID in 256), and one zero byte first when the high bit is set.
+ */
+export function minimalPositiveInteger(bytes: Uint8Array): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const body = Buffer.from(bytes.subarray(start));
+  return body[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), body]) : body;
+}
+
 export interface BuiltPair {
   certificate: string;
   privateKey: string;
@@ -212,6 +223,8 @@ export async function buildSelfSigned(opts: {
   rsaBits?: number;
   /** for `ecdsa`: P-256 as authentik (the others for tests and imports), signed with the curve's hash */
   ecCurve?: EcCurve;
+  /** the serial number's bytes (unsigned, big-endian); a random 128-bit one when left out */
+  serial?: Uint8Array;
 }): Promise<BuiltPair> {
   const alg = opts.alg ?? 'rsa';
   const curve = opts.ecCurve ?? 'P-256';
@@ -230,8 +243,7 @@ export async function buildSelfSigned(opts: {
   const sig = alg === 'ecdsa' ? { ...ECDSA_SIGNATURE[curve], nullParams: false } : SIGNATURE[alg];
   const algorithm = new AlgorithmIdentifier({ algorithm: sig.oid, ...(sig.nullParams ? { parameters: NULL_DER } : {}) });
   // a random positive 128-bit serial (authentik: int(uuid4())) in minimal DER: a zero byte first only when the high bit is set
-  const random = Buffer.from(randomUUID().replace(/-/g, ''), 'hex');
-  const serial = random[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), random]) : random;
+  const serial = minimalPositiveInteger(opts.serial ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex'));
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
