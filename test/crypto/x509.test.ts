@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { buildSelfSigned, loadCertificate, minimalPositiveInteger } from '../../src/crypto/x509.js';
 
-const valueOf = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
+const numberOf = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
 
 describe('certificate serial numbers', () => {
   it('minimalPositiveInteger keeps the value, drops needless leading zeros and keeps the number positive', () => {
@@ -19,7 +19,7 @@ describe('certificate serial numbers', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 20 }), (bytes) => {
         const out = minimalPositiveInteger(bytes);
-        assert.equal(valueOf(out), valueOf(bytes));
+        assert.equal(numberOf(out), numberOf(bytes));
         assert.ok(out[0]! < 0x80, 'positive');
         if (out.length > 1) assert.ok(out[0] !== 0 || out[1]! >= 0x80, 'minimal');
       }),
@@ -31,7 +31,7 @@ describe('certificate serial numbers', () => {
       const pair = await buildSelfSigned({ commonName: 'serial.example', alg: 'ed25519', serial: Buffer.from(serial, 'hex') });
       assert.ok(loadCertificate(pair.certificate), 'loadCertificate reads it');
       const cert = new X509Certificate(pair.certificate);
-      assert.equal(BigInt(`0x${cert.serialNumber}`), valueOf(Buffer.from(serial, 'hex')));
+      assert.equal(BigInt(`0x${cert.serialNumber}`), numberOf(Buffer.from(serial, 'hex')));
     });
   }
 });
