@@ -1,5 +1,5 @@
 import { addColumns, type VersionedMigration } from '../../db/ddl.js';
-import { provider_oauth2_0002 } from './tokens/migration.js';
+import { provider_oauth2_0002, provider_oauth2_0003 } from './tokens/migration.js';
 
 export const oauth2Migrations: Record<string, VersionedMigration> = {
   provider_oauth2_0001: (dialect) => ({
@@ -36,4 +36,5 @@ export const oauth2Migrations: Record<string, VersionedMigration> = {
     },
   }),
   provider_oauth2_0002,
+  provider_oauth2_0003,
 };

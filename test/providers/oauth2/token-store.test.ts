@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { openStore, type Store } from '../../../src/db/index.js';
 import { migrate } from '../../../src/db/migrate.js';
 import { providerMigrations } from '../../../src/providers/registry.js';
@@ -164,6 +165,38 @@ for (const dialect of dialects()) {
       assert.equal(await deleteToken(store.db, 2, 'to-revoke'), false);
       assert.equal(await deleteToken(store.db, 1, 'to-revoke'), true);
       assert.equal(await findAccessToken(store.db, 'to-revoke'), undefined);
+    });
+
+    it('tokens without a code or a session are left out of those indexes, and the lookups by code and session use them', async () => {
+      for (const t of ['oauth2_access_tokens', 'oauth2_refresh_tokens']) {
+        for (const [index, column] of [
+          [`${t}_code`, 'code_id'],
+          [`${t}_session`, 'session_id'],
+        ]) {
+          if (dialect === 'sqlite') {
+            const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where name = ${index}`.execute(store.db);
+            assert.match(rows[0]!.sql, new RegExp(`where "?${column}"? is not null`, 'i'));
+            const plan = await sql<{
+              detail: string;
+            }>`explain query plan select id from ${sql.table(t)} where ${sql.ref(column)} = ${1}`.execute(store.db);
+            assert.ok(
+              plan.rows.some((r) => r.detail.includes(index)),
+              JSON.stringify(plan.rows),
+            );
+          } else {
+            const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = ${index}`.execute(store.db);
+            assert.match(rows[0]!.indexdef, new RegExp(`WHERE \\(${column} IS NOT NULL\\)`));
+            const plan = await store.db.transaction().execute(async (tx) => {
+              await sql`set local enable_seqscan = off`.execute(tx);
+              return sql<{ 'QUERY PLAN': string }>`explain select id from ${sql.table(t)} where ${sql.ref(column)} = ${'1'}`.execute(tx);
+            });
+            assert.ok(
+              plan.rows.some((r) => r['QUERY PLAN'].includes(index)),
+              JSON.stringify(plan.rows),
+            );
+          }
+        }
+      }
     });
   });
 }

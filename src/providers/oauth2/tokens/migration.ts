@@ -1,5 +1,8 @@
-/** Migration provider_oauth2_0002: the grant tables of tokens/table.ts, deleted with their provider or user. */
-import type { Kysely } from 'kysely';
+/**
+ * Migrations of the grant tables of tokens/table.ts: provider_oauth2_0002 creates them (rows deleted with their
+ * provider or user); provider_oauth2_0003 makes the code and session indexes of the token tables partial.
+ */
+import { type Kysely, sql } from 'kysely';
 import { addColumns, type ColumnSpec, tableWithAutoId, type VersionedMigration } from '../../../db/ddl.js';
 
 const provider: ColumnSpec = { type: 'int', notNull: true, ref: { table: 'providers', column: 'id', onDelete: 'cascade' } };
@@ -65,5 +68,36 @@ export const provider_oauth2_0002: VersionedMigration = (dialect) => ({
   async down(db: Kysely<any>) {
     for (const t of ['oauth2_device_tokens', 'oauth2_refresh_tokens', 'oauth2_access_tokens', 'oauth2_authorization_codes'])
       await db.schema.dropTable(t).ifExists().execute();
+  },
+});
+
+/**
+ * provider_oauth2_0003: a token issued without an authorization code (client_credentials, password, device code) or
+ * without a session (client_credentials) has no entry in the `_code` and `_session` indexes, so issuing it writes two
+ * B-trees less. The lookups (`code_id = ?`, `session_id = ?`) imply IS NOT NULL, so both databases still use them.
+ */
+export const provider_oauth2_0003: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    for (const t of ['oauth2_access_tokens', 'oauth2_refresh_tokens']) {
+      for (const column of ['code_id', 'session_id']) {
+        const name = `${t}_${column === 'code_id' ? 'code' : 'session'}`;
+        await db.schema.dropIndex(name).execute();
+        await db.schema
+          .createIndex(name)
+          .on(t)
+          .column(column)
+          .where(sql.ref(column), 'is not', null)
+          .execute();
+      }
+    }
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['oauth2_access_tokens', 'oauth2_refresh_tokens']) {
+      for (const column of ['code_id', 'session_id']) {
+        const name = `${t}_${column === 'code_id' ? 'code' : 'session'}`;
+        await db.schema.dropIndex(name).execute();
+        await db.schema.createIndex(name).on(t).column(column).execute();
+      }
+    }
   },
 });
