@@ -72,6 +72,17 @@ export interface ExpressionHost {
   ak_create_event?: (action: string, context: JsonObject) => Promise<void> | void;
   /** `user.ak_groups` (direct) and `user.all_groups()` / `group_attributes()` (indirect too), when the user's data has no `groups` / `all_groups` list */
   user_groups?: (user: JsonObject, indirect: boolean) => Promise<JsonObject[]> | JsonObject[];
+  /**
+   * `user.group_attributes()`: the attributes of all the user's groups (inherited ones too) merged as authentik
+   * does, without the user's own (Python puts those on top); asked once per user object. Without it, Python merges
+   * what `user_groups` answers.
+   */
+  group_attributes?: (user: JsonObject) => Promise<JsonObject> | JsonObject;
+  /**
+   * `authentik.lib.config.CONFIG`: the settings an expression may read, by authentik's names (nested objects for
+   * dotted paths); asked once per evaluation, on first use. Nothing secret belongs here.
+   */
+  config?: () => Promise<JsonObject> | JsonObject;
 }
 
 /** what the host answers ak_call_policy: a policy's result, or an expression policy's text to run in place */
@@ -160,6 +171,8 @@ const HOST_NAMES = new Set([
   'ak_call_policy',
   'ak_create_event',
   'user_groups',
+  'group_attributes',
+  'config',
 ]);
 
 /**

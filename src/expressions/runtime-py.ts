@@ -55,6 +55,7 @@ class _Run:
         self.messages_dropped = 0
         self.logs = []
         self.logs_dropped = 0
+        self.config = None  # authentik.lib.config's settings, asked of Keystage on first use
 
 
 def _current():
@@ -418,9 +419,22 @@ class User(_Wrapped):
         return QuerySet([])
 
     def group_attributes(self, request=None):
-        merged = {}
-        for group in self.all_groups().order_by("name"):
-            _merge(merged, _to_json(group.attributes))
+        """the attributes of all the user's groups (inherited ones too) merged in name order, then the user's own:
+        the groups' part from Keystage (one call per user object), unless the user's data lists its groups"""
+        if not self.is_authenticated:
+            # as Django's AnonymousUser, which has no group_attributes
+            raise AttributeError("'AnonymousUser' object has no attribute 'group_attributes'")
+        data = object.__getattribute__(self, "_data")
+        cache = object.__getattribute__(self, "_groups")
+        if not isinstance(data.get("all_groups"), list) and "attributes" not in cache and "group_attributes" in _current().host_names:
+            found = _host("group_attributes", data) if self.pk is not None else {}
+            cache["attributes"] = found if isinstance(found, dict) else {}
+        if "attributes" in cache:
+            merged = _json.loads(_json.dumps(cache["attributes"]))
+        else:
+            merged = {}
+            for group in self.all_groups().order_by("name"):
+                _merge(merged, _to_json(group.attributes))
         return _merge(merged, _to_json(self.attributes))
 
     def get_username(self):
@@ -712,6 +726,110 @@ class _Unavailable:
         return "<unavailable: %s>" % self._why
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# authentik's modules an expression may import: authentik.lib.config (CONFIG) and authentik.core.models (constants).
+# Rebuilt before each evaluation (what one expression changes in them is not seen by the next); any other authentik
+# module is a ModuleNotFoundError, a Django model an ImportError, each saying so.
+
+
+class _Config:
+    """authentik.lib.config.CONFIG: the settings Keystage knows, asked of Keystage once per evaluation; any other key
+    answers the default"""
+
+    def _settings(self):
+        run = _current()
+        if run.config is None:
+            if "config" not in run.host_names:
+                raise NotImplementedError("authentik.lib.config.CONFIG is not available in this context (expression policies have it)")
+            answer = _host("config")
+            run.config = answer if isinstance(answer, dict) else {}
+        return run.config
+
+    def get(self, path, default=None, sep="."):
+        value = self._settings()
+        for part in str(path).split(sep):
+            if not isinstance(value, dict) or part not in value:
+                return default
+            value = value[part]
+        return _json.loads(_json.dumps(value))
+
+    def get_int(self, path, default=0):
+        try:
+            return int(self.get(path, default))
+        except (TypeError, ValueError):
+            return default
+
+    def get_bool(self, path, default=False):
+        value = self.get(path, _MISSING)
+        if value is _MISSING:
+            return default
+        return str(value).lower() == "true"
+
+    def get_keys(self, path, sep="."):
+        value = self.get(path, {}, sep)
+        return list(value.keys()) if isinstance(value, dict) else []
+
+    y = get
+    y_bool = get_bool
+
+    def __repr__(self):
+        return "<authentik.lib.config.CONFIG>"
+
+
+USER_ATTRIBUTES = {
+    "USER_ATTRIBUTE_DEBUG": "goauthentik.io/user/debug",
+    "USER_ATTRIBUTE_SA": "goauthentik.io/user/service-account",
+    "USER_ATTRIBUTE_GENERATED": "goauthentik.io/user/generated",
+    "USER_ATTRIBUTE_EXPIRES": "goauthentik.io/user/expires",
+    "USER_ATTRIBUTE_DELETE_ON_LOGOUT": "goauthentik.io/user/delete-on-logout",
+    "USER_ATTRIBUTE_SOURCES": "goauthentik.io/user/sources",
+    "USER_ATTRIBUTE_TOKEN_EXPIRING": "goauthentik.io/user/token-expires",
+    "USER_ATTRIBUTE_CHANGE_USERNAME": "goauthentik.io/user/can-change-username",
+    "USER_ATTRIBUTE_CHANGE_NAME": "goauthentik.io/user/can-change-name",
+    "USER_ATTRIBUTE_CHANGE_EMAIL": "goauthentik.io/user/can-change-email",
+    "USER_ATTRIBUTE_CAN_OVERRIDE_IP": "goauthentik.io/user/override-ips",
+    "USER_PATH_SYSTEM_PREFIX": "goauthentik.io",
+    "USER_PATH_SERVICE_ACCOUNT": "goauthentik.io/service-accounts",
+}
+
+AUTHENTIK_MODULES = ("authentik", "authentik.lib", "authentik.lib.config", "authentik.core", "authentik.core.models")
+_NO_MODULE = ("No module named '%s': Keystage's expressions have authentik.lib.config (CONFIG) and "
+              "authentik.core.models (its USER_ATTRIBUTE_* constants) only, not authentik's other modules")
+_NO_ORM = ("cannot import name '%s' from 'authentik.core.models': the Django ORM is not available in Keystage's "
+           "expressions (use request.user, ak_user_by, ak_is_group_member)")
+
+
+def _authentik_module(name, doc, names=None, orm=False):
+    module = _types.ModuleType(name, doc)
+    module.__package__ = name if names is None else name.rpartition(".")[0]
+    if names is None:
+        module.__path__ = []  # a package: its submodules are these shims, or the guard's refusal
+    else:
+        for key, value in names.items():
+            setattr(module, key, value)
+
+    def missing(attr):
+        # a model class (User, Group, Application…) is the ORM's; anything else is simply not there
+        if orm and attr[:1].isupper() and not attr.isupper():
+            raise ImportError(_NO_ORM % attr, name=name)
+        raise AttributeError("module '%s' has no attribute '%s'" % (name, attr))
+
+    module.__getattr__ = missing
+    return module
+
+
+def _install_authentik():
+    """authentik's modules, fresh, in sys.modules"""
+    root = _authentik_module("authentik", "authentik (Keystage's shims)")
+    lib = _authentik_module("authentik.lib", "authentik.lib (Keystage's shims)")
+    core = _authentik_module("authentik.core", "authentik.core (Keystage's shims)")
+    config = _authentik_module("authentik.lib.config", "authentik's configuration, as Keystage's", {"CONFIG": _Config()})
+    models = _authentik_module("authentik.core.models", "authentik.core.models' constants (no models: no ORM)", dict(USER_ATTRIBUTES), orm=True)
+    root.lib, root.core, lib.config, core.models = lib, core, config, models
+    for module in (root, lib, config, core, models):
+        _sys.modules[module.__name__] = module
+
+
 class _Logger:
     """ak_logger, authentik's structlog logger: each call is collected as {event, level, attributes}"""
 
@@ -955,6 +1073,7 @@ def evaluate(job_json):
     filename = job.get("filename") or "PolicyEvaluator"
     _run = run = _Run(job.get("host") or [], filename)
     _reassert()
+    _install_authentik()
     try:
         try:
             given = job.get("globals") or {}
@@ -1011,6 +1130,8 @@ class _Guard:
     def find_spec(cls, name, path=None, target=None):
         if _blocked(name):
             raise ImportError("import of '%s' is not allowed in expressions" % name, name=name)
+        if (name == "authentik" or name.startswith("authentik.")) and name not in AUTHENTIK_MODULES:
+            raise ModuleNotFoundError(_NO_MODULE % name, name=name)
         return None
 
     @classmethod

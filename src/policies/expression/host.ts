@@ -1,12 +1,13 @@
 /**
  * What an expression policy's Python may ask Keystage (authentik's evaluator functions that need the database):
- * `ak_user_by`, `ak_is_group_member`, `ak_user_has_authenticator`, `ak_call_policy`, `ak_create_event`, and a
- * user's groups. Each answers JSON; what it throws reaches Python as a ValueError.
+ * `ak_user_by`, `ak_is_group_member`, `ak_user_has_authenticator`, `ak_call_policy`, `ak_create_event`, a
+ * user's groups and their merged attributes, and the settings `authentik.lib.config.CONFIG` answers. Each answers
+ * JSON; what it throws reaches Python as a ValueError.
  */
 import type { ExpressionHost, Json, JsonObject } from '../../expressions/index.js';
 import type { UsersTable } from '../../db/types.js';
 import type { EventAction } from '../../events/events.js';
-import { allGroupsOf } from '../../groups/membership.js';
+import { allGroupsOf, groupAttributes } from '../../groups/membership.js';
 import { deviceClasses } from '../../mfa/registry.js';
 import type { Services } from '../../services.js';
 import type { PolicyRequest } from '../types.js';
@@ -105,6 +106,17 @@ export function expressionHost(
           attributes: JSON.parse(g.attributes || '{}') as Json,
         }));
     },
+    // the groups' part of authentik's User.group_attributes (Python adds the user's own attributes as it holds them)
+    async group_attributes(user) {
+      const id = userIdOf(user);
+      return id === undefined ? {} : ((await groupAttributes(db, id, {})) as JsonObject);
+    },
+    // authentik.lib.config.CONFIG: the settings of authentik's that Keystage has
+    config: () => ({
+      default_user_change_email: svc.config.defaultUserChange.email,
+      default_user_change_name: svc.config.defaultUserChange.name,
+      default_user_change_username: svc.config.defaultUserChange.username,
+    }),
   };
 }
 

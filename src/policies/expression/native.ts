@@ -1,7 +1,8 @@
 /**
  * authentik's default-blueprint expressions, run as TypeScript instead of Python when an expression is exactly one
  * of them (comments, blank lines and trailing spaces aside): they guard every login of the default flow, so they
- * must not need the Python runtime. test/policies/expression-native.test.ts shows each gives the Python runtime's
+ * must not need the Python runtime. test/policies/expression.test.ts (the default-flow expressions) and
+ * test/expressions/authentik-modules.test.ts (the user settings authorization) show each gives the Python runtime's
  * result on the same inputs.
  */
 import type { PolicyCall, PolicyRequest, PolicyResult } from '../types.js';
@@ -132,7 +133,7 @@ const NATIVE_CALLS = new Map<string, NativeCall>([
       const user = request.user;
       // (an anonymous request.user has no group_attributes: the expression raises)
       if (!user) throw new Error("AttributeError: 'AnonymousUser' object has no attribute 'group_attributes'");
-      const data = (request.context.prompt_data ?? {}) as Record<string, unknown>;
+      const data = request.context.prompt_data as Record<string, unknown> | null | undefined;
       const attributes = await groupAttributes(svc.db, user.id, user.attributes);
       const defaults = svc.config.defaultUserChange;
       const rules = [
@@ -142,7 +143,10 @@ const NATIVE_CALLS = new Map<string, NativeCall>([
       ] as const;
       for (const [key, fallback, field, message] of rules) {
         const allowed = Object.hasOwn(attributes, key) ? truthy(attributes[key]) : fallback;
-        if (!allowed && data[field] !== user[field]) return { passing: false, messages: [message] };
+        if (allowed) continue;
+        // (without prompt data, `prompt_data.get(…)` raises)
+        if (data === null || data === undefined) throw new Error("AttributeError: 'NoneType' object has no attribute 'get'");
+        if (data[field] !== user[field]) return { passing: false, messages: [message] };
       }
       return { passing: true, messages: [] };
     },
