@@ -82,12 +82,7 @@ export const provider_oauth2_0003: VersionedMigration = () => ({
       for (const column of ['code_id', 'session_id']) {
         const name = `${t}_${column === 'code_id' ? 'code' : 'session'}`;
         await db.schema.dropIndex(name).execute();
-        await db.schema
-          .createIndex(name)
-          .on(t)
-          .column(column)
-          .where(sql.ref(column), 'is not', null)
-          .execute();
+        await db.schema.createIndex(name).on(t).column(column).where(sql.ref(column), 'is not', null).execute();
       }
     }
   },
