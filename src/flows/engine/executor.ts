@@ -129,11 +129,11 @@ const advance = (run: Run): Answer => ({ status: 302, location: run.req.url });
 
 async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unknown): Promise<Answer> {
   let posted = method === 'POST';
+  // the person the stages act for, looked up once for their policies and their own use (again if it changes)
+  const person = personOf(run, plan.context);
   for (let step = 0; step < MAX_STEPS; step++) {
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
-    // the person this stage acts for, looked up once for its policies and its own use (again if it changes)
-    const person = personOf(run, plan.context);
     // a binding re-evaluated at run time whose policies no longer pass is skipped (authentik's ReevaluateMarker)
     if (binding.re_evaluate_policies && !(await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, person, run.req))) {
       plan.bindings.shift();
@@ -201,14 +201,15 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
 }
 
 /**
- * StageCall.pendingUser for one stage's turn: the pending user (a real one), else the logged-in user — looked up at
- * most once while the context names the same person
+ * StageCall.pendingUser for the stages of one request: the pending user (a real one), else the logged-in user —
+ * looked up at most once while the context holds the same pending-user value. A stage that changes the user's row
+ * sets a new value (user_write, email's activation), so the next stage reads the row again.
  */
 function personOf(run: Run, ctx: FlowContext): () => Promise<UsersTable | undefined> {
-  let memo: { id: number | null | undefined; user: Promise<UsersTable | undefined> } | undefined;
+  let memo: { pending: FlowContext['pendingUser']; user: Promise<UsersTable | undefined> } | undefined;
   return () => {
-    const id = ctx.pendingUser ? ctx.pendingUser.id : undefined;
-    if (!memo || memo.id !== id) memo = { id, user: pendingOrLoggedIn(run, ctx) };
+    const pending = ctx.pendingUser;
+    if (!memo || memo.pending !== pending) memo = { pending, user: pendingOrLoggedIn(run, ctx) };
     return memo.user;
   };
 }

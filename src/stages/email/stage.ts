@@ -108,8 +108,11 @@ async function deliver(c: Call, user: UsersTable, plan: Call['plan'], base: stri
 }
 
 async function activate(c: Call, user: UsersTable): Promise<void> {
-  if (c.config.activate_user_on_success && !user.is_active)
+  if (c.config.activate_user_on_success && !user.is_active) {
     await c.svc.db.updateTable('users').set({ is_active: 1 }).where('id', '=', user.id).execute();
+    // a new pending-user value: the later stages of this request read the user again (StageCall.pendingUser)
+    if (c.ctx.pendingUser?.id === user.id) c.ctx.pendingUser = { ...c.ctx.pendingUser };
+  }
 }
 
 export const emailRuntime: StageRuntime<EmailConfig, State> = {

@@ -4,7 +4,6 @@
  */
 import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
-import { userById } from '../../users/by-id.js';
 import { updateReputation } from '../../auth/reputation.js';
 import { parseDuration } from '../../rest/duration.js';
 import { bindingKey } from '../../sessions/network-binding.js';
@@ -36,7 +35,8 @@ const touch = (db: DB, id: number, trx: DB) => touches(db)({ id, now: new Date()
 async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promise<Outcome> {
   const pending = c.ctx.pendingUser;
   if (!pending || isPlaceholder(pending)) return deny();
-  const user = await userById(c.svc.db, pending.id!);
+  // (the row read once per request for all its stages)
+  const user = await c.pendingUser();
   if (!user || !user.is_active) return deny();
   const duration = (parseDuration(c.config.session_duration) ?? 0) + (rememberMe ? (parseDuration(c.config.remember_me_offset) ?? 0) : 0);
   const expires = new Date(Date.now() + (duration > 0 ? duration : BROWSER_SESSION_MS));
@@ -48,15 +48,21 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     bindingKey(c.config.network_binding, c.clientIp),
   );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
-  const known = knownDevice(c, user.id) || (await c.svc.lockout.knownIp(user.id, c.clientIp));
+  const knownBrowser = knownDevice(c, user.id);
   rememberDevice(c, user.id);
-  c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? known };
   // what a login records, in one transaction: one commit instead of one per statement (a commit is most of a small
   // write's cost), and never part of it. The user's row first, so two logins of one user take their turns.
   const db = c.svc.db;
   await db.transaction().execute(async (trx) => {
     await touch(db, user.id, trx);
-    await c.svc.lockout.succeed([user.username, c.ctx.pendingUserIdentifier ?? user.username], user.id, c.clientIp, trx);
+    const { ipKnownBefore } = await c.svc.lockout.succeed(
+      [user.username, c.ctx.pendingUserIdentifier ?? user.username],
+      user.id,
+      c.clientIp,
+      trx,
+    );
+    // known_device: this browser's cookie, else a login from this IP before (the upsert above says)
+    c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? (knownBrowser || ipKnownBefore) };
     await c.svc.events.emit(
       'login',
       {

@@ -95,7 +95,9 @@ for (const dialect of dialects()) {
         token_expiry: 'hours=2',
         activate_user_on_success: true,
       });
-      const slug = await flowOf(srv, 'activate-flow', [ident, email], { designation: 'enrollment' });
+      // a login stage after the email stage: it sees the user the email stage activated in the same request
+      const login = (await call(srv, 'GET', '/stages/user_login/?name=default-authentication-login')).body.results[0].pk;
+      const slug = await flowOf(srv, 'activate-flow', [ident, email, login], { designation: 'enrollment' });
       const b = new Browser(srv.api);
       await b.get(slug);
       const sent = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'dora' });
@@ -113,8 +115,10 @@ for (const dialect of dialects()) {
       const confirm = await c.get(slug, q);
       assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, false, 'opening the link is not enough');
       const done = await c.solve(slug, { component: 'ak-stage-consent', token: confirm.body.token }, q);
-      assert.equal(done.body.component, 'xak-flow-redirect');
+      assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
       assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, true);
+      const sessions = await srv.app.store.db.selectFrom('sessions').select('user_id').where('user_id', '=', userPk).execute();
+      assert.equal(sessions.length, 1, 'logged in by the login stage');
     });
 
     it('outside a recovery flow, an identifier that matched nobody is refused', async () => {
