@@ -94,11 +94,13 @@ export class Lockout {
     this.known = hot<{ user: number; ip: string }, { ip: string }>(db, ['user', 'ip'], (p) =>
       db.selectFrom('login_ips').select('ip').where('user_id', '=', p.user).where('ip', '=', p.ip),
     );
-    this.remember = hot<{ user: number; ip: string; now: string }, unknown>(db, ['user', 'ip', 'now'], (p) =>
+    // the count it returns says whether the IP was known before this login (1: it was not)
+    this.remember = hot<{ user: number; ip: string; now: string }, { logins: number }>(db, ['user', 'ip', 'now'], (p) =>
       db
         .insertInto('login_ips')
-        .values({ user_id: p.user, ip: p.ip, last_success: p.now })
-        .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: p.now })),
+        .values({ user_id: p.user, ip: p.ip, last_success: p.now, logins: 1 })
+        .onConflict((oc) => oc.columns(['user_id', 'ip']).doUpdateSet({ last_success: p.now, logins: sql`login_ips.logins + 1` }))
+        .returning('logins'),
     );
   }
 
@@ -154,17 +156,19 @@ export class Lockout {
   }
 
   /**
-   * a successful login: the identifier's counters reset, the IP becomes known for the user. `trx`: the login's
+   * a successful login: the identifier's counters reset, the IP becomes known for the user (and the answer says
+   * whether it was known before). `trx`: the login's
    * transaction, which then holds these rows until it commits — always taken in one order (identifiers sorted; each
    * identifier's pair row before its account row, as a reservation takes them), so logins and reservations of the
    * same identifiers cannot deadlock
    */
-  async succeed(identifiers: string[], userId: number, ip: string, trx?: DB): Promise<void> {
+  async succeed(identifiers: string[], userId: number, ip: string, trx?: DB): Promise<{ ipKnownBefore: boolean }> {
     for (const identifier of [...new Set(identifiers.map(normalizeIdentifier))].sort()) {
       await this.clear({ scope: 'account_ip', key: `${identifier}|${ip}` }, trx);
       await this.clear({ scope: 'account', key: identifier }, trx);
     }
-    await this.remember({ user: userId, ip, now: new Date().toISOString() }, trx);
+    const [row] = await this.remember({ user: userId, ip, now: new Date().toISOString() }, trx);
+    return { ipKnownBefore: Number(row?.logins ?? 1) > 1 };
   }
 }
 

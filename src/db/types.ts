@@ -1,5 +1,5 @@
 /** Row types of the core tables. Booleans are stored as 0/1 integers and datetimes as ISO-8601 text in both dialects. */
-import type { Kysely } from 'kysely';
+import type { Generated, Kysely } from 'kysely';
 
 export type Bool = number;
 
@@ -150,6 +150,8 @@ export interface LoginIpsTable {
   user_id: number;
   ip: string;
   last_success: string;
+  /** successful logins from this IP (migration 0021) */
+  logins: Generated<number>;
 }
 
 /** an e-mail or SMS code of one device for one login attempt (migration 0009) */

@@ -74,6 +74,35 @@ for (const dialect of dialects()) {
       assert.equal(rows.length, 0);
     });
 
+    it('a login from an address the user logged in from before is a known device in the login event; the count of logins is kept', async () => {
+      const id = await createUser(srv, 'returning', 'returning-password-1');
+      for (const ip of ['203.0.113.40', '203.0.113.40', '203.0.113.41'])
+        assert.equal((await attempt(srv, 'returning', 'returning-password-1', ip)).component, 'xak-flow-redirect');
+      const events = await srv.app.store.db
+        .selectFrom('events')
+        .select(['context', 'client_ip'])
+        .where('action', '=', 'login')
+        .where('username', '=', 'returning')
+        .orderBy('created')
+        .execute();
+      assert.deepEqual(
+        events.map((e) => [e.client_ip, JSON.parse(e.context).auth_method_args.known_device]),
+        [
+          ['203.0.113.40', false],
+          ['203.0.113.40', true],
+          ['203.0.113.41', false],
+        ],
+      );
+      const ips = await srv.app.store.db.selectFrom('login_ips').select(['ip', 'logins']).where('user_id', '=', id).orderBy('ip').execute();
+      assert.deepEqual(
+        ips.map((r) => [r.ip, Number(r.logins)]),
+        [
+          ['203.0.113.40', 2],
+          ['203.0.113.41', 1],
+        ],
+      );
+    });
+
     it('counts failures of a password embedded in identification in the same record', async () => {
       await createUser(srv, 'embedded', 'embedded-password-1');
       const pw = (await call(srv, 'GET', '/stages/password/?name=default-authentication-password')).body.results[0].pk;
