@@ -140,19 +140,26 @@ for (const dialect of dialects()) {
       const slug = await flowOf(srv, 'fc-escape', [stages.identification]);
       const target = await flowPk(slug);
       // each would return True if the attempt did not raise: a pass would show the identification stage
-      const attempts: [string, string, number][] = [
-        ['import js', 'import js\nreturn True', 10],
-        ['import pyodide', 'import pyodide.ffi\nreturn True', 10],
-        ['os.system', 'import os\nif os.system("true") != 0:\n    raise RuntimeError("refused")\nreturn True', 10],
-        ['subprocess', 'import subprocess\nsubprocess.run(["true"], check=True)\nreturn True', 10],
-        ['socket', 'import socket\nsocket.create_connection(("127.0.0.1", 5432), timeout=1)\nreturn True', 10],
-        ['open a file', 'data = open("/etc/passwd").read()\nreturn len(data) > 0', 10],
-        ['a string without bound', 'x = "a" * (10**10)\nreturn True', 10],
-        ['a list without bound', 'x = []\nwhile True:\n    x.append("a" * 1000000)\nreturn True', 10],
-        ['spin forever', 'while True:\n    pass', 1],
+      // and the event says why: refused by the sandbox, or cut off
+      const attempts: [string, string, number, RegExp][] = [
+        ['import js', 'import js\nreturn True', 10, /^ImportError: import of 'js' is not allowed/],
+        ['import pyodide', 'import pyodide.ffi\nreturn True', 10, /^ImportError: import of 'pyodide' is not allowed/],
+        ['os.system', 'import os\nos.system("true")\nreturn True', 10, /^PermissionError: os\.system is not available/],
+        ['subprocess', 'import subprocess\nsubprocess.run(["true"], check=True)\nreturn True', 10, /^ImportError: import of 'subprocess'/],
+        [
+          'socket',
+          'import socket\nsocket.create_connection(("127.0.0.1", 5432), timeout=1)\nreturn True',
+          10,
+          /^ImportError: import of 'socket'/,
+        ],
+        ['open a file', 'data = open("/etc/passwd").read()\nreturn len(data) > 0', 10, /^FileNotFoundError: /],
+        ['a string past the address space', 'x = "a" * (10**10)\nreturn True', 10, /^OverflowError: /],
+        ['a string past the memory cap', 'x = "a" * (2**30)\nreturn True', 10, /^MemoryError/],
+        ['a list without bound', 'x = []\nwhile True:\n    x.append("a" * 1000000)\nreturn True', 10, /^MemoryError/],
+        ['spin forever', 'while True:\n    pass', 1, /timed out after 1 seconds|did not finish within 1000 ms/],
       ];
       const started = Date.now();
-      for (const [label, source, timeout] of attempts) {
+      for (const [label, source, timeout, why] of attempts) {
         const policy = await expression(source);
         const binding = await bind(target, { policy, timeout });
         const t = Date.now();
@@ -161,6 +168,7 @@ for (const dialect of dialects()) {
         assert.ok(Date.now() - t < 20_000, `${label}: answered within the binding's timeout and a restart`);
         const events = await exceptionsOf(srv, policy);
         assert.equal(events.length, 1, `${label}: a policy_exception event`);
+        assert.match(events[0]!.context.message ?? '', why, label);
         assert.equal((await call(srv, 'DELETE', `/policies/bindings/${binding}/`)).status, 204);
         // the same server still answers: another flow, the whole default login
         await login(srv, 'fay', 'fay-password-1');
