@@ -185,7 +185,8 @@ export function applicationAccess(svc: Services, app: Row, user: UsersTable, req
     request: {
       user,
       ...(req ? { http: httpOf(req) } : {}),
-      obj: { app: 'authentik_core', model_name: 'application', pk: app.pbm_uuid, name: app.name },
+      // authentik's request.obj is the Application: expressions read its slug (`request.obj.slug`)
+      obj: { app: 'authentik_core', model_name: 'application', pk: app.pbm_uuid, name: app.name, slug: app.slug },
       context: {},
       debug: false,
     },

@@ -590,3 +590,9 @@ export function checkSyntax(source: string): Promise<CheckResult> {
 export function stopExpressions(): Promise<void> {
   return shared?.stop() ?? Promise.resolve();
 }
+
+/** the shared runtime's status (whether a worker is loaded, how many were started), without starting it */
+export function sharedRuntimeStatus(): { loaded: boolean; starts: number } {
+  const s = shared?.status();
+  return { loaded: s?.loaded ?? false, starts: s?.starts ?? 0 };
+}

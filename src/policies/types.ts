@@ -18,7 +18,7 @@ export interface PolicyRequest {
   /** `host`: the host as Fastify resolved it (X-Forwarded-Host only from a trusted proxy), which picks the brand */
   http?: { path: string; method: string; headers: Record<string, string>; clientIp: string; query: Record<string, string>; host: string };
   /** the object the policies are bound to (a flow, a flow-stage binding, an application), as authentik names it */
-  obj?: { app: string; model_name: string; pk: string; name: string };
+  obj?: { app: string; model_name: string; pk: string; name: string; slug?: string };
   /** the flow plan's context in authentik's names (`pending_user`, `auth_method`, `prompt_data`, `flow_plan`, …) */
   context: Record<string, unknown>;
   /** an explanation or a test: no side effects (events, reputation) */

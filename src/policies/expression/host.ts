@@ -36,6 +36,8 @@ export function expressionHost(
   svc: Services,
   request: PolicyRequest,
   runPolicy: (name: string, context: JsonObject) => Promise<unknown>,
+  /** the evaluator's filename (authentik: the policy's name): the app of the events ak_create_event writes */
+  filename = 'PolicyEvaluator',
 ): ExpressionHost {
   const db = svc.db;
   return {
@@ -83,7 +85,9 @@ export function expressionHost(
     async ak_create_event(action, context) {
       if (request.debug) return;
       const u = request.user;
-      await svc.events.emit(action as EventAction, {
+      // authentik's Event.new: an action that is no EventAction member (any string from Python) gets `custom_`
+      await svc.events.emit(`custom_${action}` as EventAction, {
+        app: filename,
         ...(u ? { user: { pk: u.id, username: u.username, email: u.email } } : {}),
         clientIp: request.http?.clientIp,
         context: context as Record<string, unknown>,

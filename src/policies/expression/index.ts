@@ -17,29 +17,34 @@ const LEVELS = new Set(['critical', 'exception', 'error', 'warn', 'warning', 'in
 
 async function run(call: PolicyCall<Config>, source: string, name: string): Promise<PolicyResult> {
   const { svc, request } = call;
-  const host = expressionHost(svc, request, async (policyName, context) => {
-    const row = await svc.db
-      .selectFrom('policies')
-      .select(['policy_uuid', 'name', 'kind'])
-      .where('name', '=', policyName)
-      .executeTakeFirst();
-    if (!row) throw new Error(`Policy ${policyName} does not exist`);
-    if (row.kind === 'expressionpolicy') {
-      // run in place: the runtime evaluates one expression at a time, and this one is waiting for the answer
-      const text = await svc.db
-        .selectFrom('policy_expression' as 'policies')
-        .select('expression' as 'name')
-        .where('policy_uuid', '=', row.policy_uuid)
+  const host = expressionHost(
+    svc,
+    request,
+    async (policyName, context) => {
+      const row = await svc.db
+        .selectFrom('policies')
+        .select(['policy_uuid', 'name', 'kind'])
+        .where('name', '=', policyName)
         .executeTakeFirst();
-      return { expression: (text as unknown as { expression: string } | undefined)?.expression ?? 'return False', name: row.name };
-    }
-    const r = await svc.policies.runPolicy(
-      { uuid: row.policy_uuid, name: row.name, kind: row.kind },
-      { ...request, context: { ...request.context, ...context } },
-    );
-    if (r.error) throw new Error(r.error);
-    return { passing: r.passing, messages: r.messages };
-  });
+      if (!row) throw new Error(`Policy ${policyName} does not exist`);
+      if (row.kind === 'expressionpolicy') {
+        // run in place: the runtime evaluates one expression at a time, and this one is waiting for the answer
+        const text = await svc.db
+          .selectFrom('policy_expression' as 'policies')
+          .select('expression' as 'name')
+          .where('policy_uuid', '=', row.policy_uuid)
+          .executeTakeFirst();
+        return { expression: (text as unknown as { expression: string } | undefined)?.expression ?? 'return False', name: row.name };
+      }
+      const r = await svc.policies.runPolicy(
+        { uuid: row.policy_uuid, name: row.name, kind: row.kind },
+        { ...request, context: { ...request.context, ...context } },
+      );
+      if (r.error) throw new Error(r.error);
+      return { passing: r.passing, messages: r.messages };
+    },
+    name,
+  );
   const r = await evaluate({ source, globals: { request: pyRequest(request) }, host, timeoutMs: call.timeoutMs, filename: name });
   const log: LogEvent[] = r.logs.map((l) => ({
     event: l.event,

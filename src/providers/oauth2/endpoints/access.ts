@@ -30,7 +30,7 @@ export async function applicationAllows(
   const verdict = await svc.policies.check({
     target: app.pbm_uuid,
     mode: app.policy_engine_mode,
-    request: { user, http: httpOf(req), obj: applicationRef(app), context, debug: false },
+    request: { user, http: httpOf(req), obj: { ...applicationRef(app), slug: app.slug }, context, debug: false },
   });
   return { passing: verdict.passing, messages: verdict.messages };
 }
