@@ -18,6 +18,24 @@ export const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
 export interface BenchUser {
   username: string;
   key: string;
+  /** the TOTP time step of this user's last login in the bench (a code is accepted once per step) */
+  lastStep?: number;
+}
+
+/**
+ * The next user for a TOTP login: the seeded users in turn, wrapping around, skipping one who already logged in
+ * during the current 30-second step (their code would be a replay); undefined when every user has.
+ */
+export function nextTotpUser(users: BenchUser[], next: { i: number }, step = Math.floor(Date.now() / 30_000)): BenchUser | undefined {
+  for (let tries = 0; tries < users.length; tries++) {
+    const u = users[next.i++ % users.length]!;
+    if (u.lastStep === undefined || u.lastStep < step) {
+      // (until the login sets the step its code was made for)
+      u.lastStep = step;
+      return u;
+    }
+  }
+  return undefined;
 }
 
 export const pct = (xs: number[], p: number) => {
