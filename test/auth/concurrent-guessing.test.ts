@@ -13,7 +13,8 @@ import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
 import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../helpers/devices.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../src/mfa/static/static.js';
 
 const INVALID = { password: [{ string: 'Invalid password', code: 'invalid' }] };
@@ -222,11 +223,7 @@ function concurrencyCases(nodes: () => TestServer[]) {
       const phone = `+1555070${n}${cls === 'sms' ? 1 : 2}`;
       let rightCode: () => Promise<string> = async () => '';
       if (cls === 'totp') {
-        const key = newTotpKey();
-        await db
-          .insertInto('totp_devices')
-          .values({ ...common, ...throttle, name: 'phone', key, digits: 6, step: 30, t0: 0, drift: 0, last_t: -1 } as never)
-          .execute();
+        const { key } = await addTotpDevice(db, id, { created: now });
         rightCode = async () => totpAt(key, currentStep({ t0: 0, step: 30 }), 6);
       } else if (cls === 'static') {
         const dev = await db

@@ -12,7 +12,8 @@ import { CookieJar } from '../helpers/cookie-jar.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { bindingOf, createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { call } from '../helpers/server.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../helpers/devices.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 
 type Body = Record<string, unknown>;
 
@@ -238,28 +239,7 @@ for (const dialect of dialects()) {
 
     it('password + TOTP, a wrong code first', async () => {
       const id = await createUser(srv, 'sven', 'sven-password-1');
-      const key = newTotpKey();
-      const now = new Date().toISOString();
-      const device = {
-        user_id: id,
-        name: 'phone',
-        confirmed: 1,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        key,
-        digits: 6,
-        step: 30,
-        t0: 0,
-        drift: 0,
-        last_t: -1,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      };
-      await srv.app.store.db
-        .insertInto('totp_devices')
-        .values(device as never)
-        .execute();
+      const { key } = await addTotpDevice(srv.app.store.db, id);
       const code = () => totpAt(key, currentStep({ t0: 0, step: 30 }), 6);
       const run = await both(
         'default-authentication-flow',

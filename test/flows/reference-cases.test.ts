@@ -8,7 +8,8 @@ import { ADMIN_PASSWORD, dialects, startServer, type TestServer } from '../helpe
 import { Browser } from '../helpers/browser.js';
 import { SmtpSink } from '../helpers/fake-providers.js';
 import { createStage, createUser, defaultStages, flowOf, sessionRow } from '../helpers/flows.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../helpers/devices.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 
 const FLOW = 'default-authentication-flow';
 const BACKGROUND = '/static/dist/assets/images/flow_background.jpg';
@@ -40,28 +41,8 @@ for (const dialect of dialects()) {
       return { b, done: await b.solve(slug, { component: 'ak-stage-password', password }) };
     }
     async function totpDevice(userId: number) {
-      const key = newTotpKey();
-      const row = await srv.app.store.db
-        .insertInto('totp_devices')
-        .values({
-          user_id: userId,
-          name: 'phone',
-          confirmed: 1,
-          created: now(),
-          last_updated: now(),
-          last_used: null,
-          key,
-          digits: 6,
-          step: 30,
-          t0: 0,
-          drift: 0,
-          last_t: -1,
-          throttling_failure_timestamp: null,
-          throttling_failure_count: 0,
-        } as never)
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return { key, device: row.id as number };
+      const { id: device, key } = await addTotpDevice(srv.app.store.db, userId);
+      return { key, device };
     }
 
     it('E7: a flow without bindings ends at once with a redirect to "/"', async () => {

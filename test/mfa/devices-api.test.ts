@@ -5,6 +5,7 @@ import { generateTOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertArrayOf, assertMatches } from '../helpers/openapi-schema.js';
+import { addTotpDevice } from '../helpers/devices.js';
 import { hashStaticToken } from '../../src/mfa/static/static.js';
 import { secretsOf } from '../../src/instance/secrets.js';
 
@@ -93,26 +94,7 @@ for (const dialect of dialects()) {
     });
 
     it('unconfirmed devices are hidden from the user lists; admin/all filters by user; WebAuthn admin create is refused', async () => {
-      const now = new Date().toISOString();
-      await srv.app.store.db
-        .insertInto('totp_devices')
-        .values({
-          user_id: bob,
-          name: 'half-enrolled',
-          confirmed: 0,
-          created: now,
-          last_updated: now,
-          last_used: null,
-          key: '00'.repeat(20),
-          digits: 6,
-          step: 30,
-          t0: 0,
-          drift: 0,
-          last_t: -1,
-          throttling_failure_timestamp: null,
-          throttling_failure_count: 0,
-        } as never)
-        .execute();
+      await addTotpDevice(srv.app.store.db, bob, { name: 'half-enrolled', confirmed: false });
       assert.equal((await asBob('GET', '/authenticators/totp/')).body.pagination.count, 0);
       const adminAll = await call(srv, 'GET', `/authenticators/admin/all/?user=${bob}`);
       assertArrayOf('Device', adminAll.body);

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { createUser, defaultStages, flowOf } from '../helpers/flows.js';
+import { addTotpDevice } from '../helpers/devices.js';
 import { Browser, PASSWORD } from '../providers/oauth2/browser.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -80,29 +81,8 @@ for (const dialect of dialects()) {
 
     it('ak_user_has_authenticator: any confirmed device, or of the type named', async () => {
       const bea = await createUser(srv, 'bea', 'bea-password-1');
-      const now = new Date().toISOString();
-      const totp = (user: number, confirmed: number) =>
-        srv.app.store.db
-          .insertInto('totp_devices')
-          .values({
-            user_id: user,
-            name: 'phone',
-            confirmed,
-            created: now,
-            last_updated: now,
-            last_used: null,
-            key: '00'.repeat(20),
-            digits: 6,
-            step: 30,
-            t0: 0,
-            drift: 0,
-            last_t: -1,
-            throttling_failure_timestamp: null,
-            throttling_failure_count: 0,
-          } as never)
-          .execute();
-      await totp(ann, 1);
-      await totp(bea, 0);
+      await addTotpDevice(srv.app.store.db, ann);
+      await addTotpDevice(srv.app.store.db, bea, { confirmed: false });
       const any = await expression('return ak_user_has_authenticator(request.user)');
       const isTotp = await expression('return ak_user_has_authenticator(request.user, device_type="totp")');
       const isWebauthn = await expression('return ak_user_has_authenticator(request.user, device_type="webauthn")');

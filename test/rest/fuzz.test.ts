@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
+import { addTotpDevice } from '../helpers/devices.js';
 
 const TABLES = [
   'stages',
@@ -206,26 +207,7 @@ describe('security: fuzzed request bodies', () => {
     it(`executor ${ch.component}: any body gets HTTP 200 with a challenge`, async () => {
       // a device so the validation stage shows a challenge instead of being skipped
       if (ch.component === 'ak-stage-authenticator-validate') {
-        const now = new Date().toISOString();
-        await srv.app.store.db
-          .insertInto('totp_devices')
-          .values({
-            user_id: 1,
-            name: 'fuzz',
-            confirmed: 1,
-            created: now,
-            last_updated: now,
-            last_used: null,
-            key: '00'.repeat(20),
-            digits: 6,
-            step: 30,
-            t0: 0,
-            drift: 0,
-            last_t: -1,
-            throttling_failure_timestamp: null,
-            throttling_failure_count: 0,
-          } as never)
-          .execute();
+        await addTotpDevice(srv.app.store.db, 1, { name: 'fuzz' });
       }
       await fc.assert(
         fc.asyncProperty(bodies(ch.fields), async (body) => {

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../src/mfa/static/static.js';
 import { activeElementId, axeViolations, createUser, passkeyFor, screenshot, stageOf } from './page.js';
 import { bindSkipPolicy } from '../helpers/flows.js';
+import { addTotpDevice } from '../helpers/devices.js';
 
 const SECRET = 'e2e-secret-key-' + 'k'.repeat(32);
 
@@ -104,27 +105,7 @@ describe('login page in Chromium', () => {
 
   it('email + password + TOTP code', async () => {
     const id = await createUser(srv, 'carol', 'carol-password-1', 'carol@example.org');
-    const key = newTotpKey();
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('totp_devices')
-      .values({
-        user_id: id,
-        name: 'phone',
-        confirmed: 1,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        key,
-        digits: 6,
-        step: 30,
-        t0: 0,
-        drift: 0,
-        last_t: -1,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      } as never)
-      .execute();
+    const { key } = await addTotpDevice(srv.app.store.db, id);
     const p = await page();
     await identify(p, 'Carol@Example.org');
     await p.waitForSelector('#password');
@@ -170,25 +151,7 @@ describe('login page in Chromium', () => {
       .insertInto('static_tokens')
       .values({ device_id: dev.id, token: hashStaticToken(SECRET, 'RecoveryCode42') } as never)
       .execute();
-    await db
-      .insertInto('totp_devices')
-      .values({
-        user_id: id,
-        name: 'phone',
-        confirmed: 1,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        key: newTotpKey(),
-        digits: 6,
-        step: 30,
-        t0: 0,
-        drift: 0,
-        last_t: -1,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      } as never)
-      .execute();
+    await addTotpDevice(db, id, { created: now });
     const p = await page();
     await identify(p, 'dave');
     await p.waitForSelector('#password');

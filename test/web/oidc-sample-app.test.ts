@@ -13,7 +13,8 @@ import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../helpers/devices.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import { createUser, screenshot } from './page.js';
 
 interface RpSession {
@@ -137,27 +138,7 @@ describe('a sample OpenID Connect application in Chromium', () => {
       { execute: [client.allowInsecureRequests] },
     );
     const id = await createUser(srv, 'alice', 'alice-password-1');
-    totpKey = newTotpKey();
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('totp_devices')
-      .values({
-        user_id: id,
-        name: 'phone',
-        confirmed: 1,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        key: totpKey,
-        digits: 6,
-        step: 30,
-        t0: 0,
-        drift: 0,
-        last_t: -1,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      } as never)
-      .execute();
+    totpKey = (await addTotpDevice(srv.app.store.db, id)).key;
     browser = await launchChromium();
   });
   after(async () => {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Browser, Request } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { currentStep, newTotpKey, totpAt } from '../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../helpers/devices.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import { createUser, stageOf } from './page.js';
 
 describe('login page: one request per stage (Chromium)', () => {
@@ -32,27 +33,7 @@ describe('login page: one request per stage (Chromium)', () => {
 
   it('password + TOTP: the page, then one POST per stage, and the person is logged in', async () => {
     const id = await createUser(srv, 'petra', 'petra-password-1');
-    const key = newTotpKey();
-    const now = new Date().toISOString();
-    await srv.app.store.db
-      .insertInto('totp_devices')
-      .values({
-        user_id: id,
-        name: 'phone',
-        confirmed: 1,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        key,
-        digits: 6,
-        step: 30,
-        t0: 0,
-        drift: 0,
-        last_t: -1,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      } as never)
-      .execute();
+    const { key } = await addTotpDevice(srv.app.store.db, id);
     const p = await (await browser.newContext()).newPage();
     const requests: Request[] = [];
     const statuses: number[] = [];

@@ -8,7 +8,8 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { BrowserSession } from '../../helpers/official-client.js';
 import { CookieJar } from '../../helpers/cookie-jar.js';
 import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
-import { currentStep, newTotpKey, totpAt } from '../../../src/mfa/totp/totp.js';
+import { addTotpDevice } from '../../helpers/devices.js';
+import { currentStep, totpAt } from '../../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../../src/mfa/static/static.js';
 
 const SECRET = 'mfa-test-secret-' + 's'.repeat(32);
@@ -48,28 +49,8 @@ for (const dialect of dialects()) {
     const now = () => new Date().toISOString();
     async function totpUser(name: string) {
       const id = await createUser(srv, name, `${name}-password-1`);
-      const key = newTotpKey();
-      const dev = await srv.app.store.db
-        .insertInto('totp_devices')
-        .values({
-          user_id: id,
-          name: 'phone',
-          confirmed: 1,
-          created: now(),
-          last_updated: now(),
-          last_used: null,
-          key,
-          digits: 6,
-          step: 30,
-          t0: 0,
-          drift: 0,
-          last_t: -1,
-          throttling_failure_timestamp: null,
-          throttling_failure_count: 0,
-        } as never)
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      return { id, key, device: dev.id };
+      const { id: device, key } = await addTotpDevice(srv.app.store.db, id);
+      return { id, key, device };
     }
     async function staticUser(name: string, codes: string[]) {
       const id = await createUser(srv, name, `${name}-password-1`);
