@@ -57,6 +57,12 @@ export type JsonObject = { [key: string]: Json };
 export interface ExpressionHost {
   /** `ak_user_by(**filters)`: a user's data (as `request.user`), or null */
   ak_user_by?: (filters: JsonObject) => Promise<JsonObject | null> | JsonObject | null;
+  /**
+   * `User.objects…` (authentik.core.models.User): `{ steps: [{ negate, lookups }], mode: 'exists' | 'count' |
+   * 'list', limit? }`, each step a filter() (negate false) or exclude(); answers a boolean, a number or a list of
+   * users' data. Throw (a plain message) for a lookup it does not answer.
+   */
+  user_query?: (query: JsonObject) => Promise<Json> | Json;
   /** `ak_is_group_member(user, **filters)`: whether one of the user's groups (direct or inherited) matches */
   ak_is_group_member?: (user: JsonObject, filters: JsonObject) => Promise<boolean> | boolean;
   /** `ak_user_has_authenticator(user, device_type=None)` */
@@ -166,6 +172,7 @@ const RSS_WATCH_MS = 50;
 const RSS_MARGIN_MB = 128;
 const HOST_NAMES = new Set([
   'ak_user_by',
+  'user_query',
   'ak_is_group_member',
   'ak_user_has_authenticator',
   'ak_call_policy',

@@ -727,7 +727,8 @@ class _Unavailable:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# authentik's modules an expression may import: authentik.lib.config (CONFIG) and authentik.core.models (constants).
+# authentik's modules an expression may import: authentik.lib.config (CONFIG) and authentik.core.models (constants,
+# User.objects).
 # Rebuilt before each evaluation (what one expression changes in them is not seen by the next); any other authentik
 # module is a ModuleNotFoundError, a Django model an ImportError, each saying so.
 
@@ -794,9 +795,222 @@ USER_ATTRIBUTES = {
 
 AUTHENTIK_MODULES = ("authentik", "authentik.lib", "authentik.lib.config", "authentik.core", "authentik.core.models")
 _NO_MODULE = ("No module named '%s': Keystage's expressions have authentik.lib.config (CONFIG) and "
-              "authentik.core.models (its USER_ATTRIBUTE_* constants) only, not authentik's other modules")
+              "authentik.core.models (its USER_ATTRIBUTE_* constants and User.objects) only, not authentik's other modules")
 _NO_ORM = ("cannot import name '%s' from 'authentik.core.models': the Django ORM is not available in Keystage's "
-           "expressions (use request.user, ak_user_by, ak_is_group_member)")
+           "expressions beyond a read-only User.objects (use request.user, ak_user_by, ak_is_group_member)")
+
+
+# authentik.core.models.User: User.objects, read-only, over the users table only. Each filter()/exclude() adds a step
+# to a lazy query; exists(), count(), first(), get() and iteration send it to Keystage as one host call
+# (user_query), which builds the SQL with bound parameters. Rebuilt with the modules before each evaluation.
+
+
+class FieldError(Exception):
+    """django.core.exceptions.FieldError: a lookup User.objects does not answer"""
+
+
+USER_QUERY_FIELDS = ("pk", "id", "username", "email", "name", "uuid", "is_active", "path", "type")
+USER_QUERY_LOOKUPS = ("exact", "iexact", "in", "startswith", "istartswith", "contains", "icontains")
+USER_QUERY_TEXT_LOOKUPS = ("iexact", "startswith", "istartswith", "contains", "icontains")
+USER_QUERY_CAP = 100  # the most users iteration or get() hands out; more is an error (never a shortened list)
+
+
+def _query_value(value, key):
+    if isinstance(value, User):
+        return value.pk
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, (float, _Decimal)) and value == int(value):
+        return int(value)
+    if isinstance(value, _UUID):
+        return str(value)
+    raise ValueError("User.objects: %s=%r: a string, a number, a boolean or None is expected" % (key, value))
+
+
+def _user_lookups(lookups):
+    checked = {}
+    for key, value in lookups.items():
+        field, _, op = key.partition("__")
+        op = op or "exact"
+        if field not in USER_QUERY_FIELDS:
+            raise FieldError("Cannot resolve keyword '%s' into field. Keystage's User.objects knows: %s"
+                             % (field, ", ".join(USER_QUERY_FIELDS)))
+        if op not in USER_QUERY_LOOKUPS or (op in USER_QUERY_TEXT_LOOKUPS and field in ("pk", "id", "is_active")):
+            raise FieldError("Unsupported lookup '%s' for field '%s' in Keystage's User.objects (lookups: %s; "
+                             "%s only for text fields)" % (op, field, ", ".join(USER_QUERY_LOOKUPS),
+                                                            ", ".join(USER_QUERY_TEXT_LOOKUPS)))
+        if op == "in":
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise ValueError("User.objects: %s takes a list" % key)
+            checked[key] = [_query_value(v, key) for v in value]
+        else:
+            checked[key] = _query_value(value, key)
+    return checked
+
+
+class _UserQuerySet:
+    """User.objects.filter(...): lazy; each filter()/exclude() a new one, evaluated by Keystage when asked"""
+
+    __slots__ = ("_model", "_steps")
+
+    def __init__(self, model, steps=()):
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_steps", tuple(steps))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a User query is read-only")
+
+    def _step(self, negate, lookups):
+        return _UserQuerySet(self._model, self._steps + ((negate, _user_lookups(lookups)),))
+
+    def _ask(self, mode, limit=None):
+        if "user_query" not in _current().host_names:
+            raise NotImplementedError("User.objects is not available in this context (expression policies have it)")
+        query = {"steps": [{"negate": n, "lookups": l} for n, l in self._steps], "mode": mode}
+        if limit is not None:
+            query["limit"] = limit
+        return _host("user_query", query)
+
+    def _users(self, limit):
+        found = self._ask("list", limit)
+        return [User(u) for u in (found if isinstance(found, list) else []) if isinstance(u, dict)]
+
+    def all(self):
+        return _UserQuerySet(self._model, self._steps)
+
+    def filter(self, *args, **lookups):
+        if args:
+            raise FieldError("Keystage's User.objects takes keyword lookups only (no Q objects)")
+        return self._step(False, lookups)
+
+    def exclude(self, *args, **lookups):
+        if args:
+            raise FieldError("Keystage's User.objects takes keyword lookups only (no Q objects)")
+        return self._step(True, lookups)
+
+    def exists(self):
+        return bool(self._ask("exists"))
+
+    def count(self):
+        return int(self._ask("count") or 0)
+
+    def first(self):
+        found = self._users(1)
+        return found[0] if found else None
+
+    def get(self, *args, **lookups):
+        query = self.filter(*args, **lookups) if (args or lookups) else self
+        found = query._users(2)
+        if not found:
+            raise self._model.DoesNotExist("User matching query does not exist.")
+        if len(found) > 1:
+            raise self._model.MultipleObjectsReturned("get() returned more than one User -- it returned more than 1!")
+        return found[0]
+
+    def _list(self):
+        found = self._users(USER_QUERY_CAP + 1)
+        if len(found) > USER_QUERY_CAP:
+            raise ValueError("User.objects: more than %d users match; Keystage hands out at most %d (narrow the "
+                             "query, or use exists() or count())" % (USER_QUERY_CAP, USER_QUERY_CAP))
+        return found
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __len__(self):
+        return len(self._list())
+
+    def __bool__(self):
+        return self.exists()
+
+    def __repr__(self):
+        return "<QuerySet [User query: %s]>" % ", ".join(
+            "%s(%s)" % ("exclude" if n else "filter", ", ".join("%s=%r" % kv for kv in l.items())) for n, l in self._steps
+        )
+
+
+class _UserManager:
+    """User.objects: the read-only part of Django's manager"""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model):
+        object.__setattr__(self, "_model", model)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("User.objects is read-only")
+
+    def get_queryset(self):
+        return _UserQuerySet(self._model)
+
+    def all(self):
+        return self.get_queryset()
+
+    def filter(self, *args, **lookups):
+        return self.get_queryset().filter(*args, **lookups)
+
+    def exclude(self, *args, **lookups):
+        return self.get_queryset().exclude(*args, **lookups)
+
+    def get(self, *args, **lookups):
+        return self.get_queryset().get(*args, **lookups)
+
+    def exists(self):
+        return self.get_queryset().exists()
+
+    def count(self):
+        return self.get_queryset().count()
+
+    def first(self):
+        return self.get_queryset().first()
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise NotImplementedError("User.objects.%s is not available in Keystage: User.objects is read-only and has "
+                                  "filter, exclude, all, get, first, exists and count" % name)
+
+    def __repr__(self):
+        return "<django.contrib.auth.models.UserManager>"
+
+
+class _ModelClass(type):
+    """the type of authentik.core.models.User: read-only, not instantiable; request.user and the users queries
+    return are its instances for isinstance()"""
+
+    def __setattr__(cls, name, value):
+        raise AttributeError("authentik.core.models.%s is read-only in Keystage" % cls.__name__)
+
+    def __delattr__(cls, name):
+        raise AttributeError("authentik.core.models.%s is read-only in Keystage" % cls.__name__)
+
+    def __call__(cls, *args, **kwargs):
+        raise TypeError("authentik.core.models.User cannot be created in Keystage's expressions (User.objects is read-only)")
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, User)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, User)
+
+
+def _user_model():
+    """authentik.core.models.User, fresh for one evaluation"""
+
+    class DoesNotExist(ObjectDoesNotExist):
+        pass
+
+    class UserMultipleObjectsReturned(MultipleObjectsReturned):
+        pass
+
+    UserMultipleObjectsReturned.__name__ = UserMultipleObjectsReturned.__qualname__ = "MultipleObjectsReturned"
+    DoesNotExist.__qualname__ = "User.DoesNotExist"
+    UserMultipleObjectsReturned.__qualname__ = "User.MultipleObjectsReturned"
+    namespace = {"__module__": "authentik.core.models", "__slots__": (), "DoesNotExist": DoesNotExist,
+                 "MultipleObjectsReturned": UserMultipleObjectsReturned, "__doc__": "authentik's User: User.objects only"}
+    model = _ModelClass("User", (), namespace)
+    type.__setattr__(model, "objects", _UserManager(model))
+    return model
 
 
 def _authentik_module(name, doc, names=None, orm=False):
@@ -824,7 +1038,8 @@ def _install_authentik():
     lib = _authentik_module("authentik.lib", "authentik.lib (Keystage's shims)")
     core = _authentik_module("authentik.core", "authentik.core (Keystage's shims)")
     config = _authentik_module("authentik.lib.config", "authentik's configuration, as Keystage's", {"CONFIG": _Config()})
-    models = _authentik_module("authentik.core.models", "authentik.core.models' constants (no models: no ORM)", dict(USER_ATTRIBUTES), orm=True)
+    models = _authentik_module("authentik.core.models", "authentik.core.models' constants and a read-only User.objects",
+                               dict(USER_ATTRIBUTES, User=_user_model()), orm=True)
     root.lib, root.core, lib.config, core.models = lib, core, config, models
     for module in (root, lib, config, core, models):
         _sys.modules[module.__name__] = module

@@ -3,7 +3,8 @@
  * has) and `authentik.core.models`' USER_ATTRIBUTE_* constants — and `user.group_attributes()` computed by Keystage:
  * authentik's `default-user-settings-authorization` gives the same verdicts and messages in Python as its native
  * version (src/policies/expression/native.ts) over users, groups, settings and prompt data; an admin's edited copy
- * runs in Python, in the user settings flow too; and the Django ORM is a clear ImportError that fails the policy.
+ * runs in Python, in the user settings flow too; and the Django ORM (beyond a read-only User.objects) is a clear
+ * ImportError that fails the policy.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -260,14 +261,25 @@ for (const dialect of dialects()) {
       await call(open, 'PATCH', `/policies/expression/${policy.pk}/`, { expression: SETTINGS_AUTHORIZATION });
     });
 
-    it('the Django ORM is not there: importing a model is an ImportError saying so, and the policy fails closed', async () => {
-      const orm = `from authentik.core.models import User\nreturn User.objects.filter(username="x").exists()`;
+    it('the Django ORM is not there beyond a read-only User.objects: importing another model is an ImportError saying so, and the policy fails closed', async () => {
+      const orm = `from authentik.core.models import Group\nreturn Group.objects.filter(name="x").exists()`;
       const pk = (await call(open, 'POST', '/policies/expression/', { name: `orm-${randomUUID()}`, expression: orm })).body.pk;
       const id = await createUser(open, `orm-${randomUUID().slice(0, 8)}`, 'orm-password-1');
       const r = (await call(open, 'POST', `/policies/all/${pk}/test/`, { user: id, context: {} })).body;
       assert.equal(r.passing, false);
       assert.equal(r.messages.length, 1);
-      assert.match(r.messages[0], /ImportError: cannot import name 'User' from 'authentik\.core\.models': the Django ORM is not available/);
+      assert.match(
+        r.messages[0],
+        /ImportError: cannot import name 'Group' from 'authentik\.core\.models': the Django ORM is not available/,
+      );
+      // User imports: its read-only User.objects (test/expressions/user-query.test.ts)
+      const user = `from authentik.core.models import User\nreturn User.objects.filter(pk=${id}).exists()`;
+      const userPk = (await call(open, 'POST', '/policies/expression/', { name: `orm-${randomUUID()}`, expression: user })).body.pk;
+      assert.deepEqual((await call(open, 'POST', `/policies/all/${userPk}/test/`, { user: id, context: {} })).body, {
+        passing: true,
+        messages: [],
+        log_messages: [],
+      });
 
       // straight from the runtime: models, other authentik modules, and the sandbox's own refusals
       const run = async (source: string) => {
@@ -275,7 +287,10 @@ for (const dialect of dialects()) {
         assert.ok(!x.ok);
         return x.error;
       };
-      assert.match(await run('from authentik.core.models import Group\nreturn 1'), /^ImportError: .*'Group'.*Django ORM is not available/);
+      assert.match(
+        await run('from authentik.core.models import Application\nreturn 1'),
+        /^ImportError: .*'Application'.*Django ORM is not available/,
+      );
       assert.match(await run('import authentik.core.models as m\nreturn m.Application.objects.all()'), /Django ORM is not available/);
       assert.match(
         await run('from authentik.core.models import NO_SUCH_CONSTANT\nreturn 1'),

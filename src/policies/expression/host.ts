@@ -1,6 +1,6 @@
 /**
  * What an expression policy's Python may ask Keystage (authentik's evaluator functions that need the database):
- * `ak_user_by`, `ak_is_group_member`, `ak_user_has_authenticator`, `ak_call_policy`, `ak_create_event`, a
+ * `ak_user_by`, `User.objects…` (`user_query`, user-query.ts), `ak_is_group_member`, `ak_user_has_authenticator`, `ak_call_policy`, `ak_create_event`, a
  * user's groups and their merged attributes, and the settings `authentik.lib.config.CONFIG` answers. Each answers
  * JSON; what it throws reaches Python as a ValueError.
  */
@@ -12,6 +12,7 @@ import { deviceClasses } from '../../mfa/registry.js';
 import type { Services } from '../../services.js';
 import type { PolicyRequest } from '../types.js';
 import { policyUser } from '../request.js';
+import { userQuery, type UserQuery } from './user-query.js';
 
 /** a user as an expression sees it (authentik's User fields) */
 export const pyUser = (u: UsersTable, extra: Record<string, unknown> = {}): JsonObject => policyUser(u, extra) as JsonObject;
@@ -57,6 +58,7 @@ export function expressionHost(
       const u = await q.orderBy('id').limit(1).executeTakeFirst();
       return u ? pyUser(u) : null;
     },
+    user_query: (query) => userQuery(db, svc.dialect, query as unknown as UserQuery),
     async ak_is_group_member(user, filters) {
       const id = userIdOf(user);
       if (id === undefined) return false;
