@@ -26,6 +26,7 @@ import { userById } from '../users/by-id.js';
 import type { ApplicationsTable } from './table.js';
 import { APPLICATION_COLUMNS, applicationProps } from './schema.js';
 import { formatLaunchUrl, providerLaunchUrls } from './launch.js';
+import { applicationPolicyObject } from './policy-object.js';
 
 type Row = ApplicationsTable & { pk: string };
 
@@ -185,8 +186,7 @@ export function applicationAccess(svc: Services, app: Row, user: UsersTable, req
     request: {
       user,
       ...(req ? { http: httpOf(req) } : {}),
-      // authentik's request.obj is the Application: expressions read its slug (`request.obj.slug`)
-      obj: { app: 'authentik_core', model_name: 'application', pk: app.pbm_uuid, name: app.name, slug: app.slug },
+      obj: applicationPolicyObject(app),
       context: {},
       debug: false,
     },

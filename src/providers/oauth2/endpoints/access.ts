@@ -1,6 +1,7 @@
 /** Does the provider's application let this user in? (authentik's PolicyEngine on the Application, no cache) */
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../../../db/types.js';
+import { applicationPolicyObject } from '../../../applications/policy-object.js';
 import { httpOf } from '../../../policies/request.js';
 import type { Services } from '../../../services.js';
 import type { OAuth2Provider } from '../config.js';
@@ -30,7 +31,7 @@ export async function applicationAllows(
   const verdict = await svc.policies.check({
     target: app.pbm_uuid,
     mode: app.policy_engine_mode,
-    request: { user, http: httpOf(req), obj: { ...applicationRef(app), slug: app.slug }, context, debug: false },
+    request: { user, http: httpOf(req), obj: applicationPolicyObject(app), context, debug: false },
   });
   return { passing: verdict.passing, messages: verdict.messages };
 }
