@@ -19,6 +19,9 @@ import { stageMigrations } from '../../src/stages/registry.js';
 import { deviceClassMigrations } from '../../src/mfa/registry.js';
 import { policyMigrations } from '../../src/policies/registry.js';
 import { providerMigrations } from '../../src/providers/registry.js';
+import { ensureSelfSignedCertificate } from '../../src/crypto/defaults.js';
+import { attachSecrets, Secrets } from '../../src/instance/secrets.js';
+import { getOrCreateSetting } from '../../src/instance/settings.js';
 
 export const templatesEnabled = () => process.env.KEYSTAGE_TEST_TEMPLATE !== '0';
 
@@ -37,15 +40,26 @@ function sourceKey(): string {
     }
   };
   walk(SRC);
+  // and this file: what the template holds besides the migrations
+  h.update(fs.readFileSync(fileURLToPath(import.meta.url)));
   key = h.digest('hex').slice(0, 16);
   return key;
 }
 
-/** the migrations buildApp runs (a migration missing here would still run at the server's start) */
+/**
+ * The migrations buildApp runs (a migration missing here would still run at the server's start), and the
+ * self-signed certificate of the first start, encrypted under a generated secret key kept in the database, as a first
+ * start without KEYSTAGE_SECRET_KEY leaves them: generating the RSA key cost each test server about a quarter
+ * second of CPU. The servers copying the template share that key pair and secret key (a server configured with
+ * another secret key re-encrypts the pair under it at its start, as after setting KEYSTAGE_SECRET_KEY).
+ */
 async function migrateInto(opts: { databaseUrl?: string; sqlitePath: string }): Promise<void> {
   const store = await openStore(opts);
   try {
     await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations(), ...providerMigrations() });
+    const secretKey = await getOrCreateSetting(store.db, 'secret_key', () => randomBytes(48).toString('base64url'));
+    attachSecrets(store.db, new Secrets(secretKey));
+    await ensureSelfSignedCertificate(store.db, 2048);
   } finally {
     await store.close();
   }
