@@ -14,6 +14,11 @@ export async function getOrCreateSetting(db: DB, key: string, make: () => string
   return again.value;
 }
 
+/** the secret key generated into the database by a first start without KEYSTAGE_SECRET_KEY (made now if missing) */
+export function generatedSecretKey(db: DB): Promise<string> {
+  return getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url'));
+}
+
 export interface InstanceSettings {
   installId: string;
   secretKey: string;
@@ -29,7 +34,7 @@ export async function loadInstanceSettings(db: DB, configuredSecret: string | un
   if (configuredSecret === undefined)
     return {
       installId,
-      secretKey: await getOrCreateSetting(db, 'secret_key', () => randomBytes(48).toString('base64url')),
+      secretKey: await generatedSecretKey(db),
       generatedKey: undefined,
     };
   const generated = await db.selectFrom('settings').select('value').where('key', '=', 'secret_key').executeTakeFirst();

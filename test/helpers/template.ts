@@ -21,7 +21,7 @@ import { policyMigrations } from '../../src/policies/registry.js';
 import { providerMigrations } from '../../src/providers/registry.js';
 import { ensureSelfSignedCertificate } from '../../src/crypto/defaults.js';
 import { attachSecrets, Secrets } from '../../src/instance/secrets.js';
-import { getOrCreateSetting } from '../../src/instance/settings.js';
+import { generatedSecretKey } from '../../src/instance/settings.js';
 
 export const templatesEnabled = () => process.env.KEYSTAGE_TEST_TEMPLATE !== '0';
 
@@ -57,8 +57,7 @@ async function migrateInto(opts: { databaseUrl?: string; sqlitePath: string }): 
   const store = await openStore(opts);
   try {
     await migrate(store, { ...stageMigrations(), ...deviceClassMigrations(), ...policyMigrations(), ...providerMigrations() });
-    const secretKey = await getOrCreateSetting(store.db, 'secret_key', () => randomBytes(48).toString('base64url'));
-    attachSecrets(store.db, new Secrets(secretKey));
+    attachSecrets(store.db, new Secrets(await generatedSecretKey(store.db)));
     await ensureSelfSignedCertificate(store.db, 2048);
   } finally {
     await store.close();
