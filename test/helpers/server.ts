@@ -105,22 +105,27 @@ export async function startServer(
       ...overrides,
     },
   );
-  const app = await buildApp(config, options);
+  let app: App | undefined = await buildApp(config, options);
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   const url = `http://127.0.0.1:${port}`;
-  return {
+  const srv: TestServer = {
     url,
     api: `${url}/api/v3`,
     token: ADMIN_TOKEN,
     app,
     config,
     async close() {
-      await app.close();
+      await app?.close();
       await db.drop();
+      // node:test keeps every test function and hook (and so whatever they close over, such as this object) until
+      // the process ends; a test worker runs many files, so a closed server gives its application back
+      app = undefined;
+      (srv as { app?: App }).app = undefined;
     },
   };
+  return srv;
 }
 
 /** fetch with the admin token and JSON body; returns status and parsed body */
