@@ -7,6 +7,8 @@
  *
  *   node .test-js/scripts/test-parallel.js [path prefix …]   the parallel files (those under the prefixes, if given)
  *   node .test-js/scripts/test-parallel.js --serial          the files that time things or load the machine, one by one
+ *   node .test-js/scripts/test-parallel.js --root <folder>   every *.test.js under another folder (the runner's own
+ *                                                            test), without reading or keeping durations
  *
  * Slow files go first so that no worker is left with a long file at the end: by their durations in the previous
  * run on this machine (kept in the temp folder), else by size. The run fails if any file's suite did not end.
@@ -15,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Run alone, after the rest: timing measurements, and three server processes under load. */
 export const SERIAL = ['test/auth/enumeration-timing.test.js', 'test/nodes/cluster.test.js'];
@@ -42,6 +45,8 @@ function previousDurations(): Record<string, number> {
 
 const args = process.argv.slice(2);
 const serial = args.includes('--serial');
+const rootAt = args.indexOf('--root');
+const root = rootAt >= 0 ? args.splice(rootAt, 2)[1] : undefined;
 const prefixes = args.filter((a) => !a.startsWith('--')).map((a) => path.join(TEST_JS, a.replace(/\.ts$/, '.js')));
 const nodeTest = [process.execPath, '--test', '--test-force-exit', '--test-reporter=spec'];
 
@@ -53,8 +58,8 @@ if (serial) {
 }
 
 const serialFiles = new Set(SERIAL.map((f) => path.join(TEST_JS, f)));
-const before = previousDurations();
-const files = testFiles(path.join(TEST_JS, 'test'))
+const before = root ? {} : previousDurations();
+const files = testFiles(root ?? path.join(TEST_JS, 'test'))
   .filter((f) => !serialFiles.has(f))
   .filter((f) => prefixes.length === 0 || prefixes.some((p) => f.startsWith(p)))
   .map((f) => ({ f, weight: before[f] ?? fs.statSync(f).size }))
@@ -68,7 +73,7 @@ if (files.length === 0) {
 const workers = Math.max(1, Math.min(files.length, Number(process.env.KEYSTAGE_TEST_CONCURRENCY ?? 2) || 2));
 const run = fs.mkdtempSync(path.join(os.tmpdir(), 'keystage-test-run-'));
 fs.writeFileSync(path.join(run, 'files.json'), JSON.stringify(files));
-const worker = path.resolve(TEST_JS, 'scripts', 'test-worker.js');
+const worker = fileURLToPath(new URL('./test-worker.js', import.meta.url));
 const entries = Array.from({ length: workers }, (_, i) => {
   const entry = path.join(run, `worker-${i + 1}.test.mjs`);
   fs.writeFileSync(entry, `import ${JSON.stringify(worker)};\n`);
@@ -92,7 +97,7 @@ files.forEach((f, i) => {
   }
 });
 fs.rmSync(run, { recursive: true, force: true });
-if (crashed.length + unfinished.length === 0) fs.writeFileSync(DURATIONS, JSON.stringify(durations));
+if (!root && crashed.length + unfinished.length === 0) fs.writeFileSync(DURATIONS, JSON.stringify(durations));
 console.log(`${files.length} files in ${workers} workers, ${Math.round((Date.now() - started) / 1000)} s`);
 if (crashed.length > 0) console.error(`the worker running these test files ended before they did:\n  ${crashed.join('\n  ')}`);
 if (unfinished.length > 0) console.error(`these test files never ran (queued in a worker that ended):\n  ${unfinished.join('\n  ')}`);
