@@ -22,7 +22,7 @@ const OAUTH_SECONDS = Number(process.env.BENCH_OAUTH_SECONDS ?? 5);
 type Api = (method: string, p: string, body?: unknown) => Promise<any>;
 
 export interface OAuthPhase {
-  logins: (DriveResult & { c: number; raw: number })[];
+  logins: (DriveResult & { c: number; raw: number; cpuMs: number; busy: number })[];
   clientCredentials: DriveResult & { busy: number };
   refresh: DriveResult & { busy: number };
   userinfo: DriveResult & { busy: number };
@@ -163,13 +163,17 @@ export async function oauthPhase(opts: {
   if (refresh.some((r) => !r)) throw new Error('no refresh token with offline_access');
   for (const c of (process.env.BENCH_OAUTH_CS ?? '8,32').split(',').map(Number)) {
     const before = await opts.raw();
+    const cpu0 = cpuSeconds(opts.pid);
+    const t0 = performance.now();
     const r = await drive(c, LOGIN_SECONDS, take, async (u) => {
       const t = await codeLogin(pool, client, u, 'openid email profile');
       if (access.length < 5000) access.push(t.access_token);
       return true;
     });
+    const cpu = cpuSeconds(opts.pid) - cpu0;
+    const busy = cpu / ((performance.now() - t0) / 1000);
     const after = await opts.raw();
-    logins.push({ c, ...r, raw: (before + after) / 2 });
+    logins.push({ c, ...r, raw: (before + after) / 2, cpuMs: (cpu * 1000) / Math.max(1, r.n), busy });
   }
   const secret = { client_id: client.client_id, client_secret: client.client_secret };
   const clientCredentials = await burst(opts.pid, 20_000, async () => {

@@ -465,7 +465,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
         rows.push([
           'OAuth2 authorization-code login: authorize → password → implicit consent → code → token → userinfo',
           String(l.c),
-          `${f1(l.rate)}/s = ${((l.rate / l.raw) * 100).toFixed(0)}% of raw ${f1(l.raw)}/s; ${l.n} ok, ${l.failed} failed${l.error ? ` (${l.error.slice(0, 120)})` : ''}`,
+          `${f1(l.rate)}/s = ${((l.rate / l.raw) * 100).toFixed(0)}% of raw ${f1(l.raw)}/s; ${l.n} ok, ${l.failed} failed${l.error ? ` (${l.error.slice(0, 120)})` : ''}; ${l.cpuMs.toFixed(1)} ms CPU per login, server core busy ${(l.busy * 100).toFixed(0)}%`,
           f1(l.p50),
           f1(l.p99),
           '≥ 75% of raw',
