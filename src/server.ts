@@ -15,7 +15,7 @@ import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
-import { stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
+import { stageColumnReferences, stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
@@ -244,7 +244,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountApplications(router, services);
   mountUserConsents(router, services);
   mountAuthenticatedSessions(router, services);
-  mountPropertyMappings(router, services);
+  mountPropertyMappings(router, services, { references: () => stageColumnReferences('property_mappings') });
   mountStages(router, services);
   mountUsers(router, services);
   mountRecoveryLink(router, services);

@@ -5,9 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sql, type Kysely } from 'kysely';
 import { Type } from '@sinclair/typebox';
-import { mountResource, type ResourceDef, type Tx, type UsedBy } from '../rest/resource.js';
+import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S, type Props } from '../rest/schema.js';
 import { drfDate, nowIso } from '../rest/serialize.js';
@@ -16,6 +15,7 @@ import { requireCaller } from '../rest/auth.js';
 import { lockConfigEpoch } from '../db/config-epoch.js';
 import { validateBody } from '../rest/validate.js';
 import { parseBool } from '../rest/list.js';
+import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
 import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
@@ -36,22 +36,8 @@ export const KEY_FIELD = 'crypto_certificatekeypairs.key_data';
 /** authentik's internal JWT certificate (outposts), hidden from the API; Keystage has none, but hides it too */
 export const MANAGED_JWT_KEY = 'goauthentik.io/crypto/jwt-managed';
 
-/**
- * A column of another table that references certificate-key pairs (a provider's `signing_key`, …): listed by
- * `used_by` and, as authentik's `on_delete`, set to null (or its row deleted) when the pair is deleted.
- */
-export interface KeyPairReference {
-  table: string;
-  column: string;
-  /** the referencing row's key and display name columns */
-  pk: string;
-  name: string;
-  /** when the display name lives in another table (a provider type's settings row → `providers.name`): that table, joined on its `key` = `pk` */
-  nameFrom?: { table: string; key: string };
-  app: string;
-  model_name: string;
-  action: 'set_null' | 'cascade';
-}
+/** a column of another table that references certificate-key pairs (a provider's `signing_key`, …) */
+export type KeyPairReference = ColumnReference;
 
 const KEY_TYPE_ENUM = 'CertificateKeyPairKeyTypeEnum';
 
@@ -242,35 +228,10 @@ function keyPairResource(references: () => KeyPairReference[]): ResourceDef<Row>
       return existing.kp_uuid;
     },
     remove: async (tx, existing) => {
-      const t = tx as unknown as Kysely<any>;
-      for (const ref of references()) {
-        if (ref.action === 'cascade') await t.deleteFrom(ref.table).where(ref.column, '=', existing.kp_uuid).execute();
-        else
-          await t
-            .updateTable(ref.table)
-            .set({ [ref.column]: null })
-            .where(ref.column, '=', existing.kp_uuid)
-            .execute();
-      }
+      await releaseReferences(tx, references(), existing.kp_uuid);
       await tx.deleteFrom('crypto_certificatekeypairs').where('kp_uuid', '=', existing.kp_uuid).execute();
     },
-    usedBy: async (db, row) => {
-      const out: UsedBy[] = [];
-      const d = db as unknown as Kysely<any>;
-      for (const ref of references()) {
-        const from = ref.nameFrom;
-        const rows = await (from
-          ? d.selectFrom(`${ref.table} as r`).innerJoin(`${from.table} as n`, `n.${from.key}`, `r.${ref.pk}`)
-          : d.selectFrom(`${ref.table} as r`)
-        )
-          .select([sql<string>`${sql.ref(`r.${ref.pk}`)}`.as('pk'), sql<string>`${sql.ref(`${from ? 'n' : 'r'}.${ref.name}`)}`.as('name')])
-          .where(`r.${ref.column}`, '=', row.kp_uuid)
-          .execute();
-        for (const r of rows)
-          out.push({ app: ref.app, model_name: ref.model_name, pk: String(r.pk), name: String(r.name), action: ref.action });
-      }
-      return out;
-    },
+    usedBy: (db, row) => referencesUsedBy(db, references(), row.kp_uuid),
   };
 }
 

@@ -1237,11 +1237,13 @@ def _error_answer(exc, source, filename):
 
 def _given(name, value):
     """a global as authentik hands it over: request a PolicyRequest, user a User, provider a model (its
-    application too), other names as given"""
+    application too), a webhook mapping's device and stage models, other names as given"""
     if name == "request":
         return PolicyRequest(value)
     if name == "user" and isinstance(value, dict):
         return User(value)
+    if name in ("device", "stage") and isinstance(value, dict):
+        return Model(value)
     if name == "provider" and isinstance(value, dict):
         data = dict(value)
         if isinstance(data.get("application"), dict):

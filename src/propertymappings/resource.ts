@@ -1,7 +1,10 @@
 /**
  * Property mappings: /propertymappings/all/ (every mapping as a PropertyMapping, `types`, `test`, used_by) and
- * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet). Expressions are authentik's
- * Python, checked on save (authentik's six managed texts need no runtime).
+ * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet) and
+ * /propertymappings/notification/ (webhook mappings: the payload an SMS stage sends, propertymappings/webhook.ts).
+ * Expressions are authentik's Python, checked on save (authentik's six managed texts need no runtime). Columns of
+ * other tables that reference a mapping (an SMS stage's `mapping`) are given by the app wiring: listed by used_by,
+ * set to null when the mapping is deleted.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -12,6 +15,7 @@ import { S, type Props } from '../rest/schema.js';
 import { nowIso } from '../rest/serialize.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
 import { requireSuperuser } from '../rest/auth.js';
+import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { ValidationError } from '../rest/errors.js';
 import { validateBody } from '../rest/validate.js';
 import { checkSyntax } from '../expressions/index.js';
@@ -69,6 +73,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'Scope Mappings',
     description: 'Map an OAuth Scope to users properties',
   },
+  notificationwebhookmapping: {
+    app: 'authentik_events',
+    component: 'ak-property-mapping-notification-form',
+    verbose: 'Webhook Mapping',
+    plural: 'Webhook Mappings',
+    description: 'Modify the payload of outgoing webhook requests',
+  },
 };
 
 const metaOf = (kind: string) => {
@@ -113,7 +124,8 @@ const managedFilters: Record<string, FilterSpec> = {
 };
 
 /** used_by of a mapping: the providers using it (the link goes with the mapping) */
-async function mappingUsedBy(db: DB, pm: string): Promise<UsedBy[]> {
+async function mappingUsedBy(db: DB, pm: string, references: ColumnReference[]): Promise<UsedBy[]> {
+  const referencing = await referencesUsedBy(db, references, pm);
   const rows = await db
     .selectFrom('provider_property_mappings as ppm')
     .innerJoin('providers as p', 'p.id', 'ppm.provider_id')
@@ -121,7 +133,16 @@ async function mappingUsedBy(db: DB, pm: string): Promise<UsedBy[]> {
     .where('ppm.pm_uuid', '=', pm)
     .orderBy('p.name')
     .execute();
-  return rows.map((r) => ({ app: 'authentik_core', model_name: 'provider', pk: String(r.id), name: r.name, action: 'cascade_many' }));
+  return [
+    ...rows.map((r) => ({
+      app: 'authentik_core',
+      model_name: 'provider',
+      pk: String(r.id),
+      name: r.name,
+      action: 'cascade_many' as const,
+    })),
+    ...referencing,
+  ];
 }
 
 async function checkExpression(source: unknown) {
@@ -133,7 +154,7 @@ async function checkExpression(source: unknown) {
   throw new ValidationError({ expression: [`Expression Syntax Error: ${c.message} (line ${c.line})`] });
 }
 
-const scopeResource: ResourceDef<Row> = {
+const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'ScopeMapping',
   model: 'ScopeMapping',
   path: '/propertymappings/provider/scope',
@@ -205,10 +226,66 @@ const scopeResource: ResourceDef<Row> = {
   remove: async (tx, existing) => {
     await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
   },
-  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid),
-};
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+});
 
-const allResource: ResourceDef<Row> = {
+/** authentik's NotificationWebhookMappingViewSet: name and expression only */
+const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
+  component: 'NotificationWebhookMapping',
+  model: 'NotificationWebhookMapping',
+  path: '/propertymappings/notification',
+  opPrefix: 'propertymappings_notification',
+  tag: 'propertymappings',
+  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+  props: { pk: basePropertyMappingProps.pk!, name: basePropertyMappingProps.name!, expression: basePropertyMappingProps.expression! },
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: { name: { type: 'str', column: 'm.name' } },
+    search: ['m.name'],
+    ordering: { name: 'm.name', pk: 'm.pm_uuid' },
+    defaultOrdering: ['name'],
+    pk: 'm.pm_uuid',
+    unique: ['m.name'],
+  },
+  select: (db) =>
+    db
+      .selectFrom('property_mappings as m')
+      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind'])
+      .where('m.kind', '=', 'notificationwebhookmapping'),
+  render: async (_db, rows) => rows.map((r) => ({ pk: r.pm_uuid, name: r.name, expression: r.expression })),
+  validate: async (data) => checkExpression(data.expression),
+  insert: async (tx, data) => {
+    const pm_uuid = randomUUID();
+    const now = nowIso();
+    await tx
+      .insertInto('property_mappings')
+      .values({
+        pm_uuid,
+        name: data.name as string,
+        expression: data.expression as string,
+        managed: null,
+        kind: 'notificationwebhookmapping',
+        created: now,
+        last_updated: now,
+      })
+      .execute();
+    return pm_uuid;
+  },
+  update: async (tx, existing, data) => {
+    const base: Record<string, unknown> = { last_updated: nowIso() };
+    for (const k of ['name', 'expression'] as const) if (data[k] !== undefined) base[k] = data[k];
+    await tx.updateTable('property_mappings').set(base).where('pm_uuid', '=', existing.pm_uuid).execute();
+    return existing.pm_uuid;
+  },
+  remove: async (tx, existing) => {
+    await releaseReferences(tx, references(), existing.pm_uuid);
+    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
+  },
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+});
+
+const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',
   model: 'PropertyMapping',
   path: '/propertymappings/all',
@@ -236,10 +313,11 @@ const allResource: ResourceDef<Row> = {
   render: async (_db, rows) =>
     rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
   remove: async (tx, existing) => {
+    await releaseReferences(tx, references(), existing.pm_uuid);
     await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
   },
-  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid),
-};
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+});
 
 const testProps: Props = {
   user: S.nullable(S.intFk({ table: 'users', column: 'id' }, { default: null })),
@@ -284,7 +362,8 @@ async function testMapping(req: FastifyRequest, svc: Services, row: Row) {
   return { result: pyJsonDumps(r.value, format ? 4 : undefined), successful: true };
 }
 
-export function mountPropertyMappings(router: ApiRouter, svc: Services) {
+export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { references?: () => ColumnReference[] } = {}) {
+  const references = opts.references ?? (() => []);
   router.route('/propertymappings/all/types', {
     get: {
       doc: {
@@ -305,8 +384,9 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services) {
       },
     },
   });
-  const { load } = mountResource(router, svc.db, allResource);
-  mountResource(router, svc.db, scopeResource);
+  const { load } = mountResource(router, svc.db, allResource(references));
+  mountResource(router, svc.db, scopeResource(references));
+  mountResource(router, svc.db, webhookResource(references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

@@ -1,6 +1,7 @@
 /** The one list of stage types. Adding a type: its folder under src/stages/, and one line here. */
 import type { StageDef } from './types.js';
 import type { SecretColumn } from '../instance/secrets.js';
+import type { ColumnReference } from '../rest/references.js';
 import type { ChallengeDef } from '../flows/engine/challenge-types.js';
 import { secretColumns } from './resource.js';
 import { identificationStage } from './identification/index.js';
@@ -64,4 +65,25 @@ export function stageMigrations() {
 /** every stage type's secret columns (write-only fields), stored encrypted */
 export function stageSecretColumns(): SecretColumn[] {
   return stageTypes.flatMap((d) => secretColumns(d).map((column) => ({ table: d.table, pk: 'stage_uuid', column })));
+}
+
+/**
+ * every stage type's columns referencing rows of `table` other than stages and flows (an SMS stage's `mapping` →
+ * property_mappings): the referenced rows' used_by, and set to null when one is deleted
+ */
+export function stageColumnReferences(table: string): ColumnReference[] {
+  return stageTypes.flatMap((d) =>
+    Object.entries(d.fields)
+      .filter(([, s]) => (s['x-ref'] as { table?: string } | undefined)?.table === table)
+      .map(([column]) => ({
+        table: d.table,
+        column,
+        pk: 'stage_uuid',
+        name: 'name',
+        nameFrom: { table: 'stages', key: 'stage_uuid' },
+        app: d.app,
+        model_name: d.kind,
+        action: 'set_null' as const,
+      })),
+  );
 }

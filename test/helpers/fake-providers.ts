@@ -57,6 +57,8 @@ export interface Sms {
   from: string;
   body: string;
   path: string;
+  /** a generic webhook's whole JSON body */
+  json?: Record<string, unknown>;
 }
 
 export class SmsGateway {
@@ -106,7 +108,15 @@ export class SmsGateway {
         .end(JSON.stringify({ sid: 'SM' + 'x'.repeat(32), status: 'queued' }));
     }
     const j = JSON.parse(raw || '{}') as Record<string, string>;
-    this.messages.push({ provider: 'generic', authorization, to: j.To ?? '', from: j.From ?? '', body: j.Body ?? '', path: req.url ?? '' });
+    this.messages.push({
+      provider: 'generic',
+      authorization,
+      to: j.To ?? '',
+      from: j.From ?? '',
+      body: j.Body ?? '',
+      path: req.url ?? '',
+      json: j,
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   }
 }

@@ -21,8 +21,12 @@ const fields = {
     description:
       'When enabled, the Phone number is only used during enrollment to verify the users authenticity. Only a hash of the phone number is saved to ensure it is not reused in the future.',
   }),
-  // property mappings are not implemented: only null is accepted
-  mapping: S.fk({ table: 'stages', column: 'stage_uuid', kind: '-no-property-mappings-' }, { default: null }),
+  // a webhook mapping: the generic webhook's body, or Twilio's text (src/mfa/sms/send-code.ts); set to null when the
+  // mapping is deleted (src/stages/registry.ts stageColumnReferences)
+  mapping: S.fk(
+    { table: 'property_mappings', column: 'pm_uuid', kind: 'notificationwebhookmapping' },
+    { default: null, description: 'Optionally modify the payload being sent to custom providers.' },
+  ),
 };
 
 export const authenticatorSmsSchema = {

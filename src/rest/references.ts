@@ -1,0 +1,55 @@
+/**
+ * A column of another table that references a resource's rows (a provider's `signing_key` → a key pair, an SMS
+ * stage's `mapping` → a webhook mapping): what the referenced resource's `used_by` lists and, as authentik's
+ * `on_delete`, what deleting one of its rows does to the referencing rows (set to null, or deleted). The owner of
+ * the referencing column describes it; the referenced resource is given the list, so it imports nothing of theirs.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { DB } from '../db/index.js';
+import type { UsedBy } from './resource.js';
+
+export interface ColumnReference {
+  table: string;
+  column: string;
+  /** the referencing row's key and display name columns */
+  pk: string;
+  name: string;
+  /** when the display name lives in another table (a provider type's settings row → `providers.name`): that table, joined on its `key` = `pk` */
+  nameFrom?: { table: string; key: string };
+  app: string;
+  model_name: string;
+  action: 'set_null' | 'cascade';
+}
+
+/** `used_by` entries of the rows whose referencing columns hold `id` */
+export async function referencesUsedBy(db: DB, references: ColumnReference[], id: string): Promise<UsedBy[]> {
+  const out: UsedBy[] = [];
+  const d = db as unknown as Kysely<any>;
+  for (const ref of references) {
+    const from = ref.nameFrom;
+    const rows = await (from
+      ? d.selectFrom(`${ref.table} as r`).innerJoin(`${from.table} as n`, `n.${from.key}`, `r.${ref.pk}`)
+      : d.selectFrom(`${ref.table} as r`)
+    )
+      .select([sql<string>`${sql.ref(`r.${ref.pk}`)}`.as('pk'), sql<string>`${sql.ref(`${from ? 'n' : 'r'}.${ref.name}`)}`.as('name')])
+      .where(`r.${ref.column}`, '=', id)
+      .execute();
+    for (const r of rows)
+      out.push({ app: ref.app, model_name: ref.model_name, pk: String(r.pk), name: String(r.name), action: ref.action });
+  }
+  return out;
+}
+
+/** before `id` is deleted, in its transaction: referencing columns set to null, or their rows deleted */
+export async function releaseReferences(tx: DB, references: ColumnReference[], id: string): Promise<void> {
+  const t = tx as unknown as Kysely<any>;
+  for (const ref of references) {
+    if (ref.action === 'cascade') await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
+    else
+      await t
+        .updateTable(ref.table)
+        .set({ [ref.column]: null })
+        .where(ref.column, '=', id)
+        .execute();
+  }
+}
