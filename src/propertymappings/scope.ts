@@ -163,7 +163,8 @@ export function mappingGlobals(call: LooseMappingCall, extra: Record<string, unk
     },
     user,
     provider,
-    token: (call.token ?? null) as Json,
+    // a test's context may name the token (a webhook mapping's code)
+    token: (call.token ?? (extra.token as Json | undefined) ?? null) as Json,
   };
 }
 

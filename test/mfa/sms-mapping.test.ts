@@ -76,6 +76,14 @@ for (const dialect of dialects()) {
       );
       const types = await call(srv, 'GET', '/propertymappings/all/types/');
       assert.ok(types.body.some((t: { model_name: string }) => t.model_name === 'notificationwebhookmapping'));
+      // its test runs it with the context's variables, as the SMS stage does
+      const shaped = await mapping('payload-shaped', 'return {"to": device.phone_number, "code": token, "who": user.username}');
+      const tried = await call(srv, 'POST', `/propertymappings/all/${shaped}/test/`, {
+        user: 1,
+        context: { token: '123456', device: { pk: 1, phone_number: '+15550100' } },
+      });
+      assert.equal(tried.status, 200, JSON.stringify(tried.body));
+      assert.deepEqual(tried.body, { successful: true, result: '{"to": "+15550100", "code": "123456", "who": "akadmin"}' });
       // not a scope mapping
       assert.equal((await call(srv, 'GET', `/propertymappings/provider/scope/${pk}/`)).status, 404);
     });
