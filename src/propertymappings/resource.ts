@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { sql, type SqlBool } from 'kysely';
-import { mountResource, type ResourceDef, type UsedBy } from '../rest/resource.js';
+import { mountResource, type ResourceDef, type Tx, type UsedBy } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S, type Props } from '../rest/schema.js';
 import { nowIso } from '../rest/serialize.js';
@@ -154,6 +154,38 @@ async function checkExpression(source: unknown) {
   throw new ValidationError({ expression: [`Expression Syntax Error: ${c.message} (line ${c.line})`] });
 }
 
+/** a mapping's row in `property_mappings` (the kind's own table, if any, is the caller's); its pk */
+async function insertMapping(tx: Tx, kind: string, data: Record<string, unknown>): Promise<string> {
+  const pm_uuid = randomUUID();
+  const now = nowIso();
+  await tx
+    .insertInto('property_mappings')
+    .values({
+      pm_uuid,
+      name: data.name as string,
+      expression: data.expression as string,
+      managed: (data.managed as string | null | undefined) ?? null,
+      kind,
+      created: now,
+      last_updated: now,
+    })
+    .execute();
+  return pm_uuid;
+}
+
+/** the `property_mappings` columns a PUT or PATCH gives */
+async function updateMapping(tx: Tx, pm_uuid: string, data: Record<string, unknown>): Promise<void> {
+  const base: Record<string, unknown> = { last_updated: nowIso() };
+  for (const k of ['name', 'expression', 'managed'] as const) if (data[k] !== undefined) base[k] = data[k];
+  await tx.updateTable('property_mappings').set(base).where('pm_uuid', '=', pm_uuid).execute();
+}
+
+/** a mapping deleted: the columns referencing it set to null first (its scope row goes with it by its foreign key) */
+async function removeMapping(tx: Tx, references: ColumnReference[], pm_uuid: string): Promise<void> {
+  await releaseReferences(tx, references, pm_uuid);
+  await tx.deleteFrom('property_mappings').where('pm_uuid', '=', pm_uuid).execute();
+}
+
 const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'ScopeMapping',
   model: 'ScopeMapping',
@@ -194,20 +226,7 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
     })),
   validate: async (data) => checkExpression(data.expression),
   insert: async (tx, data) => {
-    const pm_uuid = randomUUID();
-    const now = nowIso();
-    await tx
-      .insertInto('property_mappings')
-      .values({
-        pm_uuid,
-        name: data.name as string,
-        expression: data.expression as string,
-        managed: (data.managed as string | null) ?? null,
-        kind: 'scopemapping',
-        created: now,
-        last_updated: now,
-      })
-      .execute();
+    const pm_uuid = await insertMapping(tx, 'scopemapping', data);
     await tx
       .insertInto('property_mapping_scope')
       .values({ pm_uuid, scope_name: data.scope_name as string, description: (data.description as string | null) ?? '' })
@@ -215,17 +234,13 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
     return pm_uuid;
   },
   update: async (tx, existing, data) => {
-    const base: Record<string, unknown> = { last_updated: nowIso() };
-    for (const k of ['name', 'expression', 'managed'] as const) if (data[k] !== undefined) base[k] = data[k];
-    await tx.updateTable('property_mappings').set(base).where('pm_uuid', '=', existing.pm_uuid).execute();
+    await updateMapping(tx, existing.pm_uuid, data);
     const own: Record<string, unknown> = {};
     for (const k of ['scope_name', 'description'] as const) if (data[k] !== undefined) own[k] = data[k] ?? '';
     if (Object.keys(own).length) await tx.updateTable('property_mapping_scope').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
     return existing.pm_uuid;
   },
-  remove: async (tx, existing) => {
-    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
-  },
+  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
   usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
 });
 
@@ -255,33 +270,12 @@ const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> 
       .where('m.kind', '=', 'notificationwebhookmapping'),
   render: async (_db, rows) => rows.map((r) => ({ pk: r.pm_uuid, name: r.name, expression: r.expression })),
   validate: async (data) => checkExpression(data.expression),
-  insert: async (tx, data) => {
-    const pm_uuid = randomUUID();
-    const now = nowIso();
-    await tx
-      .insertInto('property_mappings')
-      .values({
-        pm_uuid,
-        name: data.name as string,
-        expression: data.expression as string,
-        managed: null,
-        kind: 'notificationwebhookmapping',
-        created: now,
-        last_updated: now,
-      })
-      .execute();
-    return pm_uuid;
-  },
+  insert: (tx, data) => insertMapping(tx, 'notificationwebhookmapping', data),
   update: async (tx, existing, data) => {
-    const base: Record<string, unknown> = { last_updated: nowIso() };
-    for (const k of ['name', 'expression'] as const) if (data[k] !== undefined) base[k] = data[k];
-    await tx.updateTable('property_mappings').set(base).where('pm_uuid', '=', existing.pm_uuid).execute();
+    await updateMapping(tx, existing.pm_uuid, data);
     return existing.pm_uuid;
   },
-  remove: async (tx, existing) => {
-    await releaseReferences(tx, references(), existing.pm_uuid);
-    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
-  },
+  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
   usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
 });
 
@@ -312,10 +306,7 @@ const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => (
     db.selectFrom('property_mappings as m').select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind']),
   render: async (_db, rows) =>
     rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
-  remove: async (tx, existing) => {
-    await releaseReferences(tx, references(), existing.pm_uuid);
-    await tx.deleteFrom('property_mappings').where('pm_uuid', '=', existing.pm_uuid).execute();
-  },
+  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
   usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
 });
 
