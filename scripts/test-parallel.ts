@@ -100,5 +100,5 @@ fs.rmSync(run, { recursive: true, force: true });
 if (!root && crashed.length + unfinished.length === 0) fs.writeFileSync(DURATIONS, JSON.stringify(durations));
 console.log(`${files.length} files in ${workers} workers, ${Math.round((Date.now() - started) / 1000)} s`);
 if (crashed.length > 0) console.error(`the worker running these test files ended before they did:\n  ${crashed.join('\n  ')}`);
-if (unfinished.length > 0) console.error(`these test files never ran (queued in a worker that ended):\n  ${unfinished.join('\n  ')}`);
+if (unfinished.length > 0) console.error(`these test files never ran (a worker ended before taking them):\n  ${unfinished.join('\n  ')}`);
 process.exit(crashed.length + unfinished.length > 0 ? 1 : (r.status ?? 1));

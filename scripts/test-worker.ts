@@ -10,7 +10,8 @@
  * two workers run a file; `started-<i>` and `done-<i>` record that the file's suite began and ended (and how long it
  * took), which the launcher checks. A worker that dies loses only the file it was running; the others take the rest.
  */
-import { before, describe } from 'node:test';
+import { after, before, describe } from 'node:test';
+import { AsyncResource } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,27 +33,40 @@ function claim(): number {
 }
 
 /**
- * The next file's suite is registered while the current one runs (its module is loaded then, its tests wait): with
- * `--test-force-exit`, Node ends the process as soon as no suite is queued, so the queue may never run dry between
- * two files.
+ * Takes the next file and registers its suite at the top level (the root's context, captured here: called from a
+ * suite's hook, `describe` would otherwise nest the new suite in that one).
  */
-function start(i: number): Promise<void> {
+const startNext = AsyncResource.bind(() => {
+  const i = claim();
+  if (i >= 0) start(i);
+});
+
+/**
+ * A file's suite. The next file is taken in the suite's first `after` hook, before the suite ends: with
+ * `--test-force-exit` Node ends the process once the root's queue is empty, and a suite registered after that point
+ * still runs but is reported nowhere, so the queue must never run dry between two files. (If the file fails before
+ * its hooks run, the next is taken when its suite ends.)
+ */
+function start(i: number): void {
   const file = files[i]!;
   let started = 0;
-  return describe(file, async () => {
+  let next = false;
+  const takeNext = () => {
+    if (next) return;
+    next = true;
+    startNext();
+  };
+  void describe(file, async () => {
     before(() => {
       started = performance.now();
       fs.writeFileSync(path.join(run!, `started-${i}`), '');
     });
+    after(takeNext);
     await import(pathToFileURL(path.resolve(file)).href);
-  }).then(() => fs.writeFileSync(path.join(run!, `done-${i}`), String(Math.round(performance.now() - started))));
+  }).then(() => {
+    fs.writeFileSync(path.join(run!, `done-${i}`), String(Math.round(performance.now() - started)));
+    takeNext();
+  });
 }
 
-const first = claim();
-let running = first >= 0 ? start(first) : undefined;
-while (running) {
-  const next = claim();
-  const queued = next >= 0 ? start(next) : undefined;
-  await running;
-  running = queued;
-}
+startNext();

@@ -78,6 +78,18 @@ describe('npm test runner: files in shared worker processes', {
     assert.equal(new Set(lines.map(([, pid]) => pid)).size, 1, 'one process ran both files');
   });
 
+  it('every test of many short files is reported (no file runs after its worker stopped reporting)', async () => {
+    const root = path.join(dir, 'many');
+    fs.mkdirSync(root);
+    for (let i = 0; i < 40; i++)
+      write(root, `f${i}.test.js`, `import { test, after } from 'node:test';\ntest('t${i}', () => {});\nafter(() => {});`, i);
+    const r = await runFolder(root, 2);
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /ℹ tests 40\n/);
+    assert.match(r.output, /ℹ pass 40\n/);
+    for (let i = 0; i < 40; i++) assert.match(r.output, new RegExp(`✔ t${i} `));
+  });
+
   it('a failing test fails the run and is named', async () => {
     const root = path.join(dir, 'fail');
     fs.mkdirSync(root);
@@ -93,7 +105,7 @@ describe('npm test runner: files in shared worker processes', {
     assert.match(r.output, /✔ fine/);
   });
 
-  it('a worker that exits in the middle of a file fails the run, naming that file and the ones it had queued', async () => {
+  it('a worker that exits in the middle of a file fails the run, naming that file and the files nobody took', async () => {
     const root = path.join(dir, 'crash');
     fs.mkdirSync(root);
     write(root, 'exits.test.js', `import { test } from 'node:test';\ntest('exits', () => process.exit(0));`, 400);
@@ -102,6 +114,6 @@ describe('npm test runner: files in shared worker processes', {
     const r = await runFolder(root, 1);
     assert.equal(r.status, 1, r.output);
     assert.match(r.output, new RegExp(`ended before they did:\\n  ${path.join(root, 'exits.test.js')}`));
-    assert.match(r.output, new RegExp(`never ran \\(queued in a worker that ended\\):\\n  ${path.join(root, 'queued.test.js')}`));
+    assert.match(r.output, new RegExp(`never ran \\(a worker ended before taking them\\):\\n  ${path.join(root, 'queued.test.js')}`));
   });
 });
