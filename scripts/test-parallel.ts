@@ -48,7 +48,7 @@ const serial = args.includes('--serial');
 const rootAt = args.indexOf('--root');
 const root = rootAt >= 0 ? args.splice(rootAt, 2)[1] : undefined;
 const prefixes = args.filter((a) => !a.startsWith('--')).map((a) => path.join(TEST_JS, a.replace(/\.ts$/, '.js')));
-const nodeTest = [process.execPath, '--test', '--test-force-exit', '--test-reporter=spec'];
+const nodeTest = [process.execPath, '--test', '--test-reporter=spec'];
 
 if (serial) {
   const r = spawnSync(nodeTest[0]!, [...nodeTest.slice(1), '--test-concurrency=1', ...SERIAL.map((f) => path.join(TEST_JS, f))], {

@@ -9,6 +9,13 @@
  * Files are claimed through the run's folder (KEYSTAGE_TEST_RUN): creating `claim-<i>` exclusively is atomic, so no
  * two workers run a file; `started-<i>` and `done-<i>` record that the file's suite began and ended (and how long it
  * took), which the launcher checks. A worker that dies loses only the file it was running; the others take the rest.
+ *
+ * A worker ends as any test process does: when its last file is done and nothing keeps its event loop alive, Node's
+ * test runner reports the rest and the process exits once its output is written. It is not run with
+ * `--test-force-exit`: that exits as soon as the runner's own stream has closed, before the reporter that serialises
+ * it to the launcher has written everything, and on Node 24 under load a worker's last results were lost that way.
+ * A test file that leaves a handle open (a server, a pool, a timer) would keep its worker alive for ever, so a worker
+ * still alive LINGER_MS after its last file names what is open and the files it ran, and fails the run.
  */
 import { after, before, describe } from 'node:test';
 import { AsyncResource } from 'node:async_hooks';
@@ -19,6 +26,8 @@ import { pathToFileURL } from 'node:url';
 const run = process.env.KEYSTAGE_TEST_RUN;
 if (!run) throw new Error('KEYSTAGE_TEST_RUN is not set: start the workers through scripts/test-parallel.ts');
 const files: string[] = JSON.parse(fs.readFileSync(path.join(run, 'files.json'), 'utf8'));
+const LINGER_MS = Number(process.env.KEYSTAGE_TEST_LINGER_MS) || 10_000;
+const ran: string[] = [];
 
 function claim(): number {
   for (let i = 0; i < files.length; i++) {
@@ -41,16 +50,27 @@ const startNext = AsyncResource.bind(() => {
   if (i >= 0) start(i);
 });
 
+/** After the worker's last file: a worker still alive LINGER_MS later was kept alive by a handle a test left open. */
+function lingerGuard(): void {
+  setTimeout(() => {
+    process.stderr.write(
+      `test worker ${process.pid} is still alive ${LINGER_MS / 1000} s after its last test file: a test left ` +
+        `${JSON.stringify(process.getActiveResourcesInfo())} open.\nIts files:\n  ${ran.join('\n  ')}\n`,
+    );
+    process.exit(1);
+  }, LINGER_MS).unref();
+}
+
 /**
- * A file's suite. The next file is taken in the suite's first `after` hook, before the suite ends: with
- * `--test-force-exit` Node ends the process once the root's queue is empty, and a suite registered after that point
- * still runs but is reported nowhere, so the queue must never run dry between two files. (If the file fails before
- * its hooks run, the next is taken when its suite ends.)
+ * A file's suite. The next file is taken in the suite's first `after` hook, before the suite ends, so the root's
+ * queue never runs dry between two files (if the file fails before its hooks run, the next is taken when its suite
+ * ends).
  */
 function start(i: number): void {
   const file = files[i]!;
   let started = 0;
   let next = false;
+  ran.push(file);
   const takeNext = () => {
     if (next) return;
     next = true;
@@ -66,6 +86,7 @@ function start(i: number): void {
   }).then(() => {
     fs.writeFileSync(path.join(run!, `done-${i}`), String(Math.round(performance.now() - started)));
     takeNext();
+    if (ran.at(-1) === file) lingerGuard();
   });
 }
 

@@ -1,8 +1,8 @@
 /**
  * The test runner of `npm test` (scripts/test-parallel.ts and its workers, scripts/test-worker.ts), on small test
  * files of its own in a temp folder: files share a worker process, each file's top-level hooks frame its own tests
- * only, a failure fails the run, and a worker that ends early fails the run naming what it was running and what it
- * never ran.
+ * only, every test of many short files is reported, a failure fails the run, a worker that ends early fails the run
+ * naming what it was running and what it never ran, and a test that leaves a handle open fails the run naming it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,12 +14,16 @@ import path from 'node:path';
 const launcher = path.resolve('.test-js/scripts/test-parallel.js');
 
 /** Runs the launcher on a folder; its exit status and everything it printed. */
-function runFolder(root: string, workers: number): Promise<{ status: number | null; output: string }> {
+function runFolder(
+  root: string,
+  workers: number,
+  extraEnv: Record<string, string> = {},
+): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     // NODE_TEST_CONTEXT marks this process as a test file's: a `node --test` under it would refuse to run files
     const { NODE_TEST_CONTEXT: _, FORCE_COLOR: __, ...env } = process.env;
     const child = spawn(process.execPath, [launcher, '--root', root], {
-      env: { ...env, NO_COLOR: '1', KEYSTAGE_TEST_CONCURRENCY: String(workers) },
+      env: { ...env, NO_COLOR: '1', KEYSTAGE_TEST_CONCURRENCY: String(workers), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -76,6 +80,33 @@ describe('npm test runner: files in shared worker processes', {
       "a's hooks ran around a's tests only, and before b",
     );
     assert.equal(new Set(lines.map(([, pid]) => pid)).size, 1, 'one process ran both files');
+  });
+
+  it('every test of many short files is reported (a worker ends only once its output is written)', async () => {
+    const root = path.join(dir, 'many');
+    fs.mkdirSync(root);
+    for (let i = 0; i < 40; i++)
+      write(root, `f${i}.test.js`, `import { test, after } from 'node:test';\ntest('t${i}', () => {});\nafter(() => {});`, i);
+    const r = await runFolder(root, 2);
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /ℹ tests 40\n/);
+    assert.match(r.output, /ℹ pass 40\n/);
+    for (let i = 0; i < 40; i++) assert.match(r.output, new RegExp(`✔ t${i} `));
+  });
+
+  it('a test that leaves a handle open fails the run, naming the handle and the files of its worker', async () => {
+    const root = path.join(dir, 'leak');
+    fs.mkdirSync(root);
+    write(
+      root,
+      'leaks.test.js',
+      `import { test } from 'node:test';\nimport net from 'node:net';\ntest('listens and forgets', () => new Promise((ok) => net.createServer().listen(0, '127.0.0.1', ok)));`,
+    );
+    const r = await runFolder(root, 1, { KEYSTAGE_TEST_LINGER_MS: '500' });
+    assert.equal(r.status, 1, r.output);
+    assert.match(r.output, /✔ listens and forgets/);
+    assert.match(r.output, /still alive 0\.5 s after its last test file: a test left \[[^\]]*"TCPServerWrap"/);
+    assert.match(r.output, new RegExp(`Its files:\n  ${path.join(root, 'leaks.test.js')}`));
   });
 
   it('a failing test fails the run and is named', async () => {
