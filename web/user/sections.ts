@@ -48,30 +48,35 @@ abstract class ListSection<T> extends LitElement {
     }
   }
 
-  /** DELETE, then reload the list; `done` is announced to screen readers */
+  /**
+   * DELETE, then reload the list; `done` is announced to screen readers once the list shows the change (announced
+   * before, the message would describe a list that still shows what was deleted)
+   */
   protected async deleteAndReload(path: string, done: string) {
+    let status = done;
     try {
       await api(path, 'DELETE');
-      this.status = done;
     } catch (e) {
       if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
-      this.status = 'That did not work. Reload the page and try again.';
+      status = 'That did not work. Reload the page and try again.';
     }
     await this.reload();
+    this.status = status;
   }
 
-  /** a write (PATCH, POST), then reload the list; a 400's message is shown */
+  /** a write (PATCH, POST), then reload the list; a 400's message is shown (after the reload, as above) */
   protected async writeAndReload(write: () => Promise<unknown>, done: string): Promise<boolean> {
     let ok = false;
+    let status = done;
     try {
       await write();
-      this.status = done;
       ok = true;
     } catch (e) {
       if (e instanceof ApiError && e.status === 403) location.assign(LOGIN);
-      this.status = firstError(e) ?? 'That did not work. Reload the page and try again.';
+      status = firstError(e) ?? 'That did not work. Reload the page and try again.';
     }
     await this.reload();
+    this.status = status;
     return ok;
   }
 
