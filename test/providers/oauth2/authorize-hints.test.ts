@@ -96,7 +96,7 @@ for (const dialect of dialects()) {
       assert.equal(tokens.claims()!.preferred_username, 'alice');
       // logged in already: the hint changes nothing
       const again = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
-      assert.match(again.headers.get('location')!, /^\/if\/flow\/default-provider-authorization-implicit-consent\//);
+      assert.equal(new URL(again.headers.get('location')!).searchParams.get('state'), 'x', 'straight back to the client');
     });
 
     it('login_hint of nobody: the identification stage is shown pre-filled (no enumeration)', async () => {
@@ -183,7 +183,7 @@ for (const dialect of dialects()) {
       const plain = client.buildAuthorizationUrl(configs.hints!, { redirect_uri: REDIRECT, scope: 'openid' });
       const p = await fetch(plain, { redirect: 'manual', headers: b.jar.headers() });
       b.jar.keep(p);
-      assert.equal((await b.executor(Browser.flowOf(p.headers.get('location')!)!.slug)).body.component, 'xak-flow-redirect');
+      assert.ok(new URL(p.headers.get('location')!).searchParams.get('code'), 'straight back to the client with a code');
     });
 
     it('front-channel logout from the application: the logout URL with iss and sid in an iframe, then the logout', async () => {

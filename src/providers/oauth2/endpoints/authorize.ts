@@ -9,7 +9,11 @@
  * consent_header, consent_permissions); with `prompt=consent` and no consent stage in it, authentik's in-memory
  * consent stage (always asks) is appended. The request waits in the session under a random key that only the
  * flow's continuation (`then`, revealed when the plan is done) names: /application/o/authorize/fulfil/<key>/
- * issues the code or tokens (authentik's OAuthFulfillmentStage) and answers by query, fragment or form_post.
+ * issues the code or tokens (authentik's OAuthFulfillmentStage) and answers by query, fragment or form_post. A flow
+ * with nothing to ask (no stages once planned: authentik's implicit-consent flow) is done at once, and the request
+ * is fulfilled here, in the same answer: the browser goes straight back to the client instead of through the flow
+ * page and the fulfilment URL, with the same outcome (the flow planned, its policies applied, the same code/tokens,
+ * the same `authorize_application` event).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -213,7 +217,6 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
   };
   store[PENDING_PREFIX + key] = pending;
   session.dirty = true;
-  await svc.sessions.save(session, req, reply);
   const started = await startFlow(
     svc,
     flow,
@@ -231,10 +234,19 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
         if (params.prompt.has(PROMPT_CONSENT) && !plan.bindings.some((b) => b.kind === CONSENT_KIND))
           plan.bindings.push(inMemoryBinding(PROMPT_CONSENT_STAGE));
       },
+      session,
+      // a flow with nothing to ask (authentik's implicit-consent flow): fulfilled here, at once — the browser goes
+      // straight back to the client, not through the flow page and the fulfilment URL first
+      finishEmpty: true,
     },
     req,
     reply,
   );
+  if (started === 'done') {
+    delete store[PENDING_PREFIX + key];
+    await svc.sessions.save(session, req, reply);
+    return fulfil(svc, req, reply, p, me, pending.params, login);
+  }
   if (!started)
     return reply
       .code(403)
@@ -285,14 +297,26 @@ export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: 
   session.dirty = true;
   await svc.sessions.save(session, req, reply);
   const provider = await oauth2ProviderById(svc, pending.provider);
+  return fulfil(svc, req, reply, provider, me, pending.params, await lastLoginOf(svc.db, me.user.username));
+}
+
+/** the flow is done: issue what the request asked for (authentik's OAuthFulfillmentStage) */
+async function fulfil(
+  svc: Services,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  provider: OAuth2Provider | undefined,
+  me: { user: UsersTable; sessionKey: string },
+  params: Pending['params'],
+  login: Awaited<ReturnType<typeof lastLoginOf>>,
+) {
   if (!provider || !provider.application)
     return sendBadRequestPage(reply, 'The client identifier (client_id) is missing or invalid.', 'Client ID Error');
-  const params = pending.params;
   try {
     // authentik: prompt=none with prompt=consent cannot be satisfied
     if (params.prompt.includes(PROMPT_NONE) && params.prompt.includes(PROMPT_CONSENT))
       throw new AuthorizeError(params.redirect_uri, 'consent_required', params.grant_type, params.state ?? undefined);
-    const values = await responseValues(svc, req, provider, me.user, me.sessionKey, params);
+    const values = await responseValues(svc, req, provider, me.user, me.sessionKey, params, login);
     await svc.events.emit('authorize_application', {
       user: { pk: me.user.id, username: me.user.username, email: me.user.email },
       clientIp: req.ip,
@@ -315,9 +339,9 @@ async function responseValues(
   user: UsersTable,
   sessionKey: string,
   params: Pending['params'],
+  login: Awaited<ReturnType<typeof lastLoginOf>>,
 ): Promise<ResponseValues> {
   const now = new Date();
-  const login = await lastLoginOf(svc.db, user.username);
   const authTime = login?.created ?? now;
   const amr = amrOf(login);
   const sid = sidOf(sessionKey);
