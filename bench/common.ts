@@ -218,12 +218,15 @@ export class PageBrowser extends Browser {
   constructor(
     private pagePool: Pool,
     private pageSlug: string,
+    /** the page's query (`next=…` when a login continues an authorization), which its executor requests carry */
+    private pageQuery = '',
   ) {
-    super(pagePool, pageSlug);
+    super(pagePool, pageSlug, pageQuery);
   }
   /** the page, and its embedded first challenge */
   async open(): Promise<any> {
-    const r = await this.pagePool.request({ path: `/if/flow/${this.pageSlug}/`, method: 'GET', headers: this.headers(false) });
+    const search = this.pageQuery ? `?${this.pageQuery}` : '';
+    const r = await this.pagePool.request({ path: `/if/flow/${this.pageSlug}/${search}`, method: 'GET', headers: this.headers(false) });
     this.jar.keep(r.headers);
     const html = await r.body.text();
     const m = /<script type="application\/json" id="ks-first-challenge">([^<]*)<\/script>/.exec(html);

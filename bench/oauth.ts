@@ -4,25 +4,31 @@
  *   `default-provider-authorization-implicit-consent` with the openid, email, profile and offline_access mappings,
  *   then the application);
  * - a whole authorization-code login per unit: GET /application/o/authorize/ (S256 PKCE) → the login flow
- *   (identification → password; the OAuth users have no TOTP device) → back to authorize → the implicit-consent
- *   flow → /application/o/authorize/fulfil/… → the redirect URI with the code → POST token/ → GET userinfo/, at
+ *   (identification → password; the OAuth users have no TOTP device) → back to authorize, where the
+ *   implicit-consent flow asks nothing and the redirect URI with the code is the answer → POST token/ → GET userinfo/, at
  *   each concurrency of BENCH_OAUTH_CS (8,32), BENCH_LOGIN_SECONDS each;
  * - client_credentials grants per second (the provider's client secret) and refresh_token grants per second
  *   (each worker rotating its own refresh token, from logins with offline_access), at concurrency 32,
  *   BENCH_OAUTH_SECONDS (5) and 20,000 requests at most each, with how busy the server's core was;
  * - userinfo latency at concurrency 32 with the logins' access tokens (BENCH_OAUTH_SECONDS, 10,000 requests at most).
- * Pages are not fetched: like the login rows, a browser's requests to the executor, authorize and token endpoints.
+ * Each login row runs on one of two paths, alternated (BENCH_OAUTH_PATHS): `page`, what a browser does on Keystage's
+ * own flow page (the login page with its first challenge inside, then POSTs answered inline: 7 requests with
+ * authorize twice, token and userinfo), and `protocol`, authentik's executor requests without the page (GET, then
+ * POST → 302 → GET per stage: 9 requests).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'undici';
-import { type BenchUser, type DriveResult, Browser, Jar, LOGIN_SECONDS, PASSWORD, cpuSeconds, drive } from './common.js';
+import { type BenchUser, type DriveResult, Browser, Jar, LOGIN_SECONDS, PASSWORD, PageBrowser, cpuSeconds, drive } from './common.js';
 
 const REDIRECT = 'http://127.0.0.1:9/bench-cb';
 const OAUTH_SECONDS = Number(process.env.BENCH_OAUTH_SECONDS ?? 5);
+type LoginPath = 'page' | 'protocol';
+/** the login paths of the authorization-code rows, alternated at each concurrency (as the login rows do) */
+const OAUTH_PATHS = (process.env.BENCH_OAUTH_PATHS ?? 'page,protocol').split(',') as LoginPath[];
 type Api = (method: string, p: string, body?: unknown) => Promise<any>;
 
 export interface OAuthPhase {
-  logins: (DriveResult & { c: number; raw: number; cpuMs: number; busy: number })[];
+  logins: (DriveResult & { c: number; path: LoginPath; raw: number; cpuMs: number; busy: number })[];
   clientCredentials: DriveResult & { busy: number };
   refresh: DriveResult & { busy: number };
   userinfo: DriveResult & { busy: number };
@@ -82,7 +88,7 @@ function form(pool: Pool, p: string, body: Record<string, string>, headers: Reco
 }
 
 /** one whole authorization-code login; its tokens, or an Error saying where it stopped */
-async function codeLogin(pool: Pool, client: Client, u: BenchUser, scope: string) {
+async function codeLogin(pool: Pool, client: Client, u: BenchUser, scope: string, path: LoginPath) {
   const jar = new Jar();
   const verifier = b64url(randomBytes(32));
   const state = b64url(randomBytes(12));
@@ -98,20 +104,30 @@ async function codeLogin(pool: Pool, client: Client, u: BenchUser, scope: string
   const authorize = `/application/o/authorize/?${q}`;
   const toLogin = await open(pool, jar, authorize);
   if (!toLogin.flow) throw new Error(`authorize did not lead to the login flow (${toLogin.status})`);
-  const login = new Browser(pool, toLogin.flow.slug, toLogin.flow.query);
-  login.jar = jar;
-  await login.step();
+  // the page path: Keystage's flow page with its first challenge, then POSTs answered inline; the protocol path:
+  // authentik's executor requests (the page itself not fetched)
+  const flow = (f: { slug: string; query: string }) => {
+    const b = path === 'page' ? new PageBrowser(pool, f.slug, f.query) : new Browser(pool, f.slug, f.query);
+    b.jar = jar;
+    return b;
+  };
+  const first = (b: Browser) => (b instanceof PageBrowser ? b.open() : b.step());
+  const login = flow(toLogin.flow);
+  const ident = await first(login);
+  if (ident.component !== 'ak-stage-identification') throw new Error(`login page: ${JSON.stringify(ident).slice(0, 200)}`);
   await login.step({ component: 'ak-stage-identification', uid_field: u.username });
   const done = await login.step({ component: 'ak-stage-password', password: PASSWORD });
   if (done.component !== 'xak-flow-redirect') throw new Error(`login: ${JSON.stringify(done).slice(0, 200)}`);
-  const toConsent = await open(pool, jar, done.to);
-  if (!toConsent.flow) throw new Error(`authorize after login: ${toConsent.status}`);
-  const authz = login.on(toConsent.flow.slug, toConsent.flow.query);
-  let end = await authz.step();
-  // offline_access asks for consent every time (authentik's rule), even on the implicit-consent flow
-  if (end.component === 'ak-stage-consent') end = await authz.step({ component: 'ak-stage-consent', token: end.token });
-  if (end.component !== 'xak-flow-redirect') throw new Error(`authorization flow: ${JSON.stringify(end).slice(0, 200)}`);
-  const landed = await open(pool, jar, end.to);
+  // back at authorize: the implicit-consent flow asks nothing and is done there, straight to the redirect URI —
+  // except with offline_access, which asks for consent every time (authentik's rule), through the flow's page
+  let landed = await open(pool, jar, done.to);
+  if (landed.flow) {
+    const authz = flow(landed.flow);
+    let end = await first(authz);
+    if (end.component === 'ak-stage-consent') end = await authz.step({ component: 'ak-stage-consent', token: end.token });
+    if (end.component !== 'xak-flow-redirect') throw new Error(`authorization flow: ${JSON.stringify(end).slice(0, 200)}`);
+    landed = await open(pool, jar, end.to);
+  }
   const code = landed.callback?.searchParams.get('code');
   if (!code || landed.callback?.searchParams.get('state') !== state) throw new Error(`no code (${landed.status})`);
   const t = await form(pool, '/application/o/token/', {
@@ -159,21 +175,26 @@ export async function oauthPhase(opts: {
   const logins: OAuthPhase['logins'] = [];
   // warm-up, and the refresh tokens the refresh grants start from (offline_access: one per worker)
   const refresh: string[] = [];
-  for (let k = 0; k < 32; k++) refresh.push((await codeLogin(pool, client, take()!, 'openid email profile offline_access')).refresh_token!);
+  for (let k = 0; k < 32; k++)
+    refresh.push(
+      (await codeLogin(pool, client, take()!, 'openid email profile offline_access', OAUTH_PATHS[k % OAUTH_PATHS.length]!)).refresh_token!,
+    );
   if (refresh.some((r) => !r)) throw new Error('no refresh token with offline_access');
   for (const c of (process.env.BENCH_OAUTH_CS ?? '8,32').split(',').map(Number)) {
-    const before = await opts.raw();
-    const cpu0 = cpuSeconds(opts.pid);
-    const t0 = performance.now();
-    const r = await drive(c, LOGIN_SECONDS, take, async (u) => {
-      const t = await codeLogin(pool, client, u, 'openid email profile');
-      if (access.length < 5000) access.push(t.access_token);
-      return true;
-    });
-    const cpu = cpuSeconds(opts.pid) - cpu0;
-    const busy = cpu / ((performance.now() - t0) / 1000);
-    const after = await opts.raw();
-    logins.push({ c, ...r, raw: (before + after) / 2, cpuMs: (cpu * 1000) / Math.max(1, r.n), busy });
+    for (const path of OAUTH_PATHS) {
+      const before = await opts.raw();
+      const cpu0 = cpuSeconds(opts.pid);
+      const t0 = performance.now();
+      const r = await drive(c, LOGIN_SECONDS, take, async (u) => {
+        const t = await codeLogin(pool, client, u, 'openid email profile', path);
+        if (access.length < 5000) access.push(t.access_token);
+        return true;
+      });
+      const cpu = cpuSeconds(opts.pid) - cpu0;
+      const busy = cpu / ((performance.now() - t0) / 1000);
+      const after = await opts.raw();
+      logins.push({ c, path, ...r, raw: (before + after) / 2, cpuMs: (cpu * 1000) / Math.max(1, r.n), busy });
+    }
   }
   const secret = { client_id: client.client_id, client_secret: client.client_secret };
   const clientCredentials = await burst(opts.pid, 20_000, async () => {
