@@ -186,6 +186,12 @@ async function removeMapping(tx: Tx, references: ColumnReference[], pm_uuid: str
   await tx.deleteFrom('property_mappings').where('pm_uuid', '=', pm_uuid).execute();
 }
 
+/** what every mapping resource deletes and reports alike: the mapping with its links, and who uses it */
+const mappingLifecycle = (references: () => ColumnReference[]): Pick<ResourceDef<Row>, 'remove' | 'usedBy'> => ({
+  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
+  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+});
+
 const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'ScopeMapping',
   model: 'ScopeMapping',
@@ -240,8 +246,7 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
     if (Object.keys(own).length) await tx.updateTable('property_mapping_scope').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
     return existing.pm_uuid;
   },
-  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
-  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+  ...mappingLifecycle(references),
 });
 
 /** authentik's NotificationWebhookMappingViewSet: name and expression only */
@@ -275,8 +280,7 @@ const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> 
     await updateMapping(tx, existing.pm_uuid, data);
     return existing.pm_uuid;
   },
-  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
-  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+  ...mappingLifecycle(references),
 });
 
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
@@ -306,8 +310,7 @@ const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => (
     db.selectFrom('property_mappings as m').select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind']),
   render: async (_db, rows) =>
     rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
-  remove: (tx, existing) => removeMapping(tx, references(), existing.pm_uuid),
-  usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
+  ...mappingLifecycle(references),
 });
 
 const testProps: Props = {
