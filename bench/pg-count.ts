@@ -8,9 +8,14 @@
  * - the backends: each connection's server process id (`processID`, from the connection's BackendKeyData — no
  *   extra query), so the bench can read their CPU time from /proc.
  * - statements by kind: verb and first table (`select users`, `update sessions`).
+ * BENCH_PG_TRACE names a file to append each statement to (a debugging aid; the counts are the same without it).
  * Answers the message 'pg-counts' on the IPC channel with { roundTrips, statements, backends, kinds }.
  */
+import fs from 'node:fs';
 import pg from 'pg';
+
+/** BENCH_PG_TRACE=file: every statement's text appended to the file, in the order sent (to read a login's statements) */
+const trace = process.env.BENCH_PG_TRACE;
 
 let roundTrips = 0;
 let statements = 0;
@@ -24,6 +29,7 @@ pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, 
   const first = args[0];
   const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
   if (!text || !control.test(text)) statements++;
+  if (trace) fs.appendFileSync(trace, `${this.processID ?? '?'} ${(text ?? '').replace(/\s+/g, ' ').slice(0, 240)}\n`);
   const kind = kindOf(text ?? '');
   kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   if (this.processID) backends.add(this.processID);
