@@ -25,6 +25,8 @@ async function inbuilt(svc: Services, user: UsersTable | undefined, password: st
   if (r.needsRehash) {
     const fresh = await hashPassword(password, p);
     await svc.db.updateTable('users').set({ password: fresh }).where('id', '=', user.id).execute();
+    // the row as it now stands (a flow's later stages are handed this row, not a second read of it)
+    return { ...user, password: fresh };
   }
   return user;
 }

@@ -47,7 +47,15 @@ interface Run {
   query: Record<string, string>;
   /** the request's brand's default flow background (a flow without its own shows it) */
   brandBackground: string;
+  /** the person the stages act for, as last looked up in this request (personOf) */
+  person?: PersonMemo;
 }
+
+type PersonMemo = {
+  pending: FlowContext['pendingUser'];
+  requester: UsersTable | undefined;
+  user: Promise<UsersTable | undefined>;
+};
 
 type Answer = { status: 200; body: Record<string, unknown> } | { status: 302; location: string };
 
@@ -162,6 +170,11 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       query: run.query,
       requestUser: run.requester.user,
       pendingUser: person,
+      setPendingUser: (user) => {
+        const pending = { id: user.id, username: user.username, email: user.email, name: user.name };
+        plan.context.pendingUser = pending;
+        run.person = { pending, requester: run.requester.user, user: Promise.resolve(user) };
+      },
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
           fsb_uuid: binding.fsb_uuid,
@@ -201,16 +214,21 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
 }
 
 /**
- * StageCall.pendingUser for the stages of one request: the pending user (a real one), else the logged-in user —
- * looked up at most once while the context holds the same pending-user value. A stage that changes the user's row
- * sets a new value (user_write, email's activation), so the next stage reads the row again.
+ * StageCall.pendingUser for the stages of one request (the inline path's hops included): the pending user (a real
+ * one), else the logged-in user — looked up at most once while the context holds the same pending-user value and
+ * the same user is logged in. A stage that changes the user's row sets a new value (user_write, email's
+ * activation), so the next stage reads the row again; a stage that has just read the row hands it over
+ * (setPendingUser).
  */
 function personOf(run: Run, ctx: FlowContext): () => Promise<UsersTable | undefined> {
-  let memo: { pending: FlowContext['pendingUser']; user: Promise<UsersTable | undefined> } | undefined;
   return () => {
     const pending = ctx.pendingUser;
-    if (!memo || memo.pending !== pending) memo = { pending, user: pendingOrLoggedIn(run, ctx) };
-    return memo.user;
+    const requester = run.requester.user;
+    const memo = run.person;
+    if (memo && memo.pending === pending && memo.requester === requester) return memo.user;
+    const user = pendingOrLoggedIn(run, ctx);
+    run.person = { pending, requester, user };
+    return user;
   };
 }
 

@@ -62,6 +62,12 @@ export interface StageCall<C, S extends object = object> {
    */
   pendingUser(): Promise<UsersTable | undefined>;
   /**
+   * makes `user` (a row this stage has just read, e.g. the one whose password it checked) the pending user: the
+   * context's `pendingUser` becomes theirs, and `pendingUser()` answers with this row for the rest of the request
+   * (no second read of the same row)
+   */
+  setPendingUser(user: UsersTable): void;
+  /**
    * this stage's own state in the plan (its shape is the stage's business: `S`), kept with the plan from one request
    * to the next until the stage passes; what several stages share belongs in `ctx`
    */

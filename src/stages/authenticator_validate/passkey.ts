@@ -71,7 +71,7 @@ export async function passkeyLogin(
     | UsersTable
     | undefined;
   if (!user || !user.is_active) return 'Assertion failed';
-  c.ctx.pendingUser = { id: user.id, username: user.username, email: user.email, name: user.name };
+  c.setPendingUser(user);
   c.ctx.authMethod = 'auth_webauthn_pwl';
   c.ctx.userBackend = 'authentik.core.auth.InbuiltBackend';
   c.ctx.authMethodArgs = {

@@ -134,6 +134,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
       if (c.config.pretend_user_exists) return ok();
       return fail();
     }
+    let proven = user;
     if (pw) {
       const password = (parsed.data.password as string | null | undefined) ?? '';
       const auth = password ? await authenticatePassword(c.svc, user.username, password, pw.backends) : undefined;
@@ -145,8 +146,9 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
       await attempt?.release();
       c.ctx.userBackend = auth.backend;
       c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';
+      proven = auth.user;
     }
-    c.ctx.pendingUser = { id: user.id, username: user.username, email: user.email, name: user.name };
+    c.setPendingUser(proven);
     return ok();
   },
 };

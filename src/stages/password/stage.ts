@@ -52,7 +52,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
         isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
       );
     await attempt.release();
-    c.ctx.pendingUser = { id: auth.user.id, username: auth.user.username, email: auth.user.email, name: auth.user.name };
+    c.setPendingUser(auth.user);
     c.ctx.userBackend = auth.backend;
     c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';
     return ok();

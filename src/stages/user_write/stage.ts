@@ -164,7 +164,7 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   invitationClaimed(c.ctx);
   const user = await userById(c.svc.db, id);
   if (!user) return deny(FAILED);
-  c.ctx.pendingUser = { id: user.id, username: user.username, email: user.email, name: user.name };
+  c.setPendingUser(user);
   if (!existing) c.ctx.userBackend = INBUILT_BACKEND;
   const who = { pk: user.id, username: user.username, email: user.email };
   await c.svc.events.emit('user_write', { user: who, clientIp: c.clientIp, context: { ...masked(data), created: !existing } });
