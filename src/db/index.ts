@@ -6,6 +6,7 @@ import type { Database, DB, Dialect } from './types.js';
 import { AdminCache, attachAdminCache } from './admin-cache.js';
 import { readConfigEpoch } from './config-epoch.js';
 import { preparingClient, StatementNames } from './pg-prepared.js';
+import { checkpointOffThread } from './sqlite-checkpoint.js';
 
 export type { DB, Dialect };
 
@@ -46,7 +47,13 @@ function withStatementCache(sqlite: SQLite.Database, max = 1000): SQLite.Databas
 }
 
 /** Opens the database. PostgreSQL's driver is loaded only when a PostgreSQL URL is configured. */
-export async function openStore(opts: { databaseUrl?: string; sqlitePath: string; poolSize?: number }): Promise<Store> {
+export async function openStore(opts: {
+  databaseUrl?: string;
+  sqlitePath: string;
+  poolSize?: number;
+  /** told when SQLite's checkpoints fall back onto the server's own connection (sqlite-checkpoint.ts) */
+  warn?: (message: string) => void;
+}): Promise<Store> {
   if (opts.databaseUrl) {
     const pg = (await import('pg')).default;
     // int8 (count(*)) comes back as a string from pg; every count here fits in a double.
@@ -92,6 +99,8 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
   sqlite.pragma('analysis_limit = 400');
   sqlite.pragma('optimize = 0x10002');
   const optimizer = setInterval(() => sqlite.pragma('optimize'), 3_600_000).unref();
+  // WAL checkpoints in a worker thread of their own, not inside a request's commit
+  const checkpoints = opts.sqlitePath === ':memory:' ? undefined : checkpointOffThread(sqlite, path.resolve(opts.sqlitePath), opts.warn);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersion = sqlite.prepare('pragma data_version').pluck();
   const adminCache = new AdminCache({ poll: () => dataVersion.get() as number });
@@ -109,8 +118,9 @@ export async function openStore(opts: { databaseUrl?: string; sqlitePath: string
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
     adminCache,
-    close: () => {
+    close: async () => {
       clearInterval(optimizer);
+      await checkpoints?.stop();
       return db.destroy();
     },
   };
