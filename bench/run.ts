@@ -382,6 +382,7 @@ async function keystagePhases(rows: string[][], raw: () => Promise<number>, rawR
       console.log(
         JSON.stringify({
           ...rawRates,
+          rssAfterLogins: Math.round(rssAfterLogins),
           logins: logins.map((l) => ({
             c: l.c,
             path: l.path,
