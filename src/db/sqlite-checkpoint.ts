@@ -7,9 +7,9 @@
  * Here a worker thread with a connection of its own runs the checkpoints (PASSIVE: it never waits for, nor
  * blocks, the server's readers and writer). It starts once the WAL outgrows START_BYTES (a small database that is
  * hardly written — most tests — never pays for the thread), checkpoints every EVERY_MS, and ends itself after a few
- * quiet seconds, so its memory is given back at rest. The server's own
- * connection keeps a far higher automatic threshold as a bound, so the WAL stays bounded should the worker stop; if
- * the worker fails, the threshold goes back to SQLite's default. Durability is unchanged: a checkpoint syncs the
+ * quiet seconds, so its memory is given back at rest. The server's own connection keeps a far higher automatic
+ * threshold as a bound, so the WAL stays bounded should the worker stop; if the worker fails, the threshold goes
+ * back to SQLite's default. Durability is unchanged: a checkpoint syncs the
  * WAL before copying it, wherever it runs.
  */
 import fs from 'node:fs';
