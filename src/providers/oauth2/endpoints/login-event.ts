@@ -1,4 +1,5 @@
 /** The user's last login (authentik's `get_login_event`): when and how they authenticated, for auth_time and amr. */
+import { sql } from 'kysely';
 import type { DB } from '../../../db/index.js';
 import type { LoginEvent } from '../protocol/id-token.js';
 
@@ -14,7 +15,7 @@ export async function lastLoginOf(db: DB, username: string): Promise<LastLogin |
     .where('action', '=', 'login')
     .where('username', '=', username)
     .orderBy('created', 'desc')
-    .limit(1)
+    .limit(sql.lit(1))
     .executeTakeFirst();
   if (!row) return undefined;
   let context: LoginEvent['context'] = {};
