@@ -7,10 +7,16 @@
  * Here a worker thread with a connection of its own runs the checkpoints (PASSIVE: it never waits for, nor
  * blocks, the server's readers and writer). It starts once the WAL outgrows START_BYTES (a small database that is
  * hardly written — most tests — never pays for the thread), checkpoints every EVERY_MS, and ends itself after a few
- * quiet seconds, so its memory is given back at rest. The server's own connection keeps a far higher automatic
- * threshold as a bound, so the WAL stays bounded should the worker stop; if the worker fails, the threshold goes
- * back to SQLite's default. Durability is unchanged: a checkpoint syncs the
- * WAL before copying it, wherever it runs.
+ * quiet seconds, so its memory is given back at rest; its last checkpoint truncates the WAL file, so the disk space
+ * goes back too. The server's own connection has a far higher automatic threshold (BOUND_PAGES) from the start:
+ * with SQLite's 1,000 pages it checkpointed the WAL itself before the WAL ever reached START_BYTES, so the worker
+ * never started under many small commits (sixteenth session: `perf` showed the event loop in fsync inside its own
+ * commits). The bound still matters while the server writes without pause: the WAL can start over only when a write
+ * transaction begins with every frame checkpointed, which the worker, checkpointing beside a writer, rarely sees; the
+ * server's connection then checkpoints once per BOUND_PAGES, right after a commit, with most pages already copied by
+ * the worker. If the worker fails, the threshold goes back to SQLite's default. The WAL file keeps its size when the
+ * WAL starts over (up to KEEP_BYTES): cutting it back each time made the server's next commit truncate the file and
+ * wait for the disk. Durability is unchanged: a checkpoint syncs the WAL before copying it, wherever it runs.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,8 +32,11 @@ const POLL_MS = 1000;
 const EVERY_MS = 250;
 /** checkpoints with nothing new before the worker ends itself (5 s) */
 const IDLE_TICKS = 20;
-/** the WAL file is cut back to this after a checkpoint let it restart (SQLite's journal_size_limit) */
-const KEEP_BYTES = 2 * 1024 * 1024;
+/**
+ * the WAL file is cut back to this when the WAL starts over (SQLite's journal_size_limit): above the ≈ 40 MiB
+ * BOUND_PAGES lets it reach, so the server's commits never truncate it (the worker truncates it when it ends)
+ */
+const KEEP_BYTES = 64 * 1024 * 1024;
 
 // CommonJS, run by `new Worker(…, { eval: true })`: no file of its own to bundle or find. It ends itself once the
 // WAL has had nothing new for IDLE_TICKS checkpoints (its memory goes back at rest) and is started again on growth.
@@ -40,7 +49,14 @@ db.pragma('busy_timeout = 1000');
 db.pragma('cache_size = -256');
 let last = -1;
 let idle = 0;
-const end = () => { clearInterval(timer); db.close(); parentPort.close(); };
+const end = (quiet) => {
+  clearInterval(timer);
+  // nothing written for a while: the WAL file goes back to nothing (a writer arriving meanwhile waits for this
+  // checkpoint only, busy_timeout; if it cannot finish, the file stays as it is)
+  if (quiet) try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch {}
+  db.close();
+  parentPort.close();
+};
 const checkpoint = () => {
   const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
   idle = r && r.log === last && r.checkpointed === r.log ? idle + 1 : 0;
@@ -48,12 +64,12 @@ const checkpoint = () => {
 };
 const timer = setInterval(() => {
   try { checkpoint(); } catch (e) { idle = 0; parentPort.postMessage({ error: String((e && e.message) || e) }); }
-  if (idle >= workerData.idleTicks) end();
+  if (idle >= workerData.idleTicks) end(true);
 }, workerData.everyMs);
 parentPort.on('message', (m) => {
   if (m !== 'stop') return;
   try { checkpoint(); } catch {}
-  end();
+  end(false);
 });
 `;
 
@@ -77,6 +93,8 @@ export function checkpointOffThread(
   /** the WAL as the last worker left it: a worker starts again only once something has been written since */
   let leftAt: { size: number; mtimeMs: number } | undefined;
   sqlite.pragma(`journal_size_limit = ${KEEP_BYTES}`);
+  // the bound from the start: SQLite's own threshold would keep the WAL below START_BYTES (see above)
+  sqlite.pragma(`wal_autocheckpoint = ${BOUND_PAGES}`);
   const fallBack = (message: string) => {
     if (failed || stopping) return;
     failed = true;
@@ -85,7 +103,6 @@ export function checkpointOffThread(
     if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_PAGES}`);
   };
   const start = () => {
-    sqlite.pragma(`wal_autocheckpoint = ${BOUND_PAGES}`);
     const w = new Worker(WORKER, {
       eval: true,
       workerData: {
