@@ -15,8 +15,9 @@ const config = { name: NAME, mode: 'always_require', consent_expire_in: 'weeks=4
 const runtime: StageRuntime = {
   component: consent.component,
   withUserInfo: consent.withUserInfo,
-  challenge: (c) => consent.challenge({ ...c, config, stage: { ...c.stage, name: NAME } }),
-  respond: (c, body) => consent.respond({ ...c, config, stage: { ...c.stage, name: NAME } }, body),
+  // (`state` is a getter on the call's prototype, which a spread does not copy)
+  challenge: (c) => consent.challenge({ ...c, state: c.state, config, stage: { ...c.stage, name: NAME } }),
+  respond: (c, body) => consent.respond({ ...c, state: c.state, config, stage: { ...c.stage, name: NAME } }, body),
 };
 
 export const promptConsentStage: ProviderStage = {
