@@ -38,7 +38,8 @@ async function run(call: PolicyCall<Config>, source: string, name: string): Prom
       }
       const r = await svc.policies.runPolicy(
         { uuid: row.policy_uuid, name: row.name, kind: row.kind },
-        { ...request, context: { ...request.context, ...context } },
+        // (`http` by name: a flow's request has it as a getter, which a spread does not copy)
+        { ...request, http: request.http, context: { ...request.context, ...context } },
       );
       if (r.error) throw new Error(r.error);
       return { passing: r.passing, messages: r.messages };
