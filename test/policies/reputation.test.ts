@@ -202,6 +202,20 @@ for (const dialect of dialects()) {
       await s.solve(slug, { component: 'ak-stage-password', password: 'wrong-2' });
       const denied = await new BrowserSession(srv).get(slug);
       assert.equal(denied.component, 'ak-stage-access-denied');
+
+      // the same through an expression that calls it (ak_call_policy): the called policy sees the client's IP too
+      await call(srv, 'DELETE', `/policies/bindings/${b.body.pk}/`);
+      const caller = await call(srv, 'POST', '/policies/expression/', {
+        name: 'rep-caller',
+        expression: 'return not ak_call_policy("rep-flow").passing',
+      });
+      assert.equal(caller.status, 201, JSON.stringify(caller.body));
+      const b2 = await call(srv, 'POST', '/policies/bindings/', { target: flow, policy: caller.body.pk, order: 0 });
+      assert.equal(b2.status, 201, JSON.stringify(b2.body));
+      assert.equal((await new BrowserSession(srv).get(slug)).component, 'ak-stage-access-denied');
+      await clearScores();
+      assert.equal((await new BrowserSession(srv).get(slug)).component, 'ak-stage-identification', 'a clean IP gets in');
+      await call(srv, 'DELETE', `/policies/bindings/${b2.body.pk}/`);
       await call(srv, 'DELETE', `/policies/reputation/${policy}/`);
       assert.equal((await new BrowserSession(srv).get(slug)).component, 'ak-stage-identification');
     });
