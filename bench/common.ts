@@ -281,7 +281,16 @@ export async function drive<T>(
     }
   };
   const t0 = performance.now();
+  // BENCH_TIMELINE=1: completions per second on stderr (to see a row warm up)
+  const perSecond: number[] = [];
+  const timeline = process.env.BENCH_TIMELINE
+    ? setInterval(() => perSecond.push(lat.length - perSecond.reduce((a, b) => a + b, 0)), 1000)
+    : undefined;
   await Promise.all(Array.from({ length: concurrency }, worker));
+  if (timeline) {
+    clearInterval(timeline);
+    console.error(`timeline (completions per second): ${perSecond.join(' ')}`);
+  }
   const secs = (performance.now() - t0) / 1000;
   return { rate: lat.length / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99), n: lat.length, failed, error };
 }

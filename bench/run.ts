@@ -23,7 +23,8 @@
  * other argon2id costs; BENCH_NODE_ARGS extra node flags for the server; BENCH_TOGGLE_NICE=main:10|pool:19 (see
  * toggleNice); BENCH_LOGIN_SECONDS (8: each login row, the OAuth2 and PostgreSQL login rows too), BENCH_USERS
  * (3000); BENCH_OAUTH_CS (8,32), BENCH_OAUTH_PATHS (page,protocol) and BENCH_OAUTH_SECONDS (5: each grant and userinfo row); BENCH_PEER_VERSION
- * (1.7.25); BENCH_DATABASE_URL, BENCH_PG_CS (8,32); BENCH_REST_SECONDS (30: idle time before the memory at rest).
+ * (1.7.25); BENCH_DATABASE_URL, BENCH_PG_CS (8,32); BENCH_REST_SECONDS (30: idle time before the memory at rest);
+ * BENCH_TIMELINE=1 prints each driven row's completions per second (how a row warms up) on stderr.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
