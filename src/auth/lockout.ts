@@ -12,7 +12,8 @@
  * A check is *reserved* before the secret is looked at: one atomic upsert counts it on all three counters and
  * returns the counts, so however many checks arrive at once (on however many nodes), only those within the limits
  * are evaluated; a refused reservation is taken back at once, a successful check releases its reservation, and a
- * failed one simply stays counted.
+ * failed one simply stays counted. In a flow, a passed check's reservation is given back when its request ends, or by
+ * a login in the same request inside the login's transaction (`releaseAtLogin`; StageCall.releaseLater).
  */
 import { sql } from 'kysely';
 import { hot } from '../db/hot.js';
@@ -35,14 +36,24 @@ export const normalizeIdentifier = (id: string) => id.normalize('NFKC').trim().t
 
 type Counted = { scope: string; key: string; count: number | string };
 
+/** the three counters a check is counted on */
+export interface LockoutKeys {
+  pair: string;
+  account: string;
+  ip: string;
+}
+
 /** a reserved check: `release` when the secret was right (a failure stays counted) */
 export interface Attempt extends LockoutVerdict {
   release(): Promise<void>;
+  /** the counters it was counted on (`releaseAtLogin` gives it back from them) */
+  readonly keys: Readonly<LockoutKeys>;
 }
 
 export class Lockout {
   private readonly reserveAll;
   private readonly releaseAll;
+  private readonly releaseIp;
   private readonly clear;
   private readonly known;
   private readonly remember;
@@ -86,6 +97,17 @@ export class Lockout {
             .doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
         ),
     );
+    // the IP's count alone, for a login that has just deleted the identifier's two rows (releaseAtLogin)
+    this.releaseIp = hot<{ ip: string; now: string }, unknown>(db, ['ip', 'now'], (p) =>
+      db
+        .insertInto('auth_failures')
+        .values({ scope: 'ip', key: p.ip, count: 0, window_start: p.now })
+        .onConflict((oc) =>
+          oc
+            .columns(['scope', 'key'])
+            .doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
+        ),
+    );
     // one row per statement, so a reset never holds one of these rows while waiting for another (no deadlock with
     // a reservation, which locks account_ip, account, ip in that order)
     this.clear = hot<{ scope: string; key: string }, unknown>(db, ['scope', 'key'], (p) =>
@@ -104,7 +126,7 @@ export class Lockout {
     );
   }
 
-  private keys(identifier: string, ip: string) {
+  private keys(identifier: string, ip: string): LockoutKeys {
     const id = normalizeIdentifier(identifier);
     return { pair: `${id}|${ip}`, account: id, ip };
   }
@@ -131,7 +153,7 @@ export class Lockout {
     if (blocked) await release();
     const over = pairCount - this.cfg.slowAfter;
     const delayMs = over < 0 ? 0 : Math.min(MAX_DELAY_MS, 250 * 2 ** over);
-    return { blocked, delayMs, release };
+    return { blocked, delayMs, release, keys };
   }
 
   /** whether the user has logged in from this IP before */
@@ -169,6 +191,22 @@ export class Lockout {
     }
     const [row] = await this.remember({ user: userId, ip, now: new Date().toISOString() }, trx);
     return { ipKnownBefore: Number(row?.logins ?? 1) > 1 };
+  }
+
+  /** whether a login of `identifiers` from `ip` clears the identifier counters `attempt` counted on (`succeed`) */
+  clearedBy(attempt: Attempt, identifiers: string[], ip: string): boolean {
+    return attempt.keys.ip === ip && identifiers.some((i) => this.keys(i, ip).pair === attempt.keys.pair);
+  }
+
+  /**
+   * Gives back, inside the login's transaction `trx` and after its `succeed` (so the IP's row is taken last, as a
+   * reservation takes it), reservations of checks that passed earlier in the login's request and whose identifier
+   * counters `succeed` has just deleted (`clearedBy`): only the IP's count is left to take back. One commit fewer than
+   * releasing them on their own.
+   */
+  async releaseAtLogin(attempts: readonly Attempt[], trx: DB): Promise<void> {
+    const now = new Date().toISOString();
+    for (const a of attempts) await this.releaseIp({ ip: a.keys.ip, now }, trx);
   }
 }
 

@@ -6,7 +6,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
+import { addTotpDevice } from '../helpers/devices.js';
 import { THROTTLED_MESSAGE } from '../../src/auth/lockout.js';
+import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 
 async function createUser(srv: TestServer, username: string, password: string) {
   const u = await call(srv, 'POST', '/core/users/', { username, name: username, email: `${username}@example.com` });
@@ -101,6 +104,72 @@ for (const dialect of dialects()) {
           ['203.0.113.41', 1],
         ],
       );
+    });
+
+    it('gives back the reservation of every check that passed: at the login (its transaction) or when the request ends', async () => {
+      const db = srv.app.store.db;
+      /** the failure records of an address and of an identifier */
+      const counts = async (ip: string, name: string) =>
+        Object.fromEntries(
+          (
+            await db
+              .selectFrom('auth_failures')
+              .select(['scope', 'count'])
+              .where('key', 'in', [ip, name, `${name}|${ip}`])
+              .execute()
+          ).map((r) => [r.scope, Number(r.count)]),
+        );
+      /** the login page's path: POSTs answered with the next challenge (the login runs in the request of the last check) */
+      const inline = (ip: string) => {
+        const jar = new CookieJar({ 'x-forwarded-for': ip });
+        const url = `${srv.api}/flows/executor/default-authentication-flow/?query=`;
+        return {
+          get: () => jar.json(url),
+          post: async (body: Record<string, unknown>) => {
+            const res = await jar.fetch(url, {
+              method: 'POST',
+              headers: { accept: 'application/json', 'content-type': 'application/json', 'x-keystage-inline': '1' },
+              body: JSON.stringify(body),
+            });
+            return { status: res.status, body: await res.json() };
+          },
+        };
+      };
+      // an address with one failure already counted keeps exactly that one through logins, whichever path they take
+      await attempt(srv, 'nobody-here', 'wrong', '198.51.100.60');
+      await createUser(srv, 'giver', 'giver-password-1');
+      // password only, the page's path: identification, then the password's POST logs in (one request)
+      const page = inline('198.51.100.60');
+      await page.get();
+      await page.post({ component: 'ak-stage-identification', uid_field: 'giver' });
+      const done = await page.post({ component: 'ak-stage-password', password: 'giver-password-1' });
+      assert.equal(done.body.component, 'xak-flow-redirect');
+      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1 });
+      // the authentik protocol: the password's POST ends before the login (302, then the GET logs in)
+      assert.equal((await attempt(srv, 'giver', 'giver-password-1', '198.51.100.60')).component, 'xak-flow-redirect');
+      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1 });
+      // password + TOTP: the password's request ends at the code's challenge (no login in it) and gives its
+      // reservation back then; the code's request logs in
+      const id = await createUser(srv, 'giver-totp', 'giver-totp-password-1');
+      const { key } = await addTotpDevice(db, id);
+      const mfa = inline('198.51.100.60');
+      await mfa.get();
+      await mfa.post({ component: 'ak-stage-identification', uid_field: 'giver-totp' });
+      const validate = await mfa.post({ component: 'ak-stage-password', password: 'giver-totp-password-1' });
+      assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(await counts('198.51.100.60', 'giver-totp'), { ip: 1, account_ip: 0, account: 0 });
+      const code = totpAt(key, currentStep({ t0: 0, step: 30 }), 6);
+      const loggedIn = await mfa.post({ component: 'ak-stage-authenticator-validate', code });
+      assert.equal(loggedIn.body.component, 'xak-flow-redirect');
+      assert.deepEqual(await counts('198.51.100.60', 'giver-totp'), { ip: 1 });
+      // a failed code stays counted
+      const again = inline('198.51.100.60');
+      await again.get();
+      await again.post({ component: 'ak-stage-identification', uid_field: 'giver-totp' });
+      await again.post({ component: 'ak-stage-password', password: 'giver-totp-password-1' });
+      const wrong = await again.post({ component: 'ak-stage-authenticator-validate', code: code === '000000' ? '111111' : '000000' });
+      assert.equal(wrong.body.component, 'ak-stage-authenticator-validate');
+      assert.deepEqual(await counts('198.51.100.60', 'giver-totp'), { ip: 2, account_ip: 1, account: 1 });
     });
 
     it('counts failures of a password embedded in identification in the same record', async () => {

@@ -16,6 +16,7 @@ import { cachedAdminData } from '../../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
 import { brandBackgroundUrl } from '../../brands/match.js';
+import type { Attempt } from '../../auth/lockout.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, stillApplies, type Requester } from './planner.js';
@@ -49,6 +50,8 @@ interface Run {
   brandBackground: string;
   /** the person the stages act for, as last looked up in this request (personOf) */
   person?: PersonMemo;
+  /** reservations of secret checks that passed in this request, given back when it ends (StageCall.releaseLater) */
+  releases: Attempt[];
 }
 
 type PersonMemo = {
@@ -188,6 +191,14 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
         const pending = { id: user.id, username: user.username, email: user.email, name: user.name };
         plan.context.pendingUser = pending;
         run.person = { pending, requester: run.requester.user, user: Promise.resolve(user) };
+      },
+      releaseLater: (attempt) => {
+        run.releases.push(attempt);
+      },
+      takeReleases: (keep) => {
+        const taken = run.releases.filter(keep);
+        run.releases = run.releases.filter((a) => !taken.includes(a));
+        return taken;
       },
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
@@ -353,7 +364,7 @@ async function prepareRun(
   const requester = await requesterOf(svc, session);
   const query = parseInnerQuery((req.query as Record<string, unknown>).query);
   const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
-  return { svc, req, reply, flow, session, requester, query, brandBackground };
+  return { svc, req, reply, flow, session, requester, query, brandBackground, releases: [] };
 }
 
 /** one executor request's decision: CSRF → the plan (restored or made) → the current stage's turn */
@@ -413,8 +424,20 @@ function logFailure(req: FastifyRequest, err: Error) {
 
 /** keeps the session (if it holds anything worth a row) and lets the next request of it start */
 async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
+  await giveBackReservations(run);
   if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET' });
   await run.svc.sessions.unlock(run.session);
+}
+
+/**
+ * the reservations of this request's passed checks that no login took (StageCall.releaseLater); also when the request
+ * failed (`finally`), where a release that fails leaves the check counted (closed)
+ */
+async function giveBackReservations(run: Run | undefined): Promise<void> {
+  if (!run?.releases.length) return;
+  const due = run.releases;
+  run.releases = [];
+  for (const a of due) await a.release();
 }
 
 function send(reply: FastifyReply, result: Answer) {
@@ -427,8 +450,9 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
   const slug = (req.params as { flow_slug: string }).flow_slug;
   const session = await openSession(svc, req, method);
   if (isAnswer(session)) return send(reply, session);
+  let run: Run | undefined;
   try {
-    const run = await prepareRun(svc, req, reply, session, slug);
+    run = await prepareRun(svc, req, reply, session, slug);
     if (!run) return reply.code(404).send({ detail: 'No Flow matches the given query.' });
     let result = await decide(run, method, req.body);
     if (wantsInline(req)) result = await followAdvances(run, result);
@@ -436,6 +460,7 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
     await closeSession(run, method);
     return send(reply, result);
   } finally {
+    await giveBackReservations(run).catch(() => undefined);
     await svc.sessions.unlock(session);
   }
 }
@@ -454,13 +479,15 @@ export async function firstChallenge(
   const req = asExecutorGet(page, slug);
   const session = await openSession(svc, req, 'GET');
   if (isAnswer(session)) return answerBody(session, req.id);
+  let run: Run | undefined;
   try {
-    const run = await prepareRun(svc, req, reply, session, slug);
+    run = await prepareRun(svc, req, reply, session, slug);
     if (!run) return NO_SUCH_FLOW;
     const result = await followAdvances(run, await decide(run, 'GET', undefined));
     await closeSession(run, 'GET');
     return answerBody(result, req.id);
   } finally {
+    await giveBackReservations(run).catch(() => undefined);
     await svc.sessions.unlock(session);
   }
 }

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { Services as AppServices } from '../../services.js';
 import type { Session } from '../../sessions/sessions.js';
+import type { Attempt } from '../../auth/lockout.js';
 import type { FlowContext } from './context.js';
 import type { Plan } from './plan.js';
 
@@ -67,6 +68,13 @@ export interface StageCall<C, S extends object = object> {
    * (no second read of the same row)
    */
   setPendingUser(user: UsersTable): void;
+  /**
+   * a reserved secret check (src/auth/lockout.ts) that passed: its reservation is given back when this request ends,
+   * or earlier by a login stage of the same request, inside the login's transaction (`takeReleases`)
+   */
+  releaseLater(attempt: Attempt): void;
+  /** the reservations `releaseLater` holds in this request that `keep` picks, handed over (no longer released at the end) */
+  takeReleases(keep: (attempt: Attempt) => boolean): Attempt[];
   /**
    * this stage's own state in the plan (its shape is the stage's business: `S`), kept with the plan from one request
    * to the next until the stage passes; what several stages share belongs in `ctx`

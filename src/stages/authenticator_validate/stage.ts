@@ -240,7 +240,7 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
         if (attempt.blocked) return rerender(fieldError('code', THROTTLED_MESSAGE));
         const out = await checkCode(c, user, devices, answer as string);
         if (out) {
-          await attempt.release();
+          c.releaseLater(attempt);
           return out;
         }
         await mfaFailed(c, user, 'invalid code', false);

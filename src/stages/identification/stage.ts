@@ -143,7 +143,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
         c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
         return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'invalid password or inactive user');
       }
-      await attempt?.release();
+      if (attempt) c.releaseLater(attempt);
       c.ctx.userBackend = auth.backend;
       c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';
       proven = auth.user;

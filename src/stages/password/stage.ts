@@ -51,7 +51,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
         pending.username,
         isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
       );
-    await attempt.release();
+    c.releaseLater(attempt);
     c.setPendingUser(auth.user);
     c.ctx.userBackend = auth.backend;
     c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';

@@ -53,28 +53,38 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   // what a login records, in one transaction: one commit instead of one per statement (a commit is most of a small
   // write's cost), and never part of it. The user's row first, so two logins of one user take their turns.
   const db = c.svc.db;
-  await db.transaction().execute(async (trx) => {
-    await touch(db, user.id, trx);
-    const { ipKnownBefore } = await c.svc.lockout.succeed(
-      [user.username, c.ctx.pendingUserIdentifier ?? user.username],
-      user.id,
-      c.clientIp,
-      trx,
-    );
-    // known_device: this browser's cookie, else a login from this IP before (the upsert above says)
-    c.ctx.authMethodArgs = { ...c.ctx.authMethodArgs, known_device: c.ctx.authMethodArgs?.known_device ?? (knownBrowser || ipKnownBefore) };
-    await c.svc.events.emit(
-      'login',
-      {
-        user: { pk: user.id, username: user.username, email: user.email },
-        clientIp: c.clientIp,
-        context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
-      },
-      trx,
-    );
-    // authentik's user_logged_in signal raises the reputation of (username, IP)
-    await updateReputation(db, c.svc.config.reputation, c.clientIp, user.username, 1, trx);
-  });
+  const identifiers = [user.username, c.ctx.pendingUserIdentifier ?? user.username];
+  // the reservations of this request's passed checks (a password, a code) whose counters this login clears are given
+  // back in its transaction; if it fails, at the request's end as any other
+  const releases = c.takeReleases((a) => c.svc.lockout.clearedBy(a, identifiers, c.clientIp));
+  await db
+    .transaction()
+    .execute(async (trx) => {
+      await touch(db, user.id, trx);
+      const { ipKnownBefore } = await c.svc.lockout.succeed(identifiers, user.id, c.clientIp, trx);
+      // known_device: this browser's cookie, else a login from this IP before (the upsert above says)
+      c.ctx.authMethodArgs = {
+        ...c.ctx.authMethodArgs,
+        known_device: c.ctx.authMethodArgs?.known_device ?? (knownBrowser || ipKnownBefore),
+      };
+      await c.svc.events.emit(
+        'login',
+        {
+          user: { pk: user.id, username: user.username, email: user.email },
+          clientIp: c.clientIp,
+          context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
+        },
+        trx,
+      );
+      // authentik's user_logged_in signal raises the reputation of (username, IP)
+      await updateReputation(db, c.svc.config.reputation, c.clientIp, user.username, 1, trx);
+      // last: the IP's row, which every login and check from this IP takes, is held for the shortest time
+      await c.svc.lockout.releaseAtLogin(releases, trx);
+    })
+    .catch((e) => {
+      for (const a of releases) c.releaseLater(a);
+      throw e;
+    });
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
 }
