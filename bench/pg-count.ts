@@ -19,6 +19,10 @@ const trace = process.env.BENCH_PG_TRACE;
 
 let roundTrips = 0;
 let statements = 0;
+/** commits that write: COMMITs, and writing statements sent outside a transaction (each commits on its own) */
+let commits = 0;
+/** the connections inside an explicit transaction */
+const inTransaction = new WeakSet<object>();
 const backends = new Set<number>();
 const kinds = new Map<string, number>();
 const control = /^\s*(begin|commit|rollback|savepoint|release|start transaction)\b/i;
@@ -29,6 +33,12 @@ pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, 
   const first = args[0];
   const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
   if (!text || !control.test(text)) statements++;
+  const verb = /^\s*(\w+)/.exec(text ?? '')?.[1]?.toLowerCase();
+  if (verb === 'begin' || verb === 'start') inTransaction.add(this);
+  else if (verb === 'commit' || verb === 'rollback') {
+    if (verb === 'commit') commits++;
+    inTransaction.delete(this);
+  } else if (!inTransaction.has(this) && (verb === 'insert' || verb === 'update' || verb === 'delete' || verb === 'with')) commits++;
   if (trace) fs.appendFileSync(trace, `${this.processID ?? '?'} ${(text ?? '').replace(/\s+/g, ' ').slice(0, 240)}\n`);
   const kind = kindOf(text ?? '');
   kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -45,7 +55,7 @@ function kindOf(text: string): string {
 
 if (process.send) {
   process.on('message', (m) => {
-    if (m === 'pg-counts') process.send!({ roundTrips, statements, backends: [...backends], kinds: Object.fromEntries(kinds) });
+    if (m === 'pg-counts') process.send!({ roundTrips, statements, commits, backends: [...backends], kinds: Object.fromEntries(kinds) });
   });
   process.channel?.unref();
 }

@@ -28,6 +28,8 @@ export interface PgRow extends DriveResult {
   raw: number;
   statements: number;
   roundTrips: number;
+  /** commits that write (explicit COMMITs and autocommitted writes): each flushes the WAL */
+  commits: number;
   /** CPU ms per login of the backends serving Keystage's connections (/proc), NaN when unreadable */
   backendCpuMs: number;
   backends: number;
@@ -64,7 +66,7 @@ export interface PgPhase {
   statStatements: string;
 }
 
-type Counts = { roundTrips: number; statements: number; backends: number[]; kinds: Record<string, number> };
+type Counts = { roundTrips: number; statements: number; commits: number; backends: number[]; kinds: Record<string, number> };
 
 function counts(child: ChildProcess): Promise<Counts> {
   return new Promise((resolve, reject) => {
@@ -222,6 +224,7 @@ export async function pgPhase(opts: {
           raw: (before + after) / 2,
           statements: (c1.statements - c0.statements) / n,
           roundTrips: (c1.roundTrips - c0.roundTrips) / n,
+          commits: (c1.commits - c0.commits) / n,
           backendCpuMs: (backendCpu * 1000) / n,
           backends: cpu1.size,
           statementMs: s0 && s1 ? (s1.ms - s0.ms) / n : undefined,
