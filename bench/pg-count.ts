@@ -38,7 +38,11 @@ pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, 
   else if (verb === 'commit' || verb === 'rollback') {
     if (verb === 'commit') commits++;
     inTransaction.delete(this);
-  } else if (!inTransaction.has(this) && (verb === 'insert' || verb === 'update' || verb === 'delete' || verb === 'with')) commits++;
+  } else if (
+    !inTransaction.has(this) &&
+    (verb === 'insert' || verb === 'update' || verb === 'delete' || (verb === 'with' && /\b(insert|update|delete)\b/i.test(text ?? '')))
+  )
+    commits++;
   if (trace) fs.appendFileSync(trace, `${this.processID ?? '?'} ${(text ?? '').replace(/\s+/g, ' ').slice(0, 240)}\n`);
   const kind = kindOf(text ?? '');
   kinds.set(kind, (kinds.get(kind) ?? 0) + 1);

@@ -24,6 +24,9 @@ const PAIR_WINDOW_MS = 15 * 60_000;
 const HOUR_MS = 60 * 60_000;
 const MAX_DELAY_MS = 3000;
 
+/** a counter's count less the reservation given back (never below 0) */
+const takeOneBack = sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END`;
+
 export const THROTTLED_MESSAGE = 'Too many failed attempts. Please wait a while before trying again.';
 
 export interface LockoutVerdict {
@@ -91,22 +94,14 @@ export class Lockout {
           { scope: 'account', key: p.account, count: 0, window_start: p.now },
           { scope: 'ip', key: p.ip, count: 0, window_start: p.now },
         ])
-        .onConflict((oc) =>
-          oc
-            .columns(['scope', 'key'])
-            .doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
-        ),
+        .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ count: takeOneBack })),
     );
     // the IP's count alone, for a login that has just deleted the identifier's two rows (releaseAtLogin)
     this.releaseIp = hot<{ ip: string; now: string }, unknown>(db, ['ip', 'now'], (p) =>
       db
         .insertInto('auth_failures')
         .values({ scope: 'ip', key: p.ip, count: 0, window_start: p.now })
-        .onConflict((oc) =>
-          oc
-            .columns(['scope', 'key'])
-            .doUpdateSet({ count: sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END` }),
-        ),
+        .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ count: takeOneBack })),
     );
     // one row per statement, so a reset never holds one of these rows while waiting for another (no deadlock with
     // a reservation, which locks account_ip, account, ip in that order)
