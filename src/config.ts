@@ -19,6 +19,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** SQLite file path (ignored with PostgreSQL) */
   sqlitePath: string;
+  /** how much of the SQLite file is read through a memory map (MiB; 0: through SQLite's page cache) */
+  sqliteMmapMiB: number;
   secretKey: string | undefined;
   /** earlier secret keys: stored secrets encrypted under them are re-encrypted under `secretKey` at start */
   secretKeyPrevious: string[];
@@ -185,6 +187,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: pick(env, 'KEYSTAGE_HOST') ?? '0.0.0.0',
     databaseUrl: pick(env, 'KEYSTAGE_DATABASE_URL'),
     sqlitePath: pick(env, 'KEYSTAGE_SQLITE_PATH') ?? './data/keystage.sqlite3',
+    sqliteMmapMiB: int(env, 256, 'KEYSTAGE_SQLITE_MMAP_MIB'),
     secretKey: pick(env, 'KEYSTAGE_SECRET_KEY', 'AUTHENTIK_SECRET_KEY'),
     secretKeyPrevious: (pick(env, 'KEYSTAGE_SECRET_KEY_PREVIOUS') ?? '').split(',').filter((k) => k !== ''),
     bootstrapPassword: pick(env, 'KEYSTAGE_BOOTSTRAP_PASSWORD', 'AUTHENTIK_BOOTSTRAP_PASSWORD'),

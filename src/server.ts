@@ -85,6 +85,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: config.sqlitePath,
+    sqliteMmapMiB: config.sqliteMmapMiB,
     poolSize: config.pgPoolSize,
     warn: (message) => process.emitWarning(message, 'KeystageWarning'),
   });

@@ -50,6 +50,8 @@ function withStatementCache(sqlite: SQLite.Database, max = 1000): SQLite.Databas
 export async function openStore(opts: {
   databaseUrl?: string;
   sqlitePath: string;
+  /** MiB of the SQLite file read through a memory map (default 256) */
+  sqliteMmapMiB?: number;
   poolSize?: number;
   /** told when SQLite's checkpoints fall back onto the server's own connection (sqlite-checkpoint.ts) */
   warn?: (message: string) => void;
@@ -94,7 +96,7 @@ export async function openStore(opts: {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   // reads straight from the mapped file instead of a read() and a copy per page
-  sqlite.pragma('mmap_size = 268435456');
+  sqlite.pragma(`mmap_size = ${Math.max(0, Math.floor(opts.sqliteMmapMiB ?? 256)) * 1024 * 1024}`);
   // planner statistics for the tables that need them (SQLite's advice for long-lived connections); bounded work
   sqlite.pragma('analysis_limit = 400');
   sqlite.pragma('optimize = 0x10002');
