@@ -618,9 +618,14 @@ async function main() {
         notes.push(
           `PostgreSQL's own floor on this machine (whole server CPU, 8 connections from the load generator): ${r.calibration.selectUs.toFixed(0)} µs per prepared primary-key SELECT, ${r.calibration.updateUs.toFixed(0)} µs per autocommitted one-row UPDATE — 1 ms of database CPU buys ${(1000 / r.calibration.selectUs).toFixed(1)} such SELECTs or ${(1000 / r.calibration.updateUs).toFixed(1)} such UPDATEs`,
         );
-      const last = r.rows.at(-1);
-      if (last)
-        notes.push(`PostgreSQL statements per login by kind (c=${last.c}): ${last.kinds.map(([k, v]) => `${k} ${f1(v)}`).join(', ')}`);
+      // each path's last row (the highest concurrency), named: the two paths send different statements
+      for (const path of new Set(r.rows.map((row) => row.path))) {
+        const last = r.rows.filter((row) => row.path === path).at(-1);
+        if (last)
+          notes.push(
+            `PostgreSQL statements per login by kind, ${path} path (c=${last.c}): ${last.kinds.map(([k, v]) => `${k} ${f1(v)}`).join(', ')}`,
+          );
+      }
     }
   }
 
