@@ -95,7 +95,7 @@ export async function openStore(opts: {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  // reads straight from the mapped file instead of a read() and a copy per page
+  // reads straight from the mapped file instead of a read() and a copy per page (KEYSTAGE_SQLITE_MMAP_MIB; 0: no map)
   sqlite.pragma(`mmap_size = ${Math.max(0, Math.floor(opts.sqliteMmapMiB ?? 256)) * 1024 * 1024}`);
   // planner statistics for the tables that need them (SQLite's advice for long-lived connections); bounded work
   sqlite.pragma('analysis_limit = 400');
