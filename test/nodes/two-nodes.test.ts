@@ -5,64 +5,24 @@
  */
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { freshDatabase, ADMIN_TOKEN, ADMIN_PASSWORD } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { describePostgres } from '../helpers/postgres.js';
-import { serverArgs } from '../helpers/process.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startNode(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, serverArgs(), {
-    env: {
-      ...process.env,
-      KEYSTAGE_PORT: String(port),
-      KEYSTAGE_HOST: '127.0.0.1',
-      KEYSTAGE_DATABASE_URL: databaseUrl,
-      KEYSTAGE_SECRET_KEY: 'two-nodes-shared-secret-' + 'z'.repeat(24),
-      KEYSTAGE_BOOTSTRAP_TOKEN: ADMIN_TOKEN,
-      KEYSTAGE_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
-      KEYSTAGE_LOG_LEVEL: 'warn',
-      KEYSTAGE_METRICS_PORT: '0',
-      // the first start's self-signed certificate: 2048-bit RSA, a second sooner than 4096 (test/helpers/server.ts)
-      KEYSTAGE_SELF_SIGNED_KEY_BITS: '2048',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/-/health/ready/`)).ok) return { url, child };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('node did not start');
-}
+import { type Node, startNode } from '../helpers/process.js';
 
 describePostgres(
   'two Keystage processes on one PostgreSQL database',
   'two processes share one PostgreSQL database (SQLite is one process by design)',
   () => {
     let db: Awaited<ReturnType<typeof freshDatabase>>;
-    let a: { url: string; child: ChildProcess };
-    let b: { url: string; child: ChildProcess };
+    let a: Node;
+    let b: Node;
     before(async () => {
       db = await freshDatabase('postgres');
       // both start at once: migrations and first-start seeding must not collide
-      [a, b] = await Promise.all([startNode(db.overrides.databaseUrl!), startNode(db.overrides.databaseUrl!)]);
+      // (the shared start: ready within 60 s on a loaded machine, another port if a parallel file took this one)
+      const env = { KEYSTAGE_DATABASE_URL: db.overrides.databaseUrl!, KEYSTAGE_SECRET_KEY: 'two-nodes-shared-secret-' + 'z'.repeat(24) };
+      [a, b] = await Promise.all([startNode(env), startNode(env)]);
     });
     after(async () => {
       for (const n of [a, b]) n?.child.kill('SIGTERM');
