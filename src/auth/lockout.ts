@@ -13,10 +13,10 @@
  * returns the counts, so however many checks arrive at once (on however many nodes), only those within the limits
  * are evaluated; a refused reservation is taken back at once, a successful check releases its reservation, and a
  * failed one simply stays counted. In a flow, a passed check's reservation is given back when its request ends, or by
- * a login in the same request inside the login's transaction (`releaseAtLogin`; StageCall.releaseLater).
+ * a login in the same request inside the login's transaction (`settleAtLogin`; StageCall.releaseLater).
  */
 import { sql } from 'kysely';
-import { hot } from '../db/hot.js';
+import { type Hot, hot } from '../db/hot.js';
 import type { DB } from '../db/index.js';
 import type { LockoutConfig } from '../config.js';
 
@@ -26,6 +26,13 @@ const MAX_DELAY_MS = 3000;
 
 /** a counter's count less the reservation given back (never below 0) */
 const takeOneBack = sql<number>`CASE WHEN auth_failures.count > 0 THEN auth_failures.count - 1 ELSE 0 END`;
+
+/**
+ * whether a counter starts afresh: its window has passed, or a login reset it to 0 (`settleAtLogin` keeps the row at 0
+ * rather than deleting it: a fresh row's window starts at its first failure, and so does a reset one's)
+ */
+const restarts = (pairCutoff: string, hourCutoff: string) =>
+  sql`(auth_failures.count <= 0 OR auth_failures.window_start < (CASE WHEN auth_failures.scope = 'account_ip' THEN ${pairCutoff} ELSE ${hourCutoff} END))`;
 
 export const THROTTLED_MESSAGE = 'Too many failed attempts. Please wait a while before trying again.';
 
@@ -49,20 +56,20 @@ export interface LockoutKeys {
 /** a reserved check: `release` when the secret was right (a failure stays counted) */
 export interface Attempt extends LockoutVerdict {
   release(): Promise<void>;
-  /** the counters it was counted on (`releaseAtLogin` gives it back from them) */
+  /** the counters it was counted on (`settleAtLogin` gives it back from them) */
   readonly keys: Readonly<LockoutKeys>;
 }
 
 export class Lockout {
   private readonly reserveAll;
   private readonly releaseAll;
-  private readonly releaseIp;
-  private readonly clear;
+  /** `settleAtLogin`'s statement by shape (how many identifiers, whether an IP's reservations are given back) */
+  private readonly settleBy = new Map<string, Hot<Record<string, string | number>, unknown>>();
   private readonly known;
   private readonly remember;
 
   constructor(
-    db: DB,
+    private readonly db: DB,
     private readonly cfg: LockoutConfig,
   ) {
     // the statements of every check, compiled once. One upsert counts the attempt on all three counters (a counter
@@ -78,8 +85,8 @@ export class Lockout {
         ])
         .onConflict((oc) =>
           oc.columns(['scope', 'key']).doUpdateSet({
-            count: sql<number>`CASE WHEN auth_failures.window_start < (CASE WHEN auth_failures.scope = 'account_ip' THEN ${p.pairCutoff} ELSE ${p.hourCutoff} END) THEN 1 ELSE auth_failures.count + 1 END`,
-            window_start: sql<string>`CASE WHEN auth_failures.window_start < (CASE WHEN auth_failures.scope = 'account_ip' THEN ${p.pairCutoff} ELSE ${p.hourCutoff} END) THEN ${p.now} ELSE auth_failures.window_start END`,
+            count: sql<number>`CASE WHEN ${restarts(p.pairCutoff, p.hourCutoff)} THEN 1 ELSE auth_failures.count + 1 END`,
+            window_start: sql<string>`CASE WHEN ${restarts(p.pairCutoff, p.hourCutoff)} THEN ${p.now} ELSE auth_failures.window_start END`,
           }),
         )
         .returning(['scope', 'key', 'count']),
@@ -95,18 +102,6 @@ export class Lockout {
           { scope: 'ip', key: p.ip, count: 0, window_start: p.now },
         ])
         .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ count: takeOneBack })),
-    );
-    // the IP's count alone, for a login that has just deleted the identifier's two rows (releaseAtLogin)
-    this.releaseIp = hot<{ ip: string; now: string }, unknown>(db, ['ip', 'now'], (p) =>
-      db
-        .insertInto('auth_failures')
-        .values({ scope: 'ip', key: p.ip, count: 0, window_start: p.now })
-        .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ count: takeOneBack })),
-    );
-    // one row per statement, so a reset never holds one of these rows while waiting for another (no deadlock with
-    // a reservation, which locks account_ip, account, ip in that order)
-    this.clear = hot<{ scope: string; key: string }, unknown>(db, ['scope', 'key'], (p) =>
-      db.deleteFrom('auth_failures').where('scope', '=', p.scope).where('key', '=', p.key),
     );
     this.known = hot<{ user: number; ip: string }, { ip: string }>(db, ['user', 'ip'], (p) =>
       db.selectFrom('login_ips').select('ip').where('user_id', '=', p.user).where('ip', '=', p.ip),
@@ -173,35 +168,68 @@ export class Lockout {
   }
 
   /**
-   * a successful login: the identifier's counters reset, the IP becomes known for the user (and the answer says
-   * whether it was known before). `trx`: the login's
-   * transaction, which then holds these rows until it commits — always taken in one order (identifiers sorted; each
-   * identifier's pair row before its account row, as a reservation takes them), so logins and reservations of the
-   * same identifiers cannot deadlock
+   * a successful login from `ip`: the IP becomes known for the user (and the answer says whether it was known
+   * before). `trx`: the login's transaction
    */
-  async succeed(identifiers: string[], userId: number, ip: string, trx?: DB): Promise<{ ipKnownBefore: boolean }> {
-    for (const identifier of [...new Set(identifiers.map(normalizeIdentifier))].sort()) {
-      await this.clear({ scope: 'account_ip', key: `${identifier}|${ip}` }, trx);
-      await this.clear({ scope: 'account', key: identifier }, trx);
-    }
+  async succeed(userId: number, ip: string, trx?: DB): Promise<{ ipKnownBefore: boolean }> {
     const [row] = await this.remember({ user: userId, ip, now: new Date().toISOString() }, trx);
     return { ipKnownBefore: Number(row?.logins ?? 1) > 1 };
   }
 
-  /** whether a login of `identifiers` from `ip` clears the identifier counters `attempt` counted on (`succeed`) */
+  /** whether a login of `identifiers` from `ip` resets the identifier counters `attempt` counted on (`settleAtLogin`) */
   clearedBy(attempt: Attempt, identifiers: string[], ip: string): boolean {
     return attempt.keys.ip === ip && identifiers.some((i) => this.keys(i, ip).pair === attempt.keys.pair);
   }
 
   /**
-   * Gives back, inside the login's transaction `trx` and after its `succeed` (so the IP's row is taken last, as a
-   * reservation takes it), reservations of checks that passed earlier in the login's request and whose identifier
-   * counters `succeed` has just deleted (`clearedBy`): only the IP's count is left to take back. One commit fewer than
-   * releasing them on their own.
+   * The end of a successful login, inside its transaction `trx`, in one statement: the counters of `identifiers`
+   * (with `ip`) reset to 0, and the reservations of checks that passed earlier in the login's request and whose
+   * identifier counters this resets (`clearedBy`) given back from the IP's count. One upsert over the rows in the
+   * order a reservation takes them (identifiers sorted, each one's pair row before its account row, the IP's last),
+   * so logins and reservations of the same identifiers cannot deadlock; last in the transaction, so these rows,
+   * which every check of the identifier or from the IP takes, are held for the shortest time.
    */
-  async releaseAtLogin(attempts: readonly Attempt[], trx: DB): Promise<void> {
-    const now = new Date().toISOString();
-    for (const a of attempts) await this.releaseIp({ ip: a.keys.ip, now }, trx);
+  async settleAtLogin(identifiers: string[], ip: string, attempts: readonly Attempt[], trx: DB): Promise<void> {
+    const ids = [...new Set(identifiers.map(normalizeIdentifier))].sort();
+    const n = attempts.length;
+    const params: Record<string, string | number> = { now: new Date().toISOString() };
+    ids.forEach((id, i) => {
+      params[`pair${i}`] = `${id}|${ip}`;
+      params[`account${i}`] = id;
+    });
+    if (n) Object.assign(params, { ip, n });
+    await this.settleStatement(ids.length, n > 0)(params, trx);
+  }
+
+  private settleStatement(identifiers: number, giveBack: boolean) {
+    const shape = `${identifiers}:${giveBack}`;
+    let q = this.settleBy.get(shape);
+    if (!q) {
+      const db = this.db;
+      const idNames = Array.from({ length: identifiers }, (_, i) => [`pair${i}`, `account${i}`]).flat();
+      q = hot<Record<string, string | number>, unknown>(db, [...idNames, 'now', ...(giveBack ? ['ip', 'n'] : [])], (p) =>
+        db
+          .insertInto('auth_failures')
+          .values([
+            ...idNames.map((name) => ({
+              scope: name.startsWith('pair') ? 'account_ip' : 'account',
+              key: p[name],
+              count: 0,
+              window_start: p.now,
+            })),
+            ...(giveBack ? [{ scope: 'ip', key: p.ip, count: 0, window_start: p.now }] : []),
+          ])
+          .onConflict((oc) =>
+            oc.columns(['scope', 'key']).doUpdateSet({
+              count: giveBack
+                ? sql<number>`CASE WHEN auth_failures.scope <> 'ip' THEN 0 WHEN auth_failures.count > ${p.n} THEN auth_failures.count - ${p.n} ELSE 0 END`
+                : sql<number>`0`,
+            }),
+          ),
+      );
+      this.settleBy.set(shape, q);
+    }
+    return q;
   }
 }
 

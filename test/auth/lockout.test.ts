@@ -72,9 +72,56 @@ for (const dialect of dialects()) {
       assert.deepEqual(fromNewIp.response_errors, { password: [{ string: THROTTLED_MESSAGE, code: 'invalid' }] });
       // … but the victim at home is not locked out
       assert.equal((await attempt(srv, 'victim', 'victim-password-1', '203.0.113.7')).component, 'xak-flow-redirect');
-      // and a successful login reset the account's record
+      // and a successful login reset the account's record (to 0: the row stays, counting afresh from the next failure)
       const rows = await srv.app.store.db.selectFrom('auth_failures').selectAll().where('key', '=', 'victim').execute();
-      assert.equal(rows.length, 0);
+      assert.deepEqual(
+        rows.map((r) => [r.scope, Number(r.count)]),
+        [['account', 0]],
+      );
+      // … which counts the next failure as the first of a new window
+      await attempt(srv, 'victim', 'wrong', '192.0.2.60');
+      const [after] = await srv.app.store.db
+        .selectFrom('auth_failures')
+        .selectAll()
+        .where('scope', '=', 'account')
+        .where('key', '=', 'victim')
+        .execute();
+      assert.equal(Number(after!.count), 1);
+      assert.ok(Date.parse(after!.window_start) > Date.parse(rows[0]!.window_start), 'the window restarts at the failure');
+    });
+
+    it('a login by e-mail resets the counters of the username and of the e-mail typed (from that IP), and no others', async () => {
+      await createUser(srv, 'twonames', 'twonames-password-1');
+      const ip = '203.0.113.77';
+      // failures of an existing account are counted on its username, whichever identifier was typed
+      await attempt(srv, 'twonames', 'wrong', ip);
+      await attempt(srv, 'twonames@example.com', 'wrong', ip);
+      await attempt(srv, 'twonames@example.com', 'wrong', '203.0.113.78');
+      const counts = async () =>
+        (
+          await srv.app.store.db
+            .selectFrom('auth_failures')
+            .select(['scope', 'key', 'count'])
+            .where('key', 'in', [
+              'twonames',
+              'twonames@example.com',
+              `twonames|${ip}`,
+              `twonames@example.com|${ip}`,
+              'twonames|203.0.113.78',
+            ])
+            .execute()
+        )
+          .map((r) => `${r.scope} ${r.key} ${Number(r.count)}`)
+          .sort();
+      assert.deepEqual(await counts(), ['account twonames 3', `account_ip twonames|${ip} 2`, 'account_ip twonames|203.0.113.78 1']);
+      assert.equal((await attempt(srv, 'twonames@example.com', 'twonames-password-1', ip)).component, 'xak-flow-redirect');
+      assert.deepEqual(await counts(), [
+        'account twonames 0',
+        'account twonames@example.com 0',
+        'account_ip twonames@example.com|203.0.113.77 0',
+        `account_ip twonames|${ip} 0`,
+        'account_ip twonames|203.0.113.78 1',
+      ]);
     });
 
     it('a login from an address the user logged in from before is a known device in the login event; the count of logins is kept', async () => {
@@ -135,7 +182,8 @@ for (const dialect of dialects()) {
           },
         };
       };
-      // an address with one failure already counted keeps exactly that one through logins, whichever path they take
+      // an address with one failure already counted keeps exactly that one through logins, whichever path they take;
+      // each login resets its identifier's counters to 0
       await attempt(srv, 'nobody-here', 'wrong', '198.51.100.60');
       await createUser(srv, 'giver', 'giver-password-1');
       // password only, the page's path: identification, then the password's POST logs in (one request)
@@ -144,10 +192,10 @@ for (const dialect of dialects()) {
       await page.post({ component: 'ak-stage-identification', uid_field: 'giver' });
       const done = await page.post({ component: 'ak-stage-password', password: 'giver-password-1' });
       assert.equal(done.body.component, 'xak-flow-redirect');
-      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1 });
+      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1, account_ip: 0, account: 0 });
       // the authentik protocol: the password's POST ends before the login (302, then the GET logs in)
       assert.equal((await attempt(srv, 'giver', 'giver-password-1', '198.51.100.60')).component, 'xak-flow-redirect');
-      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1 });
+      assert.deepEqual(await counts('198.51.100.60', 'giver'), { ip: 1, account_ip: 0, account: 0 });
       // password + TOTP: the password's request ends at the code's challenge (no login in it) and gives its
       // reservation back then; the code's request logs in
       const id = await createUser(srv, 'giver-totp', 'giver-totp-password-1');
@@ -161,7 +209,7 @@ for (const dialect of dialects()) {
       const code = totpAt(key, currentStep({ t0: 0, step: 30 }), 6);
       const loggedIn = await mfa.post({ component: 'ak-stage-authenticator-validate', code });
       assert.equal(loggedIn.body.component, 'xak-flow-redirect');
-      assert.deepEqual(await counts('198.51.100.60', 'giver-totp'), { ip: 1 });
+      assert.deepEqual(await counts('198.51.100.60', 'giver-totp'), { ip: 1, account_ip: 0, account: 0 });
       // a failed code stays counted
       const again = inline('198.51.100.60');
       await again.get();

@@ -61,7 +61,7 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     .transaction()
     .execute(async (trx) => {
       await touch(db, user.id, trx);
-      const { ipKnownBefore } = await c.svc.lockout.succeed(identifiers, user.id, c.clientIp, trx);
+      const { ipKnownBefore } = await c.svc.lockout.succeed(user.id, c.clientIp, trx);
       // known_device: this browser's cookie, else a login from this IP before (the upsert above says)
       c.ctx.authMethodArgs = {
         ...c.ctx.authMethodArgs,
@@ -78,8 +78,9 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
       );
       // authentik's user_logged_in signal raises the reputation of (username, IP)
       await updateReputation(db, c.svc.config.reputation, c.clientIp, user.username, 1, trx);
-      // last: the IP's row, which every login and check from this IP takes, is held for the shortest time
-      await c.svc.lockout.releaseAtLogin(releases, trx);
+      // last: the counters this login resets and the IP's count, which every check of the identifier or from this IP
+      // takes, are held for the shortest time
+      await c.svc.lockout.settleAtLogin(identifiers, c.clientIp, releases, trx);
     })
     .catch((e) => {
       for (const a of releases) c.releaseLater(a);
