@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import type { AdminCache } from '../db/admin-cache.js';
-import { sql } from 'kysely';
-import { hot, hotWrite } from '../db/hot.js';
-import type { SessionsTable } from '../db/types.js';
+import { sql, type Compilable, type QueryCreator } from 'kysely';
+import { type Hot, hot, hotWrite } from '../db/hot.js';
+import type { Database, SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/engine/plan.js';
 import { bindingHolds } from './network-binding.js';
@@ -26,6 +26,54 @@ export const DEFAULT_LEASE_MS = 8_000;
 const LOCK_WAIT_MS = 10_000;
 
 /** a flow request could not have its session to itself in time (another request of the session kept it) */
+/**
+ * A write that rides in the statement saving a session: with PostgreSQL, a data-modifying CTE ahead of the session's
+ * UPDATE (one statement, one round trip and one commit instead of two); on its own just before the save otherwise
+ * (SQLite, where a statement costs no round trip, and every save that is not that UPDATE).
+ */
+export interface Carried {
+  /** runs the write on its own */
+  run(): Promise<void>;
+  /** the write as a statement to carry, taken (from then on the carrier's to run); absent or undefined: run it alone */
+  take?(): CarriedStatement | undefined;
+}
+
+export interface CarriedStatement {
+  /** names the statement's shape: one compiled statement per shape */
+  shape: string;
+  names: string[];
+  params: Record<string, unknown>;
+  /** builds the write from placeholder values (as `hot`'s builders), under `qc`, which makes it a CTE */
+  build(qc: QueryCreator<Database>, p: Record<string, any>): Compilable<unknown>;
+}
+
+type UpdateParams = {
+  key: string;
+  last_seen: string;
+  user_id: number | null;
+  data: string;
+  last_ip: string;
+  last_user_agent: string;
+  release: number;
+  held: string;
+};
+const UPDATE_NAMES: (keyof UpdateParams)[] = ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release', 'held'];
+
+/** a stored session's UPDATE (its expiry never changes here: a login or logout makes a new key) */
+const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams, any>) =>
+  qc
+    .updateTable('sessions')
+    .set({
+      last_seen: p.last_seen,
+      user_id: p.user_id,
+      data: p.data,
+      last_ip: p.last_ip,
+      last_user_agent: p.last_user_agent,
+      // a release lets go only of this request's own hold (not of one taken after its lease ran out)
+      lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
+    })
+    .where('session_key', '=', p.key);
+
 export class SessionBusyError extends Error {
   constructor() {
     super('session busy');
@@ -107,6 +155,8 @@ export class Sessions {
   private readonly byKeyWithEpoch;
   private readonly upsert;
   private readonly update;
+  /** the UPDATE with a carried write ahead of it, by the write's shape (PostgreSQL) */
+  private readonly updateCarrying = new Map<string, Hot<Record<string, unknown>, unknown>>();
   private readonly rotate;
 
   constructor(
@@ -126,34 +176,8 @@ export class Sessions {
     private readonly shared = false,
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first (a request holding
-    // the row lets go of it in the same statement). Its expiry never changes here (a login or logout makes a new key),
-    // so the `expires` index is left alone.
-    this.update = hot<
-      {
-        key: string;
-        last_seen: string;
-        user_id: number | null;
-        data: string;
-        last_ip: string;
-        last_user_agent: string;
-        release: number;
-        held: string;
-      },
-      unknown
-    >(db, ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release', 'held'], (p) =>
-      db
-        .updateTable('sessions')
-        .set({
-          last_seen: p.last_seen,
-          user_id: p.user_id,
-          data: p.data,
-          last_ip: p.last_ip,
-          last_user_agent: p.last_user_agent,
-          // a release lets go only of this request's own hold (not of one taken after its lease ran out)
-          lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
-        })
-        .where('session_key', '=', p.key),
-    );
+    // the row lets go of it in the same statement). Its expiry never changes here, so the `expires` index is left alone.
+    this.update = hot<UpdateParams, unknown>(db, UPDATE_NAMES, (p) => updateSession(db, p));
     // a flow request takes its session's row for itself (a lease, so a dead node's hold ends) and reads it in one
     // statement; with PostgreSQL the configuration epoch comes along, as with byKeyWithEpoch
     this.acquire = hot<{ key: string; now: string; until: string }, SessionsTable & { config_epoch?: number | string }>(
@@ -494,15 +518,16 @@ export class Sessions {
    * Writes the session if it changed, and (re)sets the cookies of a new key. `ifUnchanged`: a stored session is
    * written only if its row still holds what this request read and no request holds it (else this write is dropped).
    */
-  async save(s: Session, req: FastifyRequest, reply: FastifyReply, opts: { ifUnchanged?: boolean } = {}): Promise<void> {
-    if (!s.dirty) return;
+  async save(s: Session, req: FastifyRequest, reply: FastifyReply, opts: { ifUnchanged?: boolean; carry?: Carried } = {}): Promise<void> {
+    const { carry } = opts;
+    if (!s.dirty) return carry?.run();
     const isNew = !s.key;
     s.key ??= newKey();
     s.data.csrf ??= newKey();
     const data = JSON.stringify(s.data);
     if (!isNew && data === s.stored) {
       s.dirty = false;
-      return;
+      return carry?.run();
     }
     const prev = s.stored;
     s.stored = data;
@@ -517,6 +542,9 @@ export class Sessions {
       created: new Date().toISOString(),
       uuid: randomUUID(),
     };
+    const carrying = this.shared && !isNew && !(opts.ifUnchanged && !s.lockedKey && prev !== undefined);
+    const carried = carrying ? carry?.take?.() : undefined;
+    if (carry && !carried) await carry.run();
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
       const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
@@ -533,7 +561,7 @@ export class Sessions {
     } else {
       const release = s.lockedKey === row.session_key;
       const held = release ? await this.settleLease(s) : '';
-      await this.update({
+      const params: UpdateParams = {
         key: row.session_key,
         last_seen: row.last_seen,
         user_id: row.user_id,
@@ -542,12 +570,31 @@ export class Sessions {
         last_user_agent: row.last_user_agent,
         release: release ? 1 : 0,
         held,
-      });
+      };
+      if (carried) await this.saveCarrying(params, carried);
+      else await this.update(params);
       if (release) this.letGo(s);
     }
     s.dirty = false;
     s.replaces = undefined;
     if (isNew) this.setCookies(s, req, reply);
+  }
+
+  /** the session's UPDATE with `carried` ahead of it in the same statement (a data-modifying CTE) */
+  private async saveCarrying(params: UpdateParams, carried: CarriedStatement): Promise<void> {
+    let q = this.updateCarrying.get(carried.shape);
+    if (!q) {
+      const db = this.db;
+      const mark = (n: string) => `carried_${n}`;
+      q = hot<Record<string, unknown>, unknown>(db, [...UPDATE_NAMES, ...carried.names.map(mark)], (p) =>
+        updateSession(
+          db.with('carried', (qc) => carried.build(qc, Object.fromEntries(carried.names.map((n) => [n, p[mark(n)]]))) as never),
+          p,
+        ),
+      );
+      this.updateCarrying.set(carried.shape, q);
+    }
+    await q({ ...params, ...Object.fromEntries(Object.entries(carried.params).map(([n, v]) => [`carried_${n}`, v])) });
   }
 
   private setCookies(s: Session, req: FastifyRequest, reply: FastifyReply) {

@@ -422,10 +422,17 @@ function logFailure(req: FastifyRequest, err: Error) {
   req.log.warn({ err: parseErrorLogFields(err) ?? { message: err.message, code: (err as { code?: string }).code } }, 'flow executor error');
 }
 
-/** keeps the session (if it holds anything worth a row) and lets the next request of it start */
+/**
+ * keeps the session (if it holds anything worth a row) and lets the next request of it start; the reservations of
+ * this request's passed checks that no login took are given back first, in the save's statement where it can carry
+ * them (PostgreSQL)
+ */
 async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
-  await giveBackReservations(run);
-  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET' });
+  const due = run.releases;
+  run.releases = [];
+  const carry = run.svc.lockout.carryReleases(due);
+  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry });
+  else await carry?.run();
   await run.svc.sessions.unlock(run.session);
 }
 
