@@ -25,7 +25,6 @@ export const DEFAULT_LEASE_MS = 8_000;
 /** how long a flow request waits for the other requests of its session before it gives up (longer than a lease) */
 const LOCK_WAIT_MS = 10_000;
 
-/** a flow request could not have its session to itself in time (another request of the session kept it) */
 /**
  * A write that rides in the statement saving a session: with PostgreSQL, a data-modifying CTE ahead of the session's
  * UPDATE (one statement, one round trip and one commit instead of two); on its own just before the save otherwise
@@ -74,6 +73,7 @@ const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams,
     })
     .where('session_key', '=', p.key);
 
+/** a flow request could not have its session to itself in time (another request of the session kept it) */
 export class SessionBusyError extends Error {
   constructor() {
     super('session busy');
@@ -542,15 +542,16 @@ export class Sessions {
       created: new Date().toISOString(),
       uuid: randomUUID(),
     };
-    const carrying = this.shared && !isNew && !(opts.ifUnchanged && !s.lockedKey && prev !== undefined);
-    const carried = carrying ? carry?.take?.() : undefined;
+    // a GET's write over what it read (compare-and-set); else a plain UPDATE, which can carry a write (PostgreSQL)
+    const compareAndSet = opts.ifUnchanged && !s.lockedKey && prev !== undefined;
+    const carried = this.shared && !isNew && !compareAndSet ? carry?.take?.() : undefined;
     if (carry && !carried) await carry.run();
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
       const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
       if (renamed && s.replaces === s.lockedKey) this.letGo(s);
       if (!renamed) await this.upsert(row);
-    } else if (opts.ifUnchanged && !s.lockedKey && prev !== undefined) {
+    } else if (compareAndSet) {
       await this.updateIfUnchanged({
         key: row.session_key,
         prev,

@@ -428,9 +428,7 @@ function logFailure(req: FastifyRequest, err: Error) {
  * them (PostgreSQL)
  */
 async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
-  const due = run.releases;
-  run.releases = [];
-  const carry = run.svc.lockout.carryReleases(due);
+  const carry = run.svc.lockout.carryReleases(takeDue(run));
   if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry });
   else await carry?.run();
   await run.svc.sessions.unlock(run.session);
@@ -442,9 +440,14 @@ async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
  */
 async function giveBackReservations(run: Run | undefined): Promise<void> {
   if (!run?.releases.length) return;
+  for (const a of takeDue(run)) await a.release();
+}
+
+/** the reservations still to give back, taken from the run (so none is given back twice) */
+function takeDue(run: Run): Attempt[] {
   const due = run.releases;
   run.releases = [];
-  for (const a of due) await a.release();
+  return due;
 }
 
 function send(reply: FastifyReply, result: Answer) {
