@@ -51,6 +51,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** after SIGTERM/SIGINT, in-flight requests get this long (ms) before the process exits anyway */
   shutdownGraceMs: number;
+  /** a quiet server gives its heap's slack back after this long without a request (src/instance/idle-gc.ts); 0: never */
+  idleGcMs: number;
   /** sessions end after this long without a request (ms; 0 = no idle limit) */
   sessionIdleMs: number;
   /** no session lives longer than this (ms) */
@@ -217,6 +219,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     requestTimeoutMs: int(env, 30_000, 'KEYSTAGE_REQUEST_TIMEOUT_MS'),
     headersTimeoutMs: int(env, 10_000, 'KEYSTAGE_HEADERS_TIMEOUT_MS'),
     shutdownGraceMs: int(env, 25_000, 'KEYSTAGE_SHUTDOWN_GRACE_MS'),
+    idleGcMs: int(env, 10, 'KEYSTAGE_IDLE_GC_SECONDS') * 1000,
     sessionIdleMs: int(env, 0, 'KEYSTAGE_SESSION_IDLE_MINUTES') * 60_000,
     sessionMaxAgeMs: int(env, 24 * 30, 'KEYSTAGE_SESSION_MAX_AGE_HOURS') * 3_600_000,
     sessionAnonymousMs: Math.max(1, int(env, 30, 'KEYSTAGE_SESSION_ANONYMOUS_MINUTES')) * 60_000,

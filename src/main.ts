@@ -1,6 +1,7 @@
 /** Entry point of `npm start`: load configuration, build the app, listen, stop cleanly on SIGTERM/SIGINT. */
 import type { Socket } from 'node:net';
 import { loadConfig } from './config.js';
+import { startIdleGc } from './instance/idle-gc.js';
 import { buildApp } from './server.js';
 
 const config = loadConfig();
@@ -28,12 +29,23 @@ let inFlight = 0;
 // alive through scavenges — measured: promoted bytes per scavenge on an admin list 143 → 73 KB, on a bare route
 // 436 → 3 KB (bench/RESULTS.md, eighteenth session)
 const requestDone = () => inFlight--;
+// a quiet process gives back the heap a burst left behind (V8 alone keeps it while idle)
+const { metrics } = built.services;
+const idleGc = startIdleGc({
+  quietMs: config.idleGcMs,
+  collected: (before, after) => {
+    metrics.idleGcs.inc();
+    metrics.idleGcReleased.inc(Math.max(0, before - after));
+  },
+  failed: (err) => built.app.log.warn({ err }, 'idle garbage collection unavailable; not tried again'),
+});
 server.on('connection', (socket: Socket) => {
   sockets.add(socket);
   socket.on('close', () => sockets.delete(socket));
 });
 server.on('request', (_req, res) => {
   inFlight++;
+  idleGc.request();
   res.on('close', requestDone);
 });
 
@@ -51,6 +63,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const)
       process.exit(1);
     }
     stopping = true;
+    idleGc.stop();
     built.app.log.info({ signal: sig, graceMs: config.shutdownGraceMs }, 'shutting down');
     // in-flight requests finish; keep-alive connections are closed as soon as they fall idle
     const idle = setInterval(() => server.closeIdleConnections(), 100);

@@ -35,6 +35,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly idleGcs = new Counter({
+    name: 'keystage_idle_gc_total',
+    help: 'Memory-reducing garbage collections run because the server was quiet (KEYSTAGE_IDLE_GC_SECONDS)',
+    registers: [this.registry],
+  });
+  readonly idleGcReleased = new Counter({
+    name: 'keystage_idle_gc_released_bytes_total',
+    help: 'JavaScript heap given back by those collections',
+    registers: [this.registry],
+  });
+
   constructor(store: Store) {
     collectDefaultMetrics({ register: this.registry, prefix: 'keystage_' });
     const registry = this.registry;
