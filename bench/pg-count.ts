@@ -21,6 +21,8 @@ let roundTrips = 0;
 let statements = 0;
 /** commits that write: COMMITs, and writing statements sent outside a transaction (each commits on its own) */
 let commits = 0;
+/** of those, the writes that commit without waiting for the WAL flush (src/db/async-commit.ts) */
+let asyncCommits = 0;
 /** the connections inside an explicit transaction */
 const inTransaction = new WeakSet<object>();
 const backends = new Set<number>();
@@ -41,8 +43,10 @@ pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, 
   } else if (
     !inTransaction.has(this) &&
     (verb === 'insert' || verb === 'update' || verb === 'delete' || (verb === 'with' && /\b(insert|update|delete)\b/i.test(text ?? '')))
-  )
+  ) {
     commits++;
+    if (text?.includes("set_config('synchronous_commit', 'off', true)")) asyncCommits++;
+  }
   if (trace) fs.appendFileSync(trace, `${this.processID ?? '?'} ${(text ?? '').replace(/\s+/g, ' ').slice(0, 240)}\n`);
   const kind = kindOf(text ?? '');
   kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -59,7 +63,8 @@ function kindOf(text: string): string {
 
 if (process.send) {
   process.on('message', (m) => {
-    if (m === 'pg-counts') process.send!({ roundTrips, statements, commits, backends: [...backends], kinds: Object.fromEntries(kinds) });
+    if (m === 'pg-counts')
+      process.send!({ roundTrips, statements, commits, asyncCommits, backends: [...backends], kinds: Object.fromEntries(kinds) });
   });
   process.channel?.unref();
 }

@@ -30,6 +30,8 @@ export interface PgRow extends DriveResult {
   roundTrips: number;
   /** commits that write (explicit COMMITs and autocommitted writes): each flushes the WAL */
   commits: number;
+  /** of those, the writes that do not wait for the WAL flush (src/db/async-commit.ts) */
+  asyncCommits: number;
   /** CPU ms per login of the backends serving Keystage's connections (/proc), NaN when unreadable */
   backendCpuMs: number;
   backends: number;
@@ -66,7 +68,14 @@ export interface PgPhase {
   statStatements: string;
 }
 
-type Counts = { roundTrips: number; statements: number; commits: number; backends: number[]; kinds: Record<string, number> };
+type Counts = {
+  roundTrips: number;
+  statements: number;
+  commits: number;
+  asyncCommits?: number;
+  backends: number[];
+  kinds: Record<string, number>;
+};
 
 function counts(child: ChildProcess): Promise<Counts> {
   return new Promise((resolve, reject) => {
@@ -225,6 +234,7 @@ export async function pgPhase(opts: {
           statements: (c1.statements - c0.statements) / n,
           roundTrips: (c1.roundTrips - c0.roundTrips) / n,
           commits: (c1.commits - c0.commits) / n,
+          asyncCommits: ((c1.asyncCommits ?? 0) - (c0.asyncCommits ?? 0)) / n,
           backendCpuMs: (backendCpu * 1000) / n,
           backends: cpu1.size,
           statementMs: s0 && s1 ? (s1.ms - s0.ms) / n : undefined,

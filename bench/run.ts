@@ -606,7 +606,7 @@ async function main() {
           f1(x.p50),
           f1(x.statements),
           f1(x.roundTrips),
-          f1(x.commits),
+          x.asyncCommits ? `${f1(x.commits)} (${f1(x.asyncCommits)} async)` : f1(x.commits),
           `${x.backendCpuMs.toFixed(2)} (${x.backends} backends${x.newBackends ? `, ${x.newBackends} new` : ''})`,
           x.serverCpuMs.toFixed(2),
           x.statementMs === undefined ? '–' : `${x.statementMs.toFixed(2)} (${f1(x.statementCalls!)})`,

@@ -140,7 +140,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installId: settings.installId,
     sessions,
     events,
-    lockout: new Lockout(store.db, config.lockout),
+    lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
     brand: (host) => brandForHost(store.db, host),
     stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind),

@@ -17,6 +17,7 @@
  */
 import { sql, type QueryCreator } from 'kysely';
 import { type Hot, hot } from '../db/hot.js';
+import { asyncCommit } from '../db/async-commit.js';
 import type { DB } from '../db/index.js';
 import type { Database } from '../db/types.js';
 import type { Carried } from '../sessions/sessions.js';
@@ -92,6 +93,11 @@ export class Lockout {
   constructor(
     private readonly db: DB,
     private readonly cfg: LockoutConfig,
+    /**
+     * PostgreSQL: reservations and give-backs commit asynchronously (src/db/async-commit.ts: a crash may lose the
+     * last fraction of a second's counts, never half of one); a login's reset stays in its synchronous transaction
+     */
+    postgres = false,
   ) {
     // the statements of every check, compiled once. One upsert counts the attempt on all three counters (a counter
     // outside its window restarts at 1) and returns the new counts.
@@ -110,11 +116,14 @@ export class Lockout {
             window_start: sql<string>`CASE WHEN ${restarts(p.pairCutoff, p.hourCutoff)} THEN ${p.now} ELSE auth_failures.window_start END`,
           }),
         )
-        .returning(['scope', 'key', 'count']),
+        .returning(['scope', 'key', 'count'])
+        .$if(postgres, (q) => q.returning(asyncCommit())),
     );
     // taking a reservation back locks the three rows in the same order as taking it (an upsert over the same rows,
     // never an UPDATE whose row order is the planner's), so concurrent reservations and releases cannot deadlock
-    this.releaseAll = hot<ReleaseParams, unknown>(db, [...RELEASE_NAMES], (p) => giveBack(db, p));
+    this.releaseAll = hot<ReleaseParams, unknown>(db, [...RELEASE_NAMES], (p) =>
+      giveBack(db, p).$if(postgres, (q) => q.returning(asyncCommit())),
+    );
     this.known = hot<{ user: number; ip: string }, { ip: string }>(db, ['user', 'ip'], (p) =>
       db.selectFrom('login_ips').select('ip').where('user_id', '=', p.user).where('ip', '=', p.ip),
     );

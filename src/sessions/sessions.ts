@@ -8,6 +8,7 @@ import type { DB } from '../db/index.js';
 import type { AdminCache } from '../db/admin-cache.js';
 import { sql, type Compilable, type QueryCreator } from 'kysely';
 import { type Hot, hot, hotWrite } from '../db/hot.js';
+import { ASYNC_COMMIT, asyncCommit } from '../db/async-commit.js';
 import type { Database, SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/engine/plan.js';
@@ -58,9 +59,15 @@ type UpdateParams = {
 };
 const UPDATE_NAMES: (keyof UpdateParams)[] = ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release', 'held'];
 
-/** a stored session's UPDATE (its expiry never changes here: a login or logout makes a new key) */
-const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams, any>) =>
-  qc
+/** an anonymous session's writes (its flow's progress) may commit asynchronously (src/db/async-commit.ts) */
+const anonymous = sql`sessions.user_id IS NULL`;
+
+/**
+ * a stored session's UPDATE (its expiry never changes here: a login or logout makes a new key); `postgres`: an
+ * anonymous session's commits asynchronously
+ */
+const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams, any>, postgres: boolean) => {
+  const q = qc
     .updateTable('sessions')
     .set({
       last_seen: p.last_seen,
@@ -72,6 +79,8 @@ const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams,
       lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
     })
     .where('session_key', '=', p.key);
+  return postgres ? q.returning(asyncCommit(anonymous)) : q;
+};
 
 /** a flow request could not have its session to itself in time (another request of the session kept it) */
 export class SessionBusyError extends Error {
@@ -177,9 +186,10 @@ export class Sessions {
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first (a request holding
     // the row lets go of it in the same statement). Its expiry never changes here, so the `expires` index is left alone.
-    this.update = hot<UpdateParams, unknown>(db, UPDATE_NAMES, (p) => updateSession(db, p));
+    this.update = hot<UpdateParams, unknown>(db, UPDATE_NAMES, (p) => updateSession(db, p, shared));
     // a flow request takes its session's row for itself (a lease, so a dead node's hold ends) and reads it in one
-    // statement; with PostgreSQL the configuration epoch comes along, as with byKeyWithEpoch
+    // statement; with PostgreSQL the configuration epoch comes along, as with byKeyWithEpoch. With PostgreSQL the
+    // leases' writes commit asynchronously (src/db/async-commit.ts: a lease lost in a crash only ends sooner)
     this.acquire = hot<{ key: string; now: string; until: string }, SessionsTable & { config_epoch?: number | string }>(
       db,
       ['key', 'now', 'until'],
@@ -190,7 +200,8 @@ export class Sessions {
           .where('session_key', '=', p.key)
           .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
           .returningAll();
-        return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
+        const leased = shared ? q.returning(asyncCommit()) : q;
+        return config ? leased.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : leased;
       },
     );
     // a request that does not hold the row (a flow GET) writes only over what it read, and never while a request
@@ -198,21 +209,25 @@ export class Sessions {
     this.updateIfUnchanged = hotWrite<{ key: string; prev: string; now: string; last_seen: string; data: string }>(
       db,
       ['key', 'prev', 'now', 'last_seen', 'data'],
-      (p) =>
-        db
+      (p) => {
+        const q = db
           .updateTable('sessions')
           .set({ last_seen: p.last_seen, data: p.data })
           .where('session_key', '=', p.key)
           .where('data', '=', p.prev)
-          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)])),
+          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]));
+        return shared ? q.returning(asyncCommit(anonymous)) : q;
+      },
     );
-    this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) =>
-      db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key).where('lock_until', '=', p.held),
-    );
+    this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) => {
+      const q = db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key).where('lock_until', '=', p.held);
+      return shared ? q.returning(asyncCommit()) : q;
+    });
     // a hold is renewed only while it is still the one this request took (not after a release or a takeover)
-    this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) =>
-      db.updateTable('sessions').set({ lock_until: p.until }).where('session_key', '=', p.key).where('lock_until', '=', p.was),
-    );
+    this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) => {
+      const q = db.updateTable('sessions').set({ lock_until: p.until }).where('session_key', '=', p.key).where('lock_until', '=', p.was);
+      return shared ? q.returning(asyncCommit()) : q;
+    });
     this.leaseMs = limits.leaseMs ?? DEFAULT_LEASE_MS;
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) =>
       db.selectFrom('sessions').selectAll().where('session_key', '=', p.key),
@@ -248,8 +263,9 @@ export class Sessions {
         })
         .where('session_key', '=', p.old),
     );
-    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
-      db
+    // (a new anonymous session commits asynchronously with PostgreSQL, as its later writes)
+    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) => {
+      const q = db
         .insertInto('sessions')
         .values(p as never)
         .onConflict((oc) =>
@@ -261,8 +277,9 @@ export class Sessions {
             last_ip: (eb) => eb.ref('excluded.last_ip'),
             last_user_agent: (eb) => eb.ref('excluded.last_user_agent'),
           }),
-        ),
-    );
+        );
+      return shared ? q.returning(asyncCommit(anonymous)) : q;
+    });
   }
 
   /** the stored session's data when it may still be used by this request (its idle clock refreshed), else undefined */
@@ -384,7 +401,7 @@ export class Sessions {
     for (;;) {
       const now = Date.now();
       const until = new Date(now + this.leaseMs).toISOString();
-      let row: (SessionsTable & { config_epoch?: number | string | null }) | undefined;
+      let row: (SessionsTable & { config_epoch?: number | string | null; [ASYNC_COMMIT]?: unknown }) | undefined;
       try {
         [row] = await this.acquire({ key, now: new Date(now).toISOString(), until });
       } catch (e) {
@@ -396,6 +413,7 @@ export class Sessions {
         // (no row: the read below notes the epoch)
         this.config?.observe(row.config_epoch === undefined || row.config_epoch === null ? undefined : Number(row.config_epoch));
         delete row.config_epoch;
+        delete row[ASYNC_COMMIT];
         return { row, until };
       }
       // no row taken: there is none (a fresh session), or another request holds it
@@ -591,6 +609,7 @@ export class Sessions {
         updateSession(
           db.with('carried', (qc) => carried.build(qc, Object.fromEntries(carried.names.map((n) => [n, p[mark(n)]]))) as never),
           p,
+          this.shared,
         ),
       );
       this.updateCarrying.set(carried.shape, q);
