@@ -38,27 +38,26 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   let seen = 0;
   // the heap right after the last collection (0: none yet, so the start-up's garbage goes at the first quiet moment)
   let settled = 0;
+  // connected only for the collection (nothing of the inspector stays attached between them)
   let session: Session | undefined;
-  let running = false;
   const tick = () => {
     const quiet = (requests - seen) * 1000 <= opts.quietMs;
     seen = requests;
-    if (!quiet || running) return;
+    if (!quiet || session) return;
     const before = heapSize();
     if (before < settled + minGrowth) return;
+    const s = new Session();
     try {
-      if (!session) {
-        session = new Session();
-        session.connect();
-      }
+      s.connect();
     } catch (err) {
       stop();
       opts.failed?.(err);
       return;
     }
-    running = true;
-    session.post('HeapProfiler.collectGarbage', (err) => {
-      running = false;
+    session = s;
+    s.post('HeapProfiler.collectGarbage', (err) => {
+      s.disconnect();
+      session = undefined;
       if (err) {
         stop();
         opts.failed?.(err);
@@ -71,8 +70,6 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
   const timer = opts.quietMs > 0 ? setInterval(tick, opts.quietMs).unref() : undefined;
   function stop() {
     if (timer) clearInterval(timer);
-    session?.disconnect();
-    session = undefined;
   }
   return {
     request: () => {
