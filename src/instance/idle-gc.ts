@@ -56,8 +56,11 @@ export function startIdleGc(opts: IdleGcOptions): IdleGc {
     }
     session = s;
     s.post('HeapProfiler.collectGarbage', (err) => {
-      s.disconnect();
-      session = undefined;
+      // (not from inside the session's own callback: a disconnect there never returns)
+      setImmediate(() => {
+        s.disconnect();
+        session = undefined;
+      });
       if (err) {
         stop();
         opts.failed?.(err);
