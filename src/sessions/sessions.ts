@@ -66,8 +66,8 @@ const anonymous = sql`sessions.user_id IS NULL`;
  * a stored session's UPDATE (its expiry never changes here: a login or logout makes a new key); `postgres`: an
  * anonymous session's commits asynchronously
  */
-const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams, any>, postgres: boolean) => {
-  const q = qc
+const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams, any>, postgres: boolean) =>
+  qc
     .updateTable('sessions')
     .set({
       last_seen: p.last_seen,
@@ -78,9 +78,8 @@ const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams,
       // a release lets go only of this request's own hold (not of one taken after its lease ran out)
       lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
     })
-    .where('session_key', '=', p.key);
-  return postgres ? q.returning(asyncCommit(anonymous)) : q;
-};
+    .where('session_key', '=', p.key)
+    .$if(postgres, (q) => q.returning(asyncCommit(anonymous)));
 
 /** a flow request could not have its session to itself in time (another request of the session kept it) */
 export class SessionBusyError extends Error {
@@ -199,9 +198,9 @@ export class Sessions {
           .set({ lock_until: p.until })
           .where('session_key', '=', p.key)
           .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
-          .returningAll();
-        const leased = shared ? q.returning(asyncCommit()) : q;
-        return config ? leased.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : leased;
+          .returningAll()
+          .$if(shared, (b) => b.returning(asyncCommit()));
+        return config ? q.returning(sql<number>`(select epoch from keystage_config_epoch where id = 1)`.as('config_epoch')) : q;
       },
     );
     // a request that does not hold the row (a flow GET) writes only over what it read, and never while a request
@@ -209,25 +208,32 @@ export class Sessions {
     this.updateIfUnchanged = hotWrite<{ key: string; prev: string; now: string; last_seen: string; data: string }>(
       db,
       ['key', 'prev', 'now', 'last_seen', 'data'],
-      (p) => {
-        const q = db
+      (p) =>
+        db
           .updateTable('sessions')
           .set({ last_seen: p.last_seen, data: p.data })
           .where('session_key', '=', p.key)
           .where('data', '=', p.prev)
-          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]));
-        return shared ? q.returning(asyncCommit(anonymous)) : q;
-      },
+          .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
+          .$if(shared, (q) => q.returning(asyncCommit(anonymous))),
     );
-    this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) => {
-      const q = db.updateTable('sessions').set({ lock_until: null }).where('session_key', '=', p.key).where('lock_until', '=', p.held);
-      return shared ? q.returning(asyncCommit()) : q;
-    });
+    this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) =>
+      db
+        .updateTable('sessions')
+        .set({ lock_until: null })
+        .where('session_key', '=', p.key)
+        .where('lock_until', '=', p.held)
+        .$if(shared, (q) => q.returning(asyncCommit())),
+    );
     // a hold is renewed only while it is still the one this request took (not after a release or a takeover)
-    this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) => {
-      const q = db.updateTable('sessions').set({ lock_until: p.until }).where('session_key', '=', p.key).where('lock_until', '=', p.was);
-      return shared ? q.returning(asyncCommit()) : q;
-    });
+    this.renewLease = hotWrite<{ key: string; was: string; until: string }>(db, ['key', 'was', 'until'], (p) =>
+      db
+        .updateTable('sessions')
+        .set({ lock_until: p.until })
+        .where('session_key', '=', p.key)
+        .where('lock_until', '=', p.was)
+        .$if(shared, (q) => q.returning(asyncCommit())),
+    );
     this.leaseMs = limits.leaseMs ?? DEFAULT_LEASE_MS;
     this.byKey = hot<{ key: string }, SessionsTable>(db, ['key'], (p) =>
       db.selectFrom('sessions').selectAll().where('session_key', '=', p.key),
@@ -264,8 +270,8 @@ export class Sessions {
         .where('session_key', '=', p.old),
     );
     // (a new anonymous session commits asynchronously with PostgreSQL, as its later writes)
-    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) => {
-      const q = db
+    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
+      db
         .insertInto('sessions')
         .values(p as never)
         .onConflict((oc) =>
@@ -277,9 +283,9 @@ export class Sessions {
             last_ip: (eb) => eb.ref('excluded.last_ip'),
             last_user_agent: (eb) => eb.ref('excluded.last_user_agent'),
           }),
-        );
-      return shared ? q.returning(asyncCommit(anonymous)) : q;
-    });
+        )
+        .$if(shared, (q) => q.returning(asyncCommit(anonymous))),
+    );
   }
 
   /** the stored session's data when it may still be used by this request (its idle clock refreshed), else undefined */
