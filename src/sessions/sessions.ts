@@ -125,6 +125,8 @@ export interface Session {
   stored?: string;
   /** the key this session replaces (login rotates it): that row takes the new key when this one is first written */
   replaces?: string;
+  /** `replaces` names an anonymous row (nobody was logged in to it): its rotation may commit asynchronously */
+  replacesAnonymous?: boolean;
   /** the stored row this request holds (`load` with `exclusive`) until it is saved or `unlock`ed */
   lockedKey?: string;
   /** this request's hold on lockedKey's row, renewed while the request runs (PostgreSQL) */
@@ -251,8 +253,12 @@ export class Sessions {
       : undefined;
     // (`uuid`: the session's public identifier, new with each key — /core/authenticated_sessions/)
     const cols = ['last_seen', 'session_key', 'user_id', 'data', 'expires', 'last_ip', 'last_user_agent', 'created', 'uuid'] as const;
-    // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither
-    this.rotate = hotWrite<Record<(typeof cols)[number] | 'old', unknown>>(db, ['old', ...cols], (p) =>
+    // login: the anonymous row takes the new key in one statement, so no moment has both rows or neither. With
+    // PostgreSQL, when the row renamed was anonymous (`lossless`), asynchronously: lost in a crash, the new key is
+    // gone and the old one names the anonymous row it named before — the person logs in again, nobody gains a login
+    // (src/db/async-commit.ts). A row someone was logged in to is renamed synchronously: losing that rename would
+    // bring back the login it replaced.
+    this.rotate = hotWrite<Record<(typeof cols)[number] | 'old' | 'lossless', unknown>>(db, ['old', 'lossless', ...cols], (p) =>
       db
         .updateTable('sessions')
         .set({
@@ -267,7 +273,8 @@ export class Sessions {
           uuid: p.uuid,
           lock_until: null,
         })
-        .where('session_key', '=', p.old),
+        .where('session_key', '=', p.old)
+        .$if(shared, (q) => q.returning(asyncCommit(sql`${p.lossless} = 1`))),
     );
     // (a new anonymous session commits asynchronously with PostgreSQL, as its later writes)
     this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
@@ -572,7 +579,7 @@ export class Sessions {
     if (carry && !carried) await carry.run();
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
-      const renamed = s.replaces ? await this.rotate({ old: s.replaces, ...row }) : 0;
+      const renamed = s.replaces ? await this.rotate({ old: s.replaces, lossless: s.replacesAnonymous ? 1 : 0, ...row }) : 0;
       if (renamed && s.replaces === s.lockedKey) this.letGo(s);
       if (!renamed) await this.upsert(row);
     } else if (compareAndSet) {
@@ -602,6 +609,7 @@ export class Sessions {
     }
     s.dirty = false;
     s.replaces = undefined;
+    s.replacesAnonymous = undefined;
     if (isNew) this.setCookies(s, req, reply);
   }
 
@@ -636,6 +644,8 @@ export class Sessions {
    */
   async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, binding?: string) {
     const old = s.key;
+    // (the row `old` names: anonymous unless someone was logged in to it; a second login in the request keeps the first's)
+    if (old && s.replaces === undefined) s.replacesAnonymous = s.userId === null;
     const cap = Date.now() + this.limits.maxAgeMs;
     s.key = undefined;
     s.userId = userId;

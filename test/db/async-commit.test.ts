@@ -2,8 +2,9 @@
  * PostgreSQL: which of a login's writes commit without waiting for the WAL flush (src/db/async-commit.ts). A
  * deferred trigger in the test's database records, at each commit, the transaction's `synchronous_commit` beside
  * every row it wrote to the tables a login touches; a password + TOTP login through the executor then shows the
- * anonymous session's writes, the leases and the failure counters' reservations committed asynchronously, and the
- * login's own transaction, the logged-in session, the TOTP step and the login event synchronously.
+ * anonymous session's writes, the leases, the failure counters' reservations and the anonymous row's rename to the
+ * logged-in key committed asynchronously, and the login's own transaction, the TOTP step and the login event
+ * synchronously; a second login over a logged-in session renames that row synchronously.
  */
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,13 +69,16 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
       login[0]!.map((r) => r.mode),
       login[0]!.map(() => 'on'),
     );
-    // the logged-in session and the TOTP step taken: synchronous
+    // the anonymous row renamed to the logged-in key: asynchronous (lost, the old key names the anonymous row again)
+    const sessionKey = c.cookies.get('authentik_session');
+    assert.ok(sessionKey);
     const loggedIn = modes((t) => t.some((r) => r.tbl === 'sessions' && Number(r.row.user_id) === userId));
-    assert.ok(loggedIn.length >= 1, 'the logged-in session was written');
-    assert.deepEqual(
-      loggedIn,
-      loggedIn.map(() => 'on'),
-    );
+    assert.equal(loggedIn.length, 1, 'the logged-in session was written once');
+    const renamed = txs.filter((t) => t.some((r) => r.tbl === 'sessions' && r.row.session_key === sessionKey));
+    assert.equal(renamed.length, 1);
+    assert.equal(Number(renamed[0]![0]!.row.user_id), userId);
+    assert.deepEqual(loggedIn, ['off']);
+    // the TOTP step taken: synchronous
     const step = modes((t) => t.some((r) => r.tbl === 'totp_devices'));
     assert.ok(step.length >= 1, 'the accepted step was stored');
     assert.deepEqual(
@@ -97,5 +101,35 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     );
     // and nothing else was written
     assert.equal(disposable.length + login.length + loggedIn.length + step.length, txs.length);
+    // the old key is gone: the rename moved the row
+    const old = await db.selectFrom('sessions').select('session_key').where('user_id', '=', userId).execute();
+    assert.deepEqual(
+      old.map((r) => r.session_key),
+      [sessionKey],
+    );
+
+    // a second login in the same browser renames a row someone is logged in to: synchronously (losing it would bring
+    // back the login it replaces)
+    await sql`DELETE FROM commit_log`.execute(db);
+    await c.get();
+    await c.post({ component: 'ak-stage-identification', uid_field: 'durable' });
+    assert.equal(
+      (await c.post({ component: 'ak-stage-password', password: 'durable-password-1' })).body.component,
+      'ak-stage-authenticator-validate',
+    );
+    // (the next step's code: this one was used)
+    const again = await c.post({
+      component: 'ak-stage-authenticator-validate',
+      code: totpAt(key, currentStep({ t0: 0, step: 30 }) + 1, 6),
+    });
+    assert.equal(again.body.component, 'xak-flow-redirect');
+    const second = c.cookies.get('authentik_session');
+    assert.ok(second && second !== sessionKey, 'the login made a new key');
+    const rows2 = (await sql<Logged>`SELECT tx, tbl, row, mode FROM commit_log`.execute(db)).rows;
+    const renames = rows2.filter((r) => r.tbl === 'sessions' && r.row.session_key === second);
+    assert.equal(renames.length, 1, 'the new key was written once');
+    assert.equal(renames[0]!.mode, 'on');
+    assert.equal(Number(renames[0]!.row.user_id), userId);
+    assert.equal((await db.selectFrom('sessions').select('session_key').where('session_key', '=', sessionKey!).execute()).length, 0);
   });
 });
