@@ -56,10 +56,26 @@ type UpdateParams = {
   last_user_agent: string;
   release: number;
   held: string;
+  /** 1: commit synchronously whatever the row (the request owes an earlier write durability) */
+  sync: number;
 };
-const UPDATE_NAMES: (keyof UpdateParams)[] = ['key', 'last_seen', 'user_id', 'data', 'last_ip', 'last_user_agent', 'release', 'held'];
+const UPDATE_NAMES: (keyof UpdateParams)[] = [
+  'key',
+  'last_seen',
+  'user_id',
+  'data',
+  'last_ip',
+  'last_user_agent',
+  'release',
+  'held',
+  'sync',
+];
 
-/** an anonymous session's writes (its flow's progress) may commit asynchronously (src/db/async-commit.ts) */
+/**
+ * an anonymous session's writes (its flow's progress) may commit asynchronously (src/db/async-commit.ts), unless
+ * `sync` (a placeholder) is 1
+ */
+const anonymousUnless = (sync: unknown) => sql`${sync} = 0 AND sessions.user_id IS NULL`;
 const anonymous = sql`sessions.user_id IS NULL`;
 
 /**
@@ -79,7 +95,7 @@ const updateSession = (qc: QueryCreator<Database>, p: Record<keyof UpdateParams,
       lock_until: sql<string | null>`CASE WHEN ${p.release} = 1 AND lock_until = ${p.held} THEN NULL ELSE lock_until END`,
     })
     .where('session_key', '=', p.key)
-    .$if(postgres, (q) => q.returning(asyncCommit(anonymous)));
+    .$if(postgres, (q) => q.returning(asyncCommit(anonymousUnless(p.sync))));
 
 /** a flow request could not have its session to itself in time (another request of the session kept it) */
 export class SessionBusyError extends Error {
@@ -168,6 +184,7 @@ export class Sessions {
   /** the UPDATE with a carried write ahead of it, by the write's shape (PostgreSQL) */
   private readonly updateCarrying = new Map<string, Hot<Record<string, unknown>, unknown>>();
   private readonly rotate;
+  private readonly touchKey;
 
   constructor(
     private readonly db: DB,
@@ -218,6 +235,13 @@ export class Sessions {
           .where('data', '=', p.prev)
           .where((eb) => eb.or([eb('lock_until', 'is', null), eb('lock_until', '<', p.now)]))
           .$if(shared, (q) => q.returning(asyncCommit(anonymous))),
+    );
+    // a synchronous write that changes nothing, so every earlier commit is durable when it returns (`flush`)
+    this.touchKey = hotWrite<{ key: string }>(db, ['key'], (p) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({ last_seen: eb.ref('last_seen') }))
+        .where('session_key', '=', p.key),
     );
     this.unlockKey = hot<{ key: string; held: string }, unknown>(db, ['key', 'held'], (p) =>
       db
@@ -276,11 +300,11 @@ export class Sessions {
         .where('session_key', '=', p.old)
         .$if(shared, (q) => q.returning(asyncCommit(sql`${p.lossless} = 1`))),
     );
-    // (a new anonymous session commits asynchronously with PostgreSQL, as its later writes)
-    this.upsert = hot<Record<(typeof cols)[number], unknown>, unknown>(db, [...cols], (p) =>
+    // (a new anonymous session commits asynchronously with PostgreSQL, as its later writes, unless `sync`)
+    this.upsert = hot<Record<(typeof cols)[number] | 'sync', unknown>, unknown>(db, [...cols, 'sync'], (p) =>
       db
         .insertInto('sessions')
-        .values(p as never)
+        .values(Object.fromEntries(cols.map((c) => [c, p[c]])) as never)
         .onConflict((oc) =>
           oc.column('session_key').doUpdateSet({
             last_seen: (eb) => eb.ref('excluded.last_seen'),
@@ -291,7 +315,7 @@ export class Sessions {
             last_user_agent: (eb) => eb.ref('excluded.last_user_agent'),
           }),
         )
-        .$if(shared, (q) => q.returning(asyncCommit(anonymous))),
+        .$if(shared, (q) => q.returning(asyncCommit(anonymousUnless(p.sync)))),
     );
   }
 
@@ -548,17 +572,30 @@ export class Sessions {
   /**
    * Writes the session if it changed, and (re)sets the cookies of a new key. `ifUnchanged`: a stored session is
    * written only if its row still holds what this request read and no request holds it (else this write is dropped).
+   * `durable`: the request owes an earlier write durability (StageCall.durableLater): the save commits synchronously,
+   * and a save with nothing to write writes anyway (`flush`).
    */
-  async save(s: Session, req: FastifyRequest, reply: FastifyReply, opts: { ifUnchanged?: boolean; carry?: Carried } = {}): Promise<void> {
-    const { carry } = opts;
-    if (!s.dirty) return carry?.run();
+  async save(
+    s: Session,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    opts: { ifUnchanged?: boolean; carry?: Carried; durable?: boolean } = {},
+  ): Promise<void> {
+    const { carry, durable = false } = opts;
+    if (!s.dirty) {
+      await carry?.run();
+      if (durable) await this.flush(s);
+      return;
+    }
     const isNew = !s.key;
     s.key ??= newKey();
     s.data.csrf ??= newKey();
     const data = JSON.stringify(s.data);
     if (!isNew && data === s.stored) {
       s.dirty = false;
-      return carry?.run();
+      await carry?.run();
+      if (durable) await this.flush(s);
+      return;
     }
     const prev = s.stored;
     s.stored = data;
@@ -579,9 +616,9 @@ export class Sessions {
     if (carry && !carried) await carry.run();
     if (isNew) {
       // a login renames the anonymous row; when that row is gone (ended meanwhile) the session is created afresh
-      const renamed = s.replaces ? await this.rotate({ old: s.replaces, lossless: s.replacesAnonymous ? 1 : 0, ...row }) : 0;
+      const renamed = s.replaces ? await this.rotate({ old: s.replaces, lossless: s.replacesAnonymous && !durable ? 1 : 0, ...row }) : 0;
       if (renamed && s.replaces === s.lockedKey) this.letGo(s);
-      if (!renamed) await this.upsert(row);
+      if (!renamed) await this.upsert({ ...row, sync: durable ? 1 : 0 });
     } else if (compareAndSet) {
       await this.updateIfUnchanged({
         key: row.session_key,
@@ -590,6 +627,7 @@ export class Sessions {
         last_seen: row.last_seen,
         data: row.data,
       });
+      if (durable) await this.flush(s);
     } else {
       const release = s.lockedKey === row.session_key;
       const held = release ? await this.settleLease(s) : '';
@@ -602,6 +640,7 @@ export class Sessions {
         last_user_agent: row.last_user_agent,
         release: release ? 1 : 0,
         held,
+        sync: durable ? 1 : 0,
       };
       if (carried) await this.saveCarrying(params, carried);
       else await this.update(params);
@@ -611,6 +650,21 @@ export class Sessions {
     s.replaces = undefined;
     s.replacesAnonymous = undefined;
     if (isNew) this.setCookies(s, req, reply);
+  }
+
+  /**
+   * PostgreSQL: a synchronous write to the session's row (or, with no row, to the configuration epoch's) that changes
+   * nothing: when it returns, every commit before it is durable too (WAL is flushed in order; src/db/async-commit.ts)
+   */
+  async flush(s: Session): Promise<void> {
+    if (!this.shared) return;
+    const key = s.lockedKey ?? s.key ?? s.replaces;
+    if (key && (await this.touchKey({ key }))) return;
+    await this.db
+      .updateTable('keystage_config_epoch')
+      .set((eb) => ({ epoch: eb.ref('epoch') }))
+      .where('id', '=', 1)
+      .execute();
   }
 
   /** the session's UPDATE with `carried` ahead of it in the same statement (a data-modifying CTE) */

@@ -1,21 +1,25 @@
 /**
  * PostgreSQL: which of a login's writes commit without waiting for the WAL flush (src/db/async-commit.ts). A
- * deferred trigger in the test's database records, at each commit, the transaction's `synchronous_commit` beside
- * every row it wrote to the tables a login touches; a password + TOTP login through the executor then shows the
- * anonymous session's writes, the leases, the failure counters' reservations and the anonymous row's rename to the
- * logged-in key committed asynchronously, and the login's own transaction, the TOTP step and the login event
- * synchronously; a second login over a logged-in session renames that row synchronously.
+ * deferred trigger in the test's database records, at each commit and in commit order, the transaction's
+ * `synchronous_commit` beside every row it wrote to the tables a login touches. A password + TOTP login through the
+ * executor then shows the anonymous session's writes, the leases, the failure counters' reservations, the TOTP step
+ * and the anonymous row's rename to the logged-in key committed asynchronously, and the login's own transaction
+ * synchronously — and no answer sent before the TOTP step is durable: a synchronous commit follows it in the same
+ * request (the login's transaction on Keystage's page, the session's save in authentik's protocol). A second login
+ * over a logged-in session renames that row synchronously.
  */
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { addTotpDevice } from '../helpers/devices.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
+import type { Session } from '../../src/sessions/sessions.js';
 
-type Logged = { tx: string; tbl: string; row: Record<string, unknown>; mode: string };
+type Logged = { seq: number; tx: string; tbl: string; row: Record<string, unknown>; mode: string };
 
 describePostgres('asynchronous commits of a login’s disposable writes', 'synchronous_commit is a PostgreSQL setting', () => {
   let srv: TestServer;
@@ -29,88 +33,104 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     assert.equal((await call(srv, 'POST', `/core/users/${userId}/set_password/`, { password: 'durable-password-1' })).status, 204);
     ({ key } = await addTotpDevice(srv.app.store.db, userId));
     const db = srv.app.store.db;
-    await sql`CREATE TABLE commit_log (tx text, tbl text, row jsonb, mode text)`.execute(db);
+    await sql`CREATE TABLE commit_log (seq bigserial, tx text, tbl text, row jsonb, mode text)`.execute(db);
     await sql`CREATE FUNCTION log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        INSERT INTO commit_log VALUES (txid_current()::text, TG_TABLE_NAME, to_jsonb(NEW), current_setting('synchronous_commit'));
+        INSERT INTO commit_log (tx, tbl, row, mode)
+          VALUES (txid_current()::text, TG_TABLE_NAME, to_jsonb(NEW), current_setting('synchronous_commit'));
         RETURN NULL;
       END $$`.execute(db);
-    for (const table of ['sessions', 'auth_failures', 'totp_devices', 'events', 'users'])
+    for (const table of ['sessions', 'auth_failures', 'totp_devices', 'events', 'users', 'keystage_config_epoch'])
       await sql`CREATE CONSTRAINT TRIGGER log_commit AFTER INSERT OR UPDATE ON ${sql.table(table)}
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_commit()`.execute(db);
   });
   after(async () => srv?.close());
 
-  it('a password + TOTP login: disposable writes asynchronous, the login and what it creates synchronous', async () => {
+  /** the transactions logged since the last call, in commit order (the log emptied) */
+  async function committed(): Promise<Logged[][]> {
     const db = srv.app.store.db;
+    const rows = (await sql<Logged>`SELECT seq, tx, tbl, row, mode FROM commit_log ORDER BY seq`.execute(db)).rows;
     await sql`DELETE FROM commit_log`.execute(db);
-    const c = new FlowClient(srv, 'default-authentication-flow', { ip: '198.51.100.77' });
-    await c.get();
-    await c.post({ component: 'ak-stage-identification', uid_field: 'durable' });
-    const validate = await c.post({ component: 'ak-stage-password', password: 'durable-password-1' });
-    assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
-    const done = await c.post({ component: 'ak-stage-authenticator-validate', code: totpAt(key, currentStep({ t0: 0, step: 30 }), 6) });
-    assert.equal(done.body.component, 'xak-flow-redirect');
-
-    const rows = (await sql<Logged>`SELECT tx, tbl, row, mode FROM commit_log`.execute(db)).rows;
     const byTx = new Map<string, Logged[]>();
     for (const r of rows) byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
-    const txs = [...byTx.values()];
-    const modes = (pick: (t: Logged[]) => boolean) => txs.filter(pick).map((t) => t[0]!.mode);
+    return [...byTx.values()];
+  }
+  const code = (offset = 0) => totpAt(key, currentStep({ t0: 0, step: 30 }) + offset, 6);
+  const modeOf = (t: Logged[]) => {
+    const modes = [...new Set(t.map((r) => r.mode))];
+    assert.equal(modes.length, 1, 'one mode per transaction');
+    return modes[0]!;
+  };
 
-    // the login's transaction: the event, last_login and the counters' reset, synchronous
+  /** what both paths share: the login's transaction synchronous, the step and the rename asynchronous */
+  function checkLogin(txs: Logged[][], sessionKey: string) {
     const login = txs.filter((t) => t.some((r) => r.tbl === 'events' && r.row.action === 'login'));
     assert.equal(login.length, 1, 'one transaction wrote the login event');
     assert.ok(
       login[0]!.some((r) => r.tbl === 'users') && login[0]!.some((r) => r.tbl === 'auth_failures'),
       'it also wrote last_login and reset the counters',
     );
-    assert.deepEqual(
-      login[0]!.map((r) => r.mode),
-      login[0]!.map(() => 'on'),
-    );
+    assert.equal(modeOf(login[0]!), 'on');
     // the anonymous row renamed to the logged-in key: asynchronous (lost, the old key names the anonymous row again)
-    const sessionKey = c.cookies.get('authentik_session');
-    assert.ok(sessionKey);
-    const loggedIn = modes((t) => t.some((r) => r.tbl === 'sessions' && Number(r.row.user_id) === userId));
+    const loggedIn = txs.filter((t) => t.some((r) => r.tbl === 'sessions' && Number(r.row.user_id) === userId));
     assert.equal(loggedIn.length, 1, 'the logged-in session was written once');
-    const renamed = txs.filter((t) => t.some((r) => r.tbl === 'sessions' && r.row.session_key === sessionKey));
-    assert.equal(renamed.length, 1);
-    assert.equal(Number(renamed[0]![0]!.row.user_id), userId);
-    assert.deepEqual(loggedIn, ['off']);
-    // the TOTP step taken: synchronous
-    const step = modes((t) => t.some((r) => r.tbl === 'totp_devices'));
-    assert.ok(step.length >= 1, 'the accepted step was stored');
-    assert.deepEqual(
-      step,
-      step.map(() => 'on'),
-    );
-    // the rest — the anonymous session's creation, leases and saves, and the reservations before each check (and
-    // a passed check's give-back) — asynchronous
-    const disposable = txs.filter((t) =>
-      t.every((r) => (r.tbl === 'sessions' && r.row.user_id === null) || (r.tbl === 'auth_failures' && !login.includes(t))),
-    );
+    assert.equal(loggedIn[0]![0]!.row.session_key, sessionKey);
+    assert.equal(modeOf(loggedIn[0]!), 'off');
+    // the TOTP step taken: asynchronous, before the login's transaction (which makes it durable)
+    const step = txs.filter((t) => t.some((r) => r.tbl === 'totp_devices'));
+    assert.equal(step.length, 1, 'the accepted step was stored once');
+    assert.equal(modeOf(step[0]!), 'off');
+    assert.ok(txs.indexOf(step[0]!) < txs.indexOf(login[0]!));
+    return { login: login[0]!, renamed: loggedIn[0]!, step: step[0]! };
+  }
+
+  it('authentik’s protocol: disposable writes asynchronous; the TOTP POST’s save synchronous, after its step', async () => {
+    await committed();
+    const c = new FlowClient(srv, 'default-authentication-flow', { ip: '198.51.100.77' });
+    await c.get();
+    await c.post({ component: 'ak-stage-identification', uid_field: 'durable' });
+    const validate = await c.post({ component: 'ak-stage-password', password: 'durable-password-1' });
+    assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
+    const done = await c.post({ component: 'ak-stage-authenticator-validate', code: code() });
+    assert.equal(done.body.component, 'xak-flow-redirect');
+    const sessionKey = c.cookies.get('authentik_session')!;
+    assert.ok(sessionKey);
+
+    const txs = await committed();
+    const { login, renamed, step } = checkLogin(txs, sessionKey);
+    // the POST that took the step answered (a 302 to the GET that logs in) only after a synchronous commit: its
+    // session's save (with the passed check's give-back carried in it), the next transaction
+    const afterStep = txs[txs.indexOf(step) + 1]!;
+    assert.ok(afterStep.some((r) => r.tbl === 'sessions'));
     assert.ok(
-      disposable.filter((t) => t.some((r) => r.tbl === 'sessions')).length >= 3,
-      'the anonymous session was created, leased and saved',
+      afterStep.every(
+        (r) => (r.tbl === 'sessions' && r.row.user_id === null && r.row.session_key !== sessionKey) || r.tbl === 'auth_failures',
+      ),
     );
-    assert.ok(disposable.filter((t) => t.every((r) => r.tbl === 'auth_failures')).length >= 2, 'two checks were reserved');
+    assert.equal(modeOf(afterStep), 'on');
+    // the rest — the anonymous session's creation, leases and saves, and the reservations before each check (and a
+    // passed check's give-back) — asynchronous
+    const rest = txs.filter((t) => ![login, renamed, step, afterStep].includes(t));
+    assert.ok(
+      rest.every((t) => t.every((r) => (r.tbl === 'sessions' && r.row.user_id === null) || r.tbl === 'auth_failures')),
+      'nothing else was written',
+    );
+    assert.ok(rest.filter((t) => t.some((r) => r.tbl === 'sessions')).length >= 3, 'the anonymous session was created, leased and saved');
+    assert.ok(rest.filter((t) => t.every((r) => r.tbl === 'auth_failures')).length >= 2, 'two checks were reserved');
     assert.deepEqual(
-      disposable.map((t) => t[0]!.mode),
-      disposable.map(() => 'off'),
+      rest.map(modeOf),
+      rest.map(() => 'off'),
     );
-    // and nothing else was written
-    assert.equal(disposable.length + login.length + loggedIn.length + step.length, txs.length);
     // the old key is gone: the rename moved the row
-    const old = await db.selectFrom('sessions').select('session_key').where('user_id', '=', userId).execute();
+    const db = srv.app.store.db;
+    const rows = await db.selectFrom('sessions').select('session_key').where('user_id', '=', userId).execute();
     assert.deepEqual(
-      old.map((r) => r.session_key),
+      rows.map((r) => r.session_key),
       [sessionKey],
     );
 
     // a second login in the same browser renames a row someone is logged in to: synchronously (losing it would bring
     // back the login it replaces)
-    await sql`DELETE FROM commit_log`.execute(db);
     await c.get();
     await c.post({ component: 'ak-stage-identification', uid_field: 'durable' });
     assert.equal(
@@ -118,18 +138,80 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
       'ak-stage-authenticator-validate',
     );
     // (the next step's code: this one was used)
-    const again = await c.post({
-      component: 'ak-stage-authenticator-validate',
-      code: totpAt(key, currentStep({ t0: 0, step: 30 }) + 1, 6),
-    });
-    assert.equal(again.body.component, 'xak-flow-redirect');
+    assert.equal((await c.post({ component: 'ak-stage-authenticator-validate', code: code(1) })).body.component, 'xak-flow-redirect');
     const second = c.cookies.get('authentik_session');
     assert.ok(second && second !== sessionKey, 'the login made a new key');
-    const rows2 = (await sql<Logged>`SELECT tx, tbl, row, mode FROM commit_log`.execute(db)).rows;
-    const renames = rows2.filter((r) => r.tbl === 'sessions' && r.row.session_key === second);
+    const renames = (await committed()).filter((t) => t.some((r) => r.tbl === 'sessions' && r.row.session_key === second));
     assert.equal(renames.length, 1, 'the new key was written once');
-    assert.equal(renames[0]!.mode, 'on');
-    assert.equal(Number(renames[0]!.row.user_id), userId);
-    assert.equal((await db.selectFrom('sessions').select('session_key').where('session_key', '=', sessionKey!).execute()).length, 0);
+    assert.equal(Number(renames[0]![0]!.row.user_id), userId);
+    assert.equal(modeOf(renames[0]!), 'on');
+    assert.equal((await db.selectFrom('sessions').select('session_key').where('session_key', '=', sessionKey).execute()).length, 0);
+    await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  });
+
+  it('Keystage’s page: the login’s transaction is the one synchronous commit, and it follows the TOTP step', async () => {
+    await committed();
+    const db = srv.app.store.db;
+    // (a fresh step for this login: the last test used the next one)
+    await db.updateTable('totp_devices').set({ last_t: -1 }).where('user_id', '=', userId).execute();
+    await committed();
+    const jar = new CookieJar({ 'x-forwarded-for': '198.51.100.78', 'x-keystage-inline': '1' });
+    const url = `${srv.api}/flows/executor/default-authentication-flow/?query=`;
+    await jar.json(url);
+    assert.equal(
+      (await jar.json(url, 'POST', { component: 'ak-stage-identification', uid_field: 'durable' })).body.component,
+      'ak-stage-password',
+    );
+    const validate = await jar.json(url, 'POST', { component: 'ak-stage-password', password: 'durable-password-1' });
+    assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
+    const done = await jar.json(url, 'POST', { component: 'ak-stage-authenticator-validate', code: code() });
+    assert.equal(done.body.component, 'xak-flow-redirect');
+    const sessionKey = jar.cookies.get('authentik_session')!;
+    assert.ok(sessionKey);
+
+    const txs = await committed();
+    const { login } = checkLogin(txs, sessionKey);
+    assert.deepEqual(
+      txs.filter((t) => modeOf(t) === 'on'),
+      [login],
+    );
+    await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  });
+
+  it('flush: a synchronous write that changes nothing, to the session’s row or, without one, the epoch’s', async () => {
+    const db = srv.app.store.db;
+    await db
+      .insertInto('sessions')
+      .values({
+        session_key: 'flush-test-key',
+        user_id: null,
+        data: '{}',
+        expires: new Date(Date.now() + 60_000).toISOString(),
+        last_seen: '2026-01-01T00:00:00.000Z',
+        last_ip: '127.0.0.1',
+        last_user_agent: '',
+        created: new Date().toISOString(),
+        uuid: crypto.randomUUID(),
+      } as never)
+      .execute();
+    const epoch = await db.selectFrom('keystage_config_epoch').select('epoch').executeTakeFirstOrThrow();
+    await committed();
+    const session = { key: 'flush-test-key', userId: null, data: {}, expires: new Date(), dirty: false } as Session;
+    await srv.app.services.sessions.flush(session);
+    const touched = await committed();
+    assert.equal(touched.length, 1);
+    assert.deepEqual(
+      touched[0]!.map((r) => [r.tbl, r.row.session_key, r.row.last_seen, r.mode]),
+      [['sessions', 'flush-test-key', '2026-01-01T00:00:00.000Z', 'on']],
+    );
+    await db.deleteFrom('sessions').where('session_key', '=', 'flush-test-key').execute();
+    await srv.app.services.sessions.flush(session);
+    const fallback = await committed();
+    assert.equal(fallback.length, 1);
+    assert.deepEqual(
+      fallback[0]!.map((r) => [r.tbl, String(r.row.epoch), r.mode]),
+      [['keystage_config_epoch', String(epoch.epoch), 'on']],
+    );
+    assert.deepEqual(await db.selectFrom('keystage_config_epoch').select('epoch').executeTakeFirstOrThrow(), epoch);
   });
 });

@@ -52,6 +52,8 @@ interface Run {
   person?: PersonMemo;
   /** reservations of secret checks that passed in this request, given back when it ends (StageCall.releaseLater) */
   releases: Attempt[];
+  /** a write committed asynchronously that must be durable before the answer (StageCall.durableLater) */
+  owesFlush?: boolean;
 }
 
 type PersonMemo = {
@@ -199,6 +201,14 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
         const taken = run.releases.filter(keep);
         run.releases = run.releases.filter((a) => !taken.includes(a));
         return taken;
+      },
+      durableLater: () => {
+        if (run.svc.dialect !== 'postgres') return false;
+        run.owesFlush = true;
+        return true;
+      },
+      durableNow: () => {
+        run.owesFlush = false;
       },
       insertNext: (stage_uuid, kind) =>
         plan.bindings.splice(1, 0, {
@@ -429,9 +439,25 @@ function logFailure(req: FastifyRequest, err: Error) {
  */
 async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
   const carry = run.svc.lockout.carryReleases(takeDue(run));
-  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry });
-  else await carry?.run();
+  // (a write owed durability: the save commits synchronously, and writes even if nothing changed — StageCall.durableLater)
+  const durable = run.owesFlush === true;
+  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry, durable });
+  else {
+    await carry?.run();
+    if (durable) await run.svc.sessions.flush(run.session);
+  }
+  run.owesFlush = false;
   await run.svc.sessions.unlock(run.session);
+}
+
+/**
+ * a request that failed after a write it owes durability (StageCall.durableLater) makes it durable before its answer
+ * all the same (a synchronous write to its session's row, which a request owing one always has)
+ */
+async function payFlush(run: Run | undefined): Promise<void> {
+  if (!run?.owesFlush) return;
+  run.owesFlush = false;
+  await run.svc.sessions.flush(run.session);
 }
 
 /**
@@ -470,6 +496,7 @@ async function execute(svc: Services, req: FastifyRequest, reply: FastifyReply, 
     await closeSession(run, method);
     return send(reply, result);
   } finally {
+    await payFlush(run).catch((e) => req.log.error({ err: e }, 'making a write durable failed'));
     await giveBackReservations(run).catch(() => undefined);
     await svc.sessions.unlock(session);
   }
@@ -497,6 +524,7 @@ export async function firstChallenge(
     await closeSession(run, 'GET');
     return answerBody(result, req.id);
   } finally {
+    await payFlush(run).catch((e) => req.log.error({ err: e }, 'making a write durable failed'));
     await giveBackReservations(run).catch(() => undefined);
     await svc.sessions.unlock(session);
   }

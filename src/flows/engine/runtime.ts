@@ -76,6 +76,15 @@ export interface StageCall<C, S extends object = object> {
   /** the reservations `releaseLater` holds in this request that `keep` picks, handed over (no longer released at the end) */
   takeReleases(keep: (attempt: Attempt) => boolean): Attempt[];
   /**
+   * PostgreSQL: whether a write this stage is about to make, which must survive a crash once the request has answered
+   * (a TOTP step taken), may commit without waiting for the disk (src/db/async-commit.ts). If so (true), the request
+   * makes it durable before it answers: at its next synchronous commit (`durableNow`: a login's transaction) or, at
+   * the latest, with its session's save, which is then synchronous. False (SQLite): write as usual.
+   */
+  durableLater(): boolean;
+  /** this request has just committed synchronously: every write before it is durable (pays what `durableLater` owed) */
+  durableNow(): void;
+  /**
    * this stage's own state in the plan (its shape is the stage's business: `S`), kept with the plan from one request
    * to the next until the stage passes; what several stages share belongs in `ctx`
    */

@@ -16,7 +16,7 @@ export const totpClass = defineDeviceClass<TotpDevicesTable>({
     challenge: (_v, devices) => (devices[0] ? { device: devices[0], challenge: {} } : undefined),
     async verify(v, devices, code) {
       for (const d of devices)
-        if (await verifyTotp(v.c.svc.db, d, code as string, v.c.config.totp_otp_throttling_factor)) return { device: d };
+        if (await verifyTotp(v.c.svc.db, d, code as string, v.c.config.totp_otp_throttling_factor, v.c.durableLater)) return { device: d };
       return undefined;
     },
   },

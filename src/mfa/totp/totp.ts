@@ -8,6 +8,7 @@ import { generateHOTP } from '@oslojs/otp';
 import { encodeBase32NoPadding } from '@oslojs/encoding';
 import type { DB } from '../../db/index.js';
 import { hotWrite, perDatabase } from '../../db/hot.js';
+import { asyncCommit } from '../../db/async-commit.js';
 import type { TotpDevicesTable } from './table.js';
 import { isThrottled, recordFailure, throttleReset } from '../throttle.js';
 import { secretsOf, type Secrets } from '../../instance/secrets.js';
@@ -43,21 +44,38 @@ export function configUrl(d: Pick<TotpDevicesTable, 'key' | 'digits' | 'step'>, 
   return `otpauth://totp/${label}?secret=${secret}&algorithm=SHA1&digits=${d.digits}&period=${d.step}&issuer=${encodeURIComponent(issuer)}`;
 }
 
-/** records the accepted step, only if it is newer than the stored one */
-const acceptStep = perDatabase((db) =>
-  hotWrite<{ id: number; t: number; drift: number; now: string }>(db, ['id', 't', 'drift', 'now'], (p) =>
-    db
-      .updateTable('totp_devices')
-      .set({ last_t: p.t, drift: p.drift, last_used: p.now, last_updated: p.now, ...throttleReset })
-      .where('id', '=', p.id)
-      .where('last_t', '<', p.t),
-  ),
-);
+/**
+ * records the accepted step, only if it is newer than the stored one; `later`: committed without waiting for the disk,
+ * the request making it durable before it answers (StageCall.durableLater; PostgreSQL)
+ */
+const stepWrite = (later: boolean) =>
+  perDatabase((db) =>
+    hotWrite<{ id: number; t: number; drift: number; now: string }>(db, ['id', 't', 'drift', 'now'], (p) =>
+      db
+        .updateTable('totp_devices')
+        .set({ last_t: p.t, drift: p.drift, last_used: p.now, last_updated: p.now, ...throttleReset })
+        .where('id', '=', p.id)
+        .where('last_t', '<', p.t)
+        .$if(later, (q) => q.returning(asyncCommit())),
+    ),
+  );
+const acceptStep = stepWrite(false);
+const acceptStepLater = stepWrite(true);
 
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-/** true when `code` is valid for the device now and its step had not been used; updates drift, last_t, last_used */
-export async function verifyTotp(db: DB, d: TotpDevicesTable, code: string, factor: number): Promise<boolean> {
+/**
+ * true when `code` is valid for the device now and its step had not been used; updates drift, last_t, last_used.
+ * `durableLater`: asked just before the step is written whether the write may leave its durability to the request
+ * (StageCall.durableLater)
+ */
+export async function verifyTotp(
+  db: DB,
+  d: TotpDevicesTable,
+  code: string,
+  factor: number,
+  durableLater?: () => boolean,
+): Promise<boolean> {
   const token = code.trim();
   if (!/^\d{1,10}$/.test(token) || isThrottled(d, factor)) return false;
   const padded = token.padStart(d.digits, '0');
@@ -67,7 +85,8 @@ export async function verifyTotp(db: DB, d: TotpDevicesTable, code: string, fact
     const t = base + offset;
     if (t <= d.last_t) continue;
     if (!same(totpAt(key, t, d.digits), padded)) continue;
-    return (await acceptStep(db)({ id: d.id, t, drift: d.drift + offset, now: new Date().toISOString() })) === 1;
+    const write = durableLater?.() ? acceptStepLater : acceptStep;
+    return (await write(db)({ id: d.id, t, drift: d.drift + offset, now: new Date().toISOString() })) === 1;
   }
   if (factor > 0) await recordFailure(db, 'totp_devices', d.id);
   return false;

@@ -86,6 +86,8 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
       for (const a of releases) c.releaseLater(a);
       throw e;
     });
+  // (a synchronous commit: what the request wrote before it is durable too — a TOTP step taken, StageCall.durableLater)
+  c.durableNow();
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
 }
