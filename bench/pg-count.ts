@@ -21,7 +21,10 @@ let roundTrips = 0;
 let statements = 0;
 /** commits that write: COMMITs, and writing statements sent outside a transaction (each commits on its own) */
 let commits = 0;
-/** of those, the writes that commit without waiting for the WAL flush (src/db/async-commit.ts) */
+/**
+ * of those, the writes that committed without waiting for the WAL flush (src/db/async-commit.ts): whose result's
+ * `async_commit` column says the setting was applied (a marker under a condition that did not hold returns null)
+ */
 let asyncCommits = 0;
 /** the connections inside an explicit transaction */
 const inTransaction = new WeakSet<object>();
@@ -33,6 +36,7 @@ const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, ...args: unknown[]) {
   roundTrips++;
   const first = args[0];
+  let marked = false;
   const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
   if (!text || !control.test(text)) statements++;
   const verb = /^\s*(\w+)/.exec(text ?? '')?.[1]?.toLowerCase();
@@ -45,13 +49,18 @@ pg.Client.prototype.query = function (this: pg.Client & { processID?: number }, 
     (verb === 'insert' || verb === 'update' || verb === 'delete' || (verb === 'with' && /\b(insert|update|delete)\b/i.test(text ?? '')))
   ) {
     commits++;
-    if (text?.includes("set_config('synchronous_commit', 'off', true)")) asyncCommits++;
+    marked = text?.includes("set_config('synchronous_commit', 'off', true)") ?? false;
   }
   if (trace) fs.appendFileSync(trace, `${this.processID ?? '?'} ${(text ?? '').replace(/\s+/g, ' ').slice(0, 240)}\n`);
   const kind = kindOf(text ?? '');
   kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   if (this.processID) backends.add(this.processID);
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
+  const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+  if (!marked || !(result instanceof Promise)) return result;
+  return result.then((r: { rows?: Record<string, unknown>[] }) => {
+    if (r?.rows?.some((row) => row.async_commit != null)) asyncCommits++;
+    return r;
+  });
 } as typeof query;
 
 /** a statement's verb and first table: `select users`, `update sessions`, `begin` */

@@ -88,9 +88,22 @@ function counts(child: ChildProcess): Promise<Counts> {
   });
 }
 
-/** CPU seconds of processes that may be someone else's (PostgreSQL's backends): NaN when any is unreadable */
+/**
+ * CPU seconds of processes that may be someone else's (PostgreSQL's backends): NaN when any is unreadable. A
+ * backend is one thread, so the scheduler's own count in nanoseconds (/proc/<pid>/schedstat's first field: time on
+ * a CPU, user and system) serves, instead of /proc/<pid>/stat's 10-ms ticks, which rounded each backend's time by up
+ * to a tick (since the twenty-third session); the ticks where schedstat is missing.
+ */
 function cpuOf(pids: number[]): Map<number, number> {
-  return new Map(pids.map((p) => [p, cpuSeconds(p)]));
+  return new Map(pids.map((p) => [p, threadCpuSeconds(p)]));
+}
+
+function threadCpuSeconds(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return cpuSeconds(pid);
+  }
 }
 
 /**

@@ -10,6 +10,12 @@
  * still hold across nodes. WAL is flushed in order, so a later synchronous commit (a login's transaction, an
  * issued token, a logout, any admin write, which all stay synchronous) makes every earlier write durable with it.
  *
+ * A write that must survive a crash can still skip the wait when a synchronous commit is sure to follow it before
+ * anyone is told it happened: a TOTP step taken commits so, and the flow request that took it answers only after its
+ * next synchronous commit (the login's transaction on Keystage's page; else the session's save, made synchronous for
+ * it; StageCall.durableLater in src/flows/engine/runtime.ts). Likewise a login's rename of an anonymous session row
+ * to the logged-in key: lost, the person is simply not logged in (src/sessions/sessions.ts).
+ *
  * It goes into the write's RETURNING list, so it takes effect only when the statement wrote a row (its own
  * transaction only: `set_config(…, true)`); `when` narrows it to rows matching a condition on the written row.
  * A statement marked so must never run inside a transaction that holds durable writes. SQLite has no such setting
