@@ -178,6 +178,95 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     await db.deleteFrom('sessions').where('user_id', '=', userId).execute();
   });
 
+  it('a request that fails after the TOTP step writes its session row synchronously before its error answer', async () => {
+    const db = srv.app.store.db;
+    await db.updateTable('totp_devices').set({ last_t: -1 }).where('user_id', '=', userId).execute();
+    // the login's transaction fails: the database refuses its event
+    await sql`CREATE FUNCTION refuse_login() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.action = 'login' THEN RAISE EXCEPTION 'login refused by the test'; END IF;
+        RETURN NEW;
+      END $$`.execute(db);
+    await sql`CREATE TRIGGER refuse_login BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_login()`.execute(db);
+    try {
+      const jar = new CookieJar({ 'x-forwarded-for': '198.51.100.79', 'x-keystage-inline': '1' });
+      const url = `${srv.api}/flows/executor/default-authentication-flow/?query=`;
+      await jar.json(url);
+      await jar.json(url, 'POST', { component: 'ak-stage-identification', uid_field: 'durable' });
+      const validate = await jar.json(url, 'POST', { component: 'ak-stage-password', password: 'durable-password-1' });
+      assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
+      const anonymousKey = jar.cookies.get('authentik_session')!;
+      assert.ok(anonymousKey);
+      await committed();
+      const failed = await jar.json(url, 'POST', { component: 'ak-stage-authenticator-validate', code: code() });
+      assert.equal(failed.status, 200);
+      assert.equal(failed.body.component, 'ak-stage-flow-error');
+      assert.equal(jar.cookies.get('authentik_session'), anonymousKey, 'nobody was logged in');
+
+      const txs = await committed();
+      const step = txs.filter((t) => t.some((r) => r.tbl === 'totp_devices'));
+      assert.equal(step.length, 1, 'the step was taken');
+      assert.equal(modeOf(step[0]!), 'off');
+      assert.equal(txs.filter((t) => t.some((r) => r.tbl === 'events')).length, 0, 'the login did not commit');
+      // after the step, the session's save (the failed login's give-back carried in it) is synchronous
+      const after = txs.slice(txs.indexOf(step[0]!) + 1);
+      const durable = after.filter((t) => modeOf(t) === 'on');
+      assert.equal(durable.length, 1);
+      assert.deepEqual(
+        durable[0]!.filter((r) => r.tbl === 'sessions').map((r) => [r.row.session_key, r.row.user_id]),
+        [[anonymousKey, null]],
+      );
+      assert.ok(durable[0]!.every((r) => r.tbl === 'sessions' || r.tbl === 'auth_failures'));
+      // and the code stays used
+      const device = await db.selectFrom('totp_devices').select('last_t').where('user_id', '=', userId).executeTakeFirstOrThrow();
+      assert.equal(Number(device.last_t), currentStep({ t0: 0, step: 30 }));
+    } finally {
+      await sql`DROP TRIGGER refuse_login ON events`.execute(db);
+    }
+  });
+
+  it('a request whose save fails after the TOTP step makes the step durable with a no-change write before its answer', async () => {
+    const db = srv.app.store.db;
+    await db.updateTable('totp_devices').set({ last_t: -1 }).where('user_id', '=', userId).execute();
+    const c = new FlowClient(srv, 'default-authentication-flow', { ip: '198.51.100.80' });
+    await c.get();
+    await c.post({ component: 'ak-stage-identification', uid_field: 'durable' });
+    assert.equal(
+      (await c.post({ component: 'ak-stage-password', password: 'durable-password-1' })).body.component,
+      'ak-stage-authenticator-validate',
+    );
+    const anonymousKey = c.cookies.get('authentik_session')!;
+    // from now on the database refuses to change the session's data (its lease and a no-change write still pass)
+    await sql`CREATE FUNCTION refuse_save() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.data IS DISTINCT FROM OLD.data THEN RAISE EXCEPTION 'save refused by the test'; END IF;
+        RETURN NEW;
+      END $$`.execute(db);
+    await sql`CREATE TRIGGER refuse_save BEFORE UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION refuse_save()`.execute(db);
+    try {
+      await committed();
+      const failed = await c.post({ component: 'ak-stage-authenticator-validate', code: code() });
+      assert.equal(failed.status, 200);
+      assert.equal(failed.body.component, 'ak-stage-flow-error');
+      const txs = await committed();
+      const step = txs.filter((t) => t.some((r) => r.tbl === 'totp_devices'));
+      assert.equal(step.length, 1, 'the step was taken');
+      assert.equal(modeOf(step[0]!), 'off');
+      const durable = txs.slice(txs.indexOf(step[0]!) + 1).filter((t) => modeOf(t) === 'on');
+      assert.equal(durable.length, 1, 'one synchronous commit after the step');
+      assert.deepEqual(
+        durable[0]!.map((r) => [r.tbl, r.row.session_key]),
+        [['sessions', anonymousKey]],
+      );
+    } finally {
+      await sql`DROP TRIGGER refuse_save ON sessions`.execute(db);
+    }
+    // the session stays as the password stage left it
+    const row = await db.selectFrom('sessions').select('data').where('session_key', '=', anonymousKey).executeTakeFirstOrThrow();
+    assert.match(row.data, /pendingUser/);
+    await db.deleteFrom('sessions').where('session_key', '=', anonymousKey).execute();
+  });
+
   it('flush: a synchronous write that changes nothing, to the session’s row or, without one, the epoch’s', async () => {
     const db = srv.app.store.db;
     await db
