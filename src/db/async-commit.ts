@@ -13,8 +13,10 @@
  * A write that must survive a crash can still skip the wait when a synchronous commit is sure to follow it before
  * anyone is told it happened: a TOTP step taken commits so, and the flow request that took it answers only after its
  * next synchronous commit (the login's transaction on Keystage's page; else the session's save, made synchronous for
- * it; StageCall.durableLater in src/flows/engine/runtime.ts). Likewise a login's rename of an anonymous session row
- * to the logged-in key: lost, the person is simply not logged in (src/sessions/sessions.ts).
+ * it; StageCall.durableLater in src/flows/engine/runtime.ts). With synchronous replication the same holds: that
+ * commit waits for the standby to confirm the WAL up to its own record, which follows the earlier ones. Likewise a
+ * login's rename of an anonymous session row to the logged-in key: lost, the person is simply not logged in
+ * (src/sessions/sessions.ts).
  *
  * It goes into the write's RETURNING list, so it takes effect only when the statement wrote a row (its own
  * transaction only: `set_config(…, true)`); `when` narrows it to rows matching a condition on the written row.
