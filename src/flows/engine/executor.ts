@@ -440,19 +440,19 @@ function logFailure(req: FastifyRequest, err: Error) {
 async function closeSession(run: Run, method: 'GET' | 'POST'): Promise<void> {
   const carry = run.svc.lockout.carryReleases(takeDue(run));
   // (a write owed durability: the save commits synchronously, and writes even if nothing changed — StageCall.durableLater)
-  const durable = run.owesFlush === true;
-  if (worthKeeping(run)) await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry, durable });
-  else {
+  if (worthKeeping(run)) {
+    await run.svc.sessions.save(run.session, run.req, run.reply, { ifUnchanged: method === 'GET', carry, durable: run.owesFlush });
+    run.owesFlush = false;
+  } else {
     await carry?.run();
-    if (durable) await run.svc.sessions.flush(run.session);
+    await payFlush(run);
   }
-  run.owesFlush = false;
   await run.svc.sessions.unlock(run.session);
 }
 
 /**
- * a request that failed after a write it owes durability (StageCall.durableLater) makes it durable before its answer
- * all the same (a synchronous write to its session's row, which a request owing one always has)
+ * a write the request owes durability (StageCall.durableLater) made durable by a synchronous no-change write to its
+ * session's row, which a request owing one always has: when it keeps no session, and when it failed before its save
  */
 async function payFlush(run: Run | undefined): Promise<void> {
   if (!run?.owesFlush) return;
