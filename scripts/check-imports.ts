@@ -60,6 +60,7 @@ const DOMAINS = [
   'expressions',
   'crypto',
   'applications',
+  'sources',
 ].map((d) => `src/${d}/`);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,

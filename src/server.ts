@@ -15,7 +15,14 @@ import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
-import { stageColumnReferences, stageMigrations, stageSecretColumns, stageTypeByKind, stageChallenges } from './stages/registry.js';
+import {
+  stageColumnReferences,
+  stageJsonListReferences,
+  stageMigrations,
+  stageSecretColumns,
+  stageTypeByKind,
+  stageChallenges,
+} from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
@@ -45,6 +52,11 @@ import {
   providerStageChallenges,
 } from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
+import { mountSourceResources } from './sources/resource.js';
+import { mountSourceConnections } from './sources/connections.js';
+import { mountOAuthSourceRoutes } from './sources/oauth/routes.js';
+import { sourceStageByKind } from './sources/post-source-stage.js';
+import { sourceSecretColumns } from './sources/secret-columns.js';
 import { mountApplications } from './applications/resource.js';
 import { mountApplicationLaunch } from './applications/launch-route.js';
 import { mountUserConsents } from './applications/consents.js';
@@ -99,6 +111,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...deviceClassSecretColumns(),
     ...stageSecretColumns(),
     ...providerSecretColumns(),
+    ...sourceSecretColumns,
   ]);
   // bootstrap logs before the app's logger exists: to the same place
   const level = { level: config.logLevel };
@@ -143,9 +156,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
     brand: (host) => brandForHost(store.db, host),
-    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind),
+    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind),
     stageConfig: async (kind, stageUuid) => {
-      const inMemory = providerStageByKind(kind);
+      const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind);
       if (inMemory) return { name: inMemory.verboseName } as never;
       const def = stageTypeByKind(kind);
       return def ? loadStageConfig(store.db, def, stageUuid) : undefined;
@@ -256,6 +269,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountRecoveryLink(router, services);
   mountGroups(router, services);
   mountBrands(router, services);
+  mountSourceResources(router, services, () => stageJsonListReferences('sources'));
+  mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
   mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges()]);
@@ -264,6 +279,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountCrypto(router, services, { references: providerKeyPairReferences });
   mountFlowUrls(app, services);
   mountApplicationLaunch(app, services);
+  mountOAuthSourceRoutes(app, services);
   mountUi(app, services);
 
   await app.ready();

@@ -207,7 +207,8 @@ export interface Database {
   settings: SettingsTable;
   webauthn_device_types: WebAuthnDeviceTypesTable;
   sessions: SessionsTable;
-  sources: { source_uuid: string; name: string; slug: string };
+  /** the base source row (src/sources/table.ts) */
+  sources: import('../sources/table.js').SourcesTable;
   events: EventsTable;
   auth_failures: AuthFailuresTable;
   login_ips: LoginIpsTable;

@@ -14,6 +14,7 @@ export type EventAction =
   | 'password_set'
   | 'user_write'
   | 'invitation_used'
+  | 'source_linked'
   | 'secret_view'
   | 'secret_rotate'
   | 'suspicious_request'

@@ -39,8 +39,13 @@ export interface PromptSeed {
   placeholder: string;
 }
 
-/** the prompts (unless prompts of those names exist) and the password policy, linked to the prompt stage */
-export async function fillPromptStage(tx: Tx, stageName = PROMPT_STAGE, prompts: PromptSeed[] = PROMPTS): Promise<void> {
+/** the prompts (unless prompts of those names exist) and (unless told otherwise) the password policy, linked to the prompt stage */
+export async function fillPromptStage(
+  tx: Tx,
+  stageName = PROMPT_STAGE,
+  prompts: PromptSeed[] = PROMPTS,
+  passwordCheck = true,
+): Promise<void> {
   const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', stageName).executeTakeFirst();
   if (!stage) return;
   const linked = await tx
@@ -73,7 +78,7 @@ export async function fillPromptStage(tx: Tx, stageName = PROMPT_STAGE, prompts:
       .values({ stage_uuid: stage.stage_uuid, target: id, position: position++ } as never)
       .execute();
   }
-  const policy = await passwordPolicy(tx);
+  const policy = passwordCheck ? await passwordPolicy(tx) : undefined;
   if (policy)
     await tx
       .insertInto('stage_prompt_validation_policies' as 'stages')

@@ -23,6 +23,7 @@ import { ensureDefaultEnrollmentFlow } from './default-enrollment.js';
 import { ensureDefaultRecoveryFlow } from './default-recovery.js';
 import { ensureDefaultUnenrollmentFlow } from './default-unenrollment.js';
 import { ensureUserSettingsFlows } from './default-user-settings.js';
+import { ensureDefaultSourceFlows } from './default-source.js';
 
 export interface StageSeed {
   kind: string;
@@ -148,6 +149,8 @@ export async function ensureDefaultFlows(db: DB) {
     },
     [],
   );
+  // what a source's login runs (authentik's default source flows): no effect until a source names them
+  await ensureDefaultSourceFlows(db);
   // only with a new default login flow: sign-up, password recovery, account deletion and the person's own settings,
   // password change and authenticator setup flows are not opened on an install that had none
   if (fresh) {

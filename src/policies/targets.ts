@@ -17,6 +17,8 @@ export interface BindingTarget {
   columns: string[];
   /** its policy_engine_mode column */
   mode: string;
+  /** the column holding its pbm_uuid (default `pbm_uuid`; a source's own key is its pbm_uuid) */
+  pbm?: string;
 }
 
 export const bindingTargets: BindingTarget[] = [
@@ -47,6 +49,16 @@ export const bindingTargets: BindingTarget[] = [
     mode: 'policy_engine_mode',
     describe: (r) => `Flow-stage binding #${r.order} to ${r.target}`,
   },
+  {
+    table: 'sources',
+    pk: 'source_uuid',
+    pbm: 'source_uuid',
+    app: 'authentik_sources_oauth',
+    model_name: 'oauthsource',
+    columns: ['name'],
+    mode: 'policy_engine_mode',
+    describe: (r) => `OAuth Source ${r.name}`,
+  },
 ];
 
 export interface ResolvedTarget {
@@ -66,8 +78,13 @@ async function find(db: DB, column: 'pk' | 'pbm_uuid', values: string[]): Promis
   for (const t of bindingTargets) {
     const rows = (await db
       .selectFrom(t.table as 'flows')
-      .select([sql.ref(t.pk).as('pk'), 'pbm_uuid', sql.ref(t.mode).as('mode'), ...t.columns.map((c) => sql.ref(c).as(c))] as never[])
-      .where(sql.ref(column === 'pk' ? t.pk : 'pbm_uuid'), 'in', values)
+      .select([
+        sql.ref(t.pk).as('pk'),
+        sql.ref(t.pbm ?? 'pbm_uuid').as('pbm_uuid'),
+        sql.ref(t.mode).as('mode'),
+        ...t.columns.map((c) => sql.ref(c).as(c)),
+      ] as never[])
+      .where(sql.ref(column === 'pk' ? t.pk : (t.pbm ?? 'pbm_uuid')), 'in', values)
       .execute()) as unknown as Record<string, string>[];
     for (const r of rows)
       out.push({

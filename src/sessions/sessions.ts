@@ -113,6 +113,8 @@ export interface SessionData {
   binding?: string;
   /** what providers keep while a flow runs for them, by a key of their choosing (an OAuth2 authorization request) */
   providers?: Record<string, unknown>;
+  /** what sources keep between sending a person to the identity provider and its callback (state, PKCE verifier) */
+  sources?: Record<string, unknown>;
 }
 
 export interface SessionLimits {

@@ -71,6 +71,15 @@ export function stageSecretColumns(): SecretColumn[] {
  * every stage type's columns referencing rows of `table` other than stages and flows (an SMS stage's `mapping` →
  * property_mappings): the referenced rows' used_by, and set to null when one is deleted
  */
+/** stage columns holding a JSON list of `table`'s keys (the identification stage's `sources`): emptied of a deleted row's key */
+export function stageJsonListReferences(table: string): { table: string; column: string }[] {
+  return stageTypes.flatMap((d) =>
+    Object.entries(d.fields)
+      .filter(([, s]) => (s['x-m2m'] as { table?: string } | undefined)?.table === table && !s['x-m2m-table'])
+      .map(([column]) => ({ table: d.table, column })),
+  );
+}
+
 export function stageColumnReferences(table: string): ColumnReference[] {
   return stageTypes.flatMap((d) =>
     Object.entries(d.fields)

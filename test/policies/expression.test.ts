@@ -10,7 +10,7 @@ import { call, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { createUser, defaultStages, flowOf } from '../helpers/flows.js';
 import { evaluate } from '../../src/expressions/index.js';
-import { PASSWORD_STAGE, VALIDATE_STAGE, nativeOf } from '../../src/policies/expression/native.js';
+import { IF_NO_USERNAME, IF_SSO, PASSWORD_STAGE, VALIDATE_STAGE, nativeOf } from '../../src/policies/expression/native.js';
 import { pyRequest } from '../../src/policies/expression/host.js';
 import { policyContext } from '../../src/flows/engine/policy-request.js';
 import type { UsersTable } from '../../src/db/types.js';
@@ -143,6 +143,37 @@ describe('expression policies (Python)', () => {
         assert.ok(py.ok, JSON.stringify(py));
         assert.equal(native(request).passing, py.ok && py.truthy, `${label}: ${source.split('\n')[4]}`);
       }
+    }
+  });
+
+  it('authentik’s default source-flow expressions: the native version gives the Python runtime’s result on the same inputs', async () => {
+    const flow = (await srv.app.store.db
+      .selectFrom('flows')
+      .selectAll()
+      .where('slug', '=', 'default-source-enrollment')
+      .executeTakeFirstOrThrow()) as never;
+    const source = { pk: '5eed0000-0000-4000-8000-0000000005c0', slug: 'company', name: 'Company' };
+    const contexts: [string, FlowContext][] = [
+      ['no source', {}],
+      ['no source, a username typed', { promptData: { username: 'typed' } }],
+      ['a source, no prompt data', { source }],
+      ['a source, an e-mail only', { source, promptData: { email: 'x@example.com' } }],
+      ['a source, a username', { source, promptData: { username: 'given', email: 'x@example.com' } }],
+    ];
+    for (const text of [IF_SSO, IF_NO_USERNAME]) {
+      const native = nativeOf(text)!;
+      assert.ok(native);
+      for (const [label, ctx] of contexts)
+        for (const withPlan of [true, false]) {
+          const request = {
+            user: undefined,
+            context: policyContext(ctx, undefined, withPlan ? { flow, bindings: [] } : undefined),
+            debug: true,
+          };
+          const py = await evaluate({ source: text, globals: { request: pyRequest(request) } });
+          assert.ok(py.ok, JSON.stringify(py));
+          assert.equal(native(request).passing, py.truthy, `${label} (plan: ${withPlan}): ${text.split('\n').at(-2)}`);
+        }
     }
   });
 });

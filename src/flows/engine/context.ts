@@ -69,6 +69,18 @@ export interface FlowContext {
    * otherwise the stage that asked for it consumes it)
    */
   restoredToken?: { id: string; userId: number | null; consumed: boolean };
+  /**
+   * set when a source started this flow (src/sources/flow-manager.ts): authentik's plan context `source` and `is_sso`
+   * (policies see `is_sso: true`, expressions `ak_is_sso_flow`)
+   */
+  source?: { pk: string; slug: string; name: string };
+  /**
+   * the identity the source vouched for, to be linked to the pending user by the source's in-memory stage once the
+   * flow has logged them in or enrolled them (authentik's `goauthentik.io/sources/connection`); `accessToken` sealed
+   */
+  sourceConnection?: { source: string; identifier: string; accessToken: string | null; expires: string };
+  /** the path a user write stage gives a user it creates, instead of its own template (authentik's `user_path`: a source's) */
+  userPath?: string;
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
 }

@@ -58,6 +58,10 @@ export function policyContext(
     out.invitation_in_effect = true;
   }
   if (ctx.isRedirected !== undefined) out.is_redirected = ctx.isRedirected;
+  if (ctx.source !== undefined) {
+    out.source = ctx.source;
+    out.is_sso = true;
+  }
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,

@@ -19,6 +19,7 @@ import { backgroundUrl, themedUrls } from '../background.js';
 import { insertFlow } from '../store.js';
 import type { Services } from '../../services.js';
 import { brandsUsingFlow } from '../../brands/resource.js';
+import { sourcesUsingFlow } from '../../sources/resource.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 
@@ -93,6 +94,8 @@ async function flowUsedBy(db: DB, row: FlowRow): Promise<UsedBy[]> {
   out.push(...(await flowProvidersUsedBy(db, row.flow_uuid, providerTypeByKind)));
   // brands naming this flow (authentik: SET_NULL on each flow field)
   out.push(...(await brandsUsingFlow(db, row.flow_uuid)));
+  // sources naming this flow as their authentication or enrollment flow (SET_NULL)
+  out.push(...(await sourcesUsingFlow(db, row.flow_uuid)));
   out.push(...(await targetUsedBy(db, row.pbm_uuid, `Flow ${row.name} (${row.slug})`)));
   const seen = new Set<string>();
   for (const b of bindings) {

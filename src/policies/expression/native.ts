@@ -40,7 +40,28 @@ if not flow_plan:
 return not (flow_plan.context.get("auth_method") == "auth_webauthn_pwl")
 `;
 
+/** authentik's default-source-authentication-if-sso and default-source-enrollment-if-sso */
+export const IF_SSO = `# This policy ensures that this flow can only be used when the user
+# is in a SSO Flow (meaning they come from an external IdP)
+return ak_is_sso_flow
+`;
+
+/** authentik's default-source-enrollment-if-username */
+export const IF_NO_USERNAME = `# Check if we've not been given a username by the external IdP
+# and trigger the enrollment flow
+return 'username' not in context.get('prompt_data', {})
+`;
+
 const NATIVE = new Map<string, Native>([
+  // ak_is_sso_flow: request.context.get("is_sso", False)
+  [normalise(IF_SSO), (r) => r.context.is_sso === true],
+  [
+    normalise(IF_NO_USERNAME),
+    (r) => {
+      const prompt = r.context.prompt_data;
+      return !(prompt && typeof prompt === 'object' && 'username' in prompt);
+    },
+  ],
   [
     normalise(PASSWORD_STAGE),
     (r) => {

@@ -15,7 +15,7 @@ import {
 } from '../../flows/engine/challenge-types.js';
 import type { CaptchaChallenge } from '../captcha/challenge.js';
 
-/** a source's login button; Keystage has no sources, so `sources` is always empty (the challenge is a redirect) */
+/** a source's login button (src/sources/login-buttons.ts): a redirect to the source's login URL */
 export const LoginSource = Type.Object(
   {
     name: Type.String(),

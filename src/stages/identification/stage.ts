@@ -9,6 +9,7 @@ import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { updateReputation } from '../../auth/reputation.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
+import { loginButtons } from '../../sources/login-buttons.js';
 import { DEFAULT_AVATAR } from '../../flows/engine/challenge.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
@@ -69,7 +70,7 @@ async function challengeOf(c: StageCall<IdentificationConfig, PasskeyState>): Pr
     ...(recovery ? { recovery_url: recovery } : {}),
     ...(passwordless ? { passwordless_url: passwordless } : {}),
     primary_action: c.flow.designation === 'authentication' ? 'Log in' : 'Continue',
-    sources: [],
+    sources: await loginButtons(c.svc.db, c.config.sources),
     show_source_labels: c.config.show_source_labels,
     enable_remember_me: c.config.enable_remember_me,
     // a fresh user-less challenge on every render (passkey autofill / conditional UI)

@@ -112,7 +112,19 @@ class IdentificationView extends StageElement<IdentificationChallenge> {
           ? html`<div class="ks-check"><input id="remember_me" name="remember_me" type="checkbox" ?checked=${!!remembered} /><label for="remember_me">Remember me on this device</label></div>`
           : nothing
       }
-      ${this.submitButton(c.primary_action || 'Log in')}
+      ${c.user_fields?.length || c.password_fields ? this.submitButton(c.primary_action || 'Log in') : nothing}
+      ${
+        c.sources?.length
+          ? html`<ul class="ks-sources" aria-label="Log in with">
+            ${c.sources.map(
+              (s) => html`<li><a class=${s.promoted ? 'ks-source ks-promoted' : 'ks-source'} href=${s.challenge.to} title=${s.name}>
+                ${s.icon_url ? html`<img src=${s.icon_url} alt="" width="24" height="24" />` : nothing}
+                ${c.show_source_labels || s.promoted || !s.icon_url ? html`<span>${s.name}</span>` : html`<span class="ks-sr-only">${s.name}</span>`}
+              </a></li>`,
+            )}
+          </ul>`
+          : nothing
+      }
       <nav class="ks-links" aria-label="Other options">
         ${c.passwordless_url ? html`<a href=${c.passwordless_url}>Use a security key</a>` : nothing}
         ${c.recovery_url ? html`<a href=${c.recovery_url}>Forgot username or password?</a>` : nothing}

@@ -133,7 +133,7 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
             ...changes.fields,
             username,
             is_active: !cfg.create_users_as_inactive,
-            path: cfg.user_path_template || 'users',
+            path: c.ctx.userPath || cfg.user_path_template || 'users',
             type,
             attributes: changes.attributes,
           },

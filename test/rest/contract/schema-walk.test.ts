@@ -58,6 +58,11 @@ const ALWAYS_EMPTY: Record<string, string> = {
   '/core/applications/requestable/': 'access requests (authentik enterprise) are not in Keystage: no application can be requested',
 };
 
+/** parameters that pick one object and never an empty list, as authentik's: a value matching nothing answers a default */
+const NEVER_ZERO: Record<string, string> = {
+  '/sources/oauth/source_types/ name': 'authentik answers the default type (OpenID Connect) for a name it does not know',
+};
+
 /** boolean filters where, as authentik's, only `true` narrows (any other value lists everything) */
 const ONLY_TRUE_NARROWS: Record<string, string> = {
   '/crypto/certificatekeypairs/ has_key': 'authentik’s filter_has_key returns the whole list for false',
@@ -81,6 +86,7 @@ const REFERENCES_NOTHING: Record<string, string> = {
 /** response fields a save changes by design, per component */
 const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   User: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserOAuthSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -206,6 +212,12 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   '/stages/redirect/': () => ({ target_static: 'https://seed.example/' }),
   // authentik refuses a reputation policy unless check_ip or check_username is sent as true
   '/policies/reputation/': () => ({ check_ip: true }),
+  // a type with URLs of its own (OpenID Connect, the first choice, needs them or a well-known URL to fetch)
+  '/sources/oauth/': () => ({ provider_type: 'github' }),
+  '/sources/user_connections/oauth/': (s) => {
+    const source = s.created.get('/sources/oauth/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
   '/providers/oauth2/': (s) => {
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
@@ -409,6 +421,16 @@ async function assertNarrows(srv: TestServer, seeded: Seeded, path: string, name
     const got = await listCount(srv, path, [[name, randomUUID()]]);
     assert.equal(got.status, 400, `${refused}: ${JSON.stringify(got.body)}`);
     assert.ok(name in got.body, JSON.stringify(got.body));
+    return;
+  }
+
+  if (NEVER_ZERO[`${path} ${name}`]) {
+    const got = await listCount(srv, path, [[name, `no-match-${randomUUID().slice(0, 8)}`]]);
+    assert.equal(got.status, 200);
+    assert.ok(
+      got.count === 1 && got.count < total,
+      `${path}?${name}= narrows the ${total} objects to one: ${NEVER_ZERO[`${path} ${name}`]}`,
+    );
     return;
   }
 

@@ -1,0 +1,56 @@
+/**
+ * What a source's OIDC URLs fill in when it is written (authentik's OAuthSourceSerializer.validate): the well-known
+ * document gives the authorization, token and userinfo URLs the admin left empty and the JWKS URL, and the JWKS URL's
+ * document is stored as `oidc_jwks`. A fetch that fails is the field's 400, as authentik answers.
+ */
+import { ValidationError } from '../../rest/errors.js';
+
+const TIMEOUT_MS = 5000;
+
+async function fetchJson(url: string, field: string): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
+  } catch (err) {
+    throw new ValidationError({ [field]: [`Could not fetch ${url}: ${(err as Error).message}`] });
+  }
+  const text = await res.text().catch(() => '');
+  if (!res.ok) throw new ValidationError({ [field]: [text.slice(0, 500) || `HTTP ${res.status}`] });
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
+  } catch {}
+  throw new ValidationError({ [field]: ['Invalid JSON document'] });
+}
+
+const FIELD_MAP = {
+  authorization_url: 'authorization_endpoint',
+  access_token_url: 'token_endpoint',
+  profile_url: 'userinfo_endpoint',
+} as const;
+
+/** fills `data` (the merged settings being written) from the well-known and JWKS documents */
+export async function discover(
+  data: Record<string, unknown>,
+  typeDefaults: { oidc_well_known_url: string | null; oidc_jwks_url: string | null },
+  changed: (field: string) => boolean,
+): Promise<void> {
+  const wellKnown = (data.oidc_well_known_url as string) || typeDefaults.oidc_well_known_url || '';
+  let inferredJwks: string | undefined;
+  // only when the URL (or the type) is part of this write: a PATCH of the name does not fetch
+  if (wellKnown && (changed('oidc_well_known_url') || changed('provider_type'))) {
+    const config = await fetchJson(wellKnown, 'oidc_well_known_url');
+    if (!('issuer' in config)) throw new ValidationError({ oidc_well_known_url: ['Invalid well-known configuration'] });
+    for (const [ours, theirs] of Object.entries(FIELD_MAP)) {
+      if (data[ours]) continue;
+      const v = config[theirs];
+      data[ours] = typeof v === 'string' ? v : '';
+    }
+    if (typeof config.jwks_uri === 'string') inferredJwks = config.jwks_uri;
+  }
+  const jwks = (data.oidc_jwks_url as string) || inferredJwks || typeDefaults.oidc_jwks_url || '';
+  if (jwks && (changed('oidc_jwks_url') || inferredJwks !== undefined || changed('provider_type'))) {
+    data.oidc_jwks_url = jwks;
+    data.oidc_jwks = await fetchJson(jwks, 'oidc_jwks_url');
+  }
+}

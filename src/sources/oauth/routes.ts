@@ -1,0 +1,144 @@
+/**
+ * An OAuth source's browser endpoints at authentik's URLs (authentik/sources/oauth/urls.py):
+ * `/source/oauth/login/{slug}/` sends the person to the identity provider with a state (and a PKCE verifier) kept in
+ * their session, and `/source/oauth/callback/{slug}/` checks the state (once: it is dropped at the first callback),
+ * exchanges the code, reads the profile and hands the identity to the flow manager.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../../services.js';
+import { secretsOf } from '../../instance/secrets.js';
+import { isRelative } from '../../flows/engine/challenge.js';
+import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
+import type { OAuthSourcesTable, SourcesTable } from '../table.js';
+import { callbackPath } from './paths.js';
+import { sourceType, urlOf } from './types.js';
+import { authorizationRedirect, exchangeCode, fetchProfile, scopesOf } from './client.js';
+
+type Source = SourcesTable & OAuthSourcesTable;
+
+/** a pending redirect's record in the session, by source slug */
+interface Pending {
+  state: string;
+  verifier?: string;
+  redirectUri: string;
+  next?: string;
+  created: number;
+}
+
+const PENDING_TTL_MS = 30 * 60_000;
+
+async function enabledSource(svc: Services, slug: string): Promise<Source | undefined> {
+  const row = (await svc.db
+    .selectFrom('sources as s')
+    .innerJoin('oauth_sources as o', 'o.source_uuid', 's.source_uuid')
+    .selectAll('s')
+    .selectAll('o')
+    .where('s.slug', '=', slug)
+    .where('s.kind', '=', 'oauthsource')
+    .executeTakeFirst()) as Source | undefined;
+  if (!row || !Number(row.enabled)) return undefined;
+  return { ...row, consumer_secret: secretsOf(svc.db).open('oauth_sources.consumer_secret', row.consumer_secret) };
+}
+
+const notFound = (reply: FastifyReply, slug: string) => sendSourcePage(reply, 404, 'Not Found', `Unable to find OAuth source '${slug}'.`);
+
+const sameText = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+const relative = (v: unknown) => (typeof v === 'string' && v !== '' && isRelative(v) ? v : undefined);
+
+async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const { slug } = req.params as { slug: string };
+  const source = await enabledSource(svc, slug);
+  const type = source && sourceType(source.provider_type);
+  const authorizationUrl = source && type && urlOf(type, source, 'authorization_url');
+  if (!source || !type || !authorizationUrl) return notFound(reply, slug);
+  const session = await svc.sessions.load(req);
+  const redirectUri = `${req.protocol}://${req.host}${callbackPath(source.slug)}`;
+  const started = authorizationRedirect(authorizationUrl, source, redirectUri, scopesOf(type.scopes, source.additional_scopes));
+  // where the person was going: `?next=` on this URL, else the `next` of the flow they were in
+  const next = relative((req.query as Record<string, unknown>).next) ?? relative(session.data.query?.next);
+  const store = (session.data.sources ??= {});
+  const now = Date.now();
+  for (const [k, v] of Object.entries(store)) if (now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
+  store[source.slug] = {
+    state: started.state,
+    redirectUri,
+    created: now,
+    ...(started.verifier ? { verifier: started.verifier } : {}),
+    ...(next ? { next } : {}),
+  } satisfies Pending;
+  session.dirty = true;
+  await svc.sessions.save(session, req, reply);
+  return reply.redirect(started.url, 302);
+}
+
+async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const { slug } = req.params as { slug: string };
+  const source = await enabledSource(svc, slug);
+  const type = source && sourceType(source.provider_type);
+  if (!source || !type) return notFound(reply, slug);
+  const session = await svc.sessions.load(req);
+  const pending = session.data.sources?.[source.slug] as Pending | undefined;
+  if (pending) {
+    delete session.data.sources![source.slug];
+    session.dirty = true;
+  }
+  const params = (
+    req.method === 'POST' && req.body instanceof URLSearchParams ? req.body : new URLSearchParams(req.url.split('?')[1] ?? '')
+  ) as URLSearchParams;
+  const fail = async (reason: string) => {
+    req.log.warn({ source: source.slug, reason }, 'source authentication failed');
+    await svc.sessions.save(session, req, reply);
+    return sendSourcePage(reply, 400, 'Authentication failed', `Authentication failed: ${reason}`);
+  };
+  const state = params.get('state');
+  if (!pending || state === null || Date.now() - pending.created > PENDING_TTL_MS || !sameText(pending.state, state))
+    return fail('State check failed.');
+  const code = params.get('code');
+  if (!code) return fail(params.get('error_description') || params.get('error') || 'No token received.');
+  const tokenUrl = urlOf(type, source, 'access_token_url');
+  const profileUrl = urlOf(type, source, 'profile_url');
+  if (!tokenUrl || !profileUrl) return fail('Could not retrieve token.');
+  const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier);
+  if (!exchanged.ok) return fail(exchanged.reason);
+  const profile = await fetchProfile(profileUrl, exchanged.token);
+  if (!profile) return fail('Could not retrieve profile.');
+  const identifier = type.identifier(profile);
+  if (!identifier) return fail('Could not determine id.');
+  const properties: Record<string, string> = {};
+  for (const [k, v] of Object.entries(type.properties(profile)))
+    if (k !== 'groups' && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') properties[k] = String(v);
+  const expiresIn = Number(exchanged.token.expires_in);
+  const who: Vouched = {
+    identifier,
+    properties,
+    accessToken: secretsOf(svc.db).seal('user_source_connections.access_token', String(exchanged.token.access_token)),
+    expires: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0)).toISOString(),
+  };
+  const answer = await sourceFlow(svc, req, reply, session, source, who, pending.next);
+  if (answer.type === 'flow') return reply.redirect(`/if/flow/${encodeURIComponent(answer.slug)}/`, 302);
+  await svc.sessions.save(session, req, reply);
+  if (answer.type === 'linked') return reply.redirect('/if/user/', 302);
+  if (answer.type === 'bad_request') return sendSourcePage(reply, 400, 'Bad Request', answer.message);
+  return sendSourcePage(reply, 403, 'Permission denied', answer.message);
+}
+
+export function mountOAuthSourceRoutes(app: FastifyInstance, svc: Services) {
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      /^application\/x-www-form-urlencoded(\s*;.*)?$/,
+      { parseAs: 'string', bodyLimit: 64 * 1024 },
+      (_req, body, done) => done(null, new URLSearchParams(String(body))),
+    );
+    const config = { noConfigWrites: true };
+    scope.get('/source/oauth/login/:slug/', { config }, (req, reply) => login(svc, req, reply));
+    // GET as the providers answer; POST for response_mode=form_post (Apple's)
+    for (const method of ['GET', 'POST'] as const)
+      scope.route({ method, url: '/source/oauth/callback/:slug/', config, handler: (req, reply) => callback(svc, req, reply) });
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * The source's in-memory stage at the end of the flow a source started (authentik's PostSourceStage): the identity
+ * the source vouched for is connected to the pending user — the one the flow logged in, or the one its user write
+ * stage created. A flow that ends without a user (no user write, no match) is refused rather than left unlinked.
+ */
+import { deny, ok, type StageRuntime, type StageType } from '../flows/engine/runtime.js';
+import type { PlanBinding } from '../flows/engine/plan.js';
+import { linkConnection } from './flow-manager.js';
+
+export const POST_SOURCE = { kind: 'postsourcestage', stage: 'source-post-source' } as const;
+
+export const postSourceBinding = (): PlanBinding => ({
+  fsb_uuid: POST_SOURCE.stage,
+  stage_uuid: POST_SOURCE.stage,
+  kind: POST_SOURCE.kind,
+  invalid_response_action: 'retry',
+  re_evaluate_policies: false,
+});
+
+const runtime: StageRuntime<{ name: string }> = {
+  component: 'xak-flow-redirect',
+  withUserInfo: false,
+  async challenge(c) {
+    const connection = c.ctx.sourceConnection;
+    const user = await c.pendingUser();
+    if (!connection || !user) return deny('No user to connect the source to.');
+    const source = c.ctx.source?.name ?? 'the source';
+    if (!(await linkConnection(c.svc, user, connection, c.clientIp))) return deny(`This account is already connected to ${source}.`);
+    c.ctx.sourceConnection = undefined;
+    return ok();
+  },
+  async respond(c) {
+    return runtime.challenge(c);
+  },
+};
+
+export const postSourceStage: StageType = {
+  kind: POST_SOURCE.kind,
+  app: 'authentik_core',
+  verboseName: 'Post source stage',
+  runtime,
+};
+
+/** the sources' in-memory stages by kind (the executor's registry reaches them through Services.stageType) */
+export const sourceStageByKind = (kind: string) => (kind === POST_SOURCE.kind ? postSourceStage : undefined);

@@ -1,0 +1,385 @@
+/**
+ * /sources/oauth/ (authentik's OAuthSourceViewSet) and /sources/all/ (SourceViewSet: every source as a base Source,
+ * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
+ * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { FastifyRequest } from 'fastify';
+import { mountResource, type ResourceDef, type Tx, type UsedBy, type WriteCtx } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { apiToRow, rowToApi } from '../rest/serialize.js';
+import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { ValidationError } from '../rest/errors.js';
+import type { FilterSpec } from '../rest/list.js';
+import type { DB } from '../db/index.js';
+import { deleteBindingsOf } from '../policies/targets.js';
+import { httpOf } from '../policies/request.js';
+import { secretsOf } from '../instance/secrets.js';
+import type { Services } from '../services.js';
+import type { OAuthSourcesTable, SourcesTable } from './table.js';
+import { BASE_COLUMNS, baseSourceProps, OAUTH_COLUMNS, oauthSourceProps, sourceTypeComponent } from './schema.js';
+import { SUPPORTED, sourceType, typeJson, urlOf } from './oauth/types.js';
+import { discover } from './oauth/discovery.js';
+import { callbackPath, loginPath } from './oauth/paths.js';
+
+export type SourceRow = SourcesTable & { pk: string };
+export type OAuthSourceRow = SourceRow & OAuthSourcesTable;
+
+/** a list of sources stored as JSON in another table's column (the identification stage's `sources`) */
+export interface JsonListReference {
+  table: string;
+  column: string;
+}
+
+const KIND = 'oauthsource';
+const SECRET = 'oauth_sources.consumer_secret';
+const oauthProps = { ...baseSourceProps, ...oauthSourceProps };
+
+export const oauthMeta = {
+  component: 'ak-source-oauth-form',
+  verbose_name: 'OAuth Source',
+  verbose_name_plural: 'OAuth Sources',
+  meta_model_name: 'authentik_sources_oauth.oauthsource',
+};
+
+/** what /sources/all/ shows of a source's kind */
+const metaOf = (kind: string) =>
+  kind === KIND
+    ? oauthMeta
+    : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
+
+const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+
+function renderBase(r: SourceRow) {
+  const o = rowToApi(baseSourceProps, r);
+  o.pk = r.source_uuid;
+  o.user_property_mappings = [];
+  o.group_property_mappings = [];
+  o.icon_url = r.icon ? r.icon : null;
+  o.icon_themed_urls = null;
+  Object.assign(o, metaOf(r.kind));
+  return o;
+}
+
+const flowRef = { table: 'flows', column: 'flow_uuid' };
+
+const baseFilters: Record<string, FilterSpec> = {
+  pbm_uuid: { type: 'uuid', column: 's.source_uuid' },
+  managed: { type: 'str', column: 's.managed' },
+  slug: { type: 'str', column: 's.slug' },
+  name: { type: 'str', column: 's.name' },
+};
+
+/** authentik's used_by: the connections go with the source */
+async function sourceUsedBy(db: DB, source: string): Promise<UsedBy[]> {
+  const rows = await db
+    .selectFrom('user_source_connections as c')
+    .innerJoin('users as u', 'u.id', 'c.user_id')
+    .select(['c.id', 'u.username'])
+    .where('c.source_uuid', '=', source)
+    .orderBy('c.id')
+    .execute();
+  return rows.map((r) => ({
+    app: 'authentik_sources_oauth',
+    model_name: 'useroauthsourceconnection',
+    pk: String(r.id),
+    name: `User OAuth Source Connection ${r.username}`,
+    action: 'cascade',
+  }));
+}
+
+/** the sources naming a flow as their authentication or enrollment flow: a flow's `used_by` */
+export async function sourcesUsingFlow(db: DB, flowUuid: string): Promise<UsedBy[]> {
+  const rows = await db
+    .selectFrom('sources')
+    .select(['source_uuid', 'name', 'kind'])
+    .where((eb) => eb.or([eb('authentication_flow', '=', flowUuid), eb('enrollment_flow', '=', flowUuid)]))
+    .orderBy('name')
+    .execute();
+  return rows.map((r) => ({
+    app: r.kind === KIND ? 'authentik_sources_oauth' : 'authentik_core',
+    model_name: r.kind,
+    pk: r.source_uuid,
+    name: r.kind === KIND ? `OAuth Source ${r.name}` : r.name,
+    action: 'set_null',
+  }));
+}
+
+/** deletes a source; its uuid leaves every JSON list naming it (the identification stages' `sources`) */
+async function removeSource(tx: Tx, source: string, lists: JsonListReference[]) {
+  const t = tx as unknown as Kysely<any>;
+  for (const ref of lists) {
+    const rows = await t.selectFrom(ref.table).select(['stage_uuid', ref.column]).where(ref.column, 'like', `%${source}%`).execute();
+    for (const row of rows) {
+      const list = JSON.parse(String(row[ref.column] ?? '[]')) as string[];
+      await t
+        .updateTable(ref.table)
+        .set({ [ref.column]: JSON.stringify(list.filter((x) => x !== source)) })
+        .where('stage_uuid', '=', row.stage_uuid)
+        .execute();
+    }
+  }
+  await deleteBindingsOf(tx, [source]);
+  await tx.deleteFrom('sources').where('source_uuid', '=', source).execute();
+}
+
+function refuseMappings(data: Record<string, unknown>) {
+  const errors: Record<string, string[]> = {};
+  for (const f of ['user_property_mappings', 'group_property_mappings'])
+    if (Array.isArray(data[f]) && (data[f] as unknown[]).length > 0)
+      errors[f] = ['Keystage does not run source property mappings yet: leave this empty.'];
+  if (Object.keys(errors).length) throw new ValidationError(errors);
+}
+
+/** authentik's OAuthSourceSerializer.validate, on the settings as they will be after the write */
+async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, existing?: OAuthSourceRow) {
+  refuseMappings(data);
+  const merged: Record<string, unknown> = { ...(existing ?? {}), ...data };
+  if (existing && typeof existing.oidc_jwks === 'string') merged.oidc_jwks = data.oidc_jwks ?? JSON.parse(existing.oidc_jwks);
+  const name = String(merged.provider_type ?? '');
+  const t = sourceType(name);
+  if (!t) throw new ValidationError({ provider_type: [`Keystage does not support the "${name}" source type yet.`] });
+  const changed = (f: string) => ctx.mode === 'create' || data[f] !== undefined;
+  await discover(merged, t, changed);
+  for (const f of ['authorization_url', 'access_token_url', 'profile_url', 'oidc_jwks_url', 'oidc_jwks'] as const)
+    if (merged[f] !== (existing as Record<string, unknown> | undefined)?.[f] || ctx.mode === 'create') data[f] = merged[f];
+  for (const url of ['authorization_url', 'access_token_url', 'profile_url'] as const)
+    if (!urlOf(t, merged as never, url)) throw ValidationError.nonField(`${url} is required for provider ${t.verbose_name}`);
+  for (const url of ['authorization_url', 'access_token_url', 'profile_url'] as const) {
+    const v = urlOf(t, merged as never, url)!;
+    if (!/^https?:\/\//i.test(v)) throw new ValidationError({ [url]: ['Enter a valid URL (http or https).'] });
+  }
+}
+
+function oauthColumns(db: DB, data: Record<string, unknown>) {
+  const own: Record<string, unknown> = {};
+  for (const c of OAUTH_COLUMNS) if (data[c] !== undefined) own[c] = data[c];
+  const cols = apiToRow(oauthSourceProps, own);
+  if (typeof cols.consumer_secret === 'string') cols.consumer_secret = secretsOf(db).seal(SECRET, cols.consumer_secret as string);
+  return cols;
+}
+
+function baseColumns(data: Record<string, unknown>) {
+  const base: Record<string, unknown> = {};
+  for (const c of BASE_COLUMNS) if (data[c] !== undefined) base[c] = data[c];
+  return apiToRow(baseSourceProps, base);
+}
+
+export function oauthSourceResource(lists: () => JsonListReference[]): ResourceDef<OAuthSourceRow> {
+  const own = (c: string) => ({ type: 'str' as const, column: `o.${c}` });
+  return {
+    component: 'OAuthSource',
+    model: 'OAuthSource',
+    path: '/sources/oauth',
+    opPrefix: 'sources_oauth',
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props: oauthProps,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    list: {
+      filters: {
+        ...baseFilters,
+        enabled: { type: 'bool', column: 's.enabled' },
+        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
+        user_matching_mode: {
+          type: 'enum',
+          column: 's.user_matching_mode',
+          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
+        },
+        group_matching_mode: { type: 'enum', column: 'o.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
+        provider_type: own('provider_type'),
+        request_token_url: own('request_token_url'),
+        authorization_url: own('authorization_url'),
+        access_token_url: own('access_token_url'),
+        profile_url: own('profile_url'),
+        consumer_key: own('consumer_key'),
+        additional_scopes: own('additional_scopes'),
+        has_jwks: {
+          type: 'custom',
+          parse: (values) => {
+            const v = values.at(-1);
+            if (v === undefined || v === '') return { cond: undefined };
+            const yes = v === 'true' || v === 'True' || v === '1';
+            if (!yes && v !== 'false' && v !== 'False' && v !== '0') return { error: ['Enter a valid boolean.'] };
+            return { cond: () => (yes ? sql`o.oidc_jwks not in ('{}', '')` : sql`o.oidc_jwks in ('{}', '')`) as never };
+          },
+          schema: { type: 'boolean' },
+        },
+      },
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', provider_type: 'o.provider_type', enabled: 's.enabled' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) =>
+      db
+        .selectFrom('sources as s')
+        .innerJoin('oauth_sources as o', 'o.source_uuid', 's.source_uuid')
+        .selectAll('s')
+        .select(OAUTH_COLUMNS.map((c) => `o.${c}` as const))
+        .select('s.source_uuid as pk')
+        .where('s.kind', '=', KIND),
+    render: async (_db, rows, req) =>
+      rows.map((r) => {
+        const o = { ...renderBase(r), ...rowToApi(oauthSourceProps, r) };
+        const t = sourceType(r.provider_type);
+        o.type = t ? typeJson(t) : null;
+        o.callback_url = `${origin(req)}${callbackPath(r.slug)}`;
+        return o;
+      }),
+    validate: validateOAuth,
+    insert: async (tx, data, ctx) => {
+      const source_uuid = randomUUID();
+      await tx
+        .insertInto('sources')
+        .values({ ...baseColumns(data), source_uuid, kind: KIND } as never)
+        .execute();
+      await tx
+        .insertInto('oauth_sources')
+        .values({ ...oauthColumns(ctx.db, data), source_uuid } as never)
+        .execute();
+      return data.slug as string;
+    },
+    update: async (tx, existing, data, ctx) => {
+      const base = baseColumns(data);
+      if (Object.keys(base).length)
+        await tx
+          .updateTable('sources')
+          .set(base as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      const own = oauthColumns(ctx.db, data);
+      if (Object.keys(own).length)
+        await tx
+          .updateTable('oauth_sources')
+          .set(own as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      return (data.slug as string | undefined) ?? existing.slug;
+    },
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
+    usedBy: (db, row) => sourceUsedBy(db, row.source_uuid),
+  };
+}
+
+export function allSourcesResource(lists: () => JsonListReference[]): ResourceDef<SourceRow> {
+  return {
+    component: 'Source',
+    model: 'Source',
+    path: '/sources/all',
+    opPrefix: 'sources_all',
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props: baseSourceProps,
+    ops: ['list', 'retrieve', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    list: {
+      filters: baseFilters,
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) => db.selectFrom('sources as s').selectAll('s').select('s.source_uuid as pk'),
+    render: async (_db, rows) => rows.map(renderBase),
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
+    usedBy: (db, row) => sourceUsedBy(db, row.source_uuid),
+  };
+}
+
+export function mountSourceResources(router: ApiRouter, svc: Services, lists: () => JsonListReference[]) {
+  router.component('SourceType', sourceTypeComponent);
+  router.route('/sources/oauth/source_types', {
+    get: {
+      doc: {
+        operationId: 'sources_oauth_source_types_list',
+        tag: 'sources',
+        query: [{ name: 'name', schema: { type: 'string' } }],
+        response: { type: 'array', items: { $ref: '#/components/schemas/SourceType' } },
+      },
+      handler: async (req) => {
+        requireSuperuser(req);
+        const name = (req.query as Record<string, string | undefined>).name;
+        if (name) return [typeJson(SUPPORTED.get(name) ?? SUPPORTED.get('openidconnect')!)];
+        return [...SUPPORTED.values()].map(typeJson);
+      },
+    },
+  });
+  router.route('/sources/all/types', {
+    get: {
+      doc: {
+        operationId: 'sources_all_types_list',
+        tag: 'sources',
+        response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
+      },
+      handler: async (req) => {
+        requireSuperuser(req);
+        return [...SUPPORTED.values()].map((t) => ({
+          name: `${t.verbose_name} OAuth Source`,
+          description:
+            t.name === 'openidconnect'
+              ? 'Login using a Generic OpenID-Connect compliant provider.'
+              : `Social Login using ${t.verbose_name}.`,
+          component: 'ak-source-oauth-form',
+          model_name: `${t.name}oauthsource`,
+          icon_url: `/static/authentik/sources/${t.name}.svg`,
+          requires_enterprise: false,
+          deprecated: false,
+        }));
+      },
+    },
+  });
+  router.route('/sources/all/user_settings', {
+    get: {
+      doc: {
+        operationId: 'sources_all_user_settings_list',
+        tag: 'sources',
+        response: { type: 'array', items: { $ref: '#/components/schemas/UserSetting' } },
+      },
+      // any logged-in user: the sources they can connect from their settings page, those whose policies pass for them
+      handler: async (req) => {
+        const caller = requireCaller(req);
+        const rows = await svc.db
+          .selectFrom('sources')
+          .select(['source_uuid', 'name', 'slug', 'icon', 'kind', 'policy_engine_mode'])
+          .where('enabled', '=', 1)
+          .where('kind', '=', KIND)
+          .orderBy('name')
+          .execute();
+        const allowed = [];
+        for (const r of rows) {
+          if (await svc.policies.hasBindings(r.source_uuid)) {
+            const verdict = await svc.policies.check({
+              target: r.source_uuid,
+              mode: r.policy_engine_mode === 'all' ? 'all' : 'any',
+              request: {
+                user: caller.user,
+                http: httpOf(req),
+                obj: { app: 'authentik_sources_oauth', model_name: 'oauthsource', pk: r.source_uuid, name: r.name, slug: r.slug },
+                context: {},
+                debug: false,
+              },
+            });
+            if (!verdict.passing) continue;
+          }
+          allowed.push(r);
+        }
+        return allowed.map((r) => ({
+          object_uid: r.slug,
+          component: 'ak-user-settings-source-oauth',
+          title: r.name,
+          configure_url: loginPath(r.slug),
+          icon_url: r.icon || null,
+        }));
+      },
+    },
+  });
+  mountResource(router, svc.db, allSourcesResource(lists));
+  mountResource(router, svc.db, oauthSourceResource(lists));
+}

@@ -1,0 +1,139 @@
+/**
+ * An OpenID Connect provider on 127.0.0.1 for source tests, speaking the real protocol: discovery, JWKS, an
+ * authorization endpoint that signs in whoever `nextUser` names (a 302 back to the redirect URI with a code and the
+ * state, or with `error` when `refuse` is set), a token endpoint checking client authentication (Basic or body), the
+ * redirect URI and PKCE, and a userinfo endpoint taking the bearer token. Every request is recorded.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+
+export interface FakeUser {
+  sub: string;
+  email?: string;
+  preferred_username?: string;
+  nickname?: string;
+  name?: string;
+}
+
+interface Grant {
+  user: FakeUser;
+  redirectUri: string;
+  clientId: string;
+  challenge?: string;
+  method?: string;
+}
+
+export interface Recorded {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  form: URLSearchParams;
+  authorization: string | undefined;
+}
+
+export class FakeOidc {
+  port = 0;
+  readonly requests: Recorded[] = [];
+  nextUser: FakeUser = { sub: 'fake-1', email: 'one@idp.example', preferred_username: 'one', name: 'One Person' };
+  refuse: string | undefined;
+  private readonly codes = new Map<string, Grant>();
+  private readonly tokens = new Map<string, FakeUser>();
+  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+
+  constructor(
+    readonly clientId = 'keystage-client',
+    readonly clientSecret = 'keystage secret: with+symbols/',
+  ) {}
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close() {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const u = new URL(req.url ?? '/', this.url);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    this.requests.push({
+      method: req.method ?? '',
+      path: u.pathname,
+      query: u.searchParams,
+      form,
+      authorization: req.headers.authorization,
+    });
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (u.pathname === '/.well-known/openid-configuration')
+      return json(200, {
+        issuer: this.url,
+        authorization_endpoint: `${this.url}/authorize`,
+        token_endpoint: `${this.url}/token`,
+        userinfo_endpoint: `${this.url}/userinfo`,
+        jwks_uri: `${this.url}/jwks`,
+      });
+    if (u.pathname === '/jwks') return json(200, { keys: [{ kty: 'oct', kid: 'fake', k: 'c2VjcmV0' }] });
+    if (u.pathname === '/authorize') {
+      const redirect = new URL(u.searchParams.get('redirect_uri') ?? '');
+      const state = u.searchParams.get('state');
+      if (state !== null) redirect.searchParams.set('state', state);
+      if (this.refuse) redirect.searchParams.set('error', this.refuse);
+      else {
+        const code = randomBytes(16).toString('hex');
+        this.codes.set(code, {
+          user: this.nextUser,
+          redirectUri: u.searchParams.get('redirect_uri') ?? '',
+          clientId: u.searchParams.get('client_id') ?? '',
+          challenge: u.searchParams.get('code_challenge') ?? undefined,
+          method: u.searchParams.get('code_challenge_method') ?? undefined,
+        });
+        redirect.searchParams.set('code', code);
+      }
+      res.writeHead(302, { location: redirect.toString() });
+      return res.end();
+    }
+    if (u.pathname === '/token' && req.method === 'POST') {
+      let id = form.get('client_id');
+      let secret = form.get('client_secret');
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+      if (basic) {
+        const [a, b] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
+        const dec = (s: string | undefined) => decodeURIComponent((s ?? '').replace(/\+/g, ' '));
+        id = dec(a);
+        secret = dec(b);
+      }
+      if (id !== this.clientId || secret !== this.clientSecret) return json(401, { error: 'invalid_client' });
+      const grant = this.codes.get(form.get('code') ?? '');
+      this.codes.delete(form.get('code') ?? '');
+      if (!grant || grant.redirectUri !== form.get('redirect_uri') || grant.clientId !== id) return json(400, { error: 'invalid_grant' });
+      if (grant.challenge) {
+        const v = form.get('code_verifier') ?? '';
+        const expected = grant.method === 'S256' ? createHash('sha256').update(v).digest('base64url') : v;
+        if (expected !== grant.challenge) return json(400, { error: 'invalid_grant' });
+      }
+      const token = randomBytes(16).toString('hex');
+      this.tokens.set(token, grant.user);
+      return json(200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
+    }
+    if (u.pathname === '/userinfo') {
+      const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+      const user = m ? this.tokens.get(m[1]!) : undefined;
+      if (!user) return json(401, { error: 'invalid_token' });
+      return json(200, user);
+    }
+    json(404, { error: 'not_found' });
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * OAuth sources (authentik's authentik/sources/oauth and authentik/core/sources): the admin API through the official
+ * client (`SourcesApi`), the discovery of a source's URLs from its well-known document, and a person logging in
+ * through a fake OpenID Connect provider on 127.0.0.1 — enrolled the first time, logged in as the same user the next,
+ * linked to an existing user by e-mail (`email_link`) or refused (`email_deny`), a second identity linked to whoever
+ * is logged in — with the state checked once, the code exchanged with Basic client authentication and PKCE, the
+ * connection stored with its access token sealed, and the identification stage showing the source's button.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { SourcesApi } from '@goauthentik/api/dist/apis/SourcesApi.js';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
+import { createStage, createUser, flowOf, sessionRow } from '../helpers/flows.js';
+import { assertMatches } from '../helpers/openapi-schema.js';
+import { failure } from '../rest/contract/client.js';
+import { FakeOidc, type FakeUser } from '../helpers/fake-oidc.js';
+
+/** a browser going through the source: Keystage → the provider → the callback; the callback's answer */
+async function throughSource(srv: TestServer, jar: CookieJar, slug: string, query = ''): Promise<Response> {
+  let res = await fetch(`${srv.url}/source/oauth/login/${slug}/${query}`, { headers: jar.headers(), redirect: 'manual' });
+  jar.keep(res);
+  assert.equal(res.status, 302);
+  res = await fetch(res.headers.get('location')!, { redirect: 'manual' });
+  assert.equal(res.status, 302);
+  const back = res.headers.get('location')!;
+  assert.ok(back.startsWith(`${srv.url}/source/oauth/callback/${slug}/`), back);
+  res = await fetch(back, { headers: jar.headers(), redirect: 'manual' });
+  jar.keep(res);
+  return res;
+}
+
+/** runs the flow the callback sent the person to; its final challenge */
+async function runFlow(srv: TestServer, jar: CookieJar, res: Response): Promise<any> {
+  assert.equal(res.status, 302, await res.clone().text());
+  const m = /^\/if\/flow\/([^/]+)\/$/.exec(res.headers.get('location') ?? '');
+  assert.ok(m, res.headers.get('location') ?? '');
+  return (await jar.json(`${srv.api}/flows/executor/${m[1]}/?query=`)).body;
+}
+
+const loggedInAs = async (srv: TestServer, jar: CookieJar) =>
+  (await sessionRow(srv, jar.cookies.get('authentik_session')))?.user_id ?? null;
+
+const connectionsOf = (srv: TestServer, source: string) =>
+  srv.app.store.db.selectFrom('user_source_connections').selectAll().where('source_uuid', '=', source).orderBy('id').execute();
+
+for (const dialect of dialects()) {
+  describe(`OAuth sources (${dialect})`, () => {
+    let srv: TestServer;
+    let fake: FakeOidc;
+    let sources: SourcesApi;
+    let sourcePk: string;
+    let enrollFlow: string;
+    let authFlow: string;
+    before(async () => {
+      [srv, fake] = await Promise.all([startServer(dialect), new FakeOidc().start()]);
+      sources = new SourcesApi(new Configuration({ basePath: srv.api, accessToken: srv.token }));
+      const login = await createStage(srv, '/stages/user_login/', { name: 'src-login' });
+      const write = await createStage(srv, '/stages/user_write/', { name: 'src-write' });
+      await flowOf(srv, 'src-auth', [login]);
+      await flowOf(srv, 'src-enroll', [write, login], { designation: 'enrollment' });
+      authFlow = (await call(srv, 'GET', '/flows/instances/src-auth/')).body.pk;
+      enrollFlow = (await call(srv, 'GET', '/flows/instances/src-enroll/')).body.pk;
+    });
+    after(async () => Promise.all([srv.close(), fake.close()]));
+
+    it('creates a source through the official client; the well-known document fills its URLs and JWKS', async () => {
+      const created = await sources.sourcesOauthCreateRaw({
+        oAuthSourceRequest: {
+          name: 'Fake IdP',
+          slug: 'fake-idp',
+          providerType: 'openidconnect' as never,
+          consumerKey: fake.clientId,
+          consumerSecret: fake.clientSecret,
+          oidcWellKnownUrl: `${fake.url}/.well-known/openid-configuration`,
+          pkce: 'S256' as never,
+          authenticationFlow: authFlow,
+          enrollmentFlow: enrollFlow,
+        },
+      });
+      assert.equal(created.raw.status, 201);
+      const body = await created.raw.json();
+      assertMatches('OAuthSource', body);
+      sourcePk = body.pk;
+      assert.equal(body.authorization_url, `${fake.url}/authorize`);
+      assert.equal(body.access_token_url, `${fake.url}/token`);
+      assert.equal(body.profile_url, `${fake.url}/userinfo`);
+      assert.equal(body.oidc_jwks_url, `${fake.url}/jwks`);
+      assert.deepEqual(body.oidc_jwks, { keys: [{ kty: 'oct', kid: 'fake', k: 'c2VjcmV0' }] });
+      assert.equal(body.callback_url, `${srv.url}/source/oauth/callback/fake-idp/`);
+      assert.equal(body.type.name, 'openidconnect');
+      assert.equal(body.user_matching_mode, 'identifier');
+      assert.equal(body.authorization_code_auth_method, 'basic_auth');
+      assert.equal(body.component, 'ak-source-oauth-form');
+      assert.equal(body.meta_model_name, 'authentik_sources_oauth.oauthsource');
+      assert.equal('consumer_secret' in body, false);
+      // sealed at rest
+      const row = await srv.app.store.db
+        .selectFrom('oauth_sources')
+        .selectAll()
+        .where('source_uuid', '=', sourcePk)
+        .executeTakeFirstOrThrow();
+      assert.ok(row.consumer_secret.startsWith('enc:v1:'));
+      assert.equal(row.consumer_secret.includes(fake.clientSecret), false);
+      // the client reads it back; /sources/all/ lists it as a base Source
+      const got = await sources.sourcesOauthRetrieve({ slug: 'fake-idp' });
+      assert.equal(got.pk, sourcePk);
+      const all = await call(srv, 'GET', '/sources/all/?slug=fake-idp');
+      assert.equal(all.status, 200);
+      assertMatches('PaginatedSourceList', all.body);
+      assert.equal(all.body.results[0].verbose_name, 'OAuth Source');
+      const types = await call(srv, 'GET', '/sources/oauth/source_types/');
+      assert.ok(types.body.some((t: { name: string }) => t.name === 'openidconnect'));
+      const filtered = await call(srv, 'GET', '/sources/oauth/?provider_type=openidconnect&has_jwks=true');
+      assert.equal(filtered.body.pagination.count, 1);
+    });
+
+    it('refuses what it cannot honour with 400s and field errors, writing nothing', async () => {
+      const base = { name: 'x', slug: 'x-src', consumer_key: 'k', consumer_secret: 's' };
+      const apple = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'apple' });
+      assert.equal(apple.status, 400);
+      assert.match(apple.body.provider_type[0], /does not support/);
+      const noUrls = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'openidconnect' });
+      assert.equal(noUrls.status, 400);
+      assert.deepEqual(noUrls.body, { non_field_errors: ['authorization_url is required for provider OpenID Connect'] });
+      const badWellKnown = await call(srv, 'POST', '/sources/oauth/', {
+        ...base,
+        provider_type: 'openidconnect',
+        oidc_well_known_url: `${fake.url}/missing`,
+      });
+      assert.equal(badWellKnown.status, 400);
+      assert.ok(Array.isArray(badWellKnown.body.oidc_well_known_url));
+      const mappings = await call(srv, 'POST', '/sources/oauth/', {
+        ...base,
+        provider_type: 'github',
+        user_property_mappings: [(await call(srv, 'GET', '/propertymappings/all/')).body.results[0].pk],
+      });
+      assert.equal(mappings.status, 400);
+      assert.ok(mappings.body.user_property_mappings);
+      const dup = await failure(
+        sources.sourcesOauthCreate({
+          oAuthSourceRequest: { ...base, slug: 'fake-idp', providerType: 'github' as never, consumerKey: 'k', consumerSecret: 's' },
+        }),
+      );
+      assert.equal(dup.status, 400);
+      assert.ok(dup.body.slug);
+      assert.equal((await call(srv, 'GET', '/sources/all/')).body.pagination.count, 1);
+    });
+
+    it('shows the source on an identification stage that names it', async () => {
+      const ident = await createStage(srv, '/stages/identification/', {
+        name: 'src-ident',
+        user_fields: ['username'],
+        sources: [sourcePk],
+      });
+      await flowOf(srv, 'src-ident-flow', [ident]);
+      const jar = new CookieJar();
+      const c = (await jar.json(`${srv.api}/flows/executor/src-ident-flow/?query=`)).body;
+      assert.equal(c.component, 'ak-stage-identification');
+      assert.deepEqual(c.sources, [
+        {
+          name: 'Fake IdP',
+          icon_url: null,
+          promoted: false,
+          challenge: { component: 'xak-flow-redirect', to: '/source/oauth/login/fake-idp/' },
+        },
+      ]);
+    });
+
+    it('enrols a new person through the enrollment flow, then logs the same identity in as that user', async () => {
+      fake.nextUser = { sub: 'fake-1', email: 'one@idp.example', preferred_username: 'one', name: 'One Person' };
+      const jar = new CookieJar();
+      const before = fake.requests.length;
+      const final = await runFlow(srv, jar, await throughSource(srv, jar, 'fake-idp', '?next=%2Fif%2Fuser%2F%23%2Fsettings'));
+      assert.equal(final.component, 'xak-flow-redirect');
+      assert.equal(final.to, '/if/user/#/settings');
+      // the provider saw S256 PKCE, Basic client authentication with form-encoded parts, and the same redirect URI
+      const [authz, token] = fake.requests.slice(before).filter((r) => r.path === '/authorize' || r.path === '/token');
+      assert.equal(authz!.query.get('code_challenge_method'), 'S256');
+      assert.equal(authz!.query.get('scope'), 'openid email profile');
+      assert.equal(authz!.query.get('client_id'), fake.clientId);
+      assert.match(token!.authorization ?? '', /^Basic /);
+      assert.equal(token!.form.get('client_secret'), null);
+      assert.ok(token!.form.get('code_verifier'));
+      const user = await srv.app.store.db.selectFrom('users').selectAll().where('username', '=', 'one').executeTakeFirstOrThrow();
+      assert.equal(user.email, 'one@idp.example');
+      assert.equal(user.name, 'One Person');
+      // the source's user_path_template, `goauthentik.io/sources/%(slug)s` by default
+      assert.equal(user.path, 'goauthentik.io/sources/fake-idp');
+      assert.equal(await loggedInAs(srv, jar), user.id);
+      const [conn, ...more] = await connectionsOf(srv, sourcePk);
+      assert.equal(more.length, 0);
+      assert.equal(conn!.identifier, 'fake-1');
+      assert.equal(conn!.user_id, user.id);
+      assert.ok(conn!.access_token?.startsWith('enc:v1:'));
+      const linked = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'source_linked').execute();
+      assert.equal(linked.length, 1);
+
+      // another browser, the same identity: the authentication flow logs in the connected user; no new user
+      const jar2 = new CookieJar();
+      const again = await runFlow(srv, jar2, await throughSource(srv, jar2, 'fake-idp'));
+      assert.equal(again.to, '/if/user/');
+      assert.equal(await loggedInAs(srv, jar2), user.id);
+      assert.equal((await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'one').execute()).length, 1);
+      assert.equal((await connectionsOf(srv, sourcePk)).length, 1);
+
+      // the person sees their connection; an administrator sees every one
+      const mine = await call(srv, 'GET', '/sources/user_connections/oauth/?source__slug=fake-idp');
+      assert.equal(mine.status, 200);
+      assertMatches('PaginatedUserOAuthSourceConnectionList', mine.body);
+      assert.equal(mine.body.results[0].identifier, 'fake-1');
+      assert.equal(mine.body.results[0].source_obj.slug, 'fake-idp');
+      assert.equal('access_token' in mine.body.results[0], false);
+    });
+
+    it('links by e-mail under email_link, refuses under email_deny, and keeps the state to one use', async () => {
+      const existing = await createUser(srv, 'linkme', 'pw-unused-123', { email: 'link@idp.example' });
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/fake-idp/', { user_matching_mode: 'email_deny' })).status, 200);
+      fake.nextUser = { sub: 'fake-link', email: 'link@idp.example', preferred_username: 'someone-else' };
+      const denied = await throughSource(srv, new CookieJar(), 'fake-idp');
+      assert.equal(denied.status, 403);
+      assert.match(await denied.text(), /has been denied/);
+      assert.equal((await connectionsOf(srv, sourcePk)).length, 1);
+
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/fake-idp/', { user_matching_mode: 'email_link' })).status, 200);
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'fake-idp'));
+      assert.equal(await loggedInAs(srv, jar), existing);
+      const conns = await connectionsOf(srv, sourcePk);
+      assert.deepEqual(
+        conns.map((c) => [c.identifier, c.user_id]),
+        [
+          ['fake-1', conns[0]!.user_id],
+          ['fake-link', existing],
+        ],
+      );
+
+      // a callback whose state does not match, and a replayed callback, are refused
+      const jar3 = new CookieJar();
+      let res = await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { redirect: 'manual' });
+      jar3.keep(res);
+      res = await fetch(res.headers.get('location')!, { redirect: 'manual' });
+      const back = new URL(res.headers.get('location')!);
+      const forged = new URL(back);
+      forged.searchParams.set('state', 'forged');
+      const bad = await fetch(forged, { headers: jar3.headers(), redirect: 'manual' });
+      assert.equal(bad.status, 400);
+      assert.match(await bad.text(), /State check failed/);
+      jar3.keep(bad);
+      const replay = await fetch(back, { headers: jar3.headers(), redirect: 'manual' });
+      assert.equal(replay.status, 400);
+      assert.match(await replay.text(), /State check failed/);
+
+      // the provider's refusal reaches the person as its error
+      fake.refuse = 'access_denied';
+      try {
+        const refused = await throughSource(srv, new CookieJar(), 'fake-idp');
+        assert.equal(refused.status, 400);
+        assert.match(await refused.text(), /Authentication failed: access_denied/);
+      } finally {
+        fake.refuse = undefined;
+      }
+    });
+
+    it('links a second source to whoever is logged in, and refuses a second identity at the same source', async () => {
+      const second = await call(srv, 'POST', '/sources/oauth/', {
+        name: 'Second IdP',
+        slug: 'second-idp',
+        provider_type: 'openidconnect',
+        consumer_key: fake.clientId,
+        consumer_secret: fake.clientSecret,
+        authorization_url: `${fake.url}/authorize`,
+        access_token_url: `${fake.url}/token`,
+        profile_url: `${fake.url}/userinfo`,
+        authorization_code_auth_method: 'post_body',
+        authentication_flow: authFlow,
+      });
+      assert.equal(second.status, 201, JSON.stringify(second.body));
+      fake.nextUser = { sub: 'fake-1', email: 'one@idp.example', preferred_username: 'one' } satisfies FakeUser;
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'fake-idp'));
+      const one = await loggedInAs(srv, jar);
+      assert.ok(one);
+
+      fake.nextUser = { sub: 'other-idp-7', email: 'seven@idp.example' };
+      const before = fake.requests.length;
+      const linked = await throughSource(srv, jar, 'second-idp');
+      assert.equal(linked.status, 302);
+      assert.equal(linked.headers.get('location'), '/if/user/');
+      const token = fake.requests.slice(before).find((r) => r.path === '/token')!;
+      assert.equal(token.form.get('client_secret'), fake.clientSecret);
+      assert.equal(token.authorization, undefined);
+      assert.deepEqual(
+        (await connectionsOf(srv, second.body.pk)).map((c) => [c.identifier, c.user_id]),
+        [['other-idp-7', one]],
+      );
+
+      // the same person, another identity at the first source: refused, nothing changed
+      fake.nextUser = { sub: 'fake-99' };
+      const refused = await throughSource(srv, jar, 'fake-idp');
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /already connected/);
+      assert.equal((await connectionsOf(srv, sourcePk)).filter((c) => c.identifier === 'fake-99').length, 0);
+    });
+
+    it('lists the sources a person may connect, as their policies decide', async () => {
+      const listed = async () =>
+        ((await call(srv, 'GET', '/sources/all/user_settings/')).body as { object_uid: string; configure_url: string }[]).map((s) => [
+          s.object_uid,
+          s.configure_url,
+        ]);
+      assert.deepEqual(await listed(), [
+        ['fake-idp', '/source/oauth/login/fake-idp/'],
+        ['second-idp', '/source/oauth/login/second-idp/'],
+      ]);
+      const deny = await call(srv, 'POST', '/policies/dummy/', { name: 'no-second', result: false, wait_min: 0, wait_max: 0 });
+      assert.equal(deny.status, 201, JSON.stringify(deny.body));
+      const second = (await call(srv, 'GET', '/sources/oauth/second-idp/')).body.pk;
+      const bound = await call(srv, 'POST', '/policies/bindings/', { target: second, policy: deny.body.pk, order: 0 });
+      assert.equal(bound.status, 201, JSON.stringify(bound.body));
+      assert.equal(bound.body.target, second);
+      assert.deepEqual(await listed(), [['fake-idp', '/source/oauth/login/fake-idp/']]);
+      // deleting the source takes its bindings with it
+      assert.equal((await call(srv, 'DELETE', '/sources/oauth/second-idp/')).status, 204);
+      assert.equal((await call(srv, 'GET', `/policies/bindings/?policy=${deny.body.pk}`)).body.pagination.count, 0);
+    });
+
+    it('a disabled source answers 404; deleting a source removes its connections and its place on stages', async () => {
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/fake-idp/', { enabled: false })).status, 200);
+      assert.equal((await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { redirect: 'manual' })).status, 404);
+      const jar = new CookieJar();
+      const c = (await jar.json(`${srv.api}/flows/executor/src-ident-flow/?query=`)).body;
+      assert.deepEqual(c.sources, []);
+      const usedBy = await call(srv, 'GET', '/sources/all/fake-idp/used_by/');
+      assert.equal(usedBy.status, 200);
+      assert.ok(usedBy.body.length >= 2);
+      const flowUsedBy = await call(srv, 'GET', '/flows/instances/src-enroll/used_by/');
+      assert.ok(flowUsedBy.body.some((u: { pk: string }) => u.pk === sourcePk));
+      await sources.sourcesOauthDestroy({ slug: 'fake-idp' });
+      assert.equal((await connectionsOf(srv, sourcePk)).length, 0);
+      const stage = await call(srv, 'GET', '/stages/identification/?name=src-ident');
+      assert.deepEqual(stage.body.results[0].sources, []);
+      assert.equal((await call(srv, 'GET', '/sources/oauth/fake-idp/')).status, 404);
+    });
+  });
+}
