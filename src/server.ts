@@ -45,6 +45,7 @@ import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
 import { mountPolicies } from './policies/routes.js';
 import {
+  providerJsonListReferences,
   providerKeyPairReferences,
   providerMigrations,
   providerSecretColumns,
@@ -269,7 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountRecoveryLink(router, services);
   mountGroups(router, services);
   mountBrands(router, services);
-  mountSourceResources(router, services, () => stageJsonListReferences('sources'));
+  mountSourceResources(router, services, () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')]);
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);

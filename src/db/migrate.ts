@@ -21,6 +21,7 @@ import { m0018_flow_tokens } from './migrations/0018_flow_tokens.js';
 import { m0020_session_uuid } from './migrations/0020_session_uuid.js';
 import { m0021_login_ip_count } from './migrations/0021_login_ip_count.js';
 import { m0022_sources } from './migrations/0022_sources.js';
+import { m0023_group_source_connections } from './migrations/0023_group_source_connections.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -45,6 +46,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0020_session_uuid': m0020_session_uuid,
   '0021_login_ip_count': m0021_login_ip_count,
   '0022_sources': m0022_sources,
+  '0023_group_source_connections': m0023_group_source_connections,
 };
 
 /**

@@ -40,3 +40,12 @@ export function providerKeyPairReferences(): KeyPairReference[] {
     })),
   );
 }
+
+/** provider columns holding a JSON list of `table`'s keys (OAuth2's `jwt_federation_sources`): emptied of a deleted row's key */
+export function providerJsonListReferences(table: string): { table: string; column: string; pk: string }[] {
+  return providerTypes.flatMap((d) =>
+    Object.entries(d.fields)
+      .filter(([, s]) => (s['x-m2m'] as { table?: string } | undefined)?.table === table && !s['x-m2m-table'])
+      .map(([column]) => ({ table: d.table, column, pk: 'provider_id' })),
+  );
+}

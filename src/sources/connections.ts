@@ -13,7 +13,7 @@ import { Type } from '@sinclair/typebox';
 import { secretsOf } from '../instance/secrets.js';
 import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
-import type { UserSourceConnectionsTable } from './table.js';
+import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './table.js';
 import { connectionProps } from './schema.js';
 import { allSourcesResource } from './resource.js';
 
@@ -57,7 +57,7 @@ function connectionResource(kind: 'oauth' | 'all'): ResourceDef<Row> {
     ops:
       kind === 'oauth'
         ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by']
-        : ['list', 'retrieve', 'destroy', 'used_by'],
+        : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'owner', column: 'c.user_id' },
     list: {
       filters: {
@@ -152,7 +152,103 @@ function connectionResource(kind: 'oauth' | 'all'): ResourceDef<Row> {
   };
 }
 
+const groupProps: Props = {
+  pk: S.ro(S.int({ title: 'ID' })),
+  group: S.ro(S.uuid()),
+  source: S.fk({ table: 'sources', column: 'source_uuid' }, { nullable: false }),
+  source_obj: S.ro(Type.Unsafe({ allOf: [{ $ref: '#/components/schemas/Source' }], 'x-computed': true })),
+  identifier: S.str(),
+  created: S.ro(S.datetime()),
+  last_updated: S.ro(S.datetime()),
+};
+
+type GroupRow = GroupSourceConnectionsTable & { pk: number; group: string; source: string };
+
+/**
+ * /sources/group_connections/oauth/ and …/all/ (authentik's GroupSourceConnectionViewSet): the groups a source's
+ * logins matched or created (src/sources/groups.ts). Administrators list, change and delete them; they are made by
+ * logins (authentik's serializer has the group read-only, so its create cannot name one).
+ */
+function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
+  return {
+    component: kind === 'oauth' ? 'GroupOAuthSourceConnection' : 'GroupSourceConnection',
+    model: kind === 'oauth' ? 'GroupOAuthSourceConnection' : 'GroupSourceConnection',
+    path: `/sources/group_connections/${kind}`,
+    opPrefix: `sources_group_connections_${kind}`,
+    tag: 'sources',
+    lookup: { param: 'id', column: 'c.id', rowKey: 'id', type: 'int' },
+    props: groupProps,
+    ops: ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    list: {
+      filters: {
+        group: { type: 'uuid', column: 'c.group_uuid' },
+        source__slug: {
+          type: 'custom',
+          parse: (values) => {
+            const v = values.at(-1);
+            if (v === undefined || v === '') return { cond: undefined };
+            return { cond: () => sql`c.source_uuid in (select source_uuid from sources where slug = ${v})` as never };
+          },
+          schema: { type: 'string' },
+        },
+      },
+      search: ['c.identifier'],
+      ordering: { pk: 'c.id', identifier: 'c.identifier', created: 'c.created', last_updated: 'c.last_updated' },
+      defaultOrdering: ['pk'],
+      pk: 'c.id',
+    },
+    select: (db) =>
+      db
+        .selectFrom('group_source_connections as c')
+        .selectAll('c')
+        .select(['c.id as pk', 'c.group_uuid as group', 'c.source_uuid as source']),
+    render: async (db, rows) => {
+      const sources = await sourcesByUuid(
+        db,
+        rows.map((r) => r.source_uuid),
+      );
+      return rows.map((r) => ({
+        ...rowToApi(groupProps, r),
+        pk: Number(r.id),
+        group: r.group_uuid,
+        source: r.source_uuid,
+        source_obj: sources.get(r.source_uuid) ?? null,
+      }));
+    },
+    validate: async (data, ctx, existing) => {
+      const source = (data.source as string | undefined) ?? existing?.source_uuid;
+      const identifier = (data.identifier as string | undefined) ?? existing?.identifier;
+      const clash = await ctx.db
+        .selectFrom('group_source_connections')
+        .select('id')
+        .where('source_uuid', '=', source as string)
+        .where('identifier', '=', identifier as string)
+        .executeTakeFirst();
+      if (clash && Number(clash.id) !== Number(existing?.id))
+        throw ValidationError.nonField('The fields source, identifier must make a unique set.');
+    },
+    update: async (tx, existing, data) => {
+      const set: Record<string, unknown> = { last_updated: new Date().toISOString() };
+      if (data.source !== undefined) set.source_uuid = data.source;
+      if (data.identifier !== undefined) set.identifier = data.identifier;
+      await tx
+        .updateTable('group_source_connections')
+        .set(set as never)
+        .where('id', '=', existing.id)
+        .execute();
+      return existing.id;
+    },
+    remove: async (tx, existing) => {
+      await tx.deleteFrom('group_source_connections').where('id', '=', existing.id).execute();
+    },
+    usedBy: async () => [],
+  };
+}
+
 export function mountSourceConnections(router: ApiRouter, svc: Services) {
   mountResource(router, svc.db, connectionResource('all'));
   mountResource(router, svc.db, connectionResource('oauth'));
+  mountResource(router, svc.db, groupConnectionResource('all'));
+  mountResource(router, svc.db, groupConnectionResource('oauth'));
 }

@@ -20,6 +20,8 @@ export interface Vouched {
   identifier: string;
   /** authentik's base user properties: username, email, name (nulls dropped) */
   properties: Record<string, string>;
+  /** the group identifiers the source named (authentik's `groups` base property) */
+  groups: string[];
   /** sealed access token to keep with the connection, if any */
   accessToken: string | null;
   expires: string;
@@ -76,7 +78,7 @@ export async function sourceFlow(
   req: FastifyRequest,
   reply: FastifyReply,
   session: Session,
-  source: SourcesTable,
+  source: SourcesTable & { group_matching_mode?: string },
   who: Vouched,
   next: string | undefined,
 ): Promise<SourceAnswer> {
@@ -114,6 +116,7 @@ export async function sourceFlow(
     source: { pk: source.source_uuid, slug: source.slug, name: source.name },
     sourceConnection: connection,
     userPath: userPathOf(source),
+    sourceGroups: { ids: who.groups, mode: source.group_matching_mode ?? 'identifier' },
   };
   const started = await startFlow(
     svc,

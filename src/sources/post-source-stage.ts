@@ -6,6 +6,7 @@
 import { deny, ok, type StageRuntime, type StageType } from '../flows/engine/runtime.js';
 import type { PlanBinding } from '../flows/engine/plan.js';
 import { linkConnection } from './flow-manager.js';
+import { syncGroups } from './groups.js';
 
 export const POST_SOURCE = { kind: 'postsourcestage', stage: 'source-post-source' } as const;
 
@@ -27,6 +28,13 @@ const runtime: StageRuntime<{ name: string }> = {
     const source = c.ctx.source?.name ?? 'the source';
     if (!(await linkConnection(c.svc, user, connection, c.clientIp))) return deny(`This account is already connected to ${source}.`);
     c.ctx.sourceConnection = undefined;
+    // authentik's GroupUpdateStage: the person's groups at this source
+    const groups = c.ctx.sourceGroups;
+    if (groups) {
+      const synced = await syncGroups(c.svc.db, connection.source, groups.mode, user.id, groups.ids);
+      if (!synced.ok) return deny('Failed to update groups. Please try again later.');
+      c.ctx.sourceGroups = undefined;
+    }
     return ok();
   },
   async respond(c) {

@@ -26,10 +26,14 @@ import { callbackPath, loginPath } from './oauth/paths.js';
 export type SourceRow = SourcesTable & { pk: string };
 export type OAuthSourceRow = SourceRow & OAuthSourcesTable;
 
-/** a list of sources stored as JSON in another table's column (the identification stage's `sources`) */
+/**
+ * a list of sources stored as JSON in another table's column (the identification stage's `sources`, an OAuth2
+ * provider's `jwt_federation_sources`), keyed by `pk`
+ */
 export interface JsonListReference {
   table: string;
   column: string;
+  pk: string;
 }
 
 const KIND = 'oauthsource';
@@ -80,13 +84,29 @@ async function sourceUsedBy(db: DB, source: string): Promise<UsedBy[]> {
     .where('c.source_uuid', '=', source)
     .orderBy('c.id')
     .execute();
-  return rows.map((r) => ({
-    app: 'authentik_sources_oauth',
-    model_name: 'useroauthsourceconnection',
-    pk: String(r.id),
-    name: `User OAuth Source Connection ${r.username}`,
-    action: 'cascade',
-  }));
+  const groups = await db
+    .selectFrom('group_source_connections as c')
+    .innerJoin('groups as g', 'g.group_uuid', 'c.group_uuid')
+    .select(['c.id', 'g.name'])
+    .where('c.source_uuid', '=', source)
+    .orderBy('c.id')
+    .execute();
+  return [
+    ...rows.map((r) => ({
+      app: 'authentik_sources_oauth',
+      model_name: 'useroauthsourceconnection',
+      pk: String(r.id),
+      name: `User OAuth Source Connection ${r.username}`,
+      action: 'cascade' as const,
+    })),
+    ...groups.map((g) => ({
+      app: 'authentik_sources_oauth',
+      model_name: 'groupoauthsourceconnection',
+      pk: String(g.id),
+      name: `Group OAuth Source Connection ${g.name}`,
+      action: 'cascade' as const,
+    })),
+  ];
 }
 
 /** the sources naming a flow as their authentication or enrollment flow: a flow's `used_by` */
@@ -110,13 +130,13 @@ export async function sourcesUsingFlow(db: DB, flowUuid: string): Promise<UsedBy
 async function removeSource(tx: Tx, source: string, lists: JsonListReference[]) {
   const t = tx as unknown as Kysely<any>;
   for (const ref of lists) {
-    const rows = await t.selectFrom(ref.table).select(['stage_uuid', ref.column]).where(ref.column, 'like', `%${source}%`).execute();
+    const rows = await t.selectFrom(ref.table).select([ref.pk, ref.column]).where(ref.column, 'like', `%${source}%`).execute();
     for (const row of rows) {
       const list = JSON.parse(String(row[ref.column] ?? '[]')) as string[];
       await t
         .updateTable(ref.table)
         .set({ [ref.column]: JSON.stringify(list.filter((x) => x !== source)) })
-        .where('stage_uuid', '=', row.stage_uuid)
+        .where(ref.pk, '=', row[ref.pk])
         .execute();
     }
   }

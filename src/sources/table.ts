@@ -54,9 +54,20 @@ export interface UserSourceConnectionsTable {
   last_updated: string;
 }
 
+/** a group's link to a group at a source (authentik's GroupOAuthSourceConnection) */
+export interface GroupSourceConnectionsTable {
+  id: number;
+  group_uuid: string;
+  source_uuid: string;
+  identifier: string;
+  created: string;
+  last_updated: string;
+}
+
 declare module '../db/types.js' {
   interface Database {
     oauth_sources: OAuthSourcesTable;
     user_source_connections: UserSourceConnectionsTable;
+    group_source_connections: GroupSourceConnectionsTable;
   }
 }

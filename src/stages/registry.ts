@@ -72,11 +72,11 @@ export function stageSecretColumns(): SecretColumn[] {
  * property_mappings): the referenced rows' used_by, and set to null when one is deleted
  */
 /** stage columns holding a JSON list of `table`'s keys (the identification stage's `sources`): emptied of a deleted row's key */
-export function stageJsonListReferences(table: string): { table: string; column: string }[] {
+export function stageJsonListReferences(table: string): { table: string; column: string; pk: string }[] {
   return stageTypes.flatMap((d) =>
     Object.entries(d.fields)
       .filter(([, s]) => (s['x-m2m'] as { table?: string } | undefined)?.table === table && !s['x-m2m-table'])
-      .map(([column]) => ({ table: d.table, column })),
+      .map(([column]) => ({ table: d.table, column, pk: 'stage_uuid' })),
   );
 }
 

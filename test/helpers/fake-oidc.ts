@@ -14,6 +14,7 @@ export interface FakeUser {
   preferred_username?: string;
   nickname?: string;
   name?: string;
+  groups?: unknown[];
 }
 
 interface Grant {
@@ -37,6 +38,8 @@ export class FakeOidc {
   readonly requests: Recorded[] = [];
   nextUser: FakeUser = { sub: 'fake-1', email: 'one@idp.example', preferred_username: 'one', name: 'One Person' };
   refuse: string | undefined;
+  /** what /jwks serves */
+  jwks: { keys: Record<string, unknown>[] } = { keys: [{ kty: 'oct', kid: 'fake', k: 'c2VjcmV0' }] };
   private readonly codes = new Map<string, Grant>();
   private readonly tokens = new Map<string, FakeUser>();
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
@@ -85,7 +88,7 @@ export class FakeOidc {
         userinfo_endpoint: `${this.url}/userinfo`,
         jwks_uri: `${this.url}/jwks`,
       });
-    if (u.pathname === '/jwks') return json(200, { keys: [{ kty: 'oct', kid: 'fake', k: 'c2VjcmV0' }] });
+    if (u.pathname === '/jwks') return json(200, this.jwks);
     if (u.pathname === '/authorize') {
       const redirect = new URL(u.searchParams.get('redirect_uri') ?? '');
       const state = u.searchParams.get('state');

@@ -326,6 +326,68 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', `/policies/bindings/?policy=${deny.body.pk}`)).body.pagination.count, 0);
     });
 
+    it('applies the groups the provider names: created or matched by group_matching_mode, memberships kept in step', async () => {
+      const made = await call(srv, 'POST', '/sources/oauth/', {
+        name: 'Groups IdP',
+        slug: 'groups-idp',
+        provider_type: 'openidconnect',
+        consumer_key: fake.clientId,
+        consumer_secret: fake.clientSecret,
+        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
+        authentication_flow: authFlow,
+        enrollment_flow: enrollFlow,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const groupsOf = async (username: string) =>
+        (
+          await srv.app.store.db
+            .selectFrom('user_groups')
+            .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+            .innerJoin('users', 'users.id', 'user_groups.user_id')
+            .select('groups.name')
+            .where('users.username', '=', username)
+            .orderBy('groups.name')
+            .execute()
+        ).map((g) => g.name);
+      const other = await call(srv, 'POST', '/core/groups/', { name: 'unrelated' });
+      assert.equal(other.status, 201, JSON.stringify(other.body));
+
+      // first login: both groups are created (identifier mode) and connected; non-string entries are dropped
+      fake.nextUser = { sub: 'g-1', preferred_username: 'gwen', email: 'gwen@idp.example', groups: ['eng', 'ops', { bad: 1 }] };
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'groups-idp'));
+      assert.deepEqual(await groupsOf('gwen'), ['eng', 'ops']);
+      const connections = await call(srv, 'GET', '/sources/group_connections/oauth/?source__slug=groups-idp&ordering=identifier');
+      assert.equal(connections.status, 200);
+      assertMatches('PaginatedGroupOAuthSourceConnectionList', connections.body);
+      assert.deepEqual(
+        connections.body.results.map((c: { identifier: string }) => c.identifier),
+        ['eng', 'ops'],
+      );
+      // a group the person joined by other means stays; the source's group it no longer names goes
+      const gwen = (await call(srv, 'GET', '/core/users/?username=gwen')).body.results[0].pk;
+      assert.equal((await call(srv, 'POST', `/core/groups/${other.body.pk}/add_user/`, { pk: gwen })).status, 204);
+      fake.nextUser = { ...fake.nextUser, groups: ['eng'] };
+      const jar2 = new CookieJar();
+      await runFlow(srv, jar2, await throughSource(srv, jar2, 'groups-idp'));
+      assert.deepEqual(await groupsOf('gwen'), ['eng', 'unrelated']);
+
+      // a group of that name exists outside the source: name_deny refuses, name_link joins it
+      await call(srv, 'POST', '/core/groups/', { name: 'admins' });
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/groups-idp/', { group_matching_mode: 'name_deny' })).status, 200);
+      fake.nextUser = { ...fake.nextUser, groups: ['eng', 'admins'] };
+      const jar3 = new CookieJar();
+      const refused = await runFlow(srv, jar3, await throughSource(srv, jar3, 'groups-idp'));
+      assert.equal(refused.component, 'ak-stage-access-denied');
+      assert.equal(refused.error_message, 'Failed to update groups. Please try again later.');
+      assert.deepEqual(await groupsOf('gwen'), ['eng', 'unrelated']);
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/groups-idp/', { group_matching_mode: 'name_link' })).status, 200);
+      const jar4 = new CookieJar();
+      await runFlow(srv, jar4, await throughSource(srv, jar4, 'groups-idp'));
+      assert.deepEqual(await groupsOf('gwen'), ['admins', 'eng', 'unrelated']);
+      assert.equal((await call(srv, 'GET', '/core/groups/?name=admins')).body.pagination.count, 1);
+    });
+
     it('a disabled source answers 404; deleting a source removes its connections and its place on stages', async () => {
       assert.equal((await call(srv, 'PATCH', '/sources/oauth/fake-idp/', { enabled: false })).status, 200);
       assert.equal((await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { redirect: 'manual' })).status, 404);

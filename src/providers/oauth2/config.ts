@@ -45,6 +45,8 @@ export interface OAuth2Provider {
   property_mappings: string[];
   /** ids of the OAuth2 providers whose access tokens this one accepts as client assertions */
   jwt_federation_providers: number[];
+  /** source_uuids of the sources whose JWKS keys sign client assertions this one accepts */
+  jwt_federation_sources: string[];
   application: { slug: string; name: string; pbm_uuid: string; policy_engine_mode: 'any' | 'all' } | null;
 }
 
@@ -88,6 +90,7 @@ async function load(
       'o.logout_uri',
       'o.logout_method',
       'o.jwt_federation_providers',
+      'o.jwt_federation_sources',
       'a.slug as app_slug',
       'a.name as app_name',
       'a.pbm_uuid as app_pbm_uuid',
@@ -131,6 +134,7 @@ async function load(
     logout_method: row.logout_method === 'frontchannel' ? 'frontchannel' : 'backchannel',
     property_mappings: mappings.map((m) => m.pm_uuid),
     jwt_federation_providers: json<unknown[]>(row.jwt_federation_providers, []).map(Number).filter(Number.isInteger),
+    jwt_federation_sources: json<unknown[]>(row.jwt_federation_sources, []).filter((v): v is string => typeof v === 'string'),
     application:
       row.app_slug !== null && row.app_pbm_uuid !== null
         ? {

@@ -1,6 +1,6 @@
 /** The OAuth2/OpenID provider type: its schema, its admin routes and the launch URL it gives applications. */
 import type { ProviderDef } from '../types.js';
-import { checkFederationProviders, checkFederationSources, oauth2Schema, redirectUris } from './schema.js';
+import { checkFederationProviders, oauth2Schema, redirectUris } from './schema.js';
 import { mountOAuth2Admin } from './admin-routes.js';
 import { mountOAuth2Protocol } from './endpoints/mount.js';
 import { mountOAuth2Grants } from './tokens/resource.js';
@@ -25,7 +25,6 @@ export const oauth2Provider: ProviderDef = {
   async validate(data, ctx) {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);
-    checkFederationSources(data.jwt_federation_sources);
   },
   launchUrl(_db, row) {
     const raw = row.redirect_uris;

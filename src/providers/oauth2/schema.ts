@@ -179,8 +179,8 @@ export function redirectUris(v: unknown): Record<string, unknown>[] {
 
 /**
  * jwt_federation_providers: OAuth2 providers whose access tokens this one accepts as client assertions (authentik's
- * PrimaryKeyRelatedField over OAuth2Provider: an id that is not one is refused with DRF's message). Federation
- * sources stay refused: Keystage has no sources.
+ * PrimaryKeyRelatedField over OAuth2Provider: an id that is not one is refused with DRF's message).
+ * `jwt_federation_sources` are checked as any list of references (an unknown source_uuid is a 400).
  */
 export async function checkFederationProviders(db: import('../../db/index.js').DB, ids: unknown): Promise<void> {
   if (!Array.isArray(ids) || !ids.length) return;
@@ -196,9 +196,4 @@ export async function checkFederationProviders(db: import('../../db/index.js').D
   const missing = ids.find((id) => !found.has(Number(id)));
   if (missing !== undefined)
     throw new ValidationError({ jwt_federation_providers: [`Invalid pk "${String(missing)}" - object does not exist.`] });
-}
-
-export function checkFederationSources(ids: unknown): void {
-  if (Array.isArray(ids) && ids.length)
-    throw new ValidationError({ jwt_federation_sources: ['JWT federation is not supported by Keystage yet.'] });
 }

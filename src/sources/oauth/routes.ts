@@ -10,6 +10,7 @@ import type { Services } from '../../services.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { isRelative } from '../../flows/engine/challenge.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
+import { groupIdentifiers } from '../groups.js';
 import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { callbackPath } from './paths.js';
 import { sourceType, urlOf } from './types.js';
@@ -111,12 +112,14 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const identifier = type.identifier(profile);
   if (!identifier) return fail('Could not determine id.');
   const properties: Record<string, string> = {};
-  for (const [k, v] of Object.entries(type.properties(profile)))
+  const base = type.properties(profile);
+  for (const [k, v] of Object.entries(base))
     if (k !== 'groups' && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') properties[k] = String(v);
   const expiresIn = Number(exchanged.token.expires_in);
   const who: Vouched = {
     identifier,
     properties,
+    groups: groupIdentifiers(base.groups),
     accessToken: secretsOf(svc.db).seal('user_source_connections.access_token', String(exchanged.token.access_token)),
     expires: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0)).toISOString(),
   };

@@ -87,6 +87,9 @@ const REFERENCES_NOTHING: Record<string, string> = {
 const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   User: { last_updated: 'authentik’s auto_now: set by every save' },
   UserOAuthSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupOAuthSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -329,6 +332,13 @@ async function seed(srv: TestServer): Promise<Seeded> {
     .insertInto('roles')
     .values({ role_uuid: role, name: 'seed-empty-role' } as never)
     .execute();
+  // a group connection, as a source's login leaves it (its group is read-only in authentik's serializer: no POST makes one)
+  const source = s.created.get('/sources/oauth/')?.obj;
+  if (source)
+    await db
+      .insertInto('group_source_connections')
+      .values({ group_uuid: group, source_uuid: source.pk, identifier: 'seed-group-at-source', created: now, last_updated: now } as never)
+      .execute();
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
   // consent is given in a flow's consent stage: a row, as the stage leaves it

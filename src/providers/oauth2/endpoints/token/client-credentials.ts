@@ -5,7 +5,8 @@
  *   - `username` + `password` in the form: the user's app password (a token of intent app_password);
  *   - the client secret itself: the provider's generated service account `ak-<provider>-client_credentials`;
  *   - else the client secret as base64 `username:app password` (the workaround authentik documents);
- *   - a client assertion: an access token of one of the `jwt_federation_providers` (client-assertion.ts).
+ *   - a client assertion: a JWT signed by a key of one of the `jwt_federation_sources`, or an access token of one of
+ *     the `jwt_federation_providers` (client-assertion.ts).
  *
  * Then the application's policies with `oauth_scopes`/`oauth_grant_type`, a login event, and an access token
  * (no refresh token) for the requested scopes.
@@ -105,7 +106,7 @@ export async function clientCredentialsGrant(
     const a = await clientAssertion(svc, t);
     user = a.user;
     method = 'jwt';
-    methodArgs = { jwt: a.jwt, provider: a.provider };
+    methodArgs = { jwt: a.jwt, ...a.by };
     policyExtra = { oauth_jwt: a.jwt };
     if (!app) throw new TokenError('invalid_grant').withCause('no_application');
   } else if (!app) {

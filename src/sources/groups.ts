@@ -1,0 +1,83 @@
+/**
+ * The groups a source names for a person, applied at the end of the source's flow (authentik's GroupUpdateStage and
+ * SourceMatcher.get_group_action): each group identifier finds the group connected to it at this source, else —
+ * by the source's `group_matching_mode` — links the group of that name (`name_link`), refuses when one exists
+ * (`name_deny`), or creates one (`identifier`, and the link modes when none exists). The person then belongs to
+ * exactly those of the source's groups: memberships of groups connected to this source that it no longer names are
+ * removed; other groups are left alone. One transaction.
+ */
+import type { DB } from '../db/index.js';
+import { newGroupIdentity } from '../groups/store.js';
+
+export type GroupSync = { ok: true } | { ok: false; reason: string };
+
+/** a group the source names cannot be applied: the transaction rolls back */
+class Refused extends Error {}
+
+/** identifiers a source may name: strings and numbers (authentik drops the unhashable ones), each once */
+export function groupIdentifiers(claim: unknown): string[] {
+  if (!Array.isArray(claim)) return [];
+  const ids = claim.filter((g) => (typeof g === 'string' && g !== '') || typeof g === 'number').map(String);
+  return [...new Set(ids)];
+}
+
+export async function syncGroups(db: DB, source: string, mode: string, userId: number, ids: readonly string[]): Promise<GroupSync> {
+  try {
+    await apply(db, source, mode, userId, ids);
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof Refused) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+async function apply(db: DB, source: string, mode: string, userId: number, ids: readonly string[]): Promise<void> {
+  const now = new Date().toISOString();
+  await db.transaction().execute(async (tx) => {
+    const chosen: string[] = [];
+    for (const id of ids) {
+      const connected = await tx
+        .selectFrom('group_source_connections')
+        .select(['id', 'group_uuid'])
+        .where('source_uuid', '=', source)
+        .where('identifier', '=', id)
+        .executeTakeFirst();
+      if (connected) {
+        await tx.updateTable('group_source_connections').set({ last_updated: now }).where('id', '=', connected.id).execute();
+        chosen.push(connected.group_uuid);
+        continue;
+      }
+      const named = await tx.selectFrom('groups').select('group_uuid').where('name', '=', id).executeTakeFirst();
+      let group: string;
+      if (named) {
+        // a group of that name exists: linked under name_link; refused otherwise (name_deny, or identifier mode,
+        // where authentik's create would collide with the unique name)
+        if (mode !== 'name_link') throw new Refused(`group ${id} exists`);
+        group = named.group_uuid;
+      } else {
+        const made = await newGroupIdentity(tx);
+        await tx
+          .insertInto('groups')
+          .values({ ...made, name: id, is_superuser: 0, attributes: '{}' } as never)
+          .execute();
+        group = made.group_uuid;
+      }
+      await tx
+        .insertInto('group_source_connections')
+        .values({ group_uuid: group, source_uuid: source, identifier: id, created: now, last_updated: now } as never)
+        .execute();
+      chosen.push(group);
+    }
+    // memberships of this source's groups that it no longer names go; the named ones are added
+    const stale = tx.selectFrom('group_source_connections').select('group_uuid').where('source_uuid', '=', source);
+    let drop = tx.deleteFrom('user_groups').where('user_id', '=', userId).where('group_uuid', 'in', stale);
+    if (chosen.length) drop = drop.where('group_uuid', 'not in', chosen);
+    await drop.execute();
+    if (chosen.length)
+      await tx
+        .insertInto('user_groups')
+        .values([...new Set(chosen)].map((group_uuid) => ({ user_id: userId, group_uuid })))
+        .onConflict((oc) => oc.columns(['user_id', 'group_uuid']).doNothing())
+        .execute();
+  });
+}
