@@ -15,6 +15,8 @@ export interface FakeUser {
   nickname?: string;
   name?: string;
   groups?: unknown[];
+  /** GitHub's /user/emails for this person */
+  emails?: { email: string; primary: boolean; verified: boolean }[];
 }
 
 interface Grant {
@@ -131,11 +133,20 @@ export class FakeOidc {
       this.tokens.set(token, grant.user);
       return json(200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
     }
-    if (u.pathname === '/userinfo') {
+    if (u.pathname === '/userinfo' || u.pathname === '/user' || u.pathname === '/user/emails') {
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       const user = m ? this.tokens.get(m[1]!) : undefined;
       if (!user) return json(401, { error: 'invalid_token' });
-      return json(200, user);
+      if (u.pathname === '/userinfo') return json(200, user);
+      // GitHub's API: a numeric id, the login, and the e-mail only when it is public
+      if (u.pathname === '/user')
+        return json(200, {
+          id: Number(user.sub.replace(/\D/g, '')),
+          login: user.preferred_username,
+          name: user.name ?? null,
+          email: user.email ?? null,
+        });
+      return json(200, user.emails ?? []);
     }
     json(404, { error: 'not_found' });
   }

@@ -133,14 +133,14 @@ for (const dialect of dialects()) {
       assert.ok(Array.isArray(badWellKnown.body.oidc_well_known_url));
       const mappings = await call(srv, 'POST', '/sources/oauth/', {
         ...base,
-        provider_type: 'github',
+        provider_type: 'discord',
         user_property_mappings: [(await call(srv, 'GET', '/propertymappings/all/')).body.results[0].pk],
       });
       assert.equal(mappings.status, 400);
       assert.ok(mappings.body.user_property_mappings);
       const dup = await failure(
         sources.sourcesOauthCreate({
-          oAuthSourceRequest: { ...base, slug: 'fake-idp', providerType: 'github' as never, consumerKey: 'k', consumerSecret: 's' },
+          oAuthSourceRequest: { ...base, slug: 'fake-idp', providerType: 'discord' as never, consumerKey: 'k', consumerSecret: 's' },
         }),
       );
       assert.equal(dup.status, 400);
@@ -386,6 +386,44 @@ for (const dialect of dialects()) {
       await runFlow(srv, jar4, await throughSource(srv, jar4, 'groups-idp'));
       assert.deepEqual(await groupsOf('gwen'), ['admins', 'eng', 'unrelated']);
       assert.equal((await call(srv, 'GET', '/core/groups/?name=admins')).body.pagination.count, 1);
+    });
+
+    it('GitHub: the numeric id identifies the person; without a public e-mail, the primary one of /user/emails', async () => {
+      const gh = await call(srv, 'POST', '/sources/oauth/', {
+        name: 'GitHub',
+        slug: 'github',
+        provider_type: 'github',
+        consumer_key: fake.clientId,
+        consumer_secret: fake.clientSecret,
+        authorization_url: `${fake.url}/authorize`,
+        access_token_url: `${fake.url}/token`,
+        profile_url: `${fake.url}/user`,
+        // its own (no fetch of GitHub Actions' document, the type's default, from a test)
+        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
+        authentication_flow: authFlow,
+        enrollment_flow: enrollFlow,
+      });
+      assert.equal(gh.status, 201, JSON.stringify(gh.body));
+      assert.equal(gh.body.type.authorization_url, 'https://github.com/login/oauth/authorize');
+      fake.nextUser = {
+        sub: '4242',
+        preferred_username: 'octo',
+        name: 'Octo Cat',
+        emails: [
+          { email: 'old@octo.example', primary: false, verified: true },
+          { email: 'octo@octo.example', primary: true, verified: true },
+        ],
+      };
+      const before = fake.requests.length;
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'github'));
+      const authz = fake.requests.slice(before).find((r) => r.path === '/authorize')!;
+      assert.equal(authz.query.get('scope'), 'read:user user:email');
+      const user = await srv.app.store.db.selectFrom('users').selectAll().where('username', '=', 'octo').executeTakeFirstOrThrow();
+      assert.equal(user.email, 'octo@octo.example');
+      assert.equal(user.name, 'Octo Cat');
+      const [conn] = await connectionsOf(srv, gh.body.pk);
+      assert.equal(conn!.identifier, '4242');
     });
 
     it('a disabled source answers 404; deleting a source removes its connections and its place on stages', async () => {

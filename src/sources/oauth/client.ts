@@ -92,18 +92,23 @@ export async function exchangeCode(
   return { ok: true, token };
 }
 
-export async function fetchProfile(profileUrl: string, token: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+/** a JSON GET authorised by the access token (the Authorization header only: a token in a URL ends up in logs) */
+export async function getWithToken(url: string, token: Record<string, unknown>): Promise<unknown> {
   const type = typeof token.token_type === 'string' && token.token_type !== '' ? token.token_type : 'Bearer';
   // "bearer" as some providers spell it is sent as "Bearer" (RFC 6750 names the scheme so; servers compare it exactly)
   const scheme = type.toLowerCase() === 'bearer' ? 'Bearer' : type;
+  const res = await fetch(url, {
+    headers: { accept: 'application/json', authorization: `${scheme} ${String(token.access_token)}` },
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+    redirect: 'error',
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return res.json();
+}
+
+export async function fetchProfile(profileUrl: string, token: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
   try {
-    const res = await fetch(profileUrl, {
-      headers: { accept: 'application/json', authorization: `${scheme} ${String(token.access_token)}` },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-      redirect: 'error',
-    });
-    if (!res.ok) return undefined;
-    const v = (await res.json()) as unknown;
+    const v = await getWithToken(profileUrl, token);
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

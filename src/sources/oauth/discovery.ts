@@ -35,22 +35,38 @@ export async function discover(
   typeDefaults: { oidc_well_known_url: string | null; oidc_jwks_url: string | null },
   changed: (field: string) => boolean,
 ): Promise<void> {
-  const wellKnown = (data.oidc_well_known_url as string) || typeDefaults.oidc_well_known_url || '';
+  const ownWellKnown = (data.oidc_well_known_url as string) || '';
+  const wellKnown = ownWellKnown || typeDefaults.oidc_well_known_url || '';
   let inferredJwks: string | undefined;
-  // only when the URL (or the type) is part of this write: a PATCH of the name does not fetch
+  // only when the URL (or the type) is part of this write: a PATCH of the name does not fetch. A type's own
+  // default document (GitHub Actions', Google's, GitLab's) that cannot be fetched — a machine without Internet
+  // access — leaves the JWKS as it was instead of refusing the source, whose login does not need it.
   if (wellKnown && (changed('oidc_well_known_url') || changed('provider_type'))) {
-    const config = await fetchJson(wellKnown, 'oidc_well_known_url');
-    if (!('issuer' in config)) throw new ValidationError({ oidc_well_known_url: ['Invalid well-known configuration'] });
-    for (const [ours, theirs] of Object.entries(FIELD_MAP)) {
-      if (data[ours]) continue;
-      const v = config[theirs];
-      data[ours] = typeof v === 'string' ? v : '';
+    const config = await fetchJson(wellKnown, 'oidc_well_known_url').catch((e: unknown) => {
+      if (ownWellKnown) throw e;
+      return undefined;
+    });
+    if (config) {
+      if (!('issuer' in config)) throw new ValidationError({ oidc_well_known_url: ['Invalid well-known configuration'] });
+      // a type's fixed URLs are its own: the document fills only a customisable source's empty ones
+      for (const [ours, theirs] of Object.entries(FIELD_MAP)) {
+        if (data[ours] || !ownWellKnown) continue;
+        const v = config[theirs];
+        data[ours] = typeof v === 'string' ? v : '';
+      }
+      if (typeof config.jwks_uri === 'string') inferredJwks = config.jwks_uri;
     }
-    if (typeof config.jwks_uri === 'string') inferredJwks = config.jwks_uri;
   }
-  const jwks = (data.oidc_jwks_url as string) || inferredJwks || typeDefaults.oidc_jwks_url || '';
+  const ownJwks = (data.oidc_jwks_url as string) || '';
+  const jwks = ownJwks || inferredJwks || typeDefaults.oidc_jwks_url || '';
   if (jwks && (changed('oidc_jwks_url') || inferredJwks !== undefined || changed('provider_type'))) {
-    data.oidc_jwks_url = jwks;
-    data.oidc_jwks = await fetchJson(jwks, 'oidc_jwks_url');
+    const doc = await fetchJson(jwks, 'oidc_jwks_url').catch((e: unknown) => {
+      if (ownJwks || ownWellKnown) throw e;
+      return undefined;
+    });
+    if (doc) {
+      data.oidc_jwks_url = jwks;
+      data.oidc_jwks = doc;
+    }
   }
 }

@@ -14,7 +14,7 @@ import { groupIdentifiers } from '../groups.js';
 import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { callbackPath } from './paths.js';
 import { sourceType, urlOf } from './types.js';
-import { authorizationRedirect, exchangeCode, fetchProfile, scopesOf } from './client.js';
+import { authorizationRedirect, exchangeCode, fetchProfile, getWithToken, scopesOf } from './client.js';
 
 type Source = SourcesTable & OAuthSourcesTable;
 
@@ -107,8 +107,9 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   if (!tokenUrl || !profileUrl) return fail('Could not retrieve token.');
   const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier);
   if (!exchanged.ok) return fail(exchanged.reason);
-  const profile = await fetchProfile(profileUrl, exchanged.token);
-  if (!profile) return fail('Could not retrieve profile.');
+  const fetched = await fetchProfile(profileUrl, exchanged.token);
+  if (!fetched) return fail('Could not retrieve profile.');
+  const profile = type.enrich ? await type.enrich(fetched, (url) => getWithToken(url, exchanged.token), profileUrl) : fetched;
   const identifier = type.identifier(profile);
   if (!identifier) return fail('Could not determine id.');
   const properties: Record<string, string> = {};

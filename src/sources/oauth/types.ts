@@ -24,6 +24,8 @@ export interface SourceType {
   identifier(info: Profile): string | undefined;
   /** authentik's `get_base_user_properties`: username, email, name, groups */
   properties(info: Profile): { username?: unknown; email?: unknown; name?: unknown; groups?: unknown };
+  /** what the type reads beyond the profile, with the access token (`get`: a JSON GET authorised by it) */
+  enrich?(info: Profile, get: (url: string) => Promise<unknown>, profileUrl: string): Promise<Profile>;
 }
 
 /** authentik's ProviderTypeEnum: what the wire accepts */
@@ -91,9 +93,21 @@ const types: SourceType[] = [
     authorization_url: 'https://github.com/login/oauth/authorize',
     access_token_url: 'https://github.com/login/oauth/access_token',
     profile_url: 'https://api.github.com/user',
+    // GitHub Actions' tokens: what a provider's jwt_federation_sources verify with this source's JWKS
+    oidc_well_known_url: 'https://token.actions.githubusercontent.com/.well-known/openid-configuration',
+    oidc_jwks_url: 'https://token.actions.githubusercontent.com/.well-known/jwks',
     scopes: ['read:user', 'user:email'],
     identifier: (info) => str(info.id),
     properties: (info) => ({ username: info.login, email: info.email, name: info.name, groups: [] }),
+    // the profile has an e-mail only when the person made one public: else their primary address from /user/emails
+    async enrich(info, get, profileUrl) {
+      if (typeof info.email === 'string' && info.email !== '') return info;
+      const emails = await get(`${profileUrl}/emails`).catch(() => undefined);
+      const primary = Array.isArray(emails)
+        ? (emails as { primary?: unknown; email?: unknown }[]).find((e) => e && e.primary === true && typeof e.email === 'string')
+        : undefined;
+      return primary ? { ...info, email: primary.email } : info;
+    },
   },
   {
     name: 'gitlab',

@@ -215,8 +215,13 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   '/stages/redirect/': () => ({ target_static: 'https://seed.example/' }),
   // authentik refuses a reputation policy unless check_ip or check_username is sent as true
   '/policies/reputation/': () => ({ check_ip: true }),
-  // a type with URLs of its own (OpenID Connect, the first choice, needs them or a well-known URL to fetch)
-  '/sources/oauth/': () => ({ provider_type: 'github' }),
+  // OpenID Connect (the first choice) needs its URLs, or a well-known URL to fetch: given, so nothing is fetched
+  '/sources/oauth/': () => ({
+    provider_type: 'openidconnect',
+    authorization_url: 'https://seed.example/authorize',
+    access_token_url: 'https://seed.example/token',
+    profile_url: 'https://seed.example/userinfo',
+  }),
   '/sources/user_connections/oauth/': (s) => {
     const source = s.created.get('/sources/oauth/')?.obj;
     return source ? { source: source.pk } : undefined;
