@@ -11,7 +11,7 @@ import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FakeOidc } from '../helpers/fake-oidc.js';
 import { sessionRow } from '../helpers/flows.js';
-import { axeViolations, screenshot } from './page.js';
+import { axeViolations, createUser, screenshot } from './page.js';
 
 describe('login through an OAuth source in Chromium', () => {
   let srv: TestServer;
@@ -82,5 +82,35 @@ describe('login through an OAuth source in Chromium', () => {
     await q.waitForSelector('text=Interface can only be accessed by internal users.', { timeout: 15000 });
     assert.equal(await sessionUser(q), user.id);
     await q.context().close();
+  });
+
+  it('from their own page, a person connects the service and disconnects it again', async () => {
+    await createUser(srv, 'ivan', 'ivan-password-1');
+    fake.nextUser = { sub: 'company-ivan', email: 'ivan@company.example' };
+    const p = await (await browser.newContext()).newPage();
+    await p.goto(`${origin}/if/user/`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    await p.fill('#uid_field', 'ivan');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'ivan-password-1');
+    await p.keyboard.press('Enter');
+    const connect = await p.waitForSelector('#ks-sources li[data-source=company] a', { timeout: 15000 });
+    assert.equal((await connect.textContent())?.trim(), 'Connect');
+    assert.deepEqual(await axeViolations(p), []);
+    await connect.click();
+    // to the provider and back to this page, connected
+    await p.waitForSelector('#ks-sources li[data-source=company] button', { timeout: 15000 });
+    assert.equal(new URL(p.url()).pathname, '/if/user/');
+    assert.match((await p.textContent('#ks-sources li[data-source=company]')) ?? '', /Connected/);
+    const ivan = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'ivan').executeTakeFirstOrThrow();
+    const conns = () =>
+      srv.app.store.db.selectFrom('user_source_connections').select('identifier').where('user_id', '=', ivan.id).execute();
+    assert.deepEqual(await conns(), [{ identifier: 'company-ivan' }]);
+    await screenshot(p, 'user-page-connected-services');
+    await p.click('#ks-sources li[data-source=company] button');
+    await p.waitForSelector('#ks-sources li[data-source=company] a', { timeout: 15000 });
+    assert.deepEqual(await conns(), []);
+    await p.context().close();
   });
 });

@@ -127,6 +127,11 @@ class UserPage extends LitElement {
         ${this.settings ? html`<ks-mfa-devices .settings=${this.settings}></ks-mfa-devices>` : nothing}
       </section>
 
+      <section aria-labelledby="ks-h-sources">
+        <h2 id="ks-h-sources">Connected services</h2>
+        <ks-sources user=${u.pk}></ks-sources>
+      </section>
+
       <section aria-labelledby="ks-h-sessions">
         <h2 id="ks-h-sessions">Sessions</h2>
         <ks-sessions></ks-sessions>

@@ -1,7 +1,8 @@
 /**
  * The user page's lists: second-factor devices (rename, delete, enrol another through a setup stage's configure
  * flow), the sessions the person is logged in with (end any other), the applications they may open, the consents they
- * gave (withdraw) and their API tokens and app passwords (create — the key shown once —, delete).
+ * gave (withdraw), their API tokens and app passwords (create — the key shown once —, delete) and the services they
+ * connected through sources (connect, disconnect).
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, LOGIN, dateTime, firstError } from './api.js';
@@ -356,3 +357,56 @@ class Consents extends ListSection<Consent> {
   }
 }
 customElements.define('ks-consents', Consents);
+
+interface Connection {
+  pk: number;
+  source: string;
+  source_obj: { pk: string; name: string; slug: string } | null;
+  identifier: string;
+}
+
+/**
+ * The person's connected services: each source they may connect (/sources/all/user_settings/, as its policies decide)
+ * with "Connect" — the source's login, which links the identity to them and comes back here — or, once connected,
+ * "Disconnect" (their connection deleted: that identity no longer logs them in).
+ */
+class Sources extends ListSection<{ setting: UserSetting; connection: Connection | undefined }> {
+  static override properties = { ...ListSection.properties, user: { type: Number } };
+  declare user: number;
+
+  protected async fetchItems() {
+    const [settings, connections] = await Promise.all([
+      api<UserSetting[]>('/sources/all/user_settings/'),
+      api<{ results: Connection[] }>(`/sources/user_connections/all/?page_size=100&user=${this.user}`),
+    ]);
+    return settings.map((setting) => ({
+      setting,
+      connection: connections.results.find((c) => c.source_obj?.slug === setting.object_uid),
+    }));
+  }
+
+  override render() {
+    const rows = this.items ?? [];
+    const back = `?next=${encodeURIComponent('/if/user/')}`;
+    return this.shell(
+      rows.length
+        ? html`<ul class="ks-list" id="ks-sources">
+          ${rows.map(
+            ({ setting, connection }) => html`<li data-source=${setting.object_uid}><div><strong>${setting.title}</strong>
+              <br /><span class="ks-muted">${connection ? 'Connected' : 'Not connected'}</span></div>
+              ${
+                connection
+                  ? html`<button type="button" class="ks-secondary" aria-label="Disconnect ${setting.title}"
+                      @click=${() => this.deleteAndReload(`/sources/user_connections/all/${connection.pk}/`, `${setting.title} was disconnected.`)}>Disconnect</button>`
+                  : setting.configure_url
+                    ? html`<a class="ks-secondary ks-button-link" aria-label="Connect ${setting.title}" href="${setting.configure_url}${back}">Connect</a>`
+                    : nothing
+              }
+            </li>`,
+          )}
+        </ul>`
+        : html`<p>No services to connect.</p>`,
+    );
+  }
+}
+customElements.define('ks-sources', Sources);

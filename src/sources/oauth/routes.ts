@@ -127,7 +127,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const answer = await sourceFlow(svc, req, reply, session, source, who, pending.next);
   if (answer.type === 'flow') return reply.redirect(`/if/flow/${encodeURIComponent(answer.slug)}/`, 302);
   await svc.sessions.save(session, req, reply);
-  if (answer.type === 'linked') return reply.redirect('/if/user/', 302);
+  if (answer.type === 'linked') return reply.redirect(pending.next ?? '/if/user/', 302);
   if (answer.type === 'bad_request') return sendSourcePage(reply, 400, 'Bad Request', answer.message);
   return sendSourcePage(reply, 403, 'Permission denied', answer.message);
 }
