@@ -73,6 +73,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'Scope Mappings',
     description: 'Map an OAuth Scope to users properties',
   },
+  oauthsourcepropertymapping: {
+    app: 'authentik_sources_oauth',
+    component: 'ak-property-mapping-source-oauth-form',
+    verbose: 'OAuth Source Property Mapping',
+    plural: 'OAuth Source Property Mappings',
+    description: 'Map OAuth properties to User or Group object attributes',
+  },
   notificationwebhookmapping: {
     app: 'authentik_events',
     component: 'ak-property-mapping-notification-form',
@@ -133,12 +140,28 @@ async function mappingUsedBy(db: DB, pm: string, references: ColumnReference[]):
     .where('ppm.pm_uuid', '=', pm)
     .orderBy('p.name')
     .execute();
+  // the sources mapping users or groups with it (src/sources/mappings.ts): the link goes with the mapping
+  const sources = await db
+    .selectFrom('source_property_mappings as spm')
+    .innerJoin('sources as s', 's.source_uuid', 'spm.source_uuid')
+    .select(['s.source_uuid', 's.name'])
+    .where('spm.pm_uuid', '=', pm)
+    .groupBy(['s.source_uuid', 's.name'])
+    .orderBy('s.name')
+    .execute();
   return [
     ...rows.map((r) => ({
       app: 'authentik_core',
       model_name: 'provider',
       pk: String(r.id),
       name: r.name,
+      action: 'cascade_many' as const,
+    })),
+    ...sources.map((s) => ({
+      app: 'authentik_sources_oauth',
+      model_name: 'oauthsource',
+      pk: s.source_uuid,
+      name: `OAuth Source ${s.name}`,
       action: 'cascade_many' as const,
     })),
     ...referencing,
@@ -283,6 +306,41 @@ const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> 
   ...mappingLifecycle(references),
 });
 
+/** authentik's OAuthSourcePropertyMappingViewSet: name and expression (the expression sees `info`, `token`, `properties`) */
+const oauthSourceResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
+  component: 'OAuthSourcePropertyMapping',
+  model: 'OAuthSourcePropertyMapping',
+  path: '/propertymappings/source/oauth',
+  opPrefix: 'propertymappings_source_oauth',
+  tag: 'propertymappings',
+  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+  props: basePropertyMappingProps,
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  list: {
+    filters: { ...managedFilters, name: { type: 'str', column: 'm.name' } },
+    search: ['m.name'],
+    ordering: { name: 'm.name', pk: 'm.pm_uuid' },
+    defaultOrdering: ['name'],
+    pk: 'm.pm_uuid',
+    unique: ['m.name'],
+  },
+  select: (db) =>
+    db
+      .selectFrom('property_mappings as m')
+      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind'])
+      .where('m.kind', '=', 'oauthsourcepropertymapping'),
+  render: async (_db, rows) =>
+    rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
+  validate: async (data) => checkExpression(data.expression),
+  insert: (tx, data) => insertMapping(tx, 'oauthsourcepropertymapping', data),
+  update: async (tx, existing, data) => {
+    await updateMapping(tx, existing.pm_uuid, data);
+    return existing.pm_uuid;
+  },
+  ...mappingLifecycle(references),
+});
+
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',
   model: 'PropertyMapping',
@@ -381,6 +439,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   const { load } = mountResource(router, svc.db, allResource(references));
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, webhookResource(references));
+  mountResource(router, svc.db, oauthSourceResource(references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

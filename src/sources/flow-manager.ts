@@ -18,10 +18,10 @@ import type { UserMatchingMode } from './schema.js';
 
 export interface Vouched {
   identifier: string;
-  /** authentik's base user properties: username, email, name (nulls dropped) */
-  properties: Record<string, string>;
-  /** the group identifiers the source named (authentik's `groups` base property) */
-  groups: string[];
+  /** the user's properties (authentik's base ones — username, email, name — then the source's mappings'; nulls dropped) */
+  properties: Record<string, unknown>;
+  /** the groups the source named (authentik's `groups` property), with the names its group mappings gave them */
+  groups: { id: string; name: string }[];
   /** sealed access token to keep with the connection, if any */
   accessToken: string | null;
   expires: string;
@@ -52,7 +52,7 @@ async function decide(svc: Services, source: SourcesTable, who: Vouched, me: Use
   const property = mode.startsWith('email') ? 'email' : 'username';
   const value = who.properties[property];
   // authentik: "Refusing to use none property"
-  if (!value) return { type: 'deny' };
+  if (typeof value !== 'string' || value === '') return { type: 'deny' };
   const match = await svc.db.selectFrom('users').select('id').where(property, '=', value).orderBy('id').executeTakeFirst();
   if (!match) return { type: 'enroll' };
   return mode.endsWith('_link') ? { type: 'link', userId: Number(match.id) } : { type: 'deny' };
@@ -116,7 +116,7 @@ export async function sourceFlow(
     source: { pk: source.source_uuid, slug: source.slug, name: source.name },
     sourceConnection: connection,
     userPath: userPathOf(source),
-    sourceGroups: { ids: who.groups, mode: source.group_matching_mode ?? 'identifier' },
+    sourceGroups: { groups: who.groups, mode: source.group_matching_mode ?? 'identifier' },
   };
   const started = await startFlow(
     svc,

@@ -21,9 +21,15 @@ export function groupIdentifiers(claim: unknown): string[] {
   return [...new Set(ids)];
 }
 
-export async function syncGroups(db: DB, source: string, mode: string, userId: number, ids: readonly string[]): Promise<GroupSync> {
+/** a group the source names: its identifier there, and its name here (the group mappings' `name`, else the identifier) */
+export interface SourceGroup {
+  id: string;
+  name: string;
+}
+
+export async function syncGroups(db: DB, source: string, mode: string, userId: number, groups: readonly SourceGroup[]): Promise<GroupSync> {
   try {
-    await apply(db, source, mode, userId, ids);
+    await apply(db, source, mode, userId, groups);
     return { ok: true };
   } catch (e) {
     if (e instanceof Refused) return { ok: false, reason: e.message };
@@ -31,11 +37,11 @@ export async function syncGroups(db: DB, source: string, mode: string, userId: n
   }
 }
 
-async function apply(db: DB, source: string, mode: string, userId: number, ids: readonly string[]): Promise<void> {
+async function apply(db: DB, source: string, mode: string, userId: number, groups: readonly SourceGroup[]): Promise<void> {
   const now = new Date().toISOString();
   await db.transaction().execute(async (tx) => {
     const chosen: string[] = [];
-    for (const id of ids) {
+    for (const { id, name } of groups) {
       const connected = await tx
         .selectFrom('group_source_connections')
         .select(['id', 'group_uuid'])
@@ -47,18 +53,18 @@ async function apply(db: DB, source: string, mode: string, userId: number, ids: 
         chosen.push(connected.group_uuid);
         continue;
       }
-      const named = await tx.selectFrom('groups').select('group_uuid').where('name', '=', id).executeTakeFirst();
+      const named = await tx.selectFrom('groups').select('group_uuid').where('name', '=', name).executeTakeFirst();
       let group: string;
       if (named) {
         // a group of that name exists: linked under name_link; refused otherwise (name_deny, or identifier mode,
         // where authentik's create would collide with the unique name)
-        if (mode !== 'name_link') throw new Refused(`group ${id} exists`);
+        if (mode !== 'name_link') throw new Refused(`group ${name} exists`);
         group = named.group_uuid;
       } else {
         const made = await newGroupIdentity(tx);
         await tx
           .insertInto('groups')
-          .values({ ...made, name: id, is_superuser: 0, attributes: '{}' } as never)
+          .values({ ...made, name, is_superuser: 0, attributes: '{}' } as never)
           .execute();
         group = made.group_uuid;
       }

@@ -31,7 +31,7 @@ const runtime: StageRuntime<{ name: string }> = {
     // authentik's GroupUpdateStage: the person's groups at this source
     const groups = c.ctx.sourceGroups;
     if (groups) {
-      const synced = await syncGroups(c.svc.db, connection.source, groups.mode, user.id, groups.ids);
+      const synced = await syncGroups(c.svc.db, connection.source, groups.mode, user.id, groups.groups);
       if (!synced.ok) return deny('Failed to update groups. Please try again later.');
       c.ctx.sourceGroups = undefined;
     }

@@ -144,17 +144,77 @@ async function removeSource(tx: Tx, source: string, lists: JsonListReference[]) 
   await tx.deleteFrom('sources').where('source_uuid', '=', source).execute();
 }
 
-function refuseMappings(data: Record<string, unknown>) {
+const MAPPING_FIELDS = { user_property_mappings: 'user', group_property_mappings: 'group' } as const;
+
+/** the mappings named must be OAuth source property mappings (DRF's PrimaryKeyRelatedField over that queryset) */
+async function checkMappings(db: DB, data: Record<string, unknown>) {
   const errors: Record<string, string[]> = {};
-  for (const f of ['user_property_mappings', 'group_property_mappings'])
-    if (Array.isArray(data[f]) && (data[f] as unknown[]).length > 0)
-      errors[f] = ['Keystage does not run source property mappings yet: leave this empty.'];
+  for (const f of Object.keys(MAPPING_FIELDS)) {
+    const ids = data[f];
+    if (!Array.isArray(ids) || !ids.length) continue;
+    const found = new Set(
+      (
+        await db
+          .selectFrom('property_mappings')
+          .select('pm_uuid')
+          .where('pm_uuid', 'in', ids as string[])
+          .where('kind', '=', 'oauthsourcepropertymapping')
+          .execute()
+      ).map((r) => r.pm_uuid),
+    );
+    const missing = (ids as string[]).find((id) => !found.has(id));
+    if (missing !== undefined) errors[f] = [`Invalid pk "${missing}" - object does not exist.`];
+  }
   if (Object.keys(errors).length) throw new ValidationError(errors);
+}
+
+/** replaces a source's user or group mappings where the write names them */
+async function writeMappings(tx: Tx, source: string, data: Record<string, unknown>) {
+  for (const [f, kind] of Object.entries(MAPPING_FIELDS)) {
+    const ids = data[f];
+    if (!Array.isArray(ids)) continue;
+    await tx.deleteFrom('source_property_mappings').where('source_uuid', '=', source).where('kind', '=', kind).execute();
+    const unique = [...new Set(ids as string[])];
+    if (unique.length)
+      await tx
+        .insertInto('source_property_mappings')
+        .values(unique.map((pm_uuid) => ({ source_uuid: source, pm_uuid, kind })))
+        .execute();
+  }
+}
+
+/** each source's user and group mappings (pm_uuids, by name) */
+async function mappingsOf(db: DB, sources: string[]): Promise<Map<string, { user: string[]; group: string[] }>> {
+  const out = new Map<string, { user: string[]; group: string[] }>();
+  for (const s of sources) out.set(s, { user: [], group: [] });
+  if (!sources.length) return out;
+  const rows = await db
+    .selectFrom('source_property_mappings as spm')
+    .innerJoin('property_mappings as m', 'm.pm_uuid', 'spm.pm_uuid')
+    .select(['spm.source_uuid', 'spm.pm_uuid', 'spm.kind'])
+    .where('spm.source_uuid', 'in', sources)
+    .orderBy('m.name')
+    .execute();
+  for (const r of rows) out.get(r.source_uuid)?.[r.kind].push(r.pm_uuid);
+  return out;
+}
+
+/** the base Source objects of `rows`, with their mappings */
+export async function renderSources(db: DB, rows: SourceRow[]): Promise<Record<string, unknown>[]> {
+  const maps = await mappingsOf(
+    db,
+    rows.map((r) => r.source_uuid),
+  );
+  return rows.map((r) => ({
+    ...renderBase(r),
+    user_property_mappings: maps.get(r.source_uuid)?.user ?? [],
+    group_property_mappings: maps.get(r.source_uuid)?.group ?? [],
+  }));
 }
 
 /** authentik's OAuthSourceSerializer.validate, on the settings as they will be after the write */
 async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, existing?: OAuthSourceRow) {
-  refuseMappings(data);
+  await checkMappings(ctx.db, data);
   const merged: Record<string, unknown> = { ...(existing ?? {}), ...data };
   if (existing && typeof existing.oidc_jwks === 'string') merged.oidc_jwks = data.oidc_jwks ?? JSON.parse(existing.oidc_jwks);
   const name = String(merged.provider_type ?? '');
@@ -244,14 +304,16 @@ export function oauthSourceResource(lists: () => JsonListReference[]): ResourceD
         .select(OAUTH_COLUMNS.map((c) => `o.${c}` as const))
         .select('s.source_uuid as pk')
         .where('s.kind', '=', KIND),
-    render: async (_db, rows, req) =>
-      rows.map((r) => {
-        const o = { ...renderBase(r), ...rowToApi(oauthSourceProps, r) };
+    render: async (db, rows, req) => {
+      const bases = await renderSources(db, rows);
+      return rows.map((r, i) => {
+        const o = { ...bases[i], ...rowToApi(oauthSourceProps, r) };
         const t = sourceType(r.provider_type);
         o.type = t ? typeJson(t) : null;
         o.callback_url = `${origin(req)}${callbackPath(r.slug)}`;
         return o;
-      }),
+      });
+    },
     validate: validateOAuth,
     insert: async (tx, data, ctx) => {
       const source_uuid = randomUUID();
@@ -263,6 +325,7 @@ export function oauthSourceResource(lists: () => JsonListReference[]): ResourceD
         .insertInto('oauth_sources')
         .values({ ...oauthColumns(ctx.db, data), source_uuid } as never)
         .execute();
+      await writeMappings(tx, source_uuid, data);
       return data.slug as string;
     },
     update: async (tx, existing, data, ctx) => {
@@ -280,6 +343,7 @@ export function oauthSourceResource(lists: () => JsonListReference[]): ResourceD
           .set(own as never)
           .where('source_uuid', '=', existing.source_uuid)
           .execute();
+      await writeMappings(tx, existing.source_uuid, data);
       return (data.slug as string | undefined) ?? existing.slug;
     },
     remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
@@ -307,7 +371,7 @@ export function allSourcesResource(lists: () => JsonListReference[]): ResourceDe
       unique: ['s.slug'],
     },
     select: (db) => db.selectFrom('sources as s').selectAll('s').select('s.source_uuid as pk'),
-    render: async (_db, rows) => rows.map(renderBase),
+    render: (db, rows) => renderSources(db, rows),
     remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
     usedBy: (db, row) => sourceUsedBy(db, row.source_uuid),
   };

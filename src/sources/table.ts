@@ -64,10 +64,18 @@ export interface GroupSourceConnectionsTable {
   last_updated: string;
 }
 
+/** a source's property mappings, for the users (`kind` 'user') or the groups ('group') it creates */
+export interface SourcePropertyMappingsTable {
+  source_uuid: string;
+  pm_uuid: string;
+  kind: 'user' | 'group';
+}
+
 declare module '../db/types.js' {
   interface Database {
     oauth_sources: OAuthSourcesTable;
     user_source_connections: UserSourceConnectionsTable;
     group_source_connections: GroupSourceConnectionsTable;
+    source_property_mappings: SourcePropertyMappingsTable;
   }
 }

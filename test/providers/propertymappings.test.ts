@@ -112,7 +112,7 @@ for (const dialect of dialects()) {
       const types = await call(srv, 'GET', '/propertymappings/all/types/');
       assert.deepEqual(
         types.body.map((t: { model_name: string }) => t.model_name),
-        ['scopemapping', 'notificationwebhookmapping'],
+        ['scopemapping', 'oauthsourcepropertymapping', 'notificationwebhookmapping'],
       );
       await api.propertymappingsAllDestroy({ pmUuid: created.pk });
       assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${p.body.pk}/`)).body.property_mappings, []);

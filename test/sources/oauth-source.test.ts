@@ -426,6 +426,77 @@ for (const dialect of dialects()) {
       assert.equal(conn!.identifier, '4242');
     });
 
+    it('runs the source’s property mappings (authentik’s Python): user properties and group names; a failing one refuses', async () => {
+      const mapping = async (name: string, expression: string) => {
+        const r = await call(srv, 'POST', '/propertymappings/source/oauth/', { name, expression });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        assertMatches('OAuthSourcePropertyMapping', r.body);
+        return r.body.pk as string;
+      };
+      const userMap = await mapping('m-username', 'return {"username": "m-" + info["sub"], "name": properties["name"].upper()}');
+      const groupMap = await mapping('m-group', 'return {"name": "grp-" + group_id}');
+      const scope = (await call(srv, 'GET', '/propertymappings/provider/scope/')).body.results[0].pk;
+      const base = {
+        provider_type: 'openidconnect',
+        consumer_key: fake.clientId,
+        consumer_secret: fake.clientSecret,
+        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
+        authentication_flow: authFlow,
+        enrollment_flow: enrollFlow,
+      };
+      // only OAuth source mappings may be named
+      const wrongKind = await call(srv, 'POST', '/sources/oauth/', {
+        ...base,
+        name: 'x',
+        slug: 'x-mapped',
+        user_property_mappings: [scope],
+      });
+      assert.equal(wrongKind.status, 400);
+      assert.deepEqual(wrongKind.body, { user_property_mappings: [`Invalid pk "${scope}" - object does not exist.`] });
+      const made = await call(srv, 'POST', '/sources/oauth/', {
+        ...base,
+        name: 'Mapped IdP',
+        slug: 'mapped-idp',
+        user_property_mappings: [userMap],
+        group_property_mappings: [groupMap],
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.deepEqual(made.body.user_property_mappings, [userMap]);
+      assert.deepEqual(made.body.group_property_mappings, [groupMap]);
+      const usedBy = await call(srv, 'GET', `/propertymappings/source/oauth/${userMap}/used_by/`);
+      assert.deepEqual(
+        usedBy.body.map((u: { pk: string }) => u.pk),
+        [made.body.pk],
+      );
+
+      fake.nextUser = { sub: 'mp-1', preferred_username: 'ignored', name: 'Mia Mapped', email: 'mia@idp.example', groups: ['staff'] };
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'mapped-idp'));
+      const user = await srv.app.store.db.selectFrom('users').selectAll().where('username', '=', 'm-mp-1').executeTakeFirstOrThrow();
+      assert.equal(user.name, 'MIA MAPPED');
+      assert.equal(await loggedInAs(srv, jar), user.id);
+      const groups = await srv.app.store.db
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+        .select('groups.name')
+        .where('user_groups.user_id', '=', user.id)
+        .execute();
+      assert.deepEqual(groups, [{ name: 'grp-staff' }]);
+
+      // a mapping that raises: the login is refused, nothing is created, and the failure is recorded
+      assert.equal(
+        (await call(srv, 'PATCH', `/propertymappings/source/oauth/${userMap}/`, { expression: 'raise ValueError("boom")' })).status,
+        200,
+      );
+      fake.nextUser = { sub: 'mp-2', name: 'Nobody' };
+      const refused = await throughSource(srv, new CookieJar(), 'mapped-idp');
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /Failed to evaluate property mapping: &#39;m-username&#39;/);
+      assert.equal((await connectionsOf(srv, made.body.pk)).map((c) => c.identifier).join(','), 'mp-1');
+      const ev = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'configuration_error').execute();
+      assert.ok(ev.some((e) => JSON.parse(e.context).mapping?.name === 'm-username'));
+    });
+
     it('a disabled source answers 404; deleting a source removes its connections and its place on stages', async () => {
       assert.equal((await call(srv, 'PATCH', '/sources/oauth/fake-idp/', { enabled: false })).status, 200);
       assert.equal((await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { redirect: 'manual' })).status, 404);

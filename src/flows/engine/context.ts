@@ -80,7 +80,7 @@ export interface FlowContext {
    */
   sourceConnection?: { source: string; identifier: string; accessToken: string | null; expires: string };
   /** the groups the source named for the person and how it matches them (`group_matching_mode`), applied with the connection */
-  sourceGroups?: { ids: string[]; mode: string };
+  sourceGroups?: { groups: { id: string; name: string }[]; mode: string };
   /** the path a user write stage gives a user it creates, instead of its own template (authentik's `user_path`: a source's) */
   userPath?: string;
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */

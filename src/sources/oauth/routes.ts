@@ -11,6 +11,8 @@ import { secretsOf } from '../../instance/secrets.js';
 import { isRelative } from '../../flows/engine/challenge.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
 import { groupIdentifiers } from '../groups.js';
+import { mapProperties, sourceMappings } from '../mappings.js';
+import type { JsonObject } from '../../expressions/index.js';
 import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { callbackPath } from './paths.js';
 import { sourceType, urlOf } from './types.js';
@@ -112,15 +114,34 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const profile = type.enrich ? await type.enrich(fetched, (url) => getWithToken(url, exchanged.token), profileUrl) : fetched;
   const identifier = type.identifier(profile);
   if (!identifier) return fail('Could not determine id.');
-  const properties: Record<string, string> = {};
-  const base = type.properties(profile);
-  for (const [k, v] of Object.entries(base))
-    if (k !== 'groups' && (typeof v === 'string' || typeof v === 'number') && String(v) !== '') properties[k] = String(v);
+  // authentik's base properties, then the source's user mappings (`info`, `token`, `properties`)
+  const base: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(type.properties(profile)))
+    if (k === 'groups' || ((typeof v === 'string' || typeof v === 'number') && String(v) !== '')) base[k] = k === 'groups' ? v : String(v);
+  const mappingGlobals = { info: profile as JsonObject, token: exchanged.token as JsonObject };
+  const userMappings = await sourceMappings(svc, source.source_uuid, 'user');
+  const mapped = userMappings.length
+    ? await mapProperties(svc, req, source, userMappings, base, mappingGlobals)
+    : { ok: true as const, properties: base };
+  if (!mapped.ok) return fail(`Failed to evaluate property mapping: '${mapped.mapping}'`);
+  const { groups: groupClaim, ...properties } = mapped.properties;
+  // each group's properties: its identifier as its name, then the source's group mappings (`group_id` besides)
+  const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
+  const groups: { id: string; name: string }[] = [];
+  for (const id of groupIdentifiers(groupClaim)) {
+    if (!groupMappings.length) {
+      groups.push({ id, name: id });
+      continue;
+    }
+    const g = await mapProperties(svc, req, source, groupMappings, { name: id }, { ...mappingGlobals, group_id: id });
+    if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
+    groups.push({ id, name: typeof g.properties.name === 'string' && g.properties.name !== '' ? g.properties.name : id });
+  }
   const expiresIn = Number(exchanged.token.expires_in);
   const who: Vouched = {
     identifier,
     properties,
-    groups: groupIdentifiers(base.groups),
+    groups,
     accessToken: secretsOf(svc.db).seal('user_source_connections.access_token', String(exchanged.token.access_token)),
     expires: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0)).toISOString(),
   };
