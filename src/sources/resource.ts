@@ -221,6 +221,11 @@ async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, exist
   const t = sourceType(name);
   if (!t) throw new ValidationError({ provider_type: [`Keystage does not support the "${name}" source type yet.`] });
   const changed = (f: string) => ctx.mode === 'create' || data[f] !== undefined;
+  // the type's client authentication unless the source names one (authentik's per-type default)
+  if ((data.authorization_code_auth_method ?? null) === null) {
+    if (ctx.mode === 'create') data.authorization_code_auth_method = t.codeAuth ?? 'basic_auth';
+    else delete data.authorization_code_auth_method;
+  }
   await discover(merged, t, changed);
   for (const f of ['authorization_url', 'access_token_url', 'profile_url', 'oidc_jwks_url', 'oidc_jwks'] as const)
     if (merged[f] !== (existing as Record<string, unknown> | undefined)?.[f] || ctx.mode === 'create') data[f] = merged[f];

@@ -84,7 +84,8 @@ export const oauthSourceProps: Props = {
   oidc_jwks_url: S.text({ default: '' }),
   oidc_jwks: S.obj({ default: {} }),
   authorization_code_auth_method: S.enumOf(CODE_AUTH_METHODS, {
-    default: 'basic_auth',
+    // when not sent on create: the type's (HTTP Basic, or the client in the body for GitHub, Twitch, Entra ID)
+    'x-optional': true,
     description: 'How to perform authentication during an authorization_code token request flow',
   }),
 };

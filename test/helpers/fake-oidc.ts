@@ -15,6 +15,8 @@ export interface FakeUser {
   nickname?: string;
   name?: string;
   groups?: unknown[];
+  /** Microsoft Graph's /me/memberOf entries for this person */
+  memberOf?: Record<string, unknown>[];
   /** GitHub's /user/emails for this person */
   emails?: { email: string; primary: boolean; verified: boolean }[];
 }
@@ -133,11 +135,21 @@ export class FakeOidc {
       this.tokens.set(token, grant.user);
       return json(200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
     }
-    if (u.pathname === '/userinfo' || u.pathname === '/user' || u.pathname === '/user/emails') {
+    if (u.pathname === '/mailcow/profile') {
+      // Mailcow takes the token in the query
+      const user = this.tokens.get(u.searchParams.get('access_token') ?? '');
+      if (!user) return json(401, { error: 'invalid_token' });
+      return json(200, { id: user.sub, full_name: user.name, email: user.email });
+    }
+    if (['/userinfo', '/user', '/user/emails', '/me', '/me/memberOf'].includes(u.pathname)) {
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       const user = m ? this.tokens.get(m[1]!) : undefined;
       if (!user) return json(401, { error: 'invalid_token' });
       if (u.pathname === '/userinfo') return json(200, user);
+      // Microsoft Graph: the profile and the person's memberships
+      if (u.pathname === '/me')
+        return json(200, { id: user.sub, userPrincipalName: user.preferred_username, displayName: user.name, mail: user.email ?? null });
+      if (u.pathname === '/me/memberOf') return json(200, { value: user.memberOf ?? [] });
       // GitHub's API: a numeric id, the login, and the e-mail only when it is public
       if (u.pathname === '/user')
         return json(200, {

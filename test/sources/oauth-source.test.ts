@@ -424,6 +424,91 @@ for (const dialect of dialects()) {
       assert.equal(user.name, 'Octo Cat');
       const [conn] = await connectionsOf(srv, gh.body.pk);
       assert.equal(conn!.identifier, '4242');
+      // GitHub's client authentication: the client in the body (authentik's type default)
+      assert.equal(gh.body.authorization_code_auth_method, 'post_body');
+      const token = fake.requests.slice(before).find((r) => r.path === '/token')!;
+      assert.equal(token.form.get('client_secret'), fake.clientSecret);
+    });
+
+    it('Entra ID (Graph profile and memberOf groups by display name), Twitch (claims asked for), Mailcow (token in the query)', async () => {
+      const make = async (slug: string, provider_type: string, urls: Record<string, string>, extra: Record<string, unknown> = {}) => {
+        const r = await call(srv, 'POST', '/sources/oauth/', {
+          name: slug,
+          slug,
+          provider_type,
+          consumer_key: fake.clientId,
+          consumer_secret: fake.clientSecret,
+          authentication_flow: authFlow,
+          enrollment_flow: enrollFlow,
+          ...urls,
+          ...extra,
+        });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        return r.body;
+      };
+      const own = { authorization_url: `${fake.url}/authorize`, access_token_url: `${fake.url}/token` };
+      // an own JWKS URL: nothing is fetched from Microsoft by a test
+      await make(
+        'entra',
+        'entraid',
+        { ...own, profile_url: `${fake.url}/me`, oidc_jwks_url: `${fake.url}/jwks` },
+        {
+          additional_scopes: 'https://graph.microsoft.com/GroupMember.Read.All',
+        },
+      );
+      fake.nextUser = {
+        sub: 'entra-oid-1',
+        preferred_username: 'erin@contoso.example',
+        name: 'Erin Entra',
+        email: 'erin@contoso.example',
+        memberOf: [
+          { '@odata.type': '#microsoft.graph.group', id: 'g-1', displayName: 'Engineering' },
+          { '@odata.type': '#microsoft.graph.directoryRole', id: 'r-1', displayName: 'Global Reader' },
+        ],
+      };
+      let before = fake.requests.length;
+      const jar = new CookieJar();
+      await runFlow(srv, jar, await throughSource(srv, jar, 'entra'));
+      const authz = fake.requests.slice(before).find((r) => r.path === '/authorize')!;
+      assert.equal(
+        authz.query.get('scope'),
+        'openid https://graph.microsoft.com/User.Read https://graph.microsoft.com/GroupMember.Read.All',
+      );
+      const erin = await srv.app.store.db
+        .selectFrom('users')
+        .selectAll()
+        .where('username', '=', 'erin@contoso.example')
+        .executeTakeFirstOrThrow();
+      assert.equal(erin.name, 'Erin Entra');
+      const erinGroups = await srv.app.store.db
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+        .select('groups.name')
+        .where('user_groups.user_id', '=', erin.id)
+        .execute();
+      assert.deepEqual(erinGroups, [{ name: 'Engineering' }]);
+      const gconn = await call(srv, 'GET', '/sources/group_connections/oauth/?source__slug=entra');
+      assert.deepEqual(
+        gconn.body.results.map((c: { identifier: string }) => c.identifier),
+        ['g-1'],
+      );
+
+      await make('twitch', 'twitch', {});
+      // Twitch's URLs are fixed: the test reads the authorization request without following it
+      const jarT = new CookieJar();
+      const res = await fetch(`${srv.url}/source/oauth/login/twitch/`, { headers: jarT.headers(), redirect: 'manual' });
+      const to = new URL(res.headers.get('location')!);
+      assert.equal(to.origin + to.pathname, 'https://id.twitch.tv/oauth2/authorize');
+      assert.equal(to.searchParams.get('scope'), 'openid');
+      assert.deepEqual(JSON.parse(to.searchParams.get('claims')!), { userinfo: { email: null, preferred_username: null } });
+
+      await make('mailcow', 'mailcow', { ...own, profile_url: `${fake.url}/mailcow/profile` });
+      fake.nextUser = { sub: '77', name: 'Mo Cow', email: 'mo@mail.example' };
+      before = fake.requests.length;
+      const jarM = new CookieJar();
+      await runFlow(srv, jarM, await throughSource(srv, jarM, 'mailcow'));
+      assert.ok(await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'Mo Cow').executeTakeFirst());
+      assert.ok(fake.requests.slice(before).some((r) => r.path === '/mailcow/profile' && r.query.get('access_token')));
     });
 
     it('runs the source’s property mappings (authentik’s Python): user properties and group names; a failing one refuses', async () => {

@@ -31,9 +31,16 @@ export interface Started {
   verifier?: string;
 }
 
-export function authorizationRedirect(authorizationUrl: string, cfg: OAuthClientConfig, redirectUri: string, scope: string): Started {
+export function authorizationRedirect(
+  authorizationUrl: string,
+  cfg: OAuthClientConfig,
+  redirectUri: string,
+  scope: string,
+  extra: Record<string, string> = {},
+): Started {
   const state = randomBytes(24).toString('base64url');
   const url = new URL(authorizationUrl);
+  for (const [k, v] of Object.entries(extra)) url.searchParams.set(k, v);
   url.searchParams.set('client_id', cfg.consumer_key);
   url.searchParams.set('redirect_uri', redirectUri);
   url.searchParams.set('response_type', 'code');

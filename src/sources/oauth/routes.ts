@@ -62,7 +62,13 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   if (!source || !type || !authorizationUrl) return notFound(reply, slug);
   const session = await svc.sessions.load(req);
   const redirectUri = `${req.protocol}://${req.host}${callbackPath(source.slug)}`;
-  const started = authorizationRedirect(authorizationUrl, source, redirectUri, scopesOf(type.scopes, source.additional_scopes));
+  const started = authorizationRedirect(
+    authorizationUrl,
+    source,
+    redirectUri,
+    scopesOf(type.scopes, source.additional_scopes),
+    type.authorizeParams,
+  );
   // where the person was going: `?next=` on this URL, else the `next` of the flow they were in
   const next = relative((req.query as Record<string, unknown>).next) ?? relative(session.data.query?.next);
   const store = (session.data.sources ??= {});
@@ -109,9 +115,20 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   if (!tokenUrl || !profileUrl) return fail('Could not retrieve token.');
   const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier);
   if (!exchanged.ok) return fail(exchanged.reason);
-  const fetched = await fetchProfile(profileUrl, exchanged.token);
+  const fetched = await fetchProfile(
+    type.profileRequestUrl ? type.profileRequestUrl(profileUrl, String(exchanged.token.access_token)) : profileUrl,
+    exchanged.token,
+  );
   if (!fetched) return fail('Could not retrieve profile.');
-  const profile = type.enrich ? await type.enrich(fetched, (url) => getWithToken(url, exchanged.token), profileUrl) : fetched;
+  let profile = fetched;
+  if (type.enrich) {
+    const enriched = await type
+      .enrich(fetched, (url) => getWithToken(url, exchanged.token), profileUrl, source.additional_scopes)
+      .catch(() => undefined);
+    // authentik: a failed group lookup fails the profile
+    if (!enriched) return fail('Could not retrieve profile.');
+    profile = enriched;
+  }
   const identifier = type.identifier(profile);
   if (!identifier) return fail('Could not determine id.');
   // authentik's base properties, then the source's user mappings (`info`, `token`, `properties`)
@@ -129,11 +146,12 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
   const groups: { id: string; name: string }[] = [];
   for (const id of groupIdentifiers(groupClaim)) {
+    const baseName = type.groupName?.(profile, id) ?? id;
     if (!groupMappings.length) {
-      groups.push({ id, name: id });
+      groups.push({ id, name: baseName });
       continue;
     }
-    const g = await mapProperties(svc, req, source, groupMappings, { name: id }, { ...mappingGlobals, group_id: id });
+    const g = await mapProperties(svc, req, source, groupMappings, { name: baseName }, { ...mappingGlobals, group_id: id });
     if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
     groups.push({ id, name: typeof g.properties.name === 'string' && g.properties.name !== '' ? g.properties.name : id });
   }

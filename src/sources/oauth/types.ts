@@ -24,8 +24,16 @@ export interface SourceType {
   identifier(info: Profile): string | undefined;
   /** authentik's `get_base_user_properties`: username, email, name, groups */
   properties(info: Profile): { username?: unknown; email?: unknown; name?: unknown; groups?: unknown };
+  /** how the client authenticates at the token URL unless the source says otherwise (authentik's type default) */
+  codeAuth?: 'basic_auth' | 'post_body';
+  /** parameters the authorization request carries besides OAuth's own (Twitch's `claims`) */
+  authorizeParams?: Record<string, string>;
+  /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`) */
+  profileRequestUrl?(profileUrl: string, accessToken: string): string;
+  /** a group's name from the profile (Entra ID's display names), else its identifier */
+  groupName?(info: Profile, id: string): string | undefined;
   /** what the type reads beyond the profile, with the access token (`get`: a JSON GET authorised by it) */
-  enrich?(info: Profile, get: (url: string) => Promise<unknown>, profileUrl: string): Promise<Profile>;
+  enrich?(info: Profile, get: (url: string) => Promise<unknown>, profileUrl: string, additionalScopes: string): Promise<Profile>;
 }
 
 /** authentik's ProviderTypeEnum: what the wire accepts */
@@ -97,6 +105,7 @@ const types: SourceType[] = [
     oidc_well_known_url: 'https://token.actions.githubusercontent.com/.well-known/openid-configuration',
     oidc_jwks_url: 'https://token.actions.githubusercontent.com/.well-known/jwks',
     scopes: ['read:user', 'user:email'],
+    codeAuth: 'post_body',
     identifier: (info) => str(info.id),
     properties: (info) => ({ username: info.login, email: info.email, name: info.name, groups: [] }),
     // the profile has an e-mail only when the person made one public: else their primary address from /user/emails
@@ -149,7 +158,77 @@ const types: SourceType[] = [
     identifier: (info) => str(info.id),
     properties: (info) => ({ username: info.username, email: info.email, name: info.username, groups: [] }),
   },
+  {
+    name: 'twitch',
+    verbose_name: 'Twitch',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://id.twitch.tv/oauth2/authorize',
+    access_token_url: 'https://id.twitch.tv/oauth2/token',
+    profile_url: 'https://id.twitch.tv/oauth2/userinfo',
+    scopes: ['openid'],
+    codeAuth: 'post_body',
+    // Twitch's userinfo carries these claims only when the authorization request asks for them
+    authorizeParams: { claims: JSON.stringify({ userinfo: { email: null, preferred_username: null } }) },
+    identifier: (info) => str(info.sub),
+    properties: (info) => ({ username: info.preferred_username, email: info.email, name: info.preferred_username, groups: [] }),
+  },
+  {
+    name: 'mailcow',
+    verbose_name: 'Mailcow',
+    urls_customizable: true,
+    ...noUrls,
+    scopes: ['openid profile'],
+    // Mailcow answers its profile only with the token in the query (authentik sends it so)
+    profileRequestUrl: (url, token) => {
+      const u = new URL(url);
+      u.searchParams.set('access_token', token);
+      return u.toString();
+    },
+    identifier: (info) => str(info.id),
+    properties: (info) => ({ username: info.full_name, email: info.email, name: info.full_name, groups: [] }),
+  },
+  {
+    name: 'entraid',
+    verbose_name: 'Entra ID',
+    urls_customizable: true,
+    ...noUrls,
+    authorization_url: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize',
+    access_token_url: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+    profile_url: 'https://graph.microsoft.com/v1.0/me',
+    oidc_jwks_url: 'https://login.microsoftonline.com/common/discovery/keys',
+    scopes: ['openid', 'https://graph.microsoft.com/User.Read'],
+    codeAuth: 'post_body',
+    // the Graph API's `id`; the OpenID `sub` when the profile URL was changed to a userinfo endpoint
+    identifier: (info) => str(info.id) ?? str(info.sub),
+    properties: (info) => {
+      const other = Array.isArray(info.otherMails) ? info.otherMails[0] : undefined;
+      return {
+        username: info.userPrincipalName,
+        email: info.mail || other,
+        name: info.displayName,
+        groups: entraGroups(info).map((g) => g.id),
+      };
+    },
+    groupName: (info, id) => entraGroups(info).find((g) => g.id === id)?.displayName,
+    // the person's groups, when the source asks Graph for them (additional scope GroupMember.Read.All): the
+    // profile's memberOf (`https://graph.microsoft.com/v1.0/me/memberOf` with the default profile URL)
+    async enrich(info, get, profileUrl, additionalScopes) {
+      if (!additionalScopes.includes('https://graph.microsoft.com/GroupMember.Read.All')) return info;
+      const groups = await get(`${profileUrl.replace(/\/+$/, '')}/memberOf`);
+      return { ...info, raw_groups: groups };
+    },
+  },
 ];
+
+/** the groups of an Entra ID profile's `raw_groups` (Graph's memberOf answer): groups only, not roles */
+function entraGroups(info: Profile): { id: string; displayName?: string }[] {
+  const raw = info.raw_groups as { value?: unknown } | undefined;
+  const values = raw && Array.isArray(raw.value) ? raw.value : [];
+  return (values as Record<string, unknown>[])
+    .filter((g) => g && g['@odata.type'] === '#microsoft.graph.group' && typeof g.id === 'string')
+    .map((g) => ({ id: g.id as string, ...(typeof g.displayName === 'string' ? { displayName: g.displayName } : {}) }));
+}
 
 export const SUPPORTED: ReadonlyMap<string, SourceType> = new Map(types.map((t) => [t.name, t]));
 
