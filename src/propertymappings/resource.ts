@@ -272,19 +272,33 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
   ...mappingLifecycle(references),
 });
 
-/** authentik's NotificationWebhookMappingViewSet: name and expression only */
-const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
-  component: 'NotificationWebhookMapping',
-  model: 'NotificationWebhookMapping',
-  path: '/propertymappings/notification',
-  opPrefix: 'propertymappings_notification',
+/**
+ * A mapping kind with no table of its own (name and expression in `property_mappings`): authentik's
+ * NotificationWebhookMappingViewSet (name and expression only) and OAuthSourcePropertyMappingViewSet (the base
+ * fields; its expression sees `info`, `token`, `properties`: src/propertymappings/source.ts)
+ */
+const plainMappingResource = (
+  def: {
+    kind: string;
+    component: string;
+    path: string;
+    props: Props;
+    render: (r: Row) => Record<string, unknown>;
+    filters: Record<string, FilterSpec>;
+  },
+  references: () => ColumnReference[],
+): ResourceDef<Row> => ({
+  component: def.component,
+  model: def.component,
+  path: def.path,
+  opPrefix: def.path.slice(1).replace(/\//g, '_'),
   tag: 'propertymappings',
   lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
-  props: { pk: basePropertyMappingProps.pk!, name: basePropertyMappingProps.name!, expression: basePropertyMappingProps.expression! },
+  props: def.props,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
   list: {
-    filters: { name: { type: 'str', column: 'm.name' } },
+    filters: { ...def.filters, name: { type: 'str', column: 'm.name' } },
     search: ['m.name'],
     ordering: { name: 'm.name', pk: 'm.pm_uuid' },
     defaultOrdering: ['name'],
@@ -295,10 +309,10 @@ const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> 
     db
       .selectFrom('property_mappings as m')
       .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind'])
-      .where('m.kind', '=', 'notificationwebhookmapping'),
-  render: async (_db, rows) => rows.map((r) => ({ pk: r.pm_uuid, name: r.name, expression: r.expression })),
+      .where('m.kind', '=', def.kind),
+  render: async (_db, rows) => rows.map(def.render),
   validate: async (data) => checkExpression(data.expression),
-  insert: (tx, data) => insertMapping(tx, 'notificationwebhookmapping', data),
+  insert: (tx, data) => insertMapping(tx, def.kind, data),
   update: async (tx, existing, data) => {
     await updateMapping(tx, existing.pm_uuid, data);
     return existing.pm_uuid;
@@ -306,40 +320,31 @@ const webhookResource = (references: () => ColumnReference[]): ResourceDef<Row> 
   ...mappingLifecycle(references),
 });
 
-/** authentik's OAuthSourcePropertyMappingViewSet: name and expression (the expression sees `info`, `token`, `properties`) */
-const oauthSourceResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
-  component: 'OAuthSourcePropertyMapping',
-  model: 'OAuthSourcePropertyMapping',
-  path: '/propertymappings/source/oauth',
-  opPrefix: 'propertymappings_source_oauth',
-  tag: 'propertymappings',
-  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
-  props: basePropertyMappingProps,
-  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-  access: { kind: 'superuser' },
-  list: {
-    filters: { ...managedFilters, name: { type: 'str', column: 'm.name' } },
-    search: ['m.name'],
-    ordering: { name: 'm.name', pk: 'm.pm_uuid' },
-    defaultOrdering: ['name'],
-    pk: 'm.pm_uuid',
-    unique: ['m.name'],
-  },
-  select: (db) =>
-    db
-      .selectFrom('property_mappings as m')
-      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind'])
-      .where('m.kind', '=', 'oauthsourcepropertymapping'),
-  render: async (_db, rows) =>
-    rows.map((r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) })),
-  validate: async (data) => checkExpression(data.expression),
-  insert: (tx, data) => insertMapping(tx, 'oauthsourcepropertymapping', data),
-  update: async (tx, existing, data) => {
-    await updateMapping(tx, existing.pm_uuid, data);
-    return existing.pm_uuid;
-  },
-  ...mappingLifecycle(references),
-});
+const webhookResource = (references: () => ColumnReference[]) =>
+  plainMappingResource(
+    {
+      kind: 'notificationwebhookmapping',
+      component: 'NotificationWebhookMapping',
+      path: '/propertymappings/notification',
+      props: { pk: basePropertyMappingProps.pk!, name: basePropertyMappingProps.name!, expression: basePropertyMappingProps.expression! },
+      render: (r) => ({ pk: r.pm_uuid, name: r.name, expression: r.expression }),
+      filters: {},
+    },
+    references,
+  );
+
+const oauthSourceResource = (references: () => ColumnReference[]) =>
+  plainMappingResource(
+    {
+      kind: 'oauthsourcepropertymapping',
+      component: 'OAuthSourcePropertyMapping',
+      path: '/propertymappings/source/oauth',
+      props: basePropertyMappingProps,
+      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
+      filters: managedFilters,
+    },
+    references,
+  );
 
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',

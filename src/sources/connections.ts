@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
+import type { FilterSpec, ListSpec } from '../rest/list.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { Forbidden, ValidationError } from '../rest/errors.js';
 import { rowToApi } from '../rest/serialize.js';
@@ -16,6 +17,28 @@ import type { Services } from '../services.js';
 import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './table.js';
 import { connectionProps } from './schema.js';
 import { allSourcesResource } from './resource.js';
+
+/** a connection list's spec: its owner filter, `source__slug`, authentik's search and ordering */
+function connectionList(owner: Record<string, FilterSpec>): ListSpec {
+  return {
+    filters: {
+      ...owner,
+      source__slug: {
+        type: 'custom',
+        parse: (values) => {
+          const v = values.at(-1);
+          if (v === undefined || v === '') return { cond: undefined };
+          return { cond: () => sql`c.source_uuid in (select source_uuid from sources where slug = ${v})` as never };
+        },
+        schema: { type: 'string' },
+      },
+    },
+    search: ['c.identifier'],
+    ordering: { pk: 'c.id', identifier: 'c.identifier', created: 'c.created', last_updated: 'c.last_updated' },
+    defaultOrdering: ['pk'],
+    pk: 'c.id',
+  };
+}
 
 type Row = UserSourceConnectionsTable & { pk: number; user: number; source: string };
 
@@ -59,24 +82,7 @@ function connectionResource(kind: 'oauth' | 'all'): ResourceDef<Row> {
         ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by']
         : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'owner', column: 'c.user_id' },
-    list: {
-      filters: {
-        user: { type: 'int', column: 'c.user_id' },
-        source__slug: {
-          type: 'custom',
-          parse: (values) => {
-            const v = values.at(-1);
-            if (v === undefined || v === '') return { cond: undefined };
-            return { cond: () => sql`c.source_uuid in (select source_uuid from sources where slug = ${v})` as never };
-          },
-          schema: { type: 'string' },
-        },
-      },
-      search: ['c.identifier'],
-      ordering: { pk: 'c.id', identifier: 'c.identifier', created: 'c.created', last_updated: 'c.last_updated' },
-      defaultOrdering: ['pk'],
-      pk: 'c.id',
-    },
+    list: connectionList({ user: { type: 'int', column: 'c.user_id' } }),
     select: (db) =>
       db.selectFrom('user_source_connections as c').selectAll('c').select(['c.id as pk', 'c.user_id as user', 'c.source_uuid as source']),
     render: async (db, rows) => {
@@ -180,24 +186,7 @@ function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
     props: groupProps,
     ops: ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
-    list: {
-      filters: {
-        group: { type: 'uuid', column: 'c.group_uuid' },
-        source__slug: {
-          type: 'custom',
-          parse: (values) => {
-            const v = values.at(-1);
-            if (v === undefined || v === '') return { cond: undefined };
-            return { cond: () => sql`c.source_uuid in (select source_uuid from sources where slug = ${v})` as never };
-          },
-          schema: { type: 'string' },
-        },
-      },
-      search: ['c.identifier'],
-      ordering: { pk: 'c.id', identifier: 'c.identifier', created: 'c.created', last_updated: 'c.last_updated' },
-      defaultOrdering: ['pk'],
-      pk: 'c.id',
-    },
+    list: connectionList({ group: { type: 'uuid', column: 'c.group_uuid' } }),
     select: (db) =>
       db
         .selectFrom('group_source_connections as c')

@@ -159,7 +159,7 @@ for (const dialect of dialects()) {
       );
     });
 
-    it('jwt_federation_providers: OAuth2 providers only (DRF’s message otherwise); federation sources refused', async () => {
+    it('jwt_federation_providers: OAuth2 providers only (DRF’s message otherwise); jwt_federation_sources: sources only', async () => {
       const base = { authorization_flow: authz, invalidation_flow: inval, redirect_uris: [] };
       const other = await call(srv, 'POST', '/providers/oauth2/', { ...base, name: 'federated-from' });
       assert.equal(other.status, 201);
@@ -169,6 +169,11 @@ for (const dialect of dialects()) {
       const bad = await call(srv, 'PATCH', `/providers/oauth2/${r.body.pk}/`, { jwt_federation_providers: [other.body.pk, 99999] });
       assert.deepEqual([bad.status, bad.body], [400, { jwt_federation_providers: ['Invalid pk "99999" - object does not exist.'] }]);
       assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${r.body.pk}/`)).body.jwt_federation_providers, [other.body.pk]);
+      const noSource = await call(srv, 'PATCH', `/providers/oauth2/${r.body.pk}/`, {
+        jwt_federation_sources: ['00000000-0000-4000-8000-000000000000'],
+      });
+      assert.equal(noSource.status, 400);
+      assert.ok(Array.isArray(noSource.body.jwt_federation_sources), JSON.stringify(noSource.body));
       await call(srv, 'DELETE', `/providers/oauth2/${r.body.pk}/`);
       await call(srv, 'DELETE', `/providers/oauth2/${other.body.pk}/`);
     });
@@ -343,6 +348,7 @@ for (const dialect of dialects()) {
         logout_method: 'backchannel',
         property_mappings: [openid],
         jwt_federation_providers: [],
+        jwt_federation_sources: [],
         application: null,
       });
       assert.equal(await oauth2ProviderByAppSlug(svc, 'loader-app'), undefined);

@@ -11,13 +11,11 @@
  * Then the application's policies with `oauth_scopes`/`oauth_grant_type`, a login event, and an access token
  * (no refresh token) for the requested scopes.
  */
-import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { authenticatePassword, TOKEN_BACKEND } from '../../../../auth/authenticate.js';
 import { hot, perDatabase } from '../../../../db/hot.js';
 import type { UsersTable } from '../../../../db/types.js';
 import type { Services } from '../../../../services.js';
-import { unusablePassword } from '../../../../auth/passwords.js';
 import { TokenError } from '../../protocol/errors.js';
 import type { ProviderKeys } from '../../protocol/sign.js';
 import { insertAccessToken } from '../../tokens/store.js';
@@ -26,6 +24,7 @@ import { type GrantBase, mintAccessToken, tokenResponse } from '../issue.js';
 import { secretMatches } from '../http.js';
 import type { TokenRequest } from './request.js';
 import { clientAssertion } from './client-assertion.js';
+import { createServiceAccount } from './service-account.js';
 
 /** `username:password` from a base64 client secret (the secret is not the provider's) */
 function decodeUserPass(secret: string): { username: string; password: string } | undefined {
@@ -62,32 +61,9 @@ async function serviceAccount(svc: Services, t: TokenRequest): Promise<UsersTabl
     type: 'service_account',
     last_updated: now,
   };
-  const find = () => svc.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
   // an existing account: its last login, and its row, in one statement
-  let user: UsersTable | undefined = (await touchLogin(svc.db)({ username, now }))[0];
-  if (!user) {
-    try {
-      await svc.db
-        .insertInto('users')
-        .values({
-          uuid: randomUUID(),
-          username,
-          email: '',
-          password: unusablePassword(),
-          is_active: 1,
-          date_joined: now,
-          password_change_date: now,
-          attributes: JSON.stringify({ 'goauthentik.io/user/generated': true }),
-          ...fields,
-        } as never)
-        .execute();
-    } catch {
-      // another request created it at the same moment
-    }
-    user = await find();
-  }
-  if (!user) throw new TokenError('invalid_grant').withCause('service_account');
-  return user;
+  const user: UsersTable | undefined = (await touchLogin(svc.db)({ username, now }))[0];
+  return user ?? createServiceAccount(svc, username, fields, { 'goauthentik.io/user/generated': true });
 }
 
 export async function clientCredentialsGrant(

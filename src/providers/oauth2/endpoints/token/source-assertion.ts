@@ -7,11 +7,11 @@
  * who can read it sign assertions. Keys with private members are skipped. The grant is for a service account
  * `<provider name>-<sub>`, created or refreshed on use, under the source's user path.
  */
-import { createPublicKey, randomUUID } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { UsersTable } from '../../../../db/types.js';
 import type { Services } from '../../../../services.js';
-import { unusablePassword } from '../../../../auth/passwords.js';
+import { createServiceAccount, userByUsername } from './service-account.js';
 import { userPathOf } from '../../../../sources/flow-manager.js';
 import { verifyJwt, type VerificationKey } from '../../protocol/verify.js';
 import { TokenError } from '../../protocol/errors.js';
@@ -96,37 +96,17 @@ export async function federatedServiceAccount(svc: Services, t: TokenRequest, a:
     type: 'service_account',
     last_updated: now,
   };
-  const find = () => svc.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
-  const existing = await find();
+  const existing = await userByUsername(svc, username);
   if (existing) {
+    const attributes = { ...JSON.parse(existing.attributes || '{}'), 'goauthentik.io/user/generated': true };
     await svc.db
       .updateTable('users')
-      .set({ ...fields, attributes: JSON.stringify({ ...JSON.parse(existing.attributes || '{}'), 'goauthentik.io/user/generated': true }) })
+      .set({ ...fields, attributes: JSON.stringify(attributes) })
       .where('id', '=', existing.id)
       .execute();
-    return (await find()) ?? existing;
+    return (await userByUsername(svc, username)) ?? existing;
   }
   const attributes: Record<string, unknown> = { 'goauthentik.io/user/generated': true };
   if (typeof a.jwt.exp === 'number') attributes['goauthentik.io/user/expires'] = a.jwt.exp;
-  try {
-    await svc.db
-      .insertInto('users')
-      .values({
-        uuid: randomUUID(),
-        username,
-        email: '',
-        password: unusablePassword(),
-        is_active: 1,
-        date_joined: now,
-        password_change_date: now,
-        attributes: JSON.stringify(attributes),
-        ...fields,
-      } as never)
-      .execute();
-  } catch {
-    // another request created it at the same moment
-  }
-  const user = await find();
-  if (!user) throw new TokenError('invalid_grant').withCause('service_account');
-  return user;
+  return createServiceAccount(svc, username, fields, attributes);
 }
