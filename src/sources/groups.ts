@@ -28,12 +28,16 @@ export interface SourceGroup {
 }
 
 export async function syncGroups(db: DB, source: string, mode: string, userId: number, groups: readonly SourceGroup[]): Promise<GroupSync> {
-  try {
-    await apply(db, source, mode, userId, groups);
-    return { ok: true };
-  } catch (e) {
-    if (e instanceof Refused) return { ok: false, reason: e.message };
-    throw e;
+  // a second attempt when a parallel login of the same person created one of the groups first (a unique name or
+  // identifier taken between this transaction's read and its insert): it then finds that group's connection
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await apply(db, source, mode, userId, groups);
+      return { ok: true };
+    } catch (e) {
+      if (e instanceof Refused) return { ok: false, reason: e.message };
+      if (attempt >= 1) throw e;
+    }
   }
 }
 

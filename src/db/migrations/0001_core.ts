@@ -129,7 +129,7 @@ export const m0001_core: VersionedMigration = (dialect) => ({
       .addColumn('icon', 'text')
       .execute();
 
-    // sources (LDAP, OAuth, …) are not implemented yet; the table exists so identification stages can reference them
+    // the base table of sources (migration 0022 adds authentik's fields and the OAuth type's table)
     await db.schema
       .createTable('sources')
       .addColumn('source_uuid', 'text', (c) => c.primaryKey())
