@@ -61,6 +61,7 @@ const DOMAINS = [
   'crypto',
   'applications',
   'sources',
+  'rbac',
 ].map((d) => `src/${d}/`);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,

@@ -26,6 +26,8 @@ import {
 import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
+import { mountRbac } from './rbac/routes.js';
+import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
 import { brandForHost } from './brands/match.js';
 import { ensureDefaultBrand } from './brands/store.js';
@@ -269,6 +271,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountUsers(router, services);
   mountRecoveryLink(router, services);
   mountGroups(router, services);
+  const rbac = mountRbac(router, store.db);
   mountBrands(router, services);
   mountSourceResources(router, services, () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')]);
   mountSourceConnections(router, services);
@@ -278,6 +281,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountEvents(router, services);
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, { references: providerKeyPairReferences });
+  // every resource has registered its model now: the permission catalogue is complete
+  rbac.mountAssigned();
+  await syncPermissions(store.db);
   mountFlowUrls(app, services);
   mountApplicationLaunch(app, services);
   mountOAuthSourceRoutes(app, services);

@@ -133,6 +133,7 @@ export const applicationResource: ResourceDef<Row> = {
   props: applicationProps,
   ops: ['create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_core.application', verbose: 'Application', pk: { column: 'pbm_uuid', rowKey: 'pbm_uuid' } },
   list: applicationList,
   select: (db) => db.selectFrom('applications').selectAll().select('pbm_uuid as pk'),
   render: (db, rows, req) => renderApplications(db, rows, req.caller?.user),

@@ -116,6 +116,7 @@ export function brandResource(): ResourceDef<Row> {
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     // without RBAC, only superusers hold authentik's brand permissions
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_brands.brand', verbose: 'Brand' },
     list: {
       filters: brandFilters,
       search: ['brands.domain', 'brands.branding_title'],

@@ -157,6 +157,7 @@ function keyPairResource(references: () => KeyPairReference[]): ResourceDef<Row>
     props: keyPairProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_crypto.certificatekeypair', verbose: 'Certificate-Key Pair' },
     list: {
       filters: {
         name: { type: 'str', column: 'crypto_certificatekeypairs.name' },
@@ -324,7 +325,7 @@ export function mountCrypto(router: ApiRouter, svc: Services, opts: CryptoOption
     },
   ];
   const view = (part: 'certificate' | 'private_key') => async (req: FastifyRequest, reply: FastifyReply) => {
-    const { row } = await load(req);
+    const { row } = await load(req, part === 'certificate' ? 'view_certificatekeypair_certificate' : 'view_certificatekeypair_key');
     await router.audit?.(req, 'secret_view', {
       secret: { app: 'keystage', model_name: 'certificatekeypair', pk: row.kp_uuid, name: `Certificate-Key Pair ${row.name}` },
       type: part,

@@ -23,6 +23,7 @@ import { m0021_login_ip_count } from './migrations/0021_login_ip_count.js';
 import { m0022_sources } from './migrations/0022_sources.js';
 import { m0023_group_source_connections } from './migrations/0023_group_source_connections.js';
 import { m0024_source_property_mappings } from './migrations/0024_source_property_mappings.js';
+import { m0025_rbac } from './migrations/0025_rbac.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -49,6 +50,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0022_sources': m0022_sources,
   '0023_group_source_connections': m0023_group_source_connections,
   '0024_source_property_mappings': m0024_source_property_mappings,
+  '0025_rbac': m0025_rbac,
 };
 
 /**

@@ -39,7 +39,7 @@ export interface GroupParentsTable {
   parent_uuid: string;
 }
 
-/** a group's roles (migration 0010; RBAC itself is not implemented yet) */
+/** a group's roles (migration 0010): its members, and its child groups' members, hold them (src/rbac/) */
 export interface GroupRolesTable {
   group_uuid: string;
   role_uuid: string;
@@ -48,6 +48,8 @@ export interface GroupRolesTable {
 export interface RolesTable {
   role_uuid: string;
   name: string;
+  /** migration 0025: a role Keystage itself maintains */
+  managed: string | null;
 }
 
 export interface UserRolesTable {

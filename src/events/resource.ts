@@ -125,6 +125,7 @@ export const eventResource: ResourceDef<Row> = {
   props: eventProps,
   ops: ['list', 'retrieve'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_events.event', verbose: 'Event' },
   list: {
     // authentik's EventsFilter
     filters: {

@@ -8,8 +8,10 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
-import { requireSuperuser } from '../rest/auth.js';
-import { NotFound, ValidationError } from '../rest/errors.js';
+import { requireCaller } from '../rest/auth.js';
+import { Forbidden, NotFound, ValidationError } from '../rest/errors.js';
+import { can, hasGlobal, objectsWith } from '../rbac/check.js';
+import { guardTargetUser } from '../rbac/guards.js';
 import { durationError, parseDuration } from '../rest/duration.js';
 import { validateBody } from '../rest/validate.js';
 import { S } from '../rest/schema.js';
@@ -29,10 +31,19 @@ export interface RecoveryLink {
 }
 
 /** the user of `/core/users/{id}/…`, or DRF's 404 */
+/**
+ * The user named in the URL, for whoever may reset their password (authentik's `reset_user_password`, for the whole
+ * model or on that user): 403 before 404 for a caller holding it on no one, and never a superuser for someone who is
+ * not one (rbac/guards.ts).
+ */
 export async function recoveryTarget(svc: Services, req: FastifyRequest): Promise<UsersTable> {
+  const caller = requireCaller(req);
+  const perm = 'authentik_core.reset_user_password';
+  if (!(await hasGlobal(svc.db, caller, perm)) && !(await objectsWith(svc.db, caller, perm)).size) throw Forbidden.permission();
   const id = Number((req.params as { id: string }).id);
   const user = Number.isSafeInteger(id) ? await userById(svc.db, id) : undefined;
-  if (!user) throw NotFound.model('User');
+  if (!user || !(await can(svc.db, caller, perm, user.id))) throw NotFound.model('User');
+  await guardTargetUser(svc.db, caller, user.id);
   return user;
 }
 
@@ -77,7 +88,6 @@ export function mountRecoveryLink(router: ApiRouter, svc: Services) {
       post: {
         doc: { operationId: 'core_users_recovery_create', tag: 'core', body: 'UserRecoveryLinkRequest', response: 'Link' },
         handler: async (req) => {
-          requireSuperuser(req);
           const user = await recoveryTarget(svc, req);
           const data = await validateBody({ token_duration: S.str({ 'x-optional': true }) }, req.body ?? {}, {
             mode: 'create',

@@ -14,7 +14,7 @@ import type { GroupsTable } from '../db/types.js';
 import { isUuid, normalizeUuid } from '../rest/validate.js';
 
 /** the user's groups and all their ancestors, as a CTE named `member_of(group_uuid)` */
-const memberOf = (userId: unknown) => sql`with recursive member_of(group_uuid) as (
+export const memberOf = (userId: unknown) => sql`with recursive member_of(group_uuid) as (
     select ug.group_uuid from user_groups ug where ug.user_id = ${userId}
     union
     select gp.parent_uuid from group_parents gp inner join member_of m on gp.child_uuid = m.group_uuid

@@ -1,6 +1,7 @@
 /** /core/groups/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
+import { guardGroupWrite } from '../rbac/guards.js';
 import { subjectUsedBy } from '../policies/base.js';
 import { groupProps } from './schema.js';
 import { groupFilters, groupSearch } from './filters.js';
@@ -25,8 +26,9 @@ export function groupResource(installId: string): ResourceDef<GroupRow> {
     lookup: { param: 'group_uuid', column: 'group_uuid', type: 'uuid' },
     props: groupProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    // without RBAC, only superusers hold authentik's group permissions (view, add, change, delete, add/remove member)
+    // authentik's group permissions through roles (src/rbac/); becoming a superuser stays guarded (rbac/guards.ts)
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_core.group', verbose: 'Group' },
     list: {
       filters: groupFilters,
       search: ['groups.name'],
@@ -46,12 +48,13 @@ export function groupResource(installId: string): ResourceDef<GroupRow> {
     retrieveQuery: INCLUDE,
     select: (db) => db.selectFrom('groups').selectAll(),
     render: (db, rows, req) => renderGroups(db, rows, installId, includeFlags(req)),
-    validate: async (data, ctx) => {
+    validate: async (data, ctx, existing) => {
       // DRF's `default=list` on `users` and `parents`: a PUT without them clears them (`roles` has no default)
       if (ctx.mode === 'update') {
         data.users ??= [];
         data.parents ??= [];
       }
+      await guardGroupWrite(ctx.db, ctx.caller, existing, data);
     },
     insert: (tx, data) => insertGroup(tx, data),
     update: (tx, existing, data) => updateGroup(tx, existing.group_uuid, data),

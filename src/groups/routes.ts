@@ -9,6 +9,7 @@ import type { Services } from '../services.js';
 import { groupResource } from './resource.js';
 import { relatedGroupComponent, userAccountRequestComponent } from './schema.js';
 import { addMember, removeMember } from './store.js';
+import { guardMembership } from '../rbac/guards.js';
 
 export function mountGroups(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
@@ -21,9 +22,10 @@ export function mountGroups(router: ApiRouter, svc: Services) {
    * "Not found."), then the change (204).
    */
   const member =
-    (change: typeof addMember) =>
+    (change: typeof addMember, permission: 'add_user_to_group' | 'remove_user_from_group') =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const { row } = await load(req);
+      const { row, caller } = await load(req, permission);
+      await guardMembership(db, caller, row.group_uuid);
       // DRF's IntegerField has no bounds: a pk no user can have is a 404, like any unknown one
       const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
       const pk = body.pk as number;
@@ -52,7 +54,7 @@ export function mountGroups(router: ApiRouter, svc: Services) {
             bodyRequired: true,
             status: 204,
           },
-          handler: member(change),
+          handler: member(change, name === 'add_user' ? 'add_user_to_group' : 'remove_user_from_group'),
         },
       },
       [{ name: 'group_uuid', schema: { type: 'string', format: 'uuid', description } }],

@@ -1,4 +1,5 @@
 /** /policies/all/: every policy as a base Policy object, the creatable types, `test`, and the result cache's endpoints. */
+import { requirePermission } from '../rbac/check.js';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -26,6 +27,7 @@ export const allPoliciesResource: ResourceDef<Row> = {
   props: allProps,
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_policies.policy', verbose: 'Policy' },
   list: {
     filters: {
       // policies bound nowhere
@@ -119,7 +121,7 @@ export function mountAllPolicies(router: ApiRouter, svc: Services) {
     get: {
       doc: { operationId: 'policies_all_cache_info_retrieve', tag: 'policies', response: 'Cache' },
       handler: async (req) => {
-        requireSuperuser(req);
+        await requirePermission(svc.db, req, 'authentik_policies.view_policy_cache');
         return { count: 0 };
       },
     },
@@ -128,7 +130,7 @@ export function mountAllPolicies(router: ApiRouter, svc: Services) {
     post: {
       doc: { operationId: 'policies_all_cache_clear_create', tag: 'policies', status: 204 },
       handler: async (req, reply) => {
-        requireSuperuser(req);
+        await requirePermission(svc.db, req, 'authentik_policies.clear_policy_cache');
         reply.code(204);
         return reply.send();
       },

@@ -63,6 +63,7 @@ export function policyResource(def: PolicyDef): ResourceDef<Row> {
     props,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: `${def.app}.${def.kind}`, verbose: def.verboseName },
     list: {
       filters: policyFilters(def),
       search: ['p.name'],

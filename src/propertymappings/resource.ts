@@ -225,6 +225,7 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
   props: scopeProps,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_providers_oauth2.scopemapping', verbose: 'Scope Mapping' },
   list: {
     filters: {
       ...managedFilters,
@@ -280,6 +281,9 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
 const plainMappingResource = (
   def: {
     kind: string;
+    /** `app_label.model` for RBAC */
+    label: string;
+    verbose: string;
     component: string;
     path: string;
     props: Props;
@@ -297,6 +301,7 @@ const plainMappingResource = (
   props: def.props,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: def.label, verbose: def.verbose },
   list: {
     filters: { ...def.filters, name: { type: 'str', column: 'm.name' } },
     search: ['m.name'],
@@ -324,6 +329,8 @@ const webhookResource = (references: () => ColumnReference[]) =>
   plainMappingResource(
     {
       kind: 'notificationwebhookmapping',
+      label: 'authentik_events.notificationwebhookmapping',
+      verbose: 'Webhook Mapping',
       component: 'NotificationWebhookMapping',
       path: '/propertymappings/notification',
       props: { pk: basePropertyMappingProps.pk!, name: basePropertyMappingProps.name!, expression: basePropertyMappingProps.expression! },
@@ -337,6 +344,8 @@ const oauthSourceResource = (references: () => ColumnReference[]) =>
   plainMappingResource(
     {
       kind: 'oauthsourcepropertymapping',
+      label: 'authentik_sources_oauth.oauthsourcepropertymapping',
+      verbose: 'OAuth Source Property Mapping',
       component: 'OAuthSourcePropertyMapping',
       path: '/propertymappings/source/oauth',
       props: basePropertyMappingProps,
@@ -361,6 +370,7 @@ const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => (
   },
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_core.propertymapping', verbose: 'Property Mapping' },
   list: {
     filters: { ...managedFilters, name: { type: 'str', column: 'm.name' } },
     search: ['m.name'],

@@ -37,6 +37,7 @@ export const allProvidersResource: ResourceDef<Row> = {
   props: { ...baseProviderProps, name: S.ro(S.text()) },
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_core.provider', verbose: 'Provider' },
   list: {
     filters: {
       // providers no application uses (as its provider)

@@ -119,6 +119,7 @@ export function providerResource(def: ProviderDef): ResourceDef<Row> {
     props,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: `${def.app}.${def.kind}`, verbose: def.verboseName },
     list: {
       filters: providerFilters(def),
       search: ['p.name'],

@@ -40,6 +40,7 @@ export function buildOpenApi(router: ApiRouter): Record<string, unknown> {
           name: q.name,
           schema: q.schema,
           ...(q.explode ? { explode: true, style: 'form' } : {}),
+          ...(q.required ? { required: true } : {}),
         })),
       ],
       ...(op.body ? { requestBody: { required: !!op.bodyRequired, ...jsonBody(op.body) } } : {}),

@@ -15,6 +15,9 @@ import { validateBody, isUuid, normalizeUuid, isRequired, type Mode } from './va
 import { readableKeys, writableKeys, type Props } from './schema.js';
 import { requireCaller, type Caller } from './auth.js';
 import { lockConfigEpoch } from '../db/config-epoch.js';
+import { registerModel } from '../rbac/catalogue.js';
+import { can, hasGlobal, objectsWith } from '../rbac/check.js';
+import { assignInitialPermissions, hasInitialPermissions } from '../rbac/initial.js';
 
 export type Tx = Transaction<Database>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -49,8 +52,18 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   props: Props;
   list: ListSpec;
   ops: Op[];
-  /** `superuser`: all operations need a superuser; `owner`: others see only rows whose `column` is their user id */
-  access: { kind: 'superuser' } | { kind: 'owner'; column: string };
+  /**
+   * `superuser`: all operations need a superuser, or (with `rbac`) the model's permissions; `owner`: others see only
+   * rows whose `column` is their user id; `authenticated`: any caller may read (a catalogue)
+   */
+  access: { kind: 'superuser' } | { kind: 'owner'; column: string } | { kind: 'authenticated' };
+  /**
+   * RBAC (with access `superuser`): the model (`app_label.model`, authentik's `meta_model_name`) whose permissions
+   * open the resource to a caller who is not a superuser, as authentik's ObjectFilter and ObjectPermissions: `view`
+   * (list, retrieve, used_by), `add` (create), `change` (update), `delete` (destroy), each held for the whole model
+   * or for the object; `pk` is where the object's pk (as the API shows it) is, when not the lookup.
+   */
+  rbac?: { label: string; verbose: string; pk?: { column: string; rowKey: string; int?: boolean } };
   select(db: DB): QB;
   render(db: DB, rows: Row[], req: FastifyRequest): Promise<Record<string, unknown>[]>;
   /** object-level validation, after field validation */
@@ -131,17 +144,52 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   const scoped = (q: QB, caller: Caller): QB =>
     def.access.kind === 'owner' && !caller.superuser ? q.where(def.access.column, '=', caller.user.id) : q;
 
+  // RBAC: the model's permissions, and where its objects' pks are
+  const rbac = def.access.kind === 'superuser' ? def.rbac : undefined;
+  const pkColumn = rbac?.pk?.column ?? def.lookup.column;
+  const pkKey = rbac?.pk?.rowKey ?? def.lookup.rowKey ?? def.lookup.column;
+  const pkInt = rbac?.pk ? !!rbac.pk.int : def.lookup.type === 'int';
+  const pkValue = (v: string): string | number | undefined => (pkInt ? (/^\d{1,15}$/.test(v) ? Number(v) : undefined) : v);
+  const [app, model] = (rbac?.label ?? '.').split('.') as [string, string];
+  /** `view`, `add`, `change`, `delete`, or one of the model's own codenames, as `app_label.codename` */
+  const perm = (action: string) =>
+    ['view', 'add', 'change', 'delete'].includes(action) ? `${app}.${action}_${model}` : `${app}.${action}`;
+  if (rbac)
+    registerModel({
+      label: rbac.label,
+      verbose: rbac.verbose,
+      describe: async (d, pk) => {
+        const v = pkValue(pk);
+        if (v === undefined) return undefined;
+        const row = (await def.select(d).where(pkColumn, '=', v).executeTakeFirst()) as Record<string, unknown> | undefined;
+        return row ? String(row.name ?? row.username ?? row.identifier ?? row.slug ?? pk) : undefined;
+      },
+    });
+
+  /** the rows the caller may see: all with the model's view permission, else those they may view one by one (403 when none) */
+  const visible = async (q: QB, caller: Caller): Promise<QB> => {
+    if (!rbac || caller.superuser) return scoped(q, caller);
+    if (await hasGlobal(db, caller, perm('view'))) return q;
+    const pks = [...(await objectsWith(db, caller, perm('view')))].map(pkValue).filter((v) => v !== undefined);
+    if (!pks.length) throw Forbidden.permission();
+    return q.where(pkColumn, 'in', pks);
+  };
+
   const authorizeList = (req: FastifyRequest): Caller => {
     const caller = requireCaller(req);
-    if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+    if (def.access.kind === 'superuser' && !caller.superuser && !rbac) throw Forbidden.permission();
     return caller;
   };
 
-  /** the object named in the URL, or 404 */
-  const load = async (req: FastifyRequest): Promise<{ row: Row; caller: Caller }> => {
+  /**
+   * The object named in the URL, or 404. `action` (RBAC) names the permission the caller needs on it besides seeing
+   * it; without one only a superuser passes (a route mounted beside the resource says what it needs).
+   */
+  const load = async (req: FastifyRequest, action?: string): Promise<{ row: Row; caller: Caller }> => {
     if (!req.caller) throw Forbidden.permission();
     const caller = req.caller;
-    if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+    const byRole = !!rbac && action !== undefined && !caller.superuser;
+    if (def.access.kind === 'superuser' && !caller.superuser && !byRole) throw Forbidden.permission();
     const raw = (req.params as Record<string, string>)[def.lookup.param] ?? '';
     let key: string | number = raw;
     if (def.lookup.type === 'uuid') {
@@ -151,8 +199,11 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       if (!/^\d{1,15}$/.test(raw)) throw NotFound.plain();
       key = Number(raw);
     }
-    const row = (await scoped(def.select(db), caller).where(def.lookup.column, '=', key).executeTakeFirst()) as Row | undefined;
+    const q = byRole ? await visible(def.select(db), caller) : scoped(def.select(db), caller);
+    const row = (await q.where(def.lookup.column, '=', key).executeTakeFirst()) as Row | undefined;
     if (!row) throw NotFound.model(def.model);
+    if (byRole && action !== 'view' && !(await can(db, caller, perm(action!), String((row as Record<string, unknown>)[pkKey]))))
+      throw Forbidden.permission();
     return { row, caller };
   };
 
@@ -168,7 +219,14 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     if (def.validate) await def.validate(data, ctx, existing);
     const key = await db.transaction().execute(async (tx) => {
       await lockConfigEpoch(tx);
-      return existing ? def.update!(tx, existing, data, ctx) : def.insert!(tx, data, ctx);
+      if (existing) return def.update!(tx, existing, data, ctx);
+      const created = await def.insert!(tx, data, ctx);
+      // authentik's InitialPermissions: the creator's roles receive their permissions on the new object
+      if (rbac && (await hasInitialPermissions(tx, caller.user.id, rbac.label))) {
+        const row = (await def.select(tx).where(def.lookup.column, '=', created).executeTakeFirst()) as Record<string, unknown>;
+        await assignInitialPermissions(tx, caller.user.id, rbac.label, String(row[pkKey]));
+      }
+      return created;
     });
     const out = await renderOne(req, caller, key);
     await audit(req, existing ? 'model_updated' : 'model_created', key, out);
@@ -203,7 +261,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         const caller = authorizeList(req);
         return paginate(
           db,
-          scoped(def.select(db), caller),
+          await visible(def.select(db), caller),
           def.list,
           req.query as Query,
           (rows: Row[]) => def.render(db, rows, req),
@@ -223,7 +281,9 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       },
       handler: async (req, reply) => {
         const caller = requireCaller(req);
-        if (def.access.kind === 'superuser' && !caller.superuser) throw Forbidden.permission();
+        if (def.access.kind === 'superuser' && !caller.superuser && !(rbac && (await hasGlobal(db, caller, perm('add')))))
+          throw Forbidden.permission();
+        if (def.access.kind === 'authenticated') throw Forbidden.permission();
         const out = await write(req, 'create', caller);
         reply.code(201);
         return out;
@@ -241,7 +301,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         ...(def.retrieveQuery ? { query: def.retrieveQuery } : {}),
       },
       handler: async (req) => {
-        const { row } = await load(req);
+        const { row } = await load(req, 'view');
         return (await def.render(db, [row], req))[0];
       },
     };
@@ -249,7 +309,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     d.put = {
       doc: { operationId: `${p}_update`, tag: def.tag, body: `${def.component}Request`, bodyRequired: true, response: def.component },
       handler: async (req) => {
-        const { row, caller } = await load(req);
+        const { row, caller } = await load(req, 'change');
         return write(req, 'update', caller, row);
       },
     };
@@ -257,7 +317,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     d.patch = {
       doc: { operationId: `${p}_partial_update`, tag: def.tag, body: `Patched${def.component}Request`, response: def.component },
       handler: async (req) => {
-        const { row, caller } = await load(req);
+        const { row, caller } = await load(req, 'change');
         return write(req, 'partial', caller, row);
       },
     };
@@ -265,7 +325,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     d.delete = {
       doc: { operationId: `${p}_destroy`, tag: def.tag, status: 204 },
       handler: async (req, reply) => {
-        const { row, caller } = await load(req);
+        const { row, caller } = await load(req, 'delete');
         const ctx: WriteCtx = { db, caller, mode: 'update', req };
         await db.transaction().execute(async (tx) => {
           await lockConfigEpoch(tx);
@@ -290,7 +350,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
             response: { type: 'array', items: { $ref: '#/components/schemas/UsedBy' } },
           },
           handler: async (req) => {
-            const { row } = await load(req);
+            const { row } = await load(req, 'view');
             return def.usedBy ? def.usedBy(db, row) : [];
           },
         },
@@ -298,5 +358,5 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       pathParams,
     );
 
-  return { load, renderOne };
+  return { load, renderOne, perm, visible };
 }

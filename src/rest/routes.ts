@@ -13,6 +13,7 @@ export interface QueryParam {
   name: string;
   schema: Record<string, unknown>;
   explode?: boolean;
+  required?: boolean;
 }
 
 export interface OpDoc {

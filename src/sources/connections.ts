@@ -186,6 +186,10 @@ function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
     props: groupProps,
     ops: ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: {
+      label: kind === 'oauth' ? 'authentik_sources_oauth.groupoauthsourceconnection' : 'authentik_core.groupsourceconnection',
+      verbose: kind === 'oauth' ? 'Group OAuth Source Connection' : 'Group Source Connection',
+    },
     list: connectionList({ group: { type: 'uuid', column: 'c.group_uuid' } }),
     select: (db) =>
       db

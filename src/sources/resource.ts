@@ -263,6 +263,7 @@ export function oauthSourceResource(lists: () => JsonListReference[]): ResourceD
     props: oauthProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_sources_oauth.oauthsource', verbose: 'OAuth Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
     list: {
       filters: {
         ...baseFilters,
@@ -367,6 +368,7 @@ export function allSourcesResource(lists: () => JsonListReference[]): ResourceDe
     props: baseSourceProps,
     ops: ['list', 'retrieve', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_core.source', verbose: 'Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
     list: {
       filters: baseFilters,
       search: ['s.name', 's.slug'],

@@ -23,6 +23,7 @@ export const allStagesResource: ResourceDef<Row> = {
   props: stageProps,
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_flows.stage', verbose: 'Stage' },
   list: {
     filters: { name: { type: 'str', column: 'name' } },
     search: ['name'],

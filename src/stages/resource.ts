@@ -136,6 +136,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     props,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: `${def.app}.${def.kind}`, verbose: def.verboseName },
     list: {
       cacheCount: true,
       // the join with the type's table already keeps other kinds out

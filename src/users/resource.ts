@@ -1,4 +1,5 @@
 /** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
+import { guardTargetUser, guardUserWrite } from '../rbac/guards.js';
 import type { FastifyRequest } from 'fastify';
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
@@ -33,6 +34,7 @@ export function userResource(installId: string): ResourceDef<Row> {
     props: userProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_core.user', verbose: 'User' },
     list: {
       filters: userFilters,
       search: ['email', 'name', 'uuid', 'username'],
@@ -65,6 +67,7 @@ export function userResource(installId: string): ResourceDef<Row> {
         data.groups ??= [];
         data.roles ??= [];
       }
+      await guardUserWrite(ctx.db, ctx.caller, existing?.id, data);
     },
     insert: (tx, data) => insertUser(tx, data),
     update: async (tx, existing, data) => {
@@ -78,7 +81,8 @@ export function userResource(installId: string): ResourceDef<Row> {
       await writeMemberships(tx, existing.id, data);
       return existing.id;
     },
-    remove: async (tx, existing) => {
+    remove: async (tx, existing, ctx) => {
+      await guardTargetUser(ctx.db, ctx.caller, existing.id);
       await tx.deleteFrom('users').where('id', '=', existing.id).execute();
     },
     usedBy: async (db, row): Promise<UsedBy[]> => [

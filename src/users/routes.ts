@@ -2,7 +2,9 @@
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
-import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { requireCaller } from '../rest/auth.js';
+import { guardTargetUser } from '../rbac/guards.js';
+import { systemPermissions } from '../rbac/check.js';
 import { validateBody } from '../rest/validate.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { Services } from '../services.js';
@@ -25,7 +27,10 @@ export function mountUsers(router: ApiRouter, svc: Services) {
         const all = await allGroupsOf(db, caller.user.id);
         const groups = all.map((g) => ({ name: g.name, pk: g.group_uuid }));
         const settings = (await groupAttributes(db, caller.user.id, caller.user.attributes, all)).settings;
-        const self = renderUserSelf(caller.user, caller.superuser, installId, groups, settings);
+        const self = {
+          ...renderUserSelf(caller.user, caller.superuser, installId, groups, settings),
+          system_permissions: await systemPermissions(db, caller),
+        };
         return { user: self, users: [self] };
       },
     },
@@ -43,8 +48,8 @@ export function mountUsers(router: ApiRouter, svc: Services) {
           status: 204,
         },
         handler: async (req, reply) => {
-          requireSuperuser(req);
-          const { row } = await load(req);
+          const { row, caller: by } = await load(req, 'reset_user_password');
+          await guardTargetUser(db, by, row.id);
           const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, {
             mode: 'create',
             db,

@@ -27,6 +27,7 @@ export const bindingResource: ResourceDef<Row> = {
   props: bindingProps,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_flows.flowstagebinding', verbose: 'Flow Stage Binding' },
   list: {
     filters: {
       fsb_uuid: { type: 'uuid', column: 'b.fsb_uuid' },

@@ -7,7 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ApiRouter } from '../../rest/routes.js';
-import { requireSuperuser, isSuperuser } from '../../rest/auth.js';
+import { isSuperuser } from '../../rest/auth.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { FlowsTable } from '../../db/types.js';
 import { userById } from '../../users/by-id.js';
@@ -143,7 +143,11 @@ const verdictSchema = Type.Object({
   ),
 });
 
-export function mountExplain(router: ApiRouter, svc: Services, load: (req: FastifyRequest) => Promise<{ row: FlowsTable }>) {
+export function mountExplain(
+  router: ApiRouter,
+  svc: Services,
+  load: (req: FastifyRequest, action?: string) => Promise<{ row: FlowsTable }>,
+) {
   router.component('FlowExplanation', {
     ...Type.Object({
       flow: Type.String(),
@@ -178,8 +182,7 @@ export function mountExplain(router: ApiRouter, svc: Services, load: (req: Fasti
           response: 'FlowExplanation',
         },
         handler: async (req) => {
-          requireSuperuser(req);
-          const { row } = await load(req);
+          const { row } = await load(req, 'inspect_flow');
           const raw = (req.query as Record<string, string | undefined>).user;
           if (raw === undefined || raw === '') throw new ValidationError({ user: ['This field is required.'] });
           if (!/^\d+$/.test(raw)) throw new ValidationError({ user: ['A valid integer is required.'] });

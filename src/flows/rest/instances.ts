@@ -1,4 +1,5 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
+import { requirePermission } from '../../rbac/check.js';
 import { targetUsedBy } from '../../policies/base.js';
 import { flowProvidersUsedBy } from '../../providers/base.js';
 import { providerTypeByKind } from '../../providers/registry.js';
@@ -9,7 +10,6 @@ import { mountExplain } from './explain.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi, apiToRow } from '../../rest/serialize.js';
-import { requireSuperuser } from '../../rest/auth.js';
 import type { DB } from '../../db/index.js';
 import type { FlowsTable } from '../../db/types.js';
 import { stageKinds, stageTypeByKind } from '../../stages/registry.js';
@@ -116,6 +116,7 @@ export const flowResource: ResourceDef<FlowRow> = {
   props: flowProps,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_flows.flow', verbose: 'Flow', pk: { column: 'flow_uuid', rowKey: 'flow_uuid' } },
   list: {
     filters: {
       flow_uuid: { type: 'uuid', column: 'flow_uuid' },
@@ -244,7 +245,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
     {
       get: {
         doc: { operationId: 'flows_instances_diagram_retrieve', tag: 'flows', response: 'FlowDiagram' },
-        handler: async (req) => ({ diagram: await diagram(db, (await load(req)).row) }),
+        handler: async (req) => ({ diagram: await diagram(db, (await load(req, 'view')).row) }),
       },
     },
     slugParam,
@@ -255,7 +256,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
       get: {
         doc: { operationId: 'flows_instances_execute_retrieve', tag: 'flows', response: 'Link' },
         handler: async (req, reply) => {
-          const { row } = await load(req);
+          const { row } = await load(req, 'view');
           // the flow is planned now with the caller as the pending user and kept in their session (upstream)
           // (a token caller has no session to keep it in: it only gets the link)
           if (req.caller?.via === 'session' && !(await startFlow(svc, row, { user: req.caller.user }, req, reply)))
@@ -275,7 +276,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
       get: {
         doc: { operationId: 'flows_instances_export_retrieve', tag: 'flows', response: { type: 'string', format: 'binary' } },
         handler: async (req, reply) => {
-          const { row } = await load(req);
+          const { row } = await load(req, 'export_flow');
           reply.header('content-disposition', `attachment; filename="${row.slug}.yaml"`).type('application/yaml');
           return exportBlueprint(db, row);
         },
@@ -287,7 +288,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
     get: {
       doc: { operationId: 'flows_instances_cache_info_retrieve', tag: 'flows', response: 'Cache' },
       handler: async (req) => {
-        requireSuperuser(req);
+        await requirePermission(svc.db, req, 'authentik_flows.view_flow_cache');
         return { count: 0 };
       },
     },
@@ -296,7 +297,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
     post: {
       doc: { operationId: 'flows_instances_cache_clear_create', tag: 'flows', status: 204 },
       handler: async (req, reply) => {
-        requireSuperuser(req);
+        await requirePermission(svc.db, req, 'authentik_flows.clear_flow_cache');
         reply.code(204);
         return reply.send();
       },

@@ -73,6 +73,7 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
     props: policyBindingProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
+    rbac: { label: 'authentik_policies.policybinding', verbose: 'Policy Binding' },
     list: {
       filters: {
         policy: { type: 'fk', column: 'b.policy', ref: { table: 'policies', column: 'policy_uuid' } },

@@ -38,6 +38,7 @@ export const reputationScoresResource: ResourceDef<Row> = {
   props: reputationScoreProps,
   ops: ['list', 'retrieve', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_policies_reputation.reputation', verbose: 'Reputation Score' },
   list: {
     filters: {
       identifier: { type: 'str', column: 'identifier' },

@@ -22,6 +22,7 @@ export const deviceTypeResource: ResourceDef<WebAuthnDeviceTypesTable> = {
   props,
   ops: ['list', 'retrieve'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_stages_authenticator_webauthn.webauthndevicetype', verbose: 'WebAuthn Device type' },
   list: {
     filters: {
       aaguid: { type: 'uuid', column: 'aaguid' },

@@ -5,7 +5,7 @@
  */
 import type { ApiRouter } from '../../rest/routes.js';
 import type { DB } from '../../db/index.js';
-import { requireCaller, requireSuperuser } from '../../rest/auth.js';
+import { requireCaller } from '../../rest/auth.js';
 import { ValidationError } from '../../rest/errors.js';
 import { validateBody } from '../../rest/validate.js';
 import { S } from '../../rest/schema.js';
@@ -44,7 +44,6 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
           status: 204,
         },
         handler: async (req, reply) => {
-          requireSuperuser(req);
           const user = await recoveryTarget(svc, req);
           const data = await validateBody({ token_duration: S.str({ 'x-optional': true }), email_stage: S.uuid() }, req.body, {
             mode: 'create',

@@ -95,6 +95,7 @@ export const invitationResource: ResourceDef<Row> = {
   props: invitationProps,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_stages_invitation.invitation', verbose: 'Invitation' },
   list: {
     filters: {
       name: { type: 'str', column: 'i.name' },

@@ -31,6 +31,7 @@ export const promptResource: ResourceDef<Row> = {
   props: promptProps,
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
+  rbac: { label: 'authentik_stages_prompt.prompt', verbose: 'Prompt' },
   list: {
     filters: {
       field_key: { type: 'str', column: 'field_key' },

@@ -49,6 +49,8 @@ const NEVER_NARROWS: Record<string, string> = {
   include_children: 'shapes each group (with or without its child groups), selects no group',
   include_parents: 'shapes each group (with or without its parent groups), selects no group',
   include_inherited_roles: 'shapes each group (with or without its inherited roles), selects no group',
+  inherited:
+    'widens the roles’ users and groups filters to roles held through groups; alone it selects no role (authentik: “requires users or groups filter”)',
   superuser_full_list: 'a superuser sees every application instead of those their policies let them use: the same ones where none is bound',
   for_user: 'lists the applications another user’s policies let them use: the same ones where none is bound',
 };
@@ -73,6 +75,10 @@ const seedPair = await buildSelfSigned({ commonName: 'seed.example', alg: 'ecdsa
 
 /** values a parameter's schema cannot suggest */
 const VALUE_FOR: Record<string, string> = {
+  // a model another than the one the seeded role holds permissions on
+  model: 'authentik_core.user',
+  // a role (a UUID) holding no permission
+  role: '00000000-0000-4000-8000-000000000000',
   // a JSON object of attributes, not free text (free text is authentik's 400 "filter: failed to parse JSON")
   attributes: '{"no-such-attribute":"no-match"}',
 };
@@ -226,6 +232,10 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const source = s.created.get('/sources/oauth/')?.obj;
     return source ? { source: source.pk } : undefined;
   },
+  '/rbac/initial_permissions/': (s) => {
+    const role = s.created.get('/rbac/roles/')?.obj;
+    return role ? { role: role.pk } : undefined;
+  },
   '/providers/oauth2/': (s) => {
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
@@ -344,6 +354,22 @@ async function seed(srv: TestServer): Promise<Seeded> {
       .insertInto('group_source_connections')
       .values({ group_uuid: group, source_uuid: source.pk, identifier: 'seed-group-at-source', created: now, last_updated: now } as never)
       .execute();
+  // a role holding a permission on one flow only: who holds what on that flow, and the role's object permissions
+  const seededRole = s.created.get('/rbac/roles/')?.obj;
+  const seededFlow = s.created.get('/flows/instances/')?.obj;
+  if (seededRole && seededFlow) {
+    const r = await call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${seededRole.pk}/assign/`, {
+      permissions: ['view_flow'],
+      model: 'authentik_flows.flow',
+      object_pk: seededFlow.pk,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    REQUIRED_QUERY.set('/rbac/permissions/assigned_by_roles/', [
+      ['model', 'authentik_flows.flow'],
+      ['object_pk', seededFlow.pk],
+    ]);
+    REQUIRED_QUERY.set('/rbac/permissions/roles/', [['uuid', seededRole.pk]]);
+  }
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
   // consent is given in a flow's consent stage: a row, as the stage leaves it
@@ -406,8 +432,11 @@ async function seed(srv: TestServer): Promise<Seeded> {
 
 const countOf = (body: any): number => (Array.isArray(body) ? body.length : Number(body?.pagination?.count));
 
+/** lists that answer only with a query parameter authentik requires: the value the seeding gives (the walked filter comes after, and wins) */
+const REQUIRED_QUERY = new Map<string, [string, string][]>();
+
 async function listCount(srv: TestServer, path: string, query: [string, string][]): Promise<{ status: number; count: number; body: any }> {
-  const qs = new URLSearchParams(query).toString();
+  const qs = new URLSearchParams([...(REQUIRED_QUERY.get(path) ?? []), ...query]).toString();
   const r = await call(srv, 'GET', `${path}${qs ? `?${qs}` : ''}`);
   return { status: r.status, count: r.status === 200 ? countOf(r.body) : Number.NaN, body: r.body };
 }

@@ -1,0 +1,101 @@
+/**
+ * What permissions alone never allow someone who is not a superuser: becoming one, or acting on one. authentik
+ * guards the group's superuser flag with `enable_group_superuser`/`disable_group_superuser`; Keystage also keeps
+ * the ways around it closed — membership of a group that makes its members superusers (directly, or through a
+ * parent) needs `enable_group_superuser` on that group, roles are given to users and groups only by superusers (or
+ * through `/rbac/roles/{uuid}/add_user/`), and a superuser account is changed, deleted or given a password only by
+ * another superuser.
+ */
+import { sql } from 'kysely';
+import type { DB } from '../db/index.js';
+import { Forbidden } from '../rest/errors.js';
+import { isSuperuser } from '../groups/membership.js';
+import { can, type Subject } from './check.js';
+
+/** whether members of the group are superusers: it, or one of its ancestors, has `is_superuser` */
+export async function grantsSuperuser(db: DB, groupUuid: string): Promise<boolean> {
+  const { rows } = await sql`with recursive up(group_uuid) as (
+      select cast(${groupUuid} as text) union select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
+    ) select 1 as one from groups g inner join up on up.group_uuid = g.group_uuid where g.is_superuser = 1 limit 1`.execute(db);
+  return rows.length > 0;
+}
+
+const sameSet = (a: Iterable<unknown>, b: Iterable<unknown>) => {
+  const x = new Set([...a].map(String));
+  const y = new Set([...b].map(String));
+  return x.size === y.size && [...x].every((v) => y.has(v));
+};
+
+async function rolesOfUser(db: DB, userId: number): Promise<string[]> {
+  return (await db.selectFrom('user_roles').select('role_uuid').where('user_id', '=', userId).execute()).map((r) => r.role_uuid);
+}
+
+/** a superuser account is acted on by superusers only */
+export async function guardTargetUser(db: DB, caller: Subject, userId: number): Promise<void> {
+  if (!caller.superuser && (await isSuperuser(db, userId))) throw Forbidden.permission();
+}
+
+/** adding someone to (or taking them from) a group that makes superusers needs `enable_group_superuser` on it */
+export async function guardMembership(db: DB, caller: Subject, groupUuid: string): Promise<void> {
+  if (caller.superuser) return;
+  if ((await grantsSuperuser(db, groupUuid)) && !(await can(db, caller, 'authentik_core.enable_group_superuser', groupUuid)))
+    throw Forbidden.permission();
+}
+
+export async function guardUserWrite(
+  db: DB,
+  caller: Subject,
+  existingId: number | undefined,
+  data: Record<string, unknown>,
+): Promise<void> {
+  if (caller.superuser) return;
+  if (existingId !== undefined) await guardTargetUser(db, caller, existingId);
+  if (Array.isArray(data.roles) && !sameSet(data.roles, existingId === undefined ? [] : await rolesOfUser(db, existingId)))
+    throw Forbidden.permission();
+  if (Array.isArray(data.groups)) {
+    const before =
+      existingId === undefined
+        ? []
+        : (await db.selectFrom('user_groups').select('group_uuid').where('user_id', '=', existingId).execute()).map((r) => r.group_uuid);
+    const changed = [
+      ...(data.groups as string[]).filter((g) => !before.includes(g)),
+      ...before.filter((g) => !(data.groups as string[]).includes(g)),
+    ];
+    for (const g of changed) await guardMembership(db, caller, g);
+  }
+}
+
+export async function guardGroupWrite(
+  db: DB,
+  caller: Subject,
+  existing: { group_uuid: string; is_superuser: number | boolean } | undefined,
+  data: Record<string, unknown>,
+): Promise<void> {
+  if (caller.superuser) return;
+  const pk = existing?.group_uuid;
+  const was = !!existing && !!existing.is_superuser;
+  if (data.is_superuser !== undefined && !!data.is_superuser !== was) {
+    const perm = data.is_superuser ? 'authentik_core.enable_group_superuser' : 'authentik_core.disable_group_superuser';
+    if (!(await can(db, caller, perm, pk))) throw Forbidden.permission();
+  }
+  if (Array.isArray(data.roles)) {
+    const before = pk
+      ? (await db.selectFrom('group_roles').select('role_uuid').where('group_uuid', '=', pk).execute()).map((r) => r.role_uuid)
+      : [];
+    if (!sameSet(data.roles, before)) throw Forbidden.permission();
+  }
+  const parents = Array.isArray(data.parents) ? (data.parents as string[]) : [];
+  let grants = data.is_superuser === true || (data.is_superuser === undefined && pk !== undefined && (await grantsSuperuser(db, pk)));
+  for (const p of parents) grants ||= await grantsSuperuser(db, p);
+  if (!grants) return;
+  const usersBefore = pk
+    ? (await db.selectFrom('user_groups').select('user_id').where('group_uuid', '=', pk).execute()).map((r) => r.user_id)
+    : [];
+  const parentsBefore = pk
+    ? (await db.selectFrom('group_parents').select('parent_uuid').where('child_uuid', '=', pk).execute()).map((r) => r.parent_uuid)
+    : [];
+  const usersChanged = Array.isArray(data.users) && !sameSet(data.users, usersBefore);
+  const parentsChanged = Array.isArray(data.parents) && !sameSet(data.parents, parentsBefore);
+  if ((usersChanged || parentsChanged || !pk) && !(await can(db, caller, 'authentik_core.enable_group_superuser', pk)))
+    throw Forbidden.permission();
+}

@@ -1,0 +1,319 @@
+/**
+ * Role-based access control as authentik's: roles (held directly, through groups and their parents) grant
+ * permissions for a whole model or one object; the admin API opens to whoever holds them (ObjectFilter: global ranks
+ * above per-object, 403 when nothing is visible, 404 for an object outside what is); initial permissions; and the
+ * guards that keep permissions from making anyone a superuser.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { RbacApi } from '@goauthentik/api/dist/apis/RbacApi.js';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { failure } from '../rest/contract/client.js';
+import { callAs, createUser, tokenFor } from '../groups/setup.js';
+
+const DENIED = { detail: 'You do not have permission to perform this action.' };
+
+for (const dialect of dialects()) {
+  describe(`RBAC (${dialect})`, () => {
+    let srv: TestServer;
+    let rbac: RbacApi;
+    let grace: number;
+    let token: string;
+    let flows: { pk: string; slug: string }[];
+    const as = (method: string, path: string, body?: unknown) => callAs(srv, token, method, path, body);
+    const role = async (name: string) => (await rbac.rbacRolesCreate({ roleRequest: { name } })).pk;
+    const assign = (uuid: string, body: Record<string, unknown>) =>
+      call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${uuid}/assign/`, body);
+
+    before(async () => {
+      srv = await startServer(dialect);
+      rbac = new RbacApi(new Configuration({ basePath: srv.api, accessToken: srv.token }));
+      grace = await createUser(srv, 'r-grace');
+      token = await tokenFor(srv, grace, 'grace-rbac-key-0123456789abcdefghijkl');
+      flows = (await call(srv, 'GET', '/flows/instances/?ordering=slug&page_size=100')).body.results;
+      assert.ok(flows.length >= 3);
+    });
+    after(async () => srv.close());
+
+    it('roles and the permission catalogue through the official client', async () => {
+      const pk = await role('r-catalogue');
+      assert.equal((await rbac.rbacRolesRetrieve({ uuid: pk })).name, 'r-catalogue');
+      assert.deepEqual(await failure(rbac.rbacRolesCreate({ roleRequest: { name: 'r-catalogue' } })), {
+        status: 400,
+        body: { name: ['Role with this name already exists.'] },
+      });
+      const perms = await rbac.rbacPermissionsList({ codename: 'view_flow' });
+      assert.equal(perms.pagination.count, 1);
+      const p = perms.results[0]!;
+      assert.deepEqual([p.appLabel, p.model, p.name, p.modelVerbose], ['authentik_flows', 'flow', 'Can view Flow', 'Flow']);
+      assert.equal((await rbac.rbacPermissionsRetrieve({ id: p.id })).codename, 'view_flow');
+      // every served model has its four permissions, and authentik's own where Keystage enforces them
+      const users = await rbac.rbacPermissionsList({ contentTypeModel: 'user', contentTypeAppLabel: 'authentik_core', pageSize: 100 });
+      assert.deepEqual(users.results.map((x) => x.codename).sort(), [
+        'add_user',
+        'change_user',
+        'delete_user',
+        'reset_user_password',
+        'view_user',
+      ]);
+      // anyone logged in reads the catalogue
+      assert.equal((await as('GET', '/rbac/permissions/?codename=view_flow')).body.pagination.count, 1);
+      // renaming, deleting
+      await rbac.rbacRolesPartialUpdate({ uuid: pk, patchedRoleRequest: { name: 'r-catalogue-2' } });
+      await rbac.rbacRolesDestroy({ uuid: pk });
+      assert.equal((await call(srv, 'GET', `/rbac/roles/${pk}/`)).status, 404);
+    });
+
+    it('a global permission opens the whole model; nothing else', async () => {
+      assert.deepEqual([(await as('GET', '/flows/instances/')).status, (await as('GET', '/flows/instances/')).body], [403, DENIED]);
+      const viewers = await role('r-flow-viewers');
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${viewers}/add_user/`, { pk: grace })).status, 204);
+      const r = await assign(viewers, { permissions: ['authentik_flows.view_flow'] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.length, 1);
+      assert.match(r.body[0].id, /^\d+$/);
+      const list = await as('GET', '/flows/instances/?page_size=100');
+      assert.equal(list.status, 200);
+      assert.equal(list.body.pagination.count, flows.length);
+      assert.equal((await as('GET', `/flows/instances/${flows[0]!.slug}/`)).status, 200);
+      assert.deepEqual((await as('PATCH', `/flows/instances/${flows[0]!.slug}/`, { title: 'x' })).body, DENIED);
+      assert.equal(
+        (await as('POST', '/flows/instances/', { name: 'n', slug: 'r-n', title: 't', designation: 'authentication' })).status,
+        403,
+      );
+      assert.equal((await as('DELETE', `/flows/instances/${flows[0]!.slug}/`)).status, 403);
+      // other models stay closed; the export needs its own permission
+      assert.equal((await as('GET', '/core/groups/')).status, 403);
+      assert.equal((await as('GET', `/flows/instances/${flows[0]!.slug}/export/`)).status, 403);
+      const roles = await call(srv, 'GET', `/rbac/permissions/?role=${viewers}`);
+      assert.deepEqual(
+        roles.body.results.map((x: { codename: string }) => x.codename),
+        ['view_flow'],
+      );
+      // unassigning closes it again
+      assert.equal(
+        (
+          await call(srv, 'PATCH', `/rbac/permissions/assigned_by_roles/${viewers}/unassign/`, {
+            permissions: ['authentik_flows.view_flow'],
+          })
+        ).status,
+        204,
+      );
+      assert.equal((await as('GET', '/flows/instances/')).status, 403);
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${viewers}/remove_user/`, { pk: grace })).status, 204);
+    });
+
+    it('object permissions: only that object is visible and changeable', async () => {
+      const editors = await role('r-one-flow');
+      const [mine, other] = [flows[0]!, flows[1]!];
+      const r = await assign(editors, { permissions: ['view_flow', 'change_flow'], model: 'authentik_flows.flow', object_pk: mine.pk });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.length, 2);
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${editors}/add_user/`, { pk: grace })).status, 204);
+      const list = await as('GET', '/flows/instances/');
+      assert.deepEqual(
+        list.body.results.map((f: { slug: string }) => f.slug),
+        [mine.slug],
+      );
+      const patched = await as('PATCH', `/flows/instances/${mine.slug}/`, { title: 'Mine' });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal(patched.body.title, 'Mine');
+      assert.equal((await as('PATCH', `/flows/instances/${other.slug}/`, { title: 'x' })).status, 404);
+      assert.equal((await as('DELETE', `/flows/instances/${mine.slug}/`)).status, 403);
+      // who holds what on the object
+      const by = await call(srv, 'GET', `/rbac/permissions/assigned_by_roles/?model=authentik_flows.flow&object_pk=${mine.pk}`);
+      assert.equal(by.status, 200);
+      const row = by.body.results.find((x: { role_pk: string }) => x.role_pk === editors);
+      assert.deepEqual(row.object_permissions.map((p: { codename: string }) => p.codename).sort(), ['change_flow', 'view_flow']);
+      assert.deepEqual(row.model_permissions, []);
+      const objs = await call(srv, 'GET', `/rbac/permissions/roles/?uuid=${editors}`);
+      assert.equal(objs.body.pagination.count, 2);
+      assert.equal(objs.body.results[0].object_description, (await call(srv, 'GET', `/flows/instances/${mine.slug}/`)).body.name);
+      assert.equal(objs.body.results[0].model_verbose, 'Flow');
+      // the role deleted: its permissions go with it
+      assert.equal((await call(srv, 'DELETE', `/rbac/roles/${editors}/`)).status, 204);
+      assert.equal((await as('GET', '/flows/instances/')).status, 403);
+    });
+
+    it('roles through groups and their parents', async () => {
+      const viewers = await role('r-group-viewers');
+      await assign(viewers, { permissions: ['authentik_core.view_group'] });
+      const parent = (await call(srv, 'POST', '/core/groups/', { name: 'r-parent', roles: [viewers] })).body;
+      const child = (await call(srv, 'POST', '/core/groups/', { name: 'r-child', parents: [parent.pk], users: [grace] })).body;
+      assert.equal((await as('GET', '/core/groups/')).status, 200);
+      const direct = await call(srv, 'GET', `/rbac/roles/?users=${grace}`);
+      assert.equal(direct.body.results.length, 0);
+      const inherited = await call(srv, 'GET', `/rbac/roles/?users=${grace}&inherited=true`);
+      assert.deepEqual(
+        inherited.body.results.map((r: { name: string }) => r.name),
+        ['r-group-viewers'],
+      );
+      assert.equal((await call(srv, 'GET', `/rbac/roles/?groups=${child.pk}&inherited=true`)).body.results.length, 1);
+      assert.equal((await call(srv, 'GET', `/rbac/roles/?groups=${child.pk}`)).body.results.length, 0);
+      assert.equal((await call(srv, 'POST', `/core/groups/${child.pk}/remove_user/`, { pk: grace })).status, 204);
+      assert.equal((await as('GET', '/core/groups/')).status, 403);
+    });
+
+    it('permissions never make a superuser, nor act on one', async () => {
+      const admins = (await call(srv, 'GET', `/core/groups/?name=${encodeURIComponent('authentik Admins')}`)).body.results[0];
+      const managers = await role('r-managers');
+      await assign(managers, {
+        permissions: [
+          'authentik_core.view_group',
+          'authentik_core.change_group',
+          'authentik_core.add_user_to_group',
+          'authentik_core.view_user',
+          'authentik_core.change_user',
+          'authentik_core.reset_user_password',
+          'authentik_rbac.view_role',
+          'authentik_rbac.assign_role_permissions',
+        ],
+      });
+      await call(srv, 'POST', `/rbac/roles/${managers}/add_user/`, { pk: grace });
+      const plain = (await call(srv, 'POST', '/core/groups/', { name: 'r-plain' })).body;
+      const bob = await createUser(srv, 'r-bob');
+      // an ordinary group and user: allowed
+      assert.equal((await as('POST', `/core/groups/${plain.pk}/add_user/`, { pk: bob })).status, 204);
+      assert.equal((await as('PATCH', `/core/groups/${plain.pk}/`, { users: [bob, grace] })).status, 200);
+      assert.equal((await as('POST', `/core/users/${bob}/set_password/`, { password: 'another long password 1' })).status, 204);
+      // the superuser group, the flag, roles, a superuser account: refused, nothing changed
+      const refused: [string, string, unknown][] = [
+        ['POST', `/core/groups/${admins.pk}/add_user/`, { pk: grace }],
+        ['PATCH', `/core/groups/${admins.pk}/`, { users: [1, grace] }],
+        ['PATCH', `/core/groups/${plain.pk}/`, { is_superuser: true }],
+        ['PATCH', `/core/groups/${plain.pk}/`, { parents: [admins.pk] }],
+        ['PATCH', `/core/groups/${plain.pk}/`, { roles: [managers] }],
+        ['PATCH', `/core/users/${grace}/`, { groups: [admins.pk] }],
+        ['PATCH', `/core/users/${bob}/`, { roles: [managers] }],
+        ['PATCH', '/core/users/1/', { name: 'taken over' }],
+        ['POST', '/core/users/1/set_password/', { password: 'another long password 2' }],
+      ];
+      for (const [method, path, body] of refused) assert.deepEqual((await as(method, path, body)).body, DENIED, `${method} ${path}`);
+      assert.equal((await call(srv, 'GET', `/core/groups/${admins.pk}/`)).body.users.length, 1);
+      assert.equal((await call(srv, 'GET', `/core/groups/${plain.pk}/`)).body.is_superuser, false);
+      assert.equal((await as('GET', '/core/users/me/')).body.user.is_superuser, false);
+      // assigning what one does not hold is refused
+      const r = await as('POST', `/rbac/permissions/assigned_by_roles/${managers}/assign/`, {
+        permissions: ['authentik_flows.delete_flow'],
+      });
+      assert.deepEqual(
+        [r.status, r.body],
+        [400, { permissions: ['You cannot assign a permission you do not hold: authentik_flows.delete_flow'] }],
+      );
+      const ok = await as('POST', `/rbac/permissions/assigned_by_roles/${managers}/assign/`, { permissions: ['authentik_core.view_user'] });
+      assert.equal(ok.status, 200);
+      await call(srv, 'POST', `/rbac/roles/${managers}/remove_user/`, { pk: grace });
+    });
+
+    it("initial permissions: the creator's role receives them on the new object", async () => {
+      const creators = await role('r-creators');
+      await assign(creators, { permissions: ['authentik_flows.add_flow'] });
+      const ids = (await call(srv, 'GET', '/rbac/permissions/?content_type__model=flow&page_size=50')).body.results
+        .filter((p: { codename: string }) => ['view_flow', 'change_flow'].includes(p.codename))
+        .map((p: { id: number }) => p.id);
+      const ip = await call(srv, 'POST', '/rbac/initial_permissions/', { name: 'r-own-flows', role: creators, permissions: ids });
+      assert.equal(ip.status, 201, JSON.stringify(ip.body));
+      assert.deepEqual(ip.body.permissions_obj.map((p: { codename: string }) => p.codename).sort(), ['change_flow', 'view_flow']);
+      await call(srv, 'POST', `/rbac/roles/${creators}/add_user/`, { pk: grace });
+      const created = await as('POST', '/flows/instances/', {
+        name: 'Grace flow',
+        slug: 'r-grace-flow',
+        title: 'G',
+        designation: 'authentication',
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const list = await as('GET', '/flows/instances/');
+      assert.deepEqual(
+        list.body.results.map((f: { slug: string }) => f.slug),
+        ['r-grace-flow'],
+      );
+      assert.equal((await as('PATCH', '/flows/instances/r-grace-flow/', { title: 'G2' })).status, 200);
+      const held = await call(srv, 'GET', `/rbac/permissions/roles/?uuid=${creators}`);
+      assert.deepEqual(
+        held.body.results.map((p: { object_pk: string }) => p.object_pk),
+        [created.body.pk, created.body.pk],
+      );
+      // the role is used by the set, and deleting the role takes it
+      const usedBy = await call(srv, 'GET', `/rbac/roles/${creators}/used_by/`);
+      assert.deepEqual(
+        usedBy.body.map((u: { name: string }) => u.name),
+        ['r-own-flows'],
+      );
+      await call(srv, 'POST', `/rbac/roles/${creators}/remove_user/`, { pk: grace });
+    });
+
+    it('system permissions show in /core/users/me/', async () => {
+      assert.deepEqual((await as('GET', '/core/users/me/')).body.user.system_permissions, []);
+      const sys = await role('r-system');
+      await assign(sys, { permissions: ['authentik_rbac.view_system_info'] });
+      await call(srv, 'POST', `/rbac/roles/${sys}/add_user/`, { pk: grace });
+      assert.deepEqual((await as('GET', '/core/users/me/')).body.user.system_permissions, ['view_system_info']);
+      assert.ok((await call(srv, 'GET', '/core/users/me/')).body.user.system_permissions.includes('view_system_info'));
+    });
+
+    it('the same assignment sent many times at once leaves one row, through the official client too', async () => {
+      const r = await role('r-parallel');
+      const flow = flows[2]!;
+      const sent = Array.from({ length: 8 }, (_, i) =>
+        i % 2
+          ? assign(r, { permissions: ['authentik_flows.view_flow'] })
+          : assign(r, { permissions: ['view_flow'], model: 'authentik_flows.flow', object_pk: flow.pk }),
+      );
+      const answers = await Promise.all(sent);
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        Array(8).fill(200),
+      );
+      assert.equal(new Set(answers.filter((_, i) => i % 2).map((a) => a.body[0].id)).size, 1);
+      assert.equal(new Set(answers.filter((_, i) => !(i % 2)).map((a) => a.body[0].id)).size, 1);
+      const db = srv.app.store.db;
+      const model = await db.selectFrom('role_model_permissions').select('id').where('role_uuid', '=', r).execute();
+      const objects = await db.selectFrom('role_object_permissions').select('id').where('role_uuid', '=', r).execute();
+      assert.deepEqual([model.length, objects.length], [1, 1]);
+      const viaClient = await rbac.rbacPermissionsAssignedByRolesAssign({
+        uuid: r,
+        permissionAssignRequest: { permissions: ['change_flow'], model: 'authentik_flows.flow' as never, objectPk: flow.pk },
+      });
+      assert.equal(viaClient.length, 1);
+      const listed = await rbac.rbacPermissionsAssignedByRolesList({ model: 'authentik_flows.flow', objectPk: flow.pk });
+      const mine = listed.results.find((x) => x.rolePk === r)!;
+      assert.deepEqual(mine.objectPermissions.map((p) => p.codename).sort(), ['change_flow', 'view_flow']);
+      assert.deepEqual(
+        mine.modelPermissions.map((p) => p.codename),
+        ['view_flow'],
+      );
+    });
+
+    it('bad input: 400 with field errors, nothing written', async () => {
+      const r = await role('r-bad');
+      const cases: [unknown, unknown][] = [
+        [
+          { permissions: ['view_flow'] },
+          { permissions: ['When assigning global permissions, codename must be given as app_label.codename'] },
+        ],
+        [{ permissions: ['view_flow'], model: 'authentik_flows.flow' }, { object_pk: ['This field is required.'] }],
+        [{ permissions: ['view_flow'], model: 'nope.nope', object_pk: 'x' }, { model: ['"nope.nope" is not a valid choice.'] }],
+        [{ permissions: ['authentik_flows.fly'] }, { permissions: ['Permission "authentik_flows.fly" does not exist.'] }],
+        [
+          { permissions: ['view_user'], model: 'authentik_flows.flow', object_pk: flows[0]!.pk },
+          { permissions: ['Permission "view_user" does not exist.'] },
+        ],
+        [
+          { permissions: ['view_flow'], model: 'authentik_flows.flow', object_pk: '00000000-0000-4000-8000-000000000000' },
+          { object_pk: ['Object does not exist.'] },
+        ],
+        [{}, { permissions: ['This field is required.'] }],
+      ];
+      for (const [sent, want] of cases) {
+        const res = await assign(r, sent as Record<string, unknown>);
+        assert.deepEqual([res.status, res.body], [400, want], JSON.stringify(sent));
+      }
+      assert.deepEqual((await call(srv, 'GET', '/rbac/permissions/assigned_by_roles/')).body, { model: ['This field is required.'] });
+      assert.equal((await call(srv, 'GET', '/rbac/permissions/assigned_by_roles/?model=x.y')).status, 400);
+      assert.deepEqual((await call(srv, 'GET', '/rbac/permissions/roles/')).body, { uuid: ['This field is required.'] });
+      assert.equal((await call(srv, 'GET', `/rbac/permissions/?role=${r}`)).body.pagination.count, 0);
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${r}/add_user/`, { pk: 999999 })).status, 404);
+    });
+  });
+}
