@@ -25,7 +25,7 @@ export function mountGroups(router: ApiRouter, svc: Services) {
     (change: typeof addMember, permission: 'add_user_to_group' | 'remove_user_from_group') =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const { row, caller } = await load(req, permission);
-      await guardMembership(db, caller, row.group_uuid);
+      await guardMembership(db, caller, row.group_uuid, permission === 'add_user_to_group');
       // DRF's IntegerField has no bounds: a pk no user can have is a 404, like any unknown one
       const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
       const pk = body.pk as number;

@@ -4,7 +4,8 @@
  * the ways around it closed — membership of a group that makes its members superusers (directly, or through a
  * parent) needs `enable_group_superuser` on that group, roles are given to users and groups only by superusers (or
  * through `/rbac/roles/{uuid}/add_user/`), and a superuser account is changed, deleted or given a password only by
- * another superuser.
+ * another superuser. And what a membership grants — a role's permissions, a group's roles (its ancestors' included)
+ * — is granted only by someone holding all of it: permissions do not multiply through membership.
  */
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
@@ -35,11 +36,42 @@ export async function guardTargetUser(db: DB, caller: Subject, userId: number): 
   if (!caller.superuser && (await isSuperuser(db, userId))) throw Forbidden.permission();
 }
 
-/** adding someone to (or taking them from) a group that makes superusers needs `enable_group_superuser` on it */
-export async function guardMembership(db: DB, caller: Subject, groupUuid: string): Promise<void> {
+/** the roles a member of the group holds through it: its own and its ancestors' */
+async function rolesThrough(db: DB, groupUuid: string): Promise<string[]> {
+  const { rows } = await sql<{ role_uuid: string }>`with recursive up(group_uuid) as (
+      select cast(${groupUuid} as text) union select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
+    ) select distinct gr.role_uuid from group_roles gr inner join up on up.group_uuid = gr.group_uuid`.execute(db);
+  return rows.map((r) => r.role_uuid);
+}
+
+/** the caller holds every permission of these roles (for the model, or on the object the role holds it on) */
+export async function guardHoldsRoles(db: DB, caller: Subject, roleUuids: string[]): Promise<void> {
+  if (caller.superuser || !roleUuids.length) return;
+  const model = await db
+    .selectFrom('role_model_permissions as rp')
+    .innerJoin('rbac_permissions as p', 'p.id', 'rp.permission_id')
+    .select(['p.app_label', 'p.codename'])
+    .where('rp.role_uuid', 'in', roleUuids)
+    .execute();
+  for (const p of model) if (!(await can(db, caller, `${p.app_label}.${p.codename}`))) throw Forbidden.permission();
+  const objects = await db
+    .selectFrom('role_object_permissions as o')
+    .innerJoin('rbac_permissions as p', 'p.id', 'o.permission_id')
+    .select(['p.app_label', 'p.codename', 'o.object_pk'])
+    .where('o.role_uuid', 'in', roleUuids)
+    .execute();
+  for (const p of objects) if (!(await can(db, caller, `${p.app_label}.${p.codename}`, p.object_pk))) throw Forbidden.permission();
+}
+
+/**
+ * adding someone to (or taking them from) a group that makes superusers needs `enable_group_superuser` on it; adding
+ * them to a group whose roles grant what the caller does not hold is refused
+ */
+export async function guardMembership(db: DB, caller: Subject, groupUuid: string, adding = true): Promise<void> {
   if (caller.superuser) return;
   if ((await grantsSuperuser(db, groupUuid)) && !(await can(db, caller, 'authentik_core.enable_group_superuser', groupUuid)))
     throw Forbidden.permission();
+  if (adding) await guardHoldsRoles(db, caller, await rolesThrough(db, groupUuid));
 }
 
 export async function guardUserWrite(
@@ -85,6 +117,17 @@ export async function guardGroupWrite(
     if (!sameSet(data.roles, before)) throw Forbidden.permission();
   }
   const parents = Array.isArray(data.parents) ? (data.parents as string[]) : [];
+  // what members gain: the group's own roles when members are added, the new parents' roles for every member
+  const parentsNow = pk
+    ? (await db.selectFrom('group_parents').select('parent_uuid').where('child_uuid', '=', pk).execute()).map((r) => r.parent_uuid)
+    : [];
+  for (const p of parents.filter((x) => !parentsNow.includes(x))) await guardHoldsRoles(db, caller, await rolesThrough(db, p));
+  if (pk && Array.isArray(data.users)) {
+    const members = (await db.selectFrom('user_groups').select('user_id').where('group_uuid', '=', pk).execute()).map((r) =>
+      Number(r.user_id),
+    );
+    if ((data.users as number[]).some((u) => !members.includes(Number(u)))) await guardHoldsRoles(db, caller, await rolesThrough(db, pk));
+  }
   let grants = data.is_superuser === true || (data.is_superuser === undefined && pk !== undefined && (await grantsSuperuser(db, pk)));
   for (const p of parents) grants ||= await grantsSuperuser(db, p);
   if (!grants) return;

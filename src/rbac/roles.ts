@@ -17,6 +17,7 @@ import type { DB } from '../db/index.js';
 import type { RolesTable } from '../db/types.js';
 import { memberOf } from '../groups/membership.js';
 import type {} from './table.js';
+import { guardHoldsRoles } from './guards.js';
 
 type Row = RolesTable;
 
@@ -148,7 +149,9 @@ export function mountRoles(router: ApiRouter, db: DB) {
   const member =
     (add: boolean) =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const { row } = await load(req, 'change');
+      const { row, caller } = await load(req, 'change');
+      // a role's permissions are given to someone only by whoever holds them all
+      if (add) await guardHoldsRoles(db, caller, [row.role_uuid]);
       const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
       const pk = body.pk as number;
       const user =

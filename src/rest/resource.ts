@@ -18,6 +18,7 @@ import { lockConfigEpoch } from '../db/config-epoch.js';
 import { registerModel } from '../rbac/catalogue.js';
 import { can, hasGlobal, objectsWith } from '../rbac/check.js';
 import { assignInitialPermissions, hasInitialPermissions } from '../rbac/initial.js';
+import { removeObjectPermissions } from '../rbac/object-permissions.js';
 
 export type Tx = Transaction<Database>;
 type QB = SelectQueryBuilder<any, any, any>;
@@ -330,6 +331,8 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         await db.transaction().execute(async (tx) => {
           await lockConfigEpoch(tx);
           await def.remove!(tx, row, ctx);
+          // permissions on the object go with it (an integer pk may be given again to a later object)
+          if (rbac) await removeObjectPermissions(tx, rbac.label, String((row as Record<string, unknown>)[pkKey]));
         });
         await def.afterRemove?.(row, ctx);
         await audit(req, 'model_deleted', (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string, row);

@@ -206,6 +206,51 @@ for (const dialect of dialects()) {
       await call(srv, 'POST', `/rbac/roles/${managers}/remove_user/`, { pk: grace });
     });
 
+    it("membership grants only what the granter holds; an object's permissions end with it", async () => {
+      // grace may change roles and groups, and add members, but holds no user permission
+      const keeper = await role('r-keeper');
+      await assign(keeper, {
+        permissions: [
+          'authentik_rbac.view_role',
+          'authentik_rbac.change_role',
+          'authentik_core.view_group',
+          'authentik_core.change_group',
+          'authentik_core.add_user_to_group',
+        ],
+      });
+      await call(srv, 'POST', `/rbac/roles/${keeper}/add_user/`, { pk: grace });
+      const strong = await role('r-strong');
+      await assign(strong, { permissions: ['authentik_core.delete_user'] });
+      const weak = await role('r-weak');
+      await assign(weak, { permissions: ['authentik_core.view_group'] });
+      const strongGroup = (await call(srv, 'POST', '/core/groups/', { name: 'r-strong-group', roles: [strong] })).body;
+      const weakGroup = (await call(srv, 'POST', '/core/groups/', { name: 'r-weak-group', roles: [weak] })).body;
+      const plain = (await call(srv, 'POST', '/core/groups/', { name: 'r-plain-2' })).body;
+      // a role or group granting what grace lacks: refused, for herself as for anyone
+      assert.deepEqual((await as('POST', `/rbac/roles/${strong}/add_user/`, { pk: grace })).body, DENIED);
+      assert.deepEqual((await as('POST', `/core/groups/${strongGroup.pk}/add_user/`, { pk: grace })).body, DENIED);
+      assert.deepEqual((await as('PATCH', `/core/groups/${strongGroup.pk}/`, { users: [grace] })).body, DENIED);
+      assert.deepEqual((await as('PATCH', `/core/groups/${plain.pk}/`, { parents: [strongGroup.pk] })).body, DENIED);
+      assert.equal((await call(srv, 'GET', `/rbac/roles/?users=${grace}&inherited=true&name=r-strong`)).body.results.length, 0);
+      // what she holds herself: allowed
+      assert.equal((await as('POST', `/rbac/roles/${weak}/add_user/`, { pk: grace })).status, 204);
+      assert.equal((await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: grace })).status, 204);
+      assert.equal((await as('PATCH', `/core/groups/${plain.pk}/`, { parents: [weakGroup.pk] })).status, 200);
+      // a deleted user's object permissions do not pass to a later user given the same pk
+      const gone = await createUser(srv, 'r-gone');
+      await assign(keeper, { permissions: ['view_user'], model: 'authentik_core.user', object_pk: String(gone) });
+      assert.equal((await call(srv, 'DELETE', `/core/users/${gone}/`)).status, 204);
+      const left = await srv.app.store.db
+        .selectFrom('role_object_permissions')
+        .select('id')
+        .where('object_pk', '=', String(gone))
+        .execute();
+      assert.deepEqual(left, []);
+      await call(srv, 'POST', `/rbac/roles/${keeper}/remove_user/`, { pk: grace });
+      await call(srv, 'POST', `/rbac/roles/${weak}/remove_user/`, { pk: grace });
+      await call(srv, 'POST', `/core/groups/${weakGroup.pk}/remove_user/`, { pk: grace });
+    });
+
     it("initial permissions: the creator's role receives them on the new object", async () => {
       const creators = await role('r-creators');
       await assign(creators, { permissions: ['authentik_flows.add_flow'] });
