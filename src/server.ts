@@ -11,6 +11,7 @@ import { checkCsrf, identify } from './rest/auth.js';
 import { mountSchema } from './rest/openapi.js';
 import { registerSharedComponents } from './rest/components.js';
 import { mountRoot } from './instance/root.js';
+import { mountSystem } from './instance/system.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
@@ -258,6 +259,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   registerSharedComponents(router);
   mountRoot(router);
+  mountSystem(router, services);
   mountSchema(router);
   mountFlows(router, services);
   mountBindings(router, services);

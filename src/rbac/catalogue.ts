@@ -57,11 +57,8 @@ registerModel({
   label: SYSTEM_MODEL,
   verbose: 'System permission',
   noDefaults: true,
-  extra: [
-    ['view_system_info', 'Can view system info'],
-    ['view_system_settings', 'Can view system settings'],
-    ['edit_system_settings', 'Can edit system settings'],
-  ],
+  // (authentik's view_system_settings and edit_system_settings come with `/admin/settings/`, not served yet)
+  extra: [['view_system_info', 'Can view system info']],
 });
 
 /** called for every model the API serves; the same label twice keeps the first registration's description */

@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { RbacApi } from '@goauthentik/api/dist/apis/RbacApi.js';
+import { AdminApi } from '@goauthentik/api/dist/apis/AdminApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { failure } from '../rest/contract/client.js';
 import { callAs, createUser, tokenFor } from '../groups/setup.js';
@@ -288,13 +289,27 @@ for (const dialect of dialects()) {
       await call(srv, 'POST', `/rbac/roles/${creators}/remove_user/`, { pk: grace });
     });
 
-    it('system permissions show in /core/users/me/', async () => {
+    it('system permissions: /core/users/me/ lists them, /admin/system/ needs view_system_info', async () => {
       assert.deepEqual((await as('GET', '/core/users/me/')).body.user.system_permissions, []);
+      assert.deepEqual((await as('GET', '/admin/system/')).body, DENIED);
       const sys = await role('r-system');
       await assign(sys, { permissions: ['authentik_rbac.view_system_info'] });
       await call(srv, 'POST', `/rbac/roles/${sys}/add_user/`, { pk: grace });
       assert.deepEqual((await as('GET', '/core/users/me/')).body.user.system_permissions, ['view_system_info']);
-      assert.ok((await call(srv, 'GET', '/core/users/me/')).body.user.system_permissions.includes('view_system_info'));
+      assert.deepEqual((await call(srv, 'GET', '/core/users/me/')).body.user.system_permissions, ['view_system_info']);
+      const info = await as('GET', '/admin/system/');
+      assert.equal(info.status, 200);
+      assert.equal(info.body.http_headers.authorization, undefined);
+      assert.equal(info.body.runtime.authentik_version, (await call(srv, 'GET', '/admin/version/')).body.version_current);
+      assert.equal(info.body.http_is_secure, false);
+      assert.ok(Math.abs(Date.parse(info.body.server_time) - Date.now()) < 60_000);
+      assert.equal((await as('POST', '/admin/system/')).status, 200);
+      // through the official client
+      const admin = new AdminApi(new Configuration({ basePath: srv.api, accessToken: token }));
+      const viaClient = await admin.adminSystemRetrieve();
+      assert.equal(viaClient.runtime.architecture, info.body.runtime.architecture);
+      await call(srv, 'POST', `/rbac/roles/${sys}/remove_user/`, { pk: grace });
+      assert.equal((await as('GET', '/admin/system/')).status, 403);
     });
 
     it('the same assignment sent many times at once leaves one row, through the official client too', async () => {
