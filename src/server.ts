@@ -28,6 +28,7 @@ import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
 import { mountRbac } from './rbac/routes.js';
+import { mountNotifications } from './events/notifications/routes.js';
 import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
 import { brandForHost } from './brands/match.js';
@@ -281,6 +282,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountDevices(router, services);
   mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges()]);
   mountEvents(router, services);
+  mountNotifications(router, services, (err) => app.log.warn({ err }, 'notification dispatch failed'));
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, { references: providerKeyPairReferences });
   // every resource has registered its model now: the permission catalogue is complete

@@ -29,6 +29,9 @@ const CONFIG_TABLES = new Set([
   'application_backchannel_providers',
   'brands',
   'brand_client_certificates',
+  'notification_transports',
+  'notification_rules',
+  'notification_rule_transports',
 ]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';

@@ -24,6 +24,7 @@ import { m0022_sources } from './migrations/0022_sources.js';
 import { m0023_group_source_connections } from './migrations/0023_group_source_connections.js';
 import { m0024_source_property_mappings } from './migrations/0024_source_property_mappings.js';
 import { m0025_rbac } from './migrations/0025_rbac.js';
+import { m0026_notifications } from './migrations/0026_notifications.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -51,6 +52,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0023_group_source_connections': m0023_group_source_connections,
   '0024_source_property_mappings': m0024_source_property_mappings,
   '0025_rbac': m0025_rbac,
+  '0026_notifications': m0026_notifications,
 };
 
 /**

@@ -5,6 +5,7 @@
 import { hot } from '../db/hot.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import type { EventJson } from './notifications/send.js';
 
 export type EventAction =
   | 'login'
@@ -46,6 +47,8 @@ type Values = Record<(typeof COLUMNS)[number], string | null>;
 
 export class Events {
   private timer: NodeJS.Timeout | undefined;
+  /** told of every event recorded (notification rules: events/notifications/dispatch.ts) */
+  onEmit?: (event: EventJson) => void;
   /** every login writes an event: the insert is compiled once */
   private readonly insert;
 
@@ -60,20 +63,29 @@ export class Events {
   async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<void> {
     const now = Date.now();
     const user = e.user ? { pk: e.user.pk, username: e.user.username, email: e.user.email ?? '' } : {};
-    await this.insert(
-      {
-        event_uuid: randomUUID(),
+    const values = {
+      event_uuid: randomUUID(),
+      action,
+      app: e.app ?? 'keystage',
+      user: JSON.stringify(user),
+      username: e.user?.username ?? '',
+      context: JSON.stringify(e.context ?? {}),
+      client_ip: e.clientIp ?? null,
+      created: new Date(now).toISOString(),
+      expires: new Date(now + this.retentionMs).toISOString(),
+    };
+    await this.insert(values, trx);
+    if (this.onEmit)
+      this.onEmit({
+        pk: values.event_uuid,
+        event_uuid: values.event_uuid,
         action,
-        app: e.app ?? 'keystage',
-        user: JSON.stringify(user),
-        username: e.user?.username ?? '',
-        context: JSON.stringify(e.context ?? {}),
-        client_ip: e.clientIp ?? null,
-        created: new Date(now).toISOString(),
-        expires: new Date(now + this.retentionMs).toISOString(),
-      },
-      trx,
-    );
+        app: values.app,
+        user,
+        context: e.context ?? {},
+        client_ip: values.client_ip,
+        created: values.created,
+      });
   }
 
   /** deletes expired events; returns how many */

@@ -10,7 +10,7 @@ import { jsonIntegerIs, jsonStringAt } from '../rest/json-sql.js';
 import type { EventsTable } from '../db/types.js';
 import type { Services } from '../services.js';
 
-const ACTIONS = [
+export const ACTIONS = [
   'login',
   'login_failed',
   'logout',

@@ -6,6 +6,7 @@ import { passwordPolicy } from './password/index.js';
 import { reputationPolicy } from './reputation/index.js';
 import { passwordExpiryPolicy } from './password_expiry/index.js';
 import { uniquePasswordPolicy } from './unique_password/index.js';
+import { eventMatcherPolicy } from './event_matcher/index.js';
 
 export const policyTypes: PolicyDef[] = [
   dummyPolicy,
@@ -14,6 +15,7 @@ export const policyTypes: PolicyDef[] = [
   reputationPolicy,
   passwordExpiryPolicy,
   uniquePasswordPolicy,
+  eventMatcherPolicy,
 ];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));

@@ -59,6 +59,15 @@ export const bindingTargets: BindingTarget[] = [
     mode: 'policy_engine_mode',
     describe: (r) => `OAuth Source ${r.name}`,
   },
+  {
+    table: 'notification_rules',
+    pk: 'pbm_uuid',
+    app: 'authentik_events',
+    model_name: 'notificationrule',
+    columns: ['name'],
+    mode: 'policy_engine_mode',
+    describe: (r) => `Notification Rule ${r.name}`,
+  },
 ];
 
 export interface ResolvedTarget {

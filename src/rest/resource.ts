@@ -55,9 +55,9 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   ops: Op[];
   /**
    * `superuser`: all operations need a superuser, or (with `rbac`) the model's permissions; `owner`: others see only
-   * rows whose `column` is their user id; `authenticated`: any caller may read (a catalogue)
+   * rows whose `column` is their user id (`strict`: superusers too); `authenticated`: any caller may read (a catalogue)
    */
-  access: { kind: 'superuser' } | { kind: 'owner'; column: string } | { kind: 'authenticated' };
+  access: { kind: 'superuser' } | { kind: 'owner'; column: string; strict?: boolean } | { kind: 'authenticated' };
   /**
    * RBAC (with access `superuser`): the model (`app_label.model`, authentik's `meta_model_name`) whose permissions
    * open the resource to a caller who is not a superuser, as authentik's ObjectFilter and ObjectPermissions: `view`
@@ -143,7 +143,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   });
 
   const scoped = (q: QB, caller: Caller): QB =>
-    def.access.kind === 'owner' && !caller.superuser ? q.where(def.access.column, '=', caller.user.id) : q;
+    def.access.kind === 'owner' && (!caller.superuser || def.access.strict) ? q.where(def.access.column, '=', caller.user.id) : q;
 
   // RBAC: the model's permissions, and where its objects' pks are
   const rbac = def.access.kind === 'superuser' ? def.rbac : undefined;
@@ -242,7 +242,9 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   ) => {
     const o = (obj ?? {}) as Record<string, unknown>;
     const name = String(o.name ?? o.identifier ?? o.username ?? o.slug ?? key);
-    await router.audit?.(req, action, { model: { app: 'keystage', model_name: def.model.toLowerCase(), pk: String(o.pk ?? key), name } });
+    // authentik's model reference: its app label and model name (an event matcher policy's `model` compares them)
+    const ref = rbac ? { app, model_name: model } : { app: 'keystage', model_name: def.model.toLowerCase() };
+    await router.audit?.(req, action, { model: { ...ref, pk: String(o.pk ?? key), name } });
   };
 
   const base = def.path;

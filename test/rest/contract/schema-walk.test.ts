@@ -370,6 +370,21 @@ async function seed(srv: TestServer): Promise<Seeded> {
     ]);
     REQUIRED_QUERY.set('/rbac/permissions/roles/', [['uuid', seededRole.pk]]);
   }
+  // a notification, as a rule's local transport leaves it in a person's inbox
+  await db
+    .insertInto('notifications')
+    .values({
+      uuid: randomUUID(),
+      user_id: admin,
+      severity: 'notice',
+      body: 'seed notification',
+      created: now,
+      event_uuid: null,
+      seen: 0,
+      hyperlink: null,
+      hyperlink_label: null,
+    })
+    .execute();
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
   // consent is given in a flow's consent stage: a row, as the stage leaves it
