@@ -39,6 +39,8 @@ export interface Config {
   lockout: LockoutConfig;
   /** how long audit events are kept (ms) */
   eventRetentionMs: number;
+  /** authentik's `impersonation` and `impersonation_require_reason` settings */
+  impersonation: { enabled: boolean; requireReason: boolean };
   /** RSA key size of the self-signed certificate made at first start (authentik: 4096) */
   selfSignedKeyBits: number;
   /** Prometheus metrics port (0 = off) */
@@ -213,6 +215,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       slowAfter: int(env, 3, 'KEYSTAGE_LOCKOUT_SLOW_AFTER'),
     },
     eventRetentionMs: int(env, 365, 'KEYSTAGE_EVENT_RETENTION_DAYS') * 86_400_000,
+    impersonation: {
+      enabled: bool(env, true, 'KEYSTAGE_IMPERSONATION'),
+      requireReason: bool(env, true, 'KEYSTAGE_IMPERSONATION_REQUIRE_REASON'),
+    },
     selfSignedKeyBits: Math.max(2048, int(env, 4096, 'KEYSTAGE_SELF_SIGNED_KEY_BITS')),
     metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
     metricsHost: pick(env, 'KEYSTAGE_METRICS_HOST') ?? '127.0.0.1',

@@ -28,6 +28,7 @@ import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
 import { mountGroups } from './groups/routes.js';
 import { mountRbac } from './rbac/routes.js';
+import { eventUserOf } from './users/impersonation.js';
 import { mountNotifications } from './events/notifications/routes.js';
 import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
@@ -254,7 +255,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const router = new ApiRouter(app);
   router.audit = (req, action, context) =>
     events.emit(action, {
-      user: req.caller ? { pk: req.caller.user.id, username: req.caller.user.username, email: req.caller.user.email } : null,
+      user: eventUserOf(req.caller),
       clientIp: req.ip,
       context,
     });

@@ -27,12 +27,16 @@ export type EventAction =
   | 'policy_execution'
   | 'policy_exception'
   | 'property_mapping_exception'
+  | 'impersonation_started'
+  | 'impersonation_ended'
   | 'custom_';
 
 export interface EventUser {
   pk: number;
   username: string;
   email?: string;
+  /** who the user acted as (impersonation: the user is the impersonator) */
+  on_behalf_of?: { pk: number; username: string; email: string };
 }
 
 export interface EventInput {
@@ -62,7 +66,14 @@ export class Events {
   /** `trx`: a transaction of the store's database to write the event in (committed with the change it records) */
   async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<void> {
     const now = Date.now();
-    const user = e.user ? { pk: e.user.pk, username: e.user.username, email: e.user.email ?? '' } : {};
+    const user = e.user
+      ? {
+          pk: e.user.pk,
+          username: e.user.username,
+          email: e.user.email ?? '',
+          ...(e.user.on_behalf_of ? { on_behalf_of: e.user.on_behalf_of } : {}),
+        }
+      : {};
     const values = {
       event_uuid: randomUUID(),
       action,

@@ -9,6 +9,7 @@ import type { FilterSpec } from '../rest/list.js';
 import { jsonIntegerIs, jsonStringAt } from '../rest/json-sql.js';
 import type { EventsTable } from '../db/types.js';
 import type { Services } from '../services.js';
+import { requirePermission } from '../rbac/check.js';
 
 export const ACTIONS = [
   'login',
@@ -149,6 +150,36 @@ export const eventResource: ResourceDef<Row> = {
   render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(eventProps, r), brand: {} })),
 };
 
+/** Django's label of a TextChoices member without one: its name in title case (`login_failed` → `Login Failed`) */
+const actionLabel = (a: string) =>
+  a === 'custom_'
+    ? 'Custom Prefix'
+    : a
+        .split('_')
+        .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+        .join(' ');
+
 export function mountEvents(router: ApiRouter, svc: Services) {
-  mountResource(router, svc.db, eventResource);
+  const { perm } = mountResource(router, svc.db, eventResource);
+  // authentik's `actions`: every event action, for whoever may read events
+  router.route('/events/events/actions', {
+    get: {
+      doc: {
+        operationId: 'events_events_actions_list',
+        tag: 'events',
+        response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
+      },
+      handler: async (req) => {
+        await requirePermission(svc.db, req, perm('view'));
+        return ACTIONS.map((a) => ({
+          name: actionLabel(a),
+          description: '',
+          component: a,
+          model_name: '',
+          requires_enterprise: false,
+          deprecated: false,
+        }));
+      },
+    },
+  });
 }

@@ -2,14 +2,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
-import { Type } from '@sinclair/typebox';
-import { NotFound } from '../rest/errors.js';
-import { validateBody } from '../rest/validate.js';
 import type { Services } from '../services.js';
 import { groupResource } from './resource.js';
 import { relatedGroupComponent, userAccountRequestComponent } from './schema.js';
 import { addMember, removeMember } from './store.js';
 import { guardMembership } from '../rbac/guards.js';
+import { userOfAccountBody } from '../users/by-id.js';
 
 export function mountGroups(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
@@ -26,17 +24,10 @@ export function mountGroups(router: ApiRouter, svc: Services) {
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const { row, caller } = await load(req, permission);
       await guardMembership(db, caller, row.group_uuid, permission === 'add_user_to_group');
-      // DRF's IntegerField has no bounds: a pk no user can have is a 404, like any unknown one
-      const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
-      const pk = body.pk as number;
-      const user =
-        pk >= -2147483648 && pk <= 2147483647
-          ? await db.selectFrom('users').select(['id', 'username']).where('id', '=', pk).executeTakeFirst()
-          : undefined;
-      if (!user) throw NotFound.plain();
+      const user = await userOfAccountBody(db, req.body);
       await change(db, row.group_uuid, user.id);
       await router.audit?.(req, 'model_updated', {
-        model: { app: 'keystage', model_name: 'group', pk: row.group_uuid, name: row.name },
+        model: { app: 'authentik_core', model_name: 'group', pk: row.group_uuid, name: row.name },
       });
       reply.code(204);
       return reply.send();

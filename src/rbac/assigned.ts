@@ -138,7 +138,7 @@ export function mountAssigned(router: ApiRouter, db: DB, roles: Roles) {
     });
   paginated('RoleAssignedObjectPermission');
   paginated('ExtraRoleObjectPermission');
-  router.component('PermissionAssignRequest', {
+  const assignRequest = {
     type: 'object',
     description: 'Request to assign a new permission',
     properties: {
@@ -146,17 +146,9 @@ export function mountAssigned(router: ApiRouter, db: DB, roles: Roles) {
       model: { type: 'string', enum: modelLabels() },
       object_pk: { type: 'string', minLength: 1 },
     },
-    required: ['permissions'],
-  });
-  router.component('PatchedPermissionAssignRequest', {
-    type: 'object',
-    description: 'Request to assign a new permission',
-    properties: {
-      permissions: { type: 'array', items: { type: 'string', minLength: 1 } },
-      model: { type: 'string', enum: modelLabels() },
-      object_pk: { type: 'string', minLength: 1 },
-    },
-  });
+  };
+  router.component('PermissionAssignRequest', { ...assignRequest, required: ['permissions'] });
+  router.component('PatchedPermissionAssignRequest', assignRequest);
   router.component('PermissionAssignResult', {
     type: 'object',
     description: 'Result from assigning permissions to a user/role',

@@ -24,7 +24,10 @@ const models = new Map<string, ModelInfo>();
 
 /** authentik's own permissions that Keystage enforces, by model */
 const EXTRA: Record<string, readonly (readonly [string, string])[]> = {
-  'authentik_core.user': [['reset_user_password', 'Reset Password']],
+  'authentik_core.user': [
+    ['reset_user_password', 'Reset Password'],
+    ['impersonate', 'Can impersonate other users'],
+  ],
   'authentik_core.group': [
     ['add_user_to_group', 'Add user to group'],
     ['remove_user_from_group', 'Remove user from group'],

@@ -5,18 +5,17 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { mountResource, type ResourceDef, type UsedBy } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { paginate, parseBool, type ListSpec, type Query } from '../rest/list.js';
 import { requireCaller } from '../rest/auth.js';
-import { NotFound } from '../rest/errors.js';
-import { isUuid, normalizeUuid, validateBody } from '../rest/validate.js';
+import { isUuid, normalizeUuid } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { RolesTable } from '../db/types.js';
 import { memberOf } from '../groups/membership.js';
 import type {} from './table.js';
+import { userOfAccountBody } from '../users/by-id.js';
 import { guardHoldsRoles } from './guards.js';
 
 type Row = RolesTable;
@@ -152,13 +151,7 @@ export function mountRoles(router: ApiRouter, db: DB) {
       const { row, caller } = await load(req, 'change');
       // a role's permissions are given to someone only by whoever holds them all
       if (add) await guardHoldsRoles(db, caller, [row.role_uuid]);
-      const body = await validateBody({ pk: Type.Integer() }, req.body, { mode: 'create', db });
-      const pk = body.pk as number;
-      const user =
-        pk >= -2147483648 && pk <= 2147483647
-          ? await db.selectFrom('users').select(['id', 'username']).where('id', '=', pk).executeTakeFirst()
-          : undefined;
-      if (!user) throw NotFound.plain();
+      const user = await userOfAccountBody(db, req.body);
       if (add)
         await db
           .insertInto('user_roles')

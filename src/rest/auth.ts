@@ -17,11 +17,13 @@ export interface Caller {
   /** set for session-authenticated callers: unsafe methods must pass the CSRF check */
   sessionKey?: string;
   csrf?: string;
+  /** the session is an impersonation: who started it (the caller acts as `user`) */
+  impersonator?: UsersTable;
 }
 
 export type SessionResolver = (
   req: FastifyRequest,
-) => Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined>;
+) => Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined; impersonator?: UsersTable } | undefined>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -64,7 +66,15 @@ export async function identify(db: DB, req: FastifyRequest, session?: SessionRes
   }
   if (session) {
     const s = await session(req);
-    if (s) return { user: s.user, superuser: await isSuperuser(db, s.user.id), via: 'session', sessionKey: s.sessionKey, csrf: s.csrf };
+    if (s)
+      return {
+        user: s.user,
+        superuser: await isSuperuser(db, s.user.id),
+        via: 'session',
+        sessionKey: s.sessionKey,
+        csrf: s.csrf,
+        ...(s.impersonator ? { impersonator: s.impersonator } : {}),
+      };
   }
   return undefined;
 }

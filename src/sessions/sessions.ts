@@ -115,6 +115,8 @@ export interface SessionData {
   providers?: Record<string, unknown>;
   /** what sources keep between sending a person to the identity provider and its callback (state, PKCE verifier) */
   sources?: Record<string, unknown>;
+  /** an impersonation: the user who started it (the session's user is the one impersonated) */
+  impersonator?: number;
 }
 
 export interface SessionLimits {
@@ -550,7 +552,9 @@ export class Sessions {
   }
 
   /** The logged-in user of the request's session, if any. */
-  async user(req: FastifyRequest): Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined } | undefined> {
+  async user(
+    req: FastifyRequest,
+  ): Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined; impersonator?: UsersTable } | undefined> {
     const key = req.cookies?.[SESSION_COOKIE];
     if (!key || key.length > 128) return undefined;
     const row = await this.db
@@ -568,7 +572,45 @@ export class Sessions {
     );
     if (!data) return undefined;
     const { session_expires: _e, session_data: _d, session_last_seen: _l, ...user } = row;
-    return { user: user as UsersTable, sessionKey: key, csrf: data.csrf };
+    if (data.impersonator === undefined) return { user: user as UsersTable, sessionKey: key, csrf: data.csrf };
+    // an impersonation lasts only while its impersonator may log in
+    const impersonator = (await this.db.selectFrom('users').selectAll().where('id', '=', data.impersonator).executeTakeFirst()) as
+      | UsersTable
+      | undefined;
+    if (!impersonator?.is_active) {
+      await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
+      return undefined;
+    }
+    return { user: user as UsersTable, sessionKey: key, csrf: data.csrf, impersonator };
+  }
+
+  /**
+   * Impersonation (authentik's impersonate/impersonate_end): the session's user becomes `userId` and remembers
+   * `impersonator`, or (`userId` undefined) goes back to the impersonator. One statement each; false when the
+   * session is gone or (ending) was no impersonation.
+   */
+  async impersonate(key: string, change: { userId: number; impersonator: number } | undefined): Promise<boolean> {
+    const row = await this.db.selectFrom('sessions').select(['data', 'user_id']).where('session_key', '=', key).executeTakeFirst();
+    if (!row) return false;
+    const data = JSON.parse(row.data) as SessionData;
+    let userId: number;
+    if (change) {
+      data.impersonator = change.impersonator;
+      userId = change.userId;
+    } else {
+      if (data.impersonator === undefined) return false;
+      userId = data.impersonator;
+      delete data.impersonator;
+    }
+    // the flow a person was in belongs to whoever they were
+    delete data.plan;
+    const r = await this.db
+      .updateTable('sessions')
+      .set({ user_id: userId, data: JSON.stringify(data) })
+      .where('session_key', '=', key)
+      .where('data', '=', row.data)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /**

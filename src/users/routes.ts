@@ -9,9 +9,10 @@ import { validateBody } from '../rest/validate.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { Services } from '../services.js';
 import { renderUserSelf } from './render.js';
-import { allGroupsOf, groupAttributes } from '../groups/membership.js';
+import { allGroupsOf, groupAttributes, isSuperuser } from '../groups/membership.js';
 import { setUserPassword } from './store.js';
 import { userResource } from './resource.js';
+import { mountImpersonation } from './impersonation.js';
 
 export function mountUsers(router: ApiRouter, svc: Services) {
   const { db, config: cfg, installId } = svc;
@@ -31,11 +32,27 @@ export function mountUsers(router: ApiRouter, svc: Services) {
           ...renderUserSelf(caller.user, caller.superuser, installId, groups, settings),
           system_permissions: await systemPermissions(db, caller),
         };
-        return { user: self, users: [self] };
+        if (!caller.impersonator) return { user: self, users: [self] };
+        // authentik's `original`: who is impersonating
+        const who = caller.impersonator;
+        const whoGroups = await allGroupsOf(db, who.id);
+        const whoSuper = await isSuperuser(db, who.id);
+        const original = {
+          ...renderUserSelf(
+            who,
+            whoSuper,
+            installId,
+            whoGroups.map((g) => ({ name: g.name, pk: g.group_uuid })),
+            (await groupAttributes(db, who.id, who.attributes, whoGroups)).settings,
+          ),
+          system_permissions: await systemPermissions(db, { user: who, superuser: whoSuper }),
+        };
+        return { user: self, original, users: [self] };
       },
     },
   });
   const { load } = mountResource(router, db, res);
+  mountImpersonation(router, svc, load);
   router.route(
     '/core/users/{id}/set_password',
     {

@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { EventsApi } from '@goauthentik/api/dist/apis/EventsApi.js';
@@ -15,6 +16,7 @@ import { call, dialects, type TestServer } from '../helpers/server.js';
 import type { SmtpSink } from '../helpers/fake-providers.js';
 import { decoded, emailServer, mailTo } from '../stages/email/helpers.js';
 import { callAs, createUser, tokenFor } from '../groups/setup.js';
+import { buildSelfSigned } from '../../src/crypto/x509.js';
 
 interface Hit {
   path: string;
@@ -228,6 +230,49 @@ for (const dialect of dialects()) {
       assert.equal(errors.length, 1);
       assert.match(errors[0].context.message, /^Notification transport n-broken failed: /);
       await call(srv, 'DELETE', `/events/rules/${rule.pk}/`);
+    });
+
+    it('webhook_ca: the webhook server is checked against that certificate, and only it', async () => {
+      const pair = await buildSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost'], alg: 'ecdsa' });
+      const other = await buildSelfSigned({ commonName: 'localhost', subjectAltNames: ['localhost'], alg: 'ecdsa' });
+      const bodies: unknown[] = [];
+      const server = https.createServer({ key: pair.privateKey, cert: pair.certificate }, async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(200).end('secure ok');
+      });
+      await new Promise<void>((r) => server.listen(0, 'localhost', r));
+      try {
+        const url = `https://localhost:${(server.address() as AddressInfo).port}/`;
+        const kp = async (name: string, cert: string) =>
+          (await call(srv, 'POST', '/crypto/certificatekeypairs/', { name, certificate_data: cert })).body.pk;
+        const right = await kp('n-webhook-ca', pair.certificate);
+        const wrong = await kp('n-other-ca', other.certificate);
+        const make = async (name: string, ca: string | null) =>
+          (await call(srv, 'POST', '/events/transports/', { name, mode: 'webhook', webhook_url: url, webhook_ca: ca })).body.pk;
+        const trusted = await make('n-ca-right', right);
+        const ok = await call(srv, 'POST', `/events/transports/${trusted}/test/`);
+        assert.deepEqual([ok.status, ok.body], [200, { messages: ['200', 'secure ok'] }]);
+        for (const t of [await make('n-ca-none', null), await make('n-ca-wrong', wrong)]) {
+          const r = await call(srv, 'POST', `/events/transports/${t}/test/`);
+          assert.equal(r.status, 400, JSON.stringify(r.body));
+          assert.match(r.body.non_field_errors[0], /certificate/i);
+        }
+        assert.equal(bodies.length, 1);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
+    it('the event actions a matcher can name: /events/events/actions/', async () => {
+      const actions = await events.eventsEventsActionsList();
+      const byComponent = new Map(actions.map((a) => [a.component, a.name]));
+      assert.equal(byComponent.get('login_failed'), 'Login Failed');
+      assert.equal(byComponent.get('model_created'), 'Model Created');
+      assert.equal(byComponent.get('custom_'), 'Custom Prefix');
+      assert.equal((await callAs(srv, aliceToken, 'GET', '/events/events/actions/')).status, 403);
     });
 
     it('bad input: event queries refused, choices checked, nothing written', async () => {

@@ -55,6 +55,7 @@ for (const dialect of dialects()) {
         'add_user',
         'change_user',
         'delete_user',
+        'impersonate',
         'reset_user_password',
         'view_user',
       ]);
