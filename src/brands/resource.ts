@@ -114,7 +114,7 @@ export function brandResource(): ResourceDef<Row> {
     lookup: { param: 'brand_uuid', column: 'brands.brand_uuid', rowKey: 'brand_uuid', type: 'uuid' },
     props: brandProps,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    // without RBAC, only superusers hold authentik's brand permissions
+    // authentik's brand permissions, through roles (src/rbac/)
     access: { kind: 'superuser' },
     rbac: { label: 'authentik_brands.brand', verbose: 'Brand' },
     list: {

@@ -164,7 +164,7 @@ for (const dialect of dialects()) {
       const rename = await call(srv, 'PATCH', `/core/groups/${other.pk}/`, { name: 'taken' });
       assert.deepEqual([rename.status, rename.body], [400, { name: ['Group with this name already exists.'] }]);
       assert.equal((await call(srv, 'PATCH', `/core/groups/${existing.pk}/`, { name: 'taken' })).status, 200, 'its own name is fine');
-      // an empty list of roles is accepted (RBAC comes later)
+      // an empty list of roles is accepted (what roles grant: test/rbac/)
       assert.deepEqual((await call(srv, 'PATCH', `/core/groups/${other.pk}/`, { roles: [] })).body.roles, []);
       // a lookup that is not a UUID is a 404, as is an unknown one
       assert.equal((await call(srv, 'GET', '/core/groups/not-a-uuid/')).status, 404);

@@ -1,5 +1,5 @@
 /**
- * Without RBAC a non-superuser holds none of authentik's group permissions (view_group, add_group, change_group,
+ * Without a role, a non-superuser holds none of authentik's group permissions (view_group, add_group, change_group,
  * delete_group, add_user_to_group, remove_user_from_group, enable_group_superuser): every operation is a 403, as
  * authentik's ObjectFilter and permission_required answer — including adding oneself to a superuser group.
  */

@@ -50,5 +50,55 @@ describePostgres(
       });
       assert.equal(((await flows.json()) as { pagination: { count: number } }).pagination.count, 1);
     });
+
+    it("a role given on one node opens the API on the other at once; a rule made on one acts on the other's events", async () => {
+      const api = async (node: Node, method: string, path: string, body?: unknown, token = ADMIN_TOKEN) => {
+        const r = await fetch(`${node.url}/api/v3${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : undefined };
+      };
+      const grace = (await api(a, 'POST', '/core/users/', { username: 'n2-grace', name: 'Grace' })).body.pk;
+      assert.equal(
+        (await api(a, 'POST', '/core/tokens/', { identifier: 'n2-grace-key', intent: 'api', user: grace, expiring: false })).status,
+        201,
+      );
+      const key = 'n2-grace-key-0123456789abcdefghijklmnopqrstuv';
+      assert.equal((await api(a, 'POST', '/core/tokens/n2-grace-key/set_key/', { key })).status, 204);
+      const role = (await api(a, 'POST', '/rbac/roles/', { name: 'n2-viewers' })).body.pk;
+      await api(a, 'POST', `/rbac/roles/${role}/add_user/`, { pk: grace });
+      assert.equal((await api(b, 'GET', '/flows/instances/', undefined, key)).status, 403);
+      assert.equal(
+        (await api(a, 'POST', `/rbac/permissions/assigned_by_roles/${role}/assign/`, { permissions: ['authentik_flows.view_flow'] }))
+          .status,
+        200,
+      );
+      assert.equal((await api(b, 'GET', '/flows/instances/', undefined, key)).status, 200, 'node B sees the permission at once');
+      await api(b, 'PATCH', `/rbac/permissions/assigned_by_roles/${role}/unassign/`, { permissions: ['authentik_flows.view_flow'] });
+      assert.equal((await api(a, 'GET', '/flows/instances/', undefined, key)).status, 403, 'and node A its removal');
+
+      // node B records events (and keeps "no rules") before node A makes one
+      await api(b, 'POST', '/core/groups/', { name: 'n2-before' });
+      const local = (await api(a, 'POST', '/events/transports/', { name: 'n2-local' })).body.pk;
+      const matcher = (
+        await api(a, 'POST', '/policies/event_matcher/', { name: 'n2-groups', action: 'model_created', model: 'authentik_core.group' })
+      ).body.pk;
+      const rule = (await api(a, 'POST', '/events/rules/', { name: 'n2-rule', transports: [local], destination_event_user: true })).body.pk;
+      assert.equal((await api(a, 'POST', '/policies/bindings/', { target: rule, policy: matcher, order: 0 })).status, 201);
+      await api(b, 'POST', '/core/groups/', { name: 'n2-after' });
+      const end = Date.now() + 10_000;
+      let found: any;
+      while (!found && Date.now() < end) {
+        const inbox = await api(a, 'GET', '/events/notifications/');
+        found = inbox.body.results.find((n: any) => n.event?.context?.model?.name === 'n2-after');
+        if (!found) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(found, 'node B acted on the rule node A made');
+      const inbox = await api(a, 'GET', '/events/notifications/');
+      assert.equal(inbox.body.results.filter((n: any) => n.event?.context?.model?.name === 'n2-before').length, 0);
+    });
   },
 );
