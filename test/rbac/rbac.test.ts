@@ -138,6 +138,28 @@ for (const dialect of dialects()) {
       assert.equal((await as('GET', '/flows/instances/')).status, 403);
     });
 
+    it('object permissions by the pk the API shows: a user (an integer), an application (looked up by slug)', async () => {
+      const r = await role('r-pk-kinds');
+      const dave = await createUser(srv, 'r-dave');
+      await createUser(srv, 'r-erin');
+      const app = (await call(srv, 'POST', '/core/applications/', { name: 'R App', slug: 'r-app' })).body;
+      await call(srv, 'POST', '/core/applications/', { name: 'R Other', slug: 'r-other' });
+      assert.ok(app.pk);
+      await assign(r, { permissions: ['view_user', 'change_user'], model: 'authentik_core.user', object_pk: String(dave) });
+      await assign(r, { permissions: ['view_application', 'change_application'], model: 'authentik_core.application', object_pk: app.pk });
+      await call(srv, 'POST', `/rbac/roles/${r}/add_user/`, { pk: grace });
+      assert.deepEqual(
+        (await as('GET', '/core/users/')).body.results.map((u: { username: string }) => u.username),
+        ['r-dave'],
+      );
+      assert.equal((await as('PATCH', `/core/users/${dave}/`, { name: 'Dave' })).body.name, 'Dave');
+      assert.equal((await as('GET', '/core/users/1/')).status, 404);
+      assert.equal((await as('PATCH', '/core/applications/r-app/', { name: 'R App 2' })).body.name, 'R App 2');
+      assert.equal((await as('PATCH', '/core/applications/r-other/', { name: 'x' })).status, 404);
+      assert.equal((await as('DELETE', '/core/applications/r-app/')).status, 403);
+      await call(srv, 'POST', `/rbac/roles/${r}/remove_user/`, { pk: grace });
+    });
+
     it('roles through groups and their parents', async () => {
       const viewers = await role('r-group-viewers');
       await assign(viewers, { permissions: ['authentik_core.view_group'] });
