@@ -3,6 +3,7 @@
  * `view_private_key` (each view an audit event `secret_view`) and `used_by`. The private key is write-only: sealed at
  * rest (src/instance/secrets.ts) and returned by `view_private_key` alone.
  */
+import { hasGlobal } from '../rbac/check.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
@@ -288,7 +289,7 @@ export function mountCrypto(router: ApiRouter, svc: Services, opts: CryptoOption
       },
       handler: async (req) => {
         const caller = requireCaller(req);
-        if (!caller.superuser) throw Forbidden.permission();
+        if (!(await hasGlobal(db, caller, 'authentik_crypto.add_certificatekeypair'))) throw Forbidden.permission();
         const data = await validateBody(generationProps, req.body, { mode: 'create', db });
         const alg = data.alg as GenerateAlg;
         if (!canGenerate(alg)) throw ValidationError.field('alg', `"${alg}" is not a valid choice.`);

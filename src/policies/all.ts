@@ -3,7 +3,7 @@ import { requirePermission } from '../rbac/check.js';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
-import { requireSuperuser } from '../rest/auth.js';
+import { requireCaller, requireSuperuser } from '../rest/auth.js';
 import { S } from '../rest/schema.js';
 import { validateBody } from '../rest/validate.js';
 import { userById } from '../users/by-id.js';
@@ -102,7 +102,8 @@ export function mountAllPolicies(router: ApiRouter, svc: Services) {
         response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // any logged-in caller, as authentik's TypesMixin
+        requireCaller(req);
         return policyTypes
           .map((d) => ({
             name: d.verboseName,

@@ -14,7 +14,7 @@ import type { ApiRouter } from '../rest/routes.js';
 import { S, type Props } from '../rest/schema.js';
 import { nowIso } from '../rest/serialize.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
-import { requireSuperuser } from '../rest/auth.js';
+import { requireCaller, requireSuperuser } from '../rest/auth.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { ValidationError } from '../rest/errors.js';
 import { validateBody } from '../rest/validate.js';
@@ -439,7 +439,8 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
         response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // any logged-in caller, as authentik's TypesMixin
+        requireCaller(req);
         return Object.entries(KINDS).map(([kind, k]) => ({
           name: k.verbose,
           description: k.description,

@@ -2,7 +2,7 @@
 import { sql, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
-import { requireSuperuser } from '../rest/auth.js';
+import { requireCaller } from '../rest/auth.js';
 import { parseBool } from '../rest/list.js';
 import { S } from '../rest/schema.js';
 import type { Services } from '../services.js';
@@ -73,7 +73,8 @@ export function mountAllProviders(router: ApiRouter, svc: Services) {
         response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // any logged-in caller, as authentik's TypesMixin
+        requireCaller(req);
         return providerTypes
           .map((d) => ({
             name: d.verboseName,

@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef, type Tx, type UsedBy, type WriteCtx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { apiToRow, rowToApi } from '../rest/serialize.js';
-import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { requireCaller } from '../rest/auth.js';
 import { ValidationError } from '../rest/errors.js';
 import type { FilterSpec } from '../rest/list.js';
 import type { DB } from '../db/index.js';
@@ -395,7 +395,8 @@ export function mountSourceResources(router: ApiRouter, svc: Services, lists: ()
         response: { type: 'array', items: { $ref: '#/components/schemas/SourceType' } },
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // any logged-in caller, as authentik's TypesMixin
+        requireCaller(req);
         const name = (req.query as Record<string, string | undefined>).name;
         if (name) return [typeJson(SUPPORTED.get(name) ?? SUPPORTED.get('openidconnect')!)];
         return [...SUPPORTED.values()].map(typeJson);
@@ -410,7 +411,8 @@ export function mountSourceResources(router: ApiRouter, svc: Services, lists: ()
         response: { type: 'array', items: { $ref: '#/components/schemas/TypeCreate' } },
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // any logged-in caller, as authentik's TypesMixin
+        requireCaller(req);
         return [...SUPPORTED.values()].map((t) => ({
           name: `${t.verbose_name} OAuth Source`,
           description:

@@ -160,6 +160,48 @@ for (const dialect of dialects()) {
       await call(srv, 'POST', `/rbac/roles/${r}/remove_user/`, { pk: grace });
     });
 
+    it('routes beside the resources: types for anyone, provider URLs and key generation by permission', async () => {
+      for (const path of ['/policies/all/types/', '/providers/all/types/', '/sources/all/types/', '/stages/all/types/'])
+        assert.equal((await as('GET', path)).status, 200, path);
+      const flow = (slug: string) => flows.find((f) => f.slug === slug)!.pk;
+      const provider = async (name: string) =>
+        (
+          await call(srv, 'POST', '/providers/oauth2/', {
+            name,
+            authorization_flow: flow('default-provider-authorization-implicit-consent'),
+            invalidation_flow: flow('default-provider-invalidation-flow'),
+            redirect_uris: [{ matching_mode: 'strict', url: 'https://rp.example/cb' }],
+          })
+        ).body.pk as number;
+      const mine = await provider('r-prov-mine');
+      const other = await provider('r-prov-other');
+      assert.ok(mine && other);
+      // the setup URLs are an application's (authentik answers 404 for a provider without one)
+      await call(srv, 'POST', '/core/applications/', { name: 'R Prov App', slug: 'r-prov-app', provider: mine });
+      await call(srv, 'POST', '/core/applications/', { name: 'R Prov Other', slug: 'r-prov-other', provider: other });
+      assert.equal((await as('GET', `/providers/oauth2/${mine}/setup_urls/`)).status, 403);
+      const r = await role('r-providers');
+      await assign(r, {
+        permissions: ['view_oauth2provider'],
+        model: 'authentik_providers_oauth2.oauth2provider',
+        object_pk: String(mine),
+      });
+      await call(srv, 'POST', `/rbac/roles/${r}/add_user/`, { pk: grace });
+      const urls = await as('GET', `/providers/oauth2/${mine}/setup_urls/`);
+      assert.equal(urls.status, 200);
+      assert.match(urls.body.token, /\/application\/o\/token\/$/);
+      assert.equal((await as('GET', `/providers/oauth2/${other}/setup_urls/`)).status, 404);
+      // a preview of her own data, not of someone she may not view
+      assert.equal((await as('GET', `/providers/oauth2/${mine}/preview_user/`)).status, 200);
+      assert.deepEqual((await as('GET', `/providers/oauth2/${mine}/preview_user/?for_user=1`)).body, { for_user: ['User not found'] });
+      // key pairs are generated with add_certificatekeypair
+      const gen = { common_name: 'r-generated', validity_days: 30, alg: 'ecdsa' };
+      assert.equal((await as('POST', '/crypto/certificatekeypairs/generate/', gen)).status, 403);
+      await assign(r, { permissions: ['authentik_crypto.add_certificatekeypair'] });
+      assert.equal((await as('POST', '/crypto/certificatekeypairs/generate/', gen)).status, 200);
+      await call(srv, 'POST', `/rbac/roles/${r}/remove_user/`, { pk: grace });
+    });
+
     it('roles through groups and their parents', async () => {
       const viewers = await role('r-group-viewers');
       await assign(viewers, { permissions: ['authentik_core.view_group'] });

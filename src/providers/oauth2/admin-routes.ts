@@ -3,8 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
 import type { Services } from '../../services.js';
 import type { UsersTable } from '../../db/types.js';
-import { requireSuperuser } from '../../rest/auth.js';
-import { NotFound, ValidationError } from '../../rest/errors.js';
+import { requireCaller } from '../../rest/auth.js';
+import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
+import { can, hasGlobal, objectsWith } from '../../rbac/check.js';
 import { parseDuration } from '../../rest/duration.js';
 import { userById } from '../../users/by-id.js';
 import { evaluateScopeMapping, scopeMappingsOf } from '../mappings.js';
@@ -14,11 +15,14 @@ import { subjectOf } from './protocol/id-token.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer' } }];
 
+/** the provider in the URL, for whoever may view it (authentik's ObjectFilter on a detail action: 403 if they may view none) */
 async function providerOf(req: FastifyRequest, svc: Services): Promise<OAuth2Provider> {
-  requireSuperuser(req);
+  const caller = requireCaller(req);
+  const perm = 'authentik_providers_oauth2.view_oauth2provider';
+  if (!(await hasGlobal(svc.db, caller, perm)) && !(await objectsWith(svc.db, caller, perm)).size) throw Forbidden.permission();
   const raw = (req.params as { id: string }).id;
   const p = /^\d{1,9}$/.test(raw) ? await oauth2ProviderById(svc, Number(raw)) : undefined;
-  if (!p) throw NotFound.model('OAuth2Provider');
+  if (!p || !(await can(svc.db, caller, perm, p.id))) throw NotFound.model('OAuth2Provider');
   return p;
 }
 
@@ -89,7 +93,9 @@ export function mountOAuth2Admin(router: ApiRouter, svc: Services) {
             if (!/^\s*-?\d+\s*$/.test(raw)) throw new ValidationError({ for_user: ['input must be numerical'] });
             const id = Number(raw);
             user = Number.isSafeInteger(id) && Math.abs(id) <= 2147483647 ? await userById(svc.db, id) : undefined;
-            if (!user) throw new ValidationError({ for_user: ['User not found'] });
+            // another user's data: only for whoever may view that user
+            if (!user || !(await can(svc.db, req.caller!, 'authentik_core.view_user', user.id)))
+              throw new ValidationError({ for_user: ['User not found'] });
           }
           return { preview: await previewToken(svc, req, p, user) };
         },
