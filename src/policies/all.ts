@@ -1,9 +1,11 @@
 /** /policies/all/: every policy as a base Policy object, the creatable types, `test`, and the result cache's endpoints. */
+import { can } from '../rbac/check.js';
 import { requirePermission } from '../rbac/check.js';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
-import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { requireCaller, type Caller } from '../rest/auth.js';
+import { ValidationError } from '../rest/errors.js';
 import { S } from '../rest/schema.js';
 import { validateBody } from '../rest/validate.js';
 import { userById } from '../users/by-id.js';
@@ -183,10 +185,16 @@ export function mountAllPolicies(router: ApiRouter, svc: Services) {
 }
 
 /** runs one policy for a user and a context, with no side effects (authentik's `debug` request) */
-async function testPolicy(req: FastifyRequest, svc: Services, load: (req: FastifyRequest) => Promise<{ row: Row }>) {
-  requireSuperuser(req);
-  const { row } = await load(req);
+async function testPolicy(
+  req: FastifyRequest,
+  svc: Services,
+  load: (req: FastifyRequest, action?: string) => Promise<{ row: Row; caller: Caller }>,
+) {
+  // authentik's view_policy on the policy; Keystage also asks view_user on the user it runs for
+  const { row, caller } = await load(req, 'view');
   const data = await validateBody(testProps, req.body, { mode: 'create', db: svc.db });
+  if (!(await can(svc.db, caller, 'authentik_core.view_user', data.user as number)))
+    throw ValidationError.field('user', `Invalid pk "${data.user}" - object does not exist.`);
   const user = await userById(svc.db, data.user as number);
   const r = await svc.policies.runPolicy(
     { uuid: row.policy_uuid, name: row.name, kind: row.kind },

@@ -6,6 +6,7 @@
  * other tables that reference a mapping (an SMS stage's `mapping`) are given by the app wiring: listed by used_by,
  * set to null when the mapping is deleted.
  */
+import { can } from '../rbac/check.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { sql, type SqlBool } from 'kysely';
@@ -14,7 +15,7 @@ import type { ApiRouter } from '../rest/routes.js';
 import { S, type Props } from '../rest/schema.js';
 import { nowIso } from '../rest/serialize.js';
 import { parseBool, type FilterSpec } from '../rest/list.js';
-import { requireCaller, requireSuperuser } from '../rest/auth.js';
+import { requireCaller, type Caller } from '../rest/auth.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { ValidationError } from '../rest/errors.js';
 import { validateBody } from '../rest/validate.js';
@@ -410,9 +411,11 @@ export function pyJsonDumps(v: unknown, indent?: number, level = 0): string {
   return `{${pad(level + 1)}${entries.map(([k, x]) => `${esc(k)}: ${pyJsonDumps(x, indent, level + 1)}`).join(sep + pad(level + 1))}${pad(level)}}`;
 }
 
-async function testMapping(req: FastifyRequest, svc: Services, row: Row) {
-  requireSuperuser(req);
+/** authentik's view_propertymapping on the mapping (the caller's `load`); Keystage also asks view_user on the user */
+async function testMapping(req: FastifyRequest, svc: Services, row: Row, caller: Caller) {
   const data = await validateBody(testProps, req.body, { mode: 'create', db: svc.db });
+  if (data.user !== null && data.user !== undefined && !(await can(svc.db, caller, 'authentik_core.view_user', data.user as number)))
+    throw ValidationError.field('user', `Invalid pk "${data.user}" - object does not exist.`);
   const q = req.query as Record<string, string | string[] | undefined>;
   const fr = Array.isArray(q.format_result) ? q.format_result.at(-1) : q.format_result;
   const format = String(fr ?? 'false').toLowerCase() === 'true';
@@ -467,7 +470,10 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
           body: 'PropertyMappingTestRequest',
           response: 'PropertyMappingTestResult',
         },
-        handler: async (req) => testMapping(req, svc, (await load(req)).row),
+        handler: async (req) => {
+          const { row, caller } = await load(req, 'view');
+          return testMapping(req, svc, row, caller);
+        },
       },
     },
     [{ name: 'pm_uuid', schema: { type: 'string', format: 'uuid' } }],

@@ -199,6 +199,23 @@ for (const dialect of dialects()) {
       assert.equal((await as('POST', '/crypto/certificatekeypairs/generate/', gen)).status, 403);
       await assign(r, { permissions: ['authentik_crypto.add_certificatekeypair'] });
       assert.equal((await as('POST', '/crypto/certificatekeypairs/generate/', gen)).status, 200);
+      // testing a policy or a mapping: view permission on it, and view_user on whoever it runs for
+      const policy = (await call(srv, 'POST', '/policies/dummy/', { name: 'r-dummy', result: true, wait_min: 0, wait_max: 0 })).body.pk;
+      const mapping = (await call(srv, 'GET', '/propertymappings/all/?search=email')).body.results[0].pk;
+      assert.equal((await as('POST', `/policies/all/${policy}/test/`, { user: grace })).status, 403);
+      await assign(r, { permissions: ['view_policy'], model: 'authentik_policies.policy', object_pk: policy });
+      await assign(r, { permissions: ['view_propertymapping'], model: 'authentik_core.propertymapping', object_pk: mapping });
+      await assign(r, { permissions: ['view_user'], model: 'authentik_core.user', object_pk: String(grace) });
+      const ran = await as('POST', `/policies/all/${policy}/test/`, { user: grace });
+      assert.equal(ran.status, 200, JSON.stringify(ran.body));
+      assert.equal(ran.body.passing, true);
+      assert.deepEqual((await as('POST', `/policies/all/${policy}/test/`, { user: 1 })).body, {
+        user: ['Invalid pk "1" - object does not exist.'],
+      });
+      assert.equal((await as('POST', `/propertymappings/all/${mapping}/test/`, { user: grace })).status, 200);
+      assert.deepEqual((await as('POST', `/propertymappings/all/${mapping}/test/`, { user: 1 })).body, {
+        user: ['Invalid pk "1" - object does not exist.'],
+      });
       await call(srv, 'POST', `/rbac/roles/${r}/remove_user/`, { pk: grace });
     });
 
