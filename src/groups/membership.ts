@@ -86,6 +86,13 @@ export function isSuperuserCondition(userIdColumn = 'users.id'): RawBuilder<SqlB
   )`;
 }
 
+/** the group and its ancestors (parents, transitively), as a CTE named `up(group_uuid)` */
+export const selfAndAncestors = (groupUuid: string) => sql`with recursive up(group_uuid) as (
+    select cast(${groupUuid} as text)
+    union
+    select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
+  )`;
+
 /** the group and all its descendants (children, transitively) */
 export async function selfAndDescendants(db: DB, groupUuid: string): Promise<Set<string>> {
   const { rows } = await sql<{ group_uuid: string }>`with recursive below(group_uuid) as (

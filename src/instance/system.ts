@@ -8,10 +8,9 @@ import crypto from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
 import { requirePermission } from '../rbac/check.js';
+import { headersWithoutCredentials } from '../rest/http.js';
 import { VERSION } from '../version.js';
 import type { Services } from '../services.js';
-
-const HIDDEN = new Set(['cookie', 'authorization', 'x-authentik-csrf', 'x-csrftoken', 'proxy-authorization']);
 
 function fips(): boolean | null {
   try {
@@ -22,9 +21,7 @@ function fips(): boolean | null {
 }
 
 async function systemInfo(svc: Services, req: FastifyRequest) {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers))
-    if (!HIDDEN.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  const headers = headersWithoutCredentials(req);
   const brand = await svc.brand(req.host);
   const base = svc.config.externalUrl ? svc.config.externalUrl.href.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;
   return {

@@ -2,14 +2,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../db/types.js';
 import type { PolicyRequest } from './types.js';
-
-const HIDDEN_HEADERS = new Set(['cookie', 'authorization', 'x-authentik-csrf', 'x-csrftoken']);
+import { headersWithoutCredentials } from '../rest/http.js';
 
 /** the request as a policy sees it (`request.http_request`): path, method, headers without credentials, client IP */
 export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers))
-    if (!HIDDEN_HEADERS.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  const headers = headersWithoutCredentials(req);
   const url = new URL(req.url, 'http://x');
   return {
     path: url.pathname,

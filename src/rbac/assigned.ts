@@ -10,7 +10,7 @@ import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
-import type { mountResource } from '../rest/resource.js';
+import { listQueryParams, registerPaginated, type mountResource } from '../rest/resource.js';
 import { paginate, type ListSpec, type Query } from '../rest/list.js';
 import { requireCaller, type Caller } from '../rest/auth.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
@@ -126,18 +126,8 @@ export function mountAssigned(router: ApiRouter, db: DB, roles: Roles) {
     },
     required: [...objPerm.required, 'app_label_verbose', 'model_verbose', 'object_description'],
   });
-  const paginated = (name: string) =>
-    router.component(`Paginated${name}List`, {
-      type: 'object',
-      properties: {
-        pagination: { $ref: '#/components/schemas/Pagination' },
-        results: { type: 'array', items: { $ref: `#/components/schemas/${name}` } },
-        autocomplete: { type: 'object', additionalProperties: {} },
-      },
-      required: ['pagination', 'results', 'autocomplete'],
-    });
-  paginated('RoleAssignedObjectPermission');
-  paginated('ExtraRoleObjectPermission');
+  registerPaginated(router, 'RoleAssignedObjectPermission');
+  registerPaginated(router, 'ExtraRoleObjectPermission');
   const assignRequest = {
     type: 'object',
     description: 'Request to assign a new permission',
@@ -156,20 +146,13 @@ export function mountAssigned(router: ApiRouter, db: DB, roles: Roles) {
     required: ['id'],
   });
 
-  const pageQuery = [
-    { name: 'ordering', schema: { type: 'string' } },
-    { name: 'page', schema: { type: 'integer' } },
-    { name: 'page_size', schema: { type: 'integer' } },
-    { name: 'search', schema: { type: 'string' } },
-  ];
-
   router.route('/rbac/permissions/assigned_by_roles', {
     get: {
       doc: {
         operationId: 'rbac_permissions_assigned_by_roles_list',
         tag: 'rbac',
         query: [
-          ...pageQuery,
+          ...listQueryParams(roleSpec),
           { name: 'model', schema: { type: 'string' }, required: true },
           { name: 'object_pk', schema: { type: 'string' } },
         ],
@@ -361,7 +344,7 @@ export function mountAssigned(router: ApiRouter, db: DB, roles: Roles) {
       doc: {
         operationId: 'rbac_permissions_roles_list',
         tag: 'rbac',
-        query: [...pageQuery, { name: 'uuid', schema: { type: 'string', format: 'uuid' } }],
+        query: [...listQueryParams(objectSpec), { name: 'uuid', schema: { type: 'string', format: 'uuid' } }],
         response: 'PaginatedExtraRoleObjectPermissionList',
       },
       handler: async (req) => {

@@ -12,7 +12,7 @@ import type { DB } from '../db/index.js';
 import { requireCaller, type Caller } from '../rest/auth.js';
 import { Forbidden } from '../rest/errors.js';
 import { memberOf } from '../groups/membership.js';
-import { SYSTEM_MODEL, catalogue } from './catalogue.js';
+import { SYSTEM_MODEL, modelInfo } from './catalogue.js';
 import type {} from './table.js';
 
 export interface Subject {
@@ -31,8 +31,8 @@ const keptFor = (s: Subject): Kept => {
   return k;
 };
 
-/** the roles `userId` holds, as a CTE named `held(role_uuid)` after `member_of` */
-const held = (userId: number) => sql`${memberOf(userId)}, held(role_uuid) as (
+/** the roles `userId` holds (directly, or through groups and their ancestors), as a CTE named `held(role_uuid)` */
+export const held = (userId: number) => sql`${memberOf(userId)}, held(role_uuid) as (
     select ur.role_uuid from user_roles ur where ur.user_id = ${userId}
     union
     select gr.role_uuid from group_roles gr inner join member_of m on m.group_uuid = gr.group_uuid
@@ -86,10 +86,8 @@ export async function can(db: DB, s: Subject, perm: string, objectPk?: string | 
 
 /** the system permissions' codenames the caller holds (`/core/users/me/`'s `system_permissions`) */
 export async function systemPermissions(db: DB, s: Subject): Promise<string[]> {
-  const [app, model] = SYSTEM_MODEL.split('.');
-  const all = catalogue()
-    .filter((p) => p.app_label === app && p.model === model)
-    .map((p) => p.codename);
+  const app = SYSTEM_MODEL.split('.')[0];
+  const all = (modelInfo(SYSTEM_MODEL)?.extra ?? []).map(([codename]) => codename);
   if (s.superuser) return all;
   const mine = await globalOf(db, s);
   return all.filter((c) => mine.has(`${app}.${c}`));

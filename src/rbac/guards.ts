@@ -10,14 +10,13 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import { Forbidden } from '../rest/errors.js';
-import { isSuperuser } from '../groups/membership.js';
+import { isSuperuser, selfAndAncestors } from '../groups/membership.js';
 import { can, type Subject } from './check.js';
 
 /** whether members of the group are superusers: it, or one of its ancestors, has `is_superuser` */
 export async function grantsSuperuser(db: DB, groupUuid: string): Promise<boolean> {
-  const { rows } = await sql`with recursive up(group_uuid) as (
-      select cast(${groupUuid} as text) union select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
-    ) select 1 as one from groups g inner join up on up.group_uuid = g.group_uuid where g.is_superuser = 1 limit 1`.execute(db);
+  const { rows } = await sql`${selfAndAncestors(groupUuid)}
+    select 1 as one from groups g inner join up on up.group_uuid = g.group_uuid where g.is_superuser = 1 limit 1`.execute(db);
   return rows.length > 0;
 }
 
@@ -38,9 +37,8 @@ export async function guardTargetUser(db: DB, caller: Subject, userId: number): 
 
 /** the roles a member of the group holds through it: its own and its ancestors' */
 async function rolesThrough(db: DB, groupUuid: string): Promise<string[]> {
-  const { rows } = await sql<{ role_uuid: string }>`with recursive up(group_uuid) as (
-      select cast(${groupUuid} as text) union select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
-    ) select distinct gr.role_uuid from group_roles gr inner join up on up.group_uuid = gr.group_uuid`.execute(db);
+  const { rows } = await sql<{ role_uuid: string }>`${selfAndAncestors(groupUuid)}
+    select distinct gr.role_uuid from group_roles gr inner join up on up.group_uuid = gr.group_uuid`.execute(db);
   return rows.map((r) => r.role_uuid);
 }
 

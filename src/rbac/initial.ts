@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
-import { memberOf } from '../groups/membership.js';
+import { held } from './check.js';
 import type {} from './table.js';
 
 type Q = Kysely<Database>;
@@ -14,11 +14,7 @@ type Q = Kysely<Database>;
 /** the initial permissions (set's role, permission id) that apply to the user's new object of `label` */
 function applicable(q: Q, userId: number, label: string) {
   const [app, model] = label.split('.');
-  return sql<{ role_uuid: string; permission_id: number }>`${memberOf(userId)}, held(role_uuid) as (
-      select ur.role_uuid from user_roles ur where ur.user_id = ${userId}
-      union
-      select gr.role_uuid from group_roles gr inner join member_of m on m.group_uuid = gr.group_uuid
-    )
+  return sql<{ role_uuid: string; permission_id: number }>`${held(userId)}
     select distinct ip.role_uuid, ipp.permission_id from initial_permissions ip
     inner join initial_permissions_permissions ipp on ipp.ip_id = ip.id
     inner join rbac_permissions p on p.id = ipp.permission_id

@@ -13,7 +13,8 @@ import { requireCaller } from '../rest/auth.js';
 import { isUuid, normalizeUuid } from '../rest/validate.js';
 import type { DB } from '../db/index.js';
 import type { RolesTable } from '../db/types.js';
-import { memberOf } from '../groups/membership.js';
+import { selfAndAncestors } from '../groups/membership.js';
+import { held } from './check.js';
 import type {} from './table.js';
 import { userOfAccountBody } from '../users/by-id.js';
 import { guardHoldsRoles } from './guards.js';
@@ -61,17 +62,13 @@ const spec: ListSpec = {
 /** roles held by the user (directly, or through groups and their ancestors when `inherited`) */
 const ofUser = (userId: number, inherited: boolean) =>
   inherited
-    ? sql<string>`(select ur.role_uuid from user_roles ur where ur.user_id = ${userId}
-        union select gr.role_uuid from group_roles gr where gr.group_uuid in (${memberOf(userId)} select group_uuid from member_of))`
+    ? sql<string>`(${held(userId)} select role_uuid from held)`
     : sql<string>`(select ur.role_uuid from user_roles ur where ur.user_id = ${userId})`;
 
 /** roles of the group (and of its ancestors when `inherited`) */
 const ofGroup = (group: string, inherited: boolean) =>
   inherited
-    ? sql<string>`(select gr.role_uuid from group_roles gr where gr.group_uuid in (
-        with recursive up(group_uuid) as (
-          select cast(${group} as text) union select gp.parent_uuid from group_parents gp inner join up on gp.child_uuid = up.group_uuid
-        ) select group_uuid from up))`
+    ? sql<string>`(select gr.role_uuid from group_roles gr where gr.group_uuid in (${selfAndAncestors(group)} select group_uuid from up))`
     : sql<string>`(select gr.role_uuid from group_roles gr where gr.group_uuid = ${group})`;
 
 async function roleUsedBy(db: DB, row: Row): Promise<UsedBy[]> {

@@ -57,3 +57,13 @@ export function installHttpHeaders(app: FastifyInstance) {
     done(null, payload);
   });
 }
+
+const CREDENTIAL_HEADERS = new Set(['cookie', 'authorization', 'proxy-authorization', 'x-authentik-csrf', 'x-csrftoken']);
+
+/** the request's headers without credentials (what policies and `/admin/system/` may show), repeated ones joined */
+export function headersWithoutCredentials(req: FastifyRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers))
+    if (!CREDENTIAL_HEADERS.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  return headers;
+}

@@ -126,21 +126,26 @@ export function registerComponents(router: ApiRouter, name: string, props: Props
   router.component(`Patched${name}Request`, { ...Type.Object(write), required: [] });
 }
 
+/** `Paginated<component>List`: a page of `component` in authentik's list shape */
+export function registerPaginated(router: ApiRouter, component: string) {
+  router.component(`Paginated${component}List`, {
+    type: 'object',
+    properties: {
+      pagination: { $ref: '#/components/schemas/Pagination' },
+      results: { type: 'array', items: { $ref: `#/components/schemas/${component}` } },
+      autocomplete: { type: 'object', additionalProperties: {} },
+    },
+    required: ['pagination', 'results', 'autocomplete'],
+  });
+}
+
 export function mountResource<Row extends object>(router: ApiRouter, db: DB, def: ResourceDef<Row>) {
   const ops = new Set(def.ops);
   const idSchema =
     def.lookup.type === 'int' ? { type: 'integer' } : def.lookup.type === 'uuid' ? { type: 'string', format: 'uuid' } : { type: 'string' };
   const pathParams = [{ name: def.lookup.param, schema: idSchema }];
   registerComponents(router, def.component, def.props);
-  router.component(`Paginated${def.component}List`, {
-    type: 'object',
-    properties: {
-      pagination: { $ref: '#/components/schemas/Pagination' },
-      results: { type: 'array', items: { $ref: `#/components/schemas/${def.component}` } },
-      autocomplete: { type: 'object', additionalProperties: {} },
-    },
-    required: ['pagination', 'results', 'autocomplete'],
-  });
+  registerPaginated(router, def.component);
 
   const scoped = (q: QB, caller: Caller): QB =>
     def.access.kind === 'owner' && (!caller.superuser || def.access.strict) ? q.where(def.access.column, '=', caller.user.id) : q;
