@@ -8,10 +8,9 @@
  * the default authentication flow), unless a flow of that slug exists; the default brand created with it names it
  * as `flow_unenrollment`.
  */
-import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
-import type { Tx } from '../rest/resource.js';
 import { ensureFlow } from './defaults.js';
+import { linkPrompts } from './default-prompts.js';
 
 export const UNENROLLMENT_SLUG = 'default-unenrollment-flow';
 const CONFIRM_STAGE = 'default-unenrollment-confirm';
@@ -22,34 +21,6 @@ const WARNING = {
   type: 'alert_danger',
   initial_value: 'Your account and everything that belongs to it will be deleted. This cannot be undone.',
 };
-
-/** the warning prompt (unless a prompt of that name exists), linked to the confirmation stage */
-async function fillConfirmStage(tx: Tx): Promise<void> {
-  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', CONFIRM_STAGE).executeTakeFirst();
-  if (!stage) return;
-  let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', WARNING.name).executeTakeFirst())
-    ?.prompt_uuid;
-  if (!id) {
-    id = randomUUID();
-    await tx
-      .insertInto('stage_prompt_prompts')
-      .values({
-        prompt_uuid: id,
-        ...WARNING,
-        required: 0,
-        placeholder: '',
-        sub_text: '',
-        order: 0,
-        placeholder_expression: 0,
-        initial_value_expression: 0,
-      })
-      .execute();
-  }
-  await tx
-    .insertInto('stage_prompt_fields' as 'stages')
-    .values({ stage_uuid: stage.stage_uuid, target: id, position: 0 } as never)
-    .execute();
-}
 
 export async function ensureDefaultUnenrollmentFlow(db: DB): Promise<boolean> {
   return ensureFlow(
@@ -65,6 +36,6 @@ export async function ensureDefaultUnenrollmentFlow(db: DB): Promise<boolean> {
       { kind: 'promptstage', name: CONFIRM_STAGE, fields: {} },
       { kind: 'userdeletestage', name: 'default-unenrollment-user-delete', fields: {} },
     ],
-    fillConfirmStage,
+    (tx) => linkPrompts(tx, CONFIRM_STAGE, [WARNING]),
   );
 }

@@ -8,7 +8,8 @@
  * consent stage remembering consent until it expires) and default-provider-invalidation-flow (no stage: logging out
  * of an application does not end the Keystage session). With a new default
  * authentication flow, the sign-up flow (default-enrollment.ts), the recovery flow (default-recovery.ts), the
- * account-deletion flow (default-unenrollment.ts) and the person's settings flows (default-user-settings.ts). Safe
+ * account-deletion flow (default-unenrollment.ts), the person's settings flows (default-user-settings.ts) and the
+ * account lockdown flows (default-lockdown.ts, named by no brand until an administrator opts in). Safe
  * when several nodes start at once.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,7 @@ import { ensureDefaultRecoveryFlow } from './default-recovery.js';
 import { ensureDefaultUnenrollmentFlow } from './default-unenrollment.js';
 import { ensureUserSettingsFlows } from './default-user-settings.js';
 import { ensureDefaultSourceFlows } from './default-source.js';
+import { ensureDefaultLockdownFlows } from './default-lockdown.js';
 
 export interface StageSeed {
   kind: string;
@@ -152,11 +154,12 @@ export async function ensureDefaultFlows(db: DB) {
   // what a source's login runs (authentik's default source flows): no effect until a source names them
   await ensureDefaultSourceFlows(db);
   // only with a new default login flow: sign-up, password recovery, account deletion and the person's own settings,
-  // password change and authenticator setup flows are not opened on an install that had none
+  // password change and authenticator setup flows are not opened on an install that had none (nor the lockdown flows)
   if (fresh) {
     await ensureDefaultEnrollmentFlow(db);
     await ensureDefaultRecoveryFlow(db);
     await ensureDefaultUnenrollmentFlow(db);
     await ensureUserSettingsFlows(db);
+    await ensureDefaultLockdownFlows(db);
   }
 }

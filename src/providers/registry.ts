@@ -20,6 +20,9 @@ export function providerMigrations() {
   return Object.assign({}, ...providerTypes.map((d) => d.migrations));
 }
 
+/** every provider type's tables of grants to users (`user_id`): what an account lockdown revokes */
+export const providerUserGrantTables = (): string[] => providerTypes.flatMap((d) => d.userGrantTables ?? []);
+
 /** every provider type's secret columns, stored encrypted */
 export function providerSecretColumns(): SecretColumn[] {
   return providerTypes.flatMap((d) => (d.secretColumns ?? []).map((column) => ({ table: d.table, pk: 'provider_id', column })));

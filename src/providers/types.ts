@@ -66,6 +66,11 @@ export interface ProviderDef {
   launchUrl?(db: DB, provider: ProviderRow): Promise<string | null> | string | null;
   /** in-memory stages the type's protocol inserts into flow plans */
   stages?: ProviderStage[];
+  /**
+   * tables of what the type has granted users (codes, access and refresh tokens), each with a `user_id` column: an
+   * account lockdown deletes a user's rows (src/users/lockdown.ts)
+   */
+  userGrantTables?: string[];
 }
 
 /** A provider's settings as its hooks read them: the base fields and its own, typed from its field schemas. */

@@ -25,6 +25,7 @@ import { emailStage } from './email/index.js';
 import { invitationStage } from './invitation/index.js';
 import { userDeleteStage } from './user_delete/index.js';
 import { redirectStage } from './redirect/index.js';
+import { accountLockdownStage } from './account_lockdown/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -49,6 +50,7 @@ export const stageTypes: StageDef[] = [
   invitationStage,
   userDeleteStage,
   redirectStage,
+  accountLockdownStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));

@@ -2,7 +2,7 @@
  * The user page (/if/user/) in Debian's Chromium: someone logged out is sent to log in and comes back; the page shows
  * the settings flow inline (a name changed there is written and shown), the password change and enrolment links,
  * the second-factor devices (one deleted), the sessions (another one ended: that browser is logged out), the
- * applications, consents (one withdrawn) and app passwords (one deleted); readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
+ * applications, consents (one withdrawn) and app passwords (one deleted), locking one's own account; readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -186,6 +186,41 @@ describe('user page in Chromium', () => {
     await p.waitForSelector('text=No tokens or app passwords.');
     assert.equal((await call(srv, 'GET', '/core/tokens/uma-mail-client/')).status, 404);
     await close();
+  });
+
+  it('locks its own account: the default lockdown flow, then the completion page; the account is locked', async () => {
+    const lou = await createUser(srv, 'lou', 'lou-password-1');
+    const flow = (await call(srv, 'GET', '/flows/instances/?slug=default-account-lockdown')).body.results[0].pk;
+    const brand = (await call(srv, 'GET', '/core/brands/?domain=authentik-default')).body.results[0].brand_uuid;
+    assert.equal((await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: flow })).status, 200);
+    try {
+      const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+      const p = await ctx.newPage();
+      await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
+      await p.waitForSelector('#uid_field');
+      await p.fill('#uid_field', 'lou');
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('#password');
+      await p.fill('#password', 'lou-password-1');
+      await p.keyboard.press('Enter');
+      await p.getByRole('button', { name: 'Lock my account' }).click({ timeout: 15000 });
+      await p.waitForSelector('#ks-prompt-lockdown_reason', { timeout: 15000 });
+      assert.equal(new URL(p.url()).pathname, '/if/flow/default-account-lockdown/');
+      await p.fill('#ks-prompt-lockdown_reason', 'I clicked a phishing link');
+      await screenshot(p, 'user-page-lockdown');
+      await p.getByRole('button', { name: 'Continue' }).click();
+      await p.waitForSelector('text=Your account has been locked', { timeout: 15000 });
+      assert.equal(new URL(p.url()).pathname, '/if/flow/default-account-lockdown-complete/');
+      assert.deepEqual(await axeViolations(p), []);
+      const user = (await call(srv, 'GET', `/core/users/${lou}/`)).body;
+      assert.equal(user.is_active, false);
+      // the browser is logged out: the user page sends it to the login
+      await p.goto(`${origin}/if/user/`);
+      await p.waitForSelector('#uid_field', { timeout: 15000 });
+      await ctx.close();
+    } finally {
+      await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: null });
+    }
   });
 
   it('ends another session: that browser is logged out, this one stays', async () => {

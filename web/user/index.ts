@@ -5,7 +5,7 @@
  * when the brand has an unenrollment flow, deleting the account. Someone not logged in is sent to log in and back.
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, LOGIN } from './api.js';
+import { api, ApiError, firstError, LOGIN } from './api.js';
 import type { UserSetting } from './sections.js';
 import './sections.js';
 import './settings-flow.js';
@@ -22,6 +22,7 @@ interface Me {
 interface CurrentBrand {
   flow_user_settings?: string;
   flow_unenrollment?: string;
+  flow_lockdown?: string;
 }
 
 class UserPage extends LitElement {
@@ -30,6 +31,7 @@ class UserPage extends LitElement {
     brand: { state: true },
     settings: { state: true },
     failed: { state: true },
+    lockdownError: { state: true },
     brandTitle: { type: String, attribute: 'brand-title' },
     brandLogo: { type: String, attribute: 'brand-logo' },
   };
@@ -40,6 +42,7 @@ class UserPage extends LitElement {
   declare brand: CurrentBrand | undefined;
   declare settings: UserSetting[] | undefined;
   declare failed: boolean;
+  declare lockdownError: string | undefined;
 
   protected override createRenderRoot() {
     return this;
@@ -72,6 +75,17 @@ class UserPage extends LitElement {
     } catch {
       this.brand = {};
       this.settings = [];
+    }
+  }
+
+  /** the brand's lockdown flow, planned for oneself (POST /core/users/account_lockdown/), then run on its page */
+  private async lockDown() {
+    this.lockdownError = undefined;
+    try {
+      const { link } = await api<{ link: string }>('/core/users/account_lockdown/', 'POST', {});
+      location.assign(link);
+    } catch (e) {
+      this.lockdownError = firstError(e) ?? 'The account could not be locked here. Please contact your administrator.';
     }
   }
 
@@ -151,6 +165,18 @@ class UserPage extends LitElement {
         <h2 id="ks-h-tokens">Tokens and app passwords</h2>
         <ks-tokens username=${u.username}></ks-tokens>
       </section>
+
+      ${
+        this.brand?.flow_lockdown
+          ? html`<section aria-labelledby="ks-h-lockdown">
+            <h2 id="ks-h-lockdown">Account lockdown</h2>
+            <p class="ks-muted">If you think someone else has access to your account, lock it: you are logged out everywhere
+              and nobody can log in to it until an administrator restores it.</p>
+            ${this.lockdownError ? html`<div class="ks-alert" role="alert">${this.lockdownError}</div>` : nothing}
+            <p><button type="button" id="ks-lockdown" class="ks-danger" @click=${() => this.lockDown()}>Lock my account</button></p>
+          </section>`
+          : nothing
+      }
 
       ${
         unenroll

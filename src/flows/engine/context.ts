@@ -43,6 +43,8 @@ export interface FlowContext {
    * initial values, and written to the user by a user write stage
    */
   promptData?: Record<string, unknown>;
+  /** the plan was started by `POST /core/users/account_lockdown/` (the account lockdown stage acts only then or after a prompt) */
+  lockdownRequested?: boolean;
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
   /**

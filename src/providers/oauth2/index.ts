@@ -22,6 +22,7 @@ export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,
   describe: (name) => `OAuth2 Provider ${name}`,
   stages: [deviceCodeStage, deviceCodeFinishStage, promptConsentStage, iframeLogoutStage],
+  userGrantTables: ['oauth2_authorization_codes', 'oauth2_access_tokens', 'oauth2_refresh_tokens', 'oauth2_device_tokens'],
   async validate(data, ctx) {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);
