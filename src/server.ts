@@ -12,6 +12,8 @@ import { mountSchema } from './rest/openapi.js';
 import { registerSharedComponents } from './rest/components.js';
 import { mountRoot } from './instance/root.js';
 import { mountSystem } from './instance/system.js';
+import { mountSystemSettings } from './instance/system-settings/routes.js';
+import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
@@ -127,7 +129,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
   await ensureManagedScopeMappings(store.db);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
-  const events = new Events(store.db, config.eventRetentionMs);
+  await seedSystemSettings(store.db, config);
+  const events = new Events(store.db, config.eventRetentionMs, async () =>
+    durationMs((await systemSettings(store.db)).event_retention, config.eventRetentionMs),
+  );
   const sessions = new Sessions(
     store.db,
     {
@@ -262,6 +267,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerSharedComponents(router);
   mountRoot(router);
   mountSystem(router, services);
+  mountSystemSettings(router, services);
   mountSchema(router);
   mountFlows(router, services);
   mountBindings(router, services);

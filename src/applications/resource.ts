@@ -4,6 +4,7 @@
  * them use (a superuser sees all with `superuser_full_list=true`). Deleting an application deletes its policy
  * bindings and the consents given to it; its provider stays, unassigned.
  */
+import { systemSettings } from '../instance/system-settings/store.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
@@ -179,9 +180,13 @@ export const applicationResource: ResourceDef<Row> = {
   ],
 };
 
-/** the policy verdict for a user on an application (authentik's PolicyEngine(application, user, request)) */
-export function applicationAccess(svc: Services, app: Row, user: UsersTable, req?: FastifyRequest): Promise<PolicyVerdict> {
+/**
+ * the policy verdict for a user on an application (authentik's PolicyEngine(application, user, request)); an
+ * application without bindings lets everyone in unless the system settings' flag `core_default_app_access` is off
+ */
+export async function applicationAccess(svc: Services, app: Row, user: UsersTable, req?: FastifyRequest): Promise<PolicyVerdict> {
   return svc.policies.check({
+    emptyResult: (await systemSettings(svc.db)).flags.core_default_app_access,
     target: app.pbm_uuid,
     mode: app.policy_engine_mode === 'all' ? 'all' : 'any',
     request: {

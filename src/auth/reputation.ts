@@ -7,6 +7,7 @@
  * concurrent logins on any number of nodes never lose an update (SQLite serialises writers; PostgreSQL's
  * ON CONFLICT DO UPDATE locks the row). As authentik, a row keeps the expiry set when it was created.
  */
+import { systemSettings } from '../instance/system-settings/store.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { hot, perDatabase } from '../db/hot.js';
@@ -89,6 +90,12 @@ export async function updateReputation(
     },
     trx,
   );
+}
+
+/** the reputation settings in effect: the limits are system settings (`/admin/settings/`), the expiry configuration */
+export async function reputationSettings(db: DB, cfg: ReputationConfig): Promise<ReputationConfig> {
+  const s = await systemSettings(db);
+  return { lowerLimit: s.reputation_lower_limit, upperLimit: s.reputation_upper_limit, expirySeconds: cfg.expirySeconds };
 }
 
 /** deletes expired scores (authentik's clean_expired_models); returns how many */

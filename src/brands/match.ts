@@ -11,6 +11,7 @@
  * Brands are few and read on every flow request: all of them are kept by the admin cache (src/db/admin-cache.ts)
  * with their flows' slugs, and matched in memory.
  */
+import type { SystemSettings } from '../instance/system-settings/store.js';
 import type { DB } from '../db/index.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import type { BrandsTable } from './table.js';
@@ -148,7 +149,7 @@ export async function brandForHost(db: DB, host: string | undefined): Promise<Br
 }
 
 /** authentik's CurrentBrandSerializer */
-export function currentBrand(brand: Brand): Record<string, unknown> {
+export function currentBrand(brand: Brand, system: Pick<SystemSettings, 'footer_links' | 'flags'>): Record<string, unknown> {
   const settings = (brand.attributes.settings ?? {}) as Record<string, any>;
   const theme = settings?.theme?.base;
   const locale = settings?.locale;
@@ -161,14 +162,14 @@ export function currentBrand(brand: Brand): Record<string, unknown> {
     branding_favicon_themed_urls: themedAssetUrls(brand.branding_favicon),
     branding_custom_css: brand.branding_custom_css,
     branding_map_tiles: brand.branding_map_tiles,
-    // authentik: the tenant's footer links (Keystage has no tenant settings: none)
-    ui_footer_links: [],
+    // authentik: the tenant's footer links (the system settings')
+    ui_footer_links: system.footer_links,
     ui_theme: theme === 'light' || theme === 'dark' || theme === 'automatic' ? theme : 'automatic',
     // an unset flow is left out (DRF's `required=False` field whose source is None)
     ...brand.flowSlugs,
     default_locale: typeof locale === 'string' ? locale : '',
-    // authentik's public tenant flags, at their defaults (Keystage has no tenant settings)
-    flags: { flows_continuous_login: false, flows_refresh_others: false },
+    // authentik's public tenant flags (the system settings')
+    flags: { flows_continuous_login: system.flags.flows_continuous_login, flows_refresh_others: system.flags.flows_refresh_others },
   };
 }
 

@@ -1,4 +1,5 @@
 /** /core/brands/ (the resource) and /core/brands/current/ (the request's brand, for anyone). */
+import { systemSettings } from '../instance/system-settings/store.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { mountResource } from '../rest/resource.js';
 import type { Services } from '../services.js';
@@ -15,7 +16,7 @@ export function mountBrands(router: ApiRouter, svc: Services) {
     get: {
       doc: { operationId: 'core_brands_current_retrieve', tag: 'core', response: 'CurrentBrand' },
       // authentik: `permission_classes=[AllowAny]`
-      handler: async (req) => currentBrand(await svc.brand(req.host)),
+      handler: async (req) => currentBrand(await svc.brand(req.host), await systemSettings(svc.db)),
     },
   });
   mountResource(router, svc.db, brandResource());

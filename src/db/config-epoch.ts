@@ -32,6 +32,7 @@ const CONFIG_TABLES = new Set([
   'notification_transports',
   'notification_rules',
   'notification_rule_transports',
+  'instance_settings',
 ]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';

@@ -2,7 +2,9 @@
  * Audit events, kept in the database in authentik's shape (action, app, user, context, client_ip, created,
  * expires). Reasons for failures stay server-side: they are events, never response bodies.
  */
+import { sql } from 'kysely';
 import { hot } from '../db/hot.js';
+import { dialectOf } from '../db/dialect.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import type { EventJson } from './notifications/send.js';
@@ -58,13 +60,18 @@ export class Events {
 
   constructor(
     private readonly db: DB,
-    private readonly retentionMs: number,
+    /** how long events are kept (the system settings' `event_retention`), as last read */
+    private retentionMs: number,
+    /** reads the retention in effect; an event written inside a transaction uses the last value read */
+    private readonly retention?: () => Promise<number>,
   ) {
     this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
   }
 
   /** `trx`: a transaction of the store's database to write the event in (committed with the change it records) */
   async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<void> {
+    // (not inside a transaction: with SQLite a read outside it would wait for it)
+    if (this.retention && !trx) this.retentionMs = await this.retention();
     const now = Date.now();
     const user = e.user
       ? {
@@ -114,4 +121,13 @@ export class Events {
   stop() {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+/**
+ * authentik's GDPR compliance (the system setting `gdpr_compliance`): the events a user caused are deleted with the
+ * user, in the deleting transaction. (A scan of the events' `user` JSON: deletions of users are rare.)
+ */
+export async function deleteEventsOfUser(tx: DB, userId: number): Promise<void> {
+  const pk = dialectOf(tx) === 'postgres' ? sql`(("user"::jsonb) ->> 'pk')` : sql`json_extract("user", '$.pk')`;
+  await sql`delete from events where ${pk} = ${dialectOf(tx) === 'postgres' ? String(userId) : userId}`.execute(tx);
 }

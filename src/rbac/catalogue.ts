@@ -60,8 +60,11 @@ registerModel({
   label: SYSTEM_MODEL,
   verbose: 'System permission',
   noDefaults: true,
-  // (authentik's view_system_settings and edit_system_settings come with `/admin/settings/`, not served yet)
-  extra: [['view_system_info', 'Can view system info']],
+  extra: [
+    ['view_system_info', 'Can view system info'],
+    ['view_system_settings', 'Can view system settings'],
+    ['edit_system_settings', 'Can edit system settings'],
+  ],
 });
 
 /** called for every model the API serves; the same label twice keeps the first registration's description */

@@ -3,6 +3,7 @@
  * dropped), `search` (every term must match some search field, case-insensitive substring) and exact filters with
  * django-filter's 400 messages.
  */
+import { systemSettings } from '../instance/system-settings/store.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql, type Expression, type SelectQueryBuilder, type SqlBool, type ExpressionBuilder } from 'kysely';
 import type { DB } from '../db/index.js';
@@ -134,6 +135,14 @@ interface SecretCheck {
 interface Where {
   conds: ((eb: EB) => Expression<SqlBool>)[];
   secrets: SecretCheck[];
+}
+
+/** `base` narrowed by the list's filters and search from `query`, unordered and unpaged (an aggregate's rows) */
+export async function filtered<Q extends QB>(db: DB, base: Q, spec: ListSpec, query: Query): Promise<Q> {
+  const { conds } = await buildWhere(db, spec, query);
+  let q = base;
+  for (const c of conds) q = q.where(c) as Q;
+  return q;
 }
 
 async function buildWhere(db: DB, spec: ListSpec, query: Query): Promise<Where> {
@@ -291,9 +300,14 @@ export function orderingOf(spec: ListSpec, query: Query): { column: string; desc
   return chosen.map((o) => ({ column: spec.ordering[o.name] ?? o.name, desc: o.desc }));
 }
 
-export function pageParams(query: Query): { page: number | 'last'; size: number } {
+/**
+ * the page asked for; its size as requested, else the system settings' `pagination_default_page_size`, never above
+ * `pagination_max_page_size` (a setting of 0 counts as 1)
+ */
+export function pageParams(query: Query, sizes = { byDefault: 20, max: 100 }): { page: number | 'last'; size: number } {
   const sizeRaw = Number(first(query.page_size));
-  const size = Number.isInteger(sizeRaw) && sizeRaw > 0 ? Math.min(sizeRaw, 100) : 20;
+  const max = Math.max(1, sizes.max);
+  const size = Math.min(Number.isInteger(sizeRaw) && sizeRaw > 0 ? sizeRaw : Math.max(1, sizes.byDefault), max);
   const p = first(query.page);
   if (p === undefined || p === '') return { page: 1, size };
   if (p === 'last') return { page: 'last', size };
@@ -370,7 +384,11 @@ export async function paginate<R, T>(
   const { conds, secrets } = await buildWhere(db, spec, query);
   if (secrets.length && !caller.superuser)
     throw new ValidationError(Object.fromEntries(secrets.map((c) => [c.name, ['Only superusers may filter by a secret.']])));
-  const { page: pageReq, size } = pageParams(query);
+  const settings = await systemSettings(db);
+  const { page: pageReq, size } = pageParams(query, {
+    byDefault: settings.pagination_default_page_size,
+    max: settings.pagination_max_page_size,
+  });
   let q = base;
   for (const c of conds) q = q.where(c);
   if (secrets.length) q = q.where(await secretMatches(db, spec, q, secrets));

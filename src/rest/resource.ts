@@ -3,6 +3,8 @@
  * Each resource supplies its schema, list spec, row query, renderer and write steps; this module supplies the
  * conventions (status codes, lookups, 404/403 bodies, one transaction per write, re-read after write).
  */
+import { auditDiff } from '../events/diff.js';
+import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
 import type { SelectQueryBuilder, Transaction } from 'kysely';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -223,6 +225,12 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     const ctx: WriteCtx = { db, caller, mode, req };
     const data = await validateBody(def.props, req.body, { mode, db, existing: existing as Record<string, unknown> | undefined });
     if (def.validate) await def.validate(data, ctx, existing);
+    // the object as it was, for the event's diff (read before the transaction: SQLite's one connection)
+    const ownKey = existing ? (existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] : undefined;
+    const before =
+      ownKey === undefined || ownKey === null
+        ? undefined
+        : ((await renderOne(req, caller, ownKey as string | number)) as Record<string, unknown>);
     const key = await db.transaction().execute(async (tx) => {
       await lockConfigEpoch(tx);
       if (existing) return def.update!(tx, existing, data, ctx);
@@ -235,7 +243,9 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       return created;
     });
     const out = await renderOne(req, caller, key);
-    await audit(req, existing ? 'model_updated' : 'model_created', key, out);
+    const { flags } = await systemSettings(db);
+    const diff = auditDiff(def.props, before, out as Record<string, unknown>, flags.enterprise_audit_include_expanded_diff);
+    await audit(req, existing ? 'model_updated' : 'model_created', key, out, diff);
     return out;
   };
 
@@ -244,12 +254,13 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     action: 'model_created' | 'model_updated' | 'model_deleted',
     key: string | number,
     obj: unknown,
+    diff?: Record<string, unknown>,
   ) => {
     const o = (obj ?? {}) as Record<string, unknown>;
     const name = String(o.name ?? o.identifier ?? o.username ?? o.slug ?? key);
     // authentik's model reference: its app label and model name (an event matcher policy's `model` compares them)
     const ref = rbac ? { app, model_name: model } : { app: 'keystage', model_name: def.model.toLowerCase() };
-    await router.audit?.(req, action, { model: { ...ref, pk: String(o.pk ?? key), name } });
+    await router.audit?.(req, action, { model: { ...ref, pk: String(o.pk ?? key), name }, ...(diff ? { diff } : {}) });
   };
 
   const base = def.path;

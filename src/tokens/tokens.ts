@@ -1,4 +1,5 @@
 /** /core/tokens/: API tokens and app passwords, looked up by identifier; keys only through view_key. */
+import { durationMs, systemSettings } from '../instance/system-settings/store.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
@@ -18,22 +19,28 @@ import type { Services } from '../services.js';
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 /** authentik's `default_token_duration` (the brand default, `days=1`) */
-const DEFAULT_TOKEN_DURATION_MS = 86_400_000;
 export const USER_ATTRIBUTE_TOKEN_EXPIRING = 'goauthentik.io/user/token-expires';
 export const USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME = 'goauthentik.io/user/token-maximum-lifetime';
 /** shortest key `set_key` accepts (generated keys have 60 characters) */
 export const MIN_KEY_LENGTH = 32;
+/** where a new token's key waits between validation and the insert (no field of the body: validated data never has it) */
+const KEY_OF_NEW = '__new_key';
 
 /**
  * authentik's maximum lifetime of a user's app passwords: `goauthentik.io/user/token-maximum-lifetime` from the
  * user's merged attributes (every group they are a member of, parents included, by name, then their own), a
  * timedelta string; else the default duration.
  */
-export async function maximumTokenLifetimeMs(db: DB | Tx, userId: number): Promise<number> {
+export async function maximumTokenLifetimeMs(db: DB, userId: number): Promise<number> {
   const user = await db.selectFrom('users').select('attributes').where('id', '=', userId).executeTakeFirst();
   const value = (await groupAttributes(db, userId, user?.attributes ?? '{}'))[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME];
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-  return ms ?? DEFAULT_TOKEN_DURATION_MS;
+  return ms ?? (await defaultTokenDurationMs(db));
+}
+
+/** the system settings' `default_token_duration` (authentik's Token expiry default): a token's lifetime unless set */
+export async function defaultTokenDurationMs(db: DB): Promise<number> {
+  return durationMs((await systemSettings(db)).default_token_duration, 86_400_000);
 }
 
 /** a datetime as Python prints an aware UTC one (`2026-12-01 18:15:45.123000+00:00`) */
@@ -134,6 +141,7 @@ export function tokenResource(installId: string): ResourceDef<Row> {
     validate: async (data, ctx, existing) => {
       const caller = ctx.caller;
       if (!existing) {
+        data[KEY_OF_NEW] = generateKey((await systemSettings(ctx.db)).default_token_length);
         data.intent ??= 'api';
         data.user ??= caller.user.id;
         if (!caller.superuser) data.user = caller.user.id;
@@ -149,19 +157,22 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       if (data.intent !== undefined && intent !== 'api' && intent !== 'app_password')
         throw ValidationError.field('intent', `Invalid intent ${intent}`);
       // authentik overwrites an API token's expiry on every write, so an owner cannot push it out by sending `expires`
-      if (intent === 'api') data.expires = new Date(Date.now() + DEFAULT_TOKEN_DURATION_MS).toISOString();
+      const lifetime = await defaultTokenDurationMs(ctx.db);
+      if (intent === 'api') data.expires = new Date(Date.now() + lifetime).toISOString();
       if (intent === 'app_password') {
         const owner = (existing?.user_id ?? data.user) as number;
         const max = Date.now() + (await maximumTokenLifetimeMs(ctx.db, owner));
         // as authentik's model default: an app password created without an expiry expires after the default duration
         if (!existing && (data.expires === undefined || data.expires === null))
-          data.expires = new Date(Math.min(Date.now() + DEFAULT_TOKEN_DURATION_MS, max)).toISOString();
+          data.expires = new Date(Math.min(Date.now() + lifetime, max)).toISOString();
         if (typeof data.expires === 'string' && new Date(data.expires).getTime() > max)
           throw ValidationError.field('expires', `Token expires exceeds maximum lifetime (${pythonDatetime(new Date(max))} UTC).`);
       }
     },
-    insert: (tx, data, ctx) =>
+    insert: async (tx, data, ctx) =>
       insertToken(tx, secretsOf(ctx.db), {
+        // (the key's length is the system settings' `default_token_length`, read before the transaction)
+        key: data[KEY_OF_NEW] as string,
         identifier: data.identifier as string,
         intent: data.intent as string,
         user_id: data.user as number,

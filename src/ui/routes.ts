@@ -15,6 +15,7 @@ import type { Brand } from '../brands/match.js';
 import { assetUrl } from '../brands/assets.js';
 import { firstChallenge } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
+import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -39,6 +40,12 @@ export const challengeData = (challenge: Record<string, unknown>) =>
 /** the brand attributes a page's custom element reads (title and logo for the card's header) */
 const brandAttributes = (brand: Brand) =>
   `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(assetUrl(brand.branding_logo))}"`;
+
+/** the system settings' footer links under a flow (authentik's `ui_footer_links`; their hrefs are http(s) or relative) */
+const footer = (links: FooterLink[]) =>
+  links.length
+    ? `<footer class="ks-footer"><ul>${links.map((l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.name)}</a></li>`).join('')}</ul></footer>`
+    : '';
 
 /** `styles`: the page's own stylesheets beside keystage.css (the user page's, which esbuild writes from its bundle) */
 const shell = (brand: Brand, body: string, script: string, nonce: string, styles: string[] = []) => `<!doctype html>
@@ -84,7 +91,9 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     });
     const brand = await svc.brand(req.host);
     const nonce = scriptNonce();
-    const executor = `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}></ak-flow-executor>`;
+    const settings = await systemSettings(svc.db);
+    const continuous = settings.flags.flows_continuous_login || settings.flags.flows_refresh_others ? ' continuous-login' : '';
+    const executor = `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}${continuous}></ak-flow-executor>${footer(settings.footer_links)}`;
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')

@@ -3,11 +3,12 @@
  * the user, or for all) acts as another user in their own browser session until they end it. Events of that time
  * name the impersonator as the user and the impersonated one as `on_behalf_of`, as authentik records them.
  *
- * authentik's answers are kept: 401 with no body when impersonation is off (`KEYSTAGE_IMPERSONATION=false`), for
- * oneself, or without a reason while one is required (`KEYSTAGE_IMPERSONATION_REQUIRE_REASON`, default true).
+ * authentik's answers are kept: 401 with no body when impersonation is off (the system setting `impersonation`), for
+ * oneself, or without a reason while one is required (`impersonation_require_reason`).
  * Keystage adds: a session is needed (an API token has none to change; 400), an impersonation does not nest (400),
  * a superuser is impersonated only by a superuser (rbac/guards.ts), and it ends when the impersonator is deactivated.
  */
+import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
 import { requireCaller, type Caller } from '../rest/auth.js';
@@ -31,7 +32,7 @@ export function eventUserOf(caller: Caller | undefined): EventUser | null {
 type Load = (req: FastifyRequest, action?: string) => Promise<{ row: UsersTable; caller: Caller }>;
 
 export function mountImpersonation(router: ApiRouter, svc: Services, load: Load) {
-  const { db, config } = svc;
+  const { db } = svc;
   const denied = (reply: FastifyReply) => reply.code(401).send();
   router.component('ImpersonationRequest', {
     type: 'object',
@@ -44,12 +45,13 @@ export function mountImpersonation(router: ApiRouter, svc: Services, load: Load)
       post: {
         doc: { operationId: 'core_users_impersonate_create', tag: 'core', body: 'ImpersonationRequest', bodyRequired: true, status: 204 },
         handler: async (req, reply) => {
-          if (!config.impersonation.enabled) return denied(reply);
+          const settings = await systemSettings(db);
+          if (!settings.impersonation) return denied(reply);
           const { row: target, caller } = await load(req, 'impersonate');
           if (target.id === caller.user.id) return denied(reply);
           const data = await validateBody({ reason: S.text({ 'x-optional': true }) }, req.body ?? {}, { mode: 'create', db });
           const reason = ((data.reason as string | null | undefined) ?? '').trim();
-          if (!reason && config.impersonation.requireReason) return denied(reply);
+          if (!reason && settings.impersonation_require_reason) return denied(reply);
           await guardTargetUser(db, caller, target.id);
           if (caller.via !== 'session' || !caller.sessionKey)
             throw ValidationError.nonField('Impersonation needs a browser session: an API token has none to change.');

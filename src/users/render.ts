@@ -5,7 +5,8 @@ import { rowToApi } from '../rest/serialize.js';
 import { superuserIds } from '../rest/auth.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
-import { initialsAvatar } from './avatar.js';
+import { avatarOf } from './avatar.js';
+import { systemSettings } from '../instance/system-settings/store.js';
 import { userProps } from './schema.js';
 
 export type Row = UsersTable & { pk: number };
@@ -20,6 +21,7 @@ export async function renderUsers(
 ) {
   const ids = rows.map((r) => r.id);
   const supers = await superuserIds(db, ids);
+  const { avatars } = await systemSettings(db);
   const groups = ids.length
     ? await db
         .selectFrom('user_groups')
@@ -57,7 +59,7 @@ export async function renderUsers(
         : null,
       roles: ro.map((x) => x.role_uuid),
       roles_obj: opts.roles ? ro.map((x) => ({ pk: x.role_uuid, name: x.name })) : null,
-      avatar: initialsAvatar(r.name, r.username),
+      avatar: avatarOf({ ...r, attributes: JSON.parse(r.attributes || '{}') }, avatars),
       uid: uidOf(r.id, installId),
     };
   });
@@ -82,7 +84,8 @@ export function renderUserSelf(
   superuser: boolean,
   installId: string,
   groups: { name: string; pk: string }[],
-  settings: unknown = JSON.parse(u.attributes || '{}').settings,
+  settings: unknown,
+  avatars: string,
 ) {
   return {
     pk: u.id,
@@ -94,7 +97,7 @@ export function renderUserSelf(
     groups,
     roles: [],
     email: u.email,
-    avatar: initialsAvatar(u.name, u.username),
+    avatar: avatarOf({ ...u, attributes: JSON.parse(u.attributes || '{}') }, avatars),
     uid: uidOf(u.id, installId),
     settings: settings ?? {},
     type: u.type,

@@ -1,4 +1,6 @@
 /** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
+import { systemSettings } from '../instance/system-settings/store.js';
+import { deleteEventsOfUser } from '../events/events.js';
 import { guardTargetUser, guardUserWrite } from '../rbac/guards.js';
 import type { FastifyRequest } from 'fastify';
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
@@ -82,7 +84,9 @@ export function userResource(installId: string): ResourceDef<Row> {
       return existing.id;
     },
     remove: async (tx, existing, ctx) => {
-      await guardTargetUser(ctx.db, ctx.caller, existing.id);
+      // (through the transaction: with SQLite a read outside it would wait for it)
+      await guardTargetUser(tx, ctx.caller, existing.id);
+      if ((await systemSettings(tx)).gdpr_compliance) await deleteEventsOfUser(tx, existing.id);
       await tx.deleteFrom('users').where('id', '=', existing.id).execute();
     },
     usedBy: async (db, row): Promise<UsedBy[]> => [

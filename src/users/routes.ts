@@ -1,4 +1,5 @@
 /** /core/users/: the resource, `me` and `set_password`. */
+import { systemSettings } from '../instance/system-settings/store.js';
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
@@ -28,8 +29,9 @@ export function mountUsers(router: ApiRouter, svc: Services) {
         const all = await allGroupsOf(db, caller.user.id);
         const groups = all.map((g) => ({ name: g.name, pk: g.group_uuid }));
         const settings = (await groupAttributes(db, caller.user.id, caller.user.attributes, all)).settings;
+        const { avatars } = await systemSettings(db);
         const self = {
-          ...renderUserSelf(caller.user, caller.superuser, installId, groups, settings),
+          ...renderUserSelf(caller.user, caller.superuser, installId, groups, settings, avatars),
           system_permissions: await systemPermissions(db, caller),
         };
         if (!caller.impersonator) return { user: self, users: [self] };
@@ -44,6 +46,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
             installId,
             whoGroups.map((g) => ({ name: g.name, pk: g.group_uuid })),
             (await groupAttributes(db, who.id, who.attributes, whoGroups)).settings,
+            avatars,
           ),
           system_permissions: await systemPermissions(db, { user: who, superuser: whoSuper }),
         };

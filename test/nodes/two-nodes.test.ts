@@ -100,5 +100,22 @@ describePostgres(
       const inbox = await api(a, 'GET', '/events/notifications/');
       assert.equal(inbox.body.results.filter((n: any) => n.event?.context?.model?.name === 'n2-before').length, 0);
     });
+
+    it('a system setting changed on one node applies on the other at once', async () => {
+      const api = async (node: Node, method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${node.url}/api/v3${path}`, {
+          method,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: r.status, body: await r.json() };
+      };
+      for (let i = 0; i < 3; i++) await api(a, 'POST', '/core/groups/', { name: `n2-page-${i}` });
+      const before = (await api(b, 'GET', '/core/groups/')).body.results.length;
+      assert.ok(before >= 3);
+      assert.equal((await api(a, 'PATCH', '/admin/settings/', { pagination_default_page_size: 2 })).status, 200);
+      assert.equal((await api(b, 'GET', '/core/groups/')).body.results.length, 2, 'node B pages by the new default at once');
+      assert.equal((await api(b, 'GET', '/admin/settings/')).body.pagination_default_page_size, 2);
+    });
   },
 );

@@ -13,11 +13,15 @@ function cookie(name: string): string {
   return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
 }
 
+/** where flow pages of one browser tell each other that a flow ended */
+const FLOW_CHANNEL = 'keystage-flows';
+
 export class FlowExecutor extends LitElement implements ExecutorHost {
   static override properties = {
     slug: { type: String },
     brandTitle: { type: String, attribute: 'brand-title' },
     brandLogo: { type: String, attribute: 'brand-logo' },
+    continuousLogin: { type: Boolean, attribute: 'continuous-login' },
     challenge: { state: true },
     busy: { state: true },
     networkError: { state: true },
@@ -26,7 +30,13 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
   /** the request's brand (src/ui/routes.ts sets both) */
   declare brandTitle: string;
   declare brandLogo: string;
+  /**
+   * the system settings' flag `flows_continuous_login` (or the older `flows_refresh_others`): when a flow ends in
+   * another tab of this browser, this tab starts its flow again (the person may be logged in now)
+   */
+  declare continuousLogin: boolean;
   declare challenge: Challenge | undefined;
+  private channel: BroadcastChannel | undefined;
   declare busy: boolean;
   declare networkError: boolean;
   private lastRequest: { method: 'GET' | 'POST'; body?: Record<string, unknown> } = { method: 'GET' };
@@ -37,6 +47,7 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     this.networkError = false;
     this.brandTitle = 'Keystage';
     this.brandLogo = '';
+    this.continuousLogin = false;
   }
 
   protected override createRenderRoot() {
@@ -48,6 +59,17 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
     const first = this.embeddedChallenge();
     if (first) void this.show(first);
     else void this.request('GET');
+    if (this.continuousLogin && typeof BroadcastChannel === 'function') {
+      this.channel = new BroadcastChannel(FLOW_CHANNEL);
+      this.channel.onmessage = () => {
+        if (!this.busy) location.reload();
+      };
+    }
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.channel?.close();
   }
 
   /** the first challenge the page was served with, read once */
@@ -116,6 +138,12 @@ export class FlowExecutor extends LitElement implements ExecutorHost {
 
   private showRedirect(challenge: Challenge) {
     const to = String(challenge.to ?? '/');
+    // a flow this tab answered has ended: other tabs of this browser may start theirs again (continuousLogin)
+    if (this.lastRequest.method === 'POST' && typeof BroadcastChannel === 'function') {
+      const channel = new BroadcastChannel(FLOW_CHANNEL);
+      channel.postMessage({ ended: this.slug });
+      channel.close();
+    }
     if (/^(https?:)?\/\//i.test(to) || to.startsWith('/')) {
       location.assign(to);
     } else {

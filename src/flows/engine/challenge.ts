@@ -1,16 +1,32 @@
 /** The parts every challenge shares: flow_info, the pending user display, redirects, access denied, flow errors. */
 import type { FlowsTable, UsersTable } from '../../db/types.js';
-import { initialsAvatar } from '../../users/avatar.js';
+import { avatarOf } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
 import { backgroundUrl, themedUrls } from '../background.js';
 import type { ContextualFlowInfo, FlowErrorChallenge, RedirectChallenge, StageChallenge } from './challenge-types.js';
 
 export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
 
-export function displayUser(ctx: FlowContext | undefined, requestUser: UsersTable | undefined): { name: string; avatar: string } {
-  if (ctx?.pendingUserIdentifier) return { name: ctx.pendingUserIdentifier, avatar: initialsAvatar('', ctx.pendingUserIdentifier) };
-  const u = ctx?.pendingUser ?? requestUser;
-  if (u) return { name: u.username, avatar: initialsAvatar(u.name, u.username) };
+/**
+ * the person a challenge shows: what was typed (drawn from the typed text only: whether it names someone is not
+ * shown), else the pending or logged-in user, by the system settings' avatar modes (`avatars`; a pending user's
+ * attributes are not in the plan, so `attributes.<key>` modes apply to a logged-in user only)
+ */
+export function displayUser(
+  ctx: FlowContext | undefined,
+  requestUser: UsersTable | undefined,
+  avatars: string,
+): { name: string; avatar: string } {
+  if (ctx?.pendingUserIdentifier)
+    return { name: ctx.pendingUserIdentifier, avatar: avatarOf({ name: '', username: ctx.pendingUserIdentifier }, avatars) };
+  const pending = ctx?.pendingUser;
+  if (pending && pending.id !== requestUser?.id) return { name: pending.username, avatar: avatarOf(pending, avatars) };
+  const u = pending ?? requestUser;
+  if (u)
+    return {
+      name: u.username,
+      avatar: avatarOf({ ...u, attributes: requestUser ? JSON.parse(requestUser.attributes || '{}') : undefined }, avatars),
+    };
   return { name: '', avatar: DEFAULT_AVATAR };
 }
 

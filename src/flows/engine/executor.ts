@@ -5,6 +5,7 @@
  * Keystage's own page takes a shorter path through the same steps: its first challenge is this GET run while the page
  * is served (`firstChallenge`), and its POSTs opt in (`INLINE_HEADER`) to having the 302's GET followed here.
  */
+import { systemSettings } from '../../instance/system-settings/store.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -48,6 +49,8 @@ interface Run {
   query: Record<string, string>;
   /** the request's brand's default flow background (a flow without its own shows it) */
   brandBackground: string;
+  /** the system settings' avatar modes (the person a challenge shows) */
+  avatars: string;
   /** the person the stages act for, as last looked up in this request (personOf) */
   person?: PersonMemo;
   /** reservations of secret checks that passed in this request, given back when it ends (StageCall.releaseLater) */
@@ -83,7 +86,7 @@ function csrfOk(req: FastifyRequest, session: Session): boolean {
 }
 
 function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, challenge: Record<string, unknown>) {
-  const user = displayUser(ctx, run.requester.user);
+  const user = displayUser(ctx, run.requester.user, run.avatars);
   return {
     ...challenge,
     flow_info: flowInfo(run.flow, run.query, user.name, run.brandBackground),
@@ -374,7 +377,8 @@ async function prepareRun(
   const requester = await requesterOf(svc, session);
   const query = parseInnerQuery((req.query as Record<string, unknown>).query);
   const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
-  return { svc, req, reply, flow, session, requester, query, brandBackground, releases: [] };
+  const { avatars } = await systemSettings(svc.db);
+  return { svc, req, reply, flow, session, requester, query, brandBackground, avatars, releases: [] };
 }
 
 /** one executor request's decision: CSRF → the plan (restored or made) → the current stage's turn */

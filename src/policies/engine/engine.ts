@@ -23,6 +23,8 @@ export interface PolicyCheck {
    * that is not `contextOnly`, execution logging, or an event about a failure.
    */
   full?: () => Promise<PolicyRequest>;
+  /** the verdict when the target has no binding (authentik's `empty_result`; default: passing) */
+  emptyResult?: boolean;
 }
 
 export interface BindingOutcome {
@@ -147,7 +149,7 @@ export class PolicyEngine {
 
   async check(c: PolicyCheck): Promise<PolicyVerdict> {
     const bindings = (await bindingsByTarget(this.svc().db)).get(c.target) ?? [];
-    if (!bindings.length) return { passing: true, messages: [], bindings: [] };
+    if (!bindings.length) return { passing: c.emptyResult ?? true, messages: [], bindings: [] };
     // authentik runs them side by side; results are combined in binding order
     const full = c.full ? once(c.full) : async () => c.request;
     const outcomes = await Promise.all(bindings.map((b) => this.evaluateBinding(b, c.request, full)));

@@ -4,6 +4,7 @@
  * user's groups and their merged attributes, and the settings `authentik.lib.config.CONFIG` answers. Each answers
  * JSON; what it throws reaches Python as a ValueError.
  */
+import { systemSettings } from '../../instance/system-settings/store.js';
 import type { ExpressionHost, Json, JsonObject } from '../../expressions/index.js';
 import type { UsersTable } from '../../db/types.js';
 import type { EventAction } from '../../events/events.js';
@@ -117,12 +118,15 @@ export function expressionHost(
       const id = userIdOf(user);
       return id === undefined ? {} : ((await groupAttributes(db, id, {})) as JsonObject);
     },
-    // authentik.lib.config.CONFIG: the settings of authentik's that Keystage has
-    config: () => ({
-      default_user_change_email: svc.config.defaultUserChange.email,
-      default_user_change_name: svc.config.defaultUserChange.name,
-      default_user_change_username: svc.config.defaultUserChange.username,
-    }),
+    // authentik.lib.config.CONFIG: the settings of authentik's that Keystage has (the system settings')
+    config: async () => {
+      const s = await systemSettings(db);
+      return {
+        default_user_change_email: s.default_user_change_email,
+        default_user_change_name: s.default_user_change_name,
+        default_user_change_username: s.default_user_change_username,
+      };
+    },
   };
 }
 

@@ -5,6 +5,7 @@
  * test/expressions/authentik-modules.test.ts (the user settings authorization) show each gives the Python runtime's
  * result on the same inputs.
  */
+import { systemSettings } from '../../instance/system-settings/store.js';
 import type { PolicyCall, PolicyRequest, PolicyResult } from '../types.js';
 import { groupAttributes } from '../../groups/membership.js';
 
@@ -156,11 +157,11 @@ const NATIVE_CALLS = new Map<string, NativeCall>([
       if (!user) throw new Error("AttributeError: 'AnonymousUser' object has no attribute 'group_attributes'");
       const data = request.context.prompt_data as Record<string, unknown> | null | undefined;
       const attributes = await groupAttributes(svc.db, user.id, user.attributes);
-      const defaults = svc.config.defaultUserChange;
+      const defaults = await systemSettings(svc.db);
       const rules = [
-        ['goauthentik.io/user/can-change-email', defaults.email, 'email', 'Not allowed to change email address.'],
-        ['goauthentik.io/user/can-change-name', defaults.name, 'name', 'Not allowed to change name.'],
-        ['goauthentik.io/user/can-change-username', defaults.username, 'username', 'Not allowed to change username.'],
+        ['goauthentik.io/user/can-change-email', defaults.default_user_change_email, 'email', 'Not allowed to change email address.'],
+        ['goauthentik.io/user/can-change-name', defaults.default_user_change_name, 'name', 'Not allowed to change name.'],
+        ['goauthentik.io/user/can-change-username', defaults.default_user_change_username, 'username', 'Not allowed to change username.'],
       ] as const;
       for (const [key, fallback, field, message] of rules) {
         const allowed = Object.hasOwn(attributes, key) ? truthy(attributes[key]) : fallback;

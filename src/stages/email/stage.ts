@@ -9,6 +9,7 @@
  * an address and a send over a rate limit are all answered exactly like a send, and the message is built and sent
  * after the answer (so the time taken says nothing either).
  */
+import { systemSettings } from '../../instance/system-settings/store.js';
 import { randomUUID } from 'node:crypto';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
@@ -35,10 +36,12 @@ const NO_LINK = 'E-mail links cannot be built: set KEYSTAGE_EXTERNAL_URL or give
 
 const sentChallenge = (): StageChallenge<typeof EmailChallenge> => ({ component: 'ak-stage-email' });
 
-function confirmChallenge(c: Call): StageChallenge<typeof ConsentChallenge> & { pending_user: string; pending_user_avatar: string } {
+async function confirmChallenge(
+  c: Call,
+): Promise<StageChallenge<typeof ConsentChallenge> & { pending_user: string; pending_user_avatar: string }> {
   const token = randomUUID();
   c.state.confirm = token;
-  const who = displayUser(c.ctx, c.requestUser);
+  const who = displayUser(c.ctx, c.requestUser, (await systemSettings(c.svc.db)).avatars);
   return {
     component: 'ak-stage-consent',
     pending_user: who.name,
@@ -129,7 +132,7 @@ export const emailRuntime: StageRuntime<EmailConfig, State> = {
         return ok();
       }
       if (!(await flowTokenLive(c.svc.db, restored.id))) return deny(USED);
-      return show(confirmChallenge(c));
+      return show(await confirmChallenge(c));
     }
     if (!c.ctx.pendingUser && !c.requestUser) return deny('No pending user.');
     if (!c.ctx.pendingUser?.id && !c.requestUser && c.flow.designation !== 'recovery') return deny('No pending user.');
@@ -148,7 +151,7 @@ export const emailRuntime: StageRuntime<EmailConfig, State> = {
       const sent = typeof body.token === 'string' ? body.token : '';
       if (!c.state.confirm || sent !== c.state.confirm) {
         if (!(await flowTokenLive(c.svc.db, restored.id))) return deny(USED);
-        return invalid(confirmChallenge(c), fieldError('token', 'Invalid consent token, re-showing prompt'));
+        return invalid(await confirmChallenge(c), fieldError('token', 'Invalid consent token, re-showing prompt'));
       }
       if (!(await consumeFlowToken(c.svc.db, restored.id))) return deny(USED);
       c.ctx.restoredToken = { ...restored, consumed: true };

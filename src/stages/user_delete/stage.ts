@@ -5,6 +5,8 @@
  * deleted with the user, and a `model_deleted` event records who was deleted. The flow goes on without a pending
  * user (its plan stays in the new anonymous session).
  */
+import { systemSettings } from '../../instance/system-settings/store.js';
+import { deleteEventsOfUser } from '../../events/events.js';
 import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageConfig } from '../types.js';
 import type { userDeleteSchema } from './schema.js';
@@ -18,7 +20,9 @@ async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
   if (!user) return deny(NO_USER);
   // the person's own session first (authentik's logout), so its listeners see it end
   if (c.session.userId === user.id) await c.svc.sessions.destroy(c.session, c.reply);
+  const { gdpr_compliance } = await systemSettings(c.svc.db);
   await c.svc.db.transaction().execute(async (tx) => {
+    if (gdpr_compliance) await deleteEventsOfUser(tx, user.id);
     await tx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
     await tx.deleteFrom('users').where('id', '=', user.id).execute();
   });

@@ -4,7 +4,7 @@
  */
 import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
-import { updateReputation } from '../../auth/reputation.js';
+import { reputationSettings, updateReputation } from '../../auth/reputation.js';
 import { parseDuration } from '../../rest/duration.js';
 import { bindingKey } from '../../sessions/network-binding.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
@@ -57,6 +57,8 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   // the reservations of this request's passed checks (a password, a code) whose counters this login clears are given
   // back in its transaction; if it fails, at the request's end as any other
   const releases = c.takeReleases((a) => c.svc.lockout.clearedBy(a, identifiers, c.clientIp));
+  // (read before the transaction: with SQLite a read outside it would wait for it)
+  const reputation = await reputationSettings(db, c.svc.config.reputation);
   await db
     .transaction()
     .execute(async (trx) => {
@@ -77,7 +79,7 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
         trx,
       );
       // authentik's user_logged_in signal raises the reputation of (username, IP)
-      await updateReputation(db, c.svc.config.reputation, c.clientIp, user.username, 1, trx);
+      await updateReputation(db, reputation, c.clientIp, user.username, 1, trx);
       // last: the counters this login resets and the IP's count, which every check of the identifier or from this IP
       // takes, are held for the shortest time
       await c.svc.lockout.settleAtLogin(identifiers, c.clientIp, releases, trx);

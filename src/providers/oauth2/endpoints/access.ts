@@ -1,4 +1,5 @@
 /** Does the provider's application let this user in? (authentik's PolicyEngine on the Application, no cache) */
+import { systemSettings } from '../../../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../../../db/types.js';
 import { applicationPolicyObject } from '../../../applications/policy-object.js';
@@ -27,7 +28,9 @@ export async function applicationAllows(
 ): Promise<{ passing: boolean; messages: string[] }> {
   const app = provider.application;
   if (!app) return { passing: false, messages: [] };
-  if (!(await svc.policies.hasBindings(app.pbm_uuid))) return { passing: true, messages: [] };
+  // (no bindings: the system settings' flag `core_default_app_access` decides, as for applicationAccess)
+  if (!(await svc.policies.hasBindings(app.pbm_uuid)))
+    return { passing: (await systemSettings(svc.db)).flags.core_default_app_access, messages: [] };
   const verdict = await svc.policies.check({
     target: app.pbm_uuid,
     mode: app.policy_engine_mode,

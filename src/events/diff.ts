@@ -1,0 +1,41 @@
+/**
+ * authentik's audit diff (its enterprise audit, `authentik/enterprise/audit/`): what an admin write changed, in the
+ * `diff` of its `model_created` / `model_updated` event — `{field: {previous_value, new_value}}` — over the object as
+ * the API shows it (write-only secrets are never in it). Values under keys that name credentials are cleansed as
+ * authentik's `cleanse_dict` does. Relations to many (`x-m2m` fields) are only in it with the system settings' flag
+ * `enterprise_audit_include_expanded_diff`, as `{field: {add: [...], remove: [...]}}`.
+ */
+import type { Props } from '../rest/schema.js';
+
+const SENSITIVE = /api|token|key|secret|password|signature/i;
+export const CLEANSED = '********';
+
+const cleanse = (key: string, v: unknown) => (SENSITIVE.test(key) && v !== null && v !== undefined && v !== '' ? CLEANSED : v);
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export function auditDiff(
+  props: Props,
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown>,
+  expandRelations: boolean,
+): Record<string, unknown> {
+  const diff: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(props)) {
+    if (s.writeOnly || !(key in after)) continue;
+    const prev = before?.[key] ?? null;
+    const next = after[key] ?? null;
+    if (same(prev, next)) continue;
+    if (s['x-m2m']) {
+      if (!expandRelations) continue;
+      const was = new Set((Array.isArray(prev) ? prev : []).map(String));
+      const now = new Set((Array.isArray(next) ? next : []).map(String));
+      const add = [...now].filter((x) => !was.has(x));
+      const remove = [...was].filter((x) => !now.has(x));
+      diff[key] = { ...(add.length ? { add } : {}), ...(remove.length ? { remove } : {}) };
+      continue;
+    }
+    if (!before && next === null) continue;
+    diff[key] = { previous_value: cleanse(key, prev), new_value: cleanse(key, next) };
+  }
+  return diff;
+}
