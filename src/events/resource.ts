@@ -10,6 +10,7 @@ import { jsonIntegerIs, jsonStringAt } from '../rest/json-sql.js';
 import type { EventsTable } from '../db/types.js';
 import type { Services } from '../services.js';
 import { requirePermission } from '../rbac/check.js';
+import { mountEventStats } from './stats.js';
 
 export const ACTIONS = [
   'login',
@@ -161,6 +162,7 @@ const actionLabel = (a: string) =>
 
 export function mountEvents(router: ApiRouter, svc: Services) {
   const { perm } = mountResource(router, svc.db, eventResource);
+  mountEventStats(router, svc);
   // authentik's `actions`: every event action, for whoever may read events
   router.route('/events/events/actions', {
     get: {
