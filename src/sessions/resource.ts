@@ -1,7 +1,7 @@
 /**
  * /core/authenticated_sessions/ (authentik's AuthenticatedSessionViewSet): the sessions people are logged in with —
  * list, retrieve, delete (the session ends: its row goes, and what ends with a logout, such as an OAuth2 provider's
- * access tokens, ends too), used_by, and `bulk_delete` (every session of the given users, superusers only). A person
+ * access tokens, ends too), used_by, and `bulk_delete` (every session of the given users, with `delete_authenticatedsession`). A person
  * sees and ends their own, a superuser everyone's. Sessions are addressed by their public `uuid`, never by the
  * secret key; `current` marks the caller's own session.
  */
@@ -10,7 +10,12 @@ import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { drfDate } from '../rest/serialize.js';
-import { requireSuperuser } from '../rest/auth.js';
+import { requirePermission } from '../rbac/check.js';
+import { guardTargetUser } from '../rbac/guards.js';
+import { registerModel } from '../rbac/catalogue.js';
+
+// (the sessions' own list is each person's; `bulk_delete` is by this model's delete permission)
+registerModel({ label: 'authentik_core.authenticatedsession', verbose: 'Authenticated Session' });
 import { ValidationError } from '../rest/errors.js';
 import type { Services } from '../services.js';
 import { parseUserAgent, userAgentSchema } from './user-agent.js';
@@ -145,12 +150,15 @@ export function mountAuthenticatedSessions(router: ApiRouter, svc: Services) {
         response: 'BulkDeleteSessionResponse',
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        // (DRF's model permission for a DELETE on the list; beyond authentik, a superuser's sessions are ended by a
+        // superuser only: rbac/guards.ts)
+        const caller = await requirePermission(db, req, 'authentik_core.delete_authenticatedsession');
         const raw = (req.query as Record<string, unknown>).user_pks;
         const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
         if (!list.length) throw ValidationError.field('user_pks', 'This field is required.');
         const ids = list.map((v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN));
         if (ids.some((n) => !Number.isSafeInteger(n))) throw ValidationError.field('user_pks', 'A valid integer is required.');
+        for (const id of ids) await guardTargetUser(db, caller, id);
         const ended = await db.selectFrom('sessions').select('session_key').where('user_id', 'in', ids).execute();
         const r = await db.deleteFrom('sessions').where('user_id', 'in', ids).executeTakeFirst();
         for (const s of ended) await svc.sessions.ended(s.session_key);

@@ -1,16 +1,25 @@
 /** /authenticators/all/ (the caller's confirmed devices) and /authenticators/admin/all/ (any user's): `Device` objects. */
 import type { ApiRouter } from '../../rest/routes.js';
-import { requireCaller, requireSuperuser } from '../../rest/auth.js';
+import { requireCaller, type Caller } from '../../rest/auth.js';
+import { hasGlobal, objectsWith } from '../../rbac/check.js';
 import { drfDate } from '../../rest/serialize.js';
-import { ValidationError } from '../../rest/errors.js';
+import { Forbidden, ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
 import { deviceClassesByApp } from '../registry.js';
 
-async function devicesOf(db: DB, userId: number | undefined, confirmedOnly: boolean) {
+/**
+ * the devices of every class (of one user, or all); `viewer`: only those the caller may view, class by class
+ * (authentik's AdminDeviceViewSet: `view_<device>` for the class, or on the device)
+ */
+async function devicesOf(db: DB, userId: number | undefined, confirmedOnly: boolean, viewer?: Caller) {
   const out: Record<string, unknown>[] = [];
   for (const k of deviceClassesByApp) {
+    const perm = `${k.app}.view_${k.model.toLowerCase()}`;
+    const ids = viewer && !(await hasGlobal(db, viewer, perm)) ? await objectsWith(db, viewer, perm) : undefined;
+    if (ids && !ids.size) continue;
     const describe = k.api.describe ? await k.api.describe(db) : undefined;
     let q = db.selectFrom(k.table as 'totp_devices').selectAll();
+    if (ids) q = q.where('id', 'in', [...ids].map(Number));
     if (userId !== undefined) q = q.where('user_id', '=', userId);
     if (confirmedOnly) q = q.where('confirmed', '=', 1);
     for (const r of await q.orderBy('id').execute()) {
@@ -32,6 +41,14 @@ async function devicesOf(db: DB, userId: number | undefined, confirmedOnly: bool
   return out;
 }
 
+async function viewsAnyDevice(db: DB, caller: Caller): Promise<boolean> {
+  for (const k of deviceClassesByApp) {
+    const perm = `${k.app}.view_${k.model.toLowerCase()}`;
+    if ((await hasGlobal(db, caller, perm)) || (await objectsWith(db, caller, perm)).size) return true;
+  }
+  return false;
+}
+
 export function mountAllDevices(router: ApiRouter, db: DB) {
   const array = { type: 'array', items: { $ref: '#/components/schemas/Device' } };
   router.route('/authenticators/all', {
@@ -49,13 +66,15 @@ export function mountAllDevices(router: ApiRouter, db: DB) {
         response: array,
       },
       handler: async (req) => {
-        requireSuperuser(req);
+        const caller = requireCaller(req);
+        // someone who may view no device of any class learns nothing here, not even whether a user exists
+        if (!caller.superuser && !(await viewsAnyDevice(db, caller))) throw Forbidden.permission();
         const raw = (req.query as Record<string, string | undefined>).user;
-        if (raw === undefined || raw === '') return devicesOf(db, undefined, false);
+        if (raw === undefined || raw === '') return devicesOf(db, undefined, false, caller);
         const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
         const exists = Number.isFinite(id) && (await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst());
         if (!exists) throw ValidationError.field('user', `Invalid pk "${raw}" - object does not exist.`);
-        return devicesOf(db, id, false);
+        return devicesOf(db, id, false, caller);
       },
     },
   });

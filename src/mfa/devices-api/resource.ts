@@ -4,6 +4,7 @@
  * classes that offer one (TOTP, recovery codes): it enrols a device for a user and shows its secret once, in that
  * response only.
  */
+import { guardTargetUser } from '../../rbac/guards.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
@@ -75,6 +76,8 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy']
       : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: admin ? { kind: 'superuser' } : { kind: 'owner', column: 'user_id' },
+    // the admin lists by authentik's device permissions (view_totpdevice, …); a superuser's devices only by a superuser
+    ...(admin ? { rbac: { label: `${k.app}.${k.model.toLowerCase()}`, verbose: k.verbose } } : {}),
     list: {
       filters: { name: { type: 'str', column: 'name' } },
       search: ['name'],
@@ -90,7 +93,8 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       return confirmedOnly ? q.where('confirmed', '=', 1) : q;
     },
     render: (db, rows, req) => render(db, k, installId, rows, req, props),
-    validate: async (_data, ctx, existing) => {
+    validate: async (data, ctx, existing) => {
+      if (admin) await guardTargetUser(ctx.db, ctx.caller, (existing?.user_id ?? data.user_pk ?? ctx.caller.user.id) as number);
       if (!existing && !k.api.create)
         throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
       // the request's brand titles what the new device shows (the TOTP issuer); looked up here, before the write's
@@ -115,7 +119,9 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
           .execute();
       return existing.id;
     },
-    remove: async (tx, existing) => {
+    remove: async (tx, existing, ctx) => {
+      // (through the transaction: with SQLite a read outside it would wait for it)
+      if (admin) await guardTargetUser(tx, ctx.caller, existing.user_id);
       await tx
         .deleteFrom(k.table as 'totp_devices')
         .where('id', '=', existing.id)

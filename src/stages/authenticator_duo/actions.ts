@@ -1,6 +1,7 @@
 /** POST /stages/authenticator/duo/{stage_uuid}/import_device_manual/: attach an existing Duo user to a Keystage user. */
 import type { ApiRouter } from '../../rest/routes.js';
-import { requireSuperuser } from '../../rest/auth.js';
+import { can, requirePermission } from '../../rbac/check.js';
+import { guardTargetUser } from '../../rbac/guards.js';
 import { NotFound, ValidationError } from '../../rest/errors.js';
 import { S } from '../../rest/schema.js';
 import { validateBody, isUuid } from '../../rest/validate.js';
@@ -24,7 +25,9 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
           status: 204,
         },
         handler: async (req, reply) => {
-          requireSuperuser(req);
+          // authentik: add_duodevice, and view_user on the user the device is for (checked below); beyond authentik,
+          // a superuser's devices are a superuser's business (rbac/guards.ts)
+          const caller = await requirePermission(db, req, 'authentik_stages_authenticator_duo.add_duodevice');
           const id = (req.params as { stage_uuid: string }).stage_uuid;
           const stage = isUuid(id)
             ? await db
@@ -44,7 +47,9 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
             .select('id')
             .where('username', '=', data.username as string)
             .executeTakeFirst();
-          if (!user) throw ValidationError.field('username', 'User does not exist.');
+          if (!user || !(await can(db, caller, 'authentik_core.view_user', user.id)))
+            throw ValidationError.field('username', 'User does not exist.');
+          await guardTargetUser(db, caller, user.id);
           const exists = await db
             .selectFrom('duo_devices')
             .select('id')

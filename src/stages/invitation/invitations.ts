@@ -159,7 +159,8 @@ export function mountInvitationRoutes(router: ApiRouter, db: DB, svc: Services) 
         bodyRequired: true,
         status: 204,
       },
-      handler: async (req, reply) => sendInvitationEmail(svc, req, reply, (await load(req)).row),
+      // (authentik: whoever may view the invitation, whose link it mails)
+      handler: async (req, reply) => sendInvitationEmail(svc, req, reply, (await load(req, 'view')).row),
     },
   });
   // authentik's InvitationSendEmailRequest

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
-import { requireSuperuser } from '../../rest/auth.js';
+import { requirePermission } from '../../rbac/check.js';
 import { ValidationError } from '../../rest/errors.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
 import { validateBody } from '../../rest/validate.js';
@@ -141,7 +141,8 @@ export function mountPromptRoutes(router: ApiRouter, db: DB) {
         response: 'PromptChallenge',
       },
       handler: async (req) => {
-        const caller = requireSuperuser(req);
+        // (DRF's model permissions for a POST on the list: add_prompt)
+        const caller = await requirePermission(db, req, 'authentik_stages_prompt.add_prompt');
         // validated as a create, under a name of its own (the preview saves nothing, so the name is not checked)
         const { name: _name, ...props } = promptProps;
         const data = await validateBody(props, req.body, { mode: 'create', db });
