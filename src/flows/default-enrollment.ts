@@ -6,6 +6,7 @@
  * authentication flow's identification stage then links to it ("Need an account? Sign up."). Anyone can run an
  * enrollment flow by its slug, linked or not: deleting the flow (or binding a policy that denies) turns sign-up off.
  */
+import { linkPrompts } from './default-prompts.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import type { Tx } from '../rest/resource.js';
@@ -46,43 +47,16 @@ export async function fillPromptStage(
   prompts: PromptSeed[] = PROMPTS,
   passwordCheck = true,
 ): Promise<void> {
-  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', stageName).executeTakeFirst();
-  if (!stage) return;
-  const linked = await tx
-    .selectFrom('stage_prompt_fields' as 'stages')
-    .select('stage_uuid')
-    .where('stage_uuid', '=', stage.stage_uuid)
-    .execute();
-  if (linked.length) return;
-  let position = 0;
-  for (const [order, p] of prompts.entries()) {
-    let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', p.name).executeTakeFirst())?.prompt_uuid;
-    if (!id) {
-      id = randomUUID();
-      await tx
-        .insertInto('stage_prompt_prompts')
-        .values({
-          prompt_uuid: id,
-          ...p,
-          required: 1,
-          initial_value: '',
-          sub_text: '',
-          order,
-          placeholder_expression: 0,
-          initial_value_expression: 0,
-        })
-        .execute();
-    }
-    await tx
-      .insertInto('stage_prompt_fields' as 'stages')
-      .values({ stage_uuid: stage.stage_uuid, target: id, position: position++ } as never)
-      .execute();
-  }
-  const policy = passwordCheck ? await passwordPolicy(tx) : undefined;
-  if (policy)
+  const stage = await linkPrompts(
+    tx,
+    stageName,
+    prompts.map((p) => ({ ...p, required: true })),
+  );
+  const policy = stage && passwordCheck ? await passwordPolicy(tx) : undefined;
+  if (stage && policy)
     await tx
       .insertInto('stage_prompt_validation_policies' as 'stages')
-      .values({ stage_uuid: stage.stage_uuid, target: policy, position: 0 } as never)
+      .values({ stage_uuid: stage, target: policy, position: 0 } as never)
       .execute();
 }
 

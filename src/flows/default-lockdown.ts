@@ -57,7 +57,7 @@ export async function ensureDefaultLockdownFlows(db: DB): Promise<void> {
       authentication: 'none',
     },
     [{ kind: 'promptstage', name: COMPLETE_STAGE, fields: {} }],
-    (tx) => linkPrompts(tx, COMPLETE_STAGE, [LOCKED]),
+    async (tx) => void (await linkPrompts(tx, COMPLETE_STAGE, [LOCKED])),
   );
   const complete = await db.selectFrom('flows').select('flow_uuid').where('slug', '=', LOCKDOWN_COMPLETE_SLUG).executeTakeFirst();
   await ensureFlow(
@@ -77,6 +77,6 @@ export async function ensureDefaultLockdownFlows(db: DB): Promise<void> {
         fields: { self_service_completion_flow: complete?.flow_uuid ?? null },
       },
     ],
-    (tx) => linkPrompts(tx, PROMPT_STAGE, [WARNING, REASON]),
+    async (tx) => void (await linkPrompts(tx, PROMPT_STAGE, [WARNING, REASON])),
   );
 }

@@ -8,15 +8,28 @@ export interface PromptSeed {
   label: string;
   type: string;
   initial_value?: string;
+  /** `initial_value` is an expression (authentik's initial-value expression) */
+  initial_value_expression?: boolean;
   placeholder?: string;
   sub_text?: string;
   required?: boolean;
+  /** the prompt's `order` (default: its place in the list) */
+  order?: number;
 }
 
-/** links `prompts` (in order) to the prompt stage named `stageName`, creating those that do not exist */
-export async function linkPrompts(tx: Tx, stageName: string, prompts: PromptSeed[]): Promise<void> {
+/**
+ * links `prompts` (in order) to the prompt stage named `stageName`, creating those that do not exist; the stage's
+ * uuid when it linked them, undefined when there is no such stage or it has prompts already
+ */
+export async function linkPrompts(tx: Tx, stageName: string, prompts: PromptSeed[]): Promise<string | undefined> {
   const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', stageName).executeTakeFirst();
-  if (!stage) return;
+  if (!stage) return undefined;
+  const linked = await tx
+    .selectFrom('stage_prompt_fields' as 'stages')
+    .select('stage_uuid')
+    .where('stage_uuid', '=', stage.stage_uuid)
+    .execute();
+  if (linked.length) return undefined;
   for (const [position, p] of prompts.entries()) {
     let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', p.name).executeTakeFirst())?.prompt_uuid;
     if (!id) {
@@ -33,9 +46,9 @@ export async function linkPrompts(tx: Tx, stageName: string, prompts: PromptSeed
           required: p.required ? 1 : 0,
           placeholder: p.placeholder ?? '',
           sub_text: p.sub_text ?? '',
-          order: position * 100,
+          order: p.order ?? position,
           placeholder_expression: 0,
-          initial_value_expression: 0,
+          initial_value_expression: p.initial_value_expression ? 1 : 0,
         })
         .execute();
     }
@@ -44,4 +57,5 @@ export async function linkPrompts(tx: Tx, stageName: string, prompts: PromptSeed
       .values({ stage_uuid: stage.stage_uuid, target: id, position } as never)
       .execute();
   }
+  return stage.stage_uuid;
 }

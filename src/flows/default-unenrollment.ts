@@ -36,6 +36,6 @@ export async function ensureDefaultUnenrollmentFlow(db: DB): Promise<boolean> {
       { kind: 'promptstage', name: CONFIRM_STAGE, fields: {} },
       { kind: 'userdeletestage', name: 'default-unenrollment-user-delete', fields: {} },
     ],
-    (tx) => linkPrompts(tx, CONFIRM_STAGE, [WARNING]),
+    async (tx) => void (await linkPrompts(tx, CONFIRM_STAGE, [WARNING])),
   );
 }

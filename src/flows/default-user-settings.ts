@@ -14,6 +14,7 @@
  * - `default-authenticator-{totp,static,webauthn}-setup`: one setup stage each, whose `configure_flow` is its own
  *   flow, so the user page offers to enrol those devices.
  */
+import { linkPrompts } from './default-prompts.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import type { Tx } from '../rest/resource.js';
@@ -79,45 +80,15 @@ const PASSWORD_PROMPTS: PromptSeed[] = [
 
 /** links the prompts (created unless prompts of those names exist) and one validation policy to the prompt stage */
 async function fillPromptStage(tx: Tx, stageName: string, prompts: PromptSeed[], policy: string | undefined): Promise<void> {
-  const stage = await tx.selectFrom('stages').select('stage_uuid').where('name', '=', stageName).executeTakeFirst();
-  if (!stage) return;
-  const linked = await tx
-    .selectFrom('stage_prompt_fields' as 'stages')
-    .select('stage_uuid')
-    .where('stage_uuid', '=', stage.stage_uuid)
-    .execute();
-  if (linked.length) return;
-  for (const [position, p] of prompts.entries()) {
-    let id = (await tx.selectFrom('stage_prompt_prompts').select('prompt_uuid').where('name', '=', p.name).executeTakeFirst())?.prompt_uuid;
-    if (!id) {
-      id = randomUUID();
-      await tx
-        .insertInto('stage_prompt_prompts')
-        .values({
-          prompt_uuid: id,
-          name: p.name,
-          field_key: p.field_key,
-          label: p.label,
-          type: p.type,
-          placeholder: p.placeholder,
-          required: 1,
-          initial_value: p.initial_value ?? '',
-          sub_text: '',
-          order: p.order,
-          placeholder_expression: 0,
-          initial_value_expression: p.initial_value === undefined ? 0 : 1,
-        })
-        .execute();
-    }
-    await tx
-      .insertInto('stage_prompt_fields' as 'stages')
-      .values({ stage_uuid: stage.stage_uuid, target: id, position } as never)
-      .execute();
-  }
-  if (policy)
+  const stage = await linkPrompts(
+    tx,
+    stageName,
+    prompts.map((p) => ({ ...p, required: true, initial_value_expression: p.initial_value !== undefined })),
+  );
+  if (stage && policy)
     await tx
       .insertInto('stage_prompt_validation_policies' as 'stages')
-      .values({ stage_uuid: stage.stage_uuid, target: policy, position: 0 } as never)
+      .values({ stage_uuid: stage, target: policy, position: 0 } as never)
       .execute();
 }
 

@@ -1,6 +1,7 @@
 /** Building flows and users for executor tests through the admin API. */
 import assert from 'node:assert/strict';
 import { call, type TestServer } from './server.js';
+import { Browser } from './browser.js';
 
 export async function createUser(
   srv: TestServer,
@@ -92,4 +93,15 @@ export async function bindSkipPolicy(
     failure_result: true,
   });
   assert.equal(r.status, 201, JSON.stringify(r.body));
+}
+
+/** a browser logged in through the default authentication flow with a password (and no second factor) */
+export async function loggedIn(srv: TestServer, username: string, password: string): Promise<Browser> {
+  const b = new Browser(srv.api);
+  await b.get('default-authentication-flow');
+  await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: username });
+  const done = await b.solve('default-authentication-flow', { component: 'ak-stage-password', password });
+  assert.equal(done.body.component, 'xak-flow-redirect', `login of ${username}: ${JSON.stringify(done.body)}`);
+  assert.equal((await b.me()).status, 200);
+  return b;
 }

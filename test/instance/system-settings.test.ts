@@ -11,21 +11,11 @@ import { createHash } from 'node:crypto';
 import { AdminApi, Configuration } from '@goauthentik/api';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
-import { createUser } from '../helpers/flows.js';
-import { Browser } from '../helpers/browser.js';
+import { createUser, loggedIn } from '../helpers/flows.js';
 import { tokenFor } from '../groups/setup.js';
 
 const callAs = async (srv: TestServer, token: string, method: string, path: string, body?: unknown) =>
   call(srv, method, path, body, { authorization: `Bearer ${token}` });
-
-async function login(srv: TestServer, username: string, password: string): Promise<Browser> {
-  const b = new Browser(srv.api);
-  await b.get('default-authentication-flow');
-  await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: username });
-  const done = await b.solve('default-authentication-flow', { component: 'ak-stage-password', password });
-  assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
-  return b;
-}
 
 for (const dialect of dialects()) {
   describe(`system settings (${dialect})`, () => {
@@ -119,6 +109,23 @@ for (const dialect of dialects()) {
       assert.deepEqual((await call(srv, 'GET', '/admin/settings/')).body, before);
     });
 
+    it('changes sent at once all hold (compare-and-set on the row, real parallel requests)', async () => {
+      const changes = [
+        { impersonation: false },
+        { gdpr_compliance: false },
+        { default_token_length: 50 },
+        { pagination_default_page_size: 7 },
+        { avatars: 'none' },
+        { event_retention: 'days=3' },
+        { reputation_upper_limit: 2 },
+        { footer_links: [{ name: 'Help', href: '/help' }] },
+      ];
+      const answers = await Promise.all(changes.map((c) => call(srv, 'PATCH', '/admin/settings/', c)));
+      for (const a of answers) assert.equal(a.status, 200, JSON.stringify(a.body));
+      const now = (await call(srv, 'GET', '/admin/settings/')).body;
+      for (const c of changes) for (const [k, v] of Object.entries(c)) assert.deepEqual(now[k], v, k);
+    });
+
     it('impersonation off: 401 as authentik', async () => {
       const pk = await createUser(srv, 'imp-target', 'imp-target-pass');
       await patch({ impersonation: false });
@@ -175,14 +182,14 @@ for (const dialect of dialects()) {
       const eventsOf = async (pk: number) =>
         (await srv.app.store.db.selectFrom('events').select('user').execute()).filter((e) => JSON.parse(e.user).pk === pk).length;
       const kept = await createUser(srv, 'gdpr-off', 'gdpr-off-pass');
-      await login(srv, 'gdpr-off', 'gdpr-off-pass');
+      await loggedIn(srv, 'gdpr-off', 'gdpr-off-pass');
       assert.ok((await eventsOf(kept)) > 0);
       await patch({ gdpr_compliance: false });
       assert.equal((await call(srv, 'DELETE', `/core/users/${kept}/`)).status, 204);
       assert.ok((await eventsOf(kept)) > 0, 'kept without GDPR compliance');
       await patch({ gdpr_compliance: true });
       const gone = await createUser(srv, 'gdpr-on', 'gdpr-on-pass');
-      await login(srv, 'gdpr-on', 'gdpr-on-pass');
+      await loggedIn(srv, 'gdpr-on', 'gdpr-on-pass');
       assert.ok((await eventsOf(gone)) > 0);
       // deleted by someone who is not a superuser but holds delete_user
       const deleter = await createUser(srv, 'user-deleter', 'user-deleter-pass');
@@ -199,8 +206,8 @@ for (const dialect of dialects()) {
     it('reputation limits and event retention apply to what is recorded next', async () => {
       await patch({ reputation_upper_limit: 1, event_retention: 'days=2' });
       await createUser(srv, 'rep-user', 'rep-user-pass');
-      await login(srv, 'rep-user', 'rep-user-pass');
-      await login(srv, 'rep-user', 'rep-user-pass');
+      await loggedIn(srv, 'rep-user', 'rep-user-pass');
+      await loggedIn(srv, 'rep-user', 'rep-user-pass');
       const score = await srv.app.store.db
         .selectFrom('reputation_scores')
         .select('score')

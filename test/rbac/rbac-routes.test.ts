@@ -8,8 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { createStage, createUser } from '../helpers/flows.js';
-import { Browser } from '../helpers/browser.js';
+import { createStage, createUser, loggedIn } from '../helpers/flows.js';
 import { callAs, tokenFor } from '../groups/setup.js';
 
 for (const dialect of dialects()) {
@@ -120,11 +119,7 @@ for (const dialect of dialects()) {
 
     it('sessions bulk_delete by delete_authenticatedsession; a superuser’s sessions stay', async () => {
       const dave = await createUser(srv, 'bulk-dave', 'bulk-dave-pass');
-      const b = new Browser(srv.api);
-      await b.get('default-authentication-flow');
-      await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'bulk-dave' });
-      await b.solve('default-authentication-flow', { component: 'ak-stage-password', password: 'bulk-dave-pass' });
-      assert.equal((await b.me()).status, 200);
+      const b = await loggedIn(srv, 'bulk-dave', 'bulk-dave-pass');
       assert.equal((await as('DELETE', `/core/authenticated_sessions/bulk_delete/?user_pks=${dave}`)).status, 403);
       await grant(['authentik_core.delete_authenticatedsession']);
       assert.equal((await as('DELETE', `/core/authenticated_sessions/bulk_delete/?user_pks=${akadmin}`)).status, 403);

@@ -14,7 +14,7 @@ import { ValidationError } from '../../rest/errors.js';
 import { S, type Props } from '../../rest/schema.js';
 import { validateBody } from '../../rest/validate.js';
 import { avatarModeError } from '../../users/avatar.js';
-import { FLAG_DEFAULTS, type Flags, type FooterLink, type SystemSettings, systemSettings, writeSystemSettings } from './store.js';
+import { changeSystemSettings, FLAG_DEFAULTS, type Flags, type FooterLink, type SystemSettings, systemSettings } from './store.js';
 
 const props: Props = {
   avatars: S.str({ description: 'Configure how authentik should show avatars for users.' }),
@@ -82,34 +82,35 @@ function render(s: SystemSettings, svc: Services) {
 
 async function update(svc: Services, req: FastifyRequest, partial: boolean) {
   const caller = await requirePermission(svc.db, req, 'authentik_rbac.edit_system_settings');
-  const current = await systemSettings(svc.db);
   const data = await validateBody(partial ? optional : { ...optional, flags: props.flags! }, req.body, {
     mode: partial ? 'partial' : 'update',
     db: svc.db,
   });
-  const next: SystemSettings = structuredClone(current) as SystemSettings;
-  for (const [key, value] of Object.entries(data)) {
-    if (value === undefined) continue;
-    if (key === 'base_url') {
-      const now = render(current, svc).base_url;
-      if (String(value).replace(/\/+$/, '') !== now)
-        throw ValidationError.field('base_url', 'Set by KEYSTAGE_EXTERNAL_URL, which is read at start: change it there.');
-      continue;
+  const written = await changeSystemSettings(svc.db, (current) => {
+    const next: SystemSettings = structuredClone(current) as SystemSettings;
+    for (const [key, value] of Object.entries(data)) {
+      if (value === undefined) continue;
+      if (key === 'base_url') {
+        const now = render(current, svc).base_url;
+        if (String(value).replace(/\/+$/, '') !== now)
+          throw ValidationError.field('base_url', 'Set by KEYSTAGE_EXTERNAL_URL, which is read at start: change it there.');
+        continue;
+      }
+      if (key === 'footer_links') next.footer_links = footerLinks(value);
+      // (the flags sent replace the stored ones, as authentik's JSON field: a flag left out takes its default)
+      else if (key === 'flags') next.flags = flags(value);
+      else (next as unknown as Record<string, unknown>)[key] = value;
     }
-    if (key === 'footer_links') next.footer_links = footerLinks(value);
-    // (the flags sent replace the stored ones, as authentik's JSON field: a flag left out takes its default)
-    else if (key === 'flags') next.flags = flags(value);
-    else (next as unknown as Record<string, unknown>)[key] = value;
-  }
-  const avatarError = avatarModeError(next.avatars);
-  if (avatarError) throw ValidationError.field('avatars', avatarError);
-  await writeSystemSettings(svc.db, next);
+    const avatarError = avatarModeError(next.avatars);
+    if (avatarError) throw ValidationError.field('avatars', avatarError);
+    return next;
+  });
   await svc.events.emit('model_updated', {
     user: { pk: caller.user.id, username: caller.user.username, email: caller.user.email },
     clientIp: req.ip,
     context: { model: { app: 'authentik_tenants', model_name: 'tenant', pk: 'default', name: 'Default' } },
   });
-  return render(await systemSettings(svc.db), svc);
+  return render(written, svc);
 }
 
 export function mountSystemSettings(router: ApiRouter, svc: Services) {

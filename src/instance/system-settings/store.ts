@@ -101,15 +101,31 @@ export function systemSettings(db: DB): Promise<SystemSettings> {
   );
 }
 
-export async function writeSystemSettings(db: DB, settings: SystemSettings): Promise<void> {
-  const data = JSON.stringify(settings);
-  await db
-    .insertInto('instance_settings')
-    .values({ id: 1, data })
-    .onConflict((oc) => oc.column('id').doUpdateSet({ data }))
-    .execute();
-  // (this request's later reads see the change too, not only the next request's)
-  invalidateAdminCache(db);
+/**
+ * Changes the settings by `change` (which may throw, e.g. a validation error): read, changed and written back only if
+ * the row still holds what was read (compare-and-set), else again from the new row — so two changes at once both
+ * hold (one request's fields are not overwritten with what another read before). The settings as written.
+ */
+export async function changeSystemSettings(db: DB, change: (current: SystemSettings) => SystemSettings): Promise<SystemSettings> {
+  for (let attempt = 0; ; attempt++) {
+    const row = await db.selectFrom('instance_settings').select('data').where('id', '=', 1).executeTakeFirst();
+    const next = change(parse(row?.data));
+    const data = JSON.stringify(next);
+    const r = row
+      ? await db.updateTable('instance_settings').set({ data }).where('id', '=', 1).where('data', '=', row.data).executeTakeFirst()
+      : await db
+          .insertInto('instance_settings')
+          .values({ id: 1, data })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .executeTakeFirst();
+    const written = 'numUpdatedRows' in r ? Number(r.numUpdatedRows) : Number(r.numInsertedOrUpdatedRows ?? 0);
+    if (written === 1) {
+      // (this request's later reads see the change too, not only the next request's)
+      invalidateAdminCache(db);
+      return next;
+    }
+    if (attempt >= 20) throw new Error('system settings: the row kept changing');
+  }
 }
 
 /** a duration setting in milliseconds (the value was validated when written; a bad one falls back to `fallbackMs`) */

@@ -10,18 +10,8 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, ADMIN_PASSWORD, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
-import { createStage, createUser, flowOf } from '../../helpers/flows.js';
+import { createStage, createUser, flowOf, loggedIn } from '../../helpers/flows.js';
 import { body, clients } from '../../rest/contract/client.js';
-
-async function login(srv: TestServer, username: string, password: string): Promise<Browser> {
-  const b = new Browser(srv.api);
-  await b.get('default-authentication-flow');
-  await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: username });
-  const done = await b.solve('default-authentication-flow', { component: 'ak-stage-password', password });
-  assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
-  assert.equal((await b.me()).status, 200);
-  return b;
-}
 
 const post = (b: Browser, path: string, data: unknown) =>
   b.fetch(path, {
@@ -50,7 +40,7 @@ for (const dialect of dialects()) {
     /** a user with a password, two browser sessions, an API token, an app password and an OAuth2 refresh token */
     async function victim(username: string) {
       const pk = await createUser(srv, username, `${username}-pass-1`);
-      const browsers = [await login(srv, username, `${username}-pass-1`), await login(srv, username, `${username}-pass-1`)];
+      const browsers = [await loggedIn(srv, username, `${username}-pass-1`), await loggedIn(srv, username, `${username}-pass-1`)];
       for (const intent of ['api', 'app_password'])
         assert.equal((await call(srv, 'POST', '/core/tokens/', { identifier: `${username}-${intent}`, intent, user: pk })).status, 201);
       const now = new Date().toISOString();
@@ -178,7 +168,7 @@ for (const dialect of dialects()) {
 
     it('an administrator locks another account from their session: every credential ends, one event with the reason', async () => {
       const { pk, browsers } = await victim('mallory-victim');
-      const admin = await login(srv, 'akadmin', ADMIN_PASSWORD);
+      const admin = await loggedIn(srv, 'akadmin', ADMIN_PASSWORD);
       const r = await post(admin, '/core/users/account_lockdown/', { user: pk });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assertMatches('Link', r.body);
@@ -241,7 +231,7 @@ for (const dialect of dialects()) {
 
     it('who may lock whom: 403 without change_user on the account; with it, yes — but never a superuser', async () => {
       const plainPk = await createUser(srv, 'plain-locker', 'plain-locker-pass');
-      const plain = await login(srv, 'plain-locker', 'plain-locker-pass');
+      const plain = await loggedIn(srv, 'plain-locker', 'plain-locker-pass');
       const target = await createUser(srv, 'lock-target', 'lock-target-pass');
       const denied = await post(plain, '/core/users/account_lockdown/', { user: target });
       assert.equal(denied.status, 403);
@@ -276,7 +266,7 @@ for (const dialect of dialects()) {
       assert.ok(token);
       // someone not allowed opens it: refused at the stage, nothing done, the link used up
       await createUser(srv, 'stranger', 'stranger-pass');
-      const stranger = await login(srv, 'stranger', 'stranger-pass');
+      const stranger = await loggedIn(srv, 'stranger', 'stranger-pass');
       const seen = await stranger.get('account-lockdown', `flow_token=${token}`);
       assert.equal(seen.body.component, 'ak-stage-prompt');
       const refused = await stranger.solve('account-lockdown', { component: 'ak-stage-prompt', lockdown_reason: 'mine now' } as never);
@@ -285,7 +275,7 @@ for (const dialect of dialects()) {
       assert.equal(Number((await userRow(pk)).is_active), 1);
       // a second link, opened by an administrator
       const second = new URL((await call(srv, 'POST', '/core/users/account_lockdown/', { user: pk })).body.link);
-      const admin = await login(srv, 'akadmin', ADMIN_PASSWORD);
+      const admin = await loggedIn(srv, 'akadmin', ADMIN_PASSWORD);
       await admin.get('account-lockdown', `flow_token=${second.searchParams.get('flow_token')}`);
       const done = await admin.solve('account-lockdown', { component: 'ak-stage-prompt', lockdown_reason: 'scripted' } as never);
       assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
@@ -294,7 +284,7 @@ for (const dialect of dialects()) {
 
     it('a plan nobody confirmed (the flow page visited, no prompt) locks nothing', async () => {
       const pk = await createUser(srv, 'visitor', 'visitor-pass');
-      const b = await login(srv, 'visitor', 'visitor-pass');
+      const b = await loggedIn(srv, 'visitor', 'visitor-pass');
       const r = await b.get('lockdown-unconfirmed');
       assert.equal(r.body.component, 'ak-stage-access-denied');
       assert.equal(r.body.error_message, 'Confirm the account lockdown first.');
@@ -339,7 +329,7 @@ for (const dialect of dialects()) {
 
     it('parallel lockdowns of one account: both flows finish, the account ends locked once per event', async () => {
       const { pk, browsers } = await victim('raced');
-      const admins = [await login(srv, 'akadmin', ADMIN_PASSWORD), await login(srv, 'akadmin', ADMIN_PASSWORD)];
+      const admins = [await loggedIn(srv, 'akadmin', ADMIN_PASSWORD), await loggedIn(srv, 'akadmin', ADMIN_PASSWORD)];
       for (const a of admins) {
         assert.equal((await post(a, '/core/users/account_lockdown/', { user: pk })).status, 200);
         await a.get('account-lockdown');
