@@ -49,6 +49,9 @@ const KNOWN_PLACEHOLDERS = new Set(['username', 'mail_hash', 'upn']);
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
 
+/** whether the modes read the user's attributes (`attributes.<key>`, `%(upn)s`) */
+export const usesAttributes = (avatars: string) => avatars.includes('attributes.') || avatars.includes('%(upn)s');
+
 /** why `avatars` (authentik's comma-separated modes) cannot be drawn, or undefined */
 export function avatarModeError(avatars: string): string | undefined {
   for (const raw of avatars.split(',')) {

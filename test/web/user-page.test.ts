@@ -76,16 +76,16 @@ describe('user page in Chromium', () => {
     await ctx.close();
   });
 
-  /** a context logged in as uma on the user page */
-  async function onPage(): Promise<{ p: Page; close: () => Promise<void> }> {
+  /** a context logged in (as uma unless told) on the user page */
+  async function onPage(username = 'uma', password = 'uma-password-1'): Promise<{ p: Page; close: () => Promise<void> }> {
     const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 } });
     const p = await ctx.newPage();
     await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
     await p.waitForSelector('#uid_field');
-    await p.fill('#uid_field', 'uma');
+    await p.fill('#uid_field', username);
     await p.keyboard.press('Enter');
     await p.waitForSelector('#password');
-    await p.fill('#password', 'uma-password-1');
+    await p.fill('#password', password);
     await p.keyboard.press('Enter');
     await p.waitForSelector('#ks-prompt-name', { timeout: 15000 });
     return { p, close: () => ctx.close() };
@@ -194,15 +194,7 @@ describe('user page in Chromium', () => {
     const brand = (await call(srv, 'GET', '/core/brands/?domain=authentik-default')).body.results[0].brand_uuid;
     assert.equal((await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: flow })).status, 200);
     try {
-      const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 } });
-      const p = await ctx.newPage();
-      await p.goto(`${origin}/if/flow/default-authentication-flow/?next=%2Fif%2Fuser%2F`);
-      await p.waitForSelector('#uid_field');
-      await p.fill('#uid_field', 'lou');
-      await p.keyboard.press('Enter');
-      await p.waitForSelector('#password');
-      await p.fill('#password', 'lou-password-1');
-      await p.keyboard.press('Enter');
+      const { p, close } = await onPage('lou', 'lou-password-1');
       await p.getByRole('button', { name: 'Lock my account' }).click({ timeout: 15000 });
       await p.waitForSelector('#ks-prompt-lockdown_reason', { timeout: 15000 });
       assert.equal(new URL(p.url()).pathname, '/if/flow/default-account-lockdown/');
@@ -217,7 +209,7 @@ describe('user page in Chromium', () => {
       // the browser is logged out: the user page sends it to the login
       await p.goto(`${origin}/if/user/`);
       await p.waitForSelector('#uid_field', { timeout: 15000 });
-      await ctx.close();
+      await close();
     } finally {
       await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: null });
     }

@@ -1,6 +1,6 @@
 /** The parts every challenge shares: flow_info, the pending user display, redirects, access denied, flow errors. */
 import type { FlowsTable, UsersTable } from '../../db/types.js';
-import { avatarOf } from '../../users/avatar.js';
+import { avatarOf, usesAttributes } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
 import { backgroundUrl, themedUrls } from '../background.js';
 import type { ContextualFlowInfo, FlowErrorChallenge, RedirectChallenge, StageChallenge } from './challenge-types.js';
@@ -25,7 +25,11 @@ export function displayUser(
   if (u)
     return {
       name: u.username,
-      avatar: avatarOf({ ...u, attributes: requestUser ? JSON.parse(requestUser.attributes || '{}') : undefined }, avatars),
+      // (the attributes read only for a mode that uses them)
+      avatar: avatarOf(
+        { ...u, attributes: requestUser && usesAttributes(avatars) ? JSON.parse(requestUser.attributes || '{}') : undefined },
+        avatars,
+      ),
     };
   return { name: '', avatar: DEFAULT_AVATAR };
 }
