@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net';
 import { loadConfig } from './config.js';
 import { startIdleGc } from './instance/idle-gc.js';
+import { startTlsListener, type TlsListener } from './instance/tls/listener.js';
 import { buildApp } from './server.js';
 
 const config = loadConfig();
@@ -53,6 +54,26 @@ server.on('request', (_req, res) => {
 if (config.metricsPort > 0)
   await listenOrExit(built.metricsApp, config.metricsHost, config.metricsPort, 'KEYSTAGE_METRICS_PORT; 0 turns metrics off');
 await listenOrExit(built.app, config.host, config.port, 'KEYSTAGE_PORT');
+// the TLS port hands its requests to the same application (counted above through the server's 'request' event)
+let tls: TlsListener | undefined;
+if (config.tlsPort > 0)
+  try {
+    tls = await startTlsListener(built.app, built.services.db, config, {
+      host: config.host,
+      port: config.tlsPort,
+      onError: (err) => built.app.log.warn({ err }, 'TLS certificate lookup failed; serving the self-signed certificate'),
+    });
+    tls.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+  } catch (e) {
+    console.error(
+      `keystage: cannot listen on ${config.host}:${config.tlsPort} (KEYSTAGE_TLS_PORT): ${(e as { code?: string }).code ?? (e as Error).message}`,
+    );
+    await built.close().catch(() => {});
+    process.exit(1);
+  }
 
 let stopping = false;
 for (const sig of ['SIGTERM', 'SIGINT'] as const)
@@ -66,7 +87,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const)
     idleGc.stop();
     built.app.log.info({ signal: sig, graceMs: config.shutdownGraceMs }, 'shutting down');
     // in-flight requests finish; keep-alive connections are closed as soon as they fall idle
-    const idle = setInterval(() => server.closeIdleConnections(), 100);
+    const idle = setInterval(() => {
+      server.closeIdleConnections();
+      tls?.server.closeIdleConnections();
+    }, 100);
     idle.unref();
     // whatever is still pending when the grace period is over (a slow client, a hung database call) is cut off
     setTimeout(() => {
@@ -75,10 +99,12 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const)
         'shutdown grace period over: closing what is still open',
       );
       server.closeAllConnections();
+      tls?.server.closeAllConnections();
       process.exit(1);
     }, config.shutdownGraceMs);
-    built
-      .close()
+    // the TLS port first: its requests use the application and database that built.close() ends
+    Promise.resolve(tls?.close())
+      .then(() => built.close())
       .then(() => process.exit(0))
       .catch((err) => {
         built.app.log.error({ err }, 'shutdown failed');

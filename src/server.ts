@@ -20,6 +20,7 @@ import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
 import {
   stageColumnReferences,
+  stageM2mReferences,
   stageJsonListReferences,
   stageMigrations,
   stageSecretColumns,
@@ -34,6 +35,7 @@ import { eventUserOf } from './users/impersonation.js';
 import { mountNotifications } from './events/notifications/routes.js';
 import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
+import { brandKeyPairReferences } from './brands/resource.js';
 import { brandForHost } from './brands/match.js';
 import { ensureDefaultBrand } from './brands/store.js';
 import { userById } from './users/by-id.js';
@@ -291,7 +293,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountEvents(router, services);
   mountNotifications(router, services, (err) => app.log.warn({ err }, 'notification dispatch failed'));
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
-  mountCrypto(router, services, { references: providerKeyPairReferences });
+  mountCrypto(router, services, {
+    references: () => [...providerKeyPairReferences(), ...stageM2mReferences('crypto_certificatekeypairs'), ...brandKeyPairReferences()],
+  });
   // every resource has registered its model now: the permission catalogue is complete
   rbac.mountAssigned();
   await syncPermissions(store.db);

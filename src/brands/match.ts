@@ -35,6 +35,10 @@ export interface Brand {
   flowSlugs: Partial<Record<FlowField, string>>;
   default_application: string | null;
   attributes: Record<string, unknown>;
+  /** the pair served on KEYSTAGE_TLS_PORT for this brand's domain (src/instance/tls/) */
+  web_certificate: string | null;
+  /** the certificate authorities of client certificates (the mutual TLS stage's fallback, the TLS listener's request) */
+  client_certificates: string[];
 }
 
 const noFlows = () => Object.fromEntries(FLOW_FIELDS.map((f) => [f, null])) as Record<FlowField, string | null>;
@@ -54,6 +58,8 @@ export const FALLBACK_BRAND: Brand = Object.freeze({
   flowSlugs: Object.freeze({}),
   default_application: null,
   attributes: Object.freeze({}),
+  web_certificate: null,
+  client_certificates: Object.freeze([]) as unknown as string[],
 });
 
 function parseAttributes(text: string): Record<string, unknown> {
@@ -72,6 +78,9 @@ async function loadBrands(db: DB): Promise<Brand[]> {
   if (flowIds.length)
     for (const f of await db.selectFrom('flows').select(['flow_uuid', 'slug']).where('flow_uuid', 'in', flowIds).execute())
       slugs.set(f.flow_uuid, f.slug);
+  const clientCerts = new Map<string, string[]>();
+  for (const c of await db.selectFrom('brand_client_certificates').select(['brand_uuid', 'kp_uuid']).execute())
+    clientCerts.set(c.brand_uuid, [...(clientCerts.get(c.brand_uuid) ?? []), c.kp_uuid]);
   return rows.map((r) => {
     const flows = noFlows();
     const flowSlugs: Partial<Record<FlowField, string>> = {};
@@ -94,6 +103,8 @@ async function loadBrands(db: DB): Promise<Brand[]> {
       flowSlugs,
       default_application: r.default_application,
       attributes: parseAttributes(r.attributes),
+      web_certificate: r.web_certificate,
+      client_certificates: clientCerts.get(r.brand_uuid) ?? [],
     };
   });
 }

@@ -1,4 +1,5 @@
 /** /core/brands/ as a REST resource: authentik's BrandViewSet (fields, filters, search, ordering, validation). */
+import type { ColumnReference } from '../rest/references.js';
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
@@ -88,6 +89,29 @@ export async function renderBrands(db: DB, rows: Row[]): Promise<Record<string, 
 }
 
 /** authentik's `str(brand)` */
+/** the brands' references to certificate-key pairs (their used_by; `web_certificate` set to null with the pair, links removed) */
+export const brandKeyPairReferences = (): ColumnReference[] => [
+  {
+    table: 'brands',
+    column: 'web_certificate',
+    pk: 'brand_uuid',
+    name: 'domain',
+    app: 'authentik_brands',
+    model_name: 'brand',
+    action: 'set_null',
+  },
+  {
+    table: 'brand_client_certificates',
+    column: 'kp_uuid',
+    pk: 'brand_uuid',
+    name: 'domain',
+    nameFrom: { table: 'brands', key: 'brand_uuid' },
+    app: 'authentik_brands',
+    model_name: 'brand',
+    action: 'cascade_many',
+  },
+];
+
 export const brandName = (b: { default: number | boolean; domain: string }) =>
   Number(b.default) === 1 ? 'Default brand' : `Brand ${b.domain}`;
 

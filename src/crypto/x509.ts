@@ -81,7 +81,7 @@ export function keyTypeOf(key: KeyObject): KeyType | null {
 /** authentik's `generate_key_id`: unpadded base64url of SHA-512 over the PEM text; '' without a key */
 export const keyIdOf = (keyPem: string): string => (keyPem ? createHash('sha512').update(keyPem, 'utf8').digest('base64url') : '');
 
-const colonHex = (buf: Buffer) => buf.toString('hex').replace(/(..)(?!$)/g, '$1:');
+export const colonHex = (buf: Buffer) => buf.toString('hex').replace(/(..)(?!$)/g, '$1:');
 
 // cryptography's _NAMEOID_TO_NAME: the attribute names rfc4514_string() writes; others as dotted OIDs
 const RDN_NAMES: Record<string, string> = {
@@ -106,9 +106,9 @@ function escapeDnValue(v: string): string {
   return s;
 }
 
-/** the subject as cryptography's `Name.rfc4514_string()`: RDNs last to first, `+` within one */
-export function rfc4514Subject(der: Buffer): string {
-  const rdns = AsnConvert.parse(der, Certificate).tbsCertificate.subject;
+/** the subject (or issuer) as cryptography's `Name.rfc4514_string()`: RDNs last to first, `+` within one */
+export function rfc4514Subject(der: Buffer, which: 'subject' | 'issuer' = 'subject'): string {
+  const rdns = AsnConvert.parse(der, Certificate).tbsCertificate[which];
   return [...rdns]
     .reverse()
     .map((rdn) =>
@@ -123,6 +123,13 @@ export function rfc4514Subject(der: Buffer): string {
         .join('+'),
     )
     .join(',');
+}
+
+/** the first value of a subject attribute (`2.5.4.3` common name, `1.2.840.113549.1.9.1` e-mail), as cryptography's `get_attributes_for_oid` */
+export function subjectAttribute(der: Buffer, oid: string): string | undefined {
+  for (const rdn of AsnConvert.parse(der, Certificate).tbsCertificate.subject)
+    for (const atv of rdn) if (atv.type === oid) return atv.value.toString();
+  return undefined;
 }
 
 export interface CertificateDetails {

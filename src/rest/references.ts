@@ -18,7 +18,8 @@ export interface ColumnReference {
   nameFrom?: { table: string; key: string };
   app: string;
   model_name: string;
-  action: 'set_null' | 'cascade';
+  /** `cascade_many`: the row is a link of a many-to-many relation (deleted with the referenced row; its owner stays) */
+  action: 'set_null' | 'cascade' | 'cascade_many';
 }
 
 /** `used_by` entries of the rows whose referencing columns hold `id` */
@@ -44,7 +45,7 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
 export async function releaseReferences(tx: DB, references: ColumnReference[], id: string): Promise<void> {
   const t = tx as unknown as Kysely<any>;
   for (const ref of references) {
-    if (ref.action === 'cascade') await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
+    if (ref.action === 'cascade' || ref.action === 'cascade_many') await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
     else
       await t
         .updateTable(ref.table)

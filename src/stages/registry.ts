@@ -26,6 +26,7 @@ import { invitationStage } from './invitation/index.js';
 import { userDeleteStage } from './user_delete/index.js';
 import { redirectStage } from './redirect/index.js';
 import { accountLockdownStage } from './account_lockdown/index.js';
+import { mtlsStage } from './mtls/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -51,6 +52,7 @@ export const stageTypes: StageDef[] = [
   userDeleteStage,
   redirectStage,
   accountLockdownStage,
+  mtlsStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));
@@ -79,6 +81,24 @@ export function stageJsonListReferences(table: string): { table: string; column:
     Object.entries(d.fields)
       .filter(([, s]) => (s['x-m2m'] as { table?: string } | undefined)?.table === table && !s['x-m2m-table'])
       .map(([column]) => ({ table: d.table, column, pk: 'stage_uuid' })),
+  );
+}
+
+/** the stages' many-to-many links to rows of `table` (a mutual TLS stage's authorities → key pairs): used_by and deletion */
+export function stageM2mReferences(table: string): ColumnReference[] {
+  return stageTypes.flatMap((d) =>
+    Object.values(d.m2m ?? {})
+      .filter((m) => m.target.table === table)
+      .map((m) => ({
+        table: m.table,
+        column: 'target',
+        pk: 'stage_uuid',
+        name: 'name',
+        nameFrom: { table: 'stages', key: 'stage_uuid' },
+        app: d.app,
+        model_name: d.kind,
+        action: 'cascade_many' as const,
+      })),
   );
 }
 

@@ -29,7 +29,9 @@ export interface FlowContext {
   /** backend that verified the password (authentik's `user_backend`) */
   userBackend?: string;
   authMethod?: string;
-  authMethodArgs?: { mfa_devices?: MfaDeviceRef[]; device?: MfaDeviceRef; known_device?: boolean };
+  authMethodArgs?: { mfa_devices?: MfaDeviceRef[]; device?: MfaDeviceRef; known_device?: boolean; certificate?: PlanCertificate };
+  /** the client certificate a mutual TLS stage accepted in an enrollment flow (authentik's plan context `certificate`) */
+  certificate?: PlanCertificate;
   /** the captcha provider's verification reply (authentik's plan context `captcha`, for what runs after it) */
   captcha?: { response: unknown; stage: string };
   /** failed password checks in this plan, wherever the password was entered (password stage or identification) */
@@ -87,6 +89,15 @@ export interface FlowContext {
   userPath?: string;
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
+}
+
+/** a client certificate as the plan carries it (authentik's `_cert_to_dict`; fingerprints as colon-separated hex) */
+export interface PlanCertificate {
+  serial_number: string;
+  subject: string;
+  issuer: string;
+  fingerprint_sha256: string;
+  fingerprint_sha1: string;
 }
 
 /** an application as the plan carries it */
