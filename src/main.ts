@@ -4,6 +4,7 @@ import { loadConfig } from './config.js';
 import { startIdleGc } from './instance/idle-gc.js';
 import { startTlsListener, type TlsListener } from './instance/tls/listener.js';
 import { buildApp } from './server.js';
+import { stageM2mReferences } from './stages/registry.js';
 
 const config = loadConfig();
 const built = await buildApp(config);
@@ -61,6 +62,7 @@ if (config.tlsPort > 0)
     tls = await startTlsListener(built.app, built.services.db, config, {
       host: config.host,
       port: config.tlsPort,
+      stageAuthorityLinks: stageM2mReferences('crypto_certificatekeypairs').map((r) => r.table),
       onError: (err) => built.app.log.warn({ err }, 'TLS certificate lookup failed; serving the self-signed certificate'),
     });
     tls.server.on('connection', (socket: Socket) => {

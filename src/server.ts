@@ -68,6 +68,7 @@ import { mountOAuthSourceRoutes } from './sources/oauth/routes.js';
 import { sourceStageByKind } from './sources/post-source-stage.js';
 import { sourceSecretColumns } from './sources/secret-columns.js';
 import { mountApplications } from './applications/resource.js';
+import { mountApplicationEntitlements } from './applications/entitlements.js';
 import { mountApplicationLaunch } from './applications/launch-route.js';
 import { mountUserConsents } from './applications/consents.js';
 import { mountAuthenticatedSessions } from './sessions/resource.js';
@@ -276,6 +277,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountPolicies(router, services);
   mountProviders(router, services);
   mountApplications(router, services);
+  mountApplicationEntitlements(router, services);
   mountUserConsents(router, services);
   mountAuthenticatedSessions(router, services);
   mountPropertyMappings(router, services, { references: () => stageColumnReferences('property_mappings') });
@@ -285,7 +287,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountGroups(router, services);
   const rbac = mountRbac(router, store.db);
   mountBrands(router, services);
-  mountSourceResources(router, services, () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')]);
+  mountSourceResources(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+  );
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);

@@ -20,6 +20,7 @@ import type { Services } from '../services.js';
 import type { PolicyVerdict } from '../policies/engine/engine.js';
 import { httpOf } from '../policies/request.js';
 import { deleteBindingsOf } from '../policies/targets.js';
+import { entitlementTargetsOf } from './entitlements.js';
 import { targetUsedBy } from '../policies/base.js';
 import { renderProviders } from '../providers/base.js';
 import { providerTypeByKind } from '../providers/registry.js';
@@ -163,7 +164,8 @@ export const applicationResource: ResourceDef<Row> = {
     return (data.slug as string | undefined) ?? existing.slug;
   },
   remove: async (tx, existing) => {
-    await deleteBindingsOf(tx, [existing.pbm_uuid]);
+    // its entitlements go with it (by cascade), their bindings first
+    await deleteBindingsOf(tx, [existing.pbm_uuid, ...(await entitlementTargetsOf(tx, existing.pbm_uuid))]);
     await tx.deleteFrom('applications').where('pbm_uuid', '=', existing.pbm_uuid).execute();
   },
   usedBy: async (db, row) => [

@@ -84,6 +84,8 @@ export interface ExpressionHost {
    * what `user_groups` answers.
    */
   group_attributes?: (user: JsonObject) => Promise<JsonObject> | JsonObject;
+  /** `user.app_entitlements(app)`: the entitlements of the application (its pk) the user has, as `{ pk, name, attributes }` by name */
+  app_entitlements?: (user: JsonObject, app: string) => Promise<JsonObject[]> | JsonObject[];
   /**
    * `authentik.lib.config.CONFIG`: the settings an expression may read, by authentik's names (nested objects for
    * dotted paths); asked once per evaluation, on first use. Nothing secret belongs here.
@@ -179,6 +181,7 @@ const HOST_NAMES = new Set([
   'ak_create_event',
   'user_groups',
   'group_attributes',
+  'app_entitlements',
   'config',
 ]);
 

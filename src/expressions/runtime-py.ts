@@ -192,6 +192,15 @@ class Group(_Wrapped):
         return data.setdefault("attributes", {})
 
 
+class ApplicationEntitlement(_Wrapped):
+    _model = "ApplicationEntitlement"
+
+    @property
+    def attributes(self):
+        data = object.__getattribute__(self, "_data")
+        return data.setdefault("attributes", {})
+
+
 class ObjectDoesNotExist(Exception):
     pass
 
@@ -415,8 +424,25 @@ class User(_Wrapped):
         return QuerySet(self._group_list(True))
 
     def app_entitlements(self, app=None):
-        """authentik's application entitlements: Keystage has none yet"""
-        return QuerySet([])
+        """authentik's User.app_entitlements(app): the application's entitlements this user has, by name (asked of
+        Keystage: the user and group bindings on each)"""
+        if app is None or not self.is_authenticated or self.pk is None:
+            return QuerySet([])
+        if isinstance(app, dict):
+            pk = app.get("pk")
+        else:
+            pk = getattr(app, "pk", app)
+        if pk is None or "app_entitlements" not in _current().host_names:
+            return QuerySet([])
+        found = _host("app_entitlements", object.__getattribute__(self, "_data"), str(pk))
+        return QuerySet([ApplicationEntitlement(e) for e in (found or [])])
+
+    def app_entitlements_attributes(self, app=None):
+        """authentik's User.app_entitlements_attributes(app): their attributes merged in name order"""
+        final = {}
+        for entitlement in self.app_entitlements(app):
+            _merge(final, entitlement.attributes)
+        return final
 
     def group_attributes(self, request=None):
         """the attributes of all the user's groups (inherited ones too) merged in name order, then the user's own:

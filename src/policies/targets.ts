@@ -60,6 +60,15 @@ export const bindingTargets: BindingTarget[] = [
     describe: (r) => `OAuth Source ${r.name}`,
   },
   {
+    table: 'application_entitlements',
+    pk: 'pbm_uuid',
+    app: 'authentik_core',
+    model_name: 'applicationentitlement',
+    columns: ['name'],
+    mode: 'policy_engine_mode',
+    describe: (r) => String(r.name),
+  },
+  {
     table: 'notification_rules',
     pk: 'pbm_uuid',
     app: 'authentik_events',

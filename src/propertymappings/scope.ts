@@ -9,6 +9,7 @@ import type {} from './table.js';
 import type { FastifyRequest } from 'fastify';
 import { evaluate, type ExpressionHost, type Json, type JsonObject } from '../expressions/index.js';
 import { expressionHost } from '../policies/expression/host.js';
+import { entitlementsOf } from '../applications/entitlements.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import { hot, perDatabase } from '../db/hot.js';
 import type { DB } from '../db/index.js';
@@ -118,8 +119,14 @@ const NATIVE = new Map<string, Native>([
       groups: await directGroupNames(db, user.id),
     }),
   ],
-  // Keystage has no application entitlements (yet): authentik's text gives empty lists then
-  [normalise(SCOPE_ENTITLEMENTS), async () => ({ entitlements: [], roles: [] })],
+  [
+    normalise(SCOPE_ENTITLEMENTS),
+    async (db, { user, provider }) => {
+      const app = provider.application?.pbm_uuid;
+      const names = app ? (await entitlementsOf(db, user.id, app)).map((e) => e.name) : [];
+      return { entitlements: names, roles: names };
+    },
+  ],
 ]);
 
 const seen = new Map<string, Native | null>();

@@ -14,7 +14,10 @@ export interface ColumnReference {
   /** the referencing row's key and display name columns */
   pk: string;
   name: string;
-  /** when the display name lives in another table (a provider type's settings row → `providers.name`): that table, joined on its `key` = `pk` */
+  /**
+   * when the display name lives in another table (a provider type's settings row → `providers.name`): that table,
+   * joined on its `key` = `pk`; with `cascade`, deleting the referenced row deletes that owner row
+   */
   nameFrom?: { table: string; key: string };
   app: string;
   model_name: string;
@@ -45,7 +48,13 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
 export async function releaseReferences(tx: DB, references: ColumnReference[], id: string): Promise<void> {
   const t = tx as unknown as Kysely<any>;
   for (const ref of references) {
-    if (ref.action === 'cascade' || ref.action === 'cascade_many') await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
+    if (ref.action === 'cascade' && ref.nameFrom) {
+      // the referencing row is part of an owner (a stage's settings row of its `stages` row): the owner goes, and
+      // the row with it (authentik's CASCADE deletes the model, whose base row is the owner here)
+      const owners = t.selectFrom(ref.table).select(ref.pk).where(ref.column, '=', id);
+      await t.deleteFrom(ref.nameFrom.table).where(ref.nameFrom.key, 'in', owners).execute();
+    } else if (ref.action === 'cascade' || ref.action === 'cascade_many')
+      await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
     else
       await t
         .updateTable(ref.table)

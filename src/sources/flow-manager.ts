@@ -13,6 +13,8 @@ import type { Session } from '../sessions/sessions.js';
 import { startFlow } from '../flows/engine/start.js';
 import type { FlowContext } from '../flows/engine/context.js';
 import { POST_SOURCE, postSourceBinding } from './post-source-stage.js';
+import { resumeBinding } from './resume-stage.js';
+import { resumeSuspendedFlow, suspendedFlow } from './suspended-flow.js';
 import type { SourcesTable } from './table.js';
 import type { UserMatchingMode } from './schema.js';
 
@@ -28,12 +30,10 @@ export interface Vouched {
 }
 
 export type SourceAnswer =
-  | { type: 'flow'; slug: string }
-  | { type: 'linked' }
-  | { type: 'bad_request'; message: string }
-  | { type: 'denied'; message: string };
+  /** the session holds a plan of this flow (saved), its page is `to` */
+  { type: 'flow'; to: string } | { type: 'linked' } | { type: 'bad_request'; message: string } | { type: 'denied'; message: string };
 
-type Action = { type: 'auth'; userId: number } | { type: 'link'; userId: number } | { type: 'enroll' } | { type: 'deny' };
+type Action = { type: 'auth'; userId: number } | { type: 'link'; userId: number } | { type: 'enroll' } | { type: 'deny'; missing?: string };
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -52,7 +52,7 @@ async function decide(svc: Services, source: SourcesTable, who: Vouched, me: Use
   const property = mode.startsWith('email') ? 'email' : 'username';
   const value = who.properties[property];
   // authentik: "Refusing to use none property"
-  if (typeof value !== 'string' || value === '') return { type: 'deny' };
+  if (typeof value !== 'string' || value === '') return { type: 'deny', missing: property };
   const match = await svc.db.selectFrom('users').select('id').where(property, '=', value).orderBy('id').executeTakeFirst();
   if (!match) return { type: 'enroll' };
   return mode.endsWith('_link') ? { type: 'link', userId: Number(match.id) } : { type: 'deny' };
@@ -87,13 +87,30 @@ export async function sourceFlow(
   const loggedIn = me?.is_active ? me : undefined;
   const action = await decide(svc, source, who, loggedIn);
   const denied = `Request to authenticate with ${source.name} has been denied. Please authenticate with the source you've previously signed up with.`;
-  if (action.type === 'deny') return { type: 'denied', message: denied };
+  // a flow a source stage suspended for this source (suspended-flow.ts)
+  const suspended = suspendedFlow(session)?.source === source.source_uuid ? suspendedFlow(session) : undefined;
+  const resumed = async (extra: Partial<FlowContext> = {}): Promise<SourceAnswer | undefined> => {
+    const r = await resumeSuspendedFlow(svc, session, extra);
+    if (!('to' in r)) return undefined;
+    await svc.sessions.save(session, req, reply);
+    return { type: 'flow', to: r.to };
+  };
+  if (action.type === 'deny') {
+    // the source stage's `resume_on_match_failures`: the flow goes on without the source's login
+    if (action.missing && suspended?.resumeOn.includes('missing_property')) {
+      const failure = { reason: 'missing_property' as const, property: action.missing, source_slug: source.slug };
+      const answer = await resumed({ sourceMatchFailure: failure });
+      if (answer) return answer;
+    }
+    return { type: 'denied', message: denied };
+  }
 
   const connection = { source: source.source_uuid, identifier: who.identifier, accessToken: who.accessToken, expires: who.expires };
   // someone logged in connects this identity to their account: no flow (authentik's handle_existing_link)
   if (action.type === 'link' && loggedIn && action.userId === loggedIn.id) {
     const linked = await linkConnection(svc, loggedIn, connection, req.ip);
-    return linked ? { type: 'linked' } : { type: 'bad_request', message: `This account is already connected to ${source.name}.` };
+    if (!linked) return { type: 'bad_request', message: `This account is already connected to ${source.name}.` };
+    return (suspended && (await resumed())) || { type: 'linked' };
   }
 
   const enrol = action.type === 'enroll';
@@ -117,6 +134,8 @@ export async function sourceFlow(
     sourceConnection: connection,
     userPath: userPathOf(source),
     sourceGroups: { groups: who.groups, mode: source.group_matching_mode ?? 'identifier' },
+    // authentik's SESSION_KEY_SOURCE_FLOW_CONTEXT: the flow the source stage came from
+    ...(suspended ? { isRedirected: { pk: suspended.flowUuid, slug: suspended.slug } } : {}),
   };
   const started = await startFlow(
     svc,
@@ -128,6 +147,8 @@ export async function sourceFlow(
       then: next ?? '/if/user/',
       amend: (plan) => {
         if (!plan.bindings.some((b) => b.kind === POST_SOURCE.kind)) plan.bindings.push(postSourceBinding());
+        // last, once the connection is stored: back to the suspended flow
+        if (suspended) plan.bindings.push(resumeBinding());
       },
       session,
     },
@@ -135,7 +156,7 @@ export async function sourceFlow(
     reply,
   );
   if (!started) return { type: 'denied', message: 'Flow does not apply to current user.' };
-  return { type: 'flow', slug: flow.slug };
+  return { type: 'flow', to: `/if/flow/${encodeURIComponent(flow.slug)}/` };
 }
 
 /** stores a connection for `user`; false when the user is already connected to this source with another identity */

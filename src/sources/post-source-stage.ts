@@ -7,6 +7,7 @@ import { deny, ok, type StageRuntime, type StageType } from '../flows/engine/run
 import type { PlanBinding } from '../flows/engine/plan.js';
 import { linkConnection } from './flow-manager.js';
 import { syncGroups } from './groups.js';
+import { RESUME_SUSPENDED, resumeSuspendedStage } from './resume-stage.js';
 
 export const POST_SOURCE = { kind: 'postsourcestage', stage: 'source-post-source' } as const;
 
@@ -50,4 +51,5 @@ export const postSourceStage: StageType = {
 };
 
 /** the sources' in-memory stages by kind (the executor's registry reaches them through Services.stageType) */
-export const sourceStageByKind = (kind: string) => (kind === POST_SOURCE.kind ? postSourceStage : undefined);
+export const sourceStageByKind = (kind: string) =>
+  kind === POST_SOURCE.kind ? postSourceStage : kind === RESUME_SUSPENDED.kind ? resumeSuspendedStage : undefined;

@@ -3,6 +3,7 @@
  * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
  * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
  */
+import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { FastifyRequest } from 'fastify';
@@ -127,8 +128,10 @@ export async function sourcesUsingFlow(db: DB, flowUuid: string): Promise<UsedBy
 }
 
 /** deletes a source; its uuid leaves every JSON list naming it (the identification stages' `sources`) */
-async function removeSource(tx: Tx, source: string, lists: JsonListReference[]) {
+async function removeSource(tx: Tx, source: string, lists: JsonListReference[], columns: ColumnReference[]) {
   const t = tx as unknown as Kysely<any>;
+  // columns naming the source (a source stage's `source`: the stage goes with it)
+  await releaseReferences(tx, columns, source);
   for (const ref of lists) {
     const rows = await t.selectFrom(ref.table).select([ref.pk, ref.column]).where(ref.column, 'like', `%${source}%`).execute();
     for (const row of rows) {
@@ -251,7 +254,10 @@ function baseColumns(data: Record<string, unknown>) {
   return apiToRow(baseSourceProps, base);
 }
 
-export function oauthSourceResource(lists: () => JsonListReference[]): ResourceDef<OAuthSourceRow> {
+export function oauthSourceResource(
+  lists: () => JsonListReference[],
+  columns: () => ColumnReference[] = () => [],
+): ResourceDef<OAuthSourceRow> {
   const own = (c: string) => ({ type: 'str' as const, column: `o.${c}` });
   return {
     component: 'OAuthSource',
@@ -352,12 +358,12 @@ export function oauthSourceResource(lists: () => JsonListReference[]): ResourceD
       await writeMappings(tx, existing.source_uuid, data);
       return (data.slug as string | undefined) ?? existing.slug;
     },
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
-    usedBy: (db, row) => sourceUsedBy(db, row.source_uuid),
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
+    usedBy: async (db, row) => [...(await sourceUsedBy(db, row.source_uuid)), ...(await referencesUsedBy(db, columns(), row.source_uuid))],
   };
 }
 
-export function allSourcesResource(lists: () => JsonListReference[]): ResourceDef<SourceRow> {
+export function allSourcesResource(lists: () => JsonListReference[], columns: () => ColumnReference[] = () => []): ResourceDef<SourceRow> {
   return {
     component: 'Source',
     model: 'Source',
@@ -379,12 +385,17 @@ export function allSourcesResource(lists: () => JsonListReference[]): ResourceDe
     },
     select: (db) => db.selectFrom('sources as s').selectAll('s').select('s.source_uuid as pk'),
     render: (db, rows) => renderSources(db, rows),
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists()),
-    usedBy: (db, row) => sourceUsedBy(db, row.source_uuid),
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
+    usedBy: async (db, row) => [...(await sourceUsedBy(db, row.source_uuid)), ...(await referencesUsedBy(db, columns(), row.source_uuid))],
   };
 }
 
-export function mountSourceResources(router: ApiRouter, svc: Services, lists: () => JsonListReference[]) {
+export function mountSourceResources(
+  router: ApiRouter,
+  svc: Services,
+  lists: () => JsonListReference[],
+  columns: () => ColumnReference[] = () => [],
+) {
   router.component('SourceType', sourceTypeComponent);
   router.route('/sources/oauth/source_types', {
     get: {
@@ -473,6 +484,6 @@ export function mountSourceResources(router: ApiRouter, svc: Services, lists: ()
       },
     },
   });
-  mountResource(router, svc.db, allSourcesResource(lists));
-  mountResource(router, svc.db, oauthSourceResource(lists));
+  mountResource(router, svc.db, allSourcesResource(lists, columns));
+  mountResource(router, svc.db, oauthSourceResource(lists, columns));
 }

@@ -27,6 +27,7 @@ import { userDeleteStage } from './user_delete/index.js';
 import { redirectStage } from './redirect/index.js';
 import { accountLockdownStage } from './account_lockdown/index.js';
 import { mtlsStage } from './mtls/index.js';
+import { sourceStage } from './source/index.js';
 
 export const stageTypes: StageDef[] = [
   identificationStage,
@@ -53,6 +54,7 @@ export const stageTypes: StageDef[] = [
   redirectStage,
   accountLockdownStage,
   mtlsStage,
+  sourceStage,
 ];
 
 const byKind = new Map(stageTypes.map((d) => [d.kind, d]));
@@ -106,7 +108,7 @@ export function stageColumnReferences(table: string): ColumnReference[] {
   return stageTypes.flatMap((d) =>
     Object.entries(d.fields)
       .filter(([, s]) => (s['x-ref'] as { table?: string } | undefined)?.table === table)
-      .map(([column]) => ({
+      .map(([column, s]) => ({
         table: d.table,
         column,
         pk: 'stage_uuid',
@@ -114,7 +116,8 @@ export function stageColumnReferences(table: string): ColumnReference[] {
         nameFrom: { table: 'stages', key: 'stage_uuid' },
         app: d.app,
         model_name: d.kind,
-        action: 'set_null' as const,
+        // a required reference (`nullable: false`) takes the stage with it (authentik's on_delete=CASCADE)
+        action: s.nullable === false ? ('cascade' as const) : ('set_null' as const),
       })),
   );
 }

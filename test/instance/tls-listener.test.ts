@@ -17,6 +17,7 @@ import { createStage, createUser, flowOf } from '../helpers/flows.js';
 import { freePort, startNode } from '../helpers/process.js';
 import { startTlsListener, type TlsListener } from '../../src/instance/tls/listener.js';
 import { fixture, importCa } from '../helpers/certificates.js';
+import { stageM2mReferences } from '../../src/stages/registry.js';
 
 interface TlsAnswer {
   status: number;
@@ -82,7 +83,12 @@ for (const dialect of dialects()) {
     before(async () => {
       // loopback trusted as a proxy on the HTTP port: on the TLS port headers must still count for nothing
       srv = await startServer(dialect, { trustedProxies: '127.0.0.1' });
-      tls = await startTlsListener(srv.app.app, srv.app.services.db, srv.config, { host: '127.0.0.1', port: 0, refreshMs: 60_000 });
+      tls = await startTlsListener(srv.app.app, srv.app.services.db, srv.config, {
+        host: '127.0.0.1',
+        port: 0,
+        refreshMs: 60_000,
+        stageAuthorityLinks: stageM2mReferences('crypto_certificatekeypairs').map((r) => r.table),
+      });
       ca = await importCa(srv, 'tls-test-ca', fixture('ca.pem'));
       await createUser(srv, 'client', 'unused-password-1');
     });

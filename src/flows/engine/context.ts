@@ -83,6 +83,11 @@ export interface FlowContext {
    * flow has logged them in or enrolled them (authentik's `goauthentik.io/sources/connection`); `accessToken` sealed
    */
   sourceConnection?: { source: string; identifier: string; accessToken: string | null; expires: string };
+  /**
+   * a source could not match the person for a reason the source stage that sent them there resumes on (authentik's
+   * plan context `source_match_failure`): the flow went on without the source's login
+   */
+  sourceMatchFailure?: { reason: 'missing_property'; property: string; source_slug: string };
   /** the groups the source named for the person and how it matches them (`group_matching_mode`), applied with the connection */
   sourceGroups?: { groups: { id: string; name: string }[]; mode: string };
   /** the path a user write stage gives a user it creates, instead of its own template (authentik's `user_path`: a source's) */

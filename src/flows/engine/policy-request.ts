@@ -58,6 +58,8 @@ export function policyContext(
     out.invitation_in_effect = true;
   }
   if (ctx.isRedirected !== undefined) out.is_redirected = ctx.isRedirected;
+  if (ctx.certificate !== undefined) out.certificate = ctx.certificate;
+  if (ctx.sourceMatchFailure !== undefined) out.source_match_failure = ctx.sourceMatchFailure;
   if (ctx.source !== undefined) {
     out.source = ctx.source;
     out.is_sso = true;

@@ -98,3 +98,26 @@ export async function flowTokenLive(db: DB, id: string): Promise<boolean> {
     .executeTakeFirst();
   return !!row;
 }
+
+/**
+ * The plan of the token `id`, used up now (one atomic DELETE decides between concurrent requests), marked restored
+ * and consumed; undefined when it is unknown, expired or already used. For a plan a server-side record names (a
+ * source stage's suspended flow, kept in the session), never for a key from a link.
+ */
+export async function takeFlowToken(db: DB, id: string): Promise<Plan | undefined> {
+  const row = await db
+    .selectFrom('flow_tokens')
+    .select(['plan', 'user_id'])
+    .where('id', '=', id)
+    .where('expires', '>', new Date().toISOString())
+    .executeTakeFirst();
+  const gone = await db.deleteFrom('flow_tokens').where('id', '=', id).executeTakeFirst();
+  if (!row || Number(gone.numDeletedRows) !== 1) return undefined;
+  try {
+    const plan = JSON.parse(row.plan) as Plan;
+    plan.context.restoredToken = { id, userId: row.user_id, consumed: true };
+    return plan;
+  } catch {
+    return undefined;
+  }
+}

@@ -10,6 +10,7 @@
  * stage decides what one is worth (src/stages/mtls/).
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Kysely } from 'kysely';
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { allBrands, matchBrand } from '../../brands/match.js';
@@ -42,11 +43,17 @@ export async function webPairFor(db: DB, servername: string): Promise<ServedPair
   return brand.web_certificate ? pairOf(db, brand.web_certificate) : undefined;
 }
 
-/** the certificates of every authority a client certificate may come from (brands' and mutual TLS stages') */
-export function clientAuthorities(db: DB): Promise<string[]> {
+/**
+ * the certificates of every authority a client certificate may come from: the brands' `client_certificates` and the
+ * key pairs stages link to in `stageLinks` (junction tables `(stage_uuid, target)`: the mutual TLS stages'
+ * `certificate_authorities`, named by the stage registry's `stageM2mReferences`)
+ */
+export function clientAuthorities(db: DB, stageLinks: readonly string[]): Promise<string[]> {
   return cachedAdminData(db, 'tls-client-authorities', async () => {
-    const fromStages = await db.selectFrom('stage_mtls_certificate_authorities').select('target').execute();
-    const ids = new Set([...(await allBrands(db)).flatMap((b) => b.client_certificates), ...fromStages.map((r) => r.target)]);
+    const linked: string[] = [];
+    for (const table of stageLinks)
+      for (const r of await (db as unknown as Kysely<any>).selectFrom(table).select('target').execute()) linked.push(String(r.target));
+    const ids = new Set([...(await allBrands(db)).flatMap((b) => b.client_certificates), ...linked]);
     if (!ids.size) return [];
     const rows = await db
       .selectFrom('crypto_certificatekeypairs')

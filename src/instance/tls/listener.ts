@@ -27,7 +27,14 @@ export async function startTlsListener(
   app: FastifyInstance,
   db: DB,
   config: Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs' | 'externalUrl'>,
-  opts: { host: string; port: number; refreshMs?: number; onError?: (err: unknown) => void },
+  opts: {
+    host: string;
+    port: number;
+    /** junction tables linking stages to the authorities of client certificates (certificates.ts `clientAuthorities`) */
+    stageAuthorityLinks: readonly string[];
+    refreshMs?: number;
+    onError?: (err: unknown) => void;
+  },
 ): Promise<TlsListener> {
   // authentik's router makes its fallback certificate at start too
   const names = ['localhost', ...(config.externalUrl ? [config.externalUrl.hostname] : [])];
@@ -60,7 +67,7 @@ export async function startTlsListener(
   );
 
   async function refresh(): Promise<void> {
-    const next = await clientAuthorities(db);
+    const next = await clientAuthorities(db, opts.stageAuthorityLinks);
     if (next.join('\0') === authorities.join('\0')) return;
     authorities = next;
     // read per connection by Node: the change holds from the next handshake on

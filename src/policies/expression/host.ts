@@ -9,6 +9,8 @@ import type { ExpressionHost, Json, JsonObject } from '../../expressions/index.j
 import type { UsersTable } from '../../db/types.js';
 import type { EventAction } from '../../events/events.js';
 import { allGroupsOf, groupAttributes } from '../../groups/membership.js';
+import { entitlementsOf } from '../../applications/entitlements.js';
+import { isUuid, normalizeUuid } from '../../rest/validate.js';
 import { deviceClasses } from '../../mfa/registry.js';
 import type { Services } from '../../services.js';
 import type { PolicyRequest } from '../types.js';
@@ -117,6 +119,11 @@ export function expressionHost(
     async group_attributes(user) {
       const id = userIdOf(user);
       return id === undefined ? {} : ((await groupAttributes(db, id, {})) as JsonObject);
+    },
+    async app_entitlements(user, app) {
+      const id = userIdOf(user);
+      if (id === undefined || !isUuid(app)) return [];
+      return (await entitlementsOf(db, id, normalizeUuid(app))).map((e) => ({ ...e, attributes: e.attributes as Json }));
     },
     // authentik.lib.config.CONFIG: the settings of authentik's that Keystage has (the system settings')
     config: async () => {

@@ -73,7 +73,9 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const next = relative((req.query as Record<string, unknown>).next) ?? relative(session.data.query?.next);
   const store = (session.data.sources ??= {});
   const now = Date.now();
-  for (const [k, v] of Object.entries(store)) if (now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
+  // stale logins that never came back (other entries — a flow a source stage suspended — keep their own time)
+  for (const [k, v] of Object.entries(store))
+    if ((v as Partial<Pending>).state !== undefined && now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
   store[source.slug] = {
     state: started.state,
     redirectUri,
@@ -164,7 +166,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
     expires: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0)).toISOString(),
   };
   const answer = await sourceFlow(svc, req, reply, session, source, who, pending.next);
-  if (answer.type === 'flow') return reply.redirect(`/if/flow/${encodeURIComponent(answer.slug)}/`, 302);
+  if (answer.type === 'flow') return reply.redirect(answer.to, 302);
   await svc.sessions.save(session, req, reply);
   if (answer.type === 'linked') return reply.redirect(pending.next ?? '/if/user/', 302);
   if (answer.type === 'bad_request') return sendSourcePage(reply, 400, 'Bad Request', answer.message);

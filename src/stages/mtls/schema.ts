@@ -8,13 +8,6 @@ export const TLS_MODES = ['optional', 'required'] as const;
 export const CERT_ATTRIBUTES = ['subject', 'common_name', 'email'] as const;
 export const USER_ATTRIBUTES = ['username', 'email'] as const;
 
-/** declares the junction table for Kysely's types (the TLS listener reads it: src/instance/tls/) */
-declare module '../../db/types.js' {
-  interface Database {
-    stage_mtls_certificate_authorities: { stage_uuid: string; target: string; position: number };
-  }
-}
-
 const certificateAuthorities = {
   table: 'stage_mtls_certificate_authorities',
   target: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' },

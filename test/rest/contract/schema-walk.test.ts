@@ -243,6 +243,14 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const role = s.created.get('/rbac/roles/')?.obj;
     return role ? { role: role.pk } : undefined;
   },
+  '/core/application_entitlements/': (s) => {
+    const app = s.created.get('/core/applications/')?.obj;
+    return app ? { app: app.pk } : undefined;
+  },
+  '/stages/source/': (s) => {
+    const source = s.created.get('/sources/oauth/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
   '/providers/oauth2/': (s) => {
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
