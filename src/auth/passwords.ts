@@ -70,6 +70,17 @@ function argon2Params(encoded: string): { m: number; t: number; p: number } | un
   return m ? { m: Number(m[1]), t: Number(m[2]), p: Number(m[3]) } : undefined;
 }
 
+const PHC_ARGON2 = /^\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+const DJANGO_PBKDF2 = /^pbkdf2_sha256\$(\d+)\$[^$]+\$[A-Za-z0-9+/]+={0,2}$/;
+
+/** whether `encoded` is a hash `verifyPassword` can check (what `set_password_hash` accepts) */
+export function isPasswordHash(encoded: string): boolean {
+  if (encoded.startsWith('argon2$')) return PHC_ARGON2.test(encoded.slice('argon2'.length));
+  if (PHC_ARGON2.test(encoded)) return true;
+  const m = DJANGO_PBKDF2.exec(encoded);
+  return !!m && Number(m[1]) >= 1 && Number(m[1]) <= 10_000_000;
+}
+
 export function verifyPassword(encoded: string, password: string, p: Argon2Params): Promise<VerifyResult> {
   return timed('verify', p, () => verifyEncoded(encoded, password, p));
 }

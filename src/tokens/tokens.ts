@@ -1,4 +1,5 @@
 /** /core/tokens/: API tokens and app passwords, looked up by identifier; keys only through view_key. */
+import { registerModel } from '../rbac/catalogue.js';
 import { durationMs, systemSettings } from '../instance/system-settings/store.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -15,6 +16,17 @@ import { renderUsers } from '../users/render.js';
 import { groupAttributes } from '../groups/membership.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
 import type { Services } from '../services.js';
+
+// tokens are each owner's (the resource's access); the model's permissions exist for what asks them, as authentik's
+// `add_token` for a service account's app password (src/users/service-accounts.ts)
+registerModel({
+  label: 'authentik_core.token',
+  verbose: 'Token',
+  extra: [
+    ['view_token_key', "View token's key"],
+    ['set_token_key', "Set a token's key"],
+  ],
+});
 
 export const INTENTS = ['verification', 'api', 'recovery', 'app_password'] as const;
 const KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';

@@ -1,4 +1,4 @@
-/** /core/users/: the resource, `me` and `set_password`. */
+/** /core/users/: the resource, `me`, `set_password` (and service-accounts.ts: `service_account`, `paths`, `set_password_hash`). */
 import { systemSettings } from '../instance/system-settings/store.js';
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -14,6 +14,7 @@ import { allGroupsOf, groupAttributes, isSuperuser } from '../groups/membership.
 import { setUserPassword } from './store.js';
 import { userResource } from './resource.js';
 import { mountImpersonation } from './impersonation.js';
+import { mountUserActions } from './service-accounts.js';
 
 export function mountUsers(router: ApiRouter, svc: Services) {
   const { db, config: cfg, installId } = svc;
@@ -56,6 +57,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
   });
   const { load } = mountResource(router, db, res);
   mountImpersonation(router, svc, load);
+  mountUserActions(router, svc, load, res.list);
   router.route(
     '/core/users/{id}/set_password',
     {

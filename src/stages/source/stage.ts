@@ -11,21 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { parseDuration } from '../../rest/duration.js';
+import { slugify } from '../../rest/slugify.js';
 import { loginButtons } from '../../sources/login-buttons.js';
 import { forgetSuspendedFlow, suspendedFlow, suspendFlow } from '../../sources/suspended-flow.js';
 import type { StageConfig } from '../types.js';
 import type { sourceStageSchema } from './schema.js';
 
 export type SourceStageConfig = StageConfig<typeof sourceStageSchema>;
-
-/** Django's slugify, for the token's identifier */
-const slugify = (v: string) =>
-  v
-    .normalize('NFKD')
-    .replace(/[^\w\s-]/g, '')
-    .trim()
-    .toLowerCase()
-    .replace(/[-\s]+/g, '-');
 
 async function run(c: StageCall<SourceStageConfig>) {
   const source = await c.svc.db

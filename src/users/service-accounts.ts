@@ -1,0 +1,209 @@
+/**
+ * authentik's user actions beyond the resource: `service_account` (a service account with an app password in one
+ * transaction), `paths` (the users' distinct paths) and `set_password_hash` (a password hash brought from elsewhere,
+ * e.g. an authentik or Django user table).
+ */
+import { sql } from 'kysely';
+import { isPasswordHash } from '../auth/passwords.js';
+import { insertGroup } from '../groups/store.js';
+import { secretsOf } from '../instance/secrets.js';
+import { can, hasGlobal, objectsWith, requirePermission } from '../rbac/check.js';
+import { guardTargetUser } from '../rbac/guards.js';
+import { ValidationError } from '../rest/errors.js';
+import { filtered } from '../rest/list.js';
+import type { ResourceDef } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S } from '../rest/schema.js';
+import { slugify } from '../rest/slugify.js';
+import { validateBody } from '../rest/validate.js';
+import type { Services } from '../services.js';
+import { generateKey, insertToken, USER_ATTRIBUTE_TOKEN_EXPIRING } from '../tokens/tokens.js';
+import { systemSettings } from '../instance/system-settings/store.js';
+import { uidOf } from './render.js';
+import { insertUser, setUserPassword } from './store.js';
+
+export const USER_PATH_SERVICE_ACCOUNT = 'goauthentik.io/service-accounts';
+const DAY_MS = 86_400_000;
+
+type Load = (
+  req: import('fastify').FastifyRequest,
+  perm: string,
+) => Promise<{ row: { id: number; username: string }; caller: import('../rest/auth.js').Caller }>;
+
+export function mountUserActions(router: ApiRouter, svc: Services, load: Load, list: ResourceDef['list']) {
+  const { db } = svc;
+
+  router.route('/core/users/service_account', {
+    post: {
+      doc: {
+        operationId: 'core_users_service_account_create',
+        tag: 'core',
+        body: 'UserServiceAccountRequest',
+        bodyRequired: true,
+        response: 'UserServiceAccountResponse',
+      },
+      handler: async (req) => {
+        const caller = await requirePermission(db, req, 'authentik_core.add_user');
+        if (!(await hasGlobal(db, caller, 'authentik_core.add_token'))) await requirePermission(db, req, 'authentik_core.add_token');
+        const data = await validateBody(
+          {
+            name: S.str(),
+            create_group: S.bool({ default: false }),
+            expiring: S.bool({ default: true }),
+            expires: S.datetime({ 'x-optional': true }),
+          },
+          req.body,
+          { mode: 'create', db },
+        );
+        const username = data.name as string;
+        const expiring = data.expiring as boolean;
+        const expires = (data.expires as string | undefined) ?? new Date(Date.now() + 360 * DAY_MS).toISOString();
+        const withGroup = (data.create_group as boolean) && (await can(db, caller, 'authentik_core.add_group'));
+        const identifier = slugify(`service-account-${username}-password`);
+        // authentik answers a unique clash (user, group or token) with this one message
+        const clash = async () => {
+          const user = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+          const token = await db.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirst();
+          const group = withGroup
+            ? await db.selectFrom('groups').select('group_uuid').where('name', '=', username).executeTakeFirst()
+            : undefined;
+          return !!(user || token || group);
+        };
+        if (await clash()) throw ValidationError.nonField('A user/group with these details already exists');
+        const key = generateKey((await systemSettings(db)).default_token_length);
+        let made: { id: number; group?: string };
+        try {
+          made = await db.transaction().execute(async (tx) => {
+            const id = await insertUser(tx, {
+              username,
+              name: username,
+              type: 'service_account',
+              path: USER_PATH_SERVICE_ACCOUNT,
+              attributes: { [USER_ATTRIBUTE_TOKEN_EXPIRING]: expiring },
+            });
+            // the group holds the account (authentik's Group.objects.create + users.add)
+            const group = withGroup ? await insertGroup(tx, { name: username, users: [id] }) : undefined;
+            await insertToken(tx, secretsOf(db), {
+              identifier,
+              intent: 'app_password',
+              user_id: id,
+              description: '',
+              expires,
+              expiring: expiring ? 1 : 0,
+              managed: null,
+              key,
+            });
+            return { id, ...(group ? { group } : {}) };
+          });
+        } catch (e) {
+          // a parallel request took the name meanwhile
+          if (await clash()) throw ValidationError.nonField('A user/group with these details already exists');
+          throw e;
+        }
+        await router.audit?.(req, 'model_created', {
+          model: { app: 'authentik_core', model_name: 'user', pk: made.id, name: username },
+        });
+        return {
+          username,
+          user_uid: uidOf(made.id, svc.installId),
+          user_pk: made.id,
+          ...(made.group ? { group_pk: made.group } : {}),
+          token: key,
+        };
+      },
+    },
+  });
+  router.component('UserServiceAccountRequest', {
+    type: 'object',
+    description: 'Payload to create a service account',
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      create_group: { type: 'boolean', default: false },
+      expiring: { type: 'boolean', default: true },
+      expires: { type: 'string', format: 'date-time', description: 'If not provided, valid for 360 days' },
+    },
+    required: ['name'],
+  });
+  router.component('UserServiceAccountResponse', {
+    type: 'object',
+    properties: {
+      username: { type: 'string' },
+      token: { type: 'string' },
+      user_uid: { type: 'string' },
+      user_pk: { type: 'integer' },
+      group_pk: { type: 'string' },
+    },
+    required: ['token', 'user_pk', 'user_uid', 'username'],
+  });
+
+  router.route('/core/users/paths', {
+    get: {
+      doc: {
+        operationId: 'core_users_paths_retrieve',
+        tag: 'core',
+        query: [{ name: 'search', schema: { type: 'string' } }],
+        response: 'UserPath',
+      },
+      handler: async (req) => {
+        const caller = await requirePermission(db, req, 'authentik_core.view_user').catch(async (e) => {
+          // one with view_user on some users sees theirs (authentik filters the queryset by object permissions)
+          const c = req.caller;
+          if (c && (await objectsWith(db, c, 'authentik_core.view_user')).size) return c;
+          throw e;
+        });
+        const search = (req.query as Record<string, string | undefined>).search;
+        let q = db.selectFrom('users').select('path').distinct();
+        if (!(await hasGlobal(db, caller, 'authentik_core.view_user'))) {
+          const ids = [...(await objectsWith(db, caller, 'authentik_core.view_user'))].map(Number);
+          q = q.where('id', 'in', ids.length ? ids : [-1]);
+        }
+        if (search) q = await filtered(db, q, list, { search });
+        const rows = await q.orderBy(sql.ref('path')).execute();
+        return { paths: rows.map((r) => r.path) };
+      },
+    },
+  });
+  router.component('UserPath', {
+    type: 'object',
+    properties: { paths: { type: 'array', items: { type: 'string' }, readOnly: true } },
+    required: ['paths'],
+  });
+
+  router.route(
+    '/core/users/{id}/set_password_hash',
+    {
+      post: {
+        doc: {
+          operationId: 'core_users_set_password_hash_create',
+          tag: 'core',
+          body: 'UserPasswordHashSetRequest',
+          bodyRequired: true,
+          status: 204,
+        },
+        handler: async (req, reply) => {
+          const { row, caller: by } = await load(req, 'reset_user_password');
+          await guardTargetUser(db, by, row.id);
+          const data = await validateBody({ password: S.str({ 'x-no-trim': true, maxLength: 4096 }) }, req.body, { mode: 'create', db });
+          const encoded = data.password as string;
+          if (!isPasswordHash(encoded))
+            throw ValidationError.field(
+              'password',
+              'Not a password hash Keystage can verify: argon2id ($argon2id$… or argon2$argon2id$…) or pbkdf2_sha256$….',
+            );
+          // every session of the user ends: the stored hash changed
+          await db.transaction().execute((tx) => setUserPassword(tx, row.id, encoded));
+          await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
+          reply.code(204);
+          return reply.send();
+        },
+      },
+    },
+    [{ name: 'id', schema: { type: 'integer' } }],
+  );
+  router.component('UserPasswordHashSetRequest', {
+    type: 'object',
+    description: "Payload to set a users' password hash directly",
+    properties: { password: { type: 'string', minLength: 1 } },
+    required: ['password'],
+  });
+}
