@@ -86,6 +86,7 @@ import { observeHashing } from './auth/passwords.js';
 import { startAuthHousekeeping } from './auth/housekeeping.js';
 import { mountCrypto } from './crypto/resource.js';
 import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
+import { mountAdminCatalogue, recordVersion } from './instance/admin-catalogue.js';
 
 export interface App {
   app: FastifyInstance;
@@ -130,6 +131,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await ensureDefaultFlows(store.db);
   await backfillCertificateDetails(store.db);
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
+  await recordVersion(store.db);
   await ensureManagedScopeMappings(store.db);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   await seedSystemSettings(store.db, config);
@@ -269,6 +271,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   registerSharedComponents(router);
   mountRoot(router);
+  mountAdminCatalogue(router, store.db);
   mountSystem(router, services);
   mountSystemSettings(router, services);
   mountSchema(router);

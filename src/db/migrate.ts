@@ -27,6 +27,7 @@ import { m0025_rbac } from './migrations/0025_rbac.js';
 import { m0026_notifications } from './migrations/0026_notifications.js';
 import { m0027_settings } from './migrations/0027_settings.js';
 import { m0028_application_entitlements } from './migrations/0028_application_entitlements.js';
+import { m0029_version_history } from './migrations/0029_version_history.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -57,6 +58,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0026_notifications': m0026_notifications,
   '0027_settings': m0027_settings,
   '0028_application_entitlements': m0028_application_entitlements,
+  '0029_version_history': m0029_version_history,
 };
 
 /**
