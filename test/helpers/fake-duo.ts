@@ -1,6 +1,7 @@
 /**
  * Duo's Auth API v2 on 127.0.0.1: checks every request's signature the way Duo documents it (its own
- * implementation, independent of Keystage's), and answers enroll, enroll_status and auth.
+ * implementation, independent of Keystage's), and answers enroll, enroll_status and auth; and, signed with the admin
+ * key pair, the Admin API's `GET /admin/v1/users`, paged by `limit`/`offset` with `metadata.next_offset`.
  */
 import http from 'node:http';
 import { createHmac } from 'node:crypto';
@@ -14,11 +15,14 @@ export class FakeDuo {
   readonly denying = new Set<string>();
   url = '';
   private enrolled = 0;
+  /** the Admin API's users */
+  adminUsers: { user_id: string; username: string }[] = [];
   private server = http.createServer((req, res) => void this.handle(req, res));
 
   constructor(
     private readonly ikey: string,
     private readonly skey: string,
+    private readonly admin?: { ikey: string; skey: string },
   ) {}
 
   async start(): Promise<this> {
@@ -32,7 +36,7 @@ export class FakeDuo {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  private verify(req: http.IncomingMessage, params: URLSearchParams): boolean {
+  private verify(req: http.IncomingMessage, params: URLSearchParams, pair: { ikey: string; skey: string }): boolean {
     const date = String(req.headers.date ?? '');
     const enc = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
     const keys = [...params.keys()].sort();
@@ -44,20 +48,35 @@ export class FakeDuo {
       keys.map((k) => `${enc(k)}=${enc(params.get(k)!)}`).join('&'),
     ].join('\n');
     const expected =
-      'Basic ' + Buffer.from(`${this.ikey}:${createHmac('sha512', this.skey).update(canon).digest('hex')}`).toString('base64');
+      'Basic ' + Buffer.from(`${pair.ikey}:${createHmac('sha512', pair.skey).update(canon).digest('hex')}`).toString('base64');
     return req.headers.authorization === expected && Math.abs(Date.parse(date) - Date.now()) < 300_000;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     const path = (req.url ?? '').split('?')[0]!;
-    const signatureValid = this.verify(req, params);
+    const params = new URLSearchParams(
+      req.method === 'GET' ? ((req.url ?? '').split('?')[1] ?? '') : Buffer.concat(chunks).toString('utf8'),
+    );
+    const isAdmin = path.startsWith('/admin/');
+    const keys = isAdmin ? this.admin : { ikey: this.ikey, skey: this.skey };
+    const signatureValid = !!keys && this.verify(req, params, keys);
     this.calls.push({ path, params: Object.fromEntries(params), signatureValid });
     const reply = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!signatureValid) return reply(401, { stat: 'FAIL', code: 40103, message: 'Invalid signature in request credentials' });
+    if (path === '/admin/v1/users' && req.method === 'GET') {
+      const limit = Math.min(300, Number(params.get('limit') ?? 100));
+      const offset = Number(params.get('offset') ?? 0);
+      const page = this.adminUsers.slice(offset, offset + limit);
+      const next = offset + limit < this.adminUsers.length ? offset + limit : undefined;
+      return reply(200, {
+        stat: 'OK',
+        response: page,
+        metadata: { total_objects: this.adminUsers.length, ...(next ? { next_offset: next } : {}) },
+      });
+    }
     if (path === '/auth/v2/enroll') {
       const n = ++this.enrolled;
       return reply(200, {

@@ -62,3 +62,34 @@ export async function duoCall<T = Record<string, unknown>>(
   if (!res.ok || json.stat !== 'OK' || json.response === undefined) throw new Error(`Duo: ${json.message ?? res.status}`);
   return json.response;
 }
+
+/** the user Duo's Admin API lists (`GET /admin/v1/users`): the fields an import reads */
+export interface DuoAdminUser {
+  user_id: string;
+  username: string;
+}
+
+/**
+ * Every user of the Duo account, through the Admin API (`GET /admin/v1/users`, signed with the admin integration's
+ * key pair, paged by `limit`/`offset` as Duo's `get_users_iterator`). Throws with Duo's message on a refusal.
+ */
+export async function* duoAdminUsers(creds: DuoCredentials, pageSize = 300, timeoutMs = 30_000): AsyncGenerator<DuoAdminUser> {
+  const url = base(creds.api_hostname);
+  const path = '/admin/v1/users';
+  for (let offset = 0, pages = 0; pages < 10_000; pages++) {
+    const params = { limit: String(pageSize), offset: String(offset) };
+    const date = new Date().toUTCString().replace('GMT', '-0000');
+    const target = new URL(path, url);
+    target.search = canonParams(params);
+    const res = await fetch(target, {
+      headers: { date, authorization: sign(creds, date, 'GET', url.host, path, params) },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const json = (await res.json()) as { stat?: string; response?: DuoAdminUser[]; message?: string; metadata?: { next_offset?: number } };
+    if (!res.ok || json.stat !== 'OK' || !Array.isArray(json.response)) throw new Error(`Duo: ${json.message ?? res.status}`);
+    for (const u of json.response) yield u;
+    const next = json.metadata?.next_offset;
+    if (typeof next !== 'number' || next <= offset) return;
+    offset = next;
+  }
+}

@@ -1,4 +1,8 @@
-/** POST /stages/authenticator/duo/{stage_uuid}/import_device_manual/: attach an existing Duo user to a Keystage user. */
+/**
+ * POST /stages/authenticator/duo/{stage_uuid}/import_device_manual/: attach an existing Duo user to a Keystage user;
+ * import_devices_automatic/: every Duo user (the Admin API, with the stage's admin key pair) whose username is a
+ * Keystage user's becomes a device of that user.
+ */
 import type { ApiRouter } from '../../rest/routes.js';
 import { can, requirePermission } from '../../rbac/check.js';
 import { guardTargetUser } from '../../rbac/guards.js';
@@ -6,6 +10,14 @@ import { NotFound, ValidationError } from '../../rest/errors.js';
 import { S } from '../../rest/schema.js';
 import { validateBody, isUuid } from '../../rest/validate.js';
 import type { DB } from '../../db/index.js';
+import { hasGlobal } from '../../rbac/check.js';
+import { Forbidden } from '../../rest/errors.js';
+import { isSuperuser } from '../../groups/membership.js';
+import { duoAdminUsers } from '../../mfa/duo/duo-api.js';
+import { loadStageConfig } from '../resource.js';
+import { authenticatorDuoSchema } from './schema.js';
+
+const IMPORTED = 'Imported Duo Authenticator';
 
 export function mountDuoActions(router: ApiRouter, db: DB) {
   router.component('AuthenticatorDuoStageManualDeviceImportRequest', {
@@ -58,7 +70,7 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
             .executeTakeFirst();
           if (exists) throw ValidationError.field('duo_user_id', 'Device exists already.');
           const now = new Date().toISOString();
-          await db
+          const added = await db
             .insertInto('duo_devices')
             .values({
               user_id: user.id,
@@ -70,9 +82,87 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
               last_used: null,
               duo_user_id: data.duo_user_id as string,
             } as never)
-            .execute();
+            // a request beside this one added it first
+            .onConflict((oc) => oc.columns(['user_id', 'duo_user_id']).doNothing())
+            .returning('id')
+            .executeTakeFirst();
+          if (!added) throw ValidationError.field('duo_user_id', 'Device exists already.');
           reply.code(204);
           return reply.send();
+        },
+      },
+    },
+    [{ name: 'stage_uuid', schema: { type: 'string', format: 'uuid' } }],
+  );
+
+  router.component('AuthenticatorDuoStageDeviceImportResponse', {
+    type: 'object',
+    properties: { count: { type: 'integer', readOnly: true }, error: { type: 'string', readOnly: true } },
+    required: ['count', 'error'],
+  });
+  router.route(
+    '/stages/authenticator/duo/{stage_uuid}/import_devices_automatic',
+    {
+      post: {
+        doc: {
+          operationId: 'stages_authenticator_duo_import_devices_automatic_create',
+          tag: 'stages',
+          response: 'AuthenticatorDuoStageDeviceImportResponse',
+        },
+        handler: async (req, reply) => {
+          // authentik: add_duodevice and view_user, both for every object
+          const caller = await requirePermission(db, req, 'authentik_stages_authenticator_duo.add_duodevice');
+          if (!(await hasGlobal(db, caller, 'authentik_core.view_user'))) throw Forbidden.permission();
+          const id = (req.params as { stage_uuid: string }).stage_uuid;
+          const config = isUuid(id)
+            ? await loadStageConfig<{ api_hostname: string; admin_integration_key: string; admin_secret_key: string }>(
+                db,
+                authenticatorDuoSchema,
+                id,
+              )
+            : undefined;
+          if (!config) throw NotFound.model('AuthenticatorDuoStage');
+          if (config.admin_integration_key === '')
+            throw ValidationError.nonField('Stage does not have Admin API configured, which is required for automatic imports.');
+          const creds = {
+            client_id: config.admin_integration_key,
+            client_secret: config.admin_secret_key,
+            api_hostname: config.api_hostname,
+          };
+          let count = 0;
+          let error = '';
+          try {
+            for await (const duo of duoAdminUsers(creds)) {
+              if (!duo.username || !duo.user_id) continue;
+              const user = await db.selectFrom('users').select('id').where('username', '=', duo.username).executeTakeFirst();
+              if (!user) continue;
+              // beyond authentik: a superuser's devices are a superuser's business (rbac/guards.ts)
+              if (!caller.superuser && (await isSuperuser(db, user.id))) continue;
+              const now = new Date().toISOString();
+              const added = await db
+                .insertInto('duo_devices')
+                .values({
+                  user_id: user.id,
+                  stage: id,
+                  name: IMPORTED,
+                  confirmed: 1,
+                  created: now,
+                  last_updated: now,
+                  last_used: null,
+                  duo_user_id: duo.user_id,
+                } as never)
+                // the user has this Duo user already (a device of any stage, or an import running beside this one)
+                .onConflict((oc) => oc.columns(['user_id', 'duo_user_id']).doNothing())
+                .returning('id')
+                .executeTakeFirst();
+              if (added) count++;
+            }
+          } catch (e) {
+            // what was imported stays (authentik's answer: the count so far and the error)
+            error = e instanceof Error ? e.message : String(e);
+          }
+          reply.code(error ? 400 : 200);
+          return { count, error };
         },
       },
     },

@@ -49,5 +49,11 @@ export const authenticatorDuoSchema = {
         }).execute();
       },
     }),
+    // one device per Duo user and Keystage user: imports running side by side cannot both add it
+    stage_authenticator_duo_0002: () => ({
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('duo_devices_user_duo_user').on('duo_devices').columns(['user_id', 'duo_user_id']).unique().execute();
+      },
+    }),
   },
 } satisfies StageDef;

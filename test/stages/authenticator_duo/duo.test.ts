@@ -14,7 +14,10 @@ for (const dialect of dialects()) {
     let duoStage: string;
     let slug: string;
     before(async () => {
-      duo = await new FakeDuo('DIXXXXXXXXXXXXXXXXXX', 'duo-secret-key-0123456789').start();
+      duo = await new FakeDuo('DIXXXXXXXXXXXXXXXXXX', 'duo-secret-key-0123456789', {
+        ikey: 'DIADMINXXXXXXXXXXXXX',
+        skey: 'duo-admin-secret-0123456789',
+      }).start();
       srv = await startServer(dialect);
       const s = await defaultStages(srv);
       duoStage = await createStage(srv, '/stages/authenticator/duo/', {
@@ -134,6 +137,58 @@ for (const dialect of dialects()) {
       }
       const stage = await call(srv, 'GET', `/stages/authenticator/duo/${duoStage}/`);
       assert.equal('client_secret' in stage.body, false);
+    });
+
+    it('import_devices_automatic: every Duo user named as a Keystage user, through the signed Admin API, once', async () => {
+      const path = `/stages/authenticator/duo/${duoStage}/import_devices_automatic/`;
+      const none = await call(srv, 'POST', path);
+      assert.deepEqual(
+        [none.status, none.body],
+        [400, { non_field_errors: ['Stage does not have Admin API configured, which is required for automatic imports.'] }],
+      );
+      await call(srv, 'PATCH', `/stages/authenticator/duo/${duoStage}/`, {
+        admin_integration_key: 'DIADMINXXXXXXXXXXXXX',
+        admin_secret_key: 'duo-admin-secret-0123456789',
+      });
+      const ids: Record<string, number> = {};
+      for (let i = 0; i < 5; i++) ids[`auto${i}`] = await createUser(srv, `auto${i}`, `auto${i}-password-1`);
+      // 305 Duo users (two pages of 300): five are Keystage users
+      duo.adminUsers = Array.from({ length: 300 }, (_, i) => ({ user_id: `DUX${i}`, username: `elsewhere${i}` }));
+      for (let i = 0; i < 5; i++) duo.adminUsers.push({ user_id: `DUAUTO${i}`, username: `auto${i}` });
+      const first = await call(srv, 'POST', path);
+      assert.deepEqual([first.status, first.body], [200, { count: 5, error: '' }]);
+      const pages = duo.calls.filter((c) => c.path === '/admin/v1/users');
+      assert.deepEqual(
+        pages.map((c) => [c.params.offset, c.signatureValid]),
+        [
+          ['0', true],
+          ['300', true],
+        ],
+      );
+      const dev = await srv.app.store.db
+        .selectFrom('duo_devices')
+        .select(['duo_user_id', 'name', 'confirmed', 'stage'])
+        .where('user_id', '=', ids.auto3!)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(
+        [dev.duo_user_id, dev.name, Number(dev.confirmed), dev.stage],
+        ['DUAUTO3', 'Imported Duo Authenticator', 1, duoStage],
+      );
+      // run again, and twice at once: nothing new
+      const again = await Promise.all([call(srv, 'POST', path), call(srv, 'POST', path)]);
+      assert.deepEqual(
+        again.map((a) => a.body),
+        [
+          { count: 0, error: '' },
+          { count: 0, error: '' },
+        ],
+      );
+      // Duo refusing the admin key pair: 400 with Duo's message
+      await call(srv, 'PATCH', `/stages/authenticator/duo/${duoStage}/`, { admin_secret_key: 'wrong' });
+      const refused = await call(srv, 'POST', path);
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.error, /Invalid signature/);
+      assert.equal(refused.body.count, 0);
     });
   });
 }
