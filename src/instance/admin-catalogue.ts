@@ -1,7 +1,7 @@
 /**
  * authentik's admin lists: `/admin/apps/` (the apps an event matcher policy may name, labelled as authentik's app
  * configs name themselves), `/admin/models/` (the models Keystage has, from the permission catalogue: `app.model` and
- * the verbose name; `filter_has_attributes` keeps those with an `attributes` field) and `/admin/version/history/`
+ * the verbose name; `filter_has_attributes` true keeps those with an `attributes` field, false the others) and `/admin/version/history/`
  * (each version a node started, recorded at start by `recordVersion`).
  */
 import { sql } from 'kysely';
@@ -68,9 +68,11 @@ export function mountAdminCatalogue(router: ApiRouter, db: DB) {
       },
       handler: async (req) => {
         requireCaller(req);
-        const only = (req.query as Record<string, string | undefined>).filter_has_attributes === 'true';
+        // a nullable boolean: true keeps the models with attributes, false those without, absent all
+        const raw = (req.query as Record<string, string | undefined>).filter_has_attributes;
+        const want = raw === 'true' ? true : raw === 'false' ? false : undefined;
         return modelLabels()
-          .filter((label) => !modelInfo(label)?.noDefaults && (!only || WITH_ATTRIBUTES.has(label)))
+          .filter((label) => !modelInfo(label)?.noDefaults && (want === undefined || WITH_ATTRIBUTES.has(label) === want))
           .map((label) => ({ name: label, label: modelInfo(label)!.verbose }));
       },
     },

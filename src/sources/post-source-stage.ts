@@ -4,20 +4,14 @@
  * stage created. A flow that ends without a user (no user write, no match) is refused rather than left unlinked.
  */
 import { deny, ok, type StageRuntime, type StageType } from '../flows/engine/runtime.js';
-import type { PlanBinding } from '../flows/engine/plan.js';
+import { inMemoryBinding, type PlanBinding } from '../flows/engine/plan.js';
 import { linkConnection } from './flow-manager.js';
 import { syncGroups } from './groups.js';
 import { RESUME_SUSPENDED, resumeSuspendedStage } from './resume-stage.js';
 
 export const POST_SOURCE = { kind: 'postsourcestage', stage: 'source-post-source' } as const;
 
-export const postSourceBinding = (): PlanBinding => ({
-  fsb_uuid: POST_SOURCE.stage,
-  stage_uuid: POST_SOURCE.stage,
-  kind: POST_SOURCE.kind,
-  invalid_response_action: 'retry',
-  re_evaluate_policies: false,
-});
+export const postSourceBinding = (): PlanBinding => inMemoryBinding(POST_SOURCE);
 
 const runtime: StageRuntime<{ name: string }> = {
   component: 'xak-flow-redirect',

@@ -5,18 +5,12 @@
  * vouched for someone else, the flow is not resumed — the source stage is there to confirm that user, not to switch.
  */
 import { deny, show, type StageRuntime, type StageType } from '../flows/engine/runtime.js';
-import type { PlanBinding } from '../flows/engine/plan.js';
+import { inMemoryBinding, type PlanBinding } from '../flows/engine/plan.js';
 import { resumeSuspendedFlow } from './suspended-flow.js';
 
 export const RESUME_SUSPENDED = { kind: 'sourcestagefinal', stage: 'source-stage-final' } as const;
 
-export const resumeBinding = (): PlanBinding => ({
-  fsb_uuid: RESUME_SUSPENDED.stage,
-  stage_uuid: RESUME_SUSPENDED.stage,
-  kind: RESUME_SUSPENDED.kind,
-  invalid_response_action: 'retry',
-  re_evaluate_policies: false,
-});
+export const resumeBinding = (): PlanBinding => inMemoryBinding(RESUME_SUSPENDED);
 
 export const NOT_THE_SAME = 'The account the source signed in is not the one this flow was signing in.';
 export const EXPIRED = 'The flow you started is no longer waiting for you (it took too long). Please start again.';

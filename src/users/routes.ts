@@ -1,4 +1,4 @@
-/** /core/users/: the resource, `me`, `set_password` (and service-accounts.ts: `service_account`, `paths`, `set_password_hash`). */
+/** /core/users/: the resource, `me`, `set_password`, `set_password_hash` (and service-accounts.ts: `service_account`, `paths`). */
 import { systemSettings } from '../instance/system-settings/store.js';
 import { mountResource } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -7,7 +7,8 @@ import { requireCaller } from '../rest/auth.js';
 import { guardTargetUser } from '../rbac/guards.js';
 import { systemPermissions } from '../rbac/check.js';
 import { validateBody } from '../rest/validate.js';
-import { hashPassword } from '../auth/passwords.js';
+import { hashPassword, isPasswordHash } from '../auth/passwords.js';
+import { ValidationError } from '../rest/errors.js';
 import type { Services } from '../services.js';
 import { renderUserSelf } from './render.js';
 import { allGroupsOf, groupAttributes, isSuperuser } from '../groups/membership.js';
@@ -57,38 +58,67 @@ export function mountUsers(router: ApiRouter, svc: Services) {
   });
   const { load } = mountResource(router, db, res);
   mountImpersonation(router, svc, load);
-  mountUserActions(router, svc, load, res.list);
-  router.route(
-    '/core/users/{id}/set_password',
-    {
-      post: {
-        doc: {
-          operationId: 'core_users_set_password_create',
-          tag: 'core',
-          body: 'UserPasswordSetRequest',
-          bodyRequired: true,
-          status: 204,
-        },
-        handler: async (req, reply) => {
-          const { row, caller: by } = await load(req, 'reset_user_password');
-          await guardTargetUser(db, by, row.id);
-          const data = await validateBody({ password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) }, req.body, {
-            mode: 'create',
-            db,
-          });
-          const encoded = await hashPassword(data.password as string, cfg.argon2);
-          const caller = req.caller!;
-          // a caller setting their own password through a session keeps that session; every other one ends
-          const keep = caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
-          await db.transaction().execute((tx) => setUserPassword(tx, row.id, encoded, keep));
-          await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
-          reply.code(204);
-          return reply.send();
+  mountUserActions(router, svc, res.list);
+  /**
+   * a route that sets a user's password (`reset_user_password` on the user): `encoded` turns the validated body into
+   * the stored hash; the user's sessions end — all but the caller's own when `keepOwn` and they set their own
+   */
+  const passwordRoute = (
+    action: string,
+    body: string,
+    field: import('../rest/schema.js').Props,
+    encoded: (password: string) => Promise<string>,
+    keepOwn: boolean,
+  ) =>
+    router.route(
+      `/core/users/{id}/${action}`,
+      {
+        post: {
+          doc: { operationId: `core_users_${action}_create`, tag: 'core', body, bodyRequired: true, status: 204 },
+          handler: async (req, reply) => {
+            const { row, caller: by } = await load(req, 'reset_user_password');
+            await guardTargetUser(db, by, row.id);
+            const data = await validateBody(field, req.body, { mode: 'create', db });
+            const hash = await encoded(data.password as string);
+            const caller = req.caller!;
+            const keep = keepOwn && caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
+            await db.transaction().execute((tx) => setUserPassword(tx, row.id, hash, keep));
+            await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
+            reply.code(204);
+            return reply.send();
+          },
         },
       },
-    },
-    [{ name: 'id', schema: { type: 'integer' } }],
+      [{ name: 'id', schema: { type: 'integer' } }],
+    );
+  passwordRoute(
+    'set_password',
+    'UserPasswordSetRequest',
+    { password: S.wo(S.str({ 'x-no-trim': true, maxLength: 4096 })) },
+    (password) => hashPassword(password, cfg.argon2),
+    true,
   );
+  // a hash brought from authentik or Django (what verifyPassword checks); every session of the user ends
+  passwordRoute(
+    'set_password_hash',
+    'UserPasswordHashSetRequest',
+    { password: S.str({ 'x-no-trim': true, maxLength: 4096 }) },
+    async (hash) => {
+      if (!isPasswordHash(hash))
+        throw ValidationError.field(
+          'password',
+          'Not a password hash Keystage can verify: argon2id ($argon2id$… or argon2$argon2id$…) or pbkdf2_sha256$….',
+        );
+      return hash;
+    },
+    false,
+  );
+  router.component('UserPasswordHashSetRequest', {
+    type: 'object',
+    description: "Payload to set a users' password hash directly",
+    properties: { password: { type: 'string', minLength: 1 } },
+    required: ['password'],
+  });
   router.component('UserPasswordSetRequest', {
     type: 'object',
     properties: { password: { type: 'string', minLength: 1, writeOnly: true } },

@@ -1,14 +1,11 @@
 /**
  * authentik's user actions beyond the resource: `service_account` (a service account with an app password in one
- * transaction), `paths` (the users' distinct paths) and `set_password_hash` (a password hash brought from elsewhere,
- * e.g. an authentik or Django user table).
+ * transaction) and `paths` (the users' distinct paths).
  */
 import { sql } from 'kysely';
-import { isPasswordHash } from '../auth/passwords.js';
 import { insertGroup } from '../groups/store.js';
 import { secretsOf } from '../instance/secrets.js';
 import { can, hasGlobal, objectsWith, requirePermission } from '../rbac/check.js';
-import { guardTargetUser } from '../rbac/guards.js';
 import { ValidationError } from '../rest/errors.js';
 import { filtered } from '../rest/list.js';
 import type { ResourceDef } from '../rest/resource.js';
@@ -20,17 +17,12 @@ import type { Services } from '../services.js';
 import { generateKey, insertToken, USER_ATTRIBUTE_TOKEN_EXPIRING } from '../tokens/tokens.js';
 import { systemSettings } from '../instance/system-settings/store.js';
 import { uidOf } from './render.js';
-import { insertUser, setUserPassword } from './store.js';
+import { insertUser } from './store.js';
 
 export const USER_PATH_SERVICE_ACCOUNT = 'goauthentik.io/service-accounts';
 const DAY_MS = 86_400_000;
 
-type Load = (
-  req: import('fastify').FastifyRequest,
-  perm: string,
-) => Promise<{ row: { id: number; username: string }; caller: import('../rest/auth.js').Caller }>;
-
-export function mountUserActions(router: ApiRouter, svc: Services, load: Load, list: ResourceDef['list']) {
+export function mountUserActions(router: ApiRouter, svc: Services, list: ResourceDef['list']) {
   const { db } = svc;
 
   router.route('/core/users/service_account', {
@@ -167,43 +159,5 @@ export function mountUserActions(router: ApiRouter, svc: Services, load: Load, l
     type: 'object',
     properties: { paths: { type: 'array', items: { type: 'string' }, readOnly: true } },
     required: ['paths'],
-  });
-
-  router.route(
-    '/core/users/{id}/set_password_hash',
-    {
-      post: {
-        doc: {
-          operationId: 'core_users_set_password_hash_create',
-          tag: 'core',
-          body: 'UserPasswordHashSetRequest',
-          bodyRequired: true,
-          status: 204,
-        },
-        handler: async (req, reply) => {
-          const { row, caller: by } = await load(req, 'reset_user_password');
-          await guardTargetUser(db, by, row.id);
-          const data = await validateBody({ password: S.str({ 'x-no-trim': true, maxLength: 4096 }) }, req.body, { mode: 'create', db });
-          const encoded = data.password as string;
-          if (!isPasswordHash(encoded))
-            throw ValidationError.field(
-              'password',
-              'Not a password hash Keystage can verify: argon2id ($argon2id$… or argon2$argon2id$…) or pbkdf2_sha256$….',
-            );
-          // every session of the user ends: the stored hash changed
-          await db.transaction().execute((tx) => setUserPassword(tx, row.id, encoded));
-          await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
-          reply.code(204);
-          return reply.send();
-        },
-      },
-    },
-    [{ name: 'id', schema: { type: 'integer' } }],
-  );
-  router.component('UserPasswordHashSetRequest', {
-    type: 'object',
-    description: "Payload to set a users' password hash directly",
-    properties: { password: { type: 'string', minLength: 1 } },
-    required: ['password'],
   });
 }

@@ -42,6 +42,8 @@ for (const dialect of dialects()) {
       const withAttributes = (await body(admin.adminModelsListRaw({ filterHasAttributes: true }))).map((m: { name: string }) => m.name);
       assert.ok(withAttributes.includes('authentik_core.user') && withAttributes.includes('authentik_core.group'));
       assert.ok(!withAttributes.includes('authentik_flows.flow'));
+      const without = (await body(admin.adminModelsListRaw({ filterHasAttributes: false }))).map((m: { name: string }) => m.name);
+      assert.ok(without.includes('authentik_flows.flow') && !without.includes('authentik_core.user'));
     });
 
     it('version history: this version once, however many nodes start it; a new version adds a row', async () => {

@@ -10,15 +10,13 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { sessionRow } from '../helpers/flows.js';
 import { FakeOidc } from '../helpers/fake-oidc.js';
+import { companySource, throughSource as viaSource } from '../helpers/sources.js';
 
+/** through the source's login to where its callback sends the browser (a 302) */
 async function throughSource(srv: TestServer, jar: CookieJar, slug: string): Promise<string> {
-  let res = await fetch(`${srv.url}/source/oauth/login/${slug}/`, { headers: jar.headers(), redirect: 'manual' });
-  jar.keep(res);
-  res = await fetch(res.headers.get('location')!, { redirect: 'manual' });
-  res = await fetch(res.headers.get('location')!, { headers: jar.headers(), redirect: 'manual' });
-  jar.keep(res);
-  assert.equal(res.status, 302, await res.clone().text());
-  return res.headers.get('location')!;
+  const r = await viaSource(srv, jar, `/source/oauth/login/${slug}/`);
+  assert.equal(r.status, 302, r.text);
+  return r.location!;
 }
 
 for (const dialect of dialects()) {
@@ -27,18 +25,7 @@ for (const dialect of dialects()) {
     let fake: FakeOidc;
     before(async () => {
       [srv, fake] = await Promise.all([startServer(dialect), new FakeOidc().start()]);
-      const flow = async (slug: string) => (await call(srv, 'GET', `/flows/instances/${slug}/`)).body.pk;
-      const made = await call(srv, 'POST', '/sources/oauth/', {
-        name: 'Company IdP',
-        slug: 'company',
-        provider_type: 'openidconnect',
-        consumer_key: fake.clientId,
-        consumer_secret: fake.clientSecret,
-        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
-        authentication_flow: await flow('default-source-authentication'),
-        enrollment_flow: await flow('default-source-enrollment'),
-      });
-      assert.equal(made.status, 201, JSON.stringify(made.body));
+      await companySource(srv, fake);
     });
     after(async () => Promise.all([srv.close(), fake.close()]));
 

@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FakeOidc } from '../helpers/fake-oidc.js';
+import { companySource } from '../helpers/sources.js';
 import { sessionRow } from '../helpers/flows.js';
 import { axeViolations, createUser, screenshot } from './page.js';
 
@@ -23,21 +24,9 @@ describe('login through an OAuth source in Chromium', () => {
     [srv, fake] = await Promise.all([startServer('sqlite'), new FakeOidc().start()]);
     origin = srv.url.replace('127.0.0.1', 'localhost');
     browser = await launchChromium();
-    const flow = async (slug: string) => (await call(srv, 'GET', `/flows/instances/${slug}/`)).body.pk;
-    const source = await call(srv, 'POST', '/sources/oauth/', {
-      name: 'Company IdP',
-      slug: 'company',
-      provider_type: 'openidconnect',
-      consumer_key: fake.clientId,
-      consumer_secret: fake.clientSecret,
-      oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
-      pkce: 'S256',
-      authentication_flow: await flow('default-source-authentication'),
-      enrollment_flow: await flow('default-source-enrollment'),
-    });
-    assert.equal(source.status, 201, JSON.stringify(source.body));
+    const source = await companySource(srv, fake, { pkce: 'S256' });
     const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0];
-    assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [source.body.pk] })).status, 200);
+    assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [source] })).status, 200);
   });
   after(async () => {
     await browser?.close();

@@ -14,3 +14,15 @@ export interface Plan {
   bindings: PlanBinding[];
   context: FlowContext;
 }
+
+/**
+ * a binding a provider or source puts into a plan itself, with no row (authentik's `in_memory_stage`): its stage is
+ * found by kind (Services.stageType), under a fixed name that keeps its state in the plan
+ */
+export const inMemoryBinding = (s: { kind: string; stage: string }): PlanBinding => ({
+  fsb_uuid: s.stage,
+  stage_uuid: s.stage,
+  kind: s.kind,
+  invalid_response_action: 'retry',
+  re_evaluate_policies: false,
+});

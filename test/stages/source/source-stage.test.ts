@@ -12,22 +12,9 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { Browser } from '../../helpers/browser.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { FakeOidc } from '../../helpers/fake-oidc.js';
+import { companySource, throughSource } from '../../helpers/sources.js';
 import { createStage, createUser, flowOf, sessionRow } from '../../helpers/flows.js';
 import { body, clients, failure } from '../../rest/contract/client.js';
-
-/** the browser follows the source stage's redirect: the provider's login and its callback; where the callback sends it */
-async function throughSource(
-  srv: TestServer,
-  b: Browser,
-  loginPath: string,
-): Promise<{ status: number; location: string | null; text: string }> {
-  let res = await fetch(`${srv.url}${loginPath}`, { headers: b.jar.headers(), redirect: 'manual' });
-  b.jar.keep(res);
-  res = await fetch(res.headers.get('location')!, { redirect: 'manual' });
-  res = await fetch(res.headers.get('location')!, { headers: b.jar.headers(), redirect: 'manual' });
-  b.jar.keep(res);
-  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
-}
 
 const tokensOf = async (srv: TestServer) =>
   (await srv.app.store.db.selectFrom('flow_tokens').select(['identifier']).execute()).map((t) => t.identifier);
@@ -59,20 +46,7 @@ for (const dialect of dialects()) {
 
     before(async () => {
       [srv, fake] = await Promise.all([startServer(dialect), new FakeOidc().start()]);
-      const flow = async (slug: string) => (await call(srv, 'GET', `/flows/instances/${slug}/`)).body.pk;
-      const made = await call(srv, 'POST', '/sources/oauth/', {
-        name: 'Company IdP',
-        slug: 'company',
-        provider_type: 'openidconnect',
-        consumer_key: fake.clientId,
-        consumer_secret: fake.clientSecret,
-        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
-        user_matching_mode: 'email_link',
-        authentication_flow: await flow('default-source-authentication'),
-        enrollment_flow: await flow('default-source-enrollment'),
-      });
-      assert.equal(made.status, 201, JSON.stringify(made.body));
-      source = made.body.pk;
+      source = await companySource(srv, fake, { user_matching_mode: 'email_link' });
       ident = await createStage(srv, '/stages/identification/', { name: 'src-ident', user_fields: ['username'] });
       password = await createStage(srv, '/stages/password/', { name: 'src-password', backends: ['authentik.core.auth.InbuiltBackend'] });
       login = await createStage(srv, '/stages/user_login/', { name: 'src-login' });
@@ -116,7 +90,7 @@ for (const dialect of dialects()) {
       assert.equal((await b.me()).status, 403);
 
       fake.nextUser = { sub: 'company-alice', email: 'alice@company.example', name: 'Alice' };
-      const back = await throughSource(srv, b, challenge.to);
+      const back = await throughSource(srv, b.jar, challenge.to);
       assert.equal(back.location, '/if/flow/default-source-authentication/', back.text);
       const sourceFlow = await b.get('default-source-authentication');
       assert.deepEqual([sourceFlow.body.component, sourceFlow.body.to], ['xak-flow-redirect', '/if/flow/with-source/']);
@@ -134,7 +108,7 @@ for (const dialect of dialects()) {
       await flowWithSourceStage('other-person');
       const { b, challenge } = await upToSource('other-person', 'alice', 'alice-password-1');
       fake.nextUser = { sub: 'company-bob', email: 'bob@company.example', name: 'Bob' };
-      await throughSource(srv, b, challenge.to);
+      await throughSource(srv, b.jar, challenge.to);
       const end = await b.get('default-source-authentication');
       assert.equal(end.body.component, 'ak-stage-access-denied');
       assert.equal(end.body.error_message, 'The account the source signed in is not the one this flow was signing in.');
@@ -152,7 +126,7 @@ for (const dialect of dialects()) {
         .where('identifier', 'like', 'ak-source-stage-expiring-stage-%')
         .execute();
       fake.nextUser = { sub: 'company-alice', email: 'alice@company.example' };
-      await throughSource(srv, b, challenge.to);
+      await throughSource(srv, b.jar, challenge.to);
       const end = await b.get('default-source-authentication');
       assert.equal(end.body.component, 'ak-stage-access-denied');
       assert.match(end.body.error_message, /no longer waiting for you/);
@@ -163,7 +137,7 @@ for (const dialect of dialects()) {
       await flowWithSourceStage('resume-missing', { resume_on_match_failures: ['missing_property'] });
       const { b, challenge } = await upToSource('resume-missing', 'alice', 'alice-password-1');
       fake.nextUser = { sub: 'no-email-1' };
-      const back = await throughSource(srv, b, challenge.to);
+      const back = await throughSource(srv, b.jar, challenge.to);
       assert.equal(back.status, 302, back.text);
       assert.equal(back.location, '/if/flow/resume-missing/');
       const done = await b.get('resume-missing');
@@ -175,7 +149,7 @@ for (const dialect of dialects()) {
       await flowWithSourceStage('no-resume');
       const second = await upToSource('no-resume', 'alice', 'alice-password-1');
       fake.nextUser = { sub: 'no-email-2' };
-      const refused = await throughSource(srv, second.b, second.challenge.to);
+      const refused = await throughSource(srv, second.b.jar, second.challenge.to);
       assert.equal(refused.status, 403);
       assert.match(refused.text, /has been denied/);
       // the suspension is still there for a later try within its timeout

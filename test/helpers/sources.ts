@@ -1,0 +1,37 @@
+/** An OAuth source on the fake OpenID Connect provider, and a browser's way through it. */
+import assert from 'node:assert/strict';
+import { call, type TestServer } from './server.js';
+import type { CookieJar } from './cookie-jar.js';
+import type { FakeOidc } from './fake-oidc.js';
+
+/** the OpenID Connect source `company` ("Company IdP") on `fake`, with authentik's default source flows; its pk */
+export async function companySource(srv: TestServer, fake: FakeOidc, extra: Record<string, unknown> = {}): Promise<string> {
+  const flow = async (slug: string) => (await call(srv, 'GET', `/flows/instances/${slug}/`)).body.pk;
+  const made = await call(srv, 'POST', '/sources/oauth/', {
+    name: 'Company IdP',
+    slug: 'company',
+    provider_type: 'openidconnect',
+    consumer_key: fake.clientId,
+    consumer_secret: fake.clientSecret,
+    oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
+    authentication_flow: await flow('default-source-authentication'),
+    enrollment_flow: await flow('default-source-enrollment'),
+    ...extra,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  return made.body.pk;
+}
+
+/** a browser's way from Keystage's source login URL through the provider to the callback; what the callback answered */
+export async function throughSource(
+  srv: TestServer,
+  jar: CookieJar,
+  loginPath: string,
+): Promise<{ status: number; location: string | null; text: string }> {
+  let res = await fetch(`${srv.url}${loginPath}`, { headers: jar.headers(), redirect: 'manual' });
+  jar.keep(res);
+  res = await fetch(res.headers.get('location')!, { redirect: 'manual' });
+  res = await fetch(res.headers.get('location')!, { headers: jar.headers(), redirect: 'manual' });
+  jar.keep(res);
+  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
