@@ -88,7 +88,8 @@ export async function sourceFlow(
   const action = await decide(svc, source, who, loggedIn);
   const denied = `Request to authenticate with ${source.name} has been denied. Please authenticate with the source you've previously signed up with.`;
   // a flow a source stage suspended for this source (suspended-flow.ts)
-  const suspended = suspendedFlow(session)?.source === source.source_uuid ? suspendedFlow(session) : undefined;
+  const noted = suspendedFlow(session);
+  const suspended = noted?.source === source.source_uuid ? noted : undefined;
   const resumed = async (extra: Partial<FlowContext> = {}): Promise<SourceAnswer | undefined> => {
     const r = await resumeSuspendedFlow(svc, session, extra);
     if (!('to' in r)) return undefined;

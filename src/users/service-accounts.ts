@@ -6,7 +6,8 @@ import { sql } from 'kysely';
 import { insertGroup } from '../groups/store.js';
 import { secretsOf } from '../instance/secrets.js';
 import { can, hasGlobal, objectsWith, requirePermission } from '../rbac/check.js';
-import { ValidationError } from '../rest/errors.js';
+import { Forbidden, ValidationError } from '../rest/errors.js';
+import { requireCaller } from '../rest/auth.js';
 import { filtered } from '../rest/list.js';
 import type { ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -35,8 +36,8 @@ export function mountUserActions(router: ApiRouter, svc: Services, list: Resourc
         response: 'UserServiceAccountResponse',
       },
       handler: async (req) => {
-        const caller = await requirePermission(db, req, 'authentik_core.add_user');
-        if (!(await hasGlobal(db, caller, 'authentik_core.add_token'))) await requirePermission(db, req, 'authentik_core.add_token');
+        await requirePermission(db, req, 'authentik_core.add_user');
+        const caller = await requirePermission(db, req, 'authentik_core.add_token');
         const data = await validateBody(
           {
             name: S.str(),
@@ -137,18 +138,15 @@ export function mountUserActions(router: ApiRouter, svc: Services, list: Resourc
         response: 'UserPath',
       },
       handler: async (req) => {
-        const caller = await requirePermission(db, req, 'authentik_core.view_user').catch(async (e) => {
-          // one with view_user on some users sees theirs (authentik filters the queryset by object permissions)
-          const c = req.caller;
-          if (c && (await objectsWith(db, c, 'authentik_core.view_user')).size) return c;
-          throw e;
-        });
-        const search = (req.query as Record<string, string | undefined>).search;
+        // view_user for every user, or on some: those users' paths (authentik filters the queryset by object permissions)
+        const caller = requireCaller(req);
         let q = db.selectFrom('users').select('path').distinct();
         if (!(await hasGlobal(db, caller, 'authentik_core.view_user'))) {
           const ids = [...(await objectsWith(db, caller, 'authentik_core.view_user'))].map(Number);
-          q = q.where('id', 'in', ids.length ? ids : [-1]);
+          if (!ids.length) throw Forbidden.permission();
+          q = q.where('id', 'in', ids);
         }
+        const search = (req.query as Record<string, string | undefined>).search;
         if (search) q = await filtered(db, q, list, { search });
         const rows = await q.orderBy(sql.ref('path')).execute();
         return { paths: rows.map((r) => r.path) };

@@ -3,8 +3,8 @@
  *
  * Runs without asking anything: the request's certificates (certificate.ts) are checked against the stage's
  * certificate authorities, else the brand's `client_certificates`; the first one an authority issued counts.
- * - none valid: `optional` passes on; `required` denies ("Certificate required but no certificate was given.", and
- *   with no authority configured at all, authentik's "Unknown error");
+ * - none valid: `optional` passes on; `required` denies ("Certificate required but no certificate was given."; with
+ *   no authority configured at all, access denied without a message — authentik's is "Unknown error");
  * - an enrollment flow: the certificate's e-mail and common name become the prompt data `email` and `name` (for a
  *   user write stage), the certificate the plan's `certificate`;
  * - otherwise the user whose `user_attribute` equals the certificate's `cert_attribute` becomes the pending user

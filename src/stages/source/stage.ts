@@ -20,13 +20,10 @@ import type { sourceStageSchema } from './schema.js';
 export type SourceStageConfig = StageConfig<typeof sourceStageSchema>;
 
 async function run(c: StageCall<SourceStageConfig>) {
-  const source = await c.svc.db
-    .selectFrom('sources')
-    .select(['source_uuid', 'enabled'])
-    .where('source_uuid', '=', c.config.source ?? '')
-    .executeTakeFirst();
+  const source = c.config.source;
   if (!source) return deny('Source does not exist');
-  const [button] = await loginButtons(c.svc.db, [source.source_uuid]);
+  // an enabled OAuth source's login (a source that is gone or disabled has none)
+  const [button] = await loginButtons(c.svc.db, [source]);
   if (!button) return deny('Invalid source');
   const restored = c.ctx.restoredToken;
   const marker = suspendedFlow(c.session);
@@ -42,7 +39,7 @@ async function run(c: StageCall<SourceStageConfig>) {
     userId: user?.id ?? null,
     identifier: slugify(`ak-source-stage-${c.stage.name}-${randomUUID()}`),
     timeoutMs: parseDuration(c.config.resume_timeout) ?? 600_000,
-    source: source.source_uuid,
+    source,
     resumeOn: c.config.resume_on_match_failures ?? [],
   });
   return show(button.challenge);
