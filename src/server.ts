@@ -87,6 +87,10 @@ import { startAuthHousekeeping } from './auth/housekeeping.js';
 import { mountCrypto } from './crypto/resource.js';
 import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 import { mountAdminCatalogue, recordVersion } from './instance/admin-catalogue.js';
+import { mountReports } from './reports/routes.js';
+import { startExportSweeper } from './reports/generate.js';
+import { userExporter } from './users/export.js';
+import { eventExporter } from './events/export.js';
 
 export interface App {
   app: FastifyInstance;
@@ -103,6 +107,8 @@ export interface BuildOptions {
   logStream?: { write(line: string): void };
   /** how often expired sessions are deleted (default every minute; tests shorten it) */
   sessionSweepMs?: number;
+  /** how often every node looks for data exports nobody is making (default a minute) */
+  exportSweepMs?: number;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -263,12 +269,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.get('/-/health/ready/', async (_req, reply) => reply.code((await store.ping()) ? 200 : 503).send());
 
   const router = new ApiRouter(app);
-  router.audit = (req, action, context) =>
-    events.emit(action, {
+  router.audit = async (req, action, context) => {
+    await events.emit(action, {
       user: eventUserOf(req.caller),
       clientIp: req.ip,
       context,
     });
+  };
   registerSharedComponents(router);
   mountRoot(router);
   mountAdminCatalogue(router, store.db);
@@ -302,6 +309,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges()]);
   mountEvents(router, services);
   mountNotifications(router, services, (err) => app.log.warn({ err }, 'notification dispatch failed'));
+  // the lists that can be exported as CSV (src/reports/exporter.ts)
+  const exports = mountReports(router, app, services, [userExporter(services.installId), eventExporter]);
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, {
     references: () => [...providerKeyPairReferences(), ...stageM2mReferences('crypto_certificatekeypairs'), ...brandKeyPairReferences()],
@@ -317,6 +326,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.ready();
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
+  const stopExports = startExportSweeper(exports, (err) => app.log.warn({ err }, 'data export sweep failed'), options.exportSweepMs);
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
@@ -329,6 +339,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       events.stop();
       sessions.stop();
       stopHousekeeping();
+      stopExports();
       await metricsApp.close();
       await app.close();
       // the Python runtime (src/expressions/), if an expression started it: its worker's output streams keep the

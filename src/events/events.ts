@@ -31,6 +31,7 @@ export type EventAction =
   | 'property_mapping_exception'
   | 'impersonation_started'
   | 'impersonation_ended'
+  | 'export_ready'
   | 'custom_';
 
 export interface EventUser {
@@ -68,8 +69,11 @@ export class Events {
     this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
   }
 
-  /** `trx`: a transaction of the store's database to write the event in (committed with the change it records) */
-  async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<void> {
+  /**
+   * `trx`: a transaction of the store's database to write the event in (committed with the change it records).
+   * Returns the event's uuid.
+   */
+  async emit(action: EventAction, e: EventInput = {}, trx?: DB): Promise<string> {
     // (not inside a transaction: with SQLite a read outside it would wait for it)
     if (this.retention && !trx) this.retentionMs = await this.retention();
     const now = Date.now();
@@ -104,6 +108,7 @@ export class Events {
         client_ip: values.client_ip,
         created: values.created,
       });
+    return values.event_uuid;
   }
 
   /** deletes expired events; returns how many */

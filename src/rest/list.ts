@@ -300,6 +300,16 @@ export function orderingOf(spec: ListSpec, query: Query): { column: string; desc
   return chosen.map((o) => ({ column: spec.ordering[o.name] ?? o.name, desc: o.desc }));
 }
 
+/** `q` in the list's ordering (`?ordering=`, else the default), ended by the pk unless the last column is unique */
+export function inOrder<Q extends QB>(spec: ListSpec, q: Q, query: Query): Q {
+  const ordering = orderingOf(spec, query);
+  let ordered = q;
+  for (const o of ordering) ordered = ordered.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc') as Q;
+  const last = ordering[ordering.length - 1]?.column;
+  if (last !== spec.pk && !(last && spec.unique?.includes(last))) ordered = ordered.orderBy(sql.ref(spec.pk), 'asc') as Q;
+  return ordered;
+}
+
 /**
  * the page asked for; its size as requested, else the system settings' `pagination_default_page_size`, never above
  * `pagination_max_page_size` (a setting of 0 counts as 1)
@@ -392,11 +402,7 @@ export async function paginate<R, T>(
   let q = base;
   for (const c of conds) q = q.where(c);
   if (secrets.length) q = q.where(await secretMatches(db, spec, q, secrets));
-  const ordering = orderingOf(spec, query);
-  let ordered = q;
-  for (const o of ordering) ordered = ordered.orderBy(sql.ref(o.column), o.desc ? 'desc' : 'asc');
-  const last = ordering[ordering.length - 1]?.column;
-  if (last !== spec.pk && !(last && spec.unique?.includes(last))) ordered = ordered.orderBy(sql.ref(spec.pk), 'asc');
+  const ordered = inOrder(spec, q, query);
 
   const keys = spec.cacheCount && spec.byKeys && hasAdminCache(db) ? await keptOrderedKeys(db, spec, ordered) : undefined;
   const count = keys ? keys.length : await countOf(db, spec, q);

@@ -400,6 +400,8 @@ async function seed(srv: TestServer): Promise<Seeded> {
       hyperlink_label: null,
     })
     .execute();
+  // a data export, asked for through a list's export action (no POST on /reports/exports/)
+  assert.equal((await call(srv, 'POST', '/core/users/export/?username=akadmin')).status, 201);
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
   // consent is given in a flow's consent stage: a row, as the stage leaves it
