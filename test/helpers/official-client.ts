@@ -6,6 +6,7 @@
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
 import { FlowsApi } from '@goauthentik/api/dist/apis/FlowsApi.js';
+import { StagesApi } from '@goauthentik/api/dist/apis/StagesApi.js';
 import type { TestServer } from './server.js';
 import { CookieJar } from './cookie-jar.js';
 
@@ -13,6 +14,7 @@ export class BrowserSession {
   private readonly jar: CookieJar;
   readonly flows: FlowsApi;
   readonly core: CoreApi;
+  readonly stages: StagesApi;
 
   constructor(
     readonly srv: TestServer,
@@ -22,6 +24,7 @@ export class BrowserSession {
     const cfg = new Configuration({ basePath: srv.api, fetchApi: (input, init) => this.jar.fetch(String(input), init ?? {}) });
     this.flows = new FlowsApi(cfg);
     this.core = new CoreApi(cfg);
+    this.stages = new StagesApi(cfg);
   }
 
   get cookies() {

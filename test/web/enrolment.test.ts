@@ -1,7 +1,7 @@
 /**
  * Enrolling a second factor in the real page (Chromium): TOTP from the secret shown on the page, recovery codes
  * saved from the page and used later, and a passkey registered with Chromium's virtual authenticator and then
- * used to log in.
+ * used to log in; Duo's activation noticed by the page's polling (a Duo double on 127.0.0.1).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,19 +12,27 @@ import { launchChromium } from '../helpers/browser-chromium.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { axeViolations, createUser, screenshot } from './page.js';
 import { createStage, defaultStages, flowOf } from '../helpers/flows.js';
+import { FakeDuo } from '../helpers/fake-duo.js';
 
 describe('MFA enrolment in Chromium', () => {
   let srv: TestServer;
   let browser: Browser;
   let origin: string;
+  let duo: FakeDuo;
   const flows: Record<string, string> = {};
 
   before(async () => {
     srv = await startServer('sqlite');
     origin = srv.url.replace('127.0.0.1', 'localhost');
     browser = await launchChromium();
+    duo = await new FakeDuo('DIXXXXXXXXXXXXXXXXXX', 'duo-secret-key-0123456789').start();
     const s = await defaultStages(srv);
     for (const [kind, path, body] of [
+      [
+        'duo',
+        '/stages/authenticator/duo/',
+        { client_id: 'DIXXXXXXXXXXXXXXXXXX', client_secret: 'duo-secret-key-0123456789', api_hostname: duo.url },
+      ],
       ['totp', '/stages/authenticator/totp/', { digits: 6, friendly_name: 'Authenticator app' }],
       ['static', '/stages/authenticator/static/', { token_count: 4 }],
       ['webauthn', '/stages/authenticator/webauthn/', { friendly_name: 'Passkey', resident_key_requirement: 'required' }],
@@ -41,6 +49,7 @@ describe('MFA enrolment in Chromium', () => {
   after(async () => {
     await browser?.close();
     await srv?.close();
+    await duo?.close();
   });
 
   async function upToMfa(p: Page, slug: string, user: string) {
@@ -130,5 +139,28 @@ describe('MFA enrolment in Chromium', () => {
     await upToMfa(p, flows.webauthn!, 'zoe');
     await loggedIn(p, 'zoe');
     await ctx.close();
+  });
+
+  it('Duo: the page notices the activation by itself (enrollment_status) and logs in', async () => {
+    await createUser(srv, 'duoyan', 'duoyan-password-1');
+    const p = await (await browser.newContext()).newPage();
+    await upToMfa(p, flows.duo!, 'duoyan');
+    await p.waitForSelector('#ks-duo-code');
+    // the page asks every 3 s: wait for its first question, then activate at Duo
+    const asked = async () => duo.calls.find((c) => c.path === '/auth/v2/enroll_status');
+    for (let i = 0; i < 100 && !(await asked()); i++) await new Promise((r) => setTimeout(r, 100));
+    const first = (await asked())!;
+    assert.equal(first.signatureValid, true);
+    assert.equal(await p.textContent('#ks-duo-code'), first.params.activation_code);
+    duo.activated.add(first.params.user_id!);
+    await loggedIn(p, 'duoyan');
+    const pk = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'duoyan').executeTakeFirstOrThrow();
+    const device = await srv.app.store.db
+      .selectFrom('duo_devices')
+      .select('duo_user_id')
+      .where('user_id', '=', pk.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(device.duo_user_id, first.params.user_id);
+    await p.context().close();
   });
 });

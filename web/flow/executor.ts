@@ -6,12 +6,7 @@
  * embedded challenge (the server could not run the first GET) the page GETs it.
  */
 import { LitElement, html, nothing } from 'lit';
-import type { Challenge, ExecutorHost, StageElement } from '#web/base.js';
-
-function cookie(name: string): string {
-  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
-  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
-}
+import { cookie, type Challenge, type ExecutorHost, type StageElement } from '#web/base.js';
 
 /** where flow pages of one browser tell each other that a flow ended */
 const FLOW_CHANNEL = 'keystage-flows';

@@ -6,6 +6,12 @@ import { LitElement, html, nothing, type TemplateResult } from 'lit';
 import type { AnyChallenge, ResponseErrors } from '../../src/flows/engine/challenge-types.js';
 
 export type { AnyChallenge, ResponseErrors };
+
+/** a cookie of this page's origin (the CSRF token the API's writes carry in `X-authentik-CSRF`) */
+export function cookie(name: string): string {
+  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
+  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
+}
 /** a challenge of any component, fields unchecked (the executor element, views not typed yet) */
 export type Challenge = Record<string, any> & AnyChallenge;
 

@@ -1,9 +1,5 @@
 /** The user page's calls to /api/v3/: JSON with the session cookie, and the CSRF header on writes (as authentik's UI). */
-
-function cookie(name: string): string {
-  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
-  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
-}
+import { cookie } from '#web/base.js';
 
 /** an answer other than 2xx (403: not logged in, or no longer) */
 export class ApiError extends Error {

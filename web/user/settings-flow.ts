@@ -4,13 +4,8 @@
  * and starts the flow again; a stage this executor does not show gets a link to the full flow page instead.
  */
 import { LitElement, html, nothing } from 'lit';
-import type { Challenge, ExecutorHost, StageElement } from '#web/base.js';
+import { cookie, type Challenge, type ExecutorHost, type StageElement } from '#web/base.js';
 import '../../src/stages/prompt/ui.js';
-
-function cookie(name: string): string {
-  const m = document.cookie.split('; ').find((c) => c.startsWith(`${name}=`));
-  return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
-}
 
 /** the stages this executor shows in the page (authentik: prompt and user write, which has no challenge) */
 const INLINE = new Set(['ak-stage-prompt']);

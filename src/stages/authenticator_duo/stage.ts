@@ -11,7 +11,7 @@ import { duoCall, type DuoCredentials } from '../../mfa/duo/duo-api.js';
 
 export type DuoStageConfig = DuoCredentials & { pk: string; name: string; friendly_name: string };
 /** Duo's enrolment in progress (its user and activation code) */
-interface DuoSetupState {
+export interface DuoSetupState {
   enrolment?: { user_id: string; activation_code: string; activation_barcode: string };
 }
 

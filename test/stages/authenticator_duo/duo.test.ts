@@ -6,6 +6,7 @@ import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeDuo } from '../../helpers/fake-duo.js';
 import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 import { canonParams, sign } from '../../../src/mfa/duo/duo-api.js';
+import { failure } from '../../rest/contract/client.js';
 
 for (const dialect of dialects()) {
   describe(`executor: Duo (${dialect})`, () => {
@@ -103,6 +104,36 @@ for (const dialect of dialects()) {
       const denied = await toMfa('dina');
       const r = await denied.b.solve(slug, { component: 'ak-stage-authenticator-validate', duo: dev.id });
       assert.deepEqual(r.response_errors, { duo: [{ string: 'Duo denied access', code: 'denied' }] });
+    });
+
+    it('enrollment_status: Duo’s answer for the session’s activation at this stage, for polling (authentik’s action)', async () => {
+      await createUser(srv, 'poll', 'poll-password-1');
+      const { b, ch } = await toMfa('poll');
+      assert.equal(ch.component, 'ak-stage-authenticator-duo');
+      const status = () => b.stages.stagesAuthenticatorDuoEnrollmentStatusCreateRaw({ stageUuid: duoStage }).then((r) => r.raw.json());
+      assert.deepEqual(await status(), { duo_response: 'waiting' });
+      const asked = duo.calls.filter((c) => c.path === '/auth/v2/enroll_status').at(-1)!;
+      assert.equal(asked.signatureValid, true);
+      assert.equal(asked.params.activation_code, ch.activation_code);
+      duo.activated.add(asked.params.user_id!);
+      assert.deepEqual(await status(), { duo_response: 'success' });
+      // polling saved nothing: the flow's response does
+      const pk = (await call(srv, 'GET', '/core/users/?username=poll')).body.results[0].pk;
+      const devices = () => srv.app.store.db.selectFrom('duo_devices').select('id').where('user_id', '=', pk).execute();
+      assert.equal((await devices()).length, 0);
+      assert.equal((await b.solve(slug, { component: 'ak-stage-authenticator-duo' })).component, 'xak-flow-redirect');
+      assert.equal((await devices()).length, 1);
+      // the activation is over: nothing left to ask about (400, no body); another session has none; an unknown stage is a 404
+      assert.deepEqual(await failure(b.stages.stagesAuthenticatorDuoEnrollmentStatusCreateRaw({ stageUuid: duoStage })), {
+        status: 400,
+        body: '',
+      });
+      const stranger = await fetch(`${srv.api}/stages/authenticator/duo/${duoStage}/enrollment_status/`, { method: 'POST' });
+      assert.equal(stranger.status, 400);
+      const unknown = await fetch(`${srv.api}/stages/authenticator/duo/00000000-0000-4000-8000-000000000000/enrollment_status/`, {
+        method: 'POST',
+      });
+      assert.deepEqual([unknown.status, await unknown.json()], [404, { detail: 'No AuthenticatorDuoStage matches the given query.' }]);
     });
 
     it('import_device_manual attaches an existing Duo user; a wrong secret fails closed', async () => {
