@@ -29,6 +29,7 @@ import {
 } from './stages/registry.js';
 import { mountUsers } from './users/routes.js';
 import { mountRecoveryLink } from './flows/recovery.js';
+import { mountUserSwitch } from './flows/user-switch.js';
 import { mountGroups } from './groups/routes.js';
 import { mountRbac } from './rbac/routes.js';
 import { eventUserOf } from './users/impersonation.js';
@@ -294,6 +295,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountStages(router, services);
   mountUsers(router, services);
   mountRecoveryLink(router, services);
+  mountUserSwitch(router, services);
   mountGroups(router, services);
   const rbac = mountRbac(router, store.db);
   mountBrands(router, services);

@@ -29,6 +29,7 @@ import { m0027_settings } from './migrations/0027_settings.js';
 import { m0028_application_entitlements } from './migrations/0028_application_entitlements.js';
 import { m0029_version_history } from './migrations/0029_version_history.js';
 import { m0030_data_exports } from './migrations/0030_data_exports.js';
+import { m0031_user_switching } from './migrations/0031_user_switching.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -61,6 +62,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0028_application_entitlements': m0028_application_entitlements,
   '0029_version_history': m0029_version_history,
   '0030_data_exports': m0030_data_exports,
+  '0031_user_switching': m0031_user_switching,
 };
 
 /**

@@ -127,6 +127,8 @@ export interface SessionsTable {
   lock_until: string | null;
   /** the public identifier (/core/authenticated_sessions/); null only for rows stored before it existed */
   uuid: string | null;
+  /** a login: the token of the browser holding it, shared by that browser's logins (sessions/user-switching.ts) */
+  switch_token?: string | null;
 }
 
 export interface EventsTable {

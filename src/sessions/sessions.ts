@@ -755,6 +755,35 @@ export class Sessions {
     if (old) s.replaces = s.replaces ?? old;
   }
 
+  /**
+   * User switching (src/sessions/user-switching.ts): the request goes on in a new, unsaved session carrying the flow
+   * (its plan and page query), and the login it was in stays as it is, without the flow, for the browser to switch
+   * back to. Its row is let go now; the next `login` starts a new row instead of renaming this one.
+   */
+  async detach(s: Session): Promise<void> {
+    const key = s.key;
+    if (!key) return;
+    const { plan, query, ...rest } = s.data;
+    await this.db
+      .updateTable('sessions')
+      .set({ data: JSON.stringify(rest) })
+      .where('session_key', '=', key)
+      .execute();
+    if (s.lockedKey === key) {
+      const held = await this.settleLease(s);
+      this.letGo(s);
+      await this.unlockKey({ key, held });
+    }
+    s.key = undefined;
+    s.userId = null;
+    s.stored = undefined;
+    s.replaces = undefined;
+    s.replacesAnonymous = undefined;
+    s.data = { plan, query };
+    s.expires = new Date(Date.now() + this.limits.anonymousMs);
+    s.dirty = true;
+  }
+
   async terminateOthers(userId: number, keep: string | undefined) {
     let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
     if (keep) q = q.where('session_key', '<>', keep);

@@ -16,43 +16,50 @@ import { setUserPassword } from './store.js';
 import { userResource } from './resource.js';
 import { mountImpersonation } from './impersonation.js';
 import { mountUserActions } from './service-accounts.js';
+import { heldLogins, reconcile } from '../sessions/user-switching.js';
+import type { UsersTable } from '../db/types.js';
 
 export function mountUsers(router: ApiRouter, svc: Services) {
   const { db, config: cfg, installId } = svc;
   const res = userResource(installId);
   // /me must be registered alongside /{id}; fastify prefers the static segment
+  /** authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
+   * `settings` of the attributes merged from those groups and the user's own */
+  const selfOf = async (user: UsersTable, superuser: boolean, avatars: string) => {
+    const all = await allGroupsOf(db, user.id);
+    return {
+      ...renderUserSelf(
+        user,
+        superuser,
+        installId,
+        all.map((g) => ({ name: g.name, pk: g.group_uuid })),
+        (await groupAttributes(db, user.id, user.attributes, all)).settings,
+        avatars,
+      ),
+      system_permissions: await systemPermissions(db, { user, superuser }),
+    };
+  };
+  // /me must be registered alongside /{id}; fastify prefers the static segment
   router.route('/core/users/me', {
     get: {
       doc: { operationId: 'core_users_me_retrieve', tag: 'core', response: 'SessionUser' },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         const caller = requireCaller(req);
-        // authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
-        // `settings` of the attributes merged from those groups and the user's own
-        const all = await allGroupsOf(db, caller.user.id);
-        const groups = all.map((g) => ({ name: g.name, pk: g.group_uuid }));
-        const settings = (await groupAttributes(db, caller.user.id, caller.user.attributes, all)).settings;
         const { avatars } = await systemSettings(db);
-        const self = {
-          ...renderUserSelf(caller.user, caller.superuser, installId, groups, settings, avatars),
-          system_permissions: await systemPermissions(db, caller),
-        };
-        if (!caller.impersonator) return { user: self, users: [self] };
+        const self = await selfOf(caller.user, caller.superuser, avatars);
         // authentik's `original`: who is impersonating
-        const who = caller.impersonator;
-        const whoGroups = await allGroupsOf(db, who.id);
-        const whoSuper = await isSuperuser(db, who.id);
-        const original = {
-          ...renderUserSelf(
-            who,
-            whoSuper,
-            installId,
-            whoGroups.map((g) => ({ name: g.name, pk: g.group_uuid })),
-            (await groupAttributes(db, who.id, who.attributes, whoGroups)).settings,
-            avatars,
-          ),
-          system_permissions: await systemPermissions(db, { user: who, superuser: whoSuper }),
-        };
-        return { user: self, original, users: [self] };
+        if (caller.impersonator) {
+          const who = caller.impersonator;
+          return { user: self, original: await selfOf(who, await isSuperuser(db, who.id), avatars), users: [self] };
+        }
+        // `users`: the logins this browser holds (user switching, when the brand has a switch flow), this one first
+        const brand = await svc.brand(req.host);
+        if (!brand.flows.flow_user_switch || caller.via !== 'session' || !caller.sessionKey) return { user: self, users: [self] };
+        const token = await reconcile(db, req, reply, svc.secretKey, caller.sessionKey);
+        const users = [self];
+        for (const held of await heldLogins(db, token, caller.sessionKey))
+          if (held.user.id !== caller.user.id) users.push(await selfOf(held.user, await isSuperuser(db, held.user.id), avatars));
+        return { user: self, users };
       },
     },
   });

@@ -13,7 +13,7 @@ const NOT_FOUND = '<h1>Not Found</h1>';
  * `flow_invalidation`) when it names one, else the first flow of that designation (Keystage: `default-<designation>-flow`
  * first, then by slug).
  */
-async function defaultFlow(svc: Services, req: FastifyRequest, designation: 'authentication' | 'invalidation') {
+export async function defaultFlow(svc: Services, req: FastifyRequest, designation: 'authentication' | 'invalidation') {
   const brand = await svc.brand(req.host);
   const field = designation === 'authentication' ? 'flow_authentication' : 'flow_invalidation';
   const uuid = brand.flows[field];

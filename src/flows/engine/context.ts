@@ -47,6 +47,12 @@ export interface FlowContext {
   promptData?: Record<string, unknown>;
   /** the plan was started by `POST /core/users/account_lockdown/` (the account lockdown stage acts only then or after a prompt) */
   lockdownRequested?: boolean;
+  /**
+   * the plan was started by `POST /core/users/switch/` (src/flows/user-switch.ts): `add` another login to the
+   * browser, or switch to the browser's login `target` (a session key) of the pending user, `from` the user logged
+   * in; the user login stage keeps the login it was in for the browser to switch back to
+   */
+  userSwitch?: { add?: true; from: number; target?: string };
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
   /**

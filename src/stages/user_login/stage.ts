@@ -7,6 +7,7 @@ import type { DB } from '../../db/index.js';
 import { reputationSettings, updateReputation } from '../../auth/reputation.js';
 import { parseDuration } from '../../rest/duration.js';
 import { bindingKey } from '../../sessions/network-binding.js';
+import { browserToken } from '../../sessions/user-switching.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
@@ -38,6 +39,10 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   // (the row read once per request for all its stages)
   const user = await c.pendingUser();
   if (!user || !user.is_active) return deny();
+  if (c.ctx.userSwitch) {
+    const refused = await leaveForSwitch(c, user.id, c.ctx.userSwitch);
+    if (refused) return refused;
+  }
   const duration = (parseDuration(c.config.session_duration) ?? 0) + (rememberMe ? (parseDuration(c.config.remember_me_offset) ?? 0) : 0);
   const expires = new Date(Date.now() + (duration > 0 ? duration : BROWSER_SESSION_MS));
   await c.svc.sessions.login(
@@ -92,6 +97,46 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   c.durableNow();
   c.svc.metrics.logins.inc({ flow: c.flow.slug });
   return ok();
+}
+
+/**
+ * User switching (src/flows/user-switch.ts): a switch needs its target — a live login of this user held by this
+ * browser — still there; the browser's other logins of this user end (the new login replaces them); and when someone
+ * else is logged in, their login stays for the browser to switch back to while this one starts a new session.
+ */
+async function leaveForSwitch(
+  c: StageCall<UserLoginConfig>,
+  userId: number,
+  sw: NonNullable<StageCall<UserLoginConfig>['ctx']['userSwitch']>,
+): Promise<Outcome | undefined> {
+  const db = c.svc.db;
+  const token = await browserToken(c.req, c.svc.secretKey);
+  if (sw.target) {
+    const live =
+      token &&
+      (await db
+        .selectFrom('sessions')
+        .select('session_key')
+        .where('session_key', '=', sw.target)
+        .where('user_id', '=', userId)
+        .where('switch_token', '=', token)
+        .where('expires', '>', new Date().toISOString())
+        .executeTakeFirst());
+    if (!live) return deny('The selected session is no longer available. Please try again.');
+  }
+  if (c.session.userId !== null && c.session.userId !== userId) await c.svc.sessions.detach(c.session);
+  if (token) {
+    const replaced = await db
+      .deleteFrom('sessions')
+      .where('user_id', '=', userId)
+      .where('switch_token', '=', token)
+      .$if(c.session.key !== undefined, (q) => q.where('session_key', '<>', c.session.key!))
+      .returning('session_key')
+      .execute();
+    // what lives as long as those logins (an application's tokens, back-channel logout) ends with them
+    for (const r of replaced) await c.svc.sessions.ended(r.session_key);
+  }
+  return undefined;
 }
 
 const DEVICE_COOKIE = 'authentik_device';
