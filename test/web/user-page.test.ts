@@ -2,7 +2,7 @@
  * The user page (/if/user/) in Debian's Chromium: someone logged out is sent to log in and comes back; the page shows
  * the settings flow inline (a name changed there is written and shown), the password change and enrolment links,
  * the second-factor devices (one deleted), the sessions (another one ended: that browser is logged out), the
- * applications, consents (one withdrawn) and app passwords (one deleted), locking one's own account; readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
+ * applications, consents (one withdrawn) and app passwords (one deleted), locking one's own account, adding a second account to the browser and switching back; readable at 360 px without horizontal scrolling, axe-clean. Screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,5 +236,42 @@ describe('user page in Chromium', () => {
     await p.waitForSelector('#ks-username', { timeout: 15000 });
     assert.equal(await p.textContent('#ks-username'), 'uma', 'this browser stays logged in');
     await close();
+  });
+
+  it('adds another account to this browser and switches back (the brand’s user switch flow)', async () => {
+    await createUser(srv, 'vic', 'vic-password-1');
+    await createUser(srv, 'wen', 'wen-password-1');
+    const login = await call(srv, 'POST', '/stages/user_login/', { name: 'e2e-switch-login' });
+    const flow = await call(srv, 'POST', '/flows/instances/', {
+      name: 'Switch',
+      slug: 'e2e-switch',
+      title: 'Switch',
+      designation: 'authentication',
+    });
+    assert.equal((await call(srv, 'POST', '/flows/bindings/', { target: flow.body.pk, stage: login.body.pk, order: 10 })).status, 201);
+    const brand = (await call(srv, 'GET', '/core/brands/?domain=authentik-default')).body.results[0].brand_uuid;
+    assert.equal((await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_user_switch: flow.body.pk })).status, 200);
+    try {
+      const { p, close } = await onPage('vic', 'vic-password-1');
+      await p.getByRole('button', { name: 'Add another account' }).click({ timeout: 15000 });
+      await p.waitForSelector('#uid_field', { timeout: 15000 });
+      await p.fill('#uid_field', 'wen');
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('#password');
+      await p.fill('#password', 'wen-password-1');
+      await p.keyboard.press('Enter');
+      await p.waitForSelector('#ks-prompt-name', { timeout: 15000 });
+      assert.equal(await p.textContent('#ks-username'), 'wen');
+      assert.equal(new URL(p.url()).pathname, '/if/user/');
+      await p.waitForSelector('#ks-accounts >> text=Switch to vic');
+      await screenshot(p, 'user-page-accounts');
+      assert.deepEqual(await axeViolations(p), []);
+      await p.getByRole('button', { name: 'Switch to vic' }).click();
+      await p.waitForSelector('#ks-accounts >> text=Switch to wen', { timeout: 15000 });
+      assert.equal(await p.textContent('#ks-username'), 'vic');
+      await close();
+    } finally {
+      await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_user_switch: null });
+    }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * /if/user/: the person's own page — their details through the brand's user settings flow (run in the page), password
  * change (the password stage's configure flow), second-factor devices, sessions, applications, consents given to
- * applications, API tokens and app passwords, the logout link and,
- * when the brand has an unenrollment flow, deleting the account. Someone not logged in is sent to log in and back.
+ * applications, API tokens and app passwords, the logout link, the other logins this browser holds (switch to one,
+ * add another: when the brand has a user switch flow) and, when the brand has an unenrollment flow, deleting the
+ * account. Someone not logged in is sent to log in and back.
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, firstError, LOGIN } from './api.js';
@@ -21,6 +22,7 @@ interface Me {
 
 interface CurrentBrand {
   flow_user_settings?: string;
+  flow_user_switch?: string;
   flow_unenrollment?: string;
   flow_lockdown?: string;
 }
@@ -28,6 +30,8 @@ interface CurrentBrand {
 class UserPage extends LitElement {
   static override properties = {
     me: { state: true },
+    others: { state: true },
+    switchError: { state: true },
     brand: { state: true },
     settings: { state: true },
     failed: { state: true },
@@ -39,6 +43,9 @@ class UserPage extends LitElement {
   declare brandTitle: string;
   declare brandLogo: string;
   declare me: Me | undefined;
+  /** the other logins this browser holds (`/core/users/me/`'s `users`) */
+  declare others: Me[];
+  declare switchError: string | undefined;
   declare brand: CurrentBrand | undefined;
   declare settings: UserSetting[] | undefined;
   declare failed: boolean;
@@ -55,7 +62,20 @@ class UserPage extends LitElement {
   }
 
   private async loadMe() {
-    this.me = (await api<{ user: Me }>('/core/users/me/')).user;
+    const r = await api<{ user: Me; users?: Me[] }>('/core/users/me/');
+    this.me = r.user;
+    this.others = (r.users ?? []).filter((u) => u.pk !== r.user.pk);
+  }
+
+  /** another login in this browser: to one it holds, or a new one (POST /core/users/switch/), run on the flow's page */
+  private async switchTo(body: { action: 'add' } | { action: 'switch'; user_pk: number }) {
+    this.switchError = undefined;
+    try {
+      const { redirect } = await api<{ redirect: string }>(`/core/users/switch/?next=${encodeURIComponent('/if/user/')}`, 'POST', body);
+      location.assign(redirect);
+    } catch (e) {
+      this.switchError = firstError(e) ?? 'That login is no longer available here.';
+    }
   }
 
   private async load() {
@@ -115,6 +135,25 @@ class UserPage extends LitElement {
           <p>Signed in as <strong id="ks-username">${u.username}</strong>${u.email ? html` · <span class="ks-muted">${u.email}</span>` : nothing}</p>
         </div>
       </div>
+
+      ${
+        this.brand?.flow_user_switch
+          ? html`<section aria-labelledby="ks-h-accounts">
+            <h2 id="ks-h-accounts">Accounts in this browser</h2>
+            ${this.switchError ? html`<div class="ks-alert" role="alert">${this.switchError}</div>` : nothing}
+            <ul class="ks-list" id="ks-accounts">
+              ${(this.others ?? []).map(
+                (o) => html`<li>
+                  <span>${o.name || o.username} <span class="ks-muted">${o.username}</span></span>
+                  <button type="button" class="ks-secondary" data-switch=${o.username}
+                    @click=${() => this.switchTo({ action: 'switch', user_pk: o.pk })}>Switch to ${o.username}</button>
+                </li>`,
+              )}
+            </ul>
+            <p><button type="button" id="ks-add-account" class="ks-secondary" @click=${() => this.switchTo({ action: 'add' })}>Add another account</button></p>
+          </section>`
+          : nothing
+      }
 
       <section aria-labelledby="ks-h-details">
         <h2 id="ks-h-details">Your details</h2>
