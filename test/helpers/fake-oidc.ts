@@ -112,7 +112,8 @@ export class FakeOidc {
       res.writeHead(302, { location: redirect.toString() });
       return res.end();
     }
-    if (u.pathname === '/token' && req.method === 'POST') {
+    // Slack's oauth.v2.access: the same checks, the person's token nested in `authed_user` (the top level is for bots)
+    if ((u.pathname === '/token' || u.pathname === '/slack/token') && req.method === 'POST') {
       let id = form.get('client_id');
       let secret = form.get('client_secret');
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
@@ -133,6 +134,8 @@ export class FakeOidc {
       }
       const token = randomBytes(16).toString('hex');
       this.tokens.set(token, grant.user);
+      if (u.pathname === '/slack/token')
+        return json(200, { ok: true, authed_user: { id: 'U123', scope: 'openid,email,profile', access_token: token, token_type: 'user' } });
       return json(200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
     }
     if (u.pathname === '/mailcow/profile') {

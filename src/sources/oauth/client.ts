@@ -75,6 +75,7 @@ export async function exchangeCode(
   code: string,
   redirectUri: string,
   verifier: string | undefined,
+  normalize: (token: Record<string, unknown>) => Record<string, unknown> = (t) => t,
 ): Promise<TokenResult> {
   const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri });
   const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
@@ -93,7 +94,8 @@ export async function exchangeCode(
   } catch {
     return { ok: false, reason: 'Could not retrieve token.' };
   }
-  const token = parseToken(await res.text().catch(() => ''));
+  const parsed = parseToken(await res.text().catch(() => ''));
+  const token = parsed && normalize(parsed);
   if (token && typeof token.error === 'string') return { ok: false, reason: token.error };
   if (!res.ok || !token || typeof token.access_token !== 'string') return { ok: false, reason: 'Could not retrieve token.' };
   return { ok: true, token };

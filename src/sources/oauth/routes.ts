@@ -62,13 +62,14 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   if (!source || !type || !authorizationUrl) return notFound(reply, slug);
   const session = await svc.sessions.load(req);
   const redirectUri = `${req.protocol}://${req.host}${callbackPath(source.slug)}`;
-  const started = authorizationRedirect(
-    authorizationUrl,
-    source,
-    redirectUri,
-    scopesOf(type.scopes, source.additional_scopes),
-    type.authorizeParams,
-  );
+  // (Slack: the scopes in `user_scope`, a leading `*` of the additional scopes dropped rather than replacing, as authentik)
+  const scopes = type.scopeParam
+    ? scopesOf(type.scopes, source.additional_scopes.replace(/^\*/, ''))
+    : scopesOf(type.scopes, source.additional_scopes);
+  const started = authorizationRedirect(authorizationUrl, source, redirectUri, type.scopeParam ? '' : scopes, {
+    ...type.authorizeParams,
+    ...(type.scopeParam ? { [type.scopeParam]: scopes } : {}),
+  });
   // where the person was going: `?next=` on this URL, else the `next` of the flow they were in
   const next = relative((req.query as Record<string, unknown>).next) ?? relative(session.data.query?.next);
   const store = (session.data.sources ??= {});
@@ -115,7 +116,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const tokenUrl = urlOf(type, source, 'access_token_url');
   const profileUrl = urlOf(type, source, 'profile_url');
   if (!tokenUrl || !profileUrl) return fail('Could not retrieve token.');
-  const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier);
+  const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier, type.normalizeToken);
   if (!exchanged.ok) return fail(exchanged.reason);
   const fetched = await fetchProfile(
     type.profileRequestUrl ? type.profileRequestUrl(profileUrl, String(exchanged.token.access_token)) : profileUrl,

@@ -26,8 +26,12 @@ export interface SourceType {
   properties(info: Profile): { username?: unknown; email?: unknown; name?: unknown; groups?: unknown };
   /** how the client authenticates at the token URL unless the source says otherwise (authentik's type default) */
   codeAuth?: 'basic_auth' | 'post_body';
-  /** parameters the authorization request carries besides OAuth's own (Twitch's `claims`) */
+  /** parameters the authorization request carries besides OAuth's own (Twitch's `claims`, Reddit's `duration`) */
   authorizeParams?: Record<string, string>;
+  /** the parameter the scopes go in instead of `scope` (Slack's `user_scope`: `scope` is for bot tokens) */
+  scopeParam?: string;
+  /** the token response as the client uses it (Slack's user token nested in `authed_user`) */
+  normalizeToken?(token: Record<string, unknown>): Record<string, unknown>;
   /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`) */
   profileRequestUrl?(profileUrl: string, accessToken: string): string;
   /** a group's name from the profile (Entra ID's display names), else its identifier */
@@ -219,7 +223,82 @@ const types: SourceType[] = [
       return { ...info, raw_groups: groups };
     },
   },
+  {
+    name: 'facebook',
+    verbose_name: 'Facebook',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://www.facebook.com/v7.0/dialog/oauth',
+    access_token_url: 'https://graph.facebook.com/v7.0/oauth/access_token',
+    profile_url: 'https://graph.facebook.com/v7.0/me?fields=id,name,email',
+    scopes: ['email'],
+    codeAuth: 'post_body',
+    identifier: (info) => str(info.id),
+    properties: (info) => ({ username: info.name, email: info.email, name: info.name, groups: [] }),
+  },
+  {
+    name: 'patreon',
+    verbose_name: 'Patreon',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://www.patreon.com/oauth2/authorize',
+    access_token_url: 'https://www.patreon.com/api/oauth2/token',
+    profile_url: 'https://www.patreon.com/api/oauth2/api/current_user',
+    scopes: ['identity', 'identity[email]'],
+    codeAuth: 'post_body',
+    // a JSON:API document: the person is `data`, their details its `attributes`
+    identifier: (info) => str(patreonData(info).id),
+    properties: (info) => {
+      const a = (patreonData(info).attributes ?? {}) as Profile;
+      return { username: a.vanity, email: a.email, name: a.full_name, groups: [] };
+    },
+  },
+  {
+    name: 'reddit',
+    verbose_name: 'Reddit',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://www.reddit.com/api/v1/authorize',
+    access_token_url: 'https://www.reddit.com/api/v1/access_token',
+    profile_url: 'https://oauth.reddit.com/api/v1/me',
+    scopes: ['identity'],
+    // Reddit takes the client's credentials by HTTP Basic only
+    codeAuth: 'basic_auth',
+    authorizeParams: { duration: 'permanent' },
+    identifier: (info) => str(info.id),
+    // Reddit gives no e-mail address
+    properties: (info) => ({ username: info.name, email: undefined, name: info.name, groups: [] }),
+  },
+  {
+    name: 'slack',
+    verbose_name: 'Slack',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://slack.com/oauth/v2/authorize',
+    access_token_url: 'https://slack.com/api/oauth.v2.access',
+    profile_url: 'https://slack.com/api/openid.connect.userInfo',
+    scopes: ['openid', 'email', 'profile'],
+    scopeParam: 'user_scope',
+    normalizeToken: (token) => {
+      const user = token.authed_user as Record<string, unknown> | undefined;
+      const out: Record<string, unknown> = { ...token, token_type: 'Bearer' };
+      if (user && typeof user.access_token === 'string') {
+        out.access_token = user.access_token;
+        if (user.refresh_token !== undefined) out.refresh_token = user.refresh_token;
+        if (user.expires_in !== undefined) out.expires_in = user.expires_in;
+        out.id = user.id;
+      }
+      return out;
+    },
+    identifier: (info) => str(info.sub),
+    properties: (info) => ({ username: info.name, email: info.email, name: info.name, groups: [] }),
+  },
 ];
+
+const patreonData = (info: Profile): Profile => {
+  const d = info.data;
+  return d && typeof d === 'object' && !Array.isArray(d) ? (d as Profile) : {};
+};
 
 /** the groups of an Entra ID profile's `raw_groups` (Graph's memberOf answer): groups only, not roles */
 function entraGroups(info: Profile): { id: string; displayName?: string }[] {

@@ -1,0 +1,150 @@
+/**
+ * The OAuth source types with fixed URLs at the provider's own hosts — Facebook, Patreon, Reddit, Slack (authentik's
+ * `authentik/sources/oauth/types/`): what each authorization request asks for (read without following it: nothing
+ * leaves 127.0.0.1), how each client authenticates at the token URL, each profile's identifier and user properties
+ * from the provider's documented payloads, and Slack's nested user token exchanged with an OAuth server on 127.0.0.1.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
+import { assertMatches } from '../helpers/openapi-schema.js';
+import { FakeOidc } from '../helpers/fake-oidc.js';
+import { sourceType } from '../../src/sources/oauth/types.js';
+import { authorizationRedirect, exchangeCode, fetchProfile } from '../../src/sources/oauth/client.js';
+
+for (const dialect of dialects()) {
+  describe(`OAuth source types with fixed URLs (${dialect})`, () => {
+    let srv: TestServer;
+    before(async () => {
+      srv = await startServer(dialect);
+    });
+    after(async () => srv.close());
+
+    const authorizeOf = async (slug: string, provider_type: string, extra: Record<string, unknown> = {}) => {
+      const r = await call(srv, 'POST', '/sources/oauth/', {
+        name: slug,
+        slug,
+        provider_type,
+        consumer_key: 'ck',
+        consumer_secret: 'cs',
+        ...extra,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assertMatches('OAuthSource', r.body);
+      const res = await fetch(`${srv.url}/source/oauth/login/${slug}/`, { headers: new CookieJar().headers(), redirect: 'manual' });
+      assert.equal(res.status, 302);
+      return { source: r.body, to: new URL(res.headers.get('location')!) };
+    };
+
+    it('each type’s authorization request and token authentication, as authentik’s', async () => {
+      const fb = await authorizeOf('t-facebook', 'facebook');
+      assert.equal(fb.to.origin + fb.to.pathname, 'https://www.facebook.com/v7.0/dialog/oauth');
+      assert.equal(fb.to.searchParams.get('scope'), 'email');
+      assert.equal(fb.source.authorization_code_auth_method, 'post_body');
+      assert.equal(fb.source.type.profile_url, 'https://graph.facebook.com/v7.0/me?fields=id,name,email');
+
+      const pat = await authorizeOf('t-patreon', 'patreon');
+      assert.equal(pat.to.origin + pat.to.pathname, 'https://www.patreon.com/oauth2/authorize');
+      assert.equal(pat.to.searchParams.get('scope'), 'identity identity[email]');
+      assert.equal(pat.source.authorization_code_auth_method, 'post_body');
+
+      const red = await authorizeOf('t-reddit', 'reddit');
+      assert.equal(red.to.origin + red.to.pathname, 'https://www.reddit.com/api/v1/authorize');
+      assert.deepEqual([red.to.searchParams.get('scope'), red.to.searchParams.get('duration')], ['identity', 'permanent']);
+      assert.equal(red.source.authorization_code_auth_method, 'basic_auth');
+
+      // Slack: the person's scopes in user_scope (scope is for bot tokens); additional scopes join them, a `*` dropped
+      const sl = await authorizeOf('t-slack', 'slack', { additional_scopes: '*admin' });
+      assert.equal(sl.to.origin + sl.to.pathname, 'https://slack.com/oauth/v2/authorize');
+      assert.equal(sl.to.searchParams.get('scope'), null);
+      assert.equal(sl.to.searchParams.get('user_scope'), 'openid email profile admin');
+      // the types' URLs are fixed: a source's own are not used
+      const types = await call(srv, 'GET', '/sources/oauth/source_types/');
+      for (const name of ['facebook', 'patreon', 'reddit', 'slack'])
+        assert.equal(types.body.find((t: { name: string }) => t.name === name).urls_customizable, false, name);
+    });
+
+    it('identifiers and user properties from each provider’s profile', () => {
+      const cases: [string, Record<string, unknown>, string, Record<string, unknown>][] = [
+        [
+          'facebook',
+          { id: '10158', name: 'Fay Book', email: 'fay@example.com' },
+          '10158',
+          { username: 'Fay Book', email: 'fay@example.com', name: 'Fay Book' },
+        ],
+        [
+          'patreon',
+          { data: { id: '3141', type: 'user', attributes: { vanity: 'pat', email: 'pat@example.com', full_name: 'Pat Ron' } } },
+          '3141',
+          { username: 'pat', email: 'pat@example.com', name: 'Pat Ron' },
+        ],
+        [
+          'reddit',
+          { id: 't2_abc', name: 'redditor', icon_img: '' },
+          't2_abc',
+          { username: 'redditor', email: undefined, name: 'redditor' },
+        ],
+        [
+          'slack',
+          { ok: true, sub: 'U0R7JM', 'https://slack.com/user_id': 'U0R7JM', name: 'Sam Slack', email: 'sam@example.com' },
+          'U0R7JM',
+          { username: 'Sam Slack', email: 'sam@example.com', name: 'Sam Slack' },
+        ],
+      ];
+      for (const [name, profile, id, props] of cases) {
+        const t = sourceType(name)!;
+        assert.equal(t.identifier(profile), id, name);
+        const { groups, ...rest } = t.properties(profile);
+        assert.deepEqual(rest, props, name);
+        assert.deepEqual(groups, [], name);
+      }
+      // no identifier, no login
+      assert.equal(sourceType('patreon')!.identifier({ errors: [{ code: 1 }] }), undefined);
+    });
+
+    it('Slack’s nested user token: exchanged at an OAuth server on 127.0.0.1, then the profile fetched with it', async () => {
+      const fake = await new FakeOidc().start();
+      try {
+        fake.nextUser = { sub: 'U0SLACK', name: 'Sam Slack', email: 'sam@example.com' };
+        const slack = sourceType('slack')!;
+        const cfg = {
+          consumer_key: fake.clientId,
+          consumer_secret: fake.clientSecret,
+          pkce: 'none',
+          authorization_code_auth_method: 'basic_auth',
+          additional_scopes: '',
+        };
+        const started = authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', '');
+        const back = await fetch(started.url, { redirect: 'manual' });
+        const code = new URL(back.headers.get('location')!).searchParams.get('code')!;
+        // without the type's normalisation there is no top-level token
+        assert.deepEqual(await exchangeCode(`${fake.url}/slack/token`, cfg, code, 'http://127.0.0.1/cb/', undefined), {
+          ok: false,
+          reason: 'Could not retrieve token.',
+        });
+        const again = new URL(
+          (
+            await fetch(authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', '').url, { redirect: 'manual' })
+          ).headers.get('location')!,
+        );
+        const exchanged = await exchangeCode(
+          `${fake.url}/slack/token`,
+          cfg,
+          again.searchParams.get('code')!,
+          'http://127.0.0.1/cb/',
+          undefined,
+          slack.normalizeToken,
+        );
+        assert.equal(exchanged.ok, true);
+        const token = (exchanged as { token: Record<string, unknown> }).token;
+        assert.deepEqual([token.token_type, token.id], ['Bearer', 'U123']);
+        const profile = await fetchProfile(`${fake.url}/userinfo`, token);
+        assert.equal(slack.identifier(profile!), 'U0SLACK');
+        assert.equal(fake.requests.at(-1)!.authorization, `Bearer ${String(token.access_token)}`);
+      } finally {
+        await fake.close();
+      }
+    });
+  });
+}
