@@ -38,7 +38,7 @@ export interface PlanOptions {
   trace?: PlanTrace;
 }
 
-export function authenticationAllows(flow: FlowsTable, who: Requester): boolean {
+export function authenticationAllows(flow: FlowsTable, who: Requester, context: FlowContext = {}): boolean {
   switch (flow.authentication) {
     case 'none':
       return true;
@@ -48,8 +48,11 @@ export function authenticationAllows(flow: FlowsTable, who: Requester): boolean 
       return !who.user;
     case 'require_superuser':
       return who.superuser;
+    case 'require_redirect':
+      // authentik: only a flow another one sent the person to (a redirect stage in flow mode, a source stage resuming)
+      return context.isRedirected !== undefined;
     default:
-      // require_redirect / require_outpost / require_token: Keystage has no redirects from sources, outposts or flow tokens yet
+      // require_outpost / require_token: Keystage has no outposts, and no flow-token-only flows yet
       return false;
   }
 }
@@ -100,7 +103,7 @@ export async function planFlow(
   context: FlowContext = {},
   opts: PlanOptions = {},
 ): Promise<PlanResult> {
-  if (!authenticationAllows(flow, who)) return { type: 'not_applicable', messages: [] };
+  if (!authenticationAllows(flow, who, context)) return { type: 'not_applicable', messages: [] };
   const trace = opts.trace;
   // the person policies are about: who the context names, else who is logged in (fetched only when a policy asks)
   let user: UsersTable | undefined | null = null;

@@ -42,7 +42,7 @@ export async function explainFlow(svc: Services, flow: FlowsTable, userPk: numbe
   // as when the user runs it logged in: they are the pending user from the start
   const context: FlowContext = { pendingUser: { id: user.id, username: user.username, email: user.email, name: user.name } };
   const trace: PlanTrace = { bindings: [] };
-  const authOk = authenticationAllows(flow, who);
+  const authOk = authenticationAllows(flow, who, context);
   const result = await planFlow(svc, flow, who, context, { req, debug: true, trace });
   const rows = await flowBindings(svc.db, flow.flow_uuid);
   const names = new Map(

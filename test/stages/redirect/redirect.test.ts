@@ -1,7 +1,7 @@
 /**
  * The redirect stage: its API (official client; authentik's two object rules, script URLs refused) and, through the
  * executor, the static redirect, the switch to another flow carrying the context (or not) and the page's query, and
- * a target flow that does not apply.
+ * a target flow that does not apply; a `require_redirect` flow runs only when another flow sent the person to it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,6 +120,26 @@ for (const dialect of dialects()) {
       await flowOf(srv, 'to-members', [stage]);
       const r = await new Browser(srv.api).get('to-members');
       assert.equal(r.body.component, 'ak-stage-access-denied');
+    });
+
+    it('flow: a require_redirect flow applies only when a flow redirected to it (authentik’s is_redirected)', async () => {
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'redirected-only-dummy' });
+      await flowOf(srv, 'redirected-only', [dummy], { authentication: 'require_redirect' });
+      // opened directly: it does not apply
+      const direct = await new Browser(srv.api).get('redirected-only');
+      assert.equal(direct.body.component, 'ak-stage-access-denied');
+      const stage = await createStage(srv, '/stages/redirect/', {
+        name: 'to-redirected-only',
+        mode: 'flow',
+        target_flow: await flowPk(srv, 'redirected-only'),
+      });
+      await flowOf(srv, 'to-redirected-only', [stage]);
+      const b = new Browser(srv.api);
+      const moved = await b.get('to-redirected-only');
+      assert.deepEqual([moved.body.component, moved.body.to], ['xak-flow-redirect', '/if/flow/redirected-only/']);
+      // sent there by the first flow: its stage runs
+      const there = await b.get('redirected-only');
+      assert.equal(there.body.component, 'ak-stage-dummy');
     });
   });
 }
