@@ -121,6 +121,11 @@ export interface LogLine {
   attributes: JsonObject;
 }
 
+export interface ContextChanges {
+  set: JsonObject;
+  unset: string[];
+}
+
 export type EvaluateResult =
   | {
       ok: true;
@@ -132,6 +137,11 @@ export type EvaluateResult =
       messages: string[];
       /** ak_logger calls */
       logs: LogLine[];
+      /**
+       * what the expression changed in the flow context it was given (`request.context["flow_plan"].context` keys set
+       * or removed, `request.context` values changed in place), in authentik's names; absent when nothing
+       */
+      contextChanges?: ContextChanges;
     }
   | {
       ok: false;
@@ -237,6 +247,14 @@ function logsOf(value: unknown): LogLine[] {
   }));
 }
 
+/** the worker's context changes, checked: an object of values and a list of key names */
+function contextChangesOf(v: unknown): ContextChanges | undefined {
+  if (!isObject(v)) return undefined;
+  const set = isObject(v.set) ? (v.set as JsonObject) : {};
+  const unset = Array.isArray(v.unset) ? v.unset.filter((k): k is string => typeof k === 'string') : [];
+  return Object.keys(set).length || unset.length ? { set, unset } : undefined;
+}
+
 /** the worker's answer, checked and bounded here again (the worker's Python can be changed by an expression) */
 function resultOf(answer: string): EvaluateResult {
   let a: unknown;
@@ -249,7 +267,8 @@ function resultOf(answer: string): EvaluateResult {
   const logs = logsOf(a.logs);
   if (a.ok === true) {
     const messages = Array.isArray(a.messages) ? a.messages.slice(0, MAX_MESSAGES).map((m) => text(m, MAX_MESSAGE_CHARS)) : [];
-    return { ok: true, value: a.value ?? null, truthy: a.truthy === true, messages, logs };
+    const changes = contextChangesOf(a.context_changes);
+    return { ok: true, value: a.value ?? null, truthy: a.truthy === true, messages, logs, ...(changes ? { contextChanges: changes } : {}) };
   }
   const kind = a.kind === 'memory' || a.kind === 'timeout' || a.kind === 'unavailable' ? a.kind : 'exception';
   const result: EvaluateResult = { ok: false, kind, error: text(a.error ?? 'the expression failed', MAX_MESSAGE_CHARS), logs };

@@ -585,10 +585,20 @@ class PolicyRequest:
                 self.context[key] = Model(self.context[key])
         # the plan's own context holds the pending user as a User too (authentik's FlowPlan.context)
         plan = self.context.get("flow_plan")
+        # what the expression may change in the flow context (_context_changes): the plan's context, and the values
+        # the request's context shares with it (authentik's is a shallow copy: prompt_data changed in place persists)
+        self._plan_before = None
         if isinstance(plan, Model):
             plan_context = object.__getattribute__(plan, "_data").get("context")
-            if isinstance(plan_context, dict) and isinstance(plan_context.get("pending_user"), dict):
-                plan_context["pending_user"] = User(plan_context["pending_user"])
+            if isinstance(plan_context, dict):
+                self._plan_before = {k: _json.dumps(v, sort_keys=True) for k, v in plan_context.items() if k != "pending_user"}
+                if isinstance(plan_context.get("pending_user"), dict):
+                    plan_context["pending_user"] = User(plan_context["pending_user"])
+        self._shared_before = {
+            k: (v, _json.dumps(v, sort_keys=True))
+            for k, v in self.context.items()
+            if k not in ("flow_plan", "pending_user", "application") and isinstance(v, (dict, list))
+        }
         self.debug = bool(data.get("debug", False))
 
     def __str__(self):
@@ -600,6 +610,43 @@ class PolicyRequest:
         return text + ">"
 
     __repr__ = __str__
+
+
+def _context_changes(request):
+    """what the expression changed in the flow context: keys of context["flow_plan"].context set or removed, and
+    values of request.context changed in place; None when nothing (values that are no JSON are left out)"""
+    if not isinstance(request, PolicyRequest):
+        return None
+    changed = {}
+    removed = []
+
+    def encoded(value):
+        try:
+            data = _to_json(value)
+            return data, _json.dumps(data, sort_keys=True)
+        except (TypeError, ValueError):
+            return None, None
+
+    for key, (obj, before) in request._shared_before.items():
+        if request.context.get(key) is obj:
+            data, after = encoded(obj)
+            if after is not None and after != before:
+                changed[key] = data
+    plan = request.context.get("flow_plan")
+    before = request._plan_before
+    if isinstance(plan, Model) and before is not None:
+        plan_context = object.__getattribute__(plan, "_data").get("context")
+        plan_context = plan_context if isinstance(plan_context, dict) else {}
+        for key, value in plan_context.items():
+            if key == "pending_user" or not isinstance(key, str):
+                continue
+            data, after = encoded(value)
+            if after is not None and after != before.get(key):
+                changed[key] = data
+        removed = [key for key in before if key not in plan_context]
+    if not changed and not removed:
+        return None
+    return {"set": changed, "unset": removed}
 
 
 class PolicyResult:
@@ -1329,6 +1376,9 @@ def evaluate(job_json):
             answer = _error_answer(exc, source, filename)
         else:
             answer = {"ok": True, "value": value, "truthy": truthy, "messages": run.messages}
+            changes = _context_changes(run.given.get("request"))
+            if changes is not None:
+                answer["context_changes"] = changes
         if run.messages_dropped:
             ak_logger.warning("ak_message: %d further messages dropped" % run.messages_dropped)
         answer["logs"] = run.logs

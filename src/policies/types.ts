@@ -10,6 +10,7 @@ import type { VersionedMigration } from '../db/ddl.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
 import type { ApiRouter } from '../rest/routes.js';
+import type { ContextChanges } from '../expressions/index.js';
 
 /** authentik's PolicyRequest: who, from where, about what, with which flow context */
 export interface PolicyRequest {
@@ -23,6 +24,11 @@ export interface PolicyRequest {
   context: Record<string, unknown>;
   /** an explanation or a test: no side effects (events, reputation) */
   debug: boolean;
+  /**
+   * told what an expression changed in the flow context (authentik's policies write `context["flow_plan"].context`,
+   * and change `prompt_data` in place): the flow engine applies it to the plan (flows/engine/policy-writes.ts)
+   */
+  onContextChanges?: (changes: ContextChanges) => void;
 }
 
 export interface LogEvent {

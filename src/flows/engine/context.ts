@@ -55,6 +55,10 @@ export interface FlowContext {
   userSwitch?: { add?: true; from: number; target?: string };
   /** a deny stage's message set by what ran before it */
   denyMessage?: string;
+  /** authentik's `redirect_stage_target`, set by a policy: where a redirect stage sends the person instead (`ak-flow://slug` or a URL) */
+  redirectStageTarget?: string;
+  /** other keys policies wrote into the flow context (authentik's names), read back by later policies (policy-writes.ts) */
+  policyData?: Record<string, unknown>;
   /**
    * the invitation an invitation stage accepted (authentik's plan context `invitation`, and `invitation_in_effect`
    * while it is set): a single-use one is claimed — deleted — by the user write stage's transaction, or by the

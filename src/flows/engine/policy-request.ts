@@ -11,6 +11,8 @@ import type { PolicyRequest } from '../../policies/types.js';
 import { httpOf, policyUser } from '../../policies/request.js';
 import { userById } from '../../users/by-id.js';
 import { isPlaceholder, type FlowContext } from './context.js';
+import type { ContextChanges } from '../../expressions/index.js';
+import { applyPolicyWrites, policyData } from './policy-writes.js';
 
 /** the user policies are about: the pending user (a real one), else whoever is logged in; a placeholder is nobody */
 export async function policyUserOf(db: DB, ctx: FlowContext, loggedIn: UsersTable | undefined): Promise<UsersTable | undefined> {
@@ -64,6 +66,9 @@ export function policyContext(
     out.source = ctx.source;
     out.is_sso = true;
   }
+  if (ctx.redirectStageTarget !== undefined) out.redirect_stage_target = ctx.redirectStageTarget;
+  // keys policies wrote that Keystage does not read itself, for the policies after them
+  if (ctx.policyData !== undefined) for (const [k, v] of policyData(ctx)) if (!(k in out)) out[k] = v;
   if (planned)
     out.flow_plan = {
       flow_pk: planned.flow.flow_uuid,
@@ -86,11 +91,13 @@ export function lazyRequest(
   req: FastifyRequest | undefined,
   debug = false,
 ): { request: PolicyRequest; full: () => Promise<PolicyRequest> } {
+  // what an expression writes into the flow context lands in this plan's (policy-writes.ts)
+  const writes = (changes: ContextChanges) => applyPolicyWrites(ctx, changes);
   return {
-    request: requestOf(undefined, policyContext(ctx, undefined, planned, true), obj, req, debug),
+    request: requestOf(undefined, policyContext(ctx, undefined, planned, true), obj, req, debug, writes),
     full: async () => {
       const u = await person();
-      return requestOf(u, policyContext(ctx, u, planned), obj, req, debug);
+      return requestOf(u, policyContext(ctx, u, planned), obj, req, debug, writes);
     },
   };
 }
@@ -105,8 +112,11 @@ export function requestOf(
   obj: PolicyRequest['obj'],
   req: FastifyRequest | undefined,
   debug = false,
+  onContextChanges?: PolicyRequest['onContextChanges'],
 ): PolicyRequest {
-  return req ? new FlowPolicyRequest(user, context, obj, debug, req) : { user, context, obj, debug };
+  return req
+    ? new FlowPolicyRequest(user, context, obj, debug, req, onContextChanges)
+    : { user, context, obj, debug, ...(onContextChanges ? { onContextChanges } : {}) };
 }
 
 /**
@@ -124,6 +134,7 @@ class FlowPolicyRequest implements PolicyRequest {
     readonly obj: PolicyRequest['obj'],
     readonly debug: boolean,
     req: FastifyRequest,
+    readonly onContextChanges: PolicyRequest['onContextChanges'],
   ) {
     this.#req = req;
   }

@@ -59,6 +59,8 @@ async function run(call: PolicyCall<Config>, source: string, name: string): Prom
     e.log = log;
     throw e;
   }
+  // (an explanation or a test changes nothing)
+  if (r.contextChanges && !request.debug) request.onContextChanges?.(r.contextChanges);
   return { passing: r.truthy, messages: r.messages, log };
 }
 

@@ -51,14 +51,25 @@ export const promptRuntime: StageRuntime<PromptConfig> = {
     const checked = await validateFields(c.svc.db, prompts, body, context, env);
     if (checked.errors) return invalid(await challengeOf(c, env), checked.errors);
     const policies = await stageValidationPolicies(c.svc.db, c.config.validation_policies);
+    let data = checked.data;
     const errors = await runValidationPolicies(
       c.svc,
       policies,
-      { user: env.user, http: env.http, context: { prompt_data: checked.data }, debug: false },
+      {
+        user: env.user,
+        http: env.http,
+        context: { prompt_data: checked.data },
+        debug: false,
+        // authentik's policies see the answers themselves: what one changes in `prompt_data` is what is kept
+        onContextChanges: (changes) => {
+          const changed = changes.set.prompt_data;
+          if (changed && typeof changed === 'object' && !Array.isArray(changed)) data = changed as typeof data;
+        },
+      },
       new Set(prompts.map((p) => p.field_key)),
     );
     if (errors) return invalid(await challengeOf(c, env), errors);
-    c.ctx.promptData = { ...context, ...checked.data };
+    c.ctx.promptData = { ...context, ...data };
     return ok();
   },
 };

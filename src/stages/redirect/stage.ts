@@ -3,7 +3,8 @@
  * static URL — never to a javascript:, data: or vbscript: URL, whatever was stored — or, in `flow` mode, to another
  * flow: that flow is planned now, with this plan's context when `keep_context` (plus `is_redirected`, the flow it
  * came from), into this session, and the person is sent to its page with the same query. A target flow that does not
- * apply to the person, or is gone, ends this flow with access denied.
+ * apply to the person, or is gone, ends this flow with access denied. A policy may set the target instead
+ * (`redirect_stage_target` in the flow context).
  */
 import { deny, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { planFlow } from '../../flows/engine/planner.js';
@@ -25,7 +26,8 @@ async function toFlow(c: Call, flowUuid: string): Promise<Outcome> {
     | FlowsTable
     | undefined;
   if (!flow) return deny(NO_TARGET);
-  const { stages: _own, ...kept } = c.ctx;
+  // (a policy's redirect_stage_target was for this stage: the next flow does not inherit it)
+  const { stages: _own, redirectStageTarget: _target, ...kept } = c.ctx;
   const context: FlowContext = c.config.keep_context ? structuredClone(kept) : {};
   context.isRedirected = { pk: c.flow.flow_uuid, slug: c.flow.slug };
   const user = c.requestUser;
@@ -38,7 +40,27 @@ async function toFlow(c: Call, flowUuid: string): Promise<Outcome> {
   return redirect(`/if/flow/${encodeURIComponent(flow.slug)}/${qs ? `?${qs}` : ''}`);
 }
 
+/**
+ * authentik's `redirect_stage_target`, written into the flow context by a policy: `ak-flow://slug` switches to that
+ * flow (as flow mode does, with this stage's keep_context), anything else is the URL; a flow that does not exist, or
+ * a URL a browser may not be sent to, leaves the stage's own target
+ */
+async function overridden(c: Call): Promise<Outcome | undefined> {
+  const target = c.ctx.redirectStageTarget;
+  if (!target) return undefined;
+  if (target.startsWith('ak-flow://')) {
+    const slug = target.slice('ak-flow://'.length).split(/[/?#]/)[0] ?? '';
+    const flow = await c.svc.db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst();
+    if (flow) return toFlow(c, flow.flow_uuid);
+    c.req.log.warn({ slug }, 'Flow set by redirect_stage_target does not exist');
+    return undefined;
+  }
+  return isSafeTarget(target) ? redirect(target) : undefined;
+}
+
 async function run(c: Call): Promise<Outcome> {
+  const override = await overridden(c);
+  if (override) return override;
   if (c.config.mode === 'flow') return c.config.target_flow ? toFlow(c, c.config.target_flow) : deny(NO_TARGET);
   const to = c.config.target_static;
   if (!to || !isSafeTarget(to)) return deny(NO_TARGET);

@@ -1,0 +1,115 @@
+/**
+ * What expression policies write into the flow context, as authentik's documentation has them do (SQLite and
+ * PostgreSQL, the Python runtime): `redirect_stage_target` chooses where a redirect stage sends the person (another
+ * flow, a URL; a missing flow or a script URL leaves the stage's own target), `prompt_data` changed in place by a
+ * prompt stage's validation policy is what the stage keeps (authentik's "e-mail as username"), another key written by
+ * one binding's policy is read by a later one, and what Keystage keeps itself (`pending_user`, `auth_method`) is not
+ * written.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { Browser } from '../helpers/browser.js';
+import { bindingOf, createStage, flowOf } from '../helpers/flows.js';
+
+for (const dialect of dialects()) {
+  describe(`expression policies writing the flow context (${dialect})`, () => {
+    let srv: TestServer;
+    let n = 0;
+    before(async () => {
+      srv = await startServer(dialect);
+      await flowOf(srv, 'cw-target', [await createStage(srv, '/stages/dummy/', { name: 'cw-target-dummy' })]);
+    });
+    after(async () => srv.close());
+
+    /** binds an expression policy to `stage`'s binding in `slug`, evaluated when the stage runs */
+    const bindExpression = async (slug: string, stage: string, expression: string) => {
+      const policy = await call(srv, 'POST', '/policies/expression/', { name: `cw-policy-${++n}`, expression });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const fsb = await bindingOf(srv, slug, stage);
+      assert.equal(
+        (await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true })).status,
+        200,
+      );
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+    };
+    /** a flow of one static redirect stage whose binding's policy sets redirect_stage_target to `target` */
+    const redirectWith = async (target: string) => {
+      const slug = `cw-redirect-${++n}`;
+      const stage = await createStage(srv, '/stages/redirect/', { name: slug, mode: 'static', target_static: 'https://static.example/' });
+      await flowOf(srv, slug, [stage]);
+      await bindExpression(slug, stage, `context["flow_plan"].context["redirect_stage_target"] = ${JSON.stringify(target)}\nreturn True`);
+      const b = new Browser(srv.api);
+      return { b, first: await b.get(slug) };
+    };
+
+    it('redirect_stage_target: another flow, a URL; a missing flow or a script URL leaves the stage’s target', async () => {
+      const toFlow = await redirectWith('ak-flow://cw-target');
+      assert.deepEqual([toFlow.first.body.component, toFlow.first.body.to], ['xak-flow-redirect', '/if/flow/cw-target/']);
+      assert.equal((await toFlow.b.get('cw-target')).body.component, 'ak-stage-dummy');
+      assert.equal((await redirectWith('https://elsewhere.example/x')).first.body.to, 'https://elsewhere.example/x');
+      assert.equal((await redirectWith('ak-flow://no-such-flow')).first.body.to, 'https://static.example/');
+      assert.equal((await redirectWith('javascript:alert(1)')).first.body.to, 'https://static.example/');
+    });
+
+    it('prompt_data changed by a validation policy is what the prompt stage keeps (authentik’s e-mail as username)', async () => {
+      const email = await call(srv, 'POST', '/stages/prompt/prompts/', {
+        name: 'cw-email',
+        field_key: 'email',
+        label: 'E-mail',
+        type: 'email',
+        required: true,
+      });
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'cw-email-as-username',
+        expression: 'request.context["prompt_data"]["username"] = request.context["prompt_data"]["email"]\nreturn True',
+      });
+      const prompt = await createStage(srv, '/stages/prompt/stages/', {
+        name: 'cw-prompt',
+        fields: [email.body.pk],
+        validation_policies: [policy.body.pk],
+      });
+      const write = await createStage(srv, '/stages/user_write/', { name: 'cw-write', user_creation_mode: 'always_create' });
+      await flowOf(srv, 'cw-signup', [prompt, write], { designation: 'enrollment' });
+      const b = new Browser(srv.api);
+      await b.get('cw-signup');
+      const done = await b.solve('cw-signup', { component: 'ak-stage-prompt', email: 'casey@example.com' } as never);
+      assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
+      const users = await call(srv, 'GET', '/core/users/?email=casey@example.com');
+      assert.deepEqual(
+        users.body.results.map((u: { username: string }) => u.username),
+        ['casey@example.com'],
+      );
+    });
+
+    it('a key one policy writes is read by a later one; what Keystage keeps is not written', async () => {
+      const first = await createStage(srv, '/stages/dummy/', { name: 'cw-first' });
+      const second = await createStage(srv, '/stages/dummy/', { name: 'cw-second' });
+      await flowOf(srv, 'cw-chain', [first, second]);
+      await bindExpression(
+        'cw-chain',
+        first,
+        [
+          'plan = context["flow_plan"]',
+          'plan.context["cw_note"] = {"from": "first"}',
+          'plan.context["auth_method"] = "forged"',
+          'plan.context["pending_user"] = None',
+          'return True',
+        ].join('\n'),
+      );
+      // the second stage is shown only when the note arrived and the kept keys did not change
+      await bindExpression(
+        'cw-chain',
+        second,
+        'return request.context.get("cw_note") == {"from": "first"} and context["flow_plan"].context.get("cw_note") == {"from": "first"} and "auth_method" not in request.context',
+      );
+      const b = new Browser(srv.api);
+      const one = await b.get('cw-chain');
+      assert.equal(one.body.component, 'ak-stage-dummy');
+      const two = await b.solve('cw-chain', { component: 'ak-stage-dummy' });
+      assert.equal(two.body.component, 'ak-stage-dummy', 'the second stage ran: its policy read the note');
+      const end = await b.solve('cw-chain', { component: 'ak-stage-dummy' });
+      assert.equal(end.body.component, 'xak-flow-redirect');
+    });
+  });
+}
