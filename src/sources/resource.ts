@@ -232,12 +232,24 @@ async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, exist
   await discover(merged, t, changed);
   for (const f of ['authorization_url', 'access_token_url', 'profile_url', 'oidc_jwks_url', 'oidc_jwks'] as const)
     if (merged[f] !== (existing as Record<string, unknown> | undefined)?.[f] || ctx.mode === 'create') data[f] = merged[f];
-  for (const url of ['authorization_url', 'access_token_url', 'profile_url'] as const)
+  // (a type whose profile is the token response's ID token has no profile URL: Apple)
+  const urls = t.profileFromToken
+    ? (['authorization_url', 'access_token_url'] as const)
+    : (['authorization_url', 'access_token_url', 'profile_url'] as const);
+  for (const url of urls)
     if (!urlOf(t, merged as never, url)) throw ValidationError.nonField(`${url} is required for provider ${t.verbose_name}`);
-  for (const url of ['authorization_url', 'access_token_url', 'profile_url'] as const) {
+  for (const url of urls) {
     const v = urlOf(t, merged as never, url)!;
     if (!/^https?:\/\//i.test(v)) throw new ValidationError({ [url]: ['Enter a valid URL (http or https).'] });
   }
+  // a client secret the type makes from the source's (Apple's signed JWT) is made once now, so a wrong key format or
+  // key is a 400 here rather than a failed login later
+  if (t.clientSecret && typeof data.consumer_secret === 'string' && typeof merged.consumer_key === 'string')
+    await t.clientSecret(merged.consumer_key, data.consumer_secret).catch((e: Error) => {
+      throw new ValidationError({
+        consumer_secret: [/formatted like/.test(e.message) ? e.message : 'Enter the private key (PKCS #8 PEM) Apple gave for the key id.'],
+      });
+    });
 }
 
 function oauthColumns(db: DB, data: Record<string, unknown>) {

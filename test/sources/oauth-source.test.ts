@@ -118,9 +118,20 @@ for (const dialect of dialects()) {
 
     it('refuses what it cannot honour with 400s and field errors, writing nothing', async () => {
       const base = { name: 'x', slug: 'x-src', consumer_key: 'k', consumer_secret: 's' };
+      const twitter = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'twitter' });
+      assert.equal(twitter.status, 400);
+      assert.match(twitter.body.provider_type[0], /does not support/);
+      // Apple's client secret is made from the key Apple gave: a key id format or key that cannot make one is refused
       const apple = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'apple' });
-      assert.equal(apple.status, 400);
-      assert.match(apple.body.provider_type[0], /does not support/);
+      assert.deepEqual(
+        [apple.status, apple.body],
+        [400, { consumer_secret: ['Apple Source client_id should be formatted like services_id_identifier;apple_team_id;key_id'] }],
+      );
+      const appleKey = await call(srv, 'POST', '/sources/oauth/', { ...base, consumer_key: 'a;b;c', provider_type: 'apple' });
+      assert.deepEqual(
+        [appleKey.status, appleKey.body],
+        [400, { consumer_secret: ['Enter the private key (PKCS #8 PEM) Apple gave for the key id.'] }],
+      );
       const noUrls = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'openidconnect' });
       assert.equal(noUrls.status, 400);
       assert.deepEqual(noUrls.body, { non_field_errors: ['authorization_url is required for provider OpenID Connect'] });

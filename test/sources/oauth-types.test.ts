@@ -1,8 +1,9 @@
 /**
- * The OAuth source types with fixed URLs at the provider's own hosts — Facebook, Patreon, Reddit, Slack (authentik's
+ * The OAuth source types with fixed URLs at the provider's own hosts — Apple, Facebook, Patreon, Reddit, Slack (authentik's
  * `authentik/sources/oauth/types/`): what each authorization request asks for (read without following it: nothing
  * leaves 127.0.0.1), how each client authenticates at the token URL, each profile's identifier and user properties
- * from the provider's documented payloads, and Slack's nested user token exchanged with an OAuth server on 127.0.0.1.
+ * from the provider's documented payloads, Slack's nested user token exchanged with an OAuth server on 127.0.0.1, and
+ * Apple's signed client secret, ID-token profile and form-posted answer.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { FakeOidc } from '../helpers/fake-oidc.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import { sourceType } from '../../src/sources/oauth/types.js';
 import { authorizationRedirect, exchangeCode, fetchProfile } from '../../src/sources/oauth/client.js';
 
@@ -145,6 +148,55 @@ for (const dialect of dialects()) {
       } finally {
         await fake.close();
       }
+    });
+
+    it('Apple: the services id as client, a client secret signed with the source’s key, the ID token as profile, the form post sent on', async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const key = 'com.example.web; TEAM123 ;KEY456';
+      const ap = await authorizeOf('t-apple', 'apple', { consumer_key: key, consumer_secret: pem });
+      assert.equal(ap.to.origin + ap.to.pathname, 'https://appleid.apple.com/auth/authorize');
+      assert.deepEqual(
+        [ap.to.searchParams.get('client_id'), ap.to.searchParams.get('scope'), ap.to.searchParams.get('response_mode')],
+        ['com.example.web', 'name email', 'form_post'],
+      );
+      assert.equal(ap.source.authorization_code_auth_method, 'post_body');
+
+      const apple = sourceType('apple')!;
+      const secret = await apple.clientSecret!(key, pem);
+      assert.deepEqual(decodeProtectedHeader(secret), { alg: 'ES256', kid: 'KEY456' });
+      const spki = await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'ES256');
+      const { payload } = await jwtVerify(secret, spki, {
+        issuer: 'TEAM123',
+        subject: 'com.example.web',
+        audience: 'https://appleid.apple.com',
+      });
+      assert.ok(payload.exp! - payload.iat! <= 300);
+      await assert.rejects(apple.clientSecret!('only-one-part', pem), /services_id_identifier;apple_team_id;key_id/);
+
+      const idToken = await new SignJWT({ email: 'ann@privaterelay.appleid.com', email_verified: true })
+        .setProtectedHeader({ alg: 'ES256' })
+        .setSubject('001234.abcd')
+        .setIssuer('https://appleid.apple.com')
+        .sign(privateKey);
+      const profile = apple.profileFromToken!({ access_token: 'a', id_token: idToken })!;
+      assert.equal(apple.identifier(profile), '001234.abcd');
+      assert.equal(apple.properties(profile).email, 'ann@privaterelay.appleid.com');
+      assert.equal(apple.profileFromToken!({ access_token: 'a' }), undefined);
+
+      // Apple posts its answer from its own site: it is sent on as a GET (which carries the session cookie), without
+      // what Apple adds about the person
+      const posted = await fetch(`${srv.url}/source/oauth/callback/t-apple/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ code: 'c0de', state: 's7ate', user: JSON.stringify({ name: { firstName: 'Ann' }, email: 'x@y' }) }),
+        redirect: 'manual',
+      });
+      assert.equal(posted.status, 303);
+      assert.equal(posted.headers.get('location'), '/source/oauth/callback/t-apple/?code=c0de&state=s7ate');
+      // and the GET without the state it started with is refused
+      const got = await fetch(`${srv.url}${posted.headers.get('location')}`, { redirect: 'manual' });
+      assert.equal(got.status, 400);
     });
   });
 }

@@ -66,7 +66,8 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const scopes = type.scopeParam
     ? scopesOf(type.scopes, source.additional_scopes.replace(/^\*/, ''))
     : scopesOf(type.scopes, source.additional_scopes);
-  const started = authorizationRedirect(authorizationUrl, source, redirectUri, type.scopeParam ? '' : scopes, {
+  const client = { ...source, consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key };
+  const started = authorizationRedirect(authorizationUrl, client, redirectUri, type.scopeParam ? '' : scopes, {
     ...type.authorizeParams,
     ...(type.scopeParam ? { [type.scopeParam]: scopes } : {}),
   });
@@ -94,15 +95,25 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const source = await enabledSource(svc, slug);
   const type = source && sourceType(source.provider_type);
   if (!source || !type) return notFound(reply, slug);
+  // a provider posting its answer (response_mode=form_post, Apple's) comes from another site: the browser sends no
+  // SameSite=Lax session cookie with that POST, but does with a top-level GET, so the answer is sent on as one (only
+  // OAuth's own parameters: nothing personal in a URL)
+  if (req.method === 'POST') {
+    const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
+    const forward = new URLSearchParams();
+    for (const k of ['code', 'state', 'error', 'error_description']) {
+      const v = form.get(k);
+      if (v !== null) forward.set(k, v);
+    }
+    return reply.redirect(`${callbackPath(source.slug)}?${forward.toString()}`, 303);
+  }
   const session = await svc.sessions.load(req);
   const pending = session.data.sources?.[source.slug] as Pending | undefined;
   if (pending) {
     delete session.data.sources![source.slug];
     session.dirty = true;
   }
-  const params = (
-    req.method === 'POST' && req.body instanceof URLSearchParams ? req.body : new URLSearchParams(req.url.split('?')[1] ?? '')
-  ) as URLSearchParams;
+  const params = new URLSearchParams(req.url.split('?')[1] ?? '');
   const fail = async (reason: string) => {
     req.log.warn({ source: source.slug, reason }, 'source authentication failed');
     await svc.sessions.save(session, req, reply);
@@ -114,14 +125,27 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const code = params.get('code');
   if (!code) return fail(params.get('error_description') || params.get('error') || 'No token received.');
   const tokenUrl = urlOf(type, source, 'access_token_url');
-  const profileUrl = urlOf(type, source, 'profile_url');
-  if (!tokenUrl || !profileUrl) return fail('Could not retrieve token.');
-  const exchanged = await exchangeCode(tokenUrl, source, code, pending.redirectUri, pending.verifier, type.normalizeToken);
+  const profileUrl = urlOf(type, source, 'profile_url') ?? '';
+  if (!tokenUrl || (!profileUrl && !type.profileFromToken)) return fail('Could not retrieve token.');
+  let client = source;
+  try {
+    client = {
+      ...source,
+      consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
+      consumer_secret: type.clientSecret ? await type.clientSecret(source.consumer_key, source.consumer_secret) : source.consumer_secret,
+    };
+  } catch (e) {
+    req.log.warn({ err: e, source: source.slug }, 'source client secret could not be made');
+    return fail('Could not retrieve token.');
+  }
+  const exchanged = await exchangeCode(tokenUrl, client, code, pending.redirectUri, pending.verifier, type.normalizeToken);
   if (!exchanged.ok) return fail(exchanged.reason);
-  const fetched = await fetchProfile(
-    type.profileRequestUrl ? type.profileRequestUrl(profileUrl, String(exchanged.token.access_token)) : profileUrl,
-    exchanged.token,
-  );
+  const fetched = type.profileFromToken
+    ? type.profileFromToken(exchanged.token)
+    : await fetchProfile(
+        type.profileRequestUrl ? type.profileRequestUrl(profileUrl, String(exchanged.token.access_token)) : profileUrl,
+        exchanged.token,
+      );
   if (!fetched) return fail('Could not retrieve profile.');
   let profile = fetched;
   if (type.enrich) {

@@ -6,6 +6,8 @@
  * written (`SUPPORTED`).
  */
 
+import { SignJWT, decodeJwt, importPKCS8 } from 'jose';
+
 export type Profile = Record<string, unknown>;
 
 export interface SourceType {
@@ -32,6 +34,12 @@ export interface SourceType {
   scopeParam?: string;
   /** the token response as the client uses it (Slack's user token nested in `authed_user`) */
   normalizeToken?(token: Record<string, unknown>): Record<string, unknown>;
+  /** the client id sent, from the source's consumer_key (Apple's `services id;team id;key id`) */
+  clientId?(consumerKey: string): string;
+  /** the client secret sent at the token URL, made from the source's (Apple's: a JWT signed with its key); throws when it cannot */
+  clientSecret?(consumerKey: string, consumerSecret: string): Promise<string>;
+  /** the profile from the token response instead of a profile URL (Apple's ID token) */
+  profileFromToken?(token: Record<string, unknown>): Profile | undefined;
   /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`) */
   profileRequestUrl?(profileUrl: string, accessToken: string): string;
   /** a group's name from the profile (Entra ID's display names), else its identifier */
@@ -270,6 +278,32 @@ const types: SourceType[] = [
     properties: (info) => ({ username: info.name, email: undefined, name: info.name, groups: [] }),
   },
   {
+    name: 'apple',
+    verbose_name: 'Apple',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://appleid.apple.com/auth/authorize',
+    access_token_url: 'https://appleid.apple.com/auth/token',
+    scopes: ['name', 'email'],
+    codeAuth: 'post_body',
+    // Apple posts the answer back (its name and e-mail scopes need it): the callback takes a POST
+    authorizeParams: { response_mode: 'form_post' },
+    clientId: (key) => appleKey(key)?.servicesId ?? key,
+    clientSecret: appleClientSecret,
+    // the ID token the token endpoint answered, over TLS, is the profile (authentik reads it unverified, as OpenID
+    // Connect allows for an ID token from the token endpoint)
+    profileFromToken: (token) => {
+      if (typeof token.id_token !== 'string') return undefined;
+      try {
+        return decodeJwt(token.id_token) as Profile;
+      } catch {
+        return undefined;
+      }
+    },
+    identifier: (info) => str(info.sub),
+    properties: (info) => ({ username: undefined, email: info.email, name: info.name, groups: [] }),
+  },
+  {
     name: 'slack',
     verbose_name: 'Slack',
     urls_customizable: false,
@@ -294,6 +328,29 @@ const types: SourceType[] = [
     properties: (info) => ({ username: info.name, email: info.email, name: info.name, groups: [] }),
   },
 ];
+
+/** Apple's consumer_key: `services id;team id;key id` (authentik's format) */
+function appleKey(key: string): { servicesId: string; teamId: string; keyId: string } | undefined {
+  const parts = key.split(';').map((p) => p.trim());
+  if (parts.length < 3) return undefined;
+  return { servicesId: parts[0]!, teamId: parts[1]!, keyId: parts[2]! };
+}
+
+/** Apple's client secret: an ES256 JWT of the team for the services id, signed with the source's private key (PEM) */
+async function appleClientSecret(consumerKey: string, consumerSecret: string): Promise<string> {
+  const k = appleKey(consumerKey);
+  if (!k) throw new Error('Apple Source client_id should be formatted like services_id_identifier;apple_team_id;key_id');
+  const key = await importPKCS8(consumerSecret.trim(), 'ES256');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: k.keyId })
+    .setIssuer(k.teamId)
+    .setSubject(k.servicesId)
+    .setAudience('https://appleid.apple.com')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .sign(key);
+}
 
 const patreonData = (info: Profile): Profile => {
   const d = info.data;
