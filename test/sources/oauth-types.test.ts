@@ -1,5 +1,5 @@
 /**
- * The OAuth source types with fixed URLs at the provider's own hosts — Apple, Facebook, Patreon, Reddit, Slack (authentik's
+ * The OAuth source types with fixed URLs at the provider's own hosts — Apple, Facebook, Patreon, Reddit, Slack, Twitter (authentik's
  * `authentik/sources/oauth/types/`): what each authorization request asks for (read without following it: nothing
  * leaves 127.0.0.1), how each client authenticates at the token URL, each profile's identifier and user properties
  * from the provider's documented payloads, Slack's nested user token exchanged with an OAuth server on 127.0.0.1, and
@@ -62,9 +62,20 @@ for (const dialect of dialects()) {
       assert.equal(sl.to.origin + sl.to.pathname, 'https://slack.com/oauth/v2/authorize');
       assert.equal(sl.to.searchParams.get('scope'), null);
       assert.equal(sl.to.searchParams.get('user_scope'), 'openid email profile admin');
+      // X (Twitter): PKCE always, S256 unless the source says plain; HTTP Basic at the token URL
+      const tw = await authorizeOf('t-twitter', 'twitter');
+      assert.equal(tw.to.origin + tw.to.pathname, 'https://twitter.com/i/oauth2/authorize');
+      assert.deepEqual(
+        [tw.to.searchParams.get('scope'), tw.to.searchParams.get('code_challenge_method')],
+        ['users.read tweet.read', 'S256'],
+      );
+      assert.match(tw.to.searchParams.get('code_challenge') ?? '', /^[A-Za-z0-9_-]{43}$/);
+      assert.equal(tw.source.authorization_code_auth_method, 'basic_auth');
+      const twPlain = await authorizeOf('t-twitter-plain', 'twitter', { pkce: 'plain' });
+      assert.equal(twPlain.to.searchParams.get('code_challenge_method'), 'plain');
       // the types' URLs are fixed: a source's own are not used
       const types = await call(srv, 'GET', '/sources/oauth/source_types/');
-      for (const name of ['facebook', 'patreon', 'reddit', 'slack'])
+      for (const name of ['facebook', 'patreon', 'reddit', 'slack', 'twitter'])
         assert.equal(types.body.find((t: { name: string }) => t.name === name).urls_customizable, false, name);
     });
 
@@ -81,6 +92,12 @@ for (const dialect of dialects()) {
           { data: { id: '3141', type: 'user', attributes: { vanity: 'pat', email: 'pat@example.com', full_name: 'Pat Ron' } } },
           '3141',
           { username: 'pat', email: 'pat@example.com', name: 'Pat Ron' },
+        ],
+        [
+          'twitter',
+          { data: { id: '2244994945', name: 'X Dev', username: 'XDevelopers' } },
+          '2244994945',
+          { username: 'XDevelopers', email: undefined, name: 'X Dev' },
         ],
         [
           'reddit',

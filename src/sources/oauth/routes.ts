@@ -66,7 +66,11 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const scopes = type.scopeParam
     ? scopesOf(type.scopes, source.additional_scopes.replace(/^\*/, ''))
     : scopesOf(type.scopes, source.additional_scopes);
-  const client = { ...source, consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key };
+  const client = {
+    ...source,
+    consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
+    pkce: type.requiresPkce && source.pkce !== 'plain' && source.pkce !== 'S256' ? 'S256' : source.pkce,
+  };
   const started = authorizationRedirect(authorizationUrl, client, redirectUri, type.scopeParam ? '' : scopes, {
     ...type.authorizeParams,
     ...(type.scopeParam ? { [type.scopeParam]: scopes } : {}),

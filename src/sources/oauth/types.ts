@@ -38,6 +38,8 @@ export interface SourceType {
   clientId?(consumerKey: string): string;
   /** the client secret sent at the token URL, made from the source's (Apple's: a JWT signed with its key); throws when it cannot */
   clientSecret?(consumerKey: string, consumerSecret: string): Promise<string>;
+  /** PKCE the provider requires whatever the source says (Twitter's): S256 when the source asks for none */
+  requiresPkce?: boolean;
   /** the profile from the token response instead of a profile URL (Apple's ID token) */
   profileFromToken?(token: Record<string, unknown>): Profile | undefined;
   /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`) */
@@ -255,9 +257,9 @@ const types: SourceType[] = [
     scopes: ['identity', 'identity[email]'],
     codeAuth: 'post_body',
     // a JSON:API document: the person is `data`, their details its `attributes`
-    identifier: (info) => str(patreonData(info).id),
+    identifier: (info) => str(dataOf(info).id),
     properties: (info) => {
-      const a = (patreonData(info).attributes ?? {}) as Profile;
+      const a = (dataOf(info).attributes ?? {}) as Profile;
       return { username: a.vanity, email: a.email, name: a.full_name, groups: [] };
     },
   },
@@ -302,6 +304,24 @@ const types: SourceType[] = [
     },
     identifier: (info) => str(info.sub),
     properties: (info) => ({ username: undefined, email: info.email, name: info.name, groups: [] }),
+  },
+  {
+    name: 'twitter',
+    verbose_name: 'Twitter',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://twitter.com/i/oauth2/authorize',
+    access_token_url: 'https://api.twitter.com/2/oauth2/token',
+    profile_url: 'https://api.twitter.com/2/users/me',
+    scopes: ['users.read', 'tweet.read'],
+    // X's OAuth 2: HTTP Basic at the token URL, and PKCE always (authentik sends `plain`; S256 unless the source says plain)
+    codeAuth: 'basic_auth',
+    requiresPkce: true,
+    identifier: (info) => str(dataOf(info).id),
+    properties: (info) => {
+      const d = dataOf(info);
+      return { username: d.username, email: undefined, name: d.name, groups: [] };
+    },
   },
   {
     name: 'slack',
@@ -352,7 +372,8 @@ async function appleClientSecret(consumerKey: string, consumerSecret: string): P
     .sign(key);
 }
 
-const patreonData = (info: Profile): Profile => {
+/** the `data` object of a JSON:API-style profile (Patreon's, X's) */
+const dataOf = (info: Profile): Profile => {
   const d = info.data;
   return d && typeof d === 'object' && !Array.isArray(d) ? (d as Profile) : {};
 };
