@@ -138,6 +138,40 @@ export class FakeOidc {
         return json(200, { ok: true, authed_user: { id: 'U123', scope: 'openid,email,profile', access_token: token, token_type: 'user' } });
       return json(200, { access_token: token, token_type: 'bearer', expires_in: 3600 });
     }
+    // WeChat: the code exchanged by a GET with the app's id and secret in the query; its errors as errcode/errmsg
+    if (u.pathname === '/wechat/token') {
+      const q = u.searchParams;
+      if (q.get('appid') !== this.clientId || q.get('secret') !== this.clientSecret)
+        return json(200, { errcode: 40125, errmsg: 'invalid appsecret' });
+      const grant = this.codes.get(q.get('code') ?? '');
+      this.codes.delete(q.get('code') ?? '');
+      if (!grant || q.get('grant_type') !== 'authorization_code') return json(200, { errcode: 40029, errmsg: 'invalid code' });
+      const token = randomBytes(16).toString('hex');
+      this.tokens.set(token, grant.user);
+      return json(200, {
+        access_token: token,
+        expires_in: 7200,
+        refresh_token: 'r',
+        openid: `o-${grant.user.sub}`,
+        scope: 'snsapi_login',
+        unionid: `u-${grant.user.sub}`,
+      });
+    }
+    if (u.pathname === '/wechat/userinfo') {
+      const user = this.tokens.get(u.searchParams.get('access_token') ?? '');
+      if (!user || u.searchParams.get('openid') !== `o-${user.sub}`) return json(200, { errcode: 40003, errmsg: 'invalid openid' });
+      return json(200, {
+        openid: `o-${user.sub}`,
+        nickname: user.name,
+        sex: 0,
+        province: '',
+        city: '',
+        country: '',
+        headimgurl: '',
+        privilege: [],
+        unionid: `u-${user.sub}`,
+      });
+    }
     if (u.pathname === '/mailcow/profile') {
       // Mailcow takes the token in the query
       const user = this.tokens.get(u.searchParams.get('access_token') ?? '');

@@ -1,8 +1,8 @@
 /**
- * The OAuth source types with fixed URLs at the provider's own hosts — Apple, Facebook, Patreon, Reddit, Slack, Twitter (authentik's
+ * The OAuth source types with fixed URLs at the provider's own hosts — Apple, Facebook, Patreon, Reddit, Slack, Twitter, WeChat (authentik's
  * `authentik/sources/oauth/types/`): what each authorization request asks for (read without following it: nothing
  * leaves 127.0.0.1), how each client authenticates at the token URL, each profile's identifier and user properties
- * from the provider's documented payloads, Slack's nested user token exchanged with an OAuth server on 127.0.0.1, and
+ * from the provider's documented payloads, Slack's nested user token and WeChat's GET exchange with a server on 127.0.0.1, and
  * Apple's signed client secret, ID-token profile and form-posted answer.
  */
 import { describe, it, before, after } from 'node:test';
@@ -73,9 +73,16 @@ for (const dialect of dialects()) {
       assert.equal(tw.source.authorization_code_auth_method, 'basic_auth');
       const twPlain = await authorizeOf('t-twitter-plain', 'twitter', { pkce: 'plain' });
       assert.equal(twPlain.to.searchParams.get('code_challenge_method'), 'plain');
+      // WeChat: the app id as WeChat names it, the QR code scope, its fragment
+      const wc = await authorizeOf('t-wechat', 'wechat');
+      assert.equal(wc.to.origin + wc.to.pathname, 'https://open.weixin.qq.com/connect/qrconnect');
+      assert.deepEqual(
+        [wc.to.searchParams.get('appid'), wc.to.searchParams.get('scope'), wc.to.hash],
+        ['ck', 'snsapi_login', '#wechat_redirect'],
+      );
       // the types' URLs are fixed: a source's own are not used
       const types = await call(srv, 'GET', '/sources/oauth/source_types/');
-      for (const name of ['facebook', 'patreon', 'reddit', 'slack', 'twitter'])
+      for (const name of ['facebook', 'patreon', 'reddit', 'slack', 'twitter', 'wechat'])
         assert.equal(types.body.find((t: { name: string }) => t.name === name).urls_customizable, false, name);
     });
 
@@ -214,6 +221,45 @@ for (const dialect of dialects()) {
       // and the GET without the state it started with is refused
       const got = await fetch(`${srv.url}${posted.headers.get('location')}`, { redirect: 'manual' });
       assert.equal(got.status, 400);
+    });
+
+    it('WeChat: the code exchanged by a GET, the profile asked with the open id; its errors refuse', async () => {
+      const fake = await new FakeOidc().start();
+      try {
+        fake.nextUser = { sub: '42', name: 'Wei Chen' };
+        const wechat = sourceType('wechat')!;
+        const cfg = {
+          consumer_key: fake.clientId,
+          consumer_secret: fake.clientSecret,
+          pkce: 'none',
+          authorization_code_auth_method: 'post_body',
+          additional_scopes: '',
+        };
+        const codeOf = async () =>
+          new URL(
+            (
+              await fetch(authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', 'snsapi_login').url, {
+                redirect: 'manual',
+              })
+            ).headers.get('location')!,
+          ).searchParams.get('code')!;
+        const exchanged = await wechat.exchange!(`${fake.url}/wechat/token`, cfg, await codeOf());
+        assert.equal(exchanged.ok, true);
+        const token = (exchanged as { token: Record<string, unknown> }).token;
+        assert.equal(token.openid, 'o-42');
+        const profile = await fetchProfile(wechat.profileRequestUrl!(`${fake.url}/wechat/userinfo`, token), token);
+        assert.equal(wechat.identifier(profile!), 'u-42');
+        assert.deepEqual(wechat.properties(profile!), { username: 'u-42', email: undefined, name: 'Wei Chen', groups: [] });
+        // a code used twice, a wrong secret: WeChat's errcode answers refuse
+        assert.deepEqual(await wechat.exchange!(`${fake.url}/wechat/token`, cfg, 'used'), { ok: false, reason: 'invalid code' });
+        assert.deepEqual(await wechat.exchange!(`${fake.url}/wechat/token`, { ...cfg, consumer_secret: 'wrong' }, await codeOf()), {
+          ok: false,
+          reason: 'invalid appsecret',
+        });
+        assert.equal(wechat.identifier({ errcode: 40003, errmsg: 'invalid openid' }), undefined);
+      } finally {
+        await fake.close();
+      }
     });
   });
 }

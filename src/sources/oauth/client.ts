@@ -101,6 +101,21 @@ export async function exchangeCode(
   return { ok: true, token };
 }
 
+/** a token from a GET (WeChat's exchange: the app secret in the query, its errors as `errcode`/`errmsg`) */
+export async function getToken(url: string): Promise<TokenResult> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
+  } catch {
+    return { ok: false, reason: 'Could not retrieve token.' };
+  }
+  const token = parseToken(await res.text().catch(() => ''));
+  if (token && token.errcode !== undefined)
+    return { ok: false, reason: typeof token.errmsg === 'string' ? token.errmsg : 'Could not retrieve token.' };
+  if (!res.ok || !token || typeof token.access_token !== 'string') return { ok: false, reason: 'Could not retrieve token.' };
+  return { ok: true, token };
+}
+
 /** a JSON GET authorised by the access token (the Authorization header only: a token in a URL ends up in logs) */
 export async function getWithToken(url: string, token: Record<string, unknown>): Promise<unknown> {
   const type = typeof token.token_type === 'string' && token.token_type !== '' ? token.token_type : 'Bearer';

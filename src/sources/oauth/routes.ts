@@ -91,7 +91,7 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   } satisfies Pending;
   session.dirty = true;
   await svc.sessions.save(session, req, reply);
-  return reply.redirect(started.url, 302);
+  return reply.redirect(type.authorizeUrl ? type.authorizeUrl(started.url) : started.url, 302);
 }
 
 async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply) {
@@ -142,14 +142,13 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
     req.log.warn({ err: e, source: source.slug }, 'source client secret could not be made');
     return fail('Could not retrieve token.');
   }
-  const exchanged = await exchangeCode(tokenUrl, client, code, pending.redirectUri, pending.verifier, type.normalizeToken);
+  const exchanged = type.exchange
+    ? await type.exchange(tokenUrl, client, code)
+    : await exchangeCode(tokenUrl, client, code, pending.redirectUri, pending.verifier, type.normalizeToken);
   if (!exchanged.ok) return fail(exchanged.reason);
   const fetched = type.profileFromToken
     ? type.profileFromToken(exchanged.token)
-    : await fetchProfile(
-        type.profileRequestUrl ? type.profileRequestUrl(profileUrl, String(exchanged.token.access_token)) : profileUrl,
-        exchanged.token,
-      );
+    : await fetchProfile(type.profileRequestUrl ? type.profileRequestUrl(profileUrl, exchanged.token) : profileUrl, exchanged.token);
   if (!fetched) return fail('Could not retrieve profile.');
   let profile = fetched;
   if (type.enrich) {

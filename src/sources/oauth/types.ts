@@ -7,6 +7,7 @@
  */
 
 import { SignJWT, decodeJwt, importPKCS8 } from 'jose';
+import { getToken, type TokenResult } from './client.js';
 
 export type Profile = Record<string, unknown>;
 
@@ -42,8 +43,12 @@ export interface SourceType {
   requiresPkce?: boolean;
   /** the profile from the token response instead of a profile URL (Apple's ID token) */
   profileFromToken?(token: Record<string, unknown>): Profile | undefined;
-  /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`) */
-  profileRequestUrl?(profileUrl: string, accessToken: string): string;
+  /** the profile's URL as requested, when the provider wants the token in it (Mailcow's `?access_token=`, WeChat's openid too) */
+  profileRequestUrl?(profileUrl: string, token: Record<string, unknown>): string;
+  /** the authorization URL as sent (WeChat's `#wechat_redirect`) */
+  authorizeUrl?(url: string): string;
+  /** the code exchanged otherwise than by OAuth's POST (WeChat's GET with the app secret in the query) */
+  exchange?(tokenUrl: string, client: { consumer_key: string; consumer_secret: string }, code: string): Promise<TokenResult>;
   /** a group's name from the profile (Entra ID's display names), else its identifier */
   groupName?(info: Profile, id: string): string | undefined;
   /** what the type reads beyond the profile, with the access token (`get`: a JSON GET authorised by it) */
@@ -194,11 +199,7 @@ const types: SourceType[] = [
     ...noUrls,
     scopes: ['openid profile'],
     // Mailcow answers its profile only with the token in the query (authentik sends it so)
-    profileRequestUrl: (url, token) => {
-      const u = new URL(url);
-      u.searchParams.set('access_token', token);
-      return u.toString();
-    },
+    profileRequestUrl: (url, token) => withQuery(url, { access_token: String(token.access_token) }),
     identifier: (info) => str(info.id),
     properties: (info) => ({ username: info.full_name, email: info.email, name: info.full_name, groups: [] }),
   },
@@ -324,6 +325,30 @@ const types: SourceType[] = [
     },
   },
   {
+    name: 'wechat',
+    verbose_name: 'WeChat',
+    urls_customizable: false,
+    ...noUrls,
+    authorization_url: 'https://open.weixin.qq.com/connect/qrconnect',
+    access_token_url: 'https://api.weixin.qq.com/sns/oauth2/access_token',
+    profile_url: 'https://api.weixin.qq.com/sns/userinfo',
+    // "Login for Websites": the QR code scope only; the app id as WeChat names it, and its fragment
+    scopes: ['snsapi_login'],
+    authorizeUrl: (url) => {
+      const u = new URL(url);
+      u.searchParams.set('appid', u.searchParams.get('client_id') ?? '');
+      return `${u.toString()}#wechat_redirect`;
+    },
+    exchange: (tokenUrl, client, code) =>
+      getToken(withQuery(tokenUrl, { appid: client.consumer_key, secret: client.consumer_secret, code, grant_type: 'authorization_code' })),
+    profileRequestUrl: (url, token) =>
+      withQuery(url, { access_token: String(token.access_token), openid: String(token.openid ?? ''), lang: 'en' }),
+    // the union id is the same across the apps of one WeChat Open Platform account; the open id only for this app
+    identifier: (info) => (info.errcode === undefined ? (str(info.unionid) ?? str(info.openid)) : undefined),
+    // WeChat gives no e-mail address
+    properties: (info) => ({ username: info.unionid ?? info.openid, email: undefined, name: info.nickname, groups: [] }),
+  },
+  {
     name: 'slack',
     verbose_name: 'Slack',
     urls_customizable: false,
@@ -348,6 +373,12 @@ const types: SourceType[] = [
     properties: (info) => ({ username: info.name, email: info.email, name: info.name, groups: [] }),
   },
 ];
+
+const withQuery = (url: string, params: Record<string, string>): string => {
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
+};
 
 /** Apple's consumer_key: `services id;team id;key id` (authentik's format) */
 function appleKey(key: string): { servicesId: string; teamId: string; keyId: string } | undefined {
