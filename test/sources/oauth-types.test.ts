@@ -16,6 +16,21 @@ import { SignJWT, decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import { sourceType } from '../../src/sources/oauth/types.js';
 import { authorizationRedirect, exchangeCode, fetchProfile } from '../../src/sources/oauth/client.js';
 
+/** a source's client settings for the fake server's client */
+const clientOf = (fake: FakeOidc, authorization_code_auth_method: string) => ({
+  consumer_key: fake.clientId,
+  consumer_secret: fake.clientSecret,
+  pkce: 'none',
+  authorization_code_auth_method,
+  additional_scopes: '',
+});
+
+/** a code the fake server's authorization endpoint gives for its next user */
+async function codeFrom(fake: FakeOidc, cfg: ReturnType<typeof clientOf>): Promise<string> {
+  const res = await fetch(authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', '').url, { redirect: 'manual' });
+  return new URL(res.headers.get('location')!).searchParams.get('code')!;
+}
+
 for (const dialect of dialects()) {
   describe(`OAuth source types with fixed URLs (${dialect})`, () => {
     let srv: TestServer;
@@ -135,30 +150,16 @@ for (const dialect of dialects()) {
       try {
         fake.nextUser = { sub: 'U0SLACK', name: 'Sam Slack', email: 'sam@example.com' };
         const slack = sourceType('slack')!;
-        const cfg = {
-          consumer_key: fake.clientId,
-          consumer_secret: fake.clientSecret,
-          pkce: 'none',
-          authorization_code_auth_method: 'basic_auth',
-          additional_scopes: '',
-        };
-        const started = authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', '');
-        const back = await fetch(started.url, { redirect: 'manual' });
-        const code = new URL(back.headers.get('location')!).searchParams.get('code')!;
+        const cfg = clientOf(fake, 'basic_auth');
         // without the type's normalisation there is no top-level token
-        assert.deepEqual(await exchangeCode(`${fake.url}/slack/token`, cfg, code, 'http://127.0.0.1/cb/', undefined), {
+        assert.deepEqual(await exchangeCode(`${fake.url}/slack/token`, cfg, await codeFrom(fake, cfg), 'http://127.0.0.1/cb/', undefined), {
           ok: false,
           reason: 'Could not retrieve token.',
         });
-        const again = new URL(
-          (
-            await fetch(authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', '').url, { redirect: 'manual' })
-          ).headers.get('location')!,
-        );
         const exchanged = await exchangeCode(
           `${fake.url}/slack/token`,
           cfg,
-          again.searchParams.get('code')!,
+          await codeFrom(fake, cfg),
           'http://127.0.0.1/cb/',
           undefined,
           slack.normalizeToken,
@@ -228,22 +229,8 @@ for (const dialect of dialects()) {
       try {
         fake.nextUser = { sub: '42', name: 'Wei Chen' };
         const wechat = sourceType('wechat')!;
-        const cfg = {
-          consumer_key: fake.clientId,
-          consumer_secret: fake.clientSecret,
-          pkce: 'none',
-          authorization_code_auth_method: 'post_body',
-          additional_scopes: '',
-        };
-        const codeOf = async () =>
-          new URL(
-            (
-              await fetch(authorizationRedirect(`${fake.url}/authorize`, cfg, 'http://127.0.0.1/cb/', 'snsapi_login').url, {
-                redirect: 'manual',
-              })
-            ).headers.get('location')!,
-          ).searchParams.get('code')!;
-        const exchanged = await wechat.exchange!(`${fake.url}/wechat/token`, cfg, await codeOf());
+        const cfg = clientOf(fake, 'post_body');
+        const exchanged = await wechat.exchange!(`${fake.url}/wechat/token`, cfg, await codeFrom(fake, cfg));
         assert.equal(exchanged.ok, true);
         const token = (exchanged as { token: Record<string, unknown> }).token;
         assert.equal(token.openid, 'o-42');
@@ -252,10 +239,13 @@ for (const dialect of dialects()) {
         assert.deepEqual(wechat.properties(profile!), { username: 'u-42', email: undefined, name: 'Wei Chen', groups: [] });
         // a code used twice, a wrong secret: WeChat's errcode answers refuse
         assert.deepEqual(await wechat.exchange!(`${fake.url}/wechat/token`, cfg, 'used'), { ok: false, reason: 'invalid code' });
-        assert.deepEqual(await wechat.exchange!(`${fake.url}/wechat/token`, { ...cfg, consumer_secret: 'wrong' }, await codeOf()), {
-          ok: false,
-          reason: 'invalid appsecret',
-        });
+        assert.deepEqual(
+          await wechat.exchange!(`${fake.url}/wechat/token`, { ...cfg, consumer_secret: 'wrong' }, await codeFrom(fake, cfg)),
+          {
+            ok: false,
+            reason: 'invalid appsecret',
+          },
+        );
         assert.equal(wechat.identifier({ errcode: 40003, errmsg: 'invalid openid' }), undefined);
       } finally {
         await fake.close();
