@@ -50,6 +50,7 @@ import { attachSecrets, sealStoredSecrets, Secrets } from './instance/secrets.js
 import { coreSecretColumns } from './instance/secret-columns.js';
 import { Sessions } from './sessions/sessions.js';
 import { mountExecutor } from './flows/engine/executor.js';
+import { engineStageByKind } from './flows/engine/plan-redirect.js';
 import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
@@ -179,9 +180,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
     brand: (host) => brandForHost(store.db, host),
-    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind),
+    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind),
     stageConfig: async (kind, stageUuid) => {
-      const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind);
+      const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind);
       if (inMemory) return { name: inMemory.verboseName } as never;
       const def = stageTypeByKind(kind);
       return def ? loadStageConfig(store.db, def, stageUuid) : undefined;

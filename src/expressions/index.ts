@@ -124,6 +124,8 @@ export interface LogLine {
 export interface ContextChanges {
   set: JsonObject;
   unset: string[];
+  /** URLs `context["flow_plan"].redirect(url)` asked for, in order */
+  redirects?: string[];
 }
 
 export type EvaluateResult =
@@ -252,7 +254,8 @@ function contextChangesOf(v: unknown): ContextChanges | undefined {
   if (!isObject(v)) return undefined;
   const set = isObject(v.set) ? (v.set as JsonObject) : {};
   const unset = Array.isArray(v.unset) ? v.unset.filter((k): k is string => typeof k === 'string') : [];
-  return Object.keys(set).length || unset.length ? { set, unset } : undefined;
+  const redirects = Array.isArray(v.redirects) ? v.redirects.filter((k): k is string => typeof k === 'string').slice(0, 10) : [];
+  return Object.keys(set).length || unset.length || redirects.length ? { set, unset, ...(redirects.length ? { redirects } : {}) } : undefined;
 }
 
 /** the worker's answer, checked and bounded here again (the worker's Python can be changed by an expression) */

@@ -56,6 +56,7 @@ class _Run:
         self.logs = []
         self.logs_dropped = 0
         self.config = None  # authentik.lib.config's settings, asked of Keystage on first use
+        self.plan_redirects = []  # FlowPlan.redirect() calls, in order
 
 
 def _current():
@@ -172,6 +173,19 @@ class _Wrapped:
 
 class Model(_Wrapped):
     """request.obj, context["application"], context["flow_plan"] and other objects"""
+
+
+class FlowPlan(Model):
+    """context["flow_plan"]: its context (a dict the expression may change) and authentik's redirect()"""
+
+    _model = "FlowPlan"
+
+    def redirect(self, destination):
+        """authentik's FlowPlan.redirect: a redirect stage as the next stage"""
+        run = _current()
+        if len(run.plan_redirects) >= 10:
+            raise ValueError("flow_plan.redirect() called too often")
+        run.plan_redirects.append(str(destination))
 
 
 class Group(_Wrapped):
@@ -580,9 +594,10 @@ class PolicyRequest:
         self.context = dict(context) if isinstance(context, dict) else {}
         if isinstance(self.context.get("pending_user"), dict):
             self.context["pending_user"] = User(self.context["pending_user"])
-        for key in ("application", "flow_plan"):
-            if isinstance(self.context.get(key), dict):
-                self.context[key] = Model(self.context[key])
+        if isinstance(self.context.get("application"), dict):
+            self.context["application"] = Model(self.context["application"])
+        if isinstance(self.context.get("flow_plan"), dict):
+            self.context["flow_plan"] = FlowPlan(self.context["flow_plan"])
         # the plan's own context holds the pending user as a User too (authentik's FlowPlan.context)
         plan = self.context.get("flow_plan")
         # what the expression may change in the flow context (_context_changes): the plan's context, and the values
@@ -644,9 +659,13 @@ def _context_changes(request):
             if after is not None and after != before.get(key):
                 changed[key] = data
         removed = [key for key in before if key not in plan_context]
-    if not changed and not removed:
+    redirects = list(_run.plan_redirects) if _run is not None else []
+    if not changed and not removed and not redirects:
         return None
-    return {"set": changed, "unset": removed}
+    answer = {"set": changed, "unset": removed}
+    if redirects:
+        answer["redirects"] = redirects
+    return answer
 
 
 class PolicyResult:

@@ -3,8 +3,9 @@
  * PostgreSQL, the Python runtime): `redirect_stage_target` chooses where a redirect stage sends the person (another
  * flow, a URL; a missing flow or a script URL leaves the stage's own target), `prompt_data` changed in place by a
  * prompt stage's validation policy is what the stage keeps (authentik's "e-mail as username"), another key written by
- * one binding's policy is read by a later one, and what Keystage keeps itself (`pending_user`, `auth_method`) is not
- * written.
+ * one binding's policy is read by a later one, what Keystage keeps itself (`pending_user`, `auth_method`) is not
+ * written, and `flow_plan.redirect(url)` (authentik's snippet "redirect current flow to another URL") puts a redirect
+ * stage next.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,6 +111,31 @@ for (const dialect of dialects()) {
       assert.equal(two.body.component, 'ak-stage-dummy', 'the second stage ran: its policy read the note');
       const end = await b.solve('cw-chain', { component: 'ak-stage-dummy' });
       assert.equal(end.body.component, 'xak-flow-redirect');
+    });
+
+    it('flow_plan.redirect(url): a redirect stage in place of a stage whose policy fails, after one whose policy passes', async () => {
+      const snippet = (url: string, result: boolean) =>
+        `plan = request.context.get("flow_plan")\nif not plan:\n    return False\nplan.redirect(${JSON.stringify(url)})\nreturn ${result ? 'True' : 'False'}`;
+      const first = await createStage(srv, '/stages/dummy/', { name: 'cw-rd-first' });
+      const skipped = await createStage(srv, '/stages/dummy/', { name: 'cw-rd-skipped' });
+      await flowOf(srv, 'cw-plan-redirect', [first, skipped]);
+      // authentik's documented snippet, bound to the stage after which the redirect should happen
+      await bindExpression('cw-plan-redirect', skipped, snippet('https://foo.example/bar', false));
+      const b = new Browser(srv.api);
+      assert.equal((await b.get('cw-plan-redirect')).body.component, 'ak-stage-dummy');
+      const away = await b.solve('cw-plan-redirect', { component: 'ak-stage-dummy' });
+      assert.deepEqual([away.body.component, away.body.to], ['xak-flow-redirect', 'https://foo.example/bar']);
+      // coming back, the flow goes on (the skipped stage stays skipped) and ends
+      const end = await b.solve('cw-plan-redirect', { component: 'xak-flow-redirect', to: 'https://foo.example/bar' } as never);
+      assert.deepEqual([end.body.component, end.body.to], ['xak-flow-redirect', '/']);
+
+      const kept = await createStage(srv, '/stages/dummy/', { name: 'cw-rd-kept' });
+      await flowOf(srv, 'cw-plan-redirect-after', [kept]);
+      await bindExpression('cw-plan-redirect-after', kept, snippet('/after/', true));
+      const c = new Browser(srv.api);
+      assert.equal((await c.get('cw-plan-redirect-after')).body.component, 'ak-stage-dummy', 'the stage whose policy passed runs first');
+      const after = await c.solve('cw-plan-redirect-after', { component: 'ak-stage-dummy' });
+      assert.deepEqual([after.body.component, after.body.to], ['xak-flow-redirect', '/after/']);
     });
   });
 }

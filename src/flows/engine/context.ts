@@ -59,6 +59,8 @@ export interface FlowContext {
   redirectStageTarget?: string;
   /** other keys policies wrote into the flow context (authentik's names), read back by later policies (policy-writes.ts) */
   policyData?: Record<string, unknown>;
+  /** redirects a policy asked for with `flow_plan.redirect(url)`, not yet inserted into the plan (plan-redirect.ts) */
+  planRedirects?: string[];
   /**
    * the invitation an invitation stage accepted (authentik's plan context `invitation`, and `invitation_in_effect`
    * while it is set): a single-use one is claimed — deleted — by the user write stage's transaction, or by the

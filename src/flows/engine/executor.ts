@@ -21,6 +21,7 @@ import type { Attempt } from '../../auth/lockout.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, stillApplies, type Requester } from './planner.js';
+import { takePlanRedirects } from './plan-redirect.js';
 import { QS_KEY_TOKEN, restoreFlowToken } from './tokens.js';
 import type { Plan } from './plan.js';
 import type { Challenge, Outcome, ResponseErrors, Services, StageCall } from './runtime.js';
@@ -165,10 +166,19 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
     const binding = plan.bindings[0];
     if (!binding) return flowDone(run, plan.context);
     // a binding re-evaluated at run time whose policies no longer pass is skipped (authentik's ReevaluateMarker)
-    if (binding.re_evaluate_policies && !(await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, person, run.req))) {
-      plan.bindings.shift();
-      run.session.dirty = true;
-      continue;
+    if (binding.re_evaluate_policies) {
+      const applies = await stillApplies(run.svc, run.flow, plan, binding.fsb_uuid, person, run.req);
+      // a policy's flow_plan.redirect(url): a redirect stage after this one, or in its place (plan-redirect.ts)
+      const redirects = takePlanRedirects(plan.context);
+      if (redirects.length) {
+        plan.bindings.splice(1, 0, ...redirects);
+        run.session.dirty = true;
+      }
+      if (!applies) {
+        plan.bindings.shift();
+        run.session.dirty = true;
+        continue;
+      }
     }
     const runtime = run.svc.stageType(binding.kind)?.runtime;
     const config = runtime ? await run.svc.stageConfig(binding.kind, binding.stage_uuid) : undefined;

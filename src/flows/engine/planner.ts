@@ -9,6 +9,7 @@ import { cachedAdminData } from '../../db/admin-cache.js';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import type { PolicyEngine, PolicyVerdict } from '../../policies/engine/engine.js';
 import type { FlowContext } from './context.js';
+import { takePlanRedirects } from './plan-redirect.js';
 import type { Plan, PlanBinding } from './plan.js';
 import { flowObject, lazyRequest, policyUserOf } from './policy-request.js';
 
@@ -138,14 +139,17 @@ export async function planFlow(
       evaluated: onPlan ? 'plan' : onRun ? 'run' : 'never',
       verdict,
     });
-    if (verdict && !verdict.passing) continue;
-    bindings.push({
-      fsb_uuid: r.fsb_uuid,
-      stage_uuid: r.stage,
-      kind: r.kind,
-      invalid_response_action: r.invalid_response_action as PlanBinding['invalid_response_action'],
-      re_evaluate_policies: onRun,
-    });
+    // a policy's flow_plan.redirect(url): a redirect stage after this binding, or in its place (plan-redirect.ts)
+    const redirects = takePlanRedirects(context);
+    if (!verdict || verdict.passing)
+      bindings.push({
+        fsb_uuid: r.fsb_uuid,
+        stage_uuid: r.stage,
+        kind: r.kind,
+        invalid_response_action: r.invalid_response_action as PlanBinding['invalid_response_action'],
+        re_evaluate_policies: onRun,
+      });
+    bindings.push(...redirects);
   }
   if (!bindings.length) return { type: 'empty' };
   return { type: 'plan', plan: { flow_uuid: flow.flow_uuid, bindings, context } };

@@ -8,6 +8,7 @@
  * - `prompt_data` — what prompt stages collected (an object);
  * - any other key Keystage does not keep itself — kept as it is, for the policies after (`policyData`), at most
  *   64 KiB of JSON in all (the plan lives in the session);
+ * - `flow_plan.redirect(url)` — a redirect stage next (a path or an http(s) URL; plan-redirect.ts);
  * - the keys Keystage keeps itself (`pending_user`, `auth_method`, `application`, `is_redirected`, …) are not
  *   written: they are what stages and Keystage decided, and a policy that tries changes nothing.
  */
@@ -79,4 +80,7 @@ function write(ctx: FlowContext, key: string, value: unknown | undefined) {
 export function applyPolicyWrites(ctx: FlowContext, changes: ContextChanges): void {
   for (const [k, v] of Object.entries(changes.set)) write(ctx, k, v);
   for (const k of changes.unset) write(ctx, k, undefined);
+  // flow_plan.redirect(url): inserted by the executor after the binding (plan-redirect.ts)
+  const redirects = (changes.redirects ?? []).filter(isSafeUrl);
+  if (redirects.length) ctx.planRedirects = [...(ctx.planRedirects ?? []), ...redirects];
 }
