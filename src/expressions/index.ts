@@ -255,7 +255,9 @@ function contextChangesOf(v: unknown): ContextChanges | undefined {
   const set = isObject(v.set) ? (v.set as JsonObject) : {};
   const unset = Array.isArray(v.unset) ? v.unset.filter((k): k is string => typeof k === 'string') : [];
   const redirects = Array.isArray(v.redirects) ? v.redirects.filter((k): k is string => typeof k === 'string').slice(0, 10) : [];
-  return Object.keys(set).length || unset.length || redirects.length ? { set, unset, ...(redirects.length ? { redirects } : {}) } : undefined;
+  return Object.keys(set).length || unset.length || redirects.length
+    ? { set, unset, ...(redirects.length ? { redirects } : {}) }
+    : undefined;
 }
 
 /** the worker's answer, checked and bounded here again (the worker's Python can be changed by an expression) */
