@@ -236,7 +236,13 @@ for (const dialect of dialects()) {
         assert.equal(token.openid, 'o-42');
         const profile = await fetchProfile(wechat.profileRequestUrl!(`${fake.url}/wechat/userinfo`, token), token);
         assert.equal(wechat.identifier(profile!), 'u-42');
-        assert.deepEqual(wechat.properties(profile!), { username: 'u-42', email: undefined, name: 'Wei Chen', groups: [] });
+        assert.deepEqual(wechat.properties(profile!), {
+          username: 'u-42',
+          email: undefined,
+          name: 'Wei Chen',
+          groups: [],
+          attributes: { headimgurl: '', sex: 0, city: '', province: '', country: '', unionid: 'u-42', openid: 'o-42' },
+        });
         // a code used twice, a wrong secret: WeChat's errcode answers refuse
         assert.deepEqual(await wechat.exchange!(`${fake.url}/wechat/token`, cfg, 'used'), { ok: false, reason: 'invalid code' });
         assert.deepEqual(

@@ -164,7 +164,8 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   // authentik's base properties, then the source's user mappings (`info`, `token`, `properties`)
   const base: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(type.properties(profile)))
-    if (k === 'groups' || ((typeof v === 'string' || typeof v === 'number') && String(v) !== '')) base[k] = k === 'groups' ? v : String(v);
+    if (k === 'groups' || (k === 'attributes' && v && typeof v === 'object')) base[k] = v;
+    else if ((typeof v === 'string' || typeof v === 'number') && String(v) !== '') base[k] = String(v);
   const mappingGlobals = { info: profile as JsonObject, token: exchanged.token as JsonObject };
   const userMappings = await sourceMappings(svc, source.source_uuid, 'user');
   const mapped = userMappings.length

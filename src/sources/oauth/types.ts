@@ -26,7 +26,8 @@ export interface SourceType {
   /** the identity's stable id at the source (authentik's `get_user_id`) */
   identifier(info: Profile): string | undefined;
   /** authentik's `get_base_user_properties`: username, email, name, groups */
-  properties(info: Profile): { username?: unknown; email?: unknown; name?: unknown; groups?: unknown };
+  /** (`attributes`: what the type keeps in the user's attributes, WeChat's) */
+  properties(info: Profile): { username?: unknown; email?: unknown; name?: unknown; groups?: unknown; attributes?: Profile };
   /** how the client authenticates at the token URL unless the source says otherwise (authentik's type default) */
   codeAuth?: 'basic_auth' | 'post_body';
   /** parameters the authorization request carries besides OAuth's own (Twitch's `claims`, Reddit's `duration`) */
@@ -345,8 +346,16 @@ const types: SourceType[] = [
       withQuery(url, { access_token: String(token.access_token), openid: String(token.openid ?? ''), lang: 'en' }),
     // the union id is the same across the apps of one WeChat Open Platform account; the open id only for this app
     identifier: (info) => (info.errcode === undefined ? (str(info.unionid) ?? str(info.openid)) : undefined),
-    // WeChat gives no e-mail address
-    properties: (info) => ({ username: info.unionid ?? info.openid, email: undefined, name: info.nickname, groups: [] }),
+    // WeChat gives no e-mail address; the rest of its profile goes into the user's attributes, as authentik's
+    properties: (info) => ({
+      username: info.unionid ?? info.openid,
+      email: undefined,
+      name: info.nickname,
+      groups: [],
+      attributes: Object.fromEntries(
+        ['headimgurl', 'sex', 'city', 'province', 'country', 'unionid', 'openid'].map((k) => [k, info[k] ?? null]),
+      ),
+    }),
   },
   {
     name: 'slack',
