@@ -21,6 +21,9 @@ const derive = (secretKey: string, info: string) =>
   Buffer.from(hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), SALT, Buffer.from(info, 'utf8'), 32));
 const keyId = (secretKey: string) => derive(secretKey, 'keystage/key-id').subarray(0, 4).toString('hex');
 
+/** a 32-byte key of its own for one purpose (signing a cookie or a URL: `keystage/cookies/…`), derived from the secret key */
+export const purposeKey = (secretKey: string, purpose: string): Uint8Array => new Uint8Array(derive(secretKey, purpose));
+
 /** a stored secret that cannot be decrypted: written under a secret key this process does not have, or altered */
 export class SecretUnreadable extends Error {
   constructor(

@@ -11,7 +11,8 @@
  * authentik's file backend; without one (the notification's link) the file is served to a session whose user may see
  * the export. Anything else is a 404.
  */
-import { hkdfSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { purposeKey } from '../instance/secrets.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SignJWT, jwtVerify } from 'jose';
 import { sql, type SelectQueryBuilder } from 'kysely';
@@ -53,16 +54,13 @@ const listSpec: ListSpec = {
   pk: 'x.id',
 };
 
-function fileKey(secretKey: string): Uint8Array {
-  return new Uint8Array(
-    hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), Buffer.alloc(0), Buffer.from('keystage/files/reports', 'utf8'), 32),
-  );
-}
+/** the key the files' URLs are signed with */
+export const FILES_KEY_PURPOSE = 'keystage/files/reports';
 
 export function mountReports(router: ApiRouter, app: FastifyInstance, svc: Services, exporters: readonly Exporter[]) {
   const { db } = svc;
   const deps: ExportDeps = { db, events: svc.events, exporters };
-  const key = fileKey(svc.secretKey);
+  const key = purposeKey(svc.secretKey, FILES_KEY_PURPOSE);
   const byLabel = new Map(exporters.map((e) => [e.label, e]));
 
   const signedUrl = async (file: string) => {

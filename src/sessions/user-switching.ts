@@ -6,13 +6,13 @@
  * `/core/users/switch/`, as authentik's middleware): the token the row already names, else the cookie's, else a new
  * one. The logins a browser holds are the unexpired ones of active users that name its token, the newest per user.
  */
-import { hkdfSync } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SignJWT, jwtVerify } from 'jose';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import { randomToken } from '../crypto/random.js';
+import { purposeKey } from '../instance/secrets.js';
 import { isHttps } from './sessions.js';
 
 export const SWITCH_COOKIE = 'authentik_user_switching';
@@ -22,12 +22,7 @@ const TOKEN = /^[A-Za-z0-9_-]{32,64}$/;
 const keys = new Map<string, Uint8Array>();
 const keyOf = (secretKey: string): Uint8Array => {
   let k = keys.get(secretKey);
-  if (!k) {
-    k = new Uint8Array(
-      hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), Buffer.alloc(0), Buffer.from('keystage/cookies/user-switching', 'utf8'), 32),
-    );
-    keys.set(secretKey, k);
-  }
+  if (!k) keys.set(secretKey, (k = purposeKey(secretKey, 'keystage/cookies/user-switching')));
   return k;
 };
 

@@ -7,7 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { hkdfSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { CoreApi } from '@goauthentik/api/dist/apis/CoreApi.js';
@@ -22,6 +22,8 @@ import { callAs, createGroup, createUser, tokenFor } from '../groups/setup.js';
 import { loggedIn } from '../helpers/flows.js';
 import { csvRecords } from '../helpers/csv.js';
 import { claim } from '../../src/reports/generate.js';
+import { FILES_KEY_PURPOSE } from '../../src/reports/routes.js';
+import { purposeKey } from '../../src/instance/secrets.js';
 
 const DENIED = { detail: 'You do not have permission to perform this action.' };
 
@@ -223,15 +225,7 @@ for (const dialect of dialects()) {
       const other = await made((await body(core.coreUsersExportCreateRaw({ username: 'akadmin' }))).id);
       assert.equal((await download(`${path}?token=${other.file_url.split('token=')[1]}`)).status, 404);
       // signed with the server's key but expired
-      const key = new Uint8Array(
-        hkdfSync(
-          'sha256',
-          Buffer.from(srv.app.services.secretKey, 'utf8'),
-          Buffer.alloc(0),
-          Buffer.from('keystage/files/reports', 'utf8'),
-          32,
-        ),
-      );
+      const key = purposeKey(srv.app.services.secretKey, FILES_KEY_PURPOSE);
       const now = Math.floor(Date.now() / 1000);
       const expired = await new SignJWT({ path: `reports/public/users_${e.id}.csv` })
         .setProtectedHeader({ alg: 'HS256' })
