@@ -8,6 +8,7 @@
  * make the same one. The rows are chosen once, by their keys in order, then read and written in chunks, yielding to
  * other requests between chunks.
  */
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { Events } from '../events/events.js';
@@ -42,11 +43,9 @@ export async function claim(db: DB, id: string, now = Date.now()): Promise<DataE
 const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** the CSV of the rows the requester may see (none once they are gone or lost the model's view permission) */
-async function csvOf(db: DB, exporter: Exporter, row: DataExportsTable): Promise<string> {
+async function csvOf(db: DB, exporter: Exporter, row: DataExportsTable, requester: { id: number } | undefined): Promise<string> {
   const parts = [csvLine(exporter.columns.map((c) => c.label))];
-  const user =
-    row.requested_by === null ? undefined : await db.selectFrom('users').select('id').where('id', '=', row.requested_by).executeTakeFirst();
-  const subject = user && { user, superuser: await isSuperuser(db, user.id) };
+  const subject = requester && { user: requester, superuser: await isSuperuser(db, requester.id) };
   if (!subject || !(await hasGlobal(db, subject, viewPermission(exporter.label)))) return parts.join('');
   const query = JSON.parse(row.query_params) as Query;
   const spec = exporter.list;
@@ -80,12 +79,12 @@ export async function make(deps: ExportDeps, row: DataExportsTable): Promise<boo
   const { db, events } = deps;
   const exporter = deps.exporters.find((e) => e.label === row.content_type);
   if (!exporter) return false;
-  const content = await csvOf(db, exporter, row);
-  const file = `${exporter.verbosePlural.toLowerCase()}_${row.id}.csv`;
   const requester =
     row.requested_by === null
       ? undefined
       : await db.selectFrom('users').select(['id', 'username', 'email']).where('id', '=', row.requested_by).executeTakeFirst();
+  const content = await csvOf(db, exporter, row, requester);
+  const file = `${exporter.verbosePlural.toLowerCase()}_${row.id}.csv`;
   return db.transaction().execute(async (tx) => {
     const done = await tx
       .updateTable('data_exports')
@@ -107,7 +106,7 @@ export async function make(deps: ExportDeps, row: DataExportsTable): Promise<boo
       await tx
         .insertInto('notifications')
         .values({
-          uuid: crypto.randomUUID(),
+          uuid: randomUUID(),
           user_id: requester.id,
           severity: 'notice',
           body: message,
