@@ -47,6 +47,13 @@ for (const dialect of dialects()) {
       assertMatches('SessionUser', r.body);
       return { user: r.body.user.username as string, users: (r.body.users as { username: string }[]).map((u) => u.username) };
     };
+    /** logs `user` in beside whoever the browser is (the add action, then the authentication flow) */
+    const addLogin = async (b: Browser, user: string) => {
+      assert.equal((await switchAs(b, { action: 'add' })).status, 200);
+      await b.get(AUTH);
+      await b.solve(AUTH, { component: 'ak-stage-identification', uidField: user });
+      await b.solve(AUTH, { component: 'ak-stage-password', password: `${user}-password-1` });
+    };
     const sessionsOf = (user: string) => srv.app.store.db.selectFrom('sessions').selectAll().where('user_id', '=', ids[user]!).execute();
 
     it('disabled without a switch flow: 400, and /me lists only the caller', async () => {
@@ -121,10 +128,7 @@ for (const dialect of dialects()) {
     it('a target that ended meanwhile is refused, and the browser stays who it was', async () => {
       await enable(true);
       const b = await loggedIn(srv, 'us-carol', 'us-carol-password-1');
-      assert.equal((await switchAs(b, { action: 'add' })).status, 200);
-      await b.get(AUTH);
-      await b.solve(AUTH, { component: 'ak-stage-identification', uidField: 'us-mallory' });
-      await b.solve(AUTH, { component: 'ak-stage-password', password: 'us-mallory-password-1' });
+      await addLogin(b, 'us-mallory');
       assert.deepEqual(await me(b), { user: 'us-mallory', users: ['us-mallory', 'us-carol'] });
       assert.equal((await switchAs(b, { user_pk: ids['us-carol'] })).status, 200);
       // carol's login ends (another tab logged her out) before the switch flow runs
@@ -140,10 +144,7 @@ for (const dialect of dialects()) {
     it('the switch flow’s policies decide for the person switching; a forged browser cookie holds nothing', async () => {
       await enable(true);
       const b = await loggedIn(srv, 'us-bob', 'us-bob-password-1');
-      assert.equal((await switchAs(b, { action: 'add' })).status, 200);
-      await b.get(AUTH);
-      await b.solve(AUTH, { component: 'ak-stage-identification', uidField: 'us-carol' });
-      await b.solve(AUTH, { component: 'ak-stage-password', password: 'us-carol-password-1' });
+      await addLogin(b, 'us-carol');
       const flowPk = (await call(srv, 'GET', `/flows/instances/${switchFlow}/`)).body.pk;
       const policy = await call(srv, 'POST', '/policies/expression/', {
         name: 'us-only-bob',
