@@ -22,6 +22,9 @@ export async function linkBase(
   return undefined;
 }
 
+/** the origin the request was made to (the Host as Fastify resolved it): for links back to the same caller only */
+export const requestOrigin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
+
 /** `/if/flow/{slug}/?{query}` under the base */
 export function flowLink(base: string, slug: string, query: Record<string, string>): string {
   const qs = new URLSearchParams(query).toString();

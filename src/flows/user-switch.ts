@@ -12,7 +12,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../db/types.js';
-import { flowLink } from '../brands/links.js';
+import { flowLink, requestOrigin } from '../brands/links.js';
 import { requireCaller } from '../rest/auth.js';
 import { NotFound, ValidationError } from '../rest/errors.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -30,8 +30,6 @@ const bodyProps = {
   action: S.enumOf(ACTIONS, { default: 'switch' }),
   user_pk: S.int({ 'x-optional': true }),
 };
-
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 async function startSwitch(svc: Services, req: FastifyRequest, reply: FastifyReply): Promise<{ redirect: string }> {
   const caller = requireCaller(req);
@@ -81,7 +79,7 @@ async function startSwitch(svc: Services, req: FastifyRequest, reply: FastifyRep
   session.data.query = query;
   session.dirty = true;
   await svc.sessions.save(session, req, reply);
-  return { redirect: flowLink(origin(req), flow.slug, query) };
+  return { redirect: flowLink(requestOrigin(req), flow.slug, query) };
 }
 
 export function mountUserSwitch(router: ApiRouter, svc: Services) {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { Events } from '../events/events.js';
+import { storeNotification } from '../events/notifications/send.js';
 import { isSuperuser } from '../groups/membership.js';
 import { hasGlobal } from '../rbac/check.js';
 import { filtered, inOrder, type Query } from '../rest/list.js';
@@ -103,20 +104,15 @@ export async function make(deps: ExportDeps, row: DataExportsTable): Promise<boo
       tx,
     );
     if (requester)
-      await tx
-        .insertInto('notifications')
-        .values({
-          uuid: randomUUID(),
-          user_id: requester.id,
-          severity: 'notice',
-          body: message,
-          created: new Date().toISOString(),
-          event_uuid: eventUuid,
-          seen: 0,
-          hyperlink: fileUrl(file),
-          hyperlink_label: 'Download',
-        })
-        .execute();
+      await storeNotification(tx, {
+        uuid: randomUUID(),
+        userId: requester.id,
+        severity: 'notice',
+        body: message,
+        eventUuid,
+        hyperlink: fileUrl(file),
+        hyperlinkLabel: 'Download',
+      });
     return true;
   });
 }

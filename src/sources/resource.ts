@@ -3,10 +3,10 @@
  * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
  * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
  */
+import { requestOrigin } from '../brands/links.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef, type Tx, type UsedBy, type WriteCtx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { apiToRow, rowToApi } from '../rest/serialize.js';
@@ -53,8 +53,6 @@ const metaOf = (kind: string) =>
   kind === KIND
     ? oauthMeta
     : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
-
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 function renderBase(r: SourceRow) {
   const o = rowToApi(baseSourceProps, r);
@@ -334,7 +332,7 @@ export function oauthSourceResource(
         const o = { ...bases[i], ...rowToApi(oauthSourceProps, r) };
         const t = sourceType(r.provider_type);
         o.type = t ? typeJson(t) : null;
-        o.callback_url = `${origin(req)}${callbackPath(r.slug)}`;
+        o.callback_url = `${requestOrigin(req)}${callbackPath(r.slug)}`;
         return o;
       });
     },

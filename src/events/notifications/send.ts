@@ -5,6 +5,7 @@
  * the transport answered (the test action shows it); a failure is a TransportError.
  */
 import { randomUUID } from 'node:crypto';
+import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 import type { Services } from '../../services.js';
 import { sendMail, type SmtpSettings } from '../../mail/smtp.js';
@@ -56,22 +57,44 @@ async function caOf(svc: Services, kp: string | null): Promise<string | undefine
   return row?.certificate_data || undefined;
 }
 
-async function sendLocal(svc: Services, t: NotificationTransportsTable, n: Outgoing): Promise<string[]> {
-  if (t.webhook_mapping_body) await mapped(svc, t.webhook_mapping_body, n);
-  await svc.db
+/** a notification into a person's inbox (the local transport; a data export telling its requester, in its transaction) */
+export async function storeNotification(
+  db: DB,
+  n: {
+    uuid: string;
+    userId: number;
+    severity: string;
+    body: string;
+    eventUuid: string | null;
+    hyperlink?: string;
+    hyperlinkLabel?: string;
+  },
+): Promise<void> {
+  await db
     .insertInto('notifications')
     .values({
       uuid: n.uuid,
-      user_id: n.user.id,
+      user_id: n.userId,
       severity: n.severity,
       body: n.body,
       created: new Date().toISOString(),
-      event_uuid: n.event?.event_uuid ?? null,
+      event_uuid: n.eventUuid,
       seen: 0,
-      hyperlink: null,
-      hyperlink_label: null,
+      hyperlink: n.hyperlink ?? null,
+      hyperlink_label: n.hyperlinkLabel ?? null,
     })
     .execute();
+}
+
+async function sendLocal(svc: Services, t: NotificationTransportsTable, n: Outgoing): Promise<string[]> {
+  if (t.webhook_mapping_body) await mapped(svc, t.webhook_mapping_body, n);
+  await storeNotification(svc.db, {
+    uuid: n.uuid,
+    userId: n.user.id,
+    severity: n.severity,
+    body: n.body,
+    eventUuid: n.event?.event_uuid ?? null,
+  });
   return [];
 }
 

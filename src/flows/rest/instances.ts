@@ -1,10 +1,10 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
+import { requestOrigin } from '../../brands/links.js';
 import { requirePermission } from '../../rbac/check.js';
 import { targetUsedBy } from '../../policies/base.js';
 import { flowProvidersUsedBy } from '../../providers/base.js';
 import { providerTypeByKind } from '../../providers/registry.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
-import type { FastifyRequest } from 'fastify';
 import { startFlow } from '../engine/start.js';
 import { mountExplain } from './explain.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
@@ -233,8 +233,6 @@ async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
 }
 
 /** the URL the request came to, for the diagram's links */
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
-
 export function mountFlows(router: ApiRouter, svc: Services) {
   const { db } = svc;
   const { load } = mountResource(router, db, flowResource);
@@ -264,7 +262,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
               .code(400)
               .type('text/html; charset=utf-8')
               .send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
-          return { link: `${origin(req)}/if/flow/${row.slug}/` };
+          return { link: `${requestOrigin(req)}/if/flow/${row.slug}/` };
         },
       },
     },

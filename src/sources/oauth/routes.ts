@@ -15,7 +15,8 @@ import { mapProperties, sourceMappings } from '../mappings.js';
 import type { JsonObject } from '../../expressions/index.js';
 import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { callbackPath } from './paths.js';
-import { sourceType, urlOf } from './types.js';
+import { sourceType, urlOf, type SourceType } from './types.js';
+import { requestOrigin } from '../../brands/links.js';
 import { authorizationRedirect, exchangeCode, fetchProfile, getWithToken, scopesOf } from './client.js';
 
 type Source = SourcesTable & OAuthSourcesTable;
@@ -52,6 +53,20 @@ const sameText = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/**
+ * The source's client settings as its type sends them: the client id the type derives (Apple's services id), the
+ * PKCE it requires (Twitter's), and for the code exchange the client secret it makes (Apple's signed JWT; throws
+ * when it cannot)
+ */
+async function clientOf(type: SourceType, source: Source, opts: { secret?: boolean } = {}): Promise<Source> {
+  return {
+    ...source,
+    consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
+    pkce: type.requiresPkce && source.pkce !== 'plain' && source.pkce !== 'S256' ? 'S256' : source.pkce,
+    ...(opts.secret && type.clientSecret ? { consumer_secret: await type.clientSecret(source.consumer_key, source.consumer_secret) } : {}),
+  };
+}
+
 const relative = (v: unknown) => (typeof v === 'string' && v !== '' && isRelative(v) ? v : undefined);
 
 async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
@@ -61,17 +76,12 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const authorizationUrl = source && type && urlOf(type, source, 'authorization_url');
   if (!source || !type || !authorizationUrl) return notFound(reply, slug);
   const session = await svc.sessions.load(req);
-  const redirectUri = `${req.protocol}://${req.host}${callbackPath(source.slug)}`;
+  const redirectUri = `${requestOrigin(req)}${callbackPath(source.slug)}`;
   // (Slack: the scopes in `user_scope`, a leading `*` of the additional scopes dropped rather than replacing, as authentik)
   const scopes = type.scopeParam
     ? scopesOf(type.scopes, source.additional_scopes.replace(/^\*/, ''))
     : scopesOf(type.scopes, source.additional_scopes);
-  const client = {
-    ...source,
-    consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
-    pkce: type.requiresPkce && source.pkce !== 'plain' && source.pkce !== 'S256' ? 'S256' : source.pkce,
-  };
-  const started = authorizationRedirect(authorizationUrl, client, redirectUri, type.scopeParam ? '' : scopes, {
+  const started = authorizationRedirect(authorizationUrl, await clientOf(type, source), redirectUri, type.scopeParam ? '' : scopes, {
     ...type.authorizeParams,
     ...(type.scopeParam ? { [type.scopeParam]: scopes } : {}),
   });
@@ -131,13 +141,9 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const tokenUrl = urlOf(type, source, 'access_token_url');
   const profileUrl = urlOf(type, source, 'profile_url') ?? '';
   if (!tokenUrl || (!profileUrl && !type.profileFromToken)) return fail('Could not retrieve token.');
-  let client = source;
+  let client: Source;
   try {
-    client = {
-      ...source,
-      consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
-      consumer_secret: type.clientSecret ? await type.clientSecret(source.consumer_key, source.consumer_secret) : source.consumer_secret,
-    };
+    client = await clientOf(type, source, { secret: true });
   } catch (e) {
     req.log.warn({ err: e, source: source.slug }, 'source client secret could not be made');
     return fail('Could not retrieve token.');

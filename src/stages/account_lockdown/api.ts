@@ -23,12 +23,10 @@ import { planFlow } from '../../flows/engine/planner.js';
 import type { FlowContext } from '../../flows/engine/context.js';
 import type { Plan } from '../../flows/engine/plan.js';
 import { createFlowToken, QS_KEY_TOKEN } from '../../flows/engine/tokens.js';
-import { flowLink } from '../../brands/links.js';
+import { flowLink, requestOrigin } from '../../brands/links.js';
 import { canLockUser, lockable } from './target.js';
 
 const TOKEN_LIFETIME_MS = 30 * 60_000;
-
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 /** the body's `user` (absent or null: the caller) */
 async function targetOf(svc: Services, body: unknown, caller: UsersTable): Promise<UsersTable> {
@@ -68,7 +66,7 @@ async function lockdownLink(svc: Services, req: FastifyRequest, reply: FastifyRe
       session.data.query = {};
       session.dirty = true;
       await svc.sessions.save(session, req, reply);
-      return { link: flowLink(origin(req), flow.slug, {}) };
+      return { link: flowLink(requestOrigin(req), flow.slug, {}) };
     }
   }
   const token = await createFlowToken(svc.db, {
@@ -79,7 +77,7 @@ async function lockdownLink(svc: Services, req: FastifyRequest, reply: FastifyRe
     expires: new Date(Date.now() + TOKEN_LIFETIME_MS),
     revokeOnExecution: true,
   });
-  return { link: flowLink(origin(req), flow.slug, { [QS_KEY_TOKEN]: token.key }) };
+  return { link: flowLink(requestOrigin(req), flow.slug, { [QS_KEY_TOKEN]: token.key }) };
 }
 
 export function mountAccountLockdown(router: ApiRouter, svc: Services) {
