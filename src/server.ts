@@ -75,7 +75,9 @@ import { mountApplicationLaunch } from './applications/launch-route.js';
 import { mountUserConsents } from './applications/consents.js';
 import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
-import { ensureManagedScopeMappings } from './propertymappings/managed.js';
+import { ensureManagedLdapMappings, ensureManagedScopeMappings } from './propertymappings/managed.js';
+import { mountLdapSource } from './sources/ldap/resource.js';
+import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
@@ -141,6 +143,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
   await recordVersion(store.db);
   await ensureManagedScopeMappings(store.db);
+  await ensureManagedLdapMappings(store.db);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   await seedSystemSettings(store.db, config);
   const events = new Events(store.db, config.eventRetentionMs, async () =>
@@ -306,6 +309,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
     () => stageColumnReferences('sources'),
   );
+  // (an LDAP source saved asks the scheduler, started once the app is ready, for a sync at once)
+  let ldapScheduler: LdapScheduler | undefined;
+  mountLdapSource(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+    () => ldapScheduler?.kick(),
+  );
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
@@ -330,6 +342,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopExports = startExportSweeper(exports, (err) => app.log.warn({ err }, 'data export sweep failed'), options.exportSweepMs);
+  ldapScheduler = startLdapScheduler(services, (err) => app.log.warn({ err }, 'LDAP source sync failed'));
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
@@ -343,6 +356,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       sessions.stop();
       stopHousekeeping();
       stopExports();
+      await ldapScheduler?.stop();
       await metricsApp.close();
       await app.close();
       // the Python runtime (src/expressions/), if an expression started it: its worker's output streams keep the

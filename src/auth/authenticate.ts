@@ -8,6 +8,8 @@ import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/engine/runtime.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import { secretsOf } from '../instance/secrets.js';
+import { LDAP_BACKEND, ldapAuthenticate } from '../sources/ldap/password.js';
+import { setUserPassword } from '../users/store.js';
 
 export const INBUILT_BACKEND = 'authentik.core.auth.InbuiltBackend';
 export const TOKEN_BACKEND = 'authentik.core.auth.TokenBackend';
@@ -48,6 +50,22 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
   return row && user.is_active ? user : undefined;
 }
 
+/**
+ * authentik's LDAPBackend: a bind as the user's DN; with the source's `password_login_update_internal_password`, the
+ * password becomes the stored one too — only when it is not already (so each LDAP login does not end the person's
+ * other sessions, as a password change does)
+ */
+async function ldap(svc: Services, user: UsersTable | undefined, password: string): Promise<UsersTable | undefined> {
+  const r = await ldapAuthenticate(svc, user, password);
+  if (!r) return undefined;
+  if (r.source.password_login_update_internal_password && !(await verifyPassword(r.user.password, password, svc.config.argon2)).ok) {
+    const fresh = await hashPassword(password, svc.config.argon2);
+    await svc.db.transaction().execute((tx) => setUserPassword(tx, r.user.id, fresh));
+    return { ...r.user, password: fresh };
+  }
+  return r.user;
+}
+
 const byUsername = perDatabase((db) =>
   hot<{ username: string }, UsersTable>(db, ['username'], (p) => db.selectFrom('users').selectAll().where('username', '=', p.username)),
 );
@@ -66,7 +84,9 @@ export async function authenticatePassword(
         ? await inbuilt(svc, user, password)
         : backend === TOKEN_BACKEND
           ? await appPassword(svc, user, password)
-          : undefined;
+          : backend === LDAP_BACKEND
+            ? await ldap(svc, user, password)
+            : undefined;
     if (ok) return { user: ok, backend };
   }
   return undefined;

@@ -30,6 +30,7 @@ import { m0028_application_entitlements } from './migrations/0028_application_en
 import { m0029_version_history } from './migrations/0029_version_history.js';
 import { m0030_data_exports } from './migrations/0030_data_exports.js';
 import { m0031_user_switching } from './migrations/0031_user_switching.js';
+import { m0032_ldap_sources } from './migrations/0032_ldap_sources.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -63,6 +64,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0029_version_history': m0029_version_history,
   '0030_data_exports': m0030_data_exports,
   '0031_user_switching': m0031_user_switching,
+  '0032_ldap_sources': m0032_ldap_sources,
 };
 
 /**

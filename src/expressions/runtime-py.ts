@@ -188,6 +188,37 @@ class FlowPlan(Model):
         run.plan_redirects.append(str(destination))
 
 
+class Source(Model):
+    """a source (its pk, slug, name) and authentik's Source.get_user_path()"""
+
+    _model = "Source"
+
+    def get_user_path(self):
+        data = object.__getattribute__(self, "_data")
+        template = data.get("user_path_template") or "goauthentik.io/sources/%(slug)s"
+        return template % {"slug": data.get("slug", "")}
+
+
+class LDAPAttributes(dict):
+    """an LDAP entry's attributes, names case-insensitive as ldap3's CaseInsensitiveDict"""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self._lower = {str(k).lower(): k for k in data}
+
+    def _key(self, key):
+        return self._lower.get(str(key).lower(), key)
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._key(key))
+
+    def __contains__(self, key):
+        return super().__contains__(self._key(key))
+
+    def get(self, key, default=None):
+        return super().get(self._key(key), default)
+
+
 class Group(_Wrapped):
     _model = "Group"
 
@@ -1336,6 +1367,10 @@ def _given(name, value):
         return User(value)
     if name in ("device", "stage") and isinstance(value, dict):
         return Model(value)
+    if name == "source" and isinstance(value, dict):
+        return Source(value)
+    if name == "ldap" and isinstance(value, dict):
+        return LDAPAttributes(value)
     if name == "provider" and isinstance(value, dict):
         data = dict(value)
         if isinstance(data.get("application"), dict):

@@ -105,7 +105,9 @@ export async function ensureDefaultFlows(db: DB) {
       {
         kind: 'passwordstage',
         name: 'default-authentication-password',
-        fields: { backends: ['authentik.core.auth.InbuiltBackend', 'authentik.core.auth.TokenBackend'] },
+        fields: {
+          backends: ['authentik.core.auth.InbuiltBackend', 'authentik.sources.ldap.auth.LDAPBackend', 'authentik.core.auth.TokenBackend'],
+        },
       },
       { kind: 'authenticatorvalidatestage', name: 'default-authentication-mfa-validation', fields: { not_configured_action: 'skip' } },
       { kind: 'userloginstage', name: 'default-authentication-login', fields: {} },

@@ -147,3 +147,90 @@ export async function ensureManagedScopeMappings(db: DB): Promise<void> {
     }
   }
 }
+
+/** authentik's LDAP source mappings (blueprints/system/sources-ldap.yaml), created at the first start like the scopes */
+const ldapMapping = (managed: string, name: string, expression: string) => ({
+  managed: `goauthentik.io/sources/ldap/${managed}`,
+  name,
+  expression,
+});
+const attributeMapping = (key: string, ldapName: string) => `return {
+    "attributes": {
+        "${key}": list_flatten(ldap.get("${ldapName}")),
+    },
+}
+`;
+export const MANAGED_LDAP_MAPPINGS = [
+  ldapMapping(
+    'default-dn-path',
+    'authentik default LDAP Mapping: DN to User Path',
+    `path_elements = []
+for pair in dn.split(","):
+    attr, _, value = pair.partition("=")
+    # Ignore elements from the Root DSE and the canonical name of the object
+    if attr.lower() in ["cn", "dc"]:
+        continue
+    path_elements.append(value)
+path_elements.reverse()
+
+path = source.get_user_path()
+if len(path_elements) > 0:
+    path = f"{path}/{'/'.join(path_elements)}"
+return {
+    "path": path
+}
+`,
+  ),
+  ldapMapping('default-name', 'authentik default LDAP Mapping: Name', 'return {\n    "name": ldap.get("name"),\n}\n'),
+  ldapMapping('default-mail', 'authentik default LDAP Mapping: mail', 'return {\n    "email": ldap.get("mail"),\n}\n'),
+  ldapMapping(
+    'ms-samaccountname',
+    'authentik default Active Directory Mapping: sAMAccountName',
+    'return {\n    "username": ldap.get("sAMAccountName"),\n}\n',
+  ),
+  ldapMapping(
+    'ms-userprincipalname',
+    'authentik default Active Directory Mapping: userPrincipalName',
+    attributeMapping('upn', 'userPrincipalName'),
+  ),
+  ldapMapping('ms-givenName', 'authentik default Active Directory Mapping: givenName', attributeMapping('givenName', 'givenName')),
+  ldapMapping('ms-sn', 'authentik default Active Directory Mapping: sn', attributeMapping('sn', 'sn')),
+  ldapMapping('openldap-uid', 'authentik default OpenLDAP Mapping: uid', 'return {\n    "username": ldap.get("uid"),\n}\n'),
+  ldapMapping('openldap-cn', 'authentik default OpenLDAP Mapping: cn', 'return {\n    "name": ldap.get("cn"),\n}\n'),
+];
+
+export async function ensureManagedLdapMappings(db: DB): Promise<void> {
+  const have = new Set(
+    (
+      await db
+        .selectFrom('property_mappings')
+        .select('managed')
+        .where(
+          'managed',
+          'in',
+          MANAGED_LDAP_MAPPINGS.map((m) => m.managed),
+        )
+        .execute()
+    ).map((r) => r.managed),
+  );
+  for (const m of MANAGED_LDAP_MAPPINGS) {
+    if (have.has(m.managed)) continue;
+    const pm_uuid = randomUUID();
+    const now = new Date().toISOString();
+    const clash = await db.selectFrom('property_mappings').select('pm_uuid').where('name', '=', m.name).executeTakeFirst();
+    // (another node creating it at the same moment: the unique managed id keeps one)
+    await db
+      .insertInto('property_mappings')
+      .values({
+        pm_uuid,
+        name: clash ? `${m.name} (${pm_uuid.slice(0, 8)})` : m.name,
+        expression: m.expression,
+        managed: m.managed,
+        kind: 'ldapsourcepropertymapping',
+        created: now,
+        last_updated: now,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+}

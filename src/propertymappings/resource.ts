@@ -81,6 +81,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'OAuth Source Property Mappings',
     description: 'Map OAuth properties to User or Group object attributes',
   },
+  ldapsourcepropertymapping: {
+    app: 'authentik_sources_ldap',
+    component: 'ak-property-mapping-source-ldap-form',
+    verbose: 'LDAP Source Property Mapping',
+    plural: 'LDAP Source Property Mappings',
+    description: 'Map LDAP Property to User or Group object attribute',
+  },
   notificationwebhookmapping: {
     app: 'authentik_events',
     component: 'ak-property-mapping-notification-form',
@@ -356,6 +363,21 @@ const oauthSourceResource = (references: () => ColumnReference[]) =>
     references,
   );
 
+const ldapSourceResource = (references: () => ColumnReference[]) =>
+  plainMappingResource(
+    {
+      kind: 'ldapsourcepropertymapping',
+      label: 'authentik_sources_ldap.ldapsourcepropertymapping',
+      verbose: 'LDAP Source Property Mapping',
+      component: 'LDAPSourcePropertyMapping',
+      path: '/propertymappings/source/ldap',
+      props: basePropertyMappingProps,
+      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
+      filters: managedFilters,
+    },
+    references,
+  );
+
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',
   model: 'PropertyMapping',
@@ -459,6 +481,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, webhookResource(references));
   mountResource(router, svc.db, oauthSourceResource(references));
+  mountResource(router, svc.db, ldapSourceResource(references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

@@ -76,6 +76,8 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   /** updates and returns the (possibly changed) lookup value */
   update?(tx: Tx, existing: Row, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
   remove?(tx: Tx, existing: Row, ctx: WriteCtx): Promise<void>;
+  /** after a create's or update's transaction committed (an LDAP source's sync, asked for on save) */
+  afterWrite?(key: string | number, ctx: WriteCtx): Promise<void>;
   /** after the removal's transaction committed: what ends with the object outside the database (a session's tokens) */
   afterRemove?(existing: Row, ctx: WriteCtx): Promise<void>;
   usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
@@ -242,6 +244,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       }
       return created;
     });
+    await def.afterWrite?.(key, ctx);
     const out = await renderOne(req, caller, key);
     const { flags } = await systemSettings(db);
     const diff = auditDiff(def.props, before, out as Record<string, unknown>, flags.enterprise_audit_include_expanded_diff);

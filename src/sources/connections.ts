@@ -17,6 +17,7 @@ import type { Services } from '../services.js';
 import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './table.js';
 import { connectionProps } from './schema.js';
 import { allSourcesResource } from './resource.js';
+import { partialUser } from '../users/render.js';
 
 /** a connection list's spec: its owner filter, `source__slug`, authentik's search and ordering */
 function connectionList(owner: Record<string, FilterSpec>): ListSpec {
@@ -67,35 +68,72 @@ async function sourcesByUuid(db: DB, uuids: string[]) {
   return out;
 }
 
-function connectionResource(kind: 'oauth' | 'all'): ResourceDef<Row> {
-  const props = kind === 'oauth' ? connectionProps : allProps;
+type Kind = 'oauth' | 'ldap' | 'all';
+const SOURCE_KIND = { oauth: 'oauthsource', ldap: 'ldapsource' } as const;
+const LABEL = { oauth: 'OAuth', ldap: 'LDAP', all: '' } as const;
+
+/** a typed list shows only its type's sources' connections (…/oauth/ and …/ldap/), …/all/ every one */
+const ofKind = <Q extends { where: (...a: never[]) => Q }>(q: Q, kind: Kind): Q =>
+  kind === 'all'
+    ? q
+    : ((q as unknown as { where: (c: unknown) => Q }).where(
+        sql`c.source_uuid in (select source_uuid from sources where kind = ${SOURCE_KIND[kind]})`,
+      ) as Q);
+
+const ldapUserProps: Props = {
+  ...allProps,
+  user_obj: S.ro(Type.Unsafe({ allOf: [{ $ref: '#/components/schemas/PartialUser' }], 'x-computed': true })),
+};
+
+function connectionResource(kind: Kind, installId: string): ResourceDef<Row> {
+  const props = kind === 'oauth' ? connectionProps : kind === 'ldap' ? ldapUserProps : allProps;
   return {
-    component: kind === 'oauth' ? 'UserOAuthSourceConnection' : 'UserSourceConnection',
-    model: kind === 'oauth' ? 'UserOAuthSourceConnection' : 'UserSourceConnection',
+    component: `User${LABEL[kind]}SourceConnection`,
+    model: `User${LABEL[kind]}SourceConnection`,
     path: `/sources/user_connections/${kind}`,
     opPrefix: `sources_user_connections_${kind}`,
     tag: 'sources',
     lookup: { param: 'id', column: 'c.id', rowKey: 'id', type: 'int' },
     props,
     ops:
-      kind === 'oauth'
+      kind !== 'all'
         ? ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by']
         : ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'owner', column: 'c.user_id' },
     list: connectionList({ user: { type: 'int', column: 'c.user_id' } }),
     select: (db) =>
-      db.selectFrom('user_source_connections as c').selectAll('c').select(['c.id as pk', 'c.user_id as user', 'c.source_uuid as source']),
+      ofKind(
+        db.selectFrom('user_source_connections as c').selectAll('c').select(['c.id as pk', 'c.user_id as user', 'c.source_uuid as source']),
+        kind,
+      ),
     render: async (db, rows) => {
       const sources = await sourcesByUuid(
         db,
         rows.map((r) => r.source_uuid),
       );
+      const users =
+        kind === 'ldap' && rows.length
+          ? new Map(
+              (
+                await db
+                  .selectFrom('users')
+                  .selectAll()
+                  .where(
+                    'id',
+                    'in',
+                    rows.map((r) => Number(r.user_id)),
+                  )
+                  .execute()
+              ).map((u) => [u.id, partialUser(u, installId)]),
+            )
+          : undefined;
       return rows.map((r) => ({
         ...rowToApi(props, r),
         pk: Number(r.id),
         user: Number(r.user_id),
         source: r.source_uuid,
         source_obj: sources.get(r.source_uuid) ?? null,
+        ...(users ? { user_obj: users.get(Number(r.user_id)) ?? null } : {}),
       }));
     },
     validate: async (data, ctx, existing) => {
@@ -175,10 +213,16 @@ type GroupRow = GroupSourceConnectionsTable & { pk: number; group: string; sourc
  * logins matched or created (src/sources/groups.ts). Administrators list, change and delete them; they are made by
  * logins (authentik's serializer has the group read-only, so its create cannot name one).
  */
-function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
+const ldapGroupProps: Props = {
+  ...groupProps,
+  group_obj: S.ro(Type.Unsafe({ allOf: [{ $ref: '#/components/schemas/PartialGroup' }], 'x-computed': true })),
+};
+
+function groupConnectionResource(kind: Kind): ResourceDef<GroupRow> {
+  const props = kind === 'ldap' ? ldapGroupProps : groupProps;
   return {
-    component: kind === 'oauth' ? 'GroupOAuthSourceConnection' : 'GroupSourceConnection',
-    model: kind === 'oauth' ? 'GroupOAuthSourceConnection' : 'GroupSourceConnection',
+    component: `Group${LABEL[kind]}SourceConnection`,
+    model: `Group${LABEL[kind]}SourceConnection`,
     path: `/sources/group_connections/${kind}`,
     opPrefix: `sources_group_connections_${kind}`,
     tag: 'sources',
@@ -187,26 +231,55 @@ function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
     ops: ['list', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
     rbac: {
-      label: kind === 'oauth' ? 'authentik_sources_oauth.groupoauthsourceconnection' : 'authentik_core.groupsourceconnection',
-      verbose: kind === 'oauth' ? 'Group OAuth Source Connection' : 'Group Source Connection',
+      label: kind === 'all' ? 'authentik_core.groupsourceconnection' : `authentik_sources_${kind}.group${kind}sourceconnection`,
+      verbose: kind === 'all' ? 'Group Source Connection' : `Group ${LABEL[kind]} Source Connection`,
     },
     list: connectionList({ group: { type: 'uuid', column: 'c.group_uuid' } }),
     select: (db) =>
-      db
-        .selectFrom('group_source_connections as c')
-        .selectAll('c')
-        .select(['c.id as pk', 'c.group_uuid as group', 'c.source_uuid as source']),
+      ofKind(
+        db
+          .selectFrom('group_source_connections as c')
+          .selectAll('c')
+          .select(['c.id as pk', 'c.group_uuid as group', 'c.source_uuid as source']),
+        kind,
+      ),
     render: async (db, rows) => {
       const sources = await sourcesByUuid(
         db,
         rows.map((r) => r.source_uuid),
       );
+      const groups =
+        kind === 'ldap' && rows.length
+          ? new Map(
+              (
+                await db
+                  .selectFrom('groups')
+                  .selectAll()
+                  .where(
+                    'group_uuid',
+                    'in',
+                    rows.map((r) => r.group_uuid),
+                  )
+                  .execute()
+              ).map((g) => [
+                g.group_uuid,
+                {
+                  pk: g.group_uuid,
+                  num_pk: Number(g.num_pk),
+                  name: g.name,
+                  is_superuser: !!g.is_superuser,
+                  attributes: JSON.parse(g.attributes || '{}'),
+                },
+              ]),
+            )
+          : undefined;
       return rows.map((r) => ({
-        ...rowToApi(groupProps, r),
+        ...rowToApi(props, r),
         pk: Number(r.id),
         group: r.group_uuid,
         source: r.source_uuid,
         source_obj: sources.get(r.source_uuid) ?? null,
+        ...(groups ? { group_obj: groups.get(r.group_uuid) ?? null } : {}),
       }));
     },
     validate: async (data, ctx, existing) => {
@@ -240,8 +313,8 @@ function groupConnectionResource(kind: 'oauth' | 'all'): ResourceDef<GroupRow> {
 }
 
 export function mountSourceConnections(router: ApiRouter, svc: Services) {
-  mountResource(router, svc.db, connectionResource('all'));
-  mountResource(router, svc.db, connectionResource('oauth'));
-  mountResource(router, svc.db, groupConnectionResource('all'));
-  mountResource(router, svc.db, groupConnectionResource('oauth'));
+  for (const kind of ['all', 'oauth', 'ldap'] as const) {
+    mountResource(router, svc.db, connectionResource(kind, svc.installId));
+    mountResource(router, svc.db, groupConnectionResource(kind));
+  }
 }

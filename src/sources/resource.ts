@@ -49,10 +49,25 @@ export const oauthMeta = {
 };
 
 /** what /sources/all/ shows of a source's kind */
+export const ldapMeta = {
+  component: 'ak-source-ldap-form',
+  verbose_name: 'LDAP Source',
+  verbose_name_plural: 'LDAP Sources',
+  meta_model_name: 'authentik_sources_ldap.ldapsource',
+};
+
 const metaOf = (kind: string) =>
   kind === KIND
     ? oauthMeta
-    : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
+    : kind === 'ldapsource'
+      ? ldapMeta
+      : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
+
+/** the app and the connection models of a source kind (authentik's per-type connection classes) */
+const connectionNames = (kind: string) =>
+  kind === 'ldapsource'
+    ? { app: 'authentik_sources_ldap', user: 'userldapsourceconnection', group: 'groupldapsourceconnection', label: 'LDAP' }
+    : { app: 'authentik_sources_oauth', user: 'useroauthsourceconnection', group: 'groupoauthsourceconnection', label: 'OAuth' };
 
 function renderBase(r: SourceRow) {
   const o = rowToApi(baseSourceProps, r);
@@ -65,9 +80,9 @@ function renderBase(r: SourceRow) {
   return o;
 }
 
-const flowRef = { table: 'flows', column: 'flow_uuid' };
+export const flowRef = { table: 'flows', column: 'flow_uuid' };
 
-const baseFilters: Record<string, FilterSpec> = {
+export const baseFilters: Record<string, FilterSpec> = {
   pbm_uuid: { type: 'uuid', column: 's.source_uuid' },
   managed: { type: 'str', column: 's.managed' },
   slug: { type: 'str', column: 's.slug' },
@@ -75,7 +90,8 @@ const baseFilters: Record<string, FilterSpec> = {
 };
 
 /** authentik's used_by: the connections go with the source */
-async function sourceUsedBy(db: DB, source: string): Promise<UsedBy[]> {
+export async function sourceUsedBy(db: DB, source: string, kind = KIND): Promise<UsedBy[]> {
+  const n = connectionNames(kind);
   const rows = await db
     .selectFrom('user_source_connections as c')
     .innerJoin('users as u', 'u.id', 'c.user_id')
@@ -92,17 +108,17 @@ async function sourceUsedBy(db: DB, source: string): Promise<UsedBy[]> {
     .execute();
   return [
     ...rows.map((r) => ({
-      app: 'authentik_sources_oauth',
-      model_name: 'useroauthsourceconnection',
+      app: n.app,
+      model_name: n.user,
       pk: String(r.id),
-      name: `User OAuth Source Connection ${r.username}`,
+      name: `User ${n.label} Source Connection ${r.username}`,
       action: 'cascade' as const,
     })),
     ...groups.map((g) => ({
-      app: 'authentik_sources_oauth',
-      model_name: 'groupoauthsourceconnection',
+      app: n.app,
+      model_name: n.group,
       pk: String(g.id),
-      name: `Group OAuth Source Connection ${g.name}`,
+      name: `Group ${n.label} Source Connection ${g.name}`,
       action: 'cascade' as const,
     })),
   ];
@@ -117,16 +133,16 @@ export async function sourcesUsingFlow(db: DB, flowUuid: string): Promise<UsedBy
     .orderBy('name')
     .execute();
   return rows.map((r) => ({
-    app: r.kind === KIND ? 'authentik_sources_oauth' : 'authentik_core',
+    app: r.kind === KIND || r.kind === 'ldapsource' ? connectionNames(r.kind).app : 'authentik_core',
     model_name: r.kind,
     pk: r.source_uuid,
-    name: r.kind === KIND ? `OAuth Source ${r.name}` : r.name,
+    name: r.kind === KIND || r.kind === 'ldapsource' ? `${connectionNames(r.kind).label} Source ${r.name}` : r.name,
     action: 'set_null',
   }));
 }
 
 /** deletes a source; its uuid leaves every JSON list naming it (the identification stages' `sources`) */
-async function removeSource(tx: Tx, source: string, lists: JsonListReference[], columns: ColumnReference[]) {
+export async function removeSource(tx: Tx, source: string, lists: JsonListReference[], columns: ColumnReference[]) {
   const t = tx as unknown as Kysely<any>;
   // columns naming the source (a source stage's `source`: the stage goes with it)
   await releaseReferences(tx, columns, source);
@@ -148,7 +164,7 @@ async function removeSource(tx: Tx, source: string, lists: JsonListReference[], 
 const MAPPING_FIELDS = { user_property_mappings: 'user', group_property_mappings: 'group' } as const;
 
 /** the mappings named must be OAuth source property mappings (DRF's PrimaryKeyRelatedField over that queryset) */
-async function checkMappings(db: DB, data: Record<string, unknown>) {
+export async function checkMappings(db: DB, data: Record<string, unknown>, kind = 'oauthsourcepropertymapping') {
   const errors: Record<string, string[]> = {};
   for (const f of Object.keys(MAPPING_FIELDS)) {
     const ids = data[f];
@@ -159,7 +175,7 @@ async function checkMappings(db: DB, data: Record<string, unknown>) {
           .selectFrom('property_mappings')
           .select('pm_uuid')
           .where('pm_uuid', 'in', ids as string[])
-          .where('kind', '=', 'oauthsourcepropertymapping')
+          .where('kind', '=', kind)
           .execute()
       ).map((r) => r.pm_uuid),
     );
@@ -170,7 +186,7 @@ async function checkMappings(db: DB, data: Record<string, unknown>) {
 }
 
 /** replaces a source's user or group mappings where the write names them */
-async function writeMappings(tx: Tx, source: string, data: Record<string, unknown>) {
+export async function writeMappings(tx: Tx, source: string, data: Record<string, unknown>) {
   for (const [f, kind] of Object.entries(MAPPING_FIELDS)) {
     const ids = data[f];
     if (!Array.isArray(ids)) continue;
@@ -258,7 +274,7 @@ function oauthColumns(db: DB, data: Record<string, unknown>) {
   return cols;
 }
 
-function baseColumns(data: Record<string, unknown>) {
+export function baseColumns(data: Record<string, unknown>) {
   const base: Record<string, unknown> = {};
   for (const c of BASE_COLUMNS) if (data[c] !== undefined) base[c] = data[c];
   return apiToRow(baseSourceProps, base);
@@ -396,7 +412,10 @@ export function allSourcesResource(lists: () => JsonListReference[], columns: ()
     select: (db) => db.selectFrom('sources as s').selectAll('s').select('s.source_uuid as pk'),
     render: (db, rows) => renderSources(db, rows),
     remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
-    usedBy: async (db, row) => [...(await sourceUsedBy(db, row.source_uuid)), ...(await referencesUsedBy(db, columns(), row.source_uuid))],
+    usedBy: async (db, row) => [
+      ...(await sourceUsedBy(db, row.source_uuid, row.kind)),
+      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
+    ],
   };
 }
 
@@ -434,18 +453,30 @@ export function mountSourceResources(
       handler: async (req) => {
         // any logged-in caller, as authentik's TypesMixin
         requireCaller(req);
-        return [...SUPPORTED.values()].map((t) => ({
-          name: `${t.verbose_name} OAuth Source`,
-          description:
-            t.name === 'openidconnect'
-              ? 'Login using a Generic OpenID-Connect compliant provider.'
-              : `Social Login using ${t.verbose_name}.`,
-          component: 'ak-source-oauth-form',
-          model_name: `${t.name}oauthsource`,
-          icon_url: `/static/authentik/sources/${t.name}.svg`,
+        const ldap = {
+          name: 'LDAP Source',
+          description: 'Federate LDAP Directory with authentik, or create new accounts in LDAP.',
+          component: 'ak-source-ldap-form',
+          model_name: 'ldapsource',
+          icon_url: '/static/authentik/sources/ldap.png',
           requires_enterprise: false,
           deprecated: false,
-        }));
+        };
+        return [
+          ldap,
+          ...[...SUPPORTED.values()].map((t) => ({
+            name: `${t.verbose_name} OAuth Source`,
+            description:
+              t.name === 'openidconnect'
+                ? 'Login using a Generic OpenID-Connect compliant provider.'
+                : `Social Login using ${t.verbose_name}.`,
+            component: 'ak-source-oauth-form',
+            model_name: `${t.name}oauthsource`,
+            icon_url: `/static/authentik/sources/${t.name}.svg`,
+            requires_enterprise: false,
+            deprecated: false,
+          })),
+        ];
       },
     },
   });

@@ -52,6 +52,8 @@ export interface UserSourceConnectionsTable {
   expires: string;
   created: string;
   last_updated: string;
+  /** an LDAP source's sync that last found the identity (null for other sources) */
+  validated_by: string | null;
 }
 
 /** a group's link to a group at a source (authentik's GroupOAuthSourceConnection) */
@@ -62,6 +64,8 @@ export interface GroupSourceConnectionsTable {
   identifier: string;
   created: string;
   last_updated: string;
+  /** an LDAP source's sync that last found the group (null for other sources) */
+  validated_by: string | null;
 }
 
 /** a source's property mappings, for the users (`kind` 'user') or the groups ('group') it creates */

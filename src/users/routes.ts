@@ -13,6 +13,7 @@ import type { Services } from '../services.js';
 import { renderUserSelf } from './render.js';
 import { allGroupsOf, groupAttributes, isSuperuser } from '../groups/membership.js';
 import { setUserPassword } from './store.js';
+import { writePasswordToDirectory } from '../sources/ldap/password.js';
 import { userResource } from './resource.js';
 import { mountImpersonation } from './impersonation.js';
 import { mountUserActions } from './service-accounts.js';
@@ -86,6 +87,8 @@ export function mountUsers(router: ApiRouter, svc: Services) {
             const { row, caller: by } = await load(req, 'reset_user_password');
             await guardTargetUser(db, by, row.id);
             const data = await validateBody(field, req.body, { mode: 'create', db });
+            // a password (not a hash) goes to the user's LDAP directory first: its refusal is a 400 and no change
+            if (action === 'set_password') await writePasswordToDirectory(svc, row, data.password as string);
             const hash = await encoded(data.password as string);
             const caller = req.caller!;
             const keep = keepOwn && caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;

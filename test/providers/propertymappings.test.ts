@@ -59,8 +59,11 @@ for (const dialect of dialects()) {
         dialect === 'sqlite' ? { sqlitePath: srv.config.sqlitePath } : { databaseUrl: srv.config.databaseUrl },
       );
       await again.close();
-      const n = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').execute();
+      const n = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').where('kind', '=', 'scopemapping').execute();
       assert.equal(n.length, 6);
+      // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts)
+      const all = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').execute();
+      assert.equal(all.length, 6 + 9);
     });
 
     it('scope mappings: create, validate, update, used_by, delete (official client)', async () => {
@@ -112,7 +115,7 @@ for (const dialect of dialects()) {
       const types = await call(srv, 'GET', '/propertymappings/all/types/');
       assert.deepEqual(
         types.body.map((t: { model_name: string }) => t.model_name),
-        ['scopemapping', 'oauthsourcepropertymapping', 'notificationwebhookmapping'],
+        ['scopemapping', 'oauthsourcepropertymapping', 'ldapsourcepropertymapping', 'notificationwebhookmapping'],
       );
       await api.propertymappingsAllDestroy({ pmUuid: created.pk });
       assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${p.body.pk}/`)).body.property_mappings, []);

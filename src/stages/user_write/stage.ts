@@ -10,6 +10,8 @@
  */
 import { hashPassword } from '../../auth/passwords.js';
 import { insertUser, setUserPassword } from '../../users/store.js';
+import { writePasswordToDirectory } from '../../sources/ldap/password.js';
+import { ValidationError } from '../../rest/errors.js';
 import { userById } from '../../users/by-id.js';
 import { nowIso } from '../../rest/serialize.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
@@ -111,6 +113,14 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   // never a user without a username
   const username = changes.fields.username ?? existing?.username ?? '';
   if (username === '' || username.length > 150) return deny();
+  // a new password of a user from an LDAP directory goes there first (sync_users_password): refused there, not here
+  if (existing && changes.password !== undefined)
+    try {
+      await writePasswordToDirectory(c.svc, existing, changes.password);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      return deny('Failed to set password');
+    }
   const encoded = changes.password !== undefined ? await hashPassword(changes.password, c.svc.config.argon2) : undefined;
 
   let id: number;

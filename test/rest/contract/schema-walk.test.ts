@@ -96,6 +96,8 @@ const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   UserSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupOAuthSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserLDAPSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupLDAPSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -235,6 +237,12 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     access_token_url: 'https://seed.example/token',
     profile_url: 'https://seed.example/userinfo',
   }),
+  // an LDAP source on a port where nothing listens (its sync on save fails at once; the walk reads the API only)
+  '/sources/ldap/': () => ({ server_uri: 'ldap://127.0.0.1:9/', sync_users_password: false }),
+  '/sources/user_connections/ldap/': (s) => {
+    const source = s.created.get('/sources/ldap/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
   '/sources/user_connections/oauth/': (s) => {
     const source = s.created.get('/sources/oauth/')?.obj;
     return source ? { source: source.pk } : undefined;
@@ -368,6 +376,19 @@ async function seed(srv: TestServer): Promise<Seeded> {
     await db
       .insertInto('group_source_connections')
       .values({ group_uuid: group, source_uuid: source.pk, identifier: 'seed-group-at-source', created: now, last_updated: now } as never)
+      .execute();
+  // and one at the LDAP source, as its sync leaves it
+  const ldapSource = s.created.get('/sources/ldap/')?.obj;
+  if (ldapSource)
+    await db
+      .insertInto('group_source_connections')
+      .values({
+        group_uuid: group,
+        source_uuid: ldapSource.pk,
+        identifier: 'seed-group-in-directory',
+        created: now,
+        last_updated: now,
+      } as never)
       .execute();
   // a role holding a permission on one flow only: who holds what on that flow, and the role's object permissions
   const seededRole = s.created.get('/rbac/roles/')?.obj;

@@ -1,0 +1,322 @@
+/**
+ * /sources/ldap/ (authentik's LDAPSourceViewSet) with `debug/` and `sync/status/`. The base row is in `sources`, the
+ * LDAP settings in `ldap_sources`; the bind password is sealed at rest and never returned. Saving a source asks for
+ * a sync and a connectivity check at once (authentik's `send_on_save`), which the scheduler runs (scheduler.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { FilterSpec } from '../../rest/list.js';
+import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { apiToRow, nowIso, rowToApi } from '../../rest/serialize.js';
+import { requireCaller } from '../../rest/auth.js';
+import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
+import { can } from '../../rbac/check.js';
+import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import { secretsOf } from '../../instance/secrets.js';
+import type { DB } from '../../db/index.js';
+import type { Services } from '../../services.js';
+import { baseSourceProps } from '../schema.js';
+import {
+  baseColumns,
+  baseFilters,
+  checkMappings,
+  flowRef,
+  type JsonListReference,
+  ldapMeta,
+  removeSource,
+  renderSources,
+  sourceUsedBy,
+  writeMappings,
+} from '../resource.js';
+import { LDAP_COLUMNS, ldapSourceProps } from './schema.js';
+import { BIND_PASSWORD_FIELD, serversOf, withConnection } from './connect.js';
+import { searchAll, underBase } from './entries.js';
+import type { LdapSourceRow } from './sync.js';
+
+const KIND = 'ldapsource';
+const MAPPING_KIND = 'ldapsourcepropertymapping';
+const props = { ...baseSourceProps, ...ldapSourceProps };
+
+function ldapColumns(db: DB, data: Record<string, unknown>) {
+  const own: Record<string, unknown> = {};
+  for (const c of LDAP_COLUMNS) if (data[c] !== undefined) own[c] = data[c];
+  const cols = apiToRow(ldapSourceProps, own);
+  if (typeof cols.bind_password === 'string') cols.bind_password = secretsOf(db).seal(BIND_PASSWORD_FIELD, cols.bind_password as string);
+  return cols;
+}
+
+/** authentik's LDAPSourceSerializer.validate */
+async function validate(data: Record<string, unknown>, ctx: WriteCtx, existing?: LdapSourceRow) {
+  await checkMappings(ctx.db, data, MAPPING_KIND);
+  if (typeof data.server_uri === 'string') {
+    const servers = serversOf(data.server_uri);
+    const bad = servers.length === 0 || servers.some((u) => !/^ldaps?:\/\/[^/\s]+\/?$/i.test(u) || !URL.canParse(u));
+    if (bad) throw ValidationError.field('server_uri', 'Enter a valid URL.');
+  }
+  const syncPassword = data.sync_users_password ?? (existing ? !!existing.sync_users_password : true);
+  if (syncPassword === true) {
+    let q = ctx.db.selectFrom('ldap_sources').select('source_uuid').where('sync_users_password', '=', 1);
+    if (existing) q = q.where('source_uuid', '<>', existing.source_uuid);
+    if (await q.executeTakeFirst())
+      throw ValidationError.field('sync_users_password', 'Only a single LDAP Source with password synchronization is allowed');
+  }
+}
+
+/** the sources using any of the given user (or group) mappings */
+const mappingFilter = (kind: 'user' | 'group'): FilterSpec => ({
+  type: 'm2m',
+  ref: { table: 'property_mappings', column: 'pm_uuid' },
+  exists: (eb, ids) =>
+    eb.exists(
+      eb
+        .selectFrom('source_property_mappings as spm')
+        .select(sql`1`.as('one'))
+        .whereRef('spm.source_uuid', '=', 's.source_uuid' as never)
+        .where('spm.kind', '=', kind)
+        .where('spm.pm_uuid', 'in', ids as string[]),
+    ),
+});
+
+export function ldapSourceResource(
+  lists: () => JsonListReference[],
+  columns: () => ColumnReference[],
+  saved: () => void,
+): ResourceDef<LdapSourceRow> {
+  const own = (c: string) => ({ type: 'str' as const, column: `l.${c}` });
+  const flag = (c: string) => ({ type: 'bool' as const, column: `l.${c}` });
+  const requestSync = { sync_requested: nowIso(), connectivity_checked: null };
+  return {
+    component: 'LDAPSource',
+    model: 'LDAPSource',
+    path: '/sources/ldap',
+    opPrefix: 'sources_ldap',
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: { label: 'authentik_sources_ldap.ldapsource', verbose: 'LDAP Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
+    list: {
+      filters: {
+        ...baseFilters,
+        enabled: { type: 'bool', column: 's.enabled' },
+        server_uri: own('server_uri'),
+        bind_cn: own('bind_cn'),
+        base_dn: own('base_dn'),
+        additional_user_dn: own('additional_user_dn'),
+        additional_group_dn: own('additional_group_dn'),
+        user_object_filter: own('user_object_filter'),
+        group_object_filter: own('group_object_filter'),
+        group_membership_field: own('group_membership_field'),
+        user_membership_attribute: own('user_membership_attribute'),
+        object_uniqueness_field: own('object_uniqueness_field'),
+        peer_certificate: { type: 'fk', column: 'l.peer_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
+        client_certificate: { type: 'fk', column: 'l.client_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
+        sync_parent_group: { type: 'fk', column: 'l.sync_parent_group', ref: { table: 'groups', column: 'group_uuid' } },
+        start_tls: flag('start_tls'),
+        sni: flag('sni'),
+        sync_users: flag('sync_users'),
+        sync_users_password: flag('sync_users_password'),
+        sync_groups: flag('sync_groups'),
+        password_login_update_internal_password: flag('password_login_update_internal_password'),
+        lookup_groups_from_user: flag('lookup_groups_from_user'),
+        delete_not_found_objects: flag('delete_not_found_objects'),
+        sync_group_hierarchy: flag('sync_group_hierarchy'),
+        sync_outgoing_trigger_mode: { type: 'enum', column: 'l.sync_outgoing_trigger_mode', values: ['none', 'immediate', 'deferred_end'] },
+        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+        user_property_mappings: mappingFilter('user'),
+        group_property_mappings: mappingFilter('group'),
+      },
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) =>
+      db
+        .selectFrom('sources as s')
+        .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+        .selectAll('s')
+        .selectAll('l')
+        .select('s.source_uuid as pk')
+        .where('s.kind', '=', KIND),
+    render: async (db, rows) => {
+      const bases = await renderSources(db, rows);
+      return rows.map((r, i) => {
+        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(ldapSourceProps, r), ...ldapMeta };
+        delete o.bind_password;
+        o.icon_url = r.icon || '/static/authentik/sources/ldap.png';
+        o.connectivity = r.connectivity ? JSON.parse(r.connectivity) : null;
+        return o;
+      });
+    },
+    validate,
+    insert: async (tx, data, ctx) => {
+      const source_uuid = randomUUID();
+      await tx
+        .insertInto('sources')
+        .values({ ...baseColumns(data), source_uuid, kind: KIND } as never)
+        .execute();
+      await tx
+        .insertInto('ldap_sources')
+        .values({ ...apiToRow(ldapSourceProps, defaultsOf()), ...ldapColumns(ctx.db, data), ...requestSync, source_uuid } as never)
+        .execute();
+      await writeMappings(tx, source_uuid, data);
+      return data.slug as string;
+    },
+    update: async (tx, existing, data, ctx) => {
+      const base = baseColumns(data);
+      if (Object.keys(base).length)
+        await tx
+          .updateTable('sources')
+          .set(base as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      await tx
+        .updateTable('ldap_sources')
+        .set({ ...ldapColumns(ctx.db, data), ...requestSync, sync_requested: nowIso() } as never)
+        .where('source_uuid', '=', existing.source_uuid)
+        .execute();
+      await writeMappings(tx, existing.source_uuid, data);
+      return (data.slug as string | undefined) ?? existing.slug;
+    },
+    afterWrite: async () => saved(),
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
+    usedBy: async (db, row) => [
+      ...(await sourceUsedBy(db, row.source_uuid, KIND)),
+      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
+    ],
+  };
+}
+
+/** the model's defaults for the columns a create may leave out */
+function defaultsOf(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of LDAP_COLUMNS) {
+    const d = (ldapSourceProps[c] as { default?: unknown }).default;
+    if (d !== undefined) out[c] = d;
+  }
+  return out;
+}
+
+async function sourceBySlug(svc: Services, req: Parameters<typeof requireCaller>[0]): Promise<LdapSourceRow> {
+  const caller = requireCaller(req);
+  const slug = (req.params as { slug: string }).slug;
+  const row = (await svc.db
+    .selectFrom('sources as s')
+    .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+    .selectAll('s')
+    .selectAll('l')
+    .select('s.source_uuid as pk')
+    .where('s.kind', '=', KIND)
+    .where('s.slug', '=', slug)
+    .executeTakeFirst()) as LdapSourceRow | undefined;
+  if (!row) throw NotFound.plain();
+  if (!(await can(svc.db, caller, 'authentik_sources_ldap.view_ldapsource', row.source_uuid))) throw Forbidden.permission();
+  return row;
+}
+
+export function mountLdapSource(
+  router: ApiRouter,
+  svc: Services,
+  lists: () => JsonListReference[],
+  columns: () => ColumnReference[],
+  saved: () => void,
+) {
+  const slugParam = [{ name: 'slug', schema: { type: 'string', description: 'Internal source name, used in URLs.' } }];
+  router.component('TaskAggregatedStatusEnum', {
+    enum: [
+      'waiting_for_dependencies',
+      'queued',
+      'consumed',
+      'preprocess',
+      'running',
+      'postprocess',
+      'rejected',
+      'done',
+      'info',
+      'warning',
+      'error',
+    ],
+    type: 'string',
+  } as never);
+  router.component('SyncStatus', {
+    type: 'object',
+    description: 'Provider/source sync status',
+    properties: {
+      is_running: { type: 'boolean' },
+      last_successful_sync: { type: 'string', format: 'date-time' },
+      last_sync_status: { $ref: '#/components/schemas/TaskAggregatedStatusEnum' },
+    },
+    required: ['is_running'],
+  } as never);
+  router.route(
+    '/sources/ldap/{slug}/sync/status',
+    {
+      get: {
+        doc: { operationId: 'sources_ldap_sync_status_retrieve', tag: 'sources', response: 'SyncStatus' },
+        handler: async (req) => {
+          const row = await sourceBySlug(svc, req);
+          const running = !!row.sync_claimed_until && row.sync_claimed_until > nowIso();
+          return {
+            is_running: running,
+            ...(row.last_successful_sync ? { last_successful_sync: row.last_successful_sync } : {}),
+            ...(row.last_sync_status
+              ? { last_sync_status: running ? 'running' : row.last_sync_status }
+              : running
+                ? { last_sync_status: 'running' }
+                : {}),
+          };
+        },
+      },
+    },
+    slugParam,
+  );
+  router.route(
+    '/sources/ldap/{slug}/debug',
+    {
+      get: {
+        doc: { operationId: 'sources_ldap_debug_retrieve', tag: 'sources', response: 'LDAPDebug' },
+        handler: async (req) => {
+          const row = await sourceBySlug(svc, req);
+          const shown = (entries: { dn: string; attributes: Record<string, unknown> }[]) =>
+            entries.slice(0, 10).map((e) => ({ dn: e.dn, attributes: e.attributes, type: 'searchResEntry' }));
+          try {
+            return await withConnection(svc.db, row, async ({ client }) => {
+              const users = row.sync_users
+                ? await searchAll(client, underBase(row.additional_user_dn, row.base_dn), row.user_object_filter)
+                : [];
+              const groups = row.sync_groups
+                ? await searchAll(client, underBase(row.additional_group_dn, row.base_dn), row.group_object_filter)
+                : [];
+              const membership = row.sync_groups
+                ? await searchAll(client, underBase(row.additional_group_dn, row.base_dn), row.group_object_filter, [
+                    row.group_membership_field,
+                    row.object_uniqueness_field,
+                    'distinguishedName',
+                  ])
+                : [];
+              return { user: shown(users), group: shown(groups), membership: shown(membership) };
+            });
+          } catch (e) {
+            throw ValidationError.nonField(`Failed to query the directory: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        },
+      },
+    },
+    slugParam,
+  );
+  router.component('LDAPDebug', {
+    type: 'object',
+    properties: {
+      user: { type: 'array', items: { type: 'object', additionalProperties: {} }, readOnly: true },
+      group: { type: 'array', items: { type: 'object', additionalProperties: {} }, readOnly: true },
+      membership: { type: 'array', items: { type: 'object', additionalProperties: {} }, readOnly: true },
+    },
+    required: ['group', 'membership', 'user'],
+  } as never);
+  mountResource(router, svc.db, ldapSourceResource(lists, columns, saved));
+}

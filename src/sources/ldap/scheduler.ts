@@ -1,0 +1,129 @@
+/**
+ * Runs each enabled LDAP source's sync every two hours and its connectivity check every hour (authentik's schedules),
+ * and at once after a save (`sync_requested`; `connectivity_checked` cleared). Every node looks each minute; one
+ * conditional UPDATE claims a sync (`sync_claimed_until`, an hour), so a source is synced by one node at a time and a
+ * node that stopped mid-sync leaves a claim that lapses. The outcome (`last_sync_status`: done, warning or error, its
+ * messages) is written back with the claim released.
+ */
+import type { Services } from '../../services.js';
+import { nowIso } from '../../rest/serialize.js';
+import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js';
+import { type LdapSourceRow, syncLdapSource } from './sync.js';
+
+const SYNC_EVERY_MS = 2 * 3600_000;
+const CHECK_EVERY_MS = 3600_000;
+const CLAIM_MS = 3600_000;
+
+const isoAgo = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+/** authentik's LDAPSource.check_connection: each server, then the pool */
+export async function checkConnectivity(svc: Services, s: LdapSourceRow): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  const probe = async (open: () => ReturnType<typeof connect>) => {
+    const b = await open();
+    try {
+      const info = await serverInfo(b.client);
+      return { vendor: info.vendor, version: info.version, status: 'ok' };
+    } finally {
+      await b.close();
+    }
+  };
+  const failed = (e: unknown) => ({ status: e instanceof Error ? e.message : String(e) });
+  for (const uri of serversOf(s.server_uri)) out[hostOf(uri)] = await probe(() => connectTo(svc.db, s, uri)).catch(failed);
+  out.__all__ = await probe(() => connect(svc.db, s)).catch(failed);
+  return out;
+}
+
+export interface LdapScheduler {
+  /** look now (after a save) */
+  kick(): void;
+  /** stops looking and waits for a sync under way */
+  stop(): Promise<void>;
+}
+
+export function startLdapScheduler(svc: Services, onError: (err: unknown) => void, everyMs = 60_000): LdapScheduler {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const sources = () =>
+    svc.db
+      .selectFrom('sources as s')
+      .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+      .selectAll('s')
+      .selectAll('l')
+      .select('s.source_uuid as pk')
+      .where('s.kind', '=', 'ldapsource')
+      .where('s.enabled', '=', 1)
+      .execute() as Promise<LdapSourceRow[]>;
+
+  async function claim(s: LdapSourceRow): Promise<boolean> {
+    const now = nowIso();
+    const r = await svc.db
+      .updateTable('ldap_sources')
+      .set({ sync_claimed_until: new Date(Date.now() + CLAIM_MS).toISOString(), last_sync_started: now, sync_requested: null })
+      .where('source_uuid', '=', s.source_uuid)
+      .where((eb) => eb.or([eb('sync_claimed_until', 'is', null), eb('sync_claimed_until', '<', now)]))
+      .where((eb) =>
+        eb.or([
+          eb('sync_requested', 'is not', null),
+          eb('last_sync_started', 'is', null),
+          eb('last_sync_started', '<', isoAgo(SYNC_EVERY_MS)),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async function pass() {
+    for (const s of await sources()) {
+      if (stopped) return;
+      if (!s.connectivity_checked || s.connectivity_checked < isoAgo(CHECK_EVERY_MS)) {
+        const c = await checkConnectivity(svc, s);
+        await svc.db
+          .updateTable('ldap_sources')
+          .set({ connectivity: JSON.stringify(c), connectivity_checked: nowIso() })
+          .where('source_uuid', '=', s.source_uuid)
+          .execute();
+      }
+      if (stopped || !(await claim(s))) continue;
+      const outcome = await syncLdapSource(svc, s);
+      await svc.db
+        .updateTable('ldap_sources')
+        .set({
+          sync_claimed_until: null,
+          last_sync_status: outcome.status,
+          last_sync_messages: JSON.stringify(outcome.messages),
+          ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : {}),
+        })
+        .where('source_uuid', '=', s.source_uuid)
+        .execute();
+    }
+  }
+
+  const look = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          look();
+        }
+      });
+  };
+  const timer = setInterval(look, everyMs).unref();
+  setImmediate(look);
+  return {
+    kick: () => setImmediate(look),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
