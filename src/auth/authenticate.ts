@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { hot, perDatabase, type Hot } from '../db/hot.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/engine/runtime.js';
+import type { FlowContext } from '../flows/engine/context.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
 import { secretsOf } from '../instance/secrets.js';
 import { LDAP_BACKEND, ldapAuthenticate } from '../sources/ldap/password.js';
@@ -17,6 +18,8 @@ export const TOKEN_BACKEND = 'authentik.core.auth.TokenBackend';
 export interface Authenticated {
   user: UsersTable;
   backend: string;
+  /** authentik's `set_method`: the login's `auth_method` and its arguments, when the backend names them (LDAP) */
+  method?: { name: string; args: Record<string, unknown> };
 }
 
 async function inbuilt(svc: Services, user: UsersTable | undefined, password: string): Promise<UsersTable | undefined> {
@@ -55,20 +58,35 @@ async function appPassword(svc: Services, user: UsersTable | undefined, password
  * password becomes the stored one too — only when it is not already (so each LDAP login does not end the person's
  * other sessions, as a password change does)
  */
-async function ldap(svc: Services, user: UsersTable | undefined, password: string): Promise<UsersTable | undefined> {
+async function ldap(svc: Services, user: UsersTable | undefined, password: string): Promise<Authenticated | undefined> {
   const r = await ldapAuthenticate(svc, user, password);
   if (!r) return undefined;
+  const method = {
+    name: 'ldap',
+    args: { source: { app: 'authentik_sources_ldap', model_name: 'ldapsource', pk: r.source.source_uuid, name: r.source.name } },
+  };
   if (r.source.password_login_update_internal_password && !(await verifyPassword(r.user.password, password, svc.config.argon2)).ok) {
     const fresh = await hashPassword(password, svc.config.argon2);
     await svc.db.transaction().execute((tx) => setUserPassword(tx, r.user.id, fresh));
-    return { ...r.user, password: fresh };
+    return { user: { ...r.user, password: fresh }, backend: LDAP_BACKEND, method };
   }
-  return r.user;
+  return { user: r.user, backend: LDAP_BACKEND, method };
 }
 
 const byUsername = perDatabase((db) =>
   hot<{ username: string }, UsersTable>(db, ['username'], (p) => db.selectFrom('users').selectAll().where('username', '=', p.username)),
 );
+
+/**
+ * what a passed password check leaves in the flow's context: the backend, and authentik's `auth_method` (with its
+ * arguments: an LDAP login names its source) unless an earlier stage set one
+ */
+export function noteAuthentication(ctx: Pick<FlowContext, 'userBackend' | 'authMethod' | 'authMethodArgs'>, auth: Authenticated) {
+  ctx.userBackend = auth.backend;
+  if (ctx.authMethod !== undefined) return;
+  ctx.authMethod = auth.method?.name ?? (auth.backend === TOKEN_BACKEND ? 'token' : 'password');
+  if (auth.method) ctx.authMethodArgs = { ...ctx.authMethodArgs, ...auth.method.args };
+}
 
 /** Tries each backend in order with the user's username; undefined when none accepts. */
 export async function authenticatePassword(
@@ -79,14 +97,17 @@ export async function authenticatePassword(
 ): Promise<Authenticated | undefined> {
   const [user] = await byUsername(svc.db)({ username });
   for (const backend of backends) {
+    if (backend === LDAP_BACKEND) {
+      const r = await ldap(svc, user, password);
+      if (r) return r;
+      continue;
+    }
     const ok =
       backend === INBUILT_BACKEND
         ? await inbuilt(svc, user, password)
         : backend === TOKEN_BACKEND
           ? await appPassword(svc, user, password)
-          : backend === LDAP_BACKEND
-            ? await ldap(svc, user, password)
-            : undefined;
+          : undefined;
     if (ok) return { user: ok, backend };
   }
   return undefined;

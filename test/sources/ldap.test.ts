@@ -12,6 +12,9 @@ import { assertMatches } from '../helpers/openapi-schema.js';
 import { Browser } from '../helpers/browser.js';
 import { FakeLdap } from '../helpers/fake-ldap.js';
 import { guidToString, sidToString } from '../../src/sources/ldap/entries.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fixture } from '../helpers/certificates.js';
 
 const BASE = 'dc=example,dc=org';
 const SERVICE = { dn: `cn=keystage,${BASE}`, password: 'service secret' };
@@ -223,6 +226,12 @@ for (const dialect of dialects()) {
     it("logs in with the directory's password through the default authentication flow", async () => {
       assert.equal(await login(srv, 'alice', 'alice directory password'), 'xak-flow-redirect');
       assert.ok(ldap.binds.some((b) => b.dn.toLowerCase() === dnOf('alice') && b.ok));
+      // authentik's login event: the method and the source
+      const logins = (await call(srv, 'GET', '/events/events/?action=login')).body.results;
+      const event = logins.find((e: { user: { username?: string } }) => e.user.username === 'alice');
+      assert.equal(event?.context.auth_method, 'ldap', JSON.stringify(event));
+      assert.equal(event.context.auth_method_args.source.name, 'Directory corp');
+      assert.equal(event.context.auth_method_args.source.model_name, 'ldapsource');
       assert.equal(await login(srv, 'bob', 'not the password'), 'ak-stage-password');
       // the stored password stays unusable (password_login_update_internal_password is off)
       const u = await srv.app.services.db.selectFrom('users').select('password').where('username', '=', 'alice').executeTakeFirstOrThrow();
@@ -326,6 +335,71 @@ for (const dialect of dialects()) {
       assert.ok(now.sync_requested, 'the request waits for the claim to lapse');
       assert.equal((await call(srv, 'GET', '/sources/ldap/corp/sync/status/')).body.is_running, true);
       await db.updateTable('ldap_sources').set({ sync_claimed_until: null }).where('source_uuid', '=', src.source_uuid).execute();
+    });
+  });
+
+  describe(`LDAP source over TLS (${dialect})`, () => {
+    let srv: TestServer;
+    let tlsLdap: FakeLdap;
+    let port = '';
+    before(async () => {
+      srv = await startServer(dialect);
+      const own = (name: string) => fs.readFileSync(path.resolve('test/fixtures/ldap', name), 'utf8');
+      tlsLdap = await new FakeLdap({
+        bindDn: SERVICE.dn,
+        bindPassword: SERVICE.password,
+        tls: { cert: own('localhost.pem'), key: own('localhost.key') },
+      }).start();
+      port = new URL(tlsLdap.url).port;
+      tlsLdap.add(dnOf('erin'), person('erin'));
+      const ca = await call(srv, 'POST', '/crypto/certificatekeypairs/', { name: 'directory ca', certificate_data: own('ca.pem') });
+      assert.equal(ca.status, 201, JSON.stringify(ca.body));
+      const other = await call(srv, 'POST', '/crypto/certificatekeypairs/', {
+        name: 'another ca',
+        certificate_data: fixture('other-ca.pem'),
+      });
+      assert.equal(other.status, 201, JSON.stringify(other.body));
+      const uid = await managedPk(srv, 'goauthentik.io/sources/ldap/openldap-uid');
+      const t0 = new Date().toISOString();
+      for (const [slug, uri, peer] of [
+        ['verified', `ldaps://localhost:${port}`, ca.body.pk],
+        ['wrong-ca', `ldaps://localhost:${port}`, other.body.pk],
+        ['wrong-name', `ldaps://127.0.0.1:${port}`, ca.body.pk],
+        ['unverified', `ldaps://127.0.0.1:${port}`, null],
+      ] as const) {
+        const r = await call(srv, 'POST', '/sources/ldap/', {
+          name: slug,
+          slug,
+          server_uri: uri,
+          peer_certificate: peer,
+          bind_cn: SERVICE.dn,
+          bind_password: SERVICE.password,
+          base_dn: BASE,
+          object_uniqueness_field: 'entryUUID',
+          sync_groups: false,
+          sync_users_password: false,
+          user_property_mappings: [uid],
+        });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        await synced(srv, slug, t0);
+      }
+    });
+    after(async () => {
+      await srv.close();
+      await tlsLdap.close();
+    });
+
+    it("checks the directory's certificate against the peer certificate, its name included", async () => {
+      const status = async (slug: string) => (await call(srv, 'GET', `/sources/ldap/${slug}/`)).body.connectivity.__all__.status as string;
+      assert.equal(await status('verified'), 'ok');
+      assert.equal((await call(srv, 'GET', '/sources/ldap/verified/sync/status/')).body.last_sync_status, 'done');
+      assert.notEqual(await status('wrong-ca'), 'ok');
+      assert.match(await status('wrong-ca'), /certificate/i);
+      assert.equal((await call(srv, 'GET', '/sources/ldap/wrong-ca/sync/status/')).body.last_sync_status, 'error');
+      assert.match(await status('wrong-name'), /does not match|altnames/i);
+      // as authentik: without a peer certificate the connection is encrypted and not verified
+      assert.equal(await status('unverified'), 'ok');
+      assert.equal((await call(srv, 'GET', '/core/users/?username=erin')).body.results.length, 1);
     });
   });
 

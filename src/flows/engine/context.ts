@@ -29,7 +29,14 @@ export interface FlowContext {
   /** backend that verified the password (authentik's `user_backend`) */
   userBackend?: string;
   authMethod?: string;
-  authMethodArgs?: { mfa_devices?: MfaDeviceRef[]; device?: MfaDeviceRef; known_device?: boolean; certificate?: PlanCertificate };
+  authMethodArgs?: {
+    mfa_devices?: MfaDeviceRef[];
+    device?: MfaDeviceRef;
+    known_device?: boolean;
+    certificate?: PlanCertificate;
+    /** the LDAP source a password was checked at */
+    source?: Record<string, unknown>;
+  };
   /** the client certificate a mutual TLS stage accepted in an enrollment flow (authentik's plan context `certificate`) */
   certificate?: PlanCertificate;
   /** the captcha provider's verification reply (authentik's plan context `captcha`, for what runs after it) */

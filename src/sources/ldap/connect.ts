@@ -4,7 +4,8 @@
  * `server_uri` may list several servers, comma-separated: they are tried in random order until one answers
  * (ldap3's ServerPool with RANDOM and exhaust). TLS as authentik sets it up: `ldaps://` from the first byte or
  * StartTLS on `ldap://` when `start_tls` is set; the server's certificate is verified against the peer certificate
- * key pair's chain when one is set — and, as in authentik, not verified when none is —; a client certificate key pair
+ * key pair's chain (and its name against the server's) when one is set — and, as in authentik, not verified when none
+ * is —; a client certificate key pair
  * is presented when set; `sni` sends the first server's host name as the TLS server name. 15 s timeouts (authentik's
  * LDAP_TIMEOUT).
  */
@@ -55,7 +56,6 @@ async function tlsOptions(db: DB, s: LdapSettings): Promise<ConnectionOptions> {
   }
   const first = serversOf(s.server_uri)[0];
   if (s.sni && first) o.servername = hostOf(first);
-  else if (peer) o.checkServerIdentity = () => undefined; // (authentik checks the chain, not the name, unless sni is set)
   return o;
 }
 

@@ -3,7 +3,7 @@
  * password, and never reveal whether the account exists (same message; same cost: captcha for everyone, and a
  * dummy hash for unknown users when a password is embedded).
  */
-import { authenticatePassword, findUser } from '../../auth/authenticate.js';
+import { authenticatePassword, findUser, noteAuthentication } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { reputationSettings, updateReputation } from '../../auth/reputation.js';
@@ -145,8 +145,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
         return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'invalid password or inactive user');
       }
       if (attempt) c.releaseLater(attempt);
-      c.ctx.userBackend = auth.backend;
-      c.ctx.authMethod ??= auth.backend.endsWith('TokenBackend') ? 'token' : 'password';
+      noteAuthentication(c.ctx, auth);
       proven = auth.user;
     }
     c.setPendingUser(proven);

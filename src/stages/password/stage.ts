@@ -3,7 +3,7 @@
  * identification stage that embeds this stage; after `failed_attempts_before_cancel` the flow is cancelled.
  */
 
-import { authenticatePassword, TOKEN_BACKEND } from '../../auth/authenticate.js';
+import { authenticatePassword, noteAuthentication } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -53,8 +53,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
       );
     c.releaseLater(attempt);
     c.setPendingUser(auth.user);
-    c.ctx.userBackend = auth.backend;
-    c.ctx.authMethod ??= auth.backend === TOKEN_BACKEND ? 'token' : 'password';
+    noteAuthentication(c.ctx, auth);
     return ok();
   },
 };
