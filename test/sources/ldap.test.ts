@@ -12,6 +12,7 @@ import { assertMatches } from '../helpers/openapi-schema.js';
 import { Browser } from '../helpers/browser.js';
 import { FakeLdap } from '../helpers/fake-ldap.js';
 import { guidToString, sidToString } from '../../src/sources/ldap/entries.js';
+import { claimSync } from '../../src/sources/ldap/scheduler.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../helpers/certificates.js';
@@ -335,6 +336,44 @@ for (const dialect of dialects()) {
       assert.ok(now.sync_requested, 'the request waits for the claim to lapse');
       assert.equal((await call(srv, 'GET', '/sources/ldap/corp/sync/status/')).body.is_running, true);
       await db.updateTable('ldap_sources').set({ sync_claimed_until: null }).where('source_uuid', '=', src.source_uuid).execute();
+    });
+
+    it('of two nodes asking for a due sync at once, one takes it', async () => {
+      const db = srv.app.services.db;
+      const src = await db.selectFrom('sources').select('source_uuid').where('slug', '=', 'corp').executeTakeFirstOrThrow();
+      // (disabled, so neither node's scheduler takes it meanwhile; a sync under way finishes first)
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { enabled: false })).status, 200);
+      for (let i = 0; i < 150; i++) {
+        const r = await db
+          .selectFrom('ldap_sources')
+          .select('sync_claimed_until')
+          .where('source_uuid', '=', src.source_uuid)
+          .executeTakeFirstOrThrow();
+        if (!r.sync_claimed_until) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const other = await startServer(
+        dialect,
+        dialect === 'sqlite' ? { sqlitePath: srv.config.sqlitePath } : { databaseUrl: srv.config.databaseUrl },
+      );
+      try {
+        await db
+          .updateTable('ldap_sources')
+          .set({ sync_requested: new Date().toISOString(), sync_claimed_until: null })
+          .where('source_uuid', '=', src.source_uuid)
+          .execute();
+        const dbs = [db, other.app.services.db];
+        const taken = await Promise.all(Array.from({ length: 8 }, (_, i) => claimSync(dbs[i % 2]!, src.source_uuid)));
+        assert.equal(taken.filter(Boolean).length, 1);
+        const row = await db.selectFrom('ldap_sources').selectAll().where('source_uuid', '=', src.source_uuid).executeTakeFirstOrThrow();
+        assert.equal(row.sync_requested, null);
+        assert.ok(row.sync_claimed_until && row.sync_claimed_until > new Date().toISOString());
+        // held: a ninth ask does not take it again
+        assert.equal(await claimSync(other.app.services.db, src.source_uuid), false);
+      } finally {
+        await other.close();
+        await db.updateTable('ldap_sources').set({ sync_claimed_until: null }).where('source_uuid', '=', src.source_uuid).execute();
+      }
     });
   });
 

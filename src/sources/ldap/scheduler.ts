@@ -6,6 +6,7 @@
  * messages) is written back with the claim released.
  */
 import type { Services } from '../../services.js';
+import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
 import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js';
 import { type LdapSourceRow, syncLdapSource } from './sync.js';
@@ -34,6 +35,28 @@ export async function checkConnectivity(svc: Services, s: LdapSourceRow): Promis
   return out;
 }
 
+/**
+ * takes a source's sync when one is due (asked for, never run, or two hours old) and no node holds it: one conditional
+ * UPDATE, so of nodes asking at once one gets it
+ */
+export async function claimSync(db: DB, sourceUuid: string): Promise<boolean> {
+  const now = nowIso();
+  const r = await db
+    .updateTable('ldap_sources')
+    .set({ sync_claimed_until: new Date(Date.now() + CLAIM_MS).toISOString(), last_sync_started: now, sync_requested: null })
+    .where('source_uuid', '=', sourceUuid)
+    .where((eb) => eb.or([eb('sync_claimed_until', 'is', null), eb('sync_claimed_until', '<', now)]))
+    .where((eb) =>
+      eb.or([
+        eb('sync_requested', 'is not', null),
+        eb('last_sync_started', 'is', null),
+        eb('last_sync_started', '<', isoAgo(SYNC_EVERY_MS)),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export interface LdapScheduler {
   /** look now (after a save) */
   kick(): void;
@@ -56,24 +79,6 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
       .where('s.enabled', '=', 1)
       .execute() as Promise<LdapSourceRow[]>;
 
-  async function claim(s: LdapSourceRow): Promise<boolean> {
-    const now = nowIso();
-    const r = await svc.db
-      .updateTable('ldap_sources')
-      .set({ sync_claimed_until: new Date(Date.now() + CLAIM_MS).toISOString(), last_sync_started: now, sync_requested: null })
-      .where('source_uuid', '=', s.source_uuid)
-      .where((eb) => eb.or([eb('sync_claimed_until', 'is', null), eb('sync_claimed_until', '<', now)]))
-      .where((eb) =>
-        eb.or([
-          eb('sync_requested', 'is not', null),
-          eb('last_sync_started', 'is', null),
-          eb('last_sync_started', '<', isoAgo(SYNC_EVERY_MS)),
-        ]),
-      )
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
-
   async function pass() {
     for (const s of await sources()) {
       if (stopped) return;
@@ -85,7 +90,7 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
           .where('source_uuid', '=', s.source_uuid)
           .execute();
       }
-      if (stopped || !(await claim(s))) continue;
+      if (stopped || !(await claimSync(svc.db, s.source_uuid))) continue;
       const outcome = await syncLdapSource(svc, s);
       await svc.db
         .updateTable('ldap_sources')
