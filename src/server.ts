@@ -77,6 +77,8 @@ import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
 import { ensureManagedLdapMappings, ensureManagedScopeMappings } from './propertymappings/managed.js';
 import { mountLdapSource } from './sources/ldap/resource.js';
+import { mountScimSource } from './sources/scim/resource.js';
+import { mountScimProtocol } from './sources/scim/protocol.js';
 import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
@@ -318,6 +320,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => stageColumnReferences('sources'),
     () => ldapScheduler?.kick(),
   );
+  mountScimSource(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+  );
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
@@ -336,6 +344,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountFlowUrls(app, services);
   mountApplicationLaunch(app, services);
   mountOAuthSourceRoutes(app, services);
+  mountScimProtocol(app, services);
   mountUi(app, services);
 
   await app.ready();

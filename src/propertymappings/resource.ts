@@ -88,6 +88,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'LDAP Source Property Mappings',
     description: 'Map LDAP Property to User or Group object attribute',
   },
+  scimsourcepropertymapping: {
+    app: 'authentik_sources_scim',
+    component: 'ak-property-mapping-source-scim-form',
+    verbose: 'SCIM Source Property Mapping',
+    plural: 'SCIM Source Property Mappings',
+    description: 'Map SCIM properties to User or Group object attributes',
+  },
   notificationwebhookmapping: {
     app: 'authentik_events',
     component: 'ak-property-mapping-notification-form',
@@ -378,6 +385,21 @@ const ldapSourceResource = (references: () => ColumnReference[]) =>
     references,
   );
 
+const scimSourceResource = (references: () => ColumnReference[]) =>
+  plainMappingResource(
+    {
+      kind: 'scimsourcepropertymapping',
+      label: 'authentik_sources_scim.scimsourcepropertymapping',
+      verbose: 'SCIM Source Property Mapping',
+      component: 'SCIMSourcePropertyMapping',
+      path: '/propertymappings/source/scim',
+      props: basePropertyMappingProps,
+      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
+      filters: managedFilters,
+    },
+    references,
+  );
+
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',
   model: 'PropertyMapping',
@@ -482,6 +504,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   mountResource(router, svc.db, webhookResource(references));
   mountResource(router, svc.db, oauthSourceResource(references));
   mountResource(router, svc.db, ldapSourceResource(references));
+  mountResource(router, svc.db, scimSourceResource(references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

@@ -56,12 +56,21 @@ export const ldapMeta = {
   meta_model_name: 'authentik_sources_ldap.ldapsource',
 };
 
+export const scimMeta = {
+  component: 'ak-source-scim-form',
+  verbose_name: 'SCIM Source',
+  verbose_name_plural: 'SCIM Sources',
+  meta_model_name: 'authentik_sources_scim.scimsource',
+};
+
 const metaOf = (kind: string) =>
   kind === KIND
     ? oauthMeta
     : kind === 'ldapsource'
       ? ldapMeta
-      : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
+      : kind === 'scimsource'
+        ? scimMeta
+        : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
 
 /** the app and the connection models of a source kind (authentik's per-type connection classes) */
 const connectionNames = (kind: string) =>
@@ -462,8 +471,18 @@ export function mountSourceResources(
           requires_enterprise: false,
           deprecated: false,
         };
+        const scim = {
+          name: 'SCIM Source',
+          description: 'System for Cross-domain Identity Management Source, allows for cross-system user provisioning',
+          component: 'ak-source-scim-form',
+          model_name: 'scimsource',
+          icon_url: '/static/authentik/sources/scim.png',
+          requires_enterprise: false,
+          deprecated: false,
+        };
         return [
           ldap,
+          scim,
           ...[...SUPPORTED.values()].map((t) => ({
             name: `${t.verbose_name} OAuth Source`,
             description:

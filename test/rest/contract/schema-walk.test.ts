@@ -243,6 +243,16 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const source = s.created.get('/sources/ldap/')?.obj;
     return source ? { source: source.pk } : undefined;
   },
+  // what an identity provider provisioned through the SCIM source
+  '/sources/scim_users/': (s) => {
+    const source = s.created.get('/sources/scim/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
+  '/sources/scim_groups/': (s) => {
+    const source = s.created.get('/sources/scim/')?.obj;
+    const group = s.created.get('/core/groups/')?.obj;
+    return source && group ? { source: source.pk, group: group.pk } : undefined;
+  },
   '/sources/user_connections/oauth/': (s) => {
     const source = s.created.get('/sources/oauth/')?.obj;
     return source ? { source: source.pk } : undefined;
