@@ -115,7 +115,13 @@ for (const dialect of dialects()) {
       const types = await call(srv, 'GET', '/propertymappings/all/types/');
       assert.deepEqual(
         types.body.map((t: { model_name: string }) => t.model_name),
-        ['scopemapping', 'oauthsourcepropertymapping', 'ldapsourcepropertymapping', 'scimsourcepropertymapping', 'notificationwebhookmapping'],
+        [
+          'scopemapping',
+          'oauthsourcepropertymapping',
+          'ldapsourcepropertymapping',
+          'scimsourcepropertymapping',
+          'notificationwebhookmapping',
+        ],
       );
       await api.propertymappingsAllDestroy({ pmUuid: created.pk });
       assert.deepEqual((await call(srv, 'GET', `/providers/oauth2/${p.body.pk}/`)).body.property_mappings, []);
