@@ -161,6 +161,8 @@ for (const dialect of dialects()) {
       assert.equal(badPatch.status, 400);
       assert.equal((await scim('GET', '/Users/not-an-id')).status, 404);
 
+      const usedBy = await call(srv, 'GET', '/sources/scim/entra/used_by/');
+      assert.deepEqual(usedBy.body.map((u: { model_name: string }) => u.model_name).sort(), ['scimsourceuser', 'scimsourceuser', 'token']);
       const admin = await call(srv, 'GET', '/sources/scim_users/?source__slug=entra');
       assert.equal(admin.status, 200);
       assertMatches('PaginatedSCIMSourceUserList', admin.body);

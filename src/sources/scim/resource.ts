@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import { mountResource, type ResourceDef } from '../../rest/resource.js';
+import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { S, type Props } from '../../rest/schema.js';
 import { rowToApi } from '../../rest/serialize.js';
@@ -165,10 +165,37 @@ export function scimSourceResource(
       await tx.deleteFrom('users').where('username', '=', identifierOf(existing.source_uuid)).execute();
     },
     usedBy: async (db, row) => [
+      ...(await provisionedUsedBy(db, row)),
       ...(await sourceUsedBy(db, row.source_uuid, KIND)),
       ...(await referencesUsedBy(db, columns(), row.source_uuid)),
     ],
   };
+}
+
+/** what goes with a SCIM source: its token and the links to what it provisioned (the users and groups stay) */
+async function provisionedUsedBy(db: DB, row: Row): Promise<UsedBy[]> {
+  const out: UsedBy[] = [];
+  if (row.token_uuid)
+    out.push({ app: 'authentik_core', model_name: 'token', pk: row.token_uuid, name: identifierOf(row.source_uuid), action: 'cascade' });
+  const users = await db
+    .selectFrom('scim_source_users as c')
+    .innerJoin('users as u', 'u.id', 'c.user_id')
+    .select(['c.id', 'u.username'])
+    .where('c.source_uuid', '=', row.source_uuid)
+    .orderBy('c.id')
+    .execute();
+  for (const u of users)
+    out.push({ app: 'authentik_sources_scim', model_name: 'scimsourceuser', pk: u.id, name: `SCIM User ${u.username}`, action: 'cascade' });
+  const groups = await db
+    .selectFrom('scim_source_groups as c')
+    .innerJoin('groups as g', 'g.group_uuid', 'c.group_uuid')
+    .select(['c.id', 'g.name'])
+    .where('c.source_uuid', '=', row.source_uuid)
+    .orderBy('c.id')
+    .execute();
+  for (const g of groups)
+    out.push({ app: 'authentik_sources_scim', model_name: 'scimsourcegroup', pk: g.id, name: `SCIM Group ${g.name}`, action: 'cascade' });
+  return out;
 }
 
 type UserRow = ScimSourceUsersTable & { pk: string };
