@@ -7,6 +7,15 @@ import { ancestorsOf } from './membership.js';
 
 export type GroupRow = GroupsTable;
 
+/** authentik's PartialGroup, as embedded in bindings and source connections */
+export const partialGroup = (g: GroupsTable) => ({
+  pk: g.group_uuid,
+  num_pk: Number(g.num_pk),
+  name: g.name,
+  is_superuser: !!g.is_superuser,
+  attributes: JSON.parse(g.attributes || '{}'),
+});
+
 export interface IncludeFlags {
   users: boolean;
   children: boolean;

@@ -6,6 +6,7 @@
 import type {} from './table.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import type { Tx } from '../rest/resource.js';
 
 export interface ManagedScopeMapping {
   managed: string;
@@ -100,32 +101,43 @@ export const MANAGED_SCOPE_MAPPINGS: ManagedScopeMapping[] = [
   },
 ];
 
+/** which of these managed ids a mapping has */
+async function existingManaged(db: DB, ids: string[]): Promise<Set<string | null>> {
+  const rows = await db.selectFrom('property_mappings').select('managed').where('managed', 'in', ids).execute();
+  return new Set(rows.map((r) => r.managed));
+}
+
 /**
  * Creates the managed scope mappings that are missing (by managed id), as authentik's system blueprint does at start.
  * A mapping an admin changed keeps the change; one deleted comes back at the next start (authentik's blueprints do
  * the same). Safe when several nodes start at once.
  */
 export async function ensureManagedScopeMappings(db: DB): Promise<void> {
-  const have = new Set(
-    (
-      await db
-        .selectFrom('property_mappings')
-        .select('managed')
-        .where(
-          'managed',
-          'in',
-          MANAGED_SCOPE_MAPPINGS.map((m) => m.managed),
-        )
-        .execute()
-    ).map((r) => r.managed),
+  await ensureManaged(db, MANAGED_SCOPE_MAPPINGS, 'scopemapping', (tx, pm_uuid, m) =>
+    tx.insertInto('property_mapping_scope').values({ pm_uuid, scope_name: m.scope_name, description: m.description }).execute(),
   );
-  for (const m of MANAGED_SCOPE_MAPPINGS) {
+}
+
+/**
+ * the managed mappings of a kind that are missing, each made in a transaction with what `more` adds; a mapping an
+ * admin made under the same name keeps it (the managed one takes a suffixed name); safe when several nodes start
+ */
+async function ensureManaged<M extends { managed: string; name: string; expression: string }>(
+  db: DB,
+  list: readonly M[],
+  kind: string,
+  more?: (tx: Tx, pm_uuid: string, m: M) => Promise<unknown>,
+): Promise<void> {
+  const have = await existingManaged(
+    db,
+    list.map((m) => m.managed),
+  );
+  for (const m of list) {
     if (have.has(m.managed)) continue;
     try {
       await db.transaction().execute(async (tx) => {
         const pm_uuid = randomUUID();
         const now = new Date().toISOString();
-        // a mapping an admin made under this name keeps it: the managed one takes a suffixed name
         const clash = await tx.selectFrom('property_mappings').select('pm_uuid').where('name', '=', m.name).executeTakeFirst();
         await tx
           .insertInto('property_mappings')
@@ -134,12 +146,12 @@ export async function ensureManagedScopeMappings(db: DB): Promise<void> {
             name: clash ? `${m.name} (${pm_uuid.slice(0, 8)})` : m.name,
             expression: m.expression,
             managed: m.managed,
-            kind: 'scopemapping',
+            kind,
             created: now,
             last_updated: now,
           })
           .execute();
-        await tx.insertInto('property_mapping_scope').values({ pm_uuid, scope_name: m.scope_name, description: m.description }).execute();
+        await more?.(tx, pm_uuid, m);
       });
     } catch (e) {
       // another node created it at the same moment
@@ -200,37 +212,5 @@ return {
 ];
 
 export async function ensureManagedLdapMappings(db: DB): Promise<void> {
-  const have = new Set(
-    (
-      await db
-        .selectFrom('property_mappings')
-        .select('managed')
-        .where(
-          'managed',
-          'in',
-          MANAGED_LDAP_MAPPINGS.map((m) => m.managed),
-        )
-        .execute()
-    ).map((r) => r.managed),
-  );
-  for (const m of MANAGED_LDAP_MAPPINGS) {
-    if (have.has(m.managed)) continue;
-    const pm_uuid = randomUUID();
-    const now = new Date().toISOString();
-    const clash = await db.selectFrom('property_mappings').select('pm_uuid').where('name', '=', m.name).executeTakeFirst();
-    // (another node creating it at the same moment: the unique managed id keeps one)
-    await db
-      .insertInto('property_mappings')
-      .values({
-        pm_uuid,
-        name: clash ? `${m.name} (${pm_uuid.slice(0, 8)})` : m.name,
-        expression: m.expression,
-        managed: m.managed,
-        kind: 'ldapsourcepropertymapping',
-        created: now,
-        last_updated: now,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
+  await ensureManaged(db, MANAGED_LDAP_MAPPINGS, 'ldapsourcepropertymapping');
 }

@@ -18,6 +18,7 @@ import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './
 import { connectionProps } from './schema.js';
 import { allSourcesResource } from './resource.js';
 import { partialUser } from '../users/render.js';
+import { partialGroup } from '../groups/render.js';
 
 /** a connection list's spec: its owner filter, `source__slug`, authentik's search and ordering */
 function connectionList(owner: Record<string, FilterSpec>): ListSpec {
@@ -261,16 +262,7 @@ function groupConnectionResource(kind: Kind): ResourceDef<GroupRow> {
                     rows.map((r) => r.group_uuid),
                   )
                   .execute()
-              ).map((g) => [
-                g.group_uuid,
-                {
-                  pk: g.group_uuid,
-                  num_pk: Number(g.num_pk),
-                  name: g.name,
-                  is_superuser: !!g.is_superuser,
-                  attributes: JSON.parse(g.attributes || '{}'),
-                },
-              ]),
+              ).map((g) => [g.group_uuid, partialGroup(g)]),
             )
           : undefined;
       return rows.map((r) => ({

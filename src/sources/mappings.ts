@@ -13,6 +13,10 @@ export type Mapped = { ok: true; properties: Record<string, unknown> } | { ok: f
 
 const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
+/** authentik's Source.get_user_path: the source's `user_path_template` with its slug (a user's default path) */
+export const userPathOf = (s: { slug: string; user_path_template: string }) =>
+  (s.user_path_template || 'goauthentik.io/sources/%(slug)s').replace(/%\(slug\)s/g, s.slug);
+
 /** deepmerge's always_merger: dicts merged key by key, lists appended, anything else replaced */
 export function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...into };

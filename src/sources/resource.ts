@@ -283,6 +283,27 @@ function oauthColumns(db: DB, data: Record<string, unknown>) {
   return cols;
 }
 
+/** a new source's base row (its kind's own row and mappings are the caller's) */
+export async function insertSourceRow(tx: Tx, data: Record<string, unknown>, kind: string): Promise<string> {
+  const source_uuid = randomUUID();
+  await tx
+    .insertInto('sources')
+    .values({ ...baseColumns(data), source_uuid, kind } as never)
+    .execute();
+  return source_uuid;
+}
+
+/** the base row's columns a write names */
+export async function updateSourceRow(tx: Tx, sourceUuid: string, data: Record<string, unknown>) {
+  const base = baseColumns(data);
+  if (Object.keys(base).length)
+    await tx
+      .updateTable('sources')
+      .set(base as never)
+      .where('source_uuid', '=', sourceUuid)
+      .execute();
+}
+
 export function baseColumns(data: Record<string, unknown>) {
   const base: Record<string, unknown> = {};
   for (const c of BASE_COLUMNS) if (data[c] !== undefined) base[c] = data[c];
@@ -363,11 +384,7 @@ export function oauthSourceResource(
     },
     validate: validateOAuth,
     insert: async (tx, data, ctx) => {
-      const source_uuid = randomUUID();
-      await tx
-        .insertInto('sources')
-        .values({ ...baseColumns(data), source_uuid, kind: KIND } as never)
-        .execute();
+      const source_uuid = await insertSourceRow(tx, data, KIND);
       await tx
         .insertInto('oauth_sources')
         .values({ ...oauthColumns(ctx.db, data), source_uuid } as never)
@@ -376,13 +393,7 @@ export function oauthSourceResource(
       return data.slug as string;
     },
     update: async (tx, existing, data, ctx) => {
-      const base = baseColumns(data);
-      if (Object.keys(base).length)
-        await tx
-          .updateTable('sources')
-          .set(base as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
+      await updateSourceRow(tx, existing.source_uuid, data);
       const own = oauthColumns(ctx.db, data);
       if (Object.keys(own).length)
         await tx

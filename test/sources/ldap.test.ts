@@ -196,6 +196,7 @@ for (const dialect of dialects()) {
       assert.equal(alice.email, 'alice@example.org');
       assert.equal(alice.attributes.distinguishedName, dnOf('alice'));
       assert.equal(alice.attributes.ldap_uniq, 'uuid-alice');
+      assert.equal(alice.path, 'goauthentik.io/sources/corp', "the source's user path");
       const groups = (await call(srv, 'GET', '/core/groups/?include_users=true&search=staff')).body.results;
       const staff = groups.find((g: { name: string }) => g.name === 'staff');
       assert.ok(staff, JSON.stringify(groups));

@@ -7,6 +7,7 @@ import { ValidationError } from '../../rest/errors.js';
 import { isUuid, normalizeUuid } from '../../rest/validate.js';
 import type { DB } from '../../db/index.js';
 import { partialUser } from '../../users/render.js';
+import { partialGroup } from '../../groups/render.js';
 import type { UsersTable } from '../../db/types.js';
 import type { Services } from '../../services.js';
 import type { PolicyBindingsTable } from '../table.js';
@@ -45,15 +46,7 @@ async function render(db: DB, rows: Row[], installId: string) {
     o.target = targets.get(r.target)?.pk ?? r.target;
     o.policy_obj = r.policy ? (renderedPolicies.get(r.policy) ?? null) : null;
     const g = r.group ? groupById.get(r.group) : undefined;
-    o.group_obj = g
-      ? {
-          pk: g.group_uuid,
-          num_pk: Number(g.num_pk),
-          name: g.name,
-          is_superuser: !!g.is_superuser,
-          attributes: JSON.parse(g.attributes || '{}'),
-        }
-      : null;
+    o.group_obj = g ? partialGroup(g) : null;
     const u = r.user !== null && r.user !== undefined ? userById.get(Number(r.user)) : undefined;
     o.user_obj = u ? partialUser(u, installId) : null;
     o.expires = null;

@@ -5,13 +5,12 @@
  * refuses the change).
  */
 import { BerWriter, Change, Attribute, InvalidCredentialsError } from 'ldapts';
-import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 import type { Services } from '../../services.js';
 import { ValidationError } from '../../rest/errors.js';
 import { AD_CAPABILITY, connect, serverInfo } from './connect.js';
 import { LDAP_DISTINGUISHED_NAME } from './mappings.js';
-import type { LdapSourceRow } from './sync.js';
+import { enabledLdapSources, type LdapSourceRow } from './sync.js';
 
 export const LDAP_BACKEND = 'authentik.sources.ldap.auth.LDAPBackend';
 const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -25,17 +24,6 @@ const dnOf = (user: Pick<UsersTable, 'attributes'>): string | undefined => {
   }
 };
 
-const enabledSources = (db: DB) =>
-  db
-    .selectFrom('sources as s')
-    .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
-    .selectAll('s')
-    .selectAll('l')
-    .select('s.source_uuid as pk')
-    .where('s.kind', '=', 'ldapsource')
-    .where('s.enabled', '=', 1)
-    .orderBy('s.name');
-
 /**
  * The user when a bind as their DN with this password succeeds at one of the enabled LDAP sources (authentik tries
  * each); undefined for a user without a DN (not imported from LDAP), an inactive one, or a refused bind.
@@ -47,7 +35,7 @@ export async function ldapAuthenticate(
 ): Promise<{ user: UsersTable; source: LdapSourceRow } | undefined> {
   const dn = user ? dnOf(user) : undefined;
   if (!user || !dn || !password) return undefined;
-  for (const source of (await enabledSources(svc.db).execute()) as LdapSourceRow[]) {
+  for (const source of (await enabledLdapSources(svc.db).execute()) as LdapSourceRow[]) {
     try {
       const b = await connect(svc.db, source, { dn, password });
       await b.close();
@@ -80,7 +68,7 @@ function passwordModifyValue(dn: string, password: string): Buffer {
 export async function writePasswordToDirectory(svc: Services, user: Pick<UsersTable, 'id' | 'username' | 'attributes'>, password: string) {
   const dn = dnOf(user);
   if (!dn) return;
-  const sources = (await enabledSources(svc.db)
+  const sources = (await enabledLdapSources(svc.db)
     .where('l.sync_users_password', '=', 1)
     .where((eb) =>
       eb.exists(

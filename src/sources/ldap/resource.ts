@@ -3,7 +3,6 @@
  * LDAP settings in `ldap_sources`; the bind password is sealed at rest and never returned. Saving a source asks for
  * a sync and a connectivity check at once (authentik's `send_on_save`), which the scheduler runs (scheduler.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { FilterSpec } from '../../rest/list.js';
 import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
@@ -18,7 +17,8 @@ import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps } from '../schema.js';
 import {
-  baseColumns,
+  insertSourceRow,
+  updateSourceRow,
   baseFilters,
   checkMappings,
   flowRef,
@@ -155,11 +155,7 @@ export function ldapSourceResource(
     },
     validate,
     insert: async (tx, data, ctx) => {
-      const source_uuid = randomUUID();
-      await tx
-        .insertInto('sources')
-        .values({ ...baseColumns(data), source_uuid, kind: KIND } as never)
-        .execute();
+      const source_uuid = await insertSourceRow(tx, data, KIND);
       await tx
         .insertInto('ldap_sources')
         .values({ ...apiToRow(ldapSourceProps, defaultsOf()), ...ldapColumns(ctx.db, data), ...requestSync, source_uuid } as never)
@@ -168,13 +164,7 @@ export function ldapSourceResource(
       return data.slug as string;
     },
     update: async (tx, existing, data, ctx) => {
-      const base = baseColumns(data);
-      if (Object.keys(base).length)
-        await tx
-          .updateTable('sources')
-          .set(base as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
+      await updateSourceRow(tx, existing.source_uuid, data);
       await tx
         .updateTable('ldap_sources')
         .set({ ...ldapColumns(ctx.db, data), ...requestSync, sync_requested: nowIso() } as never)

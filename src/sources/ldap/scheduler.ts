@@ -9,7 +9,7 @@ import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
 import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js';
-import { type LdapSourceRow, syncLdapSource } from './sync.js';
+import { enabledLdapSources, type LdapSourceRow, syncLdapSource } from './sync.js';
 
 const SYNC_EVERY_MS = 2 * 3600_000;
 const CHECK_EVERY_MS = 3600_000;
@@ -68,19 +68,8 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  const sources = () =>
-    svc.db
-      .selectFrom('sources as s')
-      .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
-      .selectAll('s')
-      .selectAll('l')
-      .select('s.source_uuid as pk')
-      .where('s.kind', '=', 'ldapsource')
-      .where('s.enabled', '=', 1)
-      .execute() as Promise<LdapSourceRow[]>;
-
   async function pass() {
-    for (const s of await sources()) {
+    for (const s of (await enabledLdapSources(svc.db).execute()) as LdapSourceRow[]) {
       if (stopped) return;
       if (!s.connectivity_checked || s.connectivity_checked < isoAgo(CHECK_EVERY_MS)) {
         const c = await checkConnectivity(svc, s);

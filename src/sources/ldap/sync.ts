@@ -11,18 +11,31 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { escapeFilter, type Client } from 'ldapts';
 import type { Services } from '../../services.js';
+import type { DB } from '../../db/index.js';
 import type { SourcesTable } from '../table.js';
 import type { LdapSourcesTable } from './table.js';
 import { flatten, withConnection } from './connect.js';
 import { attr, type DirEntry, searchAll, underBase, values } from './entries.js';
 import { LDAP_DISTINGUISHED_NAME, LDAP_UNIQUENESS, mapEntry } from './mappings.js';
-import { sourceMappings } from '../mappings.js';
+import { sourceMappings, userPathOf } from '../mappings.js';
 import { insertUser } from '../../users/store.js';
 import { insertGroup, updateGroup } from '../../groups/store.js';
 import { nowIso } from '../../rest/serialize.js';
 import type { Tx } from '../../rest/resource.js';
 
 export type LdapSourceRow = SourcesTable & LdapSourcesTable & { pk: string };
+
+/** the enabled LDAP sources, by name (a query the caller may narrow) */
+export const enabledLdapSources = (db: DB) =>
+  db
+    .selectFrom('sources as s')
+    .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+    .selectAll('s')
+    .selectAll('l')
+    .select('s.source_uuid as pk')
+    .where('s.kind', '=', 'ldapsource')
+    .where('s.enabled', '=', 1)
+    .orderBy('s.name');
 
 export interface SyncOutcome {
   status: 'done' | 'warning' | 'error';
@@ -73,6 +86,8 @@ class Run {
   /** the mapped properties of an entry, or undefined when a mapping failed (recorded) */
   async properties(entry: DirEntry, uniq: string, kind: 'user' | 'group', mappings: Awaited<ReturnType<typeof sourceMappings>>) {
     const base: Json = { attributes: { [LDAP_DISTINGUISHED_NAME]: entry.dn, [LDAP_UNIQUENESS]: uniq } };
+    // (authentik's SourceMapper: a user's path defaults to the source's; the DN-path mapping may replace it)
+    if (kind === 'user') base.path = userPathOf(this.source);
     if (kind === 'group') base.parent = this.source.sync_parent_group;
     const r = await mapEntry(this.svc, this.source, mappings, entry, base);
     if (!r.ok) {

@@ -18,7 +18,7 @@ import { insertUser } from '../../users/store.js';
 import { deleteGroup, insertGroup, NAME_TAKEN, updateGroup } from '../../groups/store.js';
 import { systemSettings } from '../../instance/system-settings/store.js';
 import { deleteEventsOfUser } from '../../events/events.js';
-import { mapProperties, sourceMappings } from '../mappings.js';
+import { mapProperties, sourceMappings, userPathOf } from '../mappings.js';
 import { compileFilter, keyOf, ScimFilterError, type Resource } from './filter.js';
 import { applyPatch, ScimPatchError } from './patch.js';
 import { GROUP_SCHEMA, LIST_SCHEMA, resourceTypes, schemas, serviceProviderConfig, USER_SCHEMA } from './discovery.js';
@@ -77,11 +77,9 @@ async function authenticate(svc: Services, req: FastifyRequest): Promise<Source>
   return row;
 }
 
-const userPath = (s: Source) => (s.user_path_template || 'goauthentik.io/sources/%(slug)s').replace(/%\(slug\)s/g, s.slug);
-
 /** authentik's SCIMSource.get_base_user_properties */
 function baseUser(s: Source, data: Resource): Resource {
-  const p: Resource = { path: userPath(s) };
+  const p: Resource = { path: userPathOf(s) };
   const k = (n: string) => keyOf(data, n);
   if (k('userName')) p.username = data[k('userName')!];
   if (k('name')) {

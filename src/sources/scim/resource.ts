@@ -19,12 +19,14 @@ import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { insertUser } from '../../users/store.js';
 import { partialUser } from '../../users/render.js';
+import { partialGroup } from '../../groups/render.js';
 import { generateKey, insertToken, tokenResource } from '../../tokens/tokens.js';
 import { systemSettings } from '../../instance/system-settings/store.js';
 import type { SourcesTable } from '../table.js';
 import { baseSourceProps } from '../schema.js';
 import {
-  baseColumns,
+  insertSourceRow,
+  updateSourceRow,
   baseFilters,
   checkMappings,
   type JsonListReference,
@@ -119,11 +121,7 @@ export function scimSourceResource(
     },
     validate: async (data, ctx) => checkMappings(ctx.db, data, 'scimsourcepropertymapping'),
     insert: async (tx, data, ctx) => {
-      const source_uuid = randomUUID();
-      await tx
-        .insertInto('sources')
-        .values({ ...baseColumns(data), source_uuid, kind: KIND } as never)
-        .execute();
+      const source_uuid = await insertSourceRow(tx, data, KIND);
       // authentik's scim_source_post_save: the service account and its token
       const identifier = identifierOf(source_uuid);
       const userId = await insertUser(tx, {
@@ -149,13 +147,7 @@ export function scimSourceResource(
       return data.slug as string;
     },
     update: async (tx, existing, data) => {
-      const base = baseColumns(data);
-      if (Object.keys(base).length)
-        await tx
-          .updateTable('sources')
-          .set(base as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
+      await updateSourceRow(tx, existing.source_uuid, data);
       await writeMappings(tx, existing.source_uuid, data);
       return (data.slug as string | undefined) ?? existing.slug;
     },
@@ -305,14 +297,7 @@ function provisionedResource<R extends UserRow | GroupRow>(kind: 'users' | 'grou
             rows.map((r) => (r as GroupRow).group_uuid),
           )
           .execute();
-        for (const g of groups)
-          objects.set(g.group_uuid, {
-            pk: g.group_uuid,
-            num_pk: Number(g.num_pk),
-            name: g.name,
-            is_superuser: !!g.is_superuser,
-            attributes: JSON.parse(g.attributes || '{}'),
-          });
+        for (const g of groups) objects.set(g.group_uuid, partialGroup(g));
       }
       return rows.map((r) => {
         const o = rowToApi(own, r);
