@@ -13,6 +13,9 @@ import { Browser } from '../helpers/browser.js';
 import { FakeLdap } from '../helpers/fake-ldap.js';
 import { guidToString, sidToString } from '../../src/sources/ldap/entries.js';
 import { claimSync } from '../../src/sources/ldap/scheduler.js';
+import { mapEntry } from '../../src/sources/ldap/mappings.js';
+import { MANAGED_LDAP_MAPPINGS } from '../../src/propertymappings/managed.js';
+import { sharedRuntimeStatus } from '../../src/expressions/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../helpers/certificates.js';
@@ -171,6 +174,7 @@ for (const dialect of dialects()) {
     });
 
     it('syncs users, groups and memberships on save, and reports connectivity and status', async () => {
+      const pythonStarts = sharedRuntimeStatus().starts;
       const t0 = since();
       const r = await call(srv, 'POST', '/sources/ldap/', await body('corp'));
       assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -182,6 +186,8 @@ for (const dialect of dialects()) {
 
       const row = await synced(srv, 'corp', t0);
       assert.equal(row.last_sync_status, 'done', row.last_sync_messages ?? '');
+      // authentik's managed mappings run natively: the sync started no Python runtime
+      assert.equal(sharedRuntimeStatus().starts, pythonStarts);
       const status = await call(srv, 'GET', '/sources/ldap/corp/sync/status/');
       assert.equal(status.status, 200);
       assertMatches('SyncStatus', status.body);
@@ -496,3 +502,48 @@ for (const dialect of dialects()) {
     });
   });
 }
+
+// (last: it starts the Python runtime, which the syncs above must not need)
+describe("authentik's managed LDAP mappings, native and in the Python runtime", () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer('sqlite');
+  });
+  after(async () => srv.close());
+
+  it('give the same properties for the same entries', async () => {
+    const source = { source_uuid: 's', slug: 'corp', name: 'Corp', user_path_template: 'goauthentik.io/sources/%(slug)s' };
+    const entries = [
+      {
+        dn: 'CN=Dana,OU=Sales,OU=People,DC=example,DC=org',
+        attributes: {
+          name: 'Dana',
+          mail: ['dana@example.org', 'd@example.org'],
+          sAMAccountName: 'dana',
+          userPrincipalName: 'dana@example.org',
+          givenName: ['Dana'],
+          sn: [],
+          uid: 'dana',
+          cn: 'Dana X',
+        },
+      },
+      { dn: 'uid=erin,dc=example,dc=org', attributes: { UID: ['erin', 'e2'], CN: 'Erin' } },
+      { dn: 'ou=x, ou=y,dc=org', attributes: {} },
+    ];
+    for (const m of MANAGED_LDAP_MAPPINGS) {
+      for (const entry of entries) {
+        const native = await mapEntry(srv.app.services, source, [{ pm_uuid: 'n', name: m.name, expression: m.expression }], entry, {});
+        // (one more newline: the same Python, no longer the managed text, so the runtime runs it)
+        const python = await mapEntry(
+          srv.app.services,
+          source,
+          [{ pm_uuid: 'p', name: m.name, expression: `${m.expression}\n` }],
+          entry,
+          {},
+        );
+        assert.deepEqual(native, python, `${m.managed} on ${entry.dn}`);
+        assert.equal(native.ok, true);
+      }
+    }
+  });
+});
