@@ -50,17 +50,24 @@ export async function sourceMappings(svc: Services, source: string, kind: 'user'
 export async function mapProperties(
   svc: Services,
   req: FastifyRequest,
-  source: { source_uuid: string; slug: string; name: string },
+  source: { source_uuid: string; slug: string; name: string; user_path_template?: string },
   mappings: readonly SourceMappingRow[],
   base: Record<string, unknown>,
   globals: JsonObject,
+  /** the source's type, as the failure's event names its models */
+  type: 'oauth' | 'scim' = 'oauth',
 ): Promise<Mapped> {
   let properties: Record<string, unknown> = { ...base };
   if (!isObject(properties.attributes)) properties.attributes = {};
   for (const m of mappings) {
     const r = await runSourceMapping(svc, m, req, {
       ...globals,
-      source: { pk: source.source_uuid, slug: source.slug, name: source.name },
+      source: {
+        pk: source.source_uuid,
+        slug: source.slug,
+        name: source.name,
+        ...(source.user_path_template !== undefined ? { user_path_template: source.user_path_template } : {}),
+      },
       properties: properties as JsonObject,
     }).catch((e: unknown) => ({ ok: false as const, error: e instanceof Error ? e.message : String(e) }));
     if (!r.ok) {
@@ -70,8 +77,8 @@ export async function mapProperties(
           context: {
             message: `Failed to evaluate property mapping: '${m.name}'`,
             error: r.error,
-            source: { app: 'authentik_sources_oauth', model_name: 'oauthsource', pk: source.source_uuid, name: source.name },
-            mapping: { app: 'authentik_sources_oauth', model_name: 'oauthsourcepropertymapping', pk: m.pm_uuid, name: m.name },
+            source: { app: `authentik_sources_${type}`, model_name: `${type}source`, pk: source.source_uuid, name: source.name },
+            mapping: { app: `authentik_sources_${type}`, model_name: `${type}sourcepropertymapping`, pk: m.pm_uuid, name: m.name },
           },
         })
         .catch(() => undefined);

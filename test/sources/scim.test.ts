@@ -172,6 +172,24 @@ for (const dialect of dialects()) {
       ]);
     });
 
+    it('refuses a write whose mapping fails, and records why', async () => {
+      const bad = await call(srv, 'POST', '/propertymappings/source/scim/', {
+        name: 'refuses mallory',
+        expression: 'if data.get("userName") == "mallory":\n    raise ValueError("no")\nreturn {}',
+      });
+      assert.equal(bad.status, 201, JSON.stringify(bad.body));
+      const before = (await call(srv, 'GET', '/sources/scim/entra/')).body.user_property_mappings;
+      assert.equal((await call(srv, 'PATCH', '/sources/scim/entra/', { user_property_mappings: [...before, bad.body.pk] })).status, 200);
+      const r = await scim('POST', '/Users', { userName: 'mallory' });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.scimType, 'invalidValue');
+      assert.equal(await db().selectFrom('users').select('id').where('username', '=', 'mallory').executeTakeFirst(), undefined);
+      const events = (await call(srv, 'GET', '/events/events/?action=configuration_error')).body.results;
+      const e = events.find((x: { context: { mapping?: { name: string } } }) => x.context.mapping?.name === 'refuses mallory');
+      assert.equal(e?.context.source.model_name, 'scimsource', JSON.stringify(events));
+      assert.equal((await call(srv, 'PATCH', '/sources/scim/entra/', { user_property_mappings: before })).status, 200);
+    });
+
     it('creates groups with members, patches members in and out, and deletes', async () => {
       const users = (await scim('GET', '/Users')).body.Resources as { id: string; userName: string }[];
       const jane = users.find((u) => u.userName === 'jane@example.org')!;

@@ -206,7 +206,7 @@ async function memberIds(svc: Services, s: Source, data: Resource): Promise<numb
 }
 
 async function mapped(svc: Services, req: FastifyRequest, s: Source, kind: 'user' | 'group', base: Resource, data: Resource) {
-  const r = await mapProperties(svc, req, s, await sourceMappings(svc, s.source_uuid, kind), base, { data: data as never });
+  const r = await mapProperties(svc, req, s, await sourceMappings(svc, s.source_uuid, kind), base, { data: data as never }, 'scim');
   if (!r.ok) throw new ScimError(400, `Failed to evaluate property mapping: '${r.mapping}'`, 'invalidValue');
   return r.properties;
 }
