@@ -324,6 +324,15 @@ for (const dialect of dialects()) {
         staff.users_obj.map((u: { username: string }) => u.username),
         ['alice'],
       );
+
+      // carol is in the directory but her mapping fails again: not written, and not deleted as missing either
+      t0 = since();
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { user_property_mappings: [...mappings, bad.body.pk] })).status, 200);
+      assert.equal((await synced(srv, 'corp', t0)).last_sync_status, 'warning');
+      assert.equal((await call(srv, 'GET', '/core/users/?username=carol')).body.results.length, 1);
+      t0 = since();
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { user_property_mappings: mappings })).status, 200);
+      await synced(srv, 'corp', t0);
     });
 
     it('does not start a sync while another node holds the source', async () => {

@@ -97,12 +97,16 @@ class Run {
     return flattened(r.properties);
   }
 
-  uniqOf(entry: DirEntry): string | undefined {
+  /** the uniqueness values the directory answered with, written or not: never deleted as missing */
+  readonly seen = { user: new Set<string>(), group: new Set<string>() };
+
+  uniqOf(entry: DirEntry, kind: 'user' | 'group'): string | undefined {
     const v = flatten(attr(entry, this.source.object_uniqueness_field));
     if (v === undefined || v === null) {
       this.message(`Cannot find uniqueness field in attributes: '${entry.dn}'`, true);
       return undefined;
     }
+    this.seen[kind].add(String(v));
     return String(v);
   }
 
@@ -144,7 +148,7 @@ class Run {
     const mappings = await sourceMappings(this.svc, s.source_uuid, 'user');
     let count = 0;
     for (const entry of entries) {
-      const uniq = this.uniqOf(entry);
+      const uniq = this.uniqOf(entry, 'user');
       if (uniq === undefined) continue;
       const p = await this.properties(entry, uniq, 'user', mappings);
       if (!p) continue;
@@ -204,7 +208,7 @@ class Run {
     const mappings = await sourceMappings(this.svc, s.source_uuid, 'group');
     let count = 0;
     for (const entry of entries) {
-      const uniq = this.uniqOf(entry);
+      const uniq = this.uniqOf(entry, 'group');
       if (uniq === undefined) continue;
       const p = await this.properties(entry, uniq, 'group', mappings);
       if (!p) continue;
@@ -379,26 +383,33 @@ class Run {
     return count;
   }
 
-  /** users and groups this source made that this run did not find (delete_not_found_objects) */
+  /**
+   * users and groups this source made that this run did not find (delete_not_found_objects); an entry the directory
+   * still has but that could not be written this time (a failing mapping) is not "not found" and stays
+   */
   async removeMissing(kind: 'user' | 'group') {
     const db = this.svc.db;
     const s = this.source.source_uuid;
     if (kind === 'user') {
-      const gone = await db
-        .selectFrom('user_source_connections')
-        .select('user_id')
-        .where('source_uuid', '=', s)
-        .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
-        .execute();
+      const gone = (
+        await db
+          .selectFrom('user_source_connections')
+          .select(['user_id', 'identifier'])
+          .where('source_uuid', '=', s)
+          .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
+          .execute()
+      ).filter((c) => !this.seen.user.has(c.identifier));
       for (const g of gone) await db.deleteFrom('users').where('id', '=', g.user_id).execute();
       if (gone.length) this.message(`Deleted ${gone.length} users no longer in the directory`);
     } else {
-      const gone = await db
-        .selectFrom('group_source_connections')
-        .select('group_uuid')
-        .where('source_uuid', '=', s)
-        .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
-        .execute();
+      const gone = (
+        await db
+          .selectFrom('group_source_connections')
+          .select(['group_uuid', 'identifier'])
+          .where('source_uuid', '=', s)
+          .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
+          .execute()
+      ).filter((c) => !this.seen.group.has(c.identifier));
       for (const g of gone) await db.deleteFrom('groups').where('group_uuid', '=', g.group_uuid).execute();
       if (gone.length) this.message(`Deleted ${gone.length} groups no longer in the directory`);
     }
