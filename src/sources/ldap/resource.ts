@@ -85,7 +85,8 @@ export function ldapSourceResource(
 ): ResourceDef<LdapSourceRow> {
   const own = (c: string) => ({ type: 'str' as const, column: `l.${c}` });
   const flag = (c: string) => ({ type: 'bool' as const, column: `l.${c}` });
-  const requestSync = { sync_requested: nowIso(), connectivity_checked: null };
+  // (saving asks for a sync and a connectivity check now)
+  const requestSync = () => ({ sync_requested: nowIso(), connectivity_checked: null });
   return {
     component: 'LDAPSource',
     model: 'LDAPSource',
@@ -158,7 +159,7 @@ export function ldapSourceResource(
       const source_uuid = await insertSourceRow(tx, data, KIND);
       await tx
         .insertInto('ldap_sources')
-        .values({ ...apiToRow(ldapSourceProps, defaultsOf()), ...ldapColumns(ctx.db, data), ...requestSync, source_uuid } as never)
+        .values({ ...apiToRow(ldapSourceProps, defaultsOf()), ...ldapColumns(ctx.db, data), ...requestSync(), source_uuid } as never)
         .execute();
       await writeMappings(tx, source_uuid, data);
       return data.slug as string;
@@ -167,7 +168,7 @@ export function ldapSourceResource(
       await updateSourceRow(tx, existing.source_uuid, data);
       await tx
         .updateTable('ldap_sources')
-        .set({ ...ldapColumns(ctx.db, data), ...requestSync, sync_requested: nowIso() } as never)
+        .set({ ...ldapColumns(ctx.db, data), ...requestSync() } as never)
         .where('source_uuid', '=', existing.source_uuid)
         .execute();
       await writeMappings(tx, existing.source_uuid, data);
