@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import { hot, perDatabase, type Hot } from '../db/hot.js';
+import { attributeText } from '../db/dialect.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../flows/engine/runtime.js';
 import type { FlowContext } from '../flows/engine/context.js';
@@ -115,12 +116,7 @@ export async function authenticatePassword(
 
 /** a field's value as compared (username, email, upn), exact or lower-cased */
 function fieldExpr(svc: Services, field: string, caseInsensitive: boolean) {
-  const expr =
-    field === 'upn'
-      ? svc.dialect === 'postgres'
-        ? sql`(attributes::jsonb ->> 'upn')`
-        : sql`json_extract(attributes, '$.upn')`
-      : sql.ref(field);
+  const expr = field === 'upn' ? attributeText(svc.dialect, 'upn') : sql.ref(field);
   return caseInsensitive ? sql`lower(${expr})` : expr;
 }
 

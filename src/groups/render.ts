@@ -7,6 +7,14 @@ import { ancestorsOf } from './membership.js';
 
 export type GroupRow = GroupsTable;
 
+/** the PartialGroups of these groups, by uuid (one statement; none for an empty list) */
+export async function partialGroupsById(db: DB, uuids: readonly string[]): Promise<Map<string, ReturnType<typeof partialGroup>>> {
+  const unique = [...new Set(uuids)];
+  if (!unique.length) return new Map();
+  const rows = await db.selectFrom('groups').selectAll().where('group_uuid', 'in', unique).execute();
+  return new Map(rows.map((g) => [g.group_uuid, partialGroup(g)]));
+}
+
 /** authentik's PartialGroup, as embedded in bindings and source connections */
 export const partialGroup = (g: GroupsTable) => ({
   pk: g.group_uuid,

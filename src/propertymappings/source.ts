@@ -19,24 +19,27 @@ export interface SourceMappingRow {
 export async function runSourceMapping(
   svc: Services,
   mapping: SourceMappingRow,
-  req: FastifyRequest,
+  /** the request the mapping runs for; none for background work (an LDAP sync: `request` is None, as authentik's) */
+  req: FastifyRequest | undefined,
   globals: JsonObject,
   timeoutMs = 30_000,
 ): Promise<MappingResult> {
-  const http = httpOf(req);
+  const http = req ? httpOf(req) : undefined;
   const r = await evaluate({
     source: mapping.expression,
     globals: {
       ...globals,
       user: null,
-      request: {
-        http_request: { path: http.path, method: http.method, headers: http.headers, client_ip: http.clientIp, query: http.query },
-        obj: null,
-        context: {},
-        debug: false,
-      },
+      request: http
+        ? {
+            http_request: { path: http.path, method: http.method, headers: http.headers, client_ip: http.clientIp, query: http.query },
+            obj: null,
+            context: {},
+            debug: false,
+          }
+        : null,
     },
-    host: mappingHost(svc, { request: req, provider: { id: 0, name: '' } }),
+    host: mappingHost(svc, { ...(req ? { request: req } : {}), provider: { id: 0, name: '' } }),
     timeoutMs,
     filename: mapping.name,
   });

@@ -39,17 +39,24 @@ export { isSuperuser, superuserIds } from '../groups/membership.js';
  * timing says nothing about the key and the stored hash alone does not allow guessing it offline.
  */
 export async function userForApiKey(db: DB, key: string): Promise<UsersTable | undefined> {
+  const row = await apiTokenOf(db, key);
+  if (!row || !row.is_active) return undefined;
+  const { token_uuid: _, ...user } = row;
+  return user as UsersTable;
+}
+
+/** the live (unexpired) API token with this key: its uuid and its user's row (active or not: the caller decides) */
+export function apiTokenOf(db: DB, key: string): Promise<(UsersTable & { token_uuid: string }) | undefined> {
   const now = new Date().toISOString();
-  const row = await db
+  return db
     .selectFrom('tokens')
     .innerJoin('users', 'users.id', 'tokens.user_id')
     .selectAll('users')
+    .select('tokens.token_uuid')
     .where('tokens.key_hash', '=', secretsOf(db).lookupHash(key))
     .where('tokens.intent', '=', 'api')
     .where((eb) => eb.or([eb('tokens.expiring', '=', 0), eb('tokens.expires', '>', now)]))
-    .executeTakeFirst();
-  if (!row || !row.is_active) return undefined;
-  return row as UsersTable;
+    .executeTakeFirst() as Promise<(UsersTable & { token_uuid: string }) | undefined>;
 }
 
 export async function identify(db: DB, req: FastifyRequest, session?: SessionResolver): Promise<Caller | undefined> {

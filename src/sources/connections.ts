@@ -17,8 +17,8 @@ import type { Services } from '../services.js';
 import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './table.js';
 import { connectionProps } from './schema.js';
 import { allSourcesResource } from './resource.js';
-import { partialUser } from '../users/render.js';
-import { partialGroup } from '../groups/render.js';
+import { partialUsersById } from '../users/render.js';
+import { partialGroupsById } from '../groups/render.js';
 
 /** a connection list's spec: its owner filter, `source__slug`, authentik's search and ordering */
 function connectionList(owner: Record<string, FilterSpec>): ListSpec {
@@ -113,19 +113,11 @@ function connectionResource(kind: Kind, installId: string): ResourceDef<Row> {
         rows.map((r) => r.source_uuid),
       );
       const users =
-        kind === 'ldap' && rows.length
-          ? new Map(
-              (
-                await db
-                  .selectFrom('users')
-                  .selectAll()
-                  .where(
-                    'id',
-                    'in',
-                    rows.map((r) => Number(r.user_id)),
-                  )
-                  .execute()
-              ).map((u) => [u.id, partialUser(u, installId)]),
+        kind === 'ldap'
+          ? await partialUsersById(
+              db,
+              rows.map((r) => Number(r.user_id)),
+              installId,
             )
           : undefined;
       return rows.map((r) => ({
@@ -250,19 +242,10 @@ function groupConnectionResource(kind: Kind): ResourceDef<GroupRow> {
         rows.map((r) => r.source_uuid),
       );
       const groups =
-        kind === 'ldap' && rows.length
-          ? new Map(
-              (
-                await db
-                  .selectFrom('groups')
-                  .selectAll()
-                  .where(
-                    'group_uuid',
-                    'in',
-                    rows.map((r) => r.group_uuid),
-                  )
-                  .execute()
-              ).map((g) => [g.group_uuid, partialGroup(g)]),
+        kind === 'ldap'
+          ? await partialGroupsById(
+              db,
+              rows.map((r) => r.group_uuid),
             )
           : undefined;
       return rows.map((r) => ({

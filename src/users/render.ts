@@ -104,3 +104,15 @@ export function renderUserSelf(
     system_permissions: [],
   };
 }
+
+/** the PartialUsers of these ids, by id (one statement; none for an empty list) */
+export async function partialUsersById(
+  db: DB,
+  ids: readonly number[],
+  installId: string,
+): Promise<Map<number, ReturnType<typeof partialUser>>> {
+  const unique = [...new Set(ids)];
+  if (!unique.length) return new Map();
+  const rows = (await db.selectFrom('users').selectAll().where('id', 'in', unique).execute()) as UsersTable[];
+  return new Map(rows.map((u) => [u.id, partialUser(u, installId)]));
+}

@@ -13,8 +13,7 @@ import { S, type Props } from '../../rest/schema.js';
 import { nowIso, rowToApi } from '../../rest/serialize.js';
 import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
-import type { UsersTable } from '../../db/types.js';
-import { partialUser } from '../../users/render.js';
+import { partialUsersById } from '../../users/render.js';
 import type { DeviceClass } from '../device-class.js';
 import { deviceClassesByApp } from '../registry.js';
 
@@ -46,9 +45,11 @@ function propsOf(k: DeviceClass, admin: boolean): Props {
 }
 
 async function render(db: DB, k: DeviceClass, installId: string, rows: Row[], req: FastifyRequest, props: Props) {
-  const userIds = [...new Set(rows.map((r) => r.user_id))];
-  const users = userIds.length ? ((await db.selectFrom('users').selectAll().where('id', 'in', userIds).execute()) as UsersTable[]) : [];
-  const byId = new Map(users.map((u) => [u.id, partialUser(u, installId)]));
+  const byId = await partialUsersById(
+    db,
+    rows.map((r) => r.user_id),
+    installId,
+  );
   const extra = k.api.render ? await k.api.render(db, rows as never[]) : undefined;
   const once = shownOnce.get(req);
   return rows.map((r) => {

@@ -5,10 +5,9 @@
  * `dn`, `source` (with `get_user_path()`) and `properties`; each dict a mapping returns is deep-merged in, None
  * values dropped at the end. A mapping that fails fails the entry (fail closed): the caller records it.
  */
-import { evaluate, type JsonObject } from '../../expressions/index.js';
+import type { JsonObject } from '../../expressions/index.js';
 import type { Services } from '../../services.js';
-import { mappingHost, type LooseMappingCall } from '../../propertymappings/scope.js';
-import type { SourceMappingRow } from '../../propertymappings/source.js';
+import { runSourceMapping, type SourceMappingRow } from '../../propertymappings/source.js';
 import { deepMerge, dropNones, userPathOf } from '../mappings.js';
 import { MANAGED_LDAP_MAPPINGS } from '../../propertymappings/managed.js';
 
@@ -78,28 +77,19 @@ export async function mapEntry(
   base: Record<string, unknown>,
 ): Promise<EntryMapped> {
   let properties: Record<string, unknown> = base;
-  const host = mappingHost(svc, { provider: { id: 0, name: '' } } as unknown as LooseMappingCall);
   for (const m of mappings) {
     const native = NATIVE.get(m.expression);
     if (native) {
       properties = deepMerge(properties, native(entry, source));
       continue;
     }
-    const r = await evaluate({
-      source: m.expression,
-      globals: {
-        ldap: entry.attributes as JsonObject,
-        dn: entry.dn,
-        source: { pk: source.source_uuid, slug: source.slug, name: source.name, user_path_template: source.user_path_template },
-        properties: properties as JsonObject,
-        user: null,
-        request: null,
-      },
-      host,
-      timeoutMs: 30_000,
-      filename: m.name,
+    const r = await runSourceMapping(svc, m, undefined, {
+      ldap: entry.attributes as JsonObject,
+      dn: entry.dn,
+      source: { pk: source.source_uuid, slug: source.slug, name: source.name, user_path_template: source.user_path_template },
+      properties: properties as JsonObject,
     });
-    if (!r.ok) return { ok: false, mapping: m.name, error: r.exception ? `${r.exception.type}: ${r.exception.message}` : r.error };
+    if (!r.ok) return { ok: false, mapping: m.name, error: r.error };
     const v = r.value;
     if (v && typeof v === 'object' && !Array.isArray(v)) properties = deepMerge(properties, v as Record<string, unknown>);
   }

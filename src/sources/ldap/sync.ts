@@ -8,7 +8,7 @@
  * clash with another object is skipped and recorded as a `configuration_error` event, as authentik does; the rest go on.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { attributeText } from '../../db/dialect.js';
 import { escapeFilter, type Client } from 'ldapts';
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
@@ -50,9 +50,6 @@ const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Arr
 
 /** authentik's `{k: flatten(v) for k, v in properties.items()}` */
 const flattened = (p: Json): Json => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, flatten(v)]));
-
-const jsonAttr = (svc: Services, key: string) =>
-  svc.dialect === 'postgres' ? sql<string>`(attributes::jsonb ->> ${key})` : sql<string>`json_extract(attributes, ${`$."${key}"`})`;
 
 class Run {
   readonly id = randomUUID();
@@ -123,7 +120,7 @@ class Run {
     const u = await db
       .selectFrom('users')
       .select('id')
-      .where(jsonAttr(this.svc, LDAP_UNIQUENESS), '=', uniq)
+      .where(attributeText(this.svc.dialect, LDAP_UNIQUENESS), '=', uniq)
       .orderBy('id')
       .executeTakeFirst();
     return u?.id;
@@ -138,7 +135,11 @@ class Run {
       .where('identifier', '=', uniq)
       .executeTakeFirst();
     if (c) return c.group_uuid;
-    const g = await db.selectFrom('groups').select('group_uuid').where(jsonAttr(this.svc, LDAP_UNIQUENESS), '=', uniq).executeTakeFirst();
+    const g = await db
+      .selectFrom('groups')
+      .select('group_uuid')
+      .where(attributeText(this.svc.dialect, LDAP_UNIQUENESS), '=', uniq)
+      .executeTakeFirst();
     return g?.group_uuid;
   }
 

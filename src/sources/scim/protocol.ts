@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
-import { secretsOf } from '../../instance/secrets.js';
+import { apiTokenOf } from '../../rest/auth.js';
 import { requestOrigin } from '../../brands/links.js';
 import { nowIso } from '../../rest/serialize.js';
 import { insertUser } from '../../users/store.js';
@@ -61,19 +61,18 @@ async function authenticate(svc: Services, req: FastifyRequest): Promise<Source>
   const header = req.headers.authorization ?? '';
   const m = /^bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) throw new ScimError(401, 'Authentication credentials were not provided.');
-  const now = nowIso();
-  const row = await svc.db
-    .selectFrom('sources as s')
-    .innerJoin('scim_sources as c', 'c.source_uuid', 's.source_uuid')
-    .innerJoin('tokens as t', 't.token_uuid', 'c.token_uuid')
-    .innerJoin('users as u', 'u.id', 't.user_id')
-    .select(['s.source_uuid', 's.slug', 's.name', 's.user_path_template', 's.enabled', 'u.is_active'])
-    .where('s.slug', '=', (req.params as { slug: string }).slug)
-    .where('t.key_hash', '=', secretsOf(svc.db).lookupHash(m[1]!))
-    .where('t.intent', '=', 'api')
-    .where((eb) => eb.or([eb('t.expiring', '=', 0), eb('t.expires', '>', now)]))
-    .executeTakeFirst();
-  if (!row || !row.enabled || !row.is_active) throw new ScimError(401, 'Invalid token.');
+  const token = await apiTokenOf(svc.db, m[1]!);
+  const row =
+    token && token.is_active
+      ? await svc.db
+          .selectFrom('sources as s')
+          .innerJoin('scim_sources as c', 'c.source_uuid', 's.source_uuid')
+          .select(['s.source_uuid', 's.slug', 's.name', 's.user_path_template', 's.enabled'])
+          .where('s.slug', '=', (req.params as { slug: string }).slug)
+          .where('c.token_uuid', '=', token.token_uuid)
+          .executeTakeFirst()
+      : undefined;
+  if (!row || !row.enabled) throw new ScimError(401, 'Invalid token.');
   return row;
 }
 

@@ -18,8 +18,8 @@ import { type ColumnReference, referencesUsedBy } from '../../rest/references.js
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { insertUser } from '../../users/store.js';
-import { partialUser } from '../../users/render.js';
-import { partialGroup } from '../../groups/render.js';
+import { partialUsersById } from '../../users/render.js';
+import { partialGroupsById } from '../../groups/render.js';
 import { generateKey, insertToken, tokenResource } from '../../tokens/tokens.js';
 import { systemSettings } from '../../instance/system-settings/store.js';
 import type { SourcesTable } from '../table.js';
@@ -275,30 +275,16 @@ function provisionedResource<R extends UserRow | GroupRow>(kind: 'users' | 'grou
             .selectAll('c')
             .select('c.id as pk')) as never,
     render: async (db, rows) => {
-      const objects = new Map<string | number, Record<string, unknown>>();
-      if (rows.length && isUser) {
-        const users = await db
-          .selectFrom('users')
-          .selectAll()
-          .where(
-            'id',
-            'in',
+      const objects: Map<string | number, unknown> = isUser
+        ? await partialUsersById(
+            db,
             rows.map((r) => (r as UserRow).user_id),
+            installId,
           )
-          .execute();
-        for (const u of users) objects.set(u.id, partialUser(u, installId) as Record<string, unknown>);
-      } else if (rows.length) {
-        const groups = await db
-          .selectFrom('groups')
-          .selectAll()
-          .where(
-            'group_uuid',
-            'in',
+        : await partialGroupsById(
+            db,
             rows.map((r) => (r as GroupRow).group_uuid),
-          )
-          .execute();
-        for (const g of groups) objects.set(g.group_uuid, partialGroup(g));
-      }
+          );
       return rows.map((r) => {
         const o = rowToApi(own, r);
         o.source = r.source_uuid;
