@@ -79,6 +79,8 @@ import { ensureManagedLdapMappings, ensureManagedScopeMappings } from './propert
 import { mountLdapSource } from './sources/ldap/resource.js';
 import { mountScimSource } from './sources/scim/resource.js';
 import { mountScimProtocol } from './sources/scim/protocol.js';
+import { mountSamlSource } from './sources/saml/resource.js';
+import { mountSamlSourceRoutes } from './sources/saml/routes.js';
 import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
@@ -326,6 +328,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
     () => stageColumnReferences('sources'),
   );
+  mountSamlSource(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+  );
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
@@ -345,6 +353,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountApplicationLaunch(app, services);
   mountOAuthSourceRoutes(app, services);
   mountScimProtocol(app, services);
+  mountSamlSourceRoutes(app, services);
   mountUi(app, services);
 
   await app.ready();

@@ -1,17 +1,21 @@
 /**
  * Hourly clean-up of what logins and password changes leave behind (authentik's scheduled tasks): expired
- * reputation scores, the password history once no uniqueness policy is left, and send/request counters a week
- * old. Unref'd: never keeps the process alive.
+ * reputation scores, the password history once no uniqueness policy is left, send/request counters a week old,
+ * temporary users past their expiry and the SAML responses a source no longer needs to remember. Unref'd: never keeps the process alive.
  */
 import type { DB } from '../db/index.js';
 import { purgeExpiredReputation } from './reputation.js';
 import { purgeUnusedPasswordHistory } from './password-history.js';
 import { sweepSendCounters } from '../mfa/send-limit.js';
+import { purgeExpiredTemporaryUsers } from '../users/temporary.js';
+import { purgeSeenResponses } from '../sources/saml/seen.js';
 
 export async function authHousekeeping(db: DB): Promise<void> {
   await purgeExpiredReputation(db);
   await purgeUnusedPasswordHistory(db);
   await sweepSendCounters(db);
+  await purgeExpiredTemporaryUsers(db);
+  await purgeSeenResponses(db);
 }
 
 export function startAuthHousekeeping(db: DB, log: (err: unknown) => void, everyMs = 3_600_000): () => void {

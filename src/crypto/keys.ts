@@ -120,3 +120,20 @@ export function publicKeyOf(svc: Services, kpUuid: string): Promise<PublicKey | 
     return { kid: pair.kid, alg: signingAlgOf(publicKey) ?? '', publicKey, publicJwk };
   });
 }
+
+/** the pair's certificate and private key as PEM (the SAML source's XML signing, checking and decryption); undefined if gone */
+export function pemsOf(svc: Services, kpUuid: string): Promise<{ certificatePem: string; privateKeyPem: string } | undefined> {
+  return cachedAdminData(svc.db, `crypto:pems:${kpUuid}`, async () => {
+    if (!isUuid(kpUuid)) return undefined;
+    const row = await svc.db
+      .selectFrom('crypto_certificatekeypairs')
+      .select(['certificate_data', 'key_data'])
+      .where('kp_uuid', '=', normalizeUuid(kpUuid))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      certificatePem: row.certificate_data,
+      privateKeyPem: row.key_data ? secretsOf(svc.db).open('crypto_certificatekeypairs.key_data', row.key_data) : '',
+    };
+  });
+}

@@ -1358,6 +1358,18 @@ def _error_answer(exc, source, filename):
     }
 
 
+class _NameID:
+    """a SAML source's NameID element: its text and attributes (Format)"""
+
+    def __init__(self, text, attrib):
+        self.text = text
+        self.attrib = dict(attrib)
+        self.tag = "{urn:oasis:names:tc:SAML:2.0:assertion}NameID"
+
+    def get(self, key, default=None):
+        return self.attrib.get(key, default)
+
+
 def _given(name, value):
     """a global as authentik hands it over: request a PolicyRequest, user a User, provider a model (its
     application too), a webhook mapping's device and stage models, other names as given"""
@@ -1371,6 +1383,12 @@ def _given(name, value):
         return Source(value)
     if name == "ldap" and isinstance(value, dict):
         return LDAPAttributes(value)
+    if name == "root" and isinstance(value, str) and value.startswith("<"):
+        # a SAML source's response, as an ElementTree element (authentik hands over lxml's)
+        import xml.etree.ElementTree as _ET
+        return _ET.fromstring(value)
+    if name == "name_id" and isinstance(value, dict) and "text" in value:
+        return _NameID(value.get("text"), value.get("attrib") or {})
     if name == "provider" and isinstance(value, dict):
         data = dict(value)
         if isinstance(data.get("application"), dict):

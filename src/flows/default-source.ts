@@ -1,5 +1,6 @@
 /**
- * authentik's default source flows, `default-source-authentication` and `default-source-enrollment` (its slugs,
+ * authentik's default source flows, `default-source-authentication`, `default-source-enrollment` and
+ * `default-source-pre-authentication` (its slugs,
  * stages and policies: src/policies/expression/source-defaults.ts), created at every start unless flows of those
  * slugs exist: an OAuth source created without flows of its own can name them, as authentik's documentation says.
  * Both require an unauthenticated person and apply only in a flow a source started.
@@ -11,8 +12,20 @@ import { fillPromptStage } from './default-enrollment.js';
 
 export const SOURCE_AUTHENTICATION_SLUG = 'default-source-authentication';
 export const SOURCE_ENROLLMENT_SLUG = 'default-source-enrollment';
+export const SOURCE_PRE_AUTHENTICATION_SLUG = 'default-source-pre-authentication';
 
 export async function ensureDefaultSourceFlows(db: DB): Promise<void> {
+  // (a SAML source's `pre_authentication_flow`, run before a POST binding's request: none of its own stages)
+  await ensureFlow(
+    db,
+    {
+      slug: SOURCE_PRE_AUTHENTICATION_SLUG,
+      name: 'Pre-Authentication',
+      title: '',
+      designation: 'stage_configuration',
+    },
+    [],
+  );
   if (
     await ensureFlow(
       db,

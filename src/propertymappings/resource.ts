@@ -88,6 +88,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'LDAP Source Property Mappings',
     description: 'Map LDAP Property to User or Group object attribute',
   },
+  samlsourcepropertymapping: {
+    app: 'authentik_sources_saml',
+    component: 'ak-property-mapping-source-saml-form',
+    verbose: 'SAML Source Property Mapping',
+    plural: 'SAML Source Property Mappings',
+    description: 'Map SAML properties to User or Group object attributes',
+  },
   scimsourcepropertymapping: {
     app: 'authentik_sources_scim',
     component: 'ak-property-mapping-source-scim-form',
@@ -355,50 +362,24 @@ const webhookResource = (references: () => ColumnReference[]) =>
     references,
   );
 
-const oauthSourceResource = (references: () => ColumnReference[]) =>
-  plainMappingResource(
+/** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, saml, scim */
+const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim', references: () => ColumnReference[]) => {
+  const kind = `${type}sourcepropertymapping`;
+  const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM' }[type];
+  return plainMappingResource(
     {
-      kind: 'oauthsourcepropertymapping',
-      label: 'authentik_sources_oauth.oauthsourcepropertymapping',
-      verbose: 'OAuth Source Property Mapping',
-      component: 'OAuthSourcePropertyMapping',
-      path: '/propertymappings/source/oauth',
+      kind,
+      label: `authentik_sources_${type}.${kind}`,
+      verbose: `${label} Source Property Mapping`,
+      component: `${label}SourcePropertyMapping`,
+      path: `/propertymappings/source/${type}`,
       props: basePropertyMappingProps,
       render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
       filters: managedFilters,
     },
     references,
   );
-
-const ldapSourceResource = (references: () => ColumnReference[]) =>
-  plainMappingResource(
-    {
-      kind: 'ldapsourcepropertymapping',
-      label: 'authentik_sources_ldap.ldapsourcepropertymapping',
-      verbose: 'LDAP Source Property Mapping',
-      component: 'LDAPSourcePropertyMapping',
-      path: '/propertymappings/source/ldap',
-      props: basePropertyMappingProps,
-      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
-      filters: managedFilters,
-    },
-    references,
-  );
-
-const scimSourceResource = (references: () => ColumnReference[]) =>
-  plainMappingResource(
-    {
-      kind: 'scimsourcepropertymapping',
-      label: 'authentik_sources_scim.scimsourcepropertymapping',
-      verbose: 'SCIM Source Property Mapping',
-      component: 'SCIMSourcePropertyMapping',
-      path: '/propertymappings/source/scim',
-      props: basePropertyMappingProps,
-      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
-      filters: managedFilters,
-    },
-    references,
-  );
+};
 
 const allResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
   component: 'PropertyMapping',
@@ -502,9 +483,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   const { load } = mountResource(router, svc.db, allResource(references));
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, webhookResource(references));
-  mountResource(router, svc.db, oauthSourceResource(references));
-  mountResource(router, svc.db, ldapSourceResource(references));
-  mountResource(router, svc.db, scimSourceResource(references));
+  for (const type of ['oauth', 'ldap', 'saml', 'scim'] as const) mountResource(router, svc.db, sourceMappingResource(type, references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

@@ -1,9 +1,10 @@
 /**
  * The login buttons of an identification stage's sources (authentik's `ui_login_button`, IdentificationChallenge's
- * `sources`): each enabled source the stage names, by name, as a redirect to its login URL.
+ * `sources`): each enabled OAuth or SAML source the stage names, by name, as a redirect to its login URL.
  */
 import type { DB } from '../db/index.js';
 import { loginPath } from './oauth/paths.js';
+import { samlPath } from './saml/paths.js';
 
 export interface LoginButton {
   name: string;
@@ -22,11 +23,11 @@ export async function loginButtons(db: DB, sourceUuids: readonly string[]): Prom
     .orderBy('name')
     .execute();
   return rows
-    .filter((r) => r.kind === 'oauthsource')
+    .filter((r) => r.kind === 'oauthsource' || r.kind === 'samlsource')
     .map((r) => ({
       name: r.name,
-      icon_url: r.icon || null,
+      icon_url: r.icon || (r.kind === 'samlsource' ? '/static/authentik/sources/saml.png' : null),
       promoted: Number(r.promoted) === 1,
-      challenge: { component: 'xak-flow-redirect' as const, to: loginPath(r.slug) },
+      challenge: { component: 'xak-flow-redirect' as const, to: r.kind === 'samlsource' ? samlPath(r.slug) : loginPath(r.slug) },
     }));
 }

@@ -23,6 +23,7 @@ import { BASE_COLUMNS, baseSourceProps, OAUTH_COLUMNS, oauthSourceProps, sourceT
 import { SUPPORTED, sourceType, typeJson, urlOf } from './oauth/types.js';
 import { discover } from './oauth/discovery.js';
 import { callbackPath, loginPath } from './oauth/paths.js';
+import { samlPath } from './saml/paths.js';
 
 export type SourceRow = SourcesTable & { pk: string };
 export type OAuthSourceRow = SourceRow & OAuthSourcesTable;
@@ -63,20 +64,30 @@ export const scimMeta = {
   meta_model_name: 'authentik_sources_scim.scimsource',
 };
 
+export const samlMeta = {
+  component: 'ak-source-saml-form',
+  verbose_name: 'SAML Source',
+  verbose_name_plural: 'SAML Sources',
+  meta_model_name: 'authentik_sources_saml.samlsource',
+};
+
+const META: Record<string, typeof oauthMeta> = { [KIND]: oauthMeta, ldapsource: ldapMeta, scimsource: scimMeta, samlsource: samlMeta };
+
 const metaOf = (kind: string) =>
-  kind === KIND
-    ? oauthMeta
-    : kind === 'ldapsource'
-      ? ldapMeta
-      : kind === 'scimsource'
-        ? scimMeta
-        : { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
+  META[kind] ?? { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
 
 /** the app and the connection models of a source kind (authentik's per-type connection classes) */
+const CONNECTION_NAMES: Record<string, { app: string; user: string; group: string; label: string }> = {
+  ldapsource: { app: 'authentik_sources_ldap', user: 'userldapsourceconnection', group: 'groupldapsourceconnection', label: 'LDAP' },
+  samlsource: { app: 'authentik_sources_saml', user: 'usersamlsourceconnection', group: 'groupsamlsourceconnection', label: 'SAML' },
+};
 const connectionNames = (kind: string) =>
-  kind === 'ldapsource'
-    ? { app: 'authentik_sources_ldap', user: 'userldapsourceconnection', group: 'groupldapsourceconnection', label: 'LDAP' }
-    : { app: 'authentik_sources_oauth', user: 'useroauthsourceconnection', group: 'groupoauthsourceconnection', label: 'OAuth' };
+  CONNECTION_NAMES[kind] ?? {
+    app: 'authentik_sources_oauth',
+    user: 'useroauthsourceconnection',
+    group: 'groupoauthsourceconnection',
+    label: 'OAuth',
+  };
 
 function renderBase(r: SourceRow) {
   const o = rowToApi(baseSourceProps, r);
@@ -142,10 +153,10 @@ export async function sourcesUsingFlow(db: DB, flowUuid: string): Promise<UsedBy
     .orderBy('name')
     .execute();
   return rows.map((r) => ({
-    app: r.kind === KIND || r.kind === 'ldapsource' ? connectionNames(r.kind).app : 'authentik_core',
+    app: r.kind === KIND || CONNECTION_NAMES[r.kind] ? connectionNames(r.kind).app : 'authentik_core',
     model_name: r.kind,
     pk: r.source_uuid,
-    name: r.kind === KIND || r.kind === 'ldapsource' ? `${connectionNames(r.kind).label} Source ${r.name}` : r.name,
+    name: r.kind === KIND || CONNECTION_NAMES[r.kind] ? `${connectionNames(r.kind).label} Source ${r.name}` : r.name,
     action: 'set_null',
   }));
 }
@@ -491,8 +502,18 @@ export function mountSourceResources(
           requires_enterprise: false,
           deprecated: false,
         };
+        const saml = {
+          name: 'SAML Source',
+          description: 'Login using a SAML Identity Provider',
+          component: 'ak-source-saml-form',
+          model_name: 'samlsource',
+          icon_url: '/static/authentik/sources/saml.png',
+          requires_enterprise: false,
+          deprecated: false,
+        };
         return [
           ldap,
+          saml,
           scim,
           ...[...SUPPORTED.values()].map((t) => ({
             name: `${t.verbose_name} OAuth Source`,
@@ -524,7 +545,7 @@ export function mountSourceResources(
           .selectFrom('sources')
           .select(['source_uuid', 'name', 'slug', 'icon', 'kind', 'policy_engine_mode'])
           .where('enabled', '=', 1)
-          .where('kind', '=', KIND)
+          .where('kind', 'in', [KIND, 'samlsource'])
           .orderBy('name')
           .execute();
         const allowed = [];
@@ -536,7 +557,7 @@ export function mountSourceResources(
               request: {
                 user: caller.user,
                 http: httpOf(req),
-                obj: { app: 'authentik_sources_oauth', model_name: 'oauthsource', pk: r.source_uuid, name: r.name, slug: r.slug },
+                obj: { app: connectionNames(r.kind).app, model_name: r.kind, pk: r.source_uuid, name: r.name, slug: r.slug },
                 context: {},
                 debug: false,
               },
@@ -547,10 +568,10 @@ export function mountSourceResources(
         }
         return allowed.map((r) => ({
           object_uid: r.slug,
-          component: 'ak-user-settings-source-oauth',
+          component: r.kind === KIND ? 'ak-user-settings-source-oauth' : 'ak-user-settings-source-saml',
           title: r.name,
-          configure_url: loginPath(r.slug),
-          icon_url: r.icon || null,
+          configure_url: r.kind === KIND ? loginPath(r.slug) : samlPath(r.slug),
+          icon_url: r.icon || (r.kind === KIND ? null : '/static/authentik/sources/saml.png'),
         }));
       },
     },

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { call, type TestServer } from './server.js';
 import type { CookieJar } from './cookie-jar.js';
+import { sessionRow } from './flows.js';
 import type { FakeOidc } from './fake-oidc.js';
 
 /** the OpenID Connect source `company` ("Company IdP") on `fake`, with authentik's default source flows; its pk */
@@ -35,3 +36,19 @@ export async function throughSource(
   jar.keep(res);
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
 }
+
+/** runs the flow a source's callback (or ACS) sent the person to; its final challenge */
+export async function runFlow(srv: TestServer, jar: CookieJar, res: Response): Promise<any> {
+  assert.equal(res.status, 302, await res.clone().text());
+  const m = /^\/if\/flow\/([^/]+)\/$/.exec(res.headers.get('location') ?? '');
+  assert.ok(m, res.headers.get('location') ?? '');
+  return (await jar.json(`${srv.api}/flows/executor/${m[1]}/?query=`)).body;
+}
+
+/** the user the jar's session is logged in as, or null */
+export const loggedInAs = async (srv: TestServer, jar: CookieJar) =>
+  (await sessionRow(srv, jar.cookies.get('authentik_session')))?.user_id ?? null;
+
+/** a source's user connections, in order */
+export const connectionsOf = (srv: TestServer, source: string) =>
+  srv.app.store.db.selectFrom('user_source_connections').selectAll().where('source_uuid', '=', source).orderBy('id').execute();

@@ -12,10 +12,11 @@ import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { SourcesApi } from '@goauthentik/api/dist/apis/SourcesApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
-import { createStage, createUser, flowOf, sessionRow } from '../helpers/flows.js';
+import { createStage, createUser, flowOf } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { failure } from '../rest/contract/client.js';
 import { FakeOidc, type FakeUser } from '../helpers/fake-oidc.js';
+import { connectionsOf, loggedInAs, runFlow } from '../helpers/sources.js';
 
 /** a browser going through the source: Keystage → the provider → the callback; the callback's answer */
 async function throughSource(srv: TestServer, jar: CookieJar, slug: string, query = ''): Promise<Response> {
@@ -30,20 +31,6 @@ async function throughSource(srv: TestServer, jar: CookieJar, slug: string, quer
   jar.keep(res);
   return res;
 }
-
-/** runs the flow the callback sent the person to; its final challenge */
-async function runFlow(srv: TestServer, jar: CookieJar, res: Response): Promise<any> {
-  assert.equal(res.status, 302, await res.clone().text());
-  const m = /^\/if\/flow\/([^/]+)\/$/.exec(res.headers.get('location') ?? '');
-  assert.ok(m, res.headers.get('location') ?? '');
-  return (await jar.json(`${srv.api}/flows/executor/${m[1]}/?query=`)).body;
-}
-
-const loggedInAs = async (srv: TestServer, jar: CookieJar) =>
-  (await sessionRow(srv, jar.cookies.get('authentik_session')))?.user_id ?? null;
-
-const connectionsOf = (srv: TestServer, source: string) =>
-  srv.app.store.db.selectFrom('user_source_connections').selectAll().where('source_uuid', '=', source).orderBy('id').execute();
 
 for (const dialect of dialects()) {
   describe(`OAuth sources (${dialect})`, () => {

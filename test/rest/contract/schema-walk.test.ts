@@ -98,6 +98,8 @@ const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   GroupSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   UserLDAPSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupLDAPSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -239,6 +241,15 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   }),
   // an LDAP source on a port where nothing listens (its sync on save fails at once; the walk reads the API only)
   '/sources/ldap/': () => ({ server_uri: 'ldap://127.0.0.1:9/', sync_users_password: false }),
+  // a SAML source needs its pre-authentication flow
+  '/sources/saml/': (s) => {
+    const flow = s.created.get('/flows/instances/')?.obj;
+    return flow ? { pre_authentication_flow: flow.pk } : undefined;
+  },
+  '/sources/user_connections/saml/': (s) => {
+    const source = s.created.get('/sources/saml/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
   '/sources/user_connections/ldap/': (s) => {
     const source = s.created.get('/sources/ldap/')?.obj;
     return source ? { source: source.pk } : undefined;
@@ -399,6 +410,13 @@ async function seed(srv: TestServer): Promise<Seeded> {
         created: now,
         last_updated: now,
       } as never)
+      .execute();
+  // and one at the SAML source, as a login leaves it
+  const samlSource = s.created.get('/sources/saml/')?.obj;
+  if (samlSource)
+    await db
+      .insertInto('group_source_connections')
+      .values({ group_uuid: group, source_uuid: samlSource.pk, identifier: 'seed-group-at-idp', created: now, last_updated: now } as never)
       .execute();
   // a role holding a permission on one flow only: who holds what on that flow, and the role's object permissions
   const seededRole = s.created.get('/rbac/roles/')?.obj;

@@ -16,6 +16,7 @@
  * the same `authorize_application` event).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { sendFormPost } from '../../../ui/form-post.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidateAdminCache } from '../../../db/admin-cache.js';
 import type { FlowsTable, UsersTable } from '../../../db/types.js';
@@ -255,34 +256,6 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1></main></body></html>',
       );
   return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
-}
-
-const escapeAttr = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** form_post (authentik's ak-stage-autosubmit): a form posting the values to the redirect URI */
-function sendFormPost(reply: FastifyReply, url: string, attrs: Record<string, string>, title: string) {
-  const inputs = Object.entries(attrs)
-    .map(([k, v]) => `<input type="hidden" name="${escapeAttr(k)}" value="${escapeAttr(v)}">`)
-    .join('');
-  const nonce = randomBytes(16).toString('base64');
-  // the form may post to the redirect URI's origin only (an http(s) origin; other schemes get no form-action)
-  let origin = 'null';
-  try {
-    origin = new URL(url).origin;
-  } catch {}
-  const formAction = /^https?:\/\/[\w.:[\]-]+$/.test(origin) ? ` form-action ${origin};` : '';
-  return reply
-    .code(200)
-    .header(
-      'content-security-policy',
-      `default-src 'none'; script-src 'nonce-${nonce}';${formAction} base-uri 'none'; frame-ancestors 'none'`,
-    )
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeAttr(title)}</title></head><body>` +
-        `<form method="post" action="${escapeAttr(url)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
-        `<script nonce="${nonce}">document.forms[0].submit()</script></body></html>`,
-    );
 }
 
 /** /application/o/authorize/fulfil/<key>/: the flow is done — issue what the request asked for */

@@ -1,0 +1,207 @@
+/**
+ * /sources/saml/ (authentik's SAMLSourceViewSet) with `metadata/`. The base row is in `sources`, the SAML settings in
+ * `saml_sources`.
+ */
+import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { requireCaller } from '../../rest/auth.js';
+import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
+import { can } from '../../rbac/check.js';
+import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import { requestOrigin } from '../../brands/links.js';
+import { pemsOf } from '../../crypto/keys.js';
+import type { Services } from '../../services.js';
+import { baseSourceProps } from '../schema.js';
+import {
+  baseFilters,
+  checkMappings,
+  flowRef,
+  insertSourceRow,
+  type JsonListReference,
+  removeSource,
+  renderSources,
+  samlMeta,
+  sourceUsedBy,
+  updateSourceRow,
+  writeMappings,
+} from '../resource.js';
+import { BINDING_TYPES, DIGEST_ALGORITHMS, NAME_ID, SAML_COLUMNS, SIGNATURE_ALGORITHMS, samlSourceProps } from './schema.js';
+import { issuerOf, metadataOf, samlSourceBySlug, type SamlSource } from './routes.js';
+import { samlPath } from './paths.js';
+
+const KIND = 'samlsource';
+const MAPPING_KIND = 'samlsourcepropertymapping';
+const props = { ...baseSourceProps, ...samlSourceProps };
+type Row = SamlSource & { pk: string };
+
+function samlColumns(data: Record<string, unknown>) {
+  const own: Record<string, unknown> = {};
+  for (const c of SAML_COLUMNS) if (data[c] !== undefined) own[c] = data[c];
+  return apiToRow(samlSourceProps, own);
+}
+
+function defaultsOf(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of SAML_COLUMNS) {
+    const d = (samlSourceProps[c] as { default?: unknown }).default;
+    if (d !== undefined) out[c] = d;
+  }
+  return out;
+}
+
+/** authentik's SAMLSourceSerializer.validate, and the key pairs able to do what they are named for */
+async function validate(data: Record<string, unknown>, ctx: WriteCtx, existing?: Row) {
+  await checkMappings(ctx.db, data, MAPPING_KIND);
+  const merged = { ...(existing ?? {}), ...data } as Record<string, unknown>;
+  const flag = (v: unknown) => v === true || v === 1;
+  if (merged.verification_kp && !flag(merged.signed_assertion ?? true) && !flag(merged.signed_response ?? false))
+    throw ValidationError.nonField(
+      "With a Verification Certificate selected, at least one of 'Verify Assertion Signature' or 'Verify Response Signature' must be selected.",
+    );
+  const svc = { db: ctx.db } as Services;
+  for (const [field, needsKey] of [
+    ['signing_kp', true],
+    ['encryption_kp', true],
+    ['verification_kp', false],
+  ] as const) {
+    const kp = data[field];
+    if (typeof kp !== 'string') continue;
+    const pems = await pemsOf(svc, kp);
+    if (pems && needsKey && !pems.privateKeyPem) throw ValidationError.field(field, 'This key pair has no private key.');
+    if (pems && !pems.certificatePem) throw ValidationError.field(field, 'This key pair has no certificate.');
+  }
+  for (const url of ['sso_url', 'slo_url'] as const) {
+    const v = data[url];
+    if (typeof v === 'string' && v !== '' && !/^https?:\/\//i.test(v)) throw ValidationError.field(url, 'Enter a valid URL.');
+  }
+}
+
+export function samlSourceResource(lists: () => JsonListReference[], columns: () => ColumnReference[]): ResourceDef<Row> {
+  const own = (c: string) => ({ type: 'str' as const, column: `x.${c}` });
+  const flag = (c: string) => ({ type: 'bool' as const, column: `x.${c}` });
+  const keypair = (c: string) => ({
+    type: 'fk' as const,
+    column: `x.${c}`,
+    ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' },
+  });
+  return {
+    component: 'SAMLSource',
+    model: 'SAMLSource',
+    path: '/sources/saml',
+    opPrefix: 'sources_saml',
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: { label: 'authentik_sources_saml.samlsource', verbose: 'SAML Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
+    list: {
+      filters: {
+        ...baseFilters,
+        enabled: { type: 'bool', column: 's.enabled' },
+        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+        pre_authentication_flow: { type: 'fk', column: 'x.pre_authentication_flow', ref: flowRef },
+        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
+        user_matching_mode: {
+          type: 'enum',
+          column: 's.user_matching_mode',
+          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
+        },
+        issuer_override: own('issuer_override'),
+        sso_url: own('sso_url'),
+        slo_url: own('slo_url'),
+        allow_idp_initiated: flag('allow_idp_initiated'),
+        force_authn: flag('force_authn'),
+        signed_assertion: flag('signed_assertion'),
+        signed_response: flag('signed_response'),
+        name_id_policy: { type: 'enum', column: 'x.name_id_policy', values: Object.values(NAME_ID) },
+        binding_type: { type: 'enum', column: 'x.binding_type', values: [...BINDING_TYPES] },
+        digest_algorithm: { type: 'enum', column: 'x.digest_algorithm', values: [...DIGEST_ALGORITHMS] },
+        signature_algorithm: { type: 'enum', column: 'x.signature_algorithm', values: [...SIGNATURE_ALGORITHMS] },
+        temporary_user_delete_after: own('temporary_user_delete_after'),
+        signing_kp: keypair('signing_kp'),
+        verification_kp: keypair('verification_kp'),
+      },
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) =>
+      db
+        .selectFrom('sources as s')
+        .innerJoin('saml_sources as x', 'x.source_uuid', 's.source_uuid')
+        .selectAll('s')
+        .selectAll('x')
+        .select('s.source_uuid as pk')
+        .where('s.kind', '=', KIND),
+    render: async (db, rows, req) => {
+      const bases = await renderSources(db, rows);
+      return rows.map((r, i) => {
+        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(samlSourceProps, r), ...samlMeta };
+        o.icon_url = r.icon || '/static/authentik/sources/saml.png';
+        o.url_issuer = issuerOf(r, req);
+        return o;
+      });
+    },
+    validate,
+    insert: async (tx, data) => {
+      const source_uuid = await insertSourceRow(tx, data, KIND);
+      await tx
+        .insertInto('saml_sources')
+        .values({ ...apiToRow(samlSourceProps, defaultsOf()), ...samlColumns(data), source_uuid } as never)
+        .execute();
+      await writeMappings(tx, source_uuid, data);
+      return data.slug as string;
+    },
+    update: async (tx, existing, data) => {
+      await updateSourceRow(tx, existing.source_uuid, data);
+      const cols = samlColumns(data);
+      if (Object.keys(cols).length)
+        await tx
+          .updateTable('saml_sources')
+          .set(cols as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      await writeMappings(tx, existing.source_uuid, data);
+      return (data.slug as string | undefined) ?? existing.slug;
+    },
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
+    usedBy: async (db, row) => [
+      ...(await sourceUsedBy(db, row.source_uuid, KIND)),
+      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
+    ],
+  };
+}
+
+export function mountSamlSource(router: ApiRouter, svc: Services, lists: () => JsonListReference[], columns: () => ColumnReference[]) {
+  router.component('SAMLMetadata', {
+    type: 'object',
+    description: 'SAML Provider Metadata serializer',
+    properties: { metadata: { type: 'string' }, download_url: { type: 'string', nullable: true } },
+    required: ['metadata'],
+  } as never);
+  router.route(
+    '/sources/saml/{slug}/metadata',
+    {
+      get: {
+        doc: { operationId: 'sources_saml_metadata_retrieve', tag: 'sources', response: 'SAMLMetadata' },
+        handler: async (req) => {
+          const caller = requireCaller(req);
+          const row = await samlSourceBySlug(svc, (req.params as { slug: string }).slug);
+          if (!row) throw NotFound.plain();
+          if (!(await can(svc.db, caller, 'authentik_sources_saml.view_samlsource', row.source_uuid))) throw Forbidden.permission();
+          return {
+            metadata: await metadataOf(svc, row, req),
+            download_url: `${requestOrigin(req)}${samlPath(row.slug, 'metadata/')}`,
+          };
+        },
+      },
+    },
+    [{ name: 'slug', schema: { type: 'string', description: 'Internal source name, used in URLs.' } }],
+  );
+  mountResource(router, svc.db, samlSourceResource(lists, columns));
+}
