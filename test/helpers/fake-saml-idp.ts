@@ -67,7 +67,11 @@ export class FakeSamlIdp {
   ) {}
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      // (only the SSO URL: a browser asks for /favicon.ico too)
+      if (new URL(req.url ?? '/', this.url).pathname !== '/sso') return void res.writeHead(404).end();
+      this.handle(req, res).catch((e: Error) => res.writeHead(400, { 'content-type': 'text/plain' }).end(e.message));
+    });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
@@ -119,7 +123,7 @@ export class FakeSamlIdp {
     res.end(
       `<html><body><form method="post" action="${esc(acsUrl)}"><input type="hidden" name="SAMLResponse" value="${samlResponse}">` +
         (recorded.relayState !== null ? `<input type="hidden" name="RelayState" value="${esc(recorded.relayState)}">` : '') +
-        '</form></body></html>',
+        '<button type="submit">Sign in</button></form></body></html>',
     );
   }
 
