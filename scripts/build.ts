@@ -36,6 +36,14 @@ const stageViews: Plugin = {
         for (const d of readdirSync(own, { withFileTypes: true }))
           if (d.isDirectory() && existsSync(path.join(own, d.name, 'ui.ts'))) views.push(path.join(own, d.name, 'ui.ts'));
       }
+      // a source type's in-memory stages: src/sources/<type>/stages/<name>/ui.ts
+      const sources = path.join(root, 'src', 'sources');
+      for (const p of readdirSync(sources, { withFileTypes: true })) {
+        const own = path.join(sources, p.name, 'stages');
+        if (!p.isDirectory() || !existsSync(own)) continue;
+        for (const d of readdirSync(own, { withFileTypes: true }))
+          if (d.isDirectory() && existsSync(path.join(own, d.name, 'ui.ts'))) views.push(path.join(own, d.name, 'ui.ts'));
+      }
       views.sort();
       return {
         contents: views.map((v) => `import ${JSON.stringify(v)};`).join('\n'),

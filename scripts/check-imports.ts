@@ -67,6 +67,7 @@ const DOMAINS = [
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,
   /^src\/providers\/[^/]+\/stages\/[^/]+\/(ui|challenge)\.ts$/,
+  /^src\/sources\/[^/]+\/stages\/[^/]+\/(ui|challenge)\.ts$/,
   /^src\/flows\/engine\/challenge-types\.ts$/,
   /^src\/rest\/schema\.ts$/,
 ];
@@ -83,7 +84,7 @@ function broken(from: string, to: string): string | undefined {
   if (DOMAINS.some((d) => from.startsWith(d)) && b) return 'domains and conventions do not import plug-ins';
   if (from.startsWith('src/expressions/') && /^src\/(flows|policies|providers)\//.test(to))
     return 'the expression runtime is called by flows, policies and providers, it does not call them';
-  if (from.startsWith('src/') && !/^src\/(stages|providers\/[^/]+\/stages)\/[^/]+\/ui\.ts$/.test(from) && to.startsWith('web/'))
+  if (from.startsWith('src/') && !/^src\/(stages|(providers|sources)\/[^/]+\/stages)\/[^/]+\/ui\.ts$/.test(from) && to.startsWith('web/'))
     return 'server code does not import the browser tree';
   if (from.startsWith('web/') && to.startsWith('src/') && !BROWSER_MAY_IMPORT.some((re) => re.test(to)))
     return 'the browser tree imports only stage views, challenge schemas and challenge-types from src/';

@@ -67,7 +67,7 @@ import { mountProviders } from './providers/routes.js';
 import { mountSourceResources } from './sources/resource.js';
 import { mountSourceConnections } from './sources/connections.js';
 import { mountOAuthSourceRoutes } from './sources/oauth/routes.js';
-import { sourceStageByKind } from './sources/post-source-stage.js';
+import { sourceStageByKind, sourceStageChallenges } from './sources/post-source-stage.js';
 import { sourceSecretColumns } from './sources/secret-columns.js';
 import { mountApplications } from './applications/resource.js';
 import { mountApplicationEntitlements } from './applications/entitlements.js';
@@ -81,6 +81,8 @@ import { mountScimSource } from './sources/scim/resource.js';
 import { mountScimProtocol } from './sources/scim/protocol.js';
 import { mountSamlSource } from './sources/saml/resource.js';
 import { mountSamlSourceRoutes } from './sources/saml/routes.js';
+import { mountTelegramSource } from './sources/telegram/resource.js';
+import { mountTelegramSourceRoutes } from './sources/telegram/routes.js';
 import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
@@ -334,10 +336,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
     () => stageColumnReferences('sources'),
   );
+  mountTelegramSource(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+  );
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
-  mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges()]);
+  mountExecutor(router, services, [...stageChallenges(), ...providerStageChallenges(), ...sourceStageChallenges()]);
   mountEvents(router, services);
   mountNotifications(router, services, (err) => app.log.warn({ err }, 'notification dispatch failed'));
   // the lists that can be exported as CSV (src/reports/exporter.ts)
@@ -354,6 +362,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountOAuthSourceRoutes(app, services);
   mountScimProtocol(app, services);
   mountSamlSourceRoutes(app, services);
+  mountTelegramSourceRoutes(app, services);
   mountUi(app, services);
 
   await app.ready();

@@ -102,6 +102,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'SCIM Source Property Mappings',
     description: 'Map SCIM properties to User or Group object attributes',
   },
+  telegramsourcepropertymapping: {
+    app: 'authentik_sources_telegram',
+    component: 'ak-property-mapping-source-telegram-form',
+    verbose: 'Telegram Source Property Mapping',
+    plural: 'Telegram Source Property Mappings',
+    description: 'Map Telegram properties to User or Group object attributes',
+  },
   notificationwebhookmapping: {
     app: 'authentik_events',
     component: 'ak-property-mapping-notification-form',
@@ -362,10 +369,10 @@ const webhookResource = (references: () => ColumnReference[]) =>
     references,
   );
 
-/** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, saml, scim */
-const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim', references: () => ColumnReference[]) => {
+/** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, saml, scim, telegram */
+const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim' | 'telegram', references: () => ColumnReference[]) => {
   const kind = `${type}sourcepropertymapping`;
-  const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM' }[type];
+  const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM', telegram: 'Telegram' }[type];
   return plainMappingResource(
     {
       kind,
@@ -483,7 +490,8 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   const { load } = mountResource(router, svc.db, allResource(references));
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, webhookResource(references));
-  for (const type of ['oauth', 'ldap', 'saml', 'scim'] as const) mountResource(router, svc.db, sourceMappingResource(type, references));
+  for (const type of ['oauth', 'ldap', 'saml', 'scim', 'telegram'] as const)
+    mountResource(router, svc.db, sourceMappingResource(type, references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',
     {

@@ -1,10 +1,11 @@
 /**
  * The login buttons of an identification stage's sources (authentik's `ui_login_button`, IdentificationChallenge's
- * `sources`): each enabled OAuth or SAML source the stage names, by name, as a redirect to its login URL.
+ * `sources`): each enabled OAuth, SAML or Telegram source the stage names, by name, as a redirect to its login URL.
  */
 import type { DB } from '../db/index.js';
 import { loginPath } from './oauth/paths.js';
 import { samlPath } from './saml/paths.js';
+import { telegramStartPath } from './telegram/paths.js';
 
 export interface LoginButton {
   name: string;
@@ -12,6 +13,13 @@ export interface LoginButton {
   promoted: boolean;
   challenge: { component: 'xak-flow-redirect'; to: string };
 }
+
+/** the source kinds a person logs in with from the login page: their login URL and default icon */
+const LOGIN: Record<string, { path: (slug: string) => string; icon: string | null }> = {
+  oauthsource: { path: loginPath, icon: null },
+  samlsource: { path: samlPath, icon: '/static/authentik/sources/saml.png' },
+  telegramsource: { path: telegramStartPath, icon: '/static/authentik/sources/telegram.svg' },
+};
 
 export async function loginButtons(db: DB, sourceUuids: readonly string[]): Promise<LoginButton[]> {
   if (!sourceUuids.length) return [];
@@ -23,11 +31,11 @@ export async function loginButtons(db: DB, sourceUuids: readonly string[]): Prom
     .orderBy('name')
     .execute();
   return rows
-    .filter((r) => r.kind === 'oauthsource' || r.kind === 'samlsource')
+    .filter((r) => LOGIN[r.kind])
     .map((r) => ({
       name: r.name,
-      icon_url: r.icon || (r.kind === 'samlsource' ? '/static/authentik/sources/saml.png' : null),
+      icon_url: r.icon || LOGIN[r.kind]!.icon,
       promoted: Number(r.promoted) === 1,
-      challenge: { component: 'xak-flow-redirect' as const, to: r.kind === 'samlsource' ? samlPath(r.slug) : loginPath(r.slug) },
+      challenge: { component: 'xak-flow-redirect' as const, to: LOGIN[r.kind]!.path(r.slug) },
     }));
 }

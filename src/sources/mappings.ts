@@ -55,7 +55,7 @@ export async function mapProperties(
   base: Record<string, unknown>,
   globals: JsonObject,
   /** the source's type, as the failure's event names its models */
-  type: 'oauth' | 'scim' | 'saml' = 'oauth',
+  type: 'oauth' | 'scim' | 'saml' | 'telegram' = 'oauth',
 ): Promise<Mapped> {
   let properties: Record<string, unknown> = { ...base };
   if (!isObject(properties.attributes)) properties.attributes = {};

@@ -8,6 +8,7 @@ import { inMemoryBinding, type PlanBinding } from '../flows/engine/plan.js';
 import { linkConnection } from './flow-manager.js';
 import { syncGroups } from './groups.js';
 import { RESUME_SUSPENDED, resumeSuspendedStage } from './resume-stage.js';
+import { telegramLoginStage } from './telegram/stages/login/index.js';
 
 export const POST_SOURCE = { kind: 'postsourcestage', stage: 'source-post-source' } as const;
 
@@ -45,5 +46,14 @@ export const postSourceStage: StageType = {
 };
 
 /** the sources' in-memory stages by kind (the executor's registry reaches them through Services.stageType) */
-export const sourceStageByKind = (kind: string) =>
-  kind === POST_SOURCE.kind ? postSourceStage : kind === RESUME_SUSPENDED.kind ? resumeSuspendedStage : undefined;
+export const sourceStageByKind = (kind: string): StageType | undefined =>
+  kind === POST_SOURCE.kind
+    ? postSourceStage
+    : kind === RESUME_SUSPENDED.kind
+      ? resumeSuspendedStage
+      : kind === telegramLoginStage.kind
+        ? telegramLoginStage
+        : undefined;
+
+/** the challenges the sources' in-memory stages show (the executor's OpenAPI) */
+export const sourceStageChallenges = () => telegramLoginStage.challenges;

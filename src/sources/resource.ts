@@ -71,7 +71,20 @@ export const samlMeta = {
   meta_model_name: 'authentik_sources_saml.samlsource',
 };
 
-const META: Record<string, typeof oauthMeta> = { [KIND]: oauthMeta, ldapsource: ldapMeta, scimsource: scimMeta, samlsource: samlMeta };
+export const telegramMeta = {
+  component: 'ak-source-telegram-form',
+  verbose_name: 'Telegram Source',
+  verbose_name_plural: 'Telegram Sources',
+  meta_model_name: 'authentik_sources_telegram.telegramsource',
+};
+
+const META: Record<string, typeof oauthMeta> = {
+  [KIND]: oauthMeta,
+  ldapsource: ldapMeta,
+  scimsource: scimMeta,
+  samlsource: samlMeta,
+  telegramsource: telegramMeta,
+};
 
 const metaOf = (kind: string) =>
   META[kind] ?? { component: '', verbose_name: 'Source', verbose_name_plural: 'Sources', meta_model_name: 'authentik_core.source' };
@@ -80,6 +93,12 @@ const metaOf = (kind: string) =>
 const CONNECTION_NAMES: Record<string, { app: string; user: string; group: string; label: string }> = {
   ldapsource: { app: 'authentik_sources_ldap', user: 'userldapsourceconnection', group: 'groupldapsourceconnection', label: 'LDAP' },
   samlsource: { app: 'authentik_sources_saml', user: 'usersamlsourceconnection', group: 'groupsamlsourceconnection', label: 'SAML' },
+  telegramsource: {
+    app: 'authentik_sources_telegram',
+    user: 'usertelegramsourceconnection',
+    group: 'grouptelegramsourceconnection',
+    label: 'Telegram',
+  },
 };
 const connectionNames = (kind: string) =>
   CONNECTION_NAMES[kind] ?? {
@@ -511,10 +530,20 @@ export function mountSourceResources(
           requires_enterprise: false,
           deprecated: false,
         };
+        const telegram = {
+          name: 'Telegram Source',
+          description: 'Log in with Telegram.',
+          component: 'ak-source-telegram-form',
+          model_name: 'telegramsource',
+          icon_url: '/static/authentik/sources/telegram.svg',
+          requires_enterprise: false,
+          deprecated: false,
+        };
         return [
           ldap,
           saml,
           scim,
+          telegram,
           ...[...SUPPORTED.values()].map((t) => ({
             name: `${t.verbose_name} OAuth Source`,
             description:

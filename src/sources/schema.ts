@@ -63,12 +63,15 @@ export const BASE_COLUMNS = [
 
 const url = (description: string) => S.nullable(S.text({ description }));
 
+/** the group matching mode of the source types that name groups (OAuth, SAML, Telegram): their own column */
+export const groupMatchingModeProp = S.enumOf(GROUP_MATCHING_MODES, {
+  default: 'identifier',
+  description: 'How the source determines if an existing group should be used or a new group created.',
+});
+
 /** OAuthSource's own fields */
 export const oauthSourceProps: Props = {
-  group_matching_mode: S.enumOf(GROUP_MATCHING_MODES, {
-    default: 'identifier',
-    description: 'How the source determines if an existing group should be used or a new group created.',
-  }),
+  group_matching_mode: groupMatchingModeProp,
   provider_type: S.enumOf(PROVIDER_TYPES),
   request_token_url: url('URL used to request the initial token. This URL is only required for OAuth 1.'),
   authorization_url: url('URL the user is redirect to to conest the flow.'),

@@ -4,4 +4,5 @@ import type { SecretColumn } from '../instance/secrets.js';
 export const sourceSecretColumns: SecretColumn[] = [
   { table: 'oauth_sources', pk: 'source_uuid', column: 'consumer_secret' },
   { table: 'user_source_connections', pk: 'id', column: 'access_token' },
+  { table: 'telegram_sources', pk: 'source_uuid', column: 'bot_token' },
 ];

@@ -121,6 +121,7 @@ for (const dialect of dialects()) {
           'ldapsourcepropertymapping',
           'samlsourcepropertymapping',
           'scimsourcepropertymapping',
+          'telegramsourcepropertymapping',
           'notificationwebhookmapping',
         ],
       );

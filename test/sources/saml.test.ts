@@ -130,6 +130,7 @@ for (const dialect of dialects()) {
       assert.equal(made.body.temporary_user_delete_after, 'days=1');
       assert.equal(made.body.signed_assertion, true);
       assert.equal(made.body.signed_response, false);
+      assert.equal(made.body.group_matching_mode, 'identifier');
       assert.equal(made.body.url_issuer, `${srv.url}/source/saml/idp/metadata/`);
       assert.equal(made.body.component, 'ak-source-saml-form');
       const all = await call(srv, 'GET', '/sources/all/?slug=idp');

@@ -13,6 +13,7 @@ export const m0034_saml_sources: VersionedMigration = (dialect) => ({
         .addColumn('source_uuid', 'text', (c) => c.primaryKey().references('sources.source_uuid').onDelete('cascade')),
       dialect,
       {
+        group_matching_mode: 'text',
         pre_authentication_flow: fk('flows', 'flow_uuid'),
         issuer_override: 'text',
         sso_url: 'text',

@@ -109,6 +109,7 @@ export function samlSourceResource(lists: () => JsonListReference[], columns: ()
           column: 's.user_matching_mode',
           values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
         },
+        group_matching_mode: { type: 'enum', column: 'x.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
         issuer_override: own('issuer_override'),
         sso_url: own('sso_url'),
         slo_url: own('slo_url'),

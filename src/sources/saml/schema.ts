@@ -1,6 +1,7 @@
 /** authentik's SAMLSourceSerializer fields (beyond the base Source's), with authentik's model defaults. */
 import { Type } from '@sinclair/typebox';
 import { S, type Props } from '../../rest/schema.js';
+import { groupMatchingModeProp } from '../schema.js';
 
 const keypair = (title: string, description: string) =>
   S.fk({ table: 'crypto_certificatekeypairs', column: 'kp_uuid' }, { default: null, title, description });
@@ -37,6 +38,7 @@ export const SIGNATURE_ALGORITHMS = [
 ] as const;
 
 export const samlSourceProps: Props = {
+  group_matching_mode: groupMatchingModeProp,
   pre_authentication_flow: S.uuid({ 'x-ref': { table: 'flows', column: 'flow_uuid' }, description: 'Flow used before authentication.' }),
   issuer_override: S.text({ default: '', description: 'Also known as Entity ID. Defaults to the Metadata URL.' }),
   url_issuer: S.ro(

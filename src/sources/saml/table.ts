@@ -3,6 +3,7 @@
 /** authentik's SAMLSource settings beside the base source row */
 export interface SamlSourcesTable {
   source_uuid: string;
+  group_matching_mode: string;
   pre_authentication_flow: string;
   issuer_override: string;
   sso_url: string;

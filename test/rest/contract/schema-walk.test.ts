@@ -100,6 +100,8 @@ const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   GroupLDAPSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   UserSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserTelegramSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupTelegramSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -245,6 +247,15 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   '/sources/saml/': (s) => {
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { pre_authentication_flow: flow.pk } : undefined;
+  },
+  // a Telegram source needs its bot and pre-authentication flow
+  '/sources/telegram/': (s) => {
+    const flow = s.created.get('/flows/instances/')?.obj;
+    return flow ? { bot_token: '1:seed-token', pre_authentication_flow: flow.pk } : undefined;
+  },
+  '/sources/user_connections/telegram/': (s) => {
+    const source = s.created.get('/sources/telegram/')?.obj;
+    return source ? { source: source.pk } : undefined;
   },
   '/sources/user_connections/saml/': (s) => {
     const source = s.created.get('/sources/saml/')?.obj;
@@ -411,13 +422,18 @@ async function seed(srv: TestServer): Promise<Seeded> {
         last_updated: now,
       } as never)
       .execute();
-  // and one at the SAML source, as a login leaves it
-  const samlSource = s.created.get('/sources/saml/')?.obj;
-  if (samlSource)
-    await db
-      .insertInto('group_source_connections')
-      .values({ group_uuid: group, source_uuid: samlSource.pk, identifier: 'seed-group-at-idp', created: now, last_updated: now } as never)
-      .execute();
+  // and one at the SAML and Telegram sources, as a login leaves them
+  for (const [path, identifier] of [
+    ['/sources/saml/', 'seed-group-at-idp'],
+    ['/sources/telegram/', 'seed-group-at-telegram'],
+  ] as const) {
+    const seeded = s.created.get(path)?.obj;
+    if (seeded)
+      await db
+        .insertInto('group_source_connections')
+        .values({ group_uuid: group, source_uuid: seeded.pk, identifier, created: now, last_updated: now } as never)
+        .execute();
+  }
   // a role holding a permission on one flow only: who holds what on that flow, and the role's object permissions
   const seededRole = s.created.get('/rbac/roles/')?.obj;
   const seededFlow = s.created.get('/flows/instances/')?.obj;

@@ -1,0 +1,192 @@
+/**
+ * /sources/telegram/ (authentik's TelegramSourceViewSet) with `connect_user/`: someone logged in connects the
+ * Telegram account the login widget vouched for. The bot token is sealed at rest and never returned.
+ */
+import { Type } from '@sinclair/typebox';
+import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
+import type { ApiRouter } from '../../rest/routes.js';
+import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { requireCaller } from '../../rest/auth.js';
+import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
+import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import { secretsOf } from '../../instance/secrets.js';
+import type { DB } from '../../db/index.js';
+import type { Services } from '../../services.js';
+import { baseSourceProps } from '../schema.js';
+import {
+  baseFilters,
+  checkMappings,
+  flowRef,
+  insertSourceRow,
+  type JsonListReference,
+  removeSource,
+  renderSources,
+  sourceUsedBy,
+  telegramMeta,
+  updateSourceRow,
+  writeMappings,
+} from '../resource.js';
+import { linkConnection } from '../flow-manager.js';
+import { checkTelegramAuth } from './auth.js';
+import { BOT_TOKEN_FIELD, TELEGRAM_KIND, telegramSourceBySlug, type TelegramSource } from './source.js';
+import { TELEGRAM_COLUMNS, telegramSourceProps } from './schema.js';
+import { TelegramChallengeResponseRequest } from './stages/login/challenge.js';
+
+const props = { ...baseSourceProps, ...telegramSourceProps };
+type Row = TelegramSource & { pk: string };
+
+function telegramColumns(db: DB, data: Record<string, unknown>) {
+  const own: Record<string, unknown> = {};
+  for (const c of TELEGRAM_COLUMNS) if (data[c] !== undefined) own[c] = data[c];
+  const cols = apiToRow(telegramSourceProps, own);
+  if (typeof cols.bot_token === 'string') cols.bot_token = secretsOf(db).seal(BOT_TOKEN_FIELD, cols.bot_token as string);
+  return cols;
+}
+
+export function telegramSourceResource(lists: () => JsonListReference[], columns: () => ColumnReference[]): ResourceDef<Row> {
+  return {
+    component: 'TelegramSource',
+    model: 'TelegramSource',
+    path: '/sources/telegram',
+    opPrefix: 'sources_telegram',
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: {
+      label: 'authentik_sources_telegram.telegramsource',
+      verbose: 'Telegram Source',
+      pk: { column: 's.source_uuid', rowKey: 'source_uuid' },
+    },
+    list: {
+      filters: {
+        ...baseFilters,
+        enabled: { type: 'bool', column: 's.enabled' },
+        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
+        user_matching_mode: {
+          type: 'enum',
+          column: 's.user_matching_mode',
+          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
+        },
+        group_matching_mode: { type: 'enum', column: 't.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
+        bot_username: { type: 'str', column: 't.bot_username' },
+        request_message_access: { type: 'bool', column: 't.request_message_access' },
+      },
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) =>
+      db
+        .selectFrom('sources as s')
+        .innerJoin('telegram_sources as t', 't.source_uuid', 's.source_uuid')
+        .selectAll('s')
+        .selectAll('t')
+        .select('s.source_uuid as pk')
+        .where('s.kind', '=', TELEGRAM_KIND),
+    render: async (db, rows) => {
+      const bases = await renderSources(db, rows);
+      return rows.map((r, i) => {
+        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(telegramSourceProps, r), ...telegramMeta };
+        delete o.bot_token;
+        o.icon_url = r.icon || '/static/authentik/sources/telegram.svg';
+        return o;
+      });
+    },
+    validate: async (data: Record<string, unknown>, ctx: WriteCtx) => {
+      await checkMappings(ctx.db, data, 'telegramsourcepropertymapping');
+    },
+    insert: async (tx, data, ctx) => {
+      const source_uuid = await insertSourceRow(tx, data, TELEGRAM_KIND);
+      await tx
+        .insertInto('telegram_sources')
+        .values({ request_message_access: 0, group_matching_mode: 'identifier', ...telegramColumns(ctx.db, data), source_uuid } as never)
+        .execute();
+      await writeMappings(tx, source_uuid, data);
+      return data.slug as string;
+    },
+    update: async (tx, existing, data, ctx) => {
+      await updateSourceRow(tx, existing.source_uuid, data);
+      const cols = telegramColumns(ctx.db, data);
+      if (Object.keys(cols).length)
+        await tx
+          .updateTable('telegram_sources')
+          .set(cols as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      await writeMappings(tx, existing.source_uuid, data);
+      return (data.slug as string | undefined) ?? existing.slug;
+    },
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
+    usedBy: async (db, row) => [
+      ...(await sourceUsedBy(db, row.source_uuid, TELEGRAM_KIND)),
+      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
+    ],
+  };
+}
+
+export function mountTelegramSource(router: ApiRouter, svc: Services, lists: () => JsonListReference[], columns: () => ColumnReference[]) {
+  const { component: _component, ...authFields } = TelegramChallengeResponseRequest.properties;
+  router.component('TelegramAuthRequest', Type.Object(authFields) as never);
+  router.route(
+    '/sources/telegram/{slug}/connect_user',
+    {
+      post: {
+        doc: {
+          operationId: 'sources_telegram_connect_user_create',
+          tag: 'sources',
+          body: 'TelegramAuthRequest',
+          bodyRequired: true,
+          response: 'UserTelegramSourceConnection',
+          status: 201,
+        },
+        // any logged-in user (authentik's IsAuthenticated): their own account
+        handler: async (req, reply) => {
+          const caller = requireCaller(req);
+          const source = await telegramSourceBySlug(svc.db, (req.params as { slug: string }).slug);
+          if (!source) throw NotFound.plain();
+          const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+          const checked = checkTelegramAuth(body, secretsOf(svc.db).open(BOT_TOKEN_FIELD, source.bot_token));
+          if (!checked.ok) throw new ValidationError(checked.errors);
+          const identifier = String(checked.identity.id);
+          const owner = await svc.db
+            .selectFrom('user_source_connections')
+            .select('user_id')
+            .where('source_uuid', '=', source.source_uuid)
+            .where('identifier', '=', identifier)
+            .executeTakeFirst();
+          if (owner && Number(owner.user_id) !== caller.user.id)
+            throw new Forbidden('This Telegram account is already connected to another user.');
+          const connection = { source: source.source_uuid, identifier, accessToken: null, expires: new Date().toISOString() };
+          // (false: the account raced to another user, or this user has another Telegram account at the source)
+          if (!(await linkConnection(svc, caller.user, connection, req.ip)))
+            throw new Forbidden('This Telegram account is already connected to another user.');
+          const row = await svc.db
+            .selectFrom('user_source_connections')
+            .selectAll()
+            .where('source_uuid', '=', source.source_uuid)
+            .where('identifier', '=', identifier)
+            .executeTakeFirstOrThrow();
+          const [rendered] = await renderSources(svc.db, [{ ...source, pk: source.source_uuid }]);
+          reply.code(201);
+          return {
+            pk: Number(row.id),
+            user: Number(row.user_id),
+            source: source.source_uuid,
+            source_obj: { ...rendered, ...telegramMeta },
+            identifier: row.identifier,
+            created: row.created,
+            last_updated: row.last_updated,
+          };
+        },
+      },
+    },
+    [{ name: 'slug', schema: { type: 'string', description: 'Internal source name, used in URLs.' } }],
+  );
+  mountResource(router, svc.db, telegramSourceResource(lists, columns));
+}
