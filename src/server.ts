@@ -76,10 +76,10 @@ import { mountUserConsents } from './applications/consents.js';
 import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
 import { ensureManagedLdapMappings, ensureManagedScopeMappings } from './propertymappings/managed.js';
-import { mountLdapSource } from './sources/ldap/resource.js';
+import { ldapKeyPairReferences, mountLdapSource } from './sources/ldap/resource.js';
 import { mountScimSource } from './sources/scim/resource.js';
 import { mountScimProtocol } from './sources/scim/protocol.js';
-import { mountSamlSource } from './sources/saml/resource.js';
+import { mountSamlSource, samlKeyPairReferences } from './sources/saml/resource.js';
 import { mountSamlSourceRoutes } from './sources/saml/routes.js';
 import { mountTelegramSource } from './sources/telegram/resource.js';
 import { mountTelegramSourceRoutes } from './sources/telegram/routes.js';
@@ -352,7 +352,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const exports = mountReports(router, app, services, [userExporter(services.installId), eventExporter]);
   // the columns referencing pairs (an OAuth2 provider's signing_key, …) come from the provider registry
   mountCrypto(router, services, {
-    references: () => [...providerKeyPairReferences(), ...stageM2mReferences('crypto_certificatekeypairs'), ...brandKeyPairReferences()],
+    references: () => [
+      ...providerKeyPairReferences(),
+      ...stageM2mReferences('crypto_certificatekeypairs'),
+      ...brandKeyPairReferences(),
+      ...samlKeyPairReferences(),
+      ...ldapKeyPairReferences(),
+    ],
   });
   // every resource has registered its model now: the permission catalogue is complete
   rbac.mountAssigned();

@@ -21,8 +21,12 @@ export interface ColumnReference {
   nameFrom?: { table: string; key: string };
   app: string;
   model_name: string;
-  /** `cascade_many`: the row is a link of a many-to-many relation (deleted with the referenced row; its owner stays) */
-  action: 'set_null' | 'cascade' | 'cascade_many';
+  /**
+   * `cascade_many`: the row is a link of a many-to-many relation (deleted with the referenced row; its owner stays);
+   * `set_null_disable`: set to null as `set_null`, and the owner (`nameFrom`, a source) disabled — for a reference
+   * whose loss would otherwise turn a check off (a SAML source's verification certificate: fail closed)
+   */
+  action: 'set_null' | 'cascade' | 'cascade_many' | 'set_null_disable';
 }
 
 /** `used_by` entries of the rows whose referencing columns hold `id` */
@@ -39,7 +43,13 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
       .where(`r.${ref.column}`, '=', id)
       .execute();
     for (const r of rows)
-      out.push({ app: ref.app, model_name: ref.model_name, pk: String(r.pk), name: String(r.name), action: ref.action });
+      out.push({
+        app: ref.app,
+        model_name: ref.model_name,
+        pk: String(r.pk),
+        name: String(r.name),
+        action: ref.action === 'set_null_disable' ? 'set_null' : ref.action,
+      });
   }
   return out;
 }
@@ -53,6 +63,14 @@ export async function releaseReferences(tx: DB, references: ColumnReference[], i
       // the row with it (authentik's CASCADE deletes the model, whose base row is the owner here)
       const owners = t.selectFrom(ref.table).select(ref.pk).where(ref.column, '=', id);
       await t.deleteFrom(ref.nameFrom.table).where(ref.nameFrom.key, 'in', owners).execute();
+    } else if (ref.action === 'set_null_disable' && ref.nameFrom) {
+      const owners = t.selectFrom(ref.table).select(ref.pk).where(ref.column, '=', id);
+      await t.updateTable(ref.nameFrom.table).set({ enabled: 0 }).where(ref.nameFrom.key, 'in', owners).execute();
+      await t
+        .updateTable(ref.table)
+        .set({ [ref.column]: null })
+        .where(ref.column, '=', id)
+        .execute();
     } else if (ref.action === 'cascade' || ref.action === 'cascade_many')
       await t.deleteFrom(ref.table).where(ref.column, '=', id).execute();
     else

@@ -455,6 +455,17 @@ for (const dialect of dialects()) {
       // as authentik: without a peer certificate the connection is encrypted and not verified
       assert.equal(await status('unverified'), 'ok');
       assert.equal((await call(srv, 'GET', '/core/users/?username=erin')).body.results.length, 1);
+      // deleting a source's peer certificate disables the source rather than leaving it unverified
+      const wrongCa = (await call(srv, 'GET', '/sources/ldap/wrong-ca/')).body;
+      const used = await call(srv, 'GET', `/crypto/certificatekeypairs/${wrongCa.peer_certificate}/used_by/`);
+      assert.deepEqual(
+        used.body.map((u: { model_name: string; name: string }) => [u.model_name, u.name]),
+        [['ldapsource', 'wrong-ca']],
+      );
+      assert.equal((await call(srv, 'DELETE', `/crypto/certificatekeypairs/${wrongCa.peer_certificate}/`)).status, 204);
+      const after = (await call(srv, 'GET', '/sources/ldap/wrong-ca/')).body;
+      assert.equal(after.peer_certificate, null);
+      assert.equal(after.enabled, false);
     });
   });
 

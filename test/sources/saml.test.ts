@@ -520,6 +520,20 @@ return {"name": name_id.text.upper(), "attributes": {"format": name_id.attrib["F
         0,
       );
 
+      // deleting the verification certificate disables the source rather than leaving it accepting unsigned answers
+      const doomed = await keyPair(srv, 'doomed-idp');
+      await updateSource({ verification_kp: doomed.pk }, 'idp-mapped');
+      const used = await call(srv, 'GET', `/crypto/certificatekeypairs/${doomed.pk}/used_by/`);
+      assert.deepEqual(
+        used.body.map((u: { model_name: string; name: string; action: string }) => [u.model_name, u.name, u.action]),
+        [['samlsource', 'Mapped IdP', 'set_null']],
+      );
+      assert.equal((await call(srv, 'DELETE', `/crypto/certificatekeypairs/${doomed.pk}/`)).status, 204);
+      const after = (await call(srv, 'GET', '/sources/saml/idp-mapped/')).body;
+      assert.equal(after.verification_kp, null);
+      assert.equal(after.enabled, false);
+      assert.equal((await fetch(`${srv.url}/source/saml/idp-mapped/`, { redirect: 'manual' })).status, 404);
+
       await updateSource({ enabled: false });
       assert.equal((await fetch(`${srv.url}/source/saml/idp/`, { redirect: 'manual' })).status, 404);
       await updateSource({ enabled: true });

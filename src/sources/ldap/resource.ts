@@ -311,3 +311,19 @@ export function mountLdapSource(
   } as never);
   mountResource(router, svc.db, ldapSourceResource(lists, columns, saved));
 }
+
+/**
+ * The key pairs an LDAP source names (the pairs' `used_by`). Deleting its peer certificate also disables the source:
+ * it would otherwise go on binding without verifying the server (authentik's SET_NULL; fail closed here).
+ */
+export const ldapKeyPairReferences = (): ColumnReference[] =>
+  (['peer_certificate', 'client_certificate'] as const).map((column) => ({
+    table: 'ldap_sources',
+    column,
+    pk: 'source_uuid',
+    name: 'name',
+    nameFrom: { table: 'sources', key: 'source_uuid' },
+    app: 'authentik_sources_ldap',
+    model_name: 'ldapsource',
+    action: column === 'peer_certificate' ? ('set_null_disable' as const) : ('set_null' as const),
+  }));

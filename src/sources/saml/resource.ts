@@ -206,3 +206,19 @@ export function mountSamlSource(router: ApiRouter, svc: Services, lists: () => J
   );
   mountResource(router, svc.db, samlSourceResource(lists, columns));
 }
+
+/**
+ * The key pairs a SAML source names (the pairs' `used_by`). Deleting its verification certificate also disables the
+ * source: it would otherwise go on accepting unsigned responses (authentik's SET_NULL; fail closed here).
+ */
+export const samlKeyPairReferences = (): ColumnReference[] =>
+  (['verification_kp', 'signing_kp', 'encryption_kp'] as const).map((column) => ({
+    table: 'saml_sources',
+    column,
+    pk: 'source_uuid',
+    name: 'name',
+    nameFrom: { table: 'sources', key: 'source_uuid' },
+    app: 'authentik_sources_saml',
+    model_name: 'samlsource',
+    action: column === 'verification_kp' ? ('set_null_disable' as const) : ('set_null' as const),
+  }));
