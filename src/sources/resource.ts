@@ -128,6 +128,66 @@ export const baseFilters: Record<string, FilterSpec> = {
   name: { type: 'str', column: 's.name' },
 };
 
+/** the list filters every source type has (authentik's SourceSerializer fields) */
+export const sourceFilters: Record<string, FilterSpec> = {
+  ...baseFilters,
+  enabled: { type: 'bool', column: 's.enabled' },
+  authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+  enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+  policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
+  user_matching_mode: {
+    type: 'enum',
+    column: 's.user_matching_mode',
+    values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
+  },
+};
+
+/**
+ * The writes of a source type whose settings are one row of its own table beside the base row (keyed by
+ * `source_uuid`): create both (the type's defaults under what the client sent), update the columns the write names,
+ * the mappings; delete through removeSource; `used_by` its connections and the columns naming it. `stamp` adds what
+ * every save sets (an LDAP source's sync request).
+ */
+export function typedSourceWrites<R extends SourceRow>(o: {
+  kind: string;
+  table: string;
+  columns: (db: DB, data: Record<string, unknown>) => Record<string, unknown>;
+  defaults?: Record<string, unknown>;
+  stamp?: () => Record<string, unknown>;
+  lists: () => JsonListReference[];
+  references: () => ColumnReference[];
+}): Pick<ResourceDef<R>, 'insert' | 'update' | 'remove' | 'usedBy'> {
+  const t = o.table as 'sources';
+  return {
+    insert: async (tx, data, ctx) => {
+      const source_uuid = await insertSourceRow(tx, data, o.kind);
+      await tx
+        .insertInto(t)
+        .values({ ...(o.defaults ?? {}), ...o.columns(ctx.db, data), ...(o.stamp?.() ?? {}), source_uuid } as never)
+        .execute();
+      await writeMappings(tx, source_uuid, data);
+      return data.slug as string;
+    },
+    update: async (tx, existing, data, ctx) => {
+      await updateSourceRow(tx, existing.source_uuid, data);
+      const cols = { ...o.columns(ctx.db, data), ...(o.stamp?.() ?? {}) };
+      if (Object.keys(cols).length)
+        await tx
+          .updateTable(t)
+          .set(cols as never)
+          .where('source_uuid', '=', existing.source_uuid)
+          .execute();
+      await writeMappings(tx, existing.source_uuid, data);
+      return (data.slug as string | undefined) ?? existing.slug;
+    },
+    remove: (tx, existing) => removeSource(tx, existing.source_uuid, o.lists(), o.references()),
+    usedBy: async (db, row) => [
+      ...(await sourceUsedBy(db, row.source_uuid, o.kind)),
+      ...(await referencesUsedBy(db, o.references(), row.source_uuid)),
+    ],
+  };
+}
+
 /** authentik's used_by: the connections go with the source */
 export async function sourceUsedBy(db: DB, source: string, kind = KIND): Promise<UsedBy[]> {
   const n = connectionNames(kind);

@@ -11,24 +11,12 @@ import { apiToRow, nowIso, rowToApi } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { can } from '../../rbac/check.js';
-import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import type { ColumnReference } from '../../rest/references.js';
 import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps } from '../schema.js';
-import {
-  insertSourceRow,
-  updateSourceRow,
-  baseFilters,
-  checkMappings,
-  flowRef,
-  type JsonListReference,
-  ldapMeta,
-  removeSource,
-  renderSources,
-  sourceUsedBy,
-  writeMappings,
-} from '../resource.js';
+import { baseFilters, checkMappings, flowRef, type JsonListReference, ldapMeta, renderSources, typedSourceWrites } from '../resource.js';
 import { LDAP_COLUMNS, ldapSourceProps } from './schema.js';
 import { BIND_PASSWORD_FIELD, serversOf, withConnection } from './connect.js';
 import { searchAll, underBase } from './entries.js';
@@ -155,31 +143,16 @@ export function ldapSourceResource(
       });
     },
     validate,
-    insert: async (tx, data, ctx) => {
-      const source_uuid = await insertSourceRow(tx, data, KIND);
-      await tx
-        .insertInto('ldap_sources')
-        .values({ ...apiToRow(ldapSourceProps, defaultsOf()), ...ldapColumns(ctx.db, data), ...requestSync(), source_uuid } as never)
-        .execute();
-      await writeMappings(tx, source_uuid, data);
-      return data.slug as string;
-    },
-    update: async (tx, existing, data, ctx) => {
-      await updateSourceRow(tx, existing.source_uuid, data);
-      await tx
-        .updateTable('ldap_sources')
-        .set({ ...ldapColumns(ctx.db, data), ...requestSync() } as never)
-        .where('source_uuid', '=', existing.source_uuid)
-        .execute();
-      await writeMappings(tx, existing.source_uuid, data);
-      return (data.slug as string | undefined) ?? existing.slug;
-    },
     afterWrite: async () => saved(),
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
-    usedBy: async (db, row) => [
-      ...(await sourceUsedBy(db, row.source_uuid, KIND)),
-      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
-    ],
+    ...typedSourceWrites<LdapSourceRow>({
+      kind: KIND,
+      table: 'ldap_sources',
+      columns: ldapColumns,
+      defaults: apiToRow(ldapSourceProps, defaultsOf()),
+      stamp: requestSync,
+      lists,
+      references: columns,
+    }),
   };
 }
 

@@ -8,24 +8,12 @@ import { apiToRow, rowToApi } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { can } from '../../rbac/check.js';
-import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import type { ColumnReference } from '../../rest/references.js';
 import { requestOrigin } from '../../brands/links.js';
 import { pemsOf } from '../../crypto/keys.js';
 import type { Services } from '../../services.js';
-import { baseSourceProps } from '../schema.js';
-import {
-  baseFilters,
-  checkMappings,
-  flowRef,
-  insertSourceRow,
-  type JsonListReference,
-  removeSource,
-  renderSources,
-  samlMeta,
-  sourceUsedBy,
-  updateSourceRow,
-  writeMappings,
-} from '../resource.js';
+import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
+import { checkMappings, flowRef, type JsonListReference, renderSources, samlMeta, sourceFilters, typedSourceWrites } from '../resource.js';
 import { BINDING_TYPES, DIGEST_ALGORITHMS, NAME_ID, SAML_COLUMNS, SIGNATURE_ALGORITHMS, samlSourceProps } from './schema.js';
 import { issuerOf, metadataOf, samlSourceBySlug, type SamlSource } from './routes.js';
 import { samlPath } from './paths.js';
@@ -98,18 +86,9 @@ export function samlSourceResource(lists: () => JsonListReference[], columns: ()
     rbac: { label: 'authentik_sources_saml.samlsource', verbose: 'SAML Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
     list: {
       filters: {
-        ...baseFilters,
-        enabled: { type: 'bool', column: 's.enabled' },
-        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
-        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+        ...sourceFilters,
         pre_authentication_flow: { type: 'fk', column: 'x.pre_authentication_flow', ref: flowRef },
-        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
-        user_matching_mode: {
-          type: 'enum',
-          column: 's.user_matching_mode',
-          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
-        },
-        group_matching_mode: { type: 'enum', column: 'x.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
+        group_matching_mode: { type: 'enum', column: 'x.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
         issuer_override: own('issuer_override'),
         sso_url: own('sso_url'),
         slo_url: own('slo_url'),
@@ -149,32 +128,14 @@ export function samlSourceResource(lists: () => JsonListReference[], columns: ()
       });
     },
     validate,
-    insert: async (tx, data) => {
-      const source_uuid = await insertSourceRow(tx, data, KIND);
-      await tx
-        .insertInto('saml_sources')
-        .values({ ...apiToRow(samlSourceProps, defaultsOf()), ...samlColumns(data), source_uuid } as never)
-        .execute();
-      await writeMappings(tx, source_uuid, data);
-      return data.slug as string;
-    },
-    update: async (tx, existing, data) => {
-      await updateSourceRow(tx, existing.source_uuid, data);
-      const cols = samlColumns(data);
-      if (Object.keys(cols).length)
-        await tx
-          .updateTable('saml_sources')
-          .set(cols as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
-      await writeMappings(tx, existing.source_uuid, data);
-      return (data.slug as string | undefined) ?? existing.slug;
-    },
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
-    usedBy: async (db, row) => [
-      ...(await sourceUsedBy(db, row.source_uuid, KIND)),
-      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
-    ],
+    ...typedSourceWrites<Row>({
+      kind: KIND,
+      table: 'saml_sources',
+      columns: (_db: unknown, data: Record<string, unknown>) => samlColumns(data),
+      defaults: apiToRow(samlSourceProps, defaultsOf()),
+      lists,
+      references: columns,
+    }),
   };
 }
 

@@ -8,24 +8,12 @@ import type { ApiRouter } from '../../rest/routes.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
-import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
+import type { ColumnReference } from '../../rest/references.js';
 import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
-import { baseSourceProps } from '../schema.js';
-import {
-  baseFilters,
-  checkMappings,
-  flowRef,
-  insertSourceRow,
-  type JsonListReference,
-  removeSource,
-  renderSources,
-  sourceUsedBy,
-  telegramMeta,
-  updateSourceRow,
-  writeMappings,
-} from '../resource.js';
+import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
+import { checkMappings, type JsonListReference, renderSources, sourceFilters, telegramMeta, typedSourceWrites } from '../resource.js';
 import { linkConnection } from '../flow-manager.js';
 import { checkTelegramAuth } from './auth.js';
 import { BOT_TOKEN_FIELD, TELEGRAM_KIND, telegramSourceBySlug, type TelegramSource } from './source.js';
@@ -61,17 +49,8 @@ export function telegramSourceResource(lists: () => JsonListReference[], columns
     },
     list: {
       filters: {
-        ...baseFilters,
-        enabled: { type: 'bool', column: 's.enabled' },
-        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
-        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
-        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
-        user_matching_mode: {
-          type: 'enum',
-          column: 's.user_matching_mode',
-          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
-        },
-        group_matching_mode: { type: 'enum', column: 't.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
+        ...sourceFilters,
+        group_matching_mode: { type: 'enum', column: 't.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
         bot_username: { type: 'str', column: 't.bot_username' },
         request_message_access: { type: 'bool', column: 't.request_message_access' },
       },
@@ -101,32 +80,14 @@ export function telegramSourceResource(lists: () => JsonListReference[], columns
     validate: async (data: Record<string, unknown>, ctx: WriteCtx) => {
       await checkMappings(ctx.db, data, 'telegramsourcepropertymapping');
     },
-    insert: async (tx, data, ctx) => {
-      const source_uuid = await insertSourceRow(tx, data, TELEGRAM_KIND);
-      await tx
-        .insertInto('telegram_sources')
-        .values({ request_message_access: 0, group_matching_mode: 'identifier', ...telegramColumns(ctx.db, data), source_uuid } as never)
-        .execute();
-      await writeMappings(tx, source_uuid, data);
-      return data.slug as string;
-    },
-    update: async (tx, existing, data, ctx) => {
-      await updateSourceRow(tx, existing.source_uuid, data);
-      const cols = telegramColumns(ctx.db, data);
-      if (Object.keys(cols).length)
-        await tx
-          .updateTable('telegram_sources')
-          .set(cols as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
-      await writeMappings(tx, existing.source_uuid, data);
-      return (data.slug as string | undefined) ?? existing.slug;
-    },
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
-    usedBy: async (db, row) => [
-      ...(await sourceUsedBy(db, row.source_uuid, TELEGRAM_KIND)),
-      ...(await referencesUsedBy(db, columns(), row.source_uuid)),
-    ],
+    ...typedSourceWrites<Row>({
+      kind: TELEGRAM_KIND,
+      table: 'telegram_sources',
+      columns: telegramColumns,
+      defaults: { request_message_access: 0, group_matching_mode: 'identifier' },
+      lists,
+      references: columns,
+    }),
   };
 }
 
