@@ -473,29 +473,7 @@ export function oauthSourceResource(
       });
     },
     validate: validateOAuth,
-    insert: async (tx, data, ctx) => {
-      const source_uuid = await insertSourceRow(tx, data, KIND);
-      await tx
-        .insertInto('oauth_sources')
-        .values({ ...oauthColumns(ctx.db, data), source_uuid } as never)
-        .execute();
-      await writeMappings(tx, source_uuid, data);
-      return data.slug as string;
-    },
-    update: async (tx, existing, data, ctx) => {
-      await updateSourceRow(tx, existing.source_uuid, data);
-      const own = oauthColumns(ctx.db, data);
-      if (Object.keys(own).length)
-        await tx
-          .updateTable('oauth_sources')
-          .set(own as never)
-          .where('source_uuid', '=', existing.source_uuid)
-          .execute();
-      await writeMappings(tx, existing.source_uuid, data);
-      return (data.slug as string | undefined) ?? existing.slug;
-    },
-    remove: (tx, existing) => removeSource(tx, existing.source_uuid, lists(), columns()),
-    usedBy: async (db, row) => [...(await sourceUsedBy(db, row.source_uuid)), ...(await referencesUsedBy(db, columns(), row.source_uuid))],
+    ...typedSourceWrites<OAuthSourceRow>({ kind: KIND, table: 'oauth_sources', columns: oauthColumns, lists, references: columns }),
   };
 }
 
