@@ -15,6 +15,7 @@ import { assertMatches } from '../helpers/openapi-schema.js';
 import { FakeSamlIdp } from '../helpers/fake-saml-idp.js';
 import { connectionsOf, loggedInAs, runFlow } from '../helpers/sources.js';
 import { purgeExpiredTemporaryUsers } from '../../src/users/temporary.js';
+import { createUser } from '../helpers/flows.js';
 
 const NS_SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
 
@@ -203,6 +204,31 @@ for (const dialect of dialects()) {
       assert.equal(again.to, '/if/user/');
       assert.equal(await loggedInAs(srv, jar2), user.id);
       assert.equal((await connectionsOf(srv, sourcePk)).length, 1);
+    });
+
+    it('connects the identity to whoever is logged in (the settings page’s Connect), without a flow', async () => {
+      await createUser(srv, 'gina', 'gina-password-1');
+      const gina = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'gina').executeTakeFirstOrThrow();
+      const jar = new CookieJar();
+      const login = await jar.json(`${srv.api}/flows/executor/default-authentication-flow/?query=`, 'POST', { uid_field: 'gina' });
+      assert.equal(login.status, 200);
+      await jar.json(`${srv.api}/flows/executor/default-authentication-flow/?query=`, 'POST', { password: 'gina-password-1' });
+      assert.equal(await loggedInAs(srv, jar), gina.id);
+      const settings = await jar.json(`${srv.api}/sources/all/user_settings/`);
+      const entry = settings.body.find((x: { object_uid: string }) => x.object_uid === 'idp');
+      assert.deepEqual(entry, {
+        object_uid: 'idp',
+        component: 'ak-user-settings-source-saml',
+        title: 'IdP',
+        configure_url: '/source/saml/idp/',
+        icon_url: '/static/authentik/sources/saml.png',
+      });
+      idp.nextUser = { nameId: 'gina-at-idp' };
+      const res = await throughIdp(jar, 'idp', '?next=%2Fif%2Fuser%2F');
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get('location'), '/if/user/');
+      const conn = (await connectionsOf(srv, sourcePk)).find((c) => c.identifier === 'gina-at-idp');
+      assert.equal(Number(conn?.user_id), gina.id);
     });
 
     it('posts the IdP’s cross-site answer again from its own origin, so the session cookie comes with it', async () => {
