@@ -9,6 +9,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPublicKey, verify } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
@@ -530,21 +532,53 @@ return {"name": name_id.text.upper(), "attributes": {"format": name_id.attrib["F
       const j = new CookieJar();
       await runFlow(srv, j, await throughIdp(j));
       assert.notEqual(await loggedInAs(srv, j), null);
-      const out = await fetch(`${srv.url}/source/saml/idp/slo/`, { headers: j.headers(), redirect: 'manual' });
-      assert.equal(out.status, 302);
-      assert.equal(out.headers.get('location'), `${idp.url}/slo`);
-      const key = j.cookies.get('authentik_session');
-      j.keep(out);
-      assert.equal(
+      // logging out here: the session ends, and the IdP gets a signed LogoutRequest for the person's NameID
+      const sessionGone = async (key: string | undefined) =>
         (
           await srv.app.store.db
             .selectFrom('sessions')
             .select('session_key')
             .where('session_key', '=', key ?? '')
             .execute()
-        ).length,
-        0,
-      );
+        ).length === 0;
+      const out = await fetch(`${srv.url}/source/saml/idp/slo/`, { headers: j.headers(), redirect: 'manual' });
+      assert.equal(out.status, 302);
+      const to = new URL(out.headers.get('location')!);
+      assert.equal(`${to.origin}${to.pathname}`, `${idp.url}/slo`);
+      const logoutRequest = inflateRawSync(Buffer.from(to.searchParams.get('SAMLRequest')!, 'base64')).toString();
+      assert.match(logoutRequest, /^<samlp:LogoutRequest /);
+      assert.match(logoutRequest, new RegExp(`Destination="${idp.url}/slo"`));
+      assert.match(logoutRequest, /<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">alice<\/saml:NameID>/);
+      const raw = to.search.slice(1);
+      const signed = Buffer.from(raw.slice(0, raw.indexOf('&Signature=')));
+      assert.ok(verify('sha256', signed, createPublicKey(spPair.cert), Buffer.from(to.searchParams.get('Signature')!, 'base64')));
+      assert.ok(await sessionGone(j.cookies.get('authentik_session')));
+
+      // the IdP logging the person out: their session here ends, and the IdP gets the LogoutResponse
+      const k = new CookieJar();
+      await runFlow(srv, k, await throughIdp(k));
+      const idpRequest = deflateRawSync(
+        Buffer.from(
+          `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="${NS_SAML}" ID="_idp-logout-1" Version="2.0" IssueInstant="${new Date().toISOString()}"><saml:Issuer>${idp.entityId}</saml:Issuer><saml:NameID>alice</saml:NameID></samlp:LogoutRequest>`,
+        ),
+      ).toString('base64');
+      const idpOut = await fetch(`${srv.url}/source/saml/idp/slo/?SAMLRequest=${encodeURIComponent(idpRequest)}&RelayState=back-to-idp`, {
+        headers: k.headers(),
+        redirect: 'manual',
+      });
+      assert.equal(idpOut.status, 302);
+      const answerUrl = new URL(idpOut.headers.get('location')!);
+      assert.equal(`${answerUrl.origin}${answerUrl.pathname}`, `${idp.url}/slo`);
+      assert.equal(answerUrl.searchParams.get('RelayState'), 'back-to-idp');
+      const logoutResponse = inflateRawSync(Buffer.from(answerUrl.searchParams.get('SAMLResponse')!, 'base64')).toString();
+      assert.match(logoutResponse, /InResponseTo="_idp-logout-1"/);
+      assert.match(logoutResponse, /urn:oasis:names:tc:SAML:2.0:status:Success/);
+      assert.ok(await sessionGone(k.cookies.get('authentik_session')));
+      // the IdP's LogoutResponse to Keystage's request: home; a LogoutRequest that is no XML: 400
+      const back = await fetch(`${srv.url}/source/saml/idp/slo/?SAMLResponse=x`, { redirect: 'manual' });
+      assert.equal(back.headers.get('location'), '/');
+      const garbage = await fetch(`${srv.url}/source/saml/idp/slo/?SAMLRequest=bm90LXhtbA%3D%3D`, { redirect: 'manual' });
+      assert.equal(garbage.status, 400);
 
       // deleting the verification certificate disables the source rather than leaving it accepting unsigned answers
       const doomed = await keyPair(srv, 'doomed-idp');

@@ -46,9 +46,18 @@ const quotePlus = (s: string) =>
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+');
 
-/** the redirect binding's URL: the SSO URL's own query, then the deflated request, relay state and detached signature */
-export function redirectBindingUrl(xml: string, source: SamlSourcesTable, relayState: string, pair: SigningPair | undefined): string {
-  let query = `SAMLRequest=${quotePlus(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`;
+/**
+ * the redirect binding's URL: the endpoint's own query (the SSO URL's, else `to`), then the deflated message
+ * (`SAMLRequest`, or `SAMLResponse` for a logout response), relay state and detached signature
+ */
+export function redirectBindingUrl(
+  xml: string,
+  source: Pick<SamlSourcesTable, 'sso_url' | 'signature_algorithm'>,
+  relayState: string,
+  pair: SigningPair | undefined,
+  opts: { param?: 'SAMLRequest' | 'SAMLResponse'; to?: string } = {},
+): string {
+  let query = `${opts.param ?? 'SAMLRequest'}=${quotePlus(deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'))}`;
   if (relayState !== '') query += `&RelayState=${quotePlus(relayState)}`;
   if (pair) {
     query += `&SigAlg=${quotePlus(source.signature_algorithm)}`;
@@ -57,7 +66,7 @@ export function redirectBindingUrl(xml: string, source: SamlSourcesTable, relayS
     const signature = sign(hash, Buffer.from(query, 'utf8'), ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key);
     query += `&Signature=${quotePlus(signature.toString('base64'))}`;
   }
-  const url = new URL(source.sso_url);
+  const url = new URL(opts.to ?? source.sso_url);
   const own = url.search.replace(/^\?/, '');
   url.search = '';
   return `${url.toString()}?${own ? `${own}&` : ''}${query}`;

@@ -30,6 +30,7 @@ import { readResponse } from './response.js';
 import { NAME_ID } from './schema.js';
 import { spMetadata } from './metadata.js';
 import { acceptOnce } from './seen.js';
+import { logoutRequestXml, logoutResponseXml, readLogoutRequest } from './logout.js';
 import { samlPath } from './paths.js';
 import { SamlError } from './xml.js';
 import type { SamlSourcesTable } from './table.js';
@@ -304,13 +305,60 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   return sendSourcePage(reply, 403, 'Permission denied', answer.message);
 }
 
+/**
+ * `slo/`: the IdP's LogoutResponse (back to `/`), the IdP's LogoutRequest (this browser's session ends, and the IdP
+ * gets its LogoutResponse), or — without a SAML message — a person logging out here: the session ends and, when the
+ * IdP has an SLO URL, it gets Keystage's LogoutRequest for the NameID the source knows them by.
+ */
 async function slo(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const source = await enabledSource(svc, req);
   if (!source) return notFound(reply);
+  const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
+  const query = new URLSearchParams(req.url.split('?')[1] ?? '');
+  const param = (name: string) => form.get(name) ?? query.get(name);
+  if (param('SAMLResponse') !== null) return reply.redirect('/', 302);
   const session = await svc.sessions.load(req);
-  if (session.userId !== null) await svc.sessions.destroy(session, reply);
+  const userId = session.userId;
+  const pair = await signingPair(svc, source).catch(() => undefined);
+  const issuer = issuerOf(source, req);
+  const incoming = param('SAMLRequest');
+  if (incoming !== null) {
+    let request: ReturnType<typeof readLogoutRequest>;
+    try {
+      request = readLogoutRequest(incoming, form.get('SAMLRequest') === null);
+    } catch (e) {
+      if (e instanceof SamlError) return sendSourcePage(reply, 400, 'Bad Request', e.message);
+      throw e;
+    }
+    if (userId !== null) await svc.sessions.destroy(session, reply);
+    await svc.sessions.save(session, req, reply);
+    if (!source.slo_url) return reply.redirect('/', 302);
+    const answer = logoutResponseXml({ id: randomId(), issuer, destination: source.slo_url, inResponseTo: request.id });
+    return reply.redirect(
+      redirectBindingUrl(answer, source, param('RelayState') ?? '', pair, { param: 'SAMLResponse', to: source.slo_url }),
+      302,
+    );
+  }
+  const connection =
+    userId !== null
+      ? await svc.db
+          .selectFrom('user_source_connections')
+          .select('identifier')
+          .where('user_id', '=', userId)
+          .where('source_uuid', '=', source.source_uuid)
+          .executeTakeFirst()
+      : undefined;
+  if (userId !== null) await svc.sessions.destroy(session, reply);
   await svc.sessions.save(session, req, reply);
-  return reply.redirect(source.slo_url || '/', 302);
+  if (!source.slo_url || !connection) return reply.redirect('/', 302);
+  const request = logoutRequestXml({
+    id: randomId(),
+    issuer,
+    destination: source.slo_url,
+    nameId: connection.identifier,
+    format: source.name_id_policy,
+  });
+  return reply.redirect(redirectBindingUrl(request, source, '', pair, { to: source.slo_url }), 302);
 }
 
 async function metadata(svc: Services, req: FastifyRequest, reply: FastifyReply) {
