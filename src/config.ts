@@ -91,6 +91,8 @@ export interface Config {
   externalUrl: URL | undefined;
   /** Have I Been Pwned's Pwned Passwords API base URL (password policies' range queries; changed only for tests or a mirror) */
   hibpUrl: string;
+  /** plex.tv's API, asked by Plex sources */
+  plexUrl: string;
   reputation: ReputationConfig;
 }
 
@@ -259,6 +261,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     externalUrl: externalUrl(pick(env, 'KEYSTAGE_EXTERNAL_URL')),
     hibpUrl: baseUrl('KEYSTAGE_HIBP_URL', pick(env, 'KEYSTAGE_HIBP_URL') ?? 'https://api.pwnedpasswords.com'),
+    plexUrl: baseUrl('KEYSTAGE_PLEX_URL', pick(env, 'KEYSTAGE_PLEX_URL') ?? 'https://plex.tv'),
     reputation: {
       lowerLimit: signedInt(env, -5, -2147483648, 0, 'KEYSTAGE_REPUTATION_LOWER_LIMIT'),
       upperLimit: signedInt(env, 5, 0, 2147483647, 'KEYSTAGE_REPUTATION_UPPER_LIMIT'),

@@ -82,6 +82,7 @@ import { mountScimProtocol } from './sources/scim/protocol.js';
 import { mountSamlSource, samlKeyPairReferences } from './sources/saml/resource.js';
 import { mountSamlSourceRoutes } from './sources/saml/routes.js';
 import { mountTelegramSource } from './sources/telegram/resource.js';
+import { mountPlexSource } from './sources/plex/resource.js';
 import { mountTelegramSourceRoutes } from './sources/telegram/routes.js';
 import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
@@ -337,6 +338,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => stageColumnReferences('sources'),
   );
   mountTelegramSource(
+    router,
+    services,
+    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    () => stageColumnReferences('sources'),
+  );
+  mountPlexSource(
     router,
     services,
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],

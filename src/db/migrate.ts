@@ -34,6 +34,7 @@ import { m0032_ldap_sources } from './migrations/0032_ldap_sources.js';
 import { m0033_scim_sources } from './migrations/0033_scim_sources.js';
 import { m0034_saml_sources } from './migrations/0034_saml_sources.js';
 import { m0035_telegram_sources } from './migrations/0035_telegram_sources.js';
+import { m0036_plex_sources } from './migrations/0036_plex_sources.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -71,6 +72,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0033_scim_sources': m0033_scim_sources,
   '0034_saml_sources': m0034_saml_sources,
   '0035_telegram_sources': m0035_telegram_sources,
+  '0036_plex_sources': m0036_plex_sources,
 };
 
 /**

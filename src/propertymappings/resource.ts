@@ -88,6 +88,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     plural: 'LDAP Source Property Mappings',
     description: 'Map LDAP Property to User or Group object attribute',
   },
+  plexsourcepropertymapping: {
+    app: 'authentik_sources_plex',
+    component: 'ak-property-mapping-source-plex-form',
+    verbose: 'Plex Source Property Mapping',
+    plural: 'Plex Source Property Mappings',
+    description: 'Map Plex properties to User or Group object attributes',
+  },
   samlsourcepropertymapping: {
     app: 'authentik_sources_saml',
     component: 'ak-property-mapping-source-saml-form',
@@ -369,10 +376,10 @@ const webhookResource = (references: () => ColumnReference[]) =>
     references,
   );
 
-/** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, saml, scim, telegram */
-const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim' | 'telegram', references: () => ColumnReference[]) => {
+/** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, plex, saml, scim, telegram */
+const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim' | 'telegram' | 'plex', references: () => ColumnReference[]) => {
   const kind = `${type}sourcepropertymapping`;
-  const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM', telegram: 'Telegram' }[type];
+  const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM', telegram: 'Telegram', plex: 'Plex' }[type];
   return plainMappingResource(
     {
       kind,
@@ -490,7 +497,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   const { load } = mountResource(router, svc.db, allResource(references));
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, webhookResource(references));
-  for (const type of ['oauth', 'ldap', 'saml', 'scim', 'telegram'] as const)
+  for (const type of ['oauth', 'ldap', 'plex', 'saml', 'scim', 'telegram'] as const)
     mountResource(router, svc.db, sourceMappingResource(type, references));
   router.route(
     '/propertymappings/all/{pm_uuid}/test',

@@ -69,11 +69,17 @@ async function sourcesByUuid(db: DB, uuids: string[]) {
   return out;
 }
 
-type Kind = 'oauth' | 'ldap' | 'saml' | 'telegram' | 'all';
-const SOURCE_KIND = { oauth: 'oauthsource', ldap: 'ldapsource', saml: 'samlsource', telegram: 'telegramsource' } as const;
-const LABEL = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', telegram: 'Telegram', all: '' } as const;
+type Kind = 'oauth' | 'ldap' | 'saml' | 'telegram' | 'plex' | 'all';
+const SOURCE_KIND = {
+  oauth: 'oauthsource',
+  ldap: 'ldapsource',
+  saml: 'samlsource',
+  telegram: 'telegramsource',
+  plex: 'plexsource',
+} as const;
+const LABEL = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', telegram: 'Telegram', plex: 'Plex', all: '' } as const;
 
-/** a typed list shows only its type's sources' connections (…/oauth/, …/ldap/, …/saml/, …/telegram/), …/all/ every one */
+/** a typed list shows only its type's sources' connections (…/oauth/, …/ldap/, …/saml/, …/telegram/, …/plex/), …/all/ every one */
 const ofKind = <Q extends { where: (...a: never[]) => Q }>(q: Q, kind: Kind): Q =>
   kind === 'all'
     ? q
@@ -288,7 +294,7 @@ function groupConnectionResource(kind: Kind): ResourceDef<GroupRow> {
 }
 
 export function mountSourceConnections(router: ApiRouter, svc: Services) {
-  for (const kind of ['all', 'oauth', 'ldap', 'saml', 'telegram'] as const) {
+  for (const kind of ['all', 'oauth', 'ldap', 'saml', 'telegram', 'plex'] as const) {
     mountResource(router, svc.db, connectionResource(kind, svc.installId));
     mountResource(router, svc.db, groupConnectionResource(kind));
   }

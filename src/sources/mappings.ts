@@ -55,7 +55,7 @@ export async function mapProperties(
   base: Record<string, unknown>,
   globals: JsonObject,
   /** the source's type, as the failure's event names its models */
-  type: 'oauth' | 'scim' | 'saml' | 'telegram' = 'oauth',
+  type: 'oauth' | 'scim' | 'saml' | 'telegram' | 'plex' = 'oauth',
 ): Promise<Mapped> {
   let properties: Record<string, unknown> = { ...base };
   if (!isObject(properties.attributes)) properties.attributes = {};

@@ -78,7 +78,15 @@ export const telegramMeta = {
   meta_model_name: 'authentik_sources_telegram.telegramsource',
 };
 
+export const plexMeta = {
+  component: 'ak-source-plex-form',
+  verbose_name: 'Plex Source',
+  verbose_name_plural: 'Plex Sources',
+  meta_model_name: 'authentik_sources_plex.plexsource',
+};
+
 const META: Record<string, typeof oauthMeta> = {
+  plexsource: plexMeta,
   [KIND]: oauthMeta,
   ldapsource: ldapMeta,
   scimsource: scimMeta,
@@ -93,6 +101,7 @@ const metaOf = (kind: string) =>
 const CONNECTION_NAMES: Record<string, { app: string; user: string; group: string; label: string }> = {
   ldapsource: { app: 'authentik_sources_ldap', user: 'userldapsourceconnection', group: 'groupldapsourceconnection', label: 'LDAP' },
   samlsource: { app: 'authentik_sources_saml', user: 'usersamlsourceconnection', group: 'groupsamlsourceconnection', label: 'SAML' },
+  plexsource: { app: 'authentik_sources_plex', user: 'userplexsourceconnection', group: 'groupplexsourceconnection', label: 'Plex' },
   telegramsource: {
     app: 'authentik_sources_telegram',
     user: 'usertelegramsourceconnection',
@@ -152,7 +161,8 @@ export function typedSourceWrites<R extends SourceRow>(o: {
   kind: string;
   table: string;
   columns: (db: DB, data: Record<string, unknown>) => Record<string, unknown>;
-  defaults?: Record<string, unknown>;
+  /** the type's defaults (a function: made anew for each source, such as a generated id) */
+  defaults?: Record<string, unknown> | (() => Record<string, unknown>);
   stamp?: () => Record<string, unknown>;
   lists: () => JsonListReference[];
   references: () => ColumnReference[];
@@ -163,7 +173,12 @@ export function typedSourceWrites<R extends SourceRow>(o: {
       const source_uuid = await insertSourceRow(tx, data, o.kind);
       await tx
         .insertInto(t)
-        .values({ ...(o.defaults ?? {}), ...o.columns(ctx.db, data), ...(o.stamp?.() ?? {}), source_uuid } as never)
+        .values({
+          ...(typeof o.defaults === 'function' ? o.defaults() : (o.defaults ?? {})),
+          ...o.columns(ctx.db, data),
+          ...(o.stamp?.() ?? {}),
+          source_uuid,
+        } as never)
         .execute();
       await writeMappings(tx, source_uuid, data);
       return data.slug as string;
@@ -577,8 +592,18 @@ export function mountSourceResources(
           requires_enterprise: false,
           deprecated: false,
         };
+        const plex = {
+          name: 'Plex Source',
+          description: 'Authenticate against plex.tv',
+          component: 'ak-source-plex-form',
+          model_name: 'plexsource',
+          icon_url: '/static/authentik/sources/plex.svg',
+          requires_enterprise: false,
+          deprecated: false,
+        };
         return [
           ldap,
+          plex,
           saml,
           scim,
           telegram,

@@ -119,6 +119,7 @@ for (const dialect of dialects()) {
           'scopemapping',
           'oauthsourcepropertymapping',
           'ldapsourcepropertymapping',
+          'plexsourcepropertymapping',
           'samlsourcepropertymapping',
           'scimsourcepropertymapping',
           'telegramsourcepropertymapping',

@@ -10,18 +10,31 @@ import {
   nullableRef,
   ref,
   responseSchema,
-  RedirectChallenge,
+  type RedirectChallenge,
   type ChallengeDef,
 } from '../../flows/engine/challenge-types.js';
 import type { CaptchaChallenge } from '../captcha/challenge.js';
+import { PlexAuthenticationChallenge } from '../../sources/plex/challenge.js';
 
-/** a source's login button (src/sources/login-buttons.ts): a redirect to the source's login URL */
+/**
+ * a source's login button (src/sources/login-buttons.ts): a redirect to the source's login URL, or a Plex source's
+ * `ak-source-plex` (the page gets the Plex token itself)
+ */
 export const LoginSource = Type.Object(
   {
     name: Type.String(),
     icon_url: Type.Optional(Type.Unsafe<string | null>({ type: 'string', nullable: true })),
     promoted: Type.Optional(Type.Boolean({ default: false })),
-    challenge: ref('RedirectChallenge', RedirectChallenge),
+    challenge: Type.Unsafe<Static<typeof RedirectChallenge> | Static<typeof PlexAuthenticationChallenge>>({
+      oneOf: [{ $ref: '#/components/schemas/RedirectChallenge' }, { $ref: '#/components/schemas/PlexAuthenticationChallenge' }],
+      discriminator: {
+        propertyName: 'component',
+        mapping: {
+          'xak-flow-redirect': '#/components/schemas/RedirectChallenge',
+          'ak-source-plex': '#/components/schemas/PlexAuthenticationChallenge',
+        },
+      },
+    }),
   },
   { description: 'Serializer for Login buttons of sources' },
 );
@@ -68,6 +81,9 @@ export const identificationChallenges: ChallengeDef[] = [
     component: 'ak-stage-identification',
     challenge: { name: 'IdentificationChallenge', schema: IdentificationChallenge },
     response: { name: 'IdentificationChallengeResponseRequest', schema: IdentificationChallengeResponseRequest },
-    parts: [{ name: 'LoginSource', schema: LoginSource }],
+    parts: [
+      { name: 'LoginSource', schema: LoginSource },
+      { name: 'PlexAuthenticationChallenge', schema: PlexAuthenticationChallenge },
+    ],
   },
 ];

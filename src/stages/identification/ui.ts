@@ -4,6 +4,7 @@ import { StageElement } from '#web/base.js';
 import type { IdentificationChallenge } from './challenge.js';
 import { renderCaptcha } from '#web/captcha.js';
 import { getAssertion } from '#web/webauthn.js';
+import { plexLogin } from '#web/plex.js';
 
 const LABELS: Record<string, string> = { username: 'Username', email: 'Email', upn: 'UPN' };
 const REMEMBER_KEY = 'keystage-remember-me-user';
@@ -19,6 +20,8 @@ export function userFieldLabel(fields: string[]): string {
 class IdentificationView extends StageElement<IdentificationChallenge> {
   private captchaToken = '';
   private showPassword = false;
+  /** a Plex login that failed (plex.tv's or the redeem's answer) */
+  private sourceError = '';
 
   private passkeyAbort: AbortController | undefined;
 
@@ -116,13 +119,26 @@ class IdentificationView extends StageElement<IdentificationChallenge> {
       ${
         c.sources?.length
           ? html`<ul class="ks-sources" aria-label="Log in with">
-            ${c.sources.map(
-              (s) => html`<li><a class=${s.promoted ? 'ks-source ks-promoted' : 'ks-source'} href=${s.challenge.to} title=${s.name}>
-                ${s.icon_url ? html`<img src=${s.icon_url} alt="" width="24" height="24" />` : nothing}
-                ${c.show_source_labels || s.promoted || !s.icon_url ? html`<span>${s.name}</span>` : html`<span class="ks-sr-only">${s.name}</span>`}
-              </a></li>`,
-            )}
-          </ul>`
+            ${c.sources.map((s) => {
+              const label = html`${s.icon_url ? html`<img src=${s.icon_url} alt="" width="24" height="24" />` : nothing}
+                ${c.show_source_labels || s.promoted || !s.icon_url ? html`<span>${s.name}</span>` : html`<span class="ks-sr-only">${s.name}</span>`}`;
+              const cls = s.promoted ? 'ks-source ks-promoted' : 'ks-source';
+              const ch = s.challenge;
+              return ch.component === 'ak-source-plex'
+                ? html`<li><a class=${cls} href="#" role="button" title=${s.name} @click=${(e: Event) => {
+                    e.preventDefault();
+                    this.sourceError = '';
+                    plexLogin(ch.client_id, ch.slug).then(
+                      (to) => window.location.assign(to),
+                      (err: Error) => {
+                        this.sourceError = err.message;
+                        this.requestUpdate();
+                      },
+                    );
+                  }}>${label}</a></li>`
+                : html`<li><a class=${cls} href=${ch.to} title=${s.name}>${label}</a></li>`;
+            })}
+          </ul>${this.sourceError ? html`<p class="ks-error" role="alert">${this.sourceError}</p>` : nothing}`
           : nothing
       }
       <nav class="ks-links" aria-label="Other options">

@@ -22,9 +22,10 @@ export type SourceStageConfig = StageConfig<typeof sourceStageSchema>;
 async function run(c: StageCall<SourceStageConfig>) {
   const source = c.config.source;
   if (!source) return deny('Source does not exist');
-  // an enabled OAuth source's login (a source that is gone or disabled has none)
+  // an enabled source's login URL (a source that is gone or disabled has none; a Plex source's login is the login
+  // page's own, not a URL to send the person to)
   const [button] = await loginButtons(c.svc.db, [source]);
-  if (!button) return deny('Invalid source');
+  if (!button || button.challenge.component !== 'xak-flow-redirect') return deny('Invalid source');
   const restored = c.ctx.restoredToken;
   const marker = suspendedFlow(c.session);
   if (restored && marker && restored.id === marker.token) {

@@ -101,6 +101,8 @@ const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   UserSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupSAMLSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   UserTelegramSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  UserPlexSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  GroupPlexSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupTelegramSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
 };
 
@@ -255,6 +257,11 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   },
   '/sources/user_connections/telegram/': (s) => {
     const source = s.created.get('/sources/telegram/')?.obj;
+    return source ? { source: source.pk } : undefined;
+  },
+  '/sources/plex/': () => ({ plex_token: 'seed-owner-token' }),
+  '/sources/user_connections/plex/': (s) => {
+    const source = s.created.get('/sources/plex/')?.obj;
     return source ? { source: source.pk } : undefined;
   },
   '/sources/user_connections/saml/': (s) => {
@@ -426,6 +433,7 @@ async function seed(srv: TestServer): Promise<Seeded> {
   for (const [path, identifier] of [
     ['/sources/saml/', 'seed-group-at-idp'],
     ['/sources/telegram/', 'seed-group-at-telegram'],
+    ['/sources/plex/', 'seed-group-at-plex'],
   ] as const) {
     const seeded = s.created.get(path)?.obj;
     if (seeded)
