@@ -13,6 +13,8 @@ import { apiToRow, rowToApi } from '../rest/serialize.js';
 import { requireCaller } from '../rest/auth.js';
 import { ValidationError } from '../rest/errors.js';
 import type { FilterSpec } from '../rest/list.js';
+import type { Props } from '../rest/schema.js';
+import type { FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
 import { deleteBindingsOf } from '../policies/targets.js';
 import { httpOf } from '../policies/request.js';
@@ -42,48 +44,21 @@ const KIND = 'oauthsource';
 const SECRET = 'oauth_sources.consumer_secret';
 const oauthProps = { ...baseSourceProps, ...oauthSourceProps };
 
-export const oauthMeta = {
-  component: 'ak-source-oauth-form',
-  verbose_name: 'OAuth Source',
-  verbose_name_plural: 'OAuth Sources',
-  meta_model_name: 'authentik_sources_oauth.oauthsource',
-};
+/** what the API shows of a source type (authentik's component, verbose names and model): `oauth`, `OAuth` */
+export const sourceMeta = (type: string, label: string) => ({
+  component: `ak-source-${type}-form`,
+  verbose_name: `${label} Source`,
+  verbose_name_plural: `${label} Sources`,
+  meta_model_name: `authentik_sources_${type}.${type}source`,
+});
 
+export const oauthMeta = sourceMeta('oauth', 'OAuth');
 /** what /sources/all/ shows of a source's kind */
-export const ldapMeta = {
-  component: 'ak-source-ldap-form',
-  verbose_name: 'LDAP Source',
-  verbose_name_plural: 'LDAP Sources',
-  meta_model_name: 'authentik_sources_ldap.ldapsource',
-};
-
-export const scimMeta = {
-  component: 'ak-source-scim-form',
-  verbose_name: 'SCIM Source',
-  verbose_name_plural: 'SCIM Sources',
-  meta_model_name: 'authentik_sources_scim.scimsource',
-};
-
-export const samlMeta = {
-  component: 'ak-source-saml-form',
-  verbose_name: 'SAML Source',
-  verbose_name_plural: 'SAML Sources',
-  meta_model_name: 'authentik_sources_saml.samlsource',
-};
-
-export const telegramMeta = {
-  component: 'ak-source-telegram-form',
-  verbose_name: 'Telegram Source',
-  verbose_name_plural: 'Telegram Sources',
-  meta_model_name: 'authentik_sources_telegram.telegramsource',
-};
-
-export const plexMeta = {
-  component: 'ak-source-plex-form',
-  verbose_name: 'Plex Source',
-  verbose_name_plural: 'Plex Sources',
-  meta_model_name: 'authentik_sources_plex.plexsource',
-};
+export const ldapMeta = sourceMeta('ldap', 'LDAP');
+export const scimMeta = sourceMeta('scim', 'SCIM');
+export const samlMeta = sourceMeta('saml', 'SAML');
+export const telegramMeta = sourceMeta('telegram', 'Telegram');
+export const plexMeta = sourceMeta('plex', 'Plex');
 
 const META: Record<string, typeof oauthMeta> = {
   plexsource: plexMeta,
@@ -202,6 +177,95 @@ export function typedSourceWrites<R extends SourceRow>(o: {
     ],
   };
 }
+
+/**
+ * The REST resource of a source type whose settings are a row of its own table (`/sources/<type>/`): authentik's
+ * names, paths and permissions from the type, the base and the type's fields rendered, its secrets left out, the
+ * writes of typedSourceWrites.
+ */
+export function typedSourceResource<R extends SourceRow>(o: {
+  type: string;
+  label: string;
+  table: string;
+  /** the type's table's alias in the select (its filters' columns) */
+  alias: string;
+  props: Props;
+  filters: Record<string, FilterSpec>;
+  icon: string;
+  /** fields never returned (write-only secrets) */
+  hidden?: string[];
+  /** what the type adds to each rendered object */
+  extra?: (row: R, out: Record<string, unknown>, req: FastifyRequest) => void;
+  validate?: ResourceDef<R>['validate'];
+  afterWrite?: ResourceDef<R>['afterWrite'];
+  writes: Omit<Parameters<typeof typedSourceWrites>[0], 'kind' | 'table' | 'lists' | 'references'>;
+  lists: () => JsonListReference[];
+  references: () => ColumnReference[];
+}): ResourceDef<R> {
+  const kind = `${o.type}source`;
+  const meta = sourceMeta(o.type, o.label);
+  return {
+    component: `${o.label}Source`,
+    model: `${o.label}Source`,
+    path: `/sources/${o.type}`,
+    opPrefix: `sources_${o.type}`,
+    tag: 'sources',
+    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
+    props: { ...baseSourceProps, ...o.props },
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: {
+      label: `authentik_sources_${o.type}.${kind}`,
+      verbose: meta.verbose_name,
+      pk: { column: 's.source_uuid', rowKey: 'source_uuid' },
+    },
+    list: {
+      filters: o.filters,
+      search: ['s.name', 's.slug'],
+      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
+      defaultOrdering: ['name'],
+      pk: 's.source_uuid',
+      unique: ['s.slug'],
+    },
+    select: (db) =>
+      (db as unknown as Kysely<any>)
+        .selectFrom('sources as s')
+        .innerJoin(`${o.table} as ${o.alias}`, `${o.alias}.source_uuid`, 's.source_uuid')
+        .selectAll('s')
+        .selectAll(o.alias)
+        .select('s.source_uuid as pk')
+        .where('s.kind', '=', kind) as never,
+    render: async (db, rows, req) => {
+      const bases = await renderSources(db, rows);
+      return rows.map((r, i) => {
+        const out: Record<string, unknown> = { ...bases[i], ...rowToApi(o.props, r), ...meta };
+        for (const h of o.hidden ?? []) delete out[h];
+        out.icon_url = r.icon || o.icon;
+        o.extra?.(r, out, req);
+        return out;
+      });
+    },
+    ...(o.validate ? { validate: o.validate } : {}),
+    ...(o.afterWrite ? { afterWrite: o.afterWrite } : {}),
+    ...typedSourceWrites<R>({ ...o.writes, kind, table: o.table, lists: o.lists, references: o.references }),
+  };
+}
+
+/**
+ * The key pairs a source type's table names (the pairs' `used_by`): `failClosed` is the column whose pair, deleted,
+ * also disables the source — it would otherwise go on without the check the pair made (authentik's SET_NULL)
+ */
+export const sourceKeyPairReferences = (type: string, table: string, columns: readonly string[], failClosed: string): ColumnReference[] =>
+  columns.map((column) => ({
+    table,
+    column,
+    pk: 'source_uuid',
+    name: 'name',
+    nameFrom: { table: 'sources', key: 'source_uuid' },
+    app: `authentik_sources_${type}`,
+    model_name: `${type}source`,
+    action: column === failClosed ? ('set_null_disable' as const) : ('set_null' as const),
+  }));
 
 /** authentik's used_by: the connections go with the source */
 export async function sourceUsedBy(db: DB, source: string, kind = KIND): Promise<UsedBy[]> {

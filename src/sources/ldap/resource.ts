@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { FilterSpec } from '../../rest/list.js';
 import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
-import { apiToRow, nowIso, rowToApi } from '../../rest/serialize.js';
+import { apiToRow, nowIso } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { can } from '../../rbac/check.js';
@@ -16,7 +16,7 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps } from '../schema.js';
-import { baseFilters, checkMappings, flowRef, type JsonListReference, ldapMeta, renderSources, typedSourceWrites } from '../resource.js';
+import { baseFilters, checkMappings, flowRef, type JsonListReference, sourceKeyPairReferences, typedSourceResource } from '../resource.js';
 import { LDAP_COLUMNS, ldapSourceProps } from './schema.js';
 import { BIND_PASSWORD_FIELD, serversOf, withConnection } from './connect.js';
 import { searchAll, underBase } from './entries.js';
@@ -24,7 +24,7 @@ import type { LdapSourceRow } from './sync.js';
 
 const KIND = 'ldapsource';
 const MAPPING_KIND = 'ldapsourcepropertymapping';
-const props = { ...baseSourceProps, ...ldapSourceProps };
+const _props = { ...baseSourceProps, ...ldapSourceProps };
 
 function ldapColumns(db: DB, data: Record<string, unknown>) {
   const own: Record<string, unknown> = {};
@@ -75,85 +75,54 @@ export function ldapSourceResource(
   const flag = (c: string) => ({ type: 'bool' as const, column: `l.${c}` });
   // (saving asks for a sync and a connectivity check now)
   const requestSync = () => ({ sync_requested: nowIso(), connectivity_checked: null });
-  return {
-    component: 'LDAPSource',
-    model: 'LDAPSource',
-    path: '/sources/ldap',
-    opPrefix: 'sources_ldap',
-    tag: 'sources',
-    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
-    props,
-    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    access: { kind: 'superuser' },
-    rbac: { label: 'authentik_sources_ldap.ldapsource', verbose: 'LDAP Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
-    list: {
-      filters: {
-        ...baseFilters,
-        enabled: { type: 'bool', column: 's.enabled' },
-        server_uri: own('server_uri'),
-        bind_cn: own('bind_cn'),
-        base_dn: own('base_dn'),
-        additional_user_dn: own('additional_user_dn'),
-        additional_group_dn: own('additional_group_dn'),
-        user_object_filter: own('user_object_filter'),
-        group_object_filter: own('group_object_filter'),
-        group_membership_field: own('group_membership_field'),
-        user_membership_attribute: own('user_membership_attribute'),
-        object_uniqueness_field: own('object_uniqueness_field'),
-        peer_certificate: { type: 'fk', column: 'l.peer_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
-        client_certificate: { type: 'fk', column: 'l.client_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
-        sync_parent_group: { type: 'fk', column: 'l.sync_parent_group', ref: { table: 'groups', column: 'group_uuid' } },
-        start_tls: flag('start_tls'),
-        sni: flag('sni'),
-        sync_users: flag('sync_users'),
-        sync_users_password: flag('sync_users_password'),
-        sync_groups: flag('sync_groups'),
-        password_login_update_internal_password: flag('password_login_update_internal_password'),
-        lookup_groups_from_user: flag('lookup_groups_from_user'),
-        delete_not_found_objects: flag('delete_not_found_objects'),
-        sync_group_hierarchy: flag('sync_group_hierarchy'),
-        sync_outgoing_trigger_mode: { type: 'enum', column: 'l.sync_outgoing_trigger_mode', values: ['none', 'immediate', 'deferred_end'] },
-        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
-        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
-        user_property_mappings: mappingFilter('user'),
-        group_property_mappings: mappingFilter('group'),
-      },
-      search: ['s.name', 's.slug'],
-      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
-      defaultOrdering: ['name'],
-      pk: 's.source_uuid',
-      unique: ['s.slug'],
+  return typedSourceResource<LdapSourceRow>({
+    type: 'ldap',
+    label: 'LDAP',
+    table: 'ldap_sources',
+    alias: 'l',
+    props: ldapSourceProps,
+    filters: {
+      ...baseFilters,
+      enabled: { type: 'bool', column: 's.enabled' },
+      server_uri: own('server_uri'),
+      bind_cn: own('bind_cn'),
+      base_dn: own('base_dn'),
+      additional_user_dn: own('additional_user_dn'),
+      additional_group_dn: own('additional_group_dn'),
+      user_object_filter: own('user_object_filter'),
+      group_object_filter: own('group_object_filter'),
+      group_membership_field: own('group_membership_field'),
+      user_membership_attribute: own('user_membership_attribute'),
+      object_uniqueness_field: own('object_uniqueness_field'),
+      peer_certificate: { type: 'fk', column: 'l.peer_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
+      client_certificate: { type: 'fk', column: 'l.client_certificate', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' } },
+      sync_parent_group: { type: 'fk', column: 'l.sync_parent_group', ref: { table: 'groups', column: 'group_uuid' } },
+      start_tls: flag('start_tls'),
+      sni: flag('sni'),
+      sync_users: flag('sync_users'),
+      sync_users_password: flag('sync_users_password'),
+      sync_groups: flag('sync_groups'),
+      password_login_update_internal_password: flag('password_login_update_internal_password'),
+      lookup_groups_from_user: flag('lookup_groups_from_user'),
+      delete_not_found_objects: flag('delete_not_found_objects'),
+      sync_group_hierarchy: flag('sync_group_hierarchy'),
+      sync_outgoing_trigger_mode: { type: 'enum', column: 'l.sync_outgoing_trigger_mode', values: ['none', 'immediate', 'deferred_end'] },
+      authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
+      enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
+      user_property_mappings: mappingFilter('user'),
+      group_property_mappings: mappingFilter('group'),
     },
-    select: (db) =>
-      db
-        .selectFrom('sources as s')
-        .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
-        .selectAll('s')
-        .selectAll('l')
-        .select('s.source_uuid as pk')
-        .where('s.kind', '=', KIND),
-    render: async (db, rows) => {
-      const bases = await renderSources(db, rows);
-      return rows.map((r, i) => {
-        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(ldapSourceProps, r), ...ldapMeta };
-        delete o.bind_password;
-        o.icon_url = r.icon || '/static/authentik/sources/ldap.png';
-        o.connectivity = r.connectivity ? JSON.parse(r.connectivity) : null;
-        return o;
-      });
+    icon: '/static/authentik/sources/ldap.png',
+    hidden: ['bind_password'],
+    extra: (r, out) => {
+      out.connectivity = r.connectivity ? JSON.parse(r.connectivity) : null;
     },
     validate,
     afterWrite: async () => saved(),
-    ...typedSourceWrites<LdapSourceRow>({
-      kind: KIND,
-      table: 'ldap_sources',
-      columns: ldapColumns,
-      defaults: apiToRow(ldapSourceProps, defaultsOf()),
-      stamp: requestSync,
-      lists,
-      references: columns,
-    }),
-  };
+    writes: { columns: ldapColumns, defaults: apiToRow(ldapSourceProps, defaultsOf()), stamp: requestSync },
+    lists,
+    references: columns,
+  });
 }
 
 /** the model's defaults for the columns a create may leave out */
@@ -290,13 +259,4 @@ export function mountLdapSource(
  * it would otherwise go on binding without verifying the server (authentik's SET_NULL; fail closed here).
  */
 export const ldapKeyPairReferences = (): ColumnReference[] =>
-  (['peer_certificate', 'client_certificate'] as const).map((column) => ({
-    table: 'ldap_sources',
-    column,
-    pk: 'source_uuid',
-    name: 'name',
-    nameFrom: { table: 'sources', key: 'source_uuid' },
-    app: 'authentik_sources_ldap',
-    model_name: 'ldapsource',
-    action: column === 'peer_certificate' ? ('set_null_disable' as const) : ('set_null' as const),
-  }));
+  sourceKeyPairReferences('ldap', 'ldap_sources', ['peer_certificate', 'client_certificate'], 'peer_certificate');

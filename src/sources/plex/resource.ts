@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
-import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { apiToRow } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import type { ColumnReference } from '../../rest/references.js';
@@ -17,7 +17,7 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
-import { checkMappings, type JsonListReference, plexMeta, renderSources, sourceFilters, typedSourceWrites } from '../resource.js';
+import { checkMappings, type JsonListReference, sourceFilters, typedSourceResource } from '../resource.js';
 import { linkConnection, sourceFlow, type Vouched } from '../flow-manager.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
@@ -28,7 +28,7 @@ import { newClientId, PLEX_COLUMNS, plexSourceProps } from './schema.js';
 export const PLEX_KIND = 'plexsource';
 const TOKEN_FIELD = 'plex_sources.plex_token';
 const CONNECTION_TOKEN = 'user_source_connections.access_token';
-const props = { ...baseSourceProps, ...plexSourceProps };
+const _props = { ...baseSourceProps, ...plexSourceProps };
 type Source = SourcesTable & PlexSourcesTable;
 type Row = Source & { pk: string };
 
@@ -45,54 +45,27 @@ function plexColumns(db: DB, data: Record<string, unknown>) {
 }
 
 export function plexSourceResource(lists: () => JsonListReference[], columns: () => ColumnReference[]): ResourceDef<Row> {
-  return {
-    component: 'PlexSource',
-    model: 'PlexSource',
-    path: '/sources/plex',
-    opPrefix: 'sources_plex',
-    tag: 'sources',
-    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
-    props,
-    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    access: { kind: 'superuser' },
-    rbac: { label: 'authentik_sources_plex.plexsource', verbose: 'Plex Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
-    list: {
-      filters: {
-        ...sourceFilters,
-        group_matching_mode: { type: 'enum', column: 'p.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
-        client_id: { type: 'str', column: 'p.client_id' },
-        allow_friends: { type: 'bool', column: 'p.allow_friends' },
-      },
-      search: ['s.name', 's.slug'],
-      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
-      defaultOrdering: ['name'],
-      pk: 's.source_uuid',
-      unique: ['s.slug'],
+  return typedSourceResource<Row>({
+    type: 'plex',
+    label: 'Plex',
+    table: 'plex_sources',
+    alias: 'p',
+    props: plexSourceProps,
+    filters: {
+      ...sourceFilters,
+      group_matching_mode: { type: 'enum', column: 'p.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
+      client_id: { type: 'str', column: 'p.client_id' },
+      allow_friends: { type: 'bool', column: 'p.allow_friends' },
     },
-    select: (db) =>
-      db
-        .selectFrom('sources as s')
-        .innerJoin('plex_sources as p', 'p.source_uuid', 's.source_uuid')
-        .selectAll('s')
-        .selectAll('p')
-        .select('s.source_uuid as pk')
-        .where('s.kind', '=', PLEX_KIND),
-    render: async (db, rows) => {
-      const bases = await renderSources(db, rows);
-      return rows.map((r, i) => {
-        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(plexSourceProps, r), ...plexMeta };
-        // authentik returns the owner's token here; Keystage never returns a secret: "" (the field is required)
-        o.plex_token = '';
-        o.icon_url = r.icon || '/static/authentik/sources/plex.svg';
-        return o;
-      });
+    icon: '/static/authentik/sources/plex.svg',
+    // authentik returns the owner's token here; Keystage never returns a secret: "" (the field is required)
+    extra: (_r, out) => {
+      out.plex_token = '';
     },
     validate: async (data, ctx) => {
       await checkMappings(ctx.db, data, 'plexsourcepropertymapping');
     },
-    ...typedSourceWrites<Row>({
-      kind: PLEX_KIND,
-      table: 'plex_sources',
+    writes: {
       columns: plexColumns,
       defaults: () => ({
         group_matching_mode: 'identifier',
@@ -101,10 +74,10 @@ export function plexSourceResource(lists: () => JsonListReference[], columns: ()
         allow_friends: 1,
         plex_token: '',
       }),
-      lists,
-      references: columns,
-    }),
-  };
+    },
+    lists,
+    references: columns,
+  });
 }
 
 async function sourceOf(svc: Services, req: FastifyRequest): Promise<Source> {

@@ -4,7 +4,7 @@
  */
 import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
-import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { apiToRow } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { can } from '../../rbac/check.js';
@@ -13,14 +13,21 @@ import { requestOrigin } from '../../brands/links.js';
 import { pemsOf } from '../../crypto/keys.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
-import { checkMappings, flowRef, type JsonListReference, renderSources, samlMeta, sourceFilters, typedSourceWrites } from '../resource.js';
+import {
+  checkMappings,
+  flowRef,
+  type JsonListReference,
+  sourceFilters,
+  sourceKeyPairReferences,
+  typedSourceResource,
+} from '../resource.js';
 import { BINDING_TYPES, DIGEST_ALGORITHMS, NAME_ID, SAML_COLUMNS, SIGNATURE_ALGORITHMS, samlSourceProps } from './schema.js';
 import { issuerOf, metadataOf, samlSourceBySlug, type SamlSource } from './routes.js';
 import { samlPath } from './paths.js';
 
-const KIND = 'samlsource';
+const _KIND = 'samlsource';
 const MAPPING_KIND = 'samlsourcepropertymapping';
-const props = { ...baseSourceProps, ...samlSourceProps };
+const _props = { ...baseSourceProps, ...samlSourceProps };
 type Row = SamlSource & { pk: string };
 
 function samlColumns(data: Record<string, unknown>) {
@@ -73,70 +80,43 @@ export function samlSourceResource(lists: () => JsonListReference[], columns: ()
     column: `x.${c}`,
     ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid' },
   });
-  return {
-    component: 'SAMLSource',
-    model: 'SAMLSource',
-    path: '/sources/saml',
-    opPrefix: 'sources_saml',
-    tag: 'sources',
-    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
-    props,
-    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    access: { kind: 'superuser' },
-    rbac: { label: 'authentik_sources_saml.samlsource', verbose: 'SAML Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
-    list: {
-      filters: {
-        ...sourceFilters,
-        pre_authentication_flow: { type: 'fk', column: 'x.pre_authentication_flow', ref: flowRef },
-        group_matching_mode: { type: 'enum', column: 'x.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
-        issuer_override: own('issuer_override'),
-        sso_url: own('sso_url'),
-        slo_url: own('slo_url'),
-        allow_idp_initiated: flag('allow_idp_initiated'),
-        force_authn: flag('force_authn'),
-        signed_assertion: flag('signed_assertion'),
-        signed_response: flag('signed_response'),
-        name_id_policy: { type: 'enum', column: 'x.name_id_policy', values: Object.values(NAME_ID) },
-        binding_type: { type: 'enum', column: 'x.binding_type', values: [...BINDING_TYPES] },
-        digest_algorithm: { type: 'enum', column: 'x.digest_algorithm', values: [...DIGEST_ALGORITHMS] },
-        signature_algorithm: { type: 'enum', column: 'x.signature_algorithm', values: [...SIGNATURE_ALGORITHMS] },
-        temporary_user_delete_after: own('temporary_user_delete_after'),
-        signing_kp: keypair('signing_kp'),
-        verification_kp: keypair('verification_kp'),
-      },
-      search: ['s.name', 's.slug'],
-      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
-      defaultOrdering: ['name'],
-      pk: 's.source_uuid',
-      unique: ['s.slug'],
+  return typedSourceResource<Row>({
+    type: 'saml',
+    label: 'SAML',
+    table: 'saml_sources',
+    alias: 'x',
+    props: samlSourceProps,
+    filters: {
+      ...sourceFilters,
+      pre_authentication_flow: { type: 'fk', column: 'x.pre_authentication_flow', ref: flowRef },
+      group_matching_mode: { type: 'enum', column: 'x.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
+      issuer_override: own('issuer_override'),
+      sso_url: own('sso_url'),
+      slo_url: own('slo_url'),
+      allow_idp_initiated: flag('allow_idp_initiated'),
+      force_authn: flag('force_authn'),
+      signed_assertion: flag('signed_assertion'),
+      signed_response: flag('signed_response'),
+      name_id_policy: { type: 'enum', column: 'x.name_id_policy', values: Object.values(NAME_ID) },
+      binding_type: { type: 'enum', column: 'x.binding_type', values: [...BINDING_TYPES] },
+      digest_algorithm: { type: 'enum', column: 'x.digest_algorithm', values: [...DIGEST_ALGORITHMS] },
+      signature_algorithm: { type: 'enum', column: 'x.signature_algorithm', values: [...SIGNATURE_ALGORITHMS] },
+      temporary_user_delete_after: own('temporary_user_delete_after'),
+      signing_kp: keypair('signing_kp'),
+      verification_kp: keypair('verification_kp'),
     },
-    select: (db) =>
-      db
-        .selectFrom('sources as s')
-        .innerJoin('saml_sources as x', 'x.source_uuid', 's.source_uuid')
-        .selectAll('s')
-        .selectAll('x')
-        .select('s.source_uuid as pk')
-        .where('s.kind', '=', KIND),
-    render: async (db, rows, req) => {
-      const bases = await renderSources(db, rows);
-      return rows.map((r, i) => {
-        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(samlSourceProps, r), ...samlMeta };
-        o.icon_url = r.icon || '/static/authentik/sources/saml.png';
-        o.url_issuer = issuerOf(r, req);
-        return o;
-      });
+    icon: '/static/authentik/sources/saml.png',
+    extra: (r, out, req) => {
+      out.url_issuer = issuerOf(r, req);
     },
     validate,
-    ...typedSourceWrites<Row>({
-      kind: KIND,
-      table: 'saml_sources',
+    writes: {
       columns: (_db: unknown, data: Record<string, unknown>) => samlColumns(data),
       defaults: apiToRow(samlSourceProps, defaultsOf()),
-      lists,
-      references: columns,
-    }),
-  };
+    },
+    lists,
+    references: columns,
+  });
 }
 
 export function mountSamlSource(router: ApiRouter, svc: Services, lists: () => JsonListReference[], columns: () => ColumnReference[]) {
@@ -173,13 +153,4 @@ export function mountSamlSource(router: ApiRouter, svc: Services, lists: () => J
  * source: it would otherwise go on accepting unsigned responses (authentik's SET_NULL; fail closed here).
  */
 export const samlKeyPairReferences = (): ColumnReference[] =>
-  (['verification_kp', 'signing_kp', 'encryption_kp'] as const).map((column) => ({
-    table: 'saml_sources',
-    column,
-    pk: 'source_uuid',
-    name: 'name',
-    nameFrom: { table: 'sources', key: 'source_uuid' },
-    app: 'authentik_sources_saml',
-    model_name: 'samlsource',
-    action: column === 'verification_kp' ? ('set_null_disable' as const) : ('set_null' as const),
-  }));
+  sourceKeyPairReferences('saml', 'saml_sources', ['verification_kp', 'signing_kp', 'encryption_kp'], 'verification_kp');

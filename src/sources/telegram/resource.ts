@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
-import { apiToRow, rowToApi } from '../../rest/serialize.js';
+import { apiToRow } from '../../rest/serialize.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import type { ColumnReference } from '../../rest/references.js';
@@ -13,14 +13,14 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
-import { checkMappings, type JsonListReference, renderSources, sourceFilters, telegramMeta, typedSourceWrites } from '../resource.js';
+import { checkMappings, type JsonListReference, renderSources, sourceFilters, telegramMeta, typedSourceResource } from '../resource.js';
 import { linkConnection } from '../flow-manager.js';
 import { checkTelegramAuth } from './auth.js';
-import { BOT_TOKEN_FIELD, TELEGRAM_KIND, telegramSourceBySlug, type TelegramSource } from './source.js';
+import { BOT_TOKEN_FIELD, telegramSourceBySlug, type TelegramSource } from './source.js';
 import { TELEGRAM_COLUMNS, telegramSourceProps } from './schema.js';
 import { TelegramChallengeResponseRequest } from './stages/login/challenge.js';
 
-const props = { ...baseSourceProps, ...telegramSourceProps };
+const _props = { ...baseSourceProps, ...telegramSourceProps };
 type Row = TelegramSource & { pk: string };
 
 function telegramColumns(db: DB, data: Record<string, unknown>) {
@@ -32,63 +32,27 @@ function telegramColumns(db: DB, data: Record<string, unknown>) {
 }
 
 export function telegramSourceResource(lists: () => JsonListReference[], columns: () => ColumnReference[]): ResourceDef<Row> {
-  return {
-    component: 'TelegramSource',
-    model: 'TelegramSource',
-    path: '/sources/telegram',
-    opPrefix: 'sources_telegram',
-    tag: 'sources',
-    lookup: { param: 'slug', column: 's.slug', rowKey: 'slug', type: 'slug' },
-    props,
-    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-    access: { kind: 'superuser' },
-    rbac: {
-      label: 'authentik_sources_telegram.telegramsource',
-      verbose: 'Telegram Source',
-      pk: { column: 's.source_uuid', rowKey: 'source_uuid' },
+  return typedSourceResource<Row>({
+    type: 'telegram',
+    label: 'Telegram',
+    table: 'telegram_sources',
+    alias: 't',
+    props: telegramSourceProps,
+    filters: {
+      ...sourceFilters,
+      group_matching_mode: { type: 'enum', column: 't.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
+      bot_username: { type: 'str', column: 't.bot_username' },
+      request_message_access: { type: 'bool', column: 't.request_message_access' },
     },
-    list: {
-      filters: {
-        ...sourceFilters,
-        group_matching_mode: { type: 'enum', column: 't.group_matching_mode', values: [...GROUP_MATCHING_MODES] },
-        bot_username: { type: 'str', column: 't.bot_username' },
-        request_message_access: { type: 'bool', column: 't.request_message_access' },
-      },
-      search: ['s.name', 's.slug'],
-      ordering: { name: 's.name', slug: 's.slug', pk: 's.source_uuid', enabled: 's.enabled' },
-      defaultOrdering: ['name'],
-      pk: 's.source_uuid',
-      unique: ['s.slug'],
-    },
-    select: (db) =>
-      db
-        .selectFrom('sources as s')
-        .innerJoin('telegram_sources as t', 't.source_uuid', 's.source_uuid')
-        .selectAll('s')
-        .selectAll('t')
-        .select('s.source_uuid as pk')
-        .where('s.kind', '=', TELEGRAM_KIND),
-    render: async (db, rows) => {
-      const bases = await renderSources(db, rows);
-      return rows.map((r, i) => {
-        const o: Record<string, unknown> = { ...bases[i], ...rowToApi(telegramSourceProps, r), ...telegramMeta };
-        delete o.bot_token;
-        o.icon_url = r.icon || '/static/authentik/sources/telegram.svg';
-        return o;
-      });
-    },
+    icon: '/static/authentik/sources/telegram.svg',
+    hidden: ['bot_token'],
     validate: async (data: Record<string, unknown>, ctx: WriteCtx) => {
       await checkMappings(ctx.db, data, 'telegramsourcepropertymapping');
     },
-    ...typedSourceWrites<Row>({
-      kind: TELEGRAM_KIND,
-      table: 'telegram_sources',
-      columns: telegramColumns,
-      defaults: { request_message_access: 0, group_matching_mode: 'identifier' },
-      lists,
-      references: columns,
-    }),
-  };
+    writes: { columns: telegramColumns, defaults: { request_message_access: 0, group_matching_mode: 'identifier' } },
+    lists,
+    references: columns,
+  });
 }
 
 export function mountTelegramSource(router: ApiRouter, svc: Services, lists: () => JsonListReference[], columns: () => ColumnReference[]) {
