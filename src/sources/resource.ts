@@ -112,6 +112,16 @@ export const baseFilters: Record<string, FilterSpec> = {
   name: { type: 'str', column: 's.name' },
 };
 
+/** a source type's defaults for the columns a create may leave out: its fields' model defaults, as stored */
+export function columnDefaults(props: Props, columns: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of columns) {
+    const d = (props[c] as { default?: unknown }).default;
+    if (d !== undefined) out[c] = d;
+  }
+  return apiToRow(props, out);
+}
+
 /** the list filters every source type has (authentik's SourceSerializer fields) */
 export const sourceFilters: Record<string, FilterSpec> = {
   ...baseFilters,
@@ -497,16 +507,7 @@ export function oauthSourceResource(
     rbac: { label: 'authentik_sources_oauth.oauthsource', verbose: 'OAuth Source', pk: { column: 's.source_uuid', rowKey: 'source_uuid' } },
     list: {
       filters: {
-        ...baseFilters,
-        enabled: { type: 'bool', column: 's.enabled' },
-        authentication_flow: { type: 'fk', column: 's.authentication_flow', ref: flowRef },
-        enrollment_flow: { type: 'fk', column: 's.enrollment_flow', ref: flowRef },
-        policy_engine_mode: { type: 'enum', column: 's.policy_engine_mode', values: ['all', 'any'] },
-        user_matching_mode: {
-          type: 'enum',
-          column: 's.user_matching_mode',
-          values: ['identifier', 'email_link', 'email_deny', 'username_link', 'username_deny'],
-        },
+        ...sourceFilters,
         group_matching_mode: { type: 'enum', column: 'o.group_matching_mode', values: ['identifier', 'name_link', 'name_deny'] },
         provider_type: own('provider_type'),
         request_token_url: own('request_token_url'),

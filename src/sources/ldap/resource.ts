@@ -16,7 +16,15 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps } from '../schema.js';
-import { baseFilters, checkMappings, flowRef, type JsonListReference, sourceKeyPairReferences, typedSourceResource } from '../resource.js';
+import {
+  baseFilters,
+  checkMappings,
+  columnDefaults,
+  flowRef,
+  type JsonListReference,
+  sourceKeyPairReferences,
+  typedSourceResource,
+} from '../resource.js';
 import { LDAP_COLUMNS, ldapSourceProps } from './schema.js';
 import { BIND_PASSWORD_FIELD, serversOf, withConnection } from './connect.js';
 import { searchAll, underBase } from './entries.js';
@@ -119,20 +127,10 @@ export function ldapSourceResource(
     },
     validate,
     afterWrite: async () => saved(),
-    writes: { columns: ldapColumns, defaults: apiToRow(ldapSourceProps, defaultsOf()), stamp: requestSync },
+    writes: { columns: ldapColumns, defaults: columnDefaults(ldapSourceProps, LDAP_COLUMNS), stamp: requestSync },
     lists,
     references: columns,
   });
-}
-
-/** the model's defaults for the columns a create may leave out */
-function defaultsOf(): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of LDAP_COLUMNS) {
-    const d = (ldapSourceProps[c] as { default?: unknown }).default;
-    if (d !== undefined) out[c] = d;
-  }
-  return out;
 }
 
 async function sourceBySlug(svc: Services, req: Parameters<typeof requireCaller>[0]): Promise<LdapSourceRow> {

@@ -15,6 +15,7 @@ import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
 import {
   checkMappings,
+  columnDefaults,
   flowRef,
   type JsonListReference,
   sourceFilters,
@@ -34,15 +35,6 @@ function samlColumns(data: Record<string, unknown>) {
   const own: Record<string, unknown> = {};
   for (const c of SAML_COLUMNS) if (data[c] !== undefined) own[c] = data[c];
   return apiToRow(samlSourceProps, own);
-}
-
-function defaultsOf(): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const c of SAML_COLUMNS) {
-    const d = (samlSourceProps[c] as { default?: unknown }).default;
-    if (d !== undefined) out[c] = d;
-  }
-  return out;
 }
 
 /** authentik's SAMLSourceSerializer.validate, and the key pairs able to do what they are named for */
@@ -112,7 +104,7 @@ export function samlSourceResource(lists: () => JsonListReference[], columns: ()
     validate,
     writes: {
       columns: (_db: unknown, data: Record<string, unknown>) => samlColumns(data),
-      defaults: apiToRow(samlSourceProps, defaultsOf()),
+      defaults: columnDefaults(samlSourceProps, SAML_COLUMNS),
     },
     lists,
     references: columns,
