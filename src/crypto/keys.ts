@@ -72,7 +72,8 @@ interface Loaded {
   privateKey: KeyObject | undefined;
 }
 
-async function loadPair(svc: Services, kpUuid: string): Promise<Loaded | undefined> {
+/** the pair's row with its private key opened (PEM, "" when it holds none); undefined if gone */
+async function readPair(svc: Services, kpUuid: string) {
   if (!isUuid(kpUuid)) return undefined;
   const row = await svc.db
     .selectFrom('crypto_certificatekeypairs')
@@ -81,10 +82,16 @@ async function loadPair(svc: Services, kpUuid: string): Promise<Loaded | undefin
     .executeTakeFirst();
   if (!row) return undefined;
   const keyPem = row.key_data ? secretsOf(svc.db).open('crypto_certificatekeypairs.key_data', row.key_data) : '';
+  return { certificatePem: row.certificate_data, privateKeyPem: keyPem, kid: row.kid };
+}
+
+async function loadPair(svc: Services, kpUuid: string): Promise<Loaded | undefined> {
+  const pair = await readPair(svc, kpUuid);
+  if (!pair) return undefined;
   return {
-    kid: row.kid ?? keyIdOf(keyPem),
-    certificate: loadCertificate(row.certificate_data),
-    privateKey: keyPem ? loadPrivateKey(keyPem) : undefined,
+    kid: pair.kid ?? keyIdOf(pair.privateKeyPem),
+    certificate: loadCertificate(pair.certificatePem),
+    privateKey: pair.privateKeyPem ? loadPrivateKey(pair.privateKeyPem) : undefined,
   };
 }
 
@@ -124,16 +131,7 @@ export function publicKeyOf(svc: Services, kpUuid: string): Promise<PublicKey | 
 /** the pair's certificate and private key as PEM (the SAML source's XML signing, checking and decryption); undefined if gone */
 export function pemsOf(svc: Services, kpUuid: string): Promise<{ certificatePem: string; privateKeyPem: string } | undefined> {
   return cachedAdminData(svc.db, `crypto:pems:${kpUuid}`, async () => {
-    if (!isUuid(kpUuid)) return undefined;
-    const row = await svc.db
-      .selectFrom('crypto_certificatekeypairs')
-      .select(['certificate_data', 'key_data'])
-      .where('kp_uuid', '=', normalizeUuid(kpUuid))
-      .executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      certificatePem: row.certificate_data,
-      privateKeyPem: row.key_data ? secretsOf(svc.db).open('crypto_certificatekeypairs.key_data', row.key_data) : '',
-    };
+    const pair = await readPair(svc, kpUuid);
+    return pair && { certificatePem: pair.certificatePem, privateKeyPem: pair.privateKeyPem };
   });
 }

@@ -52,3 +52,15 @@ export const loggedInAs = async (srv: TestServer, jar: CookieJar) =>
 /** a source's user connections, in order */
 export const connectionsOf = (srv: TestServer, source: string) =>
   srv.app.store.db.selectFrom('user_source_connections').selectAll().where('source_uuid', '=', source).orderBy('id').execute();
+
+/** every flow's pk by slug (the default flows a source names) */
+export async function flowPks(srv: TestServer): Promise<Record<string, string>> {
+  const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
+  return Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+}
+
+/** the source's button on the default login page (the default identification stage names it) */
+export async function onLoginPage(srv: TestServer, sourcePk: string): Promise<void> {
+  const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0];
+  assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [sourcePk] })).status, 200);
+}

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
-import { connectionsOf, loggedInAs } from '../helpers/sources.js';
+import { connectionsOf, flowPks, loggedInAs } from '../helpers/sources.js';
 import { createUser } from '../helpers/flows.js';
 import { FakePlex } from '../helpers/fake-plex.js';
 
@@ -42,8 +42,7 @@ for (const dialect of dialects()) {
     });
 
     it('creates a source: a client id made when none is given, the owner’s token sealed and never returned', async () => {
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-      const flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+      const flows = await flowPks(srv);
       const made = await call(srv, 'POST', '/sources/plex/', {
         name: 'Plex',
         slug: 'plex',

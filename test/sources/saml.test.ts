@@ -15,7 +15,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { FakeSamlIdp } from '../helpers/fake-saml-idp.js';
-import { connectionsOf, loggedInAs, runFlow } from '../helpers/sources.js';
+import { connectionsOf, flowPks, loggedInAs, runFlow } from '../helpers/sources.js';
 import { purgeExpiredTemporaryUsers } from '../../src/users/temporary.js';
 import { createUser } from '../helpers/flows.js';
 
@@ -78,8 +78,7 @@ for (const dialect of dialects()) {
 
     before(async () => {
       srv = await startServer(dialect);
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-      flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+      flows = await flowPks(srv);
       idpPair = await keyPair(srv, 'idp');
       spPair = await keyPair(srv, 'sp');
       idp = await new FakeSamlIdp(idpPair.key, idpPair.cert).start();

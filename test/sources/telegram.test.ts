@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
-import { connectionsOf, loggedInAs, runFlow } from '../helpers/sources.js';
+import { connectionsOf, flowPks, loggedInAs, runFlow } from '../helpers/sources.js';
 import { createUser } from '../helpers/flows.js';
 
 const BOT_TOKEN = '7654321:AAE-test-bot-token';
@@ -44,8 +44,7 @@ for (const dialect of dialects()) {
 
     before(async () => {
       srv = await startServer(dialect);
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-      flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+      flows = await flowPks(srv);
     });
     after(async () => srv.close());
 

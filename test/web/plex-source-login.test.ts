@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
+import { flowPks, onLoginPage } from '../helpers/sources.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { sessionRow } from '../helpers/flows.js';
 import { FakePlex } from '../helpers/fake-plex.js';
@@ -24,8 +25,7 @@ describe('login through a Plex source in Chromium', () => {
     plex.accounts.set('browser-token', { id: 77, username: 'vic', email: 'vic@plex.example', title: 'Vic', servers: ['srv-home'] });
     srv = await startServer('sqlite', { plexUrl: plex.url });
     origin = srv.url.replace('127.0.0.1', 'localhost');
-    const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-    const flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+    const flows = await flowPks(srv);
     const source = await call(srv, 'POST', '/sources/plex/', {
       name: 'Plex',
       slug: 'plex',
@@ -37,8 +37,7 @@ describe('login through a Plex source in Chromium', () => {
     });
     assert.equal(source.status, 201, JSON.stringify(source.body));
     clientId = source.body.client_id;
-    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0];
-    assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [source.body.pk] })).status, 200);
+    await onLoginPage(srv, source.body.pk);
     browser = await launchChromium();
   });
   after(async () => {

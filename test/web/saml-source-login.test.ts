@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
+import { flowPks, onLoginPage } from '../helpers/sources.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { FakeSamlIdp } from '../helpers/fake-saml-idp.js';
 import { sessionRow } from '../helpers/flows.js';
@@ -25,8 +26,7 @@ describe('login through a SAML source in Chromium', () => {
     const cert = (await call(srv, 'GET', `/crypto/certificatekeypairs/${pair.body.pk}/view_certificate/`)).body.data;
     const key = (await call(srv, 'GET', `/crypto/certificatekeypairs/${pair.body.pk}/view_private_key/`)).body.data;
     idp = await new FakeSamlIdp(key, cert).start();
-    const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-    const flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+    const flows = await flowPks(srv);
     const source = await call(srv, 'POST', '/sources/saml/', {
       name: 'Company SAML',
       slug: 'company-saml',
@@ -37,8 +37,7 @@ describe('login through a SAML source in Chromium', () => {
       verification_kp: pair.body.pk,
     });
     assert.equal(source.status, 201, JSON.stringify(source.body));
-    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0];
-    assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [source.body.pk] })).status, 200);
+    await onLoginPage(srv, source.body.pk);
     browser = await launchChromium();
   });
   after(async () => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
+import { flowPks, onLoginPage } from '../helpers/sources.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { sessionRow } from '../helpers/flows.js';
 
@@ -23,8 +24,7 @@ describe('login through a Telegram source in Chromium', () => {
   before(async () => {
     srv = await startServer('sqlite');
     origin = srv.url.replace('127.0.0.1', 'localhost');
-    const f = await call(srv, 'GET', '/flows/instances/?page_size=200');
-    const flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
+    const flows = await flowPks(srv);
     const source = await call(srv, 'POST', '/sources/telegram/', {
       name: 'Telegram',
       slug: 'telegram',
@@ -36,8 +36,7 @@ describe('login through a Telegram source in Chromium', () => {
       enrollment_flow: flows['default-source-enrollment'],
     });
     assert.equal(source.status, 201, JSON.stringify(source.body));
-    const ident = (await call(srv, 'GET', '/stages/identification/?name=default-authentication-identification')).body.results[0];
-    assert.equal((await call(srv, 'PATCH', `/stages/identification/${ident.pk}/`, { sources: [source.body.pk] })).status, 200);
+    await onLoginPage(srv, source.body.pk);
     browser = await launchChromium();
   });
   after(async () => {

@@ -4,7 +4,7 @@
  * their session, and `/source/oauth/callback/{slug}/` checks the state (once: it is dropped at the first callback),
  * exchanges the code, reads the profile and hands the identity to the flow manager.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { sameText } from '../../crypto/compare.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { secretsOf } from '../../instance/secrets.js';
@@ -46,12 +46,6 @@ async function enabledSource(svc: Services, slug: string): Promise<Source | unde
 }
 
 const notFound = (reply: FastifyReply, slug: string) => sendSourcePage(reply, 404, 'Not Found', `Unable to find OAuth source '${slug}'.`);
-
-const sameText = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
 
 /**
  * The source's client settings as its type sends them: the client id the type derives (Apple's services id), the

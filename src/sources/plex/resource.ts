@@ -22,6 +22,7 @@ import { linkConnection, sourceFlow, type Vouched } from '../flow-manager.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
 import type { PlexSourcesTable } from './table.js';
+import { typedSourceRow } from '../rows.js';
 import { mayLogIn, PlexError, plexUser } from './api.js';
 import { newClientId, PLEX_COLUMNS, plexSourceProps } from './schema.js';
 
@@ -82,14 +83,7 @@ export function plexSourceResource(lists: () => JsonListReference[], columns: ()
 
 async function sourceOf(svc: Services, req: FastifyRequest): Promise<Source> {
   const slug = (req.query as Record<string, unknown>).slug;
-  const row = (await svc.db
-    .selectFrom('sources as s')
-    .innerJoin('plex_sources as p', 'p.source_uuid', 's.source_uuid')
-    .selectAll('s')
-    .selectAll('p')
-    .where('s.kind', '=', PLEX_KIND)
-    .where('s.slug', '=', typeof slug === 'string' ? slug : '')
-    .executeTakeFirst()) as Source | undefined;
+  const row = await typedSourceRow<Source>(svc.db, PLEX_KIND, 'plex_sources', { slug: typeof slug === 'string' ? slug : '' });
   if (!row) throw NotFound.plain();
   return row;
 }

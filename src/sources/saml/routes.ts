@@ -8,10 +8,12 @@
  * POST is answered with a page that posts the same form again from Keystage's own origin, which the browser sends
  * the cookie with (`relayed` marks the second post).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FlowsTable } from '../../db/types.js';
 import { startFlow } from '../../flows/engine/start.js';
 import type { Session } from '../../sessions/sessions.js';
+import { sameText } from '../../crypto/compare.js';
+import { typedSourceRow } from '../rows.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { requestOrigin } from '../../brands/links.js';
@@ -46,12 +48,6 @@ interface Pending {
   preauth?: string;
 }
 
-const sameText = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
-
 const PENDING_TTL_MS = 30 * 60_000;
 const RELAYED = 'ks_relayed';
 
@@ -59,16 +55,7 @@ const RELAYED = 'ks_relayed';
 export const issuerOf = (source: Pick<SamlSource, 'issuer_override' | 'slug'>, req: FastifyRequest) =>
   source.issuer_override || `${requestOrigin(req)}${samlPath(source.slug, 'metadata/')}`;
 
-export async function samlSourceBySlug(svc: Services, slug: string): Promise<SamlSource | undefined> {
-  return (await svc.db
-    .selectFrom('sources as s')
-    .innerJoin('saml_sources as x', 'x.source_uuid', 's.source_uuid')
-    .selectAll('s')
-    .selectAll('x')
-    .where('s.slug', '=', slug)
-    .where('s.kind', '=', 'samlsource')
-    .executeTakeFirst()) as SamlSource | undefined;
-}
+export const samlSourceBySlug = (svc: Services, slug: string) => typedSourceRow<SamlSource>(svc.db, 'samlsource', 'saml_sources', { slug });
 
 async function enabledSource(svc: Services, req: FastifyRequest): Promise<SamlSource | undefined> {
   const row = await samlSourceBySlug(svc, (req.params as { slug: string }).slug);

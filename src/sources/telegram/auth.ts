@@ -3,7 +3,8 @@
  * authentik's TelegramAuth does: the fields but `hash`, sorted, `key=value` lines, HMAC-SHA-256 keyed with the
  * SHA-256 of the bot token, compared in constant time; `auth_date` at most five minutes old.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { sameText } from '../../crypto/compare.js';
 
 export interface TelegramIdentity {
   id: number;
@@ -44,9 +45,7 @@ export function checkTelegramAuth(data: Record<string, unknown>, botToken: strin
     .map((k) => `${k}=${values[k]}`)
     .join('\n');
   const digest = createHmac('sha256', createHash('sha256').update(botToken, 'utf8').digest()).update(checkString, 'utf8').digest('hex');
-  const a = Buffer.from(digest);
-  const b = Buffer.from(values.hash!.toLowerCase());
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, errors: { non_field_errors: ['Invalid hash'] } };
+  if (!sameText(digest, values.hash!.toLowerCase())) return { ok: false, errors: { non_field_errors: ['Invalid hash'] } };
   const identity: TelegramIdentity = { id: Number(values.id) };
   for (const f of ['first_name', 'last_name', 'username', 'photo_url'] as const) if (values[f] !== undefined) identity[f] = values[f];
   return { ok: true, identity };
