@@ -15,6 +15,8 @@ import { mountSystem } from './instance/system.js';
 import { mountSystemSettings } from './instance/system-settings/routes.js';
 import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
+import { mountBlueprintImport } from './blueprints/routes.js';
+import { mountBlueprintInstances } from './blueprints/instances.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
@@ -295,6 +297,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountSystemSettings(router, services);
   mountSchema(router);
   mountFlows(router, services);
+  mountBlueprintImport(router, services);
+  mountBlueprintInstances(router, services);
   mountBindings(router, services);
   mountPolicies(router, services);
   mountProviders(router, services);

@@ -4,8 +4,8 @@
  * them use (a superuser sees all with `superuser_full_list=true`). Deleting an application deletes its policy
  * bindings and the consents given to it; its provider stays, unassigned.
  */
+import { newPk } from '../rest/requested-pk.js';
 import { systemSettings } from '../instance/system-settings/store.js';
-import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { mountResource, listQueryParams, type ResourceDef, type Tx } from '../rest/resource.js';
@@ -140,7 +140,7 @@ export const applicationResource: ResourceDef<Row> = {
   select: (db) => db.selectFrom('applications').selectAll().select('pbm_uuid as pk'),
   render: (db, rows, req) => renderApplications(db, rows, req.caller?.user),
   insert: async (tx, data) => {
-    const pbm_uuid = randomUUID();
+    const pbm_uuid = newPk();
     const now = nowIso();
     await tx
       .insertInto('applications')

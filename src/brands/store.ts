@@ -3,7 +3,7 @@
  * certificates, and authentik's two serializer rules checked again under the transaction's lock so that racing writes
  * get authentik's 400 rather than the database's constraint error.
  */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../rest/requested-pk.js';
 import type { DB } from '../db/index.js';
 import type { Tx } from '../rest/resource.js';
 import { apiToRow } from '../rest/serialize.js';
@@ -39,7 +39,7 @@ async function setClientCertificates(tx: Tx, brand: string, ids: string[]): Prom
 
 export async function insertBrand(tx: Tx, data: Record<string, unknown>): Promise<string> {
   await checkBrandRules(tx, data);
-  const brand_uuid = randomUUID();
+  const brand_uuid = newPk();
   await tx
     .insertInto('brands')
     .values({ ...apiToRow(brandProps, data), brand_uuid } as never)

@@ -1,4 +1,5 @@
 /** Flow and binding writes shared by the flow API and by stage `flow_set` handling. */
+import { newPk } from '../rest/requested-pk.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Tx } from '../rest/resource.js';
@@ -6,7 +7,7 @@ import { apiToRow } from '../rest/serialize.js';
 import { bindingProps, flowProps } from './rest/schema.js';
 
 export async function insertFlow(tx: Tx, data: Record<string, unknown>): Promise<string> {
-  const flow_uuid = randomUUID();
+  const flow_uuid = newPk();
   await tx
     .insertInto('flows')
     .values({ flow_uuid, pbm_uuid: randomUUID(), ...(apiToRow(flowProps, data) as object) } as never)
@@ -15,7 +16,7 @@ export async function insertFlow(tx: Tx, data: Record<string, unknown>): Promise
 }
 
 export async function insertBinding(tx: Tx, data: Record<string, unknown>): Promise<string> {
-  const fsb_uuid = randomUUID();
+  const fsb_uuid = newPk();
   await tx
     .insertInto('flow_bindings')
     .values({ fsb_uuid, pbm_uuid: randomUUID(), ...(apiToRow(bindingProps, data) as object) } as never)

@@ -3,7 +3,7 @@
  * Checks that depend on other rows (name taken, cycle) run here, after the transaction's first statement took the
  * admin-write lock (PostgreSQL) or the writer (SQLite), so two concurrent writes cannot both pass them.
  */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../rest/requested-pk.js';
 import type { DB } from '../db/index.js';
 import type { GroupsTable } from '../db/types.js';
 import type { Tx } from '../rest/resource.js';
@@ -18,7 +18,7 @@ export const NAME_TAKEN = 'Group with this name already exists.';
 /** a new group's UUID whose `num_pk` (authentik's five-digit derivation) no other group has */
 export async function newGroupIdentity(db: DB): Promise<{ group_uuid: string; num_pk: number }> {
   for (let attempt = 0; ; attempt++) {
-    const group_uuid = randomUUID();
+    const group_uuid = newPk();
     const num_pk = numPkOf(group_uuid);
     const clash = await db.selectFrom('groups').select('group_uuid').where('num_pk', '=', num_pk).executeTakeFirst();
     if (!clash || attempt >= 1000) return { group_uuid, num_pk };

@@ -1,5 +1,5 @@
 /** Builds the REST resource of a policy type from its PolicyDef: base fields + the type's own, in two tables. */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../rest/requested-pk.js';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { apiToRow, nowIso, rowToApi, rowToConfig } from '../rest/serialize.js';
@@ -97,7 +97,7 @@ export function policyResource(def: PolicyDef): ResourceDef<Row> {
       if (def.validate) await def.validate(data, ctx, existing);
     },
     insert: async (tx, data) => {
-      const policy_uuid = randomUUID();
+      const policy_uuid = newPk();
       const now = nowIso();
       await tx
         .insertInto('policies')

@@ -6,8 +6,8 @@
  * other tables that reference a mapping (an SMS stage's `mapping`) are given by the app wiring: listed by used_by,
  * set to null when the mapping is deleted.
  */
+import { newPk } from '../rest/requested-pk.js';
 import { can } from '../rbac/check.js';
-import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { sql, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef, type Tx, type UsedBy } from '../rest/resource.js';
@@ -215,7 +215,7 @@ async function checkExpression(source: unknown) {
 
 /** a mapping's row in `property_mappings` (the kind's own table, if any, is the caller's); its pk */
 async function insertMapping(tx: Tx, kind: string, data: Record<string, unknown>): Promise<string> {
-  const pm_uuid = randomUUID();
+  const pm_uuid = newPk();
   const now = nowIso();
   await tx
     .insertInto('property_mappings')

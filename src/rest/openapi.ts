@@ -14,8 +14,8 @@ function clean(schema: unknown): unknown {
   return out;
 }
 
-const jsonBody = (ref: string | Record<string, unknown>) => ({
-  content: { 'application/json': { schema: typeof ref === 'string' ? { $ref: `#/components/schemas/${ref}` } : clean(ref) } },
+const jsonBody = (ref: string | Record<string, unknown>, type = 'application/json') => ({
+  content: { [type]: { schema: typeof ref === 'string' ? { $ref: `#/components/schemas/${ref}` } : clean(ref) } },
 });
 
 export function buildOpenApi(router: ApiRouter): Record<string, unknown> {
@@ -43,7 +43,7 @@ export function buildOpenApi(router: ApiRouter): Record<string, unknown> {
           ...(q.required ? { required: true } : {}),
         })),
       ],
-      ...(op.body ? { requestBody: { required: !!op.bodyRequired, ...jsonBody(op.body) } } : {}),
+      ...(op.body ? { requestBody: { required: !!op.bodyRequired, ...jsonBody(op.body, op.bodyType) } } : {}),
       responses,
       security: [{ authentik: [] }],
     };

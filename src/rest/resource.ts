@@ -143,6 +143,66 @@ export function registerPaginated(router: ApiRouter, component: string) {
   });
 }
 
+/**
+ * A resource's model as blueprints write it (src/blueprints/): its definition and where its objects' pks are. Every
+ * resource with an RBAC label and a create is one, under that label (`authentik_flows.flow`), in its router's
+ * `models` (one per application: a test process runs several).
+ */
+export interface WritableModel {
+  label: string;
+  def: ResourceDef<any>;
+  /** SQL reference of the pk (as the API shows it) in `def.select` */
+  pkColumn: string;
+  pkInt: boolean;
+  audit(
+    req: FastifyRequest,
+    action: 'model_created' | 'model_updated' | 'model_deleted',
+    key: string | number,
+    obj: unknown,
+  ): Promise<void>;
+}
+
+/**
+ * A create (no `existing`) or update of `def`'s object inside the caller's transaction, exactly as the API's POST,
+ * PUT and PATCH validate and write it (field and object validation reading through `tx`); returns its lookup value.
+ */
+export async function writeWithin<Row extends object>(
+  tx: Tx,
+  def: ResourceDef<Row>,
+  body: unknown,
+  ctx: { caller: Caller; mode: Mode; req: FastifyRequest },
+  existing?: Row,
+): Promise<string | number> {
+  const wctx: WriteCtx = { db: tx, caller: ctx.caller, mode: ctx.mode, req: ctx.req };
+  const data = await validateBody(def.props, body, { mode: ctx.mode, db: tx, existing: existing as Record<string, unknown> | undefined });
+  if (def.validate) await def.validate(data, wctx, existing);
+  return writeValidated(tx, def, data, wctx, existing);
+}
+
+async function writeValidated<Row extends object>(
+  tx: Tx,
+  def: ResourceDef<Row>,
+  data: Record<string, unknown>,
+  ctx: WriteCtx,
+  existing?: Row,
+) {
+  await lockConfigEpoch(tx);
+  if (existing) return def.update!(tx, existing, data, ctx);
+  const created = await def.insert!(tx, data, ctx);
+  // authentik's InitialPermissions: the creator's roles receive their permissions on the new object
+  const rbac = def.access.kind === 'superuser' ? def.rbac : undefined;
+  if (rbac && (await hasInitialPermissions(tx, ctx.caller.user.id, rbac.label))) {
+    const row = (await def.select(tx).where(def.lookup.column, '=', created).executeTakeFirst()) as Record<string, unknown>;
+    await assignInitialPermissions(
+      tx,
+      ctx.caller.user.id,
+      rbac.label,
+      String(row[rbac.pk?.rowKey ?? def.lookup.rowKey ?? def.lookup.column]),
+    );
+  }
+  return created;
+}
+
 export function mountResource<Row extends object>(router: ApiRouter, db: DB, def: ResourceDef<Row>) {
   const ops = new Set(def.ops);
   const idSchema =
@@ -233,17 +293,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       ownKey === undefined || ownKey === null
         ? undefined
         : ((await renderOne(req, caller, ownKey as string | number)) as Record<string, unknown>);
-    const key = await db.transaction().execute(async (tx) => {
-      await lockConfigEpoch(tx);
-      if (existing) return def.update!(tx, existing, data, ctx);
-      const created = await def.insert!(tx, data, ctx);
-      // authentik's InitialPermissions: the creator's roles receive their permissions on the new object
-      if (rbac && (await hasInitialPermissions(tx, caller.user.id, rbac.label))) {
-        const row = (await def.select(tx).where(def.lookup.column, '=', created).executeTakeFirst()) as Record<string, unknown>;
-        await assignInitialPermissions(tx, caller.user.id, rbac.label, String(row[pkKey]));
-      }
-      return created;
-    });
+    const key = await db.transaction().execute((tx) => writeValidated(tx, def, data, ctx, existing));
     await def.afterWrite?.(key, ctx);
     const out = await renderOne(req, caller, key);
     const { flags } = await systemSettings(db);
@@ -265,6 +315,8 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     const ref = rbac ? { app, model_name: model } : { app: 'keystage', model_name: def.model.toLowerCase() };
     await router.audit?.(req, action, { model: { ...ref, pk: String(o.pk ?? key), name }, ...(diff ? { diff } : {}) });
   };
+
+  if (rbac && def.insert && def.update) router.models.set(rbac.label, { label: rbac.label, def, pkColumn, pkInt, audit });
 
   const base = def.path;
   const detail = `${base}/{${def.lookup.param}}`;

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { MethodNotAllowed } from './errors.js';
+import type { WritableModel } from './resource.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -23,6 +24,8 @@ export interface OpDoc {
   /** component name of the request body */
   body?: string;
   bodyRequired?: boolean;
+  /** the request body's media type (default application/json) */
+  bodyType?: 'multipart/form-data';
   /** component name (or inline schema) of the success response; undefined = no content */
   response?: string | Record<string, unknown>;
   status?: number;
@@ -70,6 +73,8 @@ export class ApiRouter {
     context: Record<string, unknown>,
   ) => Promise<void>;
   readonly components: Record<string, TSchema | Record<string, unknown>> = {};
+  /** the models blueprints may write, by label (resource.ts `WritableModel`) */
+  readonly models = new Map<string, WritableModel>();
 
   constructor(
     readonly app: FastifyInstance,

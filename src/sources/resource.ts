@@ -3,9 +3,9 @@
  * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
  * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
  */
+import { newPk } from '../rest/requested-pk.js';
 import { requestOrigin } from '../brands/links.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
-import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { mountResource, type ResourceDef, type Tx, type UsedBy, type WriteCtx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -464,7 +464,7 @@ function oauthColumns(db: DB, data: Record<string, unknown>) {
 
 /** a new source's base row (its kind's own row and mappings are the caller's) */
 export async function insertSourceRow(tx: Tx, data: Record<string, unknown>, kind: string): Promise<string> {
-  const source_uuid = randomUUID();
+  const source_uuid = newPk();
   await tx
     .insertInto('sources')
     .values({ ...baseColumns(data), source_uuid, kind } as never)

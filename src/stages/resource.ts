@@ -1,6 +1,6 @@
 /** Builds the REST resource of a stage type from its StageDef: base fields + the type's own, in two tables. */
+import { newPk } from '../rest/requested-pk.js';
 import { deleteStageBindingPolicies } from '../policies/targets.js';
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -165,7 +165,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
       flowSetsByRequest.set(ctx.req, await parseFlowSet(ctx.db, ctx.req.body));
     },
     insert: async (tx, data, ctx) => {
-      const stage_uuid = randomUUID();
+      const stage_uuid = newPk();
       await tx
         .insertInto('stages')
         .values({ stage_uuid, name: data.name as string, kind: def.kind })

@@ -1,5 +1,5 @@
 /** /events/rules/: authentik's NotificationRuleViewSet (a rule is a policy-binding target). */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../../rest/requested-pk.js';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../../rest/resource.js';
@@ -124,7 +124,7 @@ export function mountRules(router: ApiRouter, svc: Services) {
       }));
     },
     insert: async (tx, data) => {
-      const pbm = randomUUID();
+      const pbm = newPk();
       await tx
         .insertInto('notification_rules')
         .values({

@@ -7,6 +7,7 @@ import { providerTypeByKind } from '../../providers/registry.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
 import { startFlow } from '../engine/start.js';
 import { mountExplain } from './explain.js';
+import { exportFlow } from '../../blueprints/exporter.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi, apiToRow } from '../../rest/serialize.js';
@@ -193,45 +194,6 @@ async function diagram(db: DB, flow: FlowRow): Promise<string> {
   return lines.join('\n');
 }
 
-async function exportBlueprint(db: DB, flow: FlowRow): Promise<string> {
-  const bindings = await db.selectFrom('flow_bindings').selectAll().where('target', '=', flow.flow_uuid).orderBy('order').execute();
-  const stageIds = [...new Set(bindings.map((b) => b.stage))];
-  const stages = stageIds.length ? await db.selectFrom('stages').selectAll().where('stage_uuid', 'in', stageIds).execute() : [];
-  const entries: unknown[] = [
-    {
-      model: 'authentik_flows.flow',
-      identifiers: { slug: flow.slug },
-      attrs: {
-        name: flow.name,
-        title: flow.title,
-        designation: flow.designation,
-        policy_engine_mode: flow.policy_engine_mode,
-        compatibility_mode: !!flow.compatibility_mode,
-        layout: flow.layout,
-        denied_action: flow.denied_action,
-        authentication: flow.authentication,
-      },
-    },
-  ];
-  for (const s of stages) {
-    const def = stageTypeByKind(s.kind);
-    entries.push({ model: `${def?.app ?? 'authentik_flows'}.${s.kind}`, identifiers: { name: s.name }, id: s.stage_uuid });
-  }
-  for (const b of bindings)
-    entries.push({
-      model: 'authentik_flows.flowstagebinding',
-      identifiers: { order: b.order, stage: b.stage, target: b.target },
-      attrs: {
-        evaluate_on_plan: !!b.evaluate_on_plan,
-        re_evaluate_policies: !!b.re_evaluate_policies,
-        policy_engine_mode: b.policy_engine_mode,
-        invalid_response_action: b.invalid_response_action,
-      },
-    });
-  const { stringify } = await import('yaml');
-  return stringify({ version: 1, metadata: { name: `Keystage Export - ${new Date().toISOString()}` }, entries });
-}
-
 /** the URL the request came to, for the diagram's links */
 export function mountFlows(router: ApiRouter, svc: Services) {
   const { db } = svc;
@@ -276,7 +238,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
         handler: async (req, reply) => {
           const { row } = await load(req, 'export_flow');
           reply.header('content-disposition', `attachment; filename="${row.slug}.yaml"`).type('application/yaml');
-          return exportBlueprint(db, row);
+          return exportFlow(router.models, db, req, row.flow_uuid);
         },
       },
     },

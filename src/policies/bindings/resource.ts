@@ -1,5 +1,5 @@
 /** /policies/bindings/: a policy, a group or a user bound to a flow, a flow-stage binding (an application next). */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../../rest/requested-pk.js';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { apiToRow, rowToApi } from '../../rest/serialize.js';
@@ -106,7 +106,7 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
         const t = await resolveTarget(ctx.db, data.target as string);
         if (!t) throw new ValidationError({ target: [`Invalid pk "${data.target}" - object does not exist.`] });
         resolved.set(ctx.req, t.pbm_uuid);
-      }
+      } else resolved.delete(ctx.req); // (one request may write several: a blueprint)
       const value = (k: (typeof SUPPORTED)[number]) => (data[k] !== undefined ? data[k] : existing?.[k]);
       const count = SUPPORTED.filter((k) => value(k) !== null && value(k) !== undefined).length;
       if (count > 1) throw ValidationError.nonField(`Only one of ${QUOTED} can be set.`);
@@ -127,7 +127,7 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
       }
     },
     insert: async (tx, data, ctx) => {
-      const policy_binding_uuid = randomUUID();
+      const policy_binding_uuid = newPk();
       const values = apiToRow(policyBindingProps, data);
       await tx
         .insertInto('policy_bindings')

@@ -2,7 +2,7 @@
  * `/stages/invitation/invitations/` (authentik's InvitationViewSet): superusers create, list and change invitations;
  * `created_by` is whoever created one. The link to hand out is `/if/flow/<enrollment flow>/?itoken=<pk>`.
  */
-import { randomUUID } from 'node:crypto';
+import { newPk } from '../../rest/requested-pk.js';
 import { Type } from '@sinclair/typebox';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -117,7 +117,7 @@ export const invitationResource: ResourceDef<Row> = {
       .select('i.invite_uuid as pk'),
   render: (db, rows) => render(db, rows),
   insert: async (tx, data, ctx) => {
-    const invite_uuid = randomUUID();
+    const invite_uuid = newPk();
     await tx
       .insertInto(INVITATIONS_TABLE)
       .values({

@@ -3,6 +3,7 @@
  * answers a prompt as a flow would receive it (a PromptChallenge), its expressions evaluated in earnest so that a
  * failing one is a 400 with its traceback.
  */
+import { newPk } from '../../rest/requested-pk.js';
 import { randomUUID } from 'node:crypto';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -77,7 +78,7 @@ export const promptResource: ResourceDef<Row> = {
     });
   },
   insert: async (tx, data) => {
-    const prompt_uuid = randomUUID();
+    const prompt_uuid = newPk();
     await tx
       .insertInto(PROMPTS_TABLE)
       .values({ prompt_uuid, ...apiToRow(promptProps, pick(data)) } as never)

@@ -58,6 +58,7 @@ const NEVER_NARROWS: Record<string, string> = {
 /** lists that are empty by design, with why: each filter is still served and answers 200 */
 const ALWAYS_EMPTY: Record<string, string> = {
   '/core/applications/requestable/': 'access requests (authentik enterprise) are not in Keystage: no application can be requested',
+  '/managed/blueprints/available/': 'Keystage reads no blueprint files (instances keep their content): test/blueprints/import.test.ts',
 };
 
 /** parameters that pick one object and never an empty list, as authentik's: a value matching nothing answers a default */
@@ -260,6 +261,7 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     return source ? { source: source.pk } : undefined;
   },
   '/sources/plex/': () => ({ plex_token: 'seed-owner-token' }),
+  '/managed/blueprints/': () => ({ content: 'version: 1\nentries: []\n' }),
   '/sources/user_connections/plex/': (s) => {
     const source = s.created.get('/sources/plex/')?.obj;
     return source ? { source: source.pk } : undefined;

@@ -1,0 +1,240 @@
+/**
+ * Applies a blueprint as authentik's Importer (authentik/blueprints/v1/importer.py): entry by entry, in order, each
+ * through the model's REST resource — the same field and object validation as the API's POST and PATCH — inside
+ * ONE transaction: any invalid entry rolls every entry back (authentik validates in a rolled-back transaction,
+ * then applies; one transaction gives the same all-or-nothing without running the entries twice).
+ *
+ * An entry finds its object by its identifiers (`pk`, or every other identifier together), then by `state`:
+ * `present` creates or partially updates it, `created` creates it only when missing, `must_created` refuses an
+ * existing one, `absent` deletes it. A new object gets the pk its entry names (`newPk`, src/rest/requested-pk.ts),
+ * and a pk the file names whose object was found by its other identifiers maps to that object, so an export
+ * can be applied to another instance (references to them in later entries follow). The caller needs the add,
+ * change and delete permissions of each entry's model, as authentik's `check_blueprint_perms` (superusers have all).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { DB } from '../db/index.js';
+import { dialectOf } from '../db/dialect.js';
+import { ValidationError, type FieldErrors } from '../rest/errors.js';
+import type { Caller } from '../rest/auth.js';
+import { writeWithin, type Tx, type WritableModel } from '../rest/resource.js';
+import { hasGlobal } from '../rbac/check.js';
+import { withRequestedPk } from '../rest/requested-pk.js';
+import { removeObjectPermissions } from '../rbac/object-permissions.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
+import { attachSecrets, secretsOf } from '../instance/secrets.js';
+import { type Blueprint, type BlueprintEntry, ENTRY_STATES, type EntryState } from './blueprint.js';
+import { EntryInvalid, resolveValue, truthy, type TagScope } from './tags.js';
+
+export interface LogEvent {
+  timestamp: string;
+  log_level: 'debug' | 'info' | 'warning' | 'error';
+  logger: string;
+  event: string;
+  attributes: Record<string, unknown>;
+}
+
+export interface ImportResult {
+  success: boolean;
+  logs: LogEvent[];
+  /** the objects written, for the audit events and `managed_models` */
+  written: { model: WritableModel; action: 'model_created' | 'model_updated' | 'model_deleted'; key: string | number; object: unknown }[];
+}
+
+const LOGGER = 'authentik.blueprints.v1.importer';
+class Rollback extends Error {}
+class DryRun extends Error {}
+
+/** what each applied entry made: its pk and policy binding model */
+interface Made {
+  pk: unknown;
+  pbm: unknown;
+  label: string;
+}
+
+/** authentik's check_blueprint_perms: add, change and delete of the model */
+export async function mayWrite(db: DB, caller: Caller, label: string): Promise<boolean> {
+  if (caller.superuser) return true;
+  const [app, model] = label.split('.');
+  for (const action of ['add', 'change', 'delete']) if (!(await hasGlobal(db, caller, `${app}.${action}_${model}`))) return false;
+  return true;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+function columnOf(m: WritableModel, field: string): string | undefined {
+  if (field === 'pk') return m.pkColumn;
+  const f = m.def.list.filters[field];
+  if (f && 'column' in f && f.type !== 'secret' && f.type !== 'isnull') return f.column;
+  return undefined;
+}
+
+export async function applyBlueprint(
+  models: ReadonlyMap<string, WritableModel>,
+  db: DB,
+  blueprint: Blueprint,
+  opts: {
+    caller: Caller;
+    req: FastifyRequest;
+    context?: Record<string, unknown> /** roll back even when every entry applied */;
+    dryRun?: boolean;
+  },
+): Promise<ImportResult> {
+  const logs: LogEvent[] = [];
+  const log = (log_level: LogEvent['log_level'], event: string, attributes: Record<string, unknown> = {}) =>
+    logs.push({ timestamp: new Date().toISOString(), log_level, logger: LOGGER, event, attributes });
+  if (blueprint.version !== 1) {
+    log('warning', 'Invalid blueprint version');
+    return { success: false, logs, written: [] };
+  }
+  const context: Record<string, unknown> = {
+    'goauthentik.io/enterprise/licensed': false,
+    'goauthentik.io/rbac/models': Object.fromEntries([...models.keys()].map((l) => [l.split('.')[1], l.split('.')[0]])),
+    ...blueprint.context,
+    ...(opts.context ?? {}),
+  };
+  const written: ImportResult['written'] = [];
+  const made = new Map<BlueprintEntry, Made>();
+  const pkMap = new Map<unknown, unknown>();
+  const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
+  const dialect = dialectOf(db);
+  const sqlValue = (v: unknown) => (typeof v === 'boolean' && dialect === 'sqlite' ? Number(v) : v);
+
+  const run = async (tx: Tx) => {
+    attachSecrets(tx, secretsOf(db)); // the resources seal and read secrets through their ctx.db: here the transaction
+    await lockConfigEpoch(tx);
+    /** the model's rows matching every [field, value] */
+    const rowsWhere = (m: WritableModel, conditions: [string, unknown][]) => {
+      const parts: { column: string; v: unknown }[] = [];
+      for (const [field, value] of conditions) {
+        const column = columnOf(m, field);
+        if (!column) throw new EntryInvalid(`Invalid identifier field: Cannot resolve keyword '${field}' into field.`);
+        const v = isMap(value) && 'pk' in value ? value.pk : value;
+        if (v !== null && typeof v === 'object')
+          throw new EntryInvalid(`Invalid identifier field: '${field}' cannot be compared with a mapping`);
+        parts.push({ column, v: sqlValue(v) });
+      }
+      return m.def
+        .select(tx)
+        .where((eb: any) => eb.and(parts.map((p) => (p.v === null ? eb(p.column, 'is', null) : eb(p.column, '=', p.v)))));
+    };
+    const scopeFor = (label: string | undefined): TagScope => ({
+      context,
+      enumerating: [],
+      keyOf: (id) => {
+        for (const [e, m] of made) {
+          if (e.id !== id) continue;
+          return label === 'authentik_policies.policybinding' && m.pbm !== undefined ? m.pbm : m.pk;
+        }
+        throw new EntryInvalid(`KeyOf: failed to find entry with \`id\` of \`${id}\` and a model instance`);
+      },
+      find: async (model, conditions) => {
+        const m = models.get(model);
+        if (!m) throw new EntryInvalid(`No installed app with label '${model.split('.')[0]}' and model '${model.split('.')[1] ?? ''}'.`);
+        const row = (await rowsWhere(m, conditions).executeTakeFirst()) as Record<string, unknown> | undefined;
+        if (!row) return undefined;
+        const [object] = await m.def.render(tx, [row], opts.req);
+        return { pk: object?.pk ?? row[m.pkColumn.split('.').pop()!], object: object ?? {} };
+      },
+    });
+
+    for (const entry of blueprint.entries) {
+      const attrsOf = { model: String(entry.model instanceof Object ? '(tag)' : entry.model), id: entry.id ?? null };
+      try {
+        const pre = scopeFor(undefined);
+        const label = String(await resolveValue(entry.model, pre));
+        const scope = scopeFor(label);
+        attrsOf.model = label;
+        const conditions = (await resolveValue(entry.conditions, scope)) as unknown[];
+        if (!conditions.every(truthy)) {
+          log('debug', 'One or more conditions of this entry are not fulfilled, skipping', { entry: attrsOf });
+          continue;
+        }
+        const m = models.get(label);
+        if (!m) {
+          const [app, model] = label.split('.');
+          throw new EntryInvalid(
+            [...models.keys()].some((l) => l.startsWith(`${app}.`)) || !model
+              ? `App '${app}' doesn't have a '${model ?? ''}' model.`
+              : `No installed app with label '${app}'.`,
+          );
+        }
+        if (entry.permissions.length) throw new EntryInvalid('Object permissions in blueprints are not supported by Keystage yet');
+        const state = (await resolveValue(entry.state, scope)) as EntryState;
+        if (!ENTRY_STATES.includes(state)) throw new EntryInvalid(`'${String(state)}' is not a valid BlueprintEntryDesiredState`);
+        const identifiers = (await resolveValue(entry.identifiers, scope)) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(identifiers)) identifiers[k] = isMap(v) && 'pk' in v ? mapped(v.pk) : mapped(v);
+        const { pk, ...others } = identifiers;
+        const conds: [string, unknown][] = Object.entries(others);
+        if (pk === undefined && !conds.length) throw new EntryInvalid('No or invalid identifiers');
+        const byPk = pk === undefined ? undefined : rowsWhere(m, [['pk', pk]]);
+        const byOthers = conds.length ? rowsWhere(m, conds) : undefined;
+        let existing = byPk ? ((await byPk.executeTakeFirst()) as Record<string, unknown> | undefined) : undefined;
+        if (!existing && byOthers) existing = (await byOthers.executeTakeFirst()) as Record<string, unknown> | undefined;
+
+        // (a model a tag named, which checkBlueprintPermissions could not read before the import)
+        if (!(await mayWrite(tx, opts.caller, label))) throw new EntryInvalid(`User lacks permission to create ${label}`);
+
+        if (state === 'absent') {
+          if (!existing) {
+            log('debug', 'Entry to delete with no instance, skipping', { entry: attrsOf });
+            continue;
+          }
+          await m.def.remove!(tx, existing as never, { db: tx, caller: opts.caller, mode: 'update', req: opts.req });
+          const objectPk = existing[m.pkColumn.split('.').pop()!];
+          await removeObjectPermissions(tx, label, String(objectPk));
+          written.push({ model: m, action: 'model_deleted', key: String(objectPk), object: existing });
+          log('debug', 'Deleted model', { entry: attrsOf, pk: objectPk });
+          continue;
+        }
+        if (existing && state === 'must_created') throw new EntryInvalid('State is set to must_created and object exists already');
+
+        let key: string | number;
+        if (existing && state === 'created') {
+          key = existing[m.def.lookup.rowKey ?? m.def.lookup.column] as string | number;
+          log('debug', 'Instance exists, skipping', { entry: attrsOf });
+        } else {
+          const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
+          for (const [k, v] of Object.entries(attrs)) attrs[k] = Array.isArray(v) ? v.map(mapped) : isMap(v) ? v : mapped(v);
+          const body = { ...attrs, ...others };
+          try {
+            const write = () =>
+              writeWithin(tx, m.def, body, { caller: opts.caller, mode: existing ? 'partial' : 'create', req: opts.req }, existing);
+            // a new object gets the pk the file names (so applying the file again finds it), as authentik's
+            key = existing ? await write() : await withRequestedPk(pk, write);
+          } catch (e) {
+            if (e instanceof ValidationError) throw new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
+            // (a pk the file names that another kind of object has: the database refuses it)
+            if (e instanceof Error && /UNIQUE constraint|duplicate key|FOREIGN KEY|violates/i.test(e.message))
+              throw new EntryInvalid(`IntegrityError: ${e.message}`);
+            throw e;
+          }
+        }
+        const row = (await m.def.select(tx).where(m.def.lookup.column, '=', key).executeTakeFirst()) as Record<string, unknown>;
+        const [object] = await m.def.render(tx, [row], opts.req);
+        const rec = object ?? {};
+        const newPk = rec.pk ?? row[m.pkColumn.split('.').pop()!];
+        made.set(entry, { pk: newPk, pbm: rec.pbm_uuid ?? rec.policybindingmodel_ptr_id, label });
+        if (pk !== undefined && pk !== newPk) pkMap.set(pk, newPk);
+        if (!(existing && state === 'created')) {
+          written.push({ model: m, action: existing ? 'model_updated' : 'model_created', key, object: rec });
+          log('debug', existing ? 'Updated model' : 'Created model', { entry: attrsOf, pk: newPk });
+        }
+      } catch (e) {
+        if (!(e instanceof EntryInvalid)) throw e;
+        log('warning', `Entry invalid: ${e.message}`, { entry: attrsOf, error: e.message });
+        log('warning', 'Blueprint validation failed');
+        throw new Rollback();
+      }
+    }
+    if (opts.dryRun) throw new DryRun();
+  };
+
+  try {
+    await db.transaction().execute(run);
+  } catch (e) {
+    if (e instanceof Rollback) return { success: false, logs, written: [] };
+    if (e instanceof DryRun) return { success: true, logs, written: [] };
+    throw e;
+  }
+  return { success: true, logs, written };
+}

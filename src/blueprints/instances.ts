@@ -1,0 +1,206 @@
+/**
+ * /managed/blueprints/: authentik's BlueprintInstanceViewSet — blueprints kept by Keystage (their YAML in
+ * `content`), checked when saved (applied in a transaction that is rolled back: "Failed to validate blueprint"),
+ * applied by `apply/` with the caller's permissions, each application recording its outcome (`status`,
+ * `last_applied`, `last_applied_hash`, `managed_models`, `metadata`). An instance that is not `enabled` is not
+ * applied. Keystage reads no blueprint files: `available/` lists none and a `path` is refused.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { mountResource, type ResourceDef } from '../rest/resource.js';
+import type { ApiRouter } from '../rest/routes.js';
+import { S } from '../rest/schema.js';
+import { apiToRow, rowToApi } from '../rest/serialize.js';
+import { ValidationError } from '../rest/errors.js';
+import type { Caller } from '../rest/auth.js';
+import { requirePermission } from '../rbac/check.js';
+import type { Services } from '../services.js';
+import { BlueprintInvalid, parseBlueprint } from './blueprint.js';
+import { applyBlueprint, type ImportResult } from './importer.js';
+import { auditImport } from './routes.js';
+import type { BlueprintInstancesTable } from './table.js';
+
+const STATUSES = ['successful', 'warning', 'error', 'orphaned', 'unknown'] as const;
+
+export const instanceProps = {
+  pk: S.ro(S.uuid({ title: 'Instance uuid' })),
+  name: S.str(),
+  path: S.text({ default: '' }),
+  context: S.obj({ default: {} }),
+  last_applied: S.ro(S.datetime()),
+  last_applied_hash: S.ro(S.text()),
+  status: S.ro(Type.Unsafe<string>({ type: 'string', enum: [...STATUSES] })),
+  enabled: S.bool({ default: true }),
+  managed_models: S.ro(S.list(Type.String())),
+  metadata: S.ro(S.obj()),
+  content: S.text({ default: '' }),
+};
+
+type Row = BlueprintInstancesTable;
+
+/** applies `content` as `caller`; `dryRun` rolls it back whatever happens */
+async function run(
+  router: ApiRouter,
+  svc: Services,
+  req: FastifyRequest,
+  caller: Caller,
+  content: string,
+  context: Record<string, unknown>,
+  dryRun: boolean,
+) {
+  let result: ImportResult;
+  let metadata: Record<string, unknown> = {};
+  try {
+    const blueprint = parseBlueprint(content);
+    metadata = blueprint.metadata ?? {};
+    result = await applyBlueprint(router.models, svc.db, blueprint, { caller, req, context, dryRun });
+  } catch (e) {
+    if (!(e instanceof BlueprintInvalid)) throw e;
+    const event = `Invalid blueprint: ${e.message}`;
+    const log = {
+      timestamp: new Date().toISOString(),
+      log_level: 'warning' as const,
+      logger: 'authentik.blueprints.v1.importer',
+      event,
+      attributes: {},
+    };
+    result = { success: false, logs: [log], written: [] };
+  }
+  return { result, metadata };
+}
+
+/** applies an enabled instance and records the outcome on it */
+async function applyInstance(router: ApiRouter, svc: Services, req: FastifyRequest, caller: Caller, row: Row) {
+  if (!row.enabled) return;
+  const { result, metadata } = await run(router, svc, req, caller, row.content, JSON.parse(row.context || '{}'), false);
+  const now = new Date().toISOString();
+  const values: Partial<Row> = { status: result.success ? 'successful' : 'error', last_applied: now, last_updated: now };
+  if (result.success) {
+    values.last_applied_hash = createHash('sha512').update(row.content).digest('hex');
+    values.managed_models = JSON.stringify([...new Set(result.written.map((w) => w.model.label))].sort());
+    values.metadata = JSON.stringify(metadata);
+  }
+  await svc.db.updateTable('blueprint_instances').set(values).where('instance_uuid', '=', row.instance_uuid).execute();
+  await auditImport(req, result);
+}
+
+export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
+  const { db } = svc;
+  const def: ResourceDef<Row> = {
+    component: 'BlueprintInstance',
+    model: 'Blueprint Instance',
+    path: '/managed/blueprints',
+    opPrefix: 'managed_blueprints',
+    tag: 'managed',
+    lookup: { param: 'instance_uuid', column: 'instance_uuid', type: 'uuid' },
+    props: instanceProps,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: { label: 'authentik_blueprints.blueprintinstance', verbose: 'Blueprint Instance' },
+    list: {
+      filters: { name: { type: 'str', column: 'name' }, path: { type: 'str', column: 'path' } },
+      search: ['name', 'path'],
+      ordering: { name: 'name', path: 'path', pk: 'instance_uuid' },
+      defaultOrdering: ['name'],
+      pk: 'instance_uuid',
+    },
+    select: (d) => d.selectFrom('blueprint_instances').selectAll(),
+    render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(instanceProps, r), pk: r.instance_uuid })),
+    validate: async (data, ctx, existing) => {
+      if (typeof data.path === 'string' && data.path !== '') throw ValidationError.field('path', 'Blueprint file does not exist');
+      const path = (data.path as string | undefined) ?? existing?.path ?? '';
+      const content = (data.content as string | undefined) ?? existing?.content ?? '';
+      if (path === '' && content === '') throw ValidationError.nonField('Either path or content must be set.');
+      if (data.content === undefined || data.content === '') return;
+      const context = (data.context as Record<string, unknown> | undefined) ?? (existing ? JSON.parse(existing.context || '{}') : {});
+      const { result } = await run(router, svc, ctx.req, ctx.caller, content, context, true);
+      if (!result.success)
+        throw new ValidationError({ content: ['Failed to validate blueprint', ...result.logs.map((l) => `- ${l.event}`)] });
+    },
+    insert: async (tx, data) => {
+      const instance_uuid = randomUUID();
+      const now = new Date().toISOString();
+      await tx
+        .insertInto('blueprint_instances')
+        .values({
+          ...(apiToRow(instanceProps, data) as object),
+          instance_uuid,
+          status: 'unknown',
+          last_applied: now,
+          last_applied_hash: '',
+          managed_models: '[]',
+          metadata: '{}',
+          created: now,
+          last_updated: now,
+        } as Row)
+        .execute();
+      return instance_uuid;
+    },
+    update: async (tx, existing, data) => {
+      const values = apiToRow(instanceProps, data);
+      await tx
+        .updateTable('blueprint_instances')
+        .set({ ...values, last_updated: new Date().toISOString() } as never)
+        .where('instance_uuid', '=', existing.instance_uuid)
+        .execute();
+      return existing.instance_uuid;
+    },
+    remove: async (tx, existing) => {
+      await tx.deleteFrom('blueprint_instances').where('instance_uuid', '=', existing.instance_uuid).execute();
+    },
+    usedBy: async () => [],
+  };
+  const { load } = mountResource(router, db, def);
+  const params = [{ name: 'instance_uuid', schema: { type: 'string', format: 'uuid' } }];
+
+  router.route(
+    '/managed/blueprints/{instance_uuid}/apply',
+    {
+      post: {
+        doc: { operationId: 'managed_blueprints_apply_create', tag: 'managed', response: 'BlueprintInstance' },
+        handler: async (req) => {
+          // authentik asks only for view permission here; Keystage applies with the caller's own permissions
+          const { row, caller } = await load(req, 'view');
+          await applyInstance(router, svc, req, caller, row);
+          const fresh = await db
+            .selectFrom('blueprint_instances')
+            .selectAll()
+            .where('instance_uuid', '=', row.instance_uuid)
+            .executeTakeFirstOrThrow();
+          return (await def.render(db, [fresh], req))[0];
+        },
+      },
+    },
+    params,
+  );
+  router.component('Metadata', {
+    type: 'object',
+    description: 'Serializer for blueprint metadata',
+    properties: { name: { type: 'string' }, labels: { type: 'object', additionalProperties: {} } },
+    required: ['labels', 'name'],
+  });
+  router.component('BlueprintFile', {
+    type: 'object',
+    properties: {
+      path: { type: 'string' },
+      last_m: { type: 'string', format: 'date-time' },
+      hash: { type: 'string' },
+      meta: { allOf: [{ $ref: '#/components/schemas/Metadata' }], readOnly: true },
+    },
+    required: ['hash', 'last_m', 'meta', 'path'],
+  });
+  router.route('/managed/blueprints/available', {
+    get: {
+      doc: {
+        operationId: 'managed_blueprints_available_list',
+        tag: 'managed',
+        response: { type: 'array', items: { $ref: '#/components/schemas/BlueprintFile' } },
+      },
+      handler: async (req) => {
+        await requirePermission(db, req, 'authentik_blueprints.view_blueprintinstance');
+        return [];
+      },
+    },
+  });
+}
