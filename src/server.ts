@@ -17,6 +17,7 @@ import { durationMs, seedSystemSettings, systemSettings } from './instance/syste
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBlueprintImport } from './blueprints/routes.js';
 import { mountBlueprintInstances } from './blueprints/instances.js';
+import { mountTransactionalApplications } from './blueprints/transactional.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
@@ -303,6 +304,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountPolicies(router, services);
   mountProviders(router, services);
   mountApplications(router, services);
+  mountTransactionalApplications(router, services);
   mountApplicationEntitlements(router, services);
   mountUserConsents(router, services);
   mountAuthenticatedSessions(router, services);

@@ -36,6 +36,8 @@ export interface LogEvent {
 export interface ImportResult {
   success: boolean;
   logs: LogEvent[];
+  /** the entry that failed: its id, why, and the resource's field errors when its validation refused it */
+  failed?: { id: string | undefined; message: string; errors?: FieldErrors | string[] };
   /** the objects written, for the audit events and `managed_models` */
   written: { model: WritableModel; action: 'model_created' | 'model_updated' | 'model_deleted'; key: string | number; object: unknown }[];
 }
@@ -75,8 +77,11 @@ export async function applyBlueprint(
   opts: {
     caller: Caller;
     req: FastifyRequest;
-    context?: Record<string, unknown> /** roll back even when every entry applied */;
+    context?: Record<string, unknown>;
+    /** roll back even when every entry applied */
     dryRun?: boolean;
+    /** whether the caller may write a model (default: `mayWrite`, authentik's add, change and delete) */
+    mayWrite?: (db: DB, caller: Caller, label: string) => Promise<boolean>;
   },
 ): Promise<ImportResult> {
   const logs: LogEvent[] = [];
@@ -93,6 +98,7 @@ export async function applyBlueprint(
     ...(opts.context ?? {}),
   };
   const written: ImportResult['written'] = [];
+  let failed: ImportResult['failed'];
   const made = new Map<BlueprintEntry, Made>();
   const pkMap = new Map<unknown, unknown>();
   const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
@@ -172,7 +178,8 @@ export async function applyBlueprint(
         if (!existing && byOthers) existing = (await byOthers.executeTakeFirst()) as Record<string, unknown> | undefined;
 
         // (a model a tag named, which checkBlueprintPermissions could not read before the import)
-        if (!(await mayWrite(tx, opts.caller, label))) throw new EntryInvalid(`User lacks permission to create ${label}`);
+        if (!(await (opts.mayWrite ?? mayWrite)(tx, opts.caller, label)))
+          throw new EntryInvalid(`User lacks permission to create ${label}`);
 
         if (state === 'absent') {
           if (!existing) {
@@ -202,7 +209,11 @@ export async function applyBlueprint(
             // a new object gets the pk the file names (so applying the file again finds it), as authentik's
             key = existing ? await write() : await withRequestedPk(pk, write);
           } catch (e) {
-            if (e instanceof ValidationError) throw new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
+            if (e instanceof ValidationError) {
+              const invalid = new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
+              invalid.errors = e.errors;
+              throw invalid;
+            }
             // (a pk the file names that another kind of object has: the database refuses it)
             if (e instanceof Error && /UNIQUE constraint|duplicate key|FOREIGN KEY|violates/i.test(e.message))
               throw new EntryInvalid(`IntegrityError: ${e.message}`);
@@ -223,6 +234,7 @@ export async function applyBlueprint(
         if (!(e instanceof EntryInvalid)) throw e;
         log('warning', `Entry invalid: ${e.message}`, { entry: attrsOf, error: e.message });
         log('warning', 'Blueprint validation failed');
+        failed = { id: entry.id, message: e.message, ...(e.errors ? { errors: e.errors } : {}) };
         throw new Rollback();
       }
     }
@@ -232,7 +244,7 @@ export async function applyBlueprint(
   try {
     await db.transaction().execute(run);
   } catch (e) {
-    if (e instanceof Rollback) return { success: false, logs, written: [] };
+    if (e instanceof Rollback) return { success: false, logs, written: [], ...(failed ? { failed } : {}) };
     if (e instanceof DryRun) return { success: true, logs, written: [] };
     throw e;
   }

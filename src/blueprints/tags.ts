@@ -8,8 +8,12 @@
  * environment (`KEYSTAGE_SECRET_KEY`) or its files into an object an administrator can read back.
  */
 import type { CollectionTag, ScalarTag, YAMLSeq } from 'yaml';
+import type { FieldErrors } from '../rest/errors.js';
 
-export class EntryInvalid extends Error {}
+export class EntryInvalid extends Error {
+  /** the resource's field errors, when its validation refused the entry */
+  errors?: FieldErrors | string[];
+}
 
 /** what a tag may ask of the import that resolves it */
 export interface TagScope {
@@ -299,6 +303,9 @@ export const blueprintTags: (ScalarTag | CollectionTag)[] = [
   seq('!AtIndex', (a) => new AtIndex(a)),
   scalar('!ParseJSON', (s) => new ParseJSON(s)),
 ];
+
+/** `!KeyOf id` made in code (a blueprint built from a request) */
+export const keyOf = (id: string): Tag => new KeyOf(id);
 
 /** `!KeyOf <id>` when writing a blueprint */
 export class KeyOfRef {
