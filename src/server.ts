@@ -16,6 +16,7 @@ import { mountSystemSettings } from './instance/system-settings/routes.js';
 import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBlueprintImport } from './blueprints/routes.js';
+import type { WritableModel } from './rest/resource.js';
 import { mountBlueprintInstances } from './blueprints/instances.js';
 import { mountTransactionalApplications } from './blueprints/transactional.js';
 import { mountBindings } from './flows/rest/bindings.js';
@@ -113,6 +114,8 @@ export interface App {
   services: Services;
   store: Store;
   config: Config;
+  /** the models blueprints write, by authentik's label, with the REST resource of each (rest/resource.ts) */
+  models: ReadonlyMap<string, WritableModel>;
   close(): Promise<void>;
 }
 
@@ -397,6 +400,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     services,
     store,
     config,
+    models: router.models,
     async close() {
       events.stop();
       sessions.stop();

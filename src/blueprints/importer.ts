@@ -39,7 +39,14 @@ export interface ImportResult {
   /** the entry that failed: its id, why, and the resource's field errors when its validation refused it */
   failed?: { id: string | undefined; message: string; errors?: FieldErrors | string[] };
   /** the objects written, for the audit events and `managed_models` */
-  written: { model: WritableModel; action: 'model_created' | 'model_updated' | 'model_deleted'; key: string | number; object: unknown }[];
+  written: {
+    model: WritableModel;
+    action: 'model_created' | 'model_updated' | 'model_deleted';
+    key: string | number;
+    object: unknown;
+    /** a deleted object's row, for its resource's `afterRemove` */
+    row?: unknown;
+  }[];
 }
 
 const LOGGER = 'authentik.blueprints.v1.importer';
@@ -136,6 +143,10 @@ export async function applyBlueprint(
       find: async (model, conditions) => {
         const m = models.get(model);
         if (!m) throw new EntryInvalid(`No installed app with label '${model.split('.')[0]}' and model '${model.split('.')[1] ?? ''}'.`);
+        // (what a tag finds can end up in an object the caller reads back: they must be allowed to see that model)
+        const [app, name] = model.split('.');
+        if (!opts.caller.superuser && !(await hasGlobal(tx, opts.caller, `${app}.view_${name}`)))
+          throw new EntryInvalid(`User lacks permission to view ${model}`);
         const row = (await rowsWhere(m, conditions).executeTakeFirst()) as Record<string, unknown> | undefined;
         if (!row) return undefined;
         const [object] = await m.def.render(tx, [row], opts.req);
@@ -164,6 +175,7 @@ export async function applyBlueprint(
               : `No installed app with label '${app}'.`,
           );
         }
+        if (m.def.inBlueprints === false) throw new EntryInvalid(`Model ${label} not allowed`);
         if (entry.permissions.length) throw new EntryInvalid('Object permissions in blueprints are not supported by Keystage yet');
         const state = (await resolveValue(entry.state, scope)) as EntryState;
         if (!ENTRY_STATES.includes(state)) throw new EntryInvalid(`'${String(state)}' is not a valid BlueprintEntryDesiredState`);
@@ -189,7 +201,7 @@ export async function applyBlueprint(
           await m.def.remove!(tx, existing as never, { db: tx, caller: opts.caller, mode: 'update', req: opts.req });
           const objectPk = existing[m.pkColumn.split('.').pop()!];
           await removeObjectPermissions(tx, label, String(objectPk));
-          written.push({ model: m, action: 'model_deleted', key: String(objectPk), object: existing });
+          written.push({ model: m, action: 'model_deleted', key: String(objectPk), object: existing, row: existing });
           log('debug', 'Deleted model', { entry: attrsOf, pk: objectPk });
           continue;
         }
@@ -247,6 +259,12 @@ export async function applyBlueprint(
     if (e instanceof Rollback) return { success: false, logs, written: [], ...(failed ? { failed } : {}) };
     if (e instanceof DryRun) return { success: true, logs, written: [] };
     throw e;
+  }
+  // what a resource does once its write committed (an LDAP source's sync asked for, a session's tokens ended)
+  for (const w of written) {
+    const ctx = { db, caller: opts.caller, mode: 'update' as const, req: opts.req };
+    if (w.action === 'model_deleted') await w.model.def.afterRemove?.(w.row, ctx);
+    else await w.model.def.afterWrite?.(w.key, ctx);
   }
   return { success: true, logs, written };
 }

@@ -98,6 +98,8 @@ export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
     rbac: { label: 'authentik_blueprints.blueprintinstance', verbose: 'Blueprint Instance' },
+    // (saving one applies its content in a transaction of its own: not inside another blueprint's)
+    inBlueprints: false,
     list: {
       filters: { name: { type: 'str', column: 'name' }, path: { type: 'str', column: 'path' } },
       search: ['name', 'path'],

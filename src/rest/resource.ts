@@ -40,6 +40,8 @@ export interface WriteCtx {
   caller: Caller;
   mode: Mode;
   req: FastifyRequest;
+  /** the object's fields as sent (the request's body; a blueprint entry's attributes) */
+  body?: unknown;
 }
 
 export interface ResourceDef<Row extends object = Record<string, unknown>> {
@@ -85,6 +87,8 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   extraQuery?: QueryParam[];
   /** the list's own handler, when the list is more than a filtered page of `select` (applications: policy checks) */
   listHandler?(req: FastifyRequest): Promise<unknown>;
+  /** `false`: blueprints may not write it (authentik's "Model … not allowed"; a blueprint instance inside a blueprint) */
+  inBlueprints?: false;
   /** query parameters of retrieve, for the OpenAPI document */
   retrieveQuery?: QueryParam[];
 }
@@ -173,7 +177,7 @@ export async function writeWithin<Row extends object>(
   ctx: { caller: Caller; mode: Mode; req: FastifyRequest },
   existing?: Row,
 ): Promise<string | number> {
-  const wctx: WriteCtx = { db: tx, caller: ctx.caller, mode: ctx.mode, req: ctx.req };
+  const wctx: WriteCtx = { db: tx, caller: ctx.caller, mode: ctx.mode, req: ctx.req, body };
   const data = await validateBody(def.props, body, { mode: ctx.mode, db: tx, existing: existing as Record<string, unknown> | undefined });
   if (def.validate) await def.validate(data, wctx, existing);
   return writeValidated(tx, def, data, wctx, existing);
@@ -284,7 +288,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
   };
 
   const write = async (req: FastifyRequest, mode: Mode, caller: Caller, existing?: Row) => {
-    const ctx: WriteCtx = { db, caller, mode, req };
+    const ctx: WriteCtx = { db, caller, mode, req, body: req.body };
     const data = await validateBody(def.props, req.body, { mode, db, existing: existing as Record<string, unknown> | undefined });
     if (def.validate) await def.validate(data, ctx, existing);
     // the object as it was, for the event's diff (read before the transaction: SQLite's one connection)

@@ -162,7 +162,7 @@ export function stageResource(def: StageDef, all: () => StageDef[]): ResourceDef
     render: (db, rows) => renderStages(db, def, rows),
     validate: async (data, ctx, existing) => {
       if (def.validate) await def.validate(data, ctx, existing);
-      flowSetsByRequest.set(ctx.req, await parseFlowSet(ctx.db, ctx.req.body));
+      flowSetsByRequest.set(ctx.req, await parseFlowSet(ctx.db, ctx.body));
     },
     insert: async (tx, data, ctx) => {
       const stage_uuid = newPk();

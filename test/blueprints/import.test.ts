@@ -368,6 +368,15 @@ entries:
       await grant(['authentik_stages_dummy.delete_dummystage']);
       const ok = await upload(a, text, {}, token);
       assert.equal(ok.body.success, true, JSON.stringify(ok.body));
+      // what a tag finds must be a model the caller may view (it could be read back through the object written)
+      const finder = await upload(
+        a,
+        'version: 1\nentries:\n  - model: authentik_stages_dummy.dummystage\n    identifiers: { name: !Format ["%s", !FindObject [authentik_core.user, [username, akadmin]]] }\n',
+        {},
+        token,
+      );
+      assert.equal(finder.body.success, false);
+      assert.ok(events(finder).some((e) => e.includes('User lacks permission to view authentik_core.user')));
       // a model named by a tag is checked when the importer reaches it
       const tagged = await upload(
         a,

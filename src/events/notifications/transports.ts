@@ -79,7 +79,7 @@ export function mountTransports(router: ApiRouter, svc: Services) {
     select: (d) => d.selectFrom('notification_transports').selectAll(),
     render: async (_db, rows) =>
       rows.map((r) => ({ ...rowToApi(transportProps, r), pk: r.uuid, mode_verbose: MODE_VERBOSE[r.mode] ?? r.mode })),
-    validate: async (data, _ctx, existing) => {
+    validate: async (data, ctx, existing) => {
       // authentik's validate: a webhook needs its URL
       const mode = (data.mode as string | undefined) ?? existing?.mode ?? 'local';
       const url = (data.webhook_url as string | undefined) ?? existing?.webhook_url ?? '';
@@ -88,7 +88,7 @@ export function mountTransports(router: ApiRouter, svc: Services) {
       for (const key of ['webhook_mapping_body', 'webhook_mapping_headers'] as const) {
         const pm = data[key] as string | null | undefined;
         if (!pm) continue;
-        const kind = await db.selectFrom('property_mappings').select('kind').where('pm_uuid', '=', pm).executeTakeFirst();
+        const kind = await ctx.db.selectFrom('property_mappings').select('kind').where('pm_uuid', '=', pm).executeTakeFirst();
         if (kind?.kind !== 'notificationwebhookmapping') throw ValidationError.field(key, `Invalid pk "${pm}" - object does not exist.`);
       }
     },

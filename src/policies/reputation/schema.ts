@@ -28,7 +28,7 @@ export const reputationSchema = {
    * and on every update, partial or not), it refuses, whatever is stored.
    */
   validate(data, ctx) {
-    const sent = (ctx.req.body ?? {}) as Record<string, unknown>;
+    const sent = (ctx.body ?? {}) as Record<string, unknown>;
     const on = (k: string) => Object.hasOwn(sent, k) && data[k] === true;
     if (!on('check_ip') && !on('check_username')) throw ValidationError.nonField('Either IP or Username must be checked');
   },
