@@ -51,6 +51,21 @@ export interface ImportResult {
 
 const LOGGER = 'authentik.blueprints.v1.importer';
 class Rollback extends Error {}
+
+/**
+ * How long one entry may take. A resource that read through a database handle of its own instead of the
+ * transaction's would wait for the transaction forever with SQLite (one connection), freezing the node: the entry
+ * fails instead and the transaction rolls back.
+ */
+const ENTRY_DEADLINE_MS = 30_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EntryInvalid(`The entry did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 class DryRun extends Error {}
 
 /** what each applied entry made: its pk and policy binding model */
@@ -154,94 +169,98 @@ export async function applyBlueprint(
       },
     });
 
+    /** one entry, in the import's transaction */
+    const applyEntry = async (entry: BlueprintEntry, attrsOf: { model: string; id: string | null }): Promise<void> => {
+      const pre = scopeFor(undefined);
+      const label = String(await resolveValue(entry.model, pre));
+      const scope = scopeFor(label);
+      attrsOf.model = label;
+      const conditions = (await resolveValue(entry.conditions, scope)) as unknown[];
+      if (!conditions.every(truthy)) {
+        log('debug', 'One or more conditions of this entry are not fulfilled, skipping', { entry: attrsOf });
+        return;
+      }
+      const m = models.get(label);
+      if (!m) {
+        const [app, model] = label.split('.');
+        throw new EntryInvalid(
+          [...models.keys()].some((l) => l.startsWith(`${app}.`)) || !model
+            ? `App '${app}' doesn't have a '${model ?? ''}' model.`
+            : `No installed app with label '${app}'.`,
+        );
+      }
+      if (m.def.inBlueprints === false) throw new EntryInvalid(`Model ${label} not allowed`);
+      if (entry.permissions.length) throw new EntryInvalid('Object permissions in blueprints are not supported by Keystage yet');
+      const state = (await resolveValue(entry.state, scope)) as EntryState;
+      if (!ENTRY_STATES.includes(state)) throw new EntryInvalid(`'${String(state)}' is not a valid BlueprintEntryDesiredState`);
+      const identifiers = (await resolveValue(entry.identifiers, scope)) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(identifiers)) identifiers[k] = isMap(v) && 'pk' in v ? mapped(v.pk) : mapped(v);
+      const { pk, ...others } = identifiers;
+      const conds: [string, unknown][] = Object.entries(others);
+      if (pk === undefined && !conds.length) throw new EntryInvalid('No or invalid identifiers');
+      const byPk = pk === undefined ? undefined : rowsWhere(m, [['pk', pk]]);
+      const byOthers = conds.length ? rowsWhere(m, conds) : undefined;
+      let existing = byPk ? ((await byPk.executeTakeFirst()) as Record<string, unknown> | undefined) : undefined;
+      if (!existing && byOthers) existing = (await byOthers.executeTakeFirst()) as Record<string, unknown> | undefined;
+
+      // (a model a tag named, which checkBlueprintPermissions could not read before the import)
+      if (!(await (opts.mayWrite ?? mayWrite)(tx, opts.caller, label))) throw new EntryInvalid(`User lacks permission to create ${label}`);
+
+      if (state === 'absent') {
+        if (!existing) {
+          log('debug', 'Entry to delete with no instance, skipping', { entry: attrsOf });
+          return;
+        }
+        await m.def.remove!(tx, existing as never, { db: tx, caller: opts.caller, mode: 'update', req: opts.req });
+        const objectPk = existing[m.pkColumn.split('.').pop()!];
+        await removeObjectPermissions(tx, label, String(objectPk));
+        written.push({ model: m, action: 'model_deleted', key: String(objectPk), object: existing, row: existing });
+        log('debug', 'Deleted model', { entry: attrsOf, pk: objectPk });
+        return;
+      }
+      if (existing && state === 'must_created') throw new EntryInvalid('State is set to must_created and object exists already');
+
+      let key: string | number;
+      if (existing && state === 'created') {
+        key = existing[m.def.lookup.rowKey ?? m.def.lookup.column] as string | number;
+        log('debug', 'Instance exists, skipping', { entry: attrsOf });
+      } else {
+        const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(attrs)) attrs[k] = Array.isArray(v) ? v.map(mapped) : isMap(v) ? v : mapped(v);
+        const body = { ...attrs, ...others };
+        try {
+          const write = () =>
+            writeWithin(tx, m.def, body, { caller: opts.caller, mode: existing ? 'partial' : 'create', req: opts.req }, existing);
+          // a new object gets the pk the file names (so applying the file again finds it), as authentik's
+          key = existing ? await write() : await withRequestedPk(pk, write);
+        } catch (e) {
+          if (e instanceof ValidationError) {
+            const invalid = new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
+            invalid.errors = e.errors;
+            throw invalid;
+          }
+          // (a pk the file names that another kind of object has: the database refuses it)
+          if (e instanceof Error && /UNIQUE constraint|duplicate key|FOREIGN KEY|violates/i.test(e.message))
+            throw new EntryInvalid(`IntegrityError: ${e.message}`);
+          throw e;
+        }
+      }
+      const row = (await m.def.select(tx).where(m.def.lookup.column, '=', key).executeTakeFirst()) as Record<string, unknown>;
+      const [object] = await m.def.render(tx, [row], opts.req);
+      const rec = object ?? {};
+      const newPk = rec.pk ?? row[m.pkColumn.split('.').pop()!];
+      made.set(entry, { pk: newPk, pbm: rec.pbm_uuid ?? rec.policybindingmodel_ptr_id, label });
+      if (pk !== undefined && pk !== newPk) pkMap.set(pk, newPk);
+      if (!(existing && state === 'created')) {
+        written.push({ model: m, action: existing ? 'model_updated' : 'model_created', key, object: rec });
+        log('debug', existing ? 'Updated model' : 'Created model', { entry: attrsOf, pk: newPk });
+      }
+    };
+
     for (const entry of blueprint.entries) {
       const attrsOf = { model: String(entry.model instanceof Object ? '(tag)' : entry.model), id: entry.id ?? null };
       try {
-        const pre = scopeFor(undefined);
-        const label = String(await resolveValue(entry.model, pre));
-        const scope = scopeFor(label);
-        attrsOf.model = label;
-        const conditions = (await resolveValue(entry.conditions, scope)) as unknown[];
-        if (!conditions.every(truthy)) {
-          log('debug', 'One or more conditions of this entry are not fulfilled, skipping', { entry: attrsOf });
-          continue;
-        }
-        const m = models.get(label);
-        if (!m) {
-          const [app, model] = label.split('.');
-          throw new EntryInvalid(
-            [...models.keys()].some((l) => l.startsWith(`${app}.`)) || !model
-              ? `App '${app}' doesn't have a '${model ?? ''}' model.`
-              : `No installed app with label '${app}'.`,
-          );
-        }
-        if (m.def.inBlueprints === false) throw new EntryInvalid(`Model ${label} not allowed`);
-        if (entry.permissions.length) throw new EntryInvalid('Object permissions in blueprints are not supported by Keystage yet');
-        const state = (await resolveValue(entry.state, scope)) as EntryState;
-        if (!ENTRY_STATES.includes(state)) throw new EntryInvalid(`'${String(state)}' is not a valid BlueprintEntryDesiredState`);
-        const identifiers = (await resolveValue(entry.identifiers, scope)) as Record<string, unknown>;
-        for (const [k, v] of Object.entries(identifiers)) identifiers[k] = isMap(v) && 'pk' in v ? mapped(v.pk) : mapped(v);
-        const { pk, ...others } = identifiers;
-        const conds: [string, unknown][] = Object.entries(others);
-        if (pk === undefined && !conds.length) throw new EntryInvalid('No or invalid identifiers');
-        const byPk = pk === undefined ? undefined : rowsWhere(m, [['pk', pk]]);
-        const byOthers = conds.length ? rowsWhere(m, conds) : undefined;
-        let existing = byPk ? ((await byPk.executeTakeFirst()) as Record<string, unknown> | undefined) : undefined;
-        if (!existing && byOthers) existing = (await byOthers.executeTakeFirst()) as Record<string, unknown> | undefined;
-
-        // (a model a tag named, which checkBlueprintPermissions could not read before the import)
-        if (!(await (opts.mayWrite ?? mayWrite)(tx, opts.caller, label)))
-          throw new EntryInvalid(`User lacks permission to create ${label}`);
-
-        if (state === 'absent') {
-          if (!existing) {
-            log('debug', 'Entry to delete with no instance, skipping', { entry: attrsOf });
-            continue;
-          }
-          await m.def.remove!(tx, existing as never, { db: tx, caller: opts.caller, mode: 'update', req: opts.req });
-          const objectPk = existing[m.pkColumn.split('.').pop()!];
-          await removeObjectPermissions(tx, label, String(objectPk));
-          written.push({ model: m, action: 'model_deleted', key: String(objectPk), object: existing, row: existing });
-          log('debug', 'Deleted model', { entry: attrsOf, pk: objectPk });
-          continue;
-        }
-        if (existing && state === 'must_created') throw new EntryInvalid('State is set to must_created and object exists already');
-
-        let key: string | number;
-        if (existing && state === 'created') {
-          key = existing[m.def.lookup.rowKey ?? m.def.lookup.column] as string | number;
-          log('debug', 'Instance exists, skipping', { entry: attrsOf });
-        } else {
-          const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
-          for (const [k, v] of Object.entries(attrs)) attrs[k] = Array.isArray(v) ? v.map(mapped) : isMap(v) ? v : mapped(v);
-          const body = { ...attrs, ...others };
-          try {
-            const write = () =>
-              writeWithin(tx, m.def, body, { caller: opts.caller, mode: existing ? 'partial' : 'create', req: opts.req }, existing);
-            // a new object gets the pk the file names (so applying the file again finds it), as authentik's
-            key = existing ? await write() : await withRequestedPk(pk, write);
-          } catch (e) {
-            if (e instanceof ValidationError) {
-              const invalid = new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
-              invalid.errors = e.errors;
-              throw invalid;
-            }
-            // (a pk the file names that another kind of object has: the database refuses it)
-            if (e instanceof Error && /UNIQUE constraint|duplicate key|FOREIGN KEY|violates/i.test(e.message))
-              throw new EntryInvalid(`IntegrityError: ${e.message}`);
-            throw e;
-          }
-        }
-        const row = (await m.def.select(tx).where(m.def.lookup.column, '=', key).executeTakeFirst()) as Record<string, unknown>;
-        const [object] = await m.def.render(tx, [row], opts.req);
-        const rec = object ?? {};
-        const newPk = rec.pk ?? row[m.pkColumn.split('.').pop()!];
-        made.set(entry, { pk: newPk, pbm: rec.pbm_uuid ?? rec.policybindingmodel_ptr_id, label });
-        if (pk !== undefined && pk !== newPk) pkMap.set(pk, newPk);
-        if (!(existing && state === 'created')) {
-          written.push({ model: m, action: existing ? 'model_updated' : 'model_created', key, object: rec });
-          log('debug', existing ? 'Updated model' : 'Created model', { entry: attrsOf, pk: newPk });
-        }
+        await withDeadline(applyEntry(entry, attrsOf), ENTRY_DEADLINE_MS);
       } catch (e) {
         if (!(e instanceof EntryInvalid)) throw e;
         log('warning', `Entry invalid: ${e.message}`, { entry: attrsOf, error: e.message });
