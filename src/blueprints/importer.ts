@@ -13,7 +13,6 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../db/index.js';
-import { dialectOf } from '../db/dialect.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
 import type { Caller } from '../rest/auth.js';
 import { writeWithin, type Tx, type WritableModel } from '../rest/resource.js';
@@ -51,6 +50,7 @@ export interface ImportResult {
 
 const LOGGER = 'authentik.blueprints.v1.importer';
 class Rollback extends Error {}
+class DryRun extends Error {}
 
 /**
  * How long one entry may take. A resource that read through a database handle of its own instead of the
@@ -66,7 +66,6 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
-class DryRun extends Error {}
 
 /** what each applied entry made: its pk and policy binding model */
 interface Made {
@@ -85,11 +84,23 @@ export async function mayWrite(db: DB, caller: Caller, label: string): Promise<b
 
 const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
-function columnOf(m: WritableModel, field: string): string | undefined {
-  if (field === 'pk') return m.pkColumn;
+/** the SQL column an identifier names (through the list's filters) and whether it holds integers (booleans are 0/1) */
+function columnOf(m: WritableModel, field: string): { column: string; int: boolean } | undefined {
+  if (field === 'pk') return { column: m.pkColumn, int: m.pkInt };
   const f = m.def.list.filters[field];
-  if (f && 'column' in f && f.type !== 'secret' && f.type !== 'isnull') return f.column;
+  if (f && 'column' in f && f.type !== 'secret' && f.type !== 'isnull')
+    return { column: f.column, int: f.type === 'int' || f.type === 'bool' };
   return undefined;
+}
+
+/** an identifier's value as its column holds it, or an entry error (never a database error) */
+function columnValue(field: string, value: unknown, int: boolean): unknown {
+  const v = isMap(value) && 'pk' in value ? value.pk : value;
+  if (v !== null && typeof v === 'object') throw new EntryInvalid(`Invalid identifier field: '${field}' cannot be compared with a mapping`);
+  if (typeof v === 'boolean') return Number(v);
+  if (int && v !== null && !(typeof v === 'number' ? Number.isInteger(v) : /^-?\d{1,15}$/.test(String(v))))
+    throw new EntryInvalid(`Field '${field}' expected a number but got '${String(v)}'.`);
+  return int && v !== null ? Number(v) : v;
 }
 
 export async function applyBlueprint(
@@ -124,8 +135,6 @@ export async function applyBlueprint(
   const made = new Map<BlueprintEntry, Made>();
   const pkMap = new Map<unknown, unknown>();
   const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
-  const dialect = dialectOf(db);
-  const sqlValue = (v: unknown) => (typeof v === 'boolean' && dialect === 'sqlite' ? Number(v) : v);
 
   const run = async (tx: Tx) => {
     attachSecrets(tx, secretsOf(db)); // the resources seal and read secrets through their ctx.db: here the transaction
@@ -134,12 +143,9 @@ export async function applyBlueprint(
     const rowsWhere = (m: WritableModel, conditions: [string, unknown][]) => {
       const parts: { column: string; v: unknown }[] = [];
       for (const [field, value] of conditions) {
-        const column = columnOf(m, field);
-        if (!column) throw new EntryInvalid(`Invalid identifier field: Cannot resolve keyword '${field}' into field.`);
-        const v = isMap(value) && 'pk' in value ? value.pk : value;
-        if (v !== null && typeof v === 'object')
-          throw new EntryInvalid(`Invalid identifier field: '${field}' cannot be compared with a mapping`);
-        parts.push({ column, v: sqlValue(v) });
+        const col = columnOf(m, field);
+        if (!col) throw new EntryInvalid(`Invalid identifier field: Cannot resolve keyword '${field}' into field.`);
+        parts.push({ column: col.column, v: columnValue(field, value, col.int) });
       }
       return m.def
         .select(tx)

@@ -329,6 +329,29 @@ entries:
         events(app).some((e) => e.includes("No installed app with label 'nowhere'.")),
         JSON.stringify(events(app)),
       );
+      // identifiers of the wrong type are the entry's error, not the database's
+      const userPk = await upload(
+        a,
+        'version: 1\nentries:\n  - model: authentik_core.user\n    identifiers: { pk: abc }\n    attrs: { name: x }\n',
+      );
+      assert.deepEqual([userPk.status, userPk.body.success], [200, false]);
+      assert.ok(
+        events(userPk).some((e) => e.includes("Field 'pk' expected a number but got 'abc'.")),
+        JSON.stringify(events(userPk)),
+      );
+      const order = await upload(
+        a,
+        'version: 1\nentries:\n  - model: authentik_flows.flowstagebinding\n    identifiers: { order: ten, evaluate_on_plan: true }\n',
+      );
+      assert.ok(
+        events(order).some((e) => e.includes("Field 'order' expected a number but got 'ten'.")),
+        JSON.stringify(events(order)),
+      );
+      const flag = await upload(
+        a,
+        'version: 1\nentries:\n  - model: authentik_flows.flowstagebinding\n    state: absent\n    identifiers: { evaluate_on_plan: true, order: 12345 }\n',
+      );
+      assert.equal(flag.body.success, true, JSON.stringify(events(flag)));
       const version = await upload(a, 'version: 2\nentries: []\n');
       assert.deepEqual([version.body.success, events(version)], [false, ['Invalid blueprint version']]);
       const yaml = await upload(a, 'version: 1\nentries: [\n');
