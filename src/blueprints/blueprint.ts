@@ -3,7 +3,6 @@
  * `entries` (a list, or sections of lists), `context`, `metadata`. Parsed from YAML with the blueprint tags;
  * a document that is not YAML, uses an unknown tag or has the wrong shape is refused with what is wrong.
  */
-import { parseDocument } from 'yaml';
 import { blueprintTags, Tag } from './tags.js';
 
 export type EntryState = 'present' | 'created' | 'must_created' | 'absent';
@@ -61,7 +60,9 @@ function readEntry(raw: unknown, where: string): BlueprintEntry {
   };
 }
 
-export function parseBlueprint(text: string): Blueprint {
+export async function parseBlueprint(text: string): Promise<Blueprint> {
+  // (the YAML library is loaded when a blueprint is first read, not at start)
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { customTags: blueprintTags, prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw new BlueprintInvalid(problem.message.split('\n')[0]!);

@@ -8,7 +8,6 @@
  * the raw policy binding model pk, so the file also applies to an instance where those objects get new pks.
  */
 import type { FastifyRequest } from 'fastify';
-import { stringify } from 'yaml';
 import type { DB } from '../db/index.js';
 import type { WritableModel } from '../rest/resource.js';
 import { readableKeys, writableKeys } from '../rest/schema.js';
@@ -130,6 +129,7 @@ export async function exportFlow(models: Models, db: DB, req: FastifyRequest, fl
       return e;
     }),
   ];
+  const { stringify } = await import('yaml');
   return stringify(
     {
       version: 1,

@@ -52,7 +52,7 @@ async function run(
   let result: ImportResult;
   let metadata: Record<string, unknown> = {};
   try {
-    const blueprint = parseBlueprint(content);
+    const blueprint = await parseBlueprint(content);
     metadata = blueprint.metadata ?? {};
     result = await applyBlueprint(router.models, svc.db, blueprint, { caller, req, context, dryRun });
   } catch (e) {

@@ -106,7 +106,7 @@ export function mountBlueprintImport(router: ApiRouter, svc: Services) {
           if (text === undefined) return reply.code(400).send({ logs: [], success: false });
           let blueprint: Blueprint;
           try {
-            blueprint = parseBlueprint(text);
+            blueprint = await parseBlueprint(text);
           } catch (e) {
             if (!(e instanceof BlueprintInvalid)) throw e;
             return {
