@@ -49,6 +49,8 @@ export interface ImportResult {
 }
 
 const LOGGER = 'authentik.blueprints.v1.importer';
+/** authentik's meta model applying another blueprint file (`attrs: { identifiers: { name | path }, required }`) */
+const META_APPLY = 'authentik_blueprints.metaapplyblueprint';
 class Rollback extends Error {}
 class DryRun extends Error {}
 
@@ -185,6 +187,18 @@ export async function applyBlueprint(
       if (!conditions.every(truthy)) {
         log('debug', 'One or more conditions of this entry are not fulfilled, skipping', { entry: attrsOf });
         return;
+      }
+      if (label === META_APPLY) {
+        // another blueprint file, applied first in authentik: Keystage has none to apply
+        const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
+        if (attrs.required === false) {
+          log('info', 'Keystage reads no blueprint files: the blueprint this entry names is skipped', {
+            entry: attrsOf,
+            identifiers: attrs.identifiers,
+          });
+          return;
+        }
+        throw new EntryInvalid('Keystage reads no blueprint files: a required blueprint cannot be applied');
       }
       const m = models.get(label);
       if (!m) {

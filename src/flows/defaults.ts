@@ -110,7 +110,8 @@ export async function ensureDefaultFlows(db: DB) {
         },
       },
       { kind: 'authenticatorvalidatestage', name: 'default-authentication-mfa-validation', fields: { not_configured_action: 'skip' } },
-      { kind: 'userloginstage', name: 'default-authentication-login', fields: {} },
+      // (order 100 as authentik's blueprint: its files that change this flow name the binding by it)
+      { kind: 'userloginstage', name: 'default-authentication-login', fields: {}, order: 100 },
     ],
     // authentik's two policies: no password stage after a proven first factor, no MFA after a passkey
     bindDefaultAuthenticationPolicies,

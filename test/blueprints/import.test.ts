@@ -199,6 +199,65 @@ for (const dialect of dialects()) {
       assert.ok(audit.some((e: { context: { model: { model_name: string } } }) => e.context.model.model_name === 'flow'));
     });
 
+    it("authentik's kind of file for the default login: bindings found by their orders, another file it names skipped", async () => {
+      const flow = (await call(a, 'GET', '/flows/instances/default-authentication-flow/')).body;
+      const before = (await call(a, 'GET', `/flows/bindings/?target=${flow.pk}&ordering=order`)).body.results;
+      assert.deepEqual(
+        before.map((b: { order: number; stage_obj: { name: string } }) => [b.order, b.stage_obj.name]),
+        [
+          [10, 'default-authentication-identification'],
+          [20, 'default-authentication-password'],
+          [30, 'default-authentication-mfa-validation'],
+          [100, 'default-authentication-login'],
+        ],
+      );
+      const text = `
+version: 1
+metadata: { name: login with a second factor unless an app password }
+entries:
+  - model: authentik_blueprints.metaapplyblueprint
+    attrs: { identifiers: { name: Some other file }, required: false }
+  - model: authentik_flows.flow
+    id: flow
+    identifiers: { slug: default-authentication-flow }
+    attrs: { designation: authentication, name: Login, title: Login }
+  - model: authentik_stages_authenticator_validate.authenticatorvalidatestage
+    id: mfa
+    identifiers: { name: default-authentication-mfa-validation }
+  - model: authentik_stages_user_login.userloginstage
+    id: login
+    identifiers: { name: default-authentication-login }
+  - model: authentik_policies_expression.expressionpolicy
+    id: not-app-password
+    identifiers: { name: not-an-app-password }
+    attrs: { expression: 'return context.get("auth_method") != "app_password"' }
+  - model: authentik_flows.flowstagebinding
+    id: mfa-binding
+    identifiers: { target: !KeyOf flow, stage: !KeyOf mfa, order: 30 }
+    attrs: { re_evaluate_policies: true }
+  - model: authentik_flows.flowstagebinding
+    identifiers: { target: !KeyOf flow, stage: !KeyOf login, order: 100 }
+  - model: authentik_policies.policybinding
+    identifiers: { policy: !KeyOf not-app-password, target: !KeyOf mfa-binding, order: 0 }
+`;
+      const r = await upload(a, text);
+      assert.equal(r.body.success, true, JSON.stringify(r.body.logs));
+      assert.ok(events(r).includes('Keystage reads no blueprint files: the blueprint this entry names is skipped'));
+      const after = (await call(a, 'GET', `/flows/bindings/?target=${flow.pk}&ordering=order`)).body.results;
+      assert.deepEqual(
+        after.map((b: { pk: string }) => b.pk),
+        before.map((b: { pk: string }) => b.pk),
+      );
+      const onMfa = (await call(a, 'GET', `/policies/bindings/?target=${after[2].policybindingmodel_ptr_id}`)).body.results;
+      assert.ok(onMfa.some((p: { policy_obj: { name: string } }) => p.policy_obj.name === 'not-an-app-password'));
+      const required = await upload(
+        a,
+        'version: 1\nentries:\n  - model: authentik_blueprints.metaapplyblueprint\n    attrs: { identifiers: { path: x.yaml } }\n',
+      );
+      assert.equal(required.body.success, false);
+      assert.ok(events(required).some((e) => e.includes('Keystage reads no blueprint files: a required blueprint cannot be applied')));
+    });
+
     it('one invalid entry: nothing written, the log says which and why', async () => {
       const text = `
 version: 1
