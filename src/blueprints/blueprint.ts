@@ -3,7 +3,7 @@
  * `entries` (a list, or sections of lists), `context`, `metadata`. Parsed from YAML with the blueprint tags;
  * a document that is not YAML, uses an unknown tag or has the wrong shape is refused with what is wrong.
  */
-import { blueprintTags, Tag } from './tags.js';
+import { blueprintTags, isMap, Tag } from './tags.js';
 
 export type EntryState = 'present' | 'created' | 'must_created' | 'absent';
 export const ENTRY_STATES: readonly EntryState[] = ['present', 'created', 'must_created', 'absent'];
@@ -26,8 +26,6 @@ export interface Blueprint {
 }
 
 export class BlueprintInvalid extends Error {}
-
-const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tag);
 
 function readEntry(raw: unknown, where: string): BlueprintEntry {
   if (!isMap(raw)) throw new BlueprintInvalid(`${where}: an entry is a mapping`);

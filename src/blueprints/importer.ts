@@ -22,7 +22,7 @@ import { removeObjectPermissions } from '../rbac/object-permissions.js';
 import { lockConfigEpoch } from '../db/config-epoch.js';
 import { attachSecrets, secretsOf } from '../instance/secrets.js';
 import { type Blueprint, type BlueprintEntry, ENTRY_STATES, type EntryState } from './blueprint.js';
-import { EntryInvalid, resolveValue, truthy, type TagScope } from './tags.js';
+import { EntryInvalid, isMap, resolveValue, truthy, type TagScope } from './tags.js';
 
 export interface LogEvent {
   timestamp: string;
@@ -76,15 +76,13 @@ interface Made {
   label: string;
 }
 
-/** authentik's check_blueprint_perms: add, change and delete of the model */
-export async function mayWrite(db: DB, caller: Caller, label: string): Promise<boolean> {
+/** authentik's check_blueprint_perms: the model's add, change and delete permissions (or those `actions`) */
+export async function mayWrite(db: DB, caller: Caller, label: string, actions = ['add', 'change', 'delete']): Promise<boolean> {
   if (caller.superuser) return true;
   const [app, model] = label.split('.');
-  for (const action of ['add', 'change', 'delete']) if (!(await hasGlobal(db, caller, `${app}.${action}_${model}`))) return false;
+  for (const action of actions) if (!(await hasGlobal(db, caller, `${app}.${action}_${model}`))) return false;
   return true;
 }
-
-const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** the SQL column an identifier names (through the list's filters) and whether it holds integers (booleans are 0/1) */
 function columnOf(m: WritableModel, field: string): { column: string; int: boolean } | undefined {

@@ -30,6 +30,9 @@ export abstract class Tag {
   abstract resolve(scope: TagScope): Promise<unknown>;
 }
 
+/** a YAML mapping (not a list, not a tag) */
+export const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tag);
+
 export async function resolveValue(value: unknown, scope: TagScope): Promise<unknown> {
   if (value instanceof Tag) return value.resolve(scope);
   if (Array.isArray(value)) {

@@ -9,21 +9,15 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
 import { requireCaller, type Caller } from '../rest/auth.js';
-import { hasGlobal } from '../rbac/check.js';
 import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
 import type { Blueprint, BlueprintEntry } from './blueprint.js';
-import { applyBlueprint } from './importer.js';
+import { applyBlueprint, mayWrite } from './importer.js';
 import { auditImport } from './routes.js';
-import { keyOf } from './tags.js';
+import { isMap, keyOf } from './tags.js';
 
-const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-
-const mayAdd = async (db: DB, caller: Caller, label: string) => {
-  if (caller.superuser) return true;
-  const [app, model] = label.split('.');
-  return hasGlobal(db, caller, `${app}.add_${model}`);
-};
+/** the wizard asks only for each model's add permission */
+const mayAdd = (db: DB, caller: Caller, label: string) => mayWrite(db, caller, label, ['add']);
 
 function entry(
   model: string,
