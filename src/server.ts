@@ -195,7 +195,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     events,
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
-    brand: (host) => brandForHost(store.db, host),
+    brand: (host, db) => brandForHost(db ?? store.db, host),
     stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind),
     stageConfig: async (kind, stageUuid) => {
       const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind);

@@ -28,7 +28,8 @@ export interface Services<S = unknown> {
    * the brand of a request (src/brands/match.ts), from the host as Fastify resolved it (`req.host`: X-Forwarded-Host
    * only from a trusted proxy): its title, images and default flows
    */
-  brand: (host: string | undefined) => Promise<Brand>;
+  /** the request's brand; `db` a transaction to read it through (with SQLite a read outside it would wait for it) */
+  brand: (host: string | undefined, db?: DB) => Promise<Brand>;
   /** the registered stage type of a kind (the registry, src/stages/registry.ts, supplies it) */
   stageType: (kind: string) => S | undefined;
   /** a stage's stored configuration as its runtime reads it (secrets decrypted); undefined when it is gone */

@@ -170,6 +170,15 @@ for (const dialect of dialects()) {
         'bob@example.org',
         'jane@example.org',
       ]);
+      // one user is provisioned once per source: a second row for it is a 400 (authentik's unique_together), not a 500
+      const [first] = admin.body.results as { user: number; source: string }[];
+      const again = await call(srv, 'POST', '/sources/scim_users/', {
+        user: first!.user,
+        source: first!.source,
+        external_id: 'x',
+        attributes: {},
+      });
+      assert.deepEqual([again.status, again.body], [400, { non_field_errors: ['The fields user, source must make a unique set.'] }]);
     });
 
     it('refuses a write whose mapping fails, and records why', async () => {

@@ -59,7 +59,7 @@ async function render(db: DB, k: DeviceClass, installId: string, rows: Row[], re
 }
 
 /** the brand of a request's host (Services.brand) */
-type BrandOf = (host: string | undefined) => Promise<{ branding_title: string }>;
+type BrandOf = (host: string | undefined, db?: DB) => Promise<{ branding_title: string }>;
 const brandTitles = new WeakMap<FastifyRequest, string>();
 
 export function deviceResource(k: DeviceClass, admin: boolean, installId: string, secretKey: string, brandOf: BrandOf): ResourceDef<Row> {
@@ -99,8 +99,9 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
       if (!existing && !k.api.create)
         throw ValidationError.nonField(k.api.createRefused ?? `${k.verbose}s are enrolled through an enrolment flow.`);
       // the request's brand titles what the new device shows (the TOTP issuer); looked up here, before the write's
-      // transaction (SQLite has one connection: a read outside the transaction would wait for it)
-      if (!existing) brandTitles.set(ctx.req, (await brandOf(ctx.req.host)).branding_title);
+      // transaction, or through the one a blueprint runs in (SQLite has one connection: a read outside the
+      // transaction would wait for it)
+      if (!existing) brandTitles.set(ctx.req, (await brandOf(ctx.req.host, ctx.db.isTransaction ? ctx.db : undefined)).branding_title);
     },
     insert: async (tx, data, ctx) => {
       const now = nowIso();

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
+import { type Tx, mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { S, type Props } from '../../rest/schema.js';
 import { rowToApi } from '../../rest/serialize.js';
@@ -229,6 +229,17 @@ function provisionedResource<R extends UserRow | GroupRow>(kind: 'users' | 'grou
   const table = isUser ? 'scim_source_users' : 'scim_source_groups';
   const objectColumn = isUser ? 'user_id' : 'group_uuid';
   const own = isUser ? userProps : groupProps;
+  /** authentik's unique_together (user or group, source): a 400, not the database's refusal */
+  const uniqueTogether = async (tx: Tx, object: string | number, source: string, self?: string) => {
+    let q = tx
+      .selectFrom(table)
+      .select('id')
+      .where(objectColumn, '=', object as never)
+      .where('source_uuid', '=', source);
+    if (self !== undefined) q = q.where('id', '<>', self);
+    if (await q.executeTakeFirst())
+      throw ValidationError.nonField(`The fields ${isUser ? 'user' : 'group'}, source must make a unique set.`);
+  };
   return {
     component: isUser ? 'SCIMSourceUser' : 'SCIMSourceGroup',
     model: isUser ? 'SCIMSourceUser' : 'SCIMSourceGroup',
@@ -304,6 +315,7 @@ function provisionedResource<R extends UserRow | GroupRow>(kind: 'users' | 'grou
       const id = (data.id as string | undefined) ?? randomUUID();
       const clash = await tx.selectFrom(table).select('id').where('id', '=', id).executeTakeFirst();
       if (clash) throw ValidationError.field('id', `${isUser ? 'SCIM Source User' : 'SCIM Source Group'} with this id already exists.`);
+      await uniqueTogether(tx, (isUser ? data.user : data.group) as string | number, data.source as string);
       await tx
         .insertInto(table)
         .values({
@@ -317,6 +329,10 @@ function provisionedResource<R extends UserRow | GroupRow>(kind: 'users' | 'grou
       return id;
     },
     update: async (tx, existing, data) => {
+      const object = (isUser ? (data.user ?? (existing as UserRow).user_id) : (data.group ?? (existing as GroupRow).group_uuid)) as
+        | string
+        | number;
+      await uniqueTogether(tx, object, (data.source as string | undefined) ?? existing.source_uuid, existing.id);
       const set: Record<string, unknown> = {};
       if (data.external_id !== undefined) set.external_id = data.external_id;
       if (data.source !== undefined) set.source_uuid = data.source;

@@ -708,6 +708,40 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('every model the walk seeds through its POST is also made through a blueprint entry (or refused by both)', async () => {
+      const failures: string[] = [];
+      let made = 0;
+      for (const [label, m] of srv.app.models) {
+        const path = `${m.def.path}/`;
+        const component = requestComponent(ak.paths[path]?.post);
+        if (!seeded.created.has(path) || !component || m.def.inBlueprints === false) continue;
+        const refs = REFERENCES[path]?.(seeded, PER_COLLECTION + 1);
+        if (REFERENCES[path] && !refs) continue;
+        const attrs = { ...synthesize(path, component), ...refs };
+        const pk = m.pkInt ? 2_000_000_000 + made : randomUUID();
+        const entry = { model: label, state: 'must_created', identifiers: { pk }, attrs };
+        const form = new FormData();
+        form.set('file', new Blob([stringify({ version: 1, entries: [entry] })]), 'one.yaml');
+        const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${srv.token}` },
+          body: form,
+        });
+        const body = (await res.json()) as { success: boolean; logs: { log_level: string; event: string }[] };
+        if (res.status === 200 && body.success) {
+          made++;
+          continue;
+        }
+        // refused: so must the API's POST of the same fields be (a 400, never a 500)
+        const api = await call(srv, 'POST', path, attrs);
+        const why = body.logs?.filter((l) => l.log_level !== 'debug').map((l) => l.event);
+        if (api.status !== 400)
+          failures.push(`${label}: ${res.status} ${JSON.stringify(why)}; the API: ${api.status} ${JSON.stringify(api.body)}`);
+      }
+      assert.deepEqual(failures, []);
+      assert.ok(made >= 50, `${made} models made`);
+    });
+
     for (const p of puts) {
       it(`PUT ${p.path} with the object’s own writable fields (${p.request}) answers 200 and changes nothing`, async () => {
         const mine = seeded.created.get(p.collection);
