@@ -2,33 +2,18 @@
  * /managed/blueprints/import/: a blueprint file uploaded and applied once (authentik's `import_`, which also took
  * over the older `/flows/instances/import/`), answering the importer's logs and whether it applied.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
-import { ParseError, ValidationError } from '../rest/errors.js';
+import { Forbidden, ValidationError } from '../rest/errors.js';
+import { acceptMultipart } from '../rest/multipart.js';
 import { requireCaller } from '../rest/auth.js';
 import { hasGlobal } from '../rbac/check.js';
-import { Forbidden } from '../rest/errors.js';
 import type { Services } from '../services.js';
 import { BlueprintInvalid, parseBlueprint, type Blueprint } from './blueprint.js';
 import { applyBlueprint, mayWrite, type ImportResult } from './importer.js';
 
 /** an upload's largest accepted size (authentik has none; 5 MiB is far above any flow's export) */
 const UPLOAD_LIMIT = 5 * 1024 * 1024;
-
-/** multipart/form-data bodies of this scope's routes, parsed by the platform's FormData */
-export function acceptMultipart(scope: FastifyInstance) {
-  scope.addContentTypeParser(
-    /^multipart\/form-data(\s*;.*)?$/i,
-    { parseAs: 'buffer', bodyLimit: UPLOAD_LIMIT },
-    async (req: FastifyRequest, body: Buffer) => {
-      try {
-        return await new Response(new Uint8Array(body), { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
-      } catch {
-        throw new ParseError('Multipart form parse error - Invalid boundary in multipart: None');
-      }
-    },
-  );
-}
 
 /** every entry's model must be one the caller may add, change and delete (authentik's check_blueprint_perms) */
 async function checkBlueprintPermissions(svc: Services, req: FastifyRequest, blueprint: Blueprint, reply: FastifyReply) {
@@ -88,7 +73,7 @@ export function mountBlueprintImport(router: ApiRouter, svc: Services) {
     required: ['logs', 'success'],
   });
   router.app.register(async (scope) => {
-    acceptMultipart(scope);
+    acceptMultipart(scope, UPLOAD_LIMIT);
     router.within(scope).route('/managed/blueprints/import', {
       post: {
         doc: {
