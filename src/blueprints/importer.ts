@@ -73,7 +73,6 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 interface Made {
   pk: unknown;
   pbm: unknown;
-  label: string;
 }
 
 /** authentik's check_blueprint_perms: the model's add, change and delete permissions (or those `actions`) */
@@ -267,7 +266,7 @@ export async function applyBlueprint(
       const [object] = await m.def.render(tx, [row], opts.req);
       const rec = object ?? {};
       const newPk = rec.pk ?? row[m.pkColumn.split('.').pop()!];
-      made.set(entry, { pk: newPk, pbm: rec.pbm_uuid ?? rec.policybindingmodel_ptr_id, label });
+      made.set(entry, { pk: newPk, pbm: rec.pbm_uuid ?? rec.policybindingmodel_ptr_id });
       if (pk !== undefined && pk !== newPk) pkMap.set(pk, newPk);
       if (!(existing && state === 'created')) {
         written.push({ model: m, action: existing ? 'model_updated' : 'model_created', key, object: rec });
