@@ -43,6 +43,8 @@ export interface Config {
   impersonation: { enabled: boolean; requireReason: boolean };
   /** RSA key size of the self-signed certificate made at first start (authentik: 4096) */
   selfSignedKeyBits: number;
+  /** the folder blueprint files are read from (authentik's `blueprints_dir`; src/blueprints/files.ts) */
+  blueprintsDir: string;
   /** HTTPS port serving brands' web certificates and asking for client certificates (src/instance/tls/; 0 = off) */
   tlsPort: number;
   /** Prometheus metrics port (0 = off) */
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     selfSignedKeyBits: Math.max(2048, int(env, 4096, 'KEYSTAGE_SELF_SIGNED_KEY_BITS')),
     tlsPort: int(env, 0, 'KEYSTAGE_TLS_PORT'),
+    blueprintsDir: pick(env, 'KEYSTAGE_BLUEPRINTS_DIR', 'AUTHENTIK_BLUEPRINTS_DIR') ?? './blueprints',
     metricsPort: int(env, 9300, 'KEYSTAGE_METRICS_PORT'),
     metricsHost: pick(env, 'KEYSTAGE_METRICS_HOST') ?? '127.0.0.1',
     requestTimeoutMs: int(env, 30_000, 'KEYSTAGE_REQUEST_TIMEOUT_MS'),

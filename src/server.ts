@@ -19,6 +19,7 @@ import { mountBlueprintImport } from './blueprints/routes.js';
 import type { WritableModel } from './rest/resource.js';
 import { mountBlueprintInstances } from './blueprints/instances.js';
 import { mountTransactionalApplications } from './blueprints/transactional.js';
+import { type BlueprintDiscovery, startBlueprintDiscovery } from './blueprints/discovery.js';
 import { mountBindings } from './flows/rest/bindings.js';
 import { mountStages } from './stages/api.js';
 import { loadStageConfig } from './stages/resource.js';
@@ -116,6 +117,8 @@ export interface App {
   config: Config;
   /** the models blueprints write, by authentik's label, with the REST resource of each (rest/resource.ts) */
   models: ReadonlyMap<string, WritableModel>;
+  /** the blueprints folder's discovery (src/blueprints/discovery.ts) */
+  blueprints: BlueprintDiscovery;
   close(): Promise<void>;
 }
 
@@ -124,6 +127,8 @@ export interface BuildOptions {
   logStream?: { write(line: string): void };
   /** how often expired sessions are deleted (default every minute; tests shorten it) */
   sessionSweepMs?: number;
+  /** how often the blueprints folder is looked at besides its file events (default hourly) */
+  blueprintDiscoveryMs?: number;
   /** how often every node looks for data exports nobody is making (default a minute) */
   exportSweepMs?: number;
 }
@@ -392,6 +397,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopExports = startExportSweeper(exports, (err) => app.log.warn({ err }, 'data export sweep failed'), options.exportSweepMs);
   ldapScheduler = startLdapScheduler(services, (err) => app.log.warn({ err }, 'LDAP source sync failed'));
+  const blueprints = startBlueprintDiscovery(router, services, (err) => app.log.warn({ err }, 'blueprint discovery failed'), {
+    ...(options.blueprintDiscoveryMs ? { everyMs: options.blueprintDiscoveryMs } : {}),
+  });
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();
   return {
@@ -401,7 +409,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     store,
     config,
     models: router.models,
+    blueprints,
     async close() {
+      await blueprints.stop();
       events.stop();
       sessions.stop();
       stopHousekeeping();

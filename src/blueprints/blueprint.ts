@@ -58,6 +58,21 @@ function readEntry(raw: unknown, where: string): BlueprintEntry {
   };
 }
 
+/** a file's `version` and `metadata` as the blueprints folder lists them (undefined: not YAML, or not a mapping) */
+export async function readBlueprintHeader(text: string): Promise<{ version: unknown; metadata: Blueprint['metadata'] } | undefined> {
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(text, { customTags: blueprintTags, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) return undefined;
+  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (!isMap(raw)) return undefined;
+  const m = raw.metadata;
+  const metadata =
+    isMap(m) && typeof m.name === 'string'
+      ? { name: m.name, labels: isMap(m.labels) ? (m.labels as Record<string, string>) : {} }
+      : undefined;
+  return { version: raw.version ?? 1, metadata };
+}
+
 export async function parseBlueprint(text: string): Promise<Blueprint> {
   // (the YAML library is loaded when a blueprint is first read, not at start)
   const { parseDocument } = await import('yaml');

@@ -24,6 +24,18 @@ import { attachSecrets, secretsOf } from '../instance/secrets.js';
 import { type Blueprint, type BlueprintEntry, ENTRY_STATES, type EntryState } from './blueprint.js';
 import { EntryInvalid, isMap, resolveValue, truthy, type TagScope } from './tags.js';
 
+/** a blueprint instance a `metaapplyblueprint` entry names, to be applied first (in the same transaction) */
+export interface NestedBlueprint {
+  /** the instance's uuid: a chain that comes back to one is refused */
+  uuid: string;
+  name: string;
+  enabled: boolean;
+  /** its parsed content (a file's or the row's), or why it could not be read */
+  blueprint: Blueprint | string;
+  context: Record<string, unknown>;
+  serverReads?: TagScope['serverReads'];
+}
+
 export interface LogEvent {
   timestamp: string;
   log_level: 'debug' | 'info' | 'warning' | 'error';
@@ -114,8 +126,18 @@ export async function applyBlueprint(
     dryRun?: boolean;
     /** whether the caller may write a model (default: `mayWrite`, authentik's add, change and delete) */
     mayWrite?: (db: DB, caller: Caller, label: string) => Promise<boolean>;
+    /** `!Env` and `!File` (a blueprint file's import only) */
+    serverReads?: TagScope['serverReads'];
+    /** the blueprint instance a `metaapplyblueprint` entry's identifiers name (none: such entries cannot apply) */
+    findInstance?: (tx: Tx, identifiers: Record<string, unknown>) => Promise<NestedBlueprint | undefined>;
+    /** the uuid of the blueprint instance being applied (a `metaapplyblueprint` naming it again is a cycle) */
+    instance?: string;
+    /** asked first, in the transaction (after its lock): false applies nothing (`skipped`) */
+    guard?: (tx: Tx) => Promise<boolean>;
+    /** called when every entry applied, in the transaction, before it commits */
+    record?: (tx: Tx, written: ImportResult['written']) => Promise<void>;
   },
-): Promise<ImportResult> {
+): Promise<ImportResult & { skipped?: boolean }> {
   const logs: LogEvent[] = [];
   const log = (log_level: LogEvent['log_level'], event: string, attributes: Record<string, unknown> = {}) =>
     logs.push({ timestamp: new Date().toISOString(), log_level, logger: LOGGER, event, attributes });
@@ -123,21 +145,26 @@ export async function applyBlueprint(
     log('warning', 'Invalid blueprint version');
     return { success: false, logs, written: [] };
   }
-  const context: Record<string, unknown> = {
+  const contextOf = (bp: Blueprint, given: Record<string, unknown> | undefined): Record<string, unknown> => ({
     'goauthentik.io/enterprise/licensed': false,
     'goauthentik.io/rbac/models': Object.fromEntries([...models.keys()].map((l) => [l.split('.')[1], l.split('.')[0]])),
-    ...blueprint.context,
-    ...(opts.context ?? {}),
-  };
+    ...bp.context,
+    ...(given ?? {}),
+  });
   const written: ImportResult['written'] = [];
   let failed: ImportResult['failed'];
-  const made = new Map<BlueprintEntry, Made>();
-  const pkMap = new Map<unknown, unknown>();
-  const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
 
-  const run = async (tx: Tx) => {
-    attachSecrets(tx, secretsOf(db)); // the resources seal and read secrets through their ctx.db: here the transaction
-    await lockConfigEpoch(tx);
+  /** every entry of `bp` in order (a nested blueprint's too, `chain` naming the instances being applied) */
+  const applyEntries = async (
+    tx: Tx,
+    bp: Blueprint,
+    context: Record<string, unknown>,
+    serverReads: TagScope['serverReads'],
+    chain: string[],
+  ) => {
+    const made = new Map<BlueprintEntry, Made>();
+    const pkMap = new Map<unknown, unknown>();
+    const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
     /** the model's rows matching every [field, value] */
     const rowsWhere = (m: WritableModel, conditions: [string, unknown][]) => {
       const parts: { column: string; v: unknown }[] = [];
@@ -153,6 +180,7 @@ export async function applyBlueprint(
     const scopeFor = (label: string | undefined): TagScope => ({
       context,
       enumerating: [],
+      ...(serverReads ? { serverReads } : {}),
       keyOf: (id) => {
         for (const [e, m] of made) {
           if (e.id !== id) continue;
@@ -185,18 +213,7 @@ export async function applyBlueprint(
         log('debug', 'One or more conditions of this entry are not fulfilled, skipping', { entry: attrsOf });
         return;
       }
-      if (label === META_APPLY) {
-        // another blueprint file, applied first in authentik: Keystage has none to apply
-        const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
-        if (attrs.required === false) {
-          log('info', 'Keystage reads no blueprint files: the blueprint this entry names is skipped', {
-            entry: attrsOf,
-            identifiers: attrs.identifiers,
-          });
-          return;
-        }
-        throw new EntryInvalid('Keystage reads no blueprint files: a required blueprint cannot be applied');
-      }
+      if (label === META_APPLY) return applyNested(tx, (await resolveValue(entry.attrs, scope)) as Record<string, unknown>, attrsOf);
       const m = models.get(label);
       if (!m) {
         const [app, model] = label.split('.');
@@ -274,19 +291,65 @@ export async function applyBlueprint(
       }
     };
 
-    for (const entry of blueprint.entries) {
+    /**
+     * authentik's `metaapplyblueprint`: the instance its identifiers name is applied first — here inside this
+     * transaction, so its failure fails this entry and nothing of either is written. A missing instance is this
+     * entry's error unless `required: false`; a disabled one is skipped, as authentik's task skips it.
+     */
+    const applyNested = async (tx: Tx, attrs: Record<string, unknown>, attrsOf: { model: string; id: string | null }) => {
+      const identifiers = attrs.identifiers;
+      if (!isMap(identifiers) || !Object.keys(identifiers).length) throw new EntryInvalid('identifiers: This field is required.');
+      for (const k of Object.keys(identifiers))
+        if (k !== 'name' && k !== 'path' && k !== 'pk' && k !== 'instance_uuid')
+          throw new EntryInvalid(`Invalid identifier field: Cannot resolve keyword '${k}' into field.`);
+      const nested = opts.findInstance ? await opts.findInstance(tx, identifiers) : undefined;
+      if (!nested) {
+        if (attrs.required === false) {
+          log('info', 'Blueprint does not exist, but not required', { entry: attrsOf, identifiers });
+          return;
+        }
+        throw new EntryInvalid('identifiers: Required blueprint does not exist');
+      }
+      if (!nested.enabled) {
+        log('info', 'Blueprint is not enabled, skipping', { entry: attrsOf, blueprint: nested.name });
+        return;
+      }
+      if (chain.includes(nested.uuid)) throw new EntryInvalid(`Blueprint ${nested.name} is already being applied (a cycle)`);
+      if (typeof nested.blueprint === 'string') throw new EntryInvalid(`Blueprint ${nested.name}: ${nested.blueprint}`);
+      log('debug', 'Applying blueprint from meta model', { entry: attrsOf, blueprint: nested.name });
+      try {
+        await applyEntries(tx, nested.blueprint, contextOf(nested.blueprint, nested.context), nested.serverReads, [...chain, nested.uuid]);
+      } catch (e) {
+        if (e instanceof EntryInvalid) throw new EntryInvalid(`Blueprint ${nested.name}: ${e.message}`);
+        throw e;
+      }
+    };
+
+    for (const entry of bp.entries) {
       const attrsOf = { model: String(entry.model instanceof Object ? '(tag)' : entry.model), id: entry.id ?? null };
       try {
         await withDeadline(applyEntry(entry, attrsOf), ENTRY_DEADLINE_MS);
       } catch (e) {
-        if (!(e instanceof EntryInvalid)) throw e;
+        if (!(e instanceof EntryInvalid) || bp !== blueprint) throw e; // (a nested blueprint's: the outer entry's error)
         log('warning', `Entry invalid: ${e.message}`, { entry: attrsOf, error: e.message });
         log('warning', 'Blueprint validation failed');
         failed = { id: entry.id, message: e.message, ...(e.errors ? { errors: e.errors } : {}) };
         throw new Rollback();
       }
     }
+  };
+
+  let skipped = false;
+  const run = async (tx: Tx) => {
+    attachSecrets(tx, secretsOf(db)); // the resources seal and read secrets through their ctx.db: here the transaction
+    await lockConfigEpoch(tx);
+    if (opts.guard && !(await opts.guard(tx))) {
+      skipped = true;
+      return;
+    }
+    await applyEntries(tx, blueprint, contextOf(blueprint, opts.context), opts.serverReads, opts.instance ? [opts.instance] : []);
     if (opts.dryRun) throw new DryRun();
+    await opts.record?.(tx, written);
   };
 
   try {
@@ -296,6 +359,7 @@ export async function applyBlueprint(
     if (e instanceof DryRun) return { success: true, logs, written: [] };
     throw e;
   }
+  if (skipped) return { success: true, logs, written: [], skipped };
   // what a resource does once its write committed (an LDAP source's sync asked for, a session's tokens ended)
   for (const w of written) {
     const ctx = { db, caller: opts.caller, mode: 'update' as const, req: opts.req };

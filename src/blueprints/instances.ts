@@ -3,9 +3,11 @@
  * `content`), checked when saved (applied in a transaction that is rolled back: "Failed to validate blueprint"),
  * applied by `apply/` with the caller's permissions, each application recording its outcome (`status`,
  * `last_applied`, `last_applied_hash`, `managed_models`, `metadata`). An instance that is not `enabled` is not
- * applied. Keystage reads no blueprint files: `available/` lists none and a `path` is refused.
+ * applied. An instance's `path` names a file of the blueprints folder (src/blueprints/files.ts, listed by
+ * `available/`), read each time it is applied, with `!Env` and `!File`; discovery (./discovery.ts) makes and applies
+ * the folder's instances by itself.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
@@ -16,8 +18,11 @@ import { ValidationError } from '../rest/errors.js';
 import type { Caller } from '../rest/auth.js';
 import { requirePermission } from '../rbac/check.js';
 import type { Services } from '../services.js';
+import type { Tx } from '../rest/resource.js';
 import { BlueprintInvalid, parseBlueprint } from './blueprint.js';
+import { BlueprintRetrievalFailed, findBlueprintFiles, hashOf } from './files.js';
 import { applyBlueprint, type ImportResult } from './importer.js';
+import { findInstance, OCI, retrieve, serverReads } from './retrieve.js';
 import { auditImport } from './routes.js';
 import type { BlueprintInstancesTable } from './table.js';
 
@@ -25,7 +30,14 @@ const STATUSES = ['successful', 'warning', 'error', 'orphaned', 'unknown'] as co
 
 export const instanceProps = {
   pk: S.ro(S.uuid({ title: 'Instance uuid' })),
-  name: S.str(),
+  name: S.str({
+    'x-unique': {
+      table: 'blueprint_instances',
+      column: 'name',
+      self: 'instance_uuid',
+      message: 'blueprint instance with this name already exists.',
+    },
+  }),
   path: S.text({ default: '' }),
   context: S.obj({ default: {} }),
   last_applied: S.ro(S.datetime()),
@@ -39,7 +51,15 @@ export const instanceProps = {
 
 type Row = BlueprintInstancesTable;
 
-/** applies `content` as `caller`; `dryRun` rolls it back whatever happens */
+const importerLog = (event: string) => ({
+  timestamp: new Date().toISOString(),
+  log_level: 'warning' as const,
+  logger: 'authentik.blueprints.v1.importer',
+  event,
+  attributes: {},
+});
+
+/** applies a blueprint's text as `caller`; `dryRun` rolls it back whatever happens */
 async function run(
   router: ApiRouter,
   svc: Services,
@@ -47,42 +67,84 @@ async function run(
   caller: Caller,
   content: string,
   context: Record<string, unknown>,
-  dryRun: boolean,
+  more: Pick<Parameters<typeof applyBlueprint>[3], 'dryRun' | 'guard' | 'record' | 'serverReads' | 'instance'>,
 ) {
-  let result: ImportResult;
+  let result: ImportResult & { skipped?: boolean };
   let metadata: Record<string, unknown> = {};
   try {
     const blueprint = await parseBlueprint(content);
     metadata = blueprint.metadata ?? {};
-    result = await applyBlueprint(router.models, svc.db, blueprint, { caller, req, context, dryRun });
+    result = await applyBlueprint(router.models, svc.db, blueprint, {
+      caller,
+      req,
+      context,
+      findInstance: findInstance(svc),
+      ...more,
+    });
   } catch (e) {
     if (!(e instanceof BlueprintInvalid)) throw e;
-    const event = `Invalid blueprint: ${e.message}`;
-    const log = {
-      timestamp: new Date().toISOString(),
-      log_level: 'warning' as const,
-      logger: 'authentik.blueprints.v1.importer',
-      event,
-      attributes: {},
-    };
-    result = { success: false, logs: [log], written: [] };
+    result = { success: false, logs: [importerLog(`Invalid blueprint: ${e.message}`)], written: [] };
   }
   return { result, metadata };
 }
 
-/** applies an enabled instance and records the outcome on it */
-async function applyInstance(router: ApiRouter, svc: Services, req: FastifyRequest, caller: Caller, row: Row) {
-  if (!row.enabled) return;
-  const { result, metadata } = await run(router, svc, req, caller, row.content, JSON.parse(row.context || '{}'), false);
-  const now = new Date().toISOString();
-  const values: Partial<Row> = { status: result.success ? 'successful' : 'error', last_applied: now, last_updated: now };
-  if (result.success) {
-    values.last_applied_hash = createHash('sha512').update(row.content).digest('hex');
-    values.managed_models = JSON.stringify([...new Set(result.written.map((w) => w.model.label))].sort());
-    values.metadata = JSON.stringify(metadata);
+/**
+ * applies an enabled instance and records the outcome on it. `ifChanged`: only when its text's hash is not the one
+ * last applied — checked again inside the import's transaction, after its lock, and recorded before it commits, so of
+ * nodes applying one file at once, one applies it and the others find it applied
+ */
+export async function applyInstance(
+  router: ApiRouter,
+  svc: Services,
+  req: FastifyRequest,
+  caller: Caller,
+  row: Row,
+  ifChanged = false,
+): Promise<(ImportResult & { skipped?: boolean }) | undefined> {
+  if (!row.enabled) return undefined;
+  const now = () => new Date().toISOString();
+  const recordOn = (d: typeof svc.db, values: Partial<Row>) =>
+    d.updateTable('blueprint_instances').set(values).where('instance_uuid', '=', row.instance_uuid).execute();
+  let content: string;
+  try {
+    content = await retrieve(svc, row);
+  } catch (e) {
+    if (!(e instanceof BlueprintRetrievalFailed)) throw e;
+    await recordOn(svc.db, { status: 'error', last_applied: now(), last_updated: now() });
+    return { success: false, logs: [importerLog(`Failed to retrieve blueprint: ${e.message}`)], written: [] };
   }
-  await svc.db.updateTable('blueprint_instances').set(values).where('instance_uuid', '=', row.instance_uuid).execute();
+  const hash = hashOf(content);
+  const metadata = (await parseBlueprint(content).catch(() => undefined))?.metadata ?? {};
+  const { result } = await run(router, svc, req, caller, content, JSON.parse(row.context || '{}'), {
+    ...(row.path !== '' ? { serverReads } : {}),
+    instance: row.instance_uuid,
+    ...(ifChanged
+      ? {
+          guard: async (tx: Tx) => {
+            const fresh = await tx
+              .selectFrom('blueprint_instances')
+              .select(['last_applied_hash', 'enabled'])
+              .where('instance_uuid', '=', row.instance_uuid)
+              .executeTakeFirst();
+            return !!fresh?.enabled && fresh.last_applied_hash !== hash;
+          },
+        }
+      : {}),
+    record: async (tx, written) => {
+      await recordOn(tx as typeof svc.db, {
+        status: 'successful',
+        last_applied: now(),
+        last_updated: now(),
+        last_applied_hash: hash,
+        managed_models: JSON.stringify([...new Set(written.map((w) => w.model.label))].sort()),
+        metadata: JSON.stringify(metadata),
+      });
+    },
+  });
+  if (result.skipped) return result;
+  if (!result.success) await recordOn(svc.db, { status: 'error', last_applied: now(), last_updated: now() });
   await auditImport(req, result);
+  return result;
 }
 
 export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
@@ -110,13 +172,17 @@ export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
     select: (d) => d.selectFrom('blueprint_instances').selectAll(),
     render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(instanceProps, r), pk: r.instance_uuid })),
     validate: async (data, ctx, existing) => {
-      if (typeof data.path === 'string' && data.path !== '') throw ValidationError.field('path', 'Blueprint file does not exist');
+      if (typeof data.path === 'string' && data.path !== '') {
+        if (data.path.startsWith(OCI)) throw ValidationError.field('path', 'OCI blueprints are not supported by Keystage');
+        const files = await findBlueprintFiles(svc.config.blueprintsDir);
+        if (!files.some((f) => f.path === data.path)) throw ValidationError.field('path', 'Blueprint file does not exist');
+      }
       const path = (data.path as string | undefined) ?? existing?.path ?? '';
       const content = (data.content as string | undefined) ?? existing?.content ?? '';
       if (path === '' && content === '') throw ValidationError.nonField('Either path or content must be set.');
       if (data.content === undefined || data.content === '') return;
       const context = (data.context as Record<string, unknown> | undefined) ?? (existing ? JSON.parse(existing.context || '{}') : {});
-      const { result } = await run(router, svc, ctx.req, ctx.caller, content, context, true);
+      const { result } = await run(router, svc, ctx.req, ctx.caller, content, context, { dryRun: true });
       if (!result.success)
         throw new ValidationError({ content: ['Failed to validate blueprint', ...result.logs.map((l) => `- ${l.event}`)] });
     },
@@ -201,7 +267,7 @@ export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
       },
       handler: async (req) => {
         await requirePermission(db, req, 'authentik_blueprints.view_blueprintinstance');
-        return [];
+        return findBlueprintFiles(svc.config.blueprintsDir);
       },
     },
   });

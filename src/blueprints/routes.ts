@@ -11,6 +11,7 @@ import { hasGlobal } from '../rbac/check.js';
 import type { Services } from '../services.js';
 import { BlueprintInvalid, parseBlueprint, type Blueprint } from './blueprint.js';
 import { applyBlueprint, mayWrite, type ImportResult } from './importer.js';
+import { findInstance } from './retrieve.js';
 
 /** an upload's largest accepted size (authentik has none; 5 MiB is far above any flow's export) */
 const UPLOAD_LIMIT = 5 * 1024 * 1024;
@@ -109,7 +110,12 @@ export function mountBlueprintImport(router: ApiRouter, svc: Services) {
           }
           const denied = await checkBlueprintPermissions(svc, req, blueprint, reply);
           if (denied) return denied;
-          const result = await applyBlueprint(router.models, svc.db, blueprint, { caller, req, context });
+          const result = await applyBlueprint(router.models, svc.db, blueprint, {
+            caller,
+            req,
+            context,
+            findInstance: findInstance(svc),
+          });
           await auditImport(req, result);
           return { logs: result.logs, success: result.success };
         },

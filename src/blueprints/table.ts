@@ -3,7 +3,7 @@
 export interface BlueprintInstancesTable {
   instance_uuid: string;
   name: string;
-  /** a blueprint file's path ("" for content kept in the row; Keystage reads no blueprint files) */
+  /** a blueprint file's path in the blueprints folder ("" for content kept in the row) */
   path: string;
   /** JSON object: the context `!Context` tags read */
   context: string;

@@ -4,8 +4,9 @@
  * A tag is kept as an object by the YAML parser and resolved when its entry is applied (`resolveValue`), since
  * `!KeyOf` names objects earlier entries made and `!Find` reads the database.
  *
- * `!Env` and `!File` are parsed but refuse to resolve: an uploaded blueprint would otherwise read the server's
- * environment (`KEYSTAGE_SECRET_KEY`) or its files into an object an administrator can read back.
+ * `!Env` and `!File` resolve only in blueprints read from the blueprints folder (the operator's own files: the
+ * scope's `serverReads`); in an uploaded blueprint or an instance's `content` they refuse to, as that would read the
+ * server's environment (`KEYSTAGE_SECRET_KEY`) or its files into an object an administrator can read back.
  */
 import type { CollectionTag, ScalarTag, YAMLSeq } from 'yaml';
 import type { FieldErrors } from '../rest/errors.js';
@@ -24,6 +25,8 @@ export interface TagScope {
   context: Record<string, unknown>;
   /** the items of the `!Enumerate` tags being resolved, innermost last */
   enumerating: [unknown, unknown][];
+  /** the server's environment and files, for `!Env` and `!File`: only a blueprint file's import has them */
+  serverReads?: { env(key: string): string | undefined; file(path: string): Promise<string | undefined> };
 }
 
 export abstract class Tag {
@@ -119,17 +122,23 @@ class Context extends WithDefault {
   }
 }
 
-class Refused extends WithDefault {
+/** `!Env key` / `!File path`: the environment variable or the file's text (stripped), else the default */
+class ServerRead extends WithDefault {
   constructor(
-    readonly tag: string,
+    readonly tag: '!Env' | '!File',
     arg: unknown,
   ) {
     super(arg);
   }
-  override resolve(): Promise<unknown> {
-    throw new EntryInvalid(
-      `${this.tag} is not allowed in a blueprint Keystage applies: it would read the server's ${this.tag === '!Env' ? 'environment' : 'files'}`,
-    );
+  override async resolve(scope: TagScope): Promise<unknown> {
+    const reads = scope.serverReads;
+    if (!reads)
+      throw new EntryInvalid(
+        `${this.tag} is allowed only in blueprint files from the blueprints folder: it would read the server's ${this.tag === '!Env' ? 'environment' : 'files'}`,
+      );
+    const key = String(await resolveValue(this.key, scope));
+    const found = this.tag === '!Env' ? reads.env(key) || undefined : (await reads.file(key))?.trim();
+    return found ?? resolveValue(this.fallback, scope);
   }
 }
 
@@ -295,8 +304,8 @@ export const blueprintTags: (ScalarTag | CollectionTag)[] = [
   seq('!Find', (a) => new Find(a)),
   seq('!FindObject', (a) => new FindObject(a)),
   ...either('!Context', (a) => new Context(a)),
-  ...either('!Env', (a) => new Refused('!Env', a)),
-  ...either('!File', (a) => new Refused('!File', a)),
+  ...either('!Env', (a) => new ServerRead('!Env', a)),
+  ...either('!File', (a) => new ServerRead('!File', a)),
   seq('!Format', (a) => new Format(a)),
   seq('!Condition', (a) => new Condition(a)),
   seq('!If', (a) => new If(a)),

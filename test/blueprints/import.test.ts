@@ -199,7 +199,7 @@ for (const dialect of dialects()) {
       assert.ok(audit.some((e: { context: { model: { model_name: string } } }) => e.context.model.model_name === 'flow'));
     });
 
-    it("authentik's kind of file for the default login: bindings found by their orders, another file it names skipped", async () => {
+    it("authentik's kind of file for the default login: bindings found by their orders, another file it names skipped when missing", async () => {
       const flow = (await call(a, 'GET', '/flows/instances/default-authentication-flow/')).body;
       const before = (await call(a, 'GET', `/flows/bindings/?target=${flow.pk}&ordering=order`)).body.results;
       assert.deepEqual(
@@ -242,7 +242,7 @@ entries:
 `;
       const r = await upload(a, text);
       assert.equal(r.body.success, true, JSON.stringify(r.body.logs));
-      assert.ok(events(r).includes('Keystage reads no blueprint files: the blueprint this entry names is skipped'));
+      assert.ok(events(r).includes('Blueprint does not exist, but not required'));
       const after = (await call(a, 'GET', `/flows/bindings/?target=${flow.pk}&ordering=order`)).body.results;
       assert.deepEqual(
         after.map((b: { pk: string }) => b.pk),
@@ -255,7 +255,7 @@ entries:
         'version: 1\nentries:\n  - model: authentik_blueprints.metaapplyblueprint\n    attrs: { identifiers: { path: x.yaml } }\n',
       );
       assert.equal(required.body.success, false);
-      assert.ok(events(required).some((e) => e.includes('Keystage reads no blueprint files: a required blueprint cannot be applied')));
+      assert.ok(events(required).includes('Entry invalid: identifiers: Required blueprint does not exist'));
     });
 
     it('one invalid entry: nothing written, the log says which and why', async () => {
@@ -366,14 +366,16 @@ entries:
       );
       assert.equal(env.body.success, false);
       assert.ok(
-        events(env).some((e) => e.includes("!Env is not allowed in a blueprint Keystage applies: it would read the server's environment")),
+        events(env).some((e) =>
+          e.includes("!Env is allowed only in blueprint files from the blueprints folder: it would read the server's environment"),
+        ),
       );
       const file = await upload(
         a,
         'version: 1\nentries:\n  - model: authentik_stages_dummy.dummystage\n    identifiers: { name: !File [/etc/passwd, x] }\n',
       );
       assert.equal(file.body.success, false);
-      assert.ok(events(file).some((e) => e.includes('!File is not allowed')));
+      assert.ok(events(file).some((e) => e.includes('!File is allowed only in blueprint files')));
       const tag = await upload(a, 'version: 1\nentries:\n  - model: !Nope x\n');
       assert.deepEqual([tag.status, tag.body.success], [200, false]);
       assert.match(events(tag)[0]!, /^Invalid blueprint: Unresolved tag: !Nope/);

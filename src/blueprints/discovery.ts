@@ -1,0 +1,164 @@
+/**
+ * Blueprint discovery (authentik's `blueprints_discovery` and its file watcher): at start, every hour and soon after
+ * a file of the blueprints folder changes, each file gets its instance (named by its metadata, else its path;
+ * none for a file labelled `blueprints.goauthentik.io/instantiate: "false"`) and is applied when its hash differs
+ * from the one last applied — as the system, with every permission, like authentik's worker.
+ *
+ * Several nodes discover at once: an instance is made inside a transaction holding the configuration lock (the
+ * second node then finds it), and its application checks and records the hash inside the import's own transaction
+ * (`applyInstance(…, ifChanged)`), so one node applies a changed file and the others find it applied.
+ */
+import { randomUUID } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import type { FastifyRequest } from 'fastify';
+import type { Caller } from '../rest/auth.js';
+import type { ApiRouter } from '../rest/routes.js';
+import type { UsersTable } from '../db/types.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
+import type { Services } from '../services.js';
+import { type BlueprintFile, findBlueprintFiles } from './files.js';
+import { applyInstance } from './instances.js';
+import type { BlueprintInstancesTable } from './table.js';
+
+const LABEL_INSTANTIATE = 'blueprints.goauthentik.io/instantiate';
+const EVERY_MS = 3_600_000;
+/** a burst of file events (an editor's save, a copied folder) starts one discovery this long after the last */
+const SETTLE_MS = 500;
+
+/** who applies discovered files: the system, with every permission (its audit events name no user, as authentik's) */
+const SYSTEM: Caller = {
+  user: { id: 0, uuid: '', username: 'system', name: 'Keystage', email: '' } as UsersTable,
+  superuser: true,
+  via: 'token',
+};
+
+/** the request discovery's writes run under (resources read its host; audit events its caller and address) */
+function systemRequest(svc: Services): FastifyRequest {
+  const host = svc.config.externalUrl?.host ?? 'localhost';
+  return { host, hostname: host, protocol: 'http', headers: { host }, ip: null, method: 'POST', url: '/' } as unknown as FastifyRequest;
+}
+
+/** the instance of `file`, made when missing (undefined: the file asks for none, or its name is another's) */
+async function instanceOf(svc: Services, file: BlueprintFile): Promise<BlueprintInstancesTable | undefined> {
+  if (String(file.meta?.labels?.[LABEL_INSTANTIATE] ?? '').toLowerCase() === 'false') return undefined;
+  return svc.db.transaction().execute(async (tx) => {
+    await lockConfigEpoch(tx);
+    const found = await tx.selectFrom('blueprint_instances').selectAll().where('path', '=', file.path).orderBy('name').executeTakeFirst();
+    if (found) return found;
+    const name = file.meta?.name ?? file.path;
+    const taken = await tx.selectFrom('blueprint_instances').select('instance_uuid').where('name', '=', name).executeTakeFirst();
+    if (taken) return undefined;
+    const now = new Date().toISOString();
+    const row: BlueprintInstancesTable = {
+      instance_uuid: randomUUID(),
+      name,
+      path: file.path,
+      context: '{}',
+      content: '',
+      enabled: 1,
+      status: 'unknown',
+      last_applied: now,
+      last_applied_hash: '',
+      managed_models: '[]',
+      metadata: '{}',
+      created: now,
+      last_updated: now,
+    };
+    await tx.insertInto('blueprint_instances').values(row).execute();
+    return row;
+  });
+}
+
+/** one discovery: every file's instance made and, when its file changed, applied; the outcomes by path */
+export async function discoverBlueprints(router: ApiRouter, svc: Services): Promise<Map<string, string>> {
+  const outcomes = new Map<string, string>();
+  const req = systemRequest(svc);
+  // every file's instance first, then the applications: a file's `metaapplyblueprint` entries find the instances of
+  // the files after it too
+  const found: [BlueprintFile, BlueprintInstancesTable | undefined][] = [];
+  for (const file of await findBlueprintFiles(svc.config.blueprintsDir)) found.push([file, await instanceOf(svc, file)]);
+  for (const [file, row] of found) {
+    if (!row) {
+      outcomes.set(file.path, 'not instantiated');
+      continue;
+    }
+    if (!row.enabled || row.last_applied_hash === file.hash) {
+      outcomes.set(file.path, row.enabled ? 'unchanged' : 'disabled');
+      continue;
+    }
+    const result = await applyInstance(router, svc, req, SYSTEM, row, true);
+    outcomes.set(file.path, !result ? 'disabled' : result.skipped ? 'unchanged' : result.success ? 'applied' : 'error');
+  }
+  return outcomes;
+}
+
+export interface BlueprintDiscovery {
+  /** discover soon (a file changed) */
+  kick(): void;
+  /** a discovery starting now (after the one under way, if any), to its end */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startBlueprintDiscovery(
+  router: ApiRouter,
+  svc: Services,
+  onError: (err: unknown) => void,
+  opts: { everyMs?: number; watch?: boolean } = {},
+): BlueprintDiscovery {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let settle: NodeJS.Timeout | undefined;
+  const look = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = discoverBlueprints(router, svc)
+      .then(() => undefined)
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          void look();
+        }
+      });
+    return running;
+  };
+  const timer = setInterval(look, opts.everyMs ?? EVERY_MS).unref();
+  let watcher: FSWatcher | undefined;
+  if (opts.watch !== false) {
+    try {
+      watcher = watch(svc.config.blueprintsDir, { recursive: true, persistent: false }, () => {
+        clearTimeout(settle);
+        settle = setTimeout(look, SETTLE_MS).unref();
+      });
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      // (no blueprints folder: the hourly discovery finds one made later)
+    }
+  }
+  setImmediate(look);
+  return {
+    kick: () => {
+      clearTimeout(settle);
+      settle = setTimeout(look, SETTLE_MS).unref();
+    },
+    settled: async () => {
+      // (a discovery under way may have listed the folder before a change: one more follows it)
+      if (running) again = true;
+      else void look();
+      while (running) await running;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(settle);
+      watcher?.close();
+      await running;
+    },
+  };
+}
