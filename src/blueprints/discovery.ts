@@ -2,7 +2,8 @@
  * Blueprint discovery (authentik's `blueprints_discovery` and its file watcher): at start, every hour and soon after
  * a file of the blueprints folder changes, each file gets its instance (named by its metadata, else its path;
  * none for a file labelled `blueprints.goauthentik.io/instantiate: "false"`) and is applied when its hash differs
- * from the one last applied — as the system, with every permission, like authentik's worker.
+ * from the one last applied — as the system, with every permission, like authentik's worker. Then the instances of
+ * files gone are deleted (authentik's `clear_failed_blueprints`).
  *
  * Several nodes discover at once: an instance is made inside a transaction holding the configuration lock (the
  * second node then finds it), and its application checks and records the hash inside the import's own transaction
@@ -10,13 +11,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../rest/auth.js';
 import type { ApiRouter } from '../rest/routes.js';
 import type { UsersTable } from '../db/types.js';
 import { lockConfigEpoch } from '../db/config-epoch.js';
 import type { Services } from '../services.js';
-import { type BlueprintFile, findBlueprintFiles } from './files.js';
+import { type BlueprintFile, BlueprintRetrievalFailed, findBlueprintFiles, readBlueprintFile } from './files.js';
+import { OCI } from './retrieve.js';
 import { applyInstance } from './instances.js';
 import type { BlueprintInstancesTable } from './table.js';
 
@@ -89,7 +92,33 @@ export async function discoverBlueprints(router: ApiRouter, svc: Services): Prom
     const result = await applyInstance(router, svc, req, SYSTEM, row, true);
     outcomes.set(file.path, !result ? 'disabled' : result.skipped ? 'unchanged' : result.success ? 'applied' : 'error');
   }
+  await clearFailed(svc, outcomes);
   return outcomes;
+}
+
+/**
+ * authentik's `clear_failed_blueprints`: an instance whose file cannot be read any more (removed, renamed) is deleted —
+ * not what it made. Not when the folder itself is missing or unreadable (a volume not mounted on this node): that
+ * would delete every file's instance.
+ */
+async function clearFailed(svc: Services, outcomes: Map<string, string>) {
+  const dir = svc.config.blueprintsDir;
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) return;
+  const withPaths = await svc.db
+    .selectFrom('blueprint_instances')
+    .select(['instance_uuid', 'path'])
+    .where('path', '!=', '')
+    .where('path', 'not like', `${OCI}%`)
+    .execute();
+  for (const i of withPaths) {
+    try {
+      await readBlueprintFile(dir, i.path);
+    } catch (e) {
+      if (!(e instanceof BlueprintRetrievalFailed)) throw e;
+      await svc.db.deleteFrom('blueprint_instances').where('instance_uuid', '=', i.instance_uuid).execute();
+      outcomes.set(i.path, 'removed');
+    }
+  }
 }
 
 export interface BlueprintDiscovery {

@@ -2,14 +2,14 @@
  * Blueprint files (SQLite and PostgreSQL): the blueprints folder is listed by `available/` (hidden, non-YAML, other
  * versions and files outside the folder left out); discovery at start makes an instance per file (named by its
  * metadata, none for `instantiate: "false"`) and applies it as the system, with `!Env` and `!File`; a changed file
- * is applied again, an unchanged one not; instances naming a path through the API (missing, outside, OCI, a taken
+ * is applied again, an unchanged one not, a removed one's instance deleted; instances naming a path through the API (missing, outside, OCI, a taken
  * name: 400s); `metaapplyblueprint` applies the instance it names first (required, not required, disabled, a
  * cycle); two nodes discovering one folder at once apply each file once.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
@@ -139,6 +139,11 @@ for (const dialect of dialects()) {
       const first = (await instances(srv))['Files - first'];
       await srv.app.blueprints.settled();
       assert.equal((await instances(srv))['Files - first'].last_applied, first.last_applied);
+      // a file gone: its instance is deleted (authentik's clear_failed_blueprints), what it made stays
+      await rm(join(dir, 'nameless.yaml'));
+      await srv.app.blueprints.settled();
+      assert.equal((await instances(srv))['nameless.yaml'], undefined);
+      assert.deepEqual(await stageNames(srv, 'files-nameless'), ['files-nameless']);
     });
 
     it('an instance names a file of the folder; apply/ reads it; a missing, outside or OCI path and a taken name are 400s', async () => {
@@ -294,5 +299,13 @@ describe('blueprints: two nodes discover one folder at once (postgres)', {
     assert.deepEqual(Object.keys(all).sort(), ['Once', ...names.map((n) => `Twice ${n}`)]);
     for (const i of Object.values(all)) assert.equal(i.status, 'successful', i.name);
     assert.deepEqual(await stageNames(b, 'files-'), ['files-once', ...names.map((n) => `files-${n}`)]);
+    // a node whose folder is missing (a volume not mounted) deletes no instance
+    await rename(dir, `${dir}-away`);
+    try {
+      await a.app.blueprints.settled();
+      assert.equal(Object.keys(await instances(a)).length, names.length + 1);
+    } finally {
+      await rename(`${dir}-away`, dir);
+    }
   });
 });
