@@ -24,6 +24,18 @@ import { attachSecrets, secretsOf } from '../instance/secrets.js';
 import { type Blueprint, type BlueprintEntry, ENTRY_STATES, type EntryState } from './blueprint.js';
 import { EntryInvalid, isMap, resolveValue, truthy, type TagScope } from './tags.js';
 
+/** what a meta model (an entry that is an action, not an object: `authentik_blueprints.meta…`) is given */
+export interface MetaModelCall {
+  tx: Tx;
+  /** the entry's attrs, resolved */
+  attrs: Record<string, unknown>;
+  caller: Caller;
+  /** the first object of a model matching every [field, value], through its list filters (its row) */
+  find(label: string, conditions: [string, unknown][]): Promise<Record<string, unknown> | undefined>;
+  log(event: string, attributes?: Record<string, unknown>): void;
+}
+export type MetaModel = (call: MetaModelCall) => Promise<void>;
+
 /** a blueprint instance a `metaapplyblueprint` entry names, to be applied first (in the same transaction) */
 export interface NestedBlueprint {
   /** the instance's uuid: a chain that comes back to one is refused */
@@ -128,6 +140,8 @@ export async function applyBlueprint(
     mayWrite?: (db: DB, caller: Caller, label: string) => Promise<boolean>;
     /** `!Env` and `!File` (a blueprint file's import only) */
     serverReads?: TagScope['serverReads'];
+    /** the meta models besides `metaapplyblueprint`, by label (src/blueprints/meta.ts) */
+    metaModels?: ReadonlyMap<string, MetaModel>;
     /** the blueprint instance a `metaapplyblueprint` entry's identifiers name (none: such entries cannot apply) */
     findInstance?: (tx: Tx, identifiers: Record<string, unknown>) => Promise<NestedBlueprint | undefined>;
     /** the uuid of the blueprint instance being applied (a `metaapplyblueprint` naming it again is a cycle) */
@@ -214,6 +228,18 @@ export async function applyBlueprint(
         return;
       }
       if (label === META_APPLY) return applyNested(tx, (await resolveValue(entry.attrs, scope)) as Record<string, unknown>, attrsOf);
+      const meta = opts.metaModels?.get(label);
+      if (meta)
+        return meta({
+          tx,
+          attrs: (await resolveValue(entry.attrs, scope)) as Record<string, unknown>,
+          caller: opts.caller,
+          find: async (model, conditions) => {
+            const found = models.get(model);
+            return found ? ((await rowsWhere(found, conditions).executeTakeFirst()) as Record<string, unknown> | undefined) : undefined;
+          },
+          log: (event, attributes = {}) => log('debug', event, { entry: attrsOf, ...attributes }),
+        });
       const m = models.get(label);
       if (!m) {
         const [app, model] = label.split('.');

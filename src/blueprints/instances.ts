@@ -23,6 +23,7 @@ import { BlueprintInvalid, parseBlueprint } from './blueprint.js';
 import { BlueprintRetrievalFailed, findBlueprintFiles, hashOf } from './files.js';
 import { applyBlueprint, type ImportResult } from './importer.js';
 import { findInstance, OCI, retrieve, serverReads } from './retrieve.js';
+import { metaModels } from './meta.js';
 import { auditImport } from './routes.js';
 import type { BlueprintInstancesTable } from './table.js';
 
@@ -79,6 +80,7 @@ async function run(
       req,
       context,
       findInstance: findInstance(svc),
+      metaModels: metaModels(svc),
       ...more,
     });
   } catch (e) {

@@ -12,6 +12,7 @@ import type { Services } from '../services.js';
 import { BlueprintInvalid, parseBlueprint, type Blueprint } from './blueprint.js';
 import { applyBlueprint, mayWrite, type ImportResult } from './importer.js';
 import { findInstance } from './retrieve.js';
+import { metaModels } from './meta.js';
 
 /** an upload's largest accepted size (authentik has none; 5 MiB is far above any flow's export) */
 const UPLOAD_LIMIT = 5 * 1024 * 1024;
@@ -115,6 +116,7 @@ export function mountBlueprintImport(router: ApiRouter, svc: Services) {
             req,
             context,
             findInstance: findInstance(svc),
+            metaModels: metaModels(svc),
           });
           await auditImport(req, result);
           return { logs: result.logs, success: result.success };

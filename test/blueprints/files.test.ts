@@ -4,7 +4,7 @@
  * metadata, none for `instantiate: "false"`) and applies it as the system, with `!Env` and `!File`; a changed file
  * is applied again, an unchanged one not, a removed one's instance deleted; instances naming a path through the API (missing, outside, OCI, a taken
  * name: 400s); `metaapplyblueprint` applies the instance it names first (required, not required, disabled, a
- * cycle); two nodes discovering one folder at once apply each file once.
+ * cycle); `metausersetpassword` (from the environment, sessions ended, unusable); two nodes discovering one folder at once apply each file once.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,8 @@ import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ManagedApi } from '@goauthentik/api/dist/apis/ManagedApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
+import { createUser, loggedIn } from '../helpers/flows.js';
+import { Browser } from '../helpers/browser.js';
 
 const sha512 = (text: string) => createHash('sha512').update(text).digest('hex');
 
@@ -26,6 +28,7 @@ const dummy = (name: string, extra = '') => `  - model: authentik_stages_dummy.d
 const file = (meta: string | undefined, entries: string) => `version: 1\n${meta ? `metadata:\n${meta}` : ''}entries:\n${entries}`;
 
 const ENV_KEY = 'KEYSTAGE_TEST_BLUEPRINT_STAGE_NAME';
+const PASSWORD_KEY = 'KEYSTAGE_TEST_BLUEPRINT_PASSWORD';
 
 async function stageNames(srv: TestServer, search: string): Promise<string[]> {
   const r = await call(srv, 'GET', `/stages/dummy/?search=${encodeURIComponent(search)}&ordering=name`);
@@ -81,6 +84,7 @@ for (const dialect of dialects()) {
     });
     after(async () => {
       delete process.env[ENV_KEY];
+      delete process.env[PASSWORD_KEY];
       await srv?.close();
       await rm(dir, { recursive: true, force: true });
       await rm(outside, { recursive: true, force: true });
@@ -262,6 +266,62 @@ for (const dialect of dialects()) {
         ),
         JSON.stringify(cycle.logs),
       );
+    });
+
+    it("metausersetpassword sets a user's password from the environment, ends their sessions, or makes it unusable", async () => {
+      await createUser(srv, 'files-user', 'Old-password-1');
+      const before = await loggedIn(srv, 'files-user', 'Old-password-1');
+      process.env[PASSWORD_KEY] = 'New-password-from-env-2';
+      await put(
+        'users/password.yaml',
+        file(
+          '  name: Files - password\n',
+          `  - model: authentik_blueprints.metausersetpassword
+    attrs: { user_identifiers: { username: files-user }, raw_password: !Env ${PASSWORD_KEY} }
+`,
+        ),
+      );
+      await srv.app.blueprints.settled();
+      assert.equal((await instances(srv))['Files - password'].status, 'successful');
+      assert.equal((await before.me()).status, 403, 'the session of the old password ended');
+      await loggedIn(srv, 'files-user', 'New-password-from-env-2');
+      const old = new Browser(srv.api);
+      await old.get('default-authentication-flow');
+      await old.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'files-user' });
+      const refused = await old.solve('default-authentication-flow', { component: 'ak-stage-password', password: 'Old-password-1' });
+      assert.equal(refused.body.component, 'ak-stage-password');
+
+      const form = (text: string) => {
+        const f = new FormData();
+        f.set('file', new Blob([text]), 'b.yaml');
+        return f;
+      };
+      const upload = async (text: string) =>
+        (await (
+          await fetch(`${srv.api}/managed/blueprints/import/`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${srv.token}` },
+            body: form(text),
+          })
+        ).json()) as { success: boolean; logs: { event: string }[] };
+      const setPassword = (user: string, extra: string) =>
+        file(
+          undefined,
+          `  - model: authentik_blueprints.metausersetpassword\n    attrs: { user_identifiers: { username: ${user} }, raw_password: x${extra} }\n`,
+        );
+      const nobody = await upload(setPassword('files-nobody', ''));
+      assert.equal(nobody.success, false);
+      assert.ok(nobody.logs.some((l) => l.event === 'Entry invalid: User does not exist'));
+      const unusable = await upload(setPassword('files-user', ', set_unusable: true'));
+      assert.equal(unusable.success, true, JSON.stringify(unusable.logs));
+      const after = new Browser(srv.api);
+      await after.get('default-authentication-flow');
+      await after.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'files-user' });
+      const none = await after.solve('default-authentication-flow', {
+        component: 'ak-stage-password',
+        password: 'New-password-from-env-2',
+      });
+      assert.equal(none.body.component, 'ak-stage-password', 'an unusable password lets nobody in');
     });
   });
 }

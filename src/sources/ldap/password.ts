@@ -6,6 +6,7 @@
  */
 import { BerWriter, Change, Attribute, InvalidCredentialsError } from 'ldapts';
 import type { UsersTable } from '../../db/types.js';
+import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { ValidationError } from '../../rest/errors.js';
 import { AD_CAPABILITY, connect, serverInfo } from './connect.js';
@@ -59,6 +60,22 @@ function passwordModifyValue(dn: string, password: string): Buffer {
   return w.buffer;
 }
 
+/** the enabled sources with `sync_users_password` the user is connected to: their directories keep the password */
+export async function passwordDirectories(db: DB, userId: number): Promise<LdapSourceRow[]> {
+  return (await enabledLdapSources(db)
+    .where('l.sync_users_password', '=', 1)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('user_source_connections as c')
+          .select('c.id')
+          .whereRef('c.source_uuid', '=', 's.source_uuid')
+          .where('c.user_id', '=', userId),
+      ),
+    )
+    .execute()) as LdapSourceRow[];
+}
+
 /**
  * Sets the password in the directory of each enabled source with `sync_users_password` that this user is connected
  * to (authentik's LDAPPasswordChanger: Active Directory's `unicodePwd`, else the Password Modify extended
@@ -68,18 +85,7 @@ function passwordModifyValue(dn: string, password: string): Buffer {
 export async function writePasswordToDirectory(svc: Services, user: Pick<UsersTable, 'id' | 'username' | 'attributes'>, password: string) {
   const dn = dnOf(user);
   if (!dn) return;
-  const sources = (await enabledLdapSources(svc.db)
-    .where('l.sync_users_password', '=', 1)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('user_source_connections as c')
-          .select('c.id')
-          .whereRef('c.source_uuid', '=', 's.source_uuid')
-          .where('c.user_id', '=', user.id),
-      ),
-    )
-    .execute()) as LdapSourceRow[];
+  const sources = await passwordDirectories(svc.db, user.id);
   for (const source of sources) {
     try {
       const b = await connect(svc.db, source);
