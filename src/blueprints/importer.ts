@@ -33,6 +33,9 @@ export interface MetaModelCall {
   /** the first object of a model matching every [field, value], through its list filters (its row) */
   find(label: string, conditions: [string, unknown][]): Promise<Record<string, unknown> | undefined>;
   log(event: string, attributes?: Record<string, unknown>): void;
+  /** work for once the import committed (an audit event: nothing may use another handle inside the transaction) */
+  afterCommit(work: () => Promise<void>): void;
+  req: FastifyRequest;
 }
 export type MetaModel = (call: MetaModelCall) => Promise<void>;
 
@@ -166,6 +169,7 @@ export async function applyBlueprint(
     ...(given ?? {}),
   });
   const written: ImportResult['written'] = [];
+  const afterCommit: (() => Promise<void>)[] = [];
   let failed: ImportResult['failed'];
 
   /** every entry of `bp` in order (a nested blueprint's too, `chain` naming the instances being applied) */
@@ -239,6 +243,8 @@ export async function applyBlueprint(
             return found ? ((await rowsWhere(found, conditions).executeTakeFirst()) as Record<string, unknown> | undefined) : undefined;
           },
           log: (event, attributes = {}) => log('debug', event, { entry: attrsOf, ...attributes }),
+          afterCommit: (work) => afterCommit.push(work),
+          req: opts.req,
         });
       const m = models.get(label);
       if (!m) {
@@ -392,5 +398,6 @@ export async function applyBlueprint(
     if (w.action === 'model_deleted') await w.model.def.afterRemove?.(w.row, ctx);
     else await w.model.def.afterWrite?.(w.key, ctx);
   }
+  for (const work of afterCommit) await work();
   return { success: true, logs, written };
 }

@@ -15,13 +15,14 @@ import { isSuperuser } from '../groups/membership.js';
 import type { Services } from '../services.js';
 import { passwordDirectories } from '../sources/ldap/password.js';
 import { markPasswordUnusable, setUserPassword } from '../users/store.js';
+import { eventUserOf } from '../users/impersonation.js';
 import type { MetaModel } from './importer.js';
 import { EntryInvalid, isMap } from './tags.js';
 
 const USER = 'authentik_core.user';
 
 function userSetPassword(svc: Services): MetaModel {
-  return async ({ tx, attrs, caller, find, log }) => {
+  return async ({ tx, attrs, caller, find, log, afterCommit, req }) => {
     const ids = attrs.user_identifiers;
     if (!isMap(ids) || !Object.keys(ids).length) throw new EntryInvalid('user_identifiers: Value must be a dictionary.');
     if (typeof attrs.raw_password !== 'string' || attrs.raw_password === '')
@@ -39,6 +40,12 @@ function userSetPassword(svc: Services): MetaModel {
     if (attrs.set_unusable === true) await markPasswordUnusable(tx, id);
     else await setUserPassword(tx, id, await hashPassword(attrs.raw_password, svc.config.argon2));
     log('Setting user password', { user: user.username });
+    // (the API's set_password records the same event)
+    afterCommit(() =>
+      svc.events
+        .emit('password_set', { user: eventUserOf(req.caller), clientIp: req.ip, context: { user: { pk: id, username: user.username } } })
+        .then(() => undefined),
+    );
   };
 }
 

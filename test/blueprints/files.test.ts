@@ -284,6 +284,8 @@ for (const dialect of dialects()) {
       await srv.app.blueprints.settled();
       assert.equal((await instances(srv))['Files - password'].status, 'successful');
       assert.equal((await before.me()).status, 403, 'the session of the old password ended');
+      const events = (await call(srv, 'GET', '/events/events/?action=password_set&page_size=100')).body.results;
+      assert.ok(events.some((e: { context: { user?: { username?: string } } }) => e.context.user?.username === 'files-user'));
       await loggedIn(srv, 'files-user', 'New-password-from-env-2');
       const old = new Browser(srv.api);
       await old.get('default-authentication-flow');
