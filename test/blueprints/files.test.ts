@@ -324,6 +324,32 @@ for (const dialect of dialects()) {
         password: 'New-password-from-env-2',
       });
       assert.equal(none.body.component, 'ak-stage-password', 'an unusable password lets nobody in');
+      // a user whose password an LDAP directory keeps: refused (the API's set_password writes the directory)
+      const source = await call(srv, 'POST', '/sources/ldap/', {
+        name: 'Files directory',
+        slug: 'files-directory',
+        server_uri: 'ldap://127.0.0.1:9',
+        base_dn: 'dc=example,dc=org',
+        sync_users_password: true,
+        sync_users: false,
+        sync_groups: false,
+      });
+      assert.equal(source.status, 201, JSON.stringify(source.body));
+      const connected = await createUser(srv, 'files-ldap-user', 'Ldap-password-3');
+      const link = await call(srv, 'POST', '/sources/user_connections/ldap/', {
+        source: source.body.pk,
+        identifier: 'uid=files-ldap-user,dc=example,dc=org',
+      });
+      assert.equal(link.status, 201, JSON.stringify(link.body));
+      // (the API connects the caller: the connection is moved to the user, as a sync would have made it)
+      await srv.app.services.db.updateTable('user_source_connections').set({ user_id: connected }).where('id', '=', link.body.pk).execute();
+      const kept = await upload(setPassword('files-ldap-user', ''));
+      assert.equal(kept.success, false);
+      assert.ok(
+        kept.logs.some((l) => l.event.includes("The user's password is kept in an LDAP directory")),
+        JSON.stringify(kept.logs),
+      );
+      await loggedIn(srv, 'files-ldap-user', 'Ldap-password-3');
     });
   });
 }
