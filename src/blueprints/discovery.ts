@@ -9,7 +9,6 @@
  * second node then finds it), and its application checks and records the hash inside the import's own transaction
  * (`applyInstance(…, ifChanged)`), so one node applies a changed file and the others find it applied.
  */
-import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
@@ -21,7 +20,7 @@ import type { Services } from '../services.js';
 import { type BlueprintFile, BlueprintRetrievalFailed, findBlueprintFiles, readBlueprintFile } from './files.js';
 import { OCI } from './retrieve.js';
 import { applyInstance } from './instances.js';
-import type { BlueprintInstancesTable } from './table.js';
+import { type BlueprintInstancesTable, newInstanceRow } from './table.js';
 
 const LABEL_INSTANTIATE = 'blueprints.goauthentik.io/instantiate';
 const EVERY_MS = 3_600_000;
@@ -51,22 +50,7 @@ async function instanceOf(svc: Services, file: BlueprintFile): Promise<Blueprint
     const name = file.meta?.name ?? file.path;
     const taken = await tx.selectFrom('blueprint_instances').select('instance_uuid').where('name', '=', name).executeTakeFirst();
     if (taken) return undefined;
-    const now = new Date().toISOString();
-    const row: BlueprintInstancesTable = {
-      instance_uuid: randomUUID(),
-      name,
-      path: file.path,
-      context: '{}',
-      content: '',
-      enabled: 1,
-      status: 'unknown',
-      last_applied: now,
-      last_applied_hash: '',
-      managed_models: '[]',
-      metadata: '{}',
-      created: now,
-      last_updated: now,
-    };
+    const row = newInstanceRow({ name, path: file.path, context: '{}', content: '', enabled: 1 });
     await tx.insertInto('blueprint_instances').values(row).execute();
     return row;
   });

@@ -7,7 +7,6 @@
  * `available/`), read each time it is applied, with `!Env` and `!File`; discovery (./discovery.ts) makes and applies
  * the folder's instances by itself.
  */
-import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
@@ -25,7 +24,7 @@ import { applyBlueprint, type ImportResult } from './importer.js';
 import { findInstance, OCI, retrieve, serverReads } from './retrieve.js';
 import { metaModels } from './meta.js';
 import { auditImport } from './routes.js';
-import type { BlueprintInstancesTable } from './table.js';
+import { type BlueprintInstancesTable, newInstanceRow } from './table.js';
 
 const STATUSES = ['successful', 'warning', 'error', 'orphaned', 'unknown'] as const;
 
@@ -189,23 +188,9 @@ export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
         throw new ValidationError({ content: ['Failed to validate blueprint', ...result.logs.map((l) => `- ${l.event}`)] });
     },
     insert: async (tx, data) => {
-      const instance_uuid = randomUUID();
-      const now = new Date().toISOString();
-      await tx
-        .insertInto('blueprint_instances')
-        .values({
-          ...(apiToRow(instanceProps, data) as object),
-          instance_uuid,
-          status: 'unknown',
-          last_applied: now,
-          last_applied_hash: '',
-          managed_models: '[]',
-          metadata: '{}',
-          created: now,
-          last_updated: now,
-        } as Row)
-        .execute();
-      return instance_uuid;
+      const row = newInstanceRow(apiToRow(instanceProps, data) as Parameters<typeof newInstanceRow>[0]);
+      await tx.insertInto('blueprint_instances').values(row).execute();
+      return row.instance_uuid;
     },
     update: async (tx, existing, data) => {
       const values = apiToRow(instanceProps, data);

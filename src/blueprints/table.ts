@@ -1,4 +1,5 @@
 /** The blueprint instances table (migration 0037_blueprint_instances). */
+import { randomUUID } from 'node:crypto';
 
 export interface BlueprintInstancesTable {
   instance_uuid: string;
@@ -22,6 +23,24 @@ export interface BlueprintInstancesTable {
   metadata: string;
   created: string;
   last_updated: string;
+}
+
+/** a new instance's row: never applied yet (status `unknown`, no hash, no models, no metadata) */
+export function newInstanceRow(
+  given: Pick<BlueprintInstancesTable, 'name' | 'path' | 'context' | 'content' | 'enabled'>,
+): BlueprintInstancesTable {
+  const now = new Date().toISOString();
+  return {
+    ...given,
+    instance_uuid: randomUUID(),
+    status: 'unknown',
+    last_applied: now,
+    last_applied_hash: '',
+    managed_models: '[]',
+    metadata: '{}',
+    created: now,
+    last_updated: now,
+  };
 }
 
 declare module '../db/types.js' {
