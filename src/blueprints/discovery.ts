@@ -37,7 +37,19 @@ const SYSTEM: Caller = {
 /** the request discovery's writes run under (resources read its host; audit events its caller and address) */
 function systemRequest(svc: Services): FastifyRequest {
   const host = svc.config.externalUrl?.host ?? 'localhost';
-  return { host, hostname: host, protocol: 'http', headers: { host }, ip: null, method: 'POST', url: '/' } as unknown as FastifyRequest;
+  return {
+    host,
+    hostname: host,
+    protocol: svc.config.externalUrl?.protocol.replace(':', '') ?? 'http',
+    headers: { host },
+    ip: null,
+    method: 'POST',
+    url: '/',
+    query: {},
+    params: {},
+    cookies: {},
+    body: {},
+  } as unknown as FastifyRequest;
 }
 
 /** the instance of `file`, made when missing (undefined: the file asks for none, or its name is another's) */
@@ -57,7 +69,11 @@ async function instanceOf(svc: Services, file: BlueprintFile): Promise<Blueprint
 }
 
 /** one discovery: every file's instance made and, when its file changed, applied; the outcomes by path */
-export async function discoverBlueprints(router: ApiRouter, svc: Services): Promise<Map<string, string>> {
+export async function discoverBlueprints(
+  router: ApiRouter,
+  svc: Services,
+  onError: (err: unknown) => void = () => {},
+): Promise<Map<string, string>> {
   const outcomes = new Map<string, string>();
   const req = systemRequest(svc);
   // every file's instance first, then the applications: a file's `metaapplyblueprint` entries find the instances of
@@ -73,7 +89,20 @@ export async function discoverBlueprints(router: ApiRouter, svc: Services): Prom
       outcomes.set(file.path, row.enabled ? 'unchanged' : 'disabled');
       continue;
     }
-    const result = await applyInstance(router, svc, req, SYSTEM, row, true);
+    let result: Awaited<ReturnType<typeof applyInstance>>;
+    try {
+      result = await applyInstance(router, svc, req, SYSTEM, row, true);
+    } catch (e) {
+      // (an unexpected failure of one file: recorded on its instance and reported; the other files go on)
+      await svc.db
+        .updateTable('blueprint_instances')
+        .set({ status: 'error', last_updated: new Date().toISOString() })
+        .where('instance_uuid', '=', row.instance_uuid)
+        .execute();
+      onError(e);
+      outcomes.set(file.path, 'error');
+      continue;
+    }
     outcomes.set(file.path, !result ? 'disabled' : result.skipped ? 'unchanged' : result.success ? 'applied' : 'error');
   }
   await clearFailed(svc, outcomes);
@@ -129,7 +158,7 @@ export function startBlueprintDiscovery(
       again = true;
       return running;
     }
-    running = discoverBlueprints(router, svc)
+    running = discoverBlueprints(router, svc, onError)
       .then(() => undefined)
       .catch(onError)
       .finally(() => {

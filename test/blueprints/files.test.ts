@@ -66,7 +66,9 @@ for (const dialect of dialects()) {
           '  name: Files - first\n  labels: { team: identity }\n',
           dummy(`!Env [${ENV_KEY}, unset]`) +
             dummy(`!File [${join(outside, 'secret.txt')}, unset]`) +
-            dummy(`!File [${join(outside, 'missing.txt')}, files-default]`),
+            dummy(`!File [${join(outside, 'missing.txt')}, files-default]`) +
+            // (a model whose rendering reads the request's query: discovery's writes have no HTTP request)
+            '  - model: authentik_core.group\n    state: created\n    identifiers: { name: files-group }\n',
         ),
       );
       await put('nameless.yaml', file(undefined, dummy('files-nameless')));
@@ -115,7 +117,8 @@ for (const dialect of dialects()) {
       assert.equal(first.path, 'flows/first.yaml');
       assert.equal(first.status, 'successful');
       assert.equal(first.last_applied_hash, sha512(texts['flows/first.yaml']!));
-      assert.deepEqual(first.managed_models, ['authentik_stages_dummy.dummystage']);
+      assert.deepEqual(first.managed_models, ['authentik_core.group', 'authentik_stages_dummy.dummystage']);
+      assert.equal((await call(srv, 'GET', '/core/groups/?name=files-group')).body.results.length, 1);
       assert.deepEqual(first.metadata, { name: 'Files - first', labels: { team: 'identity' } });
       assert.equal(first.content, '');
       assert.equal(all['nameless.yaml'].status, 'successful');
