@@ -717,6 +717,12 @@ for (const dialect of dialects()) {
         for (const k of ['pk', 'name', 'slug', 'username', 'identifier', 'title'])
           if (k in obj) assert.deepEqual(after[k], obj[k], `${label}.${k}`);
       }
+      // the same file in the blueprints folder: discovery applies it as the system, with no HTTP request behind it
+      await writeFile(join(blueprints, 'all.yaml'), stringify({ version: 1, entries }));
+      await srv.app.blueprints.settled();
+      const instance = (await call(srv, 'GET', '/managed/blueprints/?path=all.yaml')).body.results[0];
+      assert.equal(instance?.status, 'successful', JSON.stringify(instance));
+      assert.equal(instance.managed_models.length, new Set(entries.map((e) => (e as { model: string }).model)).size);
     });
 
     it('every model the walk seeds through its POST is also made through a blueprint entry (or refused by both)', async () => {
