@@ -49,6 +49,8 @@ export interface NestedBlueprint {
   blueprint: Blueprint | string;
   context: Record<string, unknown>;
   serverReads?: TagScope['serverReads'];
+  /** records on the instance that it applied (in the transaction, which has not committed yet) */
+  applied?: (tx: Tx) => Promise<void>;
 }
 
 export interface LogEvent {
@@ -351,6 +353,7 @@ export async function applyBlueprint(
       log('debug', 'Applying blueprint from meta model', { entry: attrsOf, blueprint: nested.name });
       try {
         await applyEntries(tx, nested.blueprint, contextOf(nested.blueprint, nested.context), nested.serverReads, [...chain, nested.uuid]);
+        await nested.applied?.(tx);
       } catch (e) {
         if (e instanceof EntryInvalid) throw new EntryInvalid(`Blueprint ${nested.name}: ${e.message}`);
         throw e;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Tx } from '../rest/resource.js';
 import type { Services } from '../services.js';
 import { type Blueprint, BlueprintInvalid, parseBlueprint } from './blueprint.js';
-import { BlueprintRetrievalFailed, readBlueprintFile } from './files.js';
+import { BlueprintRetrievalFailed, hashOf, readBlueprintFile } from './files.js';
 import type { NestedBlueprint } from './importer.js';
 import type { BlueprintInstancesTable } from './table.js';
 import type { TagScope } from './tags.js';
@@ -38,8 +38,10 @@ export function findInstance(svc: Services): (tx: Tx, identifiers: Record<string
     const row = (await q.orderBy('name').executeTakeFirst()) as Row | undefined;
     if (!row) return undefined;
     let blueprint: Blueprint | string;
+    let text = '';
     try {
-      blueprint = await parseBlueprint(await retrieve(svc, row));
+      text = await retrieve(svc, row);
+      blueprint = await parseBlueprint(text);
     } catch (e) {
       if (!(e instanceof BlueprintInvalid) && !(e instanceof BlueprintRetrievalFailed)) throw e;
       blueprint = e.message;
@@ -51,6 +53,21 @@ export function findInstance(svc: Services): (tx: Tx, identifiers: Record<string
       blueprint,
       context: JSON.parse(row.context || '{}'),
       ...(row.path !== '' ? { serverReads } : {}),
+      // (as its own application would: discovery then finds this text applied)
+      applied: async (tx2) => {
+        const now = new Date().toISOString();
+        await tx2
+          .updateTable('blueprint_instances')
+          .set({
+            status: 'successful',
+            last_applied: now,
+            last_updated: now,
+            last_applied_hash: hashOf(text),
+            metadata: JSON.stringify(typeof blueprint === 'string' ? {} : (blueprint.metadata ?? {})),
+          })
+          .where('instance_uuid', '=', row.instance_uuid)
+          .execute();
+      },
     };
   };
 }
