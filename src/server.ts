@@ -399,6 +399,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   ldapScheduler = startLdapScheduler(services, (err) => app.log.warn({ err }, 'LDAP source sync failed'));
   const blueprints = startBlueprintDiscovery(router, services, (err) => app.log.warn({ err }, 'blueprint discovery failed'), {
     ...(options.blueprintDiscoveryMs ? { everyMs: options.blueprintDiscoveryMs } : {}),
+    onOutcomes: (files) => app.log.info({ files }, 'blueprint files applied'),
   });
   const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
   const metricsApp = metrics.server();

@@ -146,7 +146,12 @@ export function startBlueprintDiscovery(
   router: ApiRouter,
   svc: Services,
   onError: (err: unknown) => void,
-  opts: { everyMs?: number; watch?: boolean } = {},
+  opts: {
+    everyMs?: number;
+    watch?: boolean;
+    /** what a discovery did, by file path (applied, error, removed), when it did anything */
+    onOutcomes?: (outcomes: Record<string, string>) => void;
+  } = {},
 ): BlueprintDiscovery {
   let running: Promise<void> | undefined;
   let again = false;
@@ -159,7 +164,10 @@ export function startBlueprintDiscovery(
       return running;
     }
     running = discoverBlueprints(router, svc, onError)
-      .then(() => undefined)
+      .then((outcomes) => {
+        const news = [...outcomes].filter(([, o]) => o !== 'unchanged' && o !== 'not instantiated' && o !== 'disabled');
+        if (news.length) opts.onOutcomes?.(Object.fromEntries(news));
+      })
       .catch(onError)
       .finally(() => {
         running = undefined;

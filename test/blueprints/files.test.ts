@@ -48,6 +48,7 @@ for (const dialect of dialects()) {
     let outside: string;
     let srv: TestServer;
     const texts: Record<string, string> = {};
+    const logs: string[] = [];
     const put = async (path: string, text: string) => {
       texts[path] = text;
       await mkdir(join(dir, path, '..'), { recursive: true });
@@ -81,7 +82,7 @@ for (const dialect of dialects()) {
       await put('broken.yaml', 'version: 1\nentries: [\n');
       await put('v2.yaml', 'version: 2\nentries: []\n');
       await symlink(join(outside, 'elsewhere.yaml'), join(dir, 'link-out.yaml'));
-      srv = await startServer(dialect, { blueprintsDir: dir });
+      srv = await startServer(dialect, { blueprintsDir: dir, logLevel: 'info' }, { logStream: { write: (l) => logs.push(l) } });
       await srv.app.blueprints.settled();
     });
     after(async () => {
@@ -122,6 +123,9 @@ for (const dialect of dialects()) {
       assert.deepEqual(first.metadata, { name: 'Files - first', labels: { team: 'identity' } });
       assert.equal(first.content, '');
       assert.equal(all['nameless.yaml'].status, 'successful');
+      // the operator's log says what the discovery at start did
+      const said = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'blueprint files applied');
+      assert.deepEqual(said?.files, { 'flows/first.yaml': 'applied', 'nameless.yaml': 'applied' });
       assert.deepEqual(await stageNames(srv, 'files-'), ['files-default', 'files-from-env', 'files-from-file', 'files-nameless']);
       // the audit trail names what the files made, with no user
       const ev = await call(srv, 'GET', '/events/events/?action=model_created&page_size=500');
