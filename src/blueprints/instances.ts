@@ -67,26 +67,29 @@ async function run(
   caller: Caller,
   content: string,
   context: Record<string, unknown>,
-  more: Pick<Parameters<typeof applyBlueprint>[3], 'dryRun' | 'guard' | 'record' | 'serverReads' | 'instance'>,
+  more: Pick<Parameters<typeof applyBlueprint>[3], 'dryRun' | 'guard' | 'serverReads' | 'instance'> & {
+    /** called when every entry applied, in the transaction, with the blueprint's metadata */
+    record?: (tx: Tx, written: ImportResult['written'], metadata: Record<string, unknown>) => Promise<void>;
+  },
 ) {
   let result: ImportResult & { skipped?: boolean };
-  let metadata: Record<string, unknown> = {};
   try {
     const blueprint = await parseBlueprint(content);
-    metadata = blueprint.metadata ?? {};
+    const { record, ...rest } = more;
     result = await applyBlueprint(router.models, svc.db, blueprint, {
       caller,
       req,
       context,
       findInstance: findInstance(svc),
       metaModels: metaModels(svc),
-      ...more,
+      ...rest,
+      ...(record ? { record: (tx, written) => record(tx, written, blueprint.metadata ?? {}) } : {}),
     });
   } catch (e) {
     if (!(e instanceof BlueprintInvalid)) throw e;
     result = { success: false, logs: [importerLog(`Invalid blueprint: ${e.message}`)], written: [] };
   }
-  return { result, metadata };
+  return result;
 }
 
 /**
@@ -115,8 +118,7 @@ export async function applyInstance(
     return { success: false, logs: [importerLog(`Failed to retrieve blueprint: ${e.message}`)], written: [] };
   }
   const hash = hashOf(content);
-  const metadata = (await parseBlueprint(content).catch(() => undefined))?.metadata ?? {};
-  const { result } = await run(router, svc, req, caller, content, JSON.parse(row.context || '{}'), {
+  const result = await run(router, svc, req, caller, content, JSON.parse(row.context || '{}'), {
     ...(row.path !== '' ? { serverReads } : {}),
     instance: row.instance_uuid,
     ...(ifChanged
@@ -131,7 +133,7 @@ export async function applyInstance(
           },
         }
       : {}),
-    record: async (tx, written) => {
+    record: async (tx, written, metadata) => {
       await recordOn(tx as typeof svc.db, {
         status: 'successful',
         last_applied: now(),
@@ -183,7 +185,7 @@ export function mountBlueprintInstances(router: ApiRouter, svc: Services) {
       if (path === '' && content === '') throw ValidationError.nonField('Either path or content must be set.');
       if (data.content === undefined || data.content === '') return;
       const context = (data.context as Record<string, unknown> | undefined) ?? (existing ? JSON.parse(existing.context || '{}') : {});
-      const { result } = await run(router, svc, ctx.req, ctx.caller, content, context, { dryRun: true });
+      const result = await run(router, svc, ctx.req, ctx.caller, content, context, { dryRun: true });
       if (!result.success)
         throw new ValidationError({ content: ['Failed to validate blueprint', ...result.logs.map((l) => `- ${l.event}`)] });
     },
