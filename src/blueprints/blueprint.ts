@@ -58,13 +58,25 @@ function readEntry(raw: unknown, where: string): BlueprintEntry {
   };
 }
 
-/** a file's `version` and `metadata` as the blueprints folder lists them (undefined: not YAML, or not a mapping) */
-export async function readBlueprintHeader(text: string): Promise<{ version: unknown; metadata: Blueprint['metadata'] } | undefined> {
+/** the YAML document, with the blueprint tags, as a mapping */
+async function loadMapping(text: string): Promise<Record<string, unknown>> {
+  // (the YAML library is loaded when a blueprint is first read, not at start)
   const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { customTags: blueprintTags, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) return undefined;
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw new BlueprintInvalid(problem.message.split('\n')[0]!);
   const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  if (!isMap(raw)) return undefined;
+  if (!isMap(raw)) throw new BlueprintInvalid('A blueprint is a mapping with `version` and `entries`');
+  return raw;
+}
+
+/** a file's `version` and `metadata` as the blueprints folder lists them (undefined: not a blueprint's YAML) */
+export async function readBlueprintHeader(text: string): Promise<{ version: unknown; metadata: Blueprint['metadata'] } | undefined> {
+  const raw = await loadMapping(text).catch((e: unknown) => {
+    if (e instanceof BlueprintInvalid) return undefined;
+    throw e;
+  });
+  if (!raw) return undefined;
   const m = raw.metadata;
   const metadata =
     isMap(m) && typeof m.name === 'string'
@@ -74,13 +86,7 @@ export async function readBlueprintHeader(text: string): Promise<{ version: unkn
 }
 
 export async function parseBlueprint(text: string): Promise<Blueprint> {
-  // (the YAML library is loaded when a blueprint is first read, not at start)
-  const { parseDocument } = await import('yaml');
-  const doc = parseDocument(text, { customTags: blueprintTags, prettyErrors: false, uniqueKeys: true });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw new BlueprintInvalid(problem.message.split('\n')[0]!);
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  if (!isMap(raw)) throw new BlueprintInvalid('A blueprint is a mapping with `version` and `entries`');
+  const raw = await loadMapping(text);
   const version = raw.version ?? 1;
   if (typeof version !== 'number') throw new BlueprintInvalid('wrong value type for field "version" - should be "int"');
   const rawEntries = raw.entries ?? [];

@@ -350,6 +350,7 @@ export async function applyBlueprint(
       }
       if (chain.includes(nested.uuid)) throw new EntryInvalid(`Blueprint ${nested.name} is already being applied (a cycle)`);
       if (typeof nested.blueprint === 'string') throw new EntryInvalid(`Blueprint ${nested.name}: ${nested.blueprint}`);
+      if (nested.blueprint.version !== 1) throw new EntryInvalid(`Blueprint ${nested.name}: Invalid blueprint version`);
       log('debug', 'Applying blueprint from meta model', { entry: attrsOf, blueprint: nested.name });
       try {
         await applyEntries(tx, nested.blueprint, contextOf(nested.blueprint, nested.context), nested.serverReads, [...chain, nested.uuid]);
