@@ -8,6 +8,7 @@ import { call, PRODUCTION_ARGON2, startServer, type TestServer } from '../helper
 import { FlowClient } from '../helpers/flow-client.js';
 
 const SAMPLES = 25;
+const ROUNDS = 3;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -41,16 +42,23 @@ describe('security: no user enumeration by timing', () => {
     await timeAttempt('nobody-here');
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      const k = await timeAttempt('timed');
-      const u = await timeAttempt(`nobody-${i}`);
-      assert.deepEqual(k.body, u.body);
-      known.push(k.ms);
-      unknown.push(u.ms);
+    // rounds of interleaved samples until the medians of all samples so far agree: a busy moment of the machine
+    // (another process's burst) can skew one round; a real difference (a skipped hash) shows in every round
+    let diff = 1;
+    let said = '';
+    for (let round = 0; round < ROUNDS && diff >= 0.2; round++) {
+      for (let i = 0; i < SAMPLES; i++) {
+        const k = await timeAttempt('timed');
+        const u = await timeAttempt(`nobody-${round}-${i}`);
+        assert.deepEqual(k.body, u.body);
+        known.push(k.ms);
+        unknown.push(u.ms);
+      }
+      const mk = median(known);
+      const mu = median(unknown);
+      diff = Math.abs(mk - mu) / Math.max(mk, mu);
+      said = `median known ${mk.toFixed(1)} ms vs unknown ${mu.toFixed(1)} ms over ${known.length} attempts each differ by ${(diff * 100).toFixed(0)}%`;
     }
-    const mk = median(known);
-    const mu = median(unknown);
-    const diff = Math.abs(mk - mu) / Math.max(mk, mu);
-    assert.ok(diff < 0.2, `median known ${mk.toFixed(1)} ms vs unknown ${mu.toFixed(1)} ms differ by ${(diff * 100).toFixed(0)}%`);
+    assert.ok(diff < 0.2, said);
   });
 });
