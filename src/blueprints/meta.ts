@@ -11,7 +11,8 @@
  */
 import { hashPassword } from '../auth/passwords.js';
 import { hasGlobal } from '../rbac/check.js';
-import { isSuperuser } from '../groups/membership.js';
+import { guardTargetUser } from '../rbac/guards.js';
+import { Forbidden } from '../rest/errors.js';
 import type { Services } from '../services.js';
 import { passwordDirectories } from '../sources/ldap/password.js';
 import { markPasswordUnusable, setUserPassword } from '../users/store.js';
@@ -34,7 +35,11 @@ function userSetPassword(svc: Services): MetaModel {
     const user = await find(USER, Object.entries(ids));
     if (!user) throw new EntryInvalid('User does not exist');
     const id = Number(user.id);
-    if (!caller.superuser && (await isSuperuser(tx, id))) throw new EntryInvalid("User lacks permission to set a superuser's password");
+    // (the API's rule: a superuser's password only by a superuser)
+    await guardTargetUser(tx, caller, id).catch((e: unknown) => {
+      if (e instanceof Forbidden) throw new EntryInvalid("User lacks permission to set a superuser's password");
+      throw e;
+    });
     if ((await passwordDirectories(tx, id)).length)
       throw new EntryInvalid("The user's password is kept in an LDAP directory: set it through the API's set_password");
     if (attrs.set_unusable === true) await markPasswordUnusable(tx, id);
