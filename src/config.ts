@@ -96,6 +96,12 @@ export interface Config {
   /** plex.tv's API, asked by Plex sources */
   plexUrl: string;
   reputation: ReputationConfig;
+  /**
+   * MaxMind databases (authentik's AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__GEOIP and __ASN; src/geoip/): GeoLite2-City
+   * and GeoLite2-ASN or their commercial equivalents. `''` turns one off; `*Default` says the path was not configured
+   * (a missing default file is not worth a warning)
+   */
+  geoip: { cityPath: string; asnPath: string; cityDefault: boolean; asnDefault: boolean };
 }
 
 /** reputation scores (authentik's reputation limits and AUTHENTIK_REPUTATION__EXPIRY) */
@@ -139,6 +145,19 @@ function pick(env: Env, ...names: string[]): string | undefined {
     if (v !== undefined && v !== '') return v;
   }
   return undefined;
+}
+
+/** the first of `names` set, even to '' (which turns the database off, as authentik's empty path), else `fallback` */
+function pathOrOff(env: Env, fallback: string, ...names: string[]): { path: string; isDefault: boolean } {
+  for (const n of names) if (env[n] !== undefined) return { path: env[n]!, isDefault: false };
+  return { path: fallback, isDefault: true };
+}
+
+/** authentik's defaults: the files its GeoIP update container writes to /geoip */
+function geoipPaths(env: Env): Config['geoip'] {
+  const city = pathOrOff(env, '/geoip/GeoLite2-City.mmdb', 'KEYSTAGE_GEOIP_PATH', 'AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__GEOIP');
+  const asn = pathOrOff(env, '/geoip/GeoLite2-ASN.mmdb', 'KEYSTAGE_ASN_PATH', 'AUTHENTIK_EVENTS__CONTEXT_PROCESSORS__ASN');
+  return { cityPath: city.path, asnPath: asn.path, cityDefault: city.isDefault, asnDefault: asn.isDefault };
 }
 
 function int(env: Env, fallback: number, ...names: string[]): number {
@@ -265,6 +284,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     externalUrl: externalUrl(pick(env, 'KEYSTAGE_EXTERNAL_URL')),
     hibpUrl: baseUrl('KEYSTAGE_HIBP_URL', pick(env, 'KEYSTAGE_HIBP_URL') ?? 'https://api.pwnedpasswords.com'),
     plexUrl: baseUrl('KEYSTAGE_PLEX_URL', pick(env, 'KEYSTAGE_PLEX_URL') ?? 'https://plex.tv'),
+    geoip: geoipPaths(env),
     reputation: {
       lowerLimit: signedInt(env, -5, -2147483648, 0, 'KEYSTAGE_REPUTATION_LOWER_LIMIT'),
       upperLimit: signedInt(env, 5, 0, 2147483647, 'KEYSTAGE_REPUTATION_UPPER_LIMIT'),

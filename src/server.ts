@@ -94,6 +94,7 @@ import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
 import { mountUi } from './ui/routes.js';
 import type { Services } from './flows/engine/runtime.js';
+import { GeoIP } from './geoip/databases.js';
 import { Events } from './events/events.js';
 import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
@@ -155,7 +156,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   ]);
   // bootstrap logs before the app's logger exists: to the same place
   const level = { level: config.logLevel };
-  await bootstrap(store.db, config, options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level));
+  const startLog = options.logStream ? pino(level, options.logStream as pino.DestinationStream) : pino(level);
+  await bootstrap(store.db, config, startLog);
   await ensureDefaultFlows(store.db);
   await backfillCertificateDetails(store.db);
   await ensureSelfSignedCertificate(store.db, config.selfSignedKeyBits);
@@ -164,8 +166,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await ensureManagedLdapMappings(store.db);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   await seedSystemSettings(store.db, config);
-  const events = new Events(store.db, config.eventRetentionMs, async () =>
-    durationMs((await systemSettings(store.db)).event_retention, config.eventRetentionMs),
+  const geoip = new GeoIP(
+    {
+      cityPath: config.geoip.cityPath,
+      asnPath: config.geoip.asnPath,
+      defaults: { city: config.geoip.cityDefault, asn: config.geoip.asnDefault },
+    },
+    startLog,
+  );
+  const events = new Events(
+    store.db,
+    config.eventRetentionMs,
+    async () => durationMs((await systemSettings(store.db)).event_retention, config.eventRetentionMs),
+    (ip) => geoip.eventContext(ip),
   );
   const sessions = new Sessions(
     store.db,
@@ -175,16 +188,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       anonymousMs: config.sessionAnonymousMs,
       leaseMs: config.sessionLeaseMs,
     },
-    async (userId, req) => {
+    async (userId, req, why) => {
       const user = await userById(store.db, userId);
+      // authentik's logout_extra: the logout event carries why the binding broke
       await events.emit('logout', {
         ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}),
         clientIp: req.ip,
-        context: { reason: 'network binding broken' },
+        context: { ...why },
       });
     },
     store.adminCache.readsEpoch ? store.adminCache : undefined,
     store.dialect === 'postgres',
+    geoip,
   );
   const metrics = new Metrics(store);
   observeHashing((op, seconds) => metrics.hashSeconds.observe({ op }, seconds));
@@ -198,6 +213,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installId: settings.installId,
     sessions,
     events,
+    geoip,
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
     brand: (host, db) => brandForHost(db ?? store.db, host),
@@ -300,7 +316,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   };
   registerSharedComponents(router);
-  mountRoot(router);
+  mountRoot(router, services);
   mountAdminCatalogue(router, store.db);
   mountSystem(router, services);
   mountSystemSettings(router, services);

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { DB, Dialect } from './db/index.js';
 import type { Sessions } from './sessions/sessions.js';
 import type { Events } from './events/events.js';
+import type { GeoIP } from './geoip/databases.js';
 import type { Lockout } from './auth/lockout.js';
 import type { Metrics } from './instance/metrics.js';
 import type { PolicyEngine } from './policies/engine/engine.js';
@@ -20,6 +21,8 @@ export interface Services<S = unknown> {
   installId: string;
   sessions: Sessions;
   events: Events;
+  /** the GeoIP and ASN databases (src/geoip/): lookups are null when a database is off or does not know the address */
+  geoip: GeoIP;
   lockout: Lockout;
   metrics: Metrics;
   /** the policy engine (src/policies/engine/): does a policy-binding target pass for a request? */

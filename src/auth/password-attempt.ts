@@ -39,7 +39,15 @@ export async function recordPasswordFailure(
 ): Promise<Outcome> {
   await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
   // authentik's login_failed signal lowers the reputation of (username, IP)
-  await updateReputation(c.svc.db, await reputationSettings(c.svc.db, c.svc.config.reputation), c.clientIp, identifier, -1);
+  await updateReputation(
+    c.svc.db,
+    await reputationSettings(c.svc.db, c.svc.config.reputation),
+    c.clientIp,
+    identifier,
+    -1,
+    undefined,
+    c.svc.geoip,
+  );
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
   // authentik cancels once failures ≥ the setting, so 0 (like 1) cancels at the first failure

@@ -13,6 +13,7 @@ import { sql } from 'kysely';
 import { hot, perDatabase } from '../db/hot.js';
 import type { DB } from '../db/index.js';
 import type { ReputationConfig } from '../config.js';
+import type { GeoIP } from '../geoip/databases.js';
 
 export interface ReputationScoresTable {
   reputation_uuid: string;
@@ -32,10 +33,21 @@ declare module '../db/types.js' {
   }
 }
 
-type Params = { uuid: string; identifier: string; ip: string; amount: number; lower: number; upper: number; now: string; expires: string };
+type Params = {
+  uuid: string;
+  identifier: string;
+  ip: string;
+  amount: number;
+  lower: number;
+  upper: number;
+  now: string;
+  expires: string;
+  geo: string;
+  asn: string;
+};
 
 const upserts = perDatabase((db) =>
-  hot<Params, unknown>(db, ['uuid', 'identifier', 'ip', 'amount', 'lower', 'upper', 'now', 'expires'], (p) => {
+  hot<Params, unknown>(db, ['uuid', 'identifier', 'ip', 'amount', 'lower', 'upper', 'now', 'expires', 'geo', 'asn'], (p) => {
     // typed, so PostgreSQL compares numbers (an untyped parameter would be text)
     const amount = sql<number>`CAST(${p.amount} AS integer)`;
     const lower = sql<number>`CAST(${p.lower} AS integer)`;
@@ -47,8 +59,9 @@ const upserts = perDatabase((db) =>
         reputation_uuid: p.uuid,
         identifier: p.identifier,
         ip: p.ip,
-        ip_geo_data: '{}',
-        ip_asn_data: '{}',
+        // (where the address was when the score was first kept, as authentik's get_or_create defaults)
+        ip_geo_data: p.geo,
+        ip_asn_data: p.asn,
         // the first change is clamped too (authentik clamps the amount)
         score: sql<number>`CASE WHEN ${amount} > ${upper} THEN ${upper} WHEN ${amount} < ${lower} THEN ${lower} ELSE ${amount} END`,
         updated: p.now,
@@ -75,6 +88,8 @@ export async function updateReputation(
   identifier: string,
   amount: number,
   trx?: DB,
+  /** the databases that say where `ip` is (authentik's ip_geo_data and ip_asn_data); undefined: `{}` */
+  geoip?: GeoIP,
 ): Promise<void> {
   const now = Date.now();
   await upserts(db)(
@@ -87,6 +102,8 @@ export async function updateReputation(
       upper: cfg.upperLimit,
       now: new Date(now).toISOString(),
       expires: new Date(now + cfg.expirySeconds * 1000).toISOString(),
+      geo: JSON.stringify(geoip?.city(ip) ?? {}),
+      asn: JSON.stringify(geoip?.asn(ip) ?? {}),
     },
     trx,
   );

@@ -65,6 +65,8 @@ export class Events {
     private retentionMs: number,
     /** reads the retention in effect; an event written inside a transaction uses the last value read */
     private readonly retention?: () => Promise<number>,
+    /** what an event's context gains from its client IP (authentik's event context processors: `geo`, `asn`) */
+    private readonly enrich?: (ip: string) => Record<string, unknown>,
   ) {
     this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
   }
@@ -85,13 +87,14 @@ export class Events {
           ...(e.user.on_behalf_of ? { on_behalf_of: e.user.on_behalf_of } : {}),
         }
       : {};
+    const context = this.enrich && e.clientIp ? { ...e.context, ...this.enrich(e.clientIp) } : (e.context ?? {});
     const values = {
       event_uuid: randomUUID(),
       action,
       app: e.app ?? 'keystage',
       user: JSON.stringify(user),
       username: e.user?.username ?? '',
-      context: JSON.stringify(e.context ?? {}),
+      context: JSON.stringify(context),
       client_ip: e.clientIp ?? null,
       created: new Date(now).toISOString(),
       expires: new Date(now + this.retentionMs).toISOString(),
@@ -104,7 +107,7 @@ export class Events {
         action,
         app: values.app,
         user,
-        context: e.context ?? {},
+        context,
         client_ip: values.client_ip,
         created: values.created,
       });

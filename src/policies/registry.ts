@@ -7,6 +7,7 @@ import { reputationPolicy } from './reputation/index.js';
 import { passwordExpiryPolicy } from './password_expiry/index.js';
 import { uniquePasswordPolicy } from './unique_password/index.js';
 import { eventMatcherPolicy } from './event_matcher/index.js';
+import { geoipPolicy } from './geoip/index.js';
 
 export const policyTypes: PolicyDef[] = [
   dummyPolicy,
@@ -16,6 +17,7 @@ export const policyTypes: PolicyDef[] = [
   passwordExpiryPolicy,
   uniquePasswordPolicy,
   eventMatcherPolicy,
+  geoipPolicy,
 ];
 
 const byKind = new Map(policyTypes.map((d) => [d.kind, d]));

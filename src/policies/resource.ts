@@ -90,6 +90,7 @@ export function policyResource(def: PolicyDef): ResourceDef<Row> {
         const o = rowToApi(props, r);
         Object.assign(o, meta);
         o.bound_to = counts.get(r.policy_uuid) ?? 0;
+        def.present?.(o);
         return o;
       });
     },

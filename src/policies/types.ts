@@ -79,6 +79,8 @@ export interface PolicyDef {
   /** object-level validation (after field validation) */
   validate?(data: Record<string, unknown>, ctx: WriteCtx, existing?: Record<string, unknown>): Promise<void> | void;
   migrations: Record<string, VersionedMigration>;
+  /** read-only fields the type computes from its stored ones (GeoIP's `countries_obj`), set on each API object */
+  present?(o: Record<string, unknown>): void;
   /** routes of the type's own beyond its resource (reputation's /policies/reputation/scores/), mounted with it */
   routes?(router: ApiRouter, svc: Services): void;
   /** decides; throwing means the policy failed to run (the binding's failure_result applies) */

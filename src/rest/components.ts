@@ -107,7 +107,23 @@ export function registerSharedComponents(router: ApiRouter) {
     type: 'object',
     properties: {
       error_reporting: { type: 'object', additionalProperties: {} },
-      capabilities: { type: 'array', items: str },
+      capabilities: {
+        type: 'array',
+        items: {
+          type: 'string',
+          enum: [
+            'can_save_media',
+            'can_save_reports',
+            'can_geo_ip',
+            'can_asn',
+            'can_impersonate',
+            'can_debug',
+            'is_enterprise',
+            'can_request',
+            'can_agent_self_service',
+          ],
+        },
+      },
       cache_timeout: { type: 'integer' },
       cache_timeout_flows: { type: 'integer' },
       cache_timeout_policies: { type: 'integer' },

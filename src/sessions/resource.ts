@@ -33,7 +33,7 @@ interface Row {
 }
 
 const nullable = (type: string, format?: string) => ({ type, ...(format ? { format } : {}), nullable: true });
-/** (Keystage has no GeoIP or ASN database: both are always null) */
+/** where the session's last address is, from the GeoIP and ASN databases (src/geoip/); null when unknown or off */
 const GEO_IP = {
   type: 'object',
   description: 'Get GeoIP Data',
@@ -114,8 +114,8 @@ export function mountAuthenticatedSessions(router: ApiRouter, svc: Services) {
         uuid: r.uuid,
         current: req.caller?.via === 'session' && req.caller.sessionKey === r.session_key,
         user_agent: parseUserAgent(r.last_user_agent),
-        geo_ip: null,
-        asn: null,
+        geo_ip: svc.geoip.city(r.last_ip),
+        asn: svc.geoip.asn(r.last_ip),
         user: Number(r.user_id),
         last_ip: r.last_ip,
         last_user_agent: r.last_user_agent,

@@ -12,7 +12,8 @@ import { ASYNC_COMMIT, asyncCommit } from '../db/async-commit.js';
 import type { Database, SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/engine/plan.js';
-import { bindingHolds } from './network-binding.js';
+import { bindingBroken as bindingBrokenBy, type BindingBroken, type Bound } from './session-binding.js';
+import type { GeoIP } from '../geoip/databases.js';
 import { randomToken } from '../crypto/random.js';
 
 export const SESSION_COOKIE = 'authentik_session';
@@ -109,7 +110,9 @@ export interface SessionData {
   /** the flow page's query string, parsed */
   query?: Record<string, string>;
   csrf?: string;
-  /** network binding recorded at login (see network-binding.ts) */
+  /** where the session was logged in from and how it is bound to it (session-binding.ts) */
+  bound?: Bound;
+  /** a network binding as sessions logged in before GeoIP support kept it (`ip:…`, `net:…`) */
   binding?: string;
   /** what providers keep while a flow runs for them, by a key of their choosing (an OAuth2 authorization request) */
   providers?: Record<string, unknown>;
@@ -193,8 +196,8 @@ export class Sessions {
   constructor(
     private readonly db: DB,
     private readonly limits: SessionLimits = { idleMs: 0, maxAgeMs: 30 * 86_400_000, anonymousMs: 30 * 60_000 },
-    /** told when a logged-in session is ended by its network binding (authentik records a logout) */
-    private readonly onBindingBroken: (userId: number, req: FastifyRequest) => Promise<void> = async () => {},
+    /** told when a logged-in session is ended by its network or GeoIP binding (authentik records a logout) */
+    private readonly onBindingBroken: (userId: number, req: FastifyRequest, why: BindingBroken) => Promise<void> = async () => {},
     /**
      * PostgreSQL: the kept configuration, whose epoch the executor's session read fetches in the same statement
      * (admin-cache.ts), so an executor request costs no statement of its own for it
@@ -205,6 +208,8 @@ export class Sessions {
      * lease on the row; SQLite is one process, where this node's queue is the whole story
      */
     private readonly shared = false,
+    /** the ASN and GeoIP databases the bindings compare addresses by (undefined: bindings by address and prefix) */
+    private readonly geoip?: GeoIP,
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first (a request holding
     // the row lets go of it in the same statement). Its expiry never changes here, so the `expires` index is left alone.
@@ -333,12 +338,12 @@ export class Sessions {
     const lastSeen = row.last_seen ? new Date(row.last_seen).getTime() : now;
     const data = JSON.parse(row.data) as SessionData;
     const current = new Date(row.expires).getTime() > now && !(this.limits.idleMs > 0 && now - lastSeen > this.limits.idleMs);
-    const bound = bindingHolds(data.binding, req.ip);
-    if (!current || !bound) {
+    const why = current && (data.bound || data.binding) ? this.bindingBroken(data, req.ip) : undefined;
+    if (!current || why) {
       await this.db.deleteFrom('sessions').where('session_key', '=', key).execute();
-      if (current && row.user_id !== null) {
+      if (why && row.user_id !== null) {
         brokenBindings.add(req);
-        await this.onBindingBroken(row.user_id, req);
+        await this.onBindingBroken(row.user_id, req, why);
       }
       return undefined;
     }
@@ -349,6 +354,12 @@ export class Sessions {
         .where('session_key', '=', key)
         .execute();
     return data;
+  }
+
+  /** why a request from `ip` may not use a session with this binding; undefined: it may */
+  private bindingBroken(data: SessionData, ip: string): BindingBroken | undefined {
+    if (!this.geoip) throw new Error('a bound session needs the GeoIP databases (Sessions: geoip)');
+    return bindingBrokenBy(data.bound, data.binding, ip, this.geoip);
   }
 
   /** the stored session of this key, if any (PostgreSQL: the configuration epoch noted on the way) */
@@ -740,7 +751,7 @@ export class Sessions {
    * Logs `userId` in: a NEW session key and CSRF token (the anonymous key is never reused), the old row deleted,
    * the flow state carried over. Both happen when the request saves the session (once, with the rest of the step).
    */
-  async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, binding?: string) {
+  async login(s: Session, userId: number, expires: Date, cookieMaxAge: number | undefined, bound?: Bound) {
     const old = s.key;
     // (the row `old` names: anonymous unless someone was logged in to it; a second login in the request keeps the first's)
     if (old && s.replaces === undefined) s.replacesAnonymous = s.userId === null;
@@ -750,7 +761,8 @@ export class Sessions {
     s.expires = new Date(Math.min(expires.getTime(), cap));
     s.cookieMaxAge = cookieMaxAge === undefined ? undefined : Math.min(cookieMaxAge, Math.floor(this.limits.maxAgeMs / 1000));
     s.data.csrf = undefined;
-    s.data.binding = binding;
+    s.data.bound = bound;
+    s.data.binding = undefined;
     s.dirty = true;
     if (old) s.replaces = s.replaces ?? old;
   }

@@ -192,7 +192,7 @@ export class PolicyEngine {
     const config = await loadPolicyConfig<{ execution_logging?: boolean }>(svc.db, def, policy.uuid);
     if (!config) throw new Error('Policy does not exist');
     // an execution event names the user, so logging needs the full request too
-    const used = full && !(def.contextOnly?.(config) && !config.execution_logging) ? await full() : request;
+    const used = withPlace(full && !(def.contextOnly?.(config) && !config.execution_logging) ? await full() : request, svc);
     const result: PolicyResult = await withTimeout(def.evaluate({ svc, policy, config, request: used, timeoutMs: ms }), ms, seconds);
     return { passing: result.passing === true, messages: [...(result.messages ?? [])].map(String), log: result.log ?? [], used };
   }
@@ -297,6 +297,18 @@ function sanitise(context: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** a thunk that runs once; its promise is shared (a rejection too) */
+/**
+ * the request with the client's place in its context: `geoip` and `asn` from the databases that are on (authentik's
+ * PolicyRequest.set_http_request runs its context processors), unless the context has them already
+ */
+function withPlace(request: PolicyRequest, svc: Services): PolicyRequest {
+  const ip = request.http?.clientIp;
+  if (!ip || 'geoip' in request.context || 'asn' in request.context) return request;
+  const place = svc.geoip.policyContext(ip);
+  if (!('geoip' in place) && !('asn' in place)) return request;
+  return { ...request, context: { ...request.context, ...place } };
+}
+
 function once<T>(f: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= f());

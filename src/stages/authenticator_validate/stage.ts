@@ -153,7 +153,15 @@ async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true
     context: { reason: `mfa: ${reason}`, stage: c.stage.name },
   });
   // authentik's validation stage sends login_failed with the username: the reputation of (username, IP) drops
-  await updateReputation(c.svc.db, await reputationSettings(c.svc.db, c.svc.config.reputation), c.clientIp, user.username, -1);
+  await updateReputation(
+    c.svc.db,
+    await reputationSettings(c.svc.db, c.svc.config.reputation),
+    c.clientIp,
+    user.username,
+    -1,
+    undefined,
+    c.svc.geoip,
+  );
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'mfa' });
 }
 

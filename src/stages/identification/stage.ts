@@ -131,7 +131,15 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
         return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user');
       }
       // authentik's identification_failed signal: the reputation of what was typed, from this IP, drops
-      await updateReputation(c.svc.db, await reputationSettings(c.svc.db, c.svc.config.reputation), c.clientIp, uid, -1);
+      await updateReputation(
+        c.svc.db,
+        await reputationSettings(c.svc.db, c.svc.config.reputation),
+        c.clientIp,
+        uid,
+        -1,
+        undefined,
+        c.svc.geoip,
+      );
       if (c.config.pretend_user_exists) return ok();
       return fail();
     }

@@ -6,7 +6,7 @@ import { hot, perDatabase } from '../../db/hot.js';
 import type { DB } from '../../db/index.js';
 import { reputationSettings, updateReputation } from '../../auth/reputation.js';
 import { parseDuration } from '../../rest/duration.js';
-import { bindingKey } from '../../sessions/network-binding.js';
+import { boundAt } from '../../sessions/session-binding.js';
 import { browserToken } from '../../sessions/user-switching.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -50,7 +50,7 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
     user.id,
     expires,
     duration > 0 ? Math.floor(duration / 1000) : undefined,
-    bindingKey(c.config.network_binding, c.clientIp),
+    boundAt(c.config.network_binding, c.config.geoip_binding, c.clientIp),
   );
   if (c.config.terminate_other_sessions) await c.svc.sessions.terminateOthers(user.id, c.session.key);
   const knownBrowser = knownDevice(c, user.id);
@@ -84,7 +84,7 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
         trx,
       );
       // authentik's user_logged_in signal raises the reputation of (username, IP)
-      await updateReputation(db, reputation, c.clientIp, user.username, 1, trx);
+      await updateReputation(db, reputation, c.clientIp, user.username, 1, trx, c.svc.geoip);
       // last: the counters this login resets and the IP's count, which every check of the identifier or from this IP
       // takes, are held for the shortest time
       await c.svc.lockout.settleAtLogin(identifiers, c.clientIp, releases, trx);
