@@ -114,6 +114,11 @@ export interface SessionData {
   bound?: Bound;
   /** a network binding as sessions logged in before GeoIP support kept it (`ip:…`, `net:…`) */
   binding?: string;
+  /**
+   * the flow inspector's history (authentik's `authentik/flows/history`): the plan as it was before each stage that
+   * passed, kept only for a person allowed to inspect `flow` (src/flows/rest/inspector.ts)
+   */
+  inspector?: { flow: string; plans: Plan[] };
   /** what providers keep while a flow runs for them, by a key of their choosing (an OAuth2 authorization request) */
   providers?: Record<string, unknown>;
   /** what sources keep between sending a person to the identity provider and its callback (state, PKCE verifier) */

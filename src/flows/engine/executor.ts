@@ -16,6 +16,7 @@ import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { CSRF_HEADER, SessionBusyError, type Session } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
+import { can } from '../../rbac/check.js';
 import { brandBackgroundUrl } from '../../brands/match.js';
 import type { Attempt } from '../../auth/lockout.js';
 import { isPlaceholder, type FlowContext } from './context.js';
@@ -134,10 +135,30 @@ async function newPlan(run: Run, context: FlowContext = {}): Promise<Plan | Answ
   if (r.type === 'not_applicable') return notApplicable(run, r.messages);
   if (r.type === 'empty') return flowDone(run, context);
   run.session.data.plan = r.plan;
+  // a new plan starts the inspector's history afresh (authentik), for a person who may inspect this flow
+  run.session.data.inspector = (await mayInspect(run)) ? { flow: run.flow.flow_uuid, plans: [] } : undefined;
   run.session.dirty = true;
   run.planned = JSON.stringify(r.plan);
   return r.plan;
 }
+
+/** authentik's `inspect_flow` (on the flow or on every flow); nobody logged in may not inspect */
+async function mayInspect(run: Run): Promise<boolean> {
+  const user = run.requester.user;
+  if (!user) return false;
+  return can(run.svc.db, { user, superuser: run.requester.superuser }, 'authentik_flows.inspect_flow', run.flow.flow_uuid);
+}
+
+/** the inspector's history gains the plan as it is before a stage that passed leaves it (authentik's stage_ok) */
+function recordHistory(run: Run, plan: Plan): void {
+  const history = run.session.data.inspector;
+  if (!history || history.flow !== plan.flow_uuid) return;
+  history.plans.push(structuredClone(plan));
+  if (history.plans.length > MAX_HISTORY) history.plans.shift();
+}
+
+/** how many passed stages the inspector's history keeps (the latest) */
+const MAX_HISTORY = 50;
 
 const isAnswer = <T extends object>(x: T | Answer): x is Answer => 'status' in x;
 
@@ -245,6 +266,7 @@ async function runStage(run: Run, plan: Plan, method: 'GET' | 'POST', body: unkn
       case 'challenge':
         return answer(envelope(run, plan.context, runtime.withUserInfo, outcome.challenge));
       case 'ok':
+        recordHistory(run, plan);
         plan.bindings.shift();
         if (posted) return plan.bindings.length ? advance(run) : flowDone(run, plan.context);
         posted = false;

@@ -7,6 +7,7 @@ import { providerTypeByKind } from '../../providers/registry.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
 import { startFlow } from '../engine/start.js';
 import { mountExplain } from './explain.js';
+import { mountInspector } from './inspector.js';
 import { exportFlow } from '../../blueprints/exporter.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -200,6 +201,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
   const { load } = mountResource(router, db, flowResource);
   const slugParam = [{ name: 'slug', schema: { type: 'string' } }];
   mountExplain(router, svc, load);
+  mountInspector(router, svc);
   router.route(
     '/flows/instances/{slug}/diagram',
     {

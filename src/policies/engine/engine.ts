@@ -296,7 +296,6 @@ function sanitise(context: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** a thunk that runs once; its promise is shared (a rejection too) */
 /**
  * the request with the client's place in its context: `geoip` and `asn` from the databases that are on (authentik's
  * PolicyRequest.set_http_request runs its context processors), unless the context has them already
@@ -309,6 +308,7 @@ function withPlace(request: PolicyRequest, svc: Services): PolicyRequest {
   return { ...request, context: { ...request.context, ...place } };
 }
 
+/** a thunk that runs once; its promise is shared (a rejection too) */
 function once<T>(f: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= f());

@@ -1,0 +1,150 @@
+/**
+ * /flows/inspector/{flow_slug}/ (authentik's FlowInspectorView): what the caller's own session is doing in a flow —
+ * the plan before each stage that passed (the executor keeps that history for a person allowed to inspect the flow,
+ * engine/executor.ts `recordHistory`), the current plan, and whether the flow is done. Only for a caller holding
+ * `authentik_flows.inspect_flow` on the flow or on every flow; anyone else (and nobody logged in) gets 404, as
+ * authentik. No plan and no history: 400 with no body ("No flow plan in session.").
+ */
+import { createHash } from 'node:crypto';
+import type { ApiRouter } from '../../rest/routes.js';
+import type { Services } from '../../services.js';
+import { NotFound } from '../../rest/errors.js';
+import { can } from '../../rbac/check.js';
+import { renderBaseStages } from '../../stages/base.js';
+import { stageTypeByKind } from '../../stages/registry.js';
+import type { DB } from '../../db/index.js';
+import type { Plan, PlanBinding } from '../engine/plan.js';
+import { policyContext } from '../engine/policy-request.js';
+import { bindingResource } from './bindings.js';
+
+/** authentik's FlowStageBindingSerializer().data: a binding's writable fields with their initial values */
+const NO_BINDING = {
+  target: null,
+  stage: null,
+  evaluate_on_plan: false,
+  re_evaluate_policies: false,
+  order: null,
+  policy_engine_mode: null,
+  invalid_response_action: null,
+};
+
+const SECRET = /pass|token|secret|key|signature/i;
+
+/** authentik's sanitize_dict of a plan's context: objects as their references, credentials hidden */
+function sanitisedContext(plan: Plan): Record<string, unknown> {
+  const ctx = policyContext(plan.context, undefined, undefined, true);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ctx)) {
+    if (k === 'pending_user' && v && typeof v === 'object') {
+      const u = v as { pk?: unknown; username?: unknown };
+      out[k] = { pk: u.pk ?? null, app: 'authentik_core', name: u.username ?? '', model_name: 'user' };
+    } else if (k === 'prompt_data' && v && typeof v === 'object')
+      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, SECRET.test(pk) ? '********************' : pv]));
+    else if (!SECRET.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** each plan binding as /flows/bindings/ renders it; a stage a provider or source put in (no row) from the plan */
+async function renderBindings(db: DB, wanted: { b: PlanBinding; flow: string }[]): Promise<Map<PlanBinding, Record<string, unknown>>> {
+  const ids = [...new Set(wanted.map((w) => w.b.fsb_uuid))];
+  const rows = (ids.length ? await bindingResource.select(db).where('b.fsb_uuid', 'in', ids).execute() : []) as {
+    fsb_uuid: string;
+    stage: string;
+  }[];
+  const rendered = rows.length ? await bindingResource.render(db, rows as never, undefined as never) : [];
+  const byId = new Map(rows.map((r, i) => [r.fsb_uuid, { stage: r.stage, api: rendered[i] as Record<string, unknown> }]));
+  const unstored = wanted.filter((w) => byId.get(w.b.fsb_uuid)?.stage !== w.b.stage_uuid).map((w) => w.b.stage_uuid);
+  const stageRows = unstored.length
+    ? await db.selectFrom('stages').select(['stage_uuid', 'name', 'kind']).where('stage_uuid', 'in', unstored).execute()
+    : [];
+  const stageObjs = await renderBaseStages(db, stageRows, stageTypeByKind);
+  const stageById = new Map(stageRows.map((s, i) => [s.stage_uuid, stageObjs[i]]));
+  const out = new Map<PlanBinding, Record<string, unknown>>();
+  for (const { b, flow } of wanted) {
+    const kept = byId.get(b.fsb_uuid);
+    if (kept && kept.stage === b.stage_uuid) {
+      out.set(b, kept.api);
+      continue;
+    }
+    // a stage inserted at run time (a provider's, a source's, one a stage put next): a binding that is not stored
+    out.set(b, {
+      pk: b.fsb_uuid,
+      policybindingmodel_ptr_id: '',
+      target: flow,
+      stage: b.stage_uuid,
+      stage_obj: stageById.get(b.stage_uuid) ?? {
+        pk: b.stage_uuid,
+        name: b.stage_uuid,
+        component: '',
+        verbose_name: 'Stage',
+        verbose_name_plural: 'Stages',
+        meta_model_name: `authentik_stages.${b.kind}`,
+        flow_set: [],
+      },
+      evaluate_on_plan: false,
+      re_evaluate_policies: b.re_evaluate_policies,
+      order: 0,
+      policy_engine_mode: 'any',
+      invalid_response_action: b.invalid_response_action,
+    });
+  }
+  return out;
+}
+
+/** authentik's FlowInspectorPlanSerializer, for each plan (their bindings read in one go) */
+async function renderPlans(db: DB, plans: Plan[], sessionId: string) {
+  const api = await renderBindings(
+    db,
+    plans.flatMap((p) => p.bindings.slice(0, 2).map((b) => ({ b, flow: p.flow_uuid }))),
+  );
+  return plans.map((p) => ({
+    current_stage: p.bindings[0] ? api.get(p.bindings[0]) : NO_BINDING,
+    next_planned_stage: p.bindings[1] ? api.get(p.bindings[1]) : NO_BINDING,
+    plan_context: sanitisedContext(p),
+    session_id: sessionId,
+  }));
+}
+
+export function mountInspector(router: ApiRouter, svc: Services) {
+  const plan = { $ref: '#/components/schemas/FlowInspectorPlan' };
+  router.component('FlowInspectorPlan', {
+    type: 'object',
+    description: 'Serializer for an active FlowPlan',
+    properties: {
+      current_stage: { allOf: [{ $ref: '#/components/schemas/FlowStageBinding' }], readOnly: true },
+      next_planned_stage: { allOf: [{ $ref: '#/components/schemas/FlowStageBinding' }], readOnly: true },
+      plan_context: { type: 'object', additionalProperties: {}, description: "Get the plan's context, sanitized", readOnly: true },
+      session_id: { type: 'string', description: 'Get a unique session ID', readOnly: true },
+    },
+    required: ['current_stage', 'next_planned_stage', 'plan_context', 'session_id'],
+  });
+  router.component('FlowInspection', {
+    type: 'object',
+    description: 'Serializer for inspect endpoint',
+    properties: { plans: { type: 'array', items: plan }, current_plan: plan, is_completed: { type: 'boolean' } },
+    required: ['is_completed', 'plans'],
+  });
+  router.route(
+    '/flows/inspector/{flow_slug}',
+    {
+      get: {
+        doc: { operationId: 'flows_inspector_get', tag: 'flows', response: 'FlowInspection' },
+        handler: async (req, reply) => {
+          const slug = (req.params as { flow_slug: string }).flow_slug;
+          const flow = await svc.db.selectFrom('flows').select('flow_uuid').where('slug', '=', slug).executeTakeFirst();
+          const caller = req.caller;
+          if (!flow || !caller || !(await can(svc.db, caller, 'authentik_flows.inspect_flow', flow.flow_uuid))) throw NotFound.plain();
+          const session = await svc.sessions.load(req);
+          const history = session.data.inspector?.plans ?? [];
+          const current = session.data.plan ?? history.at(-1);
+          if (!current || !session.key) return reply.code(400).send();
+          const sessionId = createHash('sha256').update(session.key).digest('hex');
+          const rendered = await renderPlans(svc.db, [...history, current], sessionId);
+          return { plans: rendered.slice(0, -1), current_plan: rendered.at(-1), is_completed: !session.data.plan };
+        },
+      },
+    },
+    [{ name: 'flow_slug', schema: { type: 'string' } }],
+  );
+}
