@@ -42,7 +42,7 @@ import { mountNotifications } from './events/notifications/routes.js';
 import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
 import { brandKeyPairReferences } from './brands/resource.js';
-import { brandForHost } from './brands/match.js';
+import { brandForHost, eventBrand } from './brands/match.js';
 import { ensureDefaultBrand } from './brands/store.js';
 import { userById } from './users/by-id.js';
 import { mountTokens } from './tokens/tokens.js';
@@ -179,6 +179,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     config.eventRetentionMs,
     async () => durationMs((await systemSettings(store.db)).event_retention, config.eventRetentionMs),
     (ip) => geoip.eventContext(ip),
+    async (host, db) => eventBrand(await brandForHost(db, host)),
   );
   const sessions = new Sessions(
     store.db,
@@ -193,7 +194,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // authentik's logout_extra: the logout event carries why the binding broke
       await events.emit('logout', {
         ...(user ? { user: { pk: user.id, username: user.username, email: user.email } } : {}),
-        clientIp: req.ip,
+        req,
         context: { ...why },
       });
     },
@@ -311,7 +312,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   router.audit = async (req, action, context) => {
     await events.emit(action, {
       user: eventUserOf(req.caller),
-      clientIp: req.ip,
+      req,
       context,
     });
   };

@@ -18,7 +18,7 @@ export async function reserveCheck(c: StageCall<unknown>, identifier: string, us
   if (attempt.delayMs) await sleep(attempt.delayMs);
   if (!attempt.blocked) return attempt;
   await c.svc.events.emit('suspicious_request', {
-    clientIp: c.clientIp,
+    req: c.req,
     context: { reason: 'authentication throttled', identifier, stage: c.stage.name },
   });
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'throttled' });
@@ -37,7 +37,7 @@ export async function recordPasswordFailure(
   identifier: string,
   reason: string,
 ): Promise<Outcome> {
-  await c.svc.events.emit('login_failed', { clientIp: c.clientIp, context: { username: identifier, reason, stage: c.stage.name } });
+  await c.svc.events.emit('login_failed', { req: c.req, context: { username: identifier, reason, stage: c.stage.name } });
   // authentik's login_failed signal lowers the reputation of (username, IP)
   await updateReputation(
     c.svc.db,

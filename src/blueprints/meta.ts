@@ -48,7 +48,7 @@ function userSetPassword(svc: Services): MetaModel {
     // (the API's set_password records the same event)
     afterCommit(() =>
       svc.events
-        .emit('password_set', { user: eventUserOf(req.caller), clientIp: req.ip, context: { user: { pk: id, username: user.username } } })
+        .emit('password_set', { user: eventUserOf(req.caller), req, context: { user: { pk: id, username: user.username } } })
         .then(() => undefined),
     );
   };

@@ -159,6 +159,32 @@ export async function brandForHost(db: DB, host: string | undefined): Promise<Br
   return brand;
 }
 
+/**
+ * a brand as an event records it (authentik's Event.brand: `sanitize_dict(model_to_dict(brand))` — its fields, UUIDs
+ * as hex, the client certificates as references without their names); `{}` for the fallback of an install without
+ * brands
+ */
+export function eventBrand(b: Brand): Record<string, unknown> {
+  if (!b.brand_uuid) return {};
+  const hex = (u: string | null) => (u ? u.replaceAll('-', '') : null);
+  return {
+    brand_uuid: hex(b.brand_uuid),
+    domain: b.domain,
+    default: b.default,
+    branding_title: b.branding_title,
+    branding_logo: b.branding_logo,
+    branding_favicon: b.branding_favicon,
+    branding_custom_css: b.branding_custom_css,
+    branding_default_flow_background: b.branding_default_flow_background,
+    branding_map_tiles: b.branding_map_tiles,
+    ...Object.fromEntries(FLOW_FIELDS.map((f) => [f, hex(b.flows[f])])),
+    default_application: hex(b.default_application),
+    web_certificate: hex(b.web_certificate),
+    client_certificates: b.client_certificates.map((pk) => ({ pk: hex(pk), app: 'authentik_crypto', model_name: 'certificatekeypair' })),
+    attributes: b.attributes,
+  };
+}
+
 /** authentik's CurrentBrandSerializer */
 export function currentBrand(brand: Brand, system: Pick<SystemSettings, 'footer_links' | 'flags'>): Record<string, unknown> {
   const settings = (brand.attributes.settings ?? {}) as Record<string, any>;

@@ -1,5 +1,5 @@
 /** Row types of the core tables. Booleans are stored as 0/1 integers and datetimes as ISO-8601 text in both dialects. */
-import type { Generated, Kysely } from 'kysely';
+import type { ColumnType, Generated, Kysely } from 'kysely';
 
 export type Bool = number;
 
@@ -141,6 +141,8 @@ export interface EventsTable {
   client_ip: string | null;
   created: string;
   expires: string;
+  /** JSON: the brand of the request the event came from (authentik's Event.brand) */
+  brand: ColumnType<string, string | undefined, string>;
 }
 
 export interface AuthFailuresTable {

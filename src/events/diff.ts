@@ -10,6 +10,10 @@ import type { Props } from '../rest/schema.js';
 const SENSITIVE = /api|token|key|secret|password|signature/i;
 export const CLEANSED = '********';
 
+/** authentik's cleanse_dict: values under keys that name credentials replaced */
+export const cleanseDict = (d: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(d).map(([k, v]) => [k, cleanse(k, v)]));
+
 const cleanse = (key: string, v: unknown) => (SENSITIVE.test(key) && v !== null && v !== undefined && v !== '' ? CLEANSED : v);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

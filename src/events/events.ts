@@ -8,6 +8,7 @@ import { dialectOf } from '../db/dialect.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import type { EventJson } from './notifications/send.js';
+import { cleanseDict } from './diff.js';
 
 export type EventAction =
   | 'login'
@@ -42,14 +43,41 @@ export interface EventUser {
   on_behalf_of?: { pk: number; username: string; email: string };
 }
 
+/** the request an event came from, as an event reads it (a FastifyRequest is one) */
+export interface EventRequest {
+  /** null: not an HTTP request (blueprint discovery's system request) */
+  ip: string | null;
+  url: string;
+  method: string;
+  host: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 export interface EventInput {
   user?: EventUser | null;
+  /** the client's address; default: the request's */
   clientIp?: string | null;
   context?: Record<string, unknown>;
   app?: string;
+  /** the request the event came from (authentik's Event.from_http: `context.http_request` and `brand`) */
+  req?: EventRequest;
+  /**
+   * the request's brand as events record it (`Events.brandFor`), when the caller read it already: an event written in
+   * a transaction otherwise reads it through that transaction
+   */
+  brand?: Record<string, unknown>;
 }
 
-const COLUMNS = ['event_uuid', 'action', 'app', 'user', 'username', 'context', 'client_ip', 'created', 'expires'] as const;
+/** authentik's `context.http_request`: path, method, the query's arguments (and a flow's wrapped `query`) cleansed, user agent */
+function httpRequestOf(req: EventRequest): Record<string, unknown> {
+  const url = new URL(req.url, 'http://keystage.invalid');
+  const args = cleanseDict(Object.fromEntries(url.searchParams));
+  if (typeof args.query === 'string') args.query = cleanseDict(Object.fromEntries(new URLSearchParams(args.query)));
+  const agent = req.headers['user-agent'];
+  return { path: url.pathname, method: req.method, args, user_agent: Array.isArray(agent) ? (agent[0] ?? '') : (agent ?? '') };
+}
+
+const COLUMNS = ['event_uuid', 'action', 'app', 'user', 'username', 'context', 'client_ip', 'created', 'expires', 'brand'] as const;
 type Values = Record<(typeof COLUMNS)[number], string | null>;
 
 export class Events {
@@ -67,6 +95,8 @@ export class Events {
     private readonly retention?: () => Promise<number>,
     /** what an event's context gains from its client IP (authentik's event context processors: `geo`, `asn`) */
     private readonly enrich?: (ip: string) => Record<string, unknown>,
+    /** the brand of a request's host as an event records it (read through `db`, the event's transaction if any) */
+    private readonly brandOf?: (host: string, db: DB) => Promise<Record<string, unknown>>,
   ) {
     this.insert = hot<Values, unknown>(db, [...COLUMNS], (p) => db.insertInto('events').values(p as never));
   }
@@ -87,7 +117,13 @@ export class Events {
           ...(e.user.on_behalf_of ? { on_behalf_of: e.user.on_behalf_of } : {}),
         }
       : {};
-    const context = this.enrich && e.clientIp ? { ...e.context, ...this.enrich(e.clientIp) } : (e.context ?? {});
+    // an HTTP request (discovery's system request has no address: it is none)
+    const req = e.req?.ip ? e.req : undefined;
+    const clientIp = e.clientIp ?? req?.ip ?? null;
+    let context: Record<string, unknown> = e.context ?? {};
+    if (req && !('http_request' in context)) context = { ...context, http_request: httpRequestOf(req) };
+    if (this.enrich && clientIp) context = { ...context, ...this.enrich(clientIp) };
+    const brand = e.brand ?? (req && this.brandOf ? await this.brandOf(req.host, trx ?? this.db) : {});
     const values = {
       event_uuid: randomUUID(),
       action,
@@ -95,9 +131,10 @@ export class Events {
       user: JSON.stringify(user),
       username: e.user?.username ?? '',
       context: JSON.stringify(context),
-      client_ip: e.clientIp ?? null,
+      client_ip: clientIp,
       created: new Date(now).toISOString(),
       expires: new Date(now + this.retentionMs).toISOString(),
+      brand: JSON.stringify(brand),
     };
     await this.insert(values, trx);
     if (this.onEmit)
@@ -110,8 +147,14 @@ export class Events {
         context,
         client_ip: values.client_ip,
         created: values.created,
+        brand,
       });
     return values.event_uuid;
+  }
+
+  /** the brand of `req` as an event records it (read before a transaction the event is written in) */
+  async brandFor(req: EventRequest): Promise<Record<string, unknown>> {
+    return req.ip && this.brandOf ? this.brandOf(req.host, this.db) : {};
   }
 
   /** deletes expired events; returns how many */

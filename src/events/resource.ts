@@ -1,6 +1,6 @@
 /** /events/events/: the audit log, read-only, for superusers. */
 import { Type } from '@sinclair/typebox';
-import { sql, type SqlBool } from 'kysely';
+import { sql, type Selectable, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
@@ -65,7 +65,7 @@ const eventProps = {
   brand: S.ro(Type.Unsafe({ type: 'object', additionalProperties: {}, 'x-computed': true })),
 };
 
-type Row = EventsTable & { pk: string };
+type Row = Selectable<EventsTable> & { pk: string };
 
 const actionsFilter: FilterSpec = {
   type: 'custom',
@@ -109,12 +109,24 @@ const contextPkFilter = (key: string): FilterSpec => ({
 });
 
 /**
- * `brand_name` (authentik: the `name` in the event's `brand`): Keystage has one brand and records none on events
- * (every event's `brand` is `{}`), so a brand name matches no event.
+ * `brand_name` (authentik's `brand__name`): the `name` in the event's `brand`. A brand as events record it has no
+ * `name` (authentik's model_to_dict of a brand has none either), so today it matches no event — as in authentik.
  */
 const brandNameFilter: FilterSpec = {
   type: 'custom',
-  parse: (vals) => ((vals[vals.length - 1] ?? '') === '' ? { cond: undefined } : { cond: () => sql<SqlBool>`1 = 0` }),
+  parse: (vals, dialect) => {
+    const v = vals[vals.length - 1] ?? '';
+    if (v === '') return { cond: undefined };
+    return { cond: () => sql<SqlBool>`${jsonStringAt('brand', ['name'], dialect)} = ${v}` };
+  },
+};
+
+const parsed = (text: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(text || '{}') as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 };
 
 export const eventResource: ResourceDef<Row> = {
@@ -148,7 +160,7 @@ export const eventResource: ResourceDef<Row> = {
     pk: 'event_uuid',
   },
   select: (db) => db.selectFrom('events').selectAll().select('event_uuid as pk'),
-  render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(eventProps, r), brand: {} })),
+  render: async (_db, rows) => rows.map((r) => ({ ...rowToApi(eventProps, r), brand: parsed(r.brand) })),
 };
 
 /** Django's label of a TextChoices member without one: its name in title case (`login_failed` → `Login Failed`) */

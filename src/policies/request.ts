@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../db/types.js';
 import type { PolicyRequest } from './types.js';
 import { headersWithoutCredentials } from '../rest/http.js';
+import type { EventRequest } from '../events/events.js';
 
 /** the request as a policy sees it (`request.http_request`): path, method, headers without credentials, client IP */
 export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> {
@@ -15,6 +16,19 @@ export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> 
     clientIp: req.ip,
     query: Object.fromEntries(url.searchParams),
     host: req.host,
+  };
+}
+
+/** the request a policy ran for, as an event records it (authentik's Event.from_http of the policy request's) */
+export function eventRequestOf(http: PolicyRequest['http']): EventRequest | undefined {
+  if (!http) return undefined;
+  const query = new URLSearchParams(http.query).toString();
+  return {
+    ip: http.clientIp,
+    url: query ? `${http.path}?${query}` : http.path,
+    method: http.method,
+    host: http.host,
+    headers: http.headers,
   };
 }
 

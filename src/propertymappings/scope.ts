@@ -229,7 +229,7 @@ export async function evaluateScopeMapping(svc: Services, mapping: ScopeMapping,
   try {
     await svc.events.emit('property_mapping_exception', {
       user: { pk: call.user.id, username: call.user.username, email: call.user.email },
-      clientIp: call.request?.ip,
+      req: call.request,
       context: {
         expression: mapping.expression,
         message,

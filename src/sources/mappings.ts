@@ -73,7 +73,7 @@ export async function mapProperties(
     if (!r.ok) {
       await svc.events
         .emit('configuration_error', {
-          clientIp: req.ip,
+          req,
           context: {
             message: `Failed to evaluate property mapping: '${m.name}'`,
             error: r.error,

@@ -17,7 +17,7 @@ export async function deviceEnrolled(
   if (!d) throw new Error(`no device class ${cls}`);
   await c.svc.events.emit('model_created', {
     user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: c.clientIp,
+    req: c.req,
     context: { model: { app: d.app, model_name: d.model.toLowerCase(), pk: device.id, name: device.name }, stage: c.stage.name },
   });
 }

@@ -60,7 +60,7 @@ export function mountImpersonation(router: ApiRouter, svc: Services, load: Load)
             throw ValidationError.nonField('The session changed meanwhile; try again.');
           await svc.events.emit('impersonation_started', {
             user: { ...ref(caller.user), on_behalf_of: ref(target) },
-            clientIp: req.ip,
+            req,
             context: { reason },
           });
           reply.code(204);
@@ -76,7 +76,7 @@ export function mountImpersonation(router: ApiRouter, svc: Services, load: Load)
       handler: async (req, reply) => {
         const caller = requireCaller(req);
         if (caller.impersonator && caller.sessionKey && (await svc.sessions.impersonate(caller.sessionKey, undefined)))
-          await svc.events.emit('impersonation_ended', { user: ref(caller.impersonator), clientIp: req.ip, context: {} });
+          await svc.events.emit('impersonation_ended', { user: ref(caller.impersonator), req, context: {} });
         reply.code(204);
         return reply.send();
       },

@@ -24,6 +24,7 @@ export interface EventJson {
   context: Record<string, unknown>;
   client_ip: string | null;
   created: string;
+  brand?: Record<string, unknown>;
 }
 
 export interface Outgoing {

@@ -438,6 +438,9 @@ async function decide(run: Run, method: 'GET' | 'POST', body: unknown): Promise<
 async function followAdvances(run: Run, result: Answer): Promise<Answer> {
   if (result.status !== 302) return result;
   const before = snapshot(run.session);
+  // the hops are the GETs authentik's protocol would send: stages, policies and events see a GET without a body
+  const post = run.req;
+  run.req = Object.create(post, { method: { value: 'GET' }, body: { value: undefined } }) as FastifyRequest;
   try {
     for (let hop = 0; result.status === 302 && hop < MAX_FOLLOWS; hop++) {
       if (run.session.userId !== (run.requester.user?.id ?? null)) run.requester = await requesterOf(run.svc, run.session);
@@ -449,6 +452,8 @@ async function followAdvances(run: Run, result: Answer): Promise<Answer> {
     logFailure(run.req, err as Error);
     restore(run.session, before);
     return answer(flowError(run.req.id));
+  } finally {
+    run.req = post;
   }
 }
 

@@ -105,7 +105,7 @@ export async function explainFlow(svc: Services, flow: FlowsTable, userPk: numbe
   }
   await svc.events.emit('custom_', {
     user: { pk: req.caller!.user.id, username: req.caller!.user.username, email: req.caller!.user.email },
-    clientIp: req.ip,
+    req,
     context: {
       message: 'Flow explanation',
       flow: { pk: flow.flow_uuid, slug: flow.slug },

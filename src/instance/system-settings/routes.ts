@@ -107,7 +107,7 @@ async function update(svc: Services, req: FastifyRequest, partial: boolean) {
   });
   await svc.events.emit('model_updated', {
     user: { pk: caller.user.id, username: caller.user.username, email: caller.user.email },
-    clientIp: req.ip,
+    req,
     context: { model: { app: 'authentik_tenants', model_name: 'tenant', pk: 'default', name: 'Default' } },
   });
   return render(written, svc);

@@ -11,6 +11,7 @@ import type { Services } from '../../services.js';
 import { loadPolicyConfig } from '../resource.js';
 import type { PolicyDef, PolicyRequest, PolicyResult, LogEvent } from '../types.js';
 import { isMember } from './membership.js';
+import { eventRequestOf } from '../request.js';
 
 export interface PolicyCheck {
   /** the target's pbm_uuid */
@@ -253,7 +254,7 @@ export class PolicyEngine {
     if (!config?.execution_logging) return;
     await svc.events.emit('policy_execution', {
       user: this.eventUser(request),
-      clientIp: request.http?.clientIp,
+      req: eventRequestOf(request.http),
       context: {
         message: 'Policy Execution',
         result: { passing, messages },
@@ -270,7 +271,7 @@ export class PolicyEngine {
     try {
       await this.svc().events.emit('policy_exception', {
         user: this.eventUser(request),
-        clientIp: request.http?.clientIp,
+        req: eventRequestOf(request.http),
         context: {
           message,
           policy_uuid: bound.pk,

@@ -14,6 +14,7 @@ import { isUuid, normalizeUuid } from '../../rest/validate.js';
 import { deviceClasses } from '../../mfa/registry.js';
 import type { Services } from '../../services.js';
 import type { PolicyRequest } from '../types.js';
+import { eventRequestOf } from '../request.js';
 import { policyUser } from '../request.js';
 import { userQuery, type UserQuery } from './user-query.js';
 
@@ -94,7 +95,7 @@ export function expressionHost(
       await svc.events.emit(`custom_${action}` as EventAction, {
         app: filename,
         ...(u ? { user: { pk: u.id, username: u.username, email: u.email } } : {}),
-        clientIp: request.http?.clientIp,
+        req: eventRequestOf(request.http),
         context: context as Record<string, unknown>,
       });
     },

@@ -77,7 +77,7 @@ async function run(c: Call): Promise<Outcome> {
   await c.svc.events
     .emit('user_write', {
       user: actor ? ref(actor) : null,
-      clientIp: c.clientIp,
+      req: c.req,
       context: { action_id: 'account_lockdown', reason, affected_user: target.username },
     })
     .catch((e: Error) => c.req.log.warn({ err: e.message }, 'account lockdown: event not recorded'));

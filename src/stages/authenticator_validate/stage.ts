@@ -149,7 +149,7 @@ async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true
   if (count) await c.svc.lockout.fail(user.username, c.clientIp);
   await c.svc.events.emit('login_failed', {
     user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: c.clientIp,
+    req: c.req,
     context: { reason: `mfa: ${reason}`, stage: c.stage.name },
   });
   // authentik's validation stage sends login_failed with the username: the reputation of (username, IP) drops

@@ -75,7 +75,7 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
           }
           await svc.events.emit('email_sent', {
             user: { pk: user.id, username: user.username, email: user.email },
-            clientIp: req.ip,
+            req,
             context: { to: user.email, subject: stage.subject, stage: { pk: stage.pk, name: stage.name } },
           });
           reply.code(204);

@@ -64,7 +64,7 @@ async function sendLink(c: Call): Promise<ReturnType<typeof deny> | undefined> {
   const base = await linkBase(c.svc, c.req);
   if (!base) {
     await c.svc.events.emit('configuration_error', {
-      clientIp: c.clientIp,
+      req: c.req,
       context: { message: NO_LINK, stage: { pk: c.config.pk, name: c.config.name } },
     });
     return deny(NO_LINK);
@@ -105,7 +105,7 @@ async function deliver(c: Call, user: UsersTable, plan: Call['plan'], base: stri
   await sendMessage(c.config, c.svc.config, { name: user.name, address: user.email }, message);
   await c.svc.events.emit('email_sent', {
     user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: c.clientIp,
+    req: c.req,
     context: { to: user.email, subject: c.config.subject, stage: { pk: c.config.pk, name: c.config.name } },
   });
 }

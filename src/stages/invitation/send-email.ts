@@ -77,7 +77,7 @@ export async function sendInvitationEmail(
     }
     await svc.events.emit('email_sent', {
       user: req.caller ? { pk: req.caller.user.id, username: req.caller.user.username, email: req.caller.user.email } : undefined,
-      clientIp: req.ip,
+      req,
       context: { to: address, subject: `You have been invited to ${host}`, invitation: invitation.invite_uuid },
     });
   }

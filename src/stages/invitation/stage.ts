@@ -87,7 +87,7 @@ async function run(c: Call): Promise<Outcome> {
   const user = c.requestUser;
   await c.svc.events.emit('invitation_used', {
     user: user ? { pk: user.id, username: user.username, email: user.email } : null,
-    clientIp: c.clientIp,
+    req: c.req,
     context: { invitation_uuid: row.invite_uuid.replaceAll('-', '') },
   });
   return ok();

@@ -29,7 +29,7 @@ async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
   c.req.log.info({ stage: c.stage.name, user: user.id }, 'user delete: deleted user');
   await c.svc.events.emit('model_deleted', {
     user: c.requestUser && c.requestUser.id !== user.id ? { pk: c.requestUser.id, username: c.requestUser.username } : null,
-    clientIp: c.clientIp,
+    req: c.req,
     context: { model: { app: 'authentik_core', model_name: 'user', pk: user.id, name: user.username } },
   });
   c.ctx.pendingUser = undefined;

@@ -64,6 +64,7 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
   const releases = c.takeReleases((a) => c.svc.lockout.clearedBy(a, identifiers, c.clientIp));
   // (read before the transaction: with SQLite a read outside it would wait for it)
   const reputation = await reputationSettings(db, c.svc.config.reputation);
+  const brand = await c.svc.events.brandFor(c.req);
   await db
     .transaction()
     .execute(async (trx) => {
@@ -78,7 +79,8 @@ async function login(c: StageCall<UserLoginConfig>, rememberMe: boolean): Promis
         'login',
         {
           user: { pk: user.id, username: user.username, email: user.email },
-          clientIp: c.clientIp,
+          req: c.req,
+          brand,
           context: { auth_method: c.ctx.authMethod ?? 'password', auth_method_args: c.ctx.authMethodArgs, flow: c.flow.slug },
         },
         trx,

@@ -4,7 +4,7 @@ import { ok, type StageCall, type StageRuntime } from '../../flows/engine/runtim
 async function logout(c: StageCall<unknown>) {
   const user = c.requestUser;
   await c.svc.sessions.destroy(c.session, c.reply);
-  if (user) await c.svc.events.emit('logout', { user: { pk: user.id, username: user.username, email: user.email }, clientIp: c.clientIp });
+  if (user) await c.svc.events.emit('logout', { user: { pk: user.id, username: user.username, email: user.email }, req: c.req });
   return ok();
 }
 

@@ -177,8 +177,8 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   c.setPendingUser(user);
   if (!existing) c.ctx.userBackend = INBUILT_BACKEND;
   const who = { pk: user.id, username: user.username, email: user.email };
-  await c.svc.events.emit('user_write', { user: who, clientIp: c.clientIp, context: { ...masked(data), created: !existing } });
-  if (encoded) await c.svc.events.emit('password_set', { user: who, clientIp: c.clientIp, context: {} });
+  await c.svc.events.emit('user_write', { user: who, req: c.req, context: { ...masked(data), created: !existing } });
+  if (encoded) await c.svc.events.emit('password_set', { user: who, req: c.req, context: {} });
   return ok();
 }
 

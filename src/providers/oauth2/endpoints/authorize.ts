@@ -292,7 +292,7 @@ async function fulfil(
     const values = await responseValues(svc, req, provider, me.user, me.sessionKey, params, login);
     await svc.events.emit('authorize_application', {
       user: { pk: me.user.id, username: me.user.username, email: me.user.email },
-      clientIp: req.ip,
+      req,
       context: { authorized_application: applicationRef(provider.application), scopes: params.scope.join(' ') },
     });
     const r = authorizationResponse(params.redirect_uri, params.response_mode, values);

@@ -25,7 +25,7 @@ export async function protectedResource(svc: Services, req: FastifyRequest, scop
     const user = await userById(svc.db, token.user_id);
     await svc.events.emit('suspicious_request', {
       user: user ? { pk: user.id, username: user.username, email: user.email } : null,
-      clientIp: req.ip,
+      req,
       context: { message: 'Revoked access token was used' },
     });
     throw new BearerTokenError('invalid_token');

@@ -75,7 +75,7 @@ export async function authorizationCodeGrant(
   if (!redeemed) {
     await svc.events.emit('suspicious_request', {
       user: { pk: user.id, username: user.username, email: user.email },
-      clientIp: req.ip,
+      req,
       context: { message: 'Authorization code was used twice; the tokens it produced are revoked', provider: t.provider.name },
     });
     throw new TokenError('invalid_grant').withCause('code_reused');

@@ -109,7 +109,7 @@ export async function clientCredentialsGrant(
   if (!access.passing) throw new TokenError('invalid_grant').withCause('policy_denied');
   await svc.events.emit('login', {
     user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: req.ip,
+    req,
     context: { auth_method: method, ...(methodArgs ? { auth_method_args: methodArgs } : {}), application: applicationRef(app) },
   });
   const g: GrantBase = { svc, req, origin, provider: t.provider, keys, user, scope: [...t.scope], authTime: new Date(), sid: null };

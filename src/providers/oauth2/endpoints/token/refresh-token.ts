@@ -47,7 +47,7 @@ export async function refreshTokenGrant(
   if (row.revoked) {
     await svc.events.emit('suspicious_request', {
       user: user ? { pk: user.id, username: user.username, email: user.email } : null,
-      clientIp: req.ip,
+      req,
       context: { message: 'Revoked refresh token was used', provider: t.provider.name },
     });
     throw new TokenError('invalid_grant').withCause('refresh_token_revoked');
