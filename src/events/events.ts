@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import type { EventJson } from './notifications/send.js';
 import { cleanseDict } from './diff.js';
+import { requestMethod } from '../rest/http.js';
 
 export type EventAction =
   | 'login'
@@ -74,7 +75,7 @@ function httpRequestOf(req: EventRequest): Record<string, unknown> {
   const args = cleanseDict(Object.fromEntries(url.searchParams));
   if (typeof args.query === 'string') args.query = cleanseDict(Object.fromEntries(new URLSearchParams(args.query)));
   const agent = req.headers['user-agent'];
-  return { path: url.pathname, method: req.method, args, user_agent: Array.isArray(agent) ? (agent[0] ?? '') : (agent ?? '') };
+  return { path: url.pathname, method: requestMethod(req), args, user_agent: Array.isArray(agent) ? (agent[0] ?? '') : (agent ?? '') };
 }
 
 const COLUMNS = ['event_uuid', 'action', 'app', 'user', 'username', 'context', 'client_ip', 'created', 'expires', 'brand'] as const;

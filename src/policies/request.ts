@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../db/types.js';
 import type { PolicyRequest } from './types.js';
-import { headersWithoutCredentials } from '../rest/http.js';
+import { headersWithoutCredentials, requestMethod } from '../rest/http.js';
 import type { EventRequest } from '../events/events.js';
 
 /** the request as a policy sees it (`request.http_request`): path, method, headers without credentials, client IP */
@@ -11,7 +11,7 @@ export function httpOf(req: FastifyRequest): NonNullable<PolicyRequest['http']> 
   const url = new URL(req.url, 'http://x');
   return {
     path: url.pathname,
-    method: req.method,
+    method: requestMethod(req),
     headers,
     clientIp: req.ip,
     query: Object.fromEntries(url.searchParams),

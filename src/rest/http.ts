@@ -67,3 +67,12 @@ export function headersWithoutCredentials(req: FastifyRequest): Record<string, s
     if (!CREDENTIAL_HEADERS.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
   return headers;
 }
+
+/**
+ * requests whose flow POST is being followed by its GETs on Keystage's page (the executor's inline path): while they
+ * are, policies and events see the GET authentik's protocol would send (a set, so the request keeps its shape)
+ */
+export const followedHops = new WeakSet<object>();
+
+/** the request's method as policies and events see it (GET during a followed hop) */
+export const requestMethod = (req: { method: string }): string => (followedHops.has(req) ? 'GET' : req.method);

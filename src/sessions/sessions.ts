@@ -13,7 +13,7 @@ import type { Database, SessionsTable } from '../db/types.js';
 import type { UsersTable } from '../db/types.js';
 import type { Plan } from '../flows/engine/plan.js';
 import { bindingBroken as bindingBrokenBy, type BindingBroken, type Bound } from './session-binding.js';
-import type { GeoIP } from '../geoip/databases.js';
+import { GeoIP } from '../geoip/databases.js';
 import { randomToken } from '../crypto/random.js';
 
 export const SESSION_COOKIE = 'authentik_session';
@@ -213,8 +213,8 @@ export class Sessions {
      * lease on the row; SQLite is one process, where this node's queue is the whole story
      */
     private readonly shared = false,
-    /** the ASN and GeoIP databases the bindings compare addresses by (undefined: bindings by address and prefix) */
-    private readonly geoip?: GeoIP,
+    /** the ASN and GeoIP databases the bindings compare addresses by (default: none, bindings by address and prefix) */
+    private readonly geoip: GeoIP = new GeoIP({ cityPath: undefined, asnPath: undefined }, { info() {}, warn() {} }),
   ) {
     // a stored session changes by key: an UPDATE is one index walk, an upsert tries an insert first (a request holding
     // the row lets go of it in the same statement). Its expiry never changes here, so the `expires` index is left alone.
@@ -363,7 +363,6 @@ export class Sessions {
 
   /** why a request from `ip` may not use a session with this binding; undefined: it may */
   private bindingBroken(data: SessionData, ip: string): BindingBroken | undefined {
-    if (!this.geoip) throw new Error('a bound session needs the GeoIP databases (Sessions: geoip)');
     return bindingBrokenBy(data.bound, data.binding, ip, this.geoip);
   }
 

@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiRouter } from '../../rest/routes.js';
 import { identify, isSuperuser } from '../../rest/auth.js';
 import { isDbConnectionError, parseErrorLogFields } from '../../rest/errors.js';
+import { followedHops } from '../../rest/http.js';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { hot, perDatabase } from '../../db/hot.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
@@ -438,9 +439,8 @@ async function decide(run: Run, method: 'GET' | 'POST', body: unknown): Promise<
 async function followAdvances(run: Run, result: Answer): Promise<Answer> {
   if (result.status !== 302) return result;
   const before = snapshot(run.session);
-  // the hops are the GETs authentik's protocol would send: stages, policies and events see a GET without a body
-  const post = run.req;
-  run.req = Object.create(post, { method: { value: 'GET' }, body: { value: undefined } }) as FastifyRequest;
+  // the hops are the GETs authentik's protocol would send: policies and events see a GET (rest/http.ts requestMethod)
+  followedHops.add(run.req);
   try {
     for (let hop = 0; result.status === 302 && hop < MAX_FOLLOWS; hop++) {
       if (run.session.userId !== (run.requester.user?.id ?? null)) run.requester = await requesterOf(run.svc, run.session);
@@ -453,7 +453,7 @@ async function followAdvances(run: Run, result: Answer): Promise<Answer> {
     restore(run.session, before);
     return answer(flowError(run.req.id));
   } finally {
-    run.req = post;
+    followedHops.delete(run.req);
   }
 }
 
