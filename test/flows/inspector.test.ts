@@ -109,6 +109,32 @@ for (const dialect of dialects()) {
       assert.deepEqual([viaToken.status, viaToken.body], [400, undefined]);
     });
 
+    it('the plan context: values under credential-like keys cleansed', async () => {
+      const fields: string[] = [];
+      for (const [key, type] of [
+        ['password', 'password'],
+        ['nickname', 'text'],
+      ]) {
+        const r = await call(srv, 'POST', '/stages/prompt/prompts/', { name: `inspect-${key}`, field_key: key, label: key, type });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        fields.push(r.body.pk);
+      }
+      const prompt = await createStage(srv, '/stages/prompt/stages/', { name: 'inspect-prompt', fields });
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'inspect-after-prompt' });
+      await flowOf(srv, 'inspect-prompt', [prompt, dummy], { designation: 'stage_configuration' });
+      const b = await loggedIn(srv, 'akadmin', ADMIN_PASSWORD);
+      assert.equal((await b.get('inspect-prompt')).body.component, 'ak-stage-prompt');
+      const next = await b.fetch('/flows/executor/inspect-prompt/?query=', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ component: 'ak-stage-prompt', password: 'hunter2-secret', nickname: 'neo' }),
+      });
+      assert.equal(next.body.component, 'ak-stage-dummy', JSON.stringify(next.body));
+      const seen = (await inspect(b, 'inspect-prompt')).body;
+      assert.deepEqual(seen.current_plan.plan_context.prompt_data, { password: '********', nickname: 'neo' });
+      assert.equal(JSON.stringify(seen).includes('hunter2'), false, 'the password is nowhere in the answer');
+    });
+
     it('a login keeps no history: nobody is logged in while it is planned', async () => {
       const b = new Browser(srv.api);
       await b.get('default-authentication-flow');

@@ -231,6 +231,8 @@ for (const dialect of dialects()) {
           .selectFrom('events')
           .select(['context', 'created'])
           .where('action', '=', 'model_updated')
+          // (in the order they were written: without an order PostgreSQL may return them in any)
+          .orderBy('created')
           .execute();
         const mine = rows.map((r) => JSON.parse(r.context)).filter((c) => c.model?.name === name);
         return mine[mine.length - 1]?.diff;

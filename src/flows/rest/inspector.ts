@@ -16,6 +16,7 @@ import type { DB } from '../../db/index.js';
 import type { Plan, PlanBinding } from '../engine/plan.js';
 import { policyContext } from '../engine/policy-request.js';
 import { bindingResource } from './bindings.js';
+import { cleanseDict } from '../../events/diff.js';
 
 /** authentik's FlowStageBindingSerializer().data: a binding's writable fields with their initial values */
 const NO_BINDING = {
@@ -28,21 +29,17 @@ const NO_BINDING = {
   invalid_response_action: null,
 };
 
-const SECRET = /pass|token|secret|key|signature/i;
-
-/** authentik's sanitize_dict of a plan's context: objects as their references, credentials hidden */
+/**
+ * authentik's sanitize_dict of a plan's context: objects as their references; values under credential-like keys
+ * (the context's own and the prompt data's) cleansed as events cleanse them
+ */
 function sanitisedContext(plan: Plan): Record<string, unknown> {
-  const ctx = policyContext(plan.context, undefined, undefined, true);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(ctx)) {
-    if (k === 'pending_user' && v && typeof v === 'object') {
-      const u = v as { pk?: unknown; username?: unknown };
-      out[k] = { pk: u.pk ?? null, app: 'authentik_core', name: u.username ?? '', model_name: 'user' };
-    } else if (k === 'prompt_data' && v && typeof v === 'object')
-      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, SECRET.test(pk) ? '********************' : pv]));
-    else if (!SECRET.test(k)) out[k] = v;
-  }
-  return out;
+  const ctx = cleanseDict(policyContext(plan.context, undefined, undefined, true));
+  const user = ctx.pending_user as { pk?: unknown; username?: unknown } | undefined;
+  if (user && typeof user === 'object')
+    ctx.pending_user = { pk: user.pk ?? null, app: 'authentik_core', name: user.username ?? '', model_name: 'user' };
+  if (ctx.prompt_data && typeof ctx.prompt_data === 'object') ctx.prompt_data = cleanseDict(ctx.prompt_data as Record<string, unknown>);
+  return ctx;
 }
 
 /** each plan binding as /flows/bindings/ renders it; a stage a provider or source put in (no row) from the plan */
