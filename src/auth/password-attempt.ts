@@ -6,7 +6,7 @@
  */
 import { deny, type Outcome, type StageCall } from '../flows/engine/runtime.js';
 import { sleep, type Attempt } from './lockout.js';
-import { reputationSettings, updateReputation } from './reputation.js';
+import { lowerReputation } from './reputation.js';
 
 /**
  * Before a secret is checked: the check is reserved in the shared failure records, which may slow the answer down or
@@ -39,15 +39,7 @@ export async function recordPasswordFailure(
 ): Promise<Outcome> {
   await c.svc.events.emit('login_failed', { req: c.req, context: { username: identifier, reason, stage: c.stage.name } });
   // authentik's login_failed signal lowers the reputation of (username, IP)
-  await updateReputation(
-    c.svc.db,
-    await reputationSettings(c.svc.db, c.svc.config.reputation),
-    c.clientIp,
-    identifier,
-    -1,
-    undefined,
-    c.svc.geoip,
-  );
+  await lowerReputation(c.svc, c.clientIp, identifier);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });
   c.ctx.passwordFailures = (c.ctx.passwordFailures ?? 0) + 1;
   // authentik cancels once failures ≥ the setting, so 0 (like 1) cancels at the first failure

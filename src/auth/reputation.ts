@@ -109,6 +109,18 @@ export async function updateReputation(
   );
 }
 
+/**
+ * A failed check's reputation change (authentik's login_failed and identification_failed signals): -1 for
+ * (identifier, ip), with the limits in effect and where the address is
+ */
+export async function lowerReputation(
+  svc: { db: DB; config: { reputation: ReputationConfig }; geoip: GeoIP },
+  ip: string,
+  identifier: string,
+): Promise<void> {
+  await updateReputation(svc.db, await reputationSettings(svc.db, svc.config.reputation), ip, identifier, -1, undefined, svc.geoip);
+}
+
 /** the reputation settings in effect: the limits are system settings (`/admin/settings/`), the expiry configuration */
 export async function reputationSettings(db: DB, cfg: ReputationConfig): Promise<ReputationConfig> {
   const s = await systemSettings(db);

@@ -13,7 +13,7 @@ import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
-import { reputationSettings, updateReputation } from '../../auth/reputation.js';
+import { lowerReputation } from '../../auth/reputation.js';
 import { newNonce } from '../../mfa/sidechannel.js';
 import type { DeviceClass, DeviceRow, Validation } from '../../mfa/device-class.js';
 import { deviceClass, deviceClasses, deviceClassesByApp } from '../../mfa/registry.js';
@@ -153,15 +153,7 @@ async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true
     context: { reason: `mfa: ${reason}`, stage: c.stage.name },
   });
   // authentik's validation stage sends login_failed with the username: the reputation of (username, IP) drops
-  await updateReputation(
-    c.svc.db,
-    await reputationSettings(c.svc.db, c.svc.config.reputation),
-    c.clientIp,
-    user.username,
-    -1,
-    undefined,
-    c.svc.geoip,
-  );
+  await lowerReputation(c.svc, c.clientIp, user.username);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'mfa' });
 }
 

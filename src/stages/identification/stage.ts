@@ -6,7 +6,7 @@
 import { authenticatePassword, findUser, noteAuthentication } from '../../auth/authenticate.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
 import { THROTTLED_MESSAGE } from '../../auth/lockout.js';
-import { reputationSettings, updateReputation } from '../../auth/reputation.js';
+import { lowerReputation } from '../../auth/reputation.js';
 import { recordPasswordFailure, reserveCheck } from '../../auth/password-attempt.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { loginButtons } from '../../sources/login-buttons.js';
@@ -131,15 +131,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
         return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user');
       }
       // authentik's identification_failed signal: the reputation of what was typed, from this IP, drops
-      await updateReputation(
-        c.svc.db,
-        await reputationSettings(c.svc.db, c.svc.config.reputation),
-        c.clientIp,
-        uid,
-        -1,
-        undefined,
-        c.svc.geoip,
-      );
+      await lowerReputation(c.svc, c.clientIp, uid);
       if (c.config.pretend_user_exists) return ok();
       return fail();
     }
