@@ -12,7 +12,7 @@
  * Both groups configured: an allowed network or country and no distance failure.
  */
 import geodesic from 'geographiclib-geodesic';
-import { jsonIntegerIs } from '../../rest/json-sql.js';
+import { lastLogins } from '../../events/logins.js';
 import type { PolicyCall, PolicyConfig, PolicyDef, PolicyResult } from '../types.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import { COUNTRIES, COUNTRY_CODES, countryName } from './countries.js';
@@ -61,16 +61,7 @@ async function passesDistance(call: PolicyCall<Config>): Promise<PolicyResult> {
   const user = request.user;
   const current = validCoordinates(request.context.geoip);
   if (!user || !current || config.history_login_count <= 0) return { passing: true, messages: [] };
-  // the user's last logins (events of their username and id: a renamed user's earlier logins are not found)
-  const previous = await svc.db
-    .selectFrom('events')
-    .select(['context', 'created'])
-    .where('username', '=', user.username)
-    .where('action', '=', 'login')
-    .where(jsonIntegerIs('user', ['pk'], user.id, svc.dialect))
-    .orderBy('created', 'desc')
-    .limit(config.history_login_count)
-    .execute();
+  const previous = await lastLogins(svc.db, svc.dialect, user, config.history_login_count);
   const now = Date.now();
   for (const login of previous) {
     let geo: unknown;

@@ -40,8 +40,8 @@ export const geoipSchema = {
   filters: {},
   migrations: {
     policy_geoip_0001: (dialect) => ({
-      up: async (db) => {
-        await addColumns(
+      up: (db) =>
+        addColumns(
           db.schema
             .createTable('policy_geoip')
             .addColumn('policy_uuid', 'text', (c) => c.primaryKey().references('policies.policy_uuid').onDelete('cascade')),
@@ -57,10 +57,7 @@ export const geoipSchema = {
             check_impossible_travel: 'bool',
             impossible_tolerance_km: 'int',
           },
-        ).execute();
-        // a user's last logins, newest first (the history checks)
-        await db.schema.createIndex('events_username_action').on('events').columns(['username', 'action', 'created']).execute();
-      },
+        ).execute(),
     }),
   },
 } satisfies Omit<PolicyDef, 'evaluate'>;
