@@ -11,6 +11,8 @@ import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
 import { axeViolations, createUser, screenshot } from './page.js';
+import { PLACES, geoipFiles } from '../helpers/geoip-files.js';
+import { rm } from 'node:fs/promises';
 
 const noHorizontalScroll = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
@@ -19,9 +21,15 @@ describe('user page in Chromium', () => {
   let browser: Chromium;
   let origin: string;
   let uma: number;
+  let geo: Awaited<ReturnType<typeof geoipFiles>>;
 
   before(async () => {
-    srv = await startServer('sqlite');
+    geo = await geoipFiles();
+    // (a GeoIP database and 127.0.0.1 as a proxy: the other browser's session comes from Berlin)
+    srv = await startServer('sqlite', {
+      trustedProxies: '127.0.0.1',
+      geoip: { cityPath: geo.city, asnPath: geo.asn, cityDefault: false, asnDefault: false },
+    });
     origin = srv.url.replace('127.0.0.1', 'localhost');
     browser = await launchChromium();
     uma = await createUser(srv, 'uma', 'uma-password-1');
@@ -35,6 +43,7 @@ describe('user page in Chromium', () => {
   after(async () => {
     await browser?.close();
     await srv?.close();
+    await rm(geo.dir, { recursive: true, force: true });
   });
 
   it('logged out: to the login, and back to the page with every section', async () => {
@@ -217,7 +226,10 @@ describe('user page in Chromium', () => {
 
   it('ends another session: that browser is logged out, this one stays', async () => {
     const other = new Browser(srv.api, {
-      headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0' },
+      headers: {
+        'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+        'x-forwarded-for': PLACES.berlin.ip,
+      },
     });
     await other.get('default-authentication-flow');
     await other.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'uma' });
@@ -227,6 +239,11 @@ describe('user page in Chromium', () => {
     const { p, close } = await onPage();
     const row = p.locator('#ks-sessions li', { hasText: 'Firefox 133 on Windows' });
     await row.waitFor({ timeout: 15000 });
+    assert.match(
+      (await row.textContent()) ?? '',
+      /Berlin, DE · 198\.51\.100\.10 · last used/,
+      'where the session is, from the GeoIP database',
+    );
     await screenshot(p, 'user-page-sessions');
     await row.getByRole('button', { name: /End the session/ }).click();
     await p.waitForSelector('text=The session was ended.');

@@ -166,7 +166,15 @@ interface SessionInfo {
   last_ip: string;
   last_used: string;
   expires: string;
+  /** where the last address is, when a GeoIP database knows it */
+  geo_ip: { city: string; country: string | null } | null;
 }
+
+/** "Berlin, DE · " when the GeoIP database placed the session's last address, else nothing */
+const placeOf = (s: SessionInfo) => {
+  const where = s.geo_ip ? [s.geo_ip.city, s.geo_ip.country].filter(Boolean).join(', ') : '';
+  return where ? `${where} · ` : '';
+};
 
 const describeSession = (s: SessionInfo) => {
   const ua = s.user_agent;
@@ -185,7 +193,7 @@ class Sessions extends ListSection<SessionInfo> {
       ${(this.items ?? []).map(
         (s) => html`<li data-session=${s.uuid} class=${s.current ? 'ks-current' : ''}>
           <div><strong>${describeSession(s)}</strong> ${s.current ? html`<span class="ks-badge">This session</span>` : nothing}
-            <br /><span class="ks-muted">${s.last_ip} · last used ${dateTime(s.last_used)}</span></div>
+            <br /><span class="ks-muted">${placeOf(s)}${s.last_ip} · last used ${dateTime(s.last_used)}</span></div>
           ${
             s.current
               ? nothing
