@@ -127,12 +127,13 @@ function networkOf(ip: string, prefix: number): string {
   return `${compressV6(out)}/${prefix}`;
 }
 
-function expandV6(ip: string): string {
+/** an IPv6 address with its eight groups written out, four hex digits each (`2001:db8::1` → `2001:0db8:0000:…:0001`) */
+export function expandV6(ip: string): string {
   const [head, tail] = ip.split('::');
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
   const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].join(':');
+  return [...h, ...fill, ...t].map((x) => x.padStart(4, '0')).join(':');
 }
 
 /** RFC 5952's text form: lowercase, the longest run of zero groups (two or more) as `::` */

@@ -14,7 +14,7 @@
  * continent, country and city being equalities, that is authentik's comparison with the last address that passed.
  */
 import net from 'node:net';
-import type { GeoIP } from '../geoip/databases.js';
+import { expandV6, type GeoIP } from '../geoip/databases.js';
 
 export type NetworkBinding = 'no_binding' | 'bind_asn' | 'bind_asn_network' | 'bind_asn_network_ip';
 export type GeoIPBinding = 'no_binding' | 'bind_continent' | 'bind_continent_country' | 'bind_continent_country_city';
@@ -41,14 +41,6 @@ export function networkOf(ip: string): string {
     return full.split(':').slice(0, 3).join(':') + '::/48';
   }
   return ip;
-}
-
-function expandV6(ip: string): string {
-  const [head, tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const fill = tail !== undefined ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].map((x) => x.padStart(4, '0')).join(':');
 }
 
 /** what a session remembers at login, or undefined when neither mode binds */

@@ -195,7 +195,7 @@ async function diagram(db: DB, flow: FlowRow): Promise<string> {
   return lines.join('\n');
 }
 
-/** the URL the request came to, for the diagram's links */
+/** /flows/instances/ with its diagram and explanation, and the flow inspector beside it */
 export function mountFlows(router: ApiRouter, svc: Services) {
   const { db } = svc;
   const { load } = mountResource(router, db, flowResource);
