@@ -51,10 +51,25 @@ async function renderBindings(db: DB, wanted: { b: PlanBinding; flow: string }[]
   }[];
   const rendered = rows.length ? await bindingResource.render(db, rows as never, undefined as never) : [];
   const byId = new Map(rows.map((r, i) => [r.fsb_uuid, { stage: r.stage, api: rendered[i] as Record<string, unknown> }]));
-  const unstored = wanted.filter((w) => byId.get(w.b.fsb_uuid)?.stage !== w.b.stage_uuid).map((w) => w.b.stage_uuid);
-  const stageRows = unstored.length
-    ? await db.selectFrom('stages').select(['stage_uuid', 'name', 'kind']).where('stage_uuid', 'in', unstored).execute()
+  const unstored = wanted.filter((w) => byId.get(w.b.fsb_uuid)?.stage !== w.b.stage_uuid).map((w) => w.b);
+  const found = unstored.length
+    ? await db
+        .selectFrom('stages')
+        .select(['stage_uuid', 'name', 'kind'])
+        .where(
+          'stage_uuid',
+          'in',
+          unstored.map((b) => b.stage_uuid),
+        )
+        .execute()
     : [];
+  // a stage without a row (a provider's or source's, kept in memory) is named by its key, as the base stage renders it
+  const stageRows = [
+    ...found,
+    ...unstored
+      .filter((b) => !found.some((f) => f.stage_uuid === b.stage_uuid))
+      .map((b) => ({ stage_uuid: b.stage_uuid, name: b.stage_uuid, kind: b.kind })),
+  ];
   const stageObjs = await renderBaseStages(db, stageRows, stageTypeByKind);
   const stageById = new Map(stageRows.map((s, i) => [s.stage_uuid, stageObjs[i]]));
   const out = new Map<PlanBinding, Record<string, unknown>>();
@@ -70,15 +85,7 @@ async function renderBindings(db: DB, wanted: { b: PlanBinding; flow: string }[]
       policybindingmodel_ptr_id: '',
       target: flow,
       stage: b.stage_uuid,
-      stage_obj: stageById.get(b.stage_uuid) ?? {
-        pk: b.stage_uuid,
-        name: b.stage_uuid,
-        component: '',
-        verbose_name: 'Stage',
-        verbose_name_plural: 'Stages',
-        meta_model_name: `authentik_stages.${b.kind}`,
-        flow_set: [],
-      },
+      stage_obj: stageById.get(b.stage_uuid),
       evaluate_on_plan: false,
       re_evaluate_policies: b.re_evaluate_policies,
       order: 0,
