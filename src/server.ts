@@ -64,6 +64,7 @@ import {
   providerJsonListReferences,
   providerKeyPairReferences,
   providerMigrations,
+  providerStart,
   providerSecretColumns,
   providerStageByKind,
   providerStageChallenges,
@@ -164,6 +165,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await recordVersion(store.db);
   await ensureManagedScopeMappings(store.db);
   await ensureManagedLdapMappings(store.db);
+  await providerStart(store.db);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   await seedSystemSettings(store.db, config);
   const geoip = new GeoIP(

@@ -122,7 +122,7 @@ export async function ensureManagedScopeMappings(db: DB): Promise<void> {
  * the managed mappings of a kind that are missing, each made in a transaction with what `more` adds; a mapping an
  * admin made under the same name keeps it (the managed one takes a suffixed name); safe when several nodes start
  */
-async function ensureManaged<M extends { managed: string; name: string; expression: string }>(
+export async function ensureManaged<M extends { managed: string; name: string; expression: string }>(
   db: DB,
   list: readonly M[],
   kind: string,

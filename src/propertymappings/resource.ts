@@ -1,6 +1,7 @@
 /**
  * Property mappings: /propertymappings/all/ (every mapping as a PropertyMapping, `types`, `test`, used_by) and
- * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet) and
+ * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet),
+ * /propertymappings/provider/saml/ (the SAML provider's attributes: authentik's SAMLPropertyMappingViewSet) and
  * /propertymappings/notification/ (webhook mappings: the payload an SMS stage sends, propertymappings/webhook.ts).
  * Expressions are authentik's Python, checked on save (authentik's six managed texts need no runtime). Columns of
  * other tables that reference a mapping (an SMS stage's `mapping`) are given by the app wiring: listed by used_by,
@@ -26,7 +27,13 @@ import { userById } from '../users/by-id.js';
 import { nativeMappingOf, runMapping } from './scope.js';
 import type { PropertyMappingsTable } from './table.js';
 
-type Row = PropertyMappingsTable & { pk: string; scope_name?: string; description?: string };
+type Row = PropertyMappingsTable & {
+  pk: string;
+  scope_name?: string;
+  description?: string;
+  saml_name?: string;
+  friendly_name?: string | null;
+};
 
 const MANAGED_HELP =
   'Objects that are managed by authentik. These objects are created and updated automatically. This flag only indicates that an object can be overwritten by migrations. You can still modify the objects via the API, but expect changes to be overwritten in a later update.';
@@ -73,6 +80,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     verbose: 'Scope Mapping',
     plural: 'Scope Mappings',
     description: 'Map an OAuth Scope to users properties',
+  },
+  samlpropertymapping: {
+    app: 'authentik_providers_saml',
+    component: 'ak-property-mapping-provider-saml-form',
+    verbose: 'SAML Provider Property Mapping',
+    plural: 'SAML Provider Property Mappings',
+    description: 'Map User/Group attribute to SAML Attribute, which can be used by the Service Provider',
   },
   oauthsourcepropertymapping: {
     app: 'authentik_sources_oauth',
@@ -309,6 +323,72 @@ const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> =>
   ...mappingLifecycle(references),
 });
 
+const samlProps: Props = {
+  ...basePropertyMappingProps,
+  saml_name: S.str({ title: 'SAML Name' }),
+  friendly_name: S.nullable(S.text({ default: null })),
+};
+
+/** /propertymappings/provider/saml/ (authentik's SAMLPropertyMappingViewSet): an attribute of the SAML provider's assertion */
+const samlResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
+  component: 'SAMLPropertyMapping',
+  model: 'SAMLPropertyMapping',
+  path: '/propertymappings/provider/saml',
+  opPrefix: 'propertymappings_provider_saml',
+  tag: 'propertymappings',
+  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+  props: samlProps,
+  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+  access: { kind: 'superuser' },
+  rbac: { label: 'authentik_providers_saml.samlpropertymapping', verbose: 'SAML Provider Property Mapping' },
+  list: {
+    filters: {
+      ...managedFilters,
+      name: { type: 'str', column: 'm.name' },
+      saml_name: { type: 'str', column: 's.saml_name' },
+      friendly_name: { type: 'str', column: 's.friendly_name' },
+    },
+    search: ['m.name'],
+    ordering: { name: 'm.name', saml_name: 's.saml_name', pk: 'm.pm_uuid' },
+    defaultOrdering: ['name'],
+    pk: 'm.pm_uuid',
+    unique: ['m.name'],
+  },
+  select: (db) =>
+    db
+      .selectFrom('property_mappings as m')
+      .innerJoin('property_mapping_saml as s', 's.pm_uuid', 'm.pm_uuid')
+      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind', 's.saml_name', 's.friendly_name'])
+      .where('m.kind', '=', 'samlpropertymapping'),
+  render: async (_db, rows) =>
+    rows.map((r) => ({
+      pk: r.pm_uuid,
+      managed: r.managed,
+      name: r.name,
+      expression: r.expression,
+      ...metaOf('samlpropertymapping'),
+      saml_name: r.saml_name,
+      friendly_name: r.friendly_name ?? null,
+    })),
+  validate: async (data) => checkExpression(data.expression),
+  insert: async (tx, data) => {
+    const pm_uuid = await insertMapping(tx, 'samlpropertymapping', data);
+    await tx
+      .insertInto('property_mapping_saml')
+      .values({ pm_uuid, saml_name: data.saml_name as string, friendly_name: (data.friendly_name as string | null | undefined) ?? null })
+      .execute();
+    return pm_uuid;
+  },
+  update: async (tx, existing, data) => {
+    await updateMapping(tx, existing.pm_uuid, data);
+    const own: Record<string, unknown> = {};
+    for (const k of ['saml_name', 'friendly_name'] as const) if (data[k] !== undefined) own[k] = data[k];
+    if (Object.keys(own).length) await tx.updateTable('property_mapping_saml').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
+    return existing.pm_uuid;
+  },
+  ...mappingLifecycle(references),
+});
+
 /**
  * A mapping kind with no table of its own (name and expression in `property_mappings`): authentik's
  * NotificationWebhookMappingViewSet (name and expression only) and OAuthSourcePropertyMappingViewSet (the base
@@ -496,6 +576,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   });
   const { load } = mountResource(router, svc.db, allResource(references));
   mountResource(router, svc.db, scopeResource(references));
+  mountResource(router, svc.db, samlResource(references));
   mountResource(router, svc.db, webhookResource(references));
   for (const type of ['oauth', 'ldap', 'plex', 'saml', 'scim', 'telegram'] as const)
     mountResource(router, svc.db, sourceMappingResource(type, references));

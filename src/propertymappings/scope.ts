@@ -77,7 +77,7 @@ async function loadScopeMappings(db: DB, ids: string[]): Promise<ScopeMapping[]>
 }
 
 /** the lines of an expression that mean something (as src/policies/expression/native.ts compares them) */
-const normalise = (source: string) =>
+export const normalise = (source: string) =>
   source
     .split(/\r?\n/)
     .map((l) => l.replace(/\s+$/, ''))

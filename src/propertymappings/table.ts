@@ -20,9 +20,17 @@ export interface PropertyMappingScopeTable {
   description: string;
 }
 
+/** a SAML provider mapping's own columns (authentik's SAMLPropertyMapping) */
+export interface PropertyMappingSamlTable {
+  pm_uuid: string;
+  saml_name: string;
+  friendly_name: string | null;
+}
+
 declare module '../db/types.js' {
   interface Database {
     property_mappings: PropertyMappingsTable;
     property_mapping_scope: PropertyMappingScopeTable;
+    property_mapping_saml: PropertyMappingSamlTable;
   }
 }

@@ -4,8 +4,9 @@ import type { ChallengeDef } from '../flows/engine/challenge-types.js';
 import type { SecretColumn } from '../instance/secrets.js';
 import type { KeyPairReference } from '../crypto/resource.js';
 import { oauth2Provider } from './oauth2/index.js';
+import { samlProvider } from './saml/index.js';
 
-export const providerTypes: ProviderDef[] = [oauth2Provider];
+export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider];
 
 const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
 export const providerTypeByKind = (kind: string) => byKind.get(kind);
@@ -15,6 +16,11 @@ const stagesByKind = new Map<string, ProviderStage>(providerTypes.flatMap((d) =>
 export const providerStageByKind = (kind: string) => stagesByKind.get(kind);
 /** the in-memory stages' challenge components */
 export const providerStageChallenges = (): ChallengeDef[] => [...stagesByKind.values()].flatMap((s) => s.challenges);
+
+/** every provider type's start work (its managed property mappings), after the migrations */
+export async function providerStart(db: import('../db/index.js').DB): Promise<void> {
+  for (const d of providerTypes) await d.atStart?.(db);
+}
 
 export function providerMigrations() {
   return Object.assign({}, ...providerTypes.map((d) => d.migrations));

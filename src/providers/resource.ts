@@ -8,6 +8,7 @@ import { apiToRow, nowIso, rowToApi } from '../rest/serialize.js';
 import type { FilterSpec } from '../rest/list.js';
 import type { Props } from '../rest/schema.js';
 import type { DB } from '../db/index.js';
+import type { Services } from '../services.js';
 import { secretsOf, type Secrets } from '../instance/secrets.js';
 import { basePropsFor, providerMeta, providerUsedBy, renderBase } from './base.js';
 import type { ProviderDef, ProviderRow } from './types.js';
@@ -106,7 +107,7 @@ export function providerFilters(def: ProviderDef): Record<string, FilterSpec> {
   };
 }
 
-export function providerResource(def: ProviderDef): ResourceDef<Row> {
+export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<Row> {
   const props = providerProps(def);
   const meta = providerMeta(def);
   return {
@@ -137,7 +138,7 @@ export function providerResource(def: ProviderDef): ResourceDef<Row> {
       unique: ['p.name'],
     },
     select: (db) => providerRows(db, def).where('p.kind', '=', def.kind),
-    render: async (db, rows) => {
+    render: async (db, rows, req) => {
       const secrets = secretsOf(db);
       const outs = rows.map((r) => {
         const o = rowToApi(props, openSecrets(def, secrets, r));
@@ -146,6 +147,7 @@ export function providerResource(def: ProviderDef): ResourceDef<Row> {
         return o;
       });
       await renderBase(db, rows, outs);
+      if (def.renderMore && svc) for (const o of outs) Object.assign(o, await def.renderMore(svc, o, req));
       return outs;
     },
     validate: async (data, ctx, existing) => {
@@ -203,6 +205,6 @@ export function providerResource(def: ProviderDef): ResourceDef<Row> {
   };
 }
 
-export function mountProviderType(router: ApiRouter, db: DB, def: ProviderDef) {
-  return mountResource(router, db, providerResource(def));
+export function mountProviderType(router: ApiRouter, svc: Services, def: ProviderDef) {
+  return mountResource(router, svc.db, providerResource(def, svc));
 }

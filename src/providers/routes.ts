@@ -8,7 +8,7 @@ import { mountAllProviders } from './all.js';
 export function mountProviders(router: ApiRouter, svc: Services) {
   mountAllProviders(router, svc);
   for (const def of providerTypes) {
-    mountProviderType(router, svc.db, def);
+    mountProviderType(router, svc, def);
     def.routes?.(router, svc);
   }
 }

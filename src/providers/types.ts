@@ -3,6 +3,7 @@
  * (launch URLs) and the server know provider types only through this interface.
  */
 import type { Static } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { FilterSpec } from '../rest/list.js';
 import type { Props } from '../rest/schema.js';
 import type { WriteCtx } from '../rest/resource.js';
@@ -62,6 +63,14 @@ export interface ProviderDef {
   migrations: Record<string, VersionedMigration>;
   /** routes of the type's own beyond its resource (its protocol endpoints, `setup_urls`, …), mounted with it */
   routes?(router: ApiRouter, svc: Services): void;
+  /** computed read-only fields of a rendered provider (the SAML provider's URLs), from its rendered fields */
+  renderMore?(
+    svc: Services,
+    rendered: Record<string, unknown>,
+    req: FastifyRequest,
+  ): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** what the type needs at every start (authentik's system blueprints: its managed property mappings) */
+  atStart?(db: DB): Promise<void>;
   /** the launch URL an application with this provider gets when it has no meta_launch_url (authentik's Provider.launch_url) */
   launchUrl?(db: DB, provider: ProviderRow): Promise<string | null> | string | null;
   /** in-memory stages the type's protocol inserts into flow plans */

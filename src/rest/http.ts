@@ -5,6 +5,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomToken } from '../crypto/random.js';
+import type { Config } from '../config.js';
+
+/** this server's absolute root, without a trailing slash: the configured external URL, else the request's */
+export const baseUrlOf = (req: FastifyRequest, config: Pick<Config, 'externalUrl'>) =>
+  config.externalUrl ? config.externalUrl.origin + config.externalUrl.pathname.replace(/\/$/, '') : `${req.protocol}://${req.host}`;
 
 /**
  * A redirect target as header text: every character outside printable ASCII (non-Latin-1 letters, spaces, control

@@ -222,7 +222,10 @@ for (const dialect of dialects()) {
       const types = await call(srv, 'GET', '/providers/all/types/');
       assert.deepEqual(
         types.body.map((t: { model_name: string; component: string }) => [t.model_name, t.component]),
-        [['oauth2provider', 'ak-provider-oauth2-form']],
+        [
+          ['oauth2provider', 'ak-provider-oauth2-form'],
+          ['samlprovider', 'ak-provider-saml-form'],
+        ],
       );
       for (const t of types.body) assertMatches('TypeCreate', t);
       const usedBy = await call(srv, 'GET', `/providers/all/${used}/used_by/`);

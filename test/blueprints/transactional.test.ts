@@ -86,14 +86,24 @@ for (const dialect of dialects()) {
         provider: { ...provider, name: 'third-provider' },
       });
       assert.deepEqual([badApp.status, badApp.body], [400, { app: { name: ['This field is required.'] } }]);
+      const proxy = await call(srv, 'PUT', '/core/transactional/applications/', {
+        app: { name: 'Proxy', slug: 'proxy' },
+        provider_model: 'authentik_providers_proxy.proxyprovider',
+        provider: { name: 'proxy' },
+      });
+      assert.deepEqual(
+        [proxy.status, proxy.body],
+        [400, { provider_model: ['"authentik_providers_proxy.proxyprovider" is not a valid choice.'] }],
+      );
+      // a SAML provider is validated as its own API validates it
       const saml = await call(srv, 'PUT', '/core/transactional/applications/', {
         app: { name: 'SAML', slug: 'saml' },
         provider_model: 'authentik_providers_saml.samlprovider',
         provider: { name: 'saml' },
       });
       assert.deepEqual(
-        [saml.status, saml.body],
-        [400, { provider_model: ['"authentik_providers_saml.samlprovider" is not a valid choice.'] }],
+        [saml.status, Object.keys(saml.body.provider).sort()],
+        [400, ['acs_url', 'authorization_flow', 'invalidation_flow']],
       );
       const empty = await call(srv, 'PUT', '/core/transactional/applications/', {});
       assert.deepEqual(empty.body, {

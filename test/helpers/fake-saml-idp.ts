@@ -1,4 +1,4 @@
-/// <reference path="../../src/sources/saml/xml-encryption.d.ts" />
+/// <reference path="../../src/saml/xml-encryption.d.ts" />
 /**
  * A SAML 2.0 identity provider on 127.0.0.1 for the SAML source's tests, speaking the real protocol: its SSO URL
  * takes an AuthnRequest by the redirect binding (deflated, with a detached signature checked against `spCertificate`

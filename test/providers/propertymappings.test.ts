@@ -61,9 +61,10 @@ for (const dialect of dialects()) {
       await again.close();
       const n = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').where('kind', '=', 'scopemapping').execute();
       assert.equal(n.length, 6);
-      // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts)
+      // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts, and its seven SAML provider
+      // mappings, test/providers/saml/sso.test.ts)
       const all = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').execute();
-      assert.equal(all.length, 6 + 9);
+      assert.equal(all.length, 6 + 9 + 7);
     });
 
     it('scope mappings: create, validate, update, used_by, delete (official client)', async () => {
@@ -117,6 +118,7 @@ for (const dialect of dialects()) {
         types.body.map((t: { model_name: string }) => t.model_name),
         [
           'scopemapping',
+          'samlpropertymapping',
           'oauthsourcepropertymapping',
           'ldapsourcepropertymapping',
           'plexsourcepropertymapping',

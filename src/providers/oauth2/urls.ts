@@ -1,9 +1,6 @@
 /** authentik's OAuth2 URLs (`authentik_providers_oauth2:*`), absolute on this server's external URL or the request's. */
-import type { FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
 
-export const baseUrlOf = (req: FastifyRequest, config: Pick<Config, 'externalUrl'>) =>
-  config.externalUrl ? config.externalUrl.origin + config.externalUrl.pathname.replace(/\/$/, '') : `${req.protocol}://${req.host}`;
+export { baseUrlOf } from '../../rest/http.js';
 
 export const oauth2Urls = (base: string, slug: string | null) => ({
   root: `${base}/`,

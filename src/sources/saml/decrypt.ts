@@ -1,7 +1,7 @@
-/// <reference path="./xml-encryption.d.ts" />
+/// <reference path="../../saml/xml-encryption.d.ts" />
 /** An EncryptedAssertion opened with the source's encryption key pair (xml-encryption: RSA-OAEP key transport, AES). */
 import { decrypt } from 'xml-encryption';
-import { SamlError, serialize } from './xml.js';
+import { SamlError, serialize } from '../../saml/xml.js';
 
 export function decryptAssertion(encryptedAssertion: Element, privateKeyPem: string): Promise<string> {
   return new Promise((resolve, reject) => {

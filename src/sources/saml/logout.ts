@@ -5,7 +5,7 @@
  * signing key pair when it has one, as the AuthnRequest.
  */
 import { inflateRawSync } from 'node:zlib';
-import { escapeXml, NS, attr, childOf, parseXml, SamlError } from './xml.js';
+import { escapeXml, NS, attr, childOf, parseXml, SamlError } from '../../saml/xml.js';
 
 const instant = (d = new Date()) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 

@@ -2,9 +2,8 @@
  * The service provider's metadata (authentik's MetadataProcessor for the source): its entity ID, the signing and
  * encryption certificates, the NameID formats and the ACS (HTTP-POST), and the SLO location when the IdP has one.
  */
-import { BINDING_POST, BINDING_REDIRECT } from './request.js';
-import { NAME_ID } from './schema.js';
-import { escapeXml, NS } from './xml.js';
+import { BINDING_POST, BINDING_REDIRECT, NAME_ID } from '../../saml/constants.js';
+import { escapeXml, NS } from '../../saml/xml.js';
 
 const certificateBody = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
 

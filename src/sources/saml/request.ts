@@ -3,23 +3,18 @@
  * the ACS URL, the NameID policy and `ForceAuthn`; signed with the signing key pair when one is set — enveloped for the
  * POST bindings, as a detached query signature (`SigAlg`, `Signature`) for the redirect binding.
  */
-import { randomBytes, sign, createPrivateKey } from 'node:crypto';
+import { sign, createPrivateKey } from 'node:crypto';
+import { BINDING_POST } from '../../saml/constants.js';
 import { deflateRawSync } from 'node:zlib';
-import { hashOfSignatureAlgorithm } from './algorithms.js';
-import { signEnveloped } from './signature.js';
-import { escapeXml, NS } from './xml.js';
+import { hashOfSignatureAlgorithm } from '../../saml/algorithms.js';
+import { signEnveloped } from '../../saml/signature.js';
+import { escapeXml, NS } from '../../saml/xml.js';
 import type { SamlSourcesTable } from './table.js';
-
-export const BINDING_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
-export const BINDING_REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 
 export interface SigningPair {
   privateKeyPem: string;
   certificatePem: string;
 }
-
-/** authentik's get_random_id: an XML ID (an NCName, so it starts with a letter or `_`) */
-export const randomId = () => `_${randomBytes(20).toString('hex')}`;
 
 export function authnRequestXml(source: SamlSourcesTable, opts: { id: string; issuer: string; acsUrl: string; now?: Date }): string {
   const instant = (opts.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');

@@ -22,7 +22,8 @@ import {
   sourceKeyPairReferences,
   typedSourceResource,
 } from '../resource.js';
-import { BINDING_TYPES, DIGEST_ALGORITHMS, NAME_ID, SAML_COLUMNS, SIGNATURE_ALGORITHMS, samlSourceProps } from './schema.js';
+import { BINDING_TYPES, SAML_COLUMNS, samlSourceProps } from './schema.js';
+import { DIGEST_ALGORITHMS, NAME_ID, SIGNATURE_ALGORITHMS } from '../../saml/constants.js';
 import { issuerOf, metadataOf, samlSourceBySlug, type SamlSource } from './routes.js';
 import { samlPath } from './paths.js';
 

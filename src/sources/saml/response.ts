@@ -7,8 +7,8 @@
  * caller's (routes.ts), with what this returns.
  */
 import { decryptAssertion } from './decrypt.js';
-import { verifiedElement } from './signature.js';
-import { attr, childOf, childrenOf, NS, onlyChild, parseXml, SamlError, serialize, textOf } from './xml.js';
+import { verifiedElement } from '../../saml/signature.js';
+import { attr, childOf, childrenOf, NS, onlyChild, parseXml, SamlError, serialize, textOf } from '../../saml/xml.js';
 import type { SamlSourcesTable } from './table.js';
 
 const SKEW_MS = 3 * 60_000;

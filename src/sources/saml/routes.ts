@@ -27,14 +27,14 @@ import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
 import { groupIdentifiers } from '../groups.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
-import { authnRequestXml, postBindingRequest, randomId, redirectBindingUrl } from './request.js';
+import { authnRequestXml, postBindingRequest, redirectBindingUrl } from './request.js';
+import { NAME_ID, randomId } from '../../saml/constants.js';
 import { readResponse } from './response.js';
-import { NAME_ID } from './schema.js';
 import { spMetadata } from './metadata.js';
 import { acceptOnce } from './seen.js';
 import { logoutRequestXml, logoutResponseXml, readLogoutRequest } from './logout.js';
 import { samlPath } from './paths.js';
-import { SamlError } from './xml.js';
+import { SamlError } from '../../saml/xml.js';
 import type { SamlSourcesTable } from './table.js';
 
 export type SamlSource = SourcesTable & SamlSourcesTable;

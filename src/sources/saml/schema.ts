@@ -1,4 +1,5 @@
 /** authentik's SAMLSourceSerializer fields (beyond the base Source's), with authentik's model defaults. */
+import { DIGEST_ALGORITHMS, NAME_ID, SIGNATURE_ALGORITHMS } from '../../saml/constants.js';
 import { Type } from '@sinclair/typebox';
 import { S, type Props } from '../../rest/schema.js';
 import { groupMatchingModeProp } from '../schema.js';
@@ -6,36 +7,8 @@ import { groupMatchingModeProp } from '../schema.js';
 const keypair = (title: string, description: string) =>
   S.fk({ table: 'crypto_certificatekeypairs', column: 'kp_uuid' }, { default: null, title, description });
 
-export const NAME_ID = {
-  email: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-  persistent: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
-  x509: 'urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName',
-  windows: 'urn:oasis:names:tc:SAML:2.0:nameid-format:WindowsDomainQualifiedName',
-  transient: 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient',
-  unspecified: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
-} as const;
-
 export const BINDING_TYPES = ['REDIRECT', 'POST', 'POST_AUTO'] as const;
 export type BindingType = (typeof BINDING_TYPES)[number];
-
-export const DIGEST_ALGORITHMS = [
-  'http://www.w3.org/2000/09/xmldsig#sha1',
-  'http://www.w3.org/2001/04/xmlenc#sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#sha384',
-  'http://www.w3.org/2001/04/xmlenc#sha512',
-] as const;
-
-export const SIGNATURE_ALGORITHMS = [
-  'http://www.w3.org/2000/09/xmldsig#rsa-sha1',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
-  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512',
-  'http://www.w3.org/2000/09/xmldsig#dsa-sha1',
-] as const;
 
 export const samlSourceProps: Props = {
   group_matching_mode: groupMatchingModeProp,

@@ -311,6 +311,10 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
   },
+  '/providers/saml/': (s) => {
+    const flow = s.created.get('/flows/instances/')?.obj;
+    return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
+  },
 };
 
 /** objects seeded per collection: the first is what others reference, the second what a filter can name unreferenced */

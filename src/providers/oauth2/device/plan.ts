@@ -13,7 +13,7 @@ import type { Services } from '../../../services.js';
 import { oauth2ProviderById } from '../config.js';
 import { GRANT_TYPE_DEVICE_CODE } from '../protocol/constants.js';
 import { parseScope } from '../protocol/scopes.js';
-import { applicationAllows } from '../endpoints/access.js';
+import { applicationAllows } from '../../../applications/access.js';
 import { permissionsOf } from '../endpoints/authorize.js';
 import { DEVICE_FINISH, inMemoryBinding } from '../stages/in-memory.js';
 import { findPendingUserCode } from './store.js';

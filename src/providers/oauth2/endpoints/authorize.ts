@@ -42,7 +42,7 @@ import { amrOf, idTokenClaims, issuerOf, sidOf, subjectOf } from '../protocol/id
 import { authorizationResponse, type ResponseValues } from '../protocol/responses.js';
 import { encodeJwt } from '../protocol/sign.js';
 import { insertAccessToken, insertCode } from '../tokens/store.js';
-import { applicationAllows, applicationRef } from './access.js';
+import { applicationAllows, applicationRef } from '../../../applications/access.js';
 import { mappingsOf, scopeNamesOf } from './claims.js';
 import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { durationMs, type GrantBase, mintAccessToken } from './issue.js';

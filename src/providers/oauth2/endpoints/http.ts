@@ -9,28 +9,8 @@ import type { Config } from '../../../config.js';
 import type { BearerTokenError } from '../protocol/errors.js';
 import { baseUrlOf } from '../urls.js';
 
-export type Params = Record<string, string | undefined>;
-
-function fromSearchParams(sp: URLSearchParams): Params {
-  const out: Params = {};
-  // Django's QueryDict.get answers the last value of a repeated name
-  for (const [k, v] of sp) out[k] = v;
-  return out;
-}
-
-/** the query string's parameters */
-export function queryOf(req: FastifyRequest): Params {
-  const q = req.url.indexOf('?');
-  return q < 0 ? {} : fromSearchParams(new URLSearchParams(req.url.slice(q + 1)));
-}
-
-/** the form body's parameters (anything but a form body reads as empty, as Django's request.POST) */
-export function formOf(req: FastifyRequest): Params {
-  return req.body instanceof URLSearchParams ? fromSearchParams(req.body) : {};
-}
-
-/** the request's parameters: the form on POST, the query otherwise (authentik's authorize and end-session) */
-export const paramsOf = (req: FastifyRequest): Params => (req.method === 'POST' ? formOf(req) : queryOf(req));
+export { formOf, paramsOf, queryOf, type Params } from '../../../rest/form.js';
+import { formOf, queryOf, type Params } from '../../../rest/form.js';
 
 /** `extract_client_auth`: HTTP Basic `client_id:client_secret`, else `client_id`/`client_secret` in the form */
 export function clientAuthOf(req: FastifyRequest, form: Params): { clientId: string; clientSecret: string } {
@@ -85,18 +65,7 @@ export function sendBearerError(reply: FastifyReply, e: BearerTokenError) {
   return reply.code(e.status).header('www-authenticate', `error="${e.error}", error_description="${e.description}"`).send('');
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** authentik's `bad_request_message`: a 400 page with a title and a message */
-export function sendBadRequestPage(reply: FastifyReply, description: string, title = 'Bad Request') {
-  return reply
-    .code(400)
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(description)}</p></main></body></html>`,
-    );
-}
+export { sendBadRequestPage } from '../../../ui/bad-request.js';
 
 /** `cors_allow`: the Origin is echoed (with credentials) when it is the scheme, host and port of an allowed URL */
 export function corsAllow(req: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) {

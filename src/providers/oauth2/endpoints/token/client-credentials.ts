@@ -19,7 +19,7 @@ import type { Services } from '../../../../services.js';
 import { TokenError } from '../../protocol/errors.js';
 import type { ProviderKeys } from '../../protocol/sign.js';
 import { insertAccessToken } from '../../tokens/store.js';
-import { applicationAllows, applicationRef } from '../access.js';
+import { applicationAllows, applicationRef } from '../../../../applications/access.js';
 import { type GrantBase, mintAccessToken, tokenResponse } from '../issue.js';
 import { secretMatches } from '../http.js';
 import type { TokenRequest } from './request.js';

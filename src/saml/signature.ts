@@ -1,6 +1,7 @@
 /**
- * Enveloped XML signatures with xml-crypto: checking the IdP's on a Response or Assertion against the source's
- * verification certificate (never a key the message carries), and signing Keystage's AuthnRequest.
+ * Enveloped XML signatures with xml-crypto: checking the other side's on a message (the IdP's Response or Assertion
+ * for the SAML source, the SP's AuthnRequest or LogoutRequest for the SAML provider) against the configured
+ * verification certificate (never a key the message carries), and signing Keystage's own messages.
  *
  * What is read after a check is the signed content itself — the canonical XML the signature's one reference covered,
  * parsed again — never the element found in the received document, so a wrapped copy (XML signature wrapping) is
@@ -14,7 +15,12 @@ import { attr, childrenOf, NS, parseXml, SamlError } from './xml.js';
  * Checks the signature that is a direct child of `element` (in `documentText`, the text `element` was parsed from)
  * and returns the signed element. `what` names the element in the refusal.
  */
-export function verifiedElement(documentText: string, element: Element, certificatePem: string, what: 'Response' | 'Assertion'): Element {
+export function verifiedElement(
+  documentText: string,
+  element: Element,
+  certificatePem: string,
+  what: 'Response' | 'Assertion' | 'AuthnRequest' | 'LogoutRequest' | 'LogoutResponse',
+): Element {
   const signatures = childrenOf(element, NS.ds, 'Signature');
   if (signatures.length !== 1) throw new SamlError(`No Signature exists in the ${what} element.`);
   const id = attr(element, 'ID');
@@ -36,16 +42,20 @@ export function verifiedElement(documentText: string, element: Element, certific
   const signed = valid ? sx.getSignedReferences() : [];
   if (!valid || signed.length !== 1) throw new SamlError('Invalid signature');
   const out = parseXml(signed[0]!);
-  if (out.namespaceURI !== (what === 'Response' ? NS.samlp : NS.saml) || out.localName !== what || attr(out, 'ID') !== id)
+  if (out.namespaceURI !== (what === 'Assertion' ? NS.saml : NS.samlp) || out.localName !== what || attr(out, 'ID') !== id)
     throw new SamlError('Invalid signature');
   return out;
 }
 
-/** signs a document's root (an AuthnRequest) with an enveloped signature placed after its Issuer, with the certificate */
+/**
+ * signs an element — the document's root (an AuthnRequest, a Response), or the one `element` names by its XPath (the
+ * Response's Assertion) — with an enveloped signature placed after its Issuer, with the certificate in its KeyInfo
+ */
 export function signEnveloped(
   xml: string,
   key: { privateKeyPem: string; certificatePem: string },
   algorithms: { signature: string; digest: string },
+  element = '/*',
 ): string {
   const sx = withAlgorithms(
     new SignedXml({
@@ -56,13 +66,13 @@ export function signEnveloped(
     }),
   );
   sx.addReference({
-    xpath: '/*',
+    xpath: element,
     transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
     digestAlgorithm: algorithms.digest as never,
   });
   sx.computeSignature(xml, {
     prefix: 'ds',
-    location: { reference: `/*/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
+    location: { reference: `${element}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
   });
   return sx.getSignedXml();
 }

@@ -1,4 +1,4 @@
-/** The parts of xml-encryption (no types of its own) the SAML source and its tests use. */
+/** The parts of xml-encryption (no types of its own) the SAML source, the SAML provider and their tests use. */
 declare module 'xml-encryption' {
   export function decrypt(
     xml: string,

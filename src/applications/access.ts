@@ -1,14 +1,24 @@
-/** Does the provider's application let this user in? (authentik's PolicyEngine on the Application, no cache) */
-import { systemSettings } from '../../../instance/system-settings/store.js';
+/**
+ * Does a provider's application let this user in? (authentik's PolicyEngine on the Application, no cache): what every
+ * provider type asks before it signs someone into its application.
+ */
+import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
-import type { UsersTable } from '../../../db/types.js';
-import { applicationPolicyObject } from '../../../applications/policy-object.js';
-import { httpOf } from '../../../policies/request.js';
-import type { Services } from '../../../services.js';
-import type { OAuth2Provider } from '../config.js';
+import type { UsersTable } from '../db/types.js';
+import { applicationPolicyObject } from './policy-object.js';
+import { httpOf } from '../policies/request.js';
+import type { Services } from '../services.js';
+
+/** a provider's application as the protocols read it */
+export interface ProviderApplication {
+  slug: string;
+  name: string;
+  pbm_uuid: string;
+  policy_engine_mode: 'any' | 'all';
+}
 
 /** the application as authentik names it in policy requests and events */
-export const applicationRef = (app: NonNullable<OAuth2Provider['application']>) => ({
+export const applicationRef = (app: ProviderApplication) => ({
   app: 'authentik_core',
   model_name: 'application',
   pk: app.pbm_uuid,
@@ -21,7 +31,7 @@ export const applicationRef = (app: NonNullable<OAuth2Provider['application']>) 
  */
 export async function applicationAllows(
   svc: Services,
-  provider: OAuth2Provider,
+  provider: { application: ProviderApplication | null },
   user: UsersTable | undefined,
   req: FastifyRequest,
   context: Record<string, unknown>,

@@ -1,0 +1,150 @@
+/**
+ * A service provider's AuthnRequest as the SAML provider reads it (authentik's AuthNRequestParser): from the POST
+ * binding (base64, an enveloped signature), the redirect binding (deflated, a detached query signature) or none at
+ * all (IdP-initiated). With a verification certificate a request must be signed and its signature must hold; without
+ * one a signed request is refused (authentik's rule). The request's ACS URL, when it names one, must be the
+ * provider's (compared without case, as authentik does).
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
+import { hashOfSignatureAlgorithm } from '../../saml/algorithms.js';
+import { NAME_ID } from '../../saml/constants.js';
+import { verifiedElement } from '../../saml/signature.js';
+import { attr, childOf, childrenOf, NS, parseXml, SamlError } from '../../saml/xml.js';
+import type { SamlProvider } from './config.js';
+
+export const ERROR_CANNOT_DECODE_REQUEST = 'Cannot decode SAML request.';
+export const ERROR_SIGNATURE_REQUIRED_BUT_ABSENT = 'Verification Certificate configured, but request is not signed.';
+export const ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER = 'Provider does not have a Validation Certificate configured.';
+export const ERROR_FAILED_TO_VERIFY = 'Failed to verify signature';
+
+/** what the assertion answers (authentik's AuthNRequest) */
+export interface AuthnRequest {
+  /** the request's ID (InResponseTo); null for an IdP-initiated login */
+  id: string | null;
+  relay_state: string | null;
+  name_id_policy: string;
+}
+
+/** the AuthnRequest of a decoded message: the root checked, the ACS URL matched, the NameID policy read */
+function read(provider: SamlProvider, xml: string, relayState: string | null, root?: Element): AuthnRequest {
+  const el = root ?? parseXml(xml);
+  if (el.namespaceURI !== NS.samlp || el.localName !== 'AuthnRequest') throw new SamlError(ERROR_CANNOT_DECODE_REQUEST);
+  const acs = attr(el, 'AssertionConsumerServiceURL') ?? provider.acs_url;
+  if (provider.acs_url.toLowerCase() !== acs.toLowerCase())
+    throw new SamlError(`ACS URL of ${acs} doesn't match Provider ACS URL of ${provider.acs_url}.`);
+  const policy = childOf(el, NS.samlp, 'NameIDPolicy');
+  const format = policy ? attr(policy, 'Format') : null;
+  return {
+    id: attr(el, 'ID'),
+    relay_state: relayState,
+    name_id_policy: format && format !== NAME_ID.unspecified ? format : provider.default_name_id_policy,
+  };
+}
+
+const decodeBase64 = (s: string): Buffer => {
+  const clean = s.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new SamlError(ERROR_CANNOT_DECODE_REQUEST);
+  return Buffer.from(clean, 'base64');
+};
+
+/**
+ * the POST binding's XML: base64 of the XML as the binding says, or of the XML deflated as some service provider
+ * libraries send it (node-saml's default) — read rather than refused
+ */
+function postBindingXml(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  if (/^\s*</.test(text)) return text;
+  try {
+    return inflateRawSync(raw).toString('utf8');
+  } catch {
+    return text;
+  }
+}
+
+/** the POST binding: base64 XML, its enveloped signature checked when the provider has a verification certificate */
+export function parsePostRequest(
+  provider: SamlProvider,
+  samlRequest: string,
+  relayState: string | null,
+  verifierPem?: string,
+): AuthnRequest {
+  const xml = postBindingXml(decodeBase64(samlRequest));
+  const root = parseXml(xml);
+  const signed = childrenOf(root, NS.ds, 'Signature').length > 0;
+  if (!provider.verification_kp) {
+    if (signed) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
+    return read(provider, xml, relayState, root);
+  }
+  if (!signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
+  if (!verifierPem) throw new SamlError(ERROR_FAILED_TO_VERIFY);
+  let verified: Element;
+  try {
+    verified = verifiedElement(xml, root, verifierPem, 'AuthnRequest');
+  } catch {
+    throw new SamlError(ERROR_FAILED_TO_VERIFY);
+  }
+  // what is read is what was signed
+  return read(provider, xml, relayState, verified);
+}
+
+/** a query parameter's value exactly as it was sent (percent-encoded), for the detached signature */
+function rawParam(rawQuery: string, name: string): string | undefined {
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The redirect binding: deflated base64 XML. The detached signature covers `SAMLRequest=…&RelayState=…&SigAlg=…` as
+ * the SP encoded them (SAML bindings §3.4.4.1), so it is checked over the query's own octets.
+ */
+export function parseRedirectRequest(
+  provider: SamlProvider,
+  params: { SAMLRequest: string; RelayState?: string; Signature?: string; SigAlg?: string },
+  rawQuery: string,
+  verifierPem?: string,
+): AuthnRequest {
+  let xml: string;
+  try {
+    xml = inflateRawSync(decodeBase64(params.SAMLRequest)).toString('utf8');
+  } catch (e) {
+    if (e instanceof SamlError) throw e;
+    throw new SamlError(ERROR_CANNOT_DECODE_REQUEST);
+  }
+  const relayState = params.RelayState ?? null;
+  const signed = params.Signature !== undefined && params.SigAlg !== undefined;
+  if (provider.verification_kp && !signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
+  if (signed) {
+    if (!provider.verification_kp) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
+    if (!verifierPem) throw new SamlError(ERROR_FAILED_TO_VERIFY);
+    const parts = ['SAMLRequest', 'RelayState', 'SigAlg']
+      .map((k) => [k, rawParam(rawQuery, k)] as const)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`);
+    const { hash, ecdsa } = hashOfSignatureAlgorithm(params.SigAlg!);
+    let ok = false;
+    try {
+      const key = createPublicKey(verifierPem);
+      ok = verify(
+        hash,
+        Buffer.from(parts.join('&'), 'utf8'),
+        ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key,
+        decodeBase64(params.Signature!),
+      );
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new SamlError(ERROR_FAILED_TO_VERIFY);
+  }
+  return read(provider, xml, relayState);
+}
+
+/** an IdP-initiated login: no request, the provider's default relay state */
+export const idpInitiated = (provider: SamlProvider): AuthnRequest => ({
+  id: null,
+  relay_state: provider.default_relay_state !== '' ? provider.default_relay_state : null,
+  name_id_policy: provider.default_name_id_policy,
+});

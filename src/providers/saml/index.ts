@@ -1,0 +1,80 @@
+/** The SAML provider type: its schema, its protocol endpoints, its admin routes and the launch URL it gives applications. */
+import type { FastifyInstance } from 'fastify';
+import type { ProviderDef } from '../types.js';
+import { ValidationError } from '../../rest/errors.js';
+import { baseUrlOf } from '../../rest/http.js';
+import type { Services } from '../../services.js';
+import { samlSchema } from './schema.js';
+import { mountSamlAdmin } from './admin-routes.js';
+import { ensureManagedSamlMappings } from './managed.js';
+import { type Binding, fulfilEndpoint, ssoEndpoint } from './sso.js';
+import { issuerOf, samlUrls } from './urls.js';
+import { metadataOf } from './admin-routes.js';
+import { samlProviderByAppSlug } from './config.js';
+
+const FORM_LIMIT = 256 * 1024;
+
+/** /application/saml/<slug>/…: authentik's SSO bindings, the unified endpoint, IdP-initiated logins and the metadata */
+function mountSamlProtocol(app: FastifyInstance, svc: Services) {
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      /^application\/x-www-form-urlencoded(\s*;.*)?$/,
+      { parseAs: 'string', bodyLimit: FORM_LIMIT },
+      (_req, body, done) => done(null, new URLSearchParams(String(body))),
+    );
+    const config = { noConfigWrites: true };
+    const base = '/application/saml/:slug';
+    const sso = (binding: Binding | ((method: string) => Binding)) => ({
+      config,
+      handler: (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) =>
+        ssoEndpoint(svc, req, reply, typeof binding === 'function' ? binding(req.method) : binding),
+    });
+    for (const method of ['GET', 'POST'] as const) {
+      scope.route({ method, url: `${base}/sso/binding/redirect/`, ...sso('redirect') });
+      scope.route({ method, url: `${base}/sso/binding/post/`, ...sso('post') });
+      scope.route({ method, url: `${base}/sso/binding/init/`, ...sso('init') });
+      scope.route({ method, url: `${base}/init/`, ...sso('init') });
+      // the unified endpoint: the redirect binding by GET, the POST binding by POST
+      scope.route({ method, url: `${base}/`, ...sso((m) => (m === 'POST' ? 'post' : 'redirect')) });
+      scope.route({ method, url: `${base}/sso/fulfil/:key/`, config, handler: (req, reply) => fulfilEndpoint(svc, req, reply) });
+    }
+    scope.get(`${base}/metadata/`, { config }, async (req, reply) => {
+      const p = await samlProviderByAppSlug(svc, (req.params as { slug: string }).slug);
+      if (!p) return reply.code(404).type('text/html').send('<h1>Not Found</h1>');
+      return reply
+        .type('application/xml')
+        .header('content-disposition', `attachment; filename="${p.name.replace(/["\\\r\n]/g, '_')}_authentik_meta.xml"`)
+        .send(await metadataOf(svc, req, p));
+    });
+  });
+}
+
+export const samlProvider: ProviderDef = {
+  ...samlSchema,
+  describe: (name) => `SAML Provider ${name}`,
+  validate(data, _ctx, existing) {
+    const merged = { ...existing, ...data } as Record<string, unknown>;
+    const on = (v: unknown) => v === true || v === 1;
+    if (merged.signing_kp && !on(merged.sign_assertion) && !on(merged.sign_response))
+      throw new ValidationError({
+        non_field_errors: ["With a signing keypair selected, at least one of 'Sign assertion' and 'Sign Response' must be selected."],
+      });
+    // back-channel logout needs the POST SLS binding (authentik corrects it)
+    if (merged.logout_method === 'backchannel' && merged.sls_binding === 'redirect') data.logout_method = 'frontchannel_iframe';
+  },
+  renderMore(svc, o, req) {
+    const base = baseUrlOf(req, svc.config);
+    const slug = (o.assigned_application_slug as string | null) ?? null;
+    return { ...samlUrls(base, o.pk as number, slug), url_issuer: issuerOf(o as { issuer_override: string }, base, slug) };
+  },
+  atStart: ensureManagedSamlMappings,
+  // authentik's SAMLProvider.launch_url: the IdP-initiated login
+  async launchUrl(db, row) {
+    const app = await db.selectFrom('applications').select('slug').where('provider', '=', row.id).executeTakeFirst();
+    return app ? `/application/saml/${app.slug}/sso/binding/init/` : null;
+  },
+  routes(router, svc) {
+    mountSamlAdmin(router, svc);
+    mountSamlProtocol(router.app, svc);
+  },
+};

@@ -1,0 +1,282 @@
+/**
+ * Single sign-on at authentik's URLs (authentik/providers/saml/views/sso.py, unified.py), as steps:
+ *
+ *   provider (the application's) → request (the binding's AuthnRequest, or none: IdP-initiated) → loggedIn (else the
+ *   login, back here after) → applicationAccess → startAuthorizationFlow → fulfil (the Response, by the SP binding)
+ *
+ * The provider's authorization flow runs through `startFlow` with authentik's consent context; the parsed request
+ * waits in the session under a random key that only the flow's continuation names
+ * (/application/saml/<slug>/sso/fulfil/<key>/). A flow with nothing to ask is fulfilled at once, in the same answer.
+ * A POST-binding request met by someone not logged in is carried to the login and back in the continuation's query
+ * (authentik keeps the POST body in the session instead). The SP's POST is cross-site, so the browser sends it
+ * without Keystage's session cookie (SameSite=Lax): it is posted again once from Keystage's own origin, with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FlowsTable, UsersTable } from '../../db/types.js';
+import { startFlow } from '../../flows/engine/start.js';
+import type { Services } from '../../services.js';
+import { sendFormPost } from '../../ui/form-post.js';
+import { sendBadRequestPage } from '../../ui/bad-request.js';
+import { applicationAllows, applicationRef } from '../../applications/access.js';
+import { baseUrlOf } from '../../rest/http.js';
+import { lastLogins } from '../../events/logins.js';
+import { pemsOf } from '../../crypto/keys.js';
+import { randomId } from '../../saml/constants.js';
+import { SamlError } from '../../saml/xml.js';
+import { formOf, queryOf } from '../../rest/form.js';
+import { type AuthnRequest, idpInitiated, parsePostRequest, parseRedirectRequest } from './authn-request.js';
+import { buildResponse, classRefOfLogin, nameIdText } from './assertion.js';
+import { attributesFor, mappingValue, samlMappingById, pyStr } from './attributes.js';
+import { type SamlProvider, samlProviderByAppSlug } from './config.js';
+import { issuerOf } from './urls.js';
+import { uidOf } from '../../users/render.js';
+import { SESSION_COOKIE } from '../../sessions/sessions.js';
+
+const PENDING_PREFIX = 'saml:sso:';
+/** the field marking a POST-binding request posted again from Keystage's own origin */
+const RELAYED = 'ks_relayed';
+const PENDING_MAX = 10;
+const PENDING_TTL_MS = 30 * 60_000;
+const NOT_FOUND = '<h1>Not Found</h1>';
+
+interface Pending {
+  provider: number;
+  user: number;
+  created: number;
+  request: AuthnRequest;
+}
+
+export type Binding = 'redirect' | 'post' | 'init';
+
+const flowByUuid = (svc: Services, uuid: string | null) =>
+  uuid
+    ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
+    : Promise.resolve(undefined);
+
+const deny = (reply: FastifyReply, messages: string[] = []) =>
+  reply
+    .code(403)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1>${messages.map((m) => `<p>${m.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`).join('')}</main></body></html>`,
+    );
+
+/** the request of the binding; a refusal is authentik's bad request page (and a configuration_error event) */
+async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: Binding): Promise<AuthnRequest> {
+  if (binding === 'init') return idpInitiated(provider);
+  const verifier = provider.verification_kp ? (await pemsOf(svc, provider.verification_kp))?.certificatePem : undefined;
+  if (binding === 'redirect') {
+    const q = queryOf(req);
+    if (q.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
+    const at = req.url.indexOf('?');
+    return parseRedirectRequest(
+      provider,
+      { SAMLRequest: q.SAMLRequest, RelayState: q.RelayState, Signature: q.Signature, SigAlg: q.SigAlg },
+      at < 0 ? '' : req.url.slice(at + 1),
+      verifier,
+    );
+  }
+  const p = req.method === 'POST' ? formOf(req) : queryOf(req);
+  if (p.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
+  return parsePostRequest(provider, p.SAMLRequest, p.RelayState ?? null, verifier);
+}
+
+/** the login, then back to `next` */
+async function toLogin(svc: Services, reply: FastifyReply, provider: SamlProvider, next: string) {
+  const flow = await flowByUuid(svc, provider.authentication_flow);
+  const n = encodeURIComponent(next);
+  return reply.redirect(flow ? `/if/flow/${encodeURIComponent(flow.slug)}/?next=${n}` : `/flows/-/default/authentication/?next=${n}`, 302);
+}
+
+export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply, binding: Binding) {
+  const slug = (req.params as { slug: string }).slug;
+  const provider = await samlProviderByAppSlug(svc, slug);
+  if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
+  // the SP's cross-site POST comes without the session cookie (SameSite=Lax): post it again from this origin, once
+  if (req.method === 'POST' && !req.cookies?.[SESSION_COOKIE]) {
+    const form = formOf(req);
+    if (form.SAMLRequest !== undefined && form[RELAYED] === undefined) {
+      const again: Record<string, string> = { SAMLRequest: form.SAMLRequest, [RELAYED]: '1' };
+      if (form.RelayState !== undefined) again.RelayState = form.RelayState;
+      return sendFormPost(
+        reply,
+        `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`,
+        again,
+        `Signing in to ${provider.application.name}...`,
+      );
+    }
+  }
+  let request: AuthnRequest;
+  try {
+    request = await requestOf(svc, req, provider, binding);
+  } catch (e) {
+    if (!(e instanceof SamlError)) throw e;
+    await svc.events.emit('configuration_error', {
+      req,
+      context: {
+        message: e.message,
+        provider: { app: 'authentik_providers_saml', model_name: 'samlprovider', pk: provider.id, name: provider.name },
+      },
+    });
+    return sendBadRequestPage(reply, e.message);
+  }
+  const me = await svc.sessions.user(req);
+  if (!me) {
+    // (a POST's request comes back by GET, in the query)
+    let next = req.url;
+    if (req.method === 'POST') {
+      const form = formOf(req);
+      const q = new URLSearchParams({ SAMLRequest: form.SAMLRequest ?? '' });
+      if (form.RelayState !== undefined) q.set('RelayState', form.RelayState);
+      next = `${req.url.split('?')[0]}?${q}`;
+    }
+    return toLogin(svc, reply, provider, next);
+  }
+  const app = provider.application;
+  const access = await applicationAllows(svc, provider, me.user, req, {});
+  if (!access.passing) return deny(reply, access.messages);
+  const flow = await flowByUuid(svc, provider.authorization_flow);
+  if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
+  const session = await svc.sessions.load(req);
+  const store = (session.data.providers ??= {});
+  const now = Date.now();
+  for (const [k, v] of Object.entries(store))
+    if (k.startsWith(PENDING_PREFIX) && now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
+  const pendingKeys = Object.keys(store).filter((k) => k.startsWith(PENDING_PREFIX));
+  while (pendingKeys.length >= PENDING_MAX) delete store[pendingKeys.shift()!];
+  const key = randomBytes(24).toString('base64url');
+  const pending: Pending = { provider: provider.id, user: me.user.id, created: now, request };
+  store[PENDING_PREFIX + key] = pending;
+  session.dirty = true;
+  const started = await startFlow(
+    svc,
+    flow,
+    {
+      user: me.user,
+      context: {
+        application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
+        consent_header: `You're about to sign into ${app.name}.`,
+        consent_permissions: [],
+      },
+      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
+      then: `/application/saml/${encodeURIComponent(slug)}/sso/fulfil/${key}/`,
+      session,
+      finishEmpty: true,
+    },
+    req,
+    reply,
+  );
+  if (started === 'done') {
+    delete store[PENDING_PREFIX + key];
+    await svc.sessions.save(session, req, reply);
+    return fulfil(svc, req, reply, provider, me, request);
+  }
+  if (!started) return deny(reply);
+  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+}
+
+/** /application/saml/<slug>/sso/fulfil/<key>/: the flow is done — answer the service provider */
+export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const { slug, key } = req.params as { slug: string; key: string };
+  const me = await svc.sessions.user(req);
+  const session = await svc.sessions.load(req);
+  const pending = session.data.providers?.[PENDING_PREFIX + key] as Pending | undefined;
+  if (!pending || !me || pending.user !== me.user.id || Date.now() - pending.created > PENDING_TTL_MS)
+    return sendBadRequestPage(reply, 'This SAML request is unknown, expired or already completed.', 'Invalid request');
+  delete session.data.providers![PENDING_PREFIX + key];
+  session.dirty = true;
+  await svc.sessions.save(session, req, reply);
+  const provider = await samlProviderByAppSlug(svc, slug);
+  if (!provider || provider.id !== pending.provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
+  return fulfil(svc, req, reply, provider, me, pending.request);
+}
+
+/** a mapping's value as text, by its pk (the NameID and AuthnContextClassRef mappings); undefined: none or it failed */
+async function mappedText(svc: Services, pm: string | null, call: Parameters<typeof mappingValue>[2]): Promise<string | undefined> {
+  if (!pm) return undefined;
+  const mapping = await samlMappingById(svc, pm);
+  if (!mapping) return undefined;
+  const r = await mappingValue(svc, mapping, call);
+  return r && r.value !== null && r.value !== undefined ? pyStr(r.value) : undefined;
+}
+
+/** the Response for this person (authentik's AssertionProcessor), unencoded */
+export async function responseFor(
+  svc: Services,
+  req: FastifyRequest,
+  provider: SamlProvider,
+  me: { user: UsersTable; sessionKey: string },
+  request: AuthnRequest,
+): Promise<string> {
+  const call = { user: me.user, request: req, provider };
+  const [login] = await lastLogins(svc.db, svc.dialect, me.user, 1);
+  let context: Parameters<typeof classRefOfLogin>[0];
+  try {
+    context = login ? JSON.parse(login.context) : undefined;
+  } catch {
+    context = undefined;
+  }
+  let attributes: Record<string, unknown> = {};
+  try {
+    attributes = JSON.parse(me.user.attributes || '{}');
+  } catch {}
+  const nameId = nameIdText({
+    format: request.name_id_policy,
+    uid: uidOf(me.user.id, svc.installId),
+    email: me.user.email,
+    attributes,
+    sessionKey: me.sessionKey,
+    mapped: await mappedText(svc, provider.name_id_mapping, call),
+  });
+  const base = baseUrlOf(req, svc.config);
+  const signing = provider.signing_kp ? await pemsOf(svc, provider.signing_kp) : undefined;
+  const encryption = provider.encryption_kp ? await pemsOf(svc, provider.encryption_kp) : undefined;
+  if ((provider.signing_kp && !signing?.privateKeyPem) || (provider.encryption_kp && !encryption?.certificatePem))
+    throw new SamlError('The provider’s key pair is not usable.');
+  return buildResponse(
+    {
+      provider,
+      request,
+      issuer: issuerOf(provider, base, provider.application?.slug ?? null),
+      nameId,
+      classRef: (await mappedText(svc, provider.authn_context_class_ref_mapping, call)) ?? classRefOfLogin(context),
+      attributes: await attributesFor(svc, call),
+      authnInstant: login ? new Date(login.created) : new Date(),
+      sessionIndex: randomId(),
+    },
+    { signing, encryption },
+  );
+}
+
+async function fulfil(
+  svc: Services,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  provider: SamlProvider,
+  me: { user: UsersTable; sessionKey: string },
+  request: AuthnRequest,
+) {
+  const app = provider.application!;
+  let xml: string;
+  try {
+    xml = await responseFor(svc, req, provider, me, request);
+  } catch (e) {
+    if (e instanceof SamlError) return sendBadRequestPage(reply, e.message);
+    throw e;
+  }
+  await svc.events.emit('authorize_application', {
+    user: { pk: me.user.id, username: me.user.username, email: me.user.email },
+    req,
+    context: { authorized_application: applicationRef(app) },
+  });
+  if (provider.sp_binding === 'post') {
+    const attrs: Record<string, string> = { SAMLResponse: Buffer.from(xml, 'utf8').toString('base64') };
+    if (request.relay_state) attrs.RelayState = request.relay_state;
+    return sendFormPost(reply, provider.acs_url, attrs, `Redirecting to ${app.name}...`);
+  }
+  const q = new URLSearchParams({ SAMLResponse: deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64') });
+  if (request.relay_state) q.set('RelayState', request.relay_state);
+  return reply.redirect(`${provider.acs_url}${provider.acs_url.includes('?') ? '&' : '?'}${q}`, 302);
+}

@@ -1,0 +1,36 @@
+/** The SAML provider's settings table (migration provider_saml_0001), keyed by providers.id. */
+import type {} from '../../crypto/table.js';
+type Bool = number | boolean;
+
+export interface ProviderSamlTable {
+  provider_id: number;
+  acs_url: string;
+  sls_url: string;
+  audience: string;
+  issuer_override: string;
+  assertion_valid_not_before: string;
+  assertion_valid_not_on_or_after: string;
+  session_valid_not_on_or_after: string;
+  name_id_mapping: string | null;
+  authn_context_class_ref_mapping: string | null;
+  digest_algorithm: string;
+  signature_algorithm: string;
+  signing_kp: string | null;
+  verification_kp: string | null;
+  encryption_kp: string | null;
+  sign_assertion: Bool;
+  sign_response: Bool;
+  sign_logout_request: Bool;
+  sign_logout_response: Bool;
+  sp_binding: string;
+  sls_binding: string;
+  logout_method: string;
+  default_relay_state: string;
+  default_name_id_policy: string;
+}
+
+declare module '../../db/types.js' {
+  interface Database {
+    provider_saml: ProviderSamlTable;
+  }
+}
