@@ -13,7 +13,8 @@ export function sendFormPost(
   url: string,
   attrs: Record<string, string>,
   title: string,
-  opts: { auto?: boolean; button?: string } = {},
+  /** `framedBySelf`: the page may load in Keystage's own frames (a front-channel logout's iframe), never in others' */
+  opts: { auto?: boolean; button?: string; framedBySelf?: boolean } = {},
 ) {
   const auto = opts.auto ?? true;
   const inputs = Object.entries(attrs)
@@ -31,7 +32,7 @@ export function sendFormPost(
     .code(200)
     .header(
       'content-security-policy',
-      `default-src 'none'; script-src 'nonce-${nonce}';${formAction} base-uri 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src 'nonce-${nonce}';${formAction} base-uri 'none'; frame-ancestors ${opts.framedBySelf ? "'self'" : "'none'"}`,
     )
     .header('cache-control', 'no-store')
     .type('text/html; charset=utf-8')

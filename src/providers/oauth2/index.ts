@@ -18,6 +18,9 @@ export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[])
   return `${m[1] ?? ''}${m[2] ?? ''}${m[4] ?? ''}${m[5] ?? ''}`;
 }
 
+/** front-channel logout (the iframe stage), which the SAML provider's logouts use too */
+export { insertIframeLogout, type LogoutURL } from './stages/iframe-logout/index.js';
+
 export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,
   describe: (name) => `OAuth2 Provider ${name}`,

@@ -5,9 +5,8 @@
  * one a signed request is refused (authentik's rule). The request's ACS URL, when it names one, must be the
  * provider's (compared without case, as authentik does).
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
-import { hashOfSignatureAlgorithm } from '../../saml/algorithms.js';
+import { redirectSignatureHolds } from '../../saml/redirect-binding.js';
 import { NAME_ID } from '../../saml/constants.js';
 import { verifiedElement } from '../../saml/signature.js';
 import { attr, childOf, childrenOf, NS, parseXml, SamlError } from '../../saml/xml.js';
@@ -88,15 +87,6 @@ export function parsePostRequest(
   return read(provider, xml, relayState, verified);
 }
 
-/** a query parameter's value exactly as it was sent (percent-encoded), for the detached signature */
-function rawParam(rawQuery: string, name: string): string | undefined {
-  for (const part of rawQuery.split('&')) {
-    const eq = part.indexOf('=');
-    if ((eq < 0 ? part : part.slice(0, eq)) === name) return eq < 0 ? '' : part.slice(eq + 1);
-  }
-  return undefined;
-}
-
 /**
  * The redirect binding: deflated base64 XML. The detached signature covers `SAMLRequest=…&RelayState=…&SigAlg=…` as
  * the SP encoded them (SAML bindings §3.4.4.1), so it is checked over the query's own octets.
@@ -120,23 +110,7 @@ export function parseRedirectRequest(
   if (signed) {
     if (!provider.verification_kp) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
     if (!verifierPem) throw new SamlError(ERROR_FAILED_TO_VERIFY);
-    const parts = ['SAMLRequest', 'RelayState', 'SigAlg']
-      .map((k) => [k, rawParam(rawQuery, k)] as const)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`);
-    const { hash, ecdsa } = hashOfSignatureAlgorithm(params.SigAlg!);
-    let ok = false;
-    try {
-      const key = createPublicKey(verifierPem);
-      ok = verify(
-        hash,
-        Buffer.from(parts.join('&'), 'utf8'),
-        ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key,
-        decodeBase64(params.Signature!),
-      );
-    } catch {
-      ok = false;
-    }
+    const ok = redirectSignatureHolds(rawQuery, 'SAMLRequest', params.SigAlg!, params.Signature!, verifierPem);
     if (!ok) throw new SamlError(ERROR_FAILED_TO_VERIFY);
   }
   return read(provider, xml, relayState);

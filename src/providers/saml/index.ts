@@ -1,5 +1,10 @@
 /** The SAML provider type: its schema, its protocol endpoints, its admin routes and the launch URL it gives applications. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { formOf, queryOf } from '../../rest/form.js';
+import { parseXml } from '../../saml/xml.js';
+import { messageXml } from './logout.js';
+import { endSamlSessionsWithSessions, logoutResponseEndpoint, relayEndpoint, sloEndpoint } from './slo.js';
+import { sessionEndStage } from './stages/session-end.js';
 import type { ProviderDef } from '../types.js';
 import { ValidationError } from '../../rest/errors.js';
 import { baseUrlOf } from '../../rest/http.js';
@@ -13,10 +18,43 @@ import { metadataOf } from './admin-routes.js';
 import { samlProviderByAppSlug } from './config.js';
 
 const FORM_LIMIT = 256 * 1024;
+/** expired SAML sessions are deleted this often */
+const SWEEP_MS = 10 * 60_000;
+
+/**
+ * the unified endpoint (authentik's unified view): a LogoutRequest is single logout, anything else single sign-on
+ * (the redirect binding by GET, the POST binding by POST); a LogoutResponse (the SP's answer to Keystage's logout
+ * request) ends at Keystage's root
+ */
+async function unifiedEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const p = req.method === 'POST' ? formOf(req) : queryOf(req);
+  const binding = req.method === 'POST' ? 'post' : 'redirect';
+  if (p.SAMLRequest === undefined && p.SAMLResponse !== undefined) return logoutResponseEndpoint(svc, req, reply);
+  if (p.SAMLRequest !== undefined) {
+    let logout = false;
+    try {
+      logout = parseXml(messageXml(p.SAMLRequest, binding === 'redirect')).localName === 'LogoutRequest';
+    } catch {
+      // (refused by the single sign-on's checks, with their message)
+    }
+    if (logout) return sloEndpoint(svc, req, reply, binding);
+  }
+  return ssoEndpoint(svc, req, reply, binding);
+}
 
 /** /application/saml/<slug>/…: authentik's SSO bindings, the unified endpoint, IdP-initiated logins and the metadata */
 function mountSamlProtocol(app: FastifyInstance, svc: Services) {
+  endSamlSessionsWithSessions(svc, app.log);
   app.register(async (scope) => {
+    const sweep = setInterval(() => {
+      svc.db
+        .deleteFrom('saml_sessions')
+        .where('expires', '<', new Date().toISOString())
+        .execute()
+        .catch((err) => app.log.warn({ err }, 'expired SAML session sweep failed'));
+    }, SWEEP_MS);
+    sweep.unref();
+    scope.addHook('onClose', async () => clearInterval(sweep));
     scope.addContentTypeParser(
       /^application\/x-www-form-urlencoded(\s*;.*)?$/,
       { parseAs: 'string', bodyLimit: FORM_LIMIT },
@@ -34,10 +72,23 @@ function mountSamlProtocol(app: FastifyInstance, svc: Services) {
       scope.route({ method, url: `${base}/sso/binding/post/`, ...sso('post') });
       scope.route({ method, url: `${base}/sso/binding/init/`, ...sso('init') });
       scope.route({ method, url: `${base}/init/`, ...sso('init') });
-      // the unified endpoint: the redirect binding by GET, the POST binding by POST
-      scope.route({ method, url: `${base}/`, ...sso((m) => (m === 'POST' ? 'post' : 'redirect')) });
+      // the unified endpoint: the redirect binding by GET, the POST binding by POST; a LogoutRequest is a logout
+      scope.route({ method, url: `${base}/`, config, handler: (req, reply) => unifiedEndpoint(svc, req, reply) });
+      for (const binding of ['redirect', 'post'] as const)
+        scope.route({
+          method,
+          url: `${base}/slo/binding/${binding}/`,
+          config,
+          handler: (req, reply) => {
+            const p = req.method === 'POST' ? formOf(req) : queryOf(req);
+            // (a service provider's LogoutResponse: the end of a native front-channel logout)
+            if (p.SAMLResponse !== undefined && p.SAMLRequest === undefined) return logoutResponseEndpoint(svc, req, reply);
+            return sloEndpoint(svc, req, reply, binding);
+          },
+        });
       scope.route({ method, url: `${base}/sso/fulfil/:key/`, config, handler: (req, reply) => fulfilEndpoint(svc, req, reply) });
     }
+    scope.get(`${base}/slo/relay/`, { config }, (req, reply) => relayEndpoint(svc, req, reply));
     scope.get(`${base}/metadata/`, { config }, async (req, reply) => {
       const p = await samlProviderByAppSlug(svc, (req.params as { slug: string }).slug);
       if (!p) return reply.code(404).type('text/html').send('<h1>Not Found</h1>');
@@ -68,6 +119,8 @@ export const samlProvider: ProviderDef = {
     return { ...samlUrls(base, o.pk as number, slug), url_issuer: issuerOf(o as { issuer_override: string }, base, slug) };
   },
   atStart: ensureManagedSamlMappings,
+  userGrantTables: ['saml_sessions'],
+  stages: [sessionEndStage],
   // authentik's SAMLProvider.launch_url: the IdP-initiated login
   async launchUrl(db, row) {
     const app = await db.selectFrom('applications').select('slug').where('provider', '=', row.id).executeTakeFirst();

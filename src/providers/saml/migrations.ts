@@ -1,5 +1,5 @@
 /** The SAML provider's tables: its settings (keyed by providers.id) and the SAML property mappings' own columns. */
-import { addColumns, type VersionedMigration } from '../../db/ddl.js';
+import { addColumns, tableWithAutoId, type VersionedMigration } from '../../db/ddl.js';
 
 const keypair = { type: 'uuid', ref: { table: 'crypto_certificatekeypairs', column: 'kp_uuid', onDelete: 'set null' } } as const;
 const mapping = { type: 'text', ref: { table: 'property_mappings', column: 'pm_uuid', onDelete: 'set null' } } as const;
@@ -48,6 +48,28 @@ export const samlMigrations: Record<string, VersionedMigration> = {
     async down(db) {
       await db.schema.dropTable('property_mapping_saml').ifExists().execute();
       await db.schema.dropTable('provider_saml').ifExists().execute();
+    },
+  }),
+  // the sessions service providers hold (authentik's SAMLSession): what a logout tells them to end
+  provider_saml_0002: (dialect) => ({
+    async up(db) {
+      await addColumns(tableWithAutoId(db, dialect, 'saml_sessions'), dialect, {
+        provider_id: { type: 'int', notNull: true, ref: { table: 'providers', column: 'id', onDelete: 'cascade' } },
+        user_id: { type: 'int', notNull: true, ref: { table: 'users', column: 'id', onDelete: 'cascade' } },
+        /** the SHA-256 of the Keystage session's key */
+        session_id: 'text',
+        session_index: 'text',
+        name_id: 'text',
+        name_id_format: 'text',
+        /** the entity ID Keystage answered with (a logout request is sent with the same) */
+        issuer: 'text',
+        expires: 'datetime',
+        created: 'datetime',
+      }).execute();
+      await db.schema.createIndex('saml_sessions_session').on('saml_sessions').column('session_id').execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('saml_sessions').ifExists().execute();
     },
   }),
 };

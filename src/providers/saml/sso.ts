@@ -32,6 +32,7 @@ import { attributesFor, mappingValue, samlMappingById, pyStr } from './attribute
 import { type SamlProvider, samlProviderByAppSlug } from './config.js';
 import { issuerOf } from './urls.js';
 import { uidOf } from '../../users/render.js';
+import { recordSession } from './sessions.js';
 import { SESSION_COOKIE } from '../../sessions/sessions.js';
 
 const PENDING_PREFIX = 'saml:sso:';
@@ -202,14 +203,14 @@ async function mappedText(svc: Services, pm: string | null, call: Parameters<typ
   return r && r.value !== null && r.value !== undefined ? pyStr(r.value) : undefined;
 }
 
-/** the Response for this person (authentik's AssertionProcessor), unencoded */
+/** the Response for this person (authentik's AssertionProcessor), unencoded, and the session it opens */
 export async function responseFor(
   svc: Services,
   req: FastifyRequest,
   provider: SamlProvider,
   me: { user: UsersTable; sessionKey: string },
   request: AuthnRequest,
-): Promise<string> {
+): Promise<{ xml: string; nameId: string; issuer: string; sessionIndex: string }> {
   const call = { user: me.user, request: req, provider };
   const [login] = await lastLogins(svc.db, svc.dialect, me.user, 1);
   let context: Parameters<typeof classRefOfLogin>[0];
@@ -235,19 +236,22 @@ export async function responseFor(
   const encryption = provider.encryption_kp ? await pemsOf(svc, provider.encryption_kp) : undefined;
   if ((provider.signing_kp && !signing?.privateKeyPem) || (provider.encryption_kp && !encryption?.certificatePem))
     throw new SamlError('The provider’s key pair is not usable.');
-  return buildResponse(
+  const issuer = issuerOf(provider, base, provider.application?.slug ?? null);
+  const sessionIndex = randomId();
+  const xml = await buildResponse(
     {
       provider,
       request,
-      issuer: issuerOf(provider, base, provider.application?.slug ?? null),
+      issuer,
       nameId,
       classRef: (await mappedText(svc, provider.authn_context_class_ref_mapping, call)) ?? classRefOfLogin(context),
       attributes: await attributesFor(svc, call),
       authnInstant: login ? new Date(login.created) : new Date(),
-      sessionIndex: randomId(),
+      sessionIndex,
     },
     { signing, encryption },
   );
+  return { xml, nameId, issuer, sessionIndex };
 }
 
 async function fulfil(
@@ -259,13 +263,16 @@ async function fulfil(
   request: AuthnRequest,
 ) {
   const app = provider.application!;
-  let xml: string;
+  let answer: Awaited<ReturnType<typeof responseFor>>;
   try {
-    xml = await responseFor(svc, req, provider, me, request);
+    answer = await responseFor(svc, req, provider, me, request);
   } catch (e) {
     if (e instanceof SamlError) return sendBadRequestPage(reply, e.message);
     throw e;
   }
+  const { xml } = answer;
+  // the session the service provider now holds: ended with this one (slo.ts)
+  await recordSession(svc, provider, me, request.name_id_policy, answer);
   await svc.events.emit('authorize_application', {
     user: { pk: me.user.id, username: me.user.username, email: me.user.email },
     req,

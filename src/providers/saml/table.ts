@@ -1,4 +1,5 @@
 /** The SAML provider's settings table (migration provider_saml_0001), keyed by providers.id. */
+import type { Generated } from 'kysely';
 import type {} from '../../crypto/table.js';
 type Bool = number | boolean;
 
@@ -29,8 +30,24 @@ export interface ProviderSamlTable {
   default_name_id_policy: string;
 }
 
+/** a session a service provider holds (authentik's SAMLSession), ended with the Keystage session it came from */
+export interface SamlSessionsTable {
+  id: Generated<number>;
+  provider_id: number;
+  user_id: number;
+  /** the SHA-256 of the Keystage session's key */
+  session_id: string;
+  session_index: string;
+  name_id: string;
+  name_id_format: string;
+  issuer: string;
+  expires: string;
+  created: string;
+}
+
 declare module '../../db/types.js' {
   interface Database {
     provider_saml: ProviderSamlTable;
+    saml_sessions: SamlSessionsTable;
   }
 }

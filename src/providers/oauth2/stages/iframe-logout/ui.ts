@@ -36,7 +36,7 @@ class IframeLogoutView extends StageElement<IframeLogoutChallenge> {
       <p>Logging out of ${this.challenge.logout_urls.length === 1 ? 'an application' : `${this.challenge.logout_urls.length} applications`}…</p>
       ${this.challenge.logout_urls.map(
         (u) =>
-          html`<iframe hidden title=${`Logout ${u.provider_name ?? ''}`} src=${u.url} sandbox="allow-scripts allow-same-origin" @load=${this.loaded}></iframe>`,
+          html`<iframe hidden title=${`Logout ${u.provider_name ?? ''}`} src=${u.url} sandbox="allow-scripts allow-same-origin allow-forms" @load=${this.loaded}></iframe>`,
       )}
     </div>`;
   }

@@ -1,0 +1,146 @@
+/**
+ * Single logout's messages (authentik's LogoutRequestParser, LogoutRequestProcessor, LogoutResponse): a service
+ * provider's LogoutRequest read from the redirect or POST binding (its signature checked as an AuthnRequest's), and
+ * Keystage's LogoutRequest and LogoutResponse, signed when the provider says (`sign_logout_request`,
+ * `sign_logout_response`: enveloped for the POST binding, detached for the redirect binding), ready for either binding.
+ */
+import { inflateRawSync } from 'node:zlib';
+import { randomId, samlTime, STATUS_SUCCESS } from '../../saml/constants.js';
+import { redirectBindingUrl, redirectSignatureHolds, type SigningPair } from '../../saml/redirect-binding.js';
+import { signEnveloped, verifiedElement } from '../../saml/signature.js';
+import { attr, childOf, childrenOf, escapeXml, NS, parseXml, SamlError, textOf } from '../../saml/xml.js';
+import { ERROR_FAILED_TO_VERIFY, ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER, ERROR_SIGNATURE_REQUIRED_BUT_ABSENT } from './authn-request.js';
+import type { SamlProvider } from './config.js';
+
+export interface LogoutRequest {
+  id: string | null;
+  name_id: string | null;
+  session_index: string | null;
+  relay_state: string | null;
+}
+
+const decodeBase64 = (s: string): Buffer => {
+  const clean = s.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new SamlError('Cannot decode SAML request.');
+  return Buffer.from(clean, 'base64');
+};
+
+/** a message's XML from either binding: base64 (POST), or deflated base64 (redirect; some POST senders deflate too) */
+export function messageXml(b64: string, deflated: boolean): string {
+  const raw = decodeBase64(b64);
+  const text = raw.toString('utf8');
+  if (!deflated && /^\s*</.test(text)) return text;
+  try {
+    return inflateRawSync(raw).toString('utf8');
+  } catch {
+    if (deflated) throw new SamlError('Cannot decode SAML request.');
+    return text;
+  }
+}
+
+function read(el: Element, relayState: string | null): LogoutRequest {
+  if (el.namespaceURI !== NS.samlp || el.localName !== 'LogoutRequest') throw new SamlError('The message is not a LogoutRequest.');
+  return {
+    id: attr(el, 'ID'),
+    name_id: textOf(childOf(el, NS.saml, 'NameID')),
+    session_index: textOf(childOf(el, NS.samlp, 'SessionIndex')),
+    relay_state: relayState,
+  };
+}
+
+/** a LogoutRequest by the POST binding (an enveloped signature) */
+export function parsePostLogoutRequest(provider: SamlProvider, b64: string, relayState: string | null, verifierPem?: string) {
+  const xml = messageXml(b64, false);
+  const root = parseXml(xml);
+  const signed = childrenOf(root, NS.ds, 'Signature').length > 0;
+  if (!provider.verification_kp) {
+    if (signed) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
+    return read(root, relayState);
+  }
+  if (!signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
+  try {
+    return read(verifiedElement(xml, root, verifierPem ?? '', 'LogoutRequest'), relayState);
+  } catch (e) {
+    if (e instanceof SamlError && e.message === 'The message is not a LogoutRequest.') throw e;
+    throw new SamlError(ERROR_FAILED_TO_VERIFY);
+  }
+}
+
+/** a LogoutRequest by the redirect binding (a detached signature over the query) */
+export function parseRedirectLogoutRequest(
+  provider: SamlProvider,
+  params: { SAMLRequest: string; RelayState?: string; Signature?: string; SigAlg?: string },
+  rawQuery: string,
+  verifierPem?: string,
+): LogoutRequest {
+  const xml = messageXml(params.SAMLRequest, true);
+  const signed = params.Signature !== undefined && params.SigAlg !== undefined;
+  if (provider.verification_kp && !signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
+  if (signed) {
+    if (!provider.verification_kp) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
+    if (!verifierPem || !redirectSignatureHolds(rawQuery, 'SAMLRequest', params.SigAlg!, params.Signature!, verifierPem))
+      throw new SamlError(ERROR_FAILED_TO_VERIFY);
+  }
+  return read(parseXml(xml), params.RelayState ?? null);
+}
+
+/** Keystage's LogoutResponse to a service provider's LogoutRequest (Success) */
+export function logoutResponseXml(o: { issuer: string; destination: string; inResponseTo: string | null; now?: Date }): string {
+  return (
+    `<samlp:LogoutResponse xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="${randomId()}" Version="2.0" ` +
+    `IssueInstant="${samlTime(o.now ?? new Date())}" Destination="${escapeXml(o.destination)}"` +
+    `${o.inResponseTo ? ` InResponseTo="${escapeXml(o.inResponseTo)}"` : ''}>` +
+    `<saml:Issuer>${escapeXml(o.issuer)}</saml:Issuer>` +
+    `<samlp:Status><samlp:StatusCode Value="${STATUS_SUCCESS}"/></samlp:Status></samlp:LogoutResponse>`
+  );
+}
+
+/** Keystage's LogoutRequest telling a service provider that the person's session ended */
+export function logoutRequestXml(o: {
+  issuer: string;
+  destination: string;
+  nameId: string;
+  nameIdFormat: string;
+  sessionIndex: string;
+  now?: Date;
+}): string {
+  return (
+    `<samlp:LogoutRequest xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="${randomId()}" Version="2.0" ` +
+    `IssueInstant="${samlTime(o.now ?? new Date())}" Destination="${escapeXml(o.destination)}">` +
+    `<saml:Issuer>${escapeXml(o.issuer)}</saml:Issuer>` +
+    `<saml:NameID Format="${escapeXml(o.nameIdFormat)}">${escapeXml(o.nameId)}</saml:NameID>` +
+    `<samlp:SessionIndex>${escapeXml(o.sessionIndex)}</samlp:SessionIndex></samlp:LogoutRequest>`
+  );
+}
+
+/** a message as it travels: a redirect URL, or a form's fields to post to the SLS URL */
+export type Outgoing = { redirect: string } | { post: { url: string; fields: Record<string, string> } };
+
+/** a message to the provider's SLS URL by its SLS binding, signed when `sign` says (and a key pair is there) */
+export function outgoing(
+  provider: SamlProvider,
+  xml: string,
+  param: 'SAMLRequest' | 'SAMLResponse',
+  relayState: string | null,
+  signing: SigningPair | undefined,
+): Outgoing {
+  if (provider.sls_binding === 'redirect')
+    return {
+      redirect: redirectBindingUrl(
+        xml,
+        { sso_url: provider.sls_url, signature_algorithm: provider.signature_algorithm },
+        relayState ?? '',
+        signing,
+        {
+          param,
+          to: provider.sls_url,
+        },
+      ),
+    };
+  const signed = signing
+    ? signEnveloped(xml, signing, { signature: provider.signature_algorithm, digest: provider.digest_algorithm })
+    : xml;
+  const fields: Record<string, string> = { [param]: Buffer.from(signed, 'utf8').toString('base64') };
+  if (relayState) fields.RelayState = relayState;
+  return { post: { url: provider.sls_url, fields } };
+}

@@ -1,0 +1,37 @@
+/**
+ * The sessions service providers hold (authentik's SAMLSession): one per Response Keystage sends, with the NameID and
+ * session index the service provider knows it by, ended with the Keystage session it came from.
+ */
+import type {} from './table.js';
+import { createHash } from 'node:crypto';
+import type { UsersTable } from '../../db/types.js';
+import { parseDuration } from '../../rest/duration.js';
+import type { Services } from '../../services.js';
+import type { SamlProvider } from './config.js';
+
+/** the SHA-256 of a Keystage session's key (what the table keeps instead of the key) */
+export const sessionIdOf = (sessionKey: string) => createHash('sha256').update(sessionKey, 'latin1').digest('hex');
+
+export async function recordSession(
+  svc: Services,
+  provider: SamlProvider,
+  me: { user: UsersTable; sessionKey: string },
+  nameIdFormat: string,
+  answer: { nameId: string; issuer: string; sessionIndex: string },
+): Promise<void> {
+  const now = new Date();
+  await svc.db
+    .insertInto('saml_sessions')
+    .values({
+      provider_id: provider.id,
+      user_id: me.user.id,
+      session_id: sessionIdOf(me.sessionKey),
+      session_index: answer.sessionIndex,
+      name_id: answer.nameId,
+      name_id_format: nameIdFormat,
+      issuer: answer.issuer,
+      expires: new Date(now.getTime() + (parseDuration(provider.session_valid_not_on_or_after) ?? 0)).toISOString(),
+      created: now.toISOString(),
+    })
+    .execute();
+}

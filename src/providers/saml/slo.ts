@@ -1,0 +1,248 @@
+/**
+ * Single logout (authentik's SPInitiatedSLOView and its IdP-initiated logout), both ways:
+ *
+ * - a service provider's LogoutRequest (/slo/binding/redirect/, /slo/binding/post/, or the unified endpoint): checked
+ *   as an AuthnRequest is, then the provider's invalidation flow (else the brand's) runs with the session's end
+ *   appended (authentik's SessionEndStage), and Keystage's LogoutResponse goes to the SLS URL by the provider's logout
+ *   method: in an iframe before the session ends (`frontchannel_iframe`), posted by the server (`backchannel`), or
+ *   as where the person goes when the flow is done (`frontchannel_native`);
+ * - a Keystage session ending by logout: each service provider that got a Response in it is sent a LogoutRequest for
+ *   its session (NameID, SessionIndex) — by the server itself (`backchannel`, the POST binding) or in the logout
+ *   flow's iframes (`frontchannel_iframe`, `frontchannel_native`: the redirect binding's URL, or for the POST binding
+ *   a Keystage page that posts it).
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FlowsTable } from '../../db/types.js';
+import { pemsOf } from '../../crypto/keys.js';
+import { startFlow } from '../../flows/engine/start.js';
+import { formOf, queryOf } from '../../rest/form.js';
+import { baseUrlOf } from '../../rest/http.js';
+import type { SigningPair } from '../../saml/redirect-binding.js';
+import { SamlError } from '../../saml/xml.js';
+import type { Services } from '../../services.js';
+import { SESSION_COOKIE } from '../../sessions/sessions.js';
+import { sendBadRequestPage } from '../../ui/bad-request.js';
+import { sendFormPost } from '../../ui/form-post.js';
+import { insertIframeLogout, type LogoutURL } from '../oauth2/index.js';
+import { type SamlProvider, samlProviderByAppSlug, samlProviderById } from './config.js';
+import {
+  type LogoutRequest,
+  logoutRequestXml,
+  logoutResponseXml,
+  outgoing,
+  type Outgoing,
+  parsePostLogoutRequest,
+  parseRedirectLogoutRequest,
+} from './logout.js';
+import { sessionIdOf } from './sessions.js';
+import { appendSessionEnd } from './stages/session-end.js';
+import { inflateRawSync } from 'node:zlib';
+import { issuerOf } from './urls.js';
+
+const NOT_FOUND = '<h1>Not Found</h1>';
+const RELAYED = 'ks_relayed';
+
+/** the provider's invalidation flow, else the brand's (authentik's rule: none is a 404) */
+async function invalidationFlowOf(svc: Services, req: FastifyRequest, provider: SamlProvider): Promise<FlowsTable | undefined> {
+  const uuid = provider.invalidation_flow ?? (await svc.brand(req.host)).flows.flow_invalidation;
+  if (!uuid) return undefined;
+  return (await svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst()) as FlowsTable | undefined;
+}
+
+/** the pair Keystage signs a logout message with, when the provider says so */
+async function signingOf(svc: Services, provider: SamlProvider, sign: boolean): Promise<SigningPair | undefined> {
+  if (!sign || !provider.signing_kp) return undefined;
+  const p = await pemsOf(svc, provider.signing_kp);
+  return p?.privateKeyPem ? p : undefined;
+}
+
+/** a message as a URL the browser can be sent to: the redirect binding's, or Keystage's page posting it */
+function browserUrl(slug: string, o: Outgoing): string {
+  if ('redirect' in o) return o.redirect;
+  return `/application/saml/${encodeURIComponent(slug)}/slo/relay/?${new URLSearchParams(o.post.fields)}`;
+}
+
+async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: 'redirect' | 'post'): Promise<LogoutRequest> {
+  const verifier = provider.verification_kp ? (await pemsOf(svc, provider.verification_kp))?.certificatePem : undefined;
+  if (binding === 'redirect') {
+    const q = queryOf(req);
+    if (q.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
+    const at = req.url.indexOf('?');
+    return parseRedirectLogoutRequest(
+      provider,
+      { SAMLRequest: q.SAMLRequest, RelayState: q.RelayState, Signature: q.Signature, SigAlg: q.SigAlg },
+      at < 0 ? '' : req.url.slice(at + 1),
+      verifier,
+    );
+  }
+  const p = req.method === 'POST' ? formOf(req) : queryOf(req);
+  if (p.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
+  return parsePostLogoutRequest(provider, p.SAMLRequest, p.RelayState ?? null, verifier);
+}
+
+export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply, binding: 'redirect' | 'post') {
+  const slug = (req.params as { slug: string }).slug;
+  const provider = await samlProviderByAppSlug(svc, slug);
+  if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
+  // the SP's cross-site POST comes without the session cookie: post it again from this origin, once
+  if (req.method === 'POST' && !req.cookies?.[SESSION_COOKIE]) {
+    const form = formOf(req);
+    if (form.SAMLRequest !== undefined && form[RELAYED] === undefined) {
+      const again: Record<string, string> = { SAMLRequest: form.SAMLRequest, [RELAYED]: '1' };
+      if (form.RelayState !== undefined) again.RelayState = form.RelayState;
+      return sendFormPost(reply, `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`, again, 'Logging out...');
+    }
+  }
+  let request: LogoutRequest;
+  try {
+    request = await requestOf(svc, req, provider, binding);
+  } catch (e) {
+    if (!(e instanceof SamlError)) throw e;
+    await svc.events.emit('configuration_error', {
+      req,
+      context: {
+        message: e.message,
+        provider: { app: 'authentik_providers_saml', model_name: 'samlprovider', pk: provider.id, name: provider.name },
+      },
+    });
+    return sendBadRequestPage(reply, e.message);
+  }
+  const me = await svc.sessions.user(req);
+  // this service provider ended its own session: it is not asked again
+  if (me)
+    await svc.db
+      .deleteFrom('saml_sessions')
+      .where('session_id', '=', sessionIdOf(me.sessionKey))
+      .where('provider_id', '=', provider.id)
+      .execute();
+  const flow = await invalidationFlowOf(svc, req, provider);
+  if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
+  // the LogoutResponse, delivered by the provider's logout method (authentik's SPInitiatedSLOView)
+  let answer: Outgoing | undefined;
+  if (provider.sls_url) {
+    const xml = logoutResponseXml({
+      issuer: issuerOf(provider, baseUrlOf(req, svc.config), slug),
+      destination: provider.sls_url,
+      inResponseTo: request.id,
+    });
+    answer = outgoing(provider, xml, 'SAMLResponse', request.relay_state, await signingOf(svc, provider, provider.sign_logout_response));
+  }
+  const method = provider.logout_method;
+  // backchannel: the server posts it; the person stays
+  if (answer && method === 'backchannel') await postBackchannel(req.log, provider, postFields(answer));
+  // frontchannel_native: the person is sent on with it once the flow is done
+  const then = answer && method === 'frontchannel_native' ? browserUrl(slug, answer) : undefined;
+  if (!me) return reply.redirect(then ?? '/', 302);
+  const app = provider.application;
+  const started = await startFlow(
+    svc,
+    flow,
+    {
+      user: me.user,
+      context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
+      ...(then ? { then } : {}),
+      amend: (plan) => {
+        // frontchannel_iframe (the default): loaded in an iframe, before the session ends
+        if (answer && method === 'frontchannel_iframe')
+          insertIframeLogout(
+            plan,
+            [{ url: browserUrl(slug, answer), provider_name: provider.name, binding: provider.sls_binding }],
+            plan.bindings.length,
+          );
+        appendSessionEnd(plan);
+      },
+    },
+    req,
+    reply,
+  );
+  if (!started) return reply.redirect(then ?? '/', 302);
+  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+}
+
+/**
+ * a LogoutResponse at the SLO endpoints: a service provider answering Keystage's logout request (the native front
+ * channel) — on to its RelayState when that is on Keystage or the service provider's own site, else to Keystage's root
+ */
+export async function logoutResponseEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const provider = await samlProviderByAppSlug(svc, (req.params as { slug: string }).slug);
+  const relay = (req.method === 'POST' ? formOf(req) : queryOf(req)).RelayState ?? '';
+  const allowed = new Set([new URL(baseUrlOf(req, svc.config)).origin]);
+  for (const u of [provider?.sls_url, provider?.acs_url])
+    try {
+      if (u) allowed.add(new URL(u).origin);
+    } catch {}
+  try {
+    if (relay.startsWith('/') && !relay.startsWith('//')) return reply.redirect(relay, 302);
+    if (relay && allowed.has(new URL(relay).origin)) return reply.redirect(relay, 302);
+  } catch {}
+  return reply.redirect('/', 302);
+}
+
+/** a message's form fields, whichever binding it was made for (the back channel always posts) */
+function postFields(o: Outgoing): Record<string, string> {
+  if ('post' in o) return o.post.fields;
+  const u = new URL(o.redirect);
+  const fields: Record<string, string> = {};
+  for (const k of ['SAMLRequest', 'SAMLResponse', 'RelayState']) {
+    const v = u.searchParams.get(k);
+    if (v !== null) fields[k] = k === 'RelayState' ? v : Buffer.from(inflateRawSync(Buffer.from(v, 'base64'))).toString('base64');
+  }
+  return fields;
+}
+
+/** /application/saml/<slug>/slo/relay/: a logout message posted to the provider's SLS URL (the POST binding) */
+export async function relayEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+  const provider = await samlProviderByAppSlug(svc, (req.params as { slug: string }).slug);
+  const q = queryOf(req);
+  const message = q.SAMLRequest !== undefined ? 'SAMLRequest' : q.SAMLResponse !== undefined ? 'SAMLResponse' : undefined;
+  if (!provider || !provider.sls_url || provider.sls_binding !== 'post' || !message)
+    return reply.code(404).type('text/html').send(NOT_FOUND);
+  const fields: Record<string, string> = { [message]: q[message]! };
+  if (q.RelayState) fields.RelayState = q.RelayState;
+  return sendFormPost(reply, provider.sls_url, fields, 'Logging out...', { framedBySelf: true });
+}
+
+/** authentik's back-channel logout: the LogoutRequest posted by the server (failures are logged) */
+async function postBackchannel(log: Pick<FastifyBaseLogger, 'warn'>, provider: SamlProvider, fields: Record<string, string>) {
+  try {
+    const res = await fetch(provider.sls_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) log.warn({ status: res.status, provider: provider.name }, 'SAML back-channel logout answered an error');
+  } catch (err) {
+    log.warn({ err, provider: provider.name }, 'SAML back-channel logout failed');
+  }
+}
+
+/** when a Keystage session ends by logout, the service providers holding sessions from it are told */
+export function endSamlSessionsWithSessions(svc: Services, log: FastifyBaseLogger) {
+  svc.sessions.onLogout(async (sessionKey, session) => {
+    const sid = sessionIdOf(sessionKey);
+    const rows = await svc.db.selectFrom('saml_sessions').selectAll().where('session_id', '=', sid).execute();
+    if (!rows.length) return;
+    await svc.db.deleteFrom('saml_sessions').where('session_id', '=', sid).execute();
+    const frontchannel: LogoutURL[] = [];
+    const now = Date.now();
+    for (const row of rows) {
+      if (new Date(row.expires).getTime() <= now) continue;
+      const provider = await samlProviderById(svc, Number(row.provider_id));
+      if (!provider?.sls_url || !provider.application) continue;
+      const xml = logoutRequestXml({
+        issuer: row.issuer,
+        destination: provider.sls_url,
+        nameId: row.name_id,
+        nameIdFormat: row.name_id_format,
+        sessionIndex: row.session_index,
+      });
+      const o = outgoing(provider, xml, 'SAMLRequest', null, await signingOf(svc, provider, provider.sign_logout_request));
+      if (provider.logout_method === 'backchannel' && 'post' in o) await postBackchannel(log, provider, o.post.fields);
+      else
+        frontchannel.push({ url: browserUrl(provider.application.slug, o), provider_name: provider.name, binding: provider.sls_binding });
+    }
+    // (the logout stage is still the plan's current binding: the iframes come right after it)
+    if (session?.data.plan && frontchannel.length) insertIframeLogout(session.data.plan, frontchannel, 1);
+  });
+}
