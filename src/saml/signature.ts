@@ -19,7 +19,7 @@ export function verifiedElement(
   documentText: string,
   element: Element,
   certificatePem: string,
-  what: 'Response' | 'Assertion' | 'AuthnRequest' | 'LogoutRequest' | 'LogoutResponse',
+  what: 'Response' | 'Assertion' | 'AuthnRequest' | 'LogoutRequest' | 'LogoutResponse' | 'EntityDescriptor',
 ): Element {
   const signatures = childrenOf(element, NS.ds, 'Signature');
   if (signatures.length !== 1) throw new SamlError(`No Signature exists in the ${what} element.`);
@@ -42,7 +42,11 @@ export function verifiedElement(
   const signed = valid ? sx.getSignedReferences() : [];
   if (!valid || signed.length !== 1) throw new SamlError('Invalid signature');
   const out = parseXml(signed[0]!);
-  if (out.namespaceURI !== (what === 'Assertion' ? NS.saml : NS.samlp) || out.localName !== what || attr(out, 'ID') !== id)
+  if (
+    out.namespaceURI !== (what === 'Assertion' ? NS.saml : what === 'EntityDescriptor' ? NS.md : NS.samlp) ||
+    out.localName !== what ||
+    attr(out, 'ID') !== id
+  )
     throw new SamlError('Invalid signature');
   return out;
 }

@@ -11,6 +11,7 @@ import { baseUrlOf } from '../../rest/http.js';
 import type { Services } from '../../services.js';
 import { samlSchema } from './schema.js';
 import { mountSamlAdmin } from './admin-routes.js';
+import { mountSamlImport } from './import-metadata.js';
 import { ensureManagedSamlMappings } from './managed.js';
 import { type Binding, fulfilEndpoint, ssoEndpoint } from './sso.js';
 import { issuerOf, samlUrls } from './urls.js';
@@ -128,6 +129,7 @@ export const samlProvider: ProviderDef = {
   },
   routes(router, svc) {
     mountSamlAdmin(router, svc);
+    mountSamlImport(router, svc);
     mountSamlProtocol(router.app, svc);
   },
 };
