@@ -5,14 +5,14 @@
  * one a signed request is refused (authentik's rule). The request's ACS URL, when it names one, must be the
  * provider's (compared without case, as authentik does).
  */
-import { inflateRawSync } from 'node:zlib';
 import { redirectSignatureHolds } from '../../saml/redirect-binding.js';
 import { NAME_ID } from '../../saml/constants.js';
+import { CANNOT_DECODE, messageXml } from '../../saml/message.js';
 import { verifiedElement } from '../../saml/signature.js';
 import { attr, childOf, childrenOf, NS, parseXml, SamlError } from '../../saml/xml.js';
 import type { SamlProvider } from './config.js';
 
-export const ERROR_CANNOT_DECODE_REQUEST = 'Cannot decode SAML request.';
+export const ERROR_CANNOT_DECODE_REQUEST = CANNOT_DECODE;
 export const ERROR_SIGNATURE_REQUIRED_BUT_ABSENT = 'Verification Certificate configured, but request is not signed.';
 export const ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER = 'Provider does not have a Validation Certificate configured.';
 export const ERROR_FAILED_TO_VERIFY = 'Failed to verify signature';
@@ -41,26 +41,6 @@ function read(provider: SamlProvider, xml: string, relayState: string | null, ro
   };
 }
 
-const decodeBase64 = (s: string): Buffer => {
-  const clean = s.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new SamlError(ERROR_CANNOT_DECODE_REQUEST);
-  return Buffer.from(clean, 'base64');
-};
-
-/**
- * the POST binding's XML: base64 of the XML as the binding says, or of the XML deflated as some service provider
- * libraries send it (node-saml's default) — read rather than refused
- */
-function postBindingXml(raw: Buffer): string {
-  const text = raw.toString('utf8');
-  if (/^\s*</.test(text)) return text;
-  try {
-    return inflateRawSync(raw).toString('utf8');
-  } catch {
-    return text;
-  }
-}
-
 /** the POST binding: base64 XML, its enveloped signature checked when the provider has a verification certificate */
 export function parsePostRequest(
   provider: SamlProvider,
@@ -68,7 +48,7 @@ export function parsePostRequest(
   relayState: string | null,
   verifierPem?: string,
 ): AuthnRequest {
-  const xml = postBindingXml(decodeBase64(samlRequest));
+  const xml = messageXml(samlRequest, false);
   const root = parseXml(xml);
   const signed = childrenOf(root, NS.ds, 'Signature').length > 0;
   if (!provider.verification_kp) {
@@ -97,13 +77,7 @@ export function parseRedirectRequest(
   rawQuery: string,
   verifierPem?: string,
 ): AuthnRequest {
-  let xml: string;
-  try {
-    xml = inflateRawSync(decodeBase64(params.SAMLRequest)).toString('utf8');
-  } catch (e) {
-    if (e instanceof SamlError) throw e;
-    throw new SamlError(ERROR_CANNOT_DECODE_REQUEST);
-  }
+  const xml = messageXml(params.SAMLRequest, true);
   const relayState = params.RelayState ?? null;
   const signed = params.Signature !== undefined && params.SigAlg !== undefined;
   if (provider.verification_kp && !signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);

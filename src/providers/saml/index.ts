@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formOf, queryOf } from '../../rest/form.js';
 import { parseXml } from '../../saml/xml.js';
-import { messageXml } from './logout.js';
+import { messageXml } from '../../saml/message.js';
 import { endSamlSessionsWithSessions, logoutResponseEndpoint, relayEndpoint, sloEndpoint } from './slo.js';
 import { sessionEndStage } from './stages/session-end.js';
 import type { ProviderDef } from '../types.js';

@@ -4,8 +4,8 @@
  * Keystage's LogoutRequest and LogoutResponse, signed when the provider says (`sign_logout_request`,
  * `sign_logout_response`: enveloped for the POST binding, detached for the redirect binding), ready for either binding.
  */
-import { inflateRawSync } from 'node:zlib';
 import { randomId, samlTime, STATUS_SUCCESS } from '../../saml/constants.js';
+import { messageXml } from '../../saml/message.js';
 import { redirectBindingUrl, redirectSignatureHolds, type SigningPair } from '../../saml/redirect-binding.js';
 import { signEnveloped, verifiedElement } from '../../saml/signature.js';
 import { attr, childOf, childrenOf, escapeXml, NS, parseXml, SamlError, textOf } from '../../saml/xml.js';
@@ -17,25 +17,6 @@ export interface LogoutRequest {
   name_id: string | null;
   session_index: string | null;
   relay_state: string | null;
-}
-
-const decodeBase64 = (s: string): Buffer => {
-  const clean = s.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new SamlError('Cannot decode SAML request.');
-  return Buffer.from(clean, 'base64');
-};
-
-/** a message's XML from either binding: base64 (POST), or deflated base64 (redirect; some POST senders deflate too) */
-export function messageXml(b64: string, deflated: boolean): string {
-  const raw = decodeBase64(b64);
-  const text = raw.toString('utf8');
-  if (!deflated && /^\s*</.test(text)) return text;
-  try {
-    return inflateRawSync(raw).toString('utf8');
-  } catch {
-    if (deflated) throw new SamlError('Cannot decode SAML request.');
-    return text;
-  }
 }
 
 function read(el: Element, relayState: string | null): LogoutRequest {
