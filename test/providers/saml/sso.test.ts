@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignedXml } from 'xml-crypto';
 import { DOMParser } from '@xmldom/xmldom';
+import fc from 'fast-check';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { PASSWORD } from '../oauth2/browser.js';
@@ -142,6 +143,14 @@ for (const dialect of dialects()) {
       saml.options.skipRequestCompression = true;
       const message = await saml.getAuthorizeMessageAsync('relay-2');
       const request = message.SAMLRequest as string;
+      // the signed request changed after signing (another ACS, another ID): the signature no longer holds
+      const signedXml = Buffer.from(request, 'base64').toString('utf8');
+      for (const tampered of [signedXml.replace(/ID="_/, 'ID="_x'), signedXml.replace(ACS, `${ACS}?evil`)]) {
+        assert.notEqual(tampered, signedXml);
+        const r = await b.send(p.url_sso_post, { SAMLRequest: Buffer.from(tampered).toString('base64') });
+        assert.equal(r.status, 400);
+        assert.match(r.text, /Failed to verify signature/);
+      }
       // as a browser sends the SP's cross-site POST: without Keystage's (SameSite=Lax) cookie — posted again from Keystage
       const crossSite = await fetch(p.url_sso_post, {
         method: 'POST',
@@ -417,6 +426,60 @@ for (const dialect of dialects()) {
       assert.equal(back.body.logout_method, 'frontchannel_iframe');
       const all = await call(srv, 'GET', '/providers/all/types/');
       assert.ok(all.body.some((t: any) => t.model_name === 'samlprovider' && t.component === 'ak-provider-saml-form'));
+    });
+
+    it("the explicit-consent flow: authentik's consent header, then the answer; a second time no question", async () => {
+      const p = await app('consent', { authorization_flow: flows['default-provider-authorization-explicit-consent'] });
+      const saml = serviceProvider({ idpCert: idp.cert, entryPoint: p.url_sso_redirect });
+      const b = await loggedIn();
+      const first = await fetch(await saml.getAuthorizeUrlAsync('', undefined, {}), { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(first);
+      assert.equal(first.headers.get('location'), '/if/flow/default-provider-authorization-explicit-consent/');
+      const ch = (await b.executor('default-provider-authorization-explicit-consent')).body;
+      assert.equal(ch.component, 'ak-stage-consent');
+      assert.equal(ch.header_text, "You're about to sign into SAML consent.");
+      assert.deepEqual(ch.permissions, []);
+      const done = (await b.solve('default-provider-authorization-explicit-consent', { component: 'ak-stage-consent', token: ch.token }))
+        .body;
+      assert.equal(done.component, 'xak-flow-redirect');
+      assert.match(done.to, /^\/application\/saml\/consent\/sso\/fulfil\/[\w-]+\/$/);
+      const r = await b.send(done.to);
+      assert.equal(r.status, 200, r.text);
+      assert.ok((await saml.validatePostResponseAsync(r.form!.fields)).profile);
+      // the continuation answers once
+      assert.equal((await b.send(done.to)).status, 400);
+      // consent given: the next sign-in's flow asks nothing and goes on to the answer
+      const second = await fetch(await saml.getAuthorizeUrlAsync('', undefined, {}), { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(second);
+      const end = (await b.executor('default-provider-authorization-explicit-consent')).body;
+      assert.equal(end.component, 'xak-flow-redirect', JSON.stringify(end));
+      const again = await b.send(end.to);
+      assert.equal(again.status, 200);
+      assert.ok((await saml.validatePostResponseAsync(again.form!.fields)).profile);
+    });
+
+    it('attribute values with markup and any Unicode arrive as they are (property test through node-saml)', async () => {
+      const echo = await call(srv, 'POST', '/propertymappings/provider/saml/', {
+        name: 'saml echo',
+        saml_name: 'echo',
+        expression: 'return request.user.attributes.get("echo")',
+      });
+      assert.equal(echo.status, 201, JSON.stringify(echo.body));
+      const p = await app('echo', { property_mappings: [echo.body.pk] });
+      const saml = serviceProvider({ idpCert: idp.cert, entryPoint: p.url_sso_redirect });
+      const b = await loggedIn();
+      const text = fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+        .filter((v) => v.trim() === v && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(v));
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(text, fc.constantFrom('<a href="x">&amp;</a>', "O'Brien & <Co>", ']]>', '&#x41;')), async (value) => {
+          assert.equal((await call(srv, 'PATCH', `/core/users/${aliceId}/`, { attributes: { echo: value } })).status, 200);
+          const r = await b.send(await saml.getAuthorizeUrlAsync('', undefined, {}));
+          const { profile } = await saml.validatePostResponseAsync(r.form!.fields);
+          assert.equal(profile!.echo, value);
+        }),
+        { numRuns: 15 },
+      );
     });
   });
 }
