@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { apiToRow, nowIso, rowToApi } from '../rest/serialize.js';
-import type { FilterSpec } from '../rest/list.js';
+import { parseBool, type FilterSpec } from '../rest/list.js';
 import type { Props } from '../rest/schema.js';
 import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
@@ -68,29 +68,67 @@ export async function setMappings(tx: Tx, id: number, pms: string[]) {
       .execute();
 }
 
+/** a filter naming an application (its pk) by a row of `table` linking it to the provider (`providerColumn`) */
+function linkedApplicationFilter(
+  table: 'applications' | 'application_backchannel_providers',
+  providerColumn: string,
+  appColumn: string,
+): FilterSpec {
+  return {
+    type: 'custom',
+    parse: (values) => {
+      const v = values.at(-1);
+      if (v === undefined || v === '') return { cond: undefined };
+      return {
+        cond: (eb) =>
+          eb.exists(
+            eb
+              .selectFrom(`${table} as l` as 'applications')
+              .select(sql`1`.as('one'))
+              .whereRef(`l.${providerColumn}` as never, '=', 'p.id' as never)
+              .where(`l.${appColumn}` as never, '=', v.toLowerCase() as never),
+          ),
+      };
+    },
+    schema: { type: 'string', format: 'uuid' },
+  };
+}
+
+/**
+ * authentik's `backchannel_application` and `is_backchannel` filters, for the types whose lists document them (SAML):
+ * the application a provider is a backchannel provider of, and whether it is one at all
+ */
+export const backchannelFilters: Record<string, FilterSpec> = {
+  backchannel_application: linkedApplicationFilter('application_backchannel_providers', 'provider_id', 'application'),
+  is_backchannel: {
+    type: 'custom',
+    parse: (values) => {
+      const v = values.at(-1);
+      if (v === undefined || v === '') return { cond: undefined };
+      const b = parseBool(v);
+      if (b === undefined) return { error: ['Enter a valid boolean.'] };
+      return {
+        cond: (eb) => {
+          const some = eb.exists(
+            eb
+              .selectFrom('application_backchannel_providers as b')
+              .select(sql`1`.as('one'))
+              .whereRef('b.provider_id', '=', 'p.id' as never),
+          );
+          return b ? some : eb.not(some);
+        },
+      };
+    },
+    schema: { type: 'boolean' },
+  },
+};
+
 export function providerFilters(def: ProviderDef): Record<string, FilterSpec> {
   return {
     name: { type: 'str', column: 'p.name' },
     authorization_flow: { type: 'uuid', column: 'p.authorization_flow' },
     // the application (its pk) the provider serves
-    application: {
-      type: 'custom',
-      parse: (values) => {
-        const v = values.at(-1);
-        if (v === undefined || v === '') return { cond: undefined };
-        return {
-          cond: (eb) =>
-            eb.exists(
-              eb
-                .selectFrom('applications as a')
-                .select(sql`1`.as('one'))
-                .whereRef('a.provider', '=', 'p.id' as never)
-                .where('a.pbm_uuid', '=', v.toLowerCase()),
-            ),
-        };
-      },
-      schema: { type: 'string', format: 'uuid' },
-    },
+    application: linkedApplicationFilter('applications', 'provider', 'pbm_uuid'),
     property_mappings: {
       type: 'm2m',
       ref: { table: 'property_mappings', column: 'pm_uuid' },

@@ -1,5 +1,14 @@
 /** A protocol request's parameters as Django reads them: the query string, or the form body (the protocols' endpoints). */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** form bodies (application/x-www-form-urlencoded) read as URLSearchParams, in an encapsulated scope: the protocols' endpoints */
+export function acceptForms(scope: FastifyInstance, bodyLimit: number) {
+  scope.addContentTypeParser(
+    /^application\/x-www-form-urlencoded(\s*;.*)?$/,
+    { parseAs: 'string', bodyLimit },
+    (_req, body, done) => done(null, new URLSearchParams(String(body))),
+  );
+}
 
 export type Params = Record<string, string | undefined>;
 

@@ -8,6 +8,7 @@ import type {} from '../../applications/table.js';
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
+import { mappingsOf } from '../base.js';
 import type { ProviderSamlTable } from './table.js';
 
 export interface SamlProvider
@@ -50,12 +51,7 @@ async function load(db: DB, where: { column: 'p.id' | 'a.slug'; value: string | 
     .where(where.column, '=', where.value as never)
     .executeTakeFirst();
   if (!row) return undefined;
-  const mappings = await db
-    .selectFrom('provider_property_mappings')
-    .select('pm_uuid')
-    .where('provider_id', '=', row.id)
-    .orderBy('pm_uuid')
-    .execute();
+  const mappings = (await mappingsOf(db, [Number(row.id)])).get(Number(row.id)) ?? [];
   const { app_slug, app_name, app_pbm_uuid, app_mode, provider_id: _p, ...own } = row;
   return {
     ...own,
@@ -67,7 +63,7 @@ async function load(db: DB, where: { column: 'p.id' | 'a.slug'; value: string | 
     sign_logout_response: bool(row.sign_logout_response),
     sp_binding: row.sp_binding === 'post' ? 'post' : 'redirect',
     sls_binding: row.sls_binding === 'post' ? 'post' : 'redirect',
-    property_mappings: mappings.map((m) => m.pm_uuid),
+    property_mappings: mappings,
     application:
       app_slug !== null && app_pbm_uuid !== null
         ? { slug: app_slug, name: app_name ?? '', pbm_uuid: app_pbm_uuid, policy_engine_mode: app_mode === 'all' ? 'all' : 'any' }

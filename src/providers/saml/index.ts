@@ -1,6 +1,6 @@
 /** The SAML provider type: its schema, its protocol endpoints, its admin routes and the launch URL it gives applications. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formOf, queryOf } from '../../rest/form.js';
+import { acceptForms, formOf, queryOf } from '../../rest/form.js';
 import { parseXml } from '../../saml/xml.js';
 import { messageXml } from '../../saml/message.js';
 import { endSamlSessionsWithSessions, logoutResponseEndpoint, relayEndpoint, sloEndpoint } from './slo.js';
@@ -56,11 +56,7 @@ function mountSamlProtocol(app: FastifyInstance, svc: Services) {
     }, SWEEP_MS);
     sweep.unref();
     scope.addHook('onClose', async () => clearInterval(sweep));
-    scope.addContentTypeParser(
-      /^application\/x-www-form-urlencoded(\s*;.*)?$/,
-      { parseAs: 'string', bodyLimit: FORM_LIMIT },
-      (_req, body, done) => done(null, new URLSearchParams(String(body))),
-    );
+    acceptForms(scope, FORM_LIMIT);
     const config = { noConfigWrites: true };
     const base = '/application/saml/:slug';
     const sso = (binding: Binding | ((method: string) => Binding)) => ({

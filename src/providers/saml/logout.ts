@@ -1,15 +1,14 @@
 /**
  * Single logout's messages (authentik's LogoutRequestParser, LogoutRequestProcessor, LogoutResponse): a service
- * provider's LogoutRequest read from the redirect or POST binding (its signature checked as an AuthnRequest's), and
+ * provider's LogoutRequest read from either binding (its signature checked as an AuthnRequest's), and
  * Keystage's LogoutRequest and LogoutResponse, signed when the provider says (`sign_logout_request`,
  * `sign_logout_response`: enveloped for the POST binding, detached for the redirect binding), ready for either binding.
  */
 import { randomId, samlTime, STATUS_SUCCESS } from '../../saml/constants.js';
-import { messageXml } from '../../saml/message.js';
-import { redirectBindingUrl, redirectSignatureHolds, type SigningPair } from '../../saml/redirect-binding.js';
-import { signEnveloped, verifiedElement } from '../../saml/signature.js';
-import { attr, childOf, childrenOf, escapeXml, NS, parseXml, SamlError, textOf } from '../../saml/xml.js';
-import { ERROR_FAILED_TO_VERIFY, ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER, ERROR_SIGNATURE_REQUIRED_BUT_ABSENT } from './authn-request.js';
+import { redirectBindingUrl, type SigningPair } from '../../saml/redirect-binding.js';
+import { signEnveloped } from '../../saml/signature.js';
+import { attr, childOf, escapeXml, NS, SamlError, textOf } from '../../saml/xml.js';
+import { checkedMessage, type Incoming, type MessageBinding } from './incoming.js';
 import type { SamlProvider } from './config.js';
 
 export interface LogoutRequest {
@@ -29,40 +28,9 @@ function read(el: Element, relayState: string | null): LogoutRequest {
   };
 }
 
-/** a LogoutRequest by the POST binding (an enveloped signature) */
-export function parsePostLogoutRequest(provider: SamlProvider, b64: string, relayState: string | null, verifierPem?: string) {
-  const xml = messageXml(b64, false);
-  const root = parseXml(xml);
-  const signed = childrenOf(root, NS.ds, 'Signature').length > 0;
-  if (!provider.verification_kp) {
-    if (signed) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
-    return read(root, relayState);
-  }
-  if (!signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
-  try {
-    return read(verifiedElement(xml, root, verifierPem ?? '', 'LogoutRequest'), relayState);
-  } catch (e) {
-    if (e instanceof SamlError && e.message === 'The message is not a LogoutRequest.') throw e;
-    throw new SamlError(ERROR_FAILED_TO_VERIFY);
-  }
-}
-
-/** a LogoutRequest by the redirect binding (a detached signature over the query) */
-export function parseRedirectLogoutRequest(
-  provider: SamlProvider,
-  params: { SAMLRequest: string; RelayState?: string; Signature?: string; SigAlg?: string },
-  rawQuery: string,
-  verifierPem?: string,
-): LogoutRequest {
-  const xml = messageXml(params.SAMLRequest, true);
-  const signed = params.Signature !== undefined && params.SigAlg !== undefined;
-  if (provider.verification_kp && !signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
-  if (signed) {
-    if (!provider.verification_kp) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
-    if (!verifierPem || !redirectSignatureHolds(rawQuery, 'SAMLRequest', params.SigAlg!, params.Signature!, verifierPem))
-      throw new SamlError(ERROR_FAILED_TO_VERIFY);
-  }
-  return read(parseXml(xml), params.RelayState ?? null);
+/** a service provider's LogoutRequest by either binding (incoming.ts: decoding and the signature rule) */
+export function parseLogoutRequest(provider: SamlProvider, m: Incoming, binding: MessageBinding, verifierPem?: string): LogoutRequest {
+  return read(checkedMessage(provider, m, binding, verifierPem, 'LogoutRequest'), m.RelayState ?? null);
 }
 
 /** Keystage's LogoutResponse to a service provider's LogoutRequest (Success) */

@@ -1,8 +1,7 @@
 /** The SAML provider's fields (authentik's SAMLProviderSerializer, 2026.8) and list filters. */
-import { sql } from 'kysely';
 import { S } from '../../rest/schema.js';
-import { parseBool } from '../../rest/list.js';
 import type { ProviderDef } from '../types.js';
+import { backchannelFilters } from '../resource.js';
 import { DIGEST_ALGORITHMS, NAME_ID, SIGNATURE_ALGORITHMS } from '../../saml/constants.js';
 import { samlMigrations } from './migrations.js';
 
@@ -111,46 +110,7 @@ export const samlSchema = {
   filters: {
     authentication_flow: { type: 'uuid', column: 'p.authentication_flow' },
     invalidation_flow: { type: 'uuid', column: 'p.invalidation_flow' },
-    // the application this provider is a backchannel provider of
-    backchannel_application: {
-      type: 'custom',
-      parse: (values) => {
-        const v = values.at(-1);
-        if (v === undefined || v === '') return { cond: undefined };
-        return {
-          cond: (eb) =>
-            eb.exists(
-              eb
-                .selectFrom('application_backchannel_providers as b')
-                .select(sql`1`.as('one'))
-                .whereRef('b.provider_id', '=', 'p.id' as never)
-                .where('b.application', '=', v.toLowerCase()),
-            ),
-        };
-      },
-      schema: { type: 'string', format: 'uuid' },
-    },
-    is_backchannel: {
-      type: 'custom',
-      parse: (values) => {
-        const v = values.at(-1);
-        if (v === undefined || v === '') return { cond: undefined };
-        const b = parseBool(v);
-        if (b === undefined) return { error: ['Enter a valid boolean.'] };
-        return {
-          cond: (eb) => {
-            const some = eb.exists(
-              eb
-                .selectFrom('application_backchannel_providers as b')
-                .select(sql`1`.as('one'))
-                .whereRef('b.provider_id', '=', 'p.id' as never),
-            );
-            return b ? some : eb.not(some);
-          },
-        };
-      },
-      schema: { type: 'boolean' },
-    },
+    ...backchannelFilters,
     acs_url: { type: 'str', column: 't.acs_url' },
     sls_url: { type: 'str', column: 't.sls_url' },
     audience: { type: 'str', column: 't.audience' },

@@ -20,27 +20,17 @@ import { baseUrlOf } from '../../rest/http.js';
 import type { SigningPair } from '../../saml/redirect-binding.js';
 import { SamlError } from '../../saml/xml.js';
 import type { Services } from '../../services.js';
-import { SESSION_COOKIE } from '../../sessions/sessions.js';
-import { sendBadRequestPage } from '../../ui/bad-request.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import { insertIframeLogout, type LogoutURL } from '../oauth2/index.js';
 import { type SamlProvider, samlProviderByAppSlug, samlProviderById } from './config.js';
-import {
-  type LogoutRequest,
-  logoutRequestXml,
-  logoutResponseXml,
-  outgoing,
-  type Outgoing,
-  parsePostLogoutRequest,
-  parseRedirectLogoutRequest,
-} from './logout.js';
+import { type LogoutRequest, logoutRequestXml, logoutResponseXml, outgoing, type Outgoing, parseLogoutRequest } from './logout.js';
+import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
 import { sessionIdOf } from './sessions.js';
 import { appendSessionEnd } from './stages/session-end.js';
 import { inflateRawSync } from 'node:zlib';
 import { issuerOf } from './urls.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
-const RELAYED = 'ks_relayed';
 
 /** the provider's invalidation flow, else the brand's (authentik's rule: none is a 404) */
 async function invalidationFlowOf(svc: Services, req: FastifyRequest, provider: SamlProvider): Promise<FlowsTable | undefined> {
@@ -62,50 +52,18 @@ function browserUrl(slug: string, o: Outgoing): string {
   return `/application/saml/${encodeURIComponent(slug)}/slo/relay/?${new URLSearchParams(o.post.fields)}`;
 }
 
-async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: 'redirect' | 'post'): Promise<LogoutRequest> {
-  const verifier = provider.verification_kp ? (await pemsOf(svc, provider.verification_kp))?.certificatePem : undefined;
-  if (binding === 'redirect') {
-    const q = queryOf(req);
-    if (q.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
-    const at = req.url.indexOf('?');
-    return parseRedirectLogoutRequest(
-      provider,
-      { SAMLRequest: q.SAMLRequest, RelayState: q.RelayState, Signature: q.Signature, SigAlg: q.SigAlg },
-      at < 0 ? '' : req.url.slice(at + 1),
-      verifier,
-    );
-  }
-  const p = req.method === 'POST' ? formOf(req) : queryOf(req);
-  if (p.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
-  return parsePostLogoutRequest(provider, p.SAMLRequest, p.RelayState ?? null, verifier);
-}
-
 export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply, binding: 'redirect' | 'post') {
   const slug = (req.params as { slug: string }).slug;
   const provider = await samlProviderByAppSlug(svc, slug);
   if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
-  // the SP's cross-site POST comes without the session cookie: post it again from this origin, once
-  if (req.method === 'POST' && !req.cookies?.[SESSION_COOKIE]) {
-    const form = formOf(req);
-    if (form.SAMLRequest !== undefined && form[RELAYED] === undefined) {
-      const again: Record<string, string> = { SAMLRequest: form.SAMLRequest, [RELAYED]: '1' };
-      if (form.RelayState !== undefined) again.RelayState = form.RelayState;
-      return sendFormPost(reply, `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`, again, 'Logging out...');
-    }
-  }
+  const relayed = relayCrossSitePost(svc, req, reply, 'Logging out...');
+  if (relayed) return relayed;
   let request: LogoutRequest;
   try {
-    request = await requestOf(svc, req, provider, binding);
+    request = parseLogoutRequest(provider, incomingOf(req, binding), binding, await verifierOf(svc, provider));
   } catch (e) {
     if (!(e instanceof SamlError)) throw e;
-    await svc.events.emit('configuration_error', {
-      req,
-      context: {
-        message: e.message,
-        provider: { app: 'authentik_providers_saml', model_name: 'samlprovider', pk: provider.id, name: provider.name },
-      },
-    });
-    return sendBadRequestPage(reply, e.message);
+    return refuse(svc, req, reply, provider, e);
   }
   const me = await svc.sessions.user(req);
   // this service provider ended its own session: it is not asked again

@@ -1,17 +1,3 @@
-/**
- * Single sign-on at authentik's URLs (authentik/providers/saml/views/sso.py, unified.py), as steps:
- *
- *   provider (the application's) → request (the binding's AuthnRequest, or none: IdP-initiated) → loggedIn (else the
- *   login, back here after) → applicationAccess → startAuthorizationFlow → fulfil (the Response, by the SP binding)
- *
- * The provider's authorization flow runs through `startFlow` with authentik's consent context; the parsed request
- * waits in the session under a random key that only the flow's continuation names
- * (/application/saml/<slug>/sso/fulfil/<key>/). A flow with nothing to ask is fulfilled at once, in the same answer.
- * A POST-binding request met by someone not logged in is carried to the login and back in the continuation's query
- * (authentik keeps the POST body in the session instead). The SP's POST is cross-site, so the browser sends it
- * without Keystage's session cookie (SameSite=Lax): it is posted again once from Keystage's own origin, with it.
- */
-import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
@@ -25,27 +11,21 @@ import { lastLogins } from '../../events/logins.js';
 import { pemsOf } from '../../crypto/keys.js';
 import { randomId } from '../../saml/constants.js';
 import { SamlError } from '../../saml/xml.js';
-import { formOf, queryOf } from '../../rest/form.js';
-import { type AuthnRequest, idpInitiated, parsePostRequest, parseRedirectRequest } from './authn-request.js';
+import { formOf } from '../../rest/form.js';
+import { type AuthnRequest, idpInitiated, parseAuthnRequest } from './authn-request.js';
+import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
 import { buildResponse, classRefOfLogin, nameIdText } from './assertion.js';
 import { attributesFor, mappingValue, samlMappingById, pyStr } from './attributes.js';
 import { type SamlProvider, samlProviderByAppSlug } from './config.js';
 import { issuerOf } from './urls.js';
 import { uidOf } from '../../users/render.js';
 import { recordSession } from './sessions.js';
-import { SESSION_COOKIE } from '../../sessions/sessions.js';
+import { dropPending, keepPending, type PendingBase, takePending } from '../pending.js';
 
 const PENDING_PREFIX = 'saml:sso:';
-/** the field marking a POST-binding request posted again from Keystage's own origin */
-const RELAYED = 'ks_relayed';
-const PENDING_MAX = 10;
-const PENDING_TTL_MS = 30 * 60_000;
 const NOT_FOUND = '<h1>Not Found</h1>';
 
-interface Pending {
-  provider: number;
-  user: number;
-  created: number;
+interface Pending extends PendingBase {
   request: AuthnRequest;
 }
 
@@ -64,24 +44,10 @@ const deny = (reply: FastifyReply, messages: string[] = []) =>
       `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1>${messages.map((m) => `<p>${m.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`).join('')}</main></body></html>`,
     );
 
-/** the request of the binding; a refusal is authentik's bad request page (and a configuration_error event) */
+/** the request of the binding (incoming.ts) */
 async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: Binding): Promise<AuthnRequest> {
   if (binding === 'init') return idpInitiated(provider);
-  const verifier = provider.verification_kp ? (await pemsOf(svc, provider.verification_kp))?.certificatePem : undefined;
-  if (binding === 'redirect') {
-    const q = queryOf(req);
-    if (q.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
-    const at = req.url.indexOf('?');
-    return parseRedirectRequest(
-      provider,
-      { SAMLRequest: q.SAMLRequest, RelayState: q.RelayState, Signature: q.Signature, SigAlg: q.SigAlg },
-      at < 0 ? '' : req.url.slice(at + 1),
-      verifier,
-    );
-  }
-  const p = req.method === 'POST' ? formOf(req) : queryOf(req);
-  if (p.SAMLRequest === undefined) throw new SamlError('The SAML request payload is missing.');
-  return parsePostRequest(provider, p.SAMLRequest, p.RelayState ?? null, verifier);
+  return parseAuthnRequest(provider, incomingOf(req, binding), binding, await verifierOf(svc, provider));
 }
 
 /** the login, then back to `next` */
@@ -95,33 +61,14 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   const slug = (req.params as { slug: string }).slug;
   const provider = await samlProviderByAppSlug(svc, slug);
   if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
-  // the SP's cross-site POST comes without the session cookie (SameSite=Lax): post it again from this origin, once
-  if (req.method === 'POST' && !req.cookies?.[SESSION_COOKIE]) {
-    const form = formOf(req);
-    if (form.SAMLRequest !== undefined && form[RELAYED] === undefined) {
-      const again: Record<string, string> = { SAMLRequest: form.SAMLRequest, [RELAYED]: '1' };
-      if (form.RelayState !== undefined) again.RelayState = form.RelayState;
-      return sendFormPost(
-        reply,
-        `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`,
-        again,
-        `Signing in to ${provider.application.name}...`,
-      );
-    }
-  }
+  const relayed = relayCrossSitePost(svc, req, reply, `Signing in to ${provider.application.name}...`);
+  if (relayed) return relayed;
   let request: AuthnRequest;
   try {
     request = await requestOf(svc, req, provider, binding);
   } catch (e) {
     if (!(e instanceof SamlError)) throw e;
-    await svc.events.emit('configuration_error', {
-      req,
-      context: {
-        message: e.message,
-        provider: { app: 'authentik_providers_saml', model_name: 'samlprovider', pk: provider.id, name: provider.name },
-      },
-    });
-    return sendBadRequestPage(reply, e.message);
+    return refuse(svc, req, reply, provider, e);
   }
   const me = await svc.sessions.user(req);
   if (!me) {
@@ -141,16 +88,7 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   const flow = await flowByUuid(svc, provider.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
   const session = await svc.sessions.load(req);
-  const store = (session.data.providers ??= {});
-  const now = Date.now();
-  for (const [k, v] of Object.entries(store))
-    if (k.startsWith(PENDING_PREFIX) && now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
-  const pendingKeys = Object.keys(store).filter((k) => k.startsWith(PENDING_PREFIX));
-  while (pendingKeys.length >= PENDING_MAX) delete store[pendingKeys.shift()!];
-  const key = randomBytes(24).toString('base64url');
-  const pending: Pending = { provider: provider.id, user: me.user.id, created: now, request };
-  store[PENDING_PREFIX + key] = pending;
-  session.dirty = true;
+  const { key } = keepPending(session, PENDING_PREFIX, { provider: provider.id, user: me.user.id, request });
   const started = await startFlow(
     svc,
     flow,
@@ -170,7 +108,7 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
     reply,
   );
   if (started === 'done') {
-    delete store[PENDING_PREFIX + key];
+    dropPending(session, PENDING_PREFIX, key);
     await svc.sessions.save(session, req, reply);
     return fulfil(svc, req, reply, provider, me, request);
   }
@@ -183,11 +121,8 @@ export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: 
   const { slug, key } = req.params as { slug: string; key: string };
   const me = await svc.sessions.user(req);
   const session = await svc.sessions.load(req);
-  const pending = session.data.providers?.[PENDING_PREFIX + key] as Pending | undefined;
-  if (!pending || !me || pending.user !== me.user.id || Date.now() - pending.created > PENDING_TTL_MS)
-    return sendBadRequestPage(reply, 'This SAML request is unknown, expired or already completed.', 'Invalid request');
-  delete session.data.providers![PENDING_PREFIX + key];
-  session.dirty = true;
+  const pending = takePending<Pending>(session, PENDING_PREFIX, key, me?.user.id);
+  if (!pending || !me) return sendBadRequestPage(reply, 'This SAML request is unknown, expired or already completed.', 'Invalid request');
   await svc.sessions.save(session, req, reply);
   const provider = await samlProviderByAppSlug(svc, slug);
   if (!provider || provider.id !== pending.provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);

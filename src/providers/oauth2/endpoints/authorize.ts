@@ -15,7 +15,7 @@
  * page and the fulfilment URL, with the same outcome (the flow planned, its policies applied, the same code/tokens,
  * the same `authorize_application` event).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sendFormPost } from '../../../ui/form-post.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidateAdminCache } from '../../../db/admin-cache.js';
@@ -51,19 +51,15 @@ import { lastLoginOf } from './login-event.js';
 import { endSessionRequest } from '../protocol/end-session.js';
 import { verificationKeyOf } from '../protocol/verify.js';
 import { inMemoryBinding, PROMPT_CONSENT_STAGE } from '../stages/in-memory.js';
+import { dropPending, keepPending, type PendingBase, takePending } from '../../pending.js';
 
 /** the consent stage type's kind (a flow with one needs no in-memory consent) */
 const CONSENT_KIND = 'consentstage';
 
 const PENDING_PREFIX = 'oauth2:authorize:';
 const LAST_LOGIN_KEY = 'oauth2:last_login_uid';
-const PENDING_MAX = 10;
-const PENDING_TTL_MS = 30 * 60_000;
 
-interface Pending {
-  provider: number;
-  user: number;
-  created: number;
+interface Pending extends PendingBase {
   params: Omit<AuthorizeParams, 'scope' | 'prompt'> & { scope: string[]; prompt: string[] };
 }
 
@@ -204,20 +200,8 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
   // startAuthorizationFlow, with the request waiting in the session for the flow's continuation
   const flow = await flowByUuid(svc, p.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
-  const key = randomBytes(24).toString('base64url');
-  const now = Date.now();
-  for (const [k, v] of Object.entries(store))
-    if (k.startsWith(PENDING_PREFIX) && now - ((v as Pending).created ?? 0) > PENDING_TTL_MS) delete store[k];
-  const pendingKeys = Object.keys(store).filter((k) => k.startsWith(PENDING_PREFIX));
-  while (pendingKeys.length >= PENDING_MAX) delete store[pendingKeys.shift()!];
-  const pending: Pending = {
-    provider: p.id,
-    user: me.user.id,
-    created: now,
-    params: { ...params, scope: [...params.scope], prompt: [...params.prompt] },
-  };
-  store[PENDING_PREFIX + key] = pending;
-  session.dirty = true;
+  const pendingParams: Pending['params'] = { ...params, scope: [...params.scope], prompt: [...params.prompt] };
+  const { key } = keepPending(session, PENDING_PREFIX, { provider: p.id, user: me.user.id, params: pendingParams });
   const started = await startFlow(
     svc,
     flow,
@@ -244,9 +228,9 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
     reply,
   );
   if (started === 'done') {
-    delete store[PENDING_PREFIX + key];
+    dropPending(session, PENDING_PREFIX, key);
     await svc.sessions.save(session, req, reply);
-    return fulfil(svc, req, reply, p, me, pending.params, login);
+    return fulfil(svc, req, reply, p, me, pendingParams, login);
   }
   if (!started)
     return reply
@@ -260,14 +244,11 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
 
 /** /application/o/authorize/fulfil/<key>/: the flow is done — issue what the request asked for */
 export async function fulfilEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
-  const key = PENDING_PREFIX + (req.params as { key: string }).key;
   const me = await svc.sessions.user(req);
   const session = await svc.sessions.load(req);
-  const pending = session.data.providers?.[key] as Pending | undefined;
-  if (!pending || !me || pending.user !== me.user.id || Date.now() - pending.created > PENDING_TTL_MS)
+  const pending = takePending<Pending>(session, PENDING_PREFIX, (req.params as { key: string }).key, me?.user.id);
+  if (!pending || !me)
     return sendBadRequestPage(reply, 'This authorization request is unknown, expired or already completed.', 'Invalid request');
-  delete session.data.providers![key];
-  session.dirty = true;
   await svc.sessions.save(session, req, reply);
   const provider = await oauth2ProviderById(svc, pending.provider);
   return fulfil(svc, req, reply, provider, me, pending.params, await lastLoginOf(svc.db, me.user.username));

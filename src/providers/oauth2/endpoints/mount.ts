@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../../services.js';
+import { acceptForms } from '../../../rest/form.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
 import { endSessionEndpoint } from './end-session.js';
 import { deleteExpired } from '../tokens/store.js';
@@ -31,11 +32,7 @@ export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
     }, SWEEP_MS);
     sweep.unref();
     scope.addHook('onClose', async () => clearInterval(sweep));
-    scope.addContentTypeParser(
-      /^application\/x-www-form-urlencoded(\s*;.*)?$/,
-      { parseAs: 'string', bodyLimit: FORM_LIMIT },
-      (_req, body, done) => done(null, new URLSearchParams(String(body))),
-    );
+    acceptForms(scope, FORM_LIMIT);
     const config = { noConfigWrites: true };
     const base = '/application/o';
     scope.get(`${base}/:slug/.well-known/openid-configuration`, { config }, (req, reply) => discoveryEndpoint(svc, req, reply));
