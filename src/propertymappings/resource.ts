@@ -265,63 +265,114 @@ const mappingLifecycle = (references: () => ColumnReference[]): Pick<ResourceDef
   usedBy: (db, row) => mappingUsedBy(db, row.pm_uuid, references()),
 });
 
-const scopeResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
-  component: 'ScopeMapping',
-  model: 'ScopeMapping',
-  path: '/propertymappings/provider/scope',
-  opPrefix: 'propertymappings_provider_scope',
-  tag: 'propertymappings',
-  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
-  props: scopeProps,
-  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-  access: { kind: 'superuser' },
-  rbac: { label: 'authentik_providers_oauth2.scopemapping', verbose: 'Scope Mapping' },
-  list: {
-    filters: {
-      ...managedFilters,
-      name: { type: 'str', column: 'm.name' },
-      scope_name: { type: 'str', column: 's.scope_name' },
+/**
+ * A mapping kind with a table of its own beside `property_mappings` (its `own` columns, keyed by `pm_uuid`):
+ * authentik's ScopeMappingViewSet (`scope_name`, `description`) and SAMLPropertyMappingViewSet (`saml_name`,
+ * `friendly_name`)
+ */
+function ownTableMappingResource(
+  def: {
+    kind: string;
+    table: 'property_mapping_scope' | 'property_mapping_saml';
+    component: string;
+    path: string;
+    rbac: { label: string; verbose: string };
+    props: Props;
+    /** the table's columns: their API value when a write leaves them out (`null`: nullable), their filter */
+    own: Record<string, { absent: string | null }>;
+    ordering: Record<string, string>;
+    defaultOrdering: string[];
+  },
+  references: () => ColumnReference[],
+): ResourceDef<Row> {
+  const cols = Object.keys(def.own);
+  return {
+    component: def.component,
+    model: def.component,
+    path: def.path,
+    opPrefix: def.path.slice(1).replace(/\//g, '_'),
+    tag: 'propertymappings',
+    lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
+    props: def.props,
+    ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
+    access: { kind: 'superuser' },
+    rbac: def.rbac,
+    list: {
+      filters: {
+        ...managedFilters,
+        name: { type: 'str', column: 'm.name' },
+        ...Object.fromEntries(cols.map((c) => [c, { type: 'str' as const, column: `s.${c}` }])),
+      },
+      search: ['m.name'],
+      ordering: def.ordering,
+      defaultOrdering: def.defaultOrdering,
+      pk: 'm.pm_uuid',
+      unique: ['m.name'],
     },
-    search: ['m.name'],
-    ordering: { name: 'm.name', scope_name: 's.scope_name', pk: 'm.pm_uuid' },
-    defaultOrdering: ['scope_name', 'name'],
-    pk: 'm.pm_uuid',
-    unique: ['m.name'],
-  },
-  select: (db) =>
-    db
-      .selectFrom('property_mappings as m')
-      .innerJoin('property_mapping_scope as s', 's.pm_uuid', 'm.pm_uuid')
-      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind', 's.scope_name', 's.description'])
-      .where('m.kind', '=', 'scopemapping'),
-  render: async (_db, rows) =>
-    rows.map((r) => ({
-      pk: r.pm_uuid,
-      managed: r.managed,
-      name: r.name,
-      expression: r.expression,
-      ...metaOf('scopemapping'),
-      scope_name: r.scope_name,
-      description: r.description,
-    })),
-  validate: async (data) => checkExpression(data.expression),
-  insert: async (tx, data) => {
-    const pm_uuid = await insertMapping(tx, 'scopemapping', data);
-    await tx
-      .insertInto('property_mapping_scope')
-      .values({ pm_uuid, scope_name: data.scope_name as string, description: (data.description as string | null) ?? '' })
-      .execute();
-    return pm_uuid;
-  },
-  update: async (tx, existing, data) => {
-    await updateMapping(tx, existing.pm_uuid, data);
-    const own: Record<string, unknown> = {};
-    for (const k of ['scope_name', 'description'] as const) if (data[k] !== undefined) own[k] = data[k] ?? '';
-    if (Object.keys(own).length) await tx.updateTable('property_mapping_scope').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
-    return existing.pm_uuid;
-  },
-  ...mappingLifecycle(references),
-});
+    select: (db) =>
+      db
+        .selectFrom('property_mappings as m')
+        .innerJoin(`${def.table} as s` as 'property_mapping_scope as s', 's.pm_uuid', 'm.pm_uuid')
+        .select([
+          'm.pm_uuid as pk',
+          'm.pm_uuid',
+          'm.name',
+          'm.expression',
+          'm.managed',
+          'm.kind',
+          ...cols.map((c) => `s.${c}` as 's.scope_name'),
+        ])
+        .where('m.kind', '=', def.kind),
+    render: async (_db, rows) =>
+      rows.map((r) => ({
+        pk: r.pm_uuid,
+        managed: r.managed,
+        name: r.name,
+        expression: r.expression,
+        ...metaOf(def.kind),
+        ...Object.fromEntries(cols.map((c) => [c, (r as unknown as Record<string, unknown>)[c] ?? def.own[c]!.absent])),
+      })),
+    validate: async (data) => checkExpression(data.expression),
+    insert: async (tx, data) => {
+      const pm_uuid = await insertMapping(tx, def.kind, data);
+      const values = Object.fromEntries(cols.map((c) => [c, (data[c] as string | null | undefined) ?? def.own[c]!.absent]));
+      await tx
+        .insertInto(def.table as 'property_mapping_scope')
+        .values({ pm_uuid, ...values } as never)
+        .execute();
+      return pm_uuid;
+    },
+    update: async (tx, existing, data) => {
+      await updateMapping(tx, existing.pm_uuid, data);
+      const own: Record<string, unknown> = {};
+      for (const c of cols) if (data[c] !== undefined) own[c] = data[c] ?? def.own[c]!.absent;
+      if (Object.keys(own).length)
+        await tx
+          .updateTable(def.table as 'property_mapping_scope')
+          .set(own)
+          .where('pm_uuid', '=', existing.pm_uuid)
+          .execute();
+      return existing.pm_uuid;
+    },
+    ...mappingLifecycle(references),
+  };
+}
+
+const scopeResource = (references: () => ColumnReference[]) =>
+  ownTableMappingResource(
+    {
+      kind: 'scopemapping',
+      table: 'property_mapping_scope',
+      component: 'ScopeMapping',
+      path: '/propertymappings/provider/scope',
+      rbac: { label: 'authentik_providers_oauth2.scopemapping', verbose: 'Scope Mapping' },
+      props: scopeProps,
+      own: { scope_name: { absent: '' }, description: { absent: '' } },
+      ordering: { name: 'm.name', scope_name: 's.scope_name', pk: 'm.pm_uuid' },
+      defaultOrdering: ['scope_name', 'name'],
+    },
+    references,
+  );
 
 const samlProps: Props = {
   ...basePropertyMappingProps,
@@ -329,65 +380,22 @@ const samlProps: Props = {
   friendly_name: S.nullable(S.text({ default: null })),
 };
 
-/** /propertymappings/provider/saml/ (authentik's SAMLPropertyMappingViewSet): an attribute of the SAML provider's assertion */
-const samlResource = (references: () => ColumnReference[]): ResourceDef<Row> => ({
-  component: 'SAMLPropertyMapping',
-  model: 'SAMLPropertyMapping',
-  path: '/propertymappings/provider/saml',
-  opPrefix: 'propertymappings_provider_saml',
-  tag: 'propertymappings',
-  lookup: { param: 'pm_uuid', column: 'm.pm_uuid', rowKey: 'pm_uuid', type: 'uuid' },
-  props: samlProps,
-  ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
-  access: { kind: 'superuser' },
-  rbac: { label: 'authentik_providers_saml.samlpropertymapping', verbose: 'SAML Provider Property Mapping' },
-  list: {
-    filters: {
-      ...managedFilters,
-      name: { type: 'str', column: 'm.name' },
-      saml_name: { type: 'str', column: 's.saml_name' },
-      friendly_name: { type: 'str', column: 's.friendly_name' },
+/** /propertymappings/provider/saml/: an attribute of the SAML provider's assertion */
+const samlResource = (references: () => ColumnReference[]) =>
+  ownTableMappingResource(
+    {
+      kind: 'samlpropertymapping',
+      table: 'property_mapping_saml',
+      component: 'SAMLPropertyMapping',
+      path: '/propertymappings/provider/saml',
+      rbac: { label: 'authentik_providers_saml.samlpropertymapping', verbose: 'SAML Provider Property Mapping' },
+      props: samlProps,
+      own: { saml_name: { absent: '' }, friendly_name: { absent: null } },
+      ordering: { name: 'm.name', saml_name: 's.saml_name', pk: 'm.pm_uuid' },
+      defaultOrdering: ['name'],
     },
-    search: ['m.name'],
-    ordering: { name: 'm.name', saml_name: 's.saml_name', pk: 'm.pm_uuid' },
-    defaultOrdering: ['name'],
-    pk: 'm.pm_uuid',
-    unique: ['m.name'],
-  },
-  select: (db) =>
-    db
-      .selectFrom('property_mappings as m')
-      .innerJoin('property_mapping_saml as s', 's.pm_uuid', 'm.pm_uuid')
-      .select(['m.pm_uuid as pk', 'm.pm_uuid', 'm.name', 'm.expression', 'm.managed', 'm.kind', 's.saml_name', 's.friendly_name'])
-      .where('m.kind', '=', 'samlpropertymapping'),
-  render: async (_db, rows) =>
-    rows.map((r) => ({
-      pk: r.pm_uuid,
-      managed: r.managed,
-      name: r.name,
-      expression: r.expression,
-      ...metaOf('samlpropertymapping'),
-      saml_name: r.saml_name,
-      friendly_name: r.friendly_name ?? null,
-    })),
-  validate: async (data) => checkExpression(data.expression),
-  insert: async (tx, data) => {
-    const pm_uuid = await insertMapping(tx, 'samlpropertymapping', data);
-    await tx
-      .insertInto('property_mapping_saml')
-      .values({ pm_uuid, saml_name: data.saml_name as string, friendly_name: (data.friendly_name as string | null | undefined) ?? null })
-      .execute();
-    return pm_uuid;
-  },
-  update: async (tx, existing, data) => {
-    await updateMapping(tx, existing.pm_uuid, data);
-    const own: Record<string, unknown> = {};
-    for (const k of ['saml_name', 'friendly_name'] as const) if (data[k] !== undefined) own[k] = data[k];
-    if (Object.keys(own).length) await tx.updateTable('property_mapping_saml').set(own).where('pm_uuid', '=', existing.pm_uuid).execute();
-    return existing.pm_uuid;
-  },
-  ...mappingLifecycle(references),
-});
+    references,
+  );
 
 /**
  * A mapping kind with no table of its own (name and expression in `property_mappings`): authentik's

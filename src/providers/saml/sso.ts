@@ -4,7 +4,7 @@ import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { startFlow } from '../../flows/engine/start.js';
 import type { Services } from '../../services.js';
 import { sendFormPost } from '../../ui/form-post.js';
-import { sendBadRequestPage } from '../../ui/bad-request.js';
+import { sendBadRequestPage, sendPermissionDenied } from '../../ui/bad-request.js';
 import { applicationAllows, applicationRef } from '../../applications/access.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { lastLogins } from '../../events/logins.js';
@@ -35,14 +35,6 @@ const flowByUuid = (svc: Services, uuid: string | null) =>
   uuid
     ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
     : Promise.resolve(undefined);
-
-const deny = (reply: FastifyReply, messages: string[] = []) =>
-  reply
-    .code(403)
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1>${messages.map((m) => `<p>${m.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`).join('')}</main></body></html>`,
-    );
 
 /** the request of the binding (incoming.ts) */
 async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: Binding): Promise<AuthnRequest> {
@@ -84,7 +76,7 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   }
   const app = provider.application;
   const access = await applicationAllows(svc, provider, me.user, req, {});
-  if (!access.passing) return deny(reply, access.messages);
+  if (!access.passing) return sendPermissionDenied(reply, access.messages);
   const flow = await flowByUuid(svc, provider.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
   const session = await svc.sessions.load(req);
@@ -112,7 +104,7 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
     await svc.sessions.save(session, req, reply);
     return fulfil(svc, req, reply, provider, me, request);
   }
-  if (!started) return deny(reply);
+  if (!started) return sendPermissionDenied(reply);
   return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
 }
 

@@ -9,11 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { PASSWORD } from '../oauth2/browser.js';
-import { ACS, SP_ENTITY, SamlBrowser, formOf, serviceProvider } from './sp.js';
+import { ACS, SP_ENTITY, type SamlBrowser, flowsAndMappings, keyPairOf, loggedInAs, samlApp, formOf, serviceProvider } from './sp.js';
 
 const SLS = 'http://127.0.0.1:9/saml/sls';
 
@@ -28,16 +28,10 @@ for (const dialect of dialects()) {
     let backchannelUrl: string;
     const received: Record<string, string>[] = [];
 
-    async function keyPair(name: string) {
-      const kp = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: name, validity_days: 30, alg: 'rsa' });
-      const cert = (await call(srv, 'GET', `/crypto/certificatekeypairs/${kp.body.pk}/view_certificate/`)).body.data as string;
-      const key = (await call(srv, 'GET', `/crypto/certificatekeypairs/${kp.body.pk}/view_private_key/`)).body.data as string;
-      return { pk: kp.body.pk as string, cert, key };
-    }
+    const keyPair = (name: string) => keyPairOf(srv, name);
 
-    async function app(slug: string, extra: Record<string, unknown> = {}) {
-      const p = await call(srv, 'POST', '/providers/saml/', {
-        name: `saml-${slug}`,
+    const app = (slug: string, extra: Record<string, unknown> = {}) =>
+      samlApp(srv, slug, {
         authorization_flow: flows['default-provider-authorization-implicit-consent'],
         invalidation_flow: flows['default-provider-invalidation-flow'],
         acs_url: ACS,
@@ -48,11 +42,6 @@ for (const dialect of dialects()) {
         property_mappings: [managed.username],
         ...extra,
       });
-      assert.equal(p.status, 201, JSON.stringify(p.body));
-      const a = await call(srv, 'POST', '/core/applications/', { name: `SAML ${slug}`, slug, provider: p.body.pk });
-      assert.equal(a.status, 201, JSON.stringify(a.body));
-      return (await call(srv, 'GET', `/providers/saml/${p.body.pk}/`)).body;
-    }
 
     /** a logged-in browser signed into the application: the SP's profile (NameID, session index) */
     async function signedIn(b: SamlBrowser, p: { url_sso_redirect: string; url_slo_redirect: string }, opts = {}) {
@@ -63,21 +52,13 @@ for (const dialect of dialects()) {
       return { saml, profile: profile! };
     }
 
-    async function loggedIn() {
-      const b = new SamlBrowser(srv);
-      const end = await b.login('alice', '');
-      assert.equal(end.component, 'xak-flow-redirect', JSON.stringify(end));
-      return b;
-    }
+    const loggedIn = () => loggedInAs(srv, 'alice');
 
     const sessionsOf = async () => (await srv.app.store.db.selectFrom('saml_sessions').selectAll().execute()).length;
 
     before(async () => {
       srv = await startServer(dialect);
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=100');
-      flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
-      const m = await call(srv, 'GET', '/propertymappings/provider/saml/?page_size=100');
-      managed = Object.fromEntries(m.body.results.map((x: { managed: string; pk: string }) => [x.managed.split('/').at(-1), x.pk]));
+      ({ flows, managed } = await flowsAndMappings(srv));
       idp = await keyPair('idp');
       sp = await keyPair('sp');
       await createUser(srv, 'alice', PASSWORD);

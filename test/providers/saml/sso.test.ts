@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { PASSWORD } from '../oauth2/browser.js';
-import { ACS, SP_ENTITY, SamlBrowser, formOf, inflated, serviceProvider } from './sp.js';
+import { ACS, SP_ENTITY, SamlBrowser, flowsAndMappings, keyPairOf, loggedInAs, samlApp, formOf, inflated, serviceProvider } from './sp.js';
 import { uidOf } from '../../../src/users/render.js';
 
 const NAME_ID = {
@@ -38,18 +38,11 @@ for (const dialect of dialects()) {
     let sp: { pk: string; cert: string; key: string };
     let aliceId: number;
 
-    async function keyPair(name: string) {
-      const kp = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', { common_name: name, validity_days: 30, alg: 'rsa' });
-      assert.equal(kp.status, 200, JSON.stringify(kp.body));
-      const cert = (await call(srv, 'GET', `/crypto/certificatekeypairs/${kp.body.pk}/view_certificate/`)).body.data as string;
-      const key = (await call(srv, 'GET', `/crypto/certificatekeypairs/${kp.body.pk}/view_private_key/`)).body.data as string;
-      return { pk: kp.body.pk as string, cert, key };
-    }
+    const keyPair = (name: string) => keyPairOf(srv, name);
 
     /** an application with a SAML provider: its provider as the API answers it */
-    async function app(slug: string, extra: Record<string, unknown> = {}) {
-      const p = await call(srv, 'POST', '/providers/saml/', {
-        name: `saml-${slug}`,
+    const app = (slug: string, extra: Record<string, unknown> = {}) =>
+      samlApp(srv, slug, {
         authorization_flow: flows['default-provider-authorization-implicit-consent'],
         invalidation_flow: flows['default-provider-invalidation-flow'],
         acs_url: ACS,
@@ -59,25 +52,12 @@ for (const dialect of dialects()) {
         property_mappings: [managed.email, managed.username, managed.groups, managed.uid],
         ...extra,
       });
-      assert.equal(p.status, 201, JSON.stringify(p.body));
-      const a = await call(srv, 'POST', '/core/applications/', { name: `SAML ${slug}`, slug, provider: p.body.pk });
-      assert.equal(a.status, 201, JSON.stringify(a.body));
-      return (await call(srv, 'GET', `/providers/saml/${p.body.pk}/`)).body;
-    }
 
-    async function loggedIn(username = 'alice') {
-      const b = new SamlBrowser(srv);
-      const end = await b.login(username, '');
-      assert.equal(end.component, 'xak-flow-redirect', JSON.stringify(end));
-      return b;
-    }
+    const loggedIn = () => loggedInAs(srv, 'alice');
 
     before(async () => {
       srv = await startServer(dialect);
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=100');
-      flows = Object.fromEntries(f.body.results.map((x: { slug: string; pk: string }) => [x.slug, x.pk]));
-      const m = await call(srv, 'GET', '/propertymappings/provider/saml/?page_size=100');
-      managed = Object.fromEntries(m.body.results.map((x: { managed: string; pk: string }) => [x.managed.split('/').at(-1), x.pk]));
+      ({ flows, managed } = await flowsAndMappings(srv));
       idp = await keyPair('idp');
       sp = await keyPair('sp');
       aliceId = await createUser(srv, 'alice', PASSWORD, { attributes: { upn: 'alice@corp.example' } });

@@ -52,6 +52,7 @@ import { endSessionRequest } from '../protocol/end-session.js';
 import { verificationKeyOf } from '../protocol/verify.js';
 import { inMemoryBinding, PROMPT_CONSENT_STAGE } from '../stages/in-memory.js';
 import { dropPending, keepPending, type PendingBase, takePending } from '../../pending.js';
+import { sendPermissionDenied } from '../../../ui/bad-request.js';
 
 /** the consent stage type's kind (a flow with one needs no in-memory consent) */
 const CONSENT_KIND = 'consentstage';
@@ -190,13 +191,7 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
   // applicationAccess
   const app = p.application;
   const access = await applicationAllows(svc, p, me.user, req, policyContextOf(params));
-  if (!app || !access.passing)
-    return reply
-      .code(403)
-      .type('text/html; charset=utf-8')
-      .send(
-        `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1>${access.messages.map((m) => `<p>${m.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`).join('')}</main></body></html>`,
-      );
+  if (!app || !access.passing) return sendPermissionDenied(reply, access.messages);
   // startAuthorizationFlow, with the request waiting in the session for the flow's continuation
   const flow = await flowByUuid(svc, p.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
@@ -232,13 +227,7 @@ export async function authorizeEndpoint(svc: Services, req: FastifyRequest, repl
     await svc.sessions.save(session, req, reply);
     return fulfil(svc, req, reply, p, me, pendingParams, login);
   }
-  if (!started)
-    return reply
-      .code(403)
-      .type('text/html; charset=utf-8')
-      .send(
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Permission denied</title></head><body><main><h1>Permission denied</h1></main></body></html>',
-      );
+  if (!started) return sendPermissionDenied(reply);
   return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
 }
 
