@@ -3,10 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** form bodies (application/x-www-form-urlencoded) read as URLSearchParams, in an encapsulated scope: the protocols' endpoints */
 export function acceptForms(scope: FastifyInstance, bodyLimit: number) {
-  scope.addContentTypeParser(
-    /^application\/x-www-form-urlencoded(\s*;.*)?$/,
-    { parseAs: 'string', bodyLimit },
-    (_req, body, done) => done(null, new URLSearchParams(String(body))),
+  scope.addContentTypeParser(/^application\/x-www-form-urlencoded(\s*;.*)?$/, { parseAs: 'string', bodyLimit }, (_req, body, done) =>
+    done(null, new URLSearchParams(String(body))),
   );
 }
 
