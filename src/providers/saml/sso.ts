@@ -1,3 +1,17 @@
+/**
+ * Single sign-on at authentik's URLs (authentik/providers/saml/views/sso.py, unified.py), as steps:
+ *
+ *   provider (the application's) → request (the binding's AuthnRequest, or none: IdP-initiated) → loggedIn (else the
+ *   login, back here after) → applicationAccess → startAuthorizationFlow → fulfil (the Response, by the SP binding)
+ *
+ * The provider's authorization flow runs through `startFlow` with authentik's consent context; the parsed request
+ * waits in the session (src/providers/pending.ts) under a random key that only the flow's continuation names
+ * (/application/saml/<slug>/sso/fulfil/<key>/). A flow with nothing to ask is fulfilled at once, in the same answer.
+ * A POST-binding request met by someone not logged in is carried to the login and back in the continuation's query
+ * (authentik keeps the POST body in the session instead). The SP's POST is cross-site, so the browser sends it
+ * without Keystage's session cookie (SameSite=Lax): it is posted again once from Keystage's own origin, with it
+ * (incoming.ts).
+ */
 import { deflateRawSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
