@@ -461,5 +461,27 @@ for (const dialect of dialects()) {
         { numRuns: 15 },
       );
     });
+
+    it("AuthnContextClassRef: from the login's method, or from the provider's mapping", async () => {
+      const p = await app('class-ref');
+      const saml = serviceProvider({ idpCert: idp.cert, entryPoint: p.url_sso_redirect });
+      const b = await loggedIn();
+      const classRef = async () => {
+        const r = await b.send(await saml.getAuthorizeUrlAsync('', undefined, {}));
+        const xml = Buffer.from(r.form!.fields.SAMLResponse!, 'base64').toString('utf8');
+        assert.ok((await saml.validatePostResponseAsync(r.form!.fields)).profile);
+        return /<saml:AuthnContextClassRef>([^<]*)<\/saml:AuthnContextClassRef>/.exec(xml)?.[1];
+      };
+      // a password login
+      assert.equal(await classRef(), 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport');
+      const m = await call(srv, 'POST', '/propertymappings/provider/saml/', {
+        name: 'saml class ref',
+        saml_name: 'unused',
+        expression: 'return "urn:example:ac:" + request.user.username',
+      });
+      assert.equal(m.status, 201, JSON.stringify(m.body));
+      assert.equal((await call(srv, 'PATCH', `/providers/saml/${p.pk}/`, { authn_context_class_ref_mapping: m.body.pk })).status, 200);
+      assert.equal(await classRef(), 'urn:example:ac:alice');
+    });
   });
 }
