@@ -90,7 +90,9 @@ export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   if (answer && method === 'backchannel') await postBackchannel(req.log, provider, postFields(answer));
   // frontchannel_native: the person is sent on with it once the flow is done
   const then = answer && method === 'frontchannel_native' ? browserUrl(slug, answer) : undefined;
-  if (!me) return reply.redirect(then ?? '/', 302);
+  // nobody logged in here: nothing to end — the service provider still gets its answer, in the browser
+  const answerInBrowser = answer && method !== 'backchannel' ? browserUrl(slug, answer) : undefined;
+  if (!me) return reply.redirect(answerInBrowser ?? '/', 302);
   const app = provider.application;
   const started = await startFlow(
     svc,
@@ -113,7 +115,7 @@ export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: Fas
     req,
     reply,
   );
-  if (!started) return reply.redirect(then ?? '/', 302);
+  if (!started) return reply.redirect(answerInBrowser ?? '/', 302);
   return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
 }
 
@@ -124,16 +126,18 @@ export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: Fas
 export async function logoutResponseEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const provider = await samlProviderByAppSlug(svc, (req.params as { slug: string }).slug);
   const relay = (req.method === 'POST' ? formOf(req) : queryOf(req)).RelayState ?? '';
-  const allowed = new Set([new URL(baseUrlOf(req, svc.config)).origin]);
+  const base = baseUrlOf(req, svc.config);
+  const allowed = new Set([new URL(base).origin]);
   for (const u of [provider?.sls_url, provider?.acs_url])
     try {
       if (u) allowed.add(new URL(u).origin);
     } catch {}
+  // (resolved as a browser resolves it: `//host` and `/\host` name another host)
+  let target: URL | undefined;
   try {
-    if (relay.startsWith('/') && !relay.startsWith('//')) return reply.redirect(relay, 302);
-    if (relay && allowed.has(new URL(relay).origin)) return reply.redirect(relay, 302);
+    target = relay ? new URL(relay, `${base}/`) : undefined;
   } catch {}
-  return reply.redirect('/', 302);
+  return reply.redirect(target && allowed.has(target.origin) ? target.href : '/', 302);
 }
 
 /** a message's form fields, whichever binding it was made for (the back channel always posts) */

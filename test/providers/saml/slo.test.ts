@@ -157,14 +157,30 @@ for (const dialect of dialects()) {
       assert.equal(r.headers.get('location'), '/if/flow/default-provider-invalidation-flow/');
     });
 
+    it('a LogoutRequest from someone not logged in here: nothing to end, the LogoutResponse still goes back', async () => {
+      const p = await app('sp-stranger');
+      const b = await loggedIn();
+      const { saml, profile } = await signedIn(b, p);
+      const r = await fetch(await saml.getLogoutUrlAsync(profile, 'again', {}), { redirect: 'manual' });
+      assert.equal(r.status, 302);
+      const to = new URL(r.headers.get('location')!);
+      assert.equal(`${to.origin}${to.pathname}`, SLS);
+      assert.equal(to.searchParams.get('RelayState'), 'again');
+      assert.equal((await saml.validateRedirectAsync(Object.fromEntries(to.searchParams), to.search.slice(1))).loggedOut, true);
+      // the person logged in elsewhere is still logged in
+      assert.equal((await b.jar.json(`${srv.api}/core/users/me/`)).status, 200);
+    });
+
     it("a service provider's LogoutResponse: on to its RelayState on its own site or Keystage's, never elsewhere", async () => {
       const p = await app('sp-answer');
       const response = (relay: string) =>
         fetch(`${p.url_slo_redirect}?${new URLSearchParams({ SAMLResponse: 'eA==', RelayState: relay })}`, { redirect: 'manual' });
       assert.equal((await response('http://127.0.0.1:9/home')).headers.get('location'), 'http://127.0.0.1:9/home');
-      assert.equal((await response('/if/user/')).headers.get('location'), '/if/user/');
+      assert.equal((await response('/if/user/')).headers.get('location'), `${srv.url}/if/user/`);
       assert.equal((await response('https://evil.example/')).headers.get('location'), '/');
       assert.equal((await response('//evil.example/')).headers.get('location'), '/');
+      assert.equal((await response('/\\evil.example/')).headers.get('location'), '/');
+      assert.equal((await response('javascript:alert(1)')).headers.get('location'), '/');
     });
 
     it('a Keystage logout: a LogoutRequest in an iframe (front channel) and one posted by the server (back channel)', async () => {
@@ -202,7 +218,12 @@ for (const dialect of dialects()) {
       assert.equal(posted.profile?.sessionIndex, c.profile.sessionIndex);
       const done = (await b.solve('default-invalidation-flow', { component: 'ak-provider-iframe-logout' })).body;
       assert.equal(done.component, 'xak-flow-redirect');
-      assert.equal(await sessionsOf(), 0);
+      const left = await srv.app.store.db
+        .selectFrom('saml_sessions')
+        .select('id')
+        .where('provider_id', 'in', [front.pk, back.pk])
+        .execute();
+      assert.equal(left.length, 0);
     });
   });
 }
