@@ -12,22 +12,18 @@ import { pemsOf } from '../../crypto/keys.js';
 import { formOf, queryOf } from '../../rest/form.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { messageXml } from '../../saml/message.js';
+import { postAgainWithCookie, RELAYED } from '../../saml/relay.js';
 import { redirectSignatureHolds } from '../../saml/redirect-binding.js';
 import { verifiedElement } from '../../saml/signature.js';
 import { childrenOf, NS, parseXml, SamlError } from '../../saml/xml.js';
 import type { Services } from '../../services.js';
-import { SESSION_COOKIE } from '../../sessions/sessions.js';
 import { sendBadRequestPage } from '../../ui/bad-request.js';
-import { sendFormPost } from '../../ui/form-post.js';
 import type { SamlProvider } from './config.js';
 
 export const ERROR_PAYLOAD_MISSING = 'The SAML request payload is missing.';
 export const ERROR_SIGNATURE_REQUIRED_BUT_ABSENT = 'Verification Certificate configured, but request is not signed.';
 export const ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER = 'Provider does not have a Validation Certificate configured.';
 export const ERROR_FAILED_TO_VERIFY = 'Failed to verify signature';
-
-/** the field marking a POST posted again from Keystage's own origin */
-const RELAYED = 'ks_relayed';
 
 export type MessageBinding = 'redirect' | 'post';
 
@@ -91,12 +87,17 @@ export function checkedMessage(
 
 /** the SP's cross-site POST, posted again once from Keystage's origin so the session cookie comes with it */
 export function relayCrossSitePost(svc: Services, req: FastifyRequest, reply: FastifyReply, title: string): FastifyReply | undefined {
-  if (req.method !== 'POST' || req.cookies?.[SESSION_COOKIE]) return undefined;
+  if (req.method !== 'POST') return undefined;
   const form = formOf(req);
-  if (form.SAMLRequest === undefined || form[RELAYED] !== undefined) return undefined;
-  const again: Record<string, string> = { SAMLRequest: form.SAMLRequest, [RELAYED]: '1' };
-  if (form.RelayState !== undefined) again.RelayState = form.RelayState;
-  return sendFormPost(reply, `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`, again, title);
+  if (form.SAMLRequest === undefined) return undefined;
+  return postAgainWithCookie(req, reply, {
+    to: `${baseUrlOf(req, svc.config)}${req.url.split('?')[0]}`,
+    param: 'SAMLRequest',
+    message: form.SAMLRequest,
+    relayState: form.RelayState,
+    relayed: form[RELAYED] !== undefined,
+    title,
+  });
 }
 
 /** authentik's refusal: a `configuration_error` event naming the provider, and the bad request page */

@@ -18,7 +18,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { requestOrigin } from '../../brands/links.js';
 import { isRelative } from '../../flows/engine/challenge.js';
-import { SESSION_COOKIE } from '../../sessions/sessions.js';
 import { pemsOf } from '../../crypto/keys.js';
 import { parseDuration } from '../../rest/duration.js';
 import { sendFormPost } from '../../ui/form-post.js';
@@ -34,6 +33,7 @@ import { spMetadata } from './metadata.js';
 import { acceptOnce } from './seen.js';
 import { logoutRequestXml, logoutResponseXml, readLogoutRequest } from './logout.js';
 import { samlPath } from './paths.js';
+import { postAgainWithCookie, RELAYED } from '../../saml/relay.js';
 import { SamlError } from '../../saml/xml.js';
 import type { SamlSourcesTable } from './table.js';
 
@@ -49,7 +49,6 @@ interface Pending {
 }
 
 const PENDING_TTL_MS = 30 * 60_000;
-const RELAYED = 'ks_relayed';
 
 /** the source's entity ID: its `issuer_override`, else the metadata URL (authentik's get_issuer) */
 export const issuerOf = (source: Pick<SamlSource, 'issuer_override' | 'slug'>, req: FastifyRequest) =>
@@ -211,12 +210,15 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const raw = form.get('SAMLResponse');
   if (!raw) return sendSourcePage(reply, 400, 'Bad Request', "Request does not contain 'SAMLResponse'");
   // (the IdP's cross-site POST comes without the session cookie: post it again from this origin, once)
-  if (!req.cookies?.[SESSION_COOKIE] && form.get(RELAYED) === null) {
-    const again: Record<string, string> = { SAMLResponse: raw, [RELAYED]: '1' };
-    const relayState = form.get('RelayState');
-    if (relayState !== null) again.RelayState = relayState;
-    return sendFormPost(reply, `${requestOrigin(req)}${samlPath(source.slug, 'acs/')}`, again, `Signing in with ${source.name}...`);
-  }
+  const again = postAgainWithCookie(req, reply, {
+    to: `${requestOrigin(req)}${samlPath(source.slug, 'acs/')}`,
+    param: 'SAMLResponse',
+    message: raw,
+    relayState: form.get('RelayState'),
+    relayed: form.get(RELAYED) !== null,
+    title: `Signing in with ${source.name}...`,
+  });
+  if (again) return again;
   const session = await svc.sessions.load(req);
   const pending = session.data.sources?.[source.slug] as Partial<Pending> | undefined;
   const fresh =
