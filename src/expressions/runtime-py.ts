@@ -443,6 +443,14 @@ class User(_Wrapped):
     is_staff = property(lambda self: bool(self._get("is_staff", self._get("is_superuser", False))))
     is_authenticated = property(lambda self: bool(self._get("is_authenticated", True)))
     is_anonymous = property(lambda self: not self.is_authenticated)
+    # (given where Keystage computes them: a SCIM provider's mappings)
+    uid = property(lambda self: self._get("uid", ""))
+    avatar = property(lambda self: self._get("avatar", ""))
+
+    def locale(self, request=None):
+        """authentik's User.locale(): the user's own setting, else ''"""
+        settings = self.attributes.get("settings", {})
+        return settings.get("locale", "") if isinstance(settings, dict) else ""
 
     @property
     def attributes(self):
@@ -1377,8 +1385,10 @@ def _given(name, value):
         return PolicyRequest(value)
     if name == "user" and isinstance(value, dict):
         return User(value)
-    if name in ("device", "stage") and isinstance(value, dict):
+    if name in ("device", "stage", "connection") and isinstance(value, dict):
         return Model(value)
+    if name == "group" and isinstance(value, dict):
+        return Group(value)
     if name == "source" and isinstance(value, dict):
         return Source(value)
     if name == "ldap" and isinstance(value, dict):

@@ -1,7 +1,8 @@
 /**
  * Property mappings: /propertymappings/all/ (every mapping as a PropertyMapping, `types`, `test`, used_by) and
  * /propertymappings/provider/scope/ (scope mappings: authentik's ScopeMappingViewSet),
- * /propertymappings/provider/saml/ (the SAML provider's attributes: authentik's SAMLPropertyMappingViewSet) and
+ * /propertymappings/provider/saml/ (the SAML provider's attributes: authentik's SAMLPropertyMappingViewSet),
+ * /propertymappings/provider/scim/ (what the SCIM provider writes: authentik's SCIMMappingViewSet) and
  * /propertymappings/notification/ (webhook mappings: the payload an SMS stage sends, propertymappings/webhook.ts).
  * Expressions are authentik's Python, checked on save (authentik's six managed texts need no runtime). Columns of
  * other tables that reference a mapping (an SMS stage's `mapping`) are given by the app wiring: listed by used_by,
@@ -87,6 +88,13 @@ const KINDS: Record<string, { app: string; component: string; verbose: string; p
     verbose: 'SAML Provider Property Mapping',
     plural: 'SAML Provider Property Mappings',
     description: 'Map User/Group attribute to SAML Attribute, which can be used by the Service Provider',
+  },
+  scimmapping: {
+    app: 'authentik_providers_scim',
+    component: 'ak-property-mapping-provider-scim-form',
+    verbose: 'SCIM Provider Mapping',
+    plural: 'SCIM Provider Mappings',
+    description: 'Map authentik data to outgoing SCIM requests',
   },
   oauthsourcepropertymapping: {
     app: 'authentik_sources_oauth',
@@ -464,6 +472,22 @@ const webhookResource = (references: () => ColumnReference[]) =>
     references,
   );
 
+/** /propertymappings/provider/scim/: what a SCIM provider writes for a user or a group (authentik's SCIMMappingViewSet) */
+const scimProviderResource = (references: () => ColumnReference[]) =>
+  plainMappingResource(
+    {
+      kind: 'scimmapping',
+      label: 'authentik_providers_scim.scimmapping',
+      verbose: 'SCIM Provider Mapping',
+      component: 'SCIMMapping',
+      path: '/propertymappings/provider/scim',
+      props: basePropertyMappingProps,
+      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
+      filters: managedFilters,
+    },
+    references,
+  );
+
 /** a source type's mappings (`/propertymappings/source/<type>/`): oauth, ldap, plex, saml, scim, telegram */
 const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim' | 'telegram' | 'plex', references: () => ColumnReference[]) => {
   const kind = `${type}sourcepropertymapping`;
@@ -586,6 +610,7 @@ export function mountPropertyMappings(router: ApiRouter, svc: Services, opts: { 
   mountResource(router, svc.db, scopeResource(references));
   mountResource(router, svc.db, samlResource(references));
   mountResource(router, svc.db, webhookResource(references));
+  mountResource(router, svc.db, scimProviderResource(references));
   for (const type of ['oauth', 'ldap', 'plex', 'saml', 'scim', 'telegram'] as const)
     mountResource(router, svc.db, sourceMappingResource(type, references));
   router.route(

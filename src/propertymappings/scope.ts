@@ -42,6 +42,8 @@ export interface MappingCall {
   provider: MappingProvider;
   /** the token being issued, when there is one (authentik's `token`) */
   token?: Record<string, unknown>;
+  /** more of the user than policyUser gives (a SCIM provider's `uid` and `avatar`) */
+  userExtra?: Record<string, unknown>;
 }
 
 /** the distinct sorted ids of a list and their cache key (a cached provider's list is the same array each time) */
@@ -146,7 +148,7 @@ export type LooseMappingCall = Omit<MappingCall, 'user'> & { user?: UsersTable }
 
 /** the globals of authentik's PropertyMappingEvaluator for a call */
 export function mappingGlobals(call: LooseMappingCall, extra: Record<string, unknown> = {}): JsonObject {
-  const user = call.user ? (policyUser(call.user) as JsonObject) : null;
+  const user = call.user ? (policyUser(call.user, call.userExtra) as JsonObject) : null;
   const http = call.request ? httpOf(call.request) : undefined;
   const provider: JsonObject = {
     pk: call.provider.id,

@@ -28,8 +28,18 @@ export const baseProviderProps: Props = {
 };
 
 /** base props with the flows a type requires made required and non-null (OAuth2: authorization and invalidation) */
+/** the base fields a backchannel-only type leaves out */
+const FRONT_CHANNEL_ONLY = [
+  'authentication_flow',
+  'authorization_flow',
+  'invalidation_flow',
+  'assigned_application_slug',
+  'assigned_application_name',
+] as const;
+
 export function basePropsFor(def: ProviderDef): Props {
   const props: Props = { ...baseProviderProps };
+  if (def.backchannelOnly) for (const k of FRONT_CHANNEL_ONLY) delete props[k];
   for (const k of def.requiredBase ?? []) {
     const { default: _d, nullable: _n, ...rest } = props[k]! as Record<string, unknown>;
     props[k] = rest as never;

@@ -5,8 +5,9 @@ import type { SecretColumn } from '../instance/secrets.js';
 import type { KeyPairReference } from '../crypto/resource.js';
 import { oauth2Provider } from './oauth2/index.js';
 import { samlProvider } from './saml/index.js';
+import { scimProvider } from './scim/index.js';
 
-export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider];
+export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider, scimProvider];
 
 const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
 export const providerTypeByKind = (kind: string) => byKind.get(kind);

@@ -185,7 +185,8 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
         return o;
       });
       await renderBase(db, rows, outs);
-      if (def.renderMore && svc) for (const o of outs) Object.assign(o, await def.renderMore(svc, o, req));
+      if (def.renderMore && svc) for (const o of outs) Object.assign(o, await def.renderMore(svc, o, req, db));
+      if (def.backchannelOnly) for (const o of outs) for (const k of Object.keys(o)) if (!(k in props)) delete o[k];
       return outs;
     },
     validate: async (data, ctx, existing) => {
@@ -214,6 +215,7 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
         .values({ provider_id: id, ...seal(def, secretsOf(ctx.db), apiToRow(def.fields, own(def, data))) } as never)
         .execute();
       await setMappings(tx, id, (data.property_mappings as string[] | undefined) ?? []);
+      await def.writeMore?.(tx, id, data);
       return id;
     },
     update: async (tx, existing, data, ctx) => {
@@ -234,8 +236,10 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
           .where('provider_id' as 'id', '=', id)
           .execute();
       if (data.property_mappings !== undefined) await setMappings(tx, id, data.property_mappings as string[]);
+      await def.writeMore?.(tx, id, data);
       return id;
     },
+    ...(def.afterWrite && svc ? { afterWrite: (key: string | number) => def.afterWrite!(svc, Number(key)) } : {}),
     remove: async (tx, existing) => {
       await tx.deleteFrom('providers').where('id', '=', Number(existing.id)).execute();
     },

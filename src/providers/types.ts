@@ -49,6 +49,15 @@ export interface ProviderDef {
   requiresEnterprise?: boolean;
   /** type-specific fields; the base ones (pk, name, flows, property_mappings, component, assigned_*) are added */
   fields: Props;
+  /**
+   * a backchannel provider only (authentik's BackchannelProvider: SCIM): no flows and no `assigned_application_*` in its
+   * serializer, as it is never an application's main provider
+   */
+  backchannelOnly?: boolean;
+  /** the type's writes beyond its own table (link tables of its own fields marked `x-m2m-table`), in the write's transaction */
+  writeMore?(tx: import('../rest/resource.js').Tx, id: number, data: Record<string, unknown>): Promise<void>;
+  /** after a create's or update's transaction committed (the SCIM provider's sync on save) */
+  afterWrite?(svc: Services, id: number): Promise<void>;
   /** field values decided at create time when the client sent none (client_id, client_secret) */
   generate?: Record<string, () => unknown>;
   filters?: Record<string, FilterSpec>;
@@ -63,11 +72,15 @@ export interface ProviderDef {
   migrations: Record<string, VersionedMigration>;
   /** routes of the type's own beyond its resource (its protocol endpoints, `setup_urls`, …), mounted with it */
   routes?(router: ApiRouter, svc: Services): void;
-  /** computed read-only fields of a rendered provider (the SAML provider's URLs), from its rendered fields */
+  /**
+   * computed read-only fields of a rendered provider (the SAML provider's URLs), from its rendered fields; `db` is the
+   * render's (inside a blueprint's transaction, that transaction: never read through svc.db there)
+   */
   renderMore?(
     svc: Services,
     rendered: Record<string, unknown>,
     req: FastifyRequest,
+    db: DB,
   ): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** what the type needs at every start (authentik's system blueprints: its managed property mappings) */
   atStart?(db: DB): Promise<void>;

@@ -61,10 +61,10 @@ for (const dialect of dialects()) {
       await again.close();
       const n = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').where('kind', '=', 'scopemapping').execute();
       assert.equal(n.length, 6);
-      // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts, and its seven SAML provider
-      // mappings, test/providers/saml/sso.test.ts)
+      // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts, its seven SAML provider
+      // mappings, test/providers/saml/sso.test.ts, and its two SCIM provider mappings, test/providers/scim/)
       const all = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').execute();
-      assert.equal(all.length, 6 + 9 + 7);
+      assert.equal(all.length, 6 + 9 + 7 + 2);
     });
 
     it('scope mappings: create, validate, update, used_by, delete (official client)', async () => {
@@ -119,6 +119,7 @@ for (const dialect of dialects()) {
         [
           'scopemapping',
           'samlpropertymapping',
+          'scimmapping',
           'oauthsourcepropertymapping',
           'ldapsourcepropertymapping',
           'plexsourcepropertymapping',

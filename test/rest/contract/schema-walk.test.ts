@@ -27,6 +27,24 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { authentikSchema } from '../../helpers/openapi-schema.js';
 import { buildSelfSigned } from '../../../src/crypto/x509.js';
 import { stringify } from 'yaml';
+import { type FakeScim, startFakeScim } from '../../providers/scim/fake-scim.js';
+
+/** the SCIM service provider the seeded SCIM provider points at, with one user and one group to link */
+let walkScim: FakeScim | undefined;
+const walkRemote = { user: '', group: '' };
+async function startWalkScim() {
+  walkScim = await startFakeScim({ token: 'scim-token' });
+  const post = async (path: string, body: Record<string, unknown>) => {
+    const r = await fetch(`${walkScim!.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer scim-token', 'content-type': 'application/scim+json' },
+      body: JSON.stringify(body),
+    });
+    return ((await r.json()) as { id: string }).id;
+  };
+  walkRemote.user = await post('/Users', { userName: 'walk-remote' });
+  walkRemote.group = await post('/Groups', { displayName: 'walk-remote' });
+}
 
 type Schema = Record<string, any>;
 type Doc = {
@@ -314,6 +332,19 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
   '/providers/saml/': (s) => {
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
+  },
+  // (a dry run: the walk's users and groups are not pushed)
+  '/providers/scim/': () => (walkScim ? { url: walkScim.url, token: 'scim-token', dry_run: true } : undefined),
+  // a link to the remote user (group) the fake holds: one each
+  '/providers/scim_users/': (s, i) => {
+    const provider = s.created.get('/providers/scim/')?.obj;
+    const user = s.created.get('/core/users/')?.obj;
+    return provider && user && i === 0 ? { provider: provider.pk, user: user.pk, scim_id: walkRemote.user } : undefined;
+  },
+  '/providers/scim_groups/': (s, i) => {
+    const provider = s.created.get('/providers/scim/')?.obj;
+    const group = s.created.get('/core/groups/')?.obj;
+    return provider && group && i === 0 ? { provider: provider.pk, group: group.pk, scim_id: walkRemote.group } : undefined;
   },
 };
 
@@ -640,11 +671,13 @@ for (const dialect of dialects()) {
       blueprints = await mkdtemp(join(tmpdir(), 'keystage-walk-blueprints-'));
       await writeFile(join(blueprints, 'walk.yaml'), 'version: 1\nmetadata: { name: Schema walk, labels: { walk: "yes" } }\nentries: []\n');
       srv = await startServer(dialect, { blueprintsDir: blueprints });
+      await startWalkScim();
       await srv.app.blueprints.settled();
       seeded = await seed(srv);
     });
     after(async () => {
       await srv.close();
+      await walkScim?.close();
       await rm(blueprints, { recursive: true, force: true });
     });
 

@@ -1,0 +1,72 @@
+/** The SCIM provider as the sync reads it: its settings (token opened), mappings and scope, read afresh each pass. */
+import type {} from '../table.js';
+import type {} from './table.js';
+import type { DB } from '../../db/index.js';
+import { secretsOf } from '../../instance/secrets.js';
+import { parseDuration } from '../../rest/duration.js';
+import { mappingsOf } from '../base.js';
+import type { CompatibilityMode } from './schema.js';
+
+export interface ScimProvider {
+  id: number;
+  name: string;
+  url: string;
+  token: string;
+  verify_certificates: boolean;
+  compatibility_mode: CompatibilityMode;
+  /** ServiceProviderConfig kept this long (ms; 0: asked each time) */
+  spc_cache_ms: number;
+  exclude_users_service_account: boolean;
+  sync_page_size: number;
+  sync_page_timeout_ms: number;
+  discovery_enabled: boolean;
+  dry_run: boolean;
+  /** pm_uuids of the user mappings and the group mappings */
+  property_mappings: string[];
+  property_mappings_group: string[];
+  /** group_uuids of the group filters (none: every group and user) */
+  group_filters: string[];
+  /** changes with its settings (the ServiceProviderConfig cache key) */
+  last_updated: string;
+}
+
+const bool = (v: unknown) => v === true || v === 1;
+
+export async function scimProviderById(db: DB, id: number): Promise<ScimProvider | undefined> {
+  const row = await db
+    .selectFrom('providers as p')
+    .innerJoin('provider_scim as s', 's.provider_id', 'p.id')
+    .selectAll('s')
+    .select(['p.id', 'p.name', 'p.last_updated'])
+    .where('p.id', '=', id)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const [mappings, groupMappings, filters] = await Promise.all([
+    mappingsOf(db, [id]),
+    db.selectFrom('scim_provider_group_mappings').select('pm_uuid').where('provider_id', '=', id).orderBy('pm_uuid').execute(),
+    db.selectFrom('scim_provider_group_filters').select('group_uuid').where('provider_id', '=', id).orderBy('group_uuid').execute(),
+  ]);
+  return {
+    id: Number(row.id),
+    name: row.name,
+    url: row.url,
+    token: row.token ? secretsOf(db).open('provider_scim.token', row.token) : '',
+    verify_certificates: bool(row.verify_certificates),
+    compatibility_mode: row.compatibility_mode as CompatibilityMode,
+    spc_cache_ms: parseDuration(row.service_provider_config_cache_timeout) ?? 3_600_000,
+    exclude_users_service_account: bool(row.exclude_users_service_account),
+    sync_page_size: Number(row.sync_page_size),
+    sync_page_timeout_ms: parseDuration(row.sync_page_timeout) ?? 30 * 60_000,
+    discovery_enabled: bool(row.discovery_enabled),
+    dry_run: bool(row.dry_run),
+    property_mappings: mappings.get(id) ?? [],
+    property_mappings_group: groupMappings.map((r) => r.pm_uuid),
+    group_filters: filters.map((r) => r.group_uuid),
+    last_updated: String(row.last_updated),
+  };
+}
+
+/** every SCIM provider's id */
+export async function scimProviderIds(db: DB): Promise<number[]> {
+  return (await db.selectFrom('provider_scim').select('provider_id').orderBy('provider_id').execute()).map((r) => Number(r.provider_id));
+}

@@ -1,0 +1,151 @@
+/**
+ * Runs every SCIM provider's work on whichever node gets to it first: each node looks every second for queued changes
+ * and for full syncs that are due (asked for by a save, never run, or an hour old), and takes a provider with one
+ * conditional UPDATE of its state row (`claimed_until`), so one node at a time works for a provider; a node that stops
+ * mid-work leaves a claim that lapses. An unreachable service provider is left alone for a minute.
+ */
+import type { Services } from '../../services.js';
+import type { DB } from '../../db/index.js';
+import { nowIso } from '../../rest/serialize.js';
+import { scimProviderById, scimProviderIds } from './config.js';
+import { fullSync, pushChanges } from './sync.js';
+
+const FULL_SYNC_EVERY_MS = 3600_000;
+const CLAIM_MS = 5 * 60_000;
+const BACKOFF_MS = 60_000;
+
+const isoIn = (ms: number) => new Date(Date.now() + ms).toISOString();
+
+/** the provider's state row (a new one: a full sync is due, none having started) */
+export async function ensureState(db: DB, providerId: number): Promise<void> {
+  await db
+    .insertInto('scim_sync_state')
+    .values({ provider_id: providerId, sync_requested: null, full_sync_running: 0 })
+    .onConflict((oc) => oc.column('provider_id').doNothing())
+    .execute();
+}
+
+/**
+ * a save asks for a full sync, unless one started after the save (it read the saved settings): `savedAt` is the
+ * provider's last_updated, written in the save's transaction (a second of margin: a sync starting just before the
+ * commit may have read the settings before it)
+ */
+export async function requestFullSync(db: DB, providerId: number, savedAt: string): Promise<void> {
+  await ensureState(db, providerId);
+  const since = new Date(Date.parse(savedAt) - 1000).toISOString();
+  await db
+    .updateTable('scim_sync_state')
+    .set({ sync_requested: nowIso() })
+    .where('provider_id', '=', providerId)
+    .where('last_sync_started', 'is not', null)
+    .where('last_sync_started', '<', since)
+    .execute();
+}
+
+export async function claim(db: DB, providerId: number, ms = CLAIM_MS): Promise<boolean> {
+  const now = nowIso();
+  const r = await db
+    .updateTable('scim_sync_state')
+    .set({ claimed_until: isoIn(ms) })
+    .where('provider_id', '=', providerId)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+async function fullSyncDue(db: DB, providerId: number): Promise<boolean> {
+  const s = await db.selectFrom('scim_sync_state').selectAll().where('provider_id', '=', providerId).executeTakeFirst();
+  if (!s) return false;
+  return (
+    s.sync_requested !== null ||
+    s.last_sync_started === null ||
+    s.last_sync_started < new Date(Date.now() - FULL_SYNC_EVERY_MS).toISOString()
+  );
+}
+
+async function work(svc: Services, id: number): Promise<void> {
+  const db = svc.db;
+  await ensureState(db, id);
+  const queued = await db.selectFrom('scim_changes').select('id').where('provider_id', '=', id).limit(1).executeTakeFirst();
+  const due = await fullSyncDue(db, id);
+  if ((!queued && !due) || !(await claim(db, id))) return;
+  let release: string | null = null;
+  try {
+    const provider = await scimProviderById(db, id);
+    if (!provider) return;
+    if (due) {
+      await db
+        .updateTable('scim_sync_state')
+        .set({ sync_requested: null, last_sync_started: nowIso(), full_sync_running: 1 })
+        .where('provider_id', '=', id)
+        .execute();
+      const outcome = await fullSync(svc, provider, async () => {
+        await db
+          .updateTable('scim_sync_state')
+          .set({ claimed_until: isoIn(CLAIM_MS) })
+          .where('provider_id', '=', id)
+          .execute();
+      });
+      await db
+        .updateTable('scim_sync_state')
+        .set({
+          full_sync_running: 0,
+          last_sync_status: outcome.status,
+          last_sync_messages: JSON.stringify(outcome.messages),
+          ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : {}),
+        })
+        .where('provider_id', '=', id)
+        .execute();
+      if (outcome.status === 'error') release = isoIn(BACKOFF_MS);
+    }
+    for (let round = 0; round < 20 && release === null; round++) {
+      const r = await pushChanges(svc, provider);
+      if (r.retryLater) release = isoIn(BACKOFF_MS);
+      if (r.taken === 0) break;
+    }
+  } finally {
+    await db.updateTable('scim_sync_state').set({ claimed_until: release, full_sync_running: 0 }).where('provider_id', '=', id).execute();
+  }
+}
+
+export interface ScimScheduler {
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function startScimScheduler(svc: Services, onError: (err: unknown) => void, everyMs = 1000): ScimScheduler {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  async function pass() {
+    for (const id of await scimProviderIds(svc.db)) {
+      if (stopped) return;
+      await work(svc, id).catch(onError);
+    }
+  }
+  const look = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          look();
+        }
+      });
+  };
+  const timer = setInterval(look, everyMs).unref();
+  return {
+    kick: () => setImmediate(look),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

