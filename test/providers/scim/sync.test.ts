@@ -320,6 +320,42 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', `/core/users/${ivy}/`);
     });
 
+    it('two nodes on one database: every change pushed once; a write from outside Keystage is pushed too', async () => {
+      const scim = await fake();
+      const other = await startServer(
+        dialect,
+        dialect === 'sqlite' ? { sqlitePath: srv.config.sqlitePath } : { databaseUrl: srv.config.databaseUrl },
+      );
+      try {
+        const p = await provider(scim);
+        assert.equal(await synced(p.pk), 'done');
+        scim.reset();
+        // twenty users made at once, half through each node
+        const names = Array.from({ length: 20 }, (_, i) => `node-user-${i}`);
+        const ids = await Promise.all(
+          names.map(async (n, i) => {
+            const r = await call(i % 2 ? other : srv, 'POST', '/core/users/', { username: n, name: n });
+            assert.equal(r.status, 201);
+            return r.body.pk as number;
+          }),
+        );
+        await until('all pushed', () => names.every((n) => remoteUser(scim, n)));
+        for (const n of names) {
+          const posts = scim.requests.filter((r) => r.method === 'POST' && r.path === '/Users' && r.body.userName === n);
+          assert.equal(posts.length, 1, `${n} created once`);
+        }
+        // a row written by hand (a script, psql): the trigger queues it all the same
+        await srv.app.store.db.updateTable('users').set({ email: 'by-hand@example.com' }).where('id', '=', ids[0]!).execute();
+        await until('the hand-made change', () => remoteUser(scim, names[0]!)?.emails?.[0]?.value === 'by-hand@example.com');
+        for (const id of ids) await call(srv, 'DELETE', `/core/users/${id}/`);
+        await until('all deleted', () => names.every((n) => !remoteUser(scim, n)));
+        const deletes = scim.requests.filter((r) => r.method === 'DELETE');
+        assert.equal(deletes.length, names.length, 'each deleted once');
+      } finally {
+        await other.close();
+      }
+    });
+
     it('an unreachable service provider: the changes wait and go once it answers', async () => {
       const scim = await fake();
       const p = await provider(scim);
