@@ -104,6 +104,13 @@ for (const dialect of dialects()) {
       assert.ok(row.token.startsWith('enc:v1:') && !row.token.includes(TOKEN), 'sealed at rest');
       const types = (await call(srv, 'GET', '/providers/all/types/')).body.map((t: { model_name: string }) => t.model_name);
       assert.ok(types.includes('scimprovider'));
+      // an application's backchannel provider
+      const app = await call(srv, 'POST', '/core/applications/', { name: 'Chat', slug: 'chat', backchannel_providers: [created.pk] });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const assigned = (await call(srv, 'GET', `/providers/scim/${created.pk}/`)).body;
+      assert.equal(assigned.assigned_backchannel_application_slug, 'chat');
+      assert.equal(assigned.assigned_backchannel_application_name, 'Chat');
+      assert.equal((await call(srv, 'DELETE', '/core/applications/chat/')).status, 204);
 
       const before = await srv.app.store.db.selectFrom('providers').select('id').execute();
       for (const [body, field] of [
