@@ -33,7 +33,8 @@ export async function applicationAllows(
   svc: Services,
   provider: { application: ProviderApplication | null },
   user: UsersTable | undefined,
-  req: FastifyRequest,
+  /** none for background work (a SCIM provider's sync) */
+  req: FastifyRequest | undefined,
   context: Record<string, unknown>,
 ): Promise<{ passing: boolean; messages: string[] }> {
   const app = provider.application;
@@ -44,7 +45,7 @@ export async function applicationAllows(
   const verdict = await svc.policies.check({
     target: app.pbm_uuid,
     mode: app.policy_engine_mode,
-    request: { user, http: httpOf(req), obj: applicationPolicyObject(app), context, debug: false },
+    request: { user, ...(req ? { http: httpOf(req) } : {}), obj: applicationPolicyObject(app), context, debug: false },
   });
   return { passing: verdict.passing, messages: verdict.messages };
 }

@@ -1,6 +1,8 @@
 /** The SCIM provider as the sync reads it: its settings (token opened), mappings and scope, read afresh each pass. */
 import type {} from '../table.js';
 import type {} from './table.js';
+import type {} from '../../applications/table.js';
+import type { ProviderApplication } from '../../applications/access.js';
 import type { DB } from '../../db/index.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { parseDuration } from '../../rest/duration.js';
@@ -28,6 +30,8 @@ export interface ScimProvider {
   group_filters: string[];
   /** changes with its settings (the ServiceProviderConfig cache key) */
   last_updated: string;
+  /** the application it is a backchannel provider of: its policies narrow the users pushed */
+  application: ProviderApplication | null;
 }
 
 const bool = (v: unknown) => v === true || v === 1;
@@ -41,10 +45,16 @@ export async function scimProviderById(db: DB, id: number): Promise<ScimProvider
     .where('p.id', '=', id)
     .executeTakeFirst();
   if (!row) return undefined;
-  const [mappings, groupMappings, filters] = await Promise.all([
+  const [mappings, groupMappings, filters, app] = await Promise.all([
     mappingsOf(db, [id]),
     db.selectFrom('scim_provider_group_mappings').select('pm_uuid').where('provider_id', '=', id).orderBy('pm_uuid').execute(),
     db.selectFrom('scim_provider_group_filters').select('group_uuid').where('provider_id', '=', id).orderBy('group_uuid').execute(),
+    db
+      .selectFrom('application_backchannel_providers as b')
+      .innerJoin('applications as a', 'a.pbm_uuid', 'b.application')
+      .select(['a.slug', 'a.name', 'a.pbm_uuid', 'a.policy_engine_mode'])
+      .where('b.provider_id', '=', id)
+      .executeTakeFirst(),
   ]);
   return {
     id: Number(row.id),
@@ -63,6 +73,7 @@ export async function scimProviderById(db: DB, id: number): Promise<ScimProvider
     property_mappings_group: groupMappings.map((r) => r.pm_uuid),
     group_filters: filters.map((r) => r.group_uuid),
     last_updated: String(row.last_updated),
+    application: app ? { ...app, policy_engine_mode: app.policy_engine_mode === 'all' ? 'all' : 'any' } : null,
   };
 }
 

@@ -47,7 +47,7 @@ async function resource(ctx: SyncCtx, group: GroupsTable, c: GroupConnection | n
   );
   delete o.members;
   if (withMembers) {
-    const ids = await scimIdsOf(ctx, await membersInScope(ctx.svc.db, ctx.provider, group.group_uuid));
+    const ids = await scimIdsOf(ctx, await membersInScope(ctx.svc, ctx.provider, group.group_uuid));
     if (ids.length) o.members = ids.map((value) => ({ value }));
   }
   return o;
@@ -83,14 +83,14 @@ async function create(ctx: SyncCtx, group: GroupsTable): Promise<void> {
     return;
   }
   if (!inside) {
-    const ids = await scimIdsOf(ctx, await membersInScope(ctx.svc.db, ctx.provider, group.group_uuid));
+    const ids = await scimIdsOf(ctx, await membersInScope(ctx.svc, ctx.provider, group.group_uuid));
     await ctx.client.patchChunked(pathOf(c), memberOps('add', ids));
   }
 }
 
 /** adds and removes members so the remote group has the pushed members of the local one (authentik's patch_compare_users) */
 export async function compareMembers(ctx: SyncCtx, group: GroupsTable, c: GroupConnection): Promise<void> {
-  const should = await scimIdsOf(ctx, await membersInScope(ctx.svc.db, ctx.provider, group.group_uuid));
+  const should = await scimIdsOf(ctx, await membersInScope(ctx.svc, ctx.provider, group.group_uuid));
   let current: string[] | undefined;
   try {
     const remote = await ctx.client.request('GET', pathOf(c));

@@ -26,13 +26,13 @@ export async function ensureState(db: DB, providerId: number): Promise<void> {
 }
 
 /**
- * a save asks for a full sync, unless one started after the save (it read the saved settings): `savedAt` is the
- * provider's last_updated, written in the save's transaction (a second of margin: a sync starting just before the
- * commit may have read the settings before it)
+ * a save asks for a full sync, unless one started after the save committed (it read the saved settings) or none has
+ * started yet (the first one will): `savedAt` is the provider's last_updated, written in the save's transaction before
+ * its commit, so a sync counts as after it only from a second later
  */
 export async function requestFullSync(db: DB, providerId: number, savedAt: string): Promise<void> {
   await ensureState(db, providerId);
-  const since = new Date(Date.parse(savedAt) - 1000).toISOString();
+  const since = new Date(Date.parse(savedAt) + 1000).toISOString();
   await db
     .updateTable('scim_sync_state')
     .set({ sync_requested: nowIso() })

@@ -1,11 +1,15 @@
 /**
  * Which local users and groups a SCIM provider pushes (authentik's get_object_qs): users in primary-key order, without
- * service accounts when `exclude_users_service_account`, and with group filters only the filtered groups and their
- * direct members.
+ * service accounts when `exclude_users_service_account`, with group filters only the filtered groups and their direct
+ * members, and — when the provider is an application's backchannel provider — only the users that application's
+ * policies let in (its bindings as the application's own access decides them: groups with their descendants, users,
+ * policies, negation, any/all, and `core_default_app_access` without bindings; a policy that fails keeps the user out).
  */
 import type { SelectQueryBuilder } from 'kysely';
 import type { DB } from '../../db/index.js';
 import type { Database, GroupsTable, UsersTable } from '../../db/types.js';
+import type { Services } from '../../services.js';
+import { applicationAllows } from '../../applications/access.js';
 import type { ScimProvider } from './config.js';
 
 const SERVICE_ACCOUNTS = ['service_account', 'internal_service_account'];
@@ -26,14 +30,33 @@ function usersOf(db: DB, p: ScimProvider): SelectQueryBuilder<Database, 'users',
   return q as never;
 }
 
-/** a page of the users in scope after `afterId` */
-export function usersPage(db: DB, p: ScimProvider, afterId: number, size: number): Promise<UsersTable[]> {
-  return usersOf(db, p).where('id', '>', afterId).orderBy('id').limit(size).execute();
+/** the backchannel application's policies for the user (none: every user) */
+async function applicationLetsIn(svc: Services, p: ScimProvider, user: UsersTable): Promise<boolean> {
+  if (!p.application) return true;
+  try {
+    return (await applicationAllows(svc, { application: p.application }, user, undefined, {})).passing;
+  } catch {
+    return false;
+  }
+}
+
+/** a page of the users in scope after `afterId`; `last` is where the next page starts (some of the page may be out) */
+export async function usersPage(
+  svc: Services,
+  p: ScimProvider,
+  afterId: number,
+  size: number,
+): Promise<{ users: UsersTable[]; last?: number }> {
+  const page = await usersOf(svc.db, p).where('id', '>', afterId).orderBy('id').limit(size).execute();
+  const users: UsersTable[] = [];
+  for (const u of page) if (await applicationLetsIn(svc, p, u)) users.push(u);
+  return { users, ...(page.length ? { last: page.at(-1)!.id } : {}) };
 }
 
 /** the user when it is in scope */
-export function userInScope(db: DB, p: ScimProvider, id: number): Promise<UsersTable | undefined> {
-  return usersOf(db, p).where('id', '=', id).executeTakeFirst();
+export async function userInScope(svc: Services, p: ScimProvider, id: number): Promise<UsersTable | undefined> {
+  const u = await usersOf(svc.db, p).where('id', '=', id).executeTakeFirst();
+  return u && (await applicationLetsIn(svc, p, u)) ? u : undefined;
 }
 
 function groupsOf(db: DB, p: ScimProvider) {
@@ -51,10 +74,8 @@ export function groupInScope(db: DB, p: ScimProvider, uuid: string): Promise<Gro
 }
 
 /** the group's direct members that are in scope (their ids) */
-export async function membersInScope(db: DB, p: ScimProvider, groupUuid: string): Promise<number[]> {
-  const rows = await usersOf(db, p)
-    .clearSelect()
-    .select('users.id')
+export async function membersInScope(svc: Services, p: ScimProvider, groupUuid: string): Promise<number[]> {
+  const rows = await usersOf(svc.db, p)
     .where((eb) =>
       eb.exists(
         eb.selectFrom('user_groups as m').select('m.user_id').whereRef('m.user_id', '=', 'users.id').where('m.group_uuid', '=', groupUuid),
@@ -62,5 +83,7 @@ export async function membersInScope(db: DB, p: ScimProvider, groupUuid: string)
     )
     .orderBy('users.id')
     .execute();
-  return rows.map((r) => Number(r.id));
+  const out: number[] = [];
+  for (const u of rows) if (await applicationLetsIn(svc, p, u)) out.push(Number(u.id));
+  return out;
 }

@@ -37,7 +37,7 @@ async function attempt(ctx: SyncCtx, what: Record<string, unknown>, work: () => 
 }
 
 export async function syncUser(ctx: SyncCtx, id: number): Promise<boolean> {
-  const user = await userInScope(ctx.svc.db, ctx.provider, id);
+  const user = await userInScope(ctx.svc, ctx.provider, id);
   if (user) return attempt(ctx, { user: user.username }, () => writeUser(ctx, user));
   // deleted, or no longer in scope: its remote object goes
   const c = await ctx.svc.db
@@ -142,7 +142,7 @@ async function pages<T>(
 async function dropOutOfScope(ctx: SyncCtx): Promise<void> {
   const db = ctx.svc.db;
   for (const c of await db.selectFrom('scim_provider_users').select('user_id').where('provider_id', '=', ctx.provider.id).execute())
-    if (c.user_id !== null && !(await userInScope(db, ctx.provider, c.user_id))) await syncUser(ctx, c.user_id);
+    if (c.user_id !== null && !(await userInScope(ctx.svc, ctx.provider, c.user_id))) await syncUser(ctx, c.user_id);
   for (const c of await db.selectFrom('scim_provider_groups').select('group_uuid').where('provider_id', '=', ctx.provider.id).execute())
     if (c.group_uuid !== null && !(await groupInScope(db, ctx.provider, c.group_uuid))) await syncGroup(ctx, c.group_uuid);
 }
@@ -161,8 +161,8 @@ export async function fullSync(svc: Services, provider: ScimProvider, renew: () 
     let failed = await pages<number>(
       ctx,
       async (after) => {
-        const items = await usersPage(svc.db, provider, after ?? 0, size);
-        return items.length ? { items, last: items.at(-1)!.id } : undefined;
+        const page = await usersPage(svc, provider, after ?? 0, size);
+        return page.last !== undefined ? { items: page.users, last: page.last } : undefined;
       },
       (u) => attempt(ctx, { user: (u as UsersTable).username }, () => writeUser(ctx, u as UsersTable)),
       renew,
@@ -214,8 +214,8 @@ export async function pushChanges(
     if (c.kind === 'user') users.add(Number(c.ref));
     else if (c.kind === 'group') groups.add(c.ref);
     else if (c.member !== null) {
-      // a membership of a filter group brings its user into (or out of) scope
-      if (provider.group_filters.includes(c.ref)) users.add(Number(c.member));
+      // a membership of a filter group brings its user into (or out of) scope, as any may through the application's policies
+      if (provider.group_filters.includes(c.ref) || provider.application) users.add(Number(c.member));
       const user = Number(c.member);
       const exists = await svc.db
         .selectFrom('user_groups')

@@ -264,6 +264,72 @@ for (const dialect of dialects()) {
       for (const x of [g, other]) await call(srv, 'DELETE', `/core/groups/${x.pk}/`);
     });
 
+    it("an application's policies narrow the users pushed (authentik's application policy scenarios)", async () => {
+      const u = await Promise.all([1, 2, 3, 4].map((i) => createUser(srv, `pol-${i}`, 'pw-Policy-1234567')));
+      const mk = async (name: string, users: number[]) => (await call(srv, 'POST', '/core/groups/', { name, users })).body.pk as string;
+      const g1 = await mk('pol-group-1', [u[0]!, u[3]!]);
+      const g2 = await mk('pol-group-2', [u[1]!, u[3]!]);
+      const app = (await call(srv, 'POST', '/core/applications/', { name: 'Pol', slug: 'pol' })).body;
+      const bind = async (b: Record<string, unknown>) => {
+        const r = await call(srv, 'POST', '/policies/bindings/', { target: app.pk, order: 0, ...b });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+      };
+      const pushed = async (): Promise<string[]> => {
+        const scim = await fake();
+        // made in dry run, attached, then let go: its sync is the one that sees the application
+        const p = await provider(scim, { exclude_users_service_account: true, dry_run: true });
+        assert.equal((await call(srv, 'PATCH', '/core/applications/pol/', { backchannel_providers: [p.pk] })).status, 200);
+        assert.equal((await call(srv, 'PATCH', `/providers/scim/${p.pk}/`, { dry_run: false })).status, 200);
+        await until('the sync after the save', async () => {
+          const st = await srv.app.store.db.selectFrom('scim_sync_state').selectAll().where('provider_id', '=', p.pk).executeTakeFirst();
+          return st && st.sync_requested === null && !st.full_sync_running && st.last_sync_status ? st : undefined;
+        });
+        const names = [...scim.users.values()].map((x) => x.userName as string).filter((n) => n.startsWith('pol-'));
+        await call(srv, 'DELETE', `/providers/scim/${p.pk}/`);
+        return names.sort();
+      };
+      const reset = async () => {
+        for (const b of (await call(srv, 'GET', `/policies/bindings/?target=${app.pk}`)).body.results)
+          await call(srv, 'DELETE', `/policies/bindings/${b.pk}/`);
+        await call(srv, 'PATCH', '/core/applications/pol/', { policy_engine_mode: 'any' });
+      };
+      const all = ['pol-1', 'pol-2', 'pol-3', 'pol-4'];
+      assert.deepEqual(await pushed(), all, 'no bindings: everyone');
+      await bind({ group: g1 });
+      assert.deepEqual(await pushed(), ['pol-1', 'pol-4'], 'a group binding');
+      await bind({ group: g2, order: 1 });
+      assert.deepEqual(await pushed(), ['pol-1', 'pol-2', 'pol-4'], 'two group bindings (any)');
+      await call(srv, 'PATCH', '/core/applications/pol/', { policy_engine_mode: 'all' });
+      assert.deepEqual(await pushed(), ['pol-4'], 'two group bindings (all)');
+      await reset();
+      await bind({ user: u[2] });
+      assert.deepEqual(await pushed(), ['pol-3'], 'a user binding');
+      await reset();
+      await bind({ group: g1, negate: true });
+      assert.deepEqual(await pushed(), ['pol-2', 'pol-3'], 'a negated group binding');
+      await reset();
+      assert.equal((await call(srv, 'PATCH', `/core/groups/${g2}/`, { parents: [g1] })).status, 200);
+      await bind({ group: g1 });
+      assert.deepEqual(await pushed(), ['pol-1', 'pol-2', 'pol-4'], "a parent group's binding takes its descendants' members");
+      await reset();
+      await bind({ group: g1, enabled: false });
+      assert.deepEqual(await pushed(), all, 'a disabled binding is no binding');
+      await reset();
+      const dummy = await call(srv, 'POST', '/policies/dummy/', { name: 'pol-pass', result: true, wait_min: 0, wait_max: 0 });
+      await bind({ policy: dummy.body.pk });
+      assert.deepEqual(await pushed(), all, 'a policy passing for everyone');
+      await reset();
+      assert.equal((await call(srv, 'PATCH', '/admin/settings/', { flags: { core_default_app_access: false } })).status, 200);
+      try {
+        assert.deepEqual(await pushed(), [], 'no bindings and no access without bindings: nobody');
+      } finally {
+        await call(srv, 'PATCH', '/admin/settings/', { flags: { core_default_app_access: true } });
+      }
+      await call(srv, 'DELETE', '/core/applications/pol/');
+      for (const id of u) await call(srv, 'DELETE', `/core/users/${id}/`);
+      for (const g of [g1, g2]) await call(srv, 'DELETE', `/core/groups/${g}/`);
+    });
+
     it('dry run sends nothing but reads; sync/object overrides it and reports', async () => {
       const scim = await fake();
       const hank = await createUser(srv, 'hank', 'pw-Hank-12345678');
