@@ -1,10 +1,12 @@
 /**
  * Talking to a SCIM service provider (authentik's SCIMClient): requests with the provider's bearer token and SCIM's
- * media type, answers mapped to typed errors (404 not found, 409 exists, 429/503 transient, others refused), the
+ * media type (or, in the `oauth` mode, a token from the provider's OAuth source), answers mapped to typed errors (404 not found, 409 exists, 429/503 transient, others refused), the
  * provider's ServiceProviderConfig (kept for `service_provider_config_cache_timeout`, authentik's defaults when it
  * cannot be read, adjusted by the compatibility mode), and `dry_run` (nothing but reads leave Keystage).
  */
 import { Agent, fetch } from 'undici';
+import type { Services } from '../../services.js';
+import { sourceClientToken } from '../../sources/oauth/source-client.js';
 import type { ScimProvider } from './config.js';
 
 export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -53,27 +55,61 @@ const configs = new Map<string, { at: number; config: ServiceProviderConfig }>()
 
 export type Json = Record<string, unknown>;
 
+/** the `oauth` mode's tokens, by provider and settings, while they hold (each node gets its own) */
+const oauthTokens = new Map<string, { token: string; until: number }>();
+
 export class ScimClient {
   private config?: ServiceProviderConfig;
+  private oauthToken?: string;
   readonly base: string;
 
   constructor(
     readonly provider: ScimProvider,
+    private readonly svc: Services,
     /** sync/object's `override_dry_run` */
     private readonly overrideDryRun = false,
   ) {
     this.base = provider.url.replace(/\/+$/, '');
   }
 
+  /** the bearer token: the provider's, or (mode `oauth`) one from its OAuth source, kept until it expires */
+  private async bearer(): Promise<string> {
+    const p = this.provider;
+    if (p.auth_mode !== 'oauth') return p.token;
+    if (this.oauthToken) return this.oauthToken;
+    const key = `${p.id}:${p.last_updated}`;
+    const kept = oauthTokens.get(key);
+    if (kept && kept.until > Date.now()) return (this.oauthToken = kept.token);
+    if (!p.auth_oauth) throw new ScimError('Failed to get OAuth token: the provider has no OAuth source');
+    const r = await sourceClientToken(this.svc, p.auth_oauth, p.auth_oauth_params);
+    if (!r.ok) throw new ScimError(`Failed to get OAuth token: ${r.reason}`);
+    const token = String(r.token.access_token);
+    const expiresIn = Number(r.token.expires_in ?? 0);
+    const now = new Date();
+    // (a token without a lifetime serves this pass only, as authentik's)
+    for (const k of oauthTokens.keys()) if (k.startsWith(`${p.id}:`)) oauthTokens.delete(k);
+    if (expiresIn > 0) oauthTokens.set(key, { token, until: now.getTime() + expiresIn * 1000 - 30_000 });
+    await this.svc.db
+      .updateTable('scim_sync_state')
+      .set({
+        oauth_token_last_updated: now.toISOString(),
+        oauth_token_expires: new Date(now.getTime() + Math.max(expiresIn, 0) * 1000).toISOString(),
+      })
+      .where('provider_id', '=', p.id)
+      .execute();
+    return (this.oauthToken = token);
+  }
+
   async request(method: string, path: string, body?: unknown): Promise<Json> {
     const url = `${this.base}${path}`;
     if (this.provider.dry_run && !this.overrideDryRun && method !== 'GET') throw new ScimDryRun(method, url, body);
+    const bearer = await this.bearer();
     let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(url, {
         method,
         headers: {
-          authorization: `Bearer ${this.provider.token}`,
+          authorization: `Bearer ${bearer}`,
           accept: 'application/scim+json',
           ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
         },
@@ -86,6 +122,11 @@ export class ScimClient {
       throw new ScimError(`Failed to send request: ${e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : e}`);
     }
     const text = await res.text();
+    // a token the service provider no longer takes: the next request gets a new one
+    if (res.status === 401 && this.provider.auth_mode === 'oauth') {
+      this.oauthToken = undefined;
+      for (const k of oauthTokens.keys()) if (k.startsWith(`${this.provider.id}:`)) oauthTokens.delete(k);
+    }
     if (res.status >= 400) {
       const what = `${method} ${path}: ${res.status}`;
       if (res.status === 404) throw new ScimNotFound(what, res.status, text);

@@ -14,6 +14,10 @@ export interface ScimProvider {
   name: string;
   url: string;
   token: string;
+  /** `token`: the token above; `oauth`: a token from the OAuth source `auth_oauth` with `auth_oauth_params` */
+  auth_mode: 'token' | 'oauth';
+  auth_oauth: string | null;
+  auth_oauth_params: Record<string, string>;
   verify_certificates: boolean;
   compatibility_mode: CompatibilityMode;
   /** ServiceProviderConfig kept this long (ms; 0: asked each time) */
@@ -35,6 +39,17 @@ export interface ScimProvider {
 }
 
 const bool = (v: unknown) => v === true || v === 1;
+
+/** the extra grant parameters as form values (a number or boolean as its text) */
+function paramsOf(json: string): Record<string, string> {
+  try {
+    const v = JSON.parse(json || '{}') as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]));
+  } catch {
+    return {};
+  }
+}
 
 export async function scimProviderById(db: DB, id: number): Promise<ScimProvider | undefined> {
   const row = await db
@@ -61,6 +76,9 @@ export async function scimProviderById(db: DB, id: number): Promise<ScimProvider
     name: row.name,
     url: row.url,
     token: row.token ? secretsOf(db).open('provider_scim.token', row.token) : '',
+    auth_mode: row.auth_mode === 'oauth' ? 'oauth' : 'token',
+    auth_oauth: row.auth_oauth,
+    auth_oauth_params: paramsOf(row.auth_oauth_params),
     verify_certificates: bool(row.verify_certificates),
     compatibility_mode: row.compatibility_mode as CompatibilityMode,
     spc_cache_ms: parseDuration(row.service_provider_config_cache_timeout) ?? 3_600_000,

@@ -103,7 +103,8 @@ function connectionResource(svc: Services, kind: Kind): ResourceDef<Row> {
         .executeTakeFirst();
       if (clash) throw ValidationError.nonField(`The fields scim_id, ${field}, provider must make a unique set.`);
       try {
-        const remote = await new ScimClient(provider).request(
+        // (through the write's own database handle: inside a blueprint's transaction, that transaction)
+        const remote = await new ScimClient(provider, { ...svc, db: ctx.db }).request(
           'GET',
           `/${kind === 'users' ? 'Users' : 'Groups'}/${encodeURIComponent(String(data.scim_id))}`,
         );

@@ -16,13 +16,16 @@ const schedulers = new WeakMap<object, ScimScheduler>();
 export const scimProvider: ProviderDef = {
   ...scimSchema,
   describe: (name) => `SCIM Provider ${name}`,
-  validate(data, _ctx, existing) {
+  async validate(data, ctx, existing) {
     const merged = { ...existing, ...data } as Record<string, unknown>;
-    if (merged.auth_mode !== undefined && merged.auth_mode !== 'token')
-      throw ValidationError.field(
-        'auth_mode',
-        'Keystage authenticates to SCIM service providers with a token only (OAuth modes are not supported yet).',
-      );
+    if (merged.auth_mode === 'oauth_interactive')
+      throw ValidationError.field('auth_mode', 'The interactive OAuth mode is not supported yet: use token or oauth.');
+    if (merged.auth_mode === 'oauth') {
+      const source = merged.auth_oauth as string | null | undefined;
+      if (!source) throw ValidationError.field('auth_oauth', 'An OAuth source is required for OAuth authentication.');
+      const row = await ctx.db.selectFrom('sources').select('kind').where('source_uuid', '=', source).executeTakeFirst();
+      if (row?.kind !== 'oauthsource') throw ValidationError.field('auth_oauth', `Invalid pk "${source}" - object does not exist.`);
+    }
     for (const mode of ['sfdc', 'gitlab', 'webex'])
       if (merged.compatibility_mode === mode)
         throw ValidationError.field('compatibility_mode', `The ${mode} compatibility mode is not supported yet.`);
@@ -58,11 +61,16 @@ export const scimProvider: ProviderDef = {
       .where('provider_id', '=', id)
       .orderBy('group_uuid')
       .execute();
+    const state = await db
+      .selectFrom('scim_sync_state')
+      .select(['oauth_token_last_updated', 'oauth_token_expires'])
+      .where('provider_id', '=', id)
+      .executeTakeFirst();
     return {
       property_mappings_group: maps.map((r) => r.pm_uuid),
       group_filters: filters.map((r) => r.group_uuid),
-      auth_oauth_token_last_updated: null,
-      auth_oauth_token_expires: null,
+      auth_oauth_token_last_updated: state?.oauth_token_last_updated ?? null,
+      auth_oauth_token_expires: state?.oauth_token_expires ?? null,
       auth_oauth_url_callback: null,
       auth_oauth_url_start: null,
     };

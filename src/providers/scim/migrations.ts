@@ -158,4 +158,15 @@ export const scimMigrations: Record<string, VersionedMigration> = {
         await db.schema.dropTable(t).ifExists().execute();
     },
   }),
+  // when the `oauth` authentication mode last got a token, and until when it holds (the API's auth_oauth_token_*)
+  provider_scim_0002: () => ({
+    async up(db) {
+      await db.schema.alterTable('scim_sync_state').addColumn('oauth_token_last_updated', 'text').execute();
+      await db.schema.alterTable('scim_sync_state').addColumn('oauth_token_expires', 'text').execute();
+    },
+    async down(db) {
+      await db.schema.alterTable('scim_sync_state').dropColumn('oauth_token_expires').execute();
+      await db.schema.alterTable('scim_sync_state').dropColumn('oauth_token_last_updated').execute();
+    },
+  }),
 };

@@ -154,7 +154,7 @@ export interface Outcome {
 
 /** the full sync; `renew` keeps the provider's claim while pages go by */
 export async function fullSync(svc: Services, provider: ScimProvider, renew: () => Promise<void>): Promise<Outcome> {
-  const ctx = syncCtx(svc, provider, new ScimClient(provider));
+  const ctx = syncCtx(svc, provider, new ScimClient(provider, svc));
   const size = provider.sync_page_size;
   try {
     if (provider.discovery_enabled) await discover(ctx);
@@ -205,7 +205,7 @@ export async function pushChanges(
   limit = 500,
 ): Promise<{ taken: number; retryLater: boolean; messages: SyncCtx['messages'] }> {
   const changes = (await takeChanges(svc, provider.id, limit)).sort((a, b) => Number(a.id) - Number(b.id));
-  const ctx = syncCtx(svc, provider, new ScimClient(provider));
+  const ctx = syncCtx(svc, provider, new ScimClient(provider, svc));
   if (!changes.length) return { taken: 0, retryLater: false, messages: [] };
   const users = new Set<number>();
   const groups = new Set<string>();
@@ -260,7 +260,7 @@ export async function syncObject(
   id: string,
   overrideDryRun: boolean,
 ): Promise<SyncCtx['messages']> {
-  const ctx = syncCtx(svc, provider, new ScimClient(provider, overrideDryRun));
+  const ctx = syncCtx(svc, provider, new ScimClient(provider, svc, overrideDryRun));
   try {
     if (model === 'user') await syncUser(ctx, Number(id));
     else await syncGroup(ctx, id);

@@ -29,6 +29,8 @@ export interface ScimSyncStateTable {
   last_successful_sync: string | null;
   last_sync_status: string | null;
   last_sync_messages: string | null;
+  oauth_token_last_updated: string | null;
+  oauth_token_expires: string | null;
 }
 
 /** a remote user Keystage made or linked (authentik's SCIMProviderUser): `attributes` is what was last written or read */

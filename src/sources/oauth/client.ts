@@ -1,6 +1,7 @@
 /**
  * The OAuth 2 client side of a source (authentik's OAuth2Client): the authorization redirect's parameters, the code
- * exchanged at the token URL (client authentication by HTTP Basic or in the body, PKCE verifier), and the profile
+ * exchanged at the token URL (client authentication by HTTP Basic or in the body, PKCE verifier) — or any other grant
+ * there (a SCIM provider's token) —, and the profile
  * fetched with the access token in the Authorization header. Every call is bounded in time.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -69,7 +70,7 @@ function parseToken(text: string): Record<string, unknown> | undefined {
   }
 }
 
-export async function exchangeCode(
+export function exchangeCode(
   tokenUrl: string,
   cfg: OAuthClientConfig,
   code: string,
@@ -77,7 +78,25 @@ export async function exchangeCode(
   verifier: string | undefined,
   normalize: (token: Record<string, unknown>) => Record<string, unknown> = (t) => t,
 ): Promise<TokenResult> {
-  const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri });
+  return requestToken(
+    tokenUrl,
+    cfg,
+    { grant_type: 'authorization_code', code, redirect_uri: redirectUri, ...(verifier ? { code_verifier: verifier } : {}) },
+    normalize,
+  );
+}
+
+/**
+ * a token from the token URL for these parameters (authentik's get_access_token: the client authenticated as the
+ * source says, in the body or by HTTP Basic); an `error` in the answer is its reason
+ */
+export async function requestToken(
+  tokenUrl: string,
+  cfg: Pick<OAuthClientConfig, 'consumer_key' | 'consumer_secret' | 'authorization_code_auth_method'>,
+  params: Record<string, string>,
+  normalize: (token: Record<string, unknown>) => Record<string, unknown> = (t) => t,
+): Promise<TokenResult> {
+  const body = new URLSearchParams(params);
   const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
   if (cfg.authorization_code_auth_method === 'post_body') {
     body.set('client_id', cfg.consumer_key);
@@ -87,7 +106,6 @@ export async function exchangeCode(
     const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
     headers.authorization = `Basic ${Buffer.from(`${enc(cfg.consumer_key)}:${enc(cfg.consumer_secret)}`).toString('base64')}`;
   }
-  if (verifier) body.set('code_verifier', verifier);
   let res: Response;
   try {
     res = await fetch(tokenUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });

@@ -13,13 +13,11 @@ import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
 import { groupIdentifiers } from '../groups.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { JsonObject } from '../../expressions/index.js';
-import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { callbackPath } from './paths.js';
-import { sourceType, urlOf, type SourceType } from './types.js';
+import { sourceType, urlOf } from './types.js';
 import { requestOrigin } from '../../brands/links.js';
 import { authorizationRedirect, exchangeCode, fetchProfile, getWithToken, scopesOf } from './client.js';
-
-type Source = SourcesTable & OAuthSourcesTable;
+import { clientOf, type Source } from './source-client.js';
 
 /** a pending redirect's record in the session, by source slug */
 interface Pending {
@@ -46,20 +44,6 @@ async function enabledSource(svc: Services, slug: string): Promise<Source | unde
 }
 
 const notFound = (reply: FastifyReply, slug: string) => sendSourcePage(reply, 404, 'Not Found', `Unable to find OAuth source '${slug}'.`);
-
-/**
- * The source's client settings as its type sends them: the client id the type derives (Apple's services id), the
- * PKCE it requires (Twitter's), and for the code exchange the client secret it makes (Apple's signed JWT; throws
- * when it cannot)
- */
-async function clientOf(type: SourceType, source: Source, opts: { secret?: boolean } = {}): Promise<Source> {
-  return {
-    ...source,
-    consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
-    pkce: type.requiresPkce && source.pkce !== 'plain' && source.pkce !== 'S256' ? 'S256' : source.pkce,
-    ...(opts.secret && type.clientSecret ? { consumer_secret: await type.clientSecret(source.consumer_key, source.consumer_secret) } : {}),
-  };
-}
 
 const relative = (v: unknown) => (typeof v === 'string' && v !== '' && isRelative(v) ? v : undefined);
 

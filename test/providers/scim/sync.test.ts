@@ -8,6 +8,8 @@
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
 import { PropertymappingsApi } from '@goauthentik/api/dist/apis/PropertymappingsApi.js';
@@ -114,7 +116,8 @@ for (const dialect of dialects()) {
 
       const before = await srv.app.store.db.selectFrom('providers').select('id').execute();
       for (const [body, field] of [
-        [{ name: 'x', url: scim.url, auth_mode: 'oauth' }, 'auth_mode'],
+        [{ name: 'x', url: scim.url, auth_mode: 'oauth_interactive' }, 'auth_mode'],
+        [{ name: 'x', url: scim.url, auth_mode: 'oauth' }, 'auth_oauth'],
         [{ name: 'x', url: 'not a url' }, 'url'],
         [{ name: 'x', url: scim.url, compatibility_mode: 'nope' }, 'compatibility_mode'],
         [{ name: 'x', url: scim.url, sync_page_size: 0 }, 'sync_page_size'],
@@ -426,6 +429,78 @@ for (const dialect of dialects()) {
         assert.equal(deletes.length, names.length, 'each deleted once');
       } finally {
         await other.close();
+      }
+    });
+
+    it("the oauth mode: a token from an OAuth source's token URL with the provider's parameters, kept while it holds", async () => {
+      const grants: { auth?: string; body: URLSearchParams }[] = [];
+      const tokenServer = http.createServer((req, res) => {
+        let text = '';
+        req.on('data', (c) => {
+          text += c;
+        });
+        req.on('end', () => {
+          grants.push({ auth: req.headers.authorization, body: new URLSearchParams(text) });
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ access_token: 'oauth-scim-token', token_type: 'Bearer', expires_in: 3600 }));
+        });
+      });
+      await new Promise<void>((r) => tokenServer.listen(0, '127.0.0.1', r));
+      const tokenUrl = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`;
+      try {
+        const source = await call(srv, 'POST', '/sources/oauth/', {
+          name: 'SCIM auth',
+          slug: 'scim-auth',
+          provider_type: 'openidconnect',
+          consumer_key: 'scim-client',
+          consumer_secret: 'scim-secret',
+          authorization_url: 'http://127.0.0.1:9/authorize',
+          access_token_url: tokenUrl,
+          profile_url: 'http://127.0.0.1:9/userinfo',
+        });
+        assert.equal(source.status, 201, JSON.stringify(source.body));
+        const refused = await call(srv, 'POST', '/providers/scim/', {
+          name: 'no-source',
+          url: 'http://127.0.0.1:9/scim',
+          auth_mode: 'oauth',
+        });
+        assert.equal(refused.status, 400);
+        assert.ok(refused.body.auth_oauth, JSON.stringify(refused.body));
+        const interactive = await call(srv, 'POST', '/providers/scim/', {
+          name: 'interactive',
+          url: 'http://127.0.0.1:9/scim',
+          auth_mode: 'oauth_interactive',
+          auth_oauth: source.body.pk,
+        });
+        assert.equal(interactive.status, 400);
+        assert.ok(interactive.body.auth_mode);
+
+        const scim = await fake({ token: 'oauth-scim-token' });
+        const kim = await createUser(srv, 'kim', 'pw-Kim-123456789');
+        const p = await provider(scim, {
+          token: '',
+          auth_mode: 'oauth',
+          auth_oauth: source.body.pk,
+          auth_oauth_params: { grant_type: 'client_credentials', scope: 'scim' },
+        });
+        assert.equal(await synced(p.pk), 'done');
+        assert.ok(remoteUser(scim, 'kim'), 'pushed with the OAuth token');
+        assert.ok(scim.requests.every((r) => r.headers.authorization === 'Bearer oauth-scim-token'));
+        assert.equal(grants.length, 1, 'one token for the whole sync');
+        assert.equal(grants[0]!.body.get('grant_type'), 'client_credentials');
+        assert.equal(grants[0]!.body.get('scope'), 'scim');
+        assert.equal(grants[0]!.auth, `Basic ${Buffer.from('scim-client:scim-secret').toString('base64')}`);
+        // kept while it holds: a change later uses it again
+        await call(srv, 'PATCH', `/core/users/${kim}/`, { name: 'Kim Later' });
+        await until('the change', () => remoteUser(scim, 'kim')?.displayName === 'Kim Later');
+        assert.equal(grants.length, 1);
+        const shown = (await call(srv, 'GET', `/providers/scim/${p.pk}/`)).body;
+        assert.ok(Date.parse(shown.auth_oauth_token_expires) > Date.now() + 3_000_000, JSON.stringify(shown));
+        assert.ok(Date.parse(shown.auth_oauth_token_last_updated) <= Date.now());
+        await call(srv, 'DELETE', `/core/users/${kim}/`);
+        await call(srv, 'DELETE', '/sources/oauth/scim-auth/');
+      } finally {
+        await new Promise((r) => tokenServer.close(r));
       }
     });
 

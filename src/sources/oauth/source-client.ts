@@ -1,0 +1,48 @@
+/**
+ * An OAuth source as a client of its identity provider: its client settings as its type sends them, and a token got
+ * with the source's own client credentials (a SCIM provider's `oauth` authentication: authentik's SCIMOAuthAuth, the
+ * `password` grant unless the provider's parameters say otherwise).
+ */
+import type { Services } from '../../services.js';
+import { secretsOf } from '../../instance/secrets.js';
+import type { OAuthSourcesTable, SourcesTable } from '../table.js';
+import { requestToken, type TokenResult } from './client.js';
+import { sourceType, urlOf, type SourceType } from './types.js';
+
+export type Source = SourcesTable & OAuthSourcesTable;
+
+/**
+ * The source's client settings as its type sends them: the client id the type derives (Apple's services id), the
+ * PKCE it requires (Twitter's), and for the code exchange the client secret it makes (Apple's signed JWT; throws
+ * when it cannot)
+ */
+export async function clientOf(type: SourceType, source: Source, opts: { secret?: boolean } = {}): Promise<Source> {
+  return {
+    ...source,
+    consumer_key: type.clientId?.(source.consumer_key) ?? source.consumer_key,
+    pkce: type.requiresPkce && source.pkce !== 'plain' && source.pkce !== 'S256' ? 'S256' : source.pkce,
+    ...(opts.secret && type.clientSecret ? { consumer_secret: await type.clientSecret(source.consumer_key, source.consumer_secret) } : {}),
+  };
+}
+
+/** a token for the source's client, from its token URL, with these grant parameters over authentik's defaults */
+export async function sourceClientToken(svc: Services, sourceUuid: string, params: Record<string, string>): Promise<TokenResult> {
+  const row = (await svc.db
+    .selectFrom('sources as s')
+    .innerJoin('oauth_sources as o', 'o.source_uuid', 's.source_uuid')
+    .selectAll('s')
+    .selectAll('o')
+    .where('s.source_uuid', '=', sourceUuid)
+    .executeTakeFirst()) as Source | undefined;
+  const type = row && sourceType(row.provider_type);
+  const tokenUrl = row && type ? urlOf(type, row, 'access_token_url') : null;
+  if (!row || !type || !tokenUrl) return { ok: false, reason: 'The OAuth source has no token URL.' };
+  const source = { ...row, consumer_secret: secretsOf(svc.db).open('oauth_sources.consumer_secret', row.consumer_secret) };
+  let client: Source;
+  try {
+    client = await clientOf(type, source, { secret: true });
+  } catch {
+    return { ok: false, reason: 'Could not retrieve token.' };
+  }
+  return requestToken(tokenUrl, client, { grant_type: 'password', ...params }, type.normalizeToken);
+}
