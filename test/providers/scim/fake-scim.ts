@@ -5,6 +5,7 @@
  * Records every request; `failNext` makes the next matching request(s) fail with a given status.
  */
 import http from 'node:http';
+import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +22,8 @@ export interface FakeScimOptions {
   serviceProviderConfig?: boolean;
   /** default `count` of list pages (default 100) */
   pageSize?: number;
+  /** served over HTTPS with this key and certificate (PEM) */
+  tls?: { key: string; cert: string };
 }
 export interface RecordedRequest {
   method: string;
@@ -229,7 +232,7 @@ export async function startFakeScim(opts: FakeScimOptions = {}): Promise<FakeSci
     detail,
   });
 
-  const server = http.createServer(async (req, res) => {
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -263,9 +266,10 @@ export async function startFakeScim(opts: FakeScimOptions = {}): Promise<FakeSci
       if (e instanceof ScimError) send(res, e.status, error(e.status, e.message, e.scimType));
       else send(res, 500, error(500, String(e)));
     }
-  });
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/scim/v2`;
+  url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/scim/v2`;
 
   return {
     url,

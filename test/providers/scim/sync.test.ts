@@ -10,6 +10,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { buildSelfSigned } from '../../../src/crypto/x509.js';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
 import { PropertymappingsApi } from '@goauthentik/api/dist/apis/PropertymappingsApi.js';
@@ -331,6 +333,79 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', '/core/applications/pol/');
       for (const id of u) await call(srv, 'DELETE', `/core/users/${id}/`);
       for (const g of [g1, g2]) await call(srv, 'DELETE', `/core/groups/${g}/`);
+    });
+
+    it('verify_certificates: a self-signed certificate refused, or accepted when told; discovery links by name; one user a page', async () => {
+      const pair = await buildSelfSigned({ commonName: '127.0.0.1', subjectAltNames: ['127.0.0.1'], alg: 'ecdsa' });
+      const scim = await fake({ tls: { key: pair.privateKey, cert: pair.certificate } });
+      const lee = await createUser(srv, 'lee', 'pw-Lee-123456789');
+      const mia = await createUser(srv, 'mia', 'pw-Mia-123456789');
+      const strict = await provider(scim);
+      assert.equal(await synced(strict.pk), 'error');
+      assert.equal(scim.requests.length, 0, 'nothing reached the service provider');
+      const state = await srv.app.store.db
+        .selectFrom('scim_sync_state')
+        .selectAll()
+        .where('provider_id', '=', strict.pk)
+        .executeTakeFirstOrThrow();
+      assert.match(String(state.last_sync_messages), /certificate/i);
+      await call(srv, 'DELETE', `/providers/scim/${strict.pk}/`);
+      // lee exists remotely already: discovery links him (no POST for him), mia is created; a page holds one user
+      const pre = await fetch(`${scim.url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({ userName: 'lee' }),
+        // (the test's own request to the self-signed fake)
+        dispatcher: new Agent({ connect: { rejectUnauthorized: false } }),
+      } as RequestInit);
+      const leeRemote = (await pre.json()) as { id: string };
+      scim.reset();
+      const lax = await provider(scim, { verify_certificates: false, discovery_enabled: true, sync_page_size: 1 });
+      assert.equal(await synced(lax.pk), 'done');
+      assert.ok(!scim.requests.some((r) => r.method === 'POST' && r.path === '/Users' && r.body?.userName === 'lee'));
+      assert.ok(scim.requests.some((r) => r.method === 'POST' && r.path === '/Users' && r.body?.userName === 'mia'));
+      const link = (await call(srv, 'GET', `/providers/scim_users/?provider__id=${lax.pk}&user__id=${lee}`)).body.results[0];
+      assert.equal(link.scim_id, leeRemote.id);
+      for (const u of [lee, mia]) await call(srv, 'DELETE', `/core/users/${u}/`);
+    });
+
+    it('compatibility modes: AWS writes users whole (PUT) though PATCH is offered, Slack filters, vCenter creates groups with members', async () => {
+      // AWS and Slack: a service provider offering PATCH but no filtering
+      const aws = await fake({ filter: true });
+      const nia = await createUser(srv, 'nia', 'pw-Nia-123456789');
+      const p = await provider(aws, { compatibility_mode: 'aws' });
+      assert.equal(await synced(p.pk), 'done');
+      aws.reset();
+      await call(srv, 'PATCH', `/core/users/${nia}/`, { name: 'Nia Aws' });
+      await until('the update', () => remoteUser(aws, 'nia')?.displayName === 'Nia Aws');
+      assert.ok(aws.requests.some((r) => r.method === 'PUT' && r.path.startsWith('/Users/')));
+      assert.ok(!aws.requests.some((r) => r.method === 'PATCH' && r.path.startsWith('/Users/')));
+      await call(srv, 'DELETE', `/providers/scim/${p.pk}/`);
+
+      const slack = await fake({ filter: false });
+      const pre = await fetch(`${slack.url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({ userName: 'nia' }),
+      });
+      assert.equal(pre.status, 201);
+      const s1 = await provider(slack, { compatibility_mode: 'slack' });
+      // Slack's mode looks a 409 up by filter although the configuration offers none (this fake then refuses it: the
+      // user is a warning of the sync; without the mode there would be no lookup at all)
+      assert.equal(await synced(s1.pk), 'warning');
+      assert.ok(slack.requests.some((r) => r.method === 'GET' && r.query.filter === 'userName eq "nia"'));
+      await call(srv, 'DELETE', `/providers/scim/${s1.pk}/`);
+
+      const vc = await fake();
+      const g = (await call(srv, 'POST', '/core/groups/', { name: 'vc-group', users: [nia] })).body;
+      const v = await provider(vc, { compatibility_mode: 'vcenter' });
+      assert.equal(await synced(v.pk), 'done');
+      const create = vc.requests.find((r) => r.method === 'POST' && r.path === '/Groups' && r.body.displayName === 'vc-group');
+      assert.equal(create?.body.members?.length, 1, 'the members in the POST');
+      const groupId = remoteGroup(vc, 'vc-group')!.id;
+      assert.ok(!vc.requests.some((r) => r.method === 'PATCH' && r.path === `/Groups/${groupId}`), 'no PATCH after the create');
+      await call(srv, 'DELETE', `/core/groups/${g.pk}/`);
+      await call(srv, 'DELETE', `/core/users/${nia}/`);
     });
 
     it('dry run sends nothing but reads; sync/object overrides it and reports', async () => {
