@@ -53,13 +53,8 @@ export interface NestedBlueprint {
   applied?: (tx: Tx) => Promise<void>;
 }
 
-export interface LogEvent {
-  timestamp: string;
-  log_level: 'debug' | 'info' | 'warning' | 'error';
-  logger: string;
-  event: string;
-  attributes: Record<string, unknown>;
-}
+export type { LogEvent } from '../events/log-event.js';
+import type { LogEvent } from '../events/log-event.js';
 
 export interface ImportResult {
   success: boolean;

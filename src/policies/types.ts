@@ -31,13 +31,8 @@ export interface PolicyRequest {
   onContextChanges?: (changes: ContextChanges) => void;
 }
 
-export interface LogEvent {
-  event: string;
-  log_level: 'critical' | 'exception' | 'error' | 'warn' | 'warning' | 'info' | 'debug' | 'notset';
-  logger: string;
-  timestamp: string;
-  attributes: Record<string, unknown>;
-}
+export type { LogEvent } from '../events/log-event.js';
+import type { LogEvent } from '../events/log-event.js';
 
 export interface PolicyResult {
   passing: boolean;

@@ -10,7 +10,7 @@ import type { GroupsTable } from '../../db/types.js';
 import { eqFilter, type Json, ScimError, ScimExists, ScimNotFound } from './client.js';
 import { groupResource, StopSync } from './mapping.js';
 import { membersInScope } from './scope.js';
-import { type SyncCtx, differs, parseJson } from './sync-ctx.js';
+import { type SyncCtx, differs, parseJson, updateOrRemake } from './sync-ctx.js';
 import { scimIdsOf } from './users.js';
 
 export interface GroupConnection {
@@ -144,13 +144,11 @@ async function update(ctx: SyncCtx, group: GroupsTable, c: GroupConnection): Pro
 export async function writeGroup(ctx: SyncCtx, group: GroupsTable): Promise<void> {
   const c = await groupConnection(ctx, group.group_uuid);
   if (!c) return create(ctx, group);
-  try {
-    await update(ctx, group, c);
-  } catch (e) {
-    if (!(e instanceof ScimNotFound)) throw e;
-    await ctx.svc.db.deleteFrom('scim_provider_groups').where('id', '=', c.id).execute();
-    await create(ctx, group);
-  }
+  await updateOrRemake(
+    () => update(ctx, group, c),
+    () => ctx.svc.db.deleteFrom('scim_provider_groups').where('id', '=', c.id).execute(),
+    () => create(ctx, group),
+  );
 }
 
 /** one membership added or removed: a PATCH when the service provider takes it, else the group written whole */

@@ -7,6 +7,7 @@
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
+import { type Periodic, startPeriodic } from '../../instance/periodic.js';
 import { scimProviderById, scimProviderIds } from './config.js';
 import { fullSync, pushChanges } from './sync.js';
 
@@ -92,7 +93,8 @@ async function work(svc: Services, id: number): Promise<void> {
           full_sync_running: 0,
           last_sync_status: outcome.status,
           last_sync_messages: JSON.stringify(outcome.messages),
-          ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : {}),
+          // (one that failed as a whole is tried again after the pause, not in an hour)
+          ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : { sync_requested: nowIso() }),
         })
         .where('provider_id', '=', id)
         .execute();
@@ -108,44 +110,17 @@ async function work(svc: Services, id: number): Promise<void> {
   }
 }
 
-export interface ScimScheduler {
-  kick(): void;
-  stop(): Promise<void>;
-}
+export type ScimScheduler = Periodic;
 
 export function startScimScheduler(svc: Services, onError: (err: unknown) => void, everyMs = 1000): ScimScheduler {
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-  async function pass() {
-    for (const id of await scimProviderIds(svc.db)) {
-      if (stopped) return;
-      await work(svc, id).catch(onError);
-    }
-  }
-  const look = () => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass()
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          look();
-        }
-      });
-  };
-  const timer = setInterval(look, everyMs).unref();
-  return {
-    kick: () => setImmediate(look),
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  return startPeriodic(
+    async (stopped) => {
+      for (const id of await scimProviderIds(svc.db)) {
+        if (stopped()) return;
+        await work(svc, id).catch(onError);
+      }
     },
-  };
+    onError,
+    everyMs,
+  );
 }

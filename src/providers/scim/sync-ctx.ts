@@ -1,16 +1,8 @@
 /** What one pass of a SCIM provider's sync carries: the provider, its client and the messages it logs (LogEvents). */
 import type { Services } from '../../services.js';
-import type { ScimClient, Json } from './client.js';
+import { type LogEvent, logEvent } from '../../events/log-event.js';
+import { type ScimClient, type Json, ScimNotFound } from './client.js';
 import type { ScimProvider } from './config.js';
-
-/** authentik's LogEvent */
-export interface LogEvent {
-  timestamp: string;
-  log_level: 'debug' | 'info' | 'warning' | 'error';
-  logger: string;
-  event: string;
-  attributes: Record<string, unknown>;
-}
 
 export interface SyncCtx {
   svc: Services;
@@ -28,7 +20,7 @@ export function syncCtx(svc: Services, provider: ScimProvider, client: ScimClien
     client,
     messages,
     log(log_level, event, attributes = {}) {
-      messages.push({ timestamp: new Date().toISOString(), log_level, logger: 'authentik.providers.scim', event, attributes });
+      messages.push(logEvent('authentik.providers.scim', log_level, event, attributes));
       if (messages.length > 1000) messages.splice(0, messages.length - 1000);
     },
   };
@@ -61,4 +53,15 @@ function mergeUnique(into: Json, value: Json): Json {
 export function differs(payload: Json, known: Json): boolean {
   const merged = mergeUnique(structuredClone(known), payload);
   return JSON.stringify(merged) !== JSON.stringify(known);
+}
+
+/** an update that makes the remote object again when it has gone (a 404): its link dropped, then created anew */
+export async function updateOrRemake(update: () => Promise<void>, dropLink: () => Promise<unknown>, create: () => Promise<void>) {
+  try {
+    await update();
+  } catch (e) {
+    if (!(e instanceof ScimNotFound)) throw e;
+    await dropLink();
+    await create();
+  }
 }

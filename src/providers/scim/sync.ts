@@ -9,11 +9,11 @@ import type { Services } from '../../services.js';
 import type { GroupsTable, UsersTable } from '../../db/types.js';
 import { type Json, ScimClient, ScimDryRun, ScimError, ScimTransient } from './client.js';
 import type { ScimProvider } from './config.js';
-import { deleteGroup, writeGroup, writeMembership } from './groups.js';
+import { deleteGroup, groupConnection, writeGroup, writeMembership } from './groups.js';
 import { StopSync } from './mapping.js';
 import { groupInScope, groupsPage, userInScope, usersPage } from './scope.js';
 import { type SyncCtx, syncCtx } from './sync-ctx.js';
-import { deleteUser, writeUser } from './users.js';
+import { deleteUser, userConnection, writeUser } from './users.js';
 
 /** the pass cannot go on (the service provider unreachable or asking to wait) */
 class PassFailed extends Error {}
@@ -40,24 +40,14 @@ export async function syncUser(ctx: SyncCtx, id: number): Promise<boolean> {
   const user = await userInScope(ctx.svc, ctx.provider, id);
   if (user) return attempt(ctx, { user: user.username }, () => writeUser(ctx, user));
   // deleted, or no longer in scope: its remote object goes
-  const c = await ctx.svc.db
-    .selectFrom('scim_provider_users')
-    .select(['id', 'scim_id'])
-    .where('provider_id', '=', ctx.provider.id)
-    .where('user_id', '=', id)
-    .executeTakeFirst();
+  const c = await userConnection(ctx, id);
   return c ? attempt(ctx, { user_id: id }, () => deleteUser(ctx, c)) : true;
 }
 
 export async function syncGroup(ctx: SyncCtx, uuid: string): Promise<boolean> {
   const group = await groupInScope(ctx.svc.db, ctx.provider, uuid);
   if (group) return attempt(ctx, { group: group.name }, () => writeGroup(ctx, group));
-  const c = await ctx.svc.db
-    .selectFrom('scim_provider_groups')
-    .select(['id', 'scim_id'])
-    .where('provider_id', '=', ctx.provider.id)
-    .where('group_uuid', '=', uuid)
-    .executeTakeFirst();
+  const c = await groupConnection(ctx, uuid);
   return c ? attempt(ctx, { group_uuid: uuid }, () => deleteGroup(ctx, c)) : true;
 }
 

@@ -9,7 +9,7 @@ import type { UsersTable } from '../../db/types.js';
 import { eqFilter, type Json, ScimExists, ScimNotFound } from './client.js';
 import { userResource, StopSync } from './mapping.js';
 import type { SyncCtx } from './sync-ctx.js';
-import { differs, parseJson } from './sync-ctx.js';
+import { differs, parseJson, updateOrRemake } from './sync-ctx.js';
 
 export interface UserConnection {
   id: string;
@@ -102,13 +102,11 @@ async function update(ctx: SyncCtx, user: UsersTable, c: UserConnection): Promis
 export async function writeUser(ctx: SyncCtx, user: UsersTable): Promise<void> {
   const c = await userConnection(ctx, user.id);
   if (!c) return create(ctx, user);
-  try {
-    await update(ctx, user, c);
-  } catch (e) {
-    if (!(e instanceof ScimNotFound)) throw e;
-    await ctx.svc.db.deleteFrom('scim_provider_users').where('id', '=', c.id).execute();
-    await create(ctx, user);
-  }
+  await updateOrRemake(
+    () => update(ctx, user, c),
+    () => ctx.svc.db.deleteFrom('scim_provider_users').where('id', '=', c.id).execute(),
+    () => create(ctx, user),
+  );
 }
 
 /** deletes the remote user of a connection (gone already: fine) and the connection */

@@ -8,6 +8,7 @@
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
+import { type Periodic, startPeriodic } from '../../instance/periodic.js';
 import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js';
 import { enabledLdapSources, type LdapSourceRow, syncLdapSource } from './sync.js';
 
@@ -57,20 +58,12 @@ export async function claimSync(db: DB, sourceUuid: string): Promise<boolean> {
   return Number(r.numUpdatedRows) === 1;
 }
 
-export interface LdapScheduler {
-  /** look now (after a save) */
-  kick(): void;
-  /** stops looking and waits for a sync under way */
-  stop(): Promise<void>;
-}
+export type LdapScheduler = Periodic;
 
 export function startLdapScheduler(svc: Services, onError: (err: unknown) => void, everyMs = 60_000): LdapScheduler {
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-  async function pass() {
+  async function pass(stopped: () => boolean) {
     for (const s of (await enabledLdapSources(svc.db).execute()) as LdapSourceRow[]) {
-      if (stopped) return;
+      if (stopped()) return;
       if (!s.connectivity_checked || s.connectivity_checked < isoAgo(CHECK_EVERY_MS)) {
         const c = await checkConnectivity(svc, s);
         await svc.db
@@ -79,7 +72,7 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
           .where('source_uuid', '=', s.source_uuid)
           .execute();
       }
-      if (stopped || !(await claimSync(svc.db, s.source_uuid))) continue;
+      if (stopped() || !(await claimSync(svc.db, s.source_uuid))) continue;
       const outcome = await syncLdapSource(svc, s);
       await svc.db
         .updateTable('ldap_sources')
@@ -94,30 +87,5 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
     }
   }
 
-  const look = () => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = pass()
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          look();
-        }
-      });
-  };
-  const timer = setInterval(look, everyMs).unref();
-  setImmediate(look);
-  return {
-    kick: () => setImmediate(look),
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(pass, onError, everyMs, { now: true });
 }

@@ -17,7 +17,7 @@ import { callbackPath } from './paths.js';
 import { sourceType, urlOf } from './types.js';
 import { requestOrigin } from '../../brands/links.js';
 import { authorizationRedirect, exchangeCode, fetchProfile, getWithToken, scopesOf } from './client.js';
-import { clientOf, type Source } from './source-client.js';
+import { clientOf, oauthSource, type Source } from './source-client.js';
 
 /** a pending redirect's record in the session, by source slug */
 interface Pending {
@@ -31,16 +31,8 @@ interface Pending {
 const PENDING_TTL_MS = 30 * 60_000;
 
 async function enabledSource(svc: Services, slug: string): Promise<Source | undefined> {
-  const row = (await svc.db
-    .selectFrom('sources as s')
-    .innerJoin('oauth_sources as o', 'o.source_uuid', 's.source_uuid')
-    .selectAll('s')
-    .selectAll('o')
-    .where('s.slug', '=', slug)
-    .where('s.kind', '=', 'oauthsource')
-    .executeTakeFirst()) as Source | undefined;
-  if (!row || !Number(row.enabled)) return undefined;
-  return { ...row, consumer_secret: secretsOf(svc.db).open('oauth_sources.consumer_secret', row.consumer_secret) };
+  const source = await oauthSource(svc.db, { slug });
+  return source && Number(source.enabled) ? source : undefined;
 }
 
 const notFound = (reply: FastifyReply, slug: string) => sendSourcePage(reply, 404, 'Not Found', `Unable to find OAuth source '${slug}'.`);

@@ -4,6 +4,7 @@
  * `password` grant unless the provider's parameters say otherwise).
  */
 import type { Services } from '../../services.js';
+import type { DB } from '../../db/index.js';
 import { secretsOf } from '../../instance/secrets.js';
 import type { OAuthSourcesTable, SourcesTable } from '../table.js';
 import { requestToken, type TokenResult } from './client.js';
@@ -25,19 +26,25 @@ export async function clientOf(type: SourceType, source: Source, opts: { secret?
   };
 }
 
-/** a token for the source's client, from its token URL, with these grant parameters over authentik's defaults */
-export async function sourceClientToken(svc: Services, sourceUuid: string, params: Record<string, string>): Promise<TokenResult> {
-  const row = (await svc.db
+/** an OAuth source by slug or pk, its client secret opened */
+export async function oauthSource(db: DB, by: { slug: string } | { uuid: string }): Promise<Source | undefined> {
+  const row = (await db
     .selectFrom('sources as s')
     .innerJoin('oauth_sources as o', 'o.source_uuid', 's.source_uuid')
     .selectAll('s')
     .selectAll('o')
-    .where('s.source_uuid', '=', sourceUuid)
+    .where('slug' in by ? 's.slug' : 's.source_uuid', '=', 'slug' in by ? by.slug : by.uuid)
+    .where('s.kind', '=', 'oauthsource')
     .executeTakeFirst()) as Source | undefined;
-  const type = row && sourceType(row.provider_type);
-  const tokenUrl = row && type ? urlOf(type, row, 'access_token_url') : null;
-  if (!row || !type || !tokenUrl) return { ok: false, reason: 'The OAuth source has no token URL.' };
-  const source = { ...row, consumer_secret: secretsOf(svc.db).open('oauth_sources.consumer_secret', row.consumer_secret) };
+  return row && { ...row, consumer_secret: secretsOf(db).open('oauth_sources.consumer_secret', row.consumer_secret) };
+}
+
+/** a token for the source's client, from its token URL, with these grant parameters over authentik's defaults */
+export async function sourceClientToken(svc: Services, sourceUuid: string, params: Record<string, string>): Promise<TokenResult> {
+  const source = await oauthSource(svc.db, { uuid: sourceUuid });
+  const type = source && sourceType(source.provider_type);
+  const tokenUrl = source && type ? urlOf(type, source, 'access_token_url') : null;
+  if (!source || !type || !tokenUrl) return { ok: false, reason: 'The OAuth source has no token URL.' };
   let client: Source;
   try {
     client = await clientOf(type, source, { secret: true });
