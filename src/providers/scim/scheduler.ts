@@ -54,9 +54,13 @@ export async function claim(db: DB, providerId: number, ms = CLAIM_MS): Promise<
   return Number(r.numUpdatedRows) === 1;
 }
 
+/** a full sync asked for, never run (a provider without its state row yet gets it here) or an hour old */
 async function fullSyncDue(db: DB, providerId: number): Promise<boolean> {
   const s = await db.selectFrom('scim_sync_state').selectAll().where('provider_id', '=', providerId).executeTakeFirst();
-  if (!s) return false;
+  if (!s) {
+    await ensureState(db, providerId);
+    return true;
+  }
   return (
     s.sync_requested !== null ||
     s.last_sync_started === null ||
@@ -64,13 +68,20 @@ async function fullSyncDue(db: DB, providerId: number): Promise<boolean> {
   );
 }
 
-async function work(svc: Services, id: number): Promise<void> {
+async function work(svc: Services, id: number, onError: (err: unknown) => void): Promise<void> {
   const db = svc.db;
-  await ensureState(db, id);
   const queued = await db.selectFrom('scim_changes').select('id').where('provider_id', '=', id).limit(1).executeTakeFirst();
   const due = await fullSyncDue(db, id);
   if ((!queued && !due) || !(await claim(db, id))) return;
   let release: string | null = null;
+  // the claim kept while the work goes on (a page of a full sync, a round of changes)
+  const renew = async () => {
+    await db
+      .updateTable('scim_sync_state')
+      .set({ claimed_until: isoIn(CLAIM_MS) })
+      .where('provider_id', '=', id)
+      .execute();
+  };
   try {
     const provider = await scimProviderById(db, id);
     if (!provider) return;
@@ -80,13 +91,7 @@ async function work(svc: Services, id: number): Promise<void> {
         .set({ sync_requested: null, last_sync_started: nowIso(), full_sync_running: 1 })
         .where('provider_id', '=', id)
         .execute();
-      const outcome = await fullSync(svc, provider, async () => {
-        await db
-          .updateTable('scim_sync_state')
-          .set({ claimed_until: isoIn(CLAIM_MS) })
-          .where('provider_id', '=', id)
-          .execute();
-      });
+      const outcome = await fullSync(svc, provider, renew);
       await db
         .updateTable('scim_sync_state')
         .set({
@@ -102,8 +107,13 @@ async function work(svc: Services, id: number): Promise<void> {
     }
     for (let round = 0; round < 20 && release === null; round++) {
       const r = await pushChanges(svc, provider);
+      // (what failed goes to the server's log: a change's push has no status of its own)
+      for (const m of r.messages)
+        if (m.log_level === 'error' || m.log_level === 'warning')
+          onError(Object.assign(new Error(`SCIM provider ${provider.name}: ${m.event}`), { attributes: m.attributes }));
       if (r.retryLater) release = isoIn(BACKOFF_MS);
       if (r.taken === 0) break;
+      await renew();
     }
   } finally {
     await db.updateTable('scim_sync_state').set({ claimed_until: release, full_sync_running: 0 }).where('provider_id', '=', id).execute();
@@ -117,7 +127,7 @@ export function startScimScheduler(svc: Services, onError: (err: unknown) => voi
     async (stopped) => {
       for (const id of await scimProviderIds(svc.db)) {
         if (stopped()) return;
-        await work(svc, id).catch(onError);
+        await work(svc, id, onError).catch(onError);
       }
     },
     onError,
