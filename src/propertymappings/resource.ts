@@ -472,18 +472,30 @@ const webhookResource = (references: () => ColumnReference[]) =>
     references,
   );
 
+/** a mapping kind with authentik's base fields (managed, name, expression, its meta) and no table of its own */
+const baseMappingResource = (
+  def: { kind: string; label: string; verbose: string; component: string; path: string },
+  references: () => ColumnReference[],
+) =>
+  plainMappingResource(
+    {
+      ...def,
+      props: basePropertyMappingProps,
+      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
+      filters: managedFilters,
+    },
+    references,
+  );
+
 /** /propertymappings/provider/scim/: what a SCIM provider writes for a user or a group (authentik's SCIMMappingViewSet) */
 const scimProviderResource = (references: () => ColumnReference[]) =>
-  plainMappingResource(
+  baseMappingResource(
     {
       kind: 'scimmapping',
       label: 'authentik_providers_scim.scimmapping',
       verbose: 'SCIM Provider Mapping',
       component: 'SCIMMapping',
       path: '/propertymappings/provider/scim',
-      props: basePropertyMappingProps,
-      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
-      filters: managedFilters,
     },
     references,
   );
@@ -492,16 +504,13 @@ const scimProviderResource = (references: () => ColumnReference[]) =>
 const sourceMappingResource = (type: 'oauth' | 'ldap' | 'saml' | 'scim' | 'telegram' | 'plex', references: () => ColumnReference[]) => {
   const kind = `${type}sourcepropertymapping`;
   const label = { oauth: 'OAuth', ldap: 'LDAP', saml: 'SAML', scim: 'SCIM', telegram: 'Telegram', plex: 'Plex' }[type];
-  return plainMappingResource(
+  return baseMappingResource(
     {
       kind,
       label: `authentik_sources_${type}.${kind}`,
       verbose: `${label} Source Property Mapping`,
       component: `${label}SourcePropertyMapping`,
       path: `/propertymappings/source/${type}`,
-      props: basePropertyMappingProps,
-      render: (r) => ({ pk: r.pm_uuid, managed: r.managed, name: r.name, expression: r.expression, ...metaOf(r.kind) }),
-      filters: managedFilters,
     },
     references,
   );

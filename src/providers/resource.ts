@@ -123,24 +123,32 @@ export const backchannelFilters: Record<string, FilterSpec> = {
   },
 };
 
+/**
+ * a list filter on a provider's link table (`link`: its `provider_id` and the referenced key, named as in `ref`): the
+ * providers linked to any of the given objects
+ */
+export function linkTableFilter(link: string, ref: { table: string; column: string }): FilterSpec {
+  return {
+    type: 'm2m',
+    ref,
+    exists: (eb, ids) =>
+      eb.exists(
+        eb
+          .selectFrom(`${link} as l` as 'provider_property_mappings')
+          .select(sql`1`.as('one'))
+          .whereRef('l.provider_id' as never, '=', 'p.id' as never)
+          .where(`l.${ref.column}` as 'pm_uuid', 'in', ids as string[]),
+      ),
+  };
+}
+
 export function providerFilters(def: ProviderDef): Record<string, FilterSpec> {
   return {
     name: { type: 'str', column: 'p.name' },
     authorization_flow: { type: 'uuid', column: 'p.authorization_flow' },
     // the application (its pk) the provider serves
     application: linkedApplicationFilter('applications', 'provider', 'pbm_uuid'),
-    property_mappings: {
-      type: 'm2m',
-      ref: { table: 'property_mappings', column: 'pm_uuid' },
-      exists: (eb, ids) =>
-        eb.exists(
-          eb
-            .selectFrom('provider_property_mappings as ppm')
-            .select(sql`1`.as('one'))
-            .whereRef('ppm.provider_id', '=', 'p.id' as never)
-            .where('ppm.pm_uuid', 'in', ids as string[]),
-        ),
-    },
+    property_mappings: linkTableFilter('provider_property_mappings', { table: 'property_mappings', column: 'pm_uuid' }),
     ...def.filters,
   };
 }

@@ -1,7 +1,7 @@
 /** The SCIM provider's fields (authentik's SCIMProviderSerializer, 2026.8) and list filters. */
 import { S } from '../../rest/schema.js';
 import type { ProviderDef } from '../types.js';
-import type {} from './table.js';
+import { linkTableFilter } from '../resource.js';
 import { scimMigrations } from './migrations.js';
 
 export const AUTH_MODES = ['token', 'oauth', 'oauth_interactive'] as const;
@@ -66,18 +66,7 @@ export const scimSchema = {
   filters: {
     url: { type: 'str', column: 't.url' },
     exclude_users_service_account: { type: 'bool', column: 't.exclude_users_service_account' },
-    group_filters: {
-      type: 'm2m',
-      ref: { table: 'groups', column: 'group_uuid' },
-      exists: (eb, ids) =>
-        eb.exists(
-          eb
-            .selectFrom('scim_provider_group_filters as f')
-            .select('f.group_uuid')
-            .whereRef('f.provider_id', '=', 'p.id' as never)
-            .where('f.group_uuid', 'in', ids as string[]),
-        ),
-    },
+    group_filters: linkTableFilter('scim_provider_group_filters', { table: 'groups', column: 'group_uuid' }),
   },
   migrations: scimMigrations,
 } satisfies Omit<ProviderDef, 'validate'>;
