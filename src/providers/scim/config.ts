@@ -60,10 +60,9 @@ export async function scimProviderById(db: DB, id: number): Promise<ScimProvider
     .where('p.id', '=', id)
     .executeTakeFirst();
   if (!row) return undefined;
-  const [mappings, groupMappings, filters, app] = await Promise.all([
+  const [mappings, links, app] = await Promise.all([
     mappingsOf(db, [id]),
-    db.selectFrom('scim_provider_group_mappings').select('pm_uuid').where('provider_id', '=', id).orderBy('pm_uuid').execute(),
-    db.selectFrom('scim_provider_group_filters').select('group_uuid').where('provider_id', '=', id).orderBy('group_uuid').execute(),
+    groupLinksOf(db, id),
     db
       .selectFrom('application_backchannel_providers as b')
       .innerJoin('applications as a', 'a.pbm_uuid', 'b.application')
@@ -88,11 +87,27 @@ export async function scimProviderById(db: DB, id: number): Promise<ScimProvider
     discovery_enabled: bool(row.discovery_enabled),
     dry_run: bool(row.dry_run),
     property_mappings: mappings.get(id) ?? [],
-    property_mappings_group: groupMappings.map((r) => r.pm_uuid),
-    group_filters: filters.map((r) => r.group_uuid),
+    ...links,
     last_updated: String(row.last_updated),
     application: app ? { ...app, policy_engine_mode: app.policy_engine_mode === 'all' ? 'all' : 'any' } : null,
   };
+}
+
+/** the provider's group mappings and group filters (its two link tables) */
+export async function groupLinksOf(db: DB, id: number): Promise<{ property_mappings_group: string[]; group_filters: string[] }> {
+  const maps = await db
+    .selectFrom('scim_provider_group_mappings')
+    .select('pm_uuid')
+    .where('provider_id', '=', id)
+    .orderBy('pm_uuid')
+    .execute();
+  const filters = await db
+    .selectFrom('scim_provider_group_filters')
+    .select('group_uuid')
+    .where('provider_id', '=', id)
+    .orderBy('group_uuid')
+    .execute();
+  return { property_mappings_group: maps.map((r) => r.pm_uuid), group_filters: filters.map((r) => r.group_uuid) };
 }
 
 /** every SCIM provider's id */

@@ -53,13 +53,27 @@ async function resource(ctx: SyncCtx, group: GroupsTable, c: GroupConnection | n
   return o;
 }
 
-async function link(ctx: SyncCtx, group: GroupsTable, scimId: string, attributes: Json): Promise<GroupConnection> {
+/** the link of a local group to its remote one; `ifAbsent`: a group (or remote id) linked already stays as it is */
+async function link(
+  ctx: SyncCtx,
+  group: Pick<GroupsTable, 'group_uuid'>,
+  scimId: string,
+  attributes: Json,
+  ifAbsent = false,
+): Promise<GroupConnection> {
   const c = { id: randomUUID(), group_uuid: group.group_uuid, scim_id: scimId, attributes: JSON.stringify(attributes) };
-  await ctx.svc.db
-    .insertInto('scim_provider_groups')
-    .values({ ...c, provider_id: ctx.provider.id })
-    .execute();
+  const q = ctx.svc.db.insertInto('scim_provider_groups').values({ ...c, provider_id: ctx.provider.id });
+  await (ifAbsent ? q.onConflict((oc) => oc.doNothing()) : q).execute();
   return c;
+}
+
+/** discovery: remote groups linked to the local groups of the same name (authentik's discover) */
+export async function discoverGroups(ctx: SyncCtx): Promise<void> {
+  for await (const r of ctx.client.listAll('/Groups')) {
+    if (!r.id || typeof r.displayName !== 'string') continue;
+    const group = await ctx.svc.db.selectFrom('groups').select('group_uuid').where('name', '=', r.displayName).executeTakeFirst();
+    if (group) await link(ctx, group, String(r.id), r, true);
+  }
 }
 
 async function create(ctx: SyncCtx, group: GroupsTable): Promise<void> {

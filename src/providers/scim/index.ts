@@ -6,6 +6,7 @@ import type { ProviderDef } from '../types.js';
 import { ValidationError } from '../../rest/errors.js';
 import { scimSchema } from './schema.js';
 import { ensureManagedScimMappings } from './managed.js';
+import { groupLinksOf } from './config.js';
 import { mountScimAdmin } from './admin-routes.js';
 import { mountScimConnections } from './connections.js';
 import { requestFullSync, type ScimScheduler, startScimScheduler } from './scheduler.js';
@@ -49,26 +50,13 @@ export const scimProvider: ProviderDef = {
   },
   async renderMore(_svc, o, _req, db) {
     const id = o.pk as number;
-    const maps = await db
-      .selectFrom('scim_provider_group_mappings')
-      .select('pm_uuid')
-      .where('provider_id', '=', id)
-      .orderBy('pm_uuid')
-      .execute();
-    const filters = await db
-      .selectFrom('scim_provider_group_filters')
-      .select('group_uuid')
-      .where('provider_id', '=', id)
-      .orderBy('group_uuid')
-      .execute();
     const state = await db
       .selectFrom('scim_sync_state')
       .select(['oauth_token_last_updated', 'oauth_token_expires'])
       .where('provider_id', '=', id)
       .executeTakeFirst();
     return {
-      property_mappings_group: maps.map((r) => r.pm_uuid),
-      group_filters: filters.map((r) => r.group_uuid),
+      ...(await groupLinksOf(db, id)),
       auth_oauth_token_last_updated: state?.oauth_token_last_updated ?? null,
       auth_oauth_token_expires: state?.oauth_token_expires ?? null,
       auth_oauth_url_callback: null,

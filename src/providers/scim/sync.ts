@@ -9,11 +9,11 @@ import type { Services } from '../../services.js';
 import type { GroupsTable, UsersTable } from '../../db/types.js';
 import { type Json, ScimClient, ScimDryRun, ScimError, ScimTransient } from './client.js';
 import type { ScimProvider } from './config.js';
-import { deleteGroup, groupConnection, writeGroup, writeMembership } from './groups.js';
+import { deleteGroup, discoverGroups, groupConnection, writeGroup, writeMembership } from './groups.js';
 import { StopSync } from './mapping.js';
 import { groupInScope, groupsPage, userInScope, usersPage } from './scope.js';
 import { type SyncCtx, syncCtx } from './sync-ctx.js';
-import { deleteUser, userConnection, writeUser } from './users.js';
+import { deleteUser, discoverUsers, userConnection, writeUser } from './users.js';
 
 /** the pass cannot go on (the service provider unreachable or asking to wait) */
 class PassFailed extends Error {}
@@ -70,43 +70,6 @@ async function sweepOrphans(ctx: SyncCtx): Promise<void> {
     await attempt(ctx, { scim_id: c.scim_id }, () => deleteGroup(ctx, c));
 }
 
-/** links remote users and groups that match local ones by userName / displayName (authentik's discover) */
-async function discover(ctx: SyncCtx): Promise<void> {
-  const db = ctx.svc.db;
-  for await (const r of ctx.client.listAll('/Users')) {
-    if (!r.id || typeof r.userName !== 'string') continue;
-    const user = await db.selectFrom('users').select('id').where('username', '=', r.userName).executeTakeFirst();
-    if (!user) continue;
-    await db
-      .insertInto('scim_provider_users')
-      .values({
-        id: crypto.randomUUID(),
-        provider_id: ctx.provider.id,
-        user_id: user.id,
-        scim_id: String(r.id),
-        attributes: JSON.stringify(r),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
-  for await (const r of ctx.client.listAll('/Groups')) {
-    if (!r.id || typeof r.displayName !== 'string') continue;
-    const group = await db.selectFrom('groups').select('group_uuid').where('name', '=', r.displayName).executeTakeFirst();
-    if (!group) continue;
-    await db
-      .insertInto('scim_provider_groups')
-      .values({
-        id: crypto.randomUUID(),
-        provider_id: ctx.provider.id,
-        group_uuid: group.group_uuid,
-        scim_id: String(r.id),
-        attributes: JSON.stringify(r),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
-}
-
 async function pages<T>(
   ctx: SyncCtx,
   next: (after: T | undefined) => Promise<{ items: unknown[]; last: T } | undefined>,
@@ -147,7 +110,10 @@ export async function fullSync(svc: Services, provider: ScimProvider, renew: () 
   const ctx = syncCtx(svc, provider, new ScimClient(provider, svc));
   const size = provider.sync_page_size;
   try {
-    if (provider.discovery_enabled) await discover(ctx);
+    if (provider.discovery_enabled) {
+      await discoverUsers(ctx);
+      await discoverGroups(ctx);
+    }
     let failed = await pages<number>(
       ctx,
       async (after) => {

@@ -47,11 +47,21 @@ export function userConnection(ctx: SyncCtx, userId: number): Promise<UserConnec
     .executeTakeFirst();
 }
 
-async function link(ctx: SyncCtx, user: UsersTable, scimId: string, attributes: Json) {
-  await ctx.svc.db
+/** the link of a local user to its remote one; `ifAbsent`: a user (or remote id) linked already stays as it is */
+async function link(ctx: SyncCtx, user: Pick<UsersTable, 'id'>, scimId: string, attributes: Json, ifAbsent = false) {
+  const q = ctx.svc.db
     .insertInto('scim_provider_users')
-    .values({ id: randomUUID(), provider_id: ctx.provider.id, user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) })
-    .execute();
+    .values({ id: randomUUID(), provider_id: ctx.provider.id, user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) });
+  await (ifAbsent ? q.onConflict((oc) => oc.doNothing()) : q).execute();
+}
+
+/** discovery: remote users linked to the local users of the same username (authentik's discover) */
+export async function discoverUsers(ctx: SyncCtx): Promise<void> {
+  for await (const r of ctx.client.listAll('/Users')) {
+    if (!r.id || typeof r.userName !== 'string') continue;
+    const user = await ctx.svc.db.selectFrom('users').select('id').where('username', '=', r.userName).executeTakeFirst();
+    if (user) await link(ctx, user, String(r.id), r, true);
+  }
 }
 
 async function create(ctx: SyncCtx, user: UsersTable): Promise<void> {
