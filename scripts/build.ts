@@ -1,6 +1,6 @@
 /**
- * Builds what `npm start` serves: the browser interfaces (web/flow and web/user, Lit, bundled by esbuild into
- * dist/web/flow.js and dist/web/user.js, with web/shared/keystage.css copied beside them) and the server itself
+ * Builds what `npm start` serves: the browser interfaces (web/flow, web/user and web/admin, Lit, bundled by esbuild
+ * into dist/web/flow.js, user.js and admin.js, with web/shared/keystage.css copied beside them) and the server itself
  * (bundled into dist/server/main.mjs, the expression worker into dist/server/expressions-worker.mjs; dependencies —
  * pyodide's interpreter and standard library among them — stay in node_modules). Run by `npm start` and `npm test`.
  */
@@ -56,7 +56,11 @@ const stageViews: Plugin = {
 
 await Promise.all([
   build({
-    entryPoints: { flow: path.join(root, 'web/flow/index.ts'), user: path.join(root, 'web/user/index.ts') },
+    entryPoints: {
+      flow: path.join(root, 'web/flow/index.ts'),
+      user: path.join(root, 'web/user/index.ts'),
+      admin: path.join(root, 'web/admin/index.ts'),
+    },
     bundle: true,
     format: 'esm',
     target: 'es2022',

@@ -62,6 +62,7 @@ registerModel({
   noDefaults: true,
   extra: [
     ['view_system_info', 'Can view system info'],
+    ['access_admin_interface', 'Can access admin interface'],
     ['view_system_settings', 'Can view system settings'],
     ['edit_system_settings', 'Can edit system settings'],
   ],

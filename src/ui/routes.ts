@@ -1,5 +1,6 @@
 /**
- * The browser side: /if/flow/{slug}/ (the flow interface shell), /if/user/ (who is logged in), `/` and `/if/flow/`
+ * The browser side: /if/flow/{slug}/ (the flow interface shell), /if/user/ (who is logged in), /if/admin/ (the admin
+ * interface), `/` and `/if/flow/`
  * (to the brand's authentication flow, or the user page once logged in), the bundle built by scripts/build.ts, and
  * the default logo, favicon, background and avatar images. Each page wears the request's brand (src/brands/): its
  * title, favicon, logo and custom CSS.
@@ -16,6 +17,8 @@ import { assetUrl } from '../brands/assets.js';
 import { firstChallenge } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';
+import { isSuperuser } from '../groups/membership.js';
+import { hasGlobal } from '../rbac/check.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = path.join(root, 'dist', 'web');
@@ -120,6 +123,23 @@ export function mountUi(app: FastifyInstance, svc: Services) {
       return page('<main class="ks-page"><p role="alert">Interface can only be accessed by internal users.</p></main>', 'user.js');
     }
     return page(`<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', ['user.css']);
+  });
+  // the admin interface (web/admin/): a user who may not use it goes to the user interface (authentik: superusers and
+  // holders of `access_admin_interface`); someone logged out gets the page, which sends them to log in and back to
+  // the place in its fragment (which a redirect from here could not know)
+  app.get('/if/admin/', async (req, reply) => {
+    const who = await sessions.user(req);
+    if (who) {
+      const superuser = await isSuperuser(svc.db, who.user.id);
+      if (!(await hasGlobal(svc.db, { user: who.user, superuser }, 'authentik_rbac.access_admin_interface')))
+        return reply.redirect('/if/user/', 302);
+    }
+    const brand = await svc.brand(req.host);
+    const nonce = scriptNonce();
+    return reply
+      .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
+      .type('text/html; charset=utf-8')
+      .send(shell(brand, `<ks-admin ${brandAttributes(brand)}></ks-admin>`, 'admin.js', nonce, ['admin.css']));
   });
   // authentik's root redirect: the user interface for someone logged in, else the login (the brand's authentication
   // flow), which comes back to `/` and so to the user interface

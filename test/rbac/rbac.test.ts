@@ -381,6 +381,7 @@ for (const dialect of dialects()) {
       // (a superuser holds every system permission)
       assert.deepEqual((await call(srv, 'GET', '/core/users/me/')).body.user.system_permissions, [
         'view_system_info',
+        'access_admin_interface',
         'view_system_settings',
         'edit_system_settings',
       ]);

@@ -6,8 +6,8 @@
  * account. Someone not logged in is sent to log in and back.
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, firstError, LOGIN } from './api.js';
-import type { UserSetting } from './sections.js';
+import { api, ApiError, firstError } from '#web/api.js';
+import { LOGIN, type UserSetting } from './sections.js';
 import './sections.js';
 import './settings-flow.js';
 import './user.css';

@@ -5,7 +5,10 @@
  * connected through sources (connect, disconnect).
  */
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, LOGIN, dateTime, firstError } from './api.js';
+import { api, ApiError, dateTime, firstError, loginThen } from '#web/api.js';
+
+/** where someone who is not (or no longer) logged in goes: the login, then back to this page */
+export const LOGIN = loginThen('/if/user/');
 
 /** authentik's UserSetting (/stages/all/user_settings/) */
 export interface UserSetting {

@@ -1,18 +1,18 @@
-/** The user page's calls to /api/v3/: JSON with the session cookie, and the CSRF header on writes (as authentik's UI). */
-import { cookie } from '#web/base.js';
+/** The browser interfaces' calls to /api/v3/: JSON with the session cookie, and the CSRF header on writes (as authentik's UI). */
+import { cookie } from './base.js';
 
 /** an answer other than 2xx (403: not logged in, or no longer) */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    /** a 400's body (field errors) */
+    /** the answer's JSON body, if any (a 400's field errors, a 403's or 404's `detail`) */
     readonly body?: unknown,
   ) {
     super(`HTTP ${status}`);
   }
 }
 
-export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | 'PATCH' = 'GET', body?: unknown): Promise<T> {
+export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | 'PATCH' | 'PUT' = 'GET', body?: unknown): Promise<T> {
   const res = await fetch(`/api/v3${path}`, {
     method,
     credentials: 'same-origin',
@@ -23,13 +23,13 @@ export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | '
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok) throw new ApiError(res.status, res.status === 400 ? await res.json().catch(() => undefined) : undefined);
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
   return (res.status === 204 ? undefined : await res.json()) as T;
 }
 
 /** the first message of a 400's field errors (authentik's shape: `{field: ["message"]}`) */
 export function firstError(e: unknown): string | undefined {
-  const body = e instanceof ApiError ? e.body : undefined;
+  const body = e instanceof ApiError && e.status === 400 ? e.body : undefined;
   if (!body || typeof body !== 'object') return undefined;
   for (const [field, v] of Object.entries(body as Record<string, unknown>)) {
     const m = Array.isArray(v) ? v[0] : v;
@@ -38,8 +38,8 @@ export function firstError(e: unknown): string | undefined {
   return undefined;
 }
 
-/** where someone who is not (or no longer) logged in goes: the login, then back here */
-export const LOGIN = `/flows/-/default/authentication/?next=${encodeURIComponent('/if/user/')}`;
+/** where someone who is not (or no longer) logged in goes: the login, then back to `page` */
+export const loginThen = (page: string) => `/flows/-/default/authentication/?next=${encodeURIComponent(page)}`;
 
 /** every page of a list endpoint (the user's own objects: a handful) */
 export async function all<T>(path: string): Promise<T[]> {

@@ -1,0 +1,199 @@
+/**
+ * The admin interface (/if/admin/) in Debian's Chromium, and who may open it: someone logged out logs in and comes
+ * back to the place the link named; a user without `access_admin_interface` goes to the user interface; a holder of it gets the page, whose lists
+ * show the API's 403 for what their roles do not grant. A superuser, through the page only: the overview's counts, a
+ * flow created, edited (slug moved), refused with the API's field error for a taken slug and deleted; a stage made
+ * through the stage types; a stage binding made under the flow (the binding's target filled in); an event read; the
+ * system settings changed. Every change is checked through the API. Axe-clean; screenshots under test-results/.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser-chromium.js';
+import { ADMIN_PASSWORD, call, startServer, type TestServer } from '../helpers/server.js';
+import { loggedIn } from '../helpers/flows.js';
+import { axeViolations, createUser, screenshot } from './page.js';
+
+describe('admin interface', () => {
+  let srv: TestServer;
+  let browser: Chromium;
+  let origin: string;
+
+  before(async () => {
+    srv = await startServer('sqlite');
+    origin = srv.url.replace('127.0.0.1', 'localhost');
+    browser = await launchChromium();
+    await createUser(srv, 'uma', 'uma-password-1');
+    await createUser(srv, 'ada', 'ada-password-1');
+    const role = await call(srv, 'POST', '/rbac/roles/', { name: 'admin interface only' });
+    assert.equal(role.status, 201, JSON.stringify(role.body));
+    const ada = (await call(srv, 'GET', '/core/users/?username=ada')).body.results[0].pk;
+    assert.equal((await call(srv, 'POST', `/rbac/roles/${role.body.pk}/add_user/`, { pk: ada })).status, 204);
+    const granted = await call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${role.body.pk}/assign/`, {
+      permissions: ['authentik_rbac.access_admin_interface', 'authentik_flows.view_flow'],
+    });
+    assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.close();
+  });
+
+  const page = (b: { jar: { headers(h?: HeadersInit): Headers } }) =>
+    fetch(`${srv.url}/if/admin/`, { headers: b.jar.headers(), redirect: 'manual' });
+
+  it('without the permission: to the user interface; with it, or logged out (the page sends to the login): the page', async () => {
+    const out = await fetch(`${srv.url}/if/admin/`, { redirect: 'manual' });
+    assert.equal(out.status, 200);
+    const uma = await page(await loggedIn(srv, 'uma', 'uma-password-1'));
+    assert.equal(uma.status, 302);
+    assert.equal(uma.headers.get('location'), '/if/user/');
+    const ada = await loggedIn(srv, 'ada', 'ada-password-1');
+    const res = await page(ada);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /<ks-admin brand-title="Keystage"/);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self' 'nonce-/);
+    const me = await ada.fetch('/core/users/me/');
+    assert.deepEqual(me.body.user.system_permissions, ['access_admin_interface']);
+  });
+
+  async function login(ctx: BrowserContext, username: string, password: string): Promise<Page> {
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/if/admin/#/flows/instances/`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    await p.fill('#uid_field', username);
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', password);
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#ks-admin-username', { timeout: 15000 });
+    return p;
+  }
+
+  it("a holder of access_admin_interface sees what their roles grant, and the API's refusal for the rest", async () => {
+    const ctx = await browser.newContext();
+    const p = await login(ctx, 'ada', 'ada-password-1');
+    // back where the login began: the flows, which the role may view
+    assert.equal(new URL(p.url()).hash, '#/flows/instances/');
+    await p.waitForSelector('.ks-admin-table >> text=default-authentication-flow');
+    await p.click('nav.ks-admin-nav >> text="Users"');
+    const alert = await p.waitForSelector('[role=alert]');
+    assert.match((await alert.textContent()) ?? '', /permission/i);
+    await ctx.close();
+  });
+
+  it('a superuser manages flows, stages, bindings and settings through the page', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
+    p.on('dialog', (d) => void d.accept());
+
+    // the overview's counts are the API's
+    await p.click('nav.ks-admin-nav >> text="Overview"');
+    const users = (await call(srv, 'GET', '/core/users/?page_size=1')).body.pagination.count;
+    await p.waitForSelector(`[data-count="/core/users/"] >> text="${users}"`);
+    await p.waitForSelector('#ks-version >> text=/^\\d{4}\\.\\d+/');
+    assert.deepEqual(await axeViolations(p), []);
+    await screenshot(p, 'admin-overview');
+
+    // a new flow
+    await p.click('nav.ks-admin-nav >> text="Flows"');
+    await p.waitForSelector('.ks-admin-table >> text=default-authentication-flow');
+    await p.click('a.ks-primary >> text=Create');
+    await p.fill('#ks-field-name', 'Made in the admin page');
+    await p.fill('#ks-field-slug', 'admin-made');
+    await p.fill('#ks-field-title', 'Welcome');
+    await p.selectOption('#ks-field-designation', 'authentication');
+    assert.equal(await p.inputValue('#ks-field-layout'), 'stacked', "the schema's default filled in");
+    assert.deepEqual(await axeViolations(p), []);
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Created.');
+    assert.equal(new URL(p.url()).hash, '#/flows/instances/admin-made/');
+    const made = await call(srv, 'GET', '/flows/instances/admin-made/');
+    assert.equal(made.status, 200);
+    assert.equal(made.body.title, 'Welcome');
+    assert.equal(made.body.designation, 'authentication');
+
+    // edited: only what changed is sent; a new slug moves the page
+    await p.fill('#ks-field-title', 'Welcome back');
+    await p.fill('#ks-field-slug', 'admin-made-2');
+    await p.click('button[type=submit]');
+    await p.waitForFunction(() => location.hash === '#/flows/instances/admin-made-2/');
+    await p.waitForSelector('#ks-field-title');
+    assert.equal(await p.inputValue('#ks-field-title'), 'Welcome back');
+    const edited = await call(srv, 'GET', '/flows/instances/admin-made-2/');
+    assert.equal(edited.body.title, 'Welcome back');
+    assert.equal(edited.body.name, 'Made in the admin page');
+
+    // a taken slug: the API's field error under the field, nothing written
+    const before = (await call(srv, 'GET', '/flows/instances/?page_size=1')).body.pagination.count;
+    await p.goto(`${origin}/if/admin/#/flows/instances/?new`);
+    await p.fill('#ks-field-name', 'Twice');
+    await p.fill('#ks-field-slug', 'admin-made-2');
+    await p.fill('#ks-field-title', 'Twice');
+    await p.selectOption('#ks-field-designation', 'authentication');
+    await p.click('button[type=submit]');
+    const error = await p.waitForSelector('#ks-field-slug-error');
+    assert.match((await error.textContent()) ?? '', /already exists/);
+    assert.equal(await p.getAttribute('#ks-field-slug', 'aria-invalid'), 'true');
+    assert.equal((await call(srv, 'GET', '/flows/instances/?page_size=1')).body.pagination.count, before);
+    await screenshot(p, 'admin-field-error');
+
+    // a stage, through the stage types
+    await p.click('nav.ks-admin-nav >> text="Stages"');
+    await p.click('button.ks-primary >> text=Create');
+    await p.click('.ks-admin-types >> text=Identification Stage');
+    await p.waitForFunction(() => location.hash === '#/stages/identification/?new');
+    await p.fill('#ks-field-name', 'admin-identification');
+    await p.selectOption('#ks-field-user_fields', ['username', 'email']);
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Created.');
+    const stage = (await call(srv, 'GET', '/stages/identification/?name=admin-identification')).body.results[0];
+    assert.deepEqual([...stage.user_fields].sort(), ['email', 'username']);
+    // the stage list leads to the stage's own page
+    await p.click('nav.ks-admin-nav >> text="Stages"');
+    await p.fill('input[type=search]', 'admin-identification');
+    await p.keyboard.press('Enter');
+    await p.click('.ks-admin-table a >> text=admin-identification');
+    await p.waitForFunction((pk) => location.hash === `#/stages/identification/${pk}/`, stage.pk);
+
+    // a stage binding under the flow: its target is the flow
+    await p.goto(`${origin}/if/admin/#/flows/instances/admin-made-2/`);
+    await p.waitForSelector('section[aria-label="Stage bindings"] >> text=Nothing here yet.');
+    await p.click('section[aria-label="Stage bindings"] >> text=Create');
+    // both chosen from lists: the flow (filled in, shown by its slug) and the stage (by its name)
+    assert.equal(await p.inputValue('#ks-field-target'), edited.body.pk);
+    assert.equal(await p.textContent('#ks-field-target option:checked'), 'admin-made-2');
+    await p.selectOption('#ks-field-stage', { label: 'admin-identification' });
+    await p.fill('#ks-field-order', '10');
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Created.');
+    const bindings = (await call(srv, 'GET', `/flows/bindings/?target=${edited.body.pk}`)).body.results;
+    assert.equal(bindings.length, 1);
+    assert.equal(bindings[0].stage, stage.pk);
+    assert.equal(bindings[0].order, 10);
+
+    // deleted after the confirmation
+    await p.goto(`${origin}/if/admin/#/flows/instances/admin-made-2/`);
+    await p.click('button.ks-danger >> text=Delete');
+    await p.waitForSelector('[role=status] >> text=Deleted.');
+    assert.equal(new URL(p.url()).hash, '#/flows/instances/');
+    assert.equal((await call(srv, 'GET', '/flows/instances/admin-made-2/')).status, 404);
+
+    // an event: read-only
+    await p.click('nav.ks-admin-nav >> text="Logs"');
+    await p.click('.ks-admin-table tbody tr:first-child a');
+    await p.waitForSelector('dl.ks-admin-details >> text=Action');
+    assert.equal(await p.$('form.ks-admin-form'), null);
+
+    // the system settings: one object at its path
+    await p.click('nav.ks-admin-nav >> text="Settings"');
+    await p.waitForSelector('#ks-field-default_token_length');
+    await p.fill('#ks-field-default_token_length', '77');
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Saved.');
+    assert.equal((await call(srv, 'GET', '/admin/settings/')).body.default_token_length, 77);
+    assert.deepEqual(await axeViolations(p), []);
+    await screenshot(p, 'admin-settings');
+    await ctx.close();
+  });
+});
