@@ -79,6 +79,27 @@ describe('admin interface', () => {
     await p.click('nav.ks-admin-nav >> text="Users"');
     const alert = await p.waitForSelector('[role=alert]');
     assert.match((await alert.textContent()) ?? '', /permission/i);
+    // the user interface links here for them
+    await p.goto(`${origin}/if/user/`);
+    await p.click('#ks-admin-link');
+    await p.waitForSelector('#ks-admin-username');
+    assert.equal(new URL(p.url()).pathname, '/if/admin/');
+    await ctx.close();
+  });
+
+  it('someone else logging in through the admin link lands on the user interface, which has no admin link', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/if/admin/`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    await p.fill('#uid_field', 'uma');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'uma-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#ks-username', { timeout: 15000 });
+    assert.equal(new URL(p.url()).pathname, '/if/user/');
+    assert.equal(await p.$('#ks-admin-link'), null);
     await ctx.close();
   });
 

@@ -7,7 +7,7 @@
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, loginThen } from '#web/api.js';
 import type { OpenApi } from './openapi.js';
-import { labelOf } from './openapi.js';
+import { labelOf, resourceAt, typeNameOf } from './openapi.js';
 import { NAV } from './nav.js';
 import { placeOf, type Place, listHref } from './routes.js';
 import './list.js';
@@ -92,9 +92,9 @@ class Admin extends LitElement {
       case 'list':
         return nameOf(p.list);
       case 'new':
-        return `New: ${nameOf(p.list)}`;
+        return `New ${typeNameOf(resourceAt(this.doc!, p.list)) || nameOf(p.list)}`;
       case 'object':
-        return `${nameOf(p.list)}: ${p.id}`;
+        return `${typeNameOf(resourceAt(this.doc!, p.list)) || nameOf(p.list)}: ${p.id}`;
       case 'single':
         return nameOf(p.path);
       default:

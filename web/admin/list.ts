@@ -5,7 +5,7 @@
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, firstError } from '#web/api.js';
-import { cellOf, columnsOf, idOf, labelOf, listForModel, resourceAt, type OpenApi, type Resource } from './openapi.js';
+import { cellIn, columnsOf, idOf, labelOf, listForModel, resourceAt, type OpenApi, type Resource } from './openapi.js';
 import { newHref, objectHref } from './routes.js';
 
 interface Page {
@@ -195,7 +195,7 @@ export class AdminList extends LitElement {
                       const href = this.hrefOf(row);
                       return html`<tr>
                         ${cols.map((c, i) =>
-                          i === 0 && href ? html`<td><a href=${href}>${cellOf(row[c])}</a></td>` : html`<td>${cellOf(row[c])}</td>`,
+                          i === 0 && href ? html`<td><a href=${href}>${cellIn(row, c)}</a></td>` : html`<td>${cellIn(row, c)}</td>`,
                         )}
                       </tr>`;
                     })}

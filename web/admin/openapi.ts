@@ -213,9 +213,13 @@ const PREFERRED = [
   'intent',
   'domain',
   'mode',
+  'order',
+  'stage',
+  'policy',
+  'group',
+  'user',
   'is_active',
   'enabled',
-  'order',
   'created',
   'expires',
   'score',
@@ -283,6 +287,20 @@ export function inputOf(f: Field, value: unknown): string | boolean | string[] {
     return local.toISOString().slice(0, 16);
   }
   return String(value);
+}
+
+/** an object type's name from its schema's (`OAuth2Provider` → "OAuth2 Provider", `FlowStageBinding` → "Flow Stage Binding") */
+export const typeNameOf = (r: Resource) => (r.item ?? '').replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2');
+
+/** a row's cell for column `c`: the object named by a key (`stage` beside `stage_obj`) by its name */
+export function cellIn(row: Record<string, unknown>, c: string): string {
+  const named = row[`${c}_obj`];
+  if (named && typeof named === 'object') {
+    const o = named as Record<string, unknown>;
+    const text = [o.name, o.username, o.slug, o.verbose_name].find((v) => typeof v === 'string' && v);
+    if (text) return String(text);
+  }
+  return cellOf(row[c]);
 }
 
 /** a cell's text */

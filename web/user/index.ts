@@ -1,7 +1,7 @@
 /**
  * /if/user/: the person's own page — their details through the brand's user settings flow (run in the page), password
  * change (the password stage's configure flow), second-factor devices, sessions, applications, consents given to
- * applications, API tokens and app passwords, the logout link, the other logins this browser holds (switch to one,
+ * applications, API tokens and app passwords, the logout link, the admin interface's link (for those who may use it), the other logins this browser holds (switch to one,
  * add another: when the brand has a user switch flow) and, when the brand has an unenrollment flow, deleting the
  * account. Someone not logged in is sent to log in and back.
  */
@@ -18,6 +18,8 @@ interface Me {
   name: string;
   email: string;
   avatar: string;
+  is_superuser?: boolean;
+  system_permissions?: string[];
 }
 
 interface CurrentBrand {
@@ -113,7 +115,14 @@ class UserPage extends LitElement {
     const title = this.brandTitle || 'Keystage';
     return html`<header class="ks-brand ks-page-header">
       ${this.brandLogo ? html`<img class="ks-brand-logo" src=${this.brandLogo} alt=${title} />` : html`<span><span class="ks-logo" aria-hidden="true">◆</span> ${title}</span>`}
-      <a id="ks-logout" class="ks-secondary ks-button-link" href="/flows/-/default/invalidation/">Log out</a>
+      <span class="ks-page-actions">
+        ${
+          this.me?.is_superuser || this.me?.system_permissions?.includes('access_admin_interface')
+            ? html`<a id="ks-admin-link" class="ks-secondary ks-button-link" href="/if/admin/">Admin interface</a>`
+            : nothing
+        }
+        <a id="ks-logout" class="ks-secondary ks-button-link" href="/flows/-/default/invalidation/">Log out</a>
+      </span>
     </header>`;
   }
 
