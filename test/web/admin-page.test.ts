@@ -4,7 +4,8 @@
  * show the API's 403 for what their roles do not grant. A superuser, through the page only: the overview's counts, a
  * flow created, edited (slug moved), refused with the API's field error for a taken slug and deleted; a stage made
  * through the stage types; a stage binding made under the flow (the binding's target filled in); an event read; the
- * system settings changed. Every change is checked through the API. Axe-clean; screenshots under test-results/.
+ * system settings changed; operations beside objects and lists (a password set, a member added, a policy tested, a
+ * flow exported, a key pair generated). Every change is checked through the API. Axe-clean; screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -215,6 +216,78 @@ describe('admin interface', () => {
     assert.equal((await call(srv, 'GET', '/admin/settings/')).body.default_token_length, 77);
     assert.deepEqual(await axeViolations(p), []);
     await screenshot(p, 'admin-settings');
+    await ctx.close();
+  });
+
+  it("operations beside objects and lists: a user's password, a group's member, a policy's test, a flow's export, a key pair", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
+    const run = async (action: string, fill: () => Promise<void>) => {
+      await p.click(`details[data-action="${action}"] > summary`);
+      await fill();
+      await p.click(`details[data-action="${action}"] button[type=submit]`);
+      return p.waitForSelector(`details[data-action="${action}"] .ks-admin-answer`);
+    };
+    const uma = (await call(srv, 'GET', '/core/users/?username=uma')).body.results[0].pk;
+
+    // a new password, which then logs in
+    await p.goto(`${origin}/if/admin/#/core/users/${uma}/`);
+    let answer = await run('set_password', () => p.fill('#ks-action-set_password-password', 'uma-password-2'));
+    assert.equal((await answer.textContent())?.trim(), 'Done.');
+    await loggedIn(srv, 'uma', 'uma-password-2');
+
+    // a member added to a group, chosen by username
+    const group = await call(srv, 'POST', '/core/groups/', { name: 'staff' });
+    assert.equal(group.status, 201);
+    await p.goto(`${origin}/if/admin/#/core/groups/${group.body.pk}/`);
+    await p.waitForSelector('details[data-action="add_user"]');
+    answer = await run('add_user', async () => {
+      await p.waitForSelector('#ks-action-add_user-pk option:text("uma")', { state: 'attached' });
+      await p.selectOption('#ks-action-add_user-pk', { label: 'uma' });
+    });
+    assert.equal((await answer.textContent())?.trim(), 'Done.');
+    const members = (await call(srv, 'GET', `/core/groups/${group.body.pk}/?include_users=true`)).body.users;
+    assert.deepEqual(members, [uma]);
+
+    // an expression policy tested for a user from its own page (the family's `/policies/all/{pk}/test/`)
+    const policy = await call(srv, 'POST', '/policies/expression/', {
+      name: 'only-uma',
+      expression: 'return request.user.username == "uma"',
+    });
+    assert.equal(policy.status, 201, JSON.stringify(policy.body));
+    await p.goto(`${origin}/if/admin/#/policies/expression/${policy.body.pk}/`);
+    await p.waitForSelector('details[data-action="test"]');
+    answer = await run('test', async () => {
+      await p.waitForSelector('#ks-action-test-user option:text("uma")', { state: 'attached' });
+      await p.selectOption('#ks-action-test-user', { label: 'uma' });
+    });
+    assert.match((await answer.textContent()) ?? '', /"passing": true/);
+
+    // a flow exported as its blueprint (YAML, shown as text)
+    await p.goto(`${origin}/if/admin/#/flows/instances/default-authentication-flow/`);
+    await run('export', async () => {});
+    const yaml = (await p.textContent('details[data-action="export"] .ks-admin-answer pre')) ?? '';
+    assert.match(yaml, /^version: 1\n/);
+    assert.match(yaml, /slug: default-authentication-flow/);
+
+    // a key pair generated from the certificates' list; a refusal shows the API's field error
+    await p.click('nav.ks-admin-nav >> text="Certificates"');
+    await p.waitForSelector('details[data-action="generate"]');
+    await p.click('details[data-action="generate"] > summary');
+    await p.fill('#ks-action-generate-validity_days', '30');
+    await p.click('details[data-action="generate"] button[type=submit]');
+    const missing = await p.waitForSelector('#ks-action-generate-common_name-error');
+    assert.equal(await missing.textContent(), 'This field is required.');
+    await p.fill('#ks-action-generate-common_name', 'admin-made.example.com');
+    await p.click('details[data-action="generate"] button[type=submit]');
+    answer = await p.waitForSelector('details[data-action="generate"] .ks-admin-answer');
+    assert.match((await answer.textContent()) ?? '', /admin-made\.example\.com/);
+    // the list shows it
+    await p.waitForSelector('.ks-admin-table >> text=admin-made.example.com');
+    const kp = (await call(srv, 'GET', '/crypto/certificatekeypairs/?name=admin-made.example.com')).body.results;
+    assert.equal(kp.length, 1);
+    assert.deepEqual(await axeViolations(p), []);
+    await screenshot(p, 'admin-actions');
     await ctx.close();
   });
 });

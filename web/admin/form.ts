@@ -7,14 +7,26 @@
  */
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError } from '#web/api.js';
-import { type Field, fieldsOf, idOf, inputOf, labelOf, objectPath, resourceAt, fieldValue, cellOf, type OpenApi } from './openapi.js';
+import {
+  actionsOf,
+  type Field,
+  fieldsOf,
+  idOf,
+  inputOf,
+  labelOf,
+  objectPath,
+  resourceAt,
+  fieldValue,
+  cellOf,
+  type OpenApi,
+} from './openapi.js';
 import { listHref, objectHref } from './routes.js';
 import { messageOf } from './list.js';
 import { RELATED } from './nav.js';
+import { errorsOf, type Input, readField, renderField } from './fields.js';
 import { forgetOptions, type Option, optionsOf, relationOf } from './relations.js';
 import './list.js';
-
-type Input = string | boolean | string[];
+import './action.js';
 
 export class AdminForm extends LitElement {
   static override properties = {
@@ -126,20 +138,13 @@ export class AdminForm extends LitElement {
     return inputOf(f, f.default);
   }
 
-  private read(form: HTMLFormElement, f: Field): Input {
-    const el = form.elements.namedItem(f.name);
-    if (f.kind === 'boolean' && !f.relation) return (el as HTMLInputElement).checked;
-    if (f.kind === 'multiselect' || f.relation?.many) return [...(el as HTMLSelectElement).selectedOptions].map((o) => o.value);
-    return (el as HTMLInputElement).value;
-  }
-
   private async submit(e: Event) {
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
     const body: Record<string, unknown> = {};
     const errors: Record<string, string[]> = {};
     for (const f of this.fields) {
-      const now = this.read(form, f);
+      const now = readField(form, f);
       // an existing object: only what changed; a new one: what was filled in
       if (this.obj && JSON.stringify(now) === JSON.stringify(this.initial(f))) continue;
       try {
@@ -172,24 +177,10 @@ export class AdminForm extends LitElement {
         location.hash = r.detail ? objectHref(this.list, idOf(r, made)) : listHref(this.list);
       }
     } catch (err) {
-      this.errors = err instanceof ApiError && err.status === 400 ? this.errorsOf(err.body) : { detail: [messageOf(err)] };
+      this.errors = err instanceof ApiError && err.status === 400 ? errorsOf(err.body, this.fields) : { detail: [messageOf(err)] };
     } finally {
       this.busy = false;
     }
-  }
-
-  private errorsOf(body: unknown): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    const known = new Set(this.fields.map((f) => f.name));
-    for (const [k, v] of Object.entries((body ?? {}) as Record<string, unknown>)) {
-      const msgs = (Array.isArray(v) ? v : [v]).map((m) => (typeof m === 'string' ? m : JSON.stringify(m)));
-      const key = known.has(k) ? k : 'non_field_errors';
-      out[key] = [
-        ...(out[key] ?? []),
-        ...(known.has(k) || k === 'non_field_errors' || k === 'detail' ? msgs : msgs.map((m) => `${k}: ${m}`)),
-      ];
-    }
-    return out;
   }
 
   private async deleteObject() {
@@ -205,56 +196,34 @@ export class AdminForm extends LitElement {
     }
   }
 
-  private input(f: Field): TemplateResult {
-    const id = `ks-field-${f.name}`;
-    const value = this.initial(f);
-    const invalid = this.errors[f.name] ? 'true' : 'false';
-    const described = this.errors[f.name] ? `${id}-error` : nothing;
-    const required = f.required && !(this.obj && f.writeOnly);
-    if (f.relation) {
-      const chosen = Array.isArray(value) ? value : [String(value)];
-      const options = [...(this.options[f.relation.list] ?? [])];
-      // a value the first pages do not hold (or before they are read) stays choosable
-      for (const v of chosen) if (v !== '' && !options.some((o) => o.value === v)) options.push({ value: v, text: v });
-      return html`<label for=${id}>${f.label}</label>
-        <select id=${id} name=${f.name} ?multiple=${f.relation.many} aria-invalid=${invalid} aria-describedby=${described} ?required=${required}>
-          ${f.relation.many ? nothing : html`<option value="" ?selected=${value === ''}>—</option>`}
-          ${options.map((o) => html`<option value=${o.value} ?selected=${chosen.includes(o.value)}>${o.text}</option>`)}
-        </select>`;
-    }
-    switch (f.kind) {
-      case 'boolean':
-        return html`<div class="ks-check"><input id=${id} name=${f.name} type="checkbox" .checked=${value as boolean} aria-invalid=${invalid} aria-describedby=${described} /><label for=${id}>${f.label}</label></div>`;
-      case 'select':
-        return html`<label for=${id}>${f.label}</label>
-          <select id=${id} name=${f.name} aria-invalid=${invalid} aria-describedby=${described} ?required=${required}>
-            ${!required || value === '' ? html`<option value="" ?selected=${value === ''}>—</option>` : nothing}
-            ${f.options!.map((o) => html`<option value=${o} ?selected=${o === value}>${o}</option>`)}
-          </select>`;
-      case 'multiselect':
-        return html`<label for=${id}>${f.label}</label>
-          <select id=${id} name=${f.name} multiple aria-invalid=${invalid} aria-describedby=${described}>
-            ${f.options!.map((o) => html`<option value=${o} ?selected=${(value as string[]).includes(o)}>${o}</option>`)}
-          </select>`;
-      case 'textarea':
-      case 'json':
-        return html`<label for=${id}>${f.label}${f.kind === 'json' ? html` <span class="ks-muted">(JSON)</span>` : nothing}</label>
-          <textarea id=${id} name=${f.name} rows=${f.kind === 'json' ? 4 : 6} .value=${value as string} aria-invalid=${invalid} aria-describedby=${described} ?required=${required}></textarea>`;
-      default: {
-        const type = { password: 'password', number: 'number', datetime: 'datetime-local', text: 'text' }[f.kind as string] ?? 'text';
-        return html`<label for=${id}>${f.label}</label>
-          <input id=${id} name=${f.name} type=${type} .value=${value as string} autocomplete=${f.kind === 'password' ? 'new-password' : 'off'}
-            placeholder=${this.obj && f.writeOnly ? 'Unchanged' : ''} aria-invalid=${invalid} aria-describedby=${described} ?required=${required} />`;
-      }
-    }
-  }
-
   /** an object nothing can change: its fields as a list */
   private readOnly(): TemplateResult {
     if (!this.obj) return html``;
     return html`<dl class="ks-admin-details">
       ${Object.entries(this.obj).map(([k, v]) => html`<dt>${labelOf(k)}</dt><dd>${typeof v === 'object' && v !== null ? html`<pre>${JSON.stringify(v, null, 2)}</pre>` : cellOf(v)}</dd>`)}
     </dl>`;
+  }
+
+  /** the operations under this object (openapi.ts `actionsOf`) */
+  private actions() {
+    if (!this.obj || this.single || this.objectId === undefined) return nothing;
+    const r = resourceAt(this.doc, this.list);
+    const detail = r.detail;
+    if (!detail) return nothing;
+    const base = objectPath(r, this.objectId);
+    const acts = actionsOf(this.doc, detail, true).map((a) => ({ a, path: base + a.path.slice(detail.length) }));
+    // an object of a family with an `…/all/` endpoint: the family's operations too (a policy's or mapping's test)
+    const all = Object.keys(this.doc.paths).find((p) => p.startsWith(`/${this.list.split('/')[1]}/all/{`) && /\/all\/\{[^}]+\}\/$/.test(p));
+    const pk = this.obj.pk;
+    if (all && all !== detail && pk !== undefined)
+      for (const a of actionsOf(this.doc, all, true))
+        if (!acts.some((x) => x.a.name === a.name))
+          acts.push({ a, path: `${all.replace(/\{[^}]+\}\/$/, '')}${encodeURIComponent(String(pk))}/${a.name}/` });
+    if (!acts.length) return nothing;
+    return html`<section class="ks-admin-action-list" aria-label="Actions">
+      <h2>Actions</h2>
+      ${acts.map(({ a, path }) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${path}></ks-admin-action>`)}
+    </section>`;
   }
 
   private related(): TemplateResult[] {
@@ -278,12 +247,15 @@ export class AdminForm extends LitElement {
           ? nothing
           : this.editable
             ? html`<form class="ks-form ks-admin-form" novalidate @submit=${(e: Event) => void this.submit(e)}>
-                ${this.fields.map(
-                  (f) => html`<div class="ks-field">
-                    ${this.input(f)}
-                    ${f.description ? html`<p class="ks-muted ks-help">${f.description}</p>` : nothing}
-                    ${this.errors[f.name] ? html`<p class="ks-field-error" id="ks-field-${f.name}-error">${this.errors[f.name].join(' ')}</p>` : nothing}
-                  </div>`,
+                ${this.fields.map((f) =>
+                  renderField(f, {
+                    id: `ks-field-${f.name}`,
+                    value: this.initial(f),
+                    errors: this.errors[f.name],
+                    options: f.relation ? this.options[f.relation.list] : undefined,
+                    required: f.required && !(this.obj && f.writeOnly),
+                    secretKept: !!this.obj && f.writeOnly,
+                  }),
                 )}
                 <div class="ks-admin-actions">
                   <button class="ks-primary" type="submit" ?disabled=${this.busy}>${existing ? 'Save' : 'Create'}</button>
@@ -292,7 +264,7 @@ export class AdminForm extends LitElement {
               </form>`
             : html`${this.readOnly()}${canDelete ? html`<button class="ks-danger" type="button" @click=${() => void this.deleteObject()}>Delete</button>` : nothing}`
       }
-      ${this.related()}`;
+      ${this.actions()} ${this.related()}`;
   }
 }
 customElements.define('ks-admin-form', AdminForm);

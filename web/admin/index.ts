@@ -1,7 +1,7 @@
 /**
- * /if/admin/: the admin interface. `<ks-admin>` reads the API's OpenAPI document once (/api/v3/schema/), so its lists
- * and forms are those of every resource the server serves (openapi.ts), under authentik's sidebar (nav.ts); the place
- * is the URL's fragment (routes.ts). The server lets in only superusers and holders of `access_admin_interface`
+ * /if/admin/: the admin interface. `<ks-admin>` reads the API's OpenAPI document once (/api/v3/schema/), so its lists,
+ * forms and operations are those of every resource the server serves (openapi.ts; list.ts, form.ts, action.ts), under
+ * authentik's sidebar (nav.ts); the place is the URL's fragment (routes.ts). The server lets in only superusers and holders of `access_admin_interface`
  * (src/ui/admin-page.ts); should the session end, the page goes to the login and back.
  */
 import { LitElement, html, nothing } from 'lit';

@@ -5,8 +5,9 @@
  */
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, firstError } from '#web/api.js';
-import { cellIn, columnsOf, idOf, labelOf, listForModel, resourceAt, type OpenApi, type Resource } from './openapi.js';
+import { actionsOf, cellIn, columnsOf, idOf, labelOf, listForModel, resourceAt, type OpenApi, type Resource } from './openapi.js';
 import { newHref, objectHref } from './routes.js';
+import './action.js';
 
 interface Page {
   results: Record<string, unknown>[];
@@ -63,6 +64,12 @@ export class AdminList extends LitElement {
 
   protected override createRenderRoot() {
     return this;
+  }
+
+  override connectedCallback() {
+    super.connectedCallback();
+    // an operation run beside the list (a key pair generated) may have added to it
+    this.addEventListener('ks-changed', () => void this.load());
   }
 
   private get resource(): Resource {
@@ -210,7 +217,20 @@ export class AdminList extends LitElement {
               </nav>`
           : nothing
       }
+      ${this.actions()}
     </section>`;
+  }
+
+  /** operations beside the list (a key pair generated, a service account made): on a page of its own only */
+  private actions() {
+    if (this.level !== 1) return nothing;
+    const acts = actionsOf(this.doc, this.list, false);
+    return acts.length
+      ? html`<section class="ks-admin-action-list" aria-label="More actions">
+          <h2>More actions</h2>
+          ${acts.map((a) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${a.path}></ks-admin-action>`)}
+        </section>`
+      : nothing;
   }
 }
 customElements.define('ks-admin-list', AdminList);

@@ -311,3 +311,47 @@ export function cellOf(value: unknown): string {
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
+
+/** an operation under an object (`/core/users/{id}/set_password/`) or beside a list (`/crypto/certificatekeypairs/generate/`) */
+export interface Action {
+  name: string;
+  label: string;
+  /** the path's template, with the object's parameter */
+  path: string;
+  method: 'get' | 'post';
+  /** the JSON body's schema (a form), if it takes one */
+  request?: string;
+  /** query parameters the operation takes */
+  query: string[];
+}
+
+/**
+ * the operations one path segment below `base` (an object's path template, or a list path: then only the writes,
+ * since a list's other reads are lists of their own); bodies other than JSON (a file upload) are left out
+ */
+export function actionsOf(doc: OpenApi, base: string, objectLevel: boolean): Action[] {
+  const out: Action[] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    const m = /^([a-z_]+)\/$/.exec(path.startsWith(base) ? path.slice(base.length) : '');
+    if (!m) continue;
+    for (const method of ['get', 'post'] as const) {
+      const op = ops[method];
+      if (!op || (!objectLevel && method === 'get')) continue;
+      const content = op.requestBody?.content;
+      if (content && !content['application/json']) continue;
+      out.push({
+        name: m[1],
+        label: labelOf(m[1]),
+        path,
+        method,
+        request: refName(content?.['application/json']?.schema),
+        query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
+      });
+    }
+  }
+  return out.sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** an action's query parameters as fields (text, or a relation's choices by name) */
+export const queryFields = (a: Action): Field[] =>
+  a.query.map((name) => ({ name, label: labelOf(name), kind: 'text', required: false, nullable: false, writeOnly: false, type: 'string' }));

@@ -23,7 +23,9 @@ const RULES: Rule[] = [
   { name: /^(stage|configuration_stages?|\w+_stage)$/, list: '/stages/all/', label: ['name'] },
   { name: /^(policy|validation_policies)$/, list: '/policies/all/', label: ['name'] },
   { name: /^(group|parent|parents|destination_group|groups)$/, list: '/core/groups/', label: ['name'] },
-  { name: /^(user|users)$/, list: '/core/users/', label: ['username'] },
+  { name: /^(user|users|for_user)$/, list: '/core/users/', label: ['username'] },
+  // a group's or role's member added or removed
+  { name: /^pk$/, under: /\/(add_user|remove_user)\/$/, list: '/core/users/', label: ['username'] },
   { name: /^roles$/, list: '/rbac/roles/', label: ['name'] },
   {
     name: /^(signing_kp|signing_key|encryption_key|verification_kp|certificate|web_certificate|client_certificates|tls_verification|tls_authentication|verification_certificates?)$/,
@@ -46,7 +48,10 @@ export interface Relation {
   numeric: boolean;
 }
 
-/** the relation a field of the resource at `list` is, if any; `schemaType` and `itemType`: its schema's types */
+/**
+ * the relation a field of the resource at `list` (or of the operation at that path) is, if any; `schemaType` and
+ * `itemType`: its schema's types
+ */
 export function relationOf(list: string, f: Field, schemaType: string | undefined, itemType: string | undefined): Relation | undefined {
   const many = schemaType === 'array';
   const type = many ? itemType : schemaType;

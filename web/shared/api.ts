@@ -12,8 +12,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | 'PATCH' | 'PUT' = 'GET', body?: unknown): Promise<T> {
-  const res = await fetch(`/api/v3${path}`, {
+export type Method = 'GET' | 'DELETE' | 'POST' | 'PATCH' | 'PUT';
+
+/** the answer as it comes (a caller reading something other than JSON: an export, metadata) */
+export function request(path: string, method: Method = 'GET', body?: unknown): Promise<Response> {
+  return fetch(`/api/v3${path}`, {
     method,
     credentials: 'same-origin',
     headers: {
@@ -23,6 +26,10 @@ export async function api<T>(path: string, method: 'GET' | 'DELETE' | 'POST' | '
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+export async function api<T>(path: string, method: Method = 'GET', body?: unknown): Promise<T> {
+  const res = await request(path, method, body);
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
   return (res.status === 204 ? undefined : await res.json()) as T;
 }
