@@ -53,13 +53,15 @@ export function verifiedElement(
 
 /**
  * signs an element — the document's root (an AuthnRequest, a Response), or the one `element` names by its XPath (the
- * Response's Assertion) — with an enveloped signature placed after its Issuer, with the certificate in its KeyInfo
+ * Response's Assertion) — with an enveloped signature placed after its Issuer (`first`: as its first child, where
+ * it has no Issuer: metadata), with the certificate in its KeyInfo
  */
 export function signEnveloped(
   xml: string,
   key: { privateKeyPem: string; certificatePem: string },
   algorithms: { signature: string; digest: string },
   element = '/*',
+  first = false,
 ): string {
   const sx = withAlgorithms(
     new SignedXml({
@@ -76,7 +78,9 @@ export function signEnveloped(
   });
   sx.computeSignature(xml, {
     prefix: 'ds',
-    location: { reference: `${element}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
+    location: first
+      ? { reference: element, action: 'prepend' }
+      : { reference: `${element}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
   });
   return sx.getSignedXml();
 }

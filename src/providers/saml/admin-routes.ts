@@ -18,7 +18,7 @@ import { idpInitiated } from './authn-request.js';
 import { nameIdText } from './assertion.js';
 import { attributesFor, mappingValue, pyStr, samlMappingById } from './attributes.js';
 import { type SamlProvider, samlProviderById } from './config.js';
-import { idpMetadata } from './metadata.js';
+import { idpMetadata, metadataId } from './metadata.js';
 import { issuerOf, samlUrls } from './urls.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer', description: 'A unique integer value identifying this SAML Provider.' } }];
@@ -27,11 +27,16 @@ const idParam = [{ name: 'id', schema: { type: 'integer', description: 'A unique
 export async function metadataOf(svc: Services, req: FastifyRequest, p: SamlProvider, forceBinding?: string): Promise<string> {
   const base = baseUrlOf(req, svc.config);
   const slug = p.application?.slug ?? null;
-  const signing = p.signing_kp ? await pemsOf(svc, p.signing_kp) : undefined;
+  const pems = p.signing_kp ? await pemsOf(svc, p.signing_kp) : undefined;
+  // (a key pair without its private key announces its certificate, unsigned)
+  const signing = pems?.privateKeyPem ? pems : undefined;
   return idpMetadata({
+    id: metadataId(p.name, p.id),
     entityId: issuerOf(p, base, slug),
     urls: samlUrls(base, p.id, slug),
-    signingCertificatePem: signing?.certificatePem,
+    signing,
+    signingCertificatePem: pems?.certificatePem,
+    algorithms: { signature: p.signature_algorithm, digest: p.digest_algorithm },
     wantAuthnRequestsSigned: !!p.verification_kp,
     forceBinding,
   });

@@ -7,6 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { DOMParser } from '@xmldom/xmldom';
 import fc from 'fast-check';
@@ -343,6 +344,22 @@ for (const dialect of dialects()) {
       assert.deepEqual(sso, [p.url_sso_redirect, p.url_sso_post]);
       const cert = doc.getElementsByTagNameNS('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate')[0]!.textContent;
       assert.equal(cert, idp.cert.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''));
+      // signed with the signing key pair, as authentik: authentik's ID, the signature first, covering the document
+      const root = doc.documentElement!;
+      assert.equal(root.getAttribute('ID'), `_${createHash('sha256').update(`saml-metadata-${p.pk}`).digest('hex')}`);
+      const first = Array.from({ length: root.childNodes.length }, (_v, i) => root.childNodes.item(i)!).find(
+        (n) => n.nodeType === 1,
+      ) as unknown as Element;
+      assert.equal(first.localName, 'Signature');
+      const check = new SignedXml({ publicCert: idp.cert, getCertFromKeyInfo: () => null });
+      check.loadSignature(first as never);
+      assert.equal(check.checkSignature(body.metadata), true);
+      assert.equal(check.getReferences()[0]?.uri, `#${root.getAttribute('ID')}`);
+      // a changed byte breaks it
+      const tampered = body.metadata.replace(p.url_sso_post, `${p.url_sso_post}x`);
+      const broken = new SignedXml({ publicCert: idp.cert, getCertFromKeyInfo: () => null });
+      broken.loadSignature(first as never);
+      assert.equal(broken.checkSignature(tampered), false);
       const forced = await fetch(
         `${srv.api}/providers/saml/${p.pk}/metadata/?force_binding=${encodeURIComponent('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST')}`,
       );
@@ -354,6 +371,11 @@ for (const dialect of dialects()) {
       const appFile = await fetch(body.download_url);
       assert.equal(appFile.status, 200);
       assert.equal(await appFile.text(), await file.text());
+      // without a signing key pair: no signature, no signing certificate
+      const plain = await app('metadata-plain', { signing_kp: null, sign_assertion: false, sign_response: false });
+      const plainXml = ((await (await fetch(`${srv.api}/providers/saml/${plain.pk}/metadata/`)).json()) as { metadata: string }).metadata;
+      assert.doesNotMatch(plainXml, /Signature|X509Certificate/);
+      assert.match(plainXml, /<md:EntityDescriptor [^>]*ID="_[0-9a-f]{64}"/);
       // a provider without an application
       const lone = await call(srv, 'POST', '/providers/saml/', {
         name: 'lone',
