@@ -820,10 +820,10 @@ export class Sessions {
     s.dirty = true;
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
-    if (ended) for (const listener of this.logoutListeners) await listener(ended, s).catch(() => {});
+    if (ended) for (const listener of this.logoutListeners) await listener(ended, s, reply.request).catch(() => {});
   }
 
-  private readonly logoutListeners: ((sessionKey: string, session?: Session) => Promise<void>)[] = [];
+  private readonly logoutListeners: ((sessionKey: string, session?: Session, req?: FastifyRequest) => Promise<void>)[] = [];
 
   /** a session ended other than by its own logout (deleted through the API): what lives as long as it ends too */
   async ended(sessionKey: string): Promise<void> {
@@ -833,10 +833,10 @@ export class Sessions {
   /**
    * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
    * ends with it (an OAuth2 provider's access tokens and back-channel logout). It also gets the session as it
-   * continues (its flow plan kept: front-channel logout adds a stage to it) — none when the session was ended from
-   * elsewhere (`ended`: deleted through the API). Its failures do not stop the logout.
+   * continues (its flow plan kept: front-channel logout adds a stage to it) and the request logging out — neither
+   * when the session was ended from elsewhere (`ended`: deleted through the API). Its failures do not stop the logout.
    */
-  onLogout(listener: (sessionKey: string, session?: Session) => Promise<void>): void {
+  onLogout(listener: (sessionKey: string, session?: Session, req?: FastifyRequest) => Promise<void>): void {
     this.logoutListeners.push(listener);
   }
 }

@@ -3,7 +3,8 @@
  * 127.0.0.1 (Keystage as localhost: two sites) send a person to Keystage by the POST binding, who logs in on the login
  * page and comes back signed in with the expected NameID and attributes; a second sign-in (the SP's cross-site POST
  * arrives without Keystage's SameSite=Lax cookie) goes through without a login; signing out of the application
- * (SP-initiated logout, native front channel) ends the Keystage session and comes back with a valid LogoutResponse.
+ * (SP-initiated logout, native front channel) ends the Keystage session and comes back with a valid LogoutResponse;
+ * a logout at Keystage takes the browser through the SP's logout and back to the flow (IdP-initiated, native).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +51,13 @@ function sampleSp(saml: () => SAML, base: () => string): Server {
         const to = await saml().getLogoutUrlAsync(s.profile!, 'bye', {});
         s.profile = undefined;
         return redirect(to);
+      }
+      if (url.pathname === '/sls' && url.searchParams.has('SAMLRequest')) {
+        // Keystage's LogoutRequest (a logout there, native front channel): this session ends, and the browser goes
+        // back with the LogoutResponse and Keystage's RelayState
+        const r = await saml().validateRedirectAsync(Object.fromEntries(url.searchParams), url.search.slice(1));
+        if (r.profile?.nameID === s.profile?.nameID) s.profile = undefined;
+        return redirect(await saml().getLogoutResponseUrlAsync(r.profile!, url.searchParams.get('RelayState') ?? '', {}, true));
       }
       if (url.pathname === '/sls') {
         const r = await saml().validateRedirectAsync(Object.fromEntries(url.searchParams), url.search.slice(1));
@@ -105,6 +113,7 @@ describe('a sample SAML service provider in Chromium', () => {
       logout_method: 'frontchannel_native',
       signing_kp: kp,
       sign_logout_response: true,
+      sign_logout_request: true,
       property_mappings: mappings.body.results.map((m: { pk: string }) => m.pk),
     });
     assert.equal(p.status, 201, JSON.stringify(p.body));
@@ -171,6 +180,34 @@ describe('a sample SAML service provider in Chromium', () => {
     await p.waitForURL((u) => u.href.startsWith(`${spBase}/sls`), { timeout: 15000 });
     assert.equal(await p.textContent('#status'), 'Signed out (logged out, bye)');
     assert.equal((await ctx.request.get(`${keystage}/api/v3/core/users/me/`)).status(), 403, 'the Keystage session is over');
+    await ctx.close();
+  });
+
+  it("a logout at Keystage takes the browser through the service provider's logout and back (native front channel)", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await ctx.newPage();
+    await p.goto(`${spBase}/login`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    await p.fill('#uid_field', 'alice');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#password');
+    await p.fill('#password', 'alice-password-1');
+    await p.keyboard.press('Enter');
+    await p.waitForSelector('#profile', { timeout: 15000 });
+    assert.equal(await p.textContent('#status'), 'Signed in as alice');
+    // log out at Keystage: the flow sends the browser to the SP's SLS URL with a signed LogoutRequest, the SP answers
+    // to Keystage's SLO endpoint, which brings the browser back to the flow, which ends (at the login)
+    const seen: string[] = [];
+    p.on('request', (r) => {
+      if (r.isNavigationRequest()) seen.push(new URL(r.url()).pathname);
+    });
+    await p.goto(`${keystage}/flows/-/default/invalidation/`);
+    await p.waitForSelector('#uid_field', { timeout: 15000 });
+    assert.ok(seen.includes('/sls'), seen.join(' '));
+    assert.ok(seen.includes('/application/saml/sample-sp/slo/binding/redirect/'), seen.join(' '));
+    assert.equal((await ctx.request.get(`${keystage}/api/v3/core/users/me/`)).status(), 403, 'the Keystage session is over');
+    await p.goto(`${spBase}/`);
+    assert.equal(await p.textContent('#status'), 'Not signed in', "the SP's session is over");
     await ctx.close();
   });
 });

@@ -19,7 +19,7 @@ export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[])
 }
 
 /** front-channel logout (the iframe stage), which the SAML provider's logouts use too */
-export { insertIframeLogout, type LogoutURL } from './stages/iframe-logout/index.js';
+export { insertIframeLogout, IFRAME_LOGOUT_KIND, type LogoutURL } from './stages/iframe-logout/index.js';
 
 export const oauth2Provider: ProviderDef = {
   ...oauth2Schema,

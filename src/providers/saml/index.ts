@@ -5,6 +5,7 @@ import { parseXml } from '../../saml/xml.js';
 import { messageXml } from '../../saml/message.js';
 import { endSamlSessionsWithSessions, logoutResponseEndpoint, relayEndpoint, sloEndpoint } from './slo.js';
 import { sessionEndStage } from './stages/session-end.js';
+import { nativeLogoutStage } from './stages/native-logout/index.js';
 import type { ProviderDef } from '../types.js';
 import { ValidationError } from '../../rest/errors.js';
 import { baseUrlOf } from '../../rest/http.js';
@@ -117,7 +118,7 @@ export const samlProvider: ProviderDef = {
   },
   atStart: ensureManagedSamlMappings,
   userGrantTables: ['saml_sessions'],
-  stages: [sessionEndStage],
+  stages: [sessionEndStage, nativeLogoutStage],
   // authentik's SAMLProvider.launch_url: the IdP-initiated login
   async launchUrl(db, row) {
     const app = await db.selectFrom('applications').select('slug').where('provider', '=', row.id).executeTakeFirst();

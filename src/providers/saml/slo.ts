@@ -7,9 +7,10 @@
  *   method: in an iframe before the session ends (`frontchannel_iframe`), posted by the server (`backchannel`), or
  *   as where the person goes when the flow is done (`frontchannel_native`);
  * - a Keystage session ending by logout: each service provider that got a Response in it is sent a LogoutRequest for
- *   its session (NameID, SessionIndex) — by the server itself (`backchannel`, the POST binding) or in the logout
- *   flow's iframes (`frontchannel_iframe`, `frontchannel_native`: the redirect binding's URL, or for the POST binding
- *   a Keystage page that posts it).
+ *   its session (NameID, SessionIndex) — by the server itself (`backchannel`, the POST binding), in the logout
+ *   flow's iframes (`frontchannel_iframe`: the redirect binding's URL, or for the POST binding a Keystage page that
+ *   posts it), or by the browser going there itself and coming back (`frontchannel_native`:
+ *   stages/native-logout/).
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../db/types.js';
@@ -21,12 +22,13 @@ import type { SigningPair } from '../../saml/redirect-binding.js';
 import { SamlError } from '../../saml/xml.js';
 import type { Services } from '../../services.js';
 import { sendFormPost } from '../../ui/form-post.js';
-import { insertIframeLogout, type LogoutURL } from '../oauth2/index.js';
+import { IFRAME_LOGOUT_KIND, insertIframeLogout, type LogoutURL } from '../oauth2/index.js';
 import { type SamlProvider, samlProviderByAppSlug, samlProviderById } from './config.js';
 import { type LogoutRequest, logoutRequestXml, logoutResponseXml, outgoing, type Outgoing, parseLogoutRequest } from './logout.js';
 import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
 import { sessionIdOf } from './sessions.js';
 import { appendSessionEnd } from './stages/session-end.js';
+import { insertNativeLogout, type NativeLogout } from './stages/native-logout/index.js';
 import { inflateRawSync } from 'node:zlib';
 import { issuerOf } from './urls.js';
 
@@ -140,6 +142,12 @@ export async function logoutResponseEndpoint(svc: Services, req: FastifyRequest,
   return reply.redirect(target && allowed.has(target.origin) ? target.href : '/', 302);
 }
 
+/** the page of the flow `flowUuid` (absolute: a service provider echoes it as its RelayState) */
+async function flowPageOf(svc: Services, req: FastifyRequest, flowUuid: string): Promise<string | undefined> {
+  const flow = await svc.db.selectFrom('flows').select('slug').where('flow_uuid', '=', flowUuid).executeTakeFirst();
+  return flow && `${baseUrlOf(req, svc.config)}/if/flow/${encodeURIComponent(flow.slug)}/`;
+}
+
 /** a message's form fields, whichever binding it was made for (the back channel always posts) */
 function postFields(o: Outgoing): Record<string, string> {
   if ('post' in o) return o.post.fields;
@@ -181,12 +189,16 @@ async function postBackchannel(log: Pick<FastifyBaseLogger, 'warn'>, provider: S
 
 /** when a Keystage session ends by logout, the service providers holding sessions from it are told */
 export function endSamlSessionsWithSessions(svc: Services, log: FastifyBaseLogger) {
-  svc.sessions.onLogout(async (sessionKey, session) => {
+  svc.sessions.onLogout(async (sessionKey, session, req) => {
     const sid = sessionIdOf(sessionKey);
     const rows = await svc.db.selectFrom('saml_sessions').selectAll().where('session_id', '=', sid).execute();
     if (!rows.length) return;
     await svc.db.deleteFrom('saml_sessions').where('session_id', '=', sid).execute();
     const frontchannel: LogoutURL[] = [];
+    const native: NativeLogout[] = [];
+    const plan = session?.data.plan;
+    // the native front channel's way back: the logout flow's page (where the service provider's answer goes on to)
+    const back = plan && req ? await flowPageOf(svc, req, plan.flow_uuid) : undefined;
     const now = Date.now();
     for (const row of rows) {
       if (new Date(row.expires).getTime() <= now) continue;
@@ -199,12 +211,32 @@ export function endSamlSessionsWithSessions(svc: Services, log: FastifyBaseLogge
         nameIdFormat: row.name_id_format,
         sessionIndex: row.session_index,
       });
-      const o = outgoing(provider, xml, 'SAMLRequest', null, await signingOf(svc, provider, provider.sign_logout_request));
+      const signing = await signingOf(svc, provider, provider.sign_logout_request);
+      if (provider.logout_method === 'frontchannel_native' && back) {
+        const o = outgoing(provider, xml, 'SAMLRequest', back, signing);
+        native.push(
+          'redirect' in o
+            ? { provider_name: provider.name, saml_binding: 'redirect', redirect_url: o.redirect }
+            : {
+                provider_name: provider.name,
+                saml_binding: 'post',
+                post_url: o.post.url,
+                saml_request: o.post.fields.SAMLRequest,
+                saml_relay_state: o.post.fields.RelayState,
+              },
+        );
+        continue;
+      }
+      const o = outgoing(provider, xml, 'SAMLRequest', null, signing);
       if (provider.logout_method === 'backchannel' && 'post' in o) await postBackchannel(log, provider, o.post.fields);
       else
         frontchannel.push({ url: browserUrl(provider.application.slug, o), provider_name: provider.name, binding: provider.sls_binding });
     }
-    // (the logout stage is still the plan's current binding: the iframes come right after it)
-    if (session?.data.plan && frontchannel.length) insertIframeLogout(session.data.plan, frontchannel, 1);
+    if (!plan) return;
+    // (the logout stage is still the plan's current binding: the iframes come right after it, then the native front
+    // channel, which takes the browser away)
+    if (frontchannel.length) insertIframeLogout(plan, frontchannel, 1);
+    const iframes = plan.bindings.findIndex((b) => b.kind === IFRAME_LOGOUT_KIND);
+    insertNativeLogout(plan, native, Math.max(iframes, 0));
   });
 }

@@ -183,6 +183,58 @@ for (const dialect of dialects()) {
       assert.equal((await response('javascript:alert(1)')).headers.get('location'), '/');
     });
 
+    it('a Keystage logout, native front channel: the browser taken to each service provider in turn and back to the flow', async () => {
+      const first = await app('native-redirect', { logout_method: 'frontchannel_native', sign_logout_request: true });
+      const second = await app('native-post', { logout_method: 'frontchannel_native', sls_binding: 'post', sign_logout_request: true });
+      const b = await loggedIn();
+      const a = await signedIn(b, first);
+      const c = await signedIn(b, second);
+      const r = await fetch(`${srv.url}/flows/-/default/invalidation/`, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      const back = `${srv.url}/if/flow/default-invalidation-flow/`;
+      // the first: the redirect binding's URL, signed, its RelayState the logout flow's page
+      let ch = (await b.executor('default-invalidation-flow')).body;
+      assert.equal(ch.component, 'ak-provider-saml-native-logout', JSON.stringify(ch));
+      assertMatches('NativeLogoutChallenge', ch);
+      assert.equal(ch.provider_name, 'saml-native-redirect');
+      assert.equal(ch.saml_binding, 'redirect');
+      const u = new URL(ch.redirect_url);
+      assert.equal(`${u.origin}${u.pathname}`, SLS);
+      assert.equal(u.searchParams.get('RelayState'), back);
+      assert.ok(u.searchParams.get('Signature'));
+      const checked = await a.saml.validateRedirectAsync(Object.fromEntries(u.searchParams), u.search.slice(1));
+      assert.equal(checked.profile?.nameID, a.profile.nameID);
+      assert.equal(checked.profile?.sessionIndex, a.profile.sessionIndex);
+      // the service provider's answer brings the browser back to the flow
+      const answered = await fetch(`${first.url_slo_redirect}?${new URLSearchParams({ SAMLResponse: 'eA==', RelayState: back })}`, {
+        redirect: 'manual',
+        headers: b.jar.headers(),
+      });
+      assert.equal(answered.status, 302);
+      assert.equal(answered.headers.get('location'), back);
+      // the second: a form to post, with the same way back
+      ch = (await b.executor('default-invalidation-flow')).body;
+      assert.equal(ch.component, 'ak-provider-saml-native-logout', JSON.stringify(ch));
+      assertMatches('NativeLogoutChallenge', ch);
+      assert.equal(ch.provider_name, 'saml-native-post');
+      assert.equal(ch.saml_binding, 'post');
+      assert.equal(ch.post_url, SLS);
+      assert.equal(ch.saml_relay_state, back);
+      const posted = await c.saml.validatePostRequestAsync({ SAMLRequest: ch.saml_request, RelayState: ch.saml_relay_state });
+      assert.equal(posted.profile?.nameID, c.profile.nameID);
+      assert.equal(posted.profile?.sessionIndex, c.profile.sessionIndex);
+      // none left: the flow goes on to its end; the person is logged out and the SAML sessions are gone
+      const done = (await b.executor('default-invalidation-flow')).body;
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      assert.equal((await b.jar.json(`${srv.api}/core/users/me/`)).status, 403);
+      const left = await srv.app.store.db
+        .selectFrom('saml_sessions')
+        .select('id')
+        .where('provider_id', 'in', [first.pk, second.pk])
+        .execute();
+      assert.equal(left.length, 0);
+    });
+
     it('a Keystage logout: a LogoutRequest in an iframe (front channel) and one posted by the server (back channel)', async () => {
       const front = await app('idp-front', { sign_logout_request: true });
       const back = await app('idp-back', {

@@ -24,3 +24,5 @@ export function insertIframeLogout(plan: Plan, urls: LogoutURL[], index: number)
 }
 
 export type { LogoutURL };
+/** the front-channel logout's binding kind (another provider type's stage goes after it) */
+export const IFRAME_LOGOUT_KIND = IFRAME_LOGOUT.kind;
