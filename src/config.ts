@@ -89,6 +89,8 @@ export interface Config {
   defaultUserChange: { name: boolean; email: boolean; username: boolean };
   /** how many e-mail/SMS codes may be sent, per scope, within `windowMs` (0 = that scope is unlimited) */
   mfaSend: MfaSendConfig;
+  /** data exports one person may have asked for and not yet received (0 = no limit) */
+  exportsUnfinished: number;
   /** the URL people reach Keystage at (WebAuthn relying-party ID and origin); undefined = the request's host */
   externalUrl: URL | undefined;
   /** Have I Been Pwned's Pwned Passwords API base URL (password policies' range queries; changed only for tests or a mirror) */
@@ -274,6 +276,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       email: bool(env, true, 'KEYSTAGE_DEFAULT_USER_CHANGE_EMAIL', 'AUTHENTIK_DEFAULT_USER_CHANGE_EMAIL'),
       username: bool(env, true, 'KEYSTAGE_DEFAULT_USER_CHANGE_USERNAME', 'AUTHENTIK_DEFAULT_USER_CHANGE_USERNAME'),
     },
+    exportsUnfinished: int(env, 3, 'KEYSTAGE_EXPORTS_UNFINISHED_LIMIT'),
     mfaSend: {
       device: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_DEVICE'),
       attempt: int(env, 5, 'KEYSTAGE_MFA_SEND_LIMIT_ATTEMPT'),

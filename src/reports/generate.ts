@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
+import { dialectOf } from '../db/dialect.js';
 import type { Events } from '../events/events.js';
 import { storeNotification } from '../events/notifications/send.js';
 import { isSuperuser } from '../groups/membership.js';
@@ -73,6 +74,29 @@ export interface ExportDeps {
   db: DB;
   events: Events;
   exporters: readonly Exporter[];
+}
+
+/**
+ * records an export asked for, unless its requester already has `limit` unfinished (0: no limit); false if refused.
+ * Counted and written in one transaction holding the requester's lock (PostgreSQL: an advisory lock, so concurrent
+ * requests on any node go one after the other; SQLite's transactions already do).
+ */
+export async function askExport(db: DB, limit: number, row: DataExportsTable): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    if (row.requested_by !== null && limit > 0) {
+      if (dialectOf(tx) === 'postgres')
+        await sql`select pg_advisory_xact_lock(hashtext(${`keystage:data-exports:${row.requested_by}`}))`.execute(tx);
+      const { n } = await tx
+        .selectFrom('data_exports')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('requested_by', '=', row.requested_by)
+        .where('completed', '=', 0)
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= limit) return false;
+    }
+    await tx.insertInto('data_exports').values(row).execute();
+    return true;
+  });
 }
 
 /** makes a claimed export; false when it was deleted (or made) meanwhile */

@@ -21,7 +21,7 @@ import { registerModel } from '../rbac/catalogue.js';
 import { can, hasGlobal, objectsWith, type Subject } from '../rbac/check.js';
 import { removeObjectPermissions } from '../rbac/object-permissions.js';
 import { identify, requireCaller, type Caller } from '../rest/auth.js';
-import { Forbidden, NotFound } from '../rest/errors.js';
+import { Forbidden, NotFound, TooManyRequests } from '../rest/errors.js';
 import { filtered, paginate, type ListSpec, type Query } from '../rest/list.js';
 import { listQueryParams, registerPaginated } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
@@ -30,7 +30,7 @@ import { isUuid, normalizeUuid } from '../rest/validate.js';
 import type { Services } from '../services.js';
 import { partialUser } from '../users/render.js';
 import type { Exporter } from './exporter.js';
-import { claimAndMake, fileUrl, viewPermission, type ExportDeps } from './generate.js';
+import { askExport, claimAndMake, fileUrl, viewPermission, type ExportDeps } from './generate.js';
 import type { DataExportsTable } from './table.js';
 
 const MODEL = 'authentik_reports.dataexport';
@@ -57,7 +57,11 @@ const listSpec: ListSpec = {
 /** the key the files' URLs are signed with */
 export const FILES_KEY_PURPOSE = 'keystage/files/reports';
 
+/** what a refused export request is told to wait: about the time an export takes */
+const RETRY_AFTER_S = 10;
+
 export function mountReports(router: ApiRouter, app: FastifyInstance, svc: Services, exporters: readonly Exporter[]) {
+  const limit = svc.config.exportsUnfinished;
   const { db } = svc;
   const deps: ExportDeps = { db, events: svc.events, exporters };
   const key = purposeKey(svc.secretKey, FILES_KEY_PURPOSE);
@@ -210,20 +214,18 @@ export function mountReports(router: ApiRouter, app: FastifyInstance, svc: Servi
           // a filter's bad value is a 400 now, not a failed export later
           await filtered(db, exporter.select(db), exporter.list, query);
           const id = randomUUID();
-          await db
-            .insertInto('data_exports')
-            .values({
-              id,
-              requested_by: caller.user.id,
-              requested_on: nowIso(),
-              content_type: exporter.label,
-              query_params: JSON.stringify(query),
-              file: '',
-              content: null,
-              completed: 0,
-              claimed_until: null,
-            })
-            .execute();
+          const asked = await askExport(db, limit, {
+            id,
+            requested_by: caller.user.id,
+            requested_on: nowIso(),
+            content_type: exporter.label,
+            query_params: JSON.stringify(query),
+            file: '',
+            content: null,
+            completed: 0,
+            claimed_until: null,
+          });
+          if (!asked) throw new TooManyRequests(RETRY_AFTER_S);
           const row = (await base().where('x.id', '=', id).executeTakeFirstOrThrow()) as Row;
           setImmediate(() => void claimAndMake(deps, id).catch((err) => req.log.warn({ err }, 'data export failed')));
           reply.code(201).header('location', `${router.prefix}/reports/exports/${id}/`);

@@ -128,6 +128,14 @@ export class PayloadTooLarge extends DetailError {
   readonly status = 413;
 }
 
+/** DRF's Throttled: too many requests of a kind for now (`retryAfter` seconds: the Retry-After header) */
+export class TooManyRequests extends DetailError {
+  readonly status = 429;
+  constructor(readonly retryAfter?: number) {
+    super('Request was throttled.');
+  }
+}
+
 /** Database unreachable: the request may succeed when retried. */
 export class ServiceUnavailable extends DetailError {
   readonly status = 503;
@@ -215,6 +223,7 @@ export function installErrorHandling(app: FastifyInstance) {
     if (e instanceof InternalError) req.log.error({ err }, 'unhandled error');
     // a header set before the failure (a redirect's Location, …) must not make this answer fail too
     reply.removeHeader('location');
+    if (e instanceof TooManyRequests && e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
     reply.code(e.status);
     const body = e.body();
     if (body === undefined) reply.send();

@@ -46,6 +46,8 @@ const EXPECTED = [
   'ak-provider-oauth2-device-code',
   'ak-provider-oauth2-device-code-finish',
   'ak-provider-iframe-logout',
+  // the SAML provider's
+  'ak-provider-saml-native-logout',
   // the Telegram source's
   'ak-source-telegram',
 ];
@@ -472,8 +474,8 @@ for (const dialect of dialects()) {
 
     it('saw every component; the keys Keystage sends beyond authentik’s definitions', () => {
       // the OAuth2 provider's in-memory stages are walked, and their bodies checked against authentik's schema, by
-      // test/providers/oauth2/device.test.ts and authorize-hints.test.ts; the Telegram source's by
-      // test/sources/telegram.test.ts
+      // test/providers/oauth2/device.test.ts and authorize-hints.test.ts; the SAML provider's native logout by
+      // test/providers/saml/slo.test.ts; the Telegram source's by test/sources/telegram.test.ts
       const walked = EXPECTED.filter((c) => !c.startsWith('ak-provider-') && !c.startsWith('ak-source-'));
       assert.deepEqual([...seen.keys()].sort(), walked.sort());
       assert.deepEqual([...extraKeys].sort(), []);

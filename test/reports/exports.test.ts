@@ -21,7 +21,7 @@ import { body, failure } from '../rest/contract/client.js';
 import { callAs, createGroup, createUser, tokenFor } from '../groups/setup.js';
 import { loggedIn } from '../helpers/flows.js';
 import { csvRecords } from '../helpers/csv.js';
-import { claim } from '../../src/reports/generate.js';
+import { askExport, claim } from '../../src/reports/generate.js';
 import { FILES_KEY_PURPOSE } from '../../src/reports/routes.js';
 import { purposeKey } from '../../src/instance/secrets.js';
 
@@ -258,6 +258,44 @@ for (const dialect of dialects()) {
       const e = await body(core.coreUsersExportCreateRaw({ path: 'x/formula' }));
       const rows = csvRecords((await download((await made(e.id)).file_url)).text);
       assert.equal(rows[0]!.Name, `'=HYPERLINK("http://evil.example","click")`);
+    });
+
+    it('unfinished exports per person are capped: a 429 with Retry-After, nothing written; parallel asks pass one at a time', async () => {
+      const { db } = srv.app.services;
+      const limit = srv.config.exportsUnfinished;
+      assert.equal(limit, 3);
+      const asker = await withPermissions('capped', ['authentik_reports.add_dataexport', 'authentik_core.view_user']);
+      // (claimed for a minute: as exports being made)
+      const unfinished = (requester: number) => ({
+        id: randomUUID(),
+        requested_by: requester,
+        requested_on: new Date().toISOString(),
+        content_type: 'authentik_core.user',
+        query_params: '{}',
+        file: '',
+        content: null,
+        completed: 0,
+        claimed_until: new Date(Date.now() + 60_000).toISOString(),
+      });
+      for (let i = 0; i < limit; i++) await db.insertInto('data_exports').values(unfinished(asker.pk)).execute();
+      const count = async () => (await db.selectFrom('data_exports').select('id').where('requested_by', '=', asker.pk).execute()).length;
+      const res = await fetch(`${srv.api}/core/users/export/`, { method: 'POST', headers: { authorization: `Bearer ${asker.token}` } });
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get('retry-after'), '10');
+      assert.deepEqual(await res.json(), { detail: 'Request was throttled.' });
+      assert.equal(await count(), limit);
+      // someone else is not held back by it
+      assert.equal((await call(srv, 'POST', '/core/users/export/')).status, 201);
+      // one finished: one more may be asked for
+      await db
+        .deleteFrom('data_exports')
+        .where('requested_by', '=', asker.pk)
+        .where('id', 'in', db.selectFrom('data_exports').select('id').where('requested_by', '=', asker.pk).limit(1))
+        .execute();
+      // eight asks at once (PostgreSQL: on as many connections) with one place left: exactly one recorded
+      const results = await Promise.all(Array.from({ length: 8 }, () => askExport(db, limit, unfinished(asker.pk))));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await count(), limit);
     });
 
     it('an export its node left unmade is made by the sweep; parallel claims take it once', async () => {

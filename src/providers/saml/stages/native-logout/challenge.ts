@@ -24,10 +24,14 @@ export const NativeLogoutChallengeResponseRequest = responseSchema(
   'Response for native browser logout',
 );
 
+/** authentik's name for the bindings' enum, which the challenge refers to */
+const SAMLBindingsEnum = Type.Unsafe<'redirect' | 'post'>({ type: 'string', enum: ['redirect', 'post'] });
+
 export const nativeLogoutChallenges: ChallengeDef[] = [
   {
     component: 'ak-provider-saml-native-logout',
     challenge: { name: 'NativeLogoutChallenge', schema: NativeLogoutChallenge },
     response: { name: 'NativeLogoutChallengeResponseRequest', schema: NativeLogoutChallengeResponseRequest },
+    parts: [{ name: 'SAMLBindingsEnum', schema: SAMLBindingsEnum }],
   },
 ];
