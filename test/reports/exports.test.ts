@@ -260,23 +260,24 @@ for (const dialect of dialects()) {
       assert.equal(rows[0]!.Name, `'=HYPERLINK("http://evil.example","click")`);
     });
 
+    /** an export row as one being made: claimed for a minute */
+    const unfinished = (requester: number) => ({
+      id: randomUUID(),
+      requested_by: requester,
+      requested_on: new Date().toISOString(),
+      content_type: 'authentik_core.user',
+      query_params: '{}',
+      file: '',
+      content: null,
+      completed: 0,
+      claimed_until: new Date(Date.now() + 60_000).toISOString(),
+    });
+
     it('unfinished exports per person are capped: a 429 with Retry-After, nothing written; parallel asks pass one at a time', async () => {
       const { db } = srv.app.services;
       const limit = srv.config.exportsUnfinished;
       assert.equal(limit, 3);
       const asker = await withPermissions('capped', ['authentik_reports.add_dataexport', 'authentik_core.view_user']);
-      // (claimed for a minute: as exports being made)
-      const unfinished = (requester: number) => ({
-        id: randomUUID(),
-        requested_by: requester,
-        requested_on: new Date().toISOString(),
-        content_type: 'authentik_core.user',
-        query_params: '{}',
-        file: '',
-        content: null,
-        completed: 0,
-        claimed_until: new Date(Date.now() + 60_000).toISOString(),
-      });
       for (let i = 0; i < limit; i++) await db.insertInto('data_exports').values(unfinished(asker.pk)).execute();
       const count = async () => (await db.selectFrom('data_exports').select('id').where('requested_by', '=', asker.pk).execute()).length;
       const res = await fetch(`${srv.api}/core/users/export/`, { method: 'POST', headers: { authorization: `Bearer ${asker.token}` } });
@@ -301,41 +302,21 @@ for (const dialect of dialects()) {
     it('an export its node left unmade is made by the sweep; parallel claims take it once', async () => {
       const { db } = srv.app.services;
       const admin = await db.selectFrom('users').select('id').where('username', '=', 'akadmin').executeTakeFirstOrThrow();
-      const id = randomUUID();
       // as a node leaves it when it stops after taking the request: claimed, the claim run out
-      await db
-        .insertInto('data_exports')
-        .values({
-          id,
-          requested_by: admin.id,
-          requested_on: new Date().toISOString(),
-          content_type: 'authentik_core.user',
-          query_params: JSON.stringify({ username: 'akadmin' }),
-          file: '',
-          content: null,
-          completed: 0,
-          claimed_until: new Date(Date.now() - 1000).toISOString(),
-        })
-        .execute();
+      const left = {
+        ...unfinished(admin.id),
+        query_params: JSON.stringify({ username: 'akadmin' }),
+        claimed_until: new Date(Date.now() - 1000).toISOString(),
+      };
+      const id = left.id;
+      await db.insertInto('data_exports').values(left).execute();
       const done = await made(id);
       assert.equal(csvRecords((await download(done.file_url)).text)[0]!.Username, 'akadmin');
 
       // eight claims at once (PostgreSQL: on as many connections): one takes it
-      const race = randomUUID();
-      await db
-        .insertInto('data_exports')
-        .values({
-          id: race,
-          requested_by: admin.id,
-          requested_on: new Date().toISOString(),
-          content_type: 'authentik_core.user',
-          query_params: '{}',
-          file: '',
-          content: null,
-          completed: 0,
-          claimed_until: new Date(Date.now() + 60_000).toISOString(),
-        })
-        .execute();
+      const raced = unfinished(admin.id);
+      const race = raced.id;
+      await db.insertInto('data_exports').values(raced).execute();
       const later = Date.now() + 120_000;
       const taken = await Promise.all(Array.from({ length: 8 }, () => claim(db, race, later)));
       assert.equal(taken.filter((t) => t !== undefined).length, 1);

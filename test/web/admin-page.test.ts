@@ -13,7 +13,7 @@ import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { ADMIN_PASSWORD, call, startServer, type TestServer } from '../helpers/server.js';
 import { loggedIn } from '../helpers/flows.js';
-import { axeViolations, createUser, screenshot } from './page.js';
+import { axeViolations, createUser, logInOnPage, screenshot } from './page.js';
 
 describe('admin interface', () => {
   let srv: TestServer;
@@ -61,12 +61,7 @@ describe('admin interface', () => {
   async function login(ctx: BrowserContext, username: string, password: string): Promise<Page> {
     const p = await ctx.newPage();
     await p.goto(`${origin}/if/admin/#/flows/instances/`);
-    await p.waitForSelector('#uid_field', { timeout: 15000 });
-    await p.fill('#uid_field', username);
-    await p.keyboard.press('Enter');
-    await p.waitForSelector('#password');
-    await p.fill('#password', password);
-    await p.keyboard.press('Enter');
+    await logInOnPage(p, username, password);
     await p.waitForSelector('#ks-admin-username', { timeout: 15000 });
     return p;
   }
@@ -92,12 +87,7 @@ describe('admin interface', () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(`${origin}/if/admin/`);
-    await p.waitForSelector('#uid_field', { timeout: 15000 });
-    await p.fill('#uid_field', 'uma');
-    await p.keyboard.press('Enter');
-    await p.waitForSelector('#password');
-    await p.fill('#password', 'uma-password-1');
-    await p.keyboard.press('Enter');
+    await logInOnPage(p, 'uma', 'uma-password-1');
     await p.waitForSelector('#ks-username', { timeout: 15000 });
     assert.equal(new URL(p.url()).pathname, '/if/user/');
     assert.equal(await p.$('#ks-admin-link'), null);

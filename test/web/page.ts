@@ -38,6 +38,16 @@ export async function createUser(srv: TestServer, username: string, password: st
 /** the executor's current challenge component, as the page shows it */
 export const stageOf = (page: Page) => page.getAttribute('[data-stage]', 'data-stage');
 
+/** the default login page, already open or on its way: username, then password, each sent with Enter */
+export async function logInOnPage(page: Page, username: string, password: string): Promise<void> {
+  await page.waitForSelector('#uid_field', { timeout: 15000 });
+  await page.fill('#uid_field', username);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#password');
+  await page.fill('#password', password);
+  await page.keyboard.press('Enter');
+}
+
 /** waits (briefly) until the element with `id` has focus, and returns the focused element's id */
 export async function activeElementId(page: Page, id?: string): Promise<string | null> {
   if (id) await page.waitForFunction((want) => document.activeElement?.id === want, id, { timeout: 3000 }).catch(() => undefined);

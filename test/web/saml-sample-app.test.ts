@@ -15,7 +15,7 @@ import { SAML, type Profile } from '@node-saml/node-saml';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
-import { createUser, screenshot } from './page.js';
+import { createUser, logInOnPage, screenshot } from './page.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -187,12 +187,7 @@ describe('a sample SAML service provider in Chromium', () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const p = await ctx.newPage();
     await p.goto(`${spBase}/login`);
-    await p.waitForSelector('#uid_field', { timeout: 15000 });
-    await p.fill('#uid_field', 'alice');
-    await p.keyboard.press('Enter');
-    await p.waitForSelector('#password');
-    await p.fill('#password', 'alice-password-1');
-    await p.keyboard.press('Enter');
+    await logInOnPage(p, 'alice', 'alice-password-1');
     await p.waitForSelector('#profile', { timeout: 15000 });
     assert.equal(await p.textContent('#status'), 'Signed in as alice');
     // log out at Keystage: the flow sends the browser to the SP's SLS URL with a signed LogoutRequest, the SP answers

@@ -26,3 +26,22 @@ export const inMemoryBinding = (s: { kind: string; stage: string }): PlanBinding
   invalid_response_action: 'retry',
   re_evaluate_policies: false,
 });
+
+/**
+ * an in-memory stage put into `plan` at `index` (once), `items` added to the list its state keeps under `key` (the
+ * front-channel logouts: more providers join the ones it has)
+ */
+export function insertInMemoryWithItems(
+  plan: Plan,
+  s: { kind: string; stage: string },
+  key: string,
+  items: unknown[],
+  index: number,
+): void {
+  if (!items.length) return;
+  const states = (plan.context.stages ??= {});
+  const state = (states[s.stage] ??= {});
+  state[key] = [...((state[key] as unknown[] | undefined) ?? []), ...items];
+  if (!plan.bindings.some((b) => b.stage_uuid === s.stage))
+    plan.bindings.splice(Math.min(index, plan.bindings.length), 0, inMemoryBinding(s));
+}

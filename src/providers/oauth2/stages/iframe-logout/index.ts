@@ -1,7 +1,7 @@
 /** Front-channel logout as an in-memory stage of the OAuth2 provider type, and how a plan gets it. */
-import type { Plan } from '../../../../flows/engine/plan.js';
+import { insertInMemoryWithItems, type Plan } from '../../../../flows/engine/plan.js';
 import type { ProviderStage } from '../../../types.js';
-import { IFRAME_LOGOUT, inMemoryBinding } from '../in-memory.js';
+import { IFRAME_LOGOUT } from '../in-memory.js';
 import { iframeLogoutChallenges, type LogoutURL } from './challenge.js';
 import { iframeLogoutRuntime, type IframeLogoutState } from './stage.js';
 
@@ -15,12 +15,7 @@ export const iframeLogoutStage: ProviderStage = {
 
 /** put the front-channel logout into a plan at `index` (once; more URLs join the ones it has) */
 export function insertIframeLogout(plan: Plan, urls: LogoutURL[], index: number): void {
-  if (!urls.length) return;
-  const states = (plan.context.stages ??= {});
-  const state = (states[IFRAME_LOGOUT.stage] ??= {}) as IframeLogoutState;
-  state.urls = [...(state.urls ?? []), ...urls];
-  if (!plan.bindings.some((b) => b.stage_uuid === IFRAME_LOGOUT.stage))
-    plan.bindings.splice(Math.min(index, plan.bindings.length), 0, inMemoryBinding(IFRAME_LOGOUT));
+  insertInMemoryWithItems(plan, IFRAME_LOGOUT, 'urls' satisfies keyof IframeLogoutState, urls, index);
 }
 
 export type { LogoutURL };

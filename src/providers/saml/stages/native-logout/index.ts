@@ -6,7 +6,7 @@
  * provider is taken off the list as its challenge is given (a reload does not send the person there twice); with
  * none left the flow goes on.
  */
-import { inMemoryBinding, type Plan } from '../../../../flows/engine/plan.js';
+import { insertInMemoryWithItems, type Plan } from '../../../../flows/engine/plan.js';
 import { ok, show, type StageCall, type StageRuntime } from '../../../../flows/engine/runtime.js';
 import type { StageChallenge } from '../../../../flows/engine/challenge-types.js';
 import type { ProviderStage } from '../../../types.js';
@@ -46,10 +46,5 @@ export const nativeLogoutStage: ProviderStage = {
 
 /** the native front channel put into a plan after the stage at `after` (once; more providers join the list) */
 export function insertNativeLogout(plan: Plan, logouts: NativeLogout[], after: number): void {
-  if (!logouts.length) return;
-  const states = (plan.context.stages ??= {});
-  const state = (states[NATIVE_LOGOUT.stage] ??= {}) as NativeLogoutState;
-  state.pending = [...(state.pending ?? []), ...logouts];
-  if (!plan.bindings.some((b) => b.stage_uuid === NATIVE_LOGOUT.stage))
-    plan.bindings.splice(Math.min(after + 1, plan.bindings.length), 0, inMemoryBinding(NATIVE_LOGOUT));
+  insertInMemoryWithItems(plan, NATIVE_LOGOUT, 'pending' satisfies keyof NativeLogoutState, logouts, after + 1);
 }
