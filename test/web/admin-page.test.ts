@@ -4,7 +4,7 @@
  * show the API's 403 for what their roles do not grant. A superuser, through the page only: the overview's counts, a
  * flow created, edited (slug moved), refused with the API's field error for a taken slug and deleted; a stage made
  * through the stage types; a stage binding made under the flow (the binding's target filled in); an event read; the
- * system settings changed; operations beside objects and lists (a password set, a member added, a policy tested, a
+ * system settings changed; operations beside objects and lists (a password set, an impersonation, a member added, a policy tested, a
  * flow exported, a key pair generated). Every change is checked through the API. Axe-clean; screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
@@ -209,7 +209,7 @@ describe('admin interface', () => {
     await ctx.close();
   });
 
-  it("operations beside objects and lists: a user's password, a group's member, a policy's test, a flow's export, a key pair", async () => {
+  it("operations beside objects and lists: a user's password and impersonation, a group's member, a policy's test, a flow's export, a key pair", async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
     const run = async (action: string, fill: () => Promise<void>) => {
@@ -225,6 +225,17 @@ describe('admin interface', () => {
     let answer = await run('set_password', () => p.fill('#ks-action-set_password-password', 'uma-password-2'));
     assert.equal((await answer.textContent())?.trim(), 'Done.');
     await loggedIn(srv, 'uma', 'uma-password-2');
+    // an impersonation (its reason asked for) takes the browser to the user interface as that user
+    const other = await browser.newContext();
+    const q = await login(other, 'akadmin', ADMIN_PASSWORD);
+    await q.goto(`${origin}/if/admin/#/core/users/${uma}/`);
+    await q.click('details[data-action="impersonate"] > summary');
+    await q.fill('#ks-action-impersonate-reason', 'checking what uma sees');
+    await q.click('details[data-action="impersonate"] button[type=submit]');
+    await q.waitForSelector('#ks-username', { timeout: 15000 });
+    assert.equal(await q.textContent('#ks-username'), 'uma');
+    assert.equal(new URL(q.url()).pathname, '/if/user/');
+    await other.close();
 
     // a member added to a group, chosen by username
     const group = await call(srv, 'POST', '/core/groups/', { name: 'staff' });

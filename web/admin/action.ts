@@ -105,6 +105,11 @@ export class AdminAction extends LitElement {
             : { detail: [(json as { detail?: string } | undefined)?.detail ?? `The server answered ${res.status}.`] };
         return;
       }
+      // an impersonation started: this browser is now that user, whose place is the user interface (as authentik's)
+      if (this.action.name === 'impersonate') {
+        location.assign('/');
+        return;
+      }
       if (this.action.method === 'post') {
         forgetOptions();
         // (the list it was run beside shows what it made)
