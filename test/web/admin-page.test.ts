@@ -5,7 +5,7 @@
  * flow created, edited (slug moved), refused with the API's field error for a taken slug and deleted; a stage made
  * through the stage types; a stage binding made under the flow (the binding's target filled in); an event read; the
  * system settings changed; operations beside objects and lists (a password set, an impersonation, a member added, a policy tested, a
- * flow exported, a key pair generated). Every change is checked through the API. Axe-clean; screenshots under test-results/.
+ * flow exported, a key pair generated, a blueprint and a SAML provider's metadata uploaded). Every change is checked through the API. Axe-clean; screenshots under test-results/.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -287,6 +287,50 @@ describe('admin interface', () => {
     await p.waitForSelector('.ks-admin-table >> text=admin-made.example.com');
     const kp = (await call(srv, 'GET', '/crypto/certificatekeypairs/?name=admin-made.example.com')).body.results;
     assert.equal(kp.length, 1);
+
+    // file uploads: a blueprint beside the blueprints, a SAML provider from metadata beside the providers (a type's)
+    await p.click('nav.ks-admin-nav >> text="Blueprints"');
+    await p.click('details[data-action="import"] > summary');
+    await p.setInputFiles('#ks-action-import-file', {
+      name: 'flow.yaml',
+      mimeType: 'application/x-yaml',
+      buffer: Buffer.from(
+        'version: 1\nmetadata:\n  name: admin-imported\nentries:\n  - model: authentik_flows.flow\n    identifiers:\n' +
+          '      slug: imported-in-admin\n    attrs:\n      name: Imported in the admin page\n      title: Imported\n' +
+          '      designation: authentication\n',
+      ),
+    });
+    await p.click('details[data-action="import"] button[type=submit]');
+    answer = await p.waitForSelector('details[data-action="import"] .ks-admin-answer');
+    assert.match((await answer.textContent()) ?? '', /"success": true/);
+    assert.equal((await call(srv, 'GET', '/flows/instances/imported-in-admin/')).body.name, 'Imported in the admin page');
+    await p.click('nav.ks-admin-nav >> text="Providers"');
+    await p.click('details[data-action="import_metadata"] > summary');
+    await p.fill('#ks-action-import_metadata-name', 'from-metadata');
+    await p.waitForSelector(
+      '#ks-action-import_metadata-authorization_flow option:text("default-provider-authorization-implicit-consent")',
+      {
+        state: 'attached',
+      },
+    );
+    await p.selectOption('#ks-action-import_metadata-authorization_flow', { label: 'default-provider-authorization-implicit-consent' });
+    await p.selectOption('#ks-action-import_metadata-invalidation_flow', { label: 'default-provider-invalidation-flow' });
+    await p.setInputFiles('#ks-action-import_metadata-file', {
+      name: 'sp.xml',
+      mimeType: 'application/xml',
+      buffer: Buffer.from(
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://wiki.example/saml">' +
+          '<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">' +
+          '<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://wiki.example/acs" index="1"/>' +
+          '</md:SPSSODescriptor></md:EntityDescriptor>',
+      ),
+    });
+    await p.click('details[data-action="import_metadata"] button[type=submit]');
+    answer = await p.waitForSelector('details[data-action="import_metadata"] .ks-admin-answer');
+    assert.match((await answer.textContent()) ?? '', /"name": "from-metadata"/);
+    const imported = (await call(srv, 'GET', '/providers/saml/?name=from-metadata')).body.results;
+    assert.equal(imported.length, 1);
+    assert.equal(imported[0].acs_url, 'https://wiki.example/acs');
     assert.deepEqual(await axeViolations(p), []);
     await screenshot(p, 'admin-actions');
     await ctx.close();

@@ -80,7 +80,19 @@ export class AdminAction extends LitElement {
       }
       return out;
     };
-    const body = read(this.body);
+    const values = read(this.body);
+    // a file upload: the same fields as form parts, each file as it was chosen
+    let body: Record<string, unknown> | FormData = values;
+    if (this.action.multipart) {
+      const data = new FormData();
+      for (const [k, v] of Object.entries(values)) for (const one of Array.isArray(v) ? v : [v]) data.append(k, String(one));
+      for (const f of this.body.filter((x) => x.kind === 'file')) {
+        const file = (form.elements.namedItem(f.name) as HTMLInputElement).files?.[0];
+        if (file) data.append(f.name, file);
+        else if (f.required) errors[f.name] = ['No file was submitted.'];
+      }
+      body = data;
+    }
     const query = new URLSearchParams(Object.entries(read(this.params)).map(([k, v]) => [k, String(v)]));
     this.errors = errors;
     if (Object.keys(errors).length) return;
@@ -158,7 +170,7 @@ export class AdminAction extends LitElement {
           ? html`<div class="ks-admin-answer" role="status">
               ${this.answer.done ? html`<p>Done.</p>` : nothing}
               ${this.answer.link ? html`<p><a href=${this.answer.link}>${this.answer.link}</a></p>` : nothing}
-              ${this.answer.text && !this.answer.link ? html`<pre>${this.answer.text}</pre>` : nothing}
+              ${this.answer.text && !this.answer.link ? html`<pre tabindex="0">${this.answer.text}</pre>` : nothing}
             </div>`
           : nothing
       }

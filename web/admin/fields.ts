@@ -36,6 +36,9 @@ function control(f: Field, st: FieldState): TemplateResult {
       </select>`;
   }
   switch (f.kind) {
+    case 'file':
+      return html`<label for=${id}>${f.label}</label>
+        <input id=${id} name=${f.name} type="file" aria-invalid=${invalid} aria-describedby=${described} ?required=${required} />`;
     case 'boolean':
       return html`<div class="ks-check"><input id=${id} name=${f.name} type="checkbox" .checked=${value as boolean} aria-invalid=${invalid} aria-describedby=${described} /><label for=${id}>${f.label}</label></div>`;
     case 'select':

@@ -5,6 +5,7 @@
  * (`/admin/settings/`: PATCH to the path). A 400's field errors appear under their fields. An object nothing can
  * change (an event) is shown read-only. Under an existing object: its bindings (nav.ts RELATED).
  */
+import { repeat } from 'lit/directives/repeat.js';
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError } from '#web/api.js';
 import {
@@ -222,7 +223,11 @@ export class AdminForm extends LitElement {
     if (!acts.length) return nothing;
     return html`<section class="ks-admin-action-list" aria-label="Actions">
       <h2>Actions</h2>
-      ${acts.map(({ a, path }) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${path}></ks-admin-action>`)}
+      ${repeat(
+        acts,
+        ({ path }) => path,
+        ({ a, path }) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${path}></ks-admin-action>`,
+      )}
     </section>`;
   }
 

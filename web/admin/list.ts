@@ -3,9 +3,21 @@
  * object (for `/…/all/` lists, to the object's own type's endpoint) and "Create" (for `/…/all/` lists, a type first,
  * from the list's `types/`). `filters` narrow it (an object's bindings), and a new object gets them as fields.
  */
+import { repeat } from 'lit/directives/repeat.js';
 import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, firstError } from '#web/api.js';
-import { actionsOf, cellIn, columnsOf, idOf, labelOf, listForModel, resourceAt, type OpenApi, type Resource } from './openapi.js';
+import {
+  actionsOf,
+  cellIn,
+  columnsOf,
+  idOf,
+  labelOf,
+  listForModel,
+  resourceAt,
+  typeNameOf,
+  type OpenApi,
+  type Resource,
+} from './openapi.js';
 import { newHref, objectHref } from './routes.js';
 import './action.js';
 
@@ -221,14 +233,30 @@ export class AdminList extends LitElement {
     </section>`;
   }
 
-  /** operations beside the list (a key pair generated, a service account made): on a page of its own only */
+  /**
+   * operations beside the list (a key pair generated, a service account made, a blueprint uploaded): on a page of its
+   * own only; an `…/all/` list has its types' too (a SAML provider imported from metadata)
+   */
   private actions() {
     if (this.level !== 1) return nothing;
     const acts = actionsOf(this.doc, this.list, false);
+    if (this.polymorphic) {
+      const family = `/${this.list.split('/')[1]}/`;
+      for (const typed of Object.keys(this.doc.paths))
+        if (typed !== this.list && new RegExp(`^${family}[a-z_0-9]+/$`).test(typed) && this.doc.paths[typed].post) {
+          const type = typeNameOf(resourceAt(this.doc, typed));
+          for (const a of actionsOf(this.doc, typed, false)) acts.push({ ...a, label: `${type}: ${a.label}` });
+        }
+    }
     return acts.length
       ? html`<section class="ks-admin-action-list" aria-label="More actions">
           <h2>More actions</h2>
-          ${acts.map((a) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${a.path}></ks-admin-action>`)}
+          ${repeat(
+            acts,
+            // (an element per operation: one page's open form never shows under another's)
+            (a) => a.path,
+            (a) => html`<ks-admin-action .doc=${this.doc} .action=${a} path=${a.path}></ks-admin-action>`,
+          )}
         </section>`
       : nothing;
   }

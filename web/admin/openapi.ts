@@ -126,7 +126,7 @@ export const idOf = (r: Resource, obj: Record<string, unknown>) => String(obj[r.
 export const objectPath = (r: Resource, id: string) =>
   r.detail && r.param ? r.detail.replace(`{${r.param}}`, encodeURIComponent(id)) : `${r.list}${encodeURIComponent(id)}/`;
 
-export type FieldKind = 'text' | 'textarea' | 'password' | 'number' | 'boolean' | 'select' | 'multiselect' | 'datetime' | 'json';
+export type FieldKind = 'text' | 'textarea' | 'password' | 'number' | 'boolean' | 'select' | 'multiselect' | 'datetime' | 'json' | 'file';
 
 export interface Field {
   name: string;
@@ -166,6 +166,7 @@ function kindOf(name: string, s: Schema): Pick<Field, 'kind' | 'options'> {
   if (s.type === 'integer' || s.type === 'number') return { kind: 'number' };
   if (s.type === 'string') {
     if (s.format === 'date-time') return { kind: 'datetime' };
+    if (s.format === 'binary') return { kind: 'file' };
     if (s.writeOnly || /password|secret/.test(name)) return { kind: 'password' };
     if (LONG.test(name) || (s.maxLength ?? 0) > 1000) return { kind: 'textarea' };
     return { kind: 'text' };
@@ -249,6 +250,7 @@ export function fieldValue(f: Field, input: string | boolean | string[]): unknow
   }
   if (f.kind === 'boolean') return !!input;
   if (f.kind === 'multiselect') return input;
+  if (f.kind === 'file') return undefined;
   const text = String(input);
   if (text === '') {
     if (f.writeOnly) return undefined;
@@ -319,15 +321,17 @@ export interface Action {
   /** the path's template, with the object's parameter */
   path: string;
   method: 'get' | 'post';
-  /** the JSON body's schema (a form), if it takes one */
+  /** the body's schema (a form), if it takes one */
   request?: string;
+  /** the body is a file upload (multipart/form-data), not JSON */
+  multipart: boolean;
   /** query parameters the operation takes */
   query: string[];
 }
 
 /**
  * the operations one path segment below `base` (an object's path template, or a list path: then only the writes,
- * since a list's other reads are lists of their own); bodies other than JSON (a file upload) are left out
+ * since a list's other reads are lists of their own), with a JSON body or a file upload
  */
 export function actionsOf(doc: OpenApi, base: string, objectLevel: boolean): Action[] {
   const out: Action[] = [];
@@ -338,13 +342,15 @@ export function actionsOf(doc: OpenApi, base: string, objectLevel: boolean): Act
       const op = ops[method];
       if (!op || (!objectLevel && method === 'get')) continue;
       const content = op.requestBody?.content;
-      if (content && !content['application/json']) continue;
+      const multipart = !!content?.['multipart/form-data'] && !content['application/json'];
+      if (content && !content['application/json'] && !multipart) continue;
       out.push({
         name: m[1],
         label: labelOf(m[1]),
         path,
         method,
-        request: refName(content?.['application/json']?.schema),
+        request: refName((content?.['application/json'] ?? content?.['multipart/form-data'])?.schema),
+        multipart,
         query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
       });
     }

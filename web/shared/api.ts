@@ -14,17 +14,21 @@ export class ApiError extends Error {
 
 export type Method = 'GET' | 'DELETE' | 'POST' | 'PATCH' | 'PUT';
 
-/** the answer as it comes (a caller reading something other than JSON: an export, metadata) */
+/**
+ * the answer as it comes (a caller reading something other than JSON: an export, metadata); `body` is sent as JSON,
+ * or as it is when it is a file upload's FormData
+ */
 export function request(path: string, method: Method = 'GET', body?: unknown): Promise<Response> {
+  const form = body instanceof FormData;
   return fetch(`/api/v3${path}`, {
     method,
     credentials: 'same-origin',
     headers: {
       accept: 'application/json',
       ...(method === 'GET' ? {} : { 'x-authentik-csrf': cookie('authentik_csrf') }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined || form ? {} : { 'content-type': 'application/json' }),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
   });
 }
 
