@@ -1,4 +1,6 @@
 /** The OpenAPI 3.0 document of what Keystage implements, built from the same schemas that validate requests. */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { ApiRouter } from './routes.js';
 import { VERSION } from '../version.js';
 
@@ -59,8 +61,24 @@ export function buildOpenApi(router: ApiRouter): Record<string, unknown> {
   };
 }
 
+/** one served form of the document: its text, gzipped once, and its entity tag */
+interface Served {
+  text: string;
+  gzip: Buffer;
+  etag: string;
+}
+const served = (text: string): Served => ({
+  text,
+  gzip: gzipSync(text),
+  etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 22)}"`,
+});
+
+/**
+ * /schema/: the document as YAML or JSON, built once (about 1 MB of JSON, read by the admin interface on each load):
+ * gzipped when the client takes it, and with an entity tag, so a browser that has it gets a 304
+ */
 export function mountSchema(router: ApiRouter) {
-  let cache: { json: string; yaml: string } | undefined;
+  let cache: { json: Served; yaml: Served } | undefined;
   router.route('/schema', {
     get: {
       doc: {
@@ -76,13 +94,25 @@ export function mountSchema(router: ApiRouter) {
         if (!cache) {
           const doc = buildOpenApi(router);
           const { stringify } = await import('yaml');
-          cache = { json: JSON.stringify(doc), yaml: stringify(doc) };
+          cache = { json: served(JSON.stringify(doc)), yaml: served(stringify(doc)) };
         }
         const format = (req.query as Record<string, string>).format;
         const accept = String(req.headers.accept ?? '');
-        if (format === 'json' || (format !== 'yaml' && /json/.test(accept)))
-          return reply.type('application/vnd.oai.openapi+json').send(cache.json);
-        return reply.type('application/vnd.oai.openapi').send(cache.yaml);
+        const json = format === 'json' || (format !== 'yaml' && /json/.test(accept));
+        const doc = json ? cache.json : cache.yaml;
+        reply
+          .type(json ? 'application/vnd.oai.openapi+json' : 'application/vnd.oai.openapi')
+          .header('etag', doc.etag)
+          .header('cache-control', 'no-cache')
+          .header('vary', 'accept, accept-encoding');
+        if (
+          String(req.headers['if-none-match'] ?? '')
+            .split(/,\s*/)
+            .includes(doc.etag)
+        )
+          return reply.code(304).send();
+        if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(doc.gzip);
+        return reply.send(doc.text);
       },
     },
   });

@@ -162,6 +162,19 @@ for (const dialect of dialects()) {
       const yaml = await fetch(`${srv.api}/schema/`);
       assert.match(yaml.headers.get('content-type') ?? '', /openapi/);
       assert.match(await yaml.text(), /^openapi: 3\.0\.3/m);
+      // gzipped when asked (fetch takes it off), an entity tag, and a 304 for a client that has it
+      const json = await fetch(`${srv.api}/schema/?format=json`, { headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(json.headers.get('content-encoding'), 'gzip');
+      assert.deepEqual(await json.json(), schema);
+      const etag = json.headers.get('etag') ?? '';
+      assert.match(etag, /^"[\w-]{22}"$/);
+      assert.notEqual(yaml.headers.get('etag'), etag, 'the YAML has a tag of its own');
+      const again = await fetch(`${srv.api}/schema/?format=json`, { headers: { 'if-none-match': etag } });
+      assert.equal(again.status, 304);
+      assert.equal(await again.text(), '');
+      const plain = await fetch(`${srv.api}/schema/?format=json`, { headers: { 'accept-encoding': 'identity' } });
+      assert.equal(plain.headers.get('content-encoding'), null);
+      assert.equal(plain.headers.get('etag'), etag);
     });
   });
 }
