@@ -5,9 +5,9 @@
  * (JSON or text, as an export's YAML).
  */
 import { LitElement, html, nothing } from 'lit';
-import { request } from '#web/api.js';
+import { ApiError, messageOf, request } from '#web/api.js';
 import { type Action, fieldsOf, fieldValue, inputOf, type OpenApi, queryFields, type Field } from './openapi.js';
-import { errorsOf, readField, renderField } from './fields.js';
+import { errorsOf, readField, renderField, topErrors } from './fields.js';
 import { forgetOptions, type Option, optionsOf, relationOf } from './relations.js';
 
 export class AdminAction extends LitElement {
@@ -112,9 +112,7 @@ export class AdminAction extends LitElement {
       })();
       if (!res.ok) {
         this.errors =
-          res.status === 400
-            ? errorsOf(json, [...this.body, ...this.params])
-            : { detail: [(json as { detail?: string } | undefined)?.detail ?? `The server answered ${res.status}.`] };
+          res.status === 400 ? errorsOf(json, [...this.body, ...this.params]) : { detail: [messageOf(new ApiError(res.status, json))] };
         return;
       }
       // an impersonation started: this browser is now that user, whose place is the user interface (as authentik's)
@@ -134,8 +132,8 @@ export class AdminAction extends LitElement {
           : typeof link === 'string'
             ? { link, text: JSON.stringify(json, null, 2) }
             : { text: json === undefined ? text : JSON.stringify(json, null, 2) };
-    } catch {
-      this.errors = { detail: ['The server could not be reached.'] };
+    } catch (err) {
+      this.errors = { detail: [messageOf(err)] };
     } finally {
       this.busy = false;
     }
@@ -144,7 +142,6 @@ export class AdminAction extends LitElement {
   override render() {
     const a = this.action;
     const id = (f: Field) => `ks-action-${a.name}-${f.name}`;
-    const top = [...(this.errors.detail ?? []), ...(this.errors.non_field_errors ?? [])];
     const field = (f: Field) =>
       renderField(f, {
         id: id(f),
@@ -159,7 +156,7 @@ export class AdminAction extends LitElement {
       ${
         this.open
           ? html`<form class="ks-form" novalidate @submit=${(e: Event) => void this.run(e)}>
-              ${top.length ? html`<div class="ks-alert" role="alert">${top.map((m) => html`<p>${m}</p>`)}</div>` : nothing}
+              ${topErrors(this.errors)}
               ${this.body.map(field)} ${this.params.map(field)}
               <div><button class="ks-primary" type="submit" ?disabled=${this.busy}>Run</button></div>
             </form>`

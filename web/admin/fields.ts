@@ -95,3 +95,9 @@ export function errorsOf(body: unknown, fields: Field[]): Record<string, string[
   }
   return out;
 }
+
+/** what no field holds (`detail`, `non_field_errors`) above the form */
+export function topErrors(errors: Record<string, string[]>): TemplateResult | typeof nothing {
+  const top = [...(errors.detail ?? []), ...(errors.non_field_errors ?? [])];
+  return top.length ? html`<div class="ks-alert" role="alert">${top.map((m) => html`<p>${m}</p>`)}</div>` : nothing;
+}

@@ -7,7 +7,7 @@
  */
 import { repeat } from 'lit/directives/repeat.js';
 import { LitElement, html, nothing, type TemplateResult } from 'lit';
-import { api, ApiError } from '#web/api.js';
+import { api, ApiError, messageOf } from '#web/api.js';
 import {
   actionsOf,
   type Field,
@@ -22,9 +22,8 @@ import {
   type OpenApi,
 } from './openapi.js';
 import { listHref, objectHref } from './routes.js';
-import { messageOf } from './list.js';
 import { RELATED } from './nav.js';
-import { errorsOf, type Input, readField, renderField } from './fields.js';
+import { errorsOf, type Input, readField, renderField, topErrors } from './fields.js';
 import { forgetOptions, type Option, optionsOf, relationOf } from './relations.js';
 import './list.js';
 import './action.js';
@@ -241,12 +240,11 @@ export class AdminForm extends LitElement {
   }
 
   override render() {
-    const top = [...(this.errors.detail ?? []), ...(this.errors.non_field_errors ?? [])];
     const existing = this.objectId !== undefined || !!this.single;
     const canDelete = !this.single && this.objectId !== undefined && resourceAt(this.doc, this.list).remove;
     return html`<h1>${this.heading}</h1>
       ${this.notice ? html`<p class="ks-note" role="status">${this.notice}</p>` : nothing}
-      ${top.length ? html`<div class="ks-alert" role="alert">${top.map((m) => html`<p>${m}</p>`)}</div>` : nothing}
+      ${topErrors(this.errors)}
       ${
         existing && !this.obj
           ? nothing

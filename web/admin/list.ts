@@ -5,7 +5,7 @@
  */
 import { repeat } from 'lit/directives/repeat.js';
 import { LitElement, html, nothing } from 'lit';
-import { api, ApiError, firstError } from '#web/api.js';
+import { api, messageOf } from '#web/api.js';
 import {
   actionsOf,
   cellIn,
@@ -31,17 +31,6 @@ interface TypeCreate {
   description: string;
   model_name: string;
 }
-
-/** an error's message for the page: a 400's first field error, the API's `detail`, else the status */
-export const messageOf = (e: unknown) => {
-  const field = firstError(e);
-  if (field) return field;
-  if (e instanceof ApiError) {
-    const detail = (e.body as { detail?: unknown } | undefined)?.detail;
-    return typeof detail === 'string' ? detail : `The server answered ${e.status}.`;
-  }
-  return 'The server could not be reached.';
-};
 
 export class AdminList extends LitElement {
   static override properties = {

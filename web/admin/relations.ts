@@ -3,7 +3,7 @@
  * those objects instead of typed as a UUID. A field is a relation when its name matches a rule below and its schema
  * holds a key (a string or an integer, or an array of them); the options are the list endpoint's objects.
  */
-import { api } from '#web/api.js';
+import { all } from '#web/api.js';
 import type { Field } from './openapi.js';
 
 interface Rule {
@@ -73,19 +73,12 @@ const cache = new Map<string, Promise<Option[]>>();
 export function optionsOf(r: Relation): Promise<Option[]> {
   let p = cache.get(r.list);
   if (!p) {
-    p = (async () => {
-      const out: Option[] = [];
-      for (let page = 1; page <= 5; page++) {
-        const res = await api<{ results: Record<string, unknown>[]; pagination: { next: number } }>(`${r.list}?page=${page}&page_size=100`);
-        for (const o of res.results) {
-          const key = o.pk;
-          const text = r.label.map((l) => o[l]).find((v) => typeof v === 'string' && v) ?? key;
-          out.push({ value: String(key), text: String(text) });
-        }
-        if (!res.pagination.next) break;
-      }
-      return out;
-    })();
+    p = all<Record<string, unknown>>(r.list, 5).then((objects) =>
+      objects.map((o) => ({
+        value: String(o.pk),
+        text: String(r.label.map((l) => o[l]).find((v) => typeof v === 'string' && v) ?? o.pk),
+      })),
+    );
     p.catch(() => cache.delete(r.list));
     cache.set(r.list, p);
   }

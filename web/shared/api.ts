@@ -49,13 +49,24 @@ export function firstError(e: unknown): string | undefined {
   return undefined;
 }
 
+/** an error's message for a page: a 400's first field error, the API's `detail`, else the status */
+export function messageOf(e: unknown): string {
+  const field = firstError(e);
+  if (field) return field;
+  if (e instanceof ApiError) {
+    const detail = (e.body as { detail?: unknown } | undefined)?.detail;
+    return typeof detail === 'string' ? detail : `The server answered ${e.status}.`;
+  }
+  return 'The server could not be reached.';
+}
+
 /** where someone who is not (or no longer) logged in goes: the login, then back to `page` */
 export const loginThen = (page: string) => `/flows/-/default/authentication/?next=${encodeURIComponent(page)}`;
 
-/** every page of a list endpoint (the user's own objects: a handful) */
-export async function all<T>(path: string): Promise<T[]> {
+/** every page of a list endpoint (the user's own objects: a handful), `pages` of 100 at the most */
+export async function all<T>(path: string, pages = 20): Promise<T[]> {
   const out: T[] = [];
-  for (let page = 1; page <= 20; page++) {
+  for (let page = 1; page <= pages; page++) {
     const sep = path.includes('?') ? '&' : '?';
     const r = await api<{ results: T[]; pagination: { next: number } }>(`${path}${sep}page=${page}&page_size=100`);
     out.push(...r.results);
