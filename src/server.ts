@@ -7,7 +7,7 @@ import { migrate } from './db/migrate.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError } from './rest/errors.js';
 import { installHttpHeaders } from './rest/http.js';
 import { ApiRouter, routeFlags } from './rest/routes.js';
-import { checkCsrf, identify } from './rest/auth.js';
+import { acceptBearer, checkCsrf, identify } from './rest/auth.js';
 import { mountSchema } from './rest/openapi.js';
 import { registerSharedComponents } from './rest/components.js';
 import { mountRoot } from './instance/root.js';
@@ -65,6 +65,7 @@ import {
   providerKeyPairReferences,
   providerMigrations,
   providerStart,
+  providerBearerLookups,
   providerSecretColumns,
   providerStageByKind,
   providerStageChallenges,
@@ -166,6 +167,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await ensureManagedScopeMappings(store.db);
   await ensureManagedLdapMappings(store.db);
   await providerStart(store.db);
+  for (const lookup of providerBearerLookups()) acceptBearer(lookup);
   await ensureDefaultBrand(store.db, config.defaultBrandEnabled);
   await seedSystemSettings(store.db, config);
   const geoip = new GeoIP(

@@ -69,6 +69,15 @@ export const bindingTargets: BindingTarget[] = [
     describe: (r) => String(r.name),
   },
   {
+    table: 'provider_oauth2_dcr',
+    pk: 'pbm_uuid',
+    app: 'authentik_providers_oauth2',
+    model_name: 'oauth2dynamicclientregistration',
+    columns: ['provider_id'],
+    mode: 'policy_engine_mode',
+    describe: (r) => `OAuth2 Dynamic Client Registration of provider ${r.provider_id}`,
+  },
+  {
     table: 'notification_rules',
     pk: 'pbm_uuid',
     app: 'authentik_events',

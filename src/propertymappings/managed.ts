@@ -56,6 +56,11 @@ export const SCOPE_AUTHENTIK_API = `# This scope grants the application the abil
 return {}
 `;
 
+export const SCOPE_AUTHENTIK_DCR = `# This scope grants the application the ability to register OAuth2 clients
+# (dynamic client registration) on behalf of the authorizing user
+return {}
+`;
+
 export const MANAGED_SCOPE_MAPPINGS: ManagedScopeMapping[] = [
   {
     managed: 'goauthentik.io/providers/oauth2/scope-openid',
@@ -98,6 +103,14 @@ export const MANAGED_SCOPE_MAPPINGS: ManagedScopeMapping[] = [
     scope_name: 'goauthentik.io/api',
     description: 'authentik API Access on behalf of your user',
     expression: SCOPE_AUTHENTIK_API,
+  },
+  {
+    // (authentik 2026.8's mapping for its dynamic client registration scope; its managed id is Keystage's guess)
+    managed: 'goauthentik.io/providers/oauth2/scope-authentik_dcr',
+    name: 'authentik default OAuth Mapping: authentik Dynamic Client Registration',
+    scope_name: 'goauthentik.io/oidc/dcr',
+    description: 'Register OAuth2 clients on behalf of your user',
+    expression: SCOPE_AUTHENTIK_DCR,
   },
 ];
 

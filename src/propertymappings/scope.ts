@@ -16,7 +16,15 @@ import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
 import { httpOf, policyUser } from '../policies/request.js';
-import { SCOPE_AUTHENTIK_API, SCOPE_EMAIL, SCOPE_ENTITLEMENTS, SCOPE_OFFLINE_ACCESS, SCOPE_OPENID, SCOPE_PROFILE } from './managed.js';
+import {
+  SCOPE_AUTHENTIK_API,
+  SCOPE_AUTHENTIK_DCR,
+  SCOPE_EMAIL,
+  SCOPE_ENTITLEMENTS,
+  SCOPE_OFFLINE_ACCESS,
+  SCOPE_OPENID,
+  SCOPE_PROFILE,
+} from './managed.js';
 
 export interface ScopeMapping {
   pm_uuid: string;
@@ -110,6 +118,7 @@ const NATIVE = new Map<string, Native>([
   [normalise(SCOPE_OPENID), empty],
   [normalise(SCOPE_OFFLINE_ACCESS), empty],
   [normalise(SCOPE_AUTHENTIK_API), empty],
+  [normalise(SCOPE_AUTHENTIK_DCR), empty],
   [normalise(SCOPE_EMAIL), async (_db, { user }) => ({ email: user.email, email_verified: false })],
   [
     normalise(SCOPE_PROFILE),

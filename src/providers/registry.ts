@@ -27,6 +27,9 @@ export function providerMigrations() {
   return Object.assign({}, ...providerTypes.map((d) => d.migrations));
 }
 
+/** the API's bearer credentials the provider types issue (authentik's OAuth2 access tokens with the API scope) */
+export const providerBearerLookups = () => providerTypes.flatMap((d) => (d.apiBearer ? [d.apiBearer] : []));
+
 /** every provider type's tables of grants to users (`user_id`): what an account lockdown revokes */
 export const providerUserGrantTables = (): string[] => providerTypes.flatMap((d) => d.userGrantTables ?? []);
 

@@ -249,9 +249,10 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
     },
     ...(def.afterWrite && svc ? { afterWrite: (key: string | number) => def.afterWrite!(svc, Number(key)) } : {}),
     remove: async (tx, existing) => {
+      await def.removeMore?.(tx, Number(existing.id));
       await tx.deleteFrom('providers').where('id', '=', Number(existing.id)).execute();
     },
-    usedBy: (db, row) => providerUsedBy(db, Number(row.id)),
+    usedBy: async (db, row) => [...(await providerUsedBy(db, Number(row.id))), ...((await def.usedByMore?.(db, Number(row.id))) ?? [])],
   };
 }
 

@@ -58,6 +58,12 @@ export interface ProviderDef {
   writeMore?(tx: import('../rest/resource.js').Tx, id: number, data: Record<string, unknown>): Promise<void>;
   /** after a create's or update's transaction committed (the SCIM provider's sync on save) */
   afterWrite?(svc: Services, id: number): Promise<void>;
+  /** in the deletion's transaction, before the provider's row goes: what the cascade would leave behind (policy bindings of its objects) */
+  removeMore?(tx: import('../rest/resource.js').Tx, id: number): Promise<void>;
+  /** the user a bearer credential this type issued stands for, when it opens the API (rest/auth.ts `acceptBearer`) */
+  apiBearer?: import('../rest/auth.js').BearerLookup;
+  /** the type's own objects deleted with the provider, for `used_by` */
+  usedByMore?(db: DB, id: number): Promise<import('../rest/resource.js').UsedBy[]>;
   /** field values decided at create time when the client sent none (client_id, client_secret) */
   generate?: Record<string, () => unknown>;
   filters?: Record<string, FilterSpec>;

@@ -59,6 +59,28 @@ export function apiTokenOf(db: DB, key: string): Promise<(UsersTable & { token_u
     .executeTakeFirst() as Promise<(UsersTable & { token_uuid: string }) | undefined>;
 }
 
+/** a bearer credential's user, for credentials other than API tokens; undefined: not one of its kind */
+export type BearerLookup = (db: DB, credential: string) => Promise<UsersTable | undefined>;
+const bearerLookups = new Set<BearerLookup>();
+
+/**
+ * the API also takes, after API tokens, the bearer credentials `lookup` knows (authentik's `auth_user_lookup`: an
+ * OAuth2 access token with the `goauthentik.io/api` scope, from the OAuth2 provider type); set once by the app wiring
+ */
+export function acceptBearer(lookup: BearerLookup): void {
+  bearerLookups.add(lookup);
+}
+
+async function bearerUser(db: DB, credential: string): Promise<UsersTable | undefined> {
+  const user = await userForApiKey(db, credential);
+  if (user) return user;
+  for (const lookup of bearerLookups) {
+    const u = await lookup(db, credential);
+    if (u) return u.is_active ? u : undefined;
+  }
+  return undefined;
+}
+
 export async function identify(db: DB, req: FastifyRequest, session?: SessionResolver): Promise<Caller | undefined> {
   const header = req.headers.authorization;
   if (header && header.includes(' ')) {
@@ -66,7 +88,7 @@ export async function identify(db: DB, req: FastifyRequest, session?: SessionRes
     const scheme = header.slice(0, idx);
     const credential = header.slice(idx + 1).trim();
     if (scheme.toLowerCase() === 'bearer' && credential !== '') {
-      const user = await userForApiKey(db, credential);
+      const user = await bearerUser(db, credential);
       if (!user) throw Forbidden.badToken();
       return { user, superuser: await isSuperuser(db, user.id), via: 'token' };
     }

@@ -174,13 +174,14 @@ export async function writeWithin<Row extends object>(
   tx: Tx,
   def: ResourceDef<Row>,
   body: unknown,
-  ctx: { caller: Caller; mode: Mode; req: FastifyRequest },
+  /** `initialPermissions: false`: the caller's roles gain no permissions on what it creates (a write the caller did not make through the API) */
+  ctx: { caller: Caller; mode: Mode; req: FastifyRequest; initialPermissions?: false },
   existing?: Row,
 ): Promise<string | number> {
   const wctx: WriteCtx = { db: tx, caller: ctx.caller, mode: ctx.mode, req: ctx.req, body };
   const data = await validateBody(def.props, body, { mode: ctx.mode, db: tx, existing: existing as Record<string, unknown> | undefined });
   if (def.validate) await def.validate(data, wctx, existing);
-  return writeValidated(tx, def, data, wctx, existing);
+  return writeValidated(tx, def, data, wctx, existing, ctx.initialPermissions ?? true);
 }
 
 async function writeValidated<Row extends object>(
@@ -189,12 +190,13 @@ async function writeValidated<Row extends object>(
   data: Record<string, unknown>,
   ctx: WriteCtx,
   existing?: Row,
+  initialPermissions = true,
 ) {
   await lockConfigEpoch(tx);
   if (existing) return def.update!(tx, existing, data, ctx);
   const created = await def.insert!(tx, data, ctx);
   // authentik's InitialPermissions: the creator's roles receive their permissions on the new object
-  const rbac = def.access.kind === 'superuser' ? def.rbac : undefined;
+  const rbac = def.access.kind === 'superuser' && initialPermissions ? def.rbac : undefined;
   if (rbac && (await hasInitialPermissions(tx, ctx.caller.user.id, rbac.label))) {
     const row = (await def.select(tx).where(def.lookup.column, '=', created).executeTakeFirst()) as Record<string, unknown>;
     await assignInitialPermissions(

@@ -94,7 +94,7 @@ export async function startServer(
     {
       port: 0,
       host: '127.0.0.1',
-      logLevel: 'silent',
+      logLevel: (process.env.KS_TEST_LOG as 'silent') ?? 'silent',
       bootstrapToken: ADMIN_TOKEN,
       bootstrapPassword: ADMIN_PASSWORD,
       bootstrapEmail: 'admin@example.com',

@@ -1,5 +1,5 @@
 /**
- * Property mappings: the six managed scope mappings from the first start (authentik's managed ids, names, texts),
+ * Property mappings: the seven managed scope mappings from the first start (authentik's managed ids, names, texts),
  * /propertymappings/provider/scope/ and /propertymappings/all/ (types, test, used_by), and scope mapping evaluation —
  * natively for authentik's texts with the same result as the Python runtime, custom ones in Python, a failing one
  * giving no claims and a `property_mapping_exception` event.
@@ -28,10 +28,10 @@ for (const dialect of dialects()) {
     });
     after(async () => srv.close());
 
-    it('the six managed scope mappings exist from the first start, as authentik’s', async () => {
+    it('the seven managed scope mappings exist from the first start, as authentik’s (2026.8: with dynamic client registration’s)', async () => {
       const list = await body(api.propertymappingsProviderScopeListRaw({ managedIsnull: false, pageSize: 100 }));
       assertMatches('PaginatedScopeMappingList', list);
-      assert.equal(list.results.length, 6);
+      assert.equal(list.results.length, 7);
       for (const m of MANAGED_SCOPE_MAPPINGS) {
         const got = list.results.find((r: { managed: string }) => r.managed === m.managed);
         assert.ok(got, m.managed);
@@ -43,6 +43,7 @@ for (const dialect of dialects()) {
         'email',
         'entitlements',
         'goauthentik.io/api',
+        'goauthentik.io/oidc/dcr',
         'offline_access',
         'openid',
         'profile',
@@ -60,11 +61,11 @@ for (const dialect of dialects()) {
       );
       await again.close();
       const n = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').where('kind', '=', 'scopemapping').execute();
-      assert.equal(n.length, 6);
+      assert.equal(n.length, 7);
       // (and authentik's nine managed LDAP source mappings, test/sources/ldap.test.ts, its seven SAML provider
       // mappings, test/providers/saml/sso.test.ts, and its two SCIM provider mappings, test/providers/scim/)
       const all = await srv.app.store.db.selectFrom('property_mappings').select('pm_uuid').execute();
-      assert.equal(all.length, 6 + 9 + 7 + 2);
+      assert.equal(all.length, 7 + 9 + 7 + 2);
     });
 
     it('scope mappings: create, validate, update, used_by, delete (official client)', async () => {

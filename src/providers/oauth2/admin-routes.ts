@@ -12,6 +12,7 @@ import { evaluateScopeMapping, scopeMappingsOf } from '../mappings.js';
 import { oauth2ProviderById, type OAuth2Provider } from './config.js';
 import { baseUrlOf, issuerOf, oauth2Urls } from './urls.js';
 import { subjectOf } from './protocol/id-token.js';
+import { dcrOf, registrationUrl } from './dcr/store.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer' } }];
 
@@ -67,7 +68,7 @@ export function mountOAuth2Admin(router: ApiRouter, svc: Services) {
             provider_info: u.providerInfo,
             logout: u.endSession,
             jwks: u.jwks,
-            dcr_registration: null,
+            dcr_registration: (await dcrOf(svc, p.id)) ? registrationUrl(base, p.application.slug) : null,
           };
         },
       },

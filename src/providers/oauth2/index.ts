@@ -4,6 +4,11 @@ import { checkFederationProviders, oauth2Schema, redirectUris } from './schema.j
 import { mountOAuth2Admin } from './admin-routes.js';
 import { mountOAuth2Protocol } from './endpoints/mount.js';
 import { mountOAuth2Grants } from './tokens/resource.js';
+import { mountDcrResource } from './dcr/resource.js';
+import { registrationEndpoint } from './dcr/register.js';
+import { apiTokenUser } from './tokens/api-access.js';
+import type {} from './dcr/table.js';
+import { deleteBindingsOf } from '../../policies/targets.js';
 import { deviceCodeStage } from './stages/device-code/index.js';
 import { deviceCodeFinishStage } from './stages/device-code-finish/index.js';
 import { promptConsentStage } from './stages/consent/index.js';
@@ -30,6 +35,25 @@ export const oauth2Provider: ProviderDef = {
     if (data.redirect_uris !== undefined) data.redirect_uris = redirectUris(data.redirect_uris);
     await checkFederationProviders(ctx.db, data.jwt_federation_providers);
   },
+  // the registration settings go with the provider (by cascade), their policy bindings first
+  apiBearer: apiTokenUser,
+  async removeMore(tx, id) {
+    const dcr = await tx.selectFrom('provider_oauth2_dcr').select('pbm_uuid').where('provider_id', '=', id).execute();
+    await deleteBindingsOf(
+      tx,
+      dcr.map((d) => d.pbm_uuid),
+    );
+  },
+  async usedByMore(db, id) {
+    const dcr = await db.selectFrom('provider_oauth2_dcr').select('pbm_uuid').where('provider_id', '=', id).execute();
+    return dcr.map((d) => ({
+      app: 'authentik_providers_oauth2',
+      model_name: 'oauth2dynamicclientregistration',
+      pk: d.pbm_uuid,
+      name: `OAuth2 Dynamic Client Registration of provider ${id}`,
+      action: 'cascade' as const,
+    }));
+  },
   launchUrl(_db, row) {
     const raw = row.redirect_uris;
     const uris = typeof raw === 'string' ? (JSON.parse(raw) as { url: string }[]) : ((raw as { url: string }[] | undefined) ?? []);
@@ -37,7 +61,8 @@ export const oauth2Provider: ProviderDef = {
   },
   routes(router, svc) {
     mountOAuth2Admin(router, svc);
-    mountOAuth2Protocol(router.app, svc);
+    mountDcrResource(router, svc);
+    mountOAuth2Protocol(router.app, svc, (req, reply) => registrationEndpoint(svc, oauth2Provider, req, reply));
     mountOAuth2Grants(router, svc);
   },
 };

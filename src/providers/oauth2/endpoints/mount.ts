@@ -4,7 +4,7 @@
  * JSON only). These routes write no configuration: a POST does not drop the admin cache (`noConfigWrites`). Expired
  * grants are swept every ten minutes.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../../services.js';
 import { acceptForms } from '../../../rest/form.js';
 import { authorizeEndpoint, fulfilEndpoint } from './authorize.js';
@@ -24,7 +24,20 @@ const FORM_LIMIT = 64 * 1024;
 /** expired grants are deleted this often (codes a day after their expiry: a late second redemption still revokes) */
 const SWEEP_MS = 10 * 60_000;
 
-export function mountOAuth2Protocol(app: FastifyInstance, svc: Services) {
+/** a registration's body is read as text whatever its type (the endpoint answers a body that is not JSON itself) */
+const REGISTRATION_LIMIT = 64 * 1024;
+
+export function mountOAuth2Protocol(
+  app: FastifyInstance,
+  svc: Services,
+  /** POST /application/o/<slug>/register/ (dcr/register.ts): it writes configuration, so it is outside `noConfigWrites` */
+  register: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+) {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: REGISTRATION_LIMIT }, (_req, body, done) => done(null, String(body)));
+    scope.post('/application/o/:slug/register/', (req, reply) => register(req, reply));
+  });
   endTokensWithSessions(svc, app.log);
   app.register(async (scope) => {
     const sweep = setInterval(() => {

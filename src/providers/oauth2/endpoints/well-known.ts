@@ -15,6 +15,7 @@ import { cachedAdminData } from '../../../db/admin-cache.js';
 import { mappingsOf } from './claims.js';
 import { corsAllow, originOf } from './http.js';
 import { keyLookupOf } from './keys.js';
+import { dcrOf, registrationUrl } from '../dcr/store.js';
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
@@ -50,8 +51,10 @@ export async function discoveryEndpoint(svc: Services, req: FastifyRequest, repl
     return claimsSupported(results);
   });
   const signer = await signerOf(provider, keyLookupOf(svc));
+  const origin = originOf(req, svc.config);
   const doc = discoveryDocument({
-    origin: originOf(req, svc.config),
+    origin,
+    ...((await dcrOf(svc, provider.id)) ? { registration: registrationUrl(origin, slug) } : {}),
     provider,
     appSlug: slug,
     alg: signer.alg,

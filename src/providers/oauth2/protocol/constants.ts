@@ -20,6 +20,8 @@ export const SCOPE_OPENID_PROFILE = 'profile';
 export const SCOPE_OPENID_EMAIL = 'email';
 export const SCOPE_OFFLINE_ACCESS = 'offline_access';
 export const SCOPE_AUTHENTIK_API = 'goauthentik.io/api';
+/** an access token with it registers clients (dynamic client registration, dcr/register.ts) */
+export const SCOPE_AUTHENTIK_DCR = 'goauthentik.io/oidc/dcr';
 
 export const PKCE_METHOD_PLAIN = 'plain';
 export const PKCE_METHOD_S256 = 'S256';

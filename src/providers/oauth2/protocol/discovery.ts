@@ -60,6 +60,8 @@ export interface DiscoveryInput {
   /** the scope names of the provider's mappings */
   scopes: readonly string[];
   claims: readonly string[];
+  /** the registration endpoint, when dynamic client registration is on for the provider */
+  registration?: string;
 }
 
 /** `get_info` */
@@ -76,6 +78,7 @@ export function discoveryDocument(d: DiscoveryInput): Record<string, unknown> {
     introspection_endpoint: e.introspection_endpoint,
     revocation_endpoint: e.revocation_endpoint,
     device_authorization_endpoint: e.device_authorization_endpoint,
+    ...(d.registration ? { registration_endpoint: d.registration } : {}),
     response_types_supported: [...RESPONSE_TYPES],
     response_modes_supported: [...RESPONSE_MODES],
     jwks_uri: e.jwks_uri,
