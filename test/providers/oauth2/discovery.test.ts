@@ -42,6 +42,8 @@ describe('discovery document', () => {
         'client_credentials',
         'password',
         'urn:ietf:params:oauth:grant-type:device_code',
+        // (authentik 2026.8's token exchange, beyond this fixture of an older authentik)
+        'urn:ietf:params:oauth:grant-type:token-exchange',
       ],
       id_token_signing_alg_values_supported: ['RS256'],
       subject_types_supported: ['public'],

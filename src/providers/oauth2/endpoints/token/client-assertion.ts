@@ -32,6 +32,15 @@ export async function clientAssertion(svc: Services, t: TokenRequest): Promise<A
   if (t.form.client_assertion_type !== CLIENT_ASSERTION_TYPE_JWT) throw new TokenError('invalid_grant').withCause('assertion_type');
   const assertion = t.form.client_assertion ?? t.form.client_secret ?? '';
   if (!assertion) throw new TokenError('invalid_grant').withCause('assertion_missing');
+  return federatedJwt(svc, t, assertion);
+}
+
+/**
+ * a JWT the provider's federation trusts — a federated source's identity provider signed it, or a federated provider
+ * issued it as an access token and holds it still — and whom it stands for; else invalid_grant (the token exchange's
+ * subject token is checked the same way)
+ */
+export async function federatedJwt(svc: Services, t: TokenRequest, assertion: string): Promise<Asserted> {
   const fromSource = await sourceAssertion(svc, t, assertion);
   if (fromSource) {
     const user = await federatedServiceAccount(svc, t, fromSource);

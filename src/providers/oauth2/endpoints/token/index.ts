@@ -11,6 +11,7 @@ import {
   GRANT_TYPE_DEVICE_CODE,
   GRANT_TYPE_PASSWORD,
   GRANT_TYPE_REFRESH_TOKEN,
+  GRANT_TYPE_TOKEN_EXCHANGE,
 } from '../../protocol/constants.js';
 import { DeviceCodeError, TokenError, UserAuthError } from '../../protocol/errors.js';
 import { corsAllow, originOf, sendToken } from '../http.js';
@@ -20,6 +21,7 @@ import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import { tokenRequest } from './request.js';
+import { tokenExchangeGrant } from './token-exchange.js';
 
 const GRANTS = {
   [GRANT_TYPE_AUTHORIZATION_CODE]: authorizationCodeGrant,
@@ -27,6 +29,7 @@ const GRANTS = {
   [GRANT_TYPE_CLIENT_CREDENTIALS]: clientCredentialsGrant,
   [GRANT_TYPE_PASSWORD]: clientCredentialsGrant,
   [GRANT_TYPE_DEVICE_CODE]: deviceCodeGrant,
+  [GRANT_TYPE_TOKEN_EXCHANGE]: tokenExchangeGrant,
 } as const;
 
 export async function tokenEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {

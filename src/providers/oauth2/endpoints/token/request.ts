@@ -14,6 +14,7 @@ import {
   GRANT_TYPE_DEVICE_CODE,
   GRANT_TYPE_PASSWORD,
   GRANT_TYPE_REFRESH_TOKEN,
+  GRANT_TYPE_TOKEN_EXCHANGE,
 } from '../../protocol/constants.js';
 import { TokenError } from '../../protocol/errors.js';
 import { intersectScopes, parseScope } from '../../protocol/scopes.js';
@@ -52,6 +53,7 @@ const TOKEN_GRANTS = new Set([
   GRANT_TYPE_CLIENT_CREDENTIALS,
   GRANT_TYPE_PASSWORD,
   GRANT_TYPE_DEVICE_CODE,
+  GRANT_TYPE_TOKEN_EXCHANGE,
 ]);
 
 /** grantAllowed: a grant of the token endpoint, and one the provider allows */
