@@ -136,13 +136,19 @@ async function learnRedirectUri(svc: Services, provider: OAuth2Provider, uri: st
   invalidateAdminCache(svc.db);
 }
 
-export async function authorizeEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
+export async function authorizeEndpoint(
+  svc: Services,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  /** `githubCompat`: asked at GitHub's URL, /login/oauth/authorize (github.ts) */
+  opts: { githubCompat?: boolean } = {},
+) {
   const q = paramsOf(req);
   if (Object.keys(q).length < 1) return reply.code(404).type('text/html').send('<h1>Not Found</h1>');
   const provider = q.client_id ? await oauth2ProviderByClientId(svc, q.client_id) : undefined;
   let params: AuthorizeParams;
   try {
-    params = authorizeParams(q, provider, provider ? await scopeNamesOf(svc, provider) : new Set());
+    params = authorizeParams(q, provider, provider ? await scopeNamesOf(svc, provider) : new Set(), opts);
   } catch (e) {
     if (e instanceof ClientIdError || e instanceof RedirectUriError) return sendBadRequestPage(reply, e.description, e.error);
     if (e instanceof AuthorizeError) return sendAuthorizeError(reply, e);

@@ -19,6 +19,7 @@ import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token/index.js';
 import { userinfoEndpoint } from './userinfo.js';
 import { discoveryEndpoint, jwksEndpoint } from './well-known.js';
+import { githubTeamsEndpoint, githubUserEndpoint } from './github.js';
 
 const FORM_LIMIT = 64 * 1024;
 /** expired grants are deleted this often (codes a day after their expiry: a late second redemption still revokes) */
@@ -70,5 +71,16 @@ export function mountOAuth2Protocol(
     scope.post(`${base}/revoke/`, { config }, (req, reply) => revokeEndpoint(svc, req, reply));
     scope.post(`${base}/device/`, { config }, (req, reply) => deviceAuthorizationEndpoint(svc, req, reply));
     scope.get(DEVICE_ENTRY_PATH, { config }, (req, reply) => deviceEntry(svc, req, reply));
+    // authentik's GitHub-compatible endpoints (github.ts)
+    for (const method of ['GET', 'POST'] as const)
+      scope.route({
+        method,
+        url: '/login/oauth/authorize',
+        config,
+        handler: (req, reply) => authorizeEndpoint(svc, req, reply, { githubCompat: true }),
+      });
+    scope.post('/login/oauth/access_token', { config }, (req, reply) => tokenEndpoint(svc, req, reply));
+    scope.get('/user', { config }, (req, reply) => githubUserEndpoint(svc, req, reply));
+    scope.get('/user/teams', { config }, (req, reply) => githubTeamsEndpoint(svc, req, reply));
   });
 }

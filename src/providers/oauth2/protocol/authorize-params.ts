@@ -31,7 +31,7 @@ import {
 import { AuthorizeError, ClientIdError } from './errors.js';
 import { challengeMethodOf, isSupportedChallengeMethod } from './pkce.js';
 import { assertRedirectUri, entriesOfType } from './redirect-uri.js';
-import { allowedScopes, parseScope } from './scopes.js';
+import { allowedScopes, githubScopes, parseScope } from './scopes.js';
 import type { ProviderSettings } from './types.js';
 
 export interface AuthorizeParams {
@@ -54,6 +54,8 @@ export interface AuthorizeParams {
   id_token_hint: string | undefined;
   /** the provider has no authorization redirect URI yet: save this one as a strict entry (authentik does) */
   learnRedirectUri: boolean;
+  /** asked at GitHub's URL (`/login/oauth/authorize`): GitHub's scopes are kept (authentik's `github_compat`) */
+  github_compat: boolean;
 }
 
 /** the request's parameters (the query on GET, the form on POST), single-valued as Django's QueryDict.get */
@@ -103,6 +105,7 @@ export function readParams(q: RawParams): AuthorizeParams {
     login_hint: q.login_hint || undefined,
     id_token_hint: q.id_token_hint || undefined,
     learnRedirectUri: false,
+    github_compat: false,
   };
 }
 
@@ -132,7 +135,7 @@ export const checkGrant: Step = (p, provider) => {
 
 /** scope: none asked → all of the provider's; unknown ones dropped; openid for ID tokens; offline_access → consent */
 export const checkScope: Step = (p, _provider, providerScopes) => {
-  p.scope = allowedScopes(p.scope, providerScopes);
+  p.scope = p.github_compat ? githubScopes(p.scope, providerScopes) : allowedScopes(p.scope, providerScopes);
   if (
     !p.scope.has(SCOPE_OPENID) &&
     (p.grant_type === GRANT_TYPE_HYBRID || p.response_type === RESPONSE_TYPE_ID_TOKEN || p.response_type === RESPONSE_TYPE_ID_TOKEN_TOKEN)
@@ -186,8 +189,10 @@ export function authorizeParams(
   q: RawParams,
   provider: ProviderSettings | undefined,
   providerScopes: ReadonlySet<string>,
+  opts: { githubCompat?: boolean } = {},
 ): AuthorizeParams {
   const p = readParams(q);
+  p.github_compat = opts.githubCompat === true;
   if (!provider) throw new ClientIdError(p.client_id);
   for (const step of AUTHORIZE_STEPS) step(p, provider, providerScopes);
   return p;

@@ -15,6 +15,19 @@ export function allowedScopes(requested: ReadonlySet<string>, providerScopes: Re
   return new Set([...requested].filter((s) => providerScopes.has(s)));
 }
 
+/** GitHub's OAuth scopes, which its compatible endpoints read (`user:email` for /user, `read:org` for /user/teams) */
+export const SCOPE_GITHUB: ReadonlySet<string> = new Set(['user', 'read:user', 'user:email', 'read:org']);
+
+/**
+ * `check_scope(github_compat=True)`: as `allowedScopes`, except that when every scope asked besides GitHub's is the
+ * provider's, GitHub's are kept too (else all unknown ones go, GitHub's with them: authentik's rule)
+ */
+export function githubScopes(requested: ReadonlySet<string>, providerScopes: ReadonlySet<string>): Set<string> {
+  if (requested.size === 0) return new Set(providerScopes);
+  if ([...requested].every((s) => SCOPE_GITHUB.has(s) || providerScopes.has(s))) return new Set(requested);
+  return allowedScopes(requested, providerScopes);
+}
+
 /** the token endpoint's intersection (nothing asked stays nothing: the grant falls back to its own scopes) */
 export const intersectScopes = (requested: ReadonlySet<string>, providerScopes: ReadonlySet<string>): Set<string> =>
   new Set([...requested].filter((s) => providerScopes.has(s)));
