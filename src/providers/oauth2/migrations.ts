@@ -1,6 +1,7 @@
 import { addColumns, type VersionedMigration } from '../../db/ddl.js';
 import { provider_oauth2_0002, provider_oauth2_0003 } from './tokens/migration.js';
 import { provider_oauth2_0004 } from './dcr/migration.js';
+import { provider_oauth2_0005 } from './tokens/dpop-migration.js';
 
 export const oauth2Migrations: Record<string, VersionedMigration> = {
   provider_oauth2_0001: (dialect) => ({
@@ -39,4 +40,5 @@ export const oauth2Migrations: Record<string, VersionedMigration> = {
   provider_oauth2_0002,
   provider_oauth2_0003,
   provider_oauth2_0004,
+  provider_oauth2_0005,
 };

@@ -71,6 +71,8 @@ describe('discovery document', () => {
       ],
       claims_parameter_supported: false,
       code_challenge_methods_supported: ['plain', 'S256'],
+      // (DPoP, as authentik 2026's validator allows)
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
       prompt_values_supported: ['none', 'consent', 'login'],
     });
   });

@@ -56,8 +56,11 @@ async function registrant(svc: Services, req: FastifyRequest): Promise<UsersTabl
   const idx = header.indexOf(' ');
   const raw = idx > 0 && header.slice(0, idx).toLowerCase() === 'bearer' ? header.slice(idx + 1).trim() : '';
   const token = raw ? await findAccessToken(svc.db, raw) : undefined;
+  // (a DPoP-bound token is no bearer credential here)
   const user =
-    token && isLive(token) && parseScope(token.scope).has(SCOPE_AUTHENTIK_DCR) ? await userById(svc.db, token.user_id) : undefined;
+    token && isLive(token) && !token.dpop_jkt && parseScope(token.scope).has(SCOPE_AUTHENTIK_DCR)
+      ? await userById(svc.db, token.user_id)
+      : undefined;
   if (!user?.is_active)
     throw new DcrError(
       'invalid_token',

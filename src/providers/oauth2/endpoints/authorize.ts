@@ -310,6 +310,7 @@ async function responseValues(
       nonce: params.nonce ?? null,
       code_challenge: params.code_challenge ? params.code_challenge : null,
       code_challenge_method: params.code_challenge ? params.code_challenge_method : null,
+      dpop_jkt: params.dpop_jkt ?? null,
       redirect_uri: params.redirect_uri,
       amr: amr ?? null,
     });

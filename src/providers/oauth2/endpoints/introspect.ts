@@ -30,5 +30,10 @@ export async function introspectEndpoint(svc: Services, req: FastifyRequest, rep
   body.active = true;
   body.scope = token.scope;
   body.client_id = provider.client_id;
+  // RFC 9449 §6.2: a bound token's key, for the resource server to check the proof against
+  if (token.dpop_jkt) {
+    body.cnf = { jkt: token.dpop_jkt };
+    body.token_type = 'DPoP';
+  }
   return sendToken(reply, body);
 }

@@ -46,6 +46,8 @@ export interface GrantBase {
   nonce?: string | null;
   codeId?: number | null;
   now?: Date;
+  /** DPoP: the access token (and, for a public client, the refresh token) is bound to this key's thumbprint */
+  dpopJkt?: string | null;
 }
 
 /**
@@ -83,7 +85,9 @@ export async function mintAccessToken(g: GrantBase): Promise<MintedAccess> {
   const validity = durationMs(g.provider.access_token_validity);
   const expires = new Date(now.getTime() + validity);
   const idToken = await idTokenFor(g, expires);
-  const token = await encodeJwt(accessTokenClaims(idToken, g.provider.client_id), g.keys);
+  const claims = accessTokenClaims(idToken, g.provider.client_id);
+  // RFC 9449 §6.1: a bound token names its key
+  const token = await encodeJwt(g.dpopJkt ? { ...claims, cnf: { jkt: g.dpopJkt } } : claims, g.keys);
   return {
     token,
     idToken,
@@ -98,6 +102,7 @@ export async function mintAccessToken(g: GrantBase): Promise<MintedAccess> {
       token,
       id_token: serializeIdToken(idToken),
       code_id: g.codeId ?? null,
+      dpop_jkt: g.dpopJkt ?? null,
     },
   };
 }
@@ -129,6 +134,8 @@ export async function mintRefreshToken(g: GrantBase, access: MintedAccess): Prom
       token,
       id_token: serializeIdToken(idToken),
       code_id: g.codeId ?? null,
+      // RFC 9449 §5: a public client's refresh token is bound to its key; a confidential client's is bound by its secret
+      dpop_jkt: g.dpopJkt && g.provider.client_type === 'public' ? g.dpopJkt : null,
     },
   };
 }
@@ -137,7 +144,7 @@ export async function mintRefreshToken(g: GrantBase, access: MintedAccess): Prom
 export async function tokenResponse(g: GrantBase, access: MintedAccess, refresh?: MintedRefresh): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = {
     access_token: access.token,
-    token_type: TOKEN_TYPE,
+    token_type: g.dpopJkt ? 'DPoP' : TOKEN_TYPE,
     scope: formatScope(g.scope),
     expires_in: access.expiresIn,
     id_token: await encodeJwt(idTokenClaims(access.idToken), g.keys),

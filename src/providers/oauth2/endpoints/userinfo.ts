@@ -14,10 +14,12 @@ import { parseScope } from '../protocol/scopes.js';
 import { type AccessTokenRow, findAccessToken, isLive } from '../tokens/store.js';
 import { claimsOf } from './claims.js';
 import { accessTokenOf, corsAllow, sendBearerError, sendToken } from './http.js';
+import { checkBinding, presentedToken } from './dpop.js';
 
 /** `protected_resource_view`: the live access token of the request holding `scopes`, else a BearerTokenError */
 export async function protectedResource(svc: Services, req: FastifyRequest, scopes: string[]): Promise<AccessTokenRow> {
-  const raw = accessTokenOf(req);
+  const dpop = presentedToken(req);
+  const raw = dpop?.token ?? accessTokenOf(req);
   if (!raw) throw new BearerTokenError('invalid_token');
   const token = await findAccessToken(svc.db, raw);
   if (!token) throw new BearerTokenError('invalid_token');
@@ -31,6 +33,8 @@ export async function protectedResource(svc: Services, req: FastifyRequest, scop
     throw new BearerTokenError('invalid_token');
   }
   if (!isLive(token)) throw new BearerTokenError('invalid_token');
+  // a DPoP-bound token only with a proof by its key; a bearer token never under the DPoP scheme
+  await checkBinding(svc, req, token, raw, dpop !== undefined);
   const has = parseScope(token.scope);
   if (!scopes.every((s) => has.has(s))) throw new BearerTokenError('insufficient_scope');
   return token;

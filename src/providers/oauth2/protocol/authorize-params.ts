@@ -54,6 +54,8 @@ export interface AuthorizeParams {
   id_token_hint: string | undefined;
   /** the provider has no authorization redirect URI yet: save this one as a strict entry (authentik does) */
   learnRedirectUri: boolean;
+  /** DPoP (RFC 9449 §10): the thumbprint of the key the code's tokens must be asked for with */
+  dpop_jkt: string | undefined;
   /** asked at GitHub's URL (`/login/oauth/authorize`): GitHub's scopes are kept (authentik's `github_compat`) */
   github_compat: boolean;
 }
@@ -105,6 +107,7 @@ export function readParams(q: RawParams): AuthorizeParams {
     login_hint: q.login_hint || undefined,
     id_token_hint: q.id_token_hint || undefined,
     learnRedirectUri: false,
+    dpop_jkt: q.dpop_jkt || undefined,
     github_compat: false,
   };
 }
@@ -172,6 +175,12 @@ export const checkRequestObject: Step = (p) => {
   if (p.request) throw new AuthorizeError(p.redirect_uri, 'request_not_supported', p.grant_type, p.state);
 };
 
+/** dpopJkt: a key thumbprint is 43 base64url characters (SHA-256) */
+export const checkDpopJkt: Step = (p) => {
+  if (p.dpop_jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(p.dpop_jkt))
+    throw new AuthorizeError(p.redirect_uri, 'invalid_request', p.grant_type, p.state, 'Malformed dpop_jkt').withCause('dpop_jkt');
+};
+
 export const AUTHORIZE_STEPS: readonly Step[] = [
   checkRedirectUri,
   checkGrant,
@@ -179,6 +188,7 @@ export const AUTHORIZE_STEPS: readonly Step[] = [
   checkNonce,
   checkCodeChallenge,
   checkRequestObject,
+  checkDpopJkt,
 ];
 
 /**

@@ -3,6 +3,7 @@
  * authentik's `ProviderInfoView.get_info` (views/provider.py): endpoint URLs on the request's origin, the
  * provider's issuer and signing algorithm, its mappings' scopes (plus `openid`) and the claims they yield.
  */
+import { DPOP_ALGS } from './dpop.js';
 import {
   ACR_AUTHENTIK_DEFAULT,
   GRANT_TYPE_AUTHORIZATION_CODE,
@@ -101,6 +102,7 @@ export function discoveryDocument(d: DiscoveryInput): Record<string, unknown> {
     claims_supported: [...d.claims],
     claims_parameter_supported: false,
     code_challenge_methods_supported: [PKCE_METHOD_PLAIN, PKCE_METHOD_S256],
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     prompt_values_supported: [PROMPT_NONE, PROMPT_CONSENT, PROMPT_LOGIN],
   };
 }

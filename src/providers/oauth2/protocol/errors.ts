@@ -109,6 +109,8 @@ const TOKEN_ERRORS: Record<string, string> = {
   unauthorized_client: 'The authenticated client is not authorized to use this authorization grant type',
   unsupported_grant_type: 'The authorization grant type is not supported by the authorization server',
   invalid_scope: 'The requested scope is invalid, unknown, malformed, or exceeds the scope granted by the resource owner',
+  // RFC 9449 §5
+  invalid_dpop_proof: 'The DPoP proof is invalid',
 };
 
 export type TokenErrorCode = keyof typeof TOKEN_ERRORS & string;

@@ -11,6 +11,7 @@ import { findAccessToken, isLive } from './store.js';
 
 export async function apiTokenUser(db: DB, credential: string): Promise<UsersTable | undefined> {
   const token = await findAccessToken(db, credential);
-  if (!token || !isLive(token) || !parseScope(token.scope).has(SCOPE_AUTHENTIK_API)) return undefined;
+  // (a DPoP-bound token is no bearer credential: the API takes no proofs)
+  if (!token || !isLive(token) || token.dpop_jkt || !parseScope(token.scope).has(SCOPE_AUTHENTIK_API)) return undefined;
   return userById(db, token.user_id);
 }

@@ -14,6 +14,7 @@ import { precompiled } from '../../../db/hot.js';
 import type { DB } from '../../../db/index.js';
 import type { Database } from '../../../db/types.js';
 import type {} from './table.js';
+import { deleteExpiredJtis } from './dpop-jti.js';
 
 export const hashOf = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
@@ -44,6 +45,8 @@ export interface GrantValues {
   auth_time: Date;
   session_id: string | null;
   expires: Date;
+  /** DPoP: the thumbprint of the key it is bound to (absent: not bound) */
+  dpop_jkt?: string | null;
 }
 
 const grantRow = (g: GrantValues, now: Date) => ({
@@ -56,6 +59,7 @@ const grantRow = (g: GrantValues, now: Date) => ({
   expires: g.expires.toISOString(),
   expiring: 1,
   created: now.toISOString(),
+  dpop_jkt: g.dpop_jkt ?? null,
 });
 
 // ---- authorization codes
@@ -153,6 +157,7 @@ const TOKEN_COLUMNS = [
   'expires',
   'expiring',
   'created',
+  'dpop_jkt',
   'token_hash',
   'id_token',
   'code_id',
@@ -234,6 +239,7 @@ export async function deleteSessionTokens(db: DB, sessionId: string): Promise<vo
 /** housekeeping: grants past their expiry (codes kept a day after, so a late second redemption still revokes) */
 export async function deleteExpired(db: DB, now = new Date()): Promise<void> {
   const iso = now.toISOString();
+  await deleteExpiredJtis(db, now);
   const dayAgo = new Date(now.getTime() - 86_400_000).toISOString();
   await db.deleteFrom('oauth2_access_tokens').where('expiring', '=', 1).where('expires', '<', iso).execute();
   await db.deleteFrom('oauth2_refresh_tokens').where('expiring', '=', 1).where('expires', '<', iso).execute();

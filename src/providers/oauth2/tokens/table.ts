@@ -24,6 +24,8 @@ interface GrantColumns {
   expires: string;
   expiring: Bool;
   created: string;
+  /** DPoP (RFC 9449): the thumbprint of the key the grant is bound to, null when it is not bound */
+  dpop_jkt: string | null;
 }
 
 export interface OAuth2AuthorizationCodesTable extends GrantColumns {

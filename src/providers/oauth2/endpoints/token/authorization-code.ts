@@ -46,6 +46,8 @@ export async function authorizationCodeGrant(
   if (code.redirect_uri !== redirectUri) throw new TokenError('invalid_grant').withCause('redirect_uri_differs');
   // pkce
   if (!verifyPkce(code, t.form.code_verifier)) throw new TokenError('invalid_grant').withCause('pkce');
+  // dpop: a code asked for with `dpop_jkt` is redeemed only with a proof by that key (RFC 9449 §10)
+  if (code.dpop_jkt && code.dpop_jkt !== t.dpop?.jkt) throw new TokenError('invalid_dpop_proof').withCause('dpop_jkt_differs');
   // user
   const user = await userById(svc.db, code.user_id);
   if (!user || !user.is_active) throw new TokenError('invalid_grant').withCause('user_inactive');
@@ -64,6 +66,7 @@ export async function authorizationCodeGrant(
     amr: code.amr ? (JSON.parse(code.amr) as string[]) : null,
     nonce: code.nonce,
     codeId: code.id,
+    dpopJkt: t.dpop?.jkt,
   };
   const access = await mintAccessToken(g);
   const refresh = scope.includes(SCOPE_OFFLINE_ACCESS) ? await mintRefreshToken(g, access) : undefined;

@@ -112,7 +112,18 @@ export async function clientCredentialsGrant(
     req,
     context: { auth_method: method, ...(methodArgs ? { auth_method_args: methodArgs } : {}), application: applicationRef(app) },
   });
-  const g: GrantBase = { svc, req, origin, provider: t.provider, keys, user, scope: [...t.scope], authTime: new Date(), sid: null };
+  const g: GrantBase = {
+    svc,
+    req,
+    origin,
+    provider: t.provider,
+    keys,
+    user,
+    scope: [...t.scope],
+    authTime: new Date(),
+    sid: null,
+    dpopJkt: t.dpop?.jkt,
+  };
   const minted = await mintAccessToken(g);
   await insertAccessToken(svc.db, minted.row);
   return tokenResponse(g, minted);

@@ -50,6 +50,7 @@ export async function deviceCodeGrant(
     sid: row.session_id,
     amr: amrOf(login) ?? null,
     now,
+    dpopJkt: t.dpop?.jkt,
   };
   const access = await mintAccessToken(g);
   // (authentik: the refresh token outlives the session)

@@ -21,6 +21,7 @@ import { clientCredentialsGrant } from './client-credentials.js';
 import { deviceCodeGrant } from './device-code.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import { tokenRequest } from './request.js';
+import { tokenProof } from '../dpop.js';
 import { tokenExchangeGrant } from './token-exchange.js';
 
 const GRANTS = {
@@ -39,6 +40,7 @@ export async function tokenEndpoint(svc: Services, req: FastifyRequest, reply: F
     provider = t.provider;
     const grant = GRANTS[t.grantType as keyof typeof GRANTS];
     if (!grant) throw new TokenError('unsupported_grant_type');
+    t.dpop = await tokenProof(svc, req);
     const body = await grant(svc, req, t, await keysOf(svc, t.provider), originOf(req, svc.config));
     corsAllow(
       req,

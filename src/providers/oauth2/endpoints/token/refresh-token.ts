@@ -55,6 +55,8 @@ export async function refreshTokenGrant(
   if ([...asked].some((s) => !granted.has(s))) throw new TokenError('invalid_scope').withCause('scope_widened');
   if (!asked.has(SCOPE_OFFLINE_ACCESS)) throw new TokenError('invalid_scope').withCause('offline_access_missing');
   if (!user || !user.is_active) throw new TokenError('invalid_grant').withCause('user_inactive');
+  // a bound refresh token (a public client's) is used only with a proof by its key (RFC 9449 §5)
+  if (row.dpop_jkt && row.dpop_jkt !== t.dpop?.jkt) throw new TokenError('invalid_dpop_proof').withCause('dpop_key_differs');
   const previous = parseIdToken(row.id_token);
   const g: GrantBase = {
     svc,
@@ -69,6 +71,7 @@ export async function refreshTokenGrant(
     sid: row.session_id,
     amr: previous.amr ?? null,
     now,
+    dpopJkt: t.dpop?.jkt,
   };
   const access = await mintAccessToken(g);
   if (!shouldRotate(t.provider.refresh_token_threshold, new Date(row.expires), now)) {

@@ -19,6 +19,7 @@ import {
 import { TokenError } from '../../protocol/errors.js';
 import { intersectScopes, parseScope } from '../../protocol/scopes.js';
 import { scopeNamesOf } from '../claims.js';
+import type { DPoPProof } from '../../protocol/dpop.js';
 import { clientAuthOf, formOf, type Params, secretMatches } from '../http.js';
 
 export interface TokenRequest {
@@ -30,6 +31,8 @@ export interface TokenRequest {
   /** requested scopes, intersected with the provider's */
   scope: Set<string>;
   providerScopes: Set<string>;
+  /** the request's DPoP proof (RFC 9449), checked: the tokens issued are bound to its key */
+  dpop?: DPoPProof;
 }
 
 /** client: the provider of the client_id (Basic or form); unknown → invalid_client */

@@ -55,7 +55,18 @@ export async function tokenExchangeGrant(
     req,
     context: { auth_method: 'jwt', auth_method_args: { jwt: subject.jwt, ...subject.by }, application: applicationRef(app) },
   });
-  const g: GrantBase = { svc, req, origin, provider: t.provider, keys, user, scope: [...t.scope], authTime: new Date(), sid: null };
+  const g: GrantBase = {
+    svc,
+    req,
+    origin,
+    provider: t.provider,
+    keys,
+    user,
+    scope: [...t.scope],
+    authTime: new Date(),
+    sid: null,
+    dpopJkt: t.dpop?.jkt,
+  };
   const minted = await mintAccessToken(g);
   await insertAccessToken(svc.db, minted.row);
   return { ...(await tokenResponse(g, minted)), issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
