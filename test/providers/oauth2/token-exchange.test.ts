@@ -148,6 +148,14 @@ for (const dialect of dialects()) {
       assert.equal(await grant(expired), 'invalid_grant');
       await db.updateTable('oauth2_access_tokens').set({ revoked: 1 }).where('token_hash', '=', hashOf(good)).execute();
       assert.equal(await grant(good), 'invalid_grant');
+      // a DPoP-bound token of the person: only good with a proof by its key, so not here
+      const bound = await aliceToken('portal');
+      await db
+        .updateTable('oauth2_access_tokens')
+        .set({ dpop_jkt: 'x'.repeat(43) })
+        .where('token_hash', '=', hashOf(bound))
+        .execute();
+      assert.equal(await grant(bound), 'invalid_grant');
       // the backend application's policies decide, with the grant type in their context
       const policy = await call(srv, 'POST', '/policies/expression/', {
         name: 'no-exchange',

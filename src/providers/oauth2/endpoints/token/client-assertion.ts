@@ -3,7 +3,7 @@
  * and `__validate_jwt_from_provider`): `client_assertion_type` must be JWT bearer; the assertion
  * (`client_assertion`, else `client_secret`) must be an access token issued by one of the provider's
  * `jwt_federation_providers` — found among that provider's stored tokens, live, and verified with that provider's key
- * (any audience; its expiry checked). The grant is for the user the token was issued to. Before them, as authentik,
+ * (any audience; its expiry checked; never a DPoP-bound one). The grant is for the user the token was issued to. Before them, as authentik,
  * the `jwt_federation_sources`: a JWT a source's identity provider signed (source-assertion.ts), for a service account.
  * An assertion neither verifies is invalid_grant.
  */
@@ -54,6 +54,8 @@ export async function federatedJwt(svc: Services, t: TokenRequest, assertion: st
   const federated = t.provider.jwt_federation_providers;
   const row = federated.length ? await findAccessToken(svc.db, assertion) : undefined;
   if (!row || !federated.includes(row.provider_id) || !isLive(row)) throw new TokenError('invalid_grant').withCause('assertion_unknown');
+  // a DPoP-bound token is only good with a proof by its key, which nobody presents here
+  if (row.dpop_jkt) throw new TokenError('invalid_grant').withCause('assertion_dpop_bound');
   const issuer = await oauth2ProviderById(svc, row.provider_id);
   if (!issuer) throw new TokenError('invalid_grant').withCause('assertion_unknown');
   const keys = await keysOf(svc, issuer);
