@@ -6,8 +6,9 @@ import type { KeyPairReference } from '../crypto/resource.js';
 import { oauth2Provider } from './oauth2/index.js';
 import { samlProvider } from './saml/index.js';
 import { scimProvider } from './scim/index.js';
+import { wsfedProvider } from './wsfed/index.js';
 
-export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider, scimProvider];
+export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider, scimProvider, wsfedProvider];
 
 const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
 export const providerTypeByKind = (kind: string) => byKind.get(kind);

@@ -61,7 +61,8 @@ export function signEnveloped(
   key: { privateKeyPem: string; certificatePem: string },
   algorithms: { signature: string; digest: string },
   element = '/*',
-  first = false,
+  /** where the signature goes: after the Issuer (SAML 2.0), first (metadata), or last (SAML 1.1, whose ID is `AssertionID`) */
+  first: boolean | 'last' = false,
 ): string {
   const sx = withAlgorithms(
     new SignedXml({
@@ -69,6 +70,7 @@ export function signEnveloped(
       publicCert: key.certificatePem,
       signatureAlgorithm: algorithms.signature as never,
       canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+      ...(first === 'last' ? { idAttribute: 'AssertionID' } : {}),
     }),
   );
   sx.addReference({
@@ -78,9 +80,12 @@ export function signEnveloped(
   });
   sx.computeSignature(xml, {
     prefix: 'ds',
-    location: first
-      ? { reference: element, action: 'prepend' }
-      : { reference: `${element}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
+    location:
+      first === 'last'
+        ? { reference: element, action: 'append' }
+        : first
+          ? { reference: element, action: 'prepend' }
+          : { reference: `${element}/*[local-name(.)='Issuer' and namespace-uri(.)='${NS.saml}']`, action: 'after' },
   });
   return sx.getSignedXml();
 }

@@ -114,7 +114,7 @@ export function mountSamlAdmin(router: ApiRouter, svc: Services) {
             if (!user || !(await can(svc.db, caller, 'authentik_core.view_user', user.id)))
               throw new ValidationError({ for_user: ['User not found'] });
           }
-          return { preview: await preview(svc, req, p, user) };
+          return { preview: await samlPreview(svc, req, p, user) };
         },
       },
     },
@@ -123,7 +123,7 @@ export function mountSamlAdmin(router: ApiRouter, svc: Services) {
 }
 
 /** authentik's preview: each attribute as `{Value: [...], Name, FriendlyName?}` and the NameID */
-async function preview(svc: Services, req: FastifyRequest, p: SamlProvider, user: UsersTable) {
+export async function samlPreview(svc: Services, req: FastifyRequest, p: SamlProvider, user: UsersTable) {
   const call = { user, request: req, provider: p };
   const attributes = await attributesFor(svc, call);
   let mapped: string | undefined;

@@ -88,8 +88,8 @@ export interface AssertionInput {
 
 const offset = (now: Date, duration: string) => new Date(now.getTime() + (parseDuration(duration) ?? 0));
 
-/** the Response's XML, unsigned; `assertionId` for the signature's reference */
-export function responseXml(i: AssertionInput): { xml: string; assertionId: string } {
+/** the Assertion's XML alone, unsigned (the Response's, and a WS-Federation token's) */
+export function assertionXml(i: AssertionInput): { xml: string; assertionId: string; issueInstant: string } {
   const p = i.provider;
   const now = i.now ?? new Date();
   const issueInstant = samlTime(now);
@@ -126,6 +126,15 @@ export function responseXml(i: AssertionInput): { xml: string; assertionId: stri
     '</saml:AuthnStatement>' +
     attributes +
     '</saml:Assertion>';
+  return { xml: assertion, assertionId, issueInstant };
+}
+
+/** the Response's XML, unsigned; `assertionId` for the signature's reference */
+export function responseXml(i: AssertionInput): { xml: string; assertionId: string } {
+  const p = i.provider;
+  const { xml: assertion, assertionId, issueInstant } = assertionXml(i);
+  const inResponseTo = i.request.id ? ` InResponseTo="${escapeXml(i.request.id)}"` : '';
+  const issuer = `<saml:Issuer>${escapeXml(i.issuer)}</saml:Issuer>`;
   const xml =
     `<samlp:Response xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" Version="2.0" ID="${randomId()}" ` +
     `IssueInstant="${issueInstant}" Destination="${escapeXml(p.acs_url)}"${inResponseTo}>` +
@@ -143,7 +152,7 @@ export interface KeyPems {
 
 const ASSERTION = `/*/*[local-name(.)='Assertion' and namespace-uri(.)='${NS.saml}']`;
 
-function encryptAssertion(assertion: string, certificatePem: string): Promise<string> {
+export function encryptAssertion(assertion: string, certificatePem: string): Promise<string> {
   return new Promise((resolve, reject) => {
     encrypt(
       assertion,

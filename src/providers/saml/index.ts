@@ -23,6 +23,15 @@ const FORM_LIMIT = 256 * 1024;
 /** expired SAML sessions are deleted this often */
 const SWEEP_MS = 10 * 60_000;
 
+/** what the WS-Federation provider (authentik's SAMLProvider subclass) builds on */
+export { LOGOUT_METHODS, NAME_ID_POLICIES, SAML_BINDINGS, samlSchema } from './schema.js';
+export type { SamlProvider } from './config.js';
+export { assertionXml, encryptAssertion, type KeyPems } from './assertion.js';
+export { assertionInputFor } from './sso.js';
+export { samlPreview } from './admin-routes.js';
+export { metadataId } from './metadata.js';
+export { appendSessionEnd } from './stages/session-end.js';
+
 /**
  * the unified endpoint (authentik's unified view): a LogoutRequest is single logout, anything else single sign-on
  * (the redirect binding by GET, the POST binding by POST); a LogoutResponse (the SP's answer to Keystage's logout

@@ -28,7 +28,7 @@ import { SamlError } from '../../saml/xml.js';
 import { formOf } from '../../rest/form.js';
 import { type AuthnRequest, idpInitiated, parseAuthnRequest } from './authn-request.js';
 import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
-import { buildResponse, classRefOfLogin, nameIdText } from './assertion.js';
+import { type AssertionInput, buildResponse, classRefOfLogin, type KeyPems, nameIdText } from './assertion.js';
 import { attributesFor, mappingValue, samlMappingById, pyStr } from './attributes.js';
 import { type SamlProvider, samlProviderByAppSlug } from './config.js';
 import { issuerOf } from './urls.js';
@@ -144,14 +144,26 @@ async function mappedText(svc: Services, pm: string | null, call: Parameters<typ
   return r && r.value !== null && r.value !== undefined ? pyStr(r.value) : undefined;
 }
 
-/** the Response for this person (authentik's AssertionProcessor), unencoded, and the session it opens */
-export async function responseFor(
+/**
+ * what the assertion for this person says (authentik's AssertionProcessor): the NameID, the class reference, the
+ * attributes, the issuer (`issuer`: the caller's entity ID, else the provider's) and its keys; the Response's and a
+ * WS-Federation token's
+ */
+export async function assertionInputFor(
   svc: Services,
   req: FastifyRequest,
   provider: SamlProvider,
   me: { user: UsersTable; sessionKey: string },
   request: AuthnRequest,
-): Promise<{ xml: string; nameId: string; issuer: string; sessionIndex: string }> {
+  issuerOverride?: string,
+): Promise<{
+  input: AssertionInput;
+  signing?: KeyPems;
+  encryption?: KeyPems;
+  /** the AuthnContextClassRef mapping's value, and how the person logged in (SAML 1.1's AuthenticationMethod) */
+  mappedClass: string | undefined;
+  loginMethod: string | undefined;
+}> {
   const call = { user: me.user, request: req, provider };
   const [login] = await lastLogins(svc.db, svc.dialect, me.user, 1);
   let context: Parameters<typeof classRefOfLogin>[0];
@@ -177,22 +189,37 @@ export async function responseFor(
   const encryption = provider.encryption_kp ? await pemsOf(svc, provider.encryption_kp) : undefined;
   if ((provider.signing_kp && !signing?.privateKeyPem) || (provider.encryption_kp && !encryption?.certificatePem))
     throw new SamlError('The provider’s key pair is not usable.');
-  const issuer = issuerOf(provider, base, provider.application?.slug ?? null);
-  const sessionIndex = randomId();
-  const xml = await buildResponse(
-    {
+  const issuer = issuerOverride ?? issuerOf(provider, base, provider.application?.slug ?? null);
+  const mappedClass = await mappedText(svc, provider.authn_context_class_ref_mapping, call);
+  return {
+    input: {
       provider,
       request,
       issuer,
       nameId,
-      classRef: (await mappedText(svc, provider.authn_context_class_ref_mapping, call)) ?? classRefOfLogin(context),
+      classRef: mappedClass ?? classRefOfLogin(context),
       attributes: await attributesFor(svc, call),
       authnInstant: login ? new Date(login.created) : new Date(),
-      sessionIndex,
+      sessionIndex: randomId(),
     },
-    { signing, encryption },
-  );
-  return { xml, nameId, issuer, sessionIndex };
+    ...(signing ? { signing } : {}),
+    ...(encryption ? { encryption } : {}),
+    mappedClass,
+    loginMethod: context?.auth_method,
+  };
+}
+
+/** the Response for this person (authentik's AssertionProcessor), unencoded, and the session it opens */
+export async function responseFor(
+  svc: Services,
+  req: FastifyRequest,
+  provider: SamlProvider,
+  me: { user: UsersTable; sessionKey: string },
+  request: AuthnRequest,
+): Promise<{ xml: string; nameId: string; issuer: string; sessionIndex: string }> {
+  const { input, signing, encryption } = await assertionInputFor(svc, req, provider, me, request);
+  const xml = await buildResponse(input, { ...(signing ? { signing } : {}), ...(encryption ? { encryption } : {}) });
+  return { xml, nameId: input.nameId, issuer: input.issuer, sessionIndex: input.sessionIndex };
 }
 
 async function fulfil(

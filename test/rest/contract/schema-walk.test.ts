@@ -333,6 +333,10 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
   },
+  '/providers/wsfed/': (s) => {
+    const flow = s.created.get('/flows/instances/')?.obj;
+    return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
+  },
   // (a dry run: the walk's users and groups are not pushed)
   '/providers/scim/': () => (walkScim ? { url: walkScim.url, token: 'scim-token', dry_run: true } : undefined),
   // a link to the remote user (group) the fake holds: one each
