@@ -57,6 +57,29 @@ export const providerMeta = (def: ProviderDef | undefined) =>
       }
     : { component: '', verbose_name: 'Provider', verbose_name_plural: 'Providers', meta_model_name: 'authentik_core.provider' };
 
+/** a provider's application as the protocols read it, from a provider row joined with its application (`a.*` as `app_*`) */
+export interface ProtocolApplication {
+  slug: string;
+  name: string;
+  pbm_uuid: string;
+  policy_engine_mode: 'any' | 'all';
+}
+
+export function applicationOfRow(row: {
+  app_slug: string | null;
+  app_name: string | null;
+  app_pbm_uuid: string | null;
+  app_mode: string | null;
+}): ProtocolApplication | null {
+  if (row.app_slug === null || row.app_pbm_uuid === null) return null;
+  return {
+    slug: row.app_slug,
+    name: row.app_name ?? '',
+    pbm_uuid: row.app_pbm_uuid,
+    policy_engine_mode: row.app_mode === 'all' ? 'all' : 'any',
+  };
+}
+
 export interface Assigned {
   application?: { slug: string; name: string };
   backchannel?: { slug: string; name: string };

@@ -4,14 +4,14 @@ import type { ApiRouter } from '../../rest/routes.js';
 import type { Services } from '../../services.js';
 import type { UsersTable } from '../../db/types.js';
 import { requireCaller } from '../../rest/auth.js';
-import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
+import { Forbidden, NotFound } from '../../rest/errors.js';
 import { can, hasGlobal, objectsWith } from '../../rbac/check.js';
 import { parseDuration } from '../../rest/duration.js';
-import { userById } from '../../users/by-id.js';
 import { evaluateScopeMapping, scopeMappingsOf } from '../mappings.js';
 import { oauth2ProviderById, type OAuth2Provider } from './config.js';
 import { baseUrlOf, issuerOf, oauth2Urls } from './urls.js';
 import { subjectOf } from './protocol/id-token.js';
+import { FOR_USER_QUERY, previewedUser } from '../preview-user.js';
 import { dcrOf, registrationUrl } from './dcr/store.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer' } }];
@@ -82,22 +82,12 @@ export function mountOAuth2Admin(router: ApiRouter, svc: Services) {
         doc: {
           operationId: 'providers_oauth2_preview_user_retrieve',
           tag: 'providers',
-          query: [{ name: 'for_user', schema: { type: 'integer' } }],
+          query: FOR_USER_QUERY,
           response: 'PropertyMappingPreview',
         },
         handler: async (req) => {
           const p = await providerOf(req, svc);
-          let user: UsersTable | undefined = req.caller!.user as UsersTable;
-          const q = req.query as Record<string, string | string[] | undefined>;
-          const raw = Array.isArray(q.for_user) ? q.for_user.at(-1) : q.for_user;
-          if (raw !== undefined) {
-            if (!/^\s*-?\d+\s*$/.test(raw)) throw new ValidationError({ for_user: ['input must be numerical'] });
-            const id = Number(raw);
-            user = Number.isSafeInteger(id) && Math.abs(id) <= 2147483647 ? await userById(svc.db, id) : undefined;
-            // another user's data: only for whoever may view that user
-            if (!user || !(await can(svc.db, req.caller!, 'authentik_core.view_user', user.id)))
-              throw new ValidationError({ for_user: ['User not found'] });
-          }
+          const user = await previewedUser(svc, req);
           return { preview: await previewToken(svc, req, p, user) };
         },
       },

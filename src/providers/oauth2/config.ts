@@ -7,6 +7,7 @@ import type {} from './table.js';
 import type {} from '../../applications/table.js';
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
+import { applicationOfRow } from '../base.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { secretsOf } from '../../instance/secrets.js';
 
@@ -135,15 +136,7 @@ async function load(
     property_mappings: mappings.map((m) => m.pm_uuid),
     jwt_federation_providers: json<unknown[]>(row.jwt_federation_providers, []).map(Number).filter(Number.isInteger),
     jwt_federation_sources: json<unknown[]>(row.jwt_federation_sources, []).filter((v): v is string => typeof v === 'string'),
-    application:
-      row.app_slug !== null && row.app_pbm_uuid !== null
-        ? {
-            slug: row.app_slug,
-            name: row.app_name ?? '',
-            pbm_uuid: row.app_pbm_uuid,
-            policy_engine_mode: row.app_mode === 'all' ? 'all' : 'any',
-          }
-        : null,
+    application: applicationOfRow(row),
   };
 }
 

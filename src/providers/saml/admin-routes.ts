@@ -11,7 +11,6 @@ import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { can, hasGlobal, objectsWith } from '../../rbac/check.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { pemsOf } from '../../crypto/keys.js';
-import { userById } from '../../users/by-id.js';
 import { uidOf } from '../../users/render.js';
 import { BINDING_POST, BINDING_REDIRECT } from '../../saml/constants.js';
 import { idpInitiated } from './authn-request.js';
@@ -20,6 +19,7 @@ import { attributesFor, mappingValue, pyStr, samlMappingById } from './attribute
 import { type SamlProvider, samlProviderById } from './config.js';
 import { idpMetadata, metadataId } from './metadata.js';
 import { issuerOf, samlUrls } from './urls.js';
+import { FOR_USER_QUERY, previewedUser } from '../preview-user.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer', description: 'A unique integer value identifying this SAML Provider.' } }];
 
@@ -94,7 +94,7 @@ export function mountSamlAdmin(router: ApiRouter, svc: Services) {
         doc: {
           operationId: 'providers_saml_preview_user_retrieve',
           tag: 'providers',
-          query: [{ name: 'for_user', schema: { type: 'integer' } }],
+          query: FOR_USER_QUERY,
           response: 'PropertyMappingPreview',
         },
         handler: async (req) => {
@@ -104,16 +104,7 @@ export function mountSamlAdmin(router: ApiRouter, svc: Services) {
           const raw = (req.params as { id: string }).id;
           const p = /^\d{1,9}$/.test(raw) ? await samlProviderById(svc, Number(raw)) : undefined;
           if (!p || !(await can(svc.db, caller, perm, p.id))) throw NotFound.model('SAMLProvider');
-          let user: UsersTable | undefined = caller.user as UsersTable;
-          const q = req.query as Record<string, string | string[] | undefined>;
-          const forUser = lastOf(q.for_user);
-          if (forUser !== undefined) {
-            if (!/^\s*-?\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['input must be numerical'] });
-            const id = Number(forUser);
-            user = Number.isSafeInteger(id) && Math.abs(id) <= 2147483647 ? await userById(svc.db, id) : undefined;
-            if (!user || !(await can(svc.db, caller, 'authentik_core.view_user', user.id)))
-              throw new ValidationError({ for_user: ['User not found'] });
-          }
+          const user = await previewedUser(svc, req);
           return { preview: await samlPreview(svc, req, p, user) };
         },
       },

@@ -8,7 +8,7 @@ import type {} from '../../applications/table.js';
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
-import { mappingsOf } from '../base.js';
+import { applicationOfRow, mappingsOf } from '../base.js';
 import type { ProviderSamlTable } from './table.js';
 
 export interface SamlProvider
@@ -64,10 +64,7 @@ async function load(db: DB, where: { column: 'p.id' | 'a.slug'; value: string | 
     sp_binding: row.sp_binding === 'post' ? 'post' : 'redirect',
     sls_binding: row.sls_binding === 'post' ? 'post' : 'redirect',
     property_mappings: mappings,
-    application:
-      app_slug !== null && app_pbm_uuid !== null
-        ? { slug: app_slug, name: app_name ?? '', pbm_uuid: app_pbm_uuid, policy_engine_mode: app_mode === 'all' ? 'all' : 'any' }
-        : null,
+    application: applicationOfRow({ app_slug, app_name, app_pbm_uuid, app_mode }),
   };
 }
 

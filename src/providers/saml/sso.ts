@@ -15,7 +15,6 @@
 import { deflateRawSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../db/types.js';
-import { startFlow } from '../../flows/engine/start.js';
 import type { Services } from '../../services.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import { sendBadRequestPage, sendPermissionDenied } from '../../ui/bad-request.js';
@@ -34,7 +33,7 @@ import { type SamlProvider, samlProviderByAppSlug } from './config.js';
 import { issuerOf } from './urls.js';
 import { uidOf } from '../../users/render.js';
 import { recordSession } from './sessions.js';
-import { dropPending, keepPending, type PendingBase, takePending } from '../pending.js';
+import { type PendingBase, startAuthorization, takePending } from '../pending.js';
 
 const PENDING_PREFIX = 'saml:sso:';
 const NOT_FOUND = '<h1>Not Found</h1>';
@@ -94,32 +93,19 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   const flow = await flowByUuid(svc, provider.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
   const session = await svc.sessions.load(req);
-  const { key } = keepPending(session, PENDING_PREFIX, { provider: provider.id, user: me.user.id, request });
-  const started = await startFlow(
-    svc,
+  const started = await startAuthorization(svc, req, reply, {
     flow,
-    {
-      user: me.user,
-      context: {
-        application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
-        consent_header: `You're about to sign into ${app.name}.`,
-        consent_permissions: [],
-      },
-      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
-      then: `/application/saml/${encodeURIComponent(slug)}/sso/fulfil/${key}/`,
-      session,
-      finishEmpty: true,
-    },
-    req,
-    reply,
-  );
-  if (started === 'done') {
-    dropPending(session, PENDING_PREFIX, key);
-    await svc.sessions.save(session, req, reply);
-    return fulfil(svc, req, reply, provider, me, request);
-  }
-  if (!started) return sendPermissionDenied(reply);
-  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+    session,
+    prefix: PENDING_PREFIX,
+    pending: { provider: provider.id, user: me.user.id, request },
+    user: me.user,
+    app,
+    permissions: [],
+    fulfilPath: (key) => `/application/saml/${encodeURIComponent(slug)}/sso/fulfil/${key}/`,
+  });
+  if (started === 'done') return fulfil(svc, req, reply, provider, me, request);
+  if (started === 'denied') return sendPermissionDenied(reply);
+  return started;
 }
 
 /** /application/saml/<slug>/sso/fulfil/<key>/: the flow is done — answer the service provider */

@@ -8,7 +8,7 @@ import type {} from '../../applications/table.js';
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import type { Services } from '../../services.js';
-import { mappingsOf } from '../base.js';
+import { applicationOfRow, mappingsOf } from '../base.js';
 import type { SamlProvider } from '../saml/index.js';
 
 export interface WsfedProvider extends SamlProvider {
@@ -75,15 +75,7 @@ async function load(
     default_name_id_policy: row.default_name_id_policy,
     saml_version: row.saml_version === '1.1' ? '1.1' : '2.0',
     property_mappings: mappings,
-    application:
-      row.app_slug !== null && row.app_pbm_uuid !== null
-        ? {
-            slug: row.app_slug,
-            name: row.app_name ?? '',
-            pbm_uuid: row.app_pbm_uuid,
-            policy_engine_mode: row.app_mode === 'all' ? 'all' : 'any',
-          }
-        : null,
+    application: applicationOfRow(row),
   };
 }
 

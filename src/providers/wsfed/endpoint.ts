@@ -20,7 +20,7 @@ import { SamlError } from '../../saml/xml.js';
 import type { Services } from '../../services.js';
 import { sendBadRequestPage, sendPermissionDenied } from '../../ui/bad-request.js';
 import { sendFormPost } from '../../ui/form-post.js';
-import { dropPending, keepPending, type PendingBase, takePending } from '../pending.js';
+import { type PendingBase, startAuthorization, takePending } from '../pending.js';
 import { appendSessionEnd, assertionInputFor } from '../saml/index.js';
 import { type WsfedProvider, wsfedProviderById, wsfedProviderByRealm } from './config.js';
 import { saml11Method, securityTokenResponse } from './token.js';
@@ -89,32 +89,19 @@ export async function wsfedEndpoint(svc: Services, req: FastifyRequest, reply: F
   const flow = await flowByUuid(svc, provider.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
   const session = await svc.sessions.load(req);
-  const { key } = keepPending(session, PENDING_PREFIX, { provider: provider.id, user: me.user.id, request });
-  const started = await startFlow(
-    svc,
+  const started = await startAuthorization(svc, req, reply, {
     flow,
-    {
-      user: me.user,
-      context: {
-        application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
-        consent_header: `You're about to sign into ${app.name}.`,
-        consent_permissions: [],
-      },
-      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
-      then: `/application/wsfed/fulfil/${key}/`,
-      session,
-      finishEmpty: true,
-    },
-    req,
-    reply,
-  );
-  if (started === 'done') {
-    dropPending(session, PENDING_PREFIX, key);
-    await svc.sessions.save(session, req, reply);
-    return fulfil(svc, req, reply, provider, me, request);
-  }
-  if (!started) return sendPermissionDenied(reply);
-  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+    session,
+    prefix: PENDING_PREFIX,
+    pending: { provider: provider.id, user: me.user.id, request },
+    user: me.user,
+    app,
+    permissions: [],
+    fulfilPath: (key) => `/application/wsfed/fulfil/${key}/`,
+  });
+  if (started === 'done') return fulfil(svc, req, reply, provider, me, request);
+  if (started === 'denied') return sendPermissionDenied(reply);
+  return started;
 }
 
 /** /application/wsfed/fulfil/<key>/: the flow is done — the token goes to the relying party */

@@ -11,19 +11,18 @@ import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { baseUrlOf } from '../../rest/http.js';
 import type { ApiRouter } from '../../rest/routes.js';
 import type { Services } from '../../services.js';
-import type { UsersTable } from '../../db/types.js';
-import { userById } from '../../users/by-id.js';
 import type { ProviderDef } from '../types.js';
 import { metadataId, samlPreview } from '../saml/index.js';
 import { type WsfedProvider, wsfedProviderByAppSlug, wsfedProviderById } from './config.js';
 import { wsfedEndpoint, wsfedFulfilEndpoint, wsfedIssuer } from './endpoint.js';
 import { wsfedMetadata } from './metadata.js';
 import { wsfedSchema } from './schema.js';
+import { FOR_USER_QUERY, previewedUser } from '../preview-user.js';
 
 const idParam = [
   { name: 'id', schema: { type: 'integer', description: 'A unique integer value identifying this WS-Federation Provider.' } },
 ];
-const lastOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v.at(-1) : v);
+const _lastOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v.at(-1) : v);
 const metadataUrl = (base: string, pk: number, slug: string | null) =>
   slug === null ? `${base}/api/v3/providers/wsfed/${pk}/metadata/?download` : `${base}/application/wsfed/${slug}/metadata/`;
 
@@ -85,7 +84,7 @@ function mountWsfedAdmin(router: ApiRouter, svc: Services) {
         doc: {
           operationId: 'providers_wsfed_preview_user_retrieve',
           tag: 'providers',
-          query: [{ name: 'for_user', schema: { type: 'integer' } }],
+          query: FOR_USER_QUERY,
           response: 'PropertyMappingPreview',
         },
         handler: async (req) => {
@@ -95,15 +94,7 @@ function mountWsfedAdmin(router: ApiRouter, svc: Services) {
           const raw = (req.params as { id: string }).id;
           const p = /^\d{1,9}$/.test(raw) ? await wsfedProviderById(svc, Number(raw)) : undefined;
           if (!p || !(await can(svc.db, caller, perm, p.id))) throw NotFound.model('WSFederationProvider');
-          let user: UsersTable | undefined = caller.user as UsersTable;
-          const forUser = lastOf((req.query as Record<string, string | string[] | undefined>).for_user);
-          if (forUser !== undefined) {
-            if (!/^\s*-?\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['input must be numerical'] });
-            const id = Number(forUser);
-            user = Number.isSafeInteger(id) && Math.abs(id) <= 2147483647 ? await userById(svc.db, id) : undefined;
-            if (!user || !(await can(svc.db, caller, 'authentik_core.view_user', user.id)))
-              throw new ValidationError({ for_user: ['User not found'] });
-          }
+          const user = await previewedUser(svc, req);
           return { preview: await samlPreview(svc, req, p, user) };
         },
       },

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, type JWK, SignJWT } from 'jose';
-import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { oauth2App } from './apps.js';
 import { createUser } from '../../helpers/flows.js';
 import { Browser, PASSWORD } from './browser.js';
 import { accessTokenHash } from '../../../src/providers/oauth2/protocol/dpop.js';
@@ -39,28 +40,12 @@ for (const dialect of dialects()) {
     let tokenUrl: string;
 
     async function app(slug: string, extra: Record<string, unknown> = {}) {
-      const flow = (s: string) => call(srv, 'GET', `/flows/instances/${s}/`).then((r) => r.body.pk as string);
-      const rows = await srv.app.store.db.selectFrom('property_mappings').select(['pm_uuid', 'managed']).execute();
-      const pm = (s: string) => rows.find((r) => r.managed === `goauthentik.io/providers/oauth2/scope-${s}`)!.pm_uuid;
-      const p = await call(srv, 'POST', '/providers/oauth2/', {
-        name: `p-${slug}`,
-        authorization_flow: await flow('default-provider-authorization-implicit-consent'),
-        invalidation_flow: await flow('default-provider-invalidation-flow'),
-        redirect_uris: [{ matching_mode: 'strict', url: REDIRECT }],
-        property_mappings: ['openid', 'email', 'profile', 'offline_access', 'authentik_api'].map(pm),
-        ...extra,
+      const made = await oauth2App(srv, slug, {
+        mappings: ['openid', 'email', 'profile', 'offline_access', 'authentik_api'],
+        extra: { redirect_uris: [{ matching_mode: 'strict', url: REDIRECT }], ...extra },
       });
-      assert.equal(p.status, 201, JSON.stringify(p.body));
-      await call(srv, 'POST', '/core/applications/', { name: `App ${slug}`, slug, provider: p.body.pk });
-      providers[slug] = p.body;
-      const auth = extra.client_type === 'public' ? client.None() : undefined;
-      configs[slug] = await client.discovery(
-        new URL(`${srv.url}/application/o/${slug}/`),
-        p.body.client_id,
-        extra.client_type === 'public' ? undefined : { client_secret: p.body.client_secret },
-        auth,
-        { execute: [client.allowInsecureRequests] },
-      );
+      providers[slug] = made.provider;
+      configs[slug] = made.config;
     }
 
     /** a code for alice at `slug`, logged in through the browser, with extra authorization parameters */

@@ -7,7 +7,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { oauth2App } from './apps.js';
 import { createUser } from '../../helpers/flows.js';
 import { hashOf } from '../../../src/providers/oauth2/tokens/store.js';
 
@@ -20,28 +21,9 @@ for (const dialect of dialects()) {
     const configs: Record<string, client.Configuration> = {};
 
     async function app(slug: string, extra: Record<string, unknown> = {}) {
-      const f = await call(srv, 'GET', '/flows/instances/?page_size=100');
-      const flow = (s: string) => f.body.results.find((x: { slug: string }) => x.slug === s).pk;
-      const rows = await srv.app.store.db.selectFrom('property_mappings').select(['pm_uuid', 'managed']).execute();
-      const pm = (s: string) => rows.find((r) => r.managed === `goauthentik.io/providers/oauth2/scope-${s}`)!.pm_uuid;
-      const p = await call(srv, 'POST', '/providers/oauth2/', {
-        name: `p-${slug}`,
-        authorization_flow: flow('default-provider-authorization-implicit-consent'),
-        invalidation_flow: flow('default-provider-invalidation-flow'),
-        redirect_uris: [],
-        property_mappings: [pm('openid'), pm('email'), pm('profile')],
-        ...extra,
-      });
-      assert.equal(p.status, 201, JSON.stringify(p.body));
-      assert.equal((await call(srv, 'POST', '/core/applications/', { name: `App ${slug}`, slug, provider: p.body.pk })).status, 201);
-      providers[slug] = p.body;
-      configs[slug] = await client.discovery(
-        new URL(`${srv.url}/application/o/${slug}/`),
-        p.body.client_id,
-        { client_secret: p.body.client_secret },
-        undefined,
-        { execute: [client.allowInsecureRequests] },
-      );
+      const made = await oauth2App(srv, slug, { extra });
+      providers[slug] = made.provider;
+      configs[slug] = made.config;
     }
 
     /** the token endpoint with a client assertion, as a client library sends it (client_id in the form, no secret) */

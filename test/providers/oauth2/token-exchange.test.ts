@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { oauth2App } from './apps.js';
 import { createUser } from '../../helpers/flows.js';
 import { hashOf } from '../../../src/providers/oauth2/tokens/store.js';
 
@@ -21,27 +22,9 @@ for (const dialect of dialects()) {
     let appPassword: string;
 
     async function app(slug: string, extra: Record<string, unknown> = {}) {
-      const flow = (s: string) => call(srv, 'GET', `/flows/instances/${s}/`).then((r) => r.body.pk as string);
-      const rows = await srv.app.store.db.selectFrom('property_mappings').select(['pm_uuid', 'managed']).execute();
-      const pm = (s: string) => rows.find((r) => r.managed === `goauthentik.io/providers/oauth2/scope-${s}`)!.pm_uuid;
-      const p = await call(srv, 'POST', '/providers/oauth2/', {
-        name: `p-${slug}`,
-        authorization_flow: await flow('default-provider-authorization-implicit-consent'),
-        invalidation_flow: await flow('default-provider-invalidation-flow'),
-        redirect_uris: [],
-        property_mappings: [pm('openid'), pm('email'), pm('profile')],
-        ...extra,
-      });
-      assert.equal(p.status, 201, JSON.stringify(p.body));
-      assert.equal((await call(srv, 'POST', '/core/applications/', { name: `App ${slug}`, slug, provider: p.body.pk })).status, 201);
-      providers[slug] = p.body;
-      configs[slug] = await client.discovery(
-        new URL(`${srv.url}/application/o/${slug}/`),
-        p.body.client_id,
-        { client_secret: p.body.client_secret },
-        undefined,
-        { execute: [client.allowInsecureRequests] },
-      );
+      const made = await oauth2App(srv, slug, { extra });
+      providers[slug] = made.provider;
+      configs[slug] = made.config;
     }
 
     /** alice's access token at `slug` (client_credentials with her app password, as authentik allows) */

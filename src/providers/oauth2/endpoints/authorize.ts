@@ -51,7 +51,7 @@ import { lastLoginOf } from './login-event.js';
 import { endSessionRequest } from '../protocol/end-session.js';
 import { verificationKeyOf } from '../protocol/verify.js';
 import { inMemoryBinding, PROMPT_CONSENT_STAGE } from '../stages/in-memory.js';
-import { dropPending, keepPending, type PendingBase, takePending } from '../../pending.js';
+import { type PendingBase, startAuthorization, takePending } from '../../pending.js';
 import { sendPermissionDenied } from '../../../ui/bad-request.js';
 
 /** the consent stage type's kind (a flow with one needs no in-memory consent) */
@@ -202,39 +202,25 @@ export async function authorizeEndpoint(
   const flow = await flowByUuid(svc, p.authorization_flow);
   if (!flow) return sendBadRequestPage(reply, 'The provider has no authorization flow.', 'Flow not found');
   const pendingParams: Pending['params'] = { ...params, scope: [...params.scope], prompt: [...params.prompt] };
-  const { key } = keepPending(session, PENDING_PREFIX, { provider: p.id, user: me.user.id, params: pendingParams });
-  const started = await startFlow(
-    svc,
+  const started = await startAuthorization(svc, req, reply, {
     flow,
-    {
-      user: me.user,
-      context: {
-        application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
-        consent_header: `You're about to sign into ${app.name}.`,
-        consent_permissions: await permissionsOf(svc, p, params.scope),
-      },
-      // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
-      then: `/application/o/authorize/fulfil/${key}/`,
-      // prompt=consent (offline_access forces it) on a flow without a consent stage: authentik's in-memory one
-      amend: (plan) => {
-        if (params.prompt.has(PROMPT_CONSENT) && !plan.bindings.some((b) => b.kind === CONSENT_KIND))
-          plan.bindings.push(inMemoryBinding(PROMPT_CONSENT_STAGE));
-      },
-      session,
-      // a flow with nothing to ask (authentik's implicit-consent flow): fulfilled here, at once — the browser goes
-      // straight back to the client, not through the flow page and the fulfilment URL first
-      finishEmpty: true,
+    session,
+    prefix: PENDING_PREFIX,
+    pending: { provider: p.id, user: me.user.id, params: pendingParams },
+    user: me.user,
+    app,
+    permissions: await permissionsOf(svc, p, params.scope),
+    fulfilPath: (key) => `/application/o/authorize/fulfil/${key}/`,
+    // prompt=consent (offline_access forces it) on a flow without a consent stage: authentik's in-memory one
+    amend: (plan) => {
+      if (params.prompt.has(PROMPT_CONSENT) && !plan.bindings.some((b) => b.kind === CONSENT_KIND))
+        plan.bindings.push(inMemoryBinding(PROMPT_CONSENT_STAGE));
     },
-    req,
-    reply,
-  );
-  if (started === 'done') {
-    dropPending(session, PENDING_PREFIX, key);
-    await svc.sessions.save(session, req, reply);
-    return fulfil(svc, req, reply, p, me, pendingParams, login);
-  }
-  if (!started) return sendPermissionDenied(reply);
-  return reply.redirect(`/if/flow/${encodeURIComponent(flow.slug)}/`, 302);
+  });
+  // (a flow with nothing to ask, authentik's implicit-consent flow: the browser goes straight back to the client)
+  if (started === 'done') return fulfil(svc, req, reply, p, me, pendingParams, login);
+  if (started === 'denied') return sendPermissionDenied(reply);
+  return started;
 }
 
 /** /application/o/authorize/fulfil/<key>/: the flow is done — issue what the request asked for */

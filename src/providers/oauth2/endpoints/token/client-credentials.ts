@@ -99,18 +99,36 @@ export async function clientCredentialsGrant(
     user = await byAppPassword(svc, creds.username, creds.password);
     method = 'token';
   }
+  return accessTokenFor(svc, req, t, keys, origin, user, { method, ...(methodArgs ? { args: methodArgs } : {}), policyExtra });
+}
+
+/**
+ * a machine grant's end (client_credentials, password, token exchange): the application's policies for `user` with
+ * the grant's context, the login event, and an access token (no refresh token)
+ */
+export async function accessTokenFor(
+  svc: Services,
+  req: FastifyRequest,
+  t: TokenRequest,
+  keys: ProviderKeys,
+  origin: string,
+  user: UsersTable,
+  login: { method: string; args?: Record<string, unknown>; policyExtra?: Record<string, unknown> },
+): Promise<Record<string, unknown>> {
+  const app = t.provider.application;
+  if (!app) throw new TokenError('invalid_grant').withCause('no_application');
   if (!user.is_active) throw new TokenError('invalid_grant').withCause('user_inactive');
   const access = await applicationAllows(svc, t.provider, user, req, {
     oauth_scopes: [...t.scope],
     oauth_grant_type: t.grantType,
     oauth_code_verifier: t.form.code_verifier ?? null,
-    ...policyExtra,
+    ...login.policyExtra,
   });
   if (!access.passing) throw new TokenError('invalid_grant').withCause('policy_denied');
   await svc.events.emit('login', {
     user: { pk: user.id, username: user.username, email: user.email },
     req,
-    context: { auth_method: method, ...(methodArgs ? { auth_method_args: methodArgs } : {}), application: applicationRef(app) },
+    context: { auth_method: login.method, ...(login.args ? { auth_method_args: login.args } : {}), application: applicationRef(app) },
   });
   const g: GrantBase = {
     svc,

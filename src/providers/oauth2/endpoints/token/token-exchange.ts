@@ -9,15 +9,13 @@
  * (`actor_token`, authentik 2026.8's actors) is refused with invalid_request: Keystage has no actors yet.
  */
 import type { FastifyRequest } from 'fastify';
-import { applicationAllows, applicationRef } from '../../../../applications/access.js';
 import type { Services } from '../../../../services.js';
 import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT } from '../../protocol/constants.js';
 import { TokenError } from '../../protocol/errors.js';
 import type { ProviderKeys } from '../../protocol/sign.js';
-import { insertAccessToken } from '../../tokens/store.js';
 import { secretMatches } from '../http.js';
-import { type GrantBase, mintAccessToken, tokenResponse } from '../issue.js';
 import { federatedJwt } from './client-assertion.js';
+import { accessTokenFor } from './client-credentials.js';
 import type { TokenRequest } from './request.js';
 
 const SUBJECT_TYPES = new Set([TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TOKEN_TYPE_ID_TOKEN]);
@@ -38,36 +36,12 @@ export async function tokenExchangeGrant(
   if (f.requested_token_type && f.requested_token_type !== TOKEN_TYPE_ACCESS_TOKEN)
     throw new TokenError('invalid_request').withCause('requested_token_type');
   if (f.actor_token || f.actor_token_type) throw new TokenError('invalid_request').withCause('actor_token');
-  const app = t.provider.application;
-  if (!app) throw new TokenError('invalid_grant').withCause('no_application');
+  if (!t.provider.application) throw new TokenError('invalid_grant').withCause('no_application');
   const subject = await federatedJwt(svc, t, f.subject_token);
-  const user = subject.user;
-  if (!user.is_active) throw new TokenError('invalid_grant').withCause('user_inactive');
-  const access = await applicationAllows(svc, t.provider, user, req, {
-    oauth_scopes: [...t.scope],
-    oauth_grant_type: t.grantType,
-    oauth_code_verifier: null,
-    oauth_jwt: subject.jwt,
+  const body = await accessTokenFor(svc, req, t, keys, origin, subject.user, {
+    method: 'jwt',
+    args: { jwt: subject.jwt, ...subject.by },
+    policyExtra: { oauth_jwt: subject.jwt },
   });
-  if (!access.passing) throw new TokenError('invalid_grant').withCause('policy_denied');
-  await svc.events.emit('login', {
-    user: { pk: user.id, username: user.username, email: user.email },
-    req,
-    context: { auth_method: 'jwt', auth_method_args: { jwt: subject.jwt, ...subject.by }, application: applicationRef(app) },
-  });
-  const g: GrantBase = {
-    svc,
-    req,
-    origin,
-    provider: t.provider,
-    keys,
-    user,
-    scope: [...t.scope],
-    authTime: new Date(),
-    sid: null,
-    dpopJkt: t.dpop?.jkt,
-  };
-  const minted = await mintAccessToken(g);
-  await insertAccessToken(svc.db, minted.row);
-  return { ...(await tokenResponse(g, minted)), issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
+  return { ...body, issued_token_type: TOKEN_TYPE_ACCESS_TOKEN };
 }
