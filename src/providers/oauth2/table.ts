@@ -24,7 +24,7 @@ export interface ProviderOAuth2Table {
   /** crypto_certificatekeypairs.kp_uuid */
   signing_key: string | null;
   encryption_key: string | null;
-  /** JSON lists (sources and other providers whose JWTs authenticate: stored, not used yet) */
+  /** JSON lists: the sources and other providers whose JWTs a client assertion or a token exchange's subject may be */
   jwt_federation_sources: string;
   jwt_federation_providers: string;
 }
