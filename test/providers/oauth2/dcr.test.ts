@@ -222,6 +222,35 @@ for (const dialect of dialects()) {
       assert.equal(apps[0].user.username, 'ak-mcp-gateway-client_credentials');
     });
 
+    it('a name whose client_credentials service account is left from a deleted provider is not taken', async () => {
+      // (an account a deleted provider "Legacy" left, with whatever roles it was given)
+      const left = await call(srv, 'POST', '/core/users/', {
+        username: 'ak-Legacy-client_credentials',
+        name: 'left over',
+        type: 'service_account',
+      });
+      assert.equal(left.status, 201, JSON.stringify(left.body));
+      const r = await register(
+        { redirect_uris: ['https://legacy.example/cb'], client_name: 'Legacy', grant_types: ['client_credentials'] },
+        await token(DCR_SCOPE),
+      );
+      assert.equal(r.status, 201);
+      const made = (await call(srv, 'GET', `/providers/oauth2/?client_id=${r.body.client_id}`)).body.results[0];
+      assert.equal(made.name, 'Legacy-1');
+      const cfg = await client.discovery(
+        new URL(`${srv.url}/application/o/legacy/`),
+        r.body.client_id,
+        { client_secret: r.body.client_secret },
+        undefined,
+        {
+          execute: [client.allowInsecureRequests],
+        },
+      );
+      const t = await client.clientCredentialsGrant(cfg, { scope: 'openid profile' });
+      const info = await client.fetchUserInfo(cfg, t.access_token, client.skipSubjectCheck);
+      assert.equal(info.preferred_username, 'ak-Legacy-1-client_credentials');
+    });
+
     it('refuses without an access token holding the scope, with an expired or revoked one: 401 invalid_token, nothing written', async () => {
       const before = await counts();
       const meta = { redirect_uris: ['https://x.example/cb'] };

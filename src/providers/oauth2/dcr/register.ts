@@ -138,8 +138,17 @@ async function register(
   attachSecrets(tx, secretsOf(svc.db)); // the provider's resource seals its secret through the transaction
   const caller = { user, superuser: false, via: 'token' as const };
   const write = { caller, mode: 'create' as const, req, initialPermissions: false as const };
+  // a free provider name, and one whose client_credentials service account (`ak-<name>-client_credentials`, found by
+  // that name) does not exist yet: a registrant must not pick up the account a deleted provider of that name left
   const providerName = await firstFree(meta.clientName || `dcr-${randomUUID().slice(0, 8)}`, async (name) =>
-    Boolean(await tx.selectFrom('providers').select('id').where('name', '=', name).executeTakeFirst()),
+    Boolean(
+      (await tx.selectFrom('providers').select('id').where('name', '=', name).executeTakeFirst()) ??
+        (await tx
+          .selectFrom('users')
+          .select('id')
+          .where('username', '=', `ak-${name.slice(0, 128)}-client_credentials`)
+          .executeTakeFirst()),
+    ),
   );
   const id = Number(
     await writeWithin(
