@@ -185,6 +185,24 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('a realm two providers name: the one with an application answers', async () => {
+      const other = await call(srv, 'POST', '/providers/wsfed/', {
+        name: 'SharePoint draft',
+        authorization_flow: flows['default-provider-authorization-implicit-consent'],
+        invalidation_flow: flows['default-provider-invalidation-flow'],
+        reply_url: 'http://127.0.0.1:9/draft/',
+        wtrealm: REALM,
+      });
+      assert.equal(other.status, 201);
+      try {
+        const b = await loggedInAs(srv, 'alice');
+        const { fields } = await tokenFor(b);
+        assert.equal(fields.wa, 'wsignin1.0');
+      } finally {
+        await call(srv, 'DELETE', `/providers/wsfed/${other.body.pk}/`);
+      }
+    });
+
     it('refused: another action, an unknown realm, a reply URL that is not the provider’s or under it', async () => {
       const b = await loggedInAs(srv, 'alice');
       const bad = async (url: string) => (await b.send(url)).status;

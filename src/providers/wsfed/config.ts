@@ -5,6 +5,7 @@
 import type {} from '../table.js';
 import type {} from './table.js';
 import type {} from '../../applications/table.js';
+import { sql } from 'kysely';
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import type { Services } from '../../services.js';
@@ -38,8 +39,9 @@ async function load(
       'a.policy_engine_mode as app_mode',
     ])
     .where(where.column, '=', where.value as never)
-    // (a realm named by several providers: the first made, and only one with an application)
-    .orderBy('a.slug', 'desc')
+    // (a realm named by several providers: the first made that has an application; NULLs sort differently in the two
+    // databases, hence the explicit order)
+    .orderBy(sql`case when a.slug is null then 1 else 0 end`)
     .orderBy('p.id')
     .executeTakeFirst();
   if (!row) return undefined;
