@@ -6,6 +6,7 @@
  * count. The `entitlements` scope (src/propertymappings/scope.ts) and expressions' `user.app_entitlements(app)` ask
  * `entitlementsOf`.
  */
+import { liveBinding } from '../policies/bindings/expiry.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
@@ -134,7 +135,7 @@ export async function entitlementsOf(db: DB, userId: number, appPbm: string): Pr
     select e.pbm_uuid, e.name, e.attributes from application_entitlements e
     where e.app = ${appPbm} and exists (
       select 1 from policy_bindings b
-      where b.target = e.pbm_uuid and b.enabled = 1 and (
+      where b.target = e.pbm_uuid and b.enabled = 1 and ${liveBinding('b')} and (
         (b.negate = 0 and (b."user" = ${userId} or b."group" in (select group_uuid from member_of)))
         or (b.negate = 1 and (
           (b."user" is not null and b."user" <> ${userId})

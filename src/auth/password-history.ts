@@ -12,6 +12,7 @@ import type { Generated } from 'kysely';
 import type { DB } from '../db/index.js';
 import type { Tx } from '../rest/resource.js';
 import { UNUSABLE_PREFIX } from './passwords.js';
+import { liveBinding } from '../policies/bindings/expiry.js';
 
 export interface UserPasswordHistoryTable {
   id: Generated<number>;
@@ -32,14 +33,14 @@ export const UNIQUE_PASSWORD_KIND = 'uniquepasswordpolicy';
 const UNIQUE_PASSWORD_TABLE = 'policy_unique_password';
 
 /**
- * How many passwords to keep per user: 0 when no uniqueness policy is bound (enabled) anywhere, else the largest
+ * How many passwords to keep per user: 0 when no uniqueness policy is bound (enabled, unexpired) anywhere, else the largest
  * `num_historical_passwords` of all of them (authentik's trim task keeps that many).
  */
 async function historyDepth(db: DB | Tx): Promise<number> {
   const { rows } = await sql<{ inuse: number | string | null; depth: number | string | null }>`
     select
       (select count(*) from policy_bindings b join policies p on p.policy_uuid = b.policy
-        where p.kind = ${UNIQUE_PASSWORD_KIND} and b.enabled = 1) as inuse,
+        where p.kind = ${UNIQUE_PASSWORD_KIND} and b.enabled = 1 and ${liveBinding('b')}) as inuse,
       (select max(t.num_historical_passwords) from ${sql.table(UNIQUE_PASSWORD_TABLE)} t) as depth`.execute(db);
   const r = rows[0];
   return r && Number(r.inuse) > 0 ? Number(r.depth ?? 0) : 0;

@@ -1,4 +1,5 @@
 /** The policy tables (migration 0011_policies); each type's own settings table is reached through its PolicyDef. */
+import type { Generated } from 'kysely';
 
 export interface PoliciesTable {
   policy_uuid: string;
@@ -23,6 +24,10 @@ export interface PolicyBindingsTable {
   /** seconds */
   timeout: number;
   failure_result: number | boolean;
+  /** authentik's ExpiringModel (migration 0039): with `expiring`, the binding stops applying once `expires` has come */
+  expiring: Generated<number | boolean>;
+  /** ISO timestamp; null: none */
+  expires: Generated<string | null>;
 }
 
 declare module '../db/types.js' {

@@ -12,6 +12,7 @@
  */
 import type { Services } from '../../services.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
+import { liveBinding } from '../../policies/bindings/expiry.js';
 import type { UsersTable } from '../../db/types.js';
 import { newNotification, sendThrough, summary, type EventJson } from './send.js';
 import type { NotificationRulesTable, NotificationTransportsTable } from './table.js';
@@ -46,7 +47,10 @@ async function recipients(svc: Services, rule: KeptRule, event: EventJson): Prom
   return ids.flatMap((id) => users.filter((u) => u.id === id));
 }
 
-/** whether the event came from a policy bound to a rule (authentik stops there, or a rule could feed itself) */
+/**
+ * whether the event came from a policy bound to a rule (authentik stops there, or a rule could feed itself); an
+ * expired binding binds nothing
+ */
 async function fromRulePolicy(svc: Services, event: EventJson, kept: KeptRule[]): Promise<boolean> {
   const policy = event.context.policy_uuid ?? (event.context.policy as { pk?: unknown } | undefined)?.pk;
   if (typeof policy !== 'string') return false;
@@ -59,6 +63,7 @@ async function fromRulePolicy(svc: Services, event: EventJson, kept: KeptRule[])
       'in',
       kept.map((r) => r.pbm_uuid),
     )
+    .where(liveBinding())
     .executeTakeFirst();
   return !!bound;
 }

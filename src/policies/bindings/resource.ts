@@ -1,4 +1,7 @@
-/** /policies/bindings/: a policy, a group or a user bound to a flow, a flow-stage binding (an application next). */
+/**
+ * /policies/bindings/: a policy, a group or a user bound to a flow, a flow-stage binding, an application, … —
+ * `expiring`/`expires` shown as stored, read-only (bindings/expiry.ts).
+ */
 import { newPk } from '../../rest/requested-pk.js';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -49,8 +52,6 @@ async function render(db: DB, rows: Row[], installId: string) {
     o.group_obj = g ? partialGroup(g) : null;
     const u = r.user !== null && r.user !== undefined ? userById.get(Number(r.user)) : undefined;
     o.user_obj = u ? partialUser(u, installId) : null;
-    o.expires = null;
-    o.expiring = false;
     return o;
   });
 }

@@ -18,6 +18,7 @@ export const policyBindingProps: Props = {
   order: S.int(),
   timeout: S.int({ minimum: 0, default: 30, description: 'Timeout after which Policy execution is terminated.' }),
   failure_result: S.bool({ default: false, description: 'Result if the Policy execution fails.' }),
-  expires: S.ro(S.nullable(S.datetime({ 'x-computed': true }))),
-  expiring: S.ro(S.bool({ 'x-computed': true })),
+  // authentik's ExpiringModel (bindings/expiry.ts): stored, shown, never written by a client (PolicyBindingRequest lacks them)
+  expires: S.ro(S.nullable(S.datetime())),
+  expiring: S.ro(S.bool()),
 };

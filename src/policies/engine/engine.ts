@@ -4,6 +4,7 @@
  * a user by identity — `negate` flips a result (messages are unaffected), and the target's mode combines them:
  * `all` must pass, or `any`. No bindings: passing. A policy that throws or outlives the binding's timeout yields the
  * binding's `failure_result` (default false) — never a silent pass — and is recorded as a `policy_exception` event.
+ * An expiring binding whose time has come counts as absent (bindings/expiry.ts), checked at each evaluation.
  */
 import type { DB } from '../../db/index.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
@@ -12,6 +13,7 @@ import { loadPolicyConfig } from '../resource.js';
 import type { PolicyDef, PolicyRequest, PolicyResult, LogEvent } from '../types.js';
 import { isMember } from './membership.js';
 import { eventRequestOf } from '../request.js';
+import { expiryOf, liveBindings } from '../bindings/expiry.js';
 
 export interface PolicyCheck {
   /** the target's pbm_uuid */
@@ -65,11 +67,16 @@ interface KeptBinding {
   negate: boolean;
   timeout: number;
   failure_result: boolean;
+  /** when it stops applying (epoch ms; null: never): an expiring binding, checked at each evaluation */
+  expiresAt: number | null;
 }
 
 const truthy = (v: unknown) => v === true || v === 1;
 
-/** every enabled binding, by target, in order; one statement per admin write */
+/**
+ * every enabled binding, by target, in order; one statement per admin write. Expired ones are kept too: the time
+ * passes without a write, so `bindingsOf` drops them when asked.
+ */
 function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
   return cachedAdminData(db, 'policy-bindings', async () => {
     const rows = await db
@@ -91,6 +98,8 @@ function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
         'b.negate',
         'b.timeout',
         'b.failure_result',
+        'b.expiring',
+        'b.expires',
       ])
       .where('b.enabled', '=', 1 as never)
       .orderBy('b.order')
@@ -113,11 +122,18 @@ function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
         negate: truthy(r.negate),
         timeout: Number(r.timeout),
         failure_result: truthy(r.failure_result),
+        expiresAt: expiryOf(r),
       });
       map.set(r.target, list);
     }
     return map;
   });
+}
+
+/** the target's bindings that apply now (an expired binding counts as absent: `empty_result` when all have expired) */
+async function bindingsOf(db: DB, target: string): Promise<readonly KeptBinding[]> {
+  const list = (await bindingsByTarget(db)).get(target);
+  return list ? liveBindings(list) : [];
 }
 
 /** the longest a binding's policy may run, whatever its timeout says (0 means this) */
@@ -143,13 +159,13 @@ export class PolicyEngine {
     private readonly typeOf: (kind: string) => PolicyDef | undefined,
   ) {}
 
-  /** whether a target has any enabled binding (the planner skips building a request when it has none) */
+  /** whether a target has any enabled binding that applies now (the planner skips building a request when it has none) */
   async hasBindings(target: string): Promise<boolean> {
-    return ((await bindingsByTarget(this.svc().db)).get(target)?.length ?? 0) > 0;
+    return (await bindingsOf(this.svc().db, target)).length > 0;
   }
 
   async check(c: PolicyCheck): Promise<PolicyVerdict> {
-    const bindings = (await bindingsByTarget(this.svc().db)).get(c.target) ?? [];
+    const bindings = await bindingsOf(this.svc().db, c.target);
     if (!bindings.length) return { passing: c.emptyResult ?? true, messages: [], bindings: [] };
     // authentik runs them side by side; results are combined in binding order
     const full = c.full ? once(c.full) : async () => c.request;

@@ -30,6 +30,7 @@ import { parseScope } from '../protocol/scopes.js';
 import { GRANT_TYPES } from '../schema.js';
 import { findAccessToken, isLive } from '../tokens/store.js';
 import { type DcrSettings, dcrOf } from './store.js';
+import { liveBinding } from '../../../policies/bindings/expiry.js';
 
 const AUTH_METHODS: Record<string, 'confidential' | 'public'> = {
   client_secret_basic: 'confidential',
@@ -190,10 +191,11 @@ async function register(
     write,
   );
   const app = await tx.selectFrom('applications').select(['pbm_uuid', 'name']).where('slug', '=', slug).executeTakeFirstOrThrow();
-  // the settings' bindings, else the base application's, copied with new keys
-  let bindings = await tx.selectFrom('policy_bindings').selectAll().where('target', '=', dcr.pbm_uuid).execute();
-  if (!bindings.length && provider.application)
-    bindings = await tx.selectFrom('policy_bindings').selectAll().where('target', '=', provider.application.pbm_uuid).execute();
+  // the settings' bindings, else the base application's, copied with new keys (expired ones count as absent)
+  const bindingsOf = (target: string) =>
+    tx.selectFrom('policy_bindings').selectAll().where('target', '=', target).where(liveBinding()).execute();
+  let bindings = await bindingsOf(dcr.pbm_uuid);
+  if (!bindings.length && provider.application) bindings = await bindingsOf(provider.application.pbm_uuid);
   if (bindings.length)
     await tx
       .insertInto('policy_bindings')
