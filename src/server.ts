@@ -56,6 +56,7 @@ import { coreSecretColumns } from './instance/secret-columns.js';
 import { Sessions } from './sessions/sessions.js';
 import { mountExecutor } from './flows/engine/executor.js';
 import { engineStageByKind } from './flows/engine/plan-redirect.js';
+import { mountRequests, requestStageByKind } from './requests/index.js';
 import { stopExpressions } from './expressions/index.js';
 import { PolicyEngine } from './policies/engine/engine.js';
 import { policyMigrations, policyTypeByKind } from './policies/registry.js';
@@ -222,9 +223,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,
     brand: (host, db) => brandForHost(db ?? store.db, host),
-    stageType: (kind) => stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind),
+    stageType: (kind) =>
+      stageTypeByKind(kind) ?? providerStageByKind(kind) ?? sourceStageByKind(kind) ?? requestStageByKind(kind) ?? engineStageByKind(kind),
     stageConfig: async (kind, stageUuid) => {
-      const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind) ?? engineStageByKind(kind);
+      const inMemory = providerStageByKind(kind) ?? sourceStageByKind(kind) ?? requestStageByKind(kind) ?? engineStageByKind(kind);
       if (inMemory) return { name: inMemory.verboseName } as never;
       const def = stageTypeByKind(kind);
       return def ? loadStageConfig(store.db, def, stageUuid) : undefined;
@@ -333,6 +335,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountPolicies(router, services);
   mountProviders(router, services);
   mountApplications(router, services);
+  mountRequests(router, services);
   mountTransactionalApplications(router, services);
   mountApplicationEntitlements(router, services);
   mountUserConsents(router, services);

@@ -109,6 +109,8 @@ const resource: ResourceDef<Row> = {
   },
   remove: async (tx, existing) => {
     await deleteBindingsOf(tx, [existing.pbm_uuid]);
+    // (access requests name it no more; its child bindings go by cascade)
+    await tx.deleteFrom('grant_request_targets').where('target', '=', existing.pbm_uuid).execute();
     await tx.deleteFrom('application_entitlements').where('pbm_uuid', '=', existing.pbm_uuid).execute();
   },
   usedBy: (d, row) => targetUsedBy(d, row.pbm_uuid, row.name),

@@ -8,7 +8,7 @@ import { newPk } from '../rest/requested-pk.js';
 import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
-import { mountResource, listQueryParams, type ResourceDef, type Tx } from '../rest/resource.js';
+import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { nowIso, rowToApi } from '../rest/serialize.js';
 import { paginate, parseBool, type ListSpec, type Query } from '../rest/list.js';
@@ -164,8 +164,15 @@ export const applicationResource: ResourceDef<Row> = {
     return (data.slug as string | undefined) ?? existing.slug;
   },
   remove: async (tx, existing) => {
-    // its entitlements go with it (by cascade), their bindings first
-    await deleteBindingsOf(tx, [existing.pbm_uuid, ...(await entitlementTargetsOf(tx, existing.pbm_uuid))]);
+    // its entitlements and access-request rule bindings go with it (by cascade), their policy bindings first; access
+    // requests name it no more (authentik's GrantRequestTarget cascades)
+    const entitlements = await entitlementTargetsOf(tx, existing.pbm_uuid);
+    const ruleBindings = await tx.selectFrom('request_rule_bindings').select('pbm_uuid').where('target', '=', existing.pbm_uuid).execute();
+    await deleteBindingsOf(tx, [existing.pbm_uuid, ...entitlements, ...ruleBindings.map((b) => b.pbm_uuid)]);
+    await tx
+      .deleteFrom('grant_request_targets')
+      .where('target', 'in', [existing.pbm_uuid, ...entitlements])
+      .execute();
     await tx.deleteFrom('applications').where('pbm_uuid', '=', existing.pbm_uuid).execute();
   },
   usedBy: async (db, row) => [
@@ -242,28 +249,6 @@ export function mountApplications(router: ApiRouter, svc: Services) {
     },
     [{ name: 'slug', schema: { type: 'string' } }],
   );
-  // authentik's access requests (enterprise): none can be requested here
-  router.route('/core/applications/requestable', {
-    get: {
-      doc: {
-        operationId: 'core_applications_requestable_list',
-        tag: 'core',
-        query: listQueryParams(applicationList),
-        response: 'PaginatedApplicationList',
-      },
-      handler: async (req) => {
-        const caller = requireCaller(req);
-        return paginate(
-          db,
-          db.selectFrom('applications').selectAll().select('pbm_uuid as pk').where(sql<boolean>`1 = 0`),
-          applicationList,
-          req.query as Query,
-          async () => [],
-          caller,
-        );
-      },
-    },
-  });
 }
 
 /**

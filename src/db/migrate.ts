@@ -38,6 +38,7 @@ import { m0036_plex_sources } from './migrations/0036_plex_sources.js';
 import { m0037_blueprint_instances } from './migrations/0037_blueprint_instances.js';
 import { m0038_events_brand } from './migrations/0038_events_brand.js';
 import { m0039_policy_binding_expiry } from './migrations/0039_policy_binding_expiry.js';
+import { m0040_access_requests } from './migrations/0040_access_requests.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -79,6 +80,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0037_blueprint_instances': m0037_blueprint_instances,
   '0038_events_brand': m0038_events_brand,
   '0039_policy_binding_expiry': m0039_policy_binding_expiry,
+  '0040_access_requests': m0040_access_requests,
 };
 
 /**

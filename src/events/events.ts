@@ -34,6 +34,10 @@ export type EventAction =
   | 'impersonation_started'
   | 'impersonation_ended'
   | 'export_ready'
+  | 'access_request_created'
+  | 'access_request_approved'
+  | 'access_request_denied'
+  | 'access_request_revoked'
   | 'custom_';
 
 export interface EventUser {

@@ -9,6 +9,7 @@ import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, firstError } from '#web/api.js';
 import { LOGIN, type UserSetting } from './sections.js';
 import './sections.js';
+import './access-requests.js';
 import './settings-flow.js';
 import './user.css';
 
@@ -202,6 +203,11 @@ class UserPage extends LitElement {
       <section aria-labelledby="ks-h-apps">
         <h2 id="ks-h-apps">Applications</h2>
         <ks-applications></ks-applications>
+      </section>
+
+      <section aria-labelledby="ks-h-requests">
+        <h2 id="ks-h-requests">Access requests</h2>
+        <ks-access-requests me=${u.pk}></ks-access-requests>
       </section>
 
       <section aria-labelledby="ks-h-consents">

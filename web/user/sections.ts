@@ -19,7 +19,7 @@ export interface UserSetting {
 }
 
 /** light-DOM element that loads a list and shows it with a status line */
-abstract class ListSection<T> extends LitElement {
+export abstract class ListSection<T> extends LitElement {
   static override properties = { items: { state: true }, error: { state: true }, status: { state: true } };
   declare items: T[] | undefined;
   declare error: string;

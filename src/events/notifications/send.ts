@@ -95,6 +95,9 @@ async function sendLocal(svc: Services, t: NotificationTransportsTable, n: Outgo
     severity: n.severity,
     body: n.body,
     eventUuid: n.event?.event_uuid ?? null,
+    // (authentik's Notification takes the event's hyperlink: an access request's fulfil page)
+    ...(typeof n.event?.context.hyperlink === 'string' ? { hyperlink: n.event.context.hyperlink } : {}),
+    ...(typeof n.event?.context.hyperlink_label === 'string' ? { hyperlinkLabel: n.event.context.hyperlink_label } : {}),
   });
   return [];
 }

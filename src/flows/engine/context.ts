@@ -111,6 +111,11 @@ export interface FlowContext {
   sourceGroups?: { groups: { id: string; name: string }[]; mode: string };
   /** the path a user write stage gives a user it creates, instead of its own template (authentik's `user_path`: a source's) */
   userPath?: string;
+  /**
+   * an access request being made (src/requests/: authentik's `goauthentik.io/requests/*` plan context): the targets'
+   * pbm_uuids, how long it stays pending, the longest grant the rules allow and the requester's own wish
+   */
+  grantRequest?: { pbms: string[]; pendingExpiry: string; maxExpiry: string; requestedExpiry: string | null };
   /** each stage's own state, by stage uuid: StageCall.state (kept until the stage passes) */
   stages?: Record<string, Record<string, unknown>>;
 }

@@ -82,9 +82,7 @@ const NEVER_NARROWS: Record<string, string> = {
 };
 
 /** lists that are empty by design, with why: each filter is still served and answers 200 */
-const ALWAYS_EMPTY: Record<string, string> = {
-  '/core/applications/requestable/': 'access requests (authentik enterprise) are not in Keystage: no application can be requested',
-};
+const ALWAYS_EMPTY: Record<string, string> = {};
 
 /** parameters that pick one object and never an empty list, as authentik's: a value matching nothing answers a default */
 const NEVER_ZERO: Record<string, string> = {
@@ -337,6 +335,17 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const flow = s.created.get('/flows/instances/')?.obj;
     return flow ? { authorization_flow: flow.pk, invalidation_flow: flow.pk } : undefined;
   },
+  // a rule on the first application (the first entitlement's), and that entitlement under it, once
+  '/requests/rule-bindings/': (s) => {
+    const rule = s.created.get('/requests/rules/')?.obj;
+    const app = s.created.get('/core/applications/')?.obj;
+    return rule && app ? { rule: rule.uuid, target: app.pk } : undefined;
+  },
+  '/requests/rule-child-bindings/': (s, i) => {
+    const binding = s.created.get('/requests/rule-bindings/')?.obj;
+    const ent = s.created.get('/core/application_entitlements/')?.obj;
+    return binding && ent && i === 0 ? { binding: binding.uuid, target: ent.pbm_uuid } : undefined;
+  },
   // (a dry run: the walk's users and groups are not pushed)
   '/providers/scim/': () => (walkScim ? { url: walkScim.url, token: 'scim-token', dry_run: true } : undefined),
   // a link to the remote user (group) the fake holds: one each
@@ -573,6 +582,32 @@ async function seed(srv: TestServer): Promise<Seeded> {
     });
     await insertAccessToken(db, { ...grant, token: 'seed-access', id_token: '{}', code_id: null });
     await insertRefreshToken(db, { ...grant, token: 'seed-refresh', id_token: '{}', code_id: null });
+  }
+  // a pending access request by another user for the first application, which the admin reviews (its rule binds them)
+  const rule = s.created.get('/requests/rules/')?.obj;
+  const firstApp = s.created.get('/core/applications/')?.obj;
+  const requester = (await call(srv, 'GET', '/core/users/?username=seed-plain')).body.results[0]?.pk as number | undefined;
+  if (rule && firstApp && requester) {
+    await call(srv, 'POST', '/policies/bindings/', { target: rule.pbm_uuid, user: admin, order: 4242 });
+    const request = randomUUID();
+    await db
+      .insertInto('grant_requests')
+      .values({
+        uuid: request,
+        created_by: requester,
+        fulfilled_by: null,
+        revoked_by: null,
+        requester_data: '{}',
+        fulfiller_data: '{}',
+        status: 'created',
+        requested_expiry: 'hours=1',
+        expiring: 1,
+        expires: new Date(Date.now() + 3600_000).toISOString(),
+        created: now,
+        last_updated: now,
+      })
+      .execute();
+    await db.insertInto('grant_request_targets').values({ uuid: randomUUID(), request, target: firstApp.pk, binding: null }).execute();
   }
   for (const x of [group, role]) s.uuids.add(x);
   for (const x of ['seed-empty-group', 'seed-empty-role']) s.strings.add(x);
