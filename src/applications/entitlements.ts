@@ -6,6 +6,7 @@
  * count. The `entitlements` scope (src/propertymappings/scope.ts) and expressions' `user.app_entitlements(app)` ask
  * `entitlementsOf`.
  */
+import type { ListSpec } from '../rest/list.js';
 import { liveBinding } from '../policies/bindings/expiry.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -51,6 +52,19 @@ const parse = (text: string): Record<string, unknown> => {
   }
 };
 
+/** the list's filters, search and ordering (the requestable list, src/requests/, offers the same) */
+export const entitlementList: ListSpec = {
+  filters: {
+    pbm_uuid: { type: 'uuid', column: 'e.pbm_uuid' },
+    name: { type: 'str', column: 'e.name' },
+    app: { type: 'uuid', column: 'e.app' },
+  },
+  search: ['e.name'],
+  ordering: { name: 'e.name', app: 'e.app', pbm_uuid: 'e.pbm_uuid' },
+  defaultOrdering: ['name'],
+  pk: 'e.pbm_uuid',
+};
+
 const resource: ResourceDef<Row> = {
   component: 'ApplicationEntitlement',
   model: 'Application Entitlement',
@@ -62,17 +76,7 @@ const resource: ResourceDef<Row> = {
   ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
   access: { kind: 'superuser' },
   rbac: { label: 'authentik_core.applicationentitlement', verbose: 'Application Entitlement' },
-  list: {
-    filters: {
-      pbm_uuid: { type: 'uuid', column: 'e.pbm_uuid' },
-      name: { type: 'str', column: 'e.name' },
-      app: { type: 'uuid', column: 'e.app' },
-    },
-    search: ['e.name'],
-    ordering: { name: 'e.name', app: 'e.app', pbm_uuid: 'e.pbm_uuid' },
-    defaultOrdering: ['name'],
-    pk: 'e.pbm_uuid',
-  },
+  list: entitlementList,
   select: (d) => d.selectFrom('application_entitlements as e').selectAll('e'),
   render: async (_d, rows) => rows.map((r) => ({ pbm_uuid: r.pbm_uuid, name: r.name, app: r.app, attributes: parse(r.attributes) })),
   // authentik's unique_together (app, name)

@@ -240,6 +240,7 @@ async function create(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   if (expiry !== undefined && expiry !== null && expiry !== '') {
     if (typeof expiry !== 'string') errors.expiry = ['Not a valid string.'];
     else if (parseDuration(expiry) === undefined) errors.expiry = [durationError(expiry)];
+    else if ((parseDuration(expiry) ?? 0) <= 0) errors.expiry = ['Ensure this duration is positive.'];
   }
   if (!errors.pbms && pbms.length) {
     const targets = await renderTargets(svc.db, pbms, caller.user);

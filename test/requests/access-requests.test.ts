@@ -178,6 +178,8 @@ for (const dialect of dialects()) {
       const bogus = await api('alice', 'POST', '/requests/grant-requests/', { pbms: [app.pk], expiry: 'tomorrow' });
       assert.equal(bogus.status, 400);
       assert.ok(bogus.body.expiry);
+      const backwards = await api('alice', 'POST', '/requests/grant-requests/', { pbms: [app.pk], expiry: 'hours=-1' });
+      assert.deepEqual(backwards.body, { expiry: ['Ensure this duration is positive.'] });
       assert.equal(await srv.app.store.db.selectFrom('grant_requests').select('uuid').executeTakeFirst(), undefined);
 
       const before = Date.now();

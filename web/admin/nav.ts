@@ -15,6 +15,8 @@ export const NAV: { section: string; entries: NavEntry[] }[] = [
     entries: [
       { label: 'Applications', path: '/core/applications/' },
       { label: 'Providers', path: '/providers/all/' },
+      { label: 'Request Rules', path: '/requests/rules/' },
+      { label: 'Access Requests', path: '/requests/grant-requests/' },
     ],
   },
   {
@@ -84,7 +86,21 @@ export const RELATED: { label: string; list: string; field: string; under: RegEx
     label: 'Policy bindings',
     list: '/policies/bindings/',
     field: 'target',
-    under: /^\/(flows\/instances|core\/applications|flows\/bindings|sources\/\w+)\/$/,
+    under: /^\/(flows\/instances|core\/applications|flows\/bindings|sources\/\w+|requests\/rules|requests\/rule-bindings)\/$/,
     value: pbm,
+  },
+  {
+    label: 'Rule bindings',
+    list: '/requests/rule-bindings/',
+    field: 'rule',
+    under: /^\/requests\/rules\/$/,
+    value: (o) => String(o.uuid ?? ''),
+  },
+  {
+    label: 'Entitlements requestable with it',
+    list: '/requests/rule-child-bindings/',
+    field: 'binding',
+    under: /^\/requests\/rule-bindings\/$/,
+    value: (o) => String(o.uuid ?? ''),
   },
 ];
