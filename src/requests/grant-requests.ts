@@ -213,7 +213,11 @@ function bodyOf(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
   if (b === undefined || b === null) return {};
   if (typeof b !== 'object' || Array.isArray(b))
-    throw new ValidationError({ non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] });
+    throw new ValidationError({
+      non_field_errors: [
+        `Invalid data. Expected a dictionary, but got ${Array.isArray(b) ? 'list' : typeof b === 'string' ? 'str' : typeof b}.`,
+      ],
+    });
   return b as Record<string, unknown>;
 }
 
