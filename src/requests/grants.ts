@@ -49,7 +49,8 @@ export const targetsOf = async (db: DB, uuid: string): Promise<string[]> =>
 
 /**
  * authentik's `create_grant_request`: the request and its targets, the `access_request_created` event (with the
- * fulfil link) in the same transaction; then each rule's reviewers notified through its transports.
+ * fulfil link) in the same transaction; then, after the request's work (authentik: a task), each rule's reviewers
+ * notified through its transports.
  */
 export async function createGrantRequest(
   svc: Services,
@@ -93,7 +94,10 @@ export async function createGrantRequest(
       tx as unknown as DB,
     );
   });
-  await notifyReviewers(svc, r.pbms, eventId);
+  // after the request's work, as the notification rules' dispatch: a slow transport never holds the flow up
+  setImmediate(() => {
+    notifyReviewers(svc, r.pbms, eventId).catch((e) => req.log.error({ err: e }, 'access request notification failed'));
+  });
   return uuid;
 }
 

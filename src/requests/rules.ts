@@ -6,7 +6,6 @@
  * request through which transports (`notification_mode`).
  */
 import { Type } from '@sinclair/typebox';
-import { sql } from 'kysely';
 import { targetUsedBy } from '../policies/base.js';
 import { deleteBindingsOf } from '../policies/targets.js';
 import { newPk } from '../rest/requested-pk.js';
@@ -89,21 +88,14 @@ export const ruleResource: ResourceDef<RequestRulesTable> = {
     filters: {
       name: { type: 'str', column: 'r.name' },
       pbm_uuid: { type: 'uuid', column: 'r.pbm_uuid' },
-      request_flow__slug: {
-        type: 'custom',
-        parse: (values) => {
-          const v = values[values.length - 1] ?? '';
-          if (v === '') return { cond: undefined };
-          return { cond: (eb) => eb('r.request_flow', 'in', sql<string>`(select flow_uuid from flows where slug = ${v})`) };
-        },
-      },
+      request_flow__slug: { type: 'str', column: 'f.slug' },
     },
     search: ['r.name'],
     ordering: { name: 'r.name', uuid: 'r.uuid', created: 'r.created' },
     defaultOrdering: ['name'],
     pk: 'r.uuid',
   },
-  select: (db) => db.selectFrom('request_rules as r').selectAll('r'),
+  select: (db) => db.selectFrom('request_rules as r').leftJoin('flows as f', 'f.flow_uuid', 'r.request_flow').selectAll('r'),
   render: (db, rows) => renderRules(db, rows),
   insert: async (tx, data) => {
     const uuid = typeof data.uuid === 'string' ? data.uuid : newPk();

@@ -197,7 +197,12 @@ for (const dialect of dialects()) {
       assert.ok(String(created.body.results[0].context.hyperlink).endsWith(`/if/user/#/requests/access-request/${uuid}/fulfill`));
 
       // rita (the rule's reviewer) was notified, with the link to decide; nobody else
-      const told = await srv.app.store.db.selectFrom('notifications').selectAll().execute();
+      // (sent after the flow's request: waited for, a few seconds at most)
+      let told = await srv.app.store.db.selectFrom('notifications').selectAll().execute();
+      for (let i = 0; i < 50 && !told.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        told = await srv.app.store.db.selectFrom('notifications').selectAll().execute();
+      }
       assert.deepEqual(
         told.map((n) => [n.user_id, n.hyperlink_label]),
         [[ids.rita, 'Fulfill']],
