@@ -8,7 +8,8 @@
  * - a rule's reviewers are whoever passes the rule's own policy bindings (a rule without any has no reviewer);
  * - a request's rules are those bound to one of its targets; it is satisfied when every one of them is (an approval by
  *   a user bound to the rule directly is enough, else `min_reviewers` approvers in all, or from each bound group with
- *   `min_reviewers_is_per_group`); a request no rule applies to takes one approval.
+ *   `min_reviewers_is_per_group`; reviewers a policy passes count as well); a request no rule applies to takes one
+ *   approval.
  */
 import type { FastifyRequest } from 'fastify';
 import type { UsersTable } from '../db/types.js';
@@ -156,9 +157,10 @@ async function ruleSatisfied(svc: Services, rule: RequestRulesTable, approvers: 
   if (!passing.length) return false;
   const bound = await boundTo(svc, rule);
   if (passing.some((u) => bound.users.has(u.id))) return true;
-  if (!bound.groups.length) return false;
   const min = Number(rule.min_reviewers);
-  if (!rule.min_reviewers_is_per_group) return passing.length >= min;
+  // (authentik answers false for a rule without group bindings, so a rule whose reviewers a policy decides could
+  // never be satisfied: here its reviewers count towards `min_reviewers` as a group's members do)
+  if (!bound.groups.length || !rule.min_reviewers_is_per_group) return passing.length >= min;
   for (const group of bound.groups) {
     const members = await svc.db
       .selectFrom('user_groups')

@@ -350,6 +350,24 @@ for (const dialect of dialects()) {
       assert.equal(await access('alice'), true);
     });
 
+    it('a rule whose reviewers a policy decides: its approvals count towards min_reviewers', async () => {
+      const docs = await call(srv, 'POST', '/core/applications/', { name: 'Docs', slug: 'docs' });
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: docs.body.pk, user: ids.bob, order: 0 })).status, 201);
+      const anyone = await call(srv, 'POST', '/policies/dummy/', { name: 'anyone reviews', result: true, wait_min: 0, wait_max: 0 });
+      assert.equal(anyone.status, 201, JSON.stringify(anyone.body));
+      const open = await call(srv, 'POST', '/requests/rules/', { name: 'anyone', min_reviewers: 1 });
+      assert.equal(
+        (await call(srv, 'POST', '/policies/bindings/', { target: open.body.pbm_uuid, policy: anyone.body.pk, order: 0 })).status,
+        201,
+      );
+      const b = await call(srv, 'POST', '/requests/rule-bindings/', { rule: open.body.uuid, target: docs.body.pk });
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: b.body.pbm_uuid, user: ids.alice, order: 0 })).status, 201);
+      const uuid = await request('alice', [docs.body.pk], 'to read the docs');
+      assert.equal((await api('bob', 'PATCH', `/requests/grant-requests/${uuid}/fulfill/`, { status: 'approved', data: {} })).status, 204);
+      assert.equal((await row(uuid)).status, 'approved');
+      assert.equal(await access('alice', 'docs'), true);
+    });
+
     it('deleting the application takes its rule bindings, their policy bindings and the requests’ targets', async () => {
       const ruleBindings = await srv.app.store.db
         .selectFrom('request_rule_bindings')
@@ -358,17 +376,24 @@ for (const dialect of dialects()) {
         .execute();
       assert.ok(ruleBindings.length > 0);
       assert.equal((await call(srv, 'DELETE', `/core/applications/${app.slug}/`)).status, 204);
-      assert.equal((await srv.app.store.db.selectFrom('request_rule_bindings').select('uuid').execute()).length, 0);
+      assert.equal(
+        (await srv.app.store.db.selectFrom('request_rule_bindings').select('uuid').where('target', '=', app.pk).execute()).length,
+        0,
+      );
       const orphans = await srv.app.store.db
         .selectFrom('policy_bindings')
         .select('policy_binding_uuid')
         .where('target', 'in', [app.pk, editor, ...ruleBindings.map((b) => b.pbm_uuid)])
         .execute();
       assert.deepEqual(orphans, []);
-      assert.equal((await srv.app.store.db.selectFrom('grant_request_targets').select('uuid').execute()).length, 0);
+      assert.equal(
+        (await srv.app.store.db.selectFrom('grant_request_targets').select('uuid').where('target', 'in', [app.pk, editor]).execute())
+          .length,
+        0,
+      );
       // the requests themselves stay (their events and decisions); the rules too
       assert.ok((await srv.app.store.db.selectFrom('grant_requests').select('uuid').execute()).length > 0);
-      assert.equal((await call(srv, 'GET', '/requests/rules/')).body.results.length, 2);
+      assert.equal((await call(srv, 'GET', '/requests/rules/')).body.results.length, 3);
     });
   });
 }
