@@ -173,6 +173,11 @@ export class AdminForm extends LitElement {
         const made = await api<Record<string, unknown>>(this.list, 'POST', body);
         forgetOptions();
         const r = resourceAt(this.doc, this.list);
+        // a create answered by a link (an access request: the request flow to run) goes there
+        if (typeof made.link === 'string' && !idOf(r, made)) {
+          location.assign(made.link);
+          return;
+        }
         this.dispatchEvent(new CustomEvent('ks-notice', { detail: 'Created.', bubbles: true }));
         location.hash = r.detail ? objectHref(this.list, idOf(r, made)) : listHref(this.list);
       }
