@@ -103,7 +103,7 @@ import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
-import { startAuthHousekeeping } from './auth/housekeeping.js';
+import { mountTasks, startTasks, type TaskScheduler } from './tasks/index.js';
 import { mountCrypto } from './crypto/resource.js';
 import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 import { mountAdminCatalogue, recordVersion } from './instance/admin-catalogue.js';
@@ -133,6 +133,8 @@ export interface BuildOptions {
   sessionSweepMs?: number;
   /** how often the blueprints folder is looked at besides its file events (default hourly) */
   blueprintDiscoveryMs?: number;
+  /** how often the node's task scheduler looks for due schedules and queued tasks (default 10 s; tests shorten it) */
+  taskTickMs?: number;
   /** how often every node looks for data exports nobody is making (default a minute) */
   exportSweepMs?: number;
 }
@@ -336,6 +338,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountProviders(router, services);
   mountApplications(router, services);
   mountRequests(router, services);
+  let taskScheduler: TaskScheduler | undefined;
+  mountTasks(router, services, () => taskScheduler);
   mountTransactionalApplications(router, services);
   mountApplicationEntitlements(router, services);
   mountUserConsents(router, services);
@@ -417,7 +421,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountUi(app, services);
 
   await app.ready();
-  events.startRetention((err) => app.log.warn({ err }, 'event retention sweep failed'));
   sessions.startSweeper((err) => app.log.warn({ err }, 'expired session sweep failed'), options.sessionSweepMs);
   const stopExports = startExportSweeper(exports, (err) => app.log.warn({ err }, 'data export sweep failed'), options.exportSweepMs);
   ldapScheduler = startLdapScheduler(services, (err) => app.log.warn({ err }, 'LDAP source sync failed'));
@@ -425,7 +428,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...(options.blueprintDiscoveryMs ? { everyMs: options.blueprintDiscoveryMs } : {}),
     onOutcomes: (files) => app.log.info({ files }, 'blueprint files applied'),
   });
-  const stopHousekeeping = startAuthHousekeeping(store.db, (err) => app.log.warn({ err }, 'reputation/password history sweep failed'));
+  taskScheduler = await startTasks(
+    { svc: services, blueprints },
+    (err) => app.log.warn({ err }, 'task scheduler failed'),
+    options.taskTickMs,
+  );
   const metricsApp = metrics.server();
   return {
     app,
@@ -436,10 +443,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     models: router.models,
     blueprints,
     async close() {
+      await taskScheduler?.stop();
       await blueprints.stop();
-      events.stop();
       sessions.stop();
-      stopHousekeeping();
       stopExports();
       await ldapScheduler?.stop();
       await metricsApp.close();

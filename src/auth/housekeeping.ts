@@ -1,10 +1,12 @@
 /**
- * Hourly clean-up of what logins and password changes leave behind (authentik's scheduled tasks): expired
- * reputation scores, the password history once no uniqueness policy is left, send/request counters a week old,
- * temporary users past their expiry, the SAML responses a source no longer needs to remember and expired policy
- * bindings (an access request's grant). Unref'd: never keeps the process alive.
+ * authentik's `clean_expired_models`, hourly on its schedule (src/tasks/, `/tasks/schedules/`): what logins and
+ * password changes leave behind — expired reputation scores, the password history once no uniqueness policy is
+ * left, send/request counters a week old, temporary users past their expiry, the SAML responses a source no longer
+ * needs to remember, expired policy bindings (an access request's grant) — and expired events, sessions and tasks.
  */
 import type { DB } from '../db/index.js';
+import type { Actor } from '../tasks/actor.js';
+import { purgeOldTasks } from '../tasks/queue.js';
 import { purgeExpiredReputation } from './reputation.js';
 import { purgeUnusedPasswordHistory } from './password-history.js';
 import { sweepSendCounters } from '../mfa/send-limit.js';
@@ -12,17 +14,28 @@ import { purgeExpiredTemporaryUsers } from '../users/temporary.js';
 import { purgeSeenResponses } from '../sources/saml/seen.js';
 import { purgeExpiredBindings } from '../policies/bindings/expiry.js';
 
-export async function authHousekeeping(db: DB): Promise<void> {
-  await purgeExpiredReputation(db);
-  await purgeUnusedPasswordHistory(db);
+/** the clean-up of the authentication side; the number of rows each part deleted (where it counts them) */
+export async function authHousekeeping(db: DB): Promise<Record<string, number>> {
+  const reputation = await purgeExpiredReputation(db);
+  const password_history = await purgeUnusedPasswordHistory(db);
   await sweepSendCounters(db);
-  await purgeExpiredTemporaryUsers(db);
+  const temporary_users = await purgeExpiredTemporaryUsers(db);
   await purgeSeenResponses(db);
-  await purgeExpiredBindings(db);
+  const policy_bindings = await purgeExpiredBindings(db);
+  return { reputation, password_history, temporary_users, policy_bindings };
 }
 
-export function startAuthHousekeeping(db: DB, log: (err: unknown) => void, everyMs = 3_600_000): () => void {
-  const timer = setInterval(() => void authHousekeeping(db).catch(log), everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
+export const cleanExpiredModels: Actor = {
+  name: 'authentik.core.tasks.clean_expired_models',
+  description: 'Remove expired objects.',
+  crontab: '{m} * * * *',
+  async run({ svc, log }) {
+    const counts = {
+      ...(await authHousekeeping(svc.db)),
+      events: await svc.events.purgeExpired(),
+      sessions: await svc.sessions.purgeExpired(),
+      tasks: await purgeOldTasks(svc.db),
+    };
+    for (const [model, amount] of Object.entries(counts)) log('info', `Expired ${model}`, { amount });
+  },
+};

@@ -1,5 +1,6 @@
 /**
- * Blueprint discovery (authentik's `blueprints_discovery` and its file watcher): at start, every hour and soon after
+ * Blueprint discovery (authentik's `blueprints_discovery` and its file watcher): at start, on its schedule (hourly by
+ * default, `/tasks/schedules/`; `blueprintsDiscovery` below is the actor) and soon after
  * a file of the blueprints folder changes, each file gets its instance (named by its metadata, else its path;
  * none for a file labelled `blueprints.goauthentik.io/instantiate: "false"`) and is applied when its hash differs
  * from the one last applied — as the system, with every permission, like authentik's worker. Then the instances of
@@ -21,9 +22,9 @@ import { type BlueprintFile, BlueprintRetrievalFailed, findBlueprintFiles, readB
 import { OCI } from './retrieve.js';
 import { applyInstance } from './instances.js';
 import { type BlueprintInstancesTable, newInstanceRow } from './table.js';
+import type { Actor } from '../tasks/actor.js';
 
 const LABEL_INSTANTIATE = 'blueprints.goauthentik.io/instantiate';
-const EVERY_MS = 3_600_000;
 /** a burst of file events (an editor's save, a copied folder) starts one discovery this long after the last */
 const SETTLE_MS = 500;
 
@@ -147,6 +148,7 @@ export function startBlueprintDiscovery(
   svc: Services,
   onError: (err: unknown) => void,
   opts: {
+    /** a pass this often besides the schedule's (tests) */
     everyMs?: number;
     watch?: boolean;
     /** what a discovery did, by file path (applied, error, removed), when it did anything */
@@ -178,7 +180,7 @@ export function startBlueprintDiscovery(
       });
     return running;
   };
-  const timer = setInterval(look, opts.everyMs ?? EVERY_MS).unref();
+  const timer = opts.everyMs ? setInterval(look, opts.everyMs).unref() : undefined;
   let watcher: FSWatcher | undefined;
   if (opts.watch !== false) {
     try {
@@ -212,3 +214,15 @@ export function startBlueprintDiscovery(
     },
   };
 }
+
+/** the scheduled discovery: a pass on the node that runs the task (the others' file watchers see their own changes) */
+export const blueprintsDiscovery: Actor = {
+  name: 'authentik.blueprints.v1.tasks.blueprints_discovery',
+  description: 'Find blueprints and check if they need to be created in the database.',
+  crontab: '{m} * * * *',
+  async run({ blueprints, log }) {
+    if (!blueprints) throw new Error('blueprint discovery does not run on this node');
+    await blueprints.settled();
+    log('info', 'Blueprints discovered');
+  },
+};

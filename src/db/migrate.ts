@@ -39,6 +39,7 @@ import { m0037_blueprint_instances } from './migrations/0037_blueprint_instances
 import { m0038_events_brand } from './migrations/0038_events_brand.js';
 import { m0039_policy_binding_expiry } from './migrations/0039_policy_binding_expiry.js';
 import { m0040_access_requests } from './migrations/0040_access_requests.js';
+import { m0041_tasks } from './migrations/0041_tasks.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -81,6 +82,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0038_events_brand': m0038_events_brand,
   '0039_policy_binding_expiry': m0039_policy_binding_expiry,
   '0040_access_requests': m0040_access_requests,
+  '0041_tasks': m0041_tasks,
 };
 
 /**

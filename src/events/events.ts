@@ -86,7 +86,6 @@ const COLUMNS = ['event_uuid', 'action', 'app', 'user', 'username', 'context', '
 type Values = Record<(typeof COLUMNS)[number], string | null>;
 
 export class Events {
-  private timer: NodeJS.Timeout | undefined;
   /** told of every event recorded (notification rules: events/notifications/dispatch.ts) */
   onEmit?: (event: EventJson) => void;
   /** every login writes an event: the insert is compiled once */
@@ -166,16 +165,6 @@ export class Events {
   async purgeExpired(): Promise<number> {
     const r = await this.db.deleteFrom('events').where('expires', '<', new Date().toISOString()).executeTakeFirst();
     return Number(r.numDeletedRows);
-  }
-
-  /** hourly retention sweep (unref'd: never keeps the process alive) */
-  startRetention(log: (err: unknown) => void) {
-    this.timer = setInterval(() => void this.purgeExpired().catch(log), 3_600_000);
-    this.timer.unref();
-  }
-
-  stop() {
-    if (this.timer) clearInterval(this.timer);
   }
 }
 

@@ -9,7 +9,14 @@ export interface NavEntry {
 }
 
 export const NAV: { section: string; entries: NavEntry[] }[] = [
-  { section: 'Dashboards', entries: [{ label: 'Overview', path: 'overview' }] },
+  {
+    section: 'Dashboards',
+    entries: [
+      { label: 'Overview', path: 'overview' },
+      { label: 'System Tasks', path: '/tasks/tasks/' },
+      { label: 'Schedules', path: '/tasks/schedules/' },
+    ],
+  },
   {
     section: 'Applications',
     entries: [

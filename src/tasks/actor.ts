@@ -1,0 +1,27 @@
+/**
+ * The contract of a task's actor (authentik's dramatiq actors): a name as authentik's, a description the API shows,
+ * a default crontab when it runs on a schedule of its own, and the work, which reports through `log` (the task's
+ * logs; the gravest level becomes its status) and fails by throwing.
+ */
+import type { BlueprintDiscovery } from '../blueprints/discovery.js';
+import type { Services } from '../services.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+export interface ActorContext {
+  svc: Services;
+  /** the node's blueprint discovery (absent where a test builds no server) */
+  blueprints?: BlueprintDiscovery;
+  /** the object a per-object schedule runs for */
+  relObjId: string | null;
+  log(level: LogLevel, event: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface Actor {
+  name: string;
+  description: string;
+  /** a schedule of its own, created at start (authentik's global ScheduleSpec); `{m}`/`{h}` become a minute/hour
+   * fixed per actor name (authentik's fqdn_rand), so nodes and installs do not all run at the same instant */
+  crontab?: string;
+  run(ctx: ActorContext): Promise<void>;
+}

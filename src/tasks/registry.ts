@@ -1,0 +1,14 @@
+/**
+ * Every actor Keystage has, by authentik's name. Adding one: its module exports an `Actor` (./actor.ts), one line
+ * here. An actor with a `crontab` gets a schedule of its own at start.
+ */
+import { cleanExpiredModels } from '../auth/housekeeping.js';
+import { blueprintsDiscovery } from '../blueprints/discovery.js';
+import type { Actor } from './actor.js';
+import { cleanWorkerStatuses } from './workers.js';
+
+export const ACTORS: readonly Actor[] = [cleanExpiredModels, blueprintsDiscovery, cleanWorkerStatuses];
+
+const byName = new Map(ACTORS.map((a) => [a.name, a]));
+
+export const actorNamed = (name: string): Actor | undefined => byName.get(name);

@@ -1,0 +1,147 @@
+/**
+ * The node's scheduler (authentik's worker scheduler): every tick it marks itself alive, queues a task for each
+ * schedule that came due — the node whose UPDATE moves `next_run` on from the value it read is the one that queues it,
+ * so several nodes queue one run — and runs the queued tasks it can take (./queue.ts). `send`, `retry` and a
+ * schedule's save kick it at once.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DB } from '../db/index.js';
+import { startPeriodic } from '../instance/periodic.js';
+import { VERSION } from '../version.js';
+import type { ActorContext } from './actor.js';
+import { nextRun, parseCrontab } from './crontab.js';
+import { enqueue, workQueue } from './queue.js';
+import { ACTORS } from './registry.js';
+import type { TaskSchedulesTable } from './table.js';
+
+const HEARTBEAT_MS = 30_000;
+
+/** authentik's fqdn_rand: a number below `below` fixed by the name (not all installs and schedules at one instant) */
+function fixedRand(name: string, below: number): number {
+  return createHash('sha256').update(name).digest().readUInt32BE(0) % below;
+}
+
+export function defaultCrontab(actor: string, crontab: string): string {
+  return crontab.replace('{m}', String(fixedRand(actor, 60))).replace('{h}', String(fixedRand(actor, 24)));
+}
+
+/** the run after `after` by the schedule's crontab (a crontab that no longer parses: a year on, never sooner) */
+export function nextRunOf(crontab: string, after = new Date()): string {
+  try {
+    const next = nextRun(parseCrontab(crontab), after);
+    if (next) return next.toISOString();
+  } catch {}
+  return new Date(after.getTime() + 366 * 86_400_000).toISOString();
+}
+
+/** each actor with a crontab gets its schedule (an existing one keeps what an administrator set) */
+export async function seedSchedules(db: DB): Promise<void> {
+  for (const actor of ACTORS) {
+    if (!actor.crontab) continue;
+    const crontab = defaultCrontab(actor.name, actor.crontab);
+    await db
+      .insertInto('task_schedules')
+      .values({
+        id: randomUUID(),
+        identifier: actor.name,
+        uid_suffix: null,
+        actor_name: actor.name,
+        rel_obj_app_label: null,
+        rel_obj_model: null,
+        rel_obj_id: null,
+        crontab,
+        paused: 0,
+        next_run: nextRunOf(crontab),
+      })
+      .onConflict((oc) => oc.column('identifier').doNothing())
+      .execute();
+  }
+}
+
+export const scheduleUid = (s: Pick<TaskSchedulesTable, 'actor_name' | 'uid_suffix'>) =>
+  s.uid_suffix ? `${s.actor_name}:${s.uid_suffix}` : s.actor_name;
+
+/** queues a run of the schedule now (its `next_run` untouched) */
+export function sendSchedule(db: DB, s: TaskSchedulesTable): Promise<string> {
+  return enqueue(db, {
+    actor: s.actor_name,
+    scheduleId: s.id,
+    uid: scheduleUid(s),
+    relObj: { app_label: s.rel_obj_app_label, model: s.rel_obj_model, id: s.rel_obj_id },
+  });
+}
+
+/** the schedules due now, each queued once across the nodes */
+export async function queueDue(db: DB, now = new Date()): Promise<number> {
+  const due = await db
+    .selectFrom('task_schedules')
+    .selectAll()
+    .where('paused', '=', 0)
+    .where('next_run', '<=', now.toISOString())
+    .execute();
+  let queued = 0;
+  for (const s of due) {
+    const moved = await db
+      .updateTable('task_schedules')
+      .set({ next_run: nextRunOf(s.crontab, now) })
+      .where('id', '=', s.id)
+      .where('next_run', '=', s.next_run)
+      .where('paused', '=', 0)
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) !== 1) continue;
+    await sendSchedule(db, s);
+    queued++;
+  }
+  return queued;
+}
+
+async function heartbeat(db: DB, workerId: string): Promise<void> {
+  const now = new Date().toISOString();
+  await db
+    .insertInto('task_workers')
+    .values({ worker_id: workerId, version: VERSION, last_seen: now })
+    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ last_seen: now, version: VERSION }))
+    .execute();
+}
+
+export interface TaskScheduler {
+  /** a tick now (after the one under way): a sent or retried task runs without waiting for the next */
+  kick(): void;
+  stop(): Promise<void>;
+}
+
+export function startTaskScheduler(
+  context: Omit<ActorContext, 'relObjId' | 'log'>,
+  onError: (err: unknown) => void,
+  tickMs = 10_000,
+): TaskScheduler {
+  const db = context.svc.db;
+  // (a node's id: its host, process and start, so two servers in one process are two workers)
+  const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  let beat = 0;
+  const periodic = startPeriodic(
+    async (stopped) => {
+      if (Date.now() - beat >= HEARTBEAT_MS) {
+        await heartbeat(db, workerId);
+        beat = Date.now();
+      }
+      await queueDue(db);
+      await workQueue(db, context, stopped);
+    },
+    onError,
+    tickMs,
+    { now: true },
+  );
+  return {
+    kick: () => periodic.kick(),
+    async stop() {
+      await periodic.stop();
+      await db
+        .deleteFrom('task_workers')
+        .where('worker_id', '=', workerId)
+        .execute()
+        .catch(() => {});
+    },
+  };
+}
