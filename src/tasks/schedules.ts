@@ -34,22 +34,11 @@ const scheduleProps = {
   last_task_status: S.ro(Type.Unsafe<string | null>({ type: 'string', enum: [...LAST_STATUSES], nullable: true })),
 };
 
-async function render(db: DB, rows: TaskSchedulesTable[]): Promise<Record<string, unknown>[]> {
-  const ids = rows.map((r) => r.id);
-  // the status of each schedule's latest finished task
-  const last = ids.length
-    ? await db
-        .selectFrom('tasks')
-        .select(['schedule_id', 'aggregated_status', 'mtime'])
-        .where('schedule_id', 'in', ids)
-        .where('state', 'in', ['done', 'rejected'])
-        .orderBy('mtime', 'desc')
-        .execute()
-    : [];
-  const status = new Map<string, string>();
-  for (const t of last) if (t.schedule_id && !status.has(t.schedule_id)) status.set(t.schedule_id, t.aggregated_status);
+type ScheduleRow = TaskSchedulesTable & { last_status?: string | null };
+
+function render(rows: ScheduleRow[]): Record<string, unknown>[] {
   return rows.map((r) => {
-    const s = status.get(r.id);
+    const s = r.last_status;
     return {
       id: r.id,
       identifier: r.identifier,
@@ -62,7 +51,7 @@ async function render(db: DB, rows: TaskSchedulesTable[]): Promise<Record<string
       paused: !!r.paused,
       next_run: r.next_run,
       description: actorNamed(r.actor_name)?.description ?? null,
-      last_task_status: s === undefined ? null : (LAST_STATUSES as readonly string[]).includes(s) ? s : 'info',
+      last_task_status: s === undefined || s === null ? null : (LAST_STATUSES as readonly string[]).includes(s) ? s : 'info',
     };
   });
 }
@@ -94,8 +83,22 @@ export function scheduleResource(scheduler: () => TaskScheduler | undefined): Re
       defaultOrdering: ['next_run', 'uid'],
       pk: 's.id',
     },
-    select: (db) => db.selectFrom('task_schedules as s').selectAll('s'),
-    render: (db, rows) => render(db, rows),
+    // with the status of its latest finished task (the index on tasks (schedule_id, mtime) serves it)
+    select: (db) =>
+      db
+        .selectFrom('task_schedules as s')
+        .selectAll('s')
+        .select((eb) =>
+          eb
+            .selectFrom('tasks as t')
+            .select('t.aggregated_status')
+            .whereRef('t.schedule_id', '=', 's.id')
+            .where('t.state', 'in', ['done', 'rejected'])
+            .orderBy('t.mtime', 'desc')
+            .limit(1)
+            .as('last_status'),
+        ),
+    render: async (_db, rows) => render(rows),
     validate: async (data, _ctx, existing) => {
       const errors: Record<string, string[]> = {};
       if (typeof data.crontab === 'string') {

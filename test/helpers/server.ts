@@ -105,7 +105,10 @@ export async function startServer(
       ...overrides,
     },
   );
-  let app: App | undefined = await buildApp(config, options);
+  // the task scheduler ticks at start and when kicked (a send, a retry, a schedule's save), not hourly: a built-in
+  // schedule coming due at its minute of the hour would otherwise run in whichever servers are up then (tests that
+  // run schedules by time pass their own tick)
+  let app: App | undefined = await buildApp(config, { taskTickMs: 3_600_000, ...options });
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
