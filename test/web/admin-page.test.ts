@@ -209,6 +209,48 @@ describe('admin interface', () => {
     await ctx.close();
   });
 
+  it('system tasks: a schedule edited and sent from its page, its task done with its logs under System Tasks', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
+    const clean = (await call(srv, 'GET', '/tasks/schedules/?actor_name=authentik.core.tasks.clean_expired_models')).body.results[0];
+    await p.click('nav.ks-admin-nav >> text="Schedules"');
+    await p.waitForSelector('.ks-admin-table >> text=authentik.core.tasks.clean_expired_models');
+    assert.deepEqual(await axeViolations(p), []);
+    await p.goto(`${origin}/if/admin/#/tasks/schedules/${clean.id}/`);
+    // a crontab that is none: the API's field error under the field, then a good one saved
+    await p.fill('#ks-field-crontab', 'every hour');
+    await p.click('button[type=submit]');
+    const error = await p.waitForSelector('#ks-field-crontab-error');
+    assert.match((await error.textContent()) ?? '', /^Invalid crontab expression/);
+    await p.fill('#ks-field-crontab', '15 4 * * *');
+    await p.click('button[type=submit]');
+    await p.waitForFunction(
+      async (api) => (await (await fetch(api)).json()).crontab === '15 4 * * *',
+      `/api/v3/tasks/schedules/${clean.id}/`,
+    );
+    const saved = (await call(srv, 'GET', `/tasks/schedules/${clean.id}/`)).body;
+    assert.equal(new Date(saved.next_run).getUTCHours(), 4);
+    assert.equal(new Date(saved.next_run).getUTCMinutes(), 15);
+    // sent: the task runs at once and System Tasks lists it done, with its logs on its page
+    await p.click('details[data-action="send"] > summary');
+    await p.click('details[data-action="send"] button[type=submit]');
+    const answer = await p.waitForSelector('details[data-action="send"] .ks-admin-answer');
+    assert.equal((await answer.textContent())?.trim(), 'Done.');
+    let task: { message_id: string; state: string } | undefined;
+    for (let i = 0; i < 200 && task?.state !== 'done'; i++) {
+      task = (await call(srv, 'GET', '/tasks/tasks/?actor_name=authentik.core.tasks.clean_expired_models')).body.results[0];
+      if (task?.state !== 'done') await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(task?.state, 'done');
+    await p.click('nav.ks-admin-nav >> text="System Tasks"');
+    await p.waitForSelector(`.ks-admin-table >> text=${task!.message_id}`);
+    await p.goto(`${origin}/if/admin/#/tasks/tasks/${task!.message_id}/`);
+    await p.waitForSelector('text=Expired events');
+    assert.deepEqual(await axeViolations(p), []);
+    await screenshot(p, 'admin-task');
+    await ctx.close();
+  });
+
   it("operations beside objects and lists: a user's password and impersonation, a group's member, a policy's test, a flow's export, a key pair", async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
