@@ -358,14 +358,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
     () => stageColumnReferences('sources'),
   );
-  // (an LDAP source saved asks the scheduler, started once the app is ready, for a sync at once)
+  // (an LDAP source saved asks the scheduler, started once the app is ready, for a sync at once, and the task
+  // scheduler to give it its schedule; deleted, to take the schedule away)
   let ldapScheduler: LdapScheduler | undefined;
   mountLdapSource(
     router,
     services,
     () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
     () => stageColumnReferences('sources'),
-    () => ldapScheduler?.kick(),
+    () => {
+      ldapScheduler?.kick();
+      taskScheduler?.kick();
+    },
   );
   mountScimSource(
     router,

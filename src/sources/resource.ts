@@ -208,6 +208,7 @@ export function typedSourceResource<R extends SourceRow>(o: {
   extra?: (row: R, out: Record<string, unknown>, req: FastifyRequest) => void;
   validate?: ResourceDef<R>['validate'];
   afterWrite?: ResourceDef<R>['afterWrite'];
+  afterRemove?: ResourceDef<R>['afterRemove'];
   writes: Omit<Parameters<typeof typedSourceWrites>[0], 'kind' | 'table' | 'lists' | 'references'>;
   lists: () => JsonListReference[];
   references: () => ColumnReference[];
@@ -257,6 +258,7 @@ export function typedSourceResource<R extends SourceRow>(o: {
     },
     ...(o.validate ? { validate: o.validate } : {}),
     ...(o.afterWrite ? { afterWrite: o.afterWrite } : {}),
+    ...(o.afterRemove ? { afterRemove: o.afterRemove } : {}),
     ...typedSourceWrites<R>({ ...o.writes, kind, table: o.table, lists: o.lists, references: o.references }),
   };
 }

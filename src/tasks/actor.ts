@@ -4,6 +4,7 @@
  * logs; the gravest level becomes its status) and fails by throwing.
  */
 import type { BlueprintDiscovery } from '../blueprints/discovery.js';
+import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -23,5 +24,8 @@ export interface Actor {
   /** a schedule of its own, created at start (authentik's global ScheduleSpec); `{m}`/`{h}` become a minute/hour
    * fixed per actor name (authentik's fqdn_rand), so nodes and installs do not all run at the same instant */
   crontab?: string;
+  /** a schedule per object instead of one (authentik's ScheduledModel): the objects there are, each with the name that
+   * tells its schedule apart (authentik's `_uid`); the crontab's `{m}`/`{h}` are then fixed per object */
+  objects?: { app_label: string; model: string; list(db: DB): Promise<{ id: string; uid: string }[]> };
   run(ctx: ActorContext): Promise<void>;
 }

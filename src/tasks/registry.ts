@@ -5,9 +5,10 @@
 import { cleanExpiredModels } from '../auth/housekeeping.js';
 import { blueprintsDiscovery } from '../blueprints/discovery.js';
 import type { Actor } from './actor.js';
+import { ldapSync } from '../sources/ldap/scheduler.js';
 import { cleanWorkerStatuses } from './workers.js';
 
-export const ACTORS: readonly Actor[] = [cleanExpiredModels, blueprintsDiscovery, cleanWorkerStatuses];
+export const ACTORS: readonly Actor[] = [cleanExpiredModels, blueprintsDiscovery, cleanWorkerStatuses, ldapSync];
 
 const byName = new Map(ACTORS.map((a) => [a.name, a]));
 

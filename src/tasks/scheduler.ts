@@ -35,27 +35,51 @@ export function nextRunOf(crontab: string, after = new Date()): string {
   return new Date(after.getTime() + 366 * 86_400_000).toISOString();
 }
 
-/** each actor with a crontab gets its schedule (an existing one keeps what an administrator set) */
+/**
+ * each actor with a crontab gets its schedule, or one per object for an actor of objects (an existing one keeps what an
+ * administrator set); the schedules of objects gone are deleted, a renamed object's follows its name. Writes only what
+ * changed (every tick reconciles).
+ */
 export async function seedSchedules(db: DB): Promise<void> {
   for (const actor of ACTORS) {
     if (!actor.crontab) continue;
-    const crontab = defaultCrontab(actor.name, actor.crontab);
-    await db
-      .insertInto('task_schedules')
-      .values({
-        id: randomUUID(),
-        identifier: actor.name,
-        uid_suffix: null,
-        actor_name: actor.name,
-        rel_obj_app_label: null,
-        rel_obj_model: null,
-        rel_obj_id: null,
-        crontab,
-        paused: 0,
-        next_run: nextRunOf(crontab),
-      })
-      .onConflict((oc) => oc.column('identifier').doNothing())
+    const objects = actor.objects ? await actor.objects.list(db) : [undefined];
+    const existing = await db
+      .selectFrom('task_schedules')
+      .select(['id', 'identifier', 'uid_suffix'])
+      .where('actor_name', '=', actor.name)
       .execute();
+    const have = new Map(existing.map((e) => [e.identifier, e]));
+    const wanted = new Set<string>();
+    for (const o of objects) {
+      const identifier = o ? `${actor.name}:${o.id}` : actor.name;
+      wanted.add(identifier);
+      const found = have.get(identifier);
+      if (found) {
+        if (o && found.uid_suffix !== o.uid)
+          await db.updateTable('task_schedules').set({ uid_suffix: o.uid }).where('id', '=', found.id).execute();
+        continue;
+      }
+      const crontab = defaultCrontab(o ? `${actor.name}/${o.id}` : actor.name, actor.crontab);
+      await db
+        .insertInto('task_schedules')
+        .values({
+          id: randomUUID(),
+          identifier,
+          uid_suffix: o?.uid ?? null,
+          actor_name: actor.name,
+          rel_obj_app_label: o ? actor.objects!.app_label : null,
+          rel_obj_model: o ? actor.objects!.model : null,
+          rel_obj_id: o?.id ?? null,
+          crontab,
+          paused: 0,
+          next_run: nextRunOf(crontab),
+        })
+        .onConflict((oc) => oc.column('identifier').doNothing())
+        .execute();
+    }
+    const gone = existing.filter((e) => actor.objects && !wanted.has(e.identifier ?? '')).map((e) => e.id);
+    if (gone.length) await db.deleteFrom('task_schedules').where('id', 'in', gone).execute();
   }
 }
 
@@ -126,6 +150,7 @@ export function startTaskScheduler(
         await heartbeat(db, workerId);
         beat = Date.now();
       }
+      await seedSchedules(db);
       await queueDue(db);
       await workQueue(db, context, stopped);
     },

@@ -335,6 +335,72 @@ for (const dialect of dialects()) {
       await synced(srv, 'corp', t0);
     });
 
+    it('has a schedule of its own (authentik’s ldap_sync): sent, it syncs the source and logs the outcome; a paused one waits', async () => {
+      const db = srv.app.services.db;
+      const src = await db.selectFrom('sources').select('source_uuid').where('slug', '=', 'corp').executeTakeFirstOrThrow();
+      const list = await call(srv, 'GET', '/tasks/schedules/?actor_name=authentik.sources.ldap.tasks.ldap_sync');
+      assert.equal(list.status, 200);
+      assert.equal(list.body.results.length, 1);
+      const schedule = list.body.results[0];
+      assert.equal(schedule.rel_obj_id, src.source_uuid);
+      assert.equal(schedule.rel_obj_app_label, 'authentik_sources_ldap');
+      assert.equal(schedule.rel_obj_model, 'ldapsource');
+      assert.equal(schedule.uid, 'authentik.sources.ldap.tasks.ldap_sync:corp');
+      assert.match(schedule.crontab, /^\d{1,2} \*\/2 \* \* \*$/);
+      assert.equal((await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${src.source_uuid}`)).body.results.length, 1);
+      // a user added to the directory arrives with the scheduled sync
+      ldap.add(dnOf('dave'), person('dave'));
+      const t0 = since();
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${schedule.id}/send/`)).status, 204);
+      await synced(srv, 'corp', t0);
+      let task: Record<string, any> | undefined;
+      for (let i = 0; i < 100 && task?.state !== 'done'; i++) {
+        task = (await call(srv, 'GET', `/tasks/tasks/?rel_obj_id=${src.source_uuid}`)).body.results[0];
+        if (task?.state !== 'done') await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(task?.state, 'done', JSON.stringify(task));
+      assert.equal(task.uid, 'authentik.sources.ldap.tasks.ldap_sync:corp');
+      const summary = task.logs.find((l: { event: string }) => l.event === 'Synced');
+      assert.ok(summary && summary.attributes.users >= 1, JSON.stringify(task.logs));
+      assert.equal((await call(srv, 'GET', '/core/users/?username=dave')).body.results.length, 1);
+      // paused and due: not run when the scheduler ticks (kicked by another schedule sent)
+      assert.equal((await call(srv, 'PATCH', `/tasks/schedules/${schedule.id}/`, { paused: true })).status, 200);
+      await db
+        .updateTable('task_schedules')
+        .set({ next_run: new Date(Date.now() - 60_000).toISOString() })
+        .where('id', '=', schedule.id)
+        .execute();
+      const clean = (await call(srv, 'GET', '/tasks/schedules/?actor_name=authentik.core.tasks.clean_expired_models')).body.results[0];
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${clean.id}/send/`)).status, 204);
+      for (let i = 0; i < 100; i++) {
+        const t = (await call(srv, 'GET', '/tasks/tasks/?actor_name=authentik.core.tasks.clean_expired_models')).body.results[0];
+        if (t?.state === 'done') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal((await call(srv, 'GET', `/tasks/tasks/?rel_obj_id=${src.source_uuid}`)).body.pagination.count, 1);
+      assert.equal((await call(srv, 'PATCH', `/tasks/schedules/${schedule.id}/`, { paused: false })).status, 200);
+
+      // another source gets its own schedule; deleted, the schedule goes with it
+      const made = await call(srv, 'POST', '/sources/ldap/', {
+        name: 'Scheduled',
+        slug: 'scheduled',
+        server_uri: 'ldap://127.0.0.1:9',
+        base_dn: BASE,
+        sync_users_password: false,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const scheduleOf = async () =>
+        (await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${made.body.pk}`)).body.results as { uid: string }[];
+      for (let i = 0; i < 100 && !(await scheduleOf()).length; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        (await scheduleOf()).map((x) => x.uid),
+        ['authentik.sources.ldap.tasks.ldap_sync:scheduled'],
+      );
+      assert.equal((await call(srv, 'DELETE', '/sources/ldap/scheduled/')).status, 204);
+      for (let i = 0; i < 100 && (await scheduleOf()).length; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await scheduleOf(), []);
+    });
+
     it('does not start a sync while another node holds the source', async () => {
       const db = srv.app.services.db;
       const held = new Date(Date.now() + 60_000).toISOString();

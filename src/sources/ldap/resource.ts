@@ -127,6 +127,7 @@ export function ldapSourceResource(
     },
     validate,
     afterWrite: async () => saved(),
+    afterRemove: async () => saved(),
     writes: { columns: ldapColumns, defaults: columnDefaults(ldapSourceProps, LDAP_COLUMNS), stamp: requestSync },
     lists,
     references: columns,

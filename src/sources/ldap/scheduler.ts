@@ -1,18 +1,19 @@
 /**
- * Runs each enabled LDAP source's sync every two hours and its connectivity check every hour (authentik's schedules),
- * and at once after a save (`sync_requested`; `connectivity_checked` cleared). Every node looks each minute; one
- * conditional UPDATE claims a sync (`sync_claimed_until`, an hour), so a source is synced by one node at a time and a
- * node that stopped mid-sync leaves a claim that lapses. The outcome (`last_sync_status`: done, warning or error, its
- * messages) is written back with the claim released.
+ * Each enabled LDAP source's sync runs on its schedule (authentik's `ldap_sync`, one schedule per source, every two
+ * hours by default: `ldapSync` below, through src/tasks/), and at once after a save (`sync_requested`;
+ * `connectivity_checked` cleared); its connectivity check every hour. Every node looks each minute; one conditional
+ * UPDATE claims a sync (`sync_claimed_until`, an hour), so a source is synced by one node at a time and a node that
+ * stopped mid-sync leaves a claim that lapses. The outcome (`last_sync_status`: done, warning or error, its messages)
+ * is written back with the claim released.
  */
 import type { Services } from '../../services.js';
 import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
 import { type Periodic, startPeriodic } from '../../instance/periodic.js';
 import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js';
-import { enabledLdapSources, type LdapSourceRow, syncLdapSource } from './sync.js';
+import { enabledLdapSources, type LdapSourceRow, type SyncOutcome, syncLdapSource } from './sync.js';
+import type { Actor } from '../../tasks/actor.js';
 
-const SYNC_EVERY_MS = 2 * 3600_000;
 const CHECK_EVERY_MS = 3600_000;
 const CLAIM_MS = 3600_000;
 
@@ -37,8 +38,8 @@ export async function checkConnectivity(svc: Services, s: LdapSourceRow): Promis
 }
 
 /**
- * takes a source's sync when one is due (asked for, never run, or two hours old) and no node holds it: one conditional
- * UPDATE, so of nodes asking at once one gets it
+ * takes a source's sync when one is due (asked for by a save or its schedule, or never run) and no node holds it: one
+ * conditional UPDATE, so of nodes asking at once one gets it
  */
 export async function claimSync(db: DB, sourceUuid: string): Promise<boolean> {
   const now = nowIso();
@@ -47,16 +48,64 @@ export async function claimSync(db: DB, sourceUuid: string): Promise<boolean> {
     .set({ sync_claimed_until: new Date(Date.now() + CLAIM_MS).toISOString(), last_sync_started: now, sync_requested: null })
     .where('source_uuid', '=', sourceUuid)
     .where((eb) => eb.or([eb('sync_claimed_until', 'is', null), eb('sync_claimed_until', '<', now)]))
-    .where((eb) =>
-      eb.or([
-        eb('sync_requested', 'is not', null),
-        eb('last_sync_started', 'is', null),
-        eb('last_sync_started', '<', isoAgo(SYNC_EVERY_MS)),
-      ]),
-    )
+    .where((eb) => eb.or([eb('sync_requested', 'is not', null), eb('last_sync_started', 'is', null)]))
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
+
+/** the sync of a source this node claimed, its outcome written back with the claim released */
+async function claimedSync(svc: Services, s: LdapSourceRow): Promise<SyncOutcome> {
+  const outcome = await syncLdapSource(svc, s);
+  await svc.db
+    .updateTable('ldap_sources')
+    .set({
+      sync_claimed_until: null,
+      last_sync_status: outcome.status,
+      last_sync_messages: JSON.stringify(outcome.messages),
+      ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : {}),
+    })
+    .where('source_uuid', '=', s.source_uuid)
+    .execute();
+  return outcome;
+}
+
+/** authentik's `ldap_sync`: a schedule per LDAP source; the task syncs it on the node that runs it, its messages the logs */
+export const ldapSync: Actor = {
+  name: 'authentik.sources.ldap.tasks.ldap_sync',
+  description: 'Sync LDAP source.',
+  crontab: '{m} */2 * * *',
+  objects: {
+    app_label: 'authentik_sources_ldap',
+    model: 'ldapsource',
+    list: async (db) =>
+      (
+        await db
+          .selectFrom('sources as s')
+          .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+          .select(['s.source_uuid', 's.slug'])
+          .orderBy('s.slug')
+          .execute()
+      ).map((r) => ({ id: r.source_uuid, uid: r.slug })),
+  },
+  async run({ svc, relObjId, log }) {
+    const s = relObjId
+      ? ((await enabledLdapSources(svc.db).where('s.source_uuid', '=', relObjId).executeTakeFirst()) as LdapSourceRow | undefined)
+      : undefined;
+    if (!s) {
+      log('warning', 'The LDAP source is disabled or gone: nothing synced');
+      return;
+    }
+    await svc.db.updateTable('ldap_sources').set({ sync_requested: nowIso() }).where('source_uuid', '=', s.source_uuid).execute();
+    if (!(await claimSync(svc.db, s.source_uuid))) {
+      log('info', 'A sync of this source is under way on another node; it runs again after');
+      return;
+    }
+    const outcome = await claimedSync(svc, s);
+    const level = outcome.status === 'done' ? 'info' : outcome.status;
+    for (const m of outcome.messages) log(level, m);
+    log(level, 'Synced', { users: outcome.users, groups: outcome.groups, memberships: outcome.memberships });
+  },
+};
 
 export type LdapScheduler = Periodic;
 
@@ -73,17 +122,7 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
           .execute();
       }
       if (stopped() || !(await claimSync(svc.db, s.source_uuid))) continue;
-      const outcome = await syncLdapSource(svc, s);
-      await svc.db
-        .updateTable('ldap_sources')
-        .set({
-          sync_claimed_until: null,
-          last_sync_status: outcome.status,
-          last_sync_messages: JSON.stringify(outcome.messages),
-          ...(outcome.status !== 'error' ? { last_successful_sync: nowIso() } : {}),
-        })
-        .where('source_uuid', '=', s.source_uuid)
-        .execute();
+      await claimedSync(svc, s);
     }
   }
 
