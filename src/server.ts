@@ -368,7 +368,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     () => stageColumnReferences('sources'),
     () => {
       ldapScheduler?.kick();
-      taskScheduler?.kick();
+      services.tasks?.kick();
     },
   );
   mountScimSource(
@@ -437,6 +437,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     (err) => app.log.warn({ err }, 'task scheduler failed'),
     options.taskTickMs,
   );
+  services.tasks = taskScheduler;
   const metricsApp = metrics.server();
   return {
     app,

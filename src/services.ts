@@ -37,4 +37,7 @@ export interface Services<S = unknown> {
   stageType: (kind: string) => S | undefined;
   /** a stage's stored configuration as its runtime reads it (secrets decrypted); undefined when it is gone */
   stageConfig: <C = unknown>(kind: string, stageUuid: string) => Promise<C | undefined>;
+  /** the node's task scheduler (src/tasks/) once started: a write that adds or removes an object with a schedule of
+   * its own kicks it, so the schedule follows at once */
+  tasks?: { kick(): void };
 }

@@ -68,6 +68,8 @@ export const scimProvider: ProviderDef = {
     const p = await svc.db.selectFrom('providers').select('last_updated').where('id', '=', id).executeTakeFirst();
     if (p) await requestFullSync(svc.db, id, String(p.last_updated));
     schedulers.get(svc)?.kick();
+    // (a new provider gets its schedule)
+    svc.tasks?.kick();
   },
   atStart: ensureManagedScimMappings,
   routes(router, svc) {

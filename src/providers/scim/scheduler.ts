@@ -1,6 +1,7 @@
 /**
  * Runs every SCIM provider's work on whichever node gets to it first: each node looks every second for queued changes
- * and for full syncs that are due (asked for by a save, never run, or an hour old), and takes a provider with one
+ * and for full syncs that are due (asked for by a save or the provider's schedule — `scimSync` below, authentik's
+ * `scim_sync` through src/tasks/, every four hours by default — or never run), and takes a provider with one
  * conditional UPDATE of its state row (`claimed_until`), so one node at a time works for a provider; a node that stops
  * mid-work leaves a claim that lapses. An unreachable service provider is left alone for a minute.
  */
@@ -9,9 +10,9 @@ import type { DB } from '../../db/index.js';
 import { nowIso } from '../../rest/serialize.js';
 import { type Periodic, startPeriodic } from '../../instance/periodic.js';
 import { scimProviderById, scimProviderIds } from './config.js';
-import { fullSync, pushChanges } from './sync.js';
+import { fullSync, type Outcome, pushChanges } from './sync.js';
+import type { Actor, LogLevel } from '../../tasks/actor.js';
 
-const FULL_SYNC_EVERY_MS = 3600_000;
 const CLAIM_MS = 5 * 60_000;
 const BACKOFF_MS = 60_000;
 
@@ -54,25 +55,23 @@ export async function claim(db: DB, providerId: number, ms = CLAIM_MS): Promise<
   return Number(r.numUpdatedRows) === 1;
 }
 
-/** a full sync asked for, never run (a provider without its state row yet gets it here) or an hour old */
+/** a full sync asked for (a save, the schedule) or never run (a provider without its state row yet gets it here) */
 async function fullSyncDue(db: DB, providerId: number): Promise<boolean> {
   const s = await db.selectFrom('scim_sync_state').selectAll().where('provider_id', '=', providerId).executeTakeFirst();
   if (!s) {
     await ensureState(db, providerId);
     return true;
   }
-  return (
-    s.sync_requested !== null ||
-    s.last_sync_started === null ||
-    s.last_sync_started < new Date(Date.now() - FULL_SYNC_EVERY_MS).toISOString()
-  );
+  return s.sync_requested !== null || s.last_sync_started === null;
 }
 
-async function work(svc: Services, id: number, onError: (err: unknown) => void): Promise<void> {
+/** the provider's due work, if this node claims it: the full sync's outcome when one ran */
+async function work(svc: Services, id: number, onError: (err: unknown) => void): Promise<{ claimed: boolean; outcome?: Outcome }> {
   const db = svc.db;
   const queued = await db.selectFrom('scim_changes').select('id').where('provider_id', '=', id).limit(1).executeTakeFirst();
   const due = await fullSyncDue(db, id);
-  if ((!queued && !due) || !(await claim(db, id))) return;
+  if ((!queued && !due) || !(await claim(db, id))) return { claimed: false };
+  let outcome: Outcome | undefined;
   let release: string | null = null;
   // the claim kept while the work goes on (a page of a full sync, a round of changes)
   const renew = async () => {
@@ -84,14 +83,14 @@ async function work(svc: Services, id: number, onError: (err: unknown) => void):
   };
   try {
     const provider = await scimProviderById(db, id);
-    if (!provider) return;
+    if (!provider) return { claimed: true };
     if (due) {
       await db
         .updateTable('scim_sync_state')
         .set({ sync_requested: null, last_sync_started: nowIso(), full_sync_running: 1 })
         .where('provider_id', '=', id)
         .execute();
-      const outcome = await fullSync(svc, provider, renew);
+      outcome = await fullSync(svc, provider, renew);
       await db
         .updateTable('scim_sync_state')
         .set({
@@ -118,7 +117,47 @@ async function work(svc: Services, id: number, onError: (err: unknown) => void):
   } finally {
     await db.updateTable('scim_sync_state').set({ claimed_until: release, full_sync_running: 0 }).where('provider_id', '=', id).execute();
   }
+  return { claimed: true, ...(outcome ? { outcome } : {}) };
 }
+
+const LEVELS = new Set(['debug', 'info', 'warning', 'error']);
+
+/** authentik's `scim_sync`: a schedule per SCIM provider; the task runs the full sync on its node, its messages the logs */
+export const scimSync: Actor = {
+  name: 'authentik.providers.scim.tasks.scim_sync',
+  description: 'Sync SCIM provider objects.',
+  crontab: '{m} */4 * * *',
+  objects: {
+    app_label: 'authentik_providers_scim',
+    model: 'scimprovider',
+    list: async (db) =>
+      (
+        await db
+          .selectFrom('provider_scim as s')
+          .innerJoin('providers as p', 'p.id', 's.provider_id')
+          .select(['p.id', 'p.name'])
+          .orderBy('p.id')
+          .execute()
+      ).map((r) => ({ id: String(r.id), uid: r.name })),
+  },
+  async run({ svc, relObjId, log }) {
+    const id = Number(relObjId);
+    if (!Number.isInteger(id) || !(await scimProviderById(svc.db, id))) {
+      log('warning', 'The SCIM provider is gone: nothing synced');
+      return;
+    }
+    await ensureState(svc.db, id);
+    await svc.db.updateTable('scim_sync_state').set({ sync_requested: nowIso() }).where('provider_id', '=', id).execute();
+    const r = await work(svc, id, (err) => log('warning', (err as Error)?.message ?? String(err)));
+    if (!r.claimed) {
+      log('info', 'Work for this provider is under way on another node; the full sync runs after');
+      return;
+    }
+    for (const m of r.outcome?.messages ?? [])
+      log(LEVELS.has(m.log_level) ? (m.log_level as LogLevel) : 'info', m.event, m.attributes as Record<string, unknown>);
+    log(r.outcome?.status === 'error' ? 'error' : 'info', 'Full sync finished', { status: r.outcome?.status ?? 'none' });
+  },
+};
 
 export type ScimScheduler = Periodic;
 

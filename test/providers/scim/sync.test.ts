@@ -217,6 +217,52 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', `/core/users/${alice}/`);
     });
 
+    it('a schedule of its own (authentik’s scim_sync): sent, it runs a full sync whose messages are the task’s logs', async () => {
+      const scim = await fake();
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      const schedule = await until(
+        'the provider’s schedule',
+        async () =>
+          (await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${p.pk}&actor_name=authentik.providers.scim.tasks.scim_sync`)).body
+            .results[0],
+      );
+      assert.equal(schedule.uid, `authentik.providers.scim.tasks.scim_sync:${p.name}`);
+      assert.equal(schedule.rel_obj_app_label, 'authentik_providers_scim');
+      assert.equal(schedule.rel_obj_model, 'scimprovider');
+      assert.match(schedule.crontab, /^\d{1,2} \*\/4 \* \* \*$/);
+      // the scheduled full sync talks to the service provider again and is the provider's last sync
+      await quiet(scim);
+      const before = scim.requests.length;
+      const t0 = new Date().toISOString();
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${schedule.id}/send/`)).status, 204);
+      const task = await until('the task', async () => {
+        const t = (await call(srv, 'GET', `/tasks/tasks/?rel_obj_id=${p.pk}`)).body.results[0];
+        return t?.state === 'done' ? t : undefined;
+      });
+      assert.equal(task.uid, schedule.uid);
+      assert.ok(
+        task.logs.some(
+          (l: { event: string; attributes: { status?: string } }) => l.event === 'Full sync finished' && l.attributes.status === 'done',
+        ),
+        JSON.stringify(task.logs),
+      );
+      assert.ok(scim.requests.length > before, 'the full sync asked the service provider');
+      const after = await status(p.pk);
+      assert.equal(after.last_sync_status, 'done');
+      assert.ok(after.last_successful_sync >= t0, JSON.stringify(after));
+      // deleted, its schedule goes (at the scheduler's next tick: a send kicks it)
+      assert.equal((await call(srv, 'DELETE', `/providers/scim/${p.pk}/`)).status, 204);
+      const clean = (await call(srv, 'GET', '/tasks/schedules/?actor_name=authentik.core.tasks.clean_expired_models')).body.results[0];
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${clean.id}/send/`)).status, 204);
+      await until('the schedule gone', async () =>
+        (await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${p.pk}&actor_name=authentik.providers.scim.tasks.scim_sync`)).body.results
+          .length === 0
+          ? true
+          : undefined,
+      );
+    });
+
     it('without PATCH support a group is written whole, its members inside (PUT)', async () => {
       const scim = await fake({ patch: false });
       const carol = await createUser(srv, 'carol', 'pw-Carol-1234567');
