@@ -23,3 +23,17 @@ export const logEvent = (
   event,
   attributes,
 });
+
+/** its OpenAPI component, registered by whoever answers with logs first */
+export const LOG_EVENT_SCHEMA = {
+  type: 'object',
+  description: 'Single log message with all context logged.',
+  properties: {
+    timestamp: { type: 'string', format: 'date-time' },
+    log_level: { type: 'string', enum: ['critical', 'exception', 'error', 'warn', 'warning', 'info', 'debug', 'notset'] },
+    logger: { type: 'string' },
+    event: { type: 'string' },
+    attributes: { type: 'object', additionalProperties: {} },
+  },
+  required: ['attributes', 'event', 'log_level', 'logger', 'timestamp'],
+};

@@ -1,4 +1,5 @@
 /** /policies/all/: every policy as a base Policy object, the creatable types, `test`, and the result cache's endpoints. */
+import { LOG_EVENT_SCHEMA } from '../events/log-event.js';
 import { can } from '../rbac/check.js';
 import { requirePermission } from '../rbac/check.js';
 import type { FastifyRequest } from 'fastify';
@@ -171,17 +172,7 @@ export function mountAllPolicies(router: ApiRouter, svc: Services) {
     },
     required: ['log_messages', 'messages', 'passing'],
   });
-  router.component('LogEvent', {
-    type: 'object',
-    properties: {
-      timestamp: { type: 'string', format: 'date-time' },
-      log_level: { type: 'string', enum: ['critical', 'exception', 'error', 'warn', 'warning', 'info', 'debug', 'notset'] },
-      logger: { type: 'string' },
-      event: { type: 'string' },
-      attributes: { type: 'object', additionalProperties: {} },
-    },
-    required: ['attributes', 'event', 'log_level', 'logger', 'timestamp'],
-  });
+  router.component('LogEvent', LOG_EVENT_SCHEMA);
 }
 
 /** runs one policy for a user and a context, with no side effects (authentik's `debug` request) */

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import { type LogEvent, logEvent } from '../events/log-event.js';
 import type { ActorContext, LogLevel } from './actor.js';
 import { actorNamed } from './registry.js';
 import type { TasksTable } from './table.js';
@@ -14,14 +15,6 @@ import type { TasksTable } from './table.js';
 const KEEP_MS = 30 * 86_400_000;
 /** at most this many log lines per run */
 const MAX_LOGS = 200;
-
-export interface LogEvent {
-  timestamp: string;
-  log_level: LogLevel;
-  logger: string;
-  event: string;
-  attributes: Record<string, unknown>;
-}
 
 export interface Queued {
   actor: string;
@@ -108,8 +101,7 @@ export async function runTask(db: DB, task: TasksTable, context: Omit<ActorConte
   if (Number(taken.numUpdatedRows) !== 1) return false;
   const logs: LogEvent[] = [];
   const log = (log_level: LogLevel, event: string, attributes: Record<string, unknown> = {}) => {
-    if (logs.length < MAX_LOGS)
-      logs.push({ timestamp: new Date().toISOString(), log_level, logger: task.actor_name, event: String(event), attributes });
+    if (logs.length < MAX_LOGS) logs.push(logEvent(task.actor_name, log_level, String(event), attributes));
   };
   let state = 'done';
   try {

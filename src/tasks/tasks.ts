@@ -12,6 +12,7 @@ import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { isUuid } from '../rest/validate.js';
+import { LOG_EVENT_SCHEMA } from '../events/log-event.js';
 import { parseLogs, requeue } from './queue.js';
 import { actorNamed } from './registry.js';
 import type { TaskScheduler } from './scheduler.js';
@@ -45,7 +46,7 @@ const taskProps = {
   uid: S.ro(S.text()),
   logs: S.ro(Type.Array(logEvent, { 'x-computed': true })),
   previous_logs: S.ro(Type.Array(logEvent, { 'x-computed': true })),
-  aggregated_status: S.ro(S.enumOf(AGGREGATED)),
+  aggregated_status: S.ro(Type.Unsafe<string>({ $ref: '#/components/schemas/TaskAggregatedStatusEnum' })),
   description: S.ro(S.nullable(S.text())),
 };
 
@@ -120,18 +121,8 @@ const taskResource: ResourceDef<TasksTable> = {
 };
 
 export function mountTasksResource(router: ApiRouter, db: DB, scheduler: () => TaskScheduler | undefined) {
-  router.component('LogEvent', {
-    type: 'object',
-    description: 'Single log message with all context logged.',
-    properties: {
-      timestamp: { type: 'string', format: 'date-time' },
-      log_level: { type: 'string', enum: ['critical', 'exception', 'error', 'warn', 'warning', 'info', 'debug', 'notset'] },
-      logger: { type: 'string' },
-      event: { type: 'string' },
-      attributes: { type: 'object', additionalProperties: {} },
-    },
-    required: ['attributes', 'event', 'log_level', 'logger', 'timestamp'],
-  });
+  router.component('LogEvent', LOG_EVENT_SCHEMA);
+  router.component('TaskAggregatedStatusEnum', { type: 'string', enum: [...AGGREGATED] });
   const counted = ['queued', 'consumed', 'preprocess', 'running', 'postprocess', 'rejected', 'done', 'info', 'warning', 'error'];
   router.component('GlobalTaskStatus', {
     type: 'object',

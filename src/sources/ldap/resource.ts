@@ -3,6 +3,7 @@
  * LDAP settings in `ldap_sources`; the bind password is sealed at rest and never returned. Saving a source asks for
  * a sync and a connectivity check at once (authentik's `send_on_save`), which the scheduler runs (scheduler.ts).
  */
+import { AGGREGATED } from '../../tasks/tasks.js';
 import { sql } from 'kysely';
 import type { FilterSpec } from '../../rest/list.js';
 import { mountResource, type ResourceDef, type WriteCtx } from '../../rest/resource.js';
@@ -159,22 +160,7 @@ export function mountLdapSource(
   saved: () => void,
 ) {
   const slugParam = [{ name: 'slug', schema: { type: 'string', description: 'Internal source name, used in URLs.' } }];
-  router.component('TaskAggregatedStatusEnum', {
-    enum: [
-      'waiting_for_dependencies',
-      'queued',
-      'consumed',
-      'preprocess',
-      'running',
-      'postprocess',
-      'rejected',
-      'done',
-      'info',
-      'warning',
-      'error',
-    ],
-    type: 'string',
-  } as never);
+  router.component('TaskAggregatedStatusEnum', { type: 'string', enum: [...AGGREGATED] });
   router.component('SyncStatus', {
     type: 'object',
     description: 'Provider/source sync status',
