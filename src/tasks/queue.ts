@@ -140,12 +140,12 @@ export async function workQueue(db: DB, context: Omit<ActorContext, 'relObjId' |
   }
 }
 
-/** tasks older than 30 days (authentik's task expiration) */
+/** tasks untouched for 30 days (authentik's task expiration), whatever their state: one still `running` then was left
+ * by a node that stopped */
 export async function purgeOldTasks(db: DB, now = Date.now()): Promise<number> {
   const r = await db
     .deleteFrom('tasks')
     .where('mtime', '<', new Date(now - KEEP_MS).toISOString())
-    .where('state', 'in', ['done', 'rejected'])
     .executeTakeFirst();
   return Number(r.numDeletedRows);
 }

@@ -118,6 +118,28 @@ for (const dialect of dialects()) {
           expires: new Date(Date.now() - 1000).toISOString(),
         })
         .execute();
+      // a task untouched for 31 days, left running by a node that stopped
+      const stale = randomUUID();
+      await db
+        .insertInto('tasks')
+        .values({
+          message_id: stale,
+          queue_name: 'default',
+          actor_name: CLEAN,
+          state: 'running',
+          mtime: new Date(Date.now() - 31 * 86_400_000).toISOString(),
+          retries: 0,
+          eta: null,
+          rel_obj_app_label: null,
+          rel_obj_model: null,
+          rel_obj_id: null,
+          uid: CLEAN,
+          logs: '[]',
+          previous_logs: '[]',
+          aggregated_status: 'running',
+          schedule_id: null,
+        })
+        .execute();
       const clean = await scheduleOf(CLEAN);
       await tasks.tasksSchedulesSendCreate({ id: clean.id });
       const task = await until('the task to finish', async () => {
@@ -136,6 +158,8 @@ for (const dialect of dialects()) {
       assert.equal(events.logger, CLEAN);
       assert.deepEqual(task.previousLogs, []);
       assert.equal(await db.selectFrom('events').select('event_uuid').where('event_uuid', '=', event).executeTakeFirst(), undefined);
+      assert.equal(await db.selectFrom('tasks').select('message_id').where('message_id', '=', stale).executeTakeFirst(), undefined);
+      assert.ok(Number(task.logs.find((l) => l.event === 'Expired tasks')?.attributes.amount) >= 1);
       assert.equal((await scheduleOf(CLEAN)).lastTaskStatus, 'info');
       // the schedule's own time did not move
       assert.equal((await scheduleOf(CLEAN)).nextRun.getTime(), clean.nextRun.getTime());
