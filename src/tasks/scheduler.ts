@@ -106,16 +106,20 @@ export async function queueDue(db: DB, now = new Date()): Promise<number> {
     .execute();
   let queued = 0;
   for (const s of due) {
-    const moved = await db
-      .updateTable('task_schedules')
-      .set({ next_run: nextRunOf(s.crontab, now) })
-      .where('id', '=', s.id)
-      .where('next_run', '=', s.next_run)
-      .where('paused', '=', 0)
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) !== 1) continue;
-    await sendSchedule(db, s);
-    queued++;
+    // (the next run moved on and the task queued in one transaction: a node stopping between them loses no run)
+    const mine = await db.transaction().execute(async (tx) => {
+      const moved = await tx
+        .updateTable('task_schedules')
+        .set({ next_run: nextRunOf(s.crontab, now) })
+        .where('id', '=', s.id)
+        .where('next_run', '=', s.next_run)
+        .where('paused', '=', 0)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return false;
+      await sendSchedule(tx, s);
+      return true;
+    });
+    if (mine) queued++;
   }
   return queued;
 }
