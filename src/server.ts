@@ -103,7 +103,7 @@ import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
 import { observeHashing } from './auth/passwords.js';
-import { mountTasks, startTasks, type TaskScheduler } from './tasks/index.js';
+import { mountTasks, startTasks } from './tasks/index.js';
 import { mountCrypto } from './crypto/resource.js';
 import { backfillCertificateDetails, ensureSelfSignedCertificate } from './crypto/defaults.js';
 import { mountAdminCatalogue, recordVersion } from './instance/admin-catalogue.js';
@@ -338,8 +338,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountProviders(router, services);
   mountApplications(router, services);
   mountRequests(router, services);
-  let taskScheduler: TaskScheduler | undefined;
-  mountTasks(router, services, () => taskScheduler);
+  mountTasks(router, services);
   mountTransactionalApplications(router, services);
   mountApplicationEntitlements(router, services);
   mountUserConsents(router, services);
@@ -432,7 +431,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...(options.blueprintDiscoveryMs ? { everyMs: options.blueprintDiscoveryMs } : {}),
     onOutcomes: (files) => app.log.info({ files }, 'blueprint files applied'),
   });
-  taskScheduler = await startTasks(
+  const taskScheduler = await startTasks(
     { svc: services, blueprints },
     (err) => app.log.warn({ err }, 'task scheduler failed'),
     options.taskTickMs,
@@ -448,7 +447,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     models: router.models,
     blueprints,
     async close() {
-      await taskScheduler?.stop();
+      await taskScheduler.stop();
       await blueprints.stop();
       sessions.stop();
       stopExports();

@@ -14,7 +14,7 @@ import { mountWorkers } from './workers.js';
 
 export type { TaskScheduler } from './scheduler.js';
 
-export function mountTasks(router: ApiRouter, svc: Services, scheduler: () => TaskScheduler | undefined) {
+export function mountTasks(router: ApiRouter, svc: Services) {
   registerModel({
     label: 'authentik_tasks_schedules.schedule',
     verbose: 'Schedule',
@@ -22,8 +22,8 @@ export function mountTasks(router: ApiRouter, svc: Services, scheduler: () => Ta
   });
   registerModel({ label: 'authentik_tasks.task', verbose: 'Task', extra: [['retry_task', 'Retry failed task']] });
   registerModel({ label: 'authentik_tasks.workerstatus', verbose: 'Worker Status' });
-  mountSchedules(router, svc.db, scheduler);
-  mountTasksResource(router, svc.db, scheduler);
+  mountSchedules(router, svc);
+  mountTasksResource(router, svc);
   mountWorkers(router, svc.db);
 }
 

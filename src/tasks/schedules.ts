@@ -5,7 +5,6 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { DB } from '../db/index.js';
 import { requirePermission } from '../rbac/check.js';
 import { NotFound, ValidationError } from '../rest/errors.js';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
@@ -14,7 +13,8 @@ import { S } from '../rest/schema.js';
 import { isUuid } from '../rest/validate.js';
 import { crontabError } from './crontab.js';
 import { actorNamed } from './registry.js';
-import { nextRunOf, scheduleUid, sendSchedule, type TaskScheduler } from './scheduler.js';
+import { nextRunOf, scheduleUid, sendSchedule } from './scheduler.js';
+import type { Services } from '../services.js';
 import type { TaskSchedulesTable } from './table.js';
 
 export const LAST_STATUSES = ['info', 'warning', 'error'] as const;
@@ -56,7 +56,7 @@ function render(rows: ScheduleRow[]): Record<string, unknown>[] {
   });
 }
 
-export function scheduleResource(scheduler: () => TaskScheduler | undefined): ResourceDef<TaskSchedulesTable> {
+export function scheduleResource(svc: Services): ResourceDef<TaskSchedulesTable> {
   return {
     component: 'Schedule',
     model: 'Schedule',
@@ -122,12 +122,13 @@ export function scheduleResource(scheduler: () => TaskScheduler | undefined): Re
         .execute();
       return existing.id;
     },
-    afterWrite: async () => scheduler()?.kick(),
+    afterWrite: async () => svc.tasks?.kick(),
   };
 }
 
-export function mountSchedules(router: ApiRouter, db: DB, scheduler: () => TaskScheduler | undefined) {
-  mountResource(router, db, scheduleResource(scheduler));
+export function mountSchedules(router: ApiRouter, svc: Services) {
+  const db = svc.db;
+  mountResource(router, db, scheduleResource(svc));
   router.route(
     '/tasks/schedules/{id}/send',
     {
@@ -143,7 +144,7 @@ export function mountSchedules(router: ApiRouter, db: DB, scheduler: () => TaskS
           const row = isUuid(id) ? await db.selectFrom('task_schedules').selectAll().where('id', '=', id).executeTakeFirst() : undefined;
           if (!row) throw NotFound.model('Schedule');
           await sendSchedule(db, row);
-          scheduler()?.kick();
+          svc.tasks?.kick();
           return reply.code(204).send();
         },
       },

@@ -5,7 +5,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import type { DB } from '../db/index.js';
 import { requirePermission } from '../rbac/check.js';
 import { NotFound, ValidationError } from '../rest/errors.js';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
@@ -15,7 +14,7 @@ import { isUuid } from '../rest/validate.js';
 import { LOG_EVENT_SCHEMA } from '../events/log-event.js';
 import { parseLogs, requeue } from './queue.js';
 import { actorNamed } from './registry.js';
-import type { TaskScheduler } from './scheduler.js';
+import type { Services } from '../services.js';
 import type { TasksTable } from './table.js';
 
 export const TASK_STATES = [
@@ -120,7 +119,8 @@ const taskResource: ResourceDef<TasksTable> = {
   render: async (_db, rows) => render(rows),
 };
 
-export function mountTasksResource(router: ApiRouter, db: DB, scheduler: () => TaskScheduler | undefined) {
+export function mountTasksResource(router: ApiRouter, svc: Services) {
+  const db = svc.db;
   router.component('LogEvent', LOG_EVENT_SCHEMA);
   router.component('TaskAggregatedStatusEnum', { type: 'string', enum: [...AGGREGATED] });
   const counted = ['queued', 'consumed', 'preprocess', 'running', 'postprocess', 'rejected', 'done', 'info', 'warning', 'error'];
@@ -160,7 +160,7 @@ export function mountTasksResource(router: ApiRouter, db: DB, scheduler: () => T
             : undefined;
           if (!row) throw NotFound.model('Task');
           if (!(await requeue(db, row.message_id))) throw new ValidationError(['Task is not in a retryable state.']);
-          scheduler()?.kick();
+          svc.tasks?.kick();
           return reply.code(204).send();
         },
       },
