@@ -126,6 +126,19 @@ def _host(name, *args):
     raise ValueError(answer.get("error") or "%s() failed" % name)
 
 
+_KIND_NAMES = {dict: "object", list: "list", bool: "boolean", int: "number"}
+
+
+def _host_typed(name, kind, *args):
+    """a host call whose answer must be of the kind given (dict, list, bool or int): anything else raises, so that an
+    expression never goes on with an empty stand-in (CONFIG's defaults, no groups) where Keystage's answer was meant
+    (fail closed)"""
+    answer = _host(name, *args)
+    if not isinstance(answer, kind) or (kind is int and isinstance(answer, bool)):
+        raise ValueError("%s() gave no %s" % (name, _KIND_NAMES[kind]))
+    return answer
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # authentik's objects, over JSON data
 
@@ -465,8 +478,8 @@ class User(_Wrapped):
             data = object.__getattribute__(self, "_data")
             given = data.get("all_groups" if indirect else "groups")
             if not isinstance(given, list):
-                given = _host("user_groups", data, indirect)
-            cache[indirect] = [Group(g) for g in (given or [])]
+                given = _host_typed("user_groups", list, data, indirect)
+            cache[indirect] = [Group(g) for g in given]
         return cache[indirect]
 
     @property
@@ -487,8 +500,8 @@ class User(_Wrapped):
             pk = getattr(app, "pk", app)
         if pk is None or "app_entitlements" not in _current().host_names:
             return QuerySet([])
-        found = _host("app_entitlements", object.__getattribute__(self, "_data"), str(pk))
-        return QuerySet([ApplicationEntitlement(e) for e in (found or [])])
+        found = _host_typed("app_entitlements", list, object.__getattribute__(self, "_data"), str(pk))
+        return QuerySet([ApplicationEntitlement(e) for e in found])
 
     def app_entitlements_attributes(self, app=None):
         """authentik's User.app_entitlements_attributes(app): their attributes merged in name order"""
@@ -506,8 +519,7 @@ class User(_Wrapped):
         data = object.__getattribute__(self, "_data")
         cache = object.__getattribute__(self, "_groups")
         if not isinstance(data.get("all_groups"), list) and "attributes" not in cache and "group_attributes" in _current().host_names:
-            found = _host("group_attributes", data) if self.pk is not None else {}
-            cache["attributes"] = found if isinstance(found, dict) else {}
+            cache["attributes"] = _host_typed("group_attributes", dict, data) if self.pk is not None else {}
         if "attributes" in cache:
             merged = _json.loads(_json.dumps(cache["attributes"]))
         else:
@@ -789,8 +801,7 @@ def ak_call_policy(name, **kwargs):
     """authentik: the named policy with the current request, its context updated with kwargs. Keystage answers with
     the result, or, for an expression policy, with its text, which runs here (Keystage cannot run it meanwhile: this
     interpreter is busy with the caller)"""
-    answer = _host("ak_call_policy", name, kwargs)
-    answer = answer if isinstance(answer, dict) else {}
+    answer = _host_typed("ak_call_policy", dict, name, kwargs)
     if isinstance(answer.get("expression"), str):
         return _call_expression(answer["expression"], str(answer.get("name") or name), kwargs)
     result = PolicyResult(bool(answer.get("passing")), *[str(m) for m in (answer.get("messages") or [])])
@@ -873,8 +884,7 @@ class _Config:
         if run.config is None:
             if "config" not in run.host_names:
                 raise NotImplementedError("authentik.lib.config.CONFIG is not available in this context (expression policies have it)")
-            answer = _host("config")
-            run.config = answer if isinstance(answer, dict) else {}
+            run.config = _host_typed("config", dict)
         return run.config
 
     def get(self, path, default=None, sep="."):
@@ -1000,11 +1010,10 @@ class _UserQuerySet:
         query = {"steps": [{"negate": n, "lookups": l} for n, l in self._steps], "mode": mode}
         if limit is not None:
             query["limit"] = limit
-        return _host("user_query", query)
+        return _host_typed("user_query", {"list": list, "exists": bool, "count": int}[mode], query)
 
     def _users(self, limit):
-        found = self._ask("list", limit)
-        return [User(u) for u in (found if isinstance(found, list) else []) if isinstance(u, dict)]
+        return [User(u) for u in self._ask("list", limit) if isinstance(u, dict)]
 
     def all(self):
         return _UserQuerySet(self._model, self._steps)
@@ -1020,10 +1029,10 @@ class _UserQuerySet:
         return self._step(True, lookups)
 
     def exists(self):
-        return bool(self._ask("exists"))
+        return self._ask("exists")
 
     def count(self):
-        return int(self._ask("count") or 0)
+        return int(self._ask("count"))
 
     def first(self):
         found = self._users(1)

@@ -140,6 +140,78 @@ describe('authentik BaseEvaluator functions (test_evaluator.py)', () => {
     );
   });
 
+  it('a host answer of the wrong kind fails the expression (no empty stand-in: CONFIG defaults, no groups, 0 users)', async () => {
+    const cases: [string, string, JsonObject, string][] = [
+      // authentik's default-user-settings-authorization reads CONFIG with a permissive default: an empty CONFIG would pass
+      [
+        'from authentik.lib.config import CONFIG\nreturn CONFIG.get_bool("default_user_change_username", True)',
+        'config',
+        { config: () => null },
+        'ValueError: config() gave no object',
+      ],
+      [
+        'return request.user.group_attributes()',
+        'group_attributes',
+        { group_attributes: () => 'x' },
+        'ValueError: group_attributes() gave no object',
+      ],
+      [
+        'return [g.name for g in request.user.all_groups()]',
+        'user_groups',
+        { user_groups: () => null },
+        'ValueError: user_groups() gave no list',
+      ],
+      [
+        'from authentik.core.models import User\nreturn not User.objects.filter(username="x").exists()',
+        'exists',
+        { user_query: () => null },
+        'ValueError: user_query() gave no boolean',
+      ],
+      [
+        'from authentik.core.models import User\nreturn User.objects.filter(username="x").count() == 0',
+        'count',
+        { user_query: () => true },
+        'ValueError: user_query() gave no number',
+      ],
+      ['return [u.username for u in User.objects.all()]', 'list', { user_query: () => ({}) }, 'ValueError: user_query() gave no list'],
+      [
+        'return ak_call_policy("p").passing is False',
+        'ak_call_policy',
+        { ak_call_policy: () => 'yes' },
+        'ValueError: ak_call_policy() gave no object',
+      ],
+      [
+        'return request.user.app_entitlements("6f1b0e9a-3c5d-4e7f-9a1b-2c3d4e5f6a7b")',
+        'app_entitlements',
+        { app_entitlements: () => 1 },
+        'ValueError: app_entitlements() gave no list',
+      ],
+    ];
+    for (const [source, label, host, error] of cases) {
+      const text = source.includes('User.objects.all') ? `from authentik.core.models import User\n${source}` : source;
+      const e = failed(await run(text, undefined, host));
+      assert.equal(e.kind, 'exception', label);
+      assert.equal(e.error, error, label);
+    }
+    // the same expressions with well-formed answers run
+    assert.equal(
+      ok(
+        await run('from authentik.lib.config import CONFIG\nreturn CONFIG.get_bool("default_user_change_username", True)', undefined, {
+          config: () => ({ default_user_change_username: false }),
+        }),
+      ).value,
+      false,
+    );
+    assert.equal(
+      ok(
+        await run('from authentik.core.models import User\nreturn User.objects.filter(username="x").count()', undefined, {
+          user_query: () => 3,
+        }),
+      ).value,
+      3,
+    );
+  });
+
   it('requests, ak_create_jwt and the other network or token functions are refused with a clear error', async () => {
     for (const [source, name] of [
       ['return requests.get("http://127.0.0.1/")', 'requests'],
