@@ -141,7 +141,7 @@ describe('authentik BaseEvaluator functions (test_evaluator.py)', () => {
   });
 
   it('a host answer of the wrong kind fails the expression (no empty stand-in: CONFIG defaults, no groups, 0 users)', async () => {
-    const cases: [string, string, JsonObject, string][] = [
+    const cases: [string, string, Record<string, () => unknown>, string][] = [
       // authentik's default-user-settings-authorization reads CONFIG with a permissive default: an empty CONFIG would pass
       [
         'from authentik.lib.config import CONFIG\nreturn CONFIG.get_bool("default_user_change_username", True)',
