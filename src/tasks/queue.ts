@@ -2,8 +2,9 @@
  * The task queue in the database (authentik's dramatiq broker on PostgreSQL): a task is queued by a schedule coming
  * due, by `send` or by `retry`; any node may take it, and the node whose UPDATE moved it from `queued` to `running`
  * is the one that runs it (several nodes, one run). What the actor logs is kept with the task, and the gravest level
- * becomes its status; an actor that throws leaves it `rejected` with status `error`. Tasks are kept 30 days
- * (authentik's `task_expiration`).
+ * becomes its status; an actor that throws leaves it `rejected` with status `error`. A task whose node stopped while it
+ * ran (killed, crashed: its heartbeat stopped) is ended the same way by the other nodes (`endOrphanedTasks`), not left
+ * `running`. Tasks are kept 30 days (authentik's `task_expiration`).
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
@@ -13,6 +14,8 @@ import { actorNamed } from './registry.js';
 import type { TasksTable } from './table.js';
 
 const KEEP_MS = 30 * 86_400_000;
+/** a running task's node not seen for this long (it beats every 30 s, a long task or not) has stopped */
+export const ORPHAN_MS = 120_000;
 /** at most this many log lines per run */
 const MAX_LOGS = 200;
 
@@ -64,6 +67,7 @@ export async function requeue(db: DB, messageId: string): Promise<boolean> {
       logs: '[]',
       mtime: new Date().toISOString(),
       eta: new Date().toISOString(),
+      worker_id: null,
     })
     .where('message_id', '=', messageId)
     .where('state', '=', task.state)
@@ -90,11 +94,19 @@ function statusOf(logs: LogEvent[]): string {
   return worst >= 3 ? 'error' : worst === 2 ? 'warning' : worst === 1 ? 'info' : 'done';
 }
 
-/** takes the task if it is still queued (one node wins) and runs it; false when another node had taken it */
-export async function runTask(db: DB, task: TasksTable, context: Omit<ActorContext, 'relObjId' | 'log'>): Promise<boolean> {
+/**
+ * takes the task for the node `workerId` if it is still queued (one node wins) and runs it; false when another node
+ * had taken it
+ */
+export async function runTask(
+  db: DB,
+  task: TasksTable,
+  context: Omit<ActorContext, 'relObjId' | 'log'>,
+  workerId: string,
+): Promise<boolean> {
   const taken = await db
     .updateTable('tasks')
-    .set({ state: 'running', aggregated_status: 'running', mtime: new Date().toISOString() })
+    .set({ state: 'running', aggregated_status: 'running', mtime: new Date().toISOString(), worker_id: workerId })
     .where('message_id', '=', task.message_id)
     .where('state', '=', 'queued')
     .executeTakeFirst();
@@ -121,7 +133,12 @@ export async function runTask(db: DB, task: TasksTable, context: Omit<ActorConte
 }
 
 /** every queued task that is due, oldest first, run one after the other on this node (those another node takes are skipped) */
-export async function workQueue(db: DB, context: Omit<ActorContext, 'relObjId' | 'log'>, stopped: () => boolean): Promise<number> {
+export async function workQueue(
+  db: DB,
+  context: Omit<ActorContext, 'relObjId' | 'log'>,
+  workerId: string,
+  stopped: () => boolean,
+): Promise<number> {
   let ran = 0;
   for (;;) {
     const due = await db
@@ -135,13 +152,56 @@ export async function workQueue(db: DB, context: Omit<ActorContext, 'relObjId' |
     if (!due.length) return ran;
     for (const task of due) {
       if (stopped()) return ran;
-      if (await runTask(db, task, context)) ran++;
+      if (await runTask(db, task, context, workerId)) ran++;
     }
   }
 }
 
-/** tasks untouched for 30 days (authentik's task expiration), whatever their state: one still `running` then was left
- * by a node that stopped */
+/**
+ * Tasks still `running` whose node has not been seen for `ORPHAN_MS` (or is gone from the workers), taken at least that
+ * long ago: ended as `rejected` with an error saying so, as an actor that threw (a retry, or the schedule's next run,
+ * runs them again). Each is ended only if it is still as read (a node finishing it meanwhile wins).
+ */
+export async function endOrphanedTasks(db: DB, now = Date.now()): Promise<number> {
+  const cutoff = new Date(now - ORPHAN_MS).toISOString();
+  const orphans = await db
+    .selectFrom('tasks as t')
+    .select(['t.message_id', 't.actor_name', 't.logs', 't.mtime', 't.worker_id'])
+    .where('t.state', '=', 'running')
+    .where('t.mtime', '<', cutoff)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('task_workers as w')
+            .select('w.worker_id')
+            .whereRef('w.worker_id', '=', 't.worker_id')
+            .where('w.last_seen', '>=', cutoff),
+        ),
+      ),
+    )
+    .execute();
+  let ended = 0;
+  for (const t of orphans) {
+    const logs = parseLogs(t.logs).slice(0, MAX_LOGS - 1);
+    logs.push(
+      logEvent(t.actor_name, 'error', 'The node running this task stopped before it finished', {
+        worker: t.worker_id,
+        taken: t.mtime,
+      }),
+    );
+    const r = await db
+      .updateTable('tasks')
+      .set({ state: 'rejected', aggregated_status: 'error', logs: JSON.stringify(logs), mtime: new Date(now).toISOString() })
+      .where('message_id', '=', t.message_id)
+      .where('state', '=', 'running')
+      .where('mtime', '=', t.mtime)
+      .executeTakeFirst();
+    ended += Number(r.numUpdatedRows);
+  }
+  return ended;
+}
+
+/** tasks untouched for 30 days (authentik's task expiration), whatever their state */
 export async function purgeOldTasks(db: DB, now = Date.now()): Promise<number> {
   const r = await db
     .deleteFrom('tasks')

@@ -6,10 +6,17 @@ import { cleanExpiredModels } from '../auth/housekeeping.js';
 import { blueprintsDiscovery } from '../blueprints/discovery.js';
 import type { Actor } from './actor.js';
 import { scimSync } from '../providers/scim/scheduler.js';
-import { ldapSync } from '../sources/ldap/scheduler.js';
+import { ldapConnectivityCheck, ldapSync } from '../sources/ldap/scheduler.js';
 import { cleanWorkerStatuses } from './workers.js';
 
-export const ACTORS: readonly Actor[] = [cleanExpiredModels, blueprintsDiscovery, cleanWorkerStatuses, ldapSync, scimSync];
+export const ACTORS: readonly Actor[] = [
+  cleanExpiredModels,
+  blueprintsDiscovery,
+  cleanWorkerStatuses,
+  ldapSync,
+  ldapConnectivityCheck,
+  scimSync,
+];
 
 const byName = new Map(ACTORS.map((a) => [a.name, a]));
 

@@ -1,6 +1,7 @@
 /**
- * The node's scheduler (authentik's worker scheduler): every tick it marks itself alive, queues a task for each
- * schedule that came due — the node whose UPDATE moves `next_run` on from the value it read is the one that queues it,
+ * The node's scheduler (authentik's worker scheduler): it marks itself alive every 30 s (a timer of its own, so a long
+ * task does not make the node look stopped); every tick it ends the tasks of nodes that stopped while running them,
+ * queues a task for each schedule that came due — the node whose UPDATE moves `next_run` on from the value it read is the one that queues it,
  * so several nodes queue one run — and runs the queued tasks it can take (./queue.ts). `send`, `retry` and a
  * schedule's save kick it at once.
  */
@@ -11,7 +12,7 @@ import { startPeriodic } from '../instance/periodic.js';
 import { VERSION } from '../version.js';
 import type { ActorContext } from './actor.js';
 import { nextRun, parseCrontab } from './crontab.js';
-import { enqueue, workQueue } from './queue.js';
+import { endOrphanedTasks, enqueue, workQueue } from './queue.js';
 import { ACTORS } from './registry.js';
 import type { TaskSchedulesTable } from './table.js';
 
@@ -148,15 +149,27 @@ export function startTaskScheduler(
   // (a node's id: its host, process and start, so two servers in one process are two workers)
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   let beat = 0;
+  let beating: Promise<void> | undefined;
+  const beatIfDue = async () => {
+    if (Date.now() - beat < HEARTBEAT_MS) return;
+    beat = Date.now();
+    await heartbeat(db, workerId);
+  };
+  // (while a task runs, the ticks wait for it: the heartbeat does not)
+  const beatTimer = setInterval(() => {
+    beating ??= beatIfDue()
+      .catch(onError)
+      .finally(() => {
+        beating = undefined;
+      });
+  }, HEARTBEAT_MS).unref();
   const periodic = startPeriodic(
     async (stopped) => {
-      if (Date.now() - beat >= HEARTBEAT_MS) {
-        await heartbeat(db, workerId);
-        beat = Date.now();
-      }
+      await beatIfDue();
       await seedSchedules(db);
+      await endOrphanedTasks(db);
       await queueDue(db);
-      await workQueue(db, context, stopped);
+      await workQueue(db, context, workerId, stopped);
     },
     onError,
     tickMs,
@@ -165,7 +178,9 @@ export function startTaskScheduler(
   return {
     kick: () => periodic.kick(),
     async stop() {
+      clearInterval(beatTimer);
       await periodic.stop();
+      await beating;
       await db
         .deleteFrom('task_workers')
         .where('worker_id', '=', workerId)

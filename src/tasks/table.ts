@@ -41,6 +41,8 @@ export interface TasksTable {
   /** the state, or once done the gravest level logged: info | warning | error (done when nothing was logged) */
   aggregated_status: string;
   schedule_id: string | null;
+  /** the node running it (a task_workers id), from when it was taken */
+  worker_id: string | null;
 }
 
 /** a node that runs tasks, as last seen */

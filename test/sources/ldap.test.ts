@@ -347,7 +347,10 @@ for (const dialect of dialects()) {
       assert.equal(schedule.rel_obj_model, 'ldapsource');
       assert.equal(schedule.uid, 'authentik.sources.ldap.tasks.ldap_sync:corp');
       assert.match(schedule.crontab, /^\d{1,2} \*\/2 \* \* \*$/);
-      assert.equal((await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${src.source_uuid}`)).body.results.length, 1);
+      assert.deepEqual(
+        (await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${src.source_uuid}`)).body.results.map((x: { uid: string }) => x.uid).sort(),
+        ['authentik.sources.ldap.tasks.ldap_connectivity_check:corp', 'authentik.sources.ldap.tasks.ldap_sync:corp'],
+      );
       // a user added to the directory arrives with the scheduled sync
       ldap.add(dnOf('dave'), person('dave'));
       const t0 = since();
@@ -380,6 +383,28 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', `/tasks/tasks/?rel_obj_id=${src.source_uuid}`)).body.pagination.count, 1);
       assert.equal((await call(srv, 'PATCH', `/tasks/schedules/${schedule.id}/`, { paused: false })).status, 200);
 
+      // the hourly connectivity check (authentik's ldap_connectivity_check): sent, it checks each server and keeps
+      // the answer for the API, one log line per server
+      const check = (await call(srv, 'GET', '/tasks/schedules/?actor_name=authentik.sources.ldap.tasks.ldap_connectivity_check')).body
+        .results[0];
+      assert.equal(check.rel_obj_id, src.source_uuid);
+      assert.match(check.crontab, /^\d{1,2} \* \* \* \*$/);
+      assert.equal(check.description, 'Check connectivity for LDAP source.');
+      await db.updateTable('ldap_sources').set({ connectivity: null }).where('source_uuid', '=', src.source_uuid).execute();
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${check.id}/send/`)).status, 204);
+      let checked: Record<string, any> | undefined;
+      for (let i = 0; i < 100 && checked?.state !== 'done'; i++) {
+        checked = (await call(srv, 'GET', '/tasks/tasks/?actor_name=authentik.sources.ldap.tasks.ldap_connectivity_check')).body.results[0];
+        if (checked?.state !== 'done') await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(checked?.state, 'done', JSON.stringify(checked));
+      assert.equal(checked.aggregated_status, 'info');
+      assert.deepEqual(checked.logs.map((l: { event: string; attributes: { server: string } }) => [l.event, l.attributes.server]).sort(), [
+        ['Connected', '127.0.0.1'],
+        ['Connected', '__all__'],
+      ]);
+      assert.equal((await call(srv, 'GET', '/sources/ldap/corp/')).body.connectivity.__all__.status, 'ok');
+
       // another source gets its own schedule; deleted, the schedule goes with it
       const made = await call(srv, 'POST', '/sources/ldap/', {
         name: 'Scheduled',
@@ -390,11 +415,13 @@ for (const dialect of dialects()) {
       });
       assert.equal(made.status, 201, JSON.stringify(made.body));
       const scheduleOf = async () =>
-        (await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${made.body.pk}`)).body.results as { uid: string }[];
-      for (let i = 0; i < 100 && !(await scheduleOf()).length; i++) await new Promise((r) => setTimeout(r, 50));
+        ((await call(srv, 'GET', `/tasks/schedules/?rel_obj_id=${made.body.pk}`)).body.results as { uid: string }[]).sort((a, b) =>
+          a.uid.localeCompare(b.uid),
+        );
+      for (let i = 0; i < 100 && (await scheduleOf()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(
         (await scheduleOf()).map((x) => x.uid),
-        ['authentik.sources.ldap.tasks.ldap_sync:scheduled'],
+        ['authentik.sources.ldap.tasks.ldap_connectivity_check:scheduled', 'authentik.sources.ldap.tasks.ldap_sync:scheduled'],
       );
       assert.equal((await call(srv, 'DELETE', '/sources/ldap/scheduled/')).status, 204);
       for (let i = 0; i < 100 && (await scheduleOf()).length; i++) await new Promise((r) => setTimeout(r, 50));

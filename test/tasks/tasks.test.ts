@@ -118,7 +118,7 @@ for (const dialect of dialects()) {
           expires: new Date(Date.now() - 1000).toISOString(),
         })
         .execute();
-      // a task untouched for 31 days, left running by a node that stopped
+      // a task untouched for 31 days (its run failed then)
       const stale = randomUUID();
       await db
         .insertInto('tasks')
@@ -126,7 +126,7 @@ for (const dialect of dialects()) {
           message_id: stale,
           queue_name: 'default',
           actor_name: CLEAN,
-          state: 'running',
+          state: 'rejected',
           mtime: new Date(Date.now() - 31 * 86_400_000).toISOString(),
           retries: 0,
           eta: null,
@@ -136,7 +136,7 @@ for (const dialect of dialects()) {
           uid: CLEAN,
           logs: '[]',
           previous_logs: '[]',
-          aggregated_status: 'running',
+          aggregated_status: 'error',
           schedule_id: null,
         })
         .execute();
@@ -258,6 +258,69 @@ for (const dialect of dialects()) {
       assert.equal((await as('GET', '/tasks/schedules/')).status, 200);
       assert.equal((await as('POST', `/tasks/schedules/${clean.id}/send/`)).status, 204);
       assert.equal((await as('PATCH', `/tasks/schedules/${clean.id}/`, { paused: true })).status, 403);
+    });
+
+    it('a task left running by a node that stopped is ended as failed and can be retried; one on a live node, or taken lately, runs on', async () => {
+      const db = srv.app.store.db;
+      const live = (await tasks.tasksWorkersList())[0]?.workerId;
+      assert.ok(live, 'this node beats');
+      const longAgo = new Date(Date.now() - 5 * 60_000).toISOString();
+      await db.insertInto('task_workers').values({ worker_id: 'gone-node', version: 'x', last_seen: longAgo }).execute();
+      const row = (worker: string | null, mtime: string) => ({
+        message_id: randomUUID(),
+        queue_name: 'default',
+        actor_name: CLEAN,
+        state: 'running',
+        mtime,
+        retries: 0,
+        eta: mtime,
+        rel_obj_app_label: null,
+        rel_obj_model: null,
+        rel_obj_id: null,
+        uid: 'orphan-test',
+        logs: JSON.stringify([{ timestamp: longAgo, log_level: 'info', logger: CLEAN, event: 'started', attributes: {} }]),
+        previous_logs: '[]',
+        aggregated_status: 'running',
+        schedule_id: null,
+        worker_id: worker,
+      });
+      const gone = row('gone-node', longAgo);
+      const unknown = row(null, longAgo);
+      const onLive = row(live, longAgo);
+      const lately = row('not-yet-seen', new Date().toISOString());
+      await db.insertInto('tasks').values([gone, unknown, onLive, lately]).execute();
+      const ended = await until('the orphaned tasks to end', async () => {
+        const t = await Promise.all([gone, unknown].map((x) => tasks.tasksTasksRetrieve({ messageId: x.message_id })));
+        return t.every((x) => x.state === 'rejected') ? t : undefined;
+      });
+      for (const t of ended) {
+        assert.equal(t.aggregatedStatus, 'error');
+        assert.deepEqual(
+          t.logs.map((l) => [l.logLevel, l.event]),
+          [
+            ['info', 'started'],
+            ['error', 'The node running this task stopped before it finished'],
+          ],
+        );
+      }
+      assert.equal(ended[0]!.logs[1]!.attributes?.worker, 'gone-node');
+      // the others ticks later still run
+      await new Promise((r) => setTimeout(r, 300));
+      for (const x of [onLive, lately]) assert.equal((await tasks.tasksTasksRetrieve({ messageId: x.message_id })).state, 'running');
+      // a retry runs the ended task again, its logs kept as previous ones
+      await tasks.tasksTasksRetryCreate({ messageId: gone.message_id });
+      const again = await until('the retried task', async () => {
+        const t = await tasks.tasksTasksRetrieve({ messageId: gone.message_id });
+        return t.state === 'done' ? t : undefined;
+      });
+      assert.ok(again.logs.some((l) => l.event === 'Expired events'));
+      assert.ok(again.previousLogs.some((l) => l.event === 'The node running this task stopped before it finished'));
+      assert.equal(
+        (await db.selectFrom('tasks').select('worker_id').where('message_id', '=', gone.message_id).executeTakeFirstOrThrow()).worker_id,
+        live,
+      );
+      await db.deleteFrom('tasks').where('uid', '=', 'orphan-test').execute();
+      await db.deleteFrom('task_workers').where('worker_id', '=', 'gone-node').execute();
     });
 
     it('a schedule that came due is queued and run once by two nodes; a paused one is not run', async () => {

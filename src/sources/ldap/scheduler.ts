@@ -1,7 +1,8 @@
 /**
  * Each enabled LDAP source's sync runs on its schedule (authentik's `ldap_sync`, one schedule per source, every two
  * hours by default: `ldapSync` below, through src/tasks/), and at once after a save (`sync_requested`;
- * `connectivity_checked` cleared); its connectivity check every hour. Every node looks each minute; one conditional
+ * `connectivity_checked` cleared); its connectivity check on a schedule too (`ldap_connectivity_check`, hourly) and
+ * at once after a save. For what a save asks, every node looks each minute; one conditional
  * UPDATE claims a sync (`sync_claimed_until`, an hour), so a source is synced by one node at a time and a node that
  * stopped mid-sync leaves a claim that lapses. The outcome (`last_sync_status`: done, warning or error, its messages)
  * is written back with the claim released.
@@ -14,10 +15,7 @@ import { connect, connectTo, hostOf, serverInfo, serversOf } from './connect.js'
 import { enabledLdapSources, type LdapSourceRow, type SyncOutcome, syncLdapSource } from './sync.js';
 import type { Actor } from '../../tasks/actor.js';
 
-const CHECK_EVERY_MS = 3600_000;
 const CLAIM_MS = 3600_000;
-
-const isoAgo = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 /** authentik's LDAPSource.check_connection: each server, then the pool */
 export async function checkConnectivity(svc: Services, s: LdapSourceRow): Promise<Record<string, Record<string, string>>> {
@@ -36,6 +34,55 @@ export async function checkConnectivity(svc: Services, s: LdapSourceRow): Promis
   out.__all__ = await probe(() => connect(svc.db, s)).catch(failed);
   return out;
 }
+
+/** a source's connectivity checked and kept for the API (`connectivity`) */
+async function checkAndKeep(svc: Services, s: LdapSourceRow): Promise<Record<string, Record<string, string>>> {
+  const c = await checkConnectivity(svc, s);
+  await svc.db
+    .updateTable('ldap_sources')
+    .set({ connectivity: JSON.stringify(c), connectivity_checked: nowIso() })
+    .where('source_uuid', '=', s.source_uuid)
+    .execute();
+  return c;
+}
+
+/** the LDAP sources, each a schedule's object (authentik's ScheduledModel: its uid is the slug) */
+const ldapSourceObjects: NonNullable<Actor['objects']> = {
+  app_label: 'authentik_sources_ldap',
+  model: 'ldapsource',
+  list: async (db) =>
+    (
+      await db
+        .selectFrom('sources as s')
+        .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
+        .select(['s.source_uuid', 's.slug'])
+        .orderBy('s.slug')
+        .execute()
+    ).map((r) => ({ id: r.source_uuid, uid: r.slug })),
+};
+
+const enabledSource = async (svc: Services, relObjId: string | null) =>
+  relObjId
+    ? ((await enabledLdapSources(svc.db).where('s.source_uuid', '=', relObjId).executeTakeFirst()) as LdapSourceRow | undefined)
+    : undefined;
+
+/** authentik's `ldap_connectivity_check`: a schedule per LDAP source (hourly); each server's answer is a log line */
+export const ldapConnectivityCheck: Actor = {
+  name: 'authentik.sources.ldap.tasks.ldap_connectivity_check',
+  description: 'Check connectivity for LDAP source.',
+  crontab: '{m} * * * *',
+  objects: ldapSourceObjects,
+  async run({ svc, relObjId, log }) {
+    const s = await enabledSource(svc, relObjId);
+    if (!s) {
+      log('warning', 'The LDAP source is disabled or gone: nothing checked');
+      return;
+    }
+    for (const [server, answer] of Object.entries(await checkAndKeep(svc, s)))
+      if (answer.status === 'ok') log('info', 'Connected', { server, vendor: answer.vendor, version: answer.version });
+      else log('warning', 'Could not connect', { server, status: answer.status });
+  },
+};
 
 /**
  * takes a source's sync when one is due (asked for by a save or its schedule, or never run) and no node holds it: one
@@ -74,23 +121,9 @@ export const ldapSync: Actor = {
   name: 'authentik.sources.ldap.tasks.ldap_sync',
   description: 'Sync LDAP source.',
   crontab: '{m} */2 * * *',
-  objects: {
-    app_label: 'authentik_sources_ldap',
-    model: 'ldapsource',
-    list: async (db) =>
-      (
-        await db
-          .selectFrom('sources as s')
-          .innerJoin('ldap_sources as l', 'l.source_uuid', 's.source_uuid')
-          .select(['s.source_uuid', 's.slug'])
-          .orderBy('s.slug')
-          .execute()
-      ).map((r) => ({ id: r.source_uuid, uid: r.slug })),
-  },
+  objects: ldapSourceObjects,
   async run({ svc, relObjId, log }) {
-    const s = relObjId
-      ? ((await enabledLdapSources(svc.db).where('s.source_uuid', '=', relObjId).executeTakeFirst()) as LdapSourceRow | undefined)
-      : undefined;
+    const s = await enabledSource(svc, relObjId);
     if (!s) {
       log('warning', 'The LDAP source is disabled or gone: nothing synced');
       return;
@@ -113,14 +146,8 @@ export function startLdapScheduler(svc: Services, onError: (err: unknown) => voi
   async function pass(stopped: () => boolean) {
     for (const s of (await enabledLdapSources(svc.db).execute()) as LdapSourceRow[]) {
       if (stopped()) return;
-      if (!s.connectivity_checked || s.connectivity_checked < isoAgo(CHECK_EVERY_MS)) {
-        const c = await checkConnectivity(svc, s);
-        await svc.db
-          .updateTable('ldap_sources')
-          .set({ connectivity: JSON.stringify(c), connectivity_checked: nowIso() })
-          .where('source_uuid', '=', s.source_uuid)
-          .execute();
-      }
+      // (asked by a save, or never checked; then hourly by the schedule)
+      if (!s.connectivity_checked) await checkAndKeep(svc, s);
       if (stopped() || !(await claimSync(svc.db, s.source_uuid))) continue;
       await claimedSync(svc, s);
     }
