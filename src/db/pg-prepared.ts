@@ -61,6 +61,14 @@ export function preparingClient(Base: typeof pg.Client, names: StatementNames): 
     /** bumped when the connection's prepared statements became unusable: its statements are prepared again */
     private generation = 0;
 
+    constructor(...args: ConstructorParameters<typeof pg.Client>) {
+      super(...args);
+      // a connection lost while the pool has lent this client out (a query under way, or between a transaction's
+      // statements): the query fails with it, and the pool drops the client when it is given back (no longer
+      // queryable); the pool listens only to idle clients, and an 'error' nobody listens to would end the process
+      this.on('error', () => {});
+    }
+
     private async named(text: string, name: string, values: unknown[] | undefined): Promise<QueryResult> {
       const generation = this.generation;
       try {

@@ -10,6 +10,7 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { loadConfig } from '../../src/config.js';
 import { buildApp, type App } from '../../src/server.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { sql } from 'kysely';
 
 describePostgres(
   'PostgreSQL outage: 503 while down, recovery without restart',
@@ -75,6 +76,38 @@ describePostgres(
       }
       assert.equal(status, 200, 'serving again without a restart');
       assert.equal((await get('/-/health/ready/')).status, 200);
+    });
+
+    it('a connection lost while lent out (inside a transaction) fails that transaction, not the process', async () => {
+      const uncaught: unknown[] = [];
+      const note = (e: unknown) => uncaught.push(e);
+      process.on('uncaughtException', note);
+      try {
+        const outcome = await app.store.db
+          .transaction()
+          .execute(async (trx) => {
+            await sql`select 1`.execute(trx);
+            proxy.cut();
+            await new Promise((r) => setTimeout(r, 300));
+            await sql`select 2`.execute(trx);
+            return 'committed';
+          })
+          .catch((e: Error) => `failed: ${e.message}`);
+        assert.match(outcome, /^failed: /);
+        proxy.restore();
+        const t0 = Date.now();
+        let status = 0;
+        while (Date.now() - t0 < 10_000) {
+          status = (await get('/api/v3/flows/instances/')).status;
+          if (status === 200) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(status, 200, 'serving again');
+        assert.deepEqual(uncaught, []);
+      } finally {
+        process.off('uncaughtException', note);
+        proxy.restore();
+      }
     });
   },
 );
