@@ -1,4 +1,6 @@
 /** /events/events/: the audit log, read-only, for superusers. */
+import { compileDjangoQL } from '../rest/djangoql.js';
+import { eventQLFields } from './ql.js';
 import { Type } from '@sinclair/typebox';
 import { sql, type Selectable, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
@@ -155,6 +157,11 @@ export const eventResource: ResourceDef<Row> = {
       context_device: contextPkFilter('device'),
     },
     search: ['action', 'username', 'client_ip', 'app'],
+    // `?search=` is authentik's query language first (src/events/ql.ts); anything that is not falls back to the plain search
+    searchQuery: (search, dialect) => {
+      const cond = compileDjangoQL(search, eventQLFields, dialect);
+      return cond && (() => cond);
+    },
     ordering: { created: 'created', action: 'action', client_ip: 'client_ip', app: 'app', user: 'username', pk: 'event_uuid' },
     defaultOrdering: ['-created'],
     pk: 'event_uuid',

@@ -362,12 +362,18 @@ function compileNode(node: QLNode, fields: Record<string, QLField>, dialect: Dia
  * caller then applies the plain search).
  */
 export function compileDjangoQL(search: string, fields: Record<string, QLField>, dialect: Dialect): Cond | undefined {
-  const input = search.replace(/\0/g, '');
-  if (input.trim() === '') return undefined;
+  if (search.replace(/\0/g, '').trim() === '') return undefined;
   try {
-    return compileNode(parseDjangoQL(input), fields, dialect);
+    return compileDjangoQLStrict(search, fields, dialect);
   } catch (e) {
     if (e instanceof DjangoQLError) return undefined;
     throw e;
   }
+}
+
+/** as compileDjangoQL, but a query that is not valid DjangoQL for these fields throws its DjangoQLError (a stored query) */
+export function compileDjangoQLStrict(query: string, fields: Record<string, QLField>, dialect: Dialect): Cond {
+  const input = query.replace(/\0/g, '');
+  if (input.trim() === '') throw new DjangoQLError('The query is empty');
+  return compileNode(parseDjangoQL(input), fields, dialect);
 }

@@ -1,8 +1,11 @@
 /**
  * The event matcher policy (authentik's EventMatcherPolicy): passes when the event in the request's context (a
- * notification rule's check) matches every criterion set — action, client IP, app, model; none set matches every
- * event; no event in the context never passes.
+ * notification rule's check) matches every criterion set — query (authentik's query language over events,
+ * src/events/ql.ts), action, client IP, app, model; none set matches every event; no event in the context never
+ * passes.
  */
+import type { DB } from '../../db/index.js';
+import { eventMatchesQuery } from '../../events/ql.js';
 import type { PolicyConfig, PolicyDef, PolicyResult } from '../types.js';
 import { eventMatcherSchema } from './schema.js';
 
@@ -21,9 +24,15 @@ function appMatches(app: string, e: EventLike): boolean {
   return ev === app || ev.startsWith(`${app}.`) || e.context?.model?.app === app.replaceAll('.', '_');
 }
 
-export function matchEvent(config: Pick<Config, 'action' | 'client_ip' | 'app' | 'model'>, event: EventLike | undefined): PolicyResult {
+export async function matchEvent(
+  db: DB,
+  config: Pick<Config, 'query' | 'action' | 'client_ip' | 'app' | 'model'>,
+  event: EventLike | undefined,
+): Promise<PolicyResult> {
   if (!event || typeof event !== 'object') return { passing: false, messages: [] };
   const checks: PolicyResult[] = [];
+  if (config.query)
+    checks.push({ passing: await eventMatchesQuery(db, config.query, event as Record<string, unknown>), messages: ['Query matched.'] });
   if (config.action) checks.push({ passing: config.action === event.action, messages: ['Action matched.'] });
   if (config.client_ip) checks.push({ passing: config.client_ip === event.client_ip, messages: ['Client IP matched.'] });
   if (config.app) checks.push({ passing: appMatches(config.app, event), messages: ['App matched.'] });
@@ -36,8 +45,8 @@ export function matchEvent(config: Pick<Config, 'action' | 'client_ip' | 'app' |
 
 export const eventMatcherPolicy: PolicyDef = {
   ...eventMatcherSchema,
-  async evaluate({ config, request }: { config: Config; request: { context: Record<string, unknown> } }) {
-    return matchEvent(config, request.context.event as EventLike | undefined);
+  async evaluate({ svc, config, request }: { svc: { db: DB }; config: Config; request: { context: Record<string, unknown> } }) {
+    return matchEvent(svc.db, config, request.context.event as EventLike | undefined);
   },
   contextOnly: () => true,
 };

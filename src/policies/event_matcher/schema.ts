@@ -1,6 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { addColumns } from '../../db/ddl.js';
 import { ValidationError } from '../../rest/errors.js';
+import type { DB } from '../../db/index.js';
+import { dialectOf } from '../../db/dialect.js';
+import { compileDjangoQLStrict, DjangoQLError } from '../../rest/djangoql.js';
+import { eventQLFields } from '../../events/ql.js';
 import { ACTIONS } from '../../events/resource.js';
 import { APP_ENUM, MODEL_ENUM } from '../../events/enums.js';
 import type { PolicyDef } from '../types.js';
@@ -41,10 +45,15 @@ export const eventMatcherSchema = {
     model: { type: 'str', column: 't.model' },
     query: { type: 'str', column: 't.query' },
   },
-  /** event queries (authentik's QL over events) are not in Keystage: refused rather than stored without effect */
-  validate(data: Record<string, unknown>) {
-    if (data.query !== undefined && data.query !== null)
-      throw ValidationError.field('query', 'Event queries are not supported by Keystage yet.');
+  /** a query must be valid in authentik's query language over events (src/events/ql.ts): a 400 saying why */
+  validate(data: Record<string, unknown>, ctx: { db: DB }) {
+    if (typeof data.query !== 'string') return;
+    try {
+      compileDjangoQLStrict(data.query, eventQLFields, dialectOf(ctx.db));
+    } catch (e) {
+      if (e instanceof DjangoQLError) throw ValidationError.field('query', `Invalid query: ${e.message}`);
+      throw e;
+    }
   },
   migrations: {
     policy_event_matcher_0001: (dialect) => ({
