@@ -13,6 +13,7 @@ import { registerSharedComponents } from './rest/components.js';
 import { mountRoot } from './instance/root.js';
 import { mountSystem } from './instance/system.js';
 import { mountSystemSettings } from './instance/system-settings/routes.js';
+import { mountFiles } from './files/routes.js';
 import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBlueprintImport } from './blueprints/routes.js';
@@ -329,6 +330,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountAdminCatalogue(router, store.db);
   mountSystem(router, services);
   mountSystemSettings(router, services);
+  mountFiles(router, app, services);
   mountSchema(router);
   mountFlows(router, services);
   mountBlueprintImport(router, services);

@@ -4,6 +4,7 @@
  * them use (a superuser sees all with `superuser_full_list=true`). Deleting an application deletes its policy
  * bindings and the consents given to it; its provider stays, unassigned.
  */
+import { assetUrl, themedAssetUrls } from '../brands/assets.js';
 import { newPk } from '../rest/requested-pk.js';
 import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
@@ -94,8 +95,9 @@ export async function renderApplications(db: DB, rows: Row[], user: UsersTable |
     o.backchannel_providers_obj = mine.map((id) => providers.get(id)).filter(Boolean);
     const url = r.meta_launch_url || (pid === null ? null : (launch.get(pid) ?? null));
     o.launch_url = url ? formatLaunchUrl(url, user) : null;
-    o.meta_icon_url = r.meta_icon ? r.meta_icon : null;
-    o.meta_icon_themed_urls = null;
+    // (an uploaded file's name as its URL, src/files/)
+    o.meta_icon_url = r.meta_icon ? assetUrl(r.meta_icon) : null;
+    o.meta_icon_themed_urls = r.meta_icon ? themedAssetUrls(r.meta_icon) : null;
     // authentik's field order
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(applicationProps)) if (!applicationProps[k]!.writeOnly) out[k] = o[k];

@@ -20,7 +20,11 @@ function passesThrough(name: string): boolean {
 
 /** authentik's `validate_file_name` (admin/files/validation.py): the message of the first rule broken, if any */
 export function fileNameError(name: string): string | undefined {
-  if (passesThrough(name)) return undefined;
+  return passesThrough(name) ? undefined : uploadNameError(name);
+}
+
+/** authentik's `validate_upload_file_name`: the rules an uploaded file's name follows (src/files/) */
+export function uploadNameError(name: string): string | undefined {
   if (!name) return 'File name cannot be empty';
   if (!/^[a-zA-Z0-9._/-]+$/.test(name))
     return 'File name can only contain letters (a-z, A-Z), numbers (0-9), dots (.), hyphens (-), underscores (_), and forward slashes (/)';

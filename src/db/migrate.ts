@@ -41,6 +41,7 @@ import { m0039_policy_binding_expiry } from './migrations/0039_policy_binding_ex
 import { m0040_access_requests } from './migrations/0040_access_requests.js';
 import { m0041_tasks } from './migrations/0041_tasks.js';
 import { m0042_task_worker } from './migrations/0042_task_worker.js';
+import { m0043_media_files } from './migrations/0043_media_files.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -85,6 +86,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0040_access_requests': m0040_access_requests,
   '0041_tasks': m0041_tasks,
   '0042_task_worker': m0042_task_worker,
+  '0043_media_files': m0043_media_files,
 };
 
 /**

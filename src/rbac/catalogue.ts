@@ -65,6 +65,8 @@ registerModel({
     ['access_admin_interface', 'Can access admin interface'],
     ['view_system_settings', 'Can view system settings'],
     ['edit_system_settings', 'Can edit system settings'],
+    ['view_media_files', 'Can view media files'],
+    ['manage_media_files', 'Can manage media files'],
   ],
 });
 

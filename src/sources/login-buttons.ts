@@ -3,6 +3,7 @@
  * `sources`): each enabled OAuth, SAML or Telegram source the stage names, by name, as a redirect to its login URL; a
  * Plex source as `ak-source-plex` (the page gets the Plex token itself).
  */
+import { assetUrl } from '../brands/assets.js';
 import type { DB } from '../db/index.js';
 import { loginPath } from './oauth/paths.js';
 import { samlPath } from './saml/paths.js';
@@ -36,7 +37,7 @@ export async function loginButtons(db: DB, sourceUuids: readonly string[]): Prom
     .filter((r) => LOGIN[r.kind] || r.kind === 'plexsource')
     .map((r) => ({
       name: r.name,
-      icon_url: r.icon || (r.kind === 'plexsource' ? '/static/authentik/sources/plex.svg' : LOGIN[r.kind]!.icon),
+      icon_url: r.icon ? assetUrl(r.icon) : r.kind === 'plexsource' ? '/static/authentik/sources/plex.svg' : LOGIN[r.kind]!.icon,
       promoted: Number(r.promoted) === 1,
       challenge:
         r.kind === 'plexsource'

@@ -3,6 +3,7 @@
  * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
  * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
  */
+import { assetUrl, themedAssetUrls } from '../brands/assets.js';
 import { newPk } from '../rest/requested-pk.js';
 import { requestOrigin } from '../brands/links.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
@@ -97,8 +98,9 @@ function renderBase(r: SourceRow) {
   o.pk = r.source_uuid;
   o.user_property_mappings = [];
   o.group_property_mappings = [];
-  o.icon_url = r.icon ? r.icon : null;
-  o.icon_themed_urls = null;
+  // (an uploaded file's name as its URL, src/files/)
+  o.icon_url = r.icon ? assetUrl(r.icon) : null;
+  o.icon_themed_urls = r.icon ? themedAssetUrls(r.icon) : null;
   Object.assign(o, metaOf(r.kind));
   return o;
 }
@@ -251,7 +253,7 @@ export function typedSourceResource<R extends SourceRow>(o: {
       return rows.map((r, i) => {
         const out: Record<string, unknown> = { ...bases[i], ...rowToApi(o.props, r), ...meta };
         for (const h of o.hidden ?? []) delete out[h];
-        out.icon_url = r.icon || o.icon;
+        out.icon_url = r.icon ? assetUrl(r.icon) : o.icon;
         o.extra?.(r, out, req);
         return out;
       });
@@ -730,7 +732,7 @@ export function mountSourceResources(
           component: r.kind === KIND ? 'ak-user-settings-source-oauth' : 'ak-user-settings-source-saml',
           title: r.name,
           configure_url: r.kind === KIND ? loginPath(r.slug) : samlPath(r.slug),
-          icon_url: r.icon || (r.kind === KIND ? null : '/static/authentik/sources/saml.png'),
+          icon_url: r.icon ? assetUrl(r.icon) : r.kind === KIND ? null : '/static/authentik/sources/saml.png',
         }));
       },
     },

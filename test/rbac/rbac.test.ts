@@ -384,6 +384,8 @@ for (const dialect of dialects()) {
         'access_admin_interface',
         'view_system_settings',
         'edit_system_settings',
+        'view_media_files',
+        'manage_media_files',
       ]);
       const info = await as('GET', '/admin/system/');
       assert.equal(info.status, 200);

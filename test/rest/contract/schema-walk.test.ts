@@ -79,6 +79,8 @@ const NEVER_NARROWS: Record<string, string> = {
     'widens the roles’ users and groups filters to roles held through groups; alone it selects no role (authentik: “requires users or groups filter”)',
   superuser_full_list: 'a superuser sees every application instead of those their policies let them use: the same ones where none is bound',
   for_user: 'lists the applications another user’s policies let them use: the same ones where none is bound',
+  manageable_only: 'every file listed is an upload Keystage manages (it lists no built-in files): the same files',
+  usage: 'media is the one usage files are uploaded to and listed by; another is a 400 naming it',
 };
 
 /** lists that are empty by design, with why: each filter is still served and answers 200 */
@@ -534,6 +536,18 @@ async function seed(srv: TestServer): Promise<Seeded> {
   assert.equal((await call(srv, 'POST', '/core/users/export/?username=akadmin')).status, 201);
   // a user without devices, tokens or groups
   await call(srv, 'POST', '/core/users/', { username: 'seed-plain', name: 'Seed Plain' });
+  // an uploaded image (multipart), named by a brand's logo: /admin/file/ and its used_by
+  const upload = new FormData();
+  upload.set('file', new Blob([Buffer.from('GIF89a')]), 'seeded.gif');
+  const uploaded = await fetch(`${srv.api}/admin/file/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.token}` },
+    body: upload,
+  });
+  assert.equal(uploaded.status, 200, await uploaded.text());
+  const logo = await call(srv, 'POST', '/core/brands/', { domain: 'seed-files.example.com', branding_logo: 'seeded.gif' });
+  assert.equal(logo.status, 201, JSON.stringify(logo.body));
+  REQUIRED_QUERY.set('/admin/file/used_by/', [['name', 'seeded.gif']]);
   // consent is given in a flow's consent stage: a row, as the stage leaves it
   const app = s.created.get('/core/applications/')?.obj;
   if (app)
