@@ -155,14 +155,15 @@ export function startTaskScheduler(
     beat = Date.now();
     await heartbeat(db, workerId);
   };
-  // (while a task runs, the ticks wait for it: the heartbeat does not)
+  // (while a task runs, the ticks wait for it: the heartbeat does not. The timer looks three times per beat, so a beat
+  // is at most a third late — never near the two minutes that make a node look stopped)
   const beatTimer = setInterval(() => {
     beating ??= beatIfDue()
       .catch(onError)
       .finally(() => {
         beating = undefined;
       });
-  }, HEARTBEAT_MS).unref();
+  }, HEARTBEAT_MS / 3).unref();
   const periodic = startPeriodic(
     async (stopped) => {
       await beatIfDue();
