@@ -54,6 +54,18 @@ describePostgres(
       return { status: r.status, body: await r.text() };
     };
 
+    /** the API's answer once it serves again (polled for up to 10 s after the proxy is restored) */
+    const statusOnceBack = async () => {
+      const t0 = Date.now();
+      let status = 0;
+      while (Date.now() - t0 < 10_000) {
+        status = (await get('/api/v3/flows/instances/')).status;
+        if (status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return status;
+    };
+
     it('answers 503 during the outage and recovers when the database is back', async () => {
       assert.equal((await get('/api/v3/flows/instances/')).status, 200);
       proxy.cut();
@@ -67,14 +79,7 @@ describePostgres(
       });
       assert.equal(flow.status, 503, 'the executor too');
       proxy.restore();
-      const t0 = Date.now();
-      let status = 0;
-      while (Date.now() - t0 < 10_000) {
-        status = (await get('/api/v3/flows/instances/')).status;
-        if (status === 200) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(status, 200, 'serving again without a restart');
+      assert.equal(await statusOnceBack(), 200, 'serving again without a restart');
       assert.equal((await get('/-/health/ready/')).status, 200);
     });
 
@@ -95,14 +100,7 @@ describePostgres(
           .catch((e: Error) => `failed: ${e.message}`);
         assert.match(outcome, /^failed: /);
         proxy.restore();
-        const t0 = Date.now();
-        let status = 0;
-        while (Date.now() - t0 < 10_000) {
-          status = (await get('/api/v3/flows/instances/')).status;
-          if (status === 200) break;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        assert.equal(status, 200, 'serving again');
+        assert.equal(await statusOnceBack(), 200, 'serving again');
         assert.deepEqual(uncaught, []);
       } finally {
         process.off('uncaughtException', note);
