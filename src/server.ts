@@ -42,7 +42,7 @@ import { eventUserOf } from './users/impersonation.js';
 import { mountNotifications } from './events/notifications/routes.js';
 import { syncPermissions } from './rbac/catalogue.js';
 import { mountBrands } from './brands/routes.js';
-import { brandKeyPairReferences } from './brands/resource.js';
+import { brandFileReferences, brandKeyPairReferences } from './brands/resource.js';
 import { brandForHost, eventBrand } from './brands/match.js';
 import { ensureDefaultBrand } from './brands/store.js';
 import { userById } from './users/by-id.js';
@@ -73,12 +73,13 @@ import {
   providerStageChallenges,
 } from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
-import { mountSourceResources } from './sources/resource.js';
+import { mountSourceResources, sourceFileReferences } from './sources/resource.js';
 import { mountSourceConnections } from './sources/connections.js';
 import { mountOAuthSourceRoutes } from './sources/oauth/routes.js';
 import { sourceStageByKind, sourceStageChallenges } from './sources/post-source-stage.js';
 import { sourceSecretColumns } from './sources/secret-columns.js';
-import { mountApplications } from './applications/resource.js';
+import { applicationFileReferences, mountApplications } from './applications/resource.js';
+import { flowFileReferences } from './flows/background.js';
 import { mountApplicationEntitlements } from './applications/entitlements.js';
 import { mountApplicationLaunch } from './applications/launch-route.js';
 import { mountUserConsents } from './applications/consents.js';
@@ -330,7 +331,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountAdminCatalogue(router, store.db);
   mountSystem(router, services);
   mountSystemSettings(router, services);
-  mountFiles(router, app, services);
+  mountFiles(router, app, services, {
+    references: () => [...applicationFileReferences(), ...sourceFileReferences(), ...flowFileReferences(), ...brandFileReferences()],
+  });
   mountSchema(router);
   mountFlows(router, services);
   mountBlueprintImport(router, services);

@@ -4,8 +4,9 @@
  * them use (a superuser sees all with `superuser_full_list=true`). Deleting an application deletes its policy
  * bindings and the consents given to it; its provider stays, unassigned.
  */
-import { assetUrl, themedAssetUrls } from '../brands/assets.js';
+import { assetUrl, themedAssetUrls } from '../files/names.js';
 import { newPk } from '../rest/requested-pk.js';
+import type { ColumnReference } from '../rest/references.js';
 import { systemSettings } from '../instance/system-settings/store.js';
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
@@ -37,6 +38,19 @@ const str = (q: Query, k: string) => {
   const v = q[k];
   return Array.isArray(v) ? v.at(-1) : v;
 };
+
+/** the application's icon, which may name an uploaded file (the files' `used_by`, src/files/) */
+export const applicationFileReferences = (): ColumnReference[] => [
+  {
+    table: 'applications',
+    column: 'meta_icon',
+    pk: 'pbm_uuid',
+    name: 'name',
+    app: 'authentik_core',
+    model_name: 'application',
+    action: 'left_dangling',
+  },
+];
 
 export const applicationList: ListSpec = {
   filters: {

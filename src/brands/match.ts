@@ -16,7 +16,7 @@ import type { DB } from '../db/index.js';
 import { cachedAdminData } from '../db/admin-cache.js';
 import type { BrandsTable } from './table.js';
 import { DEFAULT_FAVICON, DEFAULT_FLOW_BACKGROUND, DEFAULT_LOGO, DEFAULT_TITLE, FLOW_FIELDS, type FlowField } from './schema.js';
-import { assetUrl, themedAssetUrls } from './assets.js';
+import { assetUrl, themedAssetUrls } from '../files/names.js';
 
 /** a brand as its readers use it */
 export interface Brand {

@@ -9,7 +9,7 @@ import { rowToApi } from '../rest/serialize.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
 import type { BrandsTable } from './table.js';
 import { brandProps, FLOW_FIELDS } from './schema.js';
-import { fileNameError } from './assets.js';
+import { fileNameError } from '../files/names.js';
 import { checkBrandRules, deleteBrand, insertBrand, updateBrand } from './store.js';
 
 type Row = BrandsTable;
@@ -114,6 +114,19 @@ export const brandKeyPairReferences = (): ColumnReference[] => [
 
 export const brandName = (b: { default: number | boolean; domain: string }) =>
   Number(b.default) === 1 ? 'Default brand' : `Brand ${b.domain}`;
+
+/** the brand's image fields, which may name an uploaded file (the files' `used_by`, src/files/) */
+export const brandFileReferences = (): ColumnReference[] =>
+  (['branding_logo', 'branding_favicon', 'branding_default_flow_background'] as const).map((column) => ({
+    table: 'brands',
+    column,
+    pk: 'brand_uuid',
+    name: 'domain',
+    label: { columns: ['default', 'domain'], show: (r) => brandName(r as { default: number; domain: string }) },
+    app: 'authentik_brands',
+    model_name: 'brand',
+    action: 'left_dangling',
+  }));
 
 /** the brands naming a flow in one of their flow fields: a flow's `used_by` (deleting the flow unsets them) */
 export async function brandsUsingFlow(db: DB, flowUuid: string): Promise<UsedBy[]> {

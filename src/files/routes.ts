@@ -1,29 +1,27 @@
 /**
  * `/admin/file/` (authentik's FileView: list, upload, delete; `authentik_rbac.view_media_files` to list,
  * `manage_media_files` to change), `/admin/file/used_by/` (the objects whose image fields name a file), and the files
- * themselves at `/files/media/public/<name>`, the URL brands/assets.ts gives an uploaded image.
+ * themselves at `/files/media/public/<name>`, the URL names.ts gives an uploaded image.
  *
  * The files are served to anyone (a login page shows the brand's logo and the flow's background before anyone is
  * logged in) as images only: the stored MIME type, `nosniff`, and a content security policy that runs nothing, so an
  * uploaded SVG cannot run script on Keystage's origin.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { themedAssetUrls, uploadNameError } from '../brands/assets.js';
-import { brandName } from '../brands/resource.js';
+import { assetUrl, MEDIA_PATH, themedAssetUrls, uploadNameError } from './names.js';
+import type { DB } from '../db/index.js';
 import { requirePermission, hasGlobal } from '../rbac/check.js';
 import { requireCaller } from '../rest/auth.js';
 import { ValidationError } from '../rest/errors.js';
 import { acceptMultipart } from '../rest/multipart.js';
+import { type ColumnReference, referencesUsedBy } from '../rest/references.js';
+import type { UsedBy } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import type { Services } from '../services.js';
 import { deleteFile, isImage, listFiles, MAX_FILE_BYTES, mimeTypeOf, readFile, saveFile, USAGES } from './store.js';
 
-const PUBLIC_PREFIX = '/files/media/public/';
 const VIEW = 'authentik_rbac.view_media_files';
 const MANAGE = 'authentik_rbac.manage_media_files';
-
-/** an uploaded file's URL (as brands/assets.ts gives it for an image field naming it) */
-export const mediaUrl = (name: string) => `${PUBLIC_PREFIX}${name}`;
 
 /**
  * the `usage` of an upload (a form field: authentik's message) or of a query (a choice: DRF's, on the parameter);
@@ -50,57 +48,26 @@ const queryOf = (req: FastifyRequest): Record<string, string | undefined> =>
     Object.entries((req.query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? String(v.at(-1)) : String(v)]),
   );
 
-/** the image fields that may name a file, by model (authentik's `FileField`s) */
-const FILE_FIELDS = [
-  { app: 'authentik_core', model: 'application', perm: 'authentik_core.view_application' },
-  { app: 'authentik_core', model: 'source', perm: 'authentik_core.view_source' },
-  { app: 'authentik_flows', model: 'flow', perm: 'authentik_flows.view_flow' },
-  { app: 'authentik_brands', model: 'brand', perm: 'authentik_brands.view_brand' },
-] as const;
-
-async function usedBy(svc: Services, req: FastifyRequest, name: string) {
+/**
+ * The objects whose image fields name the file, of the models the caller may view (authentik's `used_by` of a file:
+ * deleting it leaves their fields naming nothing), by model in the order given, then by name; an object naming it in
+ * several fields (a brand's logo and favicon) once
+ */
+async function usedBy(db: DB, req: FastifyRequest, references: ColumnReference[], name: string): Promise<UsedBy[]> {
   const caller = requireCaller(req);
-  const db = svc.db;
-  const out: { app: string; model_name: string; pk: string; name: string; action: string }[] = [];
-  const may = async (perm: string) => caller.superuser || (await hasGlobal(db, caller, perm));
-  for (const f of FILE_FIELDS) {
-    if (!(await may(f.perm))) continue;
-    const rows =
-      f.model === 'application'
-        ? (
-            await db.selectFrom('applications').select(['pbm_uuid as pk', 'name']).where('meta_icon', '=', name).orderBy('name').execute()
-          ).map((r) => ({ pk: r.pk, name: r.name }))
-        : f.model === 'source'
-          ? await db.selectFrom('sources').select(['source_uuid as pk', 'name']).where('icon', '=', name).orderBy('name').execute()
-          : f.model === 'flow'
-            ? (
-                await db
-                  .selectFrom('flows')
-                  .select(['flow_uuid as pk', 'name', 'slug'])
-                  .where('background', '=', name)
-                  .orderBy('slug')
-                  .execute()
-              ).map((r) => ({ pk: r.pk, name: `Flow ${r.name} (${r.slug})` }))
-            : (
-                await db
-                  .selectFrom('brands')
-                  .select(['brand_uuid as pk', 'default', 'domain'])
-                  .where((eb) =>
-                    eb.or([
-                      eb('branding_logo', '=', name),
-                      eb('branding_favicon', '=', name),
-                      eb('branding_default_flow_background', '=', name),
-                    ]),
-                  )
-                  .orderBy('domain')
-                  .execute()
-              ).map((r) => ({ pk: r.pk, name: brandName(r) }));
-    for (const r of rows) out.push({ app: f.app, model_name: f.model, pk: String(r.pk), name: r.name, action: 'left_dangling' });
+  const models = [...new Set(references.map((r) => `${r.app}.${r.model_name}`))];
+  const found = new Map<string, UsedBy>();
+  for (const model of models) {
+    const [app, model_name] = model.split('.');
+    if (!caller.superuser && !(await hasGlobal(db, caller, `${app}.view_${model_name}`))) continue;
+    const refs = references.filter((r) => r.app === app && r.model_name === model_name);
+    const rows = (await referencesUsedBy(db, refs, name)).sort((a, b) => a.name.localeCompare(b.name));
+    for (const u of rows) found.set(`${model}:${u.pk}`, u);
   }
-  return out;
+  return [...found.values()];
 }
 
-export function mountFiles(router: ApiRouter, app: FastifyInstance, svc: Services) {
+export function mountFiles(router: ApiRouter, app: FastifyInstance, svc: Services, opts: { references: () => ColumnReference[] }) {
   const db = svc.db;
   router.component('UsageEnum', { type: 'string', enum: [...USAGES] });
   router.component('FileList', {
@@ -148,7 +115,7 @@ export function mountFiles(router: ApiRouter, app: FastifyInstance, svc: Service
           return (await listFiles(db, q.search)).map((f) => ({
             name: f.name,
             mime_type: f.mime_type,
-            url: mediaUrl(f.name),
+            url: assetUrl(f.name),
             themed_urls: themedAssetUrls(f.name),
           }));
         },
@@ -217,13 +184,13 @@ export function mountFiles(router: ApiRouter, app: FastifyInstance, svc: Service
         await requirePermission(db, req, VIEW);
         const name = queryOf(req).name;
         if (name === undefined) throw ValidationError.field('name', 'This field is required.');
-        return usedBy(svc, req, name);
+        return usedBy(db, req, opts.references(), name);
       },
     },
   });
 
   // the files themselves, to anyone: images only, nothing in them runs
-  app.get('/files/media/public/*', async (req, reply) => {
+  app.get(`${MEDIA_PATH}*`, async (req, reply) => {
     const name = (req.params as { '*': string })['*'];
     const found = name && !uploadNameError(name) ? await readFile(db, name) : undefined;
     if (!found || !isImage(found.mime_type)) return reply.code(404).type('text/plain').send('Not Found');

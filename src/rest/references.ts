@@ -19,14 +19,17 @@ export interface ColumnReference {
    * joined on its `key` = `pk`; with `cascade`, deleting the referenced row deletes that owner row
    */
   nameFrom?: { table: string; key: string };
+  /** when the display name is not one column (a flow's "Flow name (slug)"): the columns it is made of, and how */
+  label?: { columns: string[]; show: (row: Record<string, unknown>) => string };
   app: string;
   model_name: string;
   /**
+   * `left_dangling`: nothing is done to the row (a name of an uploaded file in an image field: the field keeps it);
    * `cascade_many`: the row is a link of a many-to-many relation (deleted with the referenced row; its owner stays);
    * `set_null_disable`: set to null as `set_null`, and the owner (`nameFrom`, a source) disabled — for a reference
    * whose loss would otherwise turn a check off (a SAML source's verification certificate: fail closed)
    */
-  action: 'set_null' | 'cascade' | 'cascade_many' | 'set_null_disable';
+  action: 'set_null' | 'cascade' | 'cascade_many' | 'set_null_disable' | 'left_dangling';
 }
 
 /** `used_by` entries of the rows whose referencing columns hold `id` */
@@ -40,6 +43,7 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
       : d.selectFrom(`${ref.table} as r`)
     )
       .select([sql<string>`${sql.ref(`r.${ref.pk}`)}`.as('pk'), sql<string>`${sql.ref(`${from ? 'n' : 'r'}.${ref.name}`)}`.as('name')])
+      .$if(ref.label !== undefined, (q) => q.select((ref.label?.columns ?? []).map((c) => sql.ref(`r.${c}`).as(c))))
       .where(`r.${ref.column}`, '=', id)
       .execute();
     for (const r of rows)
@@ -47,7 +51,7 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
         app: ref.app,
         model_name: ref.model_name,
         pk: String(r.pk),
-        name: String(r.name),
+        name: ref.label ? ref.label.show(r) : String(r.name),
         action: ref.action === 'set_null_disable' ? 'set_null' : ref.action,
       });
   }
@@ -58,6 +62,7 @@ export async function referencesUsedBy(db: DB, references: ColumnReference[], id
 export async function releaseReferences(tx: DB, references: ColumnReference[], id: string): Promise<void> {
   const t = tx as unknown as Kysely<any>;
   for (const ref of references) {
+    if (ref.action === 'left_dangling') continue;
     if (ref.action === 'cascade' && ref.nameFrom) {
       // the referencing row is part of an owner (a stage's settings row of its `stages` row): the owner goes, and
       // the row with it (authentik's CASCADE deletes the model, whose base row is the owner here)

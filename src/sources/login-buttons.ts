@@ -3,7 +3,7 @@
  * `sources`): each enabled OAuth, SAML or Telegram source the stage names, by name, as a redirect to its login URL; a
  * Plex source as `ak-source-plex` (the page gets the Plex token itself).
  */
-import { assetUrl } from '../brands/assets.js';
+import { assetUrl } from '../files/names.js';
 import type { DB } from '../db/index.js';
 import { loginPath } from './oauth/paths.js';
 import { samlPath } from './saml/paths.js';

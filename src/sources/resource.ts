@@ -3,7 +3,7 @@
  * `types`, `user_settings`), with /sources/oauth/source_types/. A source's base row is in `sources`, the OAuth
  * settings in `oauth_sources`; the consumer secret is sealed at rest and never returned.
  */
-import { assetUrl, themedAssetUrls } from '../brands/assets.js';
+import { assetUrl, themedAssetUrls } from '../files/names.js';
 import { newPk } from '../rest/requested-pk.js';
 import { requestOrigin } from '../brands/links.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
@@ -264,6 +264,19 @@ export function typedSourceResource<R extends SourceRow>(o: {
     ...typedSourceWrites<R>({ ...o.writes, kind, table: o.table, lists: o.lists, references: o.references }),
   };
 }
+
+/** a source's icon, which may name an uploaded file (the files' `used_by`, src/files/) */
+export const sourceFileReferences = (): ColumnReference[] => [
+  {
+    table: 'sources',
+    column: 'icon',
+    pk: 'source_uuid',
+    name: 'name',
+    app: 'authentik_core',
+    model_name: 'source',
+    action: 'left_dangling',
+  },
+];
 
 /**
  * The key pairs a source type's table names (the pairs' `used_by`): `failClosed` is the column whose pair, deleted,

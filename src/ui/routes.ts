@@ -13,7 +13,7 @@ import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
 import type { Services } from '../flows/engine/runtime.js';
 import type { Brand } from '../brands/match.js';
-import { assetUrl } from '../brands/assets.js';
+import { assetUrl } from '../files/names.js';
 import { firstChallenge } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';

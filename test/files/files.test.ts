@@ -147,13 +147,28 @@ for (const dialect of dialects()) {
       assert.equal(app.status, 201, JSON.stringify(app.body));
       assert.equal(app.body.meta_icon_url, '/files/media/public/logos/acme.png');
       assert.equal((await fetch(`${srv.url}${app.body.meta_icon_url}`)).status, 200);
-      const brand = await call(srv, 'POST', '/core/brands/', { domain: 'files.example.com', branding_logo: 'logos/acme.png' });
+      // a brand naming it twice is listed once
+      const brand = await call(srv, 'POST', '/core/brands/', {
+        domain: 'files.example.com',
+        branding_logo: 'logos/acme.png',
+        branding_favicon: 'logos/acme.png',
+      });
       assert.equal(brand.status, 201, JSON.stringify(brand.body));
+      const flow = await call(srv, 'POST', '/flows/instances/', {
+        name: 'Files Flow',
+        slug: 'files-flow',
+        title: 'Files',
+        designation: 'authentication',
+        background: 'logos/acme.png',
+      });
+      assert.equal(flow.status, 201, JSON.stringify(flow.body));
+      assert.equal(flow.body.background_url, '/files/media/public/logos/acme.png');
       const used = await admin.adminFileUsedByList({ name: 'logos/acme.png' });
       assert.deepEqual(
         used.map((u) => [u.app, u.modelName, u.pk, u.name, u.action]),
         [
           ['authentik_core', 'application', app.body.pk, 'Files App', 'left_dangling'],
+          ['authentik_flows', 'flow', flow.body.pk, 'Flow Files Flow (files-flow)', 'left_dangling'],
           ['authentik_brands', 'brand', brand.body.brand_uuid, 'Brand files.example.com', 'left_dangling'],
         ],
       );

@@ -2,7 +2,8 @@
 import type { FlowsTable, UsersTable } from '../../db/types.js';
 import { avatarOf, usesAttributes } from '../../users/avatar.js';
 import type { FlowContext } from './context.js';
-import { backgroundUrl, themedUrls } from '../background.js';
+import { backgroundUrl } from '../background.js';
+import { themedAssetUrls } from '../../files/names.js';
 import type { ContextualFlowInfo, FlowErrorChallenge, RedirectChallenge, StageChallenge } from './challenge-types.js';
 
 export const DEFAULT_AVATAR = '/static/dist/assets/images/user_default.png';
@@ -60,7 +61,7 @@ export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: 
   return {
     title,
     background: flow.background.trim() === '' && brandBackground ? brandBackground : backgroundUrl(flow.background),
-    background_themed_urls: themedUrls(flow.background),
+    background_themed_urls: themedAssetUrls(flow.background),
     cancel_url: next ? `/flows/-/cancel/?next=${encodeURIComponent(next)}` : '/flows/-/cancel/',
     // the column holds one of the choices the flow API validates
     layout: flow.layout as ContextualFlowInfo['layout'],

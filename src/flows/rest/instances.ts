@@ -17,7 +17,8 @@ import type { FlowsTable } from '../../db/types.js';
 import { stageKinds, stageTypeByKind } from '../../stages/registry.js';
 import { DENIED_ACTIONS, DESIGNATIONS, flowProps } from './schema.js';
 import { exportUrl } from './render.js';
-import { backgroundUrl, themedUrls } from '../background.js';
+import { backgroundUrl } from '../background.js';
+import { themedAssetUrls } from '../../files/names.js';
 import { insertFlow } from '../store.js';
 import type { Services } from '../../services.js';
 import { brandsUsingFlow } from '../../brands/resource.js';
@@ -51,7 +52,7 @@ export async function renderFlows(db: DB, rows: FlowRow[]) {
   return rows.map((r) => ({
     ...rowToApi(flowProps, r),
     background_url: backgroundUrl(r.background),
-    background_themed_urls: themedUrls(r.background),
+    background_themed_urls: themedAssetUrls(r.background),
     stages: stages.get(r.flow_uuid) ?? [],
     policies: [],
     cache_count: 0,

@@ -1,8 +1,12 @@
 /**
- * The brand's images (logo, favicon, default flow background) as authentik stores and shows them: a stored value is a
- * built-in static path, an external URL (or `fa://` icon), or the name of an uploaded file, checked on save by
- * authentik's `validate_file_name`; shown as the URL a browser loads.
+ * What an image field (a brand's logo, favicon and default background, a flow's background, an application's and a
+ * source's icon) may hold and the URL a browser loads for it, as authentik's file backends: a built-in static path, an
+ * external URL (or `fa://` icon), or the name of an uploaded file (src/files/), checked on save by authentik's
+ * `validate_file_name`.
  */
+
+/** where uploaded files are served (src/files/routes.ts) */
+export const MEDIA_PATH = '/files/media/public/';
 
 const MAX_NAME = 1024;
 const MAX_PART = 255;
@@ -44,7 +48,7 @@ export function uploadNameError(name: string): string | undefined {
 export function assetUrl(name: string): string {
   if (name.startsWith('web/dist/assets')) return `/static/dist/${name.slice('web/dist/'.length)}`;
   if (passesThrough(name)) return name;
-  return `/files/media/public/${name.replace(/^\/+/, '')}`;
+  return `${MEDIA_PATH}${name.replace(/^\/+/, '')}`;
 }
 
 /** `%(theme)s` in a value: the light and dark variants' URLs (authentik's `themed_urls`), else null */
