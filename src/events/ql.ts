@@ -6,6 +6,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
 import { dialectOf } from '../db/dialect.js';
+import type { Dialect } from '../db/types.js';
 import { compileDjangoQLStrict, type QLField } from '../rest/djangoql.js';
 
 export const eventQLFields: Record<string, QLField> = {
@@ -24,12 +25,30 @@ const columnText = (v: unknown): string | null =>
   v === null || v === undefined ? null : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 /**
+ * The queries compiled so far (a condition depends on the query and the dialect only): a notification rule's matcher
+ * runs for every event, its query parsed once. Bounded; an invalid query is not kept (it throws every time).
+ */
+const compiled = new Map<string, ReturnType<typeof compileDjangoQLStrict>>();
+const MAX_COMPILED = 256;
+
+function compiledQuery(query: string, dialect: Dialect) {
+  const key = `${dialect}\0${query}`;
+  let cond = compiled.get(key);
+  if (!cond) {
+    cond = compileDjangoQLStrict(query, eventQLFields, dialect);
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+    compiled.set(key, cond);
+  }
+  return cond;
+}
+
+/**
  * whether `event` (an event as notification rules and policy tests give it) matches `query`. The event's fields are
  * compared as a row of the events table would be, without reading the table (the event may not be committed yet).
  * Throws a DjangoQLError for a query that is not valid.
  */
 export async function eventMatchesQuery(db: DB, query: string, event: Record<string, unknown>): Promise<boolean> {
-  const cond = compileDjangoQLStrict(query, eventQLFields, dialectOf(db));
+  const cond = compiledQuery(query, dialectOf(db));
   const values = {
     action: event.action,
     event_uuid: event.event_uuid ?? event.pk,
