@@ -5,44 +5,19 @@
  * 1. one transaction: the account deactivated, its password made unusable, its sessions deleted (their keys kept);
  * 2. each deleted session ends as a logout from elsewhere does (`Sessions.ended`): providers are told (back-channel
  *    logout) and what was issued in it ends — which needs the session's OAuth2 tokens still to exist, hence after 1;
- * 3. one transaction: every token of the user deleted — API tokens and app passwords, recovery and verification links
- *    (flow tokens), and each provider type's grants (OAuth2 codes, access, refresh and device tokens);
+ * 3. one transaction: every token of the user deleted (src/users/revocation.ts says which);
  * 4. as authentik, sessions and tokens are looked for again and deleted until a look finds none (a request that was
- *    issuing one with a stolen credential while 1–3 ran), at most MAX_SWEEPS times.
+ *    issuing one with a stolen credential while 1–3 ran: `sweepAccess`).
  */
 import type { DB } from '../../db/index.js';
 import { unusablePassword } from '../../auth/passwords.js';
-import { providerUserGrantTables } from '../../providers/registry.js';
+import { deleteAccess, sweepAccess } from '../../users/revocation.js';
 
 export interface LockdownActions {
   deactivate_user: boolean;
   set_unusable_password: boolean;
   delete_sessions: boolean;
   revoke_tokens: boolean;
-}
-
-const MAX_SWEEPS = 5;
-
-/** the tables whose rows are the user's tokens, each with a `user_id` column */
-const tokenTables = () => ['tokens', 'flow_tokens', ...providerUserGrantTables()];
-
-/** deletes the user's sessions and/or tokens; the ended sessions' keys */
-async function sweep(db: DB, userId: number, a: LockdownActions): Promise<{ sessions: string[]; tokens: number }> {
-  return db.transaction().execute(async (tx) => {
-    const sessions = a.delete_sessions
-      ? (await tx.deleteFrom('sessions').where('user_id', '=', userId).returning('session_key').execute()).map((r) => r.session_key)
-      : [];
-    let tokens = 0;
-    if (a.revoke_tokens)
-      for (const table of tokenTables()) {
-        const r = await tx
-          .deleteFrom(table as 'tokens')
-          .where('user_id', '=', userId)
-          .executeTakeFirst();
-        tokens += Number(r.numDeletedRows);
-      }
-    return { sessions, tokens };
-  });
 }
 
 /**
@@ -62,15 +37,8 @@ export async function lockDown(db: DB, userId: number, a: LockdownActions, ended
         })
         .where('id', '=', userId)
         .execute();
-    return a.delete_sessions
-      ? (await tx.deleteFrom('sessions').where('user_id', '=', userId).returning('session_key').execute()).map((r) => r.session_key)
-      : [];
+    return (await deleteAccess(tx, userId, { sessions: a.delete_sessions, tokens: false })).sessions;
   });
   if (sessions.length) await ended(sessions);
-  if (!a.delete_sessions && !a.revoke_tokens) return;
-  for (let i = 0; i < MAX_SWEEPS; i++) {
-    const r = await sweep(db, userId, a);
-    if (!r.sessions.length && !r.tokens) return;
-    await ended(r.sessions);
-  }
+  await sweepAccess(db, userId, { sessions: a.delete_sessions, tokens: a.revoke_tokens }, ended);
 }
