@@ -42,6 +42,7 @@ import { m0040_access_requests } from './migrations/0040_access_requests.js';
 import { m0041_tasks } from './migrations/0041_tasks.js';
 import { m0042_task_worker } from './migrations/0042_task_worker.js';
 import { m0043_media_files } from './migrations/0043_media_files.js';
+import { m0044_user_offboardings } from './migrations/0044_user_offboardings.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -87,6 +88,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0041_tasks': m0041_tasks,
   '0042_task_worker': m0042_task_worker,
   '0043_media_files': m0043_media_files,
+  '0044_user_offboardings': m0044_user_offboardings,
 };
 
 /**

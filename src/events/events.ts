@@ -38,6 +38,7 @@ export type EventAction =
   | 'access_request_approved'
   | 'access_request_denied'
   | 'access_request_revoked'
+  | 'user_offboarded'
   | 'custom_';
 
 export interface EventUser {

@@ -78,6 +78,11 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   /** updates and returns the (possibly changed) lookup value */
   update?(tx: Tx, existing: Row, data: Record<string, unknown>, ctx: WriteCtx): Promise<string | number>;
   remove?(tx: Tx, existing: Row, ctx: WriteCtx): Promise<void>;
+  /**
+   * `remove` keeps the row as a record, changed (a user offboarding is cancelled, not deleted): the destroy is audited
+   * as `model_updated` with the row as it now is, and permissions on it stay
+   */
+  removeKeepsRow?: true;
   /** after a create's or update's transaction committed (an LDAP source's sync, asked for on save) */
   afterWrite?(key: string | number, ctx: WriteCtx): Promise<void>;
   /** after the removal's transaction committed: what ends with the object outside the database (a session's tokens) */
@@ -407,14 +412,16 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
       handler: async (req, reply) => {
         const { row, caller } = await load(req, 'delete');
         const ctx: WriteCtx = { db, caller, mode: 'update', req };
+        const key = (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string;
         await db.transaction().execute(async (tx) => {
           await lockConfigEpoch(tx);
           await def.remove!(tx, row, ctx);
           // permissions on the object go with it (an integer pk may be given again to a later object)
-          if (rbac) await removeObjectPermissions(tx, rbac.label, String((row as Record<string, unknown>)[pkKey]));
+          if (rbac && !def.removeKeepsRow) await removeObjectPermissions(tx, rbac.label, String((row as Record<string, unknown>)[pkKey]));
         });
         await def.afterRemove?.(row, ctx);
-        await audit(req, 'model_deleted', (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string, row);
+        if (def.removeKeepsRow) await audit(req, 'model_updated', key, await renderOne(req, caller, key));
+        else await audit(req, 'model_deleted', key, row);
         reply.code(204);
         return reply.send();
       },

@@ -21,7 +21,7 @@ export interface ActorContext {
 export interface Actor {
   name: string;
   description: string;
-  /** a schedule of its own, created at start (authentik's global ScheduleSpec); `{m}`/`{h}` become a minute/hour
+  /** a schedule of its own, created at start (authentik's global ScheduleSpec); `{m}`/`{h}`/`{m5}` become a minute/hour/minute below 5
    * fixed per actor name (authentik's fqdn_rand), so nodes and installs do not all run at the same instant */
   crontab?: string;
   /** a schedule per object instead of one (authentik's ScheduledModel): the objects there are, each with the name that

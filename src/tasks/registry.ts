@@ -4,6 +4,7 @@
  */
 import { cleanExpiredModels } from '../auth/housekeeping.js';
 import { blueprintsDiscovery } from '../blueprints/discovery.js';
+import { executeDueOffboardings, executeOffboardingActor } from '../lifecycle/offboarding/tasks.js';
 import type { Actor } from './actor.js';
 import { scimSync } from '../providers/scim/scheduler.js';
 import { ldapConnectivityCheck, ldapSync } from '../sources/ldap/scheduler.js';
@@ -16,6 +17,8 @@ export const ACTORS: readonly Actor[] = [
   ldapSync,
   ldapConnectivityCheck,
   scimSync,
+  executeDueOffboardings,
+  executeOffboardingActor,
 ];
 
 const byName = new Map(ACTORS.map((a) => [a.name, a]));

@@ -24,7 +24,10 @@ function fixedRand(name: string, below: number): number {
 }
 
 export function defaultCrontab(actor: string, crontab: string): string {
-  return crontab.replace('{m}', String(fixedRand(actor, 60))).replace('{h}', String(fixedRand(actor, 24)));
+  return crontab
+    .replace('{m}', String(fixedRand(actor, 60)))
+    .replace('{m5}', String(fixedRand(actor, 5)))
+    .replace('{h}', String(fixedRand(actor, 24)));
 }
 
 /** the run after `after` by the schedule's crontab (a crontab that no longer parses: a year on, never sooner) */

@@ -251,6 +251,11 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const policy = s.created.get('/policies/dummy/')?.obj;
     return flow && policy ? { target: flow.pk, policy: policy.pk, order: i } : undefined;
   },
+  // someone other than the caller (who may not offboard themselves), once (one pending per user)
+  '/lifecycle/user_offboarding/': (s, i) => {
+    const user = s.created.get('/core/users/')?.obj;
+    return user && i === 0 ? { user: user.pk } : undefined;
+  },
   // an app password keeps its expiry across writes (an API token's is reset on every write, as upstream)
   '/core/tokens/': () => ({ intent: 'app_password' }),
   // the first with a key, the second a certificate alone
