@@ -14,7 +14,7 @@ import { mountRoot } from './instance/root.js';
 import { mountSystem } from './instance/system.js';
 import { mountSystemSettings } from './instance/system-settings/routes.js';
 import { mountFiles } from './files/routes.js';
-import { mountOffboarding } from './lifecycle/offboarding/resource.js';
+import { mountLifecycle } from './lifecycle/index.js';
 import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBlueprintImport } from './blueprints/routes.js';
@@ -332,7 +332,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountAdminCatalogue(router, store.db);
   mountSystem(router, services);
   mountSystemSettings(router, services);
-  mountOffboarding(router, services);
+  mountLifecycle(router, services);
   mountFiles(router, app, services, {
     references: () => [...applicationFileReferences(), ...sourceFileReferences(), ...flowFileReferences(), ...brandFileReferences()],
   });

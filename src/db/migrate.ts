@@ -43,6 +43,7 @@ import { m0041_tasks } from './migrations/0041_tasks.js';
 import { m0042_task_worker } from './migrations/0042_task_worker.js';
 import { m0043_media_files } from './migrations/0043_media_files.js';
 import { m0044_user_offboardings } from './migrations/0044_user_offboardings.js';
+import { m0045_lifecycle_reviews } from './migrations/0045_lifecycle_reviews.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -89,6 +90,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0042_task_worker': m0042_task_worker,
   '0043_media_files': m0043_media_files,
   '0044_user_offboardings': m0044_user_offboardings,
+  '0045_lifecycle_reviews': m0045_lifecycle_reviews,
 };
 
 /**

@@ -39,6 +39,9 @@ export type EventAction =
   | 'access_request_denied'
   | 'access_request_revoked'
   | 'user_offboarded'
+  | 'review_initiated'
+  | 'review_overdue'
+  | 'review_completed'
   | 'custom_';
 
 export interface EventUser {

@@ -5,6 +5,7 @@
 import { cleanExpiredModels } from '../auth/housekeeping.js';
 import { blueprintsDiscovery } from '../blueprints/discovery.js';
 import { executeDueOffboardings, executeOffboardingActor } from '../lifecycle/offboarding/tasks.js';
+import { applyLifecycleRule, applyLifecycleRules } from '../lifecycle/review/tasks.js';
 import type { Actor } from './actor.js';
 import { scimSync } from '../providers/scim/scheduler.js';
 import { ldapConnectivityCheck, ldapSync } from '../sources/ldap/scheduler.js';
@@ -19,6 +20,8 @@ export const ACTORS: readonly Actor[] = [
   scimSync,
   executeDueOffboardings,
   executeOffboardingActor,
+  applyLifecycleRules,
+  applyLifecycleRule,
 ];
 
 const byName = new Map(ACTORS.map((a) => [a.name, a]));

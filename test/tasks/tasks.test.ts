@@ -17,6 +17,7 @@ const CLEAN = 'authentik.core.tasks.clean_expired_models';
 const BLUEPRINTS = 'authentik.blueprints.v1.tasks.blueprints_discovery';
 const WORKERS = 'authentik.tasks.tasks.clean_worker_statuses';
 const OFFBOARDINGS = 'authentik.enterprise.lifecycle.offboarding.tasks.execute_due_offboardings';
+const REVIEWS = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rules';
 
 const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> => {
   const end = Date.now() + ms;
@@ -49,7 +50,7 @@ for (const dialect of dialects()) {
 
     it('lists the built-in schedules with authentik’s actor names, descriptions and a next run by their crontab', async () => {
       const list = await tasks.tasksSchedulesList({});
-      assert.deepEqual(list.results.map((s) => s.actorName).sort(), [CLEAN, BLUEPRINTS, WORKERS, OFFBOARDINGS].sort());
+      assert.deepEqual(list.results.map((s) => s.actorName).sort(), [CLEAN, BLUEPRINTS, WORKERS, OFFBOARDINGS, REVIEWS].sort());
       for (const s of list.results) {
         assert.equal(s.uid, s.actorName);
         assert.equal(s.identifier, s.actorName);
@@ -69,7 +70,7 @@ for (const dialect of dialects()) {
         runs,
         [...runs].sort((a, b) => a - b),
       );
-      assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: true })).results.length, 4);
+      assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: true })).results.length, 5);
       // authentik's crontab for the offboarding sweep: every five minutes from a minute below five fixed per install
       assert.match((await scheduleOf(OFFBOARDINGS)).crontab, /^[0-4]-59\/5 \* \* \* \*$/);
       assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: false })).results.length, 0);

@@ -251,6 +251,11 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const policy = s.created.get('/policies/dummy/')?.obj;
     return flow && policy ? { target: flow.pk, policy: policy.pk, order: i } : undefined;
   },
+  // a rule needs a reviewer (or a reviewer group)
+  '/lifecycle/rules/': (s) => {
+    const user = s.created.get('/core/users/')?.obj;
+    return user ? { reviewers: [user.uuid] } : undefined;
+  },
   // someone other than the caller (who may not offboard themselves), once (one pending per user)
   '/lifecycle/user_offboarding/': (s, i) => {
     const user = s.created.get('/core/users/')?.obj;
