@@ -14,7 +14,7 @@ import type { FastifyRequest } from 'fastify';
 import type { SqlBool } from 'kysely';
 import type { DB } from '../../db/index.js';
 import { partialGroupsById } from '../../groups/render.js';
-import { groupsOf } from '../../groups/membership.js';
+import { groupsOf, isMember } from '../../groups/membership.js';
 import { registerModel } from '../../rbac/catalogue.js';
 import { hasGlobal } from '../../rbac/check.js';
 import { requireCaller, type Caller } from '../../rest/auth.js';
@@ -27,8 +27,15 @@ import { randomUUID } from 'node:crypto';
 import type { Services } from '../../services.js';
 import { partialUsersById } from '../../users/render.js';
 import { afterReview, canReview, gracePeriodEnd, linksOf, nextReviewDate } from './reviews.js';
-import { ITERATION_STATES, REVIEWABLE, type LifecycleIterationsTable, type LifecycleReviewsTable, type Reviewable } from './table.js';
-import { targetsByPk } from './targets.js';
+import {
+  ITERATION_STATES,
+  REVIEWABLE,
+  type LifecycleIterationsTable,
+  type LifecycleReviewsTable,
+  type LifecycleRulesTable,
+  type Reviewable,
+} from './table.js';
+import { type ReviewTarget, targetsByPk } from './targets.js';
 
 const VIEW = 'authentik_lifecycle.view_lifecycleiteration';
 
@@ -120,7 +127,6 @@ async function renderReviews(db: DB, rows: LifecycleReviewsTable[], installId: s
 }
 
 async function renderIterations(db: DB, rows: LifecycleIterationsTable[], caller: Caller, installId: string) {
-  const out: Record<string, unknown>[] = [];
   const ids = rows.map((r) => r.id);
   const reviews = ids.length
     ? ((await db
@@ -131,34 +137,58 @@ async function renderIterations(db: DB, rows: LifecycleIterationsTable[], caller
         .execute()) as LifecycleReviewsTable[])
     : [];
   const rendered = await renderReviews(db, reviews, installId);
-  for (const r of rows) {
-    const rule = r.rule ? await db.selectFrom('lifecycle_rules').selectAll().where('id', '=', r.rule).executeTakeFirst() : undefined;
-    const links = rule ? await linksOf(db, rule.id) : { reviewers: [], groups: [], transports: [] };
-    const target = (await targetsByPk(db, r.content_type, [r.object_id])).get(r.object_id);
-    out.push({
+  // each rule once: its row, its reviewers as shown, and whether the caller is one of them
+  const rules = new Map<string, { rule: LifecycleRulesTable; shown: Record<string, unknown>; callerReviews: boolean } | undefined>();
+  for (const id of new Set(rows.flatMap((r) => (r.rule ? [r.rule] : [])))) {
+    const rule = await db.selectFrom('lifecycle_rules').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!rule) continue;
+    const links = await linksOf(db, id);
+    let callerReviews = links.reviewers.includes(caller.user.id);
+    for (const g of links.groups) if (!callerReviews && (await isMember(db, caller.user.id, g))) callerReviews = true;
+    rules.set(id, {
+      rule,
+      callerReviews,
+      shown: {
+        id: rule.id,
+        name: rule.name,
+        reviewer_groups: [...(await partialGroupsById(db, links.groups)).values()],
+        min_reviewers: Number(rule.min_reviewers),
+        reviewers: [...(await partialUsersById(db, links.reviewers, installId)).values()],
+      },
+    });
+  }
+  const targets = new Map<string, ReviewTarget>();
+  for (const type of new Set(rows.map((r) => r.content_type)))
+    for (const [pk, t] of await targetsByPk(
+      db,
+      type,
+      rows.filter((r) => r.content_type === type).map((r) => r.object_id),
+    ))
+      targets.set(`${type}:${pk}`, t);
+  return rows.map((r) => {
+    const ruled = r.rule ? rules.get(r.rule) : undefined;
+    const target = targets.get(`${r.content_type}:${r.object_id}`);
+    const given = rendered.filter((v) => v.iteration === r.id);
+    const opened = new Date(r.opened_on);
+    return {
       id: r.id,
       content_type: r.content_type,
       object_id: r.object_id,
       object_verbose: target?.name ?? r.object_id,
       object_admin_url: target?.adminUrl ?? '',
       state: r.state,
-      opened_on: new Date(r.opened_on).toISOString(),
-      grace_period_end: (rule ? gracePeriodEnd(r.opened_on, rule) : new Date(r.opened_on)).toISOString(),
-      next_review_date: (rule ? nextReviewDate(r.opened_on, rule) : new Date(r.opened_on)).toISOString(),
-      reviews: rendered.filter((v) => v.iteration === r.id),
-      rule: rule
-        ? {
-            id: rule.id,
-            name: rule.name,
-            reviewer_groups: [...(await partialGroupsById(db, links.groups)).values()],
-            min_reviewers: Number(rule.min_reviewers),
-            reviewers: [...(await partialUsersById(db, links.reviewers, installId)).values()],
-          }
-        : null,
-      user_can_review: await canReview(db, r, caller.user.id),
-    });
-  }
-  return out;
+      opened_on: opened.toISOString(),
+      grace_period_end: (ruled ? gracePeriodEnd(r.opened_on, ruled.rule) : opened).toISOString(),
+      next_review_date: (ruled ? nextReviewDate(r.opened_on, ruled.rule) : opened).toISOString(),
+      reviews: given,
+      rule: ruled?.shown ?? null,
+      // as `canReview`: open, a reviewer, not reviewed yet
+      user_can_review:
+        (r.state === 'PENDING' || r.state === 'OVERDUE') &&
+        !!ruled?.callerReviews &&
+        !reviews.some((v) => v.iteration === r.id && Number(v.reviewer) === caller.user.id),
+    };
+  });
 }
 
 /** a condition on `i.rule`: the caller reviews under the rule (named, or a member of a reviewer group) */
