@@ -9,7 +9,7 @@
  *    kind only through that folder's index.ts (a stage's challenge.ts may embed another's challenge.ts: both are
  *    wire schemas).
  * 3. Domains and conventions (users, groups, brands, tokens, events, sessions, auth, instance, rest, db, expressions, crypto,
- *    applications, sources, rbac, reports, geoip) import no
+ *    applications, sources, rbac, reports, geoip, attributes) import no
  *    plug-in folder:
  *    plug-ins depend on them, not the other way round. Registries (src/stages/registry.ts, src/mfa/registry.ts,
  *    src/providers/registry.ts) are what the app wiring (src/server.ts) and applications (launch URLs) import.
@@ -64,6 +64,7 @@ const DOMAINS = [
   'rbac',
   'reports',
   'geoip',
+  'attributes',
 ].map((d) => `src/${d}/`);
 const BROWSER_MAY_IMPORT = [
   /^src\/stages\/[^/]+\/(ui|challenge)\.ts$/,

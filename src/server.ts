@@ -15,6 +15,7 @@ import { mountSystem } from './instance/system.js';
 import { mountSystemSettings } from './instance/system-settings/routes.js';
 import { mountFiles } from './files/routes.js';
 import { mountLifecycle } from './lifecycle/index.js';
+import { mountObjectAttributes } from './attributes/resource.js';
 import { durationMs, seedSystemSettings, systemSettings } from './instance/system-settings/store.js';
 import { mountFlows } from './flows/rest/instances.js';
 import { mountBlueprintImport } from './blueprints/routes.js';
@@ -333,6 +334,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountSystem(router, services);
   mountSystemSettings(router, services);
   mountLifecycle(router, services);
+  mountObjectAttributes(router, services);
   mountFiles(router, app, services, {
     references: () => [...applicationFileReferences(), ...sourceFileReferences(), ...flowFileReferences(), ...brandFileReferences()],
   });

@@ -1,4 +1,5 @@
 /** /core/groups/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
+import { checkAttributes } from '../attributes/validate.js';
 import type { ResourceDef, UsedBy } from '../rest/resource.js';
 import type { DB } from '../db/index.js';
 import { guardGroupWrite } from '../rbac/guards.js';
@@ -55,6 +56,9 @@ export function groupResource(installId: string): ResourceDef<GroupRow> {
         data.parents ??= [];
       }
       await guardGroupWrite(ctx.db, ctx.caller, existing, data);
+      // the object attributes of groups (src/attributes/), when attributes are written
+      if (!existing || data.attributes !== undefined)
+        await checkAttributes(ctx.db, 'authentik_core.group', data.attributes ?? {}, existing?.group_uuid);
     },
     insert: (tx, data) => insertGroup(tx, data),
     update: (tx, existing, data) => updateGroup(tx, existing.group_uuid, data),

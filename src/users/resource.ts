@@ -1,4 +1,5 @@
 /** /core/users/ as a REST resource: validation, writes and rendering through the shared resource machinery. */
+import { checkAttributes } from '../attributes/validate.js';
 import { systemSettings } from '../instance/system-settings/store.js';
 import { deleteEventsOfUser } from '../events/events.js';
 import { guardTargetUser, guardUserWrite } from '../rbac/guards.js';
@@ -70,6 +71,9 @@ export function userResource(installId: string): ResourceDef<Row> {
         data.roles ??= [];
       }
       await guardUserWrite(ctx.db, ctx.caller, existing?.id, data);
+      // the object attributes of users (src/attributes/), when attributes are written
+      if (!existing || data.attributes !== undefined)
+        await checkAttributes(ctx.db, 'authentik_core.user', data.attributes ?? {}, existing?.id);
     },
     insert: (tx, data) => insertUser(tx, data),
     update: async (tx, existing, data) => {

@@ -130,6 +130,7 @@ const CHANGED_BY_EVERY_SAVE: Record<string, Record<string, string>> = {
   UserPlexSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupPlexSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
   GroupTelegramSourceConnection: { last_updated: 'authentik’s auto_now: set by every save' },
+  ObjectAttribute: { last_updated: 'authentik’s auto_now (CreatedUpdatedModel): set by every save' },
 };
 
 // ---------------------------------------------------------------- schema helpers
@@ -251,6 +252,8 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const policy = s.created.get('/policies/dummy/')?.obj;
     return flow && policy ? { target: flow.pk, policy: policy.pk, order: i } : undefined;
   },
+  // a model with attributes; disabled, so the users and groups the walk writes are not held to it
+  '/core/object_attributes/': () => ({ object_type: 'authentik_core.group', enabled: false, regex: '' }),
   // a rule needs a reviewer (or a reviewer group)
   '/lifecycle/rules/': (s) => {
     const user = s.created.get('/core/users/')?.obj;
