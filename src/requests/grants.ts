@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import { linkBase } from '../brands/links.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
-import { newNotification, sendThrough, summary } from '../events/notifications/send.js';
+import { eventById, newNotification, sendOrRecord, summary } from '../events/notifications/send.js';
 import { liveBinding } from '../policies/bindings/expiry.js';
 import { parseDuration } from '../rest/duration.js';
 import type { Services } from '../services.js';
@@ -105,18 +105,8 @@ export async function createGrantRequest(
 async function notifyReviewers(svc: Services, pbms: string[], eventId: string): Promise<void> {
   const rules = await rulesOf(svc, pbms);
   if (!rules.length) return;
-  const row = await svc.db.selectFrom('events').selectAll().where('event_uuid', '=', eventId).executeTakeFirst();
-  if (!row) return;
-  const event = {
-    pk: row.event_uuid,
-    event_uuid: row.event_uuid,
-    action: row.action,
-    app: row.app,
-    user: JSON.parse(row.user),
-    context: JSON.parse(row.context),
-    client_ip: row.client_ip,
-    created: row.created,
-  };
+  const event = await eventById(svc.db, eventId);
+  if (!event) return;
   for (const rule of rules) {
     const transports = await svc.db
       .selectFrom('request_rule_transports as l')
@@ -142,17 +132,7 @@ async function notifyReviewers(svc: Services, pbms: string[], eventId: string): 
       recipients = [...recipients].sort(() => Math.random() - 0.5).slice(0, Number(rule.min_reviewers));
     }
     for (const user of recipients)
-      for (const transport of transports)
-        try {
-          await sendThrough(svc, transport, newNotification('notice', summary(event), user, event));
-        } catch (e) {
-          await svc.events.emit('configuration_error', {
-            context: {
-              message: `Notification transport ${transport.name} failed: ${e instanceof Error ? e.message : String(e)}`,
-              notification_transport: { pk: transport.uuid, name: transport.name },
-            },
-          });
-        }
+      for (const transport of transports) await sendOrRecord(svc, transport, newNotification('notice', summary(event), user, event));
   }
 }
 

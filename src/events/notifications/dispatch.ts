@@ -14,7 +14,7 @@ import type { Services } from '../../services.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
 import { liveBinding } from '../../policies/bindings/expiry.js';
 import type { UsersTable } from '../../db/types.js';
-import { newNotification, sendThrough, summary, type EventJson } from './send.js';
+import { newNotification, sendOrRecord, summary, type EventJson } from './send.js';
 import type { NotificationRulesTable, NotificationTransportsTable } from './table.js';
 
 interface KeptRule extends NotificationRulesTable {
@@ -83,17 +83,9 @@ async function handle(svc: Services, event: EventJson): Promise<void> {
     const users = await recipients(svc, rule, event);
     for (const transport of rule.transports)
       for (const user of users) {
-        try {
-          await sendThrough(svc, transport, newNotification(rule.severity, summary(event), user, event));
-        } catch (e) {
-          await svc.events.emit('configuration_error', {
-            context: {
-              message: `Notification transport ${transport.name} failed: ${e instanceof Error ? e.message : String(e)}`,
-              notification_transport: { pk: transport.uuid, name: transport.name },
-              notification_rule: { pk: rule.pbm_uuid, name: rule.name },
-            },
-          });
-        }
+        await sendOrRecord(svc, transport, newNotification(rule.severity, summary(event), user, event), {
+          notification_rule: { pk: rule.pbm_uuid, name: rule.name },
+        });
         if (transport.send_once) break;
       }
   }

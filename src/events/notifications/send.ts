@@ -204,3 +204,42 @@ export const newNotification = (severity: string, body: string, user: UsersTable
   user,
   event,
 });
+
+/** a stored event as notifications see it (undefined when it is gone) */
+export async function eventById(db: DB, eventUuid: string): Promise<EventJson | undefined> {
+  const row = await db.selectFrom('events').selectAll().where('event_uuid', '=', eventUuid).executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    pk: row.event_uuid,
+    event_uuid: row.event_uuid,
+    action: row.action,
+    app: row.app,
+    user: JSON.parse(row.user),
+    context: JSON.parse(row.context),
+    client_ip: row.client_ip,
+    created: row.created,
+  };
+}
+
+/**
+ * sends, and records a transport's failure as authentik does — a `configuration_error` event naming the transport
+ * (and whatever `context` adds: the rule) — instead of throwing it: one recipient's failure does not stop the others
+ */
+export async function sendOrRecord(
+  svc: Services,
+  t: NotificationTransportsTable,
+  n: Outgoing,
+  context: Record<string, unknown> = {},
+): Promise<void> {
+  try {
+    await sendThrough(svc, t, n);
+  } catch (e) {
+    await svc.events.emit('configuration_error', {
+      context: {
+        message: `Notification transport ${t.name} failed: ${e instanceof Error ? e.message : String(e)}`,
+        notification_transport: { pk: t.uuid, name: t.name },
+        ...context,
+      },
+    });
+  }
+}

@@ -19,7 +19,7 @@ import { sql } from 'kysely';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 import type { EventRequest } from '../../events/events.js';
-import { newNotification, sendThrough, summary, type EventJson } from '../../events/notifications/send.js';
+import { eventById, newNotification, sendOrRecord, summary } from '../../events/notifications/send.js';
 import type { NotificationTransportsTable } from '../../events/notifications/table.js';
 import { isMember, selfAndDescendants } from '../../groups/membership.js';
 import { parseDuration } from '../../rest/duration.js';
@@ -168,18 +168,8 @@ async function recordStep(
 async function notifyReviewers(svc: Services, ruleId: string, eventId: string, severity: 'notice' | 'alert'): Promise<void> {
   const links = await linksOf(svc.db, ruleId);
   if (!links.transports.length) return;
-  const row = await svc.db.selectFrom('events').selectAll().where('event_uuid', '=', eventId).executeTakeFirst();
-  if (!row) return;
-  const event: EventJson = {
-    pk: row.event_uuid,
-    event_uuid: row.event_uuid,
-    action: row.action,
-    app: row.app,
-    user: JSON.parse(row.user),
-    context: JSON.parse(row.context),
-    client_ip: row.client_ip,
-    created: row.created,
-  };
+  const event = await eventById(svc.db, eventId);
+  if (!event) return;
   const transports = (await svc.db
     .selectFrom('notification_transports')
     .selectAll()
@@ -189,16 +179,7 @@ async function notifyReviewers(svc: Services, ruleId: string, eventId: string, s
   const reviewers = await reviewersOf(svc.db, links);
   for (const transport of transports)
     for (const user of reviewers) {
-      try {
-        await sendThrough(svc, transport, newNotification(severity, summary(event), user, event));
-      } catch (e) {
-        await svc.events.emit('configuration_error', {
-          context: {
-            message: `Notification transport ${transport.name} failed: ${e instanceof Error ? e.message : String(e)}`,
-            notification_transport: { pk: transport.uuid, name: transport.name },
-          },
-        });
-      }
+      await sendOrRecord(svc, transport, newNotification(severity, summary(event), user, event));
       if (transport.send_once) break;
     }
 }
