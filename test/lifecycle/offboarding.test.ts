@@ -15,21 +15,13 @@ import { TasksApi } from '@goauthentik/api/dist/apis/TasksApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser, loggedIn } from '../helpers/flows.js';
 import { callAs, tokenFor } from '../groups/setup.js';
+import { until } from '../helpers/wait.js';
 import { executeOffboarding } from '../../src/lifecycle/offboarding/execute.js';
 
 const SWEEP = 'authentik.enterprise.lifecycle.offboarding.tasks.execute_due_offboardings';
 const EXECUTE = 'authentik.enterprise.lifecycle.offboarding.tasks.execute_offboarding';
 const PATH = '/lifecycle/user_offboarding/';
 
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000);
 

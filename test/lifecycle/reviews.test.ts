@@ -16,20 +16,11 @@ import { ResponseError } from '@goauthentik/api/dist/runtime.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { callAs, createGroup, tokenFor } from '../groups/setup.js';
+import { until } from '../helpers/wait.js';
 
 const DAILY = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rules';
 const APPLY = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rule';
 const DAY = 86_400_000;
-
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 const clientFor = (srv: TestServer, token: string) =>
   new LifecycleApi(new Configuration({ basePath: srv.api, headers: { authorization: `Bearer ${token}` } }));

@@ -12,22 +12,13 @@ import { TasksApi } from '@goauthentik/api/dist/apis/TasksApi.js';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { callAs, tokenFor } from '../groups/setup.js';
+import { until } from '../helpers/wait.js';
 
 const CLEAN = 'authentik.core.tasks.clean_expired_models';
 const BLUEPRINTS = 'authentik.blueprints.v1.tasks.blueprints_discovery';
 const WORKERS = 'authentik.tasks.tasks.clean_worker_statuses';
 const OFFBOARDINGS = 'authentik.enterprise.lifecycle.offboarding.tasks.execute_due_offboardings';
 const REVIEWS = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rules';
-
-const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 for (const dialect of dialects()) {
   describe(`tasks and schedules (${dialect})`, () => {
