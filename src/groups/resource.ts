@@ -56,12 +56,16 @@ export function groupResource(installId: string): ResourceDef<GroupRow> {
         data.parents ??= [];
       }
       await guardGroupWrite(ctx.db, ctx.caller, existing, data);
-      // the object attributes of groups (src/attributes/), when attributes are written
-      if (!existing || data.attributes !== undefined)
-        await checkAttributes(ctx.db, 'authentik_core.group', data.attributes ?? {}, existing?.group_uuid);
     },
-    insert: (tx, data) => insertGroup(tx, data),
-    update: (tx, existing, data) => updateGroup(tx, existing.group_uuid, data),
+    // the object attributes of groups (src/attributes/), checked in the write's transaction as the users' are
+    insert: async (tx, data) => {
+      await checkAttributes(tx, 'authentik_core.group', data.attributes ?? {});
+      return insertGroup(tx, data);
+    },
+    update: async (tx, existing, data) => {
+      if (data.attributes !== undefined) await checkAttributes(tx, 'authentik_core.group', data.attributes, existing.group_uuid);
+      return updateGroup(tx, existing.group_uuid, data);
+    },
     remove: (tx, existing) => deleteGroup(tx, existing.group_uuid),
     usedBy: groupUsedBy,
   };

@@ -71,12 +71,15 @@ export function userResource(installId: string): ResourceDef<Row> {
         data.roles ??= [];
       }
       await guardUserWrite(ctx.db, ctx.caller, existing?.id, data);
-      // the object attributes of users (src/attributes/), when attributes are written
-      if (!existing || data.attributes !== undefined)
-        await checkAttributes(ctx.db, 'authentik_core.user', data.attributes ?? {}, existing?.id);
     },
-    insert: (tx, data) => insertUser(tx, data),
+    // the object attributes of users (src/attributes/), when attributes are written: checked in the write's transaction,
+    // which admin writes take in turn, so two writes cannot both take a unique value
+    insert: async (tx, data) => {
+      await checkAttributes(tx, 'authentik_core.user', data.attributes ?? {});
+      return insertUser(tx, data);
+    },
     update: async (tx, existing, data) => {
+      if (data.attributes !== undefined) await checkAttributes(tx, 'authentik_core.user', data.attributes, existing.id);
       const values = { ...apiToRow(userProps, data), last_updated: nowIso() };
       await tx
         .updateTable('users')

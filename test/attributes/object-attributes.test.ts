@@ -91,6 +91,11 @@ for (const dialect of dialects()) {
       assert.deepEqual([wrongType.status, wrongType.body], [400, { 'attributes_employee.id': ['Not a valid string.'] }]);
       const ok = await user('attr-a', { employee: { id: 'E1234' } });
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      // several at once for one value: one is written
+      const racing = await Promise.all(['attr-r1', 'attr-r2', 'attr-r3', 'attr-r4'].map((u) => user(u, { employee: { id: 'E7777' } })));
+      assert.deepEqual(racing.map((r) => r.status).sort(), [201, 400, 400, 400]);
+      for (const r of racing.filter((x) => x.status === 400))
+        assert.deepEqual(r.body, { 'attributes_employee.id': ['Value is not unique.'] });
       const twice = await user('attr-b', { employee: { id: 'E1234' } });
       assert.deepEqual([twice.status, twice.body], [400, { 'attributes_employee.id': ['Value is not unique.'] }]);
       assert.equal((await call(srv, 'GET', '/core/users/?username=attr-b')).body.results.length, 0, 'nothing written');
