@@ -164,12 +164,16 @@ async function recordStep(
   );
 }
 
-/** authentik's `notify_reviewers`: each transport of the rule to each reviewer (once for a `send_once` transport) */
-async function notifyReviewers(svc: Services, ruleId: string, eventId: string, severity: 'notice' | 'alert'): Promise<void> {
+type Told = { event: string; severity: 'notice' | 'alert' };
+
+/**
+ * authentik's `notify_reviewers` for each event: each transport of the rule to each reviewer (once for a `send_once`
+ * transport); the rule's transports and reviewers read once for all the events
+ */
+async function notifyReviewers(svc: Services, ruleId: string, told: Told[]): Promise<void> {
+  if (!told.length) return;
   const links = await linksOf(svc.db, ruleId);
   if (!links.transports.length) return;
-  const event = await eventById(svc.db, eventId);
-  if (!event) return;
   const transports = (await svc.db
     .selectFrom('notification_transports')
     .selectAll()
@@ -177,11 +181,15 @@ async function notifyReviewers(svc: Services, ruleId: string, eventId: string, s
     .orderBy('name')
     .execute()) as NotificationTransportsTable[];
   const reviewers = await reviewersOf(svc.db, links);
-  for (const transport of transports)
-    for (const user of reviewers) {
-      await sendOrRecord(svc, transport, newNotification(severity, summary(event), user, event));
-      if (transport.send_once) break;
-    }
+  for (const t of told) {
+    const event = await eventById(svc.db, t.event);
+    if (!event) continue;
+    for (const transport of transports)
+      for (const user of reviewers) {
+        await sendOrRecord(svc, transport, newNotification(t.severity, summary(event), user, event));
+        if (transport.send_once) break;
+      }
+  }
 }
 
 export interface Applied {
@@ -192,7 +200,7 @@ export interface Applied {
 
 /** authentik's `LifecycleRule.apply` (see the module's comment) */
 export async function applyRule(svc: Services, ruleId: string, now = Date.now()): Promise<Applied | undefined> {
-  const told: { event: string; severity: 'notice' | 'alert' }[] = [];
+  const told: Told[] = [];
   const applied = await svc.db.transaction().execute(async (tx) => {
     // (the rule's row taken: another node applying it waits, then sees the iterations this one opened)
     const rule = await tx
@@ -259,7 +267,7 @@ export async function applyRule(svc: Services, ruleId: string, now = Date.now())
     }
     return { canceled: Number(canceled.numUpdatedRows), overdue: late.length, started };
   });
-  for (const t of told) await notifyReviewers(svc, ruleId, t.event, t.severity);
+  await notifyReviewers(svc, ruleId, told);
   return applied;
 }
 
@@ -290,5 +298,5 @@ export async function afterReview(
     if (Number(done.numUpdatedRows) !== 1) return undefined;
     return recordStep(svc, 'review_completed', iteration, target, tx, by);
   });
-  if (event) await notifyReviewers(svc, rule.id, event, 'notice');
+  if (event) await notifyReviewers(svc, rule.id, [{ event, severity: 'notice' }]);
 }
