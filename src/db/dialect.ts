@@ -15,3 +15,9 @@ export function attributeText(dialect: Dialect, key: string): RawBuilder<string>
     ? sql<string>`(attributes::jsonb ->> ${sql.lit(key)})`
     : sql<string>`json_extract(attributes, ${sql.lit(`$.${key}`)})`;
 }
+
+/** a write refused by a unique index or constraint, in either dialect (a value taken between a check and the write) */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: string } | undefined)?.code ?? '';
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

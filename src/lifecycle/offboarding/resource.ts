@@ -14,6 +14,7 @@ import type { ApiRouter } from '../../rest/routes.js';
 import { rowToApi } from '../../rest/serialize.js';
 import { S } from '../../rest/schema.js';
 import type { DB } from '../../db/index.js';
+import { isUniqueViolation } from '../../db/dialect.js';
 import type { Services } from '../../services.js';
 import { partialUsersById } from '../../users/render.js';
 import { OFFBOARDING_ACTIONS, OFFBOARDING_STATUSES, type UserOffboardingsTable } from './table.js';
@@ -34,12 +35,6 @@ export const offboardingProps = {
   created_by_obj: partialUser,
   created_at: S.ro(S.datetime()),
   executed_at: S.ro(S.datetime({ nullable: true })),
-};
-
-/** a unique index refused the write (two pending offboardings of one user, scheduled at once) */
-const isUniqueViolation = (e: unknown) => {
-  const code = (e as { code?: string })?.code ?? '';
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 };
 
 async function render(db: DB, rows: UserOffboardingsTable[], installId: string): Promise<Record<string, unknown>[]> {
@@ -123,6 +118,7 @@ function offboardingResource(svc: Services): ResourceDef<UserOffboardingsTable> 
           })
           .execute();
       } catch (e) {
+        // (two pending offboardings of one user, scheduled at once: the partial unique index refuses the second)
         if (isUniqueViolation(e)) throw ValidationError.field('user', DUPLICATE_PENDING);
         throw e;
       }

@@ -98,7 +98,11 @@ export async function canReview(
     .where('reviewer', '=', userId)
     .executeTakeFirst();
   if (reviewed) return false;
-  const links = await linksOf(db, iteration.rule);
+  return isReviewer(db, await linksOf(db, iteration.rule), userId);
+}
+
+/** whether `userId` reviews under a rule: named, or a member of one of its reviewer groups */
+export async function isReviewer(db: DB, links: RuleLinks, userId: number): Promise<boolean> {
   if (links.reviewers.includes(userId)) return true;
   for (const g of links.groups) if (await isMember(db, userId, g)) return true;
   return false;

@@ -13,8 +13,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { SqlBool } from 'kysely';
 import type { DB } from '../../db/index.js';
+import { isUniqueViolation } from '../../db/dialect.js';
 import { partialGroupsById } from '../../groups/render.js';
-import { groupsOf, isMember } from '../../groups/membership.js';
+import { groupsOf } from '../../groups/membership.js';
 import { registerModel } from '../../rbac/catalogue.js';
 import { hasGlobal } from '../../rbac/check.js';
 import { requireCaller, type Caller } from '../../rest/auth.js';
@@ -26,7 +27,7 @@ import { isUuid, normalizeUuid } from '../../rest/validate.js';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../../services.js';
 import { partialUsersById } from '../../users/render.js';
-import { afterReview, canReview, gracePeriodEnd, linksOf, nextReviewDate } from './reviews.js';
+import { afterReview, canReview, gracePeriodEnd, isReviewer, linksOf, nextReviewDate } from './reviews.js';
 import {
   ITERATION_STATES,
   REVIEWABLE,
@@ -143,8 +144,7 @@ async function renderIterations(db: DB, rows: LifecycleIterationsTable[], caller
     const rule = await db.selectFrom('lifecycle_rules').selectAll().where('id', '=', id).executeTakeFirst();
     if (!rule) continue;
     const links = await linksOf(db, id);
-    let callerReviews = links.reviewers.includes(caller.user.id);
-    for (const g of links.groups) if (!callerReviews && (await isMember(db, caller.user.id, g))) callerReviews = true;
+    const callerReviews = await isReviewer(db, links, caller.user.id);
     rules.set(id, {
       rule,
       callerReviews,
@@ -376,8 +376,7 @@ export function mountReviewRoutes(router: ApiRouter, svc: Services) {
           await db.insertInto('lifecycle_reviews').values(review).execute();
         } catch (e) {
           // (the same reviewer twice at once: the unique index refuses the second)
-          const code = (e as { code?: string })?.code ?? '';
-          if (code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE') throw refused();
+          if (isUniqueViolation(e)) throw refused();
           throw e;
         }
         await afterReview(svc, iteration, { req, user: caller.user });
