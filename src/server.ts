@@ -103,6 +103,7 @@ import { mountUi } from './ui/routes.js';
 import type { Services } from './flows/engine/runtime.js';
 import { GeoIP } from './geoip/databases.js';
 import { Events } from './events/events.js';
+import { Signals } from './events/signals.js';
 import { mountEvents } from './events/resource.js';
 import { Lockout } from './auth/lockout.js';
 import { Metrics } from './instance/metrics.js';
@@ -225,6 +226,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installId: settings.installId,
     sessions,
     events,
+    signals: new Signals((err) => startLog.warn({ err }, 'a credential-change listener failed')),
     geoip,
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { DB, Dialect } from './db/index.js';
 import type { Sessions } from './sessions/sessions.js';
 import type { Events } from './events/events.js';
+import type { Signals } from './events/signals.js';
 import type { GeoIP } from './geoip/databases.js';
 import type { Lockout } from './auth/lockout.js';
 import type { Metrics } from './instance/metrics.js';
@@ -21,6 +22,8 @@ export interface Services<S = unknown> {
   installId: string;
   sessions: Sessions;
   events: Events;
+  /** a person's credentials changed (password, authenticators): told after the change, to whoever listens (src/events/signals.ts) */
+  signals: Signals;
   /** the GeoIP and ASN databases (src/geoip/): lookups are null when a database is off or does not know the address */
   geoip: GeoIP;
   lockout: Lockout;

@@ -46,11 +46,14 @@ function userSetPassword(svc: Services): MetaModel {
     else await setUserPassword(tx, id, await hashPassword(attrs.raw_password, svc.config.argon2));
     log('Setting user password', { user: user.username });
     // (the API's set_password records the same event)
-    afterCommit(() =>
-      svc.events
-        .emit('password_set', { user: eventUserOf(req.caller), req, context: { user: { pk: id, username: user.username } } })
-        .then(() => undefined),
-    );
+    afterCommit(async () => {
+      await svc.events.emit('password_set', { user: eventUserOf(req.caller), req, context: { user: { pk: id, username: user.username } } });
+      await svc.signals.credentialChanged({
+        userId: id,
+        credentialType: 'password',
+        changeType: attrs.set_unusable === true ? 'revoke' : 'update',
+      });
+    });
   };
 }
 

@@ -117,6 +117,8 @@ export interface DeviceClass<Row extends DeviceRow = any> {
   devices(db: DB, userId: number): Promise<Row[]>;
   challenger: Challenger<Row>;
   api: DeviceApi<Row>;
+  /** CAEP's `credential_type` of the class (authentik's SSF device map: pin, fido-u2f, app); null: CAEP has none */
+  credentialType?: string | null;
   /** columns stored encrypted (core/secrets.ts) */
   secretColumns?: SecretColumn[];
   /** migrations of a class that brings its own tables (names must not collide: `mfa_<id>_<nnnn>`) */

@@ -125,7 +125,11 @@ export function mountAuthenticatedSessions(router: ApiRouter, svc: Services) {
     remove: async (tx, row) => {
       await tx.deleteFrom('sessions').where('session_key', '=', row.session_key).execute();
     },
-    afterRemove: (row) => svc.sessions.ended(row.session_key),
+    afterRemove: (row, ctx) =>
+      svc.sessions.ended(row.session_key, {
+        userId: Number(row.user_id),
+        by: ctx.caller.user.id === Number(row.user_id) ? 'user' : 'admin',
+      }),
     usedBy: async () => [],
   };
   mountResource(router, db, resource);
@@ -159,9 +163,9 @@ export function mountAuthenticatedSessions(router: ApiRouter, svc: Services) {
         const ids = list.map((v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN));
         if (ids.some((n) => !Number.isSafeInteger(n))) throw ValidationError.field('user_pks', 'A valid integer is required.');
         for (const id of ids) await guardTargetUser(db, caller, id);
-        const ended = await db.selectFrom('sessions').select('session_key').where('user_id', 'in', ids).execute();
+        const ended = await db.selectFrom('sessions').select(['session_key', 'user_id']).where('user_id', 'in', ids).execute();
         const r = await db.deleteFrom('sessions').where('user_id', 'in', ids).executeTakeFirst();
-        for (const s of ended) await svc.sessions.ended(s.session_key);
+        for (const s of ended) await svc.sessions.ended(s.session_key, { userId: Number(s.user_id), by: 'admin' });
         return { deleted: Number(r.numDeletedRows) };
       },
     },

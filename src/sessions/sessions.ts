@@ -181,6 +181,14 @@ export const isHttps = (req: FastifyRequest) => req.protocol === 'https';
 const brokenBindings = new WeakSet<FastifyRequest>();
 export const bindingBroken = (req: FastifyRequest) => brokenBindings.has(req);
 
+/** whose session ended and who ended it (the Shared Signals Framework's `initiating_entity`) */
+export interface SessionEnding {
+  userId: number | null;
+  by: 'user' | 'admin' | 'policy' | 'system';
+}
+
+export type LogoutListener = (sessionKey: string, session?: Session, req?: FastifyRequest, ending?: SessionEnding) => Promise<void>;
+
 export class Sessions {
   private readonly acquire;
   private readonly unlockKey;
@@ -812,6 +820,7 @@ export class Sessions {
    */
   async destroy(s: Session, reply: FastifyReply) {
     const ended = s.key;
+    const ending: SessionEnding = { userId: s.userId, by: 'user' };
     if (s.key) await this.db.deleteFrom('sessions').where('session_key', '=', s.key).execute();
     if (s.lockedKey === s.key) this.letGo(s);
     s.key = undefined;
@@ -820,23 +829,27 @@ export class Sessions {
     s.dirty = true;
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
-    if (ended) for (const listener of this.logoutListeners) await listener(ended, s, reply.request).catch(() => {});
+    if (ended) for (const listener of this.logoutListeners) await listener(ended, s, reply.request, ending).catch(() => {});
   }
 
-  private readonly logoutListeners: ((sessionKey: string, session?: Session, req?: FastifyRequest) => Promise<void>)[] = [];
+  private readonly logoutListeners: LogoutListener[] = [];
 
-  /** a session ended other than by its own logout (deleted through the API): what lives as long as it ends too */
-  async ended(sessionKey: string): Promise<void> {
-    for (const listener of this.logoutListeners) await listener(sessionKey).catch(() => {});
+  /**
+   * a session ended other than by its own logout (deleted through the API, a lockdown, a login replacing it): what
+   * lives as long as it ends too; `ending` says whose it was and who ended it
+   */
+  async ended(sessionKey: string, ending?: SessionEnding): Promise<void> {
+    for (const listener of this.logoutListeners) await listener(sessionKey, undefined, undefined, ending).catch(() => {});
   }
 
   /**
    * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
    * ends with it (an OAuth2 provider's access tokens and back-channel logout). It also gets the session as it
    * continues (its flow plan kept: front-channel logout adds a stage to it) and the request logging out — neither
-   * when the session was ended from elsewhere (`ended`: deleted through the API). Its failures do not stop the logout.
+   * when the session was ended from elsewhere (`ended`: deleted through the API). `ending` (when known) names the
+   * session's user and who ended it (CAEP's `initiating_entity`). Its failures do not stop the logout.
    */
-  onLogout(listener: (sessionKey: string, session?: Session, req?: FastifyRequest) => Promise<void>): void {
+  onLogout(listener: LogoutListener): void {
     this.logoutListeners.push(listener);
   }
 }

@@ -11,7 +11,7 @@ export async function deviceEnrolled(
   c: StageCall<unknown>,
   user: UsersTable,
   cls: string,
-  device: { id: number; name: string },
+  device: { id: number; name: string; aaguid?: string },
 ): Promise<void> {
   const d = deviceClass(cls);
   if (!d) throw new Error(`no device class ${cls}`);
@@ -19,5 +19,12 @@ export async function deviceEnrolled(
     user: { pk: user.id, username: user.username, email: user.email },
     req: c.req,
     context: { model: { app: d.app, model_name: d.model.toLowerCase(), pk: device.id, name: device.name }, stage: c.stage.name },
+  });
+  await c.svc.signals.credentialChanged({
+    userId: user.id,
+    credentialType: d.credentialType ?? null,
+    changeType: 'create',
+    friendlyName: device.name,
+    ...(device.aaguid ? { fido2Aaguid: device.aaguid } : {}),
   });
 }

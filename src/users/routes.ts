@@ -94,6 +94,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
             const keep = keepOwn && caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
             await db.transaction().execute((tx) => setUserPassword(tx, row.id, hash, keep));
             await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
+            await svc.signals.credentialChanged({ userId: row.id, credentialType: 'password', changeType: 'update' });
             reply.code(204);
             return reply.send();
           },

@@ -38,8 +38,8 @@ export async function executeOffboarding(svc: Services, id: string): Promise<'co
 
 async function execute(svc: Services, id: string): Promise<'completed' | 'skipped'> {
   const db = svc.db;
-  const ended = async (keys: string[]) => {
-    for (const key of keys) await svc.sessions.ended(key);
+  const ended = async (keys: string[], userId: number) => {
+    for (const key of keys) await svc.sessions.ended(key, { userId, by: 'policy' });
   };
   const cut = await db.transaction().execute(async (tx) => {
     const now = nowIso();
@@ -57,7 +57,7 @@ async function execute(svc: Services, id: string): Promise<'completed' | 'skippe
     return { row, sessions: revoked.sessions };
   });
   if (!cut) return 'skipped';
-  await ended(cut.sessions);
+  await ended(cut.sessions, cut.row.user_id);
 
   const { row } = cut;
   const user = await db.selectFrom('users').select(['id', 'username']).where('id', '=', row.user_id).executeTakeFirst();
@@ -96,7 +96,9 @@ async function execute(svc: Services, id: string): Promise<'completed' | 'skippe
   });
   if (!finished) return 'skipped';
   if (row.action === 'deactivate')
-    await sweepAccess(db, row.user_id, { sessions: !!row.revoke_sessions, tokens: !!row.revoke_tokens }, ended);
+    await sweepAccess(db, row.user_id, { sessions: !!row.revoke_sessions, tokens: !!row.revoke_tokens }, (keys) =>
+      ended(keys, row.user_id),
+    );
   return 'completed';
 }
 

@@ -6,7 +6,7 @@ import { mountDeviceResources } from './resource.js';
 
 export function mountDevices(router: ApiRouter, svc: Services) {
   mountAllDevices(router, svc.db);
-  mountDeviceResources(router, svc.db, svc.installId, svc.secretKey, svc.brand);
+  mountDeviceResources(router, svc.db, { installId: svc.installId, secretKey: svc.secretKey, brandOf: svc.brand, signals: svc.signals });
   router.component('PartialUser', {
     type: 'object',
     properties: {

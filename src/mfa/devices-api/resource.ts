@@ -15,6 +15,7 @@ import { ValidationError } from '../../rest/errors.js';
 import type { DB } from '../../db/index.js';
 import { partialUsersById } from '../../users/render.js';
 import type { DeviceClass } from '../device-class.js';
+import type { CredentialChange, Signals } from '../../events/signals.js';
 import { deviceClassesByApp } from '../registry.js';
 
 type Row = { id: number; pk: number; user_id: number; name: string; created: string; aaguid?: string } & Record<string, unknown>;
@@ -62,7 +63,26 @@ async function render(db: DB, k: DeviceClass, installId: string, rows: Row[], re
 type BrandOf = (host: string | undefined, db?: DB) => Promise<{ branding_title: string }>;
 const brandTitles = new WeakMap<FastifyRequest, string>();
 
-export function deviceResource(k: DeviceClass, admin: boolean, installId: string, secretKey: string, brandOf: BrandOf): ResourceDef<Row> {
+/** what the device resources need of the server */
+export interface DeviceApiEnv {
+  installId: string;
+  secretKey: string;
+  brandOf: BrandOf;
+  /** told of devices added through the admin API, renamed and deleted (CAEP credential changes) */
+  signals: Signals;
+}
+
+/** a device's change as a credential change (CAEP): the class's credential type, the device's name and model */
+const credentialChange = (k: DeviceClass, row: Row, changeType: CredentialChange['changeType']): CredentialChange => ({
+  userId: Number(row.user_id),
+  credentialType: k.credentialType ?? null,
+  changeType,
+  friendlyName: row.name,
+  ...(typeof row.aaguid === 'string' && row.aaguid ? { fido2Aaguid: row.aaguid } : {}),
+});
+
+export function deviceResource(k: DeviceClass, admin: boolean, env: DeviceApiEnv): ResourceDef<Row> {
+  const { installId, secretKey, brandOf } = env;
   const props = propsOf(k, admin);
   const confirmedOnly = !admin && !k.api.listUnconfirmed;
   return {
@@ -129,13 +149,25 @@ export function deviceResource(k: DeviceClass, admin: boolean, installId: string
         .where('id', '=', existing.id)
         .execute();
     },
+    async afterWrite(key, ctx) {
+      const row = await ctx.db
+        .selectFrom(k.table as 'totp_devices')
+        .selectAll()
+        .where('id', '=', Number(key))
+        .executeTakeFirst();
+      if (row?.confirmed)
+        await env.signals.credentialChanged(credentialChange(k, row as never, ctx.mode === 'create' ? 'create' : 'update'));
+    },
+    async afterRemove(existing) {
+      if (existing.confirmed) await env.signals.credentialChanged(credentialChange(k, existing, 'delete'));
+    },
     usedBy: async () => [],
   };
 }
 
-export function mountDeviceResources(router: ApiRouter, db: DB, installId: string, secretKey: string, brandOf: BrandOf) {
+export function mountDeviceResources(router: ApiRouter, db: DB, env: DeviceApiEnv) {
   for (const k of deviceClassesByApp) {
-    mountResource(router, db, deviceResource(k, false, installId, secretKey, brandOf));
-    mountResource(router, db, deviceResource(k, true, installId, secretKey, brandOf));
+    mountResource(router, db, deviceResource(k, false, env));
+    mountResource(router, db, deviceResource(k, true, env));
   }
 }

@@ -11,6 +11,7 @@ const DENIED = 'Duo denied access';
 
 export const duoClass = defineDeviceClass<DuoDevicesTable>({
   id: 'duo',
+  credentialType: 'app',
   table: 'duo_devices',
   app: 'authentik_stages_authenticator_duo',
   model: 'DuoDevice',

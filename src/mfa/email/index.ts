@@ -11,6 +11,8 @@ import type { EmailDevicesTable } from './table.js';
 
 export const emailClass = defineDeviceClass<EmailDevicesTable>({
   id: 'email',
+  // (CAEP names no e-mail credential: authentik's SSF map has none either)
+  credentialType: null,
   table: 'email_devices',
   app: 'authentik_stages_authenticator_email',
   model: 'EmailDevice',

@@ -10,6 +10,7 @@ import type { SmsDevicesTable } from './table.js';
 
 export const smsClass = defineDeviceClass<SmsDevicesTable>({
   id: 'sms',
+  credentialType: 'phone-sms',
   table: 'sms_devices',
   app: 'authentik_stages_authenticator_sms',
   model: 'SMSDevice',

@@ -7,6 +7,7 @@ import { generateStaticToken, hashStaticToken, verifyStatic } from './static.js'
 
 export const staticClass = defineDeviceClass<StaticDevicesTable>({
   id: 'static',
+  credentialType: 'pin',
   table: 'static_devices',
   app: 'authentik_stages_authenticator_static',
   model: 'StaticDevice',

@@ -7,6 +7,7 @@ import { configUrl, newTotpDeviceState, newTotpKey, sealTotpKey, verifyTotp } fr
 
 export const totpClass = defineDeviceClass<TotpDevicesTable>({
   id: 'totp',
+  credentialType: 'pin',
   table: 'totp_devices',
   app: 'authentik_stages_authenticator_totp',
   model: 'TOTPDevice',

@@ -38,6 +38,7 @@ function requestFor(v: Validation, devices: WebAuthnDevicesTable[]) {
 
 export const webauthnClass = defineDeviceClass<WebAuthnDevicesTable>({
   id: 'webauthn',
+  credentialType: 'fido-u2f',
   table: 'webauthn_devices',
   app: 'authentik_stages_authenticator_webauthn',
   model: 'WebAuthnDevice',

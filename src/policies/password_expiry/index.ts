@@ -29,7 +29,10 @@ export const passwordExpiryPolicy: PolicyDef = {
     if (actualDays < config.days) return { passing: true, messages: [] };
     if (config.deny_only) return { passing: false, messages: ['Password has expired.'] };
     const sinceExpiry = wholeDays(now - (changed + config.days * DAY_MS));
-    if (!request.debug) await svc.db.transaction().execute((tx) => markPasswordUnusable(tx, user.id));
+    if (!request.debug) {
+      await svc.db.transaction().execute((tx) => markPasswordUnusable(tx, user.id));
+      await svc.signals.credentialChanged({ userId: user.id, credentialType: 'password', changeType: 'revoke' });
+    }
     return { passing: false, messages: [`Password expired ${sinceExpiry} days ago. Please update your password.`] };
   },
 };

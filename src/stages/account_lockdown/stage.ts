@@ -66,7 +66,7 @@ async function run(c: Call): Promise<Outcome> {
         revoke_tokens: !!cfg.revoke_tokens,
       },
       async (keys) => {
-        for (const key of keys) if (key !== own) await c.svc.sessions.ended(key);
+        for (const key of keys) if (key !== own) await c.svc.sessions.ended(key, { userId: target.id, by: self ? 'user' : 'admin' });
       },
     );
   } catch (e) {

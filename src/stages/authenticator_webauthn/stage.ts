@@ -106,7 +106,7 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
         aaguid,
         transports: JSON.stringify(info.credential.transports ?? []),
       } as never)
-      .returning(['id', 'name'])
+      .returning(['id', 'name', 'aaguid'])
       .executeTakeFirstOrThrow();
     c.state.challenge = undefined;
     c.state.failures = undefined;

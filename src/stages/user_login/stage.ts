@@ -136,7 +136,7 @@ async function leaveForSwitch(
       .returning('session_key')
       .execute();
     // what lives as long as those logins (an application's tokens, back-channel logout) ends with them
-    for (const r of replaced) await c.svc.sessions.ended(r.session_key);
+    for (const r of replaced) await c.svc.sessions.ended(r.session_key, { userId, by: 'user' });
   }
   return undefined;
 }

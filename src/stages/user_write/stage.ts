@@ -178,7 +178,10 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   if (!existing) c.ctx.userBackend = INBUILT_BACKEND;
   const who = { pk: user.id, username: user.username, email: user.email };
   await c.svc.events.emit('user_write', { user: who, req: c.req, context: { ...masked(data), created: !existing } });
-  if (encoded) await c.svc.events.emit('password_set', { user: who, req: c.req, context: {} });
+  if (encoded) {
+    await c.svc.events.emit('password_set', { user: who, req: c.req, context: {} });
+    await c.svc.signals.credentialChanged({ userId: user.id, credentialType: 'password', changeType: existing ? 'update' : 'create' });
+  }
   return ok();
 }
 
