@@ -12,8 +12,8 @@ import { providerTypeByKind, providerTypes } from './registry.js';
 
 type Row = ProvidersTable & { pk: number };
 
-/** provider kinds authentik counts as backchannel providers (SCIM, LDAP, RAC, …): none of Keystage's yet */
-const BACKCHANNEL_KINDS: string[] = [];
+/** provider kinds authentik counts as backchannel providers (its BackchannelProvider subclasses: SCIM, SSF, …) */
+const backchannelKinds = () => providerTypes.filter((d) => d.backchannelOnly).map((d) => d.kind);
 
 const boolFilter = (cond: (b: boolean) => (eb: any) => import('kysely').Expression<SqlBool>) => ({
   type: 'custom' as const,
@@ -47,7 +47,7 @@ export const allProvidersResource: ResourceDef<Row> = {
       }),
       backchannel: boolFilter(
         (b) => (eb) =>
-          BACKCHANNEL_KINDS.length ? eb('kind', b ? 'in' : 'not in', BACKCHANNEL_KINDS) : b ? sql<SqlBool>`1 = 0` : sql<SqlBool>`1 = 1`,
+          backchannelKinds().length ? eb('kind', b ? 'in' : 'not in', backchannelKinds()) : b ? sql<SqlBool>`1 = 0` : sql<SqlBool>`1 = 1`,
       ),
     },
     search: ['name'],

@@ -40,6 +40,7 @@ const FRONT_CHANNEL_ONLY = [
 export function basePropsFor(def: ProviderDef): Props {
   const props: Props = { ...baseProviderProps };
   if (def.backchannelOnly) for (const k of FRONT_CHANNEL_ONLY) delete props[k];
+  for (const k of def.omitBase ?? []) delete props[k];
   for (const k of def.requiredBase ?? []) {
     const { default: _d, nullable: _n, ...rest } = props[k]! as Record<string, unknown>;
     props[k] = rest as never;

@@ -6,9 +6,10 @@ import type { KeyPairReference } from '../crypto/resource.js';
 import { oauth2Provider } from './oauth2/index.js';
 import { samlProvider } from './saml/index.js';
 import { scimProvider } from './scim/index.js';
+import { ssfProvider } from './ssf/index.js';
 import { wsfedProvider } from './wsfed/index.js';
 
-export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider, scimProvider, wsfedProvider];
+export const providerTypes: ProviderDef[] = [oauth2Provider, samlProvider, scimProvider, ssfProvider, wsfedProvider];
 
 const byKind = new Map(providerTypes.map((d) => [d.kind, d]));
 export const providerTypeByKind = (kind: string) => byKind.get(kind);
@@ -36,7 +37,10 @@ export const providerUserGrantTables = (): string[] => providerTypes.flatMap((d)
 
 /** every provider type's secret columns, stored encrypted */
 export function providerSecretColumns(): SecretColumn[] {
-  return providerTypes.flatMap((d) => (d.secretColumns ?? []).map((column) => ({ table: d.table, pk: 'provider_id', column })));
+  return providerTypes.flatMap((d) => [
+    ...(d.secretColumns ?? []).map((column) => ({ table: d.table, pk: 'provider_id', column })),
+    ...(d.moreSecretColumns ?? []),
+  ]);
 }
 
 /** every provider type's columns referencing certificate-key pairs (the pairs' used_by; set to null with the pair) */

@@ -223,7 +223,7 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
         .values({ provider_id: id, ...seal(def, secretsOf(ctx.db), apiToRow(def.fields, own(def, data))) } as never)
         .execute();
       await setMappings(tx, id, (data.property_mappings as string[] | undefined) ?? []);
-      await def.writeMore?.(tx, id, data);
+      await def.writeMore?.(tx, id, data, ctx);
       return id;
     },
     update: async (tx, existing, data, ctx) => {
@@ -244,7 +244,7 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
           .where('provider_id' as 'id', '=', id)
           .execute();
       if (data.property_mappings !== undefined) await setMappings(tx, id, data.property_mappings as string[]);
-      await def.writeMore?.(tx, id, data);
+      await def.writeMore?.(tx, id, data, ctx);
       return id;
     },
     ...(def.afterWrite && svc ? { afterWrite: (key: string | number) => def.afterWrite!(svc, Number(key)) } : {}),

@@ -13,6 +13,7 @@ import type { ApiRouter } from '../rest/routes.js';
 import type { DB } from '../db/index.js';
 import type { StageType } from '../flows/engine/runtime.js';
 import type { ChallengeDef } from '../flows/engine/challenge-types.js';
+import type { SecretColumn } from '../instance/secrets.js';
 
 /**
  * A stage a provider puts into flow plans itself (authentik's `in_memory_stage`: OAuthDeviceCodeStage, …): no row,
@@ -54,8 +55,10 @@ export interface ProviderDef {
    * serializer, as it is never an application's main provider
    */
   backchannelOnly?: boolean;
+  /** base fields the type's serializer does not have (the SSF provider: no property mappings, no backchannel application fields) */
+  omitBase?: string[];
   /** the type's writes beyond its own table (link tables of its own fields marked `x-m2m-table`), in the write's transaction */
-  writeMore?(tx: import('../rest/resource.js').Tx, id: number, data: Record<string, unknown>): Promise<void>;
+  writeMore?(tx: import('../rest/resource.js').Tx, id: number, data: Record<string, unknown>, ctx: WriteCtx): Promise<void>;
   /** after a create's or update's transaction committed (the SCIM provider's sync on save) */
   afterWrite?(svc: Services, id: number): Promise<void>;
   /** in the deletion's transaction, before the provider's row goes: what the cascade would leave behind (policy bindings of its objects) */
@@ -71,6 +74,8 @@ export interface ProviderDef {
   keyPairColumns?: string[];
   /** write-only and sealed-at-rest columns of the type's table (src/instance/secrets.ts) */
   secretColumns?: string[];
+  /** sealed-at-rest columns of the type's other tables (an SSF stream's push authorization header) */
+  moreSecretColumns?: SecretColumn[];
   /** base fields the type requires although the base model allows null (OAuth2: `authorization_flow`, `invalidation_flow`) */
   requiredBase?: string[];
   /** object-level validation (after field validation) */

@@ -8,6 +8,7 @@ import { executeDueOffboardings, executeOffboardingActor } from '../lifecycle/of
 import { applyLifecycleRule, applyLifecycleRules } from '../lifecycle/review/tasks.js';
 import type { Actor } from './actor.js';
 import { scimSync } from '../providers/scim/scheduler.js';
+import { sendSsfEvent } from '../providers/ssf/index.js';
 import { ldapConnectivityCheck, ldapSync } from '../sources/ldap/scheduler.js';
 import { cleanWorkerStatuses } from './workers.js';
 
@@ -18,6 +19,7 @@ export const ACTORS: readonly Actor[] = [
   ldapSync,
   ldapConnectivityCheck,
   scimSync,
+  sendSsfEvent,
   executeDueOffboardings,
   executeOffboardingActor,
   applyLifecycleRules,

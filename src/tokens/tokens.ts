@@ -211,6 +211,15 @@ export function tokenResource(installId: string): ResourceDef<Row> {
   };
 }
 
+/** Token objects (the API's rendering, key not included) by token uuid: an owner's `token_obj` (a SCIM source's, an SSF provider's) */
+export async function tokensByUuid(db: DB, installId: string, uuids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  const def = tokenResource(installId);
+  if (!uuids.length) return new Map();
+  const rows = await def.select(db).where('tokens.token_uuid', 'in', uuids).execute();
+  const rendered = await def.render(db, rows as never, undefined as never);
+  return new Map(rendered.map((t, i) => [String((rows[i] as { token_uuid: string }).token_uuid), t]));
+}
+
 export function mountTokens(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
   const { load } = mountResource(router, db, tokenResource(installId));

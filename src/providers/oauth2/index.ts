@@ -8,6 +8,8 @@ import { mountDcrResource } from './dcr/resource.js';
 import { registrationEndpoint } from './dcr/register.js';
 import { apiTokenUser } from './tokens/api-access.js';
 import type {} from './dcr/table.js';
+import type { DB } from '../../db/index.js';
+import { findAccessToken, isLive } from './tokens/store.js';
 import { deleteBindingsOf } from '../../policies/targets.js';
 import { deviceCodeStage } from './stages/device-code/index.js';
 import { deviceCodeFinishStage } from './stages/device-code-finish/index.js';
@@ -21,6 +23,15 @@ export function launchUrlOf(uris: { url: string; redirect_uri_type?: string }[])
   const m = /^([^:/?#]+:)?(\/\/[^/?#]*)?([^?#]*)(\?[^#]*)?(#.*)?$/.exec(first.url);
   if (!m) return null;
   return `${m[1] ?? ''}${m[2] ?? ''}${m[4] ?? ''}${m[5] ?? ''}`;
+}
+
+/**
+ * whose live access token this is and which provider issued it (the Shared Signals provider's stream management
+ * accepts the tokens of its OAuth2 providers); undefined for anything else
+ */
+export async function liveAccessToken(db: DB, token: string): Promise<{ providerId: number; userId: number } | undefined> {
+  const row = await findAccessToken(db, token);
+  return row && isLive(row) ? { providerId: Number(row.provider_id), userId: Number(row.user_id) } : undefined;
 }
 
 /** front-channel logout (the iframe stage), which the SAML provider's logouts use too */

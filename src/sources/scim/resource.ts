@@ -20,7 +20,7 @@ import type { Services } from '../../services.js';
 import { insertUser } from '../../users/store.js';
 import { partialUsersById } from '../../users/render.js';
 import { partialGroupsById } from '../../groups/render.js';
-import { generateKey, insertToken, tokenResource } from '../../tokens/tokens.js';
+import { generateKey, insertToken, tokensByUuid } from '../../tokens/tokens.js';
 import { systemSettings } from '../../instance/system-settings/store.js';
 import type { SourcesTable } from '../table.js';
 import { baseSourceProps } from '../schema.js';
@@ -62,14 +62,6 @@ const props: Props = {
 /** the service account and token of a source */
 const identifierOf = (sourceUuid: string) => `ak-source-scim-${sourceUuid}`;
 
-async function tokensOf(db: DB, installId: string, uuids: string[]) {
-  const def = tokenResource(installId);
-  if (!uuids.length) return new Map<string, Record<string, unknown>>();
-  const rows = await def.select(db).where('tokens.token_uuid', 'in', uuids).execute();
-  const rendered = await def.render(db, rows as never, undefined as never);
-  return new Map(rendered.map((t, i) => [String((rows[i] as { token_uuid: string }).token_uuid), t]));
-}
-
 export function scimSourceResource(
   installId: string,
   lists: () => JsonListReference[],
@@ -104,7 +96,7 @@ export function scimSourceResource(
         .where('s.kind', '=', KIND),
     render: async (db, rows, req) => {
       const bases = await renderSources(db, rows);
-      const tokens = await tokensOf(
+      const tokens = await tokensByUuid(
         db,
         installId,
         rows.map((r) => r.token_uuid).filter((x): x is string => !!x),
