@@ -29,6 +29,11 @@ const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/ses
 const CREDENTIAL_CHANGE = 'https://schemas.openid.net/secevent/caep/event-type/credential-change';
 const PASSWORD = 'ssf-correct-horse-1';
 
+/** a token's claims, unverified (to tell the streams' deliveries apart) */
+const decodeClaims = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { jti: string; aud?: string[] };
+const decodeJti = (token: string) => decodeClaims(token).jti;
+
 for (const dialect of dialects()) {
   describe(`Shared Signals Framework provider (${dialect})`, () => {
     let srv: TestServer;
@@ -62,9 +67,12 @@ for (const dialect of dialects()) {
     }
 
     const verify = async (token: string) => (await jwtVerify(token, createLocalJWKSet(jwks), { typ: 'secevent+jwt' })).payload;
-    /** the deliveries after the first `from`, once there are `n` of them */
-    const deliveries = (from: number, n: number) =>
-      until(`${n} deliveries`, async () => (receiver.deliveries.length >= from + n ? receiver.deliveries.slice(from) : undefined));
+    /** the deliveries after the first `from` (to the stream of audience `aud`, if given), once there are `n` of them */
+    const deliveries = (from: number, n: number, aud?: string) =>
+      until(`${n} deliveries`, async () => {
+        const got = receiver.deliveries.slice(from).filter((d) => aud === undefined || decodeClaims(d.token).aud?.[0] === aud);
+        return got.length >= n ? got : undefined;
+      });
     const eventRows = (streamId: string) =>
       srv.app.store.db.selectFrom('ssf_stream_events').selectAll().where('stream_uuid', '=', streamId).orderBy('created').execute();
 
@@ -237,6 +245,230 @@ for (const dialect of dialects()) {
       assert.equal((await stream('GET', 'receiver', providerToken, undefined, `?stream_id=${id}`)).status, 404);
       assert.equal((await stream('DELETE', 'receiver', providerToken, undefined, `?stream_id=${id}`)).status, 404);
       assert.equal((await call(srv, 'GET', `/ssf/streams/${id}/`)).status, 404);
+    });
+
+    /** a stream of the application `slug` pushing `events` to the receiver; its id */
+    async function pushStream(slug: string, token: string, events: string[]): Promise<string> {
+      const from = receiver.deliveries.length;
+      const made = await stream('POST', slug, token, {
+        delivery: { method: PUSH, endpoint_url: receiver.url },
+        events_requested: events,
+        aud: [`urn:rx:${slug}`],
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      await deliveries(from, 1, `urn:rx:${slug}`);
+      return made.body.stream_id as string;
+    }
+    /** the verified tokens delivered to the stream of application `slug` after `from`, once there are `n` */
+    const received = async (from: number, n: number, slug: string) =>
+      Promise.all((await deliveries(from, n, `urn:rx:${slug}`)).map(async (d) => verify(d.token)));
+    const status = (slug: string, token: string, b?: unknown, query = '') =>
+      fetch(`${srv.url}/application/ssf/${slug}/stream/status/${query}`, {
+        method: b === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}`, ...(b !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: b === undefined ? undefined : JSON.stringify(b),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const sessionKeysOf = async (user: number) =>
+      (await srv.app.store.db.selectFrom('sessions').select('session_key').where('user_id', '=', user).execute()).map((r) => r.session_key);
+    const sid = (key: string) => createHash('sha256').update(key, 'latin1').digest('hex');
+
+    it('CAEP events: a logout and a session ended by an admin, a password set, an authenticator added, renamed, removed', async () => {
+      const app = await ssfApp('Events', 'events');
+      const alice = await createUser(srv, 'alice', PASSWORD);
+      const id = await pushStream('events', app.token, [SESSION_REVOKED, CREDENTIAL_CHANGE]);
+      const aliceSubject = { format: 'email', email: 'alice@example.com' };
+
+      let from = receiver.deliveries.length;
+      const b = await loggedIn(srv, 'alice', PASSWORD);
+      const [key] = await sessionKeysOf(alice);
+      await b.get('default-invalidation-flow');
+      assert.deepEqual(await sessionKeysOf(alice), []);
+      const [revoked] = await received(from, 1, 'events');
+      assert.deepEqual(revoked!.aud, ['urn:rx:events']);
+      assert.deepEqual(Object.keys(revoked!.events as object), [SESSION_REVOKED]);
+      const ev = (revoked!.events as Record<string, Record<string, unknown>>)[SESSION_REVOKED]!;
+      assert.equal(ev.initiating_entity, 'user');
+      assert.equal(typeof ev.event_timestamp, 'number');
+      assert.deepEqual(revoked!.sub_id, { format: 'complex', user: aliceSubject, session: { format: 'opaque', id: sid(key!) } });
+
+      // a session ended through the API: by an admin
+      from = receiver.deliveries.length;
+      await loggedIn(srv, 'alice', PASSWORD);
+      const sessions = await call(srv, 'GET', `/core/authenticated_sessions/?user=${alice}`);
+      const [second] = await sessionKeysOf(alice);
+      assert.equal((await call(srv, 'DELETE', `/core/authenticated_sessions/${sessions.body.results[0].uuid}/`)).status, 204);
+      const [byAdmin] = await received(from, 1, 'events');
+      assert.equal((byAdmin!.events as Record<string, Record<string, unknown>>)[SESSION_REVOKED]!.initiating_entity, 'admin');
+      assert.deepEqual((byAdmin!.sub_id as { session: unknown }).session, { format: 'opaque', id: sid(second!) });
+
+      // a password set, an authenticator added, renamed and removed
+      from = receiver.deliveries.length;
+      assert.equal((await call(srv, 'POST', `/core/users/${alice}/set_password/`, { password: `${PASSWORD}-2` })).status, 204);
+      const totp = await call(srv, 'POST', '/authenticators/admin/totp/', { name: 'Phone', user_pk: alice });
+      assert.equal(totp.status, 201, JSON.stringify(totp.body));
+      assert.equal((await call(srv, 'PATCH', `/authenticators/admin/totp/${totp.body.pk}/`, { name: 'Work phone' })).status, 200);
+      assert.equal((await call(srv, 'DELETE', `/authenticators/admin/totp/${totp.body.pk}/`)).status, 204);
+      const changes = await received(from, 4, 'events');
+      assert.deepEqual(
+        changes.map((c) => {
+          const { event_timestamp, ...rest } = (c.events as Record<string, Record<string, unknown>>)[CREDENTIAL_CHANGE]!;
+          assert.equal(typeof event_timestamp, 'number');
+          return rest;
+        }),
+        [
+          { credential_type: 'password', change_type: 'update' },
+          { credential_type: 'pin', change_type: 'create', friendly_name: 'Phone' },
+          { credential_type: 'pin', change_type: 'update', friendly_name: 'Work phone' },
+          { credential_type: 'pin', change_type: 'delete', friendly_name: 'Work phone' },
+        ],
+      );
+      for (const c of changes) assert.deepEqual(c.sub_id, { format: 'complex', user: aliceSubject });
+      await until('all sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+    });
+
+    it('only about people who may use the application: a user the application’s policies refuse is not told of', async () => {
+      const app = await ssfApp('Members only', 'members');
+      const group = await call(srv, 'POST', '/core/groups/', { name: 'ssf-members' });
+      const carol = await createUser(srv, 'carol', PASSWORD, { groups: [group.body.pk] });
+      const dave = await createUser(srv, 'dave', PASSWORD);
+      const binding = await call(srv, 'POST', '/policies/bindings/', { target: app.app, group: group.body.pk, order: 0 });
+      assert.equal(binding.status, 201, JSON.stringify(binding.body));
+      const id = await pushStream('members', app.token, [CREDENTIAL_CHANGE]);
+      const from = receiver.deliveries.length;
+      assert.equal((await call(srv, 'POST', `/core/users/${dave}/set_password/`, { password: `${PASSWORD}-d` })).status, 204);
+      assert.equal((await call(srv, 'POST', `/core/users/${carol}/set_password/`, { password: `${PASSWORD}-c` })).status, 204);
+      const got = await received(from, 1, 'members');
+      assert.deepEqual(
+        got.map((g) => (g.sub_id as { user: { email: string } }).user.email),
+        ['carol@example.com'],
+      );
+      const rows = await eventRows(id);
+      assert.equal(rows.filter((r) => r.payload.includes('dave@example.com')).length, 0);
+    });
+
+    it('a failing receiver: the event stays pending_failed with the answer logged; a paused stream holds its events', async () => {
+      const app = await ssfApp('Flaky', 'flaky');
+      const erin = await createUser(srv, 'erin', PASSWORD);
+      const id = await pushStream('flaky', app.token, [CREDENTIAL_CHANGE]);
+      receiver.status = 500;
+      let from = receiver.deliveries.length;
+      assert.equal((await call(srv, 'POST', `/core/users/${erin}/set_password/`, { password: `${PASSWORD}-1` })).status, 204);
+      await deliveries(from, 1, 'urn:rx:flaky');
+      const failed = await until('failed', async () => (await eventRows(id)).find((e) => e.status === 'pending_failed'));
+      assert.equal(failed.attempts, 1);
+      const task = await until('task logged', async () => {
+        const t = await srv.app.store.db.selectFrom('tasks').selectAll().where('uid', '=', failed.uuid).executeTakeFirst();
+        return t?.state === 'done' ? t : undefined;
+      });
+      const logs = JSON.parse(task.logs) as { event: string; attributes: Record<string, unknown> }[];
+      assert.deepEqual(logs.find((l) => l.event === 'Failed to send request')?.attributes, {
+        response: { status: 500, content: JSON.stringify({ err: 'invalid_request', description: 'refused' }) },
+      });
+      receiver.status = 202;
+
+      // paused: held, not sent; enabled: the held event and the failed one go
+      const paused = await status('flaky', app.token, { stream_id: id, status: 'paused' });
+      assert.deepEqual(paused, { status: 200, body: { stream_id: id, status: 'paused' } });
+      assert.deepEqual((await status('flaky', app.token, undefined, `?stream_id=${id}`)).body, { stream_id: id, status: 'paused' });
+      assert.deepEqual((await status('flaky', app.token, { status: 'sleeping' })).body, { status: ['"sleeping" is not a valid choice.'] });
+      from = receiver.deliveries.length;
+      assert.equal((await call(srv, 'POST', `/core/users/${erin}/set_password/`, { password: `${PASSWORD}-2` })).status, 204);
+      const held = await until('held', async () => (await eventRows(id)).find((e) => e.status === 'pending_new'));
+      await until('held task done', async () => {
+        const t = await srv.app.store.db.selectFrom('tasks').select('state').where('uid', '=', held.uuid).executeTakeFirst();
+        return t?.state === 'done' ? true : undefined;
+      });
+      assert.equal(receiver.deliveries.slice(from).filter((d) => decodeClaims(d.token).aud?.[0] === 'urn:rx:flaky').length, 0);
+      assert.equal((await status('flaky', app.token, { stream_id: id, status: 'enabled' })).status, 200);
+      const sent = await received(from, 2, 'flaky');
+      assert.deepEqual(new Set(sent.map((s) => s.jti)), new Set([failed.uuid, held.uuid].map((u) => u.replace(/-/g, ''))));
+      await until('all sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+    });
+
+    it('two nodes re-enabling a stream at once send its held event once', async () => {
+      const app = await ssfApp('Twice', 'twice');
+      const frank = await createUser(srv, 'frank', PASSWORD);
+      const id = await pushStream('twice', app.token, [CREDENTIAL_CHANGE]);
+      const other = await startServer(
+        dialect,
+        dialect === 'postgres' ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
+      );
+      try {
+        assert.equal((await status('twice', app.token, { status: 'paused' })).status, 200);
+        const from = receiver.deliveries.length;
+        assert.equal((await call(srv, 'POST', `/core/users/${frank}/set_password/`, { password: `${PASSWORD}-1` })).status, 204);
+        const held = await until('held', async () => (await eventRows(id)).find((e) => e.status === 'pending_new'));
+        const enable = (node: TestServer) =>
+          fetch(`${node.url}/application/ssf/twice/stream/status/`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ status: 'enabled' }),
+          }).then((r) => r.status);
+        assert.deepEqual(await Promise.all([enable(srv), enable(other), enable(srv), enable(other)]), [200, 200, 200, 200]);
+        await until('sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+        await until('tasks done', async () => {
+          const ts = await srv.app.store.db.selectFrom('tasks').select('state').where('uid', '=', held.uuid).execute();
+          return ts.length > 1 && ts.every((t) => t.state === 'done') ? true : undefined;
+        });
+        assert.equal(receiver.deliveries.slice(from).filter((d) => decodeJti(d.token) === held.uuid.replace(/-/g, '')).length, 1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('OAuth2 access tokens of the application’s provider manage streams; adding one needs add_stream on the provider', async () => {
+      const flows = await call(srv, 'GET', '/flows/instances/?ordering=slug&page_size=100');
+      const flowPk = (s: string) => flows.body.results.find((f: { slug: string }) => f.slug === s).pk;
+      const oauth = await call(srv, 'POST', '/providers/oauth2/', {
+        name: 'SSF RP',
+        authorization_flow: flowPk('default-provider-authorization-implicit-consent'),
+        invalidation_flow: flowPk('default-provider-invalidation-flow'),
+        redirect_uris: [{ matching_mode: 'strict', url: 'http://127.0.0.1:9/cb' }],
+      });
+      assert.equal(oauth.status, 201, JSON.stringify(oauth.body));
+      const created = await body(providers.providersSsfCreateRaw({ sSFProviderRequest: { name: 'With OIDC', signingKey: kp.pk } }));
+      const app = await call(srv, 'POST', '/core/applications/', {
+        name: 'OIDC',
+        slug: 'oidc',
+        provider: oauth.body.pk,
+        backchannel_providers: [created.pk],
+      });
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+      const grant = await fetch(`${srv.url}/application/o/token/`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: oauth.body.client_id,
+          client_secret: oauth.body.client_secret,
+          scope: 'openid',
+        }),
+      });
+      assert.equal(grant.status, 200);
+      const access = ((await grant.json()) as { access_token: string }).access_token;
+      const req = { delivery: { method: PUSH, endpoint_url: receiver.url }, events_requested: [SESSION_REVOKED] };
+      // the token opens the endpoint (no stream yet: 404), but may not add one
+      assert.equal((await stream('GET', 'oidc', access)).status, 404);
+      const refused = await stream('POST', 'oidc', access, req);
+      assert.deepEqual(refused, { status: 403, body: { detail: 'User does not have permission to create stream for this provider.' } });
+      // not for another application's SSF provider
+      assert.equal((await stream('GET', 'receiver', access)).status, 403);
+
+      const sa = await call(srv, 'GET', '/core/users/?username=ak-SSF RP-client_credentials');
+      const role = (await call(srv, 'POST', '/rbac/roles/', { name: 'ssf-stream-adders' })).body.pk;
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${role}/add_user/`, { pk: sa.body.results[0].pk })).status, 204);
+      const assign = await call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${role}/assign/`, {
+        permissions: ['authentik_providers_ssf.add_stream'],
+        model: 'authentik_providers_ssf.ssfprovider',
+        object_pk: String(created.pk),
+      });
+      assert.equal(assign.status, 200, JSON.stringify(assign.body));
+      const from = receiver.deliveries.length;
+      const made = await stream('POST', 'oidc', access, req);
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      await deliveries(from, 1);
+      // a revoked token no longer does
+      await srv.app.store.db.updateTable('oauth2_access_tokens').set({ revoked: 1 }).execute();
+      assert.equal((await stream('GET', 'oidc', access)).status, 403);
     });
   });
 }
