@@ -226,6 +226,7 @@ for (const dialect of dialects()) {
           ['oauth2provider', 'ak-provider-oauth2-form'],
           ['samlprovider', 'ak-provider-saml-form'],
           ['scimprovider', 'ak-provider-scim-form'],
+          ['ssfprovider', 'ak-provider-ssf-form'],
           ['wsfederationprovider', 'ak-provider-wsfed-form'],
         ],
       );

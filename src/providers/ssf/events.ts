@@ -15,7 +15,7 @@ import type { DB } from '../../db/index.js';
 import { parseList, ssfProviderById } from './config.js';
 import type { SsfStreamEventsTable } from './table.js';
 
-export const SEND_SSF_EVENT = 'send_ssf_event';
+export const SEND_SSF_EVENT = 'authentik.enterprise.providers.ssf.tasks.send_ssf_event';
 const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 
 export interface SsfEvent {

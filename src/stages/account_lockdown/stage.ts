@@ -74,6 +74,8 @@ async function run(c: Call): Promise<Outcome> {
     return deny(LOCKDOWN_FAILED);
   }
   c.req.log.info({ stage: c.stage.name, user: target.id, self }, 'account lockdown: done');
+  if (cfg.set_unusable_password)
+    await c.svc.signals.credentialChanged({ userId: target.id, credentialType: 'password', changeType: 'revoke' });
   await c.svc.events
     .emit('user_write', {
       user: actor ? ref(actor) : null,

@@ -361,6 +361,11 @@ const REFERENCES: Record<string, (s: Seeded, i: number) => Record<string, unknow
     const ent = s.created.get('/core/application_entitlements/')?.obj;
     return binding && ent && i === 0 ? { binding: binding.uuid, target: ent.pbm_uuid } : undefined;
   },
+  // a key pair to sign with (the first seeded has a key)
+  '/providers/ssf/': (s) => {
+    const kp = s.created.get('/crypto/certificatekeypairs/')?.obj;
+    return kp ? { signing_key: kp.pk } : undefined;
+  },
   // (a dry run: the walk's users and groups are not pushed)
   '/providers/scim/': () => (walkScim ? { url: walkScim.url, token: 'scim-token', dry_run: true } : undefined),
   // a link to the remote user (group) the fake holds: one each
@@ -514,6 +519,25 @@ async function seed(srv: TestServer): Promise<Seeded> {
         .values({ group_uuid: group, source_uuid: seeded.pk, identifier, created: now, last_updated: now } as never)
         .execute();
   }
+  // a receiver's stream of the SSF provider (receivers make them through the stream endpoint, not the API)
+  const ssf = s.created.get('/providers/ssf/')?.obj;
+  if (ssf)
+    await db
+      .insertInto('ssf_streams')
+      .values({
+        uuid: randomUUID(),
+        provider_id: ssf.pk,
+        status: 'enabled',
+        delivery_method: 'urn:ietf:rfc:8935',
+        endpoint_url: 'http://127.0.0.1:9/ssf',
+        authorization_header: null,
+        events_requested: JSON.stringify(['https://schemas.openid.net/secevent/ssf/event-type/verification']),
+        format: 'iss_sub',
+        aud: JSON.stringify(['urn:seed']),
+        iss: 'http://127.0.0.1:9/.well-known/ssf-configuration/seed',
+        created: now,
+      })
+      .execute();
   // a role holding a permission on one flow only: who holds what on that flow, and the role's object permissions
   const seededRole = s.created.get('/rbac/roles/')?.obj;
   const seededFlow = s.created.get('/flows/instances/')?.obj;
