@@ -377,4 +377,38 @@ describe('admin interface', () => {
     await screenshot(p, 'admin-actions');
     await ctx.close();
   });
+
+  it('the sidebar reaches offboarding, object attributes, lifecycle rules and Shared Signals streams: their lists and forms', async () => {
+    const leaver = (await call(srv, 'GET', '/core/users/?username=uma')).body.results[0].pk;
+    const scheduled = new Date(Date.now() + 86_400_000).toISOString();
+    const o = await call(srv, 'POST', '/lifecycle/user_offboarding/', { user: leaver, scheduled_at: scheduled });
+    assert.equal(o.status, 201, JSON.stringify(o.body));
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
+    await p.click('nav.ks-admin-nav >> text="User Offboarding"');
+    await p.waitForSelector('.ks-admin-table tbody tr');
+    assert.equal((await p.$$('.ks-admin-table tbody tr')).length, 1);
+    assert.deepEqual(await axeViolations(p), []);
+    await p.click('nav.ks-admin-nav >> text="Shared Signals Streams"');
+    await p.waitForSelector('text=Nothing here yet.');
+    await p.click('nav.ks-admin-nav >> text="Lifecycle Rules"');
+    await p.waitForSelector('text=Nothing here yet.');
+    // an object attribute made through its form
+    await p.click('nav.ks-admin-nav >> text="Object Attributes"');
+    await p.waitForSelector('text=Nothing here yet.');
+    await p.goto(`${origin}/if/admin/#/core/object_attributes/?new`);
+    await p.waitForSelector('#ks-field-key');
+    await p.fill('#ks-field-key', 'department');
+    await p.fill('#ks-field-label', 'Department');
+    await p.fill('#ks-field-object_type', 'authentik_core.user');
+    await p.selectOption('#ks-field-type', 'text');
+    await p.click('button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Created.');
+    const made = (await call(srv, 'GET', '/core/object_attributes/')).body.results;
+    assert.deepEqual(
+      made.map((a: { label: string; key: string; object_type: string; type: string }) => [a.label, a.key, a.object_type, a.type]),
+      [['Department', 'department', 'authentik_core.user', 'text']],
+    );
+    await ctx.close();
+  });
 });

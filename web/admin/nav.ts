@@ -24,6 +24,7 @@ export const NAV: { section: string; entries: NavEntry[] }[] = [
       { label: 'Providers', path: '/providers/all/' },
       { label: 'Request Rules', path: '/requests/rules/' },
       { label: 'Access Requests', path: '/requests/grant-requests/' },
+      { label: 'Shared Signals Streams', path: '/ssf/streams/' },
     ],
   },
   {
@@ -60,6 +61,9 @@ export const NAV: { section: string; entries: NavEntry[] }[] = [
       { label: 'Federation and Social login', path: '/sources/all/' },
       { label: 'Tokens and App passwords', path: '/core/tokens/' },
       { label: 'Invitations', path: '/stages/invitation/invitations/' },
+      { label: 'Object Attributes', path: '/core/object_attributes/' },
+      { label: 'User Offboarding', path: '/lifecycle/user_offboarding/' },
+      { label: 'Lifecycle Rules', path: '/lifecycle/rules/' },
     ],
   },
   {
