@@ -68,7 +68,8 @@ async function ldap(svc: Services, user: UsersTable | undefined, password: strin
   };
   if (r.source.password_login_update_internal_password && !(await verifyPassword(r.user.password, password, svc.config.argon2)).ok) {
     const fresh = await hashPassword(password, svc.config.argon2);
-    await svc.db.transaction().execute((tx) => setUserPassword(tx, r.user.id, fresh));
+    const ended = await svc.db.transaction().execute((tx) => setUserPassword(tx, r.user.id, fresh));
+    await svc.sessions.endedAll(ended, { userId: r.user.id, by: 'system' });
     await svc.signals.credentialChanged({ userId: r.user.id, credentialType: 'password', changeType: 'update' });
     return { user: { ...r.user, password: fresh }, backend: LDAP_BACKEND, method };
   }

@@ -42,11 +42,14 @@ function userSetPassword(svc: Services): MetaModel {
     });
     if ((await passwordDirectories(tx, id)).length)
       throw new EntryInvalid("The user's password is kept in an LDAP directory: set it through the API's set_password");
-    if (attrs.set_unusable === true) await markPasswordUnusable(tx, id);
-    else await setUserPassword(tx, id, await hashPassword(attrs.raw_password, svc.config.argon2));
+    const ended =
+      attrs.set_unusable === true
+        ? await markPasswordUnusable(tx, id)
+        : await setUserPassword(tx, id, await hashPassword(attrs.raw_password, svc.config.argon2));
     log('Setting user password', { user: user.username });
     // (the API's set_password records the same event)
     afterCommit(async () => {
+      await svc.sessions.endedAll(ended, { userId: id, by: 'admin' });
       await svc.events.emit('password_set', { user: eventUserOf(req.caller), req, context: { user: { pk: id, username: user.username } } });
       await svc.signals.credentialChanged({
         userId: id,

@@ -842,6 +842,11 @@ export class Sessions {
     for (const listener of this.logoutListeners) await listener(sessionKey, undefined, undefined, ending).catch(() => {});
   }
 
+  /** `ended` for each of a user's sessions a write deleted (a password change, a deactivation), after its commit */
+  async endedAll(sessionKeys: readonly string[], ending: SessionEnding): Promise<void> {
+    for (const key of sessionKeys) await this.ended(key, ending);
+  }
+
   /**
    * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
    * ends with it (an OAuth2 provider's access tokens and back-channel logout). It also gets the session as it

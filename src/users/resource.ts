@@ -13,7 +13,7 @@ import { userDeviceUsedBy } from '../mfa/devices-api/used-by.js';
 import { subjectUsedBy } from '../policies/base.js';
 import { userProps } from './schema.js';
 import { type Row, renderUsers } from './render.js';
-import { insertUser, validatePath, writeMemberships } from './store.js';
+import { deleteSessionsOf, insertUser, validatePath, writeMemberships } from './store.js';
 import { userFilters, userQLFields } from './filters.js';
 
 /** authentik reads each flag as `str(value).lower() == "true"`: anything else (`false`, `0`, `1`, `yes`) leaves it out */
@@ -26,7 +26,14 @@ export const includeFlags = (req: FastifyRequest) => {
   return { groups: flag('include_groups'), roles: flag('include_roles') };
 };
 
-export function userResource(installId: string): ResourceDef<Row> {
+/** sessions a deactivation deleted, by request: told to `ended` once the write committed */
+const endedBy = new WeakMap<object, { userId: number; keys: string[] }>();
+
+/**
+ * `ended`: told of the sessions of a user the write deactivated, after the commit (what they signed into ends with
+ * them: Sessions.endedAll); the export reads only
+ */
+export function userResource(installId: string, ended?: (keys: string[], userId: number) => Promise<void>): ResourceDef<Row> {
   return {
     component: 'User',
     model: 'User',
@@ -78,7 +85,7 @@ export function userResource(installId: string): ResourceDef<Row> {
       await checkAttributes(tx, 'authentik_core.user', data.attributes ?? {});
       return insertUser(tx, data);
     },
-    update: async (tx, existing, data) => {
+    update: async (tx, existing, data, ctx) => {
       if (data.attributes !== undefined) await checkAttributes(tx, 'authentik_core.user', data.attributes, existing.id);
       const values = { ...apiToRow(userProps, data), last_updated: nowIso() };
       await tx
@@ -86,9 +93,14 @@ export function userResource(installId: string): ResourceDef<Row> {
         .set(values as never)
         .where('id', '=', existing.id)
         .execute();
-      if (data.is_active === false) await tx.deleteFrom('sessions').where('user_id', '=', existing.id).execute();
+      if (data.is_active === false) endedBy.set(ctx.req, { userId: existing.id, keys: await deleteSessionsOf(tx, existing.id) });
       await writeMemberships(tx, existing.id, data);
       return existing.id;
+    },
+    async afterWrite(_key, ctx) {
+      const e = endedBy.get(ctx.req);
+      endedBy.delete(ctx.req);
+      if (e && ended) await ended(e.keys, e.userId);
     },
     remove: async (tx, existing, ctx) => {
       // (through the transaction: with SQLite a read outside it would wait for it)

@@ -22,7 +22,7 @@ import type { UsersTable } from '../db/types.js';
 
 export function mountUsers(router: ApiRouter, svc: Services) {
   const { db, config: cfg, installId } = svc;
-  const res = userResource(installId);
+  const res = userResource(installId, (keys, userId) => svc.sessions.endedAll(keys, { userId, by: 'admin' }));
   // /me must be registered alongside /{id}; fastify prefers the static segment
   /** authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
    * `settings` of the attributes merged from those groups and the user's own */
@@ -92,7 +92,8 @@ export function mountUsers(router: ApiRouter, svc: Services) {
             const hash = await encoded(data.password as string);
             const caller = req.caller!;
             const keep = keepOwn && caller.via === 'session' && caller.user.id === row.id ? caller.sessionKey : undefined;
-            await db.transaction().execute((tx) => setUserPassword(tx, row.id, hash, keep));
+            const ended = await db.transaction().execute((tx) => setUserPassword(tx, row.id, hash, keep));
+            await svc.sessions.endedAll(ended, { userId: row.id, by: caller.user.id === row.id ? 'user' : 'admin' });
             await router.audit?.(req, 'password_set', { user: { pk: row.id, username: row.username } });
             await svc.signals.credentialChanged({ userId: row.id, credentialType: 'password', changeType: 'update' });
             reply.code(204);

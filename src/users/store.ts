@@ -56,26 +56,28 @@ export async function insertUser(tx: Tx, data: Record<string, unknown>, password
  * Every place that sets a user's password goes through here (not the transparent re-hash at login): the change date
  * moves (remembered MFA checks are bound to it), the hash joins the password history (while a uniqueness policy is
  * bound) and the user's sessions end — all but `keepSession`, the caller's own when they set their own password —
- * as Django's session hash check does when the stored hash changes.
+ * as Django's session hash check does when the stored hash changes. Returns the ended sessions' keys: the caller tells
+ * `Sessions.endedAll` once the transaction committed (what they signed into ends with them).
  */
-export async function setUserPassword(tx: Tx, userId: number, encoded: string, keepSession?: string): Promise<void> {
+export async function setUserPassword(tx: Tx, userId: number, encoded: string, keepSession?: string): Promise<string[]> {
   const now = nowIso();
   await tx.updateTable('users').set({ password: encoded, password_change_date: now, last_updated: now }).where('id', '=', userId).execute();
   await recordPasswordHistory(tx, userId, encoded);
-  await endSessions(tx, userId, keepSession);
+  return deleteSessionsOf(tx, userId, keepSession);
 }
 
-async function endSessions(tx: Tx, userId: number, keepSession?: string) {
+/** the user's sessions deleted (all but `keepSession`); their keys, for `Sessions.endedAll` after the commit */
+export async function deleteSessionsOf(tx: Tx, userId: number, keepSession?: string): Promise<string[]> {
   let q = tx.deleteFrom('sessions').where('user_id', '=', userId);
   if (keepSession) q = q.where('session_key', '<>', keepSession);
-  await q.execute();
+  return (await q.returning('session_key').execute()).map((r) => r.session_key);
 }
 
 /**
  * Django's set_unusable_password (a password expiry policy's doing): the password no longer works, its change date
  * stays, nothing joins the history, and the user's sessions end as for any change of the stored hash.
  */
-export async function markPasswordUnusable(tx: Tx, userId: number): Promise<void> {
+export async function markPasswordUnusable(tx: Tx, userId: number): Promise<string[]> {
   await tx.updateTable('users').set({ password: unusablePassword(), last_updated: nowIso() }).where('id', '=', userId).execute();
-  await endSessions(tx, userId);
+  return deleteSessionsOf(tx, userId);
 }

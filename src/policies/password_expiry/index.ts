@@ -30,7 +30,8 @@ export const passwordExpiryPolicy: PolicyDef = {
     if (config.deny_only) return { passing: false, messages: ['Password has expired.'] };
     const sinceExpiry = wholeDays(now - (changed + config.days * DAY_MS));
     if (!request.debug) {
-      await svc.db.transaction().execute((tx) => markPasswordUnusable(tx, user.id));
+      const ended = await svc.db.transaction().execute((tx) => markPasswordUnusable(tx, user.id));
+      await svc.sessions.endedAll(ended, { userId: user.id, by: 'policy' });
       await svc.signals.credentialChanged({ userId: user.id, credentialType: 'password', changeType: 'revoke' });
     }
     return { passing: false, messages: [`Password expired ${sinceExpiry} days ago. Please update your password.`] };

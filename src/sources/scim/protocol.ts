@@ -14,7 +14,7 @@ import type { Services } from '../../services.js';
 import { apiTokenOf } from '../../rest/auth.js';
 import { requestOrigin } from '../../brands/links.js';
 import { nowIso } from '../../rest/serialize.js';
-import { insertUser } from '../../users/store.js';
+import { deleteSessionsOf, insertUser } from '../../users/store.js';
 import { deleteGroup, insertGroup, NAME_TAKEN, updateGroup } from '../../groups/store.js';
 import { systemSettings } from '../../instance/system-settings/store.js';
 import { deleteEventsOfUser } from '../../events/events.js';
@@ -221,7 +221,9 @@ async function writeUser(svc: Services, req: FastifyRequest, s: Source, existing
   const externalId = typeof data[keyOf(data, 'externalId') ?? ''] === 'string' ? (data[keyOf(data, 'externalId')!] as string) : '';
   const stored: Resource = { ...data };
   for (const k of ['id', 'meta']) delete stored[keyOf(stored, k) ?? k];
-  return svc.db.transaction().execute(async (tx) => {
+  // sessions of a person the write deactivated: told to Sessions.ended once it committed
+  let ended: { userId: number; keys: string[] } | undefined;
+  const written = await svc.db.transaction().execute(async (tx) => {
     const byName = await tx
       .selectFrom('users')
       .select(['id', 'attributes'])
@@ -242,7 +244,7 @@ async function writeUser(svc: Services, req: FastifyRequest, s: Source, existing
         .where('id', '=', userId)
         .execute();
       // a deactivated person's sessions end, as when an administrator deactivates them
-      if (set.is_active === 0) await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+      if (set.is_active === 0) ended = { userId, keys: await deleteSessionsOf(tx, userId) };
     }
     if (existing) {
       await tx
@@ -266,6 +268,8 @@ async function writeUser(svc: Services, req: FastifyRequest, s: Source, existing
       .execute();
     return id;
   });
+  if (ended) await svc.sessions.endedAll(ended.keys, { userId: ended.userId, by: 'admin' });
+  return written;
 }
 
 async function writeGroup(svc: Services, req: FastifyRequest, s: Source, existing: GroupRow | undefined, data: Resource): Promise<string> {

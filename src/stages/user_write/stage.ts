@@ -124,6 +124,7 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   const encoded = changes.password !== undefined ? await hashPassword(changes.password, c.svc.config.argon2) : undefined;
 
   let id: number;
+  let ended: string[] = [];
   try {
     id = await c.svc.db.transaction().execute(async (tx) => {
       // a single-use invitation this flow accepted is used up with this write, or nothing is written
@@ -161,7 +162,7 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
         .where('id', '=', existing.id)
         .execute();
       // a person who sets their own password keeps this session; their other sessions end
-      if (encoded) await setUserPassword(tx, existing.id, encoded, c.requestUser?.id === existing.id ? c.session.key : undefined);
+      if (encoded) ended = await setUserPassword(tx, existing.id, encoded, c.requestUser?.id === existing.id ? c.session.key : undefined);
       return existing.id;
     });
   } catch (e) {
@@ -179,6 +180,7 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   const who = { pk: user.id, username: user.username, email: user.email };
   await c.svc.events.emit('user_write', { user: who, req: c.req, context: { ...masked(data), created: !existing } });
   if (encoded) {
+    await c.svc.sessions.endedAll(ended, { userId: user.id, by: c.requestUser?.id === user.id ? 'user' : 'admin' });
     await c.svc.events.emit('password_set', { user: who, req: c.req, context: {} });
     await c.svc.signals.credentialChanged({ userId: user.id, credentialType: 'password', changeType: existing ? 'update' : 'create' });
   }

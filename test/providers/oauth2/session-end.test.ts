@@ -1,0 +1,85 @@
+/**
+ * What a login signed into ends with it however the session ends, on SQLite and PostgreSQL: a password set through
+ * the API (the person's other sessions end), a deactivation through the API, and a password made unusable by a
+ * blueprint end the OAuth2 tokens issued in those sessions — userinfo refuses them and they are gone from the
+ * database — as a logout does (authentik's AccessToken.session, deleted with the session).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { createUser } from '../../helpers/flows.js';
+import { oauth2App, type OAuth2App } from './apps.js';
+import { Browser, PASSWORD } from './browser.js';
+
+const REDIRECT = 'http://127.0.0.1:9/cb';
+
+for (const dialect of dialects()) {
+  describe(`OAuth2 tokens end with the sessions a password change or a deactivation ends (${dialect})`, () => {
+    let srv: TestServer;
+    let app: OAuth2App;
+
+    before(async () => {
+      srv = await startServer(dialect);
+      app = await oauth2App(srv, 'rp', { extra: { redirect_uris: [{ matching_mode: 'strict', url: REDIRECT }] } });
+    });
+    after(async () => srv.close());
+
+    /** `username` logged in, signed into the application: the access token and its subject */
+    async function signedIn(username: string) {
+      const b = new Browser(srv);
+      const done = await b.login(username, '');
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const url = client.buildAuthorizationUrl(app.config, { redirect_uri: REDIRECT, scope: 'openid profile', state: 's' });
+      const tokens = await client.authorizationCodeGrant(app.config, await b.authorize(url), { expectedState: 's' });
+      const sub = String(tokens.claims()!.sub);
+      assert.equal((await client.fetchUserInfo(app.config, tokens.access_token, sub)).sub, sub);
+      return { access: tokens.access_token, sub };
+    }
+    const refused = async (t: { access: string; sub: string }) => {
+      await assert.rejects(client.fetchUserInfo(app.config, t.access, t.sub));
+    };
+    const tokensOf = async (user: number) =>
+      (await srv.app.store.db.selectFrom('oauth2_access_tokens').select('id').where('user_id', '=', user).execute()).length;
+
+    it('a password set through the API', async () => {
+      const alice = await createUser(srv, 'alice', PASSWORD);
+      const t = await signedIn('alice');
+      assert.equal(await tokensOf(alice), 1);
+      assert.equal((await call(srv, 'POST', `/core/users/${alice}/set_password/`, { password: `${PASSWORD}-new` })).status, 204);
+      await refused(t);
+      assert.equal(await tokensOf(alice), 0);
+    });
+
+    it('a deactivation through the API', async () => {
+      const bob = await createUser(srv, 'bob', PASSWORD);
+      const t = await signedIn('bob');
+      assert.equal((await call(srv, 'PATCH', `/core/users/${bob}/`, { is_active: false })).status, 200);
+      await refused(t);
+      assert.equal(await tokensOf(bob), 0);
+    });
+
+    it('a password made unusable by a blueprint', async () => {
+      const carol = await createUser(srv, 'carol', PASSWORD);
+      await signedIn('carol');
+      assert.equal(await tokensOf(carol), 1);
+      const yaml = [
+        'version: 1',
+        'entries:',
+        '  - model: authentik_blueprints.metausersetpassword',
+        '    attrs: { user_identifiers: { username: carol }, raw_password: unused, set_unusable: true }',
+        '',
+      ].join('\n');
+      const form = new FormData();
+      form.set('file', new Blob([yaml]), 'b.yaml');
+      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${srv.token}` },
+        body: form,
+      });
+      const applied = (await res.json()) as { success: boolean; logs: unknown[] };
+      assert.equal(applied.success, true, JSON.stringify(applied.logs));
+      assert.equal(await tokensOf(carol), 0);
+    });
+  });
+}
