@@ -16,7 +16,7 @@ import { mountResource, type ResourceDef, type Tx, type UsedBy } from '../rest/r
 import type { ApiRouter } from '../rest/routes.js';
 import { S, type Props } from '../rest/schema.js';
 import { nowIso } from '../rest/serialize.js';
-import { parseBool, type FilterSpec } from '../rest/list.js';
+import { boolFilter, type FilterSpec } from '../rest/list.js';
 import { requireCaller, type Caller } from '../rest/auth.js';
 import { type ColumnReference, referencesUsedBy, releaseReferences } from '../rest/references.js';
 import { ValidationError } from '../rest/errors.js';
@@ -170,22 +170,12 @@ const managedFilters: Record<string, FilterSpec> = {
     schema: { type: 'array', items: { type: 'string' } },
     explode: true,
   },
-  managed__isnull: {
-    type: 'custom',
-    parse: (values) => {
-      const v = values.at(-1);
-      if (v === undefined || v === '') return { cond: undefined };
-      const b = parseBool(v);
-      if (b === undefined) return { error: ['Enter a valid boolean.'] };
-      return {
-        cond: (eb) =>
-          (b
-            ? eb(sql.ref('m.managed'), 'is', null)
-            : eb(sql.ref('m.managed'), 'is not', null)) as never as import('kysely').Expression<SqlBool>,
-      };
-    },
-    schema: { type: 'boolean' },
-  },
+  managed__isnull: boolFilter(
+    (b) => (eb) =>
+      (b
+        ? eb(sql.ref('m.managed'), 'is', null)
+        : eb(sql.ref('m.managed'), 'is not', null)) as never as import('kysely').Expression<SqlBool>,
+  ),
 };
 
 /** used_by of a mapping: the providers using it (the link goes with the mapping) */

@@ -3,7 +3,7 @@ import { sql, type SqlBool } from 'kysely';
 import { mountResource, type ResourceDef } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { requireCaller } from '../rest/auth.js';
-import { parseBool } from '../rest/list.js';
+import { boolFilter } from '../rest/list.js';
 import { S } from '../rest/schema.js';
 import type { Services } from '../services.js';
 import type { ProvidersTable } from './table.js';
@@ -14,18 +14,6 @@ type Row = ProvidersTable & { pk: number };
 
 /** provider kinds authentik counts as backchannel providers (its BackchannelProvider subclasses: SCIM, SSF, …) */
 const backchannelKinds = () => providerTypes.filter((d) => d.backchannelOnly).map((d) => d.kind);
-
-const boolFilter = (cond: (b: boolean) => (eb: any) => import('kysely').Expression<SqlBool>) => ({
-  type: 'custom' as const,
-  parse: (values: string[]) => {
-    const v = values.at(-1);
-    if (v === undefined || v === '') return { cond: undefined };
-    const b = parseBool(v);
-    if (b === undefined) return { error: ['Enter a valid boolean.'] };
-    return { cond: cond(b) };
-  },
-  schema: { type: 'boolean' },
-});
 
 export const allProvidersResource: ResourceDef<Row> = {
   component: 'Provider',

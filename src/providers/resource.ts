@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { mountResource, type ResourceDef, type Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { apiToRow, nowIso, rowToApi } from '../rest/serialize.js';
-import { parseBool, type FilterSpec } from '../rest/list.js';
+import { boolFilter, type FilterSpec } from '../rest/list.js';
 import type { Props } from '../rest/schema.js';
 import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
@@ -100,27 +100,15 @@ function linkedApplicationFilter(
  */
 export const backchannelFilters: Record<string, FilterSpec> = {
   backchannel_application: linkedApplicationFilter('application_backchannel_providers', 'provider_id', 'application'),
-  is_backchannel: {
-    type: 'custom',
-    parse: (values) => {
-      const v = values.at(-1);
-      if (v === undefined || v === '') return { cond: undefined };
-      const b = parseBool(v);
-      if (b === undefined) return { error: ['Enter a valid boolean.'] };
-      return {
-        cond: (eb) => {
-          const some = eb.exists(
-            eb
-              .selectFrom('application_backchannel_providers as b')
-              .select(sql`1`.as('one'))
-              .whereRef('b.provider_id', '=', 'p.id' as never),
-          );
-          return b ? some : eb.not(some);
-        },
-      };
-    },
-    schema: { type: 'boolean' },
-  },
+  is_backchannel: boolFilter((b) => (eb) => {
+    const some = eb.exists(
+      eb
+        .selectFrom('application_backchannel_providers as b')
+        .select(sql`1`.as('one'))
+        .whereRef('b.provider_id', '=', 'p.id' as never),
+    );
+    return b ? some : eb.not(some);
+  }),
 };
 
 /**

@@ -101,6 +101,24 @@ export function parseBool(v: string): boolean | undefined {
   return undefined;
 }
 
+/**
+ * a boolean filter (`true`/`false`/`1`/`0`; anything else a 400, as DRF's BooleanFilter) with the condition `cond`
+ * gives for the value (`application__isnull`, `is_backchannel`, …)
+ */
+export function boolFilter(cond: (b: boolean) => (eb: EB) => Expression<SqlBool>): FilterSpec {
+  return {
+    type: 'custom',
+    parse: (values) => {
+      const v = values.at(-1);
+      if (v === undefined || v === '') return { cond: undefined };
+      const b = parseBool(v);
+      if (b === undefined) return { error: ['Enter a valid boolean.'] };
+      return { cond: cond(b) };
+    },
+    schema: { type: 'boolean' },
+  };
+}
+
 /** search terms: whitespace/comma separated, double-quoted phrases kept together */
 export function searchTerms(search: string): string[] {
   const terms: string[] = [];

@@ -4,12 +4,12 @@
  */
 import { sql } from 'kysely';
 import { insertGroup } from '../groups/store.js';
-import { secretsOf } from '../instance/secrets.js';
+import { type Secrets, secretsOf } from '../instance/secrets.js';
 import { can, hasGlobal, objectsWith, requirePermission } from '../rbac/check.js';
 import { Forbidden, ValidationError } from '../rest/errors.js';
 import { requireCaller } from '../rest/auth.js';
 import { filtered } from '../rest/list.js';
-import type { ResourceDef } from '../rest/resource.js';
+import type { ResourceDef, Tx } from '../rest/resource.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { slugify } from '../rest/slugify.js';
@@ -22,6 +22,31 @@ import { insertUser } from './store.js';
 
 export const USER_PATH_SERVICE_ACCOUNT = 'goauthentik.io/service-accounts';
 const DAY_MS = 86_400_000;
+
+/**
+ * An object's own service account and API token (a SCIM source's, an SSF provider's: authentik's post_save signals
+ * making them): an internal service account `identifier` holding a non-expiring API token of that identifier,
+ * `managed` by the object. In the object's transaction; returns the token's uuid.
+ */
+export async function insertManagedAccount(
+  tx: Tx,
+  secrets: Secrets,
+  a: { identifier: string; name: string; path: string; managed: string },
+): Promise<string> {
+  const userId = await insertUser(tx, { username: a.identifier, name: a.name, type: 'internal_service_account', path: a.path });
+  await insertToken(tx, secrets, {
+    identifier: a.identifier,
+    intent: 'api',
+    user_id: userId,
+    description: '',
+    expires: null,
+    expiring: 0,
+    managed: a.managed,
+    key: generateKey((await systemSettings(tx)).default_token_length),
+  });
+  const token = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', a.identifier).executeTakeFirstOrThrow();
+  return token.token_uuid;
+}
 
 export function mountUserActions(router: ApiRouter, svc: Services, list: ResourceDef['list']) {
   const { db } = svc;

@@ -5,9 +5,7 @@
  */
 import type { Tx } from '../../rest/resource.js';
 import type { Secrets } from '../../instance/secrets.js';
-import { systemSettings } from '../../instance/system-settings/store.js';
-import { generateKey, insertToken } from '../../tokens/tokens.js';
-import { insertUser } from '../../users/store.js';
+import { insertManagedAccount } from '../../users/service-accounts.js';
 import type {} from './table.js';
 
 export const SSF_USER_PATH = 'goauthentik.io/providers/ssf';
@@ -17,32 +15,21 @@ const accountName = (name: string) => `SSF Provider ${name} Service-Account`;
 /** the provider's service account and token, made if missing; its name follows the provider's */
 export async function ensureServiceAccount(tx: Tx, secrets: Secrets, providerId: number, name: string): Promise<void> {
   const identifier = serviceAccountOf(providerId);
-  const user = await tx.selectFrom('users').select('id').where('username', '=', identifier).executeTakeFirst();
-  let userId: number;
-  if (user) {
-    userId = user.id;
-    await tx
-      .updateTable('users')
-      .set({ name: accountName(name) })
-      .where('id', '=', userId)
-      .execute();
-  } else
-    userId = await insertUser(tx, { username: identifier, name: accountName(name), type: 'internal_service_account', path: SSF_USER_PATH });
-  let token = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirst();
-  if (!token) {
-    await insertToken(tx, secrets, {
+  const token = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirst();
+  const token_uuid =
+    token?.token_uuid ??
+    (await insertManagedAccount(tx, secrets, {
       identifier,
-      intent: 'api',
-      user_id: userId,
-      description: '',
-      expires: null,
-      expiring: 0,
+      name: accountName(name),
+      path: SSF_USER_PATH,
       managed: `goauthentik.io/providers/ssf/${providerId}`,
-      key: generateKey((await systemSettings(tx)).default_token_length),
-    });
-    token = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirstOrThrow();
-  }
-  await tx.updateTable('provider_ssf').set({ token_uuid: token.token_uuid }).where('provider_id', '=', providerId).execute();
+    }));
+  await tx
+    .updateTable('users')
+    .set({ name: accountName(name) })
+    .where('username', '=', identifier)
+    .execute();
+  await tx.updateTable('provider_ssf').set({ token_uuid }).where('provider_id', '=', providerId).execute();
 }
 
 /** the service account (and with it the token) of a provider being deleted */

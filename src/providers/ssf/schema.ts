@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { sql, type SqlBool } from 'kysely';
 import { S } from '../../rest/schema.js';
-import { parseBool, type FilterSpec } from '../../rest/list.js';
+import { boolFilter, type FilterSpec } from '../../rest/list.js';
 import type { ProviderDef } from '../types.js';
 import { ssfMigrations } from './migrations.js';
 
@@ -49,27 +49,15 @@ const nameIexact: FilterSpec = {
 };
 
 /** providers no application uses as its main provider (for a backchannel type: all of them) */
-const applicationIsnull: FilterSpec = {
-  type: 'custom',
-  parse: (values) => {
-    const v = values.at(-1);
-    if (v === undefined || v === '') return { cond: undefined };
-    const b = parseBool(v);
-    if (b === undefined) return { error: ['Enter a valid boolean.'] };
-    return {
-      cond: (eb) => {
-        const used = eb.exists(
-          eb
-            .selectFrom('applications as a')
-            .select(sql`1`.as('one'))
-            .whereRef('a.provider', '=', 'p.id' as never),
-        );
-        return b ? eb.not(used) : used;
-      },
-    };
-  },
-  schema: { type: 'boolean' },
-};
+const applicationIsnull = boolFilter((none) => (eb) => {
+  const used = eb.exists(
+    eb
+      .selectFrom('applications as a')
+      .select(sql`1`.as('one'))
+      .whereRef('a.provider', '=', 'p.id' as never),
+  );
+  return none ? eb.not(used) : used;
+});
 
 export const ssfSchema = {
   kind: 'ssfprovider',

@@ -17,11 +17,10 @@ import { ValidationError } from '../../rest/errors.js';
 import { type ColumnReference, referencesUsedBy } from '../../rest/references.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
-import { insertUser } from '../../users/store.js';
+import { insertManagedAccount } from '../../users/service-accounts.js';
 import { partialUsersById } from '../../users/render.js';
 import { partialGroupsById } from '../../groups/render.js';
-import { generateKey, insertToken, tokensByUuid } from '../../tokens/tokens.js';
-import { systemSettings } from '../../instance/system-settings/store.js';
+import { tokensByUuid } from '../../tokens/tokens.js';
 import type { SourcesTable } from '../table.js';
 import { baseSourceProps } from '../schema.js';
 import {
@@ -116,25 +115,13 @@ export function scimSourceResource(
       const source_uuid = await insertSourceRow(tx, data, KIND);
       // authentik's scim_source_post_save: the service account and its token
       const identifier = identifierOf(source_uuid);
-      const userId = await insertUser(tx, {
-        username: identifier,
-        name: `SCIM Source ${String(data.name)} Service-Account`,
-        type: 'internal_service_account',
-        path: SCIM_USER_PATH,
-      });
-      const key = generateKey((await systemSettings(tx)).default_token_length);
-      await insertToken(tx, secretsOf(ctx.db), {
+      const token_uuid = await insertManagedAccount(tx, secretsOf(ctx.db), {
         identifier,
-        intent: 'api',
-        user_id: userId,
-        description: '',
-        expires: null,
-        expiring: 0,
+        name: `SCIM Source ${String(data.name)} Service-Account`,
+        path: SCIM_USER_PATH,
         managed: `goauthentik.io/sources/scim/${source_uuid}`,
-        key,
       });
-      const token = await tx.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirstOrThrow();
-      await tx.insertInto('scim_sources').values({ source_uuid, token_uuid: token.token_uuid }).execute();
+      await tx.insertInto('scim_sources').values({ source_uuid, token_uuid }).execute();
       await writeMappings(tx, source_uuid, data);
       return data.slug as string;
     },
