@@ -416,6 +416,26 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('a blueprint makes an SSF provider, its service account and token as the API does', async () => {
+      const yaml = [
+        'version: 1',
+        'entries:',
+        '  - model: authentik_providers_ssf.ssfprovider',
+        '    identifiers: { name: From a blueprint }',
+        `    attrs: { signing_key: ${kp.pk}, event_retention: hours=1 }`,
+        '',
+      ].join('\n');
+      const form = new FormData();
+      form.set('file', new Blob([yaml]), 'b.yaml');
+      const res = await fetch(`${srv.api}/managed/blueprints/import/`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: form });
+      const applied = (await res.json()) as { success: boolean; logs: unknown[] };
+      assert.equal(applied.success, true, JSON.stringify(applied.logs));
+      const made = (await call(srv, 'GET', '/providers/ssf/?name__iexact=from a blueprint')).body.results[0];
+      assert.equal(made.event_retention, 'hours=1');
+      assert.equal(made.token_obj.identifier, `ak-providers-ssf-${made.pk}`);
+      assert.equal(made.token_obj.user_obj.type, 'internal_service_account');
+    });
+
     it('OAuth2 access tokens of the application’s provider manage streams; adding one needs add_stream on the provider', async () => {
       const flows = await call(srv, 'GET', '/flows/instances/?ordering=slug&page_size=100');
       const flowPk = (s: string) => flows.body.results.find((f: { slug: string }) => f.slug === s).pk;
