@@ -12,7 +12,7 @@ import { applicationAccess } from '../../applications/resource.js';
 import { enqueue } from '../../tasks/queue.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { DB } from '../../db/index.js';
-import { parseList, ssfProviderById } from './config.js';
+import { parseList, type SsfProvider, ssfProviderById } from './config.js';
 import type { SsfStreamEventsTable } from './table.js';
 
 export const SEND_SSF_EVENT = 'authentik.enterprise.providers.ssf.tasks.send_ssf_event';
@@ -45,9 +45,12 @@ export async function queueSsfEvent(svc: Services, e: SsfEvent): Promise<number>
   const streams = (await q.orderBy('uuid').execute()).filter((s) => parseList(s.events_requested).includes(e.type));
   if (!streams.length) return 0;
   const rows: SsfStreamEventsTable[] = [];
+  // (each provider and its verdict on the person read once, however many streams it has)
+  const providers = new Map<number, SsfProvider | undefined>();
   const allowed = new Map<number, boolean>();
   for (const s of streams) {
-    const provider = await ssfProviderById(svc.db, s.provider_id);
+    if (!providers.has(s.provider_id)) providers.set(s.provider_id, await ssfProviderById(svc.db, s.provider_id));
+    const provider = providers.get(s.provider_id);
     if (!provider?.application) continue;
     if (e.user) {
       let ok = allowed.get(provider.id);

@@ -70,6 +70,8 @@ export const ssfSchema = {
   verboseNamePlural: 'Shared Signals Framework Providers',
   description: 'Shared Signals Framework provider to allow applications to receive user events from authentik.',
   iconUrl: '/static/authentik/sources/ssf.svg',
+  // (authentik's is an enterprise provider; Keystage asks for no licence, as for every type)
+  requiresEnterprise: true,
   backchannelOnly: true,
   omitBase: ['property_mappings', 'assigned_backchannel_application_slug', 'assigned_backchannel_application_name'],
   keyPairColumns: ['signing_key'],
