@@ -25,15 +25,18 @@ const DAY_MS = 86_400_000;
 
 /**
  * An object's own service account and API token (a SCIM source's, an SSF provider's: authentik's post_save signals
- * making them): an internal service account `identifier` holding a non-expiring API token of that identifier,
- * `managed` by the object. In the object's transaction; returns the token's uuid.
+ * making them): an internal service account `identifier` (made unless it exists: a token deleted by hand is made
+ * again for it) holding a new non-expiring API token of that identifier, `managed` by the object. In the object's
+ * transaction; returns the token's uuid.
  */
 export async function insertManagedAccount(
   tx: Tx,
   secrets: Secrets,
   a: { identifier: string; name: string; path: string; managed: string },
 ): Promise<string> {
-  const userId = await insertUser(tx, { username: a.identifier, name: a.name, type: 'internal_service_account', path: a.path });
+  const existing = await tx.selectFrom('users').select('id').where('username', '=', a.identifier).executeTakeFirst();
+  const userId =
+    existing?.id ?? (await insertUser(tx, { username: a.identifier, name: a.name, type: 'internal_service_account', path: a.path }));
   await insertToken(tx, secrets, {
     identifier: a.identifier,
     intent: 'api',

@@ -135,6 +135,16 @@ for (const dialect of dialects()) {
         true,
       );
 
+      // a token deleted by hand is made again by the provider's next save
+      const token = p.token_obj.identifier as string;
+      assert.equal((await call(srv, 'DELETE', `/core/tokens/${token}/`)).status, 204);
+      const saved = await body(
+        providers.providersSsfPartialUpdateRaw({ id: pk, patchedSSFProviderRequest: { eventRetention: 'days=30' } }),
+      );
+      assert.equal(saved.token_obj.identifier, token);
+      assert.notEqual(saved.token_obj.pk, p.token_obj.pk);
+      providerToken = (await call(srv, 'GET', `/core/tokens/${token}/view_key/`)).body.key;
+
       // a renamed provider renames its service account; a deleted one takes its account and token along
       const other = await body(providers.providersSsfCreateRaw({ sSFProviderRequest: { name: 'Short-lived', signingKey: kp.pk } }));
       await body(providers.providersSsfPartialUpdateRaw({ id: other.pk, patchedSSFProviderRequest: { name: 'Renamed' } }));
@@ -427,7 +437,11 @@ for (const dialect of dialects()) {
       ].join('\n');
       const form = new FormData();
       form.set('file', new Blob([yaml]), 'b.yaml');
-      const res = await fetch(`${srv.api}/managed/blueprints/import/`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: form });
+      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${srv.token}` },
+        body: form,
+      });
       const applied = (await res.json()) as { success: boolean; logs: unknown[] };
       assert.equal(applied.success, true, JSON.stringify(applied.logs));
       const made = (await call(srv, 'GET', '/providers/ssf/?name__iexact=from a blueprint')).body.results[0];
