@@ -26,8 +26,8 @@ export const includeFlags = (req: FastifyRequest) => {
   return { groups: flag('include_groups'), roles: flag('include_roles') };
 };
 
-/** sessions a deactivation deleted, by request: told to `ended` once the write committed */
-const endedBy = new WeakMap<object, { userId: number; keys: string[] }>();
+/** sessions a deactivation deleted, by request and user (a blueprint writes several): told to `ended` after the commit */
+const endedBy = new WeakMap<object, Map<number, string[]>>();
 
 /**
  * `ended`: told of the sessions of a user the write deactivated, after the commit (what they signed into ends with
@@ -93,14 +93,19 @@ export function userResource(installId: string, ended?: (keys: string[], userId:
         .set(values as never)
         .where('id', '=', existing.id)
         .execute();
-      if (data.is_active === false) endedBy.set(ctx.req, { userId: existing.id, keys: await deleteSessionsOf(tx, existing.id) });
+      if (data.is_active === false) {
+        const byUser = endedBy.get(ctx.req) ?? new Map<number, string[]>();
+        byUser.set(existing.id, await deleteSessionsOf(tx, existing.id));
+        endedBy.set(ctx.req, byUser);
+      }
       await writeMemberships(tx, existing.id, data);
       return existing.id;
     },
-    async afterWrite(_key, ctx) {
-      const e = endedBy.get(ctx.req);
-      endedBy.delete(ctx.req);
-      if (e && ended) await ended(e.keys, e.userId);
+    async afterWrite(key, ctx) {
+      const byUser = endedBy.get(ctx.req);
+      const keys = byUser?.get(Number(key));
+      byUser?.delete(Number(key));
+      if (keys && ended) await ended(keys, Number(key));
     },
     remove: async (tx, existing, ctx) => {
       // (through the transaction: with SQLite a read outside it would wait for it)

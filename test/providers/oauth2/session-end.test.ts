@@ -1,7 +1,7 @@
 /**
  * What a login signed into ends with it however the session ends, on SQLite and PostgreSQL: a password set through
  * the API (the person's other sessions end), a deactivation through the API, and a password made unusable by a
- * blueprint end the OAuth2 tokens issued in those sessions — userinfo refuses them and they are gone from the
+ * blueprint (and deactivations by a blueprint) end the OAuth2 tokens issued in those sessions — userinfo refuses them and they are gone from the
  * database — as a logout does (authentik's AccessToken.session, deleted with the session).
  */
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,16 @@ for (const dialect of dialects()) {
     const refused = async (t: { access: string; sub: string }) => {
       await assert.rejects(client.fetchUserInfo(app.config, t.access, t.sub));
     };
+    async function importBlueprint(yaml: string) {
+      const form = new FormData();
+      form.set('file', new Blob([yaml]), 'b.yaml');
+      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${srv.token}` },
+        body: form,
+      });
+      return (await res.json()) as { success: boolean; logs: unknown[] };
+    }
     const tokensOf = async (user: number) =>
       (await srv.app.store.db.selectFrom('oauth2_access_tokens').select('id').where('user_id', '=', user).execute()).length;
 
@@ -59,6 +69,19 @@ for (const dialect of dialects()) {
       assert.equal(await tokensOf(bob), 0);
     });
 
+    it('two people deactivated by one blueprint', async () => {
+      const dora = await createUser(srv, 'dora', PASSWORD);
+      const erik = await createUser(srv, 'erik', PASSWORD);
+      const d = await signedIn('dora');
+      const e = await signedIn('erik');
+      const entry = (u: string) => `  - model: authentik_core.user\n    identifiers: { username: ${u} }\n    attrs: { is_active: false }\n`;
+      const applied = await importBlueprint(`version: 1\nentries:\n${entry('dora')}${entry('erik')}`);
+      assert.equal(applied.success, true, JSON.stringify(applied.logs));
+      await refused(d);
+      await refused(e);
+      assert.equal((await tokensOf(dora)) + (await tokensOf(erik)), 0);
+    });
+
     it('a password made unusable by a blueprint', async () => {
       const carol = await createUser(srv, 'carol', PASSWORD);
       await signedIn('carol');
@@ -70,14 +93,7 @@ for (const dialect of dialects()) {
         '    attrs: { user_identifiers: { username: carol }, raw_password: unused, set_unusable: true }',
         '',
       ].join('\n');
-      const form = new FormData();
-      form.set('file', new Blob([yaml]), 'b.yaml');
-      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${srv.token}` },
-        body: form,
-      });
-      const applied = (await res.json()) as { success: boolean; logs: unknown[] };
+      const applied = await importBlueprint(yaml);
       assert.equal(applied.success, true, JSON.stringify(applied.logs));
       assert.equal(await tokensOf(carol), 0);
     });
