@@ -11,6 +11,7 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { createUser } from '../../helpers/flows.js';
 import { oauth2App, type OAuth2App } from './apps.js';
 import { Browser, PASSWORD } from './browser.js';
+import { importBlueprint } from '../../helpers/blueprints.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
@@ -39,16 +40,6 @@ for (const dialect of dialects()) {
     const refused = async (t: { access: string; sub: string }) => {
       await assert.rejects(client.fetchUserInfo(app.config, t.access, t.sub));
     };
-    async function importBlueprint(yaml: string) {
-      const form = new FormData();
-      form.set('file', new Blob([yaml]), 'b.yaml');
-      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${srv.token}` },
-        body: form,
-      });
-      return (await res.json()) as { success: boolean; logs: unknown[] };
-    }
     const tokensOf = async (user: number) =>
       (await srv.app.store.db.selectFrom('oauth2_access_tokens').select('id').where('user_id', '=', user).execute()).length;
 
@@ -75,7 +66,7 @@ for (const dialect of dialects()) {
       const d = await signedIn('dora');
       const e = await signedIn('erik');
       const entry = (u: string) => `  - model: authentik_core.user\n    identifiers: { username: ${u} }\n    attrs: { is_active: false }\n`;
-      const applied = await importBlueprint(`version: 1\nentries:\n${entry('dora')}${entry('erik')}`);
+      const applied = await importBlueprint(srv, `version: 1\nentries:\n${entry('dora')}${entry('erik')}`);
       assert.equal(applied.success, true, JSON.stringify(applied.logs));
       await refused(d);
       await refused(e);
@@ -93,7 +84,7 @@ for (const dialect of dialects()) {
         '    attrs: { user_identifiers: { username: carol }, raw_password: unused, set_unusable: true }',
         '',
       ].join('\n');
-      const applied = await importBlueprint(yaml);
+      const applied = await importBlueprint(srv, yaml);
       assert.equal(applied.success, true, JSON.stringify(applied.logs));
       assert.equal(await tokensOf(carol), 0);
     });

@@ -18,6 +18,7 @@ import { createUser, loggedIn } from '../../helpers/flows.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { until } from '../../helpers/wait.js';
 import { FakeSsfReceiver } from '../../helpers/fake-ssf-receiver.js';
+import { importBlueprint } from '../../helpers/blueprints.js';
 import { body } from '../../rest/contract/client.js';
 import { keyPairOf } from '../saml/sp.js';
 
@@ -435,14 +436,7 @@ for (const dialect of dialects()) {
         `    attrs: { signing_key: ${kp.pk}, event_retention: hours=1 }`,
         '',
       ].join('\n');
-      const form = new FormData();
-      form.set('file', new Blob([yaml]), 'b.yaml');
-      const res = await fetch(`${srv.api}/managed/blueprints/import/`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${srv.token}` },
-        body: form,
-      });
-      const applied = (await res.json()) as { success: boolean; logs: unknown[] };
+      const applied = await importBlueprint(srv, yaml);
       assert.equal(applied.success, true, JSON.stringify(applied.logs));
       const made = (await call(srv, 'GET', '/providers/ssf/?name__iexact=from a blueprint')).body.results[0];
       assert.equal(made.event_retention, 'hours=1');
