@@ -154,7 +154,7 @@ export function providerResource(def: ProviderDef, svc?: Services): ResourceDef<
     props,
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
-    rbac: { label: `${def.app}.${def.kind}`, verbose: def.verboseName },
+    rbac: { label: `${def.app}.${def.kind}`, verbose: def.verboseName, ...(def.permissions ? { extra: def.permissions } : {}) },
     list: {
       filters: providerFilters(def),
       search: ['p.name'],

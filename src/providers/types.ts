@@ -48,6 +48,8 @@ export interface ProviderDef {
   /** icon of /providers/all/types/ */
   iconUrl?: string;
   requiresEnterprise?: boolean;
+  /** the type's permissions beyond the four defaults (authentik's Meta.permissions): [codename, name] */
+  permissions?: readonly (readonly [string, string])[];
   /** type-specific fields; the base ones (pk, name, flows, property_mappings, component, assigned_*) are added */
   fields: Props;
   /**

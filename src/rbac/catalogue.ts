@@ -48,8 +48,6 @@ const EXTRA: Record<string, readonly (readonly [string, string])[]> = {
     ['view_certificatekeypair_certificate', 'View Certificate-Key pair certificate'],
     ['view_certificatekeypair_key', 'View Certificate-Key pair private key'],
   ],
-  // (a stream is added by whoever holds this on the provider: its own service account, or a user of an OAuth2 token)
-  'authentik_providers_ssf.ssfprovider': [['add_stream', 'Add stream to SSF provider']],
   'authentik_rbac.role': [
     ['assign_role_permissions', 'Can assign permissions to roles'],
     ['unassign_role_permissions', 'Can unassign permissions from roles'],

@@ -81,17 +81,22 @@ async function bearerUser(db: DB, credential: string): Promise<UsersTable | unde
   return undefined;
 }
 
-export async function identify(db: DB, req: FastifyRequest, session?: SessionResolver): Promise<Caller | undefined> {
+/** the credential of an `Authorization: Bearer …` header (the scheme in any case); undefined for anything else */
+export function bearerOf(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
-  if (header && header.includes(' ')) {
-    const idx = header.indexOf(' ');
-    const scheme = header.slice(0, idx);
-    const credential = header.slice(idx + 1).trim();
-    if (scheme.toLowerCase() === 'bearer' && credential !== '') {
-      const user = await bearerUser(db, credential);
-      if (!user) throw Forbidden.badToken();
-      return { user, superuser: await isSuperuser(db, user.id), via: 'token' };
-    }
+  if (!header) return undefined;
+  const idx = header.indexOf(' ');
+  if (idx < 0 || header.slice(0, idx).toLowerCase() !== 'bearer') return undefined;
+  const credential = header.slice(idx + 1).trim();
+  return credential === '' ? undefined : credential;
+}
+
+export async function identify(db: DB, req: FastifyRequest, session?: SessionResolver): Promise<Caller | undefined> {
+  const credential = bearerOf(req);
+  if (credential !== undefined) {
+    const user = await bearerUser(db, credential);
+    if (!user) throw Forbidden.badToken();
+    return { user, superuser: await isSuperuser(db, user.id), via: 'token' };
   }
   if (session) {
     const s = await session(req);

@@ -68,7 +68,13 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
    * (list, retrieve, used_by), `add` (create), `change` (update), `delete` (destroy), each held for the whole model
    * or for the object; `pk` is where the object's pk (as the API shows it) is, when not the lookup.
    */
-  rbac?: { label: string; verbose: string; pk?: { column: string; rowKey: string; int?: boolean } };
+  rbac?: {
+    label: string;
+    verbose: string;
+    pk?: { column: string; rowKey: string; int?: boolean };
+    /** the model's permissions beyond the four defaults (authentik's Meta.permissions): [codename, name] */
+    extra?: readonly (readonly [string, string])[];
+  };
   select(db: DB): QB;
   render(db: DB, rows: Row[], req: FastifyRequest): Promise<Record<string, unknown>[]>;
   /** object-level validation, after field validation */
@@ -239,6 +245,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
     registerModel({
       label: rbac.label,
       verbose: rbac.verbose,
+      ...(rbac.extra ? { extra: rbac.extra } : {}),
       describe: async (d, pk) => {
         const v = pkValue(pk);
         if (v === undefined) return undefined;

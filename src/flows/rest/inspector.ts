@@ -1,11 +1,3 @@
-/**
- * /flows/inspector/{flow_slug}/ (authentik's FlowInspectorView): what the caller's own session is doing in a flow —
- * the plan before each stage that passed (the executor keeps that history for a person allowed to inspect the flow,
- * engine/executor.ts `recordHistory`), the current plan, and whether the flow is done. Only for a caller holding
- * `authentik_flows.inspect_flow` on the flow or on every flow; anyone else (and nobody logged in) gets 404, as
- * authentik. No plan and no history: 400 with no body ("No flow plan in session.").
- */
-import { createHash } from 'node:crypto';
 import type { ApiRouter } from '../../rest/routes.js';
 import type { Services } from '../../services.js';
 import { NotFound } from '../../rest/errors.js';
@@ -17,6 +9,7 @@ import type { Plan, PlanBinding } from '../engine/plan.js';
 import { policyContext } from '../engine/policy-request.js';
 import { bindingResource } from './bindings.js';
 import { cleanseDict } from '../../events/diff.js';
+import { hashSessionKey } from '../../sessions/session-hash.js';
 
 /** authentik's FlowStageBindingSerializer().data: a binding's writable fields with their initial values */
 const NO_BINDING = {
@@ -143,7 +136,7 @@ export function mountInspector(router: ApiRouter, svc: Services) {
           const history = session.data.inspector?.plans ?? [];
           const current = session.data.plan ?? history.at(-1);
           if (!current || !session.key) return reply.code(400).send();
-          const sessionId = createHash('sha256').update(session.key).digest('hex');
+          const sessionId = hashSessionKey(session.key);
           const rendered = await renderPlans(svc.db, [...history, current], sessionId);
           return { plans: rendered.slice(0, -1), current_plan: rendered.at(-1), is_completed: !session.data.plan };
         },

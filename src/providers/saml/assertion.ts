@@ -1,14 +1,3 @@
-/// <reference path="../../saml/xml-encryption.d.ts" />
-/**
- * The SAML Response the provider answers with (authentik's AssertionProcessor): the Response with its Status, an
- * Assertion with the Subject (the NameID), Conditions (validity and the audience), the AuthnStatement (session index,
- * session validity, the authentication context) and the attributes of the provider's mappings. With a signing key
- * pair the assertion and/or the response are signed (enveloped, exclusive C14N, the provider's algorithms, the
- * certificate in KeyInfo); with an encryption key pair the assertion is encrypted for it and sent as an
- * EncryptedAssertion: AES-256-GCM with the key wrapped by RSA-OAEP (authentik uses AES-128-CBC, open to the padding
- * oracle attacks on XML encryption; GCM is XML Encryption 1.1's answer to them).
- */
-import { createHash } from 'node:crypto';
 import { encrypt } from 'xml-encryption';
 import { NAME_ID, randomId, samlTime, STATUS_SUCCESS } from '../../saml/constants.js';
 import { signEnveloped } from '../../saml/signature.js';
@@ -18,6 +7,7 @@ import { SamlError } from '../../saml/xml.js';
 import type { AuthnRequest } from './authn-request.js';
 import type { SamlAttribute } from './attributes.js';
 import type { SamlProvider } from './config.js';
+import { hashSessionKey } from '../../sessions/session-hash.js';
 
 export const CLASS_REF = {
   unspecified: 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified',
@@ -66,7 +56,7 @@ export function nameIdText(i: NameIdInput): string {
       return attr('upn');
     case NAME_ID.transient:
       // the hash of the session, which changes every session
-      return createHash('sha256').update(i.sessionKey).digest('hex');
+      return hashSessionKey(i.sessionKey);
     default:
       throw new SamlError(`Assertion contains NameID with unsupported format ${i.format}.`);
   }

@@ -3,14 +3,14 @@
  * session index the service provider knows it by, ended with the Keystage session it came from.
  */
 import type {} from './table.js';
-import { createHash } from 'node:crypto';
 import type { UsersTable } from '../../db/types.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { Services } from '../../services.js';
 import type { SamlProvider } from './config.js';
+import { hashSessionKey } from '../../sessions/session-hash.js';
 
 /** the SHA-256 of a Keystage session's key (what the table keeps instead of the key) */
-export const sessionIdOf = (sessionKey: string) => createHash('sha256').update(sessionKey, 'latin1').digest('hex');
+export const sessionIdOf = hashSessionKey;
 
 export async function recordSession(
   svc: Services,

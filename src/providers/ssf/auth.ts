@@ -7,7 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
-import { apiTokenOf, isSuperuser } from '../../rest/auth.js';
+import { apiTokenOf, bearerOf, isSuperuser } from '../../rest/auth.js';
 import { Forbidden } from '../../rest/errors.js';
 import { can } from '../../rbac/check.js';
 import { liveAccessToken } from '../oauth2/index.js';
@@ -18,12 +18,6 @@ export interface StreamCaller {
   /** the provider's own token: it may add streams without a permission check */
   ownToken: boolean;
 }
-
-const bearerOf = (req: FastifyRequest): string | undefined => {
-  const h = req.headers.authorization ?? '';
-  const [type, key] = [h.slice(0, h.indexOf(' ')), h.slice(h.indexOf(' ') + 1).trim()];
-  return type === 'Bearer' && key ? key : undefined;
-};
 
 export async function streamCaller(db: DB, req: FastifyRequest, provider: SsfProvider): Promise<StreamCaller> {
   const key = bearerOf(req);

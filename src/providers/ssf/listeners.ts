@@ -1,17 +1,12 @@
-/**
- * What the SSF provider tells receivers (authentik's ssf signals): a session's end as CAEP `session-revoked` (its id
- * the SHA-256 of the session key, as the OpenID Connect `sid` claim), a password set or an authenticator added,
- * renamed or removed as CAEP `credential-change`. The subject is the person (`sub_id`, complex: their e-mail address,
- * and the session); only streams of applications the person may use get them (events.ts).
- */
-import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../../services.js';
 import type { UsersTable } from '../../db/types.js';
 import type { CredentialChange } from '../../events/signals.js';
 import type { SessionEnding } from '../../sessions/sessions.js';
+import { userById } from '../../users/by-id.js';
 import { queueSsfEvent } from './events.js';
 import { CREDENTIAL_CHANGE, SESSION_REVOKED } from './schema.js';
+import { hashSessionKey } from '../../sessions/session-hash.js';
 
 /** a WebAuthn device whose model is not known (authentik's UNKNOWN_DEVICE_TYPE_AAGUID): not sent */
 const UNKNOWN_AAGUID = '00000000-0000-0000-0000-000000000000';
@@ -20,12 +15,10 @@ const userSubject = (u: Pick<UsersTable, 'email' | 'uuid'>) =>
   u.email ? { format: 'email', email: u.email } : { format: 'opaque', id: u.uuid };
 const anyStream = (svc: Services) =>
   svc.db.selectFrom('ssf_streams').select('uuid').where('status', 'in', ['enabled', 'paused']).limit(1).executeTakeFirst();
-const userById = (svc: Services, id: number) =>
-  svc.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst() as Promise<UsersTable | undefined>;
 
 export async function sessionRevoked(svc: Services, sessionKey: string, ending: SessionEnding): Promise<void> {
   if (ending.userId === null || !(await anyStream(svc))) return;
-  const user = await userById(svc, ending.userId);
+  const user = await userById(svc.db, ending.userId);
   if (!user) return;
   await queueSsfEvent(svc, {
     type: SESSION_REVOKED,
@@ -33,7 +26,7 @@ export async function sessionRevoked(svc: Services, sessionKey: string, ending: 
     subId: {
       format: 'complex',
       user: userSubject(user),
-      session: { format: 'opaque', id: createHash('sha256').update(sessionKey, 'latin1').digest('hex') },
+      session: { format: 'opaque', id: hashSessionKey(sessionKey) },
     },
     user,
   });
@@ -41,7 +34,7 @@ export async function sessionRevoked(svc: Services, sessionKey: string, ending: 
 
 export async function credentialChanged(svc: Services, c: CredentialChange): Promise<void> {
   if (!(await anyStream(svc))) return;
-  const user = await userById(svc, c.userId);
+  const user = await userById(svc.db, c.userId);
   if (!user) return;
   await queueSsfEvent(svc, {
     type: CREDENTIAL_CHANGE,

@@ -72,6 +72,8 @@ export const ssfSchema = {
   iconUrl: '/static/authentik/sources/ssf.svg',
   // (authentik's is an enterprise provider; Keystage asks for no licence, as for every type)
   requiresEnterprise: true,
+  // (a stream is added by whoever holds this on the provider: its own service account, or a user of an OAuth2 token)
+  permissions: [['add_stream', 'Add stream to SSF provider']],
   backchannelOnly: true,
   omitBase: ['property_mappings', 'assigned_backchannel_application_slug', 'assigned_backchannel_application_name'],
   keyPairColumns: ['signing_key'],

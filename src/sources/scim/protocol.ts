@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
-import { apiTokenOf } from '../../rest/auth.js';
+import { apiTokenOf, bearerOf } from '../../rest/auth.js';
 import { requestOrigin } from '../../brands/links.js';
 import { nowIso } from '../../rest/serialize.js';
 import { deleteSessionsOf, insertUser } from '../../users/store.js';
@@ -58,10 +58,9 @@ const fail = (reply: FastifyReply, e: ScimError) =>
 
 /** the source of the URL when the bearer token is its token (authentik's SCIMTokenAuth) */
 async function authenticate(svc: Services, req: FastifyRequest): Promise<Source> {
-  const header = req.headers.authorization ?? '';
-  const m = /^bearer\s+(\S+)$/i.exec(header.trim());
-  if (!m) throw new ScimError(401, 'Authentication credentials were not provided.');
-  const token = await apiTokenOf(svc.db, m[1]!);
+  const credential = bearerOf(req);
+  if (credential === undefined) throw new ScimError(401, 'Authentication credentials were not provided.');
+  const token = await apiTokenOf(svc.db, credential);
   const row =
     token && token.is_active
       ? await svc.db

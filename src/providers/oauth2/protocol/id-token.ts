@@ -1,13 +1,8 @@
-/**
- * The ID token and the access token's claims, as authentik's `IDToken` (authentik/providers/oauth2/id_token.py):
- * iss by issuer_mode, sub by sub_mode, aud (the client id), exp/iat/auth_time, acr, amr from the login event,
- * c_hash, nonce, at_hash, sid, then the scope mappings' claims on top. Unset claims are left out, never null.
- */
-import { createHash } from 'node:crypto';
 import { AMR_MFA, AMR_PASSWORD, AMR_SMART_CARD, AMR_WEBAUTHN, ACR_AUTHENTIK_DEFAULT } from './constants.js';
 import { uidOf } from '../../../users/render.js';
 import { generateId } from './random.js';
 import type { ClaimsUser, ProviderSettings } from './types.js';
+import { hashSessionKey } from '../../../sessions/session-hash.js';
 
 /** authentik's `IDToken` dataclass: the claims it sets itself, in its order, and the mappings' `claims` */
 export interface IdToken {
@@ -89,7 +84,7 @@ export function amrOf(event: LoginEvent | null | undefined): string[] | undefine
 }
 
 /** `hash_session_key`: the `sid` claim */
-export const sidOf = (sessionKey: string) => createHash('sha256').update(sessionKey, 'latin1').digest('hex');
+export const sidOf = hashSessionKey;
 
 export interface NewIdTokenInput {
   provider: Pick<ProviderSettings, 'client_id' | 'sub_mode' | 'issuer_mode' | 'application'>;
