@@ -91,6 +91,11 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   removeKeepsRow?: true;
   /** after a create's or update's transaction committed (an LDAP source's sync, asked for on save) */
   afterWrite?(key: string | number, ctx: WriteCtx): Promise<void>;
+  /**
+   * before the removal's transaction: what must end while the object is still there to say what it was (a user's
+   * sessions: their providers are told, which needs the user and the tokens the deletion takes along)
+   */
+  beforeRemove?(existing: Row, ctx: WriteCtx): Promise<void>;
   /** after the removal's transaction committed: what ends with the object outside the database (a session's tokens) */
   afterRemove?(existing: Row, ctx: WriteCtx): Promise<void>;
   usedBy?(db: DB, row: Row): Promise<UsedBy[]>;
@@ -420,6 +425,7 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
         const { row, caller } = await load(req, 'delete');
         const ctx: WriteCtx = { db, caller, mode: 'update', req };
         const key = (row as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string;
+        await def.beforeRemove?.(row, ctx);
         await db.transaction().execute(async (tx) => {
           await lockConfigEpoch(tx);
           await def.remove!(tx, row, ctx);

@@ -30,8 +30,8 @@ export const includeFlags = (req: FastifyRequest) => {
 const endedBy = new WeakMap<object, Map<number, string[]>>();
 
 /**
- * `ended`: told of the sessions of a user the write deactivated, after the commit (what they signed into ends with
- * them: Sessions.endedAll); the export reads only
+ * `ended`: told of the sessions of a user the write deactivated (after the commit) or the deletion ends (before it):
+ * what they signed into ends with them (Sessions.endedAll); the export reads only
  */
 export function userResource(installId: string, ended?: (keys: string[], userId: number) => Promise<void>): ResourceDef<Row> {
   return {
@@ -106,6 +106,12 @@ export function userResource(installId: string, ended?: (keys: string[], userId:
       const keys = byUser?.get(Number(key));
       byUser?.delete(Number(key));
       if (keys && ended) await ended(keys, Number(key));
+    },
+    // the user's sessions end first, as a logout's (their providers told while the user and their tokens still exist)
+    async beforeRemove(existing, ctx) {
+      await guardTargetUser(ctx.db, ctx.caller, existing.id);
+      const keys = await ctx.db.transaction().execute((tx) => deleteSessionsOf(tx, existing.id));
+      if (ended) await ended(keys, existing.id);
     },
     remove: async (tx, existing, ctx) => {
       // (through the transaction: with SQLite a read outside it would wait for it)

@@ -1,12 +1,13 @@
 /**
  * The user delete stage at run time (authentik's UserDeleteStageView): no challenge. Deletes the pending user, else
  * whoever is logged in ("No Pending User." without one): the request's own session is logged out (cookies cleared,
- * the logout listeners told — an OAuth2 provider's tokens of that session end), every other session of the user is
- * deleted with the user, and a `model_deleted` event records who was deleted. The flow goes on without a pending
+ * the logout listeners told — an OAuth2 provider's tokens of that session end), every other session of the user ends
+ * the same way (before the user goes), and a `model_deleted` event records who was deleted. The flow goes on without a pending
  * user (its plan stays in the new anonymous session).
  */
 import { systemSettings } from '../../instance/system-settings/store.js';
 import { deleteEventsOfUser } from '../../events/events.js';
+import { deleteSessionsOf } from '../../users/store.js';
 import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageConfig } from '../types.js';
 import type { userDeleteSchema } from './schema.js';
@@ -19,7 +20,11 @@ async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
   const user = await c.pendingUser();
   if (!user) return deny(NO_USER);
   // the person's own session first (authentik's logout), so its listeners see it end
-  if (c.session.userId === user.id) await c.svc.sessions.destroy(c.session, c.reply);
+  const self = c.session.userId === user.id;
+  if (self) await c.svc.sessions.destroy(c.session, c.reply);
+  // and the others, as logouts: their providers told while the user and their tokens still exist
+  const others = await c.svc.db.transaction().execute((tx) => deleteSessionsOf(tx, user.id));
+  await c.svc.sessions.endedAll(others, { userId: user.id, by: self ? 'user' : 'admin' });
   const { gdpr_compliance } = await systemSettings(c.svc.db);
   await c.svc.db.transaction().execute(async (tx) => {
     if (gdpr_compliance) await deleteEventsOfUser(tx, user.id);

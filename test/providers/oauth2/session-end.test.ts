@@ -1,11 +1,15 @@
 /**
  * What a login signed into ends with it however the session ends, on SQLite and PostgreSQL: a password set through
  * the API (the person's other sessions end), a deactivation through the API, and a password made unusable by a
- * blueprint (and deactivations by a blueprint) end the OAuth2 tokens issued in those sessions — userinfo refuses them and they are gone from the
+ * blueprint (and deactivations by a blueprint) end the OAuth2 tokens issued in those sessions; a deletion through the
+ * API tells the application by a back-channel logout token first — userinfo refuses them and they are gone from the
  * database — as a logout does (authentik's AccessToken.session, deleted with the session).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
@@ -58,6 +62,44 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'PATCH', `/core/users/${bob}/`, { is_active: false })).status, 200);
       await refused(t);
       assert.equal(await tokensOf(bob), 0);
+    });
+
+    it('a person deleted through the API: the application is told by a back-channel logout token', async () => {
+      const received: string[] = [];
+      const rp = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => {
+          body += c.toString('utf8');
+        });
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200).end();
+        });
+      });
+      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      try {
+        const port = (rp.address() as AddressInfo).port;
+        assert.equal(
+          (
+            await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
+              logout_uri: `http://127.0.0.1:${port}/bc`,
+              logout_method: 'backchannel',
+            })
+          ).status,
+          200,
+        );
+        const gina = await createUser(srv, 'gina', PASSWORD);
+        const t = await signedIn('gina');
+        assert.equal((await call(srv, 'DELETE', `/core/users/${gina}/`)).status, 204);
+        assert.equal(received.length, 1);
+        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
+        assert.equal(claims.sub, t.sub);
+        assert.ok(claims.sid, 'the session is named');
+        await refused(t);
+      } finally {
+        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
+        rp.close();
+      }
     });
 
     it('two people deactivated by one blueprint', async () => {
