@@ -8,12 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import type { AddressInfo } from 'node:net';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { Browser, PASSWORD } from './browser.js';
 import { atHash, cHash } from '../../../src/providers/oauth2/protocol/hashes.js';
-import { createServer } from 'node:http';
+import { startLogoutReceiver } from '../../helpers/fake-logout-rp.js';
 import { jwtVerify } from 'jose';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -241,24 +240,15 @@ for (const dialect of dialects()) {
     });
 
     it('end-session: id_token_hint, registered post-logout redirect with state, back-channel logout token, tokens gone', async () => {
-      const received: string[] = [];
-      const rp = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c) => (body += c));
-        req.on('end', () => {
-          received.push(body);
-          res.writeHead(200).end();
-        });
-      });
-      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      const rp = await startLogoutReceiver();
+      const { received } = rp;
       try {
-        const port = (rp.address() as AddressInfo).port;
         const p = await app('logout', {
           redirect_uris: [
             { matching_mode: 'strict', url: REDIRECT },
             { matching_mode: 'regex', url: 'http://127\\.0\\.0\\.1:9/bye(/.*)?', redirect_uri_type: 'logout' },
           ],
-          logout_uri: `http://127.0.0.1:${port}/backchannel`,
+          logout_uri: rp.url,
           logout_method: 'backchannel',
         });
         const config = await discover('logout');
@@ -320,18 +310,10 @@ for (const dialect of dialects()) {
     });
 
     it('logging out of Keystage ends the session’s access tokens and tells back-channel providers', async () => {
-      const received: string[] = [];
-      const rp = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c) => (body += c));
-        req.on('end', () => {
-          received.push(body);
-          res.writeHead(200).end();
-        });
-      });
-      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      const rp = await startLogoutReceiver();
+      const { received } = rp;
       try {
-        await app('bc-session', { logout_uri: `http://127.0.0.1:${(rp.address() as AddressInfo).port}/bc`, logout_method: 'backchannel' });
+        await app('bc-session', { logout_uri: rp.url, logout_method: 'backchannel' });
         const config = await discover('bc-session');
         const b = new Browser(srv);
         await b.login('alice', '');

@@ -7,8 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
@@ -16,6 +14,7 @@ import { createUser } from '../../helpers/flows.js';
 import { oauth2App, type OAuth2App } from './apps.js';
 import { Browser, PASSWORD } from './browser.js';
 import { importBlueprint } from '../../helpers/blueprints.js';
+import { startLogoutReceiver } from '../../helpers/fake-logout-rp.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
@@ -65,24 +64,13 @@ for (const dialect of dialects()) {
     });
 
     it('a person deleted through the API: the application is told by a back-channel logout token', async () => {
-      const received: string[] = [];
-      const rp = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => {
-          body += c.toString('utf8');
-        });
-        req.on('end', () => {
-          received.push(body);
-          res.writeHead(200).end();
-        });
-      });
-      await new Promise<void>((r) => rp.listen(0, '127.0.0.1', r));
+      const rp = await startLogoutReceiver();
+      const { received } = rp;
       try {
-        const port = (rp.address() as AddressInfo).port;
         assert.equal(
           (
             await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
-              logout_uri: `http://127.0.0.1:${port}/bc`,
+              logout_uri: rp.url,
               logout_method: 'backchannel',
             })
           ).status,
