@@ -226,7 +226,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     installId: settings.installId,
     sessions,
     events,
-    signals: new Signals((err) => startLog.warn({ err }, 'a credential-change listener failed')),
+    signals: new Signals((err) => startLog.warn({ err }, 'a credential-change listener or password check failed')),
     geoip,
     lockout: new Lockout(store.db, config.lockout, store.dialect === 'postgres'),
     metrics,

@@ -169,6 +169,7 @@ export class FakeLdap {
       ? {
           ...common,
           defaultNamingContext: [...contexts][0] ?? '',
+          rootDomainNamingContext: [...contexts][0] ?? '',
           supportedCapabilities: ['1.2.840.113556.1.4.800', '1.2.840.113556.1.4.1670', '1.2.840.113556.1.4.1791'],
         }
       : { ...common, vendorName: 'OpenLDAP', vendorVersion: '2.6.0', supportedExtension: PASSWORD_MODIFY };

@@ -14,6 +14,7 @@ import { FakeLdap } from '../helpers/fake-ldap.js';
 import { guidToString, sidToString } from '../../src/sources/ldap/entries.js';
 import { claimSync } from '../../src/sources/ldap/scheduler.js';
 import { mapEntry } from '../../src/sources/ldap/mappings.js';
+import { AD_COMPLEXITY_MESSAGE, characterKinds, holdsName } from '../../src/sources/ldap/password-complexity.js';
 import { MANAGED_LDAP_MAPPINGS } from '../../src/propertymappings/managed.js';
 import { sharedRuntimeStatus } from '../../src/expressions/index.js';
 import fs from 'node:fs';
@@ -76,6 +77,28 @@ async function changeInFlow(b: Browser, password: string) {
   assert.equal((await b.get(CHANGE)).body.component, 'ak-stage-prompt');
   return (await b.solve(CHANGE, { component: 'ak-stage-prompt', password, password_repeat: password } as never)).body;
 }
+
+describe("Active Directory's password complexity rule", () => {
+  it('counts the kinds of character Microsoft counts, each once', () => {
+    assert.equal(characterKinds(''), 0);
+    assert.equal(characterKinds('aaaa'), 1);
+    assert.equal(characterKinds('aB'), 2);
+    assert.equal(characterKinds('aB3'), 3);
+    assert.equal(characterKinds('aB3!'), 4);
+    // letters beyond ASCII without case, other digits, a symbol outside Microsoft's list (not counted)
+    assert.equal(characterKinds('日本٣'), 2);
+    assert.equal(characterKinds('ab€'), 1);
+    assert.equal(characterKinds('äÖ'), 2, 'cased letters beyond ASCII are lower and upper case');
+  });
+
+  it('finds the account name and the parts of the display name of three characters or more', () => {
+    assert.equal(holdsName('my-ERIN-pass', 'erin', ''), true);
+    assert.equal(holdsName('my-er-pass', 'er', ''), false, 'an account name under three characters is not looked for');
+    assert.equal(holdsName('xJONESx', 'erin', 'Erin Sample-Jones'), true);
+    assert.equal(holdsName('x_sample_x', 'zz', 'Sample,Jo'), true);
+    assert.equal(holdsName('Jo-Jo-Jo-1', 'zz', 'Jo Sample'), false, 'a part under three characters is not looked for');
+  });
+});
 
 describe('LDAP attribute forms', () => {
   it('formats binary objectSid and objectGUID as ldap3 does', () => {
@@ -584,6 +607,19 @@ for (const dialect of dialects()) {
         userAccountControl: '514',
         userPassword: 'dana password',
       });
+      // an active account, and the domain's root with its password properties (DOMAIN_PASSWORD_COMPLEX = 1)
+      ad.add(`cn=Erin,ou=users,${BASE}`, {
+        objectClass: ['user', 'person'],
+        sAMAccountName: 'erin',
+        name: 'Erin Sample-Jones',
+        displayName: 'Erin Sample-Jones',
+        mail: 'erin@example.org',
+        objectSid: String.fromCharCode(1, 2, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 8, 0, 0, 0),
+        distinguishedName: `cn=Erin,ou=users,${BASE}`,
+        userAccountControl: '512',
+        userPassword: 'Erin directory 1!',
+      });
+      ad.add(BASE, { objectClass: ['domain'], dc: 'example', pwdProperties: '1' });
     });
     after(async () => {
       await srv.close();
@@ -617,6 +653,41 @@ for (const dialect of dialects()) {
       assert.deepEqual(ad.passwordChanges.at(-1), { dn: `cn=Dana,ou=users,${BASE}`, password: 'Dana new 9!', via: 'unicodePwd' });
       // an inactive user does not log in, even with the directory's password
       assert.equal(await login(srv, 'dana', 'Dana new 9!'), 'ak-stage-password');
+    });
+
+    it("asks a password chosen in a prompt stage of the domain's complexity rule, failing closed", async () => {
+      const session = await loginBrowser(srv, 'erin', 'Erin directory 1!');
+      assert.equal(session.component, 'xak-flow-redirect');
+      const refusedWith = async (password: string) => {
+        const changes = ad.passwordChanges.length;
+        const body = await changeInFlow(session.b, password);
+        assert.equal(body.component, 'ak-stage-prompt', JSON.stringify(body));
+        assert.equal(ad.passwordChanges.length, changes, 'nothing was written to the directory');
+        return body.response_errors;
+      };
+      const complexity = [{ string: AD_COMPLEXITY_MESSAGE, code: 'invalid' }];
+      // two kinds of character of five (lower case, digits); the account name; a part of the display name
+      for (const password of ['only lower case 42', 'Big-Erin-Tulip-7', 'tulip Jones 77']) {
+        assert.deepEqual(await refusedWith(password), { password: complexity, password_repeat: complexity }, password);
+      }
+      const taken = await changeInFlow(session.b, 'Tulip-Garden-77');
+      assert.equal(taken.component, 'xak-flow-redirect', JSON.stringify(taken));
+      assert.deepEqual(ad.passwordChanges.at(-1), { dn: `cn=Erin,ou=users,${BASE}`, password: 'Tulip-Garden-77', via: 'unicodePwd' });
+
+      // a directory that cannot be asked refuses the password
+      const ldapSource = (await call(srv, 'GET', '/sources/ldap/ad/')).body;
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/ad/', { server_uri: 'ldap://127.0.0.1:1' })).status, 200);
+      assert.deepEqual(await refusedWith('Another-Tulip-88'), {
+        password: [{ string: 'The password could not be checked against the directory.', code: 'invalid' }],
+        password_repeat: [{ string: 'The password could not be checked against the directory.', code: 'invalid' }],
+      });
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/ad/', { server_uri: ldapSource.server_uri })).status, 200);
+
+      // a domain without the rule takes a simple password
+      ad.entries().get(BASE)!.pwdProperties = '0';
+      const simple = await changeInFlow(session.b, 'only lower case 42');
+      assert.equal(simple.component, 'xak-flow-redirect', JSON.stringify(simple));
+      assert.equal(ad.passwordChanges.at(-1)?.password, 'only lower case 42');
     });
   });
 }

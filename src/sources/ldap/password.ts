@@ -16,7 +16,7 @@ import { enabledLdapSources, type LdapSourceRow } from './sync.js';
 export const LDAP_BACKEND = 'authentik.sources.ldap.auth.LDAPBackend';
 const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
 
-const dnOf = (user: Pick<UsersTable, 'attributes'>): string | undefined => {
+export const dnOf = (user: Pick<UsersTable, 'attributes'>): string | undefined => {
   try {
     const v = (JSON.parse(user.attributes || '{}') as Record<string, unknown>)[LDAP_DISTINGUISHED_NAME];
     return typeof v === 'string' && v ? v : undefined;

@@ -3,6 +3,7 @@
  * LDAP settings in `ldap_sources`; the bind password is sealed at rest and never returned. Saving a source asks for
  * a sync and a connectivity check at once (authentik's `send_on_save`), which the scheduler runs (scheduler.ts).
  */
+import { checkPasswordComplexity } from './password-complexity.js';
 import { AGGREGATED } from '../../tasks/tasks.js';
 import { sql } from 'kysely';
 import type { FilterSpec } from '../../rest/list.js';
@@ -159,6 +160,8 @@ export function mountLdapSource(
   columns: () => ColumnReference[],
   saved: () => void,
 ) {
+  // (a password chosen in a prompt stage is asked of the directory's complexity rule)
+  checkPasswordComplexity(svc);
   const slugParam = [{ name: 'slug', schema: { type: 'string', description: 'Internal source name, used in URLs.' } }];
   router.component('TaskAggregatedStatusEnum', { type: 'string', enum: [...AGGREGATED] });
   router.component('SyncStatus', {

@@ -335,6 +335,8 @@ export async function validateFields(
   body: Record<string, unknown>,
   context: Record<string, unknown>,
   env: ExpressionEnv,
+  /** why a password field's value is refused (authentik's `password_validate` signal), none when it may be taken */
+  checkPassword?: (password: string) => Promise<string[]>,
 ): Promise<Validation> {
   const entries: [string, unknown][] = [];
   const errors: ResponseErrors = {};
@@ -389,9 +391,13 @@ export async function validateFields(
         r = charField(v, { trim: true, allowBlank: !p.required, max: 254 });
         if (r.ok && r.value !== '' && !EMAIL_RE.test(r.value as string)) r = bad('Enter a valid email address.');
         break;
-      case 'password':
+      case 'password': {
         r = charField(v, { trim: true, allowBlank: false, max: 4096 });
+        const refusals = r.ok && checkPassword ? await checkPassword(r.value as string) : [];
+        for (const m of refusals.slice(1)) fail(key, m);
+        if (refusals[0] !== undefined) r = bad(refusals[0]);
         break;
+      }
       case 'number': {
         const text = typeof v === 'number' ? String(v) : typeof v === 'string' && v.length <= 1000 ? v.trim() : '';
         const n = /^[-+]?\d+(\.0*)?$/.test(text) ? Number(text) : Number.NaN;

@@ -48,7 +48,10 @@ export const promptRuntime: StageRuntime<PromptConfig> = {
     const env = await envOf(c);
     const prompts = await stagePrompts(c.svc.db, c.stage.uuid);
     const context = c.ctx.promptData ?? {};
-    const checked = await validateFields(c.svc.db, prompts, body, context, env);
+    // each password field's value asked of the password checks (an LDAP source's Active Directory complexity)
+    const checked = await validateFields(c.svc.db, prompts, body, context, env, (password) =>
+      c.svc.signals.validatePassword(password, env.user),
+    );
     if (checked.errors) return invalid(await challengeOf(c, env), checked.errors);
     const policies = await stageValidationPolicies(c.svc.db, c.config.validation_policies);
     let data = checked.data;
