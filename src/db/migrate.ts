@@ -45,6 +45,7 @@ import { m0043_media_files } from './migrations/0043_media_files.js';
 import { m0044_user_offboardings } from './migrations/0044_user_offboardings.js';
 import { m0045_lifecycle_reviews } from './migrations/0045_lifecycle_reviews.js';
 import { m0046_object_attributes } from './migrations/0046_object_attributes.js';
+import { m0047_outgoing_sync_inhibits } from './migrations/0047_outgoing_sync_inhibits.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -93,6 +94,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0044_user_offboardings': m0044_user_offboardings,
   '0045_lifecycle_reviews': m0045_lifecycle_reviews,
   '0046_object_attributes': m0046_object_attributes,
+  '0047_outgoing_sync_inhibits': m0047_outgoing_sync_inhibits,
 };
 
 /**

@@ -9,7 +9,7 @@ import { ensureManagedScimMappings } from './managed.js';
 import { groupLinksOf } from './config.js';
 import { mountScimAdmin } from './admin-routes.js';
 import { mountScimConnections } from './connections.js';
-import { requestFullSync, type ScimScheduler, startScimScheduler } from './scheduler.js';
+import { requestAllFullSyncs, requestFullSync, type ScimScheduler, startScimScheduler } from './scheduler.js';
 
 /** each server's scheduler (a test process may run several servers) */
 const schedulers = new WeakMap<object, ScimScheduler>();
@@ -75,6 +75,11 @@ export const scimProvider: ProviderDef = {
   routes(router, svc) {
     mountScimAdmin(router, svc);
     mountScimConnections(router, svc);
+    // (a source's sync with `sync_outgoing_trigger_mode: deferred_end` ends by asking for a full sync)
+    svc.signals.onOutgoingFullSync(async () => {
+      await requestAllFullSyncs(svc.db);
+      schedulers.get(svc)?.kick();
+    });
     router.app.addHook('onReady', async () => {
       schedulers.set(
         svc,

@@ -23,11 +23,12 @@ const SQLITE_TRIGGERS = (cols: string, gcols: string) => [
   ['scim_member_delete', `AFTER DELETE ON user_groups`, `'member', OLD.group_uuid, CAST(OLD.user_id AS TEXT)`],
 ];
 
-const PG_FUNCTION = `
+/** the trigger function; `inhibitable` (since provider_scim_0003): nothing queued in a transaction that inhibits (src/db/outgoing-sync.ts) */
+const pgFunction = (inhibitable: boolean) => `
 create or replace function keystage_scim_change() returns trigger language plpgsql as $$
 declare k text; m text; kind text;
 begin
-  if not exists (select 1 from provider_scim) then return null; end if;
+  if not exists (select 1 from provider_scim) then return null; end if;${inhibitable ? '\n  if exists (select 1 from outgoing_sync_inhibits) then return null; end if;' : ''}
   if tg_table_name = 'users' then
     kind := 'user';
     if tg_op = 'DELETE' then k := old.id::text; else k := new.id::text; end if;
@@ -41,6 +42,20 @@ begin
   insert into scim_changes (provider_id, kind, ref, member) select provider_id, kind, k, m from provider_scim;
   return null;
 end $$`;
+
+const PG_FUNCTION = pgFunction(false);
+
+/** each SQLite trigger's statement; `inhibitable` as pgFunction's */
+const sqliteTriggers = (inhibitable: boolean) =>
+  SQLITE_TRIGGERS(WATCHED_USER_COLUMNS.join(', '), WATCHED_GROUP_COLUMNS.join(', ')).map(
+    ([name, when, values]) =>
+      [
+        name,
+        `CREATE TRIGGER ${name} ${when} WHEN EXISTS (SELECT 1 FROM provider_scim)` +
+          `${inhibitable ? ' AND NOT EXISTS (SELECT 1 FROM outgoing_sync_inhibits)' : ''} BEGIN ` +
+          `INSERT INTO scim_changes (provider_id, kind, ref, member) SELECT provider_id, ${values} FROM provider_scim; END`,
+      ] as const,
+  );
 
 const PG_TRIGGERS = (cols: string, gcols: string) => [
   ['scim_user_change', `after insert or delete or update of ${cols} on users`],
@@ -131,13 +146,7 @@ export const scimMigrations: Record<string, VersionedMigration> = {
         for (const [name, when] of PG_TRIGGERS(cols, gcols))
           await sql.raw(`create trigger ${name} ${when} for each row execute function keystage_scim_change()`).execute(db);
       } else {
-        for (const [name, when, values] of SQLITE_TRIGGERS(cols, gcols))
-          await sql
-            .raw(
-              `CREATE TRIGGER ${name} ${when} WHEN EXISTS (SELECT 1 FROM provider_scim) BEGIN ` +
-                `INSERT INTO scim_changes (provider_id, kind, ref, member) SELECT provider_id, ${values} FROM provider_scim; END`,
-            )
-            .execute(db);
+        for (const [, statement] of sqliteTriggers(false)) await sql.raw(statement).execute(db);
       }
     },
     async down(db) {
@@ -169,4 +178,16 @@ export const scimMigrations: Record<string, VersionedMigration> = {
       await db.schema.alterTable('scim_sync_state').dropColumn('oauth_token_last_updated').execute();
     },
   }),
+  // a source's sync may inhibit the queue for its own transactions (its `sync_outgoing_trigger_mode`: core 0047)
+  provider_scim_0003: (dialect) => {
+    const define = async (db: Parameters<ReturnType<VersionedMigration>['up']>[0], inhibitable: boolean) => {
+      if (dialect === 'postgres') await sql.raw(pgFunction(inhibitable)).execute(db);
+      else
+        for (const [name, statement] of sqliteTriggers(inhibitable)) {
+          await sql.raw(`DROP TRIGGER IF EXISTS ${name}`).execute(db);
+          await sql.raw(statement).execute(db);
+        }
+    };
+    return { up: (db) => define(db, true), down: (db) => define(db, false) };
+  },
 };

@@ -44,6 +44,14 @@ export async function requestFullSync(db: DB, providerId: number, savedAt: strin
     .execute();
 }
 
+/** every SCIM provider's full sync asked for now (a source's sync that did not queue its changes one by one) */
+export async function requestAllFullSyncs(db: DB): Promise<void> {
+  for (const id of await scimProviderIds(db)) {
+    await ensureState(db, id);
+    await db.updateTable('scim_sync_state').set({ sync_requested: nowIso() }).where('provider_id', '=', id).execute();
+  }
+}
+
 export async function claim(db: DB, providerId: number, ms = CLAIM_MS): Promise<boolean> {
   const now = nowIso();
   const r = await db

@@ -21,6 +21,7 @@ import { sourceMappings, userPathOf } from '../mappings.js';
 import { insertUser } from '../../users/store.js';
 import { insertGroup, updateGroup } from '../../groups/store.js';
 import { nowIso } from '../../rest/serialize.js';
+import { writeInhibiting } from '../../db/outgoing-sync.js';
 import type { Tx } from '../../rest/resource.js';
 
 export type LdapSourceRow = SourcesTable & LdapSourcesTable & { pk: string };
@@ -59,6 +60,14 @@ class Run {
     readonly svc: Services,
     readonly source: LdapSourceRow,
   ) {}
+
+  /**
+   * a transaction of this run's writes; unless the source's `sync_outgoing_trigger_mode` is `immediate`, outgoing sync
+   * providers do not queue them one by one (authentik's `sync_outgoing_inhibit_dispatch`)
+   */
+  write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return writeInhibiting(this.svc.db, this.source.sync_outgoing_trigger_mode !== 'immediate', fn);
+  }
 
   message(text: string, warn = false) {
     if (this.messages.length < 200) this.messages.push(text);
@@ -179,7 +188,7 @@ class Run {
     for (const k of ['username', 'name', 'email', 'path', 'type'] as const) if (typeof p[k] === 'string') fields[k] = p[k];
     if (typeof p.is_active === 'boolean') fields.is_active = p.is_active ? 1 : 0;
     const attributes = isObject(p.attributes) ? p.attributes : {};
-    await this.svc.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       const clash = await tx
         .selectFrom('users')
         .select('id')
@@ -234,7 +243,7 @@ class Run {
     const existing = await this.existingGroup(uniq);
     const attributes = isObject(p.attributes) ? p.attributes : {};
     const parent = typeof p.parent === 'string' ? p.parent : undefined;
-    await this.svc.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       const data: Json = { name: p.name };
       if (typeof p.is_superuser === 'boolean') data.is_superuser = p.is_superuser;
       let uuid = existing;
@@ -365,7 +374,7 @@ class Run {
             .map((m) => groupByDn.get(m.toLowerCase()))
             .filter((x): x is string => x !== undefined && x !== uuid)
         : [];
-      await db.transaction().execute(async (tx) => {
+      await this.write(async (tx) => {
         await tx.deleteFrom('user_groups').where('group_uuid', '=', uuid).execute();
         if (users.length)
           await tx
@@ -400,7 +409,7 @@ class Run {
           .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
           .execute()
       ).filter((c) => !this.seen.user.has(c.identifier));
-      for (const g of gone) await db.deleteFrom('users').where('id', '=', g.user_id).execute();
+      for (const g of gone) await this.write((tx) => tx.deleteFrom('users').where('id', '=', g.user_id).execute());
       if (gone.length) this.message(`Deleted ${gone.length} users no longer in the directory`);
     } else {
       const gone = (
@@ -411,7 +420,7 @@ class Run {
           .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
           .execute()
       ).filter((c) => !this.seen.group.has(c.identifier));
-      for (const g of gone) await db.deleteFrom('groups').where('group_uuid', '=', g.group_uuid).execute();
+      for (const g of gone) await this.write((tx) => tx.deleteFrom('groups').where('group_uuid', '=', g.group_uuid).execute());
       if (gone.length) this.message(`Deleted ${gone.length} groups no longer in the directory`);
     }
   }
@@ -436,6 +445,8 @@ export async function syncLdapSource(svc: Services, source: LdapSourceRow): Prom
       }
     });
     run.message(`Synced ${out.users} users, ${out.groups} groups, ${out.memberships} memberships`);
+    // (what this run did not queue is pushed by a full sync of each outgoing provider)
+    if (source.sync_outgoing_trigger_mode === 'deferred_end') await svc.signals.outgoingFullSync();
   } catch (e) {
     out.status = 'error';
     run.message(`Failed to sync: ${e instanceof Error ? e.message : String(e)}`);
