@@ -1,12 +1,10 @@
 /**
- * authentik's `clean_expired_models`, hourly on its schedule (src/tasks/, `/tasks/schedules/`): what logins and
- * password changes leave behind — expired reputation scores, the password history once no uniqueness policy is
+ * The authentication side of authentik's `clean_expired_models` (the hourly task: src/tasks/clean-expired-models.ts):
+ * what logins and password changes leave behind — expired reputation scores, the password history once no uniqueness policy is
  * left, send/request counters a week old, temporary users past their expiry, the SAML responses a source no longer
- * needs to remember, expired policy bindings (an access request's grant) — and expired events, sessions and tasks.
+ * needs to remember, expired policy bindings (an access request's grant).
  */
 import type { DB } from '../db/index.js';
-import type { Actor } from '../tasks/actor.js';
-import { purgeOldTasks } from '../tasks/queue.js';
 import { purgeExpiredReputation } from './reputation.js';
 import { purgeUnusedPasswordHistory } from './password-history.js';
 import { sweepSendCounters } from '../mfa/send-limit.js';
@@ -24,18 +22,3 @@ export async function authHousekeeping(db: DB): Promise<Record<string, number>> 
   const policy_bindings = await purgeExpiredBindings(db);
   return { reputation, password_history, temporary_users, policy_bindings };
 }
-
-export const cleanExpiredModels: Actor = {
-  name: 'authentik.core.tasks.clean_expired_models',
-  description: 'Remove expired objects.',
-  crontab: '{m} * * * *',
-  async run({ svc, log }) {
-    const counts = {
-      ...(await authHousekeeping(svc.db)),
-      events: await svc.events.purgeExpired(),
-      sessions: await svc.sessions.purgeExpired(),
-      tasks: await purgeOldTasks(svc.db),
-    };
-    for (const [model, amount] of Object.entries(counts)) log('info', `Expired ${model}`, { amount });
-  },
-};

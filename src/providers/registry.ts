@@ -35,6 +35,13 @@ export const providerBearerLookups = () => providerTypes.flatMap((d) => (d.apiBe
 /** every provider type's tables of grants to users (`user_id`): what an account lockdown revokes */
 export const providerUserGrantTables = (): string[] => providerTypes.flatMap((d) => d.userGrantTables ?? []);
 
+/** every provider type's expired objects deleted (the hourly clean-up); how many of each kind */
+export async function providerHousekeeping(db: import('../db/index.js').DB): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const d of providerTypes) Object.assign(counts, await d.purgeExpired?.(db));
+  return counts;
+}
+
 /** every provider type's secret columns, stored encrypted */
 export function providerSecretColumns(): SecretColumn[] {
   return providerTypes.flatMap((d) => [

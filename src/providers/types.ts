@@ -106,6 +106,11 @@ export interface ProviderDef {
    * account lockdown deletes a user's rows (src/users/lockdown.ts)
    */
   userGrantTables?: string[];
+  /**
+   * the type's objects past their expiry deleted, by authentik's hourly `clean_expired_models` (src/tasks/
+   * clean-expired-models.ts): how many of each kind went (a Shared Signals provider's sent events)
+   */
+  purgeExpired?(db: DB): Promise<Record<string, number>>;
 }
 
 /** A provider's settings as its hooks read them: the base fields and its own, typed from its field schemas. */

@@ -2,7 +2,7 @@
  * Every actor Keystage has, by authentik's name. Adding one: its module exports an `Actor` (./actor.ts), one line
  * here. An actor with a `crontab` gets a schedule of its own at start.
  */
-import { cleanExpiredModels } from '../auth/housekeeping.js';
+import { cleanExpiredModels } from './clean-expired-models.js';
 import { blueprintsDiscovery } from '../blueprints/discovery.js';
 import { executeDueOffboardings, executeOffboardingActor } from '../lifecycle/offboarding/tasks.js';
 import { applyLifecycleRule, applyLifecycleRules } from '../lifecycle/review/tasks.js';

@@ -106,10 +106,13 @@ async function send(ctx: ActorContext, id: string): Promise<void> {
   await db.updateTable('ssf_stream_events').set({ status: 'sent', last_updated: nowIso() }).where('uuid', '=', id).execute();
 }
 
-/** a deleted stream with nothing pending goes; sent events past their retention go */
-export async function tidyStreams(db: DB): Promise<void> {
-  await db.deleteFrom('ssf_stream_events').where('status', '=', 'sent').where('expires', '<', nowIso()).execute();
-  await db
+/**
+ * sent events past their retention go; a deleted stream with nothing pending goes. After each delivery, a stream's
+ * deletion, and hourly (`clean_expired_models`). How many of each went.
+ */
+export async function tidyStreams(db: DB): Promise<Record<string, number>> {
+  const events = await db.deleteFrom('ssf_stream_events').where('status', '=', 'sent').where('expires', '<', nowIso()).executeTakeFirst();
+  const streams = await db
     .deleteFrom('ssf_streams')
     .where('status', '=', 'disabled_deleted')
     .where((eb) =>
@@ -123,7 +126,8 @@ export async function tidyStreams(db: DB): Promise<void> {
         ),
       ),
     )
-    .execute();
+    .executeTakeFirst();
+  return { ssf_stream_events: Number(events.numDeletedRows), ssf_streams: Number(streams.numDeletedRows) };
 }
 
 export const sendSsfEvent: Actor = {

@@ -18,6 +18,8 @@ import { configurationUrl, mountSsfProtocol } from './protocol.js';
 import { ssfSchema } from './schema.js';
 import { mountSsfStreams } from './streams-api.js';
 
+import { tidyStreams } from './deliver.js';
+
 export { sendSsfEvent } from './deliver.js';
 
 async function oidcProvidersOf(db: import('../../db/index.js').DB, id: number): Promise<number[]> {
@@ -101,6 +103,7 @@ export const ssfProvider: ProviderDef = {
     };
   },
   launchUrl: () => null,
+  purgeExpired: tidyStreams,
   routes(router, svc) {
     mountSsfStreams(router, svc, ssfProvider);
     mountSsfProtocol(router.app, svc);

@@ -335,6 +335,27 @@ for (const dialect of dialects()) {
       );
       for (const c of changes) assert.deepEqual(c.sub_id, { format: 'complex', user: aliceSubject });
       await until('all sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+
+      // sent events past their retention go with the hourly clean-up, without another delivery
+      const db = srv.app.store.db;
+      const sent = await eventRows(id);
+      assert.ok(sent.length >= 6);
+      const past = new Date(Date.now() - 1000).toISOString();
+      await db.updateTable('ssf_stream_events').set({ expires: past }).where('uuid', '=', sent[0]!.uuid).execute();
+      const CLEAN = 'authentik.core.tasks.clean_expired_models';
+      const schedule = (await call(srv, 'GET', `/tasks/schedules/?actor_name=${CLEAN}`)).body.results[0];
+      assert.equal((await call(srv, 'POST', `/tasks/schedules/${schedule.id}/send/`)).status, 204);
+      const task = await until('the clean-up', async () => {
+        const t = (await call(srv, 'GET', `/tasks/tasks/?actor_name=${CLEAN}`)).body.results[0];
+        return t && t.state === 'done' ? t : undefined;
+      });
+      const line = task.logs.find((l: { event: string }) => l.event === 'Expired ssf_stream_events');
+      assert.ok(line && Number(line.attributes.amount) >= 1, JSON.stringify(task.logs));
+      assert.deepEqual(
+        (await eventRows(id)).map((e) => e.uuid),
+        sent.slice(1).map((e) => e.uuid),
+        'the expired one went, the others stay',
+      );
     });
 
     it('only about people who may use the application: a user the application’s policies refuse is not told of', async () => {
