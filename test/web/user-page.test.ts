@@ -33,12 +33,25 @@ describe('user page in Chromium', () => {
     origin = srv.url.replace('127.0.0.1', 'localhost');
     browser = await launchChromium();
     uma = await createUser(srv, 'uma', 'uma-password-1');
-    const app = await call(srv, 'POST', '/core/applications/', {
-      name: 'Wiki',
-      slug: 'wiki',
-      meta_launch_url: 'https://wiki.example.com/',
-    });
-    assert.equal(app.status, 201, JSON.stringify(app.body));
+    // listed: Chat, then under "Work" Wiki (icon, publisher, in a new tab); not listed: one hidden, one with no URL to
+    // open (authentik's blank://blank)
+    for (const body of [
+      {
+        name: 'Wiki',
+        slug: 'wiki',
+        meta_launch_url: 'https://wiki.example.com/',
+        open_in_new_tab: true,
+        group: 'Work',
+        meta_publisher: 'Docs team',
+        meta_icon: '/static/dist/assets/icons/icon.png',
+      },
+      { name: 'Chat', slug: 'chat', meta_launch_url: 'https://chat.example.com/' },
+      { name: 'Payroll', slug: 'payroll', meta_launch_url: 'https://payroll.example.com/', meta_hide: true },
+      { name: 'Proxy only', slug: 'proxy-only', meta_launch_url: 'blank://blank' },
+    ]) {
+      const app = await call(srv, 'POST', '/core/applications/', body);
+      assert.equal(app.status, 201, JSON.stringify(app.body));
+    }
   });
   after(async () => {
     await browser?.close();
@@ -69,7 +82,16 @@ describe('user page in Chromium', () => {
     assert.match(change!, /^\/flows\/-\/configure\/[0-9a-f-]{36}\/\?next=%2Fif%2Fuser%2F$/);
     await p.waitForSelector('text=Set up TOTP Authenticator Setup Stage');
     await p.waitForSelector('#ks-applications >> text=Wiki');
-    assert.equal(await p.getAttribute('#ks-applications a', 'href'), 'https://wiki.example.com/');
+    const apps = await p.$$eval('#ks-applications a', (links) =>
+      links.map((a) => [a.textContent, a.getAttribute('href'), a.getAttribute('target')]),
+    );
+    assert.deepEqual(apps, [
+      ['Chat', 'https://chat.example.com/', null],
+      ['Wiki', 'https://wiki.example.com/', '_blank'],
+    ]);
+    assert.deepEqual(await p.$$eval('#ks-applications h3', (hs) => hs.map((h) => h.textContent)), ['Work']);
+    assert.equal(await p.getAttribute('#ks-applications img.ks-app-icon', 'src'), '/static/dist/assets/icons/icon.png');
+    await p.waitForSelector('#ks-applications >> text=Docs team');
     await p.waitForSelector('#ks-sessions .ks-current');
     // the default brand names the default unenrollment flow: the page links to it
     assert.match((await p.getAttribute('#ks-unenroll', 'href')) ?? '', /default-unenrollment-flow/);

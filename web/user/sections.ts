@@ -216,28 +216,56 @@ interface Application {
   launch_url: string | null;
   meta_description: string;
   meta_publisher: string;
+  meta_icon_url: string | null;
+  meta_hide?: boolean;
+  open_in_new_tab: boolean;
+  group: string;
 }
 
+/**
+ * authentik's library shows an application whose launch URL is http(s) or relative (`blank://blank` hides one); here
+ * "relative" is a path from the root only, so that no `javascript:` or `data:` URL becomes a link
+ */
+const launchable = (url: string | null): url is string => !!url && /^(https?:\/\/|\/)/i.test(url);
+
+/**
+ * "My applications" as authentik's library lists them: those the person may use with a launch URL to open, less
+ * those hidden from it (`meta_hide`), under their `group` (those without one first); each with its icon, description
+ * and publisher, opening in a new tab when it says so (`open_in_new_tab`).
+ */
 class Applications extends ListSection<Application> {
   protected async fetchItems() {
     const r = await api<{ results: Application[] }>('/core/applications/?page_size=100');
-    return r.results;
+    return r.results.filter((a) => !a.meta_hide && launchable(a.launch_url));
+  }
+
+  private item(a: Application) {
+    // (an icon that is an image URL; authentik's `fa://` icons name a font this page does not load)
+    const icon = a.meta_icon_url && /^(https?:\/\/|\/)/i.test(a.meta_icon_url) ? a.meta_icon_url : undefined;
+    const link = a.open_in_new_tab
+      ? html`<a href=${a.launch_url!} target="_blank" rel="noopener">${a.name}</a>`
+      : html`<a href=${a.launch_url!} rel="noopener">${a.name}</a>`;
+    return html`<li><div class="ks-app">
+      ${icon ? html`<img class="ks-app-icon" src=${icon} alt="" width="32" height="32" />` : nothing}
+      <div>${link}${a.meta_description ? html`<br /><span class="ks-muted">${a.meta_description}</span>` : nothing}${
+        a.meta_publisher ? html`<br /><span class="ks-muted">${a.meta_publisher}</span>` : nothing
+      }</div>
+    </div></li>`;
   }
 
   override render() {
     const apps = this.items ?? [];
+    const groups = [...new Set(apps.map((a) => a.group ?? ''))].sort((x, y) => (x === '' ? -1 : y === '' ? 1 : x.localeCompare(y)));
     return this.shell(
       apps.length
-        ? html`<ul class="ks-list" id="ks-applications">
-          ${apps.map(
-            (a) =>
-              html`<li><div>${
-                a.launch_url && /^(https?:\/\/|\/)/i.test(a.launch_url)
-                  ? html`<a href=${a.launch_url} rel="noopener">${a.name}</a>`
-                  : html`<strong>${a.name}</strong>`
-              }${a.meta_description ? html`<br /><span class="ks-muted">${a.meta_description}</span>` : nothing}</div></li>`,
+        ? html`<div id="ks-applications">
+          ${groups.map(
+            (g) => html`${g ? html`<h3 class="ks-app-group">${g}</h3>` : nothing}
+              <ul class="ks-list">
+                ${apps.filter((a) => (a.group ?? '') === g).map((a) => this.item(a))}
+              </ul>`,
           )}
-        </ul>`
+        </div>`
         : html`<p>No applications yet.</p>`,
     );
   }
