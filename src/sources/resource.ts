@@ -448,6 +448,9 @@ async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, exist
     if (ctx.mode === 'create') data.authorization_code_auth_method = t.codeAuth ?? 'basic_auth';
     else delete data.authorization_code_auth_method;
   }
+  // (authentik runs OAuth 1 when a request token URL is set; Keystage has no OAuth 1 client, so none is taken)
+  if (typeof merged.request_token_url === 'string' && merged.request_token_url !== '')
+    throw new ValidationError({ request_token_url: ['OAuth 1 (a request token URL) is not supported: leave this empty.'] });
   await discover(merged, t, changed);
   for (const f of ['authorization_url', 'access_token_url', 'profile_url', 'oidc_jwks_url', 'oidc_jwks'] as const)
     if (merged[f] !== (existing as Record<string, unknown> | undefined)?.[f] || ctx.mode === 'create') data[f] = merged[f];

@@ -119,6 +119,16 @@ for (const dialect of dialects()) {
         [appleKey.status, appleKey.body],
         [400, { consumer_secret: ['Enter the private key (PKCS #8 PEM) Apple gave for the key id.'] }],
       );
+      // a request token URL would make authentik's source OAuth 1, which Keystage does not speak
+      const oauth1 = await call(srv, 'POST', '/sources/oauth/', {
+        ...base,
+        provider_type: 'discord',
+        request_token_url: 'https://idp.example.com/oauth/request_token',
+      });
+      assert.deepEqual(
+        [oauth1.status, oauth1.body],
+        [400, { request_token_url: ['OAuth 1 (a request token URL) is not supported: leave this empty.'] }],
+      );
       const noUrls = await call(srv, 'POST', '/sources/oauth/', { ...base, provider_type: 'openidconnect' });
       assert.equal(noUrls.status, 400);
       assert.deepEqual(noUrls.body, { non_field_errors: ['authorization_url is required for provider OpenID Connect'] });
