@@ -48,10 +48,13 @@ export const promptRuntime: StageRuntime<PromptConfig> = {
     const env = await envOf(c);
     const prompts = await stagePrompts(c.svc.db, c.stage.uuid);
     const context = c.ctx.promptData ?? {};
-    // each password field's value asked of the password checks (an LDAP source's Active Directory complexity)
-    const checked = await validateFields(c.svc.db, prompts, body, context, env, (password) =>
-      c.svc.signals.validatePassword(password, env.user),
-    );
+    // each password field's value asked of the password checks (an LDAP source's Active Directory complexity); a
+    // password and its repetition are asked once
+    const asked = new Map<string, Promise<string[]>>();
+    const checked = await validateFields(c.svc.db, prompts, body, context, env, (password) => {
+      if (!asked.has(password)) asked.set(password, c.svc.signals.validatePassword(password, env.user));
+      return asked.get(password)!;
+    });
     if (checked.errors) return invalid(await challengeOf(c, env), checked.errors);
     const policies = await stageValidationPolicies(c.svc.db, c.config.validation_policies);
     let data = checked.data;
