@@ -13,6 +13,7 @@ import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { ADMIN_PASSWORD, call, startServer, type TestServer } from '../helpers/server.js';
 import { loggedIn } from '../helpers/flows.js';
+import { until } from '../helpers/wait.js';
 import { axeViolations, createUser, logInOnPage, screenshot } from './page.js';
 
 describe('admin interface', () => {
@@ -408,6 +409,42 @@ describe('admin interface', () => {
     assert.deepEqual(
       made.map((a: { label: string; key: string; object_type: string; type: string }) => [a.label, a.key, a.object_type, a.type]),
       [['Department', 'department', 'authentik_core.user', 'text']],
+    );
+    await ctx.close();
+  });
+
+  it('reviews: the rounds waiting for the person, one marked as reviewed with a note through the page', async () => {
+    const admin = (await call(srv, 'GET', '/core/users/?username=akadmin')).body.results[0];
+    const app = await call(srv, 'POST', '/core/applications/', { name: 'Payroll', slug: 'payroll' });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    const rule = await call(srv, 'POST', '/lifecycle/rules/', {
+      name: 'payroll access',
+      content_type: 'authentik_core.application',
+      object_id: app.body.pk,
+      reviewers: [admin.uuid],
+    });
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    const open = await until('the round opened', async () => {
+      const r = (await call(srv, 'GET', '/lifecycle/iterations/open/?user_is_reviewer=true')).body.results;
+      return r.length ? r : undefined;
+    });
+    assert.equal(open.length, 1);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await login(ctx, 'akadmin', ADMIN_PASSWORD);
+    await p.click('nav.ks-admin-nav >> text="Reviews"');
+    await p.waitForSelector('.ks-admin-table >> text=payroll access');
+    assert.equal((await p.$$('.ks-admin-table tbody tr')).length, 1);
+    assert.deepEqual(await axeViolations(p), []);
+    await screenshot(p, 'admin-reviews');
+    await p.fill('.ks-review-form textarea', 'still needed by finance');
+    await p.click('.ks-review-form button[type=submit]');
+    await p.waitForSelector('[role=status] >> text=Reviewed: ');
+    await p.waitForSelector('text=No reviews are waiting for you.');
+    const [round] = (await call(srv, 'GET', `/lifecycle/iterations/latest/authentik_core.application/${app.body.pk}/`)).body;
+    assert.equal(round.state, 'REVIEWED');
+    assert.deepEqual(
+      round.reviews.map((r: { reviewer: { username: string }; note: string }) => [r.reviewer.username, r.note]),
+      [['akadmin', 'still needed by finance']],
     );
     await ctx.close();
   });

@@ -8,11 +8,12 @@ import { LitElement, html, nothing } from 'lit';
 import { api, ApiError, loginThen } from '#web/api.js';
 import type { OpenApi } from './openapi.js';
 import { labelOf, resourceAt, typeNameOf } from './openapi.js';
-import { NAV } from './nav.js';
+import { NAV, PAGES } from './nav.js';
 import { placeOf, type Place, listHref } from './routes.js';
 import './list.js';
 import './form.js';
 import './overview.js';
+import './reviews.js';
 import './admin.css';
 
 const ADMIN = '/if/admin/';
@@ -89,6 +90,8 @@ class Admin extends LitElement {
     switch (p.view) {
       case 'overview':
         return 'Overview';
+      case 'reviews':
+        return 'Reviews';
       case 'list':
         return nameOf(p.list);
       case 'new':
@@ -109,6 +112,8 @@ class Admin extends LitElement {
     switch (p.view) {
       case 'overview':
         return html`<ks-admin-overview .doc=${doc}></ks-admin-overview>`;
+      case 'reviews':
+        return html`<ks-admin-reviews></ks-admin-reviews>`;
       case 'list':
         return html`<ks-admin-list .doc=${doc} list=${p.list} heading=${this.heading()}></ks-admin-list>`;
       case 'new':
@@ -127,11 +132,14 @@ class Admin extends LitElement {
     const here = this.place && 'list' in this.place ? this.place.list : this.place?.view === 'single' ? this.place.path : this.place?.view;
     return html`<nav class="ks-admin-nav" aria-label="Admin">
       ${NAV.map((s) => {
-        const entries = s.entries.filter((e) => e.path === 'overview' || doc.paths[e.path]);
+        const entries = s.entries.filter((e) => {
+          const needs = e.path in PAGES ? PAGES[e.path] : e.path;
+          return needs === null || doc.paths[needs] !== undefined;
+        });
         return entries.length
           ? html`<h2>${s.section}</h2>
               <ul>
-                ${entries.map((e) => html`<li><a href=${e.path === 'overview' ? '#/overview' : listHref(e.path)} aria-current=${here === e.path ? 'page' : 'false'}>${e.label}</a></li>`)}
+                ${entries.map((e) => html`<li><a href=${e.path in PAGES ? `#/${e.path}` : listHref(e.path)} aria-current=${here === e.path ? 'page' : 'false'}>${e.label}</a></li>`)}
               </ul>`
           : nothing;
       })}

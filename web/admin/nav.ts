@@ -4,9 +4,12 @@
  */
 export interface NavEntry {
   label: string;
-  /** the API's list path, or `overview` */
+  /** the API's list path, or a page of its own: `overview`, `reviews` */
   path: string;
 }
+
+/** the pages of their own (not an API list), each with the API path it needs to be shown (null: always) */
+export const PAGES: Record<string, string | null> = { overview: null, reviews: '/lifecycle/iterations/open/' };
 
 export const NAV: { section: string; entries: NavEntry[] }[] = [
   {
@@ -64,6 +67,7 @@ export const NAV: { section: string; entries: NavEntry[] }[] = [
       { label: 'Object Attributes', path: '/core/object_attributes/' },
       { label: 'User Offboarding', path: '/lifecycle/user_offboarding/' },
       { label: 'Lifecycle Rules', path: '/lifecycle/rules/' },
+      { label: 'Reviews', path: 'reviews' },
     ],
   },
   {

@@ -1,12 +1,14 @@
 /**
  * The admin interface's places, in the URL's fragment: `#/<list path>` a list (`#/flows/instances/`), `#/<list
  * path><id>/` one object, `#/<list path>?new` a new one (with fields filled from the rest of the query, as a
- * binding's `target`), `#/overview` the dashboard.
+ * binding's `target`), `#/overview` the dashboard, `#/reviews` the access reviews waiting for the person.
  */
 import type { OpenApi } from './openapi.js';
 
 export type Place =
   | { view: 'overview' }
+  /** the access reviews waiting for the signed-in person */
+  | { view: 'reviews' }
   | { view: 'list'; list: string }
   | { view: 'new'; list: string; prefill: Record<string, string> }
   | { view: 'object'; list: string; id: string }
@@ -18,6 +20,7 @@ export function placeOf(doc: OpenApi, hash: string): Place {
   const raw = hash.replace(/^#/, '') || '/overview';
   const [path, query = ''] = raw.split('?');
   if (path === '/overview' || path === '/') return { view: 'overview' };
+  if (path === '/reviews' && doc.paths['/lifecycle/iterations/open/']) return { view: 'reviews' };
   const params = new URLSearchParams(query);
   if (doc.paths[path]) {
     if (params.has('new')) {
