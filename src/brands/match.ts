@@ -185,10 +185,15 @@ export function eventBrand(b: Brand): Record<string, unknown> {
   };
 }
 
+/** the brand's UI theme (authentik's `attributes.settings.theme.base`): light, dark, or automatic (the system's) */
+export function uiThemeOf(brand: Pick<Brand, 'attributes'>): 'light' | 'dark' | 'automatic' {
+  const theme = ((brand.attributes.settings ?? {}) as Record<string, any>)?.theme?.base;
+  return theme === 'light' || theme === 'dark' ? theme : 'automatic';
+}
+
 /** authentik's CurrentBrandSerializer */
 export function currentBrand(brand: Brand, system: Pick<SystemSettings, 'footer_links' | 'flags'>): Record<string, unknown> {
   const settings = (brand.attributes.settings ?? {}) as Record<string, any>;
-  const theme = settings?.theme?.base;
   const locale = settings?.locale;
   return {
     matched_domain: brand.domain,
@@ -201,7 +206,7 @@ export function currentBrand(brand: Brand, system: Pick<SystemSettings, 'footer_
     branding_map_tiles: brand.branding_map_tiles,
     // authentik: the tenant's footer links (the system settings')
     ui_footer_links: system.footer_links,
-    ui_theme: theme === 'light' || theme === 'dark' || theme === 'automatic' ? theme : 'automatic',
+    ui_theme: uiThemeOf(brand),
     // an unset flow is left out (DRF's `required=False` field whose source is None)
     ...brand.flowSlugs,
     default_locale: typeof locale === 'string' ? locale : '',

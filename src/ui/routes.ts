@@ -12,8 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
 import type { Services } from '../flows/engine/runtime.js';
-import type { Brand } from '../brands/match.js';
-import { assetUrl } from '../files/names.js';
+import { type Brand, uiThemeOf } from '../brands/match.js';
+import { assetUrl, themedAssetUrls } from '../files/names.js';
 import { firstChallenge } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';
@@ -40,9 +40,15 @@ export const FIRST_CHALLENGE_ID = 'ks-first-challenge';
 export const challengeData = (challenge: Record<string, unknown>) =>
   `<script type="application/json" id="${FIRST_CHALLENGE_ID}">${JSON.stringify(challenge).replace(/</g, '\\u003c')}</script>`;
 
-/** the brand attributes a page's custom element reads (title and logo for the card's header) */
-const brandAttributes = (brand: Brand) =>
-  `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(assetUrl(brand.branding_logo))}"`;
+/**
+ * the brand attributes a page's custom element reads (title and logo for the card's header): a logo named with
+ * `%(theme)s` in its dark variant under a dark theme, else its light one
+ */
+const brandAttributes = (brand: Brand) => {
+  const themed = themedAssetUrls(brand.branding_logo);
+  const logo = themed ? (uiThemeOf(brand) === 'dark' ? themed.dark : themed.light) : assetUrl(brand.branding_logo);
+  return `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(logo)}"`;
+};
 
 /** the system settings' footer links under a flow (authentik's `ui_footer_links`; their hrefs are http(s) or relative) */
 const footer = (links: FooterLink[]) =>
@@ -52,7 +58,7 @@ const footer = (links: FooterLink[]) =>
 
 /** `styles`: the page's own stylesheets beside keystage.css (the user page's, which esbuild writes from its bundle) */
 const shell = (brand: Brand, body: string, script: string, nonce: string, styles: string[] = []) => `<!doctype html>
-<html lang="en">
+<html lang="en" data-theme="${uiThemeOf(brand)}">
 <head>
 <meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -68,8 +74,9 @@ ${body}
 </html>`;
 
 const BACKGROUND_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="1000" viewBox="0 0 1600 1000"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#1e3a8a"/><stop offset="1" stop-color="#0f766e"/></linearGradient></defs><rect width="1600" height="1000" fill="url(#g)"/></svg>`;
-/** Keystage's mark and wordmark: the default brand logo and favicon (authentik's icon paths) */
-const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="48" viewBox="0 0 240 48"><path d="M24 4 44 24 24 44 4 24Z" fill="#2563eb"/><path d="M24 14 34 24 24 34 14 24Z" fill="#fff"/><text x="56" y="33" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="26" font-weight="600" fill="#1f2937">Keystage</text></svg>`;
+/** Keystage's mark and wordmark: the default brand logo and favicon (authentik's icon paths); a wordmark readable on
+ * the light and the dark theme's card alike */
+const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="48" viewBox="0 0 240 48"><path d="M24 4 44 24 24 44 4 24Z" fill="#2563eb"/><path d="M24 14 34 24 24 34 14 24Z" fill="#fff"/><text x="56" y="33" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="26" font-weight="600" fill="#3b82f6">Keystage</text></svg>`;
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48" viewBox="0 0 48 48"><path d="M24 4 44 24 24 44 4 24Z" fill="#2563eb"/><path d="M24 14 34 24 24 34 14 24Z" fill="#fff"/></svg>`;
 const AVATAR_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#9ca3af"/><circle cx="32" cy="24" r="12" fill="#fff"/><rect x="12" y="40" width="40" height="20" rx="10" fill="#fff"/></svg>`;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser-chromium.js';
 import { call, startServer, type TestServer } from '../helpers/server.js';
-import { createUser, screenshot } from './page.js';
+import { axeViolations, createUser, screenshot } from './page.js';
 
 const LAYOUTS = [
   'stacked',
@@ -62,6 +62,44 @@ describe('flow page behaviour in Chromium', () => {
       background: '',
     });
     await ctx.close();
+  });
+
+  it("wears the brand's theme: dark, light, or the system's (automatic), axe-clean in each", async () => {
+    const brand = (await call(srv, 'GET', '/core/brands/?domain=authentik-default')).body.results[0];
+    const setTheme = async (base: string | undefined) => {
+      const attributes = base ? { settings: { theme: { base } } } : {};
+      const r = await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { attributes });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    };
+    const look = async (scheme: 'light' | 'dark') => {
+      const ctx = await browser.newContext({ viewport: { width: 1024, height: 700 }, colorScheme: scheme });
+      const p = await ctx.newPage();
+      await p.goto(`${srv.url}/if/flow/default-authentication-flow/`);
+      await p.waitForSelector('#uid_field');
+      const seen = {
+        theme: await p.getAttribute('html', 'data-theme'),
+        card: await p.$eval('.ks-card', (e) => getComputedStyle(e).backgroundColor),
+        input: await p.$eval('#uid_field', (e) => getComputedStyle(e).backgroundColor),
+        violations: await axeViolations(p),
+      };
+      await screenshot(p, `flow-theme-${seen.theme}-${scheme}`);
+      await ctx.close();
+      return seen;
+    };
+    const LIGHT_CARD = 'rgb(255, 255, 255)';
+    const DARK_CARD = 'rgb(31, 41, 55)';
+    try {
+      await setTheme('dark');
+      assert.deepEqual(await look('light'), { theme: 'dark', card: DARK_CARD, input: 'rgb(17, 24, 39)', violations: [] });
+      assert.equal((await call(srv, 'GET', '/core/brands/current/')).body.ui_theme, 'dark');
+      await setTheme('light');
+      assert.deepEqual(await look('dark'), { theme: 'light', card: LIGHT_CARD, input: LIGHT_CARD, violations: [] });
+      await setTheme(undefined);
+      assert.deepEqual(await look('dark'), { theme: 'automatic', card: DARK_CARD, input: 'rgb(17, 24, 39)', violations: [] });
+      assert.deepEqual(await look('light'), { theme: 'automatic', card: LIGHT_CARD, input: LIGHT_CARD, violations: [] });
+    } finally {
+      await setTheme(undefined);
+    }
   });
 
   it('disables the button and shows progress while the request is in flight', async () => {
