@@ -218,6 +218,30 @@ for (const dialect of dialects()) {
       assert.equal('wctx' in r.form!.fields, false);
     });
 
+    it('a Keystage logout tells the relying party to clean up (wsignoutcleanup1.0 in an iframe), once', async () => {
+      const db = srv.app.store.db;
+      const recorded = async () => (await db.selectFrom('saml_sessions').select('id').where('provider_id', '=', pk).execute()).length;
+      const earlier = await recorded();
+      const b = new SamlBrowser(srv);
+      await b.send(signIn());
+      const next = new URL(`${srv.url}${signIn()}`);
+      const landed = await b.loginAndContinue('alice', `${next.pathname}${next.search}`);
+      assert.equal(landed.form?.fields.wa, 'wsignin1.0');
+      assert.equal(await recorded(), earlier + 1, 'the session the relying party holds is recorded');
+      const r = await fetch(`${srv.url}/flows/-/default/invalidation/`, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      const ch = (await b.executor('default-invalidation-flow')).body;
+      assert.equal(ch.component, 'ak-provider-iframe-logout', JSON.stringify(ch));
+      assertMatches('IframeLogoutChallenge', ch);
+      assert.deepEqual(ch.logout_urls, [
+        { url: 'http://127.0.0.1:9/_trust/?wa=wsignoutcleanup1.0', provider_name: 'SharePoint', binding: 'redirect' },
+      ]);
+      const done = (await b.solve('default-invalidation-flow', { component: 'ak-provider-iframe-logout' })).body;
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      assert.equal(await recorded(), earlier, "this session's row went with it");
+      assert.equal((await fetch(`${srv.api}/core/users/me/`, { headers: b.jar.headers() })).status, 403);
+    });
+
     it('a sign-out: the invalidation flow ends the session, then back to the reply URL', async () => {
       const b = await loggedInAs(srv, 'alice');
       const out = await fetch(`${srv.url}/application/wsfed/?${new URLSearchParams({ wa: 'wsignout1.0', wtrealm: REALM })}`, {

@@ -191,9 +191,30 @@ async function postBackchannel(log: Pick<FastifyBaseLogger, 'warn'>, provider: S
 export function endSamlSessionsWithSessions(svc: Services, log: FastifyBaseLogger) {
   svc.sessions.onLogout(async (sessionKey, session, req) => {
     const sid = sessionIdOf(sessionKey);
-    const rows = await svc.db.selectFrom('saml_sessions').selectAll().where('session_id', '=', sid).execute();
+    // (the SAML providers' sessions: a WS-Federation provider's, kept in the same table, are its own listener's)
+    const rows = await svc.db
+      .selectFrom('saml_sessions')
+      .selectAll('saml_sessions')
+      .where('session_id', '=', sid)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('providers as p')
+            .select('p.id')
+            .whereRef('p.id', '=', 'saml_sessions.provider_id')
+            .where('p.kind', '=', 'samlprovider'),
+        ),
+      )
+      .execute();
     if (!rows.length) return;
-    await svc.db.deleteFrom('saml_sessions').where('session_id', '=', sid).execute();
+    await svc.db
+      .deleteFrom('saml_sessions')
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
     const frontchannel: LogoutURL[] = [];
     const native: NativeLogout[] = [];
     const plan = session?.data.plan;

@@ -4,7 +4,8 @@
  *   wsignin1.0: provider (the one whose `wtrealm` is the request's) → wreply (the provider's `reply_url`, or under
  *   it) → loggedIn (else the login, back here after) → applicationAccess → the authorization flow (its
  *   continuation `/application/wsfed/fulfil/<key>/`; a flow with nothing to ask is fulfilled at once) → fulfil: the
- *   security token (token.ts) posted to `wreply` with `wa`, `wresult` and `wctx` by the auto-submitting page.
+ *   security token (token.ts) posted to `wreply` with `wa`, `wresult` and `wctx` by the auto-submitting page; the
+ *   session the relying party opens is recorded (authentik's SAMLSession), for its `wsignoutcleanup1.0` at logout.
  *   wsignout1.0: the provider's invalidation flow (else the brand's) with the session's end, then on to `wreply`.
  *
  * `wreply` must be the reply URL or lie under it (the reply URL followed by `/`, `?` or `#`): authentik compares by
@@ -21,7 +22,7 @@ import type { Services } from '../../services.js';
 import { sendBadRequestPage, sendPermissionDenied } from '../../ui/bad-request.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import { type PendingBase, startAuthorization, takePending } from '../pending.js';
-import { appendSessionEnd, assertionInputFor } from '../saml/index.js';
+import { appendSessionEnd, assertionInputFor, recordSession } from '../saml/index.js';
 import { type WsfedProvider, wsfedProviderById, wsfedProviderByRealm } from './config.js';
 import { saml11Method, securityTokenResponse } from './token.js';
 
@@ -144,6 +145,8 @@ async function fulfil(
       { ...(made.signing ? { signing: made.signing } : {}), ...(made.encryption ? { encryption: made.encryption } : {}) },
       saml11Method(made.mappedClass, made.loginMethod),
     );
+    // the session the relying party now holds: told to clean up when this one ends by logout (logout.ts)
+    await recordSession(svc, provider, me, provider.default_name_id_policy, made.input);
   } catch (e) {
     if (e instanceof SamlError) return sendBadRequestPage(reply, e.message);
     throw e;

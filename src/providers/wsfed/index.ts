@@ -3,6 +3,7 @@
  * such as SharePoint): its schema, `/providers/wsfed/{id}/metadata/` and `preview_user/`, and the protocol at
  * `/application/wsfed/` (endpoint.ts) with each application's metadata at `/application/wsfed/<slug>/metadata/`.
  */
+import { endWsfedSessionsWithSessions } from './logout.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pemsOf } from '../../crypto/keys.js';
 import { can, hasGlobal, objectsWith } from '../../rbac/check.js';
@@ -140,5 +141,6 @@ export const wsfedProvider: ProviderDef = {
   routes(router, svc) {
     mountWsfedAdmin(router, svc);
     mountWsfedProtocol(router.app, svc);
+    endWsfedSessionsWithSessions(svc);
   },
 };
