@@ -31,7 +31,7 @@ export { assertionInputFor } from './sso.js';
 export { samlPreview } from './admin-routes.js';
 export { metadataId } from './metadata.js';
 export { appendSessionEnd } from './stages/session-end.js';
-export { recordSession, sessionIdOf } from './sessions.js';
+export { recordSession, takeSessions } from './sessions.js';
 
 /**
  * the unified endpoint (authentik's unified view): a LogoutRequest is single logout, anything else single sign-on

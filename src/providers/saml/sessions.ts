@@ -35,3 +35,30 @@ export async function recordSession(
     })
     .execute();
 }
+
+/**
+ * the sessions a Keystage session opened at providers of one kind (`samlprovider`, `wsfederationprovider`: both keep
+ * theirs here), taken: read and deleted, for that kind's logout to tell them
+ */
+export async function takeSessions(svc: Services, sessionKey: string, kind: string) {
+  const rows = await svc.db
+    .selectFrom('saml_sessions')
+    .selectAll('saml_sessions')
+    .where('session_id', '=', sessionIdOf(sessionKey))
+    .where((eb) =>
+      eb.exists(
+        eb.selectFrom('providers as p').select('p.id').whereRef('p.id', '=', 'saml_sessions.provider_id').where('p.kind', '=', kind),
+      ),
+    )
+    .execute();
+  if (rows.length)
+    await svc.db
+      .deleteFrom('saml_sessions')
+      .where(
+        'id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
+  return rows;
+}

@@ -26,7 +26,7 @@ import { IFRAME_LOGOUT_KIND, insertIframeLogout, type LogoutURL } from '../oauth
 import { type SamlProvider, samlProviderByAppSlug, samlProviderById } from './config.js';
 import { type LogoutRequest, logoutRequestXml, logoutResponseXml, outgoing, type Outgoing, parseLogoutRequest } from './logout.js';
 import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
-import { sessionIdOf } from './sessions.js';
+import { sessionIdOf, takeSessions } from './sessions.js';
 import { appendSessionEnd } from './stages/session-end.js';
 import { insertNativeLogout, type NativeLogout } from './stages/native-logout/index.js';
 import { inflateRawSync } from 'node:zlib';
@@ -190,31 +190,9 @@ async function postBackchannel(log: Pick<FastifyBaseLogger, 'warn'>, provider: S
 /** when a Keystage session ends by logout, the service providers holding sessions from it are told */
 export function endSamlSessionsWithSessions(svc: Services, log: FastifyBaseLogger) {
   svc.sessions.onLogout(async (sessionKey, session, req) => {
-    const sid = sessionIdOf(sessionKey);
     // (the SAML providers' sessions: a WS-Federation provider's, kept in the same table, are its own listener's)
-    const rows = await svc.db
-      .selectFrom('saml_sessions')
-      .selectAll('saml_sessions')
-      .where('session_id', '=', sid)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('providers as p')
-            .select('p.id')
-            .whereRef('p.id', '=', 'saml_sessions.provider_id')
-            .where('p.kind', '=', 'samlprovider'),
-        ),
-      )
-      .execute();
+    const rows = await takeSessions(svc, sessionKey, 'samlprovider');
     if (!rows.length) return;
-    await svc.db
-      .deleteFrom('saml_sessions')
-      .where(
-        'id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .execute();
     const frontchannel: LogoutURL[] = [];
     const native: NativeLogout[] = [];
     const plan = session?.data.plan;

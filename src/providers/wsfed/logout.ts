@@ -7,7 +7,7 @@
  */
 import type { Services } from '../../services.js';
 import { insertIframeLogout, type LogoutURL } from '../oauth2/index.js';
-import { sessionIdOf } from '../saml/index.js';
+import { takeSessions } from '../saml/index.js';
 import { wsfedProviderById } from './config.js';
 
 export const SIGN_OUT_CLEANUP = 'wsignoutcleanup1.0';
@@ -25,30 +25,8 @@ export function cleanupUrl(replyUrl: string): string | undefined {
 
 export function endWsfedSessionsWithSessions(svc: Services): void {
   svc.sessions.onLogout(async (sessionKey, session) => {
-    const sid = sessionIdOf(sessionKey);
-    const rows = await svc.db
-      .selectFrom('saml_sessions')
-      .selectAll('saml_sessions')
-      .where('session_id', '=', sid)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('providers as p')
-            .select('p.id')
-            .whereRef('p.id', '=', 'saml_sessions.provider_id')
-            .where('p.kind', '=', 'wsfederationprovider'),
-        ),
-      )
-      .execute();
+    const rows = await takeSessions(svc, sessionKey, 'wsfederationprovider');
     if (!rows.length) return;
-    await svc.db
-      .deleteFrom('saml_sessions')
-      .where(
-        'id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .execute();
     const plan = session?.data.plan;
     if (!plan) return;
     const now = Date.now();
