@@ -223,10 +223,11 @@ interface Application {
 }
 
 /**
- * authentik's library shows an application whose launch URL is http(s) or relative (`blank://blank` hides one); here
- * "relative" is a path from the root only, so that no `javascript:` or `data:` URL becomes a link
+ * an http(s) URL or a path from the root: authentik's library shows an application whose launch URL is http(s) or
+ * relative (`blank://blank` hides one) — here "relative" is a path from the root only, so that no `javascript:` or
+ * `data:` URL becomes a link —, and an icon that is such a URL (authentik's `fa://` icons name a font not loaded here)
  */
-const launchable = (url: string | null): url is string => !!url && /^(https?:\/\/|\/)/i.test(url);
+const webUrl = (url: string | null): url is string => !!url && /^(https?:\/\/|\/)/i.test(url);
 
 /**
  * "My applications" as authentik's library lists them: those the person may use with a launch URL to open, less
@@ -236,12 +237,11 @@ const launchable = (url: string | null): url is string => !!url && /^(https?:\/\
 class Applications extends ListSection<Application> {
   protected async fetchItems() {
     const r = await api<{ results: Application[] }>('/core/applications/?page_size=100');
-    return r.results.filter((a) => !a.meta_hide && launchable(a.launch_url));
+    return r.results.filter((a) => !a.meta_hide && webUrl(a.launch_url));
   }
 
   private item(a: Application) {
-    // (an icon that is an image URL; authentik's `fa://` icons name a font this page does not load)
-    const icon = a.meta_icon_url && /^(https?:\/\/|\/)/i.test(a.meta_icon_url) ? a.meta_icon_url : undefined;
+    const icon = webUrl(a.meta_icon_url) ? a.meta_icon_url : undefined;
     const link = a.open_in_new_tab
       ? html`<a href=${a.launch_url!} target="_blank" rel="noopener">${a.name}</a>`
       : html`<a href=${a.launch_url!} rel="noopener">${a.name}</a>`;
