@@ -185,10 +185,17 @@ export function eventBrand(b: Brand): Record<string, unknown> {
   };
 }
 
+export type UiTheme = 'light' | 'dark' | 'automatic';
+
+/** the theme a `settings` object names (authentik's UI config `theme.base`), if it names one */
+export function themeBaseOf(settings: unknown): UiTheme | undefined {
+  const theme = (settings as Record<string, any> | null | undefined)?.theme?.base;
+  return theme === 'light' || theme === 'dark' || theme === 'automatic' ? theme : undefined;
+}
+
 /** the brand's UI theme (authentik's `attributes.settings.theme.base`): light, dark, or automatic (the system's) */
-export function uiThemeOf(brand: Pick<Brand, 'attributes'>): 'light' | 'dark' | 'automatic' {
-  const theme = ((brand.attributes.settings ?? {}) as Record<string, any>)?.theme?.base;
-  return theme === 'light' || theme === 'dark' ? theme : 'automatic';
+export function uiThemeOf(brand: Pick<Brand, 'attributes'>): UiTheme {
+  return themeBaseOf(brand.attributes.settings) ?? 'automatic';
 }
 
 /** authentik's CurrentBrandSerializer */

@@ -12,12 +12,13 @@ import type { FastifyInstance } from 'fastify';
 import { bindingBroken, SESSION_COOKIE } from '../sessions/sessions.js';
 import { pageCsp, scriptNonce } from '../rest/http.js';
 import type { Services } from '../flows/engine/runtime.js';
-import { type Brand, uiThemeOf } from '../brands/match.js';
+import { type Brand, themeBaseOf, type UiTheme, uiThemeOf } from '../brands/match.js';
 import { assetUrl, themedAssetUrls } from '../files/names.js';
 import { firstChallenge } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';
-import { isSuperuser } from '../groups/membership.js';
+import { groupAttributes, isSuperuser } from '../groups/membership.js';
+import type { UsersTable } from '../db/types.js';
 import { hasGlobal } from '../rbac/check.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,9 +45,9 @@ export const challengeData = (challenge: Record<string, unknown>) =>
  * the brand attributes a page's custom element reads (title and logo for the card's header): a logo named with
  * `%(theme)s` in its dark variant under a dark theme, else its light one
  */
-const brandAttributes = (brand: Brand) => {
+const brandAttributes = (brand: Brand, theme: UiTheme = uiThemeOf(brand)) => {
   const themed = themedAssetUrls(brand.branding_logo);
-  const logo = themed ? (uiThemeOf(brand) === 'dark' ? themed.dark : themed.light) : assetUrl(brand.branding_logo);
+  const logo = themed ? (theme === 'dark' ? themed.dark : themed.light) : assetUrl(brand.branding_logo);
   return `brand-title="${escapeHtml(brand.branding_title)}" brand-logo="${escapeHtml(logo)}"`;
 };
 
@@ -56,9 +57,26 @@ const footer = (links: FooterLink[]) =>
     ? `<footer class="ks-footer"><ul>${links.map((l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.name)}</a></li>`).join('')}</ul></footer>`
     : '';
 
+/**
+ * The theme of the user and admin pages for a logged-in person: their own `settings.theme.base` (authentik's user
+ * settings, from the attributes of their groups and their own, which the web UI's config puts over the brand's),
+ * else the brand's. The flow pages wear the brand's only, as authentik's flow interface.
+ */
+async function themeFor(db: Services['db'], brand: Brand, user: UsersTable | undefined): Promise<UiTheme> {
+  if (!user) return uiThemeOf(brand);
+  return themeBaseOf((await groupAttributes(db, user.id, user.attributes)).settings) ?? uiThemeOf(brand);
+}
+
 /** `styles`: the page's own stylesheets beside keystage.css (the user page's, which esbuild writes from its bundle) */
-const shell = (brand: Brand, body: string, script: string, nonce: string, styles: string[] = []) => `<!doctype html>
-<html lang="en" data-theme="${uiThemeOf(brand)}">
+const shell = (
+  brand: Brand,
+  body: string,
+  script: string,
+  nonce: string,
+  styles: string[] = [],
+  theme = uiThemeOf(brand),
+) => `<!doctype html>
+<html lang="en" data-theme="${theme}">
 <head>
 <meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -118,18 +136,19 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     const brand = await svc.brand(req.host);
     const who = await sessions.user(req);
     const nonce = scriptNonce();
+    const theme = await themeFor(svc.db, brand, who?.user);
     const page = (body: string, script: string, css: string[] = []) =>
       reply
         .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
         .type('text/html; charset=utf-8')
-        .send(shell(brand, body, script, nonce, css));
+        .send(shell(brand, body, script, nonce, css, theme));
     // users who are not internal users: the brand's default application, else no user interface (authentik)
     if (who && who.user.type !== 'internal') {
       const slug = await defaultApplicationFor(svc.db, brand.default_application, who.user.type);
       if (slug) return reply.redirect(launchPath(slug), 302);
       return page('<main class="ks-page"><p role="alert">Interface can only be accessed by internal users.</p></main>', 'user.js');
     }
-    return page(`<ks-user-page ${brandAttributes(brand)}></ks-user-page>`, 'user.js', ['user.css']);
+    return page(`<ks-user-page ${brandAttributes(brand, theme)}></ks-user-page>`, 'user.js', ['user.css']);
   });
   // the admin interface (web/admin/): a user who may not use it goes to the user interface (authentik: superusers and
   // holders of `access_admin_interface`); someone logged out gets the page, which sends them to log in and back to
@@ -143,10 +162,11 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     }
     const brand = await svc.brand(req.host);
     const nonce = scriptNonce();
+    const theme = await themeFor(svc.db, brand, who?.user);
     return reply
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
-      .send(shell(brand, `<ks-admin ${brandAttributes(brand)}></ks-admin>`, 'admin.js', nonce, ['admin.css']));
+      .send(shell(brand, `<ks-admin ${brandAttributes(brand, theme)}></ks-admin>`, 'admin.js', nonce, ['admin.css'], theme));
   });
   // authentik's root redirect: the user interface for someone logged in, else the login (the brand's authentication
   // flow), which comes back to `/` and so to the user interface

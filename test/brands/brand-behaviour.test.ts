@@ -152,6 +152,56 @@ for (const dialect of dialects()) {
       assert.equal(root.headers.location, '/if/user/');
     });
 
+    it("the user and admin pages wear the person's own theme (their groups' and their attributes' settings), else the brand's", async () => {
+      const brandA = (await call(srv, 'GET', `/core/brands/?domain=${A}`)).body.results[0];
+      const user = (await call(srv, 'GET', '/core/users/?username=brand-user')).body.results[0];
+      const { b } = await login(A, 'alpha-login');
+      const cookie = [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      const themeOf = async (path: string) => {
+        const r = await hostRequest(srv, 'GET', path, { host: A, cookie });
+        assert.equal(r.status, 200, `${path}: ${r.status} ${r.headers.location ?? ''}`);
+        return /<html lang="en" data-theme="(\w+)">/.exec(r.text)?.[1];
+      };
+      const userSettings = async (settings: unknown) => {
+        const r = await call(srv, 'PATCH', `/core/users/${user.pk}/`, { attributes: settings ? { settings } : {} });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+      };
+      let group: string | undefined;
+      try {
+        assert.equal(
+          (await call(srv, 'PATCH', `/core/brands/${brandA.brand_uuid}/`, { attributes: { settings: { theme: { base: 'light' } } } }))
+            .status,
+          200,
+        );
+        assert.equal(await themeOf('/if/user/'), 'light', "nobody's own setting: the brand's");
+        await userSettings({ theme: { base: 'dark' } });
+        assert.equal(await themeOf('/if/user/'), 'dark', 'the person’s own setting comes first');
+        assert.equal(await themeOf('/if/flow/alpha-login/'), 'light', 'the flow pages wear the brand’s only');
+        assert.equal((await call(srv, 'GET', `/core/users/${user.pk}/`)).body.attributes.settings.theme.base, 'dark');
+        // a group's settings (here a superuser group, so the admin page opens) and the person's own over them
+        await userSettings(undefined);
+        const g = await call(srv, 'POST', '/core/groups/', {
+          name: 'brand-dark-admins',
+          is_superuser: true,
+          users: [user.pk],
+          attributes: { settings: { theme: { base: 'dark' } } },
+        });
+        assert.equal(g.status, 201, JSON.stringify(g.body));
+        group = g.body.pk;
+        assert.equal(await themeOf('/if/admin/'), 'dark');
+        assert.equal(await themeOf('/if/user/'), 'dark');
+        await userSettings({ theme: { base: 'automatic' } });
+        assert.equal(await themeOf('/if/admin/'), 'automatic');
+        // a value that names no theme is no setting: the person's own replaces the group's when merged, so the brand's
+        await userSettings({ theme: { base: 'purple' } });
+        assert.equal(await themeOf('/if/user/'), 'light');
+      } finally {
+        if (group) assert.equal((await call(srv, 'DELETE', `/core/groups/${group}/`)).status, 204);
+        await userSettings(undefined);
+        await call(srv, 'PATCH', `/core/brands/${brandA.brand_uuid}/`, { attributes: {} });
+      }
+    });
+
     it('X-Forwarded-Host from a peer that is not a trusted proxy changes nothing', async () => {
       const r = await hostRequest(srv, 'GET', '/api/v3/core/brands/current/', { host: 'elsewhere.example', 'x-forwarded-host': A });
       assert.equal(r.json.branding_title, 'Keystage');
