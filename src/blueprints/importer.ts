@@ -77,6 +77,8 @@ const LOGGER = 'authentik.blueprints.v1.importer';
 const META_APPLY = 'authentik_blueprints.metaapplyblueprint';
 class Rollback extends Error {}
 class DryRun extends Error {}
+/** the import applied in full but deletes objects whose `beforeRemove` must run outside its transaction first */
+class BeforeRemoveFirst extends Error {}
 
 /**
  * How long one entry may take. A resource that read through a database handle of its own instead of the
@@ -168,6 +170,13 @@ export async function applyBlueprint(
   const written: ImportResult['written'] = [];
   const afterCommit: (() => Promise<void>)[] = [];
   let failed: ImportResult['failed'];
+  /**
+   * deleted objects whose resource has a `beforeRemove` (a user: their sessions end and their providers are told
+   * while the user and the tokens the deletion takes along still exist). The import runs in full and rolls back;
+   * then each one's `beforeRemove` runs, as the API's DELETE does, and the import applies again (`prepared`).
+   */
+  const removeFirst: { m: WritableModel; row: Record<string, unknown> }[] = [];
+  let prepared = false;
 
   /** every entry of `bp` in order (a nested blueprint's too, `chain` naming the instances being applied) */
   const applyEntries = async (
@@ -274,6 +283,7 @@ export async function applyBlueprint(
           log('debug', 'Entry to delete with no instance, skipping', { entry: attrsOf });
           return;
         }
+        if (m.def.beforeRemove && !prepared) removeFirst.push({ m, row: existing });
         await m.def.remove!(tx, existing as never, { db: tx, caller: opts.caller, mode: 'update', req: opts.req });
         const objectPk = existing[m.pkColumn.split('.').pop()!];
         await removeObjectPermissions(tx, label, String(objectPk));
@@ -380,15 +390,25 @@ export async function applyBlueprint(
     }
     await applyEntries(tx, blueprint, contextOf(blueprint, opts.context), opts.serverReads, opts.instance ? [opts.instance] : []);
     if (opts.dryRun) throw new DryRun();
+    if (removeFirst.length) throw new BeforeRemoveFirst();
     await opts.record?.(tx, written);
   };
 
-  try {
-    await db.transaction().execute(run);
-  } catch (e) {
-    if (e instanceof Rollback) return { success: false, logs, written: [], ...(failed ? { failed } : {}) };
-    if (e instanceof DryRun) return { success: true, logs, written: [] };
-    throw e;
+  for (;;) {
+    try {
+      await db.transaction().execute(run);
+      break;
+    } catch (e) {
+      if (e instanceof Rollback) return { success: false, logs, written: [], ...(failed ? { failed } : {}) };
+      if (e instanceof DryRun) return { success: true, logs, written: [] };
+      if (!(e instanceof BeforeRemoveFirst)) throw e;
+    }
+    const ctx = { db, caller: opts.caller, mode: 'update' as const, req: opts.req };
+    for (const { m, row } of removeFirst.splice(0)) await m.def.beforeRemove!(row as never, ctx);
+    prepared = true;
+    logs.length = 0;
+    written.length = 0;
+    afterCommit.length = 0;
   }
   if (skipped) return { success: true, logs, written: [], skipped };
   // what a resource does once its write committed (an LDAP source's sync asked for, a session's tokens ended)

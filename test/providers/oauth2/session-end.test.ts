@@ -90,6 +90,47 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('a person deleted by a blueprint: told by a back-channel logout token; a blueprint that fails ends nothing', async () => {
+      const rp = await startLogoutReceiver();
+      const { received } = rp;
+      try {
+        const patched = await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
+          logout_uri: rp.url,
+          logout_method: 'backchannel',
+        });
+        assert.equal(patched.status, 200);
+        const hugo = await createUser(srv, 'hugo', PASSWORD);
+        const t = await signedIn('hugo');
+        const absent = '  - model: authentik_core.user\n    state: absent\n    identifiers: { username: hugo }\n';
+        // a later entry fails: nothing is written, and the person's session and tokens stay
+        const broken = `${absent}  - model: authentik_core.group\n    identifiers: { name: x }\n    attrs: { parents: [not-a-group] }\n`;
+        const failed = await importBlueprint(srv, `version: 1\nentries:\n${broken}`);
+        assert.equal(failed.success, false, JSON.stringify(failed.logs));
+        assert.equal(received.length, 0, 'no logout token for a rolled-back deletion');
+        assert.equal(await tokensOf(hugo), 1);
+        assert.equal((await client.fetchUserInfo(app.config, t.access, t.sub)).sub, t.sub, 'still signed in');
+        // applied: the application hears of the session's end, then the person is gone
+        const applied = await importBlueprint(srv, `version: 1\nentries:\n${absent}`);
+        assert.equal(applied.success, true, JSON.stringify(applied.logs));
+        assert.equal(received.length, 1);
+        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
+        assert.equal(claims.sub, t.sub);
+        assert.ok(claims.sid, 'the session is named');
+        await refused(t);
+        const left = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'hugo').execute();
+        assert.deepEqual(left, []);
+        assert.equal(await tokensOf(hugo), 0);
+        const deleted = await call(srv, 'GET', '/events/events/?action=model_deleted&page_size=100');
+        const ofHugo = deleted.body.results.filter(
+          (e: any) => e.context?.model?.model_name === 'user' && e.context.model.pk === String(hugo),
+        );
+        assert.equal(ofHugo.length, 1, 'one model_deleted event (the rolled-back run recorded none)');
+      } finally {
+        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
+        rp.close();
+      }
+    });
+
     it('two people deactivated by one blueprint', async () => {
       const dora = await createUser(srv, 'dora', PASSWORD);
       const erik = await createUser(srv, 'erik', PASSWORD);
