@@ -3,7 +3,8 @@
  * answers): the admin API as authentik's (the managed mappings, validation, the sealed bind password, connectivity,
  * sync status, debug), a sync made on save (users, groups and memberships through the mappings, a failing mapping
  * recorded, objects the directory no longer has removed), a login through the default authentication flow with the
- * directory's password (authentik's LDAPBackend), and a password change written to the directory first.
+ * directory's password (authentik's LDAPBackend), and a password change written to the directory first (the person's
+ * other sessions ending, as with any password change).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -315,6 +316,41 @@ for (const dialect of dialects()) {
       const t1 = since();
       assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { sync_users_password: false })).status, 200);
       await synced(srv, 'corp', t1);
+    });
+
+    it("a password change through the flow, written to the directory, ends the person's other sessions", async () => {
+      const t0 = since();
+      assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { sync_users_password: true })).status, 200);
+      await synced(srv, 'corp', t0);
+      try {
+        const alice = (await call(srv, 'GET', '/core/users/?username=alice')).body.results[0].pk as number;
+        // (the password the test above left, in Keystage and in the directory)
+        const current = 'Correct-Horse-Battery-42';
+        const older = await loginBrowser(srv, 'alice', current);
+        assert.equal(older.component, 'xak-flow-redirect');
+        const mine = await loginBrowser(srv, 'alice', current);
+        assert.equal(mine.component, 'xak-flow-redirect');
+        assert.equal((await older.b.me()).status, 200);
+
+        const changed = await changeInFlow(mine.b, 'Staple-Battery-Horse-44');
+        assert.equal(changed.component, 'xak-flow-redirect', JSON.stringify(changed));
+        // the directory holds the new password
+        assert.deepEqual(ldap.passwordChanges.at(-1), { dn: dnOf('alice'), password: 'Staple-Battery-Horse-44', via: 'exop' });
+        assert.equal(ldap.entries().get(dnOf('alice'))?.userPassword, 'Staple-Battery-Horse-44');
+        // the older session is logged out; the one that changed the password goes on
+        assert.equal((await older.b.me()).status, 403);
+        assert.equal((await mine.b.me()).status, 200);
+        const sessions = await srv.app.services.db.selectFrom('sessions').select('session_key').where('user_id', '=', alice).execute();
+        assert.deepEqual(
+          sessions.map((s) => s.session_key),
+          [mine.b.session],
+        );
+        assert.equal(await login(srv, 'alice', 'Staple-Battery-Horse-44'), 'xak-flow-redirect');
+      } finally {
+        const t1 = since();
+        assert.equal((await call(srv, 'PATCH', '/sources/ldap/corp/', { sync_users_password: false })).status, 200);
+        await synced(srv, 'corp', t1);
+      }
     });
 
     it('records a failing mapping and syncs the others; removes what the directory no longer has', async () => {

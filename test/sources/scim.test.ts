@@ -1,12 +1,14 @@
 /**
  * The SCIM source (authentik's, RFC 7643/7644): an identity provider provisions users and groups through
  * /source/scim/<slug>/v2/ with the source's token — scenarios of authentik's test_auth, test_users, test_groups and
- * test_users_patch, and Entra ID's PATCH habits — and the admin API shows what it provisioned.
+ * test_users_patch, and Entra ID's PATCH habits — and the admin API shows what it provisioned; a person it deactivates
+ * is logged out.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
+import { loggedIn } from '../helpers/flows.js';
 
 const SCIM = 'application/scim+json';
 
@@ -251,6 +253,51 @@ for (const dialect of dialects()) {
       assert.equal((await scim('DELETE', `/Users/${bob.id}`)).status, 204);
       assert.equal(await db().selectFrom('users').select('id').where('username', '=', 'bob@example.org').executeTakeFirst(), undefined);
       assert.equal((await scim('GET', `/Users/${bob.id}`)).status, 404);
+    });
+
+    it('a user the identity provider deactivates (PATCH or PUT active false) is logged out: their sessions end', async () => {
+      const made = await scim('POST', '/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: 'kim',
+        name: { formatted: 'Kim Lee' },
+        emails: [{ value: 'kim@example.org', primary: true }],
+        active: true,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const kim = await db().selectFrom('users').select('id').where('username', '=', 'kim').executeTakeFirstOrThrow();
+      assert.equal((await call(srv, 'POST', `/core/users/${kim.id}/set_password/`, { password: 'kim-password-1' })).status, 204);
+      const sessionsOfKim = () => db().selectFrom('sessions').select('session_key').where('user_id', '=', kim.id).execute();
+
+      // Entra ID's PATCH
+      const browser = await loggedIn(srv, 'kim', 'kim-password-1');
+      assert.equal((await sessionsOfKim()).length, 1);
+      const patched = await scim('PATCH', `/Users/${made.body.id}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal(patched.body.active, false);
+      assert.equal((await browser.me()).status, 403, 'the old session no longer works');
+      assert.deepEqual(await sessionsOfKim(), []);
+
+      // active again, logged in again; then a PUT without the person active
+      const back = await scim('PATCH', `/Users/${made.body.id}`, { Operations: [{ op: 'replace', path: 'active', value: true }] });
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal(back.body.active, true);
+      assert.equal((await browser.me()).status, 403, 'the session ended: reactivating the person does not bring it back');
+      const again = await loggedIn(srv, 'kim', 'kim-password-1');
+      assert.equal((await sessionsOfKim()).length, 1);
+      const replaced = await scim('PUT', `/Users/${made.body.id}`, {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: 'kim',
+        name: { formatted: 'Kim Lee' },
+        emails: [{ value: 'kim@example.org', primary: true }],
+        active: false,
+      });
+      assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+      assert.equal(replaced.body.active, false);
+      assert.equal((await again.me()).status, 403, 'the old session no longer works');
+      assert.deepEqual(await sessionsOfKim(), []);
     });
   });
 }

@@ -3,8 +3,9 @@
  * (its service account and token, validation, used_by, deletion), the transmitter's configuration and JWKS, the
  * stream endpoint as a receiver drives it (create, read, update, verify, status, delete; who may), and the CAEP events
  * pushed to a receiver on 127.0.0.1 — verification, session-revoked at logout, credential-change for a password and an
- * authenticator — as security event tokens signed by the provider's key; only about people who may use the
- * application; a failing receiver; a paused stream holding its events; two nodes sending an event once.
+ * authenticator, and for a password revoked by an account lockdown and by a password expiry policy — as security
+ * event tokens signed by the provider's key; only about people who may use the application; a failing receiver; a
+ * paused stream holding its events; two nodes sending an event once.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,9 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
 import { SsfApi } from '@goauthentik/api/dist/apis/SsfApi.js';
-import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
-import { createUser, loggedIn } from '../../helpers/flows.js';
+import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { bindingOf, createUser, defaultStages, loggedIn } from '../../helpers/flows.js';
+import { Browser } from '../../helpers/browser.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { until } from '../../helpers/wait.js';
 import { FakeSsfReceiver } from '../../helpers/fake-ssf-receiver.js';
@@ -376,6 +378,104 @@ for (const dialect of dialects()) {
       );
       const rows = await eventRows(id);
       assert.equal(rows.filter((r) => r.payload.includes('dave@example.com')).length, 0);
+    });
+
+    /** the CAEP credential-change events delivered to the stream of application `slug` after `from`, once there are `n` */
+    const credentialChanges = async (from: number, n: number, slug: string) =>
+      (await received(from, n, slug)).map((set) => {
+        assert.deepEqual(Object.keys(set.events as object), [CREDENTIAL_CHANGE]);
+        const { event_timestamp, ...rest } = (set.events as Record<string, Record<string, unknown>>)[CREDENTIAL_CHANGE]!;
+        assert.equal(typeof event_timestamp, 'number');
+        return { event: rest, sub_id: set.sub_id };
+      });
+    /** every event of stream `id` sent; then the deliveries to the stream of application `slug` after `from` */
+    const allSentTo = async (id: string, from: number, slug: string) => {
+      await until('all sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+      return receiver.deliveries.slice(from).filter((d) => decodeClaims(d.token).aud?.[0] === `urn:rx:${slug}`);
+    };
+
+    it('CAEP credential-change "revoke" of the password when an account lockdown makes it unusable', async () => {
+      const app = await ssfApp('Lockdown', 'lockdown');
+      const gina = await createUser(srv, 'gina', PASSWORD);
+      const id = await pushStream('lockdown', app.token, [CREDENTIAL_CHANGE]);
+      const brand = (await call(srv, 'GET', '/core/brands/?domain=authentik-default')).body.results[0].brand_uuid;
+      const flow = (await call(srv, 'GET', '/flows/instances/?slug=default-account-lockdown')).body.results[0].pk;
+      assert.equal((await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: flow })).status, 200);
+      try {
+        const from = receiver.deliveries.length;
+        // an administrator locks gina's account from their browser (the default lockdown flow: prompt, then the stage)
+        const admin = await loggedIn(srv, 'akadmin', ADMIN_PASSWORD);
+        const link = await admin.fetch('/core/users/account_lockdown/', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ user: gina }),
+        });
+        assert.equal(link.status, 200, JSON.stringify(link.body));
+        assert.equal((await admin.get('default-account-lockdown')).body.component, 'ak-stage-prompt');
+        const done = await admin.solve('default-account-lockdown', { component: 'ak-stage-prompt', lockdown_reason: 'phished' } as never);
+        assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
+        const row = await srv.app.store.db
+          .selectFrom('users')
+          .select(['password', 'is_active'])
+          .where('id', '=', gina)
+          .executeTakeFirstOrThrow();
+        assert.ok(row.password.startsWith('!'), 'the password is unusable');
+        assert.equal(Number(row.is_active), 0);
+
+        assert.deepEqual(await credentialChanges(from, 1, 'lockdown'), [
+          {
+            event: { credential_type: 'password', change_type: 'revoke' },
+            sub_id: { format: 'complex', user: { format: 'email', email: 'gina@example.com' } },
+          },
+        ]);
+        assert.equal((await allSentTo(id, from, 'lockdown')).length, 1, 'one event for the lockdown');
+      } finally {
+        assert.equal((await call(srv, 'PATCH', `/core/brands/${brand}/`, { flow_lockdown: null })).status, 200);
+      }
+    });
+
+    it('CAEP credential-change "revoke" of the password when a password expiry policy makes an old one unusable', async () => {
+      const app = await ssfApp('Expiry', 'expiry');
+      const hank = await createUser(srv, 'hank', PASSWORD);
+      const id = await pushStream('expiry', app.token, [CREDENTIAL_CHANGE]);
+      const db = srv.app.store.db;
+      // the password expiry policy (not deny_only: it makes the password unusable) on the default login binding
+      const stages = await defaultStages(srv);
+      const policy = await call(srv, 'POST', '/policies/password_expiry/', { name: 'ssf-expiry', days: 30, deny_only: false });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const binding = await call(srv, 'POST', '/policies/bindings/', {
+        target: await bindingOf(srv, 'default-authentication-flow', stages.login),
+        policy: policy.body.pk,
+        order: 0,
+      });
+      assert.equal(binding.status, 201, JSON.stringify(binding.body));
+      try {
+        await db
+          .updateTable('users')
+          .set({ password_change_date: new Date(Date.now() - 31 * 86_400_000).toISOString() })
+          .where('id', '=', hank)
+          .execute();
+        const from = receiver.deliveries.length;
+        const b = new Browser(srv.api);
+        await b.get('default-authentication-flow');
+        await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uidField: 'hank' });
+        const end = await b.solve('default-authentication-flow', { component: 'ak-stage-password', password: PASSWORD });
+        assert.equal(end.body.component, 'xak-flow-redirect', JSON.stringify(end.body));
+        assert.equal((await b.me()).status, 403, 'not logged in');
+        const row = await db.selectFrom('users').select('password').where('id', '=', hank).executeTakeFirstOrThrow();
+        assert.ok(row.password.startsWith('!'), 'the password is unusable');
+
+        assert.deepEqual(await credentialChanges(from, 1, 'expiry'), [
+          {
+            event: { credential_type: 'password', change_type: 'revoke' },
+            sub_id: { format: 'complex', user: { format: 'email', email: 'hank@example.com' } },
+          },
+        ]);
+        assert.equal((await allSentTo(id, from, 'expiry')).length, 1, 'one event for the expired password');
+      } finally {
+        assert.equal((await call(srv, 'DELETE', `/policies/bindings/${binding.body.pk}/`)).status, 204);
+        assert.equal((await call(srv, 'DELETE', `/policies/password_expiry/${policy.body.pk}/`)).status, 204);
+      }
     });
 
     it('a failing receiver: the event stays pending_failed with the answer logged; a paused stream holds its events', async () => {
