@@ -75,9 +75,9 @@ import {
   providerStageChallenges,
 } from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
-import { mountSourceResources, sourceFileReferences } from './sources/resource.js';
+import { sourceFileReferences } from './sources/resource.js';
+import { mountSourceRoutes, mountSources, sourceTypesKeyPairReferences } from './sources/all.js';
 import { mountSourceConnections } from './sources/connections.js';
-import { mountOAuthSourceRoutes } from './sources/oauth/routes.js';
 import { sourceStageByKind, sourceStageChallenges } from './sources/post-source-stage.js';
 import { sourceSecretColumns } from './sources/secret-columns.js';
 import { applicationFileReferences, mountApplications } from './applications/resource.js';
@@ -88,14 +88,6 @@ import { mountUserConsents } from './applications/consents.js';
 import { mountAuthenticatedSessions } from './sessions/resource.js';
 import { mountPropertyMappings } from './propertymappings/resource.js';
 import { ensureManagedLdapMappings, ensureManagedScopeMappings } from './propertymappings/managed.js';
-import { ldapKeyPairReferences, mountLdapSource } from './sources/ldap/resource.js';
-import { mountScimSource } from './sources/scim/resource.js';
-import { mountScimProtocol } from './sources/scim/protocol.js';
-import { mountSamlSource, samlKeyPairReferences } from './sources/saml/resource.js';
-import { mountSamlSourceRoutes } from './sources/saml/routes.js';
-import { mountTelegramSource } from './sources/telegram/resource.js';
-import { mountPlexSource } from './sources/plex/resource.js';
-import { mountTelegramSourceRoutes } from './sources/telegram/routes.js';
 import { type LdapScheduler, startLdapScheduler } from './sources/ldap/scheduler.js';
 import { ensureDefaultFlows } from './flows/defaults.js';
 import { mountFlowUrls } from './flows/browser/urls.js';
@@ -362,49 +354,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   mountGroups(router, services);
   const rbac = mountRbac(router, store.db);
   mountBrands(router, services);
-  mountSourceResources(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-  );
   // (an LDAP source saved asks the scheduler, started once the app is ready, for a sync at once, and the task
   // scheduler to give it its schedule; deleted, to take the schedule away)
   let ldapScheduler: LdapScheduler | undefined;
-  mountLdapSource(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-    () => {
+  mountSources(router, services, {
+    lists: () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
+    columns: () => stageColumnReferences('sources'),
+    saved: () => {
       ldapScheduler?.kick();
       services.tasks?.kick();
     },
-  );
-  mountScimSource(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-  );
-  mountSamlSource(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-  );
-  mountTelegramSource(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-  );
-  mountPlexSource(
-    router,
-    services,
-    () => [...stageJsonListReferences('sources'), ...providerJsonListReferences('sources')],
-    () => stageColumnReferences('sources'),
-  );
+  });
   mountSourceConnections(router, services);
   mountTokens(router, services);
   mountDevices(router, services);
@@ -419,8 +379,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       ...providerKeyPairReferences(),
       ...stageM2mReferences('crypto_certificatekeypairs'),
       ...brandKeyPairReferences(),
-      ...samlKeyPairReferences(),
-      ...ldapKeyPairReferences(),
+      ...sourceTypesKeyPairReferences(),
     ],
   });
   // every resource has registered its model now: the permission catalogue is complete
@@ -428,10 +387,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await syncPermissions(store.db);
   mountFlowUrls(app, services);
   mountApplicationLaunch(app, services);
-  mountOAuthSourceRoutes(app, services);
-  mountScimProtocol(app, services);
-  mountSamlSourceRoutes(app, services);
-  mountTelegramSourceRoutes(app, services);
+  mountSourceRoutes(app, services);
   mountUi(app, services);
 
   await app.ready();

@@ -16,7 +16,7 @@ import type { DB } from '../db/index.js';
 import type { Services } from '../services.js';
 import type { GroupSourceConnectionsTable, UserSourceConnectionsTable } from './table.js';
 import { connectionProps } from './schema.js';
-import { allSourcesResource } from './resource.js';
+import { allSourcesResource } from './all.js';
 import { partialUsersById } from '../users/render.js';
 import { partialGroupsById } from '../groups/render.js';
 

@@ -22,7 +22,7 @@ import { themedAssetUrls } from '../../files/names.js';
 import { insertFlow } from '../store.js';
 import type { Services } from '../../services.js';
 import { brandsUsingFlow } from '../../brands/resource.js';
-import { sourcesUsingFlow } from '../../sources/resource.js';
+import { sourcesUsingFlow } from '../../sources/all.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 

@@ -27,6 +27,7 @@ import {
   sourceKeyPairReferences,
   typedSourceResource,
 } from '../resource.js';
+import { type SourceTypeDef, typeCreate } from '../kinds.js';
 import { LDAP_COLUMNS, ldapSourceProps } from './schema.js';
 import { BIND_PASSWORD_FIELD, serversOf, withConnection } from './connect.js';
 import { searchAll, underBase } from './entries.js';
@@ -248,3 +249,11 @@ export function mountLdapSource(
  */
 export const ldapKeyPairReferences = (): ColumnReference[] =>
   sourceKeyPairReferences('ldap', 'ldap_sources', ['peer_certificate', 'client_certificate'], 'peer_certificate');
+
+export const ldapSourceType: SourceTypeDef = {
+  type: 'ldap',
+  label: 'LDAP',
+  creatable: () => [typeCreate(ldapSourceType, 'Federate LDAP Directory with authentik, or create new accounts in LDAP.', 'ldap.png')],
+  mount: (router, svc, refs) => mountLdapSource(router, svc, refs.lists, refs.columns, refs.saved),
+  keyPairReferences: ldapKeyPairReferences,
+};

@@ -18,6 +18,7 @@ import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
 import { checkMappings, type JsonListReference, sourceFilters, typedSourceResource } from '../resource.js';
+import { type SourceTypeDef, typeCreate } from '../kinds.js';
 import { linkConnection, sourceFlow, type Vouched } from '../flow-manager.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
@@ -190,3 +191,10 @@ export function mountPlexSource(router: ApiRouter, svc: Services, lists: () => J
   });
   mountResource(router, svc.db, plexSourceResource(lists, columns));
 }
+
+export const plexSourceType: SourceTypeDef = {
+  type: 'plex',
+  label: 'Plex',
+  creatable: () => [typeCreate(plexSourceType, 'Authenticate against plex.tv', 'plex.svg')],
+  mount: (router, svc, refs) => mountPlexSource(router, svc, refs.lists, refs.columns),
+};

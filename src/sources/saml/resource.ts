@@ -22,9 +22,10 @@ import {
   sourceKeyPairReferences,
   typedSourceResource,
 } from '../resource.js';
+import { type SourceTypeDef, typeCreate } from '../kinds.js';
 import { BINDING_TYPES, SAML_COLUMNS, samlSourceProps } from './schema.js';
 import { DIGEST_ALGORITHMS, NAME_ID, SIGNATURE_ALGORITHMS } from '../../saml/constants.js';
-import { issuerOf, metadataOf, samlSourceBySlug, type SamlSource } from './routes.js';
+import { issuerOf, metadataOf, mountSamlSourceRoutes, samlSourceBySlug, type SamlSource } from './routes.js';
 import { samlPath } from './paths.js';
 
 const _KIND = 'samlsource';
@@ -147,3 +148,17 @@ export function mountSamlSource(router: ApiRouter, svc: Services, lists: () => J
  */
 export const samlKeyPairReferences = (): ColumnReference[] =>
   sourceKeyPairReferences('saml', 'saml_sources', ['verification_kp', 'signing_kp', 'encryption_kp'], 'verification_kp');
+
+export const samlSourceType: SourceTypeDef = {
+  type: 'saml',
+  label: 'SAML',
+  creatable: () => [typeCreate(samlSourceType, 'Login using a SAML Identity Provider', 'saml.png')],
+  userSettings: {
+    component: 'ak-user-settings-source-saml',
+    configurePath: (slug) => samlPath(slug),
+    icon: '/static/authentik/sources/saml.png',
+  },
+  mount: (router, svc, refs) => mountSamlSource(router, svc, refs.lists, refs.columns),
+  routes: mountSamlSourceRoutes,
+  keyPairReferences: samlKeyPairReferences,
+};

@@ -31,13 +31,15 @@ import {
   type JsonListReference,
   removeSource,
   renderSources,
-  scimMeta,
   sourceUsedBy,
   writeMappings,
 } from '../resource.js';
+import { kindOf, type SourceTypeDef, sourceMeta, typeCreate } from '../kinds.js';
+import { mountScimProtocol } from './protocol.js';
 import type { ScimSourceGroupsTable, ScimSourceUsersTable, ScimSourcesTable } from './table.js';
 
-const KIND = 'scimsource';
+const NAMES = { type: 'scim', label: 'SCIM' };
+const KIND = kindOf(NAMES);
 export const SCIM_USER_PATH = 'goauthentik.io/sources/scim';
 type Row = SourcesTable & ScimSourcesTable & { pk: string };
 
@@ -104,7 +106,7 @@ export function scimSourceResource(
         const b = bases[i]!;
         const o: Record<string, unknown> = {};
         for (const k of Object.keys(props)) if (k in b) o[k] = b[k];
-        Object.assign(o, scimMeta);
+        Object.assign(o, sourceMeta(NAMES));
         o.root_url = `${req ? requestOrigin(req) : ''}/source/scim/${r.slug}/v2`;
         o.token_obj = r.token_uuid ? (tokens.get(r.token_uuid) ?? null) : null;
         return o;
@@ -137,7 +139,7 @@ export function scimSourceResource(
     },
     usedBy: async (db, row) => [
       ...(await provisionedUsedBy(db, row)),
-      ...(await sourceUsedBy(db, row.source_uuid, KIND)),
+      ...(await sourceUsedBy(db, row.source_uuid, NAMES)),
       ...(await referencesUsedBy(db, columns(), row.source_uuid)),
     ],
   };
@@ -338,3 +340,12 @@ export function mountScimSource(router: ApiRouter, svc: Services, lists: () => J
   mountResource(router, svc.db, provisionedResource<UserRow>('users', svc.installId));
   mountResource(router, svc.db, provisionedResource<GroupRow>('groups', svc.installId));
 }
+
+export const scimSourceType: SourceTypeDef = {
+  ...NAMES,
+  creatable: () => [
+    typeCreate(NAMES, 'System for Cross-domain Identity Management Source, allows for cross-system user provisioning', 'scim.png'),
+  ],
+  mount: (router, svc, refs) => mountScimSource(router, svc, refs.lists, refs.columns),
+  routes: mountScimProtocol,
+};

@@ -13,7 +13,9 @@ import { secretsOf } from '../../instance/secrets.js';
 import type { DB } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
-import { checkMappings, type JsonListReference, renderSources, sourceFilters, telegramMeta, typedSourceResource } from '../resource.js';
+import { checkMappings, type JsonListReference, renderSources, sourceFilters, typedSourceResource } from '../resource.js';
+import { type SourceTypeDef, sourceMeta, typeCreate } from '../kinds.js';
+import { mountTelegramSourceRoutes } from './routes.js';
 import { linkConnection } from '../flow-manager.js';
 import { checkTelegramAuth } from './auth.js';
 import { BOT_TOKEN_FIELD, telegramSourceBySlug, type TelegramSource } from './source.js';
@@ -103,7 +105,7 @@ export function mountTelegramSource(router: ApiRouter, svc: Services, lists: () 
             pk: Number(row.id),
             user: Number(row.user_id),
             source: source.source_uuid,
-            source_obj: { ...rendered, ...telegramMeta },
+            source_obj: { ...rendered, ...sourceMeta(telegramSourceType) },
             identifier: row.identifier,
             created: row.created,
             last_updated: row.last_updated,
@@ -115,3 +117,11 @@ export function mountTelegramSource(router: ApiRouter, svc: Services, lists: () 
   );
   mountResource(router, svc.db, telegramSourceResource(lists, columns));
 }
+
+export const telegramSourceType: SourceTypeDef = {
+  type: 'telegram',
+  label: 'Telegram',
+  creatable: () => [typeCreate(telegramSourceType, 'Log in with Telegram.', 'telegram.svg')],
+  mount: (router, svc, refs) => mountTelegramSource(router, svc, refs.lists, refs.columns),
+  routes: mountTelegramSourceRoutes,
+};
