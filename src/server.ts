@@ -76,10 +76,9 @@ import {
 } from './providers/registry.js';
 import { mountProviders } from './providers/routes.js';
 import { sourceFileReferences } from './sources/resource.js';
-import { mountSourceRoutes, mountSources, sourceTypesKeyPairReferences } from './sources/all.js';
+import { mountSourceRoutes, mountSources, sourceSecretColumns, sourceTypesKeyPairReferences } from './sources/all.js';
 import { mountSourceConnections } from './sources/connections.js';
 import { sourceStageByKind, sourceStageChallenges } from './sources/post-source-stage.js';
-import { sourceSecretColumns } from './sources/secret-columns.js';
 import { applicationFileReferences, mountApplications } from './applications/resource.js';
 import { flowFileReferences } from './flows/background.js';
 import { mountApplicationEntitlements } from './applications/entitlements.js';
@@ -154,7 +153,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...deviceClassSecretColumns(),
     ...stageSecretColumns(),
     ...providerSecretColumns(),
-    ...sourceSecretColumns,
+    ...sourceSecretColumns(),
   ]);
   // bootstrap logs before the app's logger exists: to the same place
   const level = { level: config.logLevel };

@@ -4,6 +4,7 @@
  * flow's sources for its `used_by`, and mounting each type of src/sources/registry.ts.
  */
 import type { FastifyInstance } from 'fastify';
+import type { SecretColumn } from '../instance/secrets.js';
 import { assetUrl } from '../files/names.js';
 import type { DB } from '../db/index.js';
 import { httpOf } from '../policies/request.js';
@@ -160,6 +161,12 @@ export function mountSources(router: ApiRouter, svc: Services, refs: SourceMount
 export function mountSourceRoutes(app: FastifyInstance, svc: Services) {
   for (const t of SOURCE_TYPES) t.routes?.(app, svc);
 }
+
+/** the sources' columns holding secrets: each type's, and the access tokens of every type's connections */
+export const sourceSecretColumns = (): SecretColumn[] => [
+  { table: 'user_source_connections', pk: 'id', column: 'access_token' },
+  ...SOURCE_TYPES.flatMap((t) => t.secretColumns ?? []),
+];
 
 /** the key pairs the source types' tables name */
 export const sourceTypesKeyPairReferences = (): ColumnReference[] => SOURCE_TYPES.flatMap((t) => t.keyPairReferences?.() ?? []);

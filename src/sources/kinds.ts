@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiRouter } from '../rest/routes.js';
+import type { SecretColumn } from '../instance/secrets.js';
 import type { ColumnReference } from '../rest/references.js';
 import type { Services } from '../services.js';
 
@@ -55,6 +56,8 @@ export interface SourceTypeDef extends SourceNames {
   routes?(app: FastifyInstance, svc: Services): void;
   /** the key pairs its table names (the pairs' `used_by`) */
   keyPairReferences?(): ColumnReference[];
+  /** its columns holding secrets, sealed at rest (re-encrypted at start under a new key, src/instance/secrets.ts) */
+  secretColumns?: SecretColumn[];
 }
 
 /** authentik's model name of a type's sources, the `kind` of their `sources` rows: `ldapsource` */

@@ -36,6 +36,7 @@ const K = {
   smsAuth: 'sms-user-in-clear-5e6f7a8b',
   smsPassword: 'sms-password-in-clear-9c0d1e2f',
   smtpPassword: 'smtp-password-in-clear-3a4b5c6d',
+  ldapBind: 'ldap-bind-password-in-clear-6f7e8d9c',
 };
 const DUO_IKEY = 'DIATRESTXXXXXXXXXXXX';
 
@@ -196,7 +197,24 @@ async function populate(srv: TestServer, providers: { captcha: FakeCaptcha; duo:
   const duoDevice = (
     await srv.app.store.db.selectFrom('duo_devices').select('id').where('user_id', '=', users.dora).executeTakeFirstOrThrow()
   ).id;
+  // an LDAP source's bind password (disabled: no directory to sync from here)
+  const ldap = await call(srv, 'POST', '/sources/ldap/', {
+    name: 'Directory',
+    slug: 'directory',
+    enabled: false,
+    server_uri: 'ldap://127.0.0.1:9',
+    bind_cn: 'cn=keystage,dc=example,dc=org',
+    bind_password: K.ldapBind,
+    base_dn: 'dc=example,dc=org',
+  });
+  assert.equal(ldap.status, 201, JSON.stringify(ldap.body));
   return { totpHex, generatedKey, duoDevice, stages: { captcha, duo, sms, email }, slugs };
+}
+
+/** the key ids of every sealed value in every table's rows */
+async function sealedKeyIds(srv: TestServer, dialect: DialectName): Promise<Set<string>> {
+  const rows = (await dump(srv, dialect)).filter((r) => /^\w+: /.test(r));
+  return new Set(rows.flatMap((r) => [...r.matchAll(/enc:v1:([A-Za-z0-9_-]+):/g)].map((m) => m[1]!)));
 }
 
 let smsUsers = 0;
@@ -380,6 +398,8 @@ for (const dialect of dialects()) {
       srv = await start({ secretKey: OTHER_SECRET, secretKeyPrevious: [SECRET] });
       const kid = new Secrets(OTHER_SECRET).keyId;
       for (const v of await storedSecrets(srv)) assert.match(v, new RegExp(`^enc:v1:${kid}:`));
+      // every sealed value of every table (a source's bind password, a stream's header, …), not only those above
+      assert.deepEqual([...(await sealedKeyIds(srv, dialect))], [kid]);
       await assertWorks(srv, known, providers);
       await srv.close();
       // the old key alone no longer reads them

@@ -256,4 +256,5 @@ export const ldapSourceType: SourceTypeDef = {
   creatable: () => [typeCreate(ldapSourceType, 'Federate LDAP Directory with authentik, or create new accounts in LDAP.', 'ldap.png')],
   mount: (router, svc, refs) => mountLdapSource(router, svc, refs.lists, refs.columns, refs.saved),
   keyPairReferences: ldapKeyPairReferences,
+  secretColumns: [{ table: 'ldap_sources', pk: 'source_uuid', column: 'bind_password' }],
 };

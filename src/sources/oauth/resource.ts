@@ -187,4 +187,5 @@ export const oauthSourceType: SourceTypeDef = {
   userSettings: { component: 'ak-user-settings-source-oauth', configurePath: loginPath, icon: null },
   mount: (router, svc, refs) => mountOAuthSource(router, svc, refs.lists, refs.columns),
   routes: mountOAuthSourceRoutes,
+  secretColumns: [{ table: 'oauth_sources', pk: 'source_uuid', column: 'consumer_secret' }],
 };

@@ -197,4 +197,5 @@ export const plexSourceType: SourceTypeDef = {
   label: 'Plex',
   creatable: () => [typeCreate(plexSourceType, 'Authenticate against plex.tv', 'plex.svg')],
   mount: (router, svc, refs) => mountPlexSource(router, svc, refs.lists, refs.columns),
+  secretColumns: [{ table: 'plex_sources', pk: 'source_uuid', column: 'plex_token' }],
 };

@@ -124,4 +124,5 @@ export const telegramSourceType: SourceTypeDef = {
   creatable: () => [typeCreate(telegramSourceType, 'Log in with Telegram.', 'telegram.svg')],
   mount: (router, svc, refs) => mountTelegramSource(router, svc, refs.lists, refs.columns),
   routes: mountTelegramSourceRoutes,
+  secretColumns: [{ table: 'telegram_sources', pk: 'source_uuid', column: 'bot_token' }],
 };
