@@ -119,6 +119,14 @@ export function cachedAdminData<T>(db: DB, key: string, load: () => Promise<T>, 
 
 export const hasAdminCache = (db: DB): boolean => caches.has(db);
 
+/**
+ * PostgreSQL: read the configuration epoch now, for work that runs outside an HTTP request (whose hook reads it):
+ * a scheduled task, the TLS listener's certificates for the next handshakes. SQLite: nothing to do.
+ */
+export async function refreshAdminCache(db: DB): Promise<void> {
+  await caches.get(db)?.refresh();
+}
+
 /** this node forgets what it kept (a write outside an admin request: the OAuth2 provider learning a redirect URI) */
 export function invalidateAdminCache(db: DB): void {
   caches.get(db)?.invalidate();

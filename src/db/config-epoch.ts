@@ -5,6 +5,7 @@
  * change is; each request reads the counter once (`readConfigEpoch`) and a node forgets what it kept when it moved.
  * This covers every writer: the API on any node, a script, psql.
  */
+import type SQLite from 'better-sqlite3';
 import { sql, type Transaction } from 'kysely';
 import type { Database, DB } from './types.js';
 import { dialectOf } from './dialect.js';
@@ -36,6 +37,27 @@ const CONFIG_TABLES = new Set([
 ]);
 
 export const EPOCH_TRIGGER = 'keystage_config_epoch';
+
+/**
+ * SQLite: one process owns the file, and another connection's commit shows in `PRAGMA data_version` — but not this
+ * connection's own. Writes made outside an admin request (a blueprint file applied by discovery, a user deleted by a
+ * flow or a sync, which takes their policy bindings along) would leave the admin cache stale. So every configuration
+ * table gets TEMP triggers — this connection's only, never stored in the file, so no other program writing the file
+ * needs the function — that call `changed` for each row written, inside the writing transaction: what a read loads
+ * meanwhile is not kept (admin-cache.ts), and a rolled-back write costs one needless reload.
+ */
+export function watchSqliteConfigWrites(sqlite: SQLite.Database, changed: () => void): void {
+  sqlite.function('keystage_config_changed', { deterministic: false }, () => {
+    changed();
+    return null;
+  });
+  const tables = sqlite.prepare(`select name from main.sqlite_master where type = 'table'`).pluck().all() as string[];
+  for (const t of tables.filter(isConfigTable))
+    for (const op of ['insert', 'update', 'delete'])
+      sqlite.exec(
+        `create temp trigger if not exists "${EPOCH_TRIGGER}_${t}_${op}" after ${op} on main."${t}" begin select keystage_config_changed(); end`,
+      );
+}
 
 /**
  * Puts the trigger on every configuration table that lacks it — run after the migrations at every start, so a

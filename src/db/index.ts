@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database, DB, Dialect } from './types.js';
 import { AdminCache, attachAdminCache } from './admin-cache.js';
-import { readConfigEpoch } from './config-epoch.js';
+import { readConfigEpoch, watchSqliteConfigWrites } from './config-epoch.js';
 import { preparingClient, StatementNames } from './pg-prepared.js';
 import { checkpointOffThread } from './sqlite-checkpoint.js';
 
@@ -18,6 +18,11 @@ export interface Store {
   poolStats(): { total: number; idle: number; waiting: number };
   /** flows, bindings, stage configurations and stage-list counts kept until the next admin write (admin-cache.ts) */
   adminCache: AdminCache;
+  /**
+   * SQLite: after the migrations, have this process's own writes to the configuration tables empty the admin cache
+   * (`PRAGMA data_version` moves only for other connections' commits; config-epoch.ts `watchSqliteConfigWrites`)
+   */
+  watchConfigWrites?(): void;
   close(): Promise<void>;
 }
 
@@ -110,6 +115,7 @@ export async function openStore(opts: {
   return {
     db,
     dialect: 'sqlite',
+    watchConfigWrites: () => watchSqliteConfigWrites(sqlite, () => adminCache.invalidate()),
     async ping() {
       try {
         sqlite.prepare('select 1').get();

@@ -120,4 +120,5 @@ export async function migrate(store: Store, extra: Record<string, VersionedMigra
   const { error } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   if (store.dialect === 'postgres') await ensureConfigTriggers(store.db);
+  else store.watchConfigWrites?.();
 }

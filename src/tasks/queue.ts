@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import { refreshAdminCache } from '../db/admin-cache.js';
 import { type LogEvent, logEvent } from '../events/log-event.js';
 import type { ActorContext, LogLevel } from './actor.js';
 import { actorNamed } from './registry.js';
@@ -119,6 +120,8 @@ export async function runTask(
   try {
     const actor = actorNamed(task.actor_name);
     if (!actor) throw new Error(`No actor named ${task.actor_name}`);
+    // (what the task reads through the admin cache as changed on any node until now)
+    await refreshAdminCache(db);
     await actor.run({ ...context, relObjId: task.rel_obj_id, log });
   } catch (e) {
     state = 'rejected';

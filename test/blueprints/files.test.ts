@@ -157,6 +157,27 @@ for (const dialect of dialects()) {
       assert.deepEqual(await stageNames(srv, 'files-nameless'), ['files-nameless']);
     });
 
+    it('a file applied by discovery takes effect at once where its objects were in use (a flow the node keeps in memory)', async () => {
+      const FLOW = 'default-authentication-flow';
+      const title = async () => (await new Browser(srv.api).get(FLOW)).body.flow_info.title;
+      const was = await title();
+      assert.equal(was, 'Welcome to Keystage!');
+      const entry = `  - model: authentik_flows.flow\n    identifiers: { slug: ${FLOW} }\n    attrs: { title: Files - changed title }\n`;
+      await put('title.yaml', file('  name: Files - title\n', entry));
+      try {
+        srv.app.blueprints.kick();
+        await new Promise((r) => setTimeout(r, 700));
+        await srv.app.blueprints.settled();
+        assert.equal((await instances(srv))['Files - title']?.status, 'successful');
+        // no admin request wrote it (discovery runs as the system), yet the next login sees it
+        assert.equal(await title(), 'Files - changed title');
+      } finally {
+        await rm(join(dir, 'title.yaml'));
+        await srv.app.blueprints.settled();
+        assert.equal((await call(srv, 'PATCH', `/flows/instances/${FLOW}/`, { title: was })).status, 200);
+      }
+    });
+
     it('an instance names a file of the folder; apply/ reads it; a missing, outside or OCI path and a taken name are 400s', async () => {
       const made = await call(srv, 'POST', '/managed/blueprints/', { name: 'By hand', path: 'manual.yaml' });
       assert.equal(made.status, 201, JSON.stringify(made.body));

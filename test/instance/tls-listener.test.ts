@@ -18,6 +18,7 @@ import { freePort, startNode } from '../helpers/process.js';
 import { startTlsListener, type TlsListener } from '../../src/instance/tls/listener.js';
 import { fixture, importCa } from '../helpers/certificates.js';
 import { stageM2mReferences } from '../../src/stages/registry.js';
+import { until } from '../helpers/wait.js';
 
 interface TlsAnswer {
   status: number;
@@ -156,6 +157,41 @@ for (const dialect of dialects()) {
         const r = await tlsRequest(tls.port, '/api/v3/flows/executor/tls-mtls/', opts);
         assert.equal(r.body.component, 'ak-stage-access-denied');
         assert.equal(r.body.error_message, 'Certificate required but no certificate was given.');
+      }
+    });
+
+    it("another node sets a brand's certificate: this node's next handshakes serve it with no HTTP request here in between", {
+      skip: dialect === 'postgres' ? false : 'several nodes share PostgreSQL only',
+    }, async () => {
+      const here = await startTlsListener(srv.app.app, srv.app.services.db, srv.config, {
+        host: '127.0.0.1',
+        port: 0,
+        refreshMs: 200,
+        stageAuthorityLinks: stageM2mReferences('crypto_certificatekeypairs').map((r) => r.table),
+      });
+      const other = await startServer('postgres', { databaseUrl: srv.config.databaseUrl });
+      let brand: string | undefined;
+      try {
+        const subject = async () => (await tlsRequest(here.port, '/-/health/live/', { servername: 'login.example.test' })).peer!.subject;
+        assert.match(await subject(), /CN=Keystage/, 'no brand covers the name yet (and this node keeps that)');
+        const pair = await call(other, 'POST', '/crypto/certificatekeypairs/', {
+          name: 'web-from-the-other-node',
+          certificate_data: fixture('web.pem'),
+          key_data: fixture('web.key'),
+        });
+        assert.equal(pair.status, 201, JSON.stringify(pair.body));
+        const made = await call(other, 'POST', '/core/brands/', { domain: 'example.test', web_certificate: pair.body.pk });
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+        brand = made.body.brand_uuid;
+        // only handshakes and health checks reach this node (which read no configuration epoch)
+        assert.equal(
+          await until('the new certificate', async () => ((await subject()) === 'CN=login.example.test' ? true : undefined), 5_000),
+          true,
+        );
+      } finally {
+        if (brand) assert.equal((await call(other, 'DELETE', `/core/brands/${brand}/`)).status, 204);
+        await other.close();
+        await here.close();
       }
     });
   });

@@ -7,6 +7,7 @@
 import https from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { DB } from '../../db/index.js';
+import { refreshAdminCache } from '../../db/admin-cache.js';
 import type { Config } from '../../config.js';
 import { buildSelfSigned } from '../../crypto/x509.js';
 import { ContextCache, clientAuthorities, webPairFor, type ServedPair } from './certificates.js';
@@ -67,6 +68,9 @@ export async function startTlsListener(
   );
 
   async function refresh(): Promise<void> {
+    // (PostgreSQL: a certificate or CA changed on another node shows here and in the next handshake's web pair even
+    // when no HTTP request has read the configuration epoch since)
+    await refreshAdminCache(db);
     const next = await clientAuthorities(db, opts.stageAuthorityLinks);
     if (next.join('\0') === authorities.join('\0')) return;
     authorities = next;
