@@ -75,6 +75,11 @@ export class AdminCache {
     this.version++;
   }
 
+  /** how many times what was kept has been forgotten (or another writer seen) so far */
+  get generation(): number {
+    return this.version;
+  }
+
   private current(): number {
     // another connection's commit is looked for at most once a millisecond (a statement of its own each time)
     const now = performance.now();
