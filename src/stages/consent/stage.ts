@@ -16,6 +16,7 @@ import type { ConsentPermission, FlowContext } from '../../flows/engine/context.
 import type { StageConfig } from '../types.js';
 import type { consentSchema } from './schema.js';
 import { ConsentChallengeResponseRequest, type ConsentChallenge } from './challenge.js';
+import { sameText } from '../../crypto/compare.js';
 
 export type ConsentConfig = StageConfig<typeof consentSchema>;
 type State = { token?: string };
@@ -82,7 +83,7 @@ export const consentRuntime: StageRuntime<ConsentConfig, State> = {
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challengeOf(c), parsed.errors);
     // a response to another rendering of the challenge (or a forged one): show the challenge again
-    if (!c.state.token || parsed.data.token !== c.state.token) return this.challenge(c);
+    if (!c.state.token || !sameText(String(parsed.data.token ?? ''), c.state.token)) return this.challenge(c);
     const app = c.ctx.application;
     if (!app || c.config.mode === 'always_require') return ok();
     const user = c.requestUser?.id ?? (await personOf(c));

@@ -16,6 +16,7 @@ import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import { displayUser } from '../../flows/engine/challenge.js';
 import { consumeFlowToken, createFlowToken, flowTokenLive, QS_KEY_TOKEN } from '../../flows/engine/tokens.js';
 import type { UsersTable } from '../../db/types.js';
+import type { DB } from '../../db/index.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { ConsentChallenge, EmailChallenge } from './challenge.js';
 
@@ -24,6 +25,7 @@ import type { emailSchema } from './schema.js';
 import { renderMessage, sendMessage } from './send.js';
 import { flowLink, linkBase } from '../../brands/links.js';
 import { reserveEmail } from './limit.js';
+import { sameText } from '../../crypto/compare.js';
 
 export type EmailConfig = StageConfig<typeof emailSchema>;
 /** `sent`: the first e-mail went out (authentik's `email_sent`); `confirm`: the token of the confirmation shown */
@@ -110,9 +112,10 @@ async function deliver(c: Call, user: UsersTable, plan: Call['plan'], base: stri
   });
 }
 
-async function activate(c: Call, user: UsersTable): Promise<void> {
+/** `activate_user_on_success` (through `db`: the transaction that uses the link up, when there is one) */
+async function activate(c: Call, user: UsersTable, db: DB = c.svc.db): Promise<void> {
   if (c.config.activate_user_on_success && !user.is_active) {
-    await c.svc.db.updateTable('users').set({ is_active: 1 }).where('id', '=', user.id).execute();
+    await db.updateTable('users').set({ is_active: 1 }).where('id', '=', user.id).execute();
     // a new pending-user value: the later stages of this request read the user again (StageCall.pendingUser)
     if (c.ctx.pendingUser?.id === user.id) c.ctx.pendingUser = { ...c.ctx.pendingUser };
   }
@@ -149,13 +152,19 @@ export const emailRuntime: StageRuntime<EmailConfig, State> = {
       const user = await c.pendingUser();
       if (!user || restored.userId !== user.id) return deny();
       const sent = typeof body.token === 'string' ? body.token : '';
-      if (!c.state.confirm || sent !== c.state.confirm) {
+      if (!c.state.confirm || !sameText(sent, c.state.confirm)) {
         if (!(await flowTokenLive(c.svc.db, restored.id))) return deny(USED);
         return invalid(await confirmChallenge(c), fieldError('token', 'Invalid consent token, re-showing prompt'));
       }
-      if (!(await consumeFlowToken(c.svc.db, restored.id))) return deny(USED);
+      // the link is used up and the person activated together: a failure between them would leave an inactive
+      // account whose link says it was used
+      const consumed = await c.svc.db.transaction().execute(async (tx) => {
+        if (!(await consumeFlowToken(tx, restored.id))) return false;
+        await activate(c, user, tx);
+        return true;
+      });
+      if (!consumed) return deny(USED);
       c.ctx.restoredToken = { ...restored, consumed: true };
-      await activate(c, user);
       return ok();
     }
     if (restored) return emailRuntime.challenge(c);

@@ -12,6 +12,7 @@ import { createStage, createUser, flowOf } from '../../helpers/flows.js';
 import { SmtpSink } from '../../helpers/fake-providers.js';
 import { EXTERNAL, decoded, emailServer, linkIn, mailTo } from './helpers.js';
 import { HostSession } from '../../brands/host.js';
+import { failUpdatesOf } from '../../helpers/faults.js';
 
 const EXECUTOR = '/api/v3/flows/executor/default-recovery-flow/?query=';
 
@@ -119,6 +120,46 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, true);
       const sessions = await srv.app.store.db.selectFrom('sessions').select('user_id').where('user_id', '=', userPk).execute();
       assert.equal(sessions.length, 1, 'logged in by the login stage');
+    });
+
+    it('the link is used up and the person activated together: a failure between them leaves the link usable', async () => {
+      const userPk = await createUser(srv, 'esme', 'esme-password-1');
+      assert.equal((await call(srv, 'PATCH', `/core/users/${userPk}/`, { is_active: false })).status, 200);
+      const ident = await createStage(srv, '/stages/identification/', { name: 'atomic-ident', user_fields: ['username'] });
+      const email = await createStage(srv, '/stages/email/', {
+        name: 'atomic-email',
+        host: '127.0.0.1',
+        port: own.port,
+        from_address: 'verify@example.test',
+        activate_user_on_success: true,
+      });
+      const slug = await flowOf(srv, 'atomic-activate-flow', [ident, email], { designation: 'enrollment' });
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      assert.equal((await b.solve(slug, { component: 'ak-stage-identification', uidField: 'esme' })).body.component, 'ak-stage-email');
+      const { token } = linkIn(await mailTo(own, 'esme@example.com'));
+      const c = new Browser(srv.api);
+      const q = `flow_token=${token}`;
+      const confirm = await c.get(slug, q);
+      assert.equal(confirm.body.component, 'ak-stage-consent');
+      const tokens = async () =>
+        (await srv.app.store.db.selectFrom('flow_tokens').select('id').where('user_id', '=', userPk).execute()).length;
+      assert.equal(await tokens(), 1);
+      const heal = await failUpdatesOf(srv, dialect, 'users', 'is_active', `OLD.id = ${userPk}`);
+      try {
+        const failed = await c.solve(slug, { component: 'ak-stage-consent', token: confirm.body.token }, q);
+        assert.notEqual(failed.body?.component, 'xak-flow-redirect', JSON.stringify(failed.body));
+      } finally {
+        await heal();
+      }
+      assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, false);
+      assert.equal(await tokens(), 1, 'the link was not used up by the failed request');
+      // the same link, again: it works
+      const again = await c.get(slug, q);
+      const done = await c.solve(slug, { component: 'ak-stage-consent', token: again.body.token }, q);
+      assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
+      assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, true);
+      assert.equal(await tokens(), 0);
     });
 
     it('outside a recovery flow, an identifier that matched nobody is refused', async () => {
