@@ -9,6 +9,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { BrowserSession } from '../helpers/official-client.js';
 import { SmsGateway, SmtpSink } from '../helpers/fake-providers.js';
 import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
+import { failUpdatesOf } from '../helpers/faults.js';
 
 for (const dialect of dialects()) {
   describe(`executor: e-mail and SMS codes (${dialect})`, () => {
@@ -156,6 +157,43 @@ for (const dialect of dialects()) {
         (await again.b.solve(emailFlow, { component: 'ak-stage-authenticator-validate', code: loginCode })).component,
         'ak-stage-authenticator-validate',
       );
+    });
+
+    it('e-mail and SMS: the code is used up and the device confirmed together; a failure between them leaves the code usable', async () => {
+      for (const [kind, flow, table] of [
+        ['mail', emailFlow, 'email_devices'],
+        ['sms', twilioFlow, 'sms_devices'],
+      ] as const) {
+        const name = `ivy-${kind}`;
+        const userId = await createUser(srv, name, `${name}-password-1`);
+        const { b, ch } = await toMfa(flow, name);
+        const component = kind === 'mail' ? 'ak-stage-authenticator-email' : 'ak-stage-authenticator-sms';
+        assert.equal(ch.component, component);
+        if (kind === 'sms') assert.equal((await b.solve(flow, { component, phone_number: '+15557654321' })).component, component);
+        const code = kind === 'mail' ? smtp.lastCode(`${name}@example.com`)! : sms.lastCode('+15557654321')!;
+        assert.match(code, /^\d{6}$/);
+        const heal = await failUpdatesOf(srv, dialect, table, 'confirmed', `OLD.user_id = ${userId}`);
+        try {
+          const failed = await b.solve(flow, { component, code }).catch((e: unknown) => ({ error: e }));
+          assert.notEqual((failed as { component?: string }).component, 'xak-flow-redirect', kind);
+        } finally {
+          await heal();
+        }
+        const db = srv.app.store.db;
+        const device = await db.selectFrom(table).select(['id', 'confirmed']).where('user_id', '=', userId).executeTakeFirstOrThrow();
+        assert.equal(Number(device.confirmed), 0, kind);
+        const codes = await db
+          .selectFrom('mfa_codes')
+          .select('attempt')
+          .where('device_table', '=', table)
+          .where('device_id', '=', device.id)
+          .execute();
+        assert.equal(codes.length, 1, `${kind}: the code is still there`);
+        // the same code, again: the device is confirmed
+        assert.equal((await b.solve(flow, { component, code })).component, 'xak-flow-redirect', kind);
+        const after = await db.selectFrom(table).select('confirmed').where('id', '=', device.id).executeTakeFirstOrThrow();
+        assert.equal(Number(after.confirmed), 1, kind);
+      }
     });
 
     it('e-mail: an expired code is refused', async () => {

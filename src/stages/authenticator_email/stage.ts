@@ -112,9 +112,14 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
-    if (!(await consumeCode(c.svc.db, 'email_devices', d, c.svc.secretKey, nonceOf(c), code, 1)))
-      return invalid(challenge(d), fieldError('code', 'Code does not match'));
-    await c.svc.db.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', d.id).execute();
+    // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
+    const device = d;
+    const confirmed = await c.svc.db.transaction().execute(async (tx) => {
+      if (!(await consumeCode(tx, 'email_devices', device, c.svc.secretKey, nonceOf(c), code, 1))) return false;
+      await tx.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', device.id).execute();
+      return true;
+    });
+    if (!confirmed) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'email', d);
     return ok();

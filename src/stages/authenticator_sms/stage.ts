@@ -108,10 +108,15 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
-    if (!(await consumeCode(c.svc.db, 'sms_devices', d, c.svc.secretKey, nonceOf(c), code, 1)))
-      return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
+    const device = d;
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
-    await c.svc.db.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', d.id).execute();
+    const confirmed = await c.svc.db.transaction().execute(async (tx) => {
+      if (!(await consumeCode(tx, 'sms_devices', device, c.svc.secretKey, nonceOf(c), code, 1))) return false;
+      await tx.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', device.id).execute();
+      return true;
+    });
+    if (!confirmed) return invalid(challenge(d), fieldError('code', 'Code does not match'));
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'sms', d);
     return ok();
