@@ -163,10 +163,10 @@ export function mountAuthenticatedSessions(router: ApiRouter, svc: Services) {
         const ids = list.map((v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : Number.NaN));
         if (ids.some((n) => !Number.isSafeInteger(n))) throw ValidationError.field('user_pks', 'A valid integer is required.');
         for (const id of ids) await guardTargetUser(db, caller, id);
-        const ended = await db.selectFrom('sessions').select(['session_key', 'user_id']).where('user_id', 'in', ids).execute();
-        const r = await db.deleteFrom('sessions').where('user_id', 'in', ids).executeTakeFirst();
+        // (the rows deleted are the ones told: a session made between a read and the delete is not missed)
+        const ended = await db.deleteFrom('sessions').where('user_id', 'in', ids).returning(['session_key', 'user_id']).execute();
         for (const s of ended) await svc.sessions.ended(s.session_key, { userId: Number(s.user_id), by: 'admin' });
-        return { deleted: Number(r.numDeletedRows) };
+        return { deleted: ended.length };
       },
     },
   });

@@ -131,6 +131,47 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('a person a SCIM source deletes: the application is told by a back-channel logout token first', async () => {
+      const rp = await startLogoutReceiver();
+      const { received } = rp;
+      try {
+        const patched = await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
+          logout_uri: rp.url,
+          logout_method: 'backchannel',
+        });
+        assert.equal(patched.status, 200);
+        const source = await call(srv, 'POST', '/sources/scim/', { name: 'Directory', slug: 'session-end-scim' });
+        assert.equal(source.status, 201, JSON.stringify(source.body));
+        const key = (await call(srv, 'GET', `/core/tokens/${source.body.token_obj.identifier}/view_key/`)).body.key;
+        const scim = (method: string, path: string, body?: unknown) =>
+          fetch(`${source.body.root_url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/scim+json' } : {}) },
+            ...(body ? { body: JSON.stringify(body) } : {}),
+          });
+        const made = await scim('POST', '/Users', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+          userName: 'iris',
+          emails: [{ value: 'iris@example.org', primary: true }],
+          active: true,
+        });
+        assert.equal(made.status, 201);
+        const scimId = ((await made.json()) as { id: string }).id;
+        const iris = (await call(srv, 'GET', '/core/users/?username=iris')).body.results[0].pk;
+        assert.equal((await call(srv, 'POST', `/core/users/${iris}/set_password/`, { password: PASSWORD })).status, 204);
+        const t = await signedIn('iris');
+        assert.equal((await scim('DELETE', `/Users/${scimId}`)).status, 204);
+        assert.equal(received.length, 1);
+        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
+        assert.equal(claims.sub, t.sub);
+        await refused(t);
+        assert.equal((await call(srv, 'GET', '/core/users/?username=iris')).body.results.length, 0);
+      } finally {
+        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
+        rp.close();
+      }
+    });
+
     it('two people deactivated by one blueprint', async () => {
       const dora = await createUser(srv, 'dora', PASSWORD);
       const erik = await createUser(srv, 'erik', PASSWORD);

@@ -39,7 +39,10 @@ export function endTokensWithSessions(svc: Services, log: FastifyBaseLogger) {
     }
     // (the logout stage is still the plan's current binding: the iframes come right after it)
     if (session?.data.plan && frontchannel.length) insertIframeLogout(session.data.plan, frontchannel, 1);
-    await svc.db.deleteFrom('oauth2_access_tokens').where('session_id', '=', sid).execute();
-    await svc.db.deleteFrom('oauth2_authorization_codes').where('session_id', '=', sid).execute();
+    // (codes first, in one transaction: no code of the ended session is redeemed into a token after its tokens went)
+    await svc.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('oauth2_authorization_codes').where('session_id', '=', sid).execute();
+      await tx.deleteFrom('oauth2_access_tokens').where('session_id', '=', sid).execute();
+    });
   });
 }
