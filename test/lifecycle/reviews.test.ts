@@ -17,6 +17,7 @@ import { call, dialects, startServer, type TestServer } from '../helpers/server.
 import { createUser } from '../helpers/flows.js';
 import { callAs, createGroup, tokenFor } from '../groups/setup.js';
 import { until } from '../helpers/wait.js';
+import { failUpdatesOf } from '../helpers/faults.js';
 
 const DAILY = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rules';
 const APPLY = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rule';
@@ -208,6 +209,59 @@ for (const dialect of dialects()) {
       await admin.lifecycleRulesPartialUpdate({ id: rule.id, patchedLifecycleRuleRequest: { minReviewers: 1 } });
       await applied(rule.id, 2);
       assert.equal((await iterationsOf(target)).length, 1);
+    });
+
+    it('a review and the completion it brings are one: a failure stores neither; two last reviews at once complete it once', async () => {
+      const strongroom = await app('Strongroom');
+      const one = await admin.lifecycleRulesCreate({
+        lifecycleRuleRequest: {
+          name: 'strongroom',
+          contentType: 'authentik_core.application',
+          objectId: strongroom,
+          reviewers: [people['rev-ann']!.uuid],
+        },
+      });
+      await applied(one.id);
+      const [it1] = await iterationsOf(strongroom);
+      assert.ok(it1);
+      const reviewsOf = async (iteration: string) =>
+        (await db().selectFrom('lifecycle_reviews').select('reviewer').where('iteration', '=', iteration).execute()).length;
+      const heal = await failUpdatesOf(srv, dialect, 'lifecycle_iterations', 'state', `OLD.id = '${it1.id}'`);
+      try {
+        const failed = await callAs(srv, people['rev-ann']!.token, 'POST', '/lifecycle/reviews/', { iteration: it1.id });
+        assert.notEqual(failed.status, 201);
+      } finally {
+        await heal();
+      }
+      assert.equal(await reviewsOf(it1.id), 0, 'no review stored without its completion');
+      assert.equal((await iterationsOf(strongroom))[0]!.state, 'PENDING');
+      // the same reviewer again: allowed, and it completes
+      const done = await callAs(srv, people['rev-ann']!.token, 'POST', '/lifecycle/reviews/', { iteration: it1.id });
+      assert.equal(done.status, 201, JSON.stringify(done.body));
+      assert.equal((await iterationsOf(strongroom))[0]!.state, 'REVIEWED');
+
+      // two reviewers, both needed, at the same moment
+      const safe = await app('Coffer');
+      const both = await admin.lifecycleRulesCreate({
+        lifecycleRuleRequest: {
+          name: 'coffer',
+          contentType: 'authentik_core.application',
+          objectId: safe,
+          reviewers: [people['rev-ann']!.uuid, people['rev-bob']!.uuid],
+        },
+      });
+      await applied(both.id);
+      const [it2] = await iterationsOf(safe);
+      assert.ok(it2);
+      const answers = await Promise.all(
+        ['rev-ann', 'rev-bob'].map((name) => callAs(srv, people[name]!.token, 'POST', '/lifecycle/reviews/', { iteration: it2.id })),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        [201, 201],
+      );
+      assert.equal((await iterationsOf(safe))[0]!.state, 'REVIEWED', 'the later of the two saw the other');
+      assert.equal((await eventsOf('review_completed', it2.id)).length, 1);
     });
 
     it('reviewer groups: members of the group or a child group count up to min_reviewers', async () => {

@@ -24,7 +24,7 @@ import type { NotificationTransportsTable } from '../../events/notifications/tab
 import { isMember, selfAndDescendants } from '../../groups/membership.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { Services } from '../../services.js';
-import type { IterationState, LifecycleIterationsTable, LifecycleRulesTable } from './table.js';
+import type { IterationState, LifecycleIterationsTable, LifecycleReviewsTable, LifecycleRulesTable } from './table.js';
 import { linkFor, type ReviewTarget, targetsByPk, targetsOf, typeInfo } from './targets.js';
 
 const OPEN: IterationState[] = ['PENDING', 'OVERDUE'];
@@ -276,31 +276,46 @@ export async function applyRule(svc: Services, ruleId: string, now = Date.now())
 }
 
 /**
- * authentik's `on_review`: once the review just given satisfies the rule, the iteration is reviewed
- * (`review_completed`, reviewers notified) — once, also when two reviews complete it at the same moment
+ * A review given, in one transaction: the iteration's row is taken first, so reviews of one iteration take turns and
+ * the last sees every other; the reviewer may review (`canReview`, else `refused`); the review is stored; and when it
+ * satisfies the rule, authentik's `on_review`: the iteration is reviewed (`review_completed`) — once. Reviewers are
+ * notified after the commit; a failure there is logged, the review stands.
  */
-export async function afterReview(
+export async function submitReview(
   svc: Services,
   iteration: LifecycleIterationsTable,
+  review: LifecycleReviewsTable,
   by: { req: EventRequest; user: UsersTable },
+  refused: () => Error,
+  warn: (err: unknown) => void,
 ): Promise<void> {
-  if (!iteration.rule) return;
-  const rule = await svc.db.selectFrom('lifecycle_rules').selectAll().where('id', '=', iteration.rule).executeTakeFirst();
-  if (!rule || !(await isSatisfied(svc.db, rule, iteration.id))) return;
-  const target = (await targetsByPk(svc.db, iteration.content_type, [iteration.object_id])).get(iteration.object_id) ?? {
-    pk: iteration.object_id,
-    name: iteration.object_id,
-    adminUrl: '',
-  };
-  const event = await svc.db.transaction().execute(async (tx) => {
+  const completed = await svc.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('lifecycle_iterations')
+      .set((eb) => ({ state: eb.ref('state') }))
+      .where('id', '=', iteration.id)
+      .execute();
+    const current = (await tx.selectFrom('lifecycle_iterations').selectAll().where('id', '=', iteration.id).executeTakeFirst()) as
+      | LifecycleIterationsTable
+      | undefined;
+    if (!current || !(await canReview(tx, current, by.user.id))) throw refused();
+    await tx.insertInto('lifecycle_reviews').values(review).execute();
+    if (!current.rule) return undefined;
+    const rule = await tx.selectFrom('lifecycle_rules').selectAll().where('id', '=', current.rule).executeTakeFirst();
+    if (!rule || !(await isSatisfied(tx, rule, current.id))) return undefined;
+    const target = (await targetsByPk(tx, current.content_type, [current.object_id])).get(current.object_id) ?? {
+      pk: current.object_id,
+      name: current.object_id,
+      adminUrl: '',
+    };
     const done = await tx
       .updateTable('lifecycle_iterations')
       .set({ state: 'REVIEWED' })
-      .where('id', '=', iteration.id)
+      .where('id', '=', current.id)
       .where('state', 'in', OPEN)
       .executeTakeFirst();
     if (Number(done.numUpdatedRows) !== 1) return undefined;
-    return recordStep(svc, 'review_completed', iteration, target, tx, by);
+    return { ruleId: rule.id, event: await recordStep(svc, 'review_completed', current, target, tx, by) };
   });
-  if (event) await notifyReviewers(svc, rule.id, [{ event, severity: 'notice' }]);
+  if (completed) await notifyReviewers(svc, completed.ruleId, [{ event: completed.event, severity: 'notice' }]).catch(warn);
 }

@@ -27,7 +27,7 @@ import { isUuid, normalizeUuid } from '../../rest/validate.js';
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../../services.js';
 import { partialUsersById } from '../../users/render.js';
-import { afterReview, canReview, gracePeriodEnd, isReviewer, linksOf, nextReviewDate } from './reviews.js';
+import { gracePeriodEnd, isReviewer, linksOf, nextReviewDate, submitReview } from './reviews.js';
 import {
   ITERATION_STATES,
   REVIEWABLE,
@@ -364,7 +364,6 @@ export function mountReviewRoutes(router: ApiRouter, svc: Services) {
           .executeTakeFirst()) as LifecycleIterationsTable | undefined;
         if (!iteration) throw ValidationError.field('iteration', `Invalid pk "${iterationId}" - object does not exist.`);
         const refused = () => ValidationError.field('iteration', 'You are not allowed to submit a review for this object.');
-        if (!(await canReview(db, iteration, caller.user.id))) throw refused();
         const review: LifecycleReviewsTable = {
           id: randomUUID(),
           iteration: iteration.id,
@@ -373,13 +372,14 @@ export function mountReviewRoutes(router: ApiRouter, svc: Services) {
           note: (note as string | null | undefined) ?? null,
         };
         try {
-          await db.insertInto('lifecycle_reviews').values(review).execute();
+          await submitReview(svc, iteration, review, { req, user: caller.user }, refused, (err) =>
+            req.log.warn({ err }, 'access review: notifying the reviewers failed'),
+          );
         } catch (e) {
           // (the same reviewer twice at once: the unique index refuses the second)
           if (isUniqueViolation(e)) throw refused();
           throw e;
         }
-        await afterReview(svc, iteration, { req, user: caller.user });
         reply.code(201);
         return (await renderReviews(db, [review], svc.installId))[0];
       },
