@@ -4,6 +4,7 @@
  * those bindings. Each change is one transaction; the decision that finalises a request is an UPDATE of a request still
  * `created`, so of two reviewers completing it at once one finalises and the other finds it decided.
  */
+import type { Tx } from '../rest/resource.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { linkBase } from '../brands/links.js';
@@ -159,6 +160,9 @@ export async function recordDecision(
 ): Promise<void> {
   if (request.created_by === reviewer.id) return;
   const now = new Date().toISOString();
+  const targets = await targetsOf(svc.db, request.uuid);
+  // (read before the transaction, which holds SQLite's one connection)
+  const told = status === 'denied' ? await toldOf(svc, req, targets) : undefined;
   const open = await svc.db.transaction().execute(async (tx) => {
     // (takes the request's row first: decisions on one request queue up)
     const still = await tx
@@ -181,74 +185,75 @@ export async function recordDecision(
       })
       .onConflict((oc) => oc.columns(['request', 'reviewer']).doUpdateSet({ status, attributes: JSON.stringify(data), last_updated: now }))
       .execute();
+    // a denial decides the request with it: no approval committed meanwhile can decide it otherwise
+    if (told) await decide(svc, req, tx, request, reviewer, 'denied', data, told);
     return true;
   });
-  if (!open) return;
-  const targets = await targetsOf(svc.db, request.uuid);
-  if (status === 'approved' && !(await isSatisfied(svc, request.uuid, targets))) return;
-  await finalize(svc, req, request, reviewer, status, data, targets);
+  if (!open || told) return;
+  if (!(await isSatisfied(svc, request.uuid, targets))) return;
+  const approvedTold = await toldOf(svc, req, targets);
+  await svc.db.transaction().execute((tx) => decide(svc, req, tx, request, reviewer, 'approved', data, approvedTold));
 }
 
-async function finalize(
+/** what the decision's event names: the request's brand and targets */
+async function toldOf(svc: Services, req: FastifyRequest, targets: string[]) {
+  return { brand: await svc.events.brandFor(req), refs: await targetRefs(svc.db, targets) };
+}
+
+/** the request decided, in `tx`, unless it was decided meanwhile: an approval binds the requester to each target */
+async function decide(
   svc: Services,
   req: FastifyRequest,
+  tx: Tx,
   request: GrantRequestsTable,
   reviewer: UsersTable,
   status: 'approved' | 'denied',
   data: Record<string, unknown>,
-  targets: string[],
+  told: Awaited<ReturnType<typeof toldOf>>,
 ): Promise<void> {
   const now = new Date();
   const grantEnds = new Date(now.getTime() + (parseDuration(request.requested_expiry) ?? 3_600_000)).toISOString();
-  const brand = await svc.events.brandFor(req);
-  const refs = await targetRefs(svc.db, targets);
-  await svc.db.transaction().execute(async (tx) => {
-    const decided = await tx
-      .updateTable('grant_requests')
-      .set({
-        status,
-        fulfilled_by: reviewer.id,
-        fulfiller_data: JSON.stringify(data),
-        last_updated: now.toISOString(),
-        // an approved request lasts as long as its grant (`is_active`)
-        ...(status === 'approved' ? { expiring: 1, expires: grantEnds } : {}),
-      })
-      .where('uuid', '=', request.uuid)
-      .where('status', '=', 'created')
-      .executeTakeFirst();
-    if (Number(decided.numUpdatedRows) === 0) return;
-    if (status === 'approved')
-      for (const t of await tx
-        .selectFrom('grant_request_targets')
-        .select(['uuid', 'target'])
-        .where('request', '=', request.uuid)
-        .execute()) {
-        const binding = randomUUID();
-        await tx
-          .insertInto('policy_bindings')
-          .values({
-            policy_binding_uuid: binding,
-            target: t.target,
-            policy: null,
-            group: null,
-            user: request.created_by,
-            negate: 0,
-            enabled: 1,
-            order: GRANT_ORDER,
-            timeout: 30,
-            failure_result: 0,
-            expiring: 1,
-            expires: grantEnds,
-          })
-          .execute();
-        await tx.updateTable('grant_request_targets').set({ binding }).where('uuid', '=', t.uuid).execute();
-      }
-    await svc.events.emit(
-      status === 'approved' ? 'access_request_approved' : 'access_request_denied',
-      { user: eventUser(reviewer), req, brand, context: { model: modelOf(request.uuid), targets: refs } },
-      tx as unknown as DB,
-    );
-  });
+  const decided = await tx
+    .updateTable('grant_requests')
+    .set({
+      status,
+      fulfilled_by: reviewer.id,
+      fulfiller_data: JSON.stringify(data),
+      last_updated: now.toISOString(),
+      // an approved request lasts as long as its grant (`is_active`)
+      ...(status === 'approved' ? { expiring: 1, expires: grantEnds } : {}),
+    })
+    .where('uuid', '=', request.uuid)
+    .where('status', '=', 'created')
+    .executeTakeFirst();
+  if (Number(decided.numUpdatedRows) === 0) return;
+  if (status === 'approved')
+    for (const t of await tx.selectFrom('grant_request_targets').select(['uuid', 'target']).where('request', '=', request.uuid).execute()) {
+      const binding = randomUUID();
+      await tx
+        .insertInto('policy_bindings')
+        .values({
+          policy_binding_uuid: binding,
+          target: t.target,
+          policy: null,
+          group: null,
+          user: request.created_by,
+          negate: 0,
+          enabled: 1,
+          order: GRANT_ORDER,
+          timeout: 30,
+          failure_result: 0,
+          expiring: 1,
+          expires: grantEnds,
+        })
+        .execute();
+      await tx.updateTable('grant_request_targets').set({ binding }).where('uuid', '=', t.uuid).execute();
+    }
+  await svc.events.emit(
+    status === 'approved' ? 'access_request_approved' : 'access_request_denied',
+    { user: eventUser(reviewer), req, brand: told.brand, context: { model: modelOf(request.uuid), targets: told.refs } },
+    tx as unknown as DB,
+  );
 }
 
 /** authentik's `revoke`: an approved request's bindings end now, the request is `revoked`; anything else is left alone */

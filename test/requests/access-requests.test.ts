@@ -15,6 +15,7 @@ import { createStage, createUser, flowOf, loggedIn } from '../helpers/flows.js';
 import type { Browser } from '../helpers/browser.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { body } from '../rest/contract/client.js';
+import { failUpdatesOf } from '../helpers/faults.js';
 
 const PASSWORD = 'a long password for access requests';
 
@@ -300,6 +301,22 @@ for (const dialect of dialects()) {
       const agent = await api('alice', 'POST', '/requests/grant-requests/agent/', { pbms: [app.pk] });
       assert.equal(agent.status, 403);
       assert.deepEqual(agent.body, { detail: 'Only agents can request access through this endpoint.' });
+    });
+
+    it('a denial is recorded and decides the request together: a failure between them records nothing', async () => {
+      const uuid = await request('alice', [editor], 'once more');
+      const heal = await failUpdatesOf(srv, dialect, 'grant_requests', 'status', `OLD.uuid = '${uuid}'`);
+      try {
+        const failed = await api('rita', 'PATCH', `/requests/grant-requests/${uuid}/fulfill/`, { status: 'denied', data: {} });
+        assert.notEqual(failed.status, 204);
+      } finally {
+        await heal();
+      }
+      assert.equal((await row(uuid)).status, 'created');
+      const kept = await srv.app.store.db.selectFrom('grant_request_approvals').select('status').where('request', '=', uuid).execute();
+      assert.deepEqual(kept, [], 'no decision recorded for a request left undecided');
+      assert.equal((await api('rita', 'PATCH', `/requests/grant-requests/${uuid}/fulfill/`, { status: 'denied', data: {} })).status, 204);
+      assert.equal((await row(uuid)).status, 'denied');
     });
 
     it('min_reviewers from a group: two approvals sent at once finalise the request once', async () => {
