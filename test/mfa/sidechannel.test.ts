@@ -196,6 +196,59 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('e-mail: a code that cannot be sent leaves no unconfirmed device behind', async () => {
+      const s = await defaultStages(srv);
+      const down = await createStage(srv, '/stages/authenticator/email/', {
+        name: 'code-by-mail-down',
+        host: '127.0.0.1',
+        port: 9,
+        from_address: 'login@keystage.test',
+        timeout: 2,
+      });
+      const v = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'mfa-email-down-validate',
+        not_configured_action: 'configure',
+        configuration_stages: [down],
+      });
+      const flow = await flowOf(srv, 'mfa-email-down', [s.identification, s.password, v, s.login]);
+      const userId = await createUser(srv, 'jo-mail', 'jo-mail-password-1');
+      const devices = async () =>
+        (await srv.app.store.db.selectFrom('email_devices').select('id').where('user_id', '=', userId).execute()).length;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        // (the person has an address: the stage starts the device and sends at once, which fails here)
+        const { ch } = await toMfa(flow, 'jo-mail');
+        assert.equal(ch.component, 'ak-stage-flow-error', JSON.stringify(ch));
+        assert.equal(await devices(), 0, `attempt ${attempt + 1}: no device left by the failed send`);
+      }
+      // SMS through a gateway that cannot be reached: the same
+      const smsDown = await createStage(srv, '/stages/authenticator/sms/', {
+        name: 'sms-down',
+        provider: 'generic',
+        from_number: 'Keystage',
+        account_sid: 'http://127.0.0.1:9/hook',
+        auth: 'hook-token',
+        auth_type: 'bearer',
+      });
+      const smsValidate = await createStage(srv, '/stages/authenticator/validate/', {
+        name: 'mfa-sms-down-validate',
+        not_configured_action: 'configure',
+        configuration_stages: [smsDown],
+      });
+      const smsFlow = await flowOf(srv, 'mfa-sms-down', [s.identification, s.password, smsValidate, s.login]);
+      const smsUser = await createUser(srv, 'jo-sms', 'jo-sms-password-1');
+      const phones = async () =>
+        (await srv.app.store.db.selectFrom('sms_devices').select('id').where('user_id', '=', smsUser).execute()).length;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const { b, ch } = await toMfa(smsFlow, 'jo-sms');
+        assert.equal(ch.component, 'ak-stage-authenticator-sms', JSON.stringify(ch));
+        const sent = await b
+          .solve(smsFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' })
+          .catch((e: unknown) => ({ error: e }));
+        assert.notEqual((sent as { component?: string }).component, 'ak-stage-authenticator-sms');
+        assert.equal(await phones(), 0, `SMS attempt ${attempt + 1}: no device left by the failed send`);
+      }
+    });
+
     it('e-mail: an expired code is refused', async () => {
       await call(srv, 'PATCH', `/stages/authenticator/email/${emailStage}/`, { token_expiry: 'seconds=1' });
       try {

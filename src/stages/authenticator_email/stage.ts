@@ -56,26 +56,34 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     .returning('id')
     .executeTakeFirstOrThrow();
   const user = (await c.pendingUser())!;
-  if (
-    !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
-      table: 'email_devices',
-      deviceId: row.id,
-      nonce: nonceOf(c),
-      ip: c.clientIp,
-      identifier: user.username,
-    }))
-  ) {
-    await c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
-    return undefined;
+  const drop = () => c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
+  try {
+    if (
+      !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
+        table: 'email_devices',
+        deviceId: row.id,
+        nonce: nonceOf(c),
+        ip: c.clientIp,
+        identifier: user.username,
+      }))
+    ) {
+      await drop();
+      return undefined;
+    }
+    c.state.device = row.id;
+    const d = (await c.svc.db
+      .selectFrom('email_devices')
+      .selectAll()
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow()) as EmailDevicesTable;
+    await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
+    return d;
+  } catch (e) {
+    // (the device a failed send was for goes with it: a retry must not leave one more unconfirmed device behind)
+    c.state.device = undefined;
+    await drop().catch(() => {});
+    throw e;
   }
-  c.state.device = row.id;
-  const d = (await c.svc.db
-    .selectFrom('email_devices')
-    .selectAll()
-    .where('id', '=', row.id)
-    .executeTakeFirstOrThrow()) as EmailDevicesTable;
-  await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
-  return d;
 }
 
 const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));

@@ -85,26 +85,34 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
-      if (
-        !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
-          table: 'sms_devices',
-          deviceId: row.id,
-          nonce: nonceOf(c),
-          ip: c.clientIp,
-          identifier: user.username,
-        }))
-      ) {
-        await c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
-        return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      const drop = () => c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
+      try {
+        if (
+          !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
+            table: 'sms_devices',
+            deviceId: row.id,
+            nonce: nonceOf(c),
+            ip: c.clientIp,
+            identifier: user.username,
+          }))
+        ) {
+          await drop();
+          return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+        }
+        c.state.device = row.id;
+        const created = (await c.svc.db
+          .selectFrom('sms_devices')
+          .selectAll()
+          .where('id', '=', row.id)
+          .executeTakeFirstOrThrow()) as SmsDevicesTable;
+        await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
+        return show(challenge(created));
+      } catch (e) {
+        // (the device a failed send was for goes with it: a retry must not leave one more unconfirmed device behind)
+        c.state.device = undefined;
+        await drop().catch(() => {});
+        throw e;
       }
-      c.state.device = row.id;
-      const created = (await c.svc.db
-        .selectFrom('sms_devices')
-        .selectAll()
-        .where('id', '=', row.id)
-        .executeTakeFirstOrThrow()) as SmsDevicesTable;
-      await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
-      return show(challenge(created));
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
