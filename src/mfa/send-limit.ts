@@ -92,3 +92,30 @@ export async function sweepSendCounters(db: DB, maxAgeMs = 7 * 24 * 3_600_000): 
     .where('window_start', '<', new Date(Date.now() - maxAgeMs).toISOString())
     .execute();
 }
+
+/**
+ * The first code of a new unconfirmed device (`r.deviceId` in `r.table`): the send limits reserved for it, then
+ * `send(device)`. The device goes again when a limit is reached (undefined) or the send fails (its error), so no try
+ * leaves an unconfirmed device behind in the device lists.
+ */
+export async function sendFirstCode<T>(
+  db: DB,
+  cfg: MfaSendConfig,
+  r: SendRequest,
+  send: (device: T) => Promise<void>,
+): Promise<T | undefined> {
+  const table = r.table as 'email_devices';
+  const drop = () => db.deleteFrom(table).where('id', '=', r.deviceId).execute();
+  try {
+    if (!(await reserveSend(db, cfg, r))) {
+      await drop();
+      return undefined;
+    }
+    const device = (await db.selectFrom(table).selectAll().where('id', '=', r.deviceId).executeTakeFirstOrThrow()) as unknown as T;
+    await send(device);
+    return device;
+  } catch (e) {
+    await drop().catch(() => {});
+    throw e;
+  }
+}

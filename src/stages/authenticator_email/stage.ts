@@ -8,7 +8,7 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
 import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
+import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
 
@@ -56,34 +56,12 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     .returning('id')
     .executeTakeFirstOrThrow();
   const user = (await c.pendingUser())!;
-  const drop = () => c.svc.db.deleteFrom('email_devices').where('id', '=', row.id).execute();
-  try {
-    if (
-      !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
-        table: 'email_devices',
-        deviceId: row.id,
-        nonce: nonceOf(c),
-        ip: c.clientIp,
-        identifier: user.username,
-      }))
-    ) {
-      await drop();
-      return undefined;
-    }
-    c.state.device = row.id;
-    const d = (await c.svc.db
-      .selectFrom('email_devices')
-      .selectAll()
-      .where('id', '=', row.id)
-      .executeTakeFirstOrThrow()) as EmailDevicesTable;
-    await sendEmailDeviceCode(c.svc, d, user, nonceOf(c), c.config);
-    return d;
-  } catch (e) {
-    // (the device a failed send was for goes with it: a retry must not leave one more unconfirmed device behind)
-    c.state.device = undefined;
-    await drop().catch(() => {});
-    throw e;
-  }
+  const request = { table: 'email_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
+  const d = await sendFirstCode<EmailDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
+    sendEmailDeviceCode(c.svc, device, user, nonceOf(c), c.config),
+  );
+  if (d) c.state.device = row.id;
+  return d;
 }
 
 const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));

@@ -9,7 +9,7 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
 import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
-import { reserveSend, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
+import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
@@ -85,34 +85,13 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
         } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
-      const drop = () => c.svc.db.deleteFrom('sms_devices').where('id', '=', row.id).execute();
-      try {
-        if (
-          !(await reserveSend(c.svc.db, c.svc.config.mfaSend, {
-            table: 'sms_devices',
-            deviceId: row.id,
-            nonce: nonceOf(c),
-            ip: c.clientIp,
-            identifier: user.username,
-          }))
-        ) {
-          await drop();
-          return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
-        }
-        c.state.device = row.id;
-        const created = (await c.svc.db
-          .selectFrom('sms_devices')
-          .selectAll()
-          .where('id', '=', row.id)
-          .executeTakeFirstOrThrow()) as SmsDevicesTable;
-        await sendSmsDeviceCode(c.svc, created, nonceOf(c), c.config);
-        return show(challenge(created));
-      } catch (e) {
-        // (the device a failed send was for goes with it: a retry must not leave one more unconfirmed device behind)
-        c.state.device = undefined;
-        await drop().catch(() => {});
-        throw e;
-      }
+      const request = { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
+      const created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
+        sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
+      );
+      if (!created) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      c.state.device = row.id;
+      return show(challenge(created));
     }
     const code = parsed.data.code as string | null | undefined;
     if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));

@@ -63,42 +63,44 @@ for (const dialect of dialects()) {
       assert.equal(await tokensOf(bob), 0);
     });
 
-    it('a person deleted through the API: the application is told by a back-channel logout token', async () => {
+    /**
+     * `body` with the application taking back-channel logout at a receiver on 127.0.0.1 (the logout tokens it got so
+     * far in `received`); `toldOf(t)` checks the one token it got names `t`'s subject and session
+     */
+    async function withBackchannel(body: (received: string[], toldOf: (t: { sub: string }) => void) => Promise<void>) {
       const rp = await startLogoutReceiver();
       const { received } = rp;
-      try {
-        assert.equal(
-          (
-            await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
-              logout_uri: rp.url,
-              logout_method: 'backchannel',
-            })
-          ).status,
-          200,
-        );
-        const gina = await createUser(srv, 'gina', PASSWORD);
-        const t = await signedIn('gina');
-        assert.equal((await call(srv, 'DELETE', `/core/users/${gina}/`)).status, 204);
+      const toldOf = (t: { sub: string }) => {
         assert.equal(received.length, 1);
         const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
         assert.equal(claims.sub, t.sub);
         assert.ok(claims.sid, 'the session is named');
-        await refused(t);
-      } finally {
-        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
-        rp.close();
-      }
-    });
-
-    it('a person deleted by a blueprint: told by a back-channel logout token; a blueprint that fails ends nothing', async () => {
-      const rp = await startLogoutReceiver();
-      const { received } = rp;
+      };
       try {
         const patched = await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
           logout_uri: rp.url,
           logout_method: 'backchannel',
         });
         assert.equal(patched.status, 200);
+        await body(received, toldOf);
+      } finally {
+        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
+        rp.close();
+      }
+    }
+
+    it('a person deleted through the API: the application is told by a back-channel logout token', async () => {
+      await withBackchannel(async (_received, toldOf) => {
+        const gina = await createUser(srv, 'gina', PASSWORD);
+        const t = await signedIn('gina');
+        assert.equal((await call(srv, 'DELETE', `/core/users/${gina}/`)).status, 204);
+        toldOf(t);
+        await refused(t);
+      });
+    });
+
+    it('a person deleted by a blueprint: told by a back-channel logout token; a blueprint that fails ends nothing', async () => {
+      await withBackchannel(async (received, toldOf) => {
         const hugo = await createUser(srv, 'hugo', PASSWORD);
         const t = await signedIn('hugo');
         const absent = '  - model: authentik_core.user\n    state: absent\n    identifiers: { username: hugo }\n';
@@ -112,10 +114,7 @@ for (const dialect of dialects()) {
         // applied: the application hears of the session's end, then the person is gone
         const applied = await importBlueprint(srv, `version: 1\nentries:\n${absent}`);
         assert.equal(applied.success, true, JSON.stringify(applied.logs));
-        assert.equal(received.length, 1);
-        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
-        assert.equal(claims.sub, t.sub);
-        assert.ok(claims.sid, 'the session is named');
+        toldOf(t);
         await refused(t);
         const left = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'hugo').execute();
         assert.deepEqual(left, []);
@@ -125,21 +124,11 @@ for (const dialect of dialects()) {
           (e: any) => e.context?.model?.model_name === 'user' && e.context.model.pk === String(hugo),
         );
         assert.equal(ofHugo.length, 1, 'one model_deleted event (the rolled-back run recorded none)');
-      } finally {
-        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
-        rp.close();
-      }
+      });
     });
 
     it('a person a SCIM source deletes: the application is told by a back-channel logout token first', async () => {
-      const rp = await startLogoutReceiver();
-      const { received } = rp;
-      try {
-        const patched = await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, {
-          logout_uri: rp.url,
-          logout_method: 'backchannel',
-        });
-        assert.equal(patched.status, 200);
+      await withBackchannel(async (_received, toldOf) => {
         const source = await call(srv, 'POST', '/sources/scim/', { name: 'Directory', slug: 'session-end-scim' });
         assert.equal(source.status, 201, JSON.stringify(source.body));
         const key = (await call(srv, 'GET', `/core/tokens/${source.body.token_obj.identifier}/view_key/`)).body.key;
@@ -161,15 +150,10 @@ for (const dialect of dialects()) {
         assert.equal((await call(srv, 'POST', `/core/users/${iris}/set_password/`, { password: PASSWORD })).status, 204);
         const t = await signedIn('iris');
         assert.equal((await scim('DELETE', `/Users/${scimId}`)).status, 204);
-        assert.equal(received.length, 1);
-        const claims = decodeJwt(new URLSearchParams(received[0]).get('logout_token')!);
-        assert.equal(claims.sub, t.sub);
+        toldOf(t);
         await refused(t);
         assert.equal((await call(srv, 'GET', '/core/users/?username=iris')).body.results.length, 0);
-      } finally {
-        await call(srv, 'PATCH', `/providers/oauth2/${app.provider.pk}/`, { logout_uri: '' });
-        rp.close();
-      }
+      });
     });
 
     it('two people deactivated by one blueprint', async () => {
