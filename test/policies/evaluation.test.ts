@@ -196,6 +196,16 @@ for (const dialect of dialects()) {
         d.policies.bindings.map((b: { bound: string; negate: boolean; passing: boolean }) => [b.bound, b.negate, b.passing]),
         [['user', true, false]],
       );
+      assert.equal(d.policies.bindings[0].name, 'ivy');
+      // renamed as a directory sync renames (no admin request): the next explanation names her by the new name
+      const rename = (username: string) => srv.app.store.db.updateTable('users').set({ username }).where('id', '=', ivyPk).execute();
+      await rename('ivy-renamed');
+      try {
+        const again = byStage((await call(srv, 'GET', `/flows/instances/${slug}/explain/?user=${ivyPk}`)).body, deny);
+        assert.equal(again.policies.bindings[0].name, 'ivy-renamed');
+      } finally {
+        await rename('ivy');
+      }
       const p = byStage(ivy.body, stages.password);
       assert.deepEqual([p.planned, p.runs], [false, false]);
       assert.match(p.reason, /evaluate_on_plan/);

@@ -61,9 +61,7 @@ interface KeptBinding {
   policyName: string | null;
   policyKind: string | null;
   group: string | null;
-  groupName: string | null;
   user: number | null;
-  username: string | null;
   negate: boolean;
   timeout: number;
   failure_result: boolean;
@@ -82,8 +80,6 @@ function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
     const rows = await db
       .selectFrom('policy_bindings as b')
       .leftJoin('policies as p', 'p.policy_uuid', 'b.policy')
-      .leftJoin('groups as g', 'g.group_uuid', 'b.group')
-      .leftJoin('users as u', 'u.id', 'b.user')
       .select([
         'b.policy_binding_uuid',
         'b.target',
@@ -92,9 +88,7 @@ function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
         'p.name as policy_name',
         'p.kind as policy_kind',
         'b.group',
-        'g.name as group_name',
         'b.user',
-        'u.username',
         'b.negate',
         'b.timeout',
         'b.failure_result',
@@ -116,9 +110,7 @@ function bindingsByTarget(db: DB): Promise<Map<string, KeptBinding[]>> {
         policyName: r.policy_name,
         policyKind: r.policy_kind,
         group: r.group,
-        groupName: r.group_name,
         user: r.user === null ? null : Number(r.user),
-        username: r.username,
         negate: truthy(r.negate),
         timeout: Number(r.timeout),
         failure_result: truthy(r.failure_result),
@@ -236,7 +228,7 @@ export class PolicyEngine {
       const member = request.user ? await isMember(this.svc().db, request.user.id, b.group) : false;
       return {
         ...base,
-        bound: { type: 'group', pk: b.group, name: b.groupName ?? '' },
+        bound: { type: 'group', pk: b.group, name: request.debug ? await this.groupName(b.group) : '' },
         passing: b.negate ? !member : member,
         messages: [],
         log: [],
@@ -245,11 +237,23 @@ export class PolicyEngine {
     const same = b.user !== null && request.user?.id === b.user;
     return {
       ...base,
-      bound: { type: 'user', pk: b.user ?? 0, name: b.username ?? '' },
+      bound: { type: 'user', pk: b.user ?? 0, name: request.debug && b.user !== null ? await this.username(b.user) : '' },
       passing: b.negate ? !same : same,
       messages: [],
       log: [],
     };
+  }
+
+  /**
+   * a bound group's or user's name, read when asked (the flow inspector's debug requests): names change without a
+   * configuration write (a sync, another node), so the kept bindings hold ids only
+   */
+  private async groupName(group: string): Promise<string> {
+    return (await this.svc().db.selectFrom('groups').select('name').where('group_uuid', '=', group).executeTakeFirst())?.name ?? '';
+  }
+
+  private async username(user: number): Promise<string> {
+    return (await this.svc().db.selectFrom('users').select('username').where('id', '=', user).executeTakeFirst())?.username ?? '';
   }
 
   private eventUser(request: PolicyRequest) {
