@@ -848,6 +848,18 @@ export class Sessions {
   }
 
   /**
+   * Every session of `userId` ended now (one DELETE), each told as a logout: before the person is deleted, so what
+   * they signed into hears of it while the person and the tokens the deletion takes along still exist
+   */
+  async endAllOf(userId: number, by: SessionEnding['by']): Promise<void> {
+    const ended = await this.db.deleteFrom('sessions').where('user_id', '=', userId).returning('session_key').execute();
+    await this.endedAll(
+      ended.map((r) => r.session_key),
+      { userId, by },
+    );
+  }
+
+  /**
    * `listener` runs after each logout (`destroy`) with the ended session's key: what lives as long as the session
    * ends with it (an OAuth2 provider's access tokens and back-channel logout). It also gets the session as it
    * continues (its flow plan kept: front-channel logout adds a stage to it) and the request logging out — neither

@@ -518,8 +518,7 @@ export function mountScimProtocol(app: FastifyInstance, svc: Services) {
         const existing = await oneUser(s, id(req));
         // the person's sessions end first, as an administrator's deletion (their applications are told while the
         // person and the tokens the deletion takes along still exist)
-        const keys = await svc.db.transaction().execute((tx) => deleteSessionsOf(tx, existing.user_id));
-        await svc.sessions.endedAll(keys, { userId: existing.user_id, by: 'admin' });
+        await svc.sessions.endAllOf(existing.user_id, 'admin');
         await svc.db.transaction().execute(async (tx) => {
           await tx.deleteFrom('scim_source_users').where('id', '=', existing.id).execute();
           // (as an administrator's deletion: with GDPR compliance on, the person's events go too)

@@ -7,7 +7,6 @@
  */
 import { systemSettings } from '../../instance/system-settings/store.js';
 import { deleteEventsOfUser } from '../../events/events.js';
-import { deleteSessionsOf } from '../../users/store.js';
 import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageConfig } from '../types.js';
 import type { userDeleteSchema } from './schema.js';
@@ -23,8 +22,7 @@ async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
   const self = c.session.userId === user.id;
   if (self) await c.svc.sessions.destroy(c.session, c.reply);
   // and the others, as logouts: their providers told while the user and their tokens still exist
-  const others = await c.svc.db.transaction().execute((tx) => deleteSessionsOf(tx, user.id));
-  await c.svc.sessions.endedAll(others, { userId: user.id, by: self ? 'user' : 'admin' });
+  await c.svc.sessions.endAllOf(user.id, self ? 'user' : 'admin');
   const { gdpr_compliance } = await systemSettings(c.svc.db);
   await c.svc.db.transaction().execute(async (tx) => {
     if (gdpr_compliance) await deleteEventsOfUser(tx, user.id);
