@@ -14,6 +14,7 @@ import { subjectUsedBy } from '../policies/base.js';
 import { userProps } from './schema.js';
 import { type Row, renderUsers } from './render.js';
 import { deleteSessionsOf, insertUser, validatePath, writeMemberships } from './store.js';
+import type { Sessions } from '../sessions/sessions.js';
 import { userFilters, userQLFields } from './filters.js';
 
 /** authentik reads each flag as `str(value).lower() == "true"`: anything else (`false`, `0`, `1`, `yes`) leaves it out */
@@ -30,10 +31,10 @@ export const includeFlags = (req: FastifyRequest) => {
 const endedBy = new WeakMap<object, Map<number, string[]>>();
 
 /**
- * `ended`: told of the sessions of a user the write deactivated (after the commit) or the deletion ends (before it):
- * what they signed into ends with them (Sessions.endedAll); the export reads only
+ * `sessions`: told of the sessions of a user the write deactivated (`endedAll`, after the commit), and ends a user's
+ * sessions before their deletion (`endAllOf`): what they signed into ends with them; the export reads only
  */
-export function userResource(installId: string, ended?: (keys: string[], userId: number) => Promise<void>): ResourceDef<Row> {
+export function userResource(installId: string, sessions?: Pick<Sessions, 'endedAll' | 'endAllOf'>): ResourceDef<Row> {
   return {
     component: 'User',
     model: 'User',
@@ -105,13 +106,12 @@ export function userResource(installId: string, ended?: (keys: string[], userId:
       const byUser = endedBy.get(ctx.req);
       const keys = byUser?.get(Number(key));
       byUser?.delete(Number(key));
-      if (keys && ended) await ended(keys, Number(key));
+      if (keys && sessions) await sessions.endedAll(keys, { userId: Number(key), by: 'admin' });
     },
     // the user's sessions end first, as a logout's (their providers told while the user and their tokens still exist)
     async beforeRemove(existing, ctx) {
       await guardTargetUser(ctx.db, ctx.caller, existing.id);
-      const keys = await ctx.db.transaction().execute((tx) => deleteSessionsOf(tx, existing.id));
-      if (ended) await ended(keys, existing.id);
+      await sessions?.endAllOf(existing.id, 'admin');
     },
     remove: async (tx, existing, ctx) => {
       // (through the transaction: with SQLite a read outside it would wait for it)

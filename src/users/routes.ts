@@ -22,7 +22,7 @@ import type { UsersTable } from '../db/types.js';
 
 export function mountUsers(router: ApiRouter, svc: Services) {
   const { db, config: cfg, installId } = svc;
-  const res = userResource(installId, (keys, userId) => svc.sessions.endedAll(keys, { userId, by: 'admin' }));
+  const res = userResource(installId, svc.sessions);
   // /me must be registered alongside /{id}; fastify prefers the static segment
   /** authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
    * `settings` of the attributes merged from those groups and the user's own */
