@@ -4,7 +4,8 @@ import cookie from '@fastify/cookie';
 import type { Config } from './config.js';
 import { openStore, type Store } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError } from './rest/errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError, ValidationError } from './rest/errors.js';
+import { nullCharacterErrors } from './rest/validate.js';
 import { installHttpHeaders } from './rest/http.js';
 import { ApiRouter, routeFlags } from './rest/routes.js';
 import { acceptBearer, checkCsrf, identify } from './rest/auth.js';
@@ -308,6 +309,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (!req.url.startsWith('/api/v3/') || routeFlags(req).ownSession) return;
     req.caller = await identify(store.db, req, (r) => sessions.user(r));
     checkCsrf(req, req.caller);
+    const nul = nullCharacterErrors(req.query as Record<string, unknown>);
+    if (nul) throw new ValidationError(nul);
   });
 
   app.get('/-/health/live/', async (_req, reply) => reply.code(200).send());

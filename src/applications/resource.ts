@@ -253,7 +253,7 @@ export function mountApplications(router: ApiRouter, svc: Services) {
           if (forUser !== undefined && caller.superuser) {
             if (!/^\s*-?\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['for_user must be numerical'] });
             const id = Number(forUser);
-            const u = Math.abs(id) <= 2147483647 ? await userById(db, id) : undefined;
+            const u = await userById(db, id);
             if (!u) throw new ValidationError({ for_user: ['User not found'] });
             user = u;
           }
@@ -285,7 +285,7 @@ async function listApplications(svc: Services, req: FastifyRequest) {
   const forUser = str(q, 'for_user');
   if (forUser !== undefined && caller.superuser) {
     if (!/^\s*\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['for_user must be numerical'] });
-    const u = Number(forUser) <= 2147483647 ? await userById(db, Number(forUser)) : undefined;
+    const u = await userById(db, Number(forUser));
     if (!u) throw new ValidationError({ for_user: ['User not found'] });
     user = u;
   }

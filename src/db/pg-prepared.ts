@@ -13,6 +13,11 @@
  * plan must not change result type"; or gone: "prepared statement does not exist"). The connection then prepares
  * its statements again under new names, and the failed query is retried at once when it ran outside a transaction
  * (inside one, the transaction is already aborted and the error is the caller's).
+ *
+ * PostgreSQL's text cannot hold U+0000 ("invalid byte sequence for encoding UTF8: 0x00"), which SQLite stores and
+ * compares like any character. A parameter holding one is sent with U+FFFD in its place, so a lookup by a value from
+ * the wire (a client id, a slug in a path, a token) finds nothing, as on SQLite, instead of failing the request.
+ * Request bodies and query strings of the API refuse U+0000 before this (rest/validate.ts, `NULL_CHARACTERS`).
  */
 import type pg from 'pg';
 
@@ -55,6 +60,19 @@ const stale = (e: unknown): boolean => {
 
 type QueryResult = pg.QueryResult<any>;
 
+/** `values` with U+FFFD for each U+0000 in a string (the same array when none holds one, which is nearly always) */
+export function withoutNullCharacters(values: unknown[]): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'string' && v.includes('\u0000')) {
+      out ??= values.slice();
+      out[i] = v.replaceAll('\u0000', '\ufffd');
+    }
+  }
+  return out ?? values;
+}
+
 /** pg's Client whose `query(text, values)` (Kysely's only form) runs named prepared statements */
 export function preparingClient(Base: typeof pg.Client, names: StatementNames): typeof pg.Client {
   class PreparingClient extends Base {
@@ -84,10 +102,12 @@ export function preparingClient(Base: typeof pg.Client, names: StatementNames): 
 
     // the overloads stay pg's; only the (text, values) form is changed
     override query(...args: unknown[]): any {
-      const [config, values, callback] = args;
-      if (typeof config === 'string' && callback === undefined && (values === undefined || Array.isArray(values))) {
+      const [config, given, callback] = args;
+      if (typeof config === 'string' && callback === undefined && (given === undefined || Array.isArray(given))) {
+        const values = given && withoutNullCharacters(given);
         const name = names.nameOf(config);
-        if (name !== undefined) return this.named(config, name, values as unknown[] | undefined);
+        if (name !== undefined) return this.named(config, name, values);
+        return super.query(config, values);
       }
       return (super.query as (...a: unknown[]) => unknown)(...args);
     }

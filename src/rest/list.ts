@@ -313,7 +313,8 @@ export function orderingOf(spec: ListSpec, query: Query): { column: string; desc
     .map((s) => s.trim())
     .filter(Boolean)
     .map((s) => ({ name: s.replace(/^-/, ''), desc: s.startsWith('-') }))
-    .filter((o) => spec.ordering[o.name] !== undefined);
+    // (own names only: `?ordering=toString` names no column)
+    .filter((o) => Object.hasOwn(spec.ordering, o.name));
   const chosen = wanted.length ? wanted : spec.defaultOrdering.map((s) => ({ name: s.replace(/^-/, ''), desc: s.startsWith('-') }));
   return chosen.map((o) => ({ column: spec.ordering[o.name] ?? o.name, desc: o.desc }));
 }

@@ -56,6 +56,28 @@ export const FALSE_VALUES = new Set<unknown>([
 export const MAX_LIST_ITEMS = 1000;
 export const MAX_STRING = 65536;
 
+/**
+ * DRF's CharField (and Django's form CharField, so django-filter's filters) refuse U+0000 with this message; text
+ * columns of PostgreSQL cannot hold it at all, and neither can its jsonb.
+ */
+export const NULL_CHARACTERS = 'Null characters are not allowed.';
+
+/** whether a string anywhere in a JSON value (keys included) holds U+0000 */
+export function holdsNullCharacter(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (typeof v !== 'object' || v === null || depth > 64) return false;
+  if (Array.isArray(v)) return v.some((x) => holdsNullCharacter(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || holdsNullCharacter(x, depth + 1)) return true;
+  return false;
+}
+
+/** the field errors of request parameters (a query string) that hold U+0000, as django-filter's forms give them */
+export function nullCharacterErrors(params: Record<string, unknown>): FieldErrors | undefined {
+  const bad = Object.keys(params).filter((k) => holdsNullCharacter(params[k]) || k.includes('\u0000'));
+  if (!bad.length) return undefined;
+  return Object.fromEntries(bad.map((k) => [k.replaceAll('\u0000', ''), [NULL_CHARACTERS]]));
+}
+
 /** Python's type names, as DRF prints them. */
 export function pyType(v: unknown): string {
   if (v === null) return 'NoneType';
@@ -86,6 +108,7 @@ function coerceString(s: TSchema, v: unknown): Result {
   if (typeof v === 'string') str = v;
   else if (typeof v === 'number' && Number.isFinite(v)) str = String(v);
   else return fail('Not a valid string.');
+  if (str.includes('\u0000')) return fail(NULL_CHARACTERS);
   if (!s['x-no-trim']) str = str.trim();
   if (str === '' && (s.minLength ?? 0) >= 1) return fail('This field may not be blank.');
   if (s.maxLength !== undefined && str.length > s.maxLength) return fail(`Ensure this field has no more than ${s.maxLength} characters.`);
@@ -149,6 +172,7 @@ function coerceScalar(s: TSchema, v: unknown): Result {
     case 'object':
       if (typeof v !== 'object' || v === null || Array.isArray(v))
         return fail(`Expected a dictionary of items but got type "${pyType(v)}".`);
+      if (holdsNullCharacter(v)) return fail(NULL_CHARACTERS);
       return { ok: true, value: v };
     default:
       return { ok: true, value: v };

@@ -10,7 +10,9 @@ const byId = perDatabase((db) =>
   hot<{ id: number }, UsersTable>(db, ['id'], (p) => db.selectFrom('users').selectAll().where('id', '=', p.id)),
 );
 
+/** `undefined` for an id no user can have: not an integer, or outside the column's int32 range (PostgreSQL would refuse it) */
 export async function userById(db: DB, id: number): Promise<UsersTable | undefined> {
+  if (!Number.isInteger(id) || id < -2147483648 || id > 2147483647) return undefined;
   return (await byId(db)({ id }))[0];
 }
 
@@ -20,8 +22,7 @@ export async function userById(db: DB, id: number): Promise<UsersTable | undefin
  */
 export async function userOfAccountBody(db: DB, body: unknown): Promise<UsersTable> {
   const data = await validateBody({ pk: Type.Integer() }, body, { mode: 'create', db });
-  const pk = data.pk as number;
-  const user = pk >= -2147483648 && pk <= 2147483647 ? await userById(db, pk) : undefined;
+  const user = await userById(db, data.pk as number);
   if (!user) throw NotFound.plain();
   return user;
 }
