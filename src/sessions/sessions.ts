@@ -1,6 +1,7 @@
 /**
  * Database-backed browser sessions (cookie `authentik_session`), so any node can serve any request.
- * The cookie holds a random 256-bit key; the row holds the user, the flow plan and the CSRF token.
+ * The cookie holds a random 256-bit token; the row, keyed by the token's SHA-256 (session-hash.ts: never the token
+ * itself), holds the user, the flow plan and the CSRF token.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +16,7 @@ import type { Plan } from '../flows/engine/plan.js';
 import { bindingBroken as bindingBrokenBy, type BindingBroken, type Bound } from './session-binding.js';
 import { GeoIP } from '../geoip/databases.js';
 import { randomToken } from '../crypto/random.js';
+import { sessionKeyOf } from './session-hash.js';
 
 export const SESSION_COOKIE = 'authentik_session';
 export const CSRF_COOKIE = 'authentik_csrf';
@@ -142,7 +144,10 @@ export interface SessionLimits {
 const TOUCH_EVERY_MS = 60_000;
 
 export interface Session {
+  /** the stored row's key: the SHA-256 of the cookie's token */
   key: string | undefined;
+  /** the cookie's token, for a key this request made (the cookie is set from it; a loaded session's stays unknown) */
+  token?: string;
   userId: number | null;
   data: SessionData;
   expires: Date;
@@ -398,8 +403,9 @@ export class Sessions {
    * Throws SessionBusyError when the session's other requests keep it longer than LOCK_WAIT_MS.
    */
   async load(req: FastifyRequest, opts: { exclusive?: boolean } = {}): Promise<Session> {
-    const key = req.cookies?.[SESSION_COOKIE];
-    if (key && key.length <= 128) {
+    const token = req.cookies?.[SESSION_COOKIE];
+    if (token && token.length <= 128) {
+      const key = sessionKeyOf(token);
       const endTurn = opts.exclusive ? await this.turn(key) : undefined;
       try {
         const leased = opts.exclusive && this.shared;
@@ -578,8 +584,9 @@ export class Sessions {
   async user(
     req: FastifyRequest,
   ): Promise<{ user: UsersTable; sessionKey: string; csrf: string | undefined; impersonator?: UsersTable } | undefined> {
-    const key = req.cookies?.[SESSION_COOKIE];
-    if (!key || key.length > 128) return undefined;
+    const token = req.cookies?.[SESSION_COOKIE];
+    if (!token || token.length > 128) return undefined;
+    const key = sessionKeyOf(token);
     const row = await this.db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -655,7 +662,11 @@ export class Sessions {
       return;
     }
     const isNew = !s.key;
-    s.key ??= newKey();
+    if (!s.key) {
+      s.token = newKey();
+      s.key = sessionKeyOf(s.token);
+    }
+    const key = s.key;
     s.data.csrf ??= newKey();
     const data = JSON.stringify(s.data);
     if (!isNew && data === s.stored) {
@@ -668,7 +679,7 @@ export class Sessions {
     s.stored = data;
     const row = {
       last_seen: new Date().toISOString(),
-      session_key: s.key,
+      session_key: key,
       user_id: s.userId,
       data,
       expires: s.expires.toISOString(),
@@ -755,7 +766,7 @@ export class Sessions {
   private setCookies(s: Session, req: FastifyRequest, reply: FastifyReply) {
     const secure = isHttps(req);
     const maxAge = s.cookieMaxAge;
-    reply.setCookie(SESSION_COOKIE, s.key!, { path: '/', httpOnly: true, sameSite: 'lax', secure, ...(maxAge ? { maxAge } : {}) });
+    reply.setCookie(SESSION_COOKIE, s.token!, { path: '/', httpOnly: true, sameSite: 'lax', secure, ...(maxAge ? { maxAge } : {}) });
     reply.setCookie(CSRF_COOKIE, s.data.csrf!, { path: '/', httpOnly: false, sameSite: 'lax', secure, ...(maxAge ? { maxAge } : {}) });
   }
 

@@ -18,6 +18,7 @@ import { addTotpDevice } from '../helpers/devices.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
 import type { Session } from '../../src/sessions/sessions.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 type Logged = { seq: number; tx: string; tbl: string; row: Record<string, unknown>; mode: string };
 
@@ -93,7 +94,7 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
     const done = await c.post({ component: 'ak-stage-authenticator-validate', code: code() });
     assert.equal(done.body.component, 'xak-flow-redirect');
-    const sessionKey = c.cookies.get('authentik_session')!;
+    const sessionKey = sessionKeyOf(c.cookies.get('authentik_session')!);
     assert.ok(sessionKey);
 
     const txs = await committed();
@@ -139,7 +140,7 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     );
     // (the next step's code: this one was used)
     assert.equal((await c.post({ component: 'ak-stage-authenticator-validate', code: code(1) })).body.component, 'xak-flow-redirect');
-    const second = c.cookies.get('authentik_session');
+    const second = sessionKeyOf(c.cookies.get('authentik_session')!);
     assert.ok(second && second !== sessionKey, 'the login made a new key');
     const renames = (await committed()).filter((t) => t.some((r) => r.tbl === 'sessions' && r.row.session_key === second));
     assert.equal(renames.length, 1, 'the new key was written once');
@@ -166,7 +167,7 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
     assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
     const done = await jar.json(url, 'POST', { component: 'ak-stage-authenticator-validate', code: code() });
     assert.equal(done.body.component, 'xak-flow-redirect');
-    const sessionKey = jar.cookies.get('authentik_session')!;
+    const sessionKey = sessionKeyOf(jar.cookies.get('authentik_session')!);
     assert.ok(sessionKey);
 
     const txs = await committed();
@@ -195,13 +196,13 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
       await jar.json(url, 'POST', { component: 'ak-stage-identification', uid_field: 'durable' });
       const validate = await jar.json(url, 'POST', { component: 'ak-stage-password', password: 'durable-password-1' });
       assert.equal(validate.body.component, 'ak-stage-authenticator-validate');
-      const anonymousKey = jar.cookies.get('authentik_session')!;
+      const anonymousKey = sessionKeyOf(jar.cookies.get('authentik_session')!);
       assert.ok(anonymousKey);
       await committed();
       const failed = await jar.json(url, 'POST', { component: 'ak-stage-authenticator-validate', code: code() });
       assert.equal(failed.status, 200);
       assert.equal(failed.body.component, 'ak-stage-flow-error');
-      assert.equal(jar.cookies.get('authentik_session'), anonymousKey, 'nobody was logged in');
+      assert.equal(sessionKeyOf(jar.cookies.get('authentik_session')!), anonymousKey, 'nobody was logged in');
 
       const txs = await committed();
       const step = txs.filter((t) => t.some((r) => r.tbl === 'totp_devices'));
@@ -235,7 +236,7 @@ describePostgres('asynchronous commits of a login’s disposable writes', 'synch
       (await c.post({ component: 'ak-stage-password', password: 'durable-password-1' })).body.component,
       'ak-stage-authenticator-validate',
     );
-    const anonymousKey = c.cookies.get('authentik_session')!;
+    const anonymousKey = sessionKeyOf(c.cookies.get('authentik_session')!);
     // from now on the database refuses to change the session's data (its lease and a no-change write still pass)
     await sql`CREATE FUNCTION refuse_save() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { bindSkipPolicy, createStage, createUser, defaultStages, flowOf, withoutUser } from '../helpers/flows.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 const FLOW = 'default-authentication-flow';
 
@@ -210,7 +211,7 @@ for (const dialect of dialects()) {
             await srv.app.store.db
               .selectFrom('sessions')
               .select('data')
-              .where('session_key', '=', c.cookies.get('authentik_session')!)
+              .where('session_key', '=', sessionKeyOf(c.cookies.get('authentik_session')!))
               .executeTakeFirstOrThrow()
           ).data,
         ).plan;

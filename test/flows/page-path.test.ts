@@ -14,6 +14,7 @@ import { bindingOf, createStage, createUser, defaultStages, flowOf } from '../he
 import { call } from '../helpers/server.js';
 import { addTotpDevice } from '../helpers/devices.js';
 import { currentStep, totpAt } from '../../src/mfa/totp/totp.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 type Body = Record<string, unknown>;
 
@@ -93,7 +94,7 @@ for (const dialect of dialects()) {
     async function sessionOf(jar: CookieJar) {
       const key = jar.cookies.get('authentik_session');
       if (!key) return { key, userId: undefined, data: undefined };
-      const row = await srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
+      const row = await srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', sessionKeyOf(key)).executeTakeFirst();
       if (!row) return { key, userId: undefined, data: undefined };
       const { csrf: _c, ...data } = JSON.parse(row.data) as Record<string, unknown>;
       return { key, userId: row.user_id, data };

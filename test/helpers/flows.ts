@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { call, type TestServer } from './server.js';
 import { Browser } from './browser.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 export async function createUser(
   srv: TestServer,
@@ -54,7 +55,7 @@ export const withoutUser = (c: Record<string, unknown>) => {
 /** the `sessions` row behind a session cookie, with its data parsed */
 export async function sessionRow(srv: TestServer, key: string | undefined) {
   if (!key) return undefined;
-  const row = await srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', key).executeTakeFirst();
+  const row = await srv.app.store.db.selectFrom('sessions').selectAll().where('session_key', '=', sessionKeyOf(key)).executeTakeFirst();
   return row && { ...row, data: JSON.parse(row.data) as { plan?: { bindings: unknown[]; context: Record<string, any> }; csrf?: string } };
 }
 

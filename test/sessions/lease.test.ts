@@ -10,6 +10,7 @@ import { call, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { FakeCaptcha } from '../helpers/fake-captcha.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 const LEASE_MS = 600;
 const CAPTCHA_TIMEOUT_MS = 2_000;
@@ -51,7 +52,7 @@ describePostgres('session leases across nodes', 'the lease is a PostgreSQL row l
       await a.app.store.db
         .selectFrom('sessions')
         .select('lock_until')
-        .where('session_key', '=', jar.cookies.get('authentik_session')!)
+        .where('session_key', '=', sessionKeyOf(jar.cookies.get('authentik_session')!))
         .executeTakeFirstOrThrow()
     ).lock_until;
 
@@ -109,7 +110,7 @@ describePostgres('session leases across nodes', 'the lease is a PostgreSQL row l
     await a.app.store.db
       .updateTable('sessions')
       .set({ lock_until: until })
-      .where('session_key', '=', jar.cookies.get('authentik_session')!)
+      .where('session_key', '=', sessionKeyOf(jar.cookies.get('authentik_session')!))
       .execute();
     const r = await jar.json(executor(b), 'POST', { component: 'ak-stage-captcha', token: 'pass' });
     assert.equal(r.body.component, 'xak-flow-redirect');
@@ -122,7 +123,7 @@ describePostgres('session leases across nodes', 'the lease is a PostgreSQL row l
     assert.ok(await leaseTaken(jar), 'the request holds the session');
     // what another request leaves when it took the session after this one's renewals had failed for a whole lease
     const foreign = new Date(Date.now() + 60_000).toISOString();
-    const key = jar.cookies.get('authentik_session')!;
+    const key = sessionKeyOf(jar.cookies.get('authentik_session')!);
     await a.app.store.db.updateTable('sessions').set({ lock_until: foreign }).where('session_key', '=', key).execute();
     const r = await slow;
     assert.match(r.body.response_errors.token[0].string, /did not answer in time/);

@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 async function rawLogin(srv: TestServer, headers: Record<string, string> = {}) {
   // identification → password → login, capturing the raw Set-Cookie lines of every answer
@@ -35,8 +36,9 @@ async function rawLogin(srv: TestServer, headers: Record<string, string> = {}) {
     return res.json();
   };
   await send('GET');
-  const before = jar.get('authentik_session');
+  // (the page's GET stores nothing yet: the anonymous session starts with the first step)
   await send('POST', { component: 'ak-stage-identification', uid_field: 'akadmin' });
+  const before = jar.get('authentik_session');
   const final = await send('POST', { component: 'ak-stage-password', password: 'correct horse battery staple' });
   return { setCookies, jar, before, after: jar.get('authentik_session'), final };
 }
@@ -63,13 +65,13 @@ for (const dialect of dialects()) {
       const old = await srv.app.store.db
         .selectFrom('sessions')
         .select('session_key')
-        .where('session_key', '=', r.before!)
+        .where('session_key', '=', sessionKeyOf(r.before!))
         .executeTakeFirst();
       assert.equal(old, undefined);
       const now = await srv.app.store.db
         .selectFrom('sessions')
         .select(['user_id'])
-        .where('session_key', '=', r.after!)
+        .where('session_key', '=', sessionKeyOf(r.after!))
         .executeTakeFirstOrThrow();
       assert.equal(now.user_id, 1);
     });
@@ -88,7 +90,7 @@ for (const dialect of dialects()) {
       await sessions.login(s, 1, new Date(Date.now() + 3_600_000), undefined);
       await sessions.save(s, req, reply);
       assert.notEqual(s.key, anonymous);
-      assert.equal(cookies.get('authentik_session'), s.key);
+      assert.equal(sessionKeyOf(cookies.get('authentik_session')!), s.key);
       const rows = await srv.app.store.db
         .selectFrom('sessions')
         .select(['session_key', 'user_id'])
@@ -114,7 +116,7 @@ for (const dialect of dialects()) {
       await c.get();
       await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
       await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
-      const key = c.cookies.get('authentik_session')!;
+      const key = sessionKeyOf(c.cookies.get('authentik_session')!);
       assert.equal((await c.api('GET', '/core/users/me/')).status, 200);
       const out = new FlowClient(srv, 'default-invalidation-flow');
       for (const [k, v] of c.cookies) out.cookies.set(k, v);
@@ -134,7 +136,7 @@ for (const dialect of dialects()) {
         await c.get();
         await c.post({ component: 'ak-stage-identification', uid_field: 'akadmin' });
         await c.post({ component: 'ak-stage-password', password: 'correct horse battery staple' });
-        const key = c.cookies.get('authentik_session')!;
+        const key = sessionKeyOf(c.cookies.get('authentik_session')!);
         const row = await limited.app.store.db
           .selectFrom('sessions')
           .select(['expires'])

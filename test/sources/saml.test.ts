@@ -18,6 +18,7 @@ import { FakeSamlIdp } from '../helpers/fake-saml-idp.js';
 import { connectionsOf, flowPks, loggedInAs, runFlow } from '../helpers/sources.js';
 import { purgeExpiredTemporaryUsers } from '../../src/users/temporary.js';
 import { createUser } from '../helpers/flows.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 const NS_SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
 
@@ -537,7 +538,7 @@ return {"name": name_id.text.upper(), "attributes": {"format": name_id.attrib["F
           await srv.app.store.db
             .selectFrom('sessions')
             .select('session_key')
-            .where('session_key', '=', key ?? '')
+            .where('session_key', '=', sessionKeyOf(key ?? ''))
             .execute()
         ).length === 0;
       const out = await fetch(`${srv.url}/source/saml/idp/slo/`, { headers: j.headers(), redirect: 'manual' });

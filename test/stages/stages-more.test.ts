@@ -9,6 +9,7 @@ import { hash } from '@node-rs/argon2';
 import { call, dialects, PRODUCTION_ARGON2, startServer, type TestServer } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { createStage, createUser, defaultStages, flowOf } from '../helpers/flows.js';
+import { sessionKeyOf } from '../../src/sessions/session-hash.js';
 
 const FLOW = 'default-authentication-flow';
 
@@ -121,7 +122,7 @@ for (const dialect of dialects()) {
         srv.app.store.db
           .selectFrom('sessions')
           .selectAll()
-          .where('session_key', '=', b.cookies.get('authentik_session')!)
+          .where('session_key', '=', sessionKeyOf(b.cookies.get('authentik_session')!))
           .executeTakeFirst();
 
       const first = new BrowserSession(srv);

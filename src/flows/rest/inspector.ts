@@ -9,7 +9,6 @@ import type { Plan, PlanBinding } from '../engine/plan.js';
 import { policyContext } from '../engine/policy-request.js';
 import { bindingResource } from './bindings.js';
 import { cleanseDict } from '../../events/diff.js';
-import { hashSessionKey } from '../../sessions/session-hash.js';
 
 /** authentik's FlowStageBindingSerializer().data: a binding's writable fields with their initial values */
 const NO_BINDING = {
@@ -136,7 +135,7 @@ export function mountInspector(router: ApiRouter, svc: Services) {
           const history = session.data.inspector?.plans ?? [];
           const current = session.data.plan ?? history.at(-1);
           if (!current || !session.key) return reply.code(400).send();
-          const sessionId = hashSessionKey(session.key);
+          const sessionId = session.key;
           const rendered = await renderPlans(svc.db, [...history, current], sessionId);
           return { plans: rendered.slice(0, -1), current_plan: rendered.at(-1), is_completed: !session.data.plan };
         },

@@ -7,7 +7,6 @@ import { SamlError } from '../../saml/xml.js';
 import type { AuthnRequest } from './authn-request.js';
 import type { SamlAttribute } from './attributes.js';
 import type { SamlProvider } from './config.js';
-import { hashSessionKey } from '../../sessions/session-hash.js';
 
 export const CLASS_REF = {
   unspecified: 'urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified',
@@ -55,8 +54,8 @@ export function nameIdText(i: NameIdInput): string {
     case NAME_ID.windows:
       return attr('upn');
     case NAME_ID.transient:
-      // the hash of the session, which changes every session
-      return hashSessionKey(i.sessionKey);
+      // the session's key (a hash of its cookie's token: sessions/session-hash.ts), which changes every session
+      return i.sessionKey;
     default:
       throw new SamlError(`Assertion contains NameID with unsupported format ${i.format}.`);
   }

@@ -7,10 +7,6 @@ import type { UsersTable } from '../../db/types.js';
 import { parseDuration } from '../../rest/duration.js';
 import type { Services } from '../../services.js';
 import type { SamlProvider } from './config.js';
-import { hashSessionKey } from '../../sessions/session-hash.js';
-
-/** the SHA-256 of a Keystage session's key (what the table keeps instead of the key) */
-export const sessionIdOf = hashSessionKey;
 
 export async function recordSession(
   svc: Services,
@@ -25,7 +21,8 @@ export async function recordSession(
     .values({
       provider_id: provider.id,
       user_id: me.user.id,
-      session_id: sessionIdOf(me.sessionKey),
+      // (a Keystage session's key, which is already a hash: sessions/session-hash.ts)
+      session_id: me.sessionKey,
       session_index: answer.sessionIndex,
       name_id: answer.nameId,
       name_id_format: nameIdFormat,
@@ -44,7 +41,7 @@ export async function takeSessions(svc: Services, sessionKey: string, kind: stri
   const rows = await svc.db
     .selectFrom('saml_sessions')
     .selectAll('saml_sessions')
-    .where('session_id', '=', sessionIdOf(sessionKey))
+    .where('session_id', '=', sessionKey)
     .where((eb) =>
       eb.exists(
         eb.selectFrom('providers as p').select('p.id').whereRef('p.id', '=', 'saml_sessions.provider_id').where('p.kind', '=', kind),

@@ -26,7 +26,7 @@ import { IFRAME_LOGOUT_KIND, insertIframeLogout, type LogoutURL } from '../oauth
 import { type SamlProvider, samlProviderByAppSlug, samlProviderById } from './config.js';
 import { type LogoutRequest, logoutRequestXml, logoutResponseXml, outgoing, type Outgoing, parseLogoutRequest } from './logout.js';
 import { incomingOf, refuse, relayCrossSitePost, verifierOf } from './incoming.js';
-import { sessionIdOf, takeSessions } from './sessions.js';
+import { takeSessions } from './sessions.js';
 import { appendSessionEnd } from './stages/session-end.js';
 import { insertNativeLogout, type NativeLogout } from './stages/native-logout/index.js';
 import { inflateRawSync } from 'node:zlib';
@@ -69,12 +69,7 @@ export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: Fas
   }
   const me = await svc.sessions.user(req);
   // this service provider ended its own session: it is not asked again
-  if (me)
-    await svc.db
-      .deleteFrom('saml_sessions')
-      .where('session_id', '=', sessionIdOf(me.sessionKey))
-      .where('provider_id', '=', provider.id)
-      .execute();
+  if (me) await svc.db.deleteFrom('saml_sessions').where('session_id', '=', me.sessionKey).where('provider_id', '=', provider.id).execute();
   const flow = await invalidationFlowOf(svc, req, provider);
   if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
   // the LogoutResponse, delivered by the provider's logout method (authentik's SPInitiatedSLOView)

@@ -6,7 +6,6 @@ import type { SessionEnding } from '../../sessions/sessions.js';
 import { userById } from '../../users/by-id.js';
 import { queueSsfEvent } from './events.js';
 import { CREDENTIAL_CHANGE, SESSION_REVOKED } from './schema.js';
-import { hashSessionKey } from '../../sessions/session-hash.js';
 
 /** a WebAuthn device whose model is not known (authentik's UNKNOWN_DEVICE_TYPE_AAGUID): not sent */
 const UNKNOWN_AAGUID = '00000000-0000-0000-0000-000000000000';
@@ -26,7 +25,7 @@ export async function sessionRevoked(svc: Services, sessionKey: string, ending: 
     subId: {
       format: 'complex',
       user: userSubject(user),
-      session: { format: 'opaque', id: hashSessionKey(sessionKey) },
+      session: { format: 'opaque', id: sessionKey },
     },
     user,
   });

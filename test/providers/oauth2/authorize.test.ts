@@ -14,6 +14,7 @@ import { Browser, PASSWORD } from './browser.js';
 import { atHash, cHash } from '../../../src/providers/oauth2/protocol/hashes.js';
 import { startLogoutReceiver } from '../../helpers/fake-logout-rp.js';
 import { jwtVerify } from 'jose';
+import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
@@ -99,7 +100,11 @@ for (const dialect of dialects()) {
       assert.match(cb.searchParams.get('code')!, /^[0-9a-f]{32}$/);
       // no flow is left in the session: the flow page answers the flow's start again, not a stale continuation
       const sid = b.jar.cookies.get('authentik_session');
-      const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', sid!).executeTakeFirstOrThrow();
+      const row = await srv.app.store.db
+        .selectFrom('sessions')
+        .select('data')
+        .where('session_key', '=', sessionKeyOf(sid!))
+        .executeTakeFirstOrThrow();
       assert.equal(JSON.parse(row.data).plan, undefined);
       assert.deepEqual(
         Object.keys(JSON.parse(row.data).providers ?? {}).filter((k) => k.startsWith('oauth2:authorize:')),

@@ -11,6 +11,7 @@ import { createStage, createUser, defaultStages, flowOf } from '../../helpers/fl
 import { addTotpDevice } from '../../helpers/devices.js';
 import { currentStep, totpAt } from '../../../src/mfa/totp/totp.js';
 import { hashStaticToken } from '../../../src/mfa/static/static.js';
+import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 const SECRET = 'mfa-test-secret-' + 's'.repeat(32);
 const FLOW = 'default-authentication-flow';
@@ -84,7 +85,7 @@ for (const dialect of dialects()) {
 
     /** the vector was signed over a fixed challenge: put it where the last render stored its own */
     async function useVectorChallenge(b: BrowserSession) {
-      const key = b.cookies.get('authentik_session')!;
+      const key = sessionKeyOf(b.cookies.get('authentik_session')!);
       const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
       const data = JSON.parse(row.data);
       // the current stage's own state (StageCall.state), where its last render kept its challenge
@@ -554,7 +555,7 @@ for (const dialect of dialects()) {
       await b.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'ext' });
       const ch = await b.solve(FLOW, { component: 'ak-stage-password', password: 'ext-password-1' });
       assert.equal(ch.device_challenges[0].challenge.rpId, 'localhost');
-      const key = b.cookies.get('authentik_session')!;
+      const key = sessionKeyOf(b.cookies.get('authentik_session')!);
       const row = await srv.app.store.db.selectFrom('sessions').select('data').where('session_key', '=', key).executeTakeFirstOrThrow();
       const data = JSON.parse(row.data);
       // the current stage's own state (StageCall.state), where its last render kept its challenge

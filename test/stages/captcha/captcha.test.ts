@@ -8,6 +8,7 @@ import { call, dialects, startServer, type TestServer } from '../../helpers/serv
 import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeCaptcha } from '../../helpers/fake-captcha.js';
 import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
+import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 for (const dialect of dialects()) {
   describe(`executor: captcha (${dialect})`, () => {
@@ -50,7 +51,7 @@ for (const dialect of dialects()) {
           await srv.app.store.db
             .selectFrom('sessions')
             .select('data')
-            .where('session_key', '=', b.cookies.get('authentik_session')!)
+            .where('session_key', '=', sessionKeyOf(b.cookies.get('authentik_session')!))
             .executeTakeFirstOrThrow()
         ).data,
       ).plan.context;

@@ -15,6 +15,7 @@ import { Browser } from '../../helpers/browser.js';
 import { createStage, flowOf, sessionRow } from '../../helpers/flows.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { body } from '../../rest/contract/client.js';
+import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 const LOGIN = 'default-authentication-flow';
 const EXPLICIT = 'default-provider-authorization-explicit-consent';
@@ -54,7 +55,7 @@ for (const dialect of dialects()) {
       await srv.app.store.db
         .updateTable('sessions')
         .set({ data: JSON.stringify(row.data) })
-        .where('session_key', '=', b.session!)
+        .where('session_key', '=', sessionKeyOf(b.session!))
         .execute();
     }
 

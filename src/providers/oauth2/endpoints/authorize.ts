@@ -38,7 +38,7 @@ import {
 } from '../protocol/constants.js';
 import { AuthorizeError, ClientIdError, RedirectUriError, TokenError } from '../protocol/errors.js';
 import { atHash, cHash } from '../protocol/hashes.js';
-import { amrOf, idTokenClaims, issuerOf, sidOf, subjectOf } from '../protocol/id-token.js';
+import { amrOf, idTokenClaims, issuerOf, subjectOf } from '../protocol/id-token.js';
 import { authorizationResponse, type ResponseValues } from '../protocol/responses.js';
 import { encodeJwt } from '../protocol/sign.js';
 import { insertAccessToken, insertCode } from '../tokens/store.js';
@@ -279,7 +279,8 @@ async function responseValues(
   const now = new Date();
   const authTime = login?.created ?? now;
   const amr = amrOf(login);
-  const sid = sidOf(sessionKey);
+  // (a session's key is its `sid`: sessions/session-hash.ts)
+  const sid = sessionKey;
   const state = params.state ?? '';
   let code: string | undefined;
   if (params.grant_type === GRANT_TYPE_AUTHORIZATION_CODE || params.grant_type === GRANT_TYPE_HYBRID) {

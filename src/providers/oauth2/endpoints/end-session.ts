@@ -13,7 +13,7 @@ import type { Services } from '../../../services.js';
 import { type OAuth2Provider, oauth2ProviderByAppSlug } from '../config.js';
 import { endSessionRequest, logoutTokenClaims } from '../protocol/end-session.js';
 import { TokenError } from '../protocol/errors.js';
-import { issuerOf, parseIdToken, sidOf } from '../protocol/id-token.js';
+import { issuerOf, parseIdToken } from '../protocol/id-token.js';
 import { encodeJwt, type ProviderKeys } from '../protocol/sign.js';
 import { verificationKeyOf } from '../protocol/verify.js';
 import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
@@ -68,7 +68,7 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
   const me = await svc.sessions.user(req);
   const frontchannel: LogoutURL[] = [];
   if (me) {
-    const sid = sidOf(me.sessionKey);
+    const sid = me.sessionKey;
     const tokens = await svc.db
       .selectFrom('oauth2_access_tokens')
       .select(['id', 'id_token', 'session_id'])

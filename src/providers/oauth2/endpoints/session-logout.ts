@@ -8,14 +8,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../../../services.js';
 import { oauth2ProviderById } from '../config.js';
 import { frontchannelLogoutUrl } from '../protocol/frontchannel.js';
-import { parseIdToken, sidOf } from '../protocol/id-token.js';
+import { parseIdToken } from '../protocol/id-token.js';
 import { insertIframeLogout, type LogoutURL } from '../stages/iframe-logout/index.js';
 import { sendBackchannelLogout } from './end-session.js';
 import { keysOf } from './keys.js';
 
 export function endTokensWithSessions(svc: Services, log: FastifyBaseLogger) {
   svc.sessions.onLogout(async (sessionKey, session) => {
-    const sid = sidOf(sessionKey);
+    // (a session's key is its `sid`: sessions/session-hash.ts)
+    const sid = sessionKey;
     const tokens = await svc.db
       .selectFrom('oauth2_access_tokens')
       .select(['id', 'provider_id', 'id_token'])

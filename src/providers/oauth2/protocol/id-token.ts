@@ -2,7 +2,6 @@ import { AMR_MFA, AMR_PASSWORD, AMR_SMART_CARD, AMR_WEBAUTHN, ACR_AUTHENTIK_DEFA
 import { uidOf } from '../../../users/render.js';
 import { generateId } from './random.js';
 import type { ClaimsUser, ProviderSettings } from './types.js';
-import { hashSessionKey } from '../../../sessions/session-hash.js';
 
 /** authentik's `IDToken` dataclass: the claims it sets itself, in its order, and the mappings' `claims` */
 export interface IdToken {
@@ -83,9 +82,6 @@ export function amrOf(event: LoginEvent | null | undefined): string[] | undefine
   return amr.length ? amr : undefined;
 }
 
-/** `hash_session_key`: the `sid` claim */
-export const sidOf = hashSessionKey;
-
 export interface NewIdTokenInput {
   provider: Pick<ProviderSettings, 'client_id' | 'sub_mode' | 'issuer_mode' | 'application'>;
   /** scheme://host the request came to (or the configured external URL) */
@@ -96,7 +92,7 @@ export interface NewIdTokenInput {
   expires: Date | null;
   /** when the user authenticated (auth_time) */
   authTime: Date;
-  /** the authenticated session's key, for `sid` */
+  /** the authenticated session's key, which is its `sid` (already authentik's hashed key: sessions/session-hash.ts) */
   sessionKey?: string | null;
   /** or its hash as grants keep it (`sid` itself) */
   sid?: string | null;
@@ -123,7 +119,7 @@ export function newIdToken(input: NewIdTokenInput): IdToken {
     claims: input.claims ?? {},
   };
   if (input.sid) t.sid = input.sid;
-  else if (input.sessionKey) t.sid = sidOf(input.sessionKey);
+  else if (input.sessionKey) t.sid = input.sessionKey;
   const amr = input.amr?.length ? input.amr : amrOf(input.loginEvent);
   if (amr) t.amr = amr;
   return t;

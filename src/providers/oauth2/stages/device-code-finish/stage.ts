@@ -7,7 +7,6 @@ import { deny, ok, show, type StageRuntime } from '../../../../flows/engine/runt
 import type { StageChallenge } from '../../../../flows/engine/challenge-types.js';
 import { approveDeviceCode, deviceCodeById } from '../../device/store.js';
 import type { FinishState } from '../../device/plan.js';
-import { sidOf } from '../../protocol/id-token.js';
 import type { OAuthDeviceCodeFinishChallenge } from './challenge.js';
 
 const challenge: StageChallenge<typeof OAuthDeviceCodeFinishChallenge> = { component: 'ak-provider-oauth2-device-code-finish' };
@@ -19,7 +18,7 @@ export const deviceCodeFinishRuntime: StageRuntime<{ name: string }, FinishState
     const id = c.state.device;
     const user = c.requestUser;
     if (id === undefined || !user) return deny('Invalid code');
-    if (!(await approveDeviceCode(c.svc.db, id, user.id, c.session.key ? sidOf(c.session.key) : null))) {
+    if (!(await approveDeviceCode(c.svc.db, id, user.id, c.session.key ?? null))) {
       // the same person reloading the page sees it again; anyone else finds the code taken
       const row = await deviceCodeById(c.svc.db, id);
       if (row?.user_id !== user.id) return deny('This code has expired or has already been used.');
