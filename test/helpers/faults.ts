@@ -40,3 +40,26 @@ export async function failUpdatesOf(
     await sql.raw(`drop function ${name}()`).execute(db);
   };
 }
+
+/** Every INSERT into (or DELETE from) `table` fails with "injected failure" until the returned function is called. */
+export async function failWritesOf(
+  srv: TestServer,
+  dialect: DialectName,
+  table: string,
+  op: 'insert' | 'delete',
+): Promise<() => Promise<void>> {
+  const db = srv.app.store.db;
+  const name = `ks_test_fault_${op}_${table}`;
+  if (dialect === 'sqlite') {
+    await sql.raw(`create trigger ${name} before ${op} on ${table} begin select raise(abort, 'injected failure'); end`).execute(db);
+    return async () => void (await sql.raw(`drop trigger ${name}`).execute(db));
+  }
+  await sql
+    .raw(`create function ${name}() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`)
+    .execute(db);
+  await sql.raw(`create trigger ${name} before ${op} on ${table} for each row execute function ${name}()`).execute(db);
+  return async () => {
+    await sql.raw(`drop trigger ${name} on ${table}`).execute(db);
+    await sql.raw(`drop function ${name}()`).execute(db);
+  };
+}

@@ -38,9 +38,15 @@ const LIVE = ['enabled', 'paused'];
 
 export const retentionMs = (text: string) => parseDuration(text) ?? DEFAULT_RETENTION_MS;
 
-/** queues `e` for every live stream that requested its type; returns how many were queued */
-export async function queueSsfEvent(svc: Services, e: SsfEvent): Promise<number> {
-  let q = svc.db.selectFrom('ssf_streams').select(['uuid', 'provider_id', 'events_requested', 'aud', 'iss']).where('status', 'in', LIVE);
+/**
+ * queues `e` for every live stream that requested its type; returns how many were queued. `tx`: inside that
+ * transaction, with the write it belongs to (an event about nobody only: the access check reads outside it), and the
+ * caller kicks the task runner after its commit.
+ */
+export async function queueSsfEvent(svc: Services, e: SsfEvent, tx?: DB): Promise<number> {
+  if (tx && e.user) throw new Error('an event about a person is queued in a transaction of its own');
+  const db = tx ?? svc.db;
+  let q = db.selectFrom('ssf_streams').select(['uuid', 'provider_id', 'events_requested', 'aud', 'iss']).where('status', 'in', LIVE);
   if (e.streams) q = e.streams.length ? q.where('uuid', 'in', e.streams) : q.where(sql<boolean>`1 = 0`);
   const streams = (await q.orderBy('uuid').execute()).filter((s) => parseList(s.events_requested).includes(e.type));
   if (!streams.length) return 0;
@@ -49,7 +55,7 @@ export async function queueSsfEvent(svc: Services, e: SsfEvent): Promise<number>
   const providers = new Map<number, SsfProvider | undefined>();
   const allowed = new Map<number, boolean>();
   for (const s of streams) {
-    if (!providers.has(s.provider_id)) providers.set(s.provider_id, await ssfProviderById(svc.db, s.provider_id));
+    if (!providers.has(s.provider_id)) providers.set(s.provider_id, await ssfProviderById(db, s.provider_id));
     const provider = providers.get(s.provider_id);
     if (!provider?.application) continue;
     if (e.user) {
@@ -84,33 +90,34 @@ export async function queueSsfEvent(svc: Services, e: SsfEvent): Promise<number>
     });
   }
   if (!rows.length) return 0;
-  await svc.db.transaction().execute(async (tx) => {
-    await tx.insertInto('ssf_stream_events').values(rows).execute();
+  const write = async (w: DB) => {
+    await w.insertInto('ssf_stream_events').values(rows).execute();
     await enqueueSends(
-      tx,
+      w,
       rows.map((r) => r.uuid),
     );
-  });
-  svc.tasks?.kick();
+  };
+  if (tx) await write(tx);
+  else {
+    await svc.db.transaction().execute(write);
+    svc.tasks?.kick();
+  }
   return rows.length;
 }
 
-/** a stream's held events queued again (its status back to enabled) */
-export async function requeueHeld(svc: Services, stream: string): Promise<void> {
-  const held = await svc.db
+/** a stream's held events queued again (its status back to enabled), in the caller's transaction; how many */
+export async function requeueHeld(tx: DB, stream: string): Promise<number> {
+  const held = await tx
     .selectFrom('ssf_stream_events')
     .select('uuid')
     .where('stream_uuid', '=', stream)
     .where('status', 'in', ['pending_new', 'pending_failed'])
     .execute();
-  if (!held.length) return;
-  await svc.db.transaction().execute((tx) =>
-    enqueueSends(
-      tx,
-      held.map((r) => r.uuid),
-    ),
+  await enqueueSends(
+    tx,
+    held.map((r) => r.uuid),
   );
-  svc.tasks?.kick();
+  return held.length;
 }
 
 /** a send task per event (the task's object: the event) */

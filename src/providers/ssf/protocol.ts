@@ -83,14 +83,16 @@ async function createStream(svc: Services, req: FastifyRequest, reply: FastifyRe
     iss: configurationUrl(baseUrlOf(req, svc.config), provider.application.slug),
     created: nowIso(),
   };
-  await svc.db.insertInto('ssf_streams').values(row).execute();
-  await queueSsfEvent(svc, {
-    type: VERIFICATION,
-    data: { state: null },
-    subId: { format: 'opaque', id: uuid },
-    streams: [uuid],
-    txn: req.id,
+  // the stream and its first verification event together: a stream is never left without it
+  await svc.db.transaction().execute(async (tx) => {
+    await tx.insertInto('ssf_streams').values(row).execute();
+    await queueSsfEvent(
+      svc,
+      { type: VERIFICATION, data: { state: null }, subId: { format: 'opaque', id: uuid }, streams: [uuid], txn: req.id },
+      tx,
+    );
   });
+  svc.tasks?.kick();
   return reply.code(201).send(streamResponse(row));
 }
 
@@ -120,9 +122,11 @@ async function deleteStream(svc: Services, req: FastifyRequest, reply: FastifyRe
   await streamCaller(svc.db, req, provider);
   const stream = await streamOf(svc, req, provider);
   // (marked deleted: it gets no more events, and goes once what is pending for it was sent — deliver.ts)
-  await svc.db.updateTable('ssf_streams').set({ status: 'disabled_deleted' }).where('uuid', '=', stream.uuid).execute();
-  await svc.db.deleteFrom('ssf_stream_events').where('stream_uuid', '=', stream.uuid).where('status', '=', 'pending_failed').execute();
-  await tidyStreams(svc.db);
+  await svc.db.transaction().execute(async (tx) => {
+    await tx.updateTable('ssf_streams').set({ status: 'disabled_deleted' }).where('uuid', '=', stream.uuid).execute();
+    await tx.deleteFrom('ssf_stream_events').where('stream_uuid', '=', stream.uuid).where('status', '=', 'pending_failed').execute();
+    await tidyStreams(tx);
+  });
   return reply.code(204).send();
 }
 
@@ -150,15 +154,19 @@ async function streamStatus(svc: Services, req: FastifyRequest) {
     if (status === undefined) throw ValidationError.field('status', 'This field is required.');
     if (typeof status !== 'string' || !(STREAM_STATUSES as readonly string[]).includes(status))
       throw ValidationError.field('status', `"${String(status)}" is not a valid choice.`);
-    await svc.db.updateTable('ssf_streams').set({ status }).where('uuid', '=', stream.uuid).execute();
-    // a disabled stream holds nothing (SSF 1.0 §8.1.2); an enabled one gets what it held while paused
-    if (status === 'disabled' || status === 'disabled_deleted')
-      await svc.db
-        .deleteFrom('ssf_stream_events')
-        .where('stream_uuid', '=', stream.uuid)
-        .where('status', 'in', ['pending_new', 'pending_failed'])
-        .execute();
-    if (status === 'enabled') await requeueHeld(svc, stream.uuid);
+    // a disabled stream holds nothing (SSF 1.0 §8.1.2); an enabled one gets what it held while paused — each with the
+    // status, in its transaction
+    const requeued = await svc.db.transaction().execute(async (tx) => {
+      await tx.updateTable('ssf_streams').set({ status }).where('uuid', '=', stream.uuid).execute();
+      if (status === 'disabled' || status === 'disabled_deleted')
+        await tx
+          .deleteFrom('ssf_stream_events')
+          .where('stream_uuid', '=', stream.uuid)
+          .where('status', 'in', ['pending_new', 'pending_failed'])
+          .execute();
+      return status === 'enabled' ? requeueHeld(tx, stream.uuid) : 0;
+    });
+    if (requeued) svc.tasks?.kick();
     return { stream_id: stream.uuid, status };
   }
   return { stream_id: stream.uuid, status: stream.status };

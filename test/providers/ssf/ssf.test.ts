@@ -22,6 +22,7 @@ import { FakeSsfReceiver } from '../../helpers/fake-ssf-receiver.js';
 import { importBlueprint } from '../../helpers/blueprints.js';
 import { body } from '../../rest/contract/client.js';
 import { keyPairOf } from '../saml/sp.js';
+import { failWritesOf } from '../../helpers/faults.js';
 
 const PUSH = 'urn:ietf:rfc:8935';
 const RISC_PUSH = 'https://schemas.openid.net/secevent/risc/delivery-method/push';
@@ -514,6 +515,46 @@ for (const dialect of dialects()) {
       const sent = await received(from, 2, 'flaky');
       assert.deepEqual(new Set(sent.map((s) => s.jti)), new Set([failed.uuid, held.uuid].map((u) => u.replace(/-/g, ''))));
       await until('all sent', async () => ((await eventRows(id)).every((e) => e.status === 'sent') ? true : undefined));
+    });
+
+    it('a stream and its verification event are written together, as are a status and what it drops', async () => {
+      const app = await ssfApp('Atomic', 'atomic');
+      const streamsOf = async () =>
+        (await srv.app.store.db.selectFrom('ssf_streams').select(['uuid', 'status']).where('provider_id', '=', app.pk).execute()).length;
+      // the verification event cannot be stored: no stream is left without it
+      let heal = await failWritesOf(srv, dialect, 'ssf_stream_events', 'insert');
+      try {
+        const refused = await stream('POST', 'atomic', app.token, {
+          delivery: { method: PUSH, endpoint_url: receiver.url },
+          events_requested: [CREDENTIAL_CHANGE],
+          aud: ['urn:rx:atomic'],
+        });
+        assert.equal(refused.status, 500);
+        assert.equal(await streamsOf(), 0);
+      } finally {
+        await heal();
+      }
+      const id = await pushStream('atomic', app.token, [CREDENTIAL_CHANGE]);
+      assert.equal(await streamsOf(), 1);
+      // paused with an event held; disabling cannot drop it: the stream stays paused, its event held
+      assert.equal((await status('atomic', app.token, { stream_id: id, status: 'paused' })).status, 200);
+      const erin = await createUser(srv, 'atomic-erin', PASSWORD);
+      assert.equal((await call(srv, 'POST', `/core/users/${erin}/set_password/`, { password: `${PASSWORD}-1` })).status, 204);
+      await until('held', async () => (await eventRows(id)).find((e) => e.status === 'pending_new'));
+      heal = await failWritesOf(srv, dialect, 'ssf_stream_events', 'delete');
+      try {
+        assert.equal((await status('atomic', app.token, { stream_id: id, status: 'disabled' })).status, 500);
+      } finally {
+        await heal();
+      }
+      assert.deepEqual((await status('atomic', app.token, undefined, `?stream_id=${id}`)).body, { stream_id: id, status: 'paused' });
+      assert.ok((await eventRows(id)).some((e) => e.status === 'pending_new'));
+      // and without the fault both happen
+      assert.equal((await status('atomic', app.token, { stream_id: id, status: 'disabled' })).status, 200);
+      assert.deepEqual(
+        (await eventRows(id)).filter((e) => e.status === 'pending_new'),
+        [],
+      );
     });
 
     it('two nodes re-enabling a stream at once send its held event once', async () => {
