@@ -4,7 +4,8 @@ import cookie from '@fastify/cookie';
 import type { Config } from './config.js';
 import { openStore, type Store } from './db/index.js';
 import { migrate } from './db/migrate.js';
-import { clientErrorHandler, frameworkErrors, installErrorHandling, JsonParseError, ValidationError } from './rest/errors.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, ValidationError } from './rest/errors.js';
+import { parseJsonBody } from './rest/json-body.js';
 import { nullCharacterErrors } from './rest/validate.js';
 import { installHttpHeaders } from './rest/http.js';
 import { ApiRouter, routeFlags } from './rest/routes.js';
@@ -293,12 +294,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.removeAllContentTypeParsers();
   // application/json and +json types, with or without parameters (`; charset=utf-8`), as DRF's JSONParser
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json(\s*;.*)?$/, { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
+      done(null, parseJsonBody(String(body)));
     } catch (e) {
-      done(JsonParseError.from(e, text), undefined);
+      done(e as Error, undefined);
     }
   });
   installErrorHandling(app);

@@ -44,6 +44,21 @@ export interface Operation extends OpDoc {
 
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
 
+/**
+ * `handler` seeing each single-valued query parameter it declares (not an array, not `explode`) as one string when
+ * the key is repeated: the last, as Django's `QueryDict` gives it (`?ordering=a&ordering=b` is `b`, never an array
+ * that a handler would take for text).
+ */
+function singleValued(handler: Handler, query: QueryParam[] | undefined): Handler {
+  const names = (query ?? []).filter((q) => q.schema.type !== 'array' && !q.explode).map((q) => q.name);
+  if (!names.length) return handler;
+  return (req, reply) => {
+    const q = req.query as Record<string, unknown> | undefined;
+    if (q) for (const n of names) if (Array.isArray(q[n])) q[n] = (q[n] as unknown[]).at(-1);
+    return handler(req, reply);
+  };
+}
+
 /** what a route tells the app-wide hooks about itself */
 export interface RouteFlags {
   /**
@@ -111,7 +126,7 @@ export class ApiRouter {
         this.app.route({
           method: m.toUpperCase() as 'GET',
           url,
-          handler: def.handler,
+          handler: singleValued(def.handler, def.doc.query),
           ...(opts.errorHandler ? { errorHandler: opts.errorHandler } : {}),
           ...(opts.config ? { config: opts.config } : {}),
         });

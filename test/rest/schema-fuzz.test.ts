@@ -119,6 +119,14 @@ for (const dialect of dialects()) {
             method === 'get'
               ? fc.sample(gen.query(inQuery), { numRuns: 4, seed: 20261207 })
               : fc.sample(body ? gen.object(body) : fc.jsonValue({ maxDepth: 2 }), { numRuns: 4, seed: 20261207 });
+          if (method === 'get') {
+            // every parameter given twice (a key repeated is an array to the framework, text to a handler)
+            const twice = new URLSearchParams();
+            for (const q of inQuery) for (const v of ['a', '1']) twice.append(q.name, v);
+            sent++;
+            const r = await call(srv, 'GET', `${url}?${twice}`);
+            if (r.status >= 500) failures.push(`${r.status} GET ${url}?${twice}`);
+          }
           for (const sample of samples) {
             sent++;
             const r =
@@ -201,6 +209,45 @@ for (const dialect of dialects()) {
       }
       const api = await call(srv, 'GET', '/flows/instances/a%00/');
       assert.deepEqual([api.status, api.body], [404, { detail: 'No Flow matches the given query.' }]);
+    });
+
+    it('a repeated query key counts once, its last value (as Django reads it); nesting past 512 levels is a parse error', async () => {
+      const slugs = (await call(srv, 'GET', '/flows/instances/?ordering=slug')).body.results.map((f: { slug: string }) => f.slug);
+      const repeated = await call(srv, 'GET', '/flows/instances/?ordering=slug&ordering=-slug');
+      assert.equal(repeated.status, 200);
+      assert.deepEqual(
+        repeated.body.results.map((f: { slug: string }) => f.slug),
+        [...slugs].reverse(),
+      );
+      const history = await call(srv, 'GET', '/admin/version/history/?ordering=version&ordering=-timestamp&build=a&build=b');
+      assert.deepEqual([history.status, history.body], [200, []]);
+
+      const nested = (n: number) => `${'['.repeat(n)}"x"${']'.repeat(n)}`;
+      const groups = (await call(srv, 'GET', '/core/groups/?page_size=1')).body.pagination.count;
+      const deep = await call(srv, 'POST', '/core/groups/', `{"name":"deep","attributes":{"a":${nested(5000)}}}`);
+      assert.deepEqual([deep.status, deep.body], [400, { detail: 'JSON parse error - maximum recursion depth exceeded' }]);
+      assert.equal((await call(srv, 'GET', '/core/groups/?page_size=1')).body.pagination.count, groups);
+      // as deep as a body may be: stored and given back as sent
+      const fine = await call(srv, 'POST', '/core/groups/', `{"name":"deep enough","attributes":{"a":${nested(500)}}}`);
+      assert.equal(fine.status, 201);
+      assert.equal(JSON.stringify(fine.body.attributes), `{"a":${nested(500)}}`);
+      // the executor reads bodies the same way: too deep is as malformed (its answer to both: a flow error)
+      const c = new FlowClient(srv);
+      await c.get();
+      const post = (body: string) => fetch(c.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const [tooDeep, malformed] = [await post(nested(100000)), await post('{bad')];
+      assert.deepEqual([tooDeep.status, ((await tooDeep.json()) as { component: string }).component], [200, 'ak-stage-flow-error']);
+      assert.deepEqual([malformed.status, ((await malformed.json()) as { component: string }).component], [200, 'ak-stage-flow-error']);
+
+      // a SCIM source's list parameters too
+      const scim = await call(srv, 'POST', '/sources/scim/', { name: 'Repeat', slug: 'repeat' });
+      const key = (await call(srv, 'GET', `/core/tokens/${scim.body.token_obj.identifier}/view_key/`)).body.key;
+      const list = await fetch(
+        `${srv.url}/source/scim/repeat/v2/Users?filter=userName%20eq%20%22x%22&filter=userName%20eq%20%22nobody%22&excludedAttributes=a&excludedAttributes=b`,
+        { headers: { authorization: `Bearer ${key}` } },
+      );
+      assert.equal(list.status, 200);
+      assert.equal(((await list.json()) as { totalResults: number }).totalResults, 0);
     });
 
     it("ids beyond int32 are unknown ids; `?ordering=` names only the list's own orderings", async () => {

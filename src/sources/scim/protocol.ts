@@ -337,16 +337,21 @@ async function writeGroup(svc: Services, req: FastifyRequest, s: Source, existin
   });
 }
 
+/** a query parameter's value: the last, when the key is repeated (as Django's QueryDict) */
+function param(req: FastifyRequest, name: string): string | undefined {
+  const v = (req.query as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(v) ? v.at(-1) : v;
+}
+
 /** a page of a list: RFC 7644's 1-based `startIndex` and `count` (at most 100) */
 function page<T>(req: FastifyRequest, all: T[]) {
-  const q = req.query as Record<string, string | undefined>;
-  const start = Math.max(1, Number.parseInt(q.startIndex ?? '1', 10) || 1);
-  const count = Math.min(100, Math.max(0, Number.parseInt(q.count ?? '100', 10) || 0));
+  const start = Math.max(1, Number.parseInt(param(req, 'startIndex') ?? '1', 10) || 1);
+  const count = Math.min(100, Math.max(0, Number.parseInt(param(req, 'count') ?? '100', 10) || 0));
   return { slice: all.slice(start - 1, start - 1 + count), start };
 }
 
 function filtered(req: FastifyRequest, resources: Resource[]): Resource[] {
-  const f = (req.query as Record<string, string | undefined>).filter;
+  const f = param(req, 'filter');
   if (!f) return resources;
   let pred: (r: Resource) => boolean;
   try {
@@ -359,7 +364,7 @@ function filtered(req: FastifyRequest, resources: Resource[]): Resource[] {
 }
 
 function excluded(req: FastifyRequest, r: Resource): Resource {
-  const ex = (req.query as Record<string, string | undefined>).excludedAttributes;
+  const ex = param(req, 'excludedAttributes');
   if (!ex) return r;
   const out = { ...r };
   for (const k of ex.split(',')) {
