@@ -16,6 +16,7 @@ import { createUser } from '../../helpers/flows.js';
 import { PASSWORD } from '../oauth2/browser.js';
 import { ACS, SP_ENTITY, SamlBrowser, flowsAndMappings, keyPairOf, loggedInAs, samlApp, formOf, inflated, serviceProvider } from './sp.js';
 import { uidOf } from '../../../src/users/render.js';
+import { deflateRawSync } from 'node:zlib';
 
 const NAME_ID = {
   email: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
@@ -315,6 +316,12 @@ for (const dialect of dialects()) {
       assert.match(r.text, /The SAML request payload is missing\./);
       r = await b.send(p.url_sso_post, {});
       assert.equal(r.status, 400);
+      // a request inflating past 1 MiB (8 MiB of XML in 11 KB of deflate) is not read
+      const xml = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_b" Version="2.0"><a>${'a'.repeat(8 << 20)}</a></samlp:AuthnRequest>`;
+      const bomb = deflateRawSync(Buffer.from(xml), { level: 9 }).toString('base64');
+      r = await b.send(`${p.url_sso_redirect}?SAMLRequest=${encodeURIComponent(bomb)}`);
+      assert.equal(r.status, 400);
+      assert.match(r.text, /Cannot decode SAML request\./);
       // an application bound to a group alice is not in
       const g = await call(srv, 'POST', '/core/groups/', { name: 'saml-admins' });
       const appRow = await call(srv, 'GET', '/core/applications/refusals/');
