@@ -131,6 +131,10 @@ export async function startServer(
   return srv;
 }
 
+/** `startServer`'s overrides for another node on `srv`'s database (as at a restart, or beside it) */
+export const sameDatabase = (srv: TestServer): Partial<Config> =>
+  srv.config.databaseUrl ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath };
+
 /** fetch with the admin token and JSON body; returns status and parsed body */
 export async function call(
   srv: TestServer,

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { AdminApi } from '@goauthentik/api/dist/apis/AdminApi.js';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { call, dialects, startServer, type TestServer, sameDatabase } from '../helpers/server.js';
 import { createUser } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { body } from '../rest/contract/client.js';
@@ -54,10 +54,7 @@ for (const dialect of dialects()) {
         [[VERSION, '']],
       );
       // another node on the same database, same version: nothing new
-      const second = await startServer(
-        dialect,
-        srv.config.databaseUrl ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
-      );
+      const second = await startServer(dialect, sameDatabase(srv));
       await second.close();
       assert.equal((await call(srv, 'GET', '/admin/version/history/')).body.length, 1);
       // after an older version's row, starting this version records it again
@@ -65,10 +62,7 @@ for (const dialect of dialects()) {
         .insertInto('version_history')
         .values({ timestamp: new Date().toISOString(), version: '2026.2.0', build: 'abc' } as never)
         .execute();
-      const third = await startServer(
-        dialect,
-        srv.config.databaseUrl ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
-      );
+      const third = await startServer(dialect, sameDatabase(srv));
       await third.close();
       const all = (await call(srv, 'GET', '/admin/version/history/?ordering=id')).body;
       assert.deepEqual(

@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { call, dialects, startServer, type TestServer, sameDatabase } from '../helpers/server.js';
 import { BrowserSession } from '../helpers/official-client.js';
 import { bindingOf, createUser, defaultStages } from '../helpers/flows.js';
 
@@ -125,10 +125,7 @@ for (const dialect of dialects()) {
         .deleteFrom('keystage_migrations' as never)
         .where('name' as never, '=', 'policy_expression_0002_default_flow' as never)
         .execute();
-      const again = await startServer(
-        dialect,
-        dialect === 'postgres' ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
-      );
+      const again = await startServer(dialect, sameDatabase(srv));
       try {
         for (const name of [PASSWORD_POLICY, VALIDATE_POLICY]) {
           const policy = await policyNamed(again, name);

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { dialects, startServer, type TestServer } from '../helpers/server.js';
+import { dialects, startServer, type TestServer, sameDatabase } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -53,10 +53,7 @@ for (const dialect of dialects()) {
         .deleteFrom('keystage_migrations' as never)
         .where('name' as never, '=', '0048_hashed_session_keys' as never)
         .execute();
-      const again = await startServer(
-        dialect,
-        dialect === 'postgres' ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
-      );
+      const again = await startServer(dialect, sameDatabase(srv));
       try {
         assert.deepEqual(await rowsKeyed(token), []);
         assert.deepEqual(await rowsKeyed(sha256(token)), [{ session_key: sha256(token), user_id: 1 }]);

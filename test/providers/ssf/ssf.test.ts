@@ -13,7 +13,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
 import { SsfApi } from '@goauthentik/api/dist/apis/SsfApi.js';
-import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer, sameDatabase } from '../../helpers/server.js';
 import { bindingOf, createUser, defaultStages, loggedIn } from '../../helpers/flows.js';
 import { Browser } from '../../helpers/browser.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
@@ -561,10 +561,7 @@ for (const dialect of dialects()) {
       const app = await ssfApp('Twice', 'twice');
       const frank = await createUser(srv, 'frank', PASSWORD);
       const id = await pushStream('twice', app.token, [CREDENTIAL_CHANGE]);
-      const other = await startServer(
-        dialect,
-        dialect === 'postgres' ? { databaseUrl: srv.config.databaseUrl } : { sqlitePath: srv.config.sqlitePath },
-      );
+      const other = await startServer(dialect, sameDatabase(srv));
       try {
         assert.equal((await status('twice', app.token, { status: 'paused' })).status, 200);
         const from = receiver.deliveries.length;
