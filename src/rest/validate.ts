@@ -62,12 +62,12 @@ export const MAX_STRING = 65536;
  */
 export const NULL_CHARACTERS = 'Null characters are not allowed.';
 
-/** whether a string anywhere in a JSON value (keys included) holds U+0000 */
-export function holdsNullCharacter(v: unknown, depth = 0): boolean {
+/** whether a string anywhere in a JSON value (keys included) holds U+0000 (a body's nesting is bounded: json-body.ts) */
+export function holdsNullCharacter(v: unknown): boolean {
   if (typeof v === 'string') return v.includes('\u0000');
-  if (typeof v !== 'object' || v === null || depth > 64) return false;
-  if (Array.isArray(v)) return v.some((x) => holdsNullCharacter(x, depth + 1));
-  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || holdsNullCharacter(x, depth + 1)) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) return v.some(holdsNullCharacter);
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || holdsNullCharacter(x)) return true;
   return false;
 }
 

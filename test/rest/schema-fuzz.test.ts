@@ -145,6 +145,10 @@ for (const dialect of dialects()) {
       assert.deepEqual([named.status, named.body], [400, { name: ['Null characters are not allowed.'] }]);
       const attrs = await call(srv, 'POST', '/core/groups/', { name: 'nul-attrs', attributes: { note: ['a\u0000b'] } });
       assert.deepEqual([attrs.status, attrs.body], [400, { attributes: ['Null characters are not allowed.'] }]);
+      let deep: unknown = 'a\u0000b';
+      for (let i = 0; i < 300; i++) deep = { k: deep };
+      const deepAttrs = await call(srv, 'POST', '/core/groups/', { name: 'nul-deep', attributes: deep });
+      assert.deepEqual([deepAttrs.status, deepAttrs.body], [400, { attributes: ['Null characters are not allowed.'] }]);
       assert.equal((await call(srv, 'GET', '/core/groups/?page_size=1')).body.pagination.count, before);
     });
 
