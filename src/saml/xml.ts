@@ -52,5 +52,10 @@ export const textOf = (el: Element | undefined): string | null => (el ? (el.text
 
 export const attr = (el: Element, name: string): string | null => (el.hasAttribute(name) ? el.getAttribute(name) : null);
 
-const escapeXml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/**
+ * text for an XML document: markup characters as entities, and a carriage return as `&#13;` (a parser turns a raw
+ * one into a line feed: a value "a\rb" would arrive as "a\nb")
+ */
+const escapeXml = (s: string) =>
+  s.replace(/[&<>"\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;' })[c]!);
 export { escapeXml };

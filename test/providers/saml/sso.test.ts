@@ -477,6 +477,10 @@ for (const dialect of dialects()) {
       const p = await app('echo', { property_mappings: [echo.body.pk] });
       const saml = serviceProvider({ idpCert: idp.cert, entryPoint: p.url_sso_redirect });
       const b = await loggedIn();
+      // line ends as they are: a carriage return is not made a line feed by the SP's parser
+      assert.equal((await call(srv, 'PATCH', `/core/users/${aliceId}/`, { attributes: { echo: 'a\r\nb\rc\nd' } })).status, 200);
+      const crlf = await b.send(await saml.getAuthorizeUrlAsync('', undefined, {}));
+      assert.equal((await saml.validatePostResponseAsync(crlf.form!.fields)).profile!.echo, 'a\r\nb\rc\nd');
       const text = fc
         .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
         .filter((v) => v.trim() === v && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(v));
