@@ -31,13 +31,11 @@ import type { ApplicationsTable } from './table.js';
 import { APPLICATION_COLUMNS, applicationProps } from './schema.js';
 import { formatLaunchUrl, providerLaunchUrls } from './launch.js';
 import { applicationPolicyObject } from './policy-object.js';
+import { lastValue } from '../rest/routes.js';
 
 type Row = ApplicationsTable & { pk: string };
 
-const str = (q: Query, k: string) => {
-  const v = q[k];
-  return Array.isArray(v) ? v.at(-1) : v;
-};
+const str = (q: Query, k: string) => lastValue(q[k]);
 
 /** the application's icon, which may name an uploaded file (the files' `used_by`, src/files/) */
 export const applicationFileReferences = (): ColumnReference[] => [

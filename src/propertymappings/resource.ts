@@ -27,6 +27,7 @@ import type { Services } from '../services.js';
 import { userById } from '../users/by-id.js';
 import { nativeMappingOf, runMapping } from './scope.js';
 import type { PropertyMappingsTable } from './table.js';
+import { lastValue } from '../rest/routes.js';
 
 type Row = PropertyMappingsTable & {
   pk: string;
@@ -567,7 +568,7 @@ async function testMapping(req: FastifyRequest, svc: Services, row: Row, caller:
   if (data.user !== null && data.user !== undefined && !(await can(svc.db, caller, 'authentik_core.view_user', data.user as number)))
     throw ValidationError.field('user', `Invalid pk "${data.user}" - object does not exist.`);
   const q = req.query as Record<string, string | string[] | undefined>;
-  const fr = Array.isArray(q.format_result) ? q.format_result.at(-1) : q.format_result;
+  const fr = lastValue(q.format_result);
   const format = String(fr ?? 'false').toLowerCase() === 'true';
   const user = data.user === null || data.user === undefined ? undefined : await userById(svc.db, data.user as number);
   const r = await runMapping(

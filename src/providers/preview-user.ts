@@ -8,13 +8,14 @@ import { can } from '../rbac/check.js';
 import { ValidationError } from '../rest/errors.js';
 import type { Services } from '../services.js';
 import { userById } from '../users/by-id.js';
+import { lastValue } from '../rest/routes.js';
 
 export const FOR_USER_QUERY = [{ name: 'for_user', schema: { type: 'integer' } }];
 
 export async function previewedUser(svc: Services, req: FastifyRequest): Promise<UsersTable> {
   const caller = req.caller!;
   const q = req.query as Record<string, string | string[] | undefined>;
-  const raw = Array.isArray(q.for_user) ? q.for_user.at(-1) : q.for_user;
+  const raw = lastValue(q.for_user);
   if (raw === undefined) return caller.user as UsersTable;
   if (!/^\s*-?\d+\s*$/.test(raw)) throw new ValidationError({ for_user: ['input must be numerical'] });
   const id = Number(raw);

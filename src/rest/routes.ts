@@ -44,6 +44,9 @@ export interface Operation extends OpDoc {
 
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
 
+/** a query key's value as Django's `QueryDict` gives it: the last, when the key is repeated */
+export const lastValue = <T>(v: T | T[] | undefined): T | undefined => (Array.isArray(v) ? v.at(-1) : v);
+
 /**
  * `handler` seeing each single-valued query parameter it declares (not an array, not `explode`) as one string when
  * the key is repeated: the last, as Django's `QueryDict` gives it (`?ordering=a&ordering=b` is `b`, never an array
@@ -54,7 +57,7 @@ function singleValued(handler: Handler, query: QueryParam[] | undefined): Handle
   if (!names.length) return handler;
   return (req, reply) => {
     const q = req.query as Record<string, unknown> | undefined;
-    if (q) for (const n of names) if (Array.isArray(q[n])) q[n] = (q[n] as unknown[]).at(-1);
+    if (q) for (const n of names) if (Array.isArray(q[n])) q[n] = lastValue(q[n]);
     return handler(req, reply);
   };
 }

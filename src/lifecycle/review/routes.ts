@@ -37,6 +37,7 @@ import {
   type Reviewable,
 } from './table.js';
 import { type ReviewTarget, targetsByPk } from './targets.js';
+import { lastValue } from '../../rest/routes.js';
 
 const VIEW = 'authentik_lifecycle.view_lifecycleiteration';
 
@@ -243,10 +244,7 @@ export function mountReviewRoutes(router: ApiRouter, svc: Services) {
     let base = db.selectFrom('lifecycle_iterations as i').leftJoin('lifecycle_rules as r', 'r.id', 'i.rule').selectAll('i');
     const mine = await reviewsUnder(db, caller.user.id);
     if (!caller.superuser && !(await hasGlobal(db, caller, VIEW))) base = base.where(mine as never);
-    const only =
-      q.user_is_reviewer === undefined
-        ? undefined
-        : parseBool(String(Array.isArray(q.user_is_reviewer) ? q.user_is_reviewer.at(-1) : q.user_is_reviewer));
+    const only = q.user_is_reviewer === undefined ? undefined : parseBool(String(lastValue(q.user_is_reviewer)));
     if (only === true) base = base.where(mine as never);
     if (only === false) base = base.where((eb) => eb.not(mine(eb) as never));
     return base;

@@ -20,6 +20,7 @@ import { type SamlProvider, samlProviderById } from './config.js';
 import { idpMetadata, metadataId } from './metadata.js';
 import { issuerOf, samlUrls } from './urls.js';
 import { FOR_USER_QUERY, previewedUser } from '../preview-user.js';
+import { lastValue } from '../../rest/routes.js';
 
 const idParam = [{ name: 'id', schema: { type: 'integer', description: 'A unique integer value identifying this SAML Provider.' } }];
 
@@ -41,8 +42,6 @@ export async function metadataOf(svc: Services, req: FastifyRequest, p: SamlProv
     forceBinding,
   });
 }
-
-const lastOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v.at(-1) : v);
 
 export function mountSamlAdmin(router: ApiRouter, svc: Services) {
   router.route(
@@ -72,7 +71,7 @@ export function mountSamlAdmin(router: ApiRouter, svc: Services) {
           if (!p) throw NotFound.model('SAMLProvider');
           if (!p.application) throw NotFound.plain();
           const q = req.query as Record<string, string | string[] | undefined>;
-          const force = lastOf(q.force_binding);
+          const force = lastValue(q.force_binding);
           if (force !== undefined && force !== BINDING_POST && force !== BINDING_REDIRECT)
             throw new ValidationError({ force_binding: [`"${force}" is not a valid choice.`] });
           const metadata = await metadataOf(svc, req, p, force);

@@ -23,7 +23,6 @@ import { FOR_USER_QUERY, previewedUser } from '../preview-user.js';
 const idParam = [
   { name: 'id', schema: { type: 'integer', description: 'A unique integer value identifying this WS-Federation Provider.' } },
 ];
-const _lastOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v.at(-1) : v);
 const metadataUrl = (base: string, pk: number, slug: string | null) =>
   slug === null ? `${base}/api/v3/providers/wsfed/${pk}/metadata/?download` : `${base}/application/wsfed/${slug}/metadata/`;
 

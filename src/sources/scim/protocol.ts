@@ -22,6 +22,7 @@ import { mapProperties, sourceMappings, userPathOf } from '../mappings.js';
 import { compileFilter, keyOf, ScimFilterError, type Resource } from './filter.js';
 import { applyPatch, ScimPatchError } from './patch.js';
 import { GROUP_SCHEMA, LIST_SCHEMA, resourceTypes, schemas, serviceProviderConfig, USER_SCHEMA } from './discovery.js';
+import { lastValue } from '../../rest/routes.js';
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const CONTENT_TYPE = 'application/scim+json';
@@ -339,8 +340,7 @@ async function writeGroup(svc: Services, req: FastifyRequest, s: Source, existin
 
 /** a query parameter's value: the last, when the key is repeated (as Django's QueryDict) */
 function param(req: FastifyRequest, name: string): string | undefined {
-  const v = (req.query as Record<string, string | string[] | undefined>)[name];
-  return Array.isArray(v) ? v.at(-1) : v;
+  return lastValue((req.query as Record<string, string | string[] | undefined>)[name]);
 }
 
 /** a page of a list: RFC 7644's 1-based `startIndex` and `count` (at most 100) */
