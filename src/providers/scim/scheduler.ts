@@ -90,14 +90,18 @@ async function work(svc: Services, id: number, onError: (err: unknown) => void):
       .execute();
   };
   try {
-    const provider = await scimProviderById(db, id);
-    if (!provider) return { claimed: true };
-    if (due) {
+    // the start is marked before the settings are read: a save committed before the mark finds it missing (and this
+    // sync reads the save) or earlier than the save (and asks for another, requestFullSync) — never a sync that read
+    // the settings before the save but counts as started after it
+    if (due)
       await db
         .updateTable('scim_sync_state')
         .set({ sync_requested: null, last_sync_started: nowIso(), full_sync_running: 1 })
         .where('provider_id', '=', id)
         .execute();
+    const provider = await scimProviderById(db, id);
+    if (!provider) return { claimed: true };
+    if (due) {
       outcome = await fullSync(svc, provider, renew);
       await db
         .updateTable('scim_sync_state')
