@@ -101,7 +101,10 @@ export async function claimSync(db: DB, sourceUuid: string): Promise<boolean> {
 }
 
 /** the sync of a source this node claimed, its outcome written back with the claim released */
-async function claimedSync(svc: Services, s: LdapSourceRow): Promise<SyncOutcome> {
+async function claimedSync(svc: Services, claimed: LdapSourceRow): Promise<SyncOutcome> {
+  // the row read again now that the claim is taken: a save committed before the claim (whose request the claim
+  // cleared) is synced here; one after it asks again. (Disabled meanwhile: the row read before, as when it was claimed.)
+  const s = (await enabledSource(svc, claimed.source_uuid)) ?? claimed;
   const outcome = await syncLdapSource(svc, s);
   await svc.db
     .updateTable('ldap_sources')
