@@ -21,3 +21,9 @@ export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: string } | undefined)?.code ?? '';
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
+
+/** a write refused by a foreign key: the row it refers to is gone (deleted between a check and the write) */
+export function isForeignKeyViolation(e: unknown): boolean {
+  const code = (e as { code?: string } | undefined)?.code ?? '';
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}

@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/dialect.js';
 
 /** DRF field-error body: field → messages, `non_field_errors`, or index → messages for list items. */
 export type FieldErrors = { [field: string]: string[] | FieldErrors };
@@ -201,6 +202,9 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
   socket.destroy();
 }
 
+export const CONCURRENT_DUPLICATE = 'An object with these values was created at the same time; try again.';
+export const CONCURRENT_DELETION = 'An object this refers to was deleted at the same time; try again.';
+
 /** Maps framework errors (body parsing, size limits) and our typed errors to authentik's bodies. Never leaks a stack. */
 export function installErrorHandling(app: FastifyInstance) {
   app.setNotFoundHandler((_req, reply) => {
@@ -216,6 +220,12 @@ export function installErrorHandling(app: FastifyInstance) {
       e = new ParseError('JSON parse error - Request body size did not match Content-Length');
     else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new ParseError('JSON parse error - Expecting value: line 1 column 1 (char 0)');
     else if (isDbConnectionError(err)) e = new ServiceUnavailable('The database is unavailable; try again shortly.');
+    // a constraint that refused a write whose checks passed before a concurrent write changed the rows they read
+    // (the API's own writes check again under the admin-write lock, rest/resource.ts; this is for the rest)
+    else if (isUniqueViolation(err) || isForeignKeyViolation(err)) {
+      req.log.warn({ err }, 'a write raced another');
+      e = ValidationError.nonField(isUniqueViolation(err) ? CONCURRENT_DUPLICATE : CONCURRENT_DELETION);
+    }
     // other framework or Node errors of the request (bad URL encoding, aborted body, …): DRF's generic text, never
     // the error's own message
     else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = new ParseError('Malformed request.');

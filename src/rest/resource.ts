@@ -10,10 +10,10 @@ import type { SelectQueryBuilder, Transaction } from 'kysely';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { DB } from '../db/index.js';
 import type { Database } from '../db/types.js';
-import { Forbidden, NotFound } from './errors.js';
+import { Forbidden, NotFound, ValidationError } from './errors.js';
 import { paginate, type ListSpec, type Query } from './list.js';
 import type { ApiRouter, QueryParam, RouteDef, Method } from './routes.js';
-import { validateBody, isUuid, normalizeUuid, isRequired, type Mode } from './validate.js';
+import { validateBody, checkReferences, isUuid, normalizeUuid, isRequired, type Mode } from './validate.js';
 import { readableKeys, writableKeys, type Props } from './schema.js';
 import { requireCaller, type Caller } from './auth.js';
 import { lockConfigEpoch } from '../db/config-epoch.js';
@@ -209,6 +209,14 @@ async function writeValidated<Row extends object>(
   initialPermissions = true,
 ) {
   await lockConfigEpoch(tx);
+  // what the validation read before the lock may have changed since: the object deleted, a referenced object
+  // deleted, a unique value taken by a concurrent write (each of those took this lock first, so now it holds)
+  if (existing) {
+    const key = (existing as Record<string, unknown>)[def.lookup.rowKey ?? def.lookup.column] as string | number;
+    if (!(await def.select(tx).where(def.lookup.column, '=', key).executeTakeFirst())) throw NotFound.model(def.model);
+  }
+  const errors = await checkReferences(def.props, data, { db: tx, existing: existing as Record<string, unknown> | undefined });
+  if (Object.keys(errors).length) throw new ValidationError(errors);
   if (existing) return def.update!(tx, existing, data, ctx);
   const created = await def.insert!(tx, data, ctx);
   // authentik's InitialPermissions: the creator's roles receive their permissions on the new object

@@ -259,6 +259,23 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
     else errors[key] = r.error;
   }
   // database checks only for fields that passed the shape checks
+  await checkReferences(props, out, opts, errors);
+  if (Object.keys(errors).length) throw new ValidationError(errors);
+  return out;
+}
+
+/**
+ * The checks of validated values against other rows: references exist (`x-ref`, `x-m2m`) and unique values are
+ * free (`x-unique`), adding DRF's messages to `errors` (fields already in error are skipped). Run by `validateBody`,
+ * and again by a write inside its transaction once the admin-write lock is held (rest/resource.ts), so that two
+ * concurrent writes cannot both pass them (the referenced object deleted, the name taken, in between).
+ */
+export async function checkReferences(
+  props: Props,
+  out: Record<string, unknown>,
+  opts: { db: DB; existing?: Record<string, unknown> },
+  errors: FieldErrors = {},
+): Promise<FieldErrors> {
   for (const [key, s] of Object.entries(props)) {
     if (errors[key] || out[key] === undefined || out[key] === null) continue;
     const ref = (s['x-ref'] ?? s['x-m2m']) as Ref | undefined;
@@ -281,8 +298,7 @@ export async function validateBody(props: Props, body: unknown, opts: ValidateOp
       if (await q.executeTakeFirst()) errors[key] = [uniq.message];
     }
   }
-  if (Object.keys(errors).length) throw new ValidationError(errors);
-  return out;
+  return errors;
 }
 
 /** First id (in the given order) that does not exist in the referenced table, or undefined. */
