@@ -299,5 +299,43 @@ for (const dialect of dialects()) {
       assert.equal((await again.me()).status, 403, 'the old session no longer works');
       assert.deepEqual(await sessionsOfKim(), []);
     });
+
+    it('writes at the same time (real parallel requests) get the answers of some sequential order, never a 500', async () => {
+      const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+      const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+      for (let i = 0; i < 6; i++) {
+        // the same user twice at once: one created, one 409 uniqueness
+        const u = { schemas: [USER], userName: `twice-${i}`, externalId: `twice-${i}` };
+        const made = await Promise.all([scim('POST', '/Users', u), scim('POST', '/Users', u)]);
+        assert.deepEqual(made.map((r) => r.status).sort(), [201, 409], JSON.stringify(made.map((r) => r.body)));
+        assert.equal(made.find((r) => r.status === 409)!.body.scimType, 'uniqueness');
+        const g = { schemas: [GROUP], displayName: `twice-${i}` };
+        const groups = await Promise.all([scim('POST', '/Groups', g), scim('POST', '/Groups', g)]);
+        assert.deepEqual(groups.map((r) => r.status).sort(), [201, 409], JSON.stringify(groups.map((r) => r.body)));
+        const group = groups.find((r) => r.status === 201)!.body;
+
+        // a group replaced naming a member deleted at the same time: 200 (then the membership goes with the user) or
+        // 400 (the member is unknown); the deletion 204
+        const member = await scim('POST', '/Users', { schemas: [USER], userName: `member-${i}` });
+        const [put, del] = await Promise.all([
+          scim('PUT', `/Groups/${group.id}`, { ...g, members: [{ value: member.body.id }] }),
+          scim('DELETE', `/Users/${member.body.id}`),
+        ]);
+        assert.ok(put.status === 200 || put.status === 400, `PUT answered ${put.status}: ${JSON.stringify(put.body)}`);
+        assert.equal(del.status, 204);
+        assert.deepEqual((await scim('GET', `/Groups/${group.id}`)).body.members ?? [], []);
+
+        // a group deleted while patched: the deletion 204, the patch 200 or 404
+        const [gone, patched] = await Promise.all([
+          scim('DELETE', `/Groups/${group.id}`),
+          scim('PATCH', `/Groups/${group.id}`, { Operations: [{ op: 'replace', path: 'displayName', value: `renamed-${i}` }] }),
+        ]);
+        assert.equal(gone.status, 204, JSON.stringify(gone.body));
+        assert.ok(patched.status === 200 || patched.status === 404, `PATCH answered ${patched.status}: ${JSON.stringify(patched.body)}`);
+        assert.equal((await scim('GET', `/Groups/${group.id}`)).status, 404);
+      }
+      const left = await db().selectFrom('users').select('username').where('username', 'like', 'twice-%').execute();
+      assert.equal(left.length, 6);
+    });
   });
 }

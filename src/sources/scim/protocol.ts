@@ -23,6 +23,26 @@ import { compileFilter, keyOf, ScimFilterError, type Resource } from './filter.j
 import { applyPatch, ScimPatchError } from './patch.js';
 import { GROUP_SCHEMA, LIST_SCHEMA, resourceTypes, schemas, serviceProviderConfig, USER_SCHEMA } from './discovery.js';
 import { lastValue } from '../../rest/routes.js';
+import { lockConfigEpoch } from '../../db/config-epoch.js';
+import { isUniqueViolation } from '../../db/dialect.js';
+import type { Tx } from '../../rest/resource.js';
+
+/**
+ * A SCIM write's transaction: it takes the admin-write lock first, as the API's user and group writes do, so what it
+ * checks inside (a name free, the object and the members it names still there) holds until it commits, whatever
+ * else writes at the same time (another request of the directory, an administrator).
+ */
+function scimWrite<T>(svc: Services, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return svc.db.transaction().execute(async (tx) => {
+    await lockConfigEpoch(tx);
+    return fn(tx);
+  });
+}
+
+/** the connection row of `existing` is still there once the lock is held (else a concurrent DELETE went first) */
+async function stillThere(tx: Tx, table: 'scim_source_users' | 'scim_source_groups', id: string, what: 'User' | 'Group') {
+  if (!(await tx.selectFrom(table).select('id').where('id', '=', id).executeTakeFirst())) throw new ScimError(404, `${what} not found.`);
+}
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const CONTENT_TYPE = 'application/scim+json';
@@ -188,13 +208,13 @@ async function membersOf(svc: Services, s: Source, groupUuids: string[]) {
 }
 
 /** the SCIM ids a request names as members, as Keystage users of this source (an unknown id is a 400) */
-async function memberIds(svc: Services, s: Source, data: Resource): Promise<number[] | undefined> {
+async function memberIds(tx: Tx, s: Source, data: Resource): Promise<number[] | undefined> {
   const k = keyOf(data, 'members');
   if (k === undefined) return undefined;
   const list = Array.isArray(data[k]) ? (data[k] as Resource[]) : [];
   const ids = [...new Set(list.map((m) => String(m?.value ?? '')))].filter(Boolean);
   if (!ids.length) return [];
-  const rows = await svc.db
+  const rows = await tx
     .selectFrom('scim_source_users')
     .select(['id', 'user_id'])
     .where('source_uuid', '=', s.source_uuid)
@@ -223,7 +243,8 @@ async function writeUser(svc: Services, req: FastifyRequest, s: Source, existing
   for (const k of ['id', 'meta']) delete stored[keyOf(stored, k) ?? k];
   // sessions of a person the write deactivated: told to Sessions.ended once it committed
   let ended: { userId: number; keys: string[] } | undefined;
-  const written = await svc.db.transaction().execute(async (tx) => {
+  const written = await scimWrite(svc, async (tx) => {
+    if (existing) await stillThere(tx, 'scim_source_users', existing.id, 'User');
     const byName = await tx
       .selectFrom('users')
       .select(['id', 'attributes'])
@@ -278,12 +299,13 @@ async function writeGroup(svc: Services, req: FastifyRequest, s: Source, existin
   if (dn) base.name = data[dn];
   const p = await mapped(svc, req, s, 'group', base, data);
   if (typeof p.name !== 'string' || !p.name) throw new ScimError(400, 'Missing required attribute: displayName', 'invalidValue');
-  const members = await memberIds(svc, s, data);
   const attributes = p.attributes && typeof p.attributes === 'object' ? (p.attributes as Resource) : undefined;
   const externalId = typeof data[keyOf(data, 'externalId') ?? ''] === 'string' ? (data[keyOf(data, 'externalId')!] as string) : '';
   const stored: Resource = { ...data };
   for (const k of ['id', 'meta', 'members']) delete stored[keyOf(stored, k) ?? k];
-  return svc.db.transaction().execute(async (tx) => {
+  return scimWrite(svc, async (tx) => {
+    if (existing) await stillThere(tx, 'scim_source_groups', existing.id, 'Group');
+    const members = await memberIds(tx, s, data);
     const byName = await tx
       .selectFrom('groups')
       .select('group_uuid')
@@ -401,6 +423,9 @@ export function mountScimProtocol(app: FastifyInstance, svc: Services) {
       } catch (e) {
         if (e instanceof ScimError) return fail(reply, e);
         if (e instanceof ScimPatchError) return fail(reply, new ScimError(400, e.message, e.scimType));
+        // a user or group another writer (a flow's enrollment, …) created at the same time, between the check and the write
+        if (isUniqueViolation(e))
+          return fail(reply, new ScimError(409, 'A user or group with these values was created at the same time.', 'uniqueness'));
         throw e;
       }
     };
@@ -524,7 +549,8 @@ export function mountScimProtocol(app: FastifyInstance, svc: Services) {
         // the person's sessions end first, as an administrator's deletion (their applications are told while the
         // person and the tokens the deletion takes along still exist)
         await svc.sessions.endAllOf(existing.user_id, 'admin');
-        await svc.db.transaction().execute(async (tx) => {
+        await scimWrite(svc, async (tx) => {
+          await stillThere(tx, 'scim_source_users', existing.id, 'User');
           await tx.deleteFrom('scim_source_users').where('id', '=', existing.id).execute();
           // (as an administrator's deletion: with GDPR compliance on, the person's events go too)
           if ((await systemSettings(tx)).gdpr_compliance) await deleteEventsOfUser(tx, existing.user_id);
@@ -587,7 +613,8 @@ export function mountScimProtocol(app: FastifyInstance, svc: Services) {
       { config },
       handle(async (req, reply, s) => {
         const existing = await oneGroup(s, id(req));
-        await svc.db.transaction().execute(async (tx) => {
+        await scimWrite(svc, async (tx) => {
+          await stillThere(tx, 'scim_source_groups', existing.id, 'Group');
           await tx.deleteFrom('scim_source_groups').where('id', '=', existing.id).execute();
           await deleteGroup(tx, existing.group_uuid);
         });
