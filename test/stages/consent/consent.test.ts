@@ -148,6 +148,28 @@ for (const dialect of dialects()) {
       assert.equal((await consents()).length, 0);
     });
 
+    it('two consents given at the same time (real parallel requests) are one remembered consent, never a 500', async () => {
+      await srv.app.store.db.deleteFrom('user_consents').execute();
+      for (let round = 0; round < 4; round++) {
+        const browsers = await Promise.all([loggedIn(), loggedIn(), loggedIn()]);
+        const tokens: string[] = [];
+        for (const b of browsers) {
+          await b.get(EXPLICIT);
+          await provide(b, { application: app, consent_permissions: PERMS });
+          tokens.push((await b.get(EXPLICIT)).body.token);
+        }
+        const answers = await Promise.all(browsers.map((b, i) => b.solve(EXPLICIT, { component: 'ak-stage-consent', token: tokens[i] })));
+        assert.deepEqual(
+          answers.map((a) => [a.status, a.body.component]),
+          browsers.map(() => [200, 'xak-flow-redirect']),
+        );
+        const rows = await consents();
+        assert.equal(rows.length, 1, JSON.stringify(rows));
+        assert.equal(rows[0]!.permissions, 'email profile');
+        await srv.app.store.db.deleteFrom('user_consents').execute();
+      }
+    });
+
     it('permanent and always_require modes (stages made through the official client)', async () => {
       const stages = new StagesApi(new Configuration({ basePath: srv.api, accessToken: srv.token }));
       const permanent = await body(
