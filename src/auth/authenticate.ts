@@ -30,7 +30,15 @@ async function inbuilt(svc: Services, user: UsersTable | undefined, password: st
   if (!user || !r.ok || !user.is_active) return undefined;
   if (r.needsRehash) {
     const fresh = await hashPassword(password, p);
-    await svc.db.updateTable('users').set({ password: fresh }).where('id', '=', user.id).execute();
+    // only over the hash this login checked: a password changed meanwhile (by its owner, an administrator) is not
+    // put back to the old one, and this login, which proved only the old one, fails
+    const done = await svc.db
+      .updateTable('users')
+      .set({ password: fresh })
+      .where('id', '=', user.id)
+      .where('password', '=', encoded)
+      .executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) return undefined;
     // the row as it now stands (a flow's later stages are handed this row, not a second read of it)
     return { ...user, password: fresh };
   }
