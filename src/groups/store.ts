@@ -49,7 +49,10 @@ async function assertNoCycle(tx: Tx, groupUuid: string, parents: string[]) {
   );
 }
 
-/** replaces the relations present in `data` (a list; null or absent leaves that relation as it is) */
+/**
+ * replaces the relations present in `data` (a list; null or absent leaves that relation as it is); a link another
+ * writer without the admin-write lock (add_user, a source's login) made at the same time is not an error
+ */
 async function writeRelations(tx: Tx, groupUuid: string, data: Record<string, unknown>) {
   if (Array.isArray(data.parents)) {
     const parents = [...new Set(data.parents as string[])];
@@ -59,6 +62,7 @@ async function writeRelations(tx: Tx, groupUuid: string, data: Record<string, un
       await tx
         .insertInto('group_parents')
         .values(parents.map((parent_uuid) => ({ child_uuid: groupUuid, parent_uuid })))
+        .onConflict((oc) => oc.columns(['child_uuid', 'parent_uuid']).doNothing())
         .execute();
   }
   if (Array.isArray(data.users)) {
@@ -68,6 +72,7 @@ async function writeRelations(tx: Tx, groupUuid: string, data: Record<string, un
       await tx
         .insertInto('user_groups')
         .values(users.map((user_id) => ({ user_id, group_uuid: groupUuid })))
+        .onConflict((oc) => oc.columns(['user_id', 'group_uuid']).doNothing())
         .execute();
   }
   if (Array.isArray(data.roles)) {
@@ -77,6 +82,7 @@ async function writeRelations(tx: Tx, groupUuid: string, data: Record<string, un
       await tx
         .insertInto('group_roles')
         .values(roles.map((role_uuid) => ({ group_uuid: groupUuid, role_uuid })))
+        .onConflict((oc) => oc.columns(['group_uuid', 'role_uuid']).doNothing())
         .execute();
   }
 }

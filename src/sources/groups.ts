@@ -45,7 +45,10 @@ async function apply(db: DB, source: string, mode: string, userId: number, group
   const now = new Date().toISOString();
   await db.transaction().execute(async (tx) => {
     const chosen: string[] = [];
-    for (const { id, name } of groups) {
+    // in one order whatever order the identity provider sent: two logins naming the same groups lock their
+    // connections in the same order, never each waiting for the other's
+    const ordered = [...groups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const { id, name } of ordered) {
       const connected = await tx
         .selectFrom('group_source_connections')
         .select(['id', 'group_uuid'])

@@ -16,12 +16,22 @@ export function validatePath(path: string | undefined) {
 export async function writeMemberships(tx: Tx, userId: number, data: Record<string, unknown>) {
   if (Array.isArray(data.groups)) {
     await tx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
+    // (a member added at the same time by a writer without the admin-write lock — add_user, a source's login — stays)
     for (const g of new Set(data.groups as string[]))
-      await tx.insertInto('user_groups').values({ user_id: userId, group_uuid: g }).execute();
+      await tx
+        .insertInto('user_groups')
+        .values({ user_id: userId, group_uuid: g })
+        .onConflict((oc) => oc.columns(['user_id', 'group_uuid']).doNothing())
+        .execute();
   }
   if (Array.isArray(data.roles)) {
     await tx.deleteFrom('user_roles').where('user_id', '=', userId).execute();
-    for (const r of new Set(data.roles as string[])) await tx.insertInto('user_roles').values({ user_id: userId, role_uuid: r }).execute();
+    for (const r of new Set(data.roles as string[]))
+      await tx
+        .insertInto('user_roles')
+        .values({ user_id: userId, role_uuid: r })
+        .onConflict((oc) => oc.columns(['user_id', 'role_uuid']).doNothing())
+        .execute();
   }
 }
 

@@ -82,6 +82,31 @@ for (const dialect of dialects()) {
       assert.ok(seen.size >= 1);
     });
 
+    it('a membership set by PATCH while add_user adds the same member (which takes no admin-write lock): both succeed', async () => {
+      const user = await call(srv, 'POST', '/core/users/', { username: 'joined-twice', name: 'j' });
+      assert.equal(user.status, 201);
+      for (let i = 0; i < 3 * ROUNDS; i++) {
+        const group = await call(srv, 'POST', '/core/groups/', { name: `joined-twice-${i}` });
+        const add = () => call(srv, 'POST', `/core/groups/${group.body.pk}/add_user/`, { pk: user.body.pk });
+        const [patched, patchedUser, ...added] = await Promise.all([
+          call(srv, 'PATCH', `/core/groups/${group.body.pk}/`, { users: [user.body.pk] }),
+          call(srv, 'PATCH', `/core/users/${user.body.pk}/`, { groups: [group.body.pk] }),
+          add(),
+          add(),
+          add(),
+          add(),
+        ]);
+        assert.equal(patched.status, 200, JSON.stringify(patched.body));
+        assert.equal(patchedUser.status, 200, JSON.stringify(patchedUser.body));
+        assert.deepEqual(
+          added.map((a) => a.status),
+          [204, 204, 204, 204],
+        );
+        const members = await call(srv, 'GET', `/core/groups/${group.body.pk}/`);
+        assert.deepEqual(members.body.users, [user.body.pk]);
+      }
+    });
+
     it('a write referring to an object deleted at the same time: 201 then gone with it, or 400 "object does not exist"', async () => {
       const flow = await call(srv, 'POST', '/flows/instances/', {
         name: 'bind-race',
