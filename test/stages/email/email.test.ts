@@ -200,6 +200,35 @@ for (const dialect of dialects()) {
       assert.equal(anon.status, 403);
     });
 
+    it('recovery links asked for at the same time (real parallel requests): one link stays live, the latest', async () => {
+      const pk = await createUser(srv, 'hal', 'hal-password-1');
+      for (let round = 0; round < 4; round++) {
+        const links = await Promise.all([1, 2, 3, 4].map(() => call(srv, 'POST', `/core/users/${pk}/recovery/`, {})));
+        assert.deepEqual(
+          links.map((l) => l.status),
+          [200, 200, 200, 200],
+        );
+        const live = await srv.app.store.db
+          .selectFrom('flow_tokens')
+          .select('id')
+          .where('user_id', '=', pk)
+          .where('expires', '>', new Date().toISOString())
+          .execute();
+        assert.equal(live.length, 1, 'one live recovery token per person');
+        const opened = await Promise.all(
+          links.map(async (l) => {
+            const q = `flow_token=${new URL(l.body.link).searchParams.get('flow_token')}`;
+            return (await new Browser(srv.api).get('default-recovery-flow', q)).body.component;
+          }),
+        );
+        assert.deepEqual(
+          opened.filter((c) => c === 'ak-stage-prompt'),
+          ['ak-stage-prompt'],
+          'exactly one of the links opens the new-password prompt',
+        );
+      }
+    });
+
     it('recovery_email sends the link with the chosen stage', async () => {
       const pk = await createUser(srv, 'frank', 'frank-password-1');
       const stage = await createStage(srv, '/stages/email/', { name: 'admin-mail', use_global_settings: true, subject: 'Your link' });
