@@ -23,8 +23,13 @@ const SQLITE_TRIGGERS = (cols: string, gcols: string) => [
   ['scim_member_delete', `AFTER DELETE ON user_groups`, `'member', OLD.group_uuid, CAST(OLD.user_id AS TEXT)`],
 ];
 
-/** the trigger function; `inhibitable` (since provider_scim_0003): nothing queued in a transaction that inhibits (src/db/outgoing-sync.ts) */
-const pgFunction = (inhibitable: boolean) => `
+/**
+ * the trigger function; `inhibitable` (since provider_scim_0003): nothing queued in a transaction that inhibits
+ * (src/db/outgoing-sync.ts); `skipDeleted` (since provider_scim_0004): a provider whose deletion is under way is
+ * waited for and then skipped (FOR KEY SHARE), where the change's insert failed its foreign key once the deletion
+ * committed — failing whatever user or group write fired the trigger
+ */
+const pgFunction = (inhibitable: boolean, skipDeleted = false) => `
 create or replace function keystage_scim_change() returns trigger language plpgsql as $$
 declare k text; m text; kind text;
 begin
@@ -39,7 +44,11 @@ begin
     kind := 'member';
     if tg_op = 'DELETE' then k := old.group_uuid; m := old.user_id::text; else k := new.group_uuid; m := new.user_id::text; end if;
   end if;
-  insert into scim_changes (provider_id, kind, ref, member) select provider_id, kind, k, m from provider_scim;
+  insert into scim_changes (provider_id, kind, ref, member) ${
+    skipDeleted
+      ? 'select s.provider_id, kind, k, m from provider_scim s where exists (select 1 from providers p where p.id = s.provider_id for key share)'
+      : 'select provider_id, kind, k, m from provider_scim'
+  };
   return null;
 end $$`;
 
@@ -190,4 +199,14 @@ export const scimMigrations: Record<string, VersionedMigration> = {
     };
     return { up: (db) => define(db, true), down: (db) => define(db, false) };
   },
+  // a user or group written while a SCIM provider is being deleted no longer fails (PostgreSQL; SQLite's writers
+  // take turns)
+  provider_scim_0004: (dialect) => ({
+    async up(db) {
+      if (dialect === 'postgres') await sql.raw(pgFunction(true, true)).execute(db);
+    },
+    async down(db) {
+      if (dialect === 'postgres') await sql.raw(pgFunction(true)).execute(db);
+    },
+  }),
 };

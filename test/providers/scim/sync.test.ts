@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
+import pg from 'pg';
 import { buildSelfSigned } from '../../../src/crypto/x509.js';
 import { Configuration } from '@goauthentik/api/dist/runtime.js';
 import { ProvidersApi } from '@goauthentik/api/dist/apis/ProvidersApi.js';
@@ -671,6 +672,38 @@ for (const dialect of dialects()) {
       await srv.app.store.db.updateTable('scim_sync_state').set({ claimed_until: null }).where('provider_id', '=', p.pk).execute();
       await until('jack pushed', () => remoteUser(scim, 'jack'));
       await call(srv, 'DELETE', `/core/users/${jack}/`);
+    });
+
+    it('a membership added while a provider is being deleted is added (the change is not queued for the deleted provider)', async (t) => {
+      if (dialect !== 'postgres')
+        return t.skip('PostgreSQL only: the deletion holds the provider row while the write runs (SQLite writers take turns)');
+      const scim = await fake();
+      const p = await provider(scim);
+      assert.equal(await synced(p.pk), 'done');
+      const lee = await createUser(srv, 'lee-during-delete', 'pw-Lee-12345678');
+      const group = await call(srv, 'POST', '/core/groups/', { name: 'joined-during-delete' });
+      assert.equal(group.status, 201);
+      const deletion = new pg.Client({ connectionString: srv.config.databaseUrl });
+      await deletion.connect();
+      try {
+        await deletion.query('begin');
+        await deletion.query('delete from providers where id = $1', [p.pk]);
+        // add_user takes no admin-write lock: its trigger reaches the provider being deleted and waits for it
+        const added = call(srv, 'POST', `/core/groups/${group.body.pk}/add_user/`, { pk: lee });
+        await until(
+          'the write waiting for the deletion',
+          async () => Number((await deletion.query('select count(*) as n from pg_locks where not granted')).rows[0].n) > 0,
+        );
+        await deletion.query('commit');
+        const r = await added;
+        assert.equal(r.status, 204, JSON.stringify(r.body));
+      } finally {
+        await deletion.end();
+      }
+      assert.deepEqual((await call(srv, 'GET', `/core/groups/${group.body.pk}/`)).body.users, [lee]);
+      assert.deepEqual(await srv.app.store.db.selectFrom('scim_changes').select('id').where('provider_id', '=', p.pk).execute(), []);
+      await call(srv, 'DELETE', `/core/groups/${group.body.pk}/`);
+      await call(srv, 'DELETE', `/core/users/${lee}/`);
     });
   });
 }
