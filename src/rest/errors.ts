@@ -140,6 +140,14 @@ export class TooManyRequests extends DetailError {
 /** Database unreachable: the request may succeed when retried. */
 export class ServiceUnavailable extends DetailError {
   readonly status = 503;
+  /** seconds, for the Retry-After header */
+  retryAfter?: number;
+}
+
+/** PostgreSQL aborted the request's transaction to resolve a deadlock, or a serialization failure: a retry succeeds */
+export function isTransientConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /** Anything unexpected: a generic message, the details only in the log. */
@@ -220,6 +228,12 @@ export function installErrorHandling(app: FastifyInstance) {
       e = new ParseError('JSON parse error - Request body size did not match Content-Length');
     else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new ParseError('JSON parse error - Expecting value: line 1 column 1 (char 0)');
     else if (isDbConnectionError(err)) e = new ServiceUnavailable('The database is unavailable; try again shortly.');
+    else if (isTransientConflict(err)) {
+      req.log.warn({ err }, 'a transaction aborted by the database to resolve a conflict');
+      const busy = new ServiceUnavailable('The request collided with another one; try again.');
+      busy.retryAfter = 1;
+      e = busy;
+    }
     // a constraint that refused a write whose checks passed before a concurrent write changed the rows they read
     // (the API's own writes check again under the admin-write lock, rest/resource.ts; this is for the rest)
     else if (isUniqueViolation(err) || isForeignKeyViolation(err)) {
@@ -233,7 +247,8 @@ export function installErrorHandling(app: FastifyInstance) {
     if (e instanceof InternalError) req.log.error({ err }, 'unhandled error');
     // a header set before the failure (a redirect's Location, …) must not make this answer fail too
     reply.removeHeader('location');
-    if (e instanceof TooManyRequests && e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    if ((e instanceof TooManyRequests || e instanceof ServiceUnavailable) && e.retryAfter !== undefined)
+      reply.header('retry-after', String(e.retryAfter));
     reply.code(e.status);
     const body = e.body();
     if (body === undefined) reply.send();

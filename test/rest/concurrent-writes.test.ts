@@ -5,6 +5,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 
 const ROUNDS = 8;
@@ -105,6 +107,39 @@ for (const dialect of dialects()) {
         const members = await call(srv, 'GET', `/core/groups/${group.body.pk}/`);
         assert.deepEqual(members.body.users, [user.body.pk]);
       }
+    });
+
+    it('a write PostgreSQL aborts to resolve a deadlock: 503 with Retry-After, and nothing of it written', async (t) => {
+      if (dialect !== 'postgres') return t.skip('PostgreSQL only: SQLite writers take turns and cannot deadlock');
+      const user = await call(srv, 'POST', '/core/users/', { username: 'deadlocked', name: 'before' });
+      assert.equal(user.status, 201);
+      const other = new pg.Client({ connectionString: srv.config.databaseUrl });
+      await other.connect();
+      try {
+        // the other transaction holds the user's row; the API's write takes the admin-write lock, then waits for
+        // that row; the other then waits for the admin-write lock: a deadlock, which the API's transaction loses
+        // (the other checks for deadlocks only after ten seconds, PostgreSQL's default for the request is one)
+        await other.query("set deadlock_timeout = '10s'");
+        await other.query('begin');
+        await other.query("update users set name = 'other' where id = $1", [user.body.pk]);
+        const write = call(srv, 'PATCH', `/core/users/${user.body.pk}/`, { name: 'from the API' });
+        for (let i = 0; i < 400; i++) {
+          if (Number((await other.query('select count(*) as n from pg_locks where not granted')).rows[0].n) > 0) break;
+          await sleep(25);
+        }
+        const locked = other.query('select epoch from keystage_config_epoch where id = 1 for update');
+        const r = await write;
+        assert.equal(r.status, 503, JSON.stringify(r.body));
+        assert.deepEqual(r.body, { detail: 'The request collided with another one; try again.' });
+        assert.equal(r.headers.get('retry-after'), '1');
+        await locked;
+        await other.query('rollback');
+      } finally {
+        await other.end();
+      }
+      assert.equal((await call(srv, 'GET', `/core/users/${user.body.pk}/`)).body.name, 'before');
+      // and again, with nobody in the way
+      assert.equal((await call(srv, 'PATCH', `/core/users/${user.body.pk}/`, { name: 'from the API' })).status, 200);
     });
 
     it('a write referring to an object deleted at the same time: 201 then gone with it, or 400 "object does not exist"', async () => {
