@@ -1,4 +1,5 @@
 /** /core/tokens/: API tokens and app passwords, looked up by identifier; keys only through view_key. */
+import { lockConfigEpoch } from '../db/config-epoch.js';
 import { registerModel } from '../rbac/catalogue.js';
 import { durationMs, systemSettings } from '../instance/system-settings/store.js';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -259,6 +260,8 @@ export function mountTokens(router: ApiRouter, svc: Services) {
             throw ValidationError.field('key', `Ensure this field has at least ${MIN_KEY_LENGTH} characters.`);
           const stored = storedKey(secretsOf(db), key);
           await db.transaction().execute(async (tx) => {
+            // under the admin-write lock: two tokens given one key at once cannot both find it free
+            await lockConfigEpoch(tx);
             const clash = await tx
               .selectFrom('tokens')
               .select('token_uuid')

@@ -142,6 +142,18 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'PATCH', `/core/users/${user.body.pk}/`, { name: 'from the API' })).status, 200);
     });
 
+    it('two tokens given one key at once (set_key): one 204, the other 400 "already exists"', async () => {
+      for (let i = 0; i < ROUNDS; i++) {
+        const made = await Promise.all(
+          ['a', 'b'].map((x) => call(srv, 'POST', '/core/tokens/', { identifier: `same-key-${x}-${i}`, intent: 'api' })),
+        );
+        const key = `a-key-given-twice-at-once-${i}-${'k'.repeat(40)}`;
+        const answers = await Promise.all(made.map((m) => call(srv, 'POST', `/core/tokens/${m.body.identifier}/set_key/`, { key })));
+        assert.deepEqual(answers.map((a) => a.status).sort(), [204, 400], JSON.stringify(answers.map((a) => a.body)));
+        assert.deepEqual(answers.find((a) => a.status === 400)!.body, { key: ['Token with this key already exists.'] });
+      }
+    });
+
     it('a write referring to an object deleted at the same time: 201 then gone with it, or 400 "object does not exist"', async () => {
       const flow = await call(srv, 'POST', '/flows/instances/', {
         name: 'bind-race',

@@ -7,6 +7,7 @@
  * provider's own issuer, which would make Keystage announce the service provider's name as its own). Written in one
  * transaction through the provider resource's own validation; 201 with the provider.
  */
+import { lockConfigEpoch } from '../../db/config-epoch.js';
 import { requireCaller } from '../../rest/auth.js';
 import { Forbidden, ValidationError } from '../../rest/errors.js';
 import { acceptMultipart } from '../../rest/multipart.js';
@@ -89,17 +90,19 @@ export function mountSamlImport(router: ApiRouter, svc: Services) {
           const model = router.models.get('authentik_providers_saml.samlprovider') as WritableModel;
           const providerName = (name as string).trim();
           // (the certificates' key pairs take names from the provider's: one taken is the name's problem)
-          const taken = await svc.db
-            .selectFrom('crypto_certificatekeypairs')
-            .select('name')
-            .where('name', 'in', [
-              `Provider ${providerName} - SAML Signing Certificate`,
-              `Provider ${providerName} - SAML Encryption Certificate`,
-            ])
-            .executeTakeFirst();
-          if (taken) throw ValidationError.field('name', `A certificate-key pair named "${taken.name}" exists already.`);
           const secrets = secretsOf(svc.db);
           const id = await svc.db.transaction().execute(async (tx) => {
+            // under the admin-write lock, so that an import sent twice at once cannot both find the names free
+            await lockConfigEpoch(tx);
+            const taken = await tx
+              .selectFrom('crypto_certificatekeypairs')
+              .select('name')
+              .where('name', 'in', [
+                `Provider ${providerName} - SAML Signing Certificate`,
+                `Provider ${providerName} - SAML Encryption Certificate`,
+              ])
+              .executeTakeFirst();
+            if (taken) throw ValidationError.field('name', `A certificate-key pair named "${taken.name}" exists already.`);
             // (the resource seals and reads secrets through its ctx.db: here the transaction)
             attachSecrets(tx, secrets);
             const certificate = async (pem: string | null, what: string) =>

@@ -137,5 +137,33 @@ for (const dialect of dialects()) {
       assert.equal(r.status, 403);
       assert.equal(await count(), before);
     });
+
+    it('one metadata imported twice at once under one name (a double submit): one provider, the other 400', async () => {
+      const metadataOf = serviceProvider({
+        idpCert: sp.cert,
+        entryPoint: 'http://127.0.0.1:9/unused',
+        privateKey: sp.key,
+        decryptionPvk: sp.key,
+      });
+      const xml = metadataOf.generateServiceProviderMetadata(sp.cert, sp.cert);
+      for (let round = 0; round < 4; round++) {
+        const before = await count();
+        const fields = {
+          name: `twice-${round}`,
+          authorization_flow: flows['default-provider-authorization-implicit-consent']!,
+          invalidation_flow: flows['default-provider-invalidation-flow']!,
+          file: new Blob([xml], { type: 'application/xml' }),
+        };
+        const answers = await Promise.all([upload(fields), upload(fields)]);
+        const bodies = await Promise.all(answers.map((a) => a.json()));
+        assert.deepEqual(answers.map((a) => a.status).sort(), [201, 400], JSON.stringify(bodies));
+        assert.match(
+          String(bodies[answers.findIndex((a) => a.status === 400)].name?.[0]),
+          /exists already|already exists/,
+          JSON.stringify(bodies),
+        );
+        assert.equal(await count(), before + 1);
+      }
+    });
   });
 }
