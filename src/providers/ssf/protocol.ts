@@ -12,6 +12,8 @@ import { secretsOf } from '../../instance/secrets.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { nowIso } from '../../rest/serialize.js';
+import type { DB } from '../../db/index.js';
+import { dialectOf } from '../../db/dialect.js';
 import { mayAddStream, streamCaller } from './auth.js';
 import { parseList, type SsfProvider, ssfProviderByAppSlug, type StreamRow } from './config.js';
 import { AUTHORIZATION_HEADER, tidyStreams } from './deliver.js';
@@ -56,6 +58,16 @@ async function streamOf(svc: Services, req: FastifyRequest, provider: SsfProvide
   const s = await q.orderBy('created').orderBy('uuid').executeTakeFirst();
   if (!s) throw NotFound.plain();
   return s;
+}
+
+/**
+ * The stream, not deleted, held (PostgreSQL: its row locked) until the caller's transaction ends: a deletion sent at
+ * the same time goes before (then 404) or after, never half-way through a change of the stream
+ */
+async function holdLiveStream(tx: DB, uuid: string): Promise<void> {
+  let q = tx.selectFrom('ssf_streams').select('uuid').where('uuid', '=', uuid).where('status', '<>', 'disabled_deleted');
+  if (dialectOf(tx) === 'postgres') q = q.forUpdate();
+  if (!(await q.executeTakeFirst())) throw NotFound.plain();
 }
 
 /** the verification event always goes to a stream (authentik appends it to what was requested) */
@@ -113,7 +125,11 @@ async function updateStream(svc: Services, req: FastifyRequest, partial: boolean
   if (input.format !== undefined || !partial) set.format = input.format ?? 'iss_sub';
   if (input.aud !== undefined || !partial)
     set.aud = JSON.stringify(input.aud?.length ? input.aud : [`goauthentik.io/providers/ssf/${stream.uuid}`]);
-  if (Object.keys(set).length) await svc.db.updateTable('ssf_streams').set(set).where('uuid', '=', stream.uuid).execute();
+  if (Object.keys(set).length)
+    await svc.db.transaction().execute(async (tx) => {
+      await holdLiveStream(tx, stream.uuid);
+      await tx.updateTable('ssf_streams').set(set).where('uuid', '=', stream.uuid).execute();
+    });
   return streamResponse({ ...stream, ...set });
 }
 
@@ -135,13 +151,21 @@ async function verifyStream(svc: Services, req: FastifyRequest, reply: FastifyRe
   await streamCaller(svc.db, req, provider);
   const stream = await streamOf(svc, req, provider);
   const state = (req.body as Record<string, unknown> | undefined)?.state;
-  await queueSsfEvent(svc, {
-    type: VERIFICATION,
-    data: { state: typeof state === 'string' ? state : null },
-    subId: { format: 'opaque', id: stream.uuid },
-    streams: [stream.uuid],
-    txn: req.id,
+  await svc.db.transaction().execute(async (tx) => {
+    await holdLiveStream(tx, stream.uuid);
+    await queueSsfEvent(
+      svc,
+      {
+        type: VERIFICATION,
+        data: { state: typeof state === 'string' ? state : null },
+        subId: { format: 'opaque', id: stream.uuid },
+        streams: [stream.uuid],
+        txn: req.id,
+      },
+      tx,
+    );
   });
+  svc.tasks?.kick();
   return reply.code(204).send();
 }
 
@@ -157,6 +181,7 @@ async function streamStatus(svc: Services, req: FastifyRequest) {
     // a disabled stream holds nothing (SSF 1.0 §8.1.2); an enabled one gets what it held while paused — each with the
     // status, in its transaction
     const requeued = await svc.db.transaction().execute(async (tx) => {
+      await holdLiveStream(tx, stream.uuid);
       await tx.updateTable('ssf_streams').set({ status }).where('uuid', '=', stream.uuid).execute();
       if (status === 'disabled' || status === 'disabled_deleted')
         await tx

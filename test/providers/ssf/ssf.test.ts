@@ -585,6 +585,26 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('a stream deleted while the receiver verifies, re-enables or changes it: 204/200 or 404, and it stays deleted', async () => {
+      const app = await ssfApp('Racing', 'racing');
+      for (let round = 0; round < 4; round++) {
+        const id = await pushStream('racing', app.token, [CREDENTIAL_CHANGE]);
+        const [verified, enabled, changed, deleted] = await Promise.all([
+          stream('POST', 'racing', app.token, { stream_id: id, state: `s${round}` }, 'verify/'),
+          status('racing', app.token, { stream_id: id, status: 'enabled' }),
+          stream('PATCH', 'racing', app.token, { stream_id: id, aud: [`urn:rx:racing:${round}`] }),
+          stream('DELETE', 'racing', app.token, undefined, `?stream_id=${id}`),
+        ]);
+        assert.equal(deleted.status, 204);
+        assert.ok([204, 404].includes(verified.status), `verify: ${verified.status} ${JSON.stringify(verified.body)}`);
+        assert.ok([200, 404].includes(enabled.status), `status: ${enabled.status} ${JSON.stringify(enabled.body)}`);
+        assert.ok([200, 404].includes(changed.status), `update: ${changed.status} ${JSON.stringify(changed.body)}`);
+        const row = await srv.app.store.db.selectFrom('ssf_streams').select('status').where('uuid', '=', id).executeTakeFirst();
+        assert.ok(row === undefined || row.status === 'disabled_deleted', `the stream came back: ${row?.status}`);
+        assert.equal((await status('racing', app.token, undefined, `?stream_id=${id}`)).status, 404);
+      }
+    });
+
     it('a blueprint makes an SSF provider, its service account and token as the API does', async () => {
       const yaml = [
         'version: 1',
