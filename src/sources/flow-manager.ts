@@ -195,7 +195,8 @@ export async function linkConnection(
         created: now,
         last_updated: now,
       } as never)
-      .onConflict((oc) => oc.columns(['source_uuid', 'identifier']).doNothing())
+      // (any unique key: the identity, or this user's one connection to the source, made by a parallel callback)
+      .onConflict((oc) => oc.doNothing())
       .returning('id')
       .executeTakeFirst();
     if (!made) {

@@ -66,8 +66,20 @@ export const authenticatorDuoRuntime: StageRuntime<DuoStageConfig, DuoSetupState
           last_used: null,
           duo_user_id: e.user_id,
         } as never)
+        // (the same Duo user imported by an administrator meanwhile: that device is the one enrolled)
+        .onConflict((oc) => oc.columns(['user_id', 'duo_user_id']).doNothing())
         .returning(['id', 'name'])
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst()
+        .then(
+          async (made) =>
+            made ??
+            (await c.svc.db
+              .selectFrom('duo_devices')
+              .select(['id', 'name'])
+              .where('user_id', '=', user.id)
+              .where('duo_user_id', '=', e.user_id)
+              .executeTakeFirstOrThrow()),
+        );
       c.state.enrolment = undefined;
       await deviceEnrolled(c, user, 'duo', d);
       return ok();

@@ -106,6 +106,23 @@ for (const dialect of dialects()) {
       assert.deepEqual(r.response_errors, { duo: [{ string: 'Duo denied access', code: 'denied' }] });
     });
 
+    it('an administrator imports the Duo user while the person enrols: the enrolment ends with that one device', async () => {
+      const id = await createUser(srv, 'dora', 'dora-password-1');
+      const { b } = await toMfa('dora');
+      await b.solve(slug, { component: 'ak-stage-authenticator-duo' });
+      const duoUser = duo.calls.filter((c) => c.path === '/auth/v2/enroll_status').at(-1)!.params.user_id!;
+      const imported = await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, {
+        duo_user_id: duoUser,
+        username: 'dora',
+      });
+      assert.equal(imported.status, 204, JSON.stringify(imported.body));
+      duo.activated.add(duoUser);
+      const done = await b.solve(slug, { component: 'ak-stage-authenticator-duo' });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const devices = await srv.app.store.db.selectFrom('duo_devices').select('duo_user_id').where('user_id', '=', id).execute();
+      assert.deepEqual(devices, [{ duo_user_id: duoUser }]);
+    });
+
     it('enrollment_status: Duo’s answer for the session’s activation at this stage, for polling (authentik’s action)', async () => {
       await createUser(srv, 'poll', 'poll-password-1');
       const { b, ch } = await toMfa('poll');
