@@ -67,6 +67,20 @@ async function link(
   return c;
 }
 
+/**
+ * a just-created or just-found remote group linked, unless another sync of this provider (a node's pass, an
+ * administrator's sync/object) linked the local group first: then that link stands, and a remote group this sync
+ * created beside it is deleted again (`created`); undefined when this sync lost
+ */
+async function linkNew(ctx: SyncCtx, group: GroupsTable, scimId: string, attributes: Json, created: boolean) {
+  const c = await link(ctx, group, scimId, attributes, true);
+  const stored = await groupConnection(ctx, group.group_uuid);
+  if (stored?.id === c.id) return c;
+  if (created && stored?.scim_id !== scimId) await ctx.client.request('DELETE', `/Groups/${encodeURIComponent(scimId)}`);
+  ctx.log('info', 'group linked by another sync meanwhile', { group: group.name, scim_id: stored?.scim_id });
+  return undefined;
+}
+
 /** discovery: remote groups linked to the local groups of the same name (authentik's discover) */
 export async function discoverGroups(ctx: SyncCtx): Promise<void> {
   for await (const r of ctx.client.listAll('/Groups')) {
@@ -84,14 +98,18 @@ async function create(ctx: SyncCtx, group: GroupsTable): Promise<void> {
     const response = await ctx.client.request('POST', '/Groups', payload);
     if (typeof response.id !== 'string' && typeof response.id !== 'number')
       throw new StopSync('SCIM Response with missing or invalid `id`');
-    c = await link(ctx, group, String(response.id), response);
+    const linked = await linkNew(ctx, group, String(response.id), response, true);
+    if (!linked) return;
+    c = linked;
     ctx.log('info', 'created group', { group: group.name, scim_id: response.id });
   } catch (e) {
     if (!(e instanceof ScimExists) || !(await ctx.client.serviceProviderConfig()).filter) throw e;
     const found = await ctx.client.request('GET', `/Groups?filter=${encodeURIComponent(eqFilter('displayName', group.name))}`);
     const first = Array.isArray(found.Resources) ? (found.Resources[0] as Json | undefined) : undefined;
     if (!first?.id) throw e;
-    c = await link(ctx, group, String(first.id), first);
+    const linked = await linkNew(ctx, group, String(first.id), first, false);
+    if (!linked) return;
+    c = linked;
     ctx.log('info', 'linked existing group', { group: group.name, scim_id: first.id });
     if (!(await carriesMembers(ctx, false))) await compareMembers(ctx, group, c);
     return;

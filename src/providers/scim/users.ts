@@ -48,11 +48,27 @@ export function userConnection(ctx: SyncCtx, userId: number): Promise<UserConnec
 }
 
 /** the link of a local user to its remote one; `ifAbsent`: a user (or remote id) linked already stays as it is */
-async function link(ctx: SyncCtx, user: Pick<UsersTable, 'id'>, scimId: string, attributes: Json, ifAbsent = false) {
+async function link(ctx: SyncCtx, user: Pick<UsersTable, 'id'>, scimId: string, attributes: Json, ifAbsent = false): Promise<string> {
+  const id = randomUUID();
   const q = ctx.svc.db
     .insertInto('scim_provider_users')
-    .values({ id: randomUUID(), provider_id: ctx.provider.id, user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) });
+    .values({ id, provider_id: ctx.provider.id, user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) });
   await (ifAbsent ? q.onConflict((oc) => oc.doNothing()) : q).execute();
+  return id;
+}
+
+/**
+ * a just-created or just-found remote user linked, unless another sync of this provider (a node's pass, an
+ * administrator's sync/object) linked the local user first: then that link stands, and a remote user this sync
+ * created beside it is deleted again (`created`); false when this sync lost
+ */
+async function linkNew(ctx: SyncCtx, user: UsersTable, scimId: string, attributes: Json, created: boolean): Promise<boolean> {
+  const id = await link(ctx, user, scimId, attributes, true);
+  const stored = await userConnection(ctx, user.id);
+  if (stored?.id === id) return true;
+  if (created && stored?.scim_id !== scimId) await ctx.client.request('DELETE', `/Users/${encodeURIComponent(scimId)}`);
+  ctx.log('info', 'user linked by another sync meanwhile', { user: user.username, scim_id: stored?.scim_id });
+  return false;
 }
 
 /** discovery: remote users linked to the local users of the same username (authentik's discover) */
@@ -74,13 +90,13 @@ async function create(ctx: SyncCtx, user: UsersTable): Promise<void> {
     const found = await ctx.client.request('GET', `/Users?filter=${encodeURIComponent(eqFilter('userName', String(payload.userName)))}`);
     const first = Array.isArray(found.Resources) ? (found.Resources[0] as Json | undefined) : undefined;
     if (!first?.id) throw e;
-    await link(ctx, user, String(first.id), first);
-    ctx.log('info', 'linked existing user', { user: user.username, scim_id: first.id });
+    if (await linkNew(ctx, user, String(first.id), first, false))
+      ctx.log('info', 'linked existing user', { user: user.username, scim_id: first.id });
     return;
   }
   if (typeof response.id !== 'string' && typeof response.id !== 'number') throw new StopSync('SCIM Response with missing or invalid `id`');
-  await link(ctx, user, String(response.id), response);
-  ctx.log('info', 'created user', { user: user.username, scim_id: response.id });
+  if (await linkNew(ctx, user, String(response.id), response, true))
+    ctx.log('info', 'created user', { user: user.username, scim_id: response.id });
 }
 
 async function update(ctx: SyncCtx, user: UsersTable, c: UserConnection): Promise<void> {

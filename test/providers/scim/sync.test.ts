@@ -508,6 +508,37 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', `/core/users/${hank}/`);
     });
 
+    it('sync/object twice at once for a new user and a new group: one remote object each, one link, no error', async () => {
+      const scim = await fake();
+      const ivy = await createUser(srv, 'ivy-twice', 'pw-Ivy-12345678');
+      const group = await call(srv, 'POST', '/core/groups/', { name: 'synced-twice' });
+      // (dry run: the background passes send nothing, so only the two requests below write to the service provider)
+      const p = await provider(scim, { dry_run: true });
+      assert.equal(await synced(p.pk), 'done');
+      for (const [model, id] of [
+        ['authentik.core.models.User', String(ivy)],
+        ['authentik.core.models.Group', group.body.pk as string],
+      ] as const) {
+        const body = { sync_object_model: model, sync_object_id: id, override_dry_run: true };
+        const answers = await Promise.all([1, 2, 3].map(() => call(srv, 'POST', `/providers/scim/${p.pk}/sync/object/`, body)));
+        for (const a of answers) {
+          assert.equal(a.status, 200);
+          assert.deepEqual(
+            a.body.messages.filter((m: { log_level: string }) => m.log_level === 'error'),
+            [],
+          );
+        }
+      }
+      assert.equal([...scim.users.values()].filter((u) => u.userName === 'ivy-twice').length, 1);
+      assert.equal([...scim.groups.values()].filter((g) => g.displayName === 'synced-twice').length, 1);
+      const links = async (table: 'scim_provider_users' | 'scim_provider_groups') =>
+        (await srv.app.store.db.selectFrom(table).select('scim_id').where('provider_id', '=', p.pk).execute()).map((r) => r.scim_id);
+      assert.deepEqual(await links('scim_provider_users'), [remoteUser(scim, 'ivy-twice')!.id]);
+      assert.deepEqual(await links('scim_provider_groups'), [remoteGroup(scim, 'synced-twice')!.id]);
+      await call(srv, 'DELETE', `/core/groups/${group.body.pk}/`);
+      await call(srv, 'DELETE', `/core/users/${ivy}/`);
+    });
+
     it('Python mappings merge into the resource; a failing one stops that object with a configuration_error event', async () => {
       const scim = await fake();
       const ivy = await createUser(srv, 'ivy', 'pw-Ivy-123456789', { attributes: { title: 'Engineer' } });
