@@ -7,6 +7,10 @@
  * which stores the connection for the user the flow logged in or created (post-source-stage.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/types.js';
+import { dialectOf } from '../db/dialect.js';
+import { NotFound } from '../rest/errors.js';
 import type { FlowsTable, UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
 import type { Session } from '../sessions/sessions.js';
@@ -160,7 +164,27 @@ export async function sourceFlow(
   return { type: 'flow', to: `/if/flow/${encodeURIComponent(flow.slug)}/` };
 }
 
-/** stores a connection for `user`; false when the user is already connected to this source with another identity */
+/** the source a connection was to be stored for is gone (deleted meanwhile): a 404 where nothing catches it */
+export class SourceGone extends NotFound {
+  constructor() {
+    super('No Source matches the given query.');
+  }
+}
+
+/**
+ * the source's row still there, held until the transaction ends (PostgreSQL: FOR KEY SHARE, so its deletion waits
+ * for this write, or went first); SourceGone otherwise
+ */
+export async function holdSource(tx: Transaction<Database>, source: string): Promise<void> {
+  let q = tx.selectFrom('sources').select('source_uuid').where('source_uuid', '=', source);
+  if (dialectOf(tx) === 'postgres') q = q.forKeyShare();
+  if (!(await q.executeTakeFirst())) throw new SourceGone();
+}
+
+/**
+ * stores a connection for `user`; false when the user is already connected to this source with another identity;
+ * SourceGone when the source was deleted since the person started (the flow that stores it may run for hours)
+ */
 export async function linkConnection(
   svc: Services,
   user: { id: number; username: string; email: string },
@@ -169,6 +193,7 @@ export async function linkConnection(
 ): Promise<boolean> {
   const now = new Date().toISOString();
   return svc.db.transaction().execute(async (tx) => {
+    await holdSource(tx, c.source);
     const mine = await tx
       .selectFrom('user_source_connections')
       .select(['id', 'identifier'])

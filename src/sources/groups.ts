@@ -8,6 +8,7 @@
  */
 import type { DB } from '../db/index.js';
 import { newGroupIdentity } from '../groups/store.js';
+import { holdSource, SourceGone } from './flow-manager.js';
 
 export type GroupSync = { ok: true } | { ok: false; reason: string };
 
@@ -36,6 +37,8 @@ export async function syncGroups(db: DB, source: string, mode: string, userId: n
       return { ok: true };
     } catch (e) {
       if (e instanceof Refused) return { ok: false, reason: e.message };
+      // (deleted meanwhile: its group connections would have gone with it)
+      if (e instanceof SourceGone) return { ok: true };
       if (attempt >= 1) throw e;
     }
   }
@@ -44,6 +47,7 @@ export async function syncGroups(db: DB, source: string, mode: string, userId: n
 async function apply(db: DB, source: string, mode: string, userId: number, groups: readonly SourceGroup[]): Promise<void> {
   const now = new Date().toISOString();
   await db.transaction().execute(async (tx) => {
+    await holdSource(tx, source);
     const chosen: string[] = [];
     // in one order whatever order the identity provider sent: two logins naming the same groups lock their
     // connections in the same order, never each waiting for the other's

@@ -5,7 +5,7 @@
  */
 import { deny, ok, type StageRuntime, type StageType } from '../flows/engine/runtime.js';
 import { inMemoryBinding, type PlanBinding } from '../flows/engine/plan.js';
-import { linkConnection } from './flow-manager.js';
+import { linkConnection, SourceGone } from './flow-manager.js';
 import { syncGroups } from './groups.js';
 import { RESUME_SUSPENDED, resumeSuspendedStage } from './resume-stage.js';
 import { telegramLoginStage } from './telegram/stages/login/index.js';
@@ -22,7 +22,18 @@ const runtime: StageRuntime<{ name: string }> = {
     const user = await c.pendingUser();
     if (!connection || !user) return deny('No user to connect the source to.');
     const source = c.ctx.source?.name ?? 'the source';
-    if (!(await linkConnection(c.svc, user, connection, c.clientIp))) return deny(`This account is already connected to ${source}.`);
+    let linked: boolean;
+    try {
+      linked = await linkConnection(c.svc, user, connection, c.clientIp);
+    } catch (e) {
+      if (!(e instanceof SourceGone)) throw e;
+      // deleted since the person started: as if the link had been stored just before the deletion, which would have
+      // taken it along — the flow goes on without it (and without the source's groups)
+      c.ctx.sourceConnection = undefined;
+      c.ctx.sourceGroups = undefined;
+      return ok();
+    }
+    if (!linked) return deny(`This account is already connected to ${source}.`);
     c.ctx.sourceConnection = undefined;
     // authentik's GroupUpdateStage: the person's groups at this source
     const groups = c.ctx.sourceGroups;

@@ -94,5 +94,33 @@ for (const dialect of dialects()) {
       assert.equal(back.component, 'xak-flow-redirect');
       assert.equal((await sessionRow(srv, jar3.cookies.get('authentik_session')))?.user_id, user.id);
     });
+
+    it('a source deleted while the person is at the username prompt: the enrolment ends without the link, not in an error', async () => {
+      const doomed = await call(srv, 'POST', '/sources/oauth/', {
+        ...(await call(srv, 'GET', '/sources/oauth/company/')).body,
+        name: 'Doomed',
+        slug: 'doomed',
+        consumer_secret: fake.clientSecret,
+      });
+      assert.equal(doomed.status, 201, JSON.stringify(doomed.body));
+      fake.nextUser = { sub: 'doomed-1', email: 'late@company.example', name: 'Late Person' };
+      const jar = new CookieJar();
+      assert.equal(await throughSource(srv, jar, 'doomed'), '/if/flow/default-source-enrollment/');
+      assert.equal((await jar.json(`${srv.api}/flows/executor/default-source-enrollment/?query=`)).body.component, 'ak-stage-prompt');
+      assert.equal((await call(srv, 'DELETE', '/sources/oauth/doomed/')).status, 204);
+      const done = (
+        await jar.json(`${srv.api}/flows/executor/default-source-enrollment/?query=`, 'POST', {
+          component: 'ak-stage-prompt',
+          username: 'late',
+        })
+      ).body;
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const user = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'late').executeTakeFirstOrThrow();
+      assert.equal((await sessionRow(srv, jar.cookies.get('authentik_session')))?.user_id, user.id);
+      assert.deepEqual(
+        await srv.app.store.db.selectFrom('user_source_connections').select('id').where('user_id', '=', user.id).execute(),
+        [],
+      );
+    });
   });
 }
