@@ -383,5 +383,24 @@ for (const dialect of dialects()) {
       );
       assert.equal(other.status, 400);
     });
+
+    it('two first authorizations at once with different redirect URIs: one learnt, the other refused, none lost', async () => {
+      for (let round = 0; round < 4; round++) {
+        const p = await app(`learner-${round}`, { redirect_uris: [] });
+        const ask = (path: string) =>
+          fetch(
+            `${srv.url}/application/o/authorize/?${new URLSearchParams({ client_id: p.client_id, redirect_uri: `http://127.0.0.1:9/${path}`, response_type: 'code' })}`,
+            { redirect: 'manual' },
+          );
+        const answers = await Promise.all([ask('a'), ask('b'), ask('a'), ask('b')]);
+        const got = (await call(srv, 'GET', `/providers/oauth2/${p.pk}/`)).body.redirect_uris as { url: string }[];
+        assert.equal(got.length, 1, JSON.stringify(got));
+        const learnt = got[0]!.url.endsWith('/a') ? 'a' : 'b';
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          ['a', 'b', 'a', 'b'].map((x) => (x === learnt ? 302 : 400)),
+        );
+      }
+    });
   });
 }

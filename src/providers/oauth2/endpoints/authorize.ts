@@ -19,6 +19,8 @@ import { randomUUID } from 'node:crypto';
 import { sendFormPost } from '../../../ui/form-post.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidateAdminCache } from '../../../db/admin-cache.js';
+import { lockConfigEpoch } from '../../../db/config-epoch.js';
+import { assertRedirectUri } from '../protocol/redirect-uri.js';
 import type { FlowsTable, UsersTable } from '../../../db/types.js';
 import { startFlow } from '../../../flows/engine/start.js';
 import type { Services } from '../../../services.js';
@@ -125,14 +127,33 @@ export async function permissionsOf(svc: Services, provider: OAuth2Provider, sco
   return (await mappingsOf(svc, provider)).filter((m) => scope.has(m.scope_name)).map((m) => ({ id: m.scope_name, name: m.description }));
 }
 
-/** learnRedirectUri: a provider without authorization redirect URIs keeps the first one used, strictly (authentik) */
+/**
+ * learnRedirectUri: a provider without authorization redirect URIs keeps the first one used, strictly (authentik).
+ * Under the admin-write lock (a configuration write, as an administrator's), over the URIs as they are then: of two
+ * first authorizations at once, or one beside an administrator's edit, neither write is lost; a URI learned or set
+ * meanwhile is the one this request must match (else RedirectUriError)
+ */
 async function learnRedirectUri(svc: Services, provider: OAuth2Provider, uri: string) {
-  const uris = [...provider.redirect_uris, { matching_mode: 'strict' as const, url: uri, redirect_uri_type: 'authorization' as const }];
-  await svc.db
-    .updateTable('provider_oauth2')
-    .set({ redirect_uris: JSON.stringify(uris) } as never)
-    .where('provider_id', '=', provider.id)
-    .execute();
+  await svc.db.transaction().execute(async (tx) => {
+    await lockConfigEpoch(tx);
+    const row = await tx.selectFrom('provider_oauth2').select('redirect_uris').where('provider_id', '=', provider.id).executeTakeFirst();
+    const current = (row ? JSON.parse(row.redirect_uris as string) : provider.redirect_uris) as OAuth2Provider['redirect_uris'];
+    // (as config.ts reads them: an entry not marked `logout` is an authorization one)
+    const entries = current
+      .filter((e) => e.redirect_uri_type !== 'logout')
+      .map((e) => ({
+        matching_mode: e.matching_mode === 'regex' ? ('regex' as const) : ('strict' as const),
+        url: e.url,
+        redirect_uri_type: 'authorization' as const,
+      }));
+    if (entries.length) return assertRedirectUri(uri, entries);
+    const uris = [...current, { matching_mode: 'strict' as const, url: uri, redirect_uri_type: 'authorization' as const }];
+    await tx
+      .updateTable('provider_oauth2')
+      .set({ redirect_uris: JSON.stringify(uris) } as never)
+      .where('provider_id', '=', provider.id)
+      .execute();
+  });
   invalidateAdminCache(svc.db);
 }
 
@@ -155,7 +176,13 @@ export async function authorizeEndpoint(
     throw e;
   }
   const p = provider!;
-  if (params.learnRedirectUri) await learnRedirectUri(svc, p, params.redirect_uri);
+  if (params.learnRedirectUri)
+    try {
+      await learnRedirectUri(svc, p, params.redirect_uri);
+    } catch (e) {
+      if (e instanceof RedirectUriError) return sendBadRequestPage(reply, e.description, e.error);
+      throw e;
+    }
   const me = await svc.sessions.user(req);
   // promptNone: nobody logged in and the client forbids asking
   if (params.prompt.has(PROMPT_NONE) && !me)
