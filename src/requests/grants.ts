@@ -16,6 +16,7 @@ import { parseDuration } from '../rest/duration.js';
 import type { Services } from '../services.js';
 import { isSatisfied, reviewersOf, rulesOf } from './eligibility.js';
 import type { GrantRequestsTable } from './table.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
 
 export type RequestStatus = 'created' | 'approved' | 'denied' | 'revoked';
 
@@ -192,7 +193,11 @@ export async function recordDecision(
   if (!open || told) return;
   if (!(await isSatisfied(svc, request.uuid, targets))) return;
   const approvedTold = await toldOf(svc, req, targets);
-  await svc.db.transaction().execute((tx) => decide(svc, req, tx, request, reviewer, 'approved', data, approvedTold));
+  // (the approval writes policy bindings, a configuration table: the admin-write lock first)
+  await svc.db.transaction().execute(async (tx) => {
+    await lockConfigEpoch(tx);
+    await decide(svc, req, tx, request, reviewer, 'approved', data, approvedTold);
+  });
 }
 
 /** what the decision's event names: the request's brand and targets */
@@ -263,6 +268,7 @@ export async function revokeGrant(svc: Services, req: FastifyRequest, request: G
   const brand = await svc.events.brandFor(req);
   const refs = await targetRefs(svc.db, targets);
   await svc.db.transaction().execute(async (tx) => {
+    await lockConfigEpoch(tx);
     const revoked = await tx
       .updateTable('grant_requests')
       .set({ status: 'revoked', revoked_by: by.id, last_updated: now })

@@ -6,6 +6,7 @@
  */
 import type { DB } from '../db/index.js';
 import { providerUserGrantTables } from '../providers/registry.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
 
 export interface Revocation {
   sessions: boolean;
@@ -43,7 +44,11 @@ export async function deleteAccess(tx: DB, userId: number, r: Revocation): Promi
 export async function sweepAccess(db: DB, userId: number, r: Revocation, ended: (keys: string[]) => Promise<void>): Promise<void> {
   if (!r.sessions && !r.tokens) return;
   for (let i = 0; i < MAX_SWEEPS; i++) {
-    const found = await db.transaction().execute((tx) => deleteAccess(tx, userId, r));
+    const found = await db.transaction().execute(async (tx) => {
+      // (a token's deletion reaches a configuration table through a foreign key: the admin-write lock first)
+      if (r.tokens) await lockConfigEpoch(tx);
+      return deleteAccess(tx, userId, r);
+    });
     if (!found.sessions.length && !found.tokens) return;
     await ended(found.sessions);
   }

@@ -5,6 +5,7 @@
  * housekeeping deletes them, with their sessions, once that time has passed.
  */
 import type { DB } from '../db/index.js';
+import { lockConfigEpoch } from '../db/config-epoch.js';
 
 export const USER_ATTRIBUTE_EXPIRES = 'goauthentik.io/user/expires';
 export const USER_ATTRIBUTE_GENERATED = 'goauthentik.io/user/generated';
@@ -29,6 +30,8 @@ export async function purgeExpiredTemporaryUsers(db: DB, now = Date.now()): Prom
     .map((r) => Number(r.id));
   for (const id of expired)
     await db.transaction().execute(async (tx) => {
+      // (a user's, group's or token's deletion reaches configuration tables through their foreign keys: the admin-write lock first)
+      await lockConfigEpoch(tx);
       await tx.deleteFrom('sessions').where('user_id', '=', id).execute();
       await tx.deleteFrom('users').where('id', '=', id).execute();
     });

@@ -22,6 +22,7 @@ import { nowIso } from '../../rest/serialize.js';
 import type { Services } from '../../services.js';
 import { deleteAccess, sweepAccess } from '../../users/revocation.js';
 import { sql } from 'kysely';
+import { lockConfigEpoch } from '../../db/config-epoch.js';
 
 /** authentik's MAX_OFFBOARDING_ATTEMPTS */
 export const MAX_ATTEMPTS = 5;
@@ -66,6 +67,8 @@ async function execute(svc: Services, id: string): Promise<'completed' | 'skippe
     : undefined;
   const { gdpr_compliance } = await systemSettings(db);
   const finished = await db.transaction().execute(async (tx) => {
+    // (a user's, group's or token's deletion reaches configuration tables through their foreign keys: the admin-write lock first)
+    await lockConfigEpoch(tx);
     const done = await tx
       .updateTable('user_offboardings')
       .set({ status: 'completed', executed_at: nowIso() })

@@ -23,6 +23,7 @@ import { insertGroup, updateGroup } from '../../groups/store.js';
 import { nowIso } from '../../rest/serialize.js';
 import { writeInhibiting } from '../../db/outgoing-sync.js';
 import type { Tx } from '../../rest/resource.js';
+import { lockConfigEpoch } from '../../db/config-epoch.js';
 
 export type LdapSourceRow = SourcesTable & LdapSourcesTable & { pk: string };
 
@@ -409,7 +410,13 @@ class Run {
           .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
           .execute()
       ).filter((c) => !this.seen.user.has(c.identifier));
-      for (const g of gone) await this.write((tx) => tx.deleteFrom('users').where('id', '=', g.user_id).execute());
+      // (a user's or group's deletion reaches configuration tables through their foreign keys: the admin-write lock
+      // first — after the inhibiting marker, a fresh row nobody waits for)
+      for (const g of gone)
+        await this.write(async (tx) => {
+          await lockConfigEpoch(tx);
+          await tx.deleteFrom('users').where('id', '=', g.user_id).execute();
+        });
       if (gone.length) this.message(`Deleted ${gone.length} users no longer in the directory`);
     } else {
       const gone = (
@@ -420,7 +427,11 @@ class Run {
           .where((eb) => eb.or([eb('validated_by', 'is', null), eb('validated_by', '<>', this.id)]))
           .execute()
       ).filter((c) => !this.seen.group.has(c.identifier));
-      for (const g of gone) await this.write((tx) => tx.deleteFrom('groups').where('group_uuid', '=', g.group_uuid).execute());
+      for (const g of gone)
+        await this.write(async (tx) => {
+          await lockConfigEpoch(tx);
+          await tx.deleteFrom('groups').where('group_uuid', '=', g.group_uuid).execute();
+        });
       if (gone.length) this.message(`Deleted ${gone.length} groups no longer in the directory`);
     }
   }

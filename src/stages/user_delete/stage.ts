@@ -10,6 +10,7 @@ import { deleteEventsOfUser } from '../../events/events.js';
 import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { StageConfig } from '../types.js';
 import type { userDeleteSchema } from './schema.js';
+import { lockConfigEpoch } from '../../db/config-epoch.js';
 
 export type UserDeleteConfig = StageConfig<typeof userDeleteSchema>;
 
@@ -25,6 +26,8 @@ async function run(c: StageCall<UserDeleteConfig>): Promise<Outcome> {
   await c.svc.sessions.endAllOf(user.id, self ? 'user' : 'admin');
   const { gdpr_compliance } = await systemSettings(c.svc.db);
   await c.svc.db.transaction().execute(async (tx) => {
+    // (a user's, group's or token's deletion reaches configuration tables through their foreign keys: the admin-write lock first)
+    await lockConfigEpoch(tx);
     if (gdpr_compliance) await deleteEventsOfUser(tx, user.id);
     await tx.deleteFrom('sessions').where('user_id', '=', user.id).execute();
     await tx.deleteFrom('users').where('id', '=', user.id).execute();
