@@ -4,23 +4,20 @@
  * the change holds the user's row (uncommitted) while the login reads the committed old hash, checks it, and waits to
  * rehash; then the change commits.
  */
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
 import { createUser } from '../helpers/flows.js';
+import { untilSomeoneWaits } from '../helpers/pg-locks.js';
+import { describePostgres } from '../helpers/postgres.js';
 
 const argon2 = (password: string, memoryCost: number) =>
   hash(password, { algorithm: Algorithm.Argon2id, memoryCost, timeCost: 1, parallelism: 1 });
 
-describe('a login rehashing a password while it is changed (postgres)', () => {
-  if (!process.env.KEYSTAGE_TEST_DATABASE_URL) {
-    it.skip('skipped: needs KEYSTAGE_TEST_DATABASE_URL (PostgreSQL), where a change can hold the row while a login reads it');
-    return;
-  }
+describePostgres('a login rehashing a password while it is changed (postgres)', 'a change holds the row while a login reads it', () => {
   let srv: TestServer;
   before(async () => {
     srv = await startServer('postgres');
@@ -49,13 +46,7 @@ describe('a login rehashing a password while it is changed (postgres)', () => {
       const login = c.post({ component: 'ak-stage-password', password: 'old-password-1' });
       // the login's rehash now waits for the change's row lock (a lock not granted: pg_stat_activity's text of a
       // reused prepared statement is not a reliable witness)
-      let waited = false;
-      for (let i = 0; i < 400 && !waited; i++) {
-        const r = await change.query('select count(*) as n from pg_locks where not granted');
-        waited = Number(r.rows[0].n) > 0;
-        if (!waited) await sleep(25);
-      }
-      assert.ok(waited, 'the login reached its rehash while the change held the row');
+      assert.ok(await untilSomeoneWaits(change), 'the login reached its rehash while the change held the row');
       await change.query('commit');
 
       const answer = await login;

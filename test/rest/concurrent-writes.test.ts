@@ -6,8 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
+import { untilSomeoneWaits } from '../helpers/pg-locks.js';
 
 const ROUNDS = 8;
 
@@ -123,10 +123,7 @@ for (const dialect of dialects()) {
         await other.query('begin');
         await other.query("update users set name = 'other' where id = $1", [user.body.pk]);
         const write = call(srv, 'PATCH', `/core/users/${user.body.pk}/`, { name: 'from the API' });
-        for (let i = 0; i < 400; i++) {
-          if (Number((await other.query('select count(*) as n from pg_locks where not granted')).rows[0].n) > 0) break;
-          await sleep(25);
-        }
+        assert.ok(await untilSomeoneWaits(other), 'the write waits for the user row');
         const locked = other.query('select epoch from keystage_config_epoch where id = 1 for update');
         const r = await write;
         assert.equal(r.status, 503, JSON.stringify(r.body));

@@ -19,6 +19,7 @@ import { PropertymappingsApi } from '@goauthentik/api/dist/apis/Propertymappings
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
 import { type FakeScim, startFakeScim } from './fake-scim.js';
+import { untilSomeoneWaits } from '../../helpers/pg-locks.js';
 
 const TOKEN = 'scim-token';
 
@@ -721,10 +722,7 @@ for (const dialect of dialects()) {
         await deletion.query('delete from providers where id = $1', [p.pk]);
         // add_user takes no admin-write lock: its trigger reaches the provider being deleted and waits for it
         const added = call(srv, 'POST', `/core/groups/${group.body.pk}/add_user/`, { pk: lee });
-        await until(
-          'the write waiting for the deletion',
-          async () => Number((await deletion.query('select count(*) as n from pg_locks where not granted')).rows[0].n) > 0,
-        );
+        assert.ok(await untilSomeoneWaits(deletion), 'the write waits for the deletion');
         await deletion.query('commit');
         const r = await added;
         assert.equal(r.status, 204, JSON.stringify(r.body));
