@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DB } from '../db/index.js';
-import { dialectOf } from '../db/dialect.js';
 import type { Events } from '../events/events.js';
 import { storeNotification } from '../events/notifications/send.js';
 import { isSuperuser } from '../groups/membership.js';
@@ -20,6 +19,7 @@ import { filtered, inOrder, type Query } from '../rest/list.js';
 import { csvLine } from './csv.js';
 import type { Exporter } from './exporter.js';
 import type { DataExportsTable } from './table.js';
+import { takeTurn } from '../db/locks.js';
 
 /** how long a node may take to make an export before another node may take it over */
 export const CLAIM_MS = 10 * 60_000;
@@ -84,8 +84,7 @@ export interface ExportDeps {
 export async function askExport(db: DB, limit: number, row: DataExportsTable): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     if (row.requested_by !== null && limit > 0) {
-      if (dialectOf(tx) === 'postgres')
-        await sql`select pg_advisory_xact_lock(hashtext(${`keystage:data-exports:${row.requested_by}`}))`.execute(tx);
+      await takeTurn(tx, `keystage:data-exports:${row.requested_by}`);
       const { n } = await tx
         .selectFrom('data_exports')
         .select((eb) => eb.fn.countAll<number | string>().as('n'))

@@ -9,7 +9,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/types.js';
-import { dialectOf } from '../db/dialect.js';
 import { NotFound } from '../rest/errors.js';
 import type { FlowsTable, UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
@@ -21,6 +20,7 @@ import { resumeBinding } from './resume-stage.js';
 import { resumeSuspendedFlow, suspendedFlow } from './suspended-flow.js';
 import type { SourcesTable } from './table.js';
 import type { UserMatchingMode } from './schema.js';
+import { holding } from '../db/locks.js';
 
 export interface Vouched {
   identifier: string;
@@ -176,9 +176,8 @@ export class SourceGone extends NotFound {
  * for this write, or went first); SourceGone otherwise
  */
 export async function holdSource(tx: Transaction<Database>, source: string): Promise<void> {
-  let q = tx.selectFrom('sources').select('source_uuid').where('source_uuid', '=', source);
-  if (dialectOf(tx) === 'postgres') q = q.forKeyShare();
-  if (!(await q.executeTakeFirst())) throw new SourceGone();
+  const q = tx.selectFrom('sources').select('source_uuid').where('source_uuid', '=', source);
+  if (!(await holding(tx, q, 'key share').executeTakeFirst())) throw new SourceGone();
 }
 
 /**

@@ -7,10 +7,9 @@
  * Only the key's SHA-256 is stored; a token works until `expires` and at most once (one atomic DELETE decides).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import type { DB } from '../../db/index.js';
-import { dialectOf } from '../../db/dialect.js';
 import type { Plan } from './plan.js';
+import { takeTurn } from '../../db/locks.js';
 
 export const QS_KEY_TOKEN = 'flow_token';
 
@@ -38,8 +37,7 @@ export async function createFlowToken(db: DB, t: NewFlowToken): Promise<{ id: st
   await db.transaction().execute(async (tx) => {
     // one live token per identifier (authentik's update_or_create for the admin's recovery link); two creations for
     // one identifier at once take turns (PostgreSQL; SQLite's writers always do), else both would stay live
-    if (dialectOf(tx) === 'postgres')
-      await sql`select pg_advisory_xact_lock(hashtext(${`keystage:flow-token:${t.identifier}`}))`.execute(tx);
+    await takeTurn(tx, `keystage:flow-token:${t.identifier}`);
     await tx.deleteFrom('flow_tokens').where('identifier', '=', t.identifier).execute();
     await tx
       .insertInto('flow_tokens')

@@ -12,14 +12,15 @@ import { secretsOf } from '../../instance/secrets.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { Forbidden, NotFound, ValidationError } from '../../rest/errors.js';
 import { nowIso } from '../../rest/serialize.js';
-import type { DB } from '../../db/index.js';
-import { dialectOf } from '../../db/dialect.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../../db/types.js';
 import { mayAddStream, streamCaller } from './auth.js';
 import { parseList, type SsfProvider, ssfProviderByAppSlug, type StreamRow } from './config.js';
 import { AUTHORIZATION_HEADER, tidyStreams } from './deliver.js';
 import { queueSsfEvent, requeueHeld } from './events.js';
 import { type StreamInput, parseStream } from './stream-body.js';
 import { EVENTS_SUPPORTED, RISC_PUSH, RFC_PUSH, STREAM_STATUSES, VERIFICATION } from './schema.js';
+import { holding } from '../../db/locks.js';
 
 export const configurationUrl = (base: string, slug: string) => `${base}/.well-known/ssf-configuration/${slug}`;
 const appUrl = (base: string, slug: string, rest: string) => `${base}/application/ssf/${slug}/${rest}`;
@@ -64,10 +65,9 @@ async function streamOf(svc: Services, req: FastifyRequest, provider: SsfProvide
  * The stream, not deleted, held (PostgreSQL: its row locked) until the caller's transaction ends: a deletion sent at
  * the same time goes before (then 404) or after, never half-way through a change of the stream
  */
-async function holdLiveStream(tx: DB, uuid: string): Promise<void> {
-  let q = tx.selectFrom('ssf_streams').select('uuid').where('uuid', '=', uuid).where('status', '<>', 'disabled_deleted');
-  if (dialectOf(tx) === 'postgres') q = q.forUpdate();
-  if (!(await q.executeTakeFirst())) throw NotFound.plain();
+async function holdLiveStream(tx: Transaction<Database>, uuid: string): Promise<void> {
+  const q = tx.selectFrom('ssf_streams').select('uuid').where('uuid', '=', uuid).where('status', '<>', 'disabled_deleted');
+  if (!(await holding(tx, q, 'update').executeTakeFirst())) throw NotFound.plain();
 }
 
 /** the verification event always goes to a stream (authentik appends it to what was requested) */

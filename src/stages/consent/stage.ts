@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { dialectOf } from '../../db/dialect.js';
 import type {} from '../../applications/table.js';
 import { parseDuration } from '../../rest/duration.js';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -18,6 +17,7 @@ import type { StageConfig } from '../types.js';
 import type { consentSchema } from './schema.js';
 import { ConsentChallengeResponseRequest, type ConsentChallenge } from './challenge.js';
 import { sameText } from '../../crypto/compare.js';
+import { holding, takeTurn } from '../../db/locks.js';
 
 export type ConsentConfig = StageConfig<typeof consentSchema>;
 type State = { token?: string };
@@ -101,20 +101,17 @@ async function remember(c: Call, user: number, application: string, permissions:
   const expiring = c.config.mode === 'expiring';
   const expires = expiring ? new Date(Date.now() + (parseDuration(c.config.consent_expire_in) ?? 0)).toISOString() : null;
   await c.svc.db.transaction().execute(async (tx) => {
-    if (dialectOf(tx) === 'postgres') {
-      // one consent write per person and application at a time (two authorizations at once would both find nothing
-      // to replace, then both insert); and the application held against its deletion until this commits
-      await sql`select pg_advisory_xact_lock(hashtext(${`keystage:consent:${user}:${application}`}))`.execute(tx);
-      await sql`select 1 from applications where pbm_uuid = ${application} for key share`.execute(tx);
-    }
-    await tx.deleteFrom('user_consents').where('user', '=', user).where('application', '=', application).execute();
-    // (the application may have been deleted meanwhile: then there is nothing to remember)
-    const exists = await tx
-      .selectFrom('applications')
-      .select(sql<number>`1`.as('one'))
-      .where('pbm_uuid', '=', application)
-      .executeTakeFirst();
+    // one consent write per person and application at a time (two authorizations at once would both find nothing
+    // to replace, then both insert)
+    await takeTurn(tx, `keystage:consent:${user}:${application}`);
+    // the application held against its deletion until this commits (deleted meanwhile: nothing to remember)
+    const exists = await holding(
+      tx,
+      tx.selectFrom('applications').select(sql<number>`1`.as('one')).where('pbm_uuid', '=', application),
+      'key share',
+    ).executeTakeFirst();
     if (!exists) return;
+    await tx.deleteFrom('user_consents').where('user', '=', user).where('application', '=', application).execute();
     await tx
       .insertInto('user_consents')
       .values({ user, application, expires, expiring: expiring ? 1 : 0, permissions: text } as never)
