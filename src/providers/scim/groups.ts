@@ -76,8 +76,15 @@ async function linkNew(ctx: SyncCtx, group: GroupsTable, scimId: string, attribu
   const c = await link(ctx, group, scimId, attributes, true);
   const stored = await groupConnection(ctx, group.group_uuid);
   if (stored?.id === c.id) return c;
-  if (created && stored?.scim_id !== scimId) await ctx.client.request('DELETE', `/Groups/${encodeURIComponent(scimId)}`);
-  ctx.log('info', 'group linked by another sync meanwhile', { group: group.name, scim_id: stored?.scim_id });
+  // a remote id linked to another local group already (a service provider that answered with an existing object):
+  // left as it is, never deleted from here
+  if (!stored) {
+    ctx.log('warning', 'the service provider answered with a group linked to another', { group: group.name, scim_id: scimId });
+    return undefined;
+  }
+  // a duplicate made beside another sync's link of this same group: deleted again
+  if (created && stored.scim_id !== scimId) await ctx.client.request('DELETE', `/Groups/${encodeURIComponent(scimId)}`);
+  ctx.log('info', 'group linked by another sync meanwhile', { group: group.name, scim_id: stored.scim_id });
   return undefined;
 }
 

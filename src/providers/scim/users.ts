@@ -66,8 +66,15 @@ async function linkNew(ctx: SyncCtx, user: UsersTable, scimId: string, attribute
   const id = await link(ctx, user, scimId, attributes, true);
   const stored = await userConnection(ctx, user.id);
   if (stored?.id === id) return true;
-  if (created && stored?.scim_id !== scimId) await ctx.client.request('DELETE', `/Users/${encodeURIComponent(scimId)}`);
-  ctx.log('info', 'user linked by another sync meanwhile', { user: user.username, scim_id: stored?.scim_id });
+  // a remote id linked to another local user already (a service provider that answered with an existing object):
+  // left as it is, never deleted from here
+  if (!stored) {
+    ctx.log('warning', 'the service provider answered with a user linked to another', { user: user.username, scim_id: scimId });
+    return false;
+  }
+  // a duplicate made beside another sync's link of this same user: deleted again
+  if (created && stored.scim_id !== scimId) await ctx.client.request('DELETE', `/Users/${encodeURIComponent(scimId)}`);
+  ctx.log('info', 'user linked by another sync meanwhile', { user: user.username, scim_id: stored.scim_id });
   return false;
 }
 
