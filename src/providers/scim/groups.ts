@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { GroupsTable } from '../../db/types.js';
 import { eqFilter, type Json, ScimError, ScimExists, ScimNotFound } from './client.js';
 import { groupResource, StopSync } from './mapping.js';
+import { linkOnce } from './link-once.js';
 import { membersInScope } from './scope.js';
 import { type SyncCtx, differs, parseJson, updateOrRemake } from './sync-ctx.js';
 import { scimIdsOf } from './users.js';
@@ -53,39 +54,27 @@ async function resource(ctx: SyncCtx, group: GroupsTable, c: GroupConnection | n
   return o;
 }
 
-/** the link of a local group to its remote one; `ifAbsent`: a group (or remote id) linked already stays as it is */
-async function link(
-  ctx: SyncCtx,
-  group: Pick<GroupsTable, 'group_uuid'>,
-  scimId: string,
-  attributes: Json,
-  ifAbsent = false,
-): Promise<GroupConnection> {
+/** the link of a local group to its remote one, unless the group (or the remote id) is linked already */
+async function link(ctx: SyncCtx, group: Pick<GroupsTable, 'group_uuid'>, scimId: string, attributes: Json): Promise<GroupConnection> {
   const c = { id: randomUUID(), group_uuid: group.group_uuid, scim_id: scimId, attributes: JSON.stringify(attributes) };
-  const q = ctx.svc.db.insertInto('scim_provider_groups').values({ ...c, provider_id: ctx.provider.id });
-  await (ifAbsent ? q.onConflict((oc) => oc.doNothing()) : q).execute();
+  await ctx.svc.db
+    .insertInto('scim_provider_groups')
+    .values({ ...c, provider_id: ctx.provider.id })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
   return c;
 }
 
-/**
- * a just-created or just-found remote group linked, unless another sync of this provider (a node's pass, an
- * administrator's sync/object) linked the local group first: then that link stands, and a remote group this sync
- * created beside it is deleted again (`created`); undefined when this sync lost
- */
-async function linkNew(ctx: SyncCtx, group: GroupsTable, scimId: string, attributes: Json, created: boolean) {
-  const c = await link(ctx, group, scimId, attributes, true);
-  const stored = await groupConnection(ctx, group.group_uuid);
-  if (stored?.id === c.id) return c;
-  // a remote id linked to another local group already (a service provider that answered with an existing object):
-  // left as it is, never deleted from here
-  if (!stored) {
-    ctx.log('warning', 'the service provider answered with a group linked to another', { group: group.name, scim_id: scimId });
-    return undefined;
-  }
-  // a duplicate made beside another sync's link of this same group: deleted again
-  if (created && stored.scim_id !== scimId) await ctx.client.request('DELETE', `/Groups/${encodeURIComponent(scimId)}`);
-  ctx.log('info', 'group linked by another sync meanwhile', { group: group.name, scim_id: stored.scim_id });
-  return undefined;
+/** a just-created (`created`) or just-found remote group linked once (link-once.ts); undefined when another link stands */
+function linkNew(ctx: SyncCtx, group: GroupsTable, scimId: string, attributes: Json, created: boolean) {
+  const target = {
+    noun: 'group',
+    name: group.name,
+    path: '/Groups',
+    insert: (id: string, a: Json) => link(ctx, group, id, a),
+    stored: () => groupConnection(ctx, group.group_uuid),
+  };
+  return linkOnce(ctx, target, scimId, attributes, created);
 }
 
 /** discovery: remote groups linked to the local groups of the same name (authentik's discover) */
@@ -93,7 +82,7 @@ export async function discoverGroups(ctx: SyncCtx): Promise<void> {
   for await (const r of ctx.client.listAll('/Groups')) {
     if (!r.id || typeof r.displayName !== 'string') continue;
     const group = await ctx.svc.db.selectFrom('groups').select('group_uuid').where('name', '=', r.displayName).executeTakeFirst();
-    if (group) await link(ctx, group, String(r.id), r, true);
+    if (group) await link(ctx, group, String(r.id), r);
   }
 }
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { UsersTable } from '../../db/types.js';
 import { eqFilter, type Json, ScimExists, ScimNotFound } from './client.js';
 import { userResource, StopSync } from './mapping.js';
+import { linkOnce } from './link-once.js';
 import type { SyncCtx } from './sync-ctx.js';
 import { differs, parseJson, updateOrRemake } from './sync-ctx.js';
 
@@ -47,35 +48,27 @@ export function userConnection(ctx: SyncCtx, userId: number): Promise<UserConnec
     .executeTakeFirst();
 }
 
-/** the link of a local user to its remote one; `ifAbsent`: a user (or remote id) linked already stays as it is */
-async function link(ctx: SyncCtx, user: Pick<UsersTable, 'id'>, scimId: string, attributes: Json, ifAbsent = false): Promise<string> {
-  const id = randomUUID();
-  const q = ctx.svc.db
+/** the link of a local user to its remote one, unless the user (or the remote id) is linked already */
+async function link(ctx: SyncCtx, user: Pick<UsersTable, 'id'>, scimId: string, attributes: Json): Promise<UserConnection> {
+  const c = { id: randomUUID(), user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) };
+  await ctx.svc.db
     .insertInto('scim_provider_users')
-    .values({ id, provider_id: ctx.provider.id, user_id: user.id, scim_id: scimId, attributes: JSON.stringify(attributes) });
-  await (ifAbsent ? q.onConflict((oc) => oc.doNothing()) : q).execute();
-  return id;
+    .values({ ...c, provider_id: ctx.provider.id })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  return c;
 }
 
-/**
- * a just-created or just-found remote user linked, unless another sync of this provider (a node's pass, an
- * administrator's sync/object) linked the local user first: then that link stands, and a remote user this sync
- * created beside it is deleted again (`created`); false when this sync lost
- */
+/** a just-created (`created`) or just-found remote user linked once (link-once.ts); false when another link stands */
 async function linkNew(ctx: SyncCtx, user: UsersTable, scimId: string, attributes: Json, created: boolean): Promise<boolean> {
-  const id = await link(ctx, user, scimId, attributes, true);
-  const stored = await userConnection(ctx, user.id);
-  if (stored?.id === id) return true;
-  // a remote id linked to another local user already (a service provider that answered with an existing object):
-  // left as it is, never deleted from here
-  if (!stored) {
-    ctx.log('warning', 'the service provider answered with a user linked to another', { user: user.username, scim_id: scimId });
-    return false;
-  }
-  // a duplicate made beside another sync's link of this same user: deleted again
-  if (created && stored.scim_id !== scimId) await ctx.client.request('DELETE', `/Users/${encodeURIComponent(scimId)}`);
-  ctx.log('info', 'user linked by another sync meanwhile', { user: user.username, scim_id: stored.scim_id });
-  return false;
+  const target = {
+    noun: 'user',
+    name: user.username,
+    path: '/Users',
+    insert: (id: string, a: Json) => link(ctx, user, id, a),
+    stored: () => userConnection(ctx, user.id),
+  };
+  return (await linkOnce(ctx, target, scimId, attributes, created)) !== undefined;
 }
 
 /** discovery: remote users linked to the local users of the same username (authentik's discover) */
@@ -83,7 +76,7 @@ export async function discoverUsers(ctx: SyncCtx): Promise<void> {
   for await (const r of ctx.client.listAll('/Users')) {
     if (!r.id || typeof r.userName !== 'string') continue;
     const user = await ctx.svc.db.selectFrom('users').select('id').where('username', '=', r.userName).executeTakeFirst();
-    if (user) await link(ctx, user, String(r.id), r, true);
+    if (user) await link(ctx, user, String(r.id), r);
   }
 }
 
