@@ -1,7 +1,8 @@
 /**
  * WebAuthn enrolment with @simplewebauthn/server: registration options per the stage's settings, the attestation
  * verified against the stored challenge, the authenticator model checked against device_type_restrictions, and
- * the credential saved only after all of that passed. `max_attempts` failures end the flow.
+ * the credential saved only after all of that passed, unless its credential ID is registered already (to anyone).
+ * `max_attempts` failures end the flow.
  */
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -106,8 +107,12 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
         aaguid,
         transports: JSON.stringify(info.credential.transports ?? []),
       } as never)
+      .onConflict((oc) => oc.column('credential_id').doNothing())
       .returning(['id', 'name', 'aaguid'])
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    // a credential another user (or this one, at once in another request) has registered: WebAuthn §7.1 step 22
+    // (the relying party fails the ceremony), with authentik's message
+    if (!d) return failed(c, user, 'Credential ID already exists.');
     c.state.challenge = undefined;
     c.state.failures = undefined;
     await deviceEnrolled(c, user, 'webauthn', d);
