@@ -47,6 +47,7 @@ import { m0045_lifecycle_reviews } from './migrations/0045_lifecycle_reviews.js'
 import { m0046_object_attributes } from './migrations/0046_object_attributes.js';
 import { m0047_outgoing_sync_inhibits } from './migrations/0047_outgoing_sync_inhibits.js';
 import { m0048_hashed_session_keys } from './migrations/0048_hashed_session_keys.js';
+import { m0049_webauthn_unknown_device_type } from './migrations/0049_webauthn_unknown_device_type.js';
 import { ensureConfigTriggers } from './config-epoch.js';
 
 /** Core migrations, in order. Names sort before every stage migration ("0…" < "stage_…"). */
@@ -97,6 +98,7 @@ export const coreMigrations: Record<string, VersionedMigration> = {
   '0046_object_attributes': m0046_object_attributes,
   '0047_outgoing_sync_inhibits': m0047_outgoing_sync_inhibits,
   '0048_hashed_session_keys': m0048_hashed_session_keys,
+  '0049_webauthn_unknown_device_type': m0049_webauthn_unknown_device_type,
 };
 
 /**

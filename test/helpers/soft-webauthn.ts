@@ -35,8 +35,11 @@ export class SoftAuthenticator {
     return b64u(this.credentialId);
   }
 
-  /** a registration response to `options` (the challenge's `registration`) from a page at `origin` */
-  register(options: { challenge: string; rp: { id?: string } }, origin: string) {
+  /**
+   * a registration response to `options` (the challenge's `registration`) from a page at `origin`; `userVerified`
+   * (default true) sets the UV flag, `aaguid` names the authenticator's model (default: none, all zeros)
+   */
+  register(options: { challenge: string; rp: { id?: string } }, origin: string, opts: { userVerified?: boolean; aaguid?: string } = {}) {
     const rpId = options.rp.id ?? new URL(origin).hostname;
     const clientDataJSON = Buffer.from(
       JSON.stringify({ type: 'webauthn.create', challenge: options.challenge, origin, crossOrigin: false }),
@@ -45,9 +48,10 @@ export class SoftAuthenticator {
     idLength.writeUInt16BE(this.credentialId.length);
     const authData = Buffer.concat([
       createHash('sha256').update(rpId).digest(),
-      Buffer.from([0x45]), // user present, user verified, attested credential data
+      // user present, user verified (unless told not), attested credential data
+      Buffer.from([opts.userVerified === false ? 0x41 : 0x45]),
       Buffer.alloc(4), // sign count 0
-      Buffer.alloc(16), // AAGUID: none
+      opts.aaguid ? Buffer.from(opts.aaguid.replaceAll('-', ''), 'hex') : Buffer.alloc(16),
       idLength,
       this.credentialId,
       this.cose,

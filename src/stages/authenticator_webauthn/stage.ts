@@ -1,7 +1,8 @@
 /**
  * WebAuthn enrolment with @simplewebauthn/server: registration options per the stage's settings, the attestation
  * verified against the stored challenge, the authenticator model checked against device_type_restrictions, and
- * the credential saved only after all of that passed, unless its credential ID is registered already (to anyone).
+ * the credential saved only after all of that passed, unless its credential ID is registered already (to anyone). The
+ * pseudo type "authentik: Unknown devices" among the restrictions admits models without a device type.
  * `max_attempts` failures end the flow.
  */
 import type { UsersTable } from '../../db/types.js';
@@ -11,6 +12,7 @@ import { responseFields, type StageChallenge } from '../../flows/engine/challeng
 import { AuthenticatorWebAuthnChallengeResponseRequest, type AuthenticatorWebAuthnChallenge } from './challenge.js';
 import { invalidDeviceType, originOf, rpIdOf } from '../../mfa/webauthn/webauthn.js';
 import { deviceEnrolled } from '../enrolment.js';
+import { UNKNOWN_DEVICE_TYPE } from '../../db/migrations/0049_webauthn_unknown_device_type.js';
 import type { StageConfig } from '../types.js';
 import type { authenticatorWebauthnSchema } from './schema.js';
 
@@ -26,11 +28,23 @@ interface WebAuthnSetupState {
 type Call = StageCall<WebAuthnSetupConfig, WebAuthnSetupState>;
 const responseProps = responseFields(AuthenticatorWebAuthnChallengeResponseRequest);
 
+/**
+ * the authenticator attachment asked for: the stage's, else (as upstream, for clients that do not read hints) the one
+ * its hints agree on — security keys and hybrid mean cross-platform, the client device platform —, else none
+ */
+function attachmentOf(config: WebAuthnSetupConfig): 'platform' | 'cross-platform' | undefined {
+  if (config.authenticator_attachment) return config.authenticator_attachment;
+  if (!config.hints.length) return undefined;
+  if (config.hints.every((h) => h === 'client-device')) return 'platform';
+  if (config.hints.every((h) => h === 'security-key' || h === 'hybrid')) return 'cross-platform';
+  return undefined;
+}
+
 async function registration(c: Call, user: UsersTable): Promise<StageChallenge<typeof AuthenticatorWebAuthnChallenge>> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   const options = await generateRegistrationOptions({
-    rpName: (await c.svc.brand(c.req.host)).branding_title,
+    rpName: await brandTitle(c),
     rpID: rpIdOf(c.req, c.svc.config.externalUrl),
     userName: user.username,
     userDisplayName: user.name || user.username,
@@ -40,22 +54,39 @@ async function registration(c: Call, user: UsersTable): Promise<StageChallenge<t
     authenticatorSelection: {
       userVerification: c.config.user_verification,
       residentKey: c.config.resident_key_requirement,
-      ...(c.config.authenticator_attachment ? { authenticatorAttachment: c.config.authenticator_attachment } : {}),
+      ...(attachmentOf(c.config) ? { authenticatorAttachment: attachmentOf(c.config) } : {}),
     },
     supportedAlgorithmIDs: [-7, -257],
   });
   c.state.challenge = options.challenge;
-  const registration = c.config.hints.length ? { ...options, hints: c.config.hints } : options;
+  // hints as the stage sets them, in their order; no key at all without (upstream's options)
+  const { hints: _none, ...rest } = options;
+  const registration = c.config.hints.length ? { ...rest, hints: c.config.hints } : rest;
   return { component: 'ak-stage-authenticator-webauthn', registration };
 }
 
+const brandTitle = async (c: Call) => (await c.svc.brand(c.req.host)).branding_title;
+
+/**
+ * whether an authenticator model may be registered: any without restrictions; else one listed, or, when the pseudo
+ * type "authentik: Unknown devices" is listed, one without a device type (`known`: its AAGUID has one)
+ */
+function admitted(restrictions: readonly string[], aaguid: string, known: boolean): boolean {
+  if (!restrictions.length || restrictions.includes(aaguid)) return true;
+  return !known && restrictions.includes(UNKNOWN_DEVICE_TYPE.aaguid);
+}
+
+/** a failed attempt: the registration asked again with `message`, or the flow denied after `max_attempts` */
 async function failed(c: Call, user: UsersTable, message: string): Promise<Outcome> {
   const failures = (c.state.failures ?? 0) + 1;
   c.state.failures = failures;
   if (c.config.max_attempts > 0 && failures >= c.config.max_attempts)
-    return deny('Exceeded maximum attempts. Contact your administrator for help.');
+    return deny(`Exceeded maximum attempts. Contact your ${await brandTitle(c)} administrator for help.`);
   return invalid(await registration(c, user), fieldError('response', message));
 }
+
+/** authentik's message for a registration the library refused (the reason goes to the log, not to the browser) */
+const REGISTRATION_FAILED = 'Registration failed. Please contact your administrator.';
 
 export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, WebAuthnSetupState> = {
   component: 'ak-stage-authenticator-webauthn',
@@ -81,16 +112,17 @@ export const authenticatorWebauthnRuntime: StageRuntime<WebAuthnSetupConfig, Web
         expectedRPID: rpIdOf(c.req, c.svc.config.externalUrl),
         requireUserVerification: c.config.user_verification === 'required',
       });
-      if (!verified.verified || !verified.registrationInfo) return failed(c, user, 'Failed to verify the registration.');
+      if (!verified.verified || !verified.registrationInfo) return failed(c, user, REGISTRATION_FAILED);
       info = verified.registrationInfo;
-    } catch {
-      return failed(c, user, 'Failed to verify the registration.');
+    } catch (e) {
+      c.req.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'webauthn registration failed');
+      return failed(c, user, REGISTRATION_FAILED);
     }
-    const aaguid = info.aaguid || '00000000-0000-0000-0000-000000000000';
-    if (c.config.device_type_restrictions.length && !c.config.device_type_restrictions.includes(aaguid))
-      return failed(c, user, invalidDeviceType((await c.svc.brand(c.req.host)).branding_title));
-    const now = new Date().toISOString();
+    const aaguid = info.aaguid || UNKNOWN_DEVICE_TYPE.aaguid;
     const type = await c.svc.db.selectFrom('webauthn_device_types').select('description').where('aaguid', '=', aaguid).executeTakeFirst();
+    if (!admitted(c.config.device_type_restrictions, aaguid, type !== undefined))
+      return failed(c, user, invalidDeviceType(await brandTitle(c)));
+    const now = new Date().toISOString();
     const d = await c.svc.db
       .insertInto('webauthn_devices')
       .values({
