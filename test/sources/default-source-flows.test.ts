@@ -76,6 +76,9 @@ for (const dialect of dialects()) {
       assert.equal(user.email, 'first@company.example');
       assert.equal(user.type, 'external');
       assert.equal(user.path, 'goauthentik.io/sources/company');
+      // the user write stage records the source (authentik's USER_ATTRIBUTE_SOURCES: the source's name)
+      const source = await call(srv, 'GET', '/sources/oauth/company/');
+      assert.deepEqual(JSON.parse(user.attributes)['goauthentik.io/user/sources'], [source.body.name]);
       assert.equal((await sessionRow(srv, jar.cookies.get('authentik_session')))?.user_id, user.id);
 
       // a username from the provider: no prompt

@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import type {} from '../../applications/table.js';
 import { parseDuration } from '../../rest/duration.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { ConsentPermission, FlowContext } from '../../flows/engine/context.js';
 import type { StageConfig } from '../types.js';
@@ -83,8 +83,10 @@ export const consentRuntime: StageRuntime<ConsentConfig, State> = {
   async respond(c, body) {
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challengeOf(c), parsed.errors);
-    // a response to another rendering of the challenge (or a forged one): show the challenge again
-    if (!c.state.token || !sameText(String(parsed.data.token ?? ''), c.state.token)) return this.challenge(c);
+    // a response to another rendering of the challenge (or a forged one): the challenge again, with a new token and
+    // authentik's field error
+    if (!c.state.token || !sameText(String(parsed.data.token ?? ''), c.state.token))
+      return invalid(challengeOf(c), fieldError('token', 'Invalid consent token, re-showing prompt'));
     const app = c.ctx.application;
     if (!app || c.config.mode === 'always_require') return ok();
     const user = c.requestUser?.id ?? (await personOf(c));

@@ -6,7 +6,9 @@
  * `attributes` (a dictionary merged in) and `attributes.a.b` / `attributes_a_b` (one nested attribute, authentik's
  * write_attribute: every `_` is a `.`). Every other key is dropped — `is_active`, `is_superuser`, `groups`, `type`,
  * `path`, `uuid`, `pk` and the rest are never written from what a person typed. The user's row, its group and its
- * password history are written in one transaction.
+ * password history are written in one transaction. A flow that links a source's identity records the source's name in
+ * `attributes["goauthentik.io/user/sources"]`; what a policy put into the plan as `groups`, `user_type` and `user_path`
+ * applies (`planned`).
  */
 import { hashPassword } from '../../auth/passwords.js';
 import { insertUser, setUserPassword } from '../../users/store.js';
@@ -17,6 +19,8 @@ import { nowIso } from '../../rest/serialize.js';
 import { isPlaceholder } from '../../flows/engine/context.js';
 import { deny, ok, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import type { UsersTable } from '../../db/types.js';
+import type { DB } from '../../db/index.js';
+import { USER_TYPES } from '../../users/schema.js';
 import type { StageConfig } from '../types.js';
 import type { userWriteSchema } from './schema.js';
 import { claimInvitation, invitationClaimed, InvitationInvalid } from '../invitation/index.js';
@@ -27,6 +31,7 @@ const NO_DATA = 'No Pending data.';
 const NO_USER = "No user found and can't create new user.";
 const FAILED = 'Failed to update user. Please try again later.';
 const INBUILT_BACKEND = 'authentik.core.auth.InbuiltBackend';
+const USER_ATTRIBUTE_SOURCES = 'goauthentik.io/user/sources';
 
 /** keys a prompt may write directly on the user */
 const USER_FIELDS = new Set(['username', 'name', 'email']);
@@ -84,6 +89,41 @@ function changesOf(data: Record<string, unknown>, current: Record<string, unknow
   return out;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What an expression policy put into the plan for this stage (authentik's PLAN_CONTEXT_GROUPS, _USER_TYPE and
+ * _USER_PATH): `user_type` and `user_path` for a user it creates, instead of the stage's; `groups` to add the user to
+ * (Group objects, as `request.user.ak_groups.all()` gives them, or group pks). A value of the wrong kind is ignored,
+ * as upstream ignores an unknown user type; a group that is not there refuses the write.
+ */
+function planned(c: StageCall<UserWriteConfig>) {
+  const d = c.ctx.policyData ?? {};
+  const type = USER_TYPES.find((t) => t === d.user_type);
+  const path = typeof d.user_path === 'string' ? d.user_path : undefined;
+  let groups: string[] | undefined;
+  if (d.groups !== undefined) {
+    const list = Array.isArray(d.groups) ? d.groups : [d.groups];
+    groups = list.map((g) => {
+      const pk = g && typeof g === 'object' ? ((g as Record<string, unknown>).pk ?? (g as Record<string, unknown>).group_uuid) : g;
+      if (typeof pk !== 'string' || !UUID.test(pk)) throw new WriteRefused(`groups: ${JSON.stringify(pk)} is no group`);
+      return pk.toLowerCase();
+    });
+  }
+  return { type, path, groups };
+}
+
+/** the name of the source this flow came from, when it links an identity (authentik's USER_ATTRIBUTE_SOURCES) */
+function recordSource(c: StageCall<UserWriteConfig>, changes: Changes): void {
+  const name = c.ctx.sourceConnection ? c.ctx.source?.name : undefined;
+  if (!name) return;
+  const now = changes.attributes[USER_ATTRIBUTE_SOURCES];
+  const list = Array.isArray(now) ? now : [];
+  if (!list.includes(name)) list.push(name);
+  changes.attributes[USER_ATTRIBUTE_SOURCES] = list;
+  changes.attributesChanged = true;
+}
+
 const masked = (data: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(data).map(([k, v]) => [k, /pass|token|secret|key/i.test(k) ? '********' : v]));
 
@@ -102,8 +142,11 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
   }
 
   let changes: Changes;
+  let plan: ReturnType<typeof planned>;
   try {
     changes = changesOf(data, existing ? (JSON.parse(existing.attributes || '{}') as Record<string, unknown>) : {});
+    recordSource(c, changes);
+    plan = planned(c);
   } catch (e) {
     if (!(e instanceof WriteRefused)) throw e;
     c.req.log.warn({ stage: c.stage.name, reason: e.message }, 'user write: prompt data refused');
@@ -136,34 +179,37 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
         .$if(!!existing, (q) => q.where('id', '<>', existing!.id))
         .executeTakeFirst();
       if (taken) throw new WriteRefused('username taken');
+      let userId: number;
       if (!existing) {
-        const type = cfg.user_type === 'internal_service_account' ? 'service_account' : cfg.user_type;
-        const newId = await insertUser(
+        const planned = plan.type ?? cfg.user_type;
+        const type = planned === 'internal_service_account' ? 'service_account' : planned;
+        userId = await insertUser(
           tx,
           {
             ...changes.fields,
             username,
             is_active: !cfg.create_users_as_inactive,
-            path: c.ctx.userPath || cfg.user_path_template || 'users',
+            path: (plan.path ?? c.ctx.userPath ?? cfg.user_path_template) || 'users',
             type,
             attributes: changes.attributes,
           },
           encoded,
         );
-        if (cfg.create_users_group)
-          await tx.insertInto('user_groups').values({ user_id: newId, group_uuid: cfg.create_users_group }).execute();
-        return newId;
+      } else {
+        const set: Record<string, unknown> = { ...changes.fields, last_updated: nowIso() };
+        if (changes.attributesChanged) set.attributes = JSON.stringify(changes.attributes);
+        await tx
+          .updateTable('users')
+          .set(set as never)
+          .where('id', '=', existing.id)
+          .execute();
+        // a person who sets their own password keeps this session; their other sessions end
+        if (encoded) ended = await setUserPassword(tx, existing.id, encoded, c.requestUser?.id === existing.id ? c.session.key : undefined);
+        userId = existing.id;
       }
-      const set: Record<string, unknown> = { ...changes.fields, last_updated: nowIso() };
-      if (changes.attributesChanged) set.attributes = JSON.stringify(changes.attributes);
-      await tx
-        .updateTable('users')
-        .set(set as never)
-        .where('id', '=', existing.id)
-        .execute();
-      // a person who sets their own password keeps this session; their other sessions end
-      if (encoded) ended = await setUserPassword(tx, existing.id, encoded, c.requestUser?.id === existing.id ? c.session.key : undefined);
-      return existing.id;
+      // the stage's group and the plan's, whether the user is new or not (upstream adds both on every write)
+      await joinGroups(tx, userId, [...(cfg.create_users_group ? [cfg.create_users_group] : []), ...(plan.groups ?? [])]);
+      return userId;
     });
   } catch (e) {
     if (e instanceof InvitationInvalid) return deny(e.message);
@@ -185,6 +231,19 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
     await c.svc.signals.credentialChanged({ userId: user.id, credentialType: 'password', changeType: existing ? 'update' : 'create' });
   }
   return ok();
+}
+
+/** `user` in each of `groups` (already a member: left so); a group that is not there refuses the write */
+async function joinGroups(tx: DB, user: number, groups: string[]): Promise<void> {
+  const wanted = [...new Set(groups)];
+  if (!wanted.length) return;
+  const there = await tx.selectFrom('groups').select('group_uuid').where('group_uuid', 'in', wanted).execute();
+  if (there.length !== wanted.length) throw new WriteRefused('groups: a group is not there');
+  await tx
+    .insertInto('user_groups')
+    .values(wanted.map((group_uuid) => ({ user_id: user, group_uuid })))
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }
 
 /** a unique or foreign-key constraint refused the write (e.g. a username taken between the check and the insert) */

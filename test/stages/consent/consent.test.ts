@@ -74,6 +74,7 @@ for (const dialect of dialects()) {
       const wrong = await b.solve(EXPLICIT, { component: 'ak-stage-consent', token: 'forged' });
       assert.equal(wrong.body.component, 'ak-stage-consent');
       assert.notEqual(wrong.body.token, first.body.token);
+      assert.deepEqual(wrong.body.response_errors, { token: [{ string: 'Invalid consent token, re-showing prompt', code: 'invalid' }] });
       const missing = await b.fetch(`/flows/executor/${EXPLICIT}/?query=`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

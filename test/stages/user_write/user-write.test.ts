@@ -2,13 +2,14 @@
  * The user write stage: its API (official client and raw HTTP, 400s), and each option through the executor —
  * user_creation_mode (always_create, create_when_required, never_create), create_users_as_inactive,
  * create_users_group, user_type, user_path_template — what prompt data may change (username, name, e-mail,
- * password, attributes) and what it never may (is_superuser, is_active, groups, type, path, uuid, pk, …).
+ * password, attributes) and what it never may (is_superuser, is_active, groups, type, path, uuid, pk, …); what a
+ * policy puts into the plan (groups, user_type, user_path).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { createStage, createUser, defaultStages, flowOf, userPk } from '../../helpers/flows.js';
+import { bindingOf, createStage, createUser, defaultStages, flowOf, userPk } from '../../helpers/flows.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { body, clients, failure } from '../../rest/contract/client.js';
 
@@ -154,6 +155,64 @@ for (const dialect of dialects()) {
       assert.equal(u.name, 'In Active');
       assert.equal(u.email, 'ia@example.com');
       assert.equal((await b.me()).status, 403, 'not logged in');
+    });
+
+    /** binds an expression policy to `stage`'s binding in `slug`, evaluated when the stage runs */
+    async function bindExpression(slug: string, stage: string, expression: string) {
+      const policy = await call(srv, 'POST', '/policies/expression/', { name: `uw-policy-${++n}`, expression });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const fsb = await bindingOf(srv, slug, stage);
+      assert.equal(
+        (await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true })).status,
+        200,
+      );
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+    }
+
+    it("a policy's groups, user_type and user_path in the plan: the new user gets them; an unknown group writes nothing", async () => {
+      const other = await call(srv, 'POST', '/core/groups/', { name: `uw-planned-${++n}` });
+      const write = await writer({ create_users_group: group, user_type: 'internal', user_path_template: 'users/stage' });
+      const slug = await flow([await prompts(['username']), write]);
+      await bindExpression(
+        slug,
+        write,
+        [
+          'plan = context["flow_plan"].context',
+          `plan["groups"] = [${JSON.stringify(other.body.pk)}]`,
+          'plan["user_type"] = "external"',
+          'plan["user_path"] = "users/from-policy"',
+          'return True',
+        ].join('\n'),
+      );
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      const r = await submit(b, slug, { username: 'uw-planned' });
+      assert.equal(r.body.component, 'xak-flow-redirect', JSON.stringify(r.body));
+      const u = await user('uw-planned');
+      assert.equal(u.type, 'external');
+      assert.equal(u.path, 'users/from-policy');
+      assert.deepEqual([...u.groups].sort(), [group, other.body.pk].sort());
+
+      // an existing user written again gets the groups too (upstream adds them on every write)
+      const third = await call(srv, 'POST', '/core/groups/', { name: `uw-planned-${++n}` });
+      const update = await writer({ create_users_group: third.body.pk });
+      const settings = await flow([await prompts(['name']), update], 'stage_configuration');
+      await createUser(srv, 'uw-member', 'member-pass-1');
+      const m = await loggedIn('uw-member', 'member-pass-1');
+      await m.get(settings);
+      assert.equal((await submit(m, settings, { name: 'Member' })).body.component, 'xak-flow-redirect');
+      assert.deepEqual((await user('uw-member')).groups, [third.body.pk]);
+
+      // a group that is not there: nothing is written
+      const write2 = await writer();
+      const slug2 = await flow([await prompts(['username']), write2]);
+      await bindExpression(slug2, write2, 'context["flow_plan"].context["groups"] = ["00000000-0000-4000-8000-000000000000"]\nreturn True');
+      const b2 = new Browser(srv.api);
+      await b2.get(slug2);
+      const refused = await submit(b2, slug2, { username: 'uw-planned-missing' });
+      assert.equal(refused.body.component, 'ak-stage-access-denied');
+      assert.equal(refused.body.error_message, 'Failed to update user. Please try again later.');
+      assert.equal(await user('uw-planned-missing'), undefined);
     });
 
     it('always_create creates another user even for a logged-in person; create_when_required updates them', async () => {
