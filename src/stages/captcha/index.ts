@@ -6,4 +6,4 @@ import { captchaChallenges } from './challenge.js';
 export const captchaStage: StageDef = { ...captchaSchema, runtime: captchaRuntime, challenges: captchaChallenges };
 
 // what other stages may use
-export { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from './verify.js';
+export { captchaChallengeFields, verifyCaptcha, withPlanKeys, type CaptchaConfig } from './verify.js';

@@ -6,6 +6,7 @@
 import { VERSION } from '../../version.js';
 import type { StageConfig } from '../types.js';
 import type { captchaSchema } from './schema.js';
+import type { FlowContext } from '../../flows/engine/context.js';
 
 /** the stage's settings as its runtime reads them (typed from schema.ts) */
 export type CaptchaConfig = StageConfig<typeof captchaSchema>;
@@ -80,6 +81,24 @@ export async function verifyCaptcha(
       return { ok: false, message: 'Invalid captcha response', response: r };
   }
   return { ok: true, response: r };
+}
+
+/** where a policy overrides the stage's keys in the plan (authentik's PLAN_CONTEXT_CAPTCHA_SITE_KEY / _PRIVATE_KEY) */
+export const PLAN_SITE_KEY = 'goauthentik.io/stages/captcha/site_key';
+export const PLAN_PRIVATE_KEY = 'goauthentik.io/stages/captcha/private_key';
+
+/**
+ * the stage's settings with the keys an expression policy put into the plan (`context["flow_plan"].context[…]`), as
+ * authentik reads them: the site key the widget gets and the secret the token is checked with (e.g. a key pair per
+ * brand or per application); a value that is no non-empty text is ignored
+ */
+export function withPlanKeys(cfg: CaptchaConfig, ctx: Pick<FlowContext, 'policyData'>): CaptchaConfig {
+  const d = ctx.policyData ?? {};
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const site = text(d[PLAN_SITE_KEY]);
+  const secret = text(d[PLAN_PRIVATE_KEY]);
+  if (!site && !secret) return cfg;
+  return { ...cfg, ...(site ? { public_key: site } : {}), ...(secret ? { private_key: secret } : {}) };
 }
 
 /** the captcha part of a challenge (also embedded in the identification challenge) */

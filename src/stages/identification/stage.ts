@@ -15,7 +15,7 @@ import { parseResponse } from '../../flows/engine/response.js';
 import { fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { IdentificationChallengeResponseRequest, type IdentificationChallenge } from './challenge.js';
-import { captchaChallengeFields, verifyCaptcha, type CaptchaConfig } from '../captcha/index.js';
+import { captchaChallengeFields, verifyCaptcha, withPlanKeys, type CaptchaConfig } from '../captcha/index.js';
 import type { PasswordConfig } from '../password/index.js';
 import { passkeyChallenge, passkeyLogin, type PasskeyState, type ValidateConfig } from '../authenticator_validate/index.js';
 import type { StageConfig } from '../types.js';
@@ -64,7 +64,12 @@ async function challengeOf(c: StageCall<IdentificationConfig, PasskeyState>): Pr
     // the column holds one of the choices the flow API validates
     flow_designation: c.flow.designation as IdentificationChallenge['flow_designation'],
     captcha_stage: captcha
-      ? { component: 'ak-stage-captcha', pending_user: '', pending_user_avatar: DEFAULT_AVATAR, ...captchaChallengeFields(captcha) }
+      ? {
+          component: 'ak-stage-captcha',
+          pending_user: '',
+          pending_user_avatar: DEFAULT_AVATAR,
+          ...captchaChallengeFields(withPlanKeys(captcha, c.ctx)),
+        }
       : null,
     ...(enroll ? { enroll_url: enroll } : {}),
     ...(recovery ? { recovery_url: recovery } : {}),
@@ -108,7 +113,7 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
     // the captcha is checked for everyone before the lookup, so its outcome says nothing about the account
     if (captcha) {
       const verdict = await verifyCaptcha(
-        captcha,
+        withPlanKeys(captcha, c.ctx),
         (parsed.data.captcha_token as string | null) ?? undefined,
         c.clientIp,
         c.svc.config.captchaTimeoutMs,

@@ -1,13 +1,14 @@
 /**
  * Captcha, as a stage and embedded in identification, against a fake provider on 127.0.0.1 speaking the siteverify
- * protocol: what Keystage sends, how it judges success and scores, and that it fails closed, quickly.
+ * protocol: what Keystage sends, how it judges success and scores, and that it fails closed, quickly; the keys a
+ * policy may put into the plan instead of the stage's.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeCaptcha } from '../../helpers/fake-captcha.js';
-import { createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
+import { bindingOf, createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 for (const dialect of dialects()) {
@@ -136,6 +137,34 @@ for (const dialect of dialects()) {
           provider.mode = 'normal';
         }
       }
+    });
+
+    it("a policy's keys in the plan (authentik's goauthentik.io/stages/captcha/site_key and private_key) replace the stage's", async () => {
+      const s = await defaultStages(srv);
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'after-override' });
+      const oslug = await flowOf(srv, 'exec-captcha-override', [s.identification, captcha, dummy, s.login]);
+      const setKeys = [
+        'plan = context["flow_plan"].context',
+        'plan["goauthentik.io/stages/captcha/site_key"] = "site-key-policy"',
+        'plan["goauthentik.io/stages/captcha/private_key"] = "secret-key-policy"',
+        'return True',
+      ].join('\n');
+      const policy = await call(srv, 'POST', '/policies/expression/', { name: 'exec-captcha-keys', expression: setKeys });
+      const fsb = await bindingOf(srv, oslug, captcha);
+      await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true });
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+      const b = new BrowserSession(srv);
+      await b.get(oslug);
+      const c = await b.solve(oslug, { component: 'ak-stage-identification', uid_field: 'jack' });
+      assert.equal(c.component, 'ak-stage-captcha');
+      assert.equal(c.site_key, 'site-key-policy');
+      provider.requests.length = 0;
+      const next = await b.solve(oslug, { component: 'ak-stage-captcha', token: 'pass' });
+      assert.equal(next.component, 'ak-stage-dummy');
+      assert.equal(provider.requests[0]!.fields.secret, 'secret-key-policy');
+      // the stage's own keys everywhere else
+      const plain = await atCaptcha();
+      assert.equal(plain.challenge.site_key, 'site-key-1');
     });
 
     it('embedded in identification: checked for everyone before the lookup, one message for every failure', async () => {

@@ -1,6 +1,7 @@
 /**
  * The password stage of the default authentication flow: a wrong password is a field error on the same stage,
- * the right one then passes, and `failed_attempts_before_cancel` ends the plan on the Nth failure of that plan.
+ * the right one then passes, and `failed_attempts_before_cancel` ends the plan on the Nth failure of that plan; the
+ * brand's recovery flow as its recovery_url.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,6 +56,27 @@ for (const dialect of dialects()) {
       const ok = await b.solve(FLOW, { component: 'ak-stage-password', password: 'wanda-pass-1' });
       assert.deepEqual(ok.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
       assert.equal((await b.me()).body.user.username, 'wanda');
+    });
+
+    it('the brand\'s recovery flow is offered as an absolute recovery_url (authentik\'s "Forgot password?"), none without one', async () => {
+      const [brand] = (await call(srv, 'GET', '/core/brands/')).body.results;
+      const recovery = await call(srv, 'GET', `/flows/instances/?flow_uuid=${brand.flow_recovery}`);
+      const slug = recovery.body.results[0].slug;
+      const b = new Browser(srv.api);
+      await b.get(FLOW);
+      const pw = await b.solve(FLOW, { component: 'ak-stage-identification', uidField: 'carl' });
+      assert.equal(pw.body.recovery_url, `${new URL(srv.api).origin}/if/flow/${slug}/`);
+      // also beside a field error
+      const wrong = await b.solve(FLOW, { component: 'ak-stage-password', password: 'not-it' });
+      assert.equal(wrong.body.recovery_url, pw.body.recovery_url);
+      assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: null })).status, 200);
+      try {
+        const again = await b.get(FLOW);
+        assert.equal(again.body.component, 'ak-stage-password');
+        assert.equal('recovery_url' in again.body, false);
+      } finally {
+        await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: brand.flow_recovery });
+      }
     });
 
     it('failed_attempts_before_cancel = 3: the third failure denies access and drops the plan', async () => {
