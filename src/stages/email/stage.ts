@@ -73,21 +73,38 @@ async function sendLink(c: Call): Promise<ReturnType<typeof deny> | undefined> {
   }
   const user = await c.pendingUser();
   const placeholder = c.ctx.pendingUser;
-  // what is counted: the user's address, or what was typed when it matched nobody (the same work either way)
-  const address = user ? user.email : (placeholder?.email ?? '');
+  // what is counted: the address the link goes to, or what was typed when it matched nobody (the same work either way)
+  const address = user ? (overrideOf(c) ?? user.email) : (placeholder?.email ?? '');
   const allowed = await reserveEmail(c.svc, c.config, address, c.clientIp);
-  if (!user || !user.email || !allowed) return undefined;
+  if (!user || !address || !allowed) return undefined;
   const plan = structuredClone(c.plan);
   const query = { ...c.query };
   delete query[QS_KEY_TOKEN];
   // built and sent after the answer: an SMTP round trip must not tell existing accounts from unknown ones
-  void deliver(c, user, plan, base, query).catch((e: unknown) =>
+  void deliver(c, user, address, plan, base, query).catch((e: unknown) =>
     c.req.log.warn({ err: { message: (e as Error).message }, stage: c.config.name }, 'e-mail stage: sending failed'),
   );
   return undefined;
 }
 
-async function deliver(c: Call, user: UsersTable, plan: Call['plan'], base: string, query: Record<string, string>): Promise<void> {
+/**
+ * the address a policy put into the plan for this stage to write to instead of the user's (authentik's
+ * PLAN_CONTEXT_EMAIL_OVERRIDE, `context["flow_plan"].context["email"]`: e.g. a new address to confirm); one address
+ * of text without line breaks, else none
+ */
+function overrideOf(c: Call): string | undefined {
+  const v = c.ctx.policyData?.email;
+  return typeof v === 'string' && /^[^\s@]+@[^\s@]+$/.test(v) ? v : undefined;
+}
+
+async function deliver(
+  c: Call,
+  user: UsersTable,
+  to: string,
+  plan: Call['plan'],
+  base: string,
+  query: Record<string, string>,
+): Promise<void> {
   const expires = new Date(Date.now() + expiryOf(c));
   const token = await createFlowToken(c.svc.db, {
     flowUuid: c.flow.flow_uuid,
@@ -104,11 +121,11 @@ async function deliver(c: Call, user: UsersTable, plan: Call['plan'], base: stri
     username: user.username,
     expires,
   });
-  await sendMessage(c.config, c.svc.config, { name: user.name, address: user.email }, message);
+  await sendMessage(c.config, c.svc.config, { name: user.name, address: to }, message);
   await c.svc.events.emit('email_sent', {
     user: { pk: user.id, username: user.username, email: user.email },
     req: c.req,
-    context: { to: user.email, subject: c.config.subject, stage: { pk: c.config.pk, name: c.config.name } },
+    context: { to, subject: c.config.subject, stage: { pk: c.config.pk, name: c.config.name } },
   });
 }
 

@@ -1,14 +1,14 @@
 /**
  * The e-mail stage's API (authentik's fields, defaults and validation, the SMTP password sealed and never shown,
  * `/stages/email/templates/`), the stage's own SMTP settings, `activate_user_on_success`, an administrator's
- * recovery link and recovery e-mail, and where links come from: KEYSTAGE_EXTERNAL_URL or the brand's own domain,
+ * recovery link and recovery e-mail, a policy's address override, and where links come from: KEYSTAGE_EXTERNAL_URL or the brand's own domain,
  * never the request's Host header.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { createStage, createUser, flowOf } from '../../helpers/flows.js';
+import { bindingOf, createStage, createUser, flowOf } from '../../helpers/flows.js';
 import { SmtpSink } from '../../helpers/fake-providers.js';
 import { EXTERNAL, decoded, emailServer, linkIn, mailTo } from './helpers.js';
 import { HostSession } from '../../brands/host.js';
@@ -120,6 +120,33 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', `/core/users/${userPk}/`)).body.is_active, true);
       const sessions = await srv.app.store.db.selectFrom('sessions').select('user_id').where('user_id', '=', userPk).execute();
       assert.equal(sessions.length, 1, 'logged in by the login stage');
+    });
+
+    it("a policy's `email` in the plan is where the link goes instead of the user's address (authentik's override)", async () => {
+      await createUser(srv, 'ovid', 'ovid-password-1');
+      const ident = await createStage(srv, '/stages/identification/', { name: 'ovr-ident', user_fields: ['username'] });
+      const email = await createStage(srv, '/stages/email/', {
+        name: 'ovr-email',
+        host: '127.0.0.1',
+        port: own.port,
+        from_address: 'verify@example.test',
+        subject: 'Confirm your new address',
+      });
+      const slug = await flowOf(srv, 'override-flow', [ident, email], { designation: 'stage_configuration' });
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'ovr-address',
+        expression: 'context["flow_plan"].context["email"] = "ovid.new@example.org"\nreturn True',
+      });
+      const fsb = await bindingOf(srv, slug, email);
+      await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true });
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+      const b = new Browser(srv.api);
+      await b.get(slug);
+      const sent = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'ovid' });
+      assert.equal(sent.body.component, 'ak-stage-email');
+      const mail = await mailTo(own, 'ovid.new@example.org');
+      assert.match(decoded(mail), /flow_token=/);
+      assert.equal(own.mails.filter((m) => m.to.includes('ovid@example.com')).length, 0, "not the user's own address");
     });
 
     it('the link is used up and the person activated together: a failure between them leaves the link usable', async () => {
