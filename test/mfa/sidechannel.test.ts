@@ -249,6 +249,64 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('e-mail: an address enrolled on the stage already is refused and asked for again; a new address replaces the one a code went to', async () => {
+      // eve-mail (the first test) enrolled eve-mail@example.com on this stage; iris has that address too
+      await createUser(srv, 'iris', 'iris-password-1', { email: 'eve-mail@example.com' });
+      const sent = smtp.mails.length;
+      const { b, ch } = await toMfa(emailFlow, 'iris');
+      assert.equal(ch.component, 'ak-stage-authenticator-email');
+      assert.equal(ch.email_required, true, 'the enrolled address is dropped: the person is asked for one');
+      assert.equal(smtp.mails.length, sent, 'nothing sent to it');
+      const again = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', email: 'eve-mail@example.com' });
+      assert.deepEqual(again.response_errors, { non_field_errors: [{ string: 'Invalid email', code: 'invalid' }] });
+      const first = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', email: 'iris.old@example.org' });
+      assert.equal(first.email_required, false);
+      const oldCode = smtp.lastCode('iris.old@example.org')!;
+      // a new address: a new code there; the first address's code no longer counts
+      const second = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', email: 'iris@example.org' });
+      assert.equal(second.email, 'i***@e******.org');
+      const newCode = smtp.lastCode('iris@example.org')!;
+      if (oldCode !== newCode) {
+        const stale = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: oldCode });
+        assert.deepEqual(stale.response_errors, { non_field_errors: [{ string: 'Code does not match', code: 'invalid' }] });
+        await new Promise((r) => setTimeout(r, 1100)); // the failure throttles the device for a second
+      }
+      const done = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: newCode });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+      const devices = await srv.app.store.db
+        .selectFrom('email_devices')
+        .innerJoin('users', 'users.id', 'email_devices.user_id')
+        .select(['email_devices.email', 'email_devices.confirmed'])
+        .where('users.username', '=', 'iris')
+        .execute();
+      assert.deepEqual(devices, [{ email: 'iris@example.org', confirmed: 1 }]);
+    });
+
+    it('e-mail and SMS: an address or number a prompt stage collected is used without asking', async () => {
+      const s = await defaultStages(srv);
+      const field = async (key: string) =>
+        (await call(srv, 'POST', '/stages/prompt/prompts/', { name: `sc-${key}`, field_key: key, label: key, type: 'text' })).body.pk;
+      const prompt = await createStage(srv, '/stages/prompt/stages/', {
+        name: 'sc-prompt',
+        fields: [await field('email'), await field('phone')],
+      });
+      const twilio = (await call(srv, 'GET', '/stages/authenticator/sms/?name=sms-twilio')).body.results[0].pk;
+      const slug = await flowOf(srv, 'mfa-prompted', [s.identification, s.password, prompt, emailStage, twilio, s.login]);
+      await createUser(srv, 'pia', 'pia-password-1', { email: '' });
+      const b = new BrowserSession(srv);
+      await b.get(slug);
+      await b.solve(slug, { component: 'ak-stage-identification', uid_field: 'pia' });
+      await b.solve(slug, { component: 'ak-stage-password', password: 'pia-password-1' });
+      const mailStep = await b.solve(slug, { component: 'ak-stage-prompt', email: 'pia@example.org', phone: '+1 555 0142' });
+      assert.equal(mailStep.component, 'ak-stage-authenticator-email');
+      assert.equal(mailStep.email_required, false);
+      const smsStep = await b.solve(slug, { component: 'ak-stage-authenticator-email', code: smtp.lastCode('pia@example.org')! });
+      assert.equal(smsStep.component, 'ak-stage-authenticator-sms');
+      assert.equal(smsStep.phone_number_required, false);
+      const done = await b.solve(slug, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550142')! });
+      assert.equal(done.component, 'xak-flow-redirect', JSON.stringify(done));
+    });
+
     it('e-mail: an expired code is refused', async () => {
       await call(srv, 'PATCH', `/stages/authenticator/email/${emailStage}/`, { token_expiry: 'seconds=1' });
       try {
@@ -257,7 +315,7 @@ for (const dialect of dialects()) {
         const code = smtp.lastCode('exp-mail@example.com')!;
         await new Promise((r) => setTimeout(r, 1300));
         const r = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code });
-        assert.deepEqual(r.response_errors, { code: [{ string: 'Code does not match', code: 'invalid' }] });
+        assert.deepEqual(r.response_errors, { non_field_errors: [{ string: 'Code does not match', code: 'invalid' }] });
       } finally {
         await call(srv, 'PATCH', `/stages/authenticator/email/${emailStage}/`, { token_expiry: 'minutes=5' });
       }
@@ -325,11 +383,11 @@ for (const dialect of dialects()) {
       // the same number cannot be enrolled again on this stage, by vera or anyone else; no SMS is sent for it
       const sent = sms.messages.length;
       const again = await next.b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+1 555 0199' });
-      assert.deepEqual(again.response_errors, { phone_number: [{ string: 'Invalid phone number', code: 'invalid' }] });
+      assert.deepEqual(again.response_errors, { non_field_errors: [{ string: 'Invalid phone number', code: 'invalid' }] });
       await createUser(srv, 'vito', 'vito-password-1');
       const other = await toMfa(verifyOnlyFlow, 'vito');
       const taken = await other.b.solve(verifyOnlyFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550199' });
-      assert.deepEqual(taken.response_errors, { phone_number: [{ string: 'Invalid phone number', code: 'invalid' }] });
+      assert.deepEqual(taken.response_errors, { non_field_errors: [{ string: 'Invalid phone number', code: 'invalid' }] });
       assert.equal(sms.messages.length, sent);
     });
   });

@@ -1,6 +1,8 @@
 /**
- * E-mail enrolment: the code goes to the user's address (or one they enter when they have none); the device is
- * usable once the code comes back. Codes are hashed, expiring, single use, and bound to this login attempt.
+ * E-mail enrolment: the code goes to the user's address, else one a prompt stage collected (`email`), else one they
+ * enter — a new one entered replaces the one a code went to; the device is usable once the code comes back. An address
+ * enrolled on the stage already is refused ("Invalid email"); as in authentik, the response's errors are non-field
+ * errors. Codes are hashed, expiring, single use, and bound to this login attempt.
  */
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
@@ -65,11 +67,32 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
 }
 
 const limited = () => invalid(challenge(undefined), fieldError('email', SEND_LIMIT_MESSAGE));
+/** authentik raises these in the response's validate(): they come back as non-field errors */
+const refused = (d: EmailDevicesTable | undefined, message: string) => invalid(challenge(d), fieldError('non_field_errors', message));
 
 const challenge = (d: EmailDevicesTable | undefined): StageChallenge<typeof AuthenticatorEmailChallenge> =>
   d
     ? { component: 'ak-stage-authenticator-email', email: maskEmail(d.email), email_required: false }
     : { component: 'ak-stage-authenticator-email', email_required: true };
+
+/** the address known without asking: the user's, else one a prompt stage collected as `email` (authentik's _has_email) */
+function knownAddress(c: Call, user: { email: string }): string | undefined {
+  if (user.email) return user.email;
+  const prompted = c.ctx.promptData?.email;
+  return typeof prompted === 'string' && prompted !== '' ? prompted : undefined;
+}
+
+/** an address already enrolled on this stage, by anyone (authentik: "Invalid email") */
+async function taken(c: Call, email: string): Promise<boolean> {
+  const row = await c.svc.db
+    .selectFrom('email_devices')
+    .select('id')
+    .where('stage', '=', c.config.pk)
+    .where('confirmed', '=', 1)
+    .where('email', '=', email)
+    .executeTakeFirst();
+  return row !== undefined;
+}
 
 export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetupState> = {
   component: 'ak-stage-authenticator-email',
@@ -78,8 +101,10 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     const user = await c.pendingUser();
     if (!user) return deny();
     let d = await pendingDevice(c, user.id);
-    if (!d && user.email) {
-      d = await startDevice(c, user.id, user.email);
+    const known = d ? undefined : knownAddress(c, user);
+    // an address known beforehand that is enrolled already is dropped: the person is asked for one
+    if (known && !(await taken(c, known))) {
+      d = await startDevice(c, user.id, known);
       if (!d) return limited();
     }
     return show(challenge(d));
@@ -90,14 +115,20 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     let d = await pendingDevice(c, user.id);
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challenge(d), parsed.errors);
-    if (!d) {
-      const email = (parsed.data.email as string | null | undefined) || user.email;
-      if (!email) return invalid(challenge(d), fieldError('email', 'This field is required.', 'required'));
+    const code = parsed.data.code as string | null | undefined;
+    if (!code) {
+      // an address (a new one replaces the one a code went to), and a code sent to it
+      const email = (parsed.data.email as string | null | undefined) || (d ? undefined : knownAddress(c, user));
+      if (!email) return refused(d, 'email required');
+      if (await taken(c, email)) return refused(d, 'Invalid email');
+      if (d) {
+        await c.svc.db.deleteFrom('email_devices').where('id', '=', d.id).where('confirmed', '=', 0).execute();
+        c.state.device = undefined;
+      }
       d = await startDevice(c, user.id, email);
       return d ? show(challenge(d)) : limited();
     }
-    const code = parsed.data.code as string | null | undefined;
-    if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
+    if (!d) return refused(d, 'email required');
     // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
     const device = d;
     const confirmed = await c.svc.db.transaction().execute(async (tx) => {
@@ -105,7 +136,7 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
       await tx.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', device.id).execute();
       return true;
     });
-    if (!confirmed) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    if (!confirmed) return refused(d, 'Code does not match');
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'email', d);
     return ok();

@@ -1,6 +1,8 @@
 /**
- * SMS enrolment: the person enters a phone number, receives a code and sends it back. With `verify_only` the
- * number only proves possession: a hash is kept and the device is not offered for login.
+ * SMS enrolment: the person enters a phone number (or a prompt stage collected it as `phone`), receives a code and
+ * sends it back; a new number entered replaces the one a code went to. With `verify_only` the number only proves
+ * possession: a hash is kept and the device is not offered for login. As in authentik, the response's errors are
+ * non-field errors.
  */
 import { createHash } from 'node:crypto';
 import { parseResponse } from '../../flows/engine/response.js';
@@ -40,61 +42,94 @@ async function pendingDevice(c: Call, userId: number): Promise<SmsDevicesTable |
     .executeTakeFirst()) as SmsDevicesTable | undefined;
 }
 
+/** authentik raises these in the response's validate(): they come back as non-field errors */
+const refused = (d: SmsDevicesTable | undefined, message: string) => invalid(challenge(d), fieldError('non_field_errors', message));
+const normalised = (phone: string) => phone.replace(/[\s()-]/g, '');
+
+/** a number a prompt stage collected as `phone` (authentik's _has_phone_number), normalised; undefined without one */
+function promptedPhone(c: Call): string | undefined {
+  const v = c.ctx.promptData?.phone;
+  return typeof v === 'string' && normalised(v) !== '' ? normalised(v) : undefined;
+}
+
+/** as upstream: a number already enrolled on this stage (in clear or as a verify-only hash) is not taken again */
+async function taken(c: Call, phone: string): Promise<boolean> {
+  const row = await c.svc.db
+    .selectFrom('sms_devices')
+    .select('id')
+    .where('stage', '=', c.config.pk)
+    .where('confirmed', '=', 1)
+    .where('phone_number', 'in', [phone, hashPhone(phone)])
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
+async function startDevice(c: Call, user: { id: number; username: string }, phone: string): Promise<SmsDevicesTable | undefined> {
+  const now = new Date().toISOString();
+  const row = await c.svc.db
+    .insertInto('sms_devices')
+    .values({
+      user_id: user.id,
+      stage: c.config.pk,
+      name: c.config.friendly_name || 'SMS',
+      confirmed: 0,
+      created: now,
+      last_updated: now,
+      last_used: null,
+      throttling_failure_timestamp: null,
+      throttling_failure_count: 0,
+      token_hash: null,
+      valid_until: null,
+      phone_number: phone,
+    } as never)
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const request = { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
+  const created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
+    sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
+  );
+  if (created) c.state.device = row.id;
+  return created;
+}
+
 export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState> = {
   component: 'ak-stage-authenticator-sms',
   withUserInfo: true,
   async challenge(c) {
     const user = await c.pendingUser();
     if (!user) return deny();
-    return show(challenge(await pendingDevice(c, user.id)));
+    let d = await pendingDevice(c, user.id);
+    // a number a prompt collected gets its code at once; one enrolled already is dropped and the person asked
+    const prompted = d ? undefined : promptedPhone(c);
+    if (prompted && !(await taken(c, prompted))) {
+      d = await startDevice(c, user, prompted);
+      if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+    }
+    return show(challenge(d));
   },
   async respond(c, body) {
     const user = await c.pendingUser();
     if (!user) return deny();
-    const d = await pendingDevice(c, user.id);
+    let d = await pendingDevice(c, user.id);
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challenge(d), parsed.errors);
-    if (!d) {
-      const phone = (parsed.data.phone_number as string | null | undefined)?.replace(/[\s()-]/g, '');
-      if (!phone) return invalid(challenge(d), fieldError('phone_number', 'This field is required.', 'required'));
-      // as upstream: a number already enrolled on this stage (in clear or as a verify-only hash) is not taken again
-      const taken = await c.svc.db
-        .selectFrom('sms_devices')
-        .select('id')
-        .where('stage', '=', c.config.pk)
-        .where('confirmed', '=', 1)
-        .where('phone_number', 'in', [phone, hashPhone(phone)])
-        .executeTakeFirst();
-      if (taken) return invalid(challenge(d), fieldError('phone_number', 'Invalid phone number'));
-      const now = new Date().toISOString();
-      const row = await c.svc.db
-        .insertInto('sms_devices')
-        .values({
-          user_id: user.id,
-          stage: c.config.pk,
-          name: c.config.friendly_name || 'SMS',
-          confirmed: 0,
-          created: now,
-          last_updated: now,
-          last_used: null,
-          throttling_failure_timestamp: null,
-          throttling_failure_count: 0,
-          token_hash: null,
-          valid_until: null,
-          phone_number: phone,
-        } as never)
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const request = { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
-      const created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
-        sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
-      );
-      if (!created) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
-      c.state.device = row.id;
-      return show(challenge(created));
-    }
     const code = parsed.data.code as string | null | undefined;
-    if (!code) return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
+    if (!code) {
+      // a number (a new one replaces the one a code went to), and a code sent to it
+      const typed = parsed.data.phone_number as string | null | undefined;
+      const phone = typed ? normalised(typed) : d ? undefined : promptedPhone(c);
+      if (!phone) return refused(d, 'phone_number required');
+      if (await taken(c, phone)) return refused(d, 'Invalid phone number');
+      if (d) {
+        await c.svc.db.deleteFrom('sms_devices').where('id', '=', d.id).where('confirmed', '=', 0).execute();
+        c.state.device = undefined;
+      }
+      d = await startDevice(c, user, phone);
+      if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      return show(challenge(d));
+    }
+    if (!d) return refused(d, 'phone_number required');
     // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
     const device = d;
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
@@ -103,7 +138,7 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
       await tx.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', device.id).execute();
       return true;
     });
-    if (!confirmed) return invalid(challenge(d), fieldError('code', 'Code does not match'));
+    if (!confirmed) return refused(d, 'Code does not match');
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'sms', d);
     return ok();
