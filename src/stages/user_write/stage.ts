@@ -207,8 +207,9 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
         if (encoded) ended = await setUserPassword(tx, existing.id, encoded, c.requestUser?.id === existing.id ? c.session.key : undefined);
         userId = existing.id;
       }
-      // the stage's group and the plan's, whether the user is new or not (upstream adds both on every write)
-      await joinGroups(tx, userId, [...(cfg.create_users_group ? [cfg.create_users_group] : []), ...(plan.groups ?? [])]);
+      // the stage's group for a user it creates (README: a deliberate difference), the plan's on every write
+      const stageGroup = !existing && cfg.create_users_group ? [cfg.create_users_group] : [];
+      await joinGroups(tx, userId, [...stageGroup, ...(plan.groups ?? [])]);
       return userId;
     });
   } catch (e) {

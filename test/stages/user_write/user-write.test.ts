@@ -193,10 +193,12 @@ for (const dialect of dialects()) {
       assert.equal(u.path, 'users/from-policy');
       assert.deepEqual([...u.groups].sort(), [group, other.body.pk].sort());
 
-      // an existing user written again gets the groups too (upstream adds them on every write)
+      // an existing user written again gets the plan's groups too (upstream adds them on every write), not the
+      // stage's create_users_group (README: given to users the stage creates)
       const third = await call(srv, 'POST', '/core/groups/', { name: `uw-planned-${++n}` });
-      const update = await writer({ create_users_group: third.body.pk });
+      const update = await writer({ create_users_group: group });
       const settings = await flow([await prompts(['name']), update], 'stage_configuration');
+      await bindExpression(settings, update, `context["flow_plan"].context["groups"] = [${JSON.stringify(third.body.pk)}]\nreturn True`);
       await createUser(srv, 'uw-member', 'member-pass-1');
       const m = await loggedIn('uw-member', 'member-pass-1');
       await m.get(settings);
