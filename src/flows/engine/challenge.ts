@@ -54,9 +54,15 @@ export function formatTitle(raw: string, values: Record<string, string>): string
  * authentik's ContextualFlowInfo. A flow without a background of its own shows the request's brand's default flow
  * background (authentik's `Flow.background_url(request)`); `brandBackground` is that, as a URL.
  */
-export function flowInfo(flow: FlowsTable, query: Record<string, string>, user: string, brandBackground?: string): ContextualFlowInfo {
-  // Keystage has no applications yet, so %(app)s is empty
-  const title = formatTitle(flow.title, { app: '', user });
+export function flowInfo(
+  flow: FlowsTable,
+  query: Record<string, string>,
+  user: string,
+  brandBackground?: string,
+  app = '',
+): ContextualFlowInfo {
+  // %(app)s: the name of the application the plan is about (authentik's plan context `application`), else empty
+  const title = formatTitle(flow.title, { app, user });
   const next = query.next;
   return {
     title,

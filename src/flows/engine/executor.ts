@@ -92,7 +92,7 @@ function envelope(run: Run, ctx: FlowContext | undefined, withUser: boolean, cha
   const user = displayUser(ctx, run.requester.user, run.avatars);
   return {
     ...challenge,
-    flow_info: flowInfo(run.flow, run.query, user.name, run.brandBackground),
+    flow_info: flowInfo(run.flow, run.query, user.name, run.brandBackground, ctx?.application?.name),
     ...(withUser ? { pending_user: user.name, pending_user_avatar: user.avatar } : {}),
   };
 }

@@ -165,6 +165,8 @@ for (const dialect of dialects()) {
       const ch = (await b.executor(slug)).body;
       assert.equal(ch.component, 'ak-stage-consent');
       assert.equal(ch.header_text, "You're about to sign into App explicit-consent.");
+      // the flow's title names the application (authentik's %(app)s)
+      assert.equal(ch.flow_info.title, 'Redirecting to App explicit-consent');
       assert.deepEqual(
         ch.permissions.map((p: { id: string }) => p.id),
         ['email', 'openid'],

@@ -67,6 +67,7 @@ for (const dialect of dialects()) {
       assert.equal(first.status, 200);
       assertMatches('ConsentChallenge', first.body);
       assert.equal(first.body.component, 'ak-stage-consent');
+      assert.equal(first.body.flow_info.title, 'Redirecting to ', 'no application in the plan: %(app)s is empty');
       assert.deepEqual(first.body.permissions, []);
       assert.deepEqual(first.body.additional_permissions, []);
       assert.equal(first.body.pending_user, 'akadmin');
