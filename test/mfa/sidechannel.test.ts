@@ -127,7 +127,7 @@ for (const dialect of dialects()) {
           e.context.model.model_name,
           e.context.model.name,
         ]),
-        [['emaildevice', 'Email']],
+        [['emaildevice', 'Email Device']],
       );
 
       const next = await toMfa(emailFlow, 'eve-mail');

@@ -44,7 +44,7 @@ async function startDevice(c: Call, userId: number, email: string): Promise<Emai
     .values({
       user_id: userId,
       stage: c.config.pk,
-      name: c.config.friendly_name || 'Email',
+      name: c.config.friendly_name || 'Email Device',
       confirmed: 0,
       created: now,
       last_updated: now,

@@ -72,7 +72,7 @@ async function startDevice(c: Call, user: { id: number; username: string }, phon
     .values({
       user_id: user.id,
       stage: c.config.pk,
-      name: c.config.friendly_name || 'SMS',
+      name: c.config.friendly_name || 'SMS Device',
       confirmed: 0,
       created: now,
       last_updated: now,

@@ -40,7 +40,7 @@ async function device(c: StageCall<TotpSetupConfig, TotpSetupState>, userId: num
     .insertInto('totp_devices')
     .values({
       user_id: userId,
-      name: c.config.friendly_name || 'TOTP Device',
+      name: c.config.friendly_name || 'TOTP Authenticator',
       confirmed: 0,
       created: now,
       last_updated: now,
