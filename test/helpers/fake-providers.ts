@@ -63,6 +63,8 @@ export interface Sms {
 
 export class SmsGateway {
   readonly messages: Sms[] = [];
+  /** numbers the gateway refuses, as Twilio does a number it cannot send to (HTTP 400, error 21211) */
+  readonly unreachable = new Set<string>();
   url = '';
   private server = http.createServer((req, res) => void this.handle(req, res));
 
@@ -95,6 +97,15 @@ export class SmsGateway {
         .split(':');
       if (sid !== decodeURIComponent(twilio[1]!))
         return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":20003}');
+      if (this.unreachable.has(f.To ?? ''))
+        return void res.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            code: 21211,
+            message: `Invalid 'To' Phone Number: ${f.To}`,
+            more_info: 'https://www.twilio.com/docs/errors/21211',
+            status: 400,
+          }),
+        );
       this.messages.push({
         provider: 'twilio',
         authorization,
@@ -108,6 +119,7 @@ export class SmsGateway {
         .end(JSON.stringify({ sid: 'SM' + 'x'.repeat(32), status: 'queued' }));
     }
     const j = JSON.parse(raw || '{}') as Record<string, string>;
+    if (this.unreachable.has(j.To ?? '')) return void res.writeHead(422, { 'content-type': 'text/plain' }).end('unknown recipient');
     this.messages.push({
       provider: 'generic',
       authorization,

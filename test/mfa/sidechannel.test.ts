@@ -349,6 +349,36 @@ for (const dialect of dialects()) {
       );
     });
 
+    it("SMS: a number the provider refuses is said so on the stage (Twilio's message, the webhook's answer); another number then works", async () => {
+      sms.unreachable.add('+15550111');
+      sms.unreachable.add('+15550112');
+      await createUser(srv, 'ursula', 'ursula-password-1');
+      const { b } = await toMfa(twilioFlow, 'ursula');
+      const refused = await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550111' });
+      assert.equal(refused.component, 'ak-stage-authenticator-sms');
+      assert.equal(refused.phone_number_required, true);
+      assert.deepEqual(refused.response_errors, {
+        non_field_errors: [{ string: "Invalid 'To' Phone Number: +15550111", code: 'invalid' }],
+      });
+      const ok = await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550113' });
+      assert.equal(ok.phone_number_required, false);
+      assert.equal(
+        (await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550113')! })).component,
+        'xak-flow-redirect',
+      );
+      await createUser(srv, 'ulrich', 'ulrich-password-1');
+      const w = await toMfa(webhookFlow, 'ulrich');
+      const hook = await w.b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550112' });
+      assert.deepEqual(hook.response_errors, { non_field_errors: [{ string: 'unknown recipient', code: 'invalid' }] });
+      const left = await srv.app.store.db
+        .selectFrom('sms_devices')
+        .innerJoin('users', 'users.id', 'sms_devices.user_id')
+        .select('phone_number')
+        .where('users.username', '=', 'ulrich')
+        .execute();
+      assert.deepEqual(left, [], 'no device left behind');
+    });
+
     it('SMS through a generic webhook with a bearer token', async () => {
       await createUser(srv, 'wendy', 'wendy-password-1');
       const { b } = await toMfa(webhookFlow, 'wendy');

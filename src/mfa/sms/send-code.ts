@@ -58,7 +58,29 @@ export async function sendSms(svc: Services, cfg: SmsStageConfig, to: string, me
       signal: AbortSignal.timeout(10_000),
     });
   }
-  if (!res.ok) throw new Error(`SMS provider answered HTTP ${res.status}`);
+  if (!res.ok) throw await refusal(cfg, res);
+}
+
+/**
+ * the provider refused the message (an HTTP error answer): what it said, shown to the person on the stage as authentik
+ * shows it (Twilio's error `message`; the generic webhook's answer text), so a mistyped number can be corrected
+ */
+export class SmsRefused extends Error {}
+
+const MAX_REFUSAL_TEXT = 500;
+
+async function refusal(cfg: SmsStageConfig, res: Response): Promise<SmsRefused> {
+  const text = (await res.text().catch(() => '')).slice(0, 64 * 1024);
+  let said = text;
+  if (cfg.provider === 'twilio')
+    try {
+      const body = JSON.parse(text) as { message?: unknown };
+      if (typeof body.message === 'string') said = body.message;
+    } catch {
+      // not Twilio's JSON: its text as it is
+    }
+  said = said.replace(/\s+/g, ' ').trim().slice(0, MAX_REFUSAL_TEXT);
+  return new SmsRefused(said || `SMS provider answered HTTP ${res.status}`);
 }
 
 /** the message of a code: authentik's payload, or the stage's webhook mapping's */

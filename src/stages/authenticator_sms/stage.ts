@@ -13,7 +13,7 @@ import type { SmsDevicesTable } from '../../mfa/sms/table.js';
 import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
-import { sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
+import { SmsRefused, sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
 
 /** the unconfirmed device being enrolled */
 interface SmsSetupState {
@@ -103,7 +103,13 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
     // a number a prompt collected gets its code at once; one enrolled already is dropped and the person asked
     const prompted = d ? undefined : promptedPhone(c);
     if (prompted && !(await taken(c, prompted))) {
-      d = await startDevice(c, user, prompted);
+      try {
+        d = await startDevice(c, user, prompted);
+      } catch (e) {
+        // the provider refused the collected number: the person is asked for one, told why
+        if (e instanceof SmsRefused) return refused(undefined, e.message);
+        throw e;
+      }
       if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
     }
     return show(challenge(d));
@@ -125,7 +131,13 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
         await c.svc.db.deleteFrom('sms_devices').where('id', '=', d.id).where('confirmed', '=', 0).execute();
         c.state.device = undefined;
       }
-      d = await startDevice(c, user, phone);
+      try {
+        d = await startDevice(c, user, phone);
+      } catch (e) {
+        // what the provider said about this number (no device is left behind)
+        if (e instanceof SmsRefused) return refused(undefined, e.message);
+        throw e;
+      }
       if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
       return show(challenge(d));
     }
