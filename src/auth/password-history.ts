@@ -31,16 +31,21 @@ declare module '../db/types.js' {
 /** the password uniqueness policy's kind and settings table (src/policies/unique_password/schema.ts) */
 export const UNIQUE_PASSWORD_KIND = 'uniquepasswordpolicy';
 const UNIQUE_PASSWORD_TABLE = 'policy_unique_password';
+/** a prompt stage's validation policies (src/stages/prompt/schema.ts): a policy there is in use too, as upstream */
+const PROMPT_VALIDATION_TABLE = 'stage_prompt_validation_policies';
 
 /**
- * How many passwords to keep per user: 0 when no uniqueness policy is bound (enabled, unexpired) anywhere, else the largest
+ * How many passwords to keep per user: 0 when no uniqueness policy is in use — bound (enabled, unexpired) anywhere, or
+ * among a prompt stage's validation policies (authentik's `is_in_use`) —, else the largest
  * `num_historical_passwords` of all of them (authentik's trim task keeps that many).
  */
 async function historyDepth(db: DB | Tx): Promise<number> {
   const { rows } = await sql<{ inuse: number | string | null; depth: number | string | null }>`
     select
       (select count(*) from policy_bindings b join policies p on p.policy_uuid = b.policy
-        where p.kind = ${UNIQUE_PASSWORD_KIND} and b.enabled = 1 and ${liveBinding('b')}) as inuse,
+        where p.kind = ${UNIQUE_PASSWORD_KIND} and b.enabled = 1 and ${liveBinding('b')})
+      + (select count(*) from ${sql.table(PROMPT_VALIDATION_TABLE)} v join policies p on p.policy_uuid = v.target
+        where p.kind = ${UNIQUE_PASSWORD_KIND}) as inuse,
       (select max(t.num_historical_passwords) from ${sql.table(UNIQUE_PASSWORD_TABLE)} t) as depth`.execute(db);
   const r = rows[0];
   return r && Number(r.inuse) > 0 ? Number(r.depth ?? 0) : 0;

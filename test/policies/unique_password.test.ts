@@ -1,7 +1,7 @@
 /**
  * The password uniqueness policy (/policies/unique_password/, an enterprise type in authentik, unrestricted here):
  * authentik's fields, defaults and filters; the password history recorded whenever a password is set while such a
- * policy is bound (never by the re-hash at login), trimmed to num_historical_passwords; evaluation through
+ * policy is bound or among a prompt stage's validation policies (never by the re-hash at login), trimmed to num_historical_passwords; evaluation through
  * /policies/all/{uuid}/test/ against argon2id and imported Django hashes.
  */
 import { describe, it, before, after } from 'node:test';
@@ -121,6 +121,47 @@ for (const dialect of dialects()) {
       await call(srv, 'DELETE', `/policies/bindings/${binding}/`);
       await setPassword(uid, 'uniq-hist-password-6');
       assert.deepEqual(await history(uid), []);
+      await call(srv, 'DELETE', `/policies/unique_password/${policy}/`);
+    });
+
+    it("in a prompt stage's validation policies (authentik's usual setup) the policy is in use: history kept, a reused password refused", async () => {
+      const uid = await createUser(srv, 'uniq-prompt', 'uniq-prompt-password-0');
+      const policy = (await call(srv, 'POST', '/policies/unique_password/', { name: 'uniq-prompt', num_historical_passwords: 3 })).body.pk;
+      const field = async (key: string) =>
+        (await call(srv, 'POST', '/stages/prompt/prompts/', { name: `uniq-${key}`, field_key: key, label: key, type: 'password' })).body.pk;
+      const prompt = await call(srv, 'POST', '/stages/prompt/stages/', {
+        name: 'uniq-change',
+        fields: [await field('password'), await field('password_repeat')],
+        validation_policies: [policy],
+      });
+      assert.equal(prompt.status, 201, JSON.stringify(prompt.body));
+      await setPassword(uid, 'uniq-prompt-password-1');
+      assert.deepEqual(await history(uid), [await storedHash(uid)], 'recorded: the policy is in use through the prompt stage');
+      const write = (await call(srv, 'POST', '/stages/user_write/', { name: 'uniq-write' })).body.pk;
+      const slug = 'uniq-change-flow';
+      const f = await call(srv, 'POST', '/flows/instances/', { name: slug, slug, title: slug, designation: 'stage_configuration' });
+      for (const [order, stage] of [prompt.body.pk, write].entries())
+        assert.equal((await call(srv, 'POST', '/flows/bindings/', { target: f.body.pk, stage, order })).status, 201);
+      const s = new BrowserSession(srv);
+      await s.get(FLOW);
+      await s.solve(FLOW, { component: 'ak-stage-identification', uid_field: 'uniq-prompt' });
+      await s.solve(FLOW, { component: 'ak-stage-password', password: 'uniq-prompt-password-1' });
+      await s.get(slug);
+      const reused = await s.solve(slug, {
+        component: 'ak-stage-prompt',
+        password: 'uniq-prompt-password-1',
+        password_repeat: 'uniq-prompt-password-1',
+      });
+      assert.equal(reused.component, 'ak-stage-prompt');
+      assert.deepEqual(reused.response_errors, { non_field_errors: [{ string: REUSED, code: 'invalid' }] });
+      const fresh = await s.solve(slug, {
+        component: 'ak-stage-prompt',
+        password: 'uniq-prompt-password-2',
+        password_repeat: 'uniq-prompt-password-2',
+      });
+      assert.equal(fresh.component, 'xak-flow-redirect', JSON.stringify(fresh));
+      assert.equal((await history(uid)).length, 2);
+      await call(srv, 'DELETE', `/stages/prompt/stages/${prompt.body.pk}/`);
       await call(srv, 'DELETE', `/policies/unique_password/${policy}/`);
     });
 
