@@ -116,6 +116,28 @@ for (const dialect of dialects()) {
       assert.equal((await bob.solve(slug, { component: 'ak-stage-identification', uid_field: 'bob' })).component, 'ak-stage-access-denied');
     });
 
+    it('nobody logged in passes no group or user binding, negated or not (authentik: static bindings need a user)', async () => {
+      const group = (await call(srv, 'POST', '/core/groups/', { name: 'pe-anon' })).body.pk;
+      const ivyPk = (await call(srv, 'GET', '/core/users/?username=ivy')).body.results[0].pk;
+      for (const body of [{ group, negate: true }, { user: ivyPk, negate: true }, { group }]) {
+        const slug = await flowOf(srv, `pe-anon-${n}`, [stages.identification]);
+        await bind(await flowPk(slug), body);
+        const anonymous = await new BrowserSession(srv).get(slug);
+        assert.equal(anonymous.component, 'ak-stage-access-denied', JSON.stringify(body));
+      }
+      // someone logged in outside the group passes the negated group binding
+      const slug = await flowOf(srv, 'pe-anon-user', [stages.identification]);
+      await bind(await flowPk(slug), { group, negate: true });
+      const bob = new BrowserSession(srv);
+      await bob.get('default-authentication-flow');
+      await bob.solve('default-authentication-flow', { component: 'ak-stage-identification', uid_field: 'bob' });
+      assert.equal(
+        (await bob.solve('default-authentication-flow', { component: 'ak-stage-password', password: 'bob-password-1' })).component,
+        'xak-flow-redirect',
+      );
+      assert.equal((await bob.get(slug)).component, 'ak-stage-identification');
+    });
+
     it('a group binding passes for members of its child groups too (inherited membership)', async () => {
       const parent = await call(srv, 'POST', '/core/groups/', { name: 'pe-parent' });
       const ivyPk = (await call(srv, 'GET', '/core/users/?username=ivy')).body.results[0].pk;

@@ -224,12 +224,15 @@ export class PolicyEngine {
       }
     }
     const request = await full();
+    // nobody logged in or pending passes no group or user binding, negated or not (authentik's static bindings count
+    // passes only for a saved user: "everyone but group X" is not anonymous visitors)
+    const someone = request.user !== undefined && request.user !== null;
     if (b.group) {
-      const member = request.user ? await isMember(this.svc().db, request.user.id, b.group) : false;
+      const member = someone ? await isMember(this.svc().db, request.user!.id, b.group) : false;
       return {
         ...base,
         bound: { type: 'group', pk: b.group, name: request.debug ? await this.groupName(b.group) : '' },
-        passing: b.negate ? !member : member,
+        passing: someone && (b.negate ? !member : member),
         messages: [],
         log: [],
       };
@@ -238,7 +241,7 @@ export class PolicyEngine {
     return {
       ...base,
       bound: { type: 'user', pk: b.user ?? 0, name: request.debug && b.user !== null ? await this.username(b.user) : '' },
-      passing: b.negate ? !same : same,
+      passing: someone && (b.negate ? !same : same),
       messages: [],
       log: [],
     };
