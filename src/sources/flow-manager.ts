@@ -142,6 +142,7 @@ export async function sourceFlow(
     // authentik's SESSION_KEY_SOURCE_FLOW_CONTEXT: the flow the source stage came from
     ...(suspended ? { isRedirected: { pk: suspended.flowUuid, slug: suspended.slug } } : {}),
   };
+  let refusal: string[] = [];
   const started = await startFlow(
     svc,
     flow,
@@ -156,11 +157,15 @@ export async function sourceFlow(
         if (suspended) plan.bindings.push(resumeBinding());
       },
       session,
+      denied: (messages) => {
+        refusal = messages;
+      },
     },
     req,
     reply,
   );
-  if (!started) return { type: 'denied', message: 'Flow does not apply to current user.' };
+  // the policies' own messages, as the flow interface shows them (authentik's AccessDeniedResponse of the source)
+  if (!started) return { type: 'denied', message: refusal.join('\n') || 'Flow does not apply to current user.' };
   return { type: 'flow', to: `/if/flow/${encodeURIComponent(flow.slug)}/` };
 }
 

@@ -312,6 +312,25 @@ for (const dialect of dialects()) {
       assert.equal((await connectionsOf(srv, sourcePk)).filter((c) => c.identifier === 'fake-99').length, 0);
     });
 
+    it("an enrollment flow whose policy fails: the person sees the policy's message (authentik's test_error_non_applicable_flow)", async () => {
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'src-closed',
+        expression: 'ak_message("Sign-ups are closed for now.")\nreturn False',
+      });
+      const binding = await call(srv, 'POST', '/policies/bindings/', { target: enrollFlow, policy: policy.body.pk, order: 0 });
+      try {
+        fake.nextUser = { sub: 'fake-closed', email: 'closed@idp.example', preferred_username: 'closed-person' };
+        const denied = await throughSource(srv, new CookieJar(), 'fake-idp');
+        assert.equal(denied.status, 403);
+        const text = await denied.text();
+        assert.match(text, /Sign-ups are closed for now\./);
+        assert.doesNotMatch(text, /Flow does not apply/);
+        assert.equal((await connectionsOf(srv, sourcePk)).filter((c) => c.identifier === 'fake-closed').length, 0);
+      } finally {
+        await call(srv, 'DELETE', `/policies/bindings/${binding.body.pk}/`);
+      }
+    });
+
     it('lists the sources a person may connect, as their policies decide', async () => {
       const listed = async () =>
         ((await call(srv, 'GET', '/sources/all/user_settings/')).body as { object_uid: string; configure_url: string }[]).map((s) => [

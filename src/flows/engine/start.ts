@@ -31,6 +31,8 @@ export interface FlowStart {
    * which would cost the person's browser two more requests (the flow page, then `then`) for the same outcome.
    */
   finishEmpty?: boolean;
+  /** told the messages of the policies that made the flow not apply (authentik's FlowNonApplicableException) */
+  denied?(messages: string[]): void;
 }
 
 /**
@@ -51,7 +53,10 @@ export async function startFlow(
     ...(start.then !== undefined ? { redirect: start.then } : {}),
   };
   const r = await planFlow(svc, flow, { user, superuser: user ? await isSuperuser(svc.db, user.id) : false }, context, { req });
-  if (r.type === 'not_applicable') return false;
+  if (r.type === 'not_applicable') {
+    start.denied?.(r.messages);
+    return false;
+  }
   const session = start.session ?? (await svc.sessions.load(req));
   // a flow without stages still carries its context: the executor finishes it at once, with the continuation
   const plan: Plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
