@@ -67,6 +67,11 @@ for (const dialect of dialects()) {
       assert.equal(pat.to.searchParams.get('scope'), 'identity identity[email]');
       assert.equal(pat.source.authorization_code_auth_method, 'post_body');
 
+      // Discord: prompt=none, so someone who authorised the application before is not asked again
+      const dc = await authorizeOf('t-discord', 'discord');
+      assert.equal(dc.to.origin + dc.to.pathname, 'https://discord.com/api/oauth2/authorize');
+      assert.deepEqual([dc.to.searchParams.get('scope'), dc.to.searchParams.get('prompt')], ['email identify', 'none']);
+
       const red = await authorizeOf('t-reddit', 'reddit');
       assert.equal(red.to.origin + red.to.pathname, 'https://www.reddit.com/api/v1/authorize');
       assert.deepEqual([red.to.searchParams.get('scope'), red.to.searchParams.get('duration')], ['identity', 'permanent']);

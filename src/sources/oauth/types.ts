@@ -175,6 +175,8 @@ const types: SourceType[] = [
     access_token_url: 'https://discord.com/api/oauth2/token',
     profile_url: 'https://discord.com/api/users/@me',
     scopes: ['email', 'identify'],
+    // as authentik: Discord skips its consent screen for someone who has authorised the application before
+    authorizeParams: { prompt: 'none' },
     identifier: (info) => str(info.id),
     properties: (info) => ({ username: info.username, email: info.email, name: info.username, groups: [] }),
   },
