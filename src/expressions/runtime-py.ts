@@ -647,6 +647,9 @@ class PolicyRequest:
             self.context["pending_user"] = User(self.context["pending_user"])
         if isinstance(self.context.get("application"), dict):
             self.context["application"] = Model(self.context["application"])
+        # the source a login came through, as authentik's Source model (context["source"].provider_type)
+        if isinstance(self.context.get("source"), dict):
+            self.context["source"] = Source(self.context["source"])
         if isinstance(self.context.get("flow_plan"), dict):
             self.context["flow_plan"] = FlowPlan(self.context["flow_plan"])
         # the plan's own context holds the pending user as a User too (authentik's FlowPlan.context)
@@ -663,7 +666,7 @@ class PolicyRequest:
         self._shared_before = {
             k: (v, _json.dumps(v, sort_keys=True))
             for k, v in self.context.items()
-            if k not in ("flow_plan", "pending_user", "application") and isinstance(v, (dict, list))
+            if k not in ("flow_plan", "pending_user", "application", "source") and isinstance(v, (dict, list))
         }
         self.debug = bool(data.get("debug", False))
 

@@ -31,7 +31,15 @@ export interface Vouched {
   /** sealed access token to keep with the connection, if any */
   accessToken: string | null;
   expires: string;
+  /**
+   * what the flow's policies see of this login besides the source (authentik's `policy_context`): the OAuth source's
+   * `oauth_userinfo`; and the source's `provider_type`, as `context['source'].provider_type`
+   */
+  policy?: { context?: Record<string, unknown>; providerType?: string };
 }
+
+/** the largest userinfo kept in the plan for policies (the plan lives in the session row) */
+const MAX_POLICY_CONTEXT_BYTES = 32 * 1024;
 
 export type SourceAnswer =
   /** the session holds a plan of this flow (saved), its page is `to` */
@@ -135,7 +143,15 @@ export async function sourceFlow(
   const context: FlowContext = {
     ...(pendingUser ? { pendingUser } : {}),
     promptData: { ...who.properties },
-    source: { pk: source.source_uuid, slug: source.slug, name: source.name },
+    source: {
+      pk: source.source_uuid,
+      slug: source.slug,
+      name: source.name,
+      ...(who.policy?.providerType ? { provider_type: who.policy.providerType } : {}),
+    },
+    ...(who.policy?.context && JSON.stringify(who.policy.context).length <= MAX_POLICY_CONTEXT_BYTES
+      ? { sourcePolicyContext: who.policy.context }
+      : {}),
     sourceConnection: connection,
     userPath: userPathOf(source),
     sourceGroups: { groups: who.groups, mode: source.group_matching_mode ?? 'identifier' },

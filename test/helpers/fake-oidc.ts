@@ -11,6 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 export interface FakeUser {
   sub: string;
   email?: string;
+  /** OpenID Connect's standard claim, answered by /userinfo as given */
+  email_verified?: boolean;
   preferred_username?: string;
   nickname?: string;
   name?: string;

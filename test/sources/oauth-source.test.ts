@@ -331,6 +331,44 @@ for (const dialect of dialects()) {
       }
     });
 
+    it("the flow's policies see the source as authentik's model and the provider's userinfo (oauth_userinfo)", async () => {
+      // authentik's documented checks: the provider type, and a claim of the userinfo (here: a verified address)
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'src-verified',
+        expression: [
+          'if context["source"].provider_type != "openidconnect" or context["source"].slug != "fake-idp":',
+          '    return False',
+          'if not context["oauth_userinfo"].get("email_verified"):',
+          '    ak_message("Verify your e-mail address at the identity provider first.")',
+          '    return False',
+          'return True',
+        ].join('\n'),
+      });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const binding = await call(srv, 'POST', '/policies/bindings/', { target: enrollFlow, policy: policy.body.pk, order: 0 });
+      try {
+        fake.nextUser = {
+          sub: 'fake-unverified',
+          email: 'unverified@idp.example',
+          preferred_username: 'unverified',
+          email_verified: false,
+        };
+        const denied = await throughSource(srv, new CookieJar(), 'fake-idp');
+        assert.equal(denied.status, 403);
+        assert.match(await denied.text(), /Verify your e-mail address at the identity provider first\./);
+        fake.nextUser = { sub: 'fake-verified', email: 'verified@idp.example', preferred_username: 'verified', email_verified: true };
+        const jar = new CookieJar();
+        const final = await runFlow(srv, jar, await throughSource(srv, jar, 'fake-idp'));
+        assert.ok(final, 'the flow ran');
+        assert.ok(
+          await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'verified').executeTakeFirst(),
+          'enrolled',
+        );
+      } finally {
+        await call(srv, 'DELETE', `/policies/bindings/${binding.body.pk}/`);
+      }
+    });
+
     it('lists the sources a person may connect, as their policies decide', async () => {
       const listed = async () =>
         ((await call(srv, 'GET', '/sources/all/user_settings/')).body as { object_uid: string; configure_url: string }[]).map((s) => [

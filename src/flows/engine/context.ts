@@ -96,7 +96,9 @@ export interface FlowContext {
    * set when a source started this flow (src/sources/flow-manager.ts): authentik's plan context `source` and `is_sso`
    * (policies see `is_sso: true`, expressions `ak_is_sso_flow`)
    */
-  source?: { pk: string; slug: string; name: string };
+  source?: { pk: string; slug: string; name: string; provider_type?: string };
+  /** what the source adds to its flow's policy context (authentik's `policy_context`: an OAuth source's `oauth_userinfo`) */
+  sourcePolicyContext?: Record<string, unknown>;
   /**
    * the identity the source vouched for, to be linked to the pending user by the source's in-memory stage once the
    * flow has logged them in or enrolled them (authentik's `goauthentik.io/sources/connection`); `accessToken` sealed

@@ -66,6 +66,7 @@ export function policyContext(
     out.source = ctx.source;
     out.is_sso = true;
   }
+  if (ctx.sourcePolicyContext !== undefined) for (const [k, v] of Object.entries(ctx.sourcePolicyContext)) if (!(k in out)) out[k] = v;
   if (ctx.redirectStageTarget !== undefined) out.redirect_stage_target = ctx.redirectStageTarget;
   // keys policies wrote that Keystage does not read itself, for the policies after them
   if (ctx.policyData !== undefined) for (const [k, v] of policyData(ctx)) if (!(k in out)) out[k] = v;

@@ -37,6 +37,7 @@ const KEPT = new Set([
   'certificate',
   'source_match_failure',
   'source',
+  'oauth_userinfo',
   'is_sso',
   'flow_plan',
 ]);

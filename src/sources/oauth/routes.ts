@@ -169,6 +169,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
     groups,
     accessToken: secretsOf(svc.db).seal('user_source_connections.access_token', String(exchanged.token.access_token)),
     expires: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 0)).toISOString(),
+    policy: { context: { oauth_userinfo: profile }, providerType: source.provider_type },
   };
   const answer = await sourceFlow(svc, req, reply, session, source, who, pending.next);
   if (answer.type === 'flow') return reply.redirect(answer.to, 302);
