@@ -306,7 +306,7 @@ for (const dialect of dialects()) {
       assert.equal(after.password, before.password);
       const denied = await changeInFlow(session.b, 'Battery-Staple-Horse-43');
       assert.equal(denied.component, 'ak-stage-access-denied', JSON.stringify(denied));
-      assert.equal(denied.error_message, 'Failed to set password');
+      assert.equal(denied.error_message, 'Failed to update user. Please try again later.', "authentik's user write message");
       const still = await srv.app.services.db.selectFrom('users').select('password').where('id', '=', alice.pk).executeTakeFirstOrThrow();
       assert.equal(still.password, before.password);
       const events = await call(srv, 'GET', '/events/events/?action=configuration_error');

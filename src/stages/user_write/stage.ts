@@ -162,7 +162,9 @@ async function write(c: StageCall<UserWriteConfig>): Promise<Outcome> {
       await writePasswordToDirectory(c.svc, existing, changes.password);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
-      return deny('Failed to set password');
+      // (authentik's update_user turns the directory's "Failed to set password" into its own message)
+      c.req.log.warn({ stage: c.stage.name, reason: e.message }, 'user write: the directory refused the password');
+      return deny(FAILED);
     }
   const encoded = changes.password !== undefined ? await hashPassword(changes.password, c.svc.config.argon2) : undefined;
 
