@@ -27,7 +27,7 @@ export interface Vouched {
   /** the user's properties (authentik's base ones — username, email, name — then the source's mappings'; nulls dropped) */
   properties: Record<string, unknown>;
   /** the groups the source named (authentik's `groups` property), with the names its group mappings gave them */
-  groups: { id: string; name: string }[];
+  groups: { id: string; name: string; attributes?: Record<string, unknown> }[];
   /** sealed access token to keep with the connection, if any */
   accessToken: string | null;
   expires: string;

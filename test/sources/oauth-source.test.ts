@@ -576,7 +576,7 @@ for (const dialect of dialects()) {
       assert.ok(fake.requests.slice(before).some((r) => r.path === '/mailcow/profile' && r.query.get('access_token')));
     });
 
-    it('runs the source’s property mappings (authentik’s Python): user properties and group names; a failing one refuses', async () => {
+    it('runs the source’s property mappings (authentik’s Python): user properties, group names and attributes; a failing one refuses', async () => {
       const mapping = async (name: string, expression: string) => {
         const r = await call(srv, 'POST', '/propertymappings/source/oauth/', { name, expression });
         assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -584,7 +584,7 @@ for (const dialect of dialects()) {
         return r.body.pk as string;
       };
       const userMap = await mapping('m-username', 'return {"username": "m-" + info["sub"], "name": properties["name"].upper()}');
-      const groupMap = await mapping('m-group', 'return {"name": "grp-" + group_id}');
+      const groupMap = await mapping('m-group', 'return {"name": "grp-" + group_id, "attributes": {"from": group_id, "tags": ["a"]}}');
       const scope = (await call(srv, 'GET', '/propertymappings/provider/scope/')).body.results[0].pk;
       const base = {
         provider_type: 'openidconnect',
@@ -632,6 +632,31 @@ for (const dialect of dialects()) {
         .where('user_groups.user_id', '=', user.id)
         .execute();
       assert.deepEqual(groups, [{ name: 'grp-staff' }]);
+      const group = () =>
+        srv.app.store.db
+          .selectFrom('group_source_connections')
+          .innerJoin('groups', 'groups.group_uuid', 'group_source_connections.group_uuid')
+          .select(['groups.name', 'groups.attributes'])
+          .where('group_source_connections.source_uuid', '=', made.body.pk)
+          .where('group_source_connections.identifier', '=', 'staff')
+          .executeTakeFirstOrThrow();
+      // the group mappings' attributes go onto the group they create
+      assert.deepEqual(JSON.parse((await group()).attributes), { from: 'staff', tags: ['a'] });
+      // and at every login onto the connected group, merged (lists joined), with the mappings' name (authentik's
+      // update_attributes)
+      assert.equal(
+        (
+          await call(srv, 'PATCH', `/propertymappings/source/oauth/${groupMap}/`, {
+            expression: 'return {"name": "team-" + group_id, "attributes": {"tags": ["b"], "since": 2}}',
+          })
+        ).status,
+        200,
+      );
+      const again = new CookieJar();
+      await runFlow(srv, again, await throughSource(srv, again, 'mapped-idp'));
+      const renamed = await group();
+      assert.equal(renamed.name, 'team-staff');
+      assert.deepEqual(JSON.parse(renamed.attributes), { from: 'staff', tags: ['a', 'b'], since: 2 });
 
       // a mapping that raises: the login is refused, nothing is created, and the failure is recorded
       assert.equal(

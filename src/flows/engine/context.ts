@@ -110,7 +110,7 @@ export interface FlowContext {
    */
   sourceMatchFailure?: { reason: 'missing_property'; property: string; source_slug: string };
   /** the groups the source named for the person and how it matches them (`group_matching_mode`), applied with the connection */
-  sourceGroups?: { groups: { id: string; name: string }[]; mode: string };
+  sourceGroups?: { groups: { id: string; name: string; attributes?: Record<string, unknown> }[]; mode: string };
   /** the path a user write stage gives a user it creates, instead of its own template (authentik's `user_path`: a source's) */
   userPath?: string;
   /**

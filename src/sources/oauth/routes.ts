@@ -10,7 +10,7 @@ import type { Services } from '../../services.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { isRelative } from '../../flows/engine/challenge.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
-import { groupIdentifiers } from '../groups.js';
+import { groupIdentifiers, sourceGroupOf, type SourceGroup } from '../groups.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { JsonObject } from '../../expressions/index.js';
 import { callbackPath } from './paths.js';
@@ -151,7 +151,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
   const { groups: groupClaim, ...properties } = mapped.properties;
   // each group's properties: its identifier as its name, then the source's group mappings (`group_id` besides)
   const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
-  const groups: { id: string; name: string }[] = [];
+  const groups: SourceGroup[] = [];
   for (const id of groupIdentifiers(groupClaim)) {
     const baseName = type.groupName?.(profile, id) ?? id;
     if (!groupMappings.length) {
@@ -160,7 +160,7 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
     }
     const g = await mapProperties(svc, req, source, groupMappings, { name: baseName }, { ...mappingGlobals, group_id: id });
     if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
-    groups.push({ id, name: typeof g.properties.name === 'string' && g.properties.name !== '' ? g.properties.name : id });
+    groups.push(sourceGroupOf(id, g.properties));
   }
   const expiresIn = Number(exchanged.token.expires_in);
   const who: Vouched = {

@@ -23,7 +23,7 @@ import { parseDuration } from '../../rest/duration.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import type { JsonObject } from '../../expressions/index.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
-import { groupIdentifiers } from '../groups.js';
+import { groupIdentifiers, sourceGroupOf, type SourceGroup } from '../groups.js';
 import { mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
 import { authnRequestXml, postBindingRequest, redirectBindingUrl } from './request.js';
@@ -274,7 +274,7 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   if (!mapped.ok) return fail(`Failed to evaluate property mapping: '${mapped.mapping}'`);
   const { groups: groupClaim, ...userProperties } = mapped.properties;
   const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
-  const groups: { id: string; name: string }[] = [];
+  const groups: SourceGroup[] = [];
   for (const id of groupIdentifiers(groupClaim)) {
     if (!groupMappings.length) {
       groups.push({ id, name: id });
@@ -282,7 +282,7 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
     }
     const g = await mapProperties(svc, req, source, groupMappings, { name: id }, { ...globals, group_id: id }, 'saml');
     if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
-    groups.push({ id, name: typeof g.properties.name === 'string' && g.properties.name !== '' ? g.properties.name : id });
+    groups.push(sourceGroupOf(id, g.properties));
   }
   const who: Vouched = { identifier, properties: userProperties, groups, accessToken: null, expires: new Date().toISOString() };
   const next = fresh?.next;
