@@ -65,6 +65,8 @@ export class SmsGateway {
   readonly messages: Sms[] = [];
   /** numbers the gateway refuses, as Twilio does a number it cannot send to (HTTP 400, error 21211) */
   readonly unreachable = new Set<string>();
+  /** numbers the generic webhook answers with an error page (a proxy in front of it failing: 502, text/html) */
+  readonly errorPage = new Set<string>();
   url = '';
   private server = http.createServer((req, res) => void this.handle(req, res));
 
@@ -120,6 +122,10 @@ export class SmsGateway {
     }
     const j = JSON.parse(raw || '{}') as Record<string, string>;
     if (this.unreachable.has(j.To ?? '')) return void res.writeHead(422, { 'content-type': 'text/plain' }).end('unknown recipient');
+    if (this.errorPage.has(j.To ?? ''))
+      return void res
+        .writeHead(502, { 'content-type': 'text/html' })
+        .end('<html><body><h1>502 Bad Gateway</h1>upstream 10.0.0.7</body></html>');
     this.messages.push({
       provider: 'generic',
       authorization,

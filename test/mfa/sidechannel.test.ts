@@ -370,6 +370,10 @@ for (const dialect of dialects()) {
       const w = await toMfa(webhookFlow, 'ulrich');
       const hook = await w.b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550112' });
       assert.deepEqual(hook.response_errors, { non_field_errors: [{ string: 'unknown recipient', code: 'invalid' }] });
+      // an error page is no message for a person: the status only
+      sms.errorPage.add('+15550114');
+      const page = await w.b.solve(webhookFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550114' });
+      assert.deepEqual(page.response_errors, { non_field_errors: [{ string: 'SMS provider answered HTTP 502', code: 'invalid' }] });
       const left = await srv.app.store.db
         .selectFrom('sms_devices')
         .innerJoin('users', 'users.id', 'sms_devices.user_id')

@@ -80,6 +80,8 @@ async function refusal(cfg: SmsStageConfig, res: Response): Promise<SmsRefused> 
       // not Twilio's JSON: its text as it is
     }
   said = said.replace(/\s+/g, ' ').trim().slice(0, MAX_REFUSAL_TEXT);
+  // an error page (a proxy's, a framework's) is no message for a person: the status only
+  if (/^</.test(said) || /html/i.test(res.headers.get('content-type') ?? '')) said = '';
   return new SmsRefused(said || `SMS provider answered HTTP ${res.status}`);
 }
 
