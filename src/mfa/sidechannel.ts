@@ -24,6 +24,36 @@ export interface SideChannelDevice extends ThrottleState {
   id: number;
 }
 
+/**
+ * a new unconfirmed device of a side-channel class (`table`: e-mail or SMS) enrolled by `stage`, with the class's own
+ * columns (`own`: its address or number); its id
+ */
+export async function insertUnconfirmedDevice(
+  db: DB,
+  table: 'email_devices' | 'sms_devices',
+  device: { user_id: number; stage: string; name: string },
+  own: Record<string, unknown>,
+): Promise<number> {
+  const now = new Date().toISOString();
+  const row = await db
+    .insertInto(table)
+    .values({
+      ...device,
+      confirmed: 0,
+      created: now,
+      last_updated: now,
+      last_used: null,
+      throttling_failure_timestamp: null,
+      throttling_failure_count: 0,
+      token_hash: null,
+      valid_until: null,
+      ...own,
+    } as never)
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
 export const newNonce = () => randomBytes(16).toString('base64url');
 export const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
 const hmac = (secret: string, nonce: string, code: string) => createHmac('sha256', secret).update(`${nonce}:${code}`).digest('hex');

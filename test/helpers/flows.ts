@@ -1,5 +1,6 @@
 /** Building flows and users for executor tests through the admin API. */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { call, type TestServer } from './server.js';
 import { Browser } from './browser.js';
 import { sessionKeyOf } from '../../src/sessions/session-hash.js';
@@ -94,6 +95,21 @@ export async function bindSkipPolicy(
     failure_result: true,
   });
   assert.equal(r.status, 201, JSON.stringify(r.body));
+}
+
+/**
+ * An expression policy bound to `stage`'s binding in flow `slug`, evaluated when the stage comes up (not when the
+ * flow is planned): what it writes into `context["flow_plan"].context` is there for the stage. The policy's pk.
+ */
+export async function bindExpression(srv: TestServer, slug: string, stage: string, expression: string): Promise<string> {
+  const policy = await call(srv, 'POST', '/policies/expression/', { name: `bound-${randomUUID()}`, expression });
+  assert.equal(policy.status, 201, JSON.stringify(policy.body));
+  const fsb = await bindingOf(srv, slug, stage);
+  const patched = await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  const bound = await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 });
+  assert.equal(bound.status, 201, JSON.stringify(bound.body));
+  return policy.body.pk;
 }
 
 /** a browser logged in through the default authentication flow with a password (and no second factor) */

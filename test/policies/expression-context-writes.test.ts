@@ -11,7 +11,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { bindingOf, createStage, flowOf } from '../helpers/flows.js';
+import { bindExpression, createStage, flowOf } from '../helpers/flows.js';
 
 for (const dialect of dialects()) {
   describe(`expression policies writing the flow context (${dialect})`, () => {
@@ -23,23 +23,17 @@ for (const dialect of dialects()) {
     });
     after(async () => srv.close());
 
-    /** binds an expression policy to `stage`'s binding in `slug`, evaluated when the stage runs */
-    const bindExpression = async (slug: string, stage: string, expression: string) => {
-      const policy = await call(srv, 'POST', '/policies/expression/', { name: `cw-policy-${++n}`, expression });
-      assert.equal(policy.status, 201, JSON.stringify(policy.body));
-      const fsb = await bindingOf(srv, slug, stage);
-      assert.equal(
-        (await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true })).status,
-        200,
-      );
-      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
-    };
     /** a flow of one static redirect stage whose binding's policy sets redirect_stage_target to `target` */
     const redirectWith = async (target: string) => {
       const slug = `cw-redirect-${++n}`;
       const stage = await createStage(srv, '/stages/redirect/', { name: slug, mode: 'static', target_static: 'https://static.example/' });
       await flowOf(srv, slug, [stage]);
-      await bindExpression(slug, stage, `context["flow_plan"].context["redirect_stage_target"] = ${JSON.stringify(target)}\nreturn True`);
+      await bindExpression(
+        srv,
+        slug,
+        stage,
+        `context["flow_plan"].context["redirect_stage_target"] = ${JSON.stringify(target)}\nreturn True`,
+      );
       const b = new Browser(srv.api);
       return { b, first: await b.get(slug) };
     };
@@ -88,6 +82,7 @@ for (const dialect of dialects()) {
       const second = await createStage(srv, '/stages/dummy/', { name: 'cw-second' });
       await flowOf(srv, 'cw-chain', [first, second]);
       await bindExpression(
+        srv,
         'cw-chain',
         first,
         [
@@ -100,6 +95,7 @@ for (const dialect of dialects()) {
       );
       // the second stage is shown only when the note arrived and the kept keys did not change
       await bindExpression(
+        srv,
         'cw-chain',
         second,
         'return request.context.get("cw_note") == {"from": "first"} and context["flow_plan"].context.get("cw_note") == {"from": "first"} and "auth_method" not in request.context',
@@ -120,7 +116,7 @@ for (const dialect of dialects()) {
       const skipped = await createStage(srv, '/stages/dummy/', { name: 'cw-rd-skipped' });
       await flowOf(srv, 'cw-plan-redirect', [first, skipped]);
       // authentik's documented snippet, bound to the stage after which the redirect should happen
-      await bindExpression('cw-plan-redirect', skipped, snippet('https://foo.example/bar', false));
+      await bindExpression(srv, 'cw-plan-redirect', skipped, snippet('https://foo.example/bar', false));
       const b = new Browser(srv.api);
       assert.equal((await b.get('cw-plan-redirect')).body.component, 'ak-stage-dummy');
       const away = await b.solve('cw-plan-redirect', { component: 'ak-stage-dummy' });
@@ -131,7 +127,7 @@ for (const dialect of dialects()) {
 
       const kept = await createStage(srv, '/stages/dummy/', { name: 'cw-rd-kept' });
       await flowOf(srv, 'cw-plan-redirect-after', [kept]);
-      await bindExpression('cw-plan-redirect-after', kept, snippet('/after/', true));
+      await bindExpression(srv, 'cw-plan-redirect-after', kept, snippet('/after/', true));
       const c = new Browser(srv.api);
       assert.equal((await c.get('cw-plan-redirect-after')).body.component, 'ak-stage-dummy', 'the stage whose policy passed runs first');
       const after = await c.solve('cw-plan-redirect-after', { component: 'ak-stage-dummy' });

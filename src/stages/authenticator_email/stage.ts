@@ -9,7 +9,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
-import { consumeCode, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
@@ -38,31 +38,14 @@ async function pendingDevice(c: Call, userId: number): Promise<EmailDevicesTable
 
 /** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
 async function startDevice(c: Call, userId: number, email: string): Promise<EmailDevicesTable | undefined> {
-  const now = new Date().toISOString();
-  const row = await c.svc.db
-    .insertInto('email_devices')
-    .values({
-      user_id: userId,
-      stage: c.config.pk,
-      name: c.config.friendly_name || 'Email Device',
-      confirmed: 0,
-      created: now,
-      last_updated: now,
-      last_used: null,
-      throttling_failure_timestamp: null,
-      throttling_failure_count: 0,
-      token_hash: null,
-      valid_until: null,
-      email,
-    } as never)
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const device = { user_id: userId, stage: c.config.pk, name: c.config.friendly_name || 'Email Device' };
+  const id = await insertUnconfirmedDevice(c.svc.db, 'email_devices', device, { email });
   const user = (await c.pendingUser())!;
-  const request = { table: 'email_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
+  const request = { table: 'email_devices', deviceId: id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
   const d = await sendFirstCode<EmailDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
     sendEmailDeviceCode(c.svc, device, user, nonceOf(c), c.config),
   );
-  if (d) c.state.device = row.id;
+  if (d) c.state.device = id;
   return d;
 }
 

@@ -10,7 +10,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
-import { consumeCode, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { SmsRefused, sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
@@ -66,30 +66,13 @@ async function taken(c: Call, phone: string): Promise<boolean> {
 
 /** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
 async function startDevice(c: Call, user: { id: number; username: string }, phone: string): Promise<SmsDevicesTable | undefined> {
-  const now = new Date().toISOString();
-  const row = await c.svc.db
-    .insertInto('sms_devices')
-    .values({
-      user_id: user.id,
-      stage: c.config.pk,
-      name: c.config.friendly_name || 'SMS Device',
-      confirmed: 0,
-      created: now,
-      last_updated: now,
-      last_used: null,
-      throttling_failure_timestamp: null,
-      throttling_failure_count: 0,
-      token_hash: null,
-      valid_until: null,
-      phone_number: phone,
-    } as never)
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const request = { table: 'sms_devices', deviceId: row.id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
+  const device = { user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'SMS Device' };
+  const id = await insertUnconfirmedDevice(c.svc.db, 'sms_devices', device, { phone_number: phone });
+  const request = { table: 'sms_devices', deviceId: id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
   const created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
     sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
   );
-  if (created) c.state.device = row.id;
+  if (created) c.state.device = id;
   return created;
 }
 

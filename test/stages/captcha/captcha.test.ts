@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { BrowserSession } from '../../helpers/official-client.js';
 import { FakeCaptcha } from '../../helpers/fake-captcha.js';
-import { bindingOf, createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
+import { bindExpression, createStage, createUser, defaultStages, flowOf } from '../../helpers/flows.js';
 import { sessionKeyOf } from '../../../src/sessions/session-hash.js';
 
 for (const dialect of dialects()) {
@@ -149,10 +149,7 @@ for (const dialect of dialects()) {
         'plan["goauthentik.io/stages/captcha/private_key"] = "secret-key-policy"',
         'return True',
       ].join('\n');
-      const policy = await call(srv, 'POST', '/policies/expression/', { name: 'exec-captcha-keys', expression: setKeys });
-      const fsb = await bindingOf(srv, oslug, captcha);
-      await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true });
-      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+      await bindExpression(srv, oslug, captcha, setKeys);
       const b = new BrowserSession(srv);
       await b.get(oslug);
       const c = await b.solve(oslug, { component: 'ak-stage-identification', uid_field: 'jack' });

@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { bindingOf, createStage, createUser, flowOf } from '../../helpers/flows.js';
+import { bindExpression, createStage, createUser, flowOf } from '../../helpers/flows.js';
 import { SmtpSink } from '../../helpers/fake-providers.js';
 import { EXTERNAL, decoded, emailServer, linkIn, mailTo } from './helpers.js';
 import { HostSession } from '../../brands/host.js';
@@ -133,13 +133,7 @@ for (const dialect of dialects()) {
         subject: 'Confirm your new address',
       });
       const slug = await flowOf(srv, 'override-flow', [ident, email], { designation: 'stage_configuration' });
-      const policy = await call(srv, 'POST', '/policies/expression/', {
-        name: 'ovr-address',
-        expression: 'context["flow_plan"].context["email"] = "ovid.new@example.org"\nreturn True',
-      });
-      const fsb = await bindingOf(srv, slug, email);
-      await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true });
-      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
+      await bindExpression(srv, slug, email, 'context["flow_plan"].context["email"] = "ovid.new@example.org"\nreturn True');
       const b = new Browser(srv.api);
       await b.get(slug);
       const sent = await b.solve(slug, { component: 'ak-stage-identification', uidField: 'ovid' });

@@ -9,7 +9,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { Browser } from '../../helpers/browser.js';
-import { bindingOf, createStage, createUser, defaultStages, flowOf, userPk } from '../../helpers/flows.js';
+import { bindExpression, createStage, createUser, defaultStages, flowOf, userPk } from '../../helpers/flows.js';
 import { assertMatches } from '../../helpers/openapi-schema.js';
 import { body, clients, failure } from '../../rest/contract/client.js';
 
@@ -157,23 +157,12 @@ for (const dialect of dialects()) {
       assert.equal((await b.me()).status, 403, 'not logged in');
     });
 
-    /** binds an expression policy to `stage`'s binding in `slug`, evaluated when the stage runs */
-    async function bindExpression(slug: string, stage: string, expression: string) {
-      const policy = await call(srv, 'POST', '/policies/expression/', { name: `uw-policy-${++n}`, expression });
-      assert.equal(policy.status, 201, JSON.stringify(policy.body));
-      const fsb = await bindingOf(srv, slug, stage);
-      assert.equal(
-        (await call(srv, 'PATCH', `/flows/bindings/${fsb}/`, { evaluate_on_plan: false, re_evaluate_policies: true })).status,
-        200,
-      );
-      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: fsb, policy: policy.body.pk, order: 0 })).status, 201);
-    }
-
     it("a policy's groups, user_type and user_path in the plan: the new user gets them; an unknown group writes nothing", async () => {
       const other = await call(srv, 'POST', '/core/groups/', { name: `uw-planned-${++n}` });
       const write = await writer({ create_users_group: group, user_type: 'internal', user_path_template: 'users/stage' });
       const slug = await flow([await prompts(['username']), write]);
       await bindExpression(
+        srv,
         slug,
         write,
         [
@@ -198,7 +187,12 @@ for (const dialect of dialects()) {
       const third = await call(srv, 'POST', '/core/groups/', { name: `uw-planned-${++n}` });
       const update = await writer({ create_users_group: group });
       const settings = await flow([await prompts(['name']), update], 'stage_configuration');
-      await bindExpression(settings, update, `context["flow_plan"].context["groups"] = [${JSON.stringify(third.body.pk)}]\nreturn True`);
+      await bindExpression(
+        srv,
+        settings,
+        update,
+        `context["flow_plan"].context["groups"] = [${JSON.stringify(third.body.pk)}]\nreturn True`,
+      );
       await createUser(srv, 'uw-member', 'member-pass-1');
       const m = await loggedIn('uw-member', 'member-pass-1');
       await m.get(settings);
@@ -208,7 +202,12 @@ for (const dialect of dialects()) {
       // a group that is not there: nothing is written
       const write2 = await writer();
       const slug2 = await flow([await prompts(['username']), write2]);
-      await bindExpression(slug2, write2, 'context["flow_plan"].context["groups"] = ["00000000-0000-4000-8000-000000000000"]\nreturn True');
+      await bindExpression(
+        srv,
+        slug2,
+        write2,
+        'context["flow_plan"].context["groups"] = ["00000000-0000-4000-8000-000000000000"]\nreturn True',
+      );
       const b2 = new Browser(srv.api);
       await b2.get(slug2);
       const refused = await submit(b2, slug2, { username: 'uw-planned-missing' });
