@@ -54,6 +54,9 @@ export async function insertUnconfirmedDevice(
   return row.id;
 }
 
+/** whether a response body carries `key` at all (an empty field sent, as against one left out) */
+export const hasKey = (body: unknown, key: string) => !!body && typeof body === 'object' && Object.hasOwn(body, key);
+
 export const newNonce = () => randomBytes(16).toString('base64url');
 export const newCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
 const hmac = (secret: string, nonce: string, code: string) => createHmac('sha256', secret).update(`${nonce}:${code}`).digest('hex');

@@ -261,6 +261,11 @@ for (const dialect of dialects()) {
       assert.deepEqual(again.response_errors, { non_field_errors: [{ string: 'Invalid email', code: 'invalid' }] });
       const first = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', email: 'iris.old@example.org' });
       assert.equal(first.email_required, false);
+      // the code field sent empty: that field is missing; neither code nor address: authentik's non-field error
+      const blank = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', code: '' });
+      assert.deepEqual(blank.response_errors, { code: [{ string: 'This field is required.', code: 'required' }] });
+      const neither = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email' });
+      assert.deepEqual(neither.response_errors, { non_field_errors: [{ string: 'email required', code: 'invalid' }] });
       const oldCode = smtp.lastCode('iris.old@example.org')!;
       // a new address: a new code there; the first address's code no longer counts
       const second = await b.solve(emailFlow, { component: 'ak-stage-authenticator-email', email: 'iris@example.org' });

@@ -9,7 +9,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
-import { consumeCode, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, hasKey, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
@@ -99,9 +99,13 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challenge(d), parsed.errors);
     const code = parsed.data.code as string | null | undefined;
+    const typed = parsed.data.email as string | null | undefined;
+    // the code field sent empty while a code is on its way: that field is what is missing
+    if (!code && hasKey(body, 'code') && d && !typed)
+      return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
     if (!code) {
       // an address (a new one replaces the one a code went to), and a code sent to it
-      const email = (parsed.data.email as string | null | undefined) || (d ? undefined : knownAddress(c, user));
+      const email = typed || (d ? undefined : knownAddress(c, user));
       if (!email) return refused(d, 'email required');
       if (await taken(c, email)) return refused(d, 'Invalid email');
       if (d) {

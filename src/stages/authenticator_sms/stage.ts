@@ -10,7 +10,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
-import { consumeCode, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, hasKey, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { SmsRefused, sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
@@ -104,9 +104,12 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challenge(d), parsed.errors);
     const code = parsed.data.code as string | null | undefined;
+    const typed = parsed.data.phone_number as string | null | undefined;
+    // the code field sent empty while a code is on its way: that field is what is missing
+    if (!code && hasKey(body, 'code') && d && !typed)
+      return invalid(challenge(d), fieldError('code', 'This field is required.', 'required'));
     if (!code) {
       // a number (a new one replaces the one a code went to), and a code sent to it
-      const typed = parsed.data.phone_number as string | null | undefined;
       const phone = typed ? normalised(typed) : d ? undefined : promptedPhone(c);
       if (!phone) return refused(d, 'phone_number required');
       if (await taken(c, phone)) return refused(d, 'Invalid phone number');
