@@ -54,6 +54,24 @@ export async function insertUnconfirmedDevice(
   return row.id;
 }
 
+/** whether one of `values` is a confirmed device's address (`column`) on `stage` already, whoever has it */
+export async function enrolledOnStage(
+  db: DB,
+  table: 'email_devices' | 'sms_devices',
+  stage: string,
+  column: 'email' | 'phone_number',
+  values: string[],
+): Promise<boolean> {
+  const row = await db
+    .selectFrom(table)
+    .select('id')
+    .where('stage', '=', stage)
+    .where('confirmed', '=', 1)
+    .where(column as never, 'in', values as never)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** whether a response body carries `key` at all (an empty field sent, as against one left out) */
 export const hasKey = (body: unknown, key: string) => !!body && typeof body === 'object' && Object.hasOwn(body, key);
 

@@ -9,7 +9,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
-import { consumeCode, hasKey, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, enrolledOnStage, hasKey, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
@@ -66,16 +66,7 @@ function knownAddress(c: Call, user: { email: string }): string | undefined {
 }
 
 /** an address already enrolled on this stage, by anyone (authentik: "Invalid email") */
-async function taken(c: Call, email: string): Promise<boolean> {
-  const row = await c.svc.db
-    .selectFrom('email_devices')
-    .select('id')
-    .where('stage', '=', c.config.pk)
-    .where('confirmed', '=', 1)
-    .where('email', '=', email)
-    .executeTakeFirst();
-  return row !== undefined;
-}
+const taken = (c: Call, email: string) => enrolledOnStage(c.svc.db, 'email_devices', c.config.pk, 'email', [email]);
 
 export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetupState> = {
   component: 'ak-stage-authenticator-email',

@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
-import { consumeCode, hasKey, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
+import { consumeCode, enrolledOnStage, hasKey, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { SmsRefused, sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
@@ -53,28 +53,31 @@ function promptedPhone(c: Call): string | undefined {
 }
 
 /** as upstream: a number already enrolled on this stage (in clear or as a verify-only hash) is not taken again */
-async function taken(c: Call, phone: string): Promise<boolean> {
-  const row = await c.svc.db
-    .selectFrom('sms_devices')
-    .select('id')
-    .where('stage', '=', c.config.pk)
-    .where('confirmed', '=', 1)
-    .where('phone_number', 'in', [phone, hashPhone(phone)])
-    .executeTakeFirst();
-  return row !== undefined;
-}
+const taken = (c: Call, phone: string) => enrolledOnStage(c.svc.db, 'sms_devices', c.config.pk, 'phone_number', [phone, hashPhone(phone)]);
 
-/** a new unconfirmed device with a code on its way; undefined (no device, nothing sent) when a send limit is reached */
-async function startDevice(c: Call, user: { id: number; username: string }, phone: string): Promise<SmsDevicesTable | undefined> {
+/**
+ * a new unconfirmed device with a code on its way, else the answer why none is: a send limit reached, or the provider
+ * refusing the number (in its words); no device is left behind then
+ */
+async function begin(c: Call, user: { id: number; username: string }, phone: string): Promise<SmsDevicesTable | Outcome> {
   const device = { user_id: user.id, stage: c.config.pk, name: c.config.friendly_name || 'SMS Device' };
   const id = await insertUnconfirmedDevice(c.svc.db, 'sms_devices', device, { phone_number: phone });
   const request = { table: 'sms_devices', deviceId: id, nonce: nonceOf(c), ip: c.clientIp, identifier: user.username } as const;
-  const created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
-    sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
-  );
-  if (created) c.state.device = id;
+  let created: SmsDevicesTable | undefined;
+  try {
+    created = await sendFirstCode<SmsDevicesTable>(c.svc.db, c.svc.config.mfaSend, request, (device) =>
+      sendSmsDeviceCode(c.svc, device, nonceOf(c), c.config),
+    );
+  } catch (e) {
+    if (e instanceof SmsRefused) return refused(undefined, e.message);
+    throw e;
+  }
+  if (!created) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+  c.state.device = id;
   return created;
 }
+
+const isOutcome = (r: SmsDevicesTable | Outcome): r is Outcome => 'type' in r;
 
 export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState> = {
   component: 'ak-stage-authenticator-sms',
@@ -86,21 +89,17 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
     // a number a prompt collected gets its code at once; one enrolled already is dropped and the person asked
     const prompted = d ? undefined : promptedPhone(c);
     if (prompted && !(await taken(c, prompted))) {
-      try {
-        d = await startDevice(c, user, prompted);
-      } catch (e) {
-        // the provider refused the collected number: the person is asked for one, told why
-        if (e instanceof SmsRefused) return refused(undefined, e.message);
-        throw e;
-      }
-      if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
+      // (the provider refusing the collected number: the person is asked for one, told why)
+      const started = await begin(c, user, prompted);
+      if (isOutcome(started)) return started;
+      d = started;
     }
     return show(challenge(d));
   },
   async respond(c, body) {
     const user = await c.pendingUser();
     if (!user) return deny();
-    let d = await pendingDevice(c, user.id);
+    const d = await pendingDevice(c, user.id);
     const parsed = await parseResponse(c.svc.db, responseProps, body);
     if (!parsed.ok) return invalid(challenge(d), parsed.errors);
     const code = parsed.data.code as string | null | undefined;
@@ -117,15 +116,8 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
         await c.svc.db.deleteFrom('sms_devices').where('id', '=', d.id).where('confirmed', '=', 0).execute();
         c.state.device = undefined;
       }
-      try {
-        d = await startDevice(c, user, phone);
-      } catch (e) {
-        // what the provider said about this number (no device is left behind)
-        if (e instanceof SmsRefused) return refused(undefined, e.message);
-        throw e;
-      }
-      if (!d) return invalid(challenge(undefined), fieldError('phone_number', SEND_LIMIT_MESSAGE));
-      return show(challenge(d));
+      const started = await begin(c, user, phone);
+      return isOutcome(started) ? started : show(challenge(started));
     }
     if (!d) return refused(d, 'phone_number required');
     // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
