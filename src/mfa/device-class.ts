@@ -31,6 +31,9 @@ export interface DeviceRow {
   last_used: string | null;
 }
 
+/** what a device row starts with while its owner is still enrolling it: unconfirmed, never used */
+export const unconfirmedDevice = (now: string) => ({ confirmed: 0, created: now, last_updated: now, last_used: null });
+
 /** the columns of a device whose failed code checks back off (throttle.ts) */
 export interface Throttled {
   throttling_failure_timestamp: string | null;

@@ -7,7 +7,7 @@
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../db/index.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
-import type { DeviceRow, DeviceTable, Throttled } from './device-class.js';
+import { type DeviceRow, type DeviceTable, type Throttled, unconfirmedDevice } from './device-class.js';
 
 /** the table of a class whose codes are sent (e-mail, SMS): it has the columns of `SideChannelColumns` */
 export type SideChannelTable = DeviceTable;
@@ -37,18 +37,7 @@ export async function insertUnconfirmedDevice(
   const now = new Date().toISOString();
   const row = await db
     .insertInto(table)
-    .values({
-      ...device,
-      confirmed: 0,
-      created: now,
-      last_updated: now,
-      last_used: null,
-      throttling_failure_timestamp: null,
-      throttling_failure_count: 0,
-      token_hash: null,
-      valid_until: null,
-      ...own,
-    } as never)
+    .values({ ...device, ...unconfirmedDevice(now), ...throttleReset, token_hash: null, valid_until: null, ...own } as never)
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;

@@ -6,6 +6,8 @@ import { deny, ok, show, type StageCall, type StageRuntime } from '../../flows/e
 import type { StageChallenge } from '../../flows/engine/challenge-types.js';
 import type { AuthenticatorStaticChallenge } from './challenge.js';
 import { generateStaticToken, hashStaticToken } from '../../mfa/static/static.js';
+import { unconfirmedDevice } from '../../mfa/device-class.js';
+import { throttleReset } from '../../mfa/throttle.js';
 import { deviceEnrolled } from '../enrolment.js';
 import type { StageConfig } from '../types.js';
 import type { authenticatorStaticSchema } from './schema.js';
@@ -36,16 +38,7 @@ async function pending(c: StageCall<StaticSetupConfig, StaticSetupState>, userId
   const id = await c.svc.db.transaction().execute(async (tx) => {
     const row = await tx
       .insertInto('static_devices')
-      .values({
-        user_id: userId,
-        name: c.config.friendly_name || 'Static Token',
-        confirmed: 0,
-        created: now,
-        last_updated: now,
-        last_used: null,
-        throttling_failure_timestamp: null,
-        throttling_failure_count: 0,
-      } as never)
+      .values({ user_id: userId, name: c.config.friendly_name || 'Static Token', ...unconfirmedDevice(now), ...throttleReset } as never)
       .returning('id')
       .executeTakeFirstOrThrow();
     for (const code of codes)
