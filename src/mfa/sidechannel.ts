@@ -6,6 +6,7 @@
  */
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../db/index.js';
+import { takeTurn } from '../db/locks.js';
 import { isThrottled, throttleReset, type ThrottleState } from './throttle.js';
 import { type DeviceRow, type DeviceTable, type Throttled, unconfirmedDevice } from './device-class.js';
 
@@ -49,16 +50,46 @@ export async function enrolledOnStage(
   table: 'email_devices' | 'sms_devices',
   stage: string,
   column: 'email' | 'phone_number',
-  values: string[],
+  values: readonly string[],
 ): Promise<boolean> {
   const row = await db
     .selectFrom(table)
     .select('id')
     .where('stage', '=', stage)
     .where('confirmed', '=', 1)
-    .where(column as never, 'in', values as never)
+    .where(column as never, 'in', [...values] as never)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** how confirming a pending device ended */
+export type Confirmation = 'confirmed' | 'mismatch' | 'taken';
+
+/**
+ * the pending device `d` confirmed with `code` (its columns then set to `set`), unless its address (`values` in
+ * `column`) was enrolled on the stage meanwhile — by another login at the same moment: the check, the code and the
+ * confirmation hold one lock on the address, on every node, so an address is confirmed once per stage
+ */
+export async function confirmDevice(
+  db: DB,
+  table: 'email_devices' | 'sms_devices',
+  d: SideChannelDevice & { stage: string | null },
+  address: { column: 'email' | 'phone_number'; values: readonly string[] },
+  code: { secretKey: string; nonce: string; code: string },
+  set: Record<string, unknown> = {},
+): Promise<Confirmation> {
+  return db.transaction().execute(async (tx) => {
+    await takeTurn(tx, `mfa-address:${table}:${d.stage}:${address.values[0]}`);
+    if (await enrolledOnStage(tx, table, d.stage ?? '', address.column, address.values)) return 'taken';
+    // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
+    if (!(await consumeCode(tx, table, d, code.secretKey, code.nonce, code.code, 1))) return 'mismatch';
+    await tx
+      .updateTable(table as 'email_devices')
+      .set({ confirmed: 1, ...set })
+      .where('id', '=', d.id)
+      .execute();
+    return 'confirmed';
+  });
 }
 
 /** whether a response body carries `key` at all (an empty field sent, as against one left out) */

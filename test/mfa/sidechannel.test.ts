@@ -287,6 +287,42 @@ for (const dialect of dialects()) {
       assert.deepEqual(devices, [{ email: 'iris@example.org', confirmed: 1 }]);
     });
 
+    it('e-mail and SMS: two logins confirming the same address on a stage at once enrol it once', async () => {
+      const twilio = (await call(srv, 'GET', '/stages/authenticator/sms/?name=sms-twilio')).body.results[0].pk;
+      const cases = [
+        { flow: emailFlow, component: 'ak-stage-authenticator-email', field: 'email', address: 'shared@example.net' },
+        { flow: twilioFlow, component: 'ak-stage-authenticator-sms', field: 'phone_number', address: '+15550123' },
+      ];
+      for (const [i, k] of cases.entries()) {
+        const pending = [];
+        for (const name of [`race${i}a`, `race${i}b`]) {
+          await createUser(srv, name, `${name}-password-1`, { email: '' });
+          const { b } = await toMfa(k.flow, name);
+          const sent = await b.solve(k.flow, { component: k.component, [k.field]: k.address });
+          assert.equal(sent.response_errors, undefined, JSON.stringify(sent));
+          const code = k.field === 'email' ? smtp.lastCode(k.address) : sms.lastCode(k.address);
+          pending.push({ b, code: code! });
+        }
+        const answers = await Promise.all(pending.map((p) => p.b.solve(k.flow, { component: k.component, code: p.code })));
+        const done = answers.filter((a) => a.component === 'xak-flow-redirect');
+        const refused = answers.filter((a) => a.component === k.component);
+        assert.equal(done.length, 1, JSON.stringify(answers));
+        assert.deepEqual(refused[0].response_errors, {
+          non_field_errors: [{ string: k.field === 'email' ? 'Invalid email' : 'Invalid phone number', code: 'invalid' }],
+        });
+        const table = k.field === 'email' ? 'email_devices' : 'sms_devices';
+        const stage = k.field === 'email' ? emailStage : twilio;
+        const confirmed = await srv.app.store.db
+          .selectFrom(table)
+          .select('id')
+          .where('stage', '=', stage)
+          .where(k.field as 'email', '=', k.address)
+          .where('confirmed', '=', 1)
+          .execute();
+        assert.equal(confirmed.length, 1, `${k.address} enrolled once on the stage`);
+      }
+    });
+
     it('e-mail and SMS: an address or number a prompt stage collected is used without asking', async () => {
       const s = await defaultStages(srv);
       const field = async (key: string) =>

@@ -9,7 +9,7 @@ import { deny, fieldError, invalid, ok, show, type StageCall, type StageRuntime 
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorEmailChallengeResponseRequest, type AuthenticatorEmailChallenge } from './challenge.js';
 import type { EmailDevicesTable } from '../../mfa/email/table.js';
-import { consumeCode, enrolledOnStage, hasKey, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
+import { confirmDevice, enrolledOnStage, hasKey, insertUnconfirmedDevice, maskEmail, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { sendEmailDeviceCode, type EmailStageConfig } from '../../mfa/email/send-code.js';
@@ -107,14 +107,10 @@ export const authenticatorEmailRuntime: StageRuntime<EmailStageConfig, EmailSetu
       return d ? show(challenge(d)) : limited();
     }
     if (!d) return refused(d, 'email required');
-    // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
-    const device = d;
-    const confirmed = await c.svc.db.transaction().execute(async (tx) => {
-      if (!(await consumeCode(tx, 'email_devices', device, c.svc.secretKey, nonceOf(c), code, 1))) return false;
-      await tx.updateTable('email_devices').set({ confirmed: 1 }).where('id', '=', device.id).execute();
-      return true;
-    });
-    if (!confirmed) return refused(d, 'Code does not match');
+    const address = { column: 'email', values: [d.email] } as const;
+    const result = await confirmDevice(c.svc.db, 'email_devices', d, address, { secretKey: c.svc.secretKey, nonce: nonceOf(c), code });
+    if (result === 'taken') return refused(d, 'Invalid email');
+    if (result === 'mismatch') return refused(d, 'Code does not match');
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'email', d);
     return ok();

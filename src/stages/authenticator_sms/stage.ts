@@ -10,7 +10,7 @@ import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type
 import { responseFields, type StageChallenge } from '../../flows/engine/challenge-types.js';
 import { AuthenticatorSMSChallengeResponseRequest, type AuthenticatorSMSChallenge } from './challenge.js';
 import type { SmsDevicesTable } from '../../mfa/sms/table.js';
-import { consumeCode, enrolledOnStage, hasKey, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
+import { confirmDevice, enrolledOnStage, hasKey, insertUnconfirmedDevice, newNonce } from '../../mfa/sidechannel.js';
 import { sendFirstCode, SEND_LIMIT_MESSAGE } from '../../mfa/send-limit.js';
 import { deviceEnrolled } from '../enrolment.js';
 import { SmsRefused, sendSmsDeviceCode, type SmsStageConfig } from '../../mfa/sms/send-code.js';
@@ -120,15 +120,12 @@ export const authenticatorSmsRuntime: StageRuntime<SmsStageConfig, SmsSetupState
       return isOutcome(started) ? started : show(challenge(started));
     }
     if (!d) return refused(d, 'phone_number required');
-    // the code used up and the device confirmed together (a failure between them would spend the code for nothing)
-    const device = d;
     const phone = c.config.verify_only ? hashPhone(d.phone_number) : d.phone_number;
-    const confirmed = await c.svc.db.transaction().execute(async (tx) => {
-      if (!(await consumeCode(tx, 'sms_devices', device, c.svc.secretKey, nonceOf(c), code, 1))) return false;
-      await tx.updateTable('sms_devices').set({ confirmed: 1, phone_number: phone }).where('id', '=', device.id).execute();
-      return true;
-    });
-    if (!confirmed) return refused(d, 'Code does not match');
+    const address = { column: 'phone_number', values: [d.phone_number, hashPhone(d.phone_number)] } as const;
+    const secret = { secretKey: c.svc.secretKey, nonce: nonceOf(c), code };
+    const result = await confirmDevice(c.svc.db, 'sms_devices', d, address, secret, { phone_number: phone });
+    if (result === 'taken') return refused(d, 'Invalid phone number');
+    if (result === 'mismatch') return refused(d, 'Code does not match');
     c.state.device = undefined;
     await deviceEnrolled(c, user, 'sms', d);
     return ok();
