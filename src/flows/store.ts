@@ -1,4 +1,6 @@
-/** Flow and binding writes shared by the flow API and by stage `flow_set` handling. */
+/** Flow and binding reads and writes shared by the flow API, stage `flow_set` handling and the browser entry points. */
+import type { DB } from '../db/index.js';
+import type { FlowsTable } from '../db/types.js';
 import { newPk } from '../rest/requested-pk.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -52,3 +54,9 @@ export async function appendBinding(tx: Tx, flow: string, stage: string): Promis
   const order = last?.m === null || last?.m === undefined ? 10 : Number(last.m) + 10;
   await insertBinding(tx, bindingDefaults(flow, stage, order));
 }
+
+/** a flow by its uuid (none for none) */
+export const flowByUuid = (svc: { db: DB }, uuid: string | null | undefined) =>
+  uuid
+    ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
+    : Promise.resolve(undefined);

@@ -6,11 +6,12 @@
  * pending user and what the source said of the person (`prompt_data`), and ends with the source's in-memory stage,
  * which stores the connection for the user the flow logged in or created (post-source-stage.ts).
  */
+import { flowByUuid } from '../flows/store.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/types.js';
 import { NotFound } from '../rest/errors.js';
-import type { FlowsTable, UsersTable } from '../db/types.js';
+import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
 import type { Session } from '../sessions/sessions.js';
 import { startFlow } from '../flows/engine/start.js';
@@ -75,11 +76,6 @@ export function userPathOf(source: { user_path_template: string; slug: string })
   const filled = source.user_path_template.replace(/%\(slug\)s/g, source.slug);
   return /%[(a-z]/i.test(filled) || filled === '' ? 'users' : filled;
 }
-
-const flowByUuid = (svc: Services, uuid: string | null) =>
-  uuid
-    ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
-    : Promise.resolve(undefined);
 
 /**
  * Decides and starts the source's flow on the request's session. `next` is where the person was going (a relative

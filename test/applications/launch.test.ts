@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { FlowClient } from '../helpers/flow-client.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { createUser } from '../helpers/flows.js';
 
 for (const dialect of dialects()) {
@@ -51,10 +52,22 @@ for (const dialect of dialects()) {
     };
 
     it('launch: to the login and back when nobody is logged in; then to the launch URL; 404 for none', async () => {
-      const anon = await page('/application/launch/wiki/');
+      // nobody logged in: the login names the application, and comes back here
+      const jar = new CookieJar();
+      const anon = await fetch(`${srv.url}/application/launch/wiki/`, { redirect: 'manual' });
+      jar.keep(anon);
       assert.equal(anon.status, 302);
-      assert.equal(anon.location, '/flows/-/default/authentication/?next=%2Fapplication%2Flaunch%2Fwiki%2F');
+      assert.equal(anon.headers.get('location'), '/if/flow/default-authentication-flow/?next=%2Fapplication%2Flaunch%2Fwiki%2F');
+      const executor = `${srv.api}/flows/executor/default-authentication-flow/?query=${encodeURIComponent('next=/application/launch/wiki/')}`;
+      const ch = (await jar.json(executor)).body;
+      assert.equal(ch.component, 'ak-stage-identification');
+      assert.equal(ch.application_pre, 'Wiki');
       await createUser(srv, 'lena', 'lena-password-1');
+      await jar.json(executor, 'POST', { component: 'ak-stage-identification', uid_field: 'lena' });
+      const back = (await jar.json(executor, 'POST', { component: 'ak-stage-password', password: 'lena-password-1' })).body;
+      assert.deepEqual([back.component, back.to], ['xak-flow-redirect', '/application/launch/wiki/']);
+      // an application that does not exist is not found, logged in or not
+      assert.equal((await page('/application/launch/nothing-here/')).status, 404);
       const cookie = await loginAs('lena', 'lena-password-1');
       const ok = await page('/application/launch/wiki/', cookie);
       assert.equal(ok.status, 302);

@@ -14,11 +14,13 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { FlowsTable, UsersTable } from '../../db/types.js';
+import type { UsersTable } from '../../db/types.js';
 import type { Services } from '../../services.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import { sendBadRequestPage, sendPermissionDenied } from '../../ui/bad-request.js';
 import { applicationAllows, applicationRef } from '../../applications/access.js';
+import { toLogin } from '../../flows/browser/to-login.js';
+import { flowByUuid } from '../../flows/store.js';
 import { baseUrlOf } from '../../rest/http.js';
 import { lastLogins } from '../../events/logins.js';
 import { pemsOf } from '../../crypto/keys.js';
@@ -44,22 +46,10 @@ interface Pending extends PendingBase {
 
 export type Binding = 'redirect' | 'post' | 'init';
 
-const flowByUuid = (svc: Services, uuid: string | null) =>
-  uuid
-    ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
-    : Promise.resolve(undefined);
-
 /** the request of the binding (incoming.ts) */
 async function requestOf(svc: Services, req: FastifyRequest, provider: SamlProvider, binding: Binding): Promise<AuthnRequest> {
   if (binding === 'init') return idpInitiated(provider);
   return parseAuthnRequest(provider, incomingOf(req, binding), binding, await verifierOf(svc, provider));
-}
-
-/** the login, then back to `next` */
-async function toLogin(svc: Services, reply: FastifyReply, provider: SamlProvider, next: string) {
-  const flow = await flowByUuid(svc, provider.authentication_flow);
-  const n = encodeURIComponent(next);
-  return reply.redirect(flow ? `/if/flow/${encodeURIComponent(flow.slug)}/?next=${n}` : `/flows/-/default/authentication/?next=${n}`, 302);
 }
 
 export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply, binding: Binding) {
@@ -85,7 +75,7 @@ export async function ssoEndpoint(svc: Services, req: FastifyRequest, reply: Fas
       if (form.RelayState !== undefined) q.set('RelayState', form.RelayState);
       next = `${req.url.split('?')[0]}?${q}`;
     }
-    return toLogin(svc, reply, provider, next);
+    return toLogin(svc, req, reply, { flow: provider.authentication_flow, application: provider.application, next });
   }
   const app = provider.application;
   const access = await applicationAllows(svc, provider, me.user, req, {});

@@ -11,9 +11,10 @@
  * `wreply` must be the reply URL or lie under it (the reply URL followed by `/`, `?` or `#`): authentik compares by
  * prefix only, which would let `https://app.example.com.evil.example` through for `https://app.example.com`.
  */
+import { toLogin } from '../../flows/browser/to-login.js';
+import { flowByUuid } from '../../flows/store.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { applicationAllows, applicationRef } from '../../applications/access.js';
-import type { FlowsTable } from '../../db/types.js';
 import { startFlow } from '../../flows/engine/start.js';
 import { queryOf } from '../../rest/form.js';
 import { baseUrlOf } from '../../rest/http.js';
@@ -52,11 +53,6 @@ export function replyAllowed(wreply: string, replyUrl: string): boolean {
   return replyUrl.endsWith('/') || ['/', '?', '#'].includes(wreply[replyUrl.length]!);
 }
 
-const flowByUuid = (svc: Services, uuid: string | null | undefined) =>
-  uuid
-    ? (svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>)
-    : Promise.resolve(undefined);
-
 /** the request's provider and reply address, or why not */
 async function parse(svc: Services, q: Record<string, string | undefined>): Promise<{ provider: WsfedProvider; request: SignIn } | string> {
   if (!q.wtrealm) return 'Invalid WS-Federation request';
@@ -77,14 +73,7 @@ export async function wsfedEndpoint(svc: Services, req: FastifyRequest, reply: F
   const app = provider.application!;
   const me = await svc.sessions.user(req);
   if (q.wa === SIGN_OUT) return signOut(svc, req, reply, provider, request, me);
-  if (!me) {
-    const login = await flowByUuid(svc, provider.authentication_flow);
-    const next = encodeURIComponent(req.url);
-    return reply.redirect(
-      login ? `/if/flow/${encodeURIComponent(login.slug)}/?next=${next}` : `/flows/-/default/authentication/?next=${next}`,
-      302,
-    );
-  }
+  if (!me) return toLogin(svc, req, reply, { flow: provider.authentication_flow, application: app });
   const access = await applicationAllows(svc, provider, me.user, req, {});
   if (!access.passing) return sendPermissionDenied(reply, access.messages);
   const flow = await flowByUuid(svc, provider.authorization_flow);

@@ -81,6 +81,8 @@ async function challengeOf(c: StageCall<IdentificationConfig, PasskeyState>): Pr
     // a fresh user-less challenge on every render (passkey autofill / conditional UI)
     passkey_challenge: webauthn ? passkeyChallenge(c, webauthn) : null,
     ...(c.ctx.pendingUserIdentifier ? { pending_user_identifier: c.ctx.pendingUserIdentifier } : {}),
+    // the person was on their way to an application (authentik's PLAN_CONTEXT_APPLICATION): "Log in to continue to …"
+    ...(c.ctx.application ? { application_pre: c.ctx.application.name } : {}),
   };
 }
 

@@ -99,6 +99,28 @@ for (const dialect of dialects()) {
       assert.equal(new URL(again.headers.get('location')!).searchParams.get('state'), 'x', 'straight back to the client');
     });
 
+    it('nobody logged in: the login says which application it is for (application_pre); a plain login does not', async () => {
+      const url = client.buildAuthorizationUrl(configs.hints!, { redirect_uri: REDIRECT, scope: 'openid', state: 'x' });
+      const b = new Browser(srv);
+      const r = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
+      b.jar.keep(r);
+      assert.equal(
+        r.headers.get('location'),
+        `/if/flow/default-authentication-flow/?next=${encodeURIComponent(url.pathname + url.search)}`,
+      );
+      const ch = (await b.executor('default-authentication-flow')).body;
+      assert.equal(ch.component, 'ak-stage-identification');
+      assert.equal(ch.application_pre, 'App hints');
+      assertMatches('IdentificationChallenge', ch);
+      // and the person comes back to the authorization after the login
+      await b.solve('default-authentication-flow', { component: 'ak-stage-identification', uid_field: 'alice' });
+      const done = (await b.solve('default-authentication-flow', { component: 'ak-stage-password', password: PASSWORD })).body;
+      assert.equal(done.to, url.pathname + url.search);
+      const plain = (await new Browser(srv).executor('default-authentication-flow')).body;
+      assert.equal(plain.component, 'ak-stage-identification');
+      assert.equal('application_pre' in plain, false);
+    });
+
     it('login_hint of nobody: the identification stage is shown pre-filled (no enumeration)', async () => {
       const url = client.buildAuthorizationUrl(configs.hints!, {
         redirect_uri: REDIRECT,

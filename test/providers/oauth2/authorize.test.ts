@@ -82,7 +82,7 @@ for (const dialect of dialects()) {
       assert.equal(first.status, 200);
       const toLogin = await fetch(url, { redirect: 'manual', headers: b.jar.headers() });
       const loginAt = toLogin.headers.get('location')!;
-      assert.match(loginAt, /^\/flows\/-\/default\/authentication\/\?next=/);
+      assert.match(loginAt, /^\/if\/flow\/default-authentication-flow\/\?next=/);
       const next = new URL(loginAt, srv.url).searchParams.get('next')!;
       assert.equal(next, url.pathname + url.search);
       const done = await b.login('alice', `next=${encodeURIComponent(next)}`);

@@ -13,6 +13,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import fc from 'fast-check';
 import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { createUser } from '../../helpers/flows.js';
+import { CookieJar } from '../../helpers/cookie-jar.js';
 import { PASSWORD } from '../oauth2/browser.js';
 import { ACS, SP_ENTITY, SamlBrowser, flowsAndMappings, keyPairOf, loggedInAs, samlApp, formOf, inflated, serviceProvider } from './sp.js';
 import { uidOf } from '../../../src/users/render.js';
@@ -87,8 +88,15 @@ for (const dialect of dialects()) {
       const first = await fetch(url, { redirect: 'manual' });
       assert.equal(first.status, 302);
       const loc = new URL(first.headers.get('location')!, srv.url);
-      assert.equal(loc.pathname, '/flows/-/default/authentication/');
+      assert.equal(loc.pathname, '/if/flow/default-authentication-flow/');
       const next = loc.searchParams.get('next')!;
+      // the login says which application it is for
+      const jar = new CookieJar();
+      jar.keep(first);
+      const login = await jar.json(
+        `${srv.api}/flows/executor/default-authentication-flow/?query=${encodeURIComponent(loc.search.slice(1))}`,
+      );
+      assert.equal(login.body.application_pre, 'SAML redirect-post');
       assert.ok(next.startsWith('/application/saml/redirect-post/sso/binding/redirect/?SAMLRequest='));
       const answer = await b.loginAndContinue('alice', next);
       assert.equal(answer.status, 200);

@@ -21,8 +21,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidateAdminCache } from '../../../db/admin-cache.js';
 import { lockConfigEpoch } from '../../../db/config-epoch.js';
 import { assertRedirectUri } from '../protocol/redirect-uri.js';
-import type { FlowsTable, UsersTable } from '../../../db/types.js';
-import { startFlow } from '../../../flows/engine/start.js';
+import type { UsersTable } from '../../../db/types.js';
 import type { Services } from '../../../services.js';
 import { type OAuth2Provider, oauth2ProviderByClientId, oauth2ProviderById } from '../config.js';
 import { type AuthorizeParams, authorizeParams, policyContextOf } from '../protocol/authorize-params.js';
@@ -45,6 +44,8 @@ import { authorizationResponse, type ResponseValues } from '../protocol/response
 import { encodeJwt } from '../protocol/sign.js';
 import { insertAccessToken, insertCode } from '../tokens/store.js';
 import { applicationAllows, applicationRef } from '../../../applications/access.js';
+import { toLogin } from '../../../flows/browser/to-login.js';
+import { flowByUuid } from '../../../flows/store.js';
 import { mappingsOf, scopeNamesOf } from './claims.js';
 import { locationOf, originOf, paramsOf, sendBadRequestPage } from './http.js';
 import { durationMs, type GrantBase, mintAccessToken } from './issue.js';
@@ -64,37 +65,6 @@ const LAST_LOGIN_KEY = 'oauth2:last_login_uid';
 
 interface Pending extends PendingBase {
   params: Omit<AuthorizeParams, 'scope' | 'prompt'> & { scope: string[]; prompt: string[] };
-}
-
-const flowByUuid = (svc: Services, uuid: string) =>
-  svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', uuid).executeTakeFirst() as Promise<FlowsTable | undefined>;
-
-/** the brand's authentication flow, else authentik's default one (as /flows/-/default/authentication/ picks it) */
-async function defaultLoginFlow(svc: Services, req: FastifyRequest): Promise<FlowsTable | undefined> {
-  const brand = await svc.brand(req.host);
-  const q = svc.db.selectFrom('flows').selectAll().where('designation', '=', 'authentication');
-  const uuid = brand.flows.flow_authentication;
-  if (uuid) return flowByUuid(svc, uuid);
-  return ((await q.where('slug', '=', 'default-authentication-flow').executeTakeFirst()) ?? (await q.orderBy('slug').executeTakeFirst())) as
-    | FlowsTable
-    | undefined;
-}
-
-/**
- * redirect to the login: the provider's authentication flow, else the default one, back to this request after. A
- * `login_hint` of someone not logged in starts that flow with the hint as the identifier typed (authentik's pending
- * user identifier: the identification stage shows it, and submits it when it asks for nothing else).
- */
-async function toLogin(svc: Services, req: FastifyRequest, reply: FastifyReply, flow: FlowsTable | undefined, loginHint?: string) {
-  const next = encodeURIComponent(req.url);
-  if (loginHint) {
-    const f = flow ?? (await defaultLoginFlow(svc, req));
-    const context = { pendingUserIdentifier: loginHint.slice(0, 254) };
-    // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
-    if (f && (await startFlow(svc, f, { context, then: req.url }, req, reply)))
-      return reply.redirect(`/if/flow/${encodeURIComponent(f.slug)}/?next=${next}`, 302);
-  }
-  return reply.redirect(flow ? `/if/flow/${flow.slug}/?next=${next}` : `/flows/-/default/authentication/?next=${next}`, 302);
 }
 
 /**
@@ -197,9 +167,9 @@ export async function authorizeEndpoint(
   )
     return sendAuthorizeError(reply, new AuthorizeError(params.redirect_uri, 'login_required', params.grant_type, params.state));
   // loggedIn
-  if (!me) return toLogin(svc, req, reply, authFlow, params.login_hint);
+  if (!me) return toLogin(svc, req, reply, { flow: authFlow, application: p.application, loginHint: params.login_hint });
   const login = await lastLoginOf(svc.db, me.user.username);
-  if (!login) return toLogin(svc, req, reply, authFlow);
+  if (!login) return toLogin(svc, req, reply, { flow: authFlow });
   const session = await svc.sessions.load(req);
   const store = (session.data.providers ??= {});
   // maxAge: the last login is too old
@@ -208,7 +178,7 @@ export async function authorizeEndpoint(
     store[LAST_LOGIN_KEY] = login.uid;
     session.dirty = true;
     await svc.sessions.save(session, req, reply);
-    return toLogin(svc, req, reply, authFlow);
+    return toLogin(svc, req, reply, { flow: authFlow });
   }
   // promptLogin: re-authenticate unless that is what just happened
   if (params.prompt.has(PROMPT_LOGIN)) {
@@ -216,7 +186,7 @@ export async function authorizeEndpoint(
       store[LAST_LOGIN_KEY] = login.uid;
       session.dirty = true;
       await svc.sessions.save(session, req, reply);
-      return toLogin(svc, req, reply, authFlow);
+      return toLogin(svc, req, reply, { flow: authFlow });
     }
     delete store[LAST_LOGIN_KEY];
     session.dirty = true;
