@@ -112,6 +112,47 @@ for (const dialect of dialects()) {
       assert.equal((await poll('x'.repeat(128))).body.error, 'invalid_grant');
     });
 
+    it('a confidential client redeems its approved device code only with its secret (RFC 8628 §3.4); a grant it does not allow is invalid_grant; the client may be named by HTTP Basic', async () => {
+      const p = await call(srv, 'POST', '/providers/oauth2/', {
+        name: 'Kiosk',
+        client_type: 'confidential',
+        authorization_flow: flows['default-provider-authorization-explicit-consent'],
+        invalidation_flow: flows['default-provider-invalidation-flow'],
+        redirect_uris: [],
+      });
+      assert.equal(p.status, 201, JSON.stringify(p.body));
+      assert.equal((await call(srv, 'POST', '/core/applications/', { name: 'Kiosk app', slug: 'kiosk', provider: p.body.pk })).status, 201);
+      // the client named by HTTP Basic, as at the token endpoint
+      const basic = Buffer.from(`${p.body.client_id}:${p.body.client_secret}`).toString('base64');
+      const started = await fetch(`${srv.url}/application/o/device/`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}` },
+        body: new URLSearchParams({ scope: 'openid' }),
+      });
+      assert.equal(started.status, 200);
+      const { device_code, user_code } = (await started.json()) as { device_code: string; user_code: string };
+      // approved by alice (as the code entry flow does at its end)
+      const alice = await srv.app.store.db.selectFrom('users').select('id').where('username', '=', 'alice').executeTakeFirstOrThrow();
+      await srv.app.store.db.updateTable('oauth2_device_tokens').set({ user_id: alice.id }).where('user_code', '=', user_code).execute();
+      const redeem = async (extra: Record<string, string>) => {
+        const r = await fetch(`${srv.url}/application/o/token/`, {
+          method: 'POST',
+          body: new URLSearchParams({ grant_type: GRANT, client_id: p.body.client_id, device_code, ...extra }),
+        });
+        return { status: r.status, body: (await r.json()) as Record<string, string> };
+      };
+      const none = await redeem({});
+      assert.deepEqual([none.status, none.body.error], [400, 'invalid_client']);
+      assert.equal((await redeem({ client_secret: 'not-the-secret' })).body.error, 'invalid_client');
+      const ok = await redeem({ client_secret: p.body.client_secret });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.ok(ok.body.access_token);
+      // the grant taken off the provider: invalid_grant, whatever the secret (authentik's grant_type_not_configured)
+      assert.equal((await call(srv, 'PATCH', `/providers/oauth2/${p.body.pk}/`, { grant_types: ['authorization_code'] })).status, 200);
+      const closed = await redeem({});
+      assert.deepEqual([closed.status, closed.body.error], [400, 'invalid_grant']);
+    });
+
     it('without a brand device-code flow /device answers 404', async () => {
       const b = await person('alice');
       assert.equal((await get(b, '/device')).status, 404);

@@ -96,7 +96,7 @@ for (const dialect of dialects()) {
         const r = await exchange(slug, params, secret);
         return [r.status, r.body.error];
       };
-      assert.deepEqual(await err('closed', ok), [400, 'unauthorized_client']);
+      assert.deepEqual(await err('closed', ok), [400, 'invalid_grant']);
       assert.deepEqual(await err('backend', ok, 'wrong'), [400, 'invalid_client']);
       assert.deepEqual(await err('public-backend', ok), [400, 'invalid_client']);
       assert.deepEqual(await err('backend', { subject_token_type: ACCESS }), [400, 'invalid_request']);

@@ -11,7 +11,7 @@ import { oauth2ProviderByClientId } from '../config.js';
 import { DeviceCodeError } from '../protocol/errors.js';
 import { intersectScopes, parseScope, formatScope } from '../protocol/scopes.js';
 import { scopeNamesOf } from '../endpoints/claims.js';
-import { formOf, originOf, sendToken } from '../endpoints/http.js';
+import { clientAuthOf, formOf, originOf, sendToken } from '../endpoints/http.js';
 import { durationMs } from '../endpoints/issue.js';
 import { createDeviceCode } from './store.js';
 import { reserve } from '../../../mfa/send-limit.js';
@@ -30,7 +30,8 @@ function throttled(svc: Services, ip: string): Promise<boolean> {
 export async function deviceAuthorizationEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   if (await throttled(svc, req.ip)) return sendToken(reply, new DeviceCodeError('slow_down').body(), 429);
   const form = formOf(req);
-  const clientId = form.client_id ?? '';
+  // the client as the token endpoint knows it: form or HTTP Basic (authentik's test_backchannel_client_id_via_auth_header)
+  const { clientId } = clientAuthOf(req, form);
   const provider = clientId ? await oauth2ProviderByClientId(svc, clientId) : undefined;
   if (!provider || !provider.application) return sendToken(reply, new DeviceCodeError('invalid_client').body(), 400);
   const scope = intersectScopes(parseScope(form.scope), await scopeNamesOf(svc, provider));

@@ -1,7 +1,7 @@
 /**
  * The token request (authentik's `TokenParams`): the client it authenticates as, and the grant's parameters. Steps:
  *
- *   client → clientSecret (code and refresh grants of confidential clients) → grantAllowed → scope
+ *   client → grantAllowed → clientSecret (confidential clients, every grant but client credentials and password) → scope
  *
  * then the grant's own steps (authorization-code.ts, refresh-token.ts, client-credentials.ts).
  */
@@ -43,9 +43,14 @@ async function client(svc: Services, req: FastifyRequest, form: Params) {
   return { provider, clientId, clientSecret };
 }
 
-/** clientSecret: confidential clients prove their secret for the code and refresh grants */
+/**
+ * clientSecret: confidential clients prove their secret (RFC 6749 §2.3.1) for the code, refresh, device code
+ * (RFC 8628 §3.4) and token exchange (RFC 8693 §2.1) grants — neither a device code nor a subject token stands in
+ * for the client's credentials. (The client credentials and password grants check their own.)
+ */
+const SECRET_GRANTS = new Set([GRANT_TYPE_AUTHORIZATION_CODE, GRANT_TYPE_REFRESH_TOKEN, GRANT_TYPE_DEVICE_CODE, GRANT_TYPE_TOKEN_EXCHANGE]);
 function clientSecret(t: TokenRequest) {
-  if (t.grantType !== GRANT_TYPE_AUTHORIZATION_CODE && t.grantType !== GRANT_TYPE_REFRESH_TOKEN) return;
+  if (!SECRET_GRANTS.has(t.grantType)) return;
   if (t.provider.client_type === 'confidential' && !secretMatches(t.clientSecret, t.provider.client_secret))
     throw new TokenError('invalid_client').withCause('client_secret_invalid');
 }
@@ -59,10 +64,10 @@ const TOKEN_GRANTS = new Set([
   GRANT_TYPE_TOKEN_EXCHANGE,
 ]);
 
-/** grantAllowed: a grant of the token endpoint, and one the provider allows */
+/** grantAllowed: a grant of the token endpoint, and one the provider allows (authentik: else invalid_grant) */
 function grantAllowed(t: TokenRequest) {
   if (!TOKEN_GRANTS.has(t.grantType)) throw new TokenError('unsupported_grant_type');
-  if (!t.provider.grant_types.includes(t.grantType)) throw new TokenError('unauthorized_client').withCause('grant_type_not_configured');
+  if (!t.provider.grant_types.includes(t.grantType)) throw new TokenError('invalid_grant').withCause('grant_type_not_configured');
 }
 
 export async function tokenRequest(svc: Services, req: FastifyRequest): Promise<TokenRequest> {
@@ -76,7 +81,7 @@ export async function tokenRequest(svc: Services, req: FastifyRequest): Promise<
     scope: intersectScopes(parseScope(form.scope), providerScopes),
     providerScopes,
   };
-  clientSecret(t);
   grantAllowed(t);
+  clientSecret(t);
   return t;
 }
