@@ -8,6 +8,8 @@ import { relatedGroupComponent, userAccountRequestComponent } from './schema.js'
 import { addMember, removeMember } from './store.js';
 import { guardMembership } from '../rbac/guards.js';
 import { userOfAccountBody } from '../users/by-id.js';
+import { can } from '../rbac/check.js';
+import { NotFound } from '../rest/errors.js';
 
 export function mountGroups(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
@@ -17,7 +19,7 @@ export function mountGroups(router: ApiRouter, svc: Services) {
 
   /**
    * authentik's order: the group (404, or 403 without the permission), then the body (400), then the user (404
-   * "Not found."), then the change (204).
+   * "Not found." — also for a user the caller may not view), then the change (204).
    */
   const member =
     (change: typeof addMember, permission: 'add_user_to_group' | 'remove_user_from_group') =>
@@ -25,6 +27,8 @@ export function mountGroups(router: ApiRouter, svc: Services) {
       const { row, caller } = await load(req, permission);
       await guardMembership(db, caller, row.group_uuid, permission === 'add_user_to_group');
       const user = await userOfAccountBody(db, req.body);
+      // only a user the caller may see (authentik: get_objects_for_user(view_user)); any other is not found either
+      if (!(await can(db, caller, 'authentik_core.view_user', user.id))) throw NotFound.plain();
       await change(db, row.group_uuid, user.id);
       await router.audit?.(req, 'model_updated', {
         model: { app: 'authentik_core', model_name: 'group', pk: row.group_uuid, name: row.name },
