@@ -93,6 +93,24 @@ for (const dialect of dialects()) {
         roles.body.results.map((x: { codename: string }) => x.codename),
         ['view_flow'],
       );
+      // the export holds the flow's stages, bindings, prompts and policies: it needs their view permissions too
+      const flow = flows.find((f) => f.slug === 'default-authentication-flow')!;
+      await assign(viewers, { permissions: ['authentik_flows.export_flow'] });
+      assert.deepEqual((await as('GET', `/flows/instances/${flow.slug}/export/`)).body, DENIED);
+      const views = [
+        'authentik_flows.view_flowstagebinding',
+        'authentik_flows.view_stage',
+        'authentik_policies.view_policy',
+        'authentik_policies.view_policybinding',
+        'authentik_stages_prompt.view_prompt',
+      ];
+      assert.equal((await assign(viewers, { permissions: views })).status, 200);
+      const exported = await fetch(`${srv.api}/flows/instances/${flow.slug}/export/`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(exported.status, 200);
+      assert.match(await exported.text(), /slug: default-authentication-flow/);
+      await call(srv, 'PATCH', `/rbac/permissions/assigned_by_roles/${viewers}/unassign/`, {
+        permissions: ['authentik_flows.export_flow', ...views],
+      });
       // unassigning closes it again
       assert.equal(
         (
@@ -302,6 +320,8 @@ for (const dialect of dialects()) {
         ],
       });
       await call(srv, 'POST', `/rbac/roles/${keeper}/add_user/`, { pk: grace });
+      // she may see herself only: members are users the caller may view (authentik's add_user)
+      await assign(keeper, { permissions: ['view_user'], model: 'authentik_core.user', object_pk: String(grace) });
       const strong = await role('r-strong');
       await assign(strong, { permissions: ['authentik_core.delete_user'] });
       const weak = await role('r-weak');
@@ -318,6 +338,12 @@ for (const dialect of dialects()) {
       // what she holds herself: allowed
       assert.equal((await as('POST', `/rbac/roles/${weak}/add_user/`, { pk: grace })).status, 204);
       assert.equal((await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: grace })).status, 204);
+      // someone she may not view: not found, as for nobody, and not added
+      const unseen = await createUser(srv, 'r-unseen');
+      const r = await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: unseen });
+      const nobody = await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: 999_999 });
+      assert.deepEqual([r.status, r.body], [404, nobody.body]);
+      assert.deepEqual((await call(srv, 'GET', `/core/groups/${weakGroup.pk}/`)).body.users, [grace]);
       assert.equal((await as('PATCH', `/core/groups/${plain.pk}/`, { parents: [weakGroup.pk] })).status, 200);
       // a deleted user's object permissions do not pass to a later user given the same pk
       const gone = await createUser(srv, 'r-gone');

@@ -1,6 +1,7 @@
 /** /flows/instances/: the flow resource and its extra actions (diagram, execute, export, cache). */
 import { requestOrigin } from '../../brands/links.js';
-import { requirePermission } from '../../rbac/check.js';
+import { hasGlobal, requirePermission } from '../../rbac/check.js';
+import { Forbidden } from '../../rest/errors.js';
 import { targetUsedBy } from '../../policies/base.js';
 import { flowProvidersUsedBy } from '../../providers/base.js';
 import { providerTypeByKind } from '../../providers/registry.js';
@@ -197,6 +198,16 @@ async function diagram(db: DB, flow: FlowRow): Promise<string> {
 }
 
 /** /flows/instances/ with its diagram and explanation, and the flow inspector beside it */
+/** the global permissions an export needs besides `export_flow` on the flow (authentik's FlowViewSet.export) */
+const EXPORT_VIEWS = [
+  'authentik_flows.view_flow',
+  'authentik_flows.view_flowstagebinding',
+  'authentik_flows.view_stage',
+  'authentik_policies.view_policy',
+  'authentik_policies.view_policybinding',
+  'authentik_stages_prompt.view_prompt',
+];
+
 export function mountFlows(router: ApiRouter, svc: Services) {
   const { db } = svc;
   const { load } = mountResource(router, db, flowResource);
@@ -239,7 +250,10 @@ export function mountFlows(router: ApiRouter, svc: Services) {
       get: {
         doc: { operationId: 'flows_instances_export_retrieve', tag: 'flows', response: { type: 'string', format: 'binary' } },
         handler: async (req, reply) => {
-          const { row } = await load(req, 'export_flow');
+          const { row, caller } = await load(req, 'export_flow');
+          // the export holds the flow's bindings, stages, prompts and policies: the caller must be able to see all of
+          // them (authentik's permission_required with global view permissions)
+          for (const perm of EXPORT_VIEWS) if (!(await hasGlobal(db, caller, perm))) throw Forbidden.permission();
           reply.header('content-disposition', `attachment; filename="${row.slug}.yaml"`).type('application/yaml');
           return exportFlow(router.models, db, req, row.flow_uuid);
         },
