@@ -139,6 +139,12 @@ function columns(data: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * slugs an application cannot take: the OAuth2 endpoints share their path with the applications' own
+ * (/application/o/<slug>/…; authentik's Application.reserved_slugs)
+ */
+const RESERVED_SLUGS = new Set(['authorize', 'token', 'device', 'userinfo', 'introspect', 'revoke']);
+
 export const applicationResource: ResourceDef<Row> = {
   component: 'Application',
   model: 'Application',
@@ -153,6 +159,10 @@ export const applicationResource: ResourceDef<Row> = {
   list: applicationList,
   select: (db) => db.selectFrom('applications').selectAll().select('pbm_uuid as pk'),
   render: (db, rows, req) => renderApplications(db, rows, req.caller?.user),
+  async validate(data) {
+    if (typeof data.slug === 'string' && RESERVED_SLUGS.has(data.slug))
+      throw new ValidationError({ slug: [`The slug '${data.slug}' is reserved and cannot be used for applications.`] });
+  },
   insert: async (tx, data) => {
     const pbm_uuid = newPk();
     const now = nowIso();

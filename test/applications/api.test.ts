@@ -143,6 +143,18 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'PATCH', '/core/applications/dup-a/', { slug: 'dup-b' })).status, 200);
       assert.equal((await call(srv, 'GET', '/core/applications/dup-a/')).status, 404);
       assert.equal((await call(srv, 'GET', '/core/applications/dup-b/')).body.name, 'A');
+      // the OAuth2 endpoints' names are reserved (authentik's test_applications_reserved_slugs.py), on create and update
+      for (const slug of ['authorize', 'token', 'userinfo', 'revoke']) {
+        const taken = await call(srv, 'POST', '/core/applications/', { name: `R ${slug}`, slug });
+        assert.deepEqual(
+          [taken.status, taken.body],
+          [400, { slug: [`The slug '${slug}' is reserved and cannot be used for applications.`] }],
+        );
+      }
+      const renamed = await call(srv, 'PATCH', '/core/applications/dup-b/', { slug: 'authorize' });
+      assert.deepEqual([renamed.status, Object.keys(renamed.body)], [400, ['slug']]);
+      assert.equal((await call(srv, 'GET', '/core/applications/dup-b/')).status, 200);
+      assert.equal((await srv.app.store.db.selectFrom('applications').select('slug').where('slug', '=', 'authorize').execute()).length, 0);
     });
 
     it('access: bindings decide check_access and the list; superuser_full_list shows all; for_user', async () => {
