@@ -44,6 +44,13 @@ export async function rolesOf(db: DB, userId: number): Promise<string[]> {
   return rows.map((r) => r.role_uuid);
 }
 
+/** the roles the user holds, directly and through groups, by name (`/core/users/me/`'s `roles`) */
+export async function heldRoles(db: DB, userId: number): Promise<{ name: string; pk: string }[]> {
+  const { rows } = await sql<{ name: string; pk: string }>`${held(userId)}
+      select r.name, r.role_uuid as pk from roles r where r.role_uuid in (select role_uuid from held) order by r.name`.execute(db);
+  return rows;
+}
+
 /** `app_label.codename` of every permission the user holds for a whole model */
 function globalOf(db: DB, s: Subject): Promise<Set<string>> {
   const k = keptFor(s);

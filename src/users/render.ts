@@ -86,6 +86,8 @@ export function renderUserSelf(
   groups: { name: string; pk: string }[],
   settings: unknown,
   avatars: string,
+  /** every role held, directly or through groups, by name (authentik's all_roles) */
+  roles: { name: string; pk: string }[] = [],
 ) {
   return {
     pk: u.id,
@@ -95,7 +97,7 @@ export function renderUserSelf(
     is_superuser: superuser,
     is_current: true,
     groups,
-    roles: [],
+    roles,
     email: u.email,
     avatar: avatarOf({ ...u, attributes: JSON.parse(u.attributes || '{}') }, avatars),
     uid: uidOf(u.id, installId),

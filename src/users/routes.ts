@@ -5,7 +5,7 @@ import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { requireCaller } from '../rest/auth.js';
 import { guardTargetUser } from '../rbac/guards.js';
-import { systemPermissions } from '../rbac/check.js';
+import { heldRoles, systemPermissions } from '../rbac/check.js';
 import { validateBody } from '../rest/validate.js';
 import { hashPassword, isPasswordHash } from '../auth/passwords.js';
 import { ValidationError } from '../rest/errors.js';
@@ -36,6 +36,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
         all.map((g) => ({ name: g.name, pk: g.group_uuid })),
         (await groupAttributes(db, user.id, user.attributes, all)).settings,
         avatars,
+        await heldRoles(db, user.id),
       ),
       system_permissions: await systemPermissions(db, { user, superuser }),
     };

@@ -404,6 +404,19 @@ for (const dialect of dialects()) {
       await assign(sys, { permissions: ['authentik_rbac.view_system_info'] });
       await call(srv, 'POST', `/rbac/roles/${sys}/add_user/`, { pk: grace });
       assert.deepEqual((await as('GET', '/core/users/me/')).body.user.system_permissions, ['view_system_info']);
+      // `roles`: every role she holds, directly or through a group, by name (authentik's all_roles)
+      const viaGroup = await role('r-system-by-group');
+      const g = await call(srv, 'POST', '/core/groups/', { name: 'r-system-group', roles: [viaGroup], users: [grace] });
+      assert.equal(g.status, 201, JSON.stringify(g.body));
+      const mine = (await as('GET', '/core/users/me/')).body.user.roles as { name: string; pk: string }[];
+      assert.deepEqual(
+        mine.filter((r) => r.name.startsWith('r-system')),
+        [
+          { name: 'r-system', pk: sys },
+          { name: 'r-system-by-group', pk: viaGroup },
+        ],
+      );
+      assert.equal((await call(srv, 'DELETE', `/core/groups/${g.body.pk}/`)).status, 204);
       // (a superuser holds every system permission)
       assert.deepEqual((await call(srv, 'GET', '/core/users/me/')).body.user.system_permissions, [
         'view_system_info',
