@@ -110,6 +110,29 @@ for (const dialect of dialects()) {
       assert.equal((await fetch(`${srv.url}/application/o/nope/.well-known/openid-configuration`)).status, 404);
     });
 
+    it('webfinger: {} until the brand’s default application signs in through OAuth2, then its issuer (authentik’s brands tests)', async () => {
+      const finger = async () => {
+        const r = await fetch(`${srv.url}/.well-known/webfinger?resource=acct:alice@example.com`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('access-control-allow-origin'), '*');
+        assert.match(r.headers.get('content-type')!, /^application\/jrd\+json/);
+        return r.json();
+      };
+      assert.deepEqual(await finger(), {});
+      const brand = (await call(srv, 'GET', '/core/brands/?default=true')).body.results[0];
+      const app = (await call(srv, 'GET', `/core/applications/${slug}/`)).body;
+      assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { default_application: app.pk })).status, 200);
+      try {
+        assert.deepEqual(await finger(), {
+          subject: 'acct:alice@example.com',
+          links: [{ rel: 'http://openid.net/specs/connect/1.0/issuer', href: `${srv.url}/application/o/${slug}/` }],
+        });
+      } finally {
+        await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { default_application: null });
+      }
+      assert.deepEqual(await finger(), {});
+    });
+
     it('client_credentials: a JWT access token for the provider’s service account, userinfo accepts it', async () => {
       const tokens = await client.clientCredentialsGrant(config, { scope: 'openid email unknown' });
       assert.equal(tokens.token_type.toLowerCase(), 'bearer');

@@ -19,6 +19,7 @@ import { revokeEndpoint } from './revoke.js';
 import { tokenEndpoint } from './token/index.js';
 import { userinfoEndpoint } from './userinfo.js';
 import { discoveryEndpoint, jwksEndpoint } from './well-known.js';
+import { webfingerEndpoint } from './webfinger.js';
 import { githubTeamsEndpoint, githubUserEndpoint } from './github.js';
 
 const FORM_LIMIT = 64 * 1024;
@@ -50,6 +51,7 @@ export function mountOAuth2Protocol(
     const config = { noConfigWrites: true };
     const base = '/application/o';
     scope.get(`${base}/:slug/.well-known/openid-configuration`, { config }, (req, reply) => discoveryEndpoint(svc, req, reply));
+    scope.get('/.well-known/webfinger', { config }, (req, reply) => webfingerEndpoint(svc, req, reply));
     scope.get(`${base}/:slug/`, { config }, (req, reply) =>
       reply.redirect(`${base}/${encodeURIComponent((req.params as { slug: string }).slug)}/.well-known/openid-configuration`, 302),
     );
