@@ -562,7 +562,23 @@ export function pyJsonDumps(v: unknown, indent?: number, level = 0): string {
   return `{${pad(level + 1)}${entries.map(([k, x]) => `${esc(k)}: ${pyJsonDumps(x, indent, level + 1)}`).join(sep + pad(level + 1))}${pad(level)}}`;
 }
 
-/** authentik's view_propertymapping on the mapping (the caller's `load`); Keystage also asks view_user on the user */
+/** a group as mappings see it */
+async function mappingGroupOf(svc: Services, uuid: string) {
+  const g = await svc.db.selectFrom('groups').selectAll().where('group_uuid', '=', uuid).executeTakeFirstOrThrow();
+  return {
+    pk: g.group_uuid,
+    group_uuid: g.group_uuid,
+    num_pk: g.num_pk,
+    name: g.name,
+    is_superuser: Boolean(g.is_superuser),
+    attributes: JSON.parse(g.attributes || '{}') as unknown,
+  };
+}
+
+/**
+ * authentik's view_propertymapping on the mapping (the caller's `load`); Keystage also asks view_user on the user and
+ * view_group on the group
+ */
 async function testMapping(req: FastifyRequest, svc: Services, row: Row, caller: Caller) {
   const data = await validateBody(testProps, req.body, { mode: 'create', db: svc.db });
   if (data.user !== null && data.user !== undefined && !(await can(svc.db, caller, 'authentik_core.view_user', data.user as number)))
@@ -570,13 +586,17 @@ async function testMapping(req: FastifyRequest, svc: Services, row: Row, caller:
   const q = req.query as Record<string, string | string[] | undefined>;
   const fr = lastValue(q.format_result);
   const format = String(fr ?? 'false').toLowerCase() === 'true';
+  if (data.group !== null && data.group !== undefined && !(await can(svc.db, caller, 'authentik_core.view_group', data.group as string)))
+    throw ValidationError.field('group', `Invalid pk "${data.group}" - object does not exist.`);
   const user = data.user === null || data.user === undefined ? undefined : await userById(svc.db, data.user as number);
+  // the group, as a group mapping sees it (`group.name`, `group.attributes`, …)
+  const group = data.group ? await mappingGroupOf(svc, data.group as string) : undefined;
   const r = await runMapping(
     svc,
     row,
     { user: user as never, request: req, provider: { id: 0, name: '', application: null } },
     30_000,
-    (data.context as Record<string, unknown>) ?? {},
+    { ...((data.context as Record<string, unknown>) ?? {}), ...(group ? { group } : {}) },
     true,
   );
   if (!r.ok) return { result: r.error, successful: false };

@@ -155,6 +155,15 @@ for (const dialect of dialects()) {
       assert.equal(failing.body.successful, false);
       assert.match(failing.body.result, /NameError/);
       assert.equal((await call(srv, 'POST', `/propertymappings/all/${custom.body.pk}/test/`, { user: 'x' })).status, 400);
+      // a group is given to the expression as `group` (authentik's test_test_call_group)
+      const team = await call(srv, 'POST', '/core/groups/', { name: 'mapping-team', attributes: { floor: 3 } });
+      const byGroup = await call(srv, 'POST', '/propertymappings/provider/scope/', {
+        name: 'team',
+        scope_name: 'team',
+        expression: 'return {"team": group.name, "floor": group.attributes["floor"]}',
+      });
+      const grouped = await call(srv, 'POST', `/propertymappings/all/${byGroup.body.pk}/test/`, { group: team.body.pk });
+      assert.deepEqual(grouped.body, { result: '{"team": "mapping-team", "floor": 3}', successful: true });
     });
 
     it('evaluation: native texts agree with Python; a failing mapping gives no claims and an event', async () => {
