@@ -81,14 +81,16 @@ export function mountUserActions(router: ApiRouter, svc: Services, list: Resourc
         const expires = (data.expires as string | undefined) ?? new Date(Date.now() + 360 * DAY_MS).toISOString();
         const withGroup = (data.create_group as boolean) && (await can(db, caller, 'authentik_core.add_group'));
         const identifier = slugify(`service-account-${username}-password`);
-        // authentik answers a unique clash (user, group or token) with this one message
+        // authentik: a taken username is the name field's error; another unique clash (the group or the token) this
+        // one non-field message
         const clash = async () => {
           const user = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+          if (user) throw ValidationError.field('name', 'This field must be unique.');
           const token = await db.selectFrom('tokens').select('token_uuid').where('identifier', '=', identifier).executeTakeFirst();
           const group = withGroup
             ? await db.selectFrom('groups').select('group_uuid').where('name', '=', username).executeTakeFirst()
             : undefined;
-          return !!(user || token || group);
+          return !!(token || group);
         };
         if (await clash()) throw ValidationError.nonField('A user/group with these details already exists');
         const key = generateKey((await systemSettings(db)).default_token_length);

@@ -71,7 +71,17 @@ for (const dialect of dialects()) {
       const pw = await srv.app.store.db.selectFrom('users').select('password').where('id', '=', made.user_pk).executeTakeFirstOrThrow();
       assert.ok(pw.password.startsWith('!'));
       const again = await call(srv, 'POST', '/core/users/service_account/', { name: 'ci-bot' });
-      assert.deepEqual([again.status, again.body], [400, { non_field_errors: ['A user/group with these details already exists'] }]);
+      // a taken username: the name field (authentik's test_service_account_validation_duplicate_username); a taken group
+      // name of no user: the non-field message
+      assert.deepEqual([again.status, again.body], [400, { name: ['This field must be unique.'] }]);
+      await call(srv, 'POST', '/core/groups/', { name: 'group-only' });
+      const groupTaken = await call(srv, 'POST', '/core/users/service_account/', { name: 'group-only', create_group: true });
+      assert.deepEqual(
+        [groupTaken.status, groupTaken.body],
+        [400, { non_field_errors: ['A user/group with these details already exists'] }],
+      );
+      const blank = await call(srv, 'POST', '/core/users/service_account/', { name: '  \t' });
+      assert.deepEqual([blank.status, blank.body], [400, { name: ['This field may not be blank.'] }]);
       const missing = await call(srv, 'POST', '/core/users/service_account/', {});
       assert.equal(missing.status, 400);
       assert.ok(missing.body.name);
