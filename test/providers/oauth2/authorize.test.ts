@@ -4,6 +4,7 @@
  * consent) and lands on the redirect URI with a code; implicit and hybrid responses; errors sent to the redirect
  * URI only when it matched; prompt=none, prompt=login; the first redirect URI learnt.
  */
+import { invalidateAdminCache } from '../../../src/db/admin-cache.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -244,6 +245,27 @@ for (const dialect of dialects()) {
         code_challenge_method: 'S512',
       });
       assert.match(pkce.headers.get('location')!, /error=invalid_request&error_description=Unsupported%20challenge%20method%20S512/);
+    });
+
+    it('end-session of a provider without an invalidation flow: the brand’s, else 404 (authentik’s EndSessionView)', async () => {
+      // (the API requires one; a provider stored without one — older data — is what this is about)
+      const p = await app('no-invalidation');
+      await srv.app.store.db.updateTable('providers').set({ invalidation_flow: null }).where('id', '=', p.pk).execute();
+      invalidateAdminCache(srv.app.store.db);
+      const brand = (await call(srv, 'GET', '/core/brands/?default=true')).body.results[0];
+      const end = () => fetch(`${srv.url}/application/o/no-invalidation/end-session/`, { redirect: 'manual' });
+      const set = async (flow: string | null) =>
+        assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_invalidation: flow })).status, 200);
+      try {
+        await set(flows['default-provider-invalidation-flow']!);
+        const r = await end();
+        assert.equal(r.status, 302);
+        assert.equal(Browser.flowOf(r.headers.get('location')!)!.slug, 'default-provider-invalidation-flow');
+        await set(null);
+        assert.equal((await end()).status, 404);
+      } finally {
+        await set(brand.flow_invalidation);
+      }
     });
 
     it('end-session: id_token_hint, registered post-logout redirect with state, back-channel logout token, tokens gone', async () => {

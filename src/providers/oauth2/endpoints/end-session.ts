@@ -9,6 +9,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../../db/types.js';
 import { startFlow } from '../../../flows/engine/start.js';
+import { flowByUuid } from '../../../flows/store.js';
 import type { Services } from '../../../services.js';
 import { type OAuth2Provider, oauth2ProviderByAppSlug } from '../config.js';
 import { endSessionRequest, logoutTokenClaims } from '../protocol/end-session.js';
@@ -23,11 +24,9 @@ import { insertIframeLogout, type LogoutURL } from '../stages/iframe-logout/inde
 
 const NOT_FOUND = '<h1>Not Found</h1>';
 
-async function invalidationFlowOf(svc: Services, provider: OAuth2Provider): Promise<FlowsTable | undefined> {
-  const q = svc.db.selectFrom('flows').selectAll();
-  if (provider.invalidation_flow)
-    return (await q.where('flow_uuid', '=', provider.invalidation_flow).executeTakeFirst()) as FlowsTable | undefined;
-  return (await q.where('designation', '=', 'invalidation').orderBy('slug').executeTakeFirst()) as FlowsTable | undefined;
+/** the provider's invalidation flow, else the brand's (authentik's EndSessionView); none: 404 */
+async function invalidationFlowOf(svc: Services, req: FastifyRequest, provider: OAuth2Provider): Promise<FlowsTable | undefined> {
+  return flowByUuid(svc, provider.invalidation_flow ?? (await svc.brand(req.host)).flows.flow_invalidation);
 }
 
 /** OpenID Connect Back-Channel Logout: POST the logout token to the provider's logout_uri (failures are logged) */
@@ -54,7 +53,7 @@ export async function sendBackchannelLogout(
 export async function endSessionEndpoint(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const provider = await oauth2ProviderByAppSlug(svc, (req.params as { slug: string }).slug);
   if (!provider || !provider.application) return reply.code(404).type('text/html').send(NOT_FOUND);
-  const flow = await invalidationFlowOf(svc, provider);
+  const flow = await invalidationFlowOf(svc, req, provider);
   if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
   const keys = await keysOf(svc, provider);
   const origin = originOf(req, svc.config);
