@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../helpers/server.js';
-import { createStage, createUser, flowOf, loggedIn, sessionRow } from '../helpers/flows.js';
+import { createStage, createUser, defaultStages, flowOf, loggedIn, sessionRow } from '../helpers/flows.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
 import { Browser } from '../helpers/browser.js';
 
@@ -133,6 +133,23 @@ for (const dialect of dialects()) {
       const seen = (await inspect(b, 'inspect-prompt')).body;
       assert.deepEqual(seen.current_plan.plan_context.prompt_data, { password: '********', nickname: 'neo' });
       assert.equal(JSON.stringify(seen).includes('hunter2'), false, 'the password is nowhere in the answer');
+    });
+
+    it('the pending user as authentik’s sanitize_dict gives a user: username, pk, email (test_inspector.py)', async () => {
+      const s = await defaultStages(srv);
+      const dummy = await createStage(srv, '/stages/dummy/', { name: 'inspect-after-identification' });
+      await flowOf(srv, 'inspect-identified', [s.identification, dummy], { designation: 'stage_configuration' });
+      const b = await loggedIn(srv, 'akadmin', ADMIN_PASSWORD);
+      await b.get('inspect-identified');
+      const next = await b.fetch('/flows/executor/inspect-identified/?query=', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ component: 'ak-stage-identification', uid_field: 'akadmin' }),
+      });
+      assert.equal(next.body.component, 'ak-stage-dummy', JSON.stringify(next.body));
+      const seen = (await inspect(b, 'inspect-identified')).body;
+      const admin = (await call(srv, 'GET', '/core/users/?username=akadmin')).body.results[0];
+      assert.deepEqual(seen.current_plan.plan_context.pending_user, { username: 'akadmin', pk: admin.pk, email: admin.email });
     });
 
     it('a login keeps no history: nobody is logged in while it is planned', async () => {

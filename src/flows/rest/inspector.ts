@@ -27,9 +27,9 @@ const NO_BINDING = {
  */
 function sanitisedContext(plan: Plan): Record<string, unknown> {
   const ctx = cleanseDict(policyContext(plan.context, undefined, undefined, true));
-  const user = ctx.pending_user as { pk?: unknown; username?: unknown } | undefined;
-  if (user && typeof user === 'object')
-    ctx.pending_user = { pk: user.pk ?? null, app: 'authentik_core', name: user.username ?? '', model_name: 'user' };
+  // a user as authentik's sanitize_dict gives one (events/utils.py get_user)
+  const user = ctx.pending_user as { pk?: unknown; username?: unknown; email?: unknown } | undefined;
+  if (user && typeof user === 'object') ctx.pending_user = { username: user.username ?? '', pk: user.pk ?? null, email: user.email ?? '' };
   if (ctx.prompt_data && typeof ctx.prompt_data === 'object') ctx.prompt_data = cleanseDict(ctx.prompt_data as Record<string, unknown>);
   return ctx;
 }
