@@ -45,17 +45,40 @@ async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]
   return map;
 }
 
+/** the policies bound to each flow (authentik's PolicyBindingModel.policies: bindings of a policy, not of a user or group) */
+async function policiesOf(db: DB, targets: string[]): Promise<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  if (!targets.length) return map;
+  const rows = await db
+    .selectFrom('policy_bindings')
+    .select(['target', 'policy'])
+    .where('target', 'in', targets)
+    .where('policy', 'is not', null)
+    .orderBy('order')
+    .execute();
+  for (const r of rows) {
+    const list = map.get(r.target) ?? [];
+    if (!list.includes(r.policy!)) list.push(r.policy!);
+    map.set(r.target, list);
+  }
+  return map;
+}
+
 export async function renderFlows(db: DB, rows: FlowRow[]) {
   const stages = await stagesOf(
     db,
     rows.map((r) => r.flow_uuid),
+  );
+  const policies = await policiesOf(
+    db,
+    rows.map((r) => r.pbm_uuid),
   );
   return rows.map((r) => ({
     ...rowToApi(flowProps, r),
     background_url: backgroundUrl(r.background),
     background_themed_urls: themedAssetUrls(r.background),
     stages: stages.get(r.flow_uuid) ?? [],
-    policies: [],
+    policies: policies.get(r.pbm_uuid) ?? [],
     cache_count: 0,
     export_url: exportUrl(r.slug),
   }));

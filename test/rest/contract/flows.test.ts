@@ -1,7 +1,7 @@
 /** Contract: flows and bindings through the official client, each body checked against schema.yml. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects, startServer, type TestServer } from '../../helpers/server.js';
+import { call, dialects, startServer, type TestServer } from '../../helpers/server.js';
 import { assertArrayOf, assertMatches } from '../../helpers/openapi-schema.js';
 import { body, clients, failure, status } from './client.js';
 
@@ -33,6 +33,15 @@ for (const dialect of dialects()) {
       assert.notEqual(f.pk, f.policybindingmodel_ptr_id);
 
       assertMatches('Flow', await body(api.flows.flowsInstancesRetrieveRaw({ slug: 'contract-flow' })));
+      // `policies`: the policies bound to the flow (a user binding is not a policy)
+      assert.deepEqual(f.policies, []);
+      const policy = await call(srv, 'POST', '/policies/dummy/', { name: 'contract-flow-policy', result: true });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const target = f.policybindingmodel_ptr_id;
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target, policy: policy.body.pk, order: 0 })).status, 201);
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target, user: 1, order: 1 })).status, 201);
+      const bound = await body(api.flows.flowsInstancesRetrieveRaw({ slug: 'contract-flow' }));
+      assert.deepEqual(bound.policies, [policy.body.pk]);
       const list = await body(
         api.flows.flowsInstancesListRaw({ designation: 'authentication' as never, search: 'contract', ordering: '-slug' }),
       );
