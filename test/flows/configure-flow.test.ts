@@ -61,7 +61,7 @@ for (const dialect of dialects()) {
       assert.equal((await b.me()).body.user.username, 'cora', 'still logged in');
     });
 
-    it('anonymous visitors are sent to log in first; a stage without a configure flow is a 404', async () => {
+    it('anonymous visitors are sent to log in first; a stage without a configure flow, or with one that does not apply, is a 404', async () => {
       const anonymous = await fetch(`${srv.url}/flows/-/configure/${totpStage}/`, { redirect: 'manual' });
       assert.equal(anonymous.status, 302);
       assert.equal(
@@ -73,6 +73,14 @@ for (const dialect of dialects()) {
       assert.equal((await page(b, `/flows/-/configure/${plain}/`)).status, 404);
       assert.equal((await page(b, '/flows/-/configure/00000000-0000-4000-8000-000000000000/')).status, 404);
       assert.equal((await page(b, '/flows/-/configure/not-a-uuid/')).status, 404);
+      // a configure flow that does not apply to the person: not found either (authentik's ConfigureFlowInitView)
+      const anonOnly = await flowOf(srv, 'cfg-anonymous-only', [plain], {
+        designation: 'stage_configuration',
+        authentication: 'require_unauthenticated',
+      });
+      const anonPk = (await call(srv, 'GET', `/flows/instances/${anonOnly}/`)).body.pk;
+      const closed = await createStage(srv, '/stages/authenticator/static/', { name: 'cfg-static-closed', configure_flow: anonPk });
+      assert.equal((await page(b, `/flows/-/configure/${closed}/`)).status, 404);
     });
 
     it('execute plans the flow for a session caller, who then continues it; a flow that does not apply is a 400', async () => {

@@ -76,8 +76,8 @@ export function mountFlowUrls(app: FastifyInstance, svc: Services) {
           | undefined)
       : undefined;
     if (!flow) return reply.code(404).type('text/html').send(NOT_FOUND);
-    if (!(await startFlow(svc, flow, { user: me.user }, req, reply)))
-      return reply.code(400).type('text/html').send('<h1>Flow not applicable to current user.</h1>');
+    // a flow that does not apply to the person: not found (authentik's ConfigureFlowInitView)
+    if (!(await startFlow(svc, flow, { user: me.user }, req, reply))) return reply.code(404).type('text/html').send(NOT_FOUND);
     const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
     return reply.redirect(`/if/flow/${flow.slug}/${qs}`, 302);
   });
