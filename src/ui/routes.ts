@@ -14,7 +14,7 @@ import { pageCsp, scriptNonce } from '../rest/http.js';
 import type { Services } from '../flows/engine/runtime.js';
 import { type Brand, themeBaseOf, type UiTheme, uiThemeOf } from '../brands/match.js';
 import { assetUrl, themedAssetUrls } from '../files/names.js';
-import { firstChallenge } from '../flows/engine/executor.js';
+import { firstChallenge, NO_SUCH_FLOW } from '../flows/engine/executor.js';
 import { defaultApplicationFor, launchPath } from '../applications/launch-route.js';
 import { type FooterLink, systemSettings } from '../instance/system-settings/store.js';
 import { groupAttributes, isSuperuser } from '../groups/membership.js';
@@ -123,6 +123,7 @@ export function mountUi(app: FastifyInstance, svc: Services) {
     const continuous = settings.flags.flows_continuous_login || settings.flags.flows_refresh_others ? ' continuous-login' : '';
     const executor = `<ak-flow-executor slug="${escapeHtml(slug)}" ${brandAttributes(brand)}${continuous}></ak-flow-executor>${footer(settings.footer_links)}`;
     return reply
+      .code(first === NO_SUCH_FLOW ? 404 : 200)
       .headers({ ...security, 'cache-control': 'no-store', 'content-security-policy': pageCsp(nonce) })
       .type('text/html; charset=utf-8')
       .send(shell(brand, first ? `${challengeData(first)}\n${executor}` : executor, 'flow.js', nonce));

@@ -337,9 +337,9 @@ for (const dialect of dialects()) {
       );
     });
 
-    it('an unknown slug: the page carries the not-found challenge and sets no cookie', async () => {
+    it('an unknown slug: a 404 page (authentik’s FlowInterfaceView) carrying the not-found challenge; no cookie', async () => {
       const res = await fetch(`${srv.url}/if/flow/no-such-flow/`);
-      assert.equal(res.status, 200);
+      assert.equal(res.status, 404);
       assert.deepEqual(res.headers.getSetCookie(), []);
       const html = await res.text();
       assert.match(html, /"error_message":"This flow does not exist."/);

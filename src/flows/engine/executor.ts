@@ -381,7 +381,8 @@ const wantsInline = (req: FastifyRequest) => req.headers[INLINE_HEADER] === '1';
 const MAX_FOLLOWS = 20;
 
 /** the challenge a page shows for a slug no flow has (the page's own wording for the executor's 404) */
-const NO_SUCH_FLOW = { component: 'ak-stage-access-denied', error_message: 'This flow does not exist.' };
+/** the first challenge of a flow page whose slug names no flow (the page answers 404, as authentik's FlowInterfaceView) */
+export const NO_SUCH_FLOW = { component: 'ak-stage-access-denied', error_message: 'This flow does not exist.' };
 
 /**
  * The session, loaded for this request. A POST (the only request that checks a secret or counts a failure) holds it
