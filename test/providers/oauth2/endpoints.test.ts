@@ -110,6 +110,33 @@ for (const dialect of dialects()) {
       assert.equal((await fetch(`${srv.url}/application/o/nope/.well-known/openid-configuration`)).status, 404);
     });
 
+    it('CORS: an Origin a redirect URI allows (strict: scheme, host, port; regex: its pattern up to the path) gets credentials', async () => {
+      const discovery = (origin: string) =>
+        fetch(`${srv.url}/application/o/${slug}/.well-known/openid-configuration`, { headers: { origin } });
+      const allowed = async (origin: string) => (await discovery(origin)).headers.get('access-control-allow-origin');
+      assert.equal(await allowed(new URL(REDIRECT).origin), new URL(REDIRECT).origin);
+      assert.equal(await allowed('https://preview-7.apps.example'), null);
+      const patch = (redirect_uris: unknown[]) => call(srv, 'PATCH', `/providers/oauth2/${provider.pk}/`, { redirect_uris });
+      assert.equal(
+        (
+          await patch([
+            { matching_mode: 'strict', url: REDIRECT },
+            { matching_mode: 'regex', url: 'https://preview-\\d+\\.apps\\.example/cb' },
+          ])
+        ).status,
+        200,
+      );
+      try {
+        const r = await discovery('https://preview-7.apps.example');
+        assert.equal(r.headers.get('access-control-allow-origin'), 'https://preview-7.apps.example');
+        assert.equal(r.headers.get('access-control-allow-credentials'), 'true');
+        assert.equal(await allowed('https://preview-x.apps.example'), null);
+        assert.equal(await allowed('https://evil.example'), null);
+      } finally {
+        await patch([{ matching_mode: 'strict', url: REDIRECT }]);
+      }
+    });
+
     it('webfinger: {} until the brand’s default application signs in through OAuth2, then its issuer (authentik’s brands tests)', async () => {
       const finger = async () => {
         const r = await fetch(`${srv.url}/.well-known/webfinger?resource=acct:alice@example.com`);

@@ -4,7 +4,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRedirectUri, entriesOfType, entryMatches, isInvalidRegex } from '../../../src/providers/oauth2/protocol/redirect-uri.js';
+import {
+  checkRedirectUri,
+  entriesOfType,
+  entryMatches,
+  isInvalidRegex,
+  originMatches,
+} from '../../../src/providers/oauth2/protocol/redirect-uri.js';
 import type { RedirectUri } from '../../../src/providers/oauth2/protocol/types.js';
 
 const strict = (url: string, type: RedirectUri['redirect_uri_type'] = 'authorization'): RedirectUri => ({
@@ -86,5 +92,26 @@ describe('redirect URI matching', () => {
       ok: false,
       cause: 'redirect_uri_no_match',
     });
+  });
+});
+
+describe('CORS origins from redirect URIs (authentik’s test_cors.py)', () => {
+  it('test_origin_matches_redirect_uri_strict: the scheme, host and port of the URI', () => {
+    const r = strict('https://preview-skypilot-pr-69-fundash.g3rg.org/auth/callback');
+    assert.equal(originMatches(r, 'https://preview-skypilot-pr-69-fundash.g3rg.org'), true);
+    assert.equal(originMatches(r, 'https://preview-other-pr-1-fundash.g3rg.org'), false);
+    assert.equal(originMatches(r, 'http://preview-skypilot-pr-69-fundash.g3rg.org'), false);
+    assert.equal(originMatches(r, 'https://preview-skypilot-pr-69-fundash.g3rg.org:8443'), false);
+  });
+
+  it('test_origin_matches_redirect_uri_regex(_no_match): the pattern up to its path matches the whole origin', () => {
+    const r = regex('https://preview-.*-fundash\\.g3rg\\.org/auth/callback');
+    assert.equal(originMatches(r, 'https://preview-skypilot-pr-69-fundash.g3rg.org'), true);
+    assert.equal(originMatches(r, 'https://malicious.example.org'), false);
+    // the whole origin: a look-alike host that merely starts or ends like it is refused
+    assert.equal(originMatches(r, 'https://preview-x-fundash.g3rg.org.evil.example'), false);
+    assert.equal(originMatches(regex('https?://app\\.example\\.com(:\\d+)?/cb'), 'http://app.example.com:8080'), true);
+    // a pattern whose host part does not compile admits nothing
+    assert.equal(originMatches(regex('https://a\\.com[/x]'), 'https://a.com'), false);
   });
 });

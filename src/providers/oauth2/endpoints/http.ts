@@ -8,6 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../../config.js';
 import type { BearerTokenError } from '../protocol/errors.js';
 import { baseUrlOf } from '../urls.js';
+import { originMatches } from '../protocol/redirect-uri.js';
+import type { RedirectUri } from '../protocol/types.js';
 
 export { formOf, paramsOf, queryOf, type Params } from '../../../rest/form.js';
 import { formOf, queryOf, type Params } from '../../../rest/form.js';
@@ -67,23 +69,15 @@ export function sendBearerError(reply: FastifyReply, e: BearerTokenError) {
 
 export { sendBadRequestPage } from '../../../ui/bad-request.js';
 
-/** `cors_allow`: the Origin is echoed (with credentials) when it is the scheme, host and port of an allowed URL */
-export function corsAllow(req: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) {
+/**
+ * `cors_allow`: the Origin is echoed (with credentials) when one of the provider's redirect URIs allows it
+ * (`originMatches`: the scheme, host and port of a strict URI, or a regex URI's pattern up to its path); a preflight
+ * (OPTIONS) is always answered, as authentik's
+ */
+export function corsAllow(req: FastifyRequest, reply: FastifyReply, allowed: readonly RedirectUri[]) {
   const origin = req.headers.origin;
   if (!origin) return;
-  let ok = req.method === 'OPTIONS';
-  let o: URL;
-  try {
-    o = new URL(origin);
-  } catch {
-    return;
-  }
-  for (const a of allowed) {
-    try {
-      const u = new URL(a);
-      if (u.protocol === o.protocol && u.hostname === o.hostname && u.port === o.port) ok = true;
-    } catch {}
-  }
+  const ok = req.method === 'OPTIONS' || allowed.some((entry) => originMatches(entry, origin));
   if (!ok) return;
   reply.header('access-control-allow-origin', origin).header('vary', 'Origin').header('access-control-allow-credentials', 'true');
   if (req.method === 'OPTIONS') {

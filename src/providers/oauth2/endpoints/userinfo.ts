@@ -59,10 +59,6 @@ export async function userinfoEndpoint(svc: Services, req: FastifyRequest, reply
   const claims: Record<string, unknown> = { sub: idToken.sub };
   Object.assign(claims, await claimsOf(svc, provider, user, parseScope(token.scope), req, { scope: token.scope }));
   if (idToken.nonce) claims.nonce = idToken.nonce;
-  corsAllow(
-    req,
-    reply,
-    provider.redirect_uris.map((u) => u.url),
-  );
+  corsAllow(req, reply, provider.redirect_uris);
   return sendToken(reply, claims);
 }

@@ -61,11 +61,7 @@ export async function discoveryEndpoint(svc: Services, req: FastifyRequest, repl
     scopes: mappings.map((m) => m.scope_name),
     claims,
   });
-  corsAllow(
-    req,
-    reply,
-    provider.redirect_uris.map((u) => u.url),
-  );
+  corsAllow(req, reply, provider.redirect_uris);
   return reply
     .code(200)
     .type('application/json')

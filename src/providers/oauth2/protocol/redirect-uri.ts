@@ -43,6 +43,36 @@ export function entryMatches(entry: RedirectUri, uri: string): boolean {
   return entry.url === uri;
 }
 
+/**
+ * does the entry allow requests from this Origin (CORS; authentik's origin_matches_redirect_uri)? Strict: the scheme,
+ * host and port of its URL. Regex: the pattern up to the path (its part before the third unescaped `/`) matches the
+ * whole Origin, so `https://preview-.*\\.example\\.org/cb` admits `https://preview-1.example.org`; a part that does not
+ * compile admits nothing.
+ */
+export function originMatches(entry: RedirectUri, origin: string): boolean {
+  if (entry.matching_mode === 'regex') {
+    const p = patternOf(originPart(entry.url));
+    return p ? p.matches(origin) : false;
+  }
+  try {
+    const o = new URL(origin);
+    const u = new URL(entry.url);
+    return u.protocol === o.protocol && u.hostname === o.hostname && u.port === o.port;
+  } catch {
+    return false;
+  }
+}
+
+/** a URL pattern's scheme, host and port: the text before its third unescaped `/` (all of it when there is none) */
+function originPart(pattern: string): string {
+  let slashes = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] === '\\') i++;
+    else if (pattern[i] === '/' && ++slashes === 3) return pattern.slice(0, i);
+  }
+  return pattern;
+}
+
 /** the entries of one kind: `authorization` for authorize/token, `logout` for end-session's post_logout_redirect_uri */
 export const entriesOfType = (all: readonly RedirectUri[], type: RedirectUri['redirect_uri_type']) =>
   all.filter((e) => (e.redirect_uri_type ?? 'authorization') === type);

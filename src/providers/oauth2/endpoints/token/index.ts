@@ -42,19 +42,10 @@ export async function tokenEndpoint(svc: Services, req: FastifyRequest, reply: F
     if (!grant) throw new TokenError('unsupported_grant_type');
     t.dpop = await tokenProof(svc, req);
     const body = await grant(svc, req, t, await keysOf(svc, t.provider), originOf(req, svc.config));
-    corsAllow(
-      req,
-      reply,
-      t.provider.redirect_uris.map((u) => u.url),
-    );
+    corsAllow(req, reply, t.provider.redirect_uris);
     return sendToken(reply, body);
   } catch (e) {
-    if (provider)
-      corsAllow(
-        req,
-        reply,
-        provider.redirect_uris.map((u) => u.url),
-      );
+    if (provider) corsAllow(req, reply, provider.redirect_uris);
     if (e instanceof TokenError || e instanceof DeviceCodeError) return sendToken(reply, e.body(), 400);
     if (e instanceof UserAuthError) return sendToken(reply, e.body(), 403);
     throw e;
