@@ -100,6 +100,17 @@ for (const dialect of dialects()) {
       const refused = await fetch(`${srv.api}/flows/instances/${anonOnly}/execute/`, { headers: b.jar.headers() });
       assert.equal(refused.status, 400);
       assert.match(await refused.text(), /Flow not applicable to current user/);
+      // a flow its policies deny: their messages on the page (authentik's bad_request_message)
+      const closed = await flowOf(srv, 'closed-on-tuesdays', [totpStage], { designation: 'stage_configuration' });
+      const closedPk = (await call(srv, 'GET', `/flows/instances/${closed}/`)).body.policybindingmodel_ptr_id;
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'closed-today',
+        expression: 'ak_message("Closed for maintenance")\nreturn False',
+      });
+      assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: closedPk, policy: policy.body.pk, order: 0 })).status, 201);
+      const denied = await fetch(`${srv.api}/flows/instances/${closed}/execute/`, { headers: b.jar.headers() });
+      assert.equal(denied.status, 400);
+      assert.match(await denied.text(), /Flow not applicable to current user\/request: Closed for maintenance/);
       const token = await call(srv, 'GET', `/flows/instances/${configureSlug}/execute/`);
       assert.deepEqual(token.body, { link: `${srv.url}/if/flow/${configureSlug}/` }, 'a token caller gets the link');
     });

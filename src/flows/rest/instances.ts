@@ -2,6 +2,7 @@
 import { requestOrigin } from '../../brands/links.js';
 import { hasGlobal, requirePermission } from '../../rbac/check.js';
 import { Forbidden } from '../../rest/errors.js';
+import { sendBadRequestPage } from '../../ui/bad-request.js';
 import { targetUsedBy } from '../../policies/base.js';
 import { flowProvidersUsedBy } from '../../providers/base.js';
 import { providerTypeByKind } from '../../providers/registry.js';
@@ -256,11 +257,14 @@ export function mountFlows(router: ApiRouter, svc: Services) {
           const { row } = await load(req, 'view');
           // the flow is planned now with the caller as the pending user and kept in their session (upstream)
           // (a token caller has no session to keep it in: it only gets the link)
-          if (req.caller?.via === 'session' && !(await startFlow(svc, row, { user: req.caller.user }, req, reply)))
-            return reply
-              .code(400)
-              .type('text/html; charset=utf-8')
-              .send('<h1>Flow not applicable to current user/request: Flow does not apply to current user.</h1>');
+          // a flow that does not apply: authentik's bad_request_message, with the denying policies' messages
+          let messages: string[] = [];
+          const start = { user: req.caller?.user, denied: (m: string[]) => (messages = m) };
+          if (req.caller?.via === 'session' && !(await startFlow(svc, row, start, req, reply)))
+            return sendBadRequestPage(
+              reply,
+              `Flow not applicable to current user/request: ${messages.length ? messages.join(', ') : 'Flow does not apply to current user.'}`,
+            );
           return { link: `${requestOrigin(req)}/if/flow/${row.slug}/` };
         },
       },
