@@ -259,10 +259,10 @@ export function mountApplications(router: ApiRouter, svc: Services) {
           let user = caller.user;
           const forUser = str(req.query as Query, 'for_user');
           if (forUser !== undefined && caller.superuser) {
-            if (!/^\s*-?\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['for_user must be numerical'] });
+            if (!/^\s*-?\d+\s*$/.test(forUser)) throw ValidationError.bare('for_user', 'for_user must be numerical');
             const id = Number(forUser);
             const u = await userById(db, id);
-            if (!u) throw new ValidationError({ for_user: ['User not found'] });
+            if (!u) throw ValidationError.bare('for_user', 'User not found');
             user = u;
           }
           const v = await applicationAccess(svc, row, user, req);
@@ -292,9 +292,9 @@ async function listApplications(svc: Services, req: FastifyRequest) {
   let user = caller.user;
   const forUser = str(q, 'for_user');
   if (forUser !== undefined && caller.superuser) {
-    if (!/^\s*\d+\s*$/.test(forUser)) throw new ValidationError({ for_user: ['for_user must be numerical'] });
+    if (!/^\s*\d+\s*$/.test(forUser)) throw ValidationError.bare('for_user', 'for_user must be numerical');
     const u = await userById(db, Number(forUser));
-    if (!u) throw new ValidationError({ for_user: ['User not found'] });
+    if (!u) throw ValidationError.bare('for_user', 'User not found');
     user = u;
   }
   const onlyLaunch = parseBool(str(q, 'only_with_launch_url') ?? 'false') === true;

@@ -59,7 +59,7 @@ export async function createRecoveryLink(svc: Services, req: FastifyRequest, use
   const brand = await svc.brand(req.host);
   const flowUuid = brand.flows.flow_recovery;
   const flow = flowUuid ? await svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', flowUuid).executeTakeFirst() : undefined;
-  if (!flow) throw ValidationError.nonField('No recovery flow set.');
+  if (!flow) throw ValidationError.bare('non_field_errors', 'No recovery flow set.');
   const base = await linkBase(svc, req);
   if (!base) throw ValidationError.nonField('Recovery links cannot be built: set KEYSTAGE_EXTERNAL_URL or give the brand its domain.');
   const context = {
@@ -67,7 +67,7 @@ export async function createRecoveryLink(svc: Services, req: FastifyRequest, use
     pendingUserIdentifier: user.username,
   };
   const r = await planFlow(svc, flow, { user: undefined, superuser: false }, context, { req });
-  if (r.type === 'not_applicable') throw ValidationError.nonField('Recovery flow not applicable to user');
+  if (r.type === 'not_applicable') throw ValidationError.bare('non_field_errors', 'Recovery flow not applicable to user');
   const plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
   const expires = new Date(Date.now() + durationMs);
   const token = await createFlowToken(svc.db, {

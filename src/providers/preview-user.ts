@@ -17,10 +17,9 @@ export async function previewedUser(svc: Services, req: FastifyRequest): Promise
   const q = req.query as Record<string, string | string[] | undefined>;
   const raw = lastValue(q.for_user);
   if (raw === undefined) return caller.user as UsersTable;
-  if (!/^\s*-?\d+\s*$/.test(raw)) throw new ValidationError({ for_user: ['input must be numerical'] });
+  if (!/^\s*-?\d+\s*$/.test(raw)) throw ValidationError.bare('for_user', 'input must be numerical');
   const id = Number(raw);
   const user = await userById(svc.db, id);
-  if (!user || !(await can(svc.db, caller, 'authentik_core.view_user', user.id)))
-    throw new ValidationError({ for_user: ['User not found'] });
+  if (!user || !(await can(svc.db, caller, 'authentik_core.view_user', user.id))) throw ValidationError.bare('for_user', 'User not found');
   return user;
 }

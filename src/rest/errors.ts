@@ -19,7 +19,7 @@ export class ValidationError extends ApiError {
   constructor(readonly errors: FieldErrors | string[]) {
     super('validation error');
   }
-  body() {
+  body(): unknown {
     return this.errors;
   }
   static field(field: string, message: string) {
@@ -27,6 +27,23 @@ export class ValidationError extends ApiError {
   }
   static nonField(message: string) {
     return new ValidationError({ non_field_errors: [message] });
+  }
+  /**
+   * authentik's views raising `ValidationError({field: "message"})`: DRF keeps a dict's string values as they are, so
+   * the message comes without a list (`{"non_field_errors": "No recovery flow set."}`)
+   */
+  static bare(field: string, message: string) {
+    return new BareValidationError({ [field]: message });
+  }
+}
+
+/** a ValidationError whose messages are bare strings (see `ValidationError.bare`) */
+class BareValidationError extends ValidationError {
+  constructor(readonly bareErrors: Record<string, string>) {
+    super(Object.fromEntries(Object.entries(bareErrors).map(([k, v]) => [k, [v]])));
+  }
+  override body(): unknown {
+    return this.bareErrors;
   }
 }
 

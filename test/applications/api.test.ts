@@ -174,10 +174,10 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'POST', '/policies/bindings/', { target: closed.body.pk, user: uid, order: 1 })).status, 201);
       assert.equal((await call(srv, 'GET', `/core/applications/closed/check_access/?for_user=${uid}`)).body.passing, true);
       assert.deepEqual((await call(srv, 'GET', '/core/applications/closed/check_access/?for_user=x')).body, {
-        for_user: ['for_user must be numerical'],
+        for_user: 'for_user must be numerical',
       });
       assert.deepEqual((await call(srv, 'GET', '/core/applications/closed/check_access/?for_user=424242')).body, {
-        for_user: ['User not found'],
+        for_user: 'User not found',
       });
 
       const slugs = async (q: string, token = srv.token) => {

@@ -49,7 +49,7 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
             mode: 'create',
             db: svc.db,
           });
-          if (!user.email) throw ValidationError.nonField('User does not have an email address set.');
+          if (!user.email) throw ValidationError.bare('non_field_errors', 'User does not have an email address set.');
           const kind = await svc.db
             .selectFrom('stages')
             .select('kind')
@@ -59,7 +59,7 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
             kind?.kind === emailSchema.kind
               ? await loadStageConfig<EmailConfig>(svc.db, emailSchema, data.email_stage as string)
               : undefined;
-          if (!stage) throw ValidationError.nonField(STAGE_NOT_FOUND);
+          if (!stage) throw ValidationError.bare('non_field_errors', STAGE_NOT_FOUND);
           const link = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
           const message = renderMessage(stage.subject, stage.template, {
             url: link.link,

@@ -263,11 +263,11 @@ for (const dialect of dialects()) {
       assert.equal(first.body.component, 'ak-stage-prompt');
       const noMail = await createUser(srv, 'gina', 'gina-password-1', { email: '' });
       assert.deepEqual((await call(srv, 'POST', `/core/users/${noMail}/recovery_email/`, { email_stage: stage })).body, {
-        non_field_errors: ['User does not have an email address set.'],
+        non_field_errors: 'User does not have an email address set.',
       });
       const ident = (await call(srv, 'GET', '/stages/identification/')).body.results[0].pk;
       assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery_email/`, { email_stage: ident })).body, {
-        non_field_errors: ['Email stage not found.'],
+        non_field_errors: 'Email stage not found.',
       });
       assert.equal((await call(srv, 'POST', `/core/users/${pk}/recovery_email/`, {})).status, 400);
     });
@@ -278,7 +278,7 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: null })).status, 200);
       try {
         assert.deepEqual((await call(srv, 'POST', `/core/users/${pk}/recovery/`, {})).body, {
-          non_field_errors: ['No recovery flow set.'],
+          non_field_errors: 'No recovery flow set.',
         });
       } finally {
         await call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { flow_recovery: brand.flow_recovery });
