@@ -1,6 +1,7 @@
 /** /core/tokens/: API tokens and app passwords, looked up by identifier; keys only through view_key. */
 import { lockConfigEpoch } from '../db/config-epoch.js';
 import { registerModel } from '../rbac/catalogue.js';
+import { hasGlobal } from '../rbac/check.js';
 import { durationMs, systemSettings } from '../instance/system-settings/store.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
@@ -249,8 +250,8 @@ export function mountTokens(router: ApiRouter, svc: Services) {
         doc: { operationId: 'core_tokens_set_key_create', tag: 'core', body: 'TokenSetKeyRequest', bodyRequired: true, status: 204 },
         handler: async (req, reply) => {
           const { row, caller } = await load(req);
-          // authentik requires the `set_token_key` permission, which a token's owner is not given: superusers only
-          if (!caller.superuser) throw Forbidden.permission();
+          // authentik's permission_required("authentik_core.set_token_key"): an owner is not given it; a role may grant it
+          if (!(await hasGlobal(db, caller, 'authentik_core.set_token_key'))) throw Forbidden.permission();
           // authentik: 400 with an empty body when the key is missing
           const sent = (req.body as { key?: unknown } | null)?.key;
           if (sent === undefined || sent === null || sent === '') throw new EmptyBadRequest();

@@ -1,6 +1,6 @@
 /**
  * Tokens: the bootstrap token is akadmin's, found by owner and managed id only (a user's token named like it, or
- * claiming its managed id, never receives the operator's key); `managed` is read-only; `set_key` is for superusers and
+ * claiming its managed id, never receives the operator's key); `managed` is read-only; `set_key` needs set_token_key and
  * takes keys of 32 characters or more; app passwords' `expires` is capped by the maximum token lifetime; the
  * `token-expires` attribute rules PATCH/PUT as it rules create.
  */
@@ -199,7 +199,7 @@ for (const dialect of dialects()) {
     });
     after(async () => srv.close());
 
-    it('set_key: superusers only (the owner gets 403); keys shorter than 32 characters are a 400 on `key`', async () => {
+    it('set_key: superusers and holders of set_token_key (the owner alone gets 403); keys shorter than 32 characters are a 400 on `key`', async () => {
       const carol = await userWithKey(srv, 'carol');
       const asCarol = as(srv, carol.key);
       assert.equal((await asCarol('POST', '/core/tokens/', { identifier: 'carol-own', intent: 'api' })).status, 201);
@@ -225,6 +225,16 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', '/core/tokens/carol-own/view_key/')).body.key, 'k'.repeat(32));
       const clash = await call(srv, 'POST', '/core/tokens/carol-api/set_key/', { key: 'k'.repeat(32) });
       assert.deepEqual({ status: clash.status, body: clash.body }, { status: 400, body: { key: ['Token with this key already exists.'] } });
+      // a role granting authentik_core.set_token_key lets her set her own token's key (authentik's permission_required)
+      const role = (await call(srv, 'POST', '/rbac/roles/', { name: 'key-setters' })).body.pk;
+      const assigned = await call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${role}/assign/`, {
+        permissions: ['authentik_core.set_token_key'],
+      });
+      assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
+      const carolPk = (await call(srv, 'GET', '/core/users/?username=carol')).body.results[0].pk;
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${role}/add_user/`, { pk: carolPk })).status, 204);
+      assert.equal((await asCarol('POST', '/core/tokens/carol-own/set_key/', { key: 'm'.repeat(40) })).status, 204);
+      assert.equal((await call(srv, 'GET', '/core/tokens/carol-own/view_key/')).body.key, 'm'.repeat(40));
     });
 
     it("app passwords: `expires` is capped by the user's maximum token lifetime (attribute, groups, else a day)", async () => {
