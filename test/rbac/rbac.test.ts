@@ -307,6 +307,27 @@ for (const dialect of dialects()) {
       await call(srv, 'POST', `/rbac/roles/${managers}/remove_user/`, { pk: grace });
     });
 
+    it('a superuser group: a delegate may take members out and re-add one, not add anyone new (authentik’s delegated member tests)', async () => {
+      const supers = (await call(srv, 'POST', '/core/groups/', { name: 'r-supers', is_superuser: true })).body;
+      const inside = await createUser(srv, 'r-inside');
+      const again = await createUser(srv, 'r-again');
+      const outside = await createUser(srv, 'r-outside');
+      assert.equal((await call(srv, 'PATCH', `/core/groups/${supers.pk}/`, { users: [inside, again] })).status, 200);
+      const delegates = await role('r-delegates');
+      for (const permission of ['view_group', 'add_user_to_group', 'remove_user_from_group'])
+        await assign(delegates, { permissions: [permission], model: 'authentik_core.group', object_pk: supers.pk });
+      await assign(delegates, { permissions: ['authentik_core.view_user'] });
+      await call(srv, 'POST', `/rbac/roles/${delegates}/add_user/`, { pk: grace });
+      try {
+        assert.equal((await as('POST', `/core/groups/${supers.pk}/remove_user/`, { pk: inside })).status, 204);
+        assert.equal((await as('POST', `/core/groups/${supers.pk}/add_user/`, { pk: again })).status, 204);
+        assert.deepEqual((await as('POST', `/core/groups/${supers.pk}/add_user/`, { pk: outside })).body, DENIED);
+        assert.deepEqual((await call(srv, 'GET', `/core/groups/${supers.pk}/`)).body.users, [again]);
+      } finally {
+        await call(srv, 'POST', `/rbac/roles/${delegates}/remove_user/`, { pk: grace });
+      }
+    });
+
     it("membership grants only what the granter holds; an object's permissions end with it", async () => {
       // grace may change roles and groups, and add members, but holds no user permission
       const keeper = await role('r-keeper');
