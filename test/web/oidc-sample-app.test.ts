@@ -156,6 +156,8 @@ describe('a sample OpenID Connect application in Chromium', () => {
     // Keystage's login page
     await p.waitForSelector('#uid_field', { timeout: 15000 });
     assert.ok(p.url().startsWith(`${keystage}/if/flow/default-authentication-flow/`), p.url());
+    // the login says which application it is for
+    assert.equal(await p.textContent('#application-pre'), 'Log in to continue to Sample app.');
     await p.fill('#uid_field', 'alice');
     await p.keyboard.press('Enter');
     await p.waitForSelector('#password');

@@ -76,7 +76,7 @@ class IdentificationView extends StageElement<IdentificationChallenge> {
     const remembered = c.enable_remember_me ? (localStorage.getItem(REMEMBER_KEY) ?? '') : '';
     const label = userFieldLabel(c.user_fields ?? []);
     return html`<form class="ks-form" method="post" novalidate @submit=${this.onSubmit}>
-      ${c.application_pre ? html`<p class="ks-muted">Log in to continue to ${c.application_pre}.</p>` : nothing}
+      ${c.application_pre ? html`<p id="application-pre" class="ks-muted">Log in to continue to ${c.application_pre}.</p>` : nothing}
       ${this.nonFieldErrors()}
       ${
         c.user_fields?.length
