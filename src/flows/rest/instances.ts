@@ -28,9 +28,19 @@ import { sourcesUsingFlow } from '../../sources/all.js';
 
 type FlowRow = FlowsTable & { pk: string; policybindingmodel_ptr_id: string };
 
-async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]>> {
+/** each target's values, in order, each once */
+function listsByTarget(pairs: [string, string][]): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  if (!flowIds.length) return map;
+  for (const [target, value] of pairs) {
+    const list = map.get(target) ?? [];
+    if (!list.includes(value)) list.push(value);
+    map.set(target, list);
+  }
+  return map;
+}
+
+async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]>> {
+  if (!flowIds.length) return new Map();
   const rows = await db
     .selectFrom('flow_bindings')
     .select(['target', 'stage'])
@@ -38,18 +48,12 @@ async function stagesOf(db: DB, flowIds: string[]): Promise<Map<string, string[]
     .orderBy('order')
     .orderBy('fsb_uuid')
     .execute();
-  for (const r of rows) {
-    const list = map.get(r.target) ?? [];
-    if (!list.includes(r.stage)) list.push(r.stage);
-    map.set(r.target, list);
-  }
-  return map;
+  return listsByTarget(rows.map((r) => [r.target, r.stage]));
 }
 
 /** the policies bound to each flow (authentik's PolicyBindingModel.policies: bindings of a policy, not of a user or group) */
 async function policiesOf(db: DB, targets: string[]): Promise<Map<string, string[]>> {
-  const map = new Map<string, string[]>();
-  if (!targets.length) return map;
+  if (!targets.length) return new Map();
   const rows = await db
     .selectFrom('policy_bindings')
     .select(['target', 'policy'])
@@ -57,12 +61,7 @@ async function policiesOf(db: DB, targets: string[]): Promise<Map<string, string
     .where('policy', 'is not', null)
     .orderBy('order')
     .execute();
-  for (const r of rows) {
-    const list = map.get(r.target) ?? [];
-    if (!list.includes(r.policy!)) list.push(r.policy!);
-    map.set(r.target, list);
-  }
-  return map;
+  return listsByTarget(rows.map((r) => [r.target, r.policy!]));
 }
 
 export async function renderFlows(db: DB, rows: FlowRow[]) {
