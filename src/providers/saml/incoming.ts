@@ -22,7 +22,6 @@ import type { SamlProvider } from './config.js';
 
 export const ERROR_PAYLOAD_MISSING = 'The SAML request payload is missing.';
 export const ERROR_SIGNATURE_REQUIRED_BUT_ABSENT = 'Verification Certificate configured, but request is not signed.';
-export const ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER = 'Provider does not have a Validation Certificate configured.';
 export const ERROR_FAILED_TO_VERIFY = 'Failed to verify signature';
 
 export type MessageBinding = 'redirect' | 'post';
@@ -67,10 +66,9 @@ export function checkedMessage(
   const root = parseXml(xml);
   const signed =
     binding === 'redirect' ? m.Signature !== undefined && m.SigAlg !== undefined : childrenOf(root, NS.ds, 'Signature').length > 0;
-  if (!provider.verification_kp) {
-    if (signed) throw new SamlError(ERROR_SIGNATURE_EXISTS_BUT_NO_VERIFIER);
-    return root;
-  }
+  // no verification certificate: nothing is checked, signed or not (authentik's parsers: "no verifier configured ->
+  // decode xml directly"), so a service provider that always signs works before its certificate is set
+  if (!provider.verification_kp) return root;
   if (!signed) throw new SamlError(ERROR_SIGNATURE_REQUIRED_BUT_ABSENT);
   if (!verifierPem) throw new SamlError(ERROR_FAILED_TO_VERIFY);
   if (binding === 'redirect') {
