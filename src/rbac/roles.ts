@@ -141,14 +141,17 @@ export function mountRoles(router: ApiRouter, db: DB) {
     properties: { pk: { type: 'integer' } },
     required: ['pk'],
   });
-  /** as the groups' actions: the role (404, or 403 without change_role on it), the body (400), the user (404), 204 */
+  /**
+   * as the groups' actions: the role (404, or 403 without change_role on it), the body (400), the user (404, also for
+   * one the caller may not view), 204
+   */
   const member =
     (add: boolean) =>
     async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const { row, caller } = await load(req, 'change');
       // a role's permissions are given to someone only by whoever holds them all
       if (add) await guardHoldsRoles(db, caller, [row.role_uuid]);
-      const user = await userOfAccountBody(db, req.body);
+      const user = await userOfAccountBody(db, req.body, caller);
       if (add)
         await db
           .insertInto('user_roles')

@@ -364,6 +364,10 @@ for (const dialect of dialects()) {
       const r = await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: unseen });
       const nobody = await as('POST', `/core/groups/${weakGroup.pk}/add_user/`, { pk: 999_999 });
       assert.deepEqual([r.status, r.body], [404, nobody.body]);
+      // as for a role's members
+      const viaRole = await as('POST', `/rbac/roles/${weak}/add_user/`, { pk: unseen });
+      assert.deepEqual([viaRole.status, viaRole.body], [404, nobody.body]);
+      assert.equal((await call(srv, 'GET', `/rbac/roles/?users=${unseen}`)).body.results.length, 0);
       assert.deepEqual((await call(srv, 'GET', `/core/groups/${weakGroup.pk}/`)).body.users, [grace]);
       assert.equal((await as('PATCH', `/core/groups/${plain.pk}/`, { parents: [weakGroup.pk] })).status, 200);
       // a deleted user's object permissions do not pass to a later user given the same pk
