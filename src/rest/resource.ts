@@ -460,8 +460,11 @@ export function mountResource<Row extends object>(router: ApiRouter, db: DB, def
             response: { type: 'array', items: { $ref: '#/components/schemas/UsedBy' } },
           },
           handler: async (req) => {
-            const { row } = await load(req, 'view');
-            return def.usedBy ? def.usedBy(db, row) : [];
+            const { row, caller } = await load(req, 'view');
+            const all = def.usedBy ? await def.usedBy(db, row) : [];
+            // only what the caller may view (authentik's UsedByMixin: get_objects_for_user(view_<model>))
+            const seen = await Promise.all(all.map((u) => can(db, caller, `${u.app}.view_${u.model_name}`, u.pk)));
+            return all.filter((_, i) => seen[i]);
           },
         },
       },
