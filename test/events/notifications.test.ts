@@ -170,6 +170,9 @@ for (const dialect of dialects()) {
       assert.equal(mine[0].event.action, 'model_created');
       assert.equal(mine[0].event.context.model.pk, g.pk);
       assert.deepEqual(mine[0].event.context.model.app, 'authentik_core');
+      // the body of an event without a message: authentik's summary, the context as Python prints a dict
+      assert.match(mine[0].body, /^model_created: \{.*'model': \{'app': 'authentik_core', /);
+      assert.ok(mine[0].body.includes(`'name': 'n-new-team'`), mine[0].body);
       // send_once: one webhook call for two recipients; Slack and e-mail: one each
       await until('the webhooks', () => (hooks.hits.filter((h) => h.path === '/slack').length >= 2 ? true : undefined));
       assert.equal(hooks.hits.filter((h) => h.path === '/once').length, 1);

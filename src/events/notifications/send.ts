@@ -4,6 +4,7 @@
  * `webhook_slack` posts a Slack/Discord attachment; `email` mails it through the global e-mail settings. Returns what
  * the transport answered (the test action shows it); a failure is a TransportError.
  */
+import { pyStr } from '../../expressions/py-str.js';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
@@ -35,9 +36,9 @@ export interface Outgoing {
   event: EventJson | null;
 }
 
-/** authentik's Event.summary: the context's message, else the action and the context */
+/** authentik's Event.summary: the context's message, else the action and the context (as Python prints a dict) */
 export const summary = (e: EventJson): string =>
-  typeof e.context.message === 'string' ? e.context.message : `${e.action}: ${JSON.stringify(e.context)}`;
+  typeof e.context.message === 'string' ? e.context.message : `${e.action}: ${pyStr(e.context)}`;
 
 /** the notification as a mapping's `notification` variable sees it */
 const asVariable = (n: Outgoing) => ({

@@ -4,6 +4,7 @@
  * text is authentik's Python (src/expressions/), with `request`, `user` and `provider`. A mapping that fails is left
  * out and recorded as authentik records it (a `configuration_error` event naming the mapping and the provider).
  */
+import { pyStr } from '../../expressions/py-str.js';
 import type {} from '../../propertymappings/table.js';
 import type { FastifyRequest } from 'fastify';
 import { cachedAdminData } from '../../db/admin-cache.js';
@@ -127,15 +128,6 @@ async function mappingFailed(svc: Services, mapping: Pick<SamlMapping, 'pm_uuid'
   } catch {
     // the event log being unwritable does not change the assertion (the mapping is left out)
   }
-}
-
-/** Python's str() of a JSON value, as authentik writes an attribute value */
-export function pyStr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v === null || v === undefined) return 'None';
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  if (typeof v === 'number') return String(v);
-  return JSON.stringify(v);
 }
 
 /** the value of one mapping, or undefined when it failed (recorded) */

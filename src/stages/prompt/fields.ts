@@ -5,6 +5,7 @@
  * static, read-only) set from the stage never from the response, two password fields compared, and the stage's
  * validation policies run with the prompt data in their context.
  */
+import { pyStr } from '../../expressions/py-str.js';
 import type { DB } from '../../db/index.js';
 import type { UsersTable } from '../../db/types.js';
 import { cachedAdminData } from '../../db/admin-cache.js';
@@ -151,24 +152,6 @@ async function runExpression(p: Prompt, source: string, context: Record<string, 
   });
   if (r.ok) return r.value;
   throw new PromptExpressionError(r.traceback ?? r.error);
-}
-
-/** Python's str() of a JSON value (what authentik's challenge sends for placeholders, initial values and choices) */
-export function pyStr(v: unknown): string {
-  if (typeof v === 'string') return v;
-  return pyRepr(v);
-}
-
-function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
-    .join(', ')}}`;
 }
 
 /** Python's truthiness of a JSON value */
