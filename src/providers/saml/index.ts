@@ -111,13 +111,23 @@ function mountSamlProtocol(app: FastifyInstance, svc: Services) {
 export const samlProvider: ProviderDef = {
   ...samlSchema,
   describe: (name) => `SAML Provider ${name}`,
-  validate(data, _ctx, existing) {
+  async validate(data, ctx, existing) {
     const merged = { ...existing, ...data } as Record<string, unknown>;
     const on = (v: unknown) => v === true || v === 1;
     if (merged.signing_kp && !on(merged.sign_assertion) && !on(merged.sign_response))
       throw new ValidationError({
         non_field_errors: ["With a signing keypair selected, at least one of 'Sign assertion' and 'Sign Response' must be selected."],
       });
+    // XML signatures here are RSA or ECDSA (authentik: RSA, EC and DSA): an Ed25519/Ed448 pair could sign nothing
+    if (merged.signing_kp) {
+      const kp = await ctx.db
+        .selectFrom('crypto_certificatekeypairs')
+        .select('key_type')
+        .where('kp_uuid', '=', merged.signing_kp as string)
+        .executeTakeFirst();
+      if (kp?.key_type && !['rsa', 'ec', 'dsa'].includes(kp.key_type))
+        throw ValidationError.field('signing_kp', 'Only RSA, EC, and DSA key types are supported for SAML signing.');
+    }
     // back-channel logout needs the POST SLS binding (authentik corrects it)
     if (merged.logout_method === 'backchannel' && merged.sls_binding === 'redirect') data.logout_method = 'frontchannel_iframe';
   },

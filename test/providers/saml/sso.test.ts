@@ -437,6 +437,23 @@ for (const dialect of dialects()) {
         non_field_errors: ["With a signing keypair selected, at least one of 'Sign assertion' and 'Sign Response' must be selected."],
       });
       assert.equal((await call(srv, 'GET', '/providers/saml/?name=unsigned')).body.results.length, 0);
+      // an Ed25519 pair cannot sign SAML (authentik's test_create_validate_unsupported_key_type)
+      const ed = await call(srv, 'POST', '/crypto/certificatekeypairs/generate/', {
+        common_name: 'saml-ed',
+        validity_days: 30,
+        alg: 'ed25519',
+      });
+      assert.equal(ed.status, 200, JSON.stringify(ed.body));
+      const edwards = await call(srv, 'POST', '/providers/saml/', {
+        ...base,
+        name: 'edwards',
+        signing_kp: ed.body.pk,
+        sign_assertion: true,
+      });
+      assert.deepEqual(
+        [edwards.status, edwards.body],
+        [400, { signing_kp: ['Only RSA, EC, and DSA key types are supported for SAML signing.'] }],
+      );
       const missing = await call(srv, 'POST', '/providers/saml/', { name: 'no-acs', authorization_flow: base.authorization_flow });
       assert.equal(missing.status, 400);
       assert.deepEqual(Object.keys(missing.body).sort(), ['acs_url', 'invalidation_flow']);
