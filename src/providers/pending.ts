@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../db/types.js';
-import type { ConsentPermission } from '../flows/engine/context.js';
+import { type ConsentPermission, planApplication } from '../flows/engine/context.js';
 import type { Plan } from '../flows/engine/plan.js';
 import { startFlow } from '../flows/engine/start.js';
 import type { Services } from '../services.js';
@@ -74,7 +74,7 @@ export async function startAuthorization(
     {
       user: o.user,
       context: {
-        application: { pk: o.app.pbm_uuid, slug: o.app.slug, name: o.app.name },
+        application: planApplication(o.app),
         consent_header: `You're about to sign into ${o.app.name}.`,
         consent_permissions: o.permissions,
       },

@@ -10,7 +10,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../db/types.js';
 import type { Services } from '../../services.js';
-import type { FlowContext, PlanApplication } from '../engine/context.js';
+import { type FlowContext, planApplication } from '../engine/context.js';
 import { startFlow } from '../engine/start.js';
 import { defaultFlow } from './urls.js';
 import { flowByUuid } from '../store.js';
@@ -41,10 +41,3 @@ export async function toLogin(svc: Services, req: FastifyRequest, reply: Fastify
   if (!flow || !(await startFlow(svc, flow, { context, then: next }, req, reply))) return plain();
   return reply.redirect(page(flow.slug), 302);
 }
-
-/** an application as a plan carries it */
-export const planApplication = (app: { pbm_uuid: string; slug: string; name: string }): PlanApplication => ({
-  pk: app.pbm_uuid,
-  slug: app.slug,
-  name: app.name,
-});

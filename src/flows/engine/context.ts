@@ -139,6 +139,13 @@ export interface PlanApplication {
   name: string;
 }
 
+/** an application row as the plan carries it */
+export const planApplication = (app: { pbm_uuid: string; slug: string; name: string }): PlanApplication => ({
+  pk: app.pbm_uuid,
+  slug: app.slug,
+  name: app.name,
+});
+
 /** an invitation as the plan carries it */
 export interface PlanInvitation {
   pk: string;

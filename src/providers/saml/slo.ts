@@ -12,6 +12,7 @@
  *   posts it), or by the browser going there itself and coming back (`frontchannel_native`:
  *   stages/native-logout/).
  */
+import { planApplication } from '../../flows/engine/context.js';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../db/types.js';
 import { pemsOf } from '../../crypto/keys.js';
@@ -96,7 +97,7 @@ export async function sloEndpoint(svc: Services, req: FastifyRequest, reply: Fas
     flow,
     {
       user: me.user,
-      context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
+      context: { application: planApplication(app) },
       ...(then ? { then } : {}),
       amend: (plan) => {
         // frontchannel_iframe (the default): loaded in an iframe, before the session ends

@@ -11,6 +11,7 @@
  * `wreply` must be the reply URL or lie under it (the reply URL followed by `/`, `?` or `#`): authentik compares by
  * prefix only, which would let `https://app.example.com.evil.example` through for `https://app.example.com`.
  */
+import { planApplication } from '../../flows/engine/context.js';
 import { toLogin } from '../../flows/browser/to-login.js';
 import { flowByUuid } from '../../flows/store.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -168,7 +169,7 @@ async function signOut(
     flow,
     {
       user: me.user,
-      context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
+      context: { application: planApplication(app) },
       // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
       then: request.wreply,
       amend: (plan) => appendSessionEnd(plan),

@@ -4,6 +4,7 @@
  * its end with the code it approves in its state. Undefined when the code is unknown, approved or expired, the
  * provider has no application, or the flow does not apply to the person — all read as "Invalid code".
  */
+import { planApplication } from '../../../flows/engine/context.js';
 import type { FastifyRequest } from 'fastify';
 import type { FlowsTable, UsersTable } from '../../../db/types.js';
 import type { Plan } from '../../../flows/engine/plan.js';
@@ -49,7 +50,7 @@ export async function planDeviceAuthorization(
   }
   const context = {
     ...(user ? { pendingUser: { id: user.id, username: user.username, email: user.email, name: user.name } } : {}),
-    application: { pk: app.pbm_uuid, slug: app.slug, name: app.name },
+    application: planApplication(app),
     consent_header: `You're about to sign into ${app.name}.`,
     consent_permissions: await permissionsOf(svc, provider, scope),
     stages: { [DEVICE_FINISH.stage]: { device: token.id } satisfies FinishState },

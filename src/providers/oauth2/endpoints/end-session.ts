@@ -6,6 +6,7 @@
  * session are deleted, and the provider's invalidation flow (else the default one) runs through
  * `startFlow`, ending at the post-logout redirect when one was asked for.
  */
+import { planApplication } from '../../../flows/engine/context.js';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { FlowsTable } from '../../../db/types.js';
 import { startFlow } from '../../../flows/engine/start.js';
@@ -92,7 +93,7 @@ export async function endSessionEndpoint(svc: Services, req: FastifyRequest, rep
     flow,
     {
       ...(me ? { user: me.user } : {}),
-      context: { application: { pk: app.pbm_uuid, slug: app.slug, name: app.name } },
+      context: { application: planApplication(app) },
       // biome-ignore lint/suspicious/noThenProperty: startFlow's continuation (flows/engine/start.ts), not a thenable
       ...(request.postLogoutRedirectUri ? { then: request.postLogoutRedirectUri } : {}),
       amend: (plan) => insertIframeLogout(plan, frontchannel, 0),
