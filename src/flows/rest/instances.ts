@@ -10,6 +10,7 @@ import { deleteBindingsOf } from '../../policies/targets.js';
 import { startFlow } from '../engine/start.js';
 import { mountExplain } from './explain.js';
 import { mountInspector } from './inspector.js';
+import { flowDiagram } from './diagram.js';
 import { exportFlow } from '../../blueprints/exporter.js';
 import { mountResource, type ResourceDef, type UsedBy } from '../../rest/resource.js';
 import type { ApiRouter } from '../../rest/routes.js';
@@ -200,26 +201,6 @@ export const flowResource: ResourceDef<FlowRow> = {
   usedBy: flowUsedBy,
 };
 
-/** Mermaid diagram as authentik renders it for policy-less flows. */
-async function diagram(db: DB, flow: FlowRow): Promise<string> {
-  const rows = await db
-    .selectFrom('flow_bindings')
-    .innerJoin('stages', 'stages.stage_uuid', 'flow_bindings.stage')
-    .select(['stages.name', 'stages.kind'])
-    .where('flow_bindings.target', '=', flow.flow_uuid)
-    .orderBy('flow_bindings.order')
-    .execute();
-  const esc = (s: string) => s.replaceAll('"', '#quot;');
-  const lines = ['graph TD', `flow_start[["Flow\n${esc(flow.name)}"]]`];
-  rows.forEach((r, i) => {
-    const verbose = stageTypeByKind(r.kind)?.verboseName ?? 'Stage';
-    const prev = i === 0 ? 'flow_start' : `stage_${i - 1}`;
-    lines.push(`${prev} --> stage_${i}(["Stage (${esc(verbose)})\n${esc(r.name)}"])`);
-  });
-  lines.push(`${rows.length ? `stage_${rows.length - 1}` : 'flow_start'} --> done[["End of the flow"]]`);
-  return lines.join('\n');
-}
-
 /** /flows/instances/ with its diagram and explanation, and the flow inspector beside it */
 /** the global permissions an export needs besides `export_flow` on the flow (authentik's FlowViewSet.export) */
 const EXPORT_VIEWS = [
@@ -242,7 +223,7 @@ export function mountFlows(router: ApiRouter, svc: Services) {
     {
       get: {
         doc: { operationId: 'flows_instances_diagram_retrieve', tag: 'flows', response: 'FlowDiagram' },
-        handler: async (req) => ({ diagram: await diagram(db, (await load(req, 'view')).row) }),
+        handler: async (req) => ({ diagram: await flowDiagram(db, req.caller!, (await load(req, 'view')).row) }),
       },
     },
     slugParam,
