@@ -8,7 +8,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { createStage, flowOf, sessionRow } from '../helpers/flows.js';
+import { createStage, createUser, flowOf, sessionRow } from '../helpers/flows.js';
+import { failUpdatesOf } from '../helpers/faults.js';
 
 const FLOW = 'default-authentication-flow';
 
@@ -116,6 +117,52 @@ for (const dialect of dialects()) {
       await b.solve(FLOW, { component: 'ak-stage-password', password: ADMIN_PASSWORD });
       const r = await b.get(slug, 'next=%2Fhome');
       assert.deepEqual(r.body, { component: 'xak-flow-redirect', to: '/home', final_redirect: true });
+    });
+
+    it('a stage that fails: the request id for everyone; the error and its trace for a superuser or a debug user', async () => {
+      await createUser(srv, 'err-plain', 'err-plain-password-1');
+      const debugUser = await createUser(srv, 'err-debug', 'err-debug-password-1');
+      const group = await call(srv, 'POST', '/core/groups/', { name: 'err-debuggers', attributes: { 'goauthentik.io/user/debug': true } });
+      assert.equal(group.status, 201, JSON.stringify(group.body));
+      assert.equal((await call(srv, 'POST', `/core/groups/${group.body.pk}/add_user/`, { pk: debugUser })).status, 204);
+      const login = await createStage(srv, '/stages/user_login/', { name: 'err-login' });
+      const ident = await createStage(srv, '/stages/identification/', { name: 'err-ident', user_fields: ['username'] });
+      const slug = await flowOf(srv, 'err-flow', [ident, login]);
+      const run = async (b: Browser, username: string) => {
+        assert.equal((await b.get(slug)).body.component, 'ak-stage-identification');
+        return b.solve(slug, { component: 'ak-stage-identification', uidField: username });
+      };
+      const loggedIn = async (username: string, password: string) => {
+        const b = new Browser(srv.api);
+        await b.get(FLOW);
+        await b.solve(FLOW, { component: 'ak-stage-identification', uidField: username });
+        assert.equal((await b.solve(FLOW, { component: 'ak-stage-password', password })).body.component, 'xak-flow-redirect');
+        return b;
+      };
+      const browsers = {
+        plain: await loggedIn('err-plain', 'err-plain-password-1'),
+        debug: await loggedIn('err-debug', 'err-debug-password-1'),
+        admin: await loggedIn('akadmin', ADMIN_PASSWORD),
+      };
+      // the login stage's write of last_login fails, in the database
+      const heal = await failUpdatesOf(srv, dialect, 'users', 'last_login');
+      try {
+        const plain = await run(browsers.plain, 'err-plain');
+        assert.equal(plain.status, 200);
+        assert.deepEqual(Object.keys(plain.body).sort(), ['component', 'request_id']);
+        assert.equal(plain.body.component, 'ak-stage-flow-error');
+        for (const who of ['debug', 'admin'] as const) {
+          const r = await run(browsers[who], who === 'admin' ? 'akadmin' : 'err-debug');
+          assert.equal(r.body.component, 'ak-stage-flow-error', who);
+          assert.equal(typeof r.body.request_id, 'string');
+          assert.match(r.body.error, /injected failure/, who);
+          assert.match(r.body.traceback, /injected failure[\s\S]*\n\s+at /, who);
+        }
+      } finally {
+        await heal();
+      }
+      // healed: the plan is still at the login stage, which now completes
+      assert.equal((await browsers.plain.get(slug)).body.component, 'xak-flow-redirect');
     });
   });
 }

@@ -18,6 +18,7 @@ class FlowErrorView extends StageElement<FlowErrorChallenge> {
         <strong>Something went wrong.</strong>
         ${this.challenge.error ? html`<span>${this.challenge.error}</span>` : ''}
         <p class="ks-muted">Request ID: <code>${this.challenge.request_id}</code></p>
+        ${this.challenge.traceback ? html`<pre class="ks-traceback">${this.challenge.traceback}</pre>` : ''}
       </div>
       <p><a class="ks-link" href=${location.pathname + location.search}>Try again</a></p>`;
   }

@@ -23,6 +23,7 @@ import type { Attempt } from '../../auth/lockout.js';
 import { isPlaceholder, type FlowContext } from './context.js';
 import { displayUser, flowError, flowInfo, isRelative, redirectChallenge } from './challenge.js';
 import { planFlow, stillApplies, type Requester } from './planner.js';
+import { failureChallenge } from './flow-error.js';
 import { takePlanRedirects } from './plan-redirect.js';
 import { QS_KEY_TOKEN, restoreFlowToken } from './tokens.js';
 import type { Plan } from './plan.js';
@@ -398,6 +399,9 @@ async function openSession(svc: Services, req: FastifyRequest, method: 'GET' | '
   }
 }
 
+/** each executor request's run, for its error handler (who asks, as the failure found them) */
+const runs = new WeakMap<FastifyRequest, Run>();
+
 /** the flow and who asks, for the executor request `req` (undefined: no flow has the slug) */
 async function prepareRun(
   svc: Services,
@@ -412,7 +416,9 @@ async function prepareRun(
   const query = parseInnerQuery((req.query as Record<string, unknown>).query);
   const brandBackground = brandBackgroundUrl(await svc.brand(req.host));
   const { avatars } = await systemSettings(svc.db);
-  return { svc, req, reply, flow, session, requester, query, brandBackground, avatars, releases: [] };
+  const run: Run = { svc, req, reply, flow, session, requester, query, brandBackground, avatars, releases: [] };
+  runs.set(req, run);
+  return run;
 }
 
 /** one executor request's decision: CSRF → the plan (restored or made) → the current stage's turn */
@@ -452,7 +458,7 @@ async function followAdvances(run: Run, result: Answer): Promise<Answer> {
     if (isDbConnectionError(err)) throw err;
     logFailure(run.req, err as Error);
     restore(run.session, before);
-    return answer(flowError(run.req.id));
+    return answer(await failureChallenge(run.svc.db, run.req.id, run.requester, err as Error));
   } finally {
     followedHops.delete(run.req);
   }
@@ -652,11 +658,11 @@ function mountRoute(router: ApiRouter, svc: Services) {
     {
       config: { ownSession: true },
       // malformed bodies, unsupported media types, oversized requests, unexpected failures: a flow error, never a 4xx/5xx
-      errorHandler: (err, req, reply) => {
+      errorHandler: async (err, req, reply) => {
         logFailure(req, err);
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
-        return reply.code(200).send(flowError(req.id));
+        return reply.code(200).send(await failureChallenge(svc.db, req.id, runs.get(req)?.requester, err));
       },
     },
   );
