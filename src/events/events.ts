@@ -24,6 +24,7 @@ export type EventAction =
   | 'secret_rotate'
   | 'suspicious_request'
   | 'configuration_error'
+  | 'system_exception'
   | 'model_created'
   | 'model_updated'
   | 'model_deleted'

@@ -161,6 +161,18 @@ for (const dialect of dialects()) {
       } finally {
         await heal();
       }
+      // each failure is recorded, as authentik's handle_exception: a system_exception event with the trace
+      const events = await srv.app.store.db
+        .selectFrom('events')
+        .select(['username', 'context'])
+        .where('action', '=', 'system_exception')
+        .orderBy('created')
+        .execute();
+      assert.deepEqual(
+        events.map((e) => e.username),
+        ['err-plain', 'err-debug', 'akadmin'],
+      );
+      for (const e of events) assert.match(JSON.parse(e.context).message, /injected failure/);
       // healed: the plan is still at the login stage, which now completes
       assert.equal((await browsers.plain.get(slug)).body.component, 'xak-flow-redirect');
     });

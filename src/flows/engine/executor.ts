@@ -458,7 +458,7 @@ async function followAdvances(run: Run, result: Answer): Promise<Answer> {
     if (isDbConnectionError(err)) throw err;
     logFailure(run.req, err as Error);
     restore(run.session, before);
-    return answer(await failureChallenge(run.svc.db, run.req.id, run.requester, err as Error));
+    return answer(await failureChallenge(run.svc, run.req, run.requester, err as Error));
   } finally {
     followedHops.delete(run.req);
   }
@@ -662,7 +662,10 @@ function mountRoute(router: ApiRouter, svc: Services) {
         logFailure(req, err);
         // the database is unreachable: a retryable 503, as for the rest of the API
         if (isDbConnectionError(err)) return reply.code(503).send({ detail: 'The database is unavailable; try again shortly.' });
-        return reply.code(200).send(await failureChallenge(svc.db, req.id, runs.get(req)?.requester, err));
+        // (a body that could not be read is the client's mistake, not a failure to record)
+        const run = runs.get(req);
+        if (!run) return reply.code(200).send(flowError(req.id));
+        return reply.code(200).send(await failureChallenge(svc, req, run.requester, err));
       },
     },
   );

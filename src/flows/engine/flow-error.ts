@@ -1,9 +1,11 @@
 /**
  * The flow error for an unexpected failure, as authentik's FlowErrorChallenge: everyone gets the request id; a
  * logged-in superuser, or a user whose attributes (their groups' merged under their own) set
- * `goauthentik.io/user/debug`, also gets the error and its stack trace.
+ * `goauthentik.io/user/debug`, also gets the error and its stack trace. Each is recorded as a `system_exception` event.
  */
+import type { FastifyRequest } from 'fastify';
 import type { DB } from '../../db/index.js';
+import type { Events } from '../../events/events.js';
 import { groupAttributes } from '../../groups/membership.js';
 import type { FlowErrorChallenge } from './challenge-types.js';
 import { flowError } from './challenge.js';
@@ -26,12 +28,22 @@ async function seesDetails(db: DB, requester: Requester | undefined): Promise<bo
   }
 }
 
+/** records the failure (a `system_exception` event with the trace, as authentik's handle_exception) and answers it */
 export async function failureChallenge(
-  db: DB,
-  requestId: string,
+  svc: { db: DB; events: Events },
+  req: FastifyRequest,
   requester: Requester | undefined,
   err: Error,
 ): Promise<FlowErrorChallenge> {
-  if (!(await seesDetails(db, requester))) return flowError(requestId) as FlowErrorChallenge;
-  return { ...flowError(requestId), error: err.message, traceback: err.stack ?? `${err.name}: ${err.message}` } as FlowErrorChallenge;
+  const traceback = err.stack ?? `${err.name}: ${err.message}`;
+  const user = requester?.user;
+  await svc.events
+    .emit('system_exception', {
+      req,
+      user: user ? { pk: user.id, username: user.username, email: user.email } : null,
+      context: { message: traceback },
+    })
+    .catch((e) => req.log.error({ err: e }, 'recording a flow failure failed'));
+  if (!(await seesDetails(svc.db, requester))) return flowError(req.id) as FlowErrorChallenge;
+  return { ...flowError(req.id), error: err.message, traceback } as FlowErrorChallenge;
 }
