@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { JsonObject } from '../expressions/index.js';
 import type { Services } from '../services.js';
 import { runSourceMapping, type SourceMappingRow } from '../propertymappings/source.js';
+import { groupIdentifiers, sourceGroupOf, type SourceGroup } from './groups.js';
 
 export type Mapped = { ok: true; properties: Record<string, unknown> } | { ok: false; mapping: string };
 
@@ -87,4 +88,33 @@ export async function mapProperties(
     if (isObject(r.value)) properties = deepMerge(properties, r.value);
   }
   return { ok: true, properties: dropNones(properties) };
+}
+
+type SourceRef = Parameters<typeof mapProperties>[2];
+
+/**
+ * the groups a login names (authentik's SourceFlowManager `groups_properties`): each identifier in the user mappings'
+ * `groups`, named by the identifier (or `baseName`), then by the source's group mappings (which see `group_id`)
+ */
+export async function mapGroups(
+  svc: Services,
+  req: FastifyRequest,
+  source: SourceRef,
+  claim: unknown,
+  globals: JsonObject,
+  type: Parameters<typeof mapProperties>[6],
+  baseName: (id: string) => string = (id) => id,
+): Promise<{ ok: true; groups: SourceGroup[] } | { ok: false; mapping: string }> {
+  const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
+  const groups: SourceGroup[] = [];
+  for (const id of groupIdentifiers(claim)) {
+    if (!groupMappings.length) {
+      groups.push({ id, name: baseName(id) });
+      continue;
+    }
+    const g = await mapProperties(svc, req, source, groupMappings, { name: baseName(id) }, { ...globals, group_id: id }, type);
+    if (!g.ok) return g;
+    groups.push(sourceGroupOf(id, g.properties));
+  }
+  return { ok: true, groups };
 }

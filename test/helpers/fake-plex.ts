@@ -15,6 +15,8 @@ export interface PlexAccount {
   servers?: string[];
   /** the accounts (by id) that are this account's friends */
   friends?: number[];
+  /** plex.tv answers this account's friends request with this status (plex.tv has retired it for some: 410) */
+  friendsStatus?: number;
 }
 
 export class FakePlex {
@@ -73,6 +75,7 @@ export class FakePlex {
         { name: 'A player', provides: 'client,player', clientIdentifier: 'player-1' },
         ...(account.servers ?? []).map((s) => ({ name: `Server ${s}`, provides: 'server', clientIdentifier: s })),
       ]);
+    if (url.pathname === '/api/v2/friends' && account.friendsStatus) return json(account.friendsStatus, {});
     if (url.pathname === '/api/v2/friends')
       return json(
         200,

@@ -102,11 +102,78 @@ for (const dialect of dialects()) {
       const noOwner = await redeem(new CookieJar(), 'member-token', 'plex2');
       assert.equal(noOwner.status, 400);
       assert.deepEqual(noOwner.body.non_field_errors, ['Source has no Plex token configured.']);
-      // without allowed servers and friends: any Plex account
+      // without allowed servers and friends: no one (authentik's check_server_overlap never matches an empty list)
       await call(srv, 'PATCH', '/sources/plex/plex2/', { allow_friends: false });
-      const any = await redeem(new CookieJar(), 'stranger-token', 'plex2');
-      assert.equal(any.status, 400, JSON.stringify(any.body));
-      assert.match(any.body.non_field_errors[0], /not configured for enrollment/);
+      for (const token of ['stranger-token', 'member-token']) {
+        const none = await redeem(new CookieJar(), token, 'plex2');
+        assert.equal(none.status, 403, JSON.stringify(none.body));
+        assert.equal(none.body.detail, 'Access denied.');
+      }
+    });
+
+    it('redeem_token/: the owner is let in by friendship checks; a friends list plex.tv will not give lets no friend in', async () => {
+      // the owner reaches no allowed server, and is no friend of their own
+      const owner = await redeem(new CookieJar(), 'owner-token');
+      assert.equal(owner.status, 200, JSON.stringify(owner.body));
+      assert.equal(owner.body.component, 'xak-flow-redirect');
+      plex.accounts.set('owner2-token', {
+        id: 2,
+        username: 'owner2',
+        email: 'o2@plex.example',
+        title: 'O2',
+        friends: [30],
+        friendsStatus: 410,
+      });
+      const third = await call(srv, 'POST', '/sources/plex/', {
+        name: 'Plex 3',
+        slug: 'plex3',
+        allow_friends: true,
+        plex_token: 'owner2-token',
+      });
+      assert.equal(third.status, 201, JSON.stringify(third.body));
+      const friend = await redeem(new CookieJar(), 'friend-token', 'plex3');
+      assert.equal(friend.status, 403, JSON.stringify(friend.body));
+      // (the owner passes the check; this source has no flows to go on with)
+      const owner2 = await redeem(new CookieJar(), 'owner2-token', 'plex3');
+      assert.equal(owner2.status, 400, JSON.stringify(owner2.body));
+      assert.match(owner2.body.non_field_errors[0], /not configured for enrollment/);
+    });
+
+    it('a mapping sees plex.tv’s whole user as `info`, and the groups it names are made and joined', async () => {
+      const flows = await flowPks(srv);
+      const mapping = await call(srv, 'POST', '/propertymappings/source/plex/', {
+        name: 'plex-groups',
+        expression: 'return {"groups": ["plex-" + info["uuid"]], "attributes": {"plex_uuid": info["uuid"]}}',
+      });
+      assert.equal(mapping.status, 201, JSON.stringify(mapping.body));
+      const fourth = await call(srv, 'POST', '/sources/plex/', {
+        name: 'Plex 4',
+        slug: 'plex4',
+        allow_friends: false,
+        allowed_servers: ['srv-z'],
+        plex_token: '',
+        enrollment_flow: flows['default-source-enrollment'],
+        user_property_mappings: [mapping.body.pk],
+      });
+      assert.equal(fourth.status, 201, JSON.stringify(fourth.body));
+      const jar = new CookieJar();
+      const r = await redeem(jar, 'stranger-token', 'plex4');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const done = await jar.json(`${srv.api}/flows/executor/default-source-enrollment/?query=`);
+      assert.equal(done.body.component, 'xak-flow-redirect', JSON.stringify(done.body));
+      const db = srv.app.store.db;
+      const user = await db.selectFrom('users').selectAll().where('username', '=', 'stranger').executeTakeFirstOrThrow();
+      assert.equal(JSON.parse(user.attributes).plex_uuid, 'u40');
+      const member = await db
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+        .select('groups.name')
+        .where('user_groups.user_id', '=', user.id)
+        .execute();
+      assert.deepEqual(
+        member.map((g) => g.name),
+        ['plex-u40'],
+      );
     });
 
     it('redeem_token_authenticated/ connects the Plex account to whoever is logged in; the identification button', async () => {

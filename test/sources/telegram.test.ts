@@ -119,6 +119,37 @@ for (const dialect of dialects()) {
       assert.equal(listed.body.results.length, 1);
     });
 
+    it('the groups a mapping names are made and joined (authentik: groups_properties for every source)', async () => {
+      const mapping = await call(srv, 'POST', '/propertymappings/source/telegram/', {
+        name: 'tg-groups',
+        expression: 'return {"groups": ["tg-" + str(info["id"])]}',
+      });
+      assert.equal(mapping.status, 201, JSON.stringify(mapping.body));
+      assert.equal((await call(srv, 'PATCH', '/sources/telegram/tg/', { user_property_mappings: [mapping.body.pk] })).status, 200);
+      const jar = new CookieJar();
+      const { flow } = await toTelegramStage(jar);
+      const posted = await jar.json(`${srv.api}/flows/executor/${flow}/?query=`, 'POST', {
+        component: 'ak-source-telegram',
+        ...widgetAnswer({ id: 515151, first_name: 'Gro', username: 'groupie' }),
+      });
+      const done = await fetch(`${srv.url}${posted.body.to}`, { headers: jar.headers(), redirect: 'manual' });
+      jar.keep(done);
+      assert.equal((await runFlow(srv, jar, done)).to, '/if/user/');
+      const db = srv.app.store.db;
+      const user = await db.selectFrom('users').select('id').where('username', '=', 'groupie').executeTakeFirstOrThrow();
+      const groups = await db
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+        .select('groups.name')
+        .where('user_groups.user_id', '=', user.id)
+        .execute();
+      assert.deepEqual(
+        groups.map((g) => g.name),
+        ['tg-515151'],
+      );
+      assert.equal((await call(srv, 'PATCH', '/sources/telegram/tg/', { user_property_mappings: [] })).status, 200);
+    });
+
     it('refuses a forged, altered or stale answer, keeping the person at the stage', async () => {
       const jar = new CookieJar();
       const { flow } = await toTelegramStage(jar);

@@ -10,8 +10,7 @@ import type { Services } from '../../services.js';
 import { secretsOf } from '../../instance/secrets.js';
 import { isRelative } from '../../flows/engine/challenge.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
-import { groupIdentifiers, sourceGroupOf, type SourceGroup } from '../groups.js';
-import { mapProperties, sourceMappings } from '../mappings.js';
+import { mapGroups, mapProperties, sourceMappings } from '../mappings.js';
 import type { JsonObject } from '../../expressions/index.js';
 import { callbackPath } from './paths.js';
 import { sourceType, urlOf } from './types.js';
@@ -149,19 +148,10 @@ async function callback(svc: Services, req: FastifyRequest, reply: FastifyReply)
     : { ok: true as const, properties: base };
   if (!mapped.ok) return fail(`Failed to evaluate property mapping: '${mapped.mapping}'`);
   const { groups: groupClaim, ...properties } = mapped.properties;
-  // each group's properties: its identifier as its name, then the source's group mappings (`group_id` besides)
-  const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
-  const groups: SourceGroup[] = [];
-  for (const id of groupIdentifiers(groupClaim)) {
-    const baseName = type.groupName?.(profile, id) ?? id;
-    if (!groupMappings.length) {
-      groups.push({ id, name: baseName });
-      continue;
-    }
-    const g = await mapProperties(svc, req, source, groupMappings, { name: baseName }, { ...mappingGlobals, group_id: id });
-    if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
-    groups.push(sourceGroupOf(id, g.properties));
-  }
+  // each group's properties: its identifier (or the type's name for it), then the source's group mappings
+  const grouped = await mapGroups(svc, req, source, groupClaim, mappingGlobals, 'oauth', (id) => type.groupName?.(profile, id) ?? id);
+  if (!grouped.ok) return fail(`Failed to evaluate property mapping: '${grouped.mapping}'`);
+  const { groups } = grouped;
   const expiresIn = Number(exchanged.token.expires_in);
   const who: Vouched = {
     identifier,

@@ -5,6 +5,7 @@
  * their Plex account). The owner's Plex token is sealed at rest and never returned; the person's is kept sealed on
  * their connection.
  */
+import type { JsonObject } from '../../expressions/index.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef } from '../../rest/resource.js';
@@ -20,7 +21,7 @@ import { baseSourceProps, GROUP_MATCHING_MODES } from '../schema.js';
 import { checkMappings, type JsonListReference, sourceFilters, typedSourceResource } from '../resource.js';
 import { type SourceTypeDef, typeCreate } from '../kinds.js';
 import { linkConnection, sourceFlow, type Vouched } from '../flow-manager.js';
-import { mapProperties, sourceMappings } from '../mappings.js';
+import { mapGroups, mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
 import type { PlexSourcesTable } from './table.js';
 import { typedSourceRow } from '../rows.js';
@@ -141,14 +142,16 @@ export function mountPlexSource(router: ApiRouter, svc: Services, lists: () => J
         const base = Object.fromEntries(Object.entries(user.properties).filter(([, v]) => v !== null));
         const mappings = await sourceMappings(svc, source.source_uuid, 'user');
         const mapped = mappings.length
-          ? await mapProperties(svc, req, source, mappings, base, { info: user.properties }, 'plex')
+          ? await mapProperties(svc, req, source, mappings, base, { info: user.raw as JsonObject }, 'plex')
           : { ok: true as const, properties: base };
         if (!mapped.ok) throw ValidationError.nonField(`Failed to evaluate property mapping: '${mapped.mapping}'`);
-        const { groups: _groups, ...properties } = mapped.properties;
+        const { groups: groupClaim, ...properties } = mapped.properties;
+        const grouped = await mapGroups(svc, req, source, groupClaim, { info: user.raw as JsonObject }, 'plex');
+        if (!grouped.ok) throw ValidationError.nonField(`Failed to evaluate property mapping: '${grouped.mapping}'`);
         const who: Vouched = {
           identifier: user.id,
           properties,
-          groups: [],
+          groups: grouped.groups,
           accessToken: secretsOf(svc.db).seal(CONNECTION_TOKEN, token),
           expires: new Date().toISOString(),
         };

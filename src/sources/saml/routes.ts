@@ -23,8 +23,7 @@ import { parseDuration } from '../../rest/duration.js';
 import { sendFormPost } from '../../ui/form-post.js';
 import type { JsonObject } from '../../expressions/index.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
-import { groupIdentifiers, sourceGroupOf, type SourceGroup } from '../groups.js';
-import { mapProperties, sourceMappings } from '../mappings.js';
+import { mapGroups, mapProperties, sourceMappings } from '../mappings.js';
 import type { SourcesTable } from '../table.js';
 import { authnRequestXml, postBindingRequest, redirectBindingUrl } from './request.js';
 import { NAME_ID, randomId } from '../../saml/constants.js';
@@ -273,18 +272,15 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
     : { ok: true as const, properties };
   if (!mapped.ok) return fail(`Failed to evaluate property mapping: '${mapped.mapping}'`);
   const { groups: groupClaim, ...userProperties } = mapped.properties;
-  const groupMappings = await sourceMappings(svc, source.source_uuid, 'group');
-  const groups: SourceGroup[] = [];
-  for (const id of groupIdentifiers(groupClaim)) {
-    if (!groupMappings.length) {
-      groups.push({ id, name: id });
-      continue;
-    }
-    const g = await mapProperties(svc, req, source, groupMappings, { name: id }, { ...globals, group_id: id }, 'saml');
-    if (!g.ok) return fail(`Failed to evaluate property mapping: '${g.mapping}'`);
-    groups.push(sourceGroupOf(id, g.properties));
-  }
-  const who: Vouched = { identifier, properties: userProperties, groups, accessToken: null, expires: new Date().toISOString() };
+  const grouped = await mapGroups(svc, req, source, groupClaim, globals, 'saml');
+  if (!grouped.ok) return fail(`Failed to evaluate property mapping: '${grouped.mapping}'`);
+  const who: Vouched = {
+    identifier,
+    properties: userProperties,
+    groups: grouped.groups,
+    accessToken: null,
+    expires: new Date().toISOString(),
+  };
   const next = fresh?.next;
   const answer = await sourceFlow(svc, req, reply, session, source, who, next);
   if (answer.type === 'flow') return reply.redirect(answer.to, 302);

@@ -11,7 +11,7 @@ import { isRelative } from '../../flows/engine/challenge.js';
 import { inMemoryBinding } from '../../flows/engine/plan.js';
 import type { JsonObject } from '../../expressions/index.js';
 import { sendSourcePage, sourceFlow, type Vouched } from '../flow-manager.js';
-import { mapProperties, sourceMappings } from '../mappings.js';
+import { mapGroups, mapProperties, sourceMappings } from '../mappings.js';
 import { TELEGRAM_LOGIN, type TelegramVouched } from './stages/login/stage.js';
 import { telegramBaseProperties, telegramSourceBySlug } from './source.js';
 
@@ -80,8 +80,16 @@ async function done(svc: Services, req: FastifyRequest, reply: FastifyReply) {
     ? await mapProperties(svc, req, source, mappings, base, { info: info as unknown as JsonObject }, 'telegram')
     : { ok: true as const, properties: base };
   if (!mapped.ok) return fail(`Failed to evaluate property mapping: '${mapped.mapping}'`);
-  const { groups: _groups, ...properties } = mapped.properties;
-  const who: Vouched = { identifier: String(info.id), properties, groups: [], accessToken: null, expires: new Date().toISOString() };
+  const { groups: groupClaim, ...properties } = mapped.properties;
+  const grouped = await mapGroups(svc, req, source, groupClaim, { info: info as unknown as JsonObject }, 'telegram');
+  if (!grouped.ok) return fail(`Failed to evaluate property mapping: '${grouped.mapping}'`);
+  const who: Vouched = {
+    identifier: String(info.id),
+    properties,
+    groups: grouped.groups,
+    accessToken: null,
+    expires: new Date().toISOString(),
+  };
   const answer = await sourceFlow(svc, req, reply, session, source, who, vouched.next);
   if (answer.type === 'flow') return reply.redirect(answer.to, 302);
   await svc.sessions.save(session, req, reply);
