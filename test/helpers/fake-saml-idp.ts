@@ -36,6 +36,20 @@ export interface ResponseOptions {
   refuse?: string;
   notOnOrAfter?: Date;
   issuer?: string;
+  /** the Response's Destination (default: acsUrl; null: none) */
+  destination?: string | null;
+  /**
+   * the subject's confirmations (default: one bearer confirmation naming acsUrl and inResponseTo); a method of null
+   * names none, `data: false` carries no SubjectConfirmationData, a recipient or inResponseTo of null names none
+   */
+  confirmations?: Confirmation[];
+}
+
+export interface Confirmation {
+  method?: string | null;
+  recipient?: string | null;
+  inResponseTo?: string | null;
+  data?: boolean;
 }
 
 export interface RecordedRequest {
@@ -151,7 +165,19 @@ export class FakeSamlIdp {
     let assertion =
       `<saml:Assertion xmlns:saml="${SAML}" ID="${assertionId}" Version="2.0" IssueInstant="${iso(now)}">${issuer}` +
       `<saml:Subject><saml:NameID${o.user.format === undefined ? ' Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"' : o.user.format ? ` Format="${o.user.format}"` : ''}>${esc(o.user.nameId)}</saml:NameID>` +
-      `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(until)}" Recipient="${esc(o.acsUrl)}"${inResponseTo}/></saml:SubjectConfirmation></saml:Subject>` +
+      (o.confirmations ?? [{}])
+        .map((c) => {
+          const method = c.method === undefined ? 'urn:oasis:names:tc:SAML:2.0:cm:bearer' : c.method;
+          const recipient = c.recipient === undefined ? o.acsUrl : c.recipient;
+          const irt = c.inResponseTo === undefined ? (o.inResponseTo ?? null) : c.inResponseTo;
+          const data =
+            c.data === false
+              ? ''
+              : `<saml:SubjectConfirmationData NotOnOrAfter="${iso(until)}"${recipient !== null ? ` Recipient="${esc(recipient)}"` : ''}${irt !== null ? ` InResponseTo="${esc(irt)}"` : ''}/>`;
+          return `<saml:SubjectConfirmation${method !== null ? ` Method="${method}"` : ''}>${data}</saml:SubjectConfirmation>`;
+        })
+        .join('') +
+      '</saml:Subject>' +
       `<saml:Conditions NotBefore="${iso(new Date(now.getTime() - 60_000))}" NotOnOrAfter="${iso(until)}">` +
       (o.audience ? `<saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction>` : '') +
       '</saml:Conditions>' +
@@ -176,7 +202,7 @@ export class FakeSamlIdp {
       assertion = `<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>`;
     }
     let xml =
-      `<samlp:Response xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${responseId}" Version="2.0" IssueInstant="${iso(now)}" Destination="${esc(o.acsUrl)}"${inResponseTo}>` +
+      `<samlp:Response xmlns:samlp="${SAMLP}" xmlns:saml="${SAML}" ID="${responseId}" Version="2.0" IssueInstant="${iso(now)}"${o.destination === null ? '' : ` Destination="${esc(o.destination ?? o.acsUrl)}"`}${inResponseTo}>` +
       `${issuer}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>${assertion}</samlp:Response>`;
     if (o.sign?.response) xml = this.sign(xml, 'Response');
     return Buffer.from(xml).toString('base64');

@@ -258,18 +258,85 @@ for (const dialect of dialects()) {
       assert.match(await lost.text(), /Missing InResponseTo and IdP-initiated Logins are not allowed/);
     });
 
-    it('refuses unsigned, tampered, wrapped and foreign-signed responses, and one for another request', async () => {
-      const refused = async (make: (inResponseTo: string) => Promise<string>, message: RegExp) => {
-        const jar = new CookieJar();
-        const res = await fetch(`${srv.url}/source/saml/idp/`, { headers: jar.headers(), redirect: 'manual' });
-        jar.keep(res);
-        const requestXml = (await fetch(res.headers.get('location')!, { redirect: 'manual' }).then(() => idp.requests.at(-1)!)).xml;
-        const id = /ID="([^"]+)"/.exec(requestXml)![1]!;
-        const answer = await postForm(jar, `${srv.url}/source/saml/idp/acs/`, { SAMLResponse: await make(id) });
-        assert.equal(answer.status, 400);
-        assert.match(await answer.text(), message);
-        assert.equal(await loggedInAs(srv, jar), null);
+    /** a login started here, answered at the ACS with what `make` builds for the request's ID */
+    const answered = async (make: (inResponseTo: string) => Promise<string>) => {
+      const jar = new CookieJar();
+      const res = await fetch(`${srv.url}/source/saml/idp/`, { headers: jar.headers(), redirect: 'manual' });
+      jar.keep(res);
+      const requestXml = (await fetch(res.headers.get('location')!, { redirect: 'manual' }).then(() => idp.requests.at(-1)!)).xml;
+      const id = /ID="([^"]+)"/.exec(requestXml)![1]!;
+      return { jar, answer: await postForm(jar, `${srv.url}/source/saml/idp/acs/`, { SAMLResponse: await make(id) }) };
+    };
+    const refused = async (make: (inResponseTo: string) => Promise<string>, message: RegExp) => {
+      const { jar, answer } = await answered(make);
+      assert.equal(answer.status, 400);
+      assert.match(await answer.text(), message);
+      assert.equal(await loggedInAs(srv, jar), null);
+    };
+
+    it('refuses a response addressed to another service provider or request (authentik’s response binding)', async () => {
+      const acsUrl = `${srv.url}/source/saml/idp/acs/`;
+      const other = 'https://other-app.example/acs';
+      const user = { nameId: 'alice' };
+      const sign = { assertion: true };
+      const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+      const HOK = 'urn:oasis:names:tc:SAML:2.0:cm:holder-of-key';
+      const notOurs = /not addressed to this service provider/;
+      await refused(
+        (id) => idp.response({ user, acsUrl, inResponseTo: id, sign, destination: other }),
+        /meant for another service provider/,
+      );
+      await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [] }), notOurs);
+      await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ data: false }] }), notOurs);
+      await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ recipient: other }] }), notOurs);
+      const otherScheme = acsUrl.replace('http://', 'https://');
+      await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ recipient: otherScheme }] }), notOurs);
+      // another method's confirmation confirms nothing here, even naming this source, or nothing at all
+      await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ method: HOK }] }), notOurs);
+      await refused(
+        (id) =>
+          idp.response({
+            user,
+            acsUrl,
+            inResponseTo: id,
+            sign,
+            confirmations: [
+              { method: HOK, recipient: null, inResponseTo: null },
+              { recipient: other, inResponseTo: '_other' },
+            ],
+          }),
+        notOurs,
+      );
+      // the assertion answers another request, though the response answers ours
+      await refused(
+        (id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ inResponseTo: '_other' }] }),
+        /Mismatched request ID/,
+      );
+
+      const accepted = async (make: (inResponseTo: string) => Promise<string>) => {
+        const { jar, answer } = await answered(make);
+        assert.equal(answer.status, 302, answer.status === 302 ? '' : await answer.text());
+        assert.equal((await runFlow(srv, jar, answer)).to, '/if/user/');
       };
+      // only the case may differ; a confirmation without a method is read; one naming this source among others is enough
+      await accepted((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ recipient: acsUrl.toUpperCase() }] }));
+      await accepted((id) => idp.response({ user, acsUrl, inResponseTo: id, sign, confirmations: [{ method: null }] }));
+      await accepted((id) =>
+        idp.response({
+          user,
+          acsUrl,
+          inResponseTo: id,
+          sign,
+          confirmations: [{ method: BEARER, recipient: other, inResponseTo: '_other' }, {}],
+        }),
+      );
+      // a minimal response: no Destination, a confirmation naming neither recipient nor request
+      await accepted((id) =>
+        idp.response({ user, acsUrl, inResponseTo: id, sign, destination: null, confirmations: [{ recipient: null, inResponseTo: null }] }),
+      );
+    });
+
+    it('refuses unsigned, tampered, wrapped and foreign-signed responses, and one for another request', async () => {
       const acsUrl = `${srv.url}/source/saml/idp/acs/`;
       const user = { nameId: 'alice' };
       await refused((id) => idp.response({ user, acsUrl, inResponseTo: id, sign: {} }), /No Signature exists in the Assertion element/);

@@ -3,8 +3,9 @@
  * the response signature (`signed_response`) on the document as received, then the assertion — decrypted with the
  * encryption key pair when one is set (an unencrypted one is then refused) — and its signature (`signed_assertion`);
  * what is read afterwards is only what a signature covered (signature.ts). The status, the validity window
- * (`NotBefore`/`NotOnOrAfter`, three minutes' skew) and the audience are checked; the request ID and replays are the
- * caller's (routes.ts), with what this returns.
+ * (`NotBefore`/`NotOnOrAfter`, three minutes' skew), the audience and the binding to this service provider (the
+ * Response's Destination and a bearer subject confirmation's Recipient name its ACS URL) are checked; the request ID
+ * (the Response's and a confirmation's InResponseTo) and replays are the caller's (routes.ts), with what this returns.
  */
 import { decryptAssertion } from './decrypt.js';
 import { verifiedElement } from '../../saml/signature.js';
@@ -13,6 +14,7 @@ import type { SamlSourcesTable } from './table.js';
 
 const SKEW_MS = 3 * 60_000;
 const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 export const SAML_ATTRIBUTES_GROUP = 'http://schemas.xmlsoap.org/claims/Group';
 
 export interface ReadResponse {
@@ -26,6 +28,11 @@ export interface ReadResponse {
   expires: Date;
   /** the response as read (decrypted), for the mappings' `root` */
   xml: string;
+  /**
+   * the InResponseTo of each subject confirmation that names this service provider (null: it names no request); the
+   * caller checks that one of them answers its request
+   */
+  confirmations: (string | null)[];
 }
 
 export interface ResponseKeys {
@@ -60,11 +67,36 @@ function checkWindow(el: Element | undefined, now: number, what: string) {
   if (after && Date.parse(after) + SKEW_MS <= now) throw new SamlError(`The ${what} has expired.`);
 }
 
+/** a Destination or Recipient naming this ACS URL (only the case may differ; scheme, host, port and path may not) */
+const namesAcs = (url: string, acsUrl: string) => url.trim().toLowerCase() === acsUrl.toLowerCase();
+
+/**
+ * the subject confirmations that bind the assertion to this service provider (authentik's response binding): bearer
+ * ones (or naming no method) with SubjectConfirmationData whose Recipient, when named, is this ACS URL. Another
+ * method's confirmation confirms nothing here, even when it constrains nothing; none that names this source refuses
+ * the assertion.
+ */
+function confirmationsFor(subject: Element, acsUrl: string): Element[] {
+  const found: Element[] = [];
+  for (const confirmation of childrenOf(subject, NS.saml, 'SubjectConfirmation')) {
+    const method = attr(confirmation, 'Method');
+    if (method !== null && method !== BEARER) continue;
+    const data = childOf(confirmation, NS.saml, 'SubjectConfirmationData');
+    if (!data) continue;
+    const recipient = attr(data, 'Recipient');
+    if (recipient === null || namesAcs(recipient, acsUrl)) found.push(data);
+  }
+  if (!found.length) throw new SamlError('The assertion is not addressed to this service provider.');
+  return found;
+}
+
 export async function readResponse(
   raw: string,
   source: Pick<SamlSourcesTable, 'signed_assertion' | 'signed_response'>,
   keys: ResponseKeys,
   audiences: readonly string[],
+  /** this source's ACS URL: a Destination or Recipient names it, or another service provider */
+  acsUrl: string,
   now = Date.now(),
 ): Promise<ReadResponse> {
   const text = decodeBase64(raw);
@@ -73,6 +105,8 @@ export async function readResponse(
   const cert = keys.certificatePem;
   const response = cert && source.signed_response ? verifiedElement(text, root, cert, 'Response') : root;
   checkStatus(response);
+  const destination = attr(response, 'Destination');
+  if (destination !== null && !namesAcs(destination, acsUrl)) throw new SamlError('The response is meant for another service provider.');
   let assertion: Element | undefined;
   let assertionText = text;
   if (keys.decryptionKeyPem) {
@@ -99,8 +133,8 @@ export async function readResponse(
   }
   const subject = childOf(assertion, NS.saml, 'Subject');
   if (!subject) throw new SamlError('Subject element not found');
-  for (const confirmation of childrenOf(subject, NS.saml, 'SubjectConfirmation'))
-    checkWindow(childOf(confirmation, NS.saml, 'SubjectConfirmationData'), now, 'subject confirmation');
+  const confirmations = confirmationsFor(subject, acsUrl);
+  for (const data of confirmations) checkWindow(data, now, 'subject confirmation');
   const nameIdEl = childOf(subject, NS.saml, 'NameID');
   if (!nameIdEl) throw new SamlError('NameID element not found');
   const nameId = (nameIdEl.textContent ?? '').trim();
@@ -141,5 +175,6 @@ export async function readResponse(
     properties,
     expires,
     xml: serialize(forMappings),
+    confirmations: confirmations.map((data) => attr(data, 'InResponseTo')),
   };
 }

@@ -242,6 +242,7 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
         ...(encryption ? { decryptionKeyPem: encryption.privateKeyPem } : {}),
       },
       [issuerOf(source, req), `${origin}${samlPath(source.slug, 'metadata/')}`, `${origin}${samlPath(source.slug, 'acs/')}`],
+      `${origin}${samlPath(source.slug, 'acs/')}`,
     );
   } catch (e) {
     if (e instanceof SamlError) return fail(e.message);
@@ -257,6 +258,8 @@ async function acs(svc: Services, req: FastifyRequest, reply: FastifyReply) {
     if (!fresh || read.inResponseTo === null) return fail('Missing InResponseTo and IdP-initiated Logins are not allowed');
     return fail('Mismatched request ID');
   }
+  // the assertion answers that request too: a confirmation naming this source names it, or no request
+  if (answered && !read.confirmations.some((irt) => irt === null || irt === fresh.samlRequest)) return fail('Mismatched request ID');
   if (!(await acceptOnce(svc.db, source.source_uuid, read.ids, read.expires))) return fail('Replay attack detected');
 
   const properties = { ...read.properties };
