@@ -7,14 +7,29 @@
  */
 import type { Props } from '../rest/schema.js';
 
-const SENSITIVE = /api|token|key|secret|password|signature/i;
-export const CLEANSED = '********';
+/** Django's SafeExceptionReporterFilter.hidden_settings, as authentik's cleanse_item applies it (but `passing`) */
+const SENSITIVE = /api|token|key|secret|pass|signature|http_cookie/i;
+const ALLOWED = /passing/i;
+/** Django's cleansed_substitute */
+export const CLEANSED = '********************';
 
-/** authentik's cleanse_dict: values under keys that name credentials replaced */
+const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * authentik's cleanse_dict (events/utils.py), recursively: a dict is cleansed key by key, a list item by item under
+ * its key, and any other value under a key that names a credential is replaced
+ */
 export const cleanseDict = (d: Record<string, unknown>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(d).map(([k, v]) => [k, cleanse(k, v)]));
+  Object.fromEntries(Object.entries(d).map(([k, v]) => [k, cleanseItem(k, v)]));
 
-const cleanse = (key: string, v: unknown) => (SENSITIVE.test(key) && v !== null && v !== undefined && v !== '' ? CLEANSED : v);
+function cleanseItem(key: string, v: unknown): unknown {
+  if (isDict(v)) return cleanseDict(v);
+  if (Array.isArray(v)) return v.map((x) => cleanseItem(key, x));
+  return SENSITIVE.test(key) && !ALLOWED.test(key) ? CLEANSED : v;
+}
+
+const cleanse = (key: string, v: unknown) =>
+  SENSITIVE.test(key) && !ALLOWED.test(key) && v !== null && v !== undefined && v !== '' ? CLEANSED : v;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export function auditDiff(

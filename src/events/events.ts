@@ -132,6 +132,8 @@ export class Events {
     let context: Record<string, unknown> = e.context ?? {};
     if (req && !('http_request' in context)) context = { ...context, http_request: httpRequestOf(req) };
     if (this.enrich && clientIp) context = { ...context, ...this.enrich(clientIp) };
+    // authentik's Event.new: every context is cleansed of what names a credential, at any depth
+    context = cleanseDict(context);
     const brand = e.brand ?? (req && this.brandOf ? await this.brandOf(req.host, trx ?? this.db) : {});
     const values = {
       event_uuid: randomUUID(),

@@ -44,7 +44,7 @@ for (const dialect of dialects()) {
       assert.deepEqual(login.context.http_request, {
         path: '/api/v3/flows/executor/default-authentication-flow/',
         method: 'GET',
-        args: { query: { next: '/if/user/', api_key: '********' } },
+        args: { query: { next: '/if/user/', api_key: '********************' } },
         user_agent: 'node',
       });
       assert.equal(login.brand.brand_uuid, hex(defaultBrand.brand_uuid));
@@ -84,7 +84,7 @@ for (const dialect of dialects()) {
       assert.deepEqual(created.context.http_request, {
         path: '/api/v3/core/groups/',
         method: 'POST',
-        args: { origin: 'test', token: '********' },
+        args: { origin: 'test', token: '********************' },
         user_agent: 'keystage-test/1',
       });
       assert.deepEqual([created.brand.domain, created.brand.branding_title, created.brand.default], ['other.example', 'Other', false]);
@@ -121,6 +121,37 @@ for (const dialect of dialects()) {
         assert.equal(run.context.http_request.path, '/api/v3/flows/executor/default-authentication-flow/');
         assert.equal(run.context.http_request.method, 'GET');
         assert.equal(run.brand.domain, defaultBrand.domain);
+      } finally {
+        await call(srv, 'DELETE', `/policies/bindings/${b.body.pk}/`);
+      }
+    });
+
+    it('every event’s context is cleansed of what names a credential, at any depth, as authentik’s cleanse_dict', async () => {
+      const policy = await call(srv, 'POST', '/policies/expression/', {
+        name: 'http-cleansed',
+        execution_logging: true,
+        expression: [
+          'ak_create_event("cleanse", complex={"password": "p4ss", "items": [{"api_key": "k3y"}, "plain"], "passing": True, "note": "kept"}, client_secret="s3cret", tokens=["t1", "t2"])',
+          'return True',
+        ].join('\n'),
+      });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      const flow = (await call(srv, 'GET', '/flows/instances/default-authentication-flow/')).body.pk;
+      const b = await call(srv, 'POST', '/policies/bindings/', { target: flow, policy: policy.body.pk, order: 98 });
+      assert.equal(b.status, 201, JSON.stringify(b.body));
+      const hidden = '********************';
+      try {
+        await new FlowClient(srv).get();
+        const created = await lastEvent('custom_cleanse');
+        const { http_request: _http, ...context } = created.context;
+        assert.deepEqual(context, {
+          complex: { password: hidden, items: [{ api_key: hidden }, 'plain'], passing: true, note: 'kept' },
+          client_secret: hidden,
+          tokens: [hidden, hidden],
+        });
+        const run = await lastEvent('policy_execution');
+        assert.deepEqual(run.context.result, { passing: true, messages: [] });
+        assert.equal(JSON.stringify(run.context).includes('s3cret'), false);
       } finally {
         await call(srv, 'DELETE', `/policies/bindings/${b.body.pk}/`);
       }

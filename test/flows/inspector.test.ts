@@ -131,7 +131,7 @@ for (const dialect of dialects()) {
       });
       assert.equal(next.body.component, 'ak-stage-dummy', JSON.stringify(next.body));
       const seen = (await inspect(b, 'inspect-prompt')).body;
-      assert.deepEqual(seen.current_plan.plan_context.prompt_data, { password: '********', nickname: 'neo' });
+      assert.deepEqual(seen.current_plan.plan_context.prompt_data, { password: '********************', nickname: 'neo' });
       assert.equal(JSON.stringify(seen).includes('hunter2'), false, 'the password is nowhere in the answer');
     });
 

@@ -267,7 +267,7 @@ for (const dialect of dialects()) {
       });
       assert.equal(p.status, 201, JSON.stringify(p.body));
       await call(srv, 'PATCH', `/providers/oauth2/${p.body.pk}/`, { signing_key: kp });
-      assert.deepEqual((await diffOf('audited-provider')).signing_key, { previous_value: null, new_value: '********' });
+      assert.deepEqual((await diffOf('audited-provider')).signing_key, { previous_value: null, new_value: '********************' });
     });
 
     it('avatars: none, gravatar with initials after it, attributes, URL templates', async () => {

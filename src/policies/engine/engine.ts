@@ -308,15 +308,9 @@ export class PolicyEngine {
   }
 }
 
-/** the context as an event records it: the flow plan is summarised, secrets in prompt data are not kept */
+/** the context as an event records it: without the flow plan (what names a credential is cleansed by the event itself) */
 function sanitise(context: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(context)) {
-    if (k === 'flow_plan') continue;
-    if (k === 'prompt_data' && v && typeof v === 'object')
-      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, /pass|token|secret/i.test(pk) ? '********' : pv]));
-    else out[k] = v;
-  }
+  const { flow_plan: _plan, ...out } = context;
   return out;
 }
 
