@@ -44,6 +44,8 @@ export class FakeOidc {
   readonly requests: Recorded[] = [];
   nextUser: FakeUser = { sub: 'fake-1', email: 'one@idp.example', preferred_username: 'one', name: 'One Person' };
   refuse: string | undefined;
+  /** the well-known document's code_challenge_methods_supported (none when unset) */
+  codeChallengeMethods: string[] | undefined;
   /** what /jwks serves */
   jwks: { keys: Record<string, unknown>[] } = { keys: [{ kty: 'oct', kid: 'fake', k: 'c2VjcmV0' }] };
   private readonly codes = new Map<string, Grant>();
@@ -93,6 +95,7 @@ export class FakeOidc {
         token_endpoint: `${this.url}/token`,
         userinfo_endpoint: `${this.url}/userinfo`,
         jwks_uri: `${this.url}/jwks`,
+        ...(this.codeChallengeMethods ? { code_challenge_methods_supported: this.codeChallengeMethods } : {}),
       });
     if (u.pathname === '/jwks') return json(200, this.jwks);
     if (u.pathname === '/authorize') {

@@ -391,6 +391,71 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'GET', `/policies/bindings/?policy=${deny.body.pk}`)).body.pagination.count, 0);
     });
 
+    it('a well-known document offering S256 turns PKCE on, unless the write names pkce; the login then sends a challenge', async () => {
+      fake.codeChallengeMethods = ['plain', 'S256'];
+      try {
+        const wellKnown = `${fake.url}/.well-known/openid-configuration`;
+        const made = await call(srv, 'POST', '/sources/oauth/', {
+          name: 'PKCE IdP',
+          slug: 'pkce-idp',
+          provider_type: 'openidconnect',
+          consumer_key: fake.clientId,
+          consumer_secret: fake.clientSecret,
+          oidc_well_known_url: wellKnown,
+          authentication_flow: authFlow,
+          enrollment_flow: enrollFlow,
+        });
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+        assert.equal(made.body.pkce, 'S256');
+        const named = await call(srv, 'POST', '/sources/oauth/', {
+          name: 'No PKCE IdP',
+          slug: 'no-pkce-idp',
+          provider_type: 'openidconnect',
+          consumer_key: fake.clientId,
+          consumer_secret: fake.clientSecret,
+          oidc_well_known_url: wellKnown,
+          pkce: 'none',
+        });
+        assert.equal(named.status, 201, JSON.stringify(named.body));
+        assert.equal(named.body.pkce, 'none');
+        fake.nextUser = { sub: 'pkce-1', preferred_username: 'pia', email: 'pia@idp.example' };
+        const jar = new CookieJar();
+        await runFlow(srv, jar, await throughSource(srv, jar, 'pkce-idp'));
+        const authorize = fake.requests.filter((r) => r.path === '/authorize').at(-1)!;
+        assert.equal(authorize.query.get('code_challenge_method'), 'S256');
+        assert.ok(await loggedInAs(srv, jar), 'the code was redeemed with its verifier');
+      } finally {
+        fake.codeChallengeMethods = undefined;
+      }
+    });
+
+    it('tells the identity provider who is logging in (login_hint): the identifier typed, else the pending user’s e-mail', async () => {
+      await createUser(srv, 'hinted', 'hinted-password-1', { email: 'hinted@corp.example' });
+      const shown = await createStage(srv, '/stages/identification/', { name: 'hint-shown', user_fields: ['username'] });
+      const hidden = await createStage(srv, '/stages/identification/', {
+        name: 'hint-hidden',
+        user_fields: ['username'],
+        show_matched_user: false,
+      });
+      const login = async (stage: string, slug: string) => {
+        await flowOf(srv, slug, [stage, await createStage(srv, '/stages/dummy/', { name: `${slug}-dummy` })]);
+        const jar = new CookieJar();
+        await jar.json(`${srv.api}/flows/executor/${slug}/?query=`);
+        const r = await jar.json(`${srv.api}/flows/executor/${slug}/?query=`, 'POST', {
+          component: 'ak-stage-identification',
+          uid_field: 'HINTED',
+        });
+        assert.equal(r.body.component, 'ak-stage-dummy', JSON.stringify(r.body));
+        const res = await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { headers: jar.headers(), redirect: 'manual' });
+        assert.equal(res.status, 302);
+        return new URL(res.headers.get('location')!).searchParams.get('login_hint');
+      };
+      assert.equal(await login(shown, 'hint-flow-email'), 'hinted@corp.example');
+      assert.equal(await login(hidden, 'hint-flow-typed'), 'HINTED');
+      const anonymous = await fetch(`${srv.url}/source/oauth/login/fake-idp/`, { redirect: 'manual' });
+      assert.equal(new URL(anonymous.headers.get('location')!).searchParams.get('login_hint'), null);
+    });
+
     it('applies the groups the provider names: created or matched by group_matching_mode, memberships kept in step', async () => {
       const made = await call(srv, 'POST', '/sources/oauth/', {
         name: 'Groups IdP',

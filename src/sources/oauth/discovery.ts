@@ -1,7 +1,7 @@
 /**
  * What a source's OIDC URLs fill in when it is written (authentik's OAuthSourceSerializer.validate): the well-known
  * document gives the authorization, token and userinfo URLs the admin left empty and the JWKS URL, and the JWKS URL's
- * document is stored as `oidc_jwks`. A fetch that fails is the field's 400, as authentik answers.
+ * document is stored as `oidc_jwks`; a document offering S256 PKCE turns `pkce` on unless the write names it. A fetch that fails is the field's 400, as authentik answers.
  */
 import { ValidationError } from '../../rest/errors.js';
 
@@ -34,6 +34,8 @@ export async function discover(
   data: Record<string, unknown>,
   typeDefaults: { oidc_well_known_url: string | null; oidc_jwks_url: string | null },
   changed: (field: string) => boolean,
+  /** whether this write names `pkce` itself (else a document offering S256 turns it on) */
+  pkceGiven = true,
 ): Promise<void> {
   const ownWellKnown = (data.oidc_well_known_url as string) || '';
   const wellKnown = ownWellKnown || typeDefaults.oidc_well_known_url || '';
@@ -55,6 +57,9 @@ export async function discover(
         data[ours] = typeof v === 'string' ? v : '';
       }
       if (typeof config.jwks_uri === 'string') inferredJwks = config.jwks_uri;
+      // authentik: an identity provider that offers S256 gets it
+      const methods = config.code_challenge_methods_supported;
+      if (!pkceGiven && ownWellKnown && Array.isArray(methods) && methods.includes('S256')) data.pkce = 'S256';
     }
   }
   const ownJwks = (data.oidc_jwks_url as string) || '';

@@ -49,7 +49,9 @@ async function validateOAuth(data: Record<string, unknown>, ctx: WriteCtx, exist
   // (authentik runs OAuth 1 when a request token URL is set; Keystage has no OAuth 1 client, so none is taken)
   if (typeof merged.request_token_url === 'string' && merged.request_token_url !== '')
     throw new ValidationError({ request_token_url: ['OAuth 1 (a request token URL) is not supported: leave this empty.'] });
-  await discover(merged, t, changed);
+  const sent = (ctx.body ?? {}) as Record<string, unknown>;
+  await discover(merged, t, changed, sent.pkce !== undefined && sent.pkce !== null);
+  if (merged.pkce === 'S256') data.pkce = 'S256';
   for (const f of ['authorization_url', 'access_token_url', 'profile_url', 'oidc_jwks_url', 'oidc_jwks'] as const)
     if (merged[f] !== (existing as Record<string, unknown> | undefined)?.[f] || ctx.mode === 'create') data[f] = merged[f];
   // (a type whose profile is the token response's ID token has no profile URL: Apple)

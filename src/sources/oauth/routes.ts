@@ -4,6 +4,7 @@
  * their session, and `/source/oauth/callback/{slug}/` checks the state (once: it is dropped at the first callback),
  * exchanges the code, reads the profile and hands the identity to the flow manager.
  */
+import type { Session } from '../../sessions/sessions.js';
 import { sameText } from '../../crypto/compare.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
@@ -38,6 +39,15 @@ const notFound = (reply: FastifyReply, slug: string) => sendSourcePage(reply, 40
 
 const relative = (v: unknown) => (typeof v === 'string' && v !== '' && isRelative(v) ? v : undefined);
 
+/**
+ * authentik's _try_login_hint_extract: in a flow that knows who is logging in, the identity provider is told — what
+ * the person typed, else the pending user's e-mail address
+ */
+function loginHintOf(session: Session): string | undefined {
+  const ctx = session.data.plan?.context;
+  return ctx?.pendingUserIdentifier || ctx?.pendingUser?.email || undefined;
+}
+
 async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const { slug } = req.params as { slug: string };
   const source = await enabledSource(svc, slug);
@@ -50,9 +60,11 @@ async function login(svc: Services, req: FastifyRequest, reply: FastifyReply) {
   const scopes = type.scopeParam
     ? scopesOf(type.scopes, source.additional_scopes.replace(/^\*/, ''))
     : scopesOf(type.scopes, source.additional_scopes);
+  const loginHint = loginHintOf(session);
   const started = authorizationRedirect(authorizationUrl, await clientOf(type, source), redirectUri, type.scopeParam ? '' : scopes, {
     ...type.authorizeParams,
     ...(type.scopeParam ? { [type.scopeParam]: scopes } : {}),
+    ...(loginHint ? { login_hint: loginHint } : {}),
   });
   // where the person was going: `?next=` on this URL, else the `next` of the flow they were in
   const next = relative((req.query as Record<string, unknown>).next) ?? relative(session.data.query?.next);
