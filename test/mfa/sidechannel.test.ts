@@ -390,6 +390,33 @@ for (const dialect of dialects()) {
       );
     });
 
+    it('SMS at login: a send the provider refuses shows the stage again with its words on the choice, and is recorded', async () => {
+      await createUser(srv, 'vera-sms', 'vera-sms-password-1');
+      const { b } = await toMfa(twilioFlow, 'vera-sms');
+      await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', phone_number: '+15550120' });
+      const enrolled = await b.solve(twilioFlow, { component: 'ak-stage-authenticator-sms', code: sms.lastCode('+15550120')! });
+      assert.equal(enrolled.component, 'xak-flow-redirect');
+      sms.unreachable.add('+15550120');
+      try {
+        const next = await toMfa(twilioFlow, 'vera-sms');
+        const { last_used: _lu, ...challenge } = next.ch.device_challenges.find((d: { device_class: string }) => d.device_class === 'sms');
+        const refused = await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', selected_challenge: challenge });
+        assert.equal(refused.component, 'ak-stage-authenticator-validate', JSON.stringify(refused));
+        assert.deepEqual(refused.response_errors, {
+          selected_challenge: [{ string: "Invalid 'To' Phone Number: +15550120", code: 'invalid' }],
+        });
+        const events = await call(srv, 'GET', '/events/events/?action=configuration_error&ordering=-created');
+        assert.match(events.body.results[0].context.message, /^Error sending SMS: Invalid 'To' Phone Number/);
+        sms.unreachable.delete('+15550120');
+        // the person may choose again once the provider sends
+        await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', selected_challenge: challenge });
+        const done = await next.b.solve(twilioFlow, { component: 'ak-stage-authenticator-validate', code: sms.lastCode('+15550120')! });
+        assert.equal(done.component, 'xak-flow-redirect');
+      } finally {
+        sms.unreachable.delete('+15550120');
+      }
+    });
+
     it("SMS: a number the provider refuses is said so on the stage (Twilio's message, the webhook's answer); another number then works", async () => {
       sms.unreachable.add('+15550111');
       sms.unreachable.add('+15550112');

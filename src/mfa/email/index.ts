@@ -20,6 +20,7 @@ export const emailClass = defineDeviceClass<EmailDevicesTable>({
   challenger: sideChannelChallenger<EmailDevicesTable>({
     table: 'email_devices',
     challenge: (d) => ({ email: maskEmail(d.email) }),
+    transport: 'e-mail',
     send: ({ c, user }, d, nonce) => sendEmailDeviceCode(c.svc, d, user, nonce),
     factor: ({ c }) => c.config.email_otp_throttling_factor,
   }),

@@ -20,6 +20,7 @@ export const smsClass = defineDeviceClass<SmsDevicesTable>({
   challenger: sideChannelChallenger<SmsDevicesTable>({
     table: 'sms_devices',
     challenge: () => ({}),
+    transport: 'SMS',
     send: ({ c }, d, nonce) => sendSmsDeviceCode(c.svc, d, nonce),
     factor: ({ c }) => c.config.sms_otp_throttling_factor,
   }),

@@ -5,6 +5,7 @@
  * text Twilio sends (its `message` key), as authentik's `send_generic` and `send_twilio`; a mapping that fails sends
  * nothing.
  */
+import { SendRefused } from '../sidechannel-challenger.js';
 import type { SmsDevicesTable } from './table.js';
 import { issueCode } from '../sidechannel.js';
 import type { Services } from '../../flows/engine/runtime.js';
@@ -65,7 +66,7 @@ export async function sendSms(svc: Services, cfg: SmsStageConfig, to: string, me
  * the provider refused the message (an HTTP error answer): what it said, shown to the person on the stage as authentik
  * shows it (Twilio's error `message`; the generic webhook's answer text), so a mistyped number can be corrected
  */
-export class SmsRefused extends Error {}
+export class SmsRefused extends SendRefused {}
 
 const MAX_REFUSAL_TEXT = 500;
 
