@@ -58,7 +58,7 @@ for (const dialect of dialects()) {
       const name = 'ctx-event-policy';
       const binding = await bind(
         flow,
-        await expression('ak_create_event("custom_action", key="value", n=3)\nak_create_event("login")\nreturn True', name),
+        await expression('ak_create_event("custom_action", detail="value", n=3)\nak_create_event("login")\nreturn True', name),
       );
       const loginsBefore = (await events('login')).length;
       assert.equal((await new BrowserSession(srv).get(slug)).component, 'ak-stage-identification', 'the policy passed');
@@ -66,7 +66,7 @@ for (const dialect of dialects()) {
       const written = await events('custom_custom_action');
       assert.equal(written.length, 1, 'authentik prefixes the action: custom_ + "custom_action"');
       assert.equal(written[0]!.app, name, 'the app is the policy’s name (the evaluator’s filename)');
-      assert.equal(written[0]!.context.key, 'value');
+      assert.equal(written[0]!.context.detail, 'value');
       assert.equal(written[0]!.context.n, 3);
       assert.equal((await events('custom_action')).length, 0, 'not written unprefixed');
       assert.equal((await events('custom_login')).length, 1, 'ak_create_event("login") is a custom_login event');
