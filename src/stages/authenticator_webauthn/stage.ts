@@ -5,6 +5,7 @@
  * pseudo type "authentik: Unknown devices" among the restrictions admits models without a device type.
  * `max_attempts` failures end the flow.
  */
+import { uidOf } from '../../users/render.js';
 import type { UsersTable } from '../../db/types.js';
 import { parseResponse } from '../../flows/engine/response.js';
 import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
@@ -40,6 +41,9 @@ function attachmentOf(config: WebAuthnSetupConfig): 'platform' | 'cross-platform
   return undefined;
 }
 
+/** py_webauthn's default COSE algorithms, in its order: ES256, EdDSA, ES512, PS256, PS384, PS512, RS256, RS384, RS512 */
+const SUPPORTED_ALGORITHMS = [-7, -8, -36, -37, -38, -39, -257, -258, -259];
+
 async function registration(c: Call, user: UsersTable): Promise<StageChallenge<typeof AuthenticatorWebAuthnChallenge>> {
   const existing = await c.svc.db.selectFrom('webauthn_devices').select(['credential_id']).where('user_id', '=', user.id).execute();
   const { generateRegistrationOptions } = await import('@simplewebauthn/server');
@@ -48,15 +52,17 @@ async function registration(c: Call, user: UsersTable): Promise<StageChallenge<t
     rpID: rpIdOf(c.req, c.svc.config.externalUrl),
     userName: user.username,
     userDisplayName: user.name || user.username,
-    userID: new TextEncoder().encode(user.uuid),
-    attestationType: c.config.device_type_restrictions.length ? 'direct' : 'none',
+    // authentik's: the user's uid as the user handle, the authenticator's attestation asked for (its model names the
+    // device), and py_webauthn's default algorithms
+    userID: new TextEncoder().encode(uidOf(user.id, c.svc.installId)),
+    attestationType: 'direct',
     excludeCredentials: existing.map((d) => ({ id: d.credential_id })),
     authenticatorSelection: {
       userVerification: c.config.user_verification,
       residentKey: c.config.resident_key_requirement,
       ...(attachmentOf(c.config) ? { authenticatorAttachment: attachmentOf(c.config) } : {}),
     },
-    supportedAlgorithmIDs: [-7, -257],
+    supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
   });
   c.state.challenge = options.challenge;
   // hints as the stage sets them, in their order; no key at all without (upstream's options)

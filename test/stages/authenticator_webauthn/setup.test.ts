@@ -120,10 +120,16 @@ for (const dialect of dialects()) {
         authenticatorAttachment: 'cross-platform',
       });
       assert.deepEqual(o.hints, ['security-key']);
-      // restricted device types ask for the authenticator's attestation (its model), else none
+      // as authentik's: the authenticator's attestation asked for (its model), py_webauthn's algorithms, the uid as handle
       assert.equal(o.attestation, 'direct');
+      assert.deepEqual(
+        o.pubKeyCredParams.map((p: { alg: number }) => p.alg),
+        [-7, -8, -36, -37, -38, -39, -257, -258, -259],
+      );
       assert.equal(o.rp.id, '127.0.0.1');
       assert.equal(o.user.name, 'wa-options');
+      const uid = (await call(srv, 'GET', '/core/users/?username=wa-options')).body.results[0].uid;
+      assert.equal(Buffer.from(o.user.id, 'base64url').toString(), uid);
       assert.deepEqual(o.excludeCredentials, []);
       // a registered credential is excluded the next time
       const open = await register(b, new SoftAuthenticator(), await setupFlow({}));
@@ -134,7 +140,7 @@ for (const dialect of dialects()) {
         again.body.registration.excludeCredentials.map((c: { id: string }) => c.id),
         [device!.credential_id],
       );
-      assert.equal(again.body.registration.attestation, 'none');
+      assert.equal(again.body.registration.attestation, 'direct');
     });
 
     it('user_verification required refuses a registration without user verification', async () => {
