@@ -19,7 +19,12 @@ export interface BindingTarget {
   mode: string;
   /** the column holding its pbm_uuid (default `pbm_uuid`; a source's own key is its pbm_uuid) */
   pbm?: string;
+  /** what a binding of it may name (authentik's supported_policy_binding_targets); default policy, user or group */
+  supported?: readonly BindingKind[];
 }
+
+export type BindingKind = 'policy' | 'user' | 'group';
+export const ALL_BINDING_KINDS: readonly BindingKind[] = ['policy', 'user', 'group'];
 
 export const bindingTargets: BindingTarget[] = [
   {
@@ -67,6 +72,8 @@ export const bindingTargets: BindingTarget[] = [
     columns: ['name'],
     mode: 'policy_engine_mode',
     describe: (r) => String(r.name),
+    // an entitlement is held by users and groups: a policy bound to it would decide nothing
+    supported: ['group', 'user'],
   },
   {
     table: 'provider_oauth2_dcr',
@@ -114,6 +121,7 @@ export interface ResolvedTarget {
   model_name: string;
   name: string;
   mode: 'any' | 'all';
+  supported: readonly BindingKind[];
 }
 
 /** the targets a value names, by their own key or their pbm_uuid */
@@ -139,6 +147,7 @@ async function find(db: DB, column: 'pk' | 'pbm_uuid', values: string[]): Promis
         model_name: t.model_name,
         name: t.describe(r),
         mode: r.mode === 'all' ? 'all' : 'any',
+        supported: t.supported ?? ALL_BINDING_KINDS,
       });
   }
   return out;

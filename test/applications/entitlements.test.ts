@@ -94,6 +94,15 @@ for (const dialect of dialects()) {
       );
       const bindings = await call(srv, 'GET', `/policies/bindings/?target=${ent.admin}`);
       assert.equal(bindings.body.results[0].user, users.alice);
+      // an entitlement is bound to users and groups only (authentik's supported_policy_binding_targets)
+      const policy = await call(srv, 'POST', '/policies/dummy/', { name: 'ent-policy', result: true });
+      const refused = await call(srv, 'POST', '/policies/bindings/', { target: ent.admin, policy: policy.body.pk, order: 5 });
+      assert.deepEqual([refused.status, refused.body], [400, { non_field_errors: ["One of 'group', 'user' must be set."] }]);
+      const two = await call(srv, 'POST', '/policies/bindings/', { target: ent.admin, user: users.alice, group: null, order: 6 });
+      assert.equal(two.status, 201, JSON.stringify(two.body));
+      const patched = await call(srv, 'PATCH', `/policies/bindings/${two.body.pk}/`, { user: null, policy: policy.body.pk });
+      assert.deepEqual([patched.status, patched.body], [400, { non_field_errors: ["One of 'group', 'user' must be set."] }]);
+      await call(srv, 'DELETE', `/policies/bindings/${two.body.pk}/`);
     });
 
     it('who has which: user and (inherited) group bindings, negated ones, disabled ones — natively as in Python', async () => {

@@ -16,13 +16,10 @@ import type { Services } from '../../services.js';
 import type { PolicyBindingsTable } from '../table.js';
 import { renderBasePolicies } from '../base.js';
 import { policyTypeByKind } from '../registry.js';
-import { describeTargets, resolveTarget } from '../targets.js';
+import { ALL_BINDING_KINDS, type BindingKind, describeTargets, resolveTarget } from '../targets.js';
 import { policyBindingProps } from './schema.js';
 
 type Row = PolicyBindingsTable & { pk: string };
-
-const SUPPORTED = ['policy', 'user', 'group'] as const;
-const QUOTED = SUPPORTED.map((x) => `'${x}'`).join(', ');
 
 /** the targets a request named by their own key, resolved to pbm_uuids before the write */
 const resolved = new WeakMap<object, string>();
@@ -103,15 +100,23 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
         .select('b.policy_binding_uuid as pk'),
     render: (db, rows) => render(db, rows, svc.installId),
     validate: async (data, ctx, existing) => {
+      let supported: readonly BindingKind[] = ALL_BINDING_KINDS;
       if (data.target !== undefined) {
         const t = await resolveTarget(ctx.db, data.target as string);
         if (!t) throw new ValidationError({ target: [`Invalid pk "${data.target}" - object does not exist.`] });
         resolved.set(ctx.req, t.pbm_uuid);
-      } else resolved.delete(ctx.req); // (one request may write several: a blueprint)
-      const value = (k: (typeof SUPPORTED)[number]) => (data[k] !== undefined ? data[k] : existing?.[k]);
-      const count = SUPPORTED.filter((k) => value(k) !== null && value(k) !== undefined).length;
-      if (count > 1) throw ValidationError.nonField(`Only one of ${QUOTED} can be set.`);
-      if (count < 1) throw ValidationError.nonField(`One of ${QUOTED} must be set.`);
+        supported = t.supported;
+      } else {
+        resolved.delete(ctx.req); // (one request may write several: a blueprint)
+        if (existing) supported = (await describeTargets(ctx.db, [existing.target])).get(existing.target)?.supported ?? ALL_BINDING_KINDS;
+      }
+      // authentik's BasePolicyBindingSerializer.validate: exactly one of what the target supports
+      const kinds = supported;
+      const quoted = kinds.map((x) => `'${x}'`).join(', ');
+      const value = (k: BindingKind) => (data[k] !== undefined ? data[k] : existing?.[k]);
+      const count = kinds.filter((k) => value(k) !== null && value(k) !== undefined).length;
+      if (count > 1) throw ValidationError.nonField(`Only one of ${quoted} can be set.`);
+      if (count < 1) throw ValidationError.nonField(`One of ${quoted} must be set.`);
       // authentik's unique_together (policy, target, order), checked when a policy is set (as DRF does)
       const policy = value('policy') as string | null | undefined;
       const target = resolved.get(ctx.req) ?? existing?.target;
