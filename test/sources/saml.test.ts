@@ -153,6 +153,13 @@ for (const dialect of dialects()) {
         ),
       );
       assert.match(meta.body.metadata, /<md:KeyDescriptor use="signing">/);
+      // the one NameID format the source asks for (its name_id_policy), as authentik's metadata says
+      const source = (await call(srv, 'GET', '/sources/saml/idp/')).body;
+      assert.deepEqual(
+        [...meta.body.metadata.matchAll(/<md:NameIDFormat>([^<]*)<\/md:NameIDFormat>/g)].map((m: RegExpMatchArray) => m[1]),
+        [source.name_id_policy],
+      );
+      assert.match(meta.body.metadata, /AuthnRequestsSigned="true" WantAssertionsSigned="true"/);
       const xml = await fetch(meta.body.download_url);
       assert.equal(xml.status, 200);
       assert.match(xml.headers.get('content-type') ?? '', /text\/xml/);

@@ -80,6 +80,8 @@ export async function metadataOf(svc: Services, source: SamlSource, req: Fastify
     ...(signing ? { signingCertificatePem: signing.certificatePem } : {}),
     ...(encryption?.certificatePem ? { encryptionCertificatePem: encryption.certificatePem } : {}),
     signRequests: !!signing,
+    nameIdFormat: source.name_id_policy,
+    wantAssertionsSigned: !!source.verification_kp && !!source.signed_assertion,
   });
 }
 
