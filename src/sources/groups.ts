@@ -100,6 +100,8 @@ async function apply(db: DB, source: string, mode: string, userId: number, group
         // where authentik's create would collide with the unique name)
         if (mode !== 'name_link') throw new Refused(`group ${name} exists`);
         group = named.group_uuid;
+        // (authentik's handle_group: a linked group takes the mappings' attributes now, as at every later login)
+        await refresh(tx, group, name, attributes);
       } else {
         const made = await newGroupIdentity(tx);
         await tx

@@ -511,11 +511,21 @@ for (const dialect of dialects()) {
       assert.equal(refused.component, 'ak-stage-access-denied');
       assert.equal(refused.error_message, 'Failed to update groups. Please try again later.');
       assert.deepEqual(await groupsOf('gwen'), ['eng', 'unrelated']);
-      assert.equal((await call(srv, 'PATCH', '/sources/oauth/groups-idp/', { group_matching_mode: 'name_link' })).status, 200);
+      // (a group mapping's attributes: a linked group takes them at once, as authentik's handle_group)
+      const gm = await call(srv, 'POST', '/propertymappings/source/oauth/', {
+        name: 'groups-idp-attributes',
+        expression: 'return {"attributes": {"linked_from": "groups-idp", "idp_id": group_id}}',
+      });
+      assert.equal(gm.status, 201, JSON.stringify(gm.body));
+      const linking = { group_matching_mode: 'name_link', group_property_mappings: [gm.body.pk] };
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/groups-idp/', linking)).status, 200);
       const jar4 = new CookieJar();
       await runFlow(srv, jar4, await throughSource(srv, jar4, 'groups-idp'));
       assert.deepEqual(await groupsOf('gwen'), ['admins', 'eng', 'unrelated']);
-      assert.equal((await call(srv, 'GET', '/core/groups/?name=admins')).body.pagination.count, 1);
+      const admins = await call(srv, 'GET', '/core/groups/?name=admins');
+      assert.equal(admins.body.pagination.count, 1);
+      assert.deepEqual(admins.body.results[0].attributes, { linked_from: 'groups-idp', idp_id: 'admins' });
+      assert.equal((await call(srv, 'PATCH', '/sources/oauth/groups-idp/', { group_property_mappings: [] })).status, 200);
     });
 
     it('GitHub: the numeric id identifies the person; without a public e-mail, the primary one of /user/emails', async () => {
