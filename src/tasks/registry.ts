@@ -10,6 +10,7 @@ import type { Actor } from './actor.js';
 import { scimSync } from '../providers/scim/scheduler.js';
 import { sendSsfEvent } from '../providers/ssf/index.js';
 import { ldapConnectivityCheck, ldapSync } from '../sources/ldap/scheduler.js';
+import { updateWellKnownJwks } from '../sources/oauth/refresh.js';
 import { cleanWorkerStatuses } from './workers.js';
 
 export const ACTORS: readonly Actor[] = [
@@ -18,6 +19,7 @@ export const ACTORS: readonly Actor[] = [
   cleanWorkerStatuses,
   ldapSync,
   ldapConnectivityCheck,
+  updateWellKnownJwks,
   scimSync,
   sendSsfEvent,
   executeDueOffboardings,

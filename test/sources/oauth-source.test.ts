@@ -429,6 +429,68 @@ for (const dialect of dialects()) {
       }
     });
 
+    it('every three hours, sources take their OIDC document’s URLs and the keys it serves now (update_well_known_jwks)', async () => {
+      const ACTOR = 'authentik.sources.oauth.tasks.update_well_known_jwks';
+      const made = await call(srv, 'POST', '/sources/oauth/', {
+        name: 'Rotating IdP',
+        slug: 'rotating-idp',
+        provider_type: 'openidconnect',
+        consumer_key: fake.clientId,
+        consumer_secret: fake.clientSecret,
+        oidc_well_known_url: `${fake.url}/.well-known/openid-configuration`,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const broken = await call(srv, 'POST', '/sources/oauth/', {
+        name: 'Gone IdP',
+        slug: 'gone-idp',
+        provider_type: 'openidconnect',
+        consumer_key: 'x',
+        consumer_secret: 'y',
+        authorization_url: `${fake.url}/authorize`,
+        access_token_url: `${fake.url}/token`,
+        profile_url: `${fake.url}/userinfo`,
+      });
+      assert.equal(broken.status, 201, JSON.stringify(broken.body));
+      const db = srv.app.store.db;
+      // the identity provider's document moved on since: another userinfo URL kept, another well-known for the second
+      await db
+        .updateTable('oauth_sources')
+        .set({ profile_url: 'http://old.invalid/userinfo' })
+        .where('source_uuid', '=', made.body.pk)
+        .execute();
+      await db
+        .updateTable('oauth_sources')
+        .set({ oidc_well_known_url: `${fake.url}/missing` })
+        .where('source_uuid', '=', broken.body.pk)
+        .execute();
+      const oldKeys = fake.jwks;
+      fake.jwks = { keys: [{ kty: 'oct', kid: 'rotated', k: 'bmV3LXNlY3JldA' }] };
+      try {
+        const schedule = (await call(srv, 'GET', `/tasks/schedules/?actor_name=${ACTOR}`)).body.results[0];
+        assert.ok(schedule, 'a schedule of its own');
+        assert.equal(schedule.crontab.split(' ')[1], '*/3');
+        assert.equal((await call(srv, 'POST', `/tasks/schedules/${schedule.id}/send/`)).status, 204);
+        let task: Record<string, any> | undefined;
+        for (let i = 0; i < 100 && task?.state !== 'done'; i++) {
+          task = (await call(srv, 'GET', `/tasks/tasks/?actor_name=${ACTOR}`)).body.results[0];
+          if (task?.state !== 'done') await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(task?.state, 'done', JSON.stringify(task));
+        const after = (await call(srv, 'GET', '/sources/oauth/rotating-idp/')).body;
+        assert.equal(after.profile_url, `${fake.url}/userinfo`);
+        assert.deepEqual(after.oidc_jwks, fake.jwks);
+        assert.ok(
+          task.logs.some((l: { event: string }) => l.event === 'Failed to update OIDC configuration for gone-idp'),
+          JSON.stringify(task.logs),
+        );
+        assert.equal((await call(srv, 'GET', '/sources/oauth/gone-idp/')).body.profile_url, `${fake.url}/userinfo`);
+      } finally {
+        fake.jwks = oldKeys;
+        await call(srv, 'DELETE', '/sources/oauth/rotating-idp/');
+        await call(srv, 'DELETE', '/sources/oauth/gone-idp/');
+      }
+    });
+
     it('tells the identity provider who is logging in (login_hint): the identifier typed, else the pending user’s e-mail', async () => {
       await createUser(srv, 'hinted', 'hinted-password-1', { email: 'hinted@corp.example' });
       const shown = await createStage(srv, '/stages/identification/', { name: 'hint-shown', user_fields: ['username'] });

@@ -19,6 +19,7 @@ const BLUEPRINTS = 'authentik.blueprints.v1.tasks.blueprints_discovery';
 const WORKERS = 'authentik.tasks.tasks.clean_worker_statuses';
 const OFFBOARDINGS = 'authentik.enterprise.lifecycle.offboarding.tasks.execute_due_offboardings';
 const REVIEWS = 'authentik.enterprise.lifecycle.review.tasks.apply_lifecycle_rules';
+const OIDC_DOCUMENTS = 'authentik.sources.oauth.tasks.update_well_known_jwks';
 
 for (const dialect of dialects()) {
   describe(`tasks and schedules (${dialect})`, () => {
@@ -41,7 +42,10 @@ for (const dialect of dialects()) {
 
     it('lists the built-in schedules with authentik’s actor names, descriptions and a next run by their crontab', async () => {
       const list = await tasks.tasksSchedulesList({});
-      assert.deepEqual(list.results.map((s) => s.actorName).sort(), [CLEAN, BLUEPRINTS, WORKERS, OFFBOARDINGS, REVIEWS].sort());
+      assert.deepEqual(
+        list.results.map((s) => s.actorName).sort(),
+        [CLEAN, BLUEPRINTS, WORKERS, OFFBOARDINGS, REVIEWS, OIDC_DOCUMENTS].sort(),
+      );
       for (const s of list.results) {
         assert.equal(s.uid, s.actorName);
         assert.equal(s.identifier, s.actorName);
@@ -61,7 +65,8 @@ for (const dialect of dialects()) {
         runs,
         [...runs].sort((a, b) => a - b),
       );
-      assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: true })).results.length, 5);
+      assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: true })).results.length, 6);
+      assert.match((await scheduleOf(OIDC_DOCUMENTS)).crontab, /^\d{1,2} \*\/3 \* \* \*$/);
       // authentik's crontab for the offboarding sweep: every five minutes from a minute below five fixed per install
       assert.match((await scheduleOf(OFFBOARDINGS)).crontab, /^[0-4]-59\/5 \* \* \* \*$/);
       assert.equal((await tasks.tasksSchedulesList({ relObjIdIsnull: false })).results.length, 0);

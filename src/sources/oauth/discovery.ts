@@ -7,7 +7,8 @@ import { ValidationError } from '../../rest/errors.js';
 
 const TIMEOUT_MS = 5000;
 
-async function fetchJson(url: string, field: string): Promise<Record<string, unknown>> {
+/** a JSON object document from `url` (a ValidationError on `field` when it cannot be had) */
+export async function fetchJson(url: string, field: string): Promise<Record<string, unknown>> {
   let res: Response;
   try {
     res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
