@@ -4,7 +4,7 @@
  * log, the reputation scores, the metrics and the plan, which is cancelled at the stage's
  * `failed_attempts_before_cancel`.
  */
-import { deny, type Outcome, type StageCall } from '../flows/engine/runtime.js';
+import { deny, stageRefOf, type Outcome, type StageCall } from '../flows/engine/runtime.js';
 import { sleep, type Attempt } from './lockout.js';
 import { lowerReputation } from './reputation.js';
 
@@ -37,7 +37,8 @@ export async function recordPasswordFailure(
   identifier: string,
   reason: string,
 ): Promise<Outcome> {
-  await c.svc.events.emit('login_failed', { req: c.req, context: { username: identifier, reason, stage: c.stage.name } });
+  // authentik's login_failed signal: the credentials' username and the stage (as a model), besides Keystage's reason
+  await c.svc.events.emit('login_failed', { req: c.req, context: { username: identifier, reason, stage: stageRefOf(c) } });
   // authentik's login_failed signal lowers the reputation of (username, IP)
   await lowerReputation(c.svc, c.clientIp, identifier);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });

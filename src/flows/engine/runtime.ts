@@ -100,6 +100,14 @@ export interface StageRuntime<C = any, S extends object = any> {
   respond(call: StageCall<C, S>, body: Record<string, unknown>): Promise<Outcome>;
 }
 
+/** the running stage as an event names a model (authentik's model_to_dict: app label, model name, pk, name) */
+export const stageRefOf = (c: Pick<StageCall<unknown>, 'svc' | 'stage'>) => ({
+  app: c.svc.stageType(c.stage.kind)?.app ?? '',
+  model_name: c.stage.kind,
+  pk: c.stage.uuid,
+  name: c.stage.name,
+});
+
 export const ok = (): Outcome => ({ type: 'ok' });
 export const deny = (message?: string): Outcome => ({ type: 'deny', message });
 export const show = (challenge: Challenge): Outcome => ({ type: 'challenge', challenge });

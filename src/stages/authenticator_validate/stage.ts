@@ -10,7 +10,17 @@ import { parseDuration } from '../../rest/duration.js';
 import type { UsersTable } from '../../db/types.js';
 import type { DeviceChallenge, MfaDeviceRef } from '../../flows/engine/context.js';
 import { parseResponse } from '../../flows/engine/response.js';
-import { deny, fieldError, invalid, ok, show, type Outcome, type StageCall, type StageRuntime } from '../../flows/engine/runtime.js';
+import {
+  deny,
+  fieldError,
+  invalid,
+  ok,
+  show,
+  stageRefOf,
+  type Outcome,
+  type StageCall,
+  type StageRuntime,
+} from '../../flows/engine/runtime.js';
 import { deviceChallenges, userDevices, type UserDevices } from './devices.js';
 import { sleep, THROTTLED_MESSAGE } from '../../auth/lockout.js';
 import { lowerReputation } from '../../auth/reputation.js';
@@ -145,12 +155,18 @@ async function checkCode(c: Call, user: UsersTable, devices: UserDevices, code: 
 }
 
 /** an MFA failure counts in the shared failure records (unless its check was reserved there) and is logged (reason server-side only) */
-async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true) {
+async function mfaFailed(c: Call, user: UsersTable, reason: string, count = true, deviceClass?: string) {
   if (count) await c.svc.lockout.fail(user.username, c.clientIp);
+  // authentik's login_failed signal: the username, the stage (as a model) and the device class checked
   await c.svc.events.emit('login_failed', {
     user: { pk: user.id, username: user.username, email: user.email },
     req: c.req,
-    context: { reason: `mfa: ${reason}`, stage: c.stage.name },
+    context: {
+      username: user.username,
+      reason: `mfa: ${reason}`,
+      stage: stageRefOf(c),
+      ...(deviceClass ? { device_class: deviceClass } : {}),
+    },
   });
   // authentik's validation stage sends login_failed with the username: the reputation of (username, IP) drops
   await lowerReputation(c.svc, c.clientIp, user.username);
@@ -243,13 +259,14 @@ export const authenticatorValidateRuntime: StageRuntime<ValidateConfig, Validate
           c.releaseLater(attempt);
           return out;
         }
-        await mfaFailed(c, user, 'invalid code', false);
+        // (authentik: a code names the TOTP class, whichever code-based device it was meant for)
+        await mfaFailed(c, user, 'invalid code', false, 'totp');
         return rerender(fieldError('code', INVALID_CODE));
       }
       const k = deviceClassesByApp.find((x) => answerField(x) === field)!;
       const verdict = (await k.challenger.verify({ c, user }, devices[k.id] ?? [], answer)) ?? { refused: 'Invalid device' };
       if (!('refused' in verdict)) return succeed(c, user, k, verdict.device);
-      if (verdict.failure) await mfaFailed(c, user, verdict.failure);
+      if (verdict.failure) await mfaFailed(c, user, verdict.failure, true, k.id);
       return rerender(fieldError(field, verdict.refused, verdict.code));
     }
     return rerender(fieldError('non_field_errors', 'Empty response'));

@@ -121,6 +121,21 @@ for (const dialect of dialects()) {
           )?.score ?? 0,
         );
       assert.equal(await score(), -1);
+      // the login_failed event: the username, the stage as a model and the device class (authentik's signal)
+      const failed = await srv.app.store.db
+        .selectFrom('events')
+        .select('context')
+        .where('action', '=', 'login_failed')
+        .where('username', '=', 'kim')
+        .orderBy('created', 'desc')
+        .executeTakeFirstOrThrow();
+      const { http_request: _h, reason: _r, ...ctx } = JSON.parse(failed.context);
+      const stage = (await call(srv, 'GET', '/stages/authenticator/validate/?name=default-authentication-mfa-validation')).body.results[0];
+      assert.deepEqual(ctx, {
+        username: 'kim',
+        device_class: 'totp',
+        stage: { app: 'authentik_stages_authenticator_validate', model_name: 'authenticatorvalidatestage', pk: stage.pk, name: stage.name },
+      });
       // the failed attempt throttles the device for a second (totp_otp_throttling_factor 1): the right code waits
       const throttled = await b.solve(FLOW, { component: 'ak-stage-authenticator-validate', code: good });
       assert.equal(throttled.component, 'ak-stage-authenticator-validate', 'refused while throttled');

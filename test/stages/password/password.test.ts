@@ -50,8 +50,13 @@ for (const dialect of dialects()) {
       const blank = await b.solve(FLOW, { component: 'ak-stage-password', password: '' });
       assert.deepEqual(blank.body.response_errors, { password: [{ string: 'This field may not be blank.', code: 'blank' }] });
       assert.equal((await sessionRow(srv, b.session))?.user_id, null, 'still anonymous');
-      const failures = await srv.app.store.db.selectFrom('events').select('action').where('action', '=', 'login_failed').execute();
+      const failures = await srv.app.store.db.selectFrom('events').select('context').where('action', '=', 'login_failed').execute();
       assert.ok(failures.length >= 2, 'failed logins are audited');
+      // as authentik's login_failed signal: the username and the stage as a model
+      const last = JSON.parse(failures.at(-1)!.context);
+      assert.equal(last.username, 'wanda');
+      assert.deepEqual(Object.keys(last.stage).sort(), ['app', 'model_name', 'name', 'pk']);
+      assert.equal(last.stage.app, 'authentik_stages_password');
 
       const ok = await b.solve(FLOW, { component: 'ak-stage-password', password: 'wanda-pass-1' });
       assert.deepEqual(ok.body, { component: 'xak-flow-redirect', to: '/', final_redirect: true });
