@@ -89,7 +89,7 @@ for (const dialect of dialects()) {
       assert.equal((await as('POST', url, { duo_user_id: 'DU1', username: 'duo-carol' })).status, 403);
       await grant(['authentik_stages_authenticator_duo.add_duodevice']);
       const hidden = await as('POST', url, { duo_user_id: 'DU1', username: 'duo-carol' });
-      assert.deepEqual(hidden.body, { username: ['User does not exist.'] }, 'a user one may not view is not there');
+      assert.deepEqual(hidden.body, { non_field_errors: ['User does not exist.'] }, 'a user one may not view is not there');
       await grant(['view_user'], { model: 'authentik_core.user', object_pk: String(carol) });
       assert.equal((await as('POST', url, { duo_user_id: 'DU1', username: 'duo-carol' })).status, 204);
       const devices = await srv.app.store.db.selectFrom('duo_devices').select('duo_user_id').where('user_id', '=', carol).execute();

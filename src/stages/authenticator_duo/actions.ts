@@ -60,7 +60,7 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
             .where('username', '=', data.username as string)
             .executeTakeFirst();
           if (!user || !(await can(db, caller, 'authentik_core.view_user', user.id)))
-            throw ValidationError.field('username', 'User does not exist.');
+            throw ValidationError.nonField('User does not exist.');
           await guardTargetUser(db, caller, user.id);
           const exists = await db
             .selectFrom('duo_devices')
@@ -68,14 +68,14 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
             .where('user_id', '=', user.id)
             .where('duo_user_id', '=', data.duo_user_id as string)
             .executeTakeFirst();
-          if (exists) throw ValidationError.field('duo_user_id', 'Device exists already.');
+          if (exists) throw ValidationError.nonField('Device exists already.');
           const now = new Date().toISOString();
           const added = await db
             .insertInto('duo_devices')
             .values({
               user_id: user.id,
               stage: stage.stage_uuid,
-              name: 'Imported Duo authenticator',
+              name: 'Imported Duo Authenticator',
               confirmed: 1,
               created: now,
               last_updated: now,
@@ -86,7 +86,7 @@ export function mountDuoActions(router: ApiRouter, db: DB) {
             .onConflict((oc) => oc.columns(['user_id', 'duo_user_id']).doNothing())
             .returning('id')
             .executeTakeFirst();
-          if (!added) throw ValidationError.field('duo_user_id', 'Device exists already.');
+          if (!added) throw ValidationError.nonField('Device exists already.');
           reply.code(204);
           return reply.send();
         },

@@ -169,8 +169,16 @@ for (const dialect of dialects()) {
       assert.deepEqual(
         (await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, { duo_user_id: 'X', username: 'nobody' }))
           .body,
-        { username: ['User does not exist.'] },
+        { non_field_errors: ['User does not exist.'] },
       );
+      // (authentik's answers: non-field errors, the device named as its automatic imports are)
+      const again = await call(srv, 'POST', `/stages/authenticator/duo/${duoStage}/import_device_manual/`, {
+        duo_user_id: 'DUIMPORTED',
+        username: 'imp',
+      });
+      assert.deepEqual([again.status, again.body], [400, { non_field_errors: ['Device exists already.'] }]);
+      const named = await srv.app.store.db.selectFrom('duo_devices').select('name').where('id', '=', dev.id).executeTakeFirstOrThrow();
+      assert.equal(named.name, 'Imported Duo Authenticator');
       const list = await call(srv, 'GET', '/authenticators/admin/duo/');
       assert.ok(list.body.results.some((d: { pk: number }) => d.pk === dev.id));
       // a stage with the wrong secret: Duo refuses the signature and the login does not pass
