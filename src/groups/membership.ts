@@ -132,8 +132,9 @@ export function mergeAttributes(target: Record<string, Json>, source: Record<str
 const isPlainObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * authentik's `User.group_attributes`: the attributes of every group the user is a member of (ancestors included),
- * merged in name order, then the user's own on top.
+ * authentik's `User.group_attributes(request)`: the request's brand's attributes first (with a request), then the
+ * attributes of every group the user is a member of (ancestors included), merged in name order, then the user's own
+ * on top.
  */
 export async function groupAttributes(
   db: DB,
@@ -141,8 +142,11 @@ export async function groupAttributes(
   userAttributes: string | Record<string, Json>,
   /** the user's `allGroupsOf`, when the caller has them already */
   groups?: GroupsTable[],
+  /** the request's brand's attributes (authentik merges them first when it has the request) */
+  brandAttributes?: Record<string, unknown>,
 ): Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
+  if (brandAttributes) mergeAttributes(out, structuredClone(brandAttributes) as Record<string, Json>);
   for (const g of groups ?? (await allGroupsOf(db, userId))) mergeAttributes(out, parseObject(g.attributes));
   return mergeAttributes(out, typeof userAttributes === 'string' ? parseObject(userAttributes) : userAttributes);
 }

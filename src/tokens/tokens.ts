@@ -45,9 +45,11 @@ const KEY_OF_NEW = '__new_key';
  * user's merged attributes (every group they are a member of, parents included, by name, then their own), a
  * timedelta string; else the default duration.
  */
-export async function maximumTokenLifetimeMs(db: DB, userId: number): Promise<number> {
+export async function maximumTokenLifetimeMs(db: DB, userId: number, brandAttributes?: Record<string, unknown>): Promise<number> {
   const user = await db.selectFrom('users').select('attributes').where('id', '=', userId).executeTakeFirst();
-  const value = (await groupAttributes(db, userId, user?.attributes ?? '{}'))[USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME];
+  const value = (await groupAttributes(db, userId, user?.attributes ?? '{}', undefined, brandAttributes))[
+    USER_ATTRIBUTE_TOKEN_MAXIMUM_LIFETIME
+  ];
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
   return ms ?? (await defaultTokenDurationMs(db));
 }
@@ -105,7 +107,10 @@ export async function insertToken(
   return values.identifier;
 }
 
-export function tokenResource(installId: string): ResourceDef<Row> {
+/** the attributes of the brand a request came through (authentik's group_attributes(request) merges them first) */
+type BrandAttributesOf = (host: string, db: DB) => Promise<Record<string, unknown>>;
+
+export function tokenResource(installId: string, brandAttributesOf?: BrandAttributesOf): ResourceDef<Row> {
   return {
     component: 'Token',
     model: 'Token',
@@ -175,7 +180,8 @@ export function tokenResource(installId: string): ResourceDef<Row> {
       if (intent === 'api') data.expires = new Date(Date.now() + lifetime).toISOString();
       if (intent === 'app_password') {
         const owner = (existing?.user_id ?? data.user) as number;
-        const max = Date.now() + (await maximumTokenLifetimeMs(ctx.db, owner));
+        const brand = brandAttributesOf ? await brandAttributesOf(ctx.req.host, ctx.db) : undefined;
+        const max = Date.now() + (await maximumTokenLifetimeMs(ctx.db, owner, brand));
         // as authentik's model default: an app password created without an expiry expires after the default duration
         if (!existing && (data.expires === undefined || data.expires === null))
           data.expires = new Date(Math.min(Date.now() + lifetime, max)).toISOString();
@@ -224,7 +230,8 @@ export async function tokensByUuid(db: DB, installId: string, uuids: string[]): 
 
 export function mountTokens(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
-  const { load } = mountResource(router, db, tokenResource(installId));
+  const brandAttributesOf: BrandAttributesOf = async (host, q) => (await svc.brand(host, q.isTransaction ? q : undefined)).attributes;
+  const { load } = mountResource(router, db, tokenResource(installId, brandAttributesOf));
   const param = [{ name: 'identifier', schema: { type: 'string' } }];
   router.route(
     '/core/tokens/{identifier}/view_key',

@@ -26,7 +26,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
   // /me must be registered alongside /{id}; fastify prefers the static segment
   /** authentik's UserSelfSerializer: every group the user is a member of (parents included) by name, and the
    * `settings` of the attributes merged from those groups and the user's own */
-  const selfOf = async (user: UsersTable, superuser: boolean, avatars: string) => {
+  const selfOf = async (user: UsersTable, superuser: boolean, avatars: string, brandAttributes: Record<string, unknown>) => {
     const all = await allGroupsOf(db, user.id);
     return {
       ...renderUserSelf(
@@ -34,7 +34,7 @@ export function mountUsers(router: ApiRouter, svc: Services) {
         superuser,
         installId,
         all.map((g) => ({ name: g.name, pk: g.group_uuid })),
-        (await groupAttributes(db, user.id, user.attributes, all)).settings,
+        (await groupAttributes(db, user.id, user.attributes, all, brandAttributes)).settings,
         avatars,
         await heldRoles(db, user.id),
       ),
@@ -48,19 +48,20 @@ export function mountUsers(router: ApiRouter, svc: Services) {
       handler: async (req, reply) => {
         const caller = requireCaller(req);
         const { avatars } = await systemSettings(db);
-        const self = await selfOf(caller.user, caller.superuser, avatars);
+        const brand = await svc.brand(req.host);
+        const self = await selfOf(caller.user, caller.superuser, avatars, brand.attributes);
         // authentik's `original`: who is impersonating
         if (caller.impersonator) {
           const who = caller.impersonator;
-          return { user: self, original: await selfOf(who, await isSuperuser(db, who.id), avatars), users: [self] };
+          return { user: self, original: await selfOf(who, await isSuperuser(db, who.id), avatars, brand.attributes), users: [self] };
         }
         // `users`: the logins this browser holds (user switching, when the brand has a switch flow), this one first
-        const brand = await svc.brand(req.host);
         if (!brand.flows.flow_user_switch || caller.via !== 'session' || !caller.sessionKey) return { user: self, users: [self] };
         const token = await reconcile(db, req, reply, svc.secretKey, caller.sessionKey);
         const users = [self];
         for (const held of await heldLogins(db, token, caller.sessionKey))
-          if (held.user.id !== caller.user.id) users.push(await selfOf(held.user, await isSuperuser(db, held.user.id), avatars));
+          if (held.user.id !== caller.user.id)
+            users.push(await selfOf(held.user, await isSuperuser(db, held.user.id), avatars, brand.attributes));
         return { user: self, users };
       },
     },

@@ -101,6 +101,16 @@ for (const dialect of dialects()) {
       const token = await tokenFor(srv, user, 'm-attrs-key-0123456789abcdefghijklmno');
       const me = (await callAs(srv, token, 'GET', '/core/users/me/')).body;
       assert.deepEqual(me.user.settings, { list: [2, 1], locale: 'de', theme: 'dark' });
+      // with the request: the brand's attributes first (authentik's group_attributes(request))
+      const brand = (await call(srv, 'GET', '/core/brands/?default=true')).body.results[0];
+      const setBrand = (attributes: Record<string, unknown>) => call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { attributes });
+      assert.equal((await setBrand({ settings: { locale: 'fr', navbar: { userDisplay: 'name' }, list: [0] } })).status, 200);
+      try {
+        const branded = (await callAs(srv, token, 'GET', '/core/users/me/')).body;
+        assert.deepEqual(branded.user.settings, { list: [0, 2, 1], locale: 'de', navbar: { userDisplay: 'name' }, theme: 'dark' });
+      } finally {
+        await setBrand({});
+      }
     });
 
     it('superuser through a grandparent group: allowed while the chain holds, refused once it breaks', async () => {

@@ -288,6 +288,18 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'PATCH', `/core/users/${capped.pk}/`, { groups: [group] })).status, 200);
       assert.equal((await create(plain.pk, 'erin-app-3', hours(48))).status, 201);
       assert.equal((await create(capped.pk, 'dan-app-3', hours(48))).status, 400);
+      // the brand's attributes count first (authentik's group_attributes(request)); the groups' and the user's win
+      const brand = (await call(srv, 'GET', '/core/brands/?default=true')).body.results[0];
+      const setBrand = (attributes: Record<string, unknown>) => call(srv, 'PATCH', `/core/brands/${brand.brand_uuid}/`, { attributes });
+      assert.equal((await setBrand({ 'goauthentik.io/user/token-maximum-lifetime': 'hours=4' })).status, 200);
+      try {
+        const fresh = await userWithKey(srv, 'fern');
+        assert.equal((await create(fresh.pk, 'fern-app-1', hours(5))).status, 400, 'the brand caps it');
+        assert.equal((await create(fresh.pk, 'fern-app-2', hours(3))).status, 201);
+        assert.equal((await create(plain.pk, 'erin-app-4', hours(48))).status, 201, "the group's attribute wins over the brand's");
+      } finally {
+        await setBrand({});
+      }
       // API tokens keep their server-set expiry
       const api = await call(srv, 'POST', '/core/tokens/', {
         identifier: 'dan-api-2',
