@@ -4,7 +4,7 @@
  * name the impersonator as the user and the impersonated one as `on_behalf_of`, as authentik records them.
  *
  * authentik's answers are kept: 401 with no body when impersonation is off (the system setting `impersonation`), for
- * oneself, or without a reason while one is required (`impersonation_require_reason`).
+ * oneself; 400 on `reason` without one while one is required (`impersonation_require_reason`).
  * Keystage adds: a session is needed (an API token has none to change; 400), an impersonation does not nest (400),
  * a superuser is impersonated only by a superuser (rbac/guards.ts), and it ends when the impersonator is deactivated.
  */
@@ -50,8 +50,11 @@ export function mountImpersonation(router: ApiRouter, svc: Services, load: Load)
           const { row: target, caller } = await load(req, 'impersonate');
           if (target.id === caller.user.id) return denied(reply);
           const data = await validateBody({ reason: S.text({ 'x-optional': true }) }, req.body ?? {}, { mode: 'create', db });
-          const reason = ((data.reason as string | null | undefined) ?? '').trim();
-          if (!reason && settings.impersonation_require_reason) return denied(reply);
+          // (as sent: authentik reads request.data, so only an empty or missing reason is none)
+          const sent = (req.body as Record<string, unknown> | undefined)?.reason;
+          const reason = typeof sent === 'string' ? sent : ((data.reason as string | null | undefined) ?? '');
+          // authentik's: ValidationError({"reason": "This field is required."})
+          if (!reason && settings.impersonation_require_reason) throw ValidationError.bare('reason', 'This field is required.');
           await guardTargetUser(db, caller, target.id);
           if (caller.via !== 'session' || !caller.sessionKey)
             throw ValidationError.nonField('Impersonation needs a browser session: an API token has none to change.');
