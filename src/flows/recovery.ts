@@ -1,7 +1,8 @@
 /**
  * An administrator's recovery link for a user (authentik's UserViewSet `_create_recovery_link`): the request's
  * brand's `flow_recovery`, planned for nobody logged in with the user pending, saved as a flow token that the first
- * opening of the link uses up. The identifier is put in the plan as if typed, so an identification stage that asks
+ * opening of the link uses up — or, for a link sent by e-mail, the person's confirmation (a mail scanner opening it
+ * spends nothing); it lasts the system's `default_token_duration` unless `token_duration` says. The identifier is put in the plan as if typed, so an identification stage that asks
  * for nothing else passes on its own and the person continues with the next stage (in the default recovery flow:
  * the e-mail stage, which lets a token's own user through, then the new password).
  * `POST /core/users/{id}/recovery/` answers the link; the e-mail stage's `recovery_email` sends it.
@@ -21,9 +22,9 @@ import { flowLink, linkBase } from '../brands/links.js';
 import type { Services } from './engine/runtime.js';
 import { planFlow } from './engine/planner.js';
 import { createFlowToken, QS_KEY_TOKEN } from './engine/tokens.js';
-
-/** authentik's default token lifetime (`default_token_duration`): 30 minutes */
-const DEFAULT_DURATION_MS = 30 * 60_000;
+import { linkConfirmBinding } from './engine/link-confirm.js';
+import type { Plan } from './engine/plan.js';
+import { defaultTokenDurationMs } from '../tokens/tokens.js';
 
 export interface RecoveryLink {
   link: string;
@@ -47,15 +48,22 @@ export async function recoveryTarget(svc: Services, req: FastifyRequest): Promis
   return user;
 }
 
-/** the body's `token_duration` as milliseconds (400 on the field when it is no duration) */
-export function tokenDuration(raw: unknown): number {
-  if (typeof raw !== 'string' || raw === '') return DEFAULT_DURATION_MS;
+/** the body's `token_duration` as milliseconds (400 on the field when it is no duration); else the system settings' `default_token_duration` */
+export async function tokenDuration(svc: Services, raw: unknown): Promise<number> {
+  if (typeof raw !== 'string' || raw === '') return defaultTokenDurationMs(svc.db);
   const ms = parseDuration(raw);
   if (ms === undefined || ms <= 0) throw ValidationError.field('token_duration', durationError(raw));
   return ms;
 }
 
-export async function createRecoveryLink(svc: Services, req: FastifyRequest, user: UsersTable, durationMs: number): Promise<RecoveryLink> {
+export async function createRecoveryLink(
+  svc: Services,
+  req: FastifyRequest,
+  user: UsersTable,
+  durationMs: number,
+  /** a link to be e-mailed: confirmed before it is used up, so a mail scanner opening it does not spend it */
+  forEmail = false,
+): Promise<RecoveryLink> {
   const brand = await svc.brand(req.host);
   const flowUuid = brand.flows.flow_recovery;
   const flow = flowUuid ? await svc.db.selectFrom('flows').selectAll().where('flow_uuid', '=', flowUuid).executeTakeFirst() : undefined;
@@ -68,7 +76,9 @@ export async function createRecoveryLink(svc: Services, req: FastifyRequest, use
   };
   const r = await planFlow(svc, flow, { user: undefined, superuser: false }, context, { req });
   if (r.type === 'not_applicable') throw ValidationError.bare('non_field_errors', 'Recovery flow not applicable to user');
-  const plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
+  const plan: Plan = r.type === 'plan' ? r.plan : { flow_uuid: flow.flow_uuid, bindings: [], context };
+  // (authentik's _create_recovery_link(for_email=True): revoke_on_execution off, a consent first)
+  if (forEmail) plan.bindings.unshift(linkConfirmBinding());
   const expires = new Date(Date.now() + durationMs);
   const token = await createFlowToken(svc.db, {
     flowUuid: flow.flow_uuid,
@@ -76,7 +86,7 @@ export async function createRecoveryLink(svc: Services, req: FastifyRequest, use
     identifier: `${user.uuid}-password-reset`,
     plan,
     expires,
-    revokeOnExecution: true,
+    revokeOnExecution: !forEmail,
   });
   return { link: flowLink(base, flow.slug, { [QS_KEY_TOKEN]: token.key }), expires };
 }
@@ -93,7 +103,7 @@ export function mountRecoveryLink(router: ApiRouter, svc: Services) {
             mode: 'create',
             db: svc.db,
           });
-          const r = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
+          const r = await createRecoveryLink(svc, req, user, await tokenDuration(svc, data.token_duration));
           return { link: r.link };
         },
       },

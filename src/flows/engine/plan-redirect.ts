@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { FlowContext } from './context.js';
 import type { PlanBinding } from './plan.js';
 import { ok, show, type StageRuntime, type StageType } from './runtime.js';
+import { linkConfirmStage } from './link-confirm.js';
 
 const KIND = 'flowplanredirectstage';
 
@@ -29,7 +30,8 @@ const runtime: StageRuntime<{ name: string }, State> = {
 export const planRedirectStage: StageType = { kind: KIND, app: 'authentik_flows', verboseName: 'Redirect stage', runtime };
 
 /** the engine's own in-memory stages by kind (Services.stageType reaches them) */
-export const engineStageByKind = (kind: string) => (kind === KIND ? planRedirectStage : undefined);
+export const engineStageByKind = (kind: string) =>
+  kind === KIND ? planRedirectStage : kind === linkConfirmStage.kind ? linkConfirmStage : undefined;
 
 /** the redirect stages policies asked for (FlowContext.planRedirects), in the order asked, taken from the context */
 export function takePlanRedirects(ctx: FlowContext): PlanBinding[] {

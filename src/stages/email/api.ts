@@ -60,7 +60,7 @@ export function mountEmailRoutes(router: ApiRouter, _db: DB, svc: Services) {
               ? await loadStageConfig<EmailConfig>(svc.db, emailSchema, data.email_stage as string)
               : undefined;
           if (!stage) throw ValidationError.bare('non_field_errors', STAGE_NOT_FOUND);
-          const link = await createRecoveryLink(svc, req, user, tokenDuration(data.token_duration));
+          const link = await createRecoveryLink(svc, req, user, await tokenDuration(svc, data.token_duration), true);
           const message = renderMessage(stage.subject, stage.template, {
             url: link.link,
             user: user.name || user.username,

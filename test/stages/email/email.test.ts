@@ -201,6 +201,9 @@ for (const dialect of dialects()) {
       const url = new URL(r.body.link);
       assert.equal(url.origin, EXTERNAL);
       assert.equal(url.pathname, '/if/flow/default-recovery-flow/');
+      // it lasts the system's default_token_duration (a day), as authentik's
+      const row = await srv.app.store.db.selectFrom('flow_tokens').select('expires').where('user_id', '=', pk).executeTakeFirstOrThrow();
+      assert.ok(Math.abs(Date.parse(row.expires) - (Date.now() + 86_400_000)) < 60_000, row.expires);
       const q = `flow_token=${url.searchParams.get('flow_token')}`;
       const b = new Browser(srv.api);
       const first = await b.get('default-recovery-flow', q);
@@ -259,8 +262,19 @@ for (const dialect of dialects()) {
       assert.match(mail.raw, /Subject: Your link/);
       const { url } = linkIn(mail);
       assert.equal(url.pathname, '/if/flow/default-recovery-flow/');
-      const first = await new Browser(srv.api).get('default-recovery-flow', url.search.slice(1));
-      assert.equal(first.body.component, 'ak-stage-prompt');
+      // a mail scanner opening the link spends nothing: it is confirmed first (authentik's consent for e-mailed links)
+      const scanner = await new Browser(srv.api).get('default-recovery-flow', url.search.slice(1));
+      assert.equal(scanner.body.component, 'ak-stage-consent');
+      assert.equal(scanner.body.header_text, 'Continue to confirm this email address.');
+      const b = new Browser(srv.api);
+      const shown = await b.get('default-recovery-flow', url.search.slice(1));
+      assert.equal(shown.body.component, 'ak-stage-consent');
+      assert.equal(shown.body.pending_user, 'frank');
+      const first = await b.solve('default-recovery-flow', { component: 'ak-stage-consent', token: shown.body.token }, url.search.slice(1));
+      assert.equal(first.body.component, 'ak-stage-prompt', JSON.stringify(first.body));
+      // confirmed once: the link is used up
+      const again = await new Browser(srv.api).get('default-recovery-flow', url.search.slice(1));
+      assert.notEqual(again.body.component, 'ak-stage-prompt');
       const noMail = await createUser(srv, 'gina', 'gina-password-1', { email: '' });
       assert.deepEqual((await call(srv, 'POST', `/core/users/${noMail}/recovery_email/`, { email_stage: stage })).body, {
         non_field_errors: 'User does not have an email address set.',
