@@ -15,7 +15,8 @@ import type { ApiRouter } from '../rest/routes.js';
 import { nowIso, rowToApi } from '../rest/serialize.js';
 import { paginate, parseBool, type ListSpec, type Query } from '../rest/list.js';
 import { requireCaller } from '../rest/auth.js';
-import { ValidationError } from '../rest/errors.js';
+import { NotFound, ValidationError } from '../rest/errors.js';
+import { can } from '../rbac/check.js';
 import type { DB } from '../db/index.js';
 import type { UsersTable } from '../db/types.js';
 import type { Services } from '../services.js';
@@ -234,7 +235,7 @@ export async function applicationAccess(svc: Services, app: Row, user: UsersTabl
 
 export function mountApplications(router: ApiRouter, svc: Services) {
   const db = svc.db;
-  const { load } = mountResource(router, db, {
+  mountResource(router, db, {
     ...applicationResource,
     ops: ['list', ...applicationResource.ops],
     extraQuery: [
@@ -255,7 +256,16 @@ export function mountApplications(router: ApiRouter, svc: Services) {
           response: 'PolicyTestResult',
         },
         handler: async (req) => {
-          const { row, caller } = await load(req);
+          // anyone logged in asks about themselves, without view_application (authentik's get_object_or_404 by slug)
+          const caller = requireCaller(req);
+          const { slug } = req.params as { slug: string };
+          const row = (await db
+            .selectFrom('applications')
+            .selectAll()
+            .select('pbm_uuid as pk')
+            .where('slug', '=', slug)
+            .executeTakeFirst()) as Row | undefined;
+          if (!row) throw NotFound.model('Application');
           let user = caller.user;
           const forUser = str(req.query as Query, 'for_user');
           if (forUser !== undefined && caller.superuser) {
@@ -291,10 +301,12 @@ async function listApplications(svc: Services, req: FastifyRequest) {
     return paginate(db, base, applicationList, q, (rows: Row[]) => renderApplications(db, rows, caller.user), caller);
   let user = caller.user;
   const forUser = str(q, 'for_user');
-  if (forUser !== undefined && caller.superuser) {
+  // authentik: a user the caller holds view_user_applications on (for every user, or that one)
+  if (forUser !== undefined) {
     if (!/^\s*\d+\s*$/.test(forUser)) throw ValidationError.bare('for_user', 'for_user must be numerical');
     const u = await userById(db, Number(forUser));
-    if (!u) throw ValidationError.bare('for_user', 'User not found');
+    if (!u || !(await can(db, caller, 'authentik_core.view_user_applications', u.id)))
+      throw ValidationError.bare('for_user', 'User not found');
     user = u;
   }
   const onlyLaunch = parseBool(str(q, 'only_with_launch_url') ?? 'false') === true;

@@ -27,6 +27,7 @@ const EXTRA: Record<string, readonly (readonly [string, string])[]> = {
   'authentik_core.user': [
     ['reset_user_password', 'Reset Password'],
     ['impersonate', 'Can impersonate other users'],
+    ['view_user_applications', 'View applications the user has access to'],
   ],
   'authentik_core.group': [
     ['add_user_to_group', 'Add user to group'],

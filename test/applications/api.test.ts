@@ -196,7 +196,23 @@ for (const dialect of dialects()) {
       const bobToken = await userToken(srv, 'bob', bob);
       assert.deepEqual(await slugs('superuser_full_list=true', bobToken), ['open']);
       assert.equal((await call({ ...srv, token: bobToken }, 'POST', '/core/applications/', { name: 'x', slug: 'x' })).status, 403);
-      assert.equal((await call({ ...srv, token: bobToken }, 'GET', '/core/applications/closed/check_access/')).status, 403);
+      // anyone logged in asks about themselves (authentik: no view_application needed); for_user is a superuser's
+      const bobAsks = await call({ ...srv, token: bobToken }, 'GET', `/core/applications/closed/check_access/?for_user=${uid}`);
+      assert.deepEqual([bobAsks.status, bobAsks.body], [200, { passing: false, messages: [], log_messages: [] }]);
+      assert.equal((await call({ ...srv, token: bobToken }, 'GET', '/core/applications/no-such-app/check_access/')).status, 404);
+      // another user's list takes view_user_applications, for every user or that one
+      assert.deepEqual((await call({ ...srv, token: bobToken }, 'GET', `/core/applications/?for_user=${uid}`)).body, {
+        for_user: 'User not found',
+      });
+      const helpdesk = (await call(srv, 'POST', '/rbac/roles/', { name: 'app-helpdesk' })).body.pk;
+      assert.equal((await call(srv, 'POST', `/rbac/roles/${helpdesk}/add_user/`, { pk: bob })).status, 204);
+      const granted = await call(srv, 'POST', `/rbac/permissions/assigned_by_roles/${helpdesk}/assign/`, {
+        permissions: ['authentik_core.view_user_applications'],
+        model: 'authentik_core.user',
+        object_pk: String(uid),
+      });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
+      assert.deepEqual(await slugs(`for_user=${uid}`, bobToken), ['closed', 'open']);
       const requestable = await call(srv, 'GET', '/core/applications/requestable/');
       assert.equal(requestable.status, 200);
       assert.deepEqual(requestable.body.results, []);

@@ -58,6 +58,7 @@ for (const dialect of dialects()) {
         'impersonate',
         'reset_user_password',
         'view_user',
+        'view_user_applications',
       ]);
       // anyone logged in reads the catalogue
       assert.equal((await as('GET', '/rbac/permissions/?codename=view_flow')).body.pagination.count, 1);
