@@ -228,6 +228,14 @@ export async function tokensByUuid(db: DB, installId: string, uuids: string[]): 
   return new Map(rendered.map((t, i) => [String((rows[i] as { token_uuid: string }).token_uuid), t]));
 }
 
+/** a token as authentik's model_to_dict names it in events */
+const tokenModel = (row: { token_uuid: string; identifier: string }) => ({
+  app: 'authentik_core',
+  model_name: 'token',
+  pk: row.token_uuid,
+  name: row.identifier,
+});
+
 export function mountTokens(router: ApiRouter, svc: Services) {
   const { db, installId } = svc;
   const brandAttributesOf: BrandAttributesOf = async (host, q) => (await svc.brand(host, q.isTransaction ? q : undefined)).attributes;
@@ -243,7 +251,8 @@ export function mountTokens(router: ApiRouter, svc: Services) {
             if (e instanceof NotFound) throw new NotFound('Token not found or expired');
             throw e;
           });
-          await router.audit?.(req, 'secret_view', { token: { pk: row.token_uuid, identifier: row.identifier } });
+          // authentik's Event.new(SECRET_VIEW, secret=token): the token as a model
+          await router.audit?.(req, 'secret_view', { secret: tokenModel(row) });
           return { key: tokenKey(secretsOf(db), row) };
         },
       },
@@ -279,7 +288,8 @@ export function mountTokens(router: ApiRouter, svc: Services) {
             if (clash) throw ValidationError.field('key', 'Token with this key already exists.');
             await tx.updateTable('tokens').set(stored).where('token_uuid', '=', row.token_uuid).execute();
           });
-          await router.audit?.(req, 'secret_rotate', { token: { pk: row.token_uuid, identifier: row.identifier } });
+          // authentik's Event.new(MODEL_UPDATED, model=model_to_dict(token))
+          await router.audit?.(req, 'model_updated', { model: tokenModel(row) });
           reply.code(204);
           return reply.send();
         },

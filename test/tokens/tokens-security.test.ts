@@ -235,6 +235,22 @@ for (const dialect of dialects()) {
       assert.equal((await call(srv, 'POST', `/rbac/roles/${role}/add_user/`, { pk: carolPk })).status, 204);
       assert.equal((await asCarol('POST', '/core/tokens/carol-own/set_key/', { key: 'm'.repeat(40) })).status, 204);
       assert.equal((await call(srv, 'GET', '/core/tokens/carol-own/view_key/')).body.key, 'm'.repeat(40));
+      // the events as authentik's: secret_view names the token as `secret`, set_key is a model_updated of it
+      const last = async (action: string) =>
+        JSON.parse(
+          (
+            await srv.app.store.db
+              .selectFrom('events')
+              .select('context')
+              .where('action', '=', action)
+              .orderBy('created', 'desc')
+              .executeTakeFirstOrThrow()
+          ).context,
+        );
+      const token = (await call(srv, 'GET', '/core/tokens/carol-own/')).body;
+      const model = { app: 'authentik_core', model_name: 'token', pk: token.pk, name: 'carol-own' };
+      assert.deepEqual((await last('secret_view')).secret, model);
+      assert.deepEqual((await last('model_updated')).model, model);
     });
 
     it("app passwords: `expires` is capped by the user's maximum token lifetime (attribute, groups, else a day)", async () => {
