@@ -16,6 +16,8 @@ import type { DB } from '../db/index.js';
 import { ValidationError, type FieldErrors } from '../rest/errors.js';
 import type { Caller } from '../rest/auth.js';
 import { writeWithin, type Tx, type WritableModel } from '../rest/resource.js';
+import { dialectOf } from '../db/dialect.js';
+import type { FilterSpec } from '../rest/list.js';
 import { hasGlobal } from '../rbac/check.js';
 import { withRequestedPk } from '../rest/requested-pk.js';
 import { removeObjectPermissions } from '../rbac/object-permissions.js';
@@ -109,12 +111,21 @@ export async function mayWrite(db: DB, caller: Caller, label: string, actions = 
   return true;
 }
 
-/** the SQL column an identifier names (through the list's filters) and whether it holds integers (booleans are 0/1) */
-function columnOf(m: WritableModel, field: string): { column: string; int: boolean } | undefined {
+/**
+ * what an identifier names: an SQL column (through the list's filters, or the model fields it declares for
+ * identifiers) and whether it holds integers (booleans are 0/1), or a filter of its own (a custom one: `managed`)
+ */
+function columnOf(
+  m: WritableModel,
+  field: string,
+): { column: string; int: boolean } | { custom: Extract<FilterSpec, { type: 'custom' }> } | undefined {
   if (field === 'pk') return { column: m.pkColumn, int: m.pkInt };
   const f = m.def.list.filters[field];
   if (f && 'column' in f && f.type !== 'secret' && f.type !== 'isnull')
     return { column: f.column, int: f.type === 'int' || f.type === 'bool' };
+  if (f?.type === 'custom') return { custom: f };
+  const own = m.def.list.identifierColumns?.[field];
+  if (own) return { column: own.column, int: !!own.int };
   return undefined;
 }
 
@@ -191,15 +202,23 @@ export async function applyBlueprint(
     const mapped = (v: unknown) => (pkMap.has(v) ? pkMap.get(v) : v);
     /** the model's rows matching every [field, value] */
     const rowsWhere = (m: WritableModel, conditions: [string, unknown][]) => {
-      const parts: { column: string; v: unknown }[] = [];
+      const parts: ((eb: any) => unknown)[] = [];
       for (const [field, value] of conditions) {
         const col = columnOf(m, field);
         if (!col) throw new EntryInvalid(`Invalid identifier field: Cannot resolve keyword '${field}' into field.`);
-        parts.push({ column: col.column, v: columnValue(field, value, col.int) });
+        if ('custom' in col) {
+          // a filter of the API's own (e.g. `managed`), given the value as the query string would carry it
+          const v = columnValue(field, value, false);
+          const r = col.custom.parse([v === null ? '' : String(v)], dialectOf(tx));
+          if ('error' in r) throw new EntryInvalid(`Invalid identifier field: ${field}: ${r.error.join(' ')}`);
+          const cond = r.cond;
+          parts.push(cond ? (eb) => cond(eb) : (eb) => eb.lit(true));
+          continue;
+        }
+        const v = columnValue(field, value, col.int);
+        parts.push((eb) => (v === null ? eb(col.column, 'is', null) : eb(col.column, '=', v)));
       }
-      return m.def
-        .select(tx)
-        .where((eb: any) => eb.and(parts.map((p) => (p.v === null ? eb(p.column, 'is', null) : eb(p.column, '=', p.v)))));
+      return m.def.select(tx).where((eb: any) => eb.and(parts.map((p) => p(eb))));
     };
     const scopeFor = (label: string | undefined): TagScope => ({
       context,

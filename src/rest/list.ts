@@ -57,6 +57,11 @@ export type FilterSpec =
 
 export interface ListSpec {
   filters: Record<string, FilterSpec>;
+  /**
+   * model fields a blueprint's identifiers (and `!Find`) may name besides the filters (authentik matches any model
+   * field there): field → its column (`int`: holds integers)
+   */
+  identifierColumns?: Record<string, { column: string; int?: boolean }>;
   /** column references searched by `search` */
   search: string[];
   /** api ordering name → column reference */

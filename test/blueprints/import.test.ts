@@ -258,6 +258,48 @@ entries:
       assert.ok(events(required).includes('Entry invalid: identifiers: Required blueprint does not exist'));
     });
 
+    it('identifiers and !Find name what authentik matches: a binding by its target and group, a scope mapping by managed', async () => {
+      const text = (order: number) =>
+        [
+          'version: 1',
+          'entries:',
+          '  - model: authentik_core.group',
+          '    id: staff',
+          '    identifiers: {name: bp-staff}',
+          '  - model: authentik_core.application',
+          '    id: app',
+          '    identifiers: {slug: bp-restricted}',
+          '    attrs: {name: BP restricted}',
+          '  - model: authentik_policies.policybinding',
+          '    identifiers: {target: !KeyOf app, group: !KeyOf staff}',
+          `    attrs: {order: ${order}}`,
+          '  - model: authentik_providers_oauth2.oauth2provider',
+          '    identifiers: {name: bp-oidc}',
+          '    attrs:',
+          '      authorization_flow: !Find [authentik_flows.flow, [slug, default-provider-authorization-implicit-consent]]',
+          '      invalidation_flow: !Find [authentik_flows.flow, [slug, default-provider-invalidation-flow]]',
+          '      redirect_uris: [{matching_mode: strict, url: "https://bp.example/cb"}]',
+          '      property_mappings:',
+          '        - !Find [authentik_providers_oauth2.scopemapping, [managed, goauthentik.io/providers/oauth2/scope-openid]]',
+          '',
+        ].join('\n');
+      const first = await upload(a, text(3));
+      assert.equal(first.body.success, true, JSON.stringify(first.body.logs));
+      const again = await upload(a, text(7));
+      assert.equal(again.body.success, true, JSON.stringify(again.body.logs));
+      const app = (await call(a, 'GET', '/core/applications/bp-restricted/')).body;
+      const bindings = (await call(a, 'GET', `/policies/bindings/?target=${app.pk}`)).body.results;
+      assert.deepEqual(
+        bindings.map((b: { order: number; group_obj: { name: string } }) => [b.order, b.group_obj.name]),
+        [[7, 'bp-staff']],
+        'found again by target and group: updated, not added',
+      );
+      const provider = (await call(a, 'GET', '/providers/oauth2/?name=bp-oidc')).body.results[0];
+      const openid = (await call(a, 'GET', '/propertymappings/provider/scope/?managed=goauthentik.io/providers/oauth2/scope-openid')).body
+        .results[0];
+      assert.deepEqual(provider.property_mappings, [openid.pk]);
+    });
+
     it('one invalid entry: nothing written, the log says which and why', async () => {
       const text = `
 version: 1

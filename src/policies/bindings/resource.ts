@@ -66,6 +66,8 @@ export function policyBindingResource(svc: Services): ResourceDef<Row> {
     access: { kind: 'superuser' },
     rbac: { label: 'authentik_policies.policybinding', verbose: 'Policy Binding' },
     list: {
+      // (a blueprint names a binding by its target and its group or user, as authentik's identifiers may)
+      identifierColumns: { group: { column: 'b.group' }, user: { column: 'b.user', int: true } },
       filters: {
         policy: { type: 'fk', column: 'b.policy', ref: { table: 'policies', column: 'policy_uuid' } },
         policy__isnull: { type: 'isnull', column: 'b.policy' },
