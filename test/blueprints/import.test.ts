@@ -300,6 +300,40 @@ entries:
       assert.deepEqual(provider.property_mappings, [openid.pk]);
     });
 
+    it("a role's permissions (a blueprint field, as authentik's): assigned; one Keystage does not have is left out, logged", async () => {
+      const text = [
+        'version: 1',
+        'entries:',
+        '  - model: authentik_rbac.role',
+        '    identifiers: {name: bp-read-only}',
+        '    attrs:',
+        '      permissions: [authentik_core.view_user, authentik_flows.view_flow, authentik_outposts.view_outpost]',
+        '',
+      ].join('\n');
+      const r = await upload(a, text);
+      assert.equal(r.body.success, true, JSON.stringify(r.body.logs));
+      assert.ok(
+        r.body.logs.some(
+          (l: { event: string; attributes: { permission?: string } }) =>
+            l.event === 'Permission not known to Keystage, left out' && l.attributes.permission === 'authentik_outposts.view_outpost',
+        ),
+      );
+      const role = (await call(a, 'GET', '/rbac/roles/?name=bp-read-only')).body.results[0];
+      const perms = (await call(a, 'GET', `/rbac/permissions/?role=${role.pk}`)).body.results.map(
+        (p: { app_label: string; codename: string }) => `${p.app_label}.${p.codename}`,
+      );
+      assert.deepEqual(perms.sort(), ['authentik_core.view_user', 'authentik_flows.view_flow']);
+      // not a list: the entry is invalid, nothing written
+      const bad = await upload(
+        a,
+        text
+          .replace('permissions: [authentik_core.view_user, authentik_flows.view_flow, authentik_outposts.view_outpost]', 'permissions: 5')
+          .replace('bp-read-only', 'bp-bad-role'),
+      );
+      assert.equal(bad.body.success, false);
+      assert.equal((await call(a, 'GET', '/rbac/roles/?name=bp-bad-role')).body.results.length, 0);
+    });
+
     it('one invalid entry: nothing written, the log says which and why', async () => {
       const text = `
 version: 1
