@@ -36,9 +36,20 @@ export async function recordPasswordFailure(
   rerender: () => Promise<Outcome>,
   identifier: string,
   reason: string,
+  opts: {
+    /** the account the identifier names (authentik's signal ties the event to the user with that username) */
+    user?: { id: number; username: string; email: string } | null;
+    /** false: no event (authentik's identification stage writes none for an unknown user, only the reputation drops) */
+    event?: boolean;
+  } = {},
 ): Promise<Outcome> {
   // authentik's login_failed signal: the credentials' username and the stage (as a model), besides Keystage's reason
-  await c.svc.events.emit('login_failed', { req: c.req, context: { username: identifier, reason, stage: stageRefOf(c) } });
+  if (opts.event !== false)
+    await c.svc.events.emit('login_failed', {
+      req: c.req,
+      ...(opts.user ? { user: { pk: opts.user.id, username: opts.user.username, email: opts.user.email } } : {}),
+      context: { username: identifier, reason, stage: stageRefOf(c) },
+    });
   // authentik's login_failed signal lowers the reputation of (username, IP)
   await lowerReputation(c.svc, c.clientIp, identifier);
   c.svc.metrics.loginFailures.inc({ flow: c.flow.slug, stage: c.stage.name, reason: 'password' });

@@ -135,7 +135,8 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
       if (pw) {
         // the same argon2id cost as a real check
         await verifyPassword(await dummyHash(c.svc.config.argon2), String(parsed.data.password ?? ''), c.svc.config.argon2);
-        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user');
+        // (authentik writes no event here — this stage meets anonymous traffic at high rates — only the reputation drops)
+        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'unknown user', { event: false });
       }
       // authentik's identification_failed signal: the reputation of what was typed, from this IP, drops
       await lowerReputation(c.svc, c.clientIp, uid);
@@ -149,7 +150,9 @@ export const identificationRuntime: StageRuntime<IdentificationConfig, PasskeySt
       if (!auth) {
         if (!password) await verifyPassword(await dummyHash(c.svc.config.argon2), '', c.svc.config.argon2);
         c.ctx.pendingUser = { id: null, username: uid, email: uid, name: '' };
-        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'invalid password or inactive user');
+        return recordPasswordFailure(c, pw.failed_attempts_before_cancel, () => fail(), identifier, 'invalid password or inactive user', {
+          user,
+        });
       }
       if (attempt) c.releaseLater(attempt);
       noteAuthentication(c.ctx, auth);

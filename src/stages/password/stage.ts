@@ -64,6 +64,7 @@ export const passwordRuntime: StageRuntime<PasswordConfig> = {
         async () => invalid(await challengeOf(c), fieldError('password', 'Invalid password')),
         pending.username,
         isPlaceholder(pending) ? 'unknown user' : 'invalid password or inactive user',
+        { user: isPlaceholder(pending) ? null : { id: pending.id!, username: pending.username, email: pending.email } },
       );
     c.releaseLater(attempt);
     c.setPendingUser(auth.user);

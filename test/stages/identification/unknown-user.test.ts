@@ -94,6 +94,7 @@ for (const dialect of dialects()) {
         assert.equal(ch.body.password_fields, true);
         return { b, r: await b.solve(slug, { component: 'ak-stage-identification', uidField: uid, password }) };
       };
+      const since = new Date(Date.now() - 1).toISOString();
       const wrong = await attempt('kim', 'definitely-wrong');
       const unknown = await attempt('nobody-here', 'definitely-wrong');
       assert.deepEqual(wrong.r.body.response_errors, FAILED);
@@ -104,6 +105,19 @@ for (const dialect of dialects()) {
         wrong.r.hops.map((h) => h.status),
       );
       for (const { b } of [wrong, unknown]) assert.equal((await sessionRow(srv, b.session))?.user_id, null);
+      // the events as authentik's: the wrong password is a login_failed tied to kim; the unknown user writes none
+      // (this stage meets anonymous traffic at high rates: only the reputation of what was typed drops)
+      const failed = await srv.app.store.db
+        .selectFrom('events')
+        .select(['username', 'context'])
+        .where('action', '=', 'login_failed')
+        .where('created', '>=', since)
+        .execute();
+      const mine = failed.filter((e) => ['kim', 'nobody-here'].includes(JSON.parse(e.context).username));
+      assert.deepEqual(
+        mine.map((e) => [e.username, JSON.parse(e.context).username]),
+        [['kim', 'kim']],
+      );
 
       // the right password passes identification, skips the password stage and logs in
       const ok = await attempt('kim', 'kim-pass-1');
