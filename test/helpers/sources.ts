@@ -53,6 +53,18 @@ export const loggedInAs = async (srv: TestServer, jar: CookieJar) =>
 export const connectionsOf = (srv: TestServer, source: string) =>
   srv.app.store.db.selectFrom('user_source_connections').selectAll().where('source_uuid', '=', source).orderBy('id').execute();
 
+/** the names of the groups a user is a direct member of */
+export async function groupNamesOf(srv: TestServer, userId: number): Promise<string[]> {
+  const rows = await srv.app.store.db
+    .selectFrom('user_groups')
+    .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
+    .select('groups.name')
+    .where('user_groups.user_id', '=', userId)
+    .orderBy('groups.name')
+    .execute();
+  return rows.map((g) => g.name);
+}
+
 /** every flow's pk by slug (the default flows a source names) */
 export async function flowPks(srv: TestServer): Promise<Record<string, string>> {
   const f = await call(srv, 'GET', '/flows/instances/?page_size=200');

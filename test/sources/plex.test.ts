@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
-import { connectionsOf, flowPks, loggedInAs } from '../helpers/sources.js';
+import { connectionsOf, flowPks, groupNamesOf, loggedInAs } from '../helpers/sources.js';
 import { createUser } from '../helpers/flows.js';
 import { FakePlex } from '../helpers/fake-plex.js';
 
@@ -164,16 +164,7 @@ for (const dialect of dialects()) {
       const db = srv.app.store.db;
       const user = await db.selectFrom('users').selectAll().where('username', '=', 'stranger').executeTakeFirstOrThrow();
       assert.equal(JSON.parse(user.attributes).plex_uuid, 'u40');
-      const member = await db
-        .selectFrom('user_groups')
-        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-        .select('groups.name')
-        .where('user_groups.user_id', '=', user.id)
-        .execute();
-      assert.deepEqual(
-        member.map((g) => g.name),
-        ['plex-u40'],
-      );
+      assert.deepEqual(await groupNamesOf(srv, user.id), ['plex-u40']);
     });
 
     it('redeem_token_authenticated/ connects the Plex account to whoever is logged in; the identification button', async () => {

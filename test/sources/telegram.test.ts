@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { call, dialects, startServer, type TestServer } from '../helpers/server.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { assertMatches } from '../helpers/openapi-schema.js';
-import { connectionsOf, flowPks, loggedInAs, runFlow } from '../helpers/sources.js';
+import { connectionsOf, flowPks, groupNamesOf, loggedInAs, runFlow } from '../helpers/sources.js';
 import { createUser } from '../helpers/flows.js';
 
 const BOT_TOKEN = '7654321:AAE-test-bot-token';
@@ -137,16 +137,7 @@ for (const dialect of dialects()) {
       assert.equal((await runFlow(srv, jar, done)).to, '/if/user/');
       const db = srv.app.store.db;
       const user = await db.selectFrom('users').select('id').where('username', '=', 'groupie').executeTakeFirstOrThrow();
-      const groups = await db
-        .selectFrom('user_groups')
-        .innerJoin('groups', 'groups.group_uuid', 'user_groups.group_uuid')
-        .select('groups.name')
-        .where('user_groups.user_id', '=', user.id)
-        .execute();
-      assert.deepEqual(
-        groups.map((g) => g.name),
-        ['tg-515151'],
-      );
+      assert.deepEqual(await groupNamesOf(srv, user.id), ['tg-515151']);
       assert.equal((await call(srv, 'PATCH', '/sources/telegram/tg/', { user_property_mappings: [] })).status, 200);
     });
 

@@ -59,15 +59,16 @@ export const updateWellKnownJwks: Actor = {
       });
       invalidateAdminCache(db);
     };
+    /** the document at `url`, or undefined with `failure` in the task's log */
+    const fetched = (url: string, failure: string) =>
+      fetchJson(url, 'url').catch(() => {
+        log('info', failure);
+        return undefined;
+      });
     for (const s of await sources()) {
       if (!s.oidc_well_known_url) continue;
-      let config: Record<string, unknown>;
-      try {
-        config = await fetchJson(s.oidc_well_known_url, 'oidc_well_known_url');
-      } catch {
-        log('info', `Failed to update OIDC configuration for ${s.slug}`);
-        continue;
-      }
+      const config = await fetched(s.oidc_well_known_url, `Failed to update OIDC configuration for ${s.slug}`);
+      if (!config) continue;
       const set: Partial<Record<Field, string>> = {};
       for (const [ours, theirs] of DOCUMENT_FIELDS) {
         const v = config[theirs];
@@ -80,13 +81,8 @@ export const updateWellKnownJwks: Actor = {
     }
     for (const s of await sources()) {
       if (!s.oidc_jwks_url) continue;
-      let jwks: Record<string, unknown>;
-      try {
-        jwks = await fetchJson(s.oidc_jwks_url, 'oidc_jwks_url');
-      } catch {
-        log('info', `Failed to update JWKS for ${s.slug}`);
-        continue;
-      }
+      const jwks = await fetched(s.oidc_jwks_url, `Failed to update JWKS for ${s.slug}`);
+      if (!jwks) continue;
       let kept: unknown = {};
       try {
         kept = JSON.parse(s.oidc_jwks || '{}');
