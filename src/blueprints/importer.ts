@@ -17,7 +17,6 @@ import { ValidationError, type FieldErrors } from '../rest/errors.js';
 import type { Caller } from '../rest/auth.js';
 import { writeWithin, type Tx, type WritableModel } from '../rest/resource.js';
 import { dialectOf } from '../db/dialect.js';
-import { assignBlueprintPermissions, PermissionRefused } from '../rbac/blueprint-permissions.js';
 import type { FilterSpec } from '../rest/list.js';
 import { hasGlobal } from '../rbac/check.js';
 import { withRequestedPk } from '../rest/requested-pk.js';
@@ -103,8 +102,6 @@ interface Made {
   pk: unknown;
   pbm: unknown;
 }
-
-const ROLE_MODEL = 'authentik_rbac.role';
 
 /** authentik's check_blueprint_perms: the model's add, change and delete permissions (or those `actions`) */
 export async function mayWrite(db: DB, caller: Caller, label: string, actions = ['add', 'change', 'delete']): Promise<boolean> {
@@ -322,20 +319,23 @@ export async function applyBlueprint(
       } else {
         const attrs = (await resolveValue(entry.attrs, scope)) as Record<string, unknown>;
         for (const [k, v] of Object.entries(attrs)) attrs[k] = Array.isArray(v) ? v.map(mapped) : isMap(v) ? v : mapped(v);
-        // (a role's `permissions`: a field of blueprints only, as authentik's RoleSerializer in blueprint context)
-        const { permissions: rolePermissions, ...rest } = attrsOf.model === ROLE_MODEL ? attrs : { ...attrs, permissions: undefined };
-        const body = { ...(attrsOf.model === ROLE_MODEL ? rest : attrs), ...others };
+        // (the model's blueprint-only fields — a role's `permissions` — are applied after the write, ResourceDef.blueprintFields)
+        const extra = m.def.blueprintFields;
+        const own: Record<string, unknown> = {};
+        const apiAttrs = { ...attrs };
+        for (const name of extra?.names ?? []) {
+          if (name in apiAttrs) own[name] = apiAttrs[name];
+          delete apiAttrs[name];
+        }
+        const body = { ...apiAttrs, ...others };
         try {
           const write = () =>
             writeWithin(tx, m.def, body, { caller: opts.caller, mode: existing ? 'partial' : 'create', req: opts.req }, existing);
           // a new object gets the pk the file names (so applying the file again finds it), as authentik's
           key = existing ? await write() : await withRequestedPk(pk, write);
-          if (rolePermissions !== undefined) {
-            const missing = await assignBlueprintPermissions(tx, opts.caller, String(key), rolePermissions);
-            for (const p of missing) log('warning', 'Permission not known to Keystage, left out', { entry: attrsOf, permission: p });
-          }
+          if (extra && Object.keys(own).length)
+            for (const warning of await extra.apply(tx, key, own, { caller: opts.caller })) log('warning', warning, { entry: attrsOf });
         } catch (e) {
-          if (e instanceof PermissionRefused) throw new EntryInvalid(e.message);
           if (e instanceof ValidationError) {
             const invalid = new EntryInvalid(`Serializer errors ${JSON.stringify(e.errors as FieldErrors)}`);
             invalid.errors = e.errors;

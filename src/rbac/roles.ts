@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mountResource, type ResourceDef, type UsedBy } from '../rest/resource.js';
+import { assignBlueprintPermissions } from './blueprint-permissions.js';
 import type { ApiRouter } from '../rest/routes.js';
 import { S } from '../rest/schema.js';
 import { paginate, parseBool, type ListSpec, type Query } from '../rest/list.js';
@@ -95,6 +96,16 @@ export function mountRoles(router: ApiRouter, db: DB) {
     ops: ['list', 'create', 'retrieve', 'update', 'partial_update', 'destroy', 'used_by'],
     access: { kind: 'superuser' },
     rbac: { label: 'authentik_rbac.role', verbose: 'Role' },
+    // a blueprint role entry's `permissions` (authentik's RoleSerializer in blueprint context)
+    blueprintFields: {
+      names: ['permissions'],
+      apply: async (tx, key, values, ctx) =>
+        values.permissions === undefined
+          ? []
+          : (await assignBlueprintPermissions(tx, ctx.caller, String(key), values.permissions)).map(
+              (p) => `Permission not known to Keystage, left out: ${p}`,
+            ),
+    },
     list: spec,
     select: (d) => d.selectFrom('roles').selectAll(),
     render: async (_db, rows) => rows.map((r) => ({ pk: r.role_uuid, name: r.name })),

@@ -105,6 +105,15 @@ export interface ResourceDef<Row extends object = Record<string, unknown>> {
   listHandler?(req: FastifyRequest): Promise<unknown>;
   /** `false`: blueprints may not write it (authentik's "Model … not allowed"; a blueprint instance inside a blueprint) */
   inBlueprints?: false;
+  /**
+   * fields blueprints write besides the API's (authentik's serializers in blueprint context: a role's `permissions`):
+   * taken out of the entry's attributes before the write, then applied to the object written, in its transaction;
+   * answers warnings for the import's log (a refusal throws)
+   */
+  blueprintFields?: {
+    names: readonly string[];
+    apply(tx: Tx, key: string | number, values: Record<string, unknown>, ctx: { caller: Caller }): Promise<string[]>;
+  };
   /** query parameters of retrieve, for the OpenAPI document */
   retrieveQuery?: QueryParam[];
 }

@@ -314,8 +314,8 @@ entries:
       assert.equal(r.body.success, true, JSON.stringify(r.body.logs));
       assert.ok(
         r.body.logs.some(
-          (l: { event: string; attributes: { permission?: string } }) =>
-            l.event === 'Permission not known to Keystage, left out' && l.attributes.permission === 'authentik_outposts.view_outpost',
+          (l: { event: string; log_level: string }) =>
+            l.event === 'Permission not known to Keystage, left out: authentik_outposts.view_outpost' && l.log_level === 'warning',
         ),
       );
       const role = (await call(a, 'GET', '/rbac/roles/?name=bp-read-only')).body.results[0];
